@@ -1,0 +1,3 @@
+"""ociclient: a native OCI distribution client and image-layout reader/writer."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,7 @@
+"""ostreepy: a pure-Python, OSTree-compatible object store, deployments and boot entries.
+
+Importing this package stays cheap: requests and cryptography are imported only
+by the modules that talk to registries or verify signatures.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,96 @@
+"""The exception hierarchy of ostreepy; catch :class:`OstreeError` for all of them."""
+
+from __future__ import annotations
+
+
+class OstreeError(Exception):
+    """Root of every error ostreepy raises on purpose."""
+
+
+class GVariantError(OstreeError):
+    """Serialized GVariant data that does not match its type."""
+
+
+class InvalidObjectError(OstreeError):
+    """An object whose contents break the rules of its type."""
+
+
+class CorruptObjectError(InvalidObjectError):
+    """An object whose bytes do not hash to its name, or cannot be decoded."""
+
+    def __init__(self, message: str, checksum: str | None = None) -> None:
+        super().__init__(message)
+        self.checksum = checksum
+
+
+class ChecksumMismatchError(CorruptObjectError):
+    """Data whose checksum is not the one it was asked or stored under."""
+
+    def __init__(self, expected: str, actual: str, what: str = "object") -> None:
+        super().__init__(
+            f"Corrupted {what}; checksum expected='{expected}' actual='{actual}'", expected
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class ObjectNotFoundError(OstreeError):
+    """An object the repository does not hold."""
+
+    def __init__(self, checksum: str, objtype: str) -> None:
+        super().__init__(f"No such metadata object {checksum}.{objtype}"
+                         if objtype != "file" else f"Couldn't find file object '{checksum}'")
+        self.checksum = checksum
+        self.objtype = objtype
+
+
+class InvalidChecksumError(OstreeError):
+    """A string that is not a valid checksum."""
+
+
+class RefNotFoundError(OstreeError):
+    """A ref (or checksum prefix) that resolves to nothing."""
+
+
+class InvalidRefError(OstreeError):
+    """A ref name that breaks ostree's ref grammar."""
+
+
+class AmbiguousRefError(RefNotFoundError):
+    """A checksum prefix that matches more than one commit."""
+
+
+class UnsupportedFileTypeError(OstreeError):
+    """Devices, fifos and sockets cannot be committed."""
+
+
+class RepoError(OstreeError):
+    """A repository that cannot be opened or used as asked."""
+
+
+class RepoLockedError(RepoError):
+    """The repository lock could not be taken in time."""
+
+
+class InvalidFilenameError(OstreeError):
+    """A name from an object that would escape its directory."""
+
+
+class CheckoutError(OstreeError):
+    """A checkout that cannot be done as asked."""
+
+
+class TarError(OstreeError):
+    """A tar stream that is malformed or hostile."""
+
+
+class SignatureError(OstreeError):
+    """A signature that is missing, malformed or does not verify."""
+
+
+class DeployError(OstreeError):
+    """A deployment operation that failed; the sysroot is left as it was."""
+
+
+class SysrootError(DeployError):
+    """A sysroot that is missing or malformed."""
