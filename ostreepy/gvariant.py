@@ -40,6 +40,7 @@ __all__ = [
     "bswap16",
     "bswap32",
     "bswap64",
+    "byteswap",
 ]
 
 
@@ -482,6 +483,54 @@ def _quote_string(s: str) -> str:
     return "".join(out)
 
 
+def _strescape(b: bytes) -> str:
+    """g_strescape(): C escapes, octal for other control and non-ASCII bytes."""
+    out = []
+    for c in b:
+        ch = chr(c)
+        if ch in "\b\f\n\r\t\v":
+            out.append({"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v"}[ch])
+        elif ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif c < 0x20 or c >= 0x7F:
+            out.append("\\%03o" % c)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def byteswap(type_string: str, value: Any) -> Any:
+    """g_variant_byteswap(): every integer of the value with its bytes reversed."""
+    return _bswap(parse_type(type_string), value)
+
+
+def _bswap(t: VariantType, v: Any) -> Any:
+    k = t.kind
+    if k in "nq":
+        return int.from_bytes(t._struct.pack(v), "big", signed=(k == "n"))  # type: ignore[union-attr]
+    if k in "iuhxt":
+        return int.from_bytes(t._struct.pack(v), "big", signed=k in "ihx")  # type: ignore[union-attr]
+    if k == "d":
+        return struct.unpack(">d", struct.pack("<d", v))[0]
+    if k == "v":
+        return Variant(v.type, byteswap(v.type, v.value))
+    if k == "m":
+        return None if v is None else _bswap(t.children[0], v)
+    if k == "a":
+        child = t.children[0]
+        if child.kind == "y":
+            return v
+        if child.kind == "{":
+            items = v.items() if isinstance(v, dict) else v
+            return {_bswap(child.children[0], a): _bswap(child.children[1], b) for a, b in items}
+        return [_bswap(child, x) for x in v]
+    if k in "({":
+        return tuple(_bswap(c, x) for c, x in zip(t.children, v))
+    return v
+
+
 def _print_double(d: float) -> str:
     if math.isnan(d) or math.isinf(d):
         return repr(d)
@@ -496,7 +545,7 @@ def _print(t: VariantType, v: Any, annotate: bool) -> str:
     if k == "b":
         return "true" if v else "false"
     if k == "y":
-        return "0x%02x" % v
+        return ("byte " if annotate else "") + "0x%02x" % v
     if k in "nqiuxth":
         prefix = {"n": "int16 ", "q": "uint16 ", "i": "", "u": "uint32 ", "x": "int64 ",
                   "t": "uint64 ", "h": "handle "}[k]
@@ -521,9 +570,11 @@ def _print(t: VariantType, v: Any, annotate: bool) -> str:
         if child.kind == "y":
             if len(v) == 0:
                 return ("@ay " if annotate else "") + "[]"
-            if v[-1:] == b"\x00" and all(0x20 <= c < 0x7F for c in v[:-1]):
-                return "b" + _quote_string(bytes(v[:-1]).decode("ascii"))
-            return "[" + ", ".join("0x%02x" % c for c in v) + "]"
+            if v[-1:] == b"\x00" and b"\x00" not in v[:-1]:
+                esc = _strescape(bytes(v[:-1]))
+                return "b\"" + esc + "\"" if b"'" in v else "b'" + esc + "'"
+            return "[" + ", ".join(("byte " if annotate and i == 0 else "") + "0x%02x" % c
+                                   for i, c in enumerate(v)) + "]"
         if child.kind == "{":
             items = list(v.items()) if isinstance(v, dict) else list(v)
             if not items:

@@ -534,6 +534,32 @@ class Repo:
             return header, f  # type: ignore[return-value]
         return header, VerifyingReader(f, header.new_hasher(), checksum, st.st_size)  # type: ignore[return-value]
 
+    def content_size(self, checksum: str) -> int:
+        """The uncompressed size of a regular file object (0 for symlinks)."""
+        path = self.object_path(checksum, ObjectType.FILE)
+        if self.mode is RepoMode.ARCHIVE:
+            try:
+                with open(path, "rb") as f:
+                    hlen = int.from_bytes(f.read(4), "big")
+                    f.read(4)
+                    header, size = FileHeader.parse_zlib(f.read(min(hlen, obj.MAX_METADATA_SIZE)))
+            except FileNotFoundError:
+                if self.parent is not None:
+                    return self.parent.content_size(checksum)
+                raise ObjectNotFoundError(checksum, "file") from None
+            return 0 if header.is_symlink else size
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            if self.parent is not None:
+                return self.parent.content_size(checksum)
+            raise ObjectNotFoundError(checksum, "file") from None
+        if stat.S_ISLNK(st.st_mode):
+            return 0
+        if self.mode is RepoMode.BARE_USER and self.load_file_header(checksum).is_symlink:
+            return 0
+        return st.st_size
+
     def _load_archive_file(self, path: str, checksum: str, want_data: bool,
                            verify: bool) -> Tuple[FileHeader, Optional[BinaryIO]]:
         f = open(path, "rb")
