@@ -1,0 +1,14 @@
+#!/bin/bash
+# Installs ostreepy into .venv and runs the main job on a folder it makes:
+# commit a small tree into a repository, check it out, and verify it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null
+    PY=python3
+fi
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/python -m pip install -q -e . >/dev/null
+exec .venv/bin/python -m ostreepy.demo "$@"
