@@ -1,3 +1,39 @@
-"""ociclient: a native OCI distribution client and image-layout reader/writer."""
+"""ociclient: a native OCI distribution client and image-layout reader/writer.
+
+The main entry points (imported lazily, so ``import ociclient`` stays cheap)::
+
+    from ociclient import parse_reference, open_source, open_destination, copy_image
+
+* :func:`ociclient.reference.parse_reference`
+* :func:`ociclient.transports.open_source` → :class:`ociclient.image.ImageSource`
+* :func:`ociclient.transports.open_destination` → :class:`ociclient.image.ImageDestination`
+* :func:`ociclient.copy.copy_image`
+* :class:`ociclient.image.Options`
+"""
+
+from typing import Any
 
 __version__ = "0.1.0"
+
+_LAZY = {
+    "parse_reference": ("ociclient.reference", "parse_reference"),
+    "open_source": ("ociclient.transports", "open_source"),
+    "open_destination": ("ociclient.transports", "open_destination"),
+    "copy_image": ("ociclient.copy", "copy_image"),
+    "Options": ("ociclient.image", "Options"),
+    "ImageSource": ("ociclient.image", "ImageSource"),
+    "ImageDestination": ("ociclient.image", "ImageDestination"),
+    "OciError": ("ociclient.errors", "OciError"),
+}
+
+__all__ = sorted(_LAZY) + ["__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        mod, attr = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'ociclient' has no attribute {name!r}") from None
+    import importlib
+
+    return getattr(importlib.import_module(mod), attr)

@@ -1,0 +1,198 @@
+"""Copying images between any two transports, keeping digests unchanged.
+
+Manifests are copied as the exact bytes the source holds (no conversion), so every digest
+stays the same. Blobs are transferred in parallel (default 6 at a time, like skopeo), each
+verified; a blob the destination already has (or can mount from the same registry) is
+skipped.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import logging
+import time
+from typing import Callable, Dict, List, Optional, Tuple, Union
+
+import attrs
+
+from . import mediatypes as mt
+from .errors import OciError, TransportError, UnsupportedMediaType
+from .image import ImageDestination, ImageSource, Options
+from .manifest import Descriptor, ImageIndex, ImageManifest, Platform, choose_platform, parse_manifest
+from .progress import ManifestWritten, ProgressCallback, ProgressReporter
+from .reference import ImageReference
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PARALLEL = 6
+MULTI_ARCH_MODES = ("system", "all", "index-only")
+
+
+@attrs.frozen
+class CopyResult:
+    """What :func:`copy_image` wrote: the top-level manifest's digest, type and bytes."""
+
+    digest: str
+    media_type: str
+    manifest: bytes
+    blobs_copied: int
+    blobs_skipped: int
+
+
+def copy_image(
+    src: Union[str, ImageReference, ImageSource],
+    dst: Union[str, ImageReference, ImageDestination],
+    *,
+    multi_arch: str = "system",
+    platform: Optional[Platform] = None,
+    src_options: Optional[Options] = None,
+    dst_options: Optional[Options] = None,
+    progress: Optional[ProgressCallback] = None,
+    max_parallel: int = DEFAULT_PARALLEL,
+    blob_attempts: int = 3,
+) -> CopyResult:
+    """Copy an image from ``src`` to ``dst`` (references, strings, or opened objects).
+
+    :param multi_arch: for an index: ``"system"`` copies only the instance for ``platform``
+        (default the running machine) and tags it; ``"all"`` copies every instance and the
+        index; ``"index-only"`` copies just the index.
+    :param progress: callback receiving :mod:`ociclient.progress` events.
+    :param max_parallel: concurrent blob transfers.
+    :param blob_attempts: a blob transfer that fails with a transport error is restarted (a
+        file destination resumes from its partial file).
+    """
+    if multi_arch not in MULTI_ARCH_MODES:
+        raise ValueError(f"multi_arch must be one of {MULTI_ARCH_MODES}")
+    from .transports import open_destination, open_source
+
+    own_src = not isinstance(src, ImageSource)
+    own_dst = not isinstance(dst, ImageDestination)
+    source = open_source(src, src_options) if own_src else src  # type: ignore[arg-type]
+    try:
+        destination = open_destination(dst, dst_options) if own_dst else dst  # type: ignore[arg-type]
+        try:
+            result = _copy(source, destination, multi_arch, platform, progress, max_parallel, blob_attempts)
+            destination.commit()
+            return result
+        finally:
+            if own_dst:
+                destination.close()
+    finally:
+        if own_src:
+            source.close()
+
+
+def _copy(source: ImageSource, dest: ImageDestination, multi_arch: str, platform: Optional[Platform],
+          progress: Optional[ProgressCallback], max_parallel: int, blob_attempts: int) -> CopyResult:
+    data, mtype, digest = source.get_raw_manifest()
+    reporter = ProgressReporter(progress)
+    instances: List[Tuple[bytes, str, ImageManifest]] = []
+    top: Tuple[bytes, str, str]
+    if mt.is_index(mtype):
+        index = parse_manifest(data, mtype)
+        assert isinstance(index, ImageIndex)
+        if multi_arch == "system":
+            desc = choose_platform(index, platform)
+            idata, imtype = source.get_manifest_by_digest(desc.digest)
+            parsed = _image_manifest(idata, imtype)
+            instances.append((idata, imtype, parsed))
+            top = (idata, imtype, desc.digest)
+            children: List[Tuple[bytes, str]] = []
+        else:
+            children = []
+            if multi_arch == "all":
+                for desc in index.manifests:
+                    idata, imtype = source.get_manifest_by_digest(desc.digest)
+                    if mt.is_index(imtype):
+                        raise UnsupportedMediaType("nested image indexes are not supported")
+                    instances.append((idata, imtype, _image_manifest(idata, imtype)))
+                    children.append((idata, imtype))
+            top = (data, mtype, digest)
+    else:
+        instances.append((data, mtype, _image_manifest(data, mtype)))
+        top = (data, mtype, digest)
+        children = []
+
+    blobs: Dict[str, Descriptor] = {}
+    for _, _, m in instances:
+        for b in m.blobs:
+            if b.data is not None and b.media_type == mt.OCI_EMPTY and False:
+                continue
+            blobs.setdefault(b.digest, b)
+    for b in blobs.values():
+        reporter.add_total(b.size)
+
+    copied, skipped = _copy_blobs(source, dest, list(blobs.values()), reporter, max_parallel, blob_attempts)
+
+    for idata, imtype in children:
+        d = dest.put_instance_manifest(idata, imtype)
+        reporter.emit(ManifestWritten(d, imtype))
+    tdata, tmtype, tdigest = top
+    written = dest.put_manifest(tdata, tmtype, dest.tag)
+    if written != tdigest:
+        raise OciError(f"destination stored manifest as {written}, expected {tdigest}")
+    reporter.emit(ManifestWritten(written, tmtype))
+    reporter.finished()
+    return CopyResult(digest=tdigest, media_type=tmtype, manifest=tdata,
+                      blobs_copied=copied, blobs_skipped=skipped)
+
+
+def _image_manifest(data: bytes, media_type: str) -> ImageManifest:
+    m = parse_manifest(data, media_type)
+    if not isinstance(m, ImageManifest):
+        raise UnsupportedMediaType(f"expected an image manifest, got {media_type}")
+    return m
+
+
+def _copy_blobs(source: ImageSource, dest: ImageDestination, blobs: List[Descriptor],
+                reporter: ProgressReporter, max_parallel: int, attempts: int) -> Tuple[int, int]:
+    counts = {"copied": 0, "skipped": 0}
+
+    def one(desc: Descriptor) -> None:
+        reason = dest.try_reuse_blob(desc, source)
+        if reason:
+            reporter.skipped(desc.digest, desc.size, reason)
+            counts["skipped"] += 1
+            return
+        for attempt in range(attempts):
+            state = {"done": 0}
+
+            def on_start(offset: int) -> None:
+                reporter.started(desc.digest, desc.size, offset)
+                state["done"] = offset
+
+            def on_read(n: int) -> None:
+                state["done"] += n
+                reporter.advance(desc.digest, n, state["done"], desc.size)
+
+            try:
+                dest.put_blob_from(source, desc, on_read=on_read, on_start=on_start)
+                break
+            except TransportError as e:
+                if attempt + 1 >= attempts:
+                    raise
+                log.info("copying blob %s failed (%s); retrying", desc.digest, e)
+                with reporter._lock:
+                    reporter.overall_done -= state["done"]
+                time.sleep(1.0 * (attempt + 1))
+        reporter.done(desc.digest, desc.size)
+        counts["copied"] += 1
+
+    if max_parallel <= 1 or len(blobs) <= 1:
+        for b in blobs:
+            one(b)
+    else:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=max_parallel) as pool:
+            futures = [pool.submit(one, b) for b in blobs]
+            first_error: Optional[BaseException] = None
+            for f in futures:
+                try:
+                    f.result()
+                except BaseException as e:  # noqa: B902
+                    if first_error is None:
+                        first_error = e
+                        for g in futures:
+                            g.cancel()
+            if first_error is not None:
+                raise first_error
+    return counts["copied"], counts["skipped"]

@@ -1,0 +1,168 @@
+"""The ``docker://`` transport: images in a registry as an :class:`ImageSource` / :class:`ImageDestination`."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import IO, BinaryIO, List, Optional, Tuple
+
+from . import mediatypes as mt
+from .auth import lookup_credentials
+from .digest import VerifyingReader
+from .errors import BlockedRegistry, NotFound, OciError, TransportError
+from .image import ImageDestination, ImageSource, OnRead, Options
+from .manifest import Descriptor, check_manifest_digest
+from .reference import DockerReference
+from .registries_conf import PullSource, RegistriesConf, load_registries_conf
+from .registry import RegistryClient, _ResumingStream
+from .transport import CERTS_D_DIRS, RetryPolicy, TLSConfig, Transport
+
+log = logging.getLogger(__name__)
+
+
+def resolve_registries_conf(options: Options) -> RegistriesConf:
+    rc = options.registries_conf
+    if rc is False:
+        return RegistriesConf()
+    if isinstance(rc, RegistriesConf):
+        return rc
+    if isinstance(rc, str):
+        return load_registries_conf(rc, [])
+    return load_registries_conf(env=options.env)
+
+
+def make_client(ref: DockerReference, options: Options, insecure_conf: bool = False,
+                conf: Optional[RegistriesConf] = None) -> RegistryClient:
+    """A :class:`RegistryClient` for ``ref``'s registry with credentials, TLS and retry options."""
+    insecure = options.tls_verify is False or (options.tls_verify is None and insecure_conf)
+    tls = TLSConfig(verify=not insecure, cert_dir=options.cert_dir,
+                    certs_d=options.certs_d if options.certs_d is not None else CERTS_D_DIRS)
+    creds = options.credentials
+    conf_helpers: Tuple[str, ...] = conf.credential_helpers if conf is not None else ()
+
+    def lookup():
+        return lookup_credentials(ref.registry, ref.repository, authfile=options.authfile,
+                                  env=options.env, credential_helpers=conf_helpers)
+
+    kw = {}
+    if options.user_agent:
+        kw["user_agent"] = options.user_agent
+    transport = Transport(
+        ref.api_host, credentials=creds, insecure=insecure, tls=tls, timeout=options.timeout,
+        retry=options.retry or RetryPolicy(),
+        credentials_callback=None if creds is not None else lookup, **kw)
+    return RegistryClient(transport)
+
+
+class RegistrySource(ImageSource):
+    """Reads ``docker://`` images; with registries.conf mirrors tried in order."""
+
+    def __init__(self, ref: DockerReference, options: Options = Options()) -> None:
+        self.reference = ref
+        self.options = options
+        conf = resolve_registries_conf(options)
+        self._conf = conf
+        self._sources: List[PullSource] = conf.pull_sources(ref)
+        self.client: Optional[RegistryClient] = None
+        self.repo = ref.repository
+        self._raw: Optional[Tuple[bytes, str, str]] = None
+        self._clients: List[RegistryClient] = []
+
+    def _client_for(self, ps: PullSource) -> RegistryClient:
+        c = make_client(ps.reference, self.options, ps.insecure, self._conf)
+        self._clients.append(c)
+        return c
+
+    def get_raw_manifest(self) -> Tuple[bytes, str, str]:
+        if self._raw is not None:
+            return self._raw
+        errors: List[str] = []
+        last: Optional[OciError] = None
+        for ps in self._sources:
+            client = self._client_for(ps)
+            try:
+                data, mtype, digest = client.get_manifest(ps.reference.repository, ps.reference.reference)
+            except OciError as e:
+                last = e
+                errors.append(f"{ps.reference.string()}: {e}")
+                if len(self._sources) > 1:
+                    log.info("pulling from %s failed: %s", ps.reference.string(), e)
+                continue
+            self.client = client
+            self.repo = ps.reference.repository
+            self.pulled_from = ps.reference
+            self._raw = (data, mtype, digest)
+            return self._raw
+        assert last is not None
+        if len(errors) > 1:
+            raise type(last)("; ".join(errors), codes=last.codes, status=last.status)
+        raise last
+
+    def _ensure(self) -> RegistryClient:
+        if self.client is None:
+            self.get_raw_manifest()
+        assert self.client is not None
+        return self.client
+
+    def get_manifest_by_digest(self, digest: str) -> Tuple[bytes, str]:
+        data, mtype, _ = self._ensure().get_manifest(self.repo, digest)
+        return data, mtype
+
+    def open_raw_blob(self, descriptor: Descriptor, offset: int = 0) -> BinaryIO:
+        return _ResumingStream(self._ensure(), self.repo, descriptor.digest, descriptor.size, offset)  # type: ignore[return-value]
+
+    def open_blob(self, descriptor: Descriptor, on_read: OnRead = None) -> BinaryIO:
+        return self._ensure().open_blob(self.repo, descriptor, on_read=on_read)
+
+    def list_tags(self) -> List[str]:
+        """Tags of the repository (Link pagination followed)."""
+        ps = self._sources[-1]
+        return self._client_for(ps).list_tags(ps.reference.repository)
+
+    def close(self) -> None:
+        for c in self._clients:
+            c.close()
+
+
+class RegistryDestination(ImageDestination):
+    """Writes ``docker://`` images (blobs, then manifests; tag from the reference)."""
+
+    def __init__(self, ref: DockerReference, options: Options = Options()) -> None:
+        self.reference = ref
+        self.options = options
+        conf = resolve_registries_conf(options)
+        target, insecure = conf.push_destination(ref)
+        self.target = target
+        self.repo = target.repository
+        self.tag = target.tag if not target.digest else None
+        self.client = make_client(target, options, insecure, conf)
+
+    def has_blob(self, digest: str) -> bool:
+        return self.client.blob_exists(self.repo, digest) is not None
+
+    def try_reuse_blob(self, descriptor: Descriptor, source: Optional[ImageSource] = None) -> Optional[str]:
+        if self.has_blob(descriptor.digest):
+            return "exists"
+        if isinstance(source, RegistrySource) and source.client is not None \
+                and source.client.host == self.client.host and source.repo != self.repo:
+            try:
+                if self.client.mount_blob(self.repo, descriptor.digest, source.repo):
+                    return "mounted"
+            except OciError as e:
+                log.debug("mount of %s failed: %s", descriptor.digest, e)
+        return None
+
+    def put_blob(self, stream: IO[bytes], descriptor: Descriptor, on_read: OnRead = None) -> None:
+        verifying = VerifyingReader(stream, descriptor.digest, descriptor.size, on_read=on_read)
+        self.client.upload_blob(self.repo, verifying, descriptor, chunk_size=self.options.chunk_size)
+
+    def put_manifest(self, data: bytes, media_type: str, tag: Optional[str] = None) -> str:
+        from .digest import digest_bytes
+        ref = tag or digest_bytes(data)
+        return self.client.put_manifest(self.repo, ref, data, media_type)
+
+    def put_instance_manifest(self, data: bytes, media_type: str) -> str:
+        return self.put_manifest(data, media_type, None)
+
+    def close(self) -> None:
+        self.client.close()

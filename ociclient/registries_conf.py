@@ -1,0 +1,241 @@
+"""registries.conf v2 (containers-registries.conf(5)): mirrors, blocked and insecure registries.
+
+:meth:`RegistriesConf.from_dict` and :meth:`RegistriesConf.pull_sources` are pure;
+:func:`load_registries_conf` reads the files:
+
+* ``$CONTAINERS_REGISTRIES_CONF`` if set, else ``~/.config/containers/registries.conf`` if it
+  exists, else ``/etc/containers/registries.conf``;
+* then the drop-ins ``*.conf`` of ``/etc/containers/registries.conf.d`` and
+  ``~/.config/containers/registries.conf.d`` (lexical order; a later file replaces
+  ``[[registry]]`` tables with the same prefix and the top-level keys it sets).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import attrs
+
+from .errors import BlockedRegistry, ConfigError, ReferenceInvalid
+from .reference import DockerReference, parse_docker_reference
+
+
+def _toml_loads(text: str, path: str) -> Dict[str, Any]:
+    try:
+        import tomllib  # Python >= 3.11
+    except ImportError:  # pragma: no cover
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ImportError:
+            raise ConfigError("reading registries.conf needs Python >= 3.11 (tomllib)") from None
+    try:
+        return tomllib.loads(text)
+    except Exception as e:
+        raise ConfigError(f"{path}: invalid TOML: {e}") from None
+
+
+@attrs.frozen
+class Endpoint:
+    """A place to pull from: ``location`` replaces the matched prefix."""
+
+    location: str
+    insecure: bool = False
+    pull_from_mirror: str = "all"  # all | digest-only | tag-only
+
+
+@attrs.frozen
+class Registry:
+    prefix: str
+    location: str
+    insecure: bool = False
+    blocked: bool = False
+    mirror_by_digest_only: bool = False
+    mirrors: Tuple[Endpoint, ...] = ()
+
+
+@attrs.frozen
+class PullSource:
+    """A rewritten reference to try, in order, and whether TLS may be skipped for it."""
+
+    reference: DockerReference
+    insecure: bool
+    mirror: bool
+
+
+def _prefix_matches(prefix: str, name: str) -> bool:
+    if prefix.startswith("*."):
+        host = name.split("/", 1)[0]
+        return host.endswith(prefix[1:]) and len(host) > len(prefix) - 1
+    if not name.startswith(prefix):
+        return False
+    return len(name) == len(prefix) or name[len(prefix)] in "/:@" or prefix.endswith("/")
+
+
+def _rewrite(name: str, prefix: str, location: str) -> str:
+    if prefix.startswith("*."):
+        if not location:
+            return name
+        host, _, rest = name.partition("/")
+        return f"{location}/{rest}" if rest else location
+    return location + name[len(prefix):]
+
+
+@attrs.frozen
+class RegistriesConf:
+    registries: Tuple[Registry, ...] = ()
+    unqualified_search_registries: Tuple[str, ...] = ()
+    short_name_mode: str = "permissive"
+    credential_helpers: Tuple[str, ...] = ()
+
+    @classmethod
+    def from_dict(cls, obj: Mapping[str, Any], path: str = "registries.conf") -> "RegistriesConf":
+        """Build from one parsed TOML document (v2 only; a v1 ``[registries.*]`` table is an error)."""
+        if "registries" in obj and isinstance(obj["registries"], dict):
+            raise ConfigError(f"{path}: registries.conf v1 format is not supported")
+        regs = []
+        for i, r in enumerate(obj.get("registry") or []):
+            if not isinstance(r, Mapping):
+                raise ConfigError(f"{path}: [[registry]] #{i} is not a table")
+            location = str(r.get("location", "")).rstrip("/")
+            prefix = str(r.get("prefix") or location).rstrip("/")
+            if not prefix:
+                raise ConfigError(f"{path}: [[registry]] #{i} needs a prefix or location")
+            if not location and not prefix.startswith("*."):
+                location = prefix
+            mirrors = []
+            for m in r.get("mirror") or []:
+                pfm = str(m.get("pull-from-mirror", "all") or "all")
+                if pfm not in ("all", "digest-only", "tag-only"):
+                    raise ConfigError(f"{path}: invalid pull-from-mirror {pfm!r}")
+                mirrors.append(Endpoint(location=str(m.get("location", "")).rstrip("/"),
+                                        insecure=bool(m.get("insecure", False)),
+                                        pull_from_mirror=pfm))
+            regs.append(Registry(
+                prefix=prefix, location=location,
+                insecure=bool(r.get("insecure", False)), blocked=bool(r.get("blocked", False)),
+                mirror_by_digest_only=bool(r.get("mirror-by-digest-only", False)),
+                mirrors=tuple(mirrors),
+            ))
+        return cls(
+            registries=tuple(regs),
+            unqualified_search_registries=tuple(obj.get("unqualified-search-registries") or ()),
+            short_name_mode=str(obj.get("short-name-mode") or "permissive"),
+            credential_helpers=tuple(obj.get("credential-helpers") or ()),
+        )
+
+    def merged_with(self, other: "RegistriesConf", other_obj: Mapping[str, Any]) -> "RegistriesConf":
+        """Apply a drop-in: its registries replace ones with the same prefix; keys it sets win."""
+        by_prefix = {r.prefix: r for r in self.registries}
+        for r in other.registries:
+            by_prefix[r.prefix] = r
+        return RegistriesConf(
+            registries=tuple(by_prefix.values()),
+            unqualified_search_registries=other.unqualified_search_registries
+            if "unqualified-search-registries" in other_obj else self.unqualified_search_registries,
+            short_name_mode=other.short_name_mode if "short-name-mode" in other_obj else self.short_name_mode,
+            credential_helpers=other.credential_helpers
+            if "credential-helpers" in other_obj else self.credential_helpers,
+        )
+
+    def find_registry(self, name: str) -> Optional[Registry]:
+        """The ``[[registry]]`` whose prefix matches ``name`` (host/repo[:tag][@digest]) longest."""
+        best: Optional[Registry] = None
+        best_len = -1
+        for r in self.registries:
+            if _prefix_matches(r.prefix, name):
+                plen = len(r.prefix)
+                if plen > best_len:
+                    best, best_len = r, plen
+        return best
+
+    def is_insecure(self, host: str) -> bool:
+        """Whether a host (or host:port) is marked ``insecure`` (TLS checks off, HTTP allowed)."""
+        for r in self.registries:
+            if r.location.split("/", 1)[0] == host and r.insecure:
+                return True
+            for m in r.mirrors:
+                if m.location.split("/", 1)[0] == host and m.insecure:
+                    return True
+        return False
+
+    def pull_sources(self, ref: DockerReference) -> List[PullSource]:
+        """Where to try to pull ``ref`` from: the mirrors in order, then the primary location.
+
+        Raises :class:`BlockedRegistry` if the matching table is blocked.
+        """
+        name = ref.string()
+        reg = self.find_registry(name)
+        if reg is None:
+            return [PullSource(ref, self.is_insecure(ref.registry), False)]
+        if reg.blocked:
+            raise BlockedRegistry(f"registry {ref.registry} is blocked in registries.conf")
+        by_digest = ref.digest is not None
+        out: List[PullSource] = []
+        for m in reg.mirrors:
+            if m.pull_from_mirror == "digest-only" or reg.mirror_by_digest_only:
+                if not by_digest:
+                    continue
+            if m.pull_from_mirror == "tag-only" and by_digest:
+                continue
+            out.append(PullSource(_rewrite_ref(ref, reg.prefix, m.location), m.insecure, True))
+        out.append(PullSource(_rewrite_ref(ref, reg.prefix, reg.location), reg.insecure, False))
+        return out
+
+    def push_destination(self, ref: DockerReference) -> Tuple[DockerReference, bool]:
+        """The rewritten reference to push to (no mirrors) and whether it is insecure."""
+        reg = self.find_registry(ref.string())
+        if reg is None:
+            return ref, self.is_insecure(ref.registry)
+        if reg.blocked:
+            raise BlockedRegistry(f"registry {ref.registry} is blocked in registries.conf")
+        return _rewrite_ref(ref, reg.prefix, reg.location), reg.insecure
+
+
+def _rewrite_ref(ref: DockerReference, prefix: str, location: str) -> DockerReference:
+    name = _rewrite(ref.name, prefix, location)
+    try:
+        new = parse_docker_reference(name + ":x", normalize=False)
+    except ReferenceInvalid as e:
+        raise ConfigError(f"registries.conf rewrites {ref.name} to invalid {name!r}: {e}") from None
+    return DockerReference(new.registry, new.repository, ref.tag, ref.digest)
+
+
+def default_paths(env: Optional[Mapping[str, str]] = None) -> Tuple[Optional[str], List[str]]:
+    """The main file and the drop-in directories to read."""
+    env = os.environ if env is None else env
+    home = env.get("HOME") or os.path.expanduser("~")
+    user_dir = os.path.join(env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config"), "containers")
+    if env.get("CONTAINERS_REGISTRIES_CONF"):
+        return env["CONTAINERS_REGISTRIES_CONF"], []
+    user = os.path.join(user_dir, "registries.conf")
+    main = user if os.path.exists(user) else "/etc/containers/registries.conf"
+    return main, ["/etc/containers/registries.conf.d", os.path.join(user_dir, "registries.conf.d")]
+
+
+def load_registries_conf(
+    path: Optional[str] = None, dropin_dirs: Optional[Sequence[str]] = None,
+    env: Optional[Mapping[str, str]] = None,
+) -> RegistriesConf:
+    """Read registries.conf and its drop-ins (see the module docstring)."""
+    if path is None and dropin_dirs is None:
+        path, dropin_dirs = default_paths(env)
+    conf = RegistriesConf()
+    files: List[str] = []
+    if path and os.path.exists(path):
+        files.append(path)
+    for d in dropin_dirs or ():
+        files.extend(sorted(glob.glob(os.path.join(d, "*.conf"))))
+    for f in files:
+        try:
+            with open(f, encoding="utf-8") as fh:
+                obj = _toml_loads(fh.read(), f)
+        except OSError as e:
+            raise ConfigError(f"reading {f}: {e}") from None
+        conf = conf.merged_with(RegistriesConf.from_dict(obj, f), obj)
+    return conf
+
+
+_HOST_RE = re.compile(r"^[^/]+$")

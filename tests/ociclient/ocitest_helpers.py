@@ -1,0 +1,494 @@
+"""Helpers for the ociclient tests: real registries (docker-registry), a token server,
+a fault-injecting proxy, skopeo, and hand-written OCI layouts."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import http.server
+import io
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import tarfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+
+REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
+USER, PASSWORD = "testuser", "testpass"
+
+
+# --------------------------------------------------------------------------- helpers
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def sha256(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def run(cmd: Sequence[str], **kw: Any) -> subprocess.CompletedProcess:
+    p = subprocess.run(list(cmd), capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        raise AssertionError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+def skopeo(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    cmd = ["skopeo", "--insecure-policy", *args]
+    if check:
+        return run(cmd, timeout=300)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+class Registry:
+    """A docker-registry process on 127.0.0.1:<free port>; files under ``root``."""
+
+    def __init__(self, root: str, auth: Optional[Dict[str, Any]] = None, tls: Optional[Tuple[str, str]] = None):
+        self.root = root
+        self.auth = auth
+        self.tls = tls
+        self.proc: Optional[subprocess.Popen] = None
+        self.port = 0
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.tls else 'http'}://{self.host}"
+
+    def start(self) -> "Registry":
+        os.makedirs(self.root, exist_ok=True)
+        for attempt in range(5):
+            self.port = free_port()
+            cfg = {
+                "version": 0.1,
+                "log": {"level": "info", "accesslog": {"disabled": True}},
+                "storage": {"filesystem": {"rootdirectory": os.path.join(self.root, "data")},
+                            "delete": {"enabled": True}},
+                "http": {"addr": self.host, "secret": "test-secret-" + secrets.token_hex(4)},
+            }
+            if self.auth:
+                cfg["auth"] = self.auth
+            if self.tls:
+                cfg["http"]["tls"] = {"certificate": self.tls[0], "key": self.tls[1]}
+            cfg_path = os.path.join(self.root, "config.yml")
+            with open(cfg_path, "w") as f:
+                json.dump(cfg, f)  # JSON is YAML
+            log = open(os.path.join(self.root, "registry.log"), "ab")
+            self.proc = subprocess.Popen([REGISTRY_BIN, "serve", cfg_path], stdout=log, stderr=log)
+            log.close()
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                if self.proc.poll() is not None:
+                    break
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                        return self
+                except OSError:
+                    time.sleep(0.05)
+            self.stop()
+        raise RuntimeError(f"registry did not start; see {self.root}/registry.log")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+# --------------------------------------------------------------------------- certificates
+def make_ca_and_cert(d: str, cn: str = "127.0.0.1") -> Dict[str, str]:
+    os.makedirs(d, exist_ok=True)
+    ca_key, ca_crt = os.path.join(d, "ca.key"), os.path.join(d, "ca.crt")
+    key, csr, crt = os.path.join(d, "tls.key"), os.path.join(d, "tls.csr"), os.path.join(d, "tls.crt")
+    ext = os.path.join(d, "ext.cnf")
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca_crt,
+         "-days", "2", "-subj", "/CN=ociclient test CA"])
+    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={cn}"])
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n")
+    run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", crt, "-days", "2", "-extfile", ext])
+    return {"ca": ca_crt, "cert": crt, "key": key}
+
+
+# --------------------------------------------------------------------------- token server
+def _b64url(b: bytes) -> str:
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+class TokenServer:
+    """A Docker token server (ES256 JWTs, raw r||s signature, kid from the SPKI)."""
+
+    ISSUER = "test-token-issuer"
+    SERVICE = "test-registry"
+
+    def __init__(self, root: str, users: Dict[str, str], public_prefixes: Sequence[str] = ("public/",)):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        import datetime
+
+        self.users = users
+        self.public_prefixes = tuple(public_prefixes)
+        self.requests: List[Dict[str, Any]] = []
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(x509.oid.NameOID.COMMON_NAME, "signer")])
+        now = datetime.datetime.now(datetime.timezone.utc)
+        cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+                .public_key(self.key.public_key()).serial_number(x509.random_serial_number())
+                .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=2))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .sign(self.key, hashes.SHA256()))
+        os.makedirs(root, exist_ok=True)
+        self.bundle = os.path.join(root, "bundle.pem")
+        with open(self.bundle, "wb") as f:
+            f.write(cert.public_bytes(serialization.Encoding.PEM))
+        spki = self.key.public_key().public_bytes(serialization.Encoding.DER,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo)
+        b32 = base64.b32encode(hashlib.sha256(spki).digest()[:30]).decode().rstrip("=")
+        self.kid = ":".join(b32[i:i + 4] for i in range(0, 48, 4))
+        self.expires_in = 300
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+                auth = self.headers.get("Authorization", "")
+                server.requests.append({"query": q, "auth": auth})
+                user = None
+                if auth.startswith("Basic "):
+                    u, _, p = base64.b64decode(auth[6:]).decode().partition(":")
+                    if server.users.get(u) != p:
+                        self.send_response(401)
+                        self.end_headers()
+                        return
+                    user = u
+                access = []
+                for scope in q.get("scope", []):
+                    for s in scope.split(" "):
+                        head, _, actions = s.rpartition(":")
+                        typ, _, name = head.partition(":")
+                        if typ != "repository":
+                            continue
+                        acts = actions.split(",")
+                        if user is None:
+                            if name.startswith(server.public_prefixes):
+                                acts = [a for a in acts if a == "pull"]
+                            else:
+                                acts = []
+                        access.append({"type": typ, "name": name, "actions": acts})
+                tok = server.sign(user or "", access)
+                body = json.dumps({"token": tok, "access_token": tok, "expires_in": server.expires_in,
+                                   "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.realm = f"http://127.0.0.1:{self.port}/token"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def sign(self, sub: str, access: List[Dict[str, Any]]) -> str:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "ES256", "kid": self.kid}
+        claims = {"iss": self.ISSUER, "sub": sub, "aud": self.SERVICE, "exp": now + self.expires_in,
+                  "nbf": now - 10, "iat": now, "jti": secrets.token_hex(8), "access": access}
+        si = _b64url(json.dumps(header).encode()) + "." + _b64url(json.dumps(claims).encode())
+        r, s = decode_dss_signature(self.key.sign(si.encode(), ec.ECDSA(hashes.SHA256())))
+        return si + "." + _b64url(r.to_bytes(32, "big") + s.to_bytes(32, "big"))
+
+    def registry_auth(self) -> Dict[str, Any]:
+        return {"token": {"realm": self.realm, "service": self.SERVICE, "issuer": self.ISSUER,
+                          "rootcertbundle": self.bundle}}
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# --------------------------------------------------------------------------- fault proxy
+class FaultProxy:
+    """A reverse proxy in front of a registry that can break things on purpose.
+
+    ``faults`` is a list of dicts consumed in order by matching requests:
+    ``{"match": "/blobs/", "method": "GET", "action": "cut", "after": 1000}``
+    actions: ``cut`` (send headers and ``after`` bytes, then close), ``corrupt`` (flip the byte
+    at ``offset``), ``status`` (answer ``code`` with ``headers``), ``redirect`` (307 to ``to``
+    + the path). Each fault fires ``times`` times (default 1).
+    """
+
+    def __init__(self, upstream: str):
+        self.upstream = upstream  # host:port (http)
+        self.faults: List[Dict[str, Any]] = []
+        self.log: List[Dict[str, Any]] = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a: Any) -> None:
+                pass
+
+            def _fault(self) -> Optional[Dict[str, Any]]:
+                with proxy.lock:
+                    for f in proxy.faults:
+                        if f.get("times", 1) <= 0:
+                            continue
+                        if f.get("method", self.command) != self.command:
+                            continue
+                        if f["match"] not in self.path:
+                            continue
+                        f["times"] = f.get("times", 1) - 1
+                        return f
+                return None
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    chunks = []
+                    while True:
+                        size = int(self.rfile.readline().strip().split(b";")[0], 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            break
+                        chunks.append(self.rfile.read(size))
+                        self.rfile.readline()
+                    body = b"".join(chunks)
+                with proxy.lock:
+                    proxy.log.append({"method": self.command, "path": self.path,
+                                      "headers": dict(self.headers.items())})
+                fault = self._fault()
+                if fault and fault["action"] == "status":
+                    payload = json.dumps({"errors": [{"code": fault.get("error", "TOOMANYREQUESTS"),
+                                                      "message": "injected"}]}).encode()
+                    self.send_response(fault["code"])
+                    for k, v in fault.get("headers", {}).items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                if fault and fault["action"] == "redirect":
+                    self.send_response(307)
+                    self.send_header("Location", fault["to"] + self.path)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                import http.client
+                conn = http.client.HTTPConnection(proxy.upstream, timeout=60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("transfer-encoding", "connection")}
+                if body or self.command in ("PUT", "POST", "PATCH"):
+                    headers["Content-Length"] = str(len(body))
+                conn.request(self.command, self.path, body=body or None, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read() if self.command != "HEAD" else b""
+                conn.close()
+                if fault and fault["action"] == "corrupt" and data:
+                    off = fault.get("offset", len(data) // 2)
+                    data = data[:off] + bytes([data[off] ^ 0xFF]) + data[off + 1:]
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() in ("transfer-encoding", "connection", "content-length"):
+                        continue
+                    self.send_header(k, v)
+                clen = resp.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
+                if clen is not None:
+                    self.send_header("Content-Length", clen)
+                self.end_headers()
+                if fault and fault["action"] == "cut":
+                    self.wfile.write(data[: fault.get("after", len(data) // 2)])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    try:
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+                    return
+                if data:
+                    self.wfile.write(data)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _handle
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def requests_matching(self, s: str, method: Optional[str] = None) -> List[Dict[str, Any]]:
+        with self.lock:
+            return [r for r in self.log if s in r["path"] and (method is None or r["method"] == method)]
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class HeaderRecorder:
+    """A tiny HTTP server on ``localhost`` that records request headers and serves blobs by
+    fetching them from a registry with its own credentials (the target of a redirect)."""
+
+    def __init__(self, upstream_url: str, auth_header: Optional[str] = None):
+        self.seen: List[Dict[str, str]] = []
+        rec = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                rec.seen.append(dict(self.headers.items()))
+                req = urllib.request.Request(upstream_url + self.path)
+                if auth_header:
+                    req.add_header("Authorization", auth_header)
+                if self.headers.get("Range"):
+                    req.add_header("Range", self.headers["Range"])
+                with urllib.request.urlopen(req) as r:
+                    data = r.read()
+                    status = r.status
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+# --------------------------------------------------------------------------- images
+def make_layer_tar(seed: int, files: int = 3, size: int = 20000) -> bytes:
+    rnd = random.Random(seed)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        d = tarfile.TarInfo(f"dir{seed}")
+        d.type, d.mode, d.mtime = tarfile.DIRTYPE, 0o755, 1700000000
+        tf.addfile(d)
+        for i in range(files):
+            data = bytes(rnd.getrandbits(8) for _ in range(size // 4)) + b"x" * (size - size // 4)
+            ti = tarfile.TarInfo(f"dir{seed}/file{i}")
+            ti.size, ti.mode, ti.mtime = len(data), 0o644, 1700000000
+            tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def compress(data: bytes, how: str) -> Tuple[bytes, str]:
+    if how == "gzip":
+        return gzip.compress(data, mtime=0), "application/vnd.oci.image.layer.v1.tar+gzip"
+    if how == "zstd":
+        import zstandard
+        return zstandard.ZstdCompressor().compress(data), "application/vnd.oci.image.layer.v1.tar+zstd"
+    return data, "application/vnd.oci.image.layer.v1.tar"
+
+
+def write_blob(layout: str, data: bytes) -> Dict[str, Any]:
+    d = sha256(data)
+    p = os.path.join(layout, "blobs", "sha256", d.split(":")[1])
+    os.makedirs(os.path.dirname(p), exist_ok=True)
+    with open(p, "wb") as f:
+        f.write(data)
+    return {"digest": d, "size": len(data)}
+
+
+def build_image(layout: str, *, seed: int = 1, layers: int = 2, compression: str = "gzip",
+                arch: str = "amd64", layer_size: int = 20000) -> Dict[str, Any]:
+    """Write blobs of one image into ``layout``; returns its manifest descriptor (not indexed)."""
+    os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    descs, diff_ids = [], []
+    for i in range(layers):
+        tar = make_layer_tar(seed * 100 + i, size=layer_size)
+        diff_ids.append(sha256(tar))
+        blob, mtype = compress(tar, compression)
+        descs.append({"mediaType": mtype, **write_blob(layout, blob)})
+    config = {"architecture": arch, "os": "linux", "created": "2024-01-01T00:00:00Z",
+              "config": {"Env": ["PATH=/usr/bin"], "Cmd": ["/bin/sh"], "Labels": {"seed": str(seed)}},
+              "rootfs": {"type": "layers", "diff_ids": diff_ids},
+              "history": [{"created": "2024-01-01T00:00:00Z", "created_by": "test"} for _ in descs]}
+    cdesc = {"mediaType": "application/vnd.oci.image.config.v1+json",
+             **write_blob(layout, json.dumps(config).encode())}
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": cdesc, "layers": descs}
+    mbytes = json.dumps(manifest, indent=2).encode()
+    return {"mediaType": manifest["mediaType"], **write_blob(layout, mbytes),
+            "platform": {"architecture": arch, "os": "linux", **({"variant": "v8"} if arch == "arm64" else {})}}
+
+
+def set_index(layout: str, entries: List[Tuple[Dict[str, Any], Optional[str]]]) -> None:
+    manifests = []
+    for desc, tag in entries:
+        d = {k: v for k, v in desc.items() if k != "platform"}
+        if tag:
+            d["annotations"] = {"org.opencontainers.image.ref.name": tag}
+        manifests.append(d)
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "manifests": manifests}, f)
+
+
+def build_layout(layout: str, tag: str = "v1", **kw: Any) -> Dict[str, Any]:
+    desc = build_image(layout, **kw)
+    set_index(layout, [(desc, tag)])
+    return desc
+
+
+def build_multiarch_layout(layout: str, tag: str = "multi") -> Dict[str, Any]:
+    a = build_image(layout, seed=11, arch="amd64")
+    b = build_image(layout, seed=12, arch="arm64")
+    index = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+             "manifests": [a, b]}
+    ib = json.dumps(index).encode()
+    desc = {"mediaType": index["mediaType"], **write_blob(layout, ib)}
+    set_index(layout, [(desc, tag)])
+    return {"index": desc, "amd64": a, "arm64": b}
+
+
