@@ -3,8 +3,8 @@
 Two orders matter for boot entries:
 
 * :func:`vercmp` is the UAPI.10 version comparison of the ``uapi-group``
-  Version Format Specification (the algorithm of systemd's
-  ``strverscmp_improved``, what ``systemd-analyze compare-versions``
+  Version Format Specification as systemd implements it
+  (``strverscmp_improved``, what ``systemd-analyze compare-versions``
   prints). The Boot Loader Specification sorts ``version`` and entry file
   names with it.
 * :func:`strverscmp` is glibc's ``strverscmp(3)``. ostree sorts the entries
@@ -42,6 +42,11 @@ def vercmp(a: _StrOrBytes, b: _StrOrBytes) -> int:
 
     Non-ASCII characters are never part of a component (they are skipped
     like any other character outside ``[A-Za-z0-9.~^-]``).
+
+    Where the spec text and systemd's ``strverscmp_improved`` differ, this
+    follows systemd (which bootctl and sd-boot use): when one side has a
+    digit run and the other a letter, the digits are newer (``0 > A``), where
+    the spec reads "an empty numerical prefix evaluates as 0".
     """
     x = _as_bytes(a)
     y = _as_bytes(b)
@@ -89,7 +94,12 @@ def vercmp(a: _StrOrBytes, b: _StrOrBytes) -> int:
             sj = j
             while j < ny and y[j] in _DIGITS:
                 j += 1
-            r = _sign(int(x[si:i] or b"0") - int(y[sj:j] or b"0"))
+            # systemd (and so bootctl / sd-boot) ranks a digit run above none;
+            # the spec text says an empty run counts as 0. We follow systemd.
+            r = (i > si) - (j > sj)
+            if r:
+                return r
+            r = _sign(int(x[si:i]) - int(y[sj:j]))
             if r:
                 return r
             continue

@@ -46,12 +46,13 @@ class Commit:
         return h.hexdigest()
 
 
+# Ref names must not look like hex: ostree resolves "b" as a partial commit checksum.
 # The deploy steps of the shared sysroot, in order: (osname, commit, ostree admin deploy args)
-C1 = Commit("a", 'NAME="My OS"\nID=myos\nVERSION_ID=1\nPRETTY_NAME="My OS 1"\n',
+C1 = Commit("os/one", 'NAME="My OS"\nID=myos\nVERSION_ID=1\nPRETTY_NAME="My OS 1"\n',
             b"K1\n", b"I1\n", b"D1\n", "1.0")
-C2 = Commit("b", "NAME=\"My OS\"\nID=myos\nPRETTY_NAME=\"Bob's OS 2.0 beta\"\n",
+C2 = Commit("os/two", "NAME=\"My OS\"\nID=myos\nPRETTY_NAME=\"Bob's OS 2.0 beta\"\n",
             b"K2\n", None, None, "2.0")
-C3 = Commit("c", "ID=other\nPRETTY_NAME='Other OS'\n", b"K3\n", b"I3\n", None, None)
+C3 = Commit("os/three", "ID=other\nPRETTY_NAME='Other OS'\n", b"K3\n", b"I3\n", None, None)
 DEPLOYS = [
     ("myos", C1, ["--karg=root=UUID=1234", "--karg=rw", '--karg=foo="a b"',
                   "--karg-append=console=tty0", "--karg-append=console=ttyS0,115200",
