@@ -5,8 +5,9 @@
 Python.  ``OSTREEPY_CMD=ostree`` runs the whole suite with ostree on both sides,
 which checks the harness itself: every test must pass that way, except the ones
 marked ``stricter_than_ostree`` (behaviour the issue asks of ostreepy that C
-ostree does not have, e.g. verifying checksums on ``cat``), which are then
-expected to fail.
+ostree does not always have, e.g. verifying checksums on ``cat``), which are
+then marked xfail (not strict: ostree fails some of these cases by accident,
+e.g. a truncated deflate stream).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("stricter_than_ostree"):
             item.add_marker(
-                pytest.mark.xfail(strict=True, reason="C ostree does not do this; only ostreepy is held to it")
+                pytest.mark.xfail(strict=False, reason="C ostree does not (always) do this; only ostreepy is held to it")
             )
 
 

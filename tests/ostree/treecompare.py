@@ -14,6 +14,7 @@ import stat
 from typing import Dict, NamedTuple, Optional, Tuple
 
 IGNORED_XATTRS = ("security.selinux",)
+EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
 class Entry(NamedTuple):
@@ -96,6 +97,8 @@ def transform(
     no_xattrs: bool = False,
     ignore_root: bool = False,
     ignore_symlink_owner: bool = False,
+    readable: bool = False,
+    bare_user_objects: bool = False,
 ) -> Snapshot:
     """What ostree is expected to make of a source tree.
 
@@ -106,6 +109,11 @@ def transform(
     owner: ``--owner-uid/--owner-gid`` given at commit.
     no_xattrs: ``--no-xattrs`` at commit.
     ignore_root: forget the root directory's own metadata (checkout into an existing dir).
+    readable: files without S_IRUSR get it (ostree does this for user-mode
+        checkouts, and checkouts from bare-user-only repos are always user-mode).
+    bare_user_objects: the files are hardlinks of ``bare-user`` objects (a
+        ``-U`` checkout of a bare-user repo), whose own mode is
+        ``(mode & 0o775) | S_IRUSR``: sticky and world-write bits are lost.
     """
     out: Snapshot = {}
     for path, e in snap.items():
@@ -124,6 +132,10 @@ def transform(
             xattrs = ()
             if e.type == "-":
                 mode &= ~(stat.S_ISUID | stat.S_ISGID)
+        if (user_mode or readable) and e.type == "-":
+            mode |= stat.S_IRUSR
+        if bare_user_objects and e.type == "-" and e.sha256 != EMPTY_SHA256:
+            mode = (mode & 0o775) | stat.S_IRUSR
         if e.type == "l" and ignore_symlink_owner:
             uid = gid = None
         if ignore_root and path == "":
