@@ -176,7 +176,9 @@ class LayoutDestination(ImageDestination):
         self.reference = ref
         self.tag = ref.tag
         self.layout = OciLayout(root or ref.path)
-        if os.path.exists(self.layout.root) and os.listdir(self.layout.root) and not self.layout.exists():
+        existing = [n for n in (os.listdir(self.layout.root) if os.path.isdir(self.layout.root) else [])
+                    if not n.startswith(".ociclient")]
+        if existing and not self.layout.exists():
             if not os.path.exists(os.path.join(self.layout.root, "index.json")):
                 raise LayoutError(f"{self.layout.root} exists and is not an OCI layout")
         self.layout.init()

@@ -251,6 +251,8 @@ class FaultProxy:
     def __init__(self, upstream: str):
         self.upstream = upstream  # host:port (http)
         self.faults: List[Dict[str, Any]] = []
+        #: emulate ?n=&last= pagination with Link headers on tags/list (distribution 2.8 ignores n)
+        self.paginate_tags = False
         self.log: List[Dict[str, Any]] = []
         self.lock = threading.Lock()
         proxy = self
@@ -317,6 +319,21 @@ class FaultProxy:
                 resp = conn.getresponse()
                 data = resp.read() if self.command != "HEAD" else b""
                 conn.close()
+                extra_headers: Dict[str, str] = {}
+                if proxy.paginate_tags and "/tags/list" in self.path and resp.status == 200:
+                    parts = urllib.parse.urlsplit(self.path)
+                    q = urllib.parse.parse_qs(parts.query)
+                    obj = json.loads(data)
+                    tags = sorted(obj.get("tags") or [])
+                    if "last" in q:
+                        tags = [t for t in tags if t > q["last"][0]]
+                    if "n" in q:
+                        n = int(q["n"][0])
+                        if len(tags) > n:
+                            tags = tags[:n]
+                            extra_headers["Link"] = (f'<{parts.path}?n={n}&last={tags[-1]}>; rel="next"')
+                    obj["tags"] = tags
+                    data = json.dumps(obj).encode()
                 if fault and fault["action"] == "corrupt" and data:
                     off = fault.get("offset", len(data) // 2)
                     data = data[:off] + bytes([data[off] ^ 0xFF]) + data[off + 1:]
@@ -324,6 +341,8 @@ class FaultProxy:
                 for k, v in resp.getheaders():
                     if k.lower() in ("transfer-encoding", "connection", "content-length"):
                         continue
+                    self.send_header(k, v)
+                for k, v in extra_headers.items():
                     self.send_header(k, v)
                 clen = resp.getheader("Content-Length") if self.command == "HEAD" else str(len(data))
                 if clen is not None:
