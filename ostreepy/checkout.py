@@ -69,6 +69,9 @@ def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutO
              progress: Optional[ProgressCallback] = None) -> None:
     """Check out ``rev`` (ref or checksum) to ``destination``."""
     opts = options or CheckoutOptions()
+    if repo.mode is RepoMode.BARE_USER_ONLY and opts.mode is not CheckoutMode.USER:
+        # libostree forces user mode here: nothing else makes sense for this repo mode
+        opts = attrs.evolve(opts, mode=CheckoutMode.USER)
     if opts.force_copy and opts.no_copy_fallback:
         raise CheckoutError("Cannot specify both --force-copy and --require-hardlinks")
     csum = repo.resolve_rev(rev)
@@ -87,11 +90,17 @@ def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutO
         last = comps[-1]
         for fname, fcsum in dt.files:
             if fname == last:
-                pfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                # like ostree: the destination is a directory holding the one file
                 try:
-                    _checkout_file(state, fcsum, pfd, name, "/" + subpath)
+                    os.mkdir(destination, 0o700)
+                except FileExistsError:
+                    if opts.overwrite is Overwrite.NONE:
+                        raise CheckoutError(f"mkdirat: File exists: {destination}") from None
+                dfd = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    _checkout_file(state, fcsum, dfd, fname, "/" + subpath)
                 finally:
-                    os.close(pfd)
+                    os.close(dfd)
                 return
         tree, meta = _lookup_dir(repo, tree, last)
     pfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)

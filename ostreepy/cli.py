@@ -423,36 +423,19 @@ def cmd_refs(args: argparse.Namespace) -> int:
         with repo.transaction():
             repo.set_ref(args.create, target)
         return 0
-    refs = repo.list_refs(include_mirrors=args.collections)
     if args.delete:
         if not args.prefixes:
             raise UsageError("At least one PREFIX is required when deleting refs")
         with repo.transaction():
             for prefix in args.prefixes:
-                matched = [r for r in refs if _ref_matches(r, prefix)]
-                for r in matched:
+                for r in repo.list_refs(prefix):
                     repo.set_ref(r, None)
         return 0
-    prefixes = args.prefixes or [None]
-    for prefix in prefixes:
+    for prefix in args.prefixes or [None]:
+        refs = repo.list_refs(prefix, cut_prefix=not args.list, include_mirrors=args.collections)
         for r, csum in refs.items():
-            if prefix is not None and not _ref_matches(r, prefix):
-                continue
-            if args.remote_only and ":" not in r:
-                continue
-            if args.list:
-                _print(f"{r}\t{csum}")
-            else:
-                _print(r)
+            _print(f"{r}\t{csum}" if args.revision else r)
     return 0
-
-
-def _ref_matches(ref: str, prefix: str) -> bool:
-    if ref == prefix or ref.startswith(prefix.rstrip("/") + "/"):
-        return True
-    if prefix.endswith(":") and ref.startswith(prefix):
-        return True
-    return False
 
 
 def cmd_rev_parse(args: argparse.Namespace) -> int:
@@ -483,8 +466,10 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         sys.stderr.write(f"Marking commit as partial: {c}\n")
     if result.n_partial:
         _print(f"{result.n_partial} partial commits not verified")
-    if not result.ok:
+    if result.problems or result.ref_errors:
         raise OstreeError("Repository corruption encountered")
+    if result.n_fsck_partial:
+        raise OstreeError(f"{result.n_partial} partial commits from fsck-detected corruption")
     if not args.quiet:
         _print(f"object fsck of {result.n_commits} commits completed successfully - no errors found.")
     return 0
@@ -635,7 +620,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list", action="store_true")
     p.add_argument("--create", metavar="NEWREF")
     p.add_argument("--force", action="store_true")
-    p.add_argument("--remote-only", action="store_true")
+    p.add_argument("-r", "--revision", action="store_true")
     p.add_argument("-c", "--collections", action="store_true")
     p.add_argument("prefixes", nargs="*")
     p.set_defaults(func=cmd_refs)

@@ -26,6 +26,7 @@ class FsckProblem:
 class FsckResult:
     n_commits: int = 0
     n_partial: int = 0
+    n_fsck_partial: int = 0
     n_objects: int = 0
     problems: List[FsckProblem] = attrs.field(factory=list)
     deleted: List[Tuple[str, ObjectType]] = attrs.field(factory=list)
@@ -34,7 +35,7 @@ class FsckResult:
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.ref_errors
+        return not self.problems and not self.ref_errors and not self.n_fsck_partial
 
 
 def fsck_object(repo: Repo, checksum: str, objtype: ObjectType) -> None:
@@ -62,8 +63,11 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
     commits = sorted(c for c, _ in repo.list_objects(ObjectType.COMMIT))
     parents: Dict[Tuple[str, ObjectType], List[str]] = {}
     for c in commits:
-        if repo.commit_is_partial(c):
+        reason = repo.commit_partial_reason(c)
+        if reason is not None:
             result.n_partial += 1
+            if reason == "f":
+                result.n_fsck_partial += 1
             continue
         result.n_commits += 1
         try:
@@ -114,6 +118,6 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
             if p.missing or (p.checksum, p.objtype) in result.deleted:
                 for c in p.commits:
                     if p.objtype != ObjectType.COMMIT and c not in result.marked_partial:
-                        repo.mark_commit_partial(c, True)
+                        repo.mark_commit_partial(c, True, fsck=True)
                         result.marked_partial.append(c)
     return result

@@ -462,12 +462,27 @@ class Repo:
     def commit_is_partial(self, checksum: str) -> bool:
         return os.path.exists(self._join(f"state/{checksum}.commitpartial"))
 
-    def mark_commit_partial(self, checksum: str, partial: bool) -> None:
+    def commit_partial_reason(self, checksum: str) -> Optional[str]:
+        """None when complete; "" when partial, "f" when fsck found it incomplete."""
+        try:
+            with open(self._join(f"state/{checksum}.commitpartial"), "rb") as f:
+                return f.read(1).decode("ascii", "replace")
+        except FileNotFoundError:
+            return None
+
+    def mark_commit_partial(self, checksum: str, partial: bool, fsck: bool = False) -> None:
         path = self._join(f"state/{checksum}.commitpartial")
         if partial:
             os.makedirs(self._join("state"), exist_ok=True)
-            with open(path, "wb"):
-                pass
+            try:
+                fd = os.open(path, os.O_EXCL | os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644)
+            except FileExistsError:
+                return
+            try:
+                if fsck:
+                    os.write(fd, b"f")
+            finally:
+                os.close(fd)
         else:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
@@ -751,14 +766,37 @@ class Repo:
             return self._join(f"refs/remotes/{remote}/{ref}")
         return self._join(f"refs/heads/{ref}")
 
-    def list_refs(self, prefix: Optional[str] = None, remote: Optional[str] = None,
+    def list_refs(self, prefix: Optional[str] = None, cut_prefix: bool = False,
                   include_remotes: bool = True, include_mirrors: bool = False) -> Dict[str, str]:
-        """refspec -> checksum for every ref (remote refs as ``remote:ref``)."""
+        """refspec -> checksum, sorted; remote refs as ``remote:ref``.
+
+        ``prefix`` names a ref or a directory of refs (``os/x86_64``, ``remote:``),
+        as ostree_repo_list_refs() takes it; with ``cut_prefix`` the names are given
+        relative to that directory, as ``ostree refs PREFIX`` prints them.
+        """
         out: Dict[str, str] = {}
-        heads = self._join("refs/heads")
-        if remote is None:
-            for name, csum in _walk_refs(heads):
-                out[name] = csum
+        if prefix:
+            remote: Optional[str] = None
+            if prefix.endswith(":") or prefix.endswith(":."):
+                remote, ref_prefix = prefix[: prefix.rindex(":")], "."
+            else:
+                remote, ref_prefix = parse_refspec(prefix)
+            base = self._join(f"refs/remotes/{remote}") if remote else self._join("refs/heads")
+            path = os.path.normpath(os.path.join(base, ref_prefix))
+            if not (path == base or path.startswith(base + "/")):
+                return {}
+            rp = "" if ref_prefix == "." else ref_prefix.strip("/")
+            if os.path.isdir(path):
+                for name, csum in _walk_refs(path):
+                    full = name if cut_prefix or not rp else f"{rp}/{name}"
+                    out[f"{remote}:{full}" if remote else full] = csum
+            elif os.path.isfile(path):
+                csum = self.read_ref(prefix)
+                if csum:
+                    out[prefix] = csum
+            return dict(sorted(out.items()))
+        for name, csum in _walk_refs(self._join("refs/heads")):
+            out[name] = csum
         if include_remotes:
             rdir = self._join("refs/remotes")
             try:
@@ -766,8 +804,6 @@ class Repo:
             except FileNotFoundError:
                 remotes = []
             for r in remotes:
-                if remote is not None and r != remote:
-                    continue
                 for name, csum in _walk_refs(os.path.join(rdir, r)):
                     out[f"{r}:{name}"] = csum
         if include_mirrors:
@@ -779,9 +815,6 @@ class Repo:
             for cid in cids:
                 for name, csum in _walk_refs(os.path.join(mdir, cid)):
                     out[f"({cid}, {name})"] = csum
-        if prefix:
-            out = {k: v for k, v in out.items() if k == prefix or k.startswith(prefix.rstrip("/") + "/")
-                   or (":" not in prefix and k.split(":", 1)[-1].startswith(prefix.rstrip("/") + "/") and ":" not in k)}
         return dict(sorted(out.items()))
 
     def read_ref(self, refspec: str) -> Optional[str]:
