@@ -451,8 +451,31 @@ def _describe(e: Optional[BaseException]) -> str:
     if e is None:
         return "unknown error"
     if isinstance(e, requests.exceptions.SSLError):
-        return f"TLS error: {e}"
+        return f"TLS error: {_root_cause(e)}"
+    if isinstance(e, (requests.ConnectionError, requests.Timeout)):
+        return _root_cause(e)
     return str(e) or type(e).__name__
+
+
+def _root_cause(e: BaseException) -> str:
+    """The innermost reason of a requests/urllib3 error, e.g. ``[Errno 111] Connection refused``."""
+    seen = set()
+    cur: Optional[BaseException] = e
+    last = str(e)
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        nxt = getattr(cur, "reason", None)
+        if not isinstance(nxt, BaseException):
+            nxt = cur.args[0] if cur.args and isinstance(cur.args[0], BaseException) else None
+        if nxt is None:
+            nxt = cur.__cause__ or cur.__context__
+        if nxt is None:
+            break
+        cur = nxt
+        last = str(cur)
+    if "): " in last and last.startswith(("HTTPConnection", "HTTPSConnection", "<urllib3")):
+        last = last.split("): ", 1)[1]
+    return last
 
 
 def error_details(resp: requests.Response) -> Tuple[List[str], str]:

@@ -1,0 +1,462 @@
+"""The ``ociclient`` command line: skopeo's verbs and flags, so the two can be swapped.
+
+    ociclient [--override-arch A] [--override-os O] [--override-variant V] VERB ...
+
+Verbs: ``inspect``, ``copy``, ``list-tags``, ``manifest-digest``, ``delete``, ``login``,
+``logout``. Boolean flags take ``--flag`` or ``--flag=false`` like Go flags. Errors print
+``error: <message>`` and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+from typing import Any, Dict, List, Optional, Sequence
+
+BOOL_FLAGS = ("tls-verify", "src-tls-verify", "dest-tls-verify", "raw", "config", "no-tags",
+              "no-creds", "src-no-creds", "dest-no-creds", "password-stdin", "all", "quiet",
+              "insecure-policy", "debug", "get-login")
+
+
+def _preprocess(argv: Sequence[str]) -> List[str]:
+    """Turn Go-style ``--flag=true|false`` into ``--flag`` / ``--no-flag-``."""
+    out = []
+    for a in argv:
+        if a.startswith("--") and "=" in a:
+            name, _, value = a[2:].partition("=")
+            if name in BOOL_FLAGS:
+                v = value.lower()
+                if v in ("true", "1", "t", "yes"):
+                    out.append(f"--{name}")
+                    continue
+                if v in ("false", "0", "f", "no"):
+                    out.append(f"--no-{name}-")
+                    continue
+                raise SystemExit(f"error: invalid boolean value {value!r} for --{name}")
+        out.append(a)
+    return out
+
+
+def _bool(p: argparse.ArgumentParser, name: str, help: str, default: Optional[bool] = None) -> None:
+    dest = name.replace("-", "_")
+    p.add_argument(f"--{name}", dest=dest, action="store_true", default=default, help=help)
+    p.add_argument(f"--no-{name}-", dest=dest, action="store_false", help=argparse.SUPPRESS)
+
+
+def _auth_flags(p: argparse.ArgumentParser, prefix: str = "") -> None:
+    pre = f"{prefix}-" if prefix else ""
+    p.add_argument(f"--{pre}creds", metavar="USERNAME[:PASSWORD]", help="credentials for the registry")
+    p.add_argument(f"--{pre}username", help="username for the registry")
+    p.add_argument(f"--{pre}password", help="password for the registry")
+    _bool(p, f"{pre}no-creds", "access the registry anonymously")
+    p.add_argument(f"--{pre}authfile", help="path of the authentication file")
+    p.add_argument(f"--{pre}cert-dir", metavar="PATH", help="use certificates at PATH (*.crt, *.cert, *.key)")
+    _bool(p, f"{pre}tls-verify", "require HTTPS and verify certificates")
+    p.add_argument(f"--{pre}registry-token", help=argparse.SUPPRESS)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ociclient", description="Work with OCI images and registries.")
+    p.add_argument("--override-arch", metavar="ARCH")
+    p.add_argument("--override-os", metavar="OS")
+    p.add_argument("--override-variant", metavar="VARIANT")
+    _bool(p, "insecure-policy", "accepted for skopeo compatibility (no signature policy is applied)")
+    p.add_argument("--policy", help=argparse.SUPPRESS)
+    p.add_argument("--registries-conf", metavar="PATH", help="use this registries.conf")
+    p.add_argument("--tmpdir", help=argparse.SUPPRESS)
+    _bool(p, "debug", "enable debug output")
+    p.add_argument("-v", "--version", action="store_true", help="print the version")
+    sub = p.add_subparsers(dest="verb", metavar="COMMAND")
+
+    s = sub.add_parser("inspect", help="inspect an image")
+    _auth_flags(s)
+    _bool(s, "raw", "output the raw manifest or config")
+    _bool(s, "config", "output the configuration")
+    _bool(s, "no-tags", "do not list the repository's tags")
+    s.add_argument("-n", dest="no_tags", action="store_true", help=argparse.SUPPRESS)
+    s.add_argument("--retry-times", type=int, default=None)
+    s.add_argument("image", metavar="IMAGE-NAME")
+
+    s = sub.add_parser("copy", help="copy an image")
+    _auth_flags(s, "src")
+    _auth_flags(s, "dest")
+    s.add_argument("--authfile", help="path of the authentication file (both sides)")
+    s.add_argument("--multi-arch", choices=("system", "all", "index-only"), default="system")
+    _bool(s, "all", "same as --multi-arch=all")
+    s.add_argument("-a", dest="all", action="store_true", help=argparse.SUPPRESS)
+    _bool(s, "quiet", "suppress output")
+    s.add_argument("-q", dest="quiet", action="store_true", help=argparse.SUPPRESS)
+    s.add_argument("--override-arch", dest="copy_override_arch", metavar="ARCH")
+    s.add_argument("--override-os", dest="copy_override_os", metavar="OS")
+    s.add_argument("--chunk-size", type=int, default=None, help="push blobs in chunks of this many bytes")
+    s.add_argument("--parallel", type=int, default=6, help="concurrent blob transfers (default 6)")
+    s.add_argument("--retry-times", type=int, default=None)
+    s.add_argument("--digestfile", help="write the digest of the copied manifest to this file")
+    s.add_argument("source", metavar="SOURCE-IMAGE")
+    s.add_argument("destination", metavar="DESTINATION-IMAGE")
+
+    s = sub.add_parser("list-tags", help="list the tags of a repository")
+    _auth_flags(s)
+    s.add_argument("--retry-times", type=int, default=None)
+    s.add_argument("repository", metavar="SOURCE-IMAGE")
+
+    s = sub.add_parser("manifest-digest", help="compute the digest of a manifest file")
+    s.add_argument("file", metavar="MANIFEST")
+
+    s = sub.add_parser("delete", help="delete an image from a registry")
+    _auth_flags(s)
+    s.add_argument("--retry-times", type=int, default=None)
+    s.add_argument("image", metavar="IMAGE-NAME")
+
+    s = sub.add_parser("login", help="log in to a registry")
+    s.add_argument("-u", "--username")
+    s.add_argument("-p", "--password")
+    _bool(s, "password-stdin", "take the password from stdin")
+    s.add_argument("--authfile")
+    s.add_argument("--cert-dir", metavar="PATH")
+    _bool(s, "tls-verify", "require HTTPS and verify certificates")
+    _bool(s, "get-login", "print the username stored for the registry")
+    s.add_argument("registry", metavar="REGISTRY")
+
+    s = sub.add_parser("logout", help="log out of a registry")
+    s.add_argument("--authfile")
+    _bool(s, "all", "remove all credentials")
+    s.add_argument("-a", dest="all", action="store_true", help=argparse.SUPPRESS)
+    s.add_argument("registry", metavar="REGISTRY", nargs="?")
+    return p
+
+
+# --------------------------------------------------------------------------- helpers
+def _options(args: argparse.Namespace, prefix: str = "", global_args: Optional[argparse.Namespace] = None):
+    from .auth import Credentials
+    from .errors import OciError
+    from .image import Options
+    from .transport import RetryPolicy
+
+    pre = f"{prefix}_" if prefix else ""
+
+    def get(name: str) -> Any:
+        return getattr(args, pre + name, None)
+
+    creds = None
+    if get("creds"):
+        if get("username") or get("password"):
+            raise OciError("--creds cannot be used with --username/--password")
+        creds = Credentials.parse(get("creds"))
+    elif get("username"):
+        creds = Credentials(get("username"), get("password") or "")
+    elif get("password"):
+        raise OciError("--password needs --username")
+    if get("no_creds"):
+        if creds is not None:
+            raise OciError("--no-creds cannot be used with credentials")
+        creds = Credentials("", "")
+    if get("registry_token"):
+        creds = Credentials(identity_token=None)  # not supported beyond anonymous
+    authfile = get("authfile") or getattr(args, "authfile", None)
+    retry = None
+    if getattr(args, "retry_times", None) is not None:
+        retry = RetryPolicy(max_attempts=max(1, args.retry_times + 1))
+    kw: Dict[str, Any] = {}
+    if global_args is not None and global_args.registries_conf:
+        kw["registries_conf"] = global_args.registries_conf
+    return Options(credentials=creds, authfile=authfile, tls_verify=get("tls_verify"),
+                   cert_dir=get("cert_dir"), retry=retry, chunk_size=getattr(args, "chunk_size", None), **kw)
+
+
+def _platform(args: argparse.Namespace, arch: Optional[str] = None, os_: Optional[str] = None):
+    from .manifest import Platform, host_platform
+
+    arch = arch or args.override_arch
+    os_ = os_ or args.override_os
+    if not (arch or os_ or args.override_variant):
+        return None
+    host = host_platform()
+    return Platform(os=os_ or host.os, architecture=arch or host.architecture,
+                    variant=args.override_variant if args.override_variant else None)
+
+
+def _print_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, indent=4) + "\n")
+
+
+class _ProgressBar:
+    """A one-line progress bar on a terminal, skopeo-like lines otherwise."""
+
+    def __init__(self, stream=sys.stderr, quiet: bool = False) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.quiet = quiet
+        self.last = 0.0
+
+    def __call__(self, ev: object) -> None:
+        from . import progress as p
+
+        if self.quiet:
+            return
+        if isinstance(ev, p.BlobStarted) and not self.tty:
+            self.stream.write(f"Copying blob {ev.digest}\n")
+        elif isinstance(ev, p.BlobSkipped) and not self.tty:
+            self.stream.write(f"Copying blob {ev.digest} skipped: already {ev.reason}\n")
+        elif isinstance(ev, p.BlobProgress) and self.tty:
+            now = time.monotonic()
+            if now - self.last < 0.1 and ev.overall_done < ev.overall_total:
+                return
+            self.last = now
+            total = max(ev.overall_total, 1)
+            frac = min(1.0, ev.overall_done / total)
+            width = 30
+            bar = "=" * int(frac * width) + " " * (width - int(frac * width))
+            self.stream.write(f"\rCopying blobs [{bar}] {ev.overall_done / 2**20:7.1f} / "
+                              f"{ev.overall_total / 2**20:.1f} MiB {frac * 100:5.1f}%")
+        elif isinstance(ev, p.ManifestWritten):
+            if self.tty:
+                self.stream.write("\n")
+            self.stream.write("Writing manifest to image destination\n")
+        elif isinstance(ev, p.TransferDone) and self.tty:
+            pass
+        self.stream.flush()
+
+
+# --------------------------------------------------------------------------- verbs
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from . import mediatypes as mt
+    from .docker import RegistrySource
+    from .errors import OciError
+    from .manifest import ImageManifest, parse_manifest
+    from .transports import open_source
+
+    opts = _options(args, global_args=args)
+    with open_source(args.image, opts) as src:
+        if args.raw and not args.config:
+            data, _, _ = src.get_raw_manifest()
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+            return 0
+        data, mtype, digest = src.get_manifest(_platform(args))
+        man = parse_manifest(data, mtype)
+        assert isinstance(man, ImageManifest)
+        config_bytes = src.get_config(man)
+        if args.config:
+            if args.raw:
+                sys.stdout.buffer.write(config_bytes)
+                sys.stdout.flush()
+            else:
+                _print_json(json.loads(config_bytes))
+            return 0
+        cfg = json.loads(config_bytes)
+        raw_digest = src.get_raw_manifest()[2]
+        out: Dict[str, Any] = {}
+        ref = src.reference
+        if isinstance(src, RegistrySource):
+            out["Name"] = ref.name  # type: ignore[union-attr]
+        out["Digest"] = raw_digest
+        tags: List[str] = []
+        if isinstance(src, RegistrySource) and not args.no_tags:
+            try:
+                tags = src.list_tags()
+            except OciError:
+                tags = []
+        out["RepoTags"] = tags
+        out["Created"] = cfg.get("created")
+        out["DockerVersion"] = cfg.get("docker_version", "")
+        inner = cfg.get("config") or {}
+        out["Labels"] = inner.get("Labels")
+        out["Architecture"] = cfg.get("architecture", "")
+        if cfg.get("variant"):
+            out["Variant"] = cfg["variant"]
+        out["Os"] = cfg.get("os", "")
+        out["Layers"] = [layer.digest for layer in man.layers]
+        if inner.get("Env") is not None:
+            out["Env"] = inner.get("Env")
+        _print_json(out)
+    return 0
+
+
+def cmd_copy(args: argparse.Namespace) -> int:
+    from .copy import copy_image
+
+    src_opts = _options(args, "src", global_args=args)
+    dst_opts = _options(args, "dest", global_args=args)
+    multi = "all" if args.all else args.multi_arch
+    bar = _ProgressBar(quiet=args.quiet)
+    if not args.quiet:
+        sys.stderr.write("Getting image source signatures\n")
+    res = copy_image(args.source, args.destination, multi_arch=multi,
+                     platform=_platform(args, args.copy_override_arch, args.copy_override_os),
+                     src_options=src_opts, dst_options=dst_opts, progress=bar,
+                     max_parallel=max(1, args.parallel))
+    if args.digestfile:
+        with open(args.digestfile, "w") as f:
+            f.write(res.digest)
+    return 0
+
+
+def cmd_list_tags(args: argparse.Namespace) -> int:
+    from .docker import RegistrySource
+    from .errors import ReferenceInvalid
+    from .reference import DockerReference, parse_docker_reference
+
+    repo = args.repository
+    if not repo.startswith("docker://"):
+        raise ReferenceInvalid(f"list-tags supports only docker:// references, not {repo!r}")
+    ref = parse_docker_reference(repo[len("docker://"):], normalize=False)
+    if ref.tag or ref.digest:
+        raise ReferenceInvalid(f"tags or digests are not supported in list-tags: {repo!r}")
+    ref = parse_docker_reference(repo[len("docker://"):])
+    src = RegistrySource(ref, _options(args, global_args=args))
+    try:
+        tags = src.list_tags()
+    finally:
+        src.close()
+    _print_json({"Repository": ref.name, "Tags": tags})
+    return 0
+
+
+def cmd_manifest_digest(args: argparse.Namespace) -> int:
+    from .digest import digest_bytes
+    from .errors import OciError
+
+    try:
+        with open(args.file, "rb") as f:
+            data = f.read()
+    except OSError as e:
+        raise OciError(f"reading {args.file}: {e.strerror}") from None
+    print(digest_bytes(data))
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    from .docker import make_client, resolve_registries_conf
+    from .errors import ReferenceInvalid
+    from .reference import DockerReference, parse_reference
+
+    ref = parse_reference(args.image)
+    if not isinstance(ref, DockerReference) or not args.image.startswith("docker://"):
+        raise ReferenceInvalid("delete supports only docker:// references")
+    opts = _options(args, global_args=args)
+    conf = resolve_registries_conf(opts)
+    target, insecure = conf.push_destination(ref)
+    client = make_client(target, opts, insecure, conf)
+    try:
+        digest = target.digest
+        if digest is None:
+            desc = client.head_manifest(target.repository, target.reference)
+            if desc is None:
+                _, _, digest = client.get_manifest(target.repository, target.reference)
+            else:
+                digest = desc.digest
+        client.delete_manifest(target.repository, digest)
+    finally:
+        client.close()
+    return 0
+
+
+def cmd_login(args: argparse.Namespace) -> int:
+    from .auth import Credentials, default_auth_file, lookup_credentials, store_credentials
+    from .errors import OciError
+    from .registry import RegistryClient
+    from .transport import TLSConfig, Transport
+
+    server = args.registry
+    for pre in ("https://", "http://", "docker://"):
+        if server.startswith(pre):
+            server = server[len(pre):]
+    server = server.rstrip("/")
+    host = server.split("/", 1)[0]
+    if args.get_login:
+        creds = lookup_credentials(host, server.split("/", 1)[1] if "/" in server else None,
+                                   authfile=args.authfile)
+        if creds is None:
+            raise OciError(f"not logged into {server}")
+        print(creds.username)
+        return 0
+    username = args.username
+    password = args.password
+    if args.password_stdin:
+        if password:
+            raise OciError("--password and --password-stdin are mutually exclusive")
+        password = sys.stdin.readline().rstrip("\r\n")
+    if not username:
+        if not sys.stdin.isatty():
+            raise OciError("username is required (use --username)")
+        username = input("Username: ")
+    if password is None:
+        password = getpass.getpass("Password: ")
+    creds = Credentials(username, password)
+    api_host = "registry-1.docker.io" if host == "docker.io" else host
+    t = Transport(api_host, credentials=creds, insecure=args.tls_verify is False,
+                  tls=TLSConfig(verify=args.tls_verify is not False, cert_dir=args.cert_dir))
+    try:
+        from .transport import raise_for_response
+        resp = t.request("GET", "/v2/")
+        with resp:
+            raise_for_response(resp, f"authenticating to {host}")
+    finally:
+        t.close()
+    store_credentials(server, creds, authfile=args.authfile)
+    print("Login Succeeded!")
+    return 0
+
+
+def cmd_logout(args: argparse.Namespace) -> int:
+    from .auth import remove_credentials
+    from .errors import OciError
+
+    if args.all:
+        remove_credentials(None, authfile=args.authfile, all=True)
+        print("Removed login credentials for all registries")
+        return 0
+    if not args.registry:
+        raise OciError("registry must be given unless --all is used")
+    server = args.registry
+    for pre in ("https://", "http://", "docker://"):
+        if server.startswith(pre):
+            server = server[len(pre):]
+    server = server.rstrip("/")
+    if not remove_credentials(server, authfile=args.authfile):
+        raise OciError(f"not logged into {server}")
+    print(f"Removed login credentials for {server}")
+    return 0
+
+
+VERBS = {
+    "inspect": cmd_inspect, "copy": cmd_copy, "list-tags": cmd_list_tags,
+    "manifest-digest": cmd_manifest_digest, "delete": cmd_delete, "login": cmd_login,
+    "logout": cmd_logout,
+}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    from .errors import OciError
+
+    parser = build_parser()
+    args = parser.parse_args(_preprocess(list(sys.argv[1:] if argv is None else argv)))
+    if args.version:
+        from . import __version__
+        print(f"ociclient version {__version__}")
+        return 0
+    if not args.verb:
+        parser.print_help()
+        return 1
+    if args.debug:
+        import logging
+        logging.basicConfig(level=logging.DEBUG)
+    try:
+        return VERBS[args.verb](args)
+    except OciError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
