@@ -44,6 +44,8 @@ class _Parser:
     def value(self, want: Optional[str] = None) -> Tuple[str, Any]:
         self.ws()
         c = self.peek()
+        if not c:
+            raise self.error("unexpected end of GVariant text")
         if c == "@":
             self.i += 1
             start = self.i

@@ -853,11 +853,19 @@ class Repo:
         _write_file_atomic(path, (checksum + "\n").encode(), 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
 
     def resolve_rev(self, rev: str, allow_noent: bool = False) -> Optional[str]:
-        """A checksum, unique checksum prefix, refspec or ``REV^`` -> commit checksum."""
+        """Resolve as ostree_repo_resolve_rev: a checksum, then a unique checksum
+        prefix (any hex string), then ``REV^``, then a ref (local, then
+        ``refs/remotes/REF``, then any remote holding that ref)."""
         if not rev:
-            raise RefNotFoundError("Invalid empty rev")
+            raise RefNotFoundError("Invalid empty refspec")
         if obj.is_checksum(rev):
             return rev
+        if len(rev) <= 64 and all(c in "0123456789abcdef" for c in rev):
+            found = sorted({c for c, _ in self._list_prefix(rev)})
+            if len(found) > 1:
+                raise AmbiguousRefError(f"Refspec {rev} not unique")
+            if found:
+                return found[0]
         if rev.endswith("^"):
             base = self.resolve_rev(rev[:-1], allow_noent)
             if base is None:
@@ -866,31 +874,36 @@ class Repo:
             if parent is None:
                 raise RefNotFoundError(f"Commit {base} has no parent")
             return parent
-        try:
-            value = self.read_ref(rev)
-        except OstreeError:
-            value = None
+        remote, ref = parse_refspec(rev)
+        value = self.read_ref(rev)
+        if value is None and remote is None:
+            with contextlib.suppress(OstreeError):
+                value = self.read_ref_path(f"refs/remotes/{ref}")
+            if value is None:
+                for r in sorted(os.listdir(self._join("refs/remotes"))) if os.path.isdir(
+                        self._join("refs/remotes")) else []:
+                    value = self.read_ref_path(f"refs/remotes/{r}/{ref}")
+                    if value is not None:
+                        break
         if value is not None:
             return value
-        remote, ref = (None, rev)
-        with contextlib.suppress(OstreeError):
-            remote, ref = parse_refspec(rev)
-        if remote is None:
-            # a ref name unique across remotes, as ostree_repo_resolve_rev does
-            matches = [c for k, c in self.list_refs().items() if k.split(":", 1)[-1] == ref and ":" in k]
-            if len(matches) == 1:
-                return matches[0]
-        if 4 <= len(rev) < 64 and all(c in "0123456789abcdef" for c in rev):
-            found = sorted({c for c, t in self._list_prefix(rev) if t == ObjectType.COMMIT})
-            if len(found) == 1:
-                return found[0]
-            if len(found) > 1:
-                raise AmbiguousRefError(f"Refspec '{rev}' is ambiguous")
         if allow_noent:
             return None
         raise RefNotFoundError(f"Refspec '{rev}' not found")
 
+    def read_ref_path(self, relpath: str) -> Optional[str]:
+        try:
+            with open(self._join(relpath), "r", encoding="ascii") as f:
+                value = f.read().strip()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, UnicodeDecodeError):
+            return None
+        return value if obj.is_checksum(value) else None
+
     def _list_prefix(self, prefix: str) -> Iterator[Tuple[str, ObjectType]]:
+        if len(prefix) < 2:
+            for sub in "0123456789abcdef":
+                yield from self._list_prefix(prefix + sub)
+            return
         d = self._join("objects/" + prefix[:2])
         try:
             names = os.listdir(d)
@@ -899,7 +912,7 @@ class Repo:
         for name in names:
             rest, _, ext = name.partition(".")
             csum = prefix[:2] + rest
-            if csum.startswith(prefix) and ext == "commit":
+            if csum.startswith(prefix) and ext == "commit" and len(csum) == 64:
                 yield csum, ObjectType.COMMIT
 
     # ------------------------------------------------------------ traversal

@@ -17,6 +17,10 @@ from .repo import Repo
 
 
 def _xattr_pax(xattrs) -> dict:
+    # Descending order on purpose: libarchive hands PAX xattrs to libostree in
+    # reverse, and ostree before 2023 hashed them in that order, so this way
+    # old and new ostree both re-import our tars to the same checksums.
+    xattrs = sorted(xattrs, reverse=True)
     return {"SCHILY.xattr." + xattr_name(n).decode("utf-8", "surrogateescape"): v.decode("utf-8", "surrogateescape")
             for n, v in xattrs}
 
