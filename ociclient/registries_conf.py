@@ -152,14 +152,10 @@ class RegistriesConf:
         return best
 
     def is_insecure(self, host: str) -> bool:
-        """Whether a host (or host:port) is marked ``insecure`` (TLS checks off, HTTP allowed)."""
-        for r in self.registries:
-            if r.location.split("/", 1)[0] == host and r.insecure:
-                return True
-            for m in r.mirrors:
-                if m.location.split("/", 1)[0] == host and m.insecure:
-                    return True
-        return False
+        """Whether the ``[[registry]]`` table matching a host (host:port) says ``insecure``
+        (TLS checks off, HTTP allowed)."""
+        reg = self.find_registry(host)
+        return bool(reg is not None and reg.insecure)
 
     def pull_sources(self, ref: DockerReference) -> List[PullSource]:
         """Where to try to pull ``ref`` from: the mirrors in order, then the primary location.
@@ -180,8 +176,10 @@ class RegistriesConf:
                     continue
             if m.pull_from_mirror == "tag-only" and by_digest:
                 continue
-            out.append(PullSource(_rewrite_ref(ref, reg.prefix, m.location), m.insecure, True))
-        out.append(PullSource(_rewrite_ref(ref, reg.prefix, reg.location), reg.insecure, False))
+            r = _rewrite_ref(ref, reg.prefix, m.location)
+            out.append(PullSource(r, m.insecure or self.is_insecure(r.registry), True))
+        r = _rewrite_ref(ref, reg.prefix, reg.location)
+        out.append(PullSource(r, reg.insecure or self.is_insecure(r.registry), False))
         return out
 
     def push_destination(self, ref: DockerReference) -> Tuple[DockerReference, bool]:
@@ -191,7 +189,8 @@ class RegistriesConf:
             return ref, self.is_insecure(ref.registry)
         if reg.blocked:
             raise BlockedRegistry(f"registry {ref.registry} is blocked in registries.conf")
-        return _rewrite_ref(ref, reg.prefix, reg.location), reg.insecure
+        r = _rewrite_ref(ref, reg.prefix, reg.location)
+        return r, reg.insecure or self.is_insecure(r.registry)
 
 
 def _rewrite_ref(ref: DockerReference, prefix: str, location: str) -> DockerReference:

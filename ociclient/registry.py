@@ -251,9 +251,32 @@ class RegistryClient:
         with resp:
             raise_for_response(resp, f"writing manifest {reference} to {self.host}/{repo}")
             got = resp.headers.get("Docker-Content-Digest")
+            has_subject_support = "OCI-Subject" in resp.headers
         if got and got != digest and got.startswith("sha256:"):
             raise DigestMismatch(f"registry stored manifest as {got}, expected {digest}")
+        if b'"subject"' in data and not has_subject_support:
+            parsed = parse_manifest(data, media_type)
+            if parsed.subject is not None:
+                self._add_referrer_fallback(repo, parsed.subject.digest, Descriptor(
+                    media_type=media_type, digest=digest, size=len(data),
+                    artifact_type=parsed.artifact_type or (
+                        parsed.config.media_type if hasattr(parsed, "config") else None),
+                    annotations=dict(parsed.annotations)))
         return digest
+
+    def _add_referrer_fallback(self, repo: str, subject: str, desc: Descriptor) -> None:
+        """Maintain the ``<alg>-<hex>`` tag index for registries without the referrers API."""
+        algo, hexpart = parse_digest(subject)
+        tag = f"{algo}-{hexpart}"
+        try:
+            data, mtype, _ = self.get_manifest(repo, tag, accept=(mt.OCI_INDEX,))
+            obj = json.loads(data)
+        except NotFound:
+            obj = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []}
+        if any(m.get("digest") == desc.digest for m in obj.get("manifests", [])):
+            return
+        obj.setdefault("manifests", []).append(desc.to_dict())
+        self.put_manifest(repo, tag, json.dumps(obj).encode(), mt.OCI_INDEX)
 
     def delete_manifest(self, repo: str, digest: str) -> None:
         """DELETE a manifest by digest."""
