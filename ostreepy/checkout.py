@@ -188,11 +188,17 @@ def _rm_rf_at(dfd: int, name: str) -> None:
 def _checkout_file(state: _State, checksum: str, dfd: int, name: str, path: str) -> None:
     obj.validate_filename(name)
     repo, opts = state.repo, state.opts
-    header = repo.load_file_header(checksum)
-    if opts.filter is not None and not opts.filter(path, header):
-        return
     user = opts.mode is CheckoutMode.USER
-    is_symlink = header.is_symlink
+    header: Optional[FileHeader] = None
+    if repo.mode is RepoMode.ARCHIVE or opts.filter is not None:
+        header = repo.load_file_header(checksum)
+        mode = header.mode
+        size = -1 if header.is_regular else 0
+    else:
+        mode, size, src_path = repo.file_object_stat(checksum)
+    if opts.filter is not None and not opts.filter(path, header):  # type: ignore[arg-type]
+        return
+    is_symlink = stat.S_ISLNK(mode)
     if not is_symlink and opts.process_whiteouts and name.startswith(WHITEOUT_PREFIX):
         target = name[len(WHITEOUT_PREFIX):]
         if not target:
@@ -201,15 +207,9 @@ def _checkout_file(state: _State, checksum: str, dfd: int, name: str, path: str)
             obj.validate_filename(target)
             _rm_rf_at(dfd, target)
         return
-    unreadable = not is_symlink and not (header.mode & stat.S_IRUSR)
-    override_unreadable = user and unreadable
-    src_path = repo.object_path(checksum, ObjectType.FILE)
+    override_unreadable = user and not is_symlink and not (mode & stat.S_IRUSR)
     need_copy = True
-    zero = False
-    if not is_symlink and repo.mode is not RepoMode.ARCHIVE and not opts.force_copy:
-        with contextlib.suppress(FileNotFoundError):
-            zero = os.stat(src_path).st_size == 0
-    if zero or override_unreadable:
+    if size == 0 and not is_symlink or override_unreadable:
         need_copy = True
     elif not opts.force_copy:
         bare_user_symlink = state.repo_usermode and is_symlink
@@ -220,6 +220,8 @@ def _checkout_file(state: _State, checksum: str, dfd: int, name: str, path: str)
         if state.hardlinkable and not bare_user_symlink:
             need_copy = not _hardlink(state, src_path, dfd, name, checksum)
     if need_copy:
+        if header is None:
+            header = repo.load_file_header(checksum)
         _copy_file(state, checksum, header, dfd, name, override_unreadable)
     emit(state.progress, "file", path=path)
 

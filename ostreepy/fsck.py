@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
+import os
 from typing import Dict, List, Optional, Set, Tuple
 
 import attrs
@@ -99,10 +99,27 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
                 stack.append(st)
     total = len(parents)
     result.n_objects = total
-    for i, ((csum, objtype), cs) in enumerate(parents.items()):
-        emit(progress, "fsck", done=i + 1, total=total)
+
+    def check(key: Tuple[str, ObjectType]) -> Optional[OstreeError]:
         try:
-            fsck_object(repo, csum, objtype)
+            fsck_object(repo, key[0], key[1])
+        except OstreeError as e:
+            return e
+        return None
+
+    # Decompression and hashing release the GIL: checking objects on a few
+    # threads uses the machine's cores as C ostree (single-threaded) cannot.
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(max(1, min(4, (os.cpu_count() or 1) * 2))) as pool:
+        outcomes = pool.map(check, list(parents), chunksize=64)
+        errors = []
+        for i, ((key, cs), err) in enumerate(zip(parents.items(), outcomes)):
+            emit(progress, "fsck", done=i + 1, total=total)
+            if err is not None:
+                errors.append((key, cs, err))
+    for (csum, objtype), cs, err in errors:
+        try:
+            raise err
         except ObjectNotFoundError:
             result.problems.append(FsckProblem(
                 csum, objtype, f"Object missing in commits {', '.join(cs)}: {csum}.{objtype.name_str}", True,

@@ -375,12 +375,25 @@ class Repo:
         obj.validate_checksum(checksum)
         path = self.object_path(checksum, objtype)
         try:
-            with open(path, "rb") as f:
-                data = f.read(obj.MAX_METADATA_SIZE + 1)
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except FileNotFoundError:
             if self.parent is not None:
                 return self.parent.load_metadata(objtype, checksum, verify)
             raise ObjectNotFoundError(checksum, objtype.name_str) from None
+        try:
+            data = os.read(fd, 65536)
+            if len(data) == 65536:
+                rest = [data]
+                while True:
+                    more = os.read(fd, 1 << 20)
+                    if not more:
+                        break
+                    rest.append(more)
+                    if sum(map(len, rest)) > obj.MAX_METADATA_SIZE:
+                        break
+                data = b"".join(rest)
+        finally:
+            os.close(fd)
         if len(data) > obj.MAX_METADATA_SIZE:
             raise CorruptObjectError(f"Metadata object {checksum}.{objtype.name_str} is larger than the maximum",
                                      checksum)
@@ -548,6 +561,28 @@ class Repo:
         if not verify:
             return header, f  # type: ignore[return-value]
         return header, VerifyingReader(f, header.new_hasher(), checksum, st.st_size)  # type: ignore[return-value]
+
+    def file_object_stat(self, checksum: str) -> Tuple[int, int, str]:
+        """(mode, size, path) of a bare-mode content object, cheaply: what a hardlink
+        checkout needs to decide, without reading xattrs or data.  Not for archive repos."""
+        path = self.object_path(checksum, ObjectType.FILE)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            if self.parent is not None:
+                return self.parent.file_object_stat(checksum)
+            raise ObjectNotFoundError(checksum, "file") from None
+        mode = st.st_mode
+        if self.mode is RepoMode.BARE_USER:
+            try:
+                raw = os.getxattr(path, obj.BAREUSER_XATTR, follow_symlinks=False)
+            except OSError as e:
+                raise CorruptObjectError(f"Corrupted file object {checksum}: reading user.ostreemeta: {e}",
+                                         checksum) from None
+            mode = obj.bareuser_meta_parse(raw)[2]
+            if stat.S_ISLNK(mode):
+                return mode, 0, path
+        return mode, (0 if stat.S_ISLNK(mode) else st.st_size), path
 
     def content_size(self, checksum: str) -> int:
         """The uncompressed size of a regular file object (0 for symlinks)."""
