@@ -154,9 +154,25 @@ class VerifyingReader(io.RawIOBase):
     def read(self, size: int = -1) -> bytes:  # type: ignore[override]
         if size is None or size < 0:
             return self.readall()
-        buf = bytearray(size)
-        n = self.readinto(buf)
-        return bytes(buf[:n])
+        if self._error is not None:
+            raise self._error
+        want = size
+        if self.size is not None:
+            want = max(1, min(want, self.size - self.bytes_read + 1))
+        data = self._raw.read(want)
+        if not data:
+            self._check_eof()
+            return b""
+        n = len(data)
+        if self.size is not None and self.bytes_read + n > self.size:
+            self._error = SizeMismatch(
+                f"blob {self.digest} is longer than the {self.size} bytes its descriptor says")
+            raise self._error
+        self._hasher.update(data)
+        self.bytes_read += n
+        if self._on_read is not None:
+            self._on_read(n)
+        return data
 
     def readall(self) -> bytes:
         parts = []

@@ -104,12 +104,15 @@ class _ResumingStream(io.RawIOBase):
                     raise TransportError(f"blob {self._digest}: short response while skipping")
                 left -= len(chunk)
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def read(self, size: int = -1) -> bytes:  # type: ignore[override]
+        """Up to ``size`` bytes (``b""`` at the end), resuming after broken connections."""
+        if size is None or size < 0:
+            size = CHUNK
         while True:
             if self._resp is None:
-                return 0
+                return b""
             try:
-                data = self._resp.raw.read(len(b), decode_content=False)
+                data = self._resp.raw.read(size, decode_content=False)
             except _STREAM_ERRORS as e:
                 self._resp.close()
                 self._resp = None
@@ -126,15 +129,19 @@ class _ResumingStream(io.RawIOBase):
                     self._resp.close()
                     self._failures += 1
                     if self._failures > MAX_RESUMES:
-                        return 0
+                        return b""
                     self._open()
                     continue
-                return 0
-            n = len(data)
-            b[:n] = data
-            self.offset += n
+                return b""
+            self.offset += len(data)
             self._failures = 0
-            return n
+            return data
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        n = len(data)
+        b[:n] = data
+        return n
 
     def close(self) -> None:
         if self._resp is not None:
