@@ -139,7 +139,7 @@ def build_image(layout: str, total_mb: int) -> str:
         json.dump({"imageLayoutVersion": "1.0.0"}, f)
     nlayers = 6
     # compressed size is about 55% of the tar; aim for total_mb of blobs
-    per_layer = int(total_mb * (1 << 20) / nlayers / 0.55)
+    per_layer = int(total_mb * 1_000_000 / nlayers / 0.52)
     layers, diff_ids = [], []
     for i in range(nlayers):
         desc, diff = write_layer(blobdir, i + 1, per_layer, "gzip" if i % 2 == 0 else "zstd")
