@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import stat
 import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence

@@ -14,15 +14,15 @@ import tarfile
 import time
 import urllib.parse
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Any, Callable, Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import attrs
 
 from . import objects as obj
-from .errors import InvalidObjectError, OstreeError, TarError, UnsupportedFileTypeError
+from .errors import OstreeError, TarError, UnsupportedFileTypeError
 from .gvariant import Variant
 from .mtree import MutableTree
-from .objects import Commit, DirMeta, FileHeader, ObjectType
+from .objects import Commit, DirMeta, FileHeader
 from .progress import ProgressCallback, emit
 from .repo import Repo, RepoMode, read_xattrs_fd, read_xattrs
 

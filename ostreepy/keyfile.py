@@ -6,7 +6,7 @@ by libostree keeps everything we did not touch.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 from .errors import OstreeError
 

@@ -11,8 +11,6 @@ fsync per object.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import enum
 import errno
 import hashlib
@@ -22,7 +20,7 @@ import stat
 import threading
 import time
 import zlib
-from typing import IO, BinaryIO, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import BinaryIO, Dict, Iterator, Optional, Set, Tuple
 
 from . import objects as obj
 from .errors import (
@@ -37,7 +35,7 @@ from .errors import (
     UnsupportedFileTypeError,
 )
 from .keyfile import KeyFile
-from .lock import EXCLUSIVE, SHARED, RepoLock
+from .lock import SHARED, RepoLock
 from .objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
 from .refs import parse_refspec, validate_ref, validate_remote_name
 
@@ -70,10 +68,13 @@ class RepoMode(enum.Enum):
         return self is not RepoMode.ARCHIVE
 
 
-_libc: Optional[ctypes.CDLL] = None
+_libc = None
 
 
 def _syncfs(fd: int) -> None:
+    # ctypes is imported only here: it costs start-up time every command would pay
+    import ctypes
+    import ctypes.util
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
@@ -184,6 +185,8 @@ class Repo:
         if config.get("core", "archive") is not None:
             raise RepoError("This version of OSTree no longer supports \"archive\" repositories; use archive-z2 instead")
         self.fsync = config.get_bool("core", "fsync", True)
+        self._objects_prefix = os.path.join(self.path, "objects") + "/"
+        self._file_ext = ".filez" if self.mode is RepoMode.ARCHIVE else ".file"
         self.zlib_level = int(config.get("archive", "zlib-level", "6") or "6")
         lock_timeout = float(config.get("core", "lock-timeout-secs", "300") or "300")
         self.lock = RepoLock(dfd, lock_timeout)
@@ -299,6 +302,8 @@ class Repo:
     # ------------------------------------------------------------ objects: paths and listing
 
     def object_path(self, checksum: str, objtype: ObjectType) -> str:
+        if objtype is ObjectType.FILE:
+            return f"{self._objects_prefix}{checksum[:2]}/{checksum[2:]}{self._file_ext}"
         return self._join(obj.loose_path(checksum, objtype, self.mode is RepoMode.ARCHIVE))
 
     def has_object(self, checksum: str, objtype: ObjectType) -> bool:
