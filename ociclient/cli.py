@@ -56,7 +56,7 @@ def _auth_flags(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument(f"--{pre}authfile", help="path of the authentication file")
     p.add_argument(f"--{pre}cert-dir", metavar="PATH", help="use certificates at PATH (*.crt, *.cert, *.key)")
     _bool(p, f"{pre}tls-verify", "require HTTPS and verify certificates")
-    p.add_argument(f"--{pre}registry-token", help=argparse.SUPPRESS)
+    p.add_argument(f"--{pre}registry-token", metavar="TOKEN", help="a bearer token for the registry")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,15 +155,17 @@ def _options(args: argparse.Namespace, prefix: str = "", global_args: Optional[a
         if creds is not None:
             raise OciError("--no-creds cannot be used with credentials")
         creds = Credentials("", "")
-    if get("registry_token"):
-        creds = Credentials(identity_token=None)  # not supported beyond anonymous
     authfile = get("authfile") or getattr(args, "authfile", None)
+    kw: Dict[str, Any] = {}
     retry = None
     if getattr(args, "retry_times", None) is not None:
         retry = RetryPolicy(max_attempts=max(1, args.retry_times + 1))
-    kw: Dict[str, Any] = {}
     if global_args is not None and global_args.registries_conf:
         kw["registries_conf"] = global_args.registries_conf
+    if get("registry_token"):
+        if creds is not None:
+            raise OciError("--registry-token cannot be used with credentials")
+        kw["registry_token"] = get("registry_token")
     return Options(credentials=creds, authfile=authfile, tls_verify=get("tls_verify"),
                    cert_dir=get("cert_dir"), retry=retry, chunk_size=getattr(args, "chunk_size", None), **kw)
 

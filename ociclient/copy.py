@@ -144,6 +144,11 @@ def _image_manifest(data: bytes, media_type: str) -> ImageManifest:
     return m
 
 
+def _retryable(e: OciError) -> bool:
+    """Transport failures and 429/5xx answers (e.g. to a blob upload) are worth a new attempt."""
+    return isinstance(e, TransportError) or e.status in (429, 500, 502, 503, 504)
+
+
 def _copy_blobs(source: ImageSource, dest: ImageDestination, blobs: List[Descriptor],
                 reporter: ProgressReporter, max_parallel: int, attempts: int) -> Tuple[int, int]:
     counts = {"copied": 0, "skipped": 0}
@@ -168,8 +173,8 @@ def _copy_blobs(source: ImageSource, dest: ImageDestination, blobs: List[Descrip
             try:
                 dest.put_blob_from(source, desc, on_read=on_read, on_start=on_start)
                 break
-            except TransportError as e:
-                if attempt + 1 >= attempts:
+            except OciError as e:
+                if not _retryable(e) or attempt + 1 >= attempts:
                     raise
                 log.info("copying blob %s failed (%s); retrying", desc.digest, e)
                 with reporter._lock:

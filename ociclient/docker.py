@@ -50,7 +50,8 @@ def make_client(ref: DockerReference, options: Options, insecure_conf: bool = Fa
     transport = Transport(
         ref.api_host, credentials=creds, insecure=insecure, tls=tls, timeout=options.timeout,
         retry=options.retry or RetryPolicy(),
-        credentials_callback=None if creds is not None else lookup, **kw)
+        credentials_callback=None if creds is not None else lookup,
+        registry_token=options.registry_token, **kw)
     return RegistryClient(transport)
 
 

@@ -42,6 +42,7 @@ class Options:
     :ivar retry: a :class:`~ociclient.transport.RetryPolicy`.
     :ivar timeout: ``(connect, read)`` seconds for every request.
     :ivar env: environment used for auth file lookup (default ``os.environ``).
+    :ivar registry_token: a ready bearer token (``--registry-token``).
     """
 
     credentials: Optional[Credentials] = None
@@ -55,6 +56,8 @@ class Options:
     timeout: Tuple[float, float] = (30.0, 120.0)
     env: Any = None
     user_agent: Optional[str] = None
+    #: a bearer token sent as is (``--registry-token``); no token requests are made
+    registry_token: Optional[str] = None
 
 
 class ImageSource(abc.ABC):

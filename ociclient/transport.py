@@ -155,8 +155,10 @@ class Transport:
         pool_size: int = 10,
         user_agent: str = USER_AGENT,
         credentials_callback: Optional[Callable[[], Optional[Credentials]]] = None,
+        registry_token: Optional[str] = None,
     ) -> None:
         self.host = host
+        self._static_token = registry_token
         self._credentials = credentials
         self._credentials_callback = credentials_callback
         self._credentials_resolved = credentials is not None
@@ -284,6 +286,8 @@ class Transport:
 
     # -- tokens --------------------------------------------------------------------------
     def _authorization(self, scopes: Tuple[str, ...], force_new: bool = False) -> Optional[str]:
+        if self._static_token:
+            return "Bearer " + self._static_token
         if self._auth_scheme == "basic":
             creds = self.credentials
             if creds is not None and creds.username:
@@ -424,7 +428,7 @@ class Transport:
                     attempt += 1
                     continue
                 raise TransportError(f"{method} {url}: {_describe(e)}") from None
-            if resp.status_code == 401 and not auth_retried:
+            if resp.status_code == 401 and not auth_retried and not self._static_token:
                 ch = self._learn_challenges(resp.headers.get("WWW-Authenticate", ""))
                 if ch is not None:
                     if ch.scheme == "bearer":

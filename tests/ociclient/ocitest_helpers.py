@@ -149,6 +149,7 @@ class TokenServer:
         import datetime
 
         self.users = users
+        self.refresh_tokens: Dict[str, str] = {}
         self.public_prefixes = tuple(public_prefixes)
         self.requests: List[Dict[str, Any]] = []
         self.key = ec.generate_private_key(ec.SECP256R1())
@@ -174,6 +175,20 @@ class TokenServer:
             def log_message(self, *a: Any) -> None:
                 pass
 
+            def do_POST(self) -> None:
+                """OAuth2: grant_type=refresh_token with a known refresh token."""
+                length = int(self.headers.get("Content-Length") or 0)
+                form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+                server.requests.append({"query": form, "auth": "", "method": "POST"})
+                user = server.refresh_tokens.get((form.get("refresh_token") or [""])[0])
+                if form.get("grant_type") != ["refresh_token"] or user is None:
+                    self.send_response(401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                scopes = " ".join(form.get("scope", [])).split()
+                self._reply(user, scopes)
+
             def do_GET(self) -> None:
                 q = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
                 auth = self.headers.get("Authorization", "")
@@ -186,20 +201,22 @@ class TokenServer:
                         self.end_headers()
                         return
                     user = u
+                self._reply(user, [x for scope in q.get("scope", []) for x in scope.split(" ")])
+
+            def _reply(self, user: Optional[str], scopes: List[str]) -> None:
                 access = []
-                for scope in q.get("scope", []):
-                    for s in scope.split(" "):
-                        head, _, actions = s.rpartition(":")
-                        typ, _, name = head.partition(":")
-                        if typ != "repository":
-                            continue
-                        acts = actions.split(",")
-                        if user is None:
-                            if name.startswith(server.public_prefixes):
-                                acts = [a for a in acts if a == "pull"]
-                            else:
-                                acts = []
-                        access.append({"type": typ, "name": name, "actions": acts})
+                for s in scopes:
+                    head, _, actions = s.rpartition(":")
+                    typ, _, name = head.partition(":")
+                    if typ != "repository":
+                        continue
+                    acts = actions.split(",")
+                    if user is None:
+                        if name.startswith(server.public_prefixes):
+                            acts = [a for a in acts if a == "pull"]
+                        else:
+                            acts = []
+                    access.append({"type": typ, "name": name, "actions": acts})
                 tok = server.sign(user or "", access)
                 body = json.dumps({"token": tok, "access_token": tok, "expires_in": server.expires_in,
                                    "issued_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}).encode()

@@ -101,3 +101,27 @@ def test_bearer_token_cached(token_setup, tmp_path, isolated_env):
             with src.open_blob(layer) as f:
                 f.read()
     assert len(tokens.requests) - before == 1
+
+
+def test_identity_token_oauth2_and_registry_token(token_setup, tmp_path, isolated_env):
+    import base64
+    import os
+    registry, tokens = token_setup
+    tokens.refresh_tokens["refresh-abc"] = USER
+    layout = str(tmp_path / "l")
+    desc = build_layout(layout, seed=25)
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps({"auths": {registry.host: {
+        "auth": base64.b64encode(b"<token>:").decode(), "identitytoken": "refresh-abc"}}}))
+    ref = f"docker://{registry.host}/private/oauth:v1"
+    res = copy_image(f"oci:{layout}:v1", ref, dst_options=Options(tls_verify=False, authfile=str(authfile),
+                                                                  registries_conf=False))
+    assert res.digest == desc["digest"]
+    posts = [r for r in tokens.requests if r.get("method") == "POST"]
+    assert posts and posts[0]["query"]["grant_type"] == ["refresh_token"]
+    # a ready-made token, as --registry-token
+    tok = tokens.sign(USER, [{"type": "repository", "name": "private/oauth", "actions": ["pull"]}])
+    before = len(tokens.requests)
+    with open_source(ref, Options(tls_verify=False, registry_token=tok, registries_conf=False)) as src:
+        assert src.get_manifest()[2] == desc["digest"]
+    assert len(tokens.requests) == before

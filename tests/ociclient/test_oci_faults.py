@@ -138,3 +138,16 @@ def test_redirect_to_other_host_drops_authorization(basic_registry, tmp_path):
     finally:
         proxy.stop()
         other.stop()
+
+
+def test_blob_upload_503_is_retried(plain_registry, proxy, tmp_path):
+    layout = str(tmp_path / "l")
+    d = build_layout(layout, seed=43)
+    proxy.faults.append({"match": "/blobs/uploads/", "method": "PUT", "action": "status", "code": 503,
+                         "error": "UNAVAILABLE"})
+    res = copy_image(f"oci:{layout}:v1", f"docker://{proxy.host}/faults/upload:v1", dst_options=OPTS,
+                     max_parallel=1)
+    assert res.digest == d["digest"]
+    assert proxy.faults[0]["times"] == 0
+    out = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{plain_registry.host}/faults/upload:v1").stdout)
+    assert out["Digest"] == d["digest"]
