@@ -812,7 +812,10 @@ class Sysroot:
             from .prune import format_size, prune as do_prune
             res = do_prune(self.repo, refs_only=True, depth=0)
             if res.freed_bytes > 0:
-                self.message(f"Freed objects: {format_size(res.freed_bytes)}")
+                size = format_size(res.freed_bytes)
+                if not size.endswith(("byte", "bytes")):
+                    size = size.replace(" ", "\u00a0")  # g_format_size puts a no-break space before units
+                self.message(f"Freed objects: {size}")
 
     def _generate_deployment_refs(self) -> None:
         repo = self.repo
@@ -844,10 +847,7 @@ class Sysroot:
         if pinned:
             origin.set_bool(ORIGIN_TRANSIENT_GROUP, "pinned", True)
         else:
-            origin.remove_key(ORIGIN_TRANSIENT_GROUP, "pinned")
-            lines = list(origin.items(ORIGIN_TRANSIENT_GROUP)) if origin.has_group(ORIGIN_TRANSIENT_GROUP) else []
-            if origin.has_group(ORIGIN_TRANSIENT_GROUP) and not lines:
-                origin.remove_group(ORIGIN_TRANSIENT_GROUP)
+            origin.remove_key(ORIGIN_TRANSIENT_GROUP, "pinned")  # the empty group stays, as in ostree
         return self.write_origin_file(d, origin)
 
     def set_kargs_in_place(self, d: Deployment, kargs: str) -> None:
@@ -878,7 +878,8 @@ class Sysroot:
             if d.same(self.booted):
                 raise DeployError(f"Cannot undeploy currently booted deployment {index}")
             lst = [x for x in self.deployments if not x.same(d)]
-            self._write_deployments(lst, postclean=False)
+            # ostree_sysroot_write_deployments: with the post-clean (and prune)
+            self._write_deployments(lst, postclean=True)
             return d
 
     def rollback_deployments(self) -> List[Deployment]:
