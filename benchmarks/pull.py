@@ -233,8 +233,8 @@ def main() -> int:
                 rows.append((r + 1, tool, wall, rss))
                 print(f"round {r + 1} {tool:9s} {wall:6.2f} s {rss:7.1f} MiB", flush=True)
         print()
-        print(f"| tool | runs | median wall (s) | min wall (s) | peak RSS (MiB) |")
-        print(f"|---|---|---|---|---|")
+        print("| tool | runs | median wall (s) | min wall (s) | peak RSS (MiB) |")
+        print("|---|---|---|---|---|")
         med = {}
         for tool, vals in results.items():
             walls = [v[0] for v in vals]

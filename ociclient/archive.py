@@ -13,13 +13,13 @@ import os
 import shutil
 import tarfile
 import tempfile
-from typing import BinaryIO, Dict, Optional, Tuple
+from typing import BinaryIO, Dict, Tuple
 
 from .digest import parse_digest
 from .errors import LayoutError, ManifestInvalid, NotFound
 from .image import ImageSource
-from .layout import LayoutDestination, OciLayout
-from .manifest import MAX_MANIFEST_SIZE, REF_NAME_ANNOTATION, Descriptor, check_manifest_digest, detect_media_type
+from .layout import LayoutDestination
+from .manifest import MAX_MANIFEST_SIZE, Descriptor, check_manifest_digest, detect_media_type
 from .reference import OciArchiveReference, OciLayoutReference
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
-from typing import IO, BinaryIO, Callable, Optional
+from typing import IO, BinaryIO, Callable
 
 from .digest import CHUNK, VerifyingReader, parse_digest
 from .errors import NotFound

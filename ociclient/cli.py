@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import os
 import sys
 import time
 from typing import Any, Dict, List, Optional, Sequence
@@ -226,7 +225,6 @@ class _ProgressBar:
 
 # --------------------------------------------------------------------------- verbs
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from . import mediatypes as mt
     from .docker import RegistrySource
     from .errors import OciError
     from .manifest import ImageManifest, parse_manifest
@@ -301,7 +299,7 @@ def cmd_copy(args: argparse.Namespace) -> int:
 def cmd_list_tags(args: argparse.Namespace) -> int:
     from .docker import RegistrySource
     from .errors import ReferenceInvalid
-    from .reference import DockerReference, parse_docker_reference
+    from .reference import parse_docker_reference
 
     repo = args.repository
     if not repo.startswith("docker://"):
@@ -359,9 +357,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from .auth import Credentials, default_auth_file, lookup_credentials, store_credentials
+    from .auth import Credentials, lookup_credentials, store_credentials
     from .errors import OciError
-    from .registry import RegistryClient
     from .transport import TLSConfig, Transport
 
     server = args.registry

@@ -11,7 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import time
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import attrs
 
@@ -116,8 +116,6 @@ def _copy(source: ImageSource, dest: ImageDestination, multi_arch: str, platform
     blobs: Dict[str, Descriptor] = {}
     for _, _, m in instances:
         for b in m.blobs:
-            if b.data is not None and b.media_type == mt.OCI_EMPTY and False:
-                continue
             blobs.setdefault(b.digest, b)
     for b in blobs.values():
         reporter.add_total(b.size)

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import IO, BinaryIO, List, Optional, Tuple
 
-from . import mediatypes as mt
 from .auth import lookup_credentials
 from .digest import VerifyingReader
-from .errors import BlockedRegistry, NotFound, OciError, TransportError
+from .errors import OciError
 from .image import ImageDestination, ImageSource, OnRead, Options
-from .manifest import Descriptor, check_manifest_digest
+from .manifest import Descriptor
 from .reference import DockerReference
 from .registries_conf import PullSource, RegistriesConf, load_registries_conf
 from .registry import RegistryClient, _ResumingStream

@@ -18,8 +18,7 @@ from .auth import Credentials
 from .digest import CHUNK, VerifyingReader, digest_bytes
 from .errors import DigestMismatch, ManifestInvalid, ManifestTooLarge
 from .manifest import (
-    MAX_CONFIG_SIZE, Descriptor, ImageIndex, ImageManifest, Platform, check_manifest_digest,
-    choose_platform, parse_manifest,
+    MAX_CONFIG_SIZE, Descriptor, ImageIndex, ImageManifest, Platform, choose_platform, parse_manifest,
 )
 from .reference import ImageReference
 

@@ -14,7 +14,6 @@ import tempfile
 import threading
 from typing import IO, Any, BinaryIO, Dict, List, Optional, Tuple
 
-from . import mediatypes as mt
 from .blobstore import BlobDir
 from .digest import digest_bytes, parse_digest
 from .errors import LayoutError, ManifestInvalid, NotFound

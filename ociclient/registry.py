@@ -16,8 +16,8 @@ import logging
 import os
 import re
 import time
-from typing import IO, Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from typing import IO, BinaryIO, Callable, Iterator, List, Optional, Sequence, Tuple
+from urllib.parse import quote, urljoin
 
 import requests
 import urllib3

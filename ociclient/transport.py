@@ -23,7 +23,7 @@ import ssl
 import threading
 import time
 import warnings
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 from urllib.parse import urljoin, urlsplit
 
 import attrs
@@ -34,7 +34,7 @@ import urllib3
 from .auth import Credentials
 from .challenge import Challenge, merge_scopes, parse_challenges
 from .errors import (
-    OciError, RateLimited, TransportError, Unauthorized, error_class_for,
+    OciError, TransportError, Unauthorized, error_class_for,
 )
 
 log = logging.getLogger(__name__)

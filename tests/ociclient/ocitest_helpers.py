@@ -56,10 +56,12 @@ def skopeo(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 class Registry:
     """A docker-registry process on 127.0.0.1:<free port>; files under ``root``."""
 
-    def __init__(self, root: str, auth: Optional[Dict[str, Any]] = None, tls: Optional[Tuple[str, str]] = None):
+    def __init__(self, root: str, auth: Optional[Dict[str, Any]] = None, tls: Optional[Tuple[str, str]] = None,
+                 client_ca: Optional[str] = None):
         self.root = root
         self.auth = auth
         self.tls = tls
+        self.client_ca = client_ca
         self.proc: Optional[subprocess.Popen] = None
         self.port = 0
 
@@ -86,6 +88,8 @@ class Registry:
                 cfg["auth"] = self.auth
             if self.tls:
                 cfg["http"]["tls"] = {"certificate": self.tls[0], "key": self.tls[1]}
+                if self.client_ca:
+                    cfg["http"]["tls"]["clientcas"] = [self.client_ca]
             cfg_path = os.path.join(self.root, "config.yml")
             with open(cfg_path, "w") as f:
                 json.dump(cfg, f)  # JSON is YAML
@@ -128,7 +132,15 @@ def make_ca_and_cert(d: str, cn: str = "127.0.0.1") -> Dict[str, str]:
         f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n")
     run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
          "-out", crt, "-days", "2", "-extfile", ext])
-    return {"ca": ca_crt, "cert": crt, "key": key}
+    # a client certificate from the same CA (for registries that require one)
+    ckey, ccsr, ccrt = os.path.join(d, "client.key"), os.path.join(d, "client.csr"), os.path.join(d, "client.cert")
+    cext = os.path.join(d, "client-ext.cnf")
+    with open(cext, "w") as f:
+        f.write("extendedKeyUsage=clientAuth\nbasicConstraints=CA:FALSE\n")
+    run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", ckey, "-out", ccsr, "-subj", "/CN=client"])
+    run(["openssl", "x509", "-req", "-in", ccsr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+         "-out", ccrt, "-days", "2", "-extfile", cext])
+    return {"ca": ca_crt, "cert": crt, "key": key, "client_cert": ccrt, "client_key": ckey}
 
 
 # --------------------------------------------------------------------------- token server

@@ -105,7 +105,6 @@ def test_bearer_token_cached(token_setup, tmp_path, isolated_env):
 
 def test_identity_token_oauth2_and_registry_token(token_setup, tmp_path, isolated_env):
     import base64
-    import os
     registry, tokens = token_setup
     tokens.refresh_tokens["refresh-abc"] = USER
     layout = str(tmp_path / "l")
@@ -125,3 +124,28 @@ def test_identity_token_oauth2_and_registry_token(token_setup, tmp_path, isolate
     with open_source(ref, Options(tls_verify=False, registry_token=tok, registries_conf=False)) as src:
         assert src.get_manifest()[2] == desc["digest"]
     assert len(tokens.requests) == before
+
+
+def test_client_certificate_from_cert_dir(tmp_path_factory, tls_certs, ca_dir, tmp_path, isolated_env):
+    import shutil
+    from ocitest_helpers import Registry
+    reg = Registry(str(tmp_path_factory.mktemp("reg-mtls")), tls=(tls_certs["cert"], tls_certs["key"]),
+                   client_ca=tls_certs["ca"]).start()
+    try:
+        layout = str(tmp_path / "l")
+        desc = build_layout(layout, seed=26)
+        ref = f"docker://{reg.host}/mtls/img:v1"
+        with pytest.raises(TransportError):
+            copy_image(f"oci:{layout}:v1", ref, dst_options=Options(cert_dir=ca_dir, registries_conf=False,
+                                                                    retry=__import__("ociclient.transport", fromlist=["x"]).RetryPolicy(max_attempts=1)))
+        full = tmp_path / "full"
+        full.mkdir()
+        shutil.copy(f"{ca_dir}/ca.crt", full / "ca.crt")
+        shutil.copy(tls_certs["client_cert"], full / "client.cert")
+        shutil.copy(tls_certs["client_key"], full / "client.key")
+        res = copy_image(f"oci:{layout}:v1", ref, dst_options=Options(cert_dir=str(full), registries_conf=False))
+        assert res.digest == desc["digest"]
+        out = json.loads(skopeo("inspect", "--cert-dir", str(full), ref).stdout)
+        assert out["Digest"] == desc["digest"]
+    finally:
+        reg.stop()

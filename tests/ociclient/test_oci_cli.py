@@ -73,7 +73,7 @@ def test_copy_override_arch_multi_arch_and_manifest_digest(plain_registry, tmp_p
 
 def test_list_tags_delete_and_errors(plain_registry, tmp_path, cli_env):
     layout = str(tmp_path / "l")
-    desc = build_layout(layout, seed=51)
+    build_layout(layout, seed=51)
     repo = f"docker://{plain_registry.host}/cli/tags"
     for t in ("one", "two"):
         oc("copy", "--dest-tls-verify=false", f"oci:{layout}:v1", f"{repo}:{t}", env=cli_env)

@@ -10,8 +10,8 @@ import stat
 import pytest
 
 from ociclient import copy_image, open_source
-from ociclient.auth import Credentials, auth_file_paths, lookup_credentials, lookup_in_config
-from ociclient.errors import BlockedRegistry, NotFound
+from ociclient.auth import auth_file_paths, lookup_credentials, lookup_in_config
+from ociclient.errors import BlockedRegistry
 from ociclient.image import Options
 from ociclient.reference import parse_docker_reference
 from ociclient.registries_conf import RegistriesConf, load_registries_conf

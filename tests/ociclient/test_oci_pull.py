@@ -8,10 +8,10 @@ import os
 import pytest
 
 from ociclient import copy_image, open_source
-from ociclient.errors import DigestMismatch, NotFound, Unauthorized
+from ociclient.errors import DigestMismatch, NotFound
 from ociclient.image import Options
 from ociclient.manifest import Descriptor, Platform, parse_manifest
-from ocitest_helpers import build_layout, build_multiarch_layout, sha256, skopeo
+from ocitest_helpers import build_multiarch_layout, sha256, skopeo
 
 NOVERIFY = Options(tls_verify=False, registries_conf=False)
 

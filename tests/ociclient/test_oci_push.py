@@ -7,13 +7,13 @@ import os
 
 import pytest
 
-from ociclient import copy_image, open_destination, open_source
+from ociclient import copy_image, open_destination
 from ociclient.errors import ManifestTooLarge
 from ociclient.image import Options
 from ociclient.manifest import Descriptor, parse_manifest
 from ociclient.registry import RegistryClient
 from ociclient.transport import Transport
-from ocitest_helpers import build_layout, build_multiarch_layout, compress, make_layer_tar, sha256, skopeo, write_blob
+from ocitest_helpers import build_layout, build_multiarch_layout, compress, make_layer_tar, sha256, skopeo
 
 NOVERIFY = Options(tls_verify=False, registries_conf=False)
 
