@@ -687,7 +687,7 @@ class Sysroot:
             merge_dep = self.get_merge_deployment(osname) if merge else None
             if check_space:
                 self.check_space(csum)
-            self._cleanup(prune=False)  # leftovers of earlier failures
+            self._cleanup(prune=False, faults=False)  # leftovers of earlier failures
             if stage:
                 if retain_pending or retain_rollback:
                     raise StagedError("--stage cannot currently be combined with --retain arguments")
@@ -778,7 +778,7 @@ class Sysroot:
         bc.rm_rf(self.abspath(d.origin_relpath))
         bc.rm_rf(ddir)
 
-    def _cleanup(self, prune: bool) -> None:
+    def _cleanup(self, prune: bool, faults: bool = True) -> None:
         other_bv, other_sub = 1 - self.bootversion, 1 - self.subbootversion
         for rel in (f"boot/loader.{other_bv}", f"ostree/boot.{other_bv}", f"ostree/boot.{other_bv}.0",
                     f"ostree/boot.{other_bv}.1", f"ostree/boot.{self.bootversion}.{other_sub}"):
@@ -805,9 +805,11 @@ class Sysroot:
                     continue
                 if c not in bootcsums:
                     bc.rm_rf(ent.path)
-        bc.fault_point("cleanup")
+        if faults:
+            bc.fault_point("cleanup")
         self._generate_deployment_refs()
-        bc.fault_point("refs")
+        if faults:
+            bc.fault_point("refs")
         if prune:
             from .prune import format_size, prune as do_prune
             res = do_prune(self.repo, refs_only=True, depth=0)
