@@ -28,7 +28,7 @@ import fcntl
 import os
 import shutil
 import stat
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 from bootloader.bls import BLSEntry, format_entry, parse_entry
 from bootloader.sort import ostree_sort_entries
@@ -255,9 +255,3 @@ def set_immutable(path: str, immutable: bool) -> None:
     finally:
         os.close(fd)
 
-
-def entry_filename_of(entries: Sequence[Tuple[str, BLSEntry]], entry: BLSEntry) -> Optional[str]:
-    for n, e in entries:
-        if e is entry:
-            return n
-    return None

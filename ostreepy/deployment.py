@@ -365,4 +365,4 @@ def status_json(rows: Sequence[StatusRow]) -> str:
         if r.source_title:
             obj["source-title"] = r.source_title
         deps.append(obj)
-    return json.dumps({"deployments": deps}, indent=3) + "\n"
+    return json.dumps({"deployments": deps}, indent=3, ensure_ascii=False) + "\n"

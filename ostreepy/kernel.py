@@ -22,7 +22,7 @@ import errno
 import hashlib
 import os
 import stat
-from typing import BinaryIO, Iterator, List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import attrs
 

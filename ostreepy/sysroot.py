@@ -28,7 +28,6 @@ import contextlib
 import fcntl
 import json
 import os
-import stat
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import attrs
@@ -920,9 +919,3 @@ class Sysroot:
         return diff_snapshots(snapshot_dir(os.path.join(ddir, "usr/etc")),
                               snapshot_dir(os.path.join(ddir, "etc")))
 
-
-def _is_regular(path: str) -> bool:
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except FileNotFoundError:
-        return False
