@@ -112,7 +112,10 @@ class _ResumingStream(io.RawIOBase):
             if self._resp is None:
                 return b""
             try:
-                data = self._resp.raw.read(size, decode_content=False)
+                raw = self._resp.raw
+                # read1: return what has arrived (so partial files grow steadily), not a full chunk
+                data = raw.read1(size, decode_content=False) if hasattr(raw, "read1") \
+                    else raw.read(size, decode_content=False)
             except _STREAM_ERRORS as e:
                 self._resp.close()
                 self._resp = None

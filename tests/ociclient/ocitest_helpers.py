@@ -386,6 +386,16 @@ class FaultProxy:
                     except OSError:
                         pass
                     return
+                if fault and fault["action"] == "slow":
+                    step = fault.get("step", 16384)
+                    try:
+                        for i in range(0, len(data), step):
+                            self.wfile.write(data[i:i + step])
+                            self.wfile.flush()
+                            time.sleep(fault.get("delay", 0.05))
+                    except OSError:
+                        pass
+                    return
                 if data:
                     self.wfile.write(data)
 

@@ -151,3 +151,36 @@ def test_blob_upload_503_is_retried(plain_registry, proxy, tmp_path):
     assert proxy.faults[0]["times"] == 0
     out = json.loads(skopeo("inspect", "--tls-verify=false", f"docker://{plain_registry.host}/faults/upload:v1").stdout)
     assert out["Digest"] == d["digest"]
+
+
+def test_killed_process_resumes_from_its_partial_file(pushed_image, proxy, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    ref, desc, layout = pushed_image
+    pref = "docker://" + ref.replace(ref.split("/")[0], proxy.host)
+    big = max(_layers(pref), key=lambda d: d.size)
+    hexd = big.digest.split(":")[1]
+    proxy.faults.append({"match": big.digest, "method": "GET", "action": "slow", "step": 8192, "delay": 0.1})
+    out = tmp_path / "out"
+    part = out / ".ociclient-partial" / f"sha256-{hexd}.partial"
+    p = subprocess.Popen([sys.executable, "-m", "ociclient.cli", "copy", "-q", "--src-tls-verify=false",
+                          "--parallel", "1", pref, f"oci:{out}:v1"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if part.exists() and part.stat().st_size >= 3 * 8192:
+                break
+            time.sleep(0.02)
+        p.send_signal(signal.SIGKILL)
+    finally:
+        p.wait()
+    have = part.stat().st_size
+    assert 0 < have < big.size
+    proxy.faults.clear()
+    res = copy_image(pref, f"oci:{out}:v1", src_options=OPTS)
+    assert res.digest == desc["digest"]
+    assert proxy.requests_matching(big.digest, "GET")[-1]["headers"]["Range"] == f"bytes={have}-"
+    data = (out / "blobs/sha256" / hexd).read_bytes()
+    assert len(data) == big.size and not part.exists()
