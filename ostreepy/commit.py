@@ -292,9 +292,15 @@ def tar_member_mode(member: tarfile.TarInfo) -> int:
     return 0
 
 
+TranslateFn = Callable[[str, tarfile.TarInfo, bool], Optional[str]]
+"""Maps a tar path (relative, validated) to where it goes, or None to drop it; the bool
+says whether the path is a hardlink target rather than an entry."""
+
+
 class _TarImporter:
     def __init__(self, repo: Repo, mtree: MutableTree, modifier: CommitModifier, autocreate_parents: bool,
-                 progress: Optional[ProgressCallback]) -> None:
+                 progress: Optional[ProgressCallback], translate: Optional[TranslateFn] = None) -> None:
+        self.translate = translate
         self.repo = repo
         self.root = mtree
         self.modifier = modifier
@@ -322,6 +328,11 @@ class _TarImporter:
 
     def entry(self, member: tarfile.TarInfo, fileobj: Optional[IO[bytes]]) -> None:
         path = tar_path_relative(member.name)
+        if self.translate is not None:
+            translated = self.translate(path, member, False)
+            if translated is None:
+                return
+            path = translated
         mode = tar_member_mode(member)
         info = self.modifier.apply(self.repo, "/" + path, FileInfo(member.uid, member.gid, mode))
         if info is None:
@@ -335,6 +346,11 @@ class _TarImporter:
             return
         if member.islnk():
             target = tar_path_relative(member.linkname)
+            if self.translate is not None:
+                t = self.translate(target, member, True)
+                if t is None:
+                    raise TarError(f'Hardlink "{path}" points at "{target}", which is not imported')
+                target = t
             if member.size > 0 and fileobj is not None:
                 self.write_file(parent, name, member, info, fileobj, path)
             self.deferred.append((parent, name, target, member.size))
@@ -378,9 +394,10 @@ class _TarImporter:
 
 def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
                        modifier: Optional[CommitModifier] = None, autocreate_parents: bool = False,
-                       progress: Optional[ProgressCallback] = None) -> MutableTree:
+                       progress: Optional[ProgressCallback] = None,
+                       translate: Optional[TranslateFn] = None) -> MutableTree:
     """Import a tar stream (any compression tarfile understands) into ``mtree``, in one pass."""
-    imp = _TarImporter(repo, mtree, modifier or CommitModifier(), autocreate_parents, progress)
+    imp = _TarImporter(repo, mtree, modifier or CommitModifier(), autocreate_parents, progress, translate)
     try:
         with tarfile.open(fileobj=fileobj, mode="r|*") as tf:  # type: ignore[call-overload]
             for member in tf:

@@ -21,13 +21,14 @@ class PruneResult:
 
 
 def format_size(size: int) -> str:
-    """g_format_size(): SI units with one decimal, "N bytes" below 1000."""
+    """g_format_size(): SI units with one decimal (a no-break space before the
+    unit, as GLib prints it), "N bytes" below 1000."""
     if size < 1000:
         return f"{size} byte" if size == 1 else f"{size} bytes"
     for unit, factor in (("kB", 1000), ("MB", 1000 ** 2), ("GB", 1000 ** 3), ("TB", 1000 ** 4),
                          ("PB", 1000 ** 5)):
         if size < factor * 1000 or unit == "PB":
-            return f"{size / factor:.1f} {unit}"
+            return f"{size / factor:.1f}\u00a0{unit}"
     raise AssertionError  # pragma: no cover
 
 

@@ -219,7 +219,8 @@ class Repo:
         if collection_id:
             text += f"collection-id={collection_id}\n"
         _write_file_atomic(cfg_path, text.encode(), 0o644)
-        for d in ("tmp", "extensions", "state", "refs", "refs/heads", "refs/mirrors", "refs/remotes", "objects"):
+        for d in ("tmp", "tmp/cache", "extensions", "state", "refs", "refs/heads", "refs/mirrors", "refs/remotes",
+                  "objects"):
             os.makedirs(os.path.join(path, d), mode=0o775, exist_ok=True)
         return cls.open(path)
 
