@@ -111,8 +111,8 @@ class Tool:
     def __repr__(self):
         return self.name
 
-    def run(self, *args, repo=None, rc=0, input=None, cwd=None, timeout=300) -> Result:
-        """Runs the tool; ``rc`` is the expected exit status (None: anything)."""
+    def run(self, *args, repo=None, rc=0, input=None, cwd=None, timeout=300, env=None) -> Result:
+        """Runs the tool; ``rc`` is the expected exit status (None: anything); ``env``: extra variables."""
         argv = list(self.argv)
         if repo is not None:
             argv.append(f"--repo={repo}")
@@ -120,7 +120,7 @@ class Tool:
         try:
             proc = subprocess.run(
                 argv, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=TOOL_ENV, cwd=cwd, timeout=timeout,
+                env=dict(TOOL_ENV, **(env or {})), cwd=cwd, timeout=timeout,
             )
         except subprocess.TimeoutExpired as e:
             pytest.fail(f"{self.name}: timed out after {timeout}s: {shlex.join(argv)}\nstderr:\n"
@@ -137,11 +137,18 @@ class Tool:
     __call__ = run
 
     # Convenience wrappers -------------------------------------------------
-    def init(self, repo, mode):
+    def init(self, repo, mode, fsync=False):
+        """``ostree init``; unless ``fsync``, the repo gets ``core.fsync=false`` (the
+        tests do not need durability, and fsync is slow on a busy machine)."""
         self.run("init", f"--mode={mode}", repo=repo)
+        if not fsync:
+            config = Path(repo) / "config"
+            text = config.read_text()
+            assert text.startswith("[core]") and text.count("[") == 1, f"unexpected config:\n{text}"
+            config.write_text(text + ("" if text.endswith("\n") else "\n") + "fsync=false\n")
         return Path(repo)
 
-    def commit(self, repo, *args, tree=None, branch=REF, subject="edge tree", timestamp=TIMESTAMP) -> str:
+    def commit(self, repo, *args, tree=None, branch=REF, subject="edge tree", timestamp=TIMESTAMP, env=None) -> str:
         argv = ["commit"]
         if branch:
             argv += ["-b", branch]
@@ -152,7 +159,7 @@ class Tool:
         argv += list(args)
         if tree is not None:
             argv.append(tree)
-        res = self.run(*argv, repo=repo)
+        res = self.run(*argv, repo=repo, env=env)
         out = res.out
         assert len(out) == 65 and out.endswith("\n"), (
             f"{self.name} commit should print exactly the checksum and a newline, printed {out!r}")

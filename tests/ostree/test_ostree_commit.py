@@ -14,10 +14,10 @@ from .conftest import (
 )
 
 
-def _same_commit(ostree, ostreepy, tmp_path, mode, *args, tree=None, **kw):
+def _same_commit(ostree, ostreepy, tmp_path, mode, *args, tree=None, fsync=False, **kw):
     """Commits with both tools into fresh repos of ``mode``; returns (ref repo, py repo, checksum)."""
-    ref_repo = ostree.init(tmp_path / "ostree-repo", mode)
-    py_repo = ostreepy.init(tmp_path / "ostreepy-repo", mode)
+    ref_repo = ostree.init(tmp_path / "ostree-repo", mode, fsync=fsync)
+    py_repo = ostreepy.init(tmp_path / "ostreepy-repo", mode, fsync=fsync)
     expected = ostree.commit(ref_repo, *args, tree=tree, **kw)
     got = ostreepy.commit(py_repo, *args, tree=tree, **kw)
     assert got == expected, f"commit checksum differs from ostree's ({mode}, args {args})"
@@ -28,7 +28,7 @@ def test_commit_edge_tree(ostree, ostreepy, edge_tree, tmp_path, mode):
     args = ["-m", "A body\n\nwith two paragraphs", "--add-metadata-string=version=1.0",
             "--add-metadata-string=ünïcode=välue"]
     ref_repo, py_repo, csum = _same_commit(ostree, ostreepy, tmp_path, mode, *args, tree=edge_tree,
-                                           subject="Edge tree ✓")
+                                           subject="Edge tree ✓", fsync=True)
     assert object_files(py_repo) == object_files(ref_repo), "object sets differ"
     assert (py_repo / "refs/heads" / REF).read_text() == csum + "\n"
     assert_ostree_fsck_clean(ostree, py_repo)
@@ -41,6 +41,8 @@ def test_commit_edge_tree(ostree, ostreepy, edge_tree, tmp_path, mode):
     pytest.param(["--canonical-permissions"], id="canonical"),
     pytest.param(["--no-xattrs"], id="no-xattrs"),
     pytest.param(["--parent=none", "--add-metadata-string=a=1", "--add-metadata-string=b=2"], id="metadata"),
+    pytest.param(["--add-metadata=count=uint32 5", "--add-metadata=list=['a', 'b']", "--add-metadata=flag=true",
+                  "--add-metadata=t=<(uint64 7, 'x')>", "--add-metadata-string=s=after typed"], id="typed-metadata"),
 ])
 def test_commit_flags(ostree, ostreepy, edge_tree, tmp_path, mode, flags):
     branch = None if "--orphan" in flags else REF
@@ -54,6 +56,53 @@ def test_commit_flags(ostree, ostreepy, edge_tree, tmp_path, mode, flags):
 
 def test_commit_tree_dir_option(ostree, ostreepy, edge_tree, tmp_path):
     _same_commit(ostree, ostreepy, tmp_path, "bare-user", f"--tree=dir={edge_tree}")
+
+
+def test_commit_layered_trees(ostree, ostreepy, edge_tree, tmp_path):
+    """Several --tree options are layered in order (later ones win)."""
+    a = treebuilder.build_small_tree(tmp_path / "a", 1)
+    b = treebuilder.build_small_tree(tmp_path / "b", 2)
+    _same_commit(ostree, ostreepy, tmp_path, "archive", f"--tree=dir={a}", f"--tree=dir={b}",
+                 f"--tree=dir={edge_tree}")
+
+
+def test_commit_tree_ref_and_skip_if_unchanged(ostree, ostreepy, tmp_path, mode):
+    tree = treebuilder.build_small_tree(tmp_path / "t")
+    out = {}
+    for name, tool in (("ostree", ostree), ("ostreepy", ostreepy)):
+        repo = tool.init(tmp_path / f"{name}-repo", mode)
+        c1 = tool.commit(repo, tree=tree)
+        before = object_files(repo)
+        # unchanged content: prints the existing commit, writes nothing
+        c2 = tool.commit(repo, "--skip-if-unchanged", tree=tree, subject="again", timestamp=TIMESTAMP2)
+        assert c2 == c1 and object_files(repo) == before, f"{name}: --skip-if-unchanged made a new commit"
+        c3 = tool.commit(repo, f"--tree=ref={REF}", branch="copy", subject="from a ref")
+        c4 = tool.commit(repo, tree=tree, branch="sde", timestamp=None, env={"SOURCE_DATE_EPOCH": "1700000000"})
+        out[name] = [c1, c2, c3, c4]
+    assert out["ostreepy"] == out["ostree"]
+
+
+def test_concurrent_commits_into_one_repo(ostree, ostreepy, tmp_path, edge_tree):
+    """ostree and ostreepy write into the same repo at the same time (shared repo lock)."""
+    trees = [treebuilder.build_small_tree(tmp_path / f"t{i}", i) for i in range(2)]
+    repo = ostree.init(tmp_path / "repo", "bare-user")
+    procs = [subprocess.Popen(tool.argv + [f"--repo={repo}", "commit", "-b", f"b{i}", f"--timestamp={TIMESTAMP}", t],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for i, (tool, t) in enumerate([(ostree, edge_tree), (ostreepy, edge_tree), (ostree, trees[0]),
+                                            (ostreepy, trees[1])])]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
+    assert_ostree_fsck_clean(ostree, repo)
+    assert ostree.rev_parse(repo, "b0") != ostree.rev_parse(repo, "b1")  # ref bindings differ
+
+
+def test_init_twice_keeps_repo(ostree, ostreepy, tmp_path):
+    for name, tool in (("ostree", ostree), ("ostreepy", ostreepy)):
+        repo = tool.init(tmp_path / name, "bare", fsync=True)
+        (repo / "config").write_text((repo / "config").read_text() + "[x]\ny=z\n")
+        tool.run("init", "--mode=bare", repo=repo)  # idempotent, as scripts expect
+    assert (tmp_path / "ostreepy/config").read_text() == (tmp_path / "ostree/config").read_text()
 
 
 def test_commit_default_parent_and_explicit_parent(ostree, ostreepy, tmp_path, mode):
@@ -166,8 +215,8 @@ def test_commit_refuses_special_files(ostree, ostreepy, tmp_path, kind):
 
 
 def test_init_matches_ostree(ostree, ostreepy, tmp_path, mode):
-    a = ostree.init(tmp_path / "a", mode)
-    b = ostreepy.init(tmp_path / "b", mode)
+    a = ostree.init(tmp_path / "a", mode, fsync=True)
+    b = ostreepy.init(tmp_path / "b", mode, fsync=True)
     assert (b / "config").read_text() == (a / "config").read_text()
     listing = lambda r: sorted(str(p.relative_to(r)) for p in r.rglob("*") if p.is_dir())
     assert set(listing(a)) <= set(listing(b)) | {"tmp/cache"}, "directories missing from ostreepy's init"

@@ -1,6 +1,7 @@
 """Read commands: ostreepy's output must equal ostree's, byte for byte, on the
 same repo (ostree-made repos in all four modes, and ostreepy-made ones)."""
 
+import os
 import subprocess
 import sys
 
@@ -209,3 +210,17 @@ def test_python_dash_m_entry_point(history_repos, ostree):
     res = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=TOOL_ENV)
     assert res.returncode == 0, res.stderr.decode()
     assert res.stdout.decode() == h["commits"][1] + "\n"
+
+
+def test_log_and_show_with_missing_parent(history_repos, ostree, ostreepy, tmp_path):
+    """History cut short (a pulled commit without its parent): log says so, like ostree."""
+    from .conftest import object_path
+    h = history_repos("archive")
+    repo = copy_repo(h["repo"], tmp_path / "r")
+    os.unlink(object_path(repo, h["commits"][0], "commit"))
+    for args in (["log", REF], ["show", f"{REF}^"], ["rev-parse", f"{REF}^"]):
+        a = ostree.run(*args, repo=repo)
+        b = ostreepy.run(*args, repo=repo)
+        assert b.out == a.out, f"output of {args}"
+    ostree.run("show", f"{REF}^^", repo=repo, rc=1)
+    assert_error(ostreepy.run("show", f"{REF}^^", repo=repo, rc=None))
