@@ -28,6 +28,6 @@ class ProgressEvent:
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
-def emit(callback: Optional[ProgressCallback], kind: str, **fields: Any) -> None:
+def emit(callback: Optional[ProgressCallback], kind: str, /, **fields: Any) -> None:
     if callback is not None:
         callback(ProgressEvent(kind, fields))

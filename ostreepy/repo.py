@@ -816,6 +816,8 @@ class Repo:
         relative to that directory, as ``ostree refs PREFIX`` prints them.
         """
         out: Dict[str, str] = {}
+        if prefix and not prefix.endswith(":"):
+            prefix = prefix.rstrip("/")
         if prefix:
             remote: Optional[str] = None
             if prefix.endswith(":") or prefix.endswith(":."):

@@ -1,0 +1,193 @@
+"""One OCI layer into one OSTree commit, streamed: blob -> digest check -> decompression
+-> diffID check -> tar entries -> repo objects, with no temporary tar file.
+
+The path rules are ostree-ext's (tar/write.rs ``filter_tar``), so the layer
+commit holds the tree ``ostree commit --tree=tar=`` gives for the filtered tar.
+"""
+
+from __future__ import annotations
+
+import os
+import tarfile
+import threading
+from typing import BinaryIO, Callable, Dict, Optional, Tuple
+
+import attrs
+
+from .. import __version__
+from ..commit import create_commit, split_path, write_mtree, write_tar_to_mtree
+from ..errors import OstreeError, TarError
+from ..gvariant import Variant
+from ..mtree import MutableTree
+from ..progress import ProgressCallback, emit
+from ..repo import Repo
+from .compression import CHUNK, HashingReader, compression_of, decompressing_reader
+
+IMPORTER_VERSION = f"ostreepy-{__version__}"
+
+EXCLUDED_TOPLEVEL_PATHS = ("run", "tmp", "proc", "sys", "dev")
+
+
+class LayerError(OstreeError):
+    """A layer that could not be imported (nothing was recorded for it)."""
+
+
+class NoSpaceError(LayerError):
+    """The repository's filesystem has less free space than the import needs."""
+
+
+@attrs.frozen
+class PathRules:
+    """ostree-ext's path rules for plain layers.
+
+    The defaults are what current bootc does (``/var`` kept as ``var``, top-level
+    directories other than ``usr`` kept, since a plain image has a transient
+    root); ``PathRules.legacy()`` gives the older rules (``/var`` into
+    ``usr/share/factory/var``, other top-level directories dropped and counted).
+    """
+
+    retain_var: bool = True
+    allow_nonusr: bool = True
+
+    @classmethod
+    def legacy(cls) -> "PathRules":
+        return cls(retain_var=False, allow_nonusr=False)
+
+
+def make_translate(rules: PathRules, filtered: Dict[str, int]) -> Callable[[str, tarfile.TarInfo, bool], Optional[str]]:
+    """The per-entry path mapping (normalize_validate_path) for write_tar_to_mtree."""
+
+    def translate(path: str, member: tarfile.TarInfo, is_link_target: bool) -> Optional[str]:
+        comps = split_path(path)
+        if not comps:
+            return path
+        first = comps[0]
+        if is_link_target:
+            # ostree-ext remaps only etc in hardlink targets
+            return "/".join(["usr", "etc"] + comps[1:]) if first == "etc" else path
+        if first == "usr":
+            return path
+        if first == "etc":
+            return "/".join(["usr", "etc"] + comps[1:])
+        if first == "var":
+            return path if rules.retain_var else "/".join(["usr", "share", "factory", "var"] + comps[1:])
+        if first in EXCLUDED_TOPLEVEL_PATHS:
+            if len(comps) == 1:
+                return path
+            filtered[comps[1]] = filtered.get(comps[1], 0) + 1
+            return None
+        if rules.allow_nonusr:
+            return path
+        filtered[first] = filtered.get(first, 0) + 1
+        return None
+
+    return translate
+
+
+@attrs.frozen
+class LayerImport:
+    digest: str
+    diff_id: str
+    commit: str
+    filtered: Dict[str, int]
+    compressed_size: int
+    uncompressed_size: int
+
+
+def check_free_space(repo: Repo, needed: int, what: str = "the import") -> None:
+    st = os.statvfs(repo.path)
+    free = st.f_bavail * st.f_frsize
+    if free < needed:
+        from ..prune import format_size
+        raise NoSpaceError(f"Not enough space for {what} in {repo.path}: needs {format_size(needed)}, "
+                           f"{format_size(free)} free")
+
+
+class _SpaceGuard:
+    """Stops an import before it fills the disk (a tar bomb, or just a big layer)."""
+
+    def __init__(self, repo: Repo, reserve_fraction: float = 0.03) -> None:
+        st = os.statvfs(repo.path)
+        self.repo = repo
+        self.reserve = int(st.f_blocks * st.f_frsize * reserve_fraction)
+        self.next_check = 0
+
+    def __call__(self, count: int) -> None:
+        if count >= self.next_check:
+            self.next_check = count + (64 << 20)
+            st = os.statvfs(self.repo.path)
+            if st.f_bavail * st.f_frsize < self.reserve:
+                raise NoSpaceError(f"Refusing to fill the filesystem of {self.repo.path}: "
+                                   f"less than {self.reserve >> 20} MiB left")
+
+
+class _GuardedReader(HashingReader):
+    def __init__(self, raw: BinaryIO, limit: Optional[int], guard: Callable[[int], None]) -> None:
+        super().__init__(raw, limit)
+        self._guard = guard
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        n = super().readinto(b)
+        self._guard(self.count)
+        return n
+
+
+def import_layer(repo: Repo, blob: BinaryIO, *, digest: str, diff_id: Optional[str], media_type: str,
+                 size: int, rules: PathRules = PathRules(), ref: Optional[str] = None,
+                 progress: Optional[ProgressCallback] = None, max_expansion: int = 2000,
+                 lock: Optional[threading.Lock] = None) -> LayerImport:
+    """Import one layer blob (a stream that verifies its own digest at EOF).
+
+    The commit and its ``ref`` are recorded only after both the compressed
+    digest and the diffID matched; on any error nothing refers to what was written.
+    """
+    compression = compression_of(media_type)
+    limit = size * max_expansion + (64 << 20)
+    reader = _GuardedReader(decompressing_reader(blob, compression), limit, _SpaceGuard(repo))
+    filtered: Dict[str, int] = {}
+    translate = make_translate(rules, filtered)
+    with repo.transaction():
+        mtree = MutableTree()
+        try:
+            write_tar_to_mtree(repo, reader, mtree, autocreate_parents=True, translate=translate,  # type: ignore[arg-type]
+                               tar_mode="r|")
+            # the tar's end-of-archive blocks and padding are part of the diffID,
+            # and reading the blob to its end is what checks its digest
+            reader.drain()
+            while blob.read(CHUNK):
+                pass
+        except tarfile.TarError as e:
+            raise TarError(f"Layer {digest}: invalid tar stream: {e}") from None
+        if diff_id is not None and reader.digest != diff_id:
+            raise LayerError(f"Layer {digest}: uncompressed content does not match its diffID; "
+                             f"expected {diff_id} got {reader.digest}")
+        tree, meta = write_mtree(repo, mtree)
+        commit = create_commit(repo, tree, meta, metadata={"ostree.importer.version": Variant("s", IMPORTER_VERSION)})
+        if ref is not None:
+            repo.set_ref(ref, commit)
+    emit(progress, "layer-imported", digest=digest, commit=commit)
+    return LayerImport(digest, reader.digest, commit, filtered, size, reader.count)
+
+
+def diff_id_index(repo: Repo) -> Dict[str, str]:
+    """diffID -> layer commit for every layer of every stored image whose blob ref exists."""
+    from .store import list_image_states
+    from .refescape import layer_ref_for
+    out: Dict[str, str] = {}
+    for state in list_image_states(repo):
+        try:
+            layers = state.manifest_json.get("layers", [])
+            diff_ids = state.config_json.get("rootfs", {}).get("diff_ids", [])
+        except AttributeError:
+            continue
+        for desc, did in zip(layers, diff_ids):
+            if did in out:
+                continue
+            commit = repo.read_ref(layer_ref_for(desc.get("digest", "")))
+            if commit is not None:
+                out[did] = commit
+    return out
+
+
+def split_counts(filtered: Dict[str, int]) -> Tuple[Tuple[str, int], ...]:
+    return tuple(sorted(filtered.items()))

@@ -1,0 +1,439 @@
+"""Pulling container images into the repository, as ostree-ext's ImageImporter does.
+
+Refs follow ostree-ext: each layer's commit under ``ostree/container/blob/<escaped
+digest>``, the merged image under ``ostree/container/image/<escaped transport:name>``,
+so a repository is shared with bootc/rpm-ostree tooling without surprises.
+
+The merge commit carries ostree-ext's metadata (``ostree.manifest``,
+``ostree.manifest-digest``, ``ostree.container.image-config``,
+``ostree.importer.version``, all strings; the JSON in RFC 8785 canonical form),
+its timestamp is the image's creation time, and its parent the base commit of
+an ostree-encapsulated image.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Dict, List, Optional, Tuple
+
+import attrs
+
+from ..commit import create_commit, write_mtree
+from ..errors import OstreeError
+from ..gvariant import Variant
+from ..progress import ProgressCallback, emit
+from ..repo import Repo
+from .imgref import ImageReference, OstreeImageReference
+from .layers import IMPORTER_VERSION, PathRules, check_free_space, import_layer
+from .merge import merge_layers
+from .refescape import IMAGE_PREFIX, LAYER_PREFIX, escape_ref, image_ref_for, layer_ref_for, unescape_ref
+
+META_MANIFEST = "ostree.manifest"
+META_MANIFEST_DIGEST = "ostree.manifest-digest"
+META_CONFIG = "ostree.container.image-config"
+META_IMPORTER_VERSION = "ostree.importer.version"
+FINAL_DIFFID_LABEL = "ostree.final-diffid"
+
+
+class ImageError(OstreeError):
+    """An image that cannot be pulled, found or used as asked."""
+
+
+def canonical_json(value: Any) -> str:
+    """RFC 8785 canonical JSON, as ostree-ext stores manifests and configs (sorted keys,
+    no whitespace; image JSON has no floats, whose formatting is the only other rule)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def parse_imgref(imgref: str) -> OstreeImageReference:
+    return OstreeImageReference.parse(imgref)
+
+
+def image_ref_name(imgref: OstreeImageReference | ImageReference) -> str:
+    """The ostree ref of an image: the escaped ``transport:name`` form (signature dropped)."""
+    plain = imgref.imgref if isinstance(imgref, OstreeImageReference) else imgref
+    return image_ref_for(str(plain))
+
+
+# ---------------------------------------------------------------------------- state
+
+
+@attrs.frozen
+class ImageState:
+    """What the repository holds for one image."""
+
+    imgref: str  # transport:name, as in the ref
+    merge_commit: str
+    manifest_digest: str
+    manifest: bytes
+    config: bytes
+    timestamp: int
+
+    @property
+    def manifest_json(self) -> Dict[str, Any]:
+        return json.loads(self.manifest)
+
+    @property
+    def config_json(self) -> Dict[str, Any]:
+        return json.loads(self.config)
+
+    @property
+    def version(self) -> Optional[str]:
+        labels = (self.config_json.get("config") or {}).get("Labels") or {}
+        return labels.get("org.opencontainers.image.version") or labels.get("version")
+
+    @property
+    def created(self) -> Optional[str]:
+        labels = (self.config_json.get("config") or {}).get("Labels") or {}
+        return labels.get("org.opencontainers.image.created") or self.config_json.get("created")
+
+    @property
+    def architecture(self) -> Optional[str]:
+        return self.config_json.get("architecture")
+
+
+def _state_from_commit(repo: Repo, imgref: str, commit: str) -> Optional[ImageState]:
+    c = repo.load_commit(commit)
+    md = c.metadata
+    try:
+        manifest = md[META_MANIFEST].value
+        digest = md[META_MANIFEST_DIGEST].value
+        config = md[META_CONFIG].value if META_CONFIG in md else "{}"
+    except (KeyError, AttributeError):
+        return None
+    return ImageState(imgref, commit, digest, manifest.encode(), config.encode(), c.timestamp)
+
+
+def query_image(repo: Repo, imgref: str | OstreeImageReference | ImageReference) -> Optional[ImageState]:
+    """The stored state of an image, or None if it was never pulled."""
+    if isinstance(imgref, str):
+        imgref = _parse_any(imgref)
+    ref = image_ref_name(imgref)
+    commit = repo.read_ref(ref)
+    if commit is None:
+        return None
+    plain = imgref.imgref if isinstance(imgref, OstreeImageReference) else imgref
+    return _state_from_commit(repo, str(plain), commit)
+
+
+def _parse_any(s: str) -> OstreeImageReference | ImageReference:
+    if s.startswith("ostree-"):
+        return OstreeImageReference.parse(s)
+    return ImageReference.parse(s)
+
+
+def list_images(repo: Repo) -> List[str]:
+    """Stored images as ``transport:name`` strings (ostree-ext's ``image list``)."""
+    return [unescape_ref(r) for r in repo.list_refs(IMAGE_PREFIX, cut_prefix=True)]
+
+
+def list_image_states(repo: Repo) -> List[ImageState]:
+    out = []
+    for name, commit in repo.list_refs(IMAGE_PREFIX, cut_prefix=True).items():
+        st = _state_from_commit(repo, unescape_ref(name), commit)
+        if st is not None:
+            out.append(st)
+    return out
+
+
+# ---------------------------------------------------------------------------- prepare
+
+
+@attrs.frozen
+class LayerPlan:
+    descriptor: Any  # ociclient.manifest.Descriptor
+    diff_id: Optional[str]
+    commit: Optional[str]  # already imported (by digest or by diffID)
+    kind: str  # "layer" or "ostree chunk"
+
+    @property
+    def present(self) -> bool:
+        return self.commit is not None
+
+
+@attrs.frozen
+class PreparedImport:
+    imgref: OstreeImageReference
+    manifest_digest: str
+    manifest: bytes
+    config: bytes
+    layers: Tuple[LayerPlan, ...]
+    already_present: bool
+    previous: Optional[ImageState]
+    n_base_layers: int = 0
+
+    @property
+    def layers_present(self) -> int:
+        return sum(1 for layer in self.layers if layer.present)
+
+    @property
+    def layers_needed(self) -> int:
+        return sum(1 for layer in self.layers if not layer.present)
+
+    @property
+    def bytes_needed(self) -> int:
+        return sum(layer.descriptor.size for layer in self.layers if not layer.present)
+
+    @property
+    def previous_manifest_digest(self) -> Optional[str]:
+        return self.previous.manifest_digest if self.previous else None
+
+    @property
+    def config_json(self) -> Dict[str, Any]:
+        return json.loads(self.config)
+
+    @property
+    def manifest_json(self) -> Dict[str, Any]:
+        return json.loads(self.manifest)
+
+    @property
+    def version(self) -> Optional[str]:
+        labels = (self.config_json.get("config") or {}).get("Labels") or {}
+        return labels.get("org.opencontainers.image.version") or labels.get("version")
+
+    def format_layer_status(self) -> Optional[str]:
+        """ostree-ext's one-line summary, or None when nothing is to be fetched."""
+        from ..prune import format_size
+        if not self.layers_needed:
+            return None
+        return (f"layers already present: {self.layers_present}; layers needed: {self.layers_needed} "
+                f"({format_size(self.bytes_needed)})")
+
+
+def _open_source(imgref: OstreeImageReference, options: Any):
+    import ociclient
+    return ociclient.open_source(imgref.imgref.to_ociclient(), options)
+
+
+def prepare_image(repo: Repo, imgref: str, *, options: Any = None, platform: Any = None,
+                  source: Any = None) -> PreparedImport:
+    """Fetch the manifest and config only, and work out which layers are needed."""
+    ref = parse_imgref(imgref)
+    own_source = source is None
+    src = source or _open_source(ref, options)
+    try:
+        return _prepare(repo, ref, src, platform)
+    finally:
+        if own_source:
+            src.close()
+
+
+def _prepare(repo: Repo, ref: OstreeImageReference, src: Any, platform: Any) -> PreparedImport:
+    from ociclient.manifest import ImageManifest, parse_manifest
+    manifest_bytes, media_type, digest = src.get_manifest(platform)
+    manifest = parse_manifest(manifest_bytes, media_type)
+    if not isinstance(manifest, ImageManifest):
+        raise ImageError(f"{ref}: not an image manifest")
+    config_bytes = src.get_config(manifest)
+    try:
+        config = json.loads(config_bytes)
+    except ValueError:
+        raise ImageError(f"{ref}: the image config is not JSON") from None
+    diff_ids = ((config.get("rootfs") or {}).get("diff_ids") or [])
+    if diff_ids and len(diff_ids) != len(manifest.layers):
+        raise ImageError(f"{ref}: the config lists {len(diff_ids)} diffIDs for {len(manifest.layers)} layers")
+    previous = query_image(repo, ref)
+    labels = (config.get("config") or {}).get("Labels") or {}
+    n_base = 0
+    final_diffid = labels.get(FINAL_DIFFID_LABEL)
+    if final_diffid:
+        if final_diffid not in diff_ids:
+            raise ImageError(f"Missing {FINAL_DIFFID_LABEL} {final_diffid}")
+        n_base = diff_ids.index(final_diffid) + 1
+    index: Optional[Dict[str, str]] = None
+    plans = []
+    for i, desc in enumerate(manifest.layers):
+        did = diff_ids[i] if i < len(diff_ids) else None
+        commit = repo.read_ref(layer_ref_for(desc.digest))
+        if commit is None and did is not None:
+            if index is None:
+                from .layers import diff_id_index
+                index = diff_id_index(repo)
+            commit = index.get(did)
+        plans.append(LayerPlan(desc, did, commit, "ostree chunk" if i < n_base else "layer"))
+    already = previous is not None and previous.manifest_digest == digest
+    return PreparedImport(ref, digest, manifest_bytes, config_bytes, tuple(plans), already, previous, n_base)
+
+
+# ---------------------------------------------------------------------------- pull
+
+
+@attrs.frozen
+class ImportResult:
+    merge_commit: str
+    manifest_digest: str
+    manifest: bytes
+    config: bytes
+    layers_fetched: int
+    bytes_fetched: int
+    already_present: bool
+    filtered: Dict[str, int] = attrs.field(factory=dict)
+    prepared: Optional[PreparedImport] = None
+
+
+def _created_timestamp(manifest: Dict[str, Any], config: Dict[str, Any]) -> Optional[int]:
+    for value in ((manifest.get("annotations") or {}).get("org.opencontainers.image.created"),
+                  config.get("created")):
+        if not value:
+            continue
+        try:
+            return int(_dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+        except ValueError:
+            # RFC 3339 allows more fractional digits than fromisoformat takes before 3.11
+            try:
+                head, _, tail = value.partition(".")
+                zone = tail.lstrip("0123456789")
+                return int(_dt.datetime.fromisoformat(head + (zone.replace("Z", "+00:00") or "+00:00")).timestamp())
+            except ValueError:
+                continue
+    return None
+
+
+def pull_image(repo: Repo, imgref: str, *, options: Any = None, platform: Any = None,
+               progress: Optional[ProgressCallback] = None, rules: PathRules = PathRules(),
+               max_parallel: int = 3, prepared: Optional[PreparedImport] = None,
+               write_image_ref: bool = True, target_imgref: Optional[str] = None) -> ImportResult:
+    """Pull an image into ``repo``: layers not yet present are fetched (in parallel),
+    each becomes a commit, then the merge commit is written and its ref set."""
+    ref = parse_imgref(imgref)
+    src = _open_source(ref, options)
+    try:
+        prep = prepared or _prepare(repo, ref, src, platform)
+        if prep.already_present and prep.previous is not None:
+            return ImportResult(prep.previous.merge_commit, prep.manifest_digest, prep.manifest, prep.config,
+                                0, 0, True, prepared=prep)
+        check_free_space(repo, prep.bytes_needed, f"the {prep.layers_needed} layers of {ref}")
+        base_commit: Optional[str] = None
+        base_plans = prep.layers[:prep.n_base_layers]
+        if prep.n_base_layers:
+            if any(not p.present for p in base_plans):
+                from .encapsulate import import_encapsulated_base
+                from ociclient.manifest import parse_manifest
+                base_commit, _ = import_encapsulated_base(repo, src, parse_manifest(prep.manifest),
+                                                         prep.config_json, progress=progress)
+            else:
+                base_commit = base_plans[0].commit
+        derived = list(prep.layers[prep.n_base_layers:])
+        commits: List[Optional[str]] = [p.commit for p in derived]
+        filtered: Dict[str, int] = {}
+        fetched = [0, 0]
+        lock = threading.Lock()
+
+        def run(i: int) -> None:
+            plan = derived[i]
+            desc = plan.descriptor
+            emit(progress, "layer-start", digest=desc.digest, size=desc.size, kind=plan.kind)
+            done = [0]
+
+            def on_read(n: int) -> None:
+                done[0] += n
+                emit(progress, "layer-bytes", digest=desc.digest, done=done[0], total=desc.size)
+
+            with src.open_blob(desc, on_read=on_read) as blob:
+                res = import_layer(repo, blob, digest=desc.digest, diff_id=plan.diff_id,
+                                   media_type=desc.media_type, size=desc.size, rules=rules,
+                                   ref=layer_ref_for(desc.digest))
+            with lock:
+                commits[i] = res.commit
+                fetched[0] += 1
+                fetched[1] += desc.size
+                for k, v in res.filtered.items():
+                    filtered[k] = filtered.get(k, 0) + v
+            emit(progress, "layer-done", digest=desc.digest)
+
+        todo = [i for i, p in enumerate(derived) if not p.present]
+        # a layer found by diffID under another digest gets a ref for this digest too
+        for i, p in enumerate(derived):
+            if p.present and repo.read_ref(layer_ref_for(p.descriptor.digest)) is None:
+                repo.set_ref(layer_ref_for(p.descriptor.digest), p.commit)
+        if len(todo) > 1 and max_parallel > 1:
+            with ThreadPoolExecutor(min(max_parallel, len(todo))) as pool:
+                for fut in [pool.submit(run, i) for i in todo]:
+                    fut.result()
+        else:
+            for i in todo:
+                run(i)
+        emit(progress, "import-start")
+        manifest_json = prep.manifest_json
+        config_json = prep.config_json
+        with repo.transaction():
+            if derived:
+                mtree = merge_layers(repo, [c for c in commits if c], base_commit)
+                tree, meta = write_mtree(repo, mtree)
+            else:
+                assert base_commit is not None
+                bc = repo.load_commit(base_commit)
+                tree, meta = bc.root_tree, bc.root_meta
+            metadata = {
+                META_CONFIG: Variant("s", canonical_json(config_json)),
+                META_IMPORTER_VERSION: Variant("s", IMPORTER_VERSION),
+                META_MANIFEST: Variant("s", canonical_json(manifest_json)),
+                META_MANIFEST_DIGEST: Variant("s", prep.manifest_digest),
+            }
+            merge_commit = create_commit(repo, tree, meta, parent=base_commit, metadata=metadata,
+                                         timestamp=_created_timestamp(manifest_json, config_json))
+            if write_image_ref:
+                target = parse_imgref(target_imgref) if target_imgref else ref
+                repo.set_ref(image_ref_name(target), merge_commit)
+        emit(progress, "import-done", commit=merge_commit)
+        return ImportResult(merge_commit, prep.manifest_digest, prep.manifest, prep.config, fetched[0],
+                            fetched[1], False, filtered, prep)
+    finally:
+        src.close()
+
+
+# ---------------------------------------------------------------------------- housekeeping
+
+
+def remove_images(repo: Repo, imgrefs: List[str], gc: bool = True) -> Tuple[int, int]:
+    """Delete image refs (and, with ``gc``, the layer refs no image needs any more)."""
+    missing = []
+    refs = []
+    for s in imgrefs:
+        r = image_ref_name(_parse_any(s))
+        if repo.read_ref(r) is None:
+            missing.append(s)
+        refs.append(r)
+    if missing:
+        raise ImageError("Missing images: " + "".join(missing))
+    with repo.transaction():
+        for r in refs:
+            repo.set_ref(r, None)
+    return len(refs), (prune_layers(repo) if gc else 0)
+
+
+def prune_layers(repo: Repo) -> int:
+    """Delete layer refs no stored image refers to (objects stay until ``prune``)."""
+    wanted = set()
+    for st in list_image_states(repo):
+        for d in st.manifest_json.get("layers", []):
+            wanted.add(d.get("digest"))
+    # deployments keep their images' layers alive, as ostree-ext does
+    for prefix in ("ostree/0", "ostree/1", "rpmostree/base", "ostree/container/baseimage"):
+        for commit in repo.list_refs(prefix).values():
+            st = _state_from_commit(repo, "", commit)
+            if st is not None:
+                for d in st.manifest_json.get("layers", []):
+                    wanted.add(d.get("digest"))
+    removed = 0
+    with repo.transaction():
+        for name, _ in repo.list_refs(LAYER_PREFIX, cut_prefix=True).items():
+            digest = unescape_ref(name)
+            if digest not in wanted:
+                repo.set_ref(LAYER_PREFIX + escape_ref(digest), None)
+                removed += 1
+    return removed
+
+
+def image_history_rows(state: ImageState) -> List[Tuple[str, int, str]]:
+    manifest, config = state.manifest_json, state.config_json
+    history = config.get("history") or []
+    rows = []
+    for i, layer in enumerate(manifest.get("layers", [])):
+        h = history[i] if i < len(history) else {}
+        rows.append((layer.get("digest", "").split(":", 1)[-1][:20], int(layer.get("size", 0)),
+                     h.get("created_by", "") or ""))
+    return rows
