@@ -10,7 +10,7 @@ import pytest
 from . import treebuilder
 from .conftest import (
     MODES, REF, TIMESTAMP, TIMESTAMP2, TIMESTAMP3,
-    assert_error, assert_ostree_fsck_clean, object_files,
+    assert_error, assert_ostree_fsck_clean, object_files, object_path,
 )
 
 
@@ -224,3 +224,24 @@ def test_init_matches_ostree(ostree, ostreepy, tmp_path, mode):
     tree = treebuilder.build_small_tree(tmp_path / "t")
     ostree.commit(b, tree=tree)
     assert_ostree_fsck_clean(ostree, b)
+
+
+@pytest.mark.parametrize("timestamp", ["@1700000000", "2024-01-01T00:00Z", "2024-01-01 12:00:00 +0200",
+                                       "2024-01-01", "2024-06-30T23:59:59+05:30", "1 Jan 2024 10:00 UTC"])
+def test_commit_timestamp_formats(ostree, ostreepy, tmp_path, timestamp):
+    tree = treebuilder.build_small_tree(tmp_path / "t")
+    _same_commit(ostree, ostreepy, tmp_path, "bare", "--orphan", tree=tree, branch=None, timestamp=timestamp)
+
+
+def test_commit_huge_directory(ostree, ostreepy, tmp_path):
+    """A directory whose dirtree is over 64 KiB: four-byte framing offsets."""
+    tree = tmp_path / "t"
+    (tree / "huge").mkdir(parents=True)
+    for i in range(1700):
+        (tree / "huge" / f"entry-with-a-fairly-long-name-{i:05d}").write_bytes(b"same content\n" if i % 2 else b"")
+    ref_repo, py_repo, _ = _same_commit(ostree, ostreepy, tmp_path, "bare-user", tree=tree)
+    cols = ostree.run("ls", "-dC", REF, "/huge", repo=ref_repo).out.split()
+    assert os.path.getsize(object_path(ref_repo, cols[4], "dirtree")) > 65535  # premise
+    assert object_files(py_repo) == object_files(ref_repo)
+    assert ostreepy.run("ls", "-RC", REF, repo=ref_repo).out == ostree.run("ls", "-RC", REF, repo=ref_repo).out
+    assert_ostree_fsck_clean(ostree, py_repo)
