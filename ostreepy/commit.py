@@ -393,6 +393,21 @@ class _TarImporter:
             self.root.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, ()))
 
 
+def _record_last_block(tf: tarfile.TarFile) -> Callable[[], bytes]:
+    stream = tf.fileobj
+    orig = stream.read  # type: ignore[union-attr]
+    last = [b""]
+
+    def read(size: int = -1) -> bytes:
+        data = orig(size)
+        if size == tarfile.BLOCKSIZE:
+            last[0] = data
+        return data
+
+    stream.read = read  # type: ignore[union-attr,method-assign]
+    return lambda: last[0]
+
+
 def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
                        modifier: Optional[CommitModifier] = None, autocreate_parents: bool = False,
                        progress: Optional[ProgressCallback] = None,
@@ -401,6 +416,9 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
     imp = _TarImporter(repo, mtree, modifier or CommitModifier(), autocreate_parents, progress, translate)
     try:
         with tarfile.open(fileobj=fileobj, mode=tar_mode) as tf:  # type: ignore[call-overload]
+            # tarfile ends the iteration quietly on a corrupt header after the first;
+            # remembering the last block it read lets us tell that from a real end
+            last_block = _record_last_block(tf)
             while True:
                 try:
                     member = tf.next()
@@ -413,8 +431,12 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
                         break
                     raise
                 if member is None:
+                    block = last_block()
+                    if len(block) == 512 and block.strip(b"\x00"):
+                        raise TarError(f"Invalid tar header after {imp.entries} entries")
                     break
                 imp.entries += 1
+                tf.members.clear()  # stream mode needs no index; keeps memory flat
                 if member.size < 0:
                     raise TarError(f"Invalid negative size for {member.name}")
                 f = tf.extractfile(member) if member.isreg() or (member.islnk() and member.size) else None

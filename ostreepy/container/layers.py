@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import tarfile
-import threading
 from typing import BinaryIO, Callable, Dict, Optional, Tuple
 
 import attrs
@@ -135,14 +134,17 @@ class _GuardedReader(HashingReader):
 def import_layer(repo: Repo, blob: BinaryIO, *, digest: str, diff_id: Optional[str], media_type: str,
                  size: int, rules: PathRules = PathRules(), ref: Optional[str] = None,
                  progress: Optional[ProgressCallback] = None, max_expansion: int = 2000,
-                 lock: Optional[threading.Lock] = None) -> LayerImport:
+                 expansion_slack: int = 64 << 20) -> LayerImport:
     """Import one layer blob (a stream that verifies its own digest at EOF).
 
     The commit and its ``ref`` are recorded only after both the compressed
     digest and the diffID matched; on any error nothing refers to what was written.
     """
     compression = compression_of(media_type)
-    limit = size * max_expansion + (64 << 20)
+    # No manifest states a layer's uncompressed size, so a layer may expand to
+    # max_expansion times its compressed size (gzip tops out near 1032:1); the
+    # disk guard below catches what gets past that.
+    limit = size * max_expansion + expansion_slack
     reader = _GuardedReader(decompressing_reader(blob, compression), limit, _SpaceGuard(repo))
     filtered: Dict[str, int] = {}
     translate = make_translate(rules, filtered)
