@@ -666,7 +666,7 @@ _EXTRA_PARSERS: List = []
 
 def _register_extras() -> None:
     # admin and container verbs live in their own modules
-    for modname in ("ostreepy.cli_admin", "ostreepy.cli_container"):
+    for modname in ("ostreepy.cli_admin", "ostreepy.cli_container", "ostreepy.cli_bootc"):
         try:
             mod = __import__(modname, fromlist=["register"])
         except ImportError:
