@@ -303,3 +303,27 @@ def test_legacy_path_rules():
     assert tr("etc/a", ti, True) == "usr/etc/a"
     assert tr("run", ti, False) == "run"
     assert tr("run/x/y", ti, False) is None and filtered["x"] == 1
+
+
+def test_refuses_early_without_space(tmp_path, image_layout):
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    run("mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", mnt)
+    try:
+        repo = mnt / "repo"
+        ostreepy(f"--repo={repo}", "init", "--mode=bare-user")
+        fd = os.open(mnt / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while os.write(fd, b"\0" * 4096):
+                pass
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+        res = ostreepy("container", "image", "pull", repo, f"ostree-unverified-image:oci:{image_layout}:v1",
+                       check=False)
+        assert res.returncode == 1
+        assert "Not enough space" in res.stderr and "Traceback" not in res.stderr
+        assert run("ostree", f"--repo={repo}", "refs").stdout == ""
+    finally:
+        run("umount", mnt)
