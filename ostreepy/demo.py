@@ -1,41 +1,81 @@
-"""The README's first command: a short tour of the store on a folder it makes."""
+"""The README's first command: the bundled bootable example image, deployed
+into a folder sysroot, then upgraded to version 2, as bootc does it.
+
+Usage: ``python -m ostreepy.demo [WORKDIR]`` (default: a new temporary
+directory, kept afterwards). No network: the image is the OCI layout in
+``examples/bootable-image`` (tags ``v1`` and ``v2``), copied to
+``WORKDIR/image:latest`` so that moving the tag publishes version 2.
+"""
 
 from __future__ import annotations
 
+import glob
 import os
 import subprocess
 import sys
 import tempfile
 
-
-def _run(*argv: str) -> str:
-    print("$ ostreepy " + " ".join(argv))
-    out = subprocess.run([sys.executable, "-m", "ostreepy", *argv], check=True,
-                         capture_output=True, text=True).stdout
-    sys.stdout.write(out)
-    return out.strip()
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "bootable-image")
 
 
-def main() -> int:
-    work = tempfile.mkdtemp(prefix="ostreepy-demo-")
-    tree = os.path.join(work, "tree")
-    os.makedirs(os.path.join(tree, "usr/bin"))
-    os.makedirs(os.path.join(tree, "usr/etc"))
-    with open(os.path.join(tree, "usr/bin/hello"), "w") as f:
-        f.write("#!/bin/sh\necho hello\n")
-    os.chmod(os.path.join(tree, "usr/bin/hello"), 0o755)
-    with open(os.path.join(tree, "usr/etc/os-release"), "w") as f:
-        f.write('NAME="Demo OS"\nPRETTY_NAME="Demo OS 1"\n')
-    os.symlink("usr/bin", os.path.join(tree, "bin"))
-    repo = os.path.join(work, "repo")
-    _run(f"--repo={repo}", "init", "--mode=bare-user")
-    csum = _run(f"--repo={repo}", "commit", "-b", "demo/stable", "-s", "first",
-                "--add-metadata-string=version=1.0", f"--tree=dir={tree}")
-    _run(f"--repo={repo}", "log", "demo/stable")
-    _run(f"--repo={repo}", "ls", "-R", csum)
-    _run(f"--repo={repo}", "checkout", "-U", "--require-hardlinks", "demo/stable", os.path.join(work, "co"))
-    _run(f"--repo={repo}", "fsck")
-    print(f"\nrepository and checkout are in {work}")
+def _run(tool: str, *argv: str) -> str:
+    """Run ``ostreepy``/``ociclient`` as a user would; show the command and its output."""
+    print(f"$ {tool} " + " ".join(argv), flush=True)
+    p = subprocess.run([sys.executable, "-m", "ociclient.cli" if tool == "ociclient" else tool, *argv],
+                       capture_output=True, text=True)
+    sys.stdout.write(p.stdout)
+    if p.returncode != 0:
+        sys.stdout.write(p.stderr)
+        raise SystemExit(f"demo: `{tool} {argv[0]}` failed ({p.returncode})")
+    print(flush=True)
+    return p.stdout
+
+
+def _show(title: str, text: str) -> None:
+    print(f"$ {title}\n{text}", flush=True)
+
+
+def main(argv: list = sys.argv[1:]) -> int:
+    if not os.path.isfile(os.path.join(EXAMPLE, "index.json")):
+        raise SystemExit(f"demo: the example image is missing ({EXAMPLE})")
+    work = os.path.abspath(argv[0]) if argv else tempfile.mkdtemp(prefix="ostreepy-demo-")
+    os.makedirs(work, exist_ok=True)
+    sysroot, image = os.path.join(work, "sysroot"), os.path.join(work, "image")
+    os.makedirs(sysroot)
+    imgref = f"ostree-unverified-image:oci:{image}:latest"
+    # root gets a bare repository (real owners); anyone else a bare-user one
+    mode = "bare" if os.geteuid() == 0 else "bare-user"
+
+    print("# Version 1 of the example image is published as image:latest.")
+    _run("ociclient", "copy", "--quiet", f"oci:{EXAMPLE}:v1", f"oci:{image}:latest")
+    print("# A folder sysroot with one stateroot, and the image deployed into it.")
+    _run("ostreepy", "admin", "init-fs", f"--repo-mode={mode}", sysroot)
+    _run("ostreepy", "admin", "os-init", f"--sysroot={sysroot}", "default")
+    _run("ostreepy", "container", "image", "deploy", f"--sysroot={sysroot}", "--stateroot=default",
+         f"--imgref={imgref}")
+    _run("ostreepy", "bootc", "status", f"--sysroot={sysroot}", "--format=humanreadable")
+
+    print("# A local edit in /etc, which the upgrade will keep.")
+    etc = glob.glob(os.path.join(sysroot, "ostree/deploy/default/deploy/*.0/etc"))[0]
+    with open(os.path.join(etc, "motd"), "w") as f:
+        f.write("Welcome to the example OS.\n")
+    _show(f"echo 'Welcome to the example OS.' > {os.path.relpath(etc, work)}/motd", "")
+
+    print("# Version 2 is published: the tag moves.")
+    _run("ociclient", "copy", "--quiet", f"oci:{EXAMPLE}:v2", f"oci:{image}:latest")
+    _run("ostreepy", "bootc", "upgrade", f"--sysroot={sysroot}", "--check")
+    _run("ostreepy", "bootc", "upgrade", f"--sysroot={sysroot}")
+    print("# In a folder sysroot --apply stands for the reboot: the staged deployment is finalized.")
+    _run("ostreepy", "bootc", "upgrade", f"--sysroot={sysroot}", "--apply")
+    _run("ostreepy", "bootc", "status", f"--sysroot={sysroot}", "--format=humanreadable")
+
+    print("# The boot entries (Boot Loader Specification), newest first.")
+    for path in sorted(glob.glob(os.path.join(sysroot, "boot/loader/entries/*.conf")), reverse=True):
+        with open(path) as f:
+            _show(f"cat {os.path.relpath(path, work)}", f.read())
+    _run("ostreepy", "admin", "status", f"--sysroot={sysroot}")
+    print(f"The sysroot is in {sysroot}. To remove it: "
+          f"chattr -R -i {sysroot}/ostree/deploy 2>/dev/null; rm -rf {work}")
     return 0
 
 
