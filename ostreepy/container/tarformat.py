@@ -125,6 +125,21 @@ def _rust_components(p: bytes) -> List[Tuple[int, bytes]]:
     return out
 
 
+def _plain_path(p: bytes) -> bool:
+    """A relative path that Rust's components() leaves unchanged: no empty, '.' or
+    '..' component, no leading or trailing '/', no NUL."""
+    return bool(p) and p[0] != 47 and p[-1] != 47 and b"//" not in p and b"\x00" not in p \
+        and b"." not in (p[:1], p[-1:]) and b"/." not in p
+
+
+def _utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
 class _Header:
     """A 512-byte tar header mutated the way tar-rs mutates its ``Header``.
 
@@ -211,6 +226,12 @@ class _Header:
             self.buf[off + len(data)] = 0
 
     def _copy_path(self, off: int, ln: int, path: bytes, is_link: bool, truncated: bool = False) -> None:
+        if len(path) <= ln and _plain_path(path):
+            # The common case, written in one go: the component-wise copy below would
+            # leave exactly these bytes and one NUL if there is room (each NUL it writes
+            # is overwritten by the next "/"), and nothing else.
+            self.buf[off:off + min(len(path) + 1, ln)] = (path + b"\x00")[:ln]
+            return
         comps = _rust_components(path)
         pos = 0
 
@@ -296,6 +317,10 @@ class TarWriter:
 
     def _prepare_path(self, h: _Header, path: bytes) -> None:
         try:
+            if len(path) > 100 and _plain_path(path) and _plain_path(path[:100]) and _utf8(path[:100]):
+                # set_path would fail, and whatever it left is overwritten by the
+                # 100-byte head below: skip the attempt (a third of export time)
+                raise _PathError("provided value is too long")
             h.set_path(path)
         except _PathError as e:
             if len(path) < 100:
@@ -792,9 +817,11 @@ class TarReader:
                 return
             stored = _parse_number(block[148:156])
             unsigned = sum(block[:148]) + 256 + sum(block[156:])
-            signed = unsigned - 2 * (sum(b for b in block[:148] if b > 127) + sum(b for b in block[156:] if b > 127))
-            if stored not in (unsigned, signed):
-                raise TarError(f"Invalid tar header checksum at offset {self.offset - BLOCK}")
+            if stored != unsigned:
+                # some old writers summed signed chars; computed only when needed (slow)
+                high = sum(b for b in block[:148] if b > 127) + sum(b for b in block[156:] if b > 127)
+                if stored != unsigned - 2 * high:
+                    raise TarError(f"Invalid tar header checksum at offset {self.offset - BLOCK}")
             typ = block[156:157]
             size = _parse_number(block[124:136])
             if typ in (GNU_LONGNAME, GNU_LONGLINK):
