@@ -292,6 +292,9 @@ def tar_member_mode(member: tarfile.TarInfo) -> int:
     return 0
 
 
+_SMALL_FILE = 1 << 20
+_MAX_PENDING = 32 << 20
+
 TranslateFn = Callable[[str, tarfile.TarInfo, bool], Optional[str]]
 """Maps a tar path (relative, validated) to where it goes, or None to drop it; the bool
 says whether the path is a hardlink target rather than an entry."""
@@ -302,6 +305,8 @@ class _TarImporter:
                  progress: Optional[ProgressCallback], translate: Optional[TranslateFn] = None) -> None:
         self.translate = translate
         self.entries = 0
+        self.writer: Optional[_Writer] = None
+        self.pending_bytes = 0
         self.repo = repo
         self.root = mtree
         self.modifier = modifier
@@ -369,11 +374,31 @@ class _TarImporter:
             csum = self.repo.write_content(header)
         else:
             header = FileHeader(info.uid, info.gid, stat.S_IFREG | stat.S_IMODE(info.mode), "", xattrs)
+            if self.writer is not None and member.size <= _SMALL_FILE:
+                # small files are read whole and written on the pool's threads, so the
+                # tar stream keeps flowing while the filesystem works
+                data = fileobj.read(member.size + 1) if fileobj is not None else b""  # type: ignore[union-attr]
+                if len(data) != member.size:
+                    raise TarError(f"Truncated data for {path}")
+                self.pending_bytes += len(data)
+                self.writer.submit(parent, name, self.repo.write_content_bytes, header, data)
+                if self.pending_bytes > _MAX_PENDING:
+                    self.writer.drain()
+                    self.pending_bytes = 0
+                if self.progress is not None:
+                    emit(self.progress, "file", path="/" + path, size=member.size)
+                return
             csum = self.repo.write_content(header, fileobj, member.size)  # type: ignore[arg-type]
+        if self.writer is not None:
+            self.writer.drain()  # keep the tar order for names written twice
+            self.pending_bytes = 0
         parent.replace_file(name, csum)
-        emit(self.progress, "file", path="/" + path, size=member.size)
+        if self.progress is not None:
+            emit(self.progress, "file", path="/" + path, size=member.size)
 
     def finish(self) -> None:
+        if self.writer is not None:
+            self.writer.drain()
         for parent, name, target, size in self.deferred:
             comps = split_path(target)
             try:
@@ -414,6 +439,8 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
                        translate: Optional[TranslateFn] = None, tar_mode: str = "r|*") -> MutableTree:
     """Import a tar stream (any compression tarfile understands) into ``mtree``, in one pass."""
     imp = _TarImporter(repo, mtree, modifier or CommitModifier(), autocreate_parents, progress, translate)
+    threads = _default_threads(repo)
+    imp.writer = _Writer(repo, threads) if threads > 1 else None
     try:
         with tarfile.open(fileobj=fileobj, mode=tar_mode) as tf:  # type: ignore[call-overload]
             # tarfile ends the iteration quietly on a corrupt header after the first;
@@ -441,9 +468,12 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
                     raise TarError(f"Invalid negative size for {member.name}")
                 f = tf.extractfile(member) if member.isreg() or (member.islnk() and member.size) else None
                 imp.entry(member, f)
+        imp.finish()
     except tarfile.TarError as e:
         raise TarError(f"Invalid tar stream: {e}") from None
-    imp.finish()
+    finally:
+        if imp.writer is not None:
+            imp.writer.pool.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
     return mtree
 
 
