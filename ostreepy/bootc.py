@@ -966,9 +966,13 @@ def pull(sr: Any, oref: OstreeImageReference, console: Console, *, options: Any 
                 bar(ev)
             for event, lossy in mapper.feed(ev):
                 console.send(event, lossy)
-    result = store.pull_image(repo, str(oref), options=options, progress=on_progress, prepared=prep,
-                              write_image_ref=write_image_ref,
-                              target_imgref=str(target) if target is not None else None)
+    # Take the repository lock here, before the store's fetch threads do: RepoLock
+    # is not thread-safe, and two threads opening its fd at once leak a shared lock
+    # that a later exclusive lock (the prune after deploy) waits on forever.
+    with repo.locked():
+        result = store.pull_image(repo, str(oref), options=options, progress=on_progress, prepared=prep,
+                                  write_image_ref=write_image_ref,
+                                  target_imgref=str(target) if target is not None else None)
     if bar is not None:
         bar.clear()
         elapsed = time.monotonic() - started
