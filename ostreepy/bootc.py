@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 from datetime import datetime, timedelta, timezone
-from typing import (Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, TextIO, Tuple,
+from typing import (Any, Callable, Dict, List, Mapping, Optional, Sequence, TextIO, Tuple,
                     Union)
 
 import attrs
@@ -975,6 +975,7 @@ def pull(sr: Any, oref: OstreeImageReference, console: Console, *, options: Any 
                                   target_imgref=str(target) if target is not None else None)
     if bar is not None:
         bar.clear()
+    if bar is not None and print_status:
         elapsed = time.monotonic() - started
         rate = mapper.total_read / elapsed if elapsed > 0 else 0
         console.err(f"Fetched layers: {human_bytes(mapper.total_read)} in {human_duration(elapsed)} "

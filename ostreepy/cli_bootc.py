@@ -12,7 +12,6 @@ import argparse
 import sys
 from typing import Optional
 
-from . import bootc
 from .errors import OstreeError
 
 __all__ = ["register", "add_image_deploy_parser"]
@@ -29,7 +28,8 @@ def _open(args: argparse.Namespace):  # noqa: ANN202
                    default_booted=cmdline is None)
 
 
-def _console(args: argparse.Namespace) -> bootc.Console:
+def _console(args: argparse.Namespace):  # noqa: ANN202
+    from . import bootc
     fd: Optional[int] = getattr(args, "progress_fd", None)
     return bootc.Console(jsonl=bootc.JsonlWriter(fd) if fd is not None else None,
                          tty=sys.stderr.isatty(), quiet=getattr(args, "quiet", False))
@@ -53,6 +53,7 @@ def _common(p: argparse.ArgumentParser, *, stateroot: bool = False, progress: bo
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from . import bootc  # imported when used: `ostreepy` starts without it
     if args.format_version not in (None, 0, 1):
         raise BootcUsageError(f"Unsupported format version: {args.format_version}")
     fmt = args.format or ("json" if args.json else ("humanreadable" if sys.stdout.isatty() else "yaml"))
@@ -75,6 +76,7 @@ def _check_stateroot(sr, args: argparse.Namespace) -> None:  # noqa: ANN001
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
+    from . import bootc
     if args.check and (args.apply or args.download_only or args.from_downloaded):
         raise BootcUsageError("--check cannot be combined with --apply, --download-only or --from-downloaded")
     if args.download_only and (args.apply or args.from_downloaded):
@@ -91,6 +93,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_switch(args: argparse.Namespace) -> int:
+    from . import bootc
     target = bootc.imgref_for_switch(args.target, args.transport)
     console = _console(args)
     try:
@@ -104,6 +107,7 @@ def cmd_switch(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
+    from . import bootc
     with _open(args) as sr:
         _check_stateroot(sr, args)
         return bootc.rollback(sr, bootc.Console())
@@ -158,6 +162,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
 
 def cmd_image_deploy(args: argparse.Namespace) -> int:
+    from . import bootc
     from .container.imgref import ImageReference, OstreeImageReference, SigVerify, Transport
     from .sysroot import Sysroot
     if args.imgref is None and args.image is None:
