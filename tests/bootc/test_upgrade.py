@@ -9,7 +9,7 @@ import os
 import shutil
 import sys
 
-from .conftest import EXAMPLE, Host, bootc, example_digest, publish, run
+from .conftest import EXAMPLE, Host, bootc, bootctl_list, example_digest, publish, run
 
 
 def _edit_etc(host: Host) -> None:
@@ -87,6 +87,9 @@ def test_upgrade_stages_merges_etc_and_applies(host: Host):
     assert entries["2"]["options"].split()[:2] == ["console=ttyS0,115200", "example.debug=1"]
     assert entries["1"]["options"].split()[:1] == ["console=ttyS0,115200"]
     assert "example.debug=1" not in entries["1"]["options"]
+    listed = bootctl_list(host.sr / "boot")
+    assert [(e["title"], e["version"], e["options"]) for e in listed] == \
+        [(entries[v]["title"], v, entries[v]["options"]) for v in ("2", "1")]
     p = run("ostree", "admin", f"--sysroot={host.sr}", "status")
     assert [ln.split()[1] for ln in p.stdout.splitlines() if ln.startswith("  default")] == \
         [st["booted"]["ostree"]["checksum"] + ".0", st["rollback"]["ostree"]["checksum"] + ".0"]
