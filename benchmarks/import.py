@@ -124,6 +124,7 @@ def main(argv=None) -> int:
     ap.add_argument("--mode", default="bare")
     args = ap.parse_args(argv)
 
+    env_note = sb.compile_bytecode()  # before the launcher forks: it inherits the environment
     sb.LAUNCHER = sb.Launcher()
     tree = sb.get_tree(args.synthetic)
     cache = sb.CACHE / f"image-{tree.name}"
@@ -137,14 +138,6 @@ def main(argv=None) -> int:
     sizes = {p.name: p.stat().st_size for p in (layout / "blobs/sha256").iterdir()}
     sb.warm_cache(cache)
     ostreepy = sb.default_ostreepy()
-    env_note = ""
-    if os.environ.get("PYTHONDONTWRITEBYTECODE"):
-        # an installed package has its bytecode compiled; measure it that way
-        os.environ.pop("PYTHONDONTWRITEBYTECODE")
-        import compileall
-        for pkg in ("ostreepy", "ociclient", "bootloader"):
-            compileall.compile_dir(str(HERE.parent / pkg), quiet=1)
-        env_note = " (bytecode compiled first, as an install does)"
 
     work = Path(tempfile.mkdtemp(prefix="ostreepy-import-bench-"))
     if args.profile:

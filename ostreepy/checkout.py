@@ -13,6 +13,7 @@ import enum
 import errno
 import os
 import stat
+from time import time_ns
 from typing import Callable, Optional
 
 import attrs
@@ -63,6 +64,10 @@ class _State:
         self.repo_usermode = repo_usermode
         self.hardlinkable = ((repo.mode is RepoMode.BARE and not user) or (repo_usermode and user))
         self.user = user
+        self.dirmetas: dict = {}
+        self.pool = None
+        self.futures: list = []
+        self.deferred: list = []
         self.fast_link = (self.hardlinkable and not opts.force_copy and not opts.process_whiteouts
                           and opts.filter is None and opts.overwrite is Overwrite.NONE)
 
@@ -107,7 +112,7 @@ def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutO
         tree, meta = _lookup_dir(repo, tree, last)
     pfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        _checkout_tree(state, pfd, name, tree, meta, "/")
+        _run_tree(state, pfd, name, tree, meta)
     finally:
         os.close(pfd)
 
@@ -120,11 +125,16 @@ def _lookup_dir(repo: Repo, tree: str, name: str) -> tuple:
     raise CheckoutError(f"No such file or directory: {name}")
 
 
+_SPLIT_DEPTH = 1
+
+
 def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, meta_csum: str,
-                   path: str) -> None:
+                   path: str, depth: int = 0) -> None:
     repo, opts = state.repo, state.opts
-    dirtree = repo.load_dirtree(tree_csum)
-    dirmeta = repo.load_dirmeta(meta_csum)
+    dirtree = repo.load_dirtree(tree_csum)  # names are validated as it is parsed
+    dirmeta = state.dirmetas.get(meta_csum)
+    if dirmeta is None:
+        dirmeta = state.dirmetas[meta_csum] = repo.load_dirmeta(meta_csum)
     user = opts.mode is CheckoutMode.USER
     is_opaque = opts.process_whiteouts and any(f == OPAQUE_WHITEOUT_NAME for f, _ in dirtree.files)
     if is_opaque:
@@ -143,21 +153,39 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
         did_exist = True
     dfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
     try:
-        if opts.no_copy_fallback and os.fstat(dfd).st_dev != state.repo_dev:
+        if opts.no_copy_fallback and (did_exist or path == "/") and os.fstat(dfd).st_dev != state.repo_dev:
+            # directories we create are on their parent's device; only the top and
+            # existing ones (possible mount points) need a look
             raise CheckoutError("Unable to do hardlink checkout across devices "
                                 f"(src={state.repo_dev} destination={os.fstat(dfd).st_dev})")
         if not did_exist and not user:
             for xname, value in dirmeta.xattrs:
                 os.setxattr(dfd, obj.xattr_name(xname), value)
         fast = state.fast_link
+        plain_bare = fast and repo.mode is RepoMode.BARE and repo.parent is None
+        prefix = repo._objects_prefix
+        lstat, S_ISLNK, S_IRUSR = os.lstat, stat.S_ISLNK, stat.S_IRUSR
         for fname, fcsum in dirtree.files:
-            obj.validate_filename(fname)
-            if fast:
-                # the common deploy case, kept lean: one lstat (plus the
-                # ostreemeta xattr in bare-user) and one linkat per file
+            if plain_bare:
+                # the common deploy case, kept lean: one lstat and one linkat per file
+                src = f"{prefix}{fcsum[:2]}/{fcsum[2:]}.file"
+                try:
+                    st = lstat(src)
+                except FileNotFoundError:
+                    st = None
+                if st is not None and st.st_size and not S_ISLNK(st.st_mode):
+                    try:
+                        os.link(src, fname, dst_dir_fd=dfd, follow_symlinks=False)
+                        if state.progress is not None:
+                            emit(state.progress, "file", path=path + fname)
+                        continue
+                    except OSError:
+                        pass  # the general path below knows every fallback
+            elif fast:
+                # one lstat (plus the ostreemeta xattr in bare-user) and one linkat
                 mode, size, src = repo.file_object_stat(fcsum)
-                if size and not (state.repo_usermode and stat.S_ISLNK(mode)) and (
-                        mode & stat.S_IRUSR or not state.user):
+                if size and not (state.repo_usermode and S_ISLNK(mode)) and (
+                        mode & S_IRUSR or not state.user):
                     try:
                         os.link(src, fname, dst_dir_fd=dfd, follow_symlinks=False)
                         if state.progress is not None:
@@ -167,21 +195,65 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                         pass  # the general path below knows every fallback
             _checkout_file(state, fcsum, dfd, fname, path + fname)
         for dname, t, m in dirtree.dirs:
-            obj.validate_filename(dname)
-            _checkout_tree(state, dfd, dname, t, m, path + dname + "/")
-        if not did_exist:
-            mode = dirmeta.mode
-            if repo.mode is RepoMode.BARE_USER_ONLY or opts.bareuseronly_dirs:
-                mode = (mode & 0o775) | stat.S_IFDIR
-            os.fchmod(dfd, stat.S_IMODE(mode))
-            if not user:
-                os.fchown(dfd, dirmeta.uid, dirmeta.gid)
-            if not opts.force_copy:
-                os.utime(dfd, ns=(os.fstat(dfd).st_atime_ns, 0))
-        if opts.fsync:
-            os.fsync(dfd)
+            if state.pool is not None and depth == _SPLIT_DEPTH:
+                state.futures.append(state.pool.submit(_checkout_tree, state, dfd, dname, t, m,
+                                                       path + dname + "/", depth + 1))
+            else:
+                _checkout_tree(state, dfd, dname, t, m, path + dname + "/", depth + 1)
+        if state.pool is not None and depth <= _SPLIT_DEPTH:
+            # subtrees are still being filled on the pool: modes, owners and the
+            # mtime come once they are done (see _finish_deferred)
+            state.deferred.append((dfd, dirmeta, did_exist))
+            dfd = -1
+            return
+        _finish_dir(state, dfd, dirmeta, did_exist)
     finally:
-        os.close(dfd)
+        if dfd >= 0:
+            os.close(dfd)
+
+
+def _finish_dir(state: _State, dfd: int, dirmeta, did_exist: bool) -> None:
+    repo, opts = state.repo, state.opts
+    user = opts.mode is CheckoutMode.USER
+    if not did_exist:
+        mode = dirmeta.mode
+        if repo.mode is RepoMode.BARE_USER_ONLY or opts.bareuseronly_dirs:
+            mode = (mode & 0o775) | stat.S_IFDIR
+        os.fchmod(dfd, stat.S_IMODE(mode))
+        if not user:
+            os.fchown(dfd, dirmeta.uid, dirmeta.gid)
+        if not opts.force_copy:
+            os.utime(dfd, ns=(time_ns(), 0))
+    if opts.fsync:
+        os.fsync(dfd)
+
+
+def _run_tree(state: _State, pfd: int, name: str, tree: str, meta: str) -> None:
+    """The top of a checkout; a fresh one spreads subtrees over two threads, since
+    most of its time is mkdir/link syscalls, which run without the GIL."""
+    fresh = (state.opts.overwrite is Overwrite.NONE and not state.opts.process_whiteouts
+             and state.opts.filter is None and (os.cpu_count() or 1) > 1)
+    if fresh:
+        from concurrent.futures import ThreadPoolExecutor
+        state.pool = ThreadPoolExecutor(2)
+    try:
+        _checkout_tree(state, pfd, name, tree, meta, "/")
+        errors = []
+        for fut in state.futures:
+            try:
+                fut.result()
+            except BaseException as e:  # noqa: B902 - re-raised below
+                errors.append(e)
+        if errors:
+            raise errors[0]
+        for dfd, dirmeta, did_exist in reversed(state.deferred):
+            _finish_dir(state, dfd, dirmeta, did_exist)
+    finally:
+        if state.pool is not None:
+            state.pool.shutdown(wait=True)
+        for dfd, _, _ in state.deferred:
+            os.close(dfd)
+        state.deferred.clear()
 
 
 def _rm_rf_at(dfd: int, name: str) -> None:

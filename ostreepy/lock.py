@@ -12,6 +12,7 @@ import errno
 import fcntl
 import os
 import struct
+import threading
 import time
 from typing import Optional
 
@@ -39,6 +40,8 @@ class RepoLock:
         self._shared = 0
         self._exclusive = 0
         self.timeout = timeout
+        # one lock per open repo, shared by its threads (parallel layer imports)
+        self._mutex = threading.RLock()
 
     def _ensure_fd(self) -> int:
         if self._fd is None:
@@ -82,6 +85,14 @@ class RepoLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
 
     def push(self, state: str, blocking: bool = True) -> None:
+        with self._mutex:
+            self._push(state, blocking)
+
+    def pop(self, state: str) -> None:
+        with self._mutex:
+            self._pop(state)
+
+    def _push(self, state: str, blocking: bool) -> None:
         if state == EXCLUSIVE:
             if self._exclusive == 0:
                 self._set(EXCLUSIVE, blocking)
@@ -91,7 +102,7 @@ class RepoLock:
                 self._set(SHARED, blocking)
             self._shared += 1
 
-    def pop(self, state: str) -> None:
+    def _pop(self, state: str) -> None:
         if state == EXCLUSIVE:
             self._exclusive -= 1
             if self._exclusive == 0:
@@ -105,6 +116,10 @@ class RepoLock:
                 self._unlock()
 
     def close(self) -> None:
+        with self._mutex:
+            self._close()
+
+    def _close(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None

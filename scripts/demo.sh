@@ -1,6 +1,7 @@
 #!/bin/bash
-# Installs ostreepy into .venv and runs the main job on a folder it makes:
-# commit a small tree into a repository, check it out, and verify it.
+# Installs ostreepy into .venv and runs the main job with no network: deploys the
+# bundled bootable example image (an OCI layout) into a folder sysroot, upgrades it
+# to v2, and shows `bootc status` and the boot entries.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -10,5 +11,5 @@ if ! "$PY" -c 'import venv, ensurepip' 2>/dev/null; then
     PY=python3
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q -e . >/dev/null
+.venv/bin/python -m pip install -q -e . >/dev/null 2>&1 || .venv/bin/python -m pip install -q -e .
 exec .venv/bin/python -m ostreepy.demo "$@"
