@@ -37,53 +37,27 @@ def _open_repo(path: str):
     return Repo.open(path)
 
 
-class ProgressBar:
-    """A one-line progress display on a terminal for layer downloads."""
-
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
-        self.layers: Dict[str, list] = {}
-        self.last = 0.0
-
-    def __call__(self, ev) -> None:
-        import time
-        if ev.kind == "layer-start":
-            self.layers[ev["digest"]] = [0, ev["size"]]
-        elif ev.kind == "layer-bytes":
-            self.layers.setdefault(ev["digest"], [0, ev["total"]])[0] = ev["done"]
-        elif ev.kind == "layer-done":
-            d = self.layers.get(ev["digest"])
-            if d:
-                d[0] = d[1]
-        elif ev.kind == "import-start":
-            self.stream.write("\r\033[KImporting\n")
-            return
-        now = time.monotonic()
-        if now - self.last < 0.1 and ev.kind == "layer-bytes":
-            return
-        self.last = now
-        done = sum(v[0] for v in self.layers.values())
-        total = sum(v[1] for v in self.layers.values()) or 1
-        finished = sum(1 for v in self.layers.values() if v[0] >= v[1])
-        width = 30
-        fill = int(width * done / total)
-        from .prune import format_size
-        self.stream.write(f"\r\033[KFetching layers {finished}/{len(self.layers)} "
-                          f"[{'#' * fill}{'.' * (width - fill)}] {format_size(done)}/{format_size(total)}")
-        self.stream.flush()
-
-
-def _progress(args: argparse.Namespace):
+def _progress(args: argparse.Namespace, prep: Any):
+    """Progress for a pull: bootc's progress-v0 JSON Lines on ``--progress-fd`` and a
+    bar on a terminal, both from the bootc layer's renderers."""
+    from .bootc import JsonlWriter, PullProgressMapper, TtyBar
     callbacks = []
     fd = getattr(args, "progress_fd", None)
     if fd is not None:
-        try:
-            from .bootc import ProgressJsonl  # bootc's progress-v0 JSON Lines
-        except ImportError:  # pragma: no cover - the bootc layer ships with ostreepy
-            raise OstreeError("--progress-fd is not available") from None
-        callbacks.append(ProgressJsonl(fd))
+        writer = JsonlWriter(fd)
+        layers = prep.layers
+        mapper = PullProgressMapper(prep.manifest_digest, layers_total=len(layers),
+                                    layers_to_fetch=prep.layers_needed,
+                                    bytes_total=sum(p.descriptor.size for p in layers),
+                                    bytes_to_fetch=prep.bytes_needed)
+
+        def jsonl(ev) -> None:
+            for event, lossy in mapper.feed(ev):
+                writer.send(event, lossy)
+
+        callbacks.append(jsonl)
     if sys.stderr.isatty() and not getattr(args, "quiet", False):
-        callbacks.append(ProgressBar())
+        callbacks.append(TtyBar(sys.stderr))
     if not callbacks:
         return None
 
@@ -108,7 +82,7 @@ def cmd_image_pull(args: argparse.Namespace) -> int:
     if status and not args.quiet:
         print(status)
     rules = PathRules.legacy() if args.legacy_paths else PathRules()
-    res = pull_image(repo, args.imgref, options=options, progress=_progress(args), rules=rules, prepared=prep)
+    res = pull_image(repo, args.imgref, options=options, progress=_progress(args, prep), rules=rules, prepared=prep)
     if res.filtered:
         sys.stderr.write("Image contains non-ostree compatible file paths: "
                          + " ".join(f"{k}: {v}" for k, v in sorted(res.filtered.items())) + "\n")

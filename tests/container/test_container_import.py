@@ -327,3 +327,26 @@ def test_refuses_early_without_space(tmp_path, image_layout):
         assert run("ostree", f"--repo={repo}", "refs").stdout == ""
     finally:
         run("umount", mnt)
+
+
+def test_progress_fd_json_lines(tmp_path, image_layout):
+    import subprocess
+    import sys
+    repo = _init(tmp_path, "bare-user")
+    r, w = os.pipe()
+    p = subprocess.Popen([sys.executable, "-m", "ostreepy", "container", "image", "pull", str(repo),
+                          f"ostree-unverified-image:oci:{image_layout}:v1", "--progress-fd", str(w)],
+                         pass_fds=(w,), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        lines = f.read().decode().splitlines()
+    assert p.wait() == 0
+    events = [json.loads(line) for line in lines]
+    assert events[0] == {"type": "Start", "version": "0.1.0"}
+    pulling = [e for e in events if e.get("task") == "pulling"]
+    assert pulling and pulling[-1]["steps"] == pulling[-1]["stepsTotal"] == 3
+    assert pulling[-1]["bytes"] == pulling[-1]["bytesTotal"]
+    importing = [e for e in events if e.get("task") == "importing"]
+    assert importing[-1]["steps"] == 1 and importing[-1]["subtasks"][0]["completed"] is True
+    # canonical JSON: sorted keys, no spaces
+    assert all(line == json.dumps(json.loads(line), sort_keys=True, separators=(",", ":")) for line in lines)
