@@ -166,33 +166,29 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
         prefix = repo._objects_prefix
         lstat, S_ISLNK, S_IRUSR = os.lstat, stat.S_ISLNK, stat.S_IRUSR
         for fname, fcsum in dirtree.files:
-            if plain_bare:
-                # the common deploy case, kept lean: one lstat and one linkat per file
-                src = f"{prefix}{fcsum[:2]}/{fcsum[2:]}.file"
-                try:
-                    st = lstat(src)
-                except FileNotFoundError:
-                    st = None
-                if st is not None and st.st_size and not S_ISLNK(st.st_mode):
+            if fast:
+                # the common deploy case, kept lean: one lstat (plus the ostreemeta
+                # xattr in bare-user) and one linkat per file; anything unusual
+                # (empty, unreadable, bare-user symlink, link failure) goes the long way
+                if plain_bare:
+                    src = f"{prefix}{fcsum[:2]}/{fcsum[2:]}.file"
+                    try:
+                        st = lstat(src)
+                        linkable = bool(st.st_size) and not S_ISLNK(st.st_mode)
+                    except FileNotFoundError:
+                        linkable = False
+                else:
+                    mode, size, src = repo.file_object_stat(fcsum)
+                    linkable = bool(size) and not (state.repo_usermode and S_ISLNK(mode)) and bool(
+                        mode & S_IRUSR or not state.user)
+                if linkable:
                     try:
                         os.link(src, fname, dst_dir_fd=dfd, follow_symlinks=False)
                         if state.progress is not None:
                             emit(state.progress, "file", path=path + fname)
                         continue
                     except OSError:
-                        pass  # the general path below knows every fallback
-            elif fast:
-                # one lstat (plus the ostreemeta xattr in bare-user) and one linkat
-                mode, size, src = repo.file_object_stat(fcsum)
-                if size and not (state.repo_usermode and S_ISLNK(mode)) and (
-                        mode & S_IRUSR or not state.user):
-                    try:
-                        os.link(src, fname, dst_dir_fd=dfd, follow_symlinks=False)
-                        if state.progress is not None:
-                            emit(state.progress, "file", path=path + fname)
-                        continue
-                    except OSError:
-                        pass  # the general path below knows every fallback
+                        pass
             _checkout_file(state, fcsum, dfd, fname, path + fname)
         for dname, t, m in dirtree.dirs:
             if state.pool is not None and depth == _SPLIT_DEPTH:

@@ -455,27 +455,20 @@ def print_value(type_string: str, value: Any, annotate: bool = True) -> str:
     return _print(parse_type(type_string), value, annotate)
 
 
+_C_ESCAPES = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\a": "\\a", "\b": "\\b", "\f": "\\f",
+              "\v": "\\v"}
+
+
 def _quote_string(s: str) -> str:
+    """g_variant_print's string form: single quotes unless the string holds one."""
     quote = "'" if "'" not in s or '"' in s else '"'
     out = [quote]
     for ch in s:
         if ch == quote or ch == "\\":
             out.append("\\" + ch)
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\a":
-            out.append("\\a")
-        elif ch == "\b":
-            out.append("\\b")
-        elif ch == "\f":
-            out.append("\\f")
-        elif ch == "\v":
-            out.append("\\v")
-        elif ord(ch) < 0x20 or 0x7F <= ord(ch) < 0xA0 and False:
+        elif ch in _C_ESCAPES:
+            out.append(_C_ESCAPES[ch])
+        elif ord(ch) < 0x20:
             out.append("\\u%04x" % ord(ch))
         else:
             out.append(ch)

@@ -869,24 +869,16 @@ class Repo:
             return dict(sorted(out.items()))
         for name, csum in _walk_refs(self._join("refs/heads")):
             out[name] = csum
+        groups = []
         if include_remotes:
-            rdir = self._join("refs/remotes")
-            try:
-                remotes = sorted(os.listdir(rdir))
-            except FileNotFoundError:
-                remotes = []
-            for r in remotes:
-                for name, csum in _walk_refs(os.path.join(rdir, r)):
-                    out[f"{r}:{name}"] = csum
+            groups.append(("refs/remotes", "{0}:{1}"))
         if include_mirrors:
-            mdir = self._join("refs/mirrors")
-            try:
-                cids = sorted(os.listdir(mdir))
-            except FileNotFoundError:
-                cids = []
-            for cid in cids:
-                for name, csum in _walk_refs(os.path.join(mdir, cid)):
-                    out[f"({cid}, {name})"] = csum
+            groups.append(("refs/mirrors", "({0}, {1})"))
+        for base, fmt in groups:
+            d = self._join(base)
+            for owner in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+                for name, csum in _walk_refs(os.path.join(d, owner)):
+                    out[fmt.format(owner, name)] = csum
         return dict(sorted(out.items()))
 
     def read_ref(self, refspec: str) -> Optional[str]:
