@@ -519,6 +519,29 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sign(args: argparse.Namespace) -> int:
+    from .signing import Signer, load_public_keys, read_key_file, sign_commit, verify_commit
+    repo = _open_repo(args)
+    type_ = args.sign_type or "ed25519"
+    if args.verify:
+        keys = list(args.keys)
+        if keys and not args.keys_file:
+            signer = Signer(type_, public=tuple(keys))
+        else:
+            signer = load_public_keys(type_, args.keys_file,
+                                      (args.keys_dir,) if args.keys_dir else ("/etc/ostree", "/usr/share/ostree"))
+            signer = Signer(type_, public=tuple(signer.public) + tuple(keys), revoked=signer.revoked)
+        _print(verify_commit(repo, args.commit, signer))
+        return 0
+    secrets = list(args.keys) + (read_key_file(args.keys_file) if args.keys_file else [])
+    if not secrets:
+        raise UsageError("Need at least one KEY-ID to sign with")
+    with repo.transaction():
+        for secret in secrets:
+            sign_commit(repo, args.commit, Signer(type_, secret=secret))
+    return 0
+
+
 # ------------------------------------------------------------------ parser
 
 
@@ -655,6 +678,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix")
     p.add_argument("commit")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("sign", help="Sign a commit, or verify its signatures")
+    _add_repo_arg(p)
+    p.add_argument("-s", "--sign-type", default=None, help="ed25519 (default) or dummy")
+    p.add_argument("--verify", action="store_true")
+    p.add_argument("--keys-file", help="Read keys from this file (one base64 key per line)")
+    p.add_argument("--keys-dir", help="Use this directory instead of /etc/ostree and /usr/share/ostree")
+    p.add_argument("commit")
+    p.add_argument("keys", nargs="*", metavar="KEY-ID")
+    p.set_defaults(func=cmd_sign)
 
     for name, register in _EXTRA_PARSERS:
         register(sub)
