@@ -109,6 +109,14 @@ class _Writer:
             if len(self.pending) > 4096:
                 self.drain()
 
+    def add_done(self, tree: MutableTree, name: str, checksum: str) -> None:
+        if self.pool is None:
+            tree.replace_file(name, checksum)
+            return
+        fut: Future = Future()
+        fut.set_result(checksum)
+        self.pending.append((tree, name, fut))
+
     def drain(self) -> None:
         pending, self.pending = self.pending, []
         for tree, name, fut in pending:
@@ -390,9 +398,10 @@ class _TarImporter:
                 return
             csum = self.repo.write_content(header, fileobj, member.size)  # type: ignore[arg-type]
         if self.writer is not None:
-            self.writer.drain()  # keep the tar order for names written twice
-            self.pending_bytes = 0
-        parent.replace_file(name, csum)
+            # queued behind the pool's pending files, so names written twice keep tar order
+            self.writer.add_done(parent, name, csum)
+        else:
+            parent.replace_file(name, csum)
         if self.progress is not None:
             emit(self.progress, "file", path="/" + path, size=member.size)
 
