@@ -79,7 +79,7 @@ class _Parser:
         if self.s.startswith('"""', self.i):
             raise self.error("multi-line strings are not supported here")
         self.i += 1
-        out = []
+        out: list = []
         while True:
             c = self.peek()
             if not c or c == "\n":

@@ -124,7 +124,7 @@ class BLSEntry:
     def with_value(self, key: str, value: str) -> "BLSEntry":
         """Set ``key`` to exactly one value: the first line of that key is
         replaced and later ones dropped; a new key is appended."""
-        out = []
+        out: list = []
         done = False
         for k, v in self.items:
             if k == key:
@@ -140,7 +140,7 @@ class BLSEntry:
     def with_values(self, key: str, values: Iterable[str]) -> "BLSEntry":
         """Replace every line of ``key`` by ``values`` (at the first line's place)."""
         values = list(values)
-        out = []
+        out: list = []
         done = False
         for k, v in self.items:
             if k == key:
@@ -222,7 +222,7 @@ def format_entry(entry: BLSEntry, *, ostree_order: bool = True) -> str:
     the overlay initrds), then the remaining keys in their first-appearance
     order. Without it, lines are written exactly in entry order.
     """
-    lines = []
+    lines: list = []
     if ostree_order:
         for key in OSTREE_KEY_ORDER:
             lines.extend((key, v) for v in entry.get_all(key))

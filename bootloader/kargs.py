@@ -62,8 +62,8 @@ def _to_args(value: Iterable[object]) -> Tuple[_Arg, ...]:
         if isinstance(item, str):
             out.append(_split_keyeq(item))
         else:
-            k, v = item  # type: ignore[misc]
-            out.append((str(k), None if v is None else str(v)))
+            pair: tuple = tuple(item)  # type: ignore[arg-type]
+            out.append((str(pair[0]), None if pair[1] is None else str(pair[1])))
     return tuple(out)
 
 

@@ -55,7 +55,7 @@ def parse_sysroot_opts(value: Optional[str]) -> frozenset:
     unknown keys are ignored."""
     if not value:
         return frozenset()
-    out = set()
+    out: set = set()
     for tok in value.replace(";", ":").replace(",", ":").replace(" ", ":").replace("\t", ":").split(":"):
         t = tok.lower().replace("_", "-")
         if t == "all":

@@ -13,6 +13,7 @@ import enum
 import errno
 import os
 import stat
+from concurrent.futures import ThreadPoolExecutor
 from time import time_ns
 from typing import Callable, Optional
 
@@ -65,7 +66,7 @@ class _State:
         self.hardlinkable = ((repo.mode is RepoMode.BARE and not user) or (repo_usermode and user))
         self.user = user
         self.dirmetas: dict = {}
-        self.pool = None
+        self.pool: Optional["ThreadPoolExecutor"] = None
         self.futures: list = []
         self.deferred: list = []
         self.fast_link = (self.hardlinkable and not opts.force_copy and not opts.process_whiteouts
@@ -230,7 +231,6 @@ def _run_tree(state: _State, pfd: int, name: str, tree: str, meta: str) -> None:
     fresh = (state.opts.overwrite is Overwrite.NONE and not state.opts.process_whiteouts
              and state.opts.filter is None and (os.cpu_count() or 1) > 1)
     if fresh:
-        from concurrent.futures import ThreadPoolExecutor
         state.pool = ThreadPoolExecutor(2)
     try:
         _checkout_tree(state, pfd, name, tree, meta, "/")

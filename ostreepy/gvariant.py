@@ -83,6 +83,9 @@ class VariantType:
 
     __slots__ = ("string", "kind", "children", "alignment", "fixed_size", "_struct")
 
+    alignment: int
+    fixed_size: Optional[int]
+
     def __init__(self, string: str, kind: str, children: Tuple["VariantType", ...] = ()):
         self.string = string
         self.kind = kind

@@ -8,7 +8,7 @@ and variants (``<...>``).  Returns a :class:`Variant`.
 from __future__ import annotations
 
 import re
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .errors import GVariantError
 from .gvariant import Variant, parse_type
@@ -101,7 +101,7 @@ class _Parser:
     def string(self) -> str:
         q = self.s[self.i]
         self.i += 1
-        out = []
+        out: List[str] = []
         while True:
             if self.i >= len(self.s):
                 raise self.error("unterminated string")
@@ -147,7 +147,7 @@ class _Parser:
         if want and want.startswith("a{"):
             pt = parse_type(want)
             kt, vt = pt.children[0].children[0].string, pt.children[0].children[1].string
-        out = {}
+        out: Dict[Any, Any] = {}
         self.ws()
         if self.peek() == "}":
             self.i += 1
@@ -170,8 +170,8 @@ class _Parser:
 
     def tuple(self, want: Optional[str]) -> Tuple[str, Any]:
         self.expect("(")
-        types = []
-        vals = []
+        types: List[str] = []
+        vals: List[Any] = []
         child_types = [c.string for c in parse_type(want).children] if want else None
         self.ws()
         while self.peek() != ")":

@@ -20,7 +20,7 @@ import stat
 import threading
 import time
 import zlib
-from typing import BinaryIO, Dict, Iterator, Optional, Set, Tuple
+from typing import BinaryIO, Dict, Iterator, List, Mapping, Optional, Set, Tuple
 
 from . import objects as obj
 from .errors import (
@@ -36,6 +36,7 @@ from .errors import (
 )
 from .keyfile import KeyFile
 from .lock import SHARED, RepoLock
+from .gvariant import Variant
 from .objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
 from .refs import parse_refspec, validate_ref, validate_remote_name
 
@@ -130,7 +131,7 @@ class VerifyingReader(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
-            chunks = []
+            chunks: List[bytes] = []
             while True:
                 c = self.read(CHUNK)
                 if not c:
@@ -460,7 +461,7 @@ class Repo:
     def write_dirmeta(self, meta: DirMeta) -> str:
         return self.write_metadata(ObjectType.DIR_META, meta.serialize())
 
-    def read_commit_detached_metadata(self, checksum: str) -> Optional[Dict[str, object]]:
+    def read_commit_detached_metadata(self, checksum: str) -> Optional[Dict[str, Variant]]:
         path = self.object_path(checksum, ObjectType.COMMIT_META)
         try:
             with open(path, "rb") as f:
@@ -469,13 +470,13 @@ class Repo:
             return None
         return obj.parse_commitmeta(data)
 
-    def write_commit_detached_metadata(self, checksum: str, metadata: Optional[Dict[str, object]]) -> None:
+    def write_commit_detached_metadata(self, checksum: str, metadata: Optional[Mapping[str, Variant]]) -> None:
         path = self.object_path(checksum, ObjectType.COMMIT_META)
         if metadata is None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
             return
-        data = obj.serialize_commitmeta(metadata)  # type: ignore[arg-type]
+        data = obj.serialize_commitmeta(metadata)
         self._ensure_objdir(checksum)
         _write_file_atomic(path, data, 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
 
@@ -863,9 +864,9 @@ class Repo:
                     full = name if cut_prefix or not rp else f"{rp}/{name}"
                     out[f"{remote}:{full}" if remote else full] = csum
             elif os.path.isfile(path):
-                csum = self.read_ref(prefix)
-                if csum:
-                    out[prefix] = csum
+                value = self.read_ref(prefix)
+                if value:
+                    out[prefix] = value
             return dict(sorted(out.items()))
         for name, csum in _walk_refs(self._join("refs/heads")):
             out[name] = csum

@@ -414,9 +414,9 @@ def prune_layers(repo: Repo) -> int:
     # deployments keep their images' layers alive, as ostree-ext does
     for prefix in ("ostree/0", "ostree/1", "rpmostree/base", "ostree/container/baseimage"):
         for commit in repo.list_refs(prefix).values():
-            st = _state_from_commit(repo, "", commit)
-            if st is not None:
-                for d in st.manifest_json.get("layers", []):
+            deployed = _state_from_commit(repo, "", commit)
+            if deployed is not None:
+                for d in deployed.manifest_json.get("layers", []):
                     wanted.add(d.get("digest"))
     removed = 0
     with repo.transaction():

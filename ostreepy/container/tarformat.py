@@ -472,8 +472,8 @@ class _Exporter:
             self._default_dir(p)
         for d in range(256):
             self._default_dir(f"{objdir}/{d:02x}")
-        for d in ("extensions", "refs", "refs/heads", "refs/mirrors", "refs/remotes", "state", "tmp", "tmp/cache"):
-            self._default_dir(f"{OSTREEDIR}/repo/{d}")
+        for sub in ("extensions", "refs", "refs/heads", "refs/mirrors", "refs/remotes", "state", "tmp", "tmp/cache"):
+            self._default_dir(f"{OSTREEDIR}/repo/{sub}")
         self._default_data(f"{OSTREEDIR}/repo/config", REPO_CONFIG)
 
     def _detached_metadata(self) -> Optional[bytes]:
