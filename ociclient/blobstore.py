@@ -23,7 +23,7 @@ class _OneShot:
 
     def __call__(self, offset: int) -> IO[bytes]:
         assert offset == 0
-        return _NoClose(self.stream)
+        return _NoClose(self.stream)  # type: ignore[return-value]
 
 
 class _NoClose(io.RawIOBase):

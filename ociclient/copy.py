@@ -67,9 +67,10 @@ def copy_image(
 
     own_src = not isinstance(src, ImageSource)
     own_dst = not isinstance(dst, ImageDestination)
-    source = open_source(src, src_options) if own_src else src  # type: ignore[arg-type]
+    source: ImageSource = src if isinstance(src, ImageSource) else open_source(src, src_options)
     try:
-        destination = open_destination(dst, dst_options) if own_dst else dst  # type: ignore[arg-type]
+        destination: ImageDestination = (dst if isinstance(dst, ImageDestination)
+                                         else open_destination(dst, dst_options))
         try:
             result = _copy(source, destination, multi_arch, platform, progress, max_parallel, blob_attempts)
             destination.commit()

@@ -49,7 +49,7 @@ def make_client(ref: DockerReference, options: Options, insecure_conf: bool = Fa
         ref.api_host, credentials=creds, insecure=insecure, tls=tls, timeout=options.timeout,
         retry=options.retry or RetryPolicy(),
         credentials_callback=None if creds is not None else lookup,
-        registry_token=options.registry_token, **kw)
+        registry_token=options.registry_token, **kw)  # type: ignore[arg-type]
     return RegistryClient(transport)
 
 
@@ -153,7 +153,7 @@ class RegistryDestination(ImageDestination):
 
     def put_blob(self, stream: IO[bytes], descriptor: Descriptor, on_read: OnRead = None) -> None:
         verifying = VerifyingReader(stream, descriptor.digest, descriptor.size, on_read=on_read)
-        self.client.upload_blob(self.repo, verifying, descriptor, chunk_size=self.options.chunk_size)
+        self.client.upload_blob(self.repo, verifying, descriptor, chunk_size=self.options.chunk_size)  # type: ignore[arg-type]
 
     def put_manifest(self, data: bytes, media_type: str, tag: Optional[str] = None) -> str:
         from .digest import digest_bytes

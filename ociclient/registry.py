@@ -324,7 +324,7 @@ class RegistryClient:
                 nxt = parse_link_next(resp.headers.get("Link"))
                 base = resp.url
             tags.extend(obj.get("tags") or [])
-            url = urljoin(base, nxt) if nxt else None
+            url = urljoin(base, nxt) if nxt else None  # type: ignore[assignment]
         return tags
 
     def referrers(self, repo: str, digest: str, artifact_type: Optional[str] = None) -> ImageIndex:
@@ -394,14 +394,14 @@ class RegistryClient:
         transparently resumes a broken connection with ``Range``."""
         raw = _ResumingStream(self, repo, descriptor.digest, descriptor.size)
         return io.BufferedReader(  # type: ignore[return-value]
-            VerifyingReader(raw, descriptor.digest, descriptor.size, on_read=on_read), buffer_size=CHUNK)
+            VerifyingReader(raw, descriptor.digest, descriptor.size, on_read=on_read), buffer_size=CHUNK)  # type: ignore[arg-type]
 
     def fetch_blob(self, repo: str, descriptor: Descriptor, dest: str, *, partial_dir: Optional[str] = None,
                    on_read: Optional[Callable[[int], None]] = None,
                    on_start: Optional[Callable[[int], None]] = None) -> str:
         """Download a blob into the file ``dest``; see :func:`download_to_file`."""
         return download_to_file(
-            lambda offset: _ResumingStream(self, repo, descriptor.digest, descriptor.size, offset),
+            lambda offset: _ResumingStream(self, repo, descriptor.digest, descriptor.size, offset),  # type: ignore[arg-type,return-value]
             descriptor, dest, partial_dir=partial_dir, on_read=on_read, on_start=on_start)
 
     def mount_blob(self, repo: str, digest: str, from_repo: str) -> bool:

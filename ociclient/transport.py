@@ -325,7 +325,7 @@ class Transport:
                 headers["Authorization"] = "Basic " + creds.basic
             for s in scopes:
                 params.append(("scope", s))
-            do = lambda: self.session.get(ch.realm, params=params, headers=headers,  # noqa: E731
+            do = lambda: self.session.get(ch.realm, params=params, headers=headers,  # type: ignore[arg-type]  # noqa: E731
                                           timeout=self.timeout, verify=self._verify)
         resp = self._with_retries(do, f"token from {ch.realm}")
         try:
