@@ -673,31 +673,23 @@ class Repo:
         try:
             written = 0
             with os.fdopen(fd, "wb", buffering=0, closefd=False) as out:
+                comp = None
                 if mode is RepoMode.ARCHIVE:
                     if size is None:
                         raise InvalidObjectError("archive repositories need the file size up front")
-                    out.write(obj.lenprefix(header.serialize_zlib(size)))
+                    _write_all(out, obj.lenprefix(header.serialize_zlib(size)))
                     comp = zlib.compressobj(self.zlib_level, zlib.DEFLATED, -15)
-                    if stream is not None:
-                        while True:
-                            chunk = stream.read(CHUNK)
-                            if not chunk:
-                                break
-                            hasher.update(chunk)
-                            written += len(chunk)
-                            c = comp.compress(chunk)
-                            if c:
-                                out.write(c)
-                    out.write(comp.flush())
-                else:
-                    if stream is not None:
-                        while True:
-                            chunk = stream.read(CHUNK)
-                            if not chunk:
-                                break
-                            hasher.update(chunk)
-                            written += len(chunk)
-                            out.write(chunk)
+                while stream is not None:
+                    chunk = stream.read(CHUNK)
+                    if not chunk:
+                        break
+                    hasher.update(chunk)
+                    written += len(chunk)
+                    data = comp.compress(chunk) if comp is not None else chunk
+                    if data:
+                        _write_all(out, data)
+                if comp is not None:
+                    _write_all(out, comp.flush())
             if size is not None and written != size:
                 raise CorruptObjectError(f"Corrupted file object: expected {size} bytes, got {written}")
             checksum = hasher.hexdigest()
@@ -1050,6 +1042,15 @@ def _bare_user_only_header(header: FileHeader, strict: bool = True) -> FileHeade
         raise InvalidObjectError(
             "bare-user-only repositories cannot store file ownership or xattrs (use canonical permissions)")
     return header
+
+
+def _write_all(out: BinaryIO, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = out.write(view)
+        if not n:
+            raise OSError(errno.EIO, "short write")
+        view = view[n:]
 
 
 def _walk_refs(base: str) -> Iterator[Tuple[str, str]]:
