@@ -382,7 +382,7 @@ def _copy_file(state: _State, checksum: str, header: FileHeader, dfd: int, name:
                     chunk = stream.read(CHUNK)
                     if not chunk:
                         break
-                    os.write(fd, chunk) if len(chunk) < 65536 else _write_all(fd, chunk)
+                    _write_all(fd, chunk)
             finally:
                 stream.close()
             if not user:
@@ -417,6 +417,8 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         n = os.write(fd, view)
+        if not n:
+            raise OSError(errno.EIO, "short write")
         view = view[n:]
 
 

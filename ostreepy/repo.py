@@ -436,7 +436,9 @@ class Repo:
         tmp = self._tmp_name()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
-            os.write(fd, data) if len(data) < (1 << 30) else None
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
             os.fchmod(fd, 0o644)
             if self._txn_depth == 0 and self.fsync:
                 os.fsync(fd)
