@@ -165,6 +165,9 @@ def _options(args: argparse.Namespace, prefix: str = "", global_args: Optional[a
         if creds is not None:
             raise OciError("--registry-token cannot be used with credentials")
         kw["registry_token"] = get("registry_token")
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        from .shortnames import terminal_prompt  # podman prompts for an ambiguous short name
+        kw["short_name_prompt"] = terminal_prompt
     return Options(credentials=creds, authfile=authfile, tls_verify=get("tls_verify"),
                    cert_dir=get("cert_dir"), retry=retry, chunk_size=getattr(args, "chunk_size", None), **kw)
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 from typing import IO, BinaryIO, List, Optional, Tuple
 
+import attrs
+
 from .auth import lookup_credentials
 from .digest import VerifyingReader
-from .errors import OciError
+from .errors import BlockedRegistry, OciError
 from .image import ImageDestination, ImageSource, OnRead, Options
 from .manifest import Descriptor
 from .reference import DockerReference
 from .registries_conf import PullSource, RegistriesConf, load_registries_conf
 from .registry import RegistryClient, _ResumingStream
+from .shortnames import Resolved, default_user_aliases_path, load_user_aliases, record_alias, resolve_short_name
 from .transport import CERTS_D_DIRS, RetryPolicy, TLSConfig, Transport
 
 log = logging.getLogger(__name__)
@@ -54,18 +57,51 @@ def make_client(ref: DockerReference, options: Options, insecure_conf: bool = Fa
 
 
 class RegistrySource(ImageSource):
-    """Reads ``docker://`` images; with registries.conf mirrors tried in order."""
+    """Reads ``docker://`` images; with registries.conf mirrors tried in order.
+
+    A short name (see :mod:`ociclient.shortnames`) is resolved first; with several candidates
+    they are tried in order and the first that has the image wins. ``reference`` is then the
+    fully qualified reference that was used (before mirrors), ``resolved`` how it was found.
+    """
 
     def __init__(self, ref: DockerReference, options: Options = Options()) -> None:
-        self.reference = ref
         self.options = options
         conf = resolve_registries_conf(options)
         self._conf = conf
-        self._sources: List[PullSource] = conf.pull_sources(ref)
+        self.resolved: Optional[Resolved] = None
+        candidates = [ref]
+        if ref.short_name is not None and options.registries_conf is not False:
+            self.resolved = resolve_short_name(
+                ref, conf, user_aliases=load_user_aliases(self._user_aliases_path()),
+                prompt=options.short_name_prompt)
+            candidates = list(self.resolved.candidates)
+            log.info("%s", self.resolved.description())
+        candidates = [attrs.evolve(c, short_name=None) for c in candidates]
+        self.reference = candidates[0]
+        #: (candidate, its pull sources) in order; errors for candidates that cannot be used
+        self._candidates: List[Tuple[DockerReference, List[PullSource]]] = []
+        self._skipped: List[str] = []
+        for c in candidates:
+            try:
+                self._candidates.append((c, conf.pull_sources(c)))
+            except BlockedRegistry as e:
+                if len(candidates) == 1:
+                    raise
+                self._skipped.append(f"{c.string()}: {e}")
+        if not self._candidates:
+            raise BlockedRegistry("; ".join(self._skipped))
+        self._sources: List[PullSource] = [ps for _, pss in self._candidates for ps in pss]
         self.client: Optional[RegistryClient] = None
-        self.repo = ref.repository
+        self.repo = self.reference.repository
         self._raw: Optional[Tuple[bytes, str, str]] = None
         self._clients: List[RegistryClient] = []
+        self._winner: Optional[Tuple[DockerReference, List[PullSource]]] = None
+
+    def _user_aliases_path(self) -> Optional[str]:
+        p = self.options.short_name_aliases
+        if p is False:
+            return None
+        return p if p else default_user_aliases_path(self.options.env)
 
     def _client_for(self, ps: PullSource) -> RegistryClient:
         c = make_client(ps.reference, self.options, ps.insecure, self._conf)
@@ -75,27 +111,45 @@ class RegistrySource(ImageSource):
     def get_raw_manifest(self) -> Tuple[bytes, str, str]:
         if self._raw is not None:
             return self._raw
-        errors: List[str] = []
+        errors: List[str] = list(self._skipped)
         last: Optional[OciError] = None
-        for ps in self._sources:
-            client = self._client_for(ps)
-            try:
-                data, mtype, digest = client.get_manifest(ps.reference.repository, ps.reference.reference)
-            except OciError as e:
-                last = e
-                errors.append(f"{ps.reference.string()}: {e}")
-                if len(self._sources) > 1:
-                    log.info("pulling from %s failed: %s", ps.reference.string(), e)
-                continue
-            self.client = client
-            self.repo = ps.reference.repository
-            self.pulled_from = ps.reference
-            self._raw = (data, mtype, digest)
-            return self._raw
+        for cand, sources in self._candidates:
+            for ps in sources:
+                client = self._client_for(ps)
+                try:
+                    data, mtype, digest = client.get_manifest(ps.reference.repository, ps.reference.reference)
+                except OciError as e:
+                    last = e
+                    errors.append(f"{ps.reference.string()}: {e}")
+                    if len(self._sources) > 1:
+                        log.info("pulling from %s failed: %s", ps.reference.string(), e)
+                    continue
+                self.client = client
+                self.repo = ps.reference.repository
+                self.pulled_from = ps.reference
+                self.reference = cand
+                self._winner = (cand, sources)
+                self._raw = (data, mtype, digest)
+                self._record_alias(cand)
+                return self._raw
         assert last is not None
-        if len(errors) > 1:
-            raise type(last)("; ".join(errors), codes=last.codes, status=last.status)
+        if len(errors) > 1 or (self.resolved is not None and self.resolved.rationale != "none"):
+            msg = "; ".join(errors)
+            if self.resolved is not None and self.resolved.description():
+                msg = f"{self.resolved.description()}: {msg}"
+            raise type(last)(msg, codes=last.codes, status=last.status)
         raise last
+
+    def _record_alias(self, cand: DockerReference) -> None:
+        if self.resolved is None or not self.resolved.record:
+            return
+        path = self._user_aliases_path()
+        if not path:
+            return
+        try:
+            record_alias(path, self.resolved.user_input, cand.name)
+        except (OSError, OciError) as e:  # podman only logs this too
+            log.error("recording short-name alias %s=%s: %s", self.resolved.user_input, cand.name, e)
 
     def _ensure(self) -> RegistryClient:
         if self.client is None:
@@ -114,8 +168,9 @@ class RegistrySource(ImageSource):
         return self._ensure().open_blob(self.repo, descriptor, on_read=on_read)
 
     def list_tags(self) -> List[str]:
-        """Tags of the repository (Link pagination followed)."""
-        ps = self._sources[-1]
+        """Tags of the repository (Link pagination followed), from the primary location of the
+        candidate that was pulled (the first one before any pull)."""
+        ps = (self._winner or self._candidates[0])[1][-1]
         return self._client_for(ps).list_tags(ps.reference.repository)
 
     def close(self) -> None:

@@ -37,6 +37,11 @@ class ReferenceInvalid(OciError, ValueError):
     """An image reference (or transport name, tag, digest) does not parse."""
 
 
+class ShortNameError(ReferenceInvalid):
+    """A short name cannot be resolved as registries.conf asks (e.g. ``short-name-mode =
+    "enforcing"`` with several unqualified-search registries and no prompt)."""
+
+
 class DigestInvalid(OciError, ValueError):
     """A string is not a valid ``algorithm:hex`` digest."""
 

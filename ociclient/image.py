@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import io
-from typing import IO, Any, BinaryIO, Callable, Optional, Tuple, Union
+from typing import IO, Any, BinaryIO, Callable, Optional, Sequence, Tuple, Union
 
 import attrs
 
@@ -42,6 +42,10 @@ class Options:
     :ivar timeout: ``(connect, read)`` seconds for every request.
     :ivar env: environment used for auth file lookup (default ``os.environ``).
     :ivar registry_token: a ready bearer token (``--registry-token``).
+    :ivar short_name_aliases: the user's ``short-name-aliases.conf`` (``None`` = podman's place,
+        ``False`` = none); read only when registries.conf is.
+    :ivar short_name_prompt: ``prompt(candidates) -> chosen`` for an ambiguous short name
+        (``None``: no prompting, ``short-name-mode`` decides; see :mod:`ociclient.shortnames`).
     """
 
     credentials: Optional[Credentials] = None
@@ -57,6 +61,8 @@ class Options:
     user_agent: Optional[str] = None
     #: a bearer token sent as is (``--registry-token``); no token requests are made
     registry_token: Optional[str] = None
+    short_name_aliases: Any = None
+    short_name_prompt: Optional[Callable[[Sequence[str]], str]] = None
 
 
 class ImageSource(abc.ABC):

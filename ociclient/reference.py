@@ -47,12 +47,18 @@ class DockerReference:
     :ivar repository: the repository path (``library/alpine``).
     :ivar tag: tag or ``None``.
     :ivar digest: ``algo:hex`` or ``None``; when both are set the digest is what is fetched.
+    :ivar short_name: for a name written without a registry (``alpine``, ``library/x:1``) and
+        parsed without the ``docker://`` prefix: the repository as written (``alpine``,
+        ``library/x``). Such a reference is resolved with registries.conf aliases and
+        unqualified-search registries when it is pulled (see :mod:`ociclient.shortnames`);
+        ``registry``/``repository`` hold the ``docker.io`` fallback. Not part of equality.
     """
 
     registry: str
     repository: str
     tag: Optional[str] = None
     digest: Optional[str] = None
+    short_name: Optional[str] = attrs.field(default=None, eq=False, hash=False)
 
     transport = "docker"
 
@@ -78,7 +84,21 @@ class DockerReference:
         return attrs.evolve(self, digest=digest)
 
     def with_name(self, registry: str, repository: str) -> "DockerReference":
-        return attrs.evolve(self, registry=registry, repository=repository)
+        return attrs.evolve(self, registry=registry, repository=repository, short_name=None)
+
+    @property
+    def is_short_name(self) -> bool:
+        """Whether the name was written without a registry (and without ``docker://``)."""
+        return self.short_name is not None
+
+    def short_input(self) -> str:
+        """The short name as written plus ``:tag``/``@digest`` (only for short names)."""
+        s = self.short_name or self.repository
+        if self.tag:
+            s += f":{self.tag}"
+        if self.digest:
+            s += f"@{self.digest}"
+        return s
 
     def string(self) -> str:
         """``registry/repository[:tag][@digest]`` without the transport."""
@@ -131,6 +151,18 @@ class DirReference:
 ImageReference = Union[DockerReference, OciLayoutReference, OciArchiveReference, DirReference]
 
 
+def is_short_name(name: str) -> bool:
+    """True if ``name`` (``[host/]path[:tag][@digest]``, no transport) names no registry, as
+    containers/image's ``shortnames.IsShortName`` decides: there is no ``/``, or the first
+    component has no ``.`` or ``:`` and is not ``localhost``. A digest does not change that."""
+    if name.startswith("docker://"):
+        name = name[len("docker://"):]
+    first, slash, _ = name.partition("/")
+    if not slash:
+        return True
+    return not ("." in first or ":" in first or first == "localhost")
+
+
 def _split_domain(name: str) -> "tuple[str, str]":
     i = name.find("/")
     if i == -1:
@@ -141,11 +173,12 @@ def _split_domain(name: str) -> "tuple[str, str]":
     return DOCKER_HUB, name
 
 
-def parse_docker_reference(s: str, *, normalize: bool = True) -> DockerReference:
+def parse_docker_reference(s: str, *, normalize: bool = True, keep_short: bool = False) -> DockerReference:
     """Parse ``[host[:port]/]name[:tag][@digest]`` (no transport prefix).
 
     With ``normalize`` (the default) short names get ``docker.io`` and ``library/`` and an
-    untagged, undigested reference gets ``:latest``.
+    untagged, undigested reference gets ``:latest``. With ``keep_short`` a name without a
+    registry also records what was written in :attr:`DockerReference.short_name`.
     """
     orig = s
     if not s:
@@ -172,6 +205,7 @@ def parse_docker_reference(s: str, *, normalize: bool = True) -> DockerReference
     if not s:
         raise ReferenceInvalid(f"invalid reference {orig!r}: missing repository name")
     registry, path = _split_domain(s)
+    short = path if (keep_short and registry == DOCKER_HUB and not s.startswith(DOCKER_HUB + "/")) else None
     if registry == "index.docker.io":
         registry = DOCKER_HUB
     if not _DOMAIN_RE.match(registry):
@@ -195,7 +229,7 @@ def parse_docker_reference(s: str, *, normalize: bool = True) -> DockerReference
         )
     if normalize and tag is None and digest is None:
         tag = DEFAULT_TAG
-    return DockerReference(registry=registry, repository=path, tag=tag, digest=digest)
+    return DockerReference(registry=registry, repository=path, tag=tag, digest=digest, short_name=short)
 
 
 def _split_path_and_image(rest: str, transport: str) -> "tuple[str, Optional[str]]":
@@ -213,6 +247,11 @@ def _split_path_and_image(rest: str, transport: str) -> "tuple[str, Optional[str
 
 def parse_reference(s: str) -> ImageReference:
     """Parse an image reference with or without a transport prefix.
+
+    A name without transport and without registry (``alpine:3``) is a *short name*: it keeps
+    :attr:`DockerReference.short_name` so that pulling it resolves it like podman does
+    (registries.conf aliases, unqualified-search registries). ``docker://alpine:3`` is always
+    ``docker.io/library/alpine:3``, as in skopeo.
 
     Raises :class:`~ociclient.errors.ReferenceInvalid` saying what is wrong.
     """
@@ -236,4 +275,4 @@ def parse_reference(s: str) -> ImageReference:
         "containers-storage", "docker-daemon", "docker-archive", "sif", "ostree", "tarball",
     }:
         raise ReferenceInvalid(f"invalid reference {s!r}: transport {m.group(1)!r} is not supported")
-    return parse_docker_reference(s)
+    return parse_docker_reference(s, keep_short=True)

@@ -20,7 +20,70 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import attrs
 
 from .errors import BlockedRegistry, ConfigError, ReferenceInvalid
-from .reference import DockerReference, parse_docker_reference
+from .reference import DockerReference, is_short_name, parse_docker_reference
+
+SHORT_NAME_MODES = ("enforcing", "permissive", "disabled")
+
+
+def validate_short_name(name: str) -> None:
+    """The left-hand side of an alias: a name without registry, tag or digest."""
+    try:
+        ref = parse_docker_reference(name, normalize=False)
+    except ReferenceInvalid as e:
+        raise ConfigError(f"cannot parse short name {name!r}: {e}") from None
+    if ref.digest:
+        raise ConfigError(f"invalid short name {name!r}: must not contain digest")
+    if ref.tag:
+        raise ConfigError(f"invalid short name {name!r}: must not contain tag")
+    if not is_short_name(name):
+        raise ConfigError(f"invalid short name {name!r}: must not contain registry")
+
+
+def parse_alias_value(value: str) -> str:
+    """The right-hand side of an alias: ``registry/repository`` without tag or digest;
+    returned normalised (``docker.io/alpine`` becomes ``docker.io/library/alpine``)."""
+    try:
+        ref = parse_docker_reference(value, normalize=False)
+    except ReferenceInvalid as e:
+        raise ConfigError(f"parsing alias {value!r}: {e}") from None
+    if ref.digest:
+        raise ConfigError(f"invalid alias {value!r}: must not contain digest")
+    if ref.tag:
+        raise ConfigError(f"invalid alias {value!r}: must not contain tag")
+    if is_short_name(value):
+        raise ConfigError(f"invalid alias {value!r}: must contain registry and repository")
+    return parse_docker_reference(value).name
+
+
+@attrs.frozen
+class Alias:
+    """One ``[aliases]`` entry: ``value`` is ``None`` for ``""`` (which resets an alias an
+    earlier file set); ``origin`` is the file it came from."""
+
+    name: str
+    value: Optional[str]
+    origin: str
+
+
+def parse_aliases(table: Any, path: str) -> Tuple[Alias, ...]:
+    """Validate an ``[aliases]`` table; every bad entry is reported in one :class:`ConfigError`."""
+    if table is None:
+        return ()
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{path}: [aliases] must be a table")
+    out: List[Alias] = []
+    errors: List[str] = []
+    for name, value in table.items():
+        try:
+            validate_short_name(str(name))
+            if not isinstance(value, str):
+                raise ConfigError(f"alias {name!r}: value must be a string")
+            out.append(Alias(str(name), parse_alias_value(value) if value else None, path))
+        except ConfigError as e:
+            errors.append(str(e))
+    if errors:
+        raise ConfigError(f"{path}: " + "; ".join(errors))
+    return tuple(out)
 
 
 def _toml_loads(text: str, path: str) -> Dict[str, Any]:
@@ -89,6 +152,12 @@ class RegistriesConf:
     unqualified_search_registries: Tuple[str, ...] = ()
     short_name_mode: str = "permissive"
     credential_helpers: Tuple[str, ...] = ()
+    #: ``[aliases]`` of all files, later files first replaced earlier entries of the same name
+    aliases: Tuple[Alias, ...] = ()
+    #: the file that set ``unqualified-search-registries`` ("" if none did)
+    search_registries_origin: str = ""
+    #: the files read, in order
+    files: Tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, obj: Mapping[str, Any], path: str = "registries.conf") -> "RegistriesConf":
@@ -119,11 +188,25 @@ class RegistriesConf:
                 mirror_by_digest_only=bool(r.get("mirror-by-digest-only", False)),
                 mirrors=tuple(mirrors),
             ))
+        mode = str(obj.get("short-name-mode") or "permissive")
+        if mode not in SHORT_NAME_MODES:
+            raise ConfigError(f"{path}: invalid short-name-mode {mode!r} "
+                              f"(one of {', '.join(SHORT_NAME_MODES)})")
+        usr = obj.get("unqualified-search-registries") or ()
+        if isinstance(usr, str) or not all(isinstance(u, str) for u in usr):
+            raise ConfigError(f"{path}: unqualified-search-registries must be an array of strings")
+        for u in usr:
+            if not u.rstrip("/") or "://" in u:
+                raise ConfigError(f"{path}: invalid unqualified-search registry {u!r} "
+                                  "(host[:port], no URI scheme)")
         return cls(
             registries=tuple(regs),
-            unqualified_search_registries=tuple(obj.get("unqualified-search-registries") or ()),
-            short_name_mode=str(obj.get("short-name-mode") or "permissive"),
+            unqualified_search_registries=tuple(u.rstrip("/") for u in usr),
+            short_name_mode=mode,
             credential_helpers=tuple(obj.get("credential-helpers") or ()),
+            aliases=parse_aliases(obj.get("aliases"), path),
+            search_registries_origin=path if "unqualified-search-registries" in obj else "",
+            files=(path,),
         )
 
     def merged_with(self, other: "RegistriesConf", other_obj: Mapping[str, Any]) -> "RegistriesConf":
@@ -131,14 +214,28 @@ class RegistriesConf:
         by_prefix = {r.prefix: r for r in self.registries}
         for r in other.registries:
             by_prefix[r.prefix] = r
+        aliases = {a.name: a for a in self.aliases}
+        for a in other.aliases:
+            aliases[a.name] = a
+        usr_set = "unqualified-search-registries" in other_obj
         return RegistriesConf(
             registries=tuple(by_prefix.values()),
             unqualified_search_registries=other.unqualified_search_registries
-            if "unqualified-search-registries" in other_obj else self.unqualified_search_registries,
-            short_name_mode=other.short_name_mode if "short-name-mode" in other_obj else self.short_name_mode,
+            if usr_set else self.unqualified_search_registries,
+            short_name_mode=other.short_name_mode if other_obj.get("short-name-mode") else self.short_name_mode,
             credential_helpers=other.credential_helpers
             if "credential-helpers" in other_obj else self.credential_helpers,
+            aliases=tuple(aliases.values()),
+            search_registries_origin=other.search_registries_origin if usr_set else self.search_registries_origin,
+            files=self.files + other.files,
         )
+
+    def find_alias(self, name: str) -> Optional[Alias]:
+        """The ``[aliases]`` entry for a short name (without tag/digest), if any."""
+        for a in self.aliases:
+            if a.name == name:
+                return a
+        return None
 
     def find_registry(self, name: str) -> Optional[Registry]:
         """The ``[[registry]]`` whose prefix matches ``name`` (host/repo[:tag][@digest]) longest."""
