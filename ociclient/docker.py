@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from typing import IO, BinaryIO, List, Optional, Tuple
+from typing import IO, BinaryIO, Callable, List, Optional, Tuple
 
 import attrs
 
 from .auth import lookup_credentials
-from .digest import VerifyingReader
-from .errors import BlockedRegistry, OciError
+from .digest import CHUNK, VerifyingReader
+from .errors import BlockedRegistry, OciError, SizeMismatch
 from .image import ImageDestination, ImageSource, OnRead, Options
 from .manifest import Descriptor
 from .reference import DockerReference
@@ -209,6 +209,51 @@ class RegistryDestination(ImageDestination):
     def put_blob(self, stream: IO[bytes], descriptor: Descriptor, on_read: OnRead = None) -> None:
         verifying = VerifyingReader(stream, descriptor.digest, descriptor.size, on_read=on_read)
         self.client.upload_blob(self.repo, verifying, descriptor, chunk_size=self.options.chunk_size)  # type: ignore[arg-type]
+
+    def put_blob_from(self, source: ImageSource, descriptor: Descriptor, on_read: OnRead = None,
+                      on_start: Optional[Callable[[int], None]] = None) -> None:
+        """Copy a blob from ``source``; a chunked upload that the registry makes go back
+        (HTTP 416 and a shorter ``Range``) reads the blob from ``source`` again."""
+        if self.options.chunk_size is None:
+            return super().put_blob_from(source, descriptor, on_read, on_start)
+        if on_start is not None:
+            on_start(0)
+
+        high = [0]  # how much of the blob was reported as progress (streams read ahead)
+
+        def open_at(offset: int) -> IO[bytes]:
+            """The verified blob from ``offset`` (the bytes before it are read and hashed
+            again, but only bytes past what was reported before count as progress)."""
+            pos = [0]
+
+            def counted(n: int) -> None:
+                start = pos[0]
+                pos[0] += n
+                new = pos[0] - max(start, high[0])
+                if new > 0:
+                    high[0] = pos[0]
+                    if on_read is not None:
+                        on_read(new)
+
+            f = source.open_blob(descriptor, on_read=counted)
+            left = offset
+            try:
+                while left:
+                    chunk = f.read(min(left, CHUNK))
+                    if not chunk:
+                        raise SizeMismatch(f"blob {descriptor.digest} ended before offset {offset}")
+                    left -= len(chunk)
+            except BaseException:
+                f.close()
+                raise
+            return f
+
+        first = open_at(0)
+        try:
+            self.client.upload_blob(self.repo, first, descriptor, chunk_size=self.options.chunk_size,
+                                    reopen=open_at)
+        finally:
+            first.close()
 
     def put_manifest(self, data: bytes, media_type: str, tag: Optional[str] = None) -> str:
         from .digest import digest_bytes

@@ -434,11 +434,42 @@ class RegistryClient:
             min_chunk = resp.headers.get("OCI-Chunk-Min-Length")
             return urljoin(resp.url, resp.headers["Location"]), int(min_chunk) if min_chunk and min_chunk.isdigit() else 0
 
+    def upload_status(self, repo: str, location: str) -> Tuple[int, str]:
+        """Ask an upload session how much it holds (``GET <location>``): returns the offset to
+        continue from (the end of ``Range: 0-N`` plus one) and the location to use next.
+
+        ``Range: 0-0`` is ambiguous (distribution answers it for 0 and for 1 byte); it is
+        returned as 0 and the caller tries 1 if that is refused too.
+        """
+        resp = self.transport.request("GET", location, scopes=_push(repo))
+        with resp:
+            raise_for_response(resp, f"asking for the state of upload {location}")
+            if resp.status_code not in (200, 204):
+                raise UploadError(f"asking for the state of upload {location}: unexpected HTTP {resp.status_code}")
+            rng = resp.headers.get("Range")
+            new_location = urljoin(resp.url, resp.headers["Location"]) if "Location" in resp.headers else location
+        if rng is None:
+            return 0, new_location
+        m = re.match(r"^\s*(?:bytes[ =])?0-(\d+)\s*$", rng)
+        if not m:
+            raise UploadError(f"upload {location}: cannot parse Range {rng!r}")
+        end = int(m.group(1))
+        return (0 if end == 0 else end + 1), new_location
+
     def upload_blob(self, repo: str, stream: IO[bytes], descriptor: Descriptor, *,
-                    chunk_size: Optional[int] = None) -> str:
+                    chunk_size: Optional[int] = None,
+                    reopen: Optional[Callable[[int], IO[bytes]]] = None) -> str:
         """Upload a blob: POST, then one PUT with the whole body (monolithic), or PATCH chunks
         with ``Content-Range`` and a closing PUT (``chunk_size`` set). The ``Location`` the
-        registry returns is used as given. Returns the digest the registry confirmed."""
+        registry returns is used as given. Returns the digest the registry confirmed.
+
+        Chunked uploads re-synchronise on ``416 Range Not Satisfiable`` as the distribution
+        spec says: the session's ``Range`` is asked for (:meth:`upload_status`) and the upload
+        goes on from there — from the chunk still in memory, else by seeking ``stream`` (if it
+        is seekable), else from ``reopen(offset)`` (a new stream of the same blob positioned at
+        ``offset``; streams it returns are closed here). If the session is gone (404) and
+        ``reopen`` is given, the whole upload starts again. Otherwise :class:`UploadError`.
+        """
         location, min_chunk = self._start_upload(repo)
         digest = descriptor.digest
         scopes = _push(repo)
@@ -450,25 +481,12 @@ class RegistryClient:
                 data=body, retry=False)
         else:
             chunk_size = max(chunk_size, min_chunk)
-            offset = 0
-            while True:
-                chunk = _read_exact(stream, chunk_size)
-                if not chunk:
-                    break
-                end = offset + len(chunk) - 1
-                resp = self.transport.request(
-                    "PATCH", location, scopes=scopes, data=chunk, retry=False,
-                    headers={"Content-Type": "application/octet-stream",
-                             "Content-Range": f"{offset}-{end}", "Content-Length": str(len(chunk))})
-                with resp:
-                    raise_for_response(resp, f"uploading chunk {offset}-{end} of {digest}")
-                    if resp.status_code != 202:
-                        raise UploadError(f"uploading chunk of {digest}: unexpected HTTP {resp.status_code}")
-                    if "Location" in resp.headers:
-                        location = urljoin(resp.url, resp.headers["Location"])
-                offset = end + 1
-            if offset != descriptor.size:
-                raise SizeMismatch(f"blob {digest}: read {offset} bytes, descriptor says {descriptor.size}")
+            opened: List[IO[bytes]] = []
+            try:
+                location = self._upload_chunks(repo, stream, descriptor, chunk_size, location, reopen, opened)
+            finally:
+                for f in opened:
+                    f.close()
             resp = self.transport.request(
                 "PUT", _append_query(location, f"digest={quote(digest, safe='')}"), scopes=scopes,
                 headers={"Content-Type": "application/octet-stream", "Content-Length": "0"}, data=b"",
@@ -481,6 +499,91 @@ class RegistryClient:
         if got and got != digest:
             raise DigestMismatch(f"registry stored blob as {got}, expected {digest}")
         return digest
+
+    #: 416 answers in a row (without progress) before a chunked upload gives up
+    MAX_RESYNCS = 4
+
+    def _upload_chunks(self, repo: str, stream: IO[bytes], descriptor: Descriptor, chunk_size: int,
+                       location: str, reopen: Optional[Callable[[int], IO[bytes]]],
+                       opened: List[IO[bytes]]) -> str:
+        """PATCH the chunks; returns the location for the closing PUT."""
+        digest = descriptor.digest
+        scopes = _push(repo)
+        offset = 0       # what the registry holds
+        read_pos = 0     # what was taken from the stream; pending is [offset, read_pos)
+        pending = b""
+        resyncs = 0
+        zero_tries = 0
+
+        def rewind(to: int) -> None:
+            nonlocal stream, read_pos, pending
+            seekable = getattr(stream, "seekable", None)
+            if seekable is not None and seekable():
+                stream.seek(to)
+            elif reopen is not None:
+                stream = reopen(to)
+                opened.append(stream)
+            else:
+                raise UploadError(
+                    f"uploading {digest} to {self.host}/{repo}: the registry holds {to} bytes, fewer "
+                    f"than the {offset} it accepted, and the source stream cannot be rewound")
+            read_pos = to
+            pending = b""
+
+        while True:
+            if not pending:
+                pending = _read_exact(stream, chunk_size)
+                if not pending:
+                    break
+                read_pos += len(pending)
+            end = offset + len(pending) - 1
+            resp = self.transport.request(
+                "PATCH", location, scopes=scopes, data=pending, retry=False,
+                headers={"Content-Type": "application/octet-stream",
+                         "Content-Range": f"{offset}-{end}", "Content-Length": str(len(pending))})
+            with resp:
+                if resp.status_code != 416:
+                    raise_for_response(resp, f"uploading chunk {offset}-{end} of {digest}")
+                    if resp.status_code != 202:
+                        raise UploadError(f"uploading chunk of {digest}: unexpected HTTP {resp.status_code}")
+                    if "Location" in resp.headers:
+                        location = urljoin(resp.url, resp.headers["Location"])
+                    offset = end + 1
+                    pending = b""
+                    resyncs = 0
+                    continue
+            # 416: the registry's idea of the offset differs from ours; ask it and go on from there
+            resyncs += 1
+            if resyncs > self.MAX_RESYNCS:
+                raise UploadError(f"uploading {digest} to {self.host}/{repo}: the registry kept refusing "
+                                  f"chunk {offset}-{end} (HTTP 416) after {self.MAX_RESYNCS} re-synchronisations")
+            try:
+                have, location = self.upload_status(repo, location)
+            except NotFound:
+                if reopen is None:
+                    raise UploadError(f"uploading {digest} to {self.host}/{repo}: the upload session is "
+                                      "gone and the source cannot be reopened") from None
+                log.info("upload of %s: session gone after HTTP 416; starting again", digest)
+                location, _ = self._start_upload(repo)
+                offset = 0
+                rewind(0)
+                continue
+            if have == 0 and end >= 0:
+                have = zero_tries % 2  # "0-0": 0 bytes or 1 byte; try both
+                zero_tries += 1
+            log.info("upload of %s: HTTP 416 for %d-%d, registry holds %d bytes", digest, offset, end, have)
+            if offset <= have <= read_pos:
+                pending = pending[have - offset:]
+                offset = have
+            elif have < offset:
+                offset = have
+                rewind(have)
+            else:
+                raise UploadError(f"uploading {digest} to {self.host}/{repo}: the registry says it holds "
+                                  f"{have} bytes, more than the {read_pos} sent")
+        if offset != descriptor.size:
+            raise SizeMismatch(f"blob {digest}: read {offset} bytes, descriptor says {descriptor.size}")
+        return location
 
 
 def _read_exact(stream: IO[bytes], n: int) -> bytes:

@@ -274,7 +274,9 @@ class FaultProxy:
     ``{"match": "/blobs/", "method": "GET", "action": "cut", "after": 1000}``
     actions: ``cut`` (send headers and ``after`` bytes, then close), ``corrupt`` (flip the byte
     at ``offset``), ``status`` (answer ``code`` with ``headers``), ``redirect`` (307 to ``to``
-    + the path). Each fault fires ``times`` times (default 1).
+    + the path), ``swallow`` (answer a PATCH with 202 as if the chunk had been stored, without
+    passing it on: a lost chunk). ``range_start`` limits a fault to requests whose
+    ``Content-Range`` starts there. Each fault fires ``times`` times (default 1).
     """
 
     def __init__(self, upstream: str):
@@ -300,6 +302,9 @@ class FaultProxy:
                         if f.get("method", self.command) != self.command:
                             continue
                         if f["match"] not in self.path:
+                            continue
+                        if "range_start" in f and not self.headers.get("Content-Range", "").startswith(
+                                f"{f['range_start']}-"):
                             continue
                         f["times"] = f.get("times", 1) - 1
                         return f
@@ -332,6 +337,14 @@ class FaultProxy:
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()
                     self.wfile.write(payload)
+                    return
+                if fault and fault["action"] == "swallow":
+                    self.send_response(202)
+                    self.send_header("Location", self.path)
+                    end = self.headers.get("Content-Range", "0-0").split("-")[-1]
+                    self.send_header("Range", f"0-{end}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
                     return
                 if fault and fault["action"] == "redirect":
                     self.send_response(307)
