@@ -7,7 +7,11 @@
   exists, else ``/etc/containers/registries.conf``;
 * then the drop-ins ``*.conf`` of ``/etc/containers/registries.conf.d`` and
   ``~/.config/containers/registries.conf.d`` (lexical order; a later file replaces
-  ``[[registry]]`` tables with the same prefix and the top-level keys it sets).
+  ``[[registry]]`` tables with the same prefix, ``[aliases]`` entries with the same name and
+  the top-level keys it sets).
+
+``unqualified-search-registries``, ``short-name-mode`` and ``[aliases]`` are validated here and
+used by :mod:`ociclient.shortnames` to resolve short names for pulls.
 """
 
 from __future__ import annotations

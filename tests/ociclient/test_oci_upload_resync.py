@@ -152,6 +152,20 @@ def test_seekable_stream_rewinds_and_one_way_stream_fails_clearly(plain_registry
                            reopen=reopen)
         assert reopened == [CHUNK]
         assert client.blob_exists("resync/raw", desc2.digest) == len(data2)
+        # the session is gone when asked (404): with reopen the upload starts again
+        proxy.faults.append({"match": "/blobs/uploads/", "method": "PATCH", "action": "status", "code": 416,
+                             "error": "RANGE_INVALID", "range_start": 2 * CHUNK})
+        proxy.faults.append({"match": "/blobs/uploads/", "method": "GET", "action": "status", "code": 404,
+                             "error": "BLOB_UPLOAD_UNKNOWN"})
+        data3 = os.urandom(3 * CHUNK + 5)
+        desc3 = Descriptor("application/octet-stream", sha256(data3), len(data3))
+        reopened.clear()
+        posts = len(proxy.requests_matching("/resync/raw/blobs/uploads/", "POST"))
+        client.upload_blob("resync/raw", io.BufferedReader(_OneWay(data3)), desc3, chunk_size=CHUNK,
+                           reopen=lambda off: (reopened.append(off), io.BufferedReader(_OneWay(data3)))[1])
+        assert reopened == [0]
+        assert len(proxy.requests_matching("/resync/raw/blobs/uploads/", "POST")) == posts + 2
+        assert client.blob_exists("resync/raw", desc3.digest) == len(data3)
         # a registry that keeps refusing: give up after a few re-synchronisations
         proxy.faults.append({"match": "/blobs/uploads/", "method": "PATCH", "action": "status", "code": 416,
                              "error": "RANGE_INVALID", "times": 100})
