@@ -196,6 +196,10 @@ class Repo:
         self._objdir_lock = threading.Lock()
         self._txn_depth = 0
         self._txn_lock = threading.Lock()
+        self._staged: Dict[Tuple[str, ObjectType], str] = {}
+        self._staging_dir: Optional[str] = None
+        self._pending_refs: Dict[int, Dict[str, Optional[str]]] = {}
+        self._ready_refs: Dict[str, Optional[str]] = {}
         self.parent: Optional[Repo] = None
         parent_path = config.get("core", "parent")
         if parent_path:
@@ -286,17 +290,55 @@ class Repo:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator["Repo"]:
-        """Group writes: a shared lock held throughout, one sync at the end."""
+        """Group writes: a shared lock held throughout, one sync at the end.
+
+        As in libostree, new objects wait in a staging directory under ``tmp/``
+        and refs set inside the transaction are held back; when the last open
+        transaction ends: one ``syncfs``, then the objects are renamed into
+        ``objects/``, then the refs are written.  A crash at any point leaves no
+        ref pointing at an object whose data did not reach the disk, and no
+        unsynced object in ``objects/`` for a later write to trust.  The refs
+        of a transaction that fails are dropped; its objects, all verified,
+        still go in.
+        """
+        me = threading.get_ident()
         with self.locked(SHARED):
             with self._txn_lock:
                 self._txn_depth += 1
+            ok = False
             try:
                 yield self
-                if self._txn_depth == 1:
-                    self.sync()
+                ok = True
             finally:
                 with self._txn_lock:
                     self._txn_depth -= 1
+                    last = self._txn_depth == 0
+                    mine = self._pending_refs.pop(me, {})
+                    if ok:
+                        self._ready_refs.update(mine)
+                if last:
+                    self._commit_staged()
+
+    def _commit_staged(self) -> None:
+        with self._txn_lock:
+            staged, self._staged = self._staged, {}
+            refs, self._ready_refs = self._ready_refs, {}
+            staging, self._staging_dir = self._staging_dir, None
+        self.sync()
+        for (csum, objtype), path in staged.items():
+            dest = self._final_object_path(csum, objtype)
+            self._ensure_objdir(csum)
+            if os.path.lexists(dest):
+                os.unlink(path)
+            else:
+                os.rename(path, dest)
+        if staging is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(staging)
+        for refspec, target in refs.items():
+            self._write_ref(refspec, target)
+        if refs:
+            self.sync()
 
     def sync(self) -> None:
         if self.fsync:
@@ -305,9 +347,33 @@ class Repo:
     # ------------------------------------------------------------ objects: paths and listing
 
     def object_path(self, checksum: str, objtype: ObjectType) -> str:
+        """Where an object is: its loose path, or its staging path while a transaction
+        that wrote it is still open."""
+        if self._staged:
+            staged = self._staged.get((checksum, objtype))
+            if staged is not None:
+                return staged
+        return self._final_object_path(checksum, objtype)
+
+    def _final_object_path(self, checksum: str, objtype: ObjectType) -> str:
         if objtype is ObjectType.FILE:
             return f"{self._objects_prefix}{checksum[:2]}/{checksum[2:]}{self._file_ext}"
         return self._join(obj.loose_path(checksum, objtype, self.mode is RepoMode.ARCHIVE))
+
+    def _staging_target(self, checksum: str, objtype: ObjectType) -> Optional[str]:
+        """Inside a transaction with fsync on: the staging path a new object goes to."""
+        if not (self._txn_depth and self.fsync):
+            return None
+        with self._txn_lock:
+            if self._staging_dir is None:
+                d = os.path.join(self.tmp_dir, f"staging-{os.getpid()}-{time.monotonic_ns()}")
+                os.mkdir(d, 0o700)
+                self._staging_dir = d
+            return os.path.join(self._staging_dir, f"{checksum}.{objtype.name_str}")
+
+    def _note_staged(self, checksum: str, objtype: ObjectType, path: str) -> None:
+        with self._txn_lock:
+            self._staged[(checksum, objtype)] = path
 
     def has_object(self, checksum: str, objtype: ObjectType) -> bool:
         try:
@@ -367,8 +433,16 @@ class Repo:
         return os.path.join(self.tmp_dir, f"tmpobj-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}{suffix}")
 
     def _rename_in(self, tmp: str, checksum: str, objtype: ObjectType) -> bool:
-        """Move a verified temp file into objects/; False if the object already existed."""
-        dest = self.object_path(checksum, objtype)
+        """Move a verified temp file into objects/ (or staging); False if the object already existed."""
+        if self.has_object(checksum, objtype):
+            os.unlink(tmp)
+            return False
+        staged = self._staging_target(checksum, objtype)
+        if staged is not None:
+            os.rename(tmp, staged)
+            self._note_staged(checksum, objtype, staged)
+            return True
+        dest = self._final_object_path(checksum, objtype)
         self._ensure_objdir(checksum)
         if os.path.lexists(dest):
             os.unlink(tmp)
@@ -735,7 +809,15 @@ class Repo:
         return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), tmp
 
     def _link_tmpfile_in(self, fd: int, checksum: str) -> None:
-        dest = self.object_path(checksum, ObjectType.FILE)
+        staged = self._staging_target(checksum, ObjectType.FILE)
+        if staged is not None:
+            try:
+                os.link(f"/proc/self/fd/{fd}", staged, src_dir_fd=self._dfd, follow_symlinks=True)
+            except FileExistsError:
+                return
+            self._note_staged(checksum, ObjectType.FILE, staged)
+            return
+        dest = self._final_object_path(checksum, ObjectType.FILE)
         self._ensure_objdir(checksum)
         try:
             # a dir fd makes CPython call linkat(AT_SYMLINK_FOLLOW) rather than link(),
@@ -877,6 +959,12 @@ class Repo:
         return dict(sorted(out.items()))
 
     def read_ref(self, refspec: str) -> Optional[str]:
+        if self._pending_refs or self._ready_refs:
+            with self._txn_lock:
+                pending = self._pending_refs.get(threading.get_ident(), {})
+                for table in (pending, self._ready_refs):
+                    if refspec in table:
+                        return table[refspec]
         remote, ref = parse_refspec(refspec)
         path = self._ref_path(remote, ref)
         try:
@@ -898,6 +986,17 @@ class Repo:
         validate_ref(ref)
         if remote:
             validate_remote_name(remote)
+        if checksum is not None:
+            obj.validate_checksum(checksum)
+        if self._txn_depth:
+            # written once the objects it may point at are on disk (see transaction())
+            with self._txn_lock:
+                self._pending_refs.setdefault(threading.get_ident(), {})[refspec] = checksum
+            return
+        self._write_ref(refspec, checksum)
+
+    def _write_ref(self, refspec: str, checksum: Optional[str]) -> None:
+        remote, ref = parse_refspec(refspec)
         path = self._ref_path(remote, ref)
         if checksum is None:
             try:
@@ -1024,12 +1123,16 @@ class Repo:
         now = time.time()
         with contextlib.suppress(FileNotFoundError):
             for name in os.listdir(self.tmp_dir):
-                if not name.startswith("tmpobj-"):
+                if not name.startswith(("tmpobj-", "staging-")):
                     continue
                 p = os.path.join(self.tmp_dir, name)
                 with contextlib.suppress(FileNotFoundError):
                     if now - os.lstat(p).st_mtime > max_age:
-                        os.unlink(p)
+                        if name.startswith("staging-"):
+                            import shutil
+                            shutil.rmtree(p, ignore_errors=True)
+                        else:
+                            os.unlink(p)
 
 
 def _bare_user_only_header(header: FileHeader, strict: bool = True) -> FileHeader:
