@@ -325,16 +325,26 @@ class Repo:
             refs, self._ready_refs = self._ready_refs, {}
             staging, self._staging_dir = self._staging_dir, None
         self.sync()
-        for (csum, objtype), path in staged.items():
-            dest = self._final_object_path(csum, objtype)
-            self._ensure_objdir(csum)
-            if os.path.lexists(dest):
-                os.unlink(path)
-            else:
-                os.rename(path, dest)
+
+        def move(batch: List[Tuple[Tuple[str, ObjectType], str]]) -> None:
+            # A rename over an object another writer added meanwhile replaces it with
+            # identical content, so no existence check is needed.
+            for (csum, objtype), path in batch:
+                self._ensure_objdir(csum)
+                os.rename(path, self._final_object_path(csum, objtype))
+
+        items = list(staged.items())
+        batches = [items[i:i + 256] for i in range(0, len(items), 256)]
+        if len(batches) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(4) as pool:
+                for _ in pool.map(move, batches):
+                    pass
+        elif batches:
+            move(batches[0])
         if staging is not None:
-            with contextlib.suppress(OSError):
-                os.rmdir(staging)
+            import shutil
+            shutil.rmtree(staging, ignore_errors=True)  # only the emptied xx/ directories are left
         for refspec, target in refs.items():
             self._write_ref(refspec, target)
         if refs:
@@ -364,12 +374,20 @@ class Repo:
         """Inside a transaction with fsync on: the staging path a new object goes to."""
         if not (self._txn_depth and self.fsync):
             return None
+        prefix = checksum[:2]
         with self._txn_lock:
             if self._staging_dir is None:
                 d = os.path.join(self.tmp_dir, f"staging-{os.getpid()}-{time.monotonic_ns()}")
                 os.mkdir(d, 0o700)
                 self._staging_dir = d
-            return os.path.join(self._staging_dir, f"{checksum}.{objtype.name_str}")
+                self._staging_subdirs: Set[str] = set()
+            # laid out like objects/ (xx/ subdirectories), so writers on several
+            # threads do not all queue on one directory's lock
+            sub = os.path.join(self._staging_dir, prefix)
+            if prefix not in self._staging_subdirs:
+                os.makedirs(sub, 0o700, exist_ok=True)
+                self._staging_subdirs.add(prefix)
+        return os.path.join(sub, f"{checksum[2:]}.{objtype.name_str}")
 
     def _note_staged(self, checksum: str, objtype: ObjectType, path: str) -> None:
         with self._txn_lock:
