@@ -8,6 +8,7 @@ Errors print ``error: <message>`` and exit 1.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -43,7 +44,10 @@ def _print(s: str = "") -> None:
 
 
 def format_timestamp(ts: int) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(ts))
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(ts))
+    except (OverflowError, ValueError, OSError):
+        raise OstreeError(f"Invalid timestamp: {ts}") from None
 
 
 # ------------------------------------------------------------------ init / config
@@ -513,8 +517,14 @@ def cmd_export(args: argparse.Namespace) -> int:
                       xattrs=not args.no_xattrs)
         return 0
     tmp = args.output + ".tmp"
-    with open(tmp, "wb") as f:
-        export_commit(repo, args.commit, f, subpath=args.subpath, prefix=args.prefix, xattrs=not args.no_xattrs)
+    try:
+        with open(tmp, "wb") as f:
+            export_commit(repo, args.commit, f, subpath=args.subpath, prefix=args.prefix,
+                          xattrs=not args.no_xattrs)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
     os.replace(tmp, args.output)
     return 0
 

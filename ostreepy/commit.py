@@ -285,18 +285,19 @@ def tar_xattrs(member: tarfile.TarInfo) -> obj.Xattrs:
 
 
 def tar_member_mode(member: tarfile.TarInfo) -> int:
+    perm = member.mode & 0o7777  # the type comes from the entry type, never from mode bits
     if member.isreg() or member.islnk():
-        return stat.S_IFREG | member.mode
+        return stat.S_IFREG | perm
     if member.isdir():
-        return stat.S_IFDIR | member.mode
+        return stat.S_IFDIR | perm
     if member.issym():
-        return stat.S_IFLNK | (member.mode or 0o777)
+        return stat.S_IFLNK | (perm or 0o777)
     if member.ischr():
-        return stat.S_IFCHR | member.mode
+        return stat.S_IFCHR | perm
     if member.isblk():
-        return stat.S_IFBLK | member.mode
+        return stat.S_IFBLK | perm
     if member.isfifo():
-        return stat.S_IFIFO | member.mode
+        return stat.S_IFIFO | perm
     return 0
 
 
@@ -341,6 +342,8 @@ class _TarImporter:
         return d
 
     def entry(self, member: tarfile.TarInfo, fileobj: Optional[IO[bytes]]) -> None:
+        if not (0 <= member.uid <= 0xFFFFFFFF and 0 <= member.gid <= 0xFFFFFFFF):
+            raise TarError(f"Invalid owner {member.uid}:{member.gid} for {member.name}")
         path = tar_path_relative(member.name)
         if self.translate is not None:
             translated = self.translate(path, member, False)

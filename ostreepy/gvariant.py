@@ -130,21 +130,29 @@ def parse_type(type_string: str) -> VariantType:
     cached = _type_cache.get(type_string)
     if cached is not None:
         return cached
+    if len(type_string) > 4096:
+        raise GVariantError("type string too long")
     t, end = _parse_type_at(type_string, 0)
     if end != len(type_string):
         raise GVariantError(f"trailing characters in type string {type_string!r}")
-    _type_cache[type_string] = t
+    if len(_type_cache) < 4096:
+        _type_cache[type_string] = t
     return t
 
 
-def _parse_type_at(s: str, pos: int) -> Tuple[VariantType, int]:
+_MAX_TYPE_DEPTH = 128  # G_VARIANT_MAX_RECURSION_DEPTH
+
+
+def _parse_type_at(s: str, pos: int, depth: int = 0) -> Tuple[VariantType, int]:
+    if depth > _MAX_TYPE_DEPTH:
+        raise GVariantError("type string nested too deeply")
     if pos >= len(s):
         raise GVariantError(f"truncated type string {s!r}")
     c = s[pos]
     if c in _BASIC_FIXED or c in "sogv":
         return _cached_type(c, c, ()), pos + 1
     if c in "am":
-        child, end = _parse_type_at(s, pos + 1)
+        child, end = _parse_type_at(s, pos + 1, depth + 1)
         return _cached_type(s[pos:end], c, (child,)), end
     if c == "(":
         children = []
@@ -154,14 +162,14 @@ def _parse_type_at(s: str, pos: int) -> Tuple[VariantType, int]:
                 raise GVariantError(f"unterminated tuple in type string {s!r}")
             if s[p] == ")":
                 break
-            child, p = _parse_type_at(s, p)
+            child, p = _parse_type_at(s, p, depth + 1)
             children.append(child)
         return _cached_type(s[pos : p + 1], "(", tuple(children)), p + 1
     if c == "{":
-        key, p = _parse_type_at(s, pos + 1)
+        key, p = _parse_type_at(s, pos + 1, depth + 1)
         if key.kind not in _BASIC_FIXED and key.kind not in "sog":
             raise GVariantError(f"dict entry key must be a basic type in {s!r}")
-        value, p = _parse_type_at(s, p)
+        value, p = _parse_type_at(s, p, depth + 1)
         if p >= len(s) or s[p] != "}":
             raise GVariantError(f"unterminated dict entry in type string {s!r}")
         return _cached_type(s[pos : p + 1], "{", (key, value)), p + 1

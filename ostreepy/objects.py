@@ -86,13 +86,13 @@ _CHECKSUM_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def validate_checksum(csum: str) -> str:
-    if not isinstance(csum, str) or not _CHECKSUM_RE.match(csum):
+    if not isinstance(csum, str) or not _CHECKSUM_RE.fullmatch(csum):
         raise InvalidChecksumError(f"Invalid checksum '{csum}'")
     return csum
 
 
 def is_checksum(s: str) -> bool:
-    return bool(_CHECKSUM_RE.match(s))
+    return bool(_CHECKSUM_RE.fullmatch(s))
 
 
 def checksum_to_bytes(csum: str) -> bytes:
@@ -106,7 +106,8 @@ def checksum_from_bytes(raw: bytes) -> str:
 
 
 def validate_filename(name: str) -> str:
-    """ot_util_filename_validate: names from objects must not escape their directory."""
+    """ot_util_filename_validate: names from objects must not escape their directory,
+    and must be UTF-8 (an ``s`` in the dirtree)."""
     if not name:
         raise InvalidFilenameError("Invalid empty filename")
     if name in (".", ".."):
@@ -115,6 +116,11 @@ def validate_filename(name: str) -> str:
         raise InvalidFilenameError(f"Invalid / in filename {name}")
     if "\x00" in name:
         raise InvalidFilenameError("Invalid NUL in filename")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidFilenameError(
+            f"Invalid UTF-8 in filename {name.encode('utf-8', 'surrogateescape')!r}") from None
     return name
 
 
@@ -148,6 +154,11 @@ def validate_xattrs(xattrs: Sequence[Tuple[bytes, bytes]]) -> None:
         prev = name
 
 
+def _validate_owner(uid: int, gid: int) -> None:
+    if not (0 <= uid <= 0xFFFFFFFF and 0 <= gid <= 0xFFFFFFFF):
+        raise InvalidObjectError(f"Invalid owner {uid}:{gid}; uid and gid are 32-bit")
+
+
 def _validate_mode(mode: int) -> None:
     if mode & ~(stat.S_IFMT(mode) | 0o7777):
         raise InvalidObjectError(f"Invalid mode 0{mode:o}; invalid bits in mode")
@@ -179,17 +190,23 @@ class FileHeader:
         return stat.S_ISREG(self.mode)
 
     def validate(self) -> None:
+        _validate_owner(self.uid, self.gid)
         if not (stat.S_ISREG(self.mode) or stat.S_ISLNK(self.mode)):
             raise InvalidObjectError(f"Corrupted file object; invalid mode 0{self.mode:o}")
         _validate_mode(self.mode)
         if stat.S_ISLNK(self.mode) and not self.symlink_target:
             raise InvalidObjectError("Corrupted file object; empty symlink target")
+        try:
+            self.symlink_target.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidObjectError("Invalid UTF-8 in symlink target") from None
         if stat.S_ISREG(self.mode) and self.symlink_target:
             raise InvalidObjectError("Corrupted file object; regular file with symlink target")
         validate_xattrs(self.xattrs)
 
     def serialize(self) -> bytes:
         """The ``(uuuusa(ayay))`` header the checksum covers."""
+        _validate_owner(self.uid, self.gid)
         if not self.xattrs:
             # Fast path (the common case): fixed part, target string, empty array
             # and a one- or two-byte framing offset for the string's end.
@@ -264,6 +281,7 @@ class DirMeta:
     xattrs: Xattrs = ()
 
     def serialize(self) -> bytes:
+        _validate_owner(self.uid, self.gid)
         if not self.xattrs:
             return _HEADER_FIXED.pack(self.uid, self.gid, self.mode, 0)[:12]
         return gvariant.serialize(

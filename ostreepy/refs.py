@@ -14,20 +14,20 @@ _REFSPEC_RE = re.compile(rf"^(?:({_FRAGMENT}):)?((?:{_FRAGMENT}/)*{_FRAGMENT})$"
 
 
 def validate_ref(ref: str) -> str:
-    if not _REF_RE.match(ref):
+    if not _REF_RE.fullmatch(ref):
         raise InvalidRefError(f"Invalid ref name {ref}")
     return ref
 
 
 def validate_remote_name(name: str) -> str:
-    if not _REMOTE_RE.match(name):
+    if not _REMOTE_RE.fullmatch(name):
         raise InvalidRefError(f"Invalid remote name {name}")
     return name
 
 
 def parse_refspec(refspec: str) -> Tuple[Optional[str], str]:
     """``remote:ref`` or ``ref`` -> (remote or None, ref)."""
-    m = _REFSPEC_RE.match(refspec)
+    m = _REFSPEC_RE.fullmatch(refspec)
     if not m:
         raise InvalidRefError(f"Invalid refspec {refspec}")
     return m.group(1), m.group(2)

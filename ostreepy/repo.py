@@ -138,13 +138,18 @@ class VerifyingReader(io.RawIOBase):
                     return b"".join(chunks)
                 chunks.append(c)
         while not self._buf and not self._done:
-            raw = self._raw.read(CHUNK if self._z is not None else max(size, 1))
-            if not raw:
-                self._finish()
-                break
+            if self._z is not None and self._z.unconsumed_tail:
+                raw = self._z.unconsumed_tail
+            else:
+                raw = self._raw.read(CHUNK if self._z is not None else max(size, 1))
+                if not raw:
+                    self._finish()
+                    break
             if self._z is not None:
                 try:
-                    data = self._z.decompress(raw)
+                    # bounded output: a small object that inflates hugely is expanded
+                    # a chunk at a time, its size checked on the way
+                    data = self._z.decompress(raw, CHUNK)
                 except zlib.error as e:
                     raise CorruptObjectError(f"Corrupted file object {self._expected}: {e}",
                                              self._expected) from None
@@ -188,8 +193,13 @@ class Repo:
         self.fsync = config.get_bool("core", "fsync", True)
         self._objects_prefix = os.path.join(self.path, "objects") + "/"
         self._file_ext = ".filez" if self.mode is RepoMode.ARCHIVE else ".file"
-        self.zlib_level = int(config.get("archive", "zlib-level", "6") or "6")
-        lock_timeout = float(config.get("core", "lock-timeout-secs", "300") or "300")
+        try:
+            self.zlib_level = int(config.get("archive", "zlib-level", "6") or "6")
+            lock_timeout = float(config.get("core", "lock-timeout-secs", "300") or "300")
+        except ValueError as e:
+            raise RepoError(f"Invalid number in repository config: {e}") from None
+        if not 0 <= self.zlib_level <= 9:
+            raise RepoError(f"Invalid zlib-level {self.zlib_level} in repository config")
         self.lock = RepoLock(dfd, lock_timeout)
         self._objdirs: Set[str] = set()
         self._use_o_tmpfile = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
@@ -249,7 +259,11 @@ class Repo:
         if not config.has_group("core"):
             raise RepoError("Repository config has no [core] group")
         dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        return cls(path, config, dfd)
+        try:
+            return cls(path, config, dfd)
+        except BaseException:
+            os.close(dfd)
+            raise
 
     def close(self) -> None:
         self.lock.close()
@@ -638,7 +652,7 @@ class Repo:
                 target = content.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
                 header = FileHeader(uid, gid, fmode, target, xattrs)
                 header.validate()
-                return header, None
+                return _checked_symlink(header, checksum, verify), None
             if not stat.S_ISREG(st.st_mode):
                 raise CorruptObjectError(f"Corrupted file object {checksum}: not a regular file", checksum)
             header = FileHeader(uid, gid, fmode, "", xattrs)
@@ -649,7 +663,7 @@ class Repo:
                     header = FileHeader(0, 0, st.st_mode, target)
                 else:
                     header = FileHeader(st.st_uid, st.st_gid, st.st_mode, target, _read_xattrs(path, False))
-                return header, None
+                return _checked_symlink(header, checksum, verify), None
             if not stat.S_ISREG(st.st_mode):
                 raise CorruptObjectError(f"Corrupted file object {checksum}: not a regular file", checksum)
             if mode is RepoMode.BARE_USER_ONLY:
@@ -1094,7 +1108,8 @@ class Repo:
     # ------------------------------------------------------------ traversal
 
     def traverse_commit(self, checksum: str, reachable: Optional[Dict[Tuple[str, ObjectType], None]] = None,
-                        depth: int = 0, ignore_missing_parent: bool = True) -> Dict[Tuple[str, ObjectType], None]:
+                        depth: int = 0, ignore_missing_parent: bool = True,
+                        allow_partial: bool = True) -> Dict[Tuple[str, ObjectType], None]:
         """Every object reachable from a commit (and ``depth`` parents; -1 for all)."""
         if reachable is None:
             reachable = {}
@@ -1106,14 +1121,21 @@ class Repo:
             try:
                 commit = self.load_commit(current)
             except ObjectNotFoundError:
-                if current != checksum and ignore_missing_parent:
+                # libostree's traversal skips missing commits (pulled with a depth,
+                # or deleted) rather than failing the whole walk
+                if ignore_missing_parent:
                     break
                 raise
             reachable[key] = None
             if self.has_object(current, ObjectType.COMMIT_META):
                 reachable[(current, ObjectType.COMMIT_META)] = None
             reachable[(commit.root_meta, ObjectType.DIR_META)] = None
-            self._traverse_dirtree(commit.root_tree, reachable)
+            try:
+                self._traverse_dirtree(commit.root_tree, reachable)
+            except ObjectNotFoundError:
+                # a partial commit is allowed to lack parts of its tree
+                if not (allow_partial and self.commit_is_partial(current)):
+                    raise
             if depth == 0:
                 break
             if depth > 0:
@@ -1164,6 +1186,16 @@ def _bare_user_only_header(header: FileHeader, strict: bool = True) -> FileHeade
     if header.uid or header.gid or header.xattrs:
         raise InvalidObjectError(
             "bare-user-only repositories cannot store file ownership or xattrs (use canonical permissions)")
+    return header
+
+
+def _checked_symlink(header: FileHeader, checksum: str, verify: bool) -> FileHeader:
+    """A symlink object has no data stream to check at EOF: its whole content is the
+    header, so it is checked here (a rewritten target must not reach a checkout)."""
+    if verify:
+        actual = obj.content_checksum(header)
+        if actual != checksum:
+            raise ChecksumMismatchError(checksum, actual, "file object")
     return header
 
 
@@ -1228,15 +1260,19 @@ def _write_file_atomic(path: str, data: bytes, mode: int, tmpdir: Optional[str] 
                        fsync: bool = True, rename: bool = True) -> None:
     """Write ``data`` to a temp file beside (or in ``tmpdir``), then rename over ``path``."""
     if not rename:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
         try:
-            os.write(fd, data)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
         finally:
             os.close(fd)
         return
     d = tmpdir or os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(d, f".tmp-{os.path.basename(path)}-{os.getpid()}-{threading.get_ident()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    # a fresh, unguessable name opened O_EXCL|O_NOFOLLOW: nothing planted in a shared
+    # tmp/ can redirect the write
+    tmp = os.path.join(d, f".tmp-{os.path.basename(path)}-{os.getpid()}-{os.urandom(6).hex()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
         view = memoryview(data)
         while view:

@@ -277,17 +277,20 @@ class ImportResult:
 def _created_timestamp(manifest: Dict[str, Any], config: Dict[str, Any]) -> Optional[int]:
     for value in ((manifest.get("annotations") or {}).get("org.opencontainers.image.created"),
                   config.get("created")):
-        if not value:
+        if not value or not isinstance(value, str):
             continue
         try:
-            return int(_dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp())
+            # ostree-ext stores `timestamp() as u64`: a date before 1970 (Go's zero
+            # time is common) wraps around rather than failing the whole pull
+            return int(_dt.datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()) & 0xFFFFFFFFFFFFFFFF
         except ValueError:
             # RFC 3339 allows more fractional digits than fromisoformat takes before 3.11
             try:
                 head, _, tail = value.partition(".")
                 zone = tail.lstrip("0123456789")
-                return int(_dt.datetime.fromisoformat(head + (zone.replace("Z", "+00:00") or "+00:00")).timestamp())
-            except ValueError:
+                return int(_dt.datetime.fromisoformat(
+                    head + (zone.replace("Z", "+00:00") or "+00:00")).timestamp()) & 0xFFFFFFFFFFFFFFFF
+            except (ValueError, OverflowError):
                 continue
     return None
 
@@ -398,7 +401,7 @@ def remove_images(repo: Repo, imgrefs: List[str], gc: bool = True) -> Tuple[int,
             missing.append(s)
         refs.append(r)
     if missing:
-        raise ImageError("Missing images: " + "".join(missing))
+        raise ImageError("Missing images: " + ", ".join(missing))
     with repo.transaction():
         for r in refs:
             repo.set_ref(r, None)

@@ -1181,7 +1181,7 @@ def finish_commit_import(repo: Repo, checksum: str) -> None:
     """Clear the commit's partial state once every object it references is present
     (what ``ostree fsck`` would otherwise find missing); raise if some are not."""
     try:
-        reachable = repo.traverse_commit(checksum)
+        reachable = repo.traverse_commit(checksum, allow_partial=False)
     except ObjectNotFoundError as e:
         raise CorruptObjectError(f"Commit {checksum} is incomplete: {e}", checksum) from None
     for csum, objtype in reachable:
