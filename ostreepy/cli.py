@@ -324,16 +324,15 @@ def cmd_cat(args: argparse.Namespace) -> int:
         header, stream = repo.load_file(data)
         if stream is None:
             raise OstreeError(f"{p} is not a regular file")
-        # verify the whole object before printing any of it
-        chunks = []
-        with stream:
-            while True:
-                c = stream.read(1 << 20)
-                if not c:
-                    break
-                chunks.append(c)
-        for c in chunks:
-            out.write(c)
+        # verify the whole object before printing any of it (ostree would print
+        # corrupt data); a spooled file keeps big objects out of memory
+        import shutil
+        import tempfile
+        with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
+            with stream:
+                shutil.copyfileobj(stream, spool, 1 << 20)
+            spool.seek(0)
+            shutil.copyfileobj(spool, out, 1 << 20)
     out.flush()
     return 0
 
@@ -729,6 +728,9 @@ def _register_extras(argv: Optional[Sequence[str]] = None) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    # trees are walked recursively; a legal path can be thousands of directories deep
+    # (Python >= 3.11 keeps such recursion off the C stack)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     _register_extras(argv)
     parser = build_parser()
     args = parser.parse_args(argv)

@@ -201,8 +201,12 @@ def _write_path_object(repo: Repo, fspath: str, relpath: str, st: os.stat_result
         csum = repo.write_content(header)
         emit(progress, "file", path=relpath, size=0)
         return csum
-    fd = os.open(fspath, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    # O_NONBLOCK: if the entry was swapped for a fifo since it was listed, opening it
+    # must not hang; the fstat below then refuses anything but a regular file
+    fd = os.open(fspath, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsupportedFileTypeError(f"Not a regular file or symlink: {os.path.basename(fspath)}")
         xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs_fd(fd))
         header = FileHeader(info.uid, info.gid, info.mode, "", xattrs)
         with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
@@ -500,12 +504,21 @@ def write_mtree(repo: Repo, mtree: MutableTree) -> Tuple[str, str]:
 
 
 def _write_mtree(repo: Repo, mtree: MutableTree) -> str:
-    subs: Dict[str, Tuple[str, str]] = {}
-    for name, sub in mtree.dirs.items():
-        if sub.meta is None:
-            raise OstreeError(f"No metadata for directory {name}")
-        subs[name] = (_write_mtree(repo, sub), sub.meta)
-    return repo.write_dirtree(mtree.to_dirtree(subs))
+    # post-order with an explicit stack: trees thousands of levels deep are legal
+    written: Dict[int, str] = {}
+    stack: List[Tuple[MutableTree, bool]] = [(mtree, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if not children_done:
+            stack.append((node, True))
+            for name, sub in node.dirs.items():
+                if sub.meta is None:
+                    raise OstreeError(f"No metadata for directory {name}")
+                stack.append((sub, False))
+            continue
+        subs = {name: (written[id(sub)], sub.meta) for name, sub in node.dirs.items()}
+        written[id(node)] = repo.write_dirtree(node.to_dirtree(subs))  # type: ignore[arg-type]
+    return written[id(mtree)]
 
 
 def parse_timestamp(value: str) -> int:

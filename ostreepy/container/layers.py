@@ -178,14 +178,17 @@ def diff_id_index(repo: Repo) -> Dict[str, str]:
     out: Dict[str, str] = {}
     for state in list_image_states(repo):
         try:
-            layers = state.manifest_json.get("layers", [])
-            diff_ids = state.config_json.get("rootfs", {}).get("diff_ids", [])
-        except AttributeError:
-            continue
+            layers = list(state.manifest_json.get("layers", []))
+            diff_ids = list(state.config_json.get("rootfs", {}).get("diff_ids", []))
+        except (AttributeError, TypeError, ValueError):
+            continue  # stored metadata this importer did not write; nothing to reuse from it
         for desc, did in zip(layers, diff_ids):
-            if did in out:
+            if did in out or not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
                 continue
-            commit = repo.read_ref(layer_ref_for(desc.get("digest", "")))
+            try:
+                commit = repo.read_ref(layer_ref_for(desc["digest"]))
+            except OstreeError:
+                continue
             if commit is not None:
                 out[did] = commit
     return out

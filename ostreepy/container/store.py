@@ -354,8 +354,15 @@ def pull_image(repo: Repo, imgref: str, *, options: Any = None, platform: Any = 
                 repo.set_ref(layer_ref_for(p.descriptor.digest), p.commit)
         if len(todo) > 1 and max_parallel > 1:
             with ThreadPoolExecutor(min(max_parallel, len(todo))) as pool:
-                for fut in [pool.submit(run, i) for i in todo]:
-                    fut.result()
+                futures = [pool.submit(run, i) for i in todo]
+                try:
+                    for fut in futures:
+                        fut.result()
+                except BaseException:
+                    # one layer failed: do not start the ones still queued
+                    for fut in futures:
+                        fut.cancel()
+                    raise
         else:
             for i in todo:
                 run(i)

@@ -129,3 +129,23 @@ def test_checksums_and_refs_with_a_trailing_newline_are_invalid():
     assert not is_checksum("a" * 64 + "\n")
     with pytest.raises(OstreeError):
         validate_ref("main\n")
+
+
+def test_very_deep_tree(tmp_path):
+    ti = tarfile.TarInfo("d/" * 1200 + "f")
+    ti.size = 1
+    tar = tmp_path / "deep.tar"
+    tar.write_bytes(_tar([(ti, b"x")]))
+    repo = tmp_path / "r"
+    ostreepy(f"--repo={repo}", "init", "--mode=bare-user", check=True)
+    ours = ostreepy(f"--repo={repo}", "commit", "--orphan", "--tar-autocreate-parents", "--timestamp=@0",
+                    f"--tree=tar={tar}")
+    assert ours.returncode == 0, ours.stderr[-500:]
+    oref = tmp_path / "o"
+    subprocess.run(["ostree", f"--repo={oref}", "init", "--mode=bare-user"], check=True)
+    theirs = subprocess.run(["ostree", f"--repo={oref}", "commit", "--orphan", "--tar-autocreate-parents",
+                             "--timestamp=@0", f"--tree=tar={tar}"], capture_output=True, text=True, check=True)
+    assert ours.stdout == theirs.stdout
+    res = ostreepy(f"--repo={repo}", "checkout", "-U", ours.stdout.strip(), tmp_path / "co")
+    assert res.returncode == 0, res.stderr[-500:]
+    assert (tmp_path / "co" / ("d/" * 1200 + "f")).read_bytes() == b"x"
