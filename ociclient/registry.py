@@ -16,7 +16,7 @@ import logging
 import os
 import re
 import time
-from typing import IO, BinaryIO, Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import BinaryIO, Callable, IO, Iterator, List, Optional, Sequence, Tuple, Type
 from urllib.parse import quote, urljoin
 
 import requests
@@ -33,7 +33,7 @@ from .transport import Transport, raise_for_response
 
 log = logging.getLogger(__name__)
 
-_STREAM_ERRORS = (
+_STREAM_ERRORS: Tuple[Type[BaseException], ...] = (
     requests.exceptions.ConnectionError,
     requests.exceptions.ChunkedEncodingError,
     requests.exceptions.Timeout,

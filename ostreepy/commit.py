@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import stat
+import sys
 import tarfile
 import time
 import urllib.parse
@@ -471,6 +472,11 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
                     # the end-of-archive blocks are missing: umoci 0.4.7 writes layers
                     # like that.  Every member arrived whole, so take it as the end.
                     if str(e) == "unexpected end of data" and imp.entries:
+                        break
+                    raise
+                except tarfile.StreamError:
+                    # Python < 3.11 trips over an archive with no members in stream mode
+                    if imp.entries == 0 and sys.version_info < (3, 11):
                         break
                     raise
                 if member is None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-import tomllib
+try:
+    import tomllib
+except ImportError:  # Python < 3.11: the same parser, as the tomli package
+    import tomli as tomllib  # type: ignore[no-redef]
 
 import pytest
 from hypothesis import assume, given, settings, strategies as st
