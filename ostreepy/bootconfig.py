@@ -123,8 +123,12 @@ def _write_atomic(dirpath: str, name: str, data: bytes, mode: int = 0o644) -> No
         os.unlink(tmp)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
         os.fchmod(fd, mode)
+        # kargs edit-in-place rewrites the active entry: it must not land empty after a crash
+        os.fsync(fd)
     finally:
         os.close(fd)
     os.rename(tmp, os.path.join(dirpath, name))

@@ -401,7 +401,8 @@ def _copy_dir_recurse(src: str, dst: str) -> None:
 
 
 def _ensure_dir_from_template(modified_etc: str, new_etc: str, rel: str) -> None:
-    target = os.path.join(new_etc, rel)
+    # a directory is entered, so a symlink in its place is followed too (inside the deployment)
+    target = _in_deployment(new_etc, rel, follow_last=True)
     try:
         os.mkdir(target, 0o700)
     except FileExistsError:
@@ -410,8 +411,10 @@ def _ensure_dir_from_template(modified_etc: str, new_etc: str, rel: str) -> None
         parent = os.path.dirname(rel)
         if parent:
             _ensure_dir_from_template(modified_etc, new_etc, parent)
+        # a symlinked directory may lead to a path the deployment does not have yet
+        os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
         os.mkdir(target, 0o700)
-    fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    fd = os.open(target, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
     try:
         _copy_attrs(os.path.join(modified_etc, rel), fd)
     finally:
@@ -424,7 +427,7 @@ def _copy_modified(modified_etc: str, new_etc: str, rel: str) -> None:
     parent = os.path.dirname(rel)
     if parent:
         _ensure_dir_from_template(modified_etc, new_etc, parent)
-    dst = os.path.join(new_etc, rel)
+    dst = _in_deployment(new_etc, rel)
     try:
         nst = os.lstat(dst)
     except FileNotFoundError:
@@ -442,6 +445,35 @@ def _copy_modified(modified_etc: str, new_etc: str, rel: str) -> None:
         _copy_file(src, dst)
 
 
+def resolve_beneath(root: str, rel: str, max_links: int = 40, follow_last: bool = False) -> str:
+    """The path ``rel`` names under ``root`` as the booted deployment would see it:
+    symlinks in its directories are followed *inside* ``root`` (an absolute target
+    starts again at ``root``, ``..`` stops at it), so a symlink shipped in an image's
+    /etc cannot send the merge's deletes and writes to the host.  The last component
+    is not followed (it is what gets replaced or removed)."""
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    done: List[str] = []
+    hops = 0
+    while parts:
+        name = parts.pop(0)
+        if name == "..":
+            if done:
+                done.pop()
+            continue
+        cur = os.path.join(root, *done, name)
+        if (parts or follow_last) and os.path.islink(cur):
+            hops += 1
+            if hops > max_links:
+                raise DeployError(f"During /etc merge: too many levels of symbolic links in {rel}")
+            target = os.readlink(cur)
+            if target.startswith("/"):
+                done = []
+            parts = [p for p in target.split("/") if p not in ("", ".")] + parts
+            continue
+        done.append(name)
+    return os.path.join(root, *done)
+
+
 def _rm_rf(path: str) -> None:
     try:
         st = os.lstat(path)
@@ -451,6 +483,12 @@ def _rm_rf(path: str) -> None:
         shutil.rmtree(path)
     else:
         os.unlink(path)
+
+
+def _in_deployment(new_etc: str, rel: str, follow_last: bool = False) -> str:
+    # new_etc is <deployment>/etc: resolve with the deployment as the root
+    root = os.path.dirname(new_etc.rstrip("/"))
+    return resolve_beneath(root, "etc/" + rel, follow_last=follow_last)
 
 
 def apply_etc_merge(merge_deployment_dir: str, new_deployment_dir: str) -> EtcDiff:
@@ -465,7 +503,7 @@ def apply_etc_merge(merge_deployment_dir: str, new_deployment_dir: str) -> EtcDi
         raise DeployError(f"During /etc merge: While computing configuration diff: {e}") from None
     try:
         for rel in diff.removed:
-            _rm_rf(os.path.join(new_etc, rel))
+            _rm_rf(_in_deployment(new_etc, rel))
         for rel in diff.modified + diff.added:
             _copy_modified(modified, new_etc, rel)
     except OSError as e:

@@ -90,16 +90,25 @@ def _hash_dir(h: "hashlib._Hash", path: str) -> None:
         st = os.lstat(p)
         if stat.S_ISDIR(st.st_mode):
             _hash_dir(h, p)
-        else:
-            with contextlib.suppress(FileNotFoundError):
-                _hash_file(h, p)
+        elif stat.S_ISREG(st.st_mode):
+            # ostree follows symlinks here; we do not read outside the tree, and the
+            # copy below does not install them either
+            _hash_file(h, p)
 
 
 def _exists(path: str) -> bool:
+    """A regular file, not followed through a symlink: whatever the image links to
+    (a host path, say) must never be hashed, linked or copied into /boot."""
     try:
-        os.stat(path)
-        return True
-    except FileNotFoundError:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+
+
+def _isdir(path: str) -> bool:
+    try:
+        return stat.S_ISDIR(os.lstat(path).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
         return False
 
 
@@ -115,7 +124,7 @@ def _usrlib_modules(root: str, compute_checksum: bool) -> Optional[KernelLayout]
             if not ent.is_dir(follow_symlinks=False):
                 continue
             try:
-                st = os.stat(os.path.join(ent.path, "vmlinuz"))
+                st = os.lstat(os.path.join(ent.path, "vmlinuz"))
             except FileNotFoundError:
                 continue
             if not stat.S_ISREG(st.st_mode):
@@ -141,7 +150,7 @@ def _usrlib_modules(root: str, compute_checksum: bool) -> Optional[KernelLayout]
         fields.update(devicetree_src="devicetree", devicetree_name=f"devicetree-{kver}")
         if compute_checksum:
             _hash_file(h, os.path.join(bdir, "devicetree"))
-    elif os.path.isdir(os.path.join(bdir, "dtb")):
+    elif _isdir(os.path.join(bdir, "dtb")):
         fields.update(devicetree_src="dtb")
         if compute_checksum:
             _hash_dir(h, os.path.join(bdir, "dtb"))
@@ -154,7 +163,7 @@ def _legacy(root: str) -> Optional[KernelLayout]:
     bdir = None
     for p in ("usr/lib/ostree-boot", "boot"):
         full = os.path.join(root, p)
-        if os.path.isdir(full):
+        if _isdir(full):
             bdir = full
             break
     if bdir is None:
@@ -163,6 +172,8 @@ def _legacy(root: str) -> Optional[KernelLayout]:
     with os.scandir(bdir) as it:
         for ent in it:
             name = ent.name
+            if not ent.is_file(follow_symlinks=False):
+                continue
             for prefix in ("vmlinuz-", "initramfs-", "devicetree-"):
                 if name.startswith(prefix) and prefix not in found:
                     dash = name.rfind("-")
@@ -204,13 +215,15 @@ def find_kernel(root: str, compute_checksum: bool = True) -> KernelLayout:
 
 
 def _copy_into(src: str, dst_dir_fd: int, name: str) -> None:
-    st = os.stat(src)
+    st = os.lstat(src)
+    if not stat.S_ISREG(st.st_mode):
+        raise DeployError(f"{src}: not a regular file")
     tmp = f".{name}.tmp-{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):
         os.unlink(tmp, dir_fd=dst_dir_fd)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600, dir_fd=dst_dir_fd)
     try:
-        with open(src, "rb") as f:
+        with open(os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as f:
             while True:
                 b = f.read(_CHUNK)
                 if not b:
@@ -231,7 +244,7 @@ def _copy_into(src: str, dst_dir_fd: int, name: str) -> None:
 def _install_file(src: str, dst_dir_fd: int, name: str) -> None:
     # install_into_boot: a hardlink where possible, else a copy
     try:
-        os.link(src, name, dst_dir_fd=dst_dir_fd)
+        os.link(src, name, dst_dir_fd=dst_dir_fd, follow_symlinks=False)
         return
     except OSError as e:
         if e.errno not in (errno.EMLINK, errno.EXDEV, errno.EPERM):

@@ -105,6 +105,22 @@ class SpaceNeed:
     repo_free: int
 
 
+
+
+def _one_line(text: Optional[str]) -> Optional[str]:
+    """A version from image metadata goes into a BLS title line: control characters
+    (a newline would start a new key) become spaces."""
+    if text is None:
+        return None
+    return "".join(" " if ord(c) < 0x20 or c == "\x7f" else c for c in text)
+
+def validate_osname(osname: str) -> str:
+    """A stateroot name becomes a path component under ostree/deploy and /boot/ostree."""
+    if (not osname or "/" in osname or osname in (".", "..")
+            or any(c in osname for c in "\x00\n\r\t ")):
+        raise SysrootError(f"Invalid stateroot name '{osname}'")
+    return osname
+
 class Sysroot:
     """An opened sysroot directory. Call :meth:`load` (done on open) after
     outside changes; every writing method reloads when it is done."""
@@ -174,12 +190,18 @@ class Sysroot:
             yield
             return
         os.makedirs(self.abspath("ostree"), 0o755, exist_ok=True)
-        fd = os.open(self.abspath("ostree/lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except BaseException:
+        while True:
+            fd = os.open(self.abspath("ostree/lock"), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+            # as glnx_make_lock_file: the previous holder may have unlinked the file
+            # while we waited; a lock on a deleted inode excludes nobody
+            if os.fstat(fd).st_nlink > 0:
+                break
             os.close(fd)
-            raise
         self._lock_fd = fd
         try:
             yield
@@ -338,8 +360,7 @@ class Sysroot:
     def init_osname(self, osname: str) -> None:
         """``ostree admin os-init``: ``ostree/deploy/<os>/var`` with the
         directories ostree 2022.7 creates there."""
-        if not osname or "/" in osname or osname in (".", ".."):
-            raise SysrootError(f"Invalid stateroot name '{osname}'")
+        validate_osname(osname)
         with self.locked():
             d = self.abspath(f"ostree/deploy/{osname}")
             try:
@@ -353,6 +374,7 @@ class Sysroot:
             self._bump_mtime()
 
     def _require_stateroot(self, osname: str) -> None:
+        validate_osname(osname)
         if not os.path.exists(self.abspath(f"ostree/deploy/{osname}")):
             raise DeployError(f"No such stateroot: {osname}")
 
@@ -481,6 +503,8 @@ class Sysroot:
         tmp = p + f".tmp-{os.getpid()}"
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(d.origin_text)
+            f.flush()
+            os.fsync(f.fileno())  # origins of live deployments are rewritten in place
         os.chmod(tmp, 0o644)
         os.rename(tmp, p)
 
@@ -549,7 +573,7 @@ class Sysroot:
             devicetree=layout.devicetree_name,
             devicetree_dir=layout.devicetree_src if layout.devicetree_src and not layout.devicetree_name else None,
             aboot=layout.aboot_name, deployment_dirpath=d.dirpath,
-            os_release=self._os_release(ddir), commit_version=self.commit_version(d.csum))
+            os_release=self._os_release(ddir), commit_version=_one_line(self.commit_version(d.csum)))
         name, entry = deployment_entry(
             boot, index=d.index, n_deployments=n, bootversion=new_bootversion, kargs=None,
             base=d.bootconfig or BLSEntry(), bootprefix=cfg.get_bool("sysroot", "bootprefix", False),
