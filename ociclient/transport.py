@@ -377,6 +377,12 @@ class Transport:
             return ra
         return self.retry.backoff(attempt)
 
+    def _is_own(self, url: str) -> bool:
+        if self.base is None:
+            return False
+        a, b = urlsplit(url), urlsplit(self.base)
+        return (a.scheme, a.netloc) == (b.scheme, b.netloc)
+
     # -- the main entry point -------------------------------------------------------------
     def url(self, path_or_url: str) -> str:
         if "://" in path_or_url:
@@ -411,9 +417,12 @@ class Transport:
         attempt = 0
         auth_retried = False
         force_new = False
+        # credentials go to this registry only: an absolute URL it hands us (a Link
+        # page, an upload Location) on another host gets the request without them
+        own = self._is_own(url)
         while True:
             hdrs = dict(headers or {})
-            auth = self._authorization(scopes_t, force_new)
+            auth = self._authorization(scopes_t, force_new) if own else None
             force_new = False
             if auth:
                 hdrs["Authorization"] = auth
@@ -428,7 +437,10 @@ class Transport:
                     attempt += 1
                     continue
                 raise TransportError(f"{method} {url}: {_describe(e)}") from None
-            if resp.status_code == 401 and not auth_retried and not self._static_token:
+            if (resp.status_code == 401 and not auth_retried and not self._static_token
+                    and own and self._is_own(resp.url or url)):
+                # a challenge counts only from the registry itself: a 401 from a host a
+                # redirect led to (a CDN) must not choose where our password goes
                 ch = self._learn_challenges(resp.headers.get("WWW-Authenticate", ""))
                 if ch is not None:
                     if ch.scheme == "bearer":
