@@ -9,6 +9,7 @@ deployment of a folder sysroot counts as booted.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Optional
 
@@ -24,8 +25,11 @@ class BootcUsageError(OstreeError):
 def _open(args: argparse.Namespace):  # noqa: ANN202
     from .sysroot import Sysroot
     cmdline = getattr(args, "booted_cmdline", None)
-    return Sysroot(getattr(args, "sysroot", None) or "/", booted_cmdline=cmdline,
-                   default_booted=cmdline is None)
+    path = getattr(args, "sysroot", None) or "/"
+    # a folder sysroot has no running root: its default entry stands for it (the /
+    # of a real system is found by stat in Sysroot)
+    return Sysroot(path, booted_cmdline=cmdline,
+                   default_booted=cmdline is None and os.path.realpath(path) != "/")
 
 
 def _console(args: argparse.Namespace):  # noqa: ANN202

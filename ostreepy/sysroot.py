@@ -277,6 +277,21 @@ class Sysroot:
 
     def _find_booted(self) -> Optional[Deployment]:
         nonstaged = [d for d in self.deployments if not d.staged]
+        if os.path.realpath(self.path) == "/" and self.booted_cmdline is None:
+            # the running system: the deployment whose directory is our root, as
+            # ostree finds it, never a guess (cleanup must not delete the live root)
+            try:
+                root = os.stat("/")
+            except OSError:
+                return None
+            for d in nonstaged:
+                try:
+                    st = os.stat(self.deployment_dir(d))
+                except OSError:
+                    continue
+                if (st.st_dev, st.st_ino) == (root.st_dev, root.st_ino):
+                    return d
+            return None
         if self.booted_cmdline is not None:
             arg = ostree_arg_of(" ".join(KernelArgs.parse(self.booted_cmdline).to_list()))
             if arg is None:
