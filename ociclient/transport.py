@@ -494,12 +494,24 @@ def _root_cause(e: BaseException) -> str:
     return last
 
 
+def read_capped(resp: requests.Response, limit: int) -> bytes:
+    """At most ``limit`` bytes of a body: a streamed response is not read further, so
+    a hostile registry cannot make us buffer gigabytes of error text."""
+    if getattr(resp, "_content_consumed", False) or getattr(resp, "_content", False) is not False:
+        return (resp.content or b"")[:limit]
+    try:
+        data = resp.raw.read(limit, decode_content=True) or b""
+    finally:
+        resp.close()
+    return data
+
+
 def error_details(resp: requests.Response) -> Tuple[List[str], str]:
     """The registry error codes and a message from an error response body."""
     codes: List[str] = []
     msgs: List[str] = []
     try:
-        body = resp.content[:65536]
+        body = read_capped(resp, 65536)
         obj = __import__("json").loads(body) if body else None
     except Exception:
         obj = None
