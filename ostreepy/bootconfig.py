@@ -33,6 +33,7 @@ from typing import List, Sequence, Tuple
 from bootloader.bls import BLSEntry, format_entry, parse_entry
 from bootloader.sort import ostree_sort_entries
 
+from .fsutil import write_all
 from .errors import DeployError, SysrootError
 
 __all__ = [
@@ -123,9 +124,7 @@ def _write_atomic(dirpath: str, name: str, data: bytes, mode: int = 0o644) -> No
         os.unlink(tmp)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
         os.fchmod(fd, mode)
         # kargs edit-in-place rewrites the active entry: it must not land empty after a crash
         os.fsync(fd)

@@ -22,6 +22,7 @@ import attrs
 from . import objects as obj
 from .errors import CheckoutError
 from .objects import FileHeader
+from .fsutil import write_all
 from .progress import ProgressCallback, emit
 from .repo import CHUNK, Repo, RepoMode
 
@@ -382,7 +383,7 @@ def _copy_file(state: _State, checksum: str, header: FileHeader, dfd: int, name:
                     chunk = stream.read(CHUNK)
                     if not chunk:
                         break
-                    _write_all(fd, chunk)
+                    write_all(fd, chunk)
             finally:
                 stream.close()
             if not user:
@@ -411,15 +412,6 @@ def _copy_file(state: _State, checksum: str, header: FileHeader, dfd: int, name:
                 raise CheckoutError(f"File exists: {name}")
             return
         _replace(dfd, target_name, name)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = os.write(fd, view)
-        if not n:
-            raise OSError(errno.EIO, "short write")
-        view = view[n:]
 
 
 def _exists(dfd: int, name: str) -> bool:

@@ -84,13 +84,6 @@ class CommitModifier:
         return x
 
 
-@attrs.frozen
-class CommitStats:
-    content_objects_written: int = 0
-    content_objects_total: int = 0
-    content_bytes_written: int = 0
-
-
 # ---------------------------------------------------------------------------- directories
 
 
@@ -525,12 +518,6 @@ def _write_mtree(repo: Repo, mtree: MutableTree) -> str:
         subs = {name: (written[id(sub)], sub.meta) for name, sub in node.dirs.items()}
         written[id(node)] = repo.write_dirtree(node.to_dirtree(subs))  # type: ignore[arg-type]
     return written[id(mtree)]
-
-
-def parse_timestamp(value: str) -> int:
-    """``--timestamp``: what g_date_time / parse_datetime accept for ostree commit."""
-    from .timeparse import parse_datetime
-    return parse_datetime(value)
 
 
 def create_commit(repo: Repo, root_tree: str, root_meta: str, *, subject: str = "", body: str = "",

@@ -25,7 +25,7 @@ import hashlib
 import os
 import shutil
 import stat
-from typing import Dict, Iterable, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import attrs
 
@@ -509,7 +509,3 @@ def apply_etc_merge(merge_deployment_dir: str, new_deployment_dir: str) -> EtcDi
     except OSError as e:
         raise DeployError(f"During /etc merge: {e}") from None
     return diff
-
-
-def iter_paths(items: Iterable[EtcMergeItem]) -> List[str]:
-    return [i.path for i in items]

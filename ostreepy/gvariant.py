@@ -346,15 +346,7 @@ def _de(t: VariantType, data: memoryview, depth: int) -> Any:
             return bool(val)
         return val
     if k in ("s", "o", "g"):
-        if n == 0 or data[n - 1] != 0:
-            raise GVariantError("string is not NUL-terminated")
-        raw = bytes(data[: n - 1])
-        if b"\x00" in raw:
-            raise GVariantError("string contains an embedded NUL")
-        try:
-            return raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise GVariantError("string is not valid UTF-8") from None
+        return decode_string(bytes(data))
     if k == "v":
         raw = bytes(data)
         sep = raw.rfind(b"\x00")
@@ -380,6 +372,20 @@ def _de(t: VariantType, data: memoryview, depth: int) -> Any:
     if k in ("(", "{"):
         return _de_tuple(t, data, depth)
     raise GVariantError(f"unsupported type {t.string}")  # pragma: no cover
+
+
+def decode_string(raw: bytes) -> str:
+    """A serialized ``s``/``o``/``g``: UTF-8, one terminating NUL and no other."""
+    n = len(raw)
+    if n == 0 or raw[n - 1] != 0:
+        raise GVariantError("string is not NUL-terminated")
+    body = raw[: n - 1]
+    if b"\x00" in body:
+        raise GVariantError("string contains an embedded NUL")
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise GVariantError("string is not valid UTF-8") from None
 
 
 def _read_offset(data: memoryview, pos: int, width: int) -> int:

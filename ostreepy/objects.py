@@ -444,15 +444,7 @@ def _elements(data: bytes, start: int, end: int) -> List[Tuple[int, int]]:
 
 
 def _str_at(data: bytes, start: int, end: int) -> str:
-    if end <= start or data[end - 1] != 0:
-        raise GVariantError("string is not NUL-terminated")
-    raw = data[start:end - 1]
-    if b"\x00" in raw:
-        raise GVariantError("string contains an embedded NUL")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise GVariantError("string is not valid UTF-8") from None
+    return gvariant.decode_string(data[start:end] if end > start else b"")
 
 
 def _fast_parse_dirtree(data: bytes) -> Tuple[List[Tuple[str, bytes]], List[Tuple[str, bytes, bytes]]]:

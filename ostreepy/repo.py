@@ -36,6 +36,7 @@ from .errors import (
 )
 from .keyfile import KeyFile
 from .lock import SHARED, RepoLock
+from .fsutil import write_all
 from .gvariant import Variant
 from .objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
 from .refs import parse_refspec, validate_ref, validate_remote_name
@@ -542,9 +543,7 @@ class Repo:
         tmp = self._tmp_name()
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
             os.fchmod(fd, 0o644)
             if self._txn_depth == 0 and self.fsync:
                 os.fsync(fd)
@@ -780,24 +779,23 @@ class Repo:
         fd, tmp = self._open_tmpfile()
         try:
             written = 0
-            with os.fdopen(fd, "wb", buffering=0, closefd=False) as out:
-                comp = None
-                if mode is RepoMode.ARCHIVE:
-                    if size is None:
-                        raise InvalidObjectError("archive repositories need the file size up front")
-                    _write_all(out, obj.lenprefix(header.serialize_zlib(size)))
-                    comp = zlib.compressobj(self.zlib_level, zlib.DEFLATED, -15)
-                while stream is not None:
-                    chunk = stream.read(CHUNK)
-                    if not chunk:
-                        break
-                    hasher.update(chunk)
-                    written += len(chunk)
-                    data = comp.compress(chunk) if comp is not None else chunk
-                    if data:
-                        _write_all(out, data)
-                if comp is not None:
-                    _write_all(out, comp.flush())
+            comp = None
+            if mode is RepoMode.ARCHIVE:
+                if size is None:
+                    raise InvalidObjectError("archive repositories need the file size up front")
+                write_all(fd, obj.lenprefix(header.serialize_zlib(size)))
+                comp = zlib.compressobj(self.zlib_level, zlib.DEFLATED, -15)
+            while stream is not None:
+                chunk = stream.read(CHUNK)
+                if not chunk:
+                    break
+                hasher.update(chunk)
+                written += len(chunk)
+                data = comp.compress(chunk) if comp is not None else chunk
+                if data:
+                    write_all(fd, data)
+            if comp is not None:
+                write_all(fd, comp.flush())
             if size is not None and written != size:
                 raise CorruptObjectError(f"Corrupted file object: expected {size} bytes, got {written}")
             checksum = hasher.hexdigest()
@@ -1199,15 +1197,6 @@ def _checked_symlink(header: FileHeader, checksum: str, verify: bool) -> FileHea
     return header
 
 
-def _write_all(out: BinaryIO, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        n = out.write(view)
-        if not n:
-            raise OSError(errno.EIO, "short write")
-        view = view[n:]
-
-
 def _walk_refs(base: str) -> Iterator[Tuple[str, str]]:
     for root, dirs, files in os.walk(base):
         dirs.sort()
@@ -1262,9 +1251,7 @@ def _write_file_atomic(path: str, data: bytes, mode: int, tmpdir: Optional[str] 
     if not rename:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
+            write_all(fd, data)
         finally:
             os.close(fd)
         return
@@ -1274,10 +1261,7 @@ def _write_file_atomic(path: str, data: bytes, mode: int, tmpdir: Optional[str] 
     tmp = os.path.join(d, f".tmp-{os.path.basename(path)}-{os.getpid()}-{os.urandom(6).hex()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
-        view = memoryview(data)
-        while view:
-            n = os.write(fd, view)
-            view = view[n:]
+        write_all(fd, data)
         os.fchmod(fd, mode)
         if fsync:
             os.fsync(fd)
@@ -1288,5 +1272,3 @@ def _write_file_atomic(path: str, data: bytes, mode: int, tmpdir: Optional[str] 
     os.close(fd)
     os.rename(tmp, path)
 
-
-write_file_atomic = _write_file_atomic

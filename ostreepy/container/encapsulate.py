@@ -21,7 +21,7 @@ import os
 import tempfile
 import time
 import zlib
-from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from ..errors import CorruptObjectError, OstreeError
 from ..objects import Commit

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tarfile
-from typing import BinaryIO, Callable, Dict, Optional, Tuple
+from typing import BinaryIO, Callable, Dict, Optional
 
 import attrs
 
@@ -193,6 +193,3 @@ def diff_id_index(repo: Repo) -> Dict[str, str]:
                 out[did] = commit
     return out
 
-
-def split_counts(filtered: Dict[str, int]) -> Tuple[Tuple[str, int], ...]:
-    return tuple(sorted(filtered.items()))
