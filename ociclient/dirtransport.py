@@ -13,7 +13,7 @@ from .blobstore import BlobDir
 from .digest import digest_bytes, parse_digest
 from .errors import LayoutError, ManifestInvalid, NotFound
 from .image import ImageDestination, ImageSource, OnRead
-from .layout import _atomic_write
+from .fsutil import atomic_write
 from .manifest import MAX_MANIFEST_SIZE, Descriptor, check_manifest_digest, detect_media_type
 from .reference import DirReference
 
@@ -69,7 +69,7 @@ class DirDestination(ImageDestination):
         if os.listdir(self.root) and not os.path.exists(vpath):
             raise LayoutError(f"{self.root} is not empty and is not a dir: image directory")
         if not os.path.exists(vpath):
-            _atomic_write(vpath, VERSION.encode())
+            atomic_write(vpath, VERSION.encode())
         self.blobs = BlobDir(self.root, lambda d: _blob_name(self.root, d))
 
     def has_blob(self, digest: str) -> bool:
@@ -84,13 +84,13 @@ class DirDestination(ImageDestination):
                               on_read=on_read, on_start=on_start)
 
     def put_manifest(self, data: bytes, media_type: str, tag: Optional[str] = None) -> str:
-        _atomic_write(os.path.join(self.root, "manifest.json"), data)
+        atomic_write(os.path.join(self.root, "manifest.json"), data)
         return digest_bytes(data)
 
     def put_instance_manifest(self, data: bytes, media_type: str) -> str:
         digest = digest_bytes(data)
         _, hexpart = parse_digest(digest)
-        _atomic_write(os.path.join(self.root, f"{hexpart}.manifest.json"), data)
+        atomic_write(os.path.join(self.root, f"{hexpart}.manifest.json"), data)
         return digest
 
     def close(self) -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import threading
 from typing import IO, Any, BinaryIO, Dict, List, Optional, Tuple
 
+from .fsutil import atomic_write
 from .blobstore import BlobDir
 from .digest import digest_bytes, parse_digest
 from .errors import LayoutError, ManifestInvalid, NotFound
@@ -101,12 +101,12 @@ class OciLayout:
         os.makedirs(os.path.join(self.root, "blobs", "sha256"), exist_ok=True)
         path = os.path.join(self.root, "oci-layout")
         if not os.path.exists(path):
-            _atomic_write(path, json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode())
+            atomic_write(path, json.dumps({"imageLayoutVersion": LAYOUT_VERSION}).encode())
         if not os.path.exists(os.path.join(self.root, "index.json")):
             self.write_index({"schemaVersion": 2, "manifests": []})
 
     def write_index(self, obj: Dict[str, Any]) -> None:
-        _atomic_write(os.path.join(self.root, "index.json"), json.dumps(obj).encode())
+        atomic_write(os.path.join(self.root, "index.json"), json.dumps(obj).encode())
 
     def add_entry(self, desc: Descriptor, tag: Optional[str]) -> None:
         """Record ``desc`` in index.json (with ref.name ``tag``), replacing the same tag."""
@@ -127,22 +127,6 @@ class OciLayout:
             index["manifests"] = out
             index.setdefault("schemaVersion", 2)
             self.write_index(index)
-
-
-def _atomic_write(path: str, data: bytes) -> None:
-    d = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 class LayoutSource(ImageSource):
