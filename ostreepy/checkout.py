@@ -15,7 +15,7 @@ import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from time import time_ns
-from typing import Callable, Optional
+from typing import BinaryIO, Callable, Optional
 
 import attrs
 
@@ -273,14 +273,27 @@ def _rm_rf_at(dfd: int, name: str) -> None:
 def _checkout_file(state: _State, checksum: str, dfd: int, name: str, path: str) -> None:
     obj.validate_filename(name)
     repo, opts = state.repo, state.opts
-    user = opts.mode is CheckoutMode.USER
     header: Optional[FileHeader] = None
+    stream: Optional[BinaryIO] = None
+    src_path = ""
     if repo.mode is RepoMode.ARCHIVE or opts.filter is not None:
-        header = repo.load_file_header(checksum)
+        # an archive object is always copied: open it once for both header and data
+        header, stream = repo.load_file(checksum)
         mode = header.mode
         size = -1 if header.is_regular else 0
     else:
         mode, size, src_path = repo.file_object_stat(checksum)
+    try:
+        _place_file(state, checksum, dfd, name, path, header, stream, mode, size, src_path)
+    finally:
+        if stream is not None:
+            stream.close()
+
+
+def _place_file(state: _State, checksum: str, dfd: int, name: str, path: str, header: Optional[FileHeader],
+                stream: Optional[BinaryIO], mode: int, size: int, src_path: str) -> None:
+    repo, opts = state.repo, state.opts
+    user = opts.mode is CheckoutMode.USER
     if opts.filter is not None and not opts.filter(path, header):  # type: ignore[arg-type]
         return
     is_symlink = stat.S_ISLNK(mode)
@@ -306,8 +319,12 @@ def _checkout_file(state: _State, checksum: str, dfd: int, name: str, path: str)
             need_copy = not _hardlink(state, src_path, dfd, name, checksum)
     if need_copy:
         if header is None:
-            header = repo.load_file_header(checksum)
-        _copy_file(state, checksum, header, dfd, name, override_unreadable)
+            header, stream = repo.load_file(checksum)
+        try:
+            _copy_file(state, checksum, header, stream, dfd, name, override_unreadable)
+        finally:
+            if stream is not None:
+                stream.close()
     if state.progress is not None:
         emit(state.progress, "file", path=path)
 
@@ -351,9 +368,9 @@ def _replace(dfd: int, tmp: str, name: str) -> None:
         os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
 
 
-def _copy_file(state: _State, checksum: str, header: FileHeader, dfd: int, name: str,
-               override_unreadable: bool) -> None:
-    repo, opts = state.repo, state.opts
+def _copy_file(state: _State, checksum: str, header: FileHeader, stream: Optional[BinaryIO], dfd: int,
+               name: str, override_unreadable: bool) -> None:
+    opts = state.opts
     user = opts.mode is CheckoutMode.USER
     existing = _exists(dfd, name)
     if existing and opts.overwrite is Overwrite.NONE:
@@ -373,7 +390,6 @@ def _copy_file(state: _State, checksum: str, header: FileHeader, dfd: int, name:
                 os.setxattr(f"/proc/self/fd/{dfd}/{target_name}", obj.xattr_name(xname), value,
                             follow_symlinks=False)
     else:
-        _, stream = repo.load_file(checksum)
         assert stream is not None
         fd = os.open(target_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600, dir_fd=dfd)
