@@ -20,7 +20,7 @@ from typing import BinaryIO, Callable, Optional
 import attrs
 
 from . import objects as obj
-from .errors import CheckoutError
+from .errors import CheckoutError, PathNotFoundError
 from .objects import FileHeader
 from .fsutil import write_all
 from .progress import ProgressCallback, emit
@@ -85,46 +85,33 @@ def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutO
         raise CheckoutError("Cannot specify both --force-copy and --require-hardlinks")
     csum = repo.resolve_rev(rev)
     assert csum is not None
-    commit = repo.load_commit(csum)
-    tree, meta = commit.root_tree, commit.root_meta
     state = _State(repo, opts, progress)
     parent = os.path.dirname(os.path.abspath(destination)) or "/"
     name = os.path.basename(os.path.abspath(destination))
     subpath = (opts.subpath or "/").strip("/")
-    if subpath:
-        comps = subpath.split("/")
-        for c in comps[:-1]:
-            tree, meta = _lookup_dir(repo, tree, c)
-        dt = repo.load_dirtree(tree)
-        last = comps[-1]
-        for fname, fcsum in dt.files:
-            if fname == last:
-                # like ostree: the destination is a directory holding the one file
-                try:
-                    os.mkdir(destination, 0o700)
-                except FileExistsError:
-                    if opts.overwrite is Overwrite.NONE:
-                        raise CheckoutError(f"mkdirat: File exists: {destination}") from None
-                dfd = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-                try:
-                    _checkout_file(state, fcsum, dfd, fname, "/" + subpath)
-                finally:
-                    os.close(dfd)
-                return
-        tree, meta = _lookup_dir(repo, tree, last)
+    try:
+        kind, found = repo.resolve_path(csum, subpath)
+    except PathNotFoundError as e:
+        raise CheckoutError(str(e)) from None
+    if kind == "file":
+        # like ostree: the destination is a directory holding the one file
+        try:
+            os.mkdir(destination, 0o700)
+        except FileExistsError:
+            if opts.overwrite is Overwrite.NONE:
+                raise CheckoutError(f"mkdirat: File exists: {destination}") from None
+        dfd = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            _checkout_file(state, found[0], dfd, subpath.rsplit("/", 1)[-1], "/" + subpath)
+        finally:
+            os.close(dfd)
+        return
+    tree, meta = found
     pfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         _run_tree(state, pfd, name, tree, meta)
     finally:
         os.close(pfd)
-
-
-def _lookup_dir(repo: Repo, tree: str, name: str) -> tuple:
-    dt = repo.load_dirtree(tree)
-    for dname, t, m in dt.dirs:
-        if dname == name:
-            return t, m
-    raise CheckoutError(f"No such file or directory: {name}")
 
 
 _SPLIT_DEPTH = 1

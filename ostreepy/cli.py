@@ -236,25 +236,9 @@ def cmd_checkout(args: argparse.Namespace) -> int:
 
 
 def _resolve_path(repo, rev: str, path: str):
-    """(kind, name, data) for a path in a commit: kind 'dir' with (tree, meta) or 'file' with checksum."""
-    csum = repo.resolve_rev(rev)
-    commit = repo.load_commit(csum)
-    tree, meta = commit.root_tree, commit.root_meta
-    comps = [c for c in path.split("/") if c and c != "."]
-    for i, c in enumerate(comps):
-        dt = repo.load_dirtree(tree)
-        found = False
-        for n, t, m in dt.dirs:
-            if n == c:
-                tree, meta, found = t, m, True
-                break
-        if found:
-            continue
-        for n, fc in dt.files:
-            if n == c and i == len(comps) - 1:
-                return "file", fc
-        raise OstreeError(f"No such file or directory: {path}")
-    return "dir", (tree, meta)
+    """(kind, data) for a path in a commit: 'dir' with (tree, meta), 'file' with its checksum."""
+    kind, found = repo.resolve_path(repo.resolve_rev(rev), path)
+    return (kind, found) if kind == "dir" else (kind, found[0])
 
 
 def cmd_ls(args: argparse.Namespace) -> int:

@@ -76,6 +76,10 @@ class InvalidFilenameError(OstreeError):
     """A name from an object that would escape its directory."""
 
 
+class PathNotFoundError(OstreeError):
+    """A path that is not in a commit's tree."""
+
+
 class CheckoutError(OstreeError):
     """A checkout that cannot be done as asked."""
 

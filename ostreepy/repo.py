@@ -29,6 +29,7 @@ from .errors import (
     InvalidObjectError,
     ObjectNotFoundError,
     OstreeError,
+    PathNotFoundError,
     RefNotFoundError,
     AmbiguousRefError,
     RepoError,
@@ -1102,6 +1103,25 @@ class Repo:
             csum = prefix[:2] + rest
             if csum.startswith(prefix) and ext == "commit" and len(csum) == 64:
                 yield csum, ObjectType.COMMIT
+
+    def resolve_path(self, commit: str, path: str) -> Tuple[str, Tuple[str, ...]]:
+        """Where ``path`` is in a commit's tree: ``("dir", (dirtree, dirmeta))`` or
+        ``("file", (content checksum,))``; PathNotFoundError when it is not there."""
+        c = self.load_commit(commit)
+        tree, meta = c.root_tree, c.root_meta
+        comps = [p for p in path.split("/") if p and p != "."]
+        for i, name in enumerate(comps):
+            dt = self.load_dirtree(tree)
+            sub = next(((t, m) for n, t, m in dt.dirs if n == name), None)
+            if sub is not None:
+                tree, meta = sub
+                continue
+            if i == len(comps) - 1:
+                for n, fc in dt.files:
+                    if n == name:
+                        return "file", (fc,)
+            raise PathNotFoundError(f"No such file or directory: {path}")
+        return "dir", (tree, meta)
 
     # ------------------------------------------------------------ traversal
 

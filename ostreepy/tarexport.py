@@ -29,16 +29,11 @@ def export_commit(repo: Repo, rev: str, out: BinaryIO, subpath: Optional[str] = 
                   prefix: Optional[str] = None, xattrs: bool = True) -> None:
     csum = repo.resolve_rev(rev)
     assert csum is not None
-    commit = repo.load_commit(csum)
-    ts = commit.timestamp
-    tree, meta = commit.root_tree, commit.root_meta
-    for comp in [c for c in (subpath or "").split("/") if c]:
-        for n, t, m in repo.load_dirtree(tree).dirs:
-            if n == comp:
-                tree, meta = t, m
-                break
-        else:
-            raise OstreeError(f"No such directory in commit: {subpath}")
+    ts = repo.load_commit(csum).timestamp
+    kind, found = repo.resolve_path(csum, subpath or "/")
+    if kind != "dir":
+        raise OstreeError(f"No such directory in commit: {subpath}")
+    tree, meta = found
     base = "./" + (prefix.strip("/") + "/" if prefix and prefix.strip("/") else "")
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
                       errors="surrogateescape") as tf:
