@@ -51,7 +51,7 @@ from .keyfile import KeyFile
 from .progress import ProgressCallback, emit
 from .repo import Repo, RepoMode
 
-__all__ = ["Sysroot", "InsufficientSpaceError", "StagedError", "init_fs"]
+__all__ = ["Sysroot", "InsufficientSpaceError", "StagedError", "default_sysroot_path", "init_fs"]
 
 STAGED_PATH = "run/ostree/staged-deployment"
 SPACE_MARGIN = 1 << 20  # EARLY_PRUNE_SAFETY_MARGIN_SIZE
@@ -63,6 +63,15 @@ class InsufficientSpaceError(DeployError):
 
 class StagedError(DeployError):
     """A staged deployment that cannot be used as asked."""
+
+
+def default_sysroot_path(given: Optional[str] = None) -> str:
+    """``given`` when not None, else the sysroot a caller that names none works
+    on, as libostree's ``_ostree_get_default_sysroot_path``: ``$OSTREE_SYSROOT``
+    when set and not empty, else ``/``."""
+    if given is not None:
+        return given
+    return os.environ.get("OSTREE_SYSROOT") or "/"
 
 
 def init_fs(path: str, modern: bool = False, repo_mode: str = "bare") -> None:
@@ -185,7 +194,8 @@ class Sysroot:
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[None]:
-        """``ostree_sysroot_lock``: an exclusive flock on ``ostree/lock``."""
+        """``ostree_sysroot_lock``: an exclusive flock on ``ostree/lock``, then a
+        reload, so that every writer decides from the state it holds the lock on."""
         if self._lock_fd >= 0:
             yield
             return
@@ -204,6 +214,9 @@ class Sysroot:
             os.close(fd)
         self._lock_fd = fd
         try:
+            # as ostree_sysroot_lock + reload: what was loaded before the lock may
+            # be stale; another writer may have changed the deployments meanwhile
+            self.load()
             yield
         finally:
             self.unlock()
