@@ -30,12 +30,19 @@ def _add_repo_arg(p: argparse.ArgumentParser, toplevel: bool = False) -> None:
 
 def _open_repo(args: argparse.Namespace):
     from .repo import Repo
-    path = getattr(args, "repo", None) or os.environ.get("OSTREE_REPO")
-    if not path:
-        if os.path.exists("/ostree/repo/config") and os.path.exists("/sysroot"):
-            path = "/ostree/repo"
+    path = getattr(args, "repo", None)
+    if path is None:
+        # ostree_repo_new_default: the repository in the current directory, else
+        # $OSTREE_REPO, else the one of the default sysroot ($OSTREE_SYSROOT or /)
+        if os.path.isdir("objects") and os.path.isfile("config"):
+            path = "."
         else:
-            raise UsageError("Command requires a --repo argument")
+            path = os.environ.get("OSTREE_REPO")
+            if not path:
+                from .sysroot import default_sysroot_path
+                path = os.path.join(default_sysroot_path(), "ostree/repo")
+            if not os.path.isfile(os.path.join(path, "config")):
+                raise UsageError("Command requires a --repo argument")
     return Repo.open(path)
 
 
@@ -400,9 +407,13 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 def cmd_refs(args: argparse.Namespace) -> int:
     repo = _open_repo(args)
-    if args.create:
+    if args.create is not None:
+        if not args.prefixes:
+            raise UsageError("You must specify a revision when creating a new ref")
         if len(args.prefixes) != 1:
-            raise UsageError("You must specify an existing ref when creating a new ref")
+            raise UsageError("You must specify only 1 existing ref when creating a new ref")
+        from .refs import parse_refspec
+        parse_refspec(args.create)
         target = repo.resolve_rev(args.prefixes[0])
         if repo.read_ref(args.create) is not None and not args.force:
             raise OstreeError(f"--create specified but ref {args.create} already exists")
@@ -412,10 +423,11 @@ def cmd_refs(args: argparse.Namespace) -> int:
     if args.delete:
         if not args.prefixes:
             raise UsageError("At least one PREFIX is required when deleting refs")
+        # every prefix is checked before any ref goes
+        doomed = [r for prefix in args.prefixes for r in repo.list_refs(prefix)]
         with repo.transaction():
-            for prefix in args.prefixes:
-                for r in repo.list_refs(prefix):
-                    repo.set_ref(r, None)
+            for r in doomed:
+                repo.set_ref(r, None)
         return 0
     for prefix in args.prefixes or [None]:
         refs = repo.list_refs(prefix, cut_prefix=not args.list, include_mirrors=args.collections)

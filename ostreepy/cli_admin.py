@@ -29,7 +29,8 @@ def _print(s: str) -> None:
 
 
 def _sysroot_path(args: argparse.Namespace) -> str:
-    return getattr(args, "sysroot", None) or "/"
+    from .sysroot import default_sysroot_path
+    return default_sysroot_path(getattr(args, "sysroot", None))
 
 
 def _open(args: argparse.Namespace, **kw):  # noqa: ANN202

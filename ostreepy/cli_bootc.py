@@ -22,10 +22,15 @@ class BootcUsageError(OstreeError):
     pass
 
 
+def _sysroot_path(args: argparse.Namespace) -> str:
+    from .sysroot import default_sysroot_path
+    return default_sysroot_path(getattr(args, "sysroot", None))
+
+
 def _open(args: argparse.Namespace):  # noqa: ANN202
     from .sysroot import Sysroot
     cmdline = getattr(args, "booted_cmdline", None)
-    path = getattr(args, "sysroot", None) or "/"
+    path = _sysroot_path(args)
     # a folder sysroot has no running root: its default entry stands for it (the /
     # of a real system is found by stat in Sysroot)
     return Sysroot(path, booted_cmdline=cmdline,
@@ -40,7 +45,8 @@ def _console(args: argparse.Namespace):  # noqa: ANN202
 
 
 def _common(p: argparse.ArgumentParser, *, stateroot: bool = False, progress: bool = False) -> None:
-    p.add_argument("--sysroot", metavar="PATH", default="/", help="Path to the system root (default: /)")
+    p.add_argument("--sysroot", metavar="PATH", default=None,
+                   help="Path to the system root (default: $OSTREE_SYSROOT, else /)")
     p.add_argument("--booted-cmdline", metavar="CMDLINE", default=None,
                    help="Kernel command line of the running system; its ostree= names the booted "
                         "deployment (default: the default deployment counts as booted)")
@@ -181,7 +187,7 @@ def cmd_image_deploy(args: argparse.Namespace) -> int:
     target = OstreeImageReference.parse(args.target_imgref) if args.target_imgref else None
     console = _console(args)
     try:
-        with Sysroot(args.sysroot or "/", booted_cmdline=args.booted_cmdline) as sr:
+        with Sysroot(_sysroot_path(args), booted_cmdline=args.booted_cmdline) as sr:
             stateroot = args.stateroot or (sr.booted.osname if sr.booted is not None else "default")
             fetched = bootc.deploy_image(sr, stateroot, oref, console, target=target, kargs=args.karg or [],
                                          no_imgref=args.no_imgref)
@@ -198,7 +204,8 @@ def add_image_deploy_parser(image_subparsers: "argparse._SubParsersAction") -> a
     """``container image deploy`` (ostree-ext's flags); the caller owns the
     ``container image`` parser."""
     p = image_subparsers.add_parser("deploy", help="Deploy a container image into a sysroot")
-    p.add_argument("--sysroot", metavar="PATH", default="/", help="Path to the system root")
+    p.add_argument("--sysroot", metavar="PATH", default=None,
+                   help="Path to the system root (default: $OSTREE_SYSROOT, else /)")
     p.add_argument("--stateroot", metavar="NAME", default=None,
                    help="Stateroot (default: the booted one, else 'default')")
     p.add_argument("--imgref", metavar="IMGREF", default=None,

@@ -27,6 +27,7 @@ from .errors import (
     ChecksumMismatchError,
     CorruptObjectError,
     InvalidObjectError,
+    InvalidRefError,
     ObjectNotFoundError,
     OstreeError,
     PathNotFoundError,
@@ -953,9 +954,15 @@ class Repo:
         relative to that directory, as ``ostree refs PREFIX`` prints them.
         """
         out: Dict[str, str] = {}
-        if prefix and not prefix.endswith(":"):
-            prefix = prefix.rstrip("/")
-        if prefix:
+        if prefix is not None:
+            given = prefix
+            if not prefix.endswith(":"):
+                prefix = prefix.rstrip("/")
+            if not prefix:
+                # "" and "/" would select every ref: a caller deleting by prefix
+                # would lose them all (ostree: "Invalid refspec")
+                raise InvalidRefError(f"Listing refs: Invalid refspec {given}")
+        if prefix is not None:
             remote: Optional[str] = None
             if prefix.endswith(":") or prefix.endswith(":."):
                 remote, ref_prefix = prefix[: prefix.rindex(":")], "."

@@ -151,3 +151,49 @@ def test_very_deep_tree(tmp_path):
     assert (tmp_path / "co" / ("d/" * 1200 + "f")).read_bytes() == b"x"
     # Python's rmtree (pytest's tmp_path cleanup) recurses per level; rm does not
     subprocess.run(["rm", "-rf", str(tmp_path / "co")], check=True)
+
+
+# issue 14, item 3: a prefix that selects every ref must not reach a delete
+@pytest.mark.parametrize("prefix", ["", "/", "//"])
+def test_refs_delete_refuses_empty_and_root_prefix(tmp_path, prefix):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_text("a\n")
+    repo = tmp_path / "r"
+    ostreepy(f"--repo={repo}", "init", "--mode=archive", check=True)
+    ostreepy(f"--repo={repo}", "commit", "-b", "main", src, check=True)
+    ostreepy(f"--repo={repo}", "refs", "main", "--create=other/x", check=True)
+    p = ostreepy(f"--repo={repo}", "refs", "--delete", prefix)
+    assert p.returncode == 1
+    assert p.stderr == f"error: Listing refs: Invalid refspec {prefix}\n"
+    # a bad prefix among good ones deletes nothing either
+    p = ostreepy(f"--repo={repo}", "refs", "--delete", "other", prefix)
+    assert p.returncode == 1
+    assert ostreepy(f"--repo={repo}", "refs", check=True).stdout == "main\nother/x\n"
+    # ostree refuses the same prefixes the same way
+    p = subprocess.run(["ostree", f"--repo={repo}", "refs", "--delete", prefix], capture_output=True, text=True)
+    assert p.returncode == 1 and "Invalid refspec" in p.stderr
+    assert ostreepy(f"--repo={repo}", "refs", check=True).stdout == "main\nother/x\n"
+
+
+@pytest.mark.parametrize("prefix", ["", "/"])
+def test_list_refs_api_refuses_empty_prefix(tmp_path, prefix):
+    repo = Repo.init(str(tmp_path / "r"), "archive")
+    with pytest.raises(OstreeError, match="Invalid refspec"):
+        repo.list_refs(prefix)
+    assert repo.list_refs(None) == {}
+
+
+def test_refs_create_empty_name_is_refused_not_a_listing(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_text("a\n")
+    repo = tmp_path / "r"
+    ostreepy(f"--repo={repo}", "init", "--mode=archive", check=True)
+    ostreepy(f"--repo={repo}", "commit", "-b", "main", src, check=True)
+    p = ostreepy(f"--repo={repo}", "refs", "main", "--create", "")
+    assert p.returncode == 1 and p.stdout == ""
+    assert "Invalid refspec" in p.stderr
+    p = ostreepy(f"--repo={repo}", "refs", "--create", "x")
+    assert p.returncode == 1 and "You must specify a revision" in p.stderr
+    assert ostreepy(f"--repo={repo}", "refs", check=True).stdout == "main\n"
