@@ -8,7 +8,6 @@ the tar on :meth:`ArchiveDestination.commit` (replacing the file atomically).
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import tarfile
@@ -18,7 +17,7 @@ from typing import BinaryIO, Dict, Tuple
 from .digest import parse_digest
 from .errors import LayoutError, ManifestInvalid, NotFound
 from .image import ImageSource
-from .layout import LayoutDestination
+from .layout import LayoutDestination, parse_layout_index
 from .manifest import MAX_MANIFEST_SIZE, Descriptor, check_manifest_digest, detect_media_type
 from .reference import OciArchiveReference, OciLayoutReference
 
@@ -66,8 +65,11 @@ class ArchiveSource(ImageSource):
             raise LayoutError(f"{self.path} is not a tar archive: {e}") from None
         if "oci-layout" not in self._members:
             raise LayoutError(f"{self.path} has no oci-layout file")
-        index = json.loads(self._read_member("index.json"))
-        entries = [Descriptor.from_dict(m) for m in index.get("manifests") or []]
+        index = parse_layout_index(self._read_member("index.json"), f"{self.path}: index.json")
+        try:
+            entries = [Descriptor.from_dict(m) for m in index["manifests"]]
+        except ManifestInvalid as e:
+            raise LayoutError(f"{self.path}: index.json: {e}") from None
         tag = ref.tag
         if tag is None:
             if len(entries) != 1:

@@ -13,7 +13,11 @@ Lookup follows containers-auth.json(5) / containers/image:
 * ``credHelpers`` (per registry host) and ``credsStore`` in a file name a
   ``docker-credential-<helper>`` program that is asked with ``get``.
 
-:func:`lookup_in_config` is pure; the rest read files or run helpers.
+:func:`parse_auth_file` and :func:`lookup_in_config` are pure; the rest read files or run
+helpers. The shape of a file is declared once (:data:`AUTH_FILE_SCHEMA`,
+:data:`LEGACY_AUTH_FILE_SCHEMA`) and every file is checked against it when read, so a file of
+the wrong shape is a :class:`~ociclient.errors.ConfigError` and a helper name that could not be
+run (NUL, ``/``, thousands of characters) is refused before anything is executed.
 """
 
 from __future__ import annotations
@@ -27,8 +31,29 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 import attrs
 
 from .errors import ConfigError, CredentialHelperError
+from .schema import HELPER_NAME, MapOf, Obj, Str, check, checked_json, opt
 
 IDENTITY_TOKEN_USER = "<token>"
+
+#: auth files are a few KiB; a larger one is refused rather than read into memory
+MAX_AUTH_FILE_SIZE = 4 * 1024 * 1024
+
+_ENTRY = Obj({
+    "auth": opt(Str()), "username": opt(Str()), "password": opt(Str()),
+    "identitytoken": opt(Str()), "email": opt(Str()),
+})
+
+AUTH_FILE_SCHEMA = Obj({
+    "auths": opt(MapOf(_ENTRY)),
+    "credHelpers": opt(MapOf(HELPER_NAME)),
+    "credsStore": opt(HELPER_NAME),
+})
+
+#: ``~/.dockercfg``: the ``auths`` map is the whole file
+LEGACY_AUTH_FILE_SCHEMA = MapOf(_ENTRY)
+
+#: what ``docker-credential-<helper> get`` prints
+HELPER_OUTPUT_SCHEMA = Obj({"Username": opt(Str()), "Secret": opt(Str()), "ServerURL": opt(Str())})
 
 
 @attrs.frozen
@@ -49,7 +74,10 @@ class Credentials:
 
     @property
     def basic(self) -> str:
-        raw = f"{self.username}:{self.password}".encode()
+        try:
+            raw = f"{self.username}:{self.password}".encode()
+        except UnicodeEncodeError:  # e.g. undecodable bytes from the command line
+            raise ConfigError("username or password is not valid Unicode") from None
         return base64.b64encode(raw).decode()
 
 
@@ -163,27 +191,33 @@ def default_auth_file(authfile: Optional[str] = None, env: Optional[Mapping[str,
     return os.path.join("/run/containers", str(os.getuid()), "auth.json")
 
 
-def _read_json(path: str) -> Optional[Dict[str, Any]]:
-    try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise ConfigError(f"reading {path}: {e}") from None
+def parse_auth_file(data: bytes, path: str = "auth.json", *, legacy: bool = False) -> Dict[str, Any]:
+    """Parse and check the bytes of an auth file (``legacy``: ``~/.dockercfg``); an empty
+    file is an empty object."""
     if not data.strip():
         return {}
-    try:
-        obj = json.loads(data)
-    except ValueError as e:
-        raise ConfigError(f"{path} is not valid JSON: {e}") from None
+    obj = checked_json(data, LEGACY_AUTH_FILE_SCHEMA if legacy else AUTH_FILE_SCHEMA, path, ConfigError)
     if not isinstance(obj, dict):
         raise ConfigError(f"{path} does not hold a JSON object")
     return obj
 
 
+def _read_json(path: str, legacy: bool = False) -> Optional[Dict[str, Any]]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_AUTH_FILE_SIZE + 1)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:  # ValueError: a path with NUL
+        raise ConfigError(f"reading {path}: {e}") from None
+    if len(data) > MAX_AUTH_FILE_SIZE:
+        raise ConfigError(f"{path} is over {MAX_AUTH_FILE_SIZE} bytes")
+    return parse_auth_file(data, path, legacy=legacy)
+
+
 def helper_get(helper: str, server: str, env: Optional[Mapping[str, str]] = None) -> Optional[Credentials]:
     """Run ``docker-credential-<helper> get`` for ``server``; ``None`` if it has nothing."""
+    check(helper, HELPER_NAME, "credential helper name", CredentialHelperError)
     prog = f"docker-credential-{helper}"
     try:
         p = subprocess.run(
@@ -194,16 +228,17 @@ def helper_get(helper: str, server: str, env: Optional[Mapping[str, str]] = None
         raise CredentialHelperError(f"credential helper {prog} not found in PATH") from None
     except subprocess.TimeoutExpired:
         raise CredentialHelperError(f"credential helper {prog} timed out") from None
+    except OSError as e:
+        raise CredentialHelperError(f"running credential helper {prog}: {e}") from None
     out = p.stdout.decode(errors="replace").strip()
     if p.returncode != 0:
         if "credentials not found" in (out + p.stderr.decode(errors="replace")).lower():
             return None
         raise CredentialHelperError(f"credential helper {prog} failed: {out or p.stderr.decode(errors='replace').strip()}")
-    try:
-        obj = json.loads(out)
-    except ValueError:
-        raise CredentialHelperError(f"credential helper {prog} printed invalid JSON") from None
-    user, secret = obj.get("Username", ""), obj.get("Secret", "")
+    obj = checked_json(out, HELPER_OUTPUT_SCHEMA, f"output of credential helper {prog}", CredentialHelperError)
+    if not isinstance(obj, dict):
+        raise CredentialHelperError(f"credential helper {prog} did not print a JSON object")
+    user, secret = obj.get("Username") or "", obj.get("Secret") or ""
     if user == IDENTITY_TOKEN_USER:
         return Credentials(identity_token=secret)
     if not user and not secret:
@@ -212,11 +247,16 @@ def helper_get(helper: str, server: str, env: Optional[Mapping[str, str]] = None
 
 
 def _helper_run(helper: str, verb: str, payload: bytes) -> None:
+    check(helper, HELPER_NAME, "credential helper name", CredentialHelperError)
     prog = f"docker-credential-{helper}"
     try:
         p = subprocess.run([prog, verb], input=payload, capture_output=True, timeout=60)
     except FileNotFoundError:
         raise CredentialHelperError(f"credential helper {prog} not found in PATH") from None
+    except subprocess.TimeoutExpired:
+        raise CredentialHelperError(f"credential helper {prog} timed out") from None
+    except OSError as e:
+        raise CredentialHelperError(f"running credential helper {prog}: {e}") from None
     if p.returncode != 0:
         raise CredentialHelperError(
             f"credential helper {prog} {verb} failed: {(p.stdout + p.stderr).decode(errors='replace').strip()}"
@@ -238,7 +278,7 @@ def lookup_credentials(
         files and is skipped).
     """
     for ap in auth_file_paths(authfile, env):
-        config = _read_json(ap.path)
+        config = _read_json(ap.path, ap.legacy)
         if not config:
             continue
         creds, helper = lookup_in_config(config, registry, repository, legacy=ap.legacy)

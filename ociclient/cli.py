@@ -228,8 +228,9 @@ class _ProgressBar:
 
 # --------------------------------------------------------------------------- verbs
 def cmd_inspect(args: argparse.Namespace) -> int:
+    from .config import parse_config
     from .docker import RegistrySource
-    from .errors import OciError
+    from .errors import OciError, UnsupportedMediaType
     from .manifest import ImageManifest, parse_manifest
     from .transports import open_source
 
@@ -242,16 +243,17 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             return 0
         data, mtype, digest = src.get_manifest(_platform(args))
         man = parse_manifest(data, mtype)
-        assert isinstance(man, ImageManifest)
+        if not isinstance(man, ImageManifest):
+            raise UnsupportedMediaType(f"{digest} is an image index, not an image manifest")
         config_bytes = src.get_config(man)
+        cfg = parse_config(config_bytes)
         if args.config:
             if args.raw:
                 sys.stdout.buffer.write(config_bytes)
                 sys.stdout.flush()
             else:
-                _print_json(json.loads(config_bytes))
+                _print_json(cfg.raw)
             return 0
-        cfg = json.loads(config_bytes)
         raw_digest = src.get_raw_manifest()[2]
         out: Dict[str, Any] = {}
         ref = src.reference
@@ -265,17 +267,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             except OciError:
                 tags = []
         out["RepoTags"] = tags
-        out["Created"] = cfg.get("created")
-        out["DockerVersion"] = cfg.get("docker_version", "")
-        inner = cfg.get("config") or {}
-        out["Labels"] = inner.get("Labels")
-        out["Architecture"] = cfg.get("architecture", "")
-        if cfg.get("variant"):
-            out["Variant"] = cfg["variant"]
-        out["Os"] = cfg.get("os", "")
+        out["Created"] = cfg.created
+        out["DockerVersion"] = cfg.docker_version
+        out["Labels"] = cfg.container_config.get("Labels")
+        out["Architecture"] = cfg.architecture
+        if cfg.variant:
+            out["Variant"] = cfg.variant
+        out["Os"] = cfg.os
         out["Layers"] = [layer.digest for layer in man.layers]
-        if inner.get("Env") is not None:
-            out["Env"] = inner.get("Env")
+        if cfg.env is not None:
+            out["Env"] = list(cfg.env)
         _print_json(out)
     return 0
 

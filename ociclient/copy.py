@@ -16,7 +16,7 @@ from typing import Dict, List, Optional, Tuple, Union
 import attrs
 
 from . import mediatypes as mt
-from .errors import OciError, TransportError, UnsupportedMediaType
+from .errors import DeadlineExceeded, ManifestInvalid, OciError, TransportError, UnsupportedMediaType
 from .image import ImageDestination, ImageSource, Options
 from .manifest import Descriptor, ImageIndex, ImageManifest, Platform, choose_platform, parse_manifest
 from .progress import ManifestWritten, ProgressCallback, ProgressReporter
@@ -91,7 +91,8 @@ def _copy(source: ImageSource, dest: ImageDestination, multi_arch: str, platform
     top: Tuple[bytes, str, str]
     if mt.is_index(mtype):
         index = parse_manifest(data, mtype)
-        assert isinstance(index, ImageIndex)
+        if not isinstance(index, ImageIndex):
+            raise ManifestInvalid(f"manifest {digest} is labelled {mtype} but is not an index")
         if multi_arch == "system":
             desc = choose_platform(index, platform)
             idata, imtype = source.get_manifest_by_digest(desc.digest)
@@ -145,6 +146,8 @@ def _image_manifest(data: bytes, media_type: str) -> ImageManifest:
 
 def _retryable(e: OciError) -> bool:
     """Transport failures and 429/5xx answers (e.g. to a blob upload) are worth a new attempt."""
+    if isinstance(e, DeadlineExceeded):  # the time is used up; another attempt cannot help
+        return False
     return isinstance(e, TransportError) or e.status in (429, 500, 502, 503, 504)
 
 

@@ -74,6 +74,10 @@ class ManifestTooLarge(ManifestInvalid):
     """A manifest is larger than the limit (4 MiB)."""
 
 
+class ImageConfigInvalid(ManifestInvalid):
+    """An image config blob does not parse or has fields of the wrong type."""
+
+
 class UnsupportedMediaType(OciError):
     """A manifest or blob has a media type this client does not handle."""
 
@@ -90,8 +94,17 @@ class TransportError(OciError):
     """A network / TLS failure that persisted through the retries."""
 
 
+class DeadlineExceeded(TransportError):
+    """A request or a whole operation took longer than its time limit (not retried: a
+    server that is slow on purpose is slow again)."""
+
+
 class RegistryError(OciError):
     """Any other error answer from a registry."""
+
+
+class ResponseTooLarge(RegistryError):
+    """A registry answer (other than a blob) is larger than ociclient reads into memory."""
 
 
 class UploadError(OciError):

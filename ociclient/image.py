@@ -16,7 +16,7 @@ import attrs
 from . import mediatypes as mt
 from .auth import Credentials
 from .digest import CHUNK, VerifyingReader, digest_bytes
-from .errors import DigestMismatch, ManifestInvalid, ManifestTooLarge
+from .errors import DigestMismatch, ManifestInvalid, ManifestTooLarge, UnsupportedMediaType
 from .manifest import (
     MAX_CONFIG_SIZE, Descriptor, ImageIndex, ImageManifest, Platform, choose_platform, parse_manifest,
 )
@@ -97,10 +97,16 @@ class ImageSource(abc.ABC):
         data, mtype, digest = self.get_raw_manifest()
         if mt.is_index(mtype):
             index = parse_manifest(data, mtype)
-            assert isinstance(index, ImageIndex)
+            if not isinstance(index, ImageIndex):
+                raise ManifestInvalid(f"manifest {digest} is labelled {mtype} but is not an index")
             desc = choose_platform(index, platform)
             data, mtype = self.get_manifest_by_digest(desc.digest)
             digest = desc.digest
+            if mt.is_index(mtype):
+                # an index of indexes: neither skopeo nor the image spec's platform
+                # selection go down more than one level
+                raise UnsupportedMediaType(f"index entry {digest} for {desc.platform} is itself an "
+                                           "index; nested image indexes are not supported")
         return data, mtype, digest
 
     def get_config(self, manifest: Union[bytes, ImageManifest]) -> bytes:
@@ -115,7 +121,11 @@ class ImageSource(abc.ABC):
             raise ManifestTooLarge(f"config blob is {desc.size} bytes, over the limit")
         if desc.data is not None:
             import base64
-            data = base64.b64decode(desc.data)
+            import binascii
+            try:
+                data = base64.b64decode(desc.data, validate=True)
+            except (binascii.Error, ValueError):
+                raise ManifestInvalid(f"config descriptor {desc.digest}: data is not base64") from None
             if digest_bytes(data, desc.digest.split(":")[0]) != desc.digest:
                 raise DigestMismatch(f"embedded config data does not match {desc.digest}")
             return data

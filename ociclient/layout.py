@@ -19,9 +19,27 @@ from .digest import digest_bytes, parse_digest
 from .errors import LayoutError, ManifestInvalid, NotFound
 from .image import ImageDestination, ImageSource, OnRead
 from .manifest import (
-    MAX_MANIFEST_SIZE, REF_NAME_ANNOTATION, Descriptor, check_manifest_digest, detect_media_type,
+    DESCRIPTOR_SCHEMA, INDEX_SCHEMA, MAX_MANIFEST_SIZE, REF_NAME_ANNOTATION, Descriptor,
+    check_manifest_digest, detect_media_type,
 )
 from .reference import OciLayoutReference
+from .schema import Int, ListOf, Obj, check, load_json, opt
+
+#: ``index.json`` of a layout: an image index whose ``schemaVersion`` and ``manifests`` may be
+#: missing (an empty layout), with descriptors checked as in any index
+LAYOUT_INDEX_SCHEMA = Obj({**INDEX_SCHEMA.fields, "schemaVersion": opt(Int()),
+                           "manifests": opt(ListOf(DESCRIPTOR_SCHEMA))})
+
+
+def parse_layout_index(data: bytes, path: str = "index.json") -> Dict[str, Any]:
+    """Parse and check a layout's ``index.json`` (pure); ``manifests`` is always a list."""
+    obj = load_json(data, path, LayoutError)
+    if not isinstance(obj, dict):
+        raise LayoutError(f"{path} is not an image index")
+    check(obj, LAYOUT_INDEX_SCHEMA, path, LayoutError)
+    if obj.get("manifests") is None:
+        obj["manifests"] = []
+    return obj
 
 LAYOUT_VERSION = "1.0.0"
 
@@ -47,11 +65,10 @@ class OciLayout:
         path = os.path.join(self.root, "oci-layout")
         try:
             with open(path, "rb") as f:
-                obj = json.load(f)
+                data = f.read(65536)
         except FileNotFoundError:
             raise NotFound(f"{self.root} is not an OCI layout (no oci-layout file)") from None
-        except ValueError:
-            raise LayoutError(f"{path} is not valid JSON") from None
+        obj = load_json(data, path, LayoutError)
         if not isinstance(obj, dict) or "imageLayoutVersion" not in obj:
             raise LayoutError(f"{path} has no imageLayoutVersion")
 
@@ -62,17 +79,15 @@ class OciLayout:
                 data = f.read(MAX_MANIFEST_SIZE + 1)
         except FileNotFoundError:
             raise NotFound(f"{self.root} has no index.json") from None
-        try:
-            obj = json.loads(data)
-        except ValueError as e:
-            raise LayoutError(f"{path} is not valid JSON: {e}") from None
-        if not isinstance(obj, dict) or not isinstance(obj.get("manifests", []), list):
-            raise LayoutError(f"{path} is not an image index")
-        obj.setdefault("manifests", [])
-        return obj
+        if len(data) > MAX_MANIFEST_SIZE:
+            raise LayoutError(f"{path} is over {MAX_MANIFEST_SIZE} bytes")
+        return parse_layout_index(data, path)
 
     def entries(self) -> List[Descriptor]:
-        return [Descriptor.from_dict(m) for m in self.read_index()["manifests"]]
+        try:
+            return [Descriptor.from_dict(m) for m in self.read_index()["manifests"]]
+        except ManifestInvalid as e:
+            raise LayoutError(f"{self.root}/index.json: {e}") from None
 
     def resolve(self, tag: Optional[str]) -> Descriptor:
         """The index.json entry with ``ref.name == tag`` (no tag: the only entry)."""

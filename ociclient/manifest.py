@@ -2,11 +2,15 @@
 
 Parsed objects keep nothing but what they read: to push or store a manifest always use the
 original bytes (re-serialising would change its digest).
+
+The shapes of a descriptor, a manifest and an index are declared once below
+(:data:`DESCRIPTOR_SCHEMA`, :data:`MANIFEST_SCHEMA`, :data:`INDEX_SCHEMA`) and every document is
+checked against them (:mod:`ociclient.schema`) before a field is used, so a hostile manifest
+ends in :class:`~ociclient.errors.ManifestInvalid`, never in a ``TypeError`` further on.
 """
 
 from __future__ import annotations
 
-import json
 import platform as _platform
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -15,6 +19,7 @@ import attrs
 from . import mediatypes as mt
 from .digest import digest_bytes, parse_digest
 from .errors import DigestInvalid, ManifestInvalid, ManifestTooLarge, NotFound, UnsupportedMediaType
+from .schema import Int, ListOf, MapOf, Obj, Str, check, load_json, opt, req
 
 #: manifests larger than this are refused (as containers/image and distribution do)
 MAX_MANIFEST_SIZE = 4 * 1024 * 1024
@@ -22,6 +27,28 @@ MAX_MANIFEST_SIZE = 4 * 1024 * 1024
 MAX_CONFIG_SIZE = 4 * 1024 * 1024
 
 REF_NAME_ANNOTATION = "org.opencontainers.image.ref.name"
+
+_ANNOTATIONS = MapOf(Str())
+
+PLATFORM_SCHEMA = Obj({
+    "os": opt(Str()), "architecture": opt(Str()), "variant": opt(Str()),
+    "os.version": opt(Str()), "os.features": opt(ListOf(Str())),
+})
+
+DESCRIPTOR_SCHEMA = Obj({
+    "mediaType": opt(Str()), "digest": req(Str()), "size": req(Int(min=0)),
+    "urls": opt(ListOf(Str())), "annotations": opt(_ANNOTATIONS), "platform": opt(PLATFORM_SCHEMA),
+    "artifactType": opt(Str()), "data": opt(Str()),
+})
+
+_COMMON = {
+    "schemaVersion": req(Int()), "mediaType": opt(Str()), "subject": opt(DESCRIPTOR_SCHEMA),
+    "artifactType": opt(Str()), "annotations": opt(_ANNOTATIONS),
+}
+
+MANIFEST_SCHEMA = Obj({**_COMMON, "config": req(DESCRIPTOR_SCHEMA), "layers": req(ListOf(DESCRIPTOR_SCHEMA))})
+
+INDEX_SCHEMA = Obj({**_COMMON, "manifests": req(ListOf(DESCRIPTOR_SCHEMA))})
 
 
 @attrs.frozen
@@ -36,8 +63,11 @@ class Platform:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Platform":
-        if not isinstance(d, Mapping):
-            raise ManifestInvalid("platform must be an object")
+        check(d, PLATFORM_SCHEMA, "platform", ManifestInvalid)
+        return cls._from_checked(d)
+
+    @classmethod
+    def _from_checked(cls, d: Mapping[str, Any]) -> "Platform":
         return cls(
             os=str(d.get("os", "")),
             architecture=str(d.get("architecture", "")),
@@ -109,30 +139,27 @@ class Descriptor:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "Descriptor":
-        if not isinstance(d, Mapping):
-            raise ManifestInvalid("descriptor must be an object")
-        try:
-            digest = d["digest"]
-            size = d["size"]
-        except KeyError as e:
-            raise ManifestInvalid(f"descriptor lacks {e.args[0]!r}") from None
-        if not isinstance(digest, str):
-            raise ManifestInvalid("descriptor digest must be a string")
+        """A descriptor from its JSON object (:class:`ManifestInvalid` if it does not fit)."""
+        check(d, DESCRIPTOR_SCHEMA, "descriptor", ManifestInvalid)
+        return cls._from_checked(d)
+
+    @classmethod
+    def _from_checked(cls, d: Mapping[str, Any]) -> "Descriptor":
+        """From an object already checked against :data:`DESCRIPTOR_SCHEMA`."""
+        digest = d["digest"]
         try:
             parse_digest(digest)
         except DigestInvalid as e:
             raise ManifestInvalid(f"descriptor has {e}") from None
-        if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-            raise ManifestInvalid(f"descriptor {digest} has invalid size {size!r}")
         plat = d.get("platform")
         return cls(
-            media_type=str(d.get("mediaType", "")),
+            media_type=d.get("mediaType") or "",
             digest=digest,
-            size=size,
+            size=d["size"],
             urls=tuple(d.get("urls") or ()),
             annotations=dict(d.get("annotations") or {}),
-            platform=Platform.from_dict(plat) if plat is not None else None,
-            artifact_type=d.get("artifactType"),
+            platform=Platform._from_checked(plat) if plat is not None else None,
+            artifact_type=d.get("artifactType") or None,
             data=d.get("data"),
         )
 
@@ -190,8 +217,8 @@ def detect_media_type(data: bytes, content_type: Optional[str] = None) -> str:
     """The media type of manifest bytes: the JSON ``mediaType`` field, else the HTTP
     ``Content-Type``, else a guess from the shape (``manifests`` → OCI index)."""
     try:
-        obj = json.loads(data)
-    except ValueError:
+        obj = load_json(data, "manifest", ManifestInvalid)
+    except ManifestInvalid:
         obj = None
     if isinstance(obj, dict):
         m = obj.get("mediaType")
@@ -219,10 +246,7 @@ def parse_manifest(data: bytes, media_type: Optional[str] = None) -> Manifest:
     """
     if len(data) > MAX_MANIFEST_SIZE:
         raise ManifestTooLarge(f"manifest is {len(data)} bytes, over the {MAX_MANIFEST_SIZE} byte limit")
-    try:
-        obj = json.loads(data)
-    except ValueError as e:
-        raise ManifestInvalid(f"manifest is not valid JSON: {e}") from None
+    obj = load_json(data, "manifest", ManifestInvalid)
     if not isinstance(obj, dict):
         raise ManifestInvalid("manifest is not a JSON object")
     inner = obj.get("mediaType")
@@ -233,36 +257,32 @@ def parse_manifest(data: bytes, media_type: Optional[str] = None) -> Manifest:
         raise ManifestInvalid(f"manifest mediaType {inner!r} does not match {media_type!r}")
     if mtype in (mt.DOCKER_SCHEMA1, mt.DOCKER_SCHEMA1_SIGNED):
         raise UnsupportedMediaType(f"Docker schema 1 manifests are not supported ({mtype})")
-    if obj.get("schemaVersion") != 2:
-        raise ManifestInvalid(f"unsupported schemaVersion {obj.get('schemaVersion')!r}")
-    subject = Descriptor.from_dict(obj["subject"]) if obj.get("subject") else None
+    if mtype in mt.INDEXES:
+        check(obj, INDEX_SCHEMA, "index", ManifestInvalid)
+    elif mtype in mt.IMAGE_MANIFESTS:
+        check(obj, MANIFEST_SCHEMA, "manifest", ManifestInvalid)
+    else:
+        raise UnsupportedMediaType(f"unsupported manifest media type {mtype!r}")
+    if obj["schemaVersion"] != 2:
+        raise ManifestInvalid(f"unsupported schemaVersion {obj['schemaVersion']!r}")
+    subject = Descriptor._from_checked(obj["subject"]) if obj.get("subject") is not None else None
     annotations = dict(obj.get("annotations") or {})
     if mtype in mt.INDEXES:
-        mans = obj.get("manifests")
-        if not isinstance(mans, list):
-            raise ManifestInvalid("index has no manifests list")
         return ImageIndex(
             media_type=mtype,
-            manifests=tuple(Descriptor.from_dict(m) for m in mans),
+            manifests=tuple(Descriptor._from_checked(m) for m in obj["manifests"]),
             subject=subject,
-            artifact_type=obj.get("artifactType"),
+            artifact_type=obj.get("artifactType") or None,
             annotations=annotations,
         )
-    if mtype in mt.IMAGE_MANIFESTS:
-        if "config" not in obj:
-            raise ManifestInvalid("manifest has no config descriptor")
-        layers = obj.get("layers")
-        if not isinstance(layers, list):
-            raise ManifestInvalid("manifest has no layers list")
-        return ImageManifest(
-            media_type=mtype,
-            config=Descriptor.from_dict(obj["config"]),
-            layers=tuple(Descriptor.from_dict(x) for x in layers),
-            subject=subject,
-            artifact_type=obj.get("artifactType"),
-            annotations=annotations,
-        )
-    raise UnsupportedMediaType(f"unsupported manifest media type {mtype!r}")
+    return ImageManifest(
+        media_type=mtype,
+        config=Descriptor._from_checked(obj["config"]),
+        layers=tuple(Descriptor._from_checked(x) for x in obj["layers"]),
+        subject=subject,
+        artifact_type=obj.get("artifactType") or None,
+        annotations=annotations,
+    )
 
 
 def check_manifest_digest(data: bytes, expected: str) -> str:

@@ -12,6 +12,11 @@
 
 ``unqualified-search-registries``, ``short-name-mode`` and ``[aliases]`` are validated here and
 used by :mod:`ociclient.shortnames` to resolve short names for pulls.
+
+The keys ociclient reads and their TOML types are declared once (:data:`REGISTRIES_CONF_SCHEMA`)
+and every file is checked against it before it is used, so ``insecure = "false"`` is an error
+instead of true, and a file of the wrong shape (or not UTF-8) is a
+:class:`~ociclient.errors.ConfigError`.
 """
 
 from __future__ import annotations
@@ -25,8 +30,26 @@ import attrs
 
 from .errors import BlockedRegistry, ConfigError, ReferenceInvalid
 from .reference import DockerReference, is_short_name, parse_docker_reference
+from .schema import HELPER_NAME, Bool, ListOf, MapOf, Obj, Str, check, opt
 
 SHORT_NAME_MODES = ("enforcing", "permissive", "disabled")
+
+#: registries.conf files are small; a larger one is refused rather than read into memory
+MAX_CONF_SIZE = 1024 * 1024
+
+_ENDPOINT = {"location": opt(Str()), "insecure": opt(Bool())}
+
+REGISTRIES_CONF_SCHEMA = Obj({
+    "registry": opt(ListOf(Obj({
+        **_ENDPOINT, "prefix": opt(Str()), "blocked": opt(Bool()),
+        "mirror-by-digest-only": opt(Bool()),
+        "mirror": opt(ListOf(Obj({**_ENDPOINT, "pull-from-mirror": opt(Str())}))),
+    }))),
+    "unqualified-search-registries": opt(ListOf(Str())),
+    "short-name-mode": opt(Str()),
+    "credential-helpers": opt(ListOf(HELPER_NAME)),
+    "aliases": opt(MapOf(Str())),
+})
 
 
 def validate_short_name(name: str) -> None:
@@ -73,8 +96,7 @@ def parse_aliases(table: Any, path: str) -> Tuple[Alias, ...]:
     """Validate an ``[aliases]`` table; every bad entry is reported in one :class:`ConfigError`."""
     if table is None:
         return ()
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{path}: [aliases] must be a table")
+    check(table, MapOf(Str()), f"{path}: [aliases]", ConfigError)
     out: List[Alias] = []
     errors: List[str] = []
     for name, value in table.items():
@@ -88,6 +110,25 @@ def parse_aliases(table: Any, path: str) -> Tuple[Alias, ...]:
     if errors:
         raise ConfigError(f"{path}: " + "; ".join(errors))
     return tuple(out)
+
+
+def read_toml_file(path: str) -> Optional[Dict[str, Any]]:
+    """A TOML file parsed (``None`` if it does not exist); unreadable, too large, not UTF-8
+    or not TOML is a :class:`ConfigError`."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONF_SIZE + 1)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise ConfigError(f"reading {path}: {e}") from None
+    if len(data) > MAX_CONF_SIZE:
+        raise ConfigError(f"{path} is over {MAX_CONF_SIZE} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path} is not UTF-8 (byte {e.start})") from None
+    return _toml_loads(text, path)
 
 
 def _toml_loads(text: str, path: str) -> Dict[str, Any]:
@@ -168,22 +209,21 @@ class RegistriesConf:
         """Build from one parsed TOML document (v2 only; a v1 ``[registries.*]`` table is an error)."""
         if "registries" in obj and isinstance(obj["registries"], dict):
             raise ConfigError(f"{path}: registries.conf v1 format is not supported")
+        check(obj, REGISTRIES_CONF_SCHEMA, path, ConfigError)
         regs = []
         for i, r in enumerate(obj.get("registry") or []):
-            if not isinstance(r, Mapping):
-                raise ConfigError(f"{path}: [[registry]] #{i} is not a table")
-            location = str(r.get("location", "")).rstrip("/")
-            prefix = str(r.get("prefix") or location).rstrip("/")
+            location = (r.get("location") or "").rstrip("/")
+            prefix = (r.get("prefix") or location).rstrip("/")
             if not prefix:
                 raise ConfigError(f"{path}: [[registry]] #{i} needs a prefix or location")
             if not location and not prefix.startswith("*."):
                 location = prefix
             mirrors = []
             for m in r.get("mirror") or []:
-                pfm = str(m.get("pull-from-mirror", "all") or "all")
+                pfm = m.get("pull-from-mirror") or "all"
                 if pfm not in ("all", "digest-only", "tag-only"):
                     raise ConfigError(f"{path}: invalid pull-from-mirror {pfm!r}")
-                mirrors.append(Endpoint(location=str(m.get("location", "")).rstrip("/"),
+                mirrors.append(Endpoint(location=(m.get("location") or "").rstrip("/"),
                                         insecure=bool(m.get("insecure", False)),
                                         pull_from_mirror=pfm))
             regs.append(Registry(
@@ -192,13 +232,11 @@ class RegistriesConf:
                 mirror_by_digest_only=bool(r.get("mirror-by-digest-only", False)),
                 mirrors=tuple(mirrors),
             ))
-        mode = str(obj.get("short-name-mode") or "permissive")
+        mode = obj.get("short-name-mode") or "permissive"
         if mode not in SHORT_NAME_MODES:
             raise ConfigError(f"{path}: invalid short-name-mode {mode!r} "
                               f"(one of {', '.join(SHORT_NAME_MODES)})")
         usr = obj.get("unqualified-search-registries") or ()
-        if isinstance(usr, str) or not all(isinstance(u, str) for u in usr):
-            raise ConfigError(f"{path}: unqualified-search-registries must be an array of strings")
         for u in usr:
             if not u.rstrip("/") or "://" in u:
                 raise ConfigError(f"{path}: invalid unqualified-search registry {u!r} "
@@ -329,11 +367,9 @@ def load_registries_conf(
     for d in dropin_dirs or ():
         files.extend(sorted(glob.glob(os.path.join(d, "*.conf"))))
     for f in files:
-        try:
-            with open(f, encoding="utf-8") as fh:
-                obj = _toml_loads(fh.read(), f)
-        except OSError as e:
-            raise ConfigError(f"reading {f}: {e}") from None
+        obj = read_toml_file(f)
+        if obj is None:  # removed since it was listed
+            continue
         conf = conf.merged_with(RegistriesConf.from_dict(obj, f), obj)
     return conf
 

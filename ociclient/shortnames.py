@@ -34,7 +34,7 @@ import attrs
 
 from .errors import ConfigError, ReferenceInvalid, ShortNameError
 from .reference import DockerReference, parse_docker_reference
-from .registries_conf import Alias, RegistriesConf, _toml_loads, parse_aliases, parse_alias_value
+from .registries_conf import Alias, RegistriesConf, parse_aliases, parse_alias_value, read_toml_file
 
 log = logging.getLogger(__name__)
 
@@ -57,14 +57,9 @@ def load_user_aliases(path: Optional[str]) -> Tuple[Alias, ...]:
     """The ``[aliases]`` of the user's alias cache (a missing file has none)."""
     if not path:
         return ()
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
+    obj = read_toml_file(path)
+    if obj is None:
         return ()
-    except OSError as e:
-        raise ConfigError(f"loading short-name aliases config file {path}: {e}") from None
-    obj = _toml_loads(text, path)
     return parse_aliases(obj.get("aliases"), path)
 
 
