@@ -19,9 +19,8 @@ from .kargs import KernelArgs
 
 try:  # Python 3.11+
     import tomllib as _tomllib
-except ImportError:  # pragma: no cover - exercised through _toml directly in tests
-    _tomllib = None  # type: ignore[assignment]
-from . import _toml
+except ImportError:  # pragma: no cover - Python < 3.11 has tomli, a declared dependency there
+    import tomli as _tomllib  # type: ignore[no-redef]
 
 __all__ = [
     "KARGS_D_PATH",
@@ -66,9 +65,7 @@ def is_kargs_file(name: str) -> bool:
 
 
 def _loads(text: str) -> Mapping[str, Any]:
-    if _tomllib is not None:
-        return _tomllib.loads(text)
-    return _toml.loads(text)
+    return _tomllib.loads(text)
 
 
 def parse_kargs_toml(text: Union[str, bytes], arch: str, *, name: str = "<kargs.d file>") -> List[str]:

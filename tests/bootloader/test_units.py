@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-try:
-    import tomllib
-except ImportError:  # Python < 3.11: the same parser, as the tomli package
-    import tomli as tomllib  # type: ignore[no-redef]
-
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from bootloader import _toml
 from bootloader.bls import BLSEntry, EntryFileName, format_entry, parse_entry, parse_entry_filename
 from bootloader.errors import (BootloaderError, EntryParseError, GrubConfigError, KargsConfigError,
                                KernelArgsError, OsReleaseError)
@@ -155,28 +149,6 @@ def test_kargs_for_upgrade_diff():
     # no kargs.d in the new image: bootc appends the old kargs as they are
     assert kargs_for_upgrade("rw", old, None, "x86_64") == ["rw", "nosmt", "console=tty0"]
     assert kargs_for_upgrade(None, [], new, "x86_64") == ["console=tty0", "quiet"]
-
-
-TOML_DOCS = [
-    'kargs = ["console=tty0", "nosmt"]\n',
-    "kargs = [\n  \"a\", # comment\n  'b\\c',\n]\nmatch-architectures = [\"x86_64\"] # x\n",
-    '"kargs" = ["\\u00e9\\t\\"q\\""]\r\n# end',
-    "kargs=[]",
-    "kargs = [ [\"nested\"] ]",
-]
-
-
-@pytest.mark.parametrize("doc", TOML_DOCS)
-def test_fallback_toml_matches_tomllib(doc):
-    assert _toml.loads(doc) == tomllib.loads(doc)
-
-
-@pytest.mark.parametrize("doc", ["kargs = [\"a\"]\nkargs = []", "[t]\nx = 1", "a.b = 1",
-                                 'kargs = ["a" "b"]', "kargs = 'x", 'kargs = ["\\q"]', "kargs = 1",
-                                 'kargs = [] x'])
-def test_fallback_toml_rejects_like_tomllib_or_subset(doc):
-    with pytest.raises(ValueError):
-        _toml.loads(doc)
 
 
 # -- naming -----------------------------------------------------------------------
