@@ -144,7 +144,7 @@ def main(argv=None) -> int:
         import cProfile
         import pstats
         from ostreepy.container.store import pull_image
-        from ostreepy.repo import Repo
+        from ostreepy.store.repo import Repo
         repo = Repo.init(str(work / "profile"), args.mode)
         cProfile.runctx("pull_image(repo, f'ostree-unverified-image:oci:{layout}:zstd')", globals(),
                         {"pull_image": pull_image, "repo": repo, "layout": layout}, str(work / "prof"))

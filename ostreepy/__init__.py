@@ -4,4 +4,6 @@ Importing this package stays cheap: requests and cryptography are imported only
 by the modules that talk to registries or verify signatures.
 """
 
-__version__ = "0.1.0"
+from ._version import __version__
+
+__all__ = ["__version__"]

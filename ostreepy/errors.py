@@ -96,5 +96,9 @@ class DeployError(OstreeError):
     """A deployment operation that failed; the sysroot is left as it was."""
 
 
+class BootcError(DeployError):
+    """A bootc verb that cannot do what was asked; nothing was changed."""
+
+
 class SysrootError(DeployError):
     """A sysroot that is missing or malformed."""

@@ -24,9 +24,9 @@ import zlib
 from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from ..errors import CorruptObjectError, OstreeError
-from ..objects import Commit
+from ..store.objects import Commit
 from ..progress import ProgressCallback, emit
-from ..repo import Repo
+from ..store.repo import Repo
 from .compression import CHUNK, HashingReader, compression_of, decompressing_reader
 from .imgref import ImageRefError, ImageReference, OstreeImageReference, SigVerify, Transport
 from .refescape import layer_ref_for

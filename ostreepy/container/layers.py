@@ -13,13 +13,13 @@ from typing import BinaryIO, Callable, Dict, Optional
 
 import attrs
 
-from .. import __version__
-from ..commit import create_commit, split_path, write_mtree, write_tar_to_mtree
+from .._version import __version__
+from ..store.commit import create_commit, split_path, write_mtree, write_tar_to_mtree
 from ..errors import OstreeError, TarError
-from ..gvariant import Variant
-from ..mtree import MutableTree
+from ..store.gvariant import Variant
+from ..store.mtree import MutableTree
 from ..progress import ProgressCallback, emit
-from ..repo import Repo
+from ..store.repo import Repo
 from .compression import CHUNK, HashingReader, compression_of, decompressing_reader
 
 IMPORTER_VERSION = f"ostreepy-{__version__}"
@@ -97,7 +97,7 @@ def check_free_space(repo: Repo, needed: int, what: str = "the import") -> None:
     st = os.statvfs(repo.path)
     free = st.f_bavail * st.f_frsize
     if free < needed:
-        from ..prune import format_size
+        from ..store.prune import format_size
         raise NoSpaceError(f"Not enough space for {what} in {repo.path}: needs {format_size(needed)}, "
                            f"{format_size(free)} free")
 
@@ -169,27 +169,3 @@ def import_layer(repo: Repo, blob: BinaryIO, *, digest: str, diff_id: Optional[s
             repo.set_ref(ref, commit)
     emit(progress, "layer-imported", digest=digest, commit=commit)
     return LayerImport(digest, reader.digest, commit, filtered, size, reader.count)
-
-
-def diff_id_index(repo: Repo) -> Dict[str, str]:
-    """diffID -> layer commit for every layer of every stored image whose blob ref exists."""
-    from .store import list_image_states
-    from .refescape import layer_ref_for
-    out: Dict[str, str] = {}
-    for state in list_image_states(repo):
-        try:
-            layers = list(state.manifest_json.get("layers", []))
-            diff_ids = list(state.config_json.get("rootfs", {}).get("diff_ids", []))
-        except (AttributeError, TypeError, ValueError):
-            continue  # stored metadata this importer did not write; nothing to reuse from it
-        for desc, did in zip(layers, diff_ids):
-            if did in out or not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
-                continue
-            try:
-                commit = repo.read_ref(layer_ref_for(desc["digest"]))
-            except OstreeError:
-                continue
-            if commit is not None:
-                out[did] = commit
-    return out
-

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Iterable, Optional
 
-from ..mtree import MutableTree
-from ..repo import Repo
+from ..store.mtree import MutableTree
+from ..store.repo import Repo
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_WHITEOUT_NAME = ".wh..wh..opq"

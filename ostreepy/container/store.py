@@ -21,11 +21,11 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import attrs
 
-from ..commit import create_commit, write_mtree
+from ..store.commit import create_commit, write_mtree
 from ..errors import OstreeError
-from ..gvariant import Variant
+from ..store.gvariant import Variant
 from ..progress import ProgressCallback, emit
-from ..repo import Repo
+from ..store.repo import Repo
 from .imgref import ImageReference, OstreeImageReference
 from .layers import IMPORTER_VERSION, PathRules, check_free_space, import_layer
 from .merge import merge_layers
@@ -139,6 +139,27 @@ def list_image_states(repo: Repo) -> List[ImageState]:
     return out
 
 
+def diff_id_index(repo: Repo) -> Dict[str, str]:
+    """diffID -> layer commit for every layer of every stored image whose blob ref exists."""
+    out: Dict[str, str] = {}
+    for state in list_image_states(repo):
+        try:
+            layers = list(state.manifest_json.get("layers", []))
+            diff_ids = list(state.config_json.get("rootfs", {}).get("diff_ids", []))
+        except (AttributeError, TypeError, ValueError):
+            continue  # stored metadata this importer did not write; nothing to reuse from it
+        for desc, did in zip(layers, diff_ids):
+            if did in out or not isinstance(desc, dict) or not isinstance(desc.get("digest"), str):
+                continue
+            try:
+                commit = repo.read_ref(layer_ref_for(desc["digest"]))
+            except OstreeError:
+                continue
+            if commit is not None:
+                out[did] = commit
+    return out
+
+
 # ---------------------------------------------------------------------------- prepare
 
 
@@ -196,7 +217,7 @@ class PreparedImport:
 
     def format_layer_status(self) -> Optional[str]:
         """ostree-ext's one-line summary, or None when nothing is to be fetched."""
-        from ..prune import format_size
+        from ..store.prune import format_size
         if not self.layers_needed:
             return None
         return (f"layers already present: {self.layers_present}; layers needed: {self.layers_needed} "
@@ -250,7 +271,6 @@ def _prepare(repo: Repo, ref: OstreeImageReference, src: Any, platform: Any) -> 
         commit = repo.read_ref(layer_ref_for(desc.digest))
         if commit is None and did is not None:
             if index is None:
-                from .layers import diff_id_index
                 index = diff_id_index(repo)
             commit = index.get(did)
         plans.append(LayerPlan(desc, did, commit, "ostree chunk" if i < n_base else "layer"))

@@ -28,7 +28,7 @@ from typing import BinaryIO, Dict, Iterator, List, Optional, Set, Tuple
 
 import attrs
 
-from .. import gvariant
+from ..store import gvariant
 from ..errors import (
     ChecksumMismatchError,
     CorruptObjectError,
@@ -36,7 +36,7 @@ from ..errors import (
     ObjectNotFoundError,
     TarError,
 )
-from ..objects import (
+from ..store.objects import (
     MAX_METADATA_SIZE,
     XATTRS_TYPE,
     Commit,
@@ -49,7 +49,7 @@ from ..objects import (
     xattr_name,
 )
 from ..progress import ProgressCallback, emit
-from ..repo import Repo
+from ..store.repo import Repo
 
 BLOCK = 512
 CHUNK = 1 << 20

@@ -8,7 +8,7 @@ import pytest
 
 from ostreepy import bootc
 from ostreepy.container.imgref import OstreeImageReference
-from ostreepy.deployment import Deployment
+from ostreepy.sysroot.deployment import Deployment
 from ostreepy.progress import ProgressEvent
 
 

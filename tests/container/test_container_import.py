@@ -15,7 +15,7 @@ from ostreepy.container.layers import PathRules, import_layer, make_translate
 from ostreepy.container.refescape import image_ref_for, layer_ref_for
 from ostreepy.container.store import pull_image, query_image
 from ostreepy.errors import OstreeError, TarError
-from ostreepy.repo import Repo
+from ostreepy.store.repo import Repo
 
 from .conftest import Layer, apply_path_rules, ostreepy, run, snapshot, standard_layers, umoci_unpack
 

@@ -16,8 +16,8 @@ import ociclient
 from ociclient.manifest import Descriptor, ImageManifest, parse_manifest
 
 from ostreepy.errors import CorruptObjectError, OstreeError
-from ostreepy.objects import ObjectType
-from ostreepy.repo import Repo
+from ostreepy.store.objects import ObjectType
+from ostreepy.store.repo import Repo
 from ostreepy.container.encapsulate import (
     EncapsulationError, encapsulate, import_encapsulated_base, parse_manifest_layout, unencapsulate,
 )

@@ -12,10 +12,10 @@ from typing import List, Tuple
 
 import pytest
 
-from ostreepy import gvariant
+from ostreepy.store import gvariant
 from ostreepy.errors import ChecksumMismatchError, CorruptObjectError, OstreeError, TarError
-from ostreepy.objects import XATTRS_TYPE, ObjectType
-from ostreepy.repo import Repo
+from ostreepy.store.objects import XATTRS_TYPE, ObjectType
+from ostreepy.store.repo import Repo
 from ostreepy.container import tarformat as tf
 from ostreepy.container.tarformat import (
     DIRTYPE, LNKTYPE, REGTYPE, SYMTYPE, TarReader, TarWriter, _Exporter, _Header,

@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ostreepy.errors import GVariantError, OstreeError
-from ostreepy.gvariant import Variant, bswap32, bswap64, deserialize, parse_type, print_value, serialize
-from ostreepy.gvariant_text import parse_text
+from ostreepy.store.gvariant import Variant, bswap32, bswap64, deserialize, parse_type, print_value, serialize
+from ostreepy.store.gvariant_text import parse_text
 
 # ---------------------------------------------------------------- worked examples (GLib's bytes)
 

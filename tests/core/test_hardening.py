@@ -11,13 +11,13 @@ import tarfile
 
 import pytest
 
-from ostreepy.commit import create_commit, write_mtree, write_tar_to_mtree
+from ostreepy.store.commit import create_commit, write_mtree, write_tar_to_mtree
 from ostreepy.container.store import _created_timestamp
 from ostreepy.errors import OstreeError
-from ostreepy.gvariant import Variant
-from ostreepy.mtree import MutableTree
-from ostreepy.objects import Commit, ObjectType
-from ostreepy.repo import Repo
+from ostreepy.store.gvariant import Variant
+from ostreepy.store.mtree import MutableTree
+from ostreepy.store.objects import Commit, ObjectType
+from ostreepy.store.repo import Repo
 
 
 def ostreepy(*argv, check=False):
@@ -50,7 +50,7 @@ def test_deeply_nested_metadata_type_is_an_error_not_a_crash(tmp_path):
     data = bytearray(Commit("1" * 64, "2" * 64, metadata={"x": Variant("s", "y")}).serialize())
     # swap the variant's type string "s" for a deeply nested one, then re-frame by hand:
     # the reader must refuse it with its own error
-    from ostreepy import gvariant
+    from ostreepy.store import gvariant
     raw = gvariant.serialize("a{sv}", {"x": Variant("s", "y")})
     evil = raw.replace(b"\x00s", b"\x00" + b"a" * 1500 + b"s")
     with pytest.raises(OstreeError):
@@ -124,8 +124,8 @@ def test_bad_numbers_in_config_are_repo_errors(tmp_path):
 
 
 def test_checksums_and_refs_with_a_trailing_newline_are_invalid():
-    from ostreepy.objects import is_checksum
-    from ostreepy.refs import validate_ref
+    from ostreepy.store.objects import is_checksum
+    from ostreepy.store.refs import validate_ref
     assert not is_checksum("a" * 64 + "\n")
     with pytest.raises(OstreeError):
         validate_ref("main\n")

@@ -7,8 +7,8 @@ import sys
 
 
 def test_ostreepy_does_not_import_requests_or_cryptography():
-    code = ("import sys, ostreepy, ostreepy.repo, ostreepy.commit, ostreepy.checkout, ostreepy.cli, "
-            "ostreepy.container, ostreepy.container.store, ostreepy.sysroot\n"
+    code = ("import sys, ostreepy, ostreepy.store.repo, ostreepy.store.commit, ostreepy.store.checkout, ostreepy.cli.main, "
+            "ostreepy.container, ostreepy.container.store, ostreepy.sysroot.sysroot\n"
             "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('requests', 'cryptography', 'urllib3'))\n"
             "print(','.join(bad))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -16,7 +16,7 @@ def test_ostreepy_does_not_import_requests_or_cryptography():
 
 
 def test_cli_help_runs_without_the_network_stack():
-    code = ("import sys\nfrom ostreepy.cli import main\n"
+    code = ("import sys\nfrom ostreepy.cli.main import main\n"
             "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
             "print('requests' in sys.modules, 'cryptography' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -11,16 +11,16 @@ import time
 
 import pytest
 
-from ostreepy.checkout import CheckoutOptions, checkout
-from ostreepy.commit import (CommitModifier, create_commit, write_directory_to_mtree, write_mtree,
+from ostreepy.store.checkout import CheckoutOptions, checkout
+from ostreepy.store.commit import (CommitModifier, create_commit, write_directory_to_mtree, write_mtree,
                              write_tar_to_mtree)
 from ostreepy.errors import (AmbiguousRefError, ChecksumMismatchError, CorruptObjectError, InvalidObjectError,
                              InvalidRefError, ObjectNotFoundError, RefNotFoundError, RepoError, RepoLockedError,
                              TarError, UnsupportedFileTypeError)
-from ostreepy.lock import EXCLUSIVE
-from ostreepy.mtree import MutableTree
-from ostreepy.objects import FileHeader, ObjectType, content_checksum
-from ostreepy.repo import Repo
+from ostreepy.store.lock import EXCLUSIVE
+from ostreepy.store.mtree import MutableTree
+from ostreepy.store.objects import FileHeader, ObjectType, content_checksum
+from ostreepy.store.repo import Repo
 
 MODES = ["archive", "bare", "bare-user", "bare-user-only"]
 
@@ -270,7 +270,7 @@ def test_shared_lock_held_by_another_process_blocks_prune(tmp_path):
     Repo.init(str(path), "bare-user").close()
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys,time; from ostreepy.repo import Repo; r=Repo.open(sys.argv[1]); r.lock.push('shared');"
+         "import sys,time; from ostreepy.store.repo import Repo; r=Repo.open(sys.argv[1]); r.lock.push('shared');"
          "print('locked', flush=True); time.sleep(30)", str(path)],
         stdout=subprocess.PIPE, text=True)
     try:

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 from ostreepy.errors import SignatureError
-from ostreepy.objects import ObjectType
-from ostreepy.repo import Repo
-from ostreepy.signing import Signer, commit_signatures, sign_commit, verify_commit
+from ostreepy.store.objects import ObjectType
+from ostreepy.store.repo import Repo
+from ostreepy.store.signing import Signer, commit_signatures, sign_commit, verify_commit
 
 DUMMY_ENV = dict(os.environ, OSTREE_DUMMY_SIGN_ENABLED="1")
 

@@ -7,10 +7,10 @@ import os
 import subprocess
 import sys
 
-from ostreepy.commit import create_commit, write_directory_to_mtree, write_mtree
-from ostreepy.mtree import MutableTree
-from ostreepy.objects import ObjectType
-from ostreepy.repo import Repo
+from ostreepy.store.commit import create_commit, write_directory_to_mtree, write_mtree
+from ostreepy.store.mtree import MutableTree
+from ostreepy.store.objects import ObjectType
+from ostreepy.store.repo import Repo
 
 
 def _tree(tmp_path):
@@ -62,9 +62,9 @@ def test_crash_inside_a_transaction_leaves_no_ref_and_no_object(tmp_path):
     Repo.init(str(tmp_path / "r"), "bare-user").close()
     code = f"""
 import os
-from ostreepy.repo import Repo
-from ostreepy.mtree import MutableTree
-from ostreepy.commit import write_directory_to_mtree, write_mtree, create_commit
+from ostreepy.store.repo import Repo
+from ostreepy.store.mtree import MutableTree
+from ostreepy.store.commit import write_directory_to_mtree, write_mtree, create_commit
 repo = Repo.open({str(tmp_path / 'r')!r})
 with repo.transaction():
     mt = write_directory_to_mtree(repo, {str(src)!r}, MutableTree())

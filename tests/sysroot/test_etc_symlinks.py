@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ostreepy.etcmerge import apply_etc_merge
+from ostreepy.sysroot.etcmerge import apply_etc_merge
 
 
 def test_symlink_in_new_etc_cannot_reach_the_host(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ostreepy.bootconfig import FAULT_EXIT_CODE
+from ostreepy.sysroot.bootconfig import FAULT_EXIT_CODE
 
 from .conftest import NAMING_1_ENV, check_bootable, commit, make_sysroot, ours, real, run, write_tree
 

@@ -11,8 +11,8 @@ import pytest
 
 from bootloader.grub import generate_grub_config
 from ostreepy.errors import DeployError
-from ostreepy.etcmerge import EtcEntry, format_plan, plan_etc_merge
-from ostreepy.sysroot import InsufficientSpaceError, Sysroot
+from ostreepy.sysroot.etcmerge import EtcEntry, format_plan, plan_etc_merge
+from ostreepy.sysroot.sysroot import InsufficientSpaceError, Sysroot
 
 from .conftest import (NAMING_1_ENV, bootctl_list, check_bootable, commit, dump, loader_entries, make_sysroot,
                        ours, real, run, write_tree)
@@ -85,7 +85,7 @@ def test_unprivileged_bare_user_cycle(workdir):
     assert (d2 / "etc/a").read_text() == "local\n" and not (d2 / "etc/b").exists()
     assert (d2 / "etc/c").read_text() == "c\n"
     # rollback: the previous deployment becomes the default again
-    code = ("import sys; from ostreepy.sysroot import Sysroot\n"
+    code = ("import sys; from ostreepy.sysroot.sysroot import Sysroot\n"
             "s = Sysroot(sys.argv[1], default_booted=True); s.rollback_now()\n")
     run(os.sys.executable, "-c", code, str(sr), **u)
     assert check_bootable(sr) == [names[1], names[0]]

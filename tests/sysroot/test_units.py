@@ -9,13 +9,13 @@ import json
 import pytest
 
 from bootloader.bls import BLSEntry
-from ostreepy.deployment import (Deployment, StatusRow, allocate_deployserial, assign_bootserials,
+from ostreepy.sysroot.deployment import (Deployment, StatusRow, allocate_deployserial, assign_bootserials,
                                  format_status, merge_deployment_of, needs_new_bootversion,
                                  ostree_arg_of, parse_bootlink, parse_deploy_name, query_pending_rollback,
                                  simple_write_list, status_json)
 from ostreepy.errors import DeployError
-from ostreepy.etcmerge import EtcEntry, diff_snapshots
-from ostreepy.kernel import find_kernel
+from ostreepy.sysroot.etcmerge import EtcEntry, diff_snapshots
+from ostreepy.sysroot.kernel import find_kernel
 
 from .conftest import write_tree
 

@@ -1,0 +1,303 @@
+"""``ostreepy admin``: the ``ostree admin`` verbs over a sysroot.
+
+Flags and printed text follow ostree 2022.7/upstream, so the two commands can
+be swapped in scripts. Registered by :mod:`ostreepy.cli.main`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional
+
+from bootloader.kargs import KernelArgs
+
+from ..sysroot.deployment import format_status, origin_from_refspec, status_json
+from ..errors import DeployError, OstreeError
+from ..store.keyfile import KeyFile
+
+__all__ = ["register"]
+
+
+class AdminUsageError(OstreeError):
+    pass
+
+
+def _print(s: str) -> None:
+    sys.stdout.write(s + "\n")
+    sys.stdout.flush()
+
+
+def _sysroot_path(args: argparse.Namespace) -> str:
+    from ..sysroot.sysroot import default_sysroot_path
+    return default_sysroot_path(getattr(args, "sysroot", None))
+
+
+def _open(args: argparse.Namespace, **kw):  # noqa: ANN202
+    from ..sysroot.sysroot import Sysroot
+    cmdline = getattr(args, "booted_cmdline", None)
+    return Sysroot(_sysroot_path(args), booted_cmdline=cmdline, message=_print, **kw)
+
+
+def _add_sysroot(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sysroot", metavar="PATH", default=argparse.SUPPRESS,
+                   help="Create a new OSTree sysroot at PATH")
+    p.add_argument("--booted-cmdline", metavar="CMDLINE", default=argparse.SUPPRESS,
+                   help="Kernel command line whose ostree= names the booted deployment")
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def cmd_init_fs(args: argparse.Namespace) -> int:
+    from ..sysroot.sysroot import init_fs
+    init_fs(args.path, modern=args.modern or args.epoch == 1, repo_mode=args.repo_mode)
+    return 0
+
+
+def cmd_os_init(args: argparse.Namespace) -> int:
+    with _open(args) as sr:
+        sr.init_osname(args.stateroot)
+    _print(f"ostree/deploy/{args.stateroot} initialized as OSTree root")
+    return 0
+
+
+def _read_proc_cmdline() -> str:
+    with open("/proc/cmdline", "r", encoding="utf-8") as f:
+        return f.read()
+
+
+def cmd_deploy(args: argparse.Namespace) -> int:
+    if args.karg_proc_cmdline and args.karg_none:
+        raise AdminUsageError("Can't specify both --karg-proc-cmdline and --karg-none")
+    if args.karg_none and args.karg_delete:
+        raise AdminUsageError("Can't specify both --karg-none and --karg-delete")
+    if args.no_merge and args.karg_delete:
+        raise AdminUsageError("Can't specify both --no-merge and --karg-delete")
+    with _open(args) as sr:
+        osname = args.os
+        if osname is None and sr.booted is None:
+            raise DeployError("Looking for booted deployment: Not currently booted into an OSTree "
+                              "system and no --os= argument given")
+        if args.origin_file:
+            with open(args.origin_file, "r", encoding="utf-8") as f:
+                origin = KeyFile.parse(f.read())
+        else:
+            origin = origin_from_refspec(args.refspec)
+        merge = None if args.no_merge else sr.get_merge_deployment(osname)
+        kargs: Optional[KernelArgs] = None
+        if args.karg_none:
+            kargs = KernelArgs()
+        elif args.karg_proc_cmdline:
+            kargs = KernelArgs.from_proc_cmdline(_read_proc_cmdline())
+        elif merge is not None and (args.karg or args.karg_append or args.karg_delete):
+            kargs = merge.kargs
+        for a in args.karg or []:
+            kargs = (kargs or KernelArgs()).set(a)
+        for a in args.karg_append or []:
+            kargs = (kargs or KernelArgs()).extend([a])
+        for a in args.karg_delete or []:
+            kargs = (kargs or KernelArgs()).delete_if_present(a)
+        sr.deploy(osname, args.refspec, origin,
+                  override_kargs=kargs.to_list() if kargs is not None else None,
+                  merge=not args.no_merge, retain=args.retain, retain_pending=args.retain_pending,
+                  retain_rollback=args.retain_rollback, make_default=not args.not_as_default,
+                  stage=args.stage, prune=not args.no_prune)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    with _open(args) as sr:
+        rows = sr.status_rows()
+        if args.json:
+            sys.stdout.write(status_json(rows))
+        elif args.is_default:
+            if not rows:
+                raise DeployError("Not in a booted OSTree system")
+            _print("default" if rows[0].booted else "not-default")
+        else:
+            sys.stdout.write(format_status(rows))
+    return 0
+
+
+def _parse_index(s: str) -> int:
+    try:
+        if not s.isdigit():
+            raise ValueError
+        return int(s)
+    except ValueError:
+        raise DeployError(f"Invalid index: {s}") from None
+
+
+def cmd_undeploy(args: argparse.Namespace) -> int:
+    with _open(args) as sr:
+        d = sr.undeploy(_parse_index(args.index))
+        _print(f"Deleted deployment {d.name}")
+        sr.cleanup()
+    return 0
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    with _open(args) as sr:
+        sr.cleanup()
+    return 0
+
+
+def cmd_pin(args: argparse.Namespace) -> int:
+    with _open(args) as sr:
+        for s in args.indexes:
+            if s in ("booted", "pending", "rollback"):
+                target = None
+                if sr.booted is not None:
+                    pending, rollback = sr.query_deployments_for(None)
+                    target = {"booted": sr.booted, "pending": pending, "rollback": rollback}[s]
+                if target is None:
+                    raise DeployError(f"Deployment type not found: {s}")
+                index = target.index
+            else:
+                index = _parse_index(s)
+            d = sr.indexed(index)
+            want = not args.unpin
+            if d.pinned == want:
+                _print(f"Deployment {index} is already {'pinned' if want else 'unpinned'}")
+            else:
+                sr.set_pinned(d, want)
+                _print(f"Deployment {index} is now {'pinned' if want else 'unpinned'}")
+    return 0
+
+
+def cmd_set_origin(args: argparse.Namespace) -> int:
+    with _open(args) as sr:
+        if args.index is None:
+            if sr.booted is None:
+                raise DeployError("Not currently booted into an OSTree system")
+            target = sr.booted
+        else:
+            target = sr.indexed(args.index)
+        repo = sr.repo
+        group = f'remote "{args.remotename}"'
+        if not repo.config.has_group(group):
+            repo.config.set(group, "url", args.url)
+            for kv in args.set or []:
+                k, eq, v = kv.partition("=")
+                if not eq:
+                    raise AdminUsageError(f"Missing '=' in KEY=VALUE for --set: {kv}")
+                repo.config.set(group, k, v)
+            repo.write_config()
+        refspec = target.origin_refspec
+        branch = args.branch
+        if refspec is None and branch is None:
+            raise DeployError("No host refspec found, branch is required")
+        if branch is None:
+            assert refspec is not None
+            branch = refspec.split(":", 1)[1] if ":" in refspec else refspec
+        sr.write_origin_file(target, origin_from_refspec(f"{args.remotename}:{branch}"))
+    return 0
+
+
+def cmd_kargs_edit_in_place(args: argparse.Namespace) -> int:
+    with _open(args) as sr:
+        if not sr.deployments:
+            raise DeployError("Unable to find a deployment in sysroot")
+        for d in list(sr.deployments):
+            d = next(x for x in sr.deployments if x.same(d))
+            kargs = d.kargs
+            for a in args.append_if_missing or []:
+                kargs = kargs.append_if_missing(a)
+            sr.set_kargs_in_place(d, str(kargs))
+    return 0
+
+
+def cmd_finalize_staged(args: argparse.Namespace) -> int:
+    with _open(args) as sr:
+        sr.finalize_staged()
+    return 0
+
+
+# ---------------------------------------------------------------------- parser
+
+
+def register(subparsers: "argparse._SubParsersAction") -> None:
+    admin = subparsers.add_parser("admin", help="Commands for managing a host system booted with ostree")
+    admin.add_argument("--sysroot", metavar="PATH", default=None,
+                       help="Create a new OSTree sysroot at PATH")
+    admin.add_argument("--booted-cmdline", metavar="CMDLINE", default=None,
+                       help="Kernel command line whose ostree= names the booted deployment")
+    sub = admin.add_subparsers(dest="admin_command", metavar="COMMAND")
+
+    p = sub.add_parser("init-fs", help="Initialize a root filesystem")
+    p.add_argument("--modern", action="store_true", help="Only create /boot and /ostree")
+    p.add_argument("-E", "--epoch", type=int, default=0)
+    p.add_argument("--repo-mode", default="bare", choices=["bare", "bare-user", "bare-user-only"],
+                   help="Mode of the new ostree/repo (ostreepy extension)")
+    p.add_argument("path")
+    p.set_defaults(func=cmd_init_fs)
+
+    p = sub.add_parser("os-init", help="Initialize empty state for given operating system")
+    _add_sysroot(p)
+    p.add_argument("stateroot")
+    p.set_defaults(func=cmd_os_init)
+
+    p = sub.add_parser("deploy", help="Checkout revision REFSPEC as the new default deployment")
+    _add_sysroot(p)
+    p.add_argument("--os", "--stateroot", dest="os", metavar="OSNAME")
+    p.add_argument("--origin-file", metavar="FILENAME")
+    p.add_argument("--no-prune", action="store_true")
+    p.add_argument("--no-merge", action="store_true")
+    p.add_argument("--retain", action="store_true")
+    p.add_argument("--retain-pending", action="store_true")
+    p.add_argument("--retain-rollback", action="store_true")
+    p.add_argument("--stage", action="store_true")
+    p.add_argument("--not-as-default", action="store_true")
+    p.add_argument("--karg-proc-cmdline", action="store_true")
+    p.add_argument("--karg", action="append", metavar="NAME=VALUE")
+    p.add_argument("--karg-append", action="append", metavar="NAME=VALUE")
+    p.add_argument("--karg-none", action="store_true")
+    p.add_argument("--karg-delete", action="append", metavar="NAME=VALUE")
+    p.add_argument("refspec")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("status", help="List deployments")
+    _add_sysroot(p)
+    p.add_argument("-J", "--json", action="store_true")
+    p.add_argument("-D", "--is-default", action="store_true")
+    p.add_argument("-V", "--verify", action="store_true")
+    p.add_argument("-S", "--skip-signatures", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("undeploy", help="Delete deployment INDEX")
+    _add_sysroot(p)
+    p.add_argument("index")
+    p.set_defaults(func=cmd_undeploy)
+
+    p = sub.add_parser("cleanup", help="Delete untagged deployments and repository objects")
+    _add_sysroot(p)
+    p.set_defaults(func=cmd_cleanup)
+
+    p = sub.add_parser("pin", help="Change the \"pinning\" state of a deployment")
+    _add_sysroot(p)
+    p.add_argument("-u", "--unpin", action="store_true")
+    p.add_argument("indexes", nargs="+", metavar="INDEX")
+    p.set_defaults(func=cmd_pin)
+
+    p = sub.add_parser("set-origin", help="Set Origin and create a new origin file")
+    _add_sysroot(p)
+    p.add_argument("--index", type=int)
+    p.add_argument("-s", "--set", action="append", metavar="KEY=VALUE")
+    p.add_argument("remotename")
+    p.add_argument("url")
+    p.add_argument("branch", nargs="?")
+    p.set_defaults(func=cmd_set_origin)
+
+    p = sub.add_parser("kargs", help="Change kernel arguments")
+    ksub = p.add_subparsers(dest="kargs_command", metavar="COMMAND")
+    k = ksub.add_parser("edit-in-place", help="Set new kernel command line arguments in place")
+    _add_sysroot(k)
+    k.add_argument("--append-if-missing", action="append", metavar="NAME=VALUE")
+    k.set_defaults(func=cmd_kargs_edit_in_place)
+
+    p = sub.add_parser("finalize-staged", help="Finalize the staged deployment")
+    _add_sysroot(p)
+    p.add_argument("--hold", action="store_true")
+    p.set_defaults(func=cmd_finalize_staged)
+

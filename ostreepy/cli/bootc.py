@@ -1,0 +1,227 @@
+"""``ostreepy bootc`` (status, upgrade, switch, rollback) and ostree-ext's
+``ostreepy container image deploy``: argument parsing over :mod:`ostreepy.bootc`.
+
+Every verb takes ``--sysroot`` (default ``/``) and ``--booted-cmdline``: the
+kernel command line of the "running" system. Without it, the default
+deployment of a folder sysroot counts as booted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Optional
+
+from ..errors import OstreeError
+
+__all__ = ["register", "add_image_deploy_parser"]
+
+
+class BootcUsageError(OstreeError):
+    pass
+
+
+def _sysroot_path(args: argparse.Namespace) -> str:
+    from ..sysroot.sysroot import default_sysroot_path
+    return default_sysroot_path(getattr(args, "sysroot", None))
+
+
+def _open(args: argparse.Namespace):  # noqa: ANN202
+    from ..sysroot.sysroot import Sysroot
+    cmdline = getattr(args, "booted_cmdline", None)
+    path = _sysroot_path(args)
+    # a folder sysroot has no running root: its default entry stands for it (the /
+    # of a real system is found by stat in Sysroot)
+    return Sysroot(path, booted_cmdline=cmdline,
+                   default_booted=cmdline is None and os.path.realpath(path) != "/")
+
+
+def _console(args: argparse.Namespace):  # noqa: ANN202
+    from .. import bootc
+    fd: Optional[int] = getattr(args, "progress_fd", None)
+    return bootc.Console(jsonl=bootc.JsonlWriter(fd) if fd is not None else None,
+                         tty=sys.stderr.isatty(), quiet=getattr(args, "quiet", False))
+
+
+def _common(p: argparse.ArgumentParser, *, stateroot: bool = False, progress: bool = False) -> None:
+    p.add_argument("--sysroot", metavar="PATH", default=None,
+                   help="Path to the system root (default: $OSTREE_SYSROOT, else /)")
+    p.add_argument("--booted-cmdline", metavar="CMDLINE", default=None,
+                   help="Kernel command line of the running system; its ostree= names the booted "
+                        "deployment (default: the default deployment counts as booted)")
+    if stateroot:
+        p.add_argument("--stateroot", metavar="NAME", default=None,
+                       help="Stateroot (default: the booted one)")
+    if progress:
+        p.add_argument("--progress-fd", metavar="FD", type=int, default=None,
+                       help="Write progress as JSON Lines (bootc progress-v0) to this file descriptor")
+        p.add_argument("--quiet", action="store_true", help="Don't display progress")
+
+
+# ---------------------------------------------------------------------- bootc verbs
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from .. import bootc  # imported when used: `ostreepy` starts without it
+    if args.format_version not in (None, 0, 1):
+        raise BootcUsageError(f"Unsupported format version: {args.format_version}")
+    fmt = args.format or ("json" if args.json else ("humanreadable" if sys.stdout.isatty() else "yaml"))
+    with _open(args) as sr:
+        host = bootc.host_status(sr, booted_only=args.booted)
+    if fmt == "json":
+        sys.stdout.write(bootc.to_canonical_json(host))
+    elif fmt == "yaml":
+        sys.stdout.write(bootc.to_yaml(host))
+    else:
+        sys.stdout.write(bootc.human_readable(host))
+    sys.stdout.flush()
+    return 0
+
+
+def _check_stateroot(sr, args: argparse.Namespace) -> None:  # noqa: ANN001
+    want = getattr(args, "stateroot", None)
+    if want is not None and sr.booted is not None and sr.booted.osname != want:
+        raise BootcUsageError(f"The booted deployment is in stateroot '{sr.booted.osname}', not '{want}'")
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from .. import bootc
+    if args.check and (args.apply or args.download_only or args.from_downloaded):
+        raise BootcUsageError("--check cannot be combined with --apply, --download-only or --from-downloaded")
+    if args.download_only and (args.apply or args.from_downloaded):
+        raise BootcUsageError("--download-only cannot be combined with --apply or --from-downloaded")
+    console = _console(args)
+    try:
+        with _open(args) as sr:
+            _check_stateroot(sr, args)
+            return bootc.upgrade(sr, console, check=args.check, download_only=args.download_only,
+                                 from_downloaded=args.from_downloaded, apply=args.apply, dry_run=args.dry_run)
+    finally:
+        if console.jsonl is not None:
+            console.jsonl.close()
+
+
+def cmd_switch(args: argparse.Namespace) -> int:
+    from .. import bootc
+    target = bootc.imgref_for_switch(args.target, args.transport)
+    console = _console(args)
+    try:
+        with _open(args) as sr:
+            _check_stateroot(sr, args)
+            return bootc.switch(sr, console, target, apply=args.apply, retain=args.retain,
+                                dry_run=args.dry_run)
+    finally:
+        if console.jsonl is not None:
+            console.jsonl.close()
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    from .. import bootc
+    with _open(args) as sr:
+        _check_stateroot(sr, args)
+        return bootc.rollback(sr, bootc.Console())
+
+
+def register(subparsers: "argparse._SubParsersAction") -> None:
+    top = subparsers.add_parser("bootc", help="Deploy and update a host from bootable container images")
+    sub = top.add_subparsers(dest="bootc_command", metavar="COMMAND")
+
+    p = sub.add_parser("status", help="Display status (bootc's host schema)")
+    _common(p)
+    p.add_argument("--format", choices=["humanreadable", "yaml", "json"], default=None,
+                   help="Output format (default: humanreadable on a terminal, else yaml)")
+    p.add_argument("--format-version", type=int, default=None)
+    p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--booted", action="store_true", help="Only display status for the booted deployment")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("upgrade", help="Download and queue an updated container image")
+    _common(p, stateroot=True, progress=True)
+    p.add_argument("--check", action="store_true",
+                   help="Check for an update (manifest and config only); change nothing")
+    p.add_argument("--apply", action="store_true",
+                   help="Apply the update now (a folder sysroot: finalize the staged deployment)")
+    p.add_argument("--download-only", action="store_true",
+                   help="Download the update without queueing it")
+    p.add_argument("--from-downloaded", action="store_true",
+                   help="Queue the update a previous --download-only fetched, without fetching")
+    p.add_argument("--dry-run", action="store_true",
+                   help="Fetch, print what the /etc merge will keep, drop and conflict on, then stop")
+    p.set_defaults(func=cmd_upgrade)
+
+    p = sub.add_parser("switch", help="Target a new container image reference to boot")
+    _common(p, stateroot=True, progress=True)
+    p.add_argument("--transport", default="registry",
+                   help="The transport: registry, oci, oci-archive, containers-storage, dir (default: registry)")
+    p.add_argument("--apply", action="store_true",
+                   help="Apply now (a folder sysroot: finalize the staged deployment)")
+    p.add_argument("--retain", action="store_true", help="Retain reference to currently booted image")
+    p.add_argument("--dry-run", action="store_true",
+                   help="Fetch, print what the /etc merge will keep, drop and conflict on, then stop")
+    p.add_argument("--enforce-container-sigpolicy", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("target", metavar="IMGREF", help="Target image, e.g. quay.io/example/os:latest")
+    p.set_defaults(func=cmd_switch)
+
+    p = sub.add_parser("rollback", help="Change the bootloader entry ordering (swap to the rollback)")
+    _common(p, stateroot=True)
+    p.set_defaults(func=cmd_rollback)
+
+
+# ---------------------------------------------------------------------- container image deploy
+
+
+def cmd_image_deploy(args: argparse.Namespace) -> int:
+    from .. import bootc
+    from ..container.imgref import ImageReference, OstreeImageReference, SigVerify, Transport
+    from ..sysroot.sysroot import Sysroot
+    if args.imgref is None and args.image is None:
+        raise BootcUsageError("Must specify either --imgref or --image")
+    if args.imgref is not None and args.image is not None:
+        raise BootcUsageError("--imgref conflicts with --image")
+    if args.image is not None:
+        oref = OstreeImageReference(SigVerify.INSECURE,
+                                    ImageReference(Transport.parse(args.transport or "registry"), args.image))
+    else:
+        oref = OstreeImageReference.parse(args.imgref)
+    target = OstreeImageReference.parse(args.target_imgref) if args.target_imgref else None
+    console = _console(args)
+    try:
+        with Sysroot(_sysroot_path(args), booted_cmdline=args.booted_cmdline) as sr:
+            stateroot = args.stateroot or (sr.booted.osname if sr.booted is not None else "default")
+            fetched = bootc.deploy_image(sr, stateroot, oref, console, target=target, kargs=args.karg or [],
+                                         no_imgref=args.no_imgref)
+    finally:
+        if console.jsonl is not None:
+            console.jsonl.close()
+    if args.write_commitid_to:
+        with open(args.write_commitid_to, "w", encoding="utf-8") as f:
+            f.write(fetched.merge_commit)
+    return 0
+
+
+def add_image_deploy_parser(image_subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
+    """``container image deploy`` (ostree-ext's flags); the caller owns the
+    ``container image`` parser."""
+    p = image_subparsers.add_parser("deploy", help="Deploy a container image into a sysroot")
+    p.add_argument("--sysroot", metavar="PATH", default=None,
+                   help="Path to the system root (default: $OSTREE_SYSROOT, else /)")
+    p.add_argument("--stateroot", metavar="NAME", default=None,
+                   help="Stateroot (default: the booted one, else 'default')")
+    p.add_argument("--imgref", metavar="IMGREF", default=None,
+                   help="Source image reference, e.g. ostree-unverified-image:oci:/path:tag")
+    p.add_argument("--image", metavar="NAME", default=None, help="Image name (with --transport)")
+    p.add_argument("--transport", default=None, help="Transport of --image (default: registry)")
+    p.add_argument("--no-signature-verification", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--target-imgref", metavar="IMGREF", default=None,
+                   help="Reference written to the origin, for later upgrades")
+    p.add_argument("--no-imgref", action="store_true", help="Do not write the image reference")
+    p.add_argument("--karg", action="append", metavar="KARG", help="Add a kernel argument")
+    p.add_argument("--write-commitid-to", metavar="PATH", default=None,
+                   help="Write the deployed checksum to this file")
+    p.add_argument("--booted-cmdline", metavar="CMDLINE", default=None,
+                   help="Kernel command line naming a booted deployment (then the deploy is staged)")
+    p.add_argument("--progress-fd", metavar="FD", type=int, default=None,
+                   help="Write progress as JSON Lines (bootc progress-v0) to this file descriptor")
+    p.set_defaults(func=cmd_image_deploy, quiet=False)
+    return p

@@ -1,0 +1,448 @@
+"""Checking a commit (or part of one) out into a directory, as ostree-repo-checkout.c does.
+
+Every name that comes from a dirtree is validated before it is used, and
+everything is created relative to directory file descriptors with
+O_NOFOLLOW, so a crafted repository cannot make us write outside the
+destination.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import errno
+import os
+import stat
+from concurrent.futures import ThreadPoolExecutor
+from time import time_ns
+from typing import BinaryIO, Callable, Optional
+
+import attrs
+
+from . import objects as obj
+from ..errors import CheckoutError, PathNotFoundError
+from .objects import FileHeader
+from ..fsutil import write_all
+from ..progress import ProgressCallback, emit
+from .repo import CHUNK, Repo, RepoMode
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_WHITEOUT_NAME = ".wh..wh..opq"
+
+
+class CheckoutMode(enum.Enum):
+    NONE = "none"
+    USER = "user"
+
+
+class Overwrite(enum.Enum):
+    NONE = "none"
+    UNION_FILES = "union-files"
+    ADD_FILES = "add-files"
+    UNION_IDENTICAL = "union-identical"
+
+
+@attrs.frozen
+class CheckoutOptions:
+    mode: CheckoutMode = CheckoutMode.NONE
+    overwrite: Overwrite = Overwrite.NONE
+    subpath: Optional[str] = None
+    process_whiteouts: bool = False
+    no_copy_fallback: bool = False  # --require-hardlinks
+    force_copy: bool = False
+    bareuseronly_dirs: bool = False
+    fsync: bool = False
+    filter: Optional[Callable[[str, FileHeader], bool]] = None
+
+
+class _State:
+    def __init__(self, repo: Repo, opts: CheckoutOptions, progress: Optional[ProgressCallback]) -> None:
+        self.repo = repo
+        self.opts = opts
+        self.progress = progress
+        self.repo_dev = os.stat(repo.path).st_dev
+        user = opts.mode is CheckoutMode.USER
+        repo_usermode = repo.mode in (RepoMode.BARE_USER, RepoMode.BARE_USER_ONLY)
+        self.repo_usermode = repo_usermode
+        self.hardlinkable = ((repo.mode is RepoMode.BARE and not user) or (repo_usermode and user))
+        self.user = user
+        self.dirmetas: dict = {}
+        self.pool: Optional["ThreadPoolExecutor"] = None
+        self.futures: list = []
+        self.deferred: list = []
+        self.fast_link = (self.hardlinkable and not opts.force_copy and not opts.process_whiteouts
+                          and opts.filter is None and opts.overwrite is Overwrite.NONE)
+
+
+def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutOptions] = None,
+             progress: Optional[ProgressCallback] = None) -> None:
+    """Check out ``rev`` (ref or checksum) to ``destination``."""
+    opts = options or CheckoutOptions()
+    if repo.mode is RepoMode.BARE_USER_ONLY and opts.mode is not CheckoutMode.USER:
+        # libostree forces user mode here: nothing else makes sense for this repo mode
+        opts = attrs.evolve(opts, mode=CheckoutMode.USER)
+    if opts.force_copy and opts.no_copy_fallback:
+        raise CheckoutError("Cannot specify both --force-copy and --require-hardlinks")
+    csum = repo.resolve_rev(rev)
+    assert csum is not None
+    state = _State(repo, opts, progress)
+    parent = os.path.dirname(os.path.abspath(destination)) or "/"
+    name = os.path.basename(os.path.abspath(destination))
+    subpath = (opts.subpath or "/").strip("/")
+    try:
+        kind, found = repo.resolve_path(csum, subpath)
+    except PathNotFoundError as e:
+        raise CheckoutError(str(e)) from None
+    if kind == "file":
+        # like ostree: the destination is a directory holding the one file
+        try:
+            os.mkdir(destination, 0o700)
+        except FileExistsError:
+            if opts.overwrite is Overwrite.NONE:
+                raise CheckoutError(f"mkdirat: File exists: {destination}") from None
+        dfd = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            _checkout_file(state, found[0], dfd, subpath.rsplit("/", 1)[-1], "/" + subpath)
+        finally:
+            os.close(dfd)
+        return
+    tree, meta = found
+    pfd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _run_tree(state, pfd, name, tree, meta)
+    finally:
+        os.close(pfd)
+
+
+_SPLIT_DEPTH = 1
+
+
+def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, meta_csum: str,
+                   path: str, depth: int = 0) -> None:
+    repo, opts = state.repo, state.opts
+    dirtree = repo.load_dirtree(tree_csum)  # names are validated as it is parsed
+    dirmeta = state.dirmetas.get(meta_csum)
+    if dirmeta is None:
+        dirmeta = state.dirmetas[meta_csum] = repo.load_dirmeta(meta_csum)
+    user = opts.mode is CheckoutMode.USER
+    is_opaque = opts.process_whiteouts and any(f == OPAQUE_WHITEOUT_NAME for f, _ in dirtree.files)
+    if is_opaque:
+        _rm_rf_at(parent_fd, name)
+    elif opts.process_whiteouts and opts.overwrite is Overwrite.UNION_FILES:
+        with contextlib.suppress(FileNotFoundError):
+            st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
+            if not stat.S_ISDIR(st.st_mode):
+                _rm_rf_at(parent_fd, name)
+    did_exist = False
+    try:
+        os.mkdir(name, 0o700, dir_fd=parent_fd)
+    except FileExistsError:
+        if opts.overwrite is Overwrite.NONE:
+            raise CheckoutError(f"mkdirat: File exists: {name}") from None
+        did_exist = True
+    dfd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=parent_fd)
+    try:
+        if opts.no_copy_fallback and (did_exist or path == "/") and os.fstat(dfd).st_dev != state.repo_dev:
+            # directories we create are on their parent's device; only the top and
+            # existing ones (possible mount points) need a look
+            raise CheckoutError("Unable to do hardlink checkout across devices "
+                                f"(src={state.repo_dev} destination={os.fstat(dfd).st_dev})")
+        if not did_exist and not user:
+            for xname, value in dirmeta.xattrs:
+                os.setxattr(dfd, obj.xattr_name(xname), value)
+        fast = state.fast_link
+        plain_bare = fast and repo.mode is RepoMode.BARE and repo.parent is None
+        prefix = repo._objects_prefix
+        lstat, S_ISLNK, S_IRUSR = os.lstat, stat.S_ISLNK, stat.S_IRUSR
+        for fname, fcsum in dirtree.files:
+            if fast:
+                # the common deploy case, kept lean: one lstat (plus the ostreemeta
+                # xattr in bare-user) and one linkat per file; anything unusual
+                # (empty, unreadable, bare-user symlink, link failure) goes the long way
+                if plain_bare:
+                    src = f"{prefix}{fcsum[:2]}/{fcsum[2:]}.file"
+                    try:
+                        st = lstat(src)
+                        linkable = bool(st.st_size) and not S_ISLNK(st.st_mode)
+                    except FileNotFoundError:
+                        linkable = False
+                else:
+                    mode, size, src = repo.file_object_stat(fcsum)
+                    linkable = bool(size) and not (state.repo_usermode and S_ISLNK(mode)) and bool(
+                        mode & S_IRUSR or not state.user)
+                if linkable:
+                    try:
+                        os.link(src, fname, dst_dir_fd=dfd, follow_symlinks=False)
+                        if state.progress is not None:
+                            emit(state.progress, "file", path=path + fname)
+                        continue
+                    except OSError:
+                        pass
+            _checkout_file(state, fcsum, dfd, fname, path + fname)
+        for dname, t, m in dirtree.dirs:
+            if state.pool is not None and depth == _SPLIT_DEPTH:
+                state.futures.append(state.pool.submit(_checkout_tree, state, dfd, dname, t, m,
+                                                       path + dname + "/", depth + 1))
+            else:
+                _checkout_tree(state, dfd, dname, t, m, path + dname + "/", depth + 1)
+        if state.pool is not None and depth <= _SPLIT_DEPTH:
+            # subtrees are still being filled on the pool: modes, owners and the
+            # mtime come once they are done (see _finish_deferred)
+            state.deferred.append((dfd, dirmeta, did_exist))
+            dfd = -1
+            return
+        _finish_dir(state, dfd, dirmeta, did_exist)
+    finally:
+        if dfd >= 0:
+            os.close(dfd)
+
+
+def _finish_dir(state: _State, dfd: int, dirmeta, did_exist: bool) -> None:
+    repo, opts = state.repo, state.opts
+    user = opts.mode is CheckoutMode.USER
+    if not did_exist:
+        mode = dirmeta.mode
+        if repo.mode is RepoMode.BARE_USER_ONLY or opts.bareuseronly_dirs:
+            mode = (mode & 0o775) | stat.S_IFDIR
+        os.fchmod(dfd, stat.S_IMODE(mode))
+        if not user:
+            os.fchown(dfd, dirmeta.uid, dirmeta.gid)
+        if not opts.force_copy:
+            os.utime(dfd, ns=(time_ns(), 0))
+    if opts.fsync:
+        os.fsync(dfd)
+
+
+def _run_tree(state: _State, pfd: int, name: str, tree: str, meta: str) -> None:
+    """The top of a checkout; a fresh one spreads subtrees over two threads, since
+    most of its time is mkdir/link syscalls, which run without the GIL."""
+    fresh = (state.opts.overwrite is Overwrite.NONE and not state.opts.process_whiteouts
+             and state.opts.filter is None and (os.cpu_count() or 1) > 1)
+    if fresh:
+        state.pool = ThreadPoolExecutor(2)
+    try:
+        _checkout_tree(state, pfd, name, tree, meta, "/")
+        errors = []
+        for fut in state.futures:
+            try:
+                fut.result()
+            except BaseException as e:  # noqa: B902 - re-raised below
+                errors.append(e)
+        if errors:
+            raise errors[0]
+        for dfd, dirmeta, did_exist in reversed(state.deferred):
+            _finish_dir(state, dfd, dirmeta, did_exist)
+    finally:
+        if state.pool is not None:
+            state.pool.shutdown(wait=True)
+        for dfd, _, _ in state.deferred:
+            os.close(dfd)
+        state.deferred.clear()
+
+
+def _rm_rf_at(dfd: int, name: str) -> None:
+    try:
+        st = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dfd)
+        try:
+            for child in os.listdir(sub):
+                _rm_rf_at(sub, child)
+        finally:
+            os.close(sub)
+        os.rmdir(name, dir_fd=dfd)
+    else:
+        os.unlink(name, dir_fd=dfd)
+
+
+def _checkout_file(state: _State, checksum: str, dfd: int, name: str, path: str) -> None:
+    obj.validate_filename(name)
+    repo, opts = state.repo, state.opts
+    header: Optional[FileHeader] = None
+    stream: Optional[BinaryIO] = None
+    src_path = ""
+    if repo.mode is RepoMode.ARCHIVE or opts.filter is not None:
+        # an archive object is always copied: open it once for both header and data
+        header, stream = repo.load_file(checksum)
+        mode = header.mode
+        size = -1 if header.is_regular else 0
+    else:
+        mode, size, src_path = repo.file_object_stat(checksum)
+    try:
+        _place_file(state, checksum, dfd, name, path, header, stream, mode, size, src_path)
+    finally:
+        if stream is not None:
+            stream.close()
+
+
+def _place_file(state: _State, checksum: str, dfd: int, name: str, path: str, header: Optional[FileHeader],
+                stream: Optional[BinaryIO], mode: int, size: int, src_path: str) -> None:
+    repo, opts = state.repo, state.opts
+    user = opts.mode is CheckoutMode.USER
+    if opts.filter is not None and not opts.filter(path, header):  # type: ignore[arg-type]
+        return
+    is_symlink = stat.S_ISLNK(mode)
+    if not is_symlink and opts.process_whiteouts and name.startswith(WHITEOUT_PREFIX):
+        target = name[len(WHITEOUT_PREFIX):]
+        if not target:
+            raise CheckoutError(f"Invalid empty whiteout '{name}'")
+        if name != OPAQUE_WHITEOUT_NAME:
+            obj.validate_filename(target)
+            _rm_rf_at(dfd, target)
+        return
+    override_unreadable = user and not is_symlink and not (mode & stat.S_IRUSR)
+    need_copy = True
+    if size == 0 and not is_symlink or override_unreadable:
+        need_copy = True
+    elif not opts.force_copy:
+        bare_user_symlink = state.repo_usermode and is_symlink
+        if opts.no_copy_fallback and not state.hardlinkable and not bare_user_symlink:
+            raise CheckoutError("User repository mode requires user checkout mode to hardlink"
+                                if state.repo_usermode else
+                                "Bare repository mode cannot hardlink in user checkout mode")
+        if state.hardlinkable and not bare_user_symlink:
+            need_copy = not _hardlink(state, src_path, dfd, name, checksum)
+    if need_copy:
+        if header is None:
+            header, stream = repo.load_file(checksum)
+        try:
+            _copy_file(state, checksum, header, stream, dfd, name, override_unreadable)
+        finally:
+            if stream is not None:
+                stream.close()
+    if state.progress is not None:
+        emit(state.progress, "file", path=path)
+
+
+def _hardlink(state: _State, src_path: str, dfd: int, name: str, checksum: str) -> bool:
+    opts = state.opts
+    try:
+        os.link(src_path, name, dst_dir_fd=dfd, follow_symlinks=False)
+        return True
+    except FileExistsError:
+        if opts.overwrite is Overwrite.ADD_FILES:
+            return True
+        if opts.overwrite is Overwrite.UNION_IDENTICAL:
+            st_src = os.lstat(src_path)
+            st_dst = os.stat(name, dir_fd=dfd, follow_symlinks=False)
+            if (st_src.st_dev, st_src.st_ino) == (st_dst.st_dev, st_dst.st_ino):
+                return True
+            raise CheckoutError(f"File exists: {name}")
+        if opts.overwrite is Overwrite.UNION_FILES:
+            tmp = f".ostreepy-tmp-{os.getpid()}-{name}"[:250]
+            os.link(src_path, tmp, dst_dir_fd=dfd, follow_symlinks=False)
+            try:
+                _replace(dfd, tmp, name)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp, dir_fd=dfd)
+                raise
+            return True
+        raise CheckoutError(f"Hardlinking {checksum} to {name}: File exists") from None
+    except OSError as e:
+        if not opts.no_copy_fallback and e.errno in (errno.EMLINK, errno.EXDEV, errno.EPERM):
+            return False
+        raise CheckoutError(f"Hardlinking {checksum} to {name}: {e.strerror}") from None
+
+
+def _replace(dfd: int, tmp: str, name: str) -> None:
+    try:
+        os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+    except IsADirectoryError:
+        _rm_rf_at(dfd, name)
+        os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+
+
+def _copy_file(state: _State, checksum: str, header: FileHeader, stream: Optional[BinaryIO], dfd: int,
+               name: str, override_unreadable: bool) -> None:
+    opts = state.opts
+    user = opts.mode is CheckoutMode.USER
+    existing = _exists(dfd, name)
+    if existing and opts.overwrite is Overwrite.NONE:
+        raise CheckoutError(f"Copy checkout of {checksum} to {name}: File exists")
+    if existing and opts.overwrite is Overwrite.ADD_FILES:
+        return
+    target_name = name
+    if existing:
+        target_name = f".ostreepy-tmp-{os.getpid()}-{name}"[:250]
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(target_name, dir_fd=dfd)
+    if header.is_symlink:
+        os.symlink(header.symlink_target, target_name, dir_fd=dfd)
+        if not user:
+            os.chown(target_name, header.uid, header.gid, dir_fd=dfd, follow_symlinks=False)
+            for xname, value in header.xattrs:
+                os.setxattr(f"/proc/self/fd/{dfd}/{target_name}", obj.xattr_name(xname), value,
+                            follow_symlinks=False)
+    else:
+        assert stream is not None
+        fd = os.open(target_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600, dir_fd=dfd)
+        try:
+            try:
+                while True:
+                    chunk = stream.read(CHUNK)
+                    if not chunk:
+                        break
+                    write_all(fd, chunk)
+            finally:
+                stream.close()
+            if not user:
+                os.fchown(fd, header.uid, header.gid)
+                for xname, value in header.xattrs:
+                    os.setxattr(fd, obj.xattr_name(xname), value)
+            mode = stat.S_IMODE(header.mode)
+            if user:
+                mode &= ~(stat.S_ISUID | stat.S_ISGID)
+            if override_unreadable:
+                mode |= stat.S_IRUSR
+            os.fchmod(fd, mode)
+            if opts.fsync:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(target_name, dir_fd=dfd)
+            raise
+        os.close(fd)
+    if existing:
+        if opts.overwrite is Overwrite.UNION_IDENTICAL:
+            same = _same_content(dfd, target_name, name)
+            os.unlink(target_name, dir_fd=dfd)
+            if not same:
+                raise CheckoutError(f"File exists: {name}")
+            return
+        _replace(dfd, target_name, name)
+
+
+def _exists(dfd: int, name: str) -> bool:
+    try:
+        os.stat(name, dir_fd=dfd, follow_symlinks=False)
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def _same_content(dfd: int, a: str, b: str) -> bool:
+    sa = os.stat(a, dir_fd=dfd, follow_symlinks=False)
+    sb = os.stat(b, dir_fd=dfd, follow_symlinks=False)
+    if stat.S_IFMT(sa.st_mode) != stat.S_IFMT(sb.st_mode):
+        return False
+    if stat.S_ISLNK(sa.st_mode):
+        return os.readlink(a, dir_fd=dfd) == os.readlink(b, dir_fd=dfd)
+    if sa.st_size != sb.st_size:
+        return False
+    fa = os.open(a, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dfd)
+    fb = os.open(b, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dfd)
+    try:
+        while True:
+            ca, cb = os.read(fa, CHUNK), os.read(fb, CHUNK)
+            if ca != cb:
+                return False
+            if not ca:
+                return True
+    finally:
+        os.close(fa)
+        os.close(fb)

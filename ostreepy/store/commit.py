@@ -1,0 +1,532 @@
+"""Building commits: directories and tar streams into a :class:`MutableTree`, then objects.
+
+This mirrors libostree's commit path (ostree-repo-commit.c and
+ostree-repo-libarchive.c) closely enough that the same input and flags give
+the same commit checksum as ``ostree commit``.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import stat
+import sys
+import tarfile
+import time
+import urllib.parse
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
+
+import attrs
+
+from . import objects as obj
+from ..errors import OstreeError, TarError, UnsupportedFileTypeError
+from .gvariant import Variant
+from .mtree import MutableTree
+from .objects import Commit, DirMeta, FileHeader
+from ..progress import ProgressCallback, emit
+from .repo import Repo, RepoMode, read_xattrs_fd, read_xattrs
+
+DEFAULT_DIRMODE = 0o755 | stat.S_IFDIR
+
+
+@attrs.frozen
+class FileInfo:
+    """What a commit filter sees and may change: the stat fields that get hashed."""
+
+    uid: int
+    gid: int
+    mode: int
+
+
+FilterFn = Callable[[str, FileInfo], Optional[FileInfo]]
+"""Called with the absolute path in the tree and its info; return None to skip it."""
+
+
+@attrs.frozen
+class CommitModifier:
+    """The knobs of ``ostree commit`` that change what gets hashed."""
+
+    owner_uid: Optional[int] = None
+    owner_gid: Optional[int] = None
+    canonical_permissions: bool = False
+    no_xattrs: bool = False
+    filter: Optional[FilterFn] = None
+    xattr_callback: Optional[Callable[[str, FileInfo], obj.Xattrs]] = None
+
+    def apply(self, repo: Repo, path: str, info: FileInfo) -> Optional[FileInfo]:
+        """_ostree_repo_commit_modifier_apply: the filter first, then canonicalisation."""
+        if self.owner_uid is not None or self.owner_gid is not None:
+            info = FileInfo(self.owner_uid if self.owner_uid is not None else info.uid,
+                            self.owner_gid if self.owner_gid is not None else info.gid, info.mode)
+        if self.filter is not None:
+            res = self.filter(path, info)
+            if res is None:
+                return None
+            info = res
+        if self.canonical_permissions or repo.mode is RepoMode.BARE_USER_ONLY:
+            mode = info.mode
+            if stat.S_ISREG(mode):
+                mode &= stat.S_IFREG | 0o755
+            elif stat.S_ISDIR(mode):
+                mode &= stat.S_IFDIR | 0o755
+            info = FileInfo(0, 0, mode)
+        return info
+
+    def skip_xattrs(self, repo: Repo) -> bool:
+        return (self.no_xattrs or self.canonical_permissions or repo.mode is RepoMode.BARE_USER_ONLY
+                or repo.config.get_bool("core", "disable-xattrs", False))
+
+    def final_xattrs(self, repo: Repo, path: str, info: FileInfo, source: Callable[[], obj.Xattrs]) -> obj.Xattrs:
+        x: obj.Xattrs = () if self.skip_xattrs(repo) else source()
+        if self.xattr_callback is not None:
+            x = obj.canonical_xattrs(list(x) + list(self.xattr_callback(path, info)))
+        return x
+
+
+# ---------------------------------------------------------------------------- directories
+
+
+class _Writer:
+    """Writes content objects, optionally on a few threads (hashing, zlib and I/O release the GIL)."""
+
+    def __init__(self, repo: Repo, threads: int) -> None:
+        self.repo = repo
+        self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        self.pending: List[Tuple[MutableTree, str, Future]] = []
+
+    def submit(self, tree: MutableTree, name: str, fn: Callable[..., str], *args: Any) -> None:
+        if self.pool is None:
+            tree.replace_file(name, fn(*args))
+        else:
+            self.pending.append((tree, name, self.pool.submit(fn, *args)))
+            if len(self.pending) > 4096:
+                self.drain()
+
+    def add_done(self, tree: MutableTree, name: str, checksum: str) -> None:
+        if self.pool is None:
+            tree.replace_file(name, checksum)
+            return
+        fut: Future = Future()
+        fut.set_result(checksum)
+        self.pending.append((tree, name, fut))
+
+    def drain(self) -> None:
+        pending, self.pending = self.pending, []
+        for tree, name, fut in pending:
+            tree.replace_file(name, fut.result())
+
+    def close(self) -> None:
+        try:
+            self.drain()
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _default_threads(repo: Repo) -> int:
+    n = os.cpu_count() or 1
+    return max(1, min(4, n * 2))
+
+
+def write_directory_to_mtree(repo: Repo, path: str, mtree: MutableTree,
+                             modifier: Optional[CommitModifier] = None,
+                             progress: Optional[ProgressCallback] = None,
+                             threads: Optional[int] = None) -> MutableTree:
+    """Add the contents of directory ``path`` (and its metadata, for the root) to ``mtree``."""
+    modifier = modifier or CommitModifier()
+    writer = _Writer(repo, threads if threads is not None else _default_threads(repo))
+    try:
+        st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            raise OstreeError(f"Not a directory: {path}")
+        _commit_dir(repo, path, "/", st, mtree, modifier, writer, progress)
+        writer.drain()
+    finally:
+        writer.close()
+    return mtree
+
+
+def _dirmeta_for(repo: Repo, modifier: CommitModifier, relpath: str, fspath: str,
+                 st: os.stat_result) -> Optional[str]:
+    info = modifier.apply(repo, relpath, FileInfo(st.st_uid, st.st_gid, st.st_mode))
+    if info is None:
+        return None
+    xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs(fspath, False))
+    return repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, xattrs))
+
+
+def _commit_dir(repo: Repo, fspath: str, relpath: str, st: os.stat_result, mtree: MutableTree,
+                modifier: CommitModifier, writer: _Writer, progress: Optional[ProgressCallback]) -> None:
+    meta = _dirmeta_for(repo, modifier, relpath, fspath, st)
+    if meta is None:
+        return
+    mtree.meta = meta
+    with os.scandir(fspath) as it:
+        entries = sorted(it, key=lambda e: e.name)
+    for entry in entries:
+        name = entry.name
+        child_fs = entry.path
+        child_rel = relpath.rstrip("/") + "/" + name
+        cst = entry.stat(follow_symlinks=False)
+        m = cst.st_mode
+        if stat.S_ISDIR(m):
+            info = modifier.apply(repo, child_rel, FileInfo(cst.st_uid, cst.st_gid, m))
+            if info is None:
+                continue
+            sub = mtree.ensure_dir(name)
+            _commit_dir(repo, child_fs, child_rel, cst, sub, modifier, writer, progress)
+            continue
+        if not (stat.S_ISREG(m) or stat.S_ISLNK(m)):
+            raise UnsupportedFileTypeError(f"Not a regular file or symlink: {name}")
+        info = modifier.apply(repo, child_rel, FileInfo(cst.st_uid, cst.st_gid, m))
+        if info is None:
+            continue
+        obj.validate_filename(name)
+        writer.submit(mtree, name, _write_path_object, repo, child_fs, child_rel, cst, info, modifier, progress)
+
+
+def _write_path_object(repo: Repo, fspath: str, relpath: str, st: os.stat_result, info: FileInfo,
+                       modifier: CommitModifier, progress: Optional[ProgressCallback]) -> str:
+    if stat.S_ISLNK(info.mode):
+        target = os.readlink(fspath)
+        xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs(fspath, False))
+        header = FileHeader(info.uid, info.gid, info.mode, target, xattrs)
+        csum = repo.write_content(header)
+        emit(progress, "file", path=relpath, size=0)
+        return csum
+    # O_NONBLOCK: if the entry was swapped for a fifo since it was listed, opening it
+    # must not hang; the fstat below then refuses anything but a regular file
+    fd = os.open(fspath, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UnsupportedFileTypeError(f"Not a regular file or symlink: {os.path.basename(fspath)}")
+        xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs_fd(fd))
+        header = FileHeader(info.uid, info.gid, info.mode, "", xattrs)
+        with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
+            csum = repo.write_content(header, f, st.st_size)  # type: ignore[arg-type]
+    finally:
+        os.close(fd)
+    emit(progress, "file", path=relpath, size=st.st_size)
+    return csum
+
+
+# ---------------------------------------------------------------------------- existing trees
+
+
+def load_commit_to_mtree(repo: Repo, rev: str, mtree: MutableTree) -> MutableTree:
+    """Overlay the tree of an existing commit onto ``mtree`` (``--tree=ref=``)."""
+    csum = repo.resolve_rev(rev)
+    assert csum is not None
+    commit = repo.load_commit(csum)
+    _load_dirtree(repo, commit.root_tree, commit.root_meta, mtree)
+    return mtree
+
+
+def _load_dirtree(repo: Repo, tree_csum: str, meta_csum: str, mtree: MutableTree) -> None:
+    mtree.meta = meta_csum
+    tree = repo.load_dirtree(tree_csum)
+    for name, csum in tree.files:
+        mtree.replace_file(name, csum)
+    for name, t, m in tree.dirs:
+        _load_dirtree(repo, t, m, mtree.ensure_dir(name))
+
+
+# ---------------------------------------------------------------------------- tar
+
+
+def tar_path_relative(path: str) -> str:
+    """libostree's path_relative(): strip leading '/', './', '/../' and validate."""
+    src = path
+    while src.startswith("/"):
+        src = src[1:]
+        if src.startswith("../"):
+            src = src[2:]
+    while True:
+        if src.startswith("./"):
+            src = src[2:]
+        elif src.startswith("/"):
+            src = src[1:]
+        else:
+            break
+    if src == ".":
+        src = ""
+    while len(src) > 1 and src.endswith("/"):
+        src = src[:-1]
+    for comp in split_path(src):
+        try:
+            obj.validate_filename(comp)
+        except OstreeError as e:
+            raise TarError(f'While making relative path "{src}": {e}') from None
+    return src
+
+
+def split_path(path: str) -> List[str]:
+    return [c for c in path.split("/") if c]
+
+
+def tar_xattrs(member: tarfile.TarInfo) -> obj.Xattrs:
+    """Xattrs carried in PAX records (SCHILY.xattr.* and LIBARCHIVE.xattr.*)."""
+    pairs = []
+    for key, value in member.pax_headers.items():
+        if key.startswith("SCHILY.xattr."):
+            name = key[len("SCHILY.xattr."):].encode("utf-8", "surrogateescape")
+            pairs.append((name, value.encode("utf-8", "surrogateescape")))
+        elif key.startswith("LIBARCHIVE.xattr."):
+            name = urllib.parse.unquote_to_bytes(key[len("LIBARCHIVE.xattr."):])
+            try:
+                val = base64.b64decode(value + "=" * (-len(value) % 4))
+            except ValueError:
+                raise TarError(f"Invalid base64 xattr value for {member.name}") from None
+            pairs.append((name, val))
+    return obj.canonical_xattrs(pairs)
+
+
+def tar_member_mode(member: tarfile.TarInfo) -> int:
+    perm = member.mode & 0o7777  # the type comes from the entry type, never from mode bits
+    if member.isreg() or member.islnk():
+        return stat.S_IFREG | perm
+    if member.isdir():
+        return stat.S_IFDIR | perm
+    if member.issym():
+        return stat.S_IFLNK | (perm or 0o777)
+    if member.ischr():
+        return stat.S_IFCHR | perm
+    if member.isblk():
+        return stat.S_IFBLK | perm
+    if member.isfifo():
+        return stat.S_IFIFO | perm
+    return 0
+
+
+_SMALL_FILE = 1 << 20
+_MAX_PENDING = 32 << 20
+
+TranslateFn = Callable[[str, tarfile.TarInfo, bool], Optional[str]]
+"""Maps a tar path (relative, validated) to where it goes, or None to drop it; the bool
+says whether the path is a hardlink target rather than an entry."""
+
+
+class _TarImporter:
+    def __init__(self, repo: Repo, mtree: MutableTree, modifier: CommitModifier, autocreate_parents: bool,
+                 progress: Optional[ProgressCallback], translate: Optional[TranslateFn] = None) -> None:
+        self.translate = translate
+        self.entries = 0
+        self.writer: Optional[_Writer] = None
+        self.pending_bytes = 0
+        self.repo = repo
+        self.root = mtree
+        self.modifier = modifier
+        self.autocreate = autocreate_parents
+        self.progress = progress
+        self.deferred: List[Tuple[MutableTree, str, str, int]] = []  # parent, name, target, size
+
+    def parent_dir(self, path: str, member: tarfile.TarInfo) -> MutableTree:
+        comps = split_path(path)
+        if not comps:
+            return self.root
+        try:
+            return self.root.walk(comps[:-1])
+        except FileNotFoundError:
+            if not self.autocreate:
+                raise TarError(f'ostree-tar: Failed to create parent: No such file or directory: "{path}"') from None
+        # libostree re-sets the metadata of the root and every ancestor here
+        info = FileInfo(member.uid, member.gid, DEFAULT_DIRMODE)
+        d = self.root
+        d.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, ()))
+        for c in comps[:-1]:
+            d = d.ensure_dir(c)
+            d.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, ()))
+        return d
+
+    def entry(self, member: tarfile.TarInfo, fileobj: Optional[IO[bytes]]) -> None:
+        if not (0 <= member.uid <= 0xFFFFFFFF and 0 <= member.gid <= 0xFFFFFFFF):
+            raise TarError(f"Invalid owner {member.uid}:{member.gid} for {member.name}")
+        path = tar_path_relative(member.name)
+        if self.translate is not None:
+            translated = self.translate(path, member, False)
+            if translated is None:
+                return
+            path = translated
+        mode = tar_member_mode(member)
+        info = self.modifier.apply(self.repo, "/" + path, FileInfo(member.uid, member.gid, mode))
+        if info is None:
+            return
+        parent = self.parent_dir(path, member)
+        name = split_path(path)[-1] if path else ""
+        if member.isdir():
+            xattrs = self.modifier.final_xattrs(self.repo, "/" + path, info, lambda: tar_xattrs(member))
+            d = parent if not name else parent.ensure_dir(name)
+            d.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, xattrs))
+            return
+        if member.islnk():
+            target = tar_path_relative(member.linkname)
+            if self.translate is not None:
+                t = self.translate(target, member, True)
+                if t is None:
+                    raise TarError(f'Hardlink "{path}" points at "{target}", which is not imported')
+                target = t
+            if member.size > 0 and fileobj is not None:
+                self.write_file(parent, name, member, info, fileobj, path)
+            self.deferred.append((parent, name, target, member.size))
+            return
+        if member.isreg() or member.issym():
+            self.write_file(parent, name, member, info, fileobj, path)
+            return
+        raise UnsupportedFileTypeError(f'Unsupported file type for path "{path}"')
+
+    def write_file(self, parent: MutableTree, name: str, member: tarfile.TarInfo, info: FileInfo,
+                   fileobj: Optional[IO[bytes]], path: str) -> None:
+        xattrs = self.modifier.final_xattrs(self.repo, "/" + path, info, lambda: tar_xattrs(member))
+        if member.issym():
+            header = FileHeader(info.uid, info.gid, info.mode, member.linkname, xattrs)
+            csum = self.repo.write_content(header)
+        else:
+            header = FileHeader(info.uid, info.gid, stat.S_IFREG | stat.S_IMODE(info.mode), "", xattrs)
+            if self.writer is not None and member.size <= _SMALL_FILE:
+                # small files are read whole and written on the pool's threads, so the
+                # tar stream keeps flowing while the filesystem works
+                data = fileobj.read(member.size + 1) if fileobj is not None else b""  # type: ignore[union-attr]
+                if len(data) != member.size:
+                    raise TarError(f"Truncated data for {path}")
+                self.pending_bytes += len(data)
+                self.writer.submit(parent, name, self.repo.write_content_bytes, header, data)
+                if self.pending_bytes > _MAX_PENDING:
+                    self.writer.drain()
+                    self.pending_bytes = 0
+                if self.progress is not None:
+                    emit(self.progress, "file", path="/" + path, size=member.size)
+                return
+            csum = self.repo.write_content(header, fileobj, member.size)  # type: ignore[arg-type]
+        if self.writer is not None:
+            # queued behind the pool's pending files, so names written twice keep tar order
+            self.writer.add_done(parent, name, csum)
+        else:
+            parent.replace_file(name, csum)
+        if self.progress is not None:
+            emit(self.progress, "file", path="/" + path, size=member.size)
+
+    def finish(self) -> None:
+        if self.writer is not None:
+            self.writer.drain()
+        for parent, name, target, size in self.deferred:
+            comps = split_path(target)
+            try:
+                tparent = self.root.walk(comps[:-1])
+            except FileNotFoundError:
+                raise TarError(f'Hardlink target "{target}" not found') from None
+            csum, sub = tparent.lookup(comps[-1]) if comps else (None, None)
+            if sub is not None:
+                raise TarError(f'Expected hardlink file target at "{target}" but found a directory')
+            if csum is None:
+                raise TarError(f'Hardlink target "{target}" not found')
+            if size == 0:
+                parent.replace_file(name, csum)
+        if self.autocreate and self.root.meta is None:
+            info = self.modifier.apply(self.repo, "/", FileInfo(0, 0, DEFAULT_DIRMODE))
+            assert info is not None
+            self.root.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, ()))
+
+
+def _record_last_block(tf: tarfile.TarFile) -> Callable[[], bytes]:
+    stream = tf.fileobj
+    orig = stream.read  # type: ignore[union-attr]
+    last = [b""]
+
+    def read(size: int = -1) -> bytes:
+        data = orig(size)
+        if size == tarfile.BLOCKSIZE:
+            last[0] = data
+        return data
+
+    stream.read = read  # type: ignore[union-attr,method-assign]
+    return lambda: last[0]
+
+
+def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
+                       modifier: Optional[CommitModifier] = None, autocreate_parents: bool = False,
+                       progress: Optional[ProgressCallback] = None,
+                       translate: Optional[TranslateFn] = None, tar_mode: str = "r|*") -> MutableTree:
+    """Import a tar stream (any compression tarfile understands) into ``mtree``, in one pass."""
+    imp = _TarImporter(repo, mtree, modifier or CommitModifier(), autocreate_parents, progress, translate)
+    threads = _default_threads(repo)
+    imp.writer = _Writer(repo, threads) if threads > 1 else None
+    try:
+        with tarfile.open(fileobj=fileobj, mode=tar_mode) as tf:  # type: ignore[call-overload]
+            # tarfile ends the iteration quietly on a corrupt header after the first;
+            # remembering the last block it read lets us tell that from a real end
+            last_block = _record_last_block(tf)
+            while True:
+                try:
+                    member = tf.next()
+                except tarfile.ReadError as e:
+                    # Raised here (not while reading a member's data, whose size
+                    # write_content checks) only when the last member's padding and
+                    # the end-of-archive blocks are missing: umoci 0.4.7 writes layers
+                    # like that.  Every member arrived whole, so take it as the end.
+                    if str(e) == "unexpected end of data" and imp.entries:
+                        break
+                    raise
+                except tarfile.StreamError:
+                    # Python < 3.11 trips over an archive with no members in stream mode
+                    if imp.entries == 0 and sys.version_info < (3, 11):
+                        break
+                    raise
+                if member is None:
+                    block = last_block()
+                    if len(block) == 512 and block.strip(b"\x00"):
+                        raise TarError(f"Invalid tar header after {imp.entries} entries")
+                    break
+                imp.entries += 1
+                tf.members.clear()  # stream mode needs no index; keeps memory flat
+                if member.size < 0:
+                    raise TarError(f"Invalid negative size for {member.name}")
+                f = tf.extractfile(member) if member.isreg() or (member.islnk() and member.size) else None
+                imp.entry(member, f)
+        imp.finish()
+    except tarfile.TarError as e:
+        raise TarError(f"Invalid tar stream: {e}") from None
+    finally:
+        if imp.writer is not None:
+            imp.writer.pool.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
+    return mtree
+
+
+# ---------------------------------------------------------------------------- writing trees and commits
+
+
+def write_mtree(repo: Repo, mtree: MutableTree) -> Tuple[str, str]:
+    """Write dirtree objects bottom-up; returns (root dirtree checksum, root dirmeta checksum)."""
+    if mtree.meta is None:
+        raise OstreeError("Can't commit an empty tree")
+    return _write_mtree(repo, mtree), mtree.meta
+
+
+def _write_mtree(repo: Repo, mtree: MutableTree) -> str:
+    # post-order with an explicit stack: trees thousands of levels deep are legal
+    written: Dict[int, str] = {}
+    stack: List[Tuple[MutableTree, bool]] = [(mtree, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if not children_done:
+            stack.append((node, True))
+            for name, sub in node.dirs.items():
+                if sub.meta is None:
+                    raise OstreeError(f"No metadata for directory {name}")
+                stack.append((sub, False))
+            continue
+        subs = {name: (written[id(sub)], sub.meta) for name, sub in node.dirs.items()}
+        written[id(node)] = repo.write_dirtree(node.to_dirtree(subs))  # type: ignore[arg-type]
+    return written[id(mtree)]
+
+
+def create_commit(repo: Repo, root_tree: str, root_meta: str, *, subject: str = "", body: str = "",
+                  parent: Optional[str] = None, metadata: Optional[Mapping[str, Variant]] = None,
+                  timestamp: Optional[int] = None) -> str:
+    """Write a commit object (the checksum of the result is what ``ostree commit`` prints)."""
+    if timestamp is None:
+        sde = os.environ.get("SOURCE_DATE_EPOCH")
+        timestamp = int(sde) if sde else int(time.time())
+    commit = Commit(root_tree=root_tree, root_meta=root_meta, subject=subject, body=body,
+                    timestamp=timestamp, parent=parent, metadata=dict(metadata or {}))
+    return repo.write_commit(commit)

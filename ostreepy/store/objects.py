@@ -1,0 +1,534 @@
+"""OSTree objects as values, their serialized forms and checksums.
+
+Pure format code: nothing here opens a file.  The byte layouts follow
+libostree's ostree-core.c; the fields OSTree stores big-endian (uid, gid, mode,
+commit timestamp, archive size) are swapped here so callers deal in plain ints.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+import stat
+import struct
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+import attrs
+
+from . import gvariant
+from ..errors import (
+    CorruptObjectError,
+    GVariantError,
+    InvalidChecksumError,
+    InvalidFilenameError,
+    InvalidObjectError,
+)
+from .gvariant import Variant, bswap32, bswap64
+
+Xattrs = Tuple[Tuple[bytes, bytes], ...]
+"""Extended attributes as stored: (name including its trailing NUL, value), strcmp-sorted."""
+
+DIRTREE_TYPE = "(a(say)a(sayay))"
+DIRMETA_TYPE = "(uuua(ayay))"
+COMMIT_TYPE = "(a{sv}aya(say)sstayay)"
+FILE_HEADER_TYPE = "(uuuusa(ayay))"
+ZLIB_FILE_HEADER_TYPE = "(tuuuusa(ayay))"
+COMMITMETA_TYPE = "a{sv}"
+XATTRS_TYPE = "a(ayay)"
+
+MAX_METADATA_SIZE = 10 * 1024 * 1024  # OSTREE_MAX_METADATA_SIZE
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+class ObjectType(enum.IntEnum):
+    FILE = 1
+    DIR_TREE = 2
+    DIR_META = 3
+    COMMIT = 4
+    TOMBSTONE_COMMIT = 5
+    COMMIT_META = 6
+    PAYLOAD_LINK = 7
+    FILE_XATTRS = 8
+    FILE_XATTRS_LINK = 9
+
+    @property
+    def name_str(self) -> str:
+        return _OBJTYPE_NAMES[self]
+
+    @property
+    def is_meta(self) -> bool:
+        return self in (ObjectType.DIR_TREE, ObjectType.DIR_META, ObjectType.COMMIT,
+                        ObjectType.TOMBSTONE_COMMIT, ObjectType.COMMIT_META)
+
+    @classmethod
+    def from_name(cls, name: str) -> "ObjectType":
+        try:
+            return _OBJTYPE_BY_NAME[name]
+        except KeyError:
+            raise InvalidObjectError(f"Invalid object type '{name}'") from None
+
+
+_OBJTYPE_NAMES = {
+    ObjectType.FILE: "file",
+    ObjectType.DIR_TREE: "dirtree",
+    ObjectType.DIR_META: "dirmeta",
+    ObjectType.COMMIT: "commit",
+    ObjectType.TOMBSTONE_COMMIT: "tombstone-commit",
+    ObjectType.COMMIT_META: "commitmeta",
+    ObjectType.PAYLOAD_LINK: "payload-link",
+    ObjectType.FILE_XATTRS: "file-xattrs",
+    ObjectType.FILE_XATTRS_LINK: "file-xattrs-link",
+}
+_OBJTYPE_BY_NAME = {v: k for k, v in _OBJTYPE_NAMES.items()}
+
+_CHECKSUM_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def validate_checksum(csum: str) -> str:
+    if not isinstance(csum, str) or not _CHECKSUM_RE.fullmatch(csum):
+        raise InvalidChecksumError(f"Invalid checksum '{csum}'")
+    return csum
+
+
+def is_checksum(s: str) -> bool:
+    return bool(_CHECKSUM_RE.fullmatch(s))
+
+
+def checksum_to_bytes(csum: str) -> bytes:
+    return bytes.fromhex(validate_checksum(csum))
+
+
+def checksum_from_bytes(raw: bytes) -> str:
+    if len(raw) != 32:
+        raise InvalidObjectError(f"Invalid checksum of length {len(raw)} expected 32")
+    return bytes(raw).hex()
+
+
+def validate_filename(name: str) -> str:
+    """ot_util_filename_validate: names from objects must not escape their directory,
+    and must be UTF-8 (an ``s`` in the dirtree)."""
+    if not name:
+        raise InvalidFilenameError("Invalid empty filename")
+    if name in (".", ".."):
+        raise InvalidFilenameError(f"Invalid special element '{name}' in filename")
+    if "/" in name:
+        raise InvalidFilenameError(f"Invalid / in filename {name}")
+    if "\x00" in name:
+        raise InvalidFilenameError("Invalid NUL in filename")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidFilenameError(
+            f"Invalid UTF-8 in filename {name.encode('utf-8', 'surrogateescape')!r}") from None
+    return name
+
+
+def canonical_xattrs(pairs: Iterable[Tuple[Any, bytes]]) -> Xattrs:
+    """Xattrs as libglnx reads them: sorted by name, empty values dropped, names NUL-terminated."""
+    out: Dict[bytes, bytes] = {}
+    for name, value in pairs:
+        if isinstance(name, str):
+            name = name.encode("utf-8", "surrogateescape")
+        name = bytes(name)
+        if name.endswith(b"\x00"):
+            name = name[:-1]
+        if not name or not value:
+            continue
+        out[name + b"\x00"] = bytes(value)
+    return tuple(sorted(out.items()))
+
+
+def xattr_name(stored: bytes) -> bytes:
+    """The name of a stored xattr without its trailing NUL."""
+    return stored[:-1] if stored.endswith(b"\x00") else stored
+
+
+def validate_xattrs(xattrs: Sequence[Tuple[bytes, bytes]]) -> None:
+    prev = None
+    for name, _ in xattrs:
+        if not name or name == b"\x00":
+            raise InvalidObjectError("Invalid xattr name (empty)")
+        if prev is not None and name <= prev:
+            raise InvalidObjectError("Invalid xattr name (out of order)")
+        prev = name
+
+
+def _validate_owner(uid: int, gid: int) -> None:
+    if not (0 <= uid <= 0xFFFFFFFF and 0 <= gid <= 0xFFFFFFFF):
+        raise InvalidObjectError(f"Invalid owner {uid}:{gid}; uid and gid are 32-bit")
+
+
+def _validate_mode(mode: int) -> None:
+    if mode & ~(stat.S_IFMT(mode) | 0o7777):
+        raise InvalidObjectError(f"Invalid mode 0{mode:o}; invalid bits in mode")
+
+
+# ------------------------------------------------------------------ content
+
+
+_HEADER_FIXED = struct.Struct(">IIII")
+
+
+@attrs.frozen
+class FileHeader:
+    """The metadata part of a content object: what the checksum covers besides the data."""
+
+    uid: int
+    gid: int
+    mode: int
+    symlink_target: str = ""
+    xattrs: Xattrs = ()
+    rdev: int = 0
+
+    @property
+    def is_symlink(self) -> bool:
+        return stat.S_ISLNK(self.mode)
+
+    @property
+    def is_regular(self) -> bool:
+        return stat.S_ISREG(self.mode)
+
+    def validate(self) -> None:
+        _validate_owner(self.uid, self.gid)
+        if not (stat.S_ISREG(self.mode) or stat.S_ISLNK(self.mode)):
+            raise InvalidObjectError(f"Corrupted file object; invalid mode 0{self.mode:o}")
+        _validate_mode(self.mode)
+        if stat.S_ISLNK(self.mode) and not self.symlink_target:
+            raise InvalidObjectError("Corrupted file object; empty symlink target")
+        try:
+            self.symlink_target.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidObjectError("Invalid UTF-8 in symlink target") from None
+        if stat.S_ISREG(self.mode) and self.symlink_target:
+            raise InvalidObjectError("Corrupted file object; regular file with symlink target")
+        validate_xattrs(self.xattrs)
+
+    def serialize(self) -> bytes:
+        """The ``(uuuusa(ayay))`` header the checksum covers."""
+        _validate_owner(self.uid, self.gid)
+        if not self.xattrs:
+            # Fast path (the common case): fixed part, target string, empty array
+            # and a one- or two-byte framing offset for the string's end.
+            target = self.symlink_target.encode("utf-8", "surrogateescape") + b"\x00"
+            body = _HEADER_FIXED.pack(self.uid, self.gid, self.mode, self.rdev) + target
+            end = len(body)
+            if end + 1 <= 0xFF:
+                return body + bytes((end,))
+        return gvariant.serialize(
+            FILE_HEADER_TYPE,
+            (bswap32(self.uid), bswap32(self.gid), bswap32(self.mode), self.rdev,
+             self.symlink_target, list(self.xattrs)),
+        )
+
+    def serialize_zlib(self, size: int) -> bytes:
+        """The ``(tuuuusa(ayay))`` header of an archive ``.filez`` object."""
+        return gvariant.serialize(
+            ZLIB_FILE_HEADER_TYPE,
+            (bswap64(size), bswap32(self.uid), bswap32(self.gid), bswap32(self.mode),
+             self.rdev, self.symlink_target, list(self.xattrs)),
+        )
+
+    def checksum_prefix(self) -> bytes:
+        """What the content checksum hashes before the file data."""
+        return lenprefix(self.serialize())
+
+    def new_hasher(self) -> "hashlib._Hash":
+        h = hashlib.sha256()
+        h.update(self.checksum_prefix())
+        return h
+
+    @classmethod
+    def parse(cls, data: bytes) -> "FileHeader":
+        try:
+            uid, gid, mode, rdev, target, xattrs = gvariant.deserialize(FILE_HEADER_TYPE, data)
+        except GVariantError as e:
+            raise CorruptObjectError(f"Corrupted file header: {e}") from None
+        h = cls(bswap32(uid), bswap32(gid), bswap32(mode), target, tuple(xattrs), rdev)
+        h.validate()
+        return h
+
+    @classmethod
+    def parse_zlib(cls, data: bytes) -> Tuple["FileHeader", int]:
+        try:
+            size, uid, gid, mode, rdev, target, xattrs = gvariant.deserialize(ZLIB_FILE_HEADER_TYPE, data)
+        except GVariantError as e:
+            raise CorruptObjectError(f"Corrupted archive file header: {e}") from None
+        h = cls(bswap32(uid), bswap32(gid), bswap32(mode), target, tuple(xattrs), rdev)
+        h.validate()
+        return h, bswap64(size)
+
+
+def lenprefix(header: bytes) -> bytes:
+    """BE32 length, four zero bytes, then the header (variant_to_lenprefixed_buffer)."""
+    return struct.pack(">I", len(header)) + b"\x00\x00\x00\x00" + header
+
+
+def content_checksum(header: FileHeader, data: bytes = b"") -> str:
+    h = header.new_hasher()
+    h.update(data)
+    return h.hexdigest()
+
+
+# ------------------------------------------------------------------ metadata
+
+
+@attrs.frozen
+class DirMeta:
+    uid: int
+    gid: int
+    mode: int
+    xattrs: Xattrs = ()
+
+    def serialize(self) -> bytes:
+        _validate_owner(self.uid, self.gid)
+        if not self.xattrs:
+            return _HEADER_FIXED.pack(self.uid, self.gid, self.mode, 0)[:12]
+        return gvariant.serialize(
+            DIRMETA_TYPE, (bswap32(self.uid), bswap32(self.gid), bswap32(self.mode), list(self.xattrs))
+        )
+
+    def checksum(self) -> str:
+        return hashlib.sha256(self.serialize()).hexdigest()
+
+    @classmethod
+    def parse(cls, data: bytes) -> "DirMeta":
+        try:
+            if len(data) == 12:
+                uid, gid, mode = struct.unpack("<III", data)
+                xattrs = ()
+            else:
+                uid, gid, mode, xattrs = gvariant.deserialize(DIRMETA_TYPE, data)
+        except GVariantError as e:
+            raise CorruptObjectError(f"Corrupted dirmeta object: {e}") from None
+        m = cls(bswap32(uid), bswap32(gid), bswap32(mode), tuple(xattrs))
+        if not stat.S_ISDIR(m.mode):
+            raise CorruptObjectError(f"Corrupted dirmeta object; invalid mode 0{m.mode:o}")
+        _validate_mode(m.mode)
+        validate_xattrs(m.xattrs)
+        return m
+
+
+DEFAULT_DIRMETA_CHECKSUM = "446a0ef11b7cc167f3b603e585c7eeeeb675faa412d5ec73f62988eb0b6c5488"
+
+
+@attrs.frozen
+class DirTree:
+    """Files (name, content checksum) and subdirectories (name, dirtree, dirmeta)."""
+
+    files: Tuple[Tuple[str, str], ...] = ()
+    dirs: Tuple[Tuple[str, str, str], ...] = ()
+
+    def serialize(self) -> bytes:
+        files = sorted(self.files, key=lambda f: f[0].encode("utf-8", "surrogateescape"))
+        dirs = sorted(self.dirs, key=lambda d: d[0].encode("utf-8", "surrogateescape"))
+        return gvariant.serialize(
+            DIRTREE_TYPE,
+            (
+                [(n, bytes.fromhex(c)) for n, c in files],
+                [(n, bytes.fromhex(t), bytes.fromhex(m)) for n, t, m in dirs],
+            ),
+        )
+
+    def checksum(self) -> str:
+        return hashlib.sha256(self.serialize()).hexdigest()
+
+    @classmethod
+    def parse(cls, data: bytes) -> "DirTree":
+        try:
+            files, dirs = _fast_parse_dirtree(bytes(data))
+        except GVariantError as e:
+            raise CorruptObjectError(f"Corrupted dirtree object: {e}") from None
+        try:
+            out_files = tuple((validate_filename(n), checksum_from_bytes(c)) for n, c in files)
+            out_dirs = tuple(
+                (validate_filename(n), checksum_from_bytes(t), checksum_from_bytes(m)) for n, t, m in dirs
+            )
+        except (InvalidFilenameError, InvalidObjectError) as e:
+            raise CorruptObjectError(f"Corrupted dirtree object: {e}") from None
+        return cls(out_files, out_dirs)
+
+
+@attrs.frozen
+class Commit:
+    root_tree: str
+    root_meta: str
+    subject: str = ""
+    body: str = ""
+    timestamp: int = 0
+    parent: Optional[str] = None
+    metadata: Mapping[str, Variant] = attrs.field(factory=dict)
+    related: Tuple[Tuple[str, str], ...] = ()
+
+    def serialize(self) -> bytes:
+        return gvariant.serialize(
+            COMMIT_TYPE,
+            (
+                dict(self.metadata),
+                bytes.fromhex(self.parent) if self.parent else b"",
+                [(n, bytes.fromhex(c)) for n, c in self.related],
+                self.subject,
+                self.body,
+                bswap64(self.timestamp),
+                bytes.fromhex(self.root_tree),
+                bytes.fromhex(self.root_meta),
+            ),
+        )
+
+    def checksum(self) -> str:
+        return hashlib.sha256(self.serialize()).hexdigest()
+
+    @property
+    def content_checksum(self) -> str:
+        """ostree_commit_get_content_checksum: a hash of the root tree and meta only."""
+        return hashlib.sha256(bytes.fromhex(self.root_tree) + bytes.fromhex(self.root_meta)).hexdigest()
+
+    @property
+    def version(self) -> Optional[str]:
+        v = self.metadata.get("version")
+        return v.value if v is not None and v.type == "s" else None
+
+    @classmethod
+    def parse(cls, data: bytes) -> "Commit":
+        try:
+            meta, parent, related, subject, body, ts, tree, dmeta = gvariant.deserialize(COMMIT_TYPE, data)
+        except GVariantError as e:
+            raise CorruptObjectError(f"Corrupted commit object: {e}") from None
+        if len(parent) not in (0, 32):
+            raise CorruptObjectError(f"Corrupted commit object; invalid parent length {len(parent)}")
+        if any(not k for k in meta):
+            raise CorruptObjectError("Corrupted commit object; empty metadata key")
+        try:
+            return cls(
+                root_tree=checksum_from_bytes(tree),
+                root_meta=checksum_from_bytes(dmeta),
+                subject=subject,
+                body=body,
+                timestamp=bswap64(ts),
+                parent=parent.hex() if parent else None,
+                metadata=meta,
+                related=tuple((n, checksum_from_bytes(c)) for n, c in related),
+            )
+        except InvalidObjectError as e:
+            raise CorruptObjectError(f"Corrupted commit object: {e}") from None
+
+
+def _offsize(n: int) -> int:
+    return 1 if n <= 0xFF else 2 if n <= 0xFFFF else 4 if n <= 0xFFFFFFFF else 8
+
+
+def _rd(data: bytes, pos: int, w: int) -> int:
+    return data[pos] if w == 1 else int.from_bytes(data[pos:pos + w], "little")
+
+
+def _elements(data: bytes, start: int, end: int) -> List[Tuple[int, int]]:
+    """(start, end) of each element of a variable-size array of alignment 1."""
+    n = end - start
+    if n == 0:
+        return []
+    w = _offsize(n)
+    if n < w:
+        raise GVariantError("truncated framing offset")
+    table = start + _rd(data, end - w, w)
+    if table > end or (end - table) % w or table == end:
+        raise GVariantError("invalid framing offset table")
+    out = []
+    pos = start
+    for i in range((end - table) // w):
+        e = start + _rd(data, table + i * w, w)
+        if e < pos or e > table:
+            raise GVariantError("framing offset out of range")
+        out.append((pos, e))
+        pos = e
+    return out
+
+
+def _str_at(data: bytes, start: int, end: int) -> str:
+    return gvariant.decode_string(data[start:end] if end > start else b"")
+
+
+def _fast_parse_dirtree(data: bytes) -> Tuple[List[Tuple[str, bytes]], List[Tuple[str, bytes, bytes]]]:
+    """``(a(say)a(sayay))`` without the generic codec: dirtrees are the hottest object type.
+    Every member has alignment 1, so no padding is involved."""
+    n = len(data)
+    if n == 0:
+        raise GVariantError("empty dirtree")
+    w = _offsize(n)
+    end1 = _rd(data, n - w, w)
+    if end1 > n - w:
+        raise GVariantError("member 0 out of range")
+    files = []
+    for s, e in _elements(data, 0, end1):
+        m = e - s
+        w2 = _offsize(m)
+        if m < w2:
+            raise GVariantError("truncated element")
+        send = s + _rd(data, e - w2, w2)
+        if send < s or send > e - w2:
+            raise GVariantError("member out of range")
+        files.append((_str_at(data, s, send), data[send:e - w2]))
+    dirs = []
+    for s, e in _elements(data, end1, n - w):
+        m = e - s
+        w2 = _offsize(m)
+        if m < 2 * w2:
+            raise GVariantError("truncated element")
+        send = s + _rd(data, e - w2, w2)
+        a1end = s + _rd(data, e - 2 * w2, w2)
+        if not (s <= send <= a1end <= e - 2 * w2):
+            raise GVariantError("member out of range")
+        dirs.append((_str_at(data, s, send), data[send:a1end], data[a1end:e - 2 * w2]))
+    return files, dirs
+
+
+def parse_commitmeta(data: bytes) -> Dict[str, Variant]:
+    try:
+        return gvariant.deserialize(COMMITMETA_TYPE, data)
+    except GVariantError as e:
+        raise CorruptObjectError(f"Corrupted commitmeta object: {e}") from None
+
+
+def serialize_commitmeta(meta: Mapping[str, Variant]) -> bytes:
+    return gvariant.serialize(COMMITMETA_TYPE, dict(meta))
+
+
+def parse_metadata_object(objtype: ObjectType, data: bytes) -> Any:
+    if objtype == ObjectType.COMMIT:
+        return Commit.parse(data)
+    if objtype == ObjectType.DIR_TREE:
+        return DirTree.parse(data)
+    if objtype == ObjectType.DIR_META:
+        return DirMeta.parse(data)
+    if objtype in (ObjectType.COMMIT_META, ObjectType.TOMBSTONE_COMMIT):
+        return parse_commitmeta(data)
+    raise InvalidObjectError(f"{objtype.name_str} is not a metadata object type")
+
+
+def loose_path(checksum: str, objtype: ObjectType, archive: bool) -> str:
+    """objects/<xx>/<rest>.<ext>, relative to the repository."""
+    ext = objtype.name_str
+    if objtype == ObjectType.FILE and archive:
+        ext = "filez"
+    return f"objects/{checksum[:2]}/{checksum[2:]}.{ext}"
+
+
+# bare-user stores the real ownership and mode in this xattr
+BAREUSER_XATTR = b"user.ostreemeta"
+
+
+def bareuser_meta_serialize(uid: int, gid: int, mode: int, xattrs: Xattrs) -> bytes:
+    return DirMeta(uid, gid, mode, xattrs).serialize()
+
+
+_BE3 = struct.Struct(">III")
+
+
+def bareuser_meta_parse(data: bytes) -> Tuple[int, int, int, Xattrs]:
+    if len(data) == 12:  # no xattrs: the common case
+        uid, gid, mode = _BE3.unpack(data)
+        return uid, gid, mode, ()
+    try:
+        uid, gid, mode, xattrs = gvariant.deserialize(DIRMETA_TYPE, data)
+    except GVariantError as e:
+        raise CorruptObjectError(f"Corrupted user.ostreemeta: {e}") from None
+    return bswap32(uid), bswap32(gid), bswap32(mode), tuple(xattrs)

@@ -1,0 +1,85 @@
+"""Deleting objects no ref (or commit) reaches, as ``ostree prune`` does."""
+
+from __future__ import annotations
+
+import os
+from typing import Dict, Optional, Tuple
+
+import attrs
+
+from ..errors import OstreeError
+from .lock import EXCLUSIVE
+from .objects import ObjectType
+from .repo import Repo
+
+
+@attrs.frozen
+class PruneResult:
+    n_objects_total: int
+    n_objects_pruned: int
+    freed_bytes: int
+
+
+def format_size(size: int) -> str:
+    """g_format_size(): SI units with one decimal (a no-break space before the
+    unit, as GLib prints it), "N bytes" below 1000."""
+    if size < 1000:
+        return f"{size} byte" if size == 1 else f"{size} bytes"
+    for unit, factor in (("kB", 1000), ("MB", 1000 ** 2), ("GB", 1000 ** 3), ("TB", 1000 ** 4),
+                         ("PB", 1000 ** 5)):
+        if size < factor * 1000 or unit == "PB":
+            return f"{size / factor:.1f}\u00a0{unit}"
+    raise AssertionError  # pragma: no cover
+
+
+def _traverse_keep_younger_than(repo: Repo, checksum: str, cutoff: int,
+                                reachable: Dict[Tuple[str, ObjectType], None]) -> None:
+    # the commit a ref points at is always kept; its ancestors while not older than the cutoff
+    repo.traverse_commit(checksum, reachable, depth=0)
+    current: Optional[str] = checksum
+    while current is not None:
+        try:
+            commit = repo.load_commit(current)
+        except OstreeError:
+            break
+        if commit.timestamp < cutoff:
+            break
+        repo.traverse_commit(current, reachable, depth=0)
+        current = commit.parent
+
+
+def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool = False,
+          keep_younger_than: Optional[int] = None, commit_only: bool = False) -> PruneResult:
+    """Delete unreachable objects under an exclusive lock (so no writer races the walk)."""
+    with repo.locked(EXCLUSIVE):
+        reachable: Dict[Tuple[str, ObjectType], None] = {}
+        if keep_younger_than is not None:
+            refs_only = True
+            for csum in repo.list_refs(include_mirrors=True).values():
+                _traverse_keep_younger_than(repo, csum, keep_younger_than, reachable)
+        elif refs_only:
+            for csum in repo.list_refs(include_mirrors=True).values():
+                repo.traverse_commit(csum, reachable, depth=depth)
+        else:
+            for csum, _ in repo.list_objects(ObjectType.COMMIT):
+                repo.traverse_commit(csum, reachable, depth=depth)
+        total = pruned = freed = 0
+        for csum, objtype in list(repo.list_objects()):
+            if objtype in (ObjectType.COMMIT_META, ObjectType.TOMBSTONE_COMMIT):
+                continue
+            if commit_only and objtype != ObjectType.COMMIT:
+                continue
+            total += 1
+            if (csum, objtype) in reachable:
+                continue
+            try:
+                size = os.lstat(repo.object_path(csum, objtype)).st_size
+            except FileNotFoundError:
+                continue
+            freed += size
+            pruned += 1
+            if not no_prune:
+                repo.delete_object(csum, objtype)
+        if not no_prune:
+            repo.sync()
+        return PruneResult(total, pruned, freed)

@@ -1,0 +1,1301 @@
+"""An OSTree repository on disk: objects, refs, config, lock.
+
+This is the storage layer over the pure format code in :mod:`objects`.  Every
+object goes to ``tmp/`` first and is renamed into ``objects/`` only after its
+checksum was computed from the bytes actually written (and compared with the
+expected one, when the caller gave one), so a reader never sees a half-written
+or mislabelled object.  A transaction ends with one ``syncfs()``, not one
+fsync per object.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import errno
+import hashlib
+import io
+import os
+import stat
+import threading
+import time
+import zlib
+from typing import BinaryIO, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+
+from . import objects as obj
+from ..errors import (
+    ChecksumMismatchError,
+    CorruptObjectError,
+    InvalidObjectError,
+    InvalidRefError,
+    ObjectNotFoundError,
+    OstreeError,
+    PathNotFoundError,
+    RefNotFoundError,
+    AmbiguousRefError,
+    RepoError,
+    UnsupportedFileTypeError,
+)
+from .keyfile import KeyFile
+from .lock import SHARED, RepoLock
+from ..fsutil import write_all
+from .gvariant import Variant
+from .objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
+from .refs import parse_refspec, validate_ref, validate_remote_name
+
+CHUNK = 1 << 20
+
+
+class RepoMode(enum.Enum):
+    BARE = "bare"
+    BARE_USER = "bare-user"
+    BARE_USER_ONLY = "bare-user-only"
+    ARCHIVE = "archive"
+
+    @classmethod
+    def from_string(cls, s: str) -> "RepoMode":
+        if s in ("archive", "archive-z2"):
+            return cls.ARCHIVE
+        for m in cls:
+            if m.value == s:
+                return m
+        if s == "bare-split-xattrs":
+            raise RepoError("Repository mode bare-split-xattrs is not supported")
+        raise RepoError(f"Invalid mode '{s}' in repository configuration")
+
+    @property
+    def config_string(self) -> str:
+        return "archive-z2" if self is RepoMode.ARCHIVE else self.value
+
+    @property
+    def is_bare(self) -> bool:
+        return self is not RepoMode.ARCHIVE
+
+
+_libc = None
+
+
+def _syncfs(fd: int) -> None:
+    # ctypes is imported only here: it costs start-up time every command would pay
+    import ctypes
+    import ctypes.util
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    if _libc.syncfs(fd) != 0:  # pragma: no cover - syncfs failing is an I/O error
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+class VerifyingReader(io.RawIOBase):
+    """Reads a content object's data and checks its checksum when the end is reached.
+
+    A consumer that streams the data out sees a :class:`ChecksumMismatchError`
+    at EOF rather than silently passing on corrupt bytes; callers that write
+    the data somewhere must delete what they wrote when that happens.
+    """
+
+    def __init__(self, raw: BinaryIO, hasher: "hashlib._Hash", expected: str,
+                 size: Optional[int] = None, decompress: bool = False) -> None:
+        self._raw = raw
+        self._hasher = hasher
+        self._expected = expected
+        self._size = size
+        self._seen = 0
+        self._z = zlib.decompressobj(-15) if decompress else None
+        self._buf = b""
+        self._done = False
+
+    def readable(self) -> bool:
+        return True
+
+    def _finish(self) -> None:
+        if self._done:
+            return
+        self._done = True
+        if self._z is not None:
+            tail = self._z.flush()
+            if tail:
+                self._account(tail)
+                self._buf += tail
+            if not self._z.eof and self._seen:
+                raise CorruptObjectError(f"Corrupted file object {self._expected}: truncated compressed data",
+                                         self._expected)
+        if self._size is not None and self._seen != self._size:
+            raise CorruptObjectError(
+                f"Corrupted file object {self._expected}: size {self._seen} != {self._size}", self._expected)
+        actual = self._hasher.hexdigest()
+        if actual != self._expected:
+            raise ChecksumMismatchError(self._expected, actual, "file object")
+
+    def _account(self, data: bytes) -> None:
+        self._seen += len(data)
+        self._hasher.update(data)
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            chunks: List[bytes] = []
+            while True:
+                c = self.read(CHUNK)
+                if not c:
+                    return b"".join(chunks)
+                chunks.append(c)
+        while not self._buf and not self._done:
+            if self._z is not None and self._z.unconsumed_tail:
+                raw = self._z.unconsumed_tail
+            else:
+                raw = self._raw.read(CHUNK if self._z is not None else max(size, 1))
+                if not raw:
+                    self._finish()
+                    break
+            if self._z is not None:
+                try:
+                    # bounded output: a small object that inflates hugely is expanded
+                    # a chunk at a time, its size checked on the way
+                    data = self._z.decompress(raw, CHUNK)
+                except zlib.error as e:
+                    raise CorruptObjectError(f"Corrupted file object {self._expected}: {e}",
+                                             self._expected) from None
+                if self._z.unused_data:
+                    raise CorruptObjectError(f"Corrupted file object {self._expected}: trailing data",
+                                             self._expected)
+            else:
+                data = raw
+            if self._size is not None and self._seen + len(data) > self._size:
+                raise CorruptObjectError(f"Corrupted file object {self._expected}: too long", self._expected)
+            self._account(data)
+            self._buf = data
+        out, self._buf = self._buf[:size], self._buf[size:]
+        return out
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        try:
+            self._raw.close()
+        finally:
+            super().close()
+
+
+class Repo:
+    """An open repository.  Use :meth:`init` or :meth:`open`."""
+
+    def __init__(self, path: str, config: KeyFile, dfd: int) -> None:
+        self.path = os.path.abspath(path)
+        self.config = config
+        self._dfd = dfd
+        mode = config.get("core", "mode", "bare") or "bare"
+        self.mode = RepoMode.from_string(mode)
+        if config.get("core", "repo_version", "1") != "1":
+            raise RepoError(f"Invalid repository version '{config.get('core', 'repo_version')}'")
+        if config.get("core", "archive") is not None:
+            raise RepoError("This version of OSTree no longer supports \"archive\" repositories; use archive-z2 instead")
+        self.fsync = config.get_bool("core", "fsync", True)
+        self._objects_prefix = os.path.join(self.path, "objects") + "/"
+        self._file_ext = ".filez" if self.mode is RepoMode.ARCHIVE else ".file"
+        try:
+            self.zlib_level = int(config.get("archive", "zlib-level", "6") or "6")
+            lock_timeout = float(config.get("core", "lock-timeout-secs", "300") or "300")
+        except ValueError as e:
+            raise RepoError(f"Invalid number in repository config: {e}") from None
+        if not 0 <= self.zlib_level <= 9:
+            raise RepoError(f"Invalid zlib-level {self.zlib_level} in repository config")
+        self.lock = RepoLock(dfd, lock_timeout)
+        self._objdirs: Set[str] = set()
+        self._use_o_tmpfile = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+        self._objdir_lock = threading.Lock()
+        self._txn_depth = 0
+        self._txn_lock = threading.Lock()
+        self._staged: Dict[Tuple[str, ObjectType], str] = {}
+        self._staging_dir: Optional[str] = None
+        self._pending_refs: Dict[int, Dict[str, Optional[str]]] = {}
+        self._ready_refs: Dict[str, Optional[str]] = {}
+        self.parent: Optional[Repo] = None
+        parent_path = config.get("core", "parent")
+        if parent_path:
+            self.parent = Repo.open(parent_path)
+
+    # ------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def init(cls, path: str, mode: RepoMode | str = RepoMode.BARE,
+             collection_id: Optional[str] = None) -> "Repo":
+        """Create a repository as ``ostree init`` does (idempotent on an existing one)."""
+        if isinstance(mode, str):
+            mode = RepoMode.from_string(mode)
+        os.makedirs(path, exist_ok=True)
+        cfg_path = os.path.join(path, "config")
+        if os.path.exists(cfg_path):
+            existing = cls.open(path)
+            if existing.mode != mode:
+                existing.close()
+                raise RepoError(f"Repository at {path} exists with mode {existing.mode.value}")
+            return existing
+        text = f"[core]\nrepo_version=1\nmode={mode.config_string}\n"
+        if collection_id:
+            text += f"collection-id={collection_id}\n"
+        _write_file_atomic(cfg_path, text.encode(), 0o644)
+        for d in ("tmp", "tmp/cache", "extensions", "state", "refs", "refs/heads", "refs/mirrors", "refs/remotes",
+                  "objects"):
+            os.makedirs(os.path.join(path, d), mode=0o775, exist_ok=True)
+        return cls.open(path)
+
+    @classmethod
+    def open(cls, path: str) -> "Repo":
+        cfg_path = os.path.join(path, "config")
+        try:
+            with open(cfg_path, "r", encoding="utf-8") as f:
+                text = f.read()
+        except FileNotFoundError:
+            raise RepoError(f"opening repo: opendir({path}): No such file or directory"
+                            if not os.path.isdir(path) else
+                            f"Couldn't find repository config at {cfg_path}") from None
+        except UnicodeDecodeError:
+            raise RepoError(f"Repository config {cfg_path} is not valid UTF-8") from None
+        try:
+            config = KeyFile.parse(text)
+        except OstreeError as e:
+            raise RepoError(f"Couldn't parse config file: {e}") from None
+        if not config.has_group("core"):
+            raise RepoError("Repository config has no [core] group")
+        dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            return cls(path, config, dfd)
+        except BaseException:
+            os.close(dfd)
+            raise
+
+    def close(self) -> None:
+        self.lock.close()
+        if self._dfd >= 0:
+            os.close(self._dfd)
+            self._dfd = -1
+        if self.parent is not None:
+            self.parent.close()
+
+    def __enter__(self) -> "Repo":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Repo({self.path!r}, mode={self.mode.value})"
+
+    def write_config(self) -> None:
+        _write_file_atomic(os.path.join(self.path, "config"), self.config.to_text().encode(), 0o644)
+
+    def _join(self, rel: str) -> str:
+        return os.path.join(self.path, rel)
+
+    @property
+    def tmp_dir(self) -> str:
+        return self._join("tmp")
+
+    # ------------------------------------------------------------ transactions
+
+    @contextlib.contextmanager
+    def locked(self, state: str = SHARED) -> Iterator[None]:
+        self.lock.push(state)
+        try:
+            yield
+        finally:
+            self.lock.pop(state)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator["Repo"]:
+        """Group writes: a shared lock held throughout, one sync at the end.
+
+        As in libostree, new objects wait in a staging directory under ``tmp/``
+        and refs set inside the transaction are held back; when the last open
+        transaction ends: one ``syncfs``, then the objects are renamed into
+        ``objects/``, then the refs are written.  A crash at any point leaves no
+        ref pointing at an object whose data did not reach the disk, and no
+        unsynced object in ``objects/`` for a later write to trust.  The refs
+        of a transaction that fails are dropped; its objects, all verified,
+        still go in.
+        """
+        me = threading.get_ident()
+        with self.locked(SHARED):
+            with self._txn_lock:
+                self._txn_depth += 1
+            ok = False
+            try:
+                yield self
+                ok = True
+            finally:
+                with self._txn_lock:
+                    self._txn_depth -= 1
+                    last = self._txn_depth == 0
+                    mine = self._pending_refs.pop(me, {})
+                    if ok:
+                        self._ready_refs.update(mine)
+                if last:
+                    self._commit_staged()
+
+    def _commit_staged(self) -> None:
+        with self._txn_lock:
+            staged, self._staged = self._staged, {}
+            refs, self._ready_refs = self._ready_refs, {}
+            staging, self._staging_dir = self._staging_dir, None
+        self.sync()
+
+        def move(batch: List[Tuple[Tuple[str, ObjectType], str]]) -> None:
+            # A rename over an object another writer added meanwhile replaces it with
+            # identical content, so no existence check is needed.
+            for (csum, objtype), path in batch:
+                self._ensure_objdir(csum)
+                os.rename(path, self._final_object_path(csum, objtype))
+
+        items = list(staged.items())
+        batches = [items[i:i + 256] for i in range(0, len(items), 256)]
+        if len(batches) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(4) as pool:
+                for _ in pool.map(move, batches):
+                    pass
+        elif batches:
+            move(batches[0])
+        if staging is not None:
+            import shutil
+            shutil.rmtree(staging, ignore_errors=True)  # only the emptied xx/ directories are left
+        for refspec, target in refs.items():
+            self._write_ref(refspec, target)
+        if refs:
+            self.sync()
+
+    def sync(self) -> None:
+        if self.fsync:
+            _syncfs(self._dfd)
+
+    # ------------------------------------------------------------ objects: paths and listing
+
+    def object_path(self, checksum: str, objtype: ObjectType) -> str:
+        """Where an object is: its loose path, or its staging path while a transaction
+        that wrote it is still open."""
+        if self._staged:
+            staged = self._staged.get((checksum, objtype))
+            if staged is not None:
+                return staged
+        return self._final_object_path(checksum, objtype)
+
+    def _final_object_path(self, checksum: str, objtype: ObjectType) -> str:
+        if objtype is ObjectType.FILE:
+            return f"{self._objects_prefix}{checksum[:2]}/{checksum[2:]}{self._file_ext}"
+        return self._join(obj.loose_path(checksum, objtype, self.mode is RepoMode.ARCHIVE))
+
+    def _staging_target(self, checksum: str, objtype: ObjectType) -> Optional[str]:
+        """Inside a transaction with fsync on: the staging path a new object goes to."""
+        if not (self._txn_depth and self.fsync):
+            return None
+        prefix = checksum[:2]
+        with self._txn_lock:
+            if self._staging_dir is None:
+                d = os.path.join(self.tmp_dir, f"staging-{os.getpid()}-{time.monotonic_ns()}")
+                os.mkdir(d, 0o700)
+                self._staging_dir = d
+                self._staging_subdirs: Set[str] = set()
+            # laid out like objects/ (xx/ subdirectories), so writers on several
+            # threads do not all queue on one directory's lock
+            sub = os.path.join(self._staging_dir, prefix)
+            if prefix not in self._staging_subdirs:
+                os.makedirs(sub, 0o700, exist_ok=True)
+                self._staging_subdirs.add(prefix)
+        return os.path.join(sub, f"{checksum[2:]}.{objtype.name_str}")
+
+    def _note_staged(self, checksum: str, objtype: ObjectType, path: str) -> None:
+        with self._txn_lock:
+            self._staged[(checksum, objtype)] = path
+
+    def has_object(self, checksum: str, objtype: ObjectType) -> bool:
+        try:
+            os.lstat(self.object_path(checksum, objtype))
+            return True
+        except FileNotFoundError:
+            return self.parent.has_object(checksum, objtype) if self.parent else False
+
+    def list_objects(self, objtype: Optional[ObjectType] = None) -> Iterator[Tuple[str, ObjectType]]:
+        """Every loose object: (checksum, type), in directory order."""
+        objdir = self._join("objects")
+        try:
+            prefixes = sorted(os.listdir(objdir))
+        except FileNotFoundError:
+            return
+        archive = self.mode is RepoMode.ARCHIVE
+        for prefix in prefixes:
+            if len(prefix) != 2:
+                continue
+            try:
+                names = os.listdir(os.path.join(objdir, prefix))
+            except NotADirectoryError:
+                continue
+            for name in names:
+                rest, dot, ext = name.partition(".")
+                if not dot or len(rest) != 62:
+                    continue
+                if ext == "filez":
+                    if not archive:
+                        continue
+                    t = ObjectType.FILE
+                elif ext == "file":
+                    if archive:
+                        continue
+                    t = ObjectType.FILE
+                else:
+                    try:
+                        t = ObjectType.from_name(ext)
+                    except InvalidObjectError:
+                        continue
+                if objtype is not None and t != objtype:
+                    continue
+                csum = prefix + rest
+                if obj.is_checksum(csum):
+                    yield csum, t
+
+    def _ensure_objdir(self, checksum: str) -> str:
+        prefix = checksum[:2]
+        d = self._join("objects/" + prefix)
+        if prefix not in self._objdirs:
+            os.makedirs(d, mode=0o775, exist_ok=True)
+            with self._objdir_lock:
+                self._objdirs.add(prefix)
+        return d
+
+    def _tmp_name(self, suffix: str = "") -> str:
+        return os.path.join(self.tmp_dir, f"tmpobj-{os.getpid()}-{threading.get_ident()}-{time.monotonic_ns()}{suffix}")
+
+    def _rename_in(self, tmp: str, checksum: str, objtype: ObjectType) -> bool:
+        """Move a verified temp file into objects/ (or staging); False if the object already existed."""
+        if self.has_object(checksum, objtype):
+            os.unlink(tmp)
+            return False
+        staged = self._staging_target(checksum, objtype)
+        if staged is not None:
+            os.rename(tmp, staged)
+            self._note_staged(checksum, objtype, staged)
+            return True
+        dest = self._final_object_path(checksum, objtype)
+        self._ensure_objdir(checksum)
+        if os.path.lexists(dest):
+            os.unlink(tmp)
+            return False
+        os.rename(tmp, dest)
+        return True
+
+    # ------------------------------------------------------------ metadata objects
+
+    def load_metadata(self, objtype: ObjectType, checksum: str, verify: bool = True) -> bytes:
+        """The raw bytes of a metadata object, checked against its name."""
+        obj.validate_checksum(checksum)
+        path = self.object_path(checksum, objtype)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            if self.parent is not None:
+                return self.parent.load_metadata(objtype, checksum, verify)
+            raise ObjectNotFoundError(checksum, objtype.name_str) from None
+        try:
+            data = os.read(fd, 65536)
+            if len(data) == 65536:
+                rest = [data]
+                while True:
+                    more = os.read(fd, 1 << 20)
+                    if not more:
+                        break
+                    rest.append(more)
+                    if sum(map(len, rest)) > obj.MAX_METADATA_SIZE:
+                        break
+                data = b"".join(rest)
+        finally:
+            os.close(fd)
+        if len(data) > obj.MAX_METADATA_SIZE:
+            raise CorruptObjectError(f"Metadata object {checksum}.{objtype.name_str} is larger than the maximum",
+                                     checksum)
+        if verify and objtype in (ObjectType.COMMIT, ObjectType.DIR_TREE, ObjectType.DIR_META):
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != checksum:
+                raise ChecksumMismatchError(checksum, actual, f"{objtype.name_str} object")
+        return data
+
+    def load_commit(self, checksum: str) -> Commit:
+        return Commit.parse(self.load_metadata(ObjectType.COMMIT, checksum))
+
+    def load_dirtree(self, checksum: str) -> DirTree:
+        return DirTree.parse(self.load_metadata(ObjectType.DIR_TREE, checksum))
+
+    def load_dirmeta(self, checksum: str) -> DirMeta:
+        return DirMeta.parse(self.load_metadata(ObjectType.DIR_META, checksum))
+
+    def write_metadata(self, objtype: ObjectType, data: bytes, expected: Optional[str] = None) -> str:
+        """Store a metadata object; its structure is validated before it lands."""
+        if not objtype.is_meta or objtype in (ObjectType.COMMIT_META, ObjectType.TOMBSTONE_COMMIT):
+            raise InvalidObjectError(f"write_metadata cannot write {objtype.name_str}")
+        if len(data) > obj.MAX_METADATA_SIZE:
+            raise InvalidObjectError("Metadata object is larger than the maximum")
+        checksum = hashlib.sha256(data).hexdigest()
+        if expected is not None and expected != checksum:
+            raise ChecksumMismatchError(expected, checksum, f"{objtype.name_str} object")
+        obj.parse_metadata_object(objtype, data)  # refuse malformed objects
+        dest = self.object_path(checksum, objtype)
+        if os.path.exists(dest):
+            return checksum
+        tmp = self._tmp_name()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            write_all(fd, data)
+            os.fchmod(fd, 0o644)
+            if self._txn_depth == 0 and self.fsync:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            os.unlink(tmp)
+            raise
+        os.close(fd)
+        self._rename_in(tmp, checksum, objtype)
+        if objtype == ObjectType.COMMIT:
+            # writing a commit again removes its tombstone
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.object_path(checksum, ObjectType.TOMBSTONE_COMMIT))
+        return checksum
+
+    def write_commit(self, commit: Commit) -> str:
+        return self.write_metadata(ObjectType.COMMIT, commit.serialize())
+
+    def write_dirtree(self, tree: DirTree) -> str:
+        return self.write_metadata(ObjectType.DIR_TREE, tree.serialize())
+
+    def write_dirmeta(self, meta: DirMeta) -> str:
+        return self.write_metadata(ObjectType.DIR_META, meta.serialize())
+
+    def read_commit_detached_metadata(self, checksum: str) -> Optional[Dict[str, Variant]]:
+        path = self.object_path(checksum, ObjectType.COMMIT_META)
+        try:
+            with open(path, "rb") as f:
+                data = f.read(obj.MAX_METADATA_SIZE + 1)
+        except FileNotFoundError:
+            return None
+        return obj.parse_commitmeta(data)
+
+    def write_commit_detached_metadata(self, checksum: str, metadata: Optional[Mapping[str, Variant]]) -> None:
+        path = self.object_path(checksum, ObjectType.COMMIT_META)
+        if metadata is None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+            return
+        data = obj.serialize_commitmeta(metadata)
+        self._ensure_objdir(checksum)
+        _write_file_atomic(path, data, 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
+
+    def commit_is_partial(self, checksum: str) -> bool:
+        return os.path.exists(self._join(f"state/{checksum}.commitpartial"))
+
+    def commit_partial_reason(self, checksum: str) -> Optional[str]:
+        """None when complete; "" when partial, "f" when fsck found it incomplete."""
+        try:
+            with open(self._join(f"state/{checksum}.commitpartial"), "rb") as f:
+                return f.read(1).decode("ascii", "replace")
+        except FileNotFoundError:
+            return None
+
+    def mark_commit_partial(self, checksum: str, partial: bool, fsck: bool = False) -> None:
+        path = self._join(f"state/{checksum}.commitpartial")
+        if partial:
+            os.makedirs(self._join("state"), exist_ok=True)
+            try:
+                fd = os.open(path, os.O_EXCL | os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o644)
+            except FileExistsError:
+                return
+            try:
+                if fsck:
+                    os.write(fd, b"f")
+            finally:
+                os.close(fd)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+    # ------------------------------------------------------------ content objects: reading
+
+    def load_file_header(self, checksum: str) -> FileHeader:
+        header, stream = self.load_file(checksum, want_data=False)
+        return header
+
+    def load_file(self, checksum: str, want_data: bool = True,
+                  verify: bool = True) -> Tuple[FileHeader, Optional[BinaryIO]]:
+        """The header of a content object and, for regular files, a stream of its data.
+
+        The stream checks the object's checksum as it reaches EOF (``verify``).
+        """
+        obj.validate_checksum(checksum)
+        path = self.object_path(checksum, ObjectType.FILE)
+        mode = self.mode
+        try:
+            if mode is RepoMode.ARCHIVE:
+                return self._load_archive_file(path, checksum, want_data, verify)
+            st = os.lstat(path)
+        except FileNotFoundError:
+            if self.parent is not None:
+                return self.parent.load_file(checksum, want_data, verify)
+            raise ObjectNotFoundError(checksum, "file") from None
+        if mode is RepoMode.BARE_USER:
+            try:
+                raw = os.getxattr(path, obj.BAREUSER_XATTR, follow_symlinks=False)
+            except OSError as e:
+                raise CorruptObjectError(f"Corrupted file object {checksum}: reading user.ostreemeta: {e}",
+                                         checksum) from None
+            uid, gid, fmode, xattrs = obj.bareuser_meta_parse(raw)
+            if stat.S_ISLNK(fmode):
+                with open(path, "rb") as f:
+                    content = f.read(4097)
+                target = content.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
+                header = FileHeader(uid, gid, fmode, target, xattrs)
+                header.validate()
+                return _checked_symlink(header, checksum, verify), None
+            if not stat.S_ISREG(st.st_mode):
+                raise CorruptObjectError(f"Corrupted file object {checksum}: not a regular file", checksum)
+            header = FileHeader(uid, gid, fmode, "", xattrs)
+        else:
+            if stat.S_ISLNK(st.st_mode):
+                target = os.readlink(path)
+                if mode is RepoMode.BARE_USER_ONLY:
+                    header = FileHeader(0, 0, st.st_mode, target)
+                else:
+                    header = FileHeader(st.st_uid, st.st_gid, st.st_mode, target, _read_xattrs(path, False))
+                return _checked_symlink(header, checksum, verify), None
+            if not stat.S_ISREG(st.st_mode):
+                raise CorruptObjectError(f"Corrupted file object {checksum}: not a regular file", checksum)
+            if mode is RepoMode.BARE_USER_ONLY:
+                header = FileHeader(0, 0, st.st_mode, "")
+            else:
+                header = FileHeader(st.st_uid, st.st_gid, st.st_mode, "", _read_xattrs(path, False))
+        header.validate()
+        if not want_data:
+            return header, None
+        f = open(path, "rb")
+        if not verify:
+            return header, f  # type: ignore[return-value]
+        return header, VerifyingReader(f, header.new_hasher(), checksum, st.st_size)  # type: ignore[return-value]
+
+    def file_object_stat(self, checksum: str) -> Tuple[int, int, str]:
+        """(mode, size, path) of a bare-mode content object, cheaply: what a hardlink
+        checkout needs to decide, without reading xattrs or data.  Not for archive repos."""
+        path = self.object_path(checksum, ObjectType.FILE)
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            if self.parent is not None:
+                return self.parent.file_object_stat(checksum)
+            raise ObjectNotFoundError(checksum, "file") from None
+        mode = st.st_mode
+        if self.mode is RepoMode.BARE_USER:
+            try:
+                raw = os.getxattr(path, obj.BAREUSER_XATTR, follow_symlinks=False)
+            except OSError as e:
+                raise CorruptObjectError(f"Corrupted file object {checksum}: reading user.ostreemeta: {e}",
+                                         checksum) from None
+            mode = obj.bareuser_meta_parse(raw)[2]
+            if stat.S_ISLNK(mode):
+                return mode, 0, path
+        return mode, (0 if stat.S_ISLNK(mode) else st.st_size), path
+
+    def content_size(self, checksum: str) -> int:
+        """The uncompressed size of a regular file object (0 for symlinks)."""
+        path = self.object_path(checksum, ObjectType.FILE)
+        if self.mode is RepoMode.ARCHIVE:
+            try:
+                with open(path, "rb") as f:
+                    hlen = int.from_bytes(f.read(4), "big")
+                    f.read(4)
+                    header, size = FileHeader.parse_zlib(f.read(min(hlen, obj.MAX_METADATA_SIZE)))
+            except FileNotFoundError:
+                if self.parent is not None:
+                    return self.parent.content_size(checksum)
+                raise ObjectNotFoundError(checksum, "file") from None
+            return 0 if header.is_symlink else size
+        try:
+            st = os.lstat(path)
+        except FileNotFoundError:
+            if self.parent is not None:
+                return self.parent.content_size(checksum)
+            raise ObjectNotFoundError(checksum, "file") from None
+        if stat.S_ISLNK(st.st_mode):
+            return 0
+        if self.mode is RepoMode.BARE_USER and self.load_file_header(checksum).is_symlink:
+            return 0
+        return st.st_size
+
+    def _load_archive_file(self, path: str, checksum: str, want_data: bool,
+                           verify: bool) -> Tuple[FileHeader, Optional[BinaryIO]]:
+        f = open(path, "rb")
+        try:
+            prefix = f.read(8)
+            if len(prefix) != 8:
+                raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
+            hlen = int.from_bytes(prefix[:4], "big")
+            if hlen > obj.MAX_METADATA_SIZE:
+                raise CorruptObjectError(f"Corrupted archive file object {checksum}: header too large", checksum)
+            hdata = f.read(hlen)
+            if len(hdata) != hlen:
+                raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
+            header, size = FileHeader.parse_zlib(hdata)
+            if header.is_symlink or not want_data:
+                if header.is_symlink and verify:
+                    actual = obj.content_checksum(header)
+                    if actual != checksum:
+                        raise ChecksumMismatchError(checksum, actual, "file object")
+                f.close()
+                return header, None
+            reader = VerifyingReader(f, header.new_hasher() if verify else hashlib.sha256(), checksum,
+                                     size, decompress=True)
+            if not verify:
+                reader._expected = None  # type: ignore[assignment]
+                reader._finish = lambda: None  # type: ignore[method-assign]
+            return header, reader  # type: ignore[return-value]
+        except BaseException:
+            f.close()
+            raise
+
+    # ------------------------------------------------------------ content objects: writing
+
+    def write_content(self, header: FileHeader, stream: Optional[BinaryIO] = None,
+                      size: Optional[int] = None, expected: Optional[str] = None) -> str:
+        """Store a content object, returning its checksum.
+
+        ``stream`` supplies a regular file's data (``size`` bytes, when known).
+        The object is hashed as it is written and renamed into place only when
+        the hash matches ``expected`` (when given).
+        """
+        mode = self.mode
+        if stat.S_ISLNK(header.mode):
+            return self._write_symlink(header, expected)
+        if not stat.S_ISREG(header.mode):
+            raise UnsupportedFileTypeError(f"Unsupported file type {stat.S_IFMT(header.mode) >> 12}")
+        if mode is RepoMode.BARE_USER_ONLY:
+            header = _bare_user_only_header(header, expected is not None)
+        if expected is not None and self.has_object(expected, ObjectType.FILE) and stream is None:
+            return expected
+        hasher = header.new_hasher()
+        fd, tmp = self._open_tmpfile()
+        try:
+            written = 0
+            comp = None
+            if mode is RepoMode.ARCHIVE:
+                if size is None:
+                    raise InvalidObjectError("archive repositories need the file size up front")
+                write_all(fd, obj.lenprefix(header.serialize_zlib(size)))
+                comp = zlib.compressobj(self.zlib_level, zlib.DEFLATED, -15)
+            while stream is not None:
+                chunk = stream.read(CHUNK)
+                if not chunk:
+                    break
+                hasher.update(chunk)
+                written += len(chunk)
+                data = comp.compress(chunk) if comp is not None else chunk
+                if data:
+                    write_all(fd, data)
+            if comp is not None:
+                write_all(fd, comp.flush())
+            if size is not None and written != size:
+                raise CorruptObjectError(f"Corrupted file object: expected {size} bytes, got {written}")
+            checksum = hasher.hexdigest()
+            if expected is not None and expected != checksum:
+                raise ChecksumMismatchError(expected, checksum, "file object")
+            if self.has_object(checksum, ObjectType.FILE):
+                os.close(fd)
+                fd = -1
+                if tmp is not None:
+                    os.unlink(tmp)
+                return checksum
+            self._apply_regfile_meta(fd, header)
+            if self._txn_depth == 0 and self.fsync:
+                os.fsync(fd)
+            if tmp is None:
+                self._link_tmpfile_in(fd, checksum)
+        except BaseException:
+            if fd >= 0:
+                os.close(fd)
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+            raise
+        os.close(fd)
+        if tmp is not None:
+            self._rename_in(tmp, checksum, ObjectType.FILE)
+        return checksum
+
+    def _open_tmpfile(self) -> Tuple[int, Optional[str]]:
+        """An anonymous O_TMPFILE in tmp/ (path None), or a named temp file where the
+        filesystem has none.  An anonymous file costs one directory operation (the
+        final link) instead of two, and leaves nothing behind if we die."""
+        if self._use_o_tmpfile:
+            try:
+                return os.open(self.tmp_dir, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600), None
+            except OSError as e:
+                if e.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL, errno.ENOENT):
+                    raise
+                self._use_o_tmpfile = False
+        tmp = self._tmp_name()
+        return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), tmp
+
+    def _link_tmpfile_in(self, fd: int, checksum: str) -> None:
+        staged = self._staging_target(checksum, ObjectType.FILE)
+        if staged is not None:
+            try:
+                os.link(f"/proc/self/fd/{fd}", staged, src_dir_fd=self._dfd, follow_symlinks=True)
+            except FileExistsError:
+                return
+            self._note_staged(checksum, ObjectType.FILE, staged)
+            return
+        dest = self._final_object_path(checksum, ObjectType.FILE)
+        self._ensure_objdir(checksum)
+        try:
+            # a dir fd makes CPython call linkat(AT_SYMLINK_FOLLOW) rather than link(),
+            # which would try to hardlink the /proc symlink itself (EXDEV)
+            os.link(f"/proc/self/fd/{fd}", dest, src_dir_fd=self._dfd, follow_symlinks=True)
+        except FileExistsError:
+            pass
+
+    def write_content_bytes(self, header: FileHeader, data: bytes = b"", expected: Optional[str] = None) -> str:
+        return self.write_content(header, io.BytesIO(data) if header.is_regular else None,
+                                  len(data) if header.is_regular else 0, expected)
+
+    def _apply_regfile_meta(self, fd: int, header: FileHeader) -> None:
+        mode = self.mode
+        if mode is RepoMode.BARE:
+            os.fchown(fd, header.uid, header.gid)
+            os.fchmod(fd, stat.S_IMODE(header.mode))
+            for name, value in header.xattrs:
+                os.setxattr(fd, obj.xattr_name(name), value)
+        elif mode is RepoMode.BARE_USER:
+            os.setxattr(fd, obj.BAREUSER_XATTR,
+                        obj.bareuser_meta_serialize(header.uid, header.gid, header.mode, header.xattrs))
+            os.fchmod(fd, stat.S_IMODE((header.mode & (stat.S_IFREG | 0o775)) | stat.S_IRUSR))
+        elif mode is RepoMode.BARE_USER_ONLY:
+            os.fchmod(fd, stat.S_IMODE(header.mode))
+        else:
+            os.fchmod(fd, 0o644)
+        if mode.is_bare:
+            os.utime(fd, ns=(time.time_ns(), 0))
+
+    def _write_symlink(self, header: FileHeader, expected: Optional[str]) -> str:
+        mode = self.mode
+        if mode is RepoMode.BARE_USER_ONLY:
+            header = _bare_user_only_header(header, expected is not None)
+        header.validate()
+        checksum = obj.content_checksum(header)
+        if expected is not None and expected != checksum:
+            raise ChecksumMismatchError(expected, checksum, "file object")
+        if self.has_object(checksum, ObjectType.FILE):
+            return checksum
+        tmp = self._tmp_name()
+        target = header.symlink_target
+        try:
+            if mode is RepoMode.ARCHIVE:
+                _write_file_atomic(tmp, obj.lenprefix(header.serialize_zlib(0)), 0o644, rename=False)
+            elif mode is RepoMode.BARE_USER:
+                data = target.encode("utf-8", "surrogateescape") + b"\x00"
+                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+                try:
+                    os.write(fd, data)
+                    os.setxattr(fd, obj.BAREUSER_XATTR,
+                                obj.bareuser_meta_serialize(header.uid, header.gid, header.mode, header.xattrs))
+                    os.utime(fd, ns=(time.time_ns(), 0))
+                finally:
+                    os.close(fd)
+            else:
+                os.symlink(target, tmp)
+                if mode is RepoMode.BARE:
+                    os.lchown(tmp, header.uid, header.gid)
+                    for name, value in header.xattrs:
+                        os.setxattr(tmp, obj.xattr_name(name), value, follow_symlinks=False)
+                os.utime(tmp, ns=(time.time_ns(), 0), follow_symlinks=False)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        self._rename_in(tmp, checksum, ObjectType.FILE)
+        return checksum
+
+    def delete_object(self, checksum: str, objtype: ObjectType) -> int:
+        """Remove one loose object, returning the bytes freed (0 if absent)."""
+        path = self.object_path(checksum, objtype)
+        try:
+            st = os.lstat(path)
+            os.unlink(path)
+        except FileNotFoundError:
+            return 0
+        if objtype == ObjectType.COMMIT:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.object_path(checksum, ObjectType.COMMIT_META))
+            self.mark_commit_partial(checksum, False)
+            if self.config.get_bool("core", "tombstone-commits", False):
+                from .gvariant import Variant
+                data = obj.serialize_commitmeta({"commit": Variant("ay", checksum.encode() + b"\x00")})
+                _write_file_atomic(self.object_path(checksum, ObjectType.TOMBSTONE_COMMIT), data, 0o644,
+                                   tmpdir=self.tmp_dir, fsync=False)
+        return st.st_size
+
+    # ------------------------------------------------------------ refs
+
+    def _ref_path(self, remote: Optional[str], ref: str) -> str:
+        if remote:
+            return self._join(f"refs/remotes/{remote}/{ref}")
+        return self._join(f"refs/heads/{ref}")
+
+    def list_refs(self, prefix: Optional[str] = None, cut_prefix: bool = False,
+                  include_remotes: bool = True, include_mirrors: bool = False) -> Dict[str, str]:
+        """refspec -> checksum, sorted; remote refs as ``remote:ref``.
+
+        ``prefix`` names a ref or a directory of refs (``os/x86_64``, ``remote:``),
+        as ostree_repo_list_refs() takes it; with ``cut_prefix`` the names are given
+        relative to that directory, as ``ostree refs PREFIX`` prints them.
+        """
+        out: Dict[str, str] = {}
+        if prefix is not None:
+            given = prefix
+            if not prefix.endswith(":"):
+                prefix = prefix.rstrip("/")
+            if not prefix:
+                # "" and "/" would select every ref: a caller deleting by prefix
+                # would lose them all (ostree: "Invalid refspec")
+                raise InvalidRefError(f"Listing refs: Invalid refspec {given}")
+        if prefix is not None:
+            remote: Optional[str] = None
+            if prefix.endswith(":") or prefix.endswith(":."):
+                remote, ref_prefix = prefix[: prefix.rindex(":")], "."
+            else:
+                remote, ref_prefix = parse_refspec(prefix)
+            base = self._join(f"refs/remotes/{remote}") if remote else self._join("refs/heads")
+            path = os.path.normpath(os.path.join(base, ref_prefix))
+            if not (path == base or path.startswith(base + "/")):
+                return {}
+            rp = "" if ref_prefix == "." else ref_prefix.strip("/")
+            if os.path.isdir(path):
+                for name, csum in _walk_refs(path):
+                    full = name if cut_prefix or not rp else f"{rp}/{name}"
+                    out[f"{remote}:{full}" if remote else full] = csum
+            elif os.path.isfile(path):
+                value = self.read_ref(prefix)
+                if value:
+                    out[prefix] = value
+            return dict(sorted(out.items()))
+        for name, csum in _walk_refs(self._join("refs/heads")):
+            out[name] = csum
+        groups = []
+        if include_remotes:
+            groups.append(("refs/remotes", "{0}:{1}"))
+        if include_mirrors:
+            groups.append(("refs/mirrors", "({0}, {1})"))
+        for base, fmt in groups:
+            d = self._join(base)
+            for owner in sorted(os.listdir(d)) if os.path.isdir(d) else []:
+                for name, csum in _walk_refs(os.path.join(d, owner)):
+                    out[fmt.format(owner, name)] = csum
+        return dict(sorted(out.items()))
+
+    def read_ref(self, refspec: str) -> Optional[str]:
+        if self._pending_refs or self._ready_refs:
+            with self._txn_lock:
+                pending = self._pending_refs.get(threading.get_ident(), {})
+                for table in (pending, self._ready_refs):
+                    if refspec in table:
+                        return table[refspec]
+        remote, ref = parse_refspec(refspec)
+        path = self._ref_path(remote, ref)
+        try:
+            with open(path, "r", encoding="ascii") as f:
+                value = f.read().strip()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            if self.parent is not None:
+                return self.parent.read_ref(refspec)
+            return None
+        except UnicodeDecodeError:
+            raise RepoError(f"Invalid ref file for {refspec}") from None
+        if not obj.is_checksum(value):
+            raise RepoError(f"Invalid checksum in ref {refspec}: '{value}'")
+        return value
+
+    def set_ref(self, refspec: str, checksum: Optional[str]) -> None:
+        """Point a ref at a commit (atomically), or delete it when ``checksum`` is None."""
+        remote, ref = parse_refspec(refspec)
+        validate_ref(ref)
+        if remote:
+            validate_remote_name(remote)
+        if checksum is not None:
+            obj.validate_checksum(checksum)
+        if self._txn_depth:
+            # written once the objects it may point at are on disk (see transaction())
+            with self._txn_lock:
+                self._pending_refs.setdefault(threading.get_ident(), {})[refspec] = checksum
+            return
+        self._write_ref(refspec, checksum)
+
+    def _write_ref(self, refspec: str, checksum: Optional[str]) -> None:
+        remote, ref = parse_refspec(refspec)
+        path = self._ref_path(remote, ref)
+        if checksum is None:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            except IsADirectoryError:
+                raise RefNotFoundError(f"Refspec '{refspec}' not found") from None
+            return
+        obj.validate_checksum(checksum)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _write_file_atomic(path, (checksum + "\n").encode(), 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
+
+    def resolve_rev(self, rev: str, allow_noent: bool = False) -> Optional[str]:
+        """Resolve as ostree_repo_resolve_rev: a checksum, then a unique checksum
+        prefix (any hex string), then ``REV^``, then a ref (local, then
+        ``refs/remotes/REF``, then any remote holding that ref)."""
+        if not rev:
+            raise RefNotFoundError("Invalid empty refspec")
+        if obj.is_checksum(rev):
+            return rev
+        if len(rev) <= 64 and all(c in "0123456789abcdef" for c in rev):
+            found = sorted({c for c, _ in self._list_prefix(rev)})
+            if len(found) > 1:
+                raise AmbiguousRefError(f"Refspec {rev} not unique")
+            if found:
+                return found[0]
+        if rev.endswith("^"):
+            base = self.resolve_rev(rev[:-1], allow_noent)
+            if base is None:
+                return None
+            parent = self.load_commit(base).parent
+            if parent is None:
+                raise RefNotFoundError(f"Commit {base} has no parent")
+            return parent
+        remote, ref = parse_refspec(rev)
+        value = self.read_ref(rev)
+        if value is None and remote is None:
+            with contextlib.suppress(OstreeError):
+                value = self.read_ref_path(f"refs/remotes/{ref}")
+            if value is None:
+                for r in sorted(os.listdir(self._join("refs/remotes"))) if os.path.isdir(
+                        self._join("refs/remotes")) else []:
+                    value = self.read_ref_path(f"refs/remotes/{r}/{ref}")
+                    if value is not None:
+                        break
+        if value is not None:
+            return value
+        if allow_noent:
+            return None
+        raise RefNotFoundError(f"Refspec '{rev}' not found")
+
+    def read_ref_path(self, relpath: str) -> Optional[str]:
+        try:
+            with open(self._join(relpath), "r", encoding="ascii") as f:
+                value = f.read().strip()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError, UnicodeDecodeError):
+            return None
+        return value if obj.is_checksum(value) else None
+
+    def _list_prefix(self, prefix: str) -> Iterator[Tuple[str, ObjectType]]:
+        if len(prefix) < 2:
+            for sub in "0123456789abcdef":
+                yield from self._list_prefix(prefix + sub)
+            return
+        d = self._join("objects/" + prefix[:2])
+        try:
+            names = os.listdir(d)
+        except FileNotFoundError:
+            return
+        for name in names:
+            rest, _, ext = name.partition(".")
+            csum = prefix[:2] + rest
+            if csum.startswith(prefix) and ext == "commit" and len(csum) == 64:
+                yield csum, ObjectType.COMMIT
+
+    def resolve_path(self, commit: str, path: str) -> Tuple[str, Tuple[str, ...]]:
+        """Where ``path`` is in a commit's tree: ``("dir", (dirtree, dirmeta))`` or
+        ``("file", (content checksum,))``; PathNotFoundError when it is not there."""
+        c = self.load_commit(commit)
+        tree, meta = c.root_tree, c.root_meta
+        comps = [p for p in path.split("/") if p and p != "."]
+        for i, name in enumerate(comps):
+            dt = self.load_dirtree(tree)
+            sub = next(((t, m) for n, t, m in dt.dirs if n == name), None)
+            if sub is not None:
+                tree, meta = sub
+                continue
+            if i == len(comps) - 1:
+                for n, fc in dt.files:
+                    if n == name:
+                        return "file", (fc,)
+            raise PathNotFoundError(f"No such file or directory: {path}")
+        return "dir", (tree, meta)
+
+    # ------------------------------------------------------------ traversal
+
+    def traverse_commit(self, checksum: str, reachable: Optional[Dict[Tuple[str, ObjectType], None]] = None,
+                        depth: int = 0, ignore_missing_parent: bool = True,
+                        allow_partial: bool = True) -> Dict[Tuple[str, ObjectType], None]:
+        """Every object reachable from a commit (and ``depth`` parents; -1 for all)."""
+        if reachable is None:
+            reachable = {}
+        current: Optional[str] = checksum
+        while current is not None:
+            key = (current, ObjectType.COMMIT)
+            if key in reachable:
+                break
+            try:
+                commit = self.load_commit(current)
+            except ObjectNotFoundError:
+                # libostree's traversal skips missing commits (pulled with a depth,
+                # or deleted) rather than failing the whole walk
+                if ignore_missing_parent:
+                    break
+                raise
+            reachable[key] = None
+            if self.has_object(current, ObjectType.COMMIT_META):
+                reachable[(current, ObjectType.COMMIT_META)] = None
+            reachable[(commit.root_meta, ObjectType.DIR_META)] = None
+            try:
+                self._traverse_dirtree(commit.root_tree, reachable)
+            except ObjectNotFoundError:
+                # a partial commit is allowed to lack parts of its tree
+                if not (allow_partial and self.commit_is_partial(current)):
+                    raise
+            if depth == 0:
+                break
+            if depth > 0:
+                depth -= 1
+            current = commit.parent
+        return reachable
+
+    def _traverse_dirtree(self, checksum: str, reachable: Dict[Tuple[str, ObjectType], None]) -> None:
+        stack = [checksum]
+        while stack:
+            csum = stack.pop()
+            key = (csum, ObjectType.DIR_TREE)
+            if key in reachable:
+                continue
+            reachable[key] = None
+            tree = self.load_dirtree(csum)
+            for _, fcsum in tree.files:
+                reachable[(fcsum, ObjectType.FILE)] = None
+            for _, tcsum, mcsum in tree.dirs:
+                reachable[(mcsum, ObjectType.DIR_META)] = None
+                stack.append(tcsum)
+
+    def cleanup_tmp(self, max_age: float = 86400.0) -> None:
+        """Remove leftovers of interrupted writes older than ``max_age`` seconds."""
+        now = time.time()
+        with contextlib.suppress(FileNotFoundError):
+            for name in os.listdir(self.tmp_dir):
+                if not name.startswith(("tmpobj-", "staging-")):
+                    continue
+                p = os.path.join(self.tmp_dir, name)
+                with contextlib.suppress(FileNotFoundError):
+                    if now - os.lstat(p).st_mtime > max_age:
+                        if name.startswith("staging-"):
+                            import shutil
+                            shutil.rmtree(p, ignore_errors=True)
+                        else:
+                            os.unlink(p)
+
+
+def _bare_user_only_header(header: FileHeader, strict: bool = True) -> FileHeader:
+    """bare-user-only has no place for ownership or xattrs and refuses modes a user
+    could not have set; anything it would silently lose is refused instead, so the
+    object's checksum always matches what is read back."""
+    if header.is_regular and stat.S_IMODE(header.mode) & ~0o775:
+        raise InvalidObjectError(
+            f"Content object has invalid mode 0{stat.S_IMODE(header.mode):o} for bare-user-only repository"
+            " (use canonical permissions)")
+    if header.uid or header.gid or header.xattrs:
+        raise InvalidObjectError(
+            "bare-user-only repositories cannot store file ownership or xattrs (use canonical permissions)")
+    return header
+
+
+def _checked_symlink(header: FileHeader, checksum: str, verify: bool) -> FileHeader:
+    """A symlink object has no data stream to check at EOF: its whole content is the
+    header, so it is checked here (a rewritten target must not reach a checkout)."""
+    if verify:
+        actual = obj.content_checksum(header)
+        if actual != checksum:
+            raise ChecksumMismatchError(checksum, actual, "file object")
+    return header
+
+
+def _walk_refs(base: str) -> Iterator[Tuple[str, str]]:
+    for root, dirs, files in os.walk(base):
+        dirs.sort()
+        rel = os.path.relpath(root, base)
+        for name in sorted(files):
+            ref = name if rel == "." else f"{rel}/{name}"
+            try:
+                with open(os.path.join(root, name), "r", encoding="ascii") as f:
+                    value = f.read().strip()
+            except (OSError, UnicodeDecodeError):
+                continue
+            if obj.is_checksum(value):
+                yield ref, value
+
+
+def _read_xattrs(path: str, follow: bool) -> obj.Xattrs:
+    try:
+        names = os.listxattr(path, follow_symlinks=follow)
+    except OSError as e:
+        if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            return ()
+        raise
+    pairs = []
+    for n in names:
+        try:
+            pairs.append((n, os.getxattr(path, n, follow_symlinks=follow)))
+        except OSError as e:
+            if e.errno == errno.ENODATA:
+                continue
+            raise
+    return obj.canonical_xattrs(pairs)
+
+
+def read_xattrs(path: str, follow_symlinks: bool = False) -> obj.Xattrs:
+    """Xattrs of a path as libglnx reads them (sorted, empty values dropped)."""
+    return _read_xattrs(path, follow_symlinks)
+
+
+def read_xattrs_fd(fd: int) -> obj.Xattrs:
+    try:
+        names = os.listxattr(fd)
+    except OSError as e:
+        if e.errno in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            return ()
+        raise
+    return obj.canonical_xattrs((n, os.getxattr(fd, n)) for n in names)
+
+
+def _write_file_atomic(path: str, data: bytes, mode: int, tmpdir: Optional[str] = None,
+                       fsync: bool = True, rename: bool = True) -> None:
+    """Write ``data`` to a temp file beside (or in ``tmpdir``), then rename over ``path``."""
+    if not rename:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+        try:
+            write_all(fd, data)
+        finally:
+            os.close(fd)
+        return
+    d = tmpdir or os.path.dirname(os.path.abspath(path))
+    # a fresh, unguessable name opened O_EXCL|O_NOFOLLOW: nothing planted in a shared
+    # tmp/ can redirect the write
+    tmp = os.path.join(d, f".tmp-{os.path.basename(path)}-{os.getpid()}-{os.urandom(6).hex()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        write_all(fd, data)
+        os.fchmod(fd, mode)
+        if fsync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    os.close(fd)
+    os.rename(tmp, path)
+
