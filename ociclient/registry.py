@@ -18,7 +18,6 @@ import json
 import logging
 import os
 import re
-import time
 from typing import BinaryIO, Callable, IO, Iterator, List, Optional, Sequence, Tuple, Type
 from urllib.parse import quote, urljoin
 
@@ -224,14 +223,10 @@ class RegistryClient:
         The bytes are checked against a requested digest, and against
         ``Docker-Content-Digest`` for tags. Over 4 MiB is refused before it is read.
         """
-        try:
-            resp = self.transport.request(
-                "GET", f"/v2/{repo}/manifests/{reference}", scopes=_pull(repo),
-                headers={"Accept": ", ".join(accept)}, limit=MAX_MANIFEST_SIZE,
-            )
-        except ResponseTooLarge as e:
-            raise ManifestTooLarge(f"manifest {reference} is over the {MAX_MANIFEST_SIZE} byte "
-                                   f"limit ({e})") from e
+        resp = self.transport.request(
+            "GET", f"/v2/{repo}/manifests/{reference}", scopes=_pull(repo),
+            headers={"Accept": ", ".join(accept)}, limit=MAX_MANIFEST_SIZE, too_large=ManifestTooLarge,
+        )
         with resp:
             raise_for_response(resp, f"reading manifest {reference} in {self.host}/{repo}")
             data = resp.content

@@ -33,7 +33,7 @@ import ssl
 import threading
 import time
 import warnings
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 from urllib.parse import urljoin, urlsplit
 
 import attrs
@@ -167,11 +167,12 @@ def check_url(url: str, what: str) -> str:
     raise RegistryError(f"{what}: {shown!r} is not an http(s) URL")
 
 
-def read_body(resp: requests.Response, limit: int = MAX_BODY) -> bytes:
+def read_body(resp: requests.Response, limit: int = MAX_BODY,
+              too_large: Type[OciError] = ResponseTooLarge) -> bytes:
     """The body of a response, read at most once and never more than ``limit`` bytes
-    (:data:`MAX_ERROR_BODY` for an error answer). A longer answer raises
-    :class:`ResponseTooLarge` (an error answer is cut short instead, its start is enough for
-    a message). The bytes are kept as ``resp.content``."""
+    (:data:`MAX_ERROR_BODY` for an error answer). A longer answer raises ``too_large`` (an
+    error answer is cut short instead, its start is enough for a message). The bytes are
+    kept as ``resp.content``."""
     if getattr(resp, "_content_consumed", False) or getattr(resp, "_content", False) is not False:
         return resp.content or b""
     is_error = resp.status_code >= 400
@@ -180,8 +181,8 @@ def read_body(resp: requests.Response, limit: int = MAX_BODY) -> bytes:
     length = resp.headers.get("Content-Length", "")
     if not is_error and length.isdigit() and int(length) > limit:
         resp.close()
-        raise ResponseTooLarge(f"{resp.request.method if resp.request else 'GET'} {resp.url}: the "
-                               f"answer is {length} bytes, over the {limit} byte limit")
+        raise too_large(f"{resp.request.method if resp.request else 'GET'} {resp.url}: the "
+                        f"answer is {length} bytes, over the {limit} byte limit")
     buf = bytearray()
     try:
         while len(buf) <= limit:
@@ -198,8 +199,8 @@ def read_body(resp: requests.Response, limit: int = MAX_BODY) -> bytes:
         resp.raw.close()
         if not is_error:
             resp.close()
-            raise ResponseTooLarge(f"{resp.request.method if resp.request else 'GET'} {resp.url}: "
-                                   f"the answer is over the {limit} byte limit")
+            raise too_large(f"{resp.request.method if resp.request else 'GET'} {resp.url}: "
+                            f"the answer is over the {limit} byte limit")
         del buf[limit:]
     resp._content = bytes(buf)
     resp._content_consumed = True  # type: ignore[attr-defined]
@@ -331,7 +332,8 @@ class Transport:
         return (max(0.001, min(self.timeout[0], left)), self.timeout[1])
 
     def _send(self, method: str, url: str, headers: Mapping[str, str], data: Any, stream: bool,
-              follow: bool, *, params: Any = None, limit: int = MAX_BODY) -> requests.Response:
+              follow: bool, *, params: Any = None, limit: int = MAX_BODY,
+              too_large: Type[OciError] = ResponseTooLarge) -> requests.Response:
         """One request, its redirects followed, within one request deadline; the body is read
         (bounded) unless ``stream``. Raises requests' connection errors for the retry loops,
         :class:`OciError` for everything else."""
@@ -350,6 +352,8 @@ class Transport:
                     raise
                 except requests.RequestException as e:  # bad URL, header, encoding, ...
                     raise TransportError(f"{what}: {_describe(e)}") from e
+                except ValueError as e:  # requests parses Location (for resp.next) even unasked
+                    raise RegistryError(f"{what}: invalid answer: {e}") from e
                 params = None  # they are in resp.url now
                 if (follow and resp.status_code in (301, 302, 303, 307, 308)
                         and "Location" in resp.headers and method in ("GET", "HEAD")):
@@ -364,7 +368,7 @@ class Transport:
                     url = new
                     continue
                 if not stream and method != "HEAD":
-                    read_body(resp, limit)
+                    read_body(resp, limit, too_large)
                 return resp
         raise TransportError(f"too many redirects fetching {url}")
 
@@ -536,6 +540,7 @@ class Transport:
         retry: Optional[bool] = None,
         follow_redirects: bool = True,
         limit: int = MAX_BODY,
+        too_large: Type[OciError] = ResponseTooLarge,
     ) -> requests.Response:
         """Send a request with auth, redirects and retries; returns the final response
         whatever its status (callers check it, see :func:`raise_for_response`).
@@ -544,8 +549,8 @@ class Transport:
             or a stream (then the request is not retried).
         :param retry: default: retry unless ``data`` is a one-shot stream.
         :param stream: leave the body unread (a blob; read it within :meth:`body_watch`);
-            otherwise it is read now, at most ``limit`` bytes (:func:`read_body`), and
-            ``resp.content`` holds it.
+            otherwise it is read now, at most ``limit`` bytes (:func:`read_body`; a longer
+            answer raises ``too_large``), and ``resp.content`` holds it.
         """
         url = self.url(path_or_url)
         scopes_t = tuple(scopes)
@@ -565,7 +570,8 @@ class Transport:
                 hdrs["Authorization"] = auth
             body = data() if callable(data) else data
             try:
-                resp = self._send(method, url, hdrs, body, stream, follow_redirects, limit=limit)
+                resp = self._send(method, url, hdrs, body, stream, follow_redirects, limit=limit,
+                                  too_large=too_large)
             except (requests.ConnectionError, requests.Timeout) as e:
                 if retry and attempt + 1 < self.retry.max_attempts:
                     delay = self.retry.backoff(attempt)
