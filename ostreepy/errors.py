@@ -102,3 +102,28 @@ class BootcError(DeployError):
 
 class SysrootError(DeployError):
     """A sysroot that is missing or malformed."""
+
+
+class ArgumentError(OstreeError, TypeError):
+    """A library call given a value of the wrong type or a path that is not
+    there; the message names the Python parameter (``repo: expected ...``).
+    A :class:`TypeError` too, so code written against plain Python keeps working."""
+
+    def __init__(self, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class RegistryError(OstreeError):
+    """A registry or image-transport failure (authentication, a missing image, a
+    digest that does not match, a network error) met by an ostreepy call.
+
+    The error :mod:`ociclient` raised is kept as ``__cause__`` and as
+    :attr:`oci_error`; its HTTP :attr:`status` and registry error :attr:`codes`
+    are copied for callers that branch on them."""
+
+    def __init__(self, message: str, oci_error: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.oci_error = oci_error
+        self.status: int | None = getattr(oci_error, "status", None)
+        self.codes: tuple[str, ...] = tuple(getattr(oci_error, "codes", ()) or ())

@@ -35,10 +35,13 @@ from .schema import (API_VERSION, KIND, ORIGIN_CONTAINER, EntryFacts, ImageMeta,
                      host_document, image_status, imgref_alternate, imgref_for_switch, imgref_of_spec,
                      partition, rfc3339_utc, spec_image, transport_to_string)
 from .status import cached_update_of_commit, entry_facts, host_status, image_of_commit, origin_imgref
+from .results import (DeployResult, Outcome, RollbackResult, SwitchResult, UpgradeResult,
+                      VerbResult)
 from .verbs import Fetched, apply_staged, deploy_image, kargs_for_deploy, pull, rollback, switch, upgrade
 
 __all__ = [
-    "API_VERSION", "KIND", "ORIGIN_CONTAINER", "BootcError", "Console", "EntryFacts", "Fetched", "ImageMeta",
+    "API_VERSION", "KIND", "ORIGIN_CONTAINER", "BootcError", "Console", "DeployResult", "EntryFacts", "Fetched",
+    "ImageMeta", "Outcome", "RollbackResult", "SwitchResult", "UpgradeResult", "VerbResult",
     "JsonlWriter", "ManifestDiff", "PullProgressMapper", "Slots", "Tagged", "TtyBar", "apply_staged",
     "boot_entry", "cached_update_of_commit", "deploy_image", "entry_facts", "glib_format_size",
     "host_document", "host_status", "human_bytes", "human_duration", "human_readable", "image_of_commit",

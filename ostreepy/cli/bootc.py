@@ -95,8 +95,9 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     try:
         with _open(args) as sr:
             _check_stateroot(sr, args)
-            return bootc.upgrade(sr, console, check=args.check, download_only=args.download_only,
-                                 from_downloaded=args.from_downloaded, apply=args.apply, dry_run=args.dry_run)
+            bootc.upgrade(sr, console, check=args.check, download_only=args.download_only,
+                          from_downloaded=args.from_downloaded, apply=args.apply, dry_run=args.dry_run)
+            return 0
     finally:
         if console.jsonl is not None:
             console.jsonl.close()
@@ -109,8 +110,8 @@ def cmd_switch(args: argparse.Namespace) -> int:
     try:
         with _open(args) as sr:
             _check_stateroot(sr, args)
-            return bootc.switch(sr, console, target, apply=args.apply, retain=args.retain,
-                                dry_run=args.dry_run)
+            bootc.switch(sr, console, target, apply=args.apply, retain=args.retain, dry_run=args.dry_run)
+            return 0
     finally:
         if console.jsonl is not None:
             console.jsonl.close()
@@ -120,7 +121,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from .. import bootc
     with _open(args) as sr:
         _check_stateroot(sr, args)
-        return bootc.rollback(sr, bootc.Console())
+        bootc.rollback(sr, bootc.Console())
+        return 0
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -189,14 +191,15 @@ def cmd_image_deploy(args: argparse.Namespace) -> int:
     try:
         with Sysroot(_sysroot_path(args), booted_cmdline=args.booted_cmdline) as sr:
             stateroot = args.stateroot or (sr.booted.osname if sr.booted is not None else "default")
-            fetched = bootc.deploy_image(sr, stateroot, oref, console, target=target, kargs=args.karg or [],
-                                         no_imgref=args.no_imgref)
+            res = bootc.deploy_image(sr, stateroot, oref, console, target=target, kargs=args.karg or [],
+                                     no_imgref=args.no_imgref)
     finally:
         if console.jsonl is not None:
             console.jsonl.close()
     if args.write_commitid_to:
         with open(args.write_commitid_to, "w", encoding="utf-8") as f:
-            f.write(fetched.merge_commit)
+            assert res.image is not None
+            f.write(res.image.merge_commit)
     return 0
 
 
