@@ -22,9 +22,9 @@ _LAZY: dict[str, str] = {
     # the high-level functions and their results
     **{name: "ostreepy.porcelain" for name in (
         "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult",
-        "MetadataValue", "PullResult", "boot_entries", "checkout", "commit", "deploy", "encapsulate", "fsck",
-        "init", "init_sysroot", "log", "open_repo", "open_sysroot", "prune", "pull", "refs", "rollback",
-        "status", "switch", "upgrade")},
+        "MetadataValue", "PullResult", "TreeSource", "boot_entries", "checkout", "commit", "deploy",
+        "encapsulate", "fsck", "init", "init_sysroot", "log", "open_repo", "open_sysroot", "prune", "pull", "refs",
+        "rollback", "show", "status", "switch", "upgrade")},
     # the errors
     **{name: "ostreepy.errors" for name in (
         "OstreeError", "ArgumentError", "RegistryError", "RepoError", "RepoLockedError", "RefNotFoundError",
@@ -57,9 +57,9 @@ if TYPE_CHECKING:
                          DeployError, ObjectNotFoundError, OstreeError, PathNotFoundError, RefNotFoundError,
                          RegistryError, RepoError, RepoLockedError, SignatureError, SysrootError, TarError)
     from .porcelain import (BOOTED_DEFAULT, BootLoaderEntry, CheckoutResult, CommitInfo, EncapsulateResult,
-                            MetadataValue, PullResult, boot_entries, checkout, commit, deploy, encapsulate, fsck,
-                            init, init_sysroot, log, open_repo, open_sysroot, prune, pull, refs, rollback,
-                            status, switch, upgrade)
+                            MetadataValue, PullResult, TreeSource, boot_entries, checkout, commit, deploy,
+                            encapsulate, fsck, init, init_sysroot, log, open_repo, open_sysroot, prune, pull, refs,
+                            rollback, show, status, switch, upgrade)
     from .progress import ProgressCallback, ProgressEvent
     from .store.fsck import FsckResult
     from .store.prune import PruneResult

@@ -22,8 +22,8 @@ that need one take ``booted``: :data:`BOOTED_DEFAULT` (``"default"``, the
 default) lets the default deployment stand for the booted one, as ``bootc``
 does on a real host after a reboot; ``None`` means nothing is booted; any
 other string is a kernel command line whose ``ostree=`` names the booted
-deployment. On ``/`` itself, ``"default"`` finds the running deployment as
-ostree does.
+deployment. On ``/`` itself, ``"default"`` and ``None`` find the running
+deployment as ostree does (by its root directory), never by a guess.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
-from typing import TYPE_CHECKING, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import TYPE_CHECKING, BinaryIO, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 import attrs
 
@@ -54,8 +54,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",
-    "PullResult", "boot_entries", "checkout", "commit", "deploy", "encapsulate", "fsck", "init",
-    "init_sysroot", "log", "open_repo", "open_sysroot", "prune", "pull", "refs", "rollback", "status",
+    "PullResult", "TreeSource", "boot_entries", "checkout", "commit", "deploy", "encapsulate", "fsck", "init",
+    "init_sysroot", "log", "open_repo", "open_sysroot", "prune", "pull", "refs", "rollback", "show", "status",
     "switch", "upgrade",
 ]
 
@@ -119,8 +119,7 @@ def open_sysroot(sysroot: PathArg, *, booted: Optional[str] = BOOTED_DEFAULT) ->
         # / is a real system: its booted deployment is found by stat, never assumed
         return Sysroot(path, default_booted=os.path.realpath(path) != "/")
     if booted is None:
-        # a command line naming nothing: no deployment is booted, even on /
-        return Sysroot(path, booted_cmdline="")
+        return Sysroot(path)
     return Sysroot(path, booted_cmdline=booted)
 
 
@@ -214,6 +213,8 @@ class CommitInfo:
     metadata: Mapping[str, object]
     root_tree: str
     root_meta: str
+    #: ostree's ``ContentChecksum``: a hash of the root tree and its metadata
+    content_checksum: str
 
 
 def _python(v: object) -> object:
@@ -253,23 +254,63 @@ def _info(repo: Repo, checksum: str) -> CommitInfo:
     meta = {k: _python(v) for k, v in c.metadata.items()}
     version = meta.get("version")
     return CommitInfo(checksum, c.subject, c.body, c.timestamp, c.parent,
-                      version if isinstance(version, str) else None, meta, c.root_tree, c.root_meta)
+                      version if isinstance(version, str) else None, meta, c.root_tree, c.root_meta,
+                      c.content_checksum)
 
 
-def commit(repo: RepoArg, tree: PathArg, *, branch: Optional[str] = None, subject: str = "", body: str = "",
+@attrs.frozen
+class TreeSource:
+    """One source of a commit's tree, merged in order (``ostree commit --tree``):
+    ``dir`` (a directory path), ``tar`` (a tar file's path, or a binary stream
+    of one, any compression) or ``ref`` (a commit already in the repository)."""
+
+    kind: str = attrs.field(validator=attrs.validators.in_(("dir", "tar", "ref")))
+    source: Union[str, "os.PathLike[str]", BinaryIO]
+
+
+def _tree_sources(tree: object) -> List[TreeSource]:
+    if isinstance(tree, TreeSource):
+        return [tree]
+    if isinstance(tree, (str, os.PathLike)):
+        p = _path(tree, "tree")
+        try:
+            st = os.stat(p)
+        except OSError as e:
+            raise ArgumentError(f"tree: {p}: {e.strerror}", "tree") from e
+        return [TreeSource("dir" if stat.S_ISDIR(st.st_mode) else "tar", p)]
+    if hasattr(tree, "read"):
+        return [TreeSource("tar", tree)]  # type: ignore[arg-type]
+    if isinstance(tree, (list, tuple)) and tree and all(isinstance(t, TreeSource) for t in tree):
+        return list(tree)
+    raise ArgumentError(f"tree: expected a path, a tar stream or TreeSources, got {type(tree).__name__}", "tree")
+
+
+def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[TreeSource]], *,
+           branch: Optional[str] = None, subject: str = "", body: str = "",
            metadata: Optional[Mapping[str, MetadataValue]] = None, parent: Optional[str] = None,
            orphan: bool = False, timestamp: Optional[int] = None, bindings: bool = True,
+           bind_refs: Sequence[str] = (), keep_metadata: Sequence[str] = (), skip_if_unchanged: bool = False,
+           owner_uid: Optional[int] = None, owner_gid: Optional[int] = None, canonical_permissions: bool = False,
+           no_xattrs: bool = False, tar_autocreate_parents: bool = False, fsync: Optional[bool] = None,
            progress: Optional[ProgressCallback] = None) -> CommitInfo:
-    """``ostree commit``: commit the directory, or the tar file (any compression),
-    ``tree`` and set ``branch`` to it. The parent is ``parent`` (a rev), else
-    the branch's current commit unless ``orphan``. ``metadata`` values are
-    plain Python (see :data:`MetadataValue`); as ``ostree commit`` does, the
-    commit is bound to ``branch`` (``ostree.ref-binding``) unless ``bindings``
-    is false, so the checksum is ``ostree commit``'s for the same tree,
-    metadata and timestamp (default: now, or ``SOURCE_DATE_EPOCH``)."""
-    from .store.commit import create_commit, write_directory_to_mtree, write_mtree, write_tar_to_mtree
+    """``ostree commit``: commit ``tree`` and set ``branch`` to it.
+
+    ``tree`` is a directory or a tar file (any compression) by path, a tar
+    stream, or :class:`TreeSource` s merged in order. The parent is
+    ``parent`` (a rev; ``"none"``: no parent), else the branch's current
+    commit unless ``orphan``. ``metadata`` values are plain Python (see
+    :data:`MetadataValue`); ``keep_metadata`` copies keys from the parent. As
+    ``ostree commit`` does, the commit is bound to ``branch`` and
+    ``bind_refs`` (``ostree.ref-binding``) unless ``bindings`` is false, so
+    the checksum is ``ostree commit``'s for the same tree, metadata and
+    ``timestamp`` (default: now, or ``SOURCE_DATE_EPOCH``).
+    ``skip_if_unchanged``: when the tree is the parent's, nothing is written
+    and the parent is returned. ``owner_uid``, ``owner_gid``,
+    ``canonical_permissions`` and ``no_xattrs`` rewrite what is committed."""
+    from .store.commit import (CommitModifier, create_commit, load_commit_to_mtree, write_directory_to_mtree,
+                               write_mtree, write_tar_to_mtree)
     from .store.mtree import MutableTree
-    src = _path(tree, "tree")
+    sources = _tree_sources(tree)
     _str(branch, "branch", optional=True)
     _str(subject, "subject")
     _str(body, "body")
@@ -280,35 +321,69 @@ def commit(repo: RepoArg, tree: PathArg, *, branch: Optional[str] = None, subjec
         raise ArgumentError("branch: a branch is needed unless orphan=True", "branch")
     if metadata is not None and not isinstance(metadata, Mapping):
         raise ArgumentError(f"metadata: expected a mapping, got {type(metadata).__name__}", "metadata")
+    for name, seq in (("bind_refs", bind_refs), ("keep_metadata", keep_metadata)):
+        if isinstance(seq, str) or not all(isinstance(x, str) for x in seq):
+            raise ArgumentError(f"{name}: expected a sequence of str", name)
     md: Dict[str, Variant] = {k: _variant(k, v) for k, v in (metadata or {}).items()}
-    try:
-        st = os.stat(src)
-    except OSError as e:
-        raise ArgumentError(f"tree: {src}: {e.strerror}", "tree") from e
+    modifier = CommitModifier(owner_uid=owner_uid, owner_gid=owner_gid,
+                              canonical_permissions=canonical_permissions, no_xattrs=no_xattrs)
     with _repo(repo) as r:
         if parent is not None:
-            parent_csum = r.resolve_rev(parent)
+            parent_csum = None if parent == "none" else r.resolve_rev(parent)
         elif branch is not None and not orphan:
             parent_csum = r.resolve_rev(branch, allow_noent=True)
         else:
             parent_csum = None
-        if bindings and branch is not None:
-            md.setdefault("ostree.ref-binding", Variant("as", [branch]))
+        if keep_metadata:
+            if parent_csum is None:
+                raise ArgumentError("keep_metadata: there is no parent to keep metadata from "
+                                    "(give branch or parent)", "keep_metadata")
+            pmeta = r.load_commit(parent_csum).metadata
+            for k in keep_metadata:
+                if k not in pmeta:
+                    raise OstreeError(f"Missing metadata key {k} from commit {parent_csum}")
+                md[k] = pmeta[k]
+        if bindings:
+            md["ostree.ref-binding"] = Variant("as", sorted(set(([branch] if branch else []) + list(bind_refs))))
             cid = r.config.get("core", "collection-id")
             if cid:
-                md.setdefault("ostree.collection-binding", Variant("s", cid))
-        with r.transaction():
-            mtree = MutableTree()
-            if stat.S_ISDIR(st.st_mode):
-                write_directory_to_mtree(r, src, mtree, progress=progress)
-            else:
-                with open(src, "rb") as f:
-                    write_tar_to_mtree(r, f, mtree, progress=progress)
-            root_tree, root_meta = write_mtree(r, mtree)
-            csum = create_commit(r, root_tree, root_meta, subject=subject, body=body, parent=parent_csum,
-                                 metadata=md, timestamp=timestamp)
-            if branch is not None:
-                r.set_ref(branch, csum)
+                md["ostree.collection-binding"] = Variant("s", cid)
+        saved_fsync = r.fsync
+        if fsync is not None:
+            r.fsync = fsync
+        try:
+            with r.transaction():
+                mtree = MutableTree()
+                for src in sources:
+                    if src.kind == "ref":
+                        load_commit_to_mtree(r, _str(src.source, "tree") or "", mtree)
+                    elif src.kind == "dir":
+                        write_directory_to_mtree(r, _path(src.source, "tree"), mtree, modifier, progress)
+                    elif isinstance(src.source, (str, os.PathLike)):
+                        with open(src.source, "rb") as f:
+                            write_tar_to_mtree(r, f, mtree, modifier, tar_autocreate_parents, progress)
+                    else:
+                        write_tar_to_mtree(r, src.source, mtree, modifier, tar_autocreate_parents)
+                root_tree, root_meta = write_mtree(r, mtree)
+                if skip_if_unchanged and parent_csum is not None:
+                    pc = r.load_commit(parent_csum)
+                    if (pc.root_tree, pc.root_meta) == (root_tree, root_meta):
+                        return _info(r, parent_csum)
+                csum = create_commit(r, root_tree, root_meta, subject=subject, body=body, parent=parent_csum,
+                                     metadata=md, timestamp=timestamp)
+                if branch is not None:
+                    r.set_ref(branch, csum)
+        finally:
+            r.fsync = saved_fsync
+        return _info(r, csum)
+
+
+def show(repo: RepoArg, rev: str) -> CommitInfo:
+    """``ostree show``: the commit ``rev`` (a ref, a checksum or a unique prefix of one)."""
+    _str(rev, "rev")
+    with _repo(repo) as r:
+        csum = r.resolve_rev(rev)
+        assert csum is not None
         return _info(r, csum)
 
 
@@ -348,21 +423,30 @@ class CheckoutResult:
 
 
 def checkout(repo: RepoArg, rev: str, destination: PathArg, *, subpath: Optional[str] = None,
-             user_mode: Optional[bool] = None, union: bool = False,
-             progress: Optional[ProgressCallback] = None) -> CheckoutResult:
+             user_mode: Optional[bool] = None, overwrite: str = "none", process_whiteouts: bool = False,
+             require_hardlinks: bool = False, force_copy: bool = False, bareuseronly_dirs: bool = False,
+             fsync: bool = False, progress: Optional[ProgressCallback] = None) -> CheckoutResult:
     """``ostree checkout``: ``rev`` (a ref or a checksum) into ``destination``,
-    hardlinked from the repository where its mode allows. ``user_mode``
-    (``-U``: no ownership, no special bits) defaults to true unless running as
-    root; ``union`` overwrites existing files (``--union``)."""
+    hardlinked from the repository where its mode allows (``require_hardlinks``:
+    only so; ``force_copy``: never). ``user_mode`` (``-U``: no ownership, no
+    special bits) defaults to true unless running as root. ``overwrite``:
+    ``none`` (existing files are an error), ``union-files``, ``add-files`` or
+    ``union-identical``, as ostree's ``--union*`` flags."""
     from .store.checkout import CheckoutMode, CheckoutOptions, Overwrite
     from .store.checkout import checkout as _checkout
     _str(rev, "rev")
     dest = _path(destination, "destination")
     _str(subpath, "subpath", optional=True)
+    try:
+        how = Overwrite(_str(overwrite, "overwrite"))
+    except ValueError:
+        raise ArgumentError(f"overwrite: expected one of {[o.value for o in Overwrite]}, got {overwrite!r}",
+                            "overwrite") from None
     if user_mode is None:
         user_mode = os.geteuid() != 0
-    opts = CheckoutOptions(mode=CheckoutMode.USER if user_mode else CheckoutMode.NONE,
-                           overwrite=Overwrite.UNION_FILES if union else Overwrite.NONE, subpath=subpath)
+    opts = CheckoutOptions(mode=CheckoutMode.USER if user_mode else CheckoutMode.NONE, overwrite=how,
+                           subpath=subpath, process_whiteouts=process_whiteouts, no_copy_fallback=require_hardlinks,
+                           force_copy=force_copy, bareuseronly_dirs=bareuseronly_dirs, fsync=fsync)
     with _repo(repo) as r:
         csum = r.resolve_rev(rev)
         assert csum is not None
@@ -380,15 +464,29 @@ def fsck(repo: RepoArg, *, delete: bool = False, progress: Optional[ProgressCall
 
 
 def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bool = False,
-          keep_younger_than: Optional[int] = None) -> PruneResult:
-    """``ostree prune --refs-only``: delete the objects no ref reaches (history
-    deeper than ``depth`` commits too, when ``depth`` >= 0); ``dry_run``
-    counts without deleting."""
+          keep_younger_than: Optional[int] = None, commit_only: bool = False,
+          delete_commits: Sequence[str] = ()) -> PruneResult:
+    """``ostree prune``: delete the objects no ref reaches (``refs_only``;
+    history deeper than ``depth`` commits too, when ``depth`` >= 0, and
+    commits older than ``keep_younger_than``, seconds since the epoch);
+    ``delete_commits`` go first (none may be a ref's); ``dry_run`` counts
+    without deleting."""
+    from .store.objects import ObjectType
     from .store.prune import prune as _prune
     if isinstance(depth, bool) or not isinstance(depth, int):
         raise ArgumentError(f"depth: expected an int, got {type(depth).__name__}", "depth")
+    if isinstance(delete_commits, str) or not all(isinstance(c, str) for c in delete_commits):
+        raise ArgumentError("delete_commits: expected a sequence of str", "delete_commits")
     with _repo(repo) as r:
-        return _prune(r, refs_only=refs_only, depth=depth, no_prune=dry_run, keep_younger_than=keep_younger_than)
+        for c in delete_commits:
+            csum = r.resolve_rev(c)
+            assert csum is not None
+            for ref, target in r.list_refs().items():
+                if target == csum:
+                    raise OstreeError(f"Commit '{c}' is referenced by ref '{ref}'")
+            r.delete_object(csum, ObjectType.COMMIT)
+        return _prune(r, refs_only=refs_only, depth=depth, no_prune=dry_run, keep_younger_than=keep_younger_than,
+                      commit_only=commit_only)
 
 
 # ============================================================================ container images

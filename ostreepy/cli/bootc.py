@@ -9,7 +9,6 @@ deployment of a folder sysroot counts as booted.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Optional
 
@@ -28,13 +27,11 @@ def _sysroot_path(args: argparse.Namespace) -> str:
 
 
 def _open(args: argparse.Namespace):  # noqa: ANN202
-    from ..sysroot.sysroot import Sysroot
+    from ..porcelain import BOOTED_DEFAULT, open_sysroot
     cmdline = getattr(args, "booted_cmdline", None)
-    path = _sysroot_path(args)
     # a folder sysroot has no running root: its default entry stands for it (the /
     # of a real system is found by stat in Sysroot)
-    return Sysroot(path, booted_cmdline=cmdline,
-                   default_booted=cmdline is None and os.path.realpath(path) != "/")
+    return open_sysroot(_sysroot_path(args), booted=cmdline if cmdline is not None else BOOTED_DEFAULT)
 
 
 def _console(args: argparse.Namespace):  # noqa: ANN202
@@ -176,7 +173,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 def cmd_image_deploy(args: argparse.Namespace) -> int:
     from .. import bootc
     from ..container.imgref import ImageReference, OstreeImageReference, SigVerify, Transport
-    from ..sysroot.sysroot import Sysroot
+    from ..porcelain import open_sysroot
     if args.imgref is None and args.image is None:
         raise BootcUsageError("Must specify either --imgref or --image")
     if args.imgref is not None and args.image is not None:
@@ -189,7 +186,8 @@ def cmd_image_deploy(args: argparse.Namespace) -> int:
     target = OstreeImageReference.parse(args.target_imgref) if args.target_imgref else None
     console = _console(args)
     try:
-        with Sysroot(_sysroot_path(args), booted_cmdline=args.booted_cmdline) as sr:
+        # booted only when a command line names a deployment (or on / itself)
+        with open_sysroot(_sysroot_path(args), booted=args.booted_cmdline) as sr:
             stateroot = args.stateroot or (sr.booted.osname if sr.booted is not None else "default")
             res = bootc.deploy_image(sr, stateroot, oref, console, target=target, kargs=args.karg or [],
                                      no_imgref=args.no_imgref)

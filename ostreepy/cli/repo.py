@@ -56,11 +56,11 @@ def format_timestamp(ts: int) -> str:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from ..store.repo import Repo
+    from .. import porcelain
     path = getattr(args, "repo", None) or os.environ.get("OSTREE_REPO")
     if not path:
         raise UsageError("Command requires a --repo argument")
-    Repo.init(path, args.mode, collection_id=args.collection_id).close()
+    porcelain.init(path, mode=args.mode, collection_id=args.collection_id).close()
     return 0
 
 
@@ -104,20 +104,15 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 
 def cmd_commit(args: argparse.Namespace) -> int:
-    from ..store.commit import (CommitModifier, create_commit, load_commit_to_mtree, write_directory_to_mtree,
-                         write_mtree, write_tar_to_mtree)
+    from .. import porcelain
+    from ..errors import ArgumentError
     from ..store.gvariant import Variant
     from ..store.gvariant_text import parse_text
-    from ..store.mtree import MutableTree
     from .timeparse import parse_datetime
 
     repo = _open_repo(args)
-    if args.fsync is not None:
-        repo.fsync = args.fsync.lower() not in ("false", "0", "no")
     if not args.branch and not args.orphan:
         raise UsageError("A branch must be specified with --branch, or use --orphan")
-    modifier = CommitModifier(owner_uid=args.owner_uid, owner_gid=args.owner_gid,
-                              canonical_permissions=args.canonical_permissions, no_xattrs=args.no_xattrs)
     metadata: Dict[str, Variant] = {}
     for kv in args.add_metadata_string or []:
         k, sep, v = kv.partition("=")
@@ -129,66 +124,34 @@ def cmd_commit(args: argparse.Namespace) -> int:
         if not sep:
             raise UsageError(f"Missing '=' in KEY=VALUE metadata '{kv}'")
         metadata[k] = parse_text(v)
-    parent: Optional[str] = None
-    if args.parent:
-        parent = None if args.parent == "none" else repo.resolve_rev(args.parent)
-    elif args.branch and not args.orphan:
-        parent = repo.resolve_rev(args.branch, allow_noent=True)
-    if args.keep_metadata:
-        if parent is None:
-            raise UsageError("Either --branch or --parent must be specified when using --keep-metadata")
-        pmeta = repo.load_commit(parent).metadata
-        for k in args.keep_metadata:
-            if k not in pmeta:
-                raise OstreeError(f"Missing metadata key {k} from commit {parent}")
-            metadata[k] = pmeta[k]
-    if not args.no_bindings:
-        bindings = sorted(set(([args.branch] if args.branch else []) + (args.bind_ref or [])))
-        metadata["ostree.ref-binding"] = Variant("as", bindings)
-        cid = repo.config.get("core", "collection-id")
-        if cid:
-            metadata["ostree.collection-binding"] = Variant("s", cid)
+    sources: List[porcelain.TreeSource] = []
+    specs = list(args.tree or []) + (["dir=" + args.path] if args.path else [])
+    for spec in specs or ["dir=."]:
+        kind, sep, value = spec.partition("=")
+        if not sep:
+            raise UsageError(f"Missing type in tree specification '{spec}'")
+        if kind not in ("dir", "tar", "ref"):
+            raise UsageError(f"Invalid tree type specification '{kind}'")
+        sources.append(porcelain.TreeSource(kind, sys.stdin.buffer if (kind, value) == ("tar", "-") else value))
     timestamp: Optional[int] = parse_datetime(args.timestamp) if args.timestamp else None
     progress = _progress_printer("Committing") if sys.stderr.isatty() else None
-
-    with repo.transaction():
-        mtree = MutableTree()
-        trees = list(args.tree or [])
-        if args.path:
-            trees.append("dir=" + args.path)
-        if not trees:
-            trees.append("dir=.")
-        for spec in trees:
-            kind, sep, value = spec.partition("=")
-            if not sep:
-                raise UsageError(f"Missing type in tree specification '{spec}'")
-            if kind == "dir":
-                write_directory_to_mtree(repo, value, mtree, modifier, progress)
-            elif kind == "tar":
-                if value == "-":
-                    write_tar_to_mtree(repo, sys.stdin.buffer, mtree, modifier, args.tar_autocreate_parents)
-                else:
-                    with open(value, "rb") as f:
-                        write_tar_to_mtree(repo, f, mtree, modifier, args.tar_autocreate_parents, progress)
-            elif kind == "ref":
-                load_commit_to_mtree(repo, value, mtree)
-            else:
-                raise UsageError(f"Invalid tree type specification '{kind}'")
-        root_tree, root_meta = write_mtree(repo, mtree)
-        if args.skip_if_unchanged and parent is not None:
-            pc = repo.load_commit(parent)
-            if (pc.root_tree, pc.root_meta) == (root_tree, root_meta):
-                if progress:
-                    sys.stderr.write("\n")
-                _print(parent)
-                return 0
-        csum = create_commit(repo, root_tree, root_meta, subject=args.subject or "", body=args.body or "",
-                             parent=parent, metadata=metadata, timestamp=timestamp)
-        if args.branch:
-            repo.set_ref(args.branch, csum)
+    try:
+        info = porcelain.commit(
+            repo, sources, branch=args.branch or None, subject=args.subject or "", body=args.body or "",
+            metadata=metadata, parent=args.parent or None, orphan=args.orphan, timestamp=timestamp,
+            bindings=not args.no_bindings, bind_refs=args.bind_ref or (), keep_metadata=args.keep_metadata or (),
+            skip_if_unchanged=args.skip_if_unchanged, owner_uid=args.owner_uid, owner_gid=args.owner_gid,
+            canonical_permissions=args.canonical_permissions, no_xattrs=args.no_xattrs,
+            tar_autocreate_parents=args.tar_autocreate_parents,
+            fsync=args.fsync.lower() not in ("false", "0", "no") if args.fsync is not None else None,
+            progress=progress)
+    except ArgumentError as e:
+        if e.parameter == "keep_metadata":
+            raise UsageError("Either --branch or --parent must be specified when using --keep-metadata") from None
+        raise
     if progress:
         sys.stderr.write("\n")
-    _print(csum)
+    _print(info.checksum)
     return 0
 
 
@@ -215,22 +178,20 @@ def _progress_printer(label: str):
 
 
 def cmd_checkout(args: argparse.Namespace) -> int:
-    from ..store.checkout import CheckoutMode, CheckoutOptions, Overwrite, checkout
+    from .. import porcelain
     repo = _open_repo(args)
-    overwrite = Overwrite.NONE
+    overwrite = "none"
     if args.union:
-        overwrite = Overwrite.UNION_FILES
+        overwrite = "union-files"
     elif args.union_add:
-        overwrite = Overwrite.ADD_FILES
+        overwrite = "add-files"
     elif args.union_identical:
-        overwrite = Overwrite.UNION_IDENTICAL
+        overwrite = "union-identical"
     dest = args.destination or os.path.basename(args.commit)
-    opts = CheckoutOptions(
-        mode=CheckoutMode.USER if args.user_mode else CheckoutMode.NONE,
-        overwrite=overwrite, subpath=args.subpath, process_whiteouts=args.whiteouts,
-        no_copy_fallback=args.require_hardlinks, force_copy=args.force_copy,
-        bareuseronly_dirs=args.bareuseronly_dirs, fsync=(args.fsync or "false").lower() == "true")
-    checkout(repo, args.commit, dest, opts)
+    porcelain.checkout(repo, args.commit, dest, subpath=args.subpath, user_mode=args.user_mode,
+                       overwrite=overwrite, process_whiteouts=args.whiteouts,
+                       require_hardlinks=args.require_hardlinks, force_copy=args.force_copy,
+                       bareuseronly_dirs=args.bareuseronly_dirs, fsync=(args.fsync or "false").lower() == "true")
     return 0
 
 
@@ -326,14 +287,18 @@ def cmd_cat(args: argparse.Namespace) -> int:
 def _dump_commit(repo, csum: str, raw: bool) -> None:
     from ..store.gvariant import byteswap, deserialize, print_value
     from ..store.objects import COMMIT_TYPE, ObjectType
-    data = repo.load_metadata(ObjectType.COMMIT, csum)
-    _print(f"commit {csum}")
     if raw:
+        data = repo.load_metadata(ObjectType.COMMIT, csum)
+        _print(f"commit {csum}")
         v = byteswap(COMMIT_TYPE, deserialize(COMMIT_TYPE, data))
         _print(print_value(COMMIT_TYPE, v))
         return
-    from ..store.objects import Commit
-    c = Commit.parse(data)
+    from .. import porcelain
+    _print_commit(porcelain.show(repo, csum))
+
+
+def _print_commit(c) -> None:  # noqa: ANN001 - a porcelain.CommitInfo
+    _print(f"commit {c.checksum}")
     if c.parent:
         _print(f"Parent:  {c.parent}")
     _print(f"ContentChecksum:  {c.content_checksum}")
@@ -382,21 +347,17 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from ..errors import ObjectNotFoundError
+    from .. import porcelain
     repo = _open_repo(args)
-    csum = repo.resolve_rev(args.rev)
-    first = True
-    while csum:
-        try:
-            c = repo.load_commit(csum)
-        except ObjectNotFoundError:
-            if first:
-                raise
-            _print("<< History beyond this commit not fetched >>")
-            break
-        _dump_commit(repo, csum, args.raw)
-        first = False
-        csum = c.parent
+    history = porcelain.log(repo, args.rev)
+    for c in history:
+        if args.raw:
+            _dump_commit(repo, c.checksum, True)
+        else:
+            _print_commit(c)
+    if history and history[-1].parent:
+        # the log stops where the parent is not in the repository
+        _print("<< History beyond this commit not fetched >>")
     return 0
 
 
@@ -442,7 +403,7 @@ def cmd_rev_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_fsck(args: argparse.Namespace) -> int:
-    from ..store.fsck import fsck
+    from ..porcelain import fsck
     repo = _open_repo(args)
     if not args.quiet:
         _print("Validating refs...")
@@ -469,21 +430,15 @@ def cmd_fsck(args: argparse.Namespace) -> int:
 
 
 def cmd_prune(args: argparse.Namespace) -> int:
-    from ..store.prune import format_size, prune
+    from ..porcelain import prune
+    from ..store.prune import format_size
     from .timeparse import parse_datetime
     repo = _open_repo(args)
     keep = parse_datetime(args.keep_younger_than) if args.keep_younger_than else None
     if args.keep_younger_than and keep is None:
         raise OstreeError(f"Could not parse '{args.keep_younger_than}'")
-    for c in args.delete_commit or []:
-        csum = repo.resolve_rev(c)
-        from ..store.objects import ObjectType
-        for r, v in repo.list_refs().items():
-            if v == csum:
-                raise OstreeError(f"Commit '{c}' is referenced by ref '{r}'")
-        repo.delete_object(csum, ObjectType.COMMIT)
-    res = prune(repo, refs_only=args.refs_only, depth=args.depth, no_prune=args.no_prune,
-                keep_younger_than=keep, commit_only=args.commit_only)
+    res = prune(repo, refs_only=args.refs_only, depth=args.depth, dry_run=args.no_prune,
+                keep_younger_than=keep, commit_only=args.commit_only, delete_commits=args.delete_commit or ())
     if args.commit_only:
         _print(f"Total (commit only) objects: {res.n_objects_total}")
     else:
