@@ -17,20 +17,30 @@ from ._version import __version__
 # typing is not imported at run time: `import ostreepy` stays a few milliseconds
 TYPE_CHECKING = False
 
+__all__ = [
+    # the high-level functions and their results (ostreepy.porcelain)
+    "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",
+    "PullResult", "TreeSource", "boot_entries", "checkout", "commit", "deploy", "encapsulate", "fsck", "init",
+    "init_sysroot", "log", "open_repo", "open_sysroot", "prune", "pull", "refs", "rollback", "show", "status",
+    "switch", "upgrade",
+    # the errors
+    "OstreeError", "ArgumentError", "RegistryError", "RepoError", "RepoLockedError", "RefNotFoundError",
+    "ObjectNotFoundError", "CorruptObjectError", "ChecksumMismatchError", "PathNotFoundError", "CheckoutError",
+    "TarError", "SignatureError", "DeployError", "BootcError", "SysrootError",
+    # the objects the functions take and return
+    "Repo", "Sysroot", "Deployment", "EtcMergePlan", "FsckResult", "PruneResult", "OstreeImageReference",
+    "ProgressCallback", "ProgressEvent",
+    "Outcome", "Fetched", "VerbResult", "UpgradeResult", "SwitchResult", "RollbackResult", "DeployResult",
+    "Host", "HostSpec", "HostStatus", "BootEntry", "ImageStatus", "ImageReference",
+    "__version__",
+]
+
+_PORCELAIN = __all__[:__all__.index("OstreeError")]
+_ERRORS = __all__[__all__.index("OstreeError"):__all__.index("Repo")]
 # name -> the module that defines it (imported when the name is first used)
 _LAZY: dict[str, str] = {
-    # the high-level functions and their results
-    **{name: "ostreepy.porcelain" for name in (
-        "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult",
-        "MetadataValue", "PullResult", "TreeSource", "boot_entries", "checkout", "commit", "deploy",
-        "encapsulate", "fsck", "init", "init_sysroot", "log", "open_repo", "open_sysroot", "prune", "pull", "refs",
-        "rollback", "show", "status", "switch", "upgrade")},
-    # the errors
-    **{name: "ostreepy.errors" for name in (
-        "OstreeError", "ArgumentError", "RegistryError", "RepoError", "RepoLockedError", "RefNotFoundError",
-        "ObjectNotFoundError", "CorruptObjectError", "ChecksumMismatchError", "PathNotFoundError",
-        "CheckoutError", "TarError", "SignatureError", "DeployError", "BootcError", "SysrootError")},
-    # the objects the functions take and return
+    **{name: "ostreepy.porcelain" for name in _PORCELAIN},
+    **{name: "ostreepy.errors" for name in _ERRORS},
     "Repo": "ostreepy.store.repo",
     "Sysroot": "ostreepy.sysroot.sysroot",
     "Deployment": "ostreepy.sysroot.deployment",
@@ -45,8 +55,6 @@ _LAZY: dict[str, str] = {
     **{name: "ostreepy.bootc.host" for name in (
         "Host", "HostSpec", "HostStatus", "BootEntry", "ImageStatus", "ImageReference")},
 }
-
-__all__: list[str] = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:
     from .bootc.host import BootEntry, Host, HostSpec, HostStatus, ImageReference, ImageStatus

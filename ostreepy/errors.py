@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "OstreeError", "GVariantError", "InvalidObjectError", "CorruptObjectError", "ChecksumMismatchError",
+    "ObjectNotFoundError", "InvalidChecksumError", "RefNotFoundError", "InvalidRefError", "AmbiguousRefError",
+    "UnsupportedFileTypeError", "RepoError", "RepoLockedError", "InvalidFilenameError", "PathNotFoundError",
+    "CheckoutError", "TarError", "SignatureError", "DeployError", "BootcError", "SysrootError", "ArgumentError",
+    "RegistryError",
+]
+
 
 class OstreeError(Exception):
     """Root of every error ostreepy raises on purpose."""

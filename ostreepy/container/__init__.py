@@ -10,18 +10,20 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 
+__all__ = [
+    "ImageError", "ImageState", "ImportResult", "LayerPlan", "PreparedImport", "list_image_states", "list_images",
+    "prepare_image", "prune_layers", "pull_image", "query_image", "remove_images",
+    # not `encapsulate`: that name is its module's (ostreepy.encapsulate is the function)
+    "EncapsulationError", "unencapsulate",
+    "ImageRefError", "ImageReference", "OstreeImageReference", "SigVerify", "Transport",
+]
+
 # name -> the module that defines it
 _LAZY: dict[str, str] = {
-    **{name: "ostreepy.container.store" for name in (
-        "ImageError", "ImageState", "ImportResult", "LayerPlan", "PreparedImport", "list_image_states",
-        "list_images", "prepare_image", "prune_layers", "pull_image", "query_image", "remove_images")},
-    # not `encapsulate`: that name is its module's (ostreepy.encapsulate is the function)
-    **{name: "ostreepy.container.encapsulate" for name in ("EncapsulationError", "unencapsulate")},
-    **{name: "ostreepy.container.imgref" for name in (
-        "ImageRefError", "ImageReference", "OstreeImageReference", "SigVerify", "Transport")},
+    **{name: "ostreepy.container.store" for name in __all__[:12]},
+    **{name: "ostreepy.container.encapsulate" for name in __all__[12:14]},
+    **{name: "ostreepy.container.imgref" for name in __all__[14:]},
 }
-
-__all__: list[str] = sorted(_LAZY)
 
 if TYPE_CHECKING:
     from .encapsulate import EncapsulationError, unencapsulate

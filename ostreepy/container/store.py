@@ -142,6 +142,7 @@ def list_images(repo: Repo) -> List[str]:
 
 
 def list_image_states(repo: Repo) -> List[ImageState]:
+    """The stored state of every image in the repository."""
     out = []
     for name, commit in repo.list_refs(IMAGE_PREFIX, cut_prefix=True).items():
         st = _state_from_commit(repo, unescape_ref(name), commit)
@@ -176,6 +177,8 @@ def diff_id_index(repo: Repo) -> Dict[str, str]:
 
 @attrs.frozen
 class LayerPlan:
+    """One layer of an image to pull: its descriptor, diffID and the commit already holding it, if any."""
+
     descriptor: Descriptor
     diff_id: Optional[str]
     commit: Optional[str]  # already imported (by digest or by diffID)
@@ -188,6 +191,8 @@ class LayerPlan:
 
 @attrs.frozen
 class PreparedImport:
+    """An image's manifest and config, fetched, and which of its layers the repository lacks."""
+
     imgref: OstreeImageReference
     manifest_digest: str
     manifest: bytes
@@ -296,6 +301,8 @@ def _prepare(repo: Repo, ref: OstreeImageReference, src: ImageSource,
 
 @attrs.frozen
 class ImportResult:
+    """What :func:`pull_image` imported: the merge commit, the manifest, and the layers and bytes fetched."""
+
     merge_commit: str
     manifest_digest: str
     manifest: bytes
