@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import os
 import stat
+import sys
 from typing import TYPE_CHECKING, BinaryIO, Dict, Iterator, List, Mapping, Optional, Sequence, Union
 
 import attrs
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     from .bootc.host import Host
     from .bootc.results import DeployResult, RollbackResult, SwitchResult, UpgradeResult
     from .container.imgref import OstreeImageReference
+    from .container.store import PreparedImport
     from .store.fsck import FsckResult
     from .store.prune import PruneResult
 
@@ -157,9 +159,10 @@ def _imgref(image: object, param: str = "image") -> OstreeImageReference:
 
 
 @contextlib.contextmanager
-def _registry_errors(what: str) -> Iterator[None]:
+def _registry_errors() -> Iterator[None]:
     """ociclient's errors (and a network failure it lets through) become a
-    :class:`RegistryError`, the original kept as ``__cause__``."""
+    :class:`RegistryError` with the same message (the command line prints it
+    unchanged), the original kept as ``__cause__``."""
     try:
         yield
     except OstreeError:
@@ -167,13 +170,10 @@ def _registry_errors(what: str) -> Iterator[None]:
     except Exception as e:
         from ociclient.errors import OciError
         if isinstance(e, OciError):
-            raise RegistryError(f"{what}: {e}", e) from e
-        try:
-            import requests
-        except ImportError:  # pragma: no cover - requests is a dependency
-            raise e from None
-        if isinstance(e, requests.RequestException):
-            raise RegistryError(f"{what}: {e}", e) from e
+            raise RegistryError(str(e), e) from e
+        requests = sys.modules.get("requests")  # not imported: it cannot have raised
+        if requests is not None and isinstance(e, requests.RequestException):
+            raise RegistryError(str(e), e) from e
         raise
 
 
@@ -509,26 +509,34 @@ class PullResult:
     bytes_fetched: int
     #: nothing was fetched: the repository had this manifest already
     already_present: bool
+    #: paths left out of the commit because ostree cannot hold them, counted by where they were
+    filtered: Mapping[str, int] = attrs.field(factory=dict)
 
 
 def pull(repo: RepoArg, image: ImageArg, *, options: Optional[Options] = None,
-         platform: Optional[Platform] = None, progress: Optional[ProgressCallback] = None) -> PullResult:
+         platform: Optional[Platform] = None, legacy_paths: bool = False,
+         prepared: Optional[PreparedImport] = None, progress: Optional[ProgressCallback] = None) -> PullResult:
     """``ostree container image pull``: the container image ``image``
     (``ostree-unverified-image:oci:/path:tag``, ``ostree-unverified-registry:quay.io/x:tag``,
     or plainly ``oci:/path:tag`` / ``docker://quay.io/x:tag``) into ``repo``,
     as ostree-ext stores it. ``options`` (an :class:`ociclient.Options`) has
-    the credentials and TLS settings."""
+    the credentials and TLS settings; ``legacy_paths`` keeps ostree-ext's
+    older path rules; ``prepared`` is what
+    :func:`ostreepy.container.prepare_image` already fetched of it."""
     from .container import store
-    ref = _imgref(image)
-    with _repo(repo) as r, _registry_errors(f"pulling {ref}"):
+    from .container.layers import PathRules
+    ref = prepared.imgref if prepared is not None else _imgref(image)
+    rules = PathRules.legacy() if legacy_paths else PathRules()
+    with _repo(repo) as r, _registry_errors():
         # the fetch threads share the repository lock: take it once, here
         with r.locked():
-            res = store.pull_image(r, ref, options=options, platform=platform, progress=progress)
+            res = store.pull_image(r, ref, options=options, platform=platform, progress=progress, rules=rules,
+                                   prepared=prepared)
     prep = res.prepared
     total = len(prep.layers) if prep is not None else res.layers_fetched
     meta = _image_version(res.config)
     return PullResult(res.merge_commit, res.manifest_digest, str(ref.imgref), meta, total, res.layers_fetched,
-                      total - res.layers_fetched, res.bytes_fetched, res.already_present)
+                      total - res.layers_fetched, res.bytes_fetched, res.already_present, dict(res.filtered))
 
 
 def _image_version(config: bytes) -> Optional[str]:
@@ -550,16 +558,17 @@ class EncapsulateResult:
 
 
 def encapsulate(repo: RepoArg, rev: str, destination: str, *, labels: Optional[Mapping[str, str]] = None,
-                cmd: Optional[Sequence[str]] = None, options: Optional[Options] = None,
-                progress: Optional[ProgressCallback] = None) -> EncapsulateResult:
+                cmd: Optional[Sequence[str]] = None, compression_fast: bool = False,
+                options: Optional[Options] = None, progress: Optional[ProgressCallback] = None) -> EncapsulateResult:
     """``ostree container encapsulate``: commit ``rev`` as a one-layer OCI
     image at ``destination`` (``oci:PATH:TAG``, ``oci-archive:PATH:TAG`` or
-    ``docker://NAME``)."""
+    ``docker://NAME``); ``compression_fast`` trades size for speed."""
     from .container.encapsulate import encapsulate as _encapsulate
     _str(rev, "rev")
     _str(destination, "destination")
-    with _repo(repo) as r, _registry_errors(f"writing {destination}"):
-        digest = _encapsulate(r, rev, destination, labels=labels, cmd=cmd, options=options, progress=progress)
+    with _repo(repo) as r, _registry_errors():
+        digest = _encapsulate(r, rev, destination, labels=labels, cmd=cmd, compression_fast=compression_fast,
+                              options=options, progress=progress)
     return EncapsulateResult(digest, destination)
 
 
@@ -605,7 +614,7 @@ def deploy(sysroot: SysrootArg, image: Optional[ImageArg] = None, *, commit: Opt
             return DeployResult(Outcome.DEPLOYED, before, tuple(sr.deployments), deployment=d)
         ref = _imgref(image)
         tgt = _imgref(target, "target") if target is not None else None
-        with _registry_errors(f"pulling {ref}"):
+        with _registry_errors():
             return deploy_image(sr, osname, ref, None, target=tgt, kargs=list(kargs), options=options,
                                 progress=progress)
 
@@ -625,7 +634,7 @@ def upgrade(sysroot: SysrootArg, *, check: bool = False, download_only: bool = F
         raise ArgumentError("check: cannot be combined with apply, download_only or from_downloaded", "check")
     if download_only and (apply or from_downloaded):
         raise ArgumentError("download_only: cannot be combined with apply or from_downloaded", "download_only")
-    with _sysroot(sysroot, booted) as sr, _registry_errors("upgrading"):
+    with _sysroot(sysroot, booted) as sr, _registry_errors():
         return _upgrade(sr, None, check=check, download_only=download_only, from_downloaded=from_downloaded,
                         apply=apply, dry_run=dry_run, options=options, progress=progress)
 
@@ -644,7 +653,7 @@ def switch(sysroot: SysrootArg, image: ImageArg, *, transport: str = "registry",
         ref = _imgref(image)
     else:
         ref = imgref_for_switch(_str(image, "image") or "", _str(transport, "transport") or "")
-    with _sysroot(sysroot, booted) as sr, _registry_errors(f"pulling {ref}"):
+    with _sysroot(sysroot, booted) as sr, _registry_errors():
         return _switch(sr, None, ref, apply=apply, retain=retain, dry_run=dry_run, options=options,
                        progress=progress)
 
