@@ -575,14 +575,17 @@ def encapsulate(repo: RepoArg, rev: str, destination: str, *, labels: Optional[M
 # ============================================================================ sysroots
 
 
-def init_sysroot(path: PathArg, *, stateroot: str = "default", repo_mode: str = "bare") -> None:
+def init_sysroot(path: PathArg, *, stateroot: str = "default", repo_mode: Optional[str] = None) -> None:
     """``ostree admin init-fs`` then ``ostree admin os-init``: an empty
-    sysroot at ``path`` (created if missing) with one stateroot."""
+    sysroot at ``path`` (created if missing) with one stateroot. Its
+    repository is ``bare`` for root (real owners) and ``bare-user`` for
+    anyone else, unless ``repo_mode`` says."""
     from .sysroot.sysroot import init_fs
     p = _path(path, "path")
     _str(stateroot, "stateroot")
+    mode = _str(repo_mode, "repo_mode", optional=True) or ("bare" if os.geteuid() == 0 else "bare-user")
     os.makedirs(p, exist_ok=True)
-    init_fs(p, repo_mode=repo_mode)
+    init_fs(p, repo_mode=mode)
     with Sysroot(p) as sr:
         sr.init_osname(stateroot)
 
