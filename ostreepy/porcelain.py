@@ -108,31 +108,34 @@ def _repo(repo: RepoArg, param: str = "repo") -> Iterator[Repo]:
         yield r
 
 
-def open_sysroot(sysroot: PathArg, *, booted: Optional[str] = BOOTED_DEFAULT) -> Sysroot:
+def open_sysroot(sysroot: PathArg, *, booted: Optional[str] = BOOTED_DEFAULT,
+                 progress: Optional[ProgressCallback] = None) -> Sysroot:
     """Open the sysroot at ``sysroot`` (a directory holding ``ostree/`` and
     ``boot/``). ``booted`` says which deployment stands for the running
     system (see the module's documentation): ``"default"`` (the default),
-    None, or a kernel command line."""
+    None, or a kernel command line. ``progress`` hears the sysroot's
+    messages (``Copying /etc changes...``) as events."""
     path = _path(sysroot, "sysroot")
     if booted is not None and not isinstance(booted, str):
         raise ArgumentError(f"booted: expected 'default', None or a kernel command line, "
                             f"got {type(booted).__name__}", "booted")
     if booted == BOOTED_DEFAULT:
         # / is a real system: its booted deployment is found by stat, never assumed
-        return Sysroot(path, default_booted=os.path.realpath(path) != "/")
+        return Sysroot(path, default_booted=os.path.realpath(path) != "/", progress=progress)
     if booted is None:
-        return Sysroot(path)
-    return Sysroot(path, booted_cmdline=booted)
+        return Sysroot(path, progress=progress)
+    return Sysroot(path, booted_cmdline=booted, progress=progress)
 
 
 @contextlib.contextmanager
-def _sysroot(sysroot: SysrootArg, booted: Optional[str]) -> Iterator[Sysroot]:
+def _sysroot(sysroot: SysrootArg, booted: Optional[str],
+             progress: Optional[ProgressCallback] = None) -> Iterator[Sysroot]:
     if isinstance(sysroot, Sysroot):
         yield sysroot
         return
     if not isinstance(sysroot, (str, os.PathLike)):
         raise ArgumentError(f"sysroot: expected a Sysroot or a path, got {type(sysroot).__name__}", "sysroot")
-    with open_sysroot(sysroot, booted=booted) as sr:
+    with open_sysroot(sysroot, booted=booted, progress=progress) as sr:
         yield sr
 
 
@@ -607,7 +610,7 @@ def deploy(sysroot: SysrootArg, image: Optional[ImageArg] = None, *, commit: Opt
     _str(stateroot, "stateroot", optional=True)
     if isinstance(kargs, str):
         raise ArgumentError("kargs: expected a sequence of str, got str", "kargs")
-    with _sysroot(sysroot, booted) as sr:
+    with _sysroot(sysroot, booted, progress) as sr:
         osname = stateroot or (sr.booted.osname if sr.booted is not None else "default")
         if commit is not None:
             _str(commit, "commit")
@@ -637,7 +640,7 @@ def upgrade(sysroot: SysrootArg, *, check: bool = False, download_only: bool = F
         raise ArgumentError("check: cannot be combined with apply, download_only or from_downloaded", "check")
     if download_only and (apply or from_downloaded):
         raise ArgumentError("download_only: cannot be combined with apply or from_downloaded", "download_only")
-    with _sysroot(sysroot, booted) as sr, _registry_errors():
+    with _sysroot(sysroot, booted, progress) as sr, _registry_errors():
         return _upgrade(sr, None, check=check, download_only=download_only, from_downloaded=from_downloaded,
                         apply=apply, dry_run=dry_run, options=options, progress=progress)
 
@@ -656,7 +659,7 @@ def switch(sysroot: SysrootArg, image: ImageArg, *, transport: str = "registry",
         ref = _imgref(image)
     else:
         ref = imgref_for_switch(_str(image, "image") or "", _str(transport, "transport") or "")
-    with _sysroot(sysroot, booted) as sr, _registry_errors():
+    with _sysroot(sysroot, booted, progress) as sr, _registry_errors():
         return _switch(sr, None, ref, apply=apply, retain=retain, dry_run=dry_run, options=options,
                        progress=progress)
 
