@@ -26,7 +26,7 @@ __all__ = [
     # the errors
     "OstreeError", "ArgumentError", "RegistryError", "RepoError", "RepoLockedError", "RefNotFoundError",
     "ObjectNotFoundError", "CorruptObjectError", "ChecksumMismatchError", "PathNotFoundError", "CheckoutError",
-    "TarError", "SignatureError", "DeployError", "BootcError", "SysrootError",
+    "TarError", "SignatureError", "DeployError", "BootcError", "SysrootError", "FileSystemError",
     # the objects the functions take and return
     "Repo", "Sysroot", "Deployment", "EtcMergePlan", "FsckResult", "PruneResult", "OstreeImageReference",
     "ProgressCallback", "ProgressEvent",
@@ -62,8 +62,9 @@ if TYPE_CHECKING:
                                 VerbResult)
     from .container.imgref import OstreeImageReference
     from .errors import (ArgumentError, BootcError, CheckoutError, ChecksumMismatchError, CorruptObjectError,
-                         DeployError, ObjectNotFoundError, OstreeError, PathNotFoundError, RefNotFoundError,
-                         RegistryError, RepoError, RepoLockedError, SignatureError, SysrootError, TarError)
+                         DeployError, FileSystemError, ObjectNotFoundError, OstreeError, PathNotFoundError,
+                         RefNotFoundError, RegistryError, RepoError, RepoLockedError, SignatureError, SysrootError,
+                         TarError)
     from .porcelain import (BOOTED_DEFAULT, BootLoaderEntry, CheckoutResult, CommitInfo, EncapsulateResult,
                             MetadataValue, PullResult, TreeSource, boot_entries, checkout, commit, deploy,
                             encapsulate, fsck, init, init_sysroot, log, open_repo, open_sysroot, prune, pull, refs,

@@ -7,7 +7,7 @@ __all__ = [
     "ObjectNotFoundError", "InvalidChecksumError", "RefNotFoundError", "InvalidRefError", "AmbiguousRefError",
     "UnsupportedFileTypeError", "RepoError", "RepoLockedError", "InvalidFilenameError", "PathNotFoundError",
     "CheckoutError", "TarError", "SignatureError", "DeployError", "BootcError", "SysrootError", "ArgumentError",
-    "RegistryError",
+    "RegistryError", "FileSystemError",
 ]
 
 
@@ -135,3 +135,9 @@ class RegistryError(OstreeError):
         self.oci_error = oci_error
         self.status: int | None = getattr(oci_error, "status", None)
         self.codes: tuple[str, ...] = tuple(getattr(oci_error, "codes", ()) or ())
+
+
+class FileSystemError(OstreeError, OSError):
+    """An operating-system call that failed under a high-level call (a file
+    missing, no permission, a full disk). Also an :class:`OSError`, with its
+    ``errno``, ``strerror`` and ``filename``; the original is ``__cause__``."""

@@ -29,14 +29,16 @@ deployment as ostree does (by its root directory), never by a guess.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import stat
 import sys
-from typing import TYPE_CHECKING, BinaryIO, Dict, Iterator, List, Mapping, Optional, Sequence, Union
+from typing import (TYPE_CHECKING, BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, TypeVar,
+                    Union, cast)
 
 import attrs
 
-from .errors import ArgumentError, OstreeError, RegistryError, RepoError
+from .errors import ArgumentError, FileSystemError, OstreeError, RegistryError, RepoError
 from .progress import ProgressCallback
 from .store.gvariant import Variant
 from .store.repo import Repo
@@ -76,6 +78,36 @@ MetadataValue = Union[str, bool, int, bytes, Sequence[str], Variant]
 # ============================================================================ arguments
 
 
+_F = TypeVar("_F", bound=Callable[..., object])
+
+
+def _api(fn: _F) -> _F:
+    """One error story for a public function: what it lets through from below
+    becomes an :class:`OstreeError` with the same message (the command line
+    prints it unchanged), the original kept as ``__cause__``: an
+    :mod:`ociclient` error or a network failure a :class:`RegistryError`, an
+    :class:`OSError` a :class:`FileSystemError` (still an ``OSError``)."""
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        try:
+            return fn(*args, **kwargs)
+        except OstreeError:
+            raise
+        except OSError as e:
+            if e.errno is None:
+                raise FileSystemError(str(e)) from e
+            raise FileSystemError(e.errno, e.strerror, e.filename) from e
+        except Exception as e:
+            oci = sys.modules.get("ociclient.errors")  # not imported: it cannot have raised
+            requests = sys.modules.get("requests")
+            if (oci is not None and isinstance(e, oci.OciError)) or \
+                    (requests is not None and isinstance(e, requests.RequestException)):
+                raise RegistryError(str(e), e) from e
+            raise
+    return cast(_F, wrapper)
+
+
+
 def _path(value: object, param: str) -> str:
     if isinstance(value, (str, os.PathLike)):
         p = os.fspath(value)
@@ -84,6 +116,7 @@ def _path(value: object, param: str) -> str:
     raise ArgumentError(f"{param}: expected a path, got {type(value).__name__}", param)
 
 
+@_api
 def open_repo(repo: PathArg) -> Repo:
     """Open the repository at ``repo`` (close it, or use it as a context manager).
     A missing path, a file, or a directory that is not a repository is a
@@ -108,6 +141,7 @@ def _repo(repo: RepoArg, param: str = "repo") -> Iterator[Repo]:
         yield r
 
 
+@_api
 def open_sysroot(sysroot: PathArg, *, booted: Optional[str] = BOOTED_DEFAULT,
                  progress: Optional[ProgressCallback] = None) -> Sysroot:
     """Open the sysroot at ``sysroot`` (a directory holding ``ostree/`` and
@@ -161,28 +195,10 @@ def _imgref(image: object, param: str = "image") -> OstreeImageReference:
     return OstreeImageReference(SigVerify.INSECURE, ImageReference.parse(image))
 
 
-@contextlib.contextmanager
-def _registry_errors() -> Iterator[None]:
-    """ociclient's errors (and a network failure it lets through) become a
-    :class:`RegistryError` with the same message (the command line prints it
-    unchanged), the original kept as ``__cause__``."""
-    try:
-        yield
-    except OstreeError:
-        raise
-    except Exception as e:
-        from ociclient.errors import OciError
-        if isinstance(e, OciError):
-            raise RegistryError(str(e), e) from e
-        requests = sys.modules.get("requests")  # not imported: it cannot have raised
-        if requests is not None and isinstance(e, requests.RequestException):
-            raise RegistryError(str(e), e) from e
-        raise
-
-
 # ============================================================================ the store
 
 
+@_api
 def init(path: PathArg, *, mode: str = "bare", collection_id: Optional[str] = None) -> Repo:
     """``ostree init``: create a repository (``mode``: ``bare``, ``bare-user``,
     ``bare-user-only`` or ``archive``) at ``path`` and return it opened; an
@@ -288,6 +304,7 @@ def _tree_sources(tree: object) -> List[TreeSource]:
     raise ArgumentError(f"tree: expected a path, a tar stream or TreeSources, got {type(tree).__name__}", "tree")
 
 
+@_api
 def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[TreeSource]], *,
            branch: Optional[str] = None, subject: str = "", body: str = "",
            metadata: Optional[Mapping[str, MetadataValue]] = None, parent: Optional[str] = None,
@@ -381,6 +398,7 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
         return _info(r, csum)
 
 
+@_api
 def show(repo: RepoArg, rev: str) -> CommitInfo:
     """``ostree show``: the commit ``rev`` (a ref, a checksum or a unique prefix of one)."""
     _str(rev, "rev")
@@ -390,6 +408,7 @@ def show(repo: RepoArg, rev: str) -> CommitInfo:
         return _info(r, csum)
 
 
+@_api
 def log(repo: RepoArg, rev: str) -> List[CommitInfo]:
     """``ostree log``: ``rev`` (a ref or a checksum) and its ancestors, newest
     first, stopping where the history is not in the repository."""
@@ -410,6 +429,7 @@ def log(repo: RepoArg, rev: str) -> List[CommitInfo]:
     return out
 
 
+@_api
 def refs(repo: RepoArg, prefix: Optional[str] = None) -> Dict[str, str]:
     """``ostree refs --revision``: ref name -> commit checksum (under ``prefix``, with it)."""
     _str(prefix, "prefix", optional=True)
@@ -425,6 +445,7 @@ class CheckoutResult:
     destination: str
 
 
+@_api
 def checkout(repo: RepoArg, rev: str, destination: PathArg, *, subpath: Optional[str] = None,
              user_mode: Optional[bool] = None, overwrite: str = "none", process_whiteouts: bool = False,
              require_hardlinks: bool = False, force_copy: bool = False, bareuseronly_dirs: bool = False,
@@ -457,6 +478,7 @@ def checkout(repo: RepoArg, rev: str, destination: PathArg, *, subpath: Optional
     return CheckoutResult(csum, os.path.abspath(dest))
 
 
+@_api
 def fsck(repo: RepoArg, *, delete: bool = False, progress: Optional[ProgressCallback] = None) -> FsckResult:
     """``ostree fsck``: verify every object reachable from the refs; the
     result lists the problems (``ok`` when there are none). Corruption is
@@ -466,6 +488,7 @@ def fsck(repo: RepoArg, *, delete: bool = False, progress: Optional[ProgressCall
         return _fsck(r, delete=delete, progress=progress)
 
 
+@_api
 def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bool = False,
           keep_younger_than: Optional[int] = None, commit_only: bool = False,
           delete_commits: Sequence[str] = ()) -> PruneResult:
@@ -516,6 +539,7 @@ class PullResult:
     filtered: Mapping[str, int] = attrs.field(factory=dict)
 
 
+@_api
 def pull(repo: RepoArg, image: ImageArg, *, options: Optional[Options] = None,
          platform: Optional[Platform] = None, legacy_paths: bool = False,
          prepared: Optional[PreparedImport] = None, progress: Optional[ProgressCallback] = None) -> PullResult:
@@ -530,7 +554,7 @@ def pull(repo: RepoArg, image: ImageArg, *, options: Optional[Options] = None,
     from .container.layers import PathRules
     ref = prepared.imgref if prepared is not None else _imgref(image)
     rules = PathRules.legacy() if legacy_paths else PathRules()
-    with _repo(repo) as r, _registry_errors():
+    with _repo(repo) as r:
         # the fetch threads share the repository lock: take it once, here
         with r.locked():
             res = store.pull_image(r, ref, options=options, platform=platform, progress=progress, rules=rules,
@@ -560,6 +584,7 @@ class EncapsulateResult:
     destination: str
 
 
+@_api
 def encapsulate(repo: RepoArg, rev: str, destination: str, *, labels: Optional[Mapping[str, str]] = None,
                 cmd: Optional[Sequence[str]] = None, compression_fast: bool = False,
                 options: Optional[Options] = None, progress: Optional[ProgressCallback] = None) -> EncapsulateResult:
@@ -569,7 +594,7 @@ def encapsulate(repo: RepoArg, rev: str, destination: str, *, labels: Optional[M
     from .container.encapsulate import encapsulate as _encapsulate
     _str(rev, "rev")
     _str(destination, "destination")
-    with _repo(repo) as r, _registry_errors():
+    with _repo(repo) as r:
         digest = _encapsulate(r, rev, destination, labels=labels, cmd=cmd, compression_fast=compression_fast,
                               options=options, progress=progress)
     return EncapsulateResult(digest, destination)
@@ -578,6 +603,7 @@ def encapsulate(repo: RepoArg, rev: str, destination: str, *, labels: Optional[M
 # ============================================================================ sysroots
 
 
+@_api
 def init_sysroot(path: PathArg, *, stateroot: str = "default", repo_mode: Optional[str] = None) -> None:
     """``ostree admin init-fs`` then ``ostree admin os-init``: an empty
     sysroot at ``path`` (created if missing) with one stateroot. Its
@@ -593,6 +619,7 @@ def init_sysroot(path: PathArg, *, stateroot: str = "default", repo_mode: Option
         sr.init_osname(stateroot)
 
 
+@_api
 def deploy(sysroot: SysrootArg, image: Optional[ImageArg] = None, *, commit: Optional[str] = None,
            stateroot: Optional[str] = None, kargs: Sequence[str] = (), target: Optional[ImageArg] = None,
            booted: Optional[str] = BOOTED_DEFAULT, options: Optional[Options] = None,
@@ -620,11 +647,11 @@ def deploy(sysroot: SysrootArg, image: Optional[ImageArg] = None, *, commit: Opt
             return DeployResult(Outcome.DEPLOYED, before, tuple(sr.deployments), deployment=d)
         ref = _imgref(image)
         tgt = _imgref(target, "target") if target is not None else None
-        with _registry_errors():
-            return deploy_image(sr, osname, ref, None, target=tgt, kargs=list(kargs), options=options,
-                                progress=progress)
+        return deploy_image(sr, osname, ref, None, target=tgt, kargs=list(kargs), options=options,
+                            progress=progress)
 
 
+@_api
 def upgrade(sysroot: SysrootArg, *, check: bool = False, download_only: bool = False,
             from_downloaded: bool = False, apply: bool = False, dry_run: bool = False,
             booted: Optional[str] = BOOTED_DEFAULT, options: Optional[Options] = None,
@@ -640,11 +667,12 @@ def upgrade(sysroot: SysrootArg, *, check: bool = False, download_only: bool = F
         raise ArgumentError("check: cannot be combined with apply, download_only or from_downloaded", "check")
     if download_only and (apply or from_downloaded):
         raise ArgumentError("download_only: cannot be combined with apply or from_downloaded", "download_only")
-    with _sysroot(sysroot, booted, progress) as sr, _registry_errors():
+    with _sysroot(sysroot, booted, progress) as sr:
         return _upgrade(sr, None, check=check, download_only=download_only, from_downloaded=from_downloaded,
                         apply=apply, dry_run=dry_run, options=options, progress=progress)
 
 
+@_api
 def switch(sysroot: SysrootArg, image: ImageArg, *, transport: str = "registry", apply: bool = False,
            retain: bool = False, dry_run: bool = False, booted: Optional[str] = BOOTED_DEFAULT,
            options: Optional[Options] = None, progress: Optional[ProgressCallback] = None) -> SwitchResult:
@@ -659,11 +687,12 @@ def switch(sysroot: SysrootArg, image: ImageArg, *, transport: str = "registry",
         ref = _imgref(image)
     else:
         ref = imgref_for_switch(_str(image, "image") or "", _str(transport, "transport") or "")
-    with _sysroot(sysroot, booted, progress) as sr, _registry_errors():
+    with _sysroot(sysroot, booted, progress) as sr:
         return _switch(sr, None, ref, apply=apply, retain=retain, dry_run=dry_run, options=options,
                        progress=progress)
 
 
+@_api
 def rollback(sysroot: SysrootArg, *, booted: Optional[str] = BOOTED_DEFAULT) -> RollbackResult:
     """``bootc rollback``: the rollback deployment boots next (or, when a
     rollback is queued already, the booted one again)."""
@@ -672,6 +701,7 @@ def rollback(sysroot: SysrootArg, *, booted: Optional[str] = BOOTED_DEFAULT) -> 
         return _rollback(sr, None)
 
 
+@_api
 def status(sysroot: SysrootArg, *, booted: Optional[str] = BOOTED_DEFAULT, booted_only: bool = False) -> Host:
     """``bootc status``: the host document as typed values (its ``document``
     is the dict bootc prints)."""
@@ -700,6 +730,7 @@ class BootLoaderEntry:
         return self.entry.get("options")
 
 
+@_api
 def boot_entries(sysroot: SysrootArg) -> List[BootLoaderEntry]:
     """The sysroot's boot entries in boot order (the default first), as the
     boot loader reads them."""

@@ -214,18 +214,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     try:
         return args.func(args) or 0
-    except OstreeError as e:
-        sys.stdout.flush()
-        sys.stderr.write(f"error: {e}\n")
-        return 1
     except BrokenPipeError:
         return 1
     except KeyboardInterrupt:
         sys.stderr.write("error: interrupted\n")
         return 130
-    except OSError as e:
+    except OSError as e:  # also the library's FileSystemError, an OstreeError too
         sys.stdout.flush()
         sys.stderr.write(f"error: {e.strerror or e}{': ' + str(e.filename) if e.filename else ''}\n")
+        return 1
+    except OstreeError as e:
+        sys.stdout.flush()
+        sys.stderr.write(f"error: {e}\n")
         return 1
     except Exception as e:  # foreign errors (ociclient, bootloader) still get one line
         root = _package_error_roots()

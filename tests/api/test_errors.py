@@ -140,3 +140,19 @@ def test_ostreepy_import_is_cheap_and_the_cli_help_does_not_load_the_porcelain()
     lines = out.strip().splitlines()
     assert lines[0] == "['ostreepy._version']"
     assert lines[-1] == "False False"
+
+
+def test_an_os_failure_is_an_ostree_error_and_still_an_oserror(work: Path, rootfs: Path) -> None:
+    repo = work / "repo"
+    ostreepy.init(repo, mode="bare-user").close()
+    ostreepy.commit(repo, rootfs, branch="b", timestamp=TIMESTAMP)
+    (work / "afile").write_text("")
+    with pytest.raises(ostreepy.FileSystemError) as exc:
+        ostreepy.checkout(repo, "b", work / "afile" / "dest", user_mode=True)
+    err = exc.value
+    assert isinstance(err, ostreepy.OstreeError) and isinstance(err, OSError)
+    assert err.errno is not None and isinstance(err.__cause__, OSError)
+    # the command line prints it as it prints any OSError
+    p = run(sys.executable, "-m", "ostreepy", f"--repo={repo}", "checkout", "-U", "b", str(work / "afile" / "d"),
+            check=False)
+    assert p.returncode == 1 and p.stderr.startswith("error: Not a directory"), p.stderr
