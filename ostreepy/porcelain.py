@@ -13,7 +13,8 @@ Every name here is also ``ostreepy.<name>`` (loaded on first use, so
 * Results are attrs values (frozen), never printed text or exit codes.
 * Every failure is an :class:`~ostreepy.errors.OstreeError`: a registry or
   image-transport failure during a pull is a :class:`RegistryError` whose
-  ``__cause__`` (and ``oci_error``) is the :mod:`ociclient` error.
+  ``__cause__`` (and ``oci_error``) is the :mod:`ociclient` error; a failed
+  system call is a :class:`FileSystemError`, an :class:`OSError` too.
 * Long work takes ``progress``, a :data:`~ostreepy.progress.ProgressCallback`
   called with each progress event.
 
