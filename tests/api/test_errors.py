@@ -156,3 +156,25 @@ def test_an_os_failure_is_an_ostree_error_and_still_an_oserror(work: Path, rootf
     p = run(sys.executable, "-m", "ostreepy", f"--repo={repo}", "checkout", "-U", "b", str(work / "afile" / "d"),
             check=False)
     assert p.returncode == 1 and p.stderr.startswith("error: Not a directory"), p.stderr
+
+
+def test_ociclient_login_then_list_tags_and_pull_with_the_stored_credentials(work: Path, auth_registry) -> None:
+    from ociclient.errors import OciError
+    authfile = str(work / "auth.json")
+    with pytest.raises(Unauthorized):
+        ociclient.login(auth_registry.host, USER, "wrong", authfile=authfile, tls_verify=False)
+    assert not os.path.exists(authfile)
+    assert ociclient.login(f"http://{auth_registry.host}", USER, PASSWORD, authfile=authfile,
+                           tls_verify=False) == auth_registry.host
+    opts = ociclient.Options(tls_verify=False, authfile=authfile)
+    assert ociclient.list_tags(f"docker://{auth_registry.host}/example/os", options=opts) == ("v1",)
+    # skopeo reads what login stored
+    skopeo = run("skopeo", "list-tags", "--tls-verify=false", f"--authfile={authfile}",
+                 f"docker://{auth_registry.host}/example/os")
+    assert json.loads(skopeo.stdout)["Tags"] == ["v1"]
+    repo = work / "repo"
+    ostreepy.init(repo, mode="bare-user").close()
+    assert ostreepy.pull(repo, f"docker://{auth_registry.host}/example/os:v1", options=opts).version == "1"
+    ociclient.logout(auth_registry.host, authfile=authfile)
+    with pytest.raises(OciError):
+        ociclient.logout(auth_registry.host, authfile=authfile)
