@@ -11,7 +11,10 @@ progress-v0 JSON Lines events and the console they go to; and, doing the
 I/O, :mod:`~ostreepy.bootc.status` reads a sysroot's deployments and their
 images while :mod:`~ostreepy.bootc.verbs` pulls through
 :mod:`ostreepy.container.store` and deploys through
-:class:`ostreepy.sysroot.sysroot.Sysroot`.
+:class:`ostreepy.sysroot.sysroot.Sysroot`. The verbs print nothing: bootc's
+messages go to the :class:`Console` a caller passes, and each returns a value
+of :mod:`~ostreepy.bootc.results`; :mod:`~ostreepy.bootc.host` is the host
+document as typed values.
 
 A folder sysroot has no running system, so two things stand in for it:
 "booted" is the default deployment unless the caller passes a kernel command
