@@ -19,6 +19,8 @@ class ImageRefError(OstreeError):
 
 
 class Transport(enum.Enum):
+    """An image transport (``registry``, ``oci``, ``oci-archive``, ``containers-storage``, ``dir``...)."""
+
     REGISTRY = "registry"
     OCI_DIR = "oci"
     OCI_ARCHIVE = "oci-archive"
@@ -42,6 +44,8 @@ class Transport(enum.Enum):
 
 @attrs.frozen
 class ImageReference:
+    """An image by transport and name: ``registry:quay.io/x:tag``, ``oci:/path:tag``..."""
+
     transport: Transport
     name: str
 
@@ -69,6 +73,8 @@ class ImageReference:
 
 
 class SigVerify(enum.Enum):
+    """How an ostree-ext reference checks signatures: not at all, by an ostree remote, or by policy."""
+
     INSECURE = "insecure"          # ostree-unverified-*
     CONTAINER_POLICY = "policy"    # ostree-image-signed:
     OSTREE_REMOTE = "remote"       # ostree-remote-*
@@ -76,6 +82,9 @@ class SigVerify(enum.Enum):
 
 @attrs.frozen
 class OstreeImageReference:
+    """ostree-ext's image reference: ``ostree-unverified-image:oci:/path:tag``,
+    ``ostree-remote-image:REMOTE:registry:NAME``...: a signature rule and an image."""
+
     sigverify: SigVerify
     imgref: ImageReference
     remote: Optional[str] = None

@@ -24,6 +24,8 @@ class FsckProblem:
 
 @attrs.define
 class FsckResult:
+    """What :func:`fsck` found: counts, the problems (``ok`` when none), what it deleted or marked partial."""
+
     n_commits: int = 0
     n_partial: int = 0
     n_fsck_partial: int = 0

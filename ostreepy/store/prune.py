@@ -15,6 +15,8 @@ from .repo import Repo
 
 @attrs.frozen
 class PruneResult:
+    """What :func:`prune` counted and deleted (or, with ``no_prune``, would delete)."""
+
     n_objects_total: int
     n_objects_pruned: int
     freed_bytes: int
