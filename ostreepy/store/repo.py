@@ -42,6 +42,7 @@ from ..fsutil import write_all
 from .gvariant import Variant
 from .objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
 from .refs import parse_refspec, validate_ref, validate_remote_name
+from . import staging as stg
 
 CHUNK = 1 << 20
 
@@ -211,6 +212,14 @@ class Repo:
         self._txn_lock = threading.Lock()
         self._staged: Dict[Tuple[str, ObjectType], str] = {}
         self._staging_dir: Optional[str] = None
+        self._staging_lock: Optional[stg.StagingLock] = None
+        self._tmp_dfd = -1
+        # as g_ascii_strtoull reads it: leading digits, else 0
+        expiry = (config.get("core", "tmp-expiry-secs", "") or "").strip()
+        digits = expiry[: len(expiry) - len(expiry.lstrip("0123456789"))]
+        self.tmp_expiry_secs = int(digits) if expiry else stg.DEFAULT_EXPIRY_SECS
+        if expiry and not digits:
+            self.tmp_expiry_secs = 0
         self._pending_refs: Dict[int, Dict[str, Optional[str]]] = {}
         self._ready_refs: Dict[str, Optional[str]] = {}
         self.parent: Optional[Repo] = None
@@ -262,6 +271,11 @@ class Repo:
         if not config.has_group("core"):
             raise RepoError("Repository config has no [core] group")
         dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        if os.access(path, os.W_OK):
+            # as libostree: tmp/ (and tmp/cache) are made again if someone removed them
+            for d in ("tmp", "tmp/cache"):
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(d, 0o775, dir_fd=dfd)
         try:
             return cls(path, config, dfd)
         except BaseException:
@@ -270,6 +284,9 @@ class Repo:
 
     def close(self) -> None:
         self.lock.close()
+        if self._tmp_dfd >= 0:
+            os.close(self._tmp_dfd)
+            self._tmp_dfd = -1
         if self._dfd >= 0:
             os.close(self._dfd)
             self._dfd = -1
@@ -294,6 +311,11 @@ class Repo:
     @property
     def tmp_dir(self) -> str:
         return self._join("tmp")
+
+    def _tmp_fd(self) -> int:
+        if self._tmp_dfd < 0:
+            self._tmp_dfd = os.open(self.tmp_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return self._tmp_dfd
 
     # ------------------------------------------------------------ transactions
 
@@ -341,6 +363,7 @@ class Repo:
             staged, self._staged = self._staged, {}
             refs, self._ready_refs = self._ready_refs, {}
             staging, self._staging_dir = self._staging_dir, None
+            staging_lock, self._staging_lock = self._staging_lock, None
         self.sync()
 
         def move(batch: List[Tuple[Tuple[str, ObjectType], str]]) -> None:
@@ -362,6 +385,12 @@ class Repo:
         if staging is not None:
             import shutil
             shutil.rmtree(staging, ignore_errors=True)  # only the emptied xx/ directories are left
+        if staging_lock is not None:
+            staging_lock.release()
+        # as libostree at the end of every transaction; a failure to tidy up
+        # must not fail a transaction whose objects are already in
+        with contextlib.suppress(OSError):
+            self.cleanup_tmp()
         for refspec, target in refs.items():
             self._write_ref(refspec, target)
         if refs:
@@ -394,17 +423,25 @@ class Repo:
         prefix = checksum[:2]
         with self._txn_lock:
             if self._staging_dir is None:
-                d = os.path.join(self.tmp_dir, f"staging-{os.getpid()}-{time.monotonic_ns()}")
-                os.mkdir(d, 0o700)
+                name, lock, reused = stg.allocate(self._tmp_fd(), stg.stagedir_prefix())
+                d = os.path.join(self.tmp_dir, name)
                 self._staging_dir = d
+                self._staging_lock = lock
                 self._staging_subdirs: Set[str] = set()
+                if reused:
+                    # what a transaction that died left here was verified before it was
+                    # staged: it goes in with ours (libostree's transaction resume)
+                    for csum, t, p in stg.staged_objects(d, self.mode is RepoMode.ARCHIVE):
+                        self._staged.setdefault((csum, t), p)
             # laid out like objects/ (xx/ subdirectories), so writers on several
             # threads do not all queue on one directory's lock
             sub = os.path.join(self._staging_dir, prefix)
             if prefix not in self._staging_subdirs:
                 os.makedirs(sub, 0o700, exist_ok=True)
                 self._staging_subdirs.add(prefix)
-        return os.path.join(sub, f"{checksum[2:]}.{objtype.name_str}")
+        # named as in objects/, so that libostree reusing this directory moves them right
+        ext = "filez" if objtype is ObjectType.FILE and self.mode is RepoMode.ARCHIVE else objtype.name_str
+        return os.path.join(sub, f"{checksum[2:]}.{ext}")
 
     def _note_staged(self, checksum: str, objtype: ObjectType, path: str) -> None:
         with self._txn_lock:
@@ -1183,21 +1220,18 @@ class Repo:
                 reachable[(mcsum, ObjectType.DIR_META)] = None
                 stack.append(tcsum)
 
-    def cleanup_tmp(self, max_age: float = 86400.0) -> None:
-        """Remove leftovers of interrupted writes older than ``max_age`` seconds."""
-        now = time.time()
-        with contextlib.suppress(FileNotFoundError):
-            for name in os.listdir(self.tmp_dir):
-                if not name.startswith(("tmpobj-", "staging-")):
-                    continue
-                p = os.path.join(self.tmp_dir, name)
-                with contextlib.suppress(FileNotFoundError):
-                    if now - os.lstat(p).st_mtime > max_age:
-                        if name.startswith("staging-"):
-                            import shutil
-                            shutil.rmtree(p, ignore_errors=True)
-                        else:
-                            os.unlink(p)
+    def cleanup_tmp(self, max_age: Optional[float] = None, keep_current_boot: bool = True) -> None:
+        """Reclaim ``tmp/`` as libostree does after each transaction: staging
+        directories no live transaction holds (of other boots; of this one too
+        unless ``keep_current_boot``), and anything else older than ``max_age``
+        seconds (default ``core.tmp-expiry-secs``, a day)."""
+        try:
+            tmp_dfd = self._tmp_fd()
+        except FileNotFoundError:
+            return
+        expiry = self.tmp_expiry_secs if max_age is None else max_age
+        skip = os.path.basename(self._staging_dir) if self._staging_dir else None
+        stg.cleanup(tmp_dfd, stg.stagedir_prefix(), expiry, keep_current_boot, skip=skip)
 
 
 def _bare_user_only_header(header: FileHeader, strict: bool = True) -> FileHeader:

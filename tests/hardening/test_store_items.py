@@ -8,7 +8,10 @@ import hashlib
 import io
 import json
 import os
+import subprocess
+import sys
 import tarfile
+import time
 
 import pytest
 
@@ -143,3 +146,163 @@ def test_keyfile_invalid_escape_is_an_error_on_read(tmp_path):
         assert tool(f"--repo={r}", "config", "get", "core.mode", check=True).stdout == "archive-z2\n"
     with pytest.raises(OstreeError):
         KeyFile().set("core", "a=b", "v")
+
+
+# ------------------------------------------------------------------ item 9
+
+_KILLED_TXN = """
+import os, sys
+from ostreepy.store.repo import Repo
+from ostreepy.store.mtree import MutableTree
+from ostreepy.store.commit import write_directory_to_mtree, write_mtree, create_commit
+repo = Repo.open(sys.argv[1])
+with repo.transaction():
+    tree, meta = write_mtree(repo, write_directory_to_mtree(repo, sys.argv[2], MutableTree()))
+    c = create_commit(repo, tree, meta, subject="s", timestamp=0)
+    repo.set_ref("x", c)
+    print(c, flush=True)
+    os._exit(9)
+"""
+
+
+def _killed_transaction(repo, src, boot=None):
+    env = dict(os.environ)
+    if boot:
+        env["OSTREE_BOOTID"] = boot
+    p = subprocess.run([sys.executable, "-c", _KILLED_TXN, str(repo), str(src)], capture_output=True, text=True,
+                       env=env)
+    assert p.returncode == 9, p.stderr
+    return p.stdout.strip()
+
+
+def _staging(repo):
+    return sorted(n for n in os.listdir(repo / "tmp") if n.startswith("staging-"))
+
+
+def _ostree_commit_blocked(repo, tmp_path, boot):
+    """A real `ostree commit` holding its transaction open: it reads its tree from a FIFO."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    proc = subprocess.Popen(["ostree", f"--repo={repo}", "commit", "-b", "peer", f"--tree=tar={fifo}"],
+                            env=dict(os.environ, OSTREE_BOOTID=boot), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 10
+    while not _staging(repo) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc, fifo
+
+
+@pytest.mark.parametrize("next_tool", ["ostree", "ostreepy"])
+def test_killed_transaction_staging_is_reused_this_boot(tmp_path, next_tool):
+    """A transaction killed with its objects staged: the next transaction, of either
+    tool, takes the staging directory over, moves its objects in and removes it."""
+    _tree(tmp_path / "t")
+    repo = tmp_path / "r"
+    ostree(f"--repo={repo}", "init", "--mode=bare-user", check=True)
+    killed = _killed_transaction(repo, tmp_path / "t")
+    left = _staging(repo)
+    assert len(left) == 2 and left[1] == left[0] + "-lock"  # the directory and its (free) lock
+    tool = ostree if next_tool == "ostree" else ostreepy
+    (tmp_path / "u").mkdir()
+    (tmp_path / "u/f").write_text("other\n")
+    tool(f"--repo={repo}", "commit", "-b", "y", tmp_path / "u", check=True)
+    assert _staging(repo) == []
+    # the killed transaction's verified objects went in; its ref did not
+    assert ostreepy(f"--repo={repo}", "refs", check=True).stdout == "y\n"
+    assert ostree(f"--repo={repo}", "fsck", "-a").returncode == 0  # no partial or corrupt object
+    assert ostree(f"--repo={repo}", "show", killed).returncode == 0
+    ostree(f"--repo={repo}", "checkout", killed, tmp_path / "co", check=True)
+    assert (tmp_path / "co/usr/lib/deep/b").read_bytes() == b"b\n"
+
+
+@pytest.mark.parametrize("next_tool", ["ostree", "ostreepy"])
+def test_killed_transaction_of_another_boot_is_removed(tmp_path, next_tool):
+    _tree(tmp_path / "t")
+    repo = tmp_path / "r"
+    ostree(f"--repo={repo}", "init", "--mode=archive", check=True)
+    killed = _killed_transaction(repo, tmp_path / "t", boot="0ld-b00t")
+    assert _staging(repo)
+    tool = ostree if next_tool == "ostree" else ostreepy
+    (tmp_path / "u").mkdir()
+    tool(f"--repo={repo}", "commit", "-b", "y", tmp_path / "u", check=True)
+    assert _staging(repo) == []
+    # data of another boot may not have reached the disk: nothing of it is kept
+    assert ostree(f"--repo={repo}", "show", killed).returncode == 1
+    assert ostree(f"--repo={repo}", "fsck").returncode == 0
+
+
+def test_peer_live_staging_survives_our_cleanup(tmp_path):
+    """A real ostree mid-transaction (another boot id, so that only its lock protects
+    it): an ostreepy commit and an explicit cleanup leave its staging alone, and
+    the ostree commit then completes."""
+    repo = tmp_path / "r"
+    ostree(f"--repo={repo}", "init", "--mode=bare-user", check=True)
+    proc, fifo = _ostree_commit_blocked(repo, tmp_path, "peer-boot")
+    try:
+        theirs = _staging(repo)
+        assert len(theirs) == 2
+        (tmp_path / "u").mkdir()
+        (tmp_path / "u/f").write_text("ours\n")
+        ostreepy(f"--repo={repo}", "commit", "-b", "ours", tmp_path / "u", check=True)
+        with Repo.open(str(repo)) as r:
+            r.cleanup_tmp(max_age=-1, keep_current_boot=False)
+        assert _staging(repo) == theirs
+        (tmp_path / "t").mkdir()
+        (tmp_path / "t/a").write_text("peer\n")
+        with open(fifo, "wb") as f:
+            with tarfile.open(fileobj=f, mode="w|") as t:
+                t.add(tmp_path / "t", arcname=".")
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert _staging(repo) == []
+    assert ostree(f"--repo={repo}", "fsck").returncode == 0
+    assert ostreepy(f"--repo={repo}", "refs", check=True).stdout == "ours\npeer\n"
+
+
+def test_our_live_staging_survives_peer_cleanup(tmp_path):
+    """ostreepy mid-transaction with its objects staged; a real `ostree commit` of
+    another boot id (which removes every free staging of other boots) runs to the
+    end without touching ours; ours then completes."""
+    _tree(tmp_path / "t")
+    repo = tmp_path / "r"
+    ostree(f"--repo={repo}", "init", "--mode=bare-user", check=True)
+    from ostreepy.store.commit import create_commit, write_directory_to_mtree, write_mtree
+    from ostreepy.store.mtree import MutableTree
+    with Repo.open(str(repo)) as r:
+        with r.transaction():
+            tree, meta = write_mtree(r, write_directory_to_mtree(r, str(tmp_path / "t"), MutableTree()))
+            c = create_commit(r, tree, meta, subject="s", timestamp=0)
+            r.set_ref("ours", c)
+            ours = _staging(repo)
+            assert len(ours) == 2
+            (tmp_path / "u").mkdir()
+            ostree(f"--repo={repo}", "commit", "-b", "peer", tmp_path / "u", check=True,
+                   env={"OSTREE_BOOTID": "peer-boot"})
+            assert _staging(repo) == ours
+    assert _staging(repo) == []
+    assert ostree(f"--repo={repo}", "fsck").returncode == 0
+    assert ostree(f"--repo={repo}", "refs", check=True).stdout == "ours\npeer\n"
+
+
+def test_tmp_expiry_and_missing_tmp(tmp_path):
+    """Unknown leftovers in tmp/ go once older than core.tmp-expiry-secs, as with
+    ostree; a removed tmp/ is made again on open (item 11)."""
+    repo = tmp_path / "r"
+    ostreepy(f"--repo={repo}", "init", "--mode=archive", check=True)
+    old, new = repo / "tmp/tmpobj-1-2-3", repo / "tmp/fresh"
+    old.write_text("x")
+    new.write_text("y")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    ostreepy(f"--repo={repo}", "config", "set", "core.tmp-expiry-secs", "600", check=True)
+    (tmp_path / "u").mkdir()
+    ostreepy(f"--repo={repo}", "commit", "-b", "y", tmp_path / "u", check=True)
+    assert not old.exists() and new.exists()
+    import shutil
+    shutil.rmtree(repo / "tmp")
+    ostreepy(f"--repo={repo}", "commit", "-b", "z", tmp_path / "u", check=True)
+    assert (repo / "tmp/cache").is_dir()
+    assert ostree(f"--repo={repo}", "fsck").returncode == 0
