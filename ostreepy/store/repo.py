@@ -20,7 +20,7 @@ import stat
 import threading
 import time
 import zlib
-from typing import BinaryIO, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import BinaryIO, Dict, FrozenSet, Iterator, List, Mapping, Optional, Set, Tuple
 
 from . import objects as obj
 from ..errors import (
@@ -41,7 +41,7 @@ from .lock import SHARED, RepoLock
 from ..fsutil import write_all
 from .gvariant import Variant
 from .objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
-from .refs import parse_refspec, validate_ref, validate_remote_name
+from .refs import parse_refspec, validate_collection_id, validate_ref, validate_remote_name
 from . import staging as stg
 
 CHUNK = 1 << 20
@@ -184,7 +184,8 @@ class VerifyingReader(io.RawIOBase):
 class Repo:
     """An open repository.  Use :meth:`init` or :meth:`open`."""
 
-    def __init__(self, path: str, config: KeyFile, dfd: int) -> None:
+    def __init__(self, path: str, config: KeyFile, dfd: int,
+                 _children: FrozenSet[Tuple[int, int]] = frozenset()) -> None:
         self.path = os.path.abspath(path)
         self.config = config
         self._dfd = dfd
@@ -225,7 +226,13 @@ class Repo:
         self.parent: Optional[Repo] = None
         parent_path = config.get("core", "parent")
         if parent_path:
-            self.parent = Repo.open(parent_path)
+            # a chain of parents that comes back to a repository already in it
+            # would open repositories without end
+            st = os.fstat(dfd)
+            me = (st.st_dev, st.st_ino)
+            if me in _children:
+                raise RepoError(f"core.parent of a repository leads back to {self.path}: a cycle of parents")
+            self.parent = Repo.open(parent_path, _children=_children | {me})
 
     # ------------------------------------------------------------ lifecycle
 
@@ -253,7 +260,17 @@ class Repo:
         return cls.open(path)
 
     @classmethod
-    def open(cls, path: str) -> "Repo":
+    def open(cls, path: str, *, _children: FrozenSet[Tuple[int, int]] = frozenset()) -> "Repo":
+        if _children:
+            # a parent is a directory on disk: compare it by identity, not by name
+            try:
+                st = os.stat(path)
+            except OSError:
+                pass
+            else:
+                if (st.st_dev, st.st_ino) in _children:
+                    raise RepoError(f"core.parent {path} is the repository itself or one of its children:"
+                                    " a cycle of parents")
         cfg_path = os.path.join(path, "config")
         try:
             with open(cfg_path, "r", encoding="utf-8") as f:
@@ -277,7 +294,7 @@ class Repo:
                 with contextlib.suppress(FileExistsError):
                     os.mkdir(d, 0o775, dir_fd=dfd)
         try:
-            return cls(path, config, dfd)
+            return cls(path, config, dfd, _children)
         except BaseException:
             os.close(dfd)
             raise
@@ -1041,6 +1058,7 @@ class Repo:
                     if refspec in table:
                         return table[refspec]
         remote, ref = parse_refspec(refspec)
+        _check_name_lengths(refspec)
         path = self._ref_path(remote, ref)
         try:
             with open(path, "r", encoding="ascii") as f:
@@ -1051,6 +1069,9 @@ class Repo:
             return None
         except UnicodeDecodeError:
             raise RepoError(f"Invalid ref file for {refspec}") from None
+        except OSError as e:
+            # ENAMETOOLONG, EACCES, ELOOP...: still a ref that cannot be read
+            raise RepoError(f"Reading ref {refspec}: {e.strerror}") from None
         if not obj.is_checksum(value):
             raise RepoError(f"Invalid checksum in ref {refspec}: '{value}'")
         return value
@@ -1061,6 +1082,7 @@ class Repo:
         validate_ref(ref)
         if remote:
             validate_remote_name(remote)
+        _check_name_lengths(refspec)
         if checksum is not None:
             obj.validate_checksum(checksum)
         if self._txn_depth:
@@ -1072,18 +1094,86 @@ class Repo:
 
     def _write_ref(self, refspec: str, checksum: Optional[str]) -> None:
         remote, ref = parse_refspec(refspec)
-        path = self._ref_path(remote, ref)
-        if checksum is None:
+        self._write_ref_path(refspec, self._ref_path(remote, ref), checksum)
+
+    def _write_ref_path(self, refspec: str, path: str, checksum: Optional[str]) -> None:
+        try:
+            if checksum is None:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                except IsADirectoryError:
+                    raise RefNotFoundError(f"Refspec '{refspec}' not found") from None
+                return
+            obj.validate_checksum(checksum)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            data = (checksum + "\n").encode()
             try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+                _write_file_atomic(path, data, 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
             except IsADirectoryError:
-                raise RefNotFoundError(f"Refspec '{refspec}' not found") from None
-            return
-        obj.validate_checksum(checksum)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        _write_file_atomic(path, (checksum + "\n").encode(), 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
+                # as libostree's write_checksum_file_at: a directory in the way (left by
+                # deleting the refs under it) goes, unless it still holds refs
+                for name, _ in _walk_refs(path):
+                    raise RepoError(f"Conflict: {refspec}/{name} exists under {refspec} when attempting write")
+                import shutil
+                shutil.rmtree(path)
+                _write_file_atomic(path, data, 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
+        except OstreeError:
+            raise
+        except OSError as e:
+            raise RepoError(f"Writing ref {refspec}: {e.strerror}: {e.filename or path}") from None
+
+    # ------------------------------------------------------------ collection refs
+
+    @property
+    def collection_id(self) -> Optional[str]:
+        return self.config.get("core", "collection-id") or None
+
+    def list_collection_refs(self, collection_id: Optional[str] = None) -> Dict[Tuple[str, str], str]:
+        """(collection ID, ref) -> checksum, as ostree_repo_list_collection_refs:
+        ``refs/heads`` under the repository's own collection ID, ``refs/mirrors/<ID>``,
+        and ``refs/remotes/<remote>`` of remotes configured with a collection ID."""
+        if collection_id is not None:
+            try:
+                validate_collection_id(collection_id)
+            except InvalidRefError as e:
+                raise InvalidRefError(f"Listing refs: {e}") from None
+        out: Dict[Tuple[str, str], str] = {}
+        main = self.collection_id
+        if main is not None and collection_id in (None, main):
+            for name, csum in _walk_refs(self._join("refs/heads")):
+                out[(main, name)] = csum
+        mirrors = self._join("refs/mirrors")
+        for cid in sorted(os.listdir(mirrors)) if os.path.isdir(mirrors) else []:
+            if collection_id in (None, cid) and os.path.isdir(os.path.join(mirrors, cid)):
+                for name, csum in _walk_refs(os.path.join(mirrors, cid)):
+                    out.setdefault((cid, name), csum)
+        remotes = self._join("refs/remotes")
+        for remote in sorted(os.listdir(remotes)) if os.path.isdir(remotes) else []:
+            remote_cid = self.config.get(f'remote "{remote}"', "collection-id") or ""
+            try:
+                validate_collection_id(remote_cid)
+            except InvalidRefError:
+                continue  # a remote without a valid collection ID is not listed
+            if collection_id in (None, remote_cid):
+                for name, csum in _walk_refs(os.path.join(remotes, remote)):
+                    out.setdefault((remote_cid, name), csum)
+        return dict(sorted(out.items()))
+
+    def set_collection_ref(self, collection_id: str, ref: str, checksum: Optional[str]) -> None:
+        """Point (or, with None, delete) a collection ref now: under ``refs/heads``
+        when it is the repository's own collection ID, else ``refs/mirrors/<ID>``."""
+        validate_collection_id(collection_id)
+        validate_ref(ref)
+        _check_name_lengths(ref)
+        if checksum is not None:
+            obj.validate_checksum(checksum)
+        if collection_id == self.collection_id:
+            path = self._join(f"refs/heads/{ref}")
+        else:
+            path = self._join(f"refs/mirrors/{collection_id}/{ref}")
+        self._write_ref_path(f"({collection_id}, {ref})", path, checksum)
 
     def resolve_rev(self, rev: str, allow_noent: bool = False) -> Optional[str]:
         """Resolve as ostree_repo_resolve_rev: a checksum, then a unique checksum
@@ -1256,6 +1346,13 @@ def _checked_symlink(header: FileHeader, checksum: str, verify: bool) -> FileHea
         if actual != checksum:
             raise ChecksumMismatchError(checksum, actual, "file object")
     return header
+
+
+def _check_name_lengths(refspec: str) -> None:
+    # a name the filesystem cannot hold is a bad name, not an I/O error later
+    for part in refspec.replace(":", "/").split("/"):
+        if len(part.encode()) > 255:
+            raise InvalidRefError(f"Invalid ref name {refspec}: a component is longer than 255 bytes")
 
 
 def _walk_refs(base: str) -> Iterator[Tuple[str, str]]:
