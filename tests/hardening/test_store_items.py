@@ -306,3 +306,183 @@ def test_tmp_expiry_and_missing_tmp(tmp_path):
     ostreepy(f"--repo={repo}", "commit", "-b", "z", tmp_path / "u", check=True)
     assert (repo / "tmp/cache").is_dir()
     assert ostree(f"--repo={repo}", "fsck").returncode == 0
+
+
+# ------------------------------------------------------------------ item 11 (found by ostree's own tests)
+
+
+def _src(tmp_path):
+    src = tmp_path / "src"
+    (src / "baz").mkdir(parents=True)
+    (src / "d").mkdir()
+    (src / "a").write_text("a\n")
+    (src / "baz/saucer").write_text("alien\n")
+    (src / "d/f").write_text("f\n")
+    return src
+
+
+def test_union_checkout_twice_leaves_no_temp_files(tmp_path, tool):
+    src = _src(tmp_path)
+    repo = tmp_path / "r"
+    tool(f"--repo={repo}", "init", "--mode=bare-user-only", check=True)
+    tool(f"--repo={repo}", "commit", "-b", "t", "--canonical-permissions", src, check=True)
+    for _ in range(2):
+        tool(f"--repo={repo}", "checkout", "-U", "--union", "t", tmp_path / "co", check=True)
+    names = sorted(os.path.relpath(os.path.join(d, f), tmp_path / "co")
+                   for d, _, fs in os.walk(tmp_path / "co") for f in fs)
+    assert names == ["a", "baz/saucer", "d/f"]
+
+
+def test_ref_deleted_then_its_directory_name_created(tmp_path, tool):
+    src = _src(tmp_path)
+    repo = tmp_path / "r"
+    tool(f"--repo={repo}", "init", "--mode=archive", check=True)
+    tool(f"--repo={repo}", "commit", "-b", "ctest", src, check=True)
+    tool(f"--repo={repo}", "refs", "ctest", "--create=foo/ctest", check=True)
+    tool(f"--repo={repo}", "refs", "foo/ctest", "--delete", check=True)
+    tool(f"--repo={repo}", "refs", "ctest", "--create=foo", check=True)
+    assert tool(f"--repo={repo}", "refs", check=True).stdout == "ctest\nfoo\n"
+    # a directory that still holds refs is a conflict, for both
+    tool(f"--repo={repo}", "refs", "ctest", "--create=bar/x", check=True)
+    res = tool(f"--repo={repo}", "refs", "ctest", "--create=bar")
+    assert res.returncode == 1 and "Conflict" in res.stderr
+    assert tool(f"--repo={repo}", "rev-parse", "bar/x").returncode == 0
+
+
+def test_commit_tree_ref_applies_owner(tmp_path):
+    src = _src(tmp_path)
+    out = {}
+    for name, tool in (("ostree", ostree), ("ostreepy", ostreepy)):
+        repo = tmp_path / name
+        tool(f"--repo={repo}", "init", "--mode=bare-user", check=True)
+        tool(f"--repo={repo}", "commit", "-b", "t", "--timestamp=2020-01-01", src, check=True)
+        out[name] = tool(f"--repo={repo}", "commit", "-b", "t2", "--tree=ref=t", "--owner-uid=1", "--owner-gid=2",
+                         "--timestamp=2020-01-01", check=True).stdout
+        listing = ostree(f"--repo={repo}", "ls", "-R", "t2", check=True).stdout
+        assert all(line.split()[1:3] == ["1", "2"] for line in listing.splitlines()), listing
+        assert ostree(f"--repo={repo}", "fsck").returncode == 0
+    assert out["ostree"] == out["ostreepy"]  # the very same commit
+
+
+@pytest.mark.parametrize("value,message", [
+    ("invalid", "Failed to convert SOURCE_DATE_EPOCH"),
+    ("", "Failed to convert SOURCE_DATE_EPOCH"),
+    ("12345678901234567890", "Numerical result out of range"),
+    ("-9223372036854775809", "Numerical result out of range"),
+    ("  42junk", None),
+    ("+7", None),
+])
+def test_source_date_epoch(tmp_path, value, message):
+    src = _src(tmp_path)
+    results = {}
+    for name, tool in (("ostree", ostree), ("ostreepy", ostreepy)):
+        repo = tmp_path / name
+        tool(f"--repo={repo}", "init", "--mode=archive", check=True)
+        res = tool(f"--repo={repo}", "commit", "-b", "t", src, env={"SOURCE_DATE_EPOCH": value})
+        if message is None:
+            assert res.returncode == 0, res.stderr
+        else:
+            assert res.returncode == 1 and message in res.stderr and "Traceback" not in res.stderr
+        results[name] = res.stdout
+    assert results["ostree"] == results["ostreepy"]
+
+
+def test_init_fs_epoch_2(tmp_path):
+    """ostree 2022.7 predates --epoch: upstream's rule (ostree/ made 0700, only boot/
+    beside it) is checked by itself, and the result is a sysroot ostree accepts."""
+    root = tmp_path / "sysroot"
+    root.mkdir()
+    ostreepy("admin", "init-fs", "--epoch=2", root, check=True)
+    assert sorted(os.listdir(root)) == ["boot", "ostree"]
+    assert os.stat(root / "ostree").st_mode & 0o7777 == 0o700
+    assert ostree(f"--repo={root / 'ostree/repo'}", "fsck").returncode == 0
+    assert ostree("admin", "status", f"--sysroot={root}").returncode == 0
+    res = ostreepy("admin", "init-fs", "--epoch=-1", tmp_path)
+    assert res.returncode == 1 and "Invalid epoch: -1" in res.stderr
+
+
+def test_checkout_file_subpath_into_current_directory(tmp_path, tool):
+    src = _src(tmp_path)
+    repo = tmp_path / "r"
+    tool(f"--repo={repo}", "init", "--mode=archive", check=True)
+    tool(f"--repo={repo}", "commit", "-b", "test2", src, check=True)
+    here = tmp_path / "t"
+    here.mkdir()
+    tool(f"--repo={repo}", "checkout", "--subpath", "/baz/saucer", "test2", ".", check=True, cwd=str(here))
+    assert (here / "saucer").read_text() == "alien\n"
+    # only the file itself may clash
+    res = tool(f"--repo={repo}", "checkout", "--subpath", "/baz/saucer", "test2", ".", cwd=str(here))
+    assert res.returncode == 1
+    tool(f"--repo={repo}", "checkout", "--union", "--subpath", "/baz/saucer", "test2", ".", check=True,
+         cwd=str(here))
+    # a directory subpath into an existing directory is refused, as by ostree
+    res = tool(f"--repo={repo}", "checkout", "--subpath", "/baz", "test2", ".", cwd=str(here))
+    assert res.returncode == 1 and "File exists" in res.stderr
+
+
+def test_refs_collections(tmp_path, tool):
+    src = _src(tmp_path)
+    repo = tmp_path / "r"
+    tool(f"--repo={repo}", "init", "--mode=archive", "--collection-id=org.example.Os", check=True)
+    tool(f"--repo={repo}", "commit", "-b", "C", src, check=True)
+    assert tool(f"--repo={repo}", "refs", "--collections", check=True).stdout == "(org.example.Os, C)\n"
+    res = tool(f"--repo={repo}", "refs", "--collections", "--delete", "C")
+    assert res.returncode == 1 and "Invalid collection ID C" in res.stderr
+    assert tool(f"--repo={repo}", "refs", check=True).stdout == "C\n"
+    tool(f"--repo={repo}", "refs", "--collections", "--create=org.other.Id:m", "C", check=True)
+    out = tool(f"--repo={repo}", "refs", "--collections", check=True).stdout
+    # (ostree 2022.7 prints them in hash order)
+    assert sorted(out.splitlines()) == ["(org.example.Os, C)", "(org.other.Id, m)"]
+    tool(f"--repo={repo}", "refs", "--collections", "--delete", "org.example.Os", check=True)
+    assert tool(f"--repo={repo}", "refs", "--collections", check=True).stdout == "(org.other.Id, m)\n"
+    assert tool(f"--repo={repo}", "refs", check=True).stdout == ""
+
+
+# ------------------------------------------------------------------ item 7 (the ostreepy side)
+
+
+def test_long_ref_name_is_an_ostree_error(tmp_path):
+    repo = Repo.init(str(tmp_path / "r"), "archive")
+    c = "a" * 64
+    for name in ("x" * 300, "os/" + "y" * 256):
+        with pytest.raises(OstreeError):
+            repo.set_ref(name, c)
+        with pytest.raises(OstreeError):
+            with repo.transaction():
+                repo.set_ref(name, c)
+        with pytest.raises(OstreeError):
+            repo.read_ref(name)
+        with pytest.raises(OstreeError):
+            repo.resolve_rev(name)
+    res = ostreepy(f"--repo={tmp_path / 'r'}", "refs", "--create=" + "x" * 300, "a" * 64)
+    assert res.returncode == 1 and "Traceback" not in res.stderr
+
+
+def test_parent_cycles_are_a_repo_error(tmp_path):
+    """(ostree itself recurses until it runs out of file descriptors here.)"""
+    from ostreepy.errors import RepoError
+    a, b = tmp_path / "a", tmp_path / "b"
+    for r in (a, b):
+        ostree(f"--repo={r}", "init", "--mode=archive", check=True)
+
+    def set_parent(repo, parent):
+        kf = KeyFile.parse((repo / "config").read_text())
+        if parent is None:
+            kf.remove_key("core", "parent")
+        else:
+            kf.set("core", "parent", str(parent))
+        (repo / "config").write_text(kf.to_text())
+
+    set_parent(a, a)
+    with pytest.raises(RepoError, match="cycle"):
+        Repo.open(str(a))
+    res = ostreepy(f"--repo={a}", "refs")
+    assert res.returncode == 1 and "cycle" in res.stderr and "Traceback" not in res.stderr
+    set_parent(a, b)
+    set_parent(b, str(a) + "/.")
+    with pytest.raises(RepoError, match="cycle"):
+        Repo.open(str(a))
+    # a chain without a cycle still opens
+    set_parent(b, None)
+    with Repo.open(str(a)) as r:
+        assert r.parent is not None and r.parent.path == str(b)
