@@ -37,8 +37,12 @@ class KeyFile:
             if raw.endswith("\r"):
                 raw = raw[:-1]
             line = raw.lstrip(_ASCII_SPACE)
-            if not line or line.startswith("#"):
-                current.append(raw)
+            if not line:
+                current.append("")
+                continue
+            if line.startswith("#"):
+                # a CR left at the end would be taken for a CRLF once written back
+                current.append(raw.rstrip("\r"))
                 continue
             if line.startswith("["):
                 name, close, rest = line[1:].partition("]")
@@ -59,7 +63,8 @@ class KeyFile:
                 raise KeyFileError(f"Key file contains line “{raw}” which is not a key-value pair, group, or comment")
             if current is kf._groups[0][1]:
                 raise KeyFileError("Key file does not start with a group")
-            current.append((key, value.lstrip(" \t")))
+            # kept escaped: a raw CR at the end would be lost as a CRLF once written back
+            current.append((key, value.lstrip(" \t").replace("\r", "\\r")))
         return kf
 
     def groups(self) -> List[str]:
@@ -112,6 +117,9 @@ class KeyFile:
             raise KeyFileError(f"Invalid group name “{group}”")
         if not _valid_key(key):
             raise KeyFileError(f"Invalid key name “{key}”")
+        if "\0" in value:
+            # GLib's values are C strings: a NUL would cut the value (and the line) short
+            raise KeyFileError(f"Key file value for “{key}” contains a NUL character")
         lines = self._group(group)
         if lines is None:
             lines = []

@@ -24,3 +24,29 @@ def test_vertical_tab_and_form_feed_survive_a_reread(karg):
 def test_what_a_reader_would_change_is_refused_on_write(karg):
     with pytest.raises(BootloaderError):
         BLSEntry([("title", "t"), ("options", f"root=/dev/vda {karg}")])
+
+
+# found by the grub_generate fuzz target: values ostree writes unquoted that break
+# the GRUB script (every later entry with it); grub-script-check is the judge
+@pytest.mark.parametrize("key,value", [("initrd", "'"), ("devicetree", "$"), ("options", 'a"b'),
+                                       ("options", "quiet; reboot"), ("linux", "/vmlinuz}"), ("options", "x\\"),
+                                       ("options", "${unclosed")])
+def test_grub_refuses_values_that_break_the_script(key, value):
+    from bootloader.errors import GrubConfigError
+    from bootloader.grub import generate_grub_config
+    items = [("title", "t"), ("linux", "/vmlinuz")]
+    items = [(k, v) for k, v in items if k != key] + [(key, value)]
+    with pytest.raises(GrubConfigError):
+        generate_grub_config([BLSEntry(items)], boot_device_id="d", prepare_root_cache="")
+
+
+def test_grub_keeps_what_ostree_writes():
+    import shutil
+    import subprocess
+    from bootloader.grub import generate_grub_config
+    entry = BLSEntry([("title", "Debian 'x'"), ("options", 'root=UUID=1 rd.x="a b" $kernelopts ${extra} x=\'y z\''),
+                      ("linux", "/ostree/debian-abc/vmlinuz-6.1"), ("initrd", "/ostree/debian-abc/initramfs-6.1.img")])
+    script = generate_grub_config([entry], boot_device_id="d", prepare_root_cache="")
+    assert "linux /ostree/debian-abc/vmlinuz-6.1 root=UUID=1 rd.x=\"a b\" $kernelopts ${extra} x='y z'\n" in script
+    if shutil.which("grub-script-check"):
+        assert subprocess.run(["grub-script-check"], input=script.encode()).returncode == 0

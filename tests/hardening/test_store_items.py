@@ -486,3 +486,27 @@ def test_parent_cycles_are_a_repo_error(tmp_path):
     set_parent(b, None)
     with Repo.open(str(a)) as r:
         assert r.parent is not None and r.parent.path == str(b)
+
+
+# ------------------------------------------------------------------ found by the fuzz targets
+
+
+def test_file_header_rdev_round_trips():
+    """file_header_parse: rdev was read little-endian but written big-endian."""
+    from ostreepy.store.objects import FileHeader
+    data = b"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x80\x00\x00\x00\x00\x01\x00\x11"
+    h = FileHeader.parse(data)
+    assert h.rdev == 1 and h.serialize() == data and FileHeader.parse(h.serialize()) == h
+    z = h.serialize_zlib(5)
+    assert FileHeader.parse_zlib(z) == (h, 5)
+
+
+def test_keyfile_carriage_returns_survive_a_save():
+    """keyfile_parse: a CR left at a line's end was taken for a CRLF once saved."""
+    for text in ("\r\r", "[g]\nk=v\r\r\n", "[g]\n#c\r\r\n"):
+        kf = KeyFile.parse(text)
+        out = kf.to_text()
+        assert KeyFile.parse(out).to_text() == out
+    assert KeyFile.parse(KeyFile.parse("[g]\nk=v\r\r\n").to_text()).get("g", "k") == "v\r"
+    with pytest.raises(OstreeError):
+        KeyFile().set("g", "k", "a\0b")
