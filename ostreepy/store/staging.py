@@ -43,12 +43,18 @@ DEFAULT_EXPIRY_SECS = 86400
 _MKDTEMP_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
+_KERNEL_BOOT_ID: Optional[str] = None
+
+
 def boot_id() -> str:
     env = os.environ.get("OSTREE_BOOTID")
     if env is not None:
         return env
-    with open("/proc/sys/kernel/random/boot_id", "r", encoding="ascii") as f:
-        return f.read().split("\n", 1)[0]
+    global _KERNEL_BOOT_ID
+    if _KERNEL_BOOT_ID is None:  # it cannot change while we run
+        with open("/proc/sys/kernel/random/boot_id", "r", encoding="ascii") as f:
+            _KERNEL_BOOT_ID = f.read().split("\n", 1)[0]
+    return _KERNEL_BOOT_ID
 
 
 def stagedir_prefix() -> str:
