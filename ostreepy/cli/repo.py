@@ -14,9 +14,12 @@ import contextlib
 import os
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from ..errors import OstreeError
+
+if TYPE_CHECKING:
+    from ..store.repo import Repo
 
 
 class UsageError(OstreeError):
@@ -361,8 +364,34 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refs_collections(repo: "Repo", args: argparse.Namespace) -> int:
+    """``refs --collections``: the prefixes are collection IDs, refs print as (ID, ref)."""
+    if args.create is not None:
+        if len(args.prefixes) != 1:
+            raise UsageError("You must specify only 1 existing ref when creating a new ref")
+        cid, _, ref = args.create.partition(":")
+        existing = None
+        with contextlib.suppress(OstreeError):
+            existing = repo.resolve_rev(args.create, allow_noent=True)
+        if existing is not None and not args.force:
+            raise OstreeError(f"--create specified but ref {args.create} already exists")
+        repo.set_collection_ref(cid, ref, repo.resolve_rev(args.prefixes[0]))
+        return 0
+    for prefix in args.prefixes or [None]:
+        refs = repo.list_collection_refs(prefix)
+        if args.delete:
+            for cid, ref in refs:
+                repo.set_collection_ref(cid, ref, None)
+            continue
+        for (cid, ref), csum in refs.items():
+            _print(f"({cid}, {ref})\t{csum}" if args.revision else f"({cid}, {ref})")
+    return 0
+
+
 def cmd_refs(args: argparse.Namespace) -> int:
     repo = _open_repo(args)
+    if args.collections:
+        return _refs_collections(repo, args)
     if args.create is not None:
         if not args.prefixes:
             raise UsageError("You must specify a revision when creating a new ref")

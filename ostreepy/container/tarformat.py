@@ -1184,9 +1184,12 @@ def finish_commit_import(repo: Repo, checksum: str) -> None:
         reachable = repo.traverse_commit(checksum, allow_partial=False)
     except ObjectNotFoundError as e:
         raise CorruptObjectError(f"Commit {checksum} is incomplete: {e}", checksum) from None
+    # every object the commit reaches, dirmetas included (the traversal only loads
+    # dirtrees, so a missing dirmeta or file would otherwise go unnoticed)
     for csum, objtype in reachable:
-        if objtype == ObjectType.FILE and not repo.has_object(csum, objtype):
-            raise CorruptObjectError(f"Commit {checksum} is incomplete: missing file object {csum}", checksum)
+        if objtype is not ObjectType.COMMIT_META and not repo.has_object(csum, objtype):
+            raise CorruptObjectError(
+                f"Commit {checksum} is incomplete: missing {objtype.name_str} object {csum}", checksum)
     repo.mark_commit_partial(checksum, False)
 
 

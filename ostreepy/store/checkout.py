@@ -94,11 +94,13 @@ def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutO
     except PathNotFoundError as e:
         raise CheckoutError(str(e)) from None
     if kind == "file":
-        # like ostree: the destination is a directory holding the one file
+        # like ostree: the destination is a directory holding the one file, made
+        # when missing; an existing directory (".") is used as it is, and only the
+        # file itself may clash
         try:
             os.mkdir(destination, 0o700)
         except FileExistsError:
-            if opts.overwrite is Overwrite.NONE:
+            if not os.path.isdir(destination):
                 raise CheckoutError(f"mkdirat: File exists: {destination}") from None
         dfd = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
@@ -353,6 +355,10 @@ def _replace(dfd: int, tmp: str, name: str) -> None:
     except IsADirectoryError:
         _rm_rf_at(dfd, name)
         os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+    # rename() between two links of one inode succeeds and does nothing (POSIX):
+    # a second union checkout of the same hardlinked object would leave tmp behind
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp, dir_fd=dfd)
 
 
 def _copy_file(state: _State, checksum: str, header: FileHeader, stream: Optional[BinaryIO], dfd: int,

@@ -214,13 +214,54 @@ def _write_path_object(repo: Repo, fspath: str, relpath: str, st: os.stat_result
 # ---------------------------------------------------------------------------- existing trees
 
 
-def load_commit_to_mtree(repo: Repo, rev: str, mtree: MutableTree) -> MutableTree:
-    """Overlay the tree of an existing commit onto ``mtree`` (``--tree=ref=``)."""
+def load_commit_to_mtree(repo: Repo, rev: str, mtree: MutableTree,
+                         modifier: Optional[CommitModifier] = None) -> MutableTree:
+    """Overlay the tree of an existing commit onto ``mtree`` (``--tree=ref=``).
+
+    Without a modifier (or with one that changes nothing) the checksums are
+    reused as they are; with one (``--owner-uid``, a filter...) every entry
+    goes through it, as libostree does, and objects whose metadata it changes
+    are written again."""
     csum = repo.resolve_rev(rev)
     assert csum is not None
     commit = repo.load_commit(csum)
-    _load_dirtree(repo, commit.root_tree, commit.root_meta, mtree)
+    if modifier is None or modifier == CommitModifier():
+        _load_dirtree(repo, commit.root_tree, commit.root_meta, mtree)
+    else:
+        dm = repo.load_dirmeta(commit.root_meta)
+        info = modifier.apply(repo, "/", FileInfo(dm.uid, dm.gid, dm.mode))
+        if info is not None:
+            _modify_dirtree(repo, commit.root_tree, dm, info, "/", mtree, modifier)
     return mtree
+
+
+def _modify_dirtree(repo: Repo, tree_csum: str, dm: DirMeta, info: FileInfo, relpath: str,
+                    mtree: MutableTree, modifier: CommitModifier) -> None:
+    xattrs = modifier.final_xattrs(repo, relpath, info, lambda: dm.xattrs)
+    mtree.meta = repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, xattrs))
+    tree = repo.load_dirtree(tree_csum)
+    base = relpath.rstrip("/") + "/"
+    for name, fcsum in tree.files:
+        header, stream = repo.load_file(fcsum, want_data=False)
+        finfo = modifier.apply(repo, base + name, FileInfo(header.uid, header.gid, header.mode))
+        if finfo is None:
+            continue
+        fx = modifier.final_xattrs(repo, base + name, finfo, lambda: header.xattrs)
+        new = FileHeader(finfo.uid, finfo.gid, finfo.mode, header.symlink_target, fx)
+        if new != header:
+            if new.is_symlink:
+                fcsum = repo.write_content(new)
+            else:
+                _, data = repo.load_file(fcsum)
+                assert data is not None
+                with data:
+                    fcsum = repo.write_content(new, data)
+        mtree.replace_file(name, fcsum)
+    for name, t, m in tree.dirs:
+        sub_dm = repo.load_dirmeta(m)
+        sub_info = modifier.apply(repo, base + name, FileInfo(sub_dm.uid, sub_dm.gid, sub_dm.mode))
+        if sub_info is not None:
+            _modify_dirtree(repo, t, sub_dm, sub_info, base + name, mtree.ensure_dir(name), modifier)
 
 
 def _load_dirtree(repo: Repo, tree_csum: str, meta_csum: str, mtree: MutableTree) -> None:
@@ -520,13 +561,31 @@ def _write_mtree(repo: Repo, mtree: MutableTree) -> str:
     return written[id(mtree)]
 
 
+def parse_source_date_epoch(value: str) -> int:
+    """``SOURCE_DATE_EPOCH`` as ostree_repo_write_commit reads it (g_ascii_strtoll):
+    leading ASCII whitespace and a sign, then decimal digits; what follows them is
+    ignored; no digits, or a value outside int64, is an error.  A negative value
+    wraps into the commit's unsigned field, as in C."""
+    s = value.lstrip(" \t\n\v\f\r")
+    sign = ""
+    if s[:1] in ("+", "-"):
+        sign, s = s[:1], s[1:]
+    digits = s[: len(s) - len(s.lstrip("0123456789"))]
+    if not digits:
+        raise OstreeError("Failed to convert SOURCE_DATE_EPOCH")
+    n = int(sign + digits)
+    if not -(1 << 63) <= n < (1 << 63):
+        raise OstreeError("Parsing SOURCE_DATE_EPOCH: Numerical result out of range")
+    return n & ((1 << 64) - 1)
+
+
 def create_commit(repo: Repo, root_tree: str, root_meta: str, *, subject: str = "", body: str = "",
                   parent: Optional[str] = None, metadata: Optional[Mapping[str, Variant]] = None,
                   timestamp: Optional[int] = None) -> str:
     """Write a commit object (the checksum of the result is what ``ostree commit`` prints)."""
     if timestamp is None:
         sde = os.environ.get("SOURCE_DATE_EPOCH")
-        timestamp = int(sde) if sde else int(time.time())
+        timestamp = int(time.time()) if sde is None else parse_source_date_epoch(sde)
     commit = Commit(root_tree=root_tree, root_meta=root_meta, subject=subject, body=body,
                     timestamp=timestamp, parent=parent, metadata=dict(metadata or {}))
     return repo.write_commit(commit)

@@ -74,13 +74,24 @@ def default_sysroot_path(given: Optional[str] = None) -> str:
     return os.environ.get("OSTREE_SYSROOT") or "/"
 
 
-def init_fs(path: str, modern: bool = False, repo_mode: str = "bare") -> None:
+def init_fs(path: str, modern: bool = False, repo_mode: str = "bare", *, epoch: int = 0) -> None:
     """``ostree admin init-fs``: the top-level directories and a ``bare``
-    (or ``repo_mode``) repository in ``ostree/repo``. The directory must exist."""
+    (or ``repo_mode``) repository in ``ostree/repo``. The directory must exist.
+
+    ``epoch`` as ostree's ``--epoch``: 0 the traditional top-level directories,
+    1 (``modern``) only ``boot/`` and ``ostree/``, 2 as 1 with ``ostree/`` 0700
+    (no access for unprivileged code)."""
     if not os.path.isdir(path):
         raise SysrootError(f"opendir({path}): No such file or directory")
     os.makedirs(os.path.join(path, "boot"), 0o755, exist_ok=True)
-    if not modern:
+    if epoch < 0:
+        raise SysrootError(f"Invalid epoch: {epoch}")
+    if modern and epoch == 0:
+        epoch = 1
+    if epoch == 2:
+        # made before anything beneath it, so the mode is not widened by makedirs
+        os.makedirs(os.path.join(path, "ostree"), 0o700, exist_ok=True)
+    if epoch == 0:
         for d in ("boot", "dev", "home", "proc", "run", "sys"):
             os.makedirs(os.path.join(path, d), 0o755, exist_ok=True)
         os.makedirs(os.path.join(path, "root"), 0o700, exist_ok=True)
