@@ -15,6 +15,7 @@ import time
 from typing import Callable, Dict, List, Optional, Sequence
 
 from ..errors import OstreeError
+from ..progress import FileWritten, ProgressCallback, ProgressEvent
 
 COMMANDS: Dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -197,20 +198,18 @@ def cmd_commit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_printer(label: str):
+def _progress_printer(label: str) -> ProgressCallback:
+    """A commit's files counted on one terminal line, redrawn at most every 0.1 s."""
     state = {"n": 0, "last": 0.0}
 
-    def cb(ev) -> None:
+    def cb(ev: ProgressEvent) -> None:
+        if not isinstance(ev, FileWritten):
+            return
         state["n"] += 1
         now = time.monotonic()
         if now - state["last"] > 0.1:
             state["last"] = now
-            total = ev.get("total")
-            if total:
-                pct = 100 * ev.get("done", 0) // max(total, 1)
-                sys.stderr.write(f"\r{label}: {ev.get('done')}/{total} {pct}%")
-            else:
-                sys.stderr.write(f"\r{label}: {state['n']} files")
+            sys.stderr.write(f"\r{label}: {state['n']} files")
             sys.stderr.flush()
 
     return cb
