@@ -118,8 +118,9 @@ class FileWritten(ProgressEvent):
     writer thread; the commit is complete only when the call returns).
 
     ``path`` is its absolute path in the commit (``/usr/bin/sh``); ``size`` the
-    bytes of its content, 0 for a symlink. The sizes of one commit add up to the
-    bytes of the regular files in the tree (each hardlink counted)."""
+    bytes of its content, 0 for a symlink. The sizes of a directory's commit add
+    up to the bytes of its regular files (each hardlink counted); from a tar, a
+    hardlink entry shares its target's content and sends no event."""
 
     path: str
     size: int
