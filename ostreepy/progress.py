@@ -1,4 +1,4 @@
-r"""Progress reporting: long operations call a caller-supplied function with typed events.
+"""Progress reporting: long operations call a caller-supplied function with typed events.
 
 Every operation that takes ``progress=`` calls it with instances of the frozen
 attrs classes below, all derived from :class:`ProgressEvent`, so a caller can
@@ -29,31 +29,67 @@ with ``isinstance(ev.source, ociclient.progress.BlobProgress)``.
 
 The events, by operation:
 
-=============================  ===================================  ==================================================
-Operation                      Event                                Sent
-=============================  ===================================  ==================================================
-commit (directory or tar)      :class:`FileWritten`                 per regular file or symlink stored
-checkout                       :class:`FileCheckedOut`              per regular file or symlink placed
-fsck                           :class:`ObjectChecked`               per object verified, in order, with done/total
-prune                          :class:`ObjectPruned`                per unreachable object deleted (or found, with
-                                                                    ``no_prune``)
-image pull                     :class:`LayerStarted`                a layer blob starts to be fetched
-\                              :class:`LayerBytes`                  bytes of that blob read (many per layer)
-\                              :class:`ObjectImported`              per object of an ostree-encapsulated layer
-\                              :class:`LayerImported`               a plain layer became a commit in the repo
-\                              :class:`LayerDone`                   the layer is fetched, verified and stored
-\                              :class:`ImportStarted`               all layers are in; the merge commit is made
-\                              :class:`ImportDone`                  the image's merge commit and ref are written
-encapsulate (image export)     :class:`ObjectExported`              per content object written to the layer tar
-\                              :class:`LayerWritten`                the layer blob is complete (digests known)
-\                              :class:`LayerUploadBytes`            bytes of the layer blob sent to the destination
-\                              :class:`ImageEncapsulated`           the manifest is written
-deploy (sysroot)               :class:`DeploymentCheckoutStarted`   a deployment's tree is being checked out (then
-                                                                    :class:`FileCheckedOut` per file)
-\                              :class:`KernelInstallStarted`        per deployment, its kernel and boot entry are
-                                                                    being written for a new boot version
-\                              :class:`Message`                     a line ostree would print or send to the journal
-=============================  ===================================  ==================================================
+.. list-table::
+   :header-rows: 1
+   :widths: 20 30 50
+
+   * - Operation
+     - Event
+     - Sent
+   * - commit (directory or tar)
+     - :class:`FileWritten`
+     - per regular file or symlink stored
+   * - checkout
+     - :class:`FileCheckedOut`
+     - per regular file or symlink placed
+   * - fsck
+     - :class:`ObjectChecked`
+     - per object verified, in order, with ``done``/``total``
+   * - prune
+     - :class:`ObjectPruned`
+     - per unreachable object deleted (or only found, with ``no_prune``)
+   * - image pull
+     - :class:`LayerStarted`
+     - a layer blob starts to be fetched
+   * -
+     - :class:`LayerBytes`
+     - bytes of that blob read (many per layer)
+   * -
+     - :class:`ObjectImported`
+     - per object of an ostree-encapsulated layer
+   * -
+     - :class:`LayerImported`
+     - a plain layer became a commit in the repository
+   * -
+     - :class:`LayerDone`
+     - the layer is fetched, verified and stored
+   * -
+     - :class:`ImportStarted`
+     - all layers are in; the merge commit is being made
+   * -
+     - :class:`ImportDone`
+     - the image's merge commit and ref are written
+   * - encapsulate (image export)
+     - :class:`ObjectExported`
+     - per content object written to the layer tar
+   * -
+     - :class:`LayerWritten`
+     - the layer blob is complete (its digests known)
+   * -
+     - :class:`LayerUploadBytes`
+     - bytes of the layer blob sent to the destination
+   * -
+     - :class:`ImageEncapsulated`
+     - the manifest is written
+   * - deploy (sysroot)
+     - :class:`DeploymentCheckoutStarted`
+     - a deployment's tree is being checked out (then :class:`FileCheckedOut` per file)
+   * -
+     - :class:`KernelInstallStarted`
+     - per deployment listed by a new boot version, its kernel and boot entry are being written
+   * -
+     - :class:`Message`
+     - a line ostree would print or send to the journal
 
 Upgrading from the old ``ProgressEvent(kind, fields)``: the kinds map as
 ``file`` -> :class:`FileWritten` (commit) or :class:`FileCheckedOut`
@@ -355,8 +391,9 @@ class KernelInstallStarted(ProgressEvent):
 
 @attrs.frozen
 class Message(ProgressEvent):
-    """A line ostree prints or sends to the journal (``Copying /etc changes:
-    ...``), for callers that show their own output."""
+    """A line ostree prints or sends to the journal (such as ``Copying /etc
+    changes: 1 modified, 0 removed, 0 added``), for callers that show their
+    own output."""
 
     text: str
 
