@@ -3,13 +3,15 @@
 ociclient counts the bytes of each blob and of the whole transfer in its
 :class:`~ociclient.progress.ProgressReporter`, which also serialises the calls
 made from the fetch threads. :class:`LayerProgress` owns one reporter for one
-operation and turns its events into ostreepy's :class:`~ostreepy.progress.LayerStarted`,
-:class:`~ostreepy.progress.LayerBytes` (or :class:`~ostreepy.progress.LayerUploadBytes`)
-and :class:`~ostreepy.progress.LayerDone`, each carrying the ociclient event in
-``source``; the operation's other events go through :meth:`LayerProgress.send`,
-under the same lock, so the caller's callback is never called twice at once.
-Without a callback nothing is counted and ``on_read`` is ``None``, so the
-streams run without a per-chunk call.
+operation: a blob's stream counts through the reporter's ``blob_callback``, and
+each :class:`~ociclient.progress.BlobProgress` reaches the caller inside an
+ostreepy :class:`~ostreepy.progress.LayerBytes` (``LayerUploadBytes`` for a
+push); :class:`~ostreepy.progress.LayerStarted` and
+:class:`~ostreepy.progress.LayerDone` carry ociclient's ``BlobStarted`` and
+``BlobDone``. The operation's other events go through :attr:`LayerProgress.send`,
+under the same lock, so the caller's callback is never entered twice at once.
+Without a callback nothing is counted and ``on_read`` is ``None``: the streams
+run without a per-chunk call.
 """
 
 from __future__ import annotations
