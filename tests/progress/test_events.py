@@ -96,3 +96,26 @@ def test_threaded_commit_and_checkout_call_one_at_a_time(workdir: Path):
         cb, seen, overlaps = _never_concurrent()
         checkout(r, csum, str(workdir / "co"), progress=cb)
         assert not overlaps and len(seen) > 200
+
+
+def test_tty_bar_names_the_layer_that_read():
+    """Layers are fetched a few at once: the bar shows the one whose bytes came in."""
+    import io
+
+    from ostreepy.bootc.progress import TtyBar
+    from ostreepy.progress import ImportStarted, LayerDone, LayerStarted
+
+    a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    out = io.StringIO()
+    bar = TtyBar(out)
+    bar(LayerStarted(a, 2048, "layer"))
+    bar(LayerStarted(b, 4096, "ostree chunk"))
+    bar(LayerBytes(a, 1024, 2048))
+    last = out.getvalue().rsplit("\r", 1)[-1]
+    assert last.startswith("\x1b[KFetching layer " + "a" * 19 + " [############            ]")
+    assert last.endswith("] 1.00 KiB/2.00 KiB")
+    bar(LayerDone(a, 2048))
+    bar(LayerBytes(b, 4096, 4096))
+    assert out.getvalue().rsplit("\r", 1)[-1].startswith("\x1b[KFetching ostree chunk " + "b" * 19 + " [" + "#" * 24)
+    bar(ImportStarted())
+    assert out.getvalue().endswith("\r\x1b[K") and not bar.shown
