@@ -43,6 +43,9 @@ The events, by operation:
      - :class:`FileCheckedOut`
      - per regular file or symlink placed
    * - fsck
+     - :class:`FsckStarted`
+     - the commits are enumerated; the objects are about to be checked
+   * -
      - :class:`ObjectChecked`
      - per object verified, in order, with ``done``/``total``
    * - prune
@@ -178,6 +181,18 @@ class FileCheckedOut(ProgressEvent):
 
 
 # ------------------------------------------------------------------ fsck
+
+
+@attrs.frozen
+class FsckStarted(ProgressEvent):
+    """fsck: the commits are enumerated (ostree's ``Verifying content integrity
+    of N commit objects...``). ``commits`` is how many complete commits will be
+    verified (partial ones are not), ``objects`` how many objects they reach,
+    themselves included: the ``total`` of the :class:`ObjectChecked` events
+    that follow."""
+
+    commits: int
+    objects: int
 
 
 @attrs.frozen
@@ -400,7 +415,7 @@ class Message(ProgressEvent):
 
 __all__ = [
     "ProgressEvent", "ProgressCallback", "emit", "serialized",
-    "FileWritten", "FileCheckedOut", "ObjectChecked", "ObjectPruned",
+    "FileWritten", "FileCheckedOut", "FsckStarted", "ObjectChecked", "ObjectPruned",
     "LayerStarted", "LayerBytes", "ObjectImported", "LayerImported", "LayerDone", "ImportStarted", "ImportDone",
     "ObjectExported", "LayerWritten", "LayerUploadBytes", "ImageEncapsulated",
     "DeploymentCheckoutStarted", "KernelInstallStarted", "Message",

@@ -9,7 +9,7 @@ import attrs
 
 from ..errors import ObjectNotFoundError, OstreeError
 from .objects import ObjectType
-from ..progress import ObjectChecked, ProgressCallback
+from ..progress import FsckStarted, ObjectChecked, ProgressCallback, emit
 from .repo import CHUNK, Repo
 
 
@@ -101,6 +101,7 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
                 stack.append(st)
     total = len(parents)
     result.n_objects = total
+    emit(progress, FsckStarted(result.n_commits, total))
 
     def check(key: Tuple[str, ObjectType]) -> Optional[OstreeError]:
         try:

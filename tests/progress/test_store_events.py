@@ -11,7 +11,7 @@ from typing import List
 
 import pytest
 
-from ostreepy.progress import FileCheckedOut, FileWritten, ObjectChecked, ObjectPruned, ProgressEvent
+from ostreepy.progress import FileCheckedOut, FileWritten, FsckStarted, ObjectChecked, ObjectPruned, ProgressEvent
 from ostreepy.store.checkout import CheckoutOptions, checkout
 from ostreepy.store.commit import create_commit, write_directory_to_mtree, write_mtree, write_tar_to_mtree
 from ostreepy.store.fsck import fsck
@@ -134,7 +134,9 @@ def test_fsck_counts_as_ostree(workdir):
         _commit(r, tree, "two", [])
         events: List[ProgressEvent] = []
         res = fsck(r, progress=events.append)
-    assert res.ok and events and all(type(e) is ObjectChecked for e in events)
+    assert res.ok and events[0] == FsckStarted(2, _fsck_total(repo))
+    events = events[1:]
+    assert events and all(type(e) is ObjectChecked for e in events)
     total = _fsck_total(repo)
     assert [e.done for e in events] == list(range(1, total + 1))
     assert {e.total for e in events} == {total} and all(e.ok for e in events)
