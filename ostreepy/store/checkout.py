@@ -23,7 +23,7 @@ from . import objects as obj
 from ..errors import CheckoutError, PathNotFoundError
 from .objects import FileHeader
 from ..fsutil import write_all
-from ..progress import ProgressCallback, emit
+from ..progress import FileCheckedOut, ProgressCallback, serialized
 from .repo import CHUNK, Repo, RepoMode
 
 WHITEOUT_PREFIX = ".wh."
@@ -176,7 +176,7 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                     try:
                         os.link(src, fname, dst_dir_fd=dfd, follow_symlinks=False)
                         if state.progress is not None:
-                            emit(state.progress, "file", path=path + fname)
+                            state.progress(FileCheckedOut(path + fname, True))
                         continue
                     except OSError:
                         pass
@@ -222,6 +222,7 @@ def _run_tree(state: _State, pfd: int, name: str, tree: str, meta: str) -> None:
              and state.opts.filter is None and (os.cpu_count() or 1) > 1)
     if fresh:
         state.pool = ThreadPoolExecutor(2)
+        state.progress = serialized(state.progress)
     try:
         _checkout_tree(state, pfd, name, tree, meta, "/")
         errors = []
@@ -315,7 +316,7 @@ def _place_file(state: _State, checksum: str, dfd: int, name: str, path: str, he
             if stream is not None:
                 stream.close()
     if state.progress is not None:
-        emit(state.progress, "file", path=path)
+        state.progress(FileCheckedOut(path, not need_copy))
 
 
 def _hardlink(state: _State, src_path: str, dfd: int, name: str, checksum: str) -> bool:

@@ -24,7 +24,7 @@ from ..errors import OstreeError, TarError, UnsupportedFileTypeError
 from .gvariant import Variant
 from .mtree import MutableTree
 from .objects import Commit, DirMeta, FileHeader
-from ..progress import ProgressCallback, emit
+from ..progress import FileWritten, ProgressCallback, serialized
 from .repo import Repo, RepoMode, read_xattrs_fd, read_xattrs
 
 DEFAULT_DIRMODE = 0o755 | stat.S_IFDIR
@@ -140,7 +140,8 @@ def write_directory_to_mtree(repo: Repo, path: str, mtree: MutableTree,
         st = os.lstat(path)
         if not stat.S_ISDIR(st.st_mode):
             raise OstreeError(f"Not a directory: {path}")
-        _commit_dir(repo, path, "/", st, mtree, modifier, writer, progress)
+        # the files are written on the writer's threads, the events with them
+        _commit_dir(repo, path, "/", st, mtree, modifier, writer, serialized(progress) if writer.pool else progress)
         writer.drain()
     finally:
         writer.close()
@@ -193,7 +194,8 @@ def _write_path_object(repo: Repo, fspath: str, relpath: str, st: os.stat_result
         xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs(fspath, False))
         header = FileHeader(info.uid, info.gid, info.mode, target, xattrs)
         csum = repo.write_content(header)
-        emit(progress, "file", path=relpath, size=0)
+        if progress is not None:
+            progress(FileWritten(relpath, 0))
         return csum
     # O_NONBLOCK: if the entry was swapped for a fifo since it was listed, opening it
     # must not hang; the fstat below then refuses anything but a regular file
@@ -207,7 +209,8 @@ def _write_path_object(repo: Repo, fspath: str, relpath: str, st: os.stat_result
             csum = repo.write_content(header, f, st.st_size)  # type: ignore[arg-type]
     finally:
         os.close(fd)
-    emit(progress, "file", path=relpath, size=st.st_size)
+    if progress is not None:
+        progress(FileWritten(relpath, st.st_size))
     return csum
 
 
@@ -436,7 +439,7 @@ class _TarImporter:
                     self.writer.drain()
                     self.pending_bytes = 0
                 if self.progress is not None:
-                    emit(self.progress, "file", path="/" + path, size=member.size)
+                    self.progress(FileWritten("/" + path, member.size))
                 return
             csum = self.repo.write_content(header, fileobj, member.size)  # type: ignore[arg-type]
         if self.writer is not None:
@@ -445,7 +448,7 @@ class _TarImporter:
         else:
             parent.replace_file(name, csum)
         if self.progress is not None:
-            emit(self.progress, "file", path="/" + path, size=member.size)
+            self.progress(FileWritten("/" + path, member.size))
 
     def finish(self) -> None:
         if self.writer is not None:

@@ -48,7 +48,7 @@ from .etcmerge import (EtcDiff, EtcMergePlan, apply_etc_merge, plan_etc_merge, s
                        snapshot_dir)
 from .kernel import KernelLayout, commit_kernel_size, find_kernel, install_kernel
 from ..store.keyfile import KeyFile
-from ..progress import ProgressCallback, emit
+from ..progress import DeploymentCheckoutStarted, KernelInstallStarted, Message, ProgressCallback, emit
 from ..store.repo import Repo, RepoMode
 
 __all__ = ["Sysroot", "InsufficientSpaceError", "StagedError", "default_sysroot_path", "init_fs"]
@@ -189,7 +189,7 @@ class Sysroot:
 
     def message(self, text: str) -> None:
         """What ostree sends to the journal and prints (``Copying /etc changes...``)."""
-        emit(self.progress, "message", text=text)
+        emit(self.progress, Message(text))
         if self._message is not None:
             self._message(text)
 
@@ -516,7 +516,7 @@ class Sysroot:
         name = f"{csum}.{serial}"
         target = os.path.join(osdeploy, name)
         bc.rm_rf(target)  # leftovers of an interrupted checkout
-        emit(self.progress, "deploy-checkout", name=name)
+        emit(self.progress, DeploymentCheckoutStarted(osname, name, csum))
         try:
             checkout(self.repo, csum, target, self._checkout_options(), progress=self.progress)
         except OstreeError as e:
@@ -681,7 +681,7 @@ class Sysroot:
             os.makedirs(entries, 0o755, exist_ok=True)
             shown = show_osname([d.osname for d in new])
             for i, d in enumerate(new):
-                emit(self.progress, "deploy-kernel", index=i, name=d.name)
+                emit(self.progress, KernelInstallStarted(i, d.osname, d.name))
                 self._install_deployment_kernel(d, new_bv, len(new), shown)
                 if i == 0:
                     bc.fault_point("kernel")
