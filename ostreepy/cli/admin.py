@@ -29,7 +29,7 @@ def _print(s: str) -> None:
 
 
 def _sysroot_path(args: argparse.Namespace) -> str:
-    from ..sysroot.sysroot import default_sysroot_path
+    from ..sysroot.paths import default_sysroot_path
     return default_sysroot_path(getattr(args, "sysroot", None))
 
 

@@ -15,10 +15,8 @@ import sys
 from typing import List, Optional, Sequence
 
 from ..errors import OstreeError
-from .repo import (UsageError, cmd_cat, cmd_checkout, cmd_commit, cmd_config, cmd_export, cmd_fsck, cmd_init,
-                   cmd_log, cmd_ls, cmd_prune, cmd_refs, cmd_rev_parse, cmd_show, cmd_sign, format_timestamp)
 
-__all__ = ["UsageError", "build_parser", "format_timestamp", "main"]
+__all__ = ["build_parser", "main"]
 
 
 def _add_repo_arg(p: argparse.ArgumentParser, toplevel: bool = False) -> None:
@@ -40,14 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_repo_arg(p)
     p.add_argument("--mode", default="bare", choices=["bare", "bare-user", "bare-user-only", "archive", "archive-z2"])
     p.add_argument("--collection-id", default=None)
-    p.set_defaults(func=cmd_init)
+    p.set_defaults(func="cmd_init")
 
     p = sub.add_parser("config", help="Change repo configuration settings")
     _add_repo_arg(p)
     p.add_argument("--group", default=None)
     p.add_argument("action")
     p.add_argument("key", nargs="*")
-    p.set_defaults(func=cmd_config)
+    p.set_defaults(func="cmd_config")
 
     p = sub.add_parser("commit", help="Commit a new revision")
     _add_repo_arg(p)
@@ -71,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bind-ref", action="append")
     p.add_argument("--fsync", metavar="POLICY")
     p.add_argument("path", nargs="?")
-    p.set_defaults(func=cmd_commit)
+    p.set_defaults(func="cmd_commit")
 
     p = sub.add_parser("checkout", help="Check out a commit into a filesystem tree")
     _add_repo_arg(p)
@@ -88,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fsync", metavar="POLICY")
     p.add_argument("commit")
     p.add_argument("destination", nargs="?")
-    p.set_defaults(func=cmd_checkout)
+    p.set_defaults(func="cmd_checkout")
 
     p = sub.add_parser("ls", help="List file paths")
     _add_repo_arg(p)
@@ -98,13 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-d", "--dironly", action="store_true")
     p.add_argument("rev")
     p.add_argument("paths", nargs="*")
-    p.set_defaults(func=cmd_ls)
+    p.set_defaults(func="cmd_ls")
 
     p = sub.add_parser("cat", help="Concatenate contents of files")
     _add_repo_arg(p)
     p.add_argument("rev")
     p.add_argument("paths", nargs="+")
-    p.set_defaults(func=cmd_cat)
+    p.set_defaults(func="cmd_cat")
 
     p = sub.add_parser("show", help="Output a metadata object")
     _add_repo_arg(p)
@@ -112,13 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-metadata-key")
     p.add_argument("--print-detached-metadata-key")
     p.add_argument("rev")
-    p.set_defaults(func=cmd_show)
+    p.set_defaults(func="cmd_show")
 
     p = sub.add_parser("log", help="Show log starting at commit or ref")
     _add_repo_arg(p)
     p.add_argument("--raw", action="store_true")
     p.add_argument("rev")
-    p.set_defaults(func=cmd_log)
+    p.set_defaults(func="cmd_log")
 
     p = sub.add_parser("refs", help="List refs")
     _add_repo_arg(p)
@@ -129,20 +127,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-r", "--revision", action="store_true")
     p.add_argument("-c", "--collections", action="store_true")
     p.add_argument("prefixes", nargs="*")
-    p.set_defaults(func=cmd_refs)
+    p.set_defaults(func="cmd_refs")
 
     p = sub.add_parser("rev-parse", help="Output the target of a rev")
     _add_repo_arg(p)
     p.add_argument("-S", "--single", action="store_true")
     p.add_argument("revs", nargs="+")
-    p.set_defaults(func=cmd_rev_parse)
+    p.set_defaults(func="cmd_rev_parse")
 
     p = sub.add_parser("fsck", help="Check the repository for consistency")
     _add_repo_arg(p)
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-a", "--all", action="store_true")
     p.add_argument("--delete", action="store_true")
-    p.set_defaults(func=cmd_fsck)
+    p.set_defaults(func="cmd_fsck")
 
     p = sub.add_parser("prune", help="Search for unreachable objects")
     _add_repo_arg(p)
@@ -152,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-younger-than", metavar="DATE")
     p.add_argument("--delete-commit", action="append")
     p.add_argument("--commit-only", action="store_true")
-    p.set_defaults(func=cmd_prune)
+    p.set_defaults(func="cmd_prune")
 
     p = sub.add_parser("export", help="Stream COMMIT to stdout in tar format")
     _add_repo_arg(p)
@@ -161,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subpath")
     p.add_argument("--prefix")
     p.add_argument("commit")
-    p.set_defaults(func=cmd_export)
+    p.set_defaults(func="cmd_export")
 
     p = sub.add_parser("sign", help="Sign a commit, or verify its signatures")
     _add_repo_arg(p)
@@ -171,10 +169,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keys-dir", help="Use this directory instead of /etc/ostree and /usr/share/ostree")
     p.add_argument("commit")
     p.add_argument("keys", nargs="*", metavar="KEY-ID")
-    p.set_defaults(func=cmd_sign)
+    p.set_defaults(func="cmd_sign")
 
     for name, register in _EXTRA_PARSERS:
         register(sub)
+    for command, help_text in _EXTRA_HELP.items():
+        if all(modname != _EXTRA_COMMANDS[command] for modname, _ in _EXTRA_PARSERS):
+            # listed in the overall help without importing the group: its own
+            # parser is built when the command line names it
+            sub.add_parser(command, help=help_text)
     return parser
 
 
@@ -183,16 +186,18 @@ _EXTRA_PARSERS: List = []
 
 _EXTRA_COMMANDS = {"admin": "ostreepy.cli.admin", "container": "ostreepy.cli.container",
                    "bootc": "ostreepy.cli.bootc"}
+_EXTRA_HELP = {"admin": "Commands for managing a host system booted with ostree",
+               "container": "Import and export container images",
+               "bootc": "Deploy and update a host from bootable container images"}
 
 
 def _register_extras(argv: Optional[Sequence[str]] = None) -> None:
     """The admin, container and bootc verbs live in their own modules, which pull in
     the sysroot, bootloader and image code; they are imported only when the command
-    line names them (or asks for help), so `ostreepy checkout` starts as fast as it can."""
+    line names them (the overall help lists them from :data:`_EXTRA_HELP`), so that
+    `ostreepy checkout` and `ostreepy --help` start as fast as they can."""
     words = set(argv if argv is not None else sys.argv[1:])
     wanted = [m for c, m in _EXTRA_COMMANDS.items() if c in words]
-    if not wanted and (not words or words & {"-h", "--help"}):
-        wanted = list(_EXTRA_COMMANDS.values())
     _EXTRA_PARSERS.clear()
     for modname in wanted:
         try:
@@ -212,8 +217,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 1
+    func = args.func
+    if isinstance(func, str):  # a repository verb: its module is imported only to run it
+        from . import repo
+        func = getattr(repo, func)
     try:
-        return args.func(args) or 0
+        return func(args) or 0
     except BrokenPipeError:
         return 1
     except KeyboardInterrupt:

@@ -17,9 +17,9 @@ import time
 from typing import TYPE_CHECKING, Dict, List, Optional
 
 from ..errors import OstreeError
-from ..progress import FileWritten, FsckStarted, ObjectChecked, ProgressCallback, ProgressEvent
 
 if TYPE_CHECKING:
+    from ..progress import ProgressCallback, ProgressEvent
     from ..store.repo import Repo
 
 
@@ -38,7 +38,7 @@ def _open_repo(args: argparse.Namespace):
         else:
             path = os.environ.get("OSTREE_REPO")
             if not path:
-                from ..sysroot.sysroot import default_sysroot_path
+                from ..sysroot.paths import default_sysroot_path
                 path = os.path.join(default_sysroot_path(), "ostree/repo")
             if not os.path.isfile(os.path.join(path, "config")):
                 raise UsageError("Command requires a --repo argument")
@@ -159,11 +159,13 @@ def cmd_commit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_printer(label: str) -> ProgressCallback:
+def _progress_printer(label: str) -> "ProgressCallback":
     """A commit's files counted on one terminal line, redrawn at most every 0.1 s."""
     state = {"n": 0, "last": 0.0}
 
-    def cb(ev: ProgressEvent) -> None:
+    from ..progress import FileWritten
+
+    def cb(ev: "ProgressEvent") -> None:
         if not isinstance(ev, FileWritten):
             return
         state["n"] += 1
@@ -486,7 +488,9 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         _print("Enumerating commits...")
     bar = _ItemsProgress("fsck objects")
 
-    def on_progress(ev: ProgressEvent) -> None:
+    from ..progress import FsckStarted, ObjectChecked
+
+    def on_progress(ev: "ProgressEvent") -> None:
         if isinstance(ev, ObjectChecked):
             bar.update(ev.done, ev.total)
         elif isinstance(ev, FsckStarted) and not args.quiet:

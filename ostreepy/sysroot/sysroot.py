@@ -46,6 +46,7 @@ from .deployment import (ORIGIN_TRANSIENT_GROUP, Deployment, StatusRow, allocate
 from ..errors import DeployError, OstreeError, SysrootError
 from .etcmerge import (EtcDiff, EtcMergePlan, apply_etc_merge, plan_etc_merge, snapshot_commit_dir,
                        snapshot_dir)
+from .paths import default_sysroot_path
 from .kernel import KernelLayout, commit_kernel_size, find_kernel, install_kernel
 from ..store.keyfile import KeyFile
 from ..progress import DeploymentCheckoutStarted, KernelInstallStarted, Message, ProgressCallback, emit
@@ -63,15 +64,6 @@ class InsufficientSpaceError(DeployError):
 
 class StagedError(DeployError):
     """A staged deployment that cannot be used as asked."""
-
-
-def default_sysroot_path(given: Optional[str] = None) -> str:
-    """``given`` when not None, else the sysroot a caller that names none works
-    on, as libostree's ``_ostree_get_default_sysroot_path``: ``$OSTREE_SYSROOT``
-    when set and not empty, else ``/``."""
-    if given is not None:
-        return given
-    return os.environ.get("OSTREE_SYSROOT") or "/"
 
 
 def init_fs(path: str, modern: bool = False, repo_mode: str = "bare", *, epoch: int = 0) -> None:

@@ -21,3 +21,28 @@ def test_cli_help_runs_without_the_network_stack():
             "print('requests' in sys.modules, 'cryptography' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False False"
+
+
+def _modules_after(argv):
+    code = ("import sys\nfrom ostreepy.cli.main import main\n"
+            f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
+            "sys.stderr.write('MODS ' + ' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('ostreepy', 'ociclient', 'bootloader', 'attrs', 'requests', 'cryptography'))))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    return set(p.stderr.rsplit("MODS ", 1)[1].split())
+
+
+def test_help_imports_only_the_entry_point():
+    """`ostreepy --help` lists every group without importing any: start-up stays
+    near the interpreter's own (benchmarks/startup.py measures it)."""
+    assert _modules_after(["--help"]) == {"ostreepy", "ostreepy._version", "ostreepy.cli", "ostreepy.cli.main",
+                                          "ostreepy.errors"}
+
+
+def test_repo_verb_imports_only_the_store(tmp_path):
+    subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "init"], check=True)
+    mods = _modules_after([f"--repo={tmp_path}/r", "refs"])
+    assert "ostreepy.store.repo" in mods
+    rooms = {m.split(".")[1] for m in mods if m.startswith("ostreepy.") and m.count(".") >= 1}
+    assert rooms <= {"_version", "cli", "errors", "fsutil", "store"}, rooms
+    assert not any(m.split(".")[0] in ("bootloader", "ociclient", "requests", "cryptography") for m in mods)
