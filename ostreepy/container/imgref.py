@@ -19,6 +19,9 @@ class ImageRefError(OstreeError):
 
 
 class Transport(enum.Enum):
+    """The containers-transports(5) an image reference can name (``docker`` is an alias of
+    ``registry``)."""
+
     REGISTRY = "registry"
     OCI_DIR = "oci"
     OCI_ARCHIVE = "oci-archive"
@@ -42,6 +45,9 @@ class Transport(enum.Enum):
 
 @attrs.frozen
 class ImageReference:
+    """A container image reference as containers-transports(5) writes it: a transport and a name
+    (``oci:/path:tag``, ``docker://quay.io/x/y:tag``)."""
+
     transport: Transport
     name: str
 
@@ -69,6 +75,9 @@ class ImageReference:
 
 
 class SigVerify(enum.Enum):
+    """How an image's signature is checked: not at all, by the containers policy, or by an
+    ostree remote's keys."""
+
     INSECURE = "insecure"          # ostree-unverified-*
     CONTAINER_POLICY = "policy"    # ostree-image-signed:
     OSTREE_REMOTE = "remote"       # ostree-remote-*
@@ -76,6 +85,10 @@ class SigVerify(enum.Enum):
 
 @attrs.frozen
 class OstreeImageReference:
+    """An ostree-ext image reference: how the image is verified (``ostree-unverified-image:``,
+    ``ostree-image-signed:``, ``ostree-remote-image:REMOTE:``) and the image reference
+    itself."""
+
     sigverify: SigVerify
     imgref: ImageReference
     remote: Optional[str] = None

@@ -19,6 +19,8 @@ def _quote_char(c: str) -> str:
 
 
 def escape_ref(s: str) -> str:
+    """Escape any non-empty string into a valid ref name: characters other than ASCII
+    alphanumerics, ``-`` and inner ``/`` become ``_XX_`` (hex), ``_`` becomes ``__``."""
     if not s:
         raise InvalidRefError("Invalid empty string for ref")
     out = []
@@ -41,6 +43,7 @@ def escape_ref(s: str) -> str:
 
 
 def unescape_ref(s: str) -> str:
+    """The string :func:`escape_ref` escaped into ref name ``s``."""
     out = []
     i = 0
     while i < len(s):
@@ -65,8 +68,12 @@ def unescape_ref(s: str) -> str:
 
 
 def image_ref_for(imgref: str) -> str:
+    """The ref under which the merge commit of image reference ``imgref`` is kept
+    (``ostree/container/image/...``)."""
     return IMAGE_PREFIX + escape_ref(imgref)
 
 
 def layer_ref_for(digest: str) -> str:
+    """The ref under which the commit of layer ``digest`` is kept
+    (``ostree/container/blob/...``)."""
     return LAYER_PREFIX + escape_ref(digest)

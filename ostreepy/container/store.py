@@ -49,6 +49,8 @@ def canonical_json(value: Any) -> str:
 
 
 def parse_imgref(imgref: str) -> OstreeImageReference:
+    """Parse an ostree-ext image reference; a malformed one is an
+    :class:`~ostreepy.container.imgref.ImageRefError`."""
     return OstreeImageReference.parse(imgref)
 
 
@@ -131,6 +133,7 @@ def list_images(repo: Repo) -> List[str]:
 
 
 def list_image_states(repo: Repo) -> List[ImageState]:
+    """Every image the repository holds (one per ``ostree/container/image/`` ref)."""
     out = []
     for name, commit in repo.list_refs(IMAGE_PREFIX, cut_prefix=True).items():
         st = _state_from_commit(repo, unescape_ref(name), commit)
@@ -165,6 +168,9 @@ def diff_id_index(repo: Repo) -> Dict[str, str]:
 
 @attrs.frozen
 class LayerPlan:
+    """One layer of an image to import: its descriptor and diffID, and the commit it already is,
+    if the repository has it."""
+
     descriptor: Any  # ociclient.manifest.Descriptor
     diff_id: Optional[str]
     commit: Optional[str]  # already imported (by digest or by diffID)
@@ -177,6 +183,9 @@ class LayerPlan:
 
 @attrs.frozen
 class PreparedImport:
+    """An image whose manifest and config are fetched, with the plan of which layers the
+    repository still needs; nothing is written yet."""
+
     imgref: OstreeImageReference
     manifest_digest: str
     manifest: bytes
@@ -283,6 +292,9 @@ def _prepare(repo: Repo, ref: OstreeImageReference, src: Any, platform: Any) -> 
 
 @attrs.frozen
 class ImportResult:
+    """What a pull did: the merge commit, the manifest and config it came from, how many layers
+    and bytes were fetched, and what was filtered out."""
+
     merge_commit: str
     manifest_digest: str
     manifest: bytes
@@ -459,6 +471,8 @@ def prune_layers(repo: Repo) -> int:
 
 
 def image_history_rows(state: ImageState) -> List[Tuple[str, int, str]]:
+    """The rows of ``image history``: per layer, its digest (shortened), size and the command
+    that created it."""
     manifest, config = state.manifest_json, state.config_json
     history = config.get("history") or []
     rows = []

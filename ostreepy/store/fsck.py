@@ -15,6 +15,9 @@ from .repo import CHUNK, Repo
 
 @attrs.define
 class FsckProblem:
+    """One bad object: what is wrong, whether it is missing rather than corrupt, and the commits
+    that reach it."""
+
     checksum: str
     objtype: ObjectType
     message: str
@@ -24,6 +27,9 @@ class FsckProblem:
 
 @attrs.define
 class FsckResult:
+    """The outcome of :func:`fsck`: counts, problems, what ``--delete`` removed and marked
+    partial; ``ok`` when nothing is wrong."""
+
     n_commits: int = 0
     n_partial: int = 0
     n_fsck_partial: int = 0

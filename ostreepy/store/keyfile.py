@@ -16,6 +16,9 @@ class KeyFileError(OstreeError):
 
 
 class KeyFile:
+    """A GLib keyfile kept line for line: comments, blank lines and order survive a parse and
+    write."""
+
     def __init__(self) -> None:
         # Each group: name -> list of lines (raw comment/blank lines or (key, value)).
         self._groups: List[Tuple[Optional[str], List[object]]] = [(None, [])]
@@ -139,6 +142,8 @@ class KeyFile:
 
 
 def escape(value: str) -> str:
+    """Escape a value as GLib writes it (``\\n``, ``\\t``, ``\\r``, ``\\\\``, and a leading
+    space as ``\\s``)."""
     out = []
     for i, ch in enumerate(value):
         if ch == "\\":
@@ -157,6 +162,7 @@ def escape(value: str) -> str:
 
 
 def unescape(value: str) -> str:
+    """Undo :func:`escape`; unknown escapes are kept as they are."""
     if "\\" not in value:
         return value
     out = []

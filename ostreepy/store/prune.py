@@ -15,6 +15,8 @@ from .repo import Repo
 
 @attrs.frozen
 class PruneResult:
+    """What a prune did: objects seen, objects deleted and the bytes freed."""
+
     n_objects_total: int
     n_objects_pruned: int
     freed_bytes: int
