@@ -11,6 +11,7 @@ import builtins
 import importlib.util
 import os
 import sys
+from typing import Optional, Tuple
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -43,7 +44,6 @@ autodoc_default_options = {
 # line that would run across the page.
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
-autodoc_class_signature = "separated"
 add_module_names = False
 python_use_unqualified_type_names = True
 
@@ -69,8 +69,9 @@ shutil.rmtree(_docs_tmp, ignore_errors=True)
 html_theme = "alabaster"
 html_theme_options = {
     "description": "A pure-Python OSTree object store, OCI client, deployments and boot entries",
-    "page_width": "1100px",
-    "sidebar_width": "240px",
+    "page_width": "1160px",
+    "sidebar_width": "230px",
+    "code_font_size": "0.85em",
     "fixed_sidebar": True,
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
@@ -85,15 +86,36 @@ def _porcelain_pending(app: object, docname: str, source: list) -> None:
             "   documents it as soon as the module exists.")
 
 
-def _builtins_are_builtins(app: object, doctree: nodes.document) -> None:
-    # A type hint such as ``-> type`` is looked up fuzzily, and would match the
-    # ``type`` attribute of three classes (an "ambiguous reference" warning):
-    # names of builtins are only ever the builtins.
+def _resolve_short_names(app: object, doctree: nodes.document) -> None:
+    # A short name in a type hint (``Transport``) is looked up fuzzily across
+    # every module, and two classes of that name make an "ambiguous reference"
+    # warning. The module the hint was written in knows which one it means:
+    # point the reference at the object that name is bound to there. Names of
+    # builtins (``type``) are only ever the builtins.
     for node in doctree.findall(addnodes.pending_xref):
-        if node.get("refdomain") == "py" and hasattr(builtins, node.get("reftarget", "")):
+        target = node.get("reftarget", "")
+        if node.get("refdomain") != "py" or "." in target or not target:
+            continue
+        module = sys.modules.get(node.get("py:module") or "")
+        obj = getattr(module, target, None) if module is not None else None
+        if getattr(obj, "__module__", None) and getattr(obj, "__qualname__", None):
+            node["reftarget"] = f"{obj.__module__}.{obj.__qualname__}"
             node.attributes.pop("refspecific", None)
+        elif hasattr(builtins, target):
+            node.attributes.pop("refspecific", None)
+
+
+def _attrs_factories(app: object, what: str, name: str, obj: object, options: object,
+                     signature: Optional[str], return_annotation: Optional[str]
+                     ) -> Tuple[Optional[str], Optional[str]]:
+    # attrs gives a field with a factory the default NOTHING in __init__'s
+    # signature; say what it means, as dataclasses do
+    if signature:
+        signature = signature.replace("=NOTHING", "=<factory>")
+    return signature, return_annotation
 
 
 def setup(app: object) -> None:
     app.connect("source-read", _porcelain_pending)  # type: ignore[attr-defined]
-    app.connect("doctree-read", _builtins_are_builtins)  # type: ignore[attr-defined]
+    app.connect("doctree-read", _resolve_short_names)  # type: ignore[attr-defined]
+    app.connect("autodoc-process-signature", _attrs_factories)  # type: ignore[attr-defined]
