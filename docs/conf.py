@@ -27,11 +27,14 @@ release = version = ostreepy.__version__
 
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.doctest"]
 
-# The high-level API (ostreepy.porcelain) lands on another branch. Until it is
-# importable its reference page says so instead of failing the build, and the
-# tutorial examples written against it are skipped through the PORCELAIN flag
-# below: both turn on by themselves once the module exists.
-HAS_PORCELAIN = importlib.util.find_spec("ostreepy.porcelain") is not None
+# The high-level API (ostreepy.porcelain, ociclient.porcelain) and the typed
+# results of bootc's verbs land from another branch. Until a module of this list
+# is importable, its section of the reference says so instead of failing the
+# build, and the tutorial examples written against the high-level API are
+# skipped through the PORCELAIN flag below: both turn on by themselves once the
+# modules exist.
+ARRIVING = ("ostreepy.porcelain", "ociclient.porcelain", "ostreepy.bootc.results", "ostreepy.bootc.host")
+MISSING = [m for m in ARRIVING if importlib.util.find_spec(m) is None]
 exclude_patterns = ["_build"]
 
 autodoc_default_options = {
@@ -53,7 +56,7 @@ doctest_global_setup = f"""
 import os, tempfile
 import ostreepy
 EXAMPLE_IMAGE = {os.path.join(ROOT, "examples", "bootable-image")!r}
-PORCELAIN = hasattr(ostreepy, "pull")
+PORCELAIN = {"ostreepy.porcelain" not in MISSING!r}
 _docs_cwd = os.getcwd()
 _docs_tmp = tempfile.mkdtemp(prefix="ostreepy-docs-")
 os.chdir(_docs_tmp)
@@ -78,12 +81,12 @@ html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
 html_show_sourcelink = False
 
 
-def _porcelain_pending(app: object, docname: str, source: list) -> None:
-    if docname == "api/porcelain" and not HAS_PORCELAIN:
+def _arriving(app: object, docname: str, source: list) -> None:
+    for module in MISSING:
         source[0] = source[0].replace(
-            ".. automodule:: ostreepy.porcelain",
-            ".. note:: :mod:`ostreepy.porcelain` is not in this build yet; this page\n"
-            "   documents it as soon as the module exists.")
+            f".. automodule:: {module}\n",
+            f".. note:: ``{module}`` is not in this build yet; this section\n"
+            "   documents it as soon as the module exists.\n")
 
 
 def _resolve_short_names(app: object, doctree: nodes.document) -> None:
@@ -116,6 +119,6 @@ def _attrs_factories(app: object, what: str, name: str, obj: object, options: ob
 
 
 def setup(app: object) -> None:
-    app.connect("source-read", _porcelain_pending)  # type: ignore[attr-defined]
+    app.connect("source-read", _arriving)  # type: ignore[attr-defined]
     app.connect("doctree-read", _resolve_short_names)  # type: ignore[attr-defined]
     app.connect("autodoc-process-signature", _attrs_factories)  # type: ignore[attr-defined]

@@ -2,12 +2,15 @@
 
 Each ```` ```python ```` block runs, in order and in one namespace, in a fresh
 temporary directory that holds a small ``rootfs/`` tree for the examples to
-commit; a block that raises fails the run with the block's line number.
+commit. A block written as an interactive session (``>>>`` prompts) is a
+doctest, and its printed output must match (``...`` matches anything); any
+other block is a script, and must not raise. A failure names the block's line.
 Usage: ``python docs/readme_examples.py README.md``.
 """
 
 from __future__ import annotations
 
+import doctest
 import os
 import re
 import shutil
@@ -18,6 +21,7 @@ import traceback
 from typing import Iterator, List, Tuple
 
 _BLOCK = re.compile(r"^```python[ \t]*\n(.*?)^```[ \t]*$", re.M | re.S)
+_SESSION = re.compile(r"^>>> ", re.M)
 
 
 def python_blocks(text: str) -> Iterator[Tuple[int, str]]:
@@ -46,7 +50,15 @@ def run(markdown: str) -> int:
         os.chdir(tmp)
         _make_rootfs("rootfs")
         namespace: dict = {"__name__": "__readme__"}
+        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
         for line, code in blocks:
+            if _SESSION.search(code):
+                test = doctest.DocTestParser().get_doctest(code, namespace, f"{markdown}:{line}",
+                                                           markdown, line - 1)
+                if runner.run(test, out=sys.stderr.write, clear_globs=False).failed:
+                    failures += 1
+                namespace.update(test.globs)  # a DocTest runs in a copy: keep what it defined
+                continue
             try:
                 exec(compile(code, f"{markdown}:{line}", "exec"), namespace)
             except Exception:
