@@ -57,6 +57,7 @@ import os, tempfile
 import ostreepy
 EXAMPLE_IMAGE = {os.path.join(ROOT, "examples", "bootable-image")!r}
 PORCELAIN = {"ostreepy.porcelain" not in MISSING!r}
+OCI_PORCELAIN = {"ociclient.porcelain" not in MISSING!r}
 _docs_cwd = os.getcwd()
 _docs_tmp = tempfile.mkdtemp(prefix="ostreepy-docs-")
 os.chdir(_docs_tmp)
