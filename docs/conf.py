@@ -27,13 +27,14 @@ release = version = ostreepy.__version__
 
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.doctest"]
 
-# The high-level API (ostreepy.porcelain, ociclient.porcelain) and the typed
-# results of bootc's verbs land from another branch. Until a module of this list
+# The high-level API (ostreepy.porcelain, ociclient.porcelain), the typed
+# results of bootc's verbs and typed progress events land from other branches. Until a module of this list
 # is importable, its section of the reference says so instead of failing the
 # build, and the tutorial examples written against the high-level API are
 # skipped through the PORCELAIN flag below: both turn on by themselves once the
 # modules exist.
-ARRIVING = ("ostreepy.porcelain", "ociclient.porcelain", "ostreepy.bootc.results", "ostreepy.bootc.host")
+ARRIVING = ("ostreepy.porcelain", "ociclient.porcelain", "ostreepy.bootc.results", "ostreepy.bootc.host",
+            "ostreepy.container.blobprogress")
 MISSING = [m for m in ARRIVING if importlib.util.find_spec(m) is None]
 exclude_patterns = ["_build"]
 
@@ -58,6 +59,8 @@ import ostreepy
 EXAMPLE_IMAGE = {os.path.join(ROOT, "examples", "bootable-image")!r}
 PORCELAIN = {"ostreepy.porcelain" not in MISSING!r}
 OCI_PORCELAIN = {"ociclient.porcelain" not in MISSING!r}
+import ostreepy.progress
+TYPED_PROGRESS = hasattr(ostreepy.progress, "FileWritten")
 _docs_cwd = os.getcwd()
 _docs_tmp = tempfile.mkdtemp(prefix="ostreepy-docs-")
 os.chdir(_docs_tmp)
