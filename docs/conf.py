@@ -83,6 +83,7 @@ html_theme_options = {
 }
 html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
 html_show_sourcelink = False
+html_copy_source = False
 
 
 def _arriving(app: object, docname: str, source: list) -> None:
