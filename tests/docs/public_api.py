@@ -1,9 +1,9 @@
 """What the public API is, read by importing the packages: run as a script, it
 prints a JSON description that ``test_docs.py`` checks against the built reference.
 
-It runs in a subprocess of its own (``python -I``) because pytest's rootdir
-handling puts ``tests/`` on ``sys.path``, where ``tests/bootloader`` would
-shadow the real :mod:`bootloader` package.
+It runs in a subprocess of its own, from the checkout's root, because pytest's
+rootdir handling puts ``tests/`` on ``sys.path``, where ``tests/bootloader``
+would shadow the real :mod:`bootloader` package.
 """
 
 from __future__ import annotations

@@ -36,8 +36,10 @@ def inventory(html: Path) -> Dict[str, Set[str]]:
 
 @pytest.fixture(scope="module")
 def public_api() -> Dict[str, object]:
-    p = subprocess.run([sys.executable, "-I", str(Path(__file__).with_name("public_api.py"))],
-                       cwd=ROOT, capture_output=True, text=True, check=True)
+    # run from the checkout's root, so that it imports the packages there, and
+    # nothing of tests/ (see public_api.py)
+    script = "import runpy; runpy.run_path('tests/docs/public_api.py', run_name='__main__')"
+    p = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(p.stdout)  # type: ignore[no-any-return]
 
 
