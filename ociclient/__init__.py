@@ -9,6 +9,8 @@ The main entry points (imported lazily, so ``import ociclient`` stays cheap)::
 * :func:`ociclient.transports.open_destination` → :class:`ociclient.image.ImageDestination`
 * :func:`ociclient.copy.copy_image`
 * :class:`ociclient.image.Options`
+* :mod:`ociclient.porcelain`: skopeo's verbs as functions returning values
+  (``inspect``, ``list_tags``, ``copy``, ``login``, ``logout``)
 """
 
 from typing import Any
@@ -24,6 +26,15 @@ _LAZY = {
     "ImageSource": ("ociclient.image", "ImageSource"),
     "ImageDestination": ("ociclient.image", "ImageDestination"),
     "OciError": ("ociclient.errors", "OciError"),
+    # the high-level verbs (ociclient.porcelain); its `copy` stays there, as
+    # `ociclient.copy` is the module of copy_image
+    "inspect": ("ociclient.porcelain", "inspect"),
+    "list_tags": ("ociclient.porcelain", "list_tags"),
+    "login": ("ociclient.porcelain", "login"),
+    "logout": ("ociclient.porcelain", "logout"),
+    "InspectResult": ("ociclient.porcelain", "InspectResult"),
+    "CopyResult": ("ociclient.copy", "CopyResult"),
+    "PullOptions": ("ociclient.image", "Options"),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

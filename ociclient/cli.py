@@ -58,6 +58,26 @@ def _auth_flags(p: argparse.ArgumentParser, prefix: str = "") -> None:
     p.add_argument(f"--{pre}registry-token", metavar="TOKEN", help="a bearer token for the registry")
 
 
+#: how long a verb that moves no blobs (inspect, list-tags, delete, login) may take by default
+METADATA_COMMAND_TIMEOUT = 600.0
+
+
+def _duration(text: str) -> float:
+    """A Go duration (``1h2m3.5s``, ``500ms``) or plain seconds, as seconds."""
+    import re
+
+    units = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+    t = text.strip()
+    try:
+        return max(0.0, float(t))
+    except ValueError:
+        pass
+    parts = re.findall(r"(\d+(?:\.\d*)?)(ms|us|µs|ns|h|m|s)", t)
+    if not parts or "".join(n + u for n, u in parts) != t:
+        raise argparse.ArgumentTypeError(f"invalid duration {text!r} (e.g. 30s, 5m, 1h30m)")
+    return sum(float(n) * units[u] for n, u in parts)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ociclient", description="Work with OCI images and registries.")
     p.add_argument("--override-arch", metavar="ARCH")
@@ -66,6 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     _bool(p, "insecure-policy", "accepted for skopeo compatibility (no signature policy is applied)")
     p.add_argument("--policy", help=argparse.SUPPRESS)
     p.add_argument("--registries-conf", metavar="PATH", help="use this registries.conf")
+    p.add_argument("--command-timeout", metavar="DURATION", type=_duration, default=None,
+                   help="time limit for the whole command, e.g. 90s, 5m, 1h30m (0: none; default: "
+                        "none for copy, 10m for the other verbs)")
+    p.add_argument("--request-timeout", metavar="DURATION", type=_duration, default=None,
+                   help="time limit for one HTTP request, not counting blob bodies (default 5m)")
     p.add_argument("--tmpdir", help=argparse.SUPPRESS)
     _bool(p, "debug", "enable debug output")
     p.add_argument("-v", "--version", action="store_true", help="print the version")
@@ -168,8 +193,20 @@ def _options(args: argparse.Namespace, prefix: str = "", global_args: Optional[a
     if sys.stdin.isatty() and sys.stdout.isatty():
         from .shortnames import terminal_prompt  # podman prompts for an ambiguous short name
         kw["short_name_prompt"] = terminal_prompt
+    if global_args is not None:
+        kw["command_timeout"] = _command_timeout(global_args)
+        if global_args.request_timeout is not None:
+            kw["request_timeout"] = global_args.request_timeout or None
     return Options(credentials=creds, authfile=authfile, tls_verify=get("tls_verify"),
                    cert_dir=get("cert_dir"), retry=retry, chunk_size=getattr(args, "chunk_size", None), **kw)
+
+
+def _command_timeout(args: argparse.Namespace) -> Optional[float]:
+    """``--command-timeout`` (0: none); unset: none for copy (blobs take as long as they are
+    large), :data:`METADATA_COMMAND_TIMEOUT` for the verbs that move no blobs."""
+    if args.command_timeout is not None:
+        return args.command_timeout or None
+    return None if args.verb == "copy" else METADATA_COMMAND_TIMEOUT
 
 
 def _platform(args: argparse.Namespace, arch: Optional[str] = None, os_: Optional[str] = None):
@@ -392,8 +429,13 @@ def cmd_login(args: argparse.Namespace) -> int:
         password = getpass.getpass("Password: ")
     creds = Credentials(username, password)
     api_host = "registry-1.docker.io" if host == "docker.io" else host
+    ct = _command_timeout(args)
+    kw: Dict[str, Any] = {}
+    if args.request_timeout is not None:
+        kw["request_timeout"] = args.request_timeout or None
     t = Transport(api_host, credentials=creds, insecure=args.tls_verify is False,
-                  tls=TLSConfig(verify=args.tls_verify is not False, cert_dir=args.cert_dir))
+                  tls=TLSConfig(verify=args.tls_verify is not False, cert_dir=args.cert_dir),
+                  deadline=time.monotonic() + ct if ct else None, **kw)
     try:
         from .transport import raise_for_response
         resp = t.request("GET", "/v2/")

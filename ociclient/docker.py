@@ -10,7 +10,7 @@ import attrs
 from .auth import lookup_credentials
 from .digest import CHUNK, VerifyingReader
 from .errors import BlockedRegistry, OciError, SizeMismatch
-from .image import ImageDestination, ImageSource, OnRead, Options
+from .image import ImageDestination, ImageSource, OnRead, Options, operation_deadline
 from .manifest import Descriptor
 from .reference import DockerReference
 from .registries_conf import PullSource, RegistriesConf, load_registries_conf
@@ -35,8 +35,12 @@ def resolve_registries_conf(options: Options) -> RegistriesConf:
 
 
 def make_client(ref: DockerReference, options: Options, insecure_conf: bool = False,
-                conf: Optional[RegistriesConf] = None) -> RegistryClient:
-    """A :class:`RegistryClient` for ``ref``'s registry with credentials, TLS and retry options."""
+                conf: Optional[RegistriesConf] = None, deadline: Optional[float] = None) -> RegistryClient:
+    """A :class:`RegistryClient` for ``ref``'s registry with credentials, TLS, retry and time
+    limit options; ``deadline`` (monotonic) is the operation's end, by default
+    ``options.command_timeout`` from now."""
+    if deadline is None:
+        deadline = operation_deadline(options)
     insecure = options.tls_verify is False or (options.tls_verify is None and insecure_conf)
     tls = TLSConfig(verify=not insecure, cert_dir=options.cert_dir,
                     certs_d=options.certs_d if options.certs_d is not None else CERTS_D_DIRS)
@@ -54,7 +58,8 @@ def make_client(ref: DockerReference, options: Options, insecure_conf: bool = Fa
         ref.api_host, credentials=creds, insecure=insecure, tls=tls, timeout=options.timeout,
         retry=options.retry or RetryPolicy(),
         credentials_callback=None if creds is not None else lookup,
-        registry_token=options.registry_token, **kw)  # type: ignore[arg-type]
+        registry_token=options.registry_token, request_timeout=options.request_timeout,
+        deadline=deadline, **kw)  # type: ignore[arg-type]
     return RegistryClient(transport)
 
 
@@ -68,6 +73,8 @@ class RegistrySource(ImageSource):
 
     def __init__(self, ref: DockerReference, options: Options = Options()) -> None:
         self.options = options
+        # one deadline for the whole source, whichever mirrors and candidates it tries
+        self._deadline = operation_deadline(options)
         conf = resolve_registries_conf(options)
         self._conf = conf
         self.resolved: Optional[Resolved] = None
@@ -106,7 +113,7 @@ class RegistrySource(ImageSource):
         return p if p else default_user_aliases_path(self.options.env)
 
     def _client_for(self, ps: PullSource) -> RegistryClient:
-        c = make_client(ps.reference, self.options, ps.insecure, self._conf)
+        c = make_client(ps.reference, self.options, ps.insecure, self._conf, self._deadline)
         self._clients.append(c)
         return c
 

@@ -39,7 +39,13 @@ class Options:
         or ``None`` to read the system/user files, or ``False`` to ignore registries.conf.
     :ivar chunk_size: push blobs in chunks of this size (``None`` = monolithic PUT).
     :ivar retry: a :class:`~ociclient.transport.RetryPolicy`.
-    :ivar timeout: ``(connect, read)`` seconds for every request.
+    :ivar timeout: ``(connect, read)`` seconds for every socket operation.
+    :ivar request_timeout: total seconds for one request: connecting, sending, the answer's
+        headers and any body read into memory (not a blob, whose time grows with its size);
+        ``None`` = no limit. Default 300.
+    :ivar command_timeout: total seconds for everything one opened source or destination
+        does, from when it is opened (``--command-timeout``; retries, their waits and blob
+        bodies included); ``None`` = no limit (the default, as skopeo's).
     :ivar env: environment used for auth file lookup (default ``os.environ``).
     :ivar registry_token: a ready bearer token (``--registry-token``).
     :ivar short_name_aliases: the user's ``short-name-aliases.conf`` (``None`` = podman's place,
@@ -57,12 +63,23 @@ class Options:
     chunk_size: Optional[int] = None
     retry: Any = None
     timeout: Tuple[float, float] = (30.0, 120.0)
+    request_timeout: Optional[float] = 300.0
+    command_timeout: Optional[float] = None
     env: Any = None
     user_agent: Optional[str] = None
     #: a bearer token sent as is (``--registry-token``); no token requests are made
     registry_token: Optional[str] = None
     short_name_aliases: Any = None
     short_name_prompt: Optional[Callable[[Sequence[str]], str]] = None
+
+
+def operation_deadline(options: "Options") -> Optional[float]:
+    """The :func:`time.monotonic` time by which an operation opened now with ``options`` must
+    end (``None``: no limit)."""
+    import time
+    if options.command_timeout is None or options.command_timeout <= 0:
+        return None
+    return time.monotonic() + options.command_timeout
 
 
 class ImageSource(abc.ABC):

@@ -2,7 +2,10 @@
 
 :class:`RegistryClient` is bound to one registry host and takes repository names per call.
 Blobs are never held in memory: :meth:`RegistryClient.open_blob` returns a stream that checks
-digest and size as it is read and resumes with ``Range`` after a broken connection;
+digest and size as it is read and resumes with ``Range`` after a broken connection. The size
+is checked independently of the digest, and first: an announced ``Content-Length`` that
+disagrees with the descriptor fails before a byte is read, a byte past the descriptor's size
+fails at once (:class:`~ociclient.errors.SizeMismatch`), and so does an early end;
 :meth:`RegistryClient.fetch_blob` downloads into a file, resuming from a partial file named
 after the digest (also after the process was restarted), and renames it into place only when
 size and digest are right.
@@ -15,7 +18,6 @@ import json
 import logging
 import os
 import re
-import time
 from typing import BinaryIO, Callable, IO, Iterator, List, Optional, Sequence, Tuple, Type
 from urllib.parse import quote, urljoin
 
@@ -26,9 +28,11 @@ from . import mediatypes as mt
 from .challenge import repository_scope
 from .digest import CHUNK, VerifyingReader, digest_bytes, new_hasher, parse_digest
 from .errors import (
-    DigestMismatch, ManifestTooLarge, NotFound, OciError, SizeMismatch, TransportError, UploadError,
+    DigestMismatch, ManifestInvalid, ManifestTooLarge, NotFound, OciError, RegistryError,
+    ResponseTooLarge, SizeMismatch, TransportError, UploadError,
 )
-from .manifest import MAX_MANIFEST_SIZE, Descriptor, ImageIndex, parse_manifest
+from .manifest import INDEX_SCHEMA, MAX_MANIFEST_SIZE, Descriptor, ImageIndex, parse_manifest
+from .schema import ListOf, Obj, Str, checked_json, opt
 from .transport import Transport, raise_for_response
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,12 @@ _STREAM_ERRORS: Tuple[Type[BaseException], ...] = (
 
 #: how many times a broken blob stream is resumed without progress before giving up
 MAX_RESUMES = 10
+#: the most tag names (summed lengths) a tag listing collects over all its pages
+MAX_TAGS_BYTES = 64 * 1024 * 1024
+#: an ``OCI-Chunk-Min-Length`` above this is not honoured (chunks are held in memory)
+MAX_MIN_CHUNK = 64 * 1024 * 1024
+
+TAGS_SCHEMA = Obj({"name": opt(Str()), "tags": opt(ListOf(Str()))})
 
 
 def _pull(repo: str) -> Tuple[str]:
@@ -93,16 +103,24 @@ class _ResumingStream(io.RawIOBase):
         if self._size is not None and self.offset >= self._size and self.offset > 0:
             self._resp = None
             return
-        self._resp = self._client._blob_response(self._repo, self._digest, self.offset)
-        if self.offset and self._resp.status_code == 200:
+        self._resp = resp = self._client._blob_response(self._repo, self._digest, self.offset)
+        start = self.offset if resp.status_code == 206 else 0
+        length = resp.headers.get("Content-Length", "")
+        if self._size is not None and length.isdigit() and int(length) != self._size - start:
+            resp.close()
+            self._resp = None
+            raise SizeMismatch(f"blob {self._digest}: the registry announces {length} bytes from offset "
+                               f"{start}, its descriptor says {self._size} in all")
+        if self.offset and resp.status_code == 200:
             # the server ignored Range: skip what we already have
             log.debug("server ignored Range for %s; skipping %d bytes", self._digest, self.offset)
             left = self.offset
-            while left:
-                chunk = self._resp.raw.read(min(left, CHUNK), decode_content=False)
-                if not chunk:
-                    raise TransportError(f"blob {self._digest}: short response while skipping")
-                left -= len(chunk)
+            with self._client.transport.body_watch(resp, f"blob {self._digest}"):
+                while left:
+                    chunk = resp.raw.read(min(left, CHUNK), decode_content=False)
+                    if not chunk:
+                        raise TransportError(f"blob {self._digest}: short response while skipping")
+                    left -= len(chunk)
 
     def read(self, size: int = -1) -> bytes:  # type: ignore[override]
         """Up to ``size`` bytes (``b""`` at the end), resuming after broken connections."""
@@ -113,9 +131,10 @@ class _ResumingStream(io.RawIOBase):
                 return b""
             try:
                 raw = self._resp.raw
-                # read1: return what has arrived (so partial files grow steadily), not a full chunk
-                data = raw.read1(size, decode_content=False) if hasattr(raw, "read1") \
-                    else raw.read(size, decode_content=False)
+                with self._client.transport.body_watch(self._resp, f"blob {self._digest}"):
+                    # read1: return what has arrived (so partial files grow steadily), not a full chunk
+                    data = raw.read1(size, decode_content=False) if hasattr(raw, "read1") \
+                        else raw.read(size, decode_content=False)
             except _STREAM_ERRORS as e:
                 self._resp.close()
                 self._resp = None
@@ -123,7 +142,9 @@ class _ResumingStream(io.RawIOBase):
                 if self._failures > MAX_RESUMES:
                     raise TransportError(f"blob {self._digest}: connection kept failing: {e}") from None
                 log.debug("blob %s broken at %d (%s); resuming", self._digest, self.offset, e)
-                time.sleep(self._client.transport.retry.backoff(min(self._failures - 1, 4)) / 4)
+                self._client.transport.sleep(
+                    self._client.transport.retry.backoff(min(self._failures - 1, 4)) / 4,
+                    f"resuming blob {self._digest}")
                 self._open()
                 continue
             if not data:
@@ -136,6 +157,10 @@ class _ResumingStream(io.RawIOBase):
                     self._open()
                     continue
                 return b""
+            if self._size is not None and self.offset + len(data) > self._size:
+                self.close()
+                raise SizeMismatch(f"blob {self._digest} is longer than the {self._size} bytes its "
+                                   "descriptor says")
             self.offset += len(data)
             self._failures = 0
             return data
@@ -200,17 +225,11 @@ class RegistryClient:
         """
         resp = self.transport.request(
             "GET", f"/v2/{repo}/manifests/{reference}", scopes=_pull(repo),
-            headers={"Accept": ", ".join(accept)}, stream=True,
+            headers={"Accept": ", ".join(accept)}, limit=MAX_MANIFEST_SIZE, too_large=ManifestTooLarge,
         )
         with resp:
             raise_for_response(resp, f"reading manifest {reference} in {self.host}/{repo}")
-            length = resp.headers.get("Content-Length")
-            if length and length.isdigit() and int(length) > MAX_MANIFEST_SIZE:
-                raise ManifestTooLarge(
-                    f"manifest {reference} is {length} bytes, over the {MAX_MANIFEST_SIZE} byte limit")
-            data = resp.raw.read(MAX_MANIFEST_SIZE + 1, decode_content=True)
-            if len(data) > MAX_MANIFEST_SIZE:
-                raise ManifestTooLarge(f"manifest {reference} is over the {MAX_MANIFEST_SIZE} byte limit")
+            data = resp.content
             ctype = resp.headers.get("Content-Type", "")
             header_digest = resp.headers.get("Docker-Content-Digest")
         if ":" in reference:  # tags cannot contain ':', so this is a digest
@@ -246,8 +265,9 @@ class RegistryClient:
             digest = resp.headers.get("Docker-Content-Digest")
             if not digest:
                 return None
+            length = resp.headers.get("Content-Length", "")
             return Descriptor(media_type=resp.headers.get("Content-Type", "").split(";")[0],
-                              digest=digest, size=int(resp.headers.get("Content-Length") or 0))
+                              digest=digest, size=int(length) if length.isdigit() else 0)
 
     def put_manifest(self, repo: str, reference: str, data: bytes, media_type: str) -> str:
         """PUT a manifest under a tag or its digest; returns its digest (retried on 429/5xx)."""
@@ -280,12 +300,12 @@ class RegistryClient:
         tag = f"{algo}-{hexpart}"
         try:
             data, mtype, _ = self.get_manifest(repo, tag, accept=(mt.OCI_INDEX,))
-            obj = json.loads(data)
+            obj = checked_json(data, INDEX_SCHEMA, f"referrers index {tag}", ManifestInvalid)
         except NotFound:
             obj = {"schemaVersion": 2, "mediaType": mt.OCI_INDEX, "manifests": []}
-        if any(m.get("digest") == desc.digest for m in obj.get("manifests", [])):
+        if any(m.get("digest") == desc.digest for m in obj["manifests"]):
             return
-        obj.setdefault("manifests", []).append(desc.to_dict())
+        obj["manifests"].append(desc.to_dict())
         self.put_manifest(repo, tag, json.dumps(obj).encode(), mt.OCI_INDEX)
 
     def delete_manifest(self, repo: str, digest: str) -> None:
@@ -310,6 +330,7 @@ class RegistryClient:
         url = self.transport.url(path)
         tags: List[str] = []
         seen = set()
+        total = 0
         while url:
             if url in seen:
                 raise OciError(f"tags list of {repo}: Link pagination loops")
@@ -317,14 +338,20 @@ class RegistryClient:
             resp = self.transport.request("GET", url, scopes=_pull(repo))
             with resp:
                 raise_for_response(resp, f"listing tags of {self.host}/{repo}")
-                try:
-                    obj = resp.json()
-                except ValueError:
-                    raise OciError(f"tags list of {repo} is not JSON") from None
+                obj = checked_json(resp.content, TAGS_SCHEMA, f"tags list of {repo}", RegistryError)
+                if not isinstance(obj, dict):
+                    raise RegistryError(f"tags list of {repo} is not a JSON object")
                 nxt = parse_link_next(resp.headers.get("Link"))
                 base = resp.url
-            tags.extend(obj.get("tags") or [])
-            url = urljoin(base, nxt) if nxt else None  # type: ignore[assignment]
+            page = obj.get("tags") or []
+            total += sum(len(t) for t in page)
+            if total > MAX_TAGS_BYTES:
+                raise ResponseTooLarge(f"tags list of {repo} is over {MAX_TAGS_BYTES} bytes of names")
+            tags.extend(page)
+            try:
+                url = urljoin(base, nxt) if nxt else None  # type: ignore[assignment]
+            except ValueError:
+                raise RegistryError(f"tags list of {repo}: invalid Link {nxt!r}") from None
         return tags
 
     def referrers(self, repo: str, digest: str, artifact_type: Optional[str] = None) -> ImageIndex:
@@ -341,7 +368,8 @@ class RegistryClient:
             if resp.status_code == 200 and ctype == mt.OCI_INDEX:
                 data = resp.content
                 idx = parse_manifest(data, mt.OCI_INDEX)
-                assert isinstance(idx, ImageIndex)
+                if not isinstance(idx, ImageIndex):
+                    raise ManifestInvalid(f"referrers of {digest}: the answer is not an image index")
                 filtered = "artifactType" in resp.headers.get("OCI-Filters-Applied", "")
                 if artifact_type and not filtered:
                     idx = _filter_index(idx, artifact_type)
@@ -432,7 +460,11 @@ class RegistryClient:
             if resp.status_code != 202 or "Location" not in resp.headers:
                 raise UploadError(f"starting upload to {self.host}/{repo}: unexpected HTTP {resp.status_code}")
             min_chunk = resp.headers.get("OCI-Chunk-Min-Length")
-            return urljoin(resp.url, resp.headers["Location"]), int(min_chunk) if min_chunk and min_chunk.isdigit() else 0
+            n = int(min_chunk) if min_chunk and min_chunk.isdigit() else 0
+            if n > MAX_MIN_CHUNK:
+                raise UploadError(f"starting upload to {self.host}/{repo}: the registry asks for chunks "
+                                  f"of at least {n} bytes, over the {MAX_MIN_CHUNK} byte limit")
+            return urljoin(resp.url, resp.headers["Location"]), n
 
     def upload_status(self, repo: str, location: str) -> Tuple[int, str]:
         """Ask an upload session how much it holds (``GET <location>``): returns the offset to

@@ -8,8 +8,18 @@ One :class:`Transport` talks to one registry host. It
   fetching tokens (per scope set, cached until they expire, refetched on a 401);
 * follows redirects itself and never sends ``Authorization`` to another host;
 * retries connection errors, 429 and 5xx with exponential backoff, honouring ``Retry-After``;
-* sets a (connect, read) timeout on every request;
+* sets a (connect, read) timeout on every socket operation, a total time limit on every
+  request (``request_timeout``: connecting, sending, the headers and any body read into
+  memory) and optionally one on everything the transport does (``deadline``, the
+  operation's end; retries and their waits included), see :mod:`ociclient.deadline`;
+* reads every body except a blob stream through one bounded reader (:func:`read_body`): at
+  most :data:`MAX_BODY` bytes of an answer, :data:`MAX_ERROR_BODY` of an error answer, and
+  asks for ``identity`` encoding so that no compressed body can expand in memory;
+* only follows redirects to, and asks token realms at, ``http(s)://`` URLs;
 * uses per-host certificates from ``certs.d`` (``*.crt`` CAs, ``*.cert``/``*.key`` client pairs).
+
+Every failure is an :class:`~ociclient.errors.OciError`; a time limit that passed is
+:class:`~ociclient.errors.DeadlineExceeded` and is not retried.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import ssl
 import threading
 import time
 import warnings
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, Union
 from urllib.parse import urljoin, urlsplit
 
 import attrs
@@ -33,13 +43,26 @@ import urllib3
 
 from .auth import Credentials
 from .challenge import Challenge, merge_scopes, parse_challenges
+from .deadline import WatchedAdapter, remaining, watch
 from .errors import (
-    OciError, TransportError, Unauthorized, error_class_for,
+    DeadlineExceeded, OciError, RegistryError, ResponseTooLarge, TransportError, Unauthorized,
+    error_class_for,
 )
+from .schema import Num, Obj, Str, checked_json, opt
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = "ociclient/0.1"
+#: the most of a (non-blob) answer read into memory: manifests, tag pages, tokens
+MAX_BODY = 4 * 1024 * 1024
+#: the most of an error answer read (the rest is not needed for its message)
+MAX_ERROR_BODY = 64 * 1024
+#: default total time for one request (connect, send, headers, a bounded body)
+DEFAULT_REQUEST_TIMEOUT = 300.0
+
+#: a token server's answer (docker token spec / OAuth2)
+TOKEN_SCHEMA = Obj({"token": opt(Str()), "access_token": opt(Str()), "expires_in": opt(Num()),
+                    "issued_at": opt(Str()), "refresh_token": opt(Str())})
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 CERTS_D_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d")
 
@@ -68,7 +91,7 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
         return float(value)
     try:
         dt = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if dt is None:
         return None
@@ -113,7 +136,7 @@ def host_cert_files(host: str, tls: TLSConfig) -> Tuple[List[str], List[Tuple[st
     return cas, pairs
 
 
-class _SSLAdapter(requests.adapters.HTTPAdapter):
+class _SSLAdapter(WatchedAdapter):
     def __init__(self, ssl_context: Optional[ssl.SSLContext], **kw: Any) -> None:
         self._ctx = ssl_context
         super().__init__(**kw)
@@ -126,6 +149,63 @@ class _SSLAdapter(requests.adapters.HTTPAdapter):
 
 def _noauth(r: requests.PreparedRequest) -> requests.PreparedRequest:
     return r  # set as session.auth so requests never reads ~/.netrc
+
+
+def check_url(url: str, what: str) -> str:
+    """``url`` if it is an absolute ``http(s)://`` URL with a host, else :class:`RegistryError`
+    (a registry must not send us to ``file://`` or into requests' error paths)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # raises ValueError for a port that is not a number
+    except ValueError:
+        host = None
+    else:
+        if parts.scheme in ("http", "https") and host:
+            return url
+    shown = url if len(url) <= 200 else url[:200] + "..."
+    raise RegistryError(f"{what}: {shown!r} is not an http(s) URL")
+
+
+def read_body(resp: requests.Response, limit: int = MAX_BODY,
+              too_large: Type[OciError] = ResponseTooLarge) -> bytes:
+    """The body of a response, read at most once and never more than ``limit`` bytes
+    (:data:`MAX_ERROR_BODY` for an error answer). A longer answer raises ``too_large`` (an
+    error answer is cut short instead, its start is enough for a message). The bytes are
+    kept as ``resp.content``."""
+    if getattr(resp, "_content_consumed", False) or getattr(resp, "_content", False) is not False:
+        return resp.content or b""
+    is_error = resp.status_code >= 400
+    if is_error:
+        limit = min(limit, MAX_ERROR_BODY)
+    length = resp.headers.get("Content-Length", "")
+    if not is_error and length.isdigit() and int(length) > limit:
+        resp.close()
+        raise too_large(f"{resp.request.method if resp.request else 'GET'} {resp.url}: the "
+                        f"answer is {length} bytes, over the {limit} byte limit")
+    buf = bytearray()
+    try:
+        while len(buf) <= limit:
+            chunk = resp.raw.read(min(65536, limit + 1 - len(buf)), decode_content=True)
+            if not chunk:
+                break
+            buf += chunk
+    except (urllib3.exceptions.HTTPError, OSError) as e:
+        resp.close()
+        # the same class as a failure before the headers, so callers retry both alike
+        raise requests.ConnectionError(e) from e
+    truncated = len(buf) > limit
+    if truncated:
+        resp.raw.close()
+        if not is_error:
+            resp.close()
+            raise too_large(f"{resp.request.method if resp.request else 'GET'} {resp.url}: "
+                            f"the answer is over the {limit} byte limit")
+        del buf[limit:]
+    resp._content = bytes(buf)
+    resp._content_consumed = True  # type: ignore[attr-defined]
+    resp.close()  # hands the connection back to the pool (or drops it, if cut short)
+    return resp._content
 
 
 @attrs.define
@@ -156,8 +236,14 @@ class Transport:
         user_agent: str = USER_AGENT,
         credentials_callback: Optional[Callable[[], Optional[Credentials]]] = None,
         registry_token: Optional[str] = None,
+        request_timeout: Optional[float] = DEFAULT_REQUEST_TIMEOUT,
+        deadline: Optional[float] = None,
     ) -> None:
         self.host = host
+        #: total seconds for one request (``None``: no limit but ``deadline``)
+        self.request_timeout = request_timeout
+        #: the :func:`time.monotonic` time by which everything must be done (``None``: never)
+        self.deadline = deadline
         self._static_token = registry_token
         self._credentials = credentials
         self._credentials_callback = credentials_callback
@@ -174,6 +260,8 @@ class Transport:
         self.session = requests.Session()
         self.session.auth = _noauth
         self.session.headers["User-Agent"] = user_agent
+        # a compressed body could expand far past the size read; digests are of raw bytes
+        self.session.headers["Accept-Encoding"] = "identity"
         self._verify: Union[bool, str] = not self.insecure
         ctx = None
         cas, pairs = host_cert_files(host, tls)
@@ -191,7 +279,7 @@ class Transport:
                 ctx.load_cert_chain(cert, key)
         adapter = _SSLAdapter(ctx, pool_connections=4, pool_maxsize=pool_size)
         self.session.mount("https://", adapter)
-        self.session.mount("http://", requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool_size))
+        self.session.mount("http://", WatchedAdapter(pool_connections=4, pool_maxsize=pool_size))
         if not self._verify:
             warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
 
@@ -210,23 +298,78 @@ class Transport:
         self.session.close()
 
     # -- low level -----------------------------------------------------------------------
+    def request_deadline(self) -> Optional[float]:
+        """When a request started now must be done: ``request_timeout`` from now, but not
+        after the operation's ``deadline``."""
+        own = None if self.request_timeout is None else time.monotonic() + self.request_timeout
+        if self.deadline is None:
+            return own
+        return self.deadline if own is None else min(own, self.deadline)
+
+    def _expiry_message(self, deadline: float, what: str) -> str:
+        if self.deadline is not None and deadline >= self.deadline:
+            return f"{what}: the operation's time limit was reached"
+        return f"{what}: no complete answer within {self.request_timeout:g} s"
+
+    def body_watch(self, resp: requests.Response, what: str) -> Any:
+        """A context manager for reading a streamed (blob) body: bounded by the operation's
+        deadline only, as a blob's size, not a fixed time, decides how long it may take."""
+        conn = getattr(resp.raw, "connection", None) or getattr(resp.raw, "_connection", None)
+        msg = f"{what}: the operation's time limit was reached"
+        return watch(self.deadline, msg, conn)
+
+    def sleep(self, seconds: float, what: str) -> None:
+        """Wait before a retry, unless that would end after the operation's deadline."""
+        left = remaining(self.deadline)
+        if left is not None and seconds >= left:
+            raise DeadlineExceeded(f"{what}: the operation's time limit leaves no time to retry")
+        time.sleep(seconds)
+
+    def _timeouts(self, deadline: Optional[float]) -> Tuple[float, float]:
+        left = remaining(deadline)
+        if left is None:
+            return self.timeout
+        return (max(0.001, min(self.timeout[0], left)), self.timeout[1])
+
     def _send(self, method: str, url: str, headers: Mapping[str, str], data: Any, stream: bool,
-              follow: bool) -> requests.Response:
+              follow: bool, *, params: Any = None, limit: int = MAX_BODY,
+              too_large: Type[OciError] = ResponseTooLarge) -> requests.Response:
+        """One request, its redirects followed, within one request deadline; the body is read
+        (bounded) unless ``stream``. Raises requests' connection errors for the retry loops,
+        :class:`OciError` for everything else."""
+        deadline = self.request_deadline()
+        what = f"{method} {url}"
         hdrs = dict(headers)
-        for _ in range(10):
-            resp = self.session.request(
-                method, url, headers=hdrs, data=data, stream=stream, allow_redirects=False,
-                timeout=self.timeout, verify=self._verify,
-            )
-            if (follow and resp.status_code in (301, 302, 303, 307, 308)
-                    and "Location" in resp.headers and method in ("GET", "HEAD")):
-                new = urljoin(url, resp.headers["Location"])
-                if urlsplit(new).netloc != urlsplit(url).netloc or urlsplit(new).scheme != urlsplit(url).scheme:
-                    hdrs.pop("Authorization", None)
-                resp.close()
-                url = new
-                continue
-            return resp
+        with watch(deadline, self._expiry_message(deadline, what) if deadline is not None else ""):
+            for _ in range(10):
+                check_url(url, f"{method} {self.host}")
+                try:
+                    resp = self.session.request(
+                        method, url, headers=hdrs, data=data, params=params, stream=True,
+                        allow_redirects=False, timeout=self._timeouts(deadline), verify=self._verify,
+                    )
+                except (requests.ConnectionError, requests.Timeout):
+                    raise
+                except requests.RequestException as e:  # bad URL, header, encoding, ...
+                    raise TransportError(f"{what}: {_describe(e)}") from e
+                except ValueError as e:  # requests parses Location (for resp.next) even unasked
+                    raise RegistryError(f"{what}: invalid answer: {e}") from e
+                params = None  # they are in resp.url now
+                if (follow and resp.status_code in (301, 302, 303, 307, 308)
+                        and "Location" in resp.headers and method in ("GET", "HEAD")):
+                    try:
+                        new = urljoin(resp.url or url, resp.headers["Location"])
+                    except ValueError:
+                        new = resp.headers["Location"]
+                    resp.close()
+                    check_url(new, f"redirect from {url}")
+                    if urlsplit(new).netloc != urlsplit(url).netloc or urlsplit(new).scheme != urlsplit(url).scheme:
+                        hdrs.pop("Authorization", None)
+                    url = new
+                    continue
+                if not stream and method != "HEAD":
+                    read_body(resp, limit, too_large)
+                return resp
         raise TransportError(f"too many redirects fetching {url}")
 
     def ping(self) -> None:
@@ -242,7 +385,7 @@ class Transport:
                 url = f"{scheme}://{self.host}/v2/"
                 for attempt in range(self.retry.max_attempts):
                     try:
-                        resp = self._send("GET", url, {}, None, False, True)
+                        resp = self._send("GET", url, {}, None, True, True)
                     except requests.exceptions.SSLError as e:
                         last = e
                         break
@@ -251,14 +394,14 @@ class Transport:
                         if scheme == "https" and self.insecure:
                             break  # try http right away
                         if attempt + 1 < self.retry.max_attempts:
-                            time.sleep(self.retry.backoff(attempt))
+                            self.sleep(self.retry.backoff(attempt), f"pinging {url}")
                             continue
                         break
                     if resp.status_code in RETRY_STATUSES and attempt + 1 < self.retry.max_attempts:
                         delay = parse_retry_after(resp.headers.get("Retry-After"))
                         resp.close()
-                        time.sleep(min(delay, self.retry.max_retry_after) if delay is not None
-                                   else self.retry.backoff(attempt))
+                        self.sleep(min(delay, self.retry.max_retry_after) if delay is not None
+                                   else self.retry.backoff(attempt), f"pinging {url}")
                         continue
                     if scheme == "http" and resp.status_code >= 400 and resp.status_code != 401:
                         # plain HTTP answered but not as a registry
@@ -306,7 +449,9 @@ class Transport:
 
     def _fetch_token(self, scopes: Tuple[str, ...]) -> _Token:
         ch = self._bearer
-        assert ch is not None and ch.realm
+        if ch is None or not ch.realm:
+            raise Unauthorized(f"registry {self.host} asked for a bearer token without a realm")
+        realm = check_url(ch.realm, f"token realm of {self.host}")
         creds = self.credentials
         params: List[Tuple[str, str]] = []
         if ch.service:
@@ -317,38 +462,30 @@ class Transport:
                     "client_id": "ociclient", "scope": " ".join(scopes)}
             if ch.service:
                 form["service"] = ch.service
-            do = lambda: self.session.post(ch.realm, data=form, timeout=self.timeout,  # noqa: E731
-                                           verify=self._verify, allow_redirects=True)
+            do = lambda: self._send("POST", realm, {}, form, False, False)  # noqa: E731
         else:
             if creds is not None and creds.username:
                 params.append(("account", creds.username))
                 headers["Authorization"] = "Basic " + creds.basic
             for s in scopes:
                 params.append(("scope", s))
-            do = lambda: self.session.get(ch.realm, params=params, headers=headers,  # type: ignore[arg-type]  # noqa: E731
-                                          timeout=self.timeout, verify=self._verify)
-        resp = self._with_retries(do, f"token from {ch.realm}")
-        try:
+            do = lambda: self._send("GET", realm, headers, None, False, True, params=params)  # noqa: E731
+        resp = self._with_retries(do, f"token from {realm}")
+        with resp:
             if resp.status_code == 401:
-                raise Unauthorized(f"getting a token from {ch.realm}: invalid username/password: unauthorized",
+                raise Unauthorized(f"getting a token from {realm}: invalid username/password: unauthorized",
                                    status=401)
             if resp.status_code != 200:
-                raise_for_response(resp, f"getting a token from {ch.realm}")
-            try:
-                obj = resp.json()
-            except ValueError:
-                raise Unauthorized(f"token server {ch.realm} sent invalid JSON") from None
-        finally:
-            resp.close()
+                raise_for_response(resp, f"getting a token from {realm}")
+            obj = checked_json(read_body(resp), TOKEN_SCHEMA, f"token from {realm}", Unauthorized)
+        if not isinstance(obj, dict):
+            raise Unauthorized(f"token server {realm} did not send a JSON object")
         token = obj.get("token") or obj.get("access_token")
         if not token:
-            raise Unauthorized(f"token server {ch.realm} sent no token")
-        expires_in = obj.get("expires_in") or 60
-        try:
-            expires_in = max(int(expires_in), 60)
-        except (TypeError, ValueError):
-            expires_in = 60
-        return _Token(value=str(token), expires=time.time() + expires_in)
+            raise Unauthorized(f"token server {realm} sent no token")
+        # a token lives at least a minute and is not trusted for more than a day
+        expires_in = min(max(int(obj.get("expires_in") or 60), 60), 86400)
+        return _Token(value=token, expires=time.time() + expires_in)
 
     def _with_retries(self, do: Callable[[], requests.Response], what: str) -> requests.Response:
         attempt = 0
@@ -357,14 +494,14 @@ class Transport:
                 resp = do()
             except (requests.ConnectionError, requests.Timeout) as e:
                 if attempt + 1 < self.retry.max_attempts:
-                    time.sleep(self.retry.backoff(attempt))
+                    self.sleep(self.retry.backoff(attempt), what)
                     attempt += 1
                     continue
-                raise TransportError(f"{what}: {_describe(e)}") from None
+                raise TransportError(f"{what}: {_describe(e)}") from e
             if resp.status_code in RETRY_STATUSES and attempt + 1 < self.retry.max_attempts:
                 delay = self._retry_delay(resp, attempt)
                 resp.close()
-                time.sleep(delay)
+                self.sleep(delay, what)
                 attempt += 1
                 continue
             return resp
@@ -402,6 +539,8 @@ class Transport:
         stream: bool = False,
         retry: Optional[bool] = None,
         follow_redirects: bool = True,
+        limit: int = MAX_BODY,
+        too_large: Type[OciError] = ResponseTooLarge,
     ) -> requests.Response:
         """Send a request with auth, redirects and retries; returns the final response
         whatever its status (callers check it, see :func:`raise_for_response`).
@@ -409,6 +548,9 @@ class Transport:
         :param data: bytes, ``None``, a callable returning a fresh body for every attempt,
             or a stream (then the request is not retried).
         :param retry: default: retry unless ``data`` is a one-shot stream.
+        :param stream: leave the body unread (a blob; read it within :meth:`body_watch`);
+            otherwise it is read now, at most ``limit`` bytes (:func:`read_body`; a longer
+            answer raises ``too_large``), and ``resp.content`` holds it.
         """
         url = self.url(path_or_url)
         scopes_t = tuple(scopes)
@@ -428,15 +570,16 @@ class Transport:
                 hdrs["Authorization"] = auth
             body = data() if callable(data) else data
             try:
-                resp = self._send(method, url, hdrs, body, stream, follow_redirects)
+                resp = self._send(method, url, hdrs, body, stream, follow_redirects, limit=limit,
+                                  too_large=too_large)
             except (requests.ConnectionError, requests.Timeout) as e:
                 if retry and attempt + 1 < self.retry.max_attempts:
                     delay = self.retry.backoff(attempt)
                     log.debug("%s %s failed (%s), retrying in %.1fs", method, url, e, delay)
-                    time.sleep(delay)
+                    self.sleep(delay, f"{method} {url}")
                     attempt += 1
                     continue
-                raise TransportError(f"{method} {url}: {_describe(e)}") from None
+                raise TransportError(f"{method} {url}: {_describe(e)}") from e
             if (resp.status_code == 401 and not auth_retried and not self._static_token
                     and own and self._is_own(resp.url or url)):
                 # a challenge counts only from the registry itself: a 401 from a host a
@@ -457,7 +600,7 @@ class Transport:
                 delay = self._retry_delay(resp, attempt)
                 log.debug("%s %s: HTTP %s, retrying in %.1fs", method, url, resp.status_code, delay)
                 resp.close()
-                time.sleep(delay)
+                self.sleep(delay, f"{method} {url}")
                 attempt += 1
                 continue
             return resp
@@ -495,15 +638,12 @@ def _root_cause(e: BaseException) -> str:
 
 
 def read_capped(resp: requests.Response, limit: int) -> bytes:
-    """At most ``limit`` bytes of a body: a streamed response is not read further, so
-    a hostile registry cannot make us buffer gigabytes of error text."""
-    if getattr(resp, "_content_consumed", False) or getattr(resp, "_content", False) is not False:
-        return (resp.content or b"")[:limit]
+    """At most ``limit`` bytes of an error body (:func:`read_body` cuts it short; a failure
+    to read it only loses the message)."""
     try:
-        data = resp.raw.read(limit, decode_content=True) or b""
-    finally:
-        resp.close()
-    return data
+        return read_body(resp, limit)[:limit]
+    except (OciError, requests.RequestException):
+        return b""
 
 
 def error_details(resp: requests.Response) -> Tuple[List[str], str]:
@@ -511,9 +651,9 @@ def error_details(resp: requests.Response) -> Tuple[List[str], str]:
     codes: List[str] = []
     msgs: List[str] = []
     try:
-        body = read_capped(resp, 65536)
+        body = read_capped(resp, MAX_ERROR_BODY)
         obj = __import__("json").loads(body) if body else None
-    except Exception:
+    except (ValueError, RecursionError):
         obj = None
     if isinstance(obj, dict) and isinstance(obj.get("errors"), list):
         for e in obj["errors"]:

@@ -1,19 +1,23 @@
 """The README's first command: the bundled bootable example image, deployed
 into a folder sysroot, then upgraded to version 2, as bootc does it.
 
-Usage: ``python -m ostreepy.demo [WORKDIR]`` (default: a new temporary
-directory, kept afterwards). No network: the image is the OCI layout in
+Usage: ``python -m ostreepy.demo [--replace] [WORKDIR]`` (default: a new
+temporary directory, kept afterwards; a WORKDIR that holds an earlier run is
+refused unless ``--replace`` asks to remove that run first). No network: the image is the OCI layout in
 ``examples/bootable-image`` (tags ``v1`` and ``v2``), copied to
 ``WORKDIR/image:latest`` so that moving the tag publishes version 2.
 """
 
 from __future__ import annotations
 
+import argparse
 import glob
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+from typing import List, Optional
 
 EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "bootable-image")
 
@@ -35,12 +39,35 @@ def _show(title: str, text: str) -> None:
     print(f"$ {title}\n{text}", flush=True)
 
 
-def main(argv: list = sys.argv[1:]) -> int:
+def _remove_previous(work: str) -> None:
+    """An earlier run's deployments are immutable (as ostree leaves them): lift that first."""
+    deploy = os.path.join(work, "sysroot", "ostree", "deploy")
+    if os.path.isdir(deploy):
+        subprocess.run(["chattr", "-R", "-i", deploy], capture_output=True)
+    for name in ("sysroot", "image"):
+        shutil.rmtree(os.path.join(work, name), ignore_errors=True)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ostreepy.demo",
+        description="Deploy the bundled example image into a folder sysroot, upgrade it to "
+                    "version 2, and show bootc status and the boot entries. No network.")
+    parser.add_argument("workdir", nargs="?", metavar="WORKDIR",
+                        help="folder for the sysroot and the image (default: a new temporary folder)")
+    parser.add_argument("--replace", action="store_true",
+                        help="remove an earlier run's sysroot and image in WORKDIR first")
+    args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     if not os.path.isfile(os.path.join(EXAMPLE, "index.json")):
         raise SystemExit(f"demo: the example image is missing ({EXAMPLE})")
-    work = os.path.abspath(argv[0]) if argv else tempfile.mkdtemp(prefix="ostreepy-demo-")
+    work = os.path.abspath(args.workdir) if args.workdir else tempfile.mkdtemp(prefix="ostreepy-demo-")
     os.makedirs(work, exist_ok=True)
     sysroot, image = os.path.join(work, "sysroot"), os.path.join(work, "image")
+    if os.path.lexists(sysroot) or os.path.lexists(image):
+        if not args.replace:
+            raise SystemExit(f"demo: {work} already holds a demo run (sysroot/, image/); "
+                             "give a new folder, or --replace to start over")
+        _remove_previous(work)
     os.makedirs(sysroot)
     imgref = f"ostree-unverified-image:oci:{image}:latest"
     # root gets a bare repository (real owners); anyone else a bare-user one

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "OstreeError", "GVariantError", "InvalidObjectError", "CorruptObjectError", "ChecksumMismatchError",
+    "ObjectNotFoundError", "InvalidChecksumError", "RefNotFoundError", "InvalidRefError", "AmbiguousRefError",
+    "UnsupportedFileTypeError", "RepoError", "RepoLockedError", "InvalidFilenameError", "PathNotFoundError",
+    "CheckoutError", "TarError", "SignatureError", "DeployError", "BootcError", "SysrootError", "ArgumentError",
+    "RegistryError", "FileSystemError",
+]
+
 
 class OstreeError(Exception):
     """Root of every error ostreepy raises on purpose."""
@@ -102,3 +110,34 @@ class BootcError(DeployError):
 
 class SysrootError(DeployError):
     """A sysroot that is missing or malformed."""
+
+
+class ArgumentError(OstreeError, TypeError):
+    """A library call given a value of the wrong type or a path that is not
+    there; the message names the Python parameter (``repo: expected ...``).
+    A :class:`TypeError` too, so code written against plain Python keeps working."""
+
+    def __init__(self, message: str, parameter: str | None = None) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+
+
+class RegistryError(OstreeError):
+    """A registry or image-transport failure (authentication, a missing image, a
+    digest that does not match, a network error) met by an ostreepy call.
+
+    The error :mod:`ociclient` raised is kept as ``__cause__`` and as
+    :attr:`oci_error`; its HTTP :attr:`status` and registry error :attr:`codes`
+    are copied for callers that branch on them."""
+
+    def __init__(self, message: str, oci_error: BaseException | None = None) -> None:
+        super().__init__(message)
+        self.oci_error = oci_error
+        self.status: int | None = getattr(oci_error, "status", None)
+        self.codes: tuple[str, ...] = tuple(getattr(oci_error, "codes", ()) or ())
+
+
+class FileSystemError(OstreeError, OSError):
+    """An operating-system call that failed under a high-level call (a file
+    missing, no permission, a full disk). Also an :class:`OSError`, with its
+    ``errno``, ``strerror`` and ``filename``; the original is ``__cause__``."""

@@ -25,6 +25,7 @@ class ProgressEvent:
         return self.fields.get(key, default)
 
 
+#: what a ``progress=`` argument takes: a function called with each event
 ProgressCallback = Callable[[ProgressEvent], None]
 
 

@@ -11,7 +11,10 @@ progress-v0 JSON Lines events and the console they go to; and, doing the
 I/O, :mod:`~ostreepy.bootc.status` reads a sysroot's deployments and their
 images while :mod:`~ostreepy.bootc.verbs` pulls through
 :mod:`ostreepy.container.store` and deploys through
-:class:`ostreepy.sysroot.sysroot.Sysroot`.
+:class:`ostreepy.sysroot.sysroot.Sysroot`. The verbs print nothing: bootc's
+messages go to the :class:`Console` a caller passes, and each returns a value
+of :mod:`~ostreepy.bootc.results`; :mod:`~ostreepy.bootc.host` is the host
+document as typed values.
 
 A folder sysroot has no running system, so two things stand in for it:
 "booted" is the default deployment unless the caller passes a kernel command
@@ -35,10 +38,13 @@ from .schema import (API_VERSION, KIND, ORIGIN_CONTAINER, EntryFacts, ImageMeta,
                      host_document, image_status, imgref_alternate, imgref_for_switch, imgref_of_spec,
                      partition, rfc3339_utc, spec_image, transport_to_string)
 from .status import cached_update_of_commit, entry_facts, host_status, image_of_commit, origin_imgref
+from .results import (DeployResult, Outcome, RollbackResult, SwitchResult, UpgradeResult,
+                      VerbResult)
 from .verbs import Fetched, apply_staged, deploy_image, kargs_for_deploy, pull, rollback, switch, upgrade
 
 __all__ = [
-    "API_VERSION", "KIND", "ORIGIN_CONTAINER", "BootcError", "Console", "EntryFacts", "Fetched", "ImageMeta",
+    "API_VERSION", "KIND", "ORIGIN_CONTAINER", "BootcError", "Console", "DeployResult", "EntryFacts", "Fetched",
+    "ImageMeta", "Outcome", "RollbackResult", "SwitchResult", "UpgradeResult", "VerbResult",
     "JsonlWriter", "ManifestDiff", "PullProgressMapper", "Slots", "Tagged", "TtyBar", "apply_staged",
     "boot_entry", "cached_update_of_commit", "deploy_image", "entry_facts", "glib_format_size",
     "host_document", "host_status", "human_bytes", "human_duration", "human_readable", "image_of_commit",

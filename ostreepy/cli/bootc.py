@@ -9,7 +9,6 @@ deployment of a folder sysroot counts as booted.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from typing import Optional
 
@@ -28,13 +27,11 @@ def _sysroot_path(args: argparse.Namespace) -> str:
 
 
 def _open(args: argparse.Namespace):  # noqa: ANN202
-    from ..sysroot.sysroot import Sysroot
+    from ..porcelain import BOOTED_DEFAULT, open_sysroot
     cmdline = getattr(args, "booted_cmdline", None)
-    path = _sysroot_path(args)
     # a folder sysroot has no running root: its default entry stands for it (the /
     # of a real system is found by stat in Sysroot)
-    return Sysroot(path, booted_cmdline=cmdline,
-                   default_booted=cmdline is None and os.path.realpath(path) != "/")
+    return open_sysroot(_sysroot_path(args), booted=cmdline if cmdline is not None else BOOTED_DEFAULT)
 
 
 def _console(args: argparse.Namespace):  # noqa: ANN202
@@ -95,8 +92,9 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     try:
         with _open(args) as sr:
             _check_stateroot(sr, args)
-            return bootc.upgrade(sr, console, check=args.check, download_only=args.download_only,
-                                 from_downloaded=args.from_downloaded, apply=args.apply, dry_run=args.dry_run)
+            bootc.upgrade(sr, console, check=args.check, download_only=args.download_only,
+                          from_downloaded=args.from_downloaded, apply=args.apply, dry_run=args.dry_run)
+            return 0
     finally:
         if console.jsonl is not None:
             console.jsonl.close()
@@ -109,8 +107,8 @@ def cmd_switch(args: argparse.Namespace) -> int:
     try:
         with _open(args) as sr:
             _check_stateroot(sr, args)
-            return bootc.switch(sr, console, target, apply=args.apply, retain=args.retain,
-                                dry_run=args.dry_run)
+            bootc.switch(sr, console, target, apply=args.apply, retain=args.retain, dry_run=args.dry_run)
+            return 0
     finally:
         if console.jsonl is not None:
             console.jsonl.close()
@@ -120,7 +118,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     from .. import bootc
     with _open(args) as sr:
         _check_stateroot(sr, args)
-        return bootc.rollback(sr, bootc.Console())
+        bootc.rollback(sr, bootc.Console())
+        return 0
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
@@ -174,7 +173,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 def cmd_image_deploy(args: argparse.Namespace) -> int:
     from .. import bootc
     from ..container.imgref import ImageReference, OstreeImageReference, SigVerify, Transport
-    from ..sysroot.sysroot import Sysroot
+    from ..porcelain import open_sysroot
     if args.imgref is None and args.image is None:
         raise BootcUsageError("Must specify either --imgref or --image")
     if args.imgref is not None and args.image is not None:
@@ -187,16 +186,18 @@ def cmd_image_deploy(args: argparse.Namespace) -> int:
     target = OstreeImageReference.parse(args.target_imgref) if args.target_imgref else None
     console = _console(args)
     try:
-        with Sysroot(_sysroot_path(args), booted_cmdline=args.booted_cmdline) as sr:
+        # booted only when a command line names a deployment (or on / itself)
+        with open_sysroot(_sysroot_path(args), booted=args.booted_cmdline) as sr:
             stateroot = args.stateroot or (sr.booted.osname if sr.booted is not None else "default")
-            fetched = bootc.deploy_image(sr, stateroot, oref, console, target=target, kargs=args.karg or [],
-                                         no_imgref=args.no_imgref)
+            res = bootc.deploy_image(sr, stateroot, oref, console, target=target, kargs=args.karg or [],
+                                     no_imgref=args.no_imgref)
     finally:
         if console.jsonl is not None:
             console.jsonl.close()
     if args.write_commitid_to:
         with open(args.write_commitid_to, "w", encoding="utf-8") as f:
-            f.write(fetched.merge_commit)
+            assert res.image is not None
+            f.write(res.image.merge_commit)
     return 0
 
 

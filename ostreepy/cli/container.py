@@ -69,8 +69,8 @@ def _progress(args: argparse.Namespace, prep: Any):
 
 
 def cmd_image_pull(args: argparse.Namespace) -> int:
-    from ..container.layers import PathRules
-    from ..container.store import pull_image, prepare_image
+    from .. import porcelain
+    from ..container.store import prepare_image
     repo = _open_repo(args.repo)
     options = _options(args)
     prep = prepare_image(repo, args.imgref, options=options)
@@ -81,8 +81,8 @@ def cmd_image_pull(args: argparse.Namespace) -> int:
     status = prep.format_layer_status()
     if status and not args.quiet:
         print(status)
-    rules = PathRules.legacy() if args.legacy_paths else PathRules()
-    res = pull_image(repo, args.imgref, options=options, progress=_progress(args, prep), rules=rules, prepared=prep)
+    res = porcelain.pull(repo, imgref, options=options, legacy_paths=args.legacy_paths, prepared=prep,
+                         progress=_progress(args, prep))
     if res.filtered:
         sys.stderr.write("Image contains non-ostree compatible file paths: "
                          + " ".join(f"{k}: {v}" for k, v in sorted(res.filtered.items())) + "\n")
@@ -139,7 +139,7 @@ def cmd_image_history(args: argparse.Namespace) -> int:
 
 
 def cmd_encapsulate(args: argparse.Namespace) -> int:
-    from ..container.encapsulate import encapsulate
+    from ..porcelain import encapsulate
     labels = {}
     for kv in args.label or []:
         k, sep, v = kv.partition("=")
@@ -147,9 +147,9 @@ def cmd_encapsulate(args: argparse.Namespace) -> int:
             raise OstreeError(f"Missing '=' in label {kv}")
         labels[k] = v
     repo = _open_repo(args.repo)
-    digest = encapsulate(repo, args.rev, args.imgref, labels=labels, cmd=args.cmd,
-                         compression_fast=args.compression_fast, options=_options(args))
-    print(digest)
+    res = encapsulate(repo, args.rev, args.imgref, labels=labels, cmd=args.cmd,
+                      compression_fast=args.compression_fast, options=_options(args))
+    print(res.manifest_digest)
     return 0
 
 

@@ -19,8 +19,7 @@ class ImageRefError(OstreeError):
 
 
 class Transport(enum.Enum):
-    """The containers-transports(5) an image reference can name (``docker`` is an alias of
-    ``registry``)."""
+    """An image transport (``registry``, ``oci``, ``oci-archive``, ``containers-storage``, ``dir``...)."""
 
     REGISTRY = "registry"
     OCI_DIR = "oci"
@@ -45,8 +44,7 @@ class Transport(enum.Enum):
 
 @attrs.frozen
 class ImageReference:
-    """A container image reference as containers-transports(5) writes it: a transport and a name
-    (``oci:/path:tag``, ``docker://quay.io/x/y:tag``)."""
+    """An image by transport and name: ``registry:quay.io/x:tag``, ``oci:/path:tag``..."""
 
     transport: Transport
     name: str
@@ -75,8 +73,7 @@ class ImageReference:
 
 
 class SigVerify(enum.Enum):
-    """How an image's signature is checked: not at all, by the containers policy, or by an
-    ostree remote's keys."""
+    """How an ostree-ext reference checks signatures: not at all, by an ostree remote, or by policy."""
 
     INSECURE = "insecure"          # ostree-unverified-*
     CONTAINER_POLICY = "policy"    # ostree-image-signed:
@@ -85,9 +82,8 @@ class SigVerify(enum.Enum):
 
 @attrs.frozen
 class OstreeImageReference:
-    """An ostree-ext image reference: how the image is verified (``ostree-unverified-image:``,
-    ``ostree-image-signed:``, ``ostree-remote-image:REMOTE:``) and the image reference
-    itself."""
+    """ostree-ext's image reference: ``ostree-unverified-image:oci:/path:tag``,
+    ``ostree-remote-image:REMOTE:registry:NAME``...: a signature rule and an image."""
 
     sigverify: SigVerify
     imgref: ImageReference

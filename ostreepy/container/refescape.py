@@ -19,8 +19,13 @@ def _quote_char(c: str) -> str:
 
 
 def escape_ref(s: str) -> str:
-    """Escape any non-empty string into a valid ref name: characters other than ASCII
-    alphanumerics, ``-`` and inner ``/`` become ``_XX_`` (hex), ``_`` becomes ``__``."""
+    """``s`` as ref components: ASCII letters and digits as they are, ``/``
+    between them, ``_`` doubled, anything else as ``_XX_`` (its code point).
+
+    ``-`` stays except where it would start a component (first, or after a
+    ``/``): ostree's ref grammar forbids that, so an OCI layout under a folder
+    named ``-x`` could not be pulled. Quoting it only there changes no ref that
+    was valid before (ostree-ext's refescape.rs has the same hole)."""
     if not s:
         raise InvalidRefError("Invalid empty string for ref")
     out = []
@@ -30,7 +35,9 @@ def escape_ref(s: str) -> str:
         if c == "\0":
             raise InvalidRefError("Invalid embedded NUL in string for ref")
         is_alnum = c.isascii() and c.isalnum()
-        if is_alnum or c == "-":
+        if is_alnum:
+            out.append(c)
+        elif c == "-" and out and out[-1] != "/":
             out.append(c)
         elif c == "/" and prev_alnum and i != last:
             out.append(c)

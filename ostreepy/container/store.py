@@ -17,7 +17,7 @@ import datetime as _dt
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 import attrs
 
@@ -30,6 +30,14 @@ from .imgref import ImageReference, OstreeImageReference
 from .layers import IMPORTER_VERSION, PathRules, check_free_space, import_layer
 from .merge import merge_layers
 from .refescape import IMAGE_PREFIX, LAYER_PREFIX, escape_ref, image_ref_for, layer_ref_for, unescape_ref
+
+if TYPE_CHECKING:
+    from ociclient.image import ImageSource, Options
+    from ociclient.manifest import Descriptor, Platform
+
+__all__ = ["ImageError", "ImageState", "ImportResult", "LayerPlan", "PreparedImport", "canonical_json",
+           "image_ref_name", "list_image_states", "list_images", "prepare_image", "prune_layers",
+           "pull_image", "query_image", "remove_images"]
 
 META_MANIFEST = "ostree.manifest"
 META_MANIFEST_DIGEST = "ostree.manifest-digest"
@@ -48,9 +56,10 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def parse_imgref(imgref: str) -> OstreeImageReference:
-    """Parse an ostree-ext image reference; a malformed one is an
-    :class:`~ostreepy.container.imgref.ImageRefError`."""
+def parse_imgref(imgref: Union[str, OstreeImageReference]) -> OstreeImageReference:
+    """An ``ostree-*:`` reference, parsed (a parsed one is taken as it is)."""
+    if isinstance(imgref, OstreeImageReference):
+        return imgref
     return OstreeImageReference.parse(imgref)
 
 
@@ -133,7 +142,7 @@ def list_images(repo: Repo) -> List[str]:
 
 
 def list_image_states(repo: Repo) -> List[ImageState]:
-    """Every image the repository holds (one per ``ostree/container/image/`` ref)."""
+    """The stored state of every image in the repository."""
     out = []
     for name, commit in repo.list_refs(IMAGE_PREFIX, cut_prefix=True).items():
         st = _state_from_commit(repo, unescape_ref(name), commit)
@@ -168,10 +177,9 @@ def diff_id_index(repo: Repo) -> Dict[str, str]:
 
 @attrs.frozen
 class LayerPlan:
-    """One layer of an image to import: its descriptor and diffID, and the commit it already is,
-    if the repository has it."""
+    """One layer of an image to pull: its descriptor, diffID and the commit already holding it, if any."""
 
-    descriptor: Any  # ociclient.manifest.Descriptor
+    descriptor: Descriptor
     diff_id: Optional[str]
     commit: Optional[str]  # already imported (by digest or by diffID)
     kind: str  # "layer" or "ostree chunk"
@@ -183,8 +191,7 @@ class LayerPlan:
 
 @attrs.frozen
 class PreparedImport:
-    """An image whose manifest and config are fetched, with the plan of which layers the
-    repository still needs; nothing is written yet."""
+    """An image's manifest and config, fetched, and which of its layers the repository lacks."""
 
     imgref: OstreeImageReference
     manifest_digest: str
@@ -233,14 +240,15 @@ class PreparedImport:
                 f"({format_size(self.bytes_needed)})")
 
 
-def _open_source(imgref: OstreeImageReference, options: Any):
+def _open_source(imgref: OstreeImageReference, options: Optional[Options]) -> ImageSource:
     import ociclient
     return ociclient.open_source(imgref.imgref.to_ociclient(), options)
 
 
-def prepare_image(repo: Repo, imgref: str, *, options: Any = None, platform: Any = None,
-                  source: Any = None) -> PreparedImport:
-    """Fetch the manifest and config only, and work out which layers are needed."""
+def prepare_image(repo: Repo, imgref: Union[str, OstreeImageReference], *, options: Optional[Options] = None,
+                  platform: Optional[Platform] = None, source: Optional[ImageSource] = None) -> PreparedImport:
+    """Fetch the manifest and config only, and work out which layers are needed.
+    ``imgref`` is an ``ostree-*:`` reference, parsed or as a string."""
     ref = parse_imgref(imgref)
     own_source = source is None
     src = source or _open_source(ref, options)
@@ -251,7 +259,8 @@ def prepare_image(repo: Repo, imgref: str, *, options: Any = None, platform: Any
             src.close()
 
 
-def _prepare(repo: Repo, ref: OstreeImageReference, src: Any, platform: Any) -> PreparedImport:
+def _prepare(repo: Repo, ref: OstreeImageReference, src: ImageSource,
+             platform: Optional[Platform]) -> PreparedImport:
     from ociclient.manifest import ImageManifest, parse_manifest
     manifest_bytes, media_type, digest = src.get_manifest(platform)
     manifest = parse_manifest(manifest_bytes, media_type)
@@ -292,8 +301,7 @@ def _prepare(repo: Repo, ref: OstreeImageReference, src: Any, platform: Any) -> 
 
 @attrs.frozen
 class ImportResult:
-    """What a pull did: the merge commit, the manifest and config it came from, how many layers
-    and bytes were fetched, and what was filtered out."""
+    """What :func:`pull_image` imported: the merge commit, the manifest, and the layers and bytes fetched."""
 
     merge_commit: str
     manifest_digest: str
@@ -327,12 +335,14 @@ def _created_timestamp(manifest: Dict[str, Any], config: Dict[str, Any]) -> Opti
     return None
 
 
-def pull_image(repo: Repo, imgref: str, *, options: Any = None, platform: Any = None,
-               progress: Optional[ProgressCallback] = None, rules: PathRules = PathRules(),
-               max_parallel: int = 3, prepared: Optional[PreparedImport] = None,
-               write_image_ref: bool = True, target_imgref: Optional[str] = None) -> ImportResult:
+def pull_image(repo: Repo, imgref: Union[str, OstreeImageReference], *, options: Optional[Options] = None,
+               platform: Optional[Platform] = None, progress: Optional[ProgressCallback] = None,
+               rules: PathRules = PathRules(), max_parallel: int = 3, prepared: Optional[PreparedImport] = None,
+               write_image_ref: bool = True,
+               target_imgref: Union[str, OstreeImageReference, None] = None) -> ImportResult:
     """Pull an image into ``repo``: layers not yet present are fetched (in parallel),
-    each becomes a commit, then the merge commit is written and its ref set."""
+    each becomes a commit, then the merge commit is written and its ref set (to
+    ``target_imgref``'s when given). References are parsed or strings."""
     ref = parse_imgref(imgref)
     src = _open_source(ref, options)
     try:

@@ -27,8 +27,7 @@ class FsckProblem:
 
 @attrs.define
 class FsckResult:
-    """The outcome of :func:`fsck`: counts, problems, what ``--delete`` removed and marked
-    partial; ``ok`` when nothing is wrong."""
+    """What :func:`fsck` found: counts, the problems (``ok`` when none), what it deleted or marked partial."""
 
     n_commits: int = 0
     n_partial: int = 0

@@ -15,7 +15,7 @@ from .repo import Repo
 
 @attrs.frozen
 class PruneResult:
-    """What a prune did: objects seen, objects deleted and the bytes freed."""
+    """What :func:`prune` counted and deleted (or, with ``no_prune``, would delete)."""
 
     n_objects_total: int
     n_objects_pruned: int

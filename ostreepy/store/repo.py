@@ -256,6 +256,10 @@ class Repo:
             raise RepoError(f"opening repo: opendir({path}): No such file or directory"
                             if not os.path.isdir(path) else
                             f"Couldn't find repository config at {cfg_path}") from None
+        except NotADirectoryError:
+            raise RepoError(f"opening repo: opendir({path}): Not a directory") from None
+        except IsADirectoryError:
+            raise RepoError(f"Couldn't read repository config at {cfg_path}: Is a directory") from None
         except UnicodeDecodeError:
             raise RepoError(f"Repository config {cfg_path} is not valid UTF-8") from None
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 
 from .conftest import example_digest, run
@@ -26,3 +27,16 @@ def test_demo_runs_end_to_end(workdir):
     assert "options console=ttyS0,115200 example.debug=1 ostree=/ostree/boot." in final
     motd = list((workdir / "demo/sysroot/ostree/deploy/default/deploy").glob("*/etc/motd"))
     assert len(motd) == 2
+
+
+def test_demo_help_makes_no_folder_and_a_second_run_is_refused(workdir, monkeypatch):
+    monkeypatch.chdir(workdir)
+    p = run(sys.executable, "-m", "ostreepy.demo", "--help")
+    assert "usage: python -m ostreepy.demo" in p.stdout
+    assert list(workdir.iterdir()) == []
+    (workdir / "d" / "sysroot").mkdir(parents=True)
+    p = subprocess.run([sys.executable, "-m", "ostreepy.demo", str(workdir / "d")], capture_output=True, text=True)
+    assert p.returncode == 1
+    assert "already holds a demo run" in p.stderr and "Traceback" not in p.stderr
+    out = run(sys.executable, "-m", "ostreepy.demo", "--replace", str(workdir / "d")).stdout
+    assert "Booted image" in out

@@ -92,3 +92,13 @@ def isolated_env(tmp_path, monkeypatch):
     monkeypatch.delenv("DOCKER_CONFIG", raising=False)
     monkeypatch.setenv("CONTAINERS_REGISTRIES_CONF", str(tmp_path / "registries.conf"))
     return home
+
+
+@pytest.fixture
+def hostile():
+    """A :class:`HostileRegistry` (a misbehaving registry on 127.0.0.1), stopped after the test."""
+    from ocitest_helpers import HostileRegistry
+
+    h = HostileRegistry()
+    yield h
+    h.stop()

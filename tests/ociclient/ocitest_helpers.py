@@ -563,3 +563,141 @@ def build_multiarch_layout(layout: str, tag: str = "multi") -> Dict[str, Any]:
     return {"index": desc, "amd64": a, "arm64": b}
 
 
+
+
+# --------------------------------------------------------------------------- hostile registry
+class HostileRegistry:
+    """A registry that misbehaves on purpose, on 127.0.0.1 only.
+
+    ``route(substring, behaviour)`` answers every request whose path contains ``substring``
+    (the most recently added route wins) with a behaviour made by the functions below:
+    :meth:`respond` (a normal answer), :meth:`endless` (a body that never ends, with or
+    without a lying ``Content-Length``), :meth:`trickle` (a byte every ``delay`` seconds),
+    :meth:`slow_headers`, :meth:`redirect` and :meth:`challenge` (a 401 with any
+    ``WWW-Authenticate``); ``/v2/`` answers 200 unless a route says otherwise. The answers
+    are written as raw bytes, so they can be as wrong as a
+    hostile server's. Endless answers stop when the client goes away or :meth:`stop` is called.
+    """
+
+    def __init__(self) -> None:
+        self.routes: List[Tuple[str, Any]] = []
+        self.hits: List[str] = []
+        self.stopping = threading.Event()
+        self.bytes_sent = 0
+        reg = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a: Any) -> None:
+                pass
+
+            def _go(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                reg.hits.append(f"{self.command} {self.path}")
+                for key, behaviour in reversed(reg.routes):
+                    if key in self.path:
+                        try:
+                            behaviour(self)
+                        except OSError:  # the client gave up: that is the point
+                            pass
+                        return
+                reg.raw(self, b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = _go
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        # a short poll interval: stop() (once per test) returns at once
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02},
+                                       daemon=True)
+        self.thread.start()
+        # the lowest-priority answer: "I am a registry" (so the ping passes unless a test says otherwise)
+        self.route("/v2/", self.respond(200, b"{}"))
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def route(self, substring: str, behaviour: Any) -> "HostileRegistry":
+        self.routes.append((substring, behaviour))
+        return self
+
+    def raw(self, h: Any, data: bytes) -> None:
+        h.wfile.write(data)
+        h.wfile.flush()
+        self.bytes_sent += len(data)
+
+    # -- behaviours ---------------------------------------------------------------------------
+    def respond(self, status: int = 200, body: bytes = b"", headers: Optional[Dict[str, str]] = None,
+                content_length: Optional[int] = None) -> Any:
+        def go(h: Any) -> None:
+            hdrs = {"Content-Length": str(len(body) if content_length is None else content_length),
+                    **(headers or {})}
+            head = f"HTTP/1.1 {status} X\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+            self.raw(h, head.encode("latin-1") + (b"" if h.command == "HEAD" else body))
+            if content_length is not None:
+                h.close_connection = True
+        return go
+
+    def endless(self, status: int = 200, headers: Optional[Dict[str, str]] = None,
+                content_length: Optional[int] = None, chunk: bytes = b"0" * 65536) -> Any:
+        """A body that never ends; ``content_length`` may announce a size (e.g. 10 GB)."""
+        def go(h: Any) -> None:
+            hdrs = dict(headers or {})
+            if content_length is not None:
+                hdrs["Content-Length"] = str(content_length)
+            else:
+                hdrs["Connection"] = "close"
+            head = f"HTTP/1.1 {status} X\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+            self.raw(h, head.encode("latin-1"))
+            h.close_connection = True
+            while not self.stopping.is_set():
+                self.raw(h, chunk)
+        return go
+
+    def trickle(self, status: int = 200, length: int = 10 ** 6, delay: float = 0.3,
+                headers: Optional[Dict[str, str]] = None, byte: bytes = b"{") -> Any:
+        """A slowloris body: one byte every ``delay`` seconds."""
+        def go(h: Any) -> None:
+            hdrs = {"Content-Length": str(length), **(headers or {})}
+            head = f"HTTP/1.1 {status} X\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+            self.raw(h, head.encode("latin-1"))
+            h.close_connection = True
+            for _ in range(length):
+                if self.stopping.wait(delay):
+                    return
+                self.raw(h, byte)
+        return go
+
+    def slow_headers(self, delay: float = 0.3) -> Any:
+        """A status line, then a header that grows by a byte every ``delay`` seconds."""
+        def go(h: Any) -> None:
+            self.raw(h, b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            h.close_connection = True
+            while not self.stopping.wait(delay):
+                self.raw(h, b"a")
+        return go
+
+    def redirect(self, location: str, status: int = 307) -> Any:
+        return self.respond(status, headers={"Location": location})
+
+    def challenge(self, www_authenticate: str) -> Any:
+        return self.respond(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"no"}]}',
+                            headers={"WWW-Authenticate": www_authenticate})
+
+    def serve_image(self, manifest: bytes, media_type: str, blobs: Dict[str, bytes]) -> "HostileRegistry":
+        """A repository whose every manifest is ``manifest`` and whose blobs are ``blobs``."""
+        self.route("/v2/", self.respond(200, b"{}"))
+        self.route("/manifests/", self.respond(200, manifest, {"Content-Type": media_type}))
+        for digest, data in blobs.items():
+            self.route(f"/blobs/{digest}", self.respond(200, data))
+        return self
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.httpd.shutdown()
+        self.httpd.server_close()

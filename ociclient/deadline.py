@@ -1,0 +1,187 @@
+"""Total time limits for HTTP exchanges, which socket timeouts alone cannot give.
+
+A socket timeout bounds one ``recv``: a server that sends a byte every few seconds, of the
+headers or of the body, never trips it. Here one daemon thread (:class:`Watchdog`) keeps the
+*deadlines* of the exchanges in flight; when one passes it shuts the exchange's socket down
+(``shutdown(2)``, which wakes a thread blocked in ``recv`` at once, also under TLS), and the
+code that ran the exchange turns whatever error that caused into
+:class:`~ociclient.errors.DeadlineExceeded`.
+
+How the watchdog finds the socket: :func:`watch` registers an entry for the calling thread;
+the urllib3 connection classes below (installed into a :class:`requests.adapters.HTTPAdapter`
+by :func:`install`) attach themselves, and the socket they open, to the current thread's entry
+whenever they connect or send a request. A streamed body read later names its connection
+explicitly (``watch(..., conn=...)``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from typing import Any, Iterator, Optional, Set
+
+import requests.adapters
+import urllib3.connection
+import urllib3.connectionpool
+
+from .errors import DeadlineExceeded
+
+#: how often expired exchanges are shut down again (a connection may attach after expiry)
+_POLL = 0.05
+
+
+class _Entry:
+    __slots__ = ("deadline", "conn", "sock", "expired")
+
+    def __init__(self, deadline: float, conn: Any = None) -> None:
+        self.deadline = deadline
+        self.conn = conn
+        self.sock: Optional[socket.socket] = None
+        self.expired = False
+
+
+def _shutdown(sock: Any) -> None:
+    if sock is None:
+        return
+    try:
+        # the plain socket method: SSLSocket.shutdown would also drop its SSL object under
+        # the feet of the thread reading from it
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
+    except (OSError, TypeError, ValueError):
+        pass
+
+
+class Watchdog:
+    """Shuts down the sockets of exchanges whose deadline has passed (one thread, started
+    on first use)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._entries: Set[_Entry] = set()
+        self._thread: Optional[threading.Thread] = None
+
+    def add(self, entry: _Entry) -> None:
+        with self._cond:
+            self._entries.add(entry)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ociclient-deadlines", daemon=True)
+                self._thread.start()
+            self._cond.notify()
+
+    def remove(self, entry: _Entry) -> None:
+        with self._cond:
+            self._entries.discard(entry)
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                wait: Optional[float] = None
+                for e in self._entries:
+                    left = e.deadline - now
+                    if left <= 0:
+                        e.expired = True
+                        _shutdown(e.sock)
+                        _shutdown(getattr(e.conn, "sock", None))
+                        left = _POLL
+                    wait = left if wait is None else min(wait, left)
+                self._cond.wait(wait)
+
+
+WATCHDOG = Watchdog()
+_local = threading.local()
+
+
+def _attach(conn: Any, sock: Optional[socket.socket] = None) -> None:
+    entry: Optional[_Entry] = getattr(_local, "entry", None)
+    if entry is not None:
+        entry.conn = conn
+        if sock is not None:
+            entry.sock = sock
+        if entry.expired:  # expired before this connection existed: stop it at once
+            _shutdown(sock)
+
+
+@contextlib.contextmanager
+def watch(deadline: Optional[float], message: str, conn: Any = None) -> Iterator[None]:
+    """Run the block with a total time limit (``deadline``: a :func:`time.monotonic` time;
+    ``None`` = none). If it passes, the exchange's socket is shut down and the block's error
+    (or its normal end: a body cut short can look complete) becomes
+    :class:`DeadlineExceeded` with ``message``."""
+    if deadline is None:
+        yield
+        return
+    if time.monotonic() >= deadline:
+        raise DeadlineExceeded(message)
+    entry = _Entry(deadline, conn)
+    prev = getattr(_local, "entry", None)
+    _local.entry = entry
+    WATCHDOG.add(entry)
+    try:
+        yield
+    except Exception as e:
+        if entry.expired or time.monotonic() >= deadline:
+            raise DeadlineExceeded(message) from e
+        raise
+    finally:
+        WATCHDOG.remove(entry)
+        _local.entry = prev
+    if entry.expired:
+        raise DeadlineExceeded(message)
+
+
+def remaining(deadline: Optional[float]) -> Optional[float]:
+    """Seconds left until ``deadline`` (``None`` if there is none; never negative)."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+# -- urllib3 connections that report themselves to the current entry ---------------------------
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        _attach(self)
+        sock = super()._new_conn()
+        _attach(self, sock)
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _attach(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        _attach(self)
+        sock = super()._new_conn()
+        _attach(self, sock)  # before the TLS handshake, which can be slow on purpose too
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        _attach(self)
+        super().request(*args, **kwargs)
+
+
+class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class WatchedAdapter(requests.adapters.HTTPAdapter):
+    """An adapter whose connections (direct or through a proxy) can be stopped by
+    :data:`WATCHDOG`."""
+
+    def init_poolmanager(self, *args: Any, **kw: Any) -> None:
+        super().init_poolmanager(*args, **kw)
+        self.poolmanager.pool_classes_by_scheme = _POOLS  # type: ignore[attr-defined]
+
+    def proxy_manager_for(self, proxy: str, **kw: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **kw)
+        manager.pool_classes_by_scheme = _POOLS
+        return manager

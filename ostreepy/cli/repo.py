@@ -1,0 +1,497 @@
+"""The repository verbs of ``ostreepy``, those of the ``ostree`` command line
+(init, config, commit, checkout, ls, cat, show, log, refs, rev-parse, fsck,
+prune, export, sign): each parses nothing (``ostreepy.cli.main`` builds the
+parser), calls the library, and prints ostree's output from what it returns.
+Errors are raised as :class:`~ostreepy.errors.OstreeError`; ``main`` prints
+them. The library is imported inside the verbs, so that ``ostreepy --help``
+loads none of it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import time
+from typing import Dict, List, Optional
+
+from ..errors import OstreeError
+
+
+class UsageError(OstreeError):
+    pass
+
+
+def _open_repo(args: argparse.Namespace):
+    from ..store.repo import Repo
+    path = getattr(args, "repo", None)
+    if path is None:
+        # ostree_repo_new_default: the repository in the current directory, else
+        # $OSTREE_REPO, else the one of the default sysroot ($OSTREE_SYSROOT or /)
+        if os.path.isdir("objects") and os.path.isfile("config"):
+            path = "."
+        else:
+            path = os.environ.get("OSTREE_REPO")
+            if not path:
+                from ..sysroot.sysroot import default_sysroot_path
+                path = os.path.join(default_sysroot_path(), "ostree/repo")
+            if not os.path.isfile(os.path.join(path, "config")):
+                raise UsageError("Command requires a --repo argument")
+    return Repo.open(path)
+
+
+def _print(s: str = "") -> None:
+    sys.stdout.write(s + "\n")
+
+
+def format_timestamp(ts: int) -> str:
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(ts))
+    except (OverflowError, ValueError, OSError):
+        raise OstreeError(f"Invalid timestamp: {ts}") from None
+
+
+# ------------------------------------------------------------------ init / config
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from .. import porcelain
+    path = getattr(args, "repo", None) or os.environ.get("OSTREE_REPO")
+    if not path:
+        raise UsageError("Command requires a --repo argument")
+    porcelain.init(path, mode=args.mode, collection_id=args.collection_id).close()
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    repo = _open_repo(args)
+    action = args.action
+    if action not in ("get", "set", "unset"):
+        raise UsageError(f"Unknown action '{action}'")
+    if args.group:
+        group, key = args.group, (args.key[0] if args.key else None)
+        rest = args.key[1:]
+    else:
+        if not args.key:
+            raise UsageError("Must specify a KEY")
+        section_key = args.key[0]
+        if "." not in section_key:
+            raise UsageError(f"Section name '{section_key}' must contain a '.'")
+        group, key = section_key.rsplit(".", 1)
+        rest = args.key[1:]
+    if key is None:
+        raise UsageError("Must specify a KEY")
+    if action == "get":
+        value = repo.config.get(group, key)
+        if value is None:
+            if not repo.config.has_group(group):
+                raise OstreeError(f"Key file does not have group “{group}”")
+            raise OstreeError(f"Key file does not have key “{key}” in group “{group}”")
+        _print(value)
+    elif action == "set":
+        if not rest:
+            raise UsageError("Must specify a KEY and VALUE")
+        repo.config.set(group, key, rest[0])
+        repo.write_config()
+    else:
+        repo.config.remove_key(group, key)
+        repo.write_config()
+    return 0
+
+
+# ------------------------------------------------------------------ commit
+
+
+def cmd_commit(args: argparse.Namespace) -> int:
+    from .. import porcelain
+    from ..errors import ArgumentError
+    from ..store.gvariant import Variant
+    from ..store.gvariant_text import parse_text
+    from .timeparse import parse_datetime
+
+    repo = _open_repo(args)
+    if not args.branch and not args.orphan:
+        raise UsageError("A branch must be specified with --branch, or use --orphan")
+    metadata: Dict[str, Variant] = {}
+    for kv in args.add_metadata_string or []:
+        k, sep, v = kv.partition("=")
+        if not sep:
+            raise UsageError(f"Missing '=' in KEY=VALUE metadata '{kv}'")
+        metadata[k] = Variant("s", v)
+    for kv in args.add_metadata or []:
+        k, sep, v = kv.partition("=")
+        if not sep:
+            raise UsageError(f"Missing '=' in KEY=VALUE metadata '{kv}'")
+        metadata[k] = parse_text(v)
+    sources: List[porcelain.TreeSource] = []
+    specs = list(args.tree or []) + (["dir=" + args.path] if args.path else [])
+    for spec in specs or ["dir=."]:
+        kind, sep, value = spec.partition("=")
+        if not sep:
+            raise UsageError(f"Missing type in tree specification '{spec}'")
+        if kind not in ("dir", "tar", "ref"):
+            raise UsageError(f"Invalid tree type specification '{kind}'")
+        sources.append(porcelain.TreeSource(kind, sys.stdin.buffer if (kind, value) == ("tar", "-") else value))
+    timestamp: Optional[int] = parse_datetime(args.timestamp) if args.timestamp else None
+    progress = _progress_printer("Committing") if sys.stderr.isatty() else None
+    try:
+        info = porcelain.commit(
+            repo, sources, branch=args.branch or None, subject=args.subject or "", body=args.body or "",
+            metadata=metadata, parent=args.parent or None, orphan=args.orphan, timestamp=timestamp,
+            bindings=not args.no_bindings, bind_refs=args.bind_ref or (), keep_metadata=args.keep_metadata or (),
+            skip_if_unchanged=args.skip_if_unchanged, owner_uid=args.owner_uid, owner_gid=args.owner_gid,
+            canonical_permissions=args.canonical_permissions, no_xattrs=args.no_xattrs,
+            tar_autocreate_parents=args.tar_autocreate_parents,
+            fsync=args.fsync.lower() not in ("false", "0", "no") if args.fsync is not None else None,
+            progress=progress)
+    except ArgumentError as e:
+        if e.parameter == "keep_metadata":
+            raise UsageError("Either --branch or --parent must be specified when using --keep-metadata") from None
+        raise
+    if progress:
+        sys.stderr.write("\n")
+    _print(info.checksum)
+    return 0
+
+
+def _progress_printer(label: str):
+    state = {"n": 0, "last": 0.0}
+
+    def cb(ev) -> None:
+        state["n"] += 1
+        now = time.monotonic()
+        if now - state["last"] > 0.1:
+            state["last"] = now
+            total = ev.get("total")
+            if total:
+                pct = 100 * ev.get("done", 0) // max(total, 1)
+                sys.stderr.write(f"\r{label}: {ev.get('done')}/{total} {pct}%")
+            else:
+                sys.stderr.write(f"\r{label}: {state['n']} files")
+            sys.stderr.flush()
+
+    return cb
+
+
+# ------------------------------------------------------------------ checkout
+
+
+def cmd_checkout(args: argparse.Namespace) -> int:
+    from .. import porcelain
+    repo = _open_repo(args)
+    overwrite = "none"
+    if args.union:
+        overwrite = "union-files"
+    elif args.union_add:
+        overwrite = "add-files"
+    elif args.union_identical:
+        overwrite = "union-identical"
+    dest = args.destination or os.path.basename(args.commit)
+    porcelain.checkout(repo, args.commit, dest, subpath=args.subpath, user_mode=args.user_mode,
+                       overwrite=overwrite, process_whiteouts=args.whiteouts,
+                       require_hardlinks=args.require_hardlinks, force_copy=args.force_copy,
+                       bareuseronly_dirs=args.bareuseronly_dirs, fsync=(args.fsync or "false").lower() == "true")
+    return 0
+
+
+# ------------------------------------------------------------------ read commands
+
+
+def _resolve_path(repo, rev: str, path: str):
+    """(kind, data) for a path in a commit: 'dir' with (tree, meta), 'file' with its checksum."""
+    kind, found = repo.resolve_path(repo.resolve_rev(rev), path)
+    return (kind, found) if kind == "dir" else (kind, found[0])
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from ..store.gvariant import print_value
+    repo = _open_repo(args)
+    paths = args.paths or ["/"]
+
+    def fmt_line(kind: str, path: str, mode: int, uid: int, gid: int, size: int, csums: List[str],
+                 xattrs, target: Optional[str]) -> str:
+        type_c = {"file": "-", "dir": "d", "symlink": "l"}[kind]
+        line = f"{type_c}0{mode & 0o7777:04o} {uid} {gid} {size:6d} "
+        if args.checksum:
+            line += "".join(c + " " for c in csums)
+        if args.xattrs:
+            line += "{ " + print_value("a(ayay)", list(xattrs)) + " } "
+        line += path
+        if target is not None:
+            line += " -> " + target
+        return line
+
+    def print_file(path: str, fcsum: str) -> None:
+        h = repo.load_file_header(fcsum)
+        size = 0
+        if h.is_regular:
+            size = repo.content_size(fcsum)
+        kind = "symlink" if h.is_symlink else "file"
+        _print(fmt_line(kind, path, h.mode, h.uid, h.gid, size, [fcsum], h.xattrs,
+                        h.symlink_target if h.is_symlink else None))
+
+    def print_dir(path: str, tree: str, meta: str) -> None:
+        m = repo.load_dirmeta(meta)
+        _print(fmt_line("dir", path, m.mode, m.uid, m.gid, 0, [tree, meta], m.xattrs, None))
+
+    def recurse(path: str, tree: str, depth: int) -> None:
+        if depth == 0:
+            return
+        dt = repo.load_dirtree(tree)
+        base = "" if path == "/" else path
+        for n, fc in dt.files:
+            print_file(base + "/" + n, fc)
+        for n, t, m in dt.dirs:
+            print_dir(base + "/" + n, t, m)
+            recurse(base + "/" + n, t, depth - 1 if depth > 0 else -1)
+
+    for p in paths:
+        kind, data = _resolve_path(repo, args.rev, p)
+        norm = "/" + "/".join(c for c in p.split("/") if c and c != ".")
+        if kind == "file":
+            print_file(norm, data)
+            continue
+        tree, meta = data
+        print_dir(norm, tree, meta)
+        if args.recursive:
+            recurse(norm, tree, -1)
+        elif not args.dironly:
+            recurse(norm, tree, 1)
+    return 0
+
+
+def cmd_cat(args: argparse.Namespace) -> int:
+    repo = _open_repo(args)
+    out = sys.stdout.buffer
+    for p in args.paths:
+        kind, data = _resolve_path(repo, args.rev, p)
+        if kind != "file":
+            raise OstreeError(f"{p} is a directory")
+        header, stream = repo.load_file(data)
+        if stream is None:
+            raise OstreeError(f"{p} is not a regular file")
+        # verify the whole object before printing any of it (ostree would print
+        # corrupt data); a spooled file keeps big objects out of memory
+        import shutil
+        import tempfile
+        with tempfile.SpooledTemporaryFile(max_size=64 << 20) as spool:
+            with stream:
+                shutil.copyfileobj(stream, spool, 1 << 20)
+            spool.seek(0)
+            shutil.copyfileobj(spool, out, 1 << 20)
+    out.flush()
+    return 0
+
+
+def _dump_commit(repo, csum: str, raw: bool) -> None:
+    from ..store.gvariant import byteswap, deserialize, print_value
+    from ..store.objects import COMMIT_TYPE, ObjectType
+    if raw:
+        data = repo.load_metadata(ObjectType.COMMIT, csum)
+        _print(f"commit {csum}")
+        v = byteswap(COMMIT_TYPE, deserialize(COMMIT_TYPE, data))
+        _print(print_value(COMMIT_TYPE, v))
+        return
+    from .. import porcelain
+    _print_commit(porcelain.show(repo, csum))
+
+
+def _print_commit(c) -> None:  # noqa: ANN001 - a porcelain.CommitInfo
+    _print(f"commit {c.checksum}")
+    if c.parent:
+        _print(f"Parent:  {c.parent}")
+    _print(f"ContentChecksum:  {c.content_checksum}")
+    _print(f"Date:  {format_timestamp(c.timestamp)}")
+    if c.version:
+        _print(f"Version: {c.version}")
+    if c.subject:
+        _print()
+        _dump_indented(c.subject)
+    else:
+        _print("(no subject)")
+    if c.body:
+        _print()
+        _dump_indented(c.body)
+    _print()
+
+
+def _dump_indented(text: str) -> None:
+    lines = text.split("\n")
+    for i, line in enumerate(lines):
+        if i == len(lines) - 1 and line == "":
+            break
+        sys.stdout.write("    " + line + "\n")
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from ..store.gvariant import print_value
+    repo = _open_repo(args)
+    csum = repo.resolve_rev(args.rev)
+    if args.print_metadata_key:
+        c = repo.load_commit(csum)
+        v = c.metadata.get(args.print_metadata_key)
+        if v is None:
+            raise OstreeError(f"No such metadata key '{args.print_metadata_key}'")
+        _print(print_value(v.type, v.value))
+        return 0
+    if args.print_detached_metadata_key:
+        meta = repo.read_commit_detached_metadata(csum) or {}
+        v = meta.get(args.print_detached_metadata_key)
+        if v is None:
+            raise OstreeError(f"No such metadata key '{args.print_detached_metadata_key}'")
+        _print(print_value(v.type, v.value))  # type: ignore[attr-defined]
+        return 0
+    _dump_commit(repo, csum, args.raw)
+    return 0
+
+
+def cmd_log(args: argparse.Namespace) -> int:
+    from .. import porcelain
+    repo = _open_repo(args)
+    history = porcelain.log(repo, args.rev)
+    for c in history:
+        if args.raw:
+            _dump_commit(repo, c.checksum, True)
+        else:
+            _print_commit(c)
+    if history and history[-1].parent:
+        # the log stops where the parent is not in the repository
+        _print("<< History beyond this commit not fetched >>")
+    return 0
+
+
+def cmd_refs(args: argparse.Namespace) -> int:
+    repo = _open_repo(args)
+    if args.create is not None:
+        if not args.prefixes:
+            raise UsageError("You must specify a revision when creating a new ref")
+        if len(args.prefixes) != 1:
+            raise UsageError("You must specify only 1 existing ref when creating a new ref")
+        from ..store.refs import parse_refspec
+        parse_refspec(args.create)
+        target = repo.resolve_rev(args.prefixes[0])
+        if repo.read_ref(args.create) is not None and not args.force:
+            raise OstreeError(f"--create specified but ref {args.create} already exists")
+        with repo.transaction():
+            repo.set_ref(args.create, target)
+        return 0
+    if args.delete:
+        if not args.prefixes:
+            raise UsageError("At least one PREFIX is required when deleting refs")
+        # every prefix is checked before any ref goes
+        doomed = [r for prefix in args.prefixes for r in repo.list_refs(prefix)]
+        with repo.transaction():
+            for r in doomed:
+                repo.set_ref(r, None)
+        return 0
+    for prefix in args.prefixes or [None]:
+        refs = repo.list_refs(prefix, cut_prefix=not args.list, include_mirrors=args.collections)
+        for r, csum in refs.items():
+            _print(f"{r}\t{csum}" if args.revision else r)
+    return 0
+
+
+def cmd_rev_parse(args: argparse.Namespace) -> int:
+    repo = _open_repo(args)
+    for rev in args.revs:
+        csum = repo.resolve_rev(rev)
+        if args.single and len(args.revs) > 1:
+            raise UsageError("--single requires exactly one REV")
+        _print(csum)
+    return 0
+
+
+def cmd_fsck(args: argparse.Namespace) -> int:
+    from ..porcelain import fsck
+    repo = _open_repo(args)
+    if not args.quiet:
+        _print("Validating refs...")
+        _print("Validating refs in collections...")
+        _print("Enumerating commits...")
+    result = fsck(repo, delete=args.delete)
+    for e in result.ref_errors:
+        sys.stderr.write(e + "\n")
+    if not args.quiet:
+        _print(f"Verifying content integrity of {result.n_commits} commit objects...")
+    for p in result.problems:
+        sys.stderr.write(p.message + "\n")
+    for c in result.marked_partial:
+        sys.stderr.write(f"Marking commit as partial: {c}\n")
+    if result.n_partial:
+        _print(f"{result.n_partial} partial commits not verified")
+    if result.problems or result.ref_errors:
+        raise OstreeError("Repository corruption encountered")
+    if result.n_fsck_partial:
+        raise OstreeError(f"{result.n_partial} partial commits from fsck-detected corruption")
+    if not args.quiet:
+        _print(f"object fsck of {result.n_commits} commits completed successfully - no errors found.")
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from ..porcelain import prune
+    from ..store.prune import format_size
+    from .timeparse import parse_datetime
+    repo = _open_repo(args)
+    keep = parse_datetime(args.keep_younger_than) if args.keep_younger_than else None
+    if args.keep_younger_than and keep is None:
+        raise OstreeError(f"Could not parse '{args.keep_younger_than}'")
+    res = prune(repo, refs_only=args.refs_only, depth=args.depth, dry_run=args.no_prune,
+                keep_younger_than=keep, commit_only=args.commit_only, delete_commits=args.delete_commit or ())
+    if args.commit_only:
+        _print(f"Total (commit only) objects: {res.n_objects_total}")
+    else:
+        _print(f"Total objects: {res.n_objects_total}")
+    if res.n_objects_pruned == 0:
+        _print("No unreachable objects")
+    elif args.no_prune:
+        _print(f"Would delete: {res.n_objects_pruned} objects, freeing {format_size(res.freed_bytes)}")
+    else:
+        _print(f"Deleted {res.n_objects_pruned} objects, {format_size(res.freed_bytes)} freed")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from ..store.tarexport import export_commit
+    repo = _open_repo(args)
+    if not args.output:
+        if sys.stdout.isatty():
+            raise UsageError("No --output specified and standard output is a terminal")
+        export_commit(repo, args.commit, sys.stdout.buffer, subpath=args.subpath, prefix=args.prefix,
+                      xattrs=not args.no_xattrs)
+        return 0
+    tmp = args.output + ".tmp"
+    try:
+        with open(tmp, "wb") as f:
+            export_commit(repo, args.commit, f, subpath=args.subpath, prefix=args.prefix,
+                          xattrs=not args.no_xattrs)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    os.replace(tmp, args.output)
+    return 0
+
+
+def cmd_sign(args: argparse.Namespace) -> int:
+    from ..store.signing import Signer, load_public_keys, read_key_file, sign_commit, verify_commit
+    repo = _open_repo(args)
+    type_ = args.sign_type or "ed25519"
+    if args.verify:
+        keys = list(args.keys)
+        if keys and not args.keys_file:
+            signer = Signer(type_, public=tuple(keys))
+        else:
+            signer = load_public_keys(type_, args.keys_file,
+                                      (args.keys_dir,) if args.keys_dir else ("/etc/ostree", "/usr/share/ostree"))
+            signer = Signer(type_, public=tuple(signer.public) + tuple(keys), revoked=signer.revoked)
+        _print(verify_commit(repo, args.commit, signer))
+        return 0
+    secrets = list(args.keys) + (read_key_file(args.keys_file) if args.keys_file else [])
+    if not secrets:
+        raise UsageError("Need at least one KEY-ID to sign with")
+    with repo.transaction():
+        for secret in secrets:
+            sign_commit(repo, args.commit, Signer(type_, secret=secret))
+    return 0

@@ -1,0 +1,740 @@
+"""The high-level API: one function per job, as ``ostree`` and ``bootc`` name
+them, over the lower rooms (:mod:`ostreepy.store`, :mod:`ostreepy.container`,
+:mod:`ostreepy.sysroot`, :mod:`ostreepy.bootc`), the way dulwich's
+``porcelain`` sits over its object store.
+
+Every name here is also ``ostreepy.<name>`` (loaded on first use, so
+``import ostreepy`` stays cheap). The rules every function keeps:
+
+* A repository or sysroot argument is an opened :class:`Repo` /
+  :class:`Sysroot` or a path to one (``str`` or ``os.PathLike``); a path is
+  opened for the call and closed after it. Anything else is an
+  :class:`ArgumentError` naming the parameter.
+* Results are attrs values (frozen), never printed text or exit codes.
+* Every failure is an :class:`~ostreepy.errors.OstreeError`: a registry or
+  image-transport failure during a pull is a :class:`RegistryError` whose
+  ``__cause__`` (and ``oci_error``) is the :mod:`ociclient` error; a failed
+  system call is a :class:`FileSystemError`, an :class:`OSError` too.
+* Long work takes ``progress``, a :data:`~ostreepy.progress.ProgressCallback`
+  called with each progress event.
+
+"Booted" in a folder sysroot: there is no running system, so the functions
+that need one take ``booted``: :data:`BOOTED_DEFAULT` (``"default"``, the
+default) lets the default deployment stand for the booted one, as ``bootc``
+does on a real host after a reboot; ``None`` means nothing is booted; any
+other string is a kernel command line whose ``ostree=`` names the booted
+deployment. On ``/`` itself, ``"default"`` and ``None`` find the running
+deployment as ostree does (by its root directory), never by a guess.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import stat
+import sys
+from typing import (TYPE_CHECKING, BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, TypeVar,
+                    Union, cast)
+
+import attrs
+
+from .errors import ArgumentError, FileSystemError, OstreeError, RegistryError, RepoError
+from .progress import ProgressCallback
+from .store.gvariant import Variant
+from .store.repo import Repo
+from .sysroot.sysroot import Sysroot
+
+if TYPE_CHECKING:
+    from bootloader.bls import BLSEntry
+    from ociclient.image import Options
+    from ociclient.manifest import Platform
+
+    from .bootc.host import Host
+    from .bootc.results import DeployResult, RollbackResult, SwitchResult, UpgradeResult
+    from .container.imgref import OstreeImageReference
+    from .container.store import PreparedImport
+    from .store.fsck import FsckResult
+    from .store.prune import PruneResult
+
+__all__ = [
+    "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",
+    "PullResult", "TreeSource", "boot_entries", "checkout", "commit", "deploy", "encapsulate", "fsck", "init",
+    "init_sysroot", "log", "open_repo", "open_sysroot", "prune", "pull", "refs", "rollback", "show", "status",
+    "switch", "upgrade",
+]
+
+#: ``booted=BOOTED_DEFAULT``: the default deployment of a folder sysroot counts as booted
+BOOTED_DEFAULT = "default"
+
+PathArg = Union[str, "os.PathLike[str]"]
+RepoArg = Union[str, "os.PathLike[str]", Repo]
+SysrootArg = Union[str, "os.PathLike[str]", Sysroot]
+ImageArg = Union[str, "OstreeImageReference"]
+#: what commit metadata may hold, as Python values: str (``s``), bool (``b``), int
+#: (``x``, int64), bytes (``ay``), a list of str (``as``), or a :class:`Variant` as is
+MetadataValue = Union[str, bool, int, bytes, Sequence[str], Variant]
+
+
+# ============================================================================ arguments
+
+
+_F = TypeVar("_F", bound=Callable[..., object])
+
+
+def _api(fn: _F) -> _F:
+    """One error story for a public function: what it lets through from below
+    becomes an :class:`OstreeError` with the same message (the command line
+    prints it unchanged), the original kept as ``__cause__``: an
+    :mod:`ociclient` error or a network failure a :class:`RegistryError`, an
+    :class:`OSError` a :class:`FileSystemError` (still an ``OSError``)."""
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        try:
+            return fn(*args, **kwargs)
+        except OstreeError:
+            raise
+        except OSError as e:
+            if e.errno is None:
+                raise FileSystemError(str(e)) from e
+            raise FileSystemError(e.errno, e.strerror, e.filename) from e
+        except Exception as e:
+            oci = sys.modules.get("ociclient.errors")  # not imported: it cannot have raised
+            requests = sys.modules.get("requests")
+            if (oci is not None and isinstance(e, oci.OciError)) or \
+                    (requests is not None and isinstance(e, requests.RequestException)):
+                raise RegistryError(str(e), e) from e
+            raise
+    return cast(_F, wrapper)
+
+
+
+def _path(value: object, param: str) -> str:
+    if isinstance(value, (str, os.PathLike)):
+        p = os.fspath(value)
+        if isinstance(p, str):
+            return p
+    raise ArgumentError(f"{param}: expected a path, got {type(value).__name__}", param)
+
+
+@_api
+def open_repo(repo: PathArg) -> Repo:
+    """Open the repository at ``repo`` (close it, or use it as a context manager).
+    A missing path, a file, or a directory that is not a repository is a
+    :class:`RepoError` naming the path."""
+    path = _path(repo, "repo")
+    try:
+        return Repo.open(path)
+    except RepoError:
+        raise
+    except OSError as e:
+        raise RepoError(f"opening repo {path}: {e.strerror or e}") from e
+
+
+@contextlib.contextmanager
+def _repo(repo: RepoArg, param: str = "repo") -> Iterator[Repo]:
+    if isinstance(repo, Repo):
+        yield repo
+        return
+    if not isinstance(repo, (str, os.PathLike)):
+        raise ArgumentError(f"{param}: expected a Repo or a path, got {type(repo).__name__}", param)
+    with open_repo(repo) as r:
+        yield r
+
+
+@_api
+def open_sysroot(sysroot: PathArg, *, booted: Optional[str] = BOOTED_DEFAULT,
+                 progress: Optional[ProgressCallback] = None) -> Sysroot:
+    """Open the sysroot at ``sysroot`` (a directory holding ``ostree/`` and
+    ``boot/``). ``booted`` says which deployment stands for the running
+    system (see the module's documentation): ``"default"`` (the default),
+    None, or a kernel command line. ``progress`` hears the sysroot's
+    messages (``Copying /etc changes...``) as events."""
+    path = _path(sysroot, "sysroot")
+    if booted is not None and not isinstance(booted, str):
+        raise ArgumentError(f"booted: expected 'default', None or a kernel command line, "
+                            f"got {type(booted).__name__}", "booted")
+    if booted == BOOTED_DEFAULT:
+        # / is a real system: its booted deployment is found by stat, never assumed
+        return Sysroot(path, default_booted=os.path.realpath(path) != "/", progress=progress)
+    if booted is None:
+        return Sysroot(path, progress=progress)
+    return Sysroot(path, booted_cmdline=booted, progress=progress)
+
+
+@contextlib.contextmanager
+def _sysroot(sysroot: SysrootArg, booted: Optional[str],
+             progress: Optional[ProgressCallback] = None) -> Iterator[Sysroot]:
+    if isinstance(sysroot, Sysroot):
+        yield sysroot
+        return
+    if not isinstance(sysroot, (str, os.PathLike)):
+        raise ArgumentError(f"sysroot: expected a Sysroot or a path, got {type(sysroot).__name__}", "sysroot")
+    with open_sysroot(sysroot, booted=booted, progress=progress) as sr:
+        yield sr
+
+
+def _str(value: object, param: str, *, optional: bool = False) -> Optional[str]:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str):
+        raise ArgumentError(f"{param}: expected a str, got {type(value).__name__}", param)
+    return value
+
+
+def _imgref(image: object, param: str = "image") -> OstreeImageReference:
+    """An ``ostree-*:`` reference, parsed; a plain ``transport:name`` (``oci:/path:tag``,
+    ``docker://quay.io/x``) is taken as unverified, as ``ostree-unverified-image:`` would."""
+    from .container.imgref import ImageReference, OstreeImageReference, SigVerify
+    if isinstance(image, OstreeImageReference):
+        return image
+    if not isinstance(image, str):
+        raise ArgumentError(f"{param}: expected an image reference (str or OstreeImageReference), "
+                            f"got {type(image).__name__}", param)
+    if image.startswith("ostree-"):
+        return OstreeImageReference.parse(image)
+    return OstreeImageReference(SigVerify.INSECURE, ImageReference.parse(image))
+
+
+# ============================================================================ the store
+
+
+@_api
+def init(path: PathArg, *, mode: str = "bare", collection_id: Optional[str] = None) -> Repo:
+    """``ostree init``: create a repository (``mode``: ``bare``, ``bare-user``,
+    ``bare-user-only`` or ``archive``) at ``path`` and return it opened; an
+    existing one of the same mode is opened as it is."""
+    from .store.repo import RepoMode
+    p = _path(path, "path")
+    try:
+        repo_mode = RepoMode.from_string(_str(mode, "mode") or "")
+    except RepoError as e:
+        raise ArgumentError(f"mode: unknown repository mode {mode!r}", "mode") from e
+    _str(collection_id, "collection_id", optional=True)
+    try:
+        return Repo.init(p, repo_mode, collection_id=collection_id)
+    except OSError as e:
+        raise RepoError(f"creating repository {p}: {e.strerror or e}") from e
+
+
+@attrs.frozen
+class CommitInfo:
+    """One commit, as :func:`commit` wrote it or :func:`log` read it."""
+
+    checksum: str
+    subject: str
+    body: str
+    #: seconds since the epoch (UTC)
+    timestamp: int
+    parent: Optional[str]
+    #: the ``version`` metadata key, if any
+    version: Optional[str]
+    #: the commit's metadata as Python values (str, int, bool, bytes, lists, dicts...)
+    metadata: Mapping[str, object]
+    root_tree: str
+    root_meta: str
+    #: ostree's ``ContentChecksum``: a hash of the root tree and its metadata
+    content_checksum: str
+
+
+def _python(v: object) -> object:
+    """A GVariant value as plain Python (variants unboxed, tuples of values kept)."""
+    if isinstance(v, Variant):
+        return _python(v.value)
+    if isinstance(v, dict):
+        return {k: _python(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_python(x) for x in v]
+    if isinstance(v, tuple):
+        return tuple(_python(x) for x in v)
+    return v
+
+
+def _variant(key: str, value: object) -> Variant:
+    if isinstance(value, Variant):
+        return value
+    if isinstance(value, bool):
+        return Variant("b", value)
+    if isinstance(value, int):
+        if not -(1 << 63) <= value < (1 << 63):
+            raise ArgumentError(f"metadata: {key!r}: {value} does not fit in an int64", "metadata")
+        return Variant("x", value)
+    if isinstance(value, str):
+        return Variant("s", value)
+    if isinstance(value, (bytes, bytearray)):
+        return Variant("ay", bytes(value))
+    if isinstance(value, (list, tuple)) and all(isinstance(x, str) for x in value):
+        return Variant("as", list(value))
+    raise ArgumentError(f"metadata: {key!r}: cannot store a {type(value).__name__} "
+                        "(str, int, bool, bytes, a list of str or a Variant)", "metadata")
+
+
+def _info(repo: Repo, checksum: str) -> CommitInfo:
+    c = repo.load_commit(checksum)
+    meta = {k: _python(v) for k, v in c.metadata.items()}
+    version = meta.get("version")
+    return CommitInfo(checksum, c.subject, c.body, c.timestamp, c.parent,
+                      version if isinstance(version, str) else None, meta, c.root_tree, c.root_meta,
+                      c.content_checksum)
+
+
+@attrs.frozen
+class TreeSource:
+    """One source of a commit's tree, merged in order (``ostree commit --tree``):
+    ``dir`` (a directory path), ``tar`` (a tar file's path, or a binary stream
+    of one, any compression) or ``ref`` (a commit already in the repository)."""
+
+    kind: str = attrs.field(validator=attrs.validators.in_(("dir", "tar", "ref")))
+    source: Union[str, "os.PathLike[str]", BinaryIO]
+
+
+def _tree_sources(tree: object) -> List[TreeSource]:
+    if isinstance(tree, TreeSource):
+        return [tree]
+    if isinstance(tree, (str, os.PathLike)):
+        p = _path(tree, "tree")
+        try:
+            st = os.stat(p)
+        except OSError as e:
+            raise ArgumentError(f"tree: {p}: {e.strerror}", "tree") from e
+        return [TreeSource("dir" if stat.S_ISDIR(st.st_mode) else "tar", p)]
+    if hasattr(tree, "read"):
+        return [TreeSource("tar", tree)]  # type: ignore[arg-type]
+    if isinstance(tree, (list, tuple)) and tree and all(isinstance(t, TreeSource) for t in tree):
+        return list(tree)
+    raise ArgumentError(f"tree: expected a path, a tar stream or TreeSources, got {type(tree).__name__}", "tree")
+
+
+@_api
+def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[TreeSource]], *,
+           branch: Optional[str] = None, subject: str = "", body: str = "",
+           metadata: Optional[Mapping[str, MetadataValue]] = None, parent: Optional[str] = None,
+           orphan: bool = False, timestamp: Optional[int] = None, bindings: bool = True,
+           bind_refs: Sequence[str] = (), keep_metadata: Sequence[str] = (), skip_if_unchanged: bool = False,
+           owner_uid: Optional[int] = None, owner_gid: Optional[int] = None, canonical_permissions: bool = False,
+           no_xattrs: bool = False, tar_autocreate_parents: bool = False, fsync: Optional[bool] = None,
+           progress: Optional[ProgressCallback] = None) -> CommitInfo:
+    """``ostree commit``: commit ``tree`` and set ``branch`` to it.
+
+    ``tree`` is a directory or a tar file (any compression) by path, a tar
+    stream, or :class:`TreeSource` s merged in order. The parent is
+    ``parent`` (a rev; ``"none"``: no parent), else the branch's current
+    commit unless ``orphan``. ``metadata`` values are plain Python (see
+    :data:`MetadataValue`); ``keep_metadata`` copies keys from the parent. As
+    ``ostree commit`` does, the commit is bound to ``branch`` and
+    ``bind_refs`` (``ostree.ref-binding``) unless ``bindings`` is false, so
+    the checksum is ``ostree commit``'s for the same tree, metadata and
+    ``timestamp`` (default: now, or ``SOURCE_DATE_EPOCH``).
+    ``skip_if_unchanged``: when the tree is the parent's, nothing is written
+    and the parent is returned. ``owner_uid``, ``owner_gid``,
+    ``canonical_permissions`` and ``no_xattrs`` rewrite what is committed."""
+    from .store.commit import (CommitModifier, create_commit, load_commit_to_mtree, write_directory_to_mtree,
+                               write_mtree, write_tar_to_mtree)
+    from .store.mtree import MutableTree
+    sources = _tree_sources(tree)
+    _str(branch, "branch", optional=True)
+    _str(subject, "subject")
+    _str(body, "body")
+    _str(parent, "parent", optional=True)
+    if timestamp is not None and (isinstance(timestamp, bool) or not isinstance(timestamp, int)):
+        raise ArgumentError(f"timestamp: expected an int, got {type(timestamp).__name__}", "timestamp")
+    if branch is None and not orphan:
+        raise ArgumentError("branch: a branch is needed unless orphan=True", "branch")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise ArgumentError(f"metadata: expected a mapping, got {type(metadata).__name__}", "metadata")
+    for name, seq in (("bind_refs", bind_refs), ("keep_metadata", keep_metadata)):
+        if isinstance(seq, str) or not all(isinstance(x, str) for x in seq):
+            raise ArgumentError(f"{name}: expected a sequence of str", name)
+    md: Dict[str, Variant] = {k: _variant(k, v) for k, v in (metadata or {}).items()}
+    modifier = CommitModifier(owner_uid=owner_uid, owner_gid=owner_gid,
+                              canonical_permissions=canonical_permissions, no_xattrs=no_xattrs)
+    with _repo(repo) as r:
+        if parent is not None:
+            parent_csum = None if parent == "none" else r.resolve_rev(parent)
+        elif branch is not None and not orphan:
+            parent_csum = r.resolve_rev(branch, allow_noent=True)
+        else:
+            parent_csum = None
+        if keep_metadata:
+            if parent_csum is None:
+                raise ArgumentError("keep_metadata: there is no parent to keep metadata from "
+                                    "(give branch or parent)", "keep_metadata")
+            pmeta = r.load_commit(parent_csum).metadata
+            for k in keep_metadata:
+                if k not in pmeta:
+                    raise OstreeError(f"Missing metadata key {k} from commit {parent_csum}")
+                md[k] = pmeta[k]
+        if bindings:
+            md["ostree.ref-binding"] = Variant("as", sorted(set(([branch] if branch else []) + list(bind_refs))))
+            cid = r.config.get("core", "collection-id")
+            if cid:
+                md["ostree.collection-binding"] = Variant("s", cid)
+        saved_fsync = r.fsync
+        if fsync is not None:
+            r.fsync = fsync
+        try:
+            with r.transaction():
+                mtree = MutableTree()
+                for src in sources:
+                    if src.kind == "ref":
+                        load_commit_to_mtree(r, _str(src.source, "tree") or "", mtree)
+                    elif src.kind == "dir":
+                        write_directory_to_mtree(r, _path(src.source, "tree"), mtree, modifier, progress)
+                    elif isinstance(src.source, (str, os.PathLike)):
+                        with open(src.source, "rb") as f:
+                            write_tar_to_mtree(r, f, mtree, modifier, tar_autocreate_parents, progress)
+                    else:
+                        write_tar_to_mtree(r, src.source, mtree, modifier, tar_autocreate_parents)
+                root_tree, root_meta = write_mtree(r, mtree)
+                if skip_if_unchanged and parent_csum is not None:
+                    pc = r.load_commit(parent_csum)
+                    if (pc.root_tree, pc.root_meta) == (root_tree, root_meta):
+                        return _info(r, parent_csum)
+                csum = create_commit(r, root_tree, root_meta, subject=subject, body=body, parent=parent_csum,
+                                     metadata=md, timestamp=timestamp)
+                if branch is not None:
+                    r.set_ref(branch, csum)
+        finally:
+            r.fsync = saved_fsync
+        return _info(r, csum)
+
+
+@_api
+def show(repo: RepoArg, rev: str) -> CommitInfo:
+    """``ostree show``: the commit ``rev`` (a ref, a checksum or a unique prefix of one)."""
+    _str(rev, "rev")
+    with _repo(repo) as r:
+        csum = r.resolve_rev(rev)
+        assert csum is not None
+        return _info(r, csum)
+
+
+@_api
+def log(repo: RepoArg, rev: str) -> List[CommitInfo]:
+    """``ostree log``: ``rev`` (a ref or a checksum) and its ancestors, newest
+    first, stopping where the history is not in the repository."""
+    from .errors import ObjectNotFoundError
+    _str(rev, "rev")
+    out: List[CommitInfo] = []
+    with _repo(repo) as r:
+        csum: Optional[str] = r.resolve_rev(rev)
+        while csum:
+            try:
+                info = _info(r, csum)
+            except ObjectNotFoundError:
+                if not out:
+                    raise
+                break
+            out.append(info)
+            csum = info.parent
+    return out
+
+
+@_api
+def refs(repo: RepoArg, prefix: Optional[str] = None) -> Dict[str, str]:
+    """``ostree refs --revision``: ref name -> commit checksum (under ``prefix``, with it)."""
+    _str(prefix, "prefix", optional=True)
+    with _repo(repo) as r:
+        return dict(r.list_refs(prefix))
+
+
+@attrs.frozen
+class CheckoutResult:
+    """Where :func:`checkout` put which commit."""
+
+    checksum: str
+    destination: str
+
+
+@_api
+def checkout(repo: RepoArg, rev: str, destination: PathArg, *, subpath: Optional[str] = None,
+             user_mode: Optional[bool] = None, overwrite: str = "none", process_whiteouts: bool = False,
+             require_hardlinks: bool = False, force_copy: bool = False, bareuseronly_dirs: bool = False,
+             fsync: bool = False, progress: Optional[ProgressCallback] = None) -> CheckoutResult:
+    """``ostree checkout``: ``rev`` (a ref or a checksum) into ``destination``,
+    hardlinked from the repository where its mode allows (``require_hardlinks``:
+    only so; ``force_copy``: never). ``user_mode`` (``-U``: no ownership, no
+    special bits) defaults to true unless running as root. ``overwrite``:
+    ``none`` (existing files are an error), ``union-files``, ``add-files`` or
+    ``union-identical``, as ostree's ``--union*`` flags."""
+    from .store.checkout import CheckoutMode, CheckoutOptions, Overwrite
+    from .store.checkout import checkout as _checkout
+    _str(rev, "rev")
+    dest = _path(destination, "destination")
+    _str(subpath, "subpath", optional=True)
+    try:
+        how = Overwrite(_str(overwrite, "overwrite"))
+    except ValueError:
+        raise ArgumentError(f"overwrite: expected one of {[o.value for o in Overwrite]}, got {overwrite!r}",
+                            "overwrite") from None
+    if user_mode is None:
+        user_mode = os.geteuid() != 0
+    opts = CheckoutOptions(mode=CheckoutMode.USER if user_mode else CheckoutMode.NONE, overwrite=how,
+                           subpath=subpath, process_whiteouts=process_whiteouts, no_copy_fallback=require_hardlinks,
+                           force_copy=force_copy, bareuseronly_dirs=bareuseronly_dirs, fsync=fsync)
+    with _repo(repo) as r:
+        csum = r.resolve_rev(rev)
+        assert csum is not None
+        _checkout(r, csum, dest, opts, progress=progress)
+    return CheckoutResult(csum, os.path.abspath(dest))
+
+
+@_api
+def fsck(repo: RepoArg, *, delete: bool = False, progress: Optional[ProgressCallback] = None) -> FsckResult:
+    """``ostree fsck``: verify every object reachable from the refs; the
+    result lists the problems (``ok`` when there are none). Corruption is
+    reported, not raised."""
+    from .store.fsck import fsck as _fsck
+    with _repo(repo) as r:
+        return _fsck(r, delete=delete, progress=progress)
+
+
+@_api
+def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bool = False,
+          keep_younger_than: Optional[int] = None, commit_only: bool = False,
+          delete_commits: Sequence[str] = ()) -> PruneResult:
+    """``ostree prune``: delete the objects no ref reaches (``refs_only``;
+    history deeper than ``depth`` commits too, when ``depth`` >= 0, and
+    commits older than ``keep_younger_than``, seconds since the epoch);
+    ``delete_commits`` go first (none may be a ref's); ``dry_run`` counts
+    without deleting."""
+    from .store.objects import ObjectType
+    from .store.prune import prune as _prune
+    if isinstance(depth, bool) or not isinstance(depth, int):
+        raise ArgumentError(f"depth: expected an int, got {type(depth).__name__}", "depth")
+    if isinstance(delete_commits, str) or not all(isinstance(c, str) for c in delete_commits):
+        raise ArgumentError("delete_commits: expected a sequence of str", "delete_commits")
+    with _repo(repo) as r:
+        for c in delete_commits:
+            csum = r.resolve_rev(c)
+            assert csum is not None
+            for ref, target in r.list_refs().items():
+                if target == csum:
+                    raise OstreeError(f"Commit '{c}' is referenced by ref '{ref}'")
+            r.delete_object(csum, ObjectType.COMMIT)
+        return _prune(r, refs_only=refs_only, depth=depth, no_prune=dry_run, keep_younger_than=keep_younger_than,
+                      commit_only=commit_only)
+
+
+# ============================================================================ container images
+
+
+@attrs.frozen
+class PullResult:
+    """What :func:`pull` imported."""
+
+    #: the image's commit (the merge of its layers), under its ``ostree/container/image/`` ref
+    merge_commit: str
+    manifest_digest: str
+    #: the image reference, as ``transport:name``
+    image: str
+    version: Optional[str]
+    layers_total: int
+    layers_fetched: int
+    #: layers already in the repository (by digest or by diffID)
+    layers_reused: int
+    bytes_fetched: int
+    #: nothing was fetched: the repository had this manifest already
+    already_present: bool
+    #: paths left out of the commit because ostree cannot hold them, counted by where they were
+    filtered: Mapping[str, int] = attrs.field(factory=dict)
+
+
+@_api
+def pull(repo: RepoArg, image: ImageArg, *, options: Optional[Options] = None,
+         platform: Optional[Platform] = None, legacy_paths: bool = False,
+         prepared: Optional[PreparedImport] = None, progress: Optional[ProgressCallback] = None) -> PullResult:
+    """``ostree container image pull``: the container image ``image``
+    (``ostree-unverified-image:oci:/path:tag``, ``ostree-unverified-registry:quay.io/x:tag``,
+    or plainly ``oci:/path:tag`` / ``docker://quay.io/x:tag``) into ``repo``,
+    as ostree-ext stores it. ``options`` (an :class:`ociclient.Options`) has
+    the credentials and TLS settings; ``legacy_paths`` keeps ostree-ext's
+    older path rules; ``prepared`` is what
+    :func:`ostreepy.container.prepare_image` already fetched of it."""
+    from .container import store
+    from .container.layers import PathRules
+    ref = prepared.imgref if prepared is not None else _imgref(image)
+    rules = PathRules.legacy() if legacy_paths else PathRules()
+    with _repo(repo) as r:
+        # the fetch threads share the repository lock: take it once, here
+        with r.locked():
+            res = store.pull_image(r, ref, options=options, platform=platform, progress=progress, rules=rules,
+                                   prepared=prepared)
+    prep = res.prepared
+    total = len(prep.layers) if prep is not None else res.layers_fetched
+    meta = _image_version(res.config)
+    return PullResult(res.merge_commit, res.manifest_digest, str(ref.imgref), meta, total, res.layers_fetched,
+                      total - res.layers_fetched, res.bytes_fetched, res.already_present, dict(res.filtered))
+
+
+def _image_version(config: bytes) -> Optional[str]:
+    import json
+    try:
+        labels = (json.loads(config).get("config") or {}).get("Labels") or {}
+    except (ValueError, AttributeError):
+        return None
+    v = labels.get("org.opencontainers.image.version") or labels.get("version")
+    return v if isinstance(v, str) else None
+
+
+@attrs.frozen
+class EncapsulateResult:
+    """The image :func:`encapsulate` wrote."""
+
+    manifest_digest: str
+    destination: str
+
+
+@_api
+def encapsulate(repo: RepoArg, rev: str, destination: str, *, labels: Optional[Mapping[str, str]] = None,
+                cmd: Optional[Sequence[str]] = None, compression_fast: bool = False,
+                options: Optional[Options] = None, progress: Optional[ProgressCallback] = None) -> EncapsulateResult:
+    """``ostree container encapsulate``: commit ``rev`` as a one-layer OCI
+    image at ``destination`` (``oci:PATH:TAG``, ``oci-archive:PATH:TAG`` or
+    ``docker://NAME``); ``compression_fast`` trades size for speed."""
+    from .container.encapsulate import encapsulate as _encapsulate
+    _str(rev, "rev")
+    _str(destination, "destination")
+    with _repo(repo) as r:
+        digest = _encapsulate(r, rev, destination, labels=labels, cmd=cmd, compression_fast=compression_fast,
+                              options=options, progress=progress)
+    return EncapsulateResult(digest, destination)
+
+
+# ============================================================================ sysroots
+
+
+@_api
+def init_sysroot(path: PathArg, *, stateroot: str = "default", repo_mode: Optional[str] = None) -> None:
+    """``ostree admin init-fs`` then ``ostree admin os-init``: an empty
+    sysroot at ``path`` (created if missing) with one stateroot. Its
+    repository is ``bare`` for root (real owners) and ``bare-user`` for
+    anyone else, unless ``repo_mode`` says."""
+    from .sysroot.sysroot import init_fs
+    p = _path(path, "path")
+    _str(stateroot, "stateroot")
+    mode = _str(repo_mode, "repo_mode", optional=True) or ("bare" if os.geteuid() == 0 else "bare-user")
+    os.makedirs(p, exist_ok=True)
+    init_fs(p, repo_mode=mode)
+    with Sysroot(p) as sr:
+        sr.init_osname(stateroot)
+
+
+@_api
+def deploy(sysroot: SysrootArg, image: Optional[ImageArg] = None, *, commit: Optional[str] = None,
+           stateroot: Optional[str] = None, kargs: Sequence[str] = (), target: Optional[ImageArg] = None,
+           booted: Optional[str] = BOOTED_DEFAULT, options: Optional[Options] = None,
+           progress: Optional[ProgressCallback] = None) -> DeployResult:
+    """Deploy a container image (``image``: pulled first, as ostree-ext's
+    ``container image deploy``) or a commit already in the sysroot's
+    repository (``commit``, as ``ostree admin deploy``) into ``stateroot``
+    (default: the booted one, else ``default``). When a deployment is booted
+    the new one is staged for the next boot, else written as the default.
+    ``target`` is the reference written to the origin for later upgrades."""
+    from .bootc.results import DeployResult, Outcome
+    from .bootc.verbs import deploy_image
+    if (image is None) == (commit is None):
+        raise ArgumentError("image: give either image or commit", "image")
+    _str(stateroot, "stateroot", optional=True)
+    if isinstance(kargs, str):
+        raise ArgumentError("kargs: expected a sequence of str, got str", "kargs")
+    with _sysroot(sysroot, booted, progress) as sr:
+        osname = stateroot or (sr.booted.osname if sr.booted is not None else "default")
+        if commit is not None:
+            _str(commit, "commit")
+            before = tuple(sr.deployments)
+            d = sr.deploy(osname, commit, override_kargs=list(kargs) if kargs else None,
+                          stage=sr.booted is not None)
+            return DeployResult(Outcome.DEPLOYED, before, tuple(sr.deployments), deployment=d)
+        ref = _imgref(image)
+        tgt = _imgref(target, "target") if target is not None else None
+        return deploy_image(sr, osname, ref, None, target=tgt, kargs=list(kargs), options=options,
+                            progress=progress)
+
+
+@_api
+def upgrade(sysroot: SysrootArg, *, check: bool = False, download_only: bool = False,
+            from_downloaded: bool = False, apply: bool = False, dry_run: bool = False,
+            booted: Optional[str] = BOOTED_DEFAULT, options: Optional[Options] = None,
+            progress: Optional[ProgressCallback] = None) -> UpgradeResult:
+    """``bootc upgrade``: fetch the image the booted deployment follows and,
+    when it changed, stage it. ``check`` only looks (the result's
+    ``update_available``); ``download_only`` fetches without staging;
+    ``from_downloaded`` stages what a download-only fetched; ``dry_run`` stops
+    after the /etc merge plan; ``apply`` finalizes the staged deployment (in
+    a folder sysroot, what the reboot would do)."""
+    from .bootc.verbs import upgrade as _upgrade
+    if check and (apply or download_only or from_downloaded):
+        raise ArgumentError("check: cannot be combined with apply, download_only or from_downloaded", "check")
+    if download_only and (apply or from_downloaded):
+        raise ArgumentError("download_only: cannot be combined with apply or from_downloaded", "download_only")
+    with _sysroot(sysroot, booted, progress) as sr:
+        return _upgrade(sr, None, check=check, download_only=download_only, from_downloaded=from_downloaded,
+                        apply=apply, dry_run=dry_run, options=options, progress=progress)
+
+
+@_api
+def switch(sysroot: SysrootArg, image: ImageArg, *, transport: str = "registry", apply: bool = False,
+           retain: bool = False, dry_run: bool = False, booted: Optional[str] = BOOTED_DEFAULT,
+           options: Optional[Options] = None, progress: Optional[ProgressCallback] = None) -> SwitchResult:
+    """``bootc switch``: follow ``image`` from now on, pulled and staged.
+    ``image`` is an image name for ``transport`` (bootc's ``switch
+    --transport``; ``quay.io/x:tag`` on ``registry``, ``/path:tag`` on
+    ``oci``), or a parsed / ``ostree-*:`` reference."""
+    from .bootc.schema import imgref_for_switch
+    from .bootc.verbs import switch as _switch
+    from .container.imgref import OstreeImageReference
+    if isinstance(image, OstreeImageReference) or (isinstance(image, str) and image.startswith("ostree-")):
+        ref = _imgref(image)
+    else:
+        ref = imgref_for_switch(_str(image, "image") or "", _str(transport, "transport") or "")
+    with _sysroot(sysroot, booted, progress) as sr:
+        return _switch(sr, None, ref, apply=apply, retain=retain, dry_run=dry_run, options=options,
+                       progress=progress)
+
+
+@_api
+def rollback(sysroot: SysrootArg, *, booted: Optional[str] = BOOTED_DEFAULT) -> RollbackResult:
+    """``bootc rollback``: the rollback deployment boots next (or, when a
+    rollback is queued already, the booted one again)."""
+    from .bootc.verbs import rollback as _rollback
+    with _sysroot(sysroot, booted) as sr:
+        return _rollback(sr, None)
+
+
+@_api
+def status(sysroot: SysrootArg, *, booted: Optional[str] = BOOTED_DEFAULT, booted_only: bool = False) -> Host:
+    """``bootc status``: the host document as typed values (its ``document``
+    is the dict bootc prints)."""
+    from .bootc.host import host_from_document
+    from .bootc.status import host_status
+    with _sysroot(sysroot, booted) as sr:
+        return host_from_document(host_status(sr, booted_only=booted_only))
+
+
+@attrs.frozen
+class BootLoaderEntry:
+    """One Boot Loader Specification entry of a sysroot: its file name under
+    ``boot/loader/entries/`` and the parsed entry."""
+
+    filename: str
+    entry: BLSEntry
+
+    @property
+    def title(self) -> Optional[str]:
+        """The entry's ``title``."""
+        return self.entry.get("title")
+
+    @property
+    def options(self) -> Optional[str]:
+        """The kernel command line (``options``)."""
+        return self.entry.get("options")
+
+
+@_api
+def boot_entries(sysroot: SysrootArg) -> List[BootLoaderEntry]:
+    """The sysroot's boot entries in boot order (the default first), as the
+    boot loader reads them."""
+    from .sysroot.bootconfig import read_loader_entries
+    with _sysroot(sysroot, None) as sr:
+        return [BootLoaderEntry(name, entry) for name, entry in read_loader_entries(sr.path, sr.bootversion)]
