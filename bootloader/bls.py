@@ -47,6 +47,11 @@ def _to_items(value: Iterable[_Item]) -> Tuple[_Item, ...]:
             raise EntryParseError(f"invalid key {k!r}")
         if "\n" in v or "\0" in v:
             raise EntryParseError(f"value of {k!r} contains a newline or NUL")
+        # what a reader would drop or refuse: the separator eats leading blanks,
+        # systemd strips trailing ones and a carriage return; so the value would
+        # change (or the file be refused) once written and read back
+        if "\r" in v or v != v.strip(" \t"):
+            raise EntryParseError(f"value of {k!r} has a carriage return or leading/trailing blanks: {v!r}")
     return items
 
 
@@ -167,7 +172,8 @@ def parse_entry(text: Union[str, bytes], *, strict: bool = True) -> BLSEntry:
 
     Lines are ``key value`` with the key separated from the value by spaces
     or tabs; empty lines and lines starting with ``#`` are skipped. The value
-    is the rest of the line without surrounding whitespace.
+    is the rest of the line without surrounding spaces and tabs (``\\v`` and
+    ``\\f`` belong to it: systemd and ostree keep them).
 
     With ``strict`` (the default) anything readers disagree on is an
     :class:`EntryParseError`: bytes that are not UTF-8, NUL, an indented
@@ -196,12 +202,13 @@ def parse_entry(text: Union[str, bytes], *, strict: bool = True) -> BLSEntry:
                     raise EntryParseError("indented line", lineno)
                 continue
         else:
-            line = line.strip(" \t\r\v\f")
+            # systemd's WHITESPACE; \v and \f are kept, as systemd and ostree keep them
+            line = line.strip(" \t\r")
         if not line or line.startswith("#"):
             continue
         m = re.match(r"([^ \t]+)(?:[ \t]+(.*))?\Z", line, re.S)
         assert m is not None
-        key, value = m.group(1), (m.group(2) or "").rstrip(" \t\r\v\f")
+        key, value = m.group(1), (m.group(2) or "").rstrip(" \t\r")
         if not _KEY_RE.match(key):
             if strict:
                 raise EntryParseError(f"invalid key {key!r}", lineno)

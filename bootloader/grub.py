@@ -38,6 +38,65 @@ def grub_suffix(efi: bool, *, modern_grub: bool = True, arch: str = "x86_64") ->
     return "16" if x86 and not modern_grub else ""
 
 
+_METACHARS = frozenset("{}|&;<>\n")
+
+
+def check_grub_words(value: str, what: str) -> str:
+    """Refuse a value that would not read back as GRUB words where ostree writes it
+    unquoted (``linux``, ``initrd``, ``devicetree`` lines): an unbalanced quote, a
+    trailing backslash, an unclosed ``${`` or a metacharacter outside quotes would
+    break the script from that point on, every later entry included."""
+    i, n = 0, len(value)
+    while i < n:
+        c = value[i]
+        if c == "\\":
+            if i + 1 >= n:
+                raise GrubConfigError(f"{what}: trailing backslash in {value!r}")
+            i += 2
+            continue
+        if c == "'":
+            end = value.find("'", i + 1)
+            if end < 0:
+                raise GrubConfigError(f"{what}: unbalanced quote in {value!r}")
+            i = end + 1
+            continue
+        if c == '"':
+            i += 1
+            while i < n and value[i] != '"':
+                if value[i] == "\\":
+                    i += 1
+                elif value[i] == "$":
+                    i = _skip_variable(value, i, what)
+                    continue
+                i += 1
+            if i >= n:
+                raise GrubConfigError(f"{what}: unbalanced quote in {value!r}")
+            i += 1
+            continue
+        if c == "$":
+            i = _skip_variable(value, i, what)
+            continue
+        if c in _METACHARS:
+            raise GrubConfigError(f"{what}: GRUB metacharacter {c!r} in {value!r}")
+        i += 1
+    return value
+
+
+def _skip_variable(value: str, i: int, what: str) -> int:
+    """Past ``$name`` or ``${...}`` at ``i``; a ``$`` GRUB cannot expand is refused."""
+    if value.startswith("${", i):
+        end = value.find("}", i + 2)
+        if end < 0:
+            raise GrubConfigError(f"{what}: unclosed ${{ in {value!r}")
+        return end + 1
+    j = i + 1
+    while j < len(value) and (value[j].isascii() and (value[j].isalnum() or value[j] == "_")):
+        j += 1
+    if j == i + 1:
+        raise GrubConfigError(f"{what}: '$' not followed by a variable name in {value!r}")
+    return j
+
+
 def menuentry(
     entry: BLSEntry,
     i: int,
@@ -60,17 +119,17 @@ def menuentry(
     ]
     if kernel is None:
         raise GrubConfigError('No "linux" key in bootloader config')
-    line = f"linux{suffix} {kernel}"
+    line = f"linux{suffix} {check_grub_words(kernel, 'linux')}"
     options = entry.get("options")
     if options is not None:
-        line += " " + options
+        line += " " + check_grub_words(options, "options")
     out.append(line + "\n")
     initrds = entry.get_all("initrd")
     if initrds:
-        out.append(f"initrd{suffix} {initrds[0]}\n")
+        out.append(f"initrd{suffix} {check_grub_words(initrds[0], 'initrd')}\n")
     devicetree = entry.get("devicetree")
     if devicetree is not None:
-        out.append(f"devicetree {devicetree}\n")
+        out.append(f"devicetree {check_grub_words(devicetree, 'devicetree')}\n")
     out.append("}\n")
     return "".join(out)
 

@@ -377,7 +377,7 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
                 mtree = MutableTree()
                 for src in sources:
                     if src.kind == "ref":
-                        load_commit_to_mtree(r, _str(src.source, "tree") or "", mtree)
+                        load_commit_to_mtree(r, _str(src.source, "tree") or "", mtree, modifier)
                     elif src.kind == "dir":
                         write_directory_to_mtree(r, _path(src.source, "tree"), mtree, modifier, progress)
                     elif isinstance(src.source, (str, os.PathLike)):

@@ -13,7 +13,7 @@ from typing import (Any, Callable, Dict, List, Mapping, Optional, TextIO, Tuple)
 
 import attrs
 
-from ..progress import ProgressEvent
+from ..progress import ImportDone, ImportStarted, LayerBytes, LayerDone, LayerStarted, ProgressEvent
 from ..errors import BootcError
 from .render import human_bytes, to_canonical_json
 from .schema import PROGRESS_API_VERSION
@@ -23,6 +23,7 @@ from .schema import PROGRESS_API_VERSION
 
 
 def start_event() -> Dict[str, Any]:
+    """The ``Start`` event that opens a progress-v0 stream, with the API version."""
     return {"type": "Start", "version": PROGRESS_API_VERSION}
 
 
@@ -33,6 +34,8 @@ def _steps(task: str, description: str, ident: str, steps: int, total: int,
 
 
 def importing_event(digest: str, done: bool) -> Dict[str, Any]:
+    """bootc's ``ProgressSteps`` event for the ``importing`` step of the image ``digest``,
+    before or after it is ``done``."""
     return _steps("importing", "Importing Image", digest, 1 if done else 0, 1,
                   [{"subtask": "importing", "description": "Importing Image", "id": "importing",
                     "completed": done}])
@@ -91,31 +94,29 @@ class PullProgressMapper:
         return sum(c["bytes"] for c in cur), [dict(c) for c in cur]
 
     def feed(self, ev: ProgressEvent) -> List[Tuple[Dict[str, Any], bool]]:
-        digest = ev.get("digest")
-        if ev.kind == "layer-start":
-            kind = ev.get("kind") or "layer"
-            short = _hex_of(digest)[:21]
-            self.current[digest] = {"subtask": kind, "description": f"{kind}: {short}", "id": short,
-                                    "bytesCached": 0, "bytes": 0, "bytesTotal": int(ev.get("size") or 0)}
+        if isinstance(ev, LayerStarted):
+            kind = ev.kind or "layer"
+            short = _hex_of(ev.digest)[:21]
+            self.current[ev.digest] = {"subtask": kind, "description": f"{kind}: {short}", "id": short,
+                                       "bytesCached": 0, "bytes": 0, "bytesTotal": ev.size}
             return []
-        if ev.kind == "layer-bytes" and digest in self.current:
-            cur = self.current[digest]
-            if ev.get("total") is not None:
-                cur["bytesTotal"] = int(ev["total"])
-            cur["bytes"] = int(ev.get("done") or 0)
+        if isinstance(ev, LayerBytes) and ev.digest in self.current:
+            cur = self.current[ev.digest]
+            cur["bytesTotal"] = ev.total
+            cur["bytes"] = ev.done
             n, subs = self._in_flight()
             return [(self._bytes_event(n, self.done + subs), True)]
-        if ev.kind == "layer-done" and digest in self.current:
-            cur = self.current.pop(digest)
+        if isinstance(ev, LayerDone) and ev.digest in self.current:
+            cur = self.current.pop(ev.digest)
             cur["bytes"] = cur["bytesTotal"]  # bytes == total signals completion
             self.steps += 1
             self.total_read += cur["bytesTotal"]
             self.done.append(cur)
             n, subs = self._in_flight()
             return [(self._bytes_event(n, self.done + subs), False)]
-        if ev.kind == "import-start":
+        if isinstance(ev, ImportStarted):
             return self.start_import()
-        if ev.kind == "import-done":
+        if isinstance(ev, ImportDone):
             return self.finish_import()
         return []
 
@@ -179,20 +180,25 @@ class JsonlWriter:
 
 
 class TtyBar:
-    """A one-line layer progress bar on a terminal (stderr)."""
+    """A one-line layer progress bar on a terminal (stderr): the layer that last
+    read bytes, under its own name (a few are fetched at once)."""
 
     def __init__(self, stream: TextIO) -> None:
         self.stream = stream
         self.shown = False
         self.label = ""
+        self._labels: Dict[str, str] = {}
 
     def __call__(self, ev: ProgressEvent) -> None:
-        if ev.kind == "layer-start":
-            self.label = f"Fetching {ev.get('kind') or 'layer'} {_hex_of(ev['digest'])[:19]}"
-            self._draw(0, int(ev.get("size") or 0))
-        elif ev.kind == "layer-bytes":
-            self._draw(int(ev.get("done") or 0), int(ev.get("total") or 0))
-        elif ev.kind == "import-start":
+        if isinstance(ev, LayerStarted):
+            self.label = self._labels[ev.digest] = f"Fetching {ev.kind or 'layer'} {_hex_of(ev.digest)[:19]}"
+            self._draw(0, ev.size)
+        elif isinstance(ev, LayerBytes):
+            self.label = self._labels.get(ev.digest, self.label)
+            self._draw(ev.done, ev.total)
+        elif isinstance(ev, LayerDone):
+            self._labels.pop(ev.digest, None)
+        elif isinstance(ev, ImportStarted):
             self.clear()
 
     def _draw(self, done: int, total: int) -> None:

@@ -51,7 +51,7 @@ def _add_sysroot(p: argparse.ArgumentParser) -> None:
 
 def cmd_init_fs(args: argparse.Namespace) -> int:
     from ..sysroot.sysroot import init_fs
-    init_fs(args.path, modern=args.modern or args.epoch == 1, repo_mode=args.repo_mode)
+    init_fs(args.path, modern=args.modern, repo_mode=args.repo_mode, epoch=args.epoch)
     return 0
 
 

@@ -14,9 +14,13 @@ import contextlib
 import os
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from ..errors import OstreeError
+from ..progress import FileWritten, FsckStarted, ObjectChecked, ProgressCallback, ProgressEvent
+
+if TYPE_CHECKING:
+    from ..store.repo import Repo
 
 
 class UsageError(OstreeError):
@@ -155,23 +159,68 @@ def cmd_commit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress_printer(label: str):
+def _progress_printer(label: str) -> ProgressCallback:
+    """A commit's files counted on one terminal line, redrawn at most every 0.1 s."""
     state = {"n": 0, "last": 0.0}
 
-    def cb(ev) -> None:
+    def cb(ev: ProgressEvent) -> None:
+        if not isinstance(ev, FileWritten):
+            return
         state["n"] += 1
         now = time.monotonic()
         if now - state["last"] > 0.1:
             state["last"] = now
-            total = ev.get("total")
-            if total:
-                pct = 100 * ev.get("done", 0) // max(total, 1)
-                sys.stderr.write(f"\r{label}: {ev.get('done')}/{total} {pct}%")
-            else:
-                sys.stderr.write(f"\r{label}: {state['n']} files")
+            sys.stderr.write(f"\r{label}: {state['n']} files")
             sys.stderr.flush()
 
     return cb
+
+
+class _ItemsProgress:
+    """``TEXT (i/n) P%`` on stdout as ostree prints it (libglnx's
+    ``glnx_console_progress_n_items``): off a terminal a line per update, at
+    most one a second, on one a bar redrawn at most five times a second; the
+    first update and the one at 100% always shown."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.tty = sys.stdout.isatty()
+        self.locked = False
+        self.last = -1e9  # libglnx starts from 0 ms of the monotonic clock: the first update shows
+
+    def update(self, current: int, total: int) -> None:
+        if total <= 0:
+            return
+        if not self.locked:
+            self.locked = True
+            if self.tty:
+                sys.stdout.write("\x1b7")  # the cursor saved: each update redraws from there
+        pct = 100 if current == total else int(current / total * 100)
+        now = time.monotonic()
+        if pct != 100 and now - self.last < (0.2 if self.tty else 1.0):
+            return
+        self.last = now
+        text = f"{self.text} ({current}/{total})"
+        if not self.tty:
+            sys.stdout.write(f"{text} {pct}%\n")
+        else:
+            try:
+                columns = min(os.get_terminal_size(sys.stdout.fileno()).columns or 80, 256)
+            except OSError:
+                columns = 80
+            if columns < 10:
+                return
+            text = text[:columns - 10]
+            # a bar of at most 20 columns, braces and " NNN%" included
+            inner = max(0, min(20, columns - len(text) - 1) - 7)
+            eq = int(inner * pct / 100)
+            sys.stdout.write(f"\x1b8{text + ' ' if text else ''}[{'=' * eq}{' ' * (inner - eq)}] {pct:3d}%")
+        sys.stdout.flush()
+
+    def close(self) -> None:
+        if self.locked and self.tty:
+            sys.stdout.write("\n")
+        self.locked = False
 
 
 # ------------------------------------------------------------------ checkout
@@ -361,8 +410,34 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refs_collections(repo: "Repo", args: argparse.Namespace) -> int:
+    """``refs --collections``: the prefixes are collection IDs, refs print as (ID, ref)."""
+    if args.create is not None:
+        if len(args.prefixes) != 1:
+            raise UsageError("You must specify only 1 existing ref when creating a new ref")
+        cid, _, ref = args.create.partition(":")
+        existing = None
+        with contextlib.suppress(OstreeError):
+            existing = repo.resolve_rev(args.create, allow_noent=True)
+        if existing is not None and not args.force:
+            raise OstreeError(f"--create specified but ref {args.create} already exists")
+        repo.set_collection_ref(cid, ref, repo.resolve_rev(args.prefixes[0]))
+        return 0
+    for prefix in args.prefixes or [None]:
+        refs = repo.list_collection_refs(prefix)
+        if args.delete:
+            for cid, ref in refs:
+                repo.set_collection_ref(cid, ref, None)
+            continue
+        for (cid, ref), csum in refs.items():
+            _print(f"({cid}, {ref})\t{csum}" if args.revision else f"({cid}, {ref})")
+    return 0
+
+
 def cmd_refs(args: argparse.Namespace) -> int:
     repo = _open_repo(args)
+    if args.collections:
+        return _refs_collections(repo, args)
     if args.create is not None:
         if not args.prefixes:
             raise UsageError("You must specify a revision when creating a new ref")
@@ -409,11 +484,20 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         _print("Validating refs...")
         _print("Validating refs in collections...")
         _print("Enumerating commits...")
-    result = fsck(repo, delete=args.delete)
+    bar = _ItemsProgress("fsck objects")
+
+    def on_progress(ev: ProgressEvent) -> None:
+        if isinstance(ev, ObjectChecked):
+            bar.update(ev.done, ev.total)
+        elif isinstance(ev, FsckStarted) and not args.quiet:
+            _print(f"Verifying content integrity of {ev.commits} commit objects...")
+
+    try:
+        result = fsck(repo, delete=args.delete, progress=on_progress)
+    finally:
+        bar.close()
     for e in result.ref_errors:
         sys.stderr.write(e + "\n")
-    if not args.quiet:
-        _print(f"Verifying content integrity of {result.n_commits} commit objects...")
     for p in result.problems:
         sys.stderr.write(p.message + "\n")
     for c in result.marked_partial:
@@ -424,8 +508,8 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         raise OstreeError("Repository corruption encountered")
     if result.n_fsck_partial:
         raise OstreeError(f"{result.n_partial} partial commits from fsck-detected corruption")
-    if not args.quiet:
-        _print(f"object fsck of {result.n_commits} commits completed successfully - no errors found.")
+    # ostree prints this, and the objects' progress, also with --quiet
+    _print(f"object fsck of {result.n_commits} commits completed successfully - no errors found.")
     return 0
 
 

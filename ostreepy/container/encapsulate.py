@@ -21,12 +21,13 @@ import os
 import tempfile
 import time
 import zlib
-from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
+from typing import Any, BinaryIO, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 from ..errors import CorruptObjectError, OstreeError
 from ..store.objects import Commit
-from ..progress import ProgressCallback, emit
+from ..progress import ImageEncapsulated, LayerWritten, ProgressCallback, emit
 from ..store.repo import Repo
+from .blobprogress import LayerProgress
 from .compression import CHUNK, HashingReader, compression_of, decompressing_reader
 from .imgref import ImageRefError, ImageReference, OstreeImageReference, SigVerify, Transport
 from .refescape import layer_ref_for
@@ -192,8 +193,7 @@ def encapsulate(repo: Repo, rev: str, dest: str, *, labels: Optional[Mapping[str
         sink.close()
         diff_id = "sha256:" + sink.diff.hexdigest()
         layer = Descriptor(media_type=OCI_LAYER_GZIP, digest="sha256:" + sink.blob.hexdigest(), size=sink.size)
-        emit(progress, "layer-written", digest=layer.digest, diff_id=diff_id, size=layer.size,
-             uncompressed=sink.uncompressed)
+        emit(progress, LayerWritten(layer.digest, diff_id, layer.size, sink.uncompressed))
         image_labels[DIFFID_LABEL] = diff_id
 
         ctr: Dict[str, Any] = {}
@@ -225,18 +225,13 @@ def encapsulate(repo: Repo, rev: str, dest: str, *, labels: Optional[Mapping[str
         with ociclient.open_destination(dest_ref, options) as out:
             if not out.has_blob(layer.digest):
                 tmp.seek(0)
-                sent = [0]
-
-                def on_read(n: int) -> None:
-                    sent[0] += n
-                    emit(progress, "blob-upload", digest=layer.digest, done=sent[0], total=layer.size)
-
-                out.put_blob(tmp, layer, on_read)  # type: ignore[arg-type]
+                upload = LayerProgress(progress, layer.size, upload=True)
+                out.put_blob(tmp, layer, upload.on_read(layer.digest, layer.size))  # type: ignore[arg-type]
             if not out.has_blob(config_desc.digest):
                 out.put_blob(io.BytesIO(config_bytes), config_desc)
             out.put_manifest(manifest_bytes, OCI_MANIFEST, tag=out.tag)
             out.commit()
-    emit(progress, "encapsulated", digest=manifest_digest, commit=checksum)
+    emit(progress, ImageEncapsulated(manifest_digest, checksum))
     return manifest_digest
 
 
@@ -326,17 +321,16 @@ def fetch_layer(source: Any, layer: Any, diff_id: Optional[str], consume: Callab
     digest (checked by ociclient at EOF) and the diffID (sha256 of the uncompressed
     stream) are both verified before this returns.  A mismatch raises
     :class:`CorruptObjectError`; what ``consume`` wrote must not be recorded then."""
+    return _fetch_layer(source, layer, diff_id, consume, LayerProgress(progress, layer.size), kind)
+
+
+def _fetch_layer(source: Any, layer: Any, diff_id: Optional[str], consume: Callable[[BinaryIO], T],
+                 lp: LayerProgress, kind: str = "ostree chunk") -> T:
     from ociclient.errors import DigestMismatch
 
-    emit(progress, "layer-start", digest=layer.digest, size=layer.size, kind=kind)
-    done = [0]
-
-    def on_read(n: int) -> None:
-        done[0] += n
-        emit(progress, "layer-bytes", digest=layer.digest, done=done[0], total=layer.size)
-
+    lp.started(layer.digest, layer.size, kind)
     try:
-        with source.open_blob(layer, on_read=on_read) as raw:
+        with source.open_blob(layer, on_read=lp.on_read(layer.digest, layer.size)) as raw:
             hashed = HashingReader(decompressing_reader(raw, compression_of(layer.media_type)))
             stream = io.BufferedReader(hashed, CHUNK)  # type: ignore[arg-type]
             result = consume(stream)  # type: ignore[arg-type]
@@ -349,13 +343,12 @@ def fetch_layer(source: Any, layer: Any, diff_id: Optional[str], consume: Callab
     if diff_id is not None and hashed.digest != diff_id:
         raise CorruptObjectError(f"Layer {layer.digest}: uncompressed digest {hashed.digest} does not match "
                                  f"the diffID {diff_id}")
-    emit(progress, "layer-done", digest=layer.digest)
+    lp.done(layer.digest, layer.size)
     return result
 
 
 def _import_base(repo: Repo, source: Any, manifest: Any, config: Dict[str, Any], commit_layer: Any,
-                 chunk_layers: Sequence[Any], write_refs: bool,
-                 progress: Optional[ProgressCallback]) -> str:
+                 chunk_layers: Sequence[Any], write_refs: bool, lp: LayerProgress) -> str:
     """ostree-ext's ``unencapsulate_base``: chunk layers first (their objects), then the
     commit layer, whose commit is complete only once every object is there."""
     expected = config_labels(config).get(OSTREE_COMMIT_LABEL)
@@ -365,8 +358,8 @@ def _import_base(repo: Repo, source: Any, manifest: Any, config: Dict[str, Any],
         ref = layer_ref_for(layer.digest)
         if repo.resolve_rev(ref, allow_noent=True) is not None:
             continue  # already imported under this blob digest
-        objs = fetch_layer(source, layer, _diff_id(manifest, config, layer),
-                           lambda s: import_object_set_objects(repo, s, progress=progress), progress)
+        objs = _fetch_layer(source, layer, _diff_id(manifest, config, layer),
+                            lambda s: import_object_set_objects(repo, s, progress=lp.send), lp)
         if write_refs:
             repo.set_ref(ref, write_object_set_commit(repo, objs))
 
@@ -374,9 +367,9 @@ def _import_base(repo: Repo, source: Any, manifest: Any, config: Dict[str, Any],
     existing = repo.resolve_rev(ref, allow_noent=True)
     if existing is not None:
         return existing
-    checksum = fetch_layer(source, commit_layer, _diff_id(manifest, config, commit_layer),
-                           lambda s: import_commit_objects(repo, s, expected_commit=expected, progress=progress),
-                           progress)
+    checksum = _fetch_layer(source, commit_layer, _diff_id(manifest, config, commit_layer),
+                            lambda s: import_commit_objects(repo, s, expected_commit=expected, progress=lp.send),
+                            lp)
     finish_commit_import(repo, checksum)
     if write_refs:
         repo.set_ref(ref, checksum)
@@ -389,13 +382,29 @@ def import_encapsulated_base(repo: Repo, source: Any, manifest: Any, config: Any
     returns (base commit, number of ostree layers = 1 + chunk layers).  Each imported
     layer gets its ``ostree/container/blob/...`` ref; a layer whose ref exists is not
     fetched again.  Derived layers are left to the caller."""
+    return _import_encapsulated_base(repo, source, manifest, config, progress)
+
+
+def _import_encapsulated_base(repo: Repo, source: Any, manifest: Any, config: Any,
+                              progress: Union[ProgressCallback, LayerProgress, None]) -> Tuple[str, int]:
+    # a pull passes its own LayerProgress, so that the overall bytes span all its layers
     manifest = _as_manifest(manifest)
     config = _as_config(config)
     commit_layer, chunks, _ = parse_manifest_layout(manifest, config)
     if commit_layer is None:
         raise EncapsulationError(f"No {DIFFID_LABEL} label found, not an ostree encapsulated container")
-    commit = _import_base(repo, source, manifest, config, commit_layer, chunks, True, progress)
+    lp = progress if isinstance(progress, LayerProgress) else _base_progress(repo, progress, commit_layer, chunks)
+    commit = _import_base(repo, source, manifest, config, commit_layer, chunks, True, lp)
     return commit, 1 + len(chunks)
+
+
+def _base_progress(repo: Repo, progress: Optional[ProgressCallback], commit_layer: Any,
+                   chunks: Sequence[Any]) -> LayerProgress:
+    """Progress over the layers :func:`_import_base` will fetch (those without a ref)."""
+    if progress is None:
+        return LayerProgress(None)
+    todo = [x for x in [*chunks, commit_layer] if repo.resolve_rev(layer_ref_for(x.digest), allow_noent=True) is None]
+    return LayerProgress(progress, sum(x.size for x in todo))
 
 
 def _source_reference(imgref: str) -> str:
@@ -432,7 +441,8 @@ def unencapsulate(repo: Repo, imgref: str, *, write_ref: Optional[str] = None, o
             raise EncapsulationError(f"No {DIFFID_LABEL} label found, not an ostree encapsulated container")
         if derived:
             raise EncapsulationError(f"Image has {len(derived)} non-ostree layers")
-        commit = _import_base(repo, source, manifest, config, commit_layer, chunks, False, progress)
+        commit = _import_base(repo, source, manifest, config, commit_layer, chunks, False,
+                              _base_progress(repo, progress, commit_layer, chunks))
     if write_ref:
         repo.set_ref(write_ref, commit)
     return commit

@@ -18,7 +18,7 @@ from ..store.commit import create_commit, split_path, write_mtree, write_tar_to_
 from ..errors import OstreeError, TarError
 from ..store.gvariant import Variant
 from ..store.mtree import MutableTree
-from ..progress import ProgressCallback, emit
+from ..progress import LayerImported, ProgressCallback, emit
 from ..store.repo import Repo
 from .compression import CHUNK, HashingReader, compression_of, decompressing_reader
 
@@ -172,5 +172,5 @@ def import_layer(repo: Repo, blob: BinaryIO, *, digest: str, diff_id: Optional[s
         commit = create_commit(repo, tree, meta, metadata={"ostree.importer.version": Variant("s", IMPORTER_VERSION)})
         if ref is not None:
             repo.set_ref(ref, commit)
-    emit(progress, "layer-imported", digest=digest, commit=commit)
+    emit(progress, LayerImported(digest, reader.digest, commit))
     return LayerImport(digest, reader.digest, commit, filtered, size, reader.count)

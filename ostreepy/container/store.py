@@ -24,8 +24,9 @@ import attrs
 from ..store.commit import create_commit, write_mtree
 from ..errors import OstreeError
 from ..store.gvariant import Variant
-from ..progress import ProgressCallback, emit
+from ..progress import ImportDone, ImportStarted, ProgressCallback, emit
 from ..store.repo import Repo
+from .blobprogress import LayerProgress
 from .imgref import ImageReference, OstreeImageReference
 from .layers import IMPORTER_VERSION, PathRules, check_free_space, import_layer
 from .merge import merge_layers
@@ -351,14 +352,16 @@ def pull_image(repo: Repo, imgref: Union[str, OstreeImageReference], *, options:
             return ImportResult(prep.previous.merge_commit, prep.manifest_digest, prep.manifest, prep.config,
                                 0, 0, True, prepared=prep)
         check_free_space(repo, prep.bytes_needed, f"the {prep.layers_needed} layers of {ref}")
+        # one reporter for the whole pull: overall bytes, and the fetch threads' calls serialised
+        lp = LayerProgress(progress, prep.bytes_needed)
         base_commit: Optional[str] = None
         base_plans = prep.layers[:prep.n_base_layers]
         if prep.n_base_layers:
             if any(not p.present for p in base_plans):
-                from .encapsulate import import_encapsulated_base
+                from .encapsulate import _import_encapsulated_base
                 from ociclient.manifest import parse_manifest
-                base_commit, _ = import_encapsulated_base(repo, src, parse_manifest(prep.manifest),
-                                                         prep.config_json, progress=progress)
+                base_commit, _ = _import_encapsulated_base(repo, src, parse_manifest(prep.manifest),
+                                                          prep.config_json, lp)
             else:
                 base_commit = base_plans[0].commit
         derived = list(prep.layers[prep.n_base_layers:])
@@ -370,24 +373,18 @@ def pull_image(repo: Repo, imgref: Union[str, OstreeImageReference], *, options:
         def run(i: int) -> None:
             plan = derived[i]
             desc = plan.descriptor
-            emit(progress, "layer-start", digest=desc.digest, size=desc.size, kind=plan.kind)
-            done = [0]
-
-            def on_read(n: int) -> None:
-                done[0] += n
-                emit(progress, "layer-bytes", digest=desc.digest, done=done[0], total=desc.size)
-
-            with src.open_blob(desc, on_read=on_read) as blob:
+            lp.started(desc.digest, desc.size, plan.kind)
+            with src.open_blob(desc, on_read=lp.on_read(desc.digest, desc.size)) as blob:
                 res = import_layer(repo, blob, digest=desc.digest, diff_id=plan.diff_id,
                                    media_type=desc.media_type, size=desc.size, rules=rules,
-                                   ref=layer_ref_for(desc.digest))
+                                   ref=layer_ref_for(desc.digest), progress=lp.send)
             with lock:
                 commits[i] = res.commit
                 fetched[0] += 1
                 fetched[1] += desc.size
                 for k, v in res.filtered.items():
                     filtered[k] = filtered.get(k, 0) + v
-            emit(progress, "layer-done", digest=desc.digest)
+            lp.done(desc.digest, desc.size)
 
         todo = [i for i, p in enumerate(derived) if not p.present]
         # a layer found by diffID under another digest gets a ref for this digest too
@@ -408,7 +405,7 @@ def pull_image(repo: Repo, imgref: Union[str, OstreeImageReference], *, options:
         else:
             for i in todo:
                 run(i)
-        emit(progress, "import-start")
+        emit(progress, ImportStarted())
         manifest_json = prep.manifest_json
         config_json = prep.config_json
         with repo.transaction():
@@ -430,7 +427,7 @@ def pull_image(repo: Repo, imgref: Union[str, OstreeImageReference], *, options:
             if write_image_ref:
                 target = parse_imgref(target_imgref) if target_imgref else ref
                 repo.set_ref(image_ref_name(target), merge_commit)
-        emit(progress, "import-done", commit=merge_commit)
+        emit(progress, ImportDone(merge_commit, prep.manifest_digest))
         return ImportResult(merge_commit, prep.manifest_digest, prep.manifest, prep.config, fetched[0],
                             fetched[1], False, filtered, prep)
     finally:

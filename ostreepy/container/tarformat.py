@@ -48,7 +48,7 @@ from ..store.objects import (
     parse_commitmeta,
     xattr_name,
 )
-from ..progress import ProgressCallback, emit
+from ..progress import ObjectExported, ObjectImported, ProgressCallback
 from ..store.repo import Repo
 
 BLOCK = 512
@@ -623,8 +623,8 @@ class _Exporter:
             objpath, h = self._content(checksum)
             for p in mapping[checksum]:
                 self._hardlink(objpath, h.copy(), _map_path_v1(p))
-            emit(self.progress, "export-object", checksum=checksum, done=i + 1, total=total,
-                 bytes=self.w.bytes_written)
+            if self.progress is not None:
+                self.progress(ObjectExported(checksum, i + 1, total, self.w.bytes_written))
 
 
 def _link_normalizes(target: bytes) -> bool:
@@ -1121,9 +1121,8 @@ class _Importer:
                 raise CorruptObjectError(f"Found metadata object {checksum}.{suffix} in object set mode")
             self._metadata(entry, checksum, objtype)
         n = self.stats.dirtree + self.stats.dirmeta + self.stats.regfiles + self.stats.symlinks
-        if suffix in ("file", "dirtree", "dirmeta"):
-            emit(self.progress, "object-imported", checksum=checksum, type=suffix, done=n,
-                 bytes=self.stats.bytes, skipped=self.stats.skipped)
+        if suffix in ("file", "dirtree", "dirmeta") and self.progress is not None:
+            self.progress(ObjectImported(checksum, suffix, n, self.stats.bytes, self.stats.skipped))
 
     def import_entry(self, entry: TarEntry, rel: str) -> None:
         if rel.startswith("objects/"):
@@ -1164,7 +1163,8 @@ class _Importer:
             self.repo.mark_commit_partial(checksum, True)
         self.repo.write_metadata(ObjectType.COMMIT, data, expected=checksum)
         self.commit = checksum
-        emit(self.progress, "object-imported", checksum=checksum, type="commit", done=1, bytes=0, skipped=0)
+        if self.progress is not None:
+            self.progress(ObjectImported(checksum, "commit", 0, 0, 0))
 
         nxt = next(ents, None)
         if nxt is None:
@@ -1189,9 +1189,12 @@ def finish_commit_import(repo: Repo, checksum: str) -> None:
         reachable = repo.traverse_commit(checksum, allow_partial=False)
     except ObjectNotFoundError as e:
         raise CorruptObjectError(f"Commit {checksum} is incomplete: {e}", checksum) from None
+    # every object the commit reaches, dirmetas included (the traversal only loads
+    # dirtrees, so a missing dirmeta or file would otherwise go unnoticed)
     for csum, objtype in reachable:
-        if objtype == ObjectType.FILE and not repo.has_object(csum, objtype):
-            raise CorruptObjectError(f"Commit {checksum} is incomplete: missing file object {csum}", checksum)
+        if objtype is not ObjectType.COMMIT_META and not repo.has_object(csum, objtype):
+            raise CorruptObjectError(
+                f"Commit {checksum} is incomplete: missing {objtype.name_str} object {csum}", checksum)
     repo.mark_commit_partial(checksum, False)
 
 

@@ -8,7 +8,8 @@ rules), :mod:`~ostreepy.store.keyfile` (GLib keyfiles) and
 :mod:`~ostreepy.store.mtree` (the in-memory tree a commit is built from).
 Over it, :mod:`~ostreepy.store.repo` keeps objects and refs on disk in the
 four repository modes, with transactions that stage objects and rename them
-in only when verified, and :mod:`~ostreepy.store.lock` the repository lock.
+in only when verified, :mod:`~ostreepy.store.lock` the repository lock and
+:mod:`~ostreepy.store.staging` the staging directories shared with libostree.
 The operations are modules of their own: :mod:`~ostreepy.store.commit`,
 :mod:`~ostreepy.store.checkout`, :mod:`~ostreepy.store.fsck`,
 :mod:`~ostreepy.store.prune`, :mod:`~ostreepy.store.signing` and

@@ -23,7 +23,7 @@ from . import objects as obj
 from ..errors import CheckoutError, PathNotFoundError
 from .objects import FileHeader
 from ..fsutil import write_all
-from ..progress import ProgressCallback, emit
+from ..progress import FileCheckedOut, ProgressCallback, serialized
 from .repo import CHUNK, Repo, RepoMode
 
 WHITEOUT_PREFIX = ".wh."
@@ -103,11 +103,13 @@ def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutO
     except PathNotFoundError as e:
         raise CheckoutError(str(e)) from None
     if kind == "file":
-        # like ostree: the destination is a directory holding the one file
+        # like ostree: the destination is a directory holding the one file, made
+        # when missing; an existing directory (".") is used as it is, and only the
+        # file itself may clash
         try:
             os.mkdir(destination, 0o700)
         except FileExistsError:
-            if opts.overwrite is Overwrite.NONE:
+            if not os.path.isdir(destination):
                 raise CheckoutError(f"mkdirat: File exists: {destination}") from None
         dfd = os.open(destination, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
@@ -183,7 +185,7 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                     try:
                         os.link(src, fname, dst_dir_fd=dfd, follow_symlinks=False)
                         if state.progress is not None:
-                            emit(state.progress, "file", path=path + fname)
+                            state.progress(FileCheckedOut(path + fname, True))
                         continue
                     except OSError:
                         pass
@@ -229,6 +231,7 @@ def _run_tree(state: _State, pfd: int, name: str, tree: str, meta: str) -> None:
              and state.opts.filter is None and (os.cpu_count() or 1) > 1)
     if fresh:
         state.pool = ThreadPoolExecutor(2)
+        state.progress = serialized(state.progress)
     try:
         _checkout_tree(state, pfd, name, tree, meta, "/")
         errors = []
@@ -322,7 +325,7 @@ def _place_file(state: _State, checksum: str, dfd: int, name: str, path: str, he
             if stream is not None:
                 stream.close()
     if state.progress is not None:
-        emit(state.progress, "file", path=path)
+        state.progress(FileCheckedOut(path, not need_copy))
 
 
 def _hardlink(state: _State, src_path: str, dfd: int, name: str, checksum: str) -> bool:
@@ -362,6 +365,10 @@ def _replace(dfd: int, tmp: str, name: str) -> None:
     except IsADirectoryError:
         _rm_rf_at(dfd, name)
         os.rename(tmp, name, src_dir_fd=dfd, dst_dir_fd=dfd)
+    # rename() between two links of one inode succeeds and does nothing (POSIX):
+    # a second union checkout of the same hardlinked object would leave tmp behind
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(tmp, dir_fd=dfd)
 
 
 def _copy_file(state: _State, checksum: str, header: FileHeader, stream: Optional[BinaryIO], dfd: int,

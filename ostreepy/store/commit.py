@@ -24,7 +24,7 @@ from ..errors import OstreeError, TarError, UnsupportedFileTypeError
 from .gvariant import Variant
 from .mtree import MutableTree
 from .objects import Commit, DirMeta, FileHeader
-from ..progress import ProgressCallback, emit
+from ..progress import FileWritten, ProgressCallback, serialized
 from .repo import Repo, RepoMode, read_xattrs_fd, read_xattrs
 
 DEFAULT_DIRMODE = 0o755 | stat.S_IFDIR
@@ -140,7 +140,8 @@ def write_directory_to_mtree(repo: Repo, path: str, mtree: MutableTree,
         st = os.lstat(path)
         if not stat.S_ISDIR(st.st_mode):
             raise OstreeError(f"Not a directory: {path}")
-        _commit_dir(repo, path, "/", st, mtree, modifier, writer, progress)
+        # the files are written on the writer's threads, the events with them
+        _commit_dir(repo, path, "/", st, mtree, modifier, writer, serialized(progress) if writer.pool else progress)
         writer.drain()
     finally:
         writer.close()
@@ -193,7 +194,8 @@ def _write_path_object(repo: Repo, fspath: str, relpath: str, st: os.stat_result
         xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs(fspath, False))
         header = FileHeader(info.uid, info.gid, info.mode, target, xattrs)
         csum = repo.write_content(header)
-        emit(progress, "file", path=relpath, size=0)
+        if progress is not None:
+            progress(FileWritten(relpath, 0))
         return csum
     # O_NONBLOCK: if the entry was swapped for a fifo since it was listed, opening it
     # must not hang; the fstat below then refuses anything but a regular file
@@ -207,20 +209,62 @@ def _write_path_object(repo: Repo, fspath: str, relpath: str, st: os.stat_result
             csum = repo.write_content(header, f, st.st_size)  # type: ignore[arg-type]
     finally:
         os.close(fd)
-    emit(progress, "file", path=relpath, size=st.st_size)
+    if progress is not None:
+        progress(FileWritten(relpath, st.st_size))
     return csum
 
 
 # ---------------------------------------------------------------------------- existing trees
 
 
-def load_commit_to_mtree(repo: Repo, rev: str, mtree: MutableTree) -> MutableTree:
-    """Overlay the tree of an existing commit onto ``mtree`` (``--tree=ref=``)."""
+def load_commit_to_mtree(repo: Repo, rev: str, mtree: MutableTree,
+                         modifier: Optional[CommitModifier] = None) -> MutableTree:
+    """Overlay the tree of an existing commit onto ``mtree`` (``--tree=ref=``).
+
+    Without a modifier (or with one that changes nothing) the checksums are
+    reused as they are; with one (``--owner-uid``, a filter...) every entry
+    goes through it, as libostree does, and objects whose metadata it changes
+    are written again."""
     csum = repo.resolve_rev(rev)
     assert csum is not None
     commit = repo.load_commit(csum)
-    _load_dirtree(repo, commit.root_tree, commit.root_meta, mtree)
+    if modifier is None or modifier == CommitModifier():
+        _load_dirtree(repo, commit.root_tree, commit.root_meta, mtree)
+    else:
+        dm = repo.load_dirmeta(commit.root_meta)
+        info = modifier.apply(repo, "/", FileInfo(dm.uid, dm.gid, dm.mode))
+        if info is not None:
+            _modify_dirtree(repo, commit.root_tree, dm, info, "/", mtree, modifier)
     return mtree
+
+
+def _modify_dirtree(repo: Repo, tree_csum: str, dm: DirMeta, info: FileInfo, relpath: str,
+                    mtree: MutableTree, modifier: CommitModifier) -> None:
+    xattrs = modifier.final_xattrs(repo, relpath, info, lambda: dm.xattrs)
+    mtree.meta = repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, xattrs))
+    tree = repo.load_dirtree(tree_csum)
+    base = relpath.rstrip("/") + "/"
+    for name, fcsum in tree.files:
+        header, stream = repo.load_file(fcsum, want_data=False)
+        finfo = modifier.apply(repo, base + name, FileInfo(header.uid, header.gid, header.mode))
+        if finfo is None:
+            continue
+        fx = modifier.final_xattrs(repo, base + name, finfo, lambda: header.xattrs)
+        new = FileHeader(finfo.uid, finfo.gid, finfo.mode, header.symlink_target, fx)
+        if new != header:
+            if new.is_symlink:
+                fcsum = repo.write_content(new)
+            else:
+                _, data = repo.load_file(fcsum)
+                assert data is not None
+                with data:
+                    fcsum = repo.write_content(new, data)
+        mtree.replace_file(name, fcsum)
+    for name, t, m in tree.dirs:
+        sub_dm = repo.load_dirmeta(m)
+        sub_info = modifier.apply(repo, base + name, FileInfo(sub_dm.uid, sub_dm.gid, sub_dm.mode))
+        if sub_info is not None:
+            _modify_dirtree(repo, t, sub_dm, sub_info, base + name, mtree.ensure_dir(name), modifier)
 
 
 def _load_dirtree(repo: Repo, tree_csum: str, meta_csum: str, mtree: MutableTree) -> None:
@@ -398,7 +442,7 @@ class _TarImporter:
                     self.writer.drain()
                     self.pending_bytes = 0
                 if self.progress is not None:
-                    emit(self.progress, "file", path="/" + path, size=member.size)
+                    self.progress(FileWritten("/" + path, member.size))
                 return
             csum = self.repo.write_content(header, fileobj, member.size)  # type: ignore[arg-type]
         if self.writer is not None:
@@ -407,7 +451,7 @@ class _TarImporter:
         else:
             parent.replace_file(name, csum)
         if self.progress is not None:
-            emit(self.progress, "file", path="/" + path, size=member.size)
+            self.progress(FileWritten("/" + path, member.size))
 
     def finish(self) -> None:
         if self.writer is not None:
@@ -523,13 +567,31 @@ def _write_mtree(repo: Repo, mtree: MutableTree) -> str:
     return written[id(mtree)]
 
 
+def parse_source_date_epoch(value: str) -> int:
+    """``SOURCE_DATE_EPOCH`` as ostree_repo_write_commit reads it (g_ascii_strtoll):
+    leading ASCII whitespace and a sign, then decimal digits; what follows them is
+    ignored; no digits, or a value outside int64, is an error.  A negative value
+    wraps into the commit's unsigned field, as in C."""
+    s = value.lstrip(" \t\n\v\f\r")
+    sign = ""
+    if s[:1] in ("+", "-"):
+        sign, s = s[:1], s[1:]
+    digits = s[: len(s) - len(s.lstrip("0123456789"))]
+    if not digits:
+        raise OstreeError("Failed to convert SOURCE_DATE_EPOCH")
+    n = int(sign + digits)
+    if not -(1 << 63) <= n < (1 << 63):
+        raise OstreeError("Parsing SOURCE_DATE_EPOCH: Numerical result out of range")
+    return n & ((1 << 64) - 1)
+
+
 def create_commit(repo: Repo, root_tree: str, root_meta: str, *, subject: str = "", body: str = "",
                   parent: Optional[str] = None, metadata: Optional[Mapping[str, Variant]] = None,
                   timestamp: Optional[int] = None) -> str:
     """Write a commit object (the checksum of the result is what ``ostree commit`` prints)."""
     if timestamp is None:
         sde = os.environ.get("SOURCE_DATE_EPOCH")
-        timestamp = int(sde) if sde else int(time.time())
+        timestamp = int(time.time()) if sde is None else parse_source_date_epoch(sde)
     commit = Commit(root_tree=root_tree, root_meta=root_meta, subject=subject, body=body,
                     timestamp=timestamp, parent=parent, metadata=dict(metadata or {}))
     return repo.write_commit(commit)

@@ -9,7 +9,7 @@ import attrs
 
 from ..errors import ObjectNotFoundError, OstreeError
 from .objects import ObjectType
-from ..progress import ProgressCallback, emit
+from ..progress import FsckStarted, ObjectChecked, ProgressCallback, emit
 from .repo import CHUNK, Repo
 
 
@@ -80,6 +80,8 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
         except OstreeError as e:
             result.problems.append(FsckProblem(c, ObjectType.COMMIT, str(e), False))
             continue
+        # the commit object is hashed too, and counted, as ostree's traversal includes it
+        parents[(c, ObjectType.COMMIT)] = [c]
         parents.setdefault((commit.root_meta, ObjectType.DIR_META), []).append(c)
         stack = [commit.root_tree]
         seen: Set[str] = set()
@@ -104,6 +106,7 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
                 stack.append(st)
     total = len(parents)
     result.n_objects = total
+    emit(progress, FsckStarted(result.n_commits, total))
 
     def check(key: Tuple[str, ObjectType]) -> Optional[OstreeError]:
         try:
@@ -119,7 +122,8 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
         outcomes = pool.map(check, list(parents), chunksize=64)
         errors = []
         for i, ((key, cs), err) in enumerate(zip(parents.items(), outcomes)):
-            emit(progress, "fsck", done=i + 1, total=total)
+            if progress is not None:
+                progress(ObjectChecked(key[0], key[1].name_str, i + 1, total, err is None))
             if err is not None:
                 errors.append((key, cs, err))
     for (csum, objtype), cs, err in errors:

@@ -225,7 +225,7 @@ class FileHeader:
                 return body + bytes((end,))
         return gvariant.serialize(
             FILE_HEADER_TYPE,
-            (bswap32(self.uid), bswap32(self.gid), bswap32(self.mode), self.rdev,
+            (bswap32(self.uid), bswap32(self.gid), bswap32(self.mode), bswap32(self.rdev),
              self.symlink_target, list(self.xattrs)),
         )
 
@@ -234,7 +234,7 @@ class FileHeader:
         return gvariant.serialize(
             ZLIB_FILE_HEADER_TYPE,
             (bswap64(size), bswap32(self.uid), bswap32(self.gid), bswap32(self.mode),
-             self.rdev, self.symlink_target, list(self.xattrs)),
+             bswap32(self.rdev), self.symlink_target, list(self.xattrs)),
         )
 
     def checksum_prefix(self) -> bytes:
@@ -252,7 +252,8 @@ class FileHeader:
             uid, gid, mode, rdev, target, xattrs = gvariant.deserialize(FILE_HEADER_TYPE, data)
         except GVariantError as e:
             raise CorruptObjectError(f"Corrupted file header: {e}") from None
-        h = cls(bswap32(uid), bswap32(gid), bswap32(mode), target, tuple(xattrs), rdev)
+        # rdev is big-endian like the other fields (the fast serializer packs it so)
+        h = cls(bswap32(uid), bswap32(gid), bswap32(mode), target, tuple(xattrs), bswap32(rdev))
         h.validate()
         return h
 
@@ -262,7 +263,7 @@ class FileHeader:
             size, uid, gid, mode, rdev, target, xattrs = gvariant.deserialize(ZLIB_FILE_HEADER_TYPE, data)
         except GVariantError as e:
             raise CorruptObjectError(f"Corrupted archive file header: {e}") from None
-        h = cls(bswap32(uid), bswap32(gid), bswap32(mode), target, tuple(xattrs), rdev)
+        h = cls(bswap32(uid), bswap32(gid), bswap32(mode), target, tuple(xattrs), bswap32(rdev))
         h.validate()
         return h, bswap64(size)
 

@@ -8,6 +8,7 @@ from typing import Dict, Optional, Tuple
 import attrs
 
 from ..errors import OstreeError
+from ..progress import ObjectPruned, ProgressCallback
 from .lock import EXCLUSIVE
 from .objects import ObjectType
 from .repo import Repo
@@ -51,8 +52,10 @@ def _traverse_keep_younger_than(repo: Repo, checksum: str, cutoff: int,
 
 
 def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool = False,
-          keep_younger_than: Optional[int] = None, commit_only: bool = False) -> PruneResult:
-    """Delete unreachable objects under an exclusive lock (so no writer races the walk)."""
+          keep_younger_than: Optional[int] = None, commit_only: bool = False,
+          progress: Optional[ProgressCallback] = None) -> PruneResult:
+    """Delete unreachable objects under an exclusive lock (so no writer races the walk);
+    ``progress`` receives an :class:`~ostreepy.progress.ObjectPruned` for each."""
     with repo.locked(EXCLUSIVE):
         reachable: Dict[Tuple[str, ObjectType], None] = {}
         if keep_younger_than is not None:
@@ -82,6 +85,8 @@ def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool =
             pruned += 1
             if not no_prune:
                 repo.delete_object(csum, objtype)
+            if progress is not None:
+                progress(ObjectPruned(csum, objtype.name_str, size, not no_prune))
         if not no_prune:
             repo.sync()
         return PruneResult(total, pruned, freed)

@@ -29,6 +29,20 @@ def validate_remote_name(name: str) -> str:
     return name
 
 
+_COLLECTION_ELEMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
+
+
+def validate_collection_id(collection_id: str) -> str:
+    """As ostree_validate_collection_id (a D-Bus interface name): at least two
+    dot-separated elements of ``[A-Za-z0-9_]``, none starting with a digit, at most
+    255 characters."""
+    parts = collection_id.split(".")
+    if (len(collection_id) > 255 or len(parts) < 2
+            or not all(_COLLECTION_ELEMENT.fullmatch(p) for p in parts)):
+        raise InvalidRefError(f"Invalid collection ID {collection_id}")
+    return collection_id
+
+
 def parse_refspec(refspec: str) -> Tuple[Optional[str], str]:
     """``remote:ref`` or ``ref`` -> (remote or None, ref)."""
     m = _REFSPEC_RE.fullmatch(refspec)

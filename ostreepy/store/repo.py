@@ -20,7 +20,7 @@ import stat
 import threading
 import time
 import zlib
-from typing import BinaryIO, Dict, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import BinaryIO, Dict, FrozenSet, Iterator, List, Mapping, Optional, Set, Tuple
 
 from . import objects as obj
 from ..errors import (
@@ -41,7 +41,8 @@ from .lock import SHARED, RepoLock
 from ..fsutil import write_all
 from .gvariant import Variant
 from .objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
-from .refs import parse_refspec, validate_ref, validate_remote_name
+from .refs import parse_refspec, validate_collection_id, validate_ref, validate_remote_name
+from . import staging as stg
 
 CHUNK = 1 << 20
 
@@ -186,7 +187,8 @@ class VerifyingReader(io.RawIOBase):
 class Repo:
     """An open repository.  Use :meth:`init` or :meth:`open`."""
 
-    def __init__(self, path: str, config: KeyFile, dfd: int) -> None:
+    def __init__(self, path: str, config: KeyFile, dfd: int,
+                 _children: FrozenSet[Tuple[int, int]] = frozenset()) -> None:
         self.path = os.path.abspath(path)
         self.config = config
         self._dfd = dfd
@@ -214,12 +216,26 @@ class Repo:
         self._txn_lock = threading.Lock()
         self._staged: Dict[Tuple[str, ObjectType], str] = {}
         self._staging_dir: Optional[str] = None
+        self._staging_lock: Optional[stg.StagingLock] = None
+        self._tmp_dfd = -1
+        # as g_ascii_strtoull reads it: leading digits, else 0
+        expiry = (config.get("core", "tmp-expiry-secs", "") or "").strip()
+        digits = expiry[: len(expiry) - len(expiry.lstrip("0123456789"))]
+        self.tmp_expiry_secs = int(digits) if expiry else stg.DEFAULT_EXPIRY_SECS
+        if expiry and not digits:
+            self.tmp_expiry_secs = 0
         self._pending_refs: Dict[int, Dict[str, Optional[str]]] = {}
         self._ready_refs: Dict[str, Optional[str]] = {}
         self.parent: Optional[Repo] = None
         parent_path = config.get("core", "parent")
         if parent_path:
-            self.parent = Repo.open(parent_path)
+            # a chain of parents that comes back to a repository already in it
+            # would open repositories without end
+            st = os.fstat(dfd)
+            me = (st.st_dev, st.st_ino)
+            if me in _children:
+                raise RepoError(f"core.parent of a repository leads back to {self.path}: a cycle of parents")
+            self.parent = Repo.open(parent_path, _children=_children | {me})
 
     # ------------------------------------------------------------ lifecycle
 
@@ -247,7 +263,17 @@ class Repo:
         return cls.open(path)
 
     @classmethod
-    def open(cls, path: str) -> "Repo":
+    def open(cls, path: str, *, _children: FrozenSet[Tuple[int, int]] = frozenset()) -> "Repo":
+        if _children:
+            # a parent is a directory on disk: compare it by identity, not by name
+            try:
+                st = os.stat(path)
+            except OSError:
+                pass
+            else:
+                if (st.st_dev, st.st_ino) in _children:
+                    raise RepoError(f"core.parent {path} is the repository itself or one of its children:"
+                                    " a cycle of parents")
         cfg_path = os.path.join(path, "config")
         try:
             with open(cfg_path, "r", encoding="utf-8") as f:
@@ -269,14 +295,22 @@ class Repo:
         if not config.has_group("core"):
             raise RepoError("Repository config has no [core] group")
         dfd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        if os.access(path, os.W_OK):
+            # as libostree: tmp/ (and tmp/cache) are made again if someone removed them
+            for d in ("tmp", "tmp/cache"):
+                with contextlib.suppress(FileExistsError):
+                    os.mkdir(d, 0o775, dir_fd=dfd)
         try:
-            return cls(path, config, dfd)
+            return cls(path, config, dfd, _children)
         except BaseException:
             os.close(dfd)
             raise
 
     def close(self) -> None:
         self.lock.close()
+        if self._tmp_dfd >= 0:
+            os.close(self._tmp_dfd)
+            self._tmp_dfd = -1
         if self._dfd >= 0:
             os.close(self._dfd)
             self._dfd = -1
@@ -301,6 +335,11 @@ class Repo:
     @property
     def tmp_dir(self) -> str:
         return self._join("tmp")
+
+    def _tmp_fd(self) -> int:
+        if self._tmp_dfd < 0:
+            self._tmp_dfd = os.open(self.tmp_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        return self._tmp_dfd
 
     # ------------------------------------------------------------ transactions
 
@@ -348,6 +387,7 @@ class Repo:
             staged, self._staged = self._staged, {}
             refs, self._ready_refs = self._ready_refs, {}
             staging, self._staging_dir = self._staging_dir, None
+            staging_lock, self._staging_lock = self._staging_lock, None
         self.sync()
 
         def move(batch: List[Tuple[Tuple[str, ObjectType], str]]) -> None:
@@ -369,6 +409,12 @@ class Repo:
         if staging is not None:
             import shutil
             shutil.rmtree(staging, ignore_errors=True)  # only the emptied xx/ directories are left
+        if staging_lock is not None:
+            staging_lock.release()
+        # as libostree at the end of every transaction; a failure to tidy up
+        # must not fail a transaction whose objects are already in
+        with contextlib.suppress(OSError):
+            self.cleanup_tmp()
         for refspec, target in refs.items():
             self._write_ref(refspec, target)
         if refs:
@@ -401,17 +447,25 @@ class Repo:
         prefix = checksum[:2]
         with self._txn_lock:
             if self._staging_dir is None:
-                d = os.path.join(self.tmp_dir, f"staging-{os.getpid()}-{time.monotonic_ns()}")
-                os.mkdir(d, 0o700)
+                name, lock, reused = stg.allocate(self._tmp_fd(), stg.stagedir_prefix())
+                d = os.path.join(self.tmp_dir, name)
                 self._staging_dir = d
+                self._staging_lock = lock
                 self._staging_subdirs: Set[str] = set()
+                if reused:
+                    # what a transaction that died left here was verified before it was
+                    # staged: it goes in with ours (libostree's transaction resume)
+                    for csum, t, p in stg.staged_objects(d, self.mode is RepoMode.ARCHIVE):
+                        self._staged.setdefault((csum, t), p)
             # laid out like objects/ (xx/ subdirectories), so writers on several
             # threads do not all queue on one directory's lock
             sub = os.path.join(self._staging_dir, prefix)
             if prefix not in self._staging_subdirs:
                 os.makedirs(sub, 0o700, exist_ok=True)
                 self._staging_subdirs.add(prefix)
-        return os.path.join(sub, f"{checksum[2:]}.{objtype.name_str}")
+        # named as in objects/, so that libostree reusing this directory moves them right
+        ext = "filez" if objtype is ObjectType.FILE and self.mode is RepoMode.ARCHIVE else objtype.name_str
+        return os.path.join(sub, f"{checksum[2:]}.{ext}")
 
     def _note_staged(self, checksum: str, objtype: ObjectType, path: str) -> None:
         with self._txn_lock:
@@ -1011,6 +1065,7 @@ class Repo:
                     if refspec in table:
                         return table[refspec]
         remote, ref = parse_refspec(refspec)
+        _check_name_lengths(refspec)
         path = self._ref_path(remote, ref)
         try:
             with open(path, "r", encoding="ascii") as f:
@@ -1021,6 +1076,9 @@ class Repo:
             return None
         except UnicodeDecodeError:
             raise RepoError(f"Invalid ref file for {refspec}") from None
+        except OSError as e:
+            # ENAMETOOLONG, EACCES, ELOOP...: still a ref that cannot be read
+            raise RepoError(f"Reading ref {refspec}: {e.strerror}") from None
         if not obj.is_checksum(value):
             raise RepoError(f"Invalid checksum in ref {refspec}: '{value}'")
         return value
@@ -1031,6 +1089,7 @@ class Repo:
         validate_ref(ref)
         if remote:
             validate_remote_name(remote)
+        _check_name_lengths(refspec)
         if checksum is not None:
             obj.validate_checksum(checksum)
         if self._txn_depth:
@@ -1042,18 +1101,86 @@ class Repo:
 
     def _write_ref(self, refspec: str, checksum: Optional[str]) -> None:
         remote, ref = parse_refspec(refspec)
-        path = self._ref_path(remote, ref)
-        if checksum is None:
+        self._write_ref_path(refspec, self._ref_path(remote, ref), checksum)
+
+    def _write_ref_path(self, refspec: str, path: str, checksum: Optional[str]) -> None:
+        try:
+            if checksum is None:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                except IsADirectoryError:
+                    raise RefNotFoundError(f"Refspec '{refspec}' not found") from None
+                return
+            obj.validate_checksum(checksum)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            data = (checksum + "\n").encode()
             try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
+                _write_file_atomic(path, data, 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
             except IsADirectoryError:
-                raise RefNotFoundError(f"Refspec '{refspec}' not found") from None
-            return
-        obj.validate_checksum(checksum)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        _write_file_atomic(path, (checksum + "\n").encode(), 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
+                # as libostree's write_checksum_file_at: a directory in the way (left by
+                # deleting the refs under it) goes, unless it still holds refs
+                for name, _ in _walk_refs(path):
+                    raise RepoError(f"Conflict: {refspec}/{name} exists under {refspec} when attempting write")
+                import shutil
+                shutil.rmtree(path)
+                _write_file_atomic(path, data, 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
+        except OstreeError:
+            raise
+        except OSError as e:
+            raise RepoError(f"Writing ref {refspec}: {e.strerror}: {e.filename or path}") from None
+
+    # ------------------------------------------------------------ collection refs
+
+    @property
+    def collection_id(self) -> Optional[str]:
+        return self.config.get("core", "collection-id") or None
+
+    def list_collection_refs(self, collection_id: Optional[str] = None) -> Dict[Tuple[str, str], str]:
+        """(collection ID, ref) -> checksum, as ostree_repo_list_collection_refs:
+        ``refs/heads`` under the repository's own collection ID, ``refs/mirrors/<ID>``,
+        and ``refs/remotes/<remote>`` of remotes configured with a collection ID."""
+        if collection_id is not None:
+            try:
+                validate_collection_id(collection_id)
+            except InvalidRefError as e:
+                raise InvalidRefError(f"Listing refs: {e}") from None
+        out: Dict[Tuple[str, str], str] = {}
+        main = self.collection_id
+        if main is not None and collection_id in (None, main):
+            for name, csum in _walk_refs(self._join("refs/heads")):
+                out[(main, name)] = csum
+        mirrors = self._join("refs/mirrors")
+        for cid in sorted(os.listdir(mirrors)) if os.path.isdir(mirrors) else []:
+            if collection_id in (None, cid) and os.path.isdir(os.path.join(mirrors, cid)):
+                for name, csum in _walk_refs(os.path.join(mirrors, cid)):
+                    out.setdefault((cid, name), csum)
+        remotes = self._join("refs/remotes")
+        for remote in sorted(os.listdir(remotes)) if os.path.isdir(remotes) else []:
+            remote_cid = self.config.get(f'remote "{remote}"', "collection-id") or ""
+            try:
+                validate_collection_id(remote_cid)
+            except InvalidRefError:
+                continue  # a remote without a valid collection ID is not listed
+            if collection_id in (None, remote_cid):
+                for name, csum in _walk_refs(os.path.join(remotes, remote)):
+                    out.setdefault((remote_cid, name), csum)
+        return dict(sorted(out.items()))
+
+    def set_collection_ref(self, collection_id: str, ref: str, checksum: Optional[str]) -> None:
+        """Point (or, with None, delete) a collection ref now: under ``refs/heads``
+        when it is the repository's own collection ID, else ``refs/mirrors/<ID>``."""
+        validate_collection_id(collection_id)
+        validate_ref(ref)
+        _check_name_lengths(ref)
+        if checksum is not None:
+            obj.validate_checksum(checksum)
+        if collection_id == self.collection_id:
+            path = self._join(f"refs/heads/{ref}")
+        else:
+            path = self._join(f"refs/mirrors/{collection_id}/{ref}")
+        self._write_ref_path(f"({collection_id}, {ref})", path, checksum)
 
     def resolve_rev(self, rev: str, allow_noent: bool = False) -> Optional[str]:
         """Resolve as ostree_repo_resolve_rev: a checksum, then a unique checksum
@@ -1190,21 +1317,18 @@ class Repo:
                 reachable[(mcsum, ObjectType.DIR_META)] = None
                 stack.append(tcsum)
 
-    def cleanup_tmp(self, max_age: float = 86400.0) -> None:
-        """Remove leftovers of interrupted writes older than ``max_age`` seconds."""
-        now = time.time()
-        with contextlib.suppress(FileNotFoundError):
-            for name in os.listdir(self.tmp_dir):
-                if not name.startswith(("tmpobj-", "staging-")):
-                    continue
-                p = os.path.join(self.tmp_dir, name)
-                with contextlib.suppress(FileNotFoundError):
-                    if now - os.lstat(p).st_mtime > max_age:
-                        if name.startswith("staging-"):
-                            import shutil
-                            shutil.rmtree(p, ignore_errors=True)
-                        else:
-                            os.unlink(p)
+    def cleanup_tmp(self, max_age: Optional[float] = None, keep_current_boot: bool = True) -> None:
+        """Reclaim ``tmp/`` as libostree does after each transaction: staging
+        directories no live transaction holds (of other boots; of this one too
+        unless ``keep_current_boot``), and anything else older than ``max_age``
+        seconds (default ``core.tmp-expiry-secs``, a day)."""
+        try:
+            tmp_dfd = self._tmp_fd()
+        except FileNotFoundError:
+            return
+        expiry = self.tmp_expiry_secs if max_age is None else max_age
+        skip = os.path.basename(self._staging_dir) if self._staging_dir else None
+        stg.cleanup(tmp_dfd, stg.stagedir_prefix(), expiry, keep_current_boot, skip=skip)
 
 
 def _bare_user_only_header(header: FileHeader, strict: bool = True) -> FileHeader:
@@ -1229,6 +1353,13 @@ def _checked_symlink(header: FileHeader, checksum: str, verify: bool) -> FileHea
         if actual != checksum:
             raise ChecksumMismatchError(checksum, actual, "file object")
     return header
+
+
+def _check_name_lengths(refspec: str) -> None:
+    # a name the filesystem cannot hold is a bad name, not an I/O error later
+    for part in refspec.replace(":", "/").split("/"):
+        if len(part.encode()) > 255:
+            raise InvalidRefError(f"Invalid ref name {refspec}: a component is longer than 255 bytes")
 
 
 def _walk_refs(base: str) -> Iterator[Tuple[str, str]]:

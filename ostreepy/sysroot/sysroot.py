@@ -48,7 +48,7 @@ from .etcmerge import (EtcDiff, EtcMergePlan, apply_etc_merge, plan_etc_merge, s
                        snapshot_dir)
 from .kernel import KernelLayout, commit_kernel_size, find_kernel, install_kernel
 from ..store.keyfile import KeyFile
-from ..progress import ProgressCallback, emit
+from ..progress import DeploymentCheckoutStarted, KernelInstallStarted, Message, ProgressCallback, emit
 from ..store.repo import Repo, RepoMode
 
 __all__ = ["Sysroot", "InsufficientSpaceError", "StagedError", "default_sysroot_path", "init_fs"]
@@ -74,13 +74,24 @@ def default_sysroot_path(given: Optional[str] = None) -> str:
     return os.environ.get("OSTREE_SYSROOT") or "/"
 
 
-def init_fs(path: str, modern: bool = False, repo_mode: str = "bare") -> None:
+def init_fs(path: str, modern: bool = False, repo_mode: str = "bare", *, epoch: int = 0) -> None:
     """``ostree admin init-fs``: the top-level directories and a ``bare``
-    (or ``repo_mode``) repository in ``ostree/repo``. The directory must exist."""
+    (or ``repo_mode``) repository in ``ostree/repo``. The directory must exist.
+
+    ``epoch`` as ostree's ``--epoch``: 0 the traditional top-level directories,
+    1 (``modern``) only ``boot/`` and ``ostree/``, 2 as 1 with ``ostree/`` 0700
+    (no access for unprivileged code)."""
     if not os.path.isdir(path):
         raise SysrootError(f"opendir({path}): No such file or directory")
     os.makedirs(os.path.join(path, "boot"), 0o755, exist_ok=True)
-    if not modern:
+    if epoch < 0:
+        raise SysrootError(f"Invalid epoch: {epoch}")
+    if modern and epoch == 0:
+        epoch = 1
+    if epoch == 2:
+        # made before anything beneath it, so the mode is not widened by makedirs
+        os.makedirs(os.path.join(path, "ostree"), 0o700, exist_ok=True)
+    if epoch == 0:
         for d in ("boot", "dev", "home", "proc", "run", "sys"):
             os.makedirs(os.path.join(path, d), 0o755, exist_ok=True)
         os.makedirs(os.path.join(path, "root"), 0o700, exist_ok=True)
@@ -178,7 +189,7 @@ class Sysroot:
 
     def message(self, text: str) -> None:
         """What ostree sends to the journal and prints (``Copying /etc changes...``)."""
-        emit(self.progress, "message", text=text)
+        emit(self.progress, Message(text))
         if self._message is not None:
             self._message(text)
 
@@ -505,7 +516,7 @@ class Sysroot:
         name = f"{csum}.{serial}"
         target = os.path.join(osdeploy, name)
         bc.rm_rf(target)  # leftovers of an interrupted checkout
-        emit(self.progress, "deploy-checkout", name=name)
+        emit(self.progress, DeploymentCheckoutStarted(osname, name, csum))
         try:
             checkout(self.repo, csum, target, self._checkout_options(), progress=self.progress)
         except OstreeError as e:
@@ -670,7 +681,7 @@ class Sysroot:
             os.makedirs(entries, 0o755, exist_ok=True)
             shown = show_osname([d.osname for d in new])
             for i, d in enumerate(new):
-                emit(self.progress, "deploy-kernel", index=i, name=d.name)
+                emit(self.progress, KernelInstallStarted(i, d.osname, d.name))
                 self._install_deployment_kernel(d, new_bv, len(new), shown)
                 if i == 0:
                     bc.fault_point("kernel")

@@ -15,15 +15,15 @@ ROOT = Path(__file__).resolve().parents[2]
 ALLOWED: Dict[str, Set[str]] = {
     "base": set(),
     "store": {"base"},
-    "pull": {"base", "store", "ociclient"},
+    "remote": {"base", "store", "ociclient"},
     "composefs": {"base", "store"},
     "container": {"base", "store", "ociclient"},
     "sysroot": {"base", "store", "composefs", "bootloader"},
-    "bootc": {"base", "store", "pull", "container", "sysroot", "composefs", "bootloader", "ociclient"},
-    "install": {"base", "store", "pull", "container", "sysroot", "composefs", "bootc", "bootloader", "ociclient"},
-    "api": {"base", "store", "pull", "container", "sysroot", "composefs", "bootc", "install", "bootloader",
+    "bootc": {"base", "store", "remote", "container", "sysroot", "composefs", "bootloader", "ociclient"},
+    "install": {"base", "store", "remote", "container", "sysroot", "composefs", "bootc", "bootloader", "ociclient"},
+    "api": {"base", "store", "remote", "container", "sysroot", "composefs", "bootc", "install", "bootloader",
             "ociclient"},
-    "cli": {"base", "store", "pull", "container", "sysroot", "composefs", "bootc", "install", "api",
+    "cli": {"base", "store", "remote", "container", "sysroot", "composefs", "bootc", "install", "api",
             "bootloader", "ociclient"},
     "ociclient": {"ociclient"},
     "bootloader": {"bootloader"},
@@ -145,3 +145,14 @@ def test_every_room_has_a_design_docstring():
         if path.name == "__main__.py":
             continue
         assert doc and len(doc) > 20, f"{name} has no module docstring"
+
+
+def test_no_room_shadows_a_high_level_name():
+    """``ostreepy.pull`` is a function; a subpackage ``ostreepy/pull/`` would
+    replace it on the package as soon as anything imported the subpackage."""
+    import ostreepy
+    rooms = {p.name for p in (ROOT / "ostreepy").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    modules_ = {p.stem for p in (ROOT / "ostreepy").glob("*.py")}
+    functions = {n for n in ostreepy.__all__ if callable(getattr(ostreepy, n, None))
+                 and not isinstance(getattr(ostreepy, n), type(ostreepy))}
+    assert not functions & (rooms | modules_)

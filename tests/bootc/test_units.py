@@ -9,7 +9,7 @@ import pytest
 from ostreepy import bootc
 from ostreepy.container.imgref import OstreeImageReference
 from ostreepy.sysroot.deployment import Deployment
-from ostreepy.progress import ProgressEvent
+from ostreepy.progress import ImportDone, ImportStarted, LayerBytes, LayerDone, LayerStarted
 
 
 @pytest.mark.parametrize("value,text", [
@@ -106,19 +106,19 @@ def test_pull_progress_mapping():
     digest = "sha256:" + "1" * 64
     m = bootc.PullProgressMapper("sha256:m", layers_total=3, layers_to_fetch=2, bytes_total=100, bytes_to_fetch=60)
     a, b = "sha256:" + "a" * 64, "sha256:" + "b" * 64
-    assert m.feed(ProgressEvent("layer-start", {"digest": a, "size": 40, "kind": "layer"})) == []
-    m.feed(ProgressEvent("layer-start", {"digest": b, "size": 20, "kind": "ostree chunk"}))
-    (e, lossy), = m.feed(ProgressEvent("layer-bytes", {"digest": a, "done": 10, "total": 40}))
+    assert m.feed(LayerStarted(a, 40, "layer")) == []
+    m.feed(LayerStarted(b, 20, "ostree chunk"))
+    (e, lossy), = m.feed(LayerBytes(a, 10, 40))
     assert lossy and e["bytes"] == 10 and [s["id"] for s in e["subtasks"]] == ["a" * 21, "b" * 21]
-    (e, lossy), = m.feed(ProgressEvent("layer-done", {"digest": a}))
+    (e, lossy), = m.feed(LayerDone(a, 40))
     assert not lossy and (e["steps"], e["bytes"], e["bytesCached"], e["bytesTotal"]) == (1, 40, 40, 60)
     assert e["subtasks"][0] == {"subtask": "layer", "description": "layer: " + "a" * 21, "id": "a" * 21,
                                 "bytesCached": 0, "bytes": 40, "bytesTotal": 40}
     assert e["subtasks"][1]["description"] == "ostree chunk: " + "b" * 21
-    m.feed(ProgressEvent("layer-done", {"digest": b}))
-    (e, _), = m.feed(ProgressEvent("import-start", {}))
+    m.feed(LayerDone(b, 20))
+    (e, _), = m.feed(ImportStarted())
     assert (e["task"], e["steps"], e["subtasks"][0]["completed"]) == ("importing", 0, False)
-    (e, _), = m.feed(ProgressEvent("import-done", {"commit": digest}))
+    (e, _), = m.feed(ImportDone(digest, "sha256:m"))
     assert (e["steps"], e["subtasks"][0]["completed"]) == (1, True)
     assert m.finish_import() == []
 

@@ -15,6 +15,7 @@ from ostreepy.container.layers import PathRules, import_layer, make_translate
 from ostreepy.container.refescape import image_ref_for, layer_ref_for
 from ostreepy.container.store import pull_image, query_image
 from ostreepy.errors import OstreeError, TarError
+from ostreepy.progress import LayerStarted
 from ostreepy.store.repo import Repo
 
 from .conftest import Layer, apply_path_rules, ostreepy, run, snapshot, standard_layers, umoci_unpack
@@ -82,7 +83,7 @@ def test_zstd_copy_gives_same_tree_without_refetching(tmp_path, pushed):
     res = pull_image(r, f"ostree-unverified-registry:{pushed['zstd']}", progress=events.append,
                      options=__import__("ociclient").Options(tls_verify=False))
     assert res.layers_fetched == 0 and res.bytes_fetched == 0
-    assert not [e for e in events if e.kind == "layer-start"]
+    assert not [e for e in events if isinstance(e, LayerStarted)]
     a = run("ostree", f"--repo={repo}", "ls", "-dC", c1, "/").stdout.split()
     b = run("ostree", f"--repo={repo}", "ls", "-dC", res.merge_commit, "/").stdout.split()
     assert a[4:6] == b[4:6]  # same root dirtree and dirmeta

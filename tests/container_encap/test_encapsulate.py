@@ -16,6 +16,7 @@ import ociclient
 from ociclient.manifest import Descriptor, ImageManifest, parse_manifest
 
 from ostreepy.errors import CorruptObjectError, OstreeError
+from ostreepy.progress import LayerDone, LayerStarted, ProgressEvent
 from ostreepy.store.objects import ObjectType
 from ostreepy.store.repo import Repo
 from ostreepy.container.encapsulate import (
@@ -86,14 +87,14 @@ def test_skopeo_copy_and_unencapsulate(tmp_path, source, image):
     assert a["Digest"] == b["Digest"] and a["Layers"] == b["Layers"]
     dst = str(tmp_path / "repo")
     with Repo.init(dst, "bare") as r:
-        events: List[str] = []
+        events: List[ProgressEvent] = []
         commit = unencapsulate(r, f"ostree-unverified-image:oci:{copy}:v1", write_ref="imported",
-                               progress=lambda e: events.append(e.kind))
+                               progress=events.append)
         assert commit == source["main"]
         # as ostree-ext: no blob or image refs, only the one asked for
         assert r.list_refs() == {"imported": commit}
         assert not r.commit_is_partial(commit)
-        assert "layer-start" in events and "layer-done" in events
+        assert any(isinstance(e, LayerStarted) for e in events) and any(isinstance(e, LayerDone) for e in events)
     assert "no errors found" in run("ostree", "fsck", f"--repo={dst}").stdout
 
 
@@ -179,13 +180,13 @@ def test_import_encapsulated_base_with_chunk(tmp_path, source, image):
         flat = r.load_commit(refs[layer_ref_for(sha(l1[0]))])
         assert flat.timestamp == 0
         assert [f for f, _ in r.load_dirtree(flat.root_tree).files] == files
-        starts = [e["digest"] for e in events if e.kind == "layer-start"]
+        starts = [e.digest for e in events if isinstance(e, LayerStarted)]
         assert starts == [sha(l1[0]), sha(l0[0])]  # chunks first, as ostree-ext
         # a second import finds both blob refs and fetches nothing
         events.clear()
         with ociclient.open_source(f"oci:{layout}:v1") as src:
             assert import_encapsulated_base(r, src, manifest, config, progress=events.append) == (base, 2)
-        assert not [e for e in events if e.kind == "layer-start"]
+        assert not [e for e in events if isinstance(e, LayerStarted)]
     with Repo.init(str(tmp_path / "u"), "archive") as r:
         assert unencapsulate(r, f"oci:{layout}:v1") == source["main"]
 

@@ -77,5 +77,5 @@ with repo.transaction():
     repo = Repo.open(str(tmp_path / "r"))
     assert repo.read_ref("os/x") is None
     assert list(repo.list_objects()) == []
-    repo.cleanup_tmp(max_age=-1)
+    repo.cleanup_tmp(max_age=-1, keep_current_boot=False)
     assert os.listdir(repo.tmp_dir) in ([], ["cache"])
