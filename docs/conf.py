@@ -8,7 +8,6 @@ the tutorials' examples, with no extension beyond what Sphinx ships.
 from __future__ import annotations
 
 import builtins
-import importlib.util
 import os
 import sys
 from typing import Optional, Tuple
@@ -27,15 +26,6 @@ release = version = ostreepy.__version__
 
 extensions = ["sphinx.ext.autodoc", "sphinx.ext.doctest"]
 
-# The high-level API (ostreepy.porcelain, ociclient.porcelain), the typed
-# results of bootc's verbs and typed progress events land from other branches. Until a module of this list
-# is importable, its section of the reference says so instead of failing the
-# build, and the tutorial examples written against the high-level API are
-# skipped through the PORCELAIN flag below: both turn on by themselves once the
-# modules exist.
-ARRIVING = ("ostreepy.porcelain", "ociclient.porcelain", "ostreepy.bootc.results", "ostreepy.bootc.host",
-            "ostreepy.container.blobprogress")
-MISSING = [m for m in ARRIVING if importlib.util.find_spec(m) is None]
 exclude_patterns = ["_build"]
 
 autodoc_default_options = {
@@ -51,16 +41,12 @@ autodoc_typehints_format = "short"
 add_module_names = False
 python_use_unqualified_type_names = True
 
-# The examples run in a fresh temporary directory, with the bundled example
-# image at hand; pages whose API has not landed yet test PORCELAIN in :skipif:.
+# The examples of each page run in a fresh temporary directory, with the
+# bundled example image at hand.
 doctest_global_setup = f"""
 import os, tempfile
 import ostreepy
 EXAMPLE_IMAGE = {os.path.join(ROOT, "examples", "bootable-image")!r}
-PORCELAIN = {"ostreepy.porcelain" not in MISSING!r}
-OCI_PORCELAIN = {"ociclient.porcelain" not in MISSING!r}
-import ostreepy.progress
-TYPED_PROGRESS = hasattr(ostreepy.progress, "FileWritten")
 _docs_cwd = os.getcwd()
 _docs_tmp = tempfile.mkdtemp(prefix="ostreepy-docs-")
 os.chdir(_docs_tmp)
@@ -84,14 +70,6 @@ html_theme_options = {
 html_sidebars = {"**": ["about.html", "navigation.html", "searchbox.html"]}
 html_show_sourcelink = False
 html_copy_source = False
-
-
-def _arriving(app: object, docname: str, source: list) -> None:
-    for module in MISSING:
-        source[0] = source[0].replace(
-            f".. automodule:: {module}\n",
-            f".. note:: ``{module}`` is not in this build yet; this section\n"
-            "   documents it as soon as the module exists.\n")
 
 
 def _resolve_short_names(app: object, doctree: nodes.document) -> None:
@@ -124,6 +102,5 @@ def _attrs_factories(app: object, what: str, name: str, obj: object, options: ob
 
 
 def setup(app: object) -> None:
-    app.connect("source-read", _arriving)  # type: ignore[attr-defined]
     app.connect("doctree-read", _resolve_short_names)  # type: ignore[attr-defined]
     app.connect("autodoc-process-signature", _attrs_factories)  # type: ignore[attr-defined]
