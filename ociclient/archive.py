@@ -47,6 +47,9 @@ class _Slice(io.RawIOBase):
 
 
 class ArchiveSource(ImageSource):
+    """An image read from an ``oci-archive:`` tar file, in place: blobs are read at their
+    offsets in the tar."""
+
     def __init__(self, ref: OciArchiveReference) -> None:
         self.reference = ref
         self.path = ref.path

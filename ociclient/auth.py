@@ -157,6 +157,9 @@ def lookup_in_config(
 
 @attrs.frozen
 class AuthFilePath:
+    """One file credentials are looked up in; ``legacy`` for the old ``~/.dockercfg`` format (no
+    ``auths`` wrapper, no helpers)."""
+
     path: str
     legacy: bool = False
 

@@ -42,6 +42,7 @@ _WS = re.compile(r"[ \t]*")
 def parse_challenges(header: str) -> List[Challenge]:
     """Parse a ``WWW-Authenticate`` value that may hold several challenges.
 
+    >>> from ociclient.challenge import parse_challenges
     >>> parse_challenges('Bearer realm="https://a/token",service="reg",scope="repository:x:pull,push"')[0].scopes
     ('repository:x:pull,push',)
     """

@@ -37,6 +37,8 @@ def _read_limited(path: str) -> bytes:
 
 
 class DirSource(ImageSource):
+    """Reads an image from skopeo's ``dir:`` layout (``manifest.json`` and digest-named blobs)."""
+
     def __init__(self, ref: DirReference) -> None:
         self.reference = ref
         self.root = ref.path
@@ -60,6 +62,9 @@ class DirSource(ImageSource):
 
 
 class DirDestination(ImageDestination):
+    """Writes an image as skopeo's ``dir:`` layout; refuses a non-empty directory that is not
+    one."""
+
     def __init__(self, ref: DirReference) -> None:
         self.reference = ref
         self.tag = None

@@ -22,6 +22,8 @@ log = logging.getLogger(__name__)
 
 
 def resolve_registries_conf(options: Options) -> RegistriesConf:
+    """The registries.conf that ``options`` ask for: none (``False``), a given value, a file
+    path, or the system's files."""
     rc = options.registries_conf
     if rc is False:
         return RegistriesConf()

@@ -15,6 +15,9 @@ import attrs
 
 @attrs.frozen
 class BlobStarted:
+    """A blob transfer began; ``resumed_from`` is the byte offset a resumed download continues
+    at."""
+
     digest: str
     total: int
     resumed_from: int = 0
@@ -42,18 +45,24 @@ class BlobSkipped:
 
 @attrs.frozen
 class BlobDone:
+    """A blob finished: all ``total`` bytes are at the destination, verified."""
+
     digest: str
     total: int
 
 
 @attrs.frozen
 class ManifestWritten:
+    """A manifest (or index) was written to the destination under ``digest``."""
+
     digest: str
     media_type: str
 
 
 @attrs.frozen
 class TransferDone:
+    """The whole copy finished; the last event of an operation."""
+
     overall_done: int
     overall_total: int
 

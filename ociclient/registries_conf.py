@@ -156,6 +156,9 @@ class Endpoint:
 
 @attrs.frozen
 class Registry:
+    """One ``[[registry]]`` table: the ``prefix`` it matches, where it really is (``location``),
+    its mirrors, and whether it is insecure or blocked."""
+
     prefix: str
     location: str
     insecure: bool = False
@@ -193,6 +196,9 @@ def _rewrite(name: str, prefix: str, location: str) -> str:
 
 @attrs.frozen
 class RegistriesConf:
+    """The merged configuration of all registries.conf files read (``[[registry]]`` tables,
+    search registries, short-name mode, aliases)."""
+
     registries: Tuple[Registry, ...] = ()
     unqualified_search_registries: Tuple[str, ...] = ()
     short_name_mode: str = "permissive"

@@ -104,6 +104,8 @@ class Num:
 
 @attrs.frozen
 class Bool:
+    """A JSON boolean (``true`` or ``false``)."""
+
     def check(self, v: Any, path: str) -> None:
         if not isinstance(v, bool):
             raise _Mismatch(path, f"expected true or false, got {_type_name(v)}")
@@ -119,6 +121,8 @@ class AnyValue:
 
 @attrs.frozen
 class ListOf:
+    """An array whose every item matches ``item``."""
+
     item: "Node"
 
     def check(self, v: Any, path: str) -> None:
@@ -145,6 +149,8 @@ class MapOf:
 
 @attrs.frozen
 class Field:
+    """An object member: its type ``node``, and whether it must be present."""
+
     node: "Node"
     required: bool = False
 
@@ -178,6 +184,7 @@ class Obj:
             f.node.check(x, where)
 
 
+#: any node of a schema: the type a document (or part of one) is checked against
 Node = Union[Str, Int, Num, Bool, AnyValue, ListOf, MapOf, Obj]
 
 

@@ -122,6 +122,7 @@ class ProgressEvent:
     """The base of every progress event; it has no fields of its own."""
 
 
+#: what a ``progress=`` argument takes: a function called with each event
 ProgressCallback = Callable[[ProgressEvent], None]
 
 

@@ -23,6 +23,7 @@ from .schema import PROGRESS_API_VERSION
 
 
 def start_event() -> Dict[str, Any]:
+    """The ``Start`` event that opens a progress-v0 stream, with the API version."""
     return {"type": "Start", "version": PROGRESS_API_VERSION}
 
 
@@ -33,6 +34,8 @@ def _steps(task: str, description: str, ident: str, steps: int, total: int,
 
 
 def importing_event(digest: str, done: bool) -> Dict[str, Any]:
+    """bootc's ``ProgressSteps`` event for the ``importing`` step of the image ``digest``,
+    before or after it is ``done``."""
     return _steps("importing", "Importing Image", digest, 1 if done else 0, 1,
                   [{"subtask": "importing", "description": "Importing Image", "id": "importing",
                     "completed": done}])

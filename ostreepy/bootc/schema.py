@@ -19,7 +19,9 @@ from ..sysroot.deployment import Deployment
 from ..errors import BootcError
 
 
+#: the ``apiVersion`` of bootc's host document
 API_VERSION = "org.containers.bootc/v1"
+#: the ``kind`` of bootc's host document
 KIND = "BootcHost"
 #: progress_jsonl.rs API_VERSION
 PROGRESS_API_VERSION = "0.1.0"

@@ -57,6 +57,8 @@ def cached_update_of_commit(repo: Any, csum: str) -> Optional[ImageMeta]:
 
 
 def origin_imgref(origin: Optional[KeyFile]) -> Optional[OstreeImageReference]:
+    """The image reference in an origin file's ``container-image-reference`` key, if any; a
+    malformed one is a :class:`~ostreepy.errors.BootcError`."""
     v = origin.get("origin", ORIGIN_CONTAINER) if origin is not None else None
     if v is None:
         return None
@@ -67,6 +69,8 @@ def origin_imgref(origin: Optional[KeyFile]) -> Optional[OstreeImageReference]:
 
 
 def entry_facts(sr: Any, d: Deployment) -> EntryFacts:
+    """What bootc shows about a deployment: the image its origin names, the image's metadata and
+    a cached update, or why it is not an image (no origin, rpm-ostree changes)."""
     origin = d.origin
     if origin is None:
         return EntryFacts(d)

@@ -113,6 +113,8 @@ def kargs_for_deploy(sr: Sysroot, commit: str, merge: Optional[Deployment],
 
 
 def check_bootc_label(config: Mapping[str, Any], console: Console) -> None:
+    """Warn on the console, as bootc does, when the image config lacks the
+    ``containers.bootc=1`` label."""
     labels = ((config.get("config") or {}).get("Labels") or {})
     v = labels.get(BOOTC_COMPAT_LABEL)
     if v is None:

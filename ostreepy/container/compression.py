@@ -124,6 +124,8 @@ class HashingReader(io.RawIOBase):
 
 
 def decompressing_reader(raw: BinaryIO, compression: str) -> BinaryIO:
+    """A buffered reader of the decompressed bytes of ``raw`` (``gzip``, ``zstd`` or ``none``),
+    bounded against decompression bombs."""
     if compression == "gzip":
         return io.BufferedReader(_GzipReader(raw), CHUNK)  # type: ignore[return-value]
     if compression == "zstd":

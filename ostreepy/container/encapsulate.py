@@ -40,8 +40,11 @@ from .tarformat import (
 )
 
 # ostree-ext container/mod.rs and encapsulate.rs
+#: the image label holding the checksum of the encapsulated commit
 OSTREE_COMMIT_LABEL = "ostree.commit"
+#: the image label holding the diffID of the last layer
 DIFFID_LABEL = "ostree.final-diffid"
+#: the label that marks an image as bootc-compatible (value ``1``)
 BOOTC_LABEL = "containers.bootc"
 BOOTABLE_KEY = "ostree.bootable"
 LINUX_KEY = "ostree.linux"
@@ -257,6 +260,8 @@ def _as_config(config: Any) -> Dict[str, Any]:
 
 
 def config_labels(config: Mapping[str, Any]) -> Dict[str, str]:
+    """The ``config.Labels`` of an image config document, or ``{}`` when it has none (or they
+    are not an object)."""
     labels = (config.get("config") or {}).get("Labels") or {}
     return labels if isinstance(labels, dict) else {}
 

@@ -85,6 +85,9 @@ def make_translate(rules: PathRules, filtered: Dict[str, int]) -> Callable[[str,
 
 @attrs.frozen
 class LayerImport:
+    """One layer imported: its blob digest and ``diff_id``, the commit it became, the paths
+    filtered out of it (by top directory) and its sizes."""
+
     digest: str
     diff_id: str
     commit: str
@@ -94,6 +97,8 @@ class LayerImport:
 
 
 def check_free_space(repo: Repo, needed: int, what: str = "the import") -> None:
+    """Refuse, with :class:`NoSpaceError`, to start writing ``needed`` bytes into a repository
+    whose filesystem has less free."""
     st = os.statvfs(repo.path)
     free = st.f_bavail * st.f_frsize
     if free < needed:

@@ -30,6 +30,8 @@ OPAQUE_WHITEOUT_NAME = ".wh..wh..opq"
 
 
 def overlay_commit(repo: Repo, root: MutableTree, commit: str, process_whiteouts: bool) -> None:
+    """Lay the tree of ``commit`` over ``root``, as a later layer over earlier ones (whiteouts
+    delete what they name when ``process_whiteouts``)."""
     c = repo.load_commit(commit)
     if root.meta is None:
         root.meta = c.root_meta

@@ -50,6 +50,7 @@ def escape_ref(s: str) -> str:
 
 
 def unescape_ref(s: str) -> str:
+    """The string :func:`escape_ref` escaped into ref name ``s``."""
     out = []
     i = 0
     while i < len(s):
@@ -74,8 +75,12 @@ def unescape_ref(s: str) -> str:
 
 
 def image_ref_for(imgref: str) -> str:
+    """The ref under which the merge commit of image reference ``imgref`` is kept
+    (``ostree/container/image/...``)."""
     return IMAGE_PREFIX + escape_ref(imgref)
 
 
 def layer_ref_for(digest: str) -> str:
+    """The ref under which the commit of layer ``digest`` is kept
+    (``ostree/container/blob/...``)."""
     return LAYER_PREFIX + escape_ref(digest)

@@ -478,6 +478,8 @@ def prune_layers(repo: Repo) -> int:
 
 
 def image_history_rows(state: ImageState) -> List[Tuple[str, int, str]]:
+    """The rows of ``image history``: per layer, its digest (shortened), size and the command
+    that created it."""
     manifest, config = state.manifest_json, state.config_json
     history = config.get("history") or []
     rows = []

@@ -942,6 +942,9 @@ def _parse_checksum(parent: str, name: str) -> str:
 
 
 def parse_metadata_entry(path: str) -> Tuple[str, ObjectType]:
+    """The checksum and object type of a metadata object's tar path
+    (``sysroot/ostree/repo/objects/XX/...``); a malformed path is a
+    :class:`~ostreepy.errors.CorruptObjectError`."""
     parent, name, suffix = _parse_object_entry_path(path)
     checksum = _parse_checksum(parent, name)
     try:
@@ -963,6 +966,8 @@ def _read_metadata_entry(entry: TarEntry, what: str) -> bytes:
 
 @attrs.define
 class ImportStats:
+    """Counts of what an import wrote: objects by kind, those skipped as present, and bytes."""
+
     dirtree: int = 0
     dirmeta: int = 0
     regfiles: int = 0

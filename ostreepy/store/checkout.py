@@ -31,11 +31,17 @@ OPAQUE_WHITEOUT_NAME = ".wh..wh..opq"
 
 
 class CheckoutMode(enum.Enum):
+    """Who owns checked-out files: as recorded (``NONE``, needs root) or the caller (``USER``,
+    ``ostree checkout -U``)."""
+
     NONE = "none"
     USER = "user"
 
 
 class Overwrite(enum.Enum):
+    """What a checkout does with files already in the destination (``ostree checkout --union``,
+    ``--union-add``, ``--union-identical``)."""
+
     NONE = "none"
     UNION_FILES = "union-files"
     ADD_FILES = "add-files"
@@ -44,6 +50,9 @@ class Overwrite(enum.Enum):
 
 @attrs.frozen
 class CheckoutOptions:
+    """How to check out: ownership mode, what to do with existing files, a subpath, whiteout
+    processing, hardlink or copy policy and a path filter."""
+
     mode: CheckoutMode = CheckoutMode.NONE
     overwrite: Overwrite = Overwrite.NONE
     subpath: Optional[str] = None

@@ -306,6 +306,7 @@ def tar_path_relative(path: str) -> str:
 
 
 def split_path(path: str) -> List[str]:
+    """The non-empty components of a ``/``-separated path."""
     return [c for c in path.split("/") if c]
 
 
@@ -327,6 +328,8 @@ def tar_xattrs(member: tarfile.TarInfo) -> obj.Xattrs:
 
 
 def tar_member_mode(member: tarfile.TarInfo) -> int:
+    """The ``st_mode`` of a tar member: its permission bits with the file type taken from the
+    entry type, never from the mode field."""
     perm = member.mode & 0o7777  # the type comes from the entry type, never from mode bits
     if member.isreg() or member.islnk():
         return stat.S_IFREG | perm

@@ -15,6 +15,9 @@ from .repo import CHUNK, Repo
 
 @attrs.define
 class FsckProblem:
+    """One bad object: what is wrong, whether it is missing rather than corrupt, and the commits
+    that reach it."""
+
     checksum: str
     objtype: ObjectType
     message: str

@@ -45,14 +45,17 @@ __all__ = [
 
 
 def bswap16(v: int) -> int:
+    """Swap the byte order of a 16-bit integer."""
     return int.from_bytes(v.to_bytes(2, "little"), "big")
 
 
 def bswap32(v: int) -> int:
+    """Swap the byte order of a 32-bit integer (ostree stores uid, gid and mode big-endian)."""
     return int.from_bytes(v.to_bytes(4, "little"), "big")
 
 
 def bswap64(v: int) -> int:
+    """Swap the byte order of a 64-bit integer (commit timestamps are big-endian)."""
     return int.from_bytes(v.to_bytes(8, "little"), "big")
 
 

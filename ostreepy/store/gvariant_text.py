@@ -187,6 +187,8 @@ class _Parser:
 
 
 def parse_text(text: str, type_string: Optional[str] = None) -> Variant:
+    """Parse GVariant text (``'s'``, ``<uint32 5>``, ``['a', 'b']``...) into a
+    :class:`~ostreepy.store.gvariant.Variant`, of ``type_string`` when given."""
     p = _Parser(text)
     t, v = p.value(type_string)
     p.ws()

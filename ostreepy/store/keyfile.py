@@ -22,6 +22,9 @@ class KeyFileError(OstreeError):
 
 
 class KeyFile:
+    """A GLib keyfile kept line for line: comments, blank lines and order survive a parse and
+    write."""
+
     def __init__(self) -> None:
         # Each group: name -> list of lines (raw comment/blank lines or (key, value)).
         self._groups: List[Tuple[Optional[str], List[object]]] = [(None, [])]

@@ -42,6 +42,8 @@ EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 
 
 class ObjectType(enum.IntEnum):
+    """The object types, numbered as libostree's ``OstreeObjectType``."""
+
     FILE = 1
     DIR_TREE = 2
     DIR_META = 3
@@ -86,20 +88,25 @@ _CHECKSUM_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def validate_checksum(csum: str) -> str:
+    """Return ``csum`` if it is a valid checksum, else raise
+    :class:`~ostreepy.errors.InvalidChecksumError`."""
     if not isinstance(csum, str) or not _CHECKSUM_RE.fullmatch(csum):
         raise InvalidChecksumError(f"Invalid checksum '{csum}'")
     return csum
 
 
 def is_checksum(s: str) -> bool:
+    """Whether ``s`` is a SHA-256 checksum: 64 lowercase hex digits."""
     return bool(_CHECKSUM_RE.fullmatch(s))
 
 
 def checksum_to_bytes(csum: str) -> bytes:
+    """The 32 bytes of a hex checksum (validated)."""
     return bytes.fromhex(validate_checksum(csum))
 
 
 def checksum_from_bytes(raw: bytes) -> str:
+    """The hex form of a 32-byte binary checksum."""
     if len(raw) != 32:
         raise InvalidObjectError(f"Invalid checksum of length {len(raw)} expected 32")
     return bytes(raw).hex()
@@ -145,6 +152,7 @@ def xattr_name(stored: bytes) -> bytes:
 
 
 def validate_xattrs(xattrs: Sequence[Tuple[bytes, bytes]]) -> None:
+    """Refuse xattrs with an empty name or not in strictly ascending order of names."""
     prev = None
     for name, _ in xattrs:
         if not name or name == b"\x00":
@@ -266,6 +274,7 @@ def lenprefix(header: bytes) -> bytes:
 
 
 def content_checksum(header: FileHeader, data: bytes = b"") -> str:
+    """The checksum of a file object: its header and its ``data``."""
     h = header.new_hasher()
     h.update(data)
     return h.hexdigest()
@@ -276,6 +285,8 @@ def content_checksum(header: FileHeader, data: bytes = b"") -> str:
 
 @attrs.frozen
 class DirMeta:
+    """A dirmeta object: a directory's owner, mode and extended attributes."""
+
     uid: int
     gid: int
     mode: int
@@ -352,6 +363,9 @@ class DirTree:
 
 @attrs.frozen
 class Commit:
+    """A commit object: its root dirtree and dirmeta, subject and body, timestamp, parent,
+    metadata and related objects."""
+
     root_tree: str
     root_meta: str
     subject: str = ""
@@ -483,6 +497,7 @@ def _fast_parse_dirtree(data: bytes) -> Tuple[List[Tuple[str, bytes]], List[Tupl
 
 
 def parse_commitmeta(data: bytes) -> Dict[str, Variant]:
+    """Parse a commitmeta object (detached metadata, ``a{sv}``)."""
     try:
         return gvariant.deserialize(COMMITMETA_TYPE, data)
     except GVariantError as e:
@@ -490,10 +505,12 @@ def parse_commitmeta(data: bytes) -> Dict[str, Variant]:
 
 
 def serialize_commitmeta(meta: Mapping[str, Variant]) -> bytes:
+    """Serialize detached commit metadata (``a{sv}``)."""
     return gvariant.serialize(COMMITMETA_TYPE, dict(meta))
 
 
 def parse_metadata_object(objtype: ObjectType, data: bytes) -> Any:
+    """Parse a commit, dirtree, dirmeta or commitmeta object's bytes into its value."""
     if objtype == ObjectType.COMMIT:
         return Commit.parse(data)
     if objtype == ObjectType.DIR_TREE:
@@ -518,6 +535,8 @@ BAREUSER_XATTR = b"user.ostreemeta"
 
 
 def bareuser_meta_serialize(uid: int, gid: int, mode: int, xattrs: Xattrs) -> bytes:
+    """The ``user.ostreemeta`` xattr a ``bare-user`` repository stores a file's real owner, mode
+    and xattrs in."""
     return DirMeta(uid, gid, mode, xattrs).serialize()
 
 
@@ -525,6 +544,7 @@ _BE3 = struct.Struct(">III")
 
 
 def bareuser_meta_parse(data: bytes) -> Tuple[int, int, int, Xattrs]:
+    """Parse the ``user.ostreemeta`` xattr of a ``bare-user`` file: uid, gid, mode and xattrs."""
     if len(data) == 12:  # no xattrs: the common case
         uid, gid, mode = _BE3.unpack(data)
         return uid, gid, mode, ()

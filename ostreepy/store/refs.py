@@ -14,12 +14,16 @@ _REFSPEC_RE = re.compile(rf"^(?:({_FRAGMENT}):)?((?:{_FRAGMENT}/)*{_FRAGMENT})$"
 
 
 def validate_ref(ref: str) -> str:
+    """Return ``ref`` if it is a valid ref name, else raise
+    :class:`~ostreepy.errors.InvalidRefError`."""
     if not _REF_RE.fullmatch(ref):
         raise InvalidRefError(f"Invalid ref name {ref}")
     return ref
 
 
 def validate_remote_name(name: str) -> str:
+    """Return ``name`` if it is a valid remote name, else raise
+    :class:`~ostreepy.errors.InvalidRefError`."""
     if not _REMOTE_RE.fullmatch(name):
         raise InvalidRefError(f"Invalid remote name {name}")
     return name
@@ -48,4 +52,5 @@ def parse_refspec(refspec: str) -> Tuple[Optional[str], str]:
 
 
 def format_refspec(remote: Optional[str], ref: str) -> str:
+    """``remote:ref``, or just ``ref`` for a local one."""
     return f"{remote}:{ref}" if remote else ref

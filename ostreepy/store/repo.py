@@ -48,6 +48,9 @@ CHUNK = 1 << 20
 
 
 class RepoMode(enum.Enum):
+    """The repository modes: ``bare``, ``bare-user``, ``bare-user-only`` and ``archive``
+    (``archive-z2`` is read as ``archive``)."""
+
     BARE = "bare"
     BARE_USER = "bare-user"
     BARE_USER_ONLY = "bare-user-only"
@@ -1398,6 +1401,8 @@ def read_xattrs(path: str, follow_symlinks: bool = False) -> obj.Xattrs:
 
 
 def read_xattrs_fd(fd: int) -> obj.Xattrs:
+    """The extended attributes of an open file, in canonical (sorted) order; none where the
+    filesystem has no xattrs."""
     try:
         names = os.listxattr(fd)
     except OSError as e:

@@ -168,6 +168,7 @@ def sign_commit(repo: Repo, rev: str, signer: Signer) -> None:
 
 
 def commit_signatures(repo: Repo, csum: str, type_: str) -> List[bytes]:
+    """The signatures of type ``type_`` in a commit's detached metadata."""
     meta = repo.read_commit_detached_metadata(csum) or {}
     v = meta.get(METADATA_KEYS.get(type_, ""))
     if isinstance(v, Variant) and v.type == "aay":
@@ -176,6 +177,8 @@ def commit_signatures(repo: Repo, csum: str, type_: str) -> List[bytes]:
 
 
 def verify_commit(repo: Repo, rev: str, signer: Signer) -> str:
+    """Verify the commit ``rev`` resolves to with ``signer``; returns the verifier's message,
+    raises :class:`~ostreepy.errors.SignatureError` when no signature verifies."""
     csum = repo.resolve_rev(rev)
     assert csum is not None
     data = repo.load_metadata(ObjectType.COMMIT, csum)

@@ -47,6 +47,8 @@ _KERNEL_BOOT_ID: Optional[str] = None
 
 
 def boot_id() -> str:
+    """This boot's id, which names staging directories: ``$OSTREE_BOOTID`` if set (as
+    libostree reads it), else the kernel's ``/proc/sys/kernel/random/boot_id``."""
     env = os.environ.get("OSTREE_BOOTID")
     if env is not None:
         return env

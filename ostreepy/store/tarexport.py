@@ -27,6 +27,8 @@ def _xattr_pax(xattrs) -> dict:
 
 def export_commit(repo: Repo, rev: str, out: BinaryIO, subpath: Optional[str] = None,
                   prefix: Optional[str] = None, xattrs: bool = True) -> None:
+    """Write the tree of commit ``rev`` (or its ``subpath``) to ``out`` as a PAX tar stream, as
+    ``ostree export`` does, with xattrs unless told not to."""
     csum = repo.resolve_rev(rev)
     assert csum is not None
     ts = repo.load_commit(csum).timestamp

@@ -43,7 +43,9 @@ __all__ = [
     "swap_loader", "syncfs", "set_immutable", "rm_rf",
 ]
 
+#: the environment variable naming the step :func:`fault_point` stops the process at
 FAULT_ENV = "OSTREEPY_FAULT"
+#: the exit status of a process stopped by :func:`fault_point`
 FAULT_EXIT_CODE = 86
 
 
@@ -134,6 +136,7 @@ def _write_atomic(dirpath: str, name: str, data: bytes, mode: int = 0o644) -> No
 
 
 def write_entry(sysroot: str, bootversion: int, filename: str, entry: BLSEntry) -> None:
+    """Write a boot entry file into ``boot/loader.<bootversion>/entries``, atomically."""
     d = os.path.join(sysroot, f"boot/loader.{bootversion}/entries")
     os.makedirs(d, 0o775, exist_ok=True)
     _write_atomic(d, filename, format_entry(entry).encode())
