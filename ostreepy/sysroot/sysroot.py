@@ -52,7 +52,7 @@ from ..store.keyfile import KeyFile
 from ..progress import DeploymentCheckoutStarted, KernelInstallStarted, Message, ProgressCallback, emit
 from ..store.repo import Repo, RepoMode
 
-__all__ = ["Sysroot", "InsufficientSpaceError", "StagedError", "default_sysroot_path", "init_fs"]
+__all__ = ["Sysroot", "InsufficientSpaceError", "StagedError", "init_fs"]
 
 STAGED_PATH = "run/ostree/staged-deployment"
 SPACE_MARGIN = 1 << 20  # EARLY_PRUNE_SAFETY_MARGIN_SIZE
