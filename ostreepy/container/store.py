@@ -33,10 +33,11 @@ from .merge import merge_layers
 from .refescape import IMAGE_PREFIX, LAYER_PREFIX, escape_ref, image_ref_for, layer_ref_for, unescape_ref
 
 if TYPE_CHECKING:
+    from ociclient.config import ImageConfig
     from ociclient.image import ImageSource, Options
     from ociclient.manifest import Descriptor, Platform
 
-__all__ = ["ImageError", "ImageState", "ImportResult", "LayerPlan", "PreparedImport", "canonical_json",
+__all__ = ["ImageError", "ImageState", "ImportResult", "LayerPlan", "PreparedImport", "canonical_json", "checked_config",
            "image_ref_name", "list_image_states", "list_images", "prepare_image", "prune_layers",
            "pull_image", "query_image", "remove_images"]
 
@@ -94,17 +95,28 @@ class ImageState:
 
     @property
     def version(self) -> Optional[str]:
-        labels = (self.config_json.get("config") or {}).get("Labels") or {}
+        labels = checked_config(self.config).labels
         return labels.get("org.opencontainers.image.version") or labels.get("version")
 
     @property
     def created(self) -> Optional[str]:
-        labels = (self.config_json.get("config") or {}).get("Labels") or {}
-        return labels.get("org.opencontainers.image.created") or self.config_json.get("created")
+        cfg = checked_config(self.config)
+        return cfg.labels.get("org.opencontainers.image.created") or cfg.created
 
     @property
     def architecture(self) -> Optional[str]:
-        return self.config_json.get("architecture")
+        return checked_config(self.config).architecture or None
+
+
+def checked_config(data: bytes) -> "ImageConfig":
+    """An image config checked against the image-spec's types (a stored one may
+    have been written by another tool): :class:`ImageError` when it does not fit."""
+    from ociclient.config import parse_config
+    from ociclient.errors import OciError
+    try:
+        return parse_config(data)
+    except OciError as e:
+        raise ImageError(str(e)) from e
 
 
 def _state_from_commit(repo: Repo, imgref: str, commit: str) -> Optional[ImageState]:
@@ -229,7 +241,7 @@ class PreparedImport:
 
     @property
     def version(self) -> Optional[str]:
-        labels = (self.config_json.get("config") or {}).get("Labels") or {}
+        labels = checked_config(self.config).labels
         return labels.get("org.opencontainers.image.version") or labels.get("version")
 
     def format_layer_status(self) -> Optional[str]:
@@ -269,14 +281,15 @@ def _prepare(repo: Repo, ref: OstreeImageReference, src: ImageSource,
         raise ImageError(f"{ref}: not an image manifest")
     config_bytes = src.get_config(manifest)
     try:
-        config = json.loads(config_bytes)
-    except ValueError:
-        raise ImageError(f"{ref}: the image config is not JSON") from None
-    diff_ids = ((config.get("rootfs") or {}).get("diff_ids") or [])
+        # checked against the image-spec's types once, here, before anything is fetched
+        config = checked_config(config_bytes)
+    except ImageError as e:
+        raise ImageError(f"{ref}: {e}") from e.__cause__
+    diff_ids = list(config.diff_ids)
     if diff_ids and len(diff_ids) != len(manifest.layers):
         raise ImageError(f"{ref}: the config lists {len(diff_ids)} diffIDs for {len(manifest.layers)} layers")
     previous = query_image(repo, ref)
-    labels = (config.get("config") or {}).get("Labels") or {}
+    labels = config.labels
     n_base = 0
     final_diffid = labels.get(FINAL_DIFFID_LABEL)
     if final_diffid:
