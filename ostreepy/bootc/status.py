@@ -5,7 +5,6 @@ host document of an opened :class:`~ostreepy.sysroot.sysroot.Sysroot`.
 
 from __future__ import annotations
 
-import json
 from typing import (Any, Dict, Mapping, Optional, Tuple)
 
 
@@ -32,10 +31,19 @@ def _image_meta(meta: Mapping[str, Any], kd: str, km: str, kc: str) -> Optional[
     digest, manifest, config = _meta_str(meta, kd), _meta_str(meta, km), _meta_str(meta, kc)
     if digest is None or manifest is None or config is None:
         return None
+    from ociclient.config import parse_config
+    from ociclient.errors import OciError
+    from ociclient.schema import load_json
     try:
-        return ImageMeta(digest, json.loads(manifest), json.loads(config))
-    except ValueError:
+        # stored by whichever tool pulled the image: checked, and an image that does
+        # not fit the spec's types shows no details rather than failing the status
+        cfg = parse_config(config.encode())
+        man = load_json(manifest.encode(), "manifest", OciError)
+    except (OciError, UnicodeError):
         return None
+    if not isinstance(man, dict):
+        return None
+    return ImageMeta(digest, man, cfg.raw)
 
 
 def image_of_commit(repo: Any, csum: str) -> Optional[ImageMeta]:

@@ -142,3 +142,17 @@ def test_human_readable_slots():
         " Other ostree\n"
         "       Commit: " + "c" * 64 + "\n"
         "       Pinned: yes\n")
+
+
+@pytest.mark.parametrize("config", ["[]", '{"rootfs": "x"}', '{"config": {"Labels": ["a"]}}',
+                                    "[" * 100000 + "]" * 100000, "not json"])
+def test_stored_image_config_of_the_wrong_shape_shows_no_image(config):
+    """Commit metadata written by another tool: an image config that does not fit the
+    spec's types gives no image details (status still works), never a traceback."""
+    from ostreepy.bootc.status import _image_meta
+    from ostreepy.store.gvariant import Variant
+    meta = {"d": Variant("s", "sha256:" + "a" * 64), "m": Variant("s", '{"schemaVersion": 2}'),
+            "c": Variant("s", config)}
+    assert _image_meta(meta, "d", "m", "c") is None
+    good = dict(meta, c=Variant("s", '{"architecture": "amd64", "config": {"Labels": {"version": "7"}}}'))
+    assert _image_meta(good, "d", "m", "c").version == "7"
