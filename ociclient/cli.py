@@ -398,9 +398,8 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_login(args: argparse.Namespace) -> int:
-    from .auth import Credentials, lookup_credentials, store_credentials
+    from .auth import lookup_credentials
     from .errors import OciError
-    from .transport import TLSConfig, Transport
 
     server = args.registry
     for pre in ("https://", "http://", "docker://"):
@@ -427,23 +426,10 @@ def cmd_login(args: argparse.Namespace) -> int:
         username = input("Username: ")
     if password is None:
         password = getpass.getpass("Password: ")
-    creds = Credentials(username, password)
-    api_host = "registry-1.docker.io" if host == "docker.io" else host
-    ct = _command_timeout(args)
-    kw: Dict[str, Any] = {}
-    if args.request_timeout is not None:
-        kw["request_timeout"] = args.request_timeout or None
-    t = Transport(api_host, credentials=creds, insecure=args.tls_verify is False,
-                  tls=TLSConfig(verify=args.tls_verify is not False, cert_dir=args.cert_dir),
-                  deadline=time.monotonic() + ct if ct else None, **kw)
-    try:
-        from .transport import raise_for_response
-        resp = t.request("GET", "/v2/")
-        with resp:
-            raise_for_response(resp, f"authenticating to {host}")
-    finally:
-        t.close()
-    store_credentials(server, creds, authfile=args.authfile)
+    from .porcelain import login
+    login(server, username, password, authfile=args.authfile, tls_verify=args.tls_verify,
+          cert_dir=args.cert_dir, request_timeout=args.request_timeout,
+          command_timeout=_command_timeout(args))
     print("Login Succeeded!")
     return 0
 

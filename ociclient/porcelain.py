@@ -141,10 +141,15 @@ def _server(registry: str) -> str:
 
 
 def login(registry: str, username: str, password: str, *, authfile: Optional[str] = None,
-          tls_verify: Optional[bool] = None, cert_dir: Optional[str] = None) -> str:
+          tls_verify: Optional[bool] = None, cert_dir: Optional[str] = None,
+          request_timeout: Optional[float] = None, command_timeout: Optional[float] = None) -> str:
     """``skopeo login``: check the credentials against the registry's ``/v2/``,
     then store them in the auth file (default: podman's ``auth.json``);
-    returns the server key they are stored under."""
+    returns the server key they are stored under. ``request_timeout`` bounds the
+    request (None: the transport's default), ``command_timeout`` the whole login
+    (None: no bound)."""
+    import time
+
     from .auth import store_credentials
     from .transport import TLSConfig, Transport, raise_for_response
 
@@ -152,8 +157,12 @@ def login(registry: str, username: str, password: str, *, authfile: Optional[str
     host = server.split("/", 1)[0]
     creds = Credentials(username, password)
     api_host = "registry-1.docker.io" if host == "docker.io" else host
+    kw: Dict[str, Any] = {}
+    if request_timeout is not None:
+        kw["request_timeout"] = request_timeout or None
     t = Transport(api_host, credentials=creds, insecure=tls_verify is False,
-                  tls=TLSConfig(verify=tls_verify is not False, cert_dir=cert_dir))
+                  tls=TLSConfig(verify=tls_verify is not False, cert_dir=cert_dir),
+                  deadline=time.monotonic() + command_timeout if command_timeout else None, **kw)
     try:
         resp = t.request("GET", "/v2/")
         with resp:
