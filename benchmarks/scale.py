@@ -206,6 +206,11 @@ def profile(op: str, tree: Path, work: Path) -> None:
     pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
 
 
+def _before_cells(runs: list, ostree_wall: float) -> tuple:
+    w = statistics.median(m.wall for m in runs)
+    return f"{w:.2f}", f"{w / ostree_wall:.2f}x", f"{max(m.maxrss_mb for m in runs):.1f}"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=1, help="runs per operation and tool (median is shown)")
@@ -216,6 +221,10 @@ def main(argv=None) -> int:
     ap.add_argument("--tree-dir", default=None, help="keep the generated tree here between runs")
     ap.add_argument("--workdir", default=None, help="where repos go (default: a temporary dir under /tmp)")
     ap.add_argument("--ostreepy", default=None, help="ostreepy command (default: the venv's console script)")
+    ap.add_argument("--before", default=None, metavar="CMD",
+                    help="also run this ostreepy command in the same rotation, for before/after under the same "
+                         "load; e.g. a `git archive` of the old commit in DIR: 'env PYTHONPATH=DIR "
+                         ".venv/bin/python -P -m ostreepy' (-P: not the current directory's package)")
     ap.add_argument("--profile", default=None, metavar="OP", help="profile our side of OP in-process instead")
     args = ap.parse_args(argv)
     if args.quick:
@@ -228,6 +237,8 @@ def main(argv=None) -> int:
     import shlex
     tools = {"ostree": ["ostree"],
              "ostreepy": shlex.split(args.ostreepy) if args.ostreepy else sb.default_ostreepy()}
+    if args.before:
+        tools["before"] = shlex.split(args.before)
     note = sb.compile_bytecode()
     sb.LAUNCHER = sb.Launcher()  # first, while this process is small
     floor = sb.measure(["true"]).maxrss_mb
@@ -244,19 +255,18 @@ def main(argv=None) -> int:
         if args.profile:
             profile(args.profile, tree, work)
             return 0
-        results = {op: {"ostree": [], "ostreepy": []} for op in ops}
+        results = {op: {t: [] for t in tools} for op in ops}
         bench = ScaleBench(tools, tree, work)
         for r in range(args.repeat):
             for i, op in enumerate(ops):
-                order = ["ostree", "ostreepy"] if (r + i) % 2 == 0 else ["ostreepy", "ostree"]
+                order = list(tools) if (r + i) % 2 == 0 else list(reversed(tools))
                 for tool in order:
                     m = bench.run(op, tool)
                     results[op][tool].append(m)
                     sb.log(f"  run {r + 1}/{args.repeat} {op:18s} {tool:8s} {m.wall:7.2f} s "
                            f"{m.maxrss_mb:7.1f} MB  (load {os.getloadavg()[0]:.2f})")
         cs = bench.checksums
-        mismatched = cs.get(("ostree", "bare")) != cs.get(("ostreepy", "bare")) \
-            and ("ostree", "bare") in cs and ("ostreepy", "bare") in cs
+        mismatched = len({v for (t, _), v in cs.items()}) > 1
     finally:
         sb.rmtree(work)
 
@@ -264,8 +274,10 @@ def main(argv=None) -> int:
     print(f"Tree: {args.files} files + {stats['symlinks']} symlinks, {stats['dirs']} dirs, "
           f"{stats['bytes'] / 1e6:.1f} MB; {args.repeat} run(s) each, median shown; "
           f"load average {os.getloadavg()[0]:.2f} at the end{note}")
+    before = "before" in tools
     hdr = ("operation", "ostree s", "ostreepy s", "ratio", "target", "ostree MB", "ostreepy MB",
-           "us/file ostree", "us/file ostreepy", "verdict")
+           "us/file ostree", "us/file ostreepy", "verdict") + (("before s", "before ratio", "before MB")
+                                                               if before else ())
     rows = []
     for op in ops:
         a, b = results[op]["ostree"], results[op]["ostreepy"]
@@ -277,7 +289,8 @@ def main(argv=None) -> int:
         ratio = wb / wa if wa > 0 else float("inf")
         ok = ratio <= target and rb < sb.RSS_TARGET_MB
         rows.append((op, f"{wa:.2f}", f"{wb:.2f}", f"{ratio:.2f}x", f"<={target:.1f}x", f"{ra:.1f}", f"{rb:.1f}",
-                     f"{wa / args.files * 1e6:.0f}", f"{wb / args.files * 1e6:.0f}", "ok" if ok else "MISSED"))
+                     f"{wa / args.files * 1e6:.0f}", f"{wb / args.files * 1e6:.0f}", "ok" if ok else "MISSED")
+                    + (_before_cells(results[op]["before"], wa) if before else ()))
     widths = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731
     print(line(hdr))
