@@ -199,7 +199,7 @@ def profile(op: str, tree: Path, work: Path) -> None:
             prof.runcall(fk.fsck, repo)
         elif op == "checkout-hardlink":
             prof.runcall(co.checkout, repo, csum, str(work / "profile-co"),
-                            co.CheckoutOptions(require_hardlinks=True))
+                            co.CheckoutOptions(no_copy_fallback=True))
         else:
             raise SystemExit(f"--profile knows commit-bare, fsck-bare, checkout-hardlink, not {op}")
     sb.log(f"{op} in-process: {time.perf_counter() - t:.2f} s (under cProfile)")
