@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import attrs
 
@@ -48,6 +48,26 @@ def _traverse_keep_younger_than(repo: Repo, checksum: str, cutoff: int,
         current = commit.parent
 
 
+_BATCH = 256
+
+
+def _delete_all(repo: Repo, objects: List[Tuple[str, ObjectType]]) -> int:
+    """Deletes content and tree objects on two threads, returning the bytes freed.
+
+    Each unlink waits on the filesystem (on a discard mount, on freeing blocks)
+    with the GIL released: two at a time overlap that wait.  delete_object stats
+    the object for its size: one lstat per object, not two."""
+    def run(batch: List[Tuple[str, ObjectType]]) -> int:
+        return sum(repo.delete_object(csum, objtype) for csum, objtype in batch)
+
+    batches = [objects[i:i + _BATCH] for i in range(0, len(objects), _BATCH)]
+    if len(batches) <= 1:
+        return sum(map(run, batches))
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as pool:
+        return sum(pool.map(run, batches))
+
+
 def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool = False,
           keep_younger_than: Optional[int] = None, commit_only: bool = False) -> PruneResult:
     """Delete unreachable objects under an exclusive lock (so no writer races the walk)."""
@@ -64,6 +84,7 @@ def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool =
             for csum, _ in repo.list_objects(ObjectType.COMMIT):
                 repo.traverse_commit(csum, reachable, depth=depth)
         total = pruned = freed = 0
+        doomed: List[Tuple[str, ObjectType]] = []
         for csum, objtype in list(repo.list_objects()):
             if objtype in (ObjectType.COMMIT_META, ObjectType.TOMBSTONE_COMMIT):
                 continue
@@ -77,10 +98,15 @@ def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool =
                     freed += os.lstat(repo.object_path(csum, objtype)).st_size
                 except FileNotFoundError:
                     continue
-            else:
-                # delete_object stats the object for its size: one lstat, not two
+            elif objtype == ObjectType.COMMIT:
                 freed += repo.delete_object(csum, objtype)
+            else:
+                doomed.append((csum, objtype))
+                if len(doomed) >= _BATCH * 8:
+                    freed += _delete_all(repo, doomed)
+                    doomed = []
             pruned += 1
+        freed += _delete_all(repo, doomed)
         # No syncfs at the end, as in ostree: a deletion lost to a crash only
         # leaves an unreachable object for the next prune, while syncing costs
         # a flush of everything dirty on the filesystem, other writers' included.
