@@ -174,7 +174,9 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                     src = f"{prefix}{fcsum[:2]}/{fcsum[2:]}.file"
                     try:
                         st = lstat(src)
-                        linkable = bool(st.st_size) and not S_ISLNK(st.st_mode)
+                        # a bare symlink object is linked like a file (its size is
+                        # its target's length, never 0)
+                        linkable = bool(st.st_size)
                     except FileNotFoundError:
                         linkable = False
                 else:

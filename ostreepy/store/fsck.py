@@ -1,14 +1,23 @@
-"""Re-hashing every object reachable from every commit, as ``ostree fsck`` does."""
+"""Re-hashing every object reachable from every commit, as ``ostree fsck`` does.
+
+Built to stay flat in memory at any repository size: the walk keeps one compact
+key per distinct object (its type byte and 32-byte binary checksum, in an
+insertion-ordered dict, so objects are checked and reported in walk order), a
+dirtree reached again from another commit is not walked again, objects are
+checked on a few threads with a bounded number in flight, and which commits
+reach a bad object is worked out only when there is one (a second walk).
+"""
 
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Set, Tuple
+from collections import deque
+from typing import Callable, Deque, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import attrs
 
 from ..errors import ObjectNotFoundError, OstreeError
-from .objects import ObjectType
+from .objects import Commit, ObjectType
 from ..progress import FsckStarted, ObjectChecked, ProgressCallback, emit
 from .repo import CHUNK, Repo
 
@@ -57,6 +66,67 @@ def fsck_object(repo: Repo, checksum: str, objtype: ObjectType) -> None:
     parse_metadata_object(objtype, data)
 
 
+_IN_FLIGHT = 256  # objects handed to the checking threads ahead of the consumer
+
+
+def _key(checksum: str, objtype: ObjectType) -> bytes:
+    return bytes((objtype,)) + bytes.fromhex(checksum)
+
+
+def _unkey(key: bytes) -> Tuple[str, ObjectType]:
+    return key[1:].hex(), ObjectType(key[0])
+
+
+def _walk_commit(repo: Repo, checksum: str, commit: Commit, add: Callable[[bytes], bool]) -> None:
+    """Calls ``add`` with the key of the commit object and of every object its tree
+    reaches (the commit object is hashed and counted too, as ostree's traversal
+    includes it); a dirtree whose ``add`` returns False (already known) is not
+    descended into."""
+    add(_key(checksum, ObjectType.COMMIT))
+    add(_key(commit.root_meta, ObjectType.DIR_META))
+    stack = [commit.root_tree]
+    while stack:
+        t = stack.pop()
+        if not add(_key(t, ObjectType.DIR_TREE)):
+            continue
+        try:
+            tree = repo.load_dirtree(t)
+        except OstreeError:
+            continue  # reported when the dirtree itself is checked
+        for _, f in tree.files:
+            add(_key(f, ObjectType.FILE))
+        for _, st, sm in tree.dirs:
+            add(_key(sm, ObjectType.DIR_META))
+            stack.append(st)
+
+
+def _checked(repo: Repo, keys: Iterable[bytes]) -> Iterator[Tuple[bytes, Optional[OstreeError]]]:
+    """(key, error or None) for every key, in order; checked on a few threads.
+
+    Decompression and hashing release the GIL: checking objects on a few threads
+    uses the machine's cores as C ostree (single-threaded) cannot.  At most
+    _IN_FLIGHT are queued, so memory does not grow with the repository."""
+    def check(key: bytes) -> Optional[OstreeError]:
+        csum, objtype = _unkey(key)
+        try:
+            fsck_object(repo, csum, objtype)
+        except OstreeError as e:
+            return e
+        return None
+
+    from concurrent.futures import Future, ThreadPoolExecutor
+    window: Deque[Tuple[bytes, "Future[Optional[OstreeError]]"]] = deque()
+    with ThreadPoolExecutor(max(1, min(4, (os.cpu_count() or 1) * 2))) as pool:
+        for key in keys:
+            window.append((key, pool.submit(check, key)))
+            if len(window) >= _IN_FLIGHT:
+                k, fut = window.popleft()
+                yield k, fut.result()
+        while window:
+            k, fut = window.popleft()
+            yield k, fut.result()
+
+
 def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] = None) -> FsckResult:
     """Check every commit and everything it reaches; lists every missing or corrupt object."""
     result = FsckResult()
@@ -66,7 +136,15 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
         except OstreeError as e:
             result.ref_errors.append(f"Loading commit for ref {refspec}: {e}")
     commits = sorted(c for c, _ in repo.list_objects(ObjectType.COMMIT))
-    parents: Dict[Tuple[str, ObjectType], List[str]] = {}
+    complete: List[Tuple[str, Commit]] = []
+    objects: Dict[bytes, None] = {}
+
+    def add(key: bytes) -> bool:
+        if key in objects:
+            return False
+        objects[key] = None
+        return True
+
     for c in commits:
         reason = repo.commit_partial_reason(c)
         if reason is not None:
@@ -80,53 +158,37 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
         except OstreeError as e:
             result.problems.append(FsckProblem(c, ObjectType.COMMIT, str(e), False))
             continue
-        # the commit object is hashed too, and counted, as ostree's traversal includes it
-        parents[(c, ObjectType.COMMIT)] = [c]
-        parents.setdefault((commit.root_meta, ObjectType.DIR_META), []).append(c)
-        stack = [commit.root_tree]
-        seen: Set[str] = set()
-        while stack:
-            t = stack.pop()
-            if t in seen:
-                continue
-            seen.add(t)
-            parents.setdefault((t, ObjectType.DIR_TREE), []).append(c)
-            try:
-                tree = repo.load_dirtree(t)
-            except OstreeError:
-                continue  # reported when the dirtree itself is checked
-            for _, f in tree.files:
-                lst = parents.setdefault((f, ObjectType.FILE), [])
-                if not lst or lst[-1] != c:
-                    lst.append(c)
-            for _, st, sm in tree.dirs:
-                lst = parents.setdefault((sm, ObjectType.DIR_META), [])
-                if not lst or lst[-1] != c:
-                    lst.append(c)
-                stack.append(st)
-    total = len(parents)
+        complete.append((c, commit))
+        _walk_commit(repo, c, commit, add)
+    total = len(objects)
     result.n_objects = total
     emit(progress, FsckStarted(result.n_commits, total))
 
-    def check(key: Tuple[str, ObjectType]) -> Optional[OstreeError]:
-        try:
-            fsck_object(repo, key[0], key[1])
-        except OstreeError as e:
-            return e
-        return None
+    failed: Dict[bytes, OstreeError] = {}
+    for i, (key, err) in enumerate(_checked(repo, objects)):
+        if progress is not None:
+            csum, objtype = _unkey(key)
+            progress(ObjectChecked(csum, objtype.name_str, i + 1, total, err is None))
+        if err is not None:
+            failed[key] = err
+    objects.clear()  # its memory back before the second walk
+    # which commits reach each bad object, for the messages and for marking them partial
+    reached_by: Dict[bytes, List[str]] = {k: [] for k in failed}
+    for c, commit in complete:
+        seen: Set[bytes] = set()
 
-    # Decompression and hashing release the GIL: checking objects on a few
-    # threads uses the machine's cores as C ostree (single-threaded) cannot.
-    from concurrent.futures import ThreadPoolExecutor
-    with ThreadPoolExecutor(max(1, min(4, (os.cpu_count() or 1) * 2))) as pool:
-        outcomes = pool.map(check, list(parents), chunksize=64)
-        errors = []
-        for i, ((key, cs), err) in enumerate(zip(parents.items(), outcomes)):
-            if progress is not None:
-                progress(ObjectChecked(key[0], key[1].name_str, i + 1, total, err is None))
-            if err is not None:
-                errors.append((key, cs, err))
-    for (csum, objtype), cs, err in errors:
+        def note(key: bytes) -> bool:
+            if key in seen:
+                return False
+            seen.add(key)
+            if key in reached_by:
+                reached_by[key].append(c)
+            return True
+
+        _walk_commit(repo, c, commit, note)
+    for key, err in failed.items():
+        csum, objtype = _unkey(key)
+        cs = reached_by[key]
         try:
             raise err
         except ObjectNotFoundError:

@@ -214,7 +214,9 @@ class Repo:
         self._objdir_lock = threading.Lock()
         self._txn_depth = 0
         self._txn_lock = threading.Lock()
-        self._staged: Dict[Tuple[str, ObjectType], str] = {}
+        # compact keys (type byte + binary checksum): at 100,000 objects a dict of
+        # (checksum, type) -> path strings was ~35 MB; the path follows from the key
+        self._staged: Set[bytes] = set()
         self._staging_dir: Optional[str] = None
         self._staging_lock: Optional[stg.StagingLock] = None
         self._tmp_dfd = -1
@@ -384,20 +386,25 @@ class Repo:
 
     def _commit_staged(self) -> None:
         with self._txn_lock:
-            staged, self._staged = self._staged, {}
+            staged, self._staged = self._staged, set()
             refs, self._ready_refs = self._ready_refs, {}
             staging, self._staging_dir = self._staging_dir, None
             staging_lock, self._staging_lock = self._staging_lock, None
         self.sync()
 
-        def move(batch: List[Tuple[Tuple[str, ObjectType], str]]) -> None:
+        archive = self.mode is RepoMode.ARCHIVE
+
+        def move(batch: List[bytes]) -> None:
             # A rename over an object another writer added meanwhile replaces it with
             # identical content, so no existence check is needed.
-            for (csum, objtype), path in batch:
+            assert staging is not None
+            for key in batch:
+                csum, objtype = key[1:].hex(), ObjectType(key[0])
                 self._ensure_objdir(csum)
-                os.rename(path, self._final_object_path(csum, objtype))
+                os.rename(_staged_path(staging, csum, objtype, archive), self._final_object_path(csum, objtype))
 
-        items = list(staged.items())
+        items = list(staged)
+        del staged
         batches = [items[i:i + 256] for i in range(0, len(items), 256)]
         if len(batches) > 1:
             from concurrent.futures import ThreadPoolExecutor
@@ -429,10 +436,9 @@ class Repo:
     def object_path(self, checksum: str, objtype: ObjectType) -> str:
         """Where an object is: its loose path, or its staging path while a transaction
         that wrote it is still open."""
-        if self._staged:
-            staged = self._staged.get((checksum, objtype))
-            if staged is not None:
-                return staged
+        if self._staged and self._staging_dir is not None:
+            if bytes((objtype,)) + bytes.fromhex(checksum) in self._staged:
+                return _staged_path(self._staging_dir, checksum, objtype, self.mode is RepoMode.ARCHIVE)
         return self._final_object_path(checksum, objtype)
 
     def _final_object_path(self, checksum: str, objtype: ObjectType) -> str:
@@ -455,21 +461,19 @@ class Repo:
                 if reused:
                     # what a transaction that died left here was verified before it was
                     # staged: it goes in with ours (libostree's transaction resume)
-                    for csum, t, p in stg.staged_objects(d, self.mode is RepoMode.ARCHIVE):
-                        self._staged.setdefault((csum, t), p)
+                    for csum, t, _p in stg.staged_objects(d, self.mode is RepoMode.ARCHIVE):
+                        self._staged.add(bytes((t,)) + bytes.fromhex(csum))
             # laid out like objects/ (xx/ subdirectories), so writers on several
             # threads do not all queue on one directory's lock
             sub = os.path.join(self._staging_dir, prefix)
             if prefix not in self._staging_subdirs:
                 os.makedirs(sub, 0o700, exist_ok=True)
                 self._staging_subdirs.add(prefix)
-        # named as in objects/, so that libostree reusing this directory moves them right
-        ext = "filez" if objtype is ObjectType.FILE and self.mode is RepoMode.ARCHIVE else objtype.name_str
-        return os.path.join(sub, f"{checksum[2:]}.{ext}")
+        return _staged_path(self._staging_dir, checksum, objtype, self.mode is RepoMode.ARCHIVE)
 
     def _note_staged(self, checksum: str, objtype: ObjectType, path: str) -> None:
         with self._txn_lock:
-            self._staged[(checksum, objtype)] = path
+            self._staged.add(bytes((objtype,)) + bytes.fromhex(checksum))
 
     def has_object(self, checksum: str, objtype: ObjectType) -> bool:
         try:
@@ -1439,3 +1443,10 @@ def _write_file_atomic(path: str, data: bytes, mode: int, tmpdir: Optional[str] 
     os.close(fd)
     os.rename(tmp, path)
 
+
+def _staged_path(staging: str, checksum: str, objtype: ObjectType, archive: bool) -> str:
+    # laid out and named as in objects/ (xx/ subdirectories, .filez in archive
+    # repos), so that libostree reusing a staging directory a dead transaction
+    # left moves its objects right
+    ext = "filez" if objtype is ObjectType.FILE and archive else objtype.name_str
+    return f"{staging}/{checksum[:2]}/{checksum[2:]}.{ext}"

@@ -46,7 +46,6 @@ from .deployment import (ORIGIN_TRANSIENT_GROUP, Deployment, StatusRow, allocate
 from ..errors import DeployError, OstreeError, SysrootError
 from .etcmerge import (EtcDiff, EtcMergePlan, apply_etc_merge, plan_etc_merge, snapshot_commit_dir,
                        snapshot_dir)
-from .paths import default_sysroot_path
 from .kernel import KernelLayout, commit_kernel_size, find_kernel, install_kernel
 from ..store.keyfile import KeyFile
 from ..progress import DeploymentCheckoutStarted, KernelInstallStarted, Message, ProgressCallback, emit
