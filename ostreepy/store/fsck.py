@@ -66,7 +66,8 @@ def fsck_object(repo: Repo, checksum: str, objtype: ObjectType) -> None:
     parse_metadata_object(objtype, data)
 
 
-_IN_FLIGHT = 256  # objects handed to the checking threads ahead of the consumer
+_IN_FLIGHT = 512  # objects handed to the checking threads ahead of the consumer
+_CHUNK = 32  # objects a thread checks per hand-off
 
 
 def _key(checksum: str, objtype: ObjectType) -> bytes:
@@ -104,27 +105,40 @@ def _checked(repo: Repo, keys: Iterable[bytes]) -> Iterator[Tuple[bytes, Optiona
     """(key, error or None) for every key, in order; checked on a few threads.
 
     Decompression and hashing release the GIL: checking objects on a few threads
-    uses the machine's cores as C ostree (single-threaded) cannot.  At most
-    _IN_FLIGHT are queued, so memory does not grow with the repository."""
-    def check(key: bytes) -> Optional[OstreeError]:
-        csum, objtype = _unkey(key)
-        try:
-            fsck_object(repo, csum, objtype)
-        except OstreeError as e:
-            return e
-        return None
+    uses the machine's cores as C ostree (single-threaded) cannot.  Keys go to the
+    threads _CHUNK at a time (a future per small object costs more Python time
+    than checking it), and at most _IN_FLIGHT objects are queued, so memory does
+    not grow with the repository."""
+    def check(chunk: List[bytes]) -> List[Optional[OstreeError]]:
+        out: List[Optional[OstreeError]] = []
+        for key in chunk:
+            csum, objtype = _unkey(key)
+            try:
+                fsck_object(repo, csum, objtype)
+            except OstreeError as e:
+                out.append(e)
+            else:
+                out.append(None)
+        return out
 
     from concurrent.futures import Future, ThreadPoolExecutor
-    window: Deque[Tuple[bytes, "Future[Optional[OstreeError]]"]] = deque()
+    window: Deque[Tuple[List[bytes], "Future[List[Optional[OstreeError]]]"]] = deque()
     with ThreadPoolExecutor(max(1, min(4, (os.cpu_count() or 1) * 2))) as pool:
+        chunk: List[bytes] = []
         for key in keys:
-            window.append((key, pool.submit(check, key)))
-            if len(window) >= _IN_FLIGHT:
-                k, fut = window.popleft()
-                yield k, fut.result()
+            chunk.append(key)
+            if len(chunk) < _CHUNK:
+                continue
+            window.append((chunk, pool.submit(check, chunk)))
+            chunk = []
+            if len(window) * _CHUNK >= _IN_FLIGHT:
+                done, fut = window.popleft()
+                yield from zip(done, fut.result())
+        if chunk:
+            window.append((chunk, pool.submit(check, chunk)))
         while window:
-            k, fut = window.popleft()
-            yield k, fut.result()
+            done, fut = window.popleft()
+            yield from zip(done, fut.result())
 
 
 def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] = None) -> FsckResult:
