@@ -43,9 +43,9 @@ from .errors import ArgumentError, FileSystemError, OstreeError, RegistryError, 
 from .progress import ProgressCallback
 from .store.gvariant import Variant
 from .store.repo import Repo
-from .sysroot.sysroot import Sysroot
 
 if TYPE_CHECKING:
+    from .sysroot.sysroot import Sysroot
     from bootloader.bls import BLSEntry
     from ociclient.image import Options
     from ociclient.manifest import Platform
@@ -69,7 +69,7 @@ BOOTED_DEFAULT = "default"
 
 PathArg = Union[str, "os.PathLike[str]"]
 RepoArg = Union[str, "os.PathLike[str]", Repo]
-SysrootArg = Union[str, "os.PathLike[str]", Sysroot]
+SysrootArg = Union[str, "os.PathLike[str]", "Sysroot"]
 ImageArg = Union[str, "OstreeImageReference"]
 #: what commit metadata may hold, as Python values: str (``s``), bool (``b``), int
 #: (``x``, int64), bytes (``ay``), a list of str (``as``), or a :class:`Variant` as is
@@ -144,12 +144,13 @@ def _repo(repo: RepoArg, param: str = "repo") -> Iterator[Repo]:
 
 @_api
 def open_sysroot(sysroot: PathArg, *, booted: Optional[str] = BOOTED_DEFAULT,
-                 progress: Optional[ProgressCallback] = None) -> Sysroot:
+                 progress: Optional[ProgressCallback] = None) -> "Sysroot":
     """Open the sysroot at ``sysroot`` (a directory holding ``ostree/`` and
     ``boot/``). ``booted`` says which deployment stands for the running
     system (see the module's documentation): ``"default"`` (the default),
     None, or a kernel command line. ``progress`` hears the sysroot's
     messages (``Copying /etc changes...``) as events."""
+    from .sysroot.sysroot import Sysroot
     path = _path(sysroot, "sysroot")
     if booted is not None and not isinstance(booted, str):
         raise ArgumentError(f"booted: expected 'default', None or a kernel command line, "
@@ -164,7 +165,8 @@ def open_sysroot(sysroot: PathArg, *, booted: Optional[str] = BOOTED_DEFAULT,
 
 @contextlib.contextmanager
 def _sysroot(sysroot: SysrootArg, booted: Optional[str],
-             progress: Optional[ProgressCallback] = None) -> Iterator[Sysroot]:
+             progress: Optional[ProgressCallback] = None) -> Iterator["Sysroot"]:
+    from .sysroot.sysroot import Sysroot
     if isinstance(sysroot, Sysroot):
         yield sysroot
         return
@@ -610,7 +612,7 @@ def init_sysroot(path: PathArg, *, stateroot: str = "default", repo_mode: Option
     sysroot at ``path`` (created if missing) with one stateroot. Its
     repository is ``bare`` for root (real owners) and ``bare-user`` for
     anyone else, unless ``repo_mode`` says."""
-    from .sysroot.sysroot import init_fs
+    from .sysroot.sysroot import Sysroot, init_fs
     p = _path(path, "path")
     _str(stateroot, "stateroot")
     mode = _str(repo_mode, "repo_mode", optional=True) or ("bare" if os.geteuid() == 0 else "bare-user")
