@@ -100,7 +100,8 @@ class _Writer:
     def __init__(self, repo: Repo, threads: int) -> None:
         self.repo = repo
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
-        self.pending: List[Tuple[MutableTree, List[str], "Future[List[str]]"]] = []
+        # (tree, name) of each file a future writes, in the order the checksums come back
+        self.pending: List[Tuple[List[Tuple[MutableTree, str]], "Future[List[str]]"]] = []
         self.queued = 0
 
     def submit(self, tree: MutableTree, name: str, fn: Callable[..., str], *args: Any) -> None:
@@ -111,12 +112,16 @@ class _Writer:
 
     def submit_batch(self, tree: MutableTree, names: List[str], fn: Callable[[], List[str]]) -> None:
         """``fn`` returns the checksums of ``names``, in order."""
+        self.submit_items([(tree, name) for name in names], fn)
+
+    def submit_items(self, targets: List[Tuple[MutableTree, str]], fn: Callable[[], List[str]]) -> None:
+        """``fn`` returns the checksums of the files named by ``targets``, in order."""
         if self.pool is None:
-            for name, csum in zip(names, fn()):
+            for (tree, name), csum in zip(targets, fn()):
                 tree.replace_file(name, csum)
             return
-        self.pending.append((tree, names, self.pool.submit(fn)))
-        self.queued += len(names)
+        self.pending.append((targets, self.pool.submit(fn)))
+        self.queued += len(targets)
         if self.queued > 4096:
             self.drain()
 
@@ -126,13 +131,13 @@ class _Writer:
             return
         fut: "Future[List[str]]" = Future()
         fut.set_result([checksum])
-        self.pending.append((tree, [name], fut))
+        self.pending.append(([(tree, name)], fut))
 
     def drain(self) -> None:
         pending, self.pending = self.pending, []
         self.queued = 0
-        for tree, names, fut in pending:
-            for name, csum in zip(names, fut.result()):
+        for targets, fut in pending:
+            for (tree, name), csum in zip(targets, fut.result()):
                 tree.replace_file(name, csum)
 
     def close(self) -> None:
@@ -397,6 +402,7 @@ class _TarImporter:
         self.translate = translate
         self.entries = 0
         self.writer: Optional[_Writer] = None
+        self.small: List[Tuple[MutableTree, str, FileHeader, bytes]] = []
         self.pending_bytes = 0
         self.repo = repo
         self.root = mtree
@@ -474,8 +480,11 @@ class _TarImporter:
                 if len(data) != member.size:
                     raise TarError(f"Truncated data for {path}")
                 self.pending_bytes += len(data)
-                self.writer.submit(parent, name, self.repo.write_content_bytes, header, data)
+                self.small.append((parent, name, header, data))
+                if len(self.small) >= _BATCH:
+                    self._flush_small()
                 if self.pending_bytes > _MAX_PENDING:
+                    self._flush_small()
                     self.writer.drain()
                     self.pending_bytes = 0
                 if self.progress is not None:
@@ -484,14 +493,26 @@ class _TarImporter:
             csum = self.repo.write_content(header, fileobj, member.size)  # type: ignore[arg-type]
         if self.writer is not None:
             # queued behind the pool's pending files, so names written twice keep tar order
+            self._flush_small()
             self.writer.add_done(parent, name, csum)
         else:
             parent.replace_file(name, csum)
         if self.progress is not None:
             self.progress(FileWritten("/" + path, member.size))
 
+    def _flush_small(self) -> None:
+        """The small files read so far go to the pool as one job: a future per small
+        file costs more Python time than the file's own write."""
+        if not self.small or self.writer is None:
+            return
+        batch, self.small = self.small, []
+        write = self.repo.write_content_bytes
+        self.writer.submit_items([(parent, name) for parent, name, _h, _d in batch],
+                                 lambda: [write(h, d) for _p, _n, h, d in batch])
+
     def finish(self) -> None:
         if self.writer is not None:
+            self._flush_small()
             self.writer.drain()
         for parent, name, target, size in self.deferred:
             comps = split_path(target)
