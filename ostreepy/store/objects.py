@@ -522,12 +522,34 @@ def parse_metadata_object(objtype: ObjectType, data: bytes) -> Any:
     raise InvalidObjectError(f"{objtype.name_str} is not a metadata object type")
 
 
+def loose_name(checksum: str, objtype: ObjectType, archive: bool) -> str:
+    """``<xx>/<rest>.<ext>``: where an object lies below ``objects/`` (or below a
+    staging directory, laid out the same way); file objects of archive
+    repositories are ``.filez``."""
+    ext = "filez" if objtype == ObjectType.FILE and archive else objtype.name_str
+    return f"{checksum[:2]}/{checksum[2:]}.{ext}"
+
+
 def loose_path(checksum: str, objtype: ObjectType, archive: bool) -> str:
     """objects/<xx>/<rest>.<ext>, relative to the repository."""
-    ext = objtype.name_str
-    if objtype == ObjectType.FILE and archive:
-        ext = "filez"
-    return f"objects/{checksum[:2]}/{checksum[2:]}.{ext}"
+    return "objects/" + loose_name(checksum, objtype, archive)
+
+
+def parse_loose_name(prefix: str, name: str, archive: bool) -> Optional[Tuple[str, ObjectType]]:
+    """The inverse of :func:`loose_name` for the entry ``name`` of directory
+    ``prefix``: (checksum, type), or None for anything that is not an object of a
+    repository of this kind (``.file`` in archive mode, ``.filez`` elsewhere)."""
+    rest, dot, ext = name.partition(".")
+    if not dot or len(prefix) != 2 or not is_checksum(prefix + rest):
+        return None
+    if ext in ("file", "filez"):
+        if (ext == "filez") != archive:
+            return None
+        return prefix + rest, ObjectType.FILE
+    try:
+        return prefix + rest, ObjectType.from_name(ext)
+    except InvalidObjectError:
+        return None
 
 
 # bare-user stores the real ownership and mode in this xattr

@@ -498,27 +498,9 @@ class Repo:
             except NotADirectoryError:
                 continue
             for name in names:
-                rest, dot, ext = name.partition(".")
-                if not dot or len(rest) != 62:
-                    continue
-                if ext == "filez":
-                    if not archive:
-                        continue
-                    t = ObjectType.FILE
-                elif ext == "file":
-                    if archive:
-                        continue
-                    t = ObjectType.FILE
-                else:
-                    try:
-                        t = ObjectType.from_name(ext)
-                    except InvalidObjectError:
-                        continue
-                if objtype is not None and t != objtype:
-                    continue
-                csum = prefix + rest
-                if obj.is_checksum(csum):
-                    yield csum, t
+                parsed = obj.parse_loose_name(prefix, name, archive)
+                if parsed is not None and (objtype is None or parsed[1] == objtype):
+                    yield parsed
 
     def _ensure_objdir(self, checksum: str) -> str:
         prefix = checksum[:2]
@@ -1445,8 +1427,6 @@ def _write_file_atomic(path: str, data: bytes, mode: int, tmpdir: Optional[str] 
 
 
 def _staged_path(staging: str, checksum: str, objtype: ObjectType, archive: bool) -> str:
-    # laid out and named as in objects/ (xx/ subdirectories, .filez in archive
-    # repos), so that libostree reusing a staging directory a dead transaction
-    # left moves its objects right
-    ext = "filez" if objtype is ObjectType.FILE and archive else objtype.name_str
-    return f"{staging}/{checksum[:2]}/{checksum[2:]}.{ext}"
+    # laid out and named as in objects/, so that libostree reusing a staging
+    # directory a dead transaction left moves its objects right
+    return f"{staging}/{obj.loose_name(checksum, objtype, archive)}"

@@ -35,8 +35,7 @@ import time
 from typing import Iterator, Optional, Tuple
 
 from .lock import F_OFD_SETLK, _flock_struct
-from .objects import ObjectType, is_checksum
-from ..errors import InvalidObjectError
+from .objects import ObjectType, parse_loose_name
 
 STAGING_PREFIX = "staging-"
 DEFAULT_EXPIRY_SECS = 86400
@@ -176,19 +175,9 @@ def staged_objects(path: str, archive: bool) -> Iterator[Tuple[str, ObjectType, 
         except NotADirectoryError:
             continue
         for name in names:
-            rest, dot, ext = name.partition(".")
-            if not dot or not is_checksum(sub + rest):
-                continue
-            if ext in ("file", "filez"):
-                if (ext == "filez") != archive:
-                    continue
-                t = ObjectType.FILE
-            else:
-                try:
-                    t = ObjectType.from_name(ext)
-                except InvalidObjectError:
-                    continue
-            yield sub + rest, t, os.path.join(d, name)
+            parsed = parse_loose_name(sub, name, archive)
+            if parsed is not None:
+                yield parsed[0], parsed[1], os.path.join(d, name)
 
 
 def cleanup(tmp_dfd: int, prefix: str, expiry_secs: float, keep_current_boot: bool = True,
