@@ -1,10 +1,13 @@
 #!/usr/bin/env python3
-"""Run the fuzz targets of tests/hardening/fuzz_targets.py for longer than the
-test suite does (which runs each for a few hundred examples).
+"""Run the fuzz targets for longer than the test suite does (which runs each for a
+few hundred examples): the store's and the bootloader's parsers
+(tests/hardening/fuzz_targets.py) and ociclient's (tests/ociclient/ocifuzz_targets.py,
+named ``ociclient.<target>`` here).
 
     .venv/bin/python scripts/fuzz.py                      # every target, 20x the test-suite examples
     .venv/bin/python scripts/fuzz.py --scale 200 tar_import kargs_parse
     .venv/bin/python scripts/fuzz.py --examples 100000 --seed 7 keyfile_parse
+    .venv/bin/python scripts/fuzz.py --examples 20000 ociclient.manifest
 
 Each run is random (unless --seed); a failure prints the smallest input found and
 the script exits 1.  Prints, per target: examples run and seconds taken.
@@ -20,10 +23,23 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "ociclient"))
 
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
-from hardening.fuzz_targets import TARGETS  # noqa: E402
+from hardening.fuzz_targets import TARGETS as STORE_TARGETS  # noqa: E402
+from ocifuzz_targets import TARGETS as OCI_TARGETS, run_target  # noqa: E402
+
+OCI_SUITE_EXAMPLES = 150  # what tests/ociclient/test_oci_fuzz.py runs each for
+
+
+def _oci(fn):  # type: ignore[no-untyped-def]
+    return lambda value: run_target(fn, value)
+
+
+# (name, target, strategy, examples in the test suite)
+TARGETS = list(STORE_TARGETS) + [(f"ociclient.{name}", _oci(fn), strategy, OCI_SUITE_EXAMPLES)
+                                 for name, (fn, strategy) in sorted(OCI_TARGETS.items())]
 
 
 def _counting(target, runs):  # type: ignore[no-untyped-def]

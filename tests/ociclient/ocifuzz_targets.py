@@ -1,5 +1,5 @@
 """Fuzz targets for ociclient's parsers, shared by ``test_oci_fuzz.py`` (few examples) and
-``scripts/fuzz-ociclient.py`` (many).
+``scripts/fuzz.py`` (many, as ``ociclient.<target>``).
 
 Each target takes bytes or a document and must either succeed or raise an
 :class:`~ociclient.errors.OciError` subclass; anything else is a bug. Inputs are built two

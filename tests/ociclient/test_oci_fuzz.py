@@ -1,6 +1,6 @@
 """Bounded fuzzing of ociclient's parsers (manifest/index, image config, auth.json,
 registries.conf, layout index.json): only OciError subclasses may escape. The targets live in
-``ocifuzz_targets.py``; ``scripts/fuzz-ociclient.py`` runs them with many more examples."""
+``ocifuzz_targets.py``; ``scripts/fuzz.py`` runs them with many more examples."""
 
 from __future__ import annotations
 
