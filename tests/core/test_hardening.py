@@ -154,14 +154,19 @@ def test_very_deep_tree(tmp_path):
 
 
 # issue 14, item 3: a prefix that selects every ref must not reach a delete
-@pytest.mark.parametrize("prefix", ["", "/", "//"])
-def test_refs_delete_refuses_empty_and_root_prefix(tmp_path, prefix):
+def _repo_with_main(tmp_path):
     src = tmp_path / "src"
     src.mkdir()
     (src / "a").write_text("a\n")
     repo = tmp_path / "r"
     ostreepy(f"--repo={repo}", "init", "--mode=archive", check=True)
     ostreepy(f"--repo={repo}", "commit", "-b", "main", src, check=True)
+    return repo
+
+
+@pytest.mark.parametrize("prefix", ["", "/", "//"])
+def test_refs_delete_refuses_empty_and_root_prefix(tmp_path, prefix):
+    repo = _repo_with_main(tmp_path)
     ostreepy(f"--repo={repo}", "refs", "main", "--create=other/x", check=True)
     p = ostreepy(f"--repo={repo}", "refs", "--delete", prefix)
     assert p.returncode == 1
@@ -185,12 +190,7 @@ def test_list_refs_api_refuses_empty_prefix(tmp_path, prefix):
 
 
 def test_refs_create_empty_name_is_refused_not_a_listing(tmp_path):
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "a").write_text("a\n")
-    repo = tmp_path / "r"
-    ostreepy(f"--repo={repo}", "init", "--mode=archive", check=True)
-    ostreepy(f"--repo={repo}", "commit", "-b", "main", src, check=True)
+    repo = _repo_with_main(tmp_path)
     p = ostreepy(f"--repo={repo}", "refs", "main", "--create", "")
     assert p.returncode == 1 and p.stdout == ""
     assert "Invalid refspec" in p.stderr
