@@ -46,3 +46,19 @@ def test_repo_verb_imports_only_the_store(tmp_path):
     rooms = {m.split(".")[1] for m in mods if m.startswith("ostreepy.") and m.count(".") >= 1}
     assert rooms <= {"_version", "cli", "errors", "fsutil", "store"}, rooms
     assert not any(m.split(".")[0] in ("bootloader", "ociclient", "requests", "cryptography") for m in mods)
+
+
+def test_checkout_through_the_porcelain_loads_no_sysroot(tmp_path):
+    """Repository verbs that go through ostreepy.porcelain do not pay for the
+    sysroot, bootloader or image code (the porcelain imports them where used)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_text("a\n")
+    subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "init"], check=True)
+    subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "commit", "-b", "main", str(src)],
+                   check=True, capture_output=True)
+    mods = _modules_after([f"--repo={tmp_path}/r", "checkout", "main", str(tmp_path / "co")])
+    assert "ostreepy.porcelain" in mods and (tmp_path / "co" / "a").read_text() == "a\n"
+    rooms = {m.split(".")[1] for m in mods if m.count(".") >= 1 and m.startswith("ostreepy.")}
+    assert rooms <= {"_version", "cli", "errors", "fsutil", "store", "progress", "porcelain"}, rooms
+    assert not any(m.split(".")[0] in ("bootloader", "ociclient", "requests", "cryptography") for m in mods)
