@@ -1,0 +1,92 @@
+"""The summary file of a repository: its refs, their commits' sizes and a few
+of their metadata, plus repository-wide metadata; pure format code.
+
+GVariant type ``(a(s(taya{sv}))a{sv})``: refs sorted by name, each with the
+commit object's size (native, i.e. little-endian ``t``), its checksum as 32
+bytes, and per-ref metadata (``ostree.commit.timestamp``, big-endian ``t``;
+``version``). The second member holds repository metadata such as
+``ostree.summary.last-modified`` (big-endian), ``ostree.summary.mode``,
+``ostree.static-deltas`` and collection refs under
+``ostree.summary.collection-map``.
+
+CONTRACT (session 2026-12-04): :class:`Summary`, :class:`SummaryRef`,
+:func:`parse_summary` and :meth:`Summary.serialize` are what the pull engine
+and ``summary -u`` build on; keep their names and fields.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Mapping, Optional, Tuple
+
+import attrs
+
+from ..errors import GVariantError, InvalidObjectError
+from ..store import gvariant
+from ..store.gvariant import Variant
+
+SUMMARY_TYPE = "(a(s(taya{sv}))a{sv})"
+#: summaries are small; a bigger one is refused before it is parsed
+MAX_SUMMARY_SIZE = 64 * 1024 * 1024
+
+
+class InvalidSummaryError(InvalidObjectError):
+    """Summary bytes that do not parse, or break the format's rules."""
+
+
+@attrs.frozen
+class SummaryRef:
+    """One ref of a summary: its commit, the commit object's size, and the
+    per-ref metadata (``ostree.commit.timestamp``, ``version``, ...)."""
+
+    checksum: str
+    size: int
+    metadata: Mapping[str, Variant] = attrs.field(factory=dict)
+
+    @property
+    def timestamp(self) -> Optional[int]:
+        v = self.metadata.get("ostree.commit.timestamp")
+        return gvariant.bswap64(v.value) if v is not None and v.type == "t" else None
+
+
+@attrs.frozen
+class Summary:
+    """A parsed summary: refs by name (in the file's order) and repository metadata."""
+
+    refs: Mapping[str, SummaryRef] = attrs.field(factory=dict)
+    metadata: Mapping[str, Variant] = attrs.field(factory=dict)
+
+    def serialize(self) -> bytes:
+        refs = [(name, (r.size, bytes.fromhex(r.checksum), dict(r.metadata)))
+                for name, r in sorted(self.refs.items())]
+        return gvariant.serialize(SUMMARY_TYPE, (refs, dict(self.metadata)))
+
+    def collection_refs(self) -> Dict[Tuple[str, str], SummaryRef]:
+        """Refs of other collections listed under ``ostree.summary.collection-map``."""
+        out: Dict[Tuple[str, str], SummaryRef] = {}
+        cmap = self.metadata.get("ostree.summary.collection-map")
+        if cmap is None or cmap.type != "a{sa(s(taya{sv}))}":
+            return out
+        for cid, refs in cmap.value.items():
+            for name, ref in _parse_refs(refs).items():
+                out[(cid, name)] = ref
+        return out
+
+
+def _parse_refs(raw: list) -> Dict[str, SummaryRef]:
+    refs: Dict[str, SummaryRef] = {}
+    for name, (size, csum, meta) in raw:
+        if len(csum) != 32:
+            raise InvalidSummaryError(f"Invalid checksum of {len(csum)} bytes for ref {name!r} in summary")
+        refs[name] = SummaryRef(checksum=csum.hex(), size=size, metadata=meta)
+    return refs
+
+
+def parse_summary(data: bytes) -> Summary:
+    """Parse summary bytes; :class:`InvalidSummaryError` on anything malformed."""
+    if len(data) > MAX_SUMMARY_SIZE:
+        raise InvalidSummaryError(f"Summary of {len(data)} bytes is larger than {MAX_SUMMARY_SIZE}")
+    try:
+        raw_refs, meta = gvariant.deserialize(SUMMARY_TYPE, data)
+    except GVariantError as e:
+        raise InvalidSummaryError(f"Invalid summary: {e}") from None
+    return Summary(refs=_parse_refs(raw_refs), metadata=meta)
