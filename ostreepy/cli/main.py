@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("keys", nargs="*", metavar="KEY-ID")
     p.set_defaults(func="cmd_sign")
 
+    from .summary import add_parser as add_summary_parser
+    add_summary_parser(sub)
+
     for name, register in _EXTRA_PARSERS:
         register(sub)
     for command, help_text in _EXTRA_HELP.items():
@@ -185,8 +188,9 @@ _EXTRA_PARSERS: List = []
 
 
 _EXTRA_COMMANDS = {"admin": "ostreepy.cli.admin", "container": "ostreepy.cli.container",
-                   "bootc": "ostreepy.cli.bootc"}
+                   "bootc": "ostreepy.cli.bootc", "remote": "ostreepy.cli.remote"}
 _EXTRA_HELP = {"admin": "Commands for managing a host system booted with ostree",
+               "remote": "Remote commands that may involve internet access",
                "container": "Import and export container images",
                "bootc": "Deploy and update a host from bootable container images"}
 

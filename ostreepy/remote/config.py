@@ -137,7 +137,7 @@ def remotes_dir(repo: Repo, sysroot: Optional[str] = None) -> Optional[str]:
         # a physical root (no sysroot/ inside: not a deployment) keeps its remotes in the repo
         if not os.path.lexists(os.path.join(sysroot, "sysroot")):
             return None
-        return os.path.join(sysroot, SYSCONF_REMOTES)
+        return os.path.join(os.path.abspath(sysroot), SYSCONF_REMOTES)
     if _same_file(repo.path, "/ostree/repo"):
         return "/" + SYSCONF_REMOTES
     return None
