@@ -583,8 +583,3 @@ def cmd_sign(args: argparse.Namespace) -> int:
         for secret in secrets:
             sign_commit(repo, args.commit, Signer(type_, secret=secret))
     return 0
-
-
-def cmd_summary(args: argparse.Namespace) -> int:
-    from .summary import cmd_summary as run
-    return run(args)

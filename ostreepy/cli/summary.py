@@ -173,4 +173,4 @@ def add_parser(sub: "argparse._SubParsersAction") -> None:
     p.add_argument("--keys-file", metavar="PATH", help="Read secret keys from this file (one base64 key per line)")
     p.add_argument("-m", "--add-metadata", action="append", metavar="KEY=VALUE",
                    help="Additional metadata field to add to the summary")
-    p.set_defaults(func="cmd_summary")
+    p.set_defaults(func=cmd_summary)

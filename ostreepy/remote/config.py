@@ -36,7 +36,7 @@ from ..store.keyfile import KeyFile
 from ..store.refs import validate_remote_name
 from ..store.repo import Repo, _write_file_atomic
 
-__all__ = ["Remote", "RemoteError", "OptionValue", "list_remotes", "load_remote", "add_remote",
+__all__ = ["Remote", "RemoteError", "list_remotes", "load_remote", "add_remote",
            "replace_remote", "delete_remote", "remote_option", "remote_url", "remotes_dir"]
 
 OptionValue = Union[str, bool, Sequence[str]]

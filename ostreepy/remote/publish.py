@@ -46,7 +46,7 @@ from ..store.objects import Commit, DirMeta, DirTree, ObjectType
 from ..store.repo import Repo
 from .summary import SUMMARY_TYPE
 
-__all__ = ["SummaryUpdate", "PublishError", "METADATA_REF", "build_summary", "regenerate_summary",
+__all__ = ["SummaryUpdate", "PublishError", "build_summary", "regenerate_summary",
            "sign_summary", "list_static_delta_names", "read_summary"]
 
 METADATA_REF = "ostree-metadata"
