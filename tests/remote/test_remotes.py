@@ -221,3 +221,23 @@ def test_sign_verify_options_fixed_vector(twin: Tuple[Path, Path]) -> None:
     assert (b / "config").read_text().endswith(
         '\n[remote "s"]\nurl=https://s\nsign-verify-summary=true\n'
         f"verification-ed25519-key={pub}\nsign-verify=ed25519\n")
+
+
+def test_porcelain_remotes_and_summary(tmp_path: Path) -> None:
+    import ostreepy
+    repo = ostreepy.init(tmp_path / "repo", mode="archive")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f").write_text("x\n")
+    ostreepy.commit(repo, tree, branch="main")
+    r = ostreepy.add_remote(tmp_path / "repo", "origin", "https://example.com/repo",
+                            options={"gpg-verify": False, "branches": ["main"]})
+    assert isinstance(r, ostreepy.Remote) and r.branches == ["main"] and not r.gpg_verify
+    assert [x.name for x in ostreepy.list_remotes(tmp_path / "repo")] == ["origin"]
+    upd = ostreepy.update_summary(tmp_path / "repo", metadata={"note": "hello"})
+    assert isinstance(upd, ostreepy.SummaryUpdate) and upd.refs == ("main",) and upd.signatures == ()
+    assert "\nnote: 'hello'\n" in peer("summary", "--view", f"--repo={tmp_path / 'repo'}")[1]
+    assert ostreepy.remove_remote(tmp_path / "repo", "origin") is True
+    assert ostreepy.remove_remote(tmp_path / "repo", "origin", if_exists=True) is False
+    with pytest.raises(ostreepy.OstreeError, match='Remote "origin" not found'):
+        ostreepy.remove_remote(tmp_path / "repo", "origin")
