@@ -15,9 +15,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import List, Optional, Tuple, Union
+import importlib
+from typing import TYPE_CHECKING, List, Optional, Tuple, Union
 
 from ..errors import OstreeError
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    from ..store.repo import Repo
 
 __all__ = ["register"]
 
@@ -30,7 +36,7 @@ def _out(s: str) -> None:
     sys.stdout.write(s + "\n")
 
 
-def _open(args: argparse.Namespace):  # noqa: ANN202 - a Repo and the sysroot path
+def _open(args: argparse.Namespace) -> Tuple["Repo", Optional[str]]:
     sysroot = getattr(args, "sysroot", None)
     if sysroot is not None:
         from ..store.repo import Repo
@@ -115,9 +121,13 @@ def _read_file(path: str) -> bytes:
         raise RemoteUsageError(f"{path}: {e.strerror}") from None
 
 
-def _import(repo: object, name: str, data: bytes) -> None:
-    from ..remote import keyring  # type: ignore[attr-defined]
-    n = keyring.import_keys(repo, name, data)
+def _keyring() -> "ModuleType":
+    """The GPG helper's module (import_keys, list_keys), written alongside this one."""
+    return importlib.import_module("ostreepy.remote.keyring")
+
+
+def _import(repo: "Repo", name: str, data: bytes) -> None:
+    n = int(_keyring().import_keys(repo, name, data))
     _out(f'Imported {n} GPG key{"" if n == 1 else "s"} to remote "{name}"')
 
 
@@ -198,11 +208,10 @@ def cmd_gpg_import(args: argparse.Namespace) -> int:
 
 
 def cmd_gpg_list_keys(args: argparse.Namespace) -> int:
-    from ..remote import keyring  # type: ignore[attr-defined]
     if not args.name:
         raise RemoteUsageError("NAME must be specified")
     repo, _sysroot = _open(args)
-    for key in keyring.list_keys(repo, args.name):
+    for key in _keyring().list_keys(repo, args.name):
         text = key.format() if hasattr(key, "format") else str(key)
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     return 0
@@ -215,7 +224,7 @@ def _repo_opts(p: argparse.ArgumentParser) -> None:
                    help="Use sysroot at PATH (overrides --repo)")
 
 
-def register(subparsers: "argparse._SubParsersAction") -> None:
+def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     remote = subparsers.add_parser("remote", help="Remote commands that may involve internet access")
     sub = remote.add_subparsers(dest="remote_command", metavar="COMMAND")
 

@@ -15,7 +15,10 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import List, Mapping
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional
+
+if TYPE_CHECKING:
+    from ..store.gvariant import Variant
 
 from ..errors import OstreeError
 
@@ -45,7 +48,8 @@ def iso8601_local(secs: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", tm) + zone
 
 
-def _ref_lines(cid: object, name: str, size: int, csum: bytes, meta: Mapping, out: List[str]) -> None:
+def _ref_lines(cid: Optional[str], name: str, size: int, csum: bytes, meta: Mapping[str, "Variant"],
+               out: List[str]) -> None:
     from ..store.gvariant import bswap64, print_value
     from ..store.prune import format_size
     out.append(f"* {name}" if cid is None else f"* ({cid}, {name})")
@@ -118,9 +122,9 @@ def metadata_value(data: bytes, key: str) -> str:
     return gvariant.print_value(v.type, gvariant.byteswap(v.type, v.value)) + "\n"
 
 
-def _parse_add_metadata(args: List[str]) -> "dict":
+def _parse_add_metadata(args: List[str]) -> Dict[str, "Variant"]:
     from ..store.gvariant_text import parse_text
-    out = {}
+    out: Dict[str, "Variant"] = {}
     for a in args:
         key, eq, text = a.partition("=")
         if not eq:
@@ -158,7 +162,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     raise SummaryUsageError("No option specified; use -u to update summary")
 
 
-def add_parser(sub: "argparse._SubParsersAction") -> None:
+def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("summary", help="Manage summary metadata")
     p.add_argument("--repo", metavar="PATH", default=argparse.SUPPRESS)
     p.add_argument("-u", "--update", action="store_true", help="Update the summary")

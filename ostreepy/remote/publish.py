@@ -79,7 +79,10 @@ def _strcmp_key(s: str) -> bytes:
     return s.encode("utf-8", "surrogateescape")
 
 
-def _ref_entry(repo: Repo, ref: str, checksum: str) -> Tuple[str, Tuple[int, bytes, Dict[str, Variant]]]:
+RefEntry = Tuple[str, Tuple[int, bytes, Dict[str, Variant]]]
+
+
+def _ref_entry(repo: Repo, ref: str, checksum: str) -> RefEntry:
     data = repo.load_metadata(ObjectType.COMMIT, checksum)
     raw_meta, _parent, _rel, _subj, _body, ts_be, _tree, _meta = gvariant.deserialize(
         "(a{sv}aya(say)sstayay)", data)
@@ -154,7 +157,7 @@ def build_summary(repo: Repo, additional_metadata: Optional[Mapping[str, Variant
     """The summary bytes of ``repo`` as libostree makes them, ``now`` the
     ``last-modified`` time (default: the clock)."""
     meta: List[Tuple[str, Variant]] = list((additional_metadata or {}).items())
-    refs: List[Tuple[str, Tuple[int, bytes, Dict[str, Variant]]]] = []
+    refs: List[RefEntry] = []
     main_cid = repo.collection_id
     if main_cid is None:
         heads = repo.list_refs(include_remotes=False)
@@ -175,7 +178,7 @@ def build_summary(repo: Repo, additional_metadata: Optional[Mapping[str, Variant
     by_cid: Dict[str, Dict[str, str]] = {}
     for (cid, ref), csum in repo.list_collection_refs().items():
         by_cid.setdefault(cid, {})[ref] = csum
-    cmap: List[Tuple[str, list]] = []
+    cmap: List[Tuple[str, List[RefEntry]]] = []
     for cid in sorted(by_cid, key=_strcmp_key):
         entries = [_ref_entry(repo, r, by_cid[cid][r]) for r in sorted(by_cid[cid], key=_strcmp_key)]
         if cid == main_cid:
@@ -219,11 +222,13 @@ def sign_summary(data: bytes, sign_keys: Sequence[str] = (), sign_type: str = "e
         sigs = [Signer(sign_type, secret=k).sign(data) for k in sign_keys]
         out[key] = Variant("aay", sigs)
     if gpg_key_ids:
+        import importlib
         try:
-            from ..store.openpgp import sign_detached  # type: ignore[attr-defined]
+            # written by the OpenPGP work: sign_detached(data, key_id, homedir) -> bytes
+            openpgp = importlib.import_module("ostreepy.store.openpgp")
         except ImportError:
             raise PublishError("GPG signing is not available in this build of ostreepy") from None
-        out[_GPG_KEY] = Variant("aay", [sign_detached(data, kid, gpg_homedir) for kid in gpg_key_ids])
+        out[_GPG_KEY] = Variant("aay", [bytes(openpgp.sign_detached(data, kid, gpg_homedir)) for kid in gpg_key_ids])
     return out
 
 
