@@ -47,7 +47,7 @@ from ..store.repo import Repo
 from .summary import SUMMARY_TYPE
 
 __all__ = ["SummaryUpdate", "PublishError", "build_summary", "regenerate_summary",
-           "sign_summary", "list_static_delta_names", "read_summary"]
+           "sign_summary", "list_static_delta_names", "reindex_static_deltas", "read_summary"]
 
 METADATA_REF = "ostree-metadata"
 SUMMARY_SIG_TYPE = "a{sv}"
@@ -131,9 +131,12 @@ def list_static_delta_names(repo: Repo) -> List[str]:
     return out
 
 
+def _mb64(hexsum: str) -> str:
+    return base64.b64encode(bytes.fromhex(hexsum)).decode().replace("/", "_").rstrip("=")
+
+
 def _superblock_path(repo: Repo, name: str) -> str:
-    def mb64(hexsum: str) -> str:
-        return base64.b64encode(bytes.fromhex(hexsum)).decode().replace("/", "_").rstrip("=")
+    mb64 = _mb64
     if "-" in name:
         frm, to = name.split("-", 1)
         rel = mb64(frm)
@@ -190,6 +193,67 @@ def build_summary(repo: Repo, additional_metadata: Optional[Mapping[str, Variant
     if cmap:
         meta.append(("ostree.summary.collection-map", Variant("a{sa(s(taya{sv}))}", dict(cmap))))
     return gvariant.serialize(SUMMARY_TYPE, (refs, ordered(meta)))
+
+
+def _index_path(repo: Repo, to: str) -> str:
+    b = _mb64(to)
+    return os.path.join(repo.path, "delta-indexes", b[:2], b[2:] + ".index")
+
+
+def _list_delta_indexes(repo: Repo) -> List[str]:
+    base = os.path.join(repo.path, "delta-indexes")
+    out: List[str] = []
+    for a in os.listdir(base) if os.path.isdir(base) else []:
+        pa = os.path.join(base, a)
+        for b in os.listdir(pa) if len(a) == 2 and os.path.isdir(pa) else []:
+            if b.endswith(".index") and len(a + b) == 43 + len(".index"):
+                try:
+                    out.append(_mbase64_to_hex(a + b[: -len(".index")]))
+                except ValueError:
+                    continue
+    return out
+
+
+def reindex_static_deltas(repo: Repo) -> None:
+    """``ostree_repo_static_delta_reindex``: one ``delta-indexes/`` file per delta
+    target (its deltas and their superblock digests), stale ones removed, and
+    ``core.indexed-deltas=true`` in the config so clients look there."""
+    if not repo.config.get_bool("core", "indexed-deltas", False):
+        from ..store.keyfile import KeyFile
+        new = KeyFile.parse(repo.config.to_text())
+        new.set_bool("core", "indexed-deltas", True)
+        old, repo.config = repo.config, new
+        try:
+            repo.write_config()
+        except BaseException:
+            repo.config = old
+            raise
+    froms_by_to: Dict[str, Optional[List[Optional[str]]]] = {to: None for to in _list_delta_indexes(repo)}
+    for name in list_static_delta_names(repo):
+        frm, _, to = name.rpartition("-")
+        froms = froms_by_to.get(to)
+        if froms is None:
+            froms = froms_by_to[to] = []
+        froms.append(frm or None)
+    for to, froms in froms_by_to.items():
+        path = _index_path(repo, to)
+        if froms is None:
+            _unlink(path)
+            continue
+        froms.sort(key=lambda f: "" if f is None else f)
+        deltas = ordered((to if f is None else f"{f}-{to}",
+                          Variant("ay", _file_sha256(_superblock_path(repo, to if f is None else f"{f}-{to}"))))
+                         for f in froms)
+        data = gvariant.serialize("a{sv}", ordered([("ostree.static-deltas", Variant("a{sv}", deltas))]))
+        try:
+            with open(path, "rb") as f:
+                if f.read() == data:
+                    continue
+        except FileNotFoundError:
+            pass
+        os.makedirs(os.path.dirname(path), 0o775, exist_ok=True)
+        from ..store.repo import _write_file_atomic
+        _write_file_atomic(path, data, 0o644, fsync=repo.fsync)
 
 
 def read_summary(repo: Repo) -> Tuple[bytes, Optional[bytes]]:
@@ -276,6 +340,7 @@ def regenerate_summary(repo: Repo, additional_metadata: Optional[Mapping[str, Va
         if metadata_commit and repo.collection_id is not None:
             mcommit = _write_metadata_commit(repo, extra, sign_keys, sign_type, gpg_key_ids, gpg_homedir, now)
         data = build_summary(repo, extra, now=now)
+        reindex_static_deltas(repo)
         sig: Optional[bytes] = None
         kinds: List[str] = []
         if sign_keys or gpg_key_ids:

@@ -146,6 +146,7 @@ def test_summary_bytes_equal_ostrees(tmp_path: Path, tree: Path) -> None:
     assert (rc, out) == (0, ""), err
     theirs, mine = (a / "summary").read_bytes(), (b / "summary").read_bytes()
     assert not (b / "summary.sig").exists()
+    assert (a / "config").read_bytes() == (b / "config").read_bytes()  # core.indexed-deltas=true in both
     # the CLI's file: equal once parsed, with the clock the only difference
     p, o = parse_summary(theirs), parse_summary(mine)
     assert p.refs == o.refs and list(p.refs) == ["exampleos/aarch64/devel", "main", "os/x86_64/stable"]
@@ -206,6 +207,20 @@ def test_static_deltas_listed_as_ostree_does(tmp_path: Path, tree: Path) -> None
     theirs = (a / "summary").read_bytes()
     assert len(parse_summary(theirs).metadata["ostree.static-deltas"].value) == 2
     assert build_summary(Repo.open(str(b)), now=last_modified(theirs)) == theirs
+    # the delta indexes and the config flag telling clients to use them
+    assert ours("summary", "-u", f"--repo={b}")[0] == 0
+
+    def indexes(repo: Path) -> dict:
+        return {str(p.relative_to(repo)): p.read_bytes() for p in sorted((repo / "delta-indexes").rglob("*"))
+                if p.is_file()}
+    assert indexes(a) == indexes(b) and len(indexes(b)) == 1
+    assert (a / "config").read_text() == (b / "config").read_text()
+    assert "indexed-deltas=true" in (b / "config").read_text()
+    # deltas gone: their index goes too
+    for repo in (a, b):
+        shutil.rmtree(repo / "deltas")
+    assert peer("summary", "-u", f"--repo={a}")[0] == 0 and ours("summary", "-u", f"--repo={b}")[0] == 0
+    assert indexes(a) == indexes(b) == {}
     assert peer("config", f"--repo={b}", "set", "core.no-deltas-in-summary", "true")[0] == 0
     assert "ostree.static-deltas" not in parse_summary(build_summary(Repo.open(str(b)))).metadata
 
