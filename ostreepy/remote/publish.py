@@ -275,16 +275,11 @@ def read_summary(repo: Repo) -> Tuple[bytes, Optional[bytes]]:
 def sign_summary(data: bytes, sign_keys: Sequence[str] = (), sign_type: str = "ed25519",
                  gpg_key_ids: Sequence[str] = (), gpg_homedir: Optional[str] = None,
                  existing: Optional[Mapping[str, Variant]] = None) -> Dict[str, Variant]:
-    """The ``summary.sig`` dictionary for ``data``: ed25519 signatures (one per
-    secret key, base64 as ``ostree sign`` takes them) and OpenPGP ones."""
+    """The ``summary.sig`` dictionary for ``data``: OpenPGP signatures (through
+    ``ostreepy.store.openpgp.sign_detached``) and ed25519 ones (one per secret
+    key, base64 as ``ostree sign`` takes them), in libostree's entry order."""
     from ..store.signing import Signer
     out: Dict[str, Variant] = dict(existing or {})
-    if sign_keys:
-        key = _SIGN_KEYS.get(sign_type)
-        if key is None:
-            raise PublishError(f"Requested signature type is not implemented: {sign_type}")
-        sigs = [Signer(sign_type, secret=k).sign(data) for k in sign_keys]
-        out[key] = Variant("aay", sigs)
     if gpg_key_ids:
         import importlib
         try:
@@ -293,7 +288,14 @@ def sign_summary(data: bytes, sign_keys: Sequence[str] = (), sign_type: str = "e
         except ImportError:
             raise PublishError("GPG signing is not available in this build of ostreepy") from None
         out[_GPG_KEY] = Variant("aay", [bytes(openpgp.sign_detached(data, kid, gpg_homedir)) for kid in gpg_key_ids])
-    return out
+    if sign_keys:
+        key = _SIGN_KEYS.get(sign_type)
+        if key is None:
+            raise PublishError(f"Requested signature type is not implemented: {sign_type}")
+        sigs = [Signer(sign_type, secret=k).sign(data) for k in sign_keys]
+        out[key] = Variant("aay", sigs)
+    # GPG signatures first, then the others, each through a GVariantDict (libostree's order)
+    return ordered(list(out.items()))
 
 
 def _write_metadata_commit(repo: Repo, additional_metadata: Mapping[str, Variant],
