@@ -1,6 +1,5 @@
-"""``ostreepy summary``: make (``-u``) or show (``--view``, ``--raw``) a
-repository's summary, and the text ostree prints for a summary, which
-``remote summary`` shares.
+"""The text ostree prints for a summary (``summary --view``/``--raw``,
+``remote summary``), and the parsing of ``summary -u``'s ``--add-metadata``.
 
 The text is ``ot-dump.c``'s ``ot_dump_summary_bytes``: refs (main list, then
 the collection map), each with its commit size in ``g_format_size`` form,
@@ -12,8 +11,6 @@ or the GPG signatures).
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
 from typing import TYPE_CHECKING, Dict, List, Mapping, Optional
 
@@ -22,7 +19,7 @@ if TYPE_CHECKING:
 
 from ..errors import OstreeError
 
-__all__ = ["format_summary", "cmd_summary"]
+__all__ = ["format_summary", "metadata_keys", "metadata_value", "parse_add_metadata"]
 
 _MODES = ("bare", "bare-user", "bare-user-only", "bare-split-xattrs", "archive", "archive-z2")
 
@@ -122,7 +119,7 @@ def metadata_value(data: bytes, key: str) -> str:
     return gvariant.print_value(v.type, gvariant.byteswap(v.type, v.value)) + "\n"
 
 
-def _parse_add_metadata(args: List[str]) -> Dict[str, "Variant"]:
+def parse_add_metadata(args: List[str]) -> Dict[str, "Variant"]:
     from ..store.gvariant_text import parse_text
     out: Dict[str, "Variant"] = {}
     for a in args:
@@ -134,47 +131,3 @@ def _parse_add_metadata(args: List[str]) -> Dict[str, "Variant"]:
         except OstreeError as e:
             raise SummaryUsageError(f"Error parsing variant ‘{text}’: {e}") from None
     return out
-
-
-def cmd_summary(args: argparse.Namespace) -> int:
-    from .repo import _open_repo
-    repo = _open_repo(args)
-    if args.update:
-        from ..remote.publish import regenerate_summary
-        from ..store.signing import read_key_file
-        keys = list(args.sign or [])
-        if args.keys_file:
-            keys += read_key_file(args.keys_file)
-        regenerate_summary(repo, _parse_add_metadata(args.add_metadata or []), sign_keys=keys,
-                           sign_type=args.sign_type or "ed25519", gpg_key_ids=args.gpg_sign or (),
-                           gpg_homedir=args.gpg_homedir)
-        return 0
-    if args.view or args.raw or args.list_metadata_keys or args.print_metadata_key:
-        from ..remote.publish import read_summary
-        data, _sig = read_summary(repo)
-        if args.view or args.raw:
-            sys.stdout.write(format_summary(data, raw=args.raw))
-        elif args.list_metadata_keys:
-            sys.stdout.write("".join(k + "\n" for k in metadata_keys(data)))
-        else:
-            sys.stdout.write(metadata_value(data, args.print_metadata_key))
-        return 0
-    raise SummaryUsageError("No option specified; use -u to update summary")
-
-
-def add_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("summary", help="Manage summary metadata")
-    p.add_argument("--repo", metavar="PATH", default=argparse.SUPPRESS)
-    p.add_argument("-u", "--update", action="store_true", help="Update the summary")
-    p.add_argument("-v", "--view", action="store_true", help="View the local summary file")
-    p.add_argument("--raw", action="store_true", help="View the raw bytes of the summary file")
-    p.add_argument("--list-metadata-keys", action="store_true", help="List the available metadata keys")
-    p.add_argument("--print-metadata-key", metavar="KEY", help="Print string value of metadata key")
-    p.add_argument("--gpg-sign", action="append", metavar="KEY-ID", help="GPG Key ID to sign the summary with")
-    p.add_argument("--gpg-homedir", metavar="HOMEDIR", help="GPG Homedir to use when looking for keyrings")
-    p.add_argument("--sign", action="append", metavar="KEY-ID", help="Key ID to sign the summary with")
-    p.add_argument("--sign-type", metavar="NAME", help="Signature type to use (defaults to 'ed25519')")
-    p.add_argument("--keys-file", metavar="PATH", help="Read secret keys from this file (one base64 key per line)")
-    p.add_argument("-m", "--add-metadata", action="append", metavar="KEY=VALUE",
-                   help="Additional metadata field to add to the summary")
-    p.set_defaults(func=cmd_summary)
