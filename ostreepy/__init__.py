@@ -20,15 +20,16 @@ TYPE_CHECKING = False
 __all__ = [
     # the high-level functions and their results (ostreepy.porcelain)
     "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",
-    "PullResult", "TreeSource", "boot_entries", "checkout", "commit", "deploy", "encapsulate", "fsck", "init",
-    "init_sysroot", "log", "open_repo", "open_sysroot", "prune", "pull", "refs", "rollback", "show", "status",
-    "switch", "upgrade",
+    "PullResult", "TreeSource", "add_remote", "boot_entries", "checkout", "commit", "deploy", "encapsulate", "fsck",
+    "init", "init_sysroot", "list_remotes", "log", "open_repo", "open_sysroot", "prune", "pull", "refs",
+    "remove_remote", "rollback", "show", "status", "switch", "update_summary", "upgrade",
     # the errors
     "OstreeError", "ArgumentError", "RegistryError", "RepoError", "RepoLockedError", "RefNotFoundError",
     "ObjectNotFoundError", "CorruptObjectError", "ChecksumMismatchError", "PathNotFoundError", "CheckoutError",
     "TarError", "SignatureError", "DeployError", "BootcError", "SysrootError", "FileSystemError",
     # the objects the functions take and return
     "Repo", "Sysroot", "Deployment", "EtcMergePlan", "FsckResult", "PruneResult", "OstreeImageReference",
+    "Remote", "SummaryUpdate",
     "ProgressCallback", "ProgressEvent",
     "Outcome", "Fetched", "VerbResult", "UpgradeResult", "SwitchResult", "RollbackResult", "DeployResult",
     "Host", "HostSpec", "HostStatus", "BootEntry", "ImageStatus", "ImageReference",
@@ -48,6 +49,8 @@ _LAZY: dict[str, str] = {
     "FsckResult": "ostreepy.store.fsck",
     "PruneResult": "ostreepy.store.prune",
     "OstreeImageReference": "ostreepy.container.imgref",
+    "Remote": "ostreepy.remote.config",
+    "SummaryUpdate": "ostreepy.remote.publish",
     "ProgressCallback": "ostreepy.progress",
     "ProgressEvent": "ostreepy.progress",
     **{name: "ostreepy.bootc.results" for name in (
@@ -66,9 +69,11 @@ if TYPE_CHECKING:
                          RefNotFoundError, RegistryError, RepoError, RepoLockedError, SignatureError, SysrootError,
                          TarError)
     from .porcelain import (BOOTED_DEFAULT, BootLoaderEntry, CheckoutResult, CommitInfo, EncapsulateResult,
-                            MetadataValue, PullResult, TreeSource, boot_entries, checkout, commit, deploy,
-                            encapsulate, fsck, init, init_sysroot, log, open_repo, open_sysroot, prune, pull, refs,
-                            rollback, show, status, switch, upgrade)
+                            MetadataValue, PullResult, TreeSource, add_remote, boot_entries, checkout, commit, deploy,
+                            encapsulate, fsck, init, init_sysroot, list_remotes, log, open_repo, open_sysroot, prune,
+                            pull, refs, remove_remote, rollback, show, status, switch, update_summary, upgrade)
+    from .remote.config import Remote
+    from .remote.publish import SummaryUpdate
     from .progress import ProgressCallback, ProgressEvent
     from .store.fsck import FsckResult
     from .store.prune import PruneResult

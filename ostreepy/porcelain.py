@@ -54,14 +54,16 @@ if TYPE_CHECKING:
     from .bootc.results import DeployResult, RollbackResult, SwitchResult, UpgradeResult
     from .container.imgref import OstreeImageReference
     from .container.store import PreparedImport
+    from .remote.config import Remote
+    from .remote.publish import SummaryUpdate
     from .store.fsck import FsckResult
     from .store.prune import PruneResult
 
 __all__ = [
     "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",
-    "PullResult", "TreeSource", "boot_entries", "checkout", "commit", "deploy", "encapsulate", "fsck", "init",
-    "init_sysroot", "log", "open_repo", "open_sysroot", "prune", "pull", "refs", "rollback", "show", "status",
-    "switch", "upgrade",
+    "PullResult", "TreeSource", "add_remote", "boot_entries", "checkout", "commit", "deploy", "encapsulate", "fsck",
+    "init", "init_sysroot", "list_remotes", "log", "open_repo", "open_sysroot", "prune", "pull", "refs",
+    "remove_remote", "rollback", "show", "status", "switch", "update_summary", "upgrade",
 ]
 
 #: ``booted=BOOTED_DEFAULT``: the default deployment of a folder sysroot counts as booted
@@ -438,6 +440,61 @@ def refs(repo: RepoArg, prefix: Optional[str] = None) -> Dict[str, str]:
     _str(prefix, "prefix", optional=True)
     with _repo(repo) as r:
         return dict(r.list_refs(prefix))
+
+
+RemoteOptionValue = Union[str, bool, Sequence[str]]
+
+
+@_api
+def add_remote(repo: RepoArg, name: str, url: str, *, options: Optional[Mapping[str, RemoteOptionValue]] = None,
+               if_not_exists: bool = False, sysroot: Optional[PathArg] = None) -> "Remote":
+    """``ostree remote add``: a remote ``name`` at ``url`` with ``options``
+    (text, booleans, or lists of text such as ``branches``), written where
+    libostree writes it: the repository config, or the deployment's
+    ``/etc/ostree/remotes.d`` for the repository of ``sysroot``. Returns the
+    remote as configured; an existing one is a :class:`~ostreepy.errors.OstreeError`
+    unless ``if_not_exists``."""
+    from .remote.config import add_remote as _add
+    _str(name, "name")
+    _str(url, "url")
+    with _repo(repo) as r:
+        return _add(r, name, url, dict(options or {}), if_not_exists=if_not_exists,
+                    sysroot=_path(sysroot, "sysroot") if sysroot is not None else None)
+
+
+@_api
+def remove_remote(repo: RepoArg, name: str, *, if_exists: bool = False,
+                  sysroot: Optional[PathArg] = None) -> bool:
+    """``ostree remote delete``: remove the remote and its GPG keyring. False
+    when there was none and ``if_exists`` allowed that."""
+    from .remote.config import delete_remote
+    _str(name, "name")
+    with _repo(repo) as r:
+        return delete_remote(r, name, if_exists=if_exists,
+                             sysroot=_path(sysroot, "sysroot") if sysroot is not None else None)
+
+
+@_api
+def list_remotes(repo: RepoArg, *, sysroot: Optional[PathArg] = None) -> List["Remote"]:
+    """``ostree remote list``: every remote (with its URL and options), by name."""
+    from .remote.config import list_remotes as _list
+    with _repo(repo) as r:
+        return _list(r, _path(sysroot, "sysroot") if sysroot is not None else None)
+
+
+@_api
+def update_summary(repo: RepoArg, *, metadata: Optional[Mapping[str, MetadataValue]] = None,
+                   sign_keys: Sequence[str] = (), sign_type: str = "ed25519",
+                   gpg_key_ids: Sequence[str] = (), gpg_homedir: Optional[str] = None) -> "SummaryUpdate":
+    """``ostree summary -u``: regenerate the summary (byte for byte as libostree
+    would), with extra ``metadata``; signed into ``summary.sig`` with ed25519
+    secret keys (base64) and/or GPG key IDs, else any old ``summary.sig`` goes.
+    A repository with a collection ID also gets a new ``ostree-metadata`` commit."""
+    from .remote.publish import regenerate_summary
+    extra = {k: _variant(k, v) for k, v in (metadata or {}).items()}
+    with _repo(repo) as r:
+        return regenerate_summary(r, extra, sign_keys=list(sign_keys), sign_type=sign_type,
+                                  gpg_key_ids=list(gpg_key_ids), gpg_homedir=gpg_homedir)
 
 
 @attrs.frozen

@@ -171,6 +171,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("keys", nargs="*", metavar="KEY-ID")
     p.set_defaults(func="cmd_sign")
 
+    p = sub.add_parser("summary", help="Manage summary metadata")
+    _add_repo_arg(p)
+    p.add_argument("-u", "--update", action="store_true", help="Update the summary")
+    p.add_argument("-v", "--view", action="store_true", help="View the local summary file")
+    p.add_argument("--raw", action="store_true", help="View the raw bytes of the summary file")
+    p.add_argument("--list-metadata-keys", action="store_true", help="List the available metadata keys")
+    p.add_argument("--print-metadata-key", metavar="KEY", help="Print string value of metadata key")
+    p.add_argument("--gpg-sign", action="append", metavar="KEY-ID", help="GPG Key ID to sign the summary with")
+    p.add_argument("--gpg-homedir", metavar="HOMEDIR", help="GPG Homedir to use when looking for keyrings")
+    p.add_argument("--sign", action="append", metavar="KEY-ID", help="Key ID to sign the summary with")
+    p.add_argument("--sign-type", metavar="NAME", help="Signature type to use (defaults to 'ed25519')")
+    p.add_argument("--keys-file", metavar="PATH", help="Read secret keys from this file (one base64 key per line)")
+    p.add_argument("-m", "--add-metadata", action="append", metavar="KEY=VALUE",
+                   help="Additional metadata field to add to the summary")
+    p.set_defaults(func="cmd_summary")
+
     for name, register in _EXTRA_PARSERS:
         register(sub)
     for command, help_text in _EXTRA_HELP.items():
@@ -185,8 +201,9 @@ _EXTRA_PARSERS: List = []
 
 
 _EXTRA_COMMANDS = {"admin": "ostreepy.cli.admin", "container": "ostreepy.cli.container",
-                   "bootc": "ostreepy.cli.bootc"}
+                   "bootc": "ostreepy.cli.bootc", "remote": "ostreepy.cli.remote"}
 _EXTRA_HELP = {"admin": "Commands for managing a host system booted with ostree",
+               "remote": "Remote commands that may involve internet access",
                "container": "Import and export container images",
                "bootc": "Deploy and update a host from bootable container images"}
 

@@ -1,6 +1,6 @@
 """The repository verbs of ``ostreepy``, those of the ``ostree`` command line
 (init, config, commit, checkout, ls, cat, show, log, refs, rev-parse, fsck,
-prune, export, sign): each parses nothing (``ostreepy.cli.main`` builds the
+prune, export, sign, summary): each parses nothing (``ostreepy.cli.main`` builds the
 parser), calls the library, and prints ostree's output from what it returns.
 Errors are raised as :class:`~ostreepy.errors.OstreeError`; ``main`` prints
 them. The library is imported inside the verbs, so that ``ostreepy --help``
@@ -582,4 +582,30 @@ def cmd_sign(args: argparse.Namespace) -> int:
     with repo.transaction():
         for secret in secrets:
             sign_commit(repo, args.commit, Signer(type_, secret=secret))
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from .summary import format_summary, metadata_keys, metadata_value, parse_add_metadata
+    repo = _open_repo(args)
+    if args.update:
+        from ..remote.publish import regenerate_summary
+        from ..store.signing import read_key_file
+        keys = list(args.sign or [])
+        if args.keys_file:
+            keys += read_key_file(args.keys_file)
+        regenerate_summary(repo, parse_add_metadata(args.add_metadata or []), sign_keys=keys,
+                           sign_type=args.sign_type or "ed25519", gpg_key_ids=args.gpg_sign or (),
+                           gpg_homedir=args.gpg_homedir)
+        return 0
+    if not (args.view or args.raw or args.list_metadata_keys or args.print_metadata_key):
+        raise UsageError("No option specified; use -u to update summary")
+    from ..remote.publish import read_summary
+    data, _sig = read_summary(repo)
+    if args.view or args.raw:
+        sys.stdout.write(format_summary(data, raw=args.raw))
+    elif args.list_metadata_keys:
+        sys.stdout.write("".join(k + "\n" for k in metadata_keys(data)))
+    else:
+        sys.stdout.write(metadata_value(data, args.print_metadata_key))
     return 0

@@ -4,7 +4,7 @@ of their metadata, plus repository-wide metadata; pure format code.
 GVariant type ``(a(s(taya{sv}))a{sv})``: refs sorted by name, each with the
 commit object's size (native, i.e. little-endian ``t``), its checksum as 32
 bytes, and per-ref metadata (``ostree.commit.timestamp``, big-endian ``t``;
-``version``). The second member holds repository metadata such as
+``ostree.commit.version``). The second member holds repository metadata such as
 ``ostree.summary.last-modified`` (big-endian), ``ostree.summary.mode``,
 ``ostree.static-deltas`` and collection refs under
 ``ostree.summary.collection-map``.
@@ -36,7 +36,7 @@ class InvalidSummaryError(InvalidObjectError):
 @attrs.frozen
 class SummaryRef:
     """One ref of a summary: its commit, the commit object's size, and the
-    per-ref metadata (``ostree.commit.timestamp``, ``version``, ...)."""
+    per-ref metadata (``ostree.commit.timestamp``, ``ostree.commit.version``)."""
 
     checksum: str
     size: int
@@ -46,6 +46,11 @@ class SummaryRef:
     def timestamp(self) -> Optional[int]:
         v = self.metadata.get("ostree.commit.timestamp")
         return gvariant.bswap64(v.value) if v is not None and v.type == "t" else None
+
+    @property
+    def version(self) -> Optional[str]:
+        v = self.metadata.get("ostree.commit.version")
+        return v.value if v is not None and v.type == "s" else None
 
 
 @attrs.frozen

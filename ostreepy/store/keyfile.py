@@ -139,6 +139,18 @@ class KeyFile:
             pos -= 1
         lines.insert(pos, (key, escape(value)))
 
+    def set_string_list(self, group: str, key: str, values: List[str]) -> None:
+        """As g_key_file_set_string_list: each element escaped, ``;`` after each."""
+        self.set(group, key, "")
+        lines = self._group(group)
+        assert lines is not None
+        text = "".join(escape(v).replace(";", "\\;") + ";" for v in values)
+        for i in range(len(lines) - 1, -1, -1):
+            e = lines[i]
+            if isinstance(e, tuple) and e[0] == key:
+                lines[i] = (key, text)
+                return
+
     def set_bool(self, group: str, key: str, value: bool) -> None:
         self.set(group, key, "true" if value else "false")
 
