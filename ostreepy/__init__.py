@@ -22,7 +22,7 @@ __all__ = [
     "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",
     "PullResult", "TreeSource", "boot_entries", "checkout", "commit", "deploy", "encapsulate", "fsck", "init",
     "init_sysroot", "log", "open_repo", "open_sysroot", "prune", "pull", "refs", "rollback", "show", "status",
-    "switch", "upgrade",
+    "switch", "upgrade", "RepoPullResult", "pull_ostree", "pull_local",
     # the errors
     "OstreeError", "ArgumentError", "RegistryError", "RepoError", "RepoLockedError", "RefNotFoundError",
     "ObjectNotFoundError", "CorruptObjectError", "ChecksumMismatchError", "PathNotFoundError", "CheckoutError",
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from .porcelain import (BOOTED_DEFAULT, BootLoaderEntry, CheckoutResult, CommitInfo, EncapsulateResult,
                             MetadataValue, PullResult, TreeSource, boot_entries, checkout, commit, deploy,
                             encapsulate, fsck, init, init_sysroot, log, open_repo, open_sysroot, prune, pull, refs,
-                            rollback, show, status, switch, upgrade)
+                            rollback, show, status, switch, upgrade, RepoPullResult, pull_ostree, pull_local)
     from .progress import ProgressCallback, ProgressEvent
     from .store.fsck import FsckResult
     from .store.prune import PruneResult

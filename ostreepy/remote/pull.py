@@ -50,7 +50,6 @@ from ..errors import (ChecksumMismatchError, CorruptObjectError, InvalidObjectEr
                       SignatureError)
 from ..progress import ObjectFetched, ProgressCallback, PullDone, PullProgress, PullStarted, emit, serialized
 from ..store import objects as obj
-from ..store.gvariant import Variant
 from ..store.keyfile import KeyFile
 from ..store.objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
 from ..store.refs import parse_refspec, validate_ref
@@ -754,6 +753,3 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
         if not isinstance(src_repo, Repo):
             src.close()
 
-
-# the detached metadata type, for callers that build it
-DetachedMetadata = Mapping[str, Variant]
