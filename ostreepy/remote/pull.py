@@ -381,10 +381,9 @@ class _Puller:
                 reader = None
             else:
                 reader = VerifyingReader(f, header.new_hasher(), checksum, size, decompress=True)  # type: ignore[arg-type]
-            if repo.mode is RepoMode.ARCHIVE:
-                if reader is not None:
-                    while reader.read(CHUNK):
-                        pass
+            if repo.mode is RepoMode.ARCHIVE and reader is not None:
+                while reader.read(CHUNK):
+                    pass
                 f.close()
                 repo.adopt_object_file(tmp, checksum, ObjectType.FILE)
                 tmp = None

@@ -30,7 +30,7 @@ from ostreepy.errors import CorruptObjectError, OstreeError
 from ostreepy.progress import ObjectFetched, PullDone, PullProgress, PullStarted
 from ostreepy.remote.pull import PullError, pull_local, pull_remote
 from ostreepy.remote.summary import Summary, SummaryRef
-from ostreepy.store.objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
+from ostreepy.store.objects import Commit, DirMeta, DirTree, FileHeader, ObjectType, lenprefix
 from ostreepy.store.repo import Repo
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -348,6 +348,11 @@ def _corrupt_copy(src: Src, tmp_path: Path, how: str) -> Tuple[Path, str]:
     vpath = bad / "objects" / victim[:2] / f"{victim[2:]}.filez"
     if how == "swapped":  # a valid object under another's name
         shutil.copy(bad / "objects" / other[:2] / f"{other[2:]}.filez", vpath)
+    elif how == "size":  # the right data, but more of it than its header announces
+        data = vpath.read_bytes()
+        hlen = int.from_bytes(data[:4], "big")
+        header, size = FileHeader.parse_zlib(data[8:8 + hlen])
+        vpath.write_bytes(lenprefix(header.serialize_zlib(size // 2)) + data[8 + hlen:])
     else:  # a byte of the compressed data flipped
         data = bytearray(vpath.read_bytes())
         data[-1000] ^= 0xFF
@@ -355,7 +360,7 @@ def _corrupt_copy(src: Src, tmp_path: Path, how: str) -> Tuple[Path, str]:
     return bad, victim
 
 
-@pytest.mark.parametrize("how", ["swapped", "flipped"])
+@pytest.mark.parametrize("how", ["swapped", "flipped", "size"])
 @pytest.mark.parametrize("mode", ["archive", "bare"])
 def test_a_corrupt_object_is_refused_and_no_ref_moves(src: Src, tmp_path: Path, how: str, mode: str) -> None:
     bad, victim = _corrupt_copy(src, tmp_path, how)
@@ -413,7 +418,7 @@ def test_a_commit_larger_than_the_summary_says_is_refused(src: Src, tmp_path: Pa
         assert repo.list_refs() == {} and not repo.has_object(c, ObjectType.COMMIT)
 
 
-def test_errors_are_ostrees(src: Src, tmp_path: Path) -> None:
+def test_errors_are_ostrees(src: Src, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with _new_repo(tmp_path / "repo", "archive", src, summary=True) as repo:
         with pytest.raises(PullError, match="No such branch 'nope' in repository summary"):
             pull_remote(repo, "origin", ["nope"])
@@ -422,6 +427,11 @@ def test_errors_are_ostrees(src: Src, tmp_path: Path) -> None:
     with _new_repo(tmp_path / "repo2", "archive", src) as repo:
         with pytest.raises(PullError, match="refs/heads/nope"):
             pull_remote(repo, "origin", ["nope"])
+    with _new_repo(tmp_path / "repo4", "archive", src, summary=True) as repo:
+        monkeypatch.setattr("ostreepy.remote.pull.MAX_SUMMARY_SIZE", 100)
+        with pytest.raises(PullError, match="summary: .*larger than 100 bytes"):
+            pull_remote(repo, "origin", ["main"])
+        assert repo.list_refs() == {}
     bare = tmp_path / "barerepo"
     ostree(f"--repo={bare}", "init", "--mode=bare")
     with _new_repo(tmp_path / "repo3", "archive", src) as repo:
