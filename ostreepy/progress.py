@@ -458,12 +458,15 @@ class PullProgress(ProgressEvent):
     """Pull: counts so far. ``phase`` is ``"metadata"`` while dirtrees are still
     being walked, ``"content"`` once only content objects are outstanding,
     ``"writing-refs"`` at the end. ``requested`` grows as the walk finds objects
-    that are missing; ``fetched`` counts those stored; ``bytes`` those transferred."""
+    that are missing; ``fetched`` counts those stored; ``bytes`` those transferred.
+    ``ostree pull``'s terminal line is made of these."""
 
     phase: str
     fetched: int
     requested: int
     bytes: int
+    #: how many of ``fetched`` are metadata objects (commits, dirtrees, dirmetas)
+    metadata_fetched: int = 0
 
 
 @attrs.frozen

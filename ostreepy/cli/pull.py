@@ -22,9 +22,12 @@ if TYPE_CHECKING:
 
 
 def _tty_progress() -> Optional["ProgressCallback"]:
+    """ostree's console line (ostree_repo_pull_default_console_progress_changed),
+    redrawn in place at most five times a second."""
     if not sys.stdout.isatty():
         return None
     from ..progress import PullProgress
+    from ..remote.pull import _format_size
     state = {"last": 0.0, "start": time.monotonic()}
 
     def cb(ev: "ProgressEvent") -> None:
@@ -34,13 +37,16 @@ def _tty_progress() -> Optional["ProgressCallback"]:
         if now - state["last"] < 0.2 and ev.phase != "writing-refs":
             return
         state["last"] = now
+        elapsed = int(now - state["start"])
+        rate = _format_size(ev.bytes // elapsed) if elapsed >= 1 and ev.bytes else "-"
+        done = _format_size(ev.bytes)
         if ev.phase == "metadata":
-            text = f"Receiving metadata objects: {ev.fetched}/(estimating) {ev.bytes // 1024} KiB"
+            text = f"Receiving metadata objects: {ev.metadata_fetched}/(estimating) {rate}/s {done}"
         elif ev.phase == "content":
             pct = int(ev.fetched * 100 / ev.requested) if ev.requested else 100
-            text = f"Receiving objects: {pct}% ({ev.fetched}/{ev.requested}) {ev.bytes // 1024} KiB"
+            text = f"Receiving objects: {pct}% ({ev.fetched}/{ev.requested}) {rate}/s {done}"
         else:
-            text = "Writing objects"
+            text = "Writing objects: 1"
         sys.stdout.write(f"\r\x1b[K{text}")
         sys.stdout.flush()
 

@@ -228,7 +228,9 @@ class _Puller:
         if not force and now - self._last_progress < 0.2:
             return
         self._last_progress = now
-        self.progress(PullProgress(phase, self.stats.fetched, self.stats.requested, self.source.bytes))
+        st = self.stats
+        self.progress(PullProgress(phase, st.fetched, st.requested, self.source.bytes,
+                                   st.metadata_fetched + st.metadata_local))
 
     # ------------------------------------------------------------ metadata objects
 

@@ -450,3 +450,26 @@ def test_cli_pull_prints_ostrees_status_line(src: Src, tmp_path: Path) -> None:
     res = subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path / 'repo'}", "pull", "--dry-run",
                           "origin", "main"], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 1 and res.stderr == "error: --dry-run requires --require-static-deltas\n"
+
+
+def test_cli_pull_on_a_terminal_redraws_ostrees_progress_line(src: Src, tmp_path: Path) -> None:
+    import pty
+    _new_repo(tmp_path / "repo", "archive", src).close()
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "ostreepy", f"--repo={tmp_path / 'repo'}", "pull", "origin",
+                             "main"], stdout=follower, stderr=follower, cwd=ROOT)
+    os.close(follower)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(leader)
+    assert proc.wait() == 0, out
+    text = out.decode()
+    assert text.startswith("\r\x1b[KReceiving metadata objects: ")
+    assert re.search(r"\r\x1b\[K\d+ metadata, \d+ content objects fetched; .* content written\r\n$", text), text
