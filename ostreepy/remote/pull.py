@@ -39,10 +39,11 @@ import collections
 import contextlib
 import hashlib
 import os
+import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import attrs
 
@@ -65,6 +66,8 @@ __all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_loca
 MAX_FETCHES = 8
 #: a content object has no size limit in ostree; this only bounds a hostile stream
 MAX_CONTENT_SIZE = 1 << 40
+#: a fetched object bound for a bare repository stays in memory up to this size
+SPOOL_SIZE = 1 << 20
 
 
 class PullError(OstreeError):
@@ -367,9 +370,15 @@ class _Puller:
     def _fetch_file(self, checksum: str) -> int:
         repo = self.repo
         assert self.source.fetcher is not None
-        tmp: Optional[str] = repo.new_tmp_path(".filez")
-        assert tmp is not None
-        f = open(tmp, "w+b")
+        tmp: Optional[str] = None
+        f: BinaryIO
+        if repo.mode is RepoMode.ARCHIVE:
+            # the fetched .filez itself becomes the object, once verified
+            tmp = repo.new_tmp_path(".filez")
+            f = open(tmp, "w+b")
+        else:
+            # inflated into a new object: a small one never touches the disk as .filez
+            f = tempfile.SpooledTemporaryFile(SPOOL_SIZE, dir=repo.tmp_dir)  # type: ignore[assignment]
         try:
             n = self.source.fetcher.fetch_to(_meta_path(checksum, ObjectType.FILE), f, MAX_CONTENT_SIZE)
             self.source._count(n)
@@ -383,7 +392,7 @@ class _Puller:
                 reader = None
             else:
                 reader = VerifyingReader(f, header.new_hasher(), checksum, size, decompress=True)  # type: ignore[arg-type]
-            if repo.mode is RepoMode.ARCHIVE and reader is not None:
+            if tmp is not None and reader is not None:
                 while reader.read(CHUNK):
                     pass
                 f.close()
