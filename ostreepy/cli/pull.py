@@ -76,7 +76,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
                              commit_metadata_only=args.commit_metadata_only, subpaths=args.subpath,
                              localcache_repos=args.localcache_repo, timestamp_check=args.timestamp_check,
                              dry_run=args.dry_run, disable_static_deltas=args.disable_static_deltas,
-                             require_static_deltas=args.require_static_deltas, progress=progress)
+                             require_static_deltas=args.require_static_deltas, progress=progress,
+                             disable_verify_bindings=args.disable_verify_bindings)
     finally:
         _finish_line(progress)
         repo.close()
@@ -95,7 +96,8 @@ def cmd_pull_local(args: argparse.Namespace) -> int:
     progress = _tty_progress()
     try:
         result = pull_local(repo, args.src_repo, list(args.refs), untrusted=args.untrusted, remote=args.remote,
-                            depth=args.depth, commit_metadata_only=args.commit_metadata_only, progress=progress)
+                            depth=args.depth, commit_metadata_only=args.commit_metadata_only, progress=progress,
+                            disable_verify_bindings=args.disable_verify_bindings)
     finally:
         _finish_line(progress)
         repo.close()

@@ -205,6 +205,11 @@ class _Puller:
         self.walked: List[str] = []
         #: commit -> (rev, timestamp) it must not be older than (--timestamp-check)
         self.ts_floor: Dict[str, Tuple[str, int]] = {}
+        #: requested commit -> the refs it was asked for by (their bindings are checked)
+        self.refs_of: Dict[str, List[str]] = {}
+        self.verify_bindings = True
+        #: the source's collection ID (its summary's, or the local repository's)
+        self.collection_id: Optional[str] = None
 
     # ------------------------------------------------------------ counters and events
 
@@ -285,6 +290,8 @@ class _Puller:
             detached = obj.parse_commitmeta(raw) if raw is not None else None
         if self.remote is not None:
             trust.verify_commit(self.remote, checksum, data, detached)
+        if self.verify_bindings:
+            self._check_bindings(checksum, commit, is_parent)
         self._check_timestamp(checksum, commit)
         if self.dry_run:
             return commit, False
@@ -294,6 +301,33 @@ class _Puller:
         repo.write_metadata(ObjectType.COMMIT, data, expected=checksum)
         self._stored(checksum, ObjectType.COMMIT, 0 if local else len(data), local)
         return commit, not self.commit_only
+
+    def _check_bindings(self, checksum: str, commit: Commit, is_parent: bool) -> None:
+        """_ostree_repo_verify_bindings: a commit that names the refs it was made
+        for (``ostree.ref-binding``) is refused under any other ref, so that a
+        source cannot serve an old or unrelated commit under a ref's name."""
+        meta = commit.metadata
+        binding = meta.get("ostree.ref-binding")
+        if binding is None or binding.type != "as":
+            if self.collection_id is None:
+                return
+            raise PullError(f"Commit {checksum}: Expected commit metadata to have ref binding information,"
+                            " found none")
+        bound = list(binding.value)
+        for ref in ([] if is_parent else self.refs_of.get(checksum, [])):
+            if ref not in bound:
+                names = ", ".join(f"‘{r}’" for r in bound) or "no refs"
+                raise PullError(f"Commit {checksum}: Commit has no requested ref ‘{ref}’ in ref binding"
+                                f" metadata ({names})")
+        if self.collection_id is not None:
+            cb = meta.get("ostree.collection-binding")
+            if cb is None or cb.type != "s":
+                raise PullError(f"Commit {checksum}: Expected commit metadata to have collection ID binding"
+                                " information, found none")
+            if cb.value != self.collection_id:
+                raise PullError(f"Commit {checksum}: Commit has collection ID ‘{cb.value}’ in collection"
+                                f" binding metadata, while the remote it came from has collection ID"
+                                f" ‘{self.collection_id}’")
 
     def _check_timestamp(self, checksum: str, commit: Commit) -> None:
         floor = self.ts_floor.get(checksum)
@@ -391,7 +425,7 @@ class _Puller:
                     raise ChecksumMismatchError(checksum, actual, "file object")
                 reader = None
             else:
-                reader = VerifyingReader(f, header.new_hasher(), checksum, size, decompress=True)  # type: ignore[arg-type]
+                reader = VerifyingReader(f, header.new_hasher(), checksum, size, decompress=True)
             if tmp is not None and reader is not None:
                 while reader.read(CHUNK):
                     pass
@@ -618,7 +652,7 @@ def _resolve_refs(source: _Source, summary: Optional[Summary], wanted: Sequence[
 def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs: Sequence[str], *,
          ref_prefix: Optional[str], mirror: bool, depth: int, commit_metadata_only: bool, subpaths: Sequence[str],
          localcache_repos: Sequence[Repo], timestamp_check: bool, dry_run: bool,
-         progress: Optional[ProgressCallback]) -> RepoPullResult:
+         progress: Optional[ProgressCallback], verify_bindings: bool = True) -> RepoPullResult:
     start = time.monotonic()
     if timestamp_check and depth != 0:
         raise PullError("--timestamp-check cannot be used with --depth")
@@ -648,6 +682,15 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         else:
             raise PullError(f"No configured branches for remote {label}")
     commits = _resolve_refs(source, summary, wanted, puller)
+    puller.verify_bindings = verify_bindings
+    for ref, csum in commits.items():
+        if not obj.is_checksum(ref):
+            puller.refs_of.setdefault(csum, []).append(ref)
+    if source.local is not None:
+        puller.collection_id = source.local.collection_id
+    elif summary is not None:
+        cid = summary.metadata.get("ostree.summary.collection-id")
+        puller.collection_id = cid.value if cid is not None and cid.type == "s" else None
 
     def refspec(ref: str) -> str:
         return f"{ref_prefix}:{ref}" if ref_prefix else ref
@@ -709,14 +752,15 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                 subpaths: Sequence[str] = (), localcache_repos: Sequence[Union[str, Repo]] = (),
                 timestamp_check: bool = False, dry_run: bool = False, disable_static_deltas: bool = False,
                 require_static_deltas: bool = False, progress: Optional[ProgressCallback] = None,
-                fetcher: Optional[Fetcher] = None) -> RepoPullResult:
+                fetcher: Optional[Fetcher] = None, disable_verify_bindings: bool = False) -> RepoPullResult:
     """Pull ``refs_or_checksums`` (refs of the remote, or commit checksums) from
     ``remote`` (a name configured in ``repo``, or a :class:`Remote`) into
     ``repo``, as ``ostree pull``: refs land in ``refs/remotes/REMOTE/REF``, or
     ``refs/heads/REF`` with ``mirror`` (which with no refs pulls every ref of the
     summary and copies the summary). ``depth`` parents are pulled too (-1: all).
     ``fetcher`` replaces the one the remote's URL would get (tests, proxies).
-    Static deltas are not supported yet: ``require_static_deltas`` is an error,
+    A commit bound to other refs (``ostree.ref-binding``) is refused unless
+    ``disable_verify_bindings``. Static deltas are not supported yet: ``require_static_deltas`` is an error,
     and loose objects are always fetched."""
     if require_static_deltas:
         raise PullError("Static deltas are not supported yet (--require-static-deltas)")
@@ -731,7 +775,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
         return _run(repo, _Source(fetcher=f), rem, rem.name, refs_or_checksums,
                     ref_prefix=None if mirror else rem.name, mirror=mirror, depth=depth,
                     commit_metadata_only=commit_metadata_only, subpaths=subpaths, localcache_repos=caches,
-                    timestamp_check=timestamp_check, dry_run=dry_run, progress=progress)
+                    timestamp_check=timestamp_check, dry_run=dry_run, progress=progress,
+                    verify_bindings=not disable_verify_bindings)
     finally:
         for c, given in zip(caches, localcache_repos):
             if not isinstance(given, Repo):
@@ -742,7 +787,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
 
 def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (), *, untrusted: bool = False,
                remote: Optional[str] = None, depth: int = 0, commit_metadata_only: bool = False,
-               progress: Optional[ProgressCallback] = None) -> RepoPullResult:
+               progress: Optional[ProgressCallback] = None,
+               disable_verify_bindings: bool = False) -> RepoPullResult:
     """Copy ``refs`` (all of the source's own refs when empty) and their commits
     from the repository at ``src_repo`` into ``repo``, as ``ostree pull-local``:
     refs land in ``refs/heads/REF``, or ``refs/remotes/REMOTE/REF`` with
@@ -758,7 +804,8 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
                 raise PullError(f"Invalid ref {ref!r} for pull-local: a remote ref")
         return _run(repo, _Source(local=src, trusted=not untrusted), None, src.path, refs, ref_prefix=remote,
                     mirror=False, depth=depth, commit_metadata_only=commit_metadata_only, subpaths=(),
-                    localcache_repos=(), timestamp_check=False, dry_run=False, progress=progress)
+                    localcache_repos=(), timestamp_check=False, dry_run=False, progress=progress,
+                    verify_bindings=not disable_verify_bindings)
     finally:
         if not isinstance(src_repo, Repo):
             src.close()

@@ -473,3 +473,22 @@ def test_cli_pull_on_a_terminal_redraws_ostrees_progress_line(src: Src, tmp_path
     text = out.decode()
     assert text.startswith("\r\x1b[KReceiving metadata objects: ")
     assert re.search(r"\r\x1b\[K\d+ metadata, \d+ content objects fetched; .* content written\r\n$", text), text
+
+
+def test_a_commit_bound_to_another_ref_is_refused_as_by_ostree(src: Src, tmp_path: Path) -> None:
+    aliased = tmp_path / "aliased"
+    shutil.copytree(src.repo, aliased, symlinks=True)
+    ostree(f"--repo={aliased}", "refs", "--create=alias", "main")
+    peer = tmp_path / "peer"
+    ostree(f"--repo={peer}", "init", "--mode=archive")
+    ostree(f"--repo={peer}", "remote", "add", "--no-gpg-verify", "origin", f"file://{aliased}")
+    theirs = subprocess.run(["ostree", f"--repo={peer}", "pull", "origin", "alias"], capture_output=True, text=True)
+    assert theirs.returncode == 1
+    with _new_repo(tmp_path / "repo", "archive", src) as repo:
+        repo.config.set('remote "origin"', "url", f"file://{aliased}")
+        with pytest.raises(PullError) as e:
+            pull_remote(repo, "origin", ["alias"])
+        assert theirs.stderr == f"error: {e.value}\n"
+        assert repo.list_refs() == {} and not repo.has_object(src.commits["main"], ObjectType.COMMIT)
+        pull_remote(repo, "origin", ["alias"], disable_verify_bindings=True)
+        assert repo.read_ref("origin:alias") == src.commits["main"]
