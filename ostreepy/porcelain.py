@@ -585,7 +585,8 @@ def __getattr__(name: str) -> object:
 def pull_ostree(repo: RepoArg, remote: str, refs: Sequence[str] = (), *, mirror: bool = False, depth: int = 0,
                 commit_metadata_only: bool = False, subpaths: Sequence[str] = (),
                 localcache_repos: Sequence[PathArg] = (), timestamp_check: bool = False, dry_run: bool = False,
-                progress: Optional[ProgressCallback] = None) -> RepoPullResult:
+                disable_verify_bindings: bool = False, progress: Optional[ProgressCallback] = None
+                ) -> RepoPullResult:
     """``ostree pull REMOTE REF...``: the commits of ``refs`` (refs of the remote
     or commit checksums) and their trees from the remote ``remote`` configured
     in ``repo``, into ``refs/remotes/REMOTE/REF`` (``refs/heads/REF`` with
@@ -594,7 +595,8 @@ def pull_ostree(repo: RepoArg, remote: str, refs: Sequence[str] = (), *, mirror:
     commit objects alone; ``subpaths`` only those parts of the trees;
     ``localcache_repos`` repositories to copy objects from before fetching;
     ``timestamp_check`` refuses a commit older than the ref's current one;
-    ``dry_run`` resolves and checks the commits and writes nothing. A failed
+    ``dry_run`` resolves and checks the commits and writes nothing; a commit
+    bound to other refs is refused unless ``disable_verify_bindings``. A failed
     pull moves no ref; a pull killed midway resumes where it stopped."""
     from .remote.pull import pull_remote
     name = _str(remote, "remote")
@@ -603,13 +605,15 @@ def pull_ostree(repo: RepoArg, remote: str, refs: Sequence[str] = (), *, mirror:
         return pull_remote(r, name, list(refs), mirror=mirror, depth=depth,
                            commit_metadata_only=commit_metadata_only, subpaths=list(subpaths),
                            localcache_repos=[_path(p, "localcache_repos") for p in localcache_repos],
-                           timestamp_check=timestamp_check, dry_run=dry_run, progress=progress)
+                           timestamp_check=timestamp_check, dry_run=dry_run, progress=progress,
+                           disable_verify_bindings=disable_verify_bindings)
 
 
 @_api
 def pull_local(repo: RepoArg, src_repo: PathArg, refs: Sequence[str] = (), *, untrusted: bool = False,
                remote: Optional[str] = None, depth: int = 0, commit_metadata_only: bool = False,
-               progress: Optional[ProgressCallback] = None) -> RepoPullResult:
+               disable_verify_bindings: bool = False, progress: Optional[ProgressCallback] = None
+               ) -> RepoPullResult:
     """``ostree pull-local SRC_REPO REF...``: ``refs`` (every ref of the source
     when empty) and their commits from the repository at ``src_repo`` into
     ``repo``, as ``refs/heads/REF`` (``refs/remotes/REMOTE/REF`` with
@@ -619,7 +623,8 @@ def pull_local(repo: RepoArg, src_repo: PathArg, refs: Sequence[str] = (), *, un
     with _repo(repo) as r:
         return engine.pull_local(r, _path(src_repo, "src_repo"), list(refs), untrusted=untrusted,
                                  remote=_str(remote, "remote", optional=True), depth=depth,
-                                 commit_metadata_only=commit_metadata_only, progress=progress)
+                                 commit_metadata_only=commit_metadata_only, progress=progress,
+                                 disable_verify_bindings=disable_verify_bindings)
 
 
 def _image_version(config: bytes) -> Optional[str]:

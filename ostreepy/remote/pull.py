@@ -621,6 +621,13 @@ def _resolve_refs(source: _Source, summary: Optional[Summary], wanted: Sequence[
         if obj.is_checksum(ref):
             out[ref] = ref
             continue
+        if "@" in ref:
+            # REF@CHECKSUM (ostree pull's override-commit-ids): that commit, under that ref
+            ref, _, override = ref.rpartition("@")
+            validate_ref(ref)
+            obj.validate_checksum(override)
+            out[ref] = override
+            continue
         validate_ref(ref)
         if summary is not None:
             sref = summary.refs.get(ref)
@@ -662,8 +669,9 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
     summary_sig: Optional[bytes] = None
     summary: Optional[Summary] = None
     if source.fetcher is not None:
-        _check_remote_mode(source)
+        # in ostree's order: summary.sig, summary, config
         summary_data, summary_sig = _fetch_summary(source, remote)
+        _check_remote_mode(source)
         if summary_data is not None:
             summary = parse_summary(summary_data)
     wanted = list(refs)
@@ -753,7 +761,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                 timestamp_check: bool = False, dry_run: bool = False, disable_static_deltas: bool = False,
                 require_static_deltas: bool = False, progress: Optional[ProgressCallback] = None,
                 fetcher: Optional[Fetcher] = None, disable_verify_bindings: bool = False) -> RepoPullResult:
-    """Pull ``refs_or_checksums`` (refs of the remote, or commit checksums) from
+    """Pull ``refs_or_checksums`` (refs of the remote, commit checksums, or
+    ``REF@CHECKSUM`` for that commit under that ref) from
     ``remote`` (a name configured in ``repo``, or a :class:`Remote`) into
     ``repo``, as ``ostree pull``: refs land in ``refs/remotes/REMOTE/REF``, or
     ``refs/heads/REF`` with ``mirror`` (which with no refs pulls every ref of the

@@ -186,6 +186,11 @@ def test_depth_mirror_commit_only_and_subpath(src: Src, tmp_path: Path) -> None:
         assert repo.has_object(src.chain[1], ObjectType.COMMIT)
         assert not repo.has_object(src.chain[0], ObjectType.COMMIT)
 
+    # REF@CHECKSUM: that commit under that ref, as ostree pull takes it
+    with _new_repo(tmp_path / "pinned", "archive", src, summary=True) as repo:
+        res = pull_remote(repo, "origin", [f"main@{src.chain[0]}"])
+        assert repo.read_ref("origin:main") == src.chain[0] and res.commits == {"main": src.chain[0]}
+
     # --mirror with no refs: every ref of the summary into refs/heads, the summary copied
     with _new_repo(tmp_path / "mirror", "archive", src, summary=True) as repo:
         res = pull_remote(repo, "origin", [], mirror=True)
@@ -432,6 +437,16 @@ def test_errors_are_ostrees(src: Src, tmp_path: Path, monkeypatch: pytest.Monkey
         with pytest.raises(PullError, match="summary: .*larger than 100 bytes"):
             pull_remote(repo, "origin", ["main"])
         assert repo.list_refs() == {}
+    # a summary naming a ref that would escape refs/ is refused before anything is fetched
+    evil = tmp_path / "evilsum"
+    shutil.copytree(src.repo, evil, symlinks=True)
+    (evil / "summary").write_bytes(Summary(refs={"../../x": SummaryRef(src.commits["main"], 500)}).serialize())
+    with _new_repo(tmp_path / "repo5", "archive", src) as repo:
+        repo.config.set('remote "origin"', "url", f"file://{evil}")
+        with pytest.raises(OstreeError, match="Invalid ref name"):
+            pull_remote(repo, "origin", [], mirror=True)
+        assert repo.list_refs() == {} and not list(repo.list_objects())
+    assert not (tmp_path / "x").exists()
     bare = tmp_path / "barerepo"
     ostree(f"--repo={bare}", "init", "--mode=bare")
     with _new_repo(tmp_path / "repo3", "archive", src) as repo:
