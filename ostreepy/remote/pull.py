@@ -258,8 +258,6 @@ class _Puller:
             if optional:
                 return None, False
             raise
-        except FetchError as e:
-            raise CorruptObjectError(f"Fetching {checksum}.{objtype.name_str}: {e}", checksum) from None
         actual = hashlib.sha256(data).hexdigest()
         if actual != checksum:
             raise ChecksumMismatchError(checksum, actual, "metadata object")
@@ -271,6 +269,9 @@ class _Puller:
         repo = self.repo
         if repo.has_object(checksum, ObjectType.COMMIT):
             commit = repo.load_commit(checksum)
+            # as scan_commit_object: a commit already here is held to the same rules
+            if self.verify_bindings:
+                self._check_bindings(checksum, commit, is_parent)
             self._check_timestamp(checksum, commit)
             partial = repo.commit_is_partial(checksum)
             return commit, partial and not self.commit_only and not self.dry_run
