@@ -273,7 +273,11 @@ def test_pull_local_equals_ostree_pull_local(src: Src, tmp_path: Path, untrusted
     with Repo.init(str(tmp_path / "all"), "archive") as repo:
         res2 = pull_local(repo, str(src.repo), remote="peer")
         assert repo.list_refs() == {f"peer:{k}": v for k, v in src.commits.items()}
+        if not untrusted:  # trusted, same mode: the objects are hard-linked, not copied
+            _kind, (fcsum,) = repo.resolve_path(src.commits["main"], "big.bin")
+            assert os.stat(repo.object_path(fcsum, ObjectType.FILE)).st_nlink == 2
     assert res2.status.startswith(f"{res2.metadata_local} metadata, ")
+    assert "no errors found" in ostree(f"--repo={tmp_path / 'all'}", "fsck")
 
 
 def test_ostree_pulls_over_http_from_an_archive_we_wrote(src: Src, tmp_path: Path) -> None:
