@@ -20,9 +20,10 @@ TYPE_CHECKING = False
 __all__ = [
     # the high-level functions and their results (ostreepy.porcelain)
     "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",
-    "PullResult", "TreeSource", "add_remote", "boot_entries", "checkout", "commit", "deploy", "encapsulate", "fsck",
-    "init", "init_sysroot", "list_remotes", "log", "open_repo", "open_sysroot", "prune", "pull", "refs",
-    "remove_remote", "rollback", "show", "status", "switch", "update_summary", "upgrade",
+    "PullResult", "RepoPullResult", "TreeSource", "add_remote", "boot_entries", "checkout", "commit", "deploy",
+    "encapsulate", "fsck", "init", "init_sysroot", "list_remotes", "log", "open_repo", "open_sysroot", "prune", "pull",
+    "pull_local", "pull_ostree", "refs", "remove_remote", "rollback", "show", "status", "switch", "update_summary",
+    "upgrade",
     # the errors
     "OstreeError", "ArgumentError", "RegistryError", "RepoError", "RepoLockedError", "RefNotFoundError",
     "ObjectNotFoundError", "CorruptObjectError", "ChecksumMismatchError", "PathNotFoundError", "CheckoutError",
@@ -71,7 +72,8 @@ if TYPE_CHECKING:
     from .porcelain import (BOOTED_DEFAULT, BootLoaderEntry, CheckoutResult, CommitInfo, EncapsulateResult,
                             MetadataValue, PullResult, TreeSource, add_remote, boot_entries, checkout, commit, deploy,
                             encapsulate, fsck, init, init_sysroot, list_remotes, log, open_repo, open_sysroot, prune,
-                            pull, refs, remove_remote, rollback, show, status, switch, update_summary, upgrade)
+                            pull, pull_local, pull_ostree, refs, remove_remote, rollback, show, status, switch,
+                            update_summary, upgrade, RepoPullResult)
     from .remote.config import Remote
     from .remote.publish import SummaryUpdate
     from .progress import ProgressCallback, ProgressEvent

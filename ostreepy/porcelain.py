@@ -56,14 +56,16 @@ if TYPE_CHECKING:
     from .container.store import PreparedImport
     from .remote.config import Remote
     from .remote.publish import SummaryUpdate
+    from .remote.pull import RepoPullResult
     from .store.fsck import FsckResult
     from .store.prune import PruneResult
 
 __all__ = [
     "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",
-    "PullResult", "TreeSource", "add_remote", "boot_entries", "checkout", "commit", "deploy", "encapsulate", "fsck",
-    "init", "init_sysroot", "list_remotes", "log", "open_repo", "open_sysroot", "prune", "pull", "refs",
-    "remove_remote", "rollback", "show", "status", "switch", "update_summary", "upgrade",
+    "PullResult", "RepoPullResult", "TreeSource", "add_remote", "boot_entries", "checkout", "commit", "deploy",
+    "encapsulate", "fsck", "init", "init_sysroot", "list_remotes", "log", "open_repo", "open_sysroot", "prune", "pull",
+    "pull_local", "pull_ostree", "refs", "remove_remote", "rollback", "show", "status", "switch", "update_summary",
+    "upgrade",
 ]
 
 #: ``booted=BOOTED_DEFAULT``: the default deployment of a folder sysroot counts as booted
@@ -624,6 +626,63 @@ def pull(repo: RepoArg, image: ImageArg, *, options: Optional[Options] = None,
     meta = _image_version(res.config)
     return PullResult(res.merge_commit, res.manifest_digest, str(ref.imgref), meta, total, res.layers_fetched,
                       total - res.layers_fetched, res.bytes_fetched, res.already_present, dict(res.filtered))
+
+
+# ============================================================================ ostree's own transport
+
+
+def __getattr__(name: str) -> object:
+    # the pull engine's result type, without importing the engine with the porcelain
+    if name == "RepoPullResult":
+        from .remote.pull import RepoPullResult
+        return RepoPullResult
+    raise AttributeError(f"module 'ostreepy.porcelain' has no attribute {name!r}")
+
+
+@_api
+def pull_ostree(repo: RepoArg, remote: str, refs: Sequence[str] = (), *, mirror: bool = False, depth: int = 0,
+                commit_metadata_only: bool = False, subpaths: Sequence[str] = (),
+                localcache_repos: Sequence[PathArg] = (), timestamp_check: bool = False, dry_run: bool = False,
+                disable_verify_bindings: bool = False, progress: Optional[ProgressCallback] = None
+                ) -> RepoPullResult:
+    """``ostree pull REMOTE REF...``: the commits of ``refs`` (refs of the remote
+    or commit checksums) and their trees from the remote ``remote`` configured
+    in ``repo``, into ``refs/remotes/REMOTE/REF`` (``refs/heads/REF`` with
+    ``mirror``; with no refs, ``mirror`` pulls every ref of the remote's
+    summary). ``depth`` parents too (-1: all); ``commit_metadata_only`` the
+    commit objects alone; ``subpaths`` only those parts of the trees;
+    ``localcache_repos`` repositories to copy objects from before fetching;
+    ``timestamp_check`` refuses a commit older than the ref's current one;
+    ``dry_run`` resolves and checks the commits and writes nothing; a commit
+    bound to other refs is refused unless ``disable_verify_bindings``. A failed
+    pull moves no ref; a pull killed midway resumes where it stopped."""
+    from .remote.pull import pull_remote
+    name = _str(remote, "remote")
+    assert name is not None
+    with _repo(repo) as r:
+        return pull_remote(r, name, list(refs), mirror=mirror, depth=depth,
+                           commit_metadata_only=commit_metadata_only, subpaths=list(subpaths),
+                           localcache_repos=[_path(p, "localcache_repos") for p in localcache_repos],
+                           timestamp_check=timestamp_check, dry_run=dry_run, progress=progress,
+                           disable_verify_bindings=disable_verify_bindings)
+
+
+@_api
+def pull_local(repo: RepoArg, src_repo: PathArg, refs: Sequence[str] = (), *, untrusted: bool = False,
+               remote: Optional[str] = None, depth: int = 0, commit_metadata_only: bool = False,
+               disable_verify_bindings: bool = False, progress: Optional[ProgressCallback] = None
+               ) -> RepoPullResult:
+    """``ostree pull-local SRC_REPO REF...``: ``refs`` (every ref of the source
+    when empty) and their commits from the repository at ``src_repo`` into
+    ``repo``, as ``refs/heads/REF`` (``refs/remotes/REMOTE/REF`` with
+    ``remote``). Objects are copied as they are (hard-linked when the modes
+    match) unless ``untrusted``, which verifies each one."""
+    from .remote import pull as engine
+    with _repo(repo) as r:
+        return engine.pull_local(r, _path(src_repo, "src_repo"), list(refs), untrusted=untrusted,
+                                 remote=_str(remote, "remote", optional=True), depth=depth,
+                                 commit_metadata_only=commit_metadata_only, progress=progress,
+                                 disable_verify_bindings=disable_verify_bindings)
 
 
 def _image_version(config: bytes) -> Optional[str]:

@@ -93,6 +93,18 @@ The events, by operation:
    * -
      - :class:`Message`
      - a line ostree would print or send to the journal
+   * - pull, pull-local (ostree transport)
+     - :class:`PullStarted`
+     - the refs are resolved to commits; objects are about to be fetched
+   * -
+     - :class:`ObjectFetched`
+     - per object fetched (or copied from a local repository) and stored
+   * -
+     - :class:`PullProgress`
+     - counts so far, at most a few times a second and at each phase change
+   * -
+     - :class:`PullDone`
+     - every object is in and the refs are written
 
 Upgrading from the old ``ProgressEvent(kind, fields)``: the kinds map as
 ``file`` -> :class:`FileWritten` (commit) or :class:`FileCheckedOut`
@@ -112,7 +124,7 @@ Upgrading from the old ``ProgressEvent(kind, fields)``: the kinds map as
 from __future__ import annotations
 
 import threading
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import attrs
 
@@ -414,10 +426,63 @@ class Message(ProgressEvent):
     text: str
 
 
+# ------------------------------------------------------------------ pull (ostree transport)
+
+
+@attrs.frozen
+class PullStarted(ProgressEvent):
+    """Pull: the refs asked for are resolved; ``commits`` maps each ref (or a
+    commit asked for by checksum, under its own checksum) to the commit to fetch.
+    ``remote`` is the remote's name, or the source repository's path for
+    pull-local."""
+
+    remote: str
+    commits: Tuple[Tuple[str, str], ...]
+
+
+@attrs.frozen
+class ObjectFetched(ProgressEvent):
+    """Pull: one object is stored (verified) in the repository. ``objtype`` is
+    ostree's name for its type (``commit``, ``dirtree``, ``dirmeta``, ``file``);
+    ``size`` the bytes transferred for it (0 when copied from a local repository,
+    ``local`` then true)."""
+
+    checksum: str
+    objtype: str
+    size: int
+    local: bool = False
+
+
+@attrs.frozen
+class PullProgress(ProgressEvent):
+    """Pull: counts so far. ``phase`` is ``"metadata"`` while dirtrees are still
+    being walked, ``"content"`` once only content objects are outstanding,
+    ``"writing-refs"`` at the end. ``requested`` grows as the walk finds objects
+    that are missing; ``fetched`` counts those stored; ``bytes`` those transferred.
+    ``ostree pull``'s terminal line is made of these."""
+
+    phase: str
+    fetched: int
+    requested: int
+    bytes: int
+    #: how many of ``fetched`` are metadata objects (commits, dirtrees, dirmetas)
+    metadata_fetched: int = 0
+
+
+@attrs.frozen
+class PullDone(ProgressEvent):
+    """Pull: every object is in and the refs are written; ``status`` is the line
+    ``ostree pull`` prints at the end (``3 metadata, 2 content objects fetched;
+    ...``)."""
+
+    status: str
+
+
 __all__ = [
     "ProgressEvent", "ProgressCallback", "emit", "serialized",
     "FileWritten", "FileCheckedOut", "FsckStarted", "ObjectChecked", "ObjectPruned",
     "LayerStarted", "LayerBytes", "ObjectImported", "LayerImported", "LayerDone", "ImportStarted", "ImportDone",
     "ObjectExported", "LayerWritten", "LayerUploadBytes", "ImageEncapsulated",
     "DeploymentCheckoutStarted", "KernelInstallStarted", "Message",
+    "PullStarted", "ObjectFetched", "PullProgress", "PullDone",
 ]

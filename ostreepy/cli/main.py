@@ -187,6 +187,38 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Additional metadata field to add to the summary")
     p.set_defaults(func="cmd_summary")
 
+    p = sub.add_parser("pull", help="Download data from remote repository")
+    _add_repo_arg(p)
+    p.add_argument("--mirror", action="store_true")
+    p.add_argument("--depth", type=int, default=0)
+    p.add_argument("--commit-metadata-only", action="store_true")
+    p.add_argument("--disable-static-deltas", action="store_true")
+    p.add_argument("--require-static-deltas", action="store_true")
+    p.add_argument("--subpath", action="append", default=[])
+    p.add_argument("-L", "--localcache-repo", action="append", default=[])
+    p.add_argument("-T", "--timestamp-check", action="store_true")
+    p.add_argument("--dry-run", action="store_true")
+    p.add_argument("--untrusted", action="store_true")
+    p.add_argument("--disable-fsync", action="store_true")
+    p.add_argument("--disable-verify-bindings", action="store_true")
+    p.add_argument("remote", metavar="REMOTE")
+    p.add_argument("refs", nargs="*", metavar="BRANCH")
+    p.set_defaults(func="pull:cmd_pull")
+
+    p = sub.add_parser("pull-local", help="Copy data from SRC_REPO")
+    _add_repo_arg(p)
+    p.add_argument("--remote")
+    p.add_argument("--untrusted", action="store_true")
+    p.add_argument("--depth", type=int, default=0)
+    p.add_argument("--commit-metadata-only", action="store_true")
+    p.add_argument("--disable-fsync", action="store_true")
+    p.add_argument("--disable-static-deltas", action="store_true")
+    p.add_argument("--require-static-deltas", action="store_true")
+    p.add_argument("--disable-verify-bindings", action="store_true")
+    p.add_argument("src_repo", metavar="SRC_REPO")
+    p.add_argument("refs", nargs="*", metavar="REF")
+    p.set_defaults(func="pull:cmd_pull_local")
+
     for name, register in _EXTRA_PARSERS:
         register(sub)
     for command, help_text in _EXTRA_HELP.items():
@@ -236,8 +268,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     func = args.func
     if isinstance(func, str):  # a repository verb: its module is imported only to run it
-        from . import repo
-        func = getattr(repo, func)
+        # "module:function" for verbs outside cli/repo.py (pull, pull-local)
+        modname, _, name = func.rpartition(":")
+        import importlib
+        func = getattr(importlib.import_module(f"ostreepy.cli.{modname or 'repo'}"), name)
     try:
         return func(args) or 0
     except BrokenPipeError:

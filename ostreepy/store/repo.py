@@ -532,6 +532,29 @@ class Repo:
         os.rename(tmp, dest)
         return True
 
+    def new_tmp_path(self, suffix: str = "") -> str:
+        """A fresh name under ``tmp/`` (nothing created): where a caller puts a file
+        it will hand to :meth:`adopt_object_file`."""
+        return self._tmp_name(suffix)
+
+    def adopt_object_file(self, path: str, checksum: str, objtype: ObjectType) -> bool:
+        """Take a file under ``tmp/`` that the caller has verified to be object
+        ``checksum`` in this repository's own on-disk form (a ``.filez`` for an
+        archive repository, say) into the store, as :meth:`write_content` would
+        have written it; False (and the file gone) when the object was already here.
+        Used by pulls, which fetch archive objects and need not inflate and
+        recompress them."""
+        obj.validate_checksum(checksum)
+        if self.mode is RepoMode.ARCHIVE and objtype is ObjectType.FILE:
+            os.chmod(path, 0o644)
+        if self._txn_depth == 0 and self.fsync:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        return self._rename_in(path, checksum, objtype)
+
     # ------------------------------------------------------------ metadata objects
 
     def load_metadata(self, objtype: ObjectType, checksum: str, verify: bool = True) -> bytes:

@@ -1,0 +1,105 @@
+"""The ``pull`` and ``pull-local`` verbs: argument handling and ostree's output
+over :mod:`ostreepy.remote.pull`.
+
+As ``ostree``: the one status line at the end (``N metadata, M content
+objects fetched; ...``), and on a terminal a progress line redrawn in place
+while objects arrive. ``--dry-run`` needs ``--require-static-deltas``, as in
+ostree, and static deltas are not supported yet.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import TYPE_CHECKING, List, Optional
+
+from ..remote.pull import PullError
+from .repo import UsageError, _open_repo
+
+if TYPE_CHECKING:
+    from ..progress import ProgressCallback, ProgressEvent
+
+
+def _tty_progress() -> Optional["ProgressCallback"]:
+    """ostree's console line (ostree_repo_pull_default_console_progress_changed),
+    redrawn in place at most five times a second."""
+    if not sys.stdout.isatty():
+        return None
+    from ..progress import PullProgress
+    from ..remote.pull import _format_size
+    state = {"last": 0.0, "start": time.monotonic()}
+
+    def cb(ev: "ProgressEvent") -> None:
+        if not isinstance(ev, PullProgress):
+            return
+        now = time.monotonic()
+        if now - state["last"] < 0.2 and ev.phase != "writing-refs":
+            return
+        state["last"] = now
+        elapsed = int(now - state["start"])
+        rate = _format_size(ev.bytes // elapsed) if elapsed >= 1 and ev.bytes else "-"
+        done = _format_size(ev.bytes)
+        if ev.phase == "metadata":
+            text = f"Receiving metadata objects: {ev.metadata_fetched}/(estimating) {rate}/s {done}"
+        elif ev.phase == "content":
+            pct = int(ev.fetched * 100 / ev.requested) if ev.requested else 100
+            text = f"Receiving objects: {pct}% ({ev.fetched}/{ev.requested}) {rate}/s {done}"
+        else:
+            text = "Writing objects: 1"
+        sys.stdout.write(f"\r\x1b[K{text}")
+        sys.stdout.flush()
+
+    return cb
+
+
+def _finish_line(progress: Optional["ProgressCallback"]) -> None:
+    if progress is not None:
+        sys.stdout.write("\r\x1b[K")
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from ..remote.pull import pull_remote
+    if args.dry_run and not args.require_static_deltas:
+        raise UsageError("--dry-run requires --require-static-deltas")
+    refs: List[str] = list(args.refs)
+    remote = args.remote
+    if ":" in remote:
+        remote, _, ref = remote.partition(":")
+        refs = [ref]
+    repo = _open_repo(args)
+    if args.disable_fsync:
+        repo.fsync = False
+    progress = _tty_progress()
+    try:
+        result = pull_remote(repo, remote, refs, mirror=args.mirror, depth=args.depth,
+                             commit_metadata_only=args.commit_metadata_only, subpaths=args.subpath,
+                             localcache_repos=args.localcache_repo, timestamp_check=args.timestamp_check,
+                             dry_run=args.dry_run, disable_static_deltas=args.disable_static_deltas,
+                             require_static_deltas=args.require_static_deltas, progress=progress,
+                             disable_verify_bindings=args.disable_verify_bindings)
+    finally:
+        _finish_line(progress)
+        repo.close()
+    if not args.dry_run:
+        sys.stdout.write(result.status + "\n")
+    return 0
+
+
+def cmd_pull_local(args: argparse.Namespace) -> int:
+    from ..remote.pull import pull_local
+    if args.require_static_deltas:
+        raise PullError("Static deltas are not supported yet (--require-static-deltas)")
+    repo = _open_repo(args)
+    if args.disable_fsync:
+        repo.fsync = False
+    progress = _tty_progress()
+    try:
+        result = pull_local(repo, args.src_repo, list(args.refs), untrusted=args.untrusted, remote=args.remote,
+                            depth=args.depth, commit_metadata_only=args.commit_metadata_only, progress=progress,
+                            disable_verify_bindings=args.disable_verify_bindings)
+    finally:
+        _finish_line(progress)
+        repo.close()
+    sys.stdout.write(result.status + "\n")
+    return 0

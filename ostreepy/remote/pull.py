@@ -1,0 +1,822 @@
+"""The pull engine: copy commits, with their trees, from a remote repository
+(``ostree pull``) or a local one (``ostree pull-local``) into a repository of
+any mode, as libostree's ``ostree-repo-pull.c`` does.
+
+Design:
+
+* Refs are resolved first (from the remote's ``summary`` when it has one,
+  else from ``refs/heads/REF``), so a pull either knows every commit it will
+  fetch or fails before writing anything.
+* A commit object is fetched, checked against its checksum, parsed, and its
+  signatures checked (:func:`~ostreepy.remote.trust.verify_commit`) before any
+  of it is written; then it is marked *partial* (``state/C.commitpartial``)
+  before the commit object goes in, so a pull killed at any point leaves the
+  commit partial, and the next pull walks its tree again.
+* The tree walk drives a thread pool: the main thread holds the queues (all
+  metadata before content, so the walk runs ahead and keeps the pool full),
+  workers fetch, verify and store one object each and hand back the parsed
+  dirtree, whose children the main thread queues. Nothing serialises on one
+  directory at a time. Objects already in the repository are not fetched, which
+  is what makes a killed pull resume where it stopped.
+* Every object is verified before it is renamed into the store (the
+  repository's own transaction puts it in staging first): metadata by its
+  SHA-256 and structure (a dirtree naming ``..``, ``a/b`` or an empty name, a
+  dirmeta that is not a directory, a content header of a device, are refused),
+  content (an archive ``.filez``) by inflating and hashing it; into an archive
+  repository the verified ``.filez`` is stored as fetched.
+* Only when every object of every commit is present are the commits marked
+  complete and then the refs written, together, in one transaction. A failed
+  pull moves no ref.
+
+Sources: a :class:`~ostreepy.remote.fetcher.Fetcher` (``file://``, HTTP), or a
+local :class:`Repo` (pull-local, ``--localcache-repo``), whose objects are
+copied (hard-linked when trusted and of the same mode) rather than fetched.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hashlib
+import os
+import tempfile
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+
+import attrs
+
+from ..errors import (ChecksumMismatchError, CorruptObjectError, InvalidObjectError, ObjectNotFoundError, OstreeError,
+                      SignatureError)
+from ..progress import ObjectFetched, ProgressCallback, PullDone, PullProgress, PullStarted, emit, serialized
+from ..store import objects as obj
+from ..store.keyfile import KeyFile
+from ..store.objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
+from ..store.refs import parse_refspec, validate_ref
+from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
+from . import trust
+from .config import Remote, load_remote
+from .fetcher import FetchError, Fetcher, NotFound, fetcher_for
+from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
+
+__all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_local"]
+
+#: fetches in flight at once (ostree's max-outstanding-fetcher-requests default)
+MAX_FETCHES = 8
+#: a content object has no size limit in ostree; this only bounds a hostile stream
+MAX_CONTENT_SIZE = 1 << 40
+#: a fetched object bound for a bare repository stays in memory up to this size
+SPOOL_SIZE = 1 << 20
+
+
+class PullError(OstreeError):
+    """A pull that cannot be done: a ref the remote does not have, a remote of
+    the wrong mode, an option that is not supported, a downgrade refused."""
+
+
+@attrs.frozen
+class RefUpdate:
+    """One ref a pull wrote: ``refspec`` as ``ostree refs`` lists it
+    (``origin:main``, or ``main`` for a mirror or pull-local), its old commit
+    (None if it is new) and its new one."""
+
+    refspec: str
+    old: Optional[str]
+    new: str
+
+
+@attrs.frozen
+class RepoPullResult:
+    """What a pull did. ``commits`` maps each ref asked for (or a checksum asked
+    for, to itself) to its commit; ``refs`` lists only the refs that changed.
+    Objects are counted as fetched (over the fetcher) or local (copied from a
+    local repository); ``bytes_transferred`` is what the fetcher delivered."""
+
+    remote: str
+    commits: Mapping[str, str]
+    refs: Tuple[RefUpdate, ...]
+    metadata_fetched: int = 0
+    content_fetched: int = 0
+    metadata_local: int = 0
+    content_local: int = 0
+    bytes_transferred: int = 0
+    content_bytes_written: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+    local_source: bool = False
+
+    @property
+    def status(self) -> str:
+        """The line ``ostree pull`` / ``pull-local`` prints when done."""
+        if self.local_source:
+            s = f"{self.metadata_local} metadata, {self.content_local} content objects imported"
+        else:
+            s = f"{self.metadata_fetched} metadata, {self.content_fetched} content objects fetched"
+            if self.metadata_local or self.content_local:
+                s += f" ({self.metadata_local} meta, {self.content_local} content local)"
+        if self.bytes_transferred > 0:
+            if self.bytes_transferred < 1024:
+                s += f"; {self.bytes_transferred} B"
+            else:
+                s += f"; {self.bytes_transferred // 1024} KiB"
+            s += f" transferred in {int(self.seconds)} seconds"
+        return s + f"; {_format_size(self.content_bytes_written)} content written"
+
+
+def _format_size(n: int) -> str:
+    # g_format_size: SI units, one decimal, "bytes" below 1 kB
+    if n < 1000:
+        return f"{n} bytes"
+    for unit, scale in (("kB", 1000), ("MB", 1000 ** 2), ("GB", 1000 ** 3), ("TB", 1000 ** 4)):
+        if n < scale * 1000 or unit == "TB":
+            return f"{n / scale:.1f} {unit}"
+    return f"{n} bytes"  # pragma: no cover
+
+
+# ============================================================================ sources
+
+
+class _Source:
+    """Where objects come from: a fetcher over a remote's files, or a local repository."""
+
+    def __init__(self, fetcher: Optional[Fetcher] = None, local: Optional[Repo] = None,
+                 trusted: bool = False) -> None:
+        self.fetcher = fetcher
+        self.local = local
+        self.trusted = trusted
+        self.bytes = 0
+        self._lock = threading.Lock()
+
+    def _count(self, n: int) -> None:
+        with self._lock:
+            self.bytes += n
+
+    def fetch_bytes(self, path: str, max_size: int) -> bytes:
+        assert self.fetcher is not None
+        data = self.fetcher.fetch_bytes(path, max_size)
+        self._count(len(data))
+        return data
+
+    def fetch_optional(self, path: str, max_size: int) -> Optional[bytes]:
+        try:
+            return self.fetch_bytes(path, max_size)
+        except NotFound:
+            return None
+
+
+def _meta_path(checksum: str, objtype: ObjectType) -> str:
+    return obj.loose_path(checksum, objtype, True)
+
+
+# ============================================================================ the engine
+
+
+@attrs.define
+class _Stats:
+    metadata_fetched: int = 0
+    content_fetched: int = 0
+    metadata_local: int = 0
+    content_local: int = 0
+    content_bytes_written: int = 0
+    requested: int = 0
+    fetched: int = 0
+
+
+class _Puller:
+    def __init__(self, repo: Repo, source: _Source, remote: Optional[Remote], *,
+                 localcache: Sequence[Repo] = (), commit_only: bool = False, subpaths: Sequence[str] = (),
+                 depth: int = 0, dry_run: bool = False, progress: Optional[ProgressCallback] = None) -> None:
+        self.repo = repo
+        self.source = source
+        self.remote = remote
+        self.localcache = list(localcache)
+        self.commit_only = commit_only
+        self.subpaths = [_normpath(p) for p in subpaths]
+        self.depth = depth
+        self.dry_run = dry_run
+        self.progress = serialized(progress)
+        self.stats = _Stats()
+        self.commit_sizes: Dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._abort = threading.Event()
+        self._last_progress = 0.0
+        #: commits whose whole tree this pull walked (to be marked complete)
+        self.walked: List[str] = []
+        #: commit -> (rev, timestamp) it must not be older than (--timestamp-check)
+        self.ts_floor: Dict[str, Tuple[str, int]] = {}
+        #: requested commit -> the refs it was asked for by (their bindings are checked)
+        self.refs_of: Dict[str, List[str]] = {}
+        self.verify_bindings = True
+        #: the source's collection ID (its summary's, or the local repository's)
+        self.collection_id: Optional[str] = None
+
+    # ------------------------------------------------------------ counters and events
+
+    def _stored(self, checksum: str, objtype: ObjectType, size: int, local: bool) -> None:
+        with self._lock:
+            st = self.stats
+            if objtype is ObjectType.FILE:
+                if local:
+                    st.content_local += 1
+                else:
+                    st.content_fetched += 1
+            elif local:
+                st.metadata_local += 1
+            else:
+                st.metadata_fetched += 1
+            st.fetched += 1
+        if self.progress is not None:
+            self.progress(ObjectFetched(checksum, objtype.name_str, size, local))
+
+    def _report(self, phase: str, force: bool = False) -> None:
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if not force and now - self._last_progress < 0.2:
+            return
+        self._last_progress = now
+        st = self.stats
+        self.progress(PullProgress(phase, st.fetched, st.requested, self.source.bytes,
+                                   st.metadata_fetched + st.metadata_local))
+
+    # ------------------------------------------------------------ metadata objects
+
+    def _metadata_bytes(self, checksum: str, objtype: ObjectType, max_size: int = obj.MAX_METADATA_SIZE,
+                        optional: bool = False) -> Tuple[Optional[bytes], bool]:
+        """(bytes checked against the checksum, came from a local repository)."""
+        for cache in ([self.source.local] if self.source.local is not None else []) + self.localcache:
+            if cache.has_object(checksum, objtype):
+                return cache.load_metadata(objtype, checksum, verify=True), True
+        if self.source.fetcher is None:
+            if optional:
+                return None, True
+            raise ObjectNotFoundError(checksum, objtype.name_str)
+        try:
+            data = self.source.fetch_bytes(_meta_path(checksum, objtype), max_size)
+        except NotFound:
+            if optional:
+                return None, False
+            raise
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != checksum:
+            raise ChecksumMismatchError(checksum, actual, "metadata object")
+        return data, False
+
+    def do_commit(self, checksum: str, is_parent: bool) -> Tuple[Optional[Commit], bool]:
+        """(the commit, whether its tree must be walked); (None, False) for a
+        parent the source does not have."""
+        repo = self.repo
+        if repo.has_object(checksum, ObjectType.COMMIT):
+            commit = repo.load_commit(checksum)
+            # as scan_commit_object: a commit already here is held to the same rules
+            if self.verify_bindings:
+                self._check_bindings(checksum, commit, is_parent)
+            self._check_timestamp(checksum, commit)
+            partial = repo.commit_is_partial(checksum)
+            return commit, partial and not self.commit_only and not self.dry_run
+        try:
+            data, local = self._metadata_bytes(checksum, ObjectType.COMMIT,
+                                               self.commit_sizes.get(checksum, obj.MAX_METADATA_SIZE))
+        except (NotFound, ObjectNotFoundError):
+            if is_parent:
+                return None, False  # a source pulled with a depth ends in a dangling parent
+            raise
+        assert data is not None
+        commit = Commit.parse(data)
+        if self.source.local is not None and local:
+            detached = self.source.local.read_commit_detached_metadata(checksum)
+        else:
+            raw, _ = self._metadata_bytes(checksum, ObjectType.COMMIT_META, optional=True)
+            detached = obj.parse_commitmeta(raw) if raw is not None else None
+        if self.remote is not None:
+            trust.verify_commit(self.remote, checksum, data, detached)
+        if self.verify_bindings:
+            self._check_bindings(checksum, commit, is_parent)
+        self._check_timestamp(checksum, commit)
+        if self.dry_run:
+            return commit, False
+        repo.mark_commit_partial(checksum, True)
+        if detached is not None:
+            repo.write_commit_detached_metadata(checksum, detached)
+        repo.write_metadata(ObjectType.COMMIT, data, expected=checksum)
+        self._stored(checksum, ObjectType.COMMIT, 0 if local else len(data), local)
+        return commit, not self.commit_only
+
+    def _check_bindings(self, checksum: str, commit: Commit, is_parent: bool) -> None:
+        """_ostree_repo_verify_bindings: a commit that names the refs it was made
+        for (``ostree.ref-binding``) is refused under any other ref, so that a
+        source cannot serve an old or unrelated commit under a ref's name."""
+        meta = commit.metadata
+        binding = meta.get("ostree.ref-binding")
+        if binding is None or binding.type != "as":
+            if self.collection_id is None:
+                return
+            raise PullError(f"Commit {checksum}: Expected commit metadata to have ref binding information,"
+                            " found none")
+        bound = list(binding.value)
+        for ref in ([] if is_parent else self.refs_of.get(checksum, [])):
+            if ref not in bound:
+                names = ", ".join(f"‘{r}’" for r in bound) or "no refs"
+                raise PullError(f"Commit {checksum}: Commit has no requested ref ‘{ref}’ in ref binding"
+                                f" metadata ({names})")
+        if self.collection_id is not None:
+            cb = meta.get("ostree.collection-binding")
+            if cb is None or cb.type != "s":
+                raise PullError(f"Commit {checksum}: Expected commit metadata to have collection ID binding"
+                                " information, found none")
+            if cb.value != self.collection_id:
+                raise PullError(f"Commit {checksum}: Commit has collection ID ‘{cb.value}’ in collection"
+                                f" binding metadata, while the remote it came from has collection ID"
+                                f" ‘{self.collection_id}’")
+
+    def _check_timestamp(self, checksum: str, commit: Commit) -> None:
+        floor = self.ts_floor.get(checksum)
+        if floor is None:
+            return
+        rev, ts = floor
+        # as _ostree_compare_timestamps: an equal timestamp passes even for another commit
+        if commit.timestamp > ts or commit.timestamp == ts or rev == checksum:
+            return
+        raise PullError(
+            f"Upgrade target revision '{checksum}' with timestamp '{_ctime(commit.timestamp)}' is chronologically"
+            f" older than current revision '{rev}' with timestamp '{_ctime(ts)}'; use --allow-downgrade to permit")
+
+    def do_meta(self, checksum: str, objtype: ObjectType) -> Optional[DirTree]:
+        repo = self.repo
+        if repo.has_object(checksum, objtype):
+            return repo.load_dirtree(checksum) if objtype is ObjectType.DIR_TREE else None
+        data, local = self._metadata_bytes(checksum, objtype)
+        assert data is not None
+        tree: Optional[DirTree] = None
+        if objtype is ObjectType.DIR_TREE:
+            tree = DirTree.parse(data)
+            names = [n for n, _ in tree.files] + [n for n, _, _ in tree.dirs]
+            if len(set(names)) != len(names):
+                raise CorruptObjectError(f"Corrupted dirtree object {checksum}: a name appears twice", checksum)
+        else:
+            DirMeta.parse(data)
+        repo.write_metadata(objtype, data, expected=checksum)
+        self._stored(checksum, objtype, 0 if local else len(data), local)
+        return tree
+
+    # ------------------------------------------------------------ content objects
+
+    def do_file(self, checksum: str) -> None:
+        repo = self.repo
+        if repo.has_object(checksum, ObjectType.FILE):
+            return
+        sources = ([self.source.local] if self.source.local is not None else []) + self.localcache
+        for src in sources:
+            if src.has_object(checksum, ObjectType.FILE):
+                trusted = self.source.trusted and src is self.source.local
+                self._import_file(src, checksum, trusted)
+                self._stored(checksum, ObjectType.FILE, 0, True)
+                return
+        if self.source.fetcher is None:
+            raise ObjectNotFoundError(checksum, "file")
+        size = self._fetch_file(checksum)
+        self._stored(checksum, ObjectType.FILE, size, False)
+
+    def _written(self, n: int) -> None:
+        with self._lock:
+            self.stats.content_bytes_written += n
+
+    def _import_file(self, src: Repo, checksum: str, trusted: bool) -> None:
+        repo = self.repo
+        if trusted and src.mode is repo.mode and src.parent is None:
+            tmp = repo.new_tmp_path()
+            try:
+                os.link(src.object_path(checksum, ObjectType.FILE), tmp, follow_symlinks=False)
+            except OSError:
+                pass  # another filesystem, or not allowed: copied below
+            else:
+                repo.adopt_object_file(tmp, checksum, ObjectType.FILE)
+                return
+        header, stream = src.load_file(checksum, want_data=True, verify=not trusted)
+        size = src.content_size(checksum) if header.is_regular else 0
+        try:
+            repo.write_content(header, stream, size if header.is_regular else None, expected=checksum)
+        finally:
+            if stream is not None:
+                stream.close()
+        self._written(size)
+
+    def _fetch_file(self, checksum: str) -> int:
+        repo = self.repo
+        assert self.source.fetcher is not None
+        tmp: Optional[str] = None
+        f: BinaryIO
+        if repo.mode is RepoMode.ARCHIVE:
+            # the fetched .filez itself becomes the object, once verified
+            tmp = repo.new_tmp_path(".filez")
+            f = open(tmp, "w+b")
+        else:
+            # inflated into a new object: a small one never touches the disk as .filez
+            f = tempfile.SpooledTemporaryFile(SPOOL_SIZE, dir=repo.tmp_dir)  # type: ignore[assignment]
+        try:
+            n = self.source.fetcher.fetch_to(_meta_path(checksum, ObjectType.FILE), f, MAX_CONTENT_SIZE)
+            self.source._count(n)
+            f.flush()
+            f.seek(0)
+            header, size = _read_filez_header(f, checksum)
+            if header.is_symlink:
+                actual = obj.content_checksum(header)
+                if actual != checksum:
+                    raise ChecksumMismatchError(checksum, actual, "file object")
+                reader = None
+            else:
+                reader = VerifyingReader(f, header.new_hasher(), checksum, size, decompress=True)
+            if tmp is not None and reader is not None:
+                while reader.read(CHUNK):
+                    pass
+                f.close()
+                repo.adopt_object_file(tmp, checksum, ObjectType.FILE)
+                tmp = None
+            else:
+                repo.write_content(header, reader, size if reader is not None else None,  # type: ignore[arg-type]
+                                   expected=checksum)
+            self._written(size if header.is_regular else 0)
+            return n
+        finally:
+            f.close()
+            if tmp is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(tmp)
+
+    # ------------------------------------------------------------ the walk
+
+    def _wanted(self, path: str, is_dir: bool) -> bool:
+        if not self.subpaths:
+            return True
+        for s in self.subpaths:
+            if s == "/" or path == s or path.startswith(s + "/"):
+                return True
+            if is_dir and s.startswith(path + "/"):
+                return True
+        return False
+
+    def walk(self, commits: Sequence[str]) -> None:
+        meta_q: Deque[Tuple[str, str, object]] = collections.deque()
+        content_q: Deque[str] = collections.deque()
+        seen_commits: Set[str] = set()
+        seen_trees: Set[object] = set()
+        seen_meta: Set[str] = set()
+        seen_files: Set[str] = set()
+        parents_of: Dict[str, int] = {}
+        #: commit -> the requested commit whose parent chain reached it
+        chain_of: Dict[str, str] = {}
+
+        def add_commit(csum: str, depth: int, is_parent: bool, chain: str) -> None:
+            if csum in seen_commits:
+                if is_parent and chain_of.get(csum) == chain:
+                    # impossible with honest checksums; a hostile source must not walk us forever
+                    raise CorruptObjectError(f"Commit {csum} is its own ancestor: a loop of parents", csum)
+                return
+            seen_commits.add(csum)
+            chain_of[csum] = chain
+            parents_of[csum] = depth
+            meta_q.append(("commit", csum, is_parent))
+            self.stats.requested += 1
+
+        def add_tree(tree: str, meta: str, path: str) -> None:
+            key: object = (tree, path) if self.subpaths else tree
+            if key not in seen_trees:
+                seen_trees.add(key)
+                meta_q.append(("dirtree", tree, path))
+                self.stats.requested += 1
+            if meta not in seen_meta:
+                seen_meta.add(meta)
+                meta_q.append(("dirmeta", meta, None))
+                self.stats.requested += 1
+
+        for c in commits:
+            add_commit(c, self.depth, False, c)
+
+        def run(item: Tuple[str, str, object]) -> object:
+            if self._abort.is_set():
+                return None
+            kind, csum, arg = item
+            if kind == "commit":
+                return self.do_commit(csum, bool(arg))
+            if kind == "dirtree":
+                return self.do_meta(csum, ObjectType.DIR_TREE)
+            if kind == "dirmeta":
+                return self.do_meta(csum, ObjectType.DIR_META)
+            self.do_file(csum)
+            return None
+
+        inflight: Dict[Future, Tuple[str, str, object]] = {}
+        pool = ThreadPoolExecutor(MAX_FETCHES, thread_name_prefix="ostreepy-pull")
+        try:
+            while meta_q or content_q or inflight:
+                # twice the pool: a worker finishing finds the next item already queued
+                while len(inflight) < 2 * MAX_FETCHES and (meta_q or content_q):
+                    item = meta_q.popleft() if meta_q else ("file", content_q.popleft(), None)
+                    inflight[pool.submit(run, item)] = item
+                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                for fut in done:
+                    kind, csum, arg = inflight.pop(fut)
+                    result = fut.result()
+                    if kind == "commit":
+                        commit, walk_tree = result  # type: ignore[misc]
+                        if commit is None:
+                            continue
+                        if walk_tree:
+                            self.walked.append(csum)
+                            add_tree(commit.root_tree, commit.root_meta, "/")
+                        depth = parents_of[csum]
+                        if commit.parent is not None and depth != 0:
+                            add_commit(commit.parent, depth - 1 if depth > 0 else -1, True, chain_of[csum])
+                    elif kind == "dirtree":
+                        tree = result
+                        assert isinstance(tree, DirTree)
+                        path = str(arg)
+                        for name, fcsum in tree.files:
+                            if fcsum not in seen_files and self._wanted(path + name, False):
+                                seen_files.add(fcsum)
+                                content_q.append(fcsum)
+                                self.stats.requested += 1
+                        for name, tcsum, mcsum in tree.dirs:
+                            if self._wanted(path + name, True):
+                                add_tree(tcsum, mcsum, path + name + "/")
+                self._report("metadata" if (meta_q or any(k != "file" for k, _, _ in inflight.values()))
+                             else "content")
+        except BaseException:
+            self._abort.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _normpath(p: str) -> str:
+    parts = [x for x in p.split("/") if x and x != "."]
+    if ".." in parts:
+        raise PullError(f"Invalid subpath {p!r}")
+    return "/" + "/".join(parts) if parts else "/"
+
+
+def _ctime(ts: int) -> str:
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(ts))
+
+
+def _read_filez_header(f: object, checksum: str) -> Tuple[FileHeader, int]:
+    read = f.read  # type: ignore[attr-defined]
+    prefix = read(8)
+    if len(prefix) != 8:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
+    hlen = int.from_bytes(prefix[:4], "big")
+    if hlen > obj.MAX_METADATA_SIZE:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: header too large", checksum)
+    hdata = read(hlen)
+    if len(hdata) != hlen:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
+    try:
+        return FileHeader.parse_zlib(hdata)
+    except InvalidObjectError as e:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: {e}", checksum) from None
+
+
+# ============================================================================ resolving refs
+
+
+def _fetch_summary(source: _Source, remote: Optional[Remote]) -> Tuple[Optional[bytes], Optional[bytes]]:
+    try:
+        sig = source.fetch_optional("summary.sig", obj.MAX_METADATA_SIZE)
+        data = source.fetch_optional("summary", MAX_SUMMARY_SIZE)
+    except NotFound:  # pragma: no cover - fetch_optional handles it
+        return None, None
+    except FetchError as e:
+        raise PullError(f"Fetching summary: {e}") from None
+    if remote is not None:
+        if data is None:
+            if remote.gpg_verify_summary:
+                raise SignatureError("GPG verification enabled, but no summary found (use gpg-verify-summary=false"
+                                     " in remote config to disable)")
+            if remote.sign_verify_summary:
+                raise SignatureError("Signature verification enabled, but no summary found (check that the"
+                                     " configured URL in remote config is correct)")
+        else:
+            trust.verify_summary(remote, data, sig)
+    return data, sig
+
+
+def _check_remote_mode(source: _Source) -> None:
+    try:
+        raw = source.fetch_bytes("config", obj.MAX_METADATA_SIZE)
+    except NotFound:
+        return  # some servers publish no config; the objects are checked anyway
+    try:
+        cfg = KeyFile.parse(raw.decode("utf-8"))
+    except (OstreeError, UnicodeDecodeError) as e:
+        raise PullError(f"Parsing config: {e}") from None
+    mode = cfg.get("core", "mode", "bare") or "bare"
+    if mode not in ("archive", "archive-z2"):
+        raise PullError(f'Can\'t pull from archives with mode "{mode}"')
+
+
+def _resolve_refs(source: _Source, summary: Optional[Summary], wanted: Sequence[str],
+                  puller: _Puller) -> Dict[str, str]:
+    out: Dict[str, str] = {}
+    for ref in wanted:
+        if obj.is_checksum(ref):
+            out[ref] = ref
+            continue
+        if "@" in ref:
+            # REF@CHECKSUM (ostree pull's override-commit-ids): that commit, under that ref
+            ref, _, override = ref.rpartition("@")
+            validate_ref(ref)
+            obj.validate_checksum(override)
+            out[ref] = override
+            continue
+        validate_ref(ref)
+        if summary is not None:
+            sref = summary.refs.get(ref)
+            if sref is None:
+                raise PullError(f"No such branch '{ref}' in repository summary")
+            out[ref] = sref.checksum
+            puller.commit_sizes[sref.checksum] = sref.size
+            continue
+        if source.local is not None:
+            value = source.local.read_ref(ref)
+            if value is None:
+                raise PullError(f"Refspec '{ref}' not found")
+            out[ref] = value
+            continue
+        try:
+            text = source.fetch_bytes(f"refs/heads/{ref}", 4096)
+        except NotFound:
+            raise PullError(f"Couldn't find refs/heads/{ref} on the remote (and it has no summary)") from None
+        value = text.decode("ascii", "replace").strip()
+        if not obj.is_checksum(value):
+            raise PullError(f"Fetching checksum for ref ((empty), {ref}): Invalid checksum '{value[:80]}'")
+        out[ref] = value
+    return out
+
+
+# ============================================================================ entry points
+
+
+def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs: Sequence[str], *,
+         ref_prefix: Optional[str], mirror: bool, depth: int, commit_metadata_only: bool, subpaths: Sequence[str],
+         localcache_repos: Sequence[Repo], timestamp_check: bool, dry_run: bool,
+         progress: Optional[ProgressCallback], verify_bindings: bool = True) -> RepoPullResult:
+    start = time.monotonic()
+    if timestamp_check and depth != 0:
+        raise PullError("--timestamp-check cannot be used with --depth")
+    puller = _Puller(repo, source, remote, localcache=localcache_repos, commit_only=commit_metadata_only,
+                     subpaths=subpaths, depth=depth, dry_run=dry_run, progress=progress)
+    summary_data: Optional[bytes] = None
+    summary_sig: Optional[bytes] = None
+    summary: Optional[Summary] = None
+    if source.fetcher is not None:
+        # in ostree's order: summary.sig, summary, config
+        summary_data, summary_sig = _fetch_summary(source, remote)
+        _check_remote_mode(source)
+        if summary_data is not None:
+            summary = parse_summary(summary_data)
+    wanted = list(refs)
+    write_summary = False
+    if not wanted:
+        if source.local is not None:
+            wanted = sorted(source.local.list_refs(include_remotes=False))
+        elif mirror:
+            if summary is None:
+                raise PullError("Fetching all refs was requested in mirror mode, but remote repository does not"
+                                " have a summary")
+            wanted = sorted(summary.refs)
+            write_summary = True
+        elif remote is not None and remote.branches:
+            wanted = list(remote.branches)
+        else:
+            raise PullError(f"No configured branches for remote {label}")
+    commits = _resolve_refs(source, summary, wanted, puller)
+    puller.verify_bindings = verify_bindings
+    for ref, csum in commits.items():
+        if not obj.is_checksum(ref):
+            puller.refs_of.setdefault(csum, []).append(ref)
+    if source.local is not None:
+        puller.collection_id = source.local.collection_id
+    elif summary is not None:
+        cid = summary.metadata.get("ostree.summary.collection-id")
+        puller.collection_id = cid.value if cid is not None and cid.type == "s" else None
+
+    def refspec(ref: str) -> str:
+        return f"{ref_prefix}:{ref}" if ref_prefix else ref
+
+    if timestamp_check:
+        for ref, csum in commits.items():
+            if obj.is_checksum(ref):
+                continue
+            old = repo.read_ref(refspec(ref)) or repo.resolve_rev(ref, allow_noent=True)
+            if old is not None:
+                puller.ts_floor[csum] = (old, repo.load_commit(old).timestamp)
+    emit(puller.progress, PullStarted(label, tuple(commits.items())))
+
+    with repo.locked():
+        with repo.transaction():
+            puller.walk(list(dict.fromkeys(commits.values())))
+        updates: List[RefUpdate] = []
+        for ref, csum in commits.items():
+            if obj.is_checksum(ref):
+                continue
+            old = repo.read_ref(refspec(ref))
+            if old != csum:
+                updates.append(RefUpdate(refspec(ref), old, csum))
+        if not dry_run:
+            if not commit_metadata_only and not puller.subpaths:
+                for c in puller.walked:
+                    repo.mark_commit_partial(c, False)
+            puller._report("writing-refs", force=True)
+            with repo.transaction():
+                for u in updates:
+                    repo.set_ref(u.refspec, u.new)
+            if write_summary and summary_data is not None:
+                _replace_file(repo, "summary", summary_data)
+                if summary_sig is not None:
+                    _replace_file(repo, "summary.sig", summary_sig)
+    st = puller.stats
+    result = RepoPullResult(
+        remote=label, commits=commits, refs=tuple(updates), metadata_fetched=st.metadata_fetched,
+        content_fetched=st.content_fetched, metadata_local=st.metadata_local, content_local=st.content_local,
+        bytes_transferred=source.bytes, content_bytes_written=st.content_bytes_written,
+        seconds=time.monotonic() - start, dry_run=dry_run, local_source=source.fetcher is None)
+    emit(puller.progress, PullDone(result.status))
+    return result
+
+
+def _replace_file(repo: Repo, name: str, data: bytes) -> None:
+    tmp = repo.new_tmp_path()
+    with open(tmp, "wb") as f:
+        f.write(data)
+        if repo.fsync:
+            f.flush()
+            os.fsync(f.fileno())
+    os.chmod(tmp, 0o644)
+    os.rename(tmp, os.path.join(repo.path, name))
+
+
+def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Sequence[str] = (), *,
+                mirror: bool = False, depth: int = 0, commit_metadata_only: bool = False,
+                subpaths: Sequence[str] = (), localcache_repos: Sequence[Union[str, Repo]] = (),
+                timestamp_check: bool = False, dry_run: bool = False, disable_static_deltas: bool = False,
+                require_static_deltas: bool = False, progress: Optional[ProgressCallback] = None,
+                fetcher: Optional[Fetcher] = None, disable_verify_bindings: bool = False) -> RepoPullResult:
+    """Pull ``refs_or_checksums`` (refs of the remote, commit checksums, or
+    ``REF@CHECKSUM`` for that commit under that ref) from
+    ``remote`` (a name configured in ``repo``, or a :class:`Remote`) into
+    ``repo``, as ``ostree pull``: refs land in ``refs/remotes/REMOTE/REF``, or
+    ``refs/heads/REF`` with ``mirror`` (which with no refs pulls every ref of the
+    summary and copies the summary). ``depth`` parents are pulled too (-1: all).
+    ``fetcher`` replaces the one the remote's URL would get (tests, proxies).
+    A commit bound to other refs (``ostree.ref-binding``) is refused unless
+    ``disable_verify_bindings``. Static deltas are not supported yet: ``require_static_deltas`` is an error,
+    and loose objects are always fetched."""
+    if require_static_deltas:
+        raise PullError("Static deltas are not supported yet (--require-static-deltas)")
+    rem = remote if isinstance(remote, Remote) else load_remote(repo, remote)
+    own_fetcher = fetcher is None
+    f = fetcher if fetcher is not None else fetcher_for(
+        rem.url, tls_permissive=rem.option_bool("tls-permissive", False))
+    caches: List[Repo] = []
+    try:
+        for c in localcache_repos:
+            caches.append(c if isinstance(c, Repo) else Repo.open(c))
+        return _run(repo, _Source(fetcher=f), rem, rem.name, refs_or_checksums,
+                    ref_prefix=None if mirror else rem.name, mirror=mirror, depth=depth,
+                    commit_metadata_only=commit_metadata_only, subpaths=subpaths, localcache_repos=caches,
+                    timestamp_check=timestamp_check, dry_run=dry_run, progress=progress,
+                    verify_bindings=not disable_verify_bindings)
+    finally:
+        for c, given in zip(caches, localcache_repos):
+            if not isinstance(given, Repo):
+                c.close()
+        if own_fetcher:
+            f.close()
+
+
+def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (), *, untrusted: bool = False,
+               remote: Optional[str] = None, depth: int = 0, commit_metadata_only: bool = False,
+               progress: Optional[ProgressCallback] = None,
+               disable_verify_bindings: bool = False) -> RepoPullResult:
+    """Copy ``refs`` (all of the source's own refs when empty) and their commits
+    from the repository at ``src_repo`` into ``repo``, as ``ostree pull-local``:
+    refs land in ``refs/heads/REF``, or ``refs/remotes/REMOTE/REF`` with
+    ``remote``. Objects are copied trusted (hard-linked when the modes match)
+    unless ``untrusted``, which verifies every one."""
+    if remote is not None:
+        from ..store.refs import validate_remote_name
+        validate_remote_name(remote)
+    src = src_repo if isinstance(src_repo, Repo) else Repo.open(src_repo)
+    try:
+        for ref in refs:
+            if parse_refspec(ref)[0] is not None:
+                raise PullError(f"Invalid ref {ref!r} for pull-local: a remote ref")
+        return _run(repo, _Source(local=src, trusted=not untrusted), None, src.path, refs, ref_prefix=remote,
+                    mirror=False, depth=depth, commit_metadata_only=commit_metadata_only, subpaths=(),
+                    localcache_repos=(), timestamp_check=False, dry_run=False, progress=progress,
+                    verify_bindings=not disable_verify_bindings)
+    finally:
+        if not isinstance(src_repo, Repo):
+            src.close()
+
