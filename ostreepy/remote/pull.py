@@ -55,6 +55,7 @@ from ..store.keyfile import KeyFile
 from ..store.objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
 from ..store.refs import parse_refspec, validate_ref
 from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
+from ..store.timestamps import downgrade_message
 from . import trust
 from .config import Remote, load_remote
 from .fetcher import FetchError, Fetcher, NotFound, fetcher_for
@@ -335,12 +336,9 @@ class _Puller:
         if floor is None:
             return
         rev, ts = floor
-        # as _ostree_compare_timestamps: an equal timestamp passes even for another commit
-        if commit.timestamp > ts or commit.timestamp == ts or rev == checksum:
-            return
-        raise PullError(
-            f"Upgrade target revision '{checksum}' with timestamp '{_ctime(commit.timestamp)}' is chronologically"
-            f" older than current revision '{rev}' with timestamp '{_ctime(ts)}'; use --allow-downgrade to permit")
+        message = downgrade_message(rev, ts, checksum, commit.timestamp)
+        if message is not None:
+            raise PullError(message)
 
     def do_meta(self, checksum: str, objtype: ObjectType) -> Optional[DirTree]:
         repo = self.repo
@@ -556,10 +554,6 @@ def _normpath(p: str) -> str:
     return "/" + "/".join(parts) if parts else "/"
 
 
-def _ctime(ts: int) -> str:
-    return time.strftime("%a %b %d %H:%M:%S %Y", time.gmtime(ts))
-
-
 def _read_filez_header(f: object, checksum: str) -> Tuple[FileHeader, int]:
     read = f.read  # type: ignore[attr-defined]
     prefix = read(8)
@@ -660,7 +654,8 @@ def _resolve_refs(source: _Source, summary: Optional[Summary], wanted: Sequence[
 def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs: Sequence[str], *,
          ref_prefix: Optional[str], mirror: bool, depth: int, commit_metadata_only: bool, subpaths: Sequence[str],
          localcache_repos: Sequence[Repo], timestamp_check: bool, dry_run: bool,
-         progress: Optional[ProgressCallback], verify_bindings: bool = True) -> RepoPullResult:
+         progress: Optional[ProgressCallback], verify_bindings: bool = True,
+         timestamp_check_from_rev: Optional[str] = None) -> RepoPullResult:
     start = time.monotonic()
     if timestamp_check and depth != 0:
         raise PullError("--timestamp-check cannot be used with --depth")
@@ -711,6 +706,14 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
             old = repo.read_ref(refspec(ref)) or repo.resolve_rev(ref, allow_noent=True)
             if old is not None:
                 puller.ts_floor[csum] = (old, repo.load_commit(old).timestamp)
+    if timestamp_check_from_rev is not None:
+        # libostree's timestamp-check-from-rev (what `admin upgrade` asks): every
+        # commit pulled by ref must not be older than that local commit
+        floor = repo.resolve_rev(timestamp_check_from_rev)
+        assert floor is not None
+        floor_ts = repo.load_commit(floor).timestamp
+        for ref, csum in commits.items():
+            puller.ts_floor.setdefault(csum, (floor, floor_ts))
     emit(puller.progress, PullStarted(label, tuple(commits.items())))
 
     with repo.locked():
@@ -761,7 +764,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                 subpaths: Sequence[str] = (), localcache_repos: Sequence[Union[str, Repo]] = (),
                 timestamp_check: bool = False, dry_run: bool = False, disable_static_deltas: bool = False,
                 require_static_deltas: bool = False, progress: Optional[ProgressCallback] = None,
-                fetcher: Optional[Fetcher] = None, disable_verify_bindings: bool = False) -> RepoPullResult:
+                fetcher: Optional[Fetcher] = None, disable_verify_bindings: bool = False,
+                timestamp_check_from_rev: Optional[str] = None) -> RepoPullResult:
     """Pull ``refs_or_checksums`` (refs of the remote, commit checksums, or
     ``REF@CHECKSUM`` for that commit under that ref) from
     ``remote`` (a name configured in ``repo``, or a :class:`Remote`) into
@@ -770,7 +774,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     summary and copies the summary). ``depth`` parents are pulled too (-1: all).
     ``fetcher`` replaces the one the remote's URL would get (tests, proxies).
     A commit bound to other refs (``ostree.ref-binding``) is refused unless
-    ``disable_verify_bindings``. Static deltas are not supported yet: ``require_static_deltas`` is an error,
+    ``disable_verify_bindings``. ``timestamp_check_from_rev`` (a local commit)
+    refuses any pulled commit older than it, as ``ostree admin upgrade`` asks. Static deltas are not supported yet: ``require_static_deltas`` is an error,
     and loose objects are always fetched."""
     if require_static_deltas:
         raise PullError("Static deltas are not supported yet (--require-static-deltas)")
@@ -786,7 +791,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                     ref_prefix=None if mirror else rem.name, mirror=mirror, depth=depth,
                     commit_metadata_only=commit_metadata_only, subpaths=subpaths, localcache_repos=caches,
                     timestamp_check=timestamp_check, dry_run=dry_run, progress=progress,
-                    verify_bindings=not disable_verify_bindings)
+                    verify_bindings=not disable_verify_bindings,
+                    timestamp_check_from_rev=timestamp_check_from_rev)
     finally:
         for c, given in zip(caches, localcache_repos):
             if not isinstance(given, Repo):

@@ -13,7 +13,6 @@ when a pull is made, so that a deploy-only upgrade needs no transport code.
 
 from __future__ import annotations
 
-import time
 from typing import Callable, Optional
 
 import attrs
@@ -24,6 +23,7 @@ from ..store.keyfile import KeyFile
 from ..store.objects import is_checksum
 from ..store.refs import parse_refspec
 from ..store.repo import Repo
+from ..store.timestamps import downgrade_message
 from .deployment import ORIGIN_TRANSIENT_GROUP, Deployment
 from .sysroot import Sysroot
 
@@ -48,26 +48,12 @@ class SysrootUpgradeResult:
     deployment: Optional[Deployment] = None
 
 
-def _ctime(ts: int) -> str:
-    # GLib's g_date_time_format "%c" in the C locale is "%a %b %e %H:%M:%S %Y",
-    # and GLib pads %e with a FIGURE SPACE (U+2007), not an ASCII one
-    t = time.gmtime(ts)
-    return time.strftime("%a %b ", t) + f"{t.tm_mday:\u2007>2}" + time.strftime(" %H:%M:%S %Y", t)
-
-
 def compare_timestamps(current_rev: str, current_ts: int, new_rev: str, new_ts: int) -> None:
     """libostree's ``_ostree_compare_timestamps``: refuse a new commit that is
     chronologically older than the current one (equal timestamps pass)."""
-    if new_ts > current_ts or new_ts == current_ts or current_rev == new_rev:
-        return
-    try:
-        cur, new = _ctime(current_ts), _ctime(new_ts)
-    except (OverflowError, ValueError, OSError):
-        raise UpgradeError(f"Upgrade target revision '{new_rev}' timestamp ({new_ts}) or current revision "
-                           f"'{current_rev}' timestamp ({current_ts}) is invalid") from None
-    raise UpgradeError(f"Upgrade target revision '{new_rev}' with timestamp '{new}' is chronologically older "
-                       f"than current revision '{current_rev}' with timestamp '{cur}'; use --allow-downgrade "
-                       "to permit")
+    message = downgrade_message(current_rev, current_ts, new_rev, new_ts)
+    if message is not None:
+        raise UpgradeError(message)
 
 
 def remove_transient_state(origin: KeyFile) -> None:

@@ -5,6 +5,7 @@ messages and errors, including the downgrade refusal and ``--override-commit``."
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from .conftest import NAMING_1_ENV, commit, make_sysroot, run, tool, write_tree
@@ -65,3 +66,47 @@ def test_upgrade_deploy_only_as_ostree(workdir):
     # the peer reads our sysroot as its own
     sr = workdir / "ours"
     assert run("ostree", "admin", f"--sysroot={sr}", "status").stdout == log_o[-2]
+
+
+def test_deploy_remote_ref_then_upgrade_pulls_as_ostree(workdir):
+    """The OSTree-native update path end to end over a ``file://`` remote:
+    ``remote add``, ``pull``, ``admin deploy REMOTE:REF``, then ``admin
+    upgrade`` pulling each new commit (``--pull-only``, ``--deploy-only``,
+    "No update available."), side by side with ostree."""
+    server = workdir / "server"
+    run("ostree", f"--repo={server}", "init", "--mode=archive")
+    tree = workdir / "tree"
+
+    def publish(version: str, day: int) -> str:
+        write_tree(tree, etc={"a.conf": f"{version}\n"}, kernel=f"K{version}\n".encode())
+        return run("ostree", f"--repo={server}", "commit", "-b", "os/main", f"--subject=v{version}",
+                   f"--add-metadata-string=version={version}", f"--timestamp=2024-01-{day:02d} 00:00:00 +0000",
+                   str(tree)).stdout.strip()
+
+    publish("1", 1)
+    srs = {w: make_sysroot(workdir / w, w) for w in ("ours", "real")}
+    cli = {"ours": [sys.executable, "-m", "ostreepy"], "real": ["ostree"]}
+    for w, sr in srs.items():
+        run(*cli[w], f"--repo={sr}/ostree/repo", "remote", "add", "--no-gpg-verify", "origin",
+            f"file://{server}", "os/main")
+        run(*cli[w], f"--repo={sr}/ostree/repo", "pull", "origin", "os/main")
+        tool(w)(f"--sysroot={sr}", "deploy", "--os=myos", "origin:os/main", env=NAMING_1_ENV)
+    logs = {w: [] for w in srs}
+    steps = [(["upgrade", "--os=myos"], None), (["upgrade", "--os=myos"], ("2", 2)),
+             (["upgrade", "--os=myos", "--pull-only"], ("3", 3)), (["upgrade", "--os=myos", "--deploy-only"], None),
+             (["upgrade", "--os=myos"], None)]
+    for args, new in steps:
+        if new is not None:
+            publish(*new)
+        for w, sr in srs.items():
+            out = tool(w)(f"--sysroot={sr}", *args, env=NAMING_1_ENV).stdout
+            logs[w].append((out, tool(w)(f"--sysroot={sr}", "status").stdout,
+                            run("ostree", f"--repo={sr}/ostree/repo", "rev-parse", "origin:os/main").stdout))
+    assert logs["ours"] == logs["real"]
+    assert logs["ours"][0][0] == "No update available.\n"
+    assert logs["ours"][-1][0] == "No update available.\n"
+    # --pull-only moved the remote ref but made no deployment; --deploy-only deployed it
+    assert logs["ours"][2][1] == logs["ours"][1][1] and logs["ours"][3][1] != logs["ours"][2][1]
+    sr = srs["ours"]
+    assert "no errors found" in run("ostree", f"--repo={sr}/ostree/repo", "fsck").stdout
+    assert run("ostree", "admin", f"--sysroot={sr}", "status").stdout == logs["ours"][-1][1]
