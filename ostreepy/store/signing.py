@@ -11,6 +11,9 @@ a secret key is base64 of 64 bytes (seed then public key) or of the 32-byte
 seed.  Key files hold one base64 key per line; a keys directory has
 ``trusted.ed25519``, ``trusted.ed25519.d/*``, ``revoked.ed25519`` and
 ``revoked.ed25519.d/*``.  cryptography is imported only when Ed25519 is used.
+
+GPG signatures go in ``ostree.gpgsigs`` (``aay``, one binary OpenPGP signature
+packet each), made natively from a GnuPG homedir by :mod:`.openpgp`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from typing import Iterable, List, Optional, Sequence
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence
 
 import attrs
 
@@ -188,3 +191,33 @@ def verify_commit(repo: Repo, rev: str, signer: Signer) -> str:
             raise SignatureError("ed25519: commit have no signatures of my type")
         raise SignatureError(f"signature: {signer.type}: commit have no signatures of my type")
     return signer.verify(data, sigs)
+
+
+# ----------------------------------------------------------------------------- GPG
+
+GPGSIGS = "ostree.gpgsigs"
+
+
+def add_gpg_signatures(meta: Optional[Mapping[str, Variant]], data: bytes, key_ids: Sequence[str],
+                       homedir: Optional[str] = None) -> Dict[str, Variant]:
+    """``meta`` with a signature of ``data`` by each of ``key_ids`` appended to its
+    ``ostree.gpgsigs``: the form of both ``.commitmeta`` and ``summary.sig``."""
+    from .openpgp import sign_detached
+    out = dict(meta or {})
+    existing = out.get(GPGSIGS)
+    sigs = [bytes(x) for x in existing.value] if isinstance(existing, Variant) and existing.type == "aay" else []
+    for key_id in key_ids:
+        sigs.append(sign_detached(data, key_id, homedir))
+    out[GPGSIGS] = Variant("aay", sigs)
+    return out
+
+
+def gpg_sign_commit(repo: Repo, rev: str, key_ids: Sequence[str], homedir: Optional[str] = None) -> str:
+    """Sign the commit ``rev`` resolves to with each GnuPG key of ``key_ids``
+    (as ``ostree gpg-sign``); returns the commit checksum."""
+    csum = repo.resolve_rev(rev)
+    assert csum is not None
+    data = repo.load_metadata(ObjectType.COMMIT, csum)
+    repo.write_commit_detached_metadata(
+        csum, add_gpg_signatures(repo.read_commit_detached_metadata(csum), data, key_ids, homedir))
+    return csum
