@@ -1,0 +1,151 @@
+"""OpenPGP signatures checked against the real gpg: what gpg signs we verify (and
+refuse what gpg would refuse), what we sign gpg verifies."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from ostreepy.errors import SignatureError
+from ostreepy.store import openpgp, pgpformat
+from ostreepy.store.openpgp import Keyring, OpenPGPError, sign_detached, verify_detached
+
+from .gpgkeys import GpgHome, make_home, revoke
+
+pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed (apt-get install gnupg)")
+
+DATA = b"commit bytes stand-in\n" * 10
+
+
+@pytest.fixture(scope="module")
+def home():
+    h = make_home()
+    yield h
+    h.close()
+
+
+@pytest.fixture(scope="module")
+def keyring(home: GpgHome) -> Keyring:
+    return Keyring.from_bytes(home.export("ed", "rsa", "sub", "old"))
+
+
+@pytest.mark.parametrize("name,digest", [("ed", None), ("rsa", None), ("sub", None), ("rsa", "SHA1"),
+                                         ("rsa", "SHA512"), ("ed", "SHA512")])
+def test_gpg_signatures_verify(home, keyring, name, digest):
+    sig = home.detach_sign(name, DATA, *(["--digest-algo", digest] if digest else []))
+    [check] = verify_detached(DATA, sig, keyring)
+    assert check.valid, check.describe()
+    signer = home.fpr.get(name + "-sub", home.fpr[name])  # gpg signs with the signing subkey when there is one
+    assert (check.fingerprint, check.primary_fingerprint) == (signer, home.fpr[name])
+    assert check.user_id == f"{name.title()} <{name}@example.com>"
+    # the armored form and a stream of several signatures (as ostree.gpgsigs are joined)
+    assert verify_detached(DATA, home.detach_sign(name, DATA, "--armor"), keyring)[0].valid
+    other = home.detach_sign("other", DATA)
+    checks = verify_detached(DATA, other + sig, keyring)
+    assert [c.status for c in checks] == [pgpformat.MISSING_KEY, pgpformat.VALID]
+    assert pgpformat.require_valid(checks) is checks[1]
+
+
+def test_refused_signatures(home, keyring):
+    sig = home.detach_sign("ed", DATA)
+    assert verify_detached(DATA + b"x", sig, keyring)[0].status == pgpformat.BAD
+    # the other key's signature, and a keyring without the signer
+    other = home.detach_sign("other", DATA)
+    [miss] = verify_detached(DATA, other, keyring)
+    assert miss.status == pgpformat.MISSING_KEY and miss.key_id == home.fpr["other"][-16:]
+    with pytest.raises(SignatureError, match="Can't check signature: public key not found"):
+        pgpformat.require_valid([miss])
+    assert verify_detached(DATA, sig, Keyring.from_bytes(home.export("rsa")))[0].status == pgpformat.MISSING_KEY
+    # a key that expired in 2021, signing while it was valid
+    old = home.detach_sign("old", DATA, "--faked-system-time", "20200601T000000!")
+    [exp] = verify_detached(DATA, old, keyring)
+    assert exp.status == pgpformat.EXPIRED_KEY and "expired key" in exp.describe()
+    assert verify_detached(DATA, old, keyring, now=1593561600)[0].valid  # mid-2020: before it expired
+    # a flipped bit in the signature value itself
+    bad = bytearray(sig)
+    bad[-5] ^= 1
+    assert verify_detached(DATA, bytes(bad), keyring)[0].status == pgpformat.BAD
+    assert gpg_agrees(home, DATA, bytes(bad)) is False
+
+
+def gpg_agrees(home: GpgHome, data: bytes, sig: bytes) -> bool:
+    out = home.verify(data, sig).stdout.decode()
+    return "[GNUPG:] GOODSIG" in out or "[GNUPG:] EXPKEYSIG" in out
+
+
+def test_revoked_key_refused(home):
+    sig = home.detach_sign("rev", DATA)
+    assert verify_detached(DATA, sig, Keyring.from_bytes(home.export("rev")))[0].valid
+    revoke(home, "rev")
+    kr = Keyring.from_bytes(home.export("rev"))
+    assert kr.certificates[0].primary.revoked
+    assert verify_detached(DATA, sig, kr)[0].status == pgpformat.REVOKED_KEY
+    assert "[GNUPG:] REVKEYSIG" in home.verify(DATA, sig).stdout.decode()
+
+
+def test_subkey_counts_only_when_bound(home):
+    """The subkey's binding signature dropped from the key: its signatures no longer count."""
+    sig = home.detach_sign("sub", DATA)
+    packets = list(pgpformat.iter_packets(home.export("sub")))
+    sub_at = next(i for i, p in enumerate(packets) if p.tag == pgpformat.TAG_PUBLIC_SUBKEY)
+    unbound = b"".join(p.raw for i, p in enumerate(packets) if i != sub_at + 1)
+    kr = Keyring.from_bytes(unbound)
+    assert not kr.certificates[0].subkeys[0].valid
+    check = verify_detached(DATA, sig, kr)[0]
+    assert check.status == pgpformat.BAD and "binding" in check.message
+
+
+@pytest.mark.parametrize("name", ["ed", "rsa", "sub"])
+def test_our_signatures_verify_with_gpg(home, keyring, name):
+    sig = sign_detached(DATA, home.email(name), home.path)
+    out = home.verify(DATA, sig).stdout.decode()
+    signer = home.fpr.get(name + "-sub", home.fpr[name])
+    assert f"[GNUPG:] VALIDSIG {signer} " in out, out
+    assert verify_detached(DATA, sig, keyring)[0].valid
+    # by fingerprint and by key id too, and refused over other data by gpg
+    assert sign_detached(DATA, home.fpr[name], home.path) and sign_detached(DATA, home.fpr[name][-16:], home.path)
+    assert not gpg_agrees(home, DATA + b"!", sig)
+
+
+def test_signing_errors(home):
+    with pytest.raises(OpenPGPError, match="protected by a passphrase"):
+        sign_detached(DATA, home.email("pw"), home.path)
+    with pytest.raises(OpenPGPError, match="No public key"):
+        sign_detached(DATA, "nobody@example.com", home.path)
+    with pytest.raises(OpenPGPError, match="No public keyring"):
+        sign_detached(DATA, "x", os.path.dirname(home.path) + "/no-such-gnupg-home")
+
+
+def test_framing():
+    body = bytes(range(200)) * 3
+    # new-format definite length, old-format lengths, partial body lengths all read the same body
+    new = pgpformat.packet_bytes(11, body)
+    old = bytes([0x80 | (11 << 2) | 1]) + len(body).to_bytes(2, "big") + body
+    partial = bytes([0xC0 | 11, 0xE0 + 9]) + body[:512] + bytes([len(body) - 512]) + body[512:]
+    indeterminate = bytes([0x80 | (11 << 2) | 3]) + body
+    for raw in (new, old, partial, indeterminate):
+        [p] = pgpformat.iter_packets(raw)
+        assert (p.tag, p.body) == (11, body)
+    for broken in (new[:-1], b"\x00", old[:2], partial[:-3], b"\xc2\xff\x00"):
+        with pytest.raises(OpenPGPError):
+            list(pgpformat.iter_packets(broken))
+    arm = pgpformat.armor(new, "MESSAGE")
+    assert pgpformat.dearmor(arm) == new
+    with pytest.raises(OpenPGPError, match="CRC-24"):
+        pgpformat.dearmor(arm.replace(arm.split(b"\n=")[1][:4], b"AAAA"))
+    with pytest.raises(OpenPGPError):
+        Keyring.from_bytes(b"not a key at all")
+
+
+def test_gnupg_key_files():
+    canonical = b"(11:private-key(3:rsa(1:n3:\x00\xc5\x01)(1:e1:\x03)(1:d1:\x07)(1:p1:\x0b)(1:q1:\x0d)))"
+    sk = pgpformat.parse_gnupg_key_file(canonical)
+    assert sk.algorithm == "rsa" and sk.public_material() == (b"\xc5\x01", b"\x03")
+    protected = b"Created: 20260101T000000\nKey: (protected-private-key (ecc (curve Ed25519)\n (q #40AA#)))\n"
+    with pytest.raises(OpenPGPError, match="protected"):
+        pgpformat.parse_gnupg_key_file(protected)
+    with pytest.raises(OpenPGPError):
+        pgpformat.parse_gnupg_key_file(b"Key: (private-key (ecc (curve Ed25519)")
+    assert openpgp.default_homedir()
