@@ -31,7 +31,7 @@ import attrs
 from ..errors import SignatureError
 from ..store.openpgp import Certificate, Keyring, OpenPGPError
 from ..store.pgpformat import (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY, TAG_SECRET_KEY, TAG_SECRET_SUBKEY,
-                               TAG_USER_ATTRIBUTE, TAG_USER_ID)
+                               TAG_USER_ATTRIBUTE, TAG_USER_ID, glib_c_time)
 from ..store.repo import Repo
 from .config import Remote, load_remote
 
@@ -71,12 +71,7 @@ class KeyInfo:
         """The text ``ostree remote list-gpg-keys`` prints for this key (ot-dump.c)."""
         now = time.time() if now is None else now
 
-        def stamp(t: int) -> str:
-            # g_date_time_format(local, "%c") in the C locale: "%a %b %e %H:%M:%S %Y",
-            # and GLib pads %e with U+2007 FIGURE SPACE, not a space
-            tm = time.localtime(t)
-            day = f"\u2007{tm.tm_mday}" if tm.tm_mday < 10 else str(tm.tm_mday)
-            return time.strftime(f"%a %b {day} %H:%M:%S %Y", tm)
+        stamp = glib_c_time
 
         def head(label: str, indent: str, fpr: str, created: int, expires: Optional[int],
                  revoked: bool, invalid: bool) -> List[str]:

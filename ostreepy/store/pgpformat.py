@@ -740,6 +740,14 @@ class Keyring:
 
 # ----------------------------------------------------------------------------- verification
 
+def glib_c_time(t: int) -> str:
+    """A time as ostree prints it: g_date_time_format(local, "%c") in the C
+    locale, "%a %b %e %H:%M:%S %Y" with %e padded by U+2007 FIGURE SPACE."""
+    tm = time.localtime(t)
+    day = f"\u2007{tm.tm_mday}" if tm.tm_mday < 10 else str(tm.tm_mday)
+    return time.strftime(f"%a %b {day} %H:%M:%S %Y", tm)
+
+
 VALID = "valid"
 MISSING_KEY = "missing-key"
 BAD = "bad"
@@ -767,7 +775,7 @@ class SignatureCheck:
         return self.status == VALID
 
     def describe(self) -> str:
-        when = time.strftime("%a %d %b %Y %I:%M:%S %p %Z", time.gmtime(self.created or 0))
+        when = glib_c_time(self.created or 0)
         algo = ALGO_NAMES.get(self.algorithm, f"algorithm {self.algorithm}")
         head = f"Signature made {when} using {algo} key ID {self.key_id or '(none)'}"
         if self.status == MISSING_KEY:

@@ -69,6 +69,8 @@ def _fprs(home: GpgHome, name: str) -> List[str]:
 def make_home() -> GpgHome:
     home = GpgHome(tempfile.mkdtemp(prefix="ostreepy-gpg-"))
     os.chmod(home.path, 0o700)
+    with open(os.path.join(home.path, "gpg-agent.conf"), "w") as f:
+        f.write("s2k-count 65536\n")  # else protecting the "pw" key calibrates for seconds
     nopw = ("--passphrase", "")
     for name, algo, usage in (("ed", "ed25519", "sign"), ("rsa", "rsa3072", "sign"), ("sub", "ed25519", "cert"),
                               ("rev", "ed25519", "sign"), ("other", "ed25519", "sign")):
@@ -91,3 +93,15 @@ def revoke(home: GpgHome, name: str) -> None:
     with open(os.path.join(home.path, "openpgp-revocs.d", home.fpr[name] + ".rev"), "rb") as f:
         text = f.read().replace(b":-----BEGIN", b"-----BEGIN")
     home.gpg("--import", input=text)
+
+
+_SHARED: List[GpgHome] = []
+
+
+def shared_home() -> GpgHome:
+    """One key set per test process (RSA key generation takes seconds), removed at exit."""
+    if not _SHARED:
+        import atexit
+        _SHARED.append(make_home())
+        atexit.register(_SHARED[0].close)
+    return _SHARED[0]

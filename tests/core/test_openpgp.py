@@ -12,7 +12,7 @@ from ostreepy.errors import SignatureError
 from ostreepy.store import openpgp, pgpformat
 from ostreepy.store.openpgp import Keyring, OpenPGPError, sign_detached, verify_detached
 
-from .gpgkeys import GpgHome, make_home, revoke
+from .gpgkeys import GpgHome, revoke, shared_home
 
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None, reason="gpg is not installed (apt-get install gnupg)")
 
@@ -21,9 +21,7 @@ DATA = b"commit bytes stand-in\n" * 10
 
 @pytest.fixture(scope="module")
 def home():
-    h = make_home()
-    yield h
-    h.close()
+    return shared_home()
 
 
 @pytest.fixture(scope="module")
