@@ -414,7 +414,7 @@ class SignaturePacket:
 
 
 def _subpackets(area: bytes) -> Tuple[Subpacket, ...]:
-    out = []
+    out: List[Subpacket] = []
     r = _Reader(area, "OpenPGP signature subpacket")
     while r.pos < len(area):
         if len(out) >= MAX_SUBPACKETS:
@@ -768,23 +768,39 @@ class SignatureCheck:
     fingerprint: str = ""  # of the signing (sub)key, when found
     primary_fingerprint: str = ""
     user_id: str = ""
-    message: str = ""
+    message: str = ""  # why, when the key's state is not the whole story
+    sig_expires: Optional[int] = None
+    key_expires: Optional[int] = None
+    primary_expires: Optional[int] = None
+    now: float = 0.0
 
     @property
     def valid(self) -> bool:
         return self.status == VALID
 
     def describe(self) -> str:
-        when = glib_c_time(self.created or 0)
+        """ostree_gpg_verify_result_describe_variant's text, without its final newline."""
         algo = ALGO_NAMES.get(self.algorithm, f"algorithm {self.algorithm}")
-        head = f"Signature made {when} using {algo} key ID {self.key_id or '(none)'}"
+        lines = [f"Signature made {glib_c_time(self.created or 0)} using {algo} key ID {self.key_id}"]
         if self.status == MISSING_KEY:
-            return head + "\nCan't check signature: public key not found"
-        if self.status == VALID:
-            return head + f'\nGood signature from "{self.user_id}"'
-        if self.status == BAD:
-            return head + f'\nBAD signature from "{self.user_id}"' if self.user_id else head + "\nBAD signature"
-        return head + f"\n{self.message}"
+            lines.append("Can't check signature: public key not found")
+        elif self.status == VALID:
+            lines.append(f'Good signature from "{self.user_id}"')
+        elif self.status == REVOKED_KEY:
+            lines.append("Key revoked")
+        elif self.status == EXPIRED_SIG:
+            lines.append(f'Expired signature from "{self.user_id}"')
+        else:
+            lines.append(f'BAD signature from "{self.user_id}"')
+        if self.status != MISSING_KEY and self.fingerprint != self.primary_fingerprint:
+            lines.append(f"Primary key ID {self.primary_fingerprint[-16:]}")
+        for what, t in (("Signature", self.sig_expires), ("Key", self.key_expires)) + (
+                (("Primary key", self.primary_expires),) if self.fingerprint != self.primary_fingerprint else ()):
+            if t:
+                lines.append(f"{what} {'expired' if self.now >= t else 'expires'} {glib_c_time(t)}")
+        if self.message and self.status in (BAD, UNSUPPORTED):
+            lines.append(f"({self.message})")
+        return "\n".join(lines)
 
 
 def split_signatures(data: bytes) -> List[SignaturePacket]:
@@ -803,43 +819,42 @@ def check_signature(data: bytes, sig: SignaturePacket, keyring: Keyring,
     """One detached signature over ``data``, judged against ``keyring``."""
     now = time.time() if now is None else now
     kid = sig.issuer_key_id or ""
-    base = dict(key_id=kid, created=sig.created, algorithm=sig.algorithm)
+    exp = sig.expires_after
+    base = SignatureCheck(MISSING_KEY, kid, sig.created, sig.algorithm, now=now,
+                          sig_expires=(sig.created or 0) + exp if exp else None)
     if sig.sig_type not in (SIG_BINARY, 0x01):
-        return SignatureCheck(BAD, message=f"Signature type {sig.sig_type:#04x} is not a data signature", **base)
+        return attrs.evolve(base, status=BAD, message=f"signature type {sig.sig_type:#04x} is not over data")
     if sig.hash_algorithm not in HASHES:
-        return SignatureCheck(UNSUPPORTED, message=f"Unsupported hash algorithm {sig.hash_algorithm}", **base)
+        return attrs.evolve(base, status=UNSUPPORTED, message=f"unsupported hash algorithm {sig.hash_algorithm}")
     candidates = keyring.find(sig.issuer_fingerprint or kid) if kid else []
-    if not candidates:
-        return SignatureCheck(MISSING_KEY, **base)
-    outcome: Optional[SignatureCheck] = None
+    outcome: SignatureCheck = base
     for cert, key in candidates:
         uid = next((u.text for u in cert.user_ids if u.valid and not u.revoked and u.primary), None) \
             or next((u.text for u in cert.user_ids if u.valid and not u.revoked), "")
-        info = dict(base, fingerprint=key.fingerprint, primary_fingerprint=cert.fingerprint, user_id=uid)
+        info = attrs.evolve(base, fingerprint=key.fingerprint, primary_fingerprint=cert.fingerprint, user_id=uid,
+                            key_expires=key.expires, primary_expires=cert.primary.expires)
         if not key.packet.supported:
-            res = SignatureCheck(UNSUPPORTED, message="Unsupported public key algorithm or version", **info)
+            res = attrs.evolve(info, status=UNSUPPORTED, message="unsupported public key algorithm or version")
         elif not _check(sig, key.packet, [data]):
-            res = SignatureCheck(BAD, **info)
+            res = attrs.evolve(info, status=BAD)
         elif not cert.primary.valid or (key is not cert.primary and not key.valid):
-            res = SignatureCheck(BAD, message="Key has no valid self-signature or binding", **info)
+            res = attrs.evolve(info, status=BAD, message="the key has no valid self-signature or binding")
         elif key is not cert.primary and not key.back_signed:
-            res = SignatureCheck(BAD, message=f"Signing subkey {key.key_id} is not cross-certified", **info)
+            res = attrs.evolve(info, status=BAD, message=f"signing subkey {key.key_id} is not cross-certified")
         elif not key.can_sign():
-            res = SignatureCheck(BAD, message=f"Key {key.key_id} is not allowed to sign data", **info)
+            res = attrs.evolve(info, status=BAD, message=f"key {key.key_id} may not sign data")
         elif cert.primary.revoked or key.revoked:
-            res = SignatureCheck(REVOKED_KEY, message=f'Key revoked: "{uid}"', **info)
+            res = attrs.evolve(info, status=REVOKED_KEY)
         elif cert.primary.expired(now) or key.expired(now):
-            exp = min(e for e in (cert.primary.expires, key.expires) if e is not None)
-            res = SignatureCheck(EXPIRED_KEY, message=f'Good signature from expired key "{uid}" '
-                                 f"(expired {time.strftime('%Y-%m-%d', time.gmtime(exp))})", **info)
+            res = attrs.evolve(info, status=EXPIRED_KEY)
         elif sig.created is None or not _sig_ok_at(sig, now):
-            res = SignatureCheck(EXPIRED_SIG, message="Signature expired", **info)
+            res = attrs.evolve(info, status=EXPIRED_SIG)
         elif sig.created < key.created:
-            res = SignatureCheck(BAD, message="Signature is older than the key that made it", **info)
+            res = attrs.evolve(info, status=BAD, message="the signature is older than its key")
         else:
-            return SignatureCheck(VALID, **info)
-        outcome = outcome or res
-    assert outcome is not None
+            return attrs.evolve(info, status=VALID)
+        if outcome is base:
+            outcome = res
     return outcome
 
 
