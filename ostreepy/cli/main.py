@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-bindings", action="store_true")
     p.add_argument("--bind-ref", action="append")
     p.add_argument("--fsync", metavar="POLICY")
+    p.add_argument("--gpg-sign", action="append", metavar="KEY-ID", help="GPG Key ID to sign the commit with")
+    p.add_argument("--gpg-homedir", metavar="HOMEDIR", help="GPG Homedir to use when looking for keyrings")
     p.add_argument("path", nargs="?")
     p.set_defaults(func="cmd_commit")
 
@@ -170,6 +172,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("commit")
     p.add_argument("keys", nargs="*", metavar="KEY-ID")
     p.set_defaults(func="cmd_sign")
+
+    p = sub.add_parser("gpg-sign", help="Sign a commit with GPG")
+    _add_repo_arg(p)
+    p.add_argument("-d", "--delete", action="store_true", help="Delete signatures having any of the GPG KEY-IDs")
+    p.add_argument("--gpg-homedir", metavar="HOMEDIR", help="GPG Homedir to use when looking for keyrings")
+    p.add_argument("commit", nargs="?")
+    p.add_argument("keys", nargs="*", metavar="KEY-ID")
+    p.set_defaults(func="cmd_gpg_sign")
 
     for name, register in _EXTRA_PARSERS:
         register(sub)

@@ -155,6 +155,9 @@ def cmd_commit(args: argparse.Namespace) -> int:
         raise
     if progress:
         sys.stderr.write("\n")
+    if args.gpg_sign:
+        from ..store.signing import gpg_sign_commit
+        gpg_sign_commit(repo, info.checksum, args.gpg_sign, args.gpg_homedir)
     _print(info.checksum)
     return 0
 
@@ -559,6 +562,20 @@ def cmd_export(args: argparse.Namespace) -> int:
             os.unlink(tmp)
         raise
     os.replace(tmp, args.output)
+    return 0
+
+
+def cmd_gpg_sign(args: argparse.Namespace) -> int:
+    from ..store.signing import gpg_delete_signatures, gpg_sign_commit
+    repo = _open_repo(args)
+    if not args.commit:
+        raise UsageError("Need a COMMIT to sign")
+    if not args.keys:
+        raise UsageError("Need at least one GPG KEY-ID to sign with")
+    if args.delete:
+        _print(f"Signatures deleted: {gpg_delete_signatures(repo, args.commit, args.keys, args.gpg_homedir)}")
+        return 0
+    gpg_sign_commit(repo, args.commit, args.keys, args.gpg_homedir)
     return 0
 
 

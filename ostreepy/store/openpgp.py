@@ -105,3 +105,16 @@ def sign_detached(data: bytes, key_id: str, homedir: Optional[str] = None) -> by
                     return sign_data(data, key, sk)
     why = ("; ".join(problems)) if problems else "no matching key in private-keys-v1.d"
     raise OpenPGPError(f'No usable secret key for "{key_id}": {why}')
+
+
+def signature_is_by(sig: SignaturePacket, key_id: str, homedir: Optional[str] = None) -> bool:
+    """Whether ``sig`` was made by a key of the certificate ``key_id`` names (as
+    ostree_gpg_verify_result_lookup decides it, so a subkey's signature counts
+    for its primary's id): looked up in the homedir, or matched as hex."""
+    try:
+        fprs = {k.fingerprint for c in homedir_keyring(homedir).select(key_id) for k in c.keys()}
+    except OpenPGPError:
+        fprs = set()
+    issuer = sig.issuer_fingerprint or sig.issuer_key_id or ""
+    hexq = key_id.upper().removeprefix("0X").rstrip("!")
+    return bool(issuer) and (any(f.endswith(issuer) for f in fprs) or issuer.endswith(hexq[-16:]) and len(hexq) >= 8)
