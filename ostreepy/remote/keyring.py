@@ -188,11 +188,28 @@ def keyring_files(repo: Optional[Repo], remote: Remote, global_keyrings: bool = 
     return files
 
 
+_CACHE: Dict[Tuple[str, int, int, int], Keyring] = {}
+
+
 def _load(path: str) -> Keyring:
+    """A keyring file, parsed once while it stays the same file (a pull checks many
+    commits against it; checking self-signatures costs public-key operations)."""
     try:
-        return Keyring.from_bytes(_read(path))
+        st = os.stat(path)
+        key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
+    except OSError:
+        key = None
+    if key is not None and key in _CACHE:
+        return _CACHE[key]
+    try:
+        kr = Keyring.from_bytes(_read(path))
     except OpenPGPError as e:
         raise SignatureError(f"GPG: keyring {path}: {e}") from None
+    if key is not None:
+        if len(_CACHE) > 64:
+            _CACHE.clear()
+        _CACHE[key] = kr
+    return kr
 
 
 def keyring_for(repo: Optional[Repo], remote: Remote) -> Keyring:
