@@ -265,18 +265,28 @@ def test_ed25519_signed_by_upstream_peer(tmp_path):
                                     capture_output=True).stdout.decode().strip()
     run("init", "--mode=archive")
     csum = run("commit", "-b", "a", tmp_path / "t")
-    run("sign", "--sign-type=ed25519", csum, base64.b64encode(seed + pub).decode())
+    secret = base64.b64encode(seed + pub).decode()
+    run("sign", "--sign-type=ed25519", csum, secret)
     data, meta = commit_parts(repo, csum)
-    trust.verify_commit(_sign_remote(**{"sign-verify": "true",
-                                        "verification-ed25519-key": base64.b64encode(pub).decode()}),
-                        csum, data, meta)
+    remote = _sign_remote(**{"sign-verify": "true", "sign-verify-summary": "true",
+                             "verification-ed25519-key": base64.b64encode(pub).decode()})
+    trust.verify_commit(remote, csum, data, meta)
+    run("summary", "-u", "--sign-type=ed25519", f"--sign={secret}")
+    trust.verify_summary(remote, (repo / "summary").read_bytes(), (repo / "summary.sig").read_bytes())
+    with pytest.raises(SignatureError, match="Can't verify summary"):
+        trust.verify_summary(remote, (repo / "summary").read_bytes() + b"\0", (repo / "summary.sig").read_bytes())
 
 
 def ostreepy(*args, check=True):
-    import sys
-    p = subprocess.run([sys.executable, "-m", "ostreepy", *map(str, args)], capture_output=True, text=True,
-                       env=dict(os.environ, LC_ALL="C.UTF-8"))
-    if check and p.returncode != 0:
+    """The CLI in this process (a subprocess per call would cost most of the test's time)."""
+    import contextlib
+    import io
+    from ostreepy.cli.main import main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in args])
+    p = subprocess.CompletedProcess(args, rc, out.getvalue(), err.getvalue())
+    if check and rc != 0:
         raise AssertionError(f"ostreepy {args} failed: {p.stderr}")
     return p
 
