@@ -106,6 +106,34 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from ..sysroot.upgrader import UpgradeError, upgrade
+    if args.pull_only and args.deploy_only:
+        raise UpgradeError("Cannot simultaneously specify --pull-only and --deploy-only")
+    if args.pull_only and args.reboot:
+        raise UpgradeError("Cannot simultaneously specify --pull-only and --reboot or --kexec")
+    with _open(args) as sr:
+        result = upgrade(sr, args.os, override_commit=args.override_commit,
+                         allow_downgrade=args.allow_downgrade, pull_only=args.pull_only,
+                         deploy_only=args.deploy_only, stage=args.stage, progress=_console_progress())
+    if not result.changed:
+        _print("No update available.")
+    elif args.reboot:
+        raise DeployError("--reboot is not supported by ostreepy; reboot the machine yourself")
+    return 0
+
+
+def _console_progress():  # type: ignore[no-untyped-def]
+    """ostree's one-line pull progress, on a terminal only."""
+    if not sys.stdout.isatty():
+        return None
+    try:
+        from .pull import console_progress
+    except ImportError:
+        return None
+    return console_progress()
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     with _open(args) as sr:
         rows = sr.status_rows()
@@ -256,6 +284,17 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--karg-delete", action="append", metavar="NAME=VALUE")
     p.add_argument("refspec")
     p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("upgrade", help="Construct new tree from current origin and deploy it, if it changed")
+    _add_sysroot(p)
+    p.add_argument("--os", "--stateroot", dest="os", metavar="OSNAME")
+    p.add_argument("-r", "--reboot", action="store_true")
+    p.add_argument("--allow-downgrade", action="store_true")
+    p.add_argument("--override-commit", metavar="CHECKSUM")
+    p.add_argument("--pull-only", action="store_true")
+    p.add_argument("--deploy-only", action="store_true")
+    p.add_argument("--stage", action="store_true")
+    p.set_defaults(func=cmd_upgrade)
 
     p = sub.add_parser("status", help="List deployments")
     _add_sysroot(p)

@@ -65,6 +65,7 @@ class Remote:
 
 
 def load_remote(repo: Repo, name: str) -> Remote:
+    """The remote ``name`` of ``repo``; :class:`RemoteError` when there is none."""
     group = f'remote "{name}"'
     if not repo.config.has_group(group):
         raise RemoteError(f'Remote "{name}" not found')

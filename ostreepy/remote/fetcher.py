@@ -89,6 +89,7 @@ class FileFetcher:
 
 
 def fetcher_for(url: str, *, tls_permissive: bool = False, timeout: Optional[float] = None) -> Fetcher:
+    """A fetcher for the repository at ``url`` (``file://``, ``http://``, ``https://``)."""
     parts = urlsplit(url)
     if parts.scheme == "file":
         return FileFetcher(unquote(parts.path))
