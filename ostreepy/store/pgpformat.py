@@ -29,15 +29,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import re
 import struct
 import time
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import attrs
 
 from ..errors import SignatureError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 #: caps on hostile input
 MAX_INPUT = 64 * 1024 * 1024
@@ -1044,26 +1048,34 @@ def sign_data(data: bytes, key: Key, secret: SecretKey, created: Optional[int] =
     """A binary v4 signature packet (type 0x00) over ``data`` by ``key``, whose
     public material must match ``secret``; laid out as gpg 2.2 lays it out
     (issuer fingerprint and creation time hashed, issuer key id unhashed)."""
-    pub = key.packet
+    return make_signature([data], key.packet, secret, SIG_BINARY, created, hash_name)
+
+
+def make_signature(parts: Sequence[bytes], pub: PublicKeyPacket, secret: SecretKey, sig_type: int,
+                   created: Optional[int] = None, hash_name: str = "sha256", hashed_extra: bytes = b"",
+                   unhashed_extra: bytes = b"") -> bytes:
+    """A v4 signature packet of any type over ``parts`` (the data, or the key and
+    user ID / subkey prefixes a certification hashes), with extra subpackets
+    (already encoded) in its hashed or unhashed area."""
     if not pub.supported or secret.public_material() != tuple(m.lstrip(b"\0") if pub.algorithm in PK_RSA else m
                                                               for m in pub.material):
         raise OpenPGPError(f"The secret key does not belong to key {pub.key_id}")
     created = int(time.time()) if created is None else created
     hashed = (bytes([22, SUB_ISSUER_FPR, 4]) + bytes.fromhex(pub.fingerprint)
-              + bytes([5, SUB_CREATED]) + struct.pack(">I", created))
-    unhashed = bytes([9, SUB_ISSUER]) + bytes.fromhex(pub.key_id)
+              + bytes([5, SUB_CREATED]) + struct.pack(">I", created) + hashed_extra)
+    unhashed = bytes([9, SUB_ISSUER]) + bytes.fromhex(pub.key_id) + unhashed_extra
     algo = pub.algorithm
-    head = bytes([4, SIG_BINARY, algo, HASH_IDS[hash_name]]) + struct.pack(">H", len(hashed)) + hashed
-    h = hashlib.new(hash_name, data)
+    head = bytes([4, sig_type, algo, HASH_IDS[hash_name]]) + struct.pack(">H", len(hashed)) + hashed
+    h = hashlib.new(hash_name)
+    for part in parts:
+        h.update(part)
     h.update(head + b"\x04\xff" + struct.pack(">I", len(head)))
     digest = h.digest()
     if secret.algorithm == "rsa":
         from cryptography.hazmat.primitives import hashes
-        from cryptography.hazmat.primitives.asymmetric import padding, rsa
+        from cryptography.hazmat.primitives.asymmetric import padding
         from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
-        n, e, d, p, q = (int.from_bytes(secret.param(x), "big") for x in "nedpq")
-        priv = rsa.RSAPrivateNumbers(p, q, d, d % (p - 1), d % (q - 1), pow(q, -1, p),
-                                     rsa.RSAPublicNumbers(e, n)).private_key()
+        priv = _rsa_private(tuple(secret.param(x) for x in "nedpq"))
         s = priv.sign(digest, padding.PKCS1v15(), Prehashed(getattr(hashes, hash_name.upper())()))
         values = mpi_bytes(s)
     else:
@@ -1072,3 +1084,28 @@ def sign_data(data: bytes, key: Key, secret: SecretKey, created: Optional[int] =
         values = mpi_bytes(raw[:32]) + mpi_bytes(raw[32:]) if algo == PK_EDDSA_LEGACY else raw
     body = head + struct.pack(">H", len(unhashed)) + unhashed + digest[:2] + values
     return packet_bytes(TAG_SIGNATURE, body)
+
+
+@functools.lru_cache(maxsize=8)
+def _rsa_private(params: Tuple[bytes, ...]) -> "RSAPrivateKey":
+    """cryptography checks an RSA key when it loads one, which costs more than a
+    signature: keep the few keys a process signs with."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    n, e, d, p, q = (int.from_bytes(x, "big") for x in params)
+    try:
+        return rsa.RSAPrivateNumbers(p, q, d, d % (p - 1), d % (q - 1), pow(q, -1, p),
+                                     rsa.RSAPublicNumbers(e, n)).private_key()
+    except (ValueError, ZeroDivisionError):
+        raise OpenPGPError("The GnuPG RSA secret key is inconsistent") from None
+
+
+def subpacket(type_: int, data: bytes) -> bytes:
+    """One encoded signature subpacket."""
+    n = len(data) + 1
+    if n < 192:
+        head = bytes([n])
+    elif n < 16320:
+        head = bytes([((n - 192) >> 8) + 192, (n - 192) & 0xFF])
+    else:
+        head = b"\xff" + struct.pack(">I", n)
+    return head + bytes([type_]) + data

@@ -147,3 +147,87 @@ def test_gnupg_key_files():
     with pytest.raises(OpenPGPError):
         pgpformat.parse_gnupg_key_file(b"Key: (private-key (ecc (curve Ed25519)")
     assert openpgp.default_homedir()
+
+
+# ----------------------------------------------------------------------------- keys built here
+# (what gpg 2.2 cannot make: RFC 9580's Ed25519 algorithm, a subkey without a back-signature)
+
+def _ed_key(algo: int, created: int = 1700000000):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    seed = bytes(range(algo, algo + 32))
+    pub = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes_raw()
+    if algo == pgpformat.PK_ED25519:
+        body = bytes([4]) + created.to_bytes(4, "big") + bytes([27]) + pub
+    else:
+        body = (bytes([4]) + created.to_bytes(4, "big") + bytes([22, len(pgpformat.ED25519_OID)])
+                + pgpformat.ED25519_OID + pgpformat.mpi_bytes(b"\x40" + pub))
+    secret = pgpformat.SecretKey("ed25519", (("d", seed), ("q", b"\x40" + pub)))
+    return pgpformat.parse_public_key(body), secret
+
+
+def _cert(primary, secret, uid=b"Made <made@example.com>", flags=0x03):
+    uid_prefix = b"\xb4" + len(uid).to_bytes(4, "big") + uid
+    selfsig = pgpformat.make_signature([primary.hash_prefix(), uid_prefix], primary, secret, 0x13, 1700000001,
+                                       hashed_extra=pgpformat.subpacket(pgpformat.SUB_KEY_FLAGS, bytes([flags])))
+    return (pgpformat.packet_bytes(pgpformat.TAG_PUBLIC_KEY, primary.body)
+            + pgpformat.packet_bytes(pgpformat.TAG_USER_ID, uid) + selfsig)
+
+
+def test_rfc9580_ed25519_key():
+    pub, secret = _ed_key(pgpformat.PK_ED25519)
+    kr = Keyring.from_bytes(_cert(pub, secret))
+    key = kr.certificates[0].primary
+    assert key.valid and key.packet.algorithm == 27 and key.flags == 3
+    sig = pgpformat.sign_data(DATA, key, secret)
+    assert verify_detached(DATA, sig, kr)[0].valid
+    assert verify_detached(DATA[1:], sig, kr)[0].status == pgpformat.BAD
+    # a self-signature that does not verify leaves the key unusable
+    broken = bytearray(_cert(pub, secret))
+    broken[-3] ^= 0x40
+    assert not Keyring.from_bytes(bytes(broken)).certificates[0].primary.valid
+
+
+@pytest.mark.parametrize("backsig", [True, False])
+def test_signing_subkey_needs_a_back_signature(backsig):
+    primary, psecret = _ed_key(pgpformat.PK_EDDSA_LEGACY)
+    sub, ssecret = _ed_key(pgpformat.PK_ED25519, 1700000100)
+    parts = [primary.hash_prefix(), sub.hash_prefix()]
+    extra = b""
+    if backsig:
+        back = pgpformat.make_signature(parts, sub, ssecret, pgpformat.SIG_PRIMARY_BINDING, 1700000101)
+        extra = pgpformat.subpacket(pgpformat.SUB_EMBEDDED_SIG, next(pgpformat.iter_packets(back)).body)
+    binding = pgpformat.make_signature(parts, primary, psecret, pgpformat.SIG_SUBKEY_BINDING, 1700000102,
+                                       hashed_extra=pgpformat.subpacket(pgpformat.SUB_KEY_FLAGS, b"\x02"),
+                                       unhashed_extra=extra)
+    kr = Keyring.from_bytes(_cert(primary, psecret, flags=0x01)
+                            + pgpformat.packet_bytes(pgpformat.TAG_PUBLIC_SUBKEY, sub.body) + binding)
+    cert = kr.certificates[0]
+    assert cert.subkeys[0].valid and cert.subkeys[0].back_signed is backsig
+    sig = pgpformat.sign_data(DATA, cert.subkeys[0], ssecret)
+    check = verify_detached(DATA, sig, kr)[0]
+    assert check.valid is backsig
+    if not backsig:
+        assert "not cross-certified" in check.describe()
+    # the primary is certify-only: its own data signatures are refused
+    own = pgpformat.sign_data(DATA, cert.primary, psecret)
+    assert "may not sign data" in verify_detached(DATA, own, kr)[0].describe()
+
+
+def test_short_numbers_round_trip_through_gpg(home, keyring):
+    """r, s (EdDSA) and RSA signatures whose top byte is 0 are written as shorter
+    MPIs; gpg and we read them back (found by trying data)."""
+    pub = openpgp.homedir_keyring(home.path)
+    secrets, _ = openpgp.homedir_secret_keys(home.path)
+    for name, short in (("ed", lambda v: len(v[0]) < 32 or len(v[1]) < 32), ("rsa", lambda v: len(v[0]) < 384)):
+        [cert] = pub.select(home.email(name))
+        material = tuple(m.lstrip(b"\0") for m in cert.primary.packet.material)
+        sk = next(s for s in secrets if s.public_material() == material)
+        for i in range(4000):
+            data = DATA + str(i).encode()
+            sig = pgpformat.sign_data(data, cert.primary, sk)
+            if short(pgpformat.split_signatures(sig)[0].values):
+                break
+        else:
+            pytest.fail("no short signature in 4000 tries")
+        assert verify_detached(data, sig, keyring)[0].valid
+        assert f"[GNUPG:] VALIDSIG {home.fpr[name]} " in home.verify(data, sig).stdout.decode()
