@@ -15,7 +15,7 @@ import pytest
 
 from ostreepy.errors import ChecksumMismatchError, SignatureError
 from ostreepy.remote import trust
-from ostreepy.remote.config import Remote
+from ostreepy.remote.config import Remote, RemoteError
 from ostreepy.remote.keyring import import_keys, keyring_files, list_keys
 from ostreepy.store.gvariant import Variant
 from ostreepy.store.objects import ObjectType, serialize_commitmeta
@@ -184,6 +184,16 @@ def test_keyring_locations(home: GpgHome, served, tmp_path, monkeypatch):
         import_keys(r, "origin", home.export("other"))
         with pytest.raises(SignatureError):
             trust.verify_commit(remote_of(c), csum, data, meta, repo=r)
+        # bad input changes nothing; an unknown remote is refused
+        before = (c / "origin.trustedkeys.gpg").read_bytes()
+        with pytest.raises(SignatureError, match="Unable to import keys"):
+            import_keys(r, "origin", home.export("ed")[:-7])
+        with pytest.raises(RemoteError):
+            import_keys(r, "nope", home.export("ed"))
+        with pytest.raises(SignatureError, match='Unable to find key "rsa@example.com"'):
+            import_keys(r, "origin", home.export("ed"), key_ids=["rsa@example.com"])
+        assert (c / "origin.trustedkeys.gpg").read_bytes() == before
+        assert [k.fingerprint for k in list_keys(r, "origin", [home.fpr["other"][-8:]])] == [home.fpr["other"]]
     # gpgkeypath: a directory of key files, or one file, adds to it
     for path in (keydir, keydir / "ed.asc"):
         c2 = client(tmp_path, srv, f"k{len(str(path))}", gpgkeypath=str(path))
