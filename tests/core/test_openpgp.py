@@ -231,3 +231,30 @@ def test_short_numbers_round_trip_through_gpg(home, keyring):
             pytest.fail("no short signature in 4000 tries")
         assert verify_detached(data, sig, keyring)[0].valid
         assert f"[GNUPG:] VALIDSIG {home.fpr[name]} " in home.verify(data, sig).stdout.decode()
+
+
+@pytest.mark.parametrize("name", ["ed", "rsa"])
+def test_mutated_signatures_judged_as_gpg_judges_them(home, keyring, name):
+    """Bytes flipped in what a signature's hash and value cover (not the unhashed
+    area, whose issuer key id gpg looks keys up by and we need not): we call a
+    signature good exactly when gpg does."""
+    import random
+    rnd = random.Random(7)
+    sig = home.detach_sign(name, DATA)
+    [p] = pgpformat.iter_packets(sig)
+    head = len(p.raw) - len(p.body)
+    hashed_end = head + 6 + int.from_bytes(p.body[4:6], "big")
+    unhashed_end = hashed_end + 2 + int.from_bytes(sig[hashed_end:hashed_end + 2], "big")
+    spots = list(range(head, hashed_end)) + list(range(unhashed_end, len(sig)))
+    agreed = 0
+    for _ in range(12):
+        bad = bytearray(sig)
+        i = rnd.choice(spots)
+        bad[i] ^= 1 << rnd.randrange(8)
+        try:
+            ours = any(c.valid for c in verify_detached(DATA, bytes(bad), keyring))
+        except OpenPGPError:
+            ours = False
+        assert ours == gpg_agrees(home, DATA, bytes(bad)), (i, bytes(bad).hex())
+        agreed += 1
+    assert agreed == 12
