@@ -784,6 +784,8 @@ class SignatureCheck:
 
     def describe(self) -> str:
         """ostree_gpg_verify_result_describe_variant's text, without its final newline."""
+        if self.status == UNSUPPORTED and self.created is None:
+            return f"Can't check signature: {self.message}"
         algo = ALGO_NAMES.get(self.algorithm, f"algorithm {self.algorithm}")
         lines = [f"Signature made {glib_c_time(self.created or 0)} using {algo} key ID {self.key_id}"]
         if self.status == MISSING_KEY:
@@ -864,8 +866,24 @@ def check_signature(data: bytes, sig: SignaturePacket, keyring: Keyring,
 
 def verify_detached(data: bytes, signatures: bytes, keyring: Keyring,
                     now: Optional[float] = None) -> List[SignatureCheck]:
-    """Every signature in ``signatures`` (one or more packets) checked over ``data``."""
-    return [check_signature(data, s, keyring, now) for s in split_signatures(signatures)]
+    """Every signature in ``signatures`` (one or more packets) checked over ``data``.
+    A signature packet this cannot read (another version, a cut value) is an
+    UNSUPPORTED result rather than an error, so it does not hide a good one."""
+    out = []
+    for p in iter_packets(dearmor(signatures)):
+        if p.tag in (TAG_MARKER, TAG_TRUST):
+            continue
+        if p.tag != TAG_SIGNATURE:
+            raise OpenPGPError(f"Unexpected OpenPGP packet (tag {p.tag}) in a detached signature")
+        try:
+            sig = parse_signature(p.body, p.raw)
+        except OpenPGPError as e:
+            version = p.body[0] if p.body else 0
+            out.append(SignatureCheck(UNSUPPORTED, "", None, 0, message=f"v{version} signature: {e}",
+                                      now=time.time() if now is None else now))
+            continue
+        out.append(check_signature(data, sig, keyring, now))
+    return out
 
 
 def require_valid(checks: Sequence[SignatureCheck]) -> SignatureCheck:

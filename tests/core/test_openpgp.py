@@ -44,6 +44,11 @@ def test_gpg_signatures_verify(home, keyring, name, digest):
     checks = verify_detached(DATA, other + sig, keyring)
     assert [c.status for c in checks] == [pgpformat.MISSING_KEY, pgpformat.VALID]
     assert pgpformat.require_valid(checks) is checks[1]
+    # a signature of a version this does not read does not hide a good one
+    v5 = pgpformat.packet_bytes(pgpformat.TAG_SIGNATURE, b"\x05" + bytes(40))
+    checks = verify_detached(DATA, v5 + sig, keyring)
+    assert [c.status for c in checks] == [pgpformat.UNSUPPORTED, pgpformat.VALID]
+    assert checks[0].describe().startswith("Can't check signature: v5 signature")
 
 
 def test_refused_signatures(home, keyring):
