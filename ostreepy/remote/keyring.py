@@ -170,12 +170,25 @@ def _keypath_files(remote: Remote) -> List[str]:
     return out
 
 
-def _global_files() -> List[str]:
-    d = os.environ.get("OSTREE_GPG_HOME") or GLOBAL_KEYRING_DIR
+def keyring_dir_files(d: str) -> List[str]:
+    """The keyrings of a directory as libostree reads one: its regular ``*.gpg``
+    files but ``trustdb.gpg`` and ``secring.gpg`` (so not a gpg 2.2 ``pubring.kbx``)."""
     if not os.path.isdir(d):
         return []
     return [os.path.join(d, n) for n in sorted(os.listdir(d))
             if n.endswith(".gpg") and n not in ("trustdb.gpg", "secring.gpg") and os.path.isfile(os.path.join(d, n))]
+
+
+def global_keyring_files() -> List[str]:
+    """``$OSTREE_GPG_HOME`` or /usr/share/ostree/trusted.gpg.d, as libostree's global keyrings."""
+    return keyring_dir_files(os.environ.get("OSTREE_GPG_HOME") or GLOBAL_KEYRING_DIR)
+
+
+def keyring_from_files(paths: Sequence[str]) -> Keyring:
+    kr = Keyring()
+    for path in paths:
+        kr = kr + _load(path)
+    return kr
 
 
 def keyring_files(repo: Optional[Repo], remote: Remote, global_keyrings: bool = True) -> List[str]:
@@ -184,7 +197,7 @@ def keyring_files(repo: Optional[Repo], remote: Remote, global_keyrings: bool = 
     files = [own] if own else []
     files += _keypath_files(remote)
     if own is None and global_keyrings:
-        files += _global_files()
+        files += global_keyring_files()
     return files
 
 
@@ -214,10 +227,15 @@ def _load(path: str) -> Keyring:
 
 def keyring_for(repo: Optional[Repo], remote: Remote) -> Keyring:
     """The keys that may sign for ``remote`` (see the module docstring)."""
-    kr = Keyring()
-    for path in keyring_files(repo, remote):
-        kr = kr + _load(path)
-    return kr
+    return keyring_from_files(keyring_files(repo, remote))
+
+
+def any_remote_keyring(repo: Repo, keyring_dir: Optional[str] = None) -> Keyring:
+    """The keys a commit already in ``repo`` is checked against when no remote is
+    named (libostree's OSTREE_ALL_REMOTES): every ``*.gpg`` of the repository
+    directory, the global keyrings, and ``keyring_dir``'s ``*.gpg``."""
+    return keyring_from_files(keyring_dir_files(repo.path) + global_keyring_files()
+                              + (keyring_dir_files(keyring_dir) if keyring_dir else []))
 
 
 def _key_info(cert: Certificate, now: float) -> KeyInfo:
@@ -233,9 +251,7 @@ def list_keys(repo: Repo, remote_name: str, key_ids: Sequence[str] = ()) -> List
     """The keys of the remote's keyring and ``gpgkeypath`` (not the global ones,
     as ``ostree_repo_remote_get_gpg_keys`` for a named remote)."""
     remote = load_remote(repo, remote_name)
-    kr = Keyring()
-    for path in keyring_files(repo, remote, global_keyrings=False):
-        kr = kr + _load(path)
+    kr = keyring_from_files(keyring_files(repo, remote, global_keyrings=False))
     now = time.time()
     certs = list(kr.certificates)
     if key_ids:
@@ -319,5 +335,6 @@ def import_keys(repo: Repo, remote_name: str, data: bytes, key_ids: Sequence[str
     return imported
 
 
-__all__ = ["KeyInfo", "SubkeyInfo", "UserIDInfo", "find_keyring", "import_keys", "keyring_files",
-           "keyring_for", "list_keys", "keyring_file_name"]
+__all__ = ["KeyInfo", "SubkeyInfo", "UserIDInfo", "any_remote_keyring", "find_keyring", "global_keyring_files", "import_keys",
+           "keyring_dir_files", "keyring_file_name", "keyring_files", "keyring_for", "keyring_from_files", "list_keys",
+           "wkd_urls"]

@@ -335,3 +335,27 @@ def test_gpg_sign_verbs(home: GpgHome, tmp_path):
                                                                          check=False).stderr.decode()
     usage = ostreepy(f"--repo={srv}", "gpg-sign", csum, check=False)
     assert usage.returncode == 1 and "Need at least one GPG KEY-ID to sign with" in usage.stderr
+
+
+def test_show_describes_signatures_as_ostree(home: GpgHome, tmp_path):
+    repo = tmp_path / "r"
+    ostree(repo, "init", "--mode=archive")
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "f").write_text("show\n")
+    csum = ostree(repo, "commit", "-b", "s", tmp_path / "t").stdout.decode().strip()
+    with Repo.open(str(repo)) as r:
+        gpg_sign_commit(r, csum, [home.email(n) for n in ("ed", "sub", "other")], home.path)
+    ostree(repo, "remote", "add", "origin", "file:///nowhere")
+    ostree(repo, "remote", "gpg-import", "--stdin", "origin", input=home.export("ed", "sub"))
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    (keys / "k.gpg").write_bytes(home.export("other"))
+    (keys / "pubring.kbx").write_bytes(b"ignored: libostree reads *.gpg only")
+    seen = {}
+    for extra in ([], ["--gpg-verify-remote=origin"], [f"--gpg-homedir={keys}"]):
+        theirs = ostree(repo, "show", *extra, "s").stdout.decode()
+        assert ostreepy(f"--repo={repo}", "show", *extra, "s").stdout == theirs
+        seen[tuple(extra)] = theirs
+    # no remote named: every remote's keyring counts (OSTREE_ALL_REMOTES), so ed and sub are good
+    assert seen[()].count("Good signature") == 2 and "Primary key ID" in seen[()]
+    assert seen[(f"--gpg-homedir={keys}",)].count("Good signature") == 3
