@@ -155,9 +155,11 @@ def test_summary_signatures(home: GpgHome, served, tmp_path):
     # signed by the peer with the ed key: refused by a keyring with only rsa, accepted with ed
     ostree(srv, "summary", "-u", f"--gpg-homedir={home.path}", f"--gpg-sign={home.fpr['ed']}")
     summary, sig = (srv / "summary").read_bytes(), (srv / "summary.sig").read_bytes()
+    refused = ostree(c, "pull", "origin", "os/x", check=False)
     with Repo.open(str(c)) as r:
-        with pytest.raises(SignatureError, match="public key not found"):
+        with pytest.raises(SignatureError, match="public key not found") as err:
             trust.verify_summary(remote, summary, sig, repo=r)
+        assert refused.returncode == 1 and refused.stderr.decode() == f"error: {err.value}\n"  # word for word
         import_keys(r, "origin", home.export("ed"))
         trust.verify_summary(remote, summary, sig, repo=r)
     ostree(srv, "summary", "-u")  # leave the module's served repo unsigned again
