@@ -786,7 +786,7 @@ class SignatureCheck:
         """ostree_gpg_verify_result_describe_variant's text, without its final newline."""
         if self.status == UNSUPPORTED and self.created is None:
             return f"Can't check signature: {self.message}"
-        algo = ALGO_NAMES.get(self.algorithm, f"algorithm {self.algorithm}")
+        algo = ALGO_NAMES.get(self.algorithm, "[unknown name]")
         lines = [f"Signature made {glib_c_time(self.created or 0)} using {algo} key ID {self.key_id}"]
         if self.status == MISSING_KEY:
             lines.append("Can't check signature: public key not found")
@@ -804,8 +804,6 @@ class SignatureCheck:
                 (("Primary key", self.primary_expires),) if self.fingerprint != self.primary_fingerprint else ()):
             if t:
                 lines.append(f"{what} {'expired' if self.now >= t else 'expires'} {glib_c_time(t)}")
-        if self.message and self.status in (BAD, UNSUPPORTED):
-            lines.append(f"({self.message})")
         return "\n".join(lines)
 
 
@@ -842,7 +840,9 @@ def check_signature(data: bytes, sig: SignaturePacket, keyring: Keyring,
         if not key.packet.supported:
             res = attrs.evolve(info, status=UNSUPPORTED, message="unsupported public key algorithm or version")
         elif not _check(sig, key.packet, [data]):
-            res = attrs.evolve(info, status=BAD)
+            # gpg reports a signature whose value fails with no time, algorithm or
+            # fingerprint (only the issuer's key id); ostree's text shows that
+            res = attrs.evolve(info, status=BAD, created=None, algorithm=0, fingerprint=kid, key_expires=None)
         elif not cert.primary.valid or (key is not cert.primary and not key.valid):
             res = attrs.evolve(info, status=BAD, message="the key has no valid self-signature or binding")
         elif key is not cert.primary and not key.back_signed:

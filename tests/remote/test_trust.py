@@ -361,3 +361,37 @@ def test_show_describes_signatures_as_ostree(home: GpgHome, tmp_path):
     # no remote named: every remote's keyring counts (OSTREE_ALL_REMOTES), so ed and sub are good
     assert seen[()].count("Good signature") == 2 and "Primary key ID" in seen[()]
     assert seen[(f"--gpg-homedir={keys}",)].count("Good signature") == 3
+
+
+@pytest.mark.parametrize("case", ["expired-key", "bad-signature", "unbound-subkey"])
+def test_refusals_read_as_ostree_pull(home: GpgHome, tmp_path, case):
+    """What Debian's ostree pull says when it refuses a commit is what we say."""
+    srv = tmp_path / "srv"
+    ostree(srv, "init", "--mode=archive")
+    (tmp_path / "t").mkdir()
+    (tmp_path / "t" / "f").write_text(case)
+    csum = ostree(srv, "commit", "-b", "b", tmp_path / "t").stdout.decode().strip()
+    data, _ = commit_parts(srv, csum)
+    keys = home.export("old" if case == "expired-key" else "ed" if case == "bad-signature" else "sub")
+    if case == "expired-key":
+        sig = home.detach_sign("old", data, "--faked-system-time", "20200601T000000!")
+    elif case == "bad-signature":
+        sig = bytearray(home.detach_sign("ed", data))
+        sig[-3] ^= 1
+        sig = bytes(sig)
+    else:
+        from ostreepy.store import pgpformat
+        sig = home.detach_sign("sub", data)
+        packets = list(pgpformat.iter_packets(keys))
+        at = next(i for i, p in enumerate(packets) if p.tag == pgpformat.TAG_PUBLIC_SUBKEY)
+        keys = b"".join(p.raw for i, p in enumerate(packets) if i != at + 1)  # the binding signature dropped
+    with Repo.open(str(srv)) as r:
+        r.write_commit_detached_metadata(csum, {"ostree.gpgsigs": Variant("aay", [sig])})
+    c = client(tmp_path, srv)
+    with Repo.open(str(c)) as r:
+        import_keys(r, "origin", keys) if case != "unbound-subkey" else (c / "origin.trustedkeys.gpg").write_bytes(keys)
+        with pytest.raises(SignatureError) as err:
+            trust.verify_commit(remote_of(c), csum, *commit_parts(srv, csum), repo=r)
+    refused = ostree(c, "pull", "origin", "b", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.decode() == f"error: {err.value}\n", refused.stderr.decode()
