@@ -22,7 +22,7 @@ from ostreepy.store.objects import ObjectType, serialize_commitmeta
 from ostreepy.store.repo import Repo
 from ostreepy.store.signing import add_gpg_signatures, gpg_sign_commit
 
-from core.gpgkeys import GpgHome, shared_home
+from core.gpgkeys import GpgHome, revoke, shared_home
 
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None or shutil.which("ostree") is None,
                                 reason="needs gpg and Debian's ostree (apt-get install gnupg ostree)")
@@ -363,7 +363,7 @@ def test_show_describes_signatures_as_ostree(home: GpgHome, tmp_path):
     assert seen[(f"--gpg-homedir={keys}",)].count("Good signature") == 3
 
 
-@pytest.mark.parametrize("case", ["expired-key", "bad-signature", "unbound-subkey"])
+@pytest.mark.parametrize("case", ["expired-key", "bad-signature", "unbound-subkey", "revoked-key"])
 def test_refusals_read_as_ostree_pull(home: GpgHome, tmp_path, case):
     """What Debian's ostree pull says when it refuses a commit is what we say."""
     srv = tmp_path / "srv"
@@ -379,6 +379,14 @@ def test_refusals_read_as_ostree_pull(home: GpgHome, tmp_path, case):
         sig = bytearray(home.detach_sign("ed", data))
         sig[-3] ^= 1
         sig = bytes(sig)
+    elif case == "revoked-key":
+        from ostreepy.store import openpgp
+        [cert] = openpgp.homedir_keyring(home.path).select(home.email("rev"))
+        material = cert.primary.packet.material
+        sk = next(s for s in openpgp.homedir_secret_keys(home.path)[0] if s.public_material() == material)
+        sig = openpgp.sign_data(data, cert.primary, sk)  # made directly: gpg will not sign with a revoked key
+        revoke(home, "rev")
+        keys = home.export("rev")
     else:
         from ostreepy.store import pgpformat
         sig = home.detach_sign("sub", data)
