@@ -41,6 +41,9 @@ MAX_KEYRING = 64 * 1024 * 1024
 
 @attrs.frozen
 class SubkeyInfo:
+    """A subkey of a :class:`KeyInfo`: times in seconds since the epoch; invalid
+    when no good binding signature ties it to its primary."""
+
     fingerprint: str
     created: int
     expires: Optional[int]
@@ -50,6 +53,8 @@ class SubkeyInfo:
 
 @attrs.frozen
 class UserIDInfo:
+    """A user ID of a :class:`KeyInfo`; invalid when no good self-signature covers it."""
+
     uid: str
     revoked: bool
     invalid: bool
@@ -117,6 +122,7 @@ def wkd_urls(uid: str) -> Tuple[str, str]:
 
 
 def keyring_file_name(remote_name: str) -> str:
+    """``NAME.trustedkeys.gpg``: the remote's own keyring file, in the repository directory."""
     return f"{remote_name}.trustedkeys.gpg"
 
 
@@ -185,6 +191,7 @@ def global_keyring_files() -> List[str]:
 
 
 def keyring_from_files(paths: Sequence[str]) -> Keyring:
+    """The keys of keyring or key files (binary or armored), in order."""
     kr = Keyring()
     for path in paths:
         kr = kr + _load(path)

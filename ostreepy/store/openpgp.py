@@ -25,6 +25,7 @@ MAX_KEY_FILE = 1024 * 1024
 
 
 def default_homedir() -> str:
+    """``$GNUPGHOME`` or ``~/.gnupg``, as gpg picks its home directory."""
     return os.environ.get("GNUPGHOME") or os.path.join(os.path.expanduser("~"), ".gnupg")
 
 

@@ -239,6 +239,7 @@ def dearmor(data: bytes) -> bytes:
 
 
 def armor(data: bytes, kind: str = "SIGNATURE") -> bytes:
+    """ASCII armor (``-----BEGIN PGP <kind>-----``, base64, CRC-24) around binary data."""
     b64 = base64.b64encode(data)
     lines = [b64[i:i + 64] for i in range(0, len(b64), 64)]
     crc = base64.b64encode(_crc24(data).to_bytes(3, "big"))
@@ -283,6 +284,7 @@ class _Reader:
 
 
 def mpi_bytes(value: bytes) -> bytes:
+    """A big-endian number as an OpenPGP MPI: bit count, then the bytes without leading zeros."""
     value = value.lstrip(b"\0")
     bits = (len(value) - 1) * 8 + value[0].bit_length() if value else 0
     return struct.pack(">H", bits) + value
@@ -313,6 +315,8 @@ class PublicKeyPacket:
 
 
 def parse_public_key(body: bytes) -> PublicKeyPacket:
+    """A public key or subkey packet's body; keys of other versions or algorithms
+    come back unsupported rather than as an error (a keyring may hold them)."""
     r = _Reader(body, "OpenPGP public key packet")
     version = r.u8()
     if version != 4:
@@ -343,6 +347,8 @@ def parse_public_key(body: bytes) -> PublicKeyPacket:
 
 @attrs.frozen
 class Subpacket:
+    """One signature subpacket: its type, critical bit and data."""
+
     type: int
     critical: bool
     data: bytes
@@ -438,6 +444,7 @@ def _subpackets(area: bytes) -> Tuple[Subpacket, ...]:
 
 
 def parse_signature(body: bytes, raw: bytes = b"") -> SignaturePacket:
+    """A signature packet's body (v4 only; other versions are an :class:`OpenPGPError`)."""
     r = _Reader(body, "OpenPGP signature packet")
     version = r.u8()
     if version != 4:
@@ -523,6 +530,8 @@ def _check(sig: SignaturePacket, key: PublicKeyPacket, parts: Sequence[bytes]) -
 
 @attrs.frozen
 class UserID:
+    """A user ID of a certificate, as its newest self-signature and revocations leave it."""
+
     text: str
     revoked: bool
     valid: bool  # has a good self-signature
