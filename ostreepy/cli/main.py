@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-bindings", action="store_true")
     p.add_argument("--bind-ref", action="append")
     p.add_argument("--fsync", metavar="POLICY")
+    p.add_argument("--gpg-sign", action="append", metavar="KEY-ID", help="GPG Key ID to sign the commit with")
+    p.add_argument("--gpg-homedir", metavar="HOMEDIR", help="GPG Homedir to use when looking for keyrings")
     p.add_argument("path", nargs="?")
     p.set_defaults(func="cmd_commit")
 
@@ -109,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true")
     p.add_argument("--print-metadata-key")
     p.add_argument("--print-detached-metadata-key")
+    p.add_argument("--gpg-homedir", metavar="HOMEDIR", help="GPG Homedir to use when looking for keyrings")
+    p.add_argument("--gpg-verify-remote", metavar="REMOTE", help="Use REMOTE name for GPG configuration")
     p.add_argument("rev")
     p.set_defaults(func="cmd_show")
 
@@ -218,6 +222,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("src_repo", metavar="SRC_REPO")
     p.add_argument("refs", nargs="*", metavar="REF")
     p.set_defaults(func="pull:cmd_pull_local")
+
+    p = sub.add_parser("gpg-sign", help="Sign a commit with GPG")
+    _add_repo_arg(p)
+    p.add_argument("-d", "--delete", action="store_true", help="Delete signatures having any of the GPG KEY-IDs")
+    p.add_argument("--gpg-homedir", metavar="HOMEDIR", help="GPG Homedir to use when looking for keyrings")
+    p.add_argument("commit", nargs="?")
+    p.add_argument("keys", nargs="*", metavar="KEY-ID")
+    p.set_defaults(func="cmd_gpg_sign")
 
     for name, register in _EXTRA_PARSERS:
         register(sub)

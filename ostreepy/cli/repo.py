@@ -155,6 +155,9 @@ def cmd_commit(args: argparse.Namespace) -> int:
         raise
     if progress:
         sys.stderr.write("\n")
+    if args.gpg_sign:
+        from ..store.signing import gpg_sign_commit
+        gpg_sign_commit(repo, info.checksum, args.gpg_sign, args.gpg_homedir)
     _print(info.checksum)
     return 0
 
@@ -394,7 +397,31 @@ def cmd_show(args: argparse.Namespace) -> int:
         _print(print_value(v.type, v.value))  # type: ignore[attr-defined]
         return 0
     _dump_commit(repo, csum, args.raw)
+    _show_gpg_signatures(repo, csum, args.gpg_homedir, args.gpg_verify_remote)
     return 0
+
+
+def _show_gpg_signatures(repo: "Repo", csum: str, homedir: Optional[str], remote_name: Optional[str]) -> None:
+    """What ``ostree show`` prints after a commit with GPG signatures: each checked
+    against the remote's keys, or those of every remote and the homedir's."""
+    from ..remote.config import load_remote
+    from ..remote.keyring import any_remote_keyring, keyring_for
+    from ..store.objects import ObjectType
+    from ..store.openpgp import verify_detached
+    from ..store.signing import GPGSIGS
+    v = (repo.read_commit_detached_metadata(csum) or {}).get(GPGSIGS)
+    if v is None or v.type != "aay":
+        return
+    if remote_name:
+        keyring = keyring_for(repo, load_remote(repo, remote_name))
+    else:
+        keyring = any_remote_keyring(repo, homedir)
+    checks = verify_detached(repo.load_metadata(ObjectType.COMMIT, csum), b"".join(bytes(x) for x in v.value),
+                             keyring)
+    out = [f"Found {len(checks)} signature{'' if len(checks) == 1 else 's'}:\n"]
+    for c in checks:
+        out.append("\n" + "".join(f"  {line}\n" for line in c.describe().split("\n")))
+    sys.stdout.write("".join(out))
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -559,6 +586,20 @@ def cmd_export(args: argparse.Namespace) -> int:
             os.unlink(tmp)
         raise
     os.replace(tmp, args.output)
+    return 0
+
+
+def cmd_gpg_sign(args: argparse.Namespace) -> int:
+    from ..store.signing import gpg_delete_signatures, gpg_sign_commit
+    repo = _open_repo(args)
+    if not args.commit:
+        raise UsageError("Need a COMMIT to sign")
+    if not args.keys:
+        raise UsageError("Need at least one GPG KEY-ID to sign with")
+    if args.delete:
+        _print(f"Signatures deleted: {gpg_delete_signatures(repo, args.commit, args.keys, args.gpg_homedir)}")
+        return 0
+    gpg_sign_commit(repo, args.commit, args.keys, args.gpg_homedir)
     return 0
 
 

@@ -1,32 +1,175 @@
 """Signature policy of a pull: what a remote's options demand of a commit or
 summary before any of its content is written.
 
-CONTRACT STUB (session 2026-12-04): the pull engine calls these two functions;
-the signatures helper implements them (GPG via :mod:`ostreepy.store.openpgp`,
-ed25519 via :mod:`ostreepy.store.signing`). Each returns normally when the
-remote's policy is met and raises :class:`~ostreepy.errors.SignatureError`
-otherwise.
+The pull engine calls :func:`verify_commit` with a commit object's bytes and
+its detached metadata before it writes the commit, and :func:`verify_summary`
+before it trusts a summary.  Each returns normally when the remote's policy is
+met and raises :class:`~ostreepy.errors.SignatureError` otherwise, with
+libostree's texts (ostree-repo-pull-verify.c, ostree-repo-pull.c):
+
+* GPG (``gpg-verify``, default true; ``gpg-verify-summary``, default false):
+  ``ostree.gpgsigs`` (``aay``, one OpenPGP signature packet each) must hold at
+  least one valid signature by a key of the remote's keyring
+  (:mod:`.keyring`), checked natively by :mod:`ostreepy.store.openpgp`.
+* signapi (``sign-verify``, ``sign-verify-summary``): ``true`` means every
+  signature type this build has (ed25519) with whatever keys the remote
+  configures (``verification-ed25519-key`` inline, ``verification-ed25519-file``)
+  or else the system's trusted key directories; a list of type names makes
+  each named type require configured keys.
+
+The keyring file ``<repo>/<remote>.trustedkeys.gpg`` needs the repository:
+pass it as ``repo=``; without it only ``gpgkeypath`` and the global keyrings
+count.
 """
 
 from __future__ import annotations
 
-from typing import Mapping, Optional
+import hashlib
+import re
+from typing import List, Mapping, Optional, Sequence
 
-from ..errors import SignatureError
+from ..errors import ChecksumMismatchError, OstreeError, SignatureError
 from ..store.gvariant import Variant
+from ..store.objects import parse_commitmeta
+from ..store.openpgp import OpenPGPError, require_valid, verify_detached
+from ..store.repo import Repo
+from ..store.signing import DEFAULT_KEY_DIRS, ED25519, METADATA_KEYS, Signer, load_public_keys, read_key_file
 from .config import Remote
+from .keyring import keyring_for
+
+GPGSIGS = "ostree.gpgsigs"
+SIGN_TYPES = (ED25519,)
+
+
+def _gpg_signatures(meta: Optional[Mapping[str, Variant]]) -> Optional[bytes]:
+    v = (meta or {}).get(GPGSIGS)
+    if not isinstance(v, Variant) or v.type != "aay":
+        return None
+    return b"".join(bytes(x) for x in v.value)
+
+
+def _gpg_verify(remote: Remote, data: bytes, meta: Optional[Mapping[str, Variant]],
+                repo: Optional[Repo]) -> str:
+    sigs = _gpg_signatures(meta)
+    if sigs is None:
+        raise SignatureError("GPG verification enabled, but no signatures found (use gpg-verify=false "
+                             "in remote config to disable)")
+    keyring = keyring_for(repo, remote)
+    try:
+        checks = verify_detached(data, sigs, keyring)
+    except OpenPGPError as e:
+        raise SignatureError(f"GPG: {e}") from None
+    good = require_valid(checks)
+    return f'Good signature from "{good.user_id}" (key {good.fingerprint})'
+
+
+def _sign_value(remote: Remote, key: str) -> Optional[List[str]]:
+    """The signature types ``key`` enables; None when off, [] when "true"."""
+    raw = remote.option(key)
+    if raw is None or raw.strip() == "":
+        return None
+    v = raw.strip()
+    if v in ("true", "1"):
+        return []
+    if v in ("false", "0"):
+        return None
+    return [t for t in re.split(r"[;,]", v) if t.strip()]
+
+
+def _signers(remote: Remote, types: List[str], key_dirs: Sequence[str]) -> List[Signer]:
+    out = []
+    required = bool(types)
+    for t in (types or list(SIGN_TYPES)):
+        t = t.strip()
+        if t not in METADATA_KEYS or t not in SIGN_TYPES:
+            raise SignatureError(f"Requested signature type is not implemented: {t}")
+        pk_file = remote.option(f"verification-{t}-file")
+        pk_inline = remote.option(f"verification-{t}-key")
+        if pk_file is None and pk_inline is None:
+            if required:
+                raise SignatureError(f"No keys found for required signapi type {t}")
+            out.append(load_public_keys(t, keys_dirs=key_dirs))
+            continue
+        public: List[str] = []
+        if pk_file is not None:
+            try:
+                public += read_key_file(pk_file)
+            except SignatureError:
+                raise SignatureError(f"Failed loading '{t}' keys from '{pk_file}") from None
+        if pk_inline is not None:
+            public.append(pk_inline.strip())
+        out.append(Signer(t, public=tuple(public)))
+    return out
+
+
+def _sign_verify(signers: List[Signer], data: bytes, meta: Mapping[str, Variant]) -> str:
+    found = False
+    errors: List[str] = []
+    for s in signers:
+        v = meta.get(s.metadata_key)
+        if not isinstance(v, Variant) or v.type != "aay":
+            continue
+        found = True
+        try:
+            return s.verify(data, [bytes(x) for x in v.value])
+        except SignatureError as e:
+            errors.append(str(e))
+    if not found:
+        raise SignatureError("No signatures found")
+    msg = errors[0]
+    if len(errors) > 1:
+        msg = f"({len(errors) - 1} other invalid signatures): {msg}"
+    raise SignatureError(msg)
 
 
 def verify_commit(remote: Remote, checksum: str, commit: bytes,
-                  detached: Optional[Mapping[str, Variant]]) -> None:
+                  detached: Optional[Mapping[str, Variant]], *, repo: Optional[Repo] = None,
+                  key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> None:
     """Check ``commit`` (the commit object's bytes) against ``remote``'s
     gpg-verify / sign-verify policy, from its detached metadata."""
-    if remote.gpg_verify or remote.sign_verify:
-        raise SignatureError(f"Signature verification for remote {remote.name!r} is not implemented yet")
+    actual = hashlib.sha256(commit).hexdigest()
+    if actual != checksum:
+        raise ChecksumMismatchError(checksum, actual, "commit")
+    if remote.gpg_verify:
+        try:
+            _gpg_verify(remote, commit, detached, repo)
+        except SignatureError as e:
+            raise SignatureError(f"Commit {checksum}: {e}") from None
+    types = _sign_value(remote, "sign-verify")
+    if types is not None:
+        signers = _signers(remote, types, key_dirs)
+        if detached is None:
+            raise SignatureError("Can't verify commit without detached metadata")
+        try:
+            _sign_verify(signers, commit, detached)
+        except SignatureError as e:
+            raise SignatureError(f"Can't verify commit: {e}") from None
 
 
-def verify_summary(remote: Remote, summary: bytes, summary_sig: Optional[bytes]) -> None:
-    """Check ``summary`` against ``summary.sig`` under the remote's
+def verify_summary(remote: Remote, summary: bytes, summary_sig: Optional[bytes], *,
+                   repo: Optional[Repo] = None, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> None:
+    """Check ``summary`` against ``summary.sig`` (an ``a{sv}``) under the remote's
     gpg-verify-summary / sign-verify-summary policy."""
-    if remote.gpg_verify_summary or remote.sign_verify_summary:
-        raise SignatureError(f"Summary verification for remote {remote.name!r} is not implemented yet")
+    types = _sign_value(remote, "sign-verify-summary")
+    if not remote.gpg_verify_summary and types is None:
+        return
+    meta: Optional[Mapping[str, Variant]] = None
+    if summary_sig is not None:
+        try:
+            meta = parse_commitmeta(summary_sig)
+        except OstreeError as e:
+            raise SignatureError(f"Invalid summary.sig: {e}") from None
+    if remote.gpg_verify_summary:
+        if meta is None:
+            raise SignatureError("GPG verification enabled, but no summary.sig found (use "
+                                 "gpg-verify-summary=false in remote config to disable)")
+        _gpg_verify(remote, summary, meta, repo)
+    if types is not None:
+        signers = _signers(remote, types, key_dirs)
+        if meta is None:
+            raise SignatureError("Signatures verification enabled, but no summary.sig found (use "
+                                 "sign-verify-summary=false in remote config to disable)")
+        try:
+            _sign_verify(signers, summary, meta)
+        except SignatureError as e:
+            raise SignatureError(f"Can't verify summary: {e}") from None

@@ -121,7 +121,8 @@ class Upgrader:
     def _pull(self, refs: list, *, timestamp_check_from: Optional[str],
               progress: Optional[ProgressCallback], pull: Optional[PullFunction]) -> None:
         if pull is None:
-            from ..remote.pull import pull_remote as pull
+            from ..remote.pull import pull_remote
+            pull = pull_remote
         pull(self.repo, self.origin_remote, refs, timestamp_check_from_rev=timestamp_check_from,
              progress=progress)
 

@@ -18,7 +18,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "remote": {"base", "store", "ociclient"},
     "composefs": {"base", "store"},
     "container": {"base", "store", "ociclient"},
-    "sysroot": {"base", "store", "composefs", "bootloader"},
+    "sysroot": {"base", "store", "remote", "composefs", "bootloader"},
     "bootc": {"base", "store", "remote", "container", "sysroot", "composefs", "bootloader", "ociclient"},
     "install": {"base", "store", "remote", "container", "sysroot", "composefs", "bootc", "bootloader", "ociclient"},
     "api": {"base", "store", "remote", "container", "sysroot", "composefs", "bootc", "install", "bootloader",

@@ -15,6 +15,7 @@ offset.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import shutil
@@ -30,7 +31,7 @@ from bootloader.errors import BootloaderError
 from bootloader.grub import generate_grub_config
 from bootloader.kargs import KernelArgs
 from ostreepy.errors import OstreeError
-from ostreepy.store import gvariant
+from ostreepy.store import gvariant, pgpformat
 from ostreepy.store import objects as obj
 from ostreepy.store.gvariant import Variant
 from ostreepy.store.keyfile import KeyFile
@@ -443,6 +444,61 @@ def grub_generate(entries: List[BLSEntry]) -> None:
 
 # ----------------------------------------------------------------------------- the set
 
+
+# ----------------------------------------------------------------------------- OpenPGP targets
+
+# made by gpg 2.2 (tests/core/gpgkeys.py): an ed25519 [C] key with an ed25519
+# signing subkey, a detached signature by the subkey over _PGP_DATA, and an
+# unprotected GnuPG secret key file (extended key format)
+_PGP_KEY = base64.b64decode(
+    'mDMEaxNB6xYJKwYBBAHaRw8BAQdA8Csh5jXnfYlGATnCga4lhE7fiCNgZ6C5ZVg+zjAPaGC0FVN1YiA8c3ViQGV4YW1wbGUuY29t'
+    'PoiWBBMWCAA+FiEExrqbq4kEsedoVPAWjrVbB2t9bNYFAmsTQesCGwEFCQPCZwAFCwkIBwIGFQoJCAsCBBYCAwECHgECF4AACgkQ'
+    'jrVbB2t9bNbN0wEA6Ym4sYOSacPa0bnG1XX/iBFQ7ypMIRlBODGxFIurrnsBAPYLxufAEs3wQflWBaJex16yLI80mUTuRei+NZMh'
+    '3X8HuDMEaxNB6xYJKwYBBAHaRw8BAQdAonPNH7BPpr7reEYKTKEQMhArTF+RpgZ0cUhj0e0fSM+I7wQYFggAIBYhBMa6m6uJBLHn'
+    'aFTwFo61WwdrfWzWBQJrE0HrAhsCAIEJEI61WwdrfWzWdiAEGRYIAB0WIQT3qWrojYvuaR5ku+/9J80UWH5AvAUCaxNB6wAKCRD9'
+    'J80UWH5AvHTUAQDqtMdEDwRbX26y4xFU8pUs74+Xb8EsrDHNKb6lRBsZhgD/eBVY8ZPAyAxlvz7tDSKq27Z8udfcMIf0mZIaYRkF'
+    'RQ6dwAEAqshQR88ErJ6/kExwbeK8gA9c5xA4skqk+GnyYMBHuIEA/03VMSaLqMUkEFojv2xZl8g6NF1OUBPubTmG6HrR6MMG')
+_PGP_SIG = base64.b64decode(
+    'iIYEABYIAC4WIQT3qWrojYvuaR5ku+/9J80UWH5AvAUCaxNB7hAcc3ViQGV4YW1wbGUuY29tAAoJEP0nzRRYfkC8b5cBAPGNxZNT'
+    'ObnezJ3QUh/iXulRJbiPmkOCGUZ8Nrm6BM4zAQD6FXjBnDhrcZ3AOmp7WTvp9LSrF7YCVoJ39JYc8uHxCQ==')
+_PGP_SECRET = (  # a throwaway test key
+    b'Created: 20200101T000000\n'
+    b'Key: (private-key (ecc (curve Ed25519)(flags eddsa)(q\n'
+    b'  #40444C7A4D8B193A648DC4F4F553662E42C5D9938BE42A793A43A41EFFF2992A05#)\n'
+    b' (d #A665711543EECD4BD376865F763F5EEBB09500BC1F812B97B320133FA2399F27#)\n'
+    b' ))\n')
+_PGP_DATA = b"ostreepy fuzz vector\n"
+_PGP_VALID = st.sampled_from([_PGP_KEY, _PGP_SIG, _PGP_KEY + _PGP_SIG, pgpformat.armor(_PGP_KEY, "PUBLIC KEY BLOCK"),
+                              pgpformat.armor(_PGP_SIG)])
+_PGP_KEYRING = pgpformat.Keyring.from_bytes(_PGP_KEY)
+
+
+def openpgp_parse(data: bytes) -> None:
+    """Keyrings and signatures: only OpenPGPError escapes, and nothing mutated
+    verifies as the original's signature unless the signature bytes survived."""
+    try:
+        kr = pgpformat.Keyring.from_bytes(data)
+        for c in kr.certificates:
+            assert c.primary.packet.version != 4 or len(c.fingerprint) == 40
+    except pgpformat.OpenPGPError:
+        pass
+    try:
+        checks = pgpformat.verify_detached(_PGP_DATA, data, _PGP_KEYRING)
+    except pgpformat.OpenPGPError:
+        return
+    signer = _PGP_KEYRING.certificates[0].subkeys[0].fingerprint
+    for c in checks:
+        assert not c.valid or c.fingerprint == signer
+
+
+def openpgp_secret_key(data: bytes) -> None:
+    try:
+        sk = pgpformat.parse_gnupg_key_file(data)
+    except pgpformat.OpenPGPError:
+        return
+    assert sk.algorithm in ("rsa", "ed25519")
+
+
 TARGETS: List[Tuple[str, Callable[[Any], None], st.SearchStrategy[Any], int]] = [
     # name, target, inputs, examples in the bounded run
     ("gvariant_deserialize", gvariant_deserialize, gvariant_cases, 300),
@@ -460,4 +516,6 @@ TARGETS: List[Tuple[str, Callable[[Any], None], st.SearchStrategy[Any], int]] = 
     ("kargs_parse", kargs_parse, _KARGS_TEXT, 300),
     ("grub_generate", grub_generate, grub_entries(), 40),
     ("tar_import", tar_import, tar_inputs, 60),
+    ("openpgp_parse", openpgp_parse, fuzzed_bytes(_PGP_VALID), 200),
+    ("openpgp_secret_key", openpgp_secret_key, fuzzed_bytes(st.just(_PGP_SECRET)), 200),
 ]
