@@ -80,13 +80,18 @@ class Remote:
     def gpg_verify_summary(self) -> bool:
         return self.option_bool("gpg-verify-summary", False)
 
+    def _sign_option(self, key: str) -> bool:
+        # "true", or a list of signature types ("ed25519"), turns checking on
+        v = self.option(key)
+        return v is not None and v.strip().lower() not in ("", "false", "0", "no")
+
     @property
     def sign_verify(self) -> bool:
-        return self.option_bool("sign-verify", False)
+        return self._sign_option("sign-verify")
 
     @property
     def sign_verify_summary(self) -> bool:
-        return self.option_bool("sign-verify-summary", False)
+        return self._sign_option("sign-verify-summary")
 
     @property
     def branches(self) -> List[str]:

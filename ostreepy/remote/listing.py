@@ -72,7 +72,7 @@ def fetch_summary(repo: Repo, name: str, sysroot: Optional[str] = None) -> Remot
     finally:
         fetcher.close()
     if data is not None:
-        verify_summary(remote, data, sig)
+        verify_summary(remote, data, sig, repo=repo)
         parse_summary(data)
     return RemoteSummary(remote=remote, data=data, signature=sig)
 

@@ -120,6 +120,7 @@ class Upgrader:
 
     def _pull(self, refs: list, *, timestamp_check_from: Optional[str],
               progress: Optional[ProgressCallback], pull: Optional[PullFunction]) -> None:
+        assert self.origin_remote is not None
         if pull is None:
             from ..remote.pull import pull_remote
             pull = pull_remote

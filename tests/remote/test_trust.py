@@ -403,3 +403,37 @@ def test_refusals_read_as_ostree_pull(home: GpgHome, tmp_path, case):
     refused = ostree(c, "pull", "origin", "b", check=False)
     assert refused.returncode == 1
     assert refused.stderr.decode() == f"error: {err.value}\n", refused.stderr.decode()
+
+
+def test_our_pull_applies_the_policy_as_ostree_pull(home: GpgHome, served, tmp_path):
+    """``ostreepy pull`` with gpg-verify on: the commit signed by a key in the
+    remote's keyring is pulled; with only another key, or no keyring at all,
+    the pull fails with ostree's words and writes no ref and no content."""
+    import sys
+    srv, csum = served
+
+    def ours(repo, *args):
+        return subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={repo}", *map(str, args)],
+                              capture_output=True, text=True)
+
+    good = client(tmp_path, srv, "good")
+    ours(good, "remote", "gpg-import", "--stdin", "origin")  # nothing on stdin: imports nothing
+    with Repo.open(str(good)) as r:
+        assert import_keys(r, "origin", home.export("ed", armor=True)) == 1
+    p = ours(good, "pull", "origin", "os/x")
+    assert p.returncode == 0, p.stderr
+    assert ostree(good, "rev-parse", "origin:os/x").stdout.decode().strip() == csum
+    assert "no errors found" in ostree(good, "fsck").stdout.decode()
+    for name, key in (("wrongkey", "other"), ("nokey", None)):
+        bad = client(tmp_path, srv, name)
+        if key is not None:
+            with Repo.open(str(bad)) as r:
+                import_keys(r, "origin", home.export(key))
+        theirs = ostree(bad, "pull", "origin", "os/x", check=False)
+        shutil.rmtree(bad / "objects")
+        (bad / "objects").mkdir()
+        p = ours(bad, "pull", "origin", "os/x")
+        assert p.returncode == 1 and theirs.returncode != 0
+        assert p.stderr == theirs.stderr.decode(), (p.stderr, theirs.stderr)
+        assert ostree(bad, "refs").stdout.decode() == ""
+        assert not [f for f in (bad / "objects").rglob("*") if f.is_file() and f.suffix != ".commit"]
