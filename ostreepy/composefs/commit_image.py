@@ -1,0 +1,225 @@
+"""The composefs image of an OSTree commit, as libostree builds it
+(``ostree-repo-composefs.c``): ``ostree commit --generate-composefs-metadata``,
+``ostree checkout --composefs`` and the ``.ostree.cfs`` of deployments.
+
+The tree mirrors the commit with every mtime 0 and no hard links; a non-empty
+regular file's payload is its object path in a bare repository
+(``ab/cdef….file``) and, when verity is wanted, its fs-verity digest;
+``usr etc boot var sysroot`` are added as empty 0755 directories when missing.
+The image is version 0 unless whiteouts force version 1. Its fs-verity digest
+is what ``ostree.composefs.digest.v0`` records.
+
+Verity modes are libostree's tristate: ``YES`` always puts file digests in
+(measured from the object by the kernel when it has fs-verity, else computed),
+``MAYBE`` only those the kernel already knows, ``NO`` none.
+"""
+
+from __future__ import annotations
+
+import enum
+import fcntl
+import os
+import stat
+import struct
+from typing import BinaryIO, Callable
+
+from ..store.gvariant import Variant
+from ..store.objects import ObjectType
+from ..store.repo import Repo, RepoMode
+from .erofs import write_image
+from .fsverity import fsverity_digest_of_stream
+from .tree import ComposefsError, Node
+
+__all__ = ["Verity", "DIGEST_KEY_V0", "tree_from_commit", "commit_image_digest", "write_commit_image",
+           "composefs_metadata", "measure_verity", "enable_verity"]
+
+DIGEST_KEY_V0 = "ostree.composefs.digest.v0"
+_ROOT_DIRS = ("usr", "etc", "boot", "var", "sysroot")
+
+FS_IOC_MEASURE_VERITY = 0xC0046686
+FS_IOC_ENABLE_VERITY = 0x40806685
+
+
+class Verity(enum.Enum):
+    NO = 0
+    MAYBE = 1
+    YES = 2
+
+
+def measure_verity(fd: int) -> bytes | None:
+    """The kernel's fs-verity SHA-256 digest of an open file, or None where it has none."""
+    buf = bytearray(struct.pack("<HH", 0, 64) + bytes(64))
+    try:
+        fcntl.ioctl(fd, FS_IOC_MEASURE_VERITY, buf, True)
+    except OSError:
+        return None
+    alg, size = struct.unpack_from("<HH", buf)
+    if alg != 1 or size != 32:
+        return None
+    return bytes(buf[4:36])
+
+
+def enable_verity(fd: int) -> bool:
+    """Turn fs-verity on for a file opened read-only; False where the filesystem cannot."""
+    import ctypes
+    arg = struct.pack("<IIIIQIIQ11Q", 1, 1, 4096, 0, 0, 0, 0, 0, *([0] * 11))
+    cbuf = ctypes.create_string_buffer(arg, len(arg))
+    try:
+        fcntl.ioctl(fd, FS_IOC_ENABLE_VERITY, ctypes.addressof(cbuf))
+    except OSError as e:
+        import errno
+        if e.errno == errno.EEXIST:
+            return True
+        return False
+    return True
+
+
+def _validate_name(name: str) -> bytes:
+    if not name or name in (".", "..") or "/" in name:
+        raise ComposefsError(f"Invalid filename {name!r}")
+    return name.encode("utf-8", "surrogateescape")
+
+
+class _Builder:
+    def __init__(self, repo: Repo, verity: Verity) -> None:
+        self.repo = repo
+        self.verity = verity
+        self.digests: dict[str, bytes | None] = {}
+
+    def _file_digest(self, checksum: str) -> bytes | None:
+        if checksum in self.digests:
+            return self.digests[checksum]
+        digest = None
+        repo = self.repo
+        if repo.mode is not RepoMode.ARCHIVE:
+            try:
+                fd = os.open(repo.object_path(checksum, ObjectType.FILE), os.O_RDONLY | os.O_CLOEXEC)
+            except OSError:
+                fd = -1
+            if fd >= 0:
+                try:
+                    digest = measure_verity(fd)
+                finally:
+                    os.close(fd)
+        if digest is None and self.verity is Verity.YES:
+            _, stream = repo.load_file(checksum)
+            assert stream is not None
+            with stream:
+                digest = fsverity_digest_of_stream(stream)
+        self.digests[checksum] = digest
+        return digest
+
+    def file(self, parent: Node, name: str, checksum: str) -> None:
+        bname = _validate_name(name)
+        if bname in parent.children:
+            raise ComposefsError("Target checkout file already exist")
+        header, _ = self.repo.load_file(checksum, want_data=False)
+        node = Node(header.mode)
+        parent.add_child(bname, node)
+        node.uid, node.gid = header.uid, header.gid
+        if header.is_symlink:
+            node.set_payload(header.symlink_target.encode("utf-8", "surrogateescape"))
+        else:
+            size = self.repo.content_size(checksum)
+            node.set_size(size)
+            if size:
+                node.set_payload(f"{checksum[:2]}/{checksum[2:]}.file".encode())
+                if self.verity is not Verity.NO:
+                    node.digest = self._file_digest(checksum)
+        for k, v in header.xattrs:
+            node.set_xattr(k, v)
+
+    def directory(self, parent: Node, name: bytes, tree_csum: str, meta_csum: str) -> None:
+        meta = self.repo.load_dirmeta(meta_csum)
+        tree = self.repo.load_dirtree(tree_csum)
+        if name in parent.children:
+            raise ComposefsError("Target checkout directory already exist")
+        d = Node(meta.mode)
+        parent.add_child(name, d)
+        d.uid, d.gid = meta.uid, meta.gid
+        for k, v in meta.xattrs:
+            d.set_xattr(k, v)
+        for fname, csum in tree.files:
+            self.file(d, fname, csum)
+        for dname, t, m in tree.dirs:
+            self.directory(d, _validate_name(dname), t, m)
+
+
+def tree_from_commit(repo: Repo, checksum: str, verity: Verity = Verity.YES) -> Node:
+    """The composefs tree libostree builds for commit ``checksum``."""
+    commit = repo.load_commit(checksum)
+    return _tree(repo, commit.root_tree, commit.root_meta, verity)
+
+
+def _tree(repo: Repo, root_tree: str, root_meta: str, verity: Verity) -> Node:
+    top = Node(stat.S_IFDIR | 0o755)
+    _Builder(repo, verity).directory(top, b"root", root_tree, root_meta)
+    root = top.children[b"root"]
+    if not root.is_dir():
+        raise ComposefsError("Root checkout of composefs must be directory")
+    for name in _ROOT_DIRS:
+        if name.encode() not in root.children:
+            root.add_child(name.encode(), Node(stat.S_IFDIR | 0o755))
+    root.parent = None
+    root.name = None
+    return root
+
+
+def commit_image_digest(repo: Repo, root_tree: str, root_meta: str) -> bytes:
+    """``ostree.composefs.digest.v0`` of a tree (file digests always in)."""
+    return write_image(_tree(repo, root_tree, root_meta, Verity.YES), None, min_version=0, max_version=1)
+
+
+def composefs_metadata(repo: Repo, root_tree: str, root_meta: str) -> dict[str, Variant]:
+    """The commit metadata entry ``commit --generate-composefs-metadata`` adds."""
+    return {DIGEST_KEY_V0: Variant("ay", commit_image_digest(repo, root_tree, root_meta))}
+
+
+def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = Verity.YES,
+                       dir_fd: int | None = None) -> bytes:
+    """Write the composefs image of ``rev`` to ``destination`` atomically (mode 0644); return its digest.
+
+    With ``Verity.YES`` the digest must equal the commit's ``ostree.composefs.digest.v0`` when it has one.
+    """
+    checksum = repo.resolve_rev(rev)
+    assert checksum is not None
+    commit = repo.load_commit(checksum)
+    root = _tree(repo, commit.root_tree, commit.root_meta, verity)
+    dest_dir = os.path.dirname(os.path.abspath(destination)) if dir_fd is None else None
+    tmp = f".{os.path.basename(destination)}.tmp-{os.getpid()}"
+    fd = os.open(tmp if dir_fd is not None else os.path.join(dest_dir or ".", tmp),
+                 os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+    ok = False
+    try:
+        with os.fdopen(fd, "wb", closefd=False) as f:
+            digest = write_image(root, _writer(f), min_version=0, max_version=1)
+        if verity is Verity.YES:
+            expected = commit.metadata.get(DIGEST_KEY_V0)
+            if expected is not None:
+                exp = bytes(expected.value)
+                if len(exp) != 32:
+                    raise ComposefsError("Expected composefs fs-verity in metadata has the wrong size")
+                if exp != digest:
+                    raise ComposefsError(f"Generated composefs image digest ({digest.hex()}) doesn't match "
+                                         f"expected digest ({exp.hex()})")
+        os.fchmod(fd, 0o644)
+        if dir_fd is not None:
+            os.rename(tmp, destination, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        else:
+            os.rename(os.path.join(dest_dir or ".", tmp), destination)
+        ok = True
+    finally:
+        os.close(fd)
+        if not ok:
+            try:
+                if dir_fd is not None:
+                    os.unlink(tmp, dir_fd=dir_fd)
+                else:
+                    os.unlink(os.path.join(dest_dir or ".", tmp))
+            except OSError:
+                pass
+    return digest
+
+
+def _writer(f: BinaryIO) -> Callable[[bytes], object]:
+    return f.write
