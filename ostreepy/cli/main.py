@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-bindings", action="store_true")
     p.add_argument("--bind-ref", action="append")
     p.add_argument("--fsync", metavar="POLICY")
+    p.add_argument("--generate-composefs-metadata", action="store_true")
     p.add_argument("path", nargs="?")
     p.set_defaults(func="cmd_commit")
 
@@ -84,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subpath")
     p.add_argument("-M", "--bareuseronly-dirs", action="store_true")
     p.add_argument("--fsync", metavar="POLICY")
+    p.add_argument("--composefs", action="store_true")
+    p.add_argument("--composefs-noverity", action="store_true")
     p.add_argument("commit")
     p.add_argument("destination", nargs="?")
     p.set_defaults(func="cmd_checkout")
