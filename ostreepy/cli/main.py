@@ -188,10 +188,11 @@ _EXTRA_PARSERS: List = []
 
 
 _EXTRA_COMMANDS = {"admin": "ostreepy.cli.admin", "container": "ostreepy.cli.container",
-                   "bootc": "ostreepy.cli.bootc"}
+                   "bootc": "ostreepy.cli.bootc", "composefs": "ostreepy.cli.composefs"}
 _EXTRA_HELP = {"admin": "Commands for managing a host system booted with ostree",
                "container": "Import and export container images",
-               "bootc": "Deploy and update a host from bootable container images"}
+               "bootc": "Deploy and update a host from bootable container images",
+               "composefs": "Create and inspect composefs images"}
 
 
 def _register_extras(argv: Optional[Sequence[str]] = None) -> None:
