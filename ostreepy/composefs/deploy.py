@@ -1,0 +1,127 @@
+"""composefs in deployments: ``prepare-root.conf`` and the ``.ostree.cfs`` image.
+
+libostree reads ``ostree/prepare-root.conf`` from the new deployment's
+``usr/lib`` then ``etc`` (a later file replaces an earlier one whole, as
+``g_key_file_load_from_data`` does). ``[composefs] enabled`` is a tristate
+(``yes``/``no``/``maybe``, booleans accepted) or ``verity``/``signed``, which
+also require fs-verity. An ostree built with composefs writes ``.ostree.cfs``
+into every deployment right after the checkout; ostreepy writes it when the
+configuration does not say ``no`` (the default), so deployments of images that
+do not ask for composefs stay as Debian's ostree makes them. The image carries
+a file's fs-verity digest when the kernel already knows it (``maybe``) or, for
+``verity``/``signed``, always, and then its digest must be the commit's
+``ostree.composefs.digest.v0`` when the commit records one.
+
+The files are opened below the deployment without following symlinks, so a
+hostile tree cannot make the deploy read outside it.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Optional
+
+import attrs
+
+from ..store.keyfile import KeyFile
+from ..store.repo import Repo
+from .commit_image import Verity, write_commit_image
+from .tree import ComposefsError
+
+__all__ = ["COMPOSEFS_NAME", "RootfsConfig", "load_prepare_root_config", "rootfs_config",
+           "write_deployment_image", "BINDING_KEYPATH"]
+
+COMPOSEFS_NAME = ".ostree.cfs"
+PREPARE_ROOT_CONFIG = "ostree/prepare-root.conf"
+BINDING_KEYPATH = "/etc/ostree/initramfs-root-binding.key"
+_TRUE = ("1", "yes", "true")
+_FALSE = ("0", "no", "false")
+
+
+@attrs.frozen
+class RootfsConfig:
+    """The composefs part of ``prepare-root.conf``."""
+
+    enabled: Verity  # NO, MAYBE or YES (composefs itself, not fs-verity)
+    require_verity: bool = False
+    signed: bool = False
+    keypath: str = BINDING_KEYPATH
+
+
+def _read_below(root_fd: int, relpath: str, limit: int = 1 << 20) -> Optional[bytes]:
+    """The bytes of ``relpath`` under ``root_fd``, no symlink followed; None when absent."""
+    parts = relpath.split("/")
+    fd = os.dup(root_fd)
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | (0 if last else os.O_DIRECTORY)
+            try:
+                nfd = os.open(part, flags, dir_fd=fd)
+            except OSError as e:
+                if e.errno in (errno.ENOENT, errno.ENOTDIR):
+                    return None
+                if e.errno == errno.ELOOP:
+                    raise ComposefsError(f"{relpath}: is a symbolic link") from None
+                raise
+            os.close(fd)
+            fd = nfd
+        data = os.read(fd, limit + 1)
+        if len(data) > limit:
+            raise ComposefsError(f"{relpath}: too large")
+        return data
+    finally:
+        os.close(fd)
+
+
+def load_prepare_root_config(deployment: str) -> KeyFile:
+    """The deployment's ``prepare-root.conf`` as libostree reads it (empty when there is none)."""
+    fd = os.open(deployment, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        config = KeyFile()
+        for base in ("usr/lib", "etc"):
+            data = _read_below(fd, f"{base}/{PREPARE_ROOT_CONFIG}")
+            if data is not None:
+                try:
+                    config = KeyFile.parse(data.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError) as e:
+                    raise ComposefsError(f"Parsing prepare-root config: {e}") from None
+        return config
+    finally:
+        os.close(fd)
+
+
+def rootfs_config(config: KeyFile) -> RootfsConfig:
+    value = config.get("composefs", "enabled")
+    keypath = config.get("composefs", "keypath") or BINDING_KEYPATH
+    if value == "signed":
+        return RootfsConfig(Verity.YES, True, True, keypath)
+    if value == "verity":
+        return RootfsConfig(Verity.YES, True, False, keypath)
+    if value is None:
+        return RootfsConfig(Verity.NO, keypath=keypath)
+    v = value.strip()
+    if v == "maybe":
+        return RootfsConfig(Verity.MAYBE, keypath=keypath)
+    if v.lower() in _TRUE:
+        return RootfsConfig(Verity.YES, keypath=keypath)
+    if v.lower() in _FALSE:
+        return RootfsConfig(Verity.NO, keypath=keypath)
+    raise ComposefsError(f"Reading rootfs config: Invalid tri-state value: {v}")
+
+
+def write_deployment_image(repo: Repo, checksum: str, deployment: str,
+                           config: Optional[RootfsConfig] = None) -> Optional[bytes]:
+    """Write ``.ostree.cfs`` into a checked-out deployment when its configuration enables
+    composefs; return the image's fs-verity digest (None when not written)."""
+    if config is None:
+        config = rootfs_config(load_prepare_root_config(deployment))
+    if config.enabled is Verity.NO:
+        return None
+    fd = os.open(deployment, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        return write_commit_image(repo, checksum, COMPOSEFS_NAME,
+                                  Verity.YES if config.require_verity else Verity.MAYBE, dir_fd=fd)
+    finally:
+        os.close(fd)
