@@ -21,13 +21,14 @@ import fcntl
 import os
 import stat
 import struct
+from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, Callable
 
 from ..store.gvariant import Variant
 from ..store.objects import ObjectType
 from ..store.repo import Repo, RepoMode
 from .erofs import write_image
-from .fsverity import fsverity_digest_of_stream
+from .fsverity import fsverity_digest_of_fd, fsverity_digest_of_stream
 from .tree import ComposefsError, Node
 
 __all__ = ["Verity", "DIGEST_KEY_V0", "tree_from_commit", "commit_image_digest", "write_commit_image",
@@ -81,33 +82,51 @@ def _validate_name(name: str) -> bytes:
 
 
 class _Builder:
+    """Builds the tree first, then fills in file digests: each object measured or hashed once,
+    by a few threads (hashlib drops the GIL on big buffers, so they use more than one core)."""
+
     def __init__(self, repo: Repo, verity: Verity) -> None:
         self.repo = repo
         self.verity = verity
-        self.digests: dict[str, bytes | None] = {}
+        self.wanted: dict[str, list[Node]] = {}
 
     def _file_digest(self, checksum: str) -> bytes | None:
-        if checksum in self.digests:
-            return self.digests[checksum]
-        digest = None
         repo = self.repo
         if repo.mode is not RepoMode.ARCHIVE:
             try:
                 fd = os.open(repo.object_path(checksum, ObjectType.FILE), os.O_RDONLY | os.O_CLOEXEC)
-            except OSError:
+            except FileNotFoundError:
                 fd = -1
             if fd >= 0:
                 try:
                     digest = measure_verity(fd)
+                    if digest is None and self.verity is Verity.YES:
+                        digest = fsverity_digest_of_fd(fd)
+                    return digest
                 finally:
                     os.close(fd)
-        if digest is None and self.verity is Verity.YES:
-            _, stream = repo.load_file(checksum)
-            assert stream is not None
-            with stream:
-                digest = fsverity_digest_of_stream(stream)
-        self.digests[checksum] = digest
-        return digest
+        if self.verity is not Verity.YES:
+            return None
+        # archive repos (and objects only a parent repo holds): through the store, unverified as
+        # libostree reads them here; the image digest is checked against the commit's instead
+        _, stream = repo.load_file(checksum, verify=False)
+        assert stream is not None
+        with stream:
+            return fsverity_digest_of_stream(stream)
+
+    def fill_digests(self) -> None:
+        if not self.wanted:
+            return
+        checksums = list(self.wanted)
+        workers = min(4, max(1, (os.cpu_count() or 1)), len(checksums))
+        if workers == 1:
+            digests = [self._file_digest(c) for c in checksums]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                digests = list(pool.map(self._file_digest, checksums, chunksize=64))
+        for c, d in zip(checksums, digests):
+            for node in self.wanted[c]:
+                node.digest = d
 
     def file(self, parent: Node, name: str, checksum: str) -> None:
         bname = _validate_name(name)
@@ -125,24 +144,27 @@ class _Builder:
             if size:
                 node.set_payload(f"{checksum[:2]}/{checksum[2:]}.file".encode())
                 if self.verity is not Verity.NO:
-                    node.digest = self._file_digest(checksum)
+                    self.wanted.setdefault(checksum, []).append(node)
         for k, v in header.xattrs:
             node.set_xattr(k, v)
 
     def directory(self, parent: Node, name: bytes, tree_csum: str, meta_csum: str) -> None:
-        meta = self.repo.load_dirmeta(meta_csum)
-        tree = self.repo.load_dirtree(tree_csum)
-        if name in parent.children:
-            raise ComposefsError("Target checkout directory already exist")
-        d = Node(meta.mode)
-        parent.add_child(name, d)
-        d.uid, d.gid = meta.uid, meta.gid
-        for k, v in meta.xattrs:
-            d.set_xattr(k, v)
-        for fname, csum in tree.files:
-            self.file(d, fname, csum)
-        for dname, t, m in tree.dirs:
-            self.directory(d, _validate_name(dname), t, m)
+        todo = [(parent, name, tree_csum, meta_csum)]
+        while todo:
+            parent, name, tree_csum, meta_csum = todo.pop()
+            meta = self.repo.load_dirmeta(meta_csum)
+            tree = self.repo.load_dirtree(tree_csum)
+            if name in parent.children:
+                raise ComposefsError("Target checkout directory already exist")
+            d = Node(meta.mode)
+            parent.add_child(name, d)
+            d.uid, d.gid = meta.uid, meta.gid
+            for k, v in meta.xattrs:
+                d.set_xattr(k, v)
+            for fname, csum in tree.files:
+                self.file(d, fname, csum)
+            for dname, t, m in reversed(tree.dirs):
+                todo.append((d, _validate_name(dname), t, m))
 
 
 def tree_from_commit(repo: Repo, checksum: str, verity: Verity = Verity.YES) -> Node:
@@ -153,7 +175,9 @@ def tree_from_commit(repo: Repo, checksum: str, verity: Verity = Verity.YES) -> 
 
 def _tree(repo: Repo, root_tree: str, root_meta: str, verity: Verity) -> Node:
     top = Node(stat.S_IFDIR | 0o755)
-    _Builder(repo, verity).directory(top, b"root", root_tree, root_meta)
+    builder = _Builder(repo, verity)
+    builder.directory(top, b"root", root_tree, root_meta)
+    builder.fill_digests()
     root = top.children[b"root"]
     if not root.is_dir():
         raise ComposefsError("Root checkout of composefs must be directory")
@@ -167,7 +191,8 @@ def _tree(repo: Repo, root_tree: str, root_meta: str, verity: Verity) -> Node:
 
 def commit_image_digest(repo: Repo, root_tree: str, root_meta: str) -> bytes:
     """``ostree.composefs.digest.v0`` of a tree (file digests always in)."""
-    return write_image(_tree(repo, root_tree, root_meta, Verity.YES), None, min_version=0, max_version=1)
+    return write_image(_tree(repo, root_tree, root_meta, Verity.YES), None, min_version=0, max_version=1,
+                       consume=True)
 
 
 def composefs_metadata(repo: Repo, root_tree: str, root_meta: str) -> dict[str, Variant]:
@@ -192,7 +217,7 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
     ok = False
     try:
         with os.fdopen(fd, "wb", closefd=False) as f:
-            digest = write_image(root, _writer(f), min_version=0, max_version=1)
+            digest = write_image(root, _writer(f), min_version=0, max_version=1, consume=True)
         if verity is Verity.YES:
             expected = commit.metadata.get(DIGEST_KEY_V0)
             if expected is not None:

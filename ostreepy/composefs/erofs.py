@@ -533,15 +533,18 @@ class _Writer:
 
 
 def write_image(root: Node, write: Callable[[bytes], object] | None = None, *, min_version: int = 0,
-                max_version: int = 1) -> bytes:
-    """Write the composefs image of ``root`` through ``write`` (if given); return its fs-verity digest."""
+                max_version: int = 1, consume: bool = False) -> bytes:
+    """Write the composefs image of ``root`` through ``write`` (if given); return its fs-verity digest.
+
+    The tree is copied first, unless ``consume``: then it is rewritten in place and spent."""
     if min_version < 0 or max_version < 0 or min_version > 1 or max_version > 1:
         raise ComposefsError("composefs format versions are 0 and 1")
     version = min_version
     max_version = max(max_version, min_version)
     if version < 1 <= max_version and _needs_v1(root):
         version = 1
-    root = root.clone_tree()
+    if not consume:
+        root = root.clone_tree()
     _rewrite(root, version)
     layout = _Layout(root, version)
     layout.compute_tree()

@@ -163,7 +163,8 @@ class Node:
             raise ComposefsError(f"Invalid xattr name {key!r}")
         if len(value) > 0xFFFF:
             raise ComposefsError("xattr value too long")
-        self.unset_xattr(key)
+        if self.xattrs:
+            self.unset_xattr(key)
         entry = 2 * _XATTR_META - 1 + len(key) + len(value)
         if not self.xattrs:
             entry += _XATTR_HEADER
