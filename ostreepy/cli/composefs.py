@@ -43,6 +43,10 @@ def register(sub) -> None:
     q.add_argument("paths", nargs="+")
     q.set_defaults(func=cmd_info)
 
+    q = csub.add_parser("fsck", help="Check the .ostree.cfs of every deployment of a sysroot")
+    q.add_argument("--sysroot", default="/")
+    q.set_defaults(func=cmd_fsck)
+
     q = csub.add_parser("digest", help="Print the fs-verity digest of files")
     q.add_argument("paths", nargs="+")
     q.set_defaults(func=cmd_digest)
@@ -130,4 +134,35 @@ def cmd_digest(args: argparse.Namespace) -> int:
     for path in args.paths:
         with open(path, "rb") as f:
             print(f"sha256:{fsverity_digest_of_stream(f).hex()} {path}")
+    return 0
+
+
+def cmd_fsck(args: argparse.Namespace) -> int:
+    from ..composefs.deploy import COMPOSEFS_NAME, verify_deployment_image
+    from ..errors import OstreeError
+    from ..store.repo import Repo
+
+    base = os.path.join(args.sysroot, "ostree", "deploy")
+    problems = 0
+    checked = 0
+    with Repo.open(os.path.join(args.sysroot, "ostree", "repo")) as repo:
+        for osname in sorted(os.listdir(base)) if os.path.isdir(base) else []:
+            ddir = os.path.join(base, osname, "deploy")
+            for name in sorted(os.listdir(ddir)) if os.path.isdir(ddir) else []:
+                path = os.path.join(ddir, name)
+                csum, dot, serial = name.partition(".")
+                if not dot or not serial.isdigit() or not os.path.isdir(path) or os.path.islink(path):
+                    continue
+                try:
+                    digest = verify_deployment_image(repo, csum, path)
+                except OstreeError as e:
+                    problems += 1
+                    sys.stderr.write(f"error: {e}\n")
+                    continue
+                if digest is not None:
+                    checked += 1
+                    print(f"{osname}/{name}/{COMPOSEFS_NAME}: {digest.hex()} ok")
+    if problems:
+        raise ComposefsError(f"{problems} deployment(s) with a bad composefs image")
+    print(f"composefs images of {checked} deployment(s) checked - no errors found.")
     return 0

@@ -30,7 +30,7 @@ from .commit_image import Verity, write_commit_image
 from .tree import ComposefsError
 
 __all__ = ["COMPOSEFS_NAME", "RootfsConfig", "load_prepare_root_config", "rootfs_config",
-           "write_deployment_image", "BINDING_KEYPATH"]
+           "write_deployment_image", "verify_deployment_image", "BINDING_KEYPATH"]
 
 COMPOSEFS_NAME = ".ostree.cfs"
 PREPARE_ROOT_CONFIG = "ostree/prepare-root.conf"
@@ -125,3 +125,40 @@ def write_deployment_image(repo: Repo, checksum: str, deployment: str,
                                   Verity.YES if config.require_verity else Verity.MAYBE, dir_fd=fd)
     finally:
         os.close(fd)
+
+
+def verify_deployment_image(repo: Repo, checksum: str, deployment: str) -> Optional[bytes]:
+    """fsck of a deployment's ``.ostree.cfs``: it must read back cleanly and be the image of
+    ``checksum`` as a deploy writes it (with per-file digests or without; with them, its digest
+    must be the commit's ``ostree.composefs.digest.v0`` when recorded). Returns the image's
+    digest; None when there is no image and the configuration does not ask for one."""
+    from .commit_image import DIGEST_KEY_V0, _tree
+    from .erofs import image_bytes
+    from .fsverity import fsverity_digest
+    from .reader import read_image
+
+    config = rootfs_config(load_prepare_root_config(deployment))
+    fd = os.open(deployment, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        data = _read_below(fd, COMPOSEFS_NAME, limit=1 << 30)
+    finally:
+        os.close(fd)
+    if data is None:
+        if config.enabled is Verity.NO:
+            return None
+        raise ComposefsError(f"{deployment}: composefs is enabled but {COMPOSEFS_NAME} is missing")
+    read_image(data)
+    digest = fsverity_digest(data)
+    commit = repo.load_commit(checksum)
+    modes = (Verity.YES,) if config.require_verity else (Verity.MAYBE, Verity.NO, Verity.YES)
+    for mode in modes:
+        expected, _ = image_bytes(_tree(repo, commit.root_tree, commit.root_meta, mode))
+        if expected == data:
+            break
+    else:
+        raise ComposefsError(f"{deployment}: {COMPOSEFS_NAME} is not the composefs image of commit {checksum}")
+    recorded = commit.metadata.get(DIGEST_KEY_V0)
+    if config.require_verity and recorded is not None and bytes(recorded.value) != digest:
+        raise ComposefsError(f"{deployment}: {COMPOSEFS_NAME} digest {digest.hex()} is not the commit's "
+                             f"{bytes(recorded.value).hex()}")
+    return digest

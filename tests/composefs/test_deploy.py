@@ -109,6 +109,15 @@ def test_deploy_writes_ostree_cfs(tmpfs, enabled: str) -> None:
         assert theirs == ours
     assert csum == COMMITS[enabled]
     assert hashlib.sha256(ours).hexdigest() == CFS_SHA256[enabled]
+    # fsck: both sysroots' images check out; a flipped byte does not
+    fsck = [sys.executable, "-m", "ostreepy", "composefs", "fsck"]
+    assert "no errors found" in run(*fsck, f"--sysroot={tmpfs / 'ours'}").stdout
+    (cfs,) = (tmpfs / "ours/ostree/deploy/myos/deploy").glob("*.0/.ostree.cfs")
+    data = bytearray(cfs.read_bytes())
+    data[-1] ^= 1
+    cfs.write_bytes(bytes(data))
+    p = subprocess.run(fsck + [f"--sysroot={tmpfs / 'ours'}"], capture_output=True, text=True)
+    assert p.returncode == 1 and "is not the composefs image of commit" in p.stderr
 
 
 def test_no_image_unless_enabled(tmp_path) -> None:
