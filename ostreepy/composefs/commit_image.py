@@ -17,6 +17,7 @@ Verity modes are libostree's tristate: ``YES`` always puts file digests in
 from __future__ import annotations
 
 import enum
+import errno
 import fcntl
 import os
 import stat
@@ -61,17 +62,19 @@ def measure_verity(fd: int) -> bytes | None:
 
 
 def enable_verity(fd: int) -> bool:
-    """Turn fs-verity on for a file opened read-only; False where the filesystem cannot."""
-    import ctypes
+    """Turn fs-verity on (SHA-256, 4 KiB blocks) for a file opened read-only with no writer;
+    True when it is on (also if it already was), False where the filesystem cannot."""
+    # struct fsverity_enable_arg: version, hash_algorithm, block_size, salt_size, salt_ptr,
+    # sig_size, reserved, sig_ptr, reserved[11]; no pointers used, so the bytes are all it needs
     arg = struct.pack("<IIIIQIIQ11Q", 1, 1, 4096, 0, 0, 0, 0, 0, *([0] * 11))
-    cbuf = ctypes.create_string_buffer(arg, len(arg))
     try:
-        fcntl.ioctl(fd, FS_IOC_ENABLE_VERITY, ctypes.addressof(cbuf))
+        fcntl.ioctl(fd, FS_IOC_ENABLE_VERITY, arg)
     except OSError as e:
-        import errno
         if e.errno == errno.EEXIST:
             return True
-        return False
+        if e.errno in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EINVAL):
+            return False
+        raise
     return True
 
 
@@ -85,10 +88,12 @@ class _Builder:
     """Builds the tree first, then fills in file digests: each object measured or hashed once,
     by a few threads (hashlib drops the GIL on big buffers, so they use more than one core)."""
 
-    def __init__(self, repo: Repo, verity: Verity) -> None:
+    def __init__(self, repo: Repo, verity: Verity, enable: bool = False) -> None:
         self.repo = repo
         self.verity = verity
         self.wanted: dict[str, list[Node]] = {}
+        # turn fs-verity on for objects lacking it, until the filesystem says it cannot
+        self.enable = enable
 
     def _file_digest(self, checksum: str) -> bytes | None:
         repo = self.repo
@@ -100,6 +105,11 @@ class _Builder:
             if fd >= 0:
                 try:
                     digest = measure_verity(fd)
+                    if digest is None and self.enable:
+                        if enable_verity(fd):
+                            digest = measure_verity(fd)
+                        else:
+                            self.enable = False
                     if digest is None and self.verity is Verity.YES:
                         digest = fsverity_digest_of_fd(fd)
                     return digest
@@ -173,9 +183,9 @@ def tree_from_commit(repo: Repo, checksum: str, verity: Verity = Verity.YES) -> 
     return _tree(repo, commit.root_tree, commit.root_meta, verity)
 
 
-def _tree(repo: Repo, root_tree: str, root_meta: str, verity: Verity) -> Node:
+def _tree(repo: Repo, root_tree: str, root_meta: str, verity: Verity, enable: bool = False) -> Node:
     top = Node(stat.S_IFDIR | 0o755)
-    builder = _Builder(repo, verity)
+    builder = _Builder(repo, verity, enable)
     builder.directory(top, b"root", root_tree, root_meta)
     builder.fill_digests()
     root = top.children[b"root"]
@@ -201,15 +211,17 @@ def composefs_metadata(repo: Repo, root_tree: str, root_meta: str) -> dict[str, 
 
 
 def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = Verity.YES,
-                       dir_fd: int | None = None) -> bytes:
+                       dir_fd: int | None = None, enable_fsverity: bool = False) -> bytes:
     """Write the composefs image of ``rev`` to ``destination`` atomically (mode 0644); return its digest.
 
     With ``Verity.YES`` the digest must equal the commit's ``ostree.composefs.digest.v0`` when it has one.
+    ``enable_fsverity``: turn fs-verity on for the objects and the image where the filesystem can
+    (silently not where it cannot: the digests are then computed, as libostree does).
     """
     checksum = repo.resolve_rev(rev)
     assert checksum is not None
     commit = repo.load_commit(checksum)
-    root = _tree(repo, commit.root_tree, commit.root_meta, verity)
+    root = _tree(repo, commit.root_tree, commit.root_meta, verity, enable_fsverity)
     dest_dir = os.path.dirname(os.path.abspath(destination)) if dir_fd is None else None
     tmp = f".{os.path.basename(destination)}.tmp-{os.getpid()}"
     fd = os.open(tmp if dir_fd is not None else os.path.join(dest_dir or ".", tmp),
@@ -243,6 +255,12 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
                     os.unlink(os.path.join(dest_dir or ".", tmp))
             except OSError:
                 pass
+    if enable_fsverity:
+        rfd = os.open(destination, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+        try:
+            enable_verity(rfd)
+        finally:
+            os.close(rfd)
     return digest
 
 

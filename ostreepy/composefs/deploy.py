@@ -10,7 +10,10 @@ configuration does not say ``no`` (the default), so deployments of images that
 do not ask for composefs stay as Debian's ostree makes them. The image carries
 a file's fs-verity digest when the kernel already knows it (``maybe``) or, for
 ``verity``/``signed``, always, and then its digest must be the commit's
-``ostree.composefs.digest.v0`` when the commit records one.
+``ostree.composefs.digest.v0`` when the commit records one; for those two,
+fs-verity is also turned on for the objects and the image where the filesystem
+supports it. Where it does not, the deploy goes on with computed digests, as
+upstream ostree 2026.4 does (the boot then refuses it, not the deploy).
 
 The files are opened below the deployment without following symlinks, so a
 hostile tree cannot make the deploy read outside it.
@@ -122,7 +125,8 @@ def write_deployment_image(repo: Repo, checksum: str, deployment: str,
     fd = os.open(deployment, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         return write_commit_image(repo, checksum, COMPOSEFS_NAME,
-                                  Verity.YES if config.require_verity else Verity.MAYBE, dir_fd=fd)
+                                  Verity.YES if config.require_verity else Verity.MAYBE, dir_fd=fd,
+                                  enable_fsverity=config.require_verity)
     finally:
         os.close(fd)
 
