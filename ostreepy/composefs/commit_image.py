@@ -35,6 +35,7 @@ from .tree import ComposefsError, Node
 __all__ = ["Verity", "DIGEST_KEY_V0", "tree_from_commit", "commit_image_digest", "write_commit_image",
            "composefs_metadata", "measure_verity", "enable_verity"]
 
+#: The commit metadata key holding the image digest (``ay``, 32 bytes).
 DIGEST_KEY_V0 = "ostree.composefs.digest.v0"
 _ROOT_DIRS = ("usr", "etc", "boot", "var", "sysroot")
 
@@ -43,6 +44,8 @@ FS_IOC_ENABLE_VERITY = 0x40806685
 
 
 class Verity(enum.Enum):
+    """libostree's tristate for per-file fs-verity digests in an image."""
+
     NO = 0
     MAYBE = 1
     YES = 2

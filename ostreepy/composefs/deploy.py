@@ -35,8 +35,10 @@ from .tree import ComposefsError
 __all__ = ["COMPOSEFS_NAME", "RootfsConfig", "load_prepare_root_config", "rootfs_config",
            "write_deployment_image", "verify_deployment_image", "BINDING_KEYPATH"]
 
+#: The image's name in a deployment directory.
 COMPOSEFS_NAME = ".ostree.cfs"
 PREPARE_ROOT_CONFIG = "ostree/prepare-root.conf"
+#: Where ``signed`` looks for its ed25519 public keys unless ``keypath`` says otherwise.
 BINDING_KEYPATH = "/etc/ostree/initramfs-root-binding.key"
 _TRUE = ("1", "yes", "true")
 _FALSE = ("0", "no", "false")
@@ -96,6 +98,7 @@ def load_prepare_root_config(deployment: str) -> KeyFile:
 
 
 def rootfs_config(config: KeyFile) -> RootfsConfig:
+    """The ``[composefs]`` settings of a ``prepare-root.conf`` (``otcore_load_rootfs_config``)."""
     value = config.get("composefs", "enabled")
     keypath = config.get("composefs", "keypath") or BINDING_KEYPATH
     if value == "signed":

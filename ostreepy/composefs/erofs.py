@@ -32,11 +32,14 @@ from .tree import S_IFMT, ComposefsError, Node, chunking, follow_links, validate
 
 __all__ = ["write_image", "image_bytes", "LCFS_EROFS_MAGIC", "EROFS_SUPER_MAGIC", "BLOCK_SIZE"]
 
+#: EROFS block size of composefs images.
 BLOCK_SIZE = 4096
 SLOT = 32
 SUPER_OFFSET = 1024
+#: Magic of the 32-byte composefs header at offset 0.
 LCFS_EROFS_MAGIC = 0xD078629A
 LCFS_EROFS_VERSION = 1
+#: Magic of the EROFS superblock at offset 1024.
 EROFS_SUPER_MAGIC = 0xE0F5E1E2
 _FEATURE_COMPAT = 0x2 | 0x4  # MTIME | XATTR_FILTER
 _COMPACT = 32

@@ -24,7 +24,9 @@ from typing import BinaryIO
 __all__ = ["BLOCK_SIZE", "DIGEST_SIZE", "FsVerityHasher", "fsverity_digest", "fsverity_digest_of_stream",
            "fsverity_digest_of_fd"]
 
+#: Merkle tree block size (and data block size).
 BLOCK_SIZE = 4096
+#: Size of a SHA-256 digest.
 DIGEST_SIZE = 32
 _ZERO_BLOCK = bytes(BLOCK_SIZE)
 _READ_SIZE = 1 << 20

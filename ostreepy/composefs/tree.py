@@ -26,9 +26,13 @@ class ComposefsError(OstreeError):
     """A composefs dump file, tree or image that breaks the format's rules."""
 
 
-INLINE_CONTENT_MAX = 5000           # LCFS_INLINE_CONTENT_MAX
-RECOMMENDED_INLINE_CONTENT_MAX = 64  # LCFS_RECOMMENDED_INLINE_CONTENT_MAX
+#: Largest inline file a dump file may carry (``LCFS_INLINE_CONTENT_MAX``).
+INLINE_CONTENT_MAX = 5000
+#: Files up to this size are inlined when read from a directory.
+RECOMMENDED_INLINE_CONTENT_MAX = 64
+#: Longest file name.
 MAX_NAME_LENGTH = 255
+#: Most chunks an external file may have (so its chunk table fits a block).
 MAX_NONINLINE_CHUNKS = 1024
 PATH_MAX = 4096
 XATTR_NAME_MAX = 255
