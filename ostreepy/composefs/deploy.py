@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Optional
+from typing import Optional, Sequence
 
 import attrs
 
@@ -33,7 +33,7 @@ from .commit_image import Verity, write_commit_image
 from .tree import ComposefsError
 
 __all__ = ["COMPOSEFS_NAME", "RootfsConfig", "load_prepare_root_config", "rootfs_config",
-           "write_deployment_image", "verify_deployment_image", "BINDING_KEYPATH"]
+           "write_deployment_image", "verify_deployment_image", "verify_signed_commit", "BINDING_KEYPATH"]
 
 #: The image's name in a deployment directory.
 COMPOSEFS_NAME = ".ostree.cfs"
@@ -164,8 +164,55 @@ def verify_deployment_image(repo: Repo, checksum: str, deployment: str) -> Optio
             break
     else:
         raise ComposefsError(f"{deployment}: {COMPOSEFS_NAME} is not the composefs image of commit {checksum}")
+    if config.signed:
+        fd = os.open(deployment, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            keys = _read_below(fd, config.keypath.lstrip("/"))
+        finally:
+            os.close(fd)
+        if keys is None:
+            raise ComposefsError(f"{deployment}: composefs is signed but {config.keypath} is missing")
+        pubkeys = [ln.strip() for ln in keys.decode("ascii", "replace").splitlines()
+                   if ln.strip() and not ln.lstrip().startswith("#")]
+        expected = verify_signed_commit(repo, checksum, pubkeys)
+        if expected != digest:
+            raise ComposefsError(f"{deployment}: {COMPOSEFS_NAME} digest {digest.hex()} is not the signed "
+                                 f"commit's {expected.hex()}")
     recorded = commit.metadata.get(DIGEST_KEY_V0)
     if config.require_verity and recorded is not None and bytes(recorded.value) != digest:
         raise ComposefsError(f"{deployment}: {COMPOSEFS_NAME} digest {digest.hex()} is not the commit's "
                              f"{bytes(recorded.value).hex()}")
     return digest
+
+
+def verify_signed_commit(repo: Repo, checksum: str, pubkeys: Sequence[str]) -> bytes:
+    """What ``ostree-prepare-root`` checks for ``enabled = signed``: an ed25519 signature (keys:
+    base64, one a line, as in ``initramfs-root-binding.key``) of the commit, or, for a bootc
+    commit without detached metadata, of its base (parent) commit; returns the signed commit's
+    ``ostree.composefs.digest.v0``, the digest the image must have."""
+    from ..errors import OstreeError
+    from ..store.objects import ObjectType
+    from ..store.signing import ED25519, Signer, commit_signatures
+    from .commit_image import DIGEST_KEY_V0
+
+    signed = checksum
+    meta = repo.read_commit_detached_metadata(checksum)
+    if meta is None:
+        commit = repo.load_commit(checksum)
+        base = commit.parent if "ostree.container.image-config" in commit.metadata else None
+        if base is not None and repo.has_object(base, ObjectType.COMMIT) and \
+                repo.read_commit_detached_metadata(base) is not None:
+            signed = base
+        else:
+            raise ComposefsError(f"No commitmeta for deploy {checksum}")
+    sigs = commit_signatures(repo, signed, ED25519)
+    if not sigs:
+        raise ComposefsError("Signature validation requested, but no signatures in commit")
+    try:
+        Signer(ED25519, public=tuple(pubkeys)).verify(repo.load_metadata(ObjectType.COMMIT, signed), sigs)
+    except OstreeError as e:
+        raise ComposefsError(f"Checking commit signature: {e}") from None
+    value = repo.load_commit(signed).metadata.get(DIGEST_KEY_V0)
+    if value is None or value.type != "ay" or len(bytes(value.value)) != 32:
+        raise ComposefsError("Signature validation requested, but no valid digest in commit")
+    return bytes(value.value)

@@ -118,3 +118,46 @@ def test_digest_mismatch_is_refused(committed) -> None:
         porcelain.checkout_composefs(str(repo), bad, tmp_path / "x.cfs")
     assert not os.path.exists(tmp_path / "x.cfs")
     assert [n for n in os.listdir(tmp_path) if n.startswith(".x.cfs")] == []
+
+
+def test_signed_composefs(tmp_path) -> None:
+    """``enabled = signed``: the commit's ed25519 signature and digest, checked as ostree-prepare-root does."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ostreepy.composefs.deploy import (verify_deployment_image, verify_signed_commit,
+                                           write_deployment_image)
+    from ostreepy.store.signing import ED25519, Signer, sign_commit
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    pub = key.public_key().public_bytes_raw()
+    secret = base64.b64encode(bytes(range(32)) + pub).decode()
+    pub64 = base64.b64encode(pub).decode()
+    other = base64.b64encode(Ed25519PrivateKey.from_private_bytes(bytes(32)).public_key().public_bytes_raw()).decode()
+
+    tree = tmp_path / "tree"
+    make_tree(tree)
+    (tree / "usr/lib/ostree").mkdir(parents=True)
+    (tree / "usr/lib/ostree/prepare-root.conf").write_text("[composefs]\nenabled = signed\n")
+    (tree / "etc/ostree").mkdir()
+    (tree / "etc/ostree/initramfs-root-binding.key").write_text(pub64 + "\n")
+    repo = tmp_path / "repo"
+    Repo.init(str(repo), "bare-user").close()
+    csum = porcelain.commit(str(repo), str(tree), branch="main", timestamp=TIMESTAMP, owner_uid=0, owner_gid=0,
+                            no_xattrs=True, generate_composefs_metadata=True).checksum
+    with Repo.open(str(repo)) as r:
+        with pytest.raises(OstreeError, match="No commitmeta for deploy"):
+            verify_signed_commit(r, csum, [pub64])
+        sign_commit(r, csum, Signer(ED25519, secret=secret))
+        digest = verify_signed_commit(r, csum, [other, pub64])
+        assert digest == bytes(r.load_commit(csum).metadata[DIGEST_KEY_V0].value)
+        with pytest.raises(OstreeError, match="Checking commit signature"):
+            verify_signed_commit(r, csum, [other])
+        dep = tmp_path / "deploy"
+        porcelain.checkout(str(repo), csum, dep)
+        assert write_deployment_image(r, csum, str(dep)) == digest
+        assert verify_deployment_image(r, csum, str(dep)) == digest
+        (dep / "etc/ostree/initramfs-root-binding.key").write_text(other + "\n")
+        with pytest.raises(OstreeError, match="Checking commit signature"):
+            verify_deployment_image(r, csum, str(dep))
