@@ -319,6 +319,7 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
            bind_refs: Sequence[str] = (), keep_metadata: Sequence[str] = (), skip_if_unchanged: bool = False,
            owner_uid: Optional[int] = None, owner_gid: Optional[int] = None, canonical_permissions: bool = False,
            no_xattrs: bool = False, tar_autocreate_parents: bool = False, fsync: Optional[bool] = None,
+           generate_composefs_metadata: bool = False,
            progress: Optional[ProgressCallback] = None) -> CommitInfo:
     """``ostree commit``: commit ``tree`` and set ``branch`` to it.
 
@@ -333,7 +334,9 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
     ``timestamp`` (default: now, or ``SOURCE_DATE_EPOCH``).
     ``skip_if_unchanged``: when the tree is the parent's, nothing is written
     and the parent is returned. ``owner_uid``, ``owner_gid``,
-    ``canonical_permissions`` and ``no_xattrs`` rewrite what is committed."""
+    ``canonical_permissions`` and ``no_xattrs`` rewrite what is committed.
+    ``generate_composefs_metadata`` records the tree's composefs image digest
+    (``ostree.composefs.digest.v0``) as ``ostree commit`` does."""
     from .store.commit import (CommitModifier, create_commit, load_commit_to_mtree, write_directory_to_mtree,
                                write_mtree, write_tar_to_mtree)
     from .store.mtree import MutableTree
@@ -396,6 +399,9 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
                     pc = r.load_commit(parent_csum)
                     if (pc.root_tree, pc.root_meta) == (root_tree, root_meta):
                         return _info(r, parent_csum)
+                if generate_composefs_metadata:
+                    from .composefs.commit_image import composefs_metadata
+                    md.update(composefs_metadata(r, root_tree, root_meta))
                 csum = create_commit(r, root_tree, root_meta, subject=subject, body=body, parent=parent_csum,
                                      metadata=md, timestamp=timestamp)
                 if branch is not None:
@@ -497,6 +503,20 @@ def update_summary(repo: RepoArg, *, metadata: Optional[Mapping[str, MetadataVal
     with _repo(repo) as r:
         return regenerate_summary(r, extra, sign_keys=list(sign_keys), sign_type=sign_type,
                                   gpg_key_ids=list(gpg_key_ids), gpg_homedir=gpg_homedir)
+
+@_api
+def checkout_composefs(repo: RepoArg, rev: str, destination: PathArg, *, verity: bool = True) -> CheckoutResult:
+    """``ostree checkout --composefs`` (``verity=False``: ``--composefs-noverity``): write the
+    composefs image of ``rev`` to the file ``destination``; with verity its digest must match the
+    commit's ``ostree.composefs.digest.v0`` when recorded."""
+    from .composefs.commit_image import Verity, write_commit_image
+    _str(rev, "rev")
+    dest = os.fspath(_path(destination, "destination"))
+    with _repo(repo) as r:
+        csum = r.resolve_rev(rev)
+        assert csum is not None
+        write_commit_image(r, csum, dest, Verity.YES if verity else Verity.NO)
+        return CheckoutResult(csum, dest)
 
 
 @attrs.frozen

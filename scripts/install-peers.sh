@@ -14,6 +14,8 @@ PACKAGES=(
     systemd-boot      # bootctl, to parse our BLS entries
     zstd
     attr              # getfattr/setfattr, handy when a test fails
+    erofs-utils       # fsck.erofs/dump.erofs must accept our composefs images
+    fsverity          # fsverity-utils: the reference fs-verity digest
     openssl
     python3
     python3-venv

@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fsync", metavar="POLICY")
     p.add_argument("--gpg-sign", action="append", metavar="KEY-ID", help="GPG Key ID to sign the commit with")
     p.add_argument("--gpg-homedir", metavar="HOMEDIR", help="GPG Homedir to use when looking for keyrings")
+
+    p.add_argument("--generate-composefs-metadata", action="store_true")
     p.add_argument("path", nargs="?")
     p.set_defaults(func="cmd_commit")
 
@@ -86,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subpath")
     p.add_argument("-M", "--bareuseronly-dirs", action="store_true")
     p.add_argument("--fsync", metavar="POLICY")
+    p.add_argument("--composefs", action="store_true")
+    p.add_argument("--composefs-noverity", action="store_true")
     p.add_argument("commit")
     p.add_argument("destination", nargs="?")
     p.set_defaults(func="cmd_checkout")
@@ -245,11 +249,13 @@ _EXTRA_PARSERS: List = []
 
 
 _EXTRA_COMMANDS = {"admin": "ostreepy.cli.admin", "container": "ostreepy.cli.container",
-                   "bootc": "ostreepy.cli.bootc", "remote": "ostreepy.cli.remote"}
+                   "bootc": "ostreepy.cli.bootc", "remote": "ostreepy.cli.remote",
+                   "composefs": "ostreepy.cli.composefs"}
 _EXTRA_HELP = {"admin": "Commands for managing a host system booted with ostree",
                "remote": "Remote commands that may involve internet access",
                "container": "Import and export container images",
-               "bootc": "Deploy and update a host from bootable container images"}
+               "bootc": "Deploy and update a host from bootable container images",
+               "composefs": "Create and inspect composefs images"}
 
 
 def _register_extras(argv: Optional[Sequence[str]] = None) -> None:

@@ -147,6 +147,7 @@ def cmd_commit(args: argparse.Namespace) -> int:
             skip_if_unchanged=args.skip_if_unchanged, owner_uid=args.owner_uid, owner_gid=args.owner_gid,
             canonical_permissions=args.canonical_permissions, no_xattrs=args.no_xattrs,
             tar_autocreate_parents=args.tar_autocreate_parents,
+            generate_composefs_metadata=getattr(args, "generate_composefs_metadata", False),
             fsync=args.fsync.lower() not in ("false", "0", "no") if args.fsync is not None else None,
             progress=progress)
     except ArgumentError as e:
@@ -234,6 +235,13 @@ class _ItemsProgress:
 def cmd_checkout(args: argparse.Namespace) -> int:
     from .. import porcelain
     repo = _open_repo(args)
+    if getattr(args, "composefs", False) or getattr(args, "composefs_noverity", False):
+        if (args.union or args.union_add or args.union_identical or args.whiteouts or args.subpath
+                or args.user_mode or args.require_hardlinks or args.force_copy or args.bareuseronly_dirs):
+            raise UsageError("Specified options are incompatible with --composefs")
+        porcelain.checkout_composefs(repo, args.commit, args.destination or os.path.basename(args.commit),
+                                     verity=not args.composefs_noverity)
+        return 0
     overwrite = "none"
     if args.union:
         overwrite = "union-files"

@@ -513,6 +513,11 @@ class Sysroot:
         except OstreeError as e:
             raise DeployError(f"Checking out deployment tree: {e}") from e
         bc.fault_point("checkout")
+        try:
+            from ..composefs.deploy import write_deployment_image
+            write_deployment_image(self.repo, csum, target)
+        except OstreeError as e:
+            raise DeployError(f"composefs: {e}") from e
         layout = find_kernel(target)
         if override_kargs is not None:
             bootconfig = BLSEntry([("options", str(KernelArgs(list(override_kargs))))])

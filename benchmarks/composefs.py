@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""composefs benchmark: ostreepy against upstream ostree 2026.4 / mkcomposefs 1.0.8 / sha256sum.
+
+The realistic OS tree of benchmarks/store.py (built or reused from its cache) is
+committed once into a bare repo. Timed, alternating the tools in one run:
+
+  checkout-composefs           checkout --composefs REF out.cfs (fs-verity of every object, userspace)
+  checkout-composefs-noverity  checkout --composefs-noverity REF out.cfs
+  mkcomposefs-from-file        mkcomposefs --from-file DUMP (the dump of that image)
+                               against ostreepy composefs create --from-file DUMP
+  fsverity-1GiB                ostreepy composefs digest FILE against sha256sum FILE (the same 1 GiB)
+
+The images of both tools are compared byte for byte. It prints wall time, the
+child's peak RSS and the ratio ostreepy/peer; targets: 1.5x and 100 MB for the
+image, 1.2x of sha256sum for the digest.
+
+  .venv/bin/python benchmarks/composefs.py [--repeat N] [--synthetic] [--peers /opt/peers]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import store as sb  # noqa: E402  (the store benchmark's tree builder and launcher)
+
+REF = "bench/os"
+TARGETS = {"checkout-composefs": 1.5, "checkout-composefs-noverity": 1.5, "mkcomposefs-from-file": 1.5,
+           "fsverity-1GiB": 1.2}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--synthetic", action="store_true")
+    ap.add_argument("--peers", default=os.environ.get("OSTREEPY_UPSTREAM_PEERS", "/opt/peers"))
+    ap.add_argument("--skip-1g", action="store_true", help="leave out the 1 GiB fs-verity run")
+    args = ap.parse_args(argv)
+    ostree = os.path.join(args.peers, "bin", "ostree")
+    mkcfs = os.path.join(args.peers, "bin", "mkcomposefs")
+    if not (os.access(ostree, os.X_OK) and os.access(mkcfs, os.X_OK)):
+        raise SystemExit(f"needs upstream ostree 2026.4 and mkcomposefs under {args.peers} "
+                         "(see ../shared/peers/README.md)")
+
+    note = sb.compile_bytecode()
+    sb.LAUNCHER = sb.Launcher()
+    tree = sb.get_tree(args.synthetic).resolve()
+    sb.warm_cache(tree)
+    ostreepy = sb.default_ostreepy()
+    work = Path(tempfile.mkdtemp(prefix="ostreepy-composefs-bench-"))
+    repo = work / "repo"
+    results: dict = {}
+    try:
+        sb.run_checked(["ostree", f"--repo={repo}", "init", "--mode=bare"])
+        sb.run_checked(["ostree", f"--repo={repo}", "commit", "-b", REF, "-s", "bench",
+                        f"--timestamp={sb.TIMESTAMP}", str(tree)])
+        dump = work / "image.dump"
+        sb.run_checked([ostree, f"--repo={repo}", "checkout", "--composefs", REF, str(work / "ref.cfs")])
+        m = sb.run_checked(["/opt/peers/bin/composefs-info" if args.peers == "/opt/peers" else
+                            os.path.join(args.peers, "bin", "composefs-info"), "dump", str(work / "ref.cfs")])
+        dump.write_bytes(m.out)
+        big = work / "big.bin"
+        if not args.skip_1g:
+            with open(big, "wb") as f:
+                chunk = os.urandom(1 << 20)
+                for _ in range(1024):
+                    f.write(chunk)
+
+        ops = {
+            "checkout-composefs": (
+                lambda out: [ostree, f"--repo={repo}", "checkout", "--composefs", REF, out],
+                lambda out: ostreepy + ["checkout", f"--repo={repo}", "--composefs", REF, out]),
+            "checkout-composefs-noverity": (
+                lambda out: [ostree, f"--repo={repo}", "checkout", "--composefs-noverity", REF, out],
+                lambda out: ostreepy + ["checkout", f"--repo={repo}", "--composefs-noverity", REF, out]),
+            "mkcomposefs-from-file": (
+                lambda out: [mkcfs, "--from-file", str(dump), out],
+                lambda out: ostreepy + ["composefs", "create", "--from-file", str(dump), out]),
+        }
+        if not args.skip_1g:
+            ops["fsverity-1GiB"] = (lambda out: ["sha256sum", str(big)],
+                                    lambda out: ostreepy + ["composefs", "digest", str(big)])
+        for rep in range(args.repeat):
+            for op, (peer_cmd, our_cmd) in ops.items():
+                order = ("peer", "ostreepy") if rep % 2 == 0 else ("ostreepy", "peer")
+                outs = {}
+                for tool in order:
+                    out = str(work / f"{op}-{tool}.cfs")
+                    if os.path.exists(out):
+                        os.unlink(out)
+                    m = sb.run_checked((peer_cmd if tool == "peer" else our_cmd)(out))
+                    results.setdefault((op, tool), []).append(m)
+                    outs[tool] = out
+                    sb.log(f"  run {rep + 1}/{args.repeat} {op:28s} {tool:9s} {m.wall:6.2f} s {m.maxrss_mb:7.1f} MB")
+                if op != "fsverity-1GiB" and Path(outs["peer"]).read_bytes() != Path(outs["ostreepy"]).read_bytes():
+                    raise SystemExit(f"{op}: the images differ")
+    finally:
+        sb.rmtree(work)
+        sb.LAUNCHER.close()
+    stats = sb.tree_stats(tree)
+    print()
+    print(f"Tree: {tree.name} - {stats['files']} files, {stats['dirs']} dirs, {stats['symlinks']} symlinks, "
+          f"{stats['bytes'] / 1e6:.1f} MB; {args.repeat} run(s), median{note}; images identical")
+    print("| operation                   | peer s | ostreepy s | ratio | target | peer MB | ostreepy MB |")
+    print("|-----------------------------|--------|------------|-------|--------|---------|-------------|")
+    for op, target in TARGETS.items():
+        if (op, "peer") not in results:
+            continue
+        a = statistics.median(m.wall for m in results[(op, "peer")])
+        b = statistics.median(m.wall for m in results[(op, "ostreepy")])
+        ma = max(m.maxrss_mb for m in results[(op, "peer")])
+        mb = max(m.maxrss_mb for m in results[(op, "ostreepy")])
+        print(f"| {op:27s} | {a:6.2f} | {b:10.2f} | {b / a:4.2f}x | <={target}x | {ma:7.1f} | {mb:11.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""The composefs image of an OSTree commit, as libostree builds it
+(``ostree-repo-composefs.c``): ``ostree commit --generate-composefs-metadata``,
+``ostree checkout --composefs`` and the ``.ostree.cfs`` of deployments.
+
+The tree mirrors the commit with every mtime 0 and no hard links; a non-empty
+regular file's payload is its object path in a bare repository
+(``ab/cdef….file``) and, when verity is wanted, its fs-verity digest;
+``usr etc boot var sysroot`` are added as empty 0755 directories when missing.
+The image is version 0 unless whiteouts force version 1. Its fs-verity digest
+is what ``ostree.composefs.digest.v0`` records.
+
+Verity modes are libostree's tristate: ``YES`` always puts file digests in
+(measured from the object by the kernel when it has fs-verity, else computed),
+``MAYBE`` only those the kernel already knows, ``NO`` none.
+"""
+
+from __future__ import annotations
+
+import enum
+import errno
+import fcntl
+import os
+import stat
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from typing import BinaryIO, Callable
+
+from ..store.gvariant import Variant
+from ..store.objects import ObjectType
+from ..store.repo import Repo, RepoMode
+from .erofs import write_image
+from .fsverity import fsverity_digest_of_fd, fsverity_digest_of_stream
+from .tree import ComposefsError, Node
+
+__all__ = ["Verity", "DIGEST_KEY_V0", "tree_from_commit", "commit_image_digest", "write_commit_image",
+           "composefs_metadata", "measure_verity", "enable_verity"]
+
+#: The commit metadata key holding the image digest (``ay``, 32 bytes).
+DIGEST_KEY_V0 = "ostree.composefs.digest.v0"
+_ROOT_DIRS = ("usr", "etc", "boot", "var", "sysroot")
+
+FS_IOC_MEASURE_VERITY = 0xC0046686
+FS_IOC_ENABLE_VERITY = 0x40806685
+
+
+class Verity(enum.Enum):
+    """libostree's tristate for per-file fs-verity digests in an image."""
+
+    NO = 0
+    MAYBE = 1
+    YES = 2
+
+
+def measure_verity(fd: int) -> bytes | None:
+    """The kernel's fs-verity SHA-256 digest of an open file, or None where it has none."""
+    buf = bytearray(struct.pack("<HH", 0, 64) + bytes(64))
+    try:
+        fcntl.ioctl(fd, FS_IOC_MEASURE_VERITY, buf, True)
+    except OSError:
+        return None
+    alg, size = struct.unpack_from("<HH", buf)
+    if alg != 1 or size != 32:
+        return None
+    return bytes(buf[4:36])
+
+
+def enable_verity(fd: int) -> bool:
+    """Turn fs-verity on (SHA-256, 4 KiB blocks) for a file opened read-only with no writer;
+    True when it is on (also if it already was), False where the filesystem cannot."""
+    # struct fsverity_enable_arg: version, hash_algorithm, block_size, salt_size, salt_ptr,
+    # sig_size, reserved, sig_ptr, reserved[11]; no pointers used, so the bytes are all it needs
+    arg = struct.pack("<IIIIQIIQ11Q", 1, 1, 4096, 0, 0, 0, 0, 0, *([0] * 11))
+    try:
+        fcntl.ioctl(fd, FS_IOC_ENABLE_VERITY, arg)
+    except OSError as e:
+        if e.errno == errno.EEXIST:
+            return True
+        if e.errno in (errno.EOPNOTSUPP, errno.ENOTTY, errno.EINVAL):
+            return False
+        raise
+    return True
+
+
+def _validate_name(name: str) -> bytes:
+    if not name or name in (".", "..") or "/" in name:
+        raise ComposefsError(f"Invalid filename {name!r}")
+    return name.encode("utf-8", "surrogateescape")
+
+
+class _Builder:
+    """Builds the tree first, then fills in file digests: each object measured or hashed once,
+    by a few threads (hashlib drops the GIL on big buffers, so they use more than one core)."""
+
+    def __init__(self, repo: Repo, verity: Verity, enable: bool = False) -> None:
+        self.repo = repo
+        self.verity = verity
+        self.wanted: dict[str, list[Node]] = {}
+        # turn fs-verity on for objects lacking it, until the filesystem says it cannot
+        self.enable = enable
+
+    def _file_digest(self, checksum: str) -> bytes | None:
+        repo = self.repo
+        if repo.mode is not RepoMode.ARCHIVE:
+            try:
+                fd = os.open(repo.object_path(checksum, ObjectType.FILE), os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                fd = -1
+            if fd >= 0:
+                try:
+                    digest = measure_verity(fd)
+                    if digest is None and self.enable:
+                        if enable_verity(fd):
+                            digest = measure_verity(fd)
+                        else:
+                            self.enable = False
+                    if digest is None and self.verity is Verity.YES:
+                        digest = fsverity_digest_of_fd(fd)
+                    return digest
+                finally:
+                    os.close(fd)
+        if self.verity is not Verity.YES:
+            return None
+        # archive repos (and objects only a parent repo holds): through the store, unverified as
+        # libostree reads them here; the image digest is checked against the commit's instead
+        _, stream = repo.load_file(checksum, verify=False)
+        assert stream is not None
+        with stream:
+            return fsverity_digest_of_stream(stream)
+
+    def fill_digests(self) -> None:
+        if not self.wanted:
+            return
+        checksums = list(self.wanted)
+        workers = min(4, max(1, (os.cpu_count() or 1)), len(checksums))
+        if workers == 1:
+            digests = [self._file_digest(c) for c in checksums]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                digests = list(pool.map(self._file_digest, checksums, chunksize=64))
+        for c, d in zip(checksums, digests):
+            for node in self.wanted[c]:
+                node.digest = d
+
+    def file(self, parent: Node, name: str, checksum: str) -> None:
+        bname = _validate_name(name)
+        if bname in parent.children:
+            raise ComposefsError("Target checkout file already exist")
+        header, _ = self.repo.load_file(checksum, want_data=False)
+        node = Node(header.mode)
+        parent.add_child(bname, node)
+        node.uid, node.gid = header.uid, header.gid
+        if header.is_symlink:
+            node.set_payload(header.symlink_target.encode("utf-8", "surrogateescape"))
+        else:
+            size = self.repo.content_size(checksum)
+            node.set_size(size)
+            if size:
+                node.set_payload(f"{checksum[:2]}/{checksum[2:]}.file".encode())
+                if self.verity is not Verity.NO:
+                    self.wanted.setdefault(checksum, []).append(node)
+        for k, v in header.xattrs:
+            node.set_xattr(k, v)
+
+    def directory(self, parent: Node, name: bytes, tree_csum: str, meta_csum: str) -> None:
+        todo = [(parent, name, tree_csum, meta_csum)]
+        while todo:
+            parent, name, tree_csum, meta_csum = todo.pop()
+            meta = self.repo.load_dirmeta(meta_csum)
+            tree = self.repo.load_dirtree(tree_csum)
+            if name in parent.children:
+                raise ComposefsError("Target checkout directory already exist")
+            d = Node(meta.mode)
+            parent.add_child(name, d)
+            d.uid, d.gid = meta.uid, meta.gid
+            for k, v in meta.xattrs:
+                d.set_xattr(k, v)
+            for fname, csum in tree.files:
+                self.file(d, fname, csum)
+            for dname, t, m in reversed(tree.dirs):
+                todo.append((d, _validate_name(dname), t, m))
+
+
+def tree_from_commit(repo: Repo, checksum: str, verity: Verity = Verity.YES) -> Node:
+    """The composefs tree libostree builds for commit ``checksum``."""
+    commit = repo.load_commit(checksum)
+    return _tree(repo, commit.root_tree, commit.root_meta, verity)
+
+
+def _tree(repo: Repo, root_tree: str, root_meta: str, verity: Verity, enable: bool = False) -> Node:
+    top = Node(stat.S_IFDIR | 0o755)
+    builder = _Builder(repo, verity, enable)
+    builder.directory(top, b"root", root_tree, root_meta)
+    builder.fill_digests()
+    root = top.children[b"root"]
+    if not root.is_dir():
+        raise ComposefsError("Root checkout of composefs must be directory")
+    for name in _ROOT_DIRS:
+        if name.encode() not in root.children:
+            root.add_child(name.encode(), Node(stat.S_IFDIR | 0o755))
+    root.parent = None
+    root.name = None
+    return root
+
+
+def commit_image_digest(repo: Repo, root_tree: str, root_meta: str) -> bytes:
+    """``ostree.composefs.digest.v0`` of a tree (file digests always in)."""
+    return write_image(_tree(repo, root_tree, root_meta, Verity.YES), None, min_version=0, max_version=1,
+                       consume=True)
+
+
+def composefs_metadata(repo: Repo, root_tree: str, root_meta: str) -> dict[str, Variant]:
+    """The commit metadata entry ``commit --generate-composefs-metadata`` adds."""
+    return {DIGEST_KEY_V0: Variant("ay", commit_image_digest(repo, root_tree, root_meta))}
+
+
+def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = Verity.YES,
+                       dir_fd: int | None = None, enable_fsverity: bool = False) -> bytes:
+    """Write the composefs image of ``rev`` to ``destination`` atomically (mode 0644); return its digest.
+
+    With ``Verity.YES`` the digest must equal the commit's ``ostree.composefs.digest.v0`` when it has one.
+    ``enable_fsverity``: turn fs-verity on for the objects and the image where the filesystem can
+    (silently not where it cannot: the digests are then computed, as libostree does).
+    """
+    checksum = repo.resolve_rev(rev)
+    assert checksum is not None
+    commit = repo.load_commit(checksum)
+    root = _tree(repo, commit.root_tree, commit.root_meta, verity, enable_fsverity)
+    dest_dir = os.path.dirname(os.path.abspath(destination)) if dir_fd is None else None
+    tmp = f".{os.path.basename(destination)}.tmp-{os.getpid()}"
+    fd = os.open(tmp if dir_fd is not None else os.path.join(dest_dir or ".", tmp),
+                 os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
+    ok = False
+    try:
+        with os.fdopen(fd, "wb", closefd=False) as f:
+            digest = write_image(root, _writer(f), min_version=0, max_version=1, consume=True)
+        if verity is Verity.YES:
+            expected = commit.metadata.get(DIGEST_KEY_V0)
+            if expected is not None:
+                exp = bytes(expected.value)
+                if len(exp) != 32:
+                    raise ComposefsError("Expected composefs fs-verity in metadata has the wrong size")
+                if exp != digest:
+                    raise ComposefsError(f"Generated composefs image digest ({digest.hex()}) doesn't match "
+                                         f"expected digest ({exp.hex()})")
+        os.fchmod(fd, 0o644)
+        if dir_fd is not None:
+            os.rename(tmp, destination, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        else:
+            os.rename(os.path.join(dest_dir or ".", tmp), destination)
+        ok = True
+    finally:
+        os.close(fd)
+        if not ok:
+            try:
+                if dir_fd is not None:
+                    os.unlink(tmp, dir_fd=dir_fd)
+                else:
+                    os.unlink(os.path.join(dest_dir or ".", tmp))
+            except OSError:
+                pass
+    if enable_fsverity:
+        rfd = os.open(destination, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
+        try:
+            enable_verity(rfd)
+        finally:
+            os.close(rfd)
+    return digest
+
+
+def _writer(f: BinaryIO) -> Callable[[bytes], object]:
+    return f.write

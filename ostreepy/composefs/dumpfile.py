@@ -1,0 +1,341 @@
+"""The composefs dump-file format (``composefs-dump``, ``mkcomposefs --from-file``).
+
+One line per file: ``PATH SIZE MODE NLINK UID GID RDEV MTIME PAYLOAD CONTENT
+DIGEST [XATTR=VALUE ...]``, fields separated by one space, ``-`` for an absent
+optional field, ``\\\\ \\n \\r \\t \\xHH`` escapes, a ``@`` before MODE making
+the line a hard link whose PAYLOAD is the target path. The parser reads a line
+at a time (memory bounded by the longest line, itself capped) and is as strict
+as libcomposefs's ``CFS_PARSE_STRICT``: every line ends with a newline,
+symlink sizes match their targets, only devices carry a device number. Where
+mkcomposefs silently takes a broken integer as 0 (a bad GID or RDEV when the
+UID is non-zero), this parser refuses it: such lines are errors here. Names
+``.``/``..``, empty names and paths whose parents are missing are refused
+before anything is built. Pure code over bytes.
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+from typing import BinaryIO, Iterable, Iterator
+
+from .tree import S_IFMT, ComposefsError, Node, cstr, follow_links, validate_mode
+
+__all__ = ["parse_dump", "parse_dump_lines", "dump_lines", "escape"]
+
+_MAX_XATTR_LINE = 0xFFFF
+_MAX_LINE = 1 << 20  # a line longer than this cannot be valid (fields are capped far below)
+_HEX = b"0123456789abcdefABCDEF"
+
+
+def _unescape(field: bytes) -> bytes:
+    if b"\\" not in field:
+        return field
+    out = bytearray()
+    i = 0
+    n = len(field)
+    while i < n:
+        c = field[i]
+        i += 1
+        if c != 0x5C:
+            out.append(c)
+            continue
+        if i >= n:
+            raise ComposefsError("No character after escape")
+        c = field[i]
+        i += 1
+        if c == 0x5C:
+            out.append(0x5C)
+        elif c == 0x6E:
+            out.append(10)
+        elif c == 0x72:
+            out.append(13)
+        elif c == 0x74:
+            out.append(9)
+        elif c == 0x78:
+            if i + 2 > n:
+                raise ComposefsError("No hex characters after hex escape")
+            h = field[i:i + 2]
+            i += 2
+            if h[0] not in _HEX or h[1] not in _HEX:
+                raise ComposefsError("Invalid hex characters after hex escape")
+            out.append(int(h, 16))
+        else:
+            raise ComposefsError(f"Unsupported escape type {chr(c)}")
+    return bytes(out)
+
+
+def _optional(field: bytes) -> bytes | None:
+    return None if field == b"-" else _unescape(field)
+
+
+_SPACE = b" \t\n\v\f\r"
+
+
+_INT_RE = {10: re.compile(rb"[ \t\n\v\f\r]*([+-]?)([0-9]+)"), 8: re.compile(rb"[ \t\n\v\f\r]*([+-]?)([0-7]+)")}
+
+
+def _int(field: bytes, base: int) -> int:
+    """strtoull's reading of ``field``, refusing trailing junk and empty input."""
+    m = _INT_RE[base].fullmatch(field)
+    if m is None:
+        raise ComposefsError(f"Invalid integer {field.decode('latin-1')}")
+    v = int(m.group(2), base)
+    if v >= 1 << 64:
+        return (1 << 64) - 1
+    return (-v) & ((1 << 64) - 1) if m.group(1) == b"-" else v
+
+
+class _DumpBuilder:
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.root: Node | None = None
+        self.fixups: list[tuple[Node, bytes | None]] = []
+
+    def _parent_of(self, path: bytes) -> tuple[Node, bytes]:
+        assert self.root is not None
+        node = self.root
+        parts = path.lstrip(b"/")
+        while True:
+            i = parts.find(b"/")
+            if i < 0:
+                return node, parts
+            name = parts[:i]
+            child = node.children.get(name)
+            if child is None:
+                raise ComposefsError(f"Parent directory missing for {path.decode('utf-8', 'replace')}")
+            node = child
+            parts = parts[i + 1:].lstrip(b"/")
+
+    def lookup(self, path: bytes) -> Node | None:
+        node = self.root
+        for name in path.split(b"/"):
+            if not name:
+                continue
+            assert node is not None
+            node = node.children.get(name)
+            if node is None:
+                return None
+        return node
+
+    def add(self, path: bytes, node: Node) -> None:
+        if path == b"/":
+            if not node.is_dir():
+                raise ComposefsError("Root must be a directory")
+            if self.root is not None:
+                raise ComposefsError("Can't have multiple roots")
+            self.root = node
+            return
+        if self.root is None:
+            raise ComposefsError("Root node not present")
+        parent, name = self._parent_of(path)
+        if not parent.is_dir():
+            raise ComposefsError(f"Parent must be a directory for {path.decode('utf-8', 'replace')}")
+        if name in (b".", b".."):
+            raise ComposefsError(f"Invalid . or .. in path: {path.decode('utf-8', 'replace')}")
+        parent.add_child(name, node)
+
+    def line(self, line: bytes) -> None:
+        if b"\0" in line:
+            raise ComposefsError("Invalid embedded NUL character at position %d" % line.index(b"\0"))
+        fields = line.split(b" ", 11)
+        rest = fields[11] if len(fields) == 12 else b""
+        fields = (fields + [b""] * 11)[:11]
+        path = cstr(_unescape(fields[0]))
+        if not path:
+            raise ComposefsError("Invalid empty path")
+        mode_f = fields[2]
+        is_link = mode_f[:1] == b"@"
+        if is_link:
+            mode_f = mode_f[1:]
+        mode = _int(mode_f, 8) & 0xFFFFFFFF
+        validate_mode(mode)
+        node = Node(mode)
+        self.add(path, node)
+        if is_link:
+            if node.is_dir():
+                raise ComposefsError("Directories can't be hardlinked")
+            target = _optional(fields[8])
+            self.fixups.append((node, None if target is None else cstr(target)))
+            return
+        size = _int(fields[1], 10)
+        nlink = _int(fields[3], 10)
+        uid = _int(fields[4], 10)
+        gid = _int(fields[5], 10)
+        rdev = _int(fields[6], 10)
+        sec_f, dot, nsec_f = fields[7].partition(b".")
+        sec = _int(sec_f, 10)
+        nsec = _int(nsec_f if dot else b"", 10)
+        payload = _optional(fields[8])
+        content = _optional(fields[9])
+        if content is not None and len(content) != size:
+            raise ComposefsError(f"Invalid content size {len(content)}, must match size {size}")
+        digest = _optional(fields[10])
+        ftype = mode & S_IFMT
+        if ftype != stat.S_IFLNK:
+            node.set_size(size)
+        node.nlink = nlink & 0xFFFFFFFF
+        node.uid = uid & 0xFFFFFFFF
+        node.gid = gid & 0xFFFFFFFF
+        if ftype in (stat.S_IFCHR, stat.S_IFBLK):
+            node.rdev = rdev & 0xFFFFFFFF
+        elif self.strict and rdev != 0:
+            raise ComposefsError("Non-zero devnum on non-device")
+        sec &= (1 << 64) - 1
+        node.mtime_sec = sec - (1 << 64) if sec >= 1 << 63 else sec
+        node.mtime_nsec = nsec & 0xFFFFFFFF
+        if ftype == stat.S_IFLNK:
+            node.set_symlink_payload(payload)
+            if self.strict:
+                assert node.payload is not None
+                if size != len(node.payload):
+                    raise ComposefsError(f"Invalid symlink size {len(node.payload)}, must match size {size}")
+                if content:
+                    raise ComposefsError("Symlink cannot have content")
+        else:
+            node.set_payload(payload)
+            if content is not None:
+                node.set_content(content)
+        if digest:
+            # An empty field means no digest (mkcomposefs would take uninitialised bytes).
+            digest = cstr(digest)
+            if len(digest) != 64 or any(c not in _HEX for c in digest):
+                raise ComposefsError(f"Invalid digest {digest.decode('latin-1')}")
+            node.digest = bytes.fromhex(digest.decode())
+        if len(rest) > _MAX_XATTR_LINE:
+            raise ComposefsError("Too many xattrs")
+        if rest:
+            for item in rest.split(b" "):
+                key, eq, value = item.partition(b"=")
+                if not eq:
+                    raise ComposefsError("Missing = in xattr")
+                node.set_xattr(_unescape(key), _unescape(value))
+
+    def finish(self) -> Node:
+        if self.root is None:
+            raise ComposefsError("No files in dump file")
+        # mkcomposefs resolves links last line first; the order decides which loops are caught early.
+        for node, target_path in reversed(self.fixups):
+            if target_path is None:
+                raise ComposefsError("No target path for the hardlink")
+            target = self.lookup(target_path)
+            if target is None:
+                raise ComposefsError(f"No target at {target_path.decode('utf-8', 'replace')} for hardlink")
+            if target is node:
+                raise ComposefsError(f"Self-referential hardlink {target_path.decode('utf-8', 'replace')}")
+            old = target.nlink
+            node.make_hardlink(target)
+            target.nlink = old
+        return self.root
+
+
+def parse_dump_lines(lines: Iterable[bytes], strict: bool = True) -> Node:
+    """Build a tree from dump-file lines (each with its trailing ``\\n`` but the possibly unterminated last)."""
+    b = _DumpBuilder(strict)
+    for raw in lines:
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+        elif strict:
+            raise ComposefsError("Missing trailing newline")
+        if len(raw) > _MAX_LINE:
+            raise ComposefsError("Line too long")
+        b.line(raw)
+    return b.finish()
+
+
+def _read_lines(stream: BinaryIO) -> Iterator[bytes]:
+    while True:
+        line = stream.readline(_MAX_LINE + 2)
+        if not line:
+            return
+        if len(line) > _MAX_LINE + 1:
+            raise ComposefsError("Line too long")
+        yield line
+
+
+def parse_dump(data: bytes | BinaryIO, strict: bool = True) -> Node:
+    """Parse a whole dump file (bytes or a binary stream)."""
+    if isinstance(data, (bytes, bytearray, memoryview)):
+        return parse_dump_lines(bytes(data).splitlines(keepends=True) if b"\r" not in data
+                                else _split_nl(bytes(data)), strict)
+    return parse_dump_lines(_read_lines(data), strict)
+
+
+def _split_nl(data: bytes) -> list[bytes]:
+    parts = data.split(b"\n")
+    out = [p + b"\n" for p in parts[:-1]]
+    if parts[-1]:
+        out.append(parts[-1])
+    return out
+
+
+# -- writing ------------------------------------------------------------------
+
+_GRAPH = bytes(range(0x21, 0x7F))
+_PRINT = bytes(range(0x20, 0x7F))
+
+
+def escape(value: bytes, *, noescape_space: bool = False, escape_equal: bool = False,
+           escape_lone_dash: bool = False) -> bytes:
+    """composefs-info's escaping of one field."""
+    if escape_lone_dash and value == b"-":
+        return b"\\x2d"
+    ok = _PRINT if noescape_space else _GRAPH
+    out = bytearray()
+    for c in value:
+        if c == 0x5C:
+            out += b"\\\\"
+        elif c == 10:
+            out += b"\\n"
+        elif c == 13:
+            out += b"\\r"
+        elif c == 9:
+            out += b"\\t"
+        elif c == 0x3D and escape_equal:
+            out += b"\\x3d"
+        elif c in ok:
+            out.append(c)
+        else:
+            out += b"\\x%02x" % c
+    return bytes(out)
+
+
+def _path_of(node: Node) -> bytes:
+    parts = []
+    n: Node | None = node
+    while n is not None and n.name is not None:
+        parts.append(n.name)
+        n = n.parent
+    return b"/" + b"/".join(reversed(parts))
+
+
+def dump_lines(root: Node) -> Iterator[bytes]:
+    """The dump file of a tree, line by line, as ``composefs-info dump`` prints it."""
+    stack: list[tuple[bytes, Node]] = [(b"", root)]
+    while stack:
+        path, node = stack.pop()
+        target = node.link_to
+        link_path = _path_of(target) if target is not None else None
+        t = target if target is not None else node
+        fields = [
+            escape(path or b"/"),
+            b"%d" % t.size,
+            (b"@" if link_path is not None else b"") + b"%o" % t.mode,
+            b"%d %d %d %d" % (t.nlink, t.uid, t.gid, t.rdev),
+            b"%d.%d" % (t.mtime_sec, t.mtime_nsec),
+            b"-" if (link_path or t.payload) is None else escape(link_path or t.payload or b"",
+                                                                 escape_lone_dash=True),
+            b"-" if t.content is None else escape(t.content, escape_lone_dash=True),
+            t.digest.hex().encode() if t.digest is not None else b"-",
+        ]
+        line = b" ".join(fields)
+        for k, v in t.xattrs:
+            line += b" " + escape(k, escape_equal=True) + b"=" + escape(v, escape_equal=True)
+        yield line + b"\n"
+        for name, child in reversed(node.sorted_children()):
+            if name in (b".", b".."):
+                continue
+            stack.append((path + b"/" + name, child))
+
+
+__all__ += ["follow_links"]

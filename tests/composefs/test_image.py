@@ -1,0 +1,145 @@
+"""The composefs EROFS image against libcomposefs's own test vectors, mkcomposefs
+and Debian's erofs-utils; the dump-file format both ways."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import os
+import subprocess
+
+import pytest
+
+from ostreepy.composefs.dumpfile import dump_lines, escape, parse_dump
+from ostreepy.composefs.erofs import image_bytes, write_image
+from ostreepy.composefs.tree import ComposefsError
+
+from .conftest import peer_bin, tool
+
+DATA = os.path.join(os.path.dirname(__file__), "data")
+
+# containers/composefs 1.0.8 tests/assets/*.sha256: mkcomposefs of each dump (min=max=version where given)
+ASSETS = {
+    "bigfile-xattr.dump": ("5bdb37d78dcf03b4ab1adc9a2d5212d3d95213b41628939f5fe3769f93d927cc", None),
+    "bigfile.dump": ("475838479da68b086445eca1f12dd30fc4513f3f88c66b40b58fd70f7495ea27", None),
+    "config.dump": ("f93737bda1b19d79c8fe2828615b9dd24e4ec5d97410a1ce6e3716b1a778f00f", None),
+    "honggfuzz-bigfile-with-acl.dump": ("49fcb98c1d331c3f4b414d99d17aac0a6a7e1f8fe7de0d33bbe53064fa55e88b", None),
+    "honggfuzz-chardev-nonzero-size.dump": ("3e7ca8195f29cfd0583ed761c8eead21892ef0ec61d1402aa7f7d84ef8316947",
+                                            None),
+    "honggfuzz-long-symlink.dump": ("7939aa24a6499de3796792d8ad220138453803ab5f20c96a8c815bf212d44ff7", None),
+    "honggfuzz-longlink-unterminated.dump": ("83857db405498de347043d0e00b9f094c30670ed577e0ef8f6150cf99345abbb",
+                                             None),
+    "longlink.dump": ("6747c908f88fc6c18626027f204159f3c2a6225b45e4de2f2d5ebf969bf5f24a", None),
+    "no-newline.dump": ("99f02c3c63d0c4c14be6f63e87250adafc0e173a12354f50d9ba7cd320deeca7", 0),
+    "special.dump": ("d344782ff962ab7d1c5533755c19c5bf3c3485f55bfaf228fc89524c7e2ba61e", 0),
+    # special_v1.dump is a symlink to special.dump in the composefs tree, built with version 1
+    "special.dump@1": ("2b1dfb9ffe6938cb3134c339059572e38cbd8cc515d54758fdff55cad5a37427", 1),
+}
+NONSTRICT = {"no-newline.dump", "longlink.dump", "honggfuzz-longlink-unterminated.dump"}
+SHOULD_FAIL = sorted(f[:-3] for f in os.listdir(DATA) if f.startswith("should-fail-"))
+
+
+def load(name: str) -> bytes:
+    with gzip.open(os.path.join(DATA, name.split("@")[0] + ".gz")) as f:
+        return f.read()
+
+
+def build(name: str) -> tuple[bytes, bytes]:
+    digest, version = ASSETS[name]
+    root = parse_dump(load(name), strict=name not in NONSTRICT)
+    kw = {} if version is None else {"min_version": version, "max_version": version}
+    return image_bytes(root, **kw)
+
+
+@pytest.mark.parametrize("name", sorted(ASSETS))
+def test_libcomposefs_vectors(name: str) -> None:
+    image, digest = build(name)
+    assert hashlib.sha256(image).hexdigest() == ASSETS[name][0]
+    # the streamed image digest is the fs-verity digest of those bytes
+    from ostreepy.composefs.fsverity import fsverity_digest
+    assert digest == fsverity_digest(image)
+
+
+@pytest.mark.parametrize("name", SHOULD_FAIL)
+def test_should_fail(name: str) -> None:
+    with pytest.raises(ComposefsError):
+        root = parse_dump(load(name))
+        image_bytes(root)
+
+
+def test_dump_round_trip() -> None:
+    """Our dump of a parsed tree parses back to the same image."""
+    for name in ("special.dump", "honggfuzz-long-symlink.dump", "bigfile-xattr.dump"):
+        root = parse_dump(load(name))
+        text = b"".join(dump_lines(root))
+        assert image_bytes(parse_dump(text))[0] == image_bytes(root)[0]
+
+
+def test_erofs_utils_accept_our_images(tmp_path) -> None:
+    fsck = tool("fsck.erofs", "erofs-utils")
+    dump = tool("dump.erofs", "erofs-utils")
+    for name in ("special.dump", "special.dump@1", "longlink.dump", "bigfile-xattr.dump",
+                 "honggfuzz-long-symlink.dump"):
+        p = tmp_path / "img"
+        p.write_bytes(build(name)[0])
+        subprocess.run([fsck, str(p)], check=True, capture_output=True)
+        out = subprocess.run([dump, "-S", str(p)], check=True, capture_output=True, text=True).stdout
+        assert "Filesystem total file count:" in out
+
+
+def test_mkcomposefs_from_our_dump(tmp_path) -> None:
+    """mkcomposefs --from-file of the dump we write gives our image, digest included."""
+    mk = peer_bin("mkcomposefs")
+    for name in ("special.dump@1", "config.dump"):
+        root = parse_dump(load(name))
+        version = ASSETS[name][1]
+        kw = {} if version is None else {"min_version": version, "max_version": version}
+        ours, digest = image_bytes(root, **kw)
+        dump = tmp_path / "d"
+        dump.write_bytes(b"".join(dump_lines(root)))
+        args = [mk, "--print-digest", "--from-file", str(dump), str(tmp_path / "img")]
+        if version is not None:
+            args[1:1] = [f"--min-version={version}", f"--max-version={version}"]
+        out = subprocess.run(args, check=True, capture_output=True, text=True,
+                             env={**os.environ, "CFS_PARSE_STRICT": "1"}).stdout
+        assert (tmp_path / "img").read_bytes() == ours
+        assert out.strip() == digest.hex()
+
+
+HOSTILE = [
+    b"/ 4096 40755 2 0 0 0 0.0 - - -\n/a/../b 0 100644 1 0 0 0 0.0 - - -\n",
+    b"/ 4096 40755 2 0 0 0 0.0 - - -\n/.. 0 100644 1 0 0 0 0.0 - - -\n",
+    b"/ 4096 40755 2 0 0 0 0.0 - - -\n/x 0 @100644 1 0 0 0 0.0 /y - -\n/y 0 @100644 1 0 0 0 0.0 /x - -\n",
+    b"/ 4096 40755 2 0 0 0 0.0 - - -\n/x 0 100644 1 0 0 0 0.0 - - -\n/x 0 100644 1 0 0 0 0.0 - - -\n",
+    b"/ 4096 40755 2 0 0 0 0.0 - - -\n/f 1 100644 1 0 0 0 0.0 - - 00\n",
+    b"/ 4096 40755 2 0 0 0 0.0 - - -\n/f 99999999999999999999 100644 1 0 0 0 0.0 - - -\n",
+    b"/ 4096 40755 2 0 0 0 0.0 - - -\n/f 1 100644 1 0 0 0 0x1.0 - - -\n",
+    b"/ 4096 40755 2 0 0 0 0.0 - - -\n/f 1 100644 1 0 0 0 0.0 - \\x4 -\n",
+    b"/ 4096 40755 2 0 0 0 0.0 - - -\n/f 0 100644 1 0 0 0 0.0 - - - user.a=b  \n",
+    b"/ 4096 40755 2 0 0 7 0.0 - - -\n",
+    b"/ 4096 100644 2 0 0 0 0.0 - - -\n",
+    b"/ 4096 40755 2 0 0 0 0.0 - - -\n/" + b"n" * 256 + b" 0 100644 1 0 0 0 0.0 - - -\n",
+    b"/ 4096 40755 2 0 0 0 0.0 - - - " + b"user.x=" + b"v" * 70000 + b"\n",
+    b"",
+]
+
+
+@pytest.mark.parametrize("dump", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_dumps_are_refused(dump: bytes) -> None:
+    with pytest.raises(ComposefsError):
+        image_bytes(parse_dump(io.BytesIO(dump)))
+
+
+def test_escape() -> None:
+    assert escape(b"a b=\\\n\x01-", escape_equal=True) == b"a\\x20b\\x3d\\\\\\n\\x01-"
+    assert escape(b"-", escape_lone_dash=True) == b"\\x2d"
+    assert escape(b"a b", noescape_space=True) == b"a b"
+
+
+def test_write_image_streams(tmp_path) -> None:
+    root = parse_dump(load("special.dump"))
+    with open(tmp_path / "img", "wb") as f:
+        digest = write_image(root, f.write, min_version=0, max_version=0)
+    assert hashlib.sha256((tmp_path / "img").read_bytes()).hexdigest() == ASSETS["special.dump"][0]
+    assert digest == image_bytes(root, max_version=0)[1]

@@ -1,0 +1,163 @@
+"""composefs in OSTree commits and checkouts, against upstream ostree 2026.4 built with composefs."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+
+import pytest
+
+from ostreepy import porcelain
+from ostreepy.cli.main import main as cli_main
+from ostreepy.composefs.commit_image import DIGEST_KEY_V0
+from ostreepy.errors import OstreeError
+from ostreepy.store.repo import Repo
+
+from .conftest import peer_bin
+
+TIMESTAMP = 1700000000
+# Facts established with upstream ostree 2026.4 (composefs, libcomposefs 1.4.0) on the tree of make_tree():
+# `ostree commit --generate-composefs-metadata --owner-uid=0 --owner-gid=0 --no-xattrs --timestamp=@1700000000`
+# gives this commit, whose ostree.composefs.digest.v0 is DIGEST; `ostree checkout --composefs[-noverity]` of it
+# writes images with these SHA-256s.
+COMMIT = "21a1fead38a8daca9737f91bd9c59a427d7c6777eca30b94cb6a76876d56864d"
+DIGEST = "25e93fa1cc1411a5d69465ed1b639c1a60eddcb2a2adf631c9ce8a2ec35f0edf"
+IMAGE_SHA256 = "587f16466a5066ac4b25036d74613b2f63d3cdd7eb7e435ee99e6ec83965f08f"
+IMAGE_NOVERITY_SHA256 = "f6b7d98da5e73b06cacb996b2b5140903d41b2714a73c466430498d383076b10"
+
+
+def make_tree(root) -> None:
+    os.makedirs(root / "usr/bin")
+    os.makedirs(root / "usr/share/empty")
+    os.makedirs(root / "etc")
+    (root / "usr/bin/tool").write_bytes(b"#!/bin/sh\necho hi\n")
+    (root / "usr/bin/big").write_bytes(bytes(range(256)) * 40)
+    (root / "usr/share/name with space").write_bytes(b"x")
+    (root / "etc/empty").write_bytes(b"")
+    (root / "etc/dup").write_bytes(b"x")
+    os.symlink("tool", root / "usr/bin/link")
+    os.symlink("/" + "t" * 300, root / "usr/long")
+    for dirpath, dirnames, filenames in os.walk(root):
+        os.chmod(dirpath, 0o755)
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            if not os.path.islink(p):
+                os.chmod(p, 0o644)
+    os.chmod(root / "usr/bin/tool", 0o755)
+    os.chmod(root / "usr/bin/big", 0o4755)
+
+
+@pytest.fixture
+def committed(tmp_path):
+    tree = tmp_path / "tree"
+    make_tree(tree)
+    repo = tmp_path / "repo"
+    Repo.init(str(repo), "bare-user").close()
+    info = porcelain.commit(str(repo), str(tree), branch="main", timestamp=TIMESTAMP, owner_uid=0, owner_gid=0,
+                            no_xattrs=True, generate_composefs_metadata=True)
+    return tmp_path, tree, repo, info.checksum
+
+
+def _facts(tmp_path, repo, csum):
+    porcelain.checkout_composefs(str(repo), "main", tmp_path / "v.cfs")
+    porcelain.checkout_composefs(str(repo), "main", tmp_path / "nv.cfs", verity=False)
+    with Repo.open(str(repo)) as r:
+        digest = bytes(r.load_commit(csum).metadata[DIGEST_KEY_V0].value).hex()
+    v = (tmp_path / "v.cfs").read_bytes()
+    nv = (tmp_path / "nv.cfs").read_bytes()
+    return digest, hashlib.sha256(v).hexdigest(), hashlib.sha256(nv).hexdigest()
+
+
+def test_commit_and_checkout_fixed_vectors(committed) -> None:
+    tmp_path, tree, repo, csum = committed
+    digest, v, nv = _facts(tmp_path, repo, csum)
+    assert (csum, digest, v, nv) == (COMMIT, DIGEST, IMAGE_SHA256, IMAGE_NOVERITY_SHA256)
+    assert os.stat(tmp_path / "v.cfs").st_mode & 0o777 == 0o644
+    from ostreepy.composefs.fsverity import fsverity_digest
+    assert fsverity_digest((tmp_path / "v.cfs").read_bytes()).hex() == DIGEST
+
+
+def test_same_as_upstream_ostree(committed) -> None:
+    ostree = peer_bin("ostree")
+    tmp_path, tree, repo, csum = committed
+    peer_repo = tmp_path / "peer-repo"
+    subprocess.run([ostree, "init", f"--repo={peer_repo}", "--mode=bare-user"], check=True)
+    out = subprocess.run([ostree, "commit", f"--repo={peer_repo}", "-b", "main", "--generate-composefs-metadata",
+                          "--owner-uid=0", "--owner-gid=0", "--no-xattrs", f"--timestamp=@{TIMESTAMP}", str(tree)],
+                         check=True, capture_output=True, text=True).stdout.strip()
+    assert out == csum
+    for flag, name in (("--composefs", "v"), ("--composefs-noverity", "nv")):
+        subprocess.run([ostree, "checkout", f"--repo={repo}", flag, "main", str(tmp_path / f"peer-{name}.cfs")],
+                       check=True)
+    porcelain.checkout_composefs(str(repo), "main", tmp_path / "v.cfs")
+    porcelain.checkout_composefs(str(repo), "main", tmp_path / "nv.cfs", verity=False)
+    assert (tmp_path / "v.cfs").read_bytes() == (tmp_path / "peer-v.cfs").read_bytes()
+    assert (tmp_path / "nv.cfs").read_bytes() == (tmp_path / "peer-nv.cfs").read_bytes()
+
+
+def test_cli(committed, capsys) -> None:
+    tmp_path, tree, repo, csum = committed
+    assert cli_main(["checkout", f"--repo={repo}", "--composefs", "main", str(tmp_path / "c.cfs")]) == 0
+    porcelain.checkout_composefs(str(repo), "main", tmp_path / "p.cfs")
+    assert (tmp_path / "c.cfs").read_bytes() == (tmp_path / "p.cfs").read_bytes()
+    assert cli_main(["checkout", f"--repo={repo}", "--composefs", "--union", "main", str(tmp_path / "d")]) != 0
+
+
+def test_digest_mismatch_is_refused(committed) -> None:
+    """A commit whose recorded digest does not match its tree: the image is not written."""
+    tmp_path, tree, repo, csum = committed
+    from ostreepy.store.commit import create_commit
+    from ostreepy.store.gvariant import Variant
+    with Repo.open(str(repo)) as r:
+        c = r.load_commit(csum)
+        with r.transaction():
+            bad = create_commit(r, c.root_tree, c.root_meta, metadata={DIGEST_KEY_V0: Variant("ay", bytes(32))},
+                                timestamp=TIMESTAMP)
+    with pytest.raises(OstreeError, match="doesn't match expected digest"):
+        porcelain.checkout_composefs(str(repo), bad, tmp_path / "x.cfs")
+    assert not os.path.exists(tmp_path / "x.cfs")
+    assert [n for n in os.listdir(tmp_path) if n.startswith(".x.cfs")] == []
+
+
+def test_signed_composefs(tmp_path) -> None:
+    """``enabled = signed``: the commit's ed25519 signature and digest, checked as ostree-prepare-root does."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ostreepy.composefs.deploy import (verify_deployment_image, verify_signed_commit,
+                                           write_deployment_image)
+    from ostreepy.store.signing import ED25519, Signer, sign_commit
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
+    pub = key.public_key().public_bytes_raw()
+    secret = base64.b64encode(bytes(range(32)) + pub).decode()
+    pub64 = base64.b64encode(pub).decode()
+    other = base64.b64encode(Ed25519PrivateKey.from_private_bytes(bytes(32)).public_key().public_bytes_raw()).decode()
+
+    tree = tmp_path / "tree"
+    make_tree(tree)
+    (tree / "usr/lib/ostree").mkdir(parents=True)
+    (tree / "usr/lib/ostree/prepare-root.conf").write_text("[composefs]\nenabled = signed\n")
+    (tree / "etc/ostree").mkdir()
+    (tree / "etc/ostree/initramfs-root-binding.key").write_text(pub64 + "\n")
+    repo = tmp_path / "repo"
+    Repo.init(str(repo), "bare-user").close()
+    csum = porcelain.commit(str(repo), str(tree), branch="main", timestamp=TIMESTAMP, owner_uid=0, owner_gid=0,
+                            no_xattrs=True, generate_composefs_metadata=True).checksum
+    with Repo.open(str(repo)) as r:
+        with pytest.raises(OstreeError, match="No commitmeta for deploy"):
+            verify_signed_commit(r, csum, [pub64])
+        sign_commit(r, csum, Signer(ED25519, secret=secret))
+        digest = verify_signed_commit(r, csum, [other, pub64])
+        assert digest == bytes(r.load_commit(csum).metadata[DIGEST_KEY_V0].value)
+        with pytest.raises(OstreeError, match="Checking commit signature"):
+            verify_signed_commit(r, csum, [other])
+        dep = tmp_path / "deploy"
+        porcelain.checkout(str(repo), csum, dep)
+        assert write_deployment_image(r, csum, str(dep)) == digest
+        assert verify_deployment_image(r, csum, str(dep)) == digest
+        (dep / "etc/ostree/initramfs-root-binding.key").write_text(other + "\n")
+        with pytest.raises(OstreeError, match="Checking commit signature"):
+            verify_deployment_image(r, csum, str(dep))
