@@ -41,6 +41,12 @@ class _Entry:
         self.sock: Optional[socket.socket] = None
         self.expired = False
 
+    def postpone(self, deadline: float) -> None:
+        """Move the deadline (a watched exchange that keeps making progress may earn more
+        time, as a low-speed rule grants it); an entry already expired stays expired."""
+        self.deadline = deadline
+        WATCHDOG.add(self)  # wakes the watchdog to recompute its wait
+
 
 def _shutdown(sock: Any) -> None:
     if sock is None:
@@ -105,13 +111,14 @@ def _attach(conn: Any, sock: Optional[socket.socket] = None) -> None:
 
 
 @contextlib.contextmanager
-def watch(deadline: Optional[float], message: str, conn: Any = None) -> Iterator[None]:
+def watch(deadline: Optional[float], message: str, conn: Any = None) -> Iterator[Optional[_Entry]]:
     """Run the block with a total time limit (``deadline``: a :func:`time.monotonic` time;
     ``None`` = none). If it passes, the exchange's socket is shut down and the block's error
     (or its normal end: a body cut short can look complete) becomes
-    :class:`DeadlineExceeded` with ``message``."""
+    :class:`DeadlineExceeded` with ``message``. The block gets the watch's entry (``None``
+    without a deadline), whose :meth:`_Entry.postpone` moves the deadline."""
     if deadline is None:
-        yield
+        yield None
         return
     if time.monotonic() >= deadline:
         raise DeadlineExceeded(message)
@@ -120,9 +127,9 @@ def watch(deadline: Optional[float], message: str, conn: Any = None) -> Iterator
     _local.entry = entry
     WATCHDOG.add(entry)
     try:
-        yield
+        yield entry
     except Exception as e:
-        if entry.expired or time.monotonic() >= deadline:
+        if entry.expired or time.monotonic() >= entry.deadline:
             raise DeadlineExceeded(message) from e
         raise
     finally:
