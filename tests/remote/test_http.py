@@ -1,0 +1,223 @@
+"""The HTTP fetcher against a real nginx, with the fault proxy for what nginx will not do.
+
+The fixture itself is checked first: Debian's ``ostree pull`` accepts our nginx."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from ostreepy.remote.config import Remote, RemoteError
+from ostreepy.remote.fetcher import FetchError, NotFound, fetcher_for, fetcher_for_remote
+from ostreepy.remote.http import USER_AGENT, HttpFetcher
+
+from . import servers
+from .conftest import tool_pull
+
+FAST = dict(backoff=0.01, max_backoff=0.05)
+
+
+def repo_files(repo: Path):
+    out = {}
+    for p in sorted(repo.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            out[str(p.relative_to(repo))] = p.read_bytes()
+    return out
+
+
+def test_ostree_pulls_from_our_nginx(web_server, served_repo, tmp_path):
+    r = served_repo("peer")
+    mark = web_server.mark()
+    commit, fsck = tool_pull(tmp_path / "dest", f"{web_server.url}{r.urlpath}", r.ref)
+    assert commit == r.commit
+    assert "Verifying content integrity of 1 commit objects" in fsck
+    entries = web_server.entries(mark)
+    assert any(e.path == f"{r.urlpath}/config" and e.status == 200 for e in entries)
+    # the peer's identity, for the record: libostree/<version>
+    assert all(e.user_agent.startswith("libostree/") for e in entries)
+
+
+def test_bytes_equal_and_one_kept_alive_connection(web_server, served_repo):
+    r = served_repo("same")
+    files = {k: v for k, v in repo_files(r.path).items() if k.startswith(("objects/", "refs/", "config", "summary"))}
+    assert len(files) > 15
+    mark = web_server.mark()
+    f = HttpFetcher(f"{web_server.url}{r.urlpath}/")
+    try:
+        for rel, data in files.items():
+            assert f.fetch_bytes(rel, len(data)) == data
+            with tempfile.TemporaryFile() as sink:
+                assert f.fetch_to(rel, sink, len(data)) == len(data)
+                sink.seek(0)
+                assert sink.read() == data
+    finally:
+        f.close()
+    entries = web_server.entries(mark)
+    assert len(entries) == 2 * len(files)
+    assert len({e.connection for e in entries}) == 1  # one thread: one connection throughout
+    assert {e.user_agent for e in entries} == {USER_AGENT}
+
+
+def test_threads_keep_their_own_connections(web_server, served_repo):
+    r = served_repo("threads")
+    files = repo_files(r.path)
+    objs = [k for k in files if k.startswith("objects/")]
+    mark = web_server.mark()
+    f = fetcher_for(f"{web_server.url}{r.urlpath}")
+    try:
+        with ThreadPoolExecutor(4) as ex:
+            got = list(ex.map(lambda k: f.fetch_bytes(k, 1 << 20), objs * 3))
+    finally:
+        f.close()
+    assert got == [files[k] for k in objs * 3]
+    conns = {e.connection for e in web_server.entries(mark)}
+    assert 1 <= len(conns) <= 4
+
+
+def test_not_found_is_not_retried(web_server, served_repo, fault_proxy):
+    r = served_repo("nf")
+    mark = web_server.mark()
+    f = HttpFetcher(f"{web_server.url}{r.urlpath}", **FAST)
+    with pytest.raises(NotFound):
+        f.fetch_bytes("objects/00/nothing.commit", 100)
+    assert [e.status for e in web_server.entries(mark)] == [404]
+    # as libostree (_ostree_fetcher_http_status_code_to_io_error): 403 and 410 are "not found"
+    p = HttpFetcher(f"{fault_proxy.url}{r.urlpath}", **FAST)
+    for code in (403, 410):
+        fault_proxy.plan(f"{r.urlpath}/summary.sig", servers.status(code))
+        with pytest.raises(NotFound):
+            p.fetch_bytes("summary.sig", 100)
+    assert fault_proxy.requests == [(f"{r.urlpath}/summary.sig", "status")] * 2
+
+
+def test_retries_after_cut_503_429(web_server, served_repo, fault_proxy):
+    r = served_repo("retry")
+    data = (r.path / "config").read_bytes()
+    summary = (r.path / "summary").read_bytes()
+    f = HttpFetcher(f"{fault_proxy.url}{r.urlpath}", **FAST)
+    fault_proxy.plan(f"{r.urlpath}/config", servers.cut(10), servers.status(503), servers.status(500))
+    assert f.fetch_bytes("config", 4096) == data
+    fault_proxy.plan(f"{r.urlpath}/summary", servers.cut(len(summary) // 2))
+    sink = io.BytesIO()
+    assert f.fetch_to("summary", sink, 1 << 20) == len(summary)
+    assert sink.getvalue() == summary  # restarted, not appended to
+    fault_proxy.plan(f"{r.urlpath}/config", servers.status(429, ("Retry-After", "1")))
+    t0 = time.monotonic()
+    assert f.fetch_bytes("config", 4096) == data
+    assert time.monotonic() - t0 >= 0.95  # waited as asked, not the 10 ms backoff
+    kinds = [k for p, k in fault_proxy.requests]
+    assert kinds == ["cut", "status", "status", "pass", "cut", "pass", "status", "pass"]
+
+
+def test_retries_are_bounded(web_server, served_repo, fault_proxy):
+    r = served_repo("bounded")
+    f = HttpFetcher(f"{fault_proxy.url}{r.urlpath}", n_network_retries=2, **FAST)
+    fault_proxy.plan(f"{r.urlpath}/config", *[servers.status(503)] * 5)
+    with pytest.raises(FetchError, match="HTTP 503.*after 3 tries"):
+        f.fetch_bytes("config", 4096)
+    assert len(fault_proxy.requests) == 3
+    # ostree's default: 5 retries, 6 tries
+    g = HttpFetcher(f"{fault_proxy.url}{r.urlpath}", **FAST)
+    fault_proxy.clear()
+    fault_proxy.plan(f"{r.urlpath}/config", *[servers.status(502)] * 6)
+    with pytest.raises(FetchError, match="after 6 tries"):
+        g.fetch_bytes("config", 4096)
+    assert len(fault_proxy.requests) == 6
+
+
+def test_trickling_and_silent_servers_are_cut_in_bounded_time(web_server, served_repo, fault_proxy):
+    r = served_repo("slow", files={"big": os.urandom(60_000)})
+    big = next(p for p in (r.path / "objects").rglob("*.filez") if p.stat().st_size > 50_000)
+    rel = str(big.relative_to(r.path))
+    f = HttpFetcher(f"{fault_proxy.url}{r.urlpath}", n_network_retries=1, low_speed_limit=1000,
+                    low_speed_time=0.5, **FAST)
+    # 200 bytes/s: far below the low-speed limit, but never silent long enough for a socket timeout
+    fault_proxy.plan(f"/{r.name}/{rel}", servers.slow(200), servers.slow(200))
+    t0 = time.monotonic()
+    with pytest.raises(FetchError, match="slower than 1000 bytes/s"):
+        f.fetch_to(rel, io.BytesIO(), 1 << 20)
+    assert time.monotonic() - t0 < 3
+    # headers that never come
+    fault_proxy.plan(f"{r.urlpath}/config", servers.hang(), servers.hang())
+    t0 = time.monotonic()
+    with pytest.raises(FetchError):
+        f.fetch_bytes("config", 4096)
+    assert time.monotonic() - t0 < 3
+    # fast enough for the low-speed rule, but past the total time of one try
+    g = HttpFetcher(f"{fault_proxy.url}{r.urlpath}", n_network_retries=0, timeout=0.6,
+                    low_speed_limit=1000, low_speed_time=0.5, **FAST)
+    fault_proxy.plan(f"/{r.name}/{rel}", servers.slow(20_000))
+    t0 = time.monotonic()
+    with pytest.raises(FetchError, match="within 0.6 s"):
+        g.fetch_to(rel, io.BytesIO(), 1 << 20)
+    assert time.monotonic() - t0 < 2
+    # the same speed without a total limit completes: progress earns time
+    fault_proxy.plan(f"/{r.name}/{rel}", servers.slow(100_000))
+    h = HttpFetcher(f"{fault_proxy.url}{r.urlpath}", n_network_retries=0, low_speed_limit=1000,
+                    low_speed_time=0.5, **FAST)
+    assert h.fetch_bytes(rel, 1 << 20) == big.read_bytes()
+
+
+def test_size_caps(web_server, served_repo, fault_proxy):
+    r = served_repo("caps")
+    data = (r.path / "summary").read_bytes()
+    mark = web_server.mark()
+    f = HttpFetcher(f"{web_server.url}{r.urlpath}", **FAST)
+    with pytest.raises(FetchError, match="more than"):
+        f.fetch_bytes("summary", len(data) - 1)
+    assert len(web_server.entries(mark)) == 1  # a cap is not retried
+    assert f.fetch_bytes("summary", len(data)) == data
+    # no Content-Length: the cap holds while streaming
+    p = HttpFetcher(f"{fault_proxy.url}{r.urlpath}", **FAST)
+    fault_proxy.plan(f"{r.urlpath}/summary", servers.no_length(), servers.no_length())
+    sink = io.BytesIO()
+    with pytest.raises(FetchError, match="more than"):
+        p.fetch_to("summary", sink, len(data) - 1)
+    assert len(sink.getvalue()) < len(data)
+    assert p.fetch_bytes("summary", len(data)) == data
+
+
+def test_redirects_only_within_the_host(web_server, served_repo, fault_proxy):
+    r = served_repo("redir")
+    data = (r.path / "config").read_bytes()
+    f = HttpFetcher(f"{fault_proxy.url}/moved", **FAST)
+    fault_proxy.plan("/moved/config", servers.redirect(f"{r.urlpath}/config"))
+    assert f.fetch_bytes("config", 4096) == data
+    port = fault_proxy.url.rsplit(":", 1)[1]
+    for target in (f"http://localhost:{port}{r.urlpath}/config", "file:///etc/passwd",
+                   f"ftp://127.0.0.1{r.urlpath}/config"):
+        fault_proxy.plan("/moved/config", servers.redirect(target))
+        with pytest.raises(FetchError, match="refusing redirect") as e:
+            f.fetch_bytes("config", 4096)
+        assert not isinstance(e.value, NotFound)
+    fault_proxy.plan("/moved/config", *[servers.redirect("/moved/config")] * 11)
+    with pytest.raises(FetchError, match="redirects"):
+        f.fetch_bytes("config", 4096)
+
+
+def test_credentials_headers_user_agent_and_proxy_option(web_server, served_repo, fault_proxy):
+    r = served_repo("opts")
+    data = (r.path / "config").read_bytes()
+    f = HttpFetcher(f"http://us%40er:p%3Ass@{fault_proxy.url[7:]}{r.urlpath}",
+                    extra_headers=[("X-Test", "1")], append_user_agent="flatpak/1.0", **FAST)
+    assert f.fetch_bytes("config", 4096) == data
+    h = fault_proxy.headers[-1]
+    assert h["Authorization"] == "Basic dXNAZXI6cDpzcw=="  # us@er:p:ss
+    assert h["X-Test"] == "1"
+    assert h["User-Agent"] == f"{USER_AGENT} flatpak/1.0"
+    assert h["Accept-Encoding"] == "identity"
+    # the remote's `proxy` option: the request goes to the proxy in absolute form
+    remote = Remote("o", f"http://repo.invalid{r.urlpath}", options=(("proxy", fault_proxy.url),))
+    g = fetcher_for_remote(remote)
+    assert g.fetch_bytes("config", 4096) == data
+    assert fault_proxy.requests[-1][0] == f"http://repo.invalid{r.urlpath}/config"
+    with pytest.raises(RemoteError, match="must specify both"):
+        fetcher_for_remote(Remote("o", "https://h/r", options=(("tls-client-cert-path", "/c"),)))
+    assert fetcher_for_remote(Remote("o", "file:///srv/r")).root == "/srv/r"
