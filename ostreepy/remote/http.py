@@ -149,7 +149,7 @@ class HttpFetcher:
         self.timeout = timeout
         self._verify: Union[bool, str] = False if tls_permissive else (tls_ca_path or True)
         self._cert = tls_client_cert
-        self._proxy = proxy
+        self._proxies = {"http": proxy, "https": proxy} if proxy else None
         ua = USER_AGENT if not append_user_agent else f"{USER_AGENT} {append_user_agent}"
         self._headers = {"User-Agent": ua, "Accept-Encoding": "identity"}
         for k, v in extra_headers:
@@ -174,11 +174,6 @@ class HttpFetcher:
             s = requests.Session()
             s.headers.update(self._headers)
             s.auth = requests.auth.HTTPBasicAuth(*self._auth) if self._auth else _noauth
-            s.verify = self._verify
-            if self._cert is not None:
-                s.cert = self._cert
-            if self._proxy:
-                s.proxies = {"http": self._proxy, "https": self._proxy}
             # one thread, one connection at a time: the pool needs no more
             adapter = WatchedAdapter(pool_connections=2, pool_maxsize=2, max_retries=0)
             s.mount("http://", adapter)
@@ -261,7 +256,10 @@ class HttpFetcher:
     def _get(self, session: requests.Session, url: str, path: str) -> requests.Response:
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                resp = session.get(url, stream=True, allow_redirects=False,
+                # verify, cert and proxies per request: as session attributes they would lose
+                # to REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / http_proxy from the environment
+                resp = session.get(url, stream=True, allow_redirects=False, verify=self._verify,
+                                   cert=self._cert, proxies=self._proxies,
                                    timeout=(self.connect_timeout, self.low_speed_time))
             except requests.exceptions.InvalidURL as e:
                 raise FetchError(f"While fetching {url}: {e}", path) from None

@@ -38,6 +38,64 @@ def web_server(tmp_path_factory) -> Iterator[Nginx]:
         server.stop()
 
 
+def make_pki(d: Path) -> Dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, as PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    d.mkdir(parents=True, exist_ok=True)
+    now = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    later = now + datetime.timedelta(days=36500)
+
+    def name(cn: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def write_key(k, path: Path) -> None:
+        path.write_bytes(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                         serialization.NoEncryption()))
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (x509.CertificateBuilder().subject_name(name("test CA")).issuer_name(name("test CA"))
+          .public_key(ca_key.public_key()).serial_number(1).not_valid_before(now).not_valid_after(later)
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    out = {"ca": d / "ca.pem"}
+    out["ca"].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    for who, serial in (("server", 2), ("client", 3)):
+        key = ec.generate_private_key(ec.SECP256R1())
+        b = (x509.CertificateBuilder().subject_name(name(who)).issuer_name(ca.subject)
+             .public_key(key.public_key()).serial_number(serial).not_valid_before(now).not_valid_after(later))
+        if who == "server":
+            b = b.add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                critical=False)
+        cert = b.sign(ca_key, hashes.SHA256())
+        out[who] = d / f"{who}.pem"
+        out[who].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        out[f"{who}_key"] = d / f"{who}.key"
+        write_key(key, out[f"{who}_key"])
+    return out
+
+
+@pytest.fixture(scope="session")
+def tls_web_server(tmp_path_factory) -> Iterator[Tuple[Nginx, Dict[str, Path]]]:
+    """nginx over HTTPS (and HTTP) with a test CA; (server, PEM paths from :func:`make_pki`)."""
+    if not os.path.exists(NGINX):
+        pytest.skip("nginx is not installed (scripts/install-peers.sh installs nginx-light)")
+    base = tmp_path_factory.mktemp("nginx-tls")
+    pki = make_pki(base / "pki")
+    server = Nginx(base / "srv", tls=(pki["server"], pki["server_key"], pki["ca"]))
+    server.start()
+    try:
+        yield server, pki
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def fault_proxy(web_server: Nginx) -> Iterator[FaultProxy]:
     proxy = FaultProxy(("127.0.0.1", web_server.port)).start()

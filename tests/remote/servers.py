@@ -75,22 +75,46 @@ http {{
         root {root};
         location / {{ autoindex off; }}
     }}
-}}
+{tls_server}}}
+"""
+
+_TLS_SERVER = """    server {{
+        listen 127.0.0.1:{tls_port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_client_certificate {client_ca};
+        ssl_verify_client optional;
+        root {root};
+        location / {{ autoindex off; }}
+        location /mtls/ {{
+            if ($ssl_client_verify != SUCCESS) {{ return 403; }}
+        }}
+    }}
 """
 
 
 class Nginx:
     """nginx serving ``root`` on 127.0.0.1 (:attr:`url`), started by :meth:`start`."""
 
-    def __init__(self, prefix: Path, root: Optional[Path] = None) -> None:
+    def __init__(self, prefix: Path, root: Optional[Path] = None,
+                 tls: Optional[Tuple[Path, Path, Path]] = None) -> None:
+        """``tls``: (certificate, key, CA for client certificates) to serve HTTPS too, at
+        :attr:`tls_url`; paths under ``/mtls/`` there answer 403 without a client certificate
+        that CA signed."""
         self.prefix = Path(prefix)
         self.root = Path(root) if root is not None else self.prefix / "www"
+        self.tls = tls
         self.port = 0
+        self.tls_port = 0
         self.proc: Optional[subprocess.Popen] = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def tls_url(self) -> str:
+        return f"https://127.0.0.1:{self.tls_port}"
 
     @property
     def access_log(self) -> Path:
@@ -101,10 +125,15 @@ class Nginx:
         (self.prefix / "tmp").mkdir(parents=True, exist_ok=True)
         for attempt in range(5):
             self.port = free_port()
+            tls_server = ""
+            if self.tls is not None:
+                self.tls_port = free_port()
+                tls_server = _TLS_SERVER.format(tls_port=self.tls_port, cert=self.tls[0], key=self.tls[1],
+                                                client_ca=self.tls[2], root=self.root)
             conf = self.prefix / "nginx.conf"
             conf.write_text(_CONF.format(
                 user="user root;" if os.geteuid() == 0 else "",
-                prefix=self.prefix, root=self.root, port=self.port))
+                prefix=self.prefix, root=self.root, port=self.port, tls_server=tls_server))
             self.proc = subprocess.Popen(
                 [NGINX, "-p", str(self.prefix), "-e", str(self.prefix / "error.log"), "-c", str(conf)],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
