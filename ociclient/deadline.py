@@ -45,7 +45,7 @@ class _Entry:
         """Move the deadline (a watched exchange that keeps making progress may earn more
         time, as a low-speed rule grants it); an entry already expired stays expired."""
         self.deadline = deadline
-        WATCHDOG.add(self)  # wakes the watchdog to recompute its wait
+        WATCHDOG.add(self)  # wakes the watchdog if it has to come earlier
 
 
 def _shutdown(sock: Any) -> None:
@@ -67,6 +67,8 @@ class Watchdog:
         self._cond = threading.Condition()
         self._entries: Set[_Entry] = set()
         self._thread: Optional[threading.Thread] = None
+        #: when the thread wakes up next (it recomputes then)
+        self._wake = 0.0
 
     def add(self, entry: _Entry) -> None:
         with self._cond:
@@ -74,7 +76,10 @@ class Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="ociclient-deadlines", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            # wake the thread only if it would sleep past this deadline: an HTTP client
+            # adds an entry per request, and waking for each costs more than the request
+            if entry.deadline < self._wake:
+                self._cond.notify()
 
     def remove(self, entry: _Entry) -> None:
         with self._cond:
@@ -93,7 +98,9 @@ class Watchdog:
                         _shutdown(getattr(e.conn, "sock", None))
                         left = _POLL
                     wait = left if wait is None else min(wait, left)
+                self._wake = float("inf") if wait is None else now + wait
                 self._cond.wait(wait)
+                self._wake = 0.0  # awake: add() need not notify
 
 
 WATCHDOG = Watchdog()

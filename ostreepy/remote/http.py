@@ -1,8 +1,10 @@
 """The HTTP(S) fetcher: files of a remote repository over ``http://`` and ``https://``.
 
-Design. :class:`HttpFetcher` implements :class:`~ostreepy.remote.fetcher.Fetcher` with
-``requests``; the pull engine calls it from several threads, so each thread gets its own
-``Session`` (its own kept-alive connection; sessions are never shared, so no locking on the hot
+Design. :class:`HttpFetcher` implements :class:`~ostreepy.remote.fetcher.Fetcher` over the
+connection pools of a ``requests`` adapter (:class:`ociclient.deadline.WatchedAdapter`), sending
+through urllib3 directly (a ``requests.Session`` spends more CPU per request than a loopback GET
+of a small object takes). The pull engine calls it from several threads, so each thread gets
+its own pool manager (its own kept-alive connection; never shared, so no locking on the hot
 path). Bodies are streamed in chunks into the caller's sink, counted against ``max_size`` as
 they arrive (a ``Content-Length`` is only a first check: it may lie or be absent), and read
 as raw bytes (``Accept-Encoding: identity``: what the server stores is what is checksummed).
@@ -42,7 +44,7 @@ import random
 import threading
 import time
 import warnings
-from typing import BinaryIO, Callable, List, Optional, Sequence, Tuple, Union
+from typing import BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 import requests
@@ -79,10 +81,6 @@ class _Retry(Exception):
     def __init__(self, message: str, retry_after: Optional[float] = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
-
-
-def _noauth(r: requests.PreparedRequest) -> requests.PreparedRequest:
-    return r  # as session.auth: requests then never reads ~/.netrc
 
 
 def _same_host_redirect(old: str, new: str) -> bool:
@@ -137,9 +135,9 @@ class HttpFetcher:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise FetchError(f"Not an http(s) URL: {base_url!r}")
-        self._auth: Optional[Tuple[str, str]] = None
+        auth: Optional[str] = None
         if parts.username is not None:
-            self._auth = (unquote(parts.username), unquote(parts.password or ""))
+            auth = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
             host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
             netloc = host if parts.port is None else f"{host}:{parts.port}"
             parts = parts._replace(netloc=netloc)
@@ -147,11 +145,21 @@ class HttpFetcher:
         #: the remote's URL without credentials, ending in ``/``
         self.base_url = urlunsplit(parts._replace(path=path, query="", fragment=""))
         self.timeout = timeout
-        self._verify: Union[bool, str] = False if tls_permissive else (tls_ca_path or True)
-        self._cert = tls_client_cert
-        self._proxies = {"http": proxy, "https": proxy} if proxy else None
+        # TLS as curl does it: the system's CAs unless tls-ca-path names others (not
+        # REQUESTS_CA_BUNDLE or certifi's bundle)
+        self._tls: Dict[str, object] = {"cert_reqs": "CERT_NONE" if tls_permissive else "CERT_REQUIRED"}
+        if tls_ca_path and not tls_permissive:
+            self._tls["ca_certs"] = tls_ca_path
+        if tls_client_cert is not None:
+            self._tls["cert_file"], self._tls["key_file"] = tls_client_cert
+        # http_proxy/https_proxy/no_proxy as curl reads them, looked up once: every request
+        # goes to this one host
+        env = requests.utils.get_environ_proxies(self.base_url)
+        self._proxy = proxy or env.get(parts.scheme) or env.get("all") or None
         ua = USER_AGENT if not append_user_agent else f"{USER_AGENT} {append_user_agent}"
         self._headers = {"User-Agent": ua, "Accept-Encoding": "identity"}
+        if auth is not None:
+            self._headers["Authorization"] = urllib3.util.make_headers(basic_auth=auth)["authorization"]
         for k, v in extra_headers:
             self._headers[k] = v
         self.n_network_retries = max(0, n_network_retries)
@@ -162,32 +170,33 @@ class HttpFetcher:
         self.low_speed_time = low_speed_time
         self.connect_timeout = connect_timeout
         self._local = threading.local()
-        self._sessions: List[requests.Session] = []
+        self._adapters: List[WatchedAdapter] = []
         self._lock = threading.Lock()
         if tls_permissive:
             warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
 
-    # -- sessions ------------------------------------------------------------------------
-    def _session(self) -> requests.Session:
-        s: Optional[requests.Session] = getattr(self._local, "session", None)
-        if s is None:
-            s = requests.Session()
-            s.headers.update(self._headers)
-            s.auth = requests.auth.HTTPBasicAuth(*self._auth) if self._auth else _noauth
+    # -- connections ---------------------------------------------------------------------
+    def _manager(self) -> urllib3.PoolManager:
+        """This thread's connection manager. The requests adapter of :mod:`ociclient.deadline`
+        makes it (so its connections report to the watchdog), but requests are sent through
+        urllib3 directly: a ``requests.Session`` costs more CPU per request than the whole GET
+        of an object over loopback, and a pull makes thousands."""
+        m: Optional[urllib3.PoolManager] = getattr(self._local, "manager", None)
+        if m is None:
             # one thread, one connection at a time: the pool needs no more
             adapter = WatchedAdapter(pool_connections=2, pool_maxsize=2, max_retries=0)
-            s.mount("http://", adapter)
-            s.mount("https://", adapter)
-            self._local.session = s
+            adapter.init_poolmanager(2, 2, **self._tls)
+            m = adapter.proxy_manager_for(self._proxy, **self._tls) if self._proxy else adapter.poolmanager
+            self._local.manager = m
             with self._lock:
-                self._sessions.append(s)
-        return s
+                self._adapters.append(adapter)
+        return m
 
     def close(self) -> None:
         with self._lock:
-            sessions, self._sessions = self._sessions, []
-        for s in sessions:
-            s.close()
+            adapters, self._adapters = self._adapters, []
+        for a in adapters:
+            a.close()
         self._local = threading.local()
 
     # -- the protocol --------------------------------------------------------------------
@@ -230,7 +239,7 @@ class HttpFetcher:
         def limit(t: float) -> float:
             return t if total is None else min(t, total)
 
-        session = self._session()
+        manager = self._manager()
         try:
             with watch(limit(start + window), "no progress") as entry:
                 assert entry is not None
@@ -238,33 +247,32 @@ class HttpFetcher:
                 def progressed() -> None:
                     entry.postpone(limit(time.monotonic() + window))
 
-                resp = self._get(session, url, path)
+                resp = self._get(manager, url, path)
                 progressed()  # the headers came: the body's first window starts
                 try:
                     return self._body(resp, url, path, sink, max_size, progressed)
                 finally:
-                    resp.close()
+                    _close(resp)
         except DeadlineExceeded:
             if total is not None and time.monotonic() >= total:
                 raise _Retry(f"no complete answer within {self.timeout:g} s") from None
             raise _Retry(f"slower than {self.low_speed_limit} bytes/s for {window:g} s") from None
-        except requests.exceptions.SSLError as e:
+        except urllib3.exceptions.SSLError as e:
             raise FetchError(f"While fetching {url}: TLS: {e}", path) from None
-        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as e:
+        except (urllib3.exceptions.HTTPError, OSError) as e:
             raise _Retry(f"{type(e).__name__}: {e}") from None
 
-    def _get(self, session: requests.Session, url: str, path: str) -> requests.Response:
+    def _get(self, manager: urllib3.PoolManager, url: str, path: str) -> urllib3.BaseHTTPResponse:
         for _ in range(MAX_REDIRECTS + 1):
             try:
-                # verify, cert and proxies per request: as session attributes they would lose
-                # to REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / http_proxy from the environment
-                resp = session.get(url, stream=True, allow_redirects=False, verify=self._verify,
-                                   cert=self._cert, proxies=self._proxies,
-                                   timeout=(self.connect_timeout, self.low_speed_time))
-            except requests.exceptions.InvalidURL as e:
+                resp = manager.urlopen("GET", url, headers=self._headers, redirect=False, retries=False,
+                                       preload_content=False, decode_content=False,
+                                       timeout=urllib3.Timeout(connect=self.connect_timeout,
+                                                               read=self.low_speed_time))
+            except urllib3.exceptions.LocationParseError as e:
                 raise FetchError(f"While fetching {url}: {e}", path) from None
-            code = resp.status_code
-            if code in _REDIRECTS and "Location" in resp.headers:
+            code = resp.status
+            if code in _REDIRECTS and resp.headers.get("Location"):
                 _drain(resp)
                 new = urljoin(url, resp.headers["Location"])
                 if not _same_host_redirect(url, new):
@@ -281,7 +289,7 @@ class HttpFetcher:
                          parse_retry_after(resp.headers.get("Retry-After")))
         raise FetchError(f"While fetching {url}: more than {MAX_REDIRECTS} redirects", path)
 
-    def _body(self, resp: requests.Response, url: str, path: str, sink: BinaryIO, max_size: int,
+    def _body(self, resp: urllib3.BaseHTTPResponse, url: str, path: str, sink: BinaryIO, max_size: int,
               progressed: Callable[[], None]) -> int:
         cl = resp.headers.get("Content-Length")
         expected: Optional[int] = None
@@ -293,9 +301,8 @@ class HttpFetcher:
         quota = self.low_speed_limit * self.low_speed_time
         n = 0
         in_window = 0
-        raw = resp.raw
         while True:
-            chunk = raw.read1(CHUNK, decode_content=False)
+            chunk = resp.read1(CHUNK, decode_content=False)
             if not chunk:
                 break
             n += len(chunk)
@@ -313,17 +320,26 @@ class HttpFetcher:
                 progressed()
         if expected is not None and n != expected:
             raise _Retry(f"body cut short: {n} of {expected} bytes")
+        resp.release_conn()
         return n
 
 
-def _drain(resp: requests.Response) -> None:
+def _drain(resp: urllib3.BaseHTTPResponse) -> None:
     """Read a small error/redirect body so the connection can serve the next request."""
     try:
         cl = resp.headers.get("Content-Length")
         if cl is not None and cl.isdigit() and int(cl) <= _DRAIN:
-            resp.raw.read(int(cl) + 1, decode_content=False)
-            resp.raw.release_conn()
+            resp.read(int(cl) + 1, decode_content=False)
+            resp.release_conn()
         else:
-            resp.close()
-    except (OSError, urllib3.exceptions.HTTPError, requests.RequestException):
-        resp.close()
+            _close(resp)
+    except (OSError, urllib3.exceptions.HTTPError):
+        _close(resp)
+
+
+def _close(resp: urllib3.BaseHTTPResponse) -> None:
+    """Close an answer not read to its end, and give its (closed) connection back to the
+    pool, which reconnects it for the next request; a completely read answer gave its
+    connection back already."""
+    resp.close()
+    resp.release_conn()
