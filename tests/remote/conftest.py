@@ -23,7 +23,10 @@ TOOL_ENV.pop("OSTREE_REPO", None)
 
 
 def run(*cmd: str, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, check=True, capture_output=True, env=TOOL_ENV, **kw)
+    p = subprocess.run(cmd, capture_output=True, env=TOOL_ENV, **kw)
+    if p.returncode:
+        raise AssertionError(f"{cmd} failed ({p.returncode}): {p.stderr.decode(errors='replace')[-2000:]}")
+    return p
 
 
 @pytest.fixture(scope="session")
@@ -166,11 +169,11 @@ def objects_fetched(entries, prefix: str) -> Dict[str, int]:
     return out
 
 
-def tool_pull(repo: Path, url: str, ref: str, mode: str = "bare-user") -> Tuple[str, str]:
+def tool_pull(repo: Path, url: str, ref: str, mode: str = "bare-user", ostree: str = "ostree") -> Tuple[str, str]:
     """``ostree`` (the peer) pulls ``ref`` from ``url`` into a new ``repo``; returns (commit, fsck output)."""
-    run("ostree", f"--repo={repo}", "init", f"--mode={mode}")
-    run("ostree", f"--repo={repo}", "remote", "add", "--no-gpg-verify", "origin", url)
-    run("ostree", f"--repo={repo}", "pull", "origin", ref)
-    commit = run("ostree", f"--repo={repo}", "rev-parse", f"origin:{ref}").stdout.decode().strip()
-    fsck = run("ostree", f"--repo={repo}", "fsck").stdout.decode()
+    run(ostree, f"--repo={repo}", "init", f"--mode={mode}")
+    run(ostree, f"--repo={repo}", "remote", "add", "--no-gpg-verify", "origin", url)
+    run(ostree, f"--repo={repo}", "pull", "origin", ref)
+    commit = run(ostree, f"--repo={repo}", "rev-parse", f"origin:{ref}").stdout.decode().strip()
+    fsck = run(ostree, f"--repo={repo}", "fsck").stdout.decode()
     return commit, fsck

@@ -248,3 +248,71 @@ def test_tls_options(tls_web_server):
         ("tls-ca-path", str(pki["ca"])), ("tls-client-cert-path", str(pki["client"])),
         ("tls-client-key-path", str(pki["client_key"]))))
     assert fetcher_for_remote(remote).fetch_bytes("config", 4096) == data
+
+
+# Which faults the peers retry (established with the tests below; kept as fixed vectors).
+# Debian's 2022.7 (src/libostree/ostree-fetcher-util.c at v2022.7,
+# _ostree_fetcher_http_status_code_to_io_error): only 500 (G_IO_ERROR_BUSY) and 408 are
+# retried; any other status and every curl error (a cut body) is G_IO_ERROR_FAILED, final.
+# Upstream since v2023.7 (4fb6e6f5, retry-all-network-errors, default on) retries curl errors,
+# and since 76ab8621 every status but 403/404/410 too: what HttpFetcher does.
+PEER_RETRIES = {
+    "2022.7": {"500": True, "503": False, "cut": False},
+    "2026.4": {"500": True, "503": True, "429": True, "cut": True},
+}
+UPSTREAM = os.environ.get("OSTREEPY_UPSTREAM_PEERS")
+
+
+def _peer_pull_with(fault_proxy, r, tmp_path, ostree, name, fault, target):
+    path = f"{r.urlpath}/{target}"
+    fault_proxy.plan(path, fault)
+    try:
+        commit, _ = tool_pull(tmp_path / name, f"{fault_proxy.url}{r.urlpath}", r.ref, ostree=ostree)
+    except AssertionError as e:
+        assert "pull" in str(e)
+        return False
+    assert commit == r.commit
+    assert [k for p, k in fault_proxy.requests if p == path] == [fault.kind, "pass"]
+    return True
+
+
+def _peer_retries(fault_proxy, r, tmp_path, ostree, which):
+    obj = sorted(str(p.relative_to(r.path)) for p in (r.path / "objects").glob("*/*.filez"))[0]
+    faults = {"500": (servers.status(500), "config"), "503": (servers.status(503), "config"),
+              "429": (servers.status(429, ("Retry-After", "0")), "config"), "cut": (servers.cut(5), obj)}
+    got = {}
+    for n, key in enumerate(PEER_RETRIES[which]):
+        fault_proxy.clear()
+        fault, target = faults[key]
+        got[key] = _peer_pull_with(fault_proxy, r, tmp_path, ostree, f"d{n}", fault, target)
+    return got
+
+
+def test_debian_ostree_retries_only_500(web_server, served_repo, fault_proxy, tmp_path):
+    r = served_repo("peerfaults")
+    assert _peer_retries(fault_proxy, r, tmp_path, "ostree", "2022.7") == PEER_RETRIES["2022.7"]
+
+
+@pytest.mark.skipif(not UPSTREAM, reason="needs upstream ostree 2026.4: unpack "
+                    "/work/shared/peers/upstream-ostree-2026.4-debian12-amd64.tar.xz (or build tag v2026.4) "
+                    "and set OSTREEPY_UPSTREAM_PEERS=/opt/peers")
+def test_upstream_ostree_retries_what_we_retry(web_server, served_repo, fault_proxy, tmp_path):
+    r = served_repo("peerfaults2")
+    ostree = os.path.join(UPSTREAM or "", "bin", "ostree")
+    assert _peer_retries(fault_proxy, r, tmp_path, ostree, "2026.4") == PEER_RETRIES["2026.4"]
+
+
+def test_debian_ostree_follows_redirects_to_other_hosts(web_server, served_repo, fault_proxy, tmp_path):
+    """Fixed vector of the peer (curl with CURLOPT_FOLLOWLOCATION, ostree-fetcher-curl.c): a
+    redirect to another host is followed, one to file:// is not. HttpFetcher refuses both
+    (test_redirects_only_within_the_host)."""
+    r = served_repo("peerredir")
+    other = f"http://localhost:{web_server.port}{r.urlpath}/config"
+    fault_proxy.plan(f"{r.urlpath}/config", servers.redirect(other))
+    mark = web_server.mark()
+    commit, _ = tool_pull(tmp_path / "d0", f"{fault_proxy.url}{r.urlpath}", r.ref)
+    assert commit == r.commit
+    assert [e.path for e in web_server.entries(mark)].count(f"{r.urlpath}/config") == 1  # only via localhost
+    fault_proxy.plan(f"{r.urlpath}/config", servers.redirect(f"file://{r.path}/config"))
+    with pytest.raises(AssertionError, match="pull"):
+        tool_pull(tmp_path / "d1", f"{fault_proxy.url}{r.urlpath}", r.ref)

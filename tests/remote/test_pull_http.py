@@ -110,3 +110,21 @@ def test_pull_through_faults_retries_and_resumes(web_server, served_repo, fault_
     assert not refetched, f"fetched again after resume: {sorted(refetched)}"
     kinds = [k for p, k in fault_proxy.requests if p == f"{r.urlpath}/{broken}"]
     assert kinds[-3:] == ["status", "cut", "pass"]
+
+
+def test_corrupt_object_fails_the_pull_and_is_not_stored(web_server, served_repo, fault_proxy, tmp_path):
+    r = served_repo("corrupt")
+    bad = sorted(str(p.relative_to(r.path)) for p in (r.path / "objects").glob("*/*.filez"))[0]
+    dest = tmp_path / "dest"
+    repo = Repo.init(str(dest), "bare-user")
+    remote = Remote("origin", f"{fault_proxy.url}{r.urlpath}", options=NO_GPG)
+    fault_proxy.plan(f"{r.urlpath}/{bad}", servers.corrupt(40))
+    fetcher = HttpFetcher(remote.url, **FAST)
+    with pytest.raises(OstreeError):
+        pull.pull_remote(repo, remote, ["main"], fetcher=fetcher)
+    assert served_key(bad) not in stored_objects(dest)
+    pull.pull_remote(repo, remote, ["main"], fetcher=fetcher)
+    fetcher.close()
+    repo.close()
+    assert rev_parse(dest, "origin:main") == r.commit
+    fsck(dest)
