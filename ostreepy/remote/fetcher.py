@@ -83,6 +83,9 @@ class FileFetcher:
 
 
 def fetcher_for(url: str, *, tls_permissive: bool = False, timeout: Optional[float] = None) -> Fetcher:
+    """The fetcher for a remote URL: :class:`FileFetcher` for ``file://``,
+    :class:`~ostreepy.remote.http.HttpFetcher` for ``http(s)://``; :class:`FetchError` for
+    any other scheme. :func:`fetcher_for_remote` also applies a remote's options."""
     parts = urlsplit(url)
     if parts.scheme == "file":
         return FileFetcher(unquote(parts.path))
