@@ -169,7 +169,18 @@ class Nginx:
         """A position in the access log; :meth:`entries` after it are the later requests."""
         return self.access_log.stat().st_size
 
-    def entries(self, since: int = 0) -> List[LogEntry]:
+    def entries(self, since: int = 0, settle: float = 0.1) -> List[LogEntry]:
+        """The requests logged after ``since``. nginx writes a line after the last byte went
+        out, so a client can have the whole answer before its line is there: wait until the
+        log has not grown for ``settle`` seconds (at most 3 s)."""
+        end = time.monotonic() + 3
+        size = self.access_log.stat().st_size
+        while time.monotonic() < end:
+            time.sleep(settle)
+            now = self.access_log.stat().st_size
+            if now == size:
+                break
+            size = now
         with open(self.access_log, "rb") as f:
             f.seek(since)
             data = f.read().decode("utf-8", "replace")
