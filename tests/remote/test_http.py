@@ -316,3 +316,22 @@ def test_debian_ostree_follows_redirects_to_other_hosts(web_server, served_repo,
     fault_proxy.plan(f"{r.urlpath}/config", servers.redirect(f"file://{r.path}/config"))
     with pytest.raises(AssertionError, match="pull"):
         tool_pull(tmp_path / "d1", f"{fault_proxy.url}{r.urlpath}", r.ref)
+
+
+def test_fetch_to_streams_in_chunks(web_server):
+    (web_server.root / "big").mkdir(exist_ok=True)
+    data = os.urandom(3 << 20)
+    (web_server.root / "big" / "blob").write_bytes(data)
+
+    class Sink(io.BytesIO):
+        largest = 0
+
+        def write(self, b) -> int:
+            Sink.largest = max(Sink.largest, len(b))
+            return super().write(b)
+
+    sink = Sink()
+    f = HttpFetcher(f"{web_server.url}/big")
+    assert f.fetch_to("blob", sink, len(data)) == len(data)
+    assert sink.getvalue() == data
+    assert Sink.largest <= 1 << 16  # never the whole body at once
