@@ -41,6 +41,12 @@ class _Entry:
         self.sock: Optional[socket.socket] = None
         self.expired = False
 
+    def postpone(self, deadline: float) -> None:
+        """Move the deadline (a watched exchange that keeps making progress may earn more
+        time, as a low-speed rule grants it); an entry already expired stays expired."""
+        self.deadline = deadline
+        WATCHDOG.add(self)  # wakes the watchdog if it has to come earlier
+
 
 def _shutdown(sock: Any) -> None:
     if sock is None:
@@ -61,6 +67,8 @@ class Watchdog:
         self._cond = threading.Condition()
         self._entries: Set[_Entry] = set()
         self._thread: Optional[threading.Thread] = None
+        #: when the thread wakes up next (it recomputes then)
+        self._wake = 0.0
 
     def add(self, entry: _Entry) -> None:
         with self._cond:
@@ -68,7 +76,10 @@ class Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="ociclient-deadlines", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            # wake the thread only if it would sleep past this deadline: an HTTP client
+            # adds an entry per request, and waking for each costs more than the request
+            if entry.deadline < self._wake:
+                self._cond.notify()
 
     def remove(self, entry: _Entry) -> None:
         with self._cond:
@@ -87,7 +98,9 @@ class Watchdog:
                         _shutdown(getattr(e.conn, "sock", None))
                         left = _POLL
                     wait = left if wait is None else min(wait, left)
+                self._wake = float("inf") if wait is None else now + wait
                 self._cond.wait(wait)
+                self._wake = 0.0  # awake: add() need not notify
 
 
 WATCHDOG = Watchdog()
@@ -105,13 +118,14 @@ def _attach(conn: Any, sock: Optional[socket.socket] = None) -> None:
 
 
 @contextlib.contextmanager
-def watch(deadline: Optional[float], message: str, conn: Any = None) -> Iterator[None]:
+def watch(deadline: Optional[float], message: str, conn: Any = None) -> Iterator[Optional[_Entry]]:
     """Run the block with a total time limit (``deadline``: a :func:`time.monotonic` time;
     ``None`` = none). If it passes, the exchange's socket is shut down and the block's error
     (or its normal end: a body cut short can look complete) becomes
-    :class:`DeadlineExceeded` with ``message``."""
+    :class:`DeadlineExceeded` with ``message``. The block gets the watch's entry (``None``
+    without a deadline), whose :meth:`_Entry.postpone` moves the deadline."""
     if deadline is None:
-        yield
+        yield None
         return
     if time.monotonic() >= deadline:
         raise DeadlineExceeded(message)
@@ -120,9 +134,9 @@ def watch(deadline: Optional[float], message: str, conn: Any = None) -> Iterator
     _local.entry = entry
     WATCHDOG.add(entry)
     try:
-        yield
+        yield entry
     except Exception as e:
-        if entry.expired or time.monotonic() >= deadline:
+        if entry.expired or time.monotonic() >= entry.deadline:
             raise DeadlineExceeded(message) from e
         raise
     finally:

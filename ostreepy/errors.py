@@ -7,7 +7,7 @@ __all__ = [
     "ObjectNotFoundError", "InvalidChecksumError", "RefNotFoundError", "InvalidRefError", "AmbiguousRefError",
     "UnsupportedFileTypeError", "RepoError", "RepoLockedError", "InvalidFilenameError", "PathNotFoundError",
     "CheckoutError", "TarError", "SignatureError", "DeployError", "BootcError", "SysrootError", "ArgumentError",
-    "RegistryError", "FileSystemError",
+    "RegistryError", "FileSystemError", "FetchError", "FetchNotFoundError",
 ]
 
 
@@ -141,3 +141,17 @@ class FileSystemError(OstreeError, OSError):
     """An operating-system call that failed under a high-level call (a file
     missing, no permission, a full disk). Also an :class:`OSError`, with its
     ``errno``, ``strerror`` and ``filename``; the original is ``__cause__``."""
+
+
+class FetchError(OstreeError):
+    """A file of a remote repository could not be fetched (after the fetcher's retries).
+    Also known as :class:`ostreepy.remote.fetcher.FetchError`."""
+
+    def __init__(self, message: str, path: str = "") -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class FetchNotFoundError(FetchError):
+    """The remote answered that the file does not exist (HTTP 403/404/410, ENOENT).
+    Also known as :class:`ostreepy.remote.fetcher.NotFound`."""

@@ -8,6 +8,7 @@ PACKAGES=(
     skopeo            # reference registry client
     docker-registry   # CNCF distribution, the registry server the tests run
     apache2-utils     # htpasswd for the Basic-auth registry set-up
+    nginx-light       # the web server the HTTP pull tests and benchmark serve repos with
     umoci             # builds OCI images without a daemon
     grub-common       # grub-script-check
     grub2-common

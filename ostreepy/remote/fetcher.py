@@ -9,29 +9,23 @@ from several threads and keep connections alive per thread. Retries, backoff,
 result, :class:`NotFound`, or a :class:`FetchError` that retrying did not cure.
 
 ``file://`` URLs are served by :class:`FileFetcher` (below); ``http(s)://`` by
-:class:`ostreepy.remote.http.HttpFetcher`. :func:`fetcher_for` picks one.
+:class:`ostreepy.remote.http.HttpFetcher`. :func:`fetcher_for` picks one for a URL;
+:func:`fetcher_for_remote` does the same for a configured remote, passing its TLS, proxy and
+header options on as libostree's ``_ostree_repo_remote_new_fetcher`` does.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-from typing import BinaryIO, Optional, Protocol
+from typing import BinaryIO, Optional, Protocol, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
-from ..errors import OstreeError
-
-
-class FetchError(OstreeError):
-    """A remote file could not be fetched (after the fetcher's retries)."""
-
-    def __init__(self, message: str, path: str = "") -> None:
-        super().__init__(message)
-        self.path = path
-
-
-class NotFound(FetchError):
-    """The remote answered that the file does not exist (HTTP 404, ENOENT)."""
+# defined in the base room so that the fetchers this module picks can raise them without
+# importing it back; these are the same classes under the contract's names
+from ..errors import FetchError
+from ..errors import FetchNotFoundError as NotFound
+from .config import Remote, RemoteError
 
 
 class Fetcher(Protocol):
@@ -89,7 +83,9 @@ class FileFetcher:
 
 
 def fetcher_for(url: str, *, tls_permissive: bool = False, timeout: Optional[float] = None) -> Fetcher:
-    """The fetcher for a remote's URL: ``file://`` or ``http(s)://``; :class:`FetchError` otherwise."""
+    """The fetcher for a remote URL: :class:`FileFetcher` for ``file://``,
+    :class:`~ostreepy.remote.http.HttpFetcher` for ``http(s)://``; :class:`FetchError` for
+    any other scheme. :func:`fetcher_for_remote` also applies a remote's options."""
     parts = urlsplit(url)
     if parts.scheme == "file":
         return FileFetcher(unquote(parts.path))
@@ -97,3 +93,40 @@ def fetcher_for(url: str, *, tls_permissive: bool = False, timeout: Optional[flo
         from .http import HttpFetcher  # the HTTP helper provides this module
         return HttpFetcher(url, tls_permissive=tls_permissive, timeout=timeout)
     raise FetchError(f"Unsupported URL scheme in {url!r}")
+
+
+def fetcher_for_remote(
+    remote: Remote,
+    *,
+    timeout: Optional[float] = None,
+    extra_headers: Sequence[Tuple[str, str]] = (),
+    append_user_agent: Optional[str] = None,
+    n_network_retries: Optional[int] = None,
+) -> Fetcher:
+    """A fetcher for ``remote.url`` with the remote's options: ``tls-permissive``,
+    ``tls-ca-path``, ``tls-client-cert-path``/``tls-client-key-path``, ``proxy`` (``http2``
+    is accepted and ignored). ``extra_headers`` and ``append_user_agent`` are pull options in
+    libostree (``ostree pull --http-header``), not remote options, hence arguments here."""
+    parts = urlsplit(remote.url)
+    if parts.scheme == "file":
+        return FileFetcher(unquote(parts.path))
+    if parts.scheme not in ("http", "https"):
+        raise FetchError(f"Unsupported URL for remote \"{remote.name}\": {remote.url!r}")
+    cert = remote.option("tls-client-cert-path")
+    key = remote.option("tls-client-key-path")
+    if (cert is None) != (key is None):
+        raise RemoteError(f'Remote "{remote.name}" must specify both '
+                          '"tls-client-cert-path" and "tls-client-key-path"')
+    from .http import HttpFetcher, DEFAULT_N_NETWORK_RETRIES
+
+    return HttpFetcher(
+        remote.url,
+        tls_permissive=remote.option_bool("tls-permissive", False),
+        timeout=timeout,
+        tls_ca_path=remote.option("tls-ca-path") or None,
+        tls_client_cert=(cert, key) if cert is not None and key is not None else None,
+        proxy=remote.option("proxy") or None,
+        extra_headers=extra_headers,
+        append_user_agent=append_user_agent,
+        n_network_retries=DEFAULT_N_NETWORK_RETRIES if n_network_retries is None else n_network_retries,
+    )

@@ -1,0 +1,345 @@
+"""The HTTP(S) fetcher: files of a remote repository over ``http://`` and ``https://``.
+
+Design. :class:`HttpFetcher` implements :class:`~ostreepy.remote.fetcher.Fetcher` over the
+connection pools of a ``requests`` adapter (:class:`ociclient.deadline.WatchedAdapter`), sending
+through urllib3 directly (a ``requests.Session`` spends more CPU per request than a loopback GET
+of a small object takes). The pull engine calls it from several threads, so each thread gets
+its own pool manager (its own kept-alive connection; never shared, so no locking on the hot
+path). Bodies are streamed in chunks into the caller's sink, counted against ``max_size`` as
+they arrive (a ``Content-Length`` is only a first check: it may lie or be absent), and read
+as raw bytes (``Accept-Encoding: identity``: what the server stores is what is checksummed).
+
+What libostree does, and we do too (``src/libostree/ostree-fetcher-util.c``,
+``ostree-fetcher-curl.c``, ``ostree-repo-pull.c``):
+
+* 403, 404 and 410 mean "not there" (:class:`NotFound`; ostree maps all three to
+  ``G_IO_ERROR_NOT_FOUND``, which keeps optional files such as ``summary.sig`` optional on
+  stores like S3 that answer 403 for a missing key). Not retried.
+* Every other failure is retried (ostree's default ``retry-all-network-errors=true`` turns
+  any other status and any transport error into ``G_IO_ERROR_TIMED_OUT``, which it retries),
+  ``n-network-retries`` times (default 5, i.e. up to 6 tries). Unlike ostree, which retries at
+  once, we wait ``backoff * 2**n`` (jittered, capped), or what ``Retry-After`` asks (capped).
+  A certificate that fails verification is not retried: it will not get better.
+* A transfer slower than ``low-speed-limit-bytes`` (1000 B/s) for ``low-speed-time-seconds``
+  (30 s) is cut (curl's ``CURLOPT_LOW_SPEED_*``) and retried. We enforce it with
+  :mod:`ociclient.deadline`'s watchdog: each window of ``low_speed_time`` seconds must bring
+  ``low_speed_limit * low_speed_time`` bytes (or the end), else the socket is shut down, which
+  also wakes a thread blocked in ``recv`` on a server trickling one byte at a time. Waiting for
+  the headers is the first window. ``timeout`` adds a total limit per try.
+* Remote options: ``tls-permissive``, ``tls-ca-path``, ``tls-client-cert-path`` /
+  ``-key-path`` (both or neither), ``proxy``, ``http2`` (ignored: HTTP/1.1 only); the pull
+  options ``http-headers`` and ``append-user-agent``; ``user:password@`` in the URL is sent as
+  Basic auth (never ``~/.netrc``, which curl does not read either).
+
+Where we are stricter: ostree lets curl follow any redirect (``CURLOPT_FOLLOWLOCATION``, to any
+host; curl's redirect protocols are http/https). We follow at most 10 redirects and only to the
+same host name, never from https to http; anything else is a :class:`FetchError`, so a
+compromised mirror cannot send the client (and its credentials or client certificate) away.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import threading
+import time
+import warnings
+from typing import BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
+from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
+
+import requests
+import urllib3.exceptions
+
+from ociclient.deadline import WatchedAdapter, watch
+from ociclient.errors import DeadlineExceeded
+from ociclient.transport import parse_retry_after
+
+from .._version import __version__
+from ..errors import FetchError
+from ..errors import FetchNotFoundError as NotFound
+
+USER_AGENT = f"ostreepy/{__version__}"
+#: ostree's DEFAULT_N_NETWORK_RETRIES
+DEFAULT_N_NETWORK_RETRIES = 5
+#: ostree's OPT_LOWSPEEDLIMIT_DEFAULT / OPT_LOWSPEEDTIME_DEFAULT
+DEFAULT_LOW_SPEED_LIMIT = 1000
+DEFAULT_LOW_SPEED_TIME = 30.0
+#: curl's CURLOPT_CONNECTTIMEOUT as ostree sets it
+CONNECT_TIMEOUT = 30.0
+MAX_REDIRECTS = 10
+CHUNK = 1 << 16
+#: how much of an error answer is read so its connection can be kept
+_DRAIN = 1 << 16
+
+_NOT_FOUND = frozenset({403, 404, 410})
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
+class _Retry(Exception):
+    """One try failed in a way worth another (internal)."""
+
+    def __init__(self, message: str, retry_after: Optional[float] = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def _same_host_redirect(old: str, new: str) -> bool:
+    a, b = urlsplit(old), urlsplit(new)
+    if b.scheme not in ("http", "https") or not b.hostname:
+        return False
+    if a.scheme == "https" and b.scheme == "http":
+        return False
+    return (a.hostname or "").lower() == b.hostname.lower()
+
+
+def _sink_restart(sink: BinaryIO) -> None:
+    sink.seek(0)
+    sink.truncate()
+
+
+class HttpFetcher:
+    """A :class:`~ostreepy.remote.fetcher.Fetcher` for an ``http(s)://`` remote URL.
+
+    :param timeout: total seconds one try may take (headers and body); ``None``: no total
+        limit, only the low-speed rule.
+    :param tls_ca_path: a CA bundle that replaces the system's (remote option ``tls-ca-path``).
+    :param tls_client_cert: ``(cert_path, key_path)`` for TLS client authentication.
+    :param proxy: a proxy URL for both schemes (remote option ``proxy``); without it the usual
+        ``http_proxy``/``https_proxy``/``no_proxy`` variables apply, as with curl.
+    :param extra_headers: sent with every request (pull option ``http-headers``).
+    :param append_user_agent: appended to the User-Agent after a space.
+    :param n_network_retries: retries after the first try (ostree's option of that name).
+    :param backoff: the first retry's delay in seconds, doubled each time up to ``max_backoff``.
+    :param max_retry_after: a longer ``Retry-After`` is waited for only this long.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        tls_permissive: bool = False,
+        timeout: Optional[float] = None,
+        tls_ca_path: Optional[str] = None,
+        tls_client_cert: Optional[Tuple[str, str]] = None,
+        proxy: Optional[str] = None,
+        extra_headers: Sequence[Tuple[str, str]] = (),
+        append_user_agent: Optional[str] = None,
+        n_network_retries: int = DEFAULT_N_NETWORK_RETRIES,
+        backoff: float = 0.5,
+        max_backoff: float = 8.0,
+        max_retry_after: float = 30.0,
+        low_speed_limit: int = DEFAULT_LOW_SPEED_LIMIT,
+        low_speed_time: float = DEFAULT_LOW_SPEED_TIME,
+        connect_timeout: float = CONNECT_TIMEOUT,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"Not an http(s) URL: {base_url!r}")
+        auth: Optional[str] = None
+        if parts.username is not None:
+            auth = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+            host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+            netloc = host if parts.port is None else f"{host}:{parts.port}"
+            parts = parts._replace(netloc=netloc)
+        path = parts.path if parts.path.endswith("/") else parts.path + "/"
+        #: the remote's URL without credentials, ending in ``/``
+        self.base_url = urlunsplit(parts._replace(path=path, query="", fragment=""))
+        self.timeout = timeout
+        # TLS as curl does it: the system's CAs unless tls-ca-path names others (not
+        # REQUESTS_CA_BUNDLE or certifi's bundle)
+        self._tls: Dict[str, object] = {"cert_reqs": "CERT_NONE" if tls_permissive else "CERT_REQUIRED"}
+        if tls_ca_path and not tls_permissive:
+            self._tls["ca_certs"] = tls_ca_path
+        if tls_client_cert is not None:
+            self._tls["cert_file"], self._tls["key_file"] = tls_client_cert
+        # http_proxy/https_proxy/no_proxy as curl reads them, looked up once: every request
+        # goes to this one host
+        env = requests.utils.get_environ_proxies(self.base_url)
+        self._proxy = proxy or env.get(parts.scheme) or env.get("all") or None
+        ua = USER_AGENT if not append_user_agent else f"{USER_AGENT} {append_user_agent}"
+        self._headers = {"User-Agent": ua, "Accept-Encoding": "identity"}
+        if auth is not None:
+            self._headers["Authorization"] = urllib3.util.make_headers(basic_auth=auth)["authorization"]
+        for k, v in extra_headers:
+            self._headers[k] = v
+        self.n_network_retries = max(0, n_network_retries)
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after
+        self.low_speed_limit = low_speed_limit
+        self.low_speed_time = low_speed_time
+        self.connect_timeout = connect_timeout
+        self._local = threading.local()
+        self._adapters: List[WatchedAdapter] = []
+        self._lock = threading.Lock()
+        if tls_permissive:
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+
+    # -- connections ---------------------------------------------------------------------
+    def _manager(self) -> urllib3.PoolManager:
+        """This thread's connection manager. The requests adapter of :mod:`ociclient.deadline`
+        makes it (so its connections report to the watchdog), but requests are sent through
+        urllib3 directly: a ``requests.Session`` costs more CPU per request than the whole GET
+        of an object over loopback, and a pull makes thousands."""
+        m: Optional[urllib3.PoolManager] = getattr(self._local, "manager", None)
+        if m is None:
+            # one thread, one connection at a time: the pool needs no more
+            adapter = WatchedAdapter(pool_connections=2, pool_maxsize=2, max_retries=0)
+            adapter.init_poolmanager(2, 2, **self._tls)
+            m = adapter.proxy_manager_for(self._proxy, **self._tls) if self._proxy else adapter.poolmanager
+            self._local.manager = m
+            with self._lock:
+                self._adapters.append(adapter)
+        return m
+
+    def close(self) -> None:
+        with self._lock:
+            adapters, self._adapters = self._adapters, []
+        for a in adapters:
+            a.close()
+        self._local = threading.local()
+
+    # -- the protocol --------------------------------------------------------------------
+    def url_of(self, path: str) -> str:
+        if path.startswith("/") or ".." in path.split("/"):
+            raise FetchError(f"Invalid remote path {path!r}", path)
+        return self.base_url + quote(path, safe="/")
+
+    def fetch_bytes(self, path: str, max_size: int) -> bytes:
+        buf = io.BytesIO()
+        self.fetch_to(path, buf, max_size)
+        return buf.getvalue()
+
+    def fetch_to(self, path: str, sink: BinaryIO, max_size: int) -> int:
+        url = self.url_of(path)
+        tries = self.n_network_retries + 1
+        for attempt in range(tries):
+            if attempt:
+                _sink_restart(sink)
+            try:
+                return self._try(url, path, sink, max_size)
+            except _Retry as e:
+                if attempt + 1 >= tries:
+                    raise FetchError(f"While fetching {url}: {e} (after {tries} tries)", path) from None
+                time.sleep(self._delay(attempt, e.retry_after))
+        raise AssertionError("unreachable")
+
+    def _delay(self, attempt: int, retry_after: Optional[float]) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        d = min(self.max_backoff, self.backoff * (2 ** attempt))
+        return d * (0.75 + random.random() * 0.5)
+
+    # -- one try -------------------------------------------------------------------------
+    def _try(self, url: str, path: str, sink: BinaryIO, max_size: int) -> int:
+        start = time.monotonic()
+        total = None if self.timeout is None else start + self.timeout
+        window = self.low_speed_time
+
+        def limit(t: float) -> float:
+            return t if total is None else min(t, total)
+
+        manager = self._manager()
+        try:
+            with watch(limit(start + window), "no progress") as entry:
+                assert entry is not None
+
+                def progressed() -> None:
+                    entry.postpone(limit(time.monotonic() + window))
+
+                resp = self._get(manager, url, path)
+                progressed()  # the headers came: the body's first window starts
+                try:
+                    return self._body(resp, url, path, sink, max_size, progressed)
+                finally:
+                    _close(resp)
+        except DeadlineExceeded:
+            if total is not None and time.monotonic() >= total:
+                raise _Retry(f"no complete answer within {self.timeout:g} s") from None
+            raise _Retry(f"slower than {self.low_speed_limit} bytes/s for {window:g} s") from None
+        except urllib3.exceptions.SSLError as e:
+            raise FetchError(f"While fetching {url}: TLS: {e}", path) from None
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            raise _Retry(f"{type(e).__name__}: {e}") from None
+
+    def _get(self, manager: urllib3.PoolManager, url: str, path: str) -> urllib3.BaseHTTPResponse:
+        for _ in range(MAX_REDIRECTS + 1):
+            try:
+                resp = manager.urlopen("GET", url, headers=self._headers, redirect=False, retries=False,
+                                       preload_content=False, decode_content=False,
+                                       timeout=urllib3.Timeout(connect=self.connect_timeout,
+                                                               read=self.low_speed_time))
+            except urllib3.exceptions.LocationParseError as e:
+                raise FetchError(f"While fetching {url}: {e}", path) from None
+            code = resp.status
+            if code in _REDIRECTS and resp.headers.get("Location"):
+                _drain(resp)
+                new = urljoin(url, resp.headers["Location"])
+                if not _same_host_redirect(url, new):
+                    raise FetchError(f"While fetching {url}: refusing redirect to {new[:200]!r} "
+                                     "(only redirects within the same host are followed)", path)
+                url = new
+                continue
+            if 200 <= code < 300:
+                return resp
+            _drain(resp)
+            if code in _NOT_FOUND:
+                raise NotFound(f"While fetching {url}: Server returned HTTP {code}", path)
+            raise _Retry(f"Server returned HTTP {code}",
+                         parse_retry_after(resp.headers.get("Retry-After")))
+        raise FetchError(f"While fetching {url}: more than {MAX_REDIRECTS} redirects", path)
+
+    def _body(self, resp: urllib3.BaseHTTPResponse, url: str, path: str, sink: BinaryIO, max_size: int,
+              progressed: Callable[[], None]) -> int:
+        cl = resp.headers.get("Content-Length")
+        expected: Optional[int] = None
+        if cl is not None and cl.strip().isdigit():
+            expected = int(cl)
+            if expected > max_size:
+                raise FetchError(f"While fetching {url}: {expected} bytes, more than the "
+                                 f"{max_size} allowed", path)
+        quota = self.low_speed_limit * self.low_speed_time
+        n = 0
+        in_window = 0
+        while True:
+            chunk = resp.read1(CHUNK, decode_content=False)
+            if not chunk:
+                break
+            n += len(chunk)
+            if n > max_size:
+                raise FetchError(f"While fetching {url}: more than the {max_size} bytes allowed",
+                                 path)
+            try:
+                sink.write(chunk)
+            except OSError as e:  # the sink's trouble, not the network's: no retry
+                raise FetchError(f"While fetching {url}: writing: {e}", path) from None
+            in_window += len(chunk)
+            if in_window >= quota:
+                # this window brought enough: the next one starts now
+                in_window = 0
+                progressed()
+        if expected is not None and n != expected:
+            raise _Retry(f"body cut short: {n} of {expected} bytes")
+        resp.release_conn()
+        return n
+
+
+def _drain(resp: urllib3.BaseHTTPResponse) -> None:
+    """Read a small error/redirect body so the connection can serve the next request."""
+    try:
+        cl = resp.headers.get("Content-Length")
+        if cl is not None and cl.isdigit() and int(cl) <= _DRAIN:
+            resp.read(int(cl) + 1, decode_content=False)
+            resp.release_conn()
+        else:
+            _close(resp)
+    except (OSError, urllib3.exceptions.HTTPError):
+        _close(resp)
+
+
+def _close(resp: urllib3.BaseHTTPResponse) -> None:
+    """Close an answer not read to its end, and give its (closed) connection back to the
+    pool, which reconnects it for the next request; a completely read answer gave its
+    connection back already."""
+    resp.close()
+    resp.release_conn()
