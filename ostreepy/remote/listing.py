@@ -18,7 +18,7 @@ import attrs
 
 from ..store.repo import Repo
 from .config import Remote, RemoteError, load_remote
-from .fetcher import Fetcher, NotFound, fetcher_for
+from .fetcher import Fetcher, NotFound, fetcher_for_remote
 from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
 
 __all__ = ["RemoteSummary", "fetch_summary", "remote_refs", "NoSummaryError"]
@@ -51,7 +51,7 @@ def _fetcher(remote: Remote) -> Fetcher:
         raise RemoteError(f'Remote "{remote.name}" uses a metalink, which ostreepy does not fetch yet')
     if url.startswith("mirrorlist="):
         raise RemoteError(f'Remote "{remote.name}" uses a mirrorlist, which ostreepy does not fetch yet')
-    return fetcher_for(url, tls_permissive=remote.option_bool("tls-permissive", False))
+    return fetcher_for_remote(remote)
 
 
 def _get(fetcher: Fetcher, path: str, limit: int) -> Optional[bytes]:

@@ -58,7 +58,7 @@ from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
 from ..store.timestamps import downgrade_message
 from . import trust
 from .config import Remote, load_remote
-from .fetcher import FetchError, Fetcher, NotFound, fetcher_for
+from .fetcher import FetchError, Fetcher, NotFound, fetcher_for_remote
 from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
 
 __all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_local"]
@@ -786,8 +786,7 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
         raise PullError("Static deltas are not supported yet (--require-static-deltas)")
     rem = remote if isinstance(remote, Remote) else load_remote(repo, remote)
     own_fetcher = fetcher is None
-    f = fetcher if fetcher is not None else fetcher_for(
-        rem.url, tls_permissive=rem.option_bool("tls-permissive", False))
+    f = fetcher if fetcher is not None else fetcher_for_remote(rem)
     caches: List[Repo] = []
     try:
         for c in localcache_repos:
