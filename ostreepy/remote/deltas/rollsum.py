@@ -1,0 +1,97 @@
+"""Rolling-checksum chunk matching, as libostree's ``ostree-rollsum.c`` over
+bup's ``bupsplit.c``.
+
+A file is cut where bup's rolling sum over a 64-byte window has its low 13
+bits all set (chunks of about 8 KiB, at most 32 KiB); chunks are keyed by
+zlib crc32.  A chunk of the new file that has a chunk of the same crc, length
+and bytes in the old file is a match.  Only the low 13 bits of bup's two sums
+decide a cut, so they are kept modulo 2**13 (the arithmetic wraps the same).
+Pure code over bytes.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Dict, List, Tuple
+
+import attrs
+
+BLOBBITS = 13
+BLOBSIZE = 1 << BLOBBITS
+WINDOWSIZE = 1 << (7 - 1)
+CHAR_OFFSET = 31
+BLOB_MAX = 8192 * 4
+_MASK = BLOBSIZE - 1
+
+
+def find_ofs(buf: bytes, start: int, end: int) -> int:
+    """bupsplit_find_ofs over buf[start:end]: the length of the first chunk, or 0."""
+    s1 = (WINDOWSIZE * CHAR_OFFSET) & _MASK
+    s2 = (WINDOWSIZE * (WINDOWSIZE - 1) * CHAR_OFFSET) & _MASK
+    k = WINDOWSIZE * CHAR_OFFSET
+    for count in range(start, end):
+        drop = buf[count - WINDOWSIZE] if count - WINDOWSIZE >= start else 0
+        s1 = (s1 + buf[count] - drop) & _MASK
+        s2 = (s2 + s1 - WINDOWSIZE * drop - k) & _MASK
+        if s2 == _MASK:
+            return count - start + 1
+    return 0
+
+
+def chunks(buf: bytes) -> List[Tuple[int, int, int]]:
+    """(crc32, start, length) of each chunk, in order."""
+    out = []
+    start = 0
+    remaining = len(buf)
+    at_end = False
+    while remaining > 0:
+        if not at_end:
+            offset = find_ofs(buf, start, start + remaining)
+            if offset == 0:
+                at_end = True
+                offset = min(BLOB_MAX, remaining)
+            elif offset > BLOB_MAX:
+                offset = BLOB_MAX
+        else:
+            offset = min(BLOB_MAX, remaining)
+        out.append((zlib.crc32(buf[start:start + offset]), start, offset))
+        start += offset
+        remaining -= offset
+    return out
+
+
+@attrs.frozen
+class RollsumMatches:
+    #: (length, to_start, from_start), sorted by to_start
+    matches: Tuple[Tuple[int, int, int], ...]
+    crcmatches: int
+    bufmatches: int
+    total: int
+    match_size: int
+
+
+def compute_matches(old: bytes, new: bytes) -> RollsumMatches:
+    by_crc: Dict[int, List[Tuple[int, int]]] = {}
+    for crc, start, length in chunks(old):
+        by_crc.setdefault(crc, []).append((start, length))
+    to_by_crc: Dict[int, List[Tuple[int, int]]] = {}
+    for crc, start, length in chunks(new):
+        to_by_crc.setdefault(crc, []).append((start, length))
+    matches = []
+    crcmatches = bufmatches = total = match_size = 0
+    for crc, to_chunks in to_by_crc.items():
+        from_chunks = by_crc.get(crc)
+        if from_chunks is not None:
+            crcmatches += 1
+            for to_start, to_len in to_chunks:
+                for from_start, from_len in from_chunks:
+                    if from_len != to_len:
+                        continue
+                    if old[from_start:from_start + from_len] == new[to_start:to_start + to_len]:
+                        bufmatches += 1
+                        match_size += to_len
+                        matches.append((to_len, to_start, from_start))
+                        break
+        total += len(to_chunks)
+    matches.sort(key=lambda m: m[1])
+    return RollsumMatches(tuple(matches), crcmatches, bufmatches, total, match_size)
