@@ -171,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("keys", nargs="*", metavar="KEY-ID")
     p.set_defaults(func="cmd_sign")
 
+    from .delta import register as register_static_delta  # argparse only; the delta code loads per verb
+    register_static_delta(sub, _add_repo_arg)
+
     for name, register in _EXTRA_PARSERS:
         register(sub)
     for command, help_text in _EXTRA_HELP.items():

@@ -200,14 +200,14 @@ def query_exists(repo: Repo, name: str) -> bool:
 # ------------------------------------------------------------------ show
 
 def format_size(n: int) -> str:
-    """GLib's g_format_size (SI units, one decimal)."""
+    """GLib's g_format_size (SI units, one decimal, a no-break space before the unit)."""
     if n < 1000:
         return f"{n} byte" if n == 1 else f"{n} bytes"
     value = float(n)
     for unit in ("kB", "MB", "GB", "TB", "PB", "EB"):
         value /= 1000.0
         if value < 1000.0 or unit == "EB":
-            return f"{value:.1f} {unit}"
+            return f"{value:.1f}\u00a0{unit}"
     raise AssertionError  # pragma: no cover
 
 
