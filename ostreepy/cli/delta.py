@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional
 
 from ..errors import OstreeError
+
+if TYPE_CHECKING:
+    from ..store.repo import Repo
+    from ..store.signing import Signer
 
 _VERBS = {
     "list": "List static delta files",
@@ -30,7 +34,8 @@ class _UsageError(OstreeError):
     pass
 
 
-def register(sub: Any, add_repo_arg: Any) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
+             add_repo_arg: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser("static-delta", help="Static delta related commands")
     add_repo_arg(p)
     verbs = p.add_subparsers(dest="delta_verb", metavar="VERB")
@@ -81,7 +86,7 @@ def _strtoull(text: str) -> int:
     return int(digits) if digits else 0
 
 
-def _signer(args: argparse.Namespace, type_: str) -> Any:
+def _signer(args: argparse.Namespace, type_: str) -> "Signer":
     from ..store.signing import Signer, load_public_keys
     keys: List[str] = list(args.keys)
     if keys and not args.keys_file:
@@ -159,7 +164,7 @@ def cmd_static_delta(args: argparse.Namespace) -> int:
     raise _UsageError(f'Unknown "static-delta" subcommand \'{verb}\'')
 
 
-def _generate(repo: Any, args: argparse.Namespace) -> int:
+def _generate(repo: "Repo", args: argparse.Namespace) -> int:
     from ..remote.deltas.compile import GenerateOptions, generate
     from ..remote.deltas.format import delta_name
     from ..store.signing import read_key_file
@@ -177,6 +182,7 @@ def _generate(repo: Any, args: argparse.Namespace) -> int:
         from_source = args.from_rev
     from_resolved = repo.resolve_rev(from_source) if from_source else None
     to_resolved = repo.resolve_rev(to_rev)
+    assert to_resolved is not None  # resolve_rev raises for a missing rev
     if args.if_not_exists:
         from ..remote.deltas.store import query_exists
         name = delta_name(from_resolved, to_resolved)
@@ -204,5 +210,9 @@ def _generate(repo: Any, args: argparse.Namespace) -> int:
     _print(f"  From: {from_resolved or 'empty'}")
     _print(f"  To:   {to_resolved}")
     sys.stdout.flush()
-    generate(repo, from_resolved, to_resolved, opts, log=lambda line: sys.stderr.write(line + "\n"))
+
+    def log(line: str) -> None:
+        sys.stderr.write(line + "\n")
+
+    generate(repo, from_resolved, to_resolved, opts, log=log)
     return 0

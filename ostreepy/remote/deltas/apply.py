@@ -260,7 +260,7 @@ class _Executor:
                     raise DeltaError(f"opcode close: object {self.target[1]} has {out.tell()} bytes, "
                                      f"expected {self.size}")
                 out.seek(0)
-                self.repo.write_content(self.header, out, self.size, expected=self.target[1])  # type: ignore[arg-type]
+                self.repo.write_content(self.header, out, self.size, expected=self.target[1])
                 self.written += 1
             finally:
                 out.close()

@@ -26,15 +26,16 @@ slow on large ones: the compiler caps what it hands to it.
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, List, Sequence, Union
+import mmap
+from typing import Callable, Dict, Iterator, List, Sequence, Tuple, Union
 
 from .format import DeltaError
 
-Buffer = Union[bytes, bytearray, memoryview]
+Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
 
 _INT_MAX = 0x7FFFFFFF
 _CMP_WINDOW = 256
-_MASKS: dict = {}
+_MASKS: Dict[int, Tuple[int, int]] = {}
 
 
 def offtin(buf: Buffer) -> int:
@@ -50,7 +51,7 @@ def offtout(x: int) -> bytes:
     return bytes(b)
 
 
-def _masks(n: int) -> tuple:
+def _masks(n: int) -> Tuple[int, int]:
     m = _MASKS.get(n)
     if m is None:
         m = (int.from_bytes(b"\x7f" * n, "little"), int.from_bytes(b"\x80" * n, "little"))
@@ -67,7 +68,8 @@ def add_bytes(a: Buffer, b: Buffer) -> bytes:
     x = int.from_bytes(a, "little")
     y = int.from_bytes(b, "little")
     low, high = _masks(n)
-    return (((x & low) + (y & low)) ^ ((x ^ y) & high)).to_bytes(n, "little")
+    r: int = ((x & low) + (y & low)) ^ ((x ^ y) & high)
+    return r.to_bytes(n, "little")
 
 
 def sub_bytes(a: Buffer, b: Buffer) -> bytes:
@@ -191,7 +193,7 @@ def _matchlen(old: bytes, a: int, new: bytes, b: int) -> int:
     return i
 
 
-def _search(sa: Sequence[int], old: bytes, new: bytes, scan: int) -> tuple:
+def _search(sa: Sequence[int], old: bytes, new: bytes, scan: int) -> Tuple[int, int]:
     st, en = 0, len(old)
     probe = new[scan:scan + _CMP_WINDOW]
     while en - st >= 2:

@@ -32,7 +32,7 @@ import os
 import stat
 import tempfile
 import time
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import attrs
 
@@ -128,7 +128,7 @@ def _content(repo: Repo, checksum: str) -> Tuple[FileHeader, bytes]:
 
 
 def _walk_names(repo: Repo, root_tree: str, out: Dict[str, List[str]],
-                only: Optional[set] = None) -> None:
+                only: Optional[Set[str]] = None) -> None:
     stack = [root_tree]
     seen = set()
     while stack:
@@ -145,7 +145,7 @@ def _walk_names(repo: Repo, root_tree: str, out: Dict[str, List[str]],
             stack.append(sub)
 
 
-def _sizenames(repo: Repo, root_tree: str, only: Optional[set]) -> List[Tuple[int, str, List[str]]]:
+def _sizenames(repo: Repo, root_tree: str, only: Optional[Set[str]]) -> List[Tuple[int, str, List[str]]]:
     names: Dict[str, List[str]] = {}
     _walk_names(repo, root_tree, names, only)
     out = []
@@ -181,7 +181,7 @@ def _candidate(size: int, basenames: List[str]) -> bool:
     return True
 
 
-def similar_objects(repo: Repo, from_tree: str, to_tree: str, new_regular: set) -> Dict[str, str]:
+def similar_objects(repo: Repo, from_tree: str, to_tree: str, new_regular: Set[str]) -> Dict[str, str]:
     """to-checksum -> from-checksum of modified files (``_ostree_delta_compute_similar_objects``)."""
     from_sizes = _sizenames(repo, from_tree, None)
     to_sizes = _sizenames(repo, to_tree, new_regular)
@@ -238,7 +238,7 @@ def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
     to_commit = repo.load_commit(to_checksum)
     to_bytes = repo.load_metadata(ObjectType.COMMIT, to_checksum)
     to_reach = repo.traverse_commit(to_checksum)
-    from_reach: Dict = {}
+    from_reach: Dict[Tuple[str, ObjectType], None] = {}
     from_commit = None
     if from_checksum is not None:
         from_commit = repo.load_commit(from_checksum)
@@ -277,12 +277,12 @@ def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
             continue
         _, old = _content(repo, from_c)
         _, new = _content(repo, to_c)
-        m = compute_matches(old, new)
-        if m.total and (m.bufmatches * 100) // m.total >= 50:
-            say(f"rollsum for {from_c} -> {to_c}; crcs={m.crcmatches} bufs={m.bufmatches} "
-                f"total={m.total} matchsize={m.match_size}")
-            rollsums[to_c] = (from_c, m.matches)
-            rollsum_size += m.match_size
+        rs = compute_matches(old, new)
+        if rs.total and (rs.bufmatches * 100) // rs.total >= 50:
+            say(f"rollsum for {from_c} -> {to_c}; crcs={rs.crcmatches} bufs={rs.bufmatches} "
+                f"total={rs.total} matchsize={rs.match_size}")
+            rollsums[to_c] = (from_c, rs.matches)
+            rollsum_size += rs.match_size
             continue
         if options.bsdiff and len(old) + len(new) <= options.max_bsdiff_size * MB \
                 and len(old) + len(new) <= PYTHON_BSDIFF_LIMIT:

@@ -173,15 +173,15 @@ def reindex(repo: Repo, to_checksum: Optional[str] = None) -> None:
                 entries[fmt.delta_name(frm, to)] = Variant("ay", superblock_digest(repo, frm, to))
             data = serialize_index(entries)
             try:
-                with open(path, "rb") as f:
-                    if f.read() == data:
+                with open(path, "rb") as existing:
+                    if existing.read() == data:
                         continue
             except FileNotFoundError:
                 pass
             os.makedirs(os.path.dirname(path), mode=0o775, exist_ok=True)
             tmp = f"{path}.tmp{os.getpid()}"
-            with open(tmp, "wb") as f:
-                f.write(data)
+            with open(tmp, "wb") as out:
+                out.write(data)
             os.chmod(tmp, 0o644)
             os.rename(tmp, path)
 
@@ -237,10 +237,10 @@ def show_lines(repo: Repo, name_or_path: str) -> List[str]:
     lines.append(f"Timestamp: {sb.timestamp}")
     lines.append(f"Number of parents: {len(sb.dependencies) // 64}")
     lines.append(f"Number of fallback entries: {len(sb.fallbacks)}")
-    fsize = sum(f.size for f in sb.fallbacks)
-    fusize = sum(f.usize for f in sb.fallbacks)
-    for f in sb.fallbacks:
-        lines.append(f"  {f.checksum}")
+    fsize = sum(fb.size for fb in sb.fallbacks)
+    fusize = sum(fb.usize for fb in sb.fallbacks)
+    for fb in sb.fallbacks:
+        lines.append(f"  {fb.checksum}")
     lines.append(f"Total Fallback Size: {fsize} ({format_size(fsize)})")
     lines.append(f"Total Fallback Uncompressed Size: {fusize} ({format_size(fusize)})")
     lines.append(f"Number of parts: {len(sb.parts)}")
