@@ -93,6 +93,12 @@ The events, by operation:
    * -
      - :class:`Message`
      - a line ostree would print or send to the journal
+   * - static delta apply
+     - :class:`DeltaPartApplied`
+     - per part run (or skipped: all its objects were there)
+   * - static delta generate
+     - :class:`Message`
+     - the lines ``ostree static-delta generate`` prints on stderr
 
 Upgrading from the old ``ProgressEvent(kind, fields)``: the kinds map as
 ``file`` -> :class:`FileWritten` (commit) or :class:`FileCheckedOut`
@@ -414,10 +420,21 @@ class Message(ProgressEvent):
     text: str
 
 
+@attrs.frozen
+class DeltaPartApplied(ProgressEvent):
+    """Static delta: part ``index`` of ``total`` has run, writing ``written``
+    objects; ``skipped`` when all of its objects were already present."""
+
+    index: int
+    total: int
+    written: int
+    skipped: bool
+
+
 __all__ = [
     "ProgressEvent", "ProgressCallback", "emit", "serialized",
     "FileWritten", "FileCheckedOut", "FsckStarted", "ObjectChecked", "ObjectPruned",
     "LayerStarted", "LayerBytes", "ObjectImported", "LayerImported", "LayerDone", "ImportStarted", "ImportDone",
     "ObjectExported", "LayerWritten", "LayerUploadBytes", "ImageEncapsulated",
-    "DeploymentCheckoutStarted", "KernelInstallStarted", "Message",
+    "DeploymentCheckoutStarted", "KernelInstallStarted", "Message", "DeltaPartApplied",
 ]

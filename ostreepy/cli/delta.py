@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, List, Optional
 from ..errors import OstreeError
 
 if TYPE_CHECKING:
+    from ..progress import ProgressEvent
     from ..store.repo import Repo
     from ..store.signing import Signer
 
@@ -165,6 +166,7 @@ def cmd_static_delta(args: argparse.Namespace) -> int:
 
 
 def _generate(repo: "Repo", args: argparse.Namespace) -> int:
+    from ..progress import Message
     from ..remote.deltas.compile import GenerateOptions, generate
     from ..remote.deltas.format import delta_name
     from ..store.signing import read_key_file
@@ -189,12 +191,11 @@ def _generate(repo: "Repo", args: argparse.Namespace) -> int:
         if query_exists(repo, name):
             _print(f"Delta {name} already exists.")
             return 0
-    if args.set_endianness not in (None, "l"):
-        if args.set_endianness == "B":
-            raise _UsageError("Big-endian deltas are not written by ostreepy")
+    if args.set_endianness not in (None, "l", "B"):
         raise _UsageError(f"Invalid endianness '{args.set_endianness}'")
+    big_endian = args.set_endianness == "B"  # the host (x86, arm64) is little-endian
     if args.swap_endianness:
-        raise _UsageError("Big-endian deltas are not written by ostreepy")
+        big_endian = not big_endian
     sign = None
     keys = list(args.sign_keys or [])
     if args.keys_file:
@@ -205,14 +206,16 @@ def _generate(repo: "Repo", args: argparse.Namespace) -> int:
         min_fallback_size=_strtoull(args.min_fallback_size) if args.min_fallback_size else 4,
         max_bsdiff_size=_strtoull(args.max_bsdiff_size) if args.max_bsdiff_size else 128,
         max_chunk_size=_strtoull(args.max_chunk_size) if args.max_chunk_size else 32,
-        bsdiff=not args.disable_bsdiff, inline=args.inline, filename=args.filename, sign=sign)
+        bsdiff=not args.disable_bsdiff, inline=args.inline, filename=args.filename, sign=sign,
+        big_endian=big_endian)
     _print("Generating static delta:")
     _print(f"  From: {from_resolved or 'empty'}")
     _print(f"  To:   {to_resolved}")
     sys.stdout.flush()
 
-    def log(line: str) -> None:
-        sys.stderr.write(line + "\n")
+    def log(ev: "ProgressEvent") -> None:
+        if isinstance(ev, Message):
+            sys.stderr.write(ev.text + "\n")
 
-    generate(repo, from_resolved, to_resolved, opts, log=log)
+    generate(repo, from_resolved, to_resolved, opts, progress=log)
     return 0

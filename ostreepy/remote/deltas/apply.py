@@ -27,6 +27,7 @@ from typing import BinaryIO, Callable, List, Optional, Tuple, Union
 import attrs
 
 from ...errors import OstreeError, SignatureError
+from ...progress import DeltaPartApplied, ProgressCallback
 from ...store.objects import FileHeader, ObjectType
 from ...store.repo import Repo
 from . import format as fmt
@@ -314,7 +315,8 @@ def verify_signature(sb: Superblock, verifier: Callable[[bytes, List[bytes]], st
 
 def apply_offline(repo: Repo, path: str,
                   verifier: Optional[Callable[[bytes, List[bytes]], str]] = None,
-                  sign_type: str = "ed25519", skip_validation: bool = False) -> ApplyResult:
+                  sign_type: str = "ed25519", skip_validation: bool = False,
+                  progress: Optional[ProgressCallback] = None) -> ApplyResult:
     """``ostree static-delta apply-offline PATH``: PATH is a delta directory or
     its superblock file; parts are read beside it."""
     if os.path.isdir(path):
@@ -351,6 +353,8 @@ def apply_offline(repo: Repo, path: str,
                 raise DeltaError(f"Delta part has too new version {header.version}")
             if part_have_all_objects(repo, header):
                 results.append(PartResult(i, 0, True, ()))
+                if progress is not None:
+                    progress(DeltaPartApplied(i, len(sb.parts), 0, True))
                 continue
             inline = sb.inline_part(i)
             try:
@@ -368,6 +372,8 @@ def apply_offline(repo: Repo, path: str,
             except DeltaError as e:
                 raise DeltaError(f"Executing delta part {i}: {e}") from None
             results.append(PartResult(i, written, False, fmt.count_ops(ops)))
+            if progress is not None:
+                progress(DeltaPartApplied(i, len(sb.parts), written, False))
         if not repo.has_object(sb.to_checksum, ObjectType.COMMIT):
             detached = sb.detached_metadata()
             if detached is not None:

@@ -32,10 +32,11 @@ import os
 import stat
 import tempfile
 import time
-from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import attrs
 
+from ...progress import Message, ProgressCallback
 from ...store.gvariant import Variant
 from ...store.objects import FileHeader, ObjectType
 from ...store.repo import Repo
@@ -62,6 +63,8 @@ class GenerateOptions:
     #: (sign type, secret keys): each key adds one signature
     sign: Optional[Tuple[str, Sequence[str]]] = None
     metadata: Mapping[str, Variant] = attrs.field(factory=dict)
+    #: write the sizes big-endian (ostree's ``--set-endianness=B``/``--swap-endianness``)
+    big_endian: bool = False
     timestamp: Optional[int] = None
 
 
@@ -225,15 +228,15 @@ def _storage_size(repo: Repo, checksum: str, objtype: ObjectType) -> int:
 
 def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
              options: GenerateOptions = GenerateOptions(),
-             log: Optional[Callable[[str], None]] = None) -> GenerateResult:
+             progress: Optional[ProgressCallback] = None) -> GenerateResult:
     """Write the delta FROM -> TO (None: from scratch) into the repository
     (or beside ``options.filename``)."""
     lines: List[str] = []
 
     def say(line: str) -> None:
         lines.append(line)
-        if log is not None:
-            log(line)
+        if progress is not None:
+            progress(Message(line))
 
     to_commit = repo.load_commit(to_checksum)
     to_bytes = repo.load_metadata(ObjectType.COMMIT, to_checksum)
@@ -404,7 +407,7 @@ def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
         sbname = "superblock"
         os.makedirs(outdir, mode=0o775, exist_ok=True)
     metadata: Dict[str, Variant] = dict(options.metadata)
-    metadata["ostree.endianness"] = Variant("y", ord("l"))
+    metadata["ostree.endianness"] = Variant("y", ord("B" if options.big_endian else "l"))
     for i, p in enumerate(parts):
         assert p.file is not None
         if options.inline:
@@ -416,7 +419,8 @@ def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
         metadata[fmt.delta_path(from_checksum, to_checksum, "commitmeta")] = Variant("a{sv}", dict(detached))
     ts = options.timestamp if options.timestamp is not None else int(time.time())
     sb = fmt.serialize_superblock(metadata, ts, from_checksum, to_checksum, to_bytes,
-                                  [p.header for p in parts if p.header is not None], fallbacks)
+                                  [p.header for p in parts if p.header is not None], fallbacks,
+                                  big_endian=options.big_endian)
     compressed = sum(len(p.file or b"") for p in parts)
     uncompressed = sum(p.uncompressed_size for p in parts)
     say(f"uncompressed={uncompressed} compressed={compressed} loose={loose_compressed}")

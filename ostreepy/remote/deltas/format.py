@@ -356,15 +356,19 @@ def parse_superblock(data: bytes) -> Superblock:
 
 def serialize_superblock(metadata: Mapping[str, Variant], timestamp: int, from_checksum: Optional[str],
                          to_checksum: str, commit: bytes, parts: Sequence[PartHeader],
-                         fallbacks: Sequence[Fallback]) -> bytes:
-    """Little-endian superblock bytes; the caller puts ``ostree.endianness`` in ``metadata``."""
+                         fallbacks: Sequence[Fallback], big_endian: bool = False) -> bytes:
+    """Superblock bytes; the sizes of parts and fallbacks little-endian, or big-endian
+    with ``big_endian`` (``--swap-endianness``).  The caller puts the matching
+    ``ostree.endianness`` in ``metadata``."""
     commit_value = gvariant.deserialize(COMMIT_TYPE, commit)
+    s64 = _swap64 if big_endian else (lambda v: v)
+    s32 = gvariant.bswap32 if big_endian else (lambda v: v)
     value = (
         dict(metadata), _swap64(timestamp),
         checksum_to_bytes(from_checksum) if from_checksum else b"",
         checksum_to_bytes(to_checksum), commit_value, b"",
-        [(p.version, checksum_to_bytes(p.checksum), p.size, p.usize, p.objects_raw) for p in parts],
-        [(int(f.objtype), checksum_to_bytes(f.checksum), f.size, f.usize) for f in fallbacks],
+        [(s32(p.version), checksum_to_bytes(p.checksum), s64(p.size), s64(p.usize), p.objects_raw) for p in parts],
+        [(int(f.objtype), checksum_to_bytes(f.checksum), s64(f.size), s64(f.usize)) for f in fallbacks],
     )
     out = gvariant.serialize(SUPERBLOCK_TYPE, value)
     return out
