@@ -141,29 +141,24 @@ def bspatch(old: Buffer, newsize: int, patch: Buffer) -> Iterator[bytes]:
 # ------------------------------------------------------------------ bsdiff
 
 def suffix_array(s: bytes) -> List[int]:
-    """Suffix array of ``s`` with the empty suffix (index len(s)) first, as qsufsort's."""
+    """Suffix array of ``s`` with the empty suffix (index len(s)) first, as qsufsort's.
+
+    Prefix doubling: ranks of the first 8 bytes are built arithmetically (byte+1
+    in base 257, 0 past the end so a shorter suffix sorts first), then each round
+    sorts on (rank of i, rank of i+k) packed into one integer.
+    """
     n = len(s)
-    rank = [c + 1 for c in s]
-    rank.append(0)
-    sa = sorted(range(n + 1), key=rank.__getitem__)
-    # ranks from the first byte alone
-    new = [0] * (n + 1)
-    r = 0
-    prev = -1
-    for i in sa:
-        v = rank[i]
-        if v != prev:
-            r += 1
-            prev = v
-        new[i] = r
-    rank = new
-    k = 1
+    k1 = [c + 1 for c in s] + [0] * 8
+    k2 = [a * 257 + b for a, b in zip(k1, k1[1:])]
+    k4 = [a * 66049 + b for a, b in zip(k2, k2[2:])]
+    keys = [a * 4362470401 + b for a, b in zip(k4, k4[4:n + 5])]
+    del k1, k2, k4
+    sa = list(range(n + 1))
+    k = 8
     width = n + 2
-    while r < n + 1:
-        shifted = rank[k:] + [0] * min(k, n + 1)
-        keys = [a * width + b for a, b in zip(rank, shifted)]
+    while True:
         sa.sort(key=keys.__getitem__)
-        new = [0] * (n + 1)
+        rank = [0] * (n + 1)
         r = 0
         prev = -1
         for i in sa:
@@ -171,10 +166,12 @@ def suffix_array(s: bytes) -> List[int]:
             if v != prev:
                 r += 1
                 prev = v
-            new[i] = r
-        rank = new
+            rank[i] = r
+        if r == n + 1 or k > n:
+            return sa
+        shifted = rank[k:] + [0] * min(k, n + 1)
+        keys = [a * width + b for a, b in zip(rank, shifted)]
         k *= 2
-    return sa
 
 
 def _matchlen(old: bytes, a: int, new: bytes, b: int) -> int:

@@ -25,7 +25,8 @@ _MASK = BLOBSIZE - 1
 
 
 def find_ofs(buf: bytes, start: int, end: int) -> int:
-    """bupsplit_find_ofs over buf[start:end]: the length of the first chunk, or 0."""
+    """bupsplit_find_ofs over buf[start:end]: the length of the first chunk, or 0.
+    The reference loop, one byte at a time; :func:`chunks` uses the closed form."""
     s1 = (WINDOWSIZE * CHAR_OFFSET) & _MASK
     s2 = (WINDOWSIZE * (WINDOWSIZE - 1) * CHAR_OFFSET) & _MASK
     k = WINDOWSIZE * CHAR_OFFSET
@@ -38,15 +39,53 @@ def find_ofs(buf: bytes, start: int, end: int) -> int:
     return 0
 
 
+# After byte t, bup's s2 is WINDOWSIZE*(WINDOWSIZE-1)*CHAR_OFFSET plus the bytes
+# of the window weighted by age (the newest 1, the oldest 64): each step adds s1,
+# the window's sum.  So s2 at t is (t+1)*sum(x[i]) - sum(i*x[i]) over the window,
+# from two prefix sums, and depends on where the chunk started only for its first
+# 63 bytes (the window still reaches back before the start, where bup has zeros).
+_S2_INIT = WINDOWSIZE * (WINDOWSIZE - 1) * CHAR_OFFSET
+
+
+class _Splitter:
+    def __init__(self, buf: bytes) -> None:
+        from itertools import accumulate
+        self.n = len(buf)
+        self.p1 = [0, *accumulate(buf)]
+        self.p2 = [0, *accumulate(i * b for i, b in enumerate(buf))]
+        p1, p2, w = self.p1, self.p2, WINDOWSIZE
+        # positions whose full-window sum marks a cut
+        self.cuts = [t for t in range(w - 1, self.n)
+                     if ((_S2_INIT + (t + 1) * (p1[t + 1] - p1[t + 1 - w]) - (p2[t + 1] - p2[t + 1 - w]))
+                         & _MASK) == _MASK]
+        self._ci = 0
+
+    def find(self, start: int, end: int) -> int:
+        p1, p2 = self.p1, self.p2
+        head_end = min(start + WINDOWSIZE - 1, end)
+        for t in range(start, head_end):
+            if ((_S2_INIT + (t + 1) * (p1[t + 1] - p1[start]) - (p2[t + 1] - p2[start])) & _MASK) == _MASK:
+                return t - start + 1
+        cuts = self.cuts
+        i = self._ci
+        while i < len(cuts) and cuts[i] < head_end:
+            i += 1
+        self._ci = i  # starts only move forward
+        if i < len(cuts) and cuts[i] < end:
+            return cuts[i] - start + 1
+        return 0
+
 def chunks(buf: bytes) -> List[Tuple[int, int, int]]:
     """(crc32, start, length) of each chunk, in order."""
     out = []
     start = 0
     remaining = len(buf)
     at_end = False
+    splitter = _Splitter(buf) if buf else None
     while remaining > 0:
         if not at_end:
-            offset = find_ofs(buf, start, start + remaining)
+            assert splitter is not None
+            offset = splitter.find(start, start + remaining)
             if offset == 0:
                 at_end = True
                 offset = min(BLOB_MAX, remaining)
