@@ -27,6 +27,8 @@ slow on large ones: the compiler caps what it hands to it.
 from __future__ import annotations
 
 import mmap
+from itertools import accumulate
+from operator import ne
 from typing import Callable, Dict, Iterator, List, Sequence, Tuple, Union
 
 from .format import DeltaError
@@ -77,11 +79,12 @@ def sub_bytes(a: Buffer, b: Buffer) -> bytes:
     n = len(a)
     if n == 0:
         return b""
-    neg = add_bytes(bytes((~c) & 0xFF for c in b), b"\x01" * n)
+    neg = add_bytes(bytes(b).translate(_NOT), b"\x01" * n)
     return add_bytes(a, neg)
 
 
 _PIECE = 1 << 16
+_NOT = bytes(255 - c for c in range(256))
 
 
 def bspatch(old: Buffer, newsize: int, patch: Buffer) -> Iterator[bytes]:
@@ -158,15 +161,13 @@ def suffix_array(s: bytes) -> List[int]:
     width = n + 2
     while True:
         sa.sort(key=keys.__getitem__)
+        # rank = 1 + how many distinct keys come before, scattered back by position
+        sk = list(map(keys.__getitem__, sa))
+        ranks = list(accumulate(map(ne, sk, [None] + sk[:-1])))
         rank = [0] * (n + 1)
-        r = 0
-        prev = -1
-        for i in sa:
-            v = keys[i]
-            if v != prev:
-                r += 1
-                prev = v
-            rank[i] = r
+        for _ in map(rank.__setitem__, sa, ranks):
+            pass
+        r = ranks[-1]
         if r == n + 1 or k > n:
             return sa
         shifted = rank[k:] + [0] * min(k, n + 1)

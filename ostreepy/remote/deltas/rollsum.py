@@ -49,15 +49,27 @@ _S2_INIT = WINDOWSIZE * (WINDOWSIZE - 1) * CHAR_OFFSET
 
 class _Splitter:
     def __init__(self, buf: bytes) -> None:
-        from itertools import accumulate
-        self.n = len(buf)
-        self.p1 = [0, *accumulate(buf)]
-        self.p2 = [0, *accumulate(i * b for i, b in enumerate(buf))]
-        p1, p2, w = self.p1, self.p2, WINDOWSIZE
-        # positions whose full-window sum marks a cut
-        self.cuts = [t for t in range(w - 1, self.n)
-                     if ((_S2_INIT + (t + 1) * (p1[t + 1] - p1[t + 1 - w]) - (p2[t + 1] - p2[t + 1 - w]))
-                         & _MASK) == _MASK]
+        from itertools import accumulate, repeat
+        from operator import mod, mul, sub
+        self.n = n = len(buf)
+        self.p1 = p1 = [0, *accumulate(buf)]
+        self.p2 = p2 = [0, *accumulate(map(mul, range(n), buf))]
+        w = WINDOWSIZE
+        # positions t >= w-1 whose full-window s2 marks a cut, all with C-level loops:
+        # index j stands for t = j + w - 1
+        wsum = map(sub, p1[w:], p1)
+        wisum = map(sub, p2[w:], p2)
+        vals = list(map(mod, map(sub, map(mul, range(w, n + 1), wsum), wisum), repeat(BLOBSIZE)))
+        target = (_MASK - _S2_INIT) % BLOBSIZE
+        cuts = []
+        j = -1
+        while True:
+            try:
+                j = vals.index(target, j + 1)
+            except ValueError:
+                break
+            cuts.append(j + w - 1)
+        self.cuts = cuts
         self._ci = 0
 
     def find(self, start: int, end: int) -> int:
