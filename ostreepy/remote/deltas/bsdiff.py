@@ -163,7 +163,7 @@ def suffix_array(s: bytes) -> List[int]:
         sa.sort(key=keys.__getitem__)
         # rank = 1 + how many distinct keys come before, scattered back by position
         sk = list(map(keys.__getitem__, sa))
-        ranks = list(accumulate(map(ne, sk, [None] + sk[:-1])))
+        ranks = list(accumulate(map(ne, sk, [-1, *sk[:-1]])))  # keys are >= 0
         rank = [0] * (n + 1)
         for _ in map(rank.__setitem__, sa, ranks):
             pass
