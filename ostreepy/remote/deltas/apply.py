@@ -52,6 +52,7 @@ class PartResult:
 
 @attrs.frozen
 class ApplyResult:
+    """What apply-offline did: the delta's ends, per-part results, the signature message."""
     from_checksum: Optional[str]
     to_checksum: str
     parts: Tuple[PartResult, ...]
@@ -289,10 +290,12 @@ def execute_part(repo: Repo, header: PartHeader, part: Union[bytes, BinaryIO, Pa
 
 
 def part_have_all_objects(repo: Repo, header: PartHeader) -> bool:
+    """True when every object a part writes is already in the repository."""
     return all(repo.has_object(c, t) for t, c in header.objects)
 
 
 def read_superblock_file(path: str) -> bytes:
+    """A superblock file's bytes, refusing one past :data:`MAX_SUPERBLOCK_SIZE`."""
     with open(path, "rb") as f:
         data = f.read(MAX_SUPERBLOCK_SIZE + 1)
     if len(data) > MAX_SUPERBLOCK_SIZE:

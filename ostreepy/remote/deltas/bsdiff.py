@@ -1,6 +1,6 @@
 """bsdiff and bspatch in pure Python, in the stream format libostree's bundled
 bsdiff (Matthew Endsley's variant, ``bsdiff/bsdiff.c`` and ``bspatch.c``)
-writes into static deltas: no header and no bzip2, only repeated
+writes into static deltas: no header and no bzip2, only repeated::
 
     ctrl: three 8-byte sign-magnitude little-endian integers (diff length,
           extra length, seek of the old position)
@@ -41,11 +41,13 @@ _MASKS: Dict[int, Tuple[int, int]] = {}
 
 
 def offtin(buf: Buffer) -> int:
+    """An 8-byte sign-magnitude little-endian integer, as bspatch reads it."""
     y = int.from_bytes(bytes(buf[:7]) + bytes((buf[7] & 0x7F,)), "little")
     return -y if buf[7] & 0x80 else y
 
 
 def offtout(x: int) -> bytes:
+    """The 8-byte sign-magnitude little-endian form bsdiff writes."""
     y = -x if x < 0 else x
     b = bytearray(y.to_bytes(8, "little"))
     if x < 0:
@@ -273,6 +275,7 @@ def bsdiff(old: bytes, new: bytes, write: Callable[[bytes], None]) -> None:
 
 
 def bsdiff_bytes(old: bytes, new: bytes) -> bytes:
+    """The whole patch from ``old`` to ``new``."""
     out: List[bytes] = []
     bsdiff(old, new, out.append)
     return b"".join(out)

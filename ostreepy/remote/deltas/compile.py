@@ -54,6 +54,7 @@ MB = 1000 * 1000
 
 @attrs.frozen
 class GenerateOptions:
+    """The options of ``static-delta generate``; sizes in decimal MB as libostree's."""
     min_fallback_size: int = 4
     max_bsdiff_size: int = 128
     max_chunk_size: int = 32
@@ -70,6 +71,7 @@ class GenerateOptions:
 
 @attrs.frozen
 class GenerateResult:
+    """What was generated, with the counters libostree prints."""
     from_checksum: Optional[str]
     to_checksum: str
     superblock_path: str

@@ -69,6 +69,7 @@ def mbase64_from_checksum(checksum: str) -> str:
 
 
 def checksum_from_mbase64(text: str) -> str:
+    """The hex checksum a modified-base64 name encodes (DeltaError if it encodes none)."""
     try:
         raw = base64.b64decode(text.replace("_", "/") + "=", validate=True)
     except ValueError:
@@ -97,6 +98,7 @@ def delta_path(from_checksum: Optional[str], to_checksum: str, target: str = "su
 
 
 def part_path(from_checksum: Optional[str], to_checksum: str, index: int) -> str:
+    """Part ``index`` of a delta, relative to the repository (also the key of an inline part)."""
     return delta_path(from_checksum, to_checksum, str(index))
 
 
@@ -106,6 +108,7 @@ def index_path(to_checksum: str) -> str:
 
 
 def delta_name(from_checksum: Optional[str], to_checksum: str) -> str:
+    """``FROM-TO``, or ``TO`` for a from-scratch delta: how ostree names a delta."""
     return f"{from_checksum}-{to_checksum}" if from_checksum else to_checksum
 
 
@@ -239,6 +242,7 @@ class Superblock:
         return bytes((comp,)) + bytes(payload)
 
     def detached_metadata(self) -> Optional[Dict[str, Variant]]:
+        """The to-commit's detached metadata, when the superblock carries it."""
         v = self.metadata.get(delta_path(self.from_checksum, self.to_checksum, "commitmeta"))
         if v is None or v.type != "a{sv}":
             return None
@@ -246,6 +250,7 @@ class Superblock:
 
 
 def unpack_objects(raw: bytes) -> List[Tuple[ObjectType, str]]:
+    """The (type, checksum) entries of a part header's packed object array."""
     if len(raw) % OBJTYPE_CSUM_LEN:
         raise DeltaError(f"Invalid checksum array length {len(raw)}")
     out = []
@@ -259,6 +264,7 @@ def unpack_objects(raw: bytes) -> List[Tuple[ObjectType, str]]:
 
 
 def pack_objects(objects: Sequence[Tuple[ObjectType, str]]) -> bytes:
+    """The packed object array (type byte, 32 checksum bytes each) of a part header."""
     return b"".join(bytes((int(t),)) + checksum_to_bytes(c) for t, c in objects)
 
 
@@ -375,6 +381,7 @@ def serialize_superblock(metadata: Mapping[str, Variant], timestamp: int, from_c
 
 
 def serialize_signed(superblock: bytes, signatures: Mapping[str, Variant]) -> bytes:
+    """The signed superblock ``(taya{sv})`` around plain superblock bytes."""
     return gvariant.serialize(SIGNED_TYPE, (_swap64(SIGNED_MAGIC), superblock, dict(signatures)))
 
 
@@ -391,6 +398,7 @@ class PartPayload:
 
 
 def parse_part_payload(data: bytes) -> PartPayload:
+    """A decompressed part's ``(a(uuu)aa(ayay)ayay)``; uid, gid and mode come back host-order."""
     try:
         modes, xattrs, payload, ops = gvariant.deserialize(PART_PAYLOAD_TYPE, data)
     except GVariantError as e:
@@ -403,6 +411,7 @@ def parse_part_payload(data: bytes) -> PartPayload:
 def serialize_part_payload(modes: Sequence[Tuple[int, int, int]],
                            xattrs: Sequence[Sequence[Tuple[bytes, bytes]]],
                            payload: bytes, ops: bytes) -> bytes:
+    """The ``(a(uuu)aa(ayay)ayay)`` bytes of a part (before compression)."""
     return gvariant.serialize(PART_PAYLOAD_TYPE, (
         [(gvariant.bswap32(u), gvariant.bswap32(g), gvariant.bswap32(m)) for u, g, m in modes],
         [list(x) for x in xattrs], payload, ops))

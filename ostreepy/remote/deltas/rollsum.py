@@ -113,6 +113,7 @@ def chunks(buf: bytes) -> List[Tuple[int, int, int]]:
 
 @attrs.frozen
 class RollsumMatches:
+    """The chunks of a new file found in an old one, with libostree's counters."""
     #: (length, to_start, from_start), sorted by to_start
     matches: Tuple[Tuple[int, int, int], ...]
     crcmatches: int
@@ -122,6 +123,7 @@ class RollsumMatches:
 
 
 def compute_matches(old: bytes, new: bytes) -> RollsumMatches:
+    """Match the chunks of ``new`` against those of ``old`` (``_ostree_compute_rollsum_matches``)."""
     by_crc: Dict[int, List[Tuple[int, int]]] = {}
     for crc, start, length in chunks(old):
         by_crc.setdefault(crc, []).append((start, length))

@@ -15,8 +15,6 @@ import os
 import shutil
 from typing import Dict, List, Optional, Tuple
 
-import attrs
-
 from ...store import gvariant
 from ...store.gvariant import Variant
 from ...store.objects import is_checksum
@@ -90,6 +88,7 @@ def load_superblock(repo: Repo, name_or_path: str) -> Tuple[Superblock, str]:
 
 
 def superblock_digest(repo: Repo, from_checksum: Optional[str], to_checksum: str) -> bytes:
+    """The sha256 of a delta's superblock file (what summaries and indexes list)."""
     path = os.path.join(delta_dir_for(repo, fmt.delta_name(from_checksum, to_checksum)), "superblock")
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -136,6 +135,7 @@ def list_indexes(repo: Repo) -> List[str]:
 
 
 def serialize_index(entries: Dict[str, Variant]) -> bytes:
+    """A ``delta-indexes/`` file: ``{ostree.static-deltas: {name: digest}}``."""
     return gvariant.serialize("a{sv}", {fmt.SUMMARY_STATIC_DELTAS: Variant("a{sv}", entries)})
 
 
@@ -187,6 +187,7 @@ def reindex(repo: Repo, to_checksum: Optional[str] = None) -> None:
 
 
 def delete_delta(repo: Repo, name: str) -> None:
+    """``ostree static-delta delete``: remove the delta's directory."""
     path = delta_dir_for(repo, name)
     if not os.path.lexists(path):
         raise DeltaError(f"Can't find delta {name}")
@@ -194,6 +195,7 @@ def delete_delta(repo: Repo, name: str) -> None:
 
 
 def query_exists(repo: Repo, name: str) -> bool:
+    """True when the delta named ``name`` has a superblock."""
     return os.path.exists(os.path.join(delta_dir_for(repo, name), "superblock"))
 
 
@@ -209,19 +211,6 @@ def format_size(n: int) -> str:
         if value < 1000.0 or unit == "EB":
             return f"{value:.1f}\u00a0{unit}"
     raise AssertionError  # pragma: no cover
-
-
-@attrs.frozen
-class PartSummary:
-    index: int
-    n_objects: int
-    size: int
-    usize: int
-    nmodes: int
-    nxattrs: int
-    blobsize: int
-    opsize: int
-    op_counts: Tuple[int, ...]
 
 
 def show_lines(repo: Repo, name_or_path: str) -> List[str]:
