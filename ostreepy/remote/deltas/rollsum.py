@@ -3,8 +3,10 @@ bup's ``bupsplit.c``.
 
 A file is cut where bup's rolling sum over a 64-byte window has its low 13
 bits all set (chunks of about 8 KiB, at most 32 KiB); chunks are keyed by
-zlib crc32.  A chunk of the new file that has a chunk of the same crc, length
-and bytes in the old file is a match.  Only the low 13 bits of bup's two sums
+zlib crc32 -- of the file's first bytes, as many as the chunk has, which is
+what libostree computes (it passes the buffer's start, not the chunk's, to
+crc32).  A chunk of the new file that has a chunk of the same key, length and
+bytes in the old file is a match.  Only the low 13 bits of bup's two sums
 decide a cut, so they are kept modulo 2**13 (the arithmetic wraps the same).
 Pure code over bytes.
 """
@@ -105,7 +107,10 @@ def chunks(buf: bytes) -> List[Tuple[int, int, int]]:
                 offset = BLOB_MAX
         else:
             offset = min(BLOB_MAX, remaining)
-        out.append((zlib.crc32(buf[start:start + offset]), start, offset))
+        # libostree hashes the file's first `offset` bytes, not the chunk's
+        # (ostree-rollsum.c: crc32 (crc, buf, offset)); a chunk only matches where
+        # the two files share that prefix, so the decisions follow it exactly
+        out.append((zlib.crc32(buf[:offset]), start, offset))
         start += offset
         remaining -= offset
     return out
