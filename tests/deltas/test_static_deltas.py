@@ -312,3 +312,24 @@ def test_first_layout_and_progress(source, tmp_path: Path) -> None:
     assert res.to_checksum == source["to"]
     assert events == [DeltaPartApplied(0, 1, res.parts[0].written, False)] and res.parts[0].written > 10
     ostree("fsck", f"--repo={dst}")
+
+
+def test_inline_and_filename_deltas_cross(source, tmp_path: Path) -> None:
+    """ostree's inline delta applies with ostreepy; ostreepy's --filename delta with ostree."""
+    theirs = str(tmp_path / "theirs")
+    shutil.copytree(source["repo"], theirs, symlinks=True)
+    ostree("static-delta", "generate", f"--repo={theirs}", "--inline", "--empty", "--to=main")
+    sb = Path(theirs, fmt.delta_path(None, source["to"]))
+    assert sorted(p.name for p in sb.parent.iterdir()) == ["superblock"]
+    dst = fresh_repo(tmp_path / "a", "archive")
+    ostreepy("static-delta", "apply-offline", f"--repo={dst}", str(sb))
+    ostree("fsck", f"--repo={dst}")
+    out = tmp_path / "out"
+    out.mkdir()
+    ostreepy("static-delta", "generate", f"--repo={source['repo']}", "--empty", "--to=main",
+             f"--filename={out / 'sb'}")
+    assert sorted(p.name for p in out.iterdir()) == ["0", "sb"]
+    assert not Path(source["repo"], "deltas").exists()
+    dst2 = fresh_repo(tmp_path / "b", "bare-user")
+    ostree("static-delta", "apply-offline", f"--repo={dst2}", str(out / "sb"))
+    ostree("fsck", f"--repo={dst2}")
