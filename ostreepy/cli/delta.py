@@ -1,16 +1,16 @@
 """``ostreepy static-delta``: ostree's verbs (list, show, delete, generate,
 apply-offline, verify, indexes, reindex) with its flags and output.
 
-The parser is built here but nothing of the delta code is imported until a
-verb runs, so registering the group costs the start-up of every command
-nothing.
+Registered as the ``admin`` group is (:data:`ostreepy.cli.main._EXTRA_COMMANDS`):
+imported only when the command line names ``static-delta``, and even then the
+delta code loads only when a verb runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Callable, List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
 from ..errors import OstreeError
 
@@ -35,8 +35,8 @@ class _UsageError(OstreeError):
     pass
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
-             add_repo_arg: Callable[[argparse.ArgumentParser], None]) -> None:
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    from .main import _add_repo_arg as add_repo_arg
     p = sub.add_parser("static-delta", help="Static delta related commands")
     add_repo_arg(p)
     verbs = p.add_subparsers(dest="delta_verb", metavar="VERB")

@@ -171,9 +171,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("keys", nargs="*", metavar="KEY-ID")
     p.set_defaults(func="cmd_sign")
 
-    from .delta import register as register_static_delta  # argparse only; the delta code loads per verb
-    register_static_delta(sub, _add_repo_arg)
-
     for name, register in _EXTRA_PARSERS:
         register(sub)
     for command, help_text in _EXTRA_HELP.items():
@@ -188,10 +185,11 @@ _EXTRA_PARSERS: List = []
 
 
 _EXTRA_COMMANDS = {"admin": "ostreepy.cli.admin", "container": "ostreepy.cli.container",
-                   "bootc": "ostreepy.cli.bootc"}
+                   "bootc": "ostreepy.cli.bootc", "static-delta": "ostreepy.cli.delta"}
 _EXTRA_HELP = {"admin": "Commands for managing a host system booted with ostree",
                "container": "Import and export container images",
-               "bootc": "Deploy and update a host from bootable container images"}
+               "bootc": "Deploy and update a host from bootable container images",
+               "static-delta": "Static delta related commands"}
 
 
 def _register_extras(argv: Optional[Sequence[str]] = None) -> None:

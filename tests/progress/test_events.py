@@ -28,7 +28,7 @@ EVENTS = [getattr(progress, n) for n in progress.__all__
 
 
 def test_every_event_is_a_documented_frozen_class():
-    assert len(EVENTS) == 19
+    assert len(EVENTS) == 20
     doc = progress.__doc__ or ""
     for cls in EVENTS:
         assert attrs.has(cls) and cls.__doc__ and cls.__doc__ != ProgressEvent.__doc__, cls
