@@ -105,6 +105,12 @@ The events, by operation:
    * -
      - :class:`PullDone`
      - every object is in and the refs are written
+   * - static delta apply
+     - :class:`DeltaPartApplied`
+     - per part run (or skipped: all its objects were there)
+   * - static delta generate
+     - :class:`Message`
+     - the lines ``ostree static-delta generate`` prints on stderr
 
 Upgrading from the old ``ProgressEvent(kind, fields)``: the kinds map as
 ``file`` -> :class:`FileWritten` (commit) or :class:`FileCheckedOut`
@@ -478,11 +484,22 @@ class PullDone(ProgressEvent):
     status: str
 
 
+@attrs.frozen
+class DeltaPartApplied(ProgressEvent):
+    """Static delta: part ``index`` of ``total`` has run, writing ``written``
+    objects; ``skipped`` when all of its objects were already present."""
+
+    index: int
+    total: int
+    written: int
+    skipped: bool
+
+
 __all__ = [
     "ProgressEvent", "ProgressCallback", "emit", "serialized",
     "FileWritten", "FileCheckedOut", "FsckStarted", "ObjectChecked", "ObjectPruned",
     "LayerStarted", "LayerBytes", "ObjectImported", "LayerImported", "LayerDone", "ImportStarted", "ImportDone",
     "ObjectExported", "LayerWritten", "LayerUploadBytes", "ImageEncapsulated",
     "DeploymentCheckoutStarted", "KernelInstallStarted", "Message",
-    "PullStarted", "ObjectFetched", "PullProgress", "PullDone",
+    "PullStarted", "ObjectFetched", "PullProgress", "PullDone", "DeltaPartApplied",
 ]

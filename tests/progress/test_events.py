@@ -28,7 +28,7 @@ EVENTS = [getattr(progress, n) for n in progress.__all__
 
 
 def test_every_event_is_a_documented_frozen_class():
-    assert len(EVENTS) == 23  # 19 + the four of a pull (PullStarted, ObjectFetched, PullProgress, PullDone)
+    assert len(EVENTS) == 24  # 19 + the four of a pull (PullStarted, ObjectFetched, PullProgress, PullDone) + DeltaPartApplied
     doc = progress.__doc__ or ""
     for cls in EVENTS:
         assert attrs.has(cls) and cls.__doc__ and cls.__doc__ != ProgressEvent.__doc__, cls

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Static-delta benchmark: `ostreepy static-delta` against `ostree static-delta`.
+
+A synthetic OS-like tree (text and binary files, symlinks) in two versions:
+v2 changes a share of the files (an insertion in the middle: rollsum's case;
+scattered byte edits: bsdiff's case), adds and removes some.  Both are
+committed with `ostree` into an archive repo.  Timed, per tool, on copies of
+that repo:
+
+  generate-from    static-delta generate --from=v1 --to=v2
+  generate-empty   static-delta generate --empty --to=v2
+  apply-from       static-delta apply-offline of that tool's from-delta (bare-user repo holding v1)
+
+It prints wall time, the ratio ostreepy/ostree, and the delta sizes (sum of
+part sizes from `static-delta show`).
+
+  .venv/bin/python benchmarks/deltas.py [--files N] [--size KB] [--repeat N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List
+
+
+def ostreepy_cmd() -> List[str]:
+    env = os.environ.get("OSTREEPY_CMD")
+    if env:
+        return env.split()
+    script = Path(sys.executable).parent / "ostreepy"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "ostreepy"]
+
+
+def build(root: Path, nfiles: int, size_kb: int, version: int) -> None:
+    rnd = random.Random(42)
+    for i in range(nfiles):
+        kind = i % 4
+        d = root / "usr" / ("lib" if kind < 2 else "share") / f"d{i % 17}"
+        d.mkdir(parents=True, exist_ok=True)
+        n = rnd.randint(1, size_kb) * 1024
+        if kind == 0:
+            data = bytes(rnd.getrandbits(8) for _ in range(n))
+        else:
+            data = b"".join(b"entry %d of file %d: some words here\n" % (j, i) for j in range(n // 36))
+        if version == 2 and i % 5 == 0:
+            mid = len(data) // 2
+            data = data[:mid] + b"INSERTED" * 40 + data[mid:]
+        elif version == 2 and i % 5 == 1 and data:
+            b = bytearray(data)
+            for k in range(0, len(b), 997):
+                b[k] ^= 0x55
+            data = bytes(b)
+        if version == 2 and i % 23 == 7:
+            continue  # removed in v2
+        (d / f"f{i}.{'so' if kind < 2 else 'txt'}").write_bytes(data)
+    if version == 2:
+        for i in range(nfiles // 20):
+            (root / "usr/share" / f"new{i}.txt").write_bytes(b"new file %d\n" % i * 100)
+    (root / "lib").symlink_to("usr/lib")
+
+
+def run(argv: List[str]) -> float:
+    t = time.perf_counter()
+    subprocess.run(argv, check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def part_size(tool: List[str], repo: str, name: str) -> int:
+    out = subprocess.run([*tool, "static-delta", "show", f"--repo={repo}", name], check=True,
+                         capture_output=True, text=True).stdout
+    m = re.search(r"^Total Part Size: (\d+)", out, re.M)
+    return int(m.group(1)) if m else -1
+
+
+def main(argv: List[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--files", type=int, default=200)
+    ap.add_argument("--size", type=int, default=64, help="largest file, KB")
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args(argv)
+    tools: Dict[str, List[str]] = {"ostree": ["ostree"], "ostreepy": ostreepy_cmd()}
+    with tempfile.TemporaryDirectory(prefix="bench-deltas-") as tmp:
+        base = Path(tmp)
+        for v in (1, 2):
+            build(base / f"t{v}", args.files, args.size, v)
+        src = str(base / "src")
+        subprocess.run(["ostree", "init", f"--repo={src}", "--mode=archive"], check=True)
+        for v in (1, 2):
+            subprocess.run(["ostree", "commit", f"--repo={src}", "-b", "main", f"--timestamp=2020-01-0{v}T00:00Z",
+                            str(base / f"t{v}")], check=True, capture_output=True)
+        rev = lambda r: subprocess.run(["ostree", "rev-parse", f"--repo={src}", r], check=True,  # noqa: E731
+                                       capture_output=True, text=True).stdout.strip()
+        frm, to = rev("main^"), rev("main")
+        results: Dict[str, Dict[str, float]] = {t: {} for t in tools}
+        sizes: Dict[str, Dict[str, int]] = {t: {} for t in tools}
+        for _ in range(args.repeat):
+            for name, tool in tools.items():
+                repo = str(base / f"r-{name}")
+                shutil.rmtree(repo, ignore_errors=True)
+                shutil.copytree(src, repo, symlinks=True)
+                tf = run([*tool, "static-delta", "generate", f"--repo={repo}", f"--from={frm}", f"--to={to}"])
+                te = run([*tool, "static-delta", "generate", f"--repo={repo}", "--empty", f"--to={to}"])
+                dst = str(base / f"d-{name}")
+                shutil.rmtree(dst, ignore_errors=True)
+                subprocess.run(["ostree", "init", f"--repo={dst}", "--mode=bare-user"], check=True)
+                subprocess.run(["ostree", "pull-local", f"--repo={dst}", src, frm], check=True, capture_output=True)
+                sb = next(Path(repo, "deltas").glob("*/*-*"))
+                ta = run([*tool, "static-delta", "apply-offline", f"--repo={dst}", str(sb)])
+                for key, val in (("generate-from", tf), ("generate-empty", te), ("apply-from", ta)):
+                    results[name][key] = min(results[name].get(key, val), val)
+                sizes[name]["from"] = part_size(["ostree"], repo, f"{frm}-{to}")
+                sizes[name]["empty"] = part_size(["ostree"], repo, to)
+        print(f"tree: {args.files} files up to {args.size} KB")
+        print(f"{'step':16} {'ostree s':>10} {'ostreepy s':>11} {'ratio':>7}")
+        for key in ("generate-from", "generate-empty", "apply-from"):
+            a, b = results["ostree"][key], results["ostreepy"][key]
+            print(f"{key:16} {a:10.3f} {b:11.3f} {b / a:7.2f}")
+        for key in ("from", "empty"):
+            a, b = sizes["ostree"][key], sizes["ostreepy"][key]
+            print(f"delta size {key:6} ostree={a} ostreepy={b} ratio={b / a:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,385 @@
+"""Executing static deltas into a repository: opening parts (checksummed,
+xz or plain) and running their opcodes, and ``static-delta apply-offline``.
+
+Every object a part writes goes through :meth:`Repo.write_metadata` or
+:meth:`Repo.write_content` with its expected checksum, so it is hashed before
+it is renamed in and a wrong one is refused.  Objects built by ``open``/
+``write``/``bspatch``/``close`` are spooled to an unnamed file under the
+repository's ``tmp/``, so memory stays bounded by the size of one part (the
+decompressed payload, as in libostree) and not by the objects it makes.
+
+apply-offline writes the to-commit (and its detached metadata) only after
+every part has run: a delta that fails half-way leaves verified loose objects
+but never a commit whose tree is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import lzma
+import mmap
+import os
+import stat
+import tempfile
+from typing import BinaryIO, Callable, List, Optional, Tuple, Union
+
+import attrs
+
+from ...errors import OstreeError, SignatureError
+from ...progress import DeltaPartApplied, ProgressCallback
+from ...store.objects import FileHeader, ObjectType
+from ...store.repo import Repo
+from . import format as fmt
+from .bsdiff import bspatch
+from .format import DeltaError, PartHeader, PartPayload, Superblock
+
+_READ = 1 << 20
+#: a superblock bigger than this is refused before it is parsed (inline parts
+#: make superblocks large, but not this large)
+MAX_SUPERBLOCK_SIZE = 512 * 1024 * 1024
+
+
+@attrs.frozen
+class PartResult:
+    """What one part did: objects written (not already present) and opcode counts."""
+
+    index: int
+    written: int
+    skipped: bool
+    op_counts: Tuple[int, ...]
+
+
+@attrs.frozen
+class ApplyResult:
+    """What apply-offline did: the delta's ends, per-part results, the signature message."""
+    from_checksum: Optional[str]
+    to_checksum: str
+    parts: Tuple[PartResult, ...]
+    signature: Optional[str] = None
+
+
+def open_part(source: Union[bytes, BinaryIO], expected_checksum: Optional[str]) -> PartPayload:
+    """A part file's payload; its sha256 checked against ``expected_checksum``
+    unless that is None (an inline part, covered by the superblock)."""
+    stream: BinaryIO = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    h = hashlib.sha256()
+    first = stream.read(1)
+    if len(first) != 1:
+        raise DeltaError("Reading initial compression flag byte: unexpected EOF")
+    h.update(first)
+    comp = first[0]
+    out: List[bytes] = []
+    if comp == fmt.COMPRESSION_NONE:
+        while True:
+            chunk = stream.read(_READ)
+            if not chunk:
+                break
+            h.update(chunk)
+            out.append(chunk)
+    elif comp == fmt.COMPRESSION_XZ:
+        dec = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
+        try:
+            while True:
+                chunk = stream.read(_READ)
+                if not chunk:
+                    break
+                h.update(chunk)
+                if not dec.eof:
+                    out.append(dec.decompress(chunk))
+        except lzma.LZMAError as e:
+            _check(h, expected_checksum)
+            raise DeltaError(f"Decompressing delta part: {e}") from None
+        if not dec.eof:
+            _check(h, expected_checksum)
+            raise DeltaError("Decompressing delta part: truncated xz stream")
+    else:
+        raise DeltaError(f"Invalid compression type '{comp}'")
+    _check(h, expected_checksum)
+    return fmt.parse_part_payload(b"".join(out))
+
+
+def _check(h: "hashlib._Hash", expected: Optional[str]) -> None:
+    if expected is not None:
+        actual = h.hexdigest()
+        if actual != expected:
+            raise DeltaError(f"Checksum mismatch in static delta part; expected={expected} actual={actual}")
+
+
+class _ReadSource:
+    """The old object a modified file is built from, as random-access bytes."""
+
+    def __init__(self, repo: Repo, checksum: str) -> None:
+        self.checksum = checksum
+        header, stream = repo.load_file(checksum)
+        if not header.is_regular or stream is None:
+            raise DeltaError(f"Read source {checksum} is not a regular file")
+        self._file = tempfile.TemporaryFile(dir=repo.tmp_dir)
+        try:
+            with stream:
+                while True:
+                    chunk = stream.read(_READ)
+                    if not chunk:
+                        break
+                    self._file.write(chunk)
+            self._file.flush()
+            self.size = self._file.tell()
+            self.data: Union[bytes, mmap.mmap] = (
+                mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b"")
+        except BaseException:
+            self._file.close()
+            raise
+
+    def close(self) -> None:
+        if isinstance(self.data, mmap.mmap):
+            self.data.close()
+        self._file.close()
+
+
+class _Executor:
+    def __init__(self, repo: Repo, objects: List[Tuple[ObjectType, str]], part: PartPayload) -> None:
+        self.repo = repo
+        self.objects = objects
+        self.part = part
+        self.payload = part.payload
+        self.source: Optional[_ReadSource] = None
+        self.out: Optional[BinaryIO] = None
+        self.header: Optional[FileHeader] = None
+        self.size = 0
+        self.written = 0
+        self.have_obj = False
+        self.target: Optional[Tuple[ObjectType, str]] = None
+
+    def slice(self, offset: int, length: int) -> memoryview:
+        if offset + length > len(self.payload):
+            raise DeltaError(f"Invalid offset/length {offset}/{length}")
+        return memoryview(self.payload)[offset:offset + length]
+
+    def file_header(self, mode_index: int, xattr_index: int, target: str = "") -> FileHeader:
+        try:
+            uid, gid, mode = self.part.modes[mode_index]
+            xattrs = self.part.xattrs[xattr_index]
+        except IndexError:
+            raise DeltaError(f"Invalid mode/xattr index {mode_index}/{xattr_index}") from None
+        return FileHeader(uid, gid, mode, target, tuple(xattrs))
+
+    def run(self, ops: List[fmt.Op]) -> int:
+        try:
+            for op in ops:
+                self.dispatch(op)
+        finally:
+            self.unset_source()
+            if self.out is not None:
+                self.out.close()
+        return self.written
+
+    def dispatch(self, op: fmt.Op) -> None:
+        code, args = op.code, op.args
+        if code == fmt.OP_OPEN_SPLICE_AND_CLOSE:
+            objtype, checksum = self.objects[op.object_index]
+            if objtype.is_meta:
+                length, offset = args
+                data = self.slice(offset, length)
+                if not self.repo.has_object(checksum, objtype):
+                    self.repo.write_metadata(objtype, bytes(data), expected=checksum)
+                    self.written += 1
+            else:
+                mode_index, xattr_index, size, offset = args
+                data = self.slice(offset, size)
+                if stat.S_ISLNK(self.file_header(mode_index, xattr_index).mode):
+                    header = self.file_header(mode_index, xattr_index,
+                                              bytes(data).decode("utf-8", "surrogateescape"))
+                    stream = None
+                else:
+                    header = self.file_header(mode_index, xattr_index)
+                    stream = io.BytesIO(data)
+                if objtype != ObjectType.FILE:
+                    raise DeltaError(f"Invalid object type '{int(objtype)}' for content")
+                if not self.repo.has_object(checksum, ObjectType.FILE):
+                    self.repo.write_content(header, stream, size if stream is not None else 0, expected=checksum)
+                    self.written += 1
+            self.close()
+        elif code == fmt.OP_OPEN:
+            objtype, checksum = self.objects[op.object_index]
+            if objtype != ObjectType.FILE:
+                raise DeltaError("opcode open: not a content object")
+            mode_index, xattr_index, size = args
+            self.header = self.file_header(mode_index, xattr_index)
+            if not self.header.is_regular:
+                raise DeltaError("opcode open: not a regular file")
+            self.size = size
+            self.target = (objtype, checksum)
+            self.have_obj = self.repo.has_object(checksum, ObjectType.FILE)
+            if not self.have_obj:
+                self.out = tempfile.TemporaryFile(dir=self.repo.tmp_dir)
+        elif code == fmt.OP_WRITE:
+            size, offset = args
+            if self.target is None:
+                raise DeltaError("opcode write: no object open")
+            if self.have_obj:
+                return
+            assert self.out is not None
+            if self.source is not None:
+                if offset + size > self.source.size:
+                    raise DeltaError(f"Unexpected EOF reading object {self.source.checksum}")
+                self.out.write(self.source.data[offset:offset + size])
+            else:
+                self.out.write(self.slice(offset, size))
+        elif code == fmt.OP_SET_READ_SOURCE:
+            (offset,) = args
+            self.unset_source()
+            raw = bytes(self.slice(offset, 32))
+            self.source = _ReadSource(self.repo, raw.hex())
+        elif code == fmt.OP_UNSET_READ_SOURCE:
+            self.unset_source()
+        elif code == fmt.OP_CLOSE:
+            self.close()
+        elif code == fmt.OP_BSPATCH:
+            offset, length = args
+            patch = self.slice(offset, length)
+            if self.target is None:
+                raise DeltaError("opcode bspatch: no object open")
+            if self.have_obj:
+                return
+            if self.source is None:
+                raise DeltaError("opcode bspatch: no read source")
+            assert self.out is not None
+            for piece in bspatch(self.source.data, self.size, patch):
+                self.out.write(piece)
+
+    def unset_source(self) -> None:
+        if self.source is not None:
+            self.source.close()
+            self.source = None
+
+    def close(self) -> None:
+        if self.target is not None and self.out is not None:
+            assert self.header is not None
+            out = self.out
+            self.out = None
+            try:
+                if out.tell() != self.size:
+                    raise DeltaError(f"opcode close: object {self.target[1]} has {out.tell()} bytes, "
+                                     f"expected {self.size}")
+                out.seek(0)
+                self.repo.write_content(self.header, out, self.size, expected=self.target[1])
+                self.written += 1
+            finally:
+                out.close()
+        self.unset_source()
+        self.target = None
+        self.header = None
+        self.have_obj = False
+
+
+def execute_part(repo: Repo, header: PartHeader, part: Union[bytes, BinaryIO, PartPayload],
+                 trusted: bool = False) -> int:
+    """Run one part into ``repo``; returns the number of objects written.
+
+    ``part`` is the part file (bytes or a stream, checksummed against the
+    header unless ``trusted``) or an already opened payload.
+    """
+    if header.version > fmt.DELTAPART_VERSION:
+        raise DeltaError(f"Delta part has too new version {header.version}")
+    objects = header.objects
+    if not objects:
+        return 0
+    payload = part if isinstance(part, PartPayload) else open_part(part, None if trusted else header.checksum)
+    ops = fmt.decode_ops(payload.ops, objects)
+    return _Executor(repo, objects, payload).run(ops)
+
+
+def part_have_all_objects(repo: Repo, header: PartHeader) -> bool:
+    """True when every object a part writes is already in the repository."""
+    return all(repo.has_object(c, t) for t, c in header.objects)
+
+
+def read_superblock_file(path: str) -> bytes:
+    """A superblock file's bytes, refusing one past :data:`MAX_SUPERBLOCK_SIZE`."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_SUPERBLOCK_SIZE + 1)
+    if len(data) > MAX_SUPERBLOCK_SIZE:
+        raise DeltaError(f"Static delta superblock {path} is too large")
+    return data
+
+
+def verify_signature(sb: Superblock, verifier: Callable[[bytes, List[bytes]], str],
+                     sign_type: str = "ed25519") -> str:
+    """Check a signed superblock with ``verifier(data, signatures)`` (e.g.
+    :meth:`ostreepy.store.signing.Signer.verify`); returns its message."""
+    key = f"ostree.sign.{sign_type}"
+    if sb.signatures is None:
+        raise SignatureError("no signatures in static-delta")
+    v = sb.signatures.get(key)
+    if v is None or v.type != "aay":
+        raise SignatureError(f"no signature for '{key}' in static-delta superblock")
+    return verifier(sb.raw, [bytes(s) for s in v.value])
+
+
+def apply_offline(repo: Repo, path: str,
+                  verifier: Optional[Callable[[bytes, List[bytes]], str]] = None,
+                  sign_type: str = "ed25519", skip_validation: bool = False,
+                  progress: Optional[ProgressCallback] = None) -> ApplyResult:
+    """``ostree static-delta apply-offline PATH``: PATH is a delta directory or
+    its superblock file; parts are read beside it."""
+    if os.path.isdir(path):
+        dirpath, sbpath = path, os.path.join(path, "superblock")
+    else:
+        dirpath, sbpath = os.path.dirname(path) or ".", path
+    try:
+        data = read_superblock_file(sbpath)
+    except FileNotFoundError:
+        raise DeltaError(f"openat({os.path.basename(sbpath)}): No such file or directory") from None
+    sb = fmt.parse_superblock(data)
+    message = None
+    if sb.signed:
+        verify_deltas = repo.config.get_bool("core", "sign-verify-deltas", False)
+        if verify_deltas and verifier is None:
+            raise SignatureError("Key is mandatory to check delta signature")
+        if verifier is not None:
+            try:
+                message = verify_signature(sb, verifier, sign_type)
+            except SignatureError:
+                raise
+            except OstreeError as e:
+                raise SignatureError(f"Delta signature verification failed: {e}") from None
+    if sb.from_checksum is not None and not repo.has_object(sb.from_checksum, ObjectType.COMMIT):
+        raise DeltaError(f"Commit {sb.from_checksum}, which is the delta source, is not in repository")
+    if hashlib.sha256(sb.commit).hexdigest() != sb.to_checksum:
+        raise DeltaError(f"Static delta superblock: the commit does not match {sb.to_checksum}")
+    if sb.fallbacks:
+        raise DeltaError("Cannot execute delta offline: contains nonempty http fallback entries")
+    results = []
+    with repo.transaction():
+        for i, header in enumerate(sb.parts):
+            if header.version > fmt.DELTAPART_VERSION:
+                raise DeltaError(f"Delta part has too new version {header.version}")
+            if part_have_all_objects(repo, header):
+                results.append(PartResult(i, 0, True, ()))
+                if progress is not None:
+                    progress(DeltaPartApplied(i, len(sb.parts), 0, True))
+                continue
+            inline = sb.inline_part(i)
+            try:
+                if inline is not None:
+                    payload = open_part(inline, None)
+                else:
+                    try:
+                        f = open(os.path.join(dirpath, str(i)), "rb")
+                    except FileNotFoundError:
+                        raise DeltaError(f"Opening deltapart '{i}': No such file or directory") from None
+                    with f:
+                        payload = open_part(f, None if skip_validation else header.checksum)
+                ops = fmt.decode_ops(payload.ops, header.objects)
+                written = _Executor(repo, header.objects, payload).run(ops)
+            except DeltaError as e:
+                raise DeltaError(f"Executing delta part {i}: {e}") from None
+            results.append(PartResult(i, written, False, fmt.count_ops(ops)))
+            if progress is not None:
+                progress(DeltaPartApplied(i, len(sb.parts), written, False))
+        if not repo.has_object(sb.to_checksum, ObjectType.COMMIT):
+            detached = sb.detached_metadata()
+            if detached is not None:
+                repo.write_commit_detached_metadata(sb.to_checksum, detached)
+            repo.write_metadata(ObjectType.COMMIT, sb.commit, expected=sb.to_checksum)
+    return ApplyResult(sb.from_checksum, sb.to_checksum, tuple(results), message)

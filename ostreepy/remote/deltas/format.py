@@ -1,0 +1,480 @@
+"""Static-delta formats, pure: names and paths, superblocks (plain and signed),
+part files and the varints of the part bytecode.
+
+Byte layouts are libostree's (``ostree-repo-static-delta-private.h``):
+
+* superblock ``(a{sv}tayay(commit)aya(uayttay)a(yaytt))``: metadata, timestamp
+  (big-endian), from (empty for a from-scratch delta), to, the to-commit
+  object, dependencies (always empty), part headers, fallback objects;
+* a part header ``(uayttay)``: version, sha256 of the part file, the part
+  file's size, the uncompressed size of the objects it writes, and the packed
+  objects it writes (one byte of object type, 32 bytes of checksum each);
+* a part file: one byte of compression (``\\0`` none, ``x`` xz) then the
+  payload ``(a(uuu)aa(ayay)ayay)``: modes, xattrs, raw data, opcodes;
+* a signed superblock ``(taya{sv})``: the magic ``OSTSGNDT`` (big-endian
+  ``t``), the plain superblock bytes, and ``ostree.sign.<type>`` signatures.
+
+The sizes in part headers and fallbacks are in the writer's byte order (a
+historical mistake upstream): ``ostree.endianness`` in the metadata says which,
+and without it the same heuristic as ``_ostree_delta_get_endianness`` decides.
+
+Nothing here opens a file; :mod:`.apply` and :mod:`.compile` do the I/O.
+"""
+
+from __future__ import annotations
+
+import base64
+import struct
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+import attrs
+
+from ...errors import GVariantError, InvalidObjectError, OstreeError
+from ...store import gvariant
+from ...store.gvariant import Variant
+from ...store.objects import COMMIT_TYPE, ObjectType, checksum_from_bytes, checksum_to_bytes, validate_checksum
+
+SUPERBLOCK_TYPE = "(a{sv}tayay" + COMMIT_TYPE + "aya(uayttay)a(yaytt))"
+SIGNED_TYPE = "(taya{sv})"
+PART_PAYLOAD_TYPE = "(a(uuu)aa(ayay)ayay)"
+SIGNED_MAGIC = 0x4F535453474E4454  # "OSTSGNDT" read as a big-endian u64
+DELTAPART_VERSION = 0
+OBJTYPE_CSUM_LEN = 33
+SUMMARY_STATIC_DELTAS = "ostree.static-deltas"
+
+OP_OPEN_SPLICE_AND_CLOSE = ord("S")
+OP_OPEN = ord("o")
+OP_WRITE = ord("w")
+OP_SET_READ_SOURCE = ord("r")
+OP_UNSET_READ_SOURCE = ord("R")
+OP_CLOSE = ord("c")
+OP_BSPATCH = ord("B")
+#: in the order ``static-delta show`` counts them
+OPCODES = (OP_OPEN_SPLICE_AND_CLOSE, OP_OPEN, OP_WRITE, OP_SET_READ_SOURCE, OP_UNSET_READ_SOURCE,
+           OP_CLOSE, OP_BSPATCH)
+
+COMPRESSION_NONE = 0
+COMPRESSION_XZ = ord("x")
+
+
+class DeltaError(OstreeError):
+    """A static delta that is malformed, incomplete or does not apply."""
+
+
+# ------------------------------------------------------------------ names and paths
+
+def mbase64_from_checksum(checksum: str) -> str:
+    """ostree's "modified base64" of a checksum: no padding, ``_`` for ``/``."""
+    return base64.b64encode(checksum_to_bytes(checksum)).decode("ascii").rstrip("=").replace("/", "_")
+
+
+def checksum_from_mbase64(text: str) -> str:
+    """The hex checksum a modified-base64 name encodes (DeltaError if it encodes none)."""
+    try:
+        raw = base64.b64decode(text.replace("_", "/") + "=", validate=True)
+    except ValueError:
+        raise DeltaError(f"Invalid modified base64 checksum {text!r}") from None
+    if len(raw) != 32:
+        raise DeltaError(f"Invalid modified base64 checksum {text!r}")
+    return raw.hex()
+
+
+def _path_base(prefix: str, from_checksum: Optional[str], to_checksum: str) -> str:
+    to64 = mbase64_from_checksum(to_checksum)
+    if from_checksum:
+        from64 = mbase64_from_checksum(from_checksum)
+        return f"{prefix}{from64[:2]}/{from64[2:]}-{to64}"
+    return f"{prefix}{to64[:2]}/{to64[2:]}"
+
+
+def delta_dir(from_checksum: Optional[str], to_checksum: str) -> str:
+    """``deltas/xx/rest[-to]`` relative to the repository."""
+    return _path_base("deltas/", from_checksum, to_checksum)
+
+
+def delta_path(from_checksum: Optional[str], to_checksum: str, target: str = "superblock") -> str:
+    """A file of a delta relative to the repository: ``superblock``, a part number, ``meta``."""
+    return f"{delta_dir(from_checksum, to_checksum)}/{target}"
+
+
+def part_path(from_checksum: Optional[str], to_checksum: str, index: int) -> str:
+    """Part ``index`` of a delta, relative to the repository (also the key of an inline part)."""
+    return delta_path(from_checksum, to_checksum, str(index))
+
+
+def index_path(to_checksum: str) -> str:
+    """``delta-indexes/xx/rest.index``."""
+    return _path_base("delta-indexes/", None, to_checksum) + ".index"
+
+
+def delta_name(from_checksum: Optional[str], to_checksum: str) -> str:
+    """``FROM-TO``, or ``TO`` for a from-scratch delta: how ostree names a delta."""
+    return f"{from_checksum}-{to_checksum}" if from_checksum else to_checksum
+
+
+def parse_delta_name(name: str) -> Tuple[Optional[str], str]:
+    """``FROM-TO`` or ``TO`` -> (from or None, to), as ``_ostree_parse_delta_name``."""
+    parts = name.split("-")
+    try:
+        if len(parts) == 1:
+            return None, validate_checksum(parts[0])
+        if len(parts) == 2:
+            return validate_checksum(parts[0]), validate_checksum(parts[1])
+    except OstreeError:
+        pass
+    raise DeltaError(f"Invalid delta name {name!r}")
+
+
+def name_from_dir_entries(outer: str, inner: str) -> Optional[str]:
+    """The delta name a ``deltas/OUTER/INNER/`` directory holds (None if it names none)."""
+    text = outer + inner
+    if "-" in text:
+        a, _, b = text.partition("-")
+        try:
+            return f"{checksum_from_mbase64(a)}-{checksum_from_mbase64(b)}"
+        except DeltaError:
+            return None
+    try:
+        return checksum_from_mbase64(text)
+    except DeltaError:
+        return None
+
+
+# ------------------------------------------------------------------ varints
+
+def write_varuint64(value: int) -> bytes:
+    """Protocol-buffers style unsigned LEB128 (``ostree-varint.c``)."""
+    out = bytearray()
+    while True:
+        b = value & 0x7F
+        value >>= 7
+        if value:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def read_varuint64(data: bytes, pos: int) -> Tuple[int, int]:
+    """(value, new position); DeltaError on a truncated or overlong varint."""
+    result = 0
+    shift = 0
+    n = len(data)
+    while pos < n and shift < 70:
+        b = data[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            if result >= 1 << 64:
+                break
+            return result, pos
+        shift += 7
+    raise DeltaError("Unexpected EOF reading varint")
+
+
+# ------------------------------------------------------------------ superblock
+
+@attrs.frozen
+class PartHeader:
+    """One entry of the superblock's part array."""
+
+    version: int
+    checksum: str
+    size: int
+    usize: int
+    #: the packed (objtype, checksum) entries, 33 bytes each, as stored
+    objects_raw: bytes
+
+    @property
+    def objects(self) -> List[Tuple[ObjectType, str]]:
+        return unpack_objects(self.objects_raw)
+
+    @property
+    def n_objects(self) -> int:
+        return len(self.objects_raw) // OBJTYPE_CSUM_LEN
+
+
+@attrs.frozen
+class Fallback:
+    """An object the delta leaves to be fetched on its own."""
+
+    objtype: ObjectType
+    checksum: str
+    size: int
+    usize: int
+
+
+@attrs.frozen
+class Superblock:
+    """A parsed superblock (the signed wrapper, if any, already taken off)."""
+
+    metadata: Mapping[str, Variant]
+    timestamp: int
+    from_checksum: Optional[str]
+    to_checksum: str
+    commit: bytes
+    dependencies: bytes
+    parts: Tuple[PartHeader, ...]
+    fallbacks: Tuple[Fallback, ...]
+    #: True when the sizes were stored in the other byte order than little-endian
+    big_endian: bool = False
+    endianness_heuristic: bool = False
+    endianness: str = "invalid"
+    #: for a signed superblock: its ``ostree.sign.*`` entries
+    signatures: Optional[Mapping[str, Variant]] = None
+    #: the plain superblock bytes (what a signature covers)
+    raw: bytes = b""
+
+    @property
+    def name(self) -> str:
+        return delta_name(self.from_checksum, self.to_checksum)
+
+    @property
+    def signed(self) -> bool:
+        return self.signatures is not None and any(k.startswith("ostree.sign.") for k in self.signatures)
+
+    def inline_part(self, index: int) -> Optional[bytes]:
+        """The bytes of part ``index`` when the superblock carries it inline."""
+        v = self.metadata.get(part_path(self.from_checksum, self.to_checksum, index))
+        if v is None or v.type != "(yay)":
+            return None
+        comp, payload = v.value
+        return bytes((comp,)) + bytes(payload)
+
+    def detached_metadata(self) -> Optional[Dict[str, Variant]]:
+        """The to-commit's detached metadata, when the superblock carries it."""
+        v = self.metadata.get(delta_path(self.from_checksum, self.to_checksum, "commitmeta"))
+        if v is None or v.type != "a{sv}":
+            return None
+        return dict(v.value)
+
+
+def unpack_objects(raw: bytes) -> List[Tuple[ObjectType, str]]:
+    """The (type, checksum) entries of a part header's packed object array."""
+    if len(raw) % OBJTYPE_CSUM_LEN:
+        raise DeltaError(f"Invalid checksum array length {len(raw)}")
+    out = []
+    for i in range(0, len(raw), OBJTYPE_CSUM_LEN):
+        try:
+            t = ObjectType(raw[i])
+        except ValueError:
+            raise DeltaError(f"Invalid object type '{raw[i]}'") from None
+        out.append((t, raw[i + 1:i + OBJTYPE_CSUM_LEN].hex()))
+    return out
+
+
+def pack_objects(objects: Sequence[Tuple[ObjectType, str]]) -> bytes:
+    """The packed object array (type byte, 32 checksum bytes each) of a part header."""
+    return b"".join(bytes((int(t),)) + checksum_to_bytes(c) for t, c in objects)
+
+
+def _swap64(v: int) -> int:
+    return int.from_bytes(v.to_bytes(8, "little"), "big")
+
+
+def _endianness(metadata: Mapping[str, Variant], parts: Sequence[Tuple[int, bytes, int, int, bytes]]
+                ) -> Tuple[str, bool]:
+    """("little"|"big"|"invalid", was_heuristic), as ``_ostree_delta_get_endianness``."""
+    v = metadata.get("ostree.endianness")
+    if v is not None and v.type == "y":
+        return {ord("l"): "little", ord("B"): "big"}.get(v.value, "invalid"), False
+    total_size = 0
+    total_objects = 0
+    swapped = False
+    for _version, _csum, size, usize, objects in parts:
+        total_objects += len(objects) // OBJTYPE_CSUM_LEN
+        total_size += size
+        if size > usize and (usize == 0 or size / usize > 1.2):
+            swapped = True
+            break
+    if not swapped and total_objects and total_size // total_objects > 0xFFFFFFFF:
+        swapped = True
+    # read on a little-endian host: a swapped delta is a big-endian one
+    return ("big" if swapped else "invalid"), True
+
+
+def _parse_plain(data: bytes, signatures: Optional[Mapping[str, Variant]]) -> Superblock:
+    try:
+        meta, ts, frm, to, commit, deps, parts, fallbacks = gvariant.deserialize(SUPERBLOCK_TYPE, data)
+    except GVariantError as e:
+        raise DeltaError(f"Invalid static delta superblock: {e}") from None
+    endian, heuristic = _endianness(meta, parts)
+    swap = endian == "big"
+    try:
+        to_checksum = checksum_from_bytes(to)
+        from_checksum = checksum_from_bytes(frm) if len(frm) else None
+    except InvalidObjectError as e:
+        raise DeltaError(str(e)) from None
+    headers = []
+    for version, csum, size, usize, objects in parts:
+        if len(csum) != 32:
+            raise DeltaError(f"Invalid checksum of length {len(csum)} expected 32")
+        if len(objects) % OBJTYPE_CSUM_LEN:
+            raise DeltaError(f"Invalid checksum array length {len(objects)}")
+        headers.append(PartHeader(version, bytes(csum).hex(), _swap64(size) if swap else size,
+                                  _swap64(usize) if swap else usize, bytes(objects)))
+    fbs = []
+    for objtype, csum, size, usize in fallbacks:
+        try:
+            fbs.append(Fallback(ObjectType(objtype), checksum_from_bytes(csum),
+                                _swap64(size) if swap else size, _swap64(usize) if swap else usize))
+        except (ValueError, InvalidObjectError):
+            raise DeltaError("Invalid fallback entry in static delta superblock") from None
+    # commit bytes are re-serialized from their parse: store the original slice instead
+    commit_bytes = _commit_slice(data, commit)
+    return Superblock(metadata=dict(meta), timestamp=_swap64(ts), from_checksum=from_checksum,
+                      to_checksum=to_checksum, commit=commit_bytes, dependencies=bytes(deps),
+                      parts=tuple(headers), fallbacks=tuple(fbs), big_endian=swap,
+                      endianness_heuristic=heuristic, endianness=endian, signatures=signatures,
+                      raw=bytes(data))
+
+
+def _commit_slice(data: bytes, commit_value: object) -> bytes:
+    """The commit member's own bytes (member 4 of the superblock tuple)."""
+    # Framing offsets of the variable members are at the end of the tuple, in reverse
+    # order; the commit ends at the 4th recorded offset (members 0,2,3,4 are variable
+    # before it: a{sv}, ay from, ay to, commit).
+    n = len(data)
+    w = gvariant._container_offset_size(n)
+    # variable members except the last: 0(a{sv}),2(ay),3(ay),4(commit),5(ay),6(a(...)) -> 6 offsets
+    offs = [int.from_bytes(data[n - (i + 1) * w:n - i * w], "little") for i in range(6)]
+    end_to, end_commit = offs[2], offs[3]
+    start = (end_to + 7) & ~7  # the commit tuple is 8-aligned
+    raw = bytes(data[start:end_commit])
+    if gvariant.serialize(COMMIT_TYPE, commit_value) != raw:
+        raw = gvariant.serialize(COMMIT_TYPE, commit_value)
+    return raw
+
+
+def parse_superblock(data: bytes) -> Superblock:
+    """A superblock file's bytes, signed or not, parsed.  DeltaError if malformed."""
+    data = bytes(data)
+    signatures = None
+    if len(data) >= 8 and struct.unpack(">Q", data[:8])[0] == SIGNED_MAGIC:
+        try:
+            _magic, inner, sigs = gvariant.deserialize(SIGNED_TYPE, data)
+        except GVariantError as e:
+            raise DeltaError(f"Invalid signed static delta superblock: {e}") from None
+        signatures = dict(sigs)
+        data = bytes(inner)
+    return _parse_plain(data, signatures)
+
+
+def serialize_superblock(metadata: Mapping[str, Variant], timestamp: int, from_checksum: Optional[str],
+                         to_checksum: str, commit: bytes, parts: Sequence[PartHeader],
+                         fallbacks: Sequence[Fallback], big_endian: bool = False) -> bytes:
+    """Superblock bytes; the sizes of parts and fallbacks little-endian, or big-endian
+    with ``big_endian`` (``--swap-endianness``).  The caller puts the matching
+    ``ostree.endianness`` in ``metadata``."""
+    commit_value = gvariant.deserialize(COMMIT_TYPE, commit)
+    s64 = _swap64 if big_endian else (lambda v: v)
+    s32 = gvariant.bswap32 if big_endian else (lambda v: v)
+    value = (
+        dict(metadata), _swap64(timestamp),
+        checksum_to_bytes(from_checksum) if from_checksum else b"",
+        checksum_to_bytes(to_checksum), commit_value, b"",
+        [(s32(p.version), checksum_to_bytes(p.checksum), s64(p.size), s64(p.usize), p.objects_raw) for p in parts],
+        [(int(f.objtype), checksum_to_bytes(f.checksum), s64(f.size), s64(f.usize)) for f in fallbacks],
+    )
+    out = gvariant.serialize(SUPERBLOCK_TYPE, value)
+    return out
+
+
+def serialize_signed(superblock: bytes, signatures: Mapping[str, Variant]) -> bytes:
+    """The signed superblock ``(taya{sv})`` around plain superblock bytes."""
+    return gvariant.serialize(SIGNED_TYPE, (_swap64(SIGNED_MAGIC), superblock, dict(signatures)))
+
+
+# ------------------------------------------------------------------ parts
+
+@attrs.frozen
+class PartPayload:
+    """A decompressed part: what its opcodes read from."""
+
+    modes: Tuple[Tuple[int, int, int], ...]
+    xattrs: Tuple[Tuple[Tuple[bytes, bytes], ...], ...]
+    payload: bytes
+    ops: bytes
+
+
+def parse_part_payload(data: bytes) -> PartPayload:
+    """A decompressed part's ``(a(uuu)aa(ayay)ayay)``; uid, gid and mode come back host-order."""
+    try:
+        modes, xattrs, payload, ops = gvariant.deserialize(PART_PAYLOAD_TYPE, data)
+    except GVariantError as e:
+        raise DeltaError(f"Invalid static delta part: {e}") from None
+    return PartPayload(tuple((gvariant.bswap32(u), gvariant.bswap32(g), gvariant.bswap32(m)) for u, g, m in modes),
+                       tuple(tuple((bytes(n), bytes(v)) for n, v in x) for x in xattrs),
+                       bytes(payload), bytes(ops))
+
+
+def serialize_part_payload(modes: Sequence[Tuple[int, int, int]],
+                           xattrs: Sequence[Sequence[Tuple[bytes, bytes]]],
+                           payload: bytes, ops: bytes) -> bytes:
+    """The ``(a(uuu)aa(ayay)ayay)`` bytes of a part (before compression)."""
+    return gvariant.serialize(PART_PAYLOAD_TYPE, (
+        [(gvariant.bswap32(u), gvariant.bswap32(g), gvariant.bswap32(m)) for u, g, m in modes],
+        [list(x) for x in xattrs], payload, ops))
+
+
+@attrs.frozen
+class Op:
+    """One decoded instruction of a part: opcode, operands, and the index of the
+    object it works on (for the opening opcodes)."""
+
+    code: int
+    args: Tuple[int, ...]
+    object_index: int
+
+
+def decode_ops(ops: bytes, objects: Sequence[Tuple[ObjectType, str]]) -> List[Op]:
+    """Every instruction of a part, checking operands as far as they can be
+    checked without the repository (unknown opcodes, truncated varints, more
+    objects opened than the part header lists)."""
+    out: List[Op] = []
+    pos = 0
+    n = len(ops)
+    index = 0
+    opened = False
+    while pos < n:
+        code = ops[pos]
+        pos += 1
+        if code == OP_OPEN_SPLICE_AND_CLOSE or code == OP_OPEN:
+            if opened:
+                raise DeltaError(f"Opcode {chr(code)} while an object is open")
+            if index >= len(objects):
+                raise DeltaError("Delta part opens more objects than it lists")
+            if code == OP_OPEN_SPLICE_AND_CLOSE:
+                nargs = 2 if objects[index][0].is_meta else 4
+            else:
+                nargs = 3
+        elif code in (OP_WRITE, OP_BSPATCH):
+            nargs = 2
+        elif code == OP_SET_READ_SOURCE:
+            nargs = 1
+        elif code in (OP_UNSET_READ_SOURCE, OP_CLOSE):
+            nargs = 0
+        else:
+            raise DeltaError(f"Unknown opcode {code} at offset {len(out)}")
+        args = []
+        for _ in range(nargs):
+            v, pos = read_varuint64(ops, pos)
+            args.append(v)
+        out.append(Op(code, tuple(args), index))
+        if code == OP_OPEN:
+            opened = True
+        elif code == OP_OPEN_SPLICE_AND_CLOSE:
+            index += 1
+        elif code == OP_CLOSE:
+            # as dispatch_close: every close moves to the next object
+            index += 1
+            opened = False
+    return out
+
+
+def count_ops(decoded: Sequence[Op]) -> Tuple[int, ...]:
+    """How many of each opcode, in :data:`OPCODES` order (``static-delta show``)."""
+    counts = dict.fromkeys(OPCODES, 0)
+    for op in decoded:
+        counts[op.code] += 1
+    return tuple(counts[o] for o in OPCODES)

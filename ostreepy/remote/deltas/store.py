@@ -1,0 +1,259 @@
+"""The static deltas of a repository on disk: ``deltas/`` (listing, showing,
+deleting) and ``delta-indexes/`` (listing, reindexing), and what the summary
+writer lists (:func:`list_deltas`, :func:`delta_index_entries`).
+
+Layouts read: the current one (``deltas/<b64 from[:2]>/<rest>-<b64 to>/`` or
+``deltas/<b64 to[:2]>/<rest>/``, ostree since 2015) and the first one
+(``deltas/<hex from>-<hex to>/``, ostree 2013-2015), which is listed and
+applied but never written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from typing import Dict, List, Optional, Tuple
+
+from ...store import gvariant
+from ...store.gvariant import Variant
+from ...store.objects import is_checksum
+from ...store.repo import Repo
+from . import format as fmt
+from .apply import open_part, read_superblock_file
+from .format import DeltaError, Superblock
+
+
+def _is_dir(path: str) -> bool:
+    return os.path.isdir(path) and not os.path.islink(path)
+
+
+def list_deltas(repo: Repo) -> List[str]:
+    """Delta names (``FROM-TO`` or ``TO``) with a superblock, as
+    ``ostree_repo_list_static_delta_names`` (directory order)."""
+    base = os.path.join(repo.path, "deltas")
+    out: List[str] = []
+    try:
+        outer = os.listdir(base)
+    except FileNotFoundError:
+        return out
+    for d1 in outer:
+        p1 = os.path.join(base, d1)
+        if not _is_dir(p1):
+            continue
+        if _old_layout_name(d1) is not None:
+            if os.path.exists(os.path.join(p1, "superblock")):
+                out.append(d1)
+            continue
+        for d2 in os.listdir(p1):
+            p2 = os.path.join(p1, d2)
+            if not _is_dir(p2) or not os.path.exists(os.path.join(p2, "superblock")):
+                continue
+            name = fmt.name_from_dir_entries(d1, d2)
+            if name is not None:
+                out.append(name)
+    return out
+
+
+def _old_layout_name(entry: str) -> Optional[str]:
+    parts = entry.split("-")
+    if len(parts) in (1, 2) and all(is_checksum(p) for p in parts):
+        return entry
+    return None
+
+
+def delta_dir_for(repo: Repo, name: str) -> str:
+    """The directory holding delta ``name`` (current layout, or the first one if only that exists)."""
+    frm, to = fmt.parse_delta_name(name)
+    current = os.path.join(repo.path, fmt.delta_dir(frm, to))
+    if os.path.exists(current):
+        return current
+    old = os.path.join(repo.path, "deltas", name)
+    if os.path.exists(os.path.join(old, "superblock")):
+        return old
+    return current
+
+
+def load_superblock(repo: Repo, name_or_path: str) -> Tuple[Superblock, str]:
+    """(superblock, its directory) for a delta name, or a path containing ``/``."""
+    if "/" in name_or_path:
+        path = name_or_path
+    else:
+        path = os.path.join(delta_dir_for(repo, name_or_path), "superblock")
+    try:
+        data = read_superblock_file(path)
+    except FileNotFoundError:
+        raise DeltaError(f"opening {path}: No such file or directory") from None
+    return fmt.parse_superblock(data), os.path.dirname(path)
+
+
+def superblock_digest(repo: Repo, from_checksum: Optional[str], to_checksum: str) -> bytes:
+    """The sha256 of a delta's superblock file (what summaries and indexes list)."""
+    path = os.path.join(delta_dir_for(repo, fmt.delta_name(from_checksum, to_checksum)), "superblock")
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.digest()
+
+
+def delta_index_entries(repo: Repo, to_checksum: Optional[str] = None) -> Dict[str, Variant]:
+    """``ostree.static-deltas`` of a summary or index: delta name -> ``ay``
+    sha256 of its superblock, sorted by name (GLib's a{sv} dict order is the
+    caller's; ostree sorts the froms for an index)."""
+    out: Dict[str, Variant] = {}
+    for name in sorted(list_deltas(repo)):
+        frm, to = fmt.parse_delta_name(name)
+        if to_checksum is not None and to != to_checksum:
+            continue
+        out[name] = Variant("ay", superblock_digest(repo, frm, to))
+    return out
+
+
+def list_indexes(repo: Repo) -> List[str]:
+    """To-checksums with an index under ``delta-indexes/``."""
+    base = os.path.join(repo.path, "delta-indexes")
+    out: List[str] = []
+    try:
+        outer = os.listdir(base)
+    except FileNotFoundError:
+        return out
+    for d1 in outer:
+        p1 = os.path.join(base, d1)
+        if len(d1) != 2 or not _is_dir(p1):
+            continue
+        for f in os.listdir(p1):
+            if len(f) != 41 + len(".index") or not f.endswith(".index"):
+                continue
+            if not os.path.isfile(os.path.join(p1, f)):
+                continue
+            try:
+                out.append(fmt.checksum_from_mbase64(d1 + f[:41]))
+            except DeltaError:
+                continue
+    return out
+
+
+def serialize_index(entries: Dict[str, Variant]) -> bytes:
+    """A ``delta-indexes/`` file: ``{ostree.static-deltas: {name: digest}}``."""
+    return gvariant.serialize("a{sv}", {fmt.SUMMARY_STATIC_DELTAS: Variant("a{sv}", entries)})
+
+
+def reindex(repo: Repo, to_checksum: Optional[str] = None) -> None:
+    """``ostree static-delta reindex``: rewrite ``delta-indexes/`` from ``deltas/``
+    and set ``core.indexed-deltas=true``."""
+    with repo.locked():
+        if not repo.config.get_bool("core", "indexed-deltas", False):
+            repo.config.set_bool("core", "indexed-deltas", True)
+            repo.write_config()
+        by_to: Dict[str, Optional[List[Optional[str]]]] = {}
+        if to_checksum is None:
+            for old in list_indexes(repo):
+                by_to[old] = None
+        else:
+            by_to[to_checksum] = None
+        for name in list_deltas(repo):
+            frm, to = fmt.parse_delta_name(name)
+            if to_checksum is not None and to != to_checksum:
+                continue
+            froms = by_to.get(to)
+            if froms is None:
+                froms = by_to[to] = []
+            froms.append(frm)
+        for to, froms in by_to.items():
+            path = os.path.join(repo.path, fmt.index_path(to))
+            if froms is None:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                continue
+            entries: Dict[str, Variant] = {}
+            for frm in sorted(froms, key=lambda f: (f is not None, f or "")):
+                entries[fmt.delta_name(frm, to)] = Variant("ay", superblock_digest(repo, frm, to))
+            data = serialize_index(entries)
+            try:
+                with open(path, "rb") as existing:
+                    if existing.read() == data:
+                        continue
+            except FileNotFoundError:
+                pass
+            os.makedirs(os.path.dirname(path), mode=0o775, exist_ok=True)
+            tmp = f"{path}.tmp{os.getpid()}"
+            with open(tmp, "wb") as out:
+                out.write(data)
+            os.chmod(tmp, 0o644)
+            os.rename(tmp, path)
+
+
+def delete_delta(repo: Repo, name: str) -> None:
+    """``ostree static-delta delete``: remove the delta's directory."""
+    path = delta_dir_for(repo, name)
+    if not os.path.lexists(path):
+        raise DeltaError(f"Can't find delta {name}")
+    shutil.rmtree(path)
+
+
+def query_exists(repo: Repo, name: str) -> bool:
+    """True when the delta named ``name`` has a superblock."""
+    return os.path.exists(os.path.join(delta_dir_for(repo, name), "superblock"))
+
+
+# ------------------------------------------------------------------ show
+
+def format_size(n: int) -> str:
+    """GLib's g_format_size (SI units, one decimal, a no-break space before the unit)."""
+    if n < 1000:
+        return f"{n} byte" if n == 1 else f"{n} bytes"
+    value = float(n)
+    for unit in ("kB", "MB", "GB", "TB", "PB", "EB"):
+        value /= 1000.0
+        if value < 1000.0 or unit == "EB":
+            return f"{value:.1f}\u00a0{unit}"
+    raise AssertionError  # pragma: no cover
+
+
+def show_lines(repo: Repo, name_or_path: str) -> List[str]:
+    """What ``ostree static-delta show`` prints, line by line."""
+    sb, dirpath = load_superblock(repo, name_or_path)
+    lines = [f"Delta: {name_or_path}", f"Signed: {'yes' if sb.signed else 'no'}"]
+    lines.append(f"From: {sb.from_checksum}" if sb.from_checksum else "From <scratch>")
+    lines.append(f"To: {sb.to_checksum}")
+    desc = {"little": "little", "big": "big", "invalid": "invalid"}[sb.endianness]
+    if sb.endianness != "invalid" and sb.endianness_heuristic:
+        desc += " (heuristic)"
+    lines.append(f"Endianness: {desc}")
+    lines.append(f"Timestamp: {sb.timestamp}")
+    lines.append(f"Number of parents: {len(sb.dependencies) // 64}")
+    lines.append(f"Number of fallback entries: {len(sb.fallbacks)}")
+    fsize = sum(fb.size for fb in sb.fallbacks)
+    fusize = sum(fb.usize for fb in sb.fallbacks)
+    for fb in sb.fallbacks:
+        lines.append(f"  {fb.checksum}")
+    lines.append(f"Total Fallback Size: {fsize} ({format_size(fsize)})")
+    lines.append(f"Total Fallback Uncompressed Size: {fusize} ({format_size(fusize)})")
+    lines.append(f"Number of parts: {len(sb.parts)}")
+    total = utotal = 0
+    for i, p in enumerate(sb.parts):
+        total += p.size
+        utotal += p.usize
+        lines.append(f"PartMeta{i}: nobjects={p.n_objects} size={p.size} usize={p.usize}")
+        # show reads parts from the repository's delta directory, never inline
+        part_file = os.path.join(dirpath, str(i))
+        try:
+            f = open(part_file, "rb")
+        except FileNotFoundError:
+            raise DeltaError(f"openat({fmt.part_path(sb.from_checksum, sb.to_checksum, i)}): "
+                             "No such file or directory") from None
+        with f:
+            payload = open_part(f, None)
+        counts = fmt.count_ops(fmt.decode_ops(payload.ops, p.objects)) if p.n_objects else (0,) * 7
+        lines.append(f"PartPayload{i}: nmodes={len(payload.modes)} nxattrs={len(payload.xattrs)} "
+                     f"blobsize={len(payload.payload)} opsize={len(payload.ops)}")
+        lines.append(f"PartPayloadOps{i}: openspliceclose={counts[0]} open={counts[1]} write={counts[2]} "
+                     f"setread={counts[3]} unsetread={counts[4]} close={counts[5]} bspatch={counts[6]}")
+    lines.append(f"Total Part Size: {total} ({format_size(total)})")
+    lines.append(f"Total Part Uncompressed Size: {utotal} ({format_size(utotal)})")
+    lines.append(f"Total Size: {total + fsize} ({format_size(total + fsize)})")
+    lines.append(f"Total Uncompressed Size: {utotal + fusize} ({format_size(utotal + fusize)})")
+    return lines
