@@ -16,7 +16,7 @@ import argparse
 import os
 import sys
 import importlib
-from typing import TYPE_CHECKING, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple, Union
 
 from ..errors import OstreeError
 
@@ -122,12 +122,12 @@ def _read_file(path: str) -> bytes:
 
 
 def _keyring() -> "ModuleType":
-    """The GPG helper's module (import_keys, list_keys), written alongside this one."""
+    """:mod:`ostreepy.remote.keyring`, imported only by the verbs that need it."""
     return importlib.import_module("ostreepy.remote.keyring")
 
 
-def _import(repo: "Repo", name: str, data: bytes) -> None:
-    n = int(_keyring().import_keys(repo, name, data))
+def _import(repo: "Repo", name: str, data: bytes, key_ids: Sequence[str] = ()) -> None:
+    n = int(_keyring().import_keys(repo, name, data, key_ids))
     _out(f'Imported {n} GPG key{"" if n == 1 else "s"} to remote "{name}"')
 
 
@@ -194,8 +194,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
 def cmd_gpg_import(args: argparse.Namespace) -> int:
     if not args.name:
         raise RemoteUsageError("NAME must be specified")
-    if args.key_ids:
-        raise RemoteUsageError("Importing only some KEY-IDs is not supported; import the whole keyring")
     if args.stdin:
         data = sys.stdin.buffer.read()
     elif args.keyring:
@@ -203,7 +201,7 @@ def cmd_gpg_import(args: argparse.Namespace) -> int:
     else:
         raise RemoteUsageError("Importing from the default GPG keyring is not supported; use --stdin or -k FILE")
     repo, _sysroot = _open(args)
-    _import(repo, args.name, data)
+    _import(repo, args.name, data, args.key_ids)
     return 0
 
 
@@ -211,9 +209,9 @@ def cmd_gpg_list_keys(args: argparse.Namespace) -> int:
     if not args.name:
         raise RemoteUsageError("NAME must be specified")
     repo, _sysroot = _open(args)
+    # ostree's verb takes NAME only and ignores further words (it lists every key)
     for key in _keyring().list_keys(repo, args.name):
-        text = key.format() if hasattr(key, "format") else str(key)
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.write(key.describe())
     return 0
 
 

@@ -437,3 +437,38 @@ def test_our_pull_applies_the_policy_as_ostree_pull(home: GpgHome, served, tmp_p
         assert p.stderr == theirs.stderr.decode(), (p.stderr, theirs.stderr)
         assert ostree(bad, "refs").stdout.decode() == ""
         assert not [f for f in (bad / "objects").rglob("*") if f.is_file() and f.suffix != ".commit"]
+
+
+def test_remote_gpg_verbs_as_ostree(home: GpgHome, tmp_path):
+    """``remote add --gpg-import``, ``remote gpg-import --stdin``/``-k`` (all
+    keys, or those KEY-IDs name) and ``remote gpg-list-keys`` print and store
+    what ostree's do."""
+    import sys
+    keyfile = tmp_path / "keys.gpg"
+    keyfile.write_bytes(home.export("ed") + home.export("rsa"))
+    armored = home.export("other", armor=True)
+    results = {}
+    for who, argv in (("ours", [sys.executable, "-m", "ostreepy"]), ("theirs", ["ostree"])):
+        repo = tmp_path / who
+        ostree(repo, "init", "--mode=archive")
+
+        def run(*args, input=None):
+            p = subprocess.run([*argv, f"--repo={repo}", *map(str, args)], capture_output=True, input=input,
+                               env=dict(os.environ, LC_ALL="C.UTF-8"))
+            return p.returncode, p.stdout.decode(), p.stderr.decode().replace("ostreepy", "ostree")
+
+        log = [run("remote", "add", f"--gpg-import={keyfile}", "a", "file:///nowhere"),
+               run("remote", "add", "b", "file:///nowhere"),
+               run("remote", "gpg-import", "--stdin", "b", input=armored),
+               run("remote", "gpg-import", "-k", keyfile, "b", home.fpr["rsa"]),
+               run("remote", "gpg-import", "-k", keyfile, "b"),
+               run("remote", "gpg-list-keys", "a"),
+               run("remote", "gpg-list-keys", "b", home.fpr["other"])]
+        results[who] = (log, (repo / "a.trustedkeys.gpg").exists(), (repo / "b.trustedkeys.gpg").exists())
+    for i, (o, t) in enumerate(zip(results["ours"][0], results["theirs"][0])):
+        assert o == t, (i, o, t)
+    assert results["ours"] == results["theirs"]
+    log = results["ours"][0]
+    assert log[0][1] == 'Imported 2 GPG keys to remote "a"\n'
+    assert log[3][1] == 'Imported 1 GPG key to remote "b"\n' and log[4][1] == 'Imported 1 GPG key to remote "b"\n'
+    assert home.fpr["ed"] in log[5][1] and home.fpr["rsa"] in log[5][1]
