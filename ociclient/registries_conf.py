@@ -140,9 +140,28 @@ def _toml_loads(text: str, path: str) -> Dict[str, Any]:
         except ImportError:
             raise ConfigError("reading registries.conf needs Python >= 3.11 (tomllib)") from None
     try:
-        return tomllib.loads(text)
+        doc = tomllib.loads(text)
     except Exception as e:
         raise ConfigError(f"{path}: invalid TOML: {e}") from None
+    _check_depth(doc, path)
+    return doc
+
+
+#: nesting no registries.conf needs; deeper is refused whatever the interpreter's
+#: recursion limit lets tomllib parse (the limit differs between programs)
+MAX_TOML_DEPTH = 32
+
+
+def _check_depth(doc: object, path: str) -> None:
+    stack = [(doc, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_TOML_DEPTH:
+            raise ConfigError(f"{path}: invalid TOML: nested more than {MAX_TOML_DEPTH} levels deep")
+        if isinstance(value, dict):
+            stack.extend((v, depth + 1) for v in value.values())
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1) for v in value)
 
 
 @attrs.frozen

@@ -556,3 +556,21 @@ def test_right_size_wrong_bytes_is_a_digest_mismatch(hostile):
 def test_every_error_here_is_an_oci_error():
     for cls in (DeadlineExceeded, ResponseTooLarge, ImageConfigInvalid, SizeMismatch):
         assert issubclass(cls, OciError)
+
+
+def test_deep_registries_conf_refused_whatever_the_recursion_limit(tmp_path):
+    """A process that raised its recursion limit (the ostreepy command line
+    does) parses 5,000 nested arrays without RecursionError: the depth is
+    refused on its own, so the answer does not depend on the caller."""
+    import sys
+    from ociclient.errors import OciError
+    from ociclient.registries_conf import load_registries_conf
+    path = tmp_path / "registries.conf"
+    path.write_bytes(HOSTILE_REGISTRIES_CONF["nested-arrays"])
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(old, 20000))
+    try:
+        with pytest.raises(OciError, match="nested more than"):
+            load_registries_conf(str(path))
+    finally:
+        sys.setrecursionlimit(old)
