@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 from ..errors import OstreeError
 
 if TYPE_CHECKING:
+    from ..store.commit import FileInfo
     from ..progress import ProgressCallback, ProgressEvent
     from ..store.repo import Repo
 
@@ -138,25 +139,128 @@ def cmd_commit(args: argparse.Namespace) -> int:
             raise UsageError(f"Invalid tree type specification '{kind}'")
         sources.append(porcelain.TreeSource(kind, sys.stdin.buffer if (kind, value) == ("tar", "-") else value))
     timestamp: Optional[int] = parse_datetime(args.timestamp) if args.timestamp else None
+    for flag, name in ((args.tar_pathname_filter, "--tar-pathname-filter"), (args.generate_sizes, "--generate-sizes")):
+        if flag:
+            raise UsageError(f"{name} is not supported by ostreepy yet")
+    body = args.body or ""
+    if args.body_file and not args.body:
+        with open(args.body_file, "rb") as f:
+            body = f.read().decode("utf-8", "replace")
+    detached: Dict[str, Variant] = {}
+    for kv in args.add_detached_metadata_string or []:
+        k, sep, v = kv.partition("=")
+        if not sep:
+            raise UsageError(f"Missing '=' in KEY=VALUE metadata '{kv}'")
+        detached[k] = Variant("s", v)
+    cfilter = _CommitFilter.from_args(args)
     progress = _progress_printer("Committing") if sys.stderr.isatty() else None
     try:
         info = porcelain.commit(
-            repo, sources, branch=args.branch or None, subject=args.subject or "", body=args.body or "",
+            repo, sources, branch=args.branch or None, subject=args.subject or "", body=body,
             metadata=metadata, parent=args.parent or None, orphan=args.orphan, timestamp=timestamp,
             bindings=not args.no_bindings, bind_refs=args.bind_ref or (), keep_metadata=args.keep_metadata or (),
             skip_if_unchanged=args.skip_if_unchanged, owner_uid=args.owner_uid, owner_gid=args.owner_gid,
             canonical_permissions=args.canonical_permissions, no_xattrs=args.no_xattrs,
             tar_autocreate_parents=args.tar_autocreate_parents,
-            fsync=args.fsync.lower() not in ("false", "0", "no") if args.fsync is not None else None,
-            progress=progress)
+            fsync=(False if args.disable_fsync else
+                   args.fsync.lower() not in ("false", "0", "no") if args.fsync is not None else None),
+            progress=progress, filter=cfilter.apply if cfilter else None, bootable=args.bootable,
+            base=args.base, detached_metadata=detached, tree_written=cfilter.check_all_used if cfilter else None)
     except ArgumentError as e:
         if e.parameter == "keep_metadata":
             raise UsageError("Either --branch or --parent must be specified when using --keep-metadata") from None
         raise
     if progress:
         sys.stderr.write("\n")
-    _print(info.checksum)
+    if args.sign:
+        from ..store.signing import Signer, sign_commit
+        with repo.transaction():
+            for secret in args.sign:
+                sign_commit(repo, info.checksum, Signer(args.sign_type or "ed25519", secret=secret))
+    if args.consume:
+        import shutil
+        for spec in specs:
+            kind, _, value = spec.partition("=")
+            if kind == "dir" and value not in (".", ""):
+                shutil.rmtree(value, ignore_errors=True)
+    if args.table_output:
+        # ostree's transaction statistics; ostreepy does not count writes, so the
+        # totals it can't know are left at 0 rather than guessed
+        _print(f"Commit: {info.checksum}")
+        for key in ("Metadata Total", "Metadata Written", "Content Total", "Content Written",
+                    "Content Cache Hits", "Content Bytes Written"):
+            _print(f"{key}: 0")
+    else:
+        _print(info.checksum)
     return 0
+
+
+class _CommitFilter:
+    """ostree commit's own filter: ``--mode-ro-executables``, ``--statoverride`` (lines
+    ``+MODE PATH`` adding bits, ``=MODE PATH`` replacing them, MODE in decimal as
+    ostree's g_ascii_strtod reads it) and ``--skip-list`` (one path a line); a path
+    named in either file and never met fails the commit before it is written."""
+
+    def __init__(self, ro_executables: bool, adds: Dict[str, int], overrides: Dict[str, int],
+                 skip: set) -> None:
+        self.ro_executables = ro_executables
+        self.adds, self.overrides, self.skip = adds, overrides, skip
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "Optional[_CommitFilter]":
+        if not (args.mode_ro_executables or args.statoverride or args.skip_list):
+            return None
+        adds: Dict[str, int] = {}
+        overrides: Dict[str, int] = {}
+        skip: set = set()
+        if args.statoverride:
+            for line in _lines(args.statoverride):
+                mode, sep, path = line.partition(" ")
+                if not sep:
+                    raise OstreeError("Malformed statoverride file (no space found)")
+                if mode.startswith("="):
+                    overrides[path] = _strtod_int(mode[1:])
+                else:
+                    adds[path] = _strtod_int(mode)
+        if args.skip_list:
+            skip.update(_lines(args.skip_list))
+        return cls(args.mode_ro_executables, adds, overrides, skip)
+
+    def apply(self, path: str, info: "FileInfo") -> "Optional[FileInfo]":
+        import stat as st
+        from ..store.commit import FileInfo
+        mode = info.mode
+        if self.ro_executables and st.S_ISREG(mode) and mode & 0o111:
+            mode &= ~0o222
+        if path in self.adds:
+            mode |= self.adds.pop(path)
+        elif path in self.overrides:
+            mode = st.S_IFMT(mode) | self.overrides[path]
+        if path in self.skip:
+            self.skip.discard(path)
+            return None
+        return FileInfo(info.uid, info.gid, mode)
+
+    def check_all_used(self) -> None:
+        for path in sorted(self.adds):
+            sys.stderr.write(f"Unmatched statoverride path: {path}\n")
+        if self.adds:
+            raise OstreeError("Unmatched statoverride paths")
+        for path in sorted(self.skip):
+            sys.stderr.write(f"Unmatched skip-list path: {path}\n")
+        if self.skip:
+            raise OstreeError("Unmatched skip-list paths")
+
+
+def _lines(path: str) -> List[str]:
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        return [line for line in f.read().split("\n") if line]
+
+
+def _strtod_int(text: str) -> int:
+    import re
+    m = re.match(r"\s*[+-]?\d+", text)
+    return int(m.group(0)) & 0xFFFFFFFF if m else 0
 
 
 def _progress_printer(label: str) -> "ProgressCallback":
@@ -238,11 +342,14 @@ def cmd_checkout(args: argparse.Namespace) -> int:
         overwrite = "add-files"
     elif args.union_identical:
         overwrite = "union-identical"
+    if args.process_passthrough_whiteouts:
+        raise UsageError("--process-passthrough-whiteouts is not supported by ostreepy yet")
     dest = args.destination or os.path.basename(args.commit)
     porcelain.checkout(repo, args.commit, dest, subpath=args.subpath, user_mode=args.user_mode,
                        overwrite=overwrite, process_whiteouts=args.whiteouts,
                        require_hardlinks=args.require_hardlinks, force_copy=args.force_copy,
-                       bareuseronly_dirs=args.bareuseronly_dirs, fsync=(args.fsync or "false").lower() == "true")
+                       bareuseronly_dirs=args.bareuseronly_dirs, fsync=(args.fsync or "false").lower() == "true",
+                       skip_paths=_lines(args.skip_list) if args.skip_list else (), allow_noent=args.allow_noent)
     return 0
 
 

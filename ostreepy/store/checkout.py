@@ -15,7 +15,7 @@ import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from time import time_ns
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO, Callable, FrozenSet, Optional
 
 import attrs
 
@@ -62,6 +62,8 @@ class CheckoutOptions:
     bareuseronly_dirs: bool = False
     fsync: bool = False
     filter: Optional[Callable[[str, FileHeader], bool]] = None
+    # ostree checkout --skip-list: paths (from the checkout's root) left out, directories too
+    skip_paths: FrozenSet[str] = frozenset()
 
 
 class _State:
@@ -80,7 +82,7 @@ class _State:
         self.futures: list = []
         self.deferred: list = []
         self.fast_link = (self.hardlinkable and not opts.force_copy and not opts.process_whiteouts
-                          and opts.filter is None and opts.overwrite is Overwrite.NONE)
+                          and opts.filter is None and not opts.skip_paths and opts.overwrite is Overwrite.NONE)
 
 
 def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutOptions] = None,
@@ -136,6 +138,7 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
     if dirmeta is None:
         dirmeta = state.dirmetas[meta_csum] = repo.load_dirmeta(meta_csum)
     user = opts.mode is CheckoutMode.USER
+    opts_skip = opts.skip_paths
     is_opaque = opts.process_whiteouts and any(f == OPAQUE_WHITEOUT_NAME for f, _ in dirtree.files)
     if is_opaque:
         _rm_rf_at(parent_fd, name)
@@ -193,6 +196,8 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                         pass
             _checkout_file(state, fcsum, dfd, fname, path + fname)
         for dname, t, m in dirtree.dirs:
+            if opts_skip and path + dname in opts_skip:
+                continue
             if state.pool is not None and depth == _SPLIT_DEPTH:
                 state.futures.append(state.pool.submit(_checkout_tree, state, dfd, dname, t, m,
                                                        path + dname + "/", depth + 1))
@@ -296,6 +301,8 @@ def _place_file(state: _State, checksum: str, dfd: int, name: str, path: str, he
     repo, opts = state.repo, state.opts
     user = opts.mode is CheckoutMode.USER
     if opts.filter is not None and not opts.filter(path, header):  # type: ignore[arg-type]
+        return
+    if path in opts.skip_paths:
         return
     is_symlink = stat.S_ISLNK(mode)
     if not is_symlink and opts.process_whiteouts and name.startswith(WHITEOUT_PREFIX):
