@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence
 
 from ..errors import OstreeError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["FEATURES", "build_parser", "main"]
 
 
 def _add_repo_arg(p: argparse.ArgumentParser, toplevel: bool = False) -> None:
@@ -30,7 +30,10 @@ def _add_repo_arg(p: argparse.ArgumentParser, toplevel: bool = False) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from .._version import __version__
     parser = argparse.ArgumentParser(prog="ostreepy", description="A pure-Python ostree")
-    parser.add_argument("--version", action="version", version=f"ostreepy {__version__}")
+    # ostree's YAML, which scripts grep for features ("- sign-ed25519"): only what
+    # ostreepy really does is listed (no gpgme: GPG verification is not there yet)
+    parser.add_argument("--version", action=_VersionAction, nargs=0,
+                        help=f"Print version information (ostreepy {__version__}) and exit")
     _add_repo_arg(parser, toplevel=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -131,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true")
     p.add_argument("--print-metadata-key")
     p.add_argument("--print-detached-metadata-key")
+    p.add_argument("-B", "--no-byteswap", action="store_true")
     p.add_argument("rev")
     p.set_defaults(func="cmd_show")
 
@@ -154,8 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("rev-parse", help="Output the target of a rev")
     _add_repo_arg(p)
     p.add_argument("-S", "--single", action="store_true")
-    p.add_argument("revs", nargs="+")
+    p.add_argument("revs", nargs="*")
     p.set_defaults(func="cmd_rev_parse")
+
+    p = sub.add_parser("reset", help="Reset a REF to a previous COMMIT")
+    _add_repo_arg(p)
+    p.add_argument("ref")
+    p.add_argument("rev")
+    p.set_defaults(func="cmd_reset")
 
     p = sub.add_parser("fsck", help="Check the repository for consistency")
     _add_repo_arg(p)
@@ -205,6 +215,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 _EXTRA_PARSERS: List = []
 
+FEATURES = ("libarchive", "sign-ed25519")
+
+
+class _VersionAction(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: Optional[str] = None) -> None:
+        from .._version import __version__
+        sys.stdout.write(f"libostree:\n Version: '{__version__}'\n Implementation: 'ostreepy'\n Features:\n"
+                         + "".join(f"  - {f}\n" for f in FEATURES))
+        parser.exit()
+
 
 _EXTRA_COMMANDS = {"admin": "ostreepy.cli.admin", "container": "ostreepy.cli.container",
                    "bootc": "ostreepy.cli.bootc"}
@@ -229,13 +250,52 @@ def _register_extras(argv: Optional[Sequence[str]] = None) -> None:
         _EXTRA_PARSERS.append((modname, mod.register))
 
 
+_TOPLEVEL_WITH_VALUE = ("--repo",)
+
+
+def _command_first(argv: List[str]) -> List[str]:
+    """GLib's option parser, which ostree uses, takes options anywhere: `ostree
+    --repo=R --print-metadata-key=K show REF` is `show` with both. The command word
+    is moved to the front so that argparse's subparser sees every option."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            break
+        if word.startswith("-"):
+            i += 2 if word in _TOPLEVEL_WITH_VALUE else 1
+            continue
+        if i and (word in _EXTRA_COMMANDS or word in _repo_commands()):
+            return [word] + argv[:i] + argv[i + 1:]
+        break
+    return argv
+
+
+def _repo_commands() -> List[str]:
+    return ["init", "config", "commit", "checkout", "ls", "cat", "show", "log", "refs", "rev-parse", "fsck",
+            "prune", "export", "sign", "reset"]
+
+
+def _parse(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespace:
+    """As GLib does, options may come between positionals (`checkout -U t --union u`):
+    a repository verb is parsed intermixed; the command groups (admin, container,
+    bootc), which have verbs of their own, are parsed as argparse does."""
+    if not argv or argv[0] not in _repo_commands() or any(a in ("-h", "--help") for a in argv):
+        return parser.parse_args(argv)
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    args = sub.choices[argv[0]].parse_intermixed_args(argv[1:])
+    args.command = argv[0]
+    return args
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     # trees are walked recursively; a legal path can be thousands of directories deep
     # (Python >= 3.11 keeps such recursion off the C stack)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+    argv = _command_first(list(sys.argv[1:] if argv is None else argv))
     _register_extras(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 1

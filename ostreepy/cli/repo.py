@@ -353,6 +353,18 @@ def cmd_checkout(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_reset(args: argparse.Namespace) -> int:
+    """ostree reset REF REV: REF (which must exist) is set to REV. As ostree (ot-builtin-reset.c)
+    does, REV need not be in REF's history."""
+    repo = _open_repo(args)
+    if args.ref not in repo.list_refs():
+        raise OstreeError(f"Invalid ref '{args.ref}'")
+    target = repo.resolve_rev(args.rev)
+    assert target is not None
+    repo.set_ref(args.ref, target)
+    return 0
+
+
 # ------------------------------------------------------------------ read commands
 
 
@@ -491,17 +503,39 @@ def cmd_show(args: argparse.Namespace) -> int:
         v = c.metadata.get(args.print_metadata_key)
         if v is None:
             raise OstreeError(f"No such metadata key '{args.print_metadata_key}'")
-        _print(print_value(v.type, v.value))
+        value = v.value if args.no_byteswap else _byteswap(v.type, v.value)
+        _print(print_value(v.type, value))
         return 0
     if args.print_detached_metadata_key:
         meta = repo.read_commit_detached_metadata(csum) or {}
         v = meta.get(args.print_detached_metadata_key)
         if v is None:
             raise OstreeError(f"No such metadata key '{args.print_detached_metadata_key}'")
-        _print(print_value(v.type, v.value))  # type: ignore[attr-defined]
+        value = v.value if args.no_byteswap else _byteswap(v.type, v.value)  # type: ignore[attr-defined]
+        _print(print_value(v.type, value))  # type: ignore[attr-defined]
         return 0
     _dump_commit(repo, csum, args.raw)
     return 0
+
+
+_SWAP_FORMATS = {"n": "h", "q": "H", "i": "i", "u": "I", "x": "q", "t": "Q", "h": "i", "d": "d"}
+
+
+def _byteswap(type_: str, value: object) -> object:
+    """g_variant_byteswap for what metadata holds: ostree's show prints metadata values
+    as if stored big-endian (ot_dump_variant swaps on little-endian hosts) unless -B,
+    so `uint64 42` shows as `uint64 3026418949592973312`; as there, a script must pass
+    -B to read a number a little-endian writer stored."""
+    import struct
+    from ..store.gvariant import Variant
+    if type_ in _SWAP_FORMATS:
+        fmt = _SWAP_FORMATS[type_]
+        return struct.unpack(">" + fmt, struct.pack("<" + fmt, value))[0]
+    if type_.startswith("a") and type_[1:] in _SWAP_FORMATS and isinstance(value, (list, tuple)):
+        return [_byteswap(type_[1:], x) for x in value]
+    if type_ == "v" and isinstance(value, Variant):
+        return Variant(value.type, _byteswap(value.type, value.value))
+    return value
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -578,6 +612,20 @@ def cmd_refs(args: argparse.Namespace) -> int:
 
 def cmd_rev_parse(args: argparse.Namespace) -> int:
     repo = _open_repo(args)
+    if args.single:
+        # ostree: -S takes no REV and names the one commit object the repository has
+        if args.revs:
+            raise UsageError("Cannot specify arguments with --single")
+        from ..store.objects import ObjectType
+        found = [c for c, _ in repo.list_objects(ObjectType.COMMIT)]
+        if len(found) > 1:
+            raise OstreeError("Multiple commit objects found")
+        if not found:
+            raise OstreeError("No commit objects found")
+        _print(found[0])
+        return 0
+    if not args.revs:
+        raise UsageError("REV must be specified")
     for rev in args.revs:
         csum = repo.resolve_rev(rev)
         if args.single and len(args.revs) > 1:
