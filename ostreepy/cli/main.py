@@ -203,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("keys", nargs="*", metavar="KEY-ID")
     p.set_defaults(func="cmd_sign")
 
+    from .diff import register_parsers as _diff_parsers
+    _diff_parsers(sub, _add_repo_arg)
+
     for name, register in _EXTRA_PARSERS:
         register(sub)
     for command, help_text in _EXTRA_HELP.items():
@@ -273,7 +276,7 @@ def _command_first(argv: List[str]) -> List[str]:
 
 def _repo_commands() -> List[str]:
     return ["init", "config", "commit", "checkout", "ls", "cat", "show", "log", "refs", "rev-parse", "fsck",
-            "prune", "export", "sign", "reset"]
+            "prune", "export", "sign", "reset", "diff", "checksum"]
 
 
 def _parse(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespace:
@@ -301,8 +304,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     func = args.func
     if isinstance(func, str):  # a repository verb: its module is imported only to run it
-        from . import repo
-        func = getattr(repo, func)
+        modname, _, fname = func.rpartition(":")
+        if modname:
+            import importlib
+            func = getattr(importlib.import_module(modname), fname)
+        else:
+            from . import repo
+            func = getattr(repo, func)
     try:
         return func(args) or 0
     except BrokenPipeError:
