@@ -81,18 +81,22 @@ chmod +x "$work/bin/ostree" "$work/bin/ostree-trivial-httpd"
 cat > "$work/bashenv.sh" <<'EOF'
 if [ "$0" = "$OT_UPSTREAM_SCRIPT" ]; then
     set -E
+    # fatal/assert_* end in `exit 1` after printing why: mark it, with where it was
+    # called from; in keep-going mode note the failed block and go on
+    exit() {
+        local rc=${1:-$?} n=${#FUNCNAME[@]}
+        if [ "$rc" != 0 ] && [ "$BASH_SUBSHELL" = 0 ]; then
+            # the outermost call, the one in the test script
+            echo "@@upstream-tests: exit $rc at ${BASH_SOURCE[n-1]##*/}:${BASH_LINENO[n-2]} ${FUNCNAME[n-2]}" >&2
+            if [ "$OT_UPSTREAM_KEEP_GOING" = 1 ]; then
+                return "$rc"
+            fi
+        fi
+        builtin exit "$rc"
+    }
     if [ "$OT_UPSTREAM_KEEP_GOING" = 1 ]; then
         # the script's own `set -euo pipefail` keeps working except for -e
         set() { builtin set "$@"; builtin set +e; }
-        # fatal/assert_* end in `exit 1`: note the failed block and go on
-        exit() {
-            local rc=${1:-$?}
-            if [ "$rc" != 0 ] && [ "$BASH_SUBSHELL" = 0 ]; then
-                echo "@@upstream-tests: exit $rc in ${FUNCNAME[1]:-main}" >&2
-                return "$rc"
-            fi
-            builtin exit "$rc"
-        }
     fi
 fi
 EOF
@@ -120,7 +124,12 @@ run_one() {  # test-name -> writes $logs/NAME.log, returns the script's status
 # One row from a log: ok, not ok, skipped, blocks passed, blocks, first failure.
 summarize() {
     awk -v rc="$2" '
-        /^@@upstream-tests: |^Unexpected nonzero exit status/ {
+        /^@@upstream-tests: exit / {
+            # what fatal printed just before, and where it was called
+            if (!failed) { w = $0; sub(/^.* at /, "", w); first = prev " [" w "]" }
+            failed = 1; next
+        }
+        /^Unexpected nonzero exit status/ {
             if (!failed) { first = $0 }
             failed = 1
         }
@@ -131,8 +140,8 @@ summarize() {
             failed = 0; next
         }
         /^not ok/ { notok++; blocks++; if (!firstfail) firstfail = $0; failed = 0; next }
-        /^1\.\.0 # SKIP/ { skip++; skipped_all = 1 }
-        NF { last = $0 }
+        /^1\.\.0 *# *SKIP/ { skip++; skipped_all = 1 }
+        NF { last = $0; prev = $0 }
         END {
             if (failed || rc != 0) {
                 if (!skipped_all) blocks++
@@ -141,7 +150,7 @@ summarize() {
             sub(/^Unexpected nonzero exit status /, "rc ", firstfail)
             sub(/ while running: /, ": ", firstfail)
             gsub(/\t/, " ", firstfail)
-            printf "%d\t%d\t%d\t%d\t%d\t%s\n", ok, notok, skip, pass, blocks, substr(firstfail, 1, 90)
+            printf "%d\t%d\t%d\t%d\t%d\t%s\n", ok, notok, skip, pass, blocks, substr(firstfail, 1, 110)
         }' "$1"
 }
 
@@ -156,7 +165,7 @@ for t in "${tests[@]}"; do
     IFS=$'\t' read -r ok notok skip pass blocks first < <(summarize "$logs/${t%.sh}.log" "$rc")
     if [ "$rc" = 124 ]; then result=TIMEOUT
     elif [ "$rc" != 0 ]; then result=FAIL
-    elif grep -q '^1\.\.0 # SKIP' "$logs/${t%.sh}.log"; then result=SKIP
+    elif grep -Eq '^1\.\.0 *# *SKIP' "$logs/${t%.sh}.log"; then result=SKIP
     elif [ "$notok" != 0 ] || { [ "$keep_going" = 1 ] && [ "$pass" != "$blocks" ]; }; then result=FAIL
     else result=PASS
     fi
