@@ -231,10 +231,10 @@ def register_parsers(sub: "argparse._SubParsersAction", add_repo_arg: object) ->
     p.add_argument("--owner-uid", type=int)
     p.add_argument("--owner-gid", type=int)
     p.add_argument("revs", nargs="*", metavar="REV_OR_DIR")
-    p.set_defaults(func="ostreepy.cli.diff:cmd_diff")
+    p.set_defaults(func="diff:cmd_diff")
 
     p = sub.add_parser("checksum", help="Checksum a file or directory")
     p.add_argument("--ignore-xattrs", action="store_true")
     p.add_argument("paths", nargs="*", metavar="PATH")
-    p.set_defaults(func="ostreepy.cli.diff:cmd_checksum")
+    p.set_defaults(func="diff:cmd_checksum")
 

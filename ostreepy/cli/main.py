@@ -259,34 +259,53 @@ _TOPLEVEL_WITH_VALUE = ("--repo",)
 def _command_first(argv: List[str]) -> List[str]:
     """GLib's option parser, which ostree uses, takes options anywhere: `ostree
     --repo=R --print-metadata-key=K show REF` is `show` with both. The command word
-    is moved to the front so that argparse's subparser sees every option."""
+    (the first one that is not an option) is moved to the front so that argparse's
+    subparser sees every option."""
+    found = _first_word(argv)
+    if found is None or found[0] == 0 or argv[found[0] - 1] == "--":
+        return argv
+    i = found[0]
+    return [argv[i]] + argv[:i] + argv[i + 1:]
+
+
+def _first_word(argv: List[str]) -> "Optional[tuple]":
+    """(index, word) of the command word, or None when there is none."""
     i = 0
     while i < len(argv):
         word = argv[i]
         if word == "--":
-            break
+            return (i + 1, argv[i + 1]) if i + 1 < len(argv) else None
         if word.startswith("-"):
             i += 2 if word in _TOPLEVEL_WITH_VALUE else 1
             continue
-        if i and (word in _EXTRA_COMMANDS or word in _repo_commands()):
-            return [word] + argv[:i] + argv[i + 1:]
-        break
-    return argv
+        return i, word
+    return None
 
 
-def _repo_commands() -> List[str]:
-    return ["init", "config", "commit", "checkout", "ls", "cat", "show", "log", "refs", "rev-parse", "fsck",
-            "prune", "export", "sign", "reset", "diff", "checksum"]
+def _run_extension(argv: List[str], i: int, name: str) -> int:
+    """ostree's CLI extensions: an unknown COMMAND runs `ostree-COMMAND` from PATH with
+    the rest of the arguments, as ot-main.c does."""
+    import os
+    import shutil
+    path = shutil.which(f"ostree-{name}") if "/" not in name else None
+    if path is None:
+        sys.stderr.write(f"error: Unknown command '{name}'\n")
+        return 1
+    sys.stdout.flush()
+    os.execv(path, [path] + argv[i + 1:])
+    return 1  # pragma: no cover - execv does not return
 
 
 def _parse(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespace:
     """As GLib does, options may come between positionals (`checkout -U t --union u`):
     a repository verb is parsed intermixed; the command groups (admin, container,
     bootc), which have verbs of their own, are parsed as argparse does."""
-    if not argv or argv[0] not in _repo_commands() or any(a in ("-h", "--help") for a in argv):
-        return parser.parse_args(argv)
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    args = sub.choices[argv[0]].parse_intermixed_args(argv[1:])
+    verb = sub.choices.get(argv[0]) if argv else None
+    if (verb is None or any(a in ("-h", "--help") for a in argv)
+            or any(isinstance(a, argparse._SubParsersAction) for a in verb._actions)):
+        return parser.parse_args(argv)
+    args = verb.parse_intermixed_args(argv[1:])
     args.command = argv[0]
     return args
 
@@ -298,19 +317,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = _command_first(list(sys.argv[1:] if argv is None else argv))
     _register_extras(argv)
     parser = build_parser()
+    word = _first_word(argv)
+    if word is not None:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        if word[1] not in sub.choices:
+            return _run_extension(argv, *word)
     args = _parse(parser, argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 1
     func = args.func
     if isinstance(func, str):  # a repository verb: its module is imported only to run it
-        modname, _, fname = func.rpartition(":")
-        if modname:
-            import importlib
-            func = getattr(importlib.import_module(modname), fname)
-        else:
-            from . import repo
-            func = getattr(repo, func)
+        # "module:function" for verbs outside cli/repo.py (pull, pull-local)
+        modname, _, name = func.rpartition(":")
+        import importlib
+        func = getattr(importlib.import_module(f"ostreepy.cli.{modname or 'repo'}"), name)
     try:
         return func(args) or 0
     except BrokenPipeError:
