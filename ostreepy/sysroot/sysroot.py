@@ -926,6 +926,14 @@ class Sysroot:
                 bc.write_entry(self.path, self.bootversion, name, d.bootconfig.with_value("options", kargs))
             self.load()
 
+    def set_kargs(self, d: Deployment, kargs: Sequence[str]) -> None:
+        """``ostree_sysroot_deployment_set_kargs``: ``d`` with these kernel arguments
+        replaces itself in a new boot configuration (not in place)."""
+        if d.bootconfig is None:
+            raise DeployError(f"Deployment {d.name} has no boot entry")
+        new_d = attrs.evolve(d, bootconfig=d.bootconfig.with_value("options", " ".join(kargs)))
+        self.write_deployments([new_d if x.same(d) else x for x in self.deployments])
+
     def undeploy(self, index: int) -> Deployment:
         """``ostree admin undeploy INDEX``; returns the removed deployment."""
         with self.locked():
