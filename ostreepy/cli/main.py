@@ -259,13 +259,14 @@ _TOPLEVEL_WITH_VALUE = ("--repo",)
 def _command_first(argv: List[str]) -> List[str]:
     """GLib's option parser, which ostree uses, takes options anywhere: `ostree
     --repo=R --print-metadata-key=K show REF` is `show` with both. The command word
-    (the first one that is not an option) is moved to the front so that argparse's
-    subparser sees every option."""
+    (the first one that is not an option) is moved to the front, the options before
+    it to the end, so that argparse's subparser sees every option."""
     found = _first_word(argv)
     if found is None or found[0] == 0 or argv[found[0] - 1] == "--":
         return argv
     i = found[0]
-    return [argv[i]] + argv[:i] + argv[i + 1:]
+    # after the rest, so that they reach the innermost verb (`remote add` has --repo)
+    return [argv[i]] + argv[i + 1:] + argv[:i]
 
 
 def _first_word(argv: List[str]) -> "Optional[tuple]":
