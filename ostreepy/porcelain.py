@@ -408,8 +408,11 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
                     if (pc.root_tree, pc.root_meta) == (root_tree, root_meta):
                         return _info(r, parent_csum)
                 if bootable:
+                    # ostree commit passes the metadata through a GVariantDict here, which
+                    # reorders it in GHashTable order: the checksum depends on that
                     from .store.bootmeta import metadata_for_bootable
-                    md.update(metadata_for_bootable(r, root_tree))
+                    from .store.glibhash import ordered
+                    md = ordered(list(md.items()) + list(metadata_for_bootable(r, root_tree).items()))
                 csum = create_commit(r, root_tree, root_meta, subject=subject, body=body, parent=parent_csum,
                                      metadata=md, timestamp=timestamp)
                 if detached:
