@@ -219,22 +219,3 @@ def cmd_checksum(args: argparse.Namespace) -> int:
         raise OstreeError("A filename must be given")
     _print(checksum_path(args.paths[0], args.ignore_xattrs))
     return 0
-
-
-def register_parsers(sub: "argparse._SubParsersAction", add_repo_arg: object) -> None:
-    """The verbs of this module, added to the top-level parser by ``cli.main``."""
-    p = sub.add_parser("diff", help="Compare directory TARGETDIR against revision REV")
-    add_repo_arg(p)  # type: ignore[operator]
-    p.add_argument("--stats", action="store_true")
-    p.add_argument("--fs-diff", action="store_true")
-    p.add_argument("-X", "--no-xattrs", action="store_true")
-    p.add_argument("--owner-uid", type=int)
-    p.add_argument("--owner-gid", type=int)
-    p.add_argument("revs", nargs="*", metavar="REV_OR_DIR")
-    p.set_defaults(func="diff:cmd_diff")
-
-    p = sub.add_parser("checksum", help="Checksum a file or directory")
-    p.add_argument("--ignore-xattrs", action="store_true")
-    p.add_argument("paths", nargs="*", metavar="PATH")
-    p.set_defaults(func="diff:cmd_checksum")
-

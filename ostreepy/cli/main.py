@@ -203,8 +203,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("keys", nargs="*", metavar="KEY-ID")
     p.set_defaults(func="cmd_sign")
 
-    from .diff import register_parsers as _diff_parsers
-    _diff_parsers(sub, _add_repo_arg)
+    p = sub.add_parser("diff", help="Compare directory TARGETDIR against revision REV")
+    _add_repo_arg(p)
+    p.add_argument("--stats", action="store_true")
+    p.add_argument("--fs-diff", action="store_true")
+    p.add_argument("-X", "--no-xattrs", action="store_true")
+    p.add_argument("--owner-uid", type=int)
+    p.add_argument("--owner-gid", type=int)
+    p.add_argument("revs", nargs="*", metavar="REV_OR_DIR")
+    p.set_defaults(func="diff:cmd_diff")
+
+    p = sub.add_parser("checksum", help="Checksum a file or directory")
+    p.add_argument("--ignore-xattrs", action="store_true")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.set_defaults(func="diff:cmd_checksum")
 
     for name, register in _EXTRA_PARSERS:
         register(sub)
