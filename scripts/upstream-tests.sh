@@ -17,7 +17,8 @@
 # ostree-trivial-httpd: scripts/upstream-httpd.py is a loopback-only stand-in);
 # G_TEST_SRCDIR/G_TEST_BUILDDIR point libtest.sh at the checkout. Failures are found
 # through libtest-core.sh's ERR trap ("Unexpected nonzero exit status ... while
-# running: CMD"), which a BASH_ENV file extends into functions (set -E).
+# running: CMD"), which a BASH_ENV file extends into functions (set -E) but not into
+# command substitutions, and through a mark `exit` leaves when an assertion fails.
 #
 # Isolation: each script runs alone in its own mount and PID namespace
 # (`unshare -m -p -f`): every mount, `/` included, is remounted read-only there except
@@ -80,7 +81,21 @@ chmod +x "$work/bin/ostree" "$work/bin/ostree-trivial-httpd"
 # itself gets the extra traps, not the bash helpers it starts.
 cat > "$work/bashenv.sh" <<'EOF'
 if [ "$0" = "$OT_UPSTREAM_SCRIPT" ]; then
+    # libtest-core.sh's ERR trap, extended into functions (set -E) but kept out of
+    # command substitutions, whose failures the script may expect ($(cmd) || ...)
     set -E
+    trap() {
+        if [ "$*" = "report_err ERR" ]; then
+            builtin trap '__ot_report_err' ERR
+        else
+            builtin trap "$@"
+        fi
+    }
+    __ot_report_err() {
+        local rc=$?
+        [ "$BASH_SUBSHELL" = 0 ] || return 0
+        echo "Unexpected nonzero exit status $rc while running: $BASH_COMMAND" >&2
+    }
     # fatal/assert_* end in `exit 1` after printing why: mark it, with where it was
     # called from; in keep-going mode note the failed block and go on
     exit() {
