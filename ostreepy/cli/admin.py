@@ -419,6 +419,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     k = ksub.add_parser("edit-in-place", help="Set new kernel command line arguments in place")
     _add_sysroot(k)
     k.add_argument("--append-if-missing", action="append", metavar="NAME=VALUE")
+    # ostree's GOptionContext leaves extra arguments (a refspec in its own tests) unread
+    k.add_argument("ignored", nargs="*", help=argparse.SUPPRESS)
     k.set_defaults(func=cmd_kargs_edit_in_place)
 
     p = sub.add_parser("finalize-staged", help="Finalize the staged deployment")

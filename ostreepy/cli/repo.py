@@ -342,14 +342,13 @@ def cmd_checkout(args: argparse.Namespace) -> int:
         overwrite = "add-files"
     elif args.union_identical:
         overwrite = "union-identical"
-    if args.process_passthrough_whiteouts:
-        raise UsageError("--process-passthrough-whiteouts is not supported by ostreepy yet")
     dest = args.destination or os.path.basename(args.commit)
     porcelain.checkout(repo, args.commit, dest, subpath=args.subpath, user_mode=args.user_mode,
                        overwrite=overwrite, process_whiteouts=args.whiteouts,
                        require_hardlinks=args.require_hardlinks, force_copy=args.force_copy,
                        bareuseronly_dirs=args.bareuseronly_dirs, fsync=(args.fsync or "false").lower() == "true",
-                       skip_paths=_lines(args.skip_list) if args.skip_list else (), allow_noent=args.allow_noent)
+                       skip_paths=_lines(args.skip_list) if args.skip_list else (), allow_noent=args.allow_noent,
+                       passthrough_whiteouts=args.process_passthrough_whiteouts)
     return 0
 
 

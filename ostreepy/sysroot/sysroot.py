@@ -463,7 +463,8 @@ class Sysroot:
     # ------------------------------------------------------------------ deploy: directory
     def _checkout_options(self) -> CheckoutOptions:
         user = self.repo.mode in (RepoMode.BARE_USER, RepoMode.BARE_USER_ONLY) or os.geteuid() != 0
-        return CheckoutOptions(mode=CheckoutMode.USER if user else CheckoutMode.NONE)
+        # overlayfs whiteouts become devices, as in libostree's checkout_deployment_tree
+        return CheckoutOptions(mode=CheckoutMode.USER if user else CheckoutMode.NONE, passthrough_whiteouts=True)
 
     def _prepare_etc(self, ddir: str, csum: str) -> None:
         # prepare_deployment_etc
