@@ -171,3 +171,21 @@ def test_version_lists_features_and_cli_extensions(ostreepy, tmp_path):
     env = {"PATH": f"{ext.parent}:{os.environ['PATH']}"}
     assert ostreepy.run("hello", "a", "b", env=env).out == "hello a b\n"
     assert_error(ostreepy.run("nosuchcommand", rc=1, env=env), "Unknown command 'nosuchcommand'")
+
+
+def test_checkout_passthrough_whiteouts(ostree, ostreepy, tmp_path):
+    tree = tmp_path / "t"
+    (tree / "d").mkdir(parents=True)
+    (tree / "d/.ostree-wh.gone").write_text("")
+    os.chmod(tree / "d/.ostree-wh.gone", 0o640)
+    (tree / "d/f").write_text("f")
+    seen = []
+    for tool in (ostree, ostreepy):
+        repo = tool.init(tmp_path / f"repo-{tool}", "bare")
+        tool.commit(repo, tree=tree)
+        co = tmp_path / f"co-{tool}"
+        tool.run("checkout", "--process-passthrough-whiteouts", REF, co, repo=repo)
+        tool.run("checkout", "--union", "--process-passthrough-whiteouts", REF, co, repo=repo)
+        st = os.lstat(co / "d/gone")
+        seen.append((sorted(os.listdir(co / "d")), stat.S_ISCHR(st.st_mode), st.st_rdev, stat.S_IMODE(st.st_mode)))
+    assert seen[0] == seen[1] == (["f", "gone"], True, 0, 0o640)
