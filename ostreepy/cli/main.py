@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true")
     p.add_argument("-r", "--revision", action="store_true")
     p.add_argument("-c", "--collections", action="store_true")
+    p.add_argument("-A", "--alias", action="store_true")
     p.add_argument("prefixes", nargs="*")
     p.set_defaults(func="cmd_refs")
 

@@ -580,24 +580,44 @@ def cmd_refs(args: argparse.Namespace) -> int:
     repo = _open_repo(args)
     if args.collections:
         return _refs_collections(repo, args)
+    from ..store.refalias import list_aliases, set_alias
     if args.create is not None:
         if not args.prefixes:
             raise UsageError("You must specify a revision when creating a new ref")
         if len(args.prefixes) != 1:
             raise UsageError("You must specify only 1 existing ref when creating a new ref")
         from ..store.refs import parse_refspec
-        parse_refspec(args.create)
-        target = repo.resolve_rev(args.prefixes[0])
-        if repo.read_ref(args.create) is not None and not args.force:
+        remote, ref = parse_refspec(args.create)
+        replacing_alias = args.alias and args.create in list_aliases(repo)
+        if not replacing_alias and repo.read_ref(args.create) is not None and not args.force:
             raise OstreeError(f"--create specified but ref {args.create} already exists")
+        if args.alias:
+            # ot-builtin-refs.c: an alias is local and names an existing ref
+            if remote:
+                raise OstreeError(f"Cannot create alias to remote ref: {remote}")
+            if args.prefixes[0] not in repo.list_refs():
+                raise OstreeError(f"Cannot create alias to non-existent ref: {args.prefixes[0]}")
+            set_alias(repo, ref, args.prefixes[0])
+            return 0
+        target = repo.resolve_rev(args.prefixes[0])
         with repo.transaction():
             repo.set_ref(args.create, target)
+        return 0
+    if args.alias and not args.delete:
+        for alias, target in list_aliases(repo).items():
+            if not args.prefixes or any(alias == p or alias.startswith(p.rstrip("/") + "/") for p in args.prefixes):
+                _print(f"{alias} -> {target}")
         return 0
     if args.delete:
         if not args.prefixes:
             raise UsageError("At least one PREFIX is required when deleting refs")
         # every prefix is checked before any ref goes
         doomed = [r for prefix in args.prefixes for r in repo.list_refs(prefix)]
+        aliases = list_aliases(repo)
+        for r in doomed:
+            for alias, target in aliases.items():
+                if r == target:
+                    raise OstreeError(f"Ref '{r}' has an active alias: '{alias}'")
         with repo.transaction():
             for r in doomed:
                 repo.set_ref(r, None)

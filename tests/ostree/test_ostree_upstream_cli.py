@@ -189,3 +189,22 @@ def test_checkout_passthrough_whiteouts(ostree, ostreepy, tmp_path):
         st = os.lstat(co / "d/gone")
         seen.append((sorted(os.listdir(co / "d")), stat.S_ISCHR(st.st_mode), st.st_rdev, stat.S_IMODE(st.st_mode)))
     assert seen[0] == seen[1] == (["f", "gone"], True, 0, 0o640)
+
+
+def test_ref_aliases_as_ostree(ostree, ostreepy, repos, tmp_path):
+    tree = _tree(tmp_path / "t")
+    _both(ostree, ostreepy, repos, tree=tree)
+    outs = []
+    for tool, repo in ((ostree, repos[0]), (ostreepy, repos[1])):
+        tool.run("refs", REF, "--create=os/26/server", repo=repo)
+        tool.run("refs", "-A", "os/26/server", "--create=os/stable/server", repo=repo)
+        link = os.readlink(repo / "refs/heads/os/stable/server")
+        listed = tool.run("refs", "-A", repo=repo).out
+        errs = [tool.run("refs", "--delete", "os/26/server", repo=repo, rc=1).err,
+                tool.run("refs", "-A", "os/26/server", "--create=o:os/x", repo=repo, rc=1).err,
+                tool.run("refs", "-A", "--create", "foo", "nonexistent", repo=repo, rc=1).err]
+        tool.commit(repo, branch="os/26/server", tree=tree, timestamp="2024-03-01 00:00:00 +0000")
+        moved = tool.rev_parse(repo, "os/stable/server") == tool.rev_parse(repo, "os/26/server")
+        outs.append((link, listed, errs, moved))
+    assert outs[0] == outs[1]
+    assert outs[1][:2] == ("../../../os/26/server", "os/stable/server -> os/26/server\n") and outs[1][3]
