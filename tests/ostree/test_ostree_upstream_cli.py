@@ -207,4 +207,4 @@ def test_ref_aliases_as_ostree(ostree, ostreepy, repos, tmp_path):
         moved = tool.rev_parse(repo, "os/stable/server") == tool.rev_parse(repo, "os/26/server")
         outs.append((link, listed, errs, moved))
     assert outs[0] == outs[1]
-    assert outs[1][:2] == ("../../../os/26/server", "os/stable/server -> os/26/server\n") and outs[1][3]
+    assert outs[1][:2] == ("../../os/26/server", "os/stable/server -> os/26/server\n") and outs[1][3]
