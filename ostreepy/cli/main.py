@@ -173,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-a", "--all", action="store_true")
     p.add_argument("--delete", action="store_true")
+    p.add_argument("--verify-bindings", action="store_true")
+    p.add_argument("--verify-back-refs", action="store_true")
     p.set_defaults(func="cmd_fsck")
 
     p = sub.add_parser("prune", help="Search for unreachable objects")

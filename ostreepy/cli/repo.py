@@ -656,10 +656,19 @@ def cmd_rev_parse(args: argparse.Namespace) -> int:
 def cmd_fsck(args: argparse.Namespace) -> int:
     from ..porcelain import fsck
     repo = _open_repo(args)
+    from ..store.bindings import verify_back_refs, verify_refs_bindings
+    # as ot-builtin-fsck.c: --verify-back-refs turns --verify-bindings on only once
+    # the refs are validated, so it does not check them
+    for collections, text in ((False, "Validating refs..."), (True, "Validating refs in collections...")):
+        if not args.quiet:
+            _print(text)
+            sys.stdout.flush()
+        if args.verify_bindings:
+            verify_refs_bindings(repo, collections)
     if not args.quiet:
-        _print("Validating refs...")
-        _print("Validating refs in collections...")
         _print("Enumerating commits...")
+    if args.verify_back_refs:
+        verify_back_refs(repo)
     bar = _ItemsProgress("fsck objects")
 
     from ..progress import FsckStarted, ObjectChecked

@@ -208,3 +208,20 @@ def test_ref_aliases_as_ostree(ostree, ostreepy, repos, tmp_path):
         outs.append((link, listed, errs, moved))
     assert outs[0] == outs[1]
     assert outs[1][:2] == ("../../os/26/server", "os/stable/server -> os/26/server\n") and outs[1][3]
+
+
+def test_fsck_verify_bindings_and_back_refs(ostree, ostreepy, repos, tmp_path):
+    tree = _tree(tmp_path / "t")
+    _both(ostree, ostreepy, repos, tree=tree)
+    outs = []
+    for tool, repo in ((ostree, repos[0]), (ostreepy, repos[1])):
+        tool.run("fsck", "--verify-bindings", "--verify-back-refs", repo=repo)
+        tool.run("refs", REF, "--create=new-ref", repo=repo)
+        res = tool.run("fsck", "--verify-bindings", repo=repo, rc=1)
+        step1 = (res.out.splitlines()[:1], res.err)
+        tool.run("refs", "--delete", REF, "new-ref", repo=repo)
+        res = tool.run("fsck", "--verify-back-refs", repo=repo, rc=1)
+        outs.append((step1, res.err))
+    assert outs[0] == outs[1]
+    assert "Commit has no requested ref ‘new-ref’ in ref binding metadata (‘edge/main’)" in outs[1][0][1]
+    assert "Ref ‘edge/main’ in bindings for commit" in outs[1][1] and "does not exist" in outs[1][1]
