@@ -87,6 +87,8 @@ def cmd_config(args: argparse.Namespace) -> int:
         rest = args.key[1:]
     if key is None:
         raise UsageError("Must specify a KEY")
+    if len(rest) > (1 if action == "set" else 0):
+        raise UsageError("Too many arguments given")
     if action == "get":
         value = repo.config.get(group, key)
         if value is None:
@@ -433,11 +435,24 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_cat(args: argparse.Namespace) -> int:
     repo = _open_repo(args)
     out = sys.stdout.buffer
+    import posixpath
     for p in args.paths:
-        kind, data = _resolve_path(repo, args.rev, p)
-        if kind != "file":
-            raise OstreeError(f"{p} is a directory")
-        header, stream = repo.load_file(data)
+        # ostree reads through symlinks in the commit (relative to the link's
+        # directory, absolute ones from the commit's root); a directory, also one
+        # reached through a link, cannot be opened
+        path = p
+        for _hop in range(41):
+            kind, data = _resolve_path(repo, args.rev, path)
+            if kind != "file":
+                raise OstreeError("Can't open directory")
+            header, stream = repo.load_file(data)
+            if stream is not None or not header.is_symlink:
+                break
+            target = header.symlink_target
+            path = posixpath.normpath(target if target.startswith("/")
+                                      else posixpath.join(posixpath.dirname("/" + path.lstrip("/")), target))
+        else:
+            raise OstreeError(f"{p}: Too many levels of symbolic links")
         if stream is None:
             raise OstreeError(f"{p} is not a regular file")
         # verify the whole object before printing any of it (ostree would print

@@ -225,3 +225,22 @@ def test_fsck_verify_bindings_and_back_refs(ostree, ostreepy, repos, tmp_path):
     assert outs[0] == outs[1]
     assert "Commit has no requested ref ‘new-ref’ in ref binding metadata (‘edge/main’)" in outs[1][0][1]
     assert "Ref ‘edge/main’ in bindings for commit" in outs[1][1] and "does not exist" in outs[1][1]
+
+
+def test_cat_follows_symlinks_and_config_argument_count(ostree, ostreepy, repos, tmp_path):
+    tree = tmp_path / "t"
+    (tree / "baz").mkdir(parents=True)
+    (tree / "baz/cow").write_text("moo\n")
+    (tree / "four").mkdir()
+    os.symlink("four", tree / "four-link")
+    os.symlink("baz/cow", tree / "cow-link")
+    os.symlink("cow-link", tree / "cow-link-link")
+    os.symlink("/baz/cow", tree / "abs-link")
+    _both(ostree, ostreepy, repos, tree=tree)
+    for tool, repo in ((ostree, repos[0]), (ostreepy, repos[1])):
+        for path in ("/cow-link", "/cow-link-link", "/abs-link"):
+            assert tool.run("cat", REF, path, repo=repo).out == "moo\n", (tool, path)
+        for path in ("/", "/four-link"):
+            assert "open directory" in tool.run("cat", REF, path, repo=repo, rc=1).err
+        for args in (["get", "--group=core", "mode", "extra"], ["set", "--group=core", "k", "v", "extra"]):
+            assert_error(tool.run("config", *args, repo=repo, rc=1), "Too many arguments given")
