@@ -244,3 +244,20 @@ def test_cat_follows_symlinks_and_config_argument_count(ostree, ostreepy, repos,
             assert "open directory" in tool.run("cat", REF, path, repo=repo, rc=1).err
         for args in (["get", "--group=core", "mode", "extra"], ["set", "--group=core", "k", "v", "extra"]):
             assert_error(tool.run("config", *args, repo=repo, rc=1), "Too many arguments given")
+
+
+def test_pre_commit_test_error_leaves_the_staging_directory(ostree, ostreepy, tmp_path):
+    tree = _tree(tmp_path / "t")
+    boot = "4072029c-8b10-60d1-d31b-8422eeff9b42"
+    for tool in (ostree, ostreepy):
+        # (with core.fsync=false ostreepy writes objects in place, without staging)
+        repo = tool.init(tmp_path / f"fsync-{tool}", "archive", fsync=True)
+        res = tool.run("commit", "-b", REF, tree, repo=repo, rc=1,
+                       env={"OSTREE_REPO_TEST_ERROR": "pre-commit", "OSTREE_BOOTID": boot})
+        assert "OSTREE_REPO_TEST_ERROR_PRE_COMMIT" in res.err
+        assert [n for n in os.listdir(repo / "tmp") if n.startswith(f"staging-{boot}-")], tool
+        assert tool.run("refs", repo=repo).out == ""
+        # a transaction of another boot removes it
+        tool.run("commit", "-b", REF, tree, repo=repo, env={"OSTREE_BOOTID": "5" + boot[1:]})
+        assert not [n for n in os.listdir(repo / "tmp") if n.startswith(f"staging-{boot}-")], tool
+        tool.run("fsck", repo=repo)
