@@ -4,12 +4,14 @@
 # script: TAP ok / not ok / skipped lines and the first command that failed.
 #
 #   scripts/upstream-tests.sh [--keep-going] [--ostree=BIN] [--logs=DIR] [--timeout=S] \
-#       OSTREE_SRC [TESTS...]
+#       [--env=VAR=VALUE]... OSTREE_SRC [TESTS...]
 #
 # TESTS are names under OSTREE_SRC/tests (test-basic.sh or basic); by default every
 # tests/test-*.sh. --ostree=/usr/bin/ostree runs the same scripts against the real tool,
 # for the comparison. --keep-going lets each script run past failures and judges each
-# block (the commands up to an `ok` line) on its own.
+# block (the commands up to an `ok` line) on its own. --env sets a variable for the
+# scripts, e.g. OSTREE_SYSROOT_OPTS=bootloader-naming-1: ostreepy names boot entries as
+# current ostree does (ostree-N.conf) and v2022.7's scripts expect ostree-N-OS.conf.
 #
 # How the scripts are pointed at ostreepy: libtest.sh runs `ostree` from PATH, so a
 # directory with an `ostree` wrapper goes first in PATH; the HTTP server comes from
@@ -33,12 +35,14 @@ keep_going=0
 ostree_bin="$here/.venv/bin/ostreepy"
 logs=""
 timeout_s=300
+extra_env=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --keep-going) keep_going=1 ;;
         --ostree=*) ostree_bin=${1#--ostree=} ;;
         --logs=*) logs=${1#--logs=} ;;
         --timeout=*) timeout_s=${1#--timeout=} ;;
+        --env=*) extra_env+=("${1#--env=}") ;;
         -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         --*) echo "error: unknown option $1" >&2; exit 2 ;;
         *) break ;;
@@ -132,7 +136,7 @@ run_one() {  # test-name -> writes $logs/NAME.log, returns the script's status
         env PATH="$work/bin:$PATH" OSTREE_UNINSTALLED="$work/bin" \
             G_TEST_SRCDIR="$src" G_TEST_BUILDDIR="$src" TMPDIR="$d/tmp" HOME="$d/home" \
             BASH_ENV="$work/bashenv.sh" OT_UPSTREAM_SCRIPT="$src/tests/$t" \
-            OT_UPSTREAM_KEEP_GOING="$keep_going" PYTHONDONTWRITEBYTECODE=1 \
+            OT_UPSTREAM_KEEP_GOING="$keep_going" PYTHONDONTWRITEBYTECODE=1 ${extra_env[@]+"${extra_env[@]}"} \
         timeout "$timeout_s" /bin/bash "$src/tests/$t" > "$logs/${t%.sh}.log" 2>&1 < /dev/null
 }
 
@@ -169,7 +173,7 @@ summarize() {
         }' "$1"
 }
 
-echo "ostree: $ostree_bin $("$ostree_bin" --version 2>&1 | tr -s " \n" " " | cut -c1-40)   source: $src   keep-going: $keep_going"
+echo "ostree: $ostree_bin ${extra_env[*]:-} $("$ostree_bin" --version 2>&1 | tr -s " \n" " " | cut -c1-40)   source: $src   keep-going: $keep_going"
 printf '%-40s %-7s %5s %4s %6s %4s %9s  %s\n' script result time ok "not-ok" skip blocks "first failure"
 n=0; passed=0; tok=0; tnotok=0; tskip=0; tpass=0; tblocks=0
 for t in "${tests[@]}"; do
