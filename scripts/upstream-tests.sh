@@ -95,10 +95,15 @@ if [ "$0" = "$OT_UPSTREAM_SCRIPT" ]; then
             builtin trap "$@"
         fi
     }
+    # only where the script runs with -e: assert_fail turns it off around the
+    # command it expects to fail
+    __ot_errexit=0
     __ot_report_err() {
         local rc=$?
         [ "$BASH_SUBSHELL" = 0 ] || return 0
-        echo "Unexpected nonzero exit status $rc while running: $BASH_COMMAND" >&2
+        case "$OT_UPSTREAM_KEEP_GOING:$__ot_errexit:$-" in
+            1:1:*|0:*:*e*) echo "Unexpected nonzero exit status $rc while running: $BASH_COMMAND" >&2 ;;
+        esac
     }
     # fatal/assert_* end in `exit 1` after printing why: mark it, with where it was
     # called from; in keep-going mode note the failed block and go on
@@ -114,8 +119,15 @@ if [ "$0" = "$OT_UPSTREAM_SCRIPT" ]; then
         builtin exit "$rc"
     }
     if [ "$OT_UPSTREAM_KEEP_GOING" = 1 ]; then
-        # the script's own `set -euo pipefail` keeps working except for -e
-        set() { builtin set "$@"; builtin set +e; }
+        # the script's own `set -euo pipefail` keeps working except for -e, which is
+        # only noted (for __ot_report_err)
+        set() {
+            local a
+            for a in "$@"; do
+                case "$a" in -*e*) __ot_errexit=1 ;; +*e*) __ot_errexit=0 ;; esac
+            done
+            builtin set "$@"; builtin set +e
+        }
     fi
 fi
 EOF
@@ -152,7 +164,7 @@ summarize() {
             if (!failed) { first = $0 }
             failed = 1
         }
-        /^ok / {
+        /^ok[ ,]/ {
             if ($0 ~ /# [Ss][Kk][Ii][Pp]/) skip++; else ok++
             blocks++; if (!failed) pass++
             if (failed && !firstfail) firstfail = first
