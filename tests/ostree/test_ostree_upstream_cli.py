@@ -261,3 +261,30 @@ def test_pre_commit_test_error_leaves_the_staging_directory(ostree, ostreepy, tm
         tool.run("commit", "-b", REF, tree, repo=repo, env={"OSTREE_BOOTID": "5" + boot[1:]})
         assert not [n for n in os.listdir(repo / "tmp") if n.startswith(f"staging-{boot}-")], tool
         tool.run("fsck", repo=repo)
+
+
+def test_fsck_words_and_collection_refs(ostree, ostreepy, tmp_path):
+    # ostree's own test data: a dirtree with "../afile" in it
+    import tarfile
+    src = "/work/.mirror/ostreedev+ostree/repo"
+    if not os.path.isdir(src):
+        pytest.skip("needs the ostree source mirror (tests/ostree-path-traverse.tar.gz)")
+    import subprocess
+    blob = subprocess.run(["git", "-C", src, "show", "v2022.7:tests/ostree-path-traverse.tar.gz"],
+                          capture_output=True, check=True).stdout
+    (tmp_path / "pt.tar.gz").write_bytes(blob)
+    with tarfile.open(tmp_path / "pt.tar.gz") as tf:
+        tf.extractall(tmp_path)
+    repo = tmp_path / "ostree-path-traverse/repo"
+    assert ".dirtree: Invalid / in filename ../afile" in ostree.run("fsck", "-q", repo=repo, rc=1).err
+    assert ".dirtree: Invalid / in filename ../afile" in ostreepy.run("fsck", "-q", repo=repo, rc=1).err
+    # a collection–ref whose commit is gone fails fsck (test-fsck-collections.sh)
+    for tool in (ostree, ostreepy):
+        r = tmp_path / f"coll-{tool}"
+        tool.run("init", "--mode=archive", "--collection-id=org.example.Collection", repo=r)
+        c = tool.run("commit", "--orphan", "--bind-ref=ref2", "--add-metadata-string=ostree.collection-binding=x.Y",
+                     tmp_path / "ostree-path-traverse", repo=r).out.strip()
+        tool.run("refs", "--collections", f"--create=x.Y:ref2", c, repo=r)
+        tool.run("fsck", repo=r)
+        os.unlink(r / "objects" / c[:2] / f"{c[2:]}.commit")
+        assert "Loading commit for ref (x.Y, ref2)" in tool.run("fsck", repo=r, rc=1).err
