@@ -23,10 +23,12 @@ COLLECTION_BINDING = "ostree.collection-binding"
 
 
 class BindingError(OstreeError):
-    pass
+    """A commit's bindings do not match the ref (or collection) it was reached through."""
 
 
 def verify_bindings(collection_id: Optional[str], ref_name: Optional[str], metadata: Mapping[str, Variant]) -> None:
+    """The commit with ``metadata``, reached through ``ref_name`` (None: by checksum) of
+    ``collection_id`` (None: no collection), may be: raises :class:`BindingError` if not."""
     refs_v = metadata.get(REF_BINDING)
     if refs_v is None or refs_v.type != "as":
         if collection_id is None:
@@ -67,6 +69,7 @@ def _check(repo: Repo, csum: str, cid: Optional[str], ref: str) -> None:
 
 
 def verify_back_refs(repo: Repo) -> None:
+    """Every ref listed in a commit's ``ostree.ref-binding`` exists and resolves to it."""
     collection_refs = repo.list_collection_refs()
     for csum, _t in sorted(repo.list_objects(ObjectType.COMMIT)):
         md = repo.load_commit(csum).metadata

@@ -14,7 +14,7 @@ from ..errors import OstreeError
 from .gvariant import Variant
 from .repo import Repo
 
-__all__ = ["BOOTABLE_KEY", "LINUX_KEY", "metadata_for_bootable"]
+__all__ = ["metadata_for_bootable"]
 
 BOOTABLE_KEY = "ostree.bootable"
 LINUX_KEY = "ostree.linux"
