@@ -380,7 +380,8 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
         if bindings:
             md["ostree.ref-binding"] = Variant("as", sorted(set(([branch] if branch else []) + list(bind_refs))))
             cid = r.config.get("core", "collection-id")
-            if cid:
+            # as ostree commit's fill_bindings: metadata given by the caller wins
+            if cid and "ostree.collection-binding" not in md:
                 md["ostree.collection-binding"] = Variant("s", cid)
         saved_fsync = r.fsync
         if fsync is not None:

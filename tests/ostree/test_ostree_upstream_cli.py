@@ -288,3 +288,17 @@ def test_fsck_words_and_collection_refs(ostree, ostreepy, tmp_path):
         tool.run("fsck", repo=r)
         os.unlink(r / "objects" / c[:2] / f"{c[2:]}.commit")
         assert "Loading commit for ref (x.Y, ref2)" in tool.run("fsck", repo=r, rc=1).err
+
+
+def test_commit_collection_binding_given_wins(ostree, ostreepy, tmp_path):
+    tree = _tree(tmp_path / "t")
+    sums = []
+    for tool in (ostree, ostreepy):
+        repo = tmp_path / f"c-{tool}"
+        tool.run("init", "--mode=archive", "--collection-id=org.example.Collection", repo=repo)
+        sums.append(tool.commit(repo, "--orphan", "--bind-ref=ref2",
+                                "--add-metadata-string=ostree.collection-binding=org.example.Collection2",
+                                branch=None, tree=tree))
+        out = tool.run("show", "--print-metadata-key=ostree.collection-binding", sums[-1], repo=repo).out
+        assert out == "'org.example.Collection2'\n", tool
+    assert sums[0] == sums[1]
