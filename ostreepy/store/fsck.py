@@ -233,11 +233,12 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
             if delete:
                 repo.delete_object(csum, objtype)
                 result.deleted.append((csum, objtype))
-    if delete:
-        for p in result.problems:
-            if p.missing or (p.checksum, p.objtype) in result.deleted:
-                for c in p.commits:
-                    if p.objtype != ObjectType.COMMIT and c not in result.marked_partial:
-                        repo.mark_commit_partial(c, True, fsck=True)
-                        result.marked_partial.append(c)
+    # as ostree fsck (2022.7): a missing object marks the commits that reach it partial,
+    # with or without --delete; a corrupt one only once --delete removed it
+    for p in result.problems:
+        if p.missing or (p.checksum, p.objtype) in result.deleted:
+            for c in p.commits:
+                if p.objtype != ObjectType.COMMIT and c not in result.marked_partial:
+                    repo.mark_commit_partial(c, True, fsck=True)
+                    result.marked_partial.append(c)
     return result

@@ -302,3 +302,14 @@ def test_commit_collection_binding_given_wins(ostree, ostreepy, tmp_path):
         out = tool.run("show", "--print-metadata-key=ostree.collection-binding", sums[-1], repo=repo).out
         assert out == "'org.example.Collection2'\n", tool
     assert sums[0] == sums[1]
+
+
+def test_fsck_marks_commits_with_missing_objects_partial(ostree, ostreepy, repos, tmp_path):
+    tree = _tree(tmp_path / "t")
+    rev = _both(ostree, ostreepy, repos, tree=tree)
+    fcsum = ostree.run("ls", "-C", REF, "/usr/bin/sh", repo=repos[0]).out.split()[4]
+    for tool, repo in ((ostree, repos[0]), (ostreepy, repos[1])):
+        os.unlink(repo / "objects" / fcsum[:2] / f"{fcsum[2:]}.filez")
+        err = tool.run("fsck", "-q", repo=repo, rc=1).err
+        assert "Object missing" in err and f"Marking commit as partial: {rev}" in err, tool
+        assert (repo / "state" / f"{rev}.commitpartial").exists(), tool
