@@ -185,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-younger-than", metavar="DATE")
     p.add_argument("--delete-commit", action="append")
     p.add_argument("--commit-only", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func="cmd_prune")
 
     p = sub.add_parser("export", help="Stream COMMIT to stdout in tar format")
