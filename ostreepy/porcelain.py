@@ -39,7 +39,7 @@ from typing import (TYPE_CHECKING, BinaryIO, Callable, Dict, Iterator, List, Map
 
 import attrs
 
-from .errors import ArgumentError, FileSystemError, OstreeError, RegistryError, RepoError
+from .errors import ArgumentError, FileSystemError, OstreeError, PathNotFoundError, RegistryError, RepoError
 from .progress import ProgressCallback
 from .store.gvariant import Variant
 from .store.repo import Repo
@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from .remote.pull import RepoPullResult
     from .store.fsck import FsckResult
     from .store.prune import PruneResult
+    from .store.commit import FilterFn
 
 __all__ = [
     "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",
@@ -320,7 +321,10 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
            owner_uid: Optional[int] = None, owner_gid: Optional[int] = None, canonical_permissions: bool = False,
            no_xattrs: bool = False, tar_autocreate_parents: bool = False, fsync: Optional[bool] = None,
            generate_composefs_metadata: bool = False,
-           progress: Optional[ProgressCallback] = None) -> CommitInfo:
+           progress: Optional[ProgressCallback] = None, filter: Optional["FilterFn"] = None,
+           bootable: bool = False, base: Optional[str] = None,
+           detached_metadata: Optional[Mapping[str, MetadataValue]] = None,
+           tree_written: Optional[Callable[[], None]] = None) -> CommitInfo:
     """``ostree commit``: commit ``tree`` and set ``branch`` to it.
 
     ``tree`` is a directory or a tar file (any compression) by path, a tar
@@ -334,7 +338,13 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
     ``timestamp`` (default: now, or ``SOURCE_DATE_EPOCH``).
     ``skip_if_unchanged``: when the tree is the parent's, nothing is written
     and the parent is returned. ``owner_uid``, ``owner_gid``,
-    ``canonical_permissions`` and ``no_xattrs`` rewrite what is committed.
+    ``canonical_permissions`` and ``no_xattrs`` rewrite what is committed, after
+    them ``filter`` (path in the tree, its info; None skips it) as ``ostree
+    commit``'s ``--statoverride``/``--skip-list``. ``base``: a rev whose tree is the
+    starting point, taken as it is. ``bootable`` adds ``ostree.bootable`` and
+    ``ostree.linux`` from the committed ``usr/lib/modules``. ``tree_written`` is
+    called once the tree is written and before the commit is: raising there
+    leaves no commit and no ref. ``detached_metadata`` is written beside it.
     ``generate_composefs_metadata`` records the tree's composefs image digest
     (``ostree.composefs.digest.v0``) as ``ostree commit`` does."""
     from .store.commit import (CommitModifier, create_commit, load_commit_to_mtree, write_directory_to_mtree,
@@ -356,7 +366,8 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
             raise ArgumentError(f"{name}: expected a sequence of str", name)
     md: Dict[str, Variant] = {k: _variant(k, v) for k, v in (metadata or {}).items()}
     modifier = CommitModifier(owner_uid=owner_uid, owner_gid=owner_gid,
-                              canonical_permissions=canonical_permissions, no_xattrs=no_xattrs)
+                              canonical_permissions=canonical_permissions, no_xattrs=no_xattrs, filter=filter)
+    detached = {k: _variant(k, v) for k, v in (detached_metadata or {}).items()}
     with _repo(repo) as r:
         if parent is not None:
             parent_csum = None if parent == "none" else r.resolve_rev(parent)
@@ -376,7 +387,8 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
         if bindings:
             md["ostree.ref-binding"] = Variant("as", sorted(set(([branch] if branch else []) + list(bind_refs))))
             cid = r.config.get("core", "collection-id")
-            if cid:
+            # as ostree commit's fill_bindings: metadata given by the caller wins
+            if cid and "ostree.collection-binding" not in md:
                 md["ostree.collection-binding"] = Variant("s", cid)
         saved_fsync = r.fsync
         if fsync is not None:
@@ -384,6 +396,8 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
         try:
             with r.transaction():
                 mtree = MutableTree()
+                if base is not None:
+                    load_commit_to_mtree(r, base, mtree, CommitModifier())
                 for src in sources:
                     if src.kind == "ref":
                         load_commit_to_mtree(r, _str(src.source, "tree") or "", mtree, modifier)
@@ -395,15 +409,28 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
                     else:
                         write_tar_to_mtree(r, src.source, mtree, modifier, tar_autocreate_parents)
                 root_tree, root_meta = write_mtree(r, mtree)
+                if tree_written is not None:
+                    tree_written()
                 if skip_if_unchanged and parent_csum is not None:
                     pc = r.load_commit(parent_csum)
                     if (pc.root_tree, pc.root_meta) == (root_tree, root_meta):
                         return _info(r, parent_csum)
+                if bootable:
+                    # ostree commit passes the metadata through a GVariantDict here, which
+                    # reorders it in GHashTable order: the checksum depends on that
+                    from .store.bootmeta import metadata_for_bootable
+                    from .store.glibhash import ordered
+                    md = ordered(list(md.items()) + list(metadata_for_bootable(r, root_tree).items()))
                 if generate_composefs_metadata:
                     from .composefs.commit_image import composefs_metadata
                     md.update(composefs_metadata(r, root_tree, root_meta))
+                    if bootable:  # both went through the one GVariantDict in ostree commit
+                        from .store.glibhash import ordered
+                        md = ordered(list(md.items()))
                 csum = create_commit(r, root_tree, root_meta, subject=subject, body=body, parent=parent_csum,
                                      metadata=md, timestamp=timestamp)
+                if detached:
+                    r.write_commit_detached_metadata(csum, detached)
                 if branch is not None:
                     r.set_ref(branch, csum)
         finally:
@@ -531,13 +558,19 @@ class CheckoutResult:
 def checkout(repo: RepoArg, rev: str, destination: PathArg, *, subpath: Optional[str] = None,
              user_mode: Optional[bool] = None, overwrite: str = "none", process_whiteouts: bool = False,
              require_hardlinks: bool = False, force_copy: bool = False, bareuseronly_dirs: bool = False,
-             fsync: bool = False, progress: Optional[ProgressCallback] = None) -> CheckoutResult:
+             fsync: bool = False, progress: Optional[ProgressCallback] = None,
+             skip_paths: Sequence[str] = (), allow_noent: bool = False,
+             passthrough_whiteouts: bool = False) -> CheckoutResult:
     """``ostree checkout``: ``rev`` (a ref or a checksum) into ``destination``,
     hardlinked from the repository where its mode allows (``require_hardlinks``:
     only so; ``force_copy``: never). ``user_mode`` (``-U``: no ownership, no
     special bits) defaults to true unless running as root. ``overwrite``:
     ``none`` (existing files are an error), ``union-files``, ``add-files`` or
-    ``union-identical``, as ostree's ``--union*`` flags."""
+    ``union-identical``, as ostree's ``--union*`` flags. ``skip_paths``: paths
+    (from the checked-out root, ``/a/b``) left out, as ``--skip-list``.
+    ``allow_noent``: a ``subpath`` missing from the commit checks out nothing.
+    ``passthrough_whiteouts``: ``.ostree-wh.NAME`` files become overlayfs whiteouts
+    (NAME, a 0:0 character device)."""
     from .store.checkout import CheckoutMode, CheckoutOptions, Overwrite
     from .store.checkout import checkout as _checkout
     _str(rev, "rev")
@@ -552,10 +585,16 @@ def checkout(repo: RepoArg, rev: str, destination: PathArg, *, subpath: Optional
         user_mode = os.geteuid() != 0
     opts = CheckoutOptions(mode=CheckoutMode.USER if user_mode else CheckoutMode.NONE, overwrite=how,
                            subpath=subpath, process_whiteouts=process_whiteouts, no_copy_fallback=require_hardlinks,
-                           force_copy=force_copy, bareuseronly_dirs=bareuseronly_dirs, fsync=fsync)
+                           force_copy=force_copy, bareuseronly_dirs=bareuseronly_dirs, fsync=fsync,
+                           skip_paths=frozenset(skip_paths), passthrough_whiteouts=passthrough_whiteouts)
     with _repo(repo) as r:
         csum = r.resolve_rev(rev)
         assert csum is not None
+        if allow_noent and subpath:
+            try:
+                r.resolve_path(csum, subpath.strip("/"))
+            except PathNotFoundError:
+                return CheckoutResult(csum, os.path.abspath(dest))
         _checkout(r, csum, dest, opts, progress=progress)
     return CheckoutResult(csum, os.path.abspath(dest))
 

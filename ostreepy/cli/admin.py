@@ -245,13 +245,99 @@ def cmd_finalize_staged(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- parser
 
 
+def cmd_switch(args: argparse.Namespace) -> int:
+    """ot-admin-builtin-switch.c: follow another ref (``REMOTE:``: the same ref from
+    another remote), pull it allowing older commits, deploy, then drop the old ref."""
+    from ..store.refs import parse_refspec
+    from ..sysroot.upgrader import UpgradeError, Upgrader
+    with _open(args) as sr:
+        with sr.locked():
+            up = Upgrader(sr, args.os, ignore_unconfigured=True)
+            old_refspec = up.origin.get("origin", "refspec") or ""
+            old_remote, old_ref = parse_refspec(old_refspec)
+            if args.refspec.endswith(":"):
+                new_remote: Optional[str] = args.refspec[:-1]
+                new_ref = old_ref
+            else:
+                new_remote, new_ref = parse_refspec(args.refspec)
+            remote = new_remote or old_remote
+            new_refspec = f"{remote}:{new_ref}" if remote else new_ref
+            if new_refspec == old_refspec:
+                raise UpgradeError(f"Old and new refs are equal: {new_refspec}")
+            up.set_origin(origin_from_refspec(new_refspec))
+            up.pull(allow_older=True, progress=_console_progress())
+            up.deploy()
+            _print(f"Deleting ref '{old_remote if old_remote else '(null)'}:{old_ref}'")
+            sr.repo.set_ref(old_refspec, None)
+    if args.reboot:
+        raise DeployError("--reboot is not supported by ostreepy; reboot the machine yourself")
+    return 0
+
+
+def cmd_instutil_set_kargs(args: argparse.Namespace) -> int:
+    """ot-admin-instutil-builtin-set-kargs.c: new kernel arguments for the first
+    deployment, written as a new boot configuration."""
+    with _open(args) as sr:
+        if not sr.deployments:
+            raise DeployError("Unable to find a deployment in sysroot")
+        first = sr.deployments[0]
+        kargs = KernelArgs()
+        if args.import_proc_cmdline:
+            kargs = KernelArgs.from_proc_cmdline(_read_proc_cmdline())
+        elif args.merge and first.bootconfig is not None:
+            kargs = kargs.extend((first.bootconfig.get("options") or "").split(" "))
+        for a in args.replace or []:
+            kargs = kargs.replace(a)
+        kargs = kargs.extend(list(args.append or []) + list(args.args))
+        sr.set_kargs(first, kargs.to_list())
+    return 0
+
+
+def cmd_admin(args: argparse.Namespace) -> int:
+    """`ostree admin` with no verb: only --print-current-dir (ot-main.c), which prints
+    the first deployment's directory, the booted one or not."""
+    if not args.print_current_dir:
+        sys.stderr.write("error: No \"admin\" subcommand specified\n")
+        return 1
+    return _print_current_dir(args)
+
+
+def _print_current_dir(args: argparse.Namespace) -> int:
+    import os
+    with _open(args) as sr:
+        if not sr.deployments:
+            raise DeployError("Unable to find a deployment in sysroot")
+        _print(os.path.abspath(sr.deployment_dir(sr.deployments[0])))
+    return 0
+
+
 def register(subparsers: "argparse._SubParsersAction") -> None:
     admin = subparsers.add_parser("admin", help="Commands for managing a host system booted with ostree")
     admin.add_argument("--sysroot", metavar="PATH", default=None,
                        help="Create a new OSTree sysroot at PATH")
     admin.add_argument("--booted-cmdline", metavar="CMDLINE", default=None,
                        help="Kernel command line whose ostree= names the booted deployment")
+    admin.add_argument("--print-current-dir", action="store_true", help=argparse.SUPPRESS)
+    admin.set_defaults(func=cmd_admin)
     sub = admin.add_subparsers(dest="admin_command", metavar="COMMAND")
+
+    p = sub.add_parser("switch", help="Construct new tree from REFSPEC and deploy it")
+    _add_sysroot(p)
+    p.add_argument("--os", "--stateroot", dest="os", metavar="OSNAME")
+    p.add_argument("-r", "--reboot", action="store_true")
+    p.add_argument("refspec")
+    p.set_defaults(func=cmd_switch)
+
+    p = sub.add_parser("instutil", help="Deployment utilities for use by installers")
+    isub = p.add_subparsers(dest="instutil_command", metavar="COMMAND")
+    k = isub.add_parser("set-kargs", help="Set new kernel command line arguments (not in place)")
+    _add_sysroot(k)
+    k.add_argument("--import-proc-cmdline", action="store_true")
+    k.add_argument("--merge", action="store_true")
+    k.add_argument("--replace", action="append", metavar="NAME=VALUE")
+    k.add_argument("--append", action="append", metavar="NAME=VALUE")
+    k.add_argument("args", nargs="*", metavar="ARGS")
+    k.set_defaults(func=cmd_instutil_set_kargs)
 
     p = sub.add_parser("init-fs", help="Initialize a root filesystem")
     p.add_argument("--modern", action="store_true", help="Only create /boot and /ostree")
@@ -333,10 +419,32 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     k = ksub.add_parser("edit-in-place", help="Set new kernel command line arguments in place")
     _add_sysroot(k)
     k.add_argument("--append-if-missing", action="append", metavar="NAME=VALUE")
+    # ostree's GOptionContext leaves extra arguments (a refspec in its own tests) unread
+    k.add_argument("ignored", nargs="*", help=argparse.SUPPRESS)
     k.set_defaults(func=cmd_kargs_edit_in_place)
 
     p = sub.add_parser("finalize-staged", help="Finalize the staged deployment")
     _add_sysroot(p)
     p.add_argument("--hold", action="store_true")
     p.set_defaults(func=cmd_finalize_staged)
+
+    _wrap_print_current_dir(sub)
+
+
+def _wrap_print_current_dir(sub: "argparse._SubParsersAction") -> None:
+    """`ostree admin --print-current-dir VERB` prints the directory and exits before
+    VERB runs (ot-main.c), whatever VERB is."""
+    for p in sub.choices.values():
+        for a in p._actions:
+            if isinstance(a, argparse._SubParsersAction):
+                _wrap_print_current_dir(a)
+        func = p.get_default("func")
+        if func is None:
+            continue
+
+        def run(args: argparse.Namespace, func=func) -> int:  # noqa: ANN001
+            if getattr(args, "print_current_dir", False):
+                return _print_current_dir(args)
+            return func(args)
+        p.set_defaults(func=run)
 

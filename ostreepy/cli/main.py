@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence
 
 from ..errors import OstreeError
 
-__all__ = ["build_parser", "main"]
+__all__ = ["FEATURES", "build_parser", "main"]
 
 
 def _add_repo_arg(p: argparse.ArgumentParser, toplevel: bool = False) -> None:
@@ -30,7 +30,10 @@ def _add_repo_arg(p: argparse.ArgumentParser, toplevel: bool = False) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from .._version import __version__
     parser = argparse.ArgumentParser(prog="ostreepy", description="A pure-Python ostree")
-    parser.add_argument("--version", action="version", version=f"ostreepy {__version__}")
+    # ostree's YAML, which scripts grep for features ("- sign-ed25519"): only what
+    # ostreepy really does is listed (no gpgme: GPG verification is not there yet)
+    parser.add_argument("--version", action=_VersionAction, nargs=0,
+                        help=f"Print version information (ostreepy {__version__}) and exit")
     _add_repo_arg(parser, toplevel=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -72,6 +75,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpg-homedir", metavar="HOMEDIR", help="GPG Homedir to use when looking for keyrings")
 
     p.add_argument("--generate-composefs-metadata", action="store_true")
+
+    p.add_argument("-F", "--body-file", metavar="FILE")
+    p.add_argument("--bootable", action="store_true")
+    p.add_argument("--add-detached-metadata-string", action="append", metavar="KEY=VALUE")
+    p.add_argument("--statoverride", metavar="PATH")
+    p.add_argument("--skip-list", metavar="PATH")
+    p.add_argument("--base", metavar="REV")
+    p.add_argument("--consume", action="store_true")
+    p.add_argument("--link-checkout-speedup", action="store_true")
+    p.add_argument("--devino-canonical", action="store_true")
+    p.add_argument("--table-output", action="store_true")
+    p.add_argument("--mode-ro-executables", action="store_true")
+    p.add_argument("--sign", action="append", metavar="KEY_ID")
+    p.add_argument("--sign-type", metavar="NAME")
+    p.add_argument("--tar-pathname-filter", metavar="REGEX,REPLACEMENT")
+    p.add_argument("--generate-sizes", action="store_true")
+    p.add_argument("--disable-fsync", action="store_true")
+    p.add_argument("--editor", "-e", action="store_true")
     p.add_argument("path", nargs="?")
     p.set_defaults(func="cmd_commit")
 
@@ -90,6 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fsync", metavar="POLICY")
     p.add_argument("--composefs", action="store_true")
     p.add_argument("--composefs-noverity", action="store_true")
+
+    p.add_argument("--skip-list", metavar="PATH")
+    p.add_argument("--allow-noent", action="store_true")
+    # ostreepy never hardlinks an empty file (ostree's -z made the default)
+    p.add_argument("-z", "--force-copy-zerosized", action="store_true")
+    p.add_argument("--process-passthrough-whiteouts", action="store_true")
     p.add_argument("commit")
     p.add_argument("destination", nargs="?")
     p.set_defaults(func="cmd_checkout")
@@ -117,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--print-detached-metadata-key")
     p.add_argument("--gpg-homedir", metavar="HOMEDIR", help="GPG Homedir to use when looking for keyrings")
     p.add_argument("--gpg-verify-remote", metavar="REMOTE", help="Use REMOTE name for GPG configuration")
+
+    p.add_argument("-B", "--no-byteswap", action="store_true")
     p.add_argument("rev")
     p.set_defaults(func="cmd_show")
 
@@ -134,20 +163,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true")
     p.add_argument("-r", "--revision", action="store_true")
     p.add_argument("-c", "--collections", action="store_true")
+    p.add_argument("-A", "--alias", action="store_true")
     p.add_argument("prefixes", nargs="*")
     p.set_defaults(func="cmd_refs")
 
     p = sub.add_parser("rev-parse", help="Output the target of a rev")
     _add_repo_arg(p)
     p.add_argument("-S", "--single", action="store_true")
-    p.add_argument("revs", nargs="+")
+    p.add_argument("revs", nargs="*")
     p.set_defaults(func="cmd_rev_parse")
+
+    p = sub.add_parser("reset", help="Reset a REF to a previous COMMIT")
+    _add_repo_arg(p)
+    p.add_argument("ref")
+    p.add_argument("rev")
+    p.set_defaults(func="cmd_reset")
 
     p = sub.add_parser("fsck", help="Check the repository for consistency")
     _add_repo_arg(p)
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-a", "--all", action="store_true")
     p.add_argument("--delete", action="store_true")
+    p.add_argument("--verify-bindings", action="store_true")
+    p.add_argument("--verify-back-refs", action="store_true")
     p.set_defaults(func="cmd_fsck")
 
     p = sub.add_parser("prune", help="Search for unreachable objects")
@@ -158,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-younger-than", metavar="DATE")
     p.add_argument("--delete-commit", action="append")
     p.add_argument("--commit-only", action="store_true")
+    p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func="cmd_prune")
 
     p = sub.add_parser("export", help="Stream COMMIT to stdout in tar format")
@@ -235,6 +274,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("keys", nargs="*", metavar="KEY-ID")
     p.set_defaults(func="cmd_gpg_sign")
 
+    p = sub.add_parser("diff", help="Compare directory TARGETDIR against revision REV")
+    _add_repo_arg(p)
+    p.add_argument("--stats", action="store_true")
+    p.add_argument("--fs-diff", action="store_true")
+    p.add_argument("-X", "--no-xattrs", action="store_true")
+    p.add_argument("--owner-uid", type=int)
+    p.add_argument("--owner-gid", type=int)
+    p.add_argument("revs", nargs="*", metavar="REV_OR_DIR")
+    p.set_defaults(func="diff:cmd_diff")
+
+    p = sub.add_parser("checksum", help="Checksum a file or directory")
+    p.add_argument("--ignore-xattrs", action="store_true")
+    p.add_argument("paths", nargs="*", metavar="PATH")
+    p.set_defaults(func="diff:cmd_checksum")
+
     for name, register in _EXTRA_PARSERS:
         register(sub)
     for command, help_text in _EXTRA_HELP.items():
@@ -246,6 +300,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 _EXTRA_PARSERS: List = []
+
+FEATURES = ("libarchive", "sign-ed25519")
+
+
+class _VersionAction(argparse.Action):
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: Optional[str] = None) -> None:
+        from .._version import __version__
+        sys.stdout.write(f"libostree:\n Version: '{__version__}'\n Implementation: 'ostreepy'\n Features:\n"
+                         + "".join(f"  - {f}\n" for f in FEATURES))
+        parser.exit()
 
 
 _EXTRA_COMMANDS = {"admin": "ostreepy.cli.admin", "container": "ostreepy.cli.container",
@@ -275,13 +340,77 @@ def _register_extras(argv: Optional[Sequence[str]] = None) -> None:
         _EXTRA_PARSERS.append((modname, mod.register))
 
 
+_TOPLEVEL_WITH_VALUE = ("--repo",)
+
+
+def _command_first(argv: List[str]) -> List[str]:
+    """GLib's option parser, which ostree uses, takes options anywhere: `ostree
+    --repo=R --print-metadata-key=K show REF` is `show` with both. The command word
+    (the first one that is not an option) is moved to the front, the options before
+    it to the end, so that argparse's subparser sees every option."""
+    found = _first_word(argv)
+    if found is None or found[0] == 0 or argv[found[0] - 1] == "--":
+        return argv
+    i = found[0]
+    # after the rest, so that they reach the innermost verb (`remote add` has --repo)
+    return [argv[i]] + argv[i + 1:] + argv[:i]
+
+
+def _first_word(argv: List[str]) -> "Optional[tuple]":
+    """(index, word) of the command word, or None when there is none."""
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            return (i + 1, argv[i + 1]) if i + 1 < len(argv) else None
+        if word.startswith("-"):
+            i += 2 if word in _TOPLEVEL_WITH_VALUE else 1
+            continue
+        return i, word
+    return None
+
+
+def _run_extension(argv: List[str], i: int, name: str) -> int:
+    """ostree's CLI extensions: an unknown COMMAND runs `ostree-COMMAND` from PATH with
+    the rest of the arguments, as ot-main.c does."""
+    import os
+    import shutil
+    path = shutil.which(f"ostree-{name}") if "/" not in name else None
+    if path is None:
+        sys.stderr.write(f"error: Unknown command '{name}'\n")
+        return 1
+    sys.stdout.flush()
+    os.execv(path, [path] + argv[i + 1:])
+    return 1  # pragma: no cover - execv does not return
+
+
+def _parse(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespace:
+    """As GLib does, options may come between positionals (`checkout -U t --union u`):
+    a repository verb is parsed intermixed; the command groups (admin, container,
+    bootc), which have verbs of their own, are parsed as argparse does."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    verb = sub.choices.get(argv[0]) if argv else None
+    if (verb is None or any(a in ("-h", "--help") for a in argv)
+            or any(isinstance(a, argparse._SubParsersAction) for a in verb._actions)):
+        return parser.parse_args(argv)
+    args = verb.parse_intermixed_args(argv[1:])
+    args.command = argv[0]
+    return args
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     # trees are walked recursively; a legal path can be thousands of directories deep
     # (Python >= 3.11 keeps such recursion off the C stack)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+    argv = _command_first(list(sys.argv[1:] if argv is None else argv))
     _register_extras(argv)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    word = _first_word(argv)
+    if word is not None:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        if word[1] not in sub.choices:
+            return _run_extension(argv, *word)
+    args = _parse(parser, argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 1

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 from ..errors import OstreeError
 
 if TYPE_CHECKING:
+    from ..store.commit import FileInfo
     from ..progress import ProgressCallback, ProgressEvent
     from ..store.repo import Repo
 
@@ -86,6 +87,8 @@ def cmd_config(args: argparse.Namespace) -> int:
         rest = args.key[1:]
     if key is None:
         raise UsageError("Must specify a KEY")
+    if len(rest) > (1 if action == "set" else 0):
+        raise UsageError("Too many arguments given")
     if action == "get":
         value = repo.config.get(group, key)
         if value is None:
@@ -138,29 +141,132 @@ def cmd_commit(args: argparse.Namespace) -> int:
             raise UsageError(f"Invalid tree type specification '{kind}'")
         sources.append(porcelain.TreeSource(kind, sys.stdin.buffer if (kind, value) == ("tar", "-") else value))
     timestamp: Optional[int] = parse_datetime(args.timestamp) if args.timestamp else None
+    for flag, name in ((args.tar_pathname_filter, "--tar-pathname-filter"), (args.generate_sizes, "--generate-sizes")):
+        if flag:
+            raise UsageError(f"{name} is not supported by ostreepy yet")
+    body = args.body or ""
+    if args.body_file and not args.body:
+        with open(args.body_file, "rb") as f:
+            body = f.read().decode("utf-8", "replace")
+    detached: Dict[str, Variant] = {}
+    for kv in args.add_detached_metadata_string or []:
+        k, sep, v = kv.partition("=")
+        if not sep:
+            raise UsageError(f"Missing '=' in KEY=VALUE metadata '{kv}'")
+        detached[k] = Variant("s", v)
+    cfilter = _CommitFilter.from_args(args)
     progress = _progress_printer("Committing") if sys.stderr.isatty() else None
     try:
         info = porcelain.commit(
-            repo, sources, branch=args.branch or None, subject=args.subject or "", body=args.body or "",
+            repo, sources, branch=args.branch or None, subject=args.subject or "", body=body,
             metadata=metadata, parent=args.parent or None, orphan=args.orphan, timestamp=timestamp,
             bindings=not args.no_bindings, bind_refs=args.bind_ref or (), keep_metadata=args.keep_metadata or (),
             skip_if_unchanged=args.skip_if_unchanged, owner_uid=args.owner_uid, owner_gid=args.owner_gid,
             canonical_permissions=args.canonical_permissions, no_xattrs=args.no_xattrs,
             tar_autocreate_parents=args.tar_autocreate_parents,
             generate_composefs_metadata=getattr(args, "generate_composefs_metadata", False),
-            fsync=args.fsync.lower() not in ("false", "0", "no") if args.fsync is not None else None,
-            progress=progress)
+            fsync=(False if args.disable_fsync else
+                   args.fsync.lower() not in ("false", "0", "no") if args.fsync is not None else None),
+            progress=progress, filter=cfilter.apply if cfilter else None, bootable=args.bootable,
+            base=args.base, detached_metadata=detached, tree_written=cfilter.check_all_used if cfilter else None)
     except ArgumentError as e:
         if e.parameter == "keep_metadata":
             raise UsageError("Either --branch or --parent must be specified when using --keep-metadata") from None
         raise
     if progress:
         sys.stderr.write("\n")
+    if args.sign:
+        from ..store.signing import Signer, sign_commit
+        with repo.transaction():
+            for secret in args.sign:
+                sign_commit(repo, info.checksum, Signer(args.sign_type or "ed25519", secret=secret))
     if args.gpg_sign:
         from ..store.signing import gpg_sign_commit
         gpg_sign_commit(repo, info.checksum, args.gpg_sign, args.gpg_homedir)
-    _print(info.checksum)
+    if args.consume:
+        import shutil
+        for spec in specs:
+            kind, _, value = spec.partition("=")
+            if kind == "dir" and value not in (".", ""):
+                shutil.rmtree(value, ignore_errors=True)
+    if args.table_output:
+        # ostree's transaction statistics; ostreepy does not count writes, so the
+        # totals it can't know are left at 0 rather than guessed
+        _print(f"Commit: {info.checksum}")
+        for key in ("Metadata Total", "Metadata Written", "Content Total", "Content Written",
+                    "Content Cache Hits", "Content Bytes Written"):
+            _print(f"{key}: 0")
+    else:
+        _print(info.checksum)
     return 0
+
+
+class _CommitFilter:
+    """ostree commit's own filter: ``--mode-ro-executables``, ``--statoverride`` (lines
+    ``+MODE PATH`` adding bits, ``=MODE PATH`` replacing them, MODE in decimal as
+    ostree's g_ascii_strtod reads it) and ``--skip-list`` (one path a line); a path
+    named in either file and never met fails the commit before it is written."""
+
+    def __init__(self, ro_executables: bool, adds: Dict[str, int], overrides: Dict[str, int],
+                 skip: set) -> None:
+        self.ro_executables = ro_executables
+        self.adds, self.overrides, self.skip = adds, overrides, skip
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> "Optional[_CommitFilter]":
+        if not (args.mode_ro_executables or args.statoverride or args.skip_list):
+            return None
+        adds: Dict[str, int] = {}
+        overrides: Dict[str, int] = {}
+        skip: set = set()
+        if args.statoverride:
+            for line in _lines(args.statoverride):
+                mode, sep, path = line.partition(" ")
+                if not sep:
+                    raise OstreeError("Malformed statoverride file (no space found)")
+                if mode.startswith("="):
+                    overrides[path] = _strtod_int(mode[1:])
+                else:
+                    adds[path] = _strtod_int(mode)
+        if args.skip_list:
+            skip.update(_lines(args.skip_list))
+        return cls(args.mode_ro_executables, adds, overrides, skip)
+
+    def apply(self, path: str, info: "FileInfo") -> "Optional[FileInfo]":
+        import stat as st
+        from ..store.commit import FileInfo
+        mode = info.mode
+        if self.ro_executables and st.S_ISREG(mode) and mode & 0o111:
+            mode &= ~0o222
+        if path in self.adds:
+            mode |= self.adds.pop(path)
+        elif path in self.overrides:
+            mode = st.S_IFMT(mode) | self.overrides[path]
+        if path in self.skip:
+            self.skip.discard(path)
+            return None
+        return FileInfo(info.uid, info.gid, mode)
+
+    def check_all_used(self) -> None:
+        for path in sorted(self.adds):
+            sys.stderr.write(f"Unmatched statoverride path: {path}\n")
+        if self.adds:
+            raise OstreeError("Unmatched statoverride paths")
+        for path in sorted(self.skip):
+            sys.stderr.write(f"Unmatched skip-list path: {path}\n")
+        if self.skip:
+            raise OstreeError("Unmatched skip-list paths")
+
+
+def _lines(path: str) -> List[str]:
+    with open(path, encoding="utf-8", errors="surrogateescape") as f:
+        return [line for line in f.read().split("\n") if line]
+
+
+def _strtod_int(text: str) -> int:
+    import re
+    m = re.match(r"\s*[+-]?\d+", text)
+    return int(m.group(0)) & 0xFFFFFFFF if m else 0
 
 
 def _progress_printer(label: str) -> "ProgressCallback":
@@ -253,7 +359,21 @@ def cmd_checkout(args: argparse.Namespace) -> int:
     porcelain.checkout(repo, args.commit, dest, subpath=args.subpath, user_mode=args.user_mode,
                        overwrite=overwrite, process_whiteouts=args.whiteouts,
                        require_hardlinks=args.require_hardlinks, force_copy=args.force_copy,
-                       bareuseronly_dirs=args.bareuseronly_dirs, fsync=(args.fsync or "false").lower() == "true")
+                       bareuseronly_dirs=args.bareuseronly_dirs, fsync=(args.fsync or "false").lower() == "true",
+                       skip_paths=_lines(args.skip_list) if args.skip_list else (), allow_noent=args.allow_noent,
+                       passthrough_whiteouts=args.process_passthrough_whiteouts)
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    """ostree reset REF REV: REF (which must exist) is set to REV. As ostree (ot-builtin-reset.c)
+    does, REV need not be in REF's history."""
+    repo = _open_repo(args)
+    if args.ref not in repo.list_refs():
+        raise OstreeError(f"Invalid ref '{args.ref}'")
+    target = repo.resolve_rev(args.rev)
+    assert target is not None
+    repo.set_ref(args.ref, target)
     return 0
 
 
@@ -326,11 +446,24 @@ def cmd_ls(args: argparse.Namespace) -> int:
 def cmd_cat(args: argparse.Namespace) -> int:
     repo = _open_repo(args)
     out = sys.stdout.buffer
+    import posixpath
     for p in args.paths:
-        kind, data = _resolve_path(repo, args.rev, p)
-        if kind != "file":
-            raise OstreeError(f"{p} is a directory")
-        header, stream = repo.load_file(data)
+        # ostree reads through symlinks in the commit (relative to the link's
+        # directory, absolute ones from the commit's root); a directory, also one
+        # reached through a link, cannot be opened
+        path = p
+        for _hop in range(41):
+            kind, data = _resolve_path(repo, args.rev, path)
+            if kind != "file":
+                raise OstreeError("Can't open directory")
+            header, stream = repo.load_file(data)
+            if stream is not None or not header.is_symlink:
+                break
+            target = header.symlink_target
+            path = posixpath.normpath(target if target.startswith("/")
+                                      else posixpath.join(posixpath.dirname("/" + path.lstrip("/")), target))
+        else:
+            raise OstreeError(f"{p}: Too many levels of symbolic links")
         if stream is None:
             raise OstreeError(f"{p} is not a regular file")
         # verify the whole object before printing any of it (ostree would print
@@ -395,14 +528,16 @@ def cmd_show(args: argparse.Namespace) -> int:
         v = c.metadata.get(args.print_metadata_key)
         if v is None:
             raise OstreeError(f"No such metadata key '{args.print_metadata_key}'")
-        _print(print_value(v.type, v.value))
+        value = v.value if args.no_byteswap else _byteswap(v.type, v.value)
+        _print(print_value(v.type, value))
         return 0
     if args.print_detached_metadata_key:
         meta = repo.read_commit_detached_metadata(csum) or {}
         v = meta.get(args.print_detached_metadata_key)
         if v is None:
             raise OstreeError(f"No such metadata key '{args.print_detached_metadata_key}'")
-        _print(print_value(v.type, v.value))  # type: ignore[attr-defined]
+        value = v.value if args.no_byteswap else _byteswap(v.type, v.value)  # type: ignore[attr-defined]
+        _print(print_value(v.type, value))  # type: ignore[attr-defined]
         return 0
     _dump_commit(repo, csum, args.raw)
     _show_gpg_signatures(repo, csum, args.gpg_homedir, args.gpg_verify_remote)
@@ -430,6 +565,26 @@ def _show_gpg_signatures(repo: "Repo", csum: str, homedir: Optional[str], remote
     for c in checks:
         out.append("\n" + "".join(f"  {line}\n" for line in c.describe().split("\n")))
     sys.stdout.write("".join(out))
+
+
+_SWAP_FORMATS = {"n": "h", "q": "H", "i": "i", "u": "I", "x": "q", "t": "Q", "h": "i", "d": "d"}
+
+
+def _byteswap(type_: str, value: object) -> object:
+    """g_variant_byteswap for what metadata holds: ostree's show prints metadata values
+    as if stored big-endian (ot_dump_variant swaps on little-endian hosts) unless -B,
+    so `uint64 42` shows as `uint64 3026418949592973312`; as there, a script must pass
+    -B to read a number a little-endian writer stored."""
+    import struct
+    from ..store.gvariant import Variant
+    if type_ in _SWAP_FORMATS:
+        fmt = _SWAP_FORMATS[type_]
+        return struct.unpack(">" + fmt, struct.pack("<" + fmt, value))[0]
+    if type_.startswith("a") and type_[1:] in _SWAP_FORMATS and isinstance(value, (list, tuple)):
+        return [_byteswap(type_[1:], x) for x in value]
+    if type_ == "v" and isinstance(value, Variant):
+        return Variant(value.type, _byteswap(value.type, value.value))
+    return value
 
 
 def cmd_log(args: argparse.Namespace) -> int:
@@ -475,24 +630,44 @@ def cmd_refs(args: argparse.Namespace) -> int:
     repo = _open_repo(args)
     if args.collections:
         return _refs_collections(repo, args)
+    from ..store.refalias import list_aliases, set_alias
     if args.create is not None:
         if not args.prefixes:
             raise UsageError("You must specify a revision when creating a new ref")
         if len(args.prefixes) != 1:
             raise UsageError("You must specify only 1 existing ref when creating a new ref")
         from ..store.refs import parse_refspec
-        parse_refspec(args.create)
-        target = repo.resolve_rev(args.prefixes[0])
-        if repo.read_ref(args.create) is not None and not args.force:
+        remote, ref = parse_refspec(args.create)
+        replacing_alias = args.alias and args.create in list_aliases(repo)
+        if not replacing_alias and repo.read_ref(args.create) is not None and not args.force:
             raise OstreeError(f"--create specified but ref {args.create} already exists")
+        if args.alias:
+            # ot-builtin-refs.c: an alias is local and names an existing ref
+            if remote:
+                raise OstreeError(f"Cannot create alias to remote ref: {remote}")
+            if args.prefixes[0] not in repo.list_refs():
+                raise OstreeError(f"Cannot create alias to non-existent ref: {args.prefixes[0]}")
+            set_alias(repo, ref, args.prefixes[0])
+            return 0
+        target = repo.resolve_rev(args.prefixes[0])
         with repo.transaction():
             repo.set_ref(args.create, target)
+        return 0
+    if args.alias and not args.delete:
+        for alias, target in list_aliases(repo).items():
+            if not args.prefixes or any(alias == p or alias.startswith(p.rstrip("/") + "/") for p in args.prefixes):
+                _print(f"{alias} -> {target}")
         return 0
     if args.delete:
         if not args.prefixes:
             raise UsageError("At least one PREFIX is required when deleting refs")
         # every prefix is checked before any ref goes
         doomed = [r for prefix in args.prefixes for r in repo.list_refs(prefix)]
+        aliases = list_aliases(repo)
+        for r in doomed:
+            for alias, target in aliases.items():
+                if r == target:
+                    raise OstreeError(f"Ref '{r}' has an active alias: '{alias}'")
         with repo.transaction():
             for r in doomed:
                 repo.set_ref(r, None)
@@ -506,6 +681,20 @@ def cmd_refs(args: argparse.Namespace) -> int:
 
 def cmd_rev_parse(args: argparse.Namespace) -> int:
     repo = _open_repo(args)
+    if args.single:
+        # ostree: -S takes no REV and names the one commit object the repository has
+        if args.revs:
+            raise UsageError("Cannot specify arguments with --single")
+        from ..store.objects import ObjectType
+        found = [c for c, _ in repo.list_objects(ObjectType.COMMIT)]
+        if len(found) > 1:
+            raise OstreeError("Multiple commit objects found")
+        if not found:
+            raise OstreeError("No commit objects found")
+        _print(found[0])
+        return 0
+    if not args.revs:
+        raise UsageError("REV must be specified")
     for rev in args.revs:
         csum = repo.resolve_rev(rev)
         if args.single and len(args.revs) > 1:
@@ -517,10 +706,19 @@ def cmd_rev_parse(args: argparse.Namespace) -> int:
 def cmd_fsck(args: argparse.Namespace) -> int:
     from ..porcelain import fsck
     repo = _open_repo(args)
+    from ..store.bindings import verify_back_refs, verify_refs_bindings
+    # as ot-builtin-fsck.c: --verify-back-refs turns --verify-bindings on only once
+    # the refs are validated, so it does not check them
+    for collections, text in ((False, "Validating refs..."), (True, "Validating refs in collections...")):
+        if not args.quiet:
+            _print(text)
+            sys.stdout.flush()
+        if args.verify_bindings:
+            verify_refs_bindings(repo, collections)
     if not args.quiet:
-        _print("Validating refs...")
-        _print("Validating refs in collections...")
         _print("Enumerating commits...")
+    if args.verify_back_refs:
+        verify_back_refs(repo)
     bar = _ItemsProgress("fsck objects")
 
     from ..progress import FsckStarted, ObjectChecked

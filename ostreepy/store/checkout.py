@@ -15,7 +15,7 @@ import os
 import stat
 from concurrent.futures import ThreadPoolExecutor
 from time import time_ns
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO, Callable, FrozenSet, Optional
 
 import attrs
 
@@ -27,6 +27,7 @@ from ..progress import FileCheckedOut, ProgressCallback, serialized
 from .repo import CHUNK, Repo, RepoMode
 
 WHITEOUT_PREFIX = ".wh."
+OVERLAY_WHITEOUT_PREFIX = ".ostree-wh."
 OPAQUE_WHITEOUT_NAME = ".wh..wh..opq"
 
 
@@ -62,6 +63,11 @@ class CheckoutOptions:
     bareuseronly_dirs: bool = False
     fsync: bool = False
     filter: Optional[Callable[[str, FileHeader], bool]] = None
+    # ostree checkout --skip-list: paths (from the checkout's root) left out, directories too
+    skip_paths: FrozenSet[str] = frozenset()
+    # ``.ostree-wh.NAME`` becomes NAME, a 0:0 character device (an overlayfs whiteout),
+    # as libostree's process_passthrough_whiteouts, which deployments use
+    passthrough_whiteouts: bool = False
 
 
 class _State:
@@ -80,7 +86,7 @@ class _State:
         self.futures: list = []
         self.deferred: list = []
         self.fast_link = (self.hardlinkable and not opts.force_copy and not opts.process_whiteouts
-                          and opts.filter is None and opts.overwrite is Overwrite.NONE)
+                          and opts.filter is None and not opts.skip_paths and opts.overwrite is Overwrite.NONE)
 
 
 def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutOptions] = None,
@@ -136,6 +142,7 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
     if dirmeta is None:
         dirmeta = state.dirmetas[meta_csum] = repo.load_dirmeta(meta_csum)
     user = opts.mode is CheckoutMode.USER
+    opts_skip = opts.skip_paths
     is_opaque = opts.process_whiteouts and any(f == OPAQUE_WHITEOUT_NAME for f, _ in dirtree.files)
     if is_opaque:
         _rm_rf_at(parent_fd, name)
@@ -165,8 +172,9 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
         plain_bare = fast and repo.mode is RepoMode.BARE and repo.parent is None
         prefix = repo._objects_prefix
         lstat, S_ISLNK, S_IRUSR = os.lstat, stat.S_ISLNK, stat.S_IRUSR
+        passthrough = opts.passthrough_whiteouts
         for fname, fcsum in dirtree.files:
-            if fast:
+            if fast and not (passthrough and fname.startswith(OVERLAY_WHITEOUT_PREFIX)):
                 # the common deploy case, kept lean: one lstat (plus the ostreemeta
                 # xattr in bare-user) and one linkat per file; anything unusual
                 # (empty, unreadable, bare-user symlink, link failure) goes the long way
@@ -193,6 +201,8 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                         pass
             _checkout_file(state, fcsum, dfd, fname, path + fname)
         for dname, t, m in dirtree.dirs:
+            if opts_skip and path + dname in opts_skip:
+                continue
             if state.pool is not None and depth == _SPLIT_DEPTH:
                 state.futures.append(state.pool.submit(_checkout_tree, state, dfd, dname, t, m,
                                                        path + dname + "/", depth + 1))
@@ -297,7 +307,12 @@ def _place_file(state: _State, checksum: str, dfd: int, name: str, path: str, he
     user = opts.mode is CheckoutMode.USER
     if opts.filter is not None and not opts.filter(path, header):  # type: ignore[arg-type]
         return
+    if path in opts.skip_paths:
+        return
     is_symlink = stat.S_ISLNK(mode)
+    if not is_symlink and opts.passthrough_whiteouts and name.startswith(OVERLAY_WHITEOUT_PREFIX):
+        _overlay_whiteout(state, checksum, dfd, name[len(OVERLAY_WHITEOUT_PREFIX):], header)
+        return
     if not is_symlink and opts.process_whiteouts and name.startswith(WHITEOUT_PREFIX):
         target = name[len(WHITEOUT_PREFIX):]
         if not target:
@@ -328,6 +343,31 @@ def _place_file(state: _State, checksum: str, dfd: int, name: str, path: str, he
                 stream.close()
     if state.progress is not None:
         state.progress(FileCheckedOut(path, not need_copy))
+
+
+def _overlay_whiteout(state: _State, checksum: str, dfd: int, target: str, header: Optional[FileHeader]) -> None:
+    """_checkout_overlayfs_whiteout_at: the char device 0:0 with the object's mode, and its
+    owner and xattrs unless in user mode; an existing file is replaced only by --union."""
+    if not target:
+        raise CheckoutError(f"Invalid empty overlayfs whiteout '{OVERLAY_WHITEOUT_PREFIX}'")
+    obj.validate_filename(target)
+    if header is None:
+        header = state.repo.load_file_header(checksum)
+    perms = stat.S_IMODE(header.mode)
+    try:
+        os.mknod(target, perms | stat.S_IFCHR, os.makedev(0, 0), dir_fd=dfd)
+    except FileExistsError:
+        if state.opts.overwrite is Overwrite.ADD_FILES:
+            return
+        if state.opts.overwrite is not Overwrite.UNION_FILES:
+            raise CheckoutError(f"Creating whiteout char device: File exists: {target}") from None
+        os.unlink(target, dir_fd=dfd)
+        os.mknod(target, perms | stat.S_IFCHR, os.makedev(0, 0), dir_fd=dfd)
+    if state.opts.mode is not CheckoutMode.USER:
+        for xname, value in header.xattrs:
+            os.setxattr(f"/proc/self/fd/{dfd}/{target}", obj.xattr_name(xname), value, follow_symlinks=False)
+        os.chown(target, header.uid, header.gid, dir_fd=dfd, follow_symlinks=False)
+        os.chmod(target, perms, dir_fd=dfd)
 
 
 def _hardlink(state: _State, src_path: str, dfd: int, name: str, checksum: str) -> bool:

@@ -149,6 +149,16 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
             repo.load_commit(csum)
         except OstreeError as e:
             result.ref_errors.append(f"Loading commit for ref {refspec}: {e}")
+    # and, as ostree fsck's "Validating refs in collections", the collection–refs
+    # (refs/mirrors and the repository's own collection) not seen as plain refs
+    plain = set(repo.list_refs().values())
+    for (cid, ref), csum in repo.list_collection_refs().items():
+        if csum in plain:
+            continue
+        try:
+            repo.load_commit(csum)
+        except OstreeError as e:
+            result.ref_errors.append(f"Loading commit for ref ({cid}, {ref}): {e}")
     commits = sorted(c for c, _ in repo.list_objects(ObjectType.COMMIT))
     complete: List[Tuple[str, Commit]] = []
     objects: Dict[bytes, None] = {}
@@ -210,16 +220,25 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
                 csum, objtype, f"Object missing in commits {', '.join(cs)}: {csum}.{objtype.name_str}", True,
                 tuple(cs)))
         except OstreeError as e:
-            msg = f"In commits {', '.join(cs)}: {e}"
+            # libostree's words: fsck_metadata_object / fsck_content_object prefix the
+            # error with the object, and a dirtree that fails validation names itself
+            name = f"{csum}.{objtype.name_str}"
+            inner = str(e)
+            if objtype is ObjectType.DIR_TREE and inner.startswith("Corrupted dirtree object: ") \
+                    and "checksum expected" not in inner:
+                inner = f"{name}: {inner[len('Corrupted dirtree object: '):]}"
+            what = f"fsck {name}" if objtype.is_meta else f"fsck content object {csum}"
+            msg = f"In commits {', '.join(cs)}: {what}: {inner}"
             result.problems.append(FsckProblem(csum, objtype, msg, False, tuple(cs)))
             if delete:
                 repo.delete_object(csum, objtype)
                 result.deleted.append((csum, objtype))
-    if delete:
-        for p in result.problems:
-            if p.missing or (p.checksum, p.objtype) in result.deleted:
-                for c in p.commits:
-                    if p.objtype != ObjectType.COMMIT and c not in result.marked_partial:
-                        repo.mark_commit_partial(c, True, fsck=True)
-                        result.marked_partial.append(c)
+    # as ostree fsck (2022.7): a missing object marks the commits that reach it partial,
+    # with or without --delete; a corrupt one only once --delete removed it
+    for p in result.problems:
+        if p.missing or (p.checksum, p.objtype) in result.deleted:
+            for c in p.commits:
+                if p.objtype != ObjectType.COMMIT and c not in result.marked_partial:
+                    repo.mark_commit_partial(c, True, fsck=True)
+                    result.marked_partial.append(c)
     return result

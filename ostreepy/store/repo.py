@@ -382,7 +382,19 @@ class Repo:
                     if ok:
                         self._ready_refs.update(mine)
                 if last:
+                    if ok and _test_error("pre-commit"):
+                        self._abandon_staged()
+                        raise RepoError("OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified")
                     self._commit_staged()
+
+    def _abandon_staged(self) -> None:
+        """Drop the transaction but leave its staging directory (unlocked) in tmp/, as a
+        transaction that died does: what ``OSTREE_REPO_TEST_ERROR=pre-commit`` asks for."""
+        with self._txn_lock:
+            self._staged, self._ready_refs, self._staging_dir = set(), {}, None
+            staging_lock, self._staging_lock = self._staging_lock, None
+        if staging_lock is not None:
+            staging_lock.release()
 
     def _commit_staged(self) -> None:
         with self._txn_lock:
@@ -1402,6 +1414,16 @@ def _read_xattrs(path: str, follow: bool) -> obj.Xattrs:
                 continue
             raise
     return obj.canonical_xattrs(pairs)
+
+
+def _test_error(flag: str) -> bool:
+    """libostree's fault injection for its own tests: ``OSTREE_REPO_TEST_ERROR`` holds
+    flags (``pre-commit``, ``invalid-cache``) parsed as g_parse_debug_string does."""
+    value = os.environ.get("OSTREE_REPO_TEST_ERROR")
+    if not value:
+        return False
+    words = value.replace(";", ":").replace(",", ":").replace(" ", ":").replace("\t", ":").split(":")
+    return any(w.lower().replace("_", "-") in (flag, "all") for w in words)
 
 
 def read_xattrs(path: str, follow_symlinks: bool = False) -> obj.Xattrs:

@@ -463,7 +463,8 @@ class Sysroot:
     # ------------------------------------------------------------------ deploy: directory
     def _checkout_options(self) -> CheckoutOptions:
         user = self.repo.mode in (RepoMode.BARE_USER, RepoMode.BARE_USER_ONLY) or os.geteuid() != 0
-        return CheckoutOptions(mode=CheckoutMode.USER if user else CheckoutMode.NONE)
+        # overlayfs whiteouts become devices, as in libostree's checkout_deployment_tree
+        return CheckoutOptions(mode=CheckoutMode.USER if user else CheckoutMode.NONE, passthrough_whiteouts=True)
 
     def _prepare_etc(self, ddir: str, csum: str) -> None:
         # prepare_deployment_etc
@@ -930,6 +931,14 @@ class Sysroot:
                                      previous_filename=d.entry_filename)
                 bc.write_entry(self.path, self.bootversion, name, d.bootconfig.with_value("options", kargs))
             self.load()
+
+    def set_kargs(self, d: Deployment, kargs: Sequence[str]) -> None:
+        """``ostree_sysroot_deployment_set_kargs``: ``d`` with these kernel arguments
+        replaces itself in a new boot configuration (not in place)."""
+        if d.bootconfig is None:
+            raise DeployError(f"Deployment {d.name} has no boot entry")
+        new_d = attrs.evolve(d, bootconfig=d.bootconfig.with_value("options", " ".join(kargs)))
+        self.write_deployments([new_d if x.same(d) else x for x in self.deployments])
 
     def undeploy(self, index: int) -> Deployment:
         """``ostree admin undeploy INDEX``; returns the removed deployment."""
