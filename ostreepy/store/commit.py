@@ -409,7 +409,9 @@ def tar_member_mode(member: tarfile.TarInfo) -> int:
 
 
 _SMALL_FILE = 1 << 20
-_MAX_PENDING = 32 << 20
+# small files read ahead of the writer threads: 32 MB made peak memory follow the
+# tree's file sizes (+17 MB at 100,000 files of 20 KB), 8 MB keeps it flat at no cost in time
+_MAX_PENDING = 8 << 20
 
 TranslateFn = Callable[[str, tarfile.TarInfo, bool], Optional[str]]
 """Maps a tar path (relative, validated) to where it goes, or None to drop it; the bool
