@@ -74,7 +74,7 @@ OPS = {
 }
 # opt-in (--only): needs ~30 GB of disk and a local registry
 OPT_IN = {"image-10g": ("image-10g", "bare", 1.0)}
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: usr/etc/os-release
 
 _WORDS = sb._WORDS
 _TOP = ["usr/bin", "usr/sbin", "usr/lib/x86_64-linux-gnu", "usr/share/doc", "usr/share/locale",
@@ -156,6 +156,8 @@ def generate(dest: Path, files: int, size_mb: int, seed: int = 20260101) -> None
         (tmp / d).mkdir(parents=True, exist_ok=True)
     os.chmod(tmp / "tmp", 0o1777)
     sb.make_ostree_ready(tmp)  # adds usr/lib/modules/<kver>/{vmlinuz,initramfs.img}
+    # admin deploy reads it for the boot entry's title
+    (tmp / "usr/etc/os-release").write_text('NAME="Bench"\nID=bench\nPRETTY_NAME="Bench OS"\nVERSION_ID=1\n')
     os.rename(tmp, dest)
     sb.log(f"generated {dest} in {time.perf_counter() - t0:.1f} s")
 
