@@ -588,7 +588,10 @@ class _TarImporter:
             self.root.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, ()))
 
 
-def _record_last_block(tf: tarfile.TarFile) -> Callable[[], bytes]:
+def _record_last_block(tf: tarfile.TarFile) -> Tuple[Callable[[], bytes], Callable[[], None]]:
+    """(the last block read, undo); undo matters: the patched method and the stream
+    refer to each other, and that cycle kept every layer's decompressor and
+    buffers (~10 MB) alive until a full garbage collection."""
     stream = tf.fileobj
     orig = stream.read  # type: ignore[union-attr]
     last = [b""]
@@ -599,8 +602,11 @@ def _record_last_block(tf: tarfile.TarFile) -> Callable[[], bytes]:
             last[0] = data
         return data
 
+    def undo() -> None:
+        stream.__dict__.pop("read", None)
+
     stream.read = read  # type: ignore[union-attr,method-assign]
-    return lambda: last[0]
+    return lambda: last[0], undo
 
 
 def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
@@ -621,34 +627,11 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
         with tarfile.open(fileobj=fileobj, mode=tar_mode) as tf:  # type: ignore[call-overload]
             # tarfile ends the iteration quietly on a corrupt header after the first;
             # remembering the last block it read lets us tell that from a real end
-            last_block = _record_last_block(tf)
-            while True:
-                try:
-                    member = tf.next()
-                except tarfile.ReadError as e:
-                    # Raised here (not while reading a member's data, whose size
-                    # write_content checks) only when the last member's padding and
-                    # the end-of-archive blocks are missing: umoci 0.4.7 writes layers
-                    # like that.  Every member arrived whole, so take it as the end.
-                    if str(e) == "unexpected end of data" and imp.entries:
-                        break
-                    raise
-                except tarfile.StreamError:
-                    # Python < 3.11 trips over an archive with no members in stream mode
-                    if imp.entries == 0 and sys.version_info < (3, 11):
-                        break
-                    raise
-                if member is None:
-                    block = last_block()
-                    if len(block) == 512 and block.strip(b"\x00"):
-                        raise TarError(f"Invalid tar header after {imp.entries} entries")
-                    break
-                imp.entries += 1
-                tf.members.clear()  # stream mode needs no index; keeps memory flat
-                if member.size < 0:
-                    raise TarError(f"Invalid negative size for {member.name}")
-                f = tf.extractfile(member) if member.isreg() or (member.islnk() and member.size) else None
-                imp.entry(member, f)
+            last_block, undo = _record_last_block(tf)
+            try:
+                _read_members(tf, imp, last_block)
+            finally:
+                undo()
         imp.finish()
     except tarfile.TarError as e:
         raise TarError(f"Invalid tar stream: {e}") from None
@@ -656,6 +639,36 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
         if imp.writer is not None:
             imp.writer.pool.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
     return mtree
+
+
+def _read_members(tf: tarfile.TarFile, imp: _TarImporter, last_block: Callable[[], bytes]) -> None:
+    while True:
+        try:
+            member = tf.next()
+        except tarfile.ReadError as e:
+            # Raised here (not while reading a member's data, whose size
+            # write_content checks) only when the last member's padding and
+            # the end-of-archive blocks are missing: umoci 0.4.7 writes layers
+            # like that.  Every member arrived whole, so take it as the end.
+            if str(e) == "unexpected end of data" and imp.entries:
+                break
+            raise
+        except tarfile.StreamError:
+            # Python < 3.11 trips over an archive with no members in stream mode
+            if imp.entries == 0 and sys.version_info < (3, 11):
+                break
+            raise
+        if member is None:
+            block = last_block()
+            if len(block) == 512 and block.strip(b"\x00"):
+                raise TarError(f"Invalid tar header after {imp.entries} entries")
+            break
+        imp.entries += 1
+        tf.members.clear()  # type: ignore[attr-defined]  # stream mode needs no index; keeps memory flat
+        if member.size < 0:
+            raise TarError(f"Invalid negative size for {member.name}")
+        f = tf.extractfile(member) if member.isreg() or (member.islnk() and member.size) else None
+        imp.entry(member, f)
 
 
 # ---------------------------------------------------------------------------- writing trees and commits
