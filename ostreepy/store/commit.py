@@ -105,6 +105,8 @@ class _Writer:
         self.queued = 0
         # finished directories (children before parents), sealed once their files are in
         self.finished: List[MutableTree] = []
+        # runs when the pending checksums are in, before any sealing (tar hardlinks)
+        self.before_seal: Optional[Callable[[], None]] = None
 
     def finish_dir(self, tree: MutableTree) -> None:
         """``tree`` gets no more entries: seal it as soon as its pending files are known."""
@@ -148,6 +150,8 @@ class _Writer:
         for targets, fut in pending:
             for (tree, name), csum in zip(targets, fut.result()):
                 tree.replace_file(name, csum)
+        if self.before_seal is not None:
+            self.before_seal()
         finished, self.finished = self.finished, []
         for tree in finished:
             tree.seal(self.repo)
@@ -460,6 +464,7 @@ class _TarImporter:
                 if self.writer is not None:
                     self.writer.finish_dir(n)
                 else:
+                    self.resolve_hardlinks()
                     n.seal(self.repo)
         self.current = comps
 
@@ -568,7 +573,18 @@ class _TarImporter:
         if self.writer is not None:
             self._flush_small()
             self.writer.drain()
-        for path, target, size in self.deferred:
+        self.resolve_hardlinks()
+        if self.autocreate and self.root.meta is None:
+            info = self.modifier.apply(self.repo, "/", FileInfo(0, 0, DEFAULT_DIRMODE))
+            assert info is not None
+            self.root.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, ()))
+
+    def resolve_hardlinks(self) -> None:
+        """The hardlinks read so far get their targets' checksums; run whenever the writer's
+        pending checksums are in and before it seals anything, so that a sealed directory
+        is never reopened (and its first dirtree left unused) just for a hardlink."""
+        deferred, self.deferred = self.deferred, []
+        for path, target, size in deferred:
             comps = split_path(target)
             try:
                 tparent = self.root.walk(comps[:-1])
@@ -582,10 +598,6 @@ class _TarImporter:
             if size == 0:
                 pcomps = split_path(path)
                 self.root.walk(pcomps[:-1]).replace_file(pcomps[-1], csum)
-        if self.autocreate and self.root.meta is None:
-            info = self.modifier.apply(self.repo, "/", FileInfo(0, 0, DEFAULT_DIRMODE))
-            assert info is not None
-            self.root.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, ()))
 
 
 def _record_last_block(tf: tarfile.TarFile) -> Tuple[Callable[[], bytes], Callable[[], None]]:
@@ -623,6 +635,8 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
     imp.seal = seal
     threads = _default_threads(repo)
     imp.writer = _Writer(repo, threads) if threads > 1 else None
+    if imp.writer is not None:
+        imp.writer.before_seal = imp.resolve_hardlinks
     try:
         with tarfile.open(fileobj=fileobj, mode=tar_mode) as tf:  # type: ignore[call-overload]
             # tarfile ends the iteration quietly on a corrupt header after the first;
