@@ -19,6 +19,14 @@ benchmarks/store.py: wall time, and the child's own peak RSS from os.wait4):
   fsck-bare           `fsck`
   prune               `refs --delete bench` (untimed), then `prune --refs-only --depth=0`,
                       which deletes every object of the commit
+  commit-tar          `commit --tree=tar=` of a GNU tar of the tree
+  deploy              `admin deploy` of the commit (ostree's) into a fresh sysroot on a tmpfs
+  import-1, import-50 the tree as an image of 1 and of 50 zstd layers (split by directory):
+                      ours `container image pull` from an oci: layout; the peer, as Debian has
+                      no ostree-ext, `commit --tree=tar=` of each uncompressed layer plus, for
+                      50, one `commit --tree=ref=...` of all 50 (the union) - the nearest peer
+  image-10g           (opt-in: --only image-10g) a 10 GB single-layer image from a local
+                      docker-registry: ours pull + import against skopeo copy + commit --tree=tar=
 
 The commit checksums of both tools are compared (they must be identical).  The
 tree is built under the work directory and removed with it unless ``--tree-dir``
@@ -34,6 +42,7 @@ this process under cProfile instead and prints the top of the profile.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -41,9 +50,12 @@ import shutil
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+import zlib
 from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Tuple
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -56,8 +68,13 @@ OPS = {
     "prune": ("prune", "bare", 1.0),
     # the tar path every container layer import takes (ostree commit --tree=tar=)
     "commit-tar": ("commit-tar", "bare", 1.0),
+    "deploy": ("deploy", "bare", 1.0),
+    "import-1": ("import", "bare", 1.0),
+    "import-50": ("import", "bare", 1.0),
 }
-GENERATOR_VERSION = 1
+# opt-in (--only): needs ~30 GB of disk and a local registry
+OPT_IN = {"image-10g": ("image-10g", "bare", 1.0)}
+GENERATOR_VERSION = 2  # 2: usr/etc/os-release
 
 _WORDS = sb._WORDS
 _TOP = ["usr/bin", "usr/sbin", "usr/lib/x86_64-linux-gnu", "usr/share/doc", "usr/share/locale",
@@ -139,6 +156,8 @@ def generate(dest: Path, files: int, size_mb: int, seed: int = 20260101) -> None
         (tmp / d).mkdir(parents=True, exist_ok=True)
     os.chmod(tmp / "tmp", 0o1777)
     sb.make_ostree_ready(tmp)  # adds usr/lib/modules/<kver>/{vmlinuz,initramfs.img}
+    # admin deploy reads it for the boot entry's title
+    (tmp / "usr/etc/os-release").write_text('NAME="Bench"\nID=bench\nPRETTY_NAME="Bench OS"\nVERSION_ID=1\n')
     os.rename(tmp, dest)
     sb.log(f"generated {dest} in {time.perf_counter() - t0:.1f} s")
 
@@ -156,9 +175,136 @@ def get_tree(base: Path, files: int, size_mb: int) -> Path:
     return tree
 
 
+def make_layers(tree: Path, out: Path, n: int) -> List[Path]:
+    """``n`` uncompressed layer tars of ``tree``, split by directory as a chunked image splits by
+    package: the files, symlinks and hardlinks of a directory all go to one layer (crc32 of its
+    path mod n), and a layer carries the entries of the directories above what it holds.  One
+    sorted walk, PAX format, numeric owners, mtime 0 (as import.py's single layer)."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / f"layer{i:02d}.tar" for i in range(n)]
+    tfs = [tarfile.open(p, "w", format=tarfile.PAX_FORMAT) for p in paths]
+    emitted: List[set] = [set() for _ in range(n)]
+
+    def add(k: int, fs: str, arc: str) -> None:
+        ti = tfs[k].gettarinfo(fs, arcname=arc)
+        ti.uname = ti.gname = ""
+        ti.mtime = 0
+        if ti.isreg():
+            with open(fs, "rb") as f:
+                tfs[k].addfile(ti, f)
+        else:
+            tfs[k].addfile(ti)
+
+    def ensure_dir(k: int, rel: str) -> None:
+        chain = []
+        while rel not in emitted[k]:
+            chain.append(rel)
+            if rel == ".":
+                break
+            rel = os.path.dirname(rel) or "."
+        for d in reversed(chain):
+            add(k, str(tree / d) if d != "." else str(tree), d if d != "." else "./")
+            emitted[k].add(d)
+
+    try:
+        for dirpath, dirnames, filenames in os.walk(tree):
+            dirnames.sort()
+            rel = os.path.relpath(dirpath, tree)
+            k = zlib.crc32(rel.encode()) % n
+            ensure_dir(k, rel)
+            for name in sorted(filenames) + [d for d in dirnames if os.path.islink(os.path.join(dirpath, d))]:
+                add(k, os.path.join(dirpath, name), os.path.normpath(os.path.join(rel, name)))
+    finally:
+        for tf in tfs:
+            tf.close()
+    return paths
+
+
+def make_layout(layout: Path, layers: List[Path]) -> None:
+    """An OCI layout (tag "latest") of the layer tars, each zstd -3 compressed, as import.py's."""
+    import hashlib
+    import zstandard
+
+    def sha256_file(path: Path) -> str:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while True:
+                b = f.read(1 << 20)
+                if not b:
+                    return "sha256:" + h.hexdigest()
+                h.update(b)
+
+    blobs = layout / "blobs" / "sha256"
+    blobs.mkdir(parents=True, exist_ok=True)
+    (layout / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    descs, diff_ids = [], []
+    for tar in layers:
+        diff_ids.append(sha256_file(tar))
+        tmp = layout / "layer.tmp"
+        with open(tar, "rb") as src, open(tmp, "wb") as dst:
+            zstandard.ZstdCompressor(level=3).copy_stream(src, dst)
+        digest = sha256_file(tmp)
+        size = tmp.stat().st_size
+        tmp.rename(blobs / digest.split(":")[1])
+        descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+zstd", "digest": digest, "size": size})
+
+    def blob(obj: dict) -> dict:
+        data = json.dumps(obj).encode()
+        dig = "sha256:" + hashlib.sha256(data).hexdigest()
+        (blobs / dig.split(":")[1]).write_bytes(data)
+        return {"digest": dig, "size": len(data)}
+
+    config = {"architecture": "amd64", "os": "linux", "created": "2024-01-01T00:00:00Z",
+              "config": {"Labels": {"containers.bootc": "1"}},
+              "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    c = blob(config)
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {"mediaType": "application/vnd.oci.image.config.v1+json", **c}, "layers": descs}
+    m = blob(manifest)
+    (layout / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": manifest["mediaType"], **m, "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}))
+
+
+def get_image(tree: Path, base: Path, n: int) -> Tuple[List[Path], Path]:
+    """The layer tars and OCI layout of ``tree`` in ``n`` layers, made once under ``base``."""
+    d = base / f"{tree.name}-image{n}"
+    stamp = d / "done.json"
+    want = {"tree": tree.name, "layers": n, "generator": GENERATOR_VERSION}
+    if stamp.is_file() and json.loads(stamp.read_text()) == want:
+        return sorted(d.glob("layer*.tar")), d / "oci"
+    sb.rmtree(d)
+    t0 = time.perf_counter()
+    layers = make_layers(tree, d, n)
+    make_layout(d / "oci", layers)
+    stamp.write_text(json.dumps(want))
+    sb.log(f"made the {n}-layer image of {tree.name} in {time.perf_counter() - t0:.1f} s")
+    return layers, d / "oci"
+
+
+@contextlib.contextmanager
+def tmpfs(where: Path, size: str = "12g") -> Iterator[Path]:
+    """A tmpfs mounted at ``where`` for the block (a sysroot there costs no disk sync)."""
+    where.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], check=True)
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+        with contextlib.suppress(OSError):
+            where.rmdir()
+
+
 class ScaleBench(sb.Bench):
+    def __init__(self, tools: dict, tree: Path, work: Path, images: Optional[Dict[int, Tuple[List[Path], Path]]] = None):
+        super().__init__(tools, tree, work)
+        self.images = images or {}
+
     def run(self, op: str, tool: str) -> sb.Measurement:
         kind, mode, _ = OPS[op]
+        if kind == "deploy":
+            return self.deploy(tool)
+        if kind == "import":
+            return self.import_image(int(op.split("-")[1]), tool)
         if kind == "prune":
             repo = self.repo_for(tool, mode)
             sb.run_checked(self.tools[tool] + [f"--repo={repo}", "refs", "--delete", "bench"])
@@ -180,6 +326,44 @@ class ScaleBench(sb.Bench):
         # store.py's Bench knows the commit, checkout and fsck runs
         sb.OPS.setdefault(op, OPS[op])
         return super().run(op, tool)
+
+
+    def deploy(self, tool: str) -> sb.Measurement:
+        """`admin deploy` of the peer's commit (so both deploy the same) into a fresh sysroot on a
+        tmpfs; the sysroot set-up and pull-local are untimed, as in benchmarks/deploy.py."""
+        template = self.repo_for("ostree", "bare")
+        cmd = self.tools[tool]
+        with tmpfs(self.fresh(f"deploy-{tool}")) as sr:
+            sb.run_checked(cmd + ["admin", "init-fs", str(sr)])
+            sb.run_checked(cmd + ["admin", f"--sysroot={sr}", "os-init", "bench"])
+            sb.run_checked(["ostree", f"--repo={sr}/ostree/repo", "config", "set", "sysroot.bootloader", "none"])
+            sb.run_checked(["ostree", f"--repo={sr}/ostree/repo", "pull-local", str(template), "bench"])
+            return sb.run_checked(cmd + ["admin", f"--sysroot={sr}", "deploy", "--os=bench", "bench",
+                                         "--karg=root=UUID=1234", "--karg=rw"])
+
+    def import_image(self, n: int, tool: str) -> sb.Measurement:
+        """Ours: `container image pull` of the zstd OCI layout (every layer imported, then merged).
+        The peer (Debian's ostree has no ostree-ext): `commit --tree=tar=` of each uncompressed
+        layer, as ostree-ext does per layer, then for several layers one `commit --tree=ref=` of
+        all of them (the union; ostree-ext checks the layers out and commits that)."""
+        layers, layout = self.images[n]
+        repo = self.new_repo(tool, "bare")
+        if tool != "ostree":
+            m = sb.run_checked(self.tools[tool] + ["container", "image", "pull", str(repo),
+                                                   f"ostree-unverified-image:oci:{layout}:latest"])
+        elif n == 1:
+            m = sb.run_checked(["ostree", f"--repo={repo}", "commit", "--orphan", "--no-bindings",
+                                "--tar-autocreate-parents", f"--tree=tar={layers[0]}"])
+        else:
+            script = "set -e\n"
+            for i, tar in enumerate(layers):
+                script += (f"ostree --repo={repo} commit -b layer/{i} --no-bindings --tar-autocreate-parents "
+                           f"--tree=tar={tar} >/dev/null\n")
+            script += (f"ostree --repo={repo} commit -b merged --no-bindings "
+                       + " ".join(f"--tree=ref=layer/{i}" for i in range(len(layers))) + "\n")
+            m = sb.run_checked(["sh", "-c", script])
+        sb.rmtree(repo)
+        return m
 
 
 def profile(op: str, tree: Path, work: Path) -> None:
@@ -269,8 +453,14 @@ def main(argv=None) -> int:
         if args.profile:
             profile(args.profile, tree, work)
             return 0
+        images = {}
+        for op in ops:
+            if OPS[op][0] == "import":
+                n = int(op.split("-")[1])
+                images[n] = get_image(tree, tree_base, n)
+                sb.warm_cache(images[n][1])
         results = {op: {t: [] for t in tools} for op in ops}
-        bench = ScaleBench(tools, tree, work)
+        bench = ScaleBench(tools, tree, work, images)
         for r in range(args.repeat):
             for i, op in enumerate(ops):
                 order = list(tools) if (r + i) % 2 == 0 else list(reversed(tools))

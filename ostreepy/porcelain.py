@@ -398,16 +398,18 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
                 mtree = MutableTree()
                 if base is not None:
                     load_commit_to_mtree(r, base, mtree, CommitModifier())
-                for src in sources:
+                for i, src in enumerate(sources):
+                    # sealing early is for the last source: a later one would change what it sealed
+                    last = i == len(sources) - 1
                     if src.kind == "ref":
                         load_commit_to_mtree(r, _str(src.source, "tree") or "", mtree, modifier)
                     elif src.kind == "dir":
-                        write_directory_to_mtree(r, _path(src.source, "tree"), mtree, modifier, progress)
+                        write_directory_to_mtree(r, _path(src.source, "tree"), mtree, modifier, progress, seal=last)
                     elif isinstance(src.source, (str, os.PathLike)):
                         with open(src.source, "rb") as f:
-                            write_tar_to_mtree(r, f, mtree, modifier, tar_autocreate_parents, progress)
+                            write_tar_to_mtree(r, f, mtree, modifier, tar_autocreate_parents, progress, seal=last)
                     else:
-                        write_tar_to_mtree(r, src.source, mtree, modifier, tar_autocreate_parents)
+                        write_tar_to_mtree(r, src.source, mtree, modifier, tar_autocreate_parents, seal=last)
                 root_tree, root_meta = write_mtree(r, mtree)
                 if tree_written is not None:
                     tree_written()

@@ -13,6 +13,12 @@ the semantics of that checkout —
   ``.wh..wh..opq`` is emptied before the layer's own entries go in, and takes
   the layer's metadata (it is removed and recreated).
 
+A directory new to the merge whose subtree has no whiteouts is taken as it
+is: a lazy node standing for the layer's dirtree, neither expanded in memory
+nor written again (so merging a big single layer costs a walk of its
+dirtrees, not a copy of the whole tree in memory).  A later layer that writes
+into it loads it back.
+
 One difference, on purpose: where ostree-ext's checkout fails on a layer that
 puts a file where a directory was (EISDIR), we replace it, as the OCI layer
 specification says.
@@ -20,7 +26,7 @@ specification says.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Dict, Iterable, Optional
 
 from ..store.mtree import MutableTree
 from ..store.repo import Repo
@@ -35,10 +41,20 @@ def overlay_commit(repo: Repo, root: MutableTree, commit: str, process_whiteouts
     c = repo.load_commit(commit)
     if root.meta is None:
         root.meta = c.root_meta
-    _overlay(repo, root, c.root_tree, process_whiteouts)
+    _overlay(repo, root, c.root_tree, process_whiteouts, {})
 
 
-def _overlay(repo: Repo, dst: MutableTree, tree_csum: str, whiteouts: bool) -> None:
+def _has_whiteouts(repo: Repo, tree_csum: str, seen: Dict[str, bool]) -> bool:
+    found = seen.get(tree_csum)
+    if found is None:
+        dt = repo.load_dirtree(tree_csum)
+        found = (any(n.startswith(WHITEOUT_PREFIX) for n, _ in dt.files)
+                 or any(_has_whiteouts(repo, t, seen) for _, t, _ in dt.dirs))
+        seen[tree_csum] = found
+    return found
+
+
+def _overlay(repo: Repo, dst: MutableTree, tree_csum: str, whiteouts: bool, seen: Dict[str, bool]) -> None:
     dt = repo.load_dirtree(tree_csum)
     for name, csum in dt.files:
         if whiteouts and name.startswith(WHITEOUT_PREFIX):
@@ -55,10 +71,13 @@ def _overlay(repo: Repo, dst: MutableTree, tree_csum: str, whiteouts: bool) -> N
             opaque = any(f == OPAQUE_WHITEOUT_NAME for f, _ in repo.load_dirtree(sub_tree).files)
         if existing is None or opaque:
             dst.files.pop(name, None)
+            if not whiteouts or not _has_whiteouts(repo, sub_tree, seen):
+                dst.dirs[name] = MutableTree.lazy(repo, sub_tree, sub_meta)
+                continue
             existing = MutableTree()
             existing.meta = sub_meta
             dst.dirs[name] = existing
-        _overlay(repo, existing, sub_tree, whiteouts)
+        _overlay(repo, existing, sub_tree, whiteouts, seen)
 
 
 def merge_layers(repo: Repo, layer_commits: Iterable[str], base: Optional[str] = None) -> MutableTree:

@@ -54,6 +54,22 @@ def _traverse_keep_younger_than(repo: Repo, checksum: str, cutoff: int,
 _BATCH = 256
 
 
+class _Reachable(Dict[Tuple[str, ObjectType], None]):
+    """The reachable set as :meth:`Repo.traverse_commit` fills it, kept compact: a
+    33-byte key (type, binary checksum) per object, not a tuple and a 64-character
+    string; at 100,000 objects that is ~10 MB instead of ~25 MB.  Only adding and
+    ``in`` are used (and so supported)."""
+
+    def __setitem__(self, key: Tuple[str, ObjectType], value: None) -> None:
+        super().__setitem__(bytes((key[1],)) + bytes.fromhex(key[0]), value)  # type: ignore[index]
+
+    def __contains__(self, key: object) -> bool:
+        if not isinstance(key, tuple):
+            return False
+        csum, objtype = key
+        return super().__contains__(bytes((int(objtype),)) + bytes.fromhex(str(csum)))
+
+
 def _delete_all(repo: Repo, objects: List[Tuple[str, ObjectType]],
                 progress: Optional[ProgressCallback] = None) -> int:
     """Deletes content and tree objects on two threads, returning the bytes freed.
@@ -88,7 +104,7 @@ def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool =
     """Delete unreachable objects under an exclusive lock (so no writer races the walk);
     ``progress`` receives an :class:`~ostreepy.progress.ObjectPruned` for each."""
     with repo.locked(EXCLUSIVE):
-        reachable: Dict[Tuple[str, ObjectType], None] = {}
+        reachable: Dict[Tuple[str, ObjectType], None] = _Reachable()
         if keep_younger_than is not None:
             refs_only = True
             for csum in repo.list_refs(include_mirrors=True).values():
@@ -101,7 +117,8 @@ def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool =
                 repo.traverse_commit(csum, reachable, depth=depth)
         total = pruned = freed = 0
         doomed: List[Tuple[str, ObjectType]] = []
-        for csum, objtype in list(repo.list_objects()):
+        # one xx/ directory is listed at a time: deleting from those already listed is safe
+        for csum, objtype in repo.list_objects():
             if objtype in (ObjectType.COMMIT_META, ObjectType.TOMBSTONE_COMMIT):
                 continue
             if commit_only and objtype != ObjectType.COMMIT:

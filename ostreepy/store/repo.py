@@ -214,9 +214,8 @@ class Repo:
         self._objdir_lock = threading.Lock()
         self._txn_depth = 0
         self._txn_lock = threading.Lock()
-        # compact keys (type byte + binary checksum): at 100,000 objects a dict of
-        # (checksum, type) -> path strings was ~35 MB; the path follows from the key
-        self._staged: Set[bytes] = set()
+        # what is staged is known from the staging directory itself, as in libostree:
+        # any set of the transaction's objects grows with the commit (~10 MB at 100,000)
         self._staging_dir: Optional[str] = None
         self._staging_lock: Optional[stg.StagingLock] = None
         self._tmp_dfd = -1
@@ -398,7 +397,6 @@ class Repo:
 
     def _commit_staged(self) -> None:
         with self._txn_lock:
-            staged, self._staged = self._staged, set()
             refs, self._ready_refs = self._ready_refs, {}
             staging, self._staging_dir = self._staging_dir, None
             staging_lock, self._staging_lock = self._staging_lock, None
@@ -406,18 +404,18 @@ class Repo:
 
         archive = self.mode is RepoMode.ARCHIVE
 
-        def move(batch: List[bytes]) -> None:
+        def move(sub: str) -> None:
             # A rename over an object another writer added meanwhile replaces it with
             # identical content, so no existence check is needed.
             assert staging is not None
-            for key in batch:
-                csum, objtype = key[1:].hex(), ObjectType(key[0])
+            for csum, objtype, path in stg.staged_objects(staging, archive, only=sub):
                 self._ensure_objdir(csum)
-                os.rename(_staged_path(staging, csum, objtype, archive), self._final_object_path(csum, objtype))
+                os.rename(path, self._final_object_path(csum, objtype))
 
-        items = list(staged)
-        del staged
-        batches = [items[i:i + 256] for i in range(0, len(items), 256)]
+        batches: List[str] = []
+        if staging is not None:
+            with contextlib.suppress(FileNotFoundError):
+                batches = [sub for sub in os.listdir(staging) if len(sub) == 2]
         if len(batches) > 1:
             from concurrent.futures import ThreadPoolExecutor
             with ThreadPoolExecutor(4) as pool:
@@ -448,9 +446,11 @@ class Repo:
     def object_path(self, checksum: str, objtype: ObjectType) -> str:
         """Where an object is: its loose path, or its staging path while a transaction
         that wrote it is still open."""
-        if self._staged and self._staging_dir is not None:
-            if bytes((objtype,)) + bytes.fromhex(checksum) in self._staged:
-                return _staged_path(self._staging_dir, checksum, objtype, self.mode is RepoMode.ARCHIVE)
+        staging = self._staging_dir
+        if staging is not None:
+            p = _staged_path(staging, checksum, objtype, self.mode is RepoMode.ARCHIVE)
+            if os.path.lexists(p):
+                return p
         return self._final_object_path(checksum, objtype)
 
     def _final_object_path(self, checksum: str, objtype: ObjectType) -> str:
@@ -465,16 +465,13 @@ class Repo:
         prefix = checksum[:2]
         with self._txn_lock:
             if self._staging_dir is None:
-                name, lock, reused = stg.allocate(self._tmp_fd(), stg.stagedir_prefix())
+                name, lock, _reused = stg.allocate(self._tmp_fd(), stg.stagedir_prefix())
                 d = os.path.join(self.tmp_dir, name)
                 self._staging_dir = d
                 self._staging_lock = lock
                 self._staging_subdirs: Set[str] = set()
-                if reused:
-                    # what a transaction that died left here was verified before it was
-                    # staged: it goes in with ours (libostree's transaction resume)
-                    for csum, t, _p in stg.staged_objects(d, self.mode is RepoMode.ARCHIVE):
-                        self._staged.add(bytes((t,)) + bytes.fromhex(csum))
+                # (reused: what a transaction that died left here was verified before
+                # it was staged, and goes in with ours: libostree's transaction resume)
             # laid out like objects/ (xx/ subdirectories), so writers on several
             # threads do not all queue on one directory's lock
             sub = os.path.join(self._staging_dir, prefix)
@@ -482,10 +479,6 @@ class Repo:
                 os.makedirs(sub, 0o700, exist_ok=True)
                 self._staging_subdirs.add(prefix)
         return _staged_path(self._staging_dir, checksum, objtype, self.mode is RepoMode.ARCHIVE)
-
-    def _note_staged(self, checksum: str, objtype: ObjectType, path: str) -> None:
-        with self._txn_lock:
-            self._staged.add(bytes((objtype,)) + bytes.fromhex(checksum))
 
     def has_object(self, checksum: str, objtype: ObjectType) -> bool:
         try:
@@ -534,7 +527,6 @@ class Repo:
         staged = self._staging_target(checksum, objtype)
         if staged is not None:
             os.rename(tmp, staged)
-            self._note_staged(checksum, objtype, staged)
             return True
         dest = self._final_object_path(checksum, objtype)
         self._ensure_objdir(checksum)
@@ -929,7 +921,6 @@ class Repo:
                 os.link(f"/proc/self/fd/{fd}", staged, src_dir_fd=self._dfd, follow_symlinks=True)
             except FileExistsError:
                 return
-            self._note_staged(checksum, ObjectType.FILE, staged)
             return
         dest = self._final_object_path(checksum, ObjectType.FILE)
         self._ensure_objdir(checksum)

@@ -159,11 +159,11 @@ def allocate(tmp_dfd: int, prefix: str) -> Tuple[str, StagingLock, bool]:
         # it is theirs now, make another
 
 
-def staged_objects(path: str, archive: bool) -> Iterator[Tuple[str, ObjectType, str]]:
-    """The objects a (reused) staging directory holds: (checksum, type, path),
-    laid out as ``objects/`` is."""
+def staged_objects(path: str, archive: bool, only: Optional[str] = None) -> Iterator[Tuple[str, ObjectType, str]]:
+    """The objects a staging directory holds: (checksum, type, path), laid out as
+    ``objects/`` is; ``only``: those of that one ``xx/`` subdirectory."""
     try:
-        subdirs = os.listdir(path)
+        subdirs = [only] if only is not None else os.listdir(path)
     except FileNotFoundError:
         return
     for sub in subdirs:
