@@ -22,7 +22,9 @@ from ostreepy.remote.deltas.store import delta_index_entries, list_deltas, show_
 from ostreepy.store.objects import ObjectType
 from ostreepy.store.repo import Repo
 
-from .conftest import fresh_repo, ostree, ostreepy, upstream_ostree
+from upstream_peer import peer_bin
+
+from .conftest import fresh_repo, ostree, ostreepy
 
 # Fixed vectors, from ostree 2022.7 on this tree's commits
 FROM = "b7219d2bdd53d42c1922e0a3dcfd5fb4125ccf16fbc7d2ca3f20c7b0d9adb066"
@@ -246,7 +248,7 @@ def test_signed_superblock_format_and_our_verify(source, tmp_path: Path) -> None
 
 
 def test_signed_deltas_with_upstream_ostree(source, tmp_path: Path) -> None:
-    up = upstream_ostree()
+    up = peer_bin("ostree")
     ours = _signed_ours(source, tmp_path)
     r = ostree_up = __import__("subprocess").run(
         [up, "static-delta", "verify", f"--repo={ours}", source["to"], PUBLIC], capture_output=True, text=True)
