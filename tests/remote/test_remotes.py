@@ -4,41 +4,19 @@ upstream 2026.4 for the ed25519 options 2022.7 lacks)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import List, Tuple
 
 import pytest
 
-from ostreepy.cli.main import main
 from ostreepy.remote.config import (RemoteError, add_remote, delete_remote, list_remotes, load_remote,
                                     remote_option, remotes_dir)
 from ostreepy.store.repo import Repo
 from upstream_peer import needs_upstream, peer_bin
 
-ENV = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8", TZ="UTC")
-ENV.pop("OSTREE_REPO", None)
-
-
-def peer(*argv: object, tool: str = "ostree") -> Tuple[int, str, str]:
-    p = subprocess.run([tool, *map(str, argv)], capture_output=True, text=True, env=ENV)
-    return p.returncode, p.stdout, p.stderr
-
-
-def ours(*argv: object) -> Tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    return rc, out.getvalue(), err.getvalue()
-
-
-def last_error(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
-    return lines[-1] if lines else ""
+from .conftest import last_error, ours, peer
 
 
 @pytest.fixture

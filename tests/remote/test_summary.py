@@ -8,11 +8,9 @@ the same clock values: everything else must be equal byte for byte.
 from __future__ import annotations
 
 import base64
-import contextlib
 import ctypes
 import ctypes.util
 import hashlib
-import io
 import os
 import random
 import shutil
@@ -24,7 +22,6 @@ from typing import List, Tuple
 
 import pytest
 
-from ostreepy.cli.main import main
 from ostreepy.remote.publish import build_summary, regenerate_summary
 from ostreepy.remote.summary import parse_summary
 from ostreepy.store import gvariant
@@ -33,8 +30,9 @@ from ostreepy.store.gvariant import Variant
 from ostreepy.store.repo import Repo
 from upstream_peer import available, needs_upstream, peer_bin
 
-ENV = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8", TZ="UTC")
-ENV.pop("OSTREE_REPO", None)
+from .conftest import TOOL_ENV as ENV
+from .conftest import ours, peer
+
 # a fixed ed25519 key: seed 00..1f
 SEED = bytes(range(32))
 
@@ -43,18 +41,6 @@ def _keys() -> Tuple[str, str]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     pub = Ed25519PrivateKey.from_private_bytes(SEED).public_key().public_bytes_raw()
     return base64.b64encode(SEED + pub).decode(), base64.b64encode(pub).decode()
-
-
-def peer(*argv: object, tool: str = "ostree") -> Tuple[int, str, str]:
-    p = subprocess.run([tool, *map(str, argv)], capture_output=True, text=True, env=ENV)
-    return p.returncode, p.stdout, p.stderr
-
-
-def ours(*argv: object) -> Tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    return rc, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(autouse=True)
