@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ...store import gvariant
 from ...store.glibhash import ordered
@@ -34,25 +34,28 @@ def _is_dir(path: str) -> bool:
     return os.path.isdir(path) and not os.path.islink(path)
 
 
+def _two_levels(base: str) -> Iterator[Tuple[str, str, str]]:
+    """(outer name, inner name, inner path) of both trees' two directory levels,
+    in directory order, outer entries real directories; nothing without ``base``."""
+    try:
+        outer = os.listdir(base)
+    except FileNotFoundError:
+        return
+    for d1 in outer:
+        p1 = os.path.join(base, d1)
+        if _is_dir(p1):
+            for d2 in os.listdir(p1):
+                yield d1, d2, os.path.join(p1, d2)
+
+
 def list_deltas(repo: Repo) -> List[str]:
     """Delta names (``FROM-TO`` or ``TO``) with a superblock, as
     ``ostree_repo_list_static_delta_names`` (directory order, current layout
     only: libostree lists no first-layout delta, so neither do summaries,
     indexes or ``static-delta list``)."""
-    base = os.path.join(repo.path, "deltas")
     out: List[str] = []
-    try:
-        outer = os.listdir(base)
-    except FileNotFoundError:
-        return out
-    for d1 in outer:
-        p1 = os.path.join(base, d1)
-        if not _is_dir(p1):
-            continue
-        for d2 in os.listdir(p1):
-            p2 = os.path.join(p1, d2)
-            if not _is_dir(p2) or not os.path.exists(os.path.join(p2, "superblock")):
-                continue
+    for d1, d2, path in _two_levels(os.path.join(repo.path, "deltas")):
+        if _is_dir(path) and os.path.exists(os.path.join(path, "superblock")):
             name = fmt.name_from_dir_entries(d1, d2)
             if name is not None:
                 out.append(name)
@@ -105,25 +108,15 @@ def delta_index_entries(repo: Repo) -> Dict[str, Variant]:
 
 def list_indexes(repo: Repo) -> List[str]:
     """To-checksums with an index under ``delta-indexes/``."""
-    base = os.path.join(repo.path, "delta-indexes")
     out: List[str] = []
-    try:
-        outer = os.listdir(base)
-    except FileNotFoundError:
-        return out
-    for d1 in outer:
-        p1 = os.path.join(base, d1)
-        if len(d1) != 2 or not _is_dir(p1):
+    for d1, f, path in _two_levels(os.path.join(repo.path, "delta-indexes")):
+        # the base64 name is 43 characters, 2 of them the directory's
+        if len(d1) != 2 or len(f) != 41 + len(".index") or not f.endswith(".index") or not os.path.isfile(path):
             continue
-        for f in os.listdir(p1):
-            if len(f) != 41 + len(".index") or not f.endswith(".index"):
-                continue
-            if not os.path.isfile(os.path.join(p1, f)):
-                continue
-            try:
-                out.append(fmt.checksum_from_mbase64(d1 + f[:41]))
-            except DeltaError:
-                continue
+        try:
+            out.append(fmt.checksum_from_mbase64(d1 + f[:41]))
+        except DeltaError:
+            continue
     return out
 
 
