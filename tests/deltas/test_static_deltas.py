@@ -153,10 +153,8 @@ def test_reindex_writes_ostrees_index(source, tmp_path: Path) -> None:
     ostree("static-delta", "reindex", f"--repo={a}")
     ostreepy("static-delta", "reindex", f"--repo={b}")
     idx = fmt.index_path(source["to"])
-    # two deltas to one commit: GLib writes the dict in hash order, so compare parsed
-    from ostreepy.store import gvariant
-    parse = lambda p: gvariant.deserialize("a{sv}", Path(p, idx).read_bytes())  # noqa: E731
-    assert parse(a) == parse(b)
+    # two deltas to one commit, in GLib's hash-table order: the same bytes
+    assert Path(a, idx).read_bytes() == Path(b, idx).read_bytes()
     assert ostreepy("static-delta", "indexes", f"--repo={b}").stdout == \
         ostree("static-delta", "indexes", f"--repo={a}").stdout
     entries = delta_index_entries(Repo.open(b))
