@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -112,10 +111,8 @@ def main(argv=None) -> int:
     for op, target in TARGETS.items():
         if (op, "peer") not in results:
             continue
-        a = statistics.median(m.wall for m in results[(op, "peer")])
-        b = statistics.median(m.wall for m in results[(op, "ostreepy")])
-        ma = max(m.maxrss_mb for m in results[(op, "peer")])
-        mb = max(m.maxrss_mb for m in results[(op, "ostreepy")])
+        a, ma = sb.summarize(results[(op, "peer")])
+        b, mb = sb.summarize(results[(op, "ostreepy")])
         print(f"| {op:27s} | {a:6.2f} | {b:10.2f} | {b / a:4.2f}x | <={target}x | {ma:7.1f} | {mb:11.1f} |")
     return 0
 

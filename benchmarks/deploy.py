@@ -18,7 +18,6 @@ It prints wall time, the child's peak RSS and the ratio ostreepy/ostree.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -89,10 +88,8 @@ def main(argv=None) -> int:
     print("| operation     | ostree s | ostreepy s | ratio | target | ostree MB | ostreepy MB |")
     print("|---------------|----------|------------|-------|--------|-----------|-------------|")
     for op in ("deploy-first", "deploy-second"):
-        a = statistics.median(m.wall for m in results[(op, "ostree")])
-        b = statistics.median(m.wall for m in results[(op, "ostreepy")])
-        ma = max(m.maxrss_mb for m in results[(op, "ostree")])
-        mb = max(m.maxrss_mb for m in results[(op, "ostreepy")])
+        a, ma = sb.summarize(results[(op, "ostree")])
+        b, mb = sb.summarize(results[(op, "ostreepy")])
         print(f"| {op:13s} | {a:8.2f} | {b:10.2f} | {b / a:4.2f}x | <={TARGET}x | {ma:9.1f} | {mb:11.1f} |")
     return 0
 

@@ -25,7 +25,6 @@ import hashlib
 import io
 import json
 import os
-import statistics
 import sys
 import tarfile
 import tempfile
@@ -183,10 +182,8 @@ def main(argv=None) -> int:
     print("| operation   | ostree s (commit --tree=tar) | ostreepy s (image pull) | ratio | target | ostree MB | ostreepy MB |")
     print("|-------------|------------------------------|-------------------------|-------|--------|-----------|-------------|")
     for op in ("import-zstd", "import-gzip"):
-        a = statistics.median(m.wall for m in results[(op, "ostree")])
-        b = statistics.median(m.wall for m in results[(op, "ostreepy")])
-        ma = max(m.maxrss_mb for m in results[(op, "ostree")])
-        mb = max(m.maxrss_mb for m in results[(op, "ostreepy")])
+        a, ma = sb.summarize(results[(op, "ostree")])
+        b, mb = sb.summarize(results[(op, "ostreepy")])
         target = f"<={TARGET}x" if op == "import-zstd" else "-"
         print(f"| {op:11s} | {a:28.2f} | {b:23.2f} | {b / a:4.2f}x | {target:6s} | {ma:9.1f} | {mb:11.1f} |")
     sb.LAUNCHER.close()

@@ -47,7 +47,6 @@ import json
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tarfile
@@ -405,8 +404,8 @@ def profile(op: str, tree: Path, work: Path) -> None:
 
 
 def _before_cells(runs: list, ostree_wall: float) -> tuple:
-    w = statistics.median(m.wall for m in runs)
-    return f"{w:.2f}", f"{w / ostree_wall:.2f}x", f"{max(m.maxrss_mb for m in runs):.1f}"
+    w, rss = sb.summarize(runs)
+    return f"{w:.2f}", f"{w / ostree_wall:.2f}x", f"{rss:.1f}"
 
 
 def main(argv=None) -> int:
@@ -485,11 +484,8 @@ def main(argv=None) -> int:
                                                                if before else ())
     rows = []
     for op in ops:
-        a, b = results[op]["ostree"], results[op]["ostreepy"]
-        wa = statistics.median(m.wall for m in a)
-        wb = statistics.median(m.wall for m in b)
-        ra = max(m.maxrss_mb for m in a)
-        rb = max(m.maxrss_mb for m in b)
+        wa, ra = sb.summarize(results[op]["ostree"])
+        wb, rb = sb.summarize(results[op]["ostreepy"])
         target = OPS[op][2]
         ratio = wb / wa if wa > 0 else float("inf")
         ok = ratio <= target and rb < sb.RSS_TARGET_MB

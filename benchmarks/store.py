@@ -276,6 +276,11 @@ class Measurement:
         self.err = err
 
 
+def summarize(runs) -> tuple:
+    """(median wall seconds, largest max RSS in MB) of one operation's runs: what every table shows."""
+    return statistics.median(m.wall for m in runs), max(m.maxrss_mb for m in runs)
+
+
 class Launcher:
     """Runs the measured commands from a small process forked at start-up.
 
@@ -492,12 +497,8 @@ def main(argv=None) -> int:
     hdr = ("operation", "ostree s", "ostreepy s", "ratio", "target", "ostree MB", "ostreepy MB", "verdict")
     rows = []
     for op in ops:
-        a = results[op]["ostree"]
-        b = results[op]["ostreepy"]
-        wa = statistics.median(m.wall for m in a)
-        wb = statistics.median(m.wall for m in b)
-        ra = max(m.maxrss_mb for m in a)
-        rb = max(m.maxrss_mb for m in b)
+        wa, ra = summarize(results[op]["ostree"])
+        wb, rb = summarize(results[op]["ostreepy"])
         target = OPS[op][2]
         ratio = wb / wa if wa > 0 else float("inf")
         ok = ratio <= target and rb < RSS_TARGET_MB

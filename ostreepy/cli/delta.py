@@ -104,18 +104,9 @@ def cmd_static_delta(args: argparse.Namespace) -> int:
         raise _UsageError("No command specified")
     from ..remote.deltas import store
     repo = _open_repo(args)
-    if verb == "list":
-        names = store.list_deltas(repo)
-        if not names:
-            _print("(No static deltas)")
-        for n in names:
-            _print(n)
-        return 0
-    if verb == "indexes":
-        idx = store.list_indexes(repo)
-        if not idx:
-            _print("(No static deltas indexes)")
-        for n in idx:
+    if verb in ("list", "indexes"):
+        names = store.list_deltas(repo) if verb == "list" else store.list_indexes(repo)
+        for n in names or ["(No static deltas)" if verb == "list" else "(No static deltas indexes)"]:
             _print(n)
         return 0
     if verb == "reindex":

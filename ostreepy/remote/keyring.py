@@ -260,16 +260,21 @@ def list_keys(repo: Repo, remote_name: str, key_ids: Sequence[str] = ()) -> List
     remote = load_remote(repo, remote_name)
     kr = keyring_from_files(keyring_files(repo, remote, global_keyrings=False))
     now = time.time()
-    certs = list(kr.certificates)
-    if key_ids:
-        picked = []
-        for kid in key_ids:
-            found = [c for c in certs if c.matches(kid)]
-            if not found:
-                raise SignatureError(f'GPG: Unable to find key "{kid}"')
-            picked += found
-        certs = picked
-    return [_key_info(c, now) for c in certs]
+    return [_key_info(c, now) for c in _named(list(kr.certificates), key_ids)]
+
+
+def _named(certs: List[Certificate], key_ids: Sequence[str]) -> List[Certificate]:
+    """The certificates each of ``key_ids`` matches, in that order (all when none
+    are given), as gpgme_get_key finds one key per ID for ostree."""
+    if not key_ids:
+        return certs
+    picked: List[Certificate] = []
+    for kid in key_ids:
+        found = [c for c in certs if c.matches(kid)]
+        if not found:
+            raise SignatureError(f'GPG: Unable to find key "{kid}"')
+        picked += found
+    return picked
 
 
 # ----------------------------------------------------------------------------- import
@@ -313,15 +318,10 @@ def import_keys(repo: Repo, remote_name: str, data: bytes, key_ids: Sequence[str
         incoming = Keyring.from_bytes(data)
     except OpenPGPError as e:
         raise SignatureError(f"GPG: Unable to import keys: {e}") from None
-    certs = list(incoming.certificates)
-    if key_ids:
-        picked = []
-        for kid in key_ids:
-            found = [c for c in certs if c.matches(kid)]
-            if not found:
-                raise SignatureError(f'GPG: Unable to find key "{kid}"')
-            picked += [c for c in found if c not in picked]
-        certs = picked
+    certs: List[Certificate] = []
+    for c in _named(list(incoming.certificates), key_ids):
+        if c not in certs:  # a key named twice goes in once
+            certs.append(c)
     path = os.path.join(repo.path, keyring_file_name(remote_name))
     existing = list(_load(path).certificates) if os.path.exists(path) else []
     blocks: Dict[str, bytes] = {c.fingerprint: _raw(c) for c in existing}

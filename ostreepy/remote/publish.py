@@ -22,6 +22,9 @@ which agree:
   commit (empty tree, the extra metadata plus its bindings, parent the old
   one), signed with the same keys, so peer-to-peer clients can find it.
 
+The ``deltas/`` listing, superblock digests and ``delta-indexes/`` come from
+:mod:`ostreepy.remote.deltas.store`, the one place that knows their layout.
+
 ``summary`` and ``summary.sig`` are made in a fresh directory under ``tmp/``
 and renamed into place, the signature's times copied to the summary; an old
 ``summary.sig`` that no longer matches is removed.
@@ -29,7 +32,6 @@ and renamed into place, the signature's times copied to the summary; an old
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import shutil
@@ -44,10 +46,12 @@ from ..store.glibhash import ordered
 from ..store.gvariant import Variant
 from ..store.objects import Commit, DirMeta, DirTree, ObjectType
 from ..store.repo import Repo
+from .deltas.store import delta_index_entries
+from .deltas.store import reindex as reindex_deltas
 from .summary import SUMMARY_TYPE
 
 __all__ = ["SummaryUpdate", "PublishError", "build_summary", "regenerate_summary",
-           "sign_summary", "list_static_delta_names", "reindex_static_deltas", "read_summary"]
+           "sign_summary", "read_summary"]
 
 METADATA_REF = "ostree-metadata"
 SUMMARY_SIG_TYPE = "a{sv}"
@@ -97,64 +101,6 @@ def _ref_entry(repo: Repo, ref: str, checksum: str) -> RefEntry:
     return ref, (len(data), bytes.fromhex(checksum), ordered(pairs))
 
 
-def _mbase64_to_hex(s: str) -> str:
-    raw = base64.b64decode(s.replace("_", "/") + "=" * (-len(s) % 4))
-    return raw.hex()
-
-
-def list_static_delta_names(repo: Repo) -> List[str]:
-    """``FROM-TO`` or ``TO`` (hex) of every delta with a superblock, in directory order
-    (the order libostree inserts them in)."""
-    base = os.path.join(repo.path, "deltas")
-    out: List[str] = []
-    try:
-        outer = os.listdir(base)
-    except FileNotFoundError:
-        return out
-    for a in outer:
-        pa = os.path.join(base, a)
-        if not os.path.isdir(pa) or os.path.islink(pa):
-            continue
-        for b in os.listdir(pa):
-            pb = os.path.join(pa, b)
-            if not os.path.isdir(pb) or not os.path.exists(os.path.join(pb, "superblock")):
-                continue
-            name = a + b
-            try:
-                if "-" in name:
-                    frm, to = name.split("-", 1)
-                    out.append(f"{_mbase64_to_hex(frm)}-{_mbase64_to_hex(to)}")
-                else:
-                    out.append(_mbase64_to_hex(name))
-            except (ValueError, TypeError):
-                raise PublishError(f"Invalid static delta name deltas/{a}/{b}") from None
-    return out
-
-
-def _mb64(hexsum: str) -> str:
-    return base64.b64encode(bytes.fromhex(hexsum)).decode().replace("/", "_").rstrip("=")
-
-
-def _superblock_path(repo: Repo, name: str) -> str:
-    mb64 = _mb64
-    if "-" in name:
-        frm, to = name.split("-", 1)
-        rel = mb64(frm)
-        rel = f"{rel[:2]}/{rel[2:]}-{mb64(to)}"
-    else:
-        rel = mb64(name)
-        rel = f"{rel[:2]}/{rel[2:]}"
-    return os.path.join(repo.path, "deltas", rel, "superblock")
-
-
-def _file_sha256(path: str) -> bytes:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.digest()
-
-
 def build_summary(repo: Repo, additional_metadata: Optional[Mapping[str, Variant]] = None,
                   now: Optional[int] = None) -> bytes:
     """The summary bytes of ``repo`` as libostree makes them, ``now`` the
@@ -167,9 +113,8 @@ def build_summary(repo: Repo, additional_metadata: Optional[Mapping[str, Variant
         for ref in sorted(heads, key=_strcmp_key):
             refs.append(_ref_entry(repo, ref, heads[ref]))
     if not repo.config.get_bool("core", "no-deltas-in-summary", False):
-        names = list_static_delta_names(repo)
-        if names:
-            deltas = ordered((n, Variant("ay", _file_sha256(_superblock_path(repo, n)))) for n in names)
+        deltas = delta_index_entries(repo)
+        if deltas:
             meta.append(("ostree.static-deltas", Variant("a{sv}", deltas)))
     ts = int(time.time()) if now is None else now
     meta.append(("ostree.summary.last-modified", Variant("t", gvariant.bswap64(ts))))
@@ -193,67 +138,6 @@ def build_summary(repo: Repo, additional_metadata: Optional[Mapping[str, Variant
     if cmap:
         meta.append(("ostree.summary.collection-map", Variant("a{sa(s(taya{sv}))}", dict(cmap))))
     return gvariant.serialize(SUMMARY_TYPE, (refs, ordered(meta)))
-
-
-def _index_path(repo: Repo, to: str) -> str:
-    b = _mb64(to)
-    return os.path.join(repo.path, "delta-indexes", b[:2], b[2:] + ".index")
-
-
-def _list_delta_indexes(repo: Repo) -> List[str]:
-    base = os.path.join(repo.path, "delta-indexes")
-    out: List[str] = []
-    for a in os.listdir(base) if os.path.isdir(base) else []:
-        pa = os.path.join(base, a)
-        for b in os.listdir(pa) if len(a) == 2 and os.path.isdir(pa) else []:
-            if b.endswith(".index") and len(a + b) == 43 + len(".index"):
-                try:
-                    out.append(_mbase64_to_hex(a + b[: -len(".index")]))
-                except ValueError:
-                    continue
-    return out
-
-
-def reindex_static_deltas(repo: Repo) -> None:
-    """``ostree_repo_static_delta_reindex``: one ``delta-indexes/`` file per delta
-    target (its deltas and their superblock digests), stale ones removed, and
-    ``core.indexed-deltas=true`` in the config so clients look there."""
-    if not repo.config.get_bool("core", "indexed-deltas", False):
-        from ..store.keyfile import KeyFile
-        new = KeyFile.parse(repo.config.to_text())
-        new.set_bool("core", "indexed-deltas", True)
-        old, repo.config = repo.config, new
-        try:
-            repo.write_config()
-        except BaseException:
-            repo.config = old
-            raise
-    froms_by_to: Dict[str, Optional[List[Optional[str]]]] = {to: None for to in _list_delta_indexes(repo)}
-    for name in list_static_delta_names(repo):
-        frm, _, to = name.rpartition("-")
-        froms = froms_by_to.get(to)
-        if froms is None:
-            froms = froms_by_to[to] = []
-        froms.append(frm or None)
-    for to, froms in froms_by_to.items():
-        path = _index_path(repo, to)
-        if froms is None:
-            _unlink(path)
-            continue
-        froms.sort(key=lambda f: "" if f is None else f)
-        deltas = ordered((to if f is None else f"{f}-{to}",
-                          Variant("ay", _file_sha256(_superblock_path(repo, to if f is None else f"{f}-{to}"))))
-                         for f in froms)
-        data = gvariant.serialize("a{sv}", ordered([("ostree.static-deltas", Variant("a{sv}", deltas))]))
-        try:
-            with open(path, "rb") as f:
-                if f.read() == data:
-                    continue
-        except FileNotFoundError:
-            pass
-        os.makedirs(os.path.dirname(path), 0o775, exist_ok=True)
-        from ..store.repo import _write_file_atomic
-        _write_file_atomic(path, data, 0o644, fsync=repo.fsync)
 
 
 def read_summary(repo: Repo) -> Tuple[bytes, Optional[bytes]]:
@@ -342,7 +226,7 @@ def regenerate_summary(repo: Repo, additional_metadata: Optional[Mapping[str, Va
         if metadata_commit and repo.collection_id is not None:
             mcommit = _write_metadata_commit(repo, extra, sign_keys, sign_type, gpg_key_ids, gpg_homedir, now)
         data = build_summary(repo, extra, now=now)
-        reindex_static_deltas(repo)
+        reindex_deltas(repo)
         sig: Optional[bytes] = None
         kinds: List[str] = []
         if sign_keys or gpg_key_ids:

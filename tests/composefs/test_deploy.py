@@ -18,7 +18,7 @@ from ostreepy.composefs.commit_image import Verity
 from ostreepy.composefs.tree import ComposefsError
 from ostreepy.store.keyfile import KeyFile
 
-from .conftest import PEER_HINT
+import upstream_peer
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
@@ -102,9 +102,8 @@ def _deploy(base: Path, tree: Path, name: str, ostree: str | None) -> tuple[str,
 def test_deploy_writes_ostree_cfs(tmpfs, enabled: str) -> None:
     tree = _tree(tmpfs, enabled)
     csum, ours = _deploy(tmpfs, tree, "ours", None)
-    peer = os.path.join(os.environ.get("OSTREEPY_UPSTREAM_PEERS", "/opt/peers"), "bin", "ostree")
-    if os.access(peer, os.X_OK):
-        pcsum, theirs = _deploy(tmpfs, tree, "peer", peer)
+    if upstream_peer.available():
+        pcsum, theirs = _deploy(tmpfs, tree, "peer", upstream_peer.peer_bin("ostree"))
         assert pcsum == csum
         assert theirs == ours
     assert csum == COMMITS[enabled]

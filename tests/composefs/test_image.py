@@ -15,7 +15,9 @@ from ostreepy.composefs.dumpfile import dump_lines, escape, parse_dump
 from ostreepy.composefs.erofs import image_bytes, write_image
 from ostreepy.composefs.tree import ComposefsError
 
-from .conftest import peer_bin, tool
+from upstream_peer import peer_bin
+
+from .conftest import tool
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 

@@ -14,7 +14,7 @@ from ostreepy.composefs.commit_image import DIGEST_KEY_V0
 from ostreepy.errors import OstreeError
 from ostreepy.store.repo import Repo
 
-from .conftest import peer_bin
+from upstream_peer import peer_bin
 
 TIMESTAMP = 1700000000
 # Facts established with upstream ostree 2026.4 (composefs, libcomposefs 1.4.0) on the tree of make_tree():

@@ -16,7 +16,7 @@ from ostreepy.composefs.erofs import image_bytes
 from ostreepy.composefs.reader import ls_lines, object_paths, read_image
 from ostreepy.composefs.tree import ComposefsError
 
-from .conftest import peer_bin
+from upstream_peer import peer_bin
 from .test_image import load
 
 

@@ -41,15 +41,6 @@ def ostreepy(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return run([*OSTREEPY, *args], check=check)
 
 
-def upstream_ostree() -> str:
-    base = os.environ.get("OSTREEPY_UPSTREAM_PEERS")
-    if not base or not os.access(os.path.join(base, "bin/ostree"), os.X_OK):
-        pytest.skip("needs upstream ostree with ed25519: set OSTREEPY_UPSTREAM_PEERS to an unpacked "
-                    "upstream-ostree-2026.4 tree (see ../shared/peers/README.md; or build ostree v2026.4 "
-                    "with libsodium)")
-    return os.path.join(base, "bin/ostree")
-
-
 def _write(path: Path, data: bytes, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)

@@ -22,7 +22,9 @@ from ostreepy.remote.deltas.store import delta_index_entries, list_deltas, show_
 from ostreepy.store.objects import ObjectType
 from ostreepy.store.repo import Repo
 
-from .conftest import fresh_repo, ostree, ostreepy, upstream_ostree
+from upstream_peer import peer_bin
+
+from .conftest import fresh_repo, ostree, ostreepy
 
 # Fixed vectors, from ostree 2022.7 on this tree's commits
 FROM = "b7219d2bdd53d42c1922e0a3dcfd5fb4125ccf16fbc7d2ca3f20c7b0d9adb066"
@@ -151,10 +153,8 @@ def test_reindex_writes_ostrees_index(source, tmp_path: Path) -> None:
     ostree("static-delta", "reindex", f"--repo={a}")
     ostreepy("static-delta", "reindex", f"--repo={b}")
     idx = fmt.index_path(source["to"])
-    # two deltas to one commit: GLib writes the dict in hash order, so compare parsed
-    from ostreepy.store import gvariant
-    parse = lambda p: gvariant.deserialize("a{sv}", Path(p, idx).read_bytes())  # noqa: E731
-    assert parse(a) == parse(b)
+    # two deltas to one commit, in GLib's hash-table order: the same bytes
+    assert Path(a, idx).read_bytes() == Path(b, idx).read_bytes()
     assert ostreepy("static-delta", "indexes", f"--repo={b}").stdout == \
         ostree("static-delta", "indexes", f"--repo={a}").stdout
     entries = delta_index_entries(Repo.open(b))
@@ -246,7 +246,7 @@ def test_signed_superblock_format_and_our_verify(source, tmp_path: Path) -> None
 
 
 def test_signed_deltas_with_upstream_ostree(source, tmp_path: Path) -> None:
-    up = upstream_ostree()
+    up = peer_bin("ostree")
     ours = _signed_ours(source, tmp_path)
     r = ostree_up = __import__("subprocess").run(
         [up, "static-delta", "verify", f"--repo={ours}", source["to"], PUBLIC], capture_output=True, text=True)
@@ -298,13 +298,17 @@ def test_big_endian_deltas_both_ways(source, tmp_path: Path) -> None:
 
 
 def test_first_layout_and_progress(source, tmp_path: Path) -> None:
-    """Deltas of ostree before 2015 sat in ``deltas/FROM-TO/`` (hex): still listed and applied."""
+    """Deltas of ostree before 2015 sat in ``deltas/FROM-TO/`` (hex): shown and applied by
+    name or path, but, as by libostree (ostree_repo_list_static_delta_names reads two
+    directory levels), never listed, so summaries and indexes leave them out."""
     from ostreepy.progress import DeltaPartApplied
     repo = str(tmp_path / "old")
     shutil.copytree(source["theirs"], repo, symlinks=True)
     old = Path(repo, "deltas", source["to"])
     shutil.move(os.path.join(repo, fmt.delta_dir(None, source["to"])), old)
-    assert source["to"] in list_deltas(Repo.open(repo))
+    assert source["to"] not in list_deltas(Repo.open(repo))
+    assert ostreepy("static-delta", "list", f"--repo={repo}").stdout == \
+        ostree("static-delta", "list", f"--repo={repo}").stdout
     assert show_lines(Repo.open(repo), source["to"])[3] == f"To: {source['to']}"
     dst = fresh_repo(tmp_path, "archive")
     events: list = []

@@ -2,11 +2,16 @@
 
 ``web_server``: Debian's nginx serving a directory (one per test session and xdist worker);
 ``fault_proxy``: a :class:`servers.FaultProxy` in front of it, fresh per test;
-``served_repo``: makes an archive repository with the real ``ostree`` under the web root.
+``served_repo``: makes an archive repository with the real ``ostree`` under the web root;
+``peer``/``ours``: one command line run by the real ``ostree`` (a subprocess) and by ostreepy's CLI
+(in this process: a subprocess per call would cost most of a test's time), each giving
+(exit status, stdout, stderr) to compare.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -16,10 +21,30 @@ from typing import Callable, Dict, Iterator, Optional, Tuple
 import attrs
 import pytest
 
+from ostreepy.cli.main import main
+
 from .servers import NGINX, FaultProxy, Nginx
 
 TOOL_ENV = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8", TZ="UTC")
 TOOL_ENV.pop("OSTREE_REPO", None)
+
+
+def peer(*argv: object, tool: str = "ostree") -> Tuple[int, str, str]:
+    p = subprocess.run([tool, *map(str, argv)], capture_output=True, text=True, env=TOOL_ENV)
+    return p.returncode, p.stdout, p.stderr
+
+
+def ours(*argv: object) -> Tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in argv])
+    return rc, out.getvalue(), err.getvalue()
+
+
+def last_error(stderr: str) -> str:
+    """The last ``error:`` line (ostree prints GLib warnings before it, ostreepy none)."""
+    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
+    return lines[-1] if lines else ""
 
 
 def run(*cmd: str, **kw) -> subprocess.CompletedProcess:

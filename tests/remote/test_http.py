@@ -17,6 +17,7 @@ import pytest
 from ostreepy.remote.config import Remote, RemoteError
 from ostreepy.remote.fetcher import FetchError, NotFound, fetcher_for, fetcher_for_remote
 from ostreepy.remote.http import USER_AGENT, HttpFetcher
+from upstream_peer import needs_upstream, peer_bin
 
 from . import servers
 from .conftest import tool_pull
@@ -260,7 +261,6 @@ PEER_RETRIES = {
     "2022.7": {"500": True, "503": False, "cut": False},
     "2026.4": {"500": True, "503": True, "429": True, "cut": True},
 }
-UPSTREAM = os.environ.get("OSTREEPY_UPSTREAM_PEERS")
 
 
 def _peer_pull_with(fault_proxy, r, tmp_path, ostree, name, fault, target):
@@ -293,12 +293,10 @@ def test_debian_ostree_retries_only_500(web_server, served_repo, fault_proxy, tm
     assert _peer_retries(fault_proxy, r, tmp_path, "ostree", "2022.7") == PEER_RETRIES["2022.7"]
 
 
-@pytest.mark.skipif(not UPSTREAM, reason="needs upstream ostree 2026.4: unpack "
-                    "/work/shared/peers/upstream-ostree-2026.4-debian12-amd64.tar.xz (or build tag v2026.4) "
-                    "and set OSTREEPY_UPSTREAM_PEERS=/opt/peers")
+@needs_upstream
 def test_upstream_ostree_retries_what_we_retry(web_server, served_repo, fault_proxy, tmp_path):
     r = served_repo("peerfaults2")
-    ostree = os.path.join(UPSTREAM or "", "bin", "ostree")
+    ostree = peer_bin("ostree")
     assert _peer_retries(fault_proxy, r, tmp_path, ostree, "2026.4") == PEER_RETRIES["2026.4"]
 
 

@@ -4,43 +4,19 @@ upstream 2026.4 for the ed25519 options 2022.7 lacks)."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import List, Tuple
 
 import pytest
 
-from ostreepy.cli.main import main
 from ostreepy.remote.config import (RemoteError, add_remote, delete_remote, list_remotes, load_remote,
                                     remote_option, remotes_dir)
 from ostreepy.store.repo import Repo
+from upstream_peer import needs_upstream, peer_bin
 
-ENV = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8", TZ="UTC")
-ENV.pop("OSTREE_REPO", None)
-UPSTREAM = os.environ.get("OSTREEPY_UPSTREAM_PEERS")
-NO_UPSTREAM = ("upstream ostree 2026.4 peer not found: set OSTREEPY_UPSTREAM_PEERS to an unpacked "
-               "upstream-ostree-2026.4 tree (e.g. /opt/peers; build ostree v2026.4 with libsodium)")
-
-
-def peer(*argv: object, tool: str = "ostree") -> Tuple[int, str, str]:
-    p = subprocess.run([tool, *map(str, argv)], capture_output=True, text=True, env=ENV)
-    return p.returncode, p.stdout, p.stderr
-
-
-def ours(*argv: object) -> Tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    return rc, out.getvalue(), err.getvalue()
-
-
-def last_error(stderr: str) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("error:")]
-    return lines[-1] if lines else ""
+from .conftest import last_error, ours, peer
 
 
 @pytest.fixture
@@ -196,10 +172,10 @@ def test_remote_refs_and_summary_match_ostree(twin: Tuple[Path, Path], served: P
     assert rc == 0 and out.splitlines()[0] == f"srv:main\t{main_csum}"
 
 
-@pytest.mark.skipif(not UPSTREAM, reason=NO_UPSTREAM)
+@needs_upstream
 def test_sign_verify_options_match_upstream(twin: Tuple[Path, Path]) -> None:
     a, b = twin
-    tool = os.path.join(UPSTREAM or "", "bin/ostree")
+    tool = peer_bin("ostree")
     pub = "A6EHv/POEL4dcN0Y50vAmWfk1jCbpQ1fHdyGZBJVMbg="
     for cmd in (["remote", "add", f"--sign-verify=ed25519=inline:{pub}", "--sign-verify=ed25519=file:/k",
                  "--set=sign-verify-summary=true", "s", "https://s"],

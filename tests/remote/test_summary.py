@@ -8,11 +8,9 @@ the same clock values: everything else must be equal byte for byte.
 from __future__ import annotations
 
 import base64
-import contextlib
 import ctypes
 import ctypes.util
 import hashlib
-import io
 import os
 import random
 import shutil
@@ -24,19 +22,17 @@ from typing import List, Tuple
 
 import pytest
 
-from ostreepy.cli.main import main
 from ostreepy.remote.publish import build_summary, regenerate_summary
 from ostreepy.remote.summary import parse_summary
 from ostreepy.store import gvariant
 from ostreepy.store.glibhash import ordered
 from ostreepy.store.gvariant import Variant
 from ostreepy.store.repo import Repo
+from upstream_peer import available, needs_upstream, peer_bin
 
-ENV = dict(os.environ, LC_ALL="C.UTF-8", LANG="C.UTF-8", TZ="UTC")
-ENV.pop("OSTREE_REPO", None)
-UPSTREAM = os.environ.get("OSTREEPY_UPSTREAM_PEERS")
-NO_UPSTREAM = ("upstream ostree 2026.4 peer not found: set OSTREEPY_UPSTREAM_PEERS to an unpacked "
-               "upstream-ostree-2026.4 tree (e.g. /opt/peers; build ostree v2026.4 with libsodium)")
+from .conftest import TOOL_ENV as ENV
+from .conftest import ours, peer
+
 # a fixed ed25519 key: seed 00..1f
 SEED = bytes(range(32))
 
@@ -45,18 +41,6 @@ def _keys() -> Tuple[str, str]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     pub = Ed25519PrivateKey.from_private_bytes(SEED).public_key().public_bytes_raw()
     return base64.b64encode(SEED + pub).decode(), base64.b64encode(pub).decode()
-
-
-def peer(*argv: object, tool: str = "ostree") -> Tuple[int, str, str]:
-    p = subprocess.run([tool, *map(str, argv)], capture_output=True, text=True, env=ENV)
-    return p.returncode, p.stdout, p.stderr
-
-
-def ours(*argv: object) -> Tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main([str(a) for a in argv])
-    return rc, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture(autouse=True)
@@ -162,9 +146,9 @@ def test_summary_bytes_equal_ostrees(tmp_path: Path, tree: Path) -> None:
         assert ours("summary", flag, f"--repo={a}")[1] == text
         assert peer("summary", flag, f"--repo={b}")[1] == ours("summary", flag, f"--repo={b}")[1]
     for cmd in (["--list-metadata-keys"], ["--print-metadata-key=ostree.summary.mode"], ["--print-metadata-key=n"]):
-        if UPSTREAM:  # 2022.7 has neither option
+        if available():  # 2022.7 has neither option
             assert ours("summary", f"--repo={b}", *cmd)[1] == \
-                peer("summary", f"--repo={b}", *cmd, tool=os.path.join(UPSTREAM, "bin/ostree"))[1]
+                peer("summary", f"--repo={b}", *cmd, tool=peer_bin("ostree"))[1]
     # as ostree: ot_dump_variant byteswaps the whole value, host-order integers too
     assert ours("summary", f"--repo={b}", "--print-metadata-key=n")[1] == "uint32 83886080\n"
 
@@ -254,9 +238,9 @@ def test_ed25519_summary_sig_layout(tmp_path: Path, tree: Path) -> None:
     assert not (a / "summary.sig").exists()
 
 
-@pytest.mark.skipif(not UPSTREAM, reason=NO_UPSTREAM)
+@needs_upstream
 def test_ed25519_summary_sig_upstream(tmp_path: Path, tree: Path) -> None:
-    tool = os.path.join(UPSTREAM or "", "bin/ostree")
+    tool = peer_bin("ostree")
     sec, pub = _keys()
     a = tmp_path / "up"
     assert peer("init", f"--repo={a}", "--mode=archive")[0] == 0

@@ -23,6 +23,7 @@ from ostreepy.store.repo import Repo
 from ostreepy.store.signing import add_gpg_signatures, gpg_sign_commit
 
 from core.gpgkeys import GpgHome, revoke, shared_home
+from upstream_peer import needs_upstream, peer_bin
 
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None or shutil.which("ostree") is None,
                                 reason="needs gpg and Debian's ostree (apt-get install gnupg ostree)")
@@ -255,21 +256,13 @@ def test_ed25519_fixed_vector(tmp_path):
                              VEC_COMMIT + b"x", sig)
 
 
-def _upstream() -> str:
-    root = os.environ.get("OSTREEPY_UPSTREAM_PEERS") or "/opt/peers"
-    return os.path.join(root, "bin", "ostree")
-
-
-@pytest.mark.skipif(not os.access(_upstream(), os.X_OK),
-                    reason="upstream ostree peer not unpacked: tar -C /opt -xJf "
-                           "/work/shared/peers/upstream-ostree-2026.4-debian12-amd64.tar.xz and set "
-                           "OSTREEPY_UPSTREAM_PEERS=/opt/peers")
+@needs_upstream
 def test_ed25519_signed_by_upstream_peer(tmp_path):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     key = Ed25519PrivateKey.generate()
     seed = key.private_bytes_raw()
     pub = key.public_key().public_bytes_raw()
-    peer = _upstream()
+    peer = peer_bin("ostree")
     repo = tmp_path / "r"
     (tmp_path / "t").mkdir()
     (tmp_path / "t" / "f").write_text("x\n")

@@ -10,7 +10,7 @@ superblock and parts are on the server), :func:`parse_superblock` (its
 commit, parts, fallbacks, inline parts via :meth:`Superblock.inline_part`),
 :func:`part_have_all_objects` (skip a part), :func:`execute_part` (checksums
 a fetched part against its header, then writes its objects, each verified),
-and, for ``summary -u``, :func:`list_deltas` / :func:`delta_index_entries`.
+and, for ``summary -u``, :func:`list_deltas` / :func:`delta_index_entries` and :func:`.store.reindex`.
 """
 
 from .apply import apply_offline, execute_part, open_part, part_have_all_objects  # noqa: F401

@@ -4,8 +4,13 @@ writer lists (:func:`list_deltas`, :func:`delta_index_entries`).
 
 Layouts read: the current one (``deltas/<b64 from[:2]>/<rest>-<b64 to>/`` or
 ``deltas/<b64 to[:2]>/<rest>/``, ostree since 2015) and the first one
-(``deltas/<hex from>-<hex to>/``, ostree 2013-2015), which is listed and
-applied but never written.
+(``deltas/<hex from>-<hex to>/``, ostree 2013-2015), which is shown and
+applied by name but, as in libostree, never listed nor written.
+
+This is the one implementation of the layout: ``summary -u``
+(:mod:`ostreepy.remote.publish`) lists and reindexes through it. Dictionaries
+come out in ``GVariantDict`` order (:mod:`ostreepy.store.glibhash`) so that
+summaries and index files equal libostree's byte for byte.
 """
 
 from __future__ import annotations
@@ -13,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, List, Mapping, Optional, Tuple
 
 from ...store import gvariant
+from ...store.glibhash import ordered
 from ...store.gvariant import Variant
-from ...store.objects import is_checksum
-from ...store.repo import Repo
+from ...store.keyfile import KeyFile
+from ...store.repo import Repo, _write_file_atomic
 from . import format as fmt
 from .apply import open_part, read_superblock_file
 from .format import DeltaError, Superblock
@@ -28,38 +34,32 @@ def _is_dir(path: str) -> bool:
     return os.path.isdir(path) and not os.path.islink(path)
 
 
-def list_deltas(repo: Repo) -> List[str]:
-    """Delta names (``FROM-TO`` or ``TO``) with a superblock, as
-    ``ostree_repo_list_static_delta_names`` (directory order)."""
-    base = os.path.join(repo.path, "deltas")
-    out: List[str] = []
+def _two_levels(base: str) -> Iterator[Tuple[str, str, str]]:
+    """(outer name, inner name, inner path) of both trees' two directory levels,
+    in directory order, outer entries real directories; nothing without ``base``."""
     try:
         outer = os.listdir(base)
     except FileNotFoundError:
-        return out
+        return
     for d1 in outer:
         p1 = os.path.join(base, d1)
-        if not _is_dir(p1):
-            continue
-        if _old_layout_name(d1) is not None:
-            if os.path.exists(os.path.join(p1, "superblock")):
-                out.append(d1)
-            continue
-        for d2 in os.listdir(p1):
-            p2 = os.path.join(p1, d2)
-            if not _is_dir(p2) or not os.path.exists(os.path.join(p2, "superblock")):
-                continue
+        if _is_dir(p1):
+            for d2 in os.listdir(p1):
+                yield d1, d2, os.path.join(p1, d2)
+
+
+def list_deltas(repo: Repo) -> List[str]:
+    """Delta names (``FROM-TO`` or ``TO``) with a superblock, as
+    ``ostree_repo_list_static_delta_names`` (directory order, current layout
+    only: libostree lists no first-layout delta, so neither do summaries,
+    indexes or ``static-delta list``)."""
+    out: List[str] = []
+    for d1, d2, path in _two_levels(os.path.join(repo.path, "deltas")):
+        if _is_dir(path) and os.path.exists(os.path.join(path, "superblock")):
             name = fmt.name_from_dir_entries(d1, d2)
             if name is not None:
                 out.append(name)
     return out
-
-
-def _old_layout_name(entry: str) -> Optional[str]:
-    parts = entry.split("-")
-    if len(parts) in (1, 2) and all(is_checksum(p) for p in parts):
-        return entry
-    return None
 
 
 def delta_dir_for(repo: Repo, name: str) -> str:
@@ -97,55 +97,55 @@ def superblock_digest(repo: Repo, from_checksum: Optional[str], to_checksum: str
     return h.digest()
 
 
-def delta_index_entries(repo: Repo, to_checksum: Optional[str] = None) -> Dict[str, Variant]:
-    """``ostree.static-deltas`` of a summary or index: delta name -> ``ay``
-    sha256 of its superblock, sorted by name (GLib's a{sv} dict order is the
-    caller's; ostree sorts the froms for an index)."""
-    out: Dict[str, Variant] = {}
-    for name in sorted(list_deltas(repo)):
-        frm, to = fmt.parse_delta_name(name)
-        if to_checksum is not None and to != to_checksum:
-            continue
-        out[name] = Variant("ay", superblock_digest(repo, frm, to))
-    return out
+def delta_index_entries(repo: Repo) -> Dict[str, Variant]:
+    """A summary's ``ostree.static-deltas``: delta name -> ``ay`` sha256 of its
+    superblock, inserted in listing order into a ``GVariantDict`` as
+    ``regenerate_metadata`` does, so in that table's order (empty when there
+    are no deltas)."""
+    return ordered((name, Variant("ay", superblock_digest(repo, *fmt.parse_delta_name(name))))
+                   for name in list_deltas(repo))
 
 
 def list_indexes(repo: Repo) -> List[str]:
     """To-checksums with an index under ``delta-indexes/``."""
-    base = os.path.join(repo.path, "delta-indexes")
     out: List[str] = []
-    try:
-        outer = os.listdir(base)
-    except FileNotFoundError:
-        return out
-    for d1 in outer:
-        p1 = os.path.join(base, d1)
-        if len(d1) != 2 or not _is_dir(p1):
+    for d1, f, path in _two_levels(os.path.join(repo.path, "delta-indexes")):
+        # the base64 name is 43 characters, 2 of them the directory's
+        if len(d1) != 2 or len(f) != 41 + len(".index") or not f.endswith(".index") or not os.path.isfile(path):
             continue
-        for f in os.listdir(p1):
-            if len(f) != 41 + len(".index") or not f.endswith(".index"):
-                continue
-            if not os.path.isfile(os.path.join(p1, f)):
-                continue
-            try:
-                out.append(fmt.checksum_from_mbase64(d1 + f[:41]))
-            except DeltaError:
-                continue
+        try:
+            out.append(fmt.checksum_from_mbase64(d1 + f[:41]))
+        except DeltaError:
+            continue
     return out
 
 
-def serialize_index(entries: Dict[str, Variant]) -> bytes:
-    """A ``delta-indexes/`` file: ``{ostree.static-deltas: {name: digest}}``."""
-    return gvariant.serialize("a{sv}", {fmt.SUMMARY_STATIC_DELTAS: Variant("a{sv}", entries)})
+def serialize_index(entries: Mapping[str, Variant]) -> bytes:
+    """A ``delta-indexes/`` file: ``{ostree.static-deltas: {name: digest}}``, both
+    dictionaries in ``GVariantDict`` order as libostree writes them."""
+    return gvariant.serialize("a{sv}", ordered([(fmt.SUMMARY_STATIC_DELTAS,
+                                                 Variant("a{sv}", ordered(entries.items())))]))
+
+
+def _set_indexed_deltas(repo: Repo) -> None:
+    # on a copy: a config that cannot be written leaves the repository's in-memory one as it was
+    new = KeyFile.parse(repo.config.to_text())
+    new.set_bool("core", "indexed-deltas", True)
+    old, repo.config = repo.config, new
+    try:
+        repo.write_config()
+    except BaseException:
+        repo.config = old
+        raise
 
 
 def reindex(repo: Repo, to_checksum: Optional[str] = None) -> None:
-    """``ostree static-delta reindex``: rewrite ``delta-indexes/`` from ``deltas/``
-    and set ``core.indexed-deltas=true``."""
+    """``ostree_repo_static_delta_reindex`` (``static-delta reindex``, and each
+    ``summary -u``): rewrite ``delta-indexes/`` from ``deltas/``, stale indexes
+    removed, and set ``core.indexed-deltas=true`` so clients look there."""
     with repo.locked():
         if not repo.config.get_bool("core", "indexed-deltas", False):
-            repo.config.set_bool("core", "indexed-deltas", True)
-            repo.write_config()
+            _set_indexed_deltas(repo)
         by_to: Dict[str, Optional[List[Optional[str]]]] = {}
         if to_checksum is None:
             for old in list_indexes(repo):
@@ -168,10 +168,10 @@ def reindex(repo: Repo, to_checksum: Optional[str] = None) -> None:
                 except FileNotFoundError:
                     pass
                 continue
-            entries: Dict[str, Variant] = {}
-            for frm in sorted(froms, key=lambda f: (f is not None, f or "")):
-                entries[fmt.delta_name(frm, to)] = Variant("ay", superblock_digest(repo, frm, to))
-            data = serialize_index(entries)
+            # g_strcmp0 order (the scratch delta first) keeps the file reproducible
+            froms.sort(key=lambda f: (f is not None, f or ""))
+            data = serialize_index({fmt.delta_name(frm, to): Variant("ay", superblock_digest(repo, frm, to))
+                                    for frm in froms})
             try:
                 with open(path, "rb") as existing:
                     if existing.read() == data:
@@ -179,11 +179,7 @@ def reindex(repo: Repo, to_checksum: Optional[str] = None) -> None:
             except FileNotFoundError:
                 pass
             os.makedirs(os.path.dirname(path), mode=0o775, exist_ok=True)
-            tmp = f"{path}.tmp{os.getpid()}"
-            with open(tmp, "wb") as out:
-                out.write(data)
-            os.chmod(tmp, 0o644)
-            os.rename(tmp, path)
+            _write_file_atomic(path, data, 0o644, fsync=repo.fsync)
 
 
 def delete_delta(repo: Repo, name: str) -> None:
