@@ -390,7 +390,7 @@ class Repo:
         """Drop the transaction but leave its staging directory (unlocked) in tmp/, as a
         transaction that died does: what ``OSTREE_REPO_TEST_ERROR=pre-commit`` asks for."""
         with self._txn_lock:
-            self._staged, self._ready_refs, self._staging_dir = set(), {}, None
+            self._ready_refs, self._staging_dir = {}, None
             staging_lock, self._staging_lock = self._staging_lock, None
         if staging_lock is not None:
             staging_lock.release()
