@@ -808,9 +808,12 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary
             puller._check_bindings(checksum, commit, False)
         puller._check_timestamp(checksum, commit)
 
+    def verify_superblock(data: bytes, signatures: Mapping[str, Variant]) -> None:
+        trust.verify_static_delta(remote, data, signatures)
+
     return DeltaPuller(repo, source.fetcher, require=require, dry_run=puller.dry_run,
                        summary_metadata=summary.metadata if summary is not None else None, verify_commit=verify,
-                       progress=puller.progress, count_bytes=source._count)
+                       verify_superblock=verify_superblock, progress=puller.progress, count_bytes=source._count)
 
 
 def _replace_file(repo: Repo, name: str, data: bytes) -> None:

@@ -8,11 +8,12 @@ the delta covers.
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Dict, Iterator, List
+from typing import Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -21,6 +22,7 @@ from ostreepy.progress import DeltaPartApplied, ProgressEvent
 from ostreepy.remote.config import Remote
 from ostreepy.remote.deltas import format as fmt
 from ostreepy.remote.pull import pull_remote
+from ostreepy.store.objects import ObjectType
 from ostreepy.store.repo import Repo
 
 from .conftest import OSTREEPY, ostree, run
@@ -43,10 +45,10 @@ def server(tmp_path_factory) -> Iterator[Nginx]:
         s.stop()
 
 
-def serve(server: Nginx, src: str, name: str, gen: List[List[str]], tool: List[str] = ["ostree"],
+def serve(root: Path, src: str, name: str, gen: List[List[str]], tool: List[str] = ["ostree"],
           config: Dict[str, str] = {}) -> Path:
-    """A copy of ``src`` under the web root, with deltas made by ``tool``, and a summary."""
-    path = server.root / name
+    """A copy of ``src`` at ``root/name`` (the web root), with deltas made by ``tool``, and a summary."""
+    path = root / name
     if path.exists():
         shutil.rmtree(path)
     shutil.copytree(src, path, symlinks=True, ignore=shutil.ignore_patterns("deltas", "delta-indexes"))
@@ -93,7 +95,7 @@ def fsck_clean(dest: Path) -> None:
 @pytest.fixture(scope="module")
 def theirs(server: Nginx, source: Dict[str, str]) -> Path:
     """ostree's deltas (scratch and v1->v2) served with ostree's summary."""
-    return serve(server, source["repo"], "theirs", [["--to=main"], ["--empty", "--to=main"]])
+    return serve(server.root, source["repo"], "theirs", [["--to=main"], ["--empty", "--to=main"]])
 
 
 @pytest.mark.parametrize("start", ["scratch", "from"])
@@ -121,23 +123,24 @@ def test_pull_uses_ostree_delta(server, source, theirs, tmp_path, start):
     assert sorted(p for p in theirs_got if not p.startswith("objects/")) == sorted(got)
 
 
-@pytest.mark.parametrize("who", ["peer", "ours"])
-def test_our_deltas_and_summary_are_used(server, source, tmp_path, who):
-    """Our ``static-delta generate`` + our ``summary -u``: ostree pull uses the deltas, and so do we."""
+def test_our_deltas_and_summary_are_used(server, source, tmp_path):
+    """Our ``static-delta generate`` + our ``summary -u`` (which lists the deltas and says they
+    are indexed): ostree pull uses the deltas, and so do we, through ``delta-indexes/``."""
     frm, to = source["from"], source["to"]
-    serve(server, source["repo"], "ours", [["--to=main"], ["--empty", "--to=main"]], tool=OSTREEPY)
-    dest = dest_repo(tmp_path, f"{server.url}/ours", frm, source["repo"])
-    mark = server.mark()
-    if who == "peer":
-        ostree("pull", f"--repo={dest}", "origin", "main")
-    else:
-        our_pull(dest)
-    got = requests(server, mark, "ours")
-    assert fmt.delta_path(frm, to) in got
-    if who == "ours":  # ostree 2022.7 fetches some loose objects too (see above)
-        assert not [p for p in got if p.startswith("objects/")], got
-    assert ostree("rev-parse", f"--repo={dest}", "origin:main").stdout.strip() == to
-    fsck_clean(dest)
+    serve(server.root, source["repo"], "ours", [["--to=main"], ["--empty", "--to=main"]], tool=OSTREEPY)
+    for who in ("peer", "ours"):
+        dest = dest_repo(tmp_path / who, f"{server.url}/ours", frm, source["repo"])
+        mark = server.mark()
+        if who == "peer":
+            ostree("pull", f"--repo={dest}", "origin", "main")
+        else:
+            our_pull(dest)
+        got = requests(server, mark, "ours")
+        assert fmt.delta_path(frm, to) in got and fmt.index_path(to) in got, got
+        if who == "ours":  # ostree 2022.7 fetches some loose objects too (see above)
+            assert not [p for p in got if p.startswith("objects/")], got
+        assert ostree("rev-parse", f"--repo={dest}", "origin:main").stdout.strip() == to
+        fsck_clean(dest)
 
 
 def test_corrupt_part_is_refetched_once(server, source, theirs, tmp_path):
@@ -173,7 +176,7 @@ def test_corrupt_part_is_refetched_once(server, source, theirs, tmp_path):
 
 
 def test_missing_part_fails_and_moves_nothing(server, source, tmp_path):
-    path = serve(server, source["repo"], "nopart", [["--empty", "--to=main"]])
+    path = serve(server.root, source["repo"], "nopart", [["--empty", "--to=main"]])
     os.unlink(path / fmt.part_path(None, source["to"], 0))
     dest = dest_repo(tmp_path, f"{server.url}/nopart")
     with pytest.raises(OstreeError):
@@ -198,14 +201,14 @@ def _cli_pull(tool: List[str], dest: Path, *flags: str):
 @pytest.mark.parametrize("case", ["no-deltas", "none-fits", "dry-run"])
 def test_require_static_deltas_as_ostree(server, source, tmp_path, case):
     if case == "no-deltas":
-        serve(server, source["repo"], "plain", [])
+        serve(server.root, source["repo"], "plain", [])
         name, with_commit = "plain", ""
     elif case == "none-fits":
         # only a v1->v2 delta, and we have nothing
-        serve(server, source["repo"], "fromonly", [["--to=main"]])
+        serve(server.root, source["repo"], "fromonly", [["--to=main"]])
         name, with_commit = "fromonly", ""
     else:
-        serve(server, source["repo"], "dry", [["--to=main"], ["--empty", "--to=main"]])
+        serve(server.root, source["repo"], "dry", [["--to=main"], ["--empty", "--to=main"]])
         name, with_commit = "dry", source["from"]
     outs = []
     for who, tool in (("peer", ["ostree"]), ("ours", None)):
@@ -222,3 +225,53 @@ def test_require_static_deltas_as_ostree(server, source, tmp_path, case):
         assert ours[1] == peer[1] and ours[1].startswith("Delta update: ")
     else:
         assert ours[2].replace("error: ", "") == peer[2].replace("error: ", ""), (ours, peer)
+
+
+def test_file_url_uses_deltas_only_when_required(source, tmp_path):
+    """As ostree: a ``file://`` remote is copied object by object unless deltas are required."""
+    serve_dir = serve(tmp_path, source["repo"], "f", [["--empty", "--to=main"]])
+    for required in (False, True):
+        dest = dest_repo(tmp_path / str(required), f"file://{serve_dir}")
+        events = our_pull(dest, require_static_deltas=required)
+        assert any(isinstance(e, DeltaPartApplied) for e in events) == required
+        assert ostree("rev-parse", f"--repo={dest}", "origin:main").stdout.strip() == source["to"]
+        fsck_clean(dest)
+
+
+def _secret(seed: bytes) -> Tuple[str, str]:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    pub = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return base64.b64encode(seed + pub).decode(), base64.b64encode(pub).decode()
+
+
+def test_signed_superblock_checked_under_sign_verify(server, source, tmp_path):
+    good, public = _secret(bytes(range(32)))
+    other, _ = _secret(bytes(range(32, 64)))
+    path = server.root / "signed"
+    if path.exists():
+        shutil.rmtree(path)
+    shutil.copytree(source["repo"], path, symlinks=True, ignore=shutil.ignore_patterns("deltas", "delta-indexes"))
+    run([*OSTREEPY, "sign", f"--repo={path}", source["to"], good])  # the commit itself is signed well
+    for n, key in enumerate((other, good)):
+        run([*OSTREEPY, "static-delta", "generate", f"--repo={path}", "--empty", "--to=main", f"--sign={key}",
+             "--sign-type=ed25519"])
+        run([*OSTREEPY, "summary", f"--repo={path}", "-u"])
+        dest = tmp_path / str(n) / "dest"
+        dest.parent.mkdir(parents=True)
+        ostree("init", f"--repo={dest}", "--mode=bare-user")
+        ostree("remote", "add", f"--repo={dest}", "--no-gpg-verify", "--set=sign-verify=ed25519",
+               f"--set=verification-ed25519-key={public}", "origin", f"{server.url}/signed")
+        if key is other:
+            with pytest.raises(OstreeError, match="Static delta signature verification failed"):
+                our_pull(dest)
+            assert ostree("rev-parse", f"--repo={dest}", "origin:main", check=False).returncode != 0
+            repo = Repo.open(str(dest))
+            try:
+                assert not repo.has_object(source["to"], ObjectType.COMMIT)
+            finally:
+                repo.close()
+        else:
+            events = our_pull(dest)
+            assert any(isinstance(e, DeltaPartApplied) for e in events)
+            fsck_clean(dest)

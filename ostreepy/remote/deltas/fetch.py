@@ -13,7 +13,8 @@ Design:
   :class:`~ostreepy.remote.fetcher.Fetcher`; it knows nothing of the object
   walk, which the pull engine runs afterwards.
 * A superblock is checked against the digest its summary or index lists
-  before it is parsed; its to-commit is checked by the caller's
+  before it is parsed, and a signed one against the remote's keys (the
+  caller's ``verify_superblock``); its to-commit is checked by the caller's
   ``verify_commit`` (signatures, bindings, timestamps) before it is written,
   marked partial first, so a pull that dies later leaves a partial commit that
   the next pull completes, and no ref moves.
@@ -161,6 +162,8 @@ def required_error(ref: str, to_checksum: str) -> StaticDeltasRequiredError:
 
 #: (to-commit checksum, its bytes, its detached metadata) -> None, or raises
 CommitVerifier = Callable[[str, bytes, Optional[Mapping[str, Variant]]], None]
+#: (plain superblock bytes, its signatures) -> None, or raises
+SuperblockVerifier = Callable[[bytes, Mapping[str, Variant]], None]
 
 
 class DeltaPuller:
@@ -169,6 +172,7 @@ class DeltaPuller:
 
     def __init__(self, repo: Repo, fetcher: Fetcher, *, require: bool, dry_run: bool,
                  summary_metadata: Optional[Mapping[str, Variant]], verify_commit: CommitVerifier,
+                 verify_superblock: Optional[SuperblockVerifier] = None,
                  progress: Optional[ProgressCallback] = None,
                  count_bytes: Optional[Callable[[int], None]] = None) -> None:
         self.repo = repo
@@ -176,6 +180,7 @@ class DeltaPuller:
         self.require = require
         self.dry_run = dry_run
         self.verify_commit = verify_commit
+        self.verify_superblock = verify_superblock
         self.progress = progress
         self.count_bytes = count_bytes
         self._t: Dict[str, int] = dict.fromkeys(attrs.fields_dict(DeltaTotals), 0)
@@ -264,6 +269,8 @@ class DeltaPuller:
         if digest is not None and hashlib.sha256(data).digest() != digest:
             raise DeltaError(f"Invalid checksum for static delta {name}")
         sb = fmt.parse_superblock(data)
+        if sb.signatures is not None and self.verify_superblock is not None:
+            self.verify_superblock(sb.raw, sb.signatures)
         if sb.to_checksum != to or sb.from_checksum != frm:
             raise DeltaError(f"Static delta {name}: its superblock is for {sb.name}")
         if hashlib.sha256(sb.commit).hexdigest() != to:
