@@ -25,7 +25,7 @@ from ostreepy.remote.pull import pull_remote
 from ostreepy.store.objects import ObjectType
 from ostreepy.store.repo import Repo
 
-from .conftest import OSTREEPY, ostree, run
+from .conftest import OSTREEPY, ostree, run, upstream_ostree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from remote.servers import NGINX, FaultProxy, Nginx, corrupt  # noqa: E402
@@ -275,3 +275,22 @@ def test_signed_superblock_checked_under_sign_verify(server, source, tmp_path):
             events = our_pull(dest)
             assert any(isinstance(e, DeltaPartApplied) for e in events)
             fsck_clean(dest)
+
+
+@pytest.mark.parametrize("start", ["scratch", "from"])
+def test_upstream_ostree_fetches_what_we_fetch(server, source, theirs, tmp_path, start):
+    """ostree 2026.4 (no loose-object race): the very same files as our pull, no loose object."""
+    up = upstream_ostree()
+    frm = source["from"] if start == "from" else ""
+    got = {}
+    for who in ("upstream", "ours"):
+        dest = dest_repo(tmp_path / who, f"{server.url}/theirs", frm, source["repo"])
+        mark = server.mark()
+        if who == "upstream":
+            run([up, "pull", f"--repo={dest}", "origin", "main"])
+        else:
+            our_pull(dest)
+        got[who] = sorted(requests(server, mark, "theirs"))
+        assert ostree("rev-parse", f"--repo={dest}", "origin:main").stdout.strip() == source["to"]
+    assert got["ours"] == got["upstream"]
+    assert not [p for p in got["ours"] if p.startswith("objects/")]
