@@ -294,3 +294,29 @@ def test_upstream_ostree_fetches_what_we_fetch(server, source, theirs, tmp_path,
         assert ostree("rev-parse", f"--repo={dest}", "origin:main").stdout.strip() == source["to"]
     assert got["ours"] == got["upstream"]
     assert not [p for p in got["ours"] if p.startswith("objects/")]
+
+
+def test_fallback_objects_are_fetched_loose(server, tmp_path):
+    """A delta that leaves a big file as a fallback: that object, and only it, comes loose."""
+    import random
+    tree = tmp_path / "tree"
+    (tree / "usr").mkdir(parents=True)
+    (tree / "usr/big").write_bytes(random.Random(5).randbytes(1_100_000))
+    (tree / "usr/small").write_bytes(b"small\n")
+    path = server.root / "fallback"
+    if path.exists():
+        shutil.rmtree(path)
+    ostree("init", f"--repo={path}", "--mode=archive")
+    ostree("commit", f"--repo={path}", "-b", "main", "--owner-uid=0", "--owner-gid=0", str(tree))
+    ostree("static-delta", "generate", f"--repo={path}", "--empty", "--to=main", "--min-fallback-size=1")
+    ostree("summary", "-u", f"--repo={path}")
+    to = ostree("rev-parse", f"--repo={path}", "main").stdout.strip()
+    sb = fmt.parse_superblock((path / fmt.delta_path(None, to)).read_bytes())
+    assert len(sb.fallbacks) == 1
+    dest = dest_repo(tmp_path, f"{server.url}/fallback")
+    mark = server.mark()
+    our_pull(dest)
+    loose = [p for p in requests(server, mark, "fallback") if p.startswith("objects/")]
+    assert loose == [f"objects/{sb.fallbacks[0].checksum[:2]}/{sb.fallbacks[0].checksum[2:]}.filez"]
+    assert ostree("rev-parse", f"--repo={dest}", "origin:main").stdout.strip() == to
+    fsck_clean(dest)
