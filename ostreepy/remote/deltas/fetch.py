@@ -187,7 +187,6 @@ class DeltaPuller:
         self._lock = threading.Lock()
         meta = summary_metadata or {}
         iv = meta.get(INDEXED_DELTAS)
-        self.has_summary = summary_metadata is not None
         self.indexed = iv is not None and iv.type == "b" and bool(iv.value)
         self.deltas = summary_deltas(meta)
         if require and not self.indexed and not self.deltas:
@@ -236,11 +235,9 @@ class DeltaPuller:
     def _without_listing(self, ref: Optional[str], to_checksum: str, current: Optional[str]) -> bool:
         # no summary deltas and no index: try the ref's own commit as the start,
         # or a from-scratch delta, by asking for its superblock
+        if _commit_complete(self.repo, to_checksum):
+            return False
         frm = current if current is not None and _commit_complete(self.repo, current) else None
-        if ref is not None and frm == to_checksum:
-            return False
-        if ref is None and _commit_complete(self.repo, to_checksum):
-            return False
         return self._superblock(frm, to_checksum, None, ref)
 
     def _index_deltas(self, to_checksum: str) -> Dict[str, bytes]:
