@@ -10,6 +10,12 @@ that repo:
   generate-from    static-delta generate --from=v1 --to=v2
   generate-empty   static-delta generate --empty --to=v2
   apply-from       static-delta apply-offline of that tool's from-delta (bare-user repo holding v1)
+  pull-from        `pull` over loopback HTTP (nginx) of ostree's from-delta into a bare-user repo
+                   holding v1 (the same served repo for both tools)
+  pull-empty       the same with the from-scratch delta into an empty bare-user repo
+
+(ostree 2022.7's pull also fetches some loose objects while its delta parts run; the
+count of loose objects each tool fetched is printed beside.)
 
 It prints wall time, the ratio ostreepy/ostree, and the delta sizes (sum of
 part sizes from `static-delta show`).
@@ -29,7 +35,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "remote"))
+import servers  # noqa: E402  (nginx, as the tests run it)
 
 
 def ostreepy_cmd() -> List[str]:
@@ -81,6 +90,20 @@ def part_size(tool: List[str], repo: str, name: str) -> int:
     return int(m.group(1)) if m else -1
 
 
+def pull_time(tool: List[str], dst: str, url: str, src: str, frm: Optional[str], web: "servers.Nginx") -> tuple:
+    """(seconds, loose objects fetched) of ``tool pull`` into a fresh bare-user repo."""
+    shutil.rmtree(dst, ignore_errors=True)
+    subprocess.run(["ostree", "init", f"--repo={dst}", "--mode=bare-user"], check=True)
+    subprocess.run(["ostree", "remote", "add", f"--repo={dst}", "--no-gpg-verify", "origin", url], check=True)
+    if frm is not None:
+        subprocess.run(["ostree", "pull-local", f"--repo={dst}", src, frm], check=True, capture_output=True)
+        subprocess.run(["ostree", "refs", f"--repo={dst}", f"--create=origin:main", frm], check=True)
+    mark = web.mark()
+    t = run([*tool, "pull", f"--repo={dst}", "--require-static-deltas", "origin", "main"])
+    loose = sum(1 for e in web.entries(mark) if "/objects/" in e.path and e.status == 200)
+    return t, loose
+
+
 def main(argv: List[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--files", type=int, default=200)
@@ -119,11 +142,29 @@ def main(argv: List[str] | None = None) -> int:
                     results[name][key] = min(results[name].get(key, val), val)
                 sizes[name]["from"] = part_size(["ostree"], repo, f"{frm}-{to}")
                 sizes[name]["empty"] = part_size(["ostree"], repo, to)
+        web = servers.Nginx(base / "nginx")
+        web.start()
+        loose: Dict[str, Dict[str, int]] = {t: {} for t in tools}
+        try:
+            served = web.root / "repo"
+            shutil.copytree(str(base / "r-ostree"), served, symlinks=True)
+            subprocess.run(["ostree", "summary", "-u", f"--repo={served}"], check=True)
+            for _ in range(args.repeat):
+                for name, tool in tools.items():
+                    for key, start in (("pull-from", frm), ("pull-empty", None)):
+                        t, n = pull_time(tool, str(base / f"p-{name}"), f"{web.url}/repo", src, start, web)
+                        results[name][key] = min(results[name].get(key, t), t)
+                        loose[name][key] = n
+        finally:
+            web.stop()
         print(f"tree: {args.files} files up to {args.size} KB")
         print(f"{'step':16} {'ostree s':>10} {'ostreepy s':>11} {'ratio':>7}")
-        for key in ("generate-from", "generate-empty", "apply-from"):
+        for key in ("generate-from", "generate-empty", "apply-from", "pull-from", "pull-empty"):
             a, b = results["ostree"][key], results["ostreepy"][key]
-            print(f"{key:16} {a:10.3f} {b:11.3f} {b / a:7.2f}")
+            extra = ""
+            if key.startswith("pull"):
+                extra = f"   loose objects fetched: ostree={loose['ostree'][key]} ostreepy={loose['ostreepy'][key]}"
+            print(f"{key:16} {a:10.3f} {b:11.3f} {b / a:7.2f}{extra}")
         for key in ("from", "empty"):
             a, b = sizes["ostree"][key], sizes["ostreepy"][key]
             print(f"delta size {key:6} ostree={a} ostreepy={b} ratio={b / a:.3f}")

@@ -4,7 +4,8 @@ over :mod:`ostreepy.remote.pull`.
 As ``ostree``: the one status line at the end (``N metadata, M content
 objects fetched; ...``), and on a terminal a progress line redrawn in place
 while objects arrive. ``--dry-run`` needs ``--require-static-deltas``, as in
-ostree, and static deltas are not supported yet.
+ostree, and prints the deltas' size summary (``Delta update: ...``) instead
+of the status line.
 """
 
 from __future__ import annotations
@@ -83,13 +84,16 @@ def cmd_pull(args: argparse.Namespace) -> int:
         repo.close()
     if not args.dry_run:
         sys.stdout.write(result.status + "\n")
+    elif result.deltas is not None:
+        sys.stdout.write(result.deltas.dry_run_line() + "\n")
     return 0
 
 
 def cmd_pull_local(args: argparse.Namespace) -> int:
     from ..remote.pull import pull_local
     if args.require_static_deltas:
-        raise PullError("Static deltas are not supported yet (--require-static-deltas)")
+        # ostree pull-local then pulls over file:// with the deltas; ours copies objects only
+        raise PullError("Static deltas are not supported yet by pull-local (--require-static-deltas)")
     repo = _open_repo(args)
     if args.disable_fsync:
         repo.fsync = False

@@ -24,6 +24,10 @@ Design:
   dirmeta that is not a directory, a content header of a device, are refused),
   content (an archive ``.filez``) by inflating and hashing it; into an archive
   repository the verified ``.filez`` is stored as fetched.
+* Static deltas (:mod:`ostreepy.remote.deltas.fetch`) run first, when the
+  remote offers one that fits: they write the commit (partial) and the
+  objects of their parts; the walk then finds those present and fetches only
+  the rest (the deltas' fallbacks) as loose objects.
 * Only when every object of every commit is present are the commits marked
   complete and then the refs written, together, in one transaction. A failed
   pull moves no ref.
@@ -44,6 +48,7 @@ import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -52,11 +57,13 @@ from ..errors import (ChecksumMismatchError, CorruptObjectError, InvalidObjectEr
 from ..progress import ObjectFetched, ProgressCallback, PullDone, PullProgress, PullStarted, emit, serialized
 from ..store import objects as obj
 from ..store.keyfile import KeyFile
+from ..store.gvariant import Variant
 from ..store.objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
 from ..store.refs import parse_refspec, validate_ref
 from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
 from ..store.timestamps import downgrade_message
 from . import trust
+from .deltas.fetch import DeltaPuller, DeltaTotals
 from .config import Remote, load_remote
 from .fetcher import FetchError, Fetcher, NotFound, fetcher_for_remote
 from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
@@ -106,12 +113,24 @@ class RepoPullResult:
     seconds: float = 0.0
     dry_run: bool = False
     local_source: bool = False
+    #: what static deltas did (None when none was looked for)
+    deltas: Optional[DeltaTotals] = None
+
+    @property
+    def delta_parts_fetched(self) -> int:
+        return self.deltas.fetched_parts if self.deltas is not None else 0
 
     @property
     def status(self) -> str:
         """The line ``ostree pull`` / ``pull-local`` prints when done."""
         if self.local_source:
             s = f"{self.metadata_local} metadata, {self.content_local} content objects imported"
+        elif self.delta_parts_fetched > 0:
+            assert self.deltas is not None
+            loose = self.metadata_fetched + self.content_fetched + self.deltas.superblocks
+            s = f"{self.delta_parts_fetched} delta parts, {loose} loose fetched"
+            if self.metadata_local or self.content_local:
+                s += f" ({self.metadata_local} meta, {self.content_local} content local)"
         else:
             s = f"{self.metadata_fetched} metadata, {self.content_fetched} content objects fetched"
             if self.metadata_local or self.content_local:
@@ -660,7 +679,8 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
          ref_prefix: Optional[str], mirror: bool, depth: int, commit_metadata_only: bool, subpaths: Sequence[str],
          localcache_repos: Sequence[Repo], timestamp_check: bool, dry_run: bool,
          progress: Optional[ProgressCallback], verify_bindings: bool = True,
-         timestamp_check_from_rev: Optional[str] = None) -> RepoPullResult:
+         timestamp_check_from_rev: Optional[str] = None, disable_static_deltas: bool = False,
+         require_static_deltas: bool = False) -> RepoPullResult:
     start = time.monotonic()
     if timestamp_check and depth != 0:
         raise PullError("--timestamp-check cannot be used with --depth")
@@ -719,11 +739,21 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         floor_ts = repo.load_commit(floor).timestamp
         for ref, csum in commits.items():
             puller.ts_floor.setdefault(csum, (floor, floor_ts))
+    deltas = _delta_puller(repo, source, remote, summary, puller, disable=disable_static_deltas,
+                           require=require_static_deltas)
     emit(puller.progress, PullStarted(label, tuple(commits.items())))
 
     with repo.locked():
         with repo.transaction():
-            puller.walk(list(dict.fromkeys(commits.values())))
+            if deltas is not None:
+                for ref, csum in commits.items():
+                    name = None if obj.is_checksum(ref) else ref
+                    current = repo.read_ref(f"{label}:{name}") if name is not None else None
+                    deltas.pull_target(name, csum, current)
+            if not (dry_run and deltas is not None):
+                # after the deltas: their commits are partial, so the walk checks them and fetches
+                # the delta's fallbacks (and anything else missing) as loose objects
+                puller.walk(list(dict.fromkeys(commits.values())))
         updates: List[RefUpdate] = []
         for ref, csum in commits.items():
             if obj.is_checksum(ref):
@@ -748,9 +778,42 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         remote=label, commits=commits, refs=tuple(updates), metadata_fetched=st.metadata_fetched,
         content_fetched=st.content_fetched, metadata_local=st.metadata_local, content_local=st.content_local,
         bytes_transferred=source.bytes, content_bytes_written=st.content_bytes_written,
-        seconds=time.monotonic() - start, dry_run=dry_run, local_source=source.fetcher is None)
+        seconds=time.monotonic() - start, dry_run=dry_run, local_source=source.fetcher is None,
+        deltas=deltas.totals if deltas is not None else None)
     emit(puller.progress, PullDone(result.status))
     return result
+
+
+def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary: Optional[Summary],
+                  puller: _Puller, *, disable: bool, require: bool) -> Optional[DeltaPuller]:
+    """The static-delta side of a pull, or None when deltas are off: as libostree,
+    for pull-local, a ``file://`` remote (objects are copied as they are), an
+    archive repository and a commit-metadata-only pull, unless required."""
+    if disable and require:
+        raise PullError("--disable-static-deltas and --require-static-deltas are mutually exclusive")
+    if source.fetcher is None or remote is None:
+        return None
+    if repo.mode is RepoMode.ARCHIVE:
+        if require:
+            raise PullError("Can't use static deltas in an archive repo")
+        return None
+    if disable or puller.commit_only or (urlsplit(remote.url).scheme == "file" and not require):
+        return None
+
+    def verify(checksum: str, data: bytes, detached: Optional[Mapping[str, Variant]]) -> None:
+        # _verify_unwritten_commit: the commit a superblock carries is held to the same rules
+        commit = Commit.parse(data)
+        trust.verify_commit(remote, checksum, data, detached, repo=repo)
+        if puller.verify_bindings:
+            puller._check_bindings(checksum, commit, False)
+        puller._check_timestamp(checksum, commit)
+
+    def verify_superblock(data: bytes, signatures: Mapping[str, Variant]) -> None:
+        trust.verify_static_delta(remote, data, signatures)
+
+    return DeltaPuller(repo, source.fetcher, require=require, dry_run=puller.dry_run,
+                       summary_metadata=summary.metadata if summary is not None else None, verify_commit=verify,
+                       verify_superblock=verify_superblock, progress=puller.progress, count_bytes=source._count)
 
 
 def _replace_file(repo: Repo, name: str, data: bytes) -> None:
@@ -780,10 +843,12 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     ``fetcher`` replaces the one the remote's URL would get (tests, proxies).
     A commit bound to other refs (``ostree.ref-binding``) is refused unless
     ``disable_verify_bindings``. ``timestamp_check_from_rev`` (a local commit)
-    refuses any pulled commit older than it, as ``ostree admin upgrade`` asks. Static deltas are not supported yet: ``require_static_deltas`` is an error,
-    and loose objects are always fetched."""
-    if require_static_deltas:
-        raise PullError("Static deltas are not supported yet (--require-static-deltas)")
+    refuses any pulled commit older than it, as ``ostree admin upgrade`` asks. A static delta
+    the remote offers (in its summary or ``delta-indexes/``) is used when one fits, from the
+    commit the ref has here or from scratch (see :mod:`ostreepy.remote.deltas.fetch`), unless
+    ``disable_static_deltas``; ``require_static_deltas`` makes a missing delta an error, and
+    ``dry_run`` (only with it) fetches the superblocks and reports their sizes in
+    ``RepoPullResult.deltas``."""
     rem = remote if isinstance(remote, Remote) else load_remote(repo, remote)
     own_fetcher = fetcher is None
     f = fetcher if fetcher is not None else fetcher_for_remote(rem)
@@ -796,7 +861,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                     commit_metadata_only=commit_metadata_only, subpaths=subpaths, localcache_repos=caches,
                     timestamp_check=timestamp_check, dry_run=dry_run, progress=progress,
                     verify_bindings=not disable_verify_bindings,
-                    timestamp_check_from_rev=timestamp_check_from_rev)
+                    timestamp_check_from_rev=timestamp_check_from_rev,
+                    disable_static_deltas=disable_static_deltas, require_static_deltas=require_static_deltas)
     finally:
         for c, given in zip(caches, localcache_repos):
             if not isinstance(given, Repo):

@@ -173,3 +173,23 @@ def verify_summary(remote: Remote, summary: bytes, summary_sig: Optional[bytes],
             _sign_verify(signers, summary, meta)
         except SignatureError as e:
             raise SignatureError(f"Can't verify summary: {e}") from None
+
+
+def verify_static_delta(remote: Remote, superblock: bytes, signatures: Optional[Mapping[str, Variant]], *,
+                        key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> Optional[str]:
+    """A signed static-delta superblock (``superblock``: the plain bytes the
+    signatures cover) against the remote's ``sign-verify`` keys; None when the
+    remote has sign-verify off or the superblock carries no signatures.
+
+    libostree's pull reads no signed superblock (it relies on the to-commit's
+    own signatures, which are checked too); ``core.sign-verify-deltas`` is an
+    ``apply-offline`` setting. A signature a superblock does carry is not left
+    unchecked when the remote names keys."""
+    types = _sign_value(remote, "sign-verify")
+    if types is None or signatures is None:
+        return None
+    signers = _signers(remote, types, key_dirs)
+    try:
+        return _sign_verify(signers, superblock, signatures)
+    except SignatureError as e:
+        raise SignatureError(f"Static delta signature verification failed: {e}") from None

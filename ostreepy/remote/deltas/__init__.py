@@ -2,10 +2,11 @@
 superblock, part and opcode code), :mod:`.bsdiff` (the endsley bsdiff/bspatch
 stream without bzip2), :mod:`.rollsum` (bup rolling-checksum chunk matching),
 :mod:`.apply` (executing parts into a repository), :mod:`.compile` (generating
-deltas with libostree's heuristics) and :mod:`.store` (the ``deltas/`` and
+deltas with libostree's heuristics), :mod:`.fetch` (deltas in a pull) and :mod:`.store` (the ``deltas/`` and
 ``delta-indexes/`` directories of a repository).
 
-What the pull engine calls, in order: :func:`delta_path` (where a delta's
+The pull engine goes through :mod:`.fetch` (choosing a delta, fetching and
+running it), which calls, in order: :func:`delta_path` (where a delta's
 superblock and parts are on the server), :func:`parse_superblock` (its
 commit, parts, fallbacks, inline parts via :meth:`Superblock.inline_part`),
 :func:`part_have_all_objects` (skip a part), :func:`execute_part` (checksums

@@ -1,0 +1,350 @@
+"""Static deltas in a pull: choosing one, fetching its superblock and parts,
+and running them into the repository, as libostree's ``ostree-repo-pull.c``
+(``initiate_request``, ``get_best_static_delta_start_for``,
+``on_superblock_fetched``, ``process_one_static_delta``).
+
+Design:
+
+* The choice is pure: :func:`summary_deltas` reads the offered deltas (name ->
+  superblock sha256) from a summary's or a ``delta-indexes/`` file's
+  metadata, :func:`best_delta_start` picks, as ostree does, the newest
+  complete commit of ours a delta starts from, else a from-scratch delta.
+  :class:`DeltaPuller` does the I/O over a
+  :class:`~ostreepy.remote.fetcher.Fetcher`; it knows nothing of the object
+  walk, which the pull engine runs afterwards.
+* A superblock is checked against the digest its summary or index lists
+  before it is parsed, and a signed one against the remote's keys (the
+  caller's ``verify_superblock``); its to-commit is checked by the caller's
+  ``verify_commit`` (signatures, bindings, timestamps) before it is written,
+  marked partial first, so a pull that dies later leaves a partial commit that
+  the next pull completes, and no ref moves.
+* Parts already fully present are skipped. Others are fetched to an unnamed
+  temporary file (the fetcher streams; memory stays flat in the part size)
+  and run by :func:`~ostreepy.remote.deltas.apply.execute_part`, which hashes
+  the part against the superblock before running any opcode and each object
+  before it lands. A part whose hash does not match is fetched once more (the
+  fetcher's own retries are for the transport), then the pull fails; nothing
+  of a refused part has been written.
+* Fallback objects are not fetched here: once the parts have run, the pull
+  engine walks the to-commit (present and partial) and fetches, as loose
+  objects, whatever is still missing, which is exactly the fallbacks.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
+
+import attrs
+
+from ...errors import OstreeError
+from ...progress import DeltaPartApplied, ProgressCallback
+from ...store import gvariant
+from ...store.gvariant import Variant
+from ...store.objects import MAX_METADATA_SIZE, ObjectType
+from ...store.repo import Repo
+from ..fetcher import Fetcher, NotFound
+from . import format as fmt
+from .apply import MAX_SUPERBLOCK_SIZE, execute_part, part_have_all_objects
+from .format import DeltaError, PartHeader, Superblock
+
+__all__ = ["DeltaSearch", "DeltaTotals", "DeltaPuller", "StaticDeltasRequiredError", "summary_deltas",
+           "best_delta_start", "INDEXED_DELTAS"]
+
+#: summary metadata: deltas are listed per target under ``delta-indexes/``
+INDEXED_DELTAS = "ostree.summary.indexed-deltas"
+#: parts in flight at once (_OSTREE_MAX_OUTSTANDING_DELTAPART_REQUESTS)
+MAX_PART_FETCHES = 2
+#: a fetched part may be this much bigger than its header says before it is cut off
+_PART_SLACK = 1 << 16
+
+
+class StaticDeltasRequiredError(OstreeError):
+    """``--require-static-deltas`` and no delta fits."""
+
+
+class DeltaSearch(enum.Enum):
+    """get_best_static_delta_start_for's answers."""
+
+    UNCHANGED = "unchanged"  # the commit is here, complete
+    NO_MATCH = "no-match"
+    FROM = "from"  # a delta from a commit we have
+    SCRATCH = "scratch"  # only a from-scratch delta
+
+
+@attrs.frozen
+class DeltaTotals:
+    """What the deltas of a pull came to, in ostree's progress keys
+    (fetched-delta-parts, total-delta-parts, fetched-delta-part-size, ...):
+    parts and fallbacks already present count as fetched."""
+
+    parts: int = 0
+    fetched_parts: int = 0
+    fallbacks: int = 0
+    fetched_fallbacks: int = 0
+    size: int = 0
+    fetched_size: int = 0
+    usize: int = 0
+    superblocks: int = 0
+    objects_written: int = 0
+
+    def dry_run_line(self) -> str:
+        """The line ``ostree pull --dry-run`` prints (parts and fallbacks folded together)."""
+        return (f"Delta update: {self.fetched_parts + self.fetched_fallbacks}/{self.parts + self.fallbacks} parts,"
+                f" {format_size(self.fetched_size)}/{format_size(self.size)},"
+                f" {format_size(self.usize)} total uncompressed")
+
+
+def format_size(n: int) -> str:
+    """g_format_size as GLib 2.74 prints it in a UTF-8 locale: SI units, one
+    decimal, a no-break space before the unit (a plain one in "N bytes")."""
+    if n < 1000:
+        return f"{n} bytes"
+    for unit, scale in (("kB", 1000), ("MB", 1000 ** 2), ("GB", 1000 ** 3), ("TB", 1000 ** 4)):
+        if n < scale * 1000 or unit == "TB":
+            return f"{n / scale:.1f}\u00a0{unit}"
+    return f"{n} bytes"  # pragma: no cover
+
+
+def summary_deltas(metadata: Mapping[str, Variant]) -> Dict[str, bytes]:
+    """``ostree.static-deltas`` of summary or delta-index metadata: delta name
+    (``FROM-TO`` or ``TO``, hex) -> sha256 of its superblock file."""
+    v = metadata.get(fmt.SUMMARY_STATIC_DELTAS)
+    if v is None or v.type != "a{sv}":
+        return {}
+    out: Dict[str, bytes] = {}
+    for name, csum in v.value.items():
+        if not isinstance(csum, Variant) or csum.type != "ay":
+            raise DeltaError(f"Invalid checksum variant of type '{getattr(csum, 'type', '?')}', expected 'ay'")
+        raw = bytes(csum.value)
+        if len(raw) != 32:
+            raise DeltaError(f"Invalid checksum of length {len(raw)} expected 32")
+        out[name] = raw
+    return out
+
+
+def _commit_complete(repo: Repo, checksum: str) -> bool:
+    return repo.has_object(checksum, ObjectType.COMMIT) and not repo.commit_is_partial(checksum)
+
+
+def best_delta_start(repo: Repo, deltas: Mapping[str, bytes], to_checksum: str) -> Tuple[DeltaSearch, Optional[str]]:
+    """get_best_static_delta_start_for: of the deltas to ``to_checksum``, the one
+    from our newest complete commit; else a from-scratch one."""
+    if _commit_complete(repo, to_checksum):
+        return DeltaSearch.UNCHANGED, None
+    result = DeltaSearch.NO_MATCH
+    best: Optional[str] = None
+    best_ts = 0
+    for name in deltas:
+        frm, to = fmt.parse_delta_name(name)
+        if to != to_checksum:
+            continue
+        if frm is None:
+            result = DeltaSearch.SCRATCH
+            continue
+        if not _commit_complete(repo, frm):
+            continue
+        ts = repo.load_commit(frm).timestamp
+        if best is None or ts > best_ts:
+            best, best_ts = frm, ts
+    if best is not None:
+        return DeltaSearch.FROM, best
+    return result, None
+
+
+def required_error(ref: str, to_checksum: str) -> StaticDeltasRequiredError:
+    return StaticDeltasRequiredError(f"Static deltas required, but none found for {ref} to {to_checksum}")
+
+
+#: (to-commit checksum, its bytes, its detached metadata) -> None, or raises
+CommitVerifier = Callable[[str, bytes, Optional[Mapping[str, Variant]]], None]
+#: (plain superblock bytes, its signatures) -> None, or raises
+SuperblockVerifier = Callable[[bytes, Mapping[str, Variant]], None]
+
+
+class DeltaPuller:
+    """The delta half of one pull: :meth:`pull_target` per requested commit,
+    before the engine's object walk."""
+
+    def __init__(self, repo: Repo, fetcher: Fetcher, *, require: bool, dry_run: bool,
+                 summary_metadata: Optional[Mapping[str, Variant]], verify_commit: CommitVerifier,
+                 verify_superblock: Optional[SuperblockVerifier] = None,
+                 progress: Optional[ProgressCallback] = None,
+                 count_bytes: Optional[Callable[[int], None]] = None) -> None:
+        self.repo = repo
+        self.fetcher = fetcher
+        self.require = require
+        self.dry_run = dry_run
+        self.verify_commit = verify_commit
+        self.verify_superblock = verify_superblock
+        self.progress = progress
+        self.count_bytes = count_bytes
+        self._t: Dict[str, int] = dict.fromkeys(attrs.fields_dict(DeltaTotals), 0)
+        self._lock = threading.Lock()
+        meta = summary_metadata or {}
+        iv = meta.get(INDEXED_DELTAS)
+        self.indexed = iv is not None and iv.type == "b" and bool(iv.value)
+        self.deltas = summary_deltas(meta)
+        if require and not self.indexed and not self.deltas:
+            raise StaticDeltasRequiredError("Fetch configured to require static deltas, but no summary deltas or"
+                                            " delta index found")
+
+    @property
+    def totals(self) -> DeltaTotals:
+        with self._lock:
+            return DeltaTotals(**self._t)
+
+    def _add(self, **counts: int) -> None:
+        with self._lock:
+            for k, v in counts.items():
+                self._t[k] += v
+
+    def _count(self, n: int) -> None:
+        if self.count_bytes is not None:
+            self.count_bytes(n)
+
+    # ------------------------------------------------------------ choosing
+
+    def pull_target(self, ref: Optional[str], to_checksum: str, current: Optional[str]) -> bool:
+        """initiate_request for one commit (``ref`` None for a bare checksum;
+        ``current`` the commit our ref points at now). True when a delta
+        brought the commit in (it is then written, still partial)."""
+        deltas: Mapping[str, bytes]
+        if self.indexed:
+            deltas = self._index_deltas(to_checksum)
+        elif self.deltas:
+            deltas = self.deltas
+        else:
+            return self._without_listing(ref, to_checksum, current)
+        search, frm = best_delta_start(self.repo, deltas, to_checksum)
+        if search is DeltaSearch.NO_MATCH:
+            if self.require:
+                raise required_error(ref or "", to_checksum)
+            return False
+        if search is DeltaSearch.UNCHANGED:
+            return False
+        if search is DeltaSearch.SCRATCH and current is not None:
+            # a few commits behind: loose objects are likely smaller than everything
+            return False
+        return self._superblock(frm, to_checksum, deltas.get(fmt.delta_name(frm, to_checksum)), ref)
+
+    def _without_listing(self, ref: Optional[str], to_checksum: str, current: Optional[str]) -> bool:
+        # no summary deltas and no index: try the ref's own commit as the start,
+        # or a from-scratch delta, by asking for its superblock
+        if _commit_complete(self.repo, to_checksum):
+            return False
+        frm = current if current is not None and _commit_complete(self.repo, current) else None
+        return self._superblock(frm, to_checksum, None, ref)
+
+    def _index_deltas(self, to_checksum: str) -> Dict[str, bytes]:
+        try:
+            data = self.fetcher.fetch_bytes(fmt.index_path(to_checksum), MAX_METADATA_SIZE)
+        except NotFound:
+            return {}
+        self._count(len(data))
+        try:
+            index = gvariant.deserialize("a{sv}", data)
+        except OstreeError as e:
+            raise DeltaError(f"Invalid delta index for {to_checksum}: {e}") from None
+        return summary_deltas(index)
+
+    # ------------------------------------------------------------ one delta
+
+    def _superblock(self, frm: Optional[str], to: str, digest: Optional[bytes], ref: Optional[str]) -> bool:
+        name = fmt.delta_name(frm, to)
+        try:
+            data = self.fetcher.fetch_bytes(fmt.delta_path(frm, to), MAX_SUPERBLOCK_SIZE)
+        except NotFound:
+            if self.require:
+                raise required_error(frm or "", to) from None
+            return False
+        self._count(len(data))
+        if digest is not None and hashlib.sha256(data).digest() != digest:
+            raise DeltaError(f"Invalid checksum for static delta {name}")
+        sb = fmt.parse_superblock(data)
+        if sb.signatures is not None and self.verify_superblock is not None:
+            self.verify_superblock(sb.raw, sb.signatures)
+        if sb.to_checksum != to or sb.from_checksum != frm:
+            raise DeltaError(f"Static delta {name}: its superblock is for {sb.name}")
+        if hashlib.sha256(sb.commit).hexdigest() != to:
+            raise DeltaError(f"Static delta {name}: the commit does not match {to}")
+        self._add(superblocks=1)
+        self._process(sb)
+        return not self.dry_run
+
+    def _process(self, sb: Superblock) -> None:
+        repo = self.repo
+        for fb in sb.fallbacks:
+            self._add(fallbacks=1, size=fb.size, usize=fb.usize)
+            if repo.has_object(fb.checksum, fb.objtype):
+                self._add(fetched_size=fb.size, fetched_fallbacks=1)
+            elif fb.objtype.is_meta:
+                raise DeltaError(f"Found metadata object as fallback: {fb.checksum}.{fb.objtype.name_str}")
+        todo: List[Tuple[int, PartHeader]] = []
+        for i, header in enumerate(sb.parts):
+            if header.version > fmt.DELTAPART_VERSION:
+                raise DeltaError(f"Delta part has too new version {header.version}")
+            self._add(parts=1, size=header.size, usize=header.usize)
+            if part_have_all_objects(repo, header):
+                self._add(fetched_parts=1, fetched_size=header.size)
+                if not self.dry_run and self.progress is not None:
+                    self.progress(DeltaPartApplied(i, len(sb.parts), 0, True))
+                continue
+            todo.append((i, header))
+        if self.dry_run:
+            return
+        if not repo.has_object(sb.to_checksum, ObjectType.COMMIT):
+            detached = sb.detached_metadata()
+            self.verify_commit(sb.to_checksum, sb.commit, detached)
+            repo.mark_commit_partial(sb.to_checksum, True)
+            if detached is not None:
+                repo.write_commit_detached_metadata(sb.to_checksum, detached)
+            repo.write_metadata(ObjectType.COMMIT, sb.commit, expected=sb.to_checksum)
+        if not todo:
+            return
+        with ThreadPoolExecutor(min(MAX_PART_FETCHES, len(todo)), thread_name_prefix="ostreepy-delta") as pool:
+            futures = [pool.submit(self._part, sb, i, h) for i, h in todo]
+            try:
+                for fut in futures:
+                    fut.result()
+            except BaseException:
+                for fut in futures:
+                    fut.cancel()
+                raise
+
+    def _part(self, sb: Superblock, index: int, header: PartHeader) -> None:
+        inline = sb.inline_part(index)
+        try:
+            if inline is not None:
+                # covered by the superblock's digest and the commit's signature
+                written = execute_part(self.repo, header, inline, trusted=True)
+            else:
+                written = self._fetch_and_run(sb, index, header)
+        except DeltaError as e:
+            raise DeltaError(f"Static delta {sb.name} part {index}: {e}") from None
+        self._add(fetched_parts=1, fetched_size=header.size, objects_written=written)
+        if self.progress is not None:
+            self.progress(DeltaPartApplied(index, len(sb.parts), written, False))
+
+    def _fetch_and_run(self, sb: Superblock, index: int, header: PartHeader) -> int:
+        path = fmt.part_path(sb.from_checksum, sb.to_checksum, index)
+        for attempt in (1, 2):
+            with tempfile.TemporaryFile(dir=self.repo.tmp_dir) as f:
+                n = self.fetcher.fetch_to(path, f, header.size + _PART_SLACK)
+                self._count(n)
+                if n != header.size and attempt == 1:
+                    continue  # cut or padded: one more fetch
+                f.seek(0)
+                try:
+                    return execute_part(self.repo, header, f)
+                except DeltaError as e:
+                    # only a part that is not what the superblock says is fetched again;
+                    # a part that matches but will not run would fail the same way twice
+                    if attempt == 2 or not str(e).startswith("Checksum mismatch"):
+                        raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
