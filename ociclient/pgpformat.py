@@ -1,4 +1,8 @@
-"""OpenPGP as OSTree uses it, pure: bytes in, values out, no files or sockets.
+"""OpenPGP as OSTree and containers simple signing use it, pure: bytes in,
+values out, no files or sockets.
+
+It lives in ociclient (which knows nothing of ostreepy) so that both the
+image-trust code here and ostreepy's OSTree GPG verification share one verifier.
 
 Design: a detached signature (``ostree.gpgsigs`` holds one binary signature
 packet per entry) is checked against a :class:`Keyring` built from
@@ -38,7 +42,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import attrs
 
-from ..errors import SignatureError
+from .errors import OciError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -98,9 +102,13 @@ FLAG_CERTIFY = 0x01
 FLAG_SIGN = 0x02
 
 
-class OpenPGPError(SignatureError):
+class OpenPGPError(OciError):
     """OpenPGP data (a key, keyring, signature or secret key) that is malformed
     or of a kind this implementation does not handle."""
+
+
+class SignatureRejected(OciError):
+    """Well-formed signatures of which none is valid for the keys given."""
 
 
 # ----------------------------------------------------------------------------- framing
@@ -896,14 +904,14 @@ def verify_detached(data: bytes, signatures: bytes, keyring: Keyring,
 
 
 def require_valid(checks: Sequence[SignatureCheck]) -> SignatureCheck:
-    """The first valid signature, or SignatureError describing all of them (newest
+    """The first valid signature, or SignatureRejected describing all of them (newest
     last, as ostree_gpg_verify_result_require_valid_signature does)."""
     for c in checks:
         if c.valid:
             return c
     if not checks:
-        raise SignatureError("No GPG signatures found")
-    raise SignatureError("\n".join(c.describe() for c in reversed(checks)))
+        raise SignatureRejected("No GPG signatures found")
+    raise SignatureRejected("\n".join(c.describe() for c in reversed(checks)))
 
 
 # ----------------------------------------------------------------------------- GnuPG secret keys
