@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 BOOL_FLAGS = ("tls-verify", "src-tls-verify", "dest-tls-verify", "raw", "config", "no-tags",
               "no-creds", "src-no-creds", "dest-no-creds", "password-stdin", "all", "quiet",
-              "insecure-policy", "debug", "get-login")
+              "insecure-policy", "debug", "get-login", "remove-signatures")
 
 
 def _preprocess(argv: Sequence[str]) -> List[str]:
@@ -83,8 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--override-arch", metavar="ARCH")
     p.add_argument("--override-os", metavar="OS")
     p.add_argument("--override-variant", metavar="VARIANT")
-    _bool(p, "insecure-policy", "accepted for skopeo compatibility (no signature policy is applied)")
-    p.add_argument("--policy", help=argparse.SUPPRESS)
+    _bool(p, "insecure-policy", "run without any signature policy check")
+    p.add_argument("--policy", metavar="PATH", help="signature policy file (default /etc/containers/policy.json)")
+    p.add_argument("--registries.d", dest="registries_d", metavar="DIR",
+                   help="registries.d directory for signature storage (default /etc/containers/registries.d)")
     p.add_argument("--registries-conf", metavar="PATH", help="use this registries.conf")
     p.add_argument("--command-timeout", metavar="DURATION", type=_duration, default=None,
                    help="time limit for the whole command, e.g. 90s, 5m, 1h30m (0: none; default: "
@@ -120,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--parallel", type=int, default=6, help="concurrent blob transfers (default 6)")
     s.add_argument("--retry-times", type=int, default=None)
     s.add_argument("--digestfile", help="write the digest of the copied manifest to this file")
+    _bool(s, "remove-signatures", "do not copy signatures from SOURCE-IMAGE")
     s.add_argument("source", metavar="SOURCE-IMAGE")
     s.add_argument("destination", metavar="DESTINATION-IMAGE")
 
@@ -318,6 +321,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy(args: argparse.Namespace):
+    """The policy as skopeo picks it: none with --insecure-policy, else --policy or
+    /etc/containers/policy.json (unreadable is an error, never "accept")."""
+    from .policy import INSECURE, load_policy
+    from .signatures import load_registries_d
+    policy = INSECURE if args.insecure_policy else load_policy(args.policy)
+    return policy, load_registries_d(args.registries_d)
+
+
 def cmd_copy(args: argparse.Namespace) -> int:
     from .copy import copy_image
 
@@ -327,10 +339,12 @@ def cmd_copy(args: argparse.Namespace) -> int:
     bar = _ProgressBar(quiet=args.quiet)
     if not args.quiet:
         sys.stderr.write("Getting image source signatures\n")
+    policy, regd = _policy(args)
     res = copy_image(args.source, args.destination, multi_arch=multi,
                      platform=_platform(args, args.copy_override_arch, args.copy_override_os),
                      src_options=src_opts, dst_options=dst_opts, progress=bar,
-                     max_parallel=max(1, args.parallel))
+                     max_parallel=max(1, args.parallel), policy=policy, registries_d=regd,
+                     remove_signatures=bool(args.remove_signatures))
     if args.digestfile:
         with open(args.digestfile, "w") as f:
             f.write(res.digest)
