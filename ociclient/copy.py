@@ -91,7 +91,8 @@ def copy_image(
     try:
         if policy is not None:
             assert src_ref is not None
-            trust = _check_policy(source, src_ref, dst_ref, policy, registries_d, remove_signatures, multi_arch)
+            trust = _check_policy(source, src_ref, dst_ref, policy, registries_d, remove_signatures, multi_arch,
+                                  src_options)
         destination: ImageDestination = (dst if isinstance(dst, ImageDestination)
                                          else open_destination(dst, dst_options))
         try:
@@ -111,14 +112,14 @@ def copy_image(
 
 def _check_policy(source: ImageSource, src_ref: ImageReference, dst_ref: Optional[ImageReference],
                   policy: "Policy", registries_d: Optional["RegistriesD"], remove_signatures: bool,
-                  multi_arch: str) -> "TrustResult":
+                  multi_arch: str, options: Optional[Options] = None) -> "TrustResult":
     """The policy's verdict on the source (before the destination is opened), and
     whether its signatures can go where the copy goes; refusals say why."""
     from .signatures import can_store_signatures
     from .trust import check_source
-    trust = check_source(src_ref, source, policy, registries_d)
+    trust = check_source(src_ref, source, policy, registries_d, options=options)
     if trust.signatures and not remove_signatures:
-        if dst_ref is None or not can_store_signatures(dst_ref, registries_d):
+        if dst_ref is None or not can_store_signatures(dst_ref, registries_d, frozenset(s.kind for s in trust.signatures)):
             raise OciError(f"Can not copy signatures to {dst_ref or 'the destination'}: it cannot store them "
                            "(use --remove-signatures)")
         _, mtype, _ = source.get_raw_manifest()

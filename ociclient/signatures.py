@@ -19,7 +19,7 @@ from __future__ import annotations
 import glob
 import os
 import re
-from typing import Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Tuple, Union
 
 import attrs
 
@@ -27,6 +27,9 @@ from .errors import OciError
 from .fsutil import atomic_write
 from .policy import Signature
 from .reference import DirReference, DockerReference, ImageReference
+
+if TYPE_CHECKING:
+    from .image import Options
 
 DEFAULT_REGISTRIES_D = "/etc/containers/registries.d"
 MAX_SIGNATURES = 128
@@ -198,11 +201,15 @@ def signature_from_blob(blob: bytes) -> Signature:
         if fmt == "simple-signing":
             return Signature("simple-signing", rest)
         if fmt == SIGSTORE_FORMAT:
+            import base64
             import json
             try:
                 doc = json.loads(rest)
-                return Signature("sigstore", doc["payload"].encode() if isinstance(doc["payload"], str) else b"",
-                                 tuple(sorted(doc.get("annotations", {}).items())))
+                ann = doc.get("annotations") or {}
+                if not all(isinstance(k, str) and isinstance(v, str) for k, v in ann.items()):
+                    raise ValueError("annotations")
+                return Signature("sigstore", base64.b64decode(doc["payload"], validate=True),
+                                 tuple(sorted(ann.items())))
             except (ValueError, KeyError, TypeError, AttributeError):
                 raise OciError("Invalid sigstore signature blob") from None
         raise OciError(f"Unsupported signature format {fmt!r}")
@@ -212,7 +219,12 @@ def signature_from_blob(blob: bytes) -> Signature:
 def signature_to_blob(sig: Signature) -> bytes:
     if sig.kind == "simple-signing":
         return sig.data
-    raise OciError(f"Cannot store a {sig.kind} signature as a blob")
+    import base64
+    import json
+    from .sigstore import PAYLOAD_MEDIA_TYPE
+    body = json.dumps({"mimeType": PAYLOAD_MEDIA_TYPE, "payload": base64.b64encode(sig.data).decode(),
+                       "annotations": dict(sig.annotations)}, separators=(",", ":")).encode()
+    return b"\0" + SIGSTORE_FORMAT.encode() + b"\n" + body
 
 
 # ----------------------------------------------------------------------------- I/O
@@ -251,9 +263,45 @@ def _read_url(url: str) -> Optional[bytes]:
     return data
 
 
-def read_signatures(ref: ImageReference, manifest_digest: str,
-                    registries_d: Optional[RegistriesD] = None) -> List[Signature]:
-    """The signatures stored for ``ref`` (whose manifest has ``manifest_digest``)."""
+def attachment_tag(manifest_digest: str) -> str:
+    """The tag cosign and containers-image keep an image's sigstore signatures under."""
+    algo, _, hexpart = manifest_digest.partition(":")
+    return f"{algo}-{hexpart}.sig"
+
+
+def read_attachments(ref: DockerReference, manifest_digest: str, options: Optional["Options"] = None) -> List[Signature]:
+    """The sigstore signatures in the ``sha256-<hex>.sig`` manifest of ``ref``'s repository."""
+    from . import mediatypes as mt
+    from .errors import NotFound
+    from .manifest import ImageManifest, parse_manifest
+    from .sigstore import PAYLOAD_MEDIA_TYPE
+    from .transports import open_source
+    out: List[Signature] = []
+    with open_source(ref.with_tag(attachment_tag(manifest_digest)), options) as src:
+        try:
+            data, mtype, _ = src.get_raw_manifest()
+        except NotFound:
+            return out
+        if mt.is_index(mtype):
+            raise OciError(f"sigstore attachments of {ref} are an index, not an image manifest")
+        m = parse_manifest(data, mtype)
+        assert isinstance(m, ImageManifest)
+        for layer in m.layers[:MAX_SIGNATURES]:
+            if layer.media_type != PAYLOAD_MEDIA_TYPE:
+                continue
+            if layer.size > MAX_SIGNATURE_BYTES:
+                raise OciError(f"sigstore payload of {layer.size} bytes is over {MAX_SIGNATURE_BYTES}")
+            with src.open_blob(layer) as f:
+                payload = f.read(MAX_SIGNATURE_BYTES + 1)
+            out.append(Signature("sigstore", payload, tuple(sorted(dict(layer.annotations).items()))))
+    return out
+
+
+def read_signatures(ref: ImageReference, manifest_digest: str, registries_d: Optional[RegistriesD] = None,
+                    options: Optional["Options"] = None) -> List[Signature]:
+    """The signatures stored for ``ref`` (whose manifest has ``manifest_digest``):
+    ``dir:`` files; for a registry the lookaside's, then (when registries.d
+    says use-sigstore-attachments) the sigstore attachments."""
     out: List[Signature] = []
     if isinstance(ref, DirReference):
         for i in range(1, MAX_SIGNATURES + 1):
@@ -269,16 +317,21 @@ def read_signatures(ref: ImageReference, manifest_digest: str,
                 if blob is None:
                     break
                 out.append(signature_from_blob(blob))
+        if conf.use_sigstore_attachments:
+            out.extend(read_attachments(ref, manifest_digest, options))
     return out
 
 
-def can_store_signatures(ref: ImageReference, registries_d: Optional[RegistriesD] = None) -> bool:
+def can_store_signatures(ref: ImageReference, registries_d: Optional[RegistriesD] = None,
+                         kinds: "frozenset[str]" = frozenset({"simple-signing"})) -> bool:
+    """Whether :func:`write_signatures` can put signatures of ``kinds`` where ``ref``
+    is read from (sigstore attachments are not written to registries yet)."""
     if isinstance(ref, DirReference):
         return True
     if isinstance(ref, DockerReference):
         conf = (registries_d or RegistriesD()).lookaside_for(ref)
         target = conf.lookaside_staging or conf.lookaside
-        return bool(target and target.startswith("file://"))
+        return bool(target and target.startswith("file://")) and kinds <= {"simple-signing"}
     return False
 
 
@@ -287,7 +340,8 @@ def write_signatures(ref: ImageReference, manifest_digest: str, sigs: List[Signa
     """Store ``sigs`` (replacing what was there) where ``ref``'s reader will look."""
     if isinstance(ref, DirReference):
         paths = [os.path.join(ref.path, f"signature-{i}") for i in range(1, len(sigs) + 2)]
-    elif isinstance(ref, DockerReference) and can_store_signatures(ref, registries_d):
+    elif isinstance(ref, DockerReference) and can_store_signatures(ref, registries_d) \
+            and all(s.kind == "simple-signing" for s in sigs):
         conf = (registries_d or RegistriesD()).lookaside_for(ref)
         base = (conf.lookaside_staging or conf.lookaside or "")[len("file://"):]
         paths = [lookaside_url(base, ref, manifest_digest, i) for i in range(1, len(sigs) + 2)]

@@ -14,7 +14,7 @@ from typing import List, Optional, Tuple
 
 import attrs
 
-from .image import ImageSource
+from .image import ImageSource, Options
 from .policy import Policy, Signature, Verdict, evaluate
 from .reference import ImageReference
 from .signatures import RegistriesD, read_signatures
@@ -30,10 +30,11 @@ class TrustResult:
 
 
 def check_source(ref: ImageReference, source: ImageSource, policy: Policy,
-                 registries_d: Optional[RegistriesD] = None, now: Optional[float] = None) -> TrustResult:
+                 registries_d: Optional[RegistriesD] = None, now: Optional[float] = None,
+                 options: Optional[Options] = None) -> TrustResult:
     """Allow ``source`` (opened from ``ref``) by ``policy`` or raise
     :class:`~ociclient.policy.PolicyRejected`."""
     manifest, _mtype, digest = source.get_raw_manifest()
-    sigs: List[Signature] = read_signatures(ref, digest, registries_d)
+    sigs: List[Signature] = read_signatures(ref, digest, registries_d, options)
     verdict = evaluate(policy, ref, manifest, sigs, now)
     return TrustResult(verdict, digest, tuple(sigs))

@@ -314,3 +314,101 @@ def test_parse_reference_for_policy_transports(tmp_path):
     d.mkdir(parents=True)
     scopes = policy_scopes(parse_reference(f"oci:{d}:tag"))
     assert scopes[:3] == [f"{d}:tag", str(d), str(d.parent)] and "/" not in scopes
+
+
+# ----------------------------------------------------------------------------- sigstore
+
+def _private_keys() -> Dict[str, Any]:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    return {"p256": ec.generate_private_key(ec.SECP256R1()), "p384": ec.generate_private_key(ec.SECP384R1()),
+            "rsa": rsa.generate_private_key(public_exponent=65537, key_size=2048),
+            "ed25519": ed25519.Ed25519PrivateKey.generate()}
+
+
+def _pem(key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization as s
+    return key.public_key().public_bytes(s.Encoding.PEM, s.PublicFormat.SubjectPublicKeyInfo)
+
+
+def _push_attachment(env: Env, repo: str, digest: str, payload: bytes, signature: str, tmp: str) -> None:
+    from ocitest_helpers import set_index, write_blob
+    from ociclient import sigstore
+    from ociclient.signatures import attachment_tag
+    layout = os.path.join(tmp, "att-" + repo.replace("/", "-"))
+    os.makedirs(layout)
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    cfg = {"mediaType": "application/vnd.oci.image.config.v1+json", **write_blob(layout, b"{}")}
+    layer = {"mediaType": sigstore.PAYLOAD_MEDIA_TYPE, **write_blob(layout, payload),
+             "annotations": {sigstore.SIGNATURE_ANNOTATION: signature}}
+    m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                    "config": cfg, "layers": [layer]}).encode()
+    set_index(layout, [({"mediaType": "application/vnd.oci.image.manifest.v1+json", **write_blob(layout, m)}, "s")])
+    env.skopeo("--insecure-policy", "copy", "--dest-tls-verify=false", f"oci:{layout}:s",
+               f"docker://{env.host}/{repo}:{attachment_tag(digest)}")
+
+
+def test_sigstore_attachments_match_skopeo(env, tmp_path):
+    """Cosign-format attachments (``sha256-<hex>.sig``) signed with P-256, P-384,
+    RSA and Ed25519 keys are accepted by exactly their key; a tampered
+    signature, a payload for another digest and a missing attachment never.
+    Debian 12's skopeo 1.9 finds the attachments (it refuses with "sigstore
+    disabled" exactly where one exists, and "no signature exists" where none
+    does) but cannot verify them; a Debian 13 skopeo would be the full peer."""
+    from ociclient import sigstore
+    h = env.host
+    keys = _private_keys()
+    layout = os.path.join(str(tmp_path), "layout")
+    desc = build_layout(layout, seed=43, layers=1, layer_size=1000)
+    digest = desc["digest"]
+    regd = os.path.join(str(tmp_path), "regd")
+    os.mkdir(regd)
+    with open(os.path.join(regd, "a.yaml"), "w") as f:
+        f.write(f"docker:\n  {h}/sig:\n    use-sigstore-attachments: true\n")
+    cases = {}
+    for name, key in keys.items():
+        repo = f"sig/{name}"
+        env.skopeo("--insecure-policy", "copy", "--dest-tls-verify=false", f"oci:{layout}:v1", f"docker://{h}/{repo}:v1")
+        payload = sigstore.make_payload(digest, f"{h}/{repo}:v1")
+        _push_attachment(env, repo, digest, payload, sigstore.sign(payload, key), str(tmp_path))
+        cases[repo] = name
+    for repo, how in (("sig/tampered", "tampered"), ("sig/otherdigest", "otherdigest"), ("sig/none", "none")):
+        env.skopeo("--insecure-policy", "copy", "--dest-tls-verify=false", f"oci:{layout}:v1", f"docker://{h}/{repo}:v1")
+        payload = sigstore.make_payload(digest if how != "otherdigest" else "sha256:" + "1" * 64, f"{h}/{repo}:v1")
+        sig = sigstore.sign(payload, keys["p256"])
+        if how == "tampered":
+            payload = payload.replace(b"cosign container", b"cosign Container")
+        if how != "none":
+            _push_attachment(env, repo, digest, payload, sig, str(tmp_path))
+        cases[repo] = "p256"
+    differ, accepted = [], []
+    regs = load_registries_d(regd)
+    import ociclient
+    for keyname in ("p256", "rsa", "ed25519", "p384"):
+        keyfile = os.path.join(str(tmp_path), f"{keyname}.pub")
+        with open(keyfile, "wb") as f:
+            f.write(_pem(keys[keyname]))
+        path = env.policy(f"sigstore-{keyname}", {"default": [{"type": "sigstoreSigned", "keyPath": keyfile}]})
+        policy = load_policy(path)
+        for repo in cases:
+            src = f"docker://{h}/{repo}:v1"
+            if keyname == "p256":
+                p = env.skopeo("--policy", path, "--registries.d", regd, "copy", "--src-tls-verify=false",
+                               "--remove-signatures", src, f"oci:{tmp_path}/sk-{repo.replace('/', '-')}:x",
+                               check=False)
+                assert p.returncode == 1
+                found = "sigstore disabled" in p.stderr
+                if found != (repo != "sig/none"):
+                    differ.append(f"skopeo on {repo}: {p.stderr.strip()[-300:]}")
+            try:
+                copy_image(src, f"oci:{tmp_path}/oc-{keyname}-{repo.replace('/', '-')}:x", policy=policy,
+                           registries_d=regs, remove_signatures=True,
+                           src_options=ociclient.Options(tls_verify=False))
+                ours = True
+            except PolicyRejected:
+                ours = False
+            if ours:
+                accepted.append((keyname, repo))
+    assert not differ, "\n".join(differ)
+    assert sorted(accepted) == sorted([("p256", "sig/p256"), ("rsa", "sig/rsa"), ("ed25519", "sig/ed25519"),
+                                       ("p384", "sig/p384")])
