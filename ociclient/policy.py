@@ -187,6 +187,12 @@ class Policy:
     default: Tuple[Requirement, ...]
     transports: Mapping[str, Mapping[str, Tuple[Requirement, ...]]] = attrs.field(factory=dict)
 
+    @property
+    def default_is_insecure(self) -> bool:
+        """Whether the default is a lone insecureAcceptAnything (ostree-ext refuses
+        signed references under such a policy, as nothing would be checked)."""
+        return len(self.default) == 1 and isinstance(self.default[0], InsecureAcceptAnything)
+
     def requirements_for(self, ref: ImageReference) -> Tuple[str, Tuple[Requirement, ...]]:
         """The scope that applies to ``ref`` ("" for the transport default,
         "default" for the global one) and its requirements."""
@@ -362,10 +368,19 @@ def parse_policy(data: bytes, base_dir: str = "/") -> Policy:
     return Policy(default, transports)
 
 
+def default_policy_path() -> str:
+    """The user's ``$XDG_CONFIG_HOME/containers/policy.json`` (or under
+    ``~/.config``) if it exists, else ``/etc/containers/policy.json``: the
+    order containers-image and ostree-ext look in."""
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    user = os.path.join(xdg, "containers", "policy.json")
+    return user if os.path.exists(user) else DEFAULT_POLICY
+
+
 def load_policy(path: Optional[str] = None) -> Policy:
-    """The policy at ``path`` (default ``/etc/containers/policy.json``); a file
+    """The policy at ``path`` (default :func:`default_policy_path`); a file
     that cannot be read or parsed is an error, never "accept"."""
-    path = path or DEFAULT_POLICY
+    path = path or default_policy_path()
     return parse_policy(_read(path, MAX_POLICY, "policy"), os.path.dirname(os.path.abspath(path)))
 
 

@@ -146,10 +146,18 @@ class RegistriesD:
         return self.default
 
 
+def default_registries_d() -> str:
+    """The user's ``containers/registries.d`` under ``$XDG_CONFIG_HOME`` (or
+    ``~/.config``) if it exists, else /etc/containers/registries.d."""
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    user = os.path.join(xdg, "containers", "registries.d")
+    return user if os.path.isdir(user) else DEFAULT_REGISTRIES_D
+
+
 def load_registries_d(directory: Optional[str] = None) -> RegistriesD:
     """Every ``*.yaml`` of ``directory`` (default /etc/containers/registries.d);
     a namespace configured twice is an error, as in containers-image."""
-    d = directory or DEFAULT_REGISTRIES_D
+    d = directory or default_registries_d()
     default: Optional[LookasideConfig] = None
     docker: Dict[str, LookasideConfig] = {}
     for path in sorted(glob.glob(os.path.join(d, "*.yaml"))):
