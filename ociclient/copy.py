@@ -58,6 +58,9 @@ def copy_image(
     policy: Optional["Policy"] = None,
     registries_d: Optional["RegistriesD"] = None,
     remove_signatures: bool = False,
+    sign_by: Optional[str] = None,
+    sign_identity: Optional[str] = None,
+    gpg_homedir: Optional[str] = None,
 ) -> CopyResult:
     """Copy an image from ``src`` to ``dst`` (references, strings, or opened objects).
 
@@ -70,6 +73,9 @@ def copy_image(
         anything is copied; with it the source's signatures (found as ``registries_d`` says)
         are copied too where the destination can hold them (``dir:``, a ``file://``
         lookaside), and a copy that would drop them is refused unless ``remove_signatures``.
+    :param sign_by: a GnuPG key (fingerprint, key id or user ID in ``gpg_homedir``, default
+        $GNUPGHOME) to add a simple signature with, for ``sign_identity`` (default the
+        destination's docker reference); the destination must be able to store it.
     :param blob_attempts: a blob transfer that fails with a transport error is restarted (a
         file destination resumes from its partial file).
     """
@@ -79,12 +85,13 @@ def copy_image(
 
     trust = None
     src_ref = dst_ref = None
-    if policy is not None:
+    if policy is not None or sign_by:
         from .reference import parse_reference
         src_ref = parse_reference(src) if isinstance(src, str) else (None if isinstance(src, ImageSource) else src)
         dst_ref = parse_reference(dst) if isinstance(dst, str) else (None if isinstance(dst, ImageDestination) else dst)
-        if src_ref is None:
+        if src_ref is None and policy is not None:
             raise ValueError("a policy needs the source as a reference, not an opened ImageSource")
+    identity = _sign_identity(dst_ref, registries_d, sign_identity) if sign_by else None
     own_src = not isinstance(src, ImageSource)
     own_dst = not isinstance(dst, ImageDestination)
     source: ImageSource = src if isinstance(src, ImageSource) else open_source(src, src_options)
@@ -98,9 +105,16 @@ def copy_image(
         try:
             result = _copy(source, destination, multi_arch, platform, progress, max_parallel, blob_attempts)
             destination.commit()
-            if trust is not None and trust.signatures and not remove_signatures and dst_ref is not None:
+            keep = list(trust.signatures) if trust is not None and not remove_signatures else []
+            if sign_by:
+                from . import simplesign
+                from .policy import Signature
+                assert identity is not None
+                keep.append(Signature("simple-signing", simplesign.sign(result.manifest, identity, sign_by,
+                                                                         gpg_homedir)))
+            if keep and dst_ref is not None:
                 from .signatures import write_signatures
-                write_signatures(dst_ref, result.digest, list(trust.signatures), registries_d)
+                write_signatures(dst_ref, result.digest, keep, registries_d)
             return result
         finally:
             if own_dst:
@@ -108,6 +122,21 @@ def copy_image(
     finally:
         if own_src:
             source.close()
+
+
+def _sign_identity(dst_ref: Optional[ImageReference], registries_d: Optional["RegistriesD"],
+                   sign_identity: Optional[str]) -> str:
+    """The docker reference a new signature names, checked before anything is copied."""
+    from .reference import DockerReference
+    from .signatures import can_store_signatures
+    if dst_ref is None or not can_store_signatures(dst_ref, registries_d):
+        raise OciError(f"Can not sign: signatures cannot be stored at {dst_ref or 'the destination'} "
+                       "(a registry needs a file:// lookaside-staging in registries.d)")
+    if sign_identity:
+        return sign_identity
+    if not isinstance(dst_ref, DockerReference):
+        raise OciError(f"Cannot determine canonical Docker reference for destination {dst_ref}: use --sign-identity")
+    return dst_ref.string()
 
 
 def _check_policy(source: ImageSource, src_ref: ImageReference, dst_ref: Optional[ImageReference],

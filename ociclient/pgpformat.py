@@ -1222,3 +1222,15 @@ def verify_message(message: bytes, keyring: Keyring,
         else:
             checks.append(check_signature(literal, sig, keyring, now))
     return literal, checks
+
+
+def sign_message(data: bytes, key: Key, secret: SecretKey, created: Optional[int] = None) -> bytes:
+    """A binary signed message (one-pass signature, literal data, signature;
+    uncompressed), what ``gpg --sign --compress-level 0`` makes and gpgme reads."""
+    sig = sign_data(data, key, secret, created)
+    [p] = list(iter_packets(sig))
+    parsed = parse_signature(p.body, p.raw)
+    key_id = bytes.fromhex(key.fingerprint[-16:])
+    one_pass = bytes([3, SIG_BINARY, parsed.hash_algorithm, parsed.algorithm]) + key_id + b"\x01"
+    literal = b"b\x00" + (parsed.created or 0).to_bytes(4, "big") + data
+    return packet_bytes(TAG_ONE_PASS, one_pass) + packet_bytes(TAG_LITERAL, literal) + sig

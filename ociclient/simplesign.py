@@ -123,3 +123,40 @@ def verify(signature: bytes, keyring: pgpformat.Keyring, trusted_fingerprints: S
     if not manifest_matches(manifest, payload.manifest_digest):
         raise SignatureInvalid(f"Signature for docker digest {payload.manifest_digest} does not match")
     return payload
+
+
+def sign(manifest: bytes, docker_reference: str, key_id: str, homedir: Optional[str] = None,
+         timestamp: Optional[int] = None) -> bytes:
+    """A simple signature of ``manifest`` for ``docker_reference`` by the GnuPG
+    key ``key_id`` (read natively from ``homedir``, default $GNUPGHOME)."""
+    from . import gpghome
+    from .digest import digest_bytes as _digest
+    from .reference import parse_docker_reference
+    from .errors import ReferenceInvalid
+    try:
+        ref = parse_docker_reference(docker_reference)
+    except ReferenceInvalid as e:
+        raise SignatureInvalid(f"Invalid signature identity: {e}") from None
+    try:
+        key, secret = gpghome.find_secret(key_id, homedir)
+        payload = make_payload(_digest(manifest), ref.string(), timestamp=timestamp)
+        return pgpformat.sign_message(payload, key, secret, timestamp)
+    except pgpformat.OpenPGPError as e:
+        raise SignatureInvalid(f"Signing with {key_id}: {e}") from None
+
+
+def verify_standalone(manifest: bytes, docker_reference: str, fingerprints: Sequence[str], signature: bytes,
+                      keyring: pgpformat.Keyring) -> Payload:
+    """``skopeo standalone-verify``: the signature is by one of ``fingerprints``
+    (keys from ``keyring``), names ``manifest`` and exactly ``docker_reference``."""
+    from .errors import ReferenceInvalid
+    from .reference import parse_docker_reference
+    payload = verify(signature, keyring, fingerprints, manifest)
+    try:
+        want = parse_docker_reference(docker_reference).string()
+        got = parse_docker_reference(payload.docker_reference).string()
+    except ReferenceInvalid as e:
+        raise SignatureInvalid(str(e)) from None
+    if got != want:
+        raise SignatureInvalid(f'Docker reference "{payload.docker_reference}" does not match "{docker_reference}"')
+    return payload

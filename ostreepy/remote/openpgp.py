@@ -5,19 +5,15 @@ Verification is pure and lives in :mod:`ociclient.pgpformat` (re-exported here;
 it sits in ociclient so container simple signing shares it). Errors this
 module raises itself are :class:`GpgError`, both a SignatureError and an
 OpenPGPError.
-Signing reads the homedir natively, no gpg binary: public keys from
-``pubring.kbx`` (keybox) or ``pubring.gpg``, secret keys from
-``private-keys-v1.d/*.key``, matched to a public key by their key material
-rather than by keygrip (a keygrip of an ECC key needs libgcrypt's curve
-tables; comparing the public point is exact and simple).
+Signing reads the homedir natively (no gpg binary) through
+:mod:`ociclient.gpghome`, which container signing shares.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from ociclient import pgpformat
+from ociclient import gpghome, pgpformat
 from ociclient.pgpformat import (  # noqa: F401  (re-exported API)
     BAD, EXPIRED_KEY, EXPIRED_SIG, MISSING_KEY, REVOKED_KEY, UNSUPPORTED, VALID, Certificate, Key, Keyring,
     OpenPGPError, SecretKey, SignatureCheck, SignaturePacket, UserID, armor, check_signature, dearmor,
@@ -30,9 +26,6 @@ from ..store.gvariant import Variant
 from ..store.objects import ObjectType
 from ..store.repo import Repo
 from ..store.signing import GPGSIGS
-
-MAX_KEY_FILE = 1024 * 1024
-
 
 class GpgError(SignatureError, OpenPGPError):
     """A GnuPG home directory that cannot be read or has no usable key, or no
@@ -50,99 +43,36 @@ def require_valid(checks: Sequence[SignatureCheck]) -> SignatureCheck:
 
 def default_homedir() -> str:
     """``$GNUPGHOME`` or ``~/.gnupg``, as gpg picks its home directory."""
-    return os.environ.get("GNUPGHOME") or os.path.join(os.path.expanduser("~"), ".gnupg")
-
-
-def _read(path: str, limit: int) -> bytes:
-    try:
-        with open(path, "rb") as f:
-            data = f.read(limit + 1)
-    except OSError as e:
-        raise GpgError(f"Can't read {path}: {e.strerror}") from None
-    if len(data) > limit:
-        raise GpgError(f"{path} is over {limit} bytes")
-    return data
+    return gpghome.default_homedir()
 
 
 def homedir_keyring(homedir: Optional[str] = None) -> Keyring:
     """The public keys of a GnuPG home directory."""
-    home = homedir or default_homedir()
-    blobs = []
-    kbx = os.path.join(home, "pubring.kbx")
-    gpg = os.path.join(home, "pubring.gpg")
-    if os.path.isfile(kbx):
-        blobs.append(parse_keybox(_read(kbx, 256 * 1024 * 1024)))
-    if os.path.isfile(gpg):
-        blobs.append(_read(gpg, 256 * 1024 * 1024))
-    if not blobs:
-        raise GpgError(f"No public keyring (pubring.kbx or pubring.gpg) in {home}")
-    return Keyring.from_bytes(b"".join(blobs))
+    try:
+        return gpghome.homedir_keyring(homedir)
+    except OpenPGPError as e:
+        raise GpgError(str(e)) from None
 
 
 def homedir_secret_keys(homedir: Optional[str] = None) -> Tuple[List[SecretKey], List[str]]:
     """Every readable secret key of the homedir, and why the others were not read."""
-    d = os.path.join(homedir or default_homedir(), "private-keys-v1.d")
-    keys: List[SecretKey] = []
-    problems: List[str] = []
-    try:
-        names = sorted(os.listdir(d))
-    except OSError:
-        return [], [f"no {d}"]
-    for name in names:
-        if name.endswith(".key"):
-            try:
-                keys.append(parse_gnupg_key_file(_read(os.path.join(d, name), MAX_KEY_FILE)))
-            except OpenPGPError as e:
-                problems.append(f"{name}: {e}")
-    return keys, problems
-
-
-def signing_candidates(cert: Certificate, query: str, now: Optional[float] = None) -> List[Key]:
-    """The keys of ``cert`` gpg would sign with for ``query``: a key named with a
-    trailing '!' exactly; otherwise usable signing subkeys, newest first, then
-    the primary."""
-    import time as _time
-    now = _time.time() if now is None else now
-    if query.endswith("!"):
-        hexq = query.upper().removeprefix("0X").rstrip("!")
-        return [k for k in cert.keys() if k.fingerprint.endswith(hexq)]
-    if not cert.primary.valid or cert.primary.revoked or cert.primary.expired(now):
-        return []
-    subs = sorted((k for k in cert.subkeys if k.valid and k.back_signed and not k.revoked and not k.expired(now)
-                   and k.flags is not None and k.flags & 0x02), key=lambda k: -k.created)
-    return subs + ([cert.primary] if cert.primary.can_sign() else [])
+    return gpghome.homedir_secret_keys(homedir)
 
 
 def sign_detached(data: bytes, key_id: str, homedir: Optional[str] = None) -> bytes:
     """A binary v4 signature packet over ``data`` made with the secret key that
     ``key_id`` (key id, fingerprint or user ID) names in the GnuPG ``homedir``."""
-    keyring = homedir_keyring(homedir)
-    certs = keyring.select(key_id)
-    if not certs:
-        raise GpgError(f'No public key for "{key_id}" in {homedir or default_homedir()}')
-    secrets, problems = homedir_secret_keys(homedir)
-    for cert in certs:
-        for key in signing_candidates(cert, key_id):
-            mine = tuple(m.lstrip(b"\0") for m in key.packet.material) if key.packet.algorithm in (1, 3) \
-                else key.packet.material
-            for sk in secrets:
-                if sk.public_material() == mine:
-                    return sign_data(data, key, sk)
-    why = ("; ".join(problems)) if problems else "no matching key in private-keys-v1.d"
-    raise GpgError(f'No usable secret key for "{key_id}": {why}')
-
-
-def signature_is_by(sig: SignaturePacket, key_id: str, homedir: Optional[str] = None) -> bool:
-    """Whether ``sig`` was made by a key of the certificate ``key_id`` names (as
-    ostree_gpg_verify_result_lookup decides it, so a subkey's signature counts
-    for its primary's id): looked up in the homedir, or matched as hex."""
     try:
-        fprs = {k.fingerprint for c in homedir_keyring(homedir).select(key_id) for k in c.keys()}
-    except OpenPGPError:
-        fprs = set()
-    issuer = sig.issuer_fingerprint or sig.issuer_key_id or ""
-    hexq = key_id.upper().removeprefix("0X").rstrip("!")
-    return bool(issuer) and (any(f.endswith(issuer) for f in fprs) or issuer.endswith(hexq[-16:]) and len(hexq) >= 8)
+        key, sk = gpghome.find_secret(key_id, homedir)
+        return sign_data(data, key, sk)
+    except GpgError:
+        raise
+    except OpenPGPError as e:
+        raise GpgError(str(e)) from None
+
+
+signing_candidates = gpghome.signing_candidates
+signature_is_by = gpghome.signature_is_by
 
 
 # ----------------------------------------------------------------------------- commits

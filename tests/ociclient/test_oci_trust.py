@@ -452,3 +452,42 @@ def test_ostree_image_signed_pull(env, tmp_path, monkeypatch):
     assert pull("img", {"default": [{"type": "insecureAcceptAnything"}]}) == 1 and refs() == []
     assert pull("img", scoped) == 0
     assert any("trust/img" in r for r in refs())
+
+
+# ----------------------------------------------------------------------------- signing
+
+def test_ociclient_signs_skopeo_verifies(env, tmp_path, monkeypatch, capsys):
+    """``ociclient copy --sign-by`` (native OpenPGP, no gpg binary) into a
+    ``dir:`` and into a registry's file:// lookaside: skopeo accepts both under
+    signedBy; standalone-sign/verify work both ways with skopeo's."""
+    from ociclient.cli import main
+    h = env.host
+    monkeypatch.setenv("GNUPGHOME", env.gnupg)
+    layout = os.path.join(str(tmp_path), "layout")
+    build_layout(layout, seed=44, layers=1, layer_size=1000)
+    common = ["--insecure-policy", "--registries.d", env.regd, "copy", "-q", "--sign-by", env.fpr["signer"]]
+    assert main(common + ["--sign-identity", f"{h}/trust/ours:v1", f"oci:{layout}:v1", f"dir:{tmp_path}/d"]) == 0
+    assert main(common + ["--dest-tls-verify=false", f"oci:{layout}:v1", f"docker://{h}/trust/ours:v1"]) == 0
+    # a destination that cannot hold signatures is refused before anything is copied
+    assert main(common + [f"oci:{layout}:v1", f"oci:{tmp_path}/o:x"]) == 1 and not os.path.exists(f"{tmp_path}/o")
+    path = env.policy("ours", {"default": [_signed_by(env, identity={"type": "exactRepository",
+                                                                    "dockerRepository": f"{h}/trust/ours"})]})
+    for src in (f"dir:{tmp_path}/d", f"docker://{h}/trust/ours:v1"):
+        env.skopeo("--policy", path, "--registries.d", env.regd, "copy", "--src-tls-verify=false",
+                   "--remove-signatures", src, f"dir:{tmp_path}/check-{src[:3]}")
+    stranger = env.policy("ours-stranger", {"default": [_signed_by(env, "stranger")]})
+    assert env.skopeo("--policy", stranger, "copy", "--remove-signatures", f"dir:{tmp_path}/d",
+                      f"dir:{tmp_path}/no", check=False).returncode == 1
+    # standalone
+    manifest = os.path.join(f"{tmp_path}/d", "manifest.json")
+    ref = f"{h}/trust/standalone:v1"
+    assert main(["standalone-sign", "-o", f"{tmp_path}/ours.sig", manifest, ref, env.fpr["signer"]]) == 0
+    capsys.readouterr()
+    out = env.skopeo("standalone-verify", manifest, ref, env.fpr["signer"], f"{tmp_path}/ours.sig").stdout
+    env.skopeo("standalone-sign", "-o", f"{tmp_path}/theirs.sig", manifest, ref, env.fpr["signer"])
+    assert main(["standalone-verify", manifest, ref, env.fpr["signer"], f"{tmp_path}/theirs.sig"]) == 0
+    assert capsys.readouterr().out == out  # "Signature verified, digest sha256:..."
+    for fpr, r in ((env.fpr["stranger"], ref), (env.fpr["signer"], f"{h}/trust/standalone:v2")):
+        theirs = env.skopeo("standalone-verify", manifest, r, fpr, f"{tmp_path}/theirs.sig", check=False)
+        assert theirs.returncode == 1
+        assert main(["standalone-verify", manifest, r, fpr, f"{tmp_path}/theirs.sig"]) == 1
