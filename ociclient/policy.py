@@ -83,6 +83,8 @@ class MatchRepoDigestOrExact:
 
 @attrs.frozen
 class MatchExact:
+    """The signature names exactly the image's tagged or digested reference."""
+
     type = "matchExact"
 
     def matches(self, image: Optional[DockerReference], signed: str) -> bool:
@@ -94,6 +96,8 @@ class MatchExact:
 
 @attrs.frozen
 class MatchRepository:
+    """The signature names the image's repository, any tag or digest."""
+
     type = "matchRepository"
 
     def matches(self, image: Optional[DockerReference], signed: str) -> bool:
@@ -102,6 +106,8 @@ class MatchRepository:
 
 @attrs.frozen
 class ExactReference:
+    """The signature names this tagged or digested reference, whatever the image is called."""
+
     docker_reference: str
     type = "exactReference"
 
@@ -113,6 +119,8 @@ class ExactReference:
 
 @attrs.frozen
 class ExactRepository:
+    """The signature names this repository, whatever the image is called."""
+
     docker_repository: str
     type = "exactRepository"
 
@@ -152,11 +160,15 @@ def _prefix_matches(prefix: str, s: str) -> bool:
 
 @attrs.frozen
 class InsecureAcceptAnything:
+    """Accept any image, signed or not."""
+
     type = "insecureAcceptAnything"
 
 
 @attrs.frozen
 class Reject:
+    """Refuse every image."""
+
     type = "reject"
 
 
@@ -184,6 +196,8 @@ Requirement = Union[InsecureAcceptAnything, Reject, SignedBy, SigstoreSigned]
 
 @attrs.frozen
 class Policy:
+    """A parsed policy.json: the default requirements and those per transport and scope."""
+
     default: Tuple[Requirement, ...]
     transports: Mapping[str, Mapping[str, Tuple[Requirement, ...]]] = attrs.field(factory=dict)
 
@@ -279,12 +293,12 @@ def _identity(v: object, what: str) -> IdentityRule:
     if not isinstance(v, dict) or not isinstance(v.get("type"), str):
         raise PolicyError(f"{what}: signedIdentity needs a type")
     t = v["type"]
-    simple = {"matchExact": MatchExact, "matchRepoDigestOrExact": MatchRepoDigestOrExact,
-              "matchRepository": MatchRepository}
+    simple: Dict[str, IdentityRule] = {"matchExact": MatchExact(), "matchRepoDigestOrExact": MatchRepoDigestOrExact(),
+                                       "matchRepository": MatchRepository()}
     try:
         if t in simple:
             _fields(v, f"{what} signedIdentity", ["type"])
-            return simple[t]()
+            return simple[t]
         if t == "exactReference":
             _fields(v, f"{what} signedIdentity", ["type", "dockerReference"])
             ref, bare = _named(str(v.get("dockerReference", "")))

@@ -133,6 +133,8 @@ def _config(v: YamlValue, where: str) -> LookasideConfig:
 
 @attrs.frozen
 class RegistriesD:
+    """Every registries.d file merged: ``default-docker`` and the ``docker`` namespaces."""
+
     default: LookasideConfig = LookasideConfig()
     docker: Mapping[str, LookasideConfig] = attrs.field(factory=dict)
 
@@ -201,6 +203,7 @@ SIGSTORE_FORMAT = "sigstore-json"
 
 
 def signature_from_blob(blob: bytes) -> Signature:
+    """A signature from containers-image's storage form (raw OpenPGP or NUL, format, newline, body)."""
     if blob[:1] == b"\0":
         head, nl, rest = blob[1:].partition(b"\n")
         if not nl:
@@ -225,6 +228,7 @@ def signature_from_blob(blob: bytes) -> Signature:
 
 
 def signature_to_blob(sig: Signature) -> bytes:
+    """The storage form :func:`signature_from_blob` reads."""
     if sig.kind == "simple-signing":
         return sig.data
     import base64

@@ -44,11 +44,14 @@ class SigstoreError(OciError):
 
 @attrs.frozen
 class SigstorePayload:
+    """What a valid cosign payload says."""
+
     manifest_digest: str
     docker_reference: str
 
 
 def load_public_key(pem: bytes) -> object:
+    """A PEM public key (cosign.pub) as a cryptography key object."""
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
     try:
         return load_pem_public_key(pem)
@@ -75,6 +78,7 @@ def _verify_with(key: object, sig: bytes, data: bytes) -> bool:
 
 
 def parse_payload(data: bytes) -> SigstorePayload:
+    """The cosign payload JSON, strict in ``critical`` as containers-image is."""
     try:
         doc = json.loads(data)
     except (ValueError, UnicodeDecodeError) as e:
@@ -103,6 +107,7 @@ def parse_payload(data: bytes) -> SigstorePayload:
 
 
 def make_payload(manifest_digest: str, docker_reference: str) -> bytes:
+    """A cosign payload as ``cosign sign`` writes it."""
     return json.dumps({"critical": {"identity": {"docker-reference": docker_reference},
                                     "image": {"docker-manifest-digest": manifest_digest},
                                     "type": PAYLOAD_TYPE}, "optional": None}, separators=(",", ":")).encode()
