@@ -148,7 +148,8 @@ def _check_policy(source: ImageSource, src_ref: ImageReference, dst_ref: Optiona
     from .trust import check_source
     trust = check_source(src_ref, source, policy, registries_d, options=options)
     if trust.signatures and not remove_signatures:
-        if dst_ref is None or not can_store_signatures(dst_ref, registries_d, frozenset(s.kind for s in trust.signatures)):
+        kinds = frozenset(s.kind for s in trust.signatures)
+        if dst_ref is None or not can_store_signatures(dst_ref, registries_d, kinds):
             raise OciError(f"Can not copy signatures to {dst_ref or 'the destination'}: it cannot store them "
                            "(use --remove-signatures)")
         _, mtype, _ = source.get_raw_manifest()

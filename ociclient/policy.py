@@ -363,7 +363,7 @@ def parse_policy(data: bytes, base_dir: str = "/") -> Policy:
     """A policy from JSON bytes; relative key paths are relative to ``base_dir``."""
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise PolicyError(f"invalid policy: {e}") from None
     if not isinstance(doc, dict):
         raise PolicyError("invalid policy: not a JSON object")

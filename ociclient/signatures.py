@@ -221,7 +221,7 @@ def signature_from_blob(blob: bytes) -> Signature:
                     raise ValueError("annotations")
                 return Signature("sigstore", base64.b64decode(doc["payload"], validate=True),
                                  tuple(sorted(ann.items())))
-            except (ValueError, KeyError, TypeError, AttributeError):
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                 raise OciError("Invalid sigstore signature blob") from None
         raise OciError(f"Unsupported signature format {fmt!r}")
     return Signature("simple-signing", blob)
@@ -281,7 +281,8 @@ def attachment_tag(manifest_digest: str) -> str:
     return f"{algo}-{hexpart}.sig"
 
 
-def read_attachments(ref: DockerReference, manifest_digest: str, options: Optional["Options"] = None) -> List[Signature]:
+def read_attachments(ref: DockerReference, manifest_digest: str,
+                     options: Optional["Options"] = None) -> List[Signature]:
     """The sigstore signatures in the ``sha256-<hex>.sig`` manifest of ``ref``'s repository."""
     from . import mediatypes as mt
     from .errors import NotFound

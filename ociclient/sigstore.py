@@ -81,7 +81,7 @@ def parse_payload(data: bytes) -> SigstorePayload:
     """The cosign payload JSON, strict in ``critical`` as containers-image is."""
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise SigstoreError(f"Invalid sigstore payload: {e}") from None
     if not isinstance(doc, dict) or "critical" not in doc or set(doc) - {"critical", "optional"}:
         raise SigstoreError("Invalid sigstore payload: needs critical and optionally optional")

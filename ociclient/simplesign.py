@@ -53,7 +53,7 @@ def parse_payload(data: bytes) -> Payload:
     """The payload JSON, checked the way containers-image's untrustedSignature is."""
     try:
         doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise SignatureInvalid(f"Invalid signature payload: {e}") from None
     if not isinstance(doc, dict) or set(doc) - {"critical", "optional"} or "critical" not in doc:
         raise SignatureInvalid("Invalid signature payload: needs exactly critical and optionally optional")
