@@ -491,3 +491,34 @@ def test_ociclient_signs_skopeo_verifies(env, tmp_path, monkeypatch, capsys):
         theirs = env.skopeo("standalone-verify", manifest, r, fpr, f"{tmp_path}/theirs.sig", check=False)
         assert theirs.returncode == 1
         assert main(["standalone-verify", manifest, r, fpr, f"{tmp_path}/theirs.sig"]) == 1
+
+
+def test_http_lookaside(env, tmp_path):
+    """The lookaside over HTTP (a web server in front of the signature store), as
+    skopeo reads it: the signed image passes, the unsigned one is refused."""
+    import functools
+    import http.server
+    import threading
+    import ociclient
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=env.sigstore)
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        regd = tmp_path / "regd"
+        regd.mkdir()
+        (regd / "a.yaml").write_text(f"docker:\n  {env.host}/trust:\n    lookaside: http://127.0.0.1:{srv.server_port}\n")
+        path = env.policy("http", {"default": [_signed_by(env)]})
+        for img, ok in (("img", True), ("unsigned", False)):
+            src = f"docker://{env.host}/trust/{img}:v1"
+            p = env.skopeo("--policy", path, "--registries.d", str(regd), "copy", "--src-tls-verify=false",
+                           "--remove-signatures", src, f"dir:{tmp_path}/sk-{img}", check=False)
+            assert (p.returncode == 0) == ok, p.stderr
+            try:
+                copy_image(src, f"dir:{tmp_path}/oc-{img}", policy=load_policy(path), remove_signatures=True,
+                           registries_d=load_registries_d(str(regd)), src_options=ociclient.Options(tls_verify=False))
+                assert ok
+            except PolicyRejected:
+                assert not ok
+    finally:
+        srv.shutdown()
