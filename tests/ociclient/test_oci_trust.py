@@ -507,7 +507,8 @@ def test_http_lookaside(env, tmp_path):
     try:
         regd = tmp_path / "regd"
         regd.mkdir()
-        (regd / "a.yaml").write_text(f"docker:\n  {env.host}/trust:\n    lookaside: http://127.0.0.1:{srv.server_port}\n")
+        (regd / "a.yaml").write_text(f"docker:\n  {env.host}/trust:\n"
+                                     f"    lookaside: http://127.0.0.1:{srv.server_port}\n")
         path = env.policy("http", {"default": [_signed_by(env)]})
         for img, ok in (("img", True), ("unsigned", False)):
             src = f"docker://{env.host}/trust/{img}:v1"
