@@ -18,7 +18,7 @@ from typing import Any, Dict, List, Optional, Sequence
 
 BOOL_FLAGS = ("tls-verify", "src-tls-verify", "dest-tls-verify", "raw", "config", "no-tags",
               "no-creds", "src-no-creds", "dest-no-creds", "password-stdin", "all", "quiet",
-              "insecure-policy", "debug", "get-login")
+              "insecure-policy", "debug", "get-login", "remove-signatures")
 
 
 def _preprocess(argv: Sequence[str]) -> List[str]:
@@ -83,8 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--override-arch", metavar="ARCH")
     p.add_argument("--override-os", metavar="OS")
     p.add_argument("--override-variant", metavar="VARIANT")
-    _bool(p, "insecure-policy", "accepted for skopeo compatibility (no signature policy is applied)")
-    p.add_argument("--policy", help=argparse.SUPPRESS)
+    _bool(p, "insecure-policy", "run without any signature policy check")
+    p.add_argument("--policy", metavar="PATH", help="signature policy file (default /etc/containers/policy.json)")
+    p.add_argument("--registries.d", dest="registries_d", metavar="DIR",
+                   help="registries.d directory for signature storage (default /etc/containers/registries.d)")
     p.add_argument("--registries-conf", metavar="PATH", help="use this registries.conf")
     p.add_argument("--command-timeout", metavar="DURATION", type=_duration, default=None,
                    help="time limit for the whole command, e.g. 90s, 5m, 1h30m (0: none; default: "
@@ -120,8 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--parallel", type=int, default=6, help="concurrent blob transfers (default 6)")
     s.add_argument("--retry-times", type=int, default=None)
     s.add_argument("--digestfile", help="write the digest of the copied manifest to this file")
+    _bool(s, "remove-signatures", "do not copy signatures from SOURCE-IMAGE")
+    s.add_argument("--sign-by", metavar="FINGERPRINT", help="sign the image using a GPG key with this FINGERPRINT")
+    s.add_argument("--sign-identity", metavar="REFERENCE",
+                   help="identity of the signed image (default: the destination's docker reference)")
     s.add_argument("source", metavar="SOURCE-IMAGE")
     s.add_argument("destination", metavar="DESTINATION-IMAGE")
+
+    s = sub.add_parser("standalone-sign", help="create a signature of a manifest without an image")
+    s.add_argument("-o", "--output", required=True, metavar="PATH", help="write the signature to PATH")
+    s.add_argument("manifest", metavar="MANIFEST")
+    s.add_argument("reference", metavar="DOCKER-REFERENCE")
+    s.add_argument("key", metavar="KEY-FINGERPRINT")
+    s = sub.add_parser("standalone-verify", help="verify a signature made by standalone-sign")
+    s.add_argument("manifest", metavar="MANIFEST")
+    s.add_argument("reference", metavar="DOCKER-REFERENCE")
+    s.add_argument("fingerprints", metavar="KEY-FINGERPRINTS", help="comma-separated, or 'any'")
+    s.add_argument("signature", metavar="SIGNATURE")
+    s.add_argument("--public-key-file", metavar="PATH", help="keys to verify with (default: the GnuPG keyring)")
 
     s = sub.add_parser("list-tags", help="list the tags of a repository")
     _auth_flags(s)
@@ -318,6 +336,15 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policy(args: argparse.Namespace):
+    """The policy as skopeo picks it: none with --insecure-policy, else --policy or
+    /etc/containers/policy.json (unreadable is an error, never "accept")."""
+    from .policy import INSECURE, load_policy
+    from .signatures import load_registries_d
+    policy = INSECURE if args.insecure_policy else load_policy(args.policy)
+    return policy, load_registries_d(args.registries_d)
+
+
 def cmd_copy(args: argparse.Namespace) -> int:
     from .copy import copy_image
 
@@ -327,10 +354,13 @@ def cmd_copy(args: argparse.Namespace) -> int:
     bar = _ProgressBar(quiet=args.quiet)
     if not args.quiet:
         sys.stderr.write("Getting image source signatures\n")
+    policy, regd = _policy(args)
     res = copy_image(args.source, args.destination, multi_arch=multi,
                      platform=_platform(args, args.copy_override_arch, args.copy_override_os),
                      src_options=src_opts, dst_options=dst_opts, progress=bar,
-                     max_parallel=max(1, args.parallel))
+                     max_parallel=max(1, args.parallel), policy=policy, registries_d=regd,
+                     remove_signatures=bool(args.remove_signatures), sign_by=args.sign_by,
+                     sign_identity=args.sign_identity)
     if args.digestfile:
         with open(args.digestfile, "w") as f:
             f.write(res.digest)
@@ -455,7 +485,47 @@ def cmd_logout(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_arg_file(path: str, what: str) -> bytes:
+    from .errors import OciError
+    try:
+        with open(path, "rb") as f:
+            data = f.read(16 * 1024 * 1024 + 1)
+    except OSError as e:
+        raise OciError(f"Error reading {what} from {path}: {e.strerror}") from None
+    if len(data) > 16 * 1024 * 1024:
+        raise OciError(f"{what} {path} is too large")
+    return data
+
+
+def cmd_standalone_sign(args: argparse.Namespace) -> int:
+    from .fsutil import atomic_write
+    from .simplesign import sign
+    atomic_write(args.output, sign(_read_arg_file(args.manifest, "manifest"), args.reference, args.key))
+    return 0
+
+
+def cmd_standalone_verify(args: argparse.Namespace) -> int:
+    from .digest import digest_bytes
+    from .gpghome import homedir_keyring
+    from .pgpformat import Keyring, OpenPGPError
+    from .simplesign import SignatureInvalid, verify_standalone
+    manifest = _read_arg_file(args.manifest, "manifest")
+    try:
+        keyring = (Keyring.from_bytes(_read_arg_file(args.public_key_file, "public keys")) if args.public_key_file
+                   else homedir_keyring())
+    except OpenPGPError as e:
+        raise SignatureInvalid(f"Error reading public keys: {e}") from None
+    fprs = [f.strip().upper() for f in args.fingerprints.split(",") if f.strip()]
+    if fprs == ["ANY"]:
+        fprs = [c.fingerprint for c in keyring.certificates]
+    verify_standalone(manifest, args.reference, fprs, _read_arg_file(args.signature, "signature"), keyring)
+    # skopeo 1.9's words (payload.signer is the key; skopeo does not print it)
+    print(f"Signature verified, digest {digest_bytes(manifest)}")
+    return 0
+
+
 VERBS = {
+    "standalone-sign": cmd_standalone_sign, "standalone-verify": cmd_standalone_verify,
     "inspect": cmd_inspect, "copy": cmd_copy, "list-tags": cmd_list_tags,
     "manifest-digest": cmd_manifest_digest, "delete": cmd_delete, "login": cmd_login,
     "logout": cmd_logout,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import time
-from typing import Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple, Union
 
 import attrs
 
@@ -21,6 +21,11 @@ from .image import ImageDestination, ImageSource, Options
 from .manifest import Descriptor, ImageIndex, ImageManifest, Platform, choose_platform, parse_manifest
 from .progress import ManifestWritten, ProgressCallback, ProgressReporter
 from .reference import ImageReference
+
+if TYPE_CHECKING:
+    from .policy import Policy
+    from .signatures import RegistriesD
+    from .trust import TrustResult
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +55,12 @@ def copy_image(
     progress: Optional[ProgressCallback] = None,
     max_parallel: int = DEFAULT_PARALLEL,
     blob_attempts: int = 3,
+    policy: Optional["Policy"] = None,
+    registries_d: Optional["RegistriesD"] = None,
+    remove_signatures: bool = False,
+    sign_by: Optional[str] = None,
+    sign_identity: Optional[str] = None,
+    gpg_homedir: Optional[str] = None,
 ) -> CopyResult:
     """Copy an image from ``src`` to ``dst`` (references, strings, or opened objects).
 
@@ -58,6 +69,13 @@ def copy_image(
         index; ``"index-only"`` copies just the index.
     :param progress: callback receiving :mod:`ociclient.progress` events.
     :param max_parallel: concurrent blob transfers.
+    :param policy: a signature policy (:mod:`ociclient.policy`) the source must pass before
+        anything is copied; with it the source's signatures (found as ``registries_d`` says)
+        are copied too where the destination can hold them (``dir:``, a ``file://``
+        lookaside), and a copy that would drop them is refused unless ``remove_signatures``.
+    :param sign_by: a GnuPG key (fingerprint, key id or user ID in ``gpg_homedir``, default
+        $GNUPGHOME) to add a simple signature with, for ``sign_identity`` (default the
+        destination's docker reference); the destination must be able to store it.
     :param blob_attempts: a blob transfer that fails with a transport error is restarted (a
         file destination resumes from its partial file).
     """
@@ -65,15 +83,38 @@ def copy_image(
         raise ValueError(f"multi_arch must be one of {MULTI_ARCH_MODES}")
     from .transports import open_destination, open_source
 
+    trust = None
+    src_ref = dst_ref = None
+    if policy is not None or sign_by:
+        from .reference import parse_reference
+        src_ref = parse_reference(src) if isinstance(src, str) else (None if isinstance(src, ImageSource) else src)
+        dst_ref = parse_reference(dst) if isinstance(dst, str) else (None if isinstance(dst, ImageDestination) else dst)
+        if src_ref is None and policy is not None:
+            raise ValueError("a policy needs the source as a reference, not an opened ImageSource")
+    identity = _sign_identity(dst_ref, registries_d, sign_identity) if sign_by else None
     own_src = not isinstance(src, ImageSource)
     own_dst = not isinstance(dst, ImageDestination)
     source: ImageSource = src if isinstance(src, ImageSource) else open_source(src, src_options)
     try:
+        if policy is not None:
+            assert src_ref is not None
+            trust = _check_policy(source, src_ref, dst_ref, policy, registries_d, remove_signatures, multi_arch,
+                                  src_options)
         destination: ImageDestination = (dst if isinstance(dst, ImageDestination)
                                          else open_destination(dst, dst_options))
         try:
             result = _copy(source, destination, multi_arch, platform, progress, max_parallel, blob_attempts)
             destination.commit()
+            keep = list(trust.signatures) if trust is not None and not remove_signatures else []
+            if sign_by:
+                from . import simplesign
+                from .policy import Signature
+                assert identity is not None
+                keep.append(Signature("simple-signing", simplesign.sign(result.manifest, identity, sign_by,
+                                                                         gpg_homedir)))
+            if keep and dst_ref is not None:
+                from .signatures import write_signatures
+                write_signatures(dst_ref, result.digest, keep, registries_d)
             return result
         finally:
             if own_dst:
@@ -81,6 +122,41 @@ def copy_image(
     finally:
         if own_src:
             source.close()
+
+
+def _sign_identity(dst_ref: Optional[ImageReference], registries_d: Optional["RegistriesD"],
+                   sign_identity: Optional[str]) -> str:
+    """The docker reference a new signature names, checked before anything is copied."""
+    from .reference import DockerReference
+    from .signatures import can_store_signatures
+    if dst_ref is None or not can_store_signatures(dst_ref, registries_d):
+        raise OciError(f"Can not sign: signatures cannot be stored at {dst_ref or 'the destination'} "
+                       "(a registry needs a file:// lookaside-staging in registries.d)")
+    if sign_identity:
+        return sign_identity
+    if not isinstance(dst_ref, DockerReference):
+        raise OciError(f"Cannot determine canonical Docker reference for destination {dst_ref}: use --sign-identity")
+    return dst_ref.string()
+
+
+def _check_policy(source: ImageSource, src_ref: ImageReference, dst_ref: Optional[ImageReference],
+                  policy: "Policy", registries_d: Optional["RegistriesD"], remove_signatures: bool,
+                  multi_arch: str, options: Optional[Options] = None) -> "TrustResult":
+    """The policy's verdict on the source (before the destination is opened), and
+    whether its signatures can go where the copy goes; refusals say why."""
+    from .signatures import can_store_signatures
+    from .trust import check_source
+    trust = check_source(src_ref, source, policy, registries_d, options=options)
+    if trust.signatures and not remove_signatures:
+        kinds = frozenset(s.kind for s in trust.signatures)
+        if dst_ref is None or not can_store_signatures(dst_ref, registries_d, kinds):
+            raise OciError(f"Can not copy signatures to {dst_ref or 'the destination'}: it cannot store them "
+                           "(use --remove-signatures)")
+        _, mtype, _ = source.get_raw_manifest()
+        if mt.is_index(mtype) and multi_arch == "system":
+            raise OciError("Can not copy signatures when copying only one instance of a multi-arch image "
+                           "(use --remove-signatures or --multi-arch=all)")
+    return trust
 
 
 def _copy(source: ImageSource, dest: ImageDestination, multi_arch: str, platform: Optional[Platform],

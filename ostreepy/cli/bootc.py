@@ -103,6 +103,11 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 def cmd_switch(args: argparse.Namespace) -> int:
     from .. import bootc
     target = bootc.imgref_for_switch(args.target, args.transport)
+    if args.enforce_container_sigpolicy:
+        # bootc's sigpolicy_from_opts: the containers policy applies to this pull and,
+        # kept in the spec as signature: containerPolicy, to every later upgrade
+        from ..container.imgref import OstreeImageReference, SigVerify
+        target = OstreeImageReference(SigVerify.CONTAINER_POLICY, target.imgref)
     console = _console(args)
     try:
         with _open(args) as sr:
@@ -158,7 +163,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--retain", action="store_true", help="Retain reference to currently booted image")
     p.add_argument("--dry-run", action="store_true",
                    help="Fetch, print what the /etc merge will keep, drop and conflict on, then stop")
-    p.add_argument("--enforce-container-sigpolicy", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--enforce-container-sigpolicy", action="store_true",
+                   help="Enforce that /etc/containers/policy.json includes a default policy which requires signatures")
     p.add_argument("target", metavar="IMGREF", help="Target image, e.g. quay.io/example/os:latest")
     p.set_defaults(func=cmd_switch)
 

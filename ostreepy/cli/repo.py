@@ -181,7 +181,7 @@ def cmd_commit(args: argparse.Namespace) -> int:
             for secret in args.sign:
                 sign_commit(repo, info.checksum, Signer(args.sign_type or "ed25519", secret=secret))
     if args.gpg_sign:
-        from ..store.signing import gpg_sign_commit
+        from ..remote.openpgp import gpg_sign_commit
         gpg_sign_commit(repo, info.checksum, args.gpg_sign, args.gpg_homedir)
     if args.consume:
         import shutil
@@ -550,7 +550,7 @@ def _show_gpg_signatures(repo: "Repo", csum: str, homedir: Optional[str], remote
     from ..remote.config import load_remote
     from ..remote.keyring import any_remote_keyring, keyring_for
     from ..store.objects import ObjectType
-    from ..store.openpgp import verify_detached
+    from ..remote.openpgp import verify_detached
     from ..store.signing import GPGSIGS
     v = (repo.read_commit_detached_metadata(csum) or {}).get(GPGSIGS)
     if v is None or v.type != "aay":
@@ -796,7 +796,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_gpg_sign(args: argparse.Namespace) -> int:
-    from ..store.signing import gpg_delete_signatures, gpg_sign_commit
+    from ..remote.openpgp import gpg_delete_signatures, gpg_sign_commit
     repo = _open_repo(args)
     if not args.commit:
         raise UsageError("Need a COMMIT to sign")

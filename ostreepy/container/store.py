@@ -27,7 +27,7 @@ from ..store.gvariant import Variant
 from ..progress import ImportDone, ImportStarted, ProgressCallback, emit
 from ..store.repo import Repo
 from .blobprogress import LayerProgress
-from .imgref import ImageReference, OstreeImageReference
+from .imgref import ImageReference, OstreeImageReference, SigVerify
 from .layers import IMPORTER_VERSION, PathRules, check_free_space, import_layer
 from .merge import merge_layers
 from .refescape import IMAGE_PREFIX, LAYER_PREFIX, escape_ref, image_ref_for, layer_ref_for, unescape_ref
@@ -258,6 +258,25 @@ def _open_source(imgref: OstreeImageReference, options: Optional[Options]) -> Im
     return ociclient.open_source(imgref.imgref.to_ociclient(), options)
 
 
+def _enforce_policy(ref: OstreeImageReference, src: ImageSource) -> None:
+    """``ostree-image-signed:``: the containers policy must allow the image before
+    anything is fetched; as ostree-ext, a policy whose default accepts anything
+    is refused outright (it would make "signed" mean nothing)."""
+    from ociclient.errors import OciError
+    from ociclient.policy import load_policy
+    from ociclient.reference import parse_reference
+    from ociclient.signatures import load_registries_d
+    from ociclient.trust import check_source
+    try:
+        policy = load_policy()
+        if policy.default_is_insecure:
+            raise ImageError("containers-policy.json specifies a default of `insecureAcceptAnything`; refusing usage")
+        check_source(parse_reference(ref.imgref.to_ociclient()), src, policy, load_registries_d(),
+                     options=getattr(src, "options", None))
+    except OciError as e:
+        raise ImageError(f"{ref}: {e}") from e
+
+
 def prepare_image(repo: Repo, imgref: Union[str, OstreeImageReference], *, options: Optional[Options] = None,
                   platform: Optional[Platform] = None, source: Optional[ImageSource] = None) -> PreparedImport:
     """Fetch the manifest and config only, and work out which layers are needed.
@@ -275,6 +294,8 @@ def prepare_image(repo: Repo, imgref: Union[str, OstreeImageReference], *, optio
 def _prepare(repo: Repo, ref: OstreeImageReference, src: ImageSource,
              platform: Optional[Platform]) -> PreparedImport:
     from ociclient.manifest import ImageManifest, parse_manifest
+    if ref.sigverify is SigVerify.CONTAINER_POLICY:
+        _enforce_policy(ref, src)
     manifest_bytes, media_type, digest = src.get_manifest(platform)
     manifest = parse_manifest(manifest_bytes, media_type)
     if not isinstance(manifest, ImageManifest):

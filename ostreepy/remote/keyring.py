@@ -28,10 +28,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import attrs
 
+from ociclient.pgpformat import (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY, TAG_SECRET_KEY, TAG_SECRET_SUBKEY,
+                                 TAG_USER_ATTRIBUTE, TAG_USER_ID, glib_c_time)
+
 from ..errors import SignatureError
-from ..store.openpgp import Certificate, Keyring, OpenPGPError
-from ..store.pgpformat import (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY, TAG_SECRET_KEY, TAG_SECRET_SUBKEY,
-                               TAG_USER_ATTRIBUTE, TAG_USER_ID, glib_c_time)
+from .openpgp import Certificate, Keyring, OpenPGPError
 from ..store.repo import Repo
 from .config import Remote, load_remote
 

@@ -160,7 +160,7 @@ def sign_summary(data: bytes, sign_keys: Sequence[str] = (), sign_type: str = "e
                  gpg_key_ids: Sequence[str] = (), gpg_homedir: Optional[str] = None,
                  existing: Optional[Mapping[str, Variant]] = None) -> Dict[str, Variant]:
     """The ``summary.sig`` dictionary for ``data``: OpenPGP signatures (through
-    ``ostreepy.store.openpgp.sign_detached``) and ed25519 ones (one per secret
+    ``ostreepy.remote.openpgp.sign_detached``) and ed25519 ones (one per secret
     key, base64 as ``ostree sign`` takes them), in libostree's entry order."""
     from ..store.signing import Signer
     out: Dict[str, Variant] = dict(existing or {})
@@ -168,7 +168,7 @@ def sign_summary(data: bytes, sign_keys: Sequence[str] = (), sign_type: str = "e
         import importlib
         try:
             # written by the OpenPGP work: sign_detached(data, key_id, homedir) -> bytes
-            openpgp = importlib.import_module("ostreepy.store.openpgp")
+            openpgp = importlib.import_module("ostreepy.remote.openpgp")
         except ImportError:
             raise PublishError("GPG signing is not available in this build of ostreepy") from None
         out[_GPG_KEY] = Variant("aay", [bytes(openpgp.sign_detached(data, kid, gpg_homedir)) for kid in gpg_key_ids])

@@ -10,7 +10,7 @@ libostree's texts (ostree-repo-pull-verify.c, ostree-repo-pull.c):
 * GPG (``gpg-verify``, default true; ``gpg-verify-summary``, default false):
   ``ostree.gpgsigs`` (``aay``, one OpenPGP signature packet each) must hold at
   least one valid signature by a key of the remote's keyring
-  (:mod:`.keyring`), checked natively by :mod:`ostreepy.store.openpgp`.
+  (:mod:`.keyring`), checked natively by :mod:`ostreepy.remote.openpgp`.
 * signapi (``sign-verify``, ``sign-verify-summary``): ``true`` means every
   signature type this build has (ed25519) with whatever keys the remote
   configures (``verification-ed25519-key`` inline, ``verification-ed25519-file``)
@@ -31,7 +31,7 @@ from typing import List, Mapping, Optional, Sequence
 from ..errors import ChecksumMismatchError, OstreeError, SignatureError
 from ..store.gvariant import Variant
 from ..store.objects import parse_commitmeta
-from ..store.openpgp import OpenPGPError, require_valid, verify_detached
+from .openpgp import OpenPGPError, require_valid, verify_detached
 from ..store.repo import Repo
 from ..store.signing import DEFAULT_KEY_DIRS, ED25519, METADATA_KEYS, Signer, load_public_keys, read_key_file
 from .config import Remote

@@ -13,7 +13,8 @@ seed.  Key files hold one base64 key per line; a keys directory has
 ``revoked.ed25519.d/*``.  cryptography is imported only when Ed25519 is used.
 
 GPG signatures go in ``ostree.gpgsigs`` (``aay``, one binary OpenPGP signature
-packet each), made natively from a GnuPG homedir by :mod:`.openpgp`.
+packet each), made and removed by :mod:`ostreepy.remote.openpgp` (the OpenPGP
+code lives in ociclient, which the store room does not import).
 """
 
 from __future__ import annotations
@@ -197,65 +198,3 @@ def verify_commit(repo: Repo, rev: str, signer: Signer) -> str:
 
 GPGSIGS = "ostree.gpgsigs"
 
-
-def _gpg_sigs(meta: Optional[Mapping[str, Variant]]) -> List[bytes]:
-    v = (meta or {}).get(GPGSIGS)
-    return [bytes(x) for x in v.value] if isinstance(v, Variant) and v.type == "aay" else []
-
-
-def add_gpg_signatures(meta: Optional[Mapping[str, Variant]], data: bytes, key_ids: Sequence[str],
-                       homedir: Optional[str] = None) -> Dict[str, Variant]:
-    """``meta`` with a signature of ``data`` by each of ``key_ids`` appended to its
-    ``ostree.gpgsigs``: the form of both ``.commitmeta`` and ``summary.sig``.
-    A key that already signed is refused, as ostree_repo_sign_commit refuses it."""
-    from .openpgp import sign_detached, signature_is_by, split_signatures
-    out = dict(meta or {})
-    sigs = _gpg_sigs(out)
-    for key_id in key_ids:
-        for raw in sigs:
-            try:
-                [old] = split_signatures(raw)
-            except (SignatureError, ValueError):
-                continue
-            if signature_is_by(old, key_id, homedir):
-                raise SignatureError(f"Commit is already signed with GPG key {key_id}")
-        sigs.append(sign_detached(data, key_id, homedir))
-    out[GPGSIGS] = Variant("aay", sigs)
-    return out
-
-
-def gpg_sign_commit(repo: Repo, rev: str, key_ids: Sequence[str], homedir: Optional[str] = None) -> str:
-    """Sign the commit ``rev`` resolves to with each GnuPG key of ``key_ids``
-    (as ``ostree gpg-sign``); returns the commit checksum."""
-    csum = repo.resolve_rev(rev)
-    assert csum is not None
-    data = repo.load_metadata(ObjectType.COMMIT, csum)
-    repo.write_commit_detached_metadata(
-        csum, add_gpg_signatures(repo.read_commit_detached_metadata(csum), data, key_ids, homedir))
-    return csum
-
-
-def gpg_delete_signatures(repo: Repo, rev: str, key_ids: Sequence[str], homedir: Optional[str] = None) -> int:
-    """Drop the commit's GPG signatures made by any of ``key_ids`` (``ostree
-    gpg-sign --delete``); the number dropped."""
-    from .openpgp import signature_is_by, split_signatures
-    csum = repo.resolve_rev(rev)
-    assert csum is not None
-    meta = dict(repo.read_commit_detached_metadata(csum) or {})
-    keep: List[bytes] = []
-    for raw in _gpg_sigs(meta):
-        try:
-            [sig] = split_signatures(raw)
-            by = any(signature_is_by(sig, k, homedir) for k in key_ids)
-        except (SignatureError, ValueError):
-            by = False
-        if not by:
-            keep.append(raw)
-    dropped = len(_gpg_sigs(meta)) - len(keep)
-    if dropped:
-        if keep:
-            meta[GPGSIGS] = Variant("aay", keep)
-        else:
-            meta.pop(GPGSIGS, None)
-        repo.write_commit_detached_metadata(csum, meta or None)
-    return dropped

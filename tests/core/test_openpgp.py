@@ -9,8 +9,9 @@ import shutil
 import pytest
 
 from ostreepy.errors import SignatureError
-from ostreepy.store import openpgp, pgpformat
-from ostreepy.store.openpgp import Keyring, OpenPGPError, sign_detached, verify_detached
+from ociclient import pgpformat
+from ostreepy.remote import openpgp
+from ostreepy.remote.openpgp import Keyring, OpenPGPError, sign_detached, verify_detached
 
 from .gpgkeys import GpgHome, revoke, shared_home
 
@@ -59,7 +60,7 @@ def test_refused_signatures(home, keyring):
     [miss] = verify_detached(DATA, other, keyring)
     assert miss.status == pgpformat.MISSING_KEY and miss.key_id == home.fpr["other"][-16:]
     with pytest.raises(SignatureError, match="Can't check signature: public key not found"):
-        pgpformat.require_valid([miss])
+        openpgp.require_valid([miss])
     assert verify_detached(DATA, sig, Keyring.from_bytes(home.export("rsa")))[0].status == pgpformat.MISSING_KEY
     # a key that expired in 2021, signing while it was valid
     old = home.detach_sign("old", DATA, "--faked-system-time", "20200601T000000!")

@@ -31,7 +31,8 @@ from bootloader.errors import BootloaderError
 from bootloader.grub import generate_grub_config
 from bootloader.kargs import KernelArgs
 from ostreepy.errors import OstreeError
-from ostreepy.store import gvariant, pgpformat
+from ociclient import pgpformat
+from ostreepy.store import gvariant
 from ostreepy.store import objects as obj
 from ostreepy.store.gvariant import Variant
 from ostreepy.store.keyfile import KeyFile

@@ -50,6 +50,21 @@ SEEDS: Dict[str, Any] = {
                    "registry": [{"prefix": "docker.io", "location": "mirror.example", "insecure": False,
                                  "blocked": False, "mirror": [{"location": "m.example",
                                                                "pull-from-mirror": "digest-only"}]}]},
+    "policy": {"default": [{"type": "reject"}],
+               "transports": {"docker": {"quay.io/x": [{"type": "signedBy", "keyType": "GPGKeys", "keyData": "",
+                                                        "signedIdentity": {"type": "remapIdentity", "prefix": "a.io",
+                                                                           "signedPrefix": "b.io"}}],
+                                         "": [{"type": "insecureAcceptAnything"}],
+                                         "quay.io/y": [{"type": "sigstoreSigned", "keyData": "",
+                                                        "signedIdentity": {"type": "exactReference",
+                                                                           "dockerReference": "quay.io/y:1"}}]}}},
+    "sigpayload": {"critical": {"type": "atomic container signature",
+                                "image": {"docker-manifest-digest": D},
+                                "identity": {"docker-reference": "quay.io/x:1"}},
+                   "optional": {"creator": "x", "timestamp": 1}},
+    "cosignpayload": {"critical": {"type": "cosign container image signature",
+                                   "image": {"docker-manifest-digest": D},
+                                   "identity": {"docker-reference": "quay.io/x:1"}}, "optional": None},
 }
 
 
@@ -148,7 +163,48 @@ def target_layout_index(data: bytes) -> None:
 
 
 #: name -> (target, strategy of its inputs)
+def target_policy(data: bytes) -> None:
+    from ociclient.policy import evaluate, parse_policy
+    from ociclient.reference import parse_reference
+    policy = parse_policy(data)
+    for ref in ("quay.io/x:1", "quay.io/y@" + D, "dir:/tmp", "oci:/tmp:x"):
+        try:
+            evaluate(policy, parse_reference(ref), b"{}", [])
+        except OciError:
+            pass
+
+
+def target_signature_payloads(data: bytes) -> None:
+    from ociclient import simplesign, sigstore
+    for fn in (simplesign.parse_payload, sigstore.parse_payload):
+        try:
+            fn(data)
+        except OciError:
+            pass
+
+
+def target_signed_message(data: bytes) -> None:
+    from ociclient import pgpformat, signatures, simplesign
+    try:
+        simplesign.verify(data, pgpformat.Keyring(), [], b"{}")
+    except OciError:
+        pass
+    signatures.signature_from_blob(data)
+
+
+def target_registries_d(data: bytes) -> None:
+    from ociclient.signatures import parse_registries_d
+    parse_registries_d(data.decode("utf-8", "replace"))
+
+
 TARGETS: Dict[str, tuple] = {
+    "policy": (target_policy, documents("policy").map(as_bytes) | raw_bytes),
+    "signature-payloads": (target_signature_payloads, documents("sigpayload").map(as_bytes)
+                           | documents("cosignpayload").map(as_bytes) | raw_bytes),
+    "signed-message": (target_signed_message, raw_bytes),
+    "registries-d": (target_registries_d, raw_bytes | st.text(max_size=200).map(str.encode)
+                     | st.sampled_from([b"docker:\n  a.io/b:\n    lookaside: file:///x\n  c.io:\n",
+                                        b"default-docker:\n  use-sigstore-attachments: true\n"])),
     "manifest": (target_manifest, documents("manifest").map(as_bytes) | documents("index").map(as_bytes) | raw_bytes),
     "config": (target_config, documents("config").map(as_bytes) | raw_bytes),
     "auth": (target_auth, documents("auth").map(as_bytes) | raw_bytes),

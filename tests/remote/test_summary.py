@@ -280,11 +280,11 @@ def test_ed25519_fixed_vector() -> None:
 
 def test_gpg_summary_signing(tmp_path: Path, tree: Path) -> None:
     try:
-        from ostreepy.store import openpgp  # noqa: F401
+        from ostreepy.remote import openpgp  # noqa: F401
     except ImportError:
-        pytest.skip("ostreepy.store.openpgp (GPG signing) is not in this tree yet")
+        pytest.skip("ostreepy.remote.openpgp (GPG signing) is not in this tree yet")
     if not hasattr(openpgp, "sign_detached"):
-        pytest.skip("ostreepy.store.openpgp has no sign_detached yet")
+        pytest.skip("ostreepy.remote.openpgp has no sign_detached yet")
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
     env = dict(ENV, GNUPGHOME=str(home))

@@ -20,7 +20,7 @@ from ostreepy.remote.keyring import import_keys, keyring_files, list_keys
 from ostreepy.store.gvariant import Variant
 from ostreepy.store.objects import ObjectType, serialize_commitmeta
 from ostreepy.store.repo import Repo
-from ostreepy.store.signing import add_gpg_signatures, gpg_sign_commit
+from ostreepy.remote.openpgp import add_gpg_signatures, gpg_sign_commit
 
 from core.gpgkeys import GpgHome, revoke, shared_home
 from upstream_peer import needs_upstream, peer_bin
@@ -373,7 +373,7 @@ def test_refusals_read_as_ostree_pull(home: GpgHome, tmp_path, case):
         sig[-3] ^= 1
         sig = bytes(sig)
     elif case == "revoked-key":
-        from ostreepy.store import openpgp
+        from ostreepy.remote import openpgp
         [cert] = openpgp.homedir_keyring(home.path).select(home.email("rev"))
         material = cert.primary.packet.material
         sk = next(s for s in openpgp.homedir_secret_keys(home.path)[0] if s.public_material() == material)
@@ -381,7 +381,7 @@ def test_refusals_read_as_ostree_pull(home: GpgHome, tmp_path, case):
         revoke(home, "rev")
         keys = home.export("rev")
     else:
-        from ostreepy.store import pgpformat
+        from ociclient import pgpformat
         sig = home.detach_sign("sub", data)
         packets = list(pgpformat.iter_packets(keys))
         at = next(i for i, p in enumerate(packets) if p.tag == pgpformat.TAG_PUBLIC_SUBKEY)

@@ -1,4 +1,8 @@
-"""OpenPGP as OSTree uses it, pure: bytes in, values out, no files or sockets.
+"""OpenPGP as OSTree and containers simple signing use it, pure: bytes in,
+values out, no files or sockets.
+
+It lives in ociclient (which knows nothing of ostreepy) so that both the
+image-trust code here and ostreepy's OSTree GPG verification share one verifier.
 
 Design: a detached signature (``ostree.gpgsigs`` holds one binary signature
 packet per entry) is checked against a :class:`Keyring` built from
@@ -38,7 +42,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tupl
 
 import attrs
 
-from ..errors import SignatureError
+from .errors import OciError
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
@@ -98,9 +102,13 @@ FLAG_CERTIFY = 0x01
 FLAG_SIGN = 0x02
 
 
-class OpenPGPError(SignatureError):
+class OpenPGPError(OciError):
     """OpenPGP data (a key, keyring, signature or secret key) that is malformed
     or of a kind this implementation does not handle."""
+
+
+class SignatureRejected(OciError):
+    """Well-formed signatures of which none is valid for the keys given."""
 
 
 # ----------------------------------------------------------------------------- framing
@@ -896,14 +904,14 @@ def verify_detached(data: bytes, signatures: bytes, keyring: Keyring,
 
 
 def require_valid(checks: Sequence[SignatureCheck]) -> SignatureCheck:
-    """The first valid signature, or SignatureError describing all of them (newest
+    """The first valid signature, or SignatureRejected describing all of them (newest
     last, as ostree_gpg_verify_result_require_valid_signature does)."""
     for c in checks:
         if c.valid:
             return c
     if not checks:
-        raise SignatureError("No GPG signatures found")
-    raise SignatureError("\n".join(c.describe() for c in reversed(checks)))
+        raise SignatureRejected("No GPG signatures found")
+    raise SignatureRejected("\n".join(c.describe() for c in reversed(checks)))
 
 
 # ----------------------------------------------------------------------------- GnuPG secret keys
@@ -1136,3 +1144,93 @@ def subpacket(type_: int, data: bytes) -> bytes:
     else:
         head = b"\xff" + struct.pack(">I", n)
     return head + bytes([type_]) + data
+
+
+# ----------------------------------------------------------------------------- signed messages
+
+TAG_COMPRESSED = 8
+TAG_ONE_PASS = 4
+TAG_LITERAL = 11
+#: a signed message's content is small (a simple-signing payload); cap what decompression may make
+MAX_MESSAGE = 4 * 1024 * 1024
+
+
+def _inflate(algo: int, body: bytes) -> bytes:
+    import bz2
+    import zlib
+    try:
+        if algo == 0:
+            return body
+        if algo in (1, 2):
+            d = zlib.decompressobj(-15 if algo == 1 else 15)
+            out = d.decompress(body, MAX_MESSAGE + 1)
+        elif algo == 3:
+            b = bz2.BZ2Decompressor()
+            out = b.decompress(body, MAX_MESSAGE + 1)
+        else:
+            raise OpenPGPError(f"Unsupported OpenPGP compression algorithm {algo}")
+    except (zlib.error, OSError, EOFError, ValueError) as e:
+        raise OpenPGPError(f"Corrupt compressed OpenPGP data: {e}") from None
+    if len(out) > MAX_MESSAGE:
+        raise OpenPGPError(f"Compressed OpenPGP data expands past {MAX_MESSAGE} bytes")
+    return out
+
+
+def open_signed_message(message: bytes) -> Tuple[bytes, List[SignaturePacket]]:
+    """The literal content and the signatures of an OpenPGP signed message (what
+    ``gpg --sign`` makes: optionally compressed one-pass signatures, one literal
+    data packet, the signatures), armored or binary. Exactly one literal packet
+    is allowed, so the signed bytes are never ambiguous."""
+    packets = list(iter_packets(dearmor(message)))
+    if len(packets) == 1 and packets[0].tag == TAG_COMPRESSED:
+        body = packets[0].body
+        if not body:
+            raise OpenPGPError("Empty compressed OpenPGP packet")
+        packets = list(iter_packets(_inflate(body[0], body[1:])))
+    literal: Optional[bytes] = None
+    sigs: List[SignaturePacket] = []
+    for p in packets:
+        if p.tag == TAG_LITERAL:
+            if literal is not None:
+                raise OpenPGPError("More than one literal data packet in a signed message")
+            if len(p.body) < 6 or len(p.body) < 6 + p.body[1]:
+                raise OpenPGPError("Literal data packet cut short")
+            literal = p.body[6 + p.body[1]:]
+        elif p.tag == TAG_SIGNATURE:
+            sigs.append(parse_signature(p.body, p.raw))
+        elif p.tag not in (TAG_ONE_PASS, TAG_MARKER):
+            raise OpenPGPError(f"Unexpected OpenPGP packet (tag {p.tag}) in a signed message")
+    if literal is None:
+        raise OpenPGPError("No literal data in the signed message")
+    if not sigs:
+        raise OpenPGPError("The OpenPGP message is not signed")
+    return literal, sigs
+
+
+def verify_message(message: bytes, keyring: Keyring,
+                   now: Optional[float] = None) -> Tuple[bytes, List[SignatureCheck]]:
+    """The content of a signed message and every signature on it checked against
+    ``keyring``; only binary-document signatures (type 0x00) can be valid, as
+    a text signature would need line-ending canonicalization of the content."""
+    literal, sigs = open_signed_message(message)
+    checks = []
+    for sig in sigs:
+        if sig.sig_type != SIG_BINARY:
+            checks.append(SignatureCheck(BAD, sig.issuer_key_id or "", sig.created, sig.algorithm,
+                                         message=f"signature type {sig.sig_type:#04x} is not a binary document",
+                                         now=time.time() if now is None else now))
+        else:
+            checks.append(check_signature(literal, sig, keyring, now))
+    return literal, checks
+
+
+def sign_message(data: bytes, key: Key, secret: SecretKey, created: Optional[int] = None) -> bytes:
+    """A binary signed message (one-pass signature, literal data, signature;
+    uncompressed), what ``gpg --sign --compress-level 0`` makes and gpgme reads."""
+    sig = sign_data(data, key, secret, created)
+    [p] = list(iter_packets(sig))
+    parsed = parse_signature(p.body, p.raw)
+    key_id = bytes.fromhex(key.fingerprint[-16:])
+    one_pass = bytes([3, SIG_BINARY, parsed.hash_algorithm, parsed.algorithm]) + key_id + b"\x01"
+    literal = b"b\x00" + (parsed.created or 0).to_bytes(4, "big") + data
+    return packet_bytes(TAG_ONE_PASS, one_pass) + packet_bytes(TAG_LITERAL, literal) + sig

@@ -1,12 +1,12 @@
-"""OpenPGP (GPG) signatures for ostreepy: the public face of :mod:`.pgpformat`
-plus the one piece of I/O it needs, reading a GnuPG home directory to sign.
+"""A GnuPG home directory read natively, for signing without a gpg binary.
 
-Verification is pure and lives in :mod:`.pgpformat` (re-exported here).
-Signing reads the homedir natively, no gpg binary: public keys from
+Design: the thin I/O layer over :mod:`ociclient.pgpformat`: public keys from
 ``pubring.kbx`` (keybox) or ``pubring.gpg``, secret keys from
-``private-keys-v1.d/*.key``, matched to a public key by their key material
-rather than by keygrip (a keygrip of an ECC key needs libgcrypt's curve
-tables; comparing the public point is exact and simple).
+``private-keys-v1.d/*.key`` (unprotected ones), matched to a public key by
+their key material rather than by keygrip (a keygrip of an ECC key needs
+libgcrypt's curve tables; comparing the public point is exact and simple).
+Used by ``ociclient copy --sign-by`` / ``standalone-sign`` and by ostreepy's
+commit and summary signing.
 """
 
 from __future__ import annotations
@@ -14,12 +14,8 @@ from __future__ import annotations
 import os
 from typing import List, Optional, Tuple
 
-from .pgpformat import (  # noqa: F401  (re-exported API)
-    BAD, EXPIRED_KEY, EXPIRED_SIG, MISSING_KEY, REVOKED_KEY, UNSUPPORTED, VALID, Certificate, Key, Keyring,
-    OpenPGPError, SecretKey, SignatureCheck, SignaturePacket, UserID, armor, check_signature, dearmor,
-    iter_packets, parse_gnupg_key_file, parse_keybox, parse_signature, require_valid, sign_data,
-    split_signatures, verify_detached,
-)
+from .pgpformat import (Certificate, Key, Keyring, OpenPGPError, SecretKey, SignaturePacket, parse_gnupg_key_file,
+                        parse_keybox, sign_data)
 
 MAX_KEY_FILE = 1024 * 1024
 
@@ -92,20 +88,8 @@ def signing_candidates(cert: Certificate, query: str, now: Optional[float] = Non
 def sign_detached(data: bytes, key_id: str, homedir: Optional[str] = None) -> bytes:
     """A binary v4 signature packet over ``data`` made with the secret key that
     ``key_id`` (key id, fingerprint or user ID) names in the GnuPG ``homedir``."""
-    keyring = homedir_keyring(homedir)
-    certs = keyring.select(key_id)
-    if not certs:
-        raise OpenPGPError(f'No public key for "{key_id}" in {homedir or default_homedir()}')
-    secrets, problems = homedir_secret_keys(homedir)
-    for cert in certs:
-        for key in signing_candidates(cert, key_id):
-            mine = tuple(m.lstrip(b"\0") for m in key.packet.material) if key.packet.algorithm in (1, 3) \
-                else key.packet.material
-            for sk in secrets:
-                if sk.public_material() == mine:
-                    return sign_data(data, key, sk)
-    why = ("; ".join(problems)) if problems else "no matching key in private-keys-v1.d"
-    raise OpenPGPError(f'No usable secret key for "{key_id}": {why}')
+    key, sk = find_secret(key_id, homedir)
+    return sign_data(data, key, sk)
 
 
 def signature_is_by(sig: SignaturePacket, key_id: str, homedir: Optional[str] = None) -> bool:
@@ -119,3 +103,22 @@ def signature_is_by(sig: SignaturePacket, key_id: str, homedir: Optional[str] = 
     issuer = sig.issuer_fingerprint or sig.issuer_key_id or ""
     hexq = key_id.upper().removeprefix("0X").rstrip("!")
     return bool(issuer) and (any(f.endswith(issuer) for f in fprs) or issuer.endswith(hexq[-16:]) and len(hexq) >= 8)
+
+
+def find_secret(key_id: str, homedir: Optional[str] = None) -> Tuple[Key, SecretKey]:
+    """The public signing key and its secret for ``key_id`` (key id, fingerprint
+    or user ID) in the GnuPG ``homedir``, chosen as gpg would."""
+    keyring = homedir_keyring(homedir)
+    certs = keyring.select(key_id)
+    if not certs:
+        raise OpenPGPError(f'No public key for "{key_id}" in {homedir or default_homedir()}')
+    secrets, problems = homedir_secret_keys(homedir)
+    for cert in certs:
+        for key in signing_candidates(cert, key_id):
+            mine = tuple(m.lstrip(b"\0") for m in key.packet.material) if key.packet.algorithm in (1, 3) \
+                else key.packet.material
+            for sk in secrets:
+                if sk.public_material() == mine:
+                    return key, sk
+    why = ("; ".join(problems)) if problems else "no matching key in private-keys-v1.d"
+    raise OpenPGPError(f'No usable secret key for "{key_id}": {why}')

@@ -1,0 +1,369 @@
+"""Where an image's signatures live, and reading and writing them.
+
+Design: configuration and naming are pure (:func:`parse_registries_d` for the
+YAML subset registries.d files use, :func:`lookaside_for` picking the most
+specific ``docker`` namespace, :func:`lookaside_url` naming
+``<base>/<repo>@<algo>=<hex>/signature-<n>`` as containers-image does); the
+I/O is a thin layer: ``dir:`` images keep ``signature-<n>`` files beside
+``manifest.json``; lookaside stores are read over ``file://`` or HTTP(S) and
+written (``lookaside-staging``, else ``lookaside``) only over ``file://``.
+Reading stops at the first missing index, as containers-image does.
+
+Signature blobs use containers-image's storage form: a simple signature is
+its OpenPGP bytes as they are; other kinds start with a NUL, their format
+name and a newline.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Tuple, Union
+
+import attrs
+
+from .errors import OciError
+from .fsutil import atomic_write
+from .policy import Signature
+from .reference import DirReference, DockerReference, ImageReference
+
+if TYPE_CHECKING:
+    from .image import Options
+
+DEFAULT_REGISTRIES_D = "/etc/containers/registries.d"
+MAX_SIGNATURES = 128
+MAX_SIGNATURE_BYTES = 4 * 1024 * 1024
+MAX_CONFIG = 1024 * 1024
+
+
+class RegistriesDError(OciError):
+    """A registries.d file that cannot be read or parsed."""
+
+
+# ----------------------------------------------------------------------------- registries.d
+
+YamlValue = Union[str, bool, Dict[str, "YamlValue"]]
+
+
+def _scalar(text: str, where: str) -> Union[str, bool]:
+    t = text.strip()
+    if t and t[0] in "\"'":
+        if len(t) < 2 or t[-1] != t[0]:
+            raise RegistriesDError(f"{where}: unterminated quoted string")
+        return t[1:-1]
+    if t in ("true", "True", "yes"):
+        return True
+    if t in ("false", "False", "no"):
+        return False
+    return t
+
+
+def parse_registries_d(text: str, name: str = "registries.d") -> Dict[str, YamlValue]:
+    """The block-mapping YAML subset registries.d files are written in
+    (nested ``key: value`` by indentation, comments, quoted scalars); anything
+    else is an error rather than a guess."""
+    root: Dict[str, YamlValue] = {}
+    stack: List[Tuple[int, Dict[str, YamlValue]]] = [(0, root)]
+    pending: Optional[Tuple[int, Dict[str, YamlValue], str]] = None
+    for n, line in enumerate(text.splitlines(), 1):
+        where = f"{name}:{n}"
+        body = re.sub(r"(^|\s)#.*$", "", line).rstrip()
+        if not body.strip() or body.strip() == "---":
+            continue
+        indent = len(body) - len(body.lstrip(" "))
+        if body[indent] == "\t":
+            raise RegistriesDError(f"{where}: tabs in indentation")
+        m = re.match(r"^\s*(.+?):(?:\s+(.*))?$", body)
+        if not m or body.lstrip().startswith("- "):
+            raise RegistriesDError(f"{where}: not a 'key: value' line")
+        if pending is not None:
+            pind, parent, pkey = pending
+            if indent > pind:
+                child: Dict[str, YamlValue] = {}
+                parent[pkey] = child
+                stack.append((indent, child))
+            pending = None
+        while indent < stack[-1][0]:
+            stack.pop()
+        if indent != stack[-1][0]:
+            raise RegistriesDError(f"{where}: bad indentation")
+        cur = stack[-1][1]
+        key = str(_scalar(m.group(1), where))
+        if key in cur:
+            raise RegistriesDError(f"{where}: duplicate key {key!r}")
+        if not m.group(2):
+            cur[key] = ""
+            pending = (indent, cur, key)
+        else:
+            cur[key] = _scalar(m.group(2), where)
+    return root
+
+
+@attrs.frozen
+class LookasideConfig:
+    """The signature storage settings of one registries.d namespace."""
+
+    lookaside: Optional[str] = None
+    lookaside_staging: Optional[str] = None
+    use_sigstore_attachments: bool = False
+
+
+_KEYS = {"lookaside": "lookaside", "sigstore": "lookaside", "lookaside-staging": "lookaside_staging",
+         "sigstore-staging": "lookaside_staging", "use-sigstore-attachments": "use_sigstore_attachments"}
+
+
+def _config(v: YamlValue, where: str) -> LookasideConfig:
+    if v == "":
+        return LookasideConfig()
+    if not isinstance(v, dict):
+        raise RegistriesDError(f"{where}: not a mapping")
+    kw: Dict[str, object] = {}
+    for k, x in v.items():
+        if k not in _KEYS:
+            raise RegistriesDError(f"{where}: unknown key {k!r}")
+        if _KEYS[k] == "use_sigstore_attachments":
+            if not isinstance(x, bool):
+                raise RegistriesDError(f"{where}: use-sigstore-attachments is not a boolean")
+        elif not isinstance(x, str) or not x:
+            raise RegistriesDError(f"{where}: {k} is not a URL")
+        kw[_KEYS[k]] = x
+    return LookasideConfig(**kw)  # type: ignore[arg-type]
+
+
+@attrs.frozen
+class RegistriesD:
+    """Every registries.d file merged: ``default-docker`` and the ``docker`` namespaces."""
+
+    default: LookasideConfig = LookasideConfig()
+    docker: Mapping[str, LookasideConfig] = attrs.field(factory=dict)
+
+    def lookaside_for(self, ref: DockerReference) -> LookasideConfig:
+        """The most specific ``docker`` namespace's settings, else ``default-docker``
+        (containers-image merges nothing across levels)."""
+        from .policy import policy_scopes
+        for scope in policy_scopes(ref):
+            if scope in self.docker:
+                return self.docker[scope]
+        return self.default
+
+
+def default_registries_d() -> str:
+    """The user's ``containers/registries.d`` under ``$XDG_CONFIG_HOME`` (or
+    ``~/.config``) if it exists, else /etc/containers/registries.d."""
+    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
+    user = os.path.join(xdg, "containers", "registries.d")
+    return user if os.path.isdir(user) else DEFAULT_REGISTRIES_D
+
+
+def load_registries_d(directory: Optional[str] = None) -> RegistriesD:
+    """Every ``*.yaml`` of ``directory`` (default /etc/containers/registries.d);
+    a namespace configured twice is an error, as in containers-image."""
+    d = directory or default_registries_d()
+    default: Optional[LookasideConfig] = None
+    docker: Dict[str, LookasideConfig] = {}
+    for path in sorted(glob.glob(os.path.join(d, "*.yaml"))):
+        try:
+            with open(path, "rb") as f:
+                raw = f.read(MAX_CONFIG + 1)
+        except OSError as e:
+            raise RegistriesDError(f"Cannot read {path}: {e.strerror}") from None
+        if len(raw) > MAX_CONFIG:
+            raise RegistriesDError(f"{path} is over {MAX_CONFIG} bytes")
+        try:
+            doc = parse_registries_d(raw.decode(), path)
+        except UnicodeDecodeError:
+            raise RegistriesDError(f"{path} is not UTF-8") from None
+        for k, v in doc.items():
+            if k == "default-docker":
+                if default is not None:
+                    raise RegistriesDError(f"{path}: default-docker configured more than once")
+                default = _config(v, f"{path} default-docker")
+            elif k == "docker":
+                if not isinstance(v, dict):
+                    raise RegistriesDError(f"{path}: docker is not a mapping")
+                for ns, c in v.items():
+                    if ns in docker:
+                        raise RegistriesDError(f"{path}: {ns} configured more than once")
+                    docker[ns] = _config(c, f"{path} docker[{ns!r}]")
+            else:
+                raise RegistriesDError(f"{path}: unknown key {k!r}")
+    return RegistriesD(default or LookasideConfig(), docker)
+
+
+def lookaside_url(base: str, ref: DockerReference, manifest_digest: str, index: int) -> str:
+    """``<base>/<repo>@<algo>=<hex>/signature-<index>`` (index from 1)."""
+    algo, _, hexpart = manifest_digest.partition(":")
+    return f"{base.rstrip('/')}/{ref.repository}@{algo}={hexpart}/signature-{index}"
+
+
+# ----------------------------------------------------------------------------- blobs
+
+SIGSTORE_FORMAT = "sigstore-json"
+
+
+def signature_from_blob(blob: bytes) -> Signature:
+    """A signature from containers-image's storage form (raw OpenPGP or NUL, format, newline, body)."""
+    if blob[:1] == b"\0":
+        head, nl, rest = blob[1:].partition(b"\n")
+        if not nl:
+            raise OciError("Invalid signature blob: no format line")
+        fmt = head.decode("ascii", "replace")
+        if fmt == "simple-signing":
+            return Signature("simple-signing", rest)
+        if fmt == SIGSTORE_FORMAT:
+            import base64
+            import json
+            try:
+                doc = json.loads(rest)
+                ann = doc.get("annotations") or {}
+                if not all(isinstance(k, str) and isinstance(v, str) for k, v in ann.items()):
+                    raise ValueError("annotations")
+                return Signature("sigstore", base64.b64decode(doc["payload"], validate=True),
+                                 tuple(sorted(ann.items())))
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+                raise OciError("Invalid sigstore signature blob") from None
+        raise OciError(f"Unsupported signature format {fmt!r}")
+    return Signature("simple-signing", blob)
+
+
+def signature_to_blob(sig: Signature) -> bytes:
+    """The storage form :func:`signature_from_blob` reads."""
+    if sig.kind == "simple-signing":
+        return sig.data
+    import base64
+    import json
+    from .sigstore import PAYLOAD_MEDIA_TYPE
+    body = json.dumps({"mimeType": PAYLOAD_MEDIA_TYPE, "payload": base64.b64encode(sig.data).decode(),
+                       "annotations": dict(sig.annotations)}, separators=(",", ":")).encode()
+    return b"\0" + SIGSTORE_FORMAT.encode() + b"\n" + body
+
+
+# ----------------------------------------------------------------------------- I/O
+
+def _read_file(path: str) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as f:
+            data = f.read(MAX_SIGNATURE_BYTES + 1)
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise OciError(f"Cannot read signature {path}: {e.strerror}") from None
+    if len(data) > MAX_SIGNATURE_BYTES:
+        raise OciError(f"Signature {path} is over {MAX_SIGNATURE_BYTES} bytes")
+    return data
+
+
+def _read_url(url: str) -> Optional[bytes]:
+    if url.startswith("file://"):
+        return _read_file(url[len("file://"):])
+    if not url.startswith(("http://", "https://")):
+        raise OciError(f"Unsupported lookaside URL scheme in {url}")
+    import requests
+    try:
+        r = requests.get(url, timeout=60, stream=True, allow_redirects=True)
+    except requests.RequestException as e:
+        raise OciError(f"Reading signature from {url}: {e}") from None
+    with r:
+        if r.status_code == 404:
+            return None
+        if r.status_code != 200:
+            raise OciError(f"Reading signature from {url}: status {r.status_code}")
+        data = r.raw.read(MAX_SIGNATURE_BYTES + 1, decode_content=True)
+    if len(data) > MAX_SIGNATURE_BYTES:
+        raise OciError(f"Signature {url} is over {MAX_SIGNATURE_BYTES} bytes")
+    return data
+
+
+def attachment_tag(manifest_digest: str) -> str:
+    """The tag cosign and containers-image keep an image's sigstore signatures under."""
+    algo, _, hexpart = manifest_digest.partition(":")
+    return f"{algo}-{hexpart}.sig"
+
+
+def read_attachments(ref: DockerReference, manifest_digest: str,
+                     options: Optional["Options"] = None) -> List[Signature]:
+    """The sigstore signatures in the ``sha256-<hex>.sig`` manifest of ``ref``'s repository."""
+    from . import mediatypes as mt
+    from .errors import NotFound
+    from .manifest import ImageManifest, parse_manifest
+    from .sigstore import PAYLOAD_MEDIA_TYPE
+    from .transports import open_source
+    out: List[Signature] = []
+    with open_source(ref.with_tag(attachment_tag(manifest_digest)), options) as src:
+        try:
+            data, mtype, _ = src.get_raw_manifest()
+        except NotFound:
+            return out
+        if mt.is_index(mtype):
+            raise OciError(f"sigstore attachments of {ref} are an index, not an image manifest")
+        m = parse_manifest(data, mtype)
+        assert isinstance(m, ImageManifest)
+        for layer in m.layers[:MAX_SIGNATURES]:
+            if layer.media_type != PAYLOAD_MEDIA_TYPE:
+                continue
+            if layer.size > MAX_SIGNATURE_BYTES:
+                raise OciError(f"sigstore payload of {layer.size} bytes is over {MAX_SIGNATURE_BYTES}")
+            with src.open_blob(layer) as f:
+                payload = f.read(MAX_SIGNATURE_BYTES + 1)
+            out.append(Signature("sigstore", payload, tuple(sorted(dict(layer.annotations).items()))))
+    return out
+
+
+def read_signatures(ref: ImageReference, manifest_digest: str, registries_d: Optional[RegistriesD] = None,
+                    options: Optional["Options"] = None) -> List[Signature]:
+    """The signatures stored for ``ref`` (whose manifest has ``manifest_digest``):
+    ``dir:`` files; for a registry the lookaside's, then (when registries.d
+    says use-sigstore-attachments) the sigstore attachments."""
+    out: List[Signature] = []
+    if isinstance(ref, DirReference):
+        for i in range(1, MAX_SIGNATURES + 1):
+            blob = _read_file(os.path.join(ref.path, f"signature-{i}"))
+            if blob is None:
+                break
+            out.append(signature_from_blob(blob))
+    elif isinstance(ref, DockerReference):
+        conf = (registries_d or RegistriesD()).lookaside_for(ref)
+        if conf.lookaside:
+            for i in range(1, MAX_SIGNATURES + 1):
+                blob = _read_url(lookaside_url(conf.lookaside, ref, manifest_digest, i))
+                if blob is None:
+                    break
+                out.append(signature_from_blob(blob))
+        if conf.use_sigstore_attachments:
+            out.extend(read_attachments(ref, manifest_digest, options))
+    return out
+
+
+def can_store_signatures(ref: ImageReference, registries_d: Optional[RegistriesD] = None,
+                         kinds: "frozenset[str]" = frozenset({"simple-signing"})) -> bool:
+    """Whether :func:`write_signatures` can put signatures of ``kinds`` where ``ref``
+    is read from (sigstore attachments are not written to registries yet)."""
+    if isinstance(ref, DirReference):
+        return True
+    if isinstance(ref, DockerReference):
+        conf = (registries_d or RegistriesD()).lookaside_for(ref)
+        target = conf.lookaside_staging or conf.lookaside
+        return bool(target and target.startswith("file://")) and kinds <= {"simple-signing"}
+    return False
+
+
+def write_signatures(ref: ImageReference, manifest_digest: str, sigs: List[Signature],
+                     registries_d: Optional[RegistriesD] = None) -> None:
+    """Store ``sigs`` (replacing what was there) where ``ref``'s reader will look."""
+    if isinstance(ref, DirReference):
+        paths = [os.path.join(ref.path, f"signature-{i}") for i in range(1, len(sigs) + 2)]
+    elif isinstance(ref, DockerReference) and can_store_signatures(ref, registries_d) \
+            and all(s.kind == "simple-signing" for s in sigs):
+        conf = (registries_d or RegistriesD()).lookaside_for(ref)
+        base = (conf.lookaside_staging or conf.lookaside or "")[len("file://"):]
+        paths = [lookaside_url(base, ref, manifest_digest, i) for i in range(1, len(sigs) + 2)]
+        os.makedirs(os.path.dirname(paths[0]), exist_ok=True)
+    else:
+        raise OciError(f"Pushing signatures to {ref} is not supported")
+    for p, s in zip(paths, sigs):
+        atomic_write(p, signature_to_blob(s))
+    try:
+        os.unlink(paths[len(sigs)])  # the reader stops at the first gap
+    except FileNotFoundError:
+        pass
