@@ -25,7 +25,9 @@ from ostreepy.remote.pull import pull_remote
 from ostreepy.store.objects import ObjectType
 from ostreepy.store.repo import Repo
 
-from .conftest import OSTREEPY, ostree, run, upstream_ostree
+import upstream_peer
+
+from .conftest import OSTREEPY, ostree, run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from remote.servers import NGINX, FaultProxy, Nginx, corrupt  # noqa: E402
@@ -277,10 +279,11 @@ def test_signed_superblock_checked_under_sign_verify(server, source, tmp_path):
             fsck_clean(dest)
 
 
+@upstream_peer.needs_upstream
 @pytest.mark.parametrize("start", ["scratch", "from"])
 def test_upstream_ostree_fetches_what_we_fetch(server, source, theirs, tmp_path, start):
     """ostree 2026.4 (no loose-object race): the very same files as our pull, no loose object."""
-    up = upstream_ostree()
+    up = upstream_peer.peer_bin("ostree")
     frm = source["from"] if start == "from" else ""
     got = {}
     for who in ("upstream", "ours"):
