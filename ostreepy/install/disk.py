@@ -78,7 +78,9 @@ def copy_into(disk: Path, part: gpt.GptPartition, src: Path,
                 os.pwrite(dfd, chunk, part.offset + off)
             off += len(chunk)
             if progress:
-                progress(off)
+                progress(min(off, size))
+        if progress:
+            progress(size)  # the tail was a hole: nothing left to copy
     finally:
         os.close(sfd)
         os.close(dfd)
