@@ -166,6 +166,38 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     _common(p, stateroot=True)
     p.set_defaults(func=cmd_rollback)
 
+    p = sub.add_parser("install", help="Install to a target filesystem")
+    isub = p.add_subparsers(dest="install_command", metavar="COMMAND")
+    q = isub.add_parser("to-filesystem", help="Install to a mounted (or folder) root filesystem")
+    q.add_argument("--source-imgref", required=True, help="Image to install (an ostree image reference or oci:...)")
+    q.add_argument("--target-imgref", help="Image reference written to the origin for later upgrades")
+    q.add_argument("--stateroot", default="default")
+    q.add_argument("--karg", action="append", default=[])
+    q.add_argument("--root-mount-spec")
+    q.add_argument("--boot-mount-spec")
+    q.add_argument("--root-ssh-authorized-keys")
+    q.add_argument("--replace", choices=("wipe", "alongside"))
+    q.add_argument("--skip-fetch-check", action="store_true")
+    q.add_argument("--generic-image", action="store_true")
+    q.add_argument("target", metavar="TARGET")
+    q.set_defaults(func=cmd_install_to_filesystem)
+
+
+def cmd_install_to_filesystem(args: argparse.Namespace) -> int:
+    from pathlib import Path
+    from ..install.tofs import install_to_filesystem
+    from .image import ostree_imgref
+    res = install_to_filesystem(Path(args.target), ostree_imgref(args.source_imgref),
+                                target_imgref=ostree_imgref(args.target_imgref) if args.target_imgref else None,
+                                stateroot=args.stateroot, kargs=args.karg, root_mount_spec=args.root_mount_spec,
+                                boot_mount_spec=args.boot_mount_spec,
+                                root_ssh_authorized_keys=(Path(args.root_ssh_authorized_keys)
+                                                          if args.root_ssh_authorized_keys else None),
+                                replace=args.replace)
+    print(f"Installed: {res.stateroot}/{res.deployment}")
+    print(f"Kernel arguments: {res.kargs}")
+    return 0
+
 
 # ---------------------------------------------------------------------- container image deploy
 

@@ -21,6 +21,8 @@ import attrs
 
 from ..errors import OstreeError
 
+__all__ = ["BuildConfigError", "UserSpec", "FilesystemSpec", "BuildConfig", "parse_config", "load_config", "parse_size"]
+
 
 class BuildConfigError(OstreeError):
     """A build configuration that cannot be read or used."""
@@ -28,6 +30,8 @@ class BuildConfigError(OstreeError):
 
 @attrs.frozen
 class UserSpec:
+    """A ``[[customizations.user]]``: its ``name``, SSH ``key`` and extra ``groups``."""
+
     name: str
     key: Optional[str] = None
     groups: Tuple[str, ...] = ()
@@ -35,17 +39,22 @@ class UserSpec:
 
 @attrs.frozen
 class FilesystemSpec:
+    """A ``[[customizations.filesystem]]``: ``minsize`` bytes for ``mountpoint``."""
+
     mountpoint: str
     minsize: int
 
 
 @attrs.frozen
 class BuildConfig:
+    """A parsed config.toml: users, filesystem sizes, extra kernel arguments."""
+
     users: Tuple[UserSpec, ...] = ()
     filesystems: Tuple[FilesystemSpec, ...] = ()
     kargs: Tuple[str, ...] = ()
 
     def min_size(self, mountpoint: str) -> int:
+        """The largest ``minsize`` asked for ``mountpoint`` (0: none)."""
         return max((f.minsize for f in self.filesystems if f.mountpoint == mountpoint), default=0)
 
     def apply(self, sysroot: Path, deployment: Path, stateroot: str) -> None:
@@ -103,6 +112,7 @@ def _size(v: object, where: str) -> int:
 
 
 def parse_config(data: bytes, where: str = "config") -> BuildConfig:
+    """A config.toml's bytes; ``where`` names it in errors."""
     try:
         doc = tomllib.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
@@ -140,6 +150,7 @@ def parse_config(data: bytes, where: str = "config") -> BuildConfig:
 
 
 def load_config(path: Path) -> BuildConfig:
+    """:func:`parse_config` of the file at ``path``."""
     try:
         data = Path(path).read_bytes()
     except OSError as e:

@@ -15,6 +15,8 @@ from typing import Callable, Optional
 from ..errors import OstreeError
 from . import gpt
 
+__all__ = ["disk_size", "write_gpt", "read_gpt", "copy_into"]
+
 CHUNK = 4 * 1024 * 1024
 
 
@@ -44,6 +46,7 @@ def write_gpt(path: Path, table: gpt.GptTable, mbr: Optional[bytes] = None) -> N
 
 
 def read_gpt(path: Path) -> gpt.GptTable:
+    """The GPT of a disk file or device, both copies checked (:func:`gpt.decode`)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         size = os.lseek(fd, 0, os.SEEK_END)

@@ -26,6 +26,9 @@ import attrs
 
 from ..errors import OstreeError
 
+__all__ = ["GptError", "GptPartition", "GptTable", "GptBytes", "PartitionSpec", "encode", "decode", "layout",
+           "bootc_layout", "protective_mbr", "ReadAt"]
+
 SECTOR = 512
 MIB = 1024 * 1024
 ENTRY_SIZE = 128

@@ -41,6 +41,8 @@ from .config import BuildConfig
 from .disk import copy_into, write_gpt
 from .owners import fix_owners
 
+__all__ = ["ImageBuildError", "ImageBuildResult", "build_image", "grub_config", "tree_usage"]
+
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 ESP_SIZE = 512 * MIB
@@ -228,7 +230,7 @@ def build_image(imgref: str, outdir: Path, *, image_type: str = "raw", size: Opt
         os.rename(sr_path / "boot", boot_tree)
         (sr_path / "boot").mkdir()
         (boot_tree / "grub").mkdir(exist_ok=True)
-        (boot_tree / "grub/grub.cfg").write_text(grub_config_for(boot_tree, boot_uuid))
+        (boot_tree / "grub/grub.cfg").write_text(_grub_config_for(boot_tree, boot_uuid))
         early = staging / "early.cfg"
         early.write_text(_grub_early_config(boot_uuid))
         efi = staging / "BOOTX64.EFI"
@@ -305,7 +307,7 @@ def build_image(imgref: str, outdir: Path, *, image_type: str = "raw", size: Opt
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def grub_config_for(boot_tree: Path, boot_uuid: uuid.UUID) -> str:
+def _grub_config_for(boot_tree: Path, boot_uuid: uuid.UUID) -> str:
     """:func:`grub_config` for a /boot tree moved out of its sysroot."""
     # read_bootversion looks at <sysroot>/boot/loader; give it a view of the moved tree
     view = boot_tree.parent / ".grubview"

@@ -28,6 +28,8 @@ from typing import Iterator, List
 from ..errors import OstreeError
 from ..store.objects import BAREUSER_XATTR, bareuser_meta_parse
 
+__all__ = ["OwnerFixError", "debugfs_commands", "fix_owners"]
+
 
 class OwnerFixError(OstreeError):
     """The staging tree holds a name debugfs cannot be given, or debugfs failed."""
