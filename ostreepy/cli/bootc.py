@@ -181,6 +181,22 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     q.add_argument("--generic-image", action="store_true")
     q.add_argument("target", metavar="TARGET")
     q.set_defaults(func=cmd_install_to_filesystem)
+    q = isub.add_parser("to-disk", help="Partition a disk (or an image file) and install to it")
+    q.add_argument("--source-imgref", required=True)
+    q.add_argument("--target-imgref")
+    q.add_argument("--stateroot", default="default")
+    q.add_argument("--karg", action="append", default=[])
+    q.add_argument("--root-ssh-authorized-keys")
+    q.add_argument("--via-loopback", action="store_true")
+    q.add_argument("--wipe", action="store_true")
+    q.add_argument("--filesystem", default="ext4")
+    q.add_argument("--root-size")
+    q.add_argument("--size", help="Size of the image file to create (with --via-loopback)")
+    q.add_argument("--bootloader", default="grub")
+    q.add_argument("--skip-fetch-check", action="store_true")
+    q.add_argument("--generic-image", action="store_true")
+    q.add_argument("device", metavar="DEVICE_OR_FILE")
+    q.set_defaults(func=cmd_install_to_disk)
 
 
 def cmd_install_to_filesystem(args: argparse.Namespace) -> int:
@@ -194,6 +210,24 @@ def cmd_install_to_filesystem(args: argparse.Namespace) -> int:
                                 root_ssh_authorized_keys=(Path(args.root_ssh_authorized_keys)
                                                           if args.root_ssh_authorized_keys else None),
                                 replace=args.replace)
+    print(f"Installed: {res.stateroot}/{res.deployment}")
+    print(f"Kernel arguments: {res.kargs}")
+    return 0
+
+
+def cmd_install_to_disk(args: argparse.Namespace) -> int:
+    from pathlib import Path
+    from ..install.config import parse_size
+    from ..install.todisk import install_to_disk
+    from .image import ostree_imgref
+    res = install_to_disk(Path(args.device), ostree_imgref(args.source_imgref), via_loopback=args.via_loopback,
+                          wipe=args.wipe, filesystem=args.filesystem,
+                          root_size=parse_size(args.root_size) if args.root_size else None,
+                          bootloader=args.bootloader, size=parse_size(args.size) if args.size else None,
+                          target_imgref=ostree_imgref(args.target_imgref) if args.target_imgref else None,
+                          stateroot=args.stateroot, kargs=args.karg,
+                          root_ssh_authorized_keys=(Path(args.root_ssh_authorized_keys)
+                                                    if args.root_ssh_authorized_keys else None))
     print(f"Installed: {res.stateroot}/{res.deployment}")
     print(f"Kernel arguments: {res.kargs}")
     return 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import tomllib
 import uuid
 from pathlib import Path
@@ -28,7 +29,7 @@ import attrs
 from ..errors import OstreeError
 from ..progress import ProgressCallback
 
-__all__ = ["InstallError", "InstallResult", "install_to_filesystem", "install_config_kargs"]
+__all__ = ["InstallError", "InstallResult", "install_to_filesystem", "install_config_kargs", "make_grub_efi"]
 
 # what a freshly made filesystem (and its mounted /boot and ESP) may already hold
 _EMPTY_OK = {"lost+found", "boot", "efi"}
@@ -181,15 +182,19 @@ def _is_uuid(text: str) -> bool:
 
 
 def _install_grub_efi(target: Path, deployment: Path, boot_id: str, boot_separate: bool) -> None:
-    from .image import GRUB_MODULES, _grub_modules_dir, _run, _which
-    prefix = "/grub" if boot_separate else "/boot/grub"
-    early = target / "boot/efi/.early.cfg"
-    early.write_text(f"search --no-floppy --fs-uuid --set=root {boot_id}\nset prefix=($root){prefix}\n"
-                     f"configfile ($root){prefix}/grub.cfg\n")
     out = target / "boot/efi/EFI/BOOT"
     out.mkdir(parents=True, exist_ok=True)
-    try:
+    make_grub_efi(out / "BOOTX64.EFI", deployment, boot_id, boot_separate)
+
+
+def make_grub_efi(dest: Path, deployment: Path, boot_id: str, boot_separate: bool) -> None:
+    """GRUB EFI packed from the deployment's modules, with an early config that
+    finds /boot by filesystem UUID and loads its grub.cfg."""
+    from .image import GRUB_MODULES, _grub_modules_dir, _run, _which
+    prefix = "/grub" if boot_separate else "/boot/grub"
+    with tempfile.TemporaryDirectory(prefix="grub-early-") as tmp:
+        early = Path(tmp) / "early.cfg"
+        early.write_text(f"search --no-floppy --fs-uuid --set=root {boot_id}\nset prefix=($root){prefix}\n"
+                         f"configfile ($root){prefix}/grub.cfg\n")
         _run(_which("grub-mkimage"), "-O", "x86_64-efi", "-d", str(_grub_modules_dir(deployment)), "-p", prefix,
-             "-c", str(early), "-o", str(out / "BOOTX64.EFI"), *GRUB_MODULES)
-    finally:
-        early.unlink()
+             "-c", str(early), "-o", str(dest), *GRUB_MODULES)

@@ -71,3 +71,32 @@ def test_to_filesystem_needs_a_root_spec(target: Path) -> None:
     r = ours("bootc", "install", "to-filesystem", f"--source-imgref=oci:{EXAMPLE}:v1", str(target), check=False)
     assert r.returncode == 1 and "--root-mount-spec" in r.stderr
     assert list(target.iterdir()) == []
+
+
+@pytest.mark.skipif(__import__("os").geteuid() != 0, reason="to-disk --via-loopback needs root (loop devices)")
+def test_to_disk_via_loopback(target: Path) -> None:
+    from ostreepy.install.disk import read_gpt
+    from .test_image import extract, run
+    disk = target / "disk.raw"
+    out = ours("bootc", "install", "to-disk", "--via-loopback", "--size=4G", f"--source-imgref=oci:{EXAMPLE}:v1",
+               "--target-imgref=quay.io/example/os:v1", str(disk)).stdout
+    assert "No problems found" in run("sgdisk", "--verify", str(disk)).stdout
+    _, esp, boot, root = read_gpt(disk).partitions
+    assert run("fsck.vfat", "-n", str(extract(disk, esp, target / "esp"))).returncode == 0
+    assert "BOOTX64  EFI" in run("mdir", "-i", str(target / "esp"), "::/EFI/BOOT").stdout
+    for part, name in ((boot, "boot"), (root, "root")):
+        assert run("e2fsck", "-fn", str(extract(disk, part, target / name))).returncode == 0
+    root_uuid = run("blkid", "-o", "value", "-s", "UUID", str(target / "root")).stdout.strip()
+    assert f"root=UUID={root_uuid} rw" in out
+    cfg = run("debugfs", "-R", "cat /grub/grub.cfg", str(target / "boot")).stdout
+    assert "linux /ostree/default-" in cfg  # /boot is its own filesystem: no prefix
+    # a second run refuses before writing anything
+    def head() -> bytes:
+        with open(disk, "rb") as f:
+            return f.read(34 * 512)
+    before = head()
+    r = ours("bootc", "install", "to-disk", "--via-loopback", f"--source-imgref=oci:{EXAMPLE}:v1", str(disk),
+             check=False)
+    assert r.returncode == 1 and "--wipe" in r.stderr
+    assert head() == before
+    assert str(disk) not in run("losetup", "-a").stdout
