@@ -27,7 +27,7 @@ import attrs
 from ..errors import OstreeError
 
 __all__ = ["GptError", "GptPartition", "GptTable", "GptBytes", "PartitionSpec", "encode", "decode", "layout",
-           "bootc_layout", "protective_mbr", "ReadAt"]
+           "bootc_layout", "protective_mbr"]
 
 SECTOR = 512
 MIB = 1024 * 1024
