@@ -32,14 +32,14 @@ __all__ = ["OwnerFixError", "debugfs_commands", "fix_owners"]
 
 
 class OwnerFixError(OstreeError):
-    """The staging tree holds a name debugfs cannot be given, or debugfs failed."""
+    """The staging tree holds a name debugfs cannot be given (a newline), or debugfs failed."""
 
 
 def _q(rel: str) -> str:
-    if '"' in rel or "\n" in rel or "\\" in rel:
-        raise OwnerFixError(f"cannot set the owner of {rel!r} in the image: name with a quote, "
-                            "backslash or newline")
-    return f'"/{rel}"' if rel else '"/"'
+    # debugfs (libss) reads "..." with "" for a quote and backslashes as they are
+    if "\n" in rel:
+        raise OwnerFixError(f"cannot set the owner of {rel!r} in the image: name with a newline")
+    return '"/' + rel.replace('"', '""') + '"'
 
 
 def debugfs_commands(tree: Path, xattr_dir: Path) -> Iterator[str]:
@@ -94,9 +94,9 @@ def debugfs_commands(tree: Path, xattr_dir: Path) -> Iterator[str]:
 
 
 def _q_rel(target: str) -> str:
-    if '"' in target or "\n" in target or "\\" in target:
+    if "\n" in target:
         raise OwnerFixError(f"symlink target {target!r} cannot be given to debugfs")
-    return f'"{target}"'
+    return '"' + target.replace('"', '""') + '"'
 
 
 def fix_owners(debugfs: str, image: Path, tree: Path) -> int:

@@ -228,3 +228,32 @@ def test_config_errors() -> None:
                      (b'[customizations\n', "config")):
         with pytest.raises(BuildConfigError, match=msg):
             parse_config(bad)
+
+
+def test_owner_fixup_odd_names_and_bare_user_objects(work: Path) -> None:
+    """systemd unit names carry backslashes (``system-systemd\\x2dcryptsetup.slice``); a
+    bare-user object's real owner, mode and symlink-ness land in the image."""
+    from ostreepy.install.owners import fix_owners
+    from ostreepy.store.objects import BAREUSER_XATTR, bareuser_meta_serialize
+    tree = work / "t"
+    (tree / "d").mkdir(parents=True)
+    (tree / "d" / "a\\x2db.slice").write_text("x")
+    (tree / "d" / 'q"q').write_text("y")
+    obj = tree / "d" / "obj.file"
+    obj.write_text("z")
+    os.setxattr(obj, BAREUSER_XATTR, bareuser_meta_serialize(7, 8, 0o100750, ((b"user.k\0", b"v"),)))
+    link = tree / "d" / "link.file"
+    link.write_bytes(b"../target\0")
+    os.setxattr(link, BAREUSER_XATTR, bareuser_meta_serialize(0, 0, 0o120777, ()))
+    img = work / "fs.img"
+    with open(img, "wb") as f:
+        f.truncate(16 * MIB)
+    run("mkfs.ext4", "-q", "-d", str(tree), str(img))
+    fix_owners("debugfs", img, tree)
+    ls = debugfs(img, "ls -l /d")
+    assert "100644 (1)      0      0" in ls  # the odd names: root's
+    assert "100750 (1)      7      8" in ls
+    assert "120777" in ls
+    assert debugfs(img, "stat /d/link.file").count("../target") == 1
+    ea = run("debugfs", "-R", "ea_list /d/obj.file", str(img)).stdout
+    assert "user.k" in ea and "ostreemeta" not in ea
