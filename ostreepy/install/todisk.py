@@ -107,10 +107,10 @@ def install_to_disk(device: Path, source_imgref: str, *, via_loopback: bool = Fa
         _run(_which("mkfs.vfat"), "-F", "32", "-n", "EFI-SYSTEM", parts[1])
         _run(_which("mkfs.ext4"), "-q", "-F", "-U", str(boot_uuid), "-L", "boot", parts[2])
         _run(_which("mkfs.ext4"), "-q", "-F", "-U", str(root_uuid), "-L", "root", parts[3])
-        for part, sub in ((parts[3], ""), (parts[2], "boot")):
+        for node, sub in ((parts[3], ""), (parts[2], "boot")):
             p = mnt / sub
             p.mkdir(exist_ok=True)
-            _run("mount", part, str(p))
+            _run("mount", node, str(p))
             mounted.append(p)
         res = install_to_filesystem(mnt, source_imgref, target_imgref=target_imgref, stateroot=stateroot,
                                     kargs=kargs, root_mount_spec=f"UUID={root_uuid}",

@@ -86,13 +86,13 @@ def _check_empty(target: Path, replace: Optional[str]) -> None:
         raise InstallError(f"{target} is not empty ({', '.join(extra[:5])}): "
                            "use --replace=wipe or --replace=alongside")
     if extra and replace == "wipe":
-        for sub in (target / "boot/efi", target / "boot", target):
-            if not sub.is_dir():
+        for top in (target / "boot/efi", target / "boot", target):
+            if not top.is_dir():
                 continue
-            for n in os.listdir(sub):
+            for n in os.listdir(top):
                 if n in _EMPTY_OK:
                     continue
-                p = sub / n
+                p = top / n
                 if p.is_dir() and not p.is_symlink():
                     subprocess.run(["chattr", "-R", "-i", str(p)], capture_output=True)
                     shutil.rmtree(p)
