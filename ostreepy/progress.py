@@ -111,6 +111,12 @@ The events, by operation:
    * - static delta generate
      - :class:`Message`
      - the lines ``ostree static-delta generate`` prints on stderr
+   * - image build (install)
+     - :class:`ImageBuildStage`
+     - a stage of the disk image build starts
+   * -
+     - :class:`ImageBuildBytes`
+     - bytes of a filesystem image copied into its partition
 
 Upgrading from the old ``ProgressEvent(kind, fields)``: the kinds map as
 ``file`` -> :class:`FileWritten` (commit) or :class:`FileCheckedOut`
@@ -495,6 +501,29 @@ class DeltaPartApplied(ProgressEvent):
     skipped: bool
 
 
+# ------------------------------------------------------------------ image build (install)
+
+
+@attrs.frozen
+class ImageBuildStage(ProgressEvent):
+    """Image build: stage ``index`` of ``total`` starts: ``deploy``, ``grub``,
+    ``root-fs``, ``boot-fs``, ``esp``, ``partition``, then ``convert`` (qcow2)."""
+
+    stage: str
+    index: int
+    total: int
+
+
+@attrs.frozen
+class ImageBuildBytes(ProgressEvent):
+    """Image build: ``done`` of ``total`` bytes of a filesystem image copied
+    into ``partition`` of the disk."""
+
+    partition: str
+    done: int
+    total: int
+
+
 __all__ = [
     "ProgressEvent", "ProgressCallback", "emit", "serialized",
     "FileWritten", "FileCheckedOut", "FsckStarted", "ObjectChecked", "ObjectPruned",
@@ -503,3 +532,4 @@ __all__ = [
     "DeploymentCheckoutStarted", "KernelInstallStarted", "Message",
     "PullStarted", "ObjectFetched", "PullProgress", "PullDone", "DeltaPartApplied",
 ]
+__all__ += ["ImageBuildStage", "ImageBuildBytes"]

@@ -20,6 +20,12 @@ PACKAGES=(
     openssl
     python3
     python3-venv
+    gdisk             # sgdisk --verify: our GPT tables
+    fdisk             # sfdisk --dump: our GPT tables
+    mtools            # mformat/mcopy: the ESP of a disk image, without mounting
+    dosfstools        # fsck.vfat on the ESP
+    qemu-utils        # qemu-img: qcow2 disk images
+    grub-efi-amd64-bin  # GRUB EFI modules when an image ships none
 )
 
 missing=()

@@ -172,6 +172,72 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     _common(p, stateroot=True)
     p.set_defaults(func=cmd_rollback)
 
+    p = sub.add_parser("install", help="Install to a target filesystem")
+    isub = p.add_subparsers(dest="install_command", metavar="COMMAND")
+    q = isub.add_parser("to-filesystem", help="Install to a mounted (or folder) root filesystem")
+    q.add_argument("--source-imgref", required=True, help="Image to install (an ostree image reference or oci:...)")
+    q.add_argument("--target-imgref", help="Image reference written to the origin for later upgrades")
+    q.add_argument("--stateroot", default="default")
+    q.add_argument("--karg", action="append", default=[])
+    q.add_argument("--root-mount-spec")
+    q.add_argument("--boot-mount-spec")
+    q.add_argument("--root-ssh-authorized-keys")
+    q.add_argument("--replace", choices=("wipe", "alongside"))
+    q.add_argument("--skip-fetch-check", action="store_true")
+    q.add_argument("--generic-image", action="store_true")
+    q.add_argument("target", metavar="TARGET")
+    q.set_defaults(func=cmd_install_to_filesystem)
+    q = isub.add_parser("to-disk", help="Partition a disk (or an image file) and install to it")
+    q.add_argument("--source-imgref", required=True)
+    q.add_argument("--target-imgref")
+    q.add_argument("--stateroot", default="default")
+    q.add_argument("--karg", action="append", default=[])
+    q.add_argument("--root-ssh-authorized-keys")
+    q.add_argument("--via-loopback", action="store_true")
+    q.add_argument("--wipe", action="store_true")
+    q.add_argument("--filesystem", default="ext4")
+    q.add_argument("--root-size")
+    q.add_argument("--size", help="Size of the image file to create (with --via-loopback)")
+    q.add_argument("--bootloader", default="grub")
+    q.add_argument("--skip-fetch-check", action="store_true")
+    q.add_argument("--generic-image", action="store_true")
+    q.add_argument("device", metavar="DEVICE_OR_FILE")
+    q.set_defaults(func=cmd_install_to_disk)
+
+
+def cmd_install_to_filesystem(args: argparse.Namespace) -> int:
+    from pathlib import Path
+    from ..install.tofs import install_to_filesystem
+    from .image import ostree_imgref
+    res = install_to_filesystem(Path(args.target), ostree_imgref(args.source_imgref),
+                                target_imgref=ostree_imgref(args.target_imgref) if args.target_imgref else None,
+                                stateroot=args.stateroot, kargs=args.karg, root_mount_spec=args.root_mount_spec,
+                                boot_mount_spec=args.boot_mount_spec,
+                                root_ssh_authorized_keys=(Path(args.root_ssh_authorized_keys)
+                                                          if args.root_ssh_authorized_keys else None),
+                                replace=args.replace)
+    print(f"Installed: {res.stateroot}/{res.deployment}")
+    print(f"Kernel arguments: {res.kargs}")
+    return 0
+
+
+def cmd_install_to_disk(args: argparse.Namespace) -> int:
+    from pathlib import Path
+    from ..install.config import parse_size
+    from ..install.todisk import install_to_disk
+    from .image import ostree_imgref
+    res = install_to_disk(Path(args.device), ostree_imgref(args.source_imgref), via_loopback=args.via_loopback,
+                          wipe=args.wipe, filesystem=args.filesystem,
+                          root_size=parse_size(args.root_size) if args.root_size else None,
+                          bootloader=args.bootloader, size=parse_size(args.size) if args.size else None,
+                          target_imgref=ostree_imgref(args.target_imgref) if args.target_imgref else None,
+                          stateroot=args.stateroot, kargs=args.karg,
+                          root_ssh_authorized_keys=(Path(args.root_ssh_authorized_keys)
+                                                    if args.root_ssh_authorized_keys else None))
+    print(f"Installed: {res.stateroot}/{res.deployment}")
+    print(f"Kernel arguments: {res.kargs}")
+    return 0
+
 
 # ---------------------------------------------------------------------- container image deploy
 

@@ -315,13 +315,15 @@ class _VersionAction(argparse.Action):
 
 _EXTRA_COMMANDS = {"admin": "ostreepy.cli.admin", "container": "ostreepy.cli.container",
                    "bootc": "ostreepy.cli.bootc", "remote": "ostreepy.cli.remote",
-                   "composefs": "ostreepy.cli.composefs", "static-delta": "ostreepy.cli.delta"}
+                   "composefs": "ostreepy.cli.composefs", "static-delta": "ostreepy.cli.delta",
+                   "image": "ostreepy.cli.image"}
 _EXTRA_HELP = {"admin": "Commands for managing a host system booted with ostree",
                "remote": "Remote commands that may involve internet access",
                "container": "Import and export container images",
                "bootc": "Deploy and update a host from bootable container images",
                "composefs": "Create and inspect composefs images",
-               "static-delta": "Static delta related commands"}
+               "static-delta": "Static delta related commands",
+               "image": "Build disk images from bootable container images"}
 
 
 def _register_extras(argv: Optional[Sequence[str]] = None) -> None:

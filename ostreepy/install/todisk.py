@@ -1,0 +1,137 @@
+"""``bootc install to-disk``: partition a disk as bootc does on x86_64 (GPT from
+:mod:`ostreepy.install.gpt`: BIOS boot 1 MiB, ESP 512 MiB, /boot 1 GiB, root
+the rest or ``--root-size``), make the filesystems with the chosen UUIDs,
+mount them under a private folder and run
+:func:`ostreepy.install.tofs.install_to_filesystem` on them.
+
+A regular file is attached with ``losetup --partscan`` (``--via-loopback``);
+without root, where loop devices cannot be made, a regular file is built by
+:func:`ostreepy.install.image.build_image` instead, without mounting.
+
+Refusals come first: a device that is mounted (itself or a partition), a disk
+that already holds data in its first MiB without ``--wipe``, a size too small.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+from ..progress import ProgressCallback
+from . import gpt
+from .disk import disk_size, write_gpt
+from .image import _run, _which
+from .tofs import InstallError, InstallResult, install_to_filesystem, make_grub_efi
+
+__all__ = ["install_to_disk"]
+
+MIB = 1024 * 1024
+
+
+def _mounted_sources() -> List[str]:
+    with open("/proc/self/mounts") as f:
+        return [ln.split()[0] for ln in f]
+
+
+def _check_unused(dev: Path, wipe: bool) -> None:
+    real = os.path.realpath(dev)
+    for src in _mounted_sources():
+        if src == real or (src.startswith(real) and src[len(real):].lstrip("p").isdigit()):
+            raise InstallError(f"{dev} is mounted ({src}): unmount it first")
+    with open(dev, "rb") as f:
+        head = f.read(MIB)
+    if head.strip(b"\0") and not wipe:
+        raise InstallError(f"{dev} is not empty (it has a partition table or data): use --wipe")
+
+
+def install_to_disk(device: Path, source_imgref: str, *, via_loopback: bool = False, wipe: bool = False,
+                    filesystem: str = "ext4", root_size: Optional[int] = None, bootloader: str = "grub",
+                    size: Optional[int] = None, target_imgref: Optional[str] = None,
+                    stateroot: str = "default", kargs: Sequence[str] = (),
+                    root_ssh_authorized_keys: Optional[Path] = None,
+                    progress: Optional[ProgressCallback] = None) -> InstallResult:
+    """Install ``source_imgref`` onto ``device`` (a block device, or a regular
+    file with ``via_loopback``; ``size`` makes or grows the file)."""
+    if filesystem != "ext4":
+        raise InstallError(f"--filesystem={filesystem}: only ext4 is supported")
+    if bootloader != "grub":
+        raise InstallError(f"--bootloader={bootloader}: only grub is supported")
+    device = Path(device)
+    if device.exists() and stat.S_ISREG(os.stat(device).st_mode) or not device.exists():
+        if not via_loopback:
+            raise InstallError(f"{device} is a regular file: use --via-loopback")
+        if not device.exists():
+            if size is None:
+                raise InstallError(f"{device} does not exist: give its size")
+            with open(device, "wb") as f:
+                f.truncate(size)
+        elif size is not None and device.stat().st_size < size:
+            os.truncate(device, size)
+    _check_unused(device, wipe)
+    if os.geteuid() != 0:
+        raise InstallError("to-disk needs root (loop devices, mounts); without root use "
+                           "'ostreepy image build', which needs neither")
+    total = disk_size(device) // MIB * MIB
+    table = gpt.bootc_layout(total, root_size=root_size)
+    bios, esp, boot, root = table.partitions
+    boot_uuid, root_uuid = uuid.uuid4(), uuid.uuid4()
+    if stat.S_ISREG(os.stat(device).st_mode):
+        if total != os.stat(device).st_size:
+            os.truncate(device, total)
+    # the old table's copies are overwritten together (primary and backup)
+    with open(device, "r+b") as f:
+        f.write(bytes(MIB))
+    write_gpt(device, table)
+    loops: List[str] = []
+    if stat.S_ISREG(os.stat(device).st_mode):
+        # one loop device per partition, by offset: partition nodes of a
+        # --partscan loop need udev, which a container or chroot may lack
+        for part in (esp, boot, root):
+            loops.append(subprocess.run(["losetup", "--find", "--show", f"--offset={part.offset}",
+                                         f"--sizelimit={part.size}", str(device)], capture_output=True, text=True,
+                                        check=True).stdout.strip())
+        parts = [""] + loops
+    else:
+        dev = str(device)
+        subprocess.run(["partx", "-u", dev], capture_output=True)
+        sep = "p" if dev[-1].isdigit() else ""
+        parts = [f"{dev}{sep}{i}" for i in range(1, 5)]
+    mnt = Path(tempfile.mkdtemp(prefix="bootc-install-"))
+    mounted: List[Path] = []
+    try:
+        _run(_which("mkfs.vfat"), "-F", "32", "-n", "EFI-SYSTEM", parts[1])
+        _run(_which("mkfs.ext4"), "-q", "-F", "-U", str(boot_uuid), "-L", "boot", parts[2])
+        _run(_which("mkfs.ext4"), "-q", "-F", "-U", str(root_uuid), "-L", "root", parts[3])
+        for node, sub in ((parts[3], ""), (parts[2], "boot")):
+            p = mnt / sub
+            p.mkdir(exist_ok=True)
+            _run("mount", node, str(p))
+            mounted.append(p)
+        res = install_to_filesystem(mnt, source_imgref, target_imgref=target_imgref, stateroot=stateroot,
+                                    kargs=kargs, root_mount_spec=f"UUID={root_uuid}",
+                                    boot_mount_spec=f"UUID={boot_uuid}",
+                                    root_ssh_authorized_keys=root_ssh_authorized_keys, progress=progress)
+        # the ESP is filled with mtools, not mounted: vfat may be missing from the kernel
+        efi = mnt.parent / f"{mnt.name}.BOOTX64.EFI"
+        try:
+            make_grub_efi(efi, mnt / "ostree/deploy" / stateroot / "deploy" / res.deployment, str(boot_uuid), True)
+            _run(_which("mmd"), "-i", parts[1], "::/EFI", "::/EFI/BOOT")
+            _run(_which("mcopy"), "-i", parts[1], str(efi), "::/EFI/BOOT/BOOTX64.EFI")
+        finally:
+            efi.unlink(missing_ok=True)
+        return res
+    finally:
+        for p in reversed(mounted):
+            subprocess.run(["chattr", "-i", str(p)], capture_output=True)
+            subprocess.run(["umount", str(p)], capture_output=True)
+        for lo in loops:
+            subprocess.run(["losetup", "-d", lo], capture_output=True)
+        try:
+            mnt.rmdir()
+        except OSError:
+            pass

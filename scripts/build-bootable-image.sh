@@ -1,0 +1,51 @@
+#!/bin/bash
+# Builds a small real bootable Debian 12 image as an OCI layout, for the QEMU
+# boot test of `ostreepy image build` (tests/install/test_boot.py): Debian's
+# kernel, dracut with ostree-boot's module (ostree-prepare-root in the
+# initramfs), systemd, and a unit that prints a marker naming the booted
+# deployment on the serial console, then powers off. Needs root (chroot) and
+# the Debian mirror; about 3-5 minutes. Usage: build-bootable-image.sh OUTDIR
+# (OUTDIR/oci is the layout, tag "latest"; OUTDIR/done marks a finished build).
+set -euo pipefail
+OUT=$(realpath -m "$1")
+[ -e "$OUT/done" ] && exit 0
+PY=${PYTHON:-python3}
+rm -rf "$OUT"; mkdir -p "$OUT"
+T="$OUT/tree"
+debootstrap --variant=minbase --include=systemd-sysv,udev,kmod bookworm "$T" >"$OUT/debootstrap.log" 2>&1
+cp /etc/resolv.conf "$T/etc/resolv.conf"
+for d in proc sys dev; do mount --bind /$d "$T/$d"; done
+trap 'for d in dev sys proc; do umount "$T/$d" 2>/dev/null || true; done' EXIT
+chroot "$T" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    linux-image-amd64 dracut ostree-boot >"$OUT/apt.log" 2>&1
+KVER=$(ls "$T/lib/modules" | head -1)
+chroot "$T" dracut -f --no-hostonly --add "ostree systemd" --add-drivers "virtio_blk virtio_pci ext4" \
+    --omit "network plymouth" /tmp/initramfs.img "$KVER" >"$OUT/dracut.log" 2>&1
+for d in dev sys proc; do umount "$T/$d"; done
+trap - EXIT
+mkdir -p "$T/usr/lib/modules/$KVER"
+cp "$T/boot/vmlinuz-$KVER" "$T/usr/lib/modules/$KVER/vmlinuz"
+mv "$T/tmp/initramfs.img" "$T/usr/lib/modules/$KVER/initramfs.img"
+rm -rf "$T"/boot/* "$T"/var/cache/apt/archives/*.deb "$T"/var/lib/apt/lists/* "$T/etc/resolv.conf"
+cat > "$T/usr/lib/systemd/system/ostreepy-boot-marker.service" <<'UNIT'
+[Unit]
+Description=Report the boot on the serial console
+After=basic.target
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'echo "OSTREEPY-BOOT-OK $(tr " " "\\n" </proc/cmdline | grep ^ostree=)" >/dev/ttyS0; systemctl poweroff --no-block'
+[Install]
+WantedBy=multi-user.target
+UNIT
+mkdir -p "$T/usr/lib/systemd/system/multi-user.target.wants"
+ln -sf ../ostreepy-boot-marker.service "$T/usr/lib/systemd/system/multi-user.target.wants/"
+echo "root::0:0:99999:7:::" > /dev/null
+mv "$T/etc" "$T/usr/etc"
+rm -rf "$T/var"; mkdir -p "$T/var"
+for d in dev proc sys run tmp boot sysroot; do rm -rf "$T/$d"; mkdir -p "$T/$d"; done
+ln -s sysroot/ostree "$T/ostree"
+"$PY" -m ostreepy init --repo="$OUT/repo" --mode=bare >/dev/null
+"$PY" -m ostreepy commit --repo="$OUT/repo" --branch=os -s "bootable debian" --tree=dir="$T" >/dev/null
+"$PY" -c "from ostreepy import porcelain as p; p.encapsulate('$OUT/repo', 'os', 'oci:$OUT/oci:latest', labels={'containers.bootc': '1'})"
+rm -rf "$T" "$OUT/repo"
+touch "$OUT/done"
