@@ -23,7 +23,7 @@ __all__ = [
     "PullResult", "RepoPullResult", "TreeSource", "add_remote", "boot_entries", "checkout", "commit", "deploy",
     "encapsulate", "fsck", "init", "init_sysroot", "list_remotes", "log", "open_repo", "open_sysroot", "prune", "pull",
     "pull_local", "pull_ostree", "refs", "remove_remote", "rollback", "show", "status", "switch", "update_summary",
-    "upgrade",
+    "upgrade", "upgrade_ostree",
     # the errors
     "OstreeError", "ArgumentError", "RegistryError", "RepoError", "RepoLockedError", "RefNotFoundError",
     "ObjectNotFoundError", "CorruptObjectError", "ChecksumMismatchError", "PathNotFoundError", "CheckoutError",
@@ -73,7 +73,7 @@ if TYPE_CHECKING:
                             MetadataValue, PullResult, TreeSource, add_remote, boot_entries, checkout, commit, deploy,
                             encapsulate, fsck, init, init_sysroot, list_remotes, log, open_repo, open_sysroot, prune,
                             pull, pull_local, pull_ostree, refs, remove_remote, rollback, show, status, switch,
-                            update_summary, upgrade, RepoPullResult)
+                            update_summary, upgrade, upgrade_ostree, RepoPullResult)
     from .remote.config import Remote
     from .remote.publish import SummaryUpdate
     from .progress import ProgressCallback, ProgressEvent

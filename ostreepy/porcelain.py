@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from .remote.config import Remote
     from .remote.publish import SummaryUpdate
     from .remote.pull import RepoPullResult
+    from .sysroot.upgrader import SysrootUpgradeResult
     from .store.fsck import FsckResult
     from .store.prune import PruneResult
     from .store.commit import FilterFn
@@ -66,7 +67,7 @@ __all__ = [
     "PullResult", "RepoPullResult", "TreeSource", "add_remote", "boot_entries", "checkout", "commit", "deploy",
     "encapsulate", "fsck", "init", "init_sysroot", "list_remotes", "log", "open_repo", "open_sysroot", "prune", "pull",
     "pull_local", "pull_ostree", "refs", "remove_remote", "rollback", "show", "status", "switch", "update_summary",
-    "upgrade",
+    "upgrade", "upgrade_ostree",
 ]
 
 #: ``booted=BOOTED_DEFAULT``: the default deployment of a folder sysroot counts as booted
@@ -744,6 +745,24 @@ def pull_local(repo: RepoArg, src_repo: PathArg, refs: Sequence[str] = (), *, un
                                  remote=_str(remote, "remote", optional=True), depth=depth,
                                  commit_metadata_only=commit_metadata_only, progress=progress,
                                  disable_verify_bindings=disable_verify_bindings)
+
+
+@_api
+def upgrade_ostree(sysroot: SysrootArg, *, stateroot: Optional[str] = None, override_commit: Optional[str] = None,
+                   allow_downgrade: bool = False, pull_only: bool = False, deploy_only: bool = False,
+                   stage: bool = False, booted: Optional[str] = BOOTED_DEFAULT,
+                   progress: Optional[ProgressCallback] = None) -> "SysrootUpgradeResult":
+    """``ostree admin upgrade``: pull the ref the deployment's origin follows
+    (``refspec=REMOTE:REF``) and deploy it when it moved; ``pull_only`` stops
+    after the pull, ``deploy_only`` does not pull; an older commit is refused
+    unless ``allow_downgrade``; ``override_commit`` deploys that commit instead
+    (and records it in the origin). The image-based upgrade is :func:`upgrade`."""
+    from .sysroot.upgrader import upgrade as _upgrade
+    _str(stateroot, "stateroot", optional=True)
+    _str(override_commit, "override_commit", optional=True)
+    with _sysroot(sysroot, booted, progress) as sr:
+        return _upgrade(sr, stateroot, override_commit=override_commit, allow_downgrade=allow_downgrade,
+                        pull_only=pull_only, deploy_only=deploy_only, stage=stage, progress=progress)
 
 
 def _image_version(config: bytes) -> Optional[str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import NAMING_1_ENV, commit, make_sysroot, run, tool, write_tree
 
 
@@ -110,3 +112,29 @@ def test_deploy_remote_ref_then_upgrade_pulls_as_ostree(workdir):
     sr = srs["ours"]
     assert "no errors found" in run("ostree", f"--repo={sr}/ostree/repo", "fsck").stdout
     assert run("ostree", "admin", f"--sysroot={sr}", "status").stdout == logs["ours"][-1][1]
+
+
+def test_upgrade_ostree_porcelain(workdir):
+    """The high-level API: a typed result saying whether the ref moved, and the
+    new deployment; an older commit refused with an OstreeError."""
+    import ostreepy
+    server = workdir / "server"
+    run("ostree", f"--repo={server}", "init", "--mode=archive")
+    tree = workdir / "tree"
+    csums = []
+    for v, day in (("1", 2), ("2", 3), ("0", 1)):
+        write_tree(tree, etc={"a.conf": f"{v}\n"})
+        csums.append(run("ostree", f"--repo={server}", "commit", "--no-bindings", "-b", "os/main" if v != "0" else "old",
+                         f"--timestamp=2024-01-{day:02d} 00:00:00 +0000", str(tree)).stdout.strip())
+    sr = make_sysroot(workdir / "ours", "ours")
+    ostreepy.add_remote(sr / "ostree/repo", "origin", f"file://{server}", options={"gpg-verify": False})
+    ostreepy.pull_ostree(sr / "ostree/repo", "origin", ["os/main"])
+    with ostreepy.open_sysroot(sr) as s:
+        s.deploy("myos", "origin:os/main")
+    res = ostreepy.upgrade_ostree(sr, stateroot="myos")
+    assert (res.changed, res.deployment) == (False, None)
+    run("ostree", f"--repo={server}", "reset", "os/main", csums[2])
+    with pytest.raises(ostreepy.OstreeError, match="chronologically older"):
+        ostreepy.upgrade_ostree(sr, stateroot="myos")
+    res = ostreepy.upgrade_ostree(sr, stateroot="myos", allow_downgrade=True)
+    assert res.changed and res.new_revision == csums[2] and res.deployment.csum == csums[2]
