@@ -39,10 +39,11 @@ import collections
 import contextlib
 import hashlib
 import os
+import queue
 import tempfile
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
 import attrs
@@ -428,7 +429,10 @@ class _Puller:
                     raise ChecksumMismatchError(checksum, actual, "file object")
                 reader = None
             else:
-                reader = VerifyingReader(f, header.new_hasher(), checksum, size, decompress=True)
+                # into an archive repository the .filez is kept as fetched, so it is hashed
+                # here; into a bare one write_content hashes what it writes against the checksum
+                reader = VerifyingReader(f, header.new_hasher() if tmp is not None else None, checksum, size,
+                                         decompress=True)
             if tmp is not None and reader is not None:
                 while reader.read(CHUNK):
                     pass
@@ -509,14 +513,22 @@ class _Puller:
             return None
 
         inflight: Dict[Future, Tuple[str, str, object]] = {}
+        # workers hand finished futures over a queue: concurrent.futures.wait() would
+        # set up and tear down a waiter on every future in flight for each one done
+        finished: "queue.SimpleQueue[Future]" = queue.SimpleQueue()
         pool = ThreadPoolExecutor(MAX_FETCHES, thread_name_prefix="ostreepy-pull")
         try:
             while meta_q or content_q or inflight:
                 # twice the pool: a worker finishing finds the next item already queued
                 while len(inflight) < 2 * MAX_FETCHES and (meta_q or content_q):
                     item = meta_q.popleft() if meta_q else ("file", content_q.popleft(), None)
-                    inflight[pool.submit(run, item)] = item
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                    fut = pool.submit(run, item)
+                    inflight[fut] = item
+                    fut.add_done_callback(finished.put)
+                done = [finished.get()]
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        done.append(finished.get_nowait())
                 for fut in done:
                     kind, csum, arg = inflight.pop(fut)
                     result = fut.result()
