@@ -506,7 +506,12 @@ class _Puller:
             if kind == "commit":
                 return self.do_commit(csum, bool(arg))
             if kind == "dirtree":
-                return self.do_meta(csum, ObjectType.DIR_TREE)
+                tree = self.do_meta(csum, ObjectType.DIR_TREE)
+                assert tree is not None
+                # which of its files are here already is asked here, on the worker: a
+                # second pull then queues only what changed, not a task per file
+                has = self.repo.has_object
+                return tree, {f for _, f in tree.files if has(f, ObjectType.FILE)}
             if kind == "dirmeta":
                 return self.do_meta(csum, ObjectType.DIR_META)
             self.do_file(csum)
@@ -543,13 +548,14 @@ class _Puller:
                         if commit.parent is not None and depth != 0:
                             add_commit(commit.parent, depth - 1 if depth > 0 else -1, True, chain_of[csum])
                     elif kind == "dirtree":
-                        tree = result
+                        tree, present = result  # type: ignore[misc]
                         assert isinstance(tree, DirTree)
                         path = str(arg)
                         for name, fcsum in tree.files:
                             if fcsum not in seen_files and self._wanted(path + name, False):
                                 seen_files.add(fcsum)
-                                content_q.append(fcsum)
+                                if fcsum not in present:
+                                    content_q.append(fcsum)
                                 self.stats.requested += 1
                         for name, tcsum, mcsum in tree.dirs:
                             if self._wanted(path + name, True):
