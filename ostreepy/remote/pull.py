@@ -38,11 +38,13 @@ from __future__ import annotations
 import collections
 import contextlib
 import hashlib
+import io
 import os
 import queue
 import tempfile
 import threading
 import time
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
 
@@ -416,10 +418,19 @@ class _Puller:
             f = open(tmp, "w+b")
         else:
             # inflated into a new object: a small one never touches the disk as .filez
-            f = tempfile.SpooledTemporaryFile(SPOOL_SIZE, dir=repo.tmp_dir)  # type: ignore[assignment]
+            f = _Spool(repo.tmp_dir)  # type: ignore[assignment]
         try:
             n = self.source.fetcher.fetch_to(_meta_path(checksum, ObjectType.FILE), f, MAX_CONTENT_SIZE)
             self.source._count(n)
+            small = _inflate_filez(f.mem.getvalue(), checksum) if isinstance(f, _Spool) and f.file is None else None
+            if small is not None:
+                # the common case, a small object all in memory: inflated in one call,
+                # without the streaming layers a large one needs
+                header, size, data = small
+                repo.write_content(header, io.BytesIO(data) if header.is_regular else None,
+                                   size if header.is_regular else None, expected=checksum)
+                self._written(size if header.is_regular else 0)
+                return n
             f.flush()
             f.seek(0)
             header, size = _read_filez_header(f, checksum)
@@ -574,6 +585,75 @@ def _normpath(p: str) -> str:
     if ".." in parts:
         raise PullError(f"Invalid subpath {p!r}")
     return "/" + "/".join(parts) if parts else "/"
+
+
+class _Spool:
+    """A fetch's sink: in memory up to :data:`SPOOL_SIZE`, then an anonymous file under
+    ``tmp/`` (what ``tempfile.SpooledTemporaryFile`` does, with the memory part at hand)."""
+
+    def __init__(self, tmp_dir: str) -> None:
+        self.mem = io.BytesIO()
+        self.file: Optional[BinaryIO] = None
+        self._dir = tmp_dir
+
+    def write(self, data: bytes) -> int:
+        if self.file is None:
+            if self.mem.tell() + len(data) <= SPOOL_SIZE:
+                return self.mem.write(data)
+            self.file = tempfile.TemporaryFile(dir=self._dir)
+            self.file.write(self.mem.getvalue())
+            self.mem = io.BytesIO()
+        return self.file.write(data)
+
+    def _f(self) -> BinaryIO:
+        return self.file if self.file is not None else self.mem
+
+    def read(self, n: int = -1) -> bytes:
+        return self._f().read(n)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._f().seek(pos, whence)
+
+    def truncate(self, size: Optional[int] = None) -> int:
+        return self._f().truncate(size)
+
+    def flush(self) -> None:
+        self._f().flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def _inflate_filez(data: bytes, checksum: str) -> Optional[Tuple[FileHeader, int, bytes]]:
+    """A whole archive ``.filez`` in memory: its header, size and inflated data, refused
+    as :class:`VerifyingReader` refuses a streamed one (the checksum is left to the writer);
+    None for one that inflates to more than :data:`SPOOL_SIZE` (to be streamed)."""
+    f = io.BytesIO(data)
+    header, size = _read_filez_header(f, checksum)
+    if size > SPOOL_SIZE:
+        return None
+    if header.is_symlink:
+        actual = obj.content_checksum(header)
+        if actual != checksum:
+            raise ChecksumMismatchError(checksum, actual, "file object")
+        return header, size, b""
+    z = zlib.decompressobj(-15)
+    try:
+        out = z.decompress(memoryview(data)[f.tell():], size + 1)
+        if len(out) <= size and not z.eof:
+            out += z.flush()
+    except zlib.error as e:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: {e}", checksum) from None
+    if len(out) > size:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: too long", checksum)
+    if z.unused_data:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: trailing data", checksum)
+    if not z.eof and out:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: truncated compressed data", checksum)
+    if len(out) != size:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: size {len(out)} != {size}", checksum)
+    return header, size, out
 
 
 def _read_filez_header(f: object, checksum: str) -> Tuple[FileHeader, int]:
