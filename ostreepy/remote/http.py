@@ -185,7 +185,7 @@ class HttpFetcher:
         if parts.scheme == "http" and self._proxy is None:
             host_header = parts.netloc
             head = "".join(f"{k}: {v}\r\n" for k, v in self._headers.items())
-            self._fast = (parts.hostname, parts.port or 80, host_header,
+            self._fast = (str(parts.hostname), parts.port or 80, host_header,
                           f" HTTP/1.1\r\nHost: {host_header}\r\n{head}\r\n".encode("latin-1"))
         self._lock = threading.Lock()
         if tls_permissive:

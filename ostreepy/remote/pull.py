@@ -46,7 +46,7 @@ import threading
 import time
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
 
 import attrs
 
@@ -549,7 +549,7 @@ class _Puller:
                     kind, csum, arg = inflight.pop(fut)
                     result = fut.result()
                     if kind == "commit":
-                        commit, walk_tree = result  # type: ignore[misc]
+                        commit, walk_tree = cast(Tuple[Optional[Commit], bool], result)
                         if commit is None:
                             continue
                         if walk_tree:
@@ -559,7 +559,7 @@ class _Puller:
                         if commit.parent is not None and depth != 0:
                             add_commit(commit.parent, depth - 1 if depth > 0 else -1, True, chain_of[csum])
                     elif kind == "dirtree":
-                        tree, present = result  # type: ignore[misc]
+                        tree, present = cast(Tuple[DirTree, Set[str]], result)
                         assert isinstance(tree, DirTree)
                         path = str(arg)
                         for name, fcsum in tree.files:
