@@ -42,12 +42,15 @@ from __future__ import annotations
 import collections
 import contextlib
 import hashlib
+import io
 import os
+import queue
 import tempfile
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+import zlib
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
 from urllib.parse import urlsplit
 
 import attrs
@@ -434,10 +437,19 @@ class _Puller:
             f = open(tmp, "w+b")
         else:
             # inflated into a new object: a small one never touches the disk as .filez
-            f = tempfile.SpooledTemporaryFile(SPOOL_SIZE, dir=repo.tmp_dir)  # type: ignore[assignment]
+            f = _Spool(repo.tmp_dir)  # type: ignore[assignment]
         try:
             n = self.source.fetcher.fetch_to(_meta_path(checksum, ObjectType.FILE), f, MAX_CONTENT_SIZE)
             self.source._count(n)
+            small = _inflate_filez(f.mem.getvalue(), checksum) if isinstance(f, _Spool) and f.file is None else None
+            if small is not None:
+                # the common case, a small object all in memory: inflated in one call,
+                # without the streaming layers a large one needs
+                header, size, data = small
+                repo.write_content(header, io.BytesIO(data) if header.is_regular else None,
+                                   size if header.is_regular else None, expected=checksum)
+                self._written(size if header.is_regular else 0)
+                return n
             f.flush()
             f.seek(0)
             header, size = _read_filez_header(f, checksum)
@@ -447,7 +459,10 @@ class _Puller:
                     raise ChecksumMismatchError(checksum, actual, "file object")
                 reader = None
             else:
-                reader = VerifyingReader(f, header.new_hasher(), checksum, size, decompress=True)
+                # into an archive repository the .filez is kept as fetched, so it is hashed
+                # here; into a bare one write_content hashes what it writes against the checksum
+                reader = VerifyingReader(f, header.new_hasher() if tmp is not None else None, checksum, size,
+                                         decompress=True)
             if tmp is not None and reader is not None:
                 while reader.read(CHUNK):
                     pass
@@ -521,26 +536,39 @@ class _Puller:
             if kind == "commit":
                 return self.do_commit(csum, bool(arg))
             if kind == "dirtree":
-                return self.do_meta(csum, ObjectType.DIR_TREE)
+                tree = self.do_meta(csum, ObjectType.DIR_TREE)
+                assert tree is not None
+                # which of its files are here already is asked here, on the worker: a
+                # second pull then queues only what changed, not a task per file
+                has = self.repo.has_object
+                return tree, {f for _, f in tree.files if has(f, ObjectType.FILE)}
             if kind == "dirmeta":
                 return self.do_meta(csum, ObjectType.DIR_META)
             self.do_file(csum)
             return None
 
         inflight: Dict[Future, Tuple[str, str, object]] = {}
+        # workers hand finished futures over a queue: concurrent.futures.wait() would
+        # set up and tear down a waiter on every future in flight for each one done
+        finished: "queue.SimpleQueue[Future]" = queue.SimpleQueue()
         pool = ThreadPoolExecutor(MAX_FETCHES, thread_name_prefix="ostreepy-pull")
         try:
             while meta_q or content_q or inflight:
                 # twice the pool: a worker finishing finds the next item already queued
                 while len(inflight) < 2 * MAX_FETCHES and (meta_q or content_q):
                     item = meta_q.popleft() if meta_q else ("file", content_q.popleft(), None)
-                    inflight[pool.submit(run, item)] = item
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                    fut = pool.submit(run, item)
+                    inflight[fut] = item
+                    fut.add_done_callback(finished.put)
+                done = [finished.get()]
+                with contextlib.suppress(queue.Empty):
+                    while True:
+                        done.append(finished.get_nowait())
                 for fut in done:
                     kind, csum, arg = inflight.pop(fut)
                     result = fut.result()
                     if kind == "commit":
-                        commit, walk_tree = result  # type: ignore[misc]
+                        commit, walk_tree = cast(Tuple[Optional[Commit], bool], result)
                         if commit is None:
                             continue
                         if walk_tree:
@@ -550,13 +578,14 @@ class _Puller:
                         if commit.parent is not None and depth != 0:
                             add_commit(commit.parent, depth - 1 if depth > 0 else -1, True, chain_of[csum])
                     elif kind == "dirtree":
-                        tree = result
+                        tree, present = cast(Tuple[DirTree, Set[str]], result)
                         assert isinstance(tree, DirTree)
                         path = str(arg)
                         for name, fcsum in tree.files:
                             if fcsum not in seen_files and self._wanted(path + name, False):
                                 seen_files.add(fcsum)
-                                content_q.append(fcsum)
+                                if fcsum not in present:
+                                    content_q.append(fcsum)
                                 self.stats.requested += 1
                         for name, tcsum, mcsum in tree.dirs:
                             if self._wanted(path + name, True):
@@ -575,6 +604,75 @@ def _normpath(p: str) -> str:
     if ".." in parts:
         raise PullError(f"Invalid subpath {p!r}")
     return "/" + "/".join(parts) if parts else "/"
+
+
+class _Spool:
+    """A fetch's sink: in memory up to :data:`SPOOL_SIZE`, then an anonymous file under
+    ``tmp/`` (what ``tempfile.SpooledTemporaryFile`` does, with the memory part at hand)."""
+
+    def __init__(self, tmp_dir: str) -> None:
+        self.mem = io.BytesIO()
+        self.file: Optional[BinaryIO] = None
+        self._dir = tmp_dir
+
+    def write(self, data: bytes) -> int:
+        if self.file is None:
+            if self.mem.tell() + len(data) <= SPOOL_SIZE:
+                return self.mem.write(data)
+            self.file = tempfile.TemporaryFile(dir=self._dir)
+            self.file.write(self.mem.getvalue())
+            self.mem = io.BytesIO()
+        return self.file.write(data)
+
+    def _f(self) -> BinaryIO:
+        return self.file if self.file is not None else self.mem
+
+    def read(self, n: int = -1) -> bytes:
+        return self._f().read(n)
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        return self._f().seek(pos, whence)
+
+    def truncate(self, size: Optional[int] = None) -> int:
+        return self._f().truncate(size)
+
+    def flush(self) -> None:
+        self._f().flush()
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def _inflate_filez(data: bytes, checksum: str) -> Optional[Tuple[FileHeader, int, bytes]]:
+    """A whole archive ``.filez`` in memory: its header, size and inflated data, refused
+    as :class:`VerifyingReader` refuses a streamed one (the checksum is left to the writer);
+    None for one that inflates to more than :data:`SPOOL_SIZE` (to be streamed)."""
+    f = io.BytesIO(data)
+    header, size = _read_filez_header(f, checksum)
+    if size > SPOOL_SIZE:
+        return None
+    if header.is_symlink:
+        actual = obj.content_checksum(header)
+        if actual != checksum:
+            raise ChecksumMismatchError(checksum, actual, "file object")
+        return header, size, b""
+    z = zlib.decompressobj(-15)
+    try:
+        out = z.decompress(memoryview(data)[f.tell():], size + 1)
+        if len(out) <= size and not z.eof:
+            out += z.flush()
+    except zlib.error as e:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: {e}", checksum) from None
+    if len(out) > size:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: too long", checksum)
+    if z.unused_data:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: trailing data", checksum)
+    if not z.eof and out:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: truncated compressed data", checksum)
+    if len(out) != size:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: size {len(out)} != {size}", checksum)
+    return header, size, out
 
 
 def _read_filez_header(f: object, checksum: str) -> Tuple[FileHeader, int]:

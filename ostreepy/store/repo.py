@@ -97,9 +97,12 @@ class VerifyingReader(io.RawIOBase):
     A consumer that streams the data out sees a :class:`ChecksumMismatchError`
     at EOF rather than silently passing on corrupt bytes; callers that write
     the data somewhere must delete what they wrote when that happens.
+    ``hasher`` None checks only the size and the compressed stream: for a
+    consumer that hashes the data itself (:meth:`Repo.write_content` with
+    ``expected``), so that the data is not hashed twice.
     """
 
-    def __init__(self, raw: BinaryIO, hasher: "hashlib._Hash", expected: str,
+    def __init__(self, raw: BinaryIO, hasher: "Optional[hashlib._Hash]", expected: str,
                  size: Optional[int] = None, decompress: bool = False) -> None:
         self._raw = raw
         self._hasher = hasher
@@ -128,13 +131,16 @@ class VerifyingReader(io.RawIOBase):
         if self._size is not None and self._seen != self._size:
             raise CorruptObjectError(
                 f"Corrupted file object {self._expected}: size {self._seen} != {self._size}", self._expected)
+        if self._hasher is None:
+            return
         actual = self._hasher.hexdigest()
         if actual != self._expected:
             raise ChecksumMismatchError(self._expected, actual, "file object")
 
     def _account(self, data: bytes) -> None:
         self._seen += len(data)
-        self._hasher.update(data)
+        if self._hasher is not None:
+            self._hasher.update(data)
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:

@@ -66,6 +66,28 @@ def test_bytes_equal_and_one_kept_alive_connection(web_server, served_repo):
     assert {e.user_agent for e in entries} == {USER_AGENT}
 
 
+def test_kept_alive_connection_the_server_dropped_is_made_anew(web_server, served_repo):
+    # plain http:// takes the fetcher's own request path (no urllib3): a connection the
+    # server closed between two requests is reconnected once, and the request is not lost
+    # or sent twice
+    r = served_repo("dropped")
+    data = (r.path / "config").read_bytes()
+    f = HttpFetcher(f"{web_server.url}{r.urlpath}/", **FAST)
+    try:
+        assert f.fetch_bytes("config", 4096) == data
+        mark = web_server.mark()
+        conn = f._plain_conn()
+        assert conn.sock is not None
+        conn.sock.shutdown(2)  # as a server's keepalive_timeout leaves it: dead, not yet known
+        assert f.fetch_bytes("config", 4096) == data
+        with pytest.raises(NotFound):
+            f.fetch_bytes("no-such-file", 4096)
+        assert f.fetch_bytes("config", 4096) == data
+    finally:
+        f.close()
+    assert [e.status for e in web_server.entries(mark)] == [200, 404, 200]
+
+
 def test_threads_keep_their_own_connections(web_server, served_repo):
     r = served_repo("threads")
     files = repo_files(r.path)

@@ -511,3 +511,29 @@ def test_a_commit_bound_to_another_ref_is_refused_as_by_ostree(src: Src, tmp_pat
         assert repo.list_refs() == {} and not repo.has_object(src.commits["main"], ObjectType.COMMIT)
         pull_remote(repo, "origin", ["alias"], disable_verify_bindings=True)
         assert repo.read_ref("origin:alias") == src.commits["main"]
+
+
+def test_a_small_filez_inflated_in_memory_is_refused_as_a_streamed_one() -> None:
+    # most objects of a pull into a bare repository take this path (pure bytes, no I/O)
+    import zlib
+
+    from ostreepy.remote.pull import SPOOL_SIZE, _inflate_filez
+
+    payload = b"hello, world\n" * 50
+    header = FileHeader(0, 0, 0o100644)
+
+    def filez(data: bytes, size: int, tail: bytes = b"") -> bytes:
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        return lenprefix(header.serialize_zlib(size)) + c.compress(data) + c.flush() + tail
+
+    good = filez(payload, len(payload))
+    h, size, data = _inflate_filez(good, "x" * 64)
+    assert (h, size, data) == (header, len(payload), payload)
+    assert _inflate_filez(filez(b"", 0), "x" * 64)[2] == b""
+    for bad, words in ((good[:-5], "truncated"), (filez(payload, len(payload), b"junk"), "trailing"),
+                       (filez(payload, len(payload) - 1), "too long"), (filez(payload, len(payload) + 1), "size"),
+                       (good[:12] + bytes(b ^ 0xFF for b in good[12:]), "Corrupted")):
+        with pytest.raises(CorruptObjectError, match=words):
+            _inflate_filez(bad, "x" * 64)
+    # one that inflates beyond the spool is left to the streaming path (bounded memory)
+    assert _inflate_filez(filez(b"\0" * (SPOOL_SIZE + 1), SPOOL_SIZE + 1), "x" * 64) is None
