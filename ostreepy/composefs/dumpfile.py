@@ -77,6 +77,10 @@ _INT_RE = {10: re.compile(rb"[ \t\n\v\f\r]*([+-]?)([0-9]+)"), 8: re.compile(rb"[
 
 def _int(field: bytes, base: int) -> int:
     """strtoull's reading of ``field``, refusing trailing junk and empty input."""
+    if field.isdigit() and (base == 10 or b"8" not in field and b"9" not in field):
+        # the common case, plain digits, without the regular expression
+        v = int(field, base)
+        return v if v < 1 << 64 else (1 << 64) - 1
     m = _INT_RE[base].fullmatch(field)
     if m is None:
         raise ComposefsError(f"Invalid integer {field.decode('latin-1')}")
@@ -199,7 +203,7 @@ class _DumpBuilder:
         if digest:
             # An empty field means no digest (mkcomposefs would take uninitialised bytes).
             digest = cstr(digest)
-            if len(digest) != 64 or any(c not in _HEX for c in digest):
+            if len(digest) != 64 or digest.translate(None, _HEX):
                 raise ComposefsError(f"Invalid digest {digest.decode('latin-1')}")
             node.digest = bytes.fromhex(digest.decode())
         if len(rest) > _MAX_XATTR_LINE:

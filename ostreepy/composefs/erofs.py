@@ -256,15 +256,16 @@ class _Layout:
         for node in self.nodes:
             for k, v in node.xattrs:
                 counts[(k, v)] = counts.get((k, v), 0) + 1
-        # libcomposefs's canonical order: key descending, then longer values first, then bytes descending.
-        order = sorted(counts, key=lambda kv: (kv[0], len(kv[1]), kv[1]), reverse=True)
+        # libcomposefs's canonical order: key descending, then longer values first, then bytes descending;
+        # only the shared ones are placed, so only they need sorting (most pairs, redirects, are unique)
+        order = sorted([kv for kv, c in counts.items() if c > 1], key=lambda kv: (kv[0], len(kv[1]), kv[1]),
+                       reverse=True)
         offsets: dict[tuple[bytes, bytes], int] = {}
         off = 0
         for kv in order:
-            if counts[kv] > 1:
-                offsets[kv] = off
-                self.shared.append(list(kv))
-                off += _entry_size(kv[0], kv[1])
+            offsets[kv] = off
+            self.shared.append(list(kv))
+            off += _entry_size(kv[0], kv[1])
         self.shared_size = off
         self.offsets = offsets
         for node in self.nodes:
