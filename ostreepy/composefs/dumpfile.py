@@ -95,8 +95,24 @@ class _DumpBuilder:
         self.strict = strict
         self.root: Node | None = None
         self.fixups: list[tuple[Node, bytes | None]] = []
+        self.parents: dict[bytes, Node] = {}
 
     def _parent_of(self, path: bytes) -> tuple[Node, bytes]:
+        assert self.root is not None
+        # a dump lists a directory's entries together: remember the parents of plain
+        # "/a/b/name" paths instead of walking from the root for each line
+        i = path.rfind(b"/")
+        plain = i > 0 and path[:1] == b"/" and b"//" not in path
+        if plain:
+            cached = self.parents.get(path[:i])
+            if cached is not None:
+                return cached, path[i + 1:]
+        node, name = self._walk_parent(path)
+        if plain:
+            self.parents[path[:i]] = node
+        return node, name
+
+    def _walk_parent(self, path: bytes) -> tuple[Node, bytes]:
         assert self.root is not None
         node = self.root
         parts = path.lstrip(b"/")
