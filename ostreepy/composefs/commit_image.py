@@ -100,7 +100,8 @@ class _Builder:
         # turn fs-verity on for objects lacking it, until the filesystem says it cannot
         self.enable = enable
 
-    def _file_digest(self, checksum: str) -> bytes | None:
+    def _file_info(self, checksum: str) -> tuple[int, bytes | None]:
+        """(size, digest) of a regular file object."""
         repo = self.repo
         if repo.mode is not RepoMode.ARCHIVE:
             try:
@@ -109,6 +110,10 @@ class _Builder:
                 fd = -1
             if fd >= 0:
                 try:
+                    # bare objects hold the content as it is: their size is the file's
+                    size = os.fstat(fd).st_size
+                    if not size:
+                        return 0, None
                     digest = measure_verity(fd)
                     if digest is None and self.enable:
                         if enable_verity(fd):
@@ -116,24 +121,29 @@ class _Builder:
                         else:
                             self.enable = False
                     if digest is None and self.verity is Verity.YES:
-                        digest = fsverity_digest_of_fd(fd)
-                    return digest
+                        digest = fsverity_digest_of_fd(fd, size)
+                    return size, digest
                 finally:
                     os.close(fd)
-        if self.verity is not Verity.YES:
-            return None
+        size = repo.content_size(checksum)
+        if self.verity is not Verity.YES or not size:
+            return size, None
         # archive repos (and objects only a parent repo holds): through the store, unverified as
         # libostree reads them here; the image digest is checked against the commit's instead
         _, stream = repo.load_file(checksum, verify=False)
         assert stream is not None
         with stream:
-            return fsverity_digest_of_stream(stream)
+            return size, fsverity_digest_of_stream(stream)
 
     def fill_digests(self) -> None:
+        """Sizes, payloads and digests of the regular files whose objects had to be opened anyway."""
         for checksum, nodes in self.wanted.items():
-            digest = self._file_digest(checksum)
+            size, digest = self._file_info(checksum)
             for node in nodes:
-                node.digest = digest
+                node.set_size(size)
+                if size:
+                    node.set_payload(f"{checksum[:2]}/{checksum[2:]}.file".encode())
+                    node.digest = digest
 
     def file(self, parent: Node, name: str, checksum: str) -> None:
         bname = _validate_name(name)
@@ -145,13 +155,14 @@ class _Builder:
         node.uid, node.gid = header.uid, header.gid
         if header.is_symlink:
             node.set_payload(header.symlink_target.encode("utf-8", "surrogateescape"))
+        elif self.verity is not Verity.NO:
+            # the object is opened for its digest: its size comes from there, one lstat saved
+            self.wanted.setdefault(checksum, []).append(node)
         else:
             size = self.repo.content_size(checksum)
             node.set_size(size)
             if size:
                 node.set_payload(f"{checksum[:2]}/{checksum[2:]}.file".encode())
-                if self.verity is not Verity.NO:
-                    self.wanted.setdefault(checksum, []).append(node)
         for k, v in header.xattrs:
             node.set_xattr(k, v)
 

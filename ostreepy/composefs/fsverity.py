@@ -172,9 +172,11 @@ def _descriptor_digest(size: int, root: bytes) -> bytes:
     return sha256(struct.pack("<BBBBIQ", 1, 1, 12, 0, 0, size) + root.ljust(64, b"\0") + _DESCRIPTOR_TAIL).digest()
 
 
-def fsverity_digest_of_fd(fd: int) -> bytes:
-    """fs-verity digest of an open file from offset 0, without moving its offset (pread)."""
-    size = os.fstat(fd).st_size
+def fsverity_digest_of_fd(fd: int, size: int | None = None) -> bytes:
+    """fs-verity digest of an open file from offset 0, without moving its offset (pread);
+    ``size``: its size where the caller has just looked (a guess: the file is read to its end)."""
+    if size is None:
+        size = os.fstat(fd).st_size
     if size <= _READ_SIZE:
         # most of an OS tree: one read, each Merkle level hashed in one go
         data = os.pread(fd, size + 1, 0)
