@@ -29,7 +29,7 @@ from ..store.objects import ObjectType
 from ..store.repo import Repo, RepoMode
 from .erofs import write_image
 from .fsverity import fsverity_digest_of_fd, fsverity_digest_of_stream
-from .tree import ComposefsError, Node
+from .tree import ComposefsError, Node, gc_paused
 
 __all__ = ["Verity", "DIGEST_KEY_V0", "tree_from_commit", "commit_image_digest", "write_commit_image",
            "composefs_metadata", "measure_verity", "enable_verity"]
@@ -194,7 +194,8 @@ def tree_from_commit(repo: Repo, checksum: str, verity: Verity = Verity.YES) -> 
 def _tree(repo: Repo, root_tree: str, root_meta: str, verity: Verity, enable: bool = False) -> Node:
     top = Node(stat.S_IFDIR | 0o755)
     builder = _Builder(repo, verity, enable)
-    builder.directory(top, b"root", root_tree, root_meta)
+    with gc_paused():
+        builder.directory(top, b"root", root_tree, root_meta)
     builder.fill_digests()
     root = top.children[b"root"]
     if not root.is_dir():

@@ -19,7 +19,7 @@ import re
 import stat
 from typing import BinaryIO, Iterable, Iterator
 
-from .tree import S_IFMT, ComposefsError, Node, cstr, follow_links, validate_mode
+from .tree import S_IFMT, ComposefsError, Node, cstr, follow_links, gc_paused, validate_mode
 
 __all__ = ["parse_dump", "parse_dump_lines", "dump_lines", "escape"]
 
@@ -252,15 +252,16 @@ class _DumpBuilder:
 def parse_dump_lines(lines: Iterable[bytes], strict: bool = True) -> Node:
     """Build a tree from dump-file lines (each with its trailing ``\\n`` but the possibly unterminated last)."""
     b = _DumpBuilder(strict)
-    for raw in lines:
-        if raw.endswith(b"\n"):
-            raw = raw[:-1]
-        elif strict:
-            raise ComposefsError("Missing trailing newline")
-        if len(raw) > _MAX_LINE:
-            raise ComposefsError("Line too long")
-        b.line(raw)
-    return b.finish()
+    with gc_paused():
+        for raw in lines:
+            if raw.endswith(b"\n"):
+                raw = raw[:-1]
+            elif strict:
+                raise ComposefsError("Missing trailing newline")
+            if len(raw) > _MAX_LINE:
+                raise ComposefsError("Line too long")
+            b.line(raw)
+        return b.finish()
 
 
 def _read_lines(stream: BinaryIO) -> Iterator[bytes]:

@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Callable
 
 from .fsverity import FsVerityHasher
-from .tree import S_IFMT, ComposefsError, Node, chunking, follow_links, validate_mode
+from .tree import S_IFMT, ComposefsError, Node, chunking, follow_links, gc_paused, validate_mode
 
 __all__ = ["write_image", "image_bytes", "LCFS_EROFS_MAGIC", "EROFS_SUPER_MAGIC", "BLOCK_SIZE"]
 
@@ -541,6 +541,12 @@ def write_image(root: Node, write: Callable[[bytes], object] | None = None, *, m
     """Write the composefs image of ``root`` through ``write`` (if given); return its fs-verity digest.
 
     The tree is copied first, unless ``consume``: then it is rewritten in place and spent."""
+    with gc_paused():
+        return _write_image(root, write, min_version, max_version, consume)
+
+
+def _write_image(root: Node, write: Callable[[bytes], object] | None, min_version: int, max_version: int,
+                 consume: bool) -> bytes:
     if min_version < 0 or max_version < 0 or min_version > 1 or max_version > 1:
         raise ComposefsError("composefs format versions are 0 and 1")
     version = min_version
