@@ -25,7 +25,7 @@ import struct
 from typing import BinaryIO, Callable
 
 from ..store.gvariant import Variant
-from ..store.objects import ObjectType
+from ..store.objects import FileHeader, ObjectType
 from ..store.repo import Repo, RepoMode
 from .erofs import write_image
 from .fsverity import fsverity_digest_of_fd, fsverity_digest_of_stream
@@ -97,6 +97,8 @@ class _Builder:
         self.repo = repo
         self.verity = verity
         self.wanted: dict[str, list[Node]] = {}
+        self.headers: dict[str, FileHeader] = {}  # an object named twice is read once
+        self.sizes: dict[str, int] = {}
         # turn fs-verity on for objects lacking it, until the filesystem says it cannot
         self.enable = enable
 
@@ -149,7 +151,9 @@ class _Builder:
         bname = _validate_name(name)
         if bname in parent.children:
             raise ComposefsError("Target checkout file already exist")
-        header, _ = self.repo.load_file(checksum, want_data=False)
+        header = self.headers.get(checksum)
+        if header is None:
+            header = self.headers[checksum] = self.repo.load_file(checksum, want_data=False)[0]
         node = Node(header.mode)
         parent.add_child(bname, node)
         node.uid, node.gid = header.uid, header.gid
@@ -159,7 +163,9 @@ class _Builder:
             # the object is opened for its digest: its size comes from there, one lstat saved
             self.wanted.setdefault(checksum, []).append(node)
         else:
-            size = self.repo.content_size(checksum)
+            size = self.sizes.get(checksum)
+            if size is None:
+                size = self.sizes[checksum] = self.repo.content_size(checksum)
             node.set_size(size)
             if size:
                 node.set_payload(f"{checksum[:2]}/{checksum[2:]}.file".encode())

@@ -231,7 +231,7 @@ class _Layout:
             self.children[id(node)] = kids
             if node.is_dir():
                 node.nlink = 2 + sum(1 for _, c in kids if c.is_dir())
-            node.xattrs.sort(key=lambda x: x[0])
+            node.xattrs.sort()  # keys are unique on a node, so this is by key
             mt = (node.mtime_sec, node.mtime_nsec)
             if mt < self.min_mtime:
                 self.min_mtime = mt
