@@ -73,7 +73,7 @@ def chunking(size: int) -> tuple[int, int]:
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
     """The cycle collector off while a tree is built or written: nodes are allocated by the
-    thousand and live until the end, so its passes over them find nothing (about 5%)."""
+    thousand and live until the end, so its passes over them find nothing (about 10% of a composefs create or checkout, measured)."""
     was = gc.isenabled()
     gc.disable()
     try:
