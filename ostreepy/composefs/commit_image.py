@@ -25,7 +25,7 @@ import struct
 from typing import BinaryIO, Callable
 
 from ..store.gvariant import Variant
-from ..store.objects import FileHeader, ObjectType
+from ..store.objects import DirMeta, FileHeader, ObjectType
 from ..store.repo import Repo, RepoMode
 from .erofs import write_image
 from .fsverity import fsverity_digest_of_fd, fsverity_digest_of_stream
@@ -99,6 +99,8 @@ class _Builder:
         self.wanted: dict[str, list[Node]] = {}
         self.headers: dict[str, FileHeader] = {}  # an object named twice is read once
         self.sizes: dict[str, int] = {}
+        # a tree has a handful of distinct directory metadata objects, each shared by many directories
+        self.dirmetas: dict[str, DirMeta] = {}
         # turn fs-verity on for objects lacking it, until the filesystem says it cannot
         self.enable = enable
 
@@ -176,7 +178,9 @@ class _Builder:
         todo = [(parent, name, tree_csum, meta_csum)]
         while todo:
             parent, name, tree_csum, meta_csum = todo.pop()
-            meta = self.repo.load_dirmeta(meta_csum)
+            meta = self.dirmetas.get(meta_csum)
+            if meta is None:
+                meta = self.dirmetas[meta_csum] = self.repo.load_dirmeta(meta_csum)
             tree = self.repo.load_dirtree(tree_csum)
             if name in parent.children:
                 raise ComposefsError("Target checkout directory already exist")
