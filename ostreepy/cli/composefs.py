@@ -80,15 +80,15 @@ def cmd_create(args: argparse.Namespace) -> int:
         if args.digest_store:
             fill_digest_store(root, args.source, args.digest_store)
     if args.print_digest_only:
-        digest = write_image(root, None, min_version=lo, max_version=hi)
+        digest = write_image(root, None, min_version=lo, max_version=hi, consume=True)
     elif args.image == "-":
-        digest = write_image(root, sys.stdout.buffer.write, min_version=lo, max_version=hi)
+        digest = write_image(root, sys.stdout.buffer.write, min_version=lo, max_version=hi, consume=True)
         sys.stdout.buffer.flush()
     else:
         tmp = f"{args.image}.tmp-{os.getpid()}"
         try:
             with open(tmp, "wb") as f:
-                digest = write_image(root, f.write, min_version=lo, max_version=hi)
+                digest = write_image(root, f.write, min_version=lo, max_version=hi, consume=True)
             os.rename(tmp, args.image)
         except BaseException:
             if os.path.exists(tmp):

@@ -19,7 +19,7 @@ import re
 import stat
 from typing import BinaryIO, Iterable, Iterator
 
-from .tree import S_IFMT, ComposefsError, Node, cstr, follow_links, validate_mode
+from .tree import S_IFMT, ComposefsError, Node, cstr, follow_links, gc_paused, validate_mode
 
 __all__ = ["parse_dump", "parse_dump_lines", "dump_lines", "escape"]
 
@@ -77,6 +77,10 @@ _INT_RE = {10: re.compile(rb"[ \t\n\v\f\r]*([+-]?)([0-9]+)"), 8: re.compile(rb"[
 
 def _int(field: bytes, base: int) -> int:
     """strtoull's reading of ``field``, refusing trailing junk and empty input."""
+    if field.isdigit() and (base == 10 or b"8" not in field and b"9" not in field):
+        # the common case, plain digits, without the regular expression
+        v = int(field, base)
+        return v if v < 1 << 64 else (1 << 64) - 1
     m = _INT_RE[base].fullmatch(field)
     if m is None:
         raise ComposefsError(f"Invalid integer {field.decode('latin-1')}")
@@ -91,8 +95,24 @@ class _DumpBuilder:
         self.strict = strict
         self.root: Node | None = None
         self.fixups: list[tuple[Node, bytes | None]] = []
+        self.parents: dict[bytes, Node] = {}
 
     def _parent_of(self, path: bytes) -> tuple[Node, bytes]:
+        assert self.root is not None
+        # a dump lists a directory's entries together: remember the parents of plain
+        # "/a/b/name" paths instead of walking from the root for each line
+        i = path.rfind(b"/")
+        plain = i > 0 and path[:1] == b"/" and b"//" not in path
+        if plain:
+            cached = self.parents.get(path[:i])
+            if cached is not None:
+                return cached, path[i + 1:]
+        node, name = self._walk_parent(path)
+        if plain:
+            self.parents[path[:i]] = node
+        return node, name
+
+    def _walk_parent(self, path: bytes) -> tuple[Node, bytes]:
         assert self.root is not None
         node = self.root
         parts = path.lstrip(b"/")
@@ -199,7 +219,7 @@ class _DumpBuilder:
         if digest:
             # An empty field means no digest (mkcomposefs would take uninitialised bytes).
             digest = cstr(digest)
-            if len(digest) != 64 or any(c not in _HEX for c in digest):
+            if len(digest) != 64 or digest.translate(None, _HEX):
                 raise ComposefsError(f"Invalid digest {digest.decode('latin-1')}")
             node.digest = bytes.fromhex(digest.decode())
         if len(rest) > _MAX_XATTR_LINE:
@@ -232,15 +252,16 @@ class _DumpBuilder:
 def parse_dump_lines(lines: Iterable[bytes], strict: bool = True) -> Node:
     """Build a tree from dump-file lines (each with its trailing ``\\n`` but the possibly unterminated last)."""
     b = _DumpBuilder(strict)
-    for raw in lines:
-        if raw.endswith(b"\n"):
-            raw = raw[:-1]
-        elif strict:
-            raise ComposefsError("Missing trailing newline")
-        if len(raw) > _MAX_LINE:
-            raise ComposefsError("Line too long")
-        b.line(raw)
-    return b.finish()
+    with gc_paused():
+        for raw in lines:
+            if raw.endswith(b"\n"):
+                raw = raw[:-1]
+            elif strict:
+                raise ComposefsError("Missing trailing newline")
+            if len(raw) > _MAX_LINE:
+                raise ComposefsError("Line too long")
+            b.line(raw)
+        return b.finish()
 
 
 def _read_lines(stream: BinaryIO) -> Iterator[bytes]:

@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Callable
 
 from .fsverity import FsVerityHasher
-from .tree import S_IFMT, ComposefsError, Node, chunking, follow_links, validate_mode
+from .tree import S_IFMT, ComposefsError, Node, chunking, follow_links, gc_paused, validate_mode
 
 __all__ = ["write_image", "image_bytes", "LCFS_EROFS_MAGIC", "EROFS_SUPER_MAGIC", "BLOCK_SIZE"]
 
@@ -231,7 +231,7 @@ class _Layout:
             self.children[id(node)] = kids
             if node.is_dir():
                 node.nlink = 2 + sum(1 for _, c in kids if c.is_dir())
-            node.xattrs.sort(key=lambda x: x[0])
+            node.xattrs.sort()  # keys are unique on a node, so this is by key
             mt = (node.mtime_sec, node.mtime_nsec)
             if mt < self.min_mtime:
                 self.min_mtime = mt
@@ -256,15 +256,16 @@ class _Layout:
         for node in self.nodes:
             for k, v in node.xattrs:
                 counts[(k, v)] = counts.get((k, v), 0) + 1
-        # libcomposefs's canonical order: key descending, then longer values first, then bytes descending.
-        order = sorted(counts, key=lambda kv: (kv[0], len(kv[1]), kv[1]), reverse=True)
+        # libcomposefs's canonical order: key descending, then longer values first, then bytes descending;
+        # only the shared ones are placed, so only they need sorting (most pairs, redirects, are unique)
+        order = sorted([kv for kv, c in counts.items() if c > 1], key=lambda kv: (kv[0], len(kv[1]), kv[1]),
+                       reverse=True)
         offsets: dict[tuple[bytes, bytes], int] = {}
         off = 0
         for kv in order:
-            if counts[kv] > 1:
-                offsets[kv] = off
-                self.shared.append(list(kv))
-                off += _entry_size(kv[0], kv[1])
+            offsets[kv] = off
+            self.shared.append(list(kv))
+            off += _entry_size(kv[0], kv[1])
         self.shared_size = off
         self.offsets = offsets
         for node in self.nodes:
@@ -540,6 +541,12 @@ def write_image(root: Node, write: Callable[[bytes], object] | None = None, *, m
     """Write the composefs image of ``root`` through ``write`` (if given); return its fs-verity digest.
 
     The tree is copied first, unless ``consume``: then it is rewritten in place and spent."""
+    with gc_paused():
+        return _write_image(root, write, min_version, max_version, consume)
+
+
+def _write_image(root: Node, write: Callable[[bytes], object] | None, min_version: int, max_version: int,
+                 consume: bool) -> bytes:
     if min_version < 0 or max_version < 0 or min_version > 1 or max_version > 1:
         raise ComposefsError("composefs format versions are 0 and 1")
     version = min_version

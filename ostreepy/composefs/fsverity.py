@@ -115,9 +115,7 @@ class FsVerityHasher:
 
     def digest(self) -> bytes:
         """The 32-byte fs-verity file digest (what ``FS_IOC_MEASURE_VERITY`` reports)."""
-        descriptor = struct.pack("<BBBBIQ", 1, 1, 12, 0, 0, self._size) + self.root_hash().ljust(64, b"\0")
-        descriptor += bytes(32 + 144)
-        return sha256(descriptor).digest()
+        return _descriptor_digest(self._size, self.root_hash())
 
     def hexdigest(self) -> str:
         return self.digest().hex()
@@ -125,9 +123,8 @@ class FsVerityHasher:
 
 def fsverity_digest(data: bytes | bytearray | memoryview) -> bytes:
     """fs-verity digest of ``data``."""
-    h = FsVerityHasher()
-    h.update(data)
-    return h.digest()
+    n = len(memoryview(data).cast("B"))
+    return _descriptor_digest(n, _merkle_root(data) if n else bytes(DIGEST_SIZE))
 
 
 def fsverity_digest_of_stream(stream: BinaryIO, chunk_size: int = _READ_SIZE) -> bytes:
@@ -151,15 +148,44 @@ def fsverity_digest_of_stream(stream: BinaryIO, chunk_size: int = _READ_SIZE) ->
     return h.digest()
 
 
-def fsverity_digest_of_fd(fd: int) -> bytes:
-    """fs-verity digest of an open file from offset 0, without moving its offset (pread)."""
-    size = os.fstat(fd).st_size
+def _merkle_root(data: bytes | bytearray | memoryview) -> bytes:
+    """Root hash of a non-empty file held whole in memory: each level hashed in one pass."""
+    mv = memoryview(data).cast("B")
+    n = len(mv)
+    full = n - n % BLOCK_SIZE
+    parts = [sha256(mv[i:i + BLOCK_SIZE]).digest() for i in range(0, full, BLOCK_SIZE)]
+    if full < n:
+        parts.append(sha256(bytes(mv[full:]) + _ZERO_BLOCK[n - full:]).digest())
+    mv.release()
+    level = b"".join(parts)
+    while len(level) > DIGEST_SIZE:
+        parts = [sha256(level[i:i + BLOCK_SIZE].ljust(BLOCK_SIZE, b"\0")).digest()
+                 for i in range(0, len(level), BLOCK_SIZE)]
+        level = b"".join(parts)
+    return level
+
+
+_DESCRIPTOR_TAIL = bytes(32 + 144)
+
+
+def _descriptor_digest(size: int, root: bytes) -> bytes:
+    return sha256(struct.pack("<BBBBIQ", 1, 1, 12, 0, 0, size) + root.ljust(64, b"\0") + _DESCRIPTOR_TAIL).digest()
+
+
+def fsverity_digest_of_fd(fd: int, size: int | None = None) -> bytes:
+    """fs-verity digest of an open file from offset 0, without moving its offset (pread);
+    ``size``: its size where the caller has just looked (a guess: the file is read to its end)."""
+    if size is None:
+        size = os.fstat(fd).st_size
+    if size <= _READ_SIZE:
+        # most of an OS tree: one read, each Merkle level hashed in one go
+        data = os.pread(fd, size + 1, 0)
+        if len(data) == size:
+            return _descriptor_digest(size, _merkle_root(data) if size else bytes(DIGEST_SIZE))
     h = FsVerityHasher()
     off = 0
-    # small files (most of an OS tree) in one read; big ones in 1 MiB pieces
-    step = min(max(size, BLOCK_SIZE), _READ_SIZE)
     while True:
-        data = os.pread(fd, step, off)
+        data = os.pread(fd, _READ_SIZE, off)
         if not data:
             break
         h.update(data)
