@@ -12,8 +12,11 @@ import re
 import uuid
 from pathlib import Path
 
+import pytest
+
 from ostreepy.install.image import grub_config
 from ostreepy.sysroot import grubcfg
+from ostreepy.sysroot.bootconfig import FAULT_EXIT_CODE
 from ostreepy.sysroot.sysroot import Sysroot
 
 from .conftest import NAMING_1_ENV, commit, make_sysroot, ours, real, run, write_tree
@@ -133,3 +136,50 @@ def test_foreign_or_absent_config_left_alone(workdir):
     _deploy(ours, sr)
     assert (sr / "boot/grub2/grub.cfg").read_text() == "set timeout=5\n"
     assert _titles((sr / "boot/loader/grub.cfg").read_text()) == ["My OS 1 2.0 (ostree:0)", "My OS 1 1.0 (ostree:1)"]
+
+
+def _image_sysroot(workdir: Path) -> Path:
+    sr = make_sysroot(workdir / "ours", "ours")
+    run("ostree", f"--repo={sr}/ostree/repo", "config", "set", "sysroot.bootloader", "auto")
+    tree = workdir / "tree"
+    write_tree(tree)
+    commit(sr, "os/one", tree, "1.0", day=1)
+    _deploy(ours, sr, "--karg=root=UUID=1234")
+    (sr / "boot/grub").mkdir()
+    (sr / "boot/grub/grub.cfg").write_text(grub_config(sr, BOOT_UUID))
+    write_tree(tree, kernel=b"FAKEKERNEL2\n")
+    commit(sr, "os/one", tree, "2.0", day=2)
+    return sr
+
+
+@pytest.mark.parametrize("step", ["grub-config", "loader-swap"])
+def test_killed_deploy_leaves_a_whole_menu(workdir, step):
+    """Stopped around the menu write: GRUB reads either the old menu or the
+    new one, never a dangling link or a half file."""
+    sr = _image_sysroot(workdir)
+    p = ours(f"--sysroot={sr}", "deploy", "--os=myos", "os/one", check=False,
+             env={**NAMING_1_ENV, "OSTREEPY_FAULT": step})
+    assert p.returncode == FAULT_EXIT_CODE, p.stderr
+    cfg = sr / "boot/grub/grub.cfg"
+    titles = _titles(cfg.read_text())
+    new = ["My OS 1 2.0 (ostree:0)", "My OS 1 1.0 (ostree:1)"]
+    assert titles == (new if step == "loader-swap" else ["My OS 1 1.0 (ostree:0)"]), step
+    _check(cfg)
+    if step != "loader-swap":
+        _deploy(ours, sr)
+    assert _titles(cfg.read_text()) == new
+
+
+def test_grub_reads_the_menu_through_the_loader_link(workdir):
+    """GRUB's own ext2 driver (grub-fstest) on an ext4 /boot made from the
+    sysroot's: /grub/grub.cfg -> ../loader/grub.cfg -> loader.N resolves to
+    the menu whose entry 0 is the new deployment."""
+    sr = _image_sysroot(workdir)
+    _deploy(ours, sr)
+    img = workdir / "boot.img"
+    run("mkfs.ext4", "-q", "-d", str(sr / "boot"), "-U", str(BOOT_UUID), str(img), "8M")
+    seen = run("grub-fstest", str(img), "cat", "/grub/grub.cfg").stdout
+    assert seen == (sr / "boot/grub/grub.cfg").read_text()
+    assert _titles(seen)[0] == "My OS 1 2.0 (ostree:0)"
+    kernel = re.search(r"^linux (\S+)", _menu(seen), re.M).group(1)
+    assert run("grub-fstest", str(img), "cat", kernel).stdout == "FAKEKERNEL2\n"
