@@ -130,22 +130,19 @@ def _grub_early_config(boot_uuid: uuid.UUID) -> str:
 def grub_config(sysroot: Path, boot_uuid: uuid.UUID) -> str:
     """/boot/grub/grub.cfg: the menu entries ostree's ``grub2-generate`` makes
     from the current boot version's entries (paths relative to /boot, as on
-    a separate /boot filesystem), after a header for a serial console."""
-    from bootloader.grub import generate_grub_config
-    from bootloader.sort import ostree_sort_entries
+    a separate /boot filesystem), after a header for a serial console. It
+    carries its settings, so every later deploy regenerates it
+    (:mod:`ostreepy.sysroot.grubcfg`)."""
     from ..sysroot.bootconfig import read_bootversion, read_loader_entries
+    from ..sysroot.grubcfg import DEFAULT_HEADER, GrubSettings, render
     bv = read_bootversion(str(sysroot))
-    entries = ostree_sort_entries(read_loader_entries(str(sysroot), bv))
     head = ("serial --unit=0 --speed=115200\n"
             "terminal_input console serial\n"
             "terminal_output console serial\n"
-            "set timeout=1\n"
-            "set default=0\n"
-            # 15_ostree's entries call load_video, which grub-mkconfig's header defines
-            "function load_video {\n  insmod all_video\n}\n")
+            "set timeout=1\n" + DEFAULT_HEADER)
     cache = f"search --no-floppy --fs-uuid --set=root {boot_uuid}"
-    return head + generate_grub_config(entries, boot_device_id=str(boot_uuid), prepare_root_cache=cache,
-                                       efi=True)
+    settings = GrubSettings(boot_device_id=str(boot_uuid), prepare_root_cache=cache, header=head, efi=True)
+    return render(settings, read_loader_entries(str(sysroot), bv))
 
 
 def _grub_modules_dir(deployment: Path) -> Path:

@@ -38,6 +38,7 @@ from bootloader.naming import (DeploymentBoot, deployment_entry, parse_bls_appen
                                parse_sysroot_opts, show_osname, SYSROOT_OPT_BOOTLOADER_NAMING_1)
 
 from . import bootconfig as bc
+from . import grubcfg
 from ..store.checkout import CheckoutMode, CheckoutOptions, Overwrite, checkout
 from .deployment import (ORIGIN_TRANSIENT_GROUP, Deployment, StatusRow, allocate_deployserial,
                          assign_bootserials, merge_deployment_of, needs_new_bootversion,
@@ -618,6 +619,9 @@ class Sysroot:
             previous_filename=d.entry_filename)
         bc.write_entry(self.path, new_bootversion, name, entry)
 
+    def _grub2(self) -> bool:
+        return grubcfg.detect(self.path, self.repo.config.get("sysroot", "bootloader"))
+
     def _links(self, deployments: Sequence[Deployment]) -> List[Tuple[str, str, int, str]]:
         return [(d.osname, d.bootcsum, d.bootserial, d.name) for d in deployments]
 
@@ -688,6 +692,12 @@ class Sysroot:
             bc.fault_point("bootlinks")
             subbootdir = bc.swap_bootlinks(self.path, new_bv, new_sub)
             bc.fault_point("bootlinks-swap")
+            if self._grub2():
+                grubcfg.write_config(self.path, new_bv, self.bootversion)
+                bc.fault_point("grub-config")
+                head = "Transaction complete"  # ostree: grub2 (BIOS) is an atomic bootloader
+            else:
+                head = "Bootloader updated"
             bc.prepare_loader_link(self.path, new_bv)
             bc.fault_point("loader-link")
             self._sync()
@@ -696,7 +706,6 @@ class Sysroot:
             if "skip-sync" not in self.opts:
                 bc.syncfs(self.abspath("boot"))
             bc.fault_point("loader-swap")
-            head = "Bootloader updated"
         n_before = len(self.deployments)
         self.message(f"{head}; bootconfig swap: {'yes' if requires_new else 'no'}; "
                      f"bootversion: {subbootdir}, deployment count change: {len(new) - n_before}")
@@ -930,6 +939,9 @@ class Sysroot:
                                      naming_1=self.naming_1, boot_counting_tries=int(tries) if tries else 0,
                                      previous_filename=d.entry_filename)
                 bc.write_entry(self.path, self.bootversion, name, d.bootconfig.with_value("options", kargs))
+                if self._grub2():
+                    # ostree leaves the menu stale here; without blscfg GRUB would never see the edit
+                    grubcfg.write_config(self.path, self.bootversion, self.bootversion)
             self.load()
 
     def set_kargs(self, d: Deployment, kargs: Sequence[str]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import re
 import shutil
 import subprocess
 import sys
@@ -257,3 +258,58 @@ def test_owner_fixup_odd_names_and_bare_user_objects(work: Path) -> None:
     assert debugfs(img, "stat /d/link.file").count("../target") == 1
     ea = run("debugfs", "-R", "ea_list /d/obj.file", str(img)).stdout
     assert "user.k" in ea and "ostreemeta" not in ea
+
+
+def _grub_titles(disk: Path, boot: gpt.GptPartition, work: Path) -> Tuple[str, list]:
+    """The menu GRUB's own ext2 driver reads from the image's /boot."""
+    img = extract(disk, boot, work / "boot.img")
+    cfg = run("grub-fstest", str(img), "cat", "/grub/grub.cfg").stdout
+    (work / "seen.cfg").write_text(cfg)
+    run("grub-script-check", str(work / "seen.cfg"))
+    img.unlink()
+    return cfg, re.findall(r"^menuentry '([^']*)'", cfg, re.M)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("grub-fstest") is None,
+                    reason="needs root (loop mounts) and grub-fstest (grub-common)")
+def test_offline_upgrade_and_rollback_regenerate_the_menu(rootless_image: Tuple[Path, str], work: Path) -> None:
+    """Issue 11: a deploy into the installed disk's sysroot, and a rollback,
+    each leave a /boot/grub/grub.cfg whose entry 0 is the new default."""
+    disk = work / "disk.raw"
+    run("cp", "--sparse=always", str(rootless_image[0]), str(disk))
+    table = read_gpt(disk)
+    _, _, boot, root = table.partitions
+    _, before = _grub_titles(disk, boot, work)
+    assert len(before) == 1 and "(ostree:0)" in before[0]
+    mnt = work / "mnt"
+    mnt.mkdir()
+
+    def mounted(fn):
+        run("mount", "-o", f"loop,offset={root.offset},sizelimit={root.size}", str(disk), str(mnt))
+        try:
+            run("mount", "-o", f"loop,offset={boot.offset},sizelimit={boot.size}", str(disk), str(mnt / "boot"))
+            try:
+                return fn()
+            finally:
+                run("umount", str(mnt / "boot"))
+        finally:
+            run("umount", str(mnt))
+
+    def upgrade() -> None:
+        repo = f"--repo={mnt}/ostree/repo"
+        csum = run("ostree", "admin", f"--sysroot={mnt}", "status").stdout.split()[1].split(".")[0]
+        new = run("ostree", repo, "commit", "--orphan", f"--tree=ref={csum}", "--subject=v2",
+                  "--add-metadata-string=version=v2-offline").stdout.strip()
+        run(sys.executable, "-m", "ostreepy", "admin", f"--sysroot={mnt}", "deploy", "--os=default", new)
+
+    mounted(upgrade)
+    cfg, titles = _grub_titles(disk, boot, work)
+    assert len(titles) == 2 and "v2-offline (ostree:0)" in titles[0] and titles[1] == before[0].replace(
+        "(ostree:0)", "(ostree:1)")
+    assert "search --no-floppy --fs-uuid --set=root" in cfg
+
+    # booted from entry 0 (v2), `bootc rollback` makes v1 the default again
+    cmdline = re.search(r"^linux \S+ (.*)$", cfg, re.M).group(1)
+    mounted(lambda: porcelain.rollback(str(mnt), booted=cmdline))
+    _, titles = _grub_titles(disk, boot, work)
+    assert titles[0] == before[0] and "v2-offline (ostree:1)" in titles[1]
