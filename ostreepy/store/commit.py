@@ -529,6 +529,15 @@ class _TarImporter:
         xattrs = self.modifier.final_xattrs(self.repo, "/" + path, info, lambda: tar_xattrs(member))
         if member.issym():
             header = FileHeader(info.uid, info.gid, info.mode, member.linkname, xattrs)
+            if self.writer is not None:
+                # with the small files: written on the pool, it does not stall the tar
+                # stream on the existence checks, nor cut the small-file batch short
+                self.small.append((parent, name, header, b""))
+                if len(self.small) >= _BATCH:
+                    self._flush_small()
+                if self.progress is not None:
+                    self.progress(FileWritten("/" + path, member.size))
+                return
             csum = self.repo.write_content(header)
         else:
             header = FileHeader(info.uid, info.gid, stat.S_IFREG | stat.S_IMODE(info.mode), "", xattrs)

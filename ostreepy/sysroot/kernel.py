@@ -317,18 +317,24 @@ def kernel_layout_size(layout: KernelLayout, blocksize: int = 0) -> int:
 # -------------------------------------------------------------- from a commit (before checkout)
 
 
-def _walk_commit(repo, csum: str) -> Iterator[Tuple[str, str, str]]:  # noqa: ANN001
-    """(path, kind 'f'|'d', checksum) of the commit, breadth of what we need only."""
-    commit = repo.load_commit(csum)
-    stack = [("", commit.root_tree)]
+def _subtree(repo, tree: str, path: Tuple[str, ...]) -> Optional[str]:  # noqa: ANN001
+    """The dirtree checksum at ``path`` below ``tree``, or None."""
+    for name in path:
+        nxt = next((t for n, t, _m in repo.load_dirtree(tree).dirs if n == name), None)
+        if nxt is None:
+            return None
+        tree = nxt
+    return tree
+
+
+def _files_below(repo, tree: str) -> Iterator[str]:  # noqa: ANN001
+    """Checksums of every file below ``tree``, recursively."""
+    stack = [tree]
     while stack:
-        base, tree = stack.pop()
-        dt = repo.load_dirtree(tree)
-        for name, fcsum in dt.files:
-            yield base + name, "f", fcsum
-        for name, t, _m in dt.dirs:
-            yield base + name, "d", t
-            stack.append((base + name + "/", t))
+        dt = repo.load_dirtree(stack.pop())
+        for _name, fcsum in dt.files:
+            yield fcsum
+        stack.extend(t for _n, t, _m in dt.dirs)
 
 
 def commit_kernel_size(repo, csum: str, blocksize: int = 0) -> Tuple[int, int]:  # noqa: ANN001
@@ -336,21 +342,24 @@ def commit_kernel_size(repo, csum: str, blocksize: int = 0) -> Tuple[int, int]: 
     (bytes of its boot files, bytes of ``/usr/etc`` which is copied to
     ``/etc``). Approximates ``get_kernel_layout_size`` on the commit: all
     files under ``usr/lib/modules/<kver>/`` named like boot files, or the
-    legacy boot directories' ``vmlinuz-``/``initramfs-``/``devicetree-`` files."""
-    boot = etc = 0
+    legacy boot directories' ``vmlinuz-``/``initramfs-``/``devicetree-`` files.
+
+    Only the few directories that can hold them are read: a walk of the
+    whole commit cost more than half a second at 20,000 files."""
+    root = repo.load_commit(csum).root_tree
+    size = lambda c: _round(repo.content_size(c), blocksize)  # noqa: E731
+    etc_tree = _subtree(repo, root, ("usr", "etc"))
+    etc = sum(size(c) for c in _files_below(repo, etc_tree)) if etc_tree else 0
+    boot = 0
     names = ("vmlinuz", "initramfs.img", "initramfs", "devicetree", "aboot.img", ".vmlinuz.hmac")
-    for path, kind, c in _walk_commit(repo, csum):
-        if kind != "f":
-            continue
-        parts = path.split("/")
-        if path.startswith("usr/etc/"):
-            etc += _round(repo.content_size(c), blocksize)
-        elif len(parts) == 5 and path.startswith("usr/lib/modules/") and parts[4] in names:
-            boot += _round(repo.content_size(c), blocksize)
-        elif len(parts) == 5 and path.startswith("usr/lib/modules/") and "/dtb/" in path:
-            boot += _round(repo.content_size(c), blocksize)
-        elif ((path.startswith("usr/lib/ostree-boot/") and len(parts) == 4)
-              or (path.startswith("boot/") and len(parts) == 2)) and \
-                parts[-1].startswith(("vmlinuz-", "initramfs-", "devicetree-")):
-            boot += _round(repo.content_size(c), blocksize)
+    modules = _subtree(repo, root, ("usr", "lib", "modules"))
+    for kver, ktree, _m in repo.load_dirtree(modules).dirs if modules else ():
+        for name, c in repo.load_dirtree(ktree).files:
+            if name in names or kver == "dtb":
+                boot += size(c)
+    for legacy in (("usr", "lib", "ostree-boot"), ("boot",)):
+        t = _subtree(repo, root, legacy)
+        for name, c in repo.load_dirtree(t).files if t else ():
+            if name.startswith(("vmlinuz-", "initramfs-", "devicetree-")):
+                boot += size(c)
     return boot, etc

@@ -741,7 +741,7 @@ class Sysroot:
         default of stateroot ``osname`` (None: the booted one). With
         ``stage`` the boot configuration is left for :meth:`finalize_staged`.
         Returns the new deployment as listed afterwards."""
-        with self.locked():
+        with self.locked(), self.repo.dirtree_cache():
             if osname is None:
                 if self.booted is None:
                     raise DeployError("Looking for booted deployment: Not currently booted into an "
