@@ -739,7 +739,11 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         sys.stderr.write(p.message + "\n")
     for c in result.marked_partial:
         sys.stderr.write(f"Marking commit as partial: {c}\n")
-    if result.n_partial:
+    if args.add_tombstones:
+        from ..store.fsck import add_tombstones
+        for c in add_tombstones(repo):
+            _print(f"Adding tombstone for commit {c}")
+    elif result.n_partial:
         _print(f"{result.n_partial} partial commits not verified")
     if result.problems or result.ref_errors:
         raise OstreeError("Repository corruption encountered")
