@@ -161,8 +161,10 @@ class _Source:
     """Where objects come from: a fetcher over a remote's files, or a local repository."""
 
     def __init__(self, fetcher: Optional[Fetcher] = None, local: Optional[Repo] = None,
-                 trusted: bool = False) -> None:
+                 trusted: bool = False, content_fetcher: Optional[Fetcher] = None) -> None:
         self.fetcher = fetcher
+        # a remote's ``contenturl``: file objects and deltas come from there
+        self.content_fetcher = content_fetcher or fetcher
         self.local = local
         self.trusted = trusted
         self.bytes = 0
@@ -436,7 +438,7 @@ class _Puller:
             # inflated into a new object: a small one never touches the disk as .filez
             f = tempfile.SpooledTemporaryFile(SPOOL_SIZE, dir=repo.tmp_dir)  # type: ignore[assignment]
         try:
-            n = self.source.fetcher.fetch_to(_meta_path(checksum, ObjectType.FILE), f, MAX_CONTENT_SIZE)
+            n = self.source.content_fetcher.fetch_to(_meta_path(checksum, ObjectType.FILE), f, MAX_CONTENT_SIZE)
             self.source._count(n)
             f.flush()
             f.seek(0)
@@ -811,7 +813,7 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary
     def verify_superblock(data: bytes, signatures: Mapping[str, Variant]) -> None:
         trust.verify_static_delta(remote, data, signatures)
 
-    return DeltaPuller(repo, source.fetcher, require=require, dry_run=puller.dry_run,
+    return DeltaPuller(repo, source.content_fetcher, require=require, dry_run=puller.dry_run,
                        summary_metadata=summary.metadata if summary is not None else None, verify_commit=verify,
                        verify_superblock=verify_superblock, progress=puller.progress, count_bytes=source._count)
 
@@ -852,11 +854,15 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     rem = remote if isinstance(remote, Remote) else load_remote(repo, remote)
     own_fetcher = fetcher is None
     f = fetcher if fetcher is not None else fetcher_for_remote(rem)
+    content_url = rem.option("contenturl") if own_fetcher else None
+    cf: Optional[Fetcher] = None
     caches: List[Repo] = []
     try:
+        if content_url:
+            cf = fetcher_for_remote(rem, url=content_url)
         for c in localcache_repos:
             caches.append(c if isinstance(c, Repo) else Repo.open(c))
-        return _run(repo, _Source(fetcher=f), rem, rem.name, refs_or_checksums,
+        return _run(repo, _Source(fetcher=f, content_fetcher=cf), rem, rem.name, refs_or_checksums,
                     ref_prefix=None if mirror else rem.name, mirror=mirror, depth=depth,
                     commit_metadata_only=commit_metadata_only, subpaths=subpaths, localcache_repos=caches,
                     timestamp_check=timestamp_check, dry_run=dry_run, progress=progress,
@@ -869,6 +875,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                 c.close()
         if own_fetcher:
             f.close()
+        if cf is not None:
+            cf.close()
 
 
 def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (), *, untrusted: bool = False,
