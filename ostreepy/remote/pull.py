@@ -174,9 +174,9 @@ class _Source:
         with self._lock:
             self.bytes += n
 
-    def fetch_bytes(self, path: str, max_size: int) -> bytes:
-        assert self.fetcher is not None
-        data = self.fetcher.fetch_bytes(path, max_size)
+    def fetch_bytes(self, path: str, max_size: int, content: bool = False) -> bytes:
+        assert self.fetcher is not None and self.content_fetcher is not None
+        data = (self.content_fetcher if content else self.fetcher).fetch_bytes(path, max_size)
         self._count(len(data))
         return data
 
@@ -275,7 +275,9 @@ class _Puller:
                 return None, True
             raise ObjectNotFoundError(checksum, objtype.name_str)
         try:
-            data = self.source.fetch_bytes(_meta_path(checksum, objtype), max_size)
+            # as libostree: detached metadata from the URL, the objects from contenturl
+            data = self.source.fetch_bytes(_meta_path(checksum, objtype), max_size,
+                                           content=objtype is not ObjectType.COMMIT_META)
         except NotFound:
             if optional:
                 return None, False
