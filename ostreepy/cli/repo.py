@@ -51,6 +51,9 @@ def _print(s: str = "") -> None:
 
 
 def format_timestamp(ts: int) -> str:
+    # the commit's uint64 read as signed, as ostree's g_date_time_new_from_unix_utc() gets it
+    if ts >= 1 << 63:
+        ts -= 1 << 64
     try:
         return time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(ts))
     except (OverflowError, ValueError, OSError):
@@ -141,6 +144,9 @@ def cmd_commit(args: argparse.Namespace) -> int:
             raise UsageError(f"Invalid tree type specification '{kind}'")
         sources.append(porcelain.TreeSource(kind, sys.stdin.buffer if (kind, value) == ("tar", "-") else value))
     timestamp: Optional[int] = parse_datetime(args.timestamp) if args.timestamp else None
+    if timestamp is not None and timestamp < 0:
+        # a date before 1970: ostree stores the time_t in the commit's uint64 as is
+        timestamp += 1 << 64
     for flag, name in ((args.tar_pathname_filter, "--tar-pathname-filter"), (args.generate_sizes, "--generate-sizes")):
         if flag:
             raise UsageError(f"{name} is not supported by ostreepy yet")
