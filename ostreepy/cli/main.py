@@ -250,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--disable-fsync", action="store_true")
     # ostreepy's fsync policy is its own; the flag is taken, as scripts pass it
     p.add_argument("--per-object-fsync", action="store_true")
+    p.add_argument("--http-header", action="append", default=[], metavar="NAME=VALUE",
+                   help="Add NAME=VALUE as HTTP header to all requests")
+    p.add_argument("--append-user-agent", metavar="NAME/VERSION",
+                   help="Append NAME/VERSION to the User-Agent")
     p.add_argument("--disable-verify-bindings", action="store_true")
     p.add_argument("remote", metavar="REMOTE")
     p.add_argument("refs", nargs="*", metavar="BRANCH")

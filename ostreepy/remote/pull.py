@@ -837,7 +837,9 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                 timestamp_check: bool = False, dry_run: bool = False, disable_static_deltas: bool = False,
                 require_static_deltas: bool = False, progress: Optional[ProgressCallback] = None,
                 fetcher: Optional[Fetcher] = None, disable_verify_bindings: bool = False,
-                timestamp_check_from_rev: Optional[str] = None) -> RepoPullResult:
+                timestamp_check_from_rev: Optional[str] = None,
+                http_headers: Sequence[Tuple[str, str]] = (),
+                append_user_agent: Optional[str] = None) -> RepoPullResult:
     """Pull ``refs_or_checksums`` (refs of the remote, commit checksums, or
     ``REF@CHECKSUM`` for that commit under that ref) from
     ``remote`` (a name configured in ``repo``, or a :class:`Remote`) into
@@ -852,16 +854,20 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     commit the ref has here or from scratch (see :mod:`ostreepy.remote.deltas.fetch`), unless
     ``disable_static_deltas``; ``require_static_deltas`` makes a missing delta an error, and
     ``dry_run`` (only with it) fetches the superblocks and reports their sizes in
-    ``RepoPullResult.deltas``."""
+    ``RepoPullResult.deltas``. ``http_headers`` go with every HTTP request and
+    ``append_user_agent`` after the User-Agent (``ostree pull --http-header``,
+    ``--append-user-agent``)."""
     rem = remote if isinstance(remote, Remote) else load_remote(repo, remote)
     own_fetcher = fetcher is None
-    f = fetcher if fetcher is not None else fetcher_for_remote(rem)
+    f = fetcher if fetcher is not None else fetcher_for_remote(
+        rem, extra_headers=http_headers, append_user_agent=append_user_agent)
     content_url = rem.option("contenturl") if own_fetcher else None
     cf: Optional[Fetcher] = None
     caches: List[Repo] = []
     try:
         if content_url:
-            cf = fetcher_for_remote(rem, url=content_url)
+            cf = fetcher_for_remote(rem, url=content_url, extra_headers=http_headers,
+                                    append_user_agent=append_user_agent)
         for c in localcache_repos:
             caches.append(c if isinstance(c, Repo) else Repo.open(c))
         return _run(repo, _Source(fetcher=f, content_fetcher=cf), rem, rem.name, refs_or_checksums,
