@@ -101,12 +101,6 @@ def cmd_pull_local(args: argparse.Namespace) -> int:
     if args.require_static_deltas:
         # ostree pull-local then pulls over file:// with the deltas; ours copies objects only
         raise PullError("Static deltas are not supported yet by pull-local (--require-static-deltas)")
-    headers = []
-    for kv in args.http_header:
-        key, eq, value = kv.partition("=")
-        if not eq:
-            raise UsageError("--http-header must be of the form KEY=VALUE")
-        headers.append((key, value))
     repo = _open_repo(args)
     if args.disable_fsync:
         repo.fsync = False
