@@ -429,7 +429,7 @@ class _Puller:
 
     def _fetch_file(self, checksum: str) -> int:
         repo = self.repo
-        assert self.source.fetcher is not None
+        assert self.source.content_fetcher is not None
         tmp: Optional[str] = None
         f: BinaryIO
         if repo.mode is RepoMode.ARCHIVE:
@@ -815,6 +815,7 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary
     def verify_superblock(data: bytes, signatures: Mapping[str, Variant]) -> None:
         trust.verify_static_delta(remote, data, signatures)
 
+    assert source.content_fetcher is not None
     return DeltaPuller(repo, source.content_fetcher, require=require, dry_run=puller.dry_run,
                        summary_metadata=summary.metadata if summary is not None else None, verify_commit=verify,
                        verify_superblock=verify_superblock, progress=puller.progress, count_bytes=source._count)
