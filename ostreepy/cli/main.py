@@ -186,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--delete", action="store_true")
     p.add_argument("--verify-bindings", action="store_true")
     p.add_argument("--verify-back-refs", action="store_true")
+    p.add_argument("--add-tombstones", action="store_true", help="Add tombstones for missing commits")
     p.set_defaults(func="cmd_fsck")
 
     p = sub.add_parser("prune", help="Search for unreachable objects")
@@ -247,6 +248,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true")
     p.add_argument("--untrusted", action="store_true")
     p.add_argument("--disable-fsync", action="store_true")
+    # ostreepy's fsync policy is its own; the flag is taken, as scripts pass it
+    p.add_argument("--per-object-fsync", action="store_true")
+    p.add_argument("--http-header", action="append", default=[], metavar="NAME=VALUE",
+                   help="Add NAME=VALUE as HTTP header to all requests")
+    p.add_argument("--append-user-agent", metavar="NAME/VERSION",
+                   help="Append NAME/VERSION to the User-Agent")
     p.add_argument("--disable-verify-bindings", action="store_true")
     p.add_argument("remote", metavar="REMOTE")
     p.add_argument("refs", nargs="*", metavar="BRANCH")
@@ -390,14 +397,35 @@ def _parse(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespa
     """As GLib does, options may come between positionals (`checkout -U t --union u`):
     a repository verb is parsed intermixed; the command groups (admin, container,
     bootc), which have verbs of their own, are parsed as argparse does."""
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    verb = sub.choices.get(argv[0]) if argv else None
-    if (verb is None or any(a in ("-h", "--help") for a in argv)
-            or any(isinstance(a, argparse._SubParsersAction) for a in verb._actions)):
+    if not argv or any(a in ("-h", "--help") for a in argv):
         return parser.parse_args(argv)
-    args = verb.parse_intermixed_args(argv[1:])
-    args.command = argv[0]
-    return args
+    # down the verbs the words name (`remote add`, `admin instutil set-kargs`), so
+    # that the innermost one, too, takes options between its positionals
+    # (`remote add NAME --set=K=V URL`)
+    outer: List[tuple] = []
+    level, depth = parser, 0
+    while True:
+        groups = [a for a in level._actions if isinstance(a, argparse._SubParsersAction)]
+        if not groups or depth >= len(argv) or argv[depth] not in groups[0].choices:
+            break
+        outer.append((level, groups[0].dest, argv[depth]))
+        level, depth = groups[0].choices[argv[depth]], depth + 1
+    if depth == 0 or any(isinstance(a, argparse._SubParsersAction) for a in level._actions):
+        return parser.parse_args(argv)
+    try:
+        ns = level.parse_intermixed_args(argv[depth:])
+    except TypeError:  # a verb argparse cannot parse intermixed (REMAINDER)
+        return parser.parse_args(argv)
+    # the outer levels' defaults only where the verb set nothing, as argparse does
+    for p, dest, word in outer:
+        setattr(ns, dest, word)
+        for a in p._actions:
+            if a.dest is not argparse.SUPPRESS and a.default is not argparse.SUPPRESS and not hasattr(ns, a.dest):
+                setattr(ns, a.dest, a.default)
+        for k, v in p._defaults.items():
+            if not hasattr(ns, k):
+                setattr(ns, k, v)
+    return ns
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

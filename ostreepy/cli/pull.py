@@ -68,6 +68,12 @@ def cmd_pull(args: argparse.Namespace) -> int:
     if ":" in remote:
         remote, _, ref = remote.partition(":")
         refs = [ref]
+    headers = []
+    for kv in args.http_header:
+        key, eq, value = kv.partition("=")
+        if not eq:
+            raise UsageError("--http-header must be of the form KEY=VALUE")
+        headers.append((key, value))
     repo = _open_repo(args)
     if args.disable_fsync:
         repo.fsync = False
@@ -78,7 +84,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
                              localcache_repos=args.localcache_repo, timestamp_check=args.timestamp_check,
                              dry_run=args.dry_run, disable_static_deltas=args.disable_static_deltas,
                              require_static_deltas=args.require_static_deltas, progress=progress,
-                             disable_verify_bindings=args.disable_verify_bindings)
+                             disable_verify_bindings=args.disable_verify_bindings,
+                             http_headers=headers, append_user_agent=args.append_user_agent)
     finally:
         _finish_line(progress)
         repo.close()

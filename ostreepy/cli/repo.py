@@ -51,6 +51,9 @@ def _print(s: str = "") -> None:
 
 
 def format_timestamp(ts: int) -> str:
+    # the commit's uint64 read as signed, as ostree's g_date_time_new_from_unix_utc() gets it
+    if ts >= 1 << 63:
+        ts -= 1 << 64
     try:
         return time.strftime("%Y-%m-%d %H:%M:%S +0000", time.gmtime(ts))
     except (OverflowError, ValueError, OSError):
@@ -141,6 +144,9 @@ def cmd_commit(args: argparse.Namespace) -> int:
             raise UsageError(f"Invalid tree type specification '{kind}'")
         sources.append(porcelain.TreeSource(kind, sys.stdin.buffer if (kind, value) == ("tar", "-") else value))
     timestamp: Optional[int] = parse_datetime(args.timestamp) if args.timestamp else None
+    if timestamp is not None and timestamp < 0:
+        # a date before 1970: ostree stores the time_t in the commit's uint64 as is
+        timestamp += 1 << 64
     for flag, name in ((args.tar_pathname_filter, "--tar-pathname-filter"), (args.generate_sizes, "--generate-sizes")):
         if flag:
             raise UsageError(f"{name} is not supported by ostreepy yet")
@@ -739,7 +745,11 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         sys.stderr.write(p.message + "\n")
     for c in result.marked_partial:
         sys.stderr.write(f"Marking commit as partial: {c}\n")
-    if result.n_partial:
+    if args.add_tombstones:
+        from ..store.fsck import add_tombstones
+        for c in add_tombstones(repo):
+            _print(f"Adding tombstone for commit {c}")
+    elif result.n_partial:
         _print(f"{result.n_partial} partial commits not verified")
     if result.problems or result.ref_errors:
         raise OstreeError("Repository corruption encountered")

@@ -37,9 +37,37 @@ def _wordy(value: str):
         "" if not tz else " Z" if tz.upper() in ("UTC", "GMT", "Z") else " " + tz)
 
 
+_RELATIVE = re.compile(
+    r"^\s*(\d+|an?)?\s*(sec|second|min|minute|hour|day|week|fortnight|month|year)s?\s+ago\s*$",
+    re.IGNORECASE)
+_UNIT_SECONDS = {"sec": 1, "second": 1, "min": 60, "minute": 60, "hour": 3600, "day": 86400,
+                 "week": 7 * 86400, "fortnight": 14 * 86400}
+
+
+def _relative(v: str) -> "int | None":
+    """gnulib's ``N UNIT ago`` (``1 week ago``, as ``prune --keep-younger-than`` is given)."""
+    m = _RELATIVE.match(v)
+    if not m:
+        return None
+    n = 1 if m.group(1) in (None, "a", "an", "A", "An", "AN") else int(m.group(1))
+    unit = m.group(2).lower()
+    now = _dt.datetime.now().astimezone()
+    if unit in _UNIT_SECONDS:
+        return int(now.timestamp()) - n * _UNIT_SECONDS[unit]
+    # months and years move the calendar date, keeping the time of day
+    months = n * (12 if unit == "year" else 1)
+    y, mo = divmod(now.year * 12 + now.month - 1 - months, 12)
+    import calendar
+    day = min(now.day, calendar.monthrange(y, mo + 1)[1])
+    return int(now.replace(year=y, month=mo + 1, day=day).timestamp())
+
+
 def parse_datetime(value: str) -> int:
-    """Seconds since the epoch for ``@EPOCH`` or an ISO-8601-like date (UTC unless a zone is given)."""
+    """Seconds since the epoch for ``@EPOCH``, ``N UNIT ago`` or an ISO-8601-like date (UTC unless a zone is given)."""
     v = value.strip()
+    rel = _relative(v)
+    if rel is not None:
+        return rel
     if v.startswith("@"):
         try:
             return int(v[1:])

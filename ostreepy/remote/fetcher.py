@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from typing import BinaryIO, Optional, Protocol, Sequence, Tuple
+from typing import BinaryIO, List, Optional, Protocol, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
 # defined in the base room so that the fetchers this module picks can raise them without
@@ -92,7 +92,7 @@ def fetcher_for(url: str, *, tls_permissive: bool = False, timeout: Optional[flo
     if parts.scheme in ("http", "https"):
         from .http import HttpFetcher  # the HTTP helper provides this module
         return HttpFetcher(url, tls_permissive=tls_permissive, timeout=timeout)
-    raise FetchError(f"Unsupported URL scheme in {url!r}")
+    raise FetchError(f"Invalid URI scheme in {url}")
 
 
 def fetcher_for_remote(
@@ -102,16 +102,22 @@ def fetcher_for_remote(
     extra_headers: Sequence[Tuple[str, str]] = (),
     append_user_agent: Optional[str] = None,
     n_network_retries: Optional[int] = None,
+    url: Optional[str] = None,
 ) -> Fetcher:
     """A fetcher for ``remote.url`` with the remote's options: ``tls-permissive``,
     ``tls-ca-path``, ``tls-client-cert-path``/``tls-client-key-path``, ``proxy`` (``http2``
     is accepted and ignored). ``extra_headers`` and ``append_user_agent`` are pull options in
     libostree (``ostree pull --http-header``), not remote options, hence arguments here."""
-    parts = urlsplit(remote.url)
+    url = remote.url if url is None else url
+    if url.startswith("mirrorlist="):
+        return _mirrorlist_fetcher(remote, url[len("mirrorlist="):], timeout, extra_headers,
+                                   append_user_agent, n_network_retries)
+    parts = urlsplit(url)
     if parts.scheme == "file":
         return FileFetcher(unquote(parts.path))
     if parts.scheme not in ("http", "https"):
-        raise FetchError(f"Unsupported URL for remote \"{remote.name}\": {remote.url!r}")
+        # ostree's wording (ostree-fetcher-uri.c), which scripts match
+        raise FetchError(f"Invalid URI scheme in {url}")
     cert = remote.option("tls-client-cert-path")
     key = remote.option("tls-client-key-path")
     if (cert is None) != (key is None):
@@ -120,7 +126,7 @@ def fetcher_for_remote(
     from .http import HttpFetcher, DEFAULT_N_NETWORK_RETRIES
 
     return HttpFetcher(
-        remote.url,
+        url,
         tls_permissive=remote.option_bool("tls-permissive", False),
         timeout=timeout,
         tls_ca_path=remote.option("tls-ca-path") or None,
@@ -130,3 +136,62 @@ def fetcher_for_remote(
         append_user_agent=append_user_agent,
         n_network_retries=DEFAULT_N_NETWORK_RETRIES if n_network_retries is None else n_network_retries,
     )
+
+
+def _mirrorlist_fetcher(remote: Remote, list_url: str, timeout: Optional[float],
+                        extra_headers: Sequence[Tuple[str, str]], append_user_agent: Optional[str],
+                        n_network_retries: Optional[int]) -> "MirrorFetcher":
+    """``mirrorlist=URL``: the file at URL names one base URL a line (blank lines and
+    ``#`` comments skipped), each tried in turn, as libostree's fetchers do."""
+    head, _, name = list_url.rstrip("/").rpartition("/")
+    lister = fetcher_for_remote(remote, timeout=timeout, extra_headers=extra_headers,
+                                append_user_agent=append_user_agent,
+                                n_network_retries=n_network_retries, url=head + "/")
+    try:
+        text = lister.fetch_bytes(name, 1 << 20).decode("utf-8", "replace")
+    finally:
+        lister.close()
+    mirrors: List[Fetcher] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            mirrors.append(fetcher_for_remote(remote, timeout=timeout, extra_headers=extra_headers,
+                                              append_user_agent=append_user_agent,
+                                              n_network_retries=n_network_retries, url=line))
+        except FetchError:
+            continue  # libostree skips mirrors it cannot use
+    if not mirrors:
+        raise FetchError(f"No valid mirrors were found in mirrorlist '{list_url}'")
+    return MirrorFetcher(mirrors)
+
+
+class MirrorFetcher:
+    """Several copies of one repository: each request goes to the first that has the
+    file; a mirror that fails (a missing file too) passes it to the next."""
+
+    def __init__(self, mirrors: Sequence[Fetcher]) -> None:
+        self.mirrors = list(mirrors)
+
+    def fetch_bytes(self, path: str, max_size: int) -> bytes:
+        for m in self.mirrors[:-1]:
+            try:
+                return m.fetch_bytes(path, max_size)
+            except FetchError:
+                continue
+        return self.mirrors[-1].fetch_bytes(path, max_size)
+
+    def fetch_to(self, path: str, sink: BinaryIO, max_size: int) -> int:
+        for m in self.mirrors[:-1]:
+            try:
+                return m.fetch_to(path, sink, max_size)
+            except FetchError:
+                sink.seek(0)
+                sink.truncate()
+                continue
+        return self.mirrors[-1].fetch_to(path, sink, max_size)
+
+    def close(self) -> None:
+        for m in self.mirrors:
+            m.close()

@@ -164,8 +164,10 @@ class _Source:
     """Where objects come from: a fetcher over a remote's files, or a local repository."""
 
     def __init__(self, fetcher: Optional[Fetcher] = None, local: Optional[Repo] = None,
-                 trusted: bool = False) -> None:
+                 trusted: bool = False, content_fetcher: Optional[Fetcher] = None) -> None:
         self.fetcher = fetcher
+        # a remote's ``contenturl``: file objects and deltas come from there
+        self.content_fetcher = content_fetcher or fetcher
         self.local = local
         self.trusted = trusted
         self.bytes = 0
@@ -175,9 +177,9 @@ class _Source:
         with self._lock:
             self.bytes += n
 
-    def fetch_bytes(self, path: str, max_size: int) -> bytes:
-        assert self.fetcher is not None
-        data = self.fetcher.fetch_bytes(path, max_size)
+    def fetch_bytes(self, path: str, max_size: int, content: bool = False) -> bytes:
+        assert self.fetcher is not None and self.content_fetcher is not None
+        data = (self.content_fetcher if content else self.fetcher).fetch_bytes(path, max_size)
         self._count(len(data))
         return data
 
@@ -276,7 +278,9 @@ class _Puller:
                 return None, True
             raise ObjectNotFoundError(checksum, objtype.name_str)
         try:
-            data = self.source.fetch_bytes(_meta_path(checksum, objtype), max_size)
+            # as libostree: detached metadata from the URL, the objects from contenturl
+            data = self.source.fetch_bytes(_meta_path(checksum, objtype), max_size,
+                                           content=objtype is not ObjectType.COMMIT_META)
         except NotFound:
             if optional:
                 return None, False
@@ -428,7 +432,7 @@ class _Puller:
 
     def _fetch_file(self, checksum: str) -> int:
         repo = self.repo
-        assert self.source.fetcher is not None
+        assert self.source.content_fetcher is not None
         tmp: Optional[str] = None
         f: BinaryIO
         if repo.mode is RepoMode.ARCHIVE:
@@ -439,7 +443,7 @@ class _Puller:
             # inflated into a new object: a small one never touches the disk as .filez
             f = _Spool(repo.tmp_dir)  # type: ignore[assignment]
         try:
-            n = self.source.fetcher.fetch_to(_meta_path(checksum, ObjectType.FILE), f, MAX_CONTENT_SIZE)
+            n = self.source.content_fetcher.fetch_to(_meta_path(checksum, ObjectType.FILE), f, MAX_CONTENT_SIZE)
             self.source._count(n)
             small = _inflate_filez(f.mem.getvalue(), checksum) if isinstance(f, _Spool) and f.file is None else None
             if small is not None:
@@ -909,7 +913,8 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary
     def verify_superblock(data: bytes, signatures: Mapping[str, Variant]) -> None:
         trust.verify_static_delta(remote, data, signatures)
 
-    return DeltaPuller(repo, source.fetcher, require=require, dry_run=puller.dry_run,
+    assert source.content_fetcher is not None
+    return DeltaPuller(repo, source.content_fetcher, require=require, dry_run=puller.dry_run,
                        summary_metadata=summary.metadata if summary is not None else None, verify_commit=verify,
                        verify_superblock=verify_superblock, progress=puller.progress, count_bytes=source._count)
 
@@ -931,7 +936,9 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                 timestamp_check: bool = False, dry_run: bool = False, disable_static_deltas: bool = False,
                 require_static_deltas: bool = False, progress: Optional[ProgressCallback] = None,
                 fetcher: Optional[Fetcher] = None, disable_verify_bindings: bool = False,
-                timestamp_check_from_rev: Optional[str] = None) -> RepoPullResult:
+                timestamp_check_from_rev: Optional[str] = None,
+                http_headers: Sequence[Tuple[str, str]] = (),
+                append_user_agent: Optional[str] = None) -> RepoPullResult:
     """Pull ``refs_or_checksums`` (refs of the remote, commit checksums, or
     ``REF@CHECKSUM`` for that commit under that ref) from
     ``remote`` (a name configured in ``repo``, or a :class:`Remote`) into
@@ -946,15 +953,23 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     commit the ref has here or from scratch (see :mod:`ostreepy.remote.deltas.fetch`), unless
     ``disable_static_deltas``; ``require_static_deltas`` makes a missing delta an error, and
     ``dry_run`` (only with it) fetches the superblocks and reports their sizes in
-    ``RepoPullResult.deltas``."""
+    ``RepoPullResult.deltas``. ``http_headers`` go with every HTTP request and
+    ``append_user_agent`` after the User-Agent (``ostree pull --http-header``,
+    ``--append-user-agent``)."""
     rem = remote if isinstance(remote, Remote) else load_remote(repo, remote)
     own_fetcher = fetcher is None
-    f = fetcher if fetcher is not None else fetcher_for_remote(rem)
+    f = fetcher if fetcher is not None else fetcher_for_remote(
+        rem, extra_headers=http_headers, append_user_agent=append_user_agent)
+    content_url = rem.option("contenturl") if own_fetcher else None
+    cf: Optional[Fetcher] = None
     caches: List[Repo] = []
     try:
+        if content_url:
+            cf = fetcher_for_remote(rem, url=content_url, extra_headers=http_headers,
+                                    append_user_agent=append_user_agent)
         for c in localcache_repos:
             caches.append(c if isinstance(c, Repo) else Repo.open(c))
-        return _run(repo, _Source(fetcher=f), rem, rem.name, refs_or_checksums,
+        return _run(repo, _Source(fetcher=f, content_fetcher=cf), rem, rem.name, refs_or_checksums,
                     ref_prefix=None if mirror else rem.name, mirror=mirror, depth=depth,
                     commit_metadata_only=commit_metadata_only, subpaths=subpaths, localcache_repos=caches,
                     timestamp_check=timestamp_check, dry_run=dry_run, progress=progress,
@@ -967,6 +982,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                 c.close()
         if own_fetcher:
             f.close()
+        if cf is not None:
+            cf.close()
 
 
 def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (), *, untrusted: bool = False,

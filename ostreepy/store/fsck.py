@@ -242,3 +242,21 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
                     repo.mark_commit_partial(c, True, fsck=True)
                     result.marked_partial.append(c)
     return result
+
+
+def add_tombstones(repo: Repo) -> List[str]:
+    """``ostree fsck --add-tombstones``: every commit whose parent is missing is
+    deleted, leaving a tombstone, after turning ``core.tombstone-commits`` on (as
+    ot-builtin-fsck.c does: it is the commit, not its missing parent, that goes).
+    Returns those commits, in the order they were deleted."""
+    doomed = []
+    for checksum, _t in repo.list_objects(ObjectType.COMMIT):
+        parent = repo.load_commit(checksum).parent
+        if parent and not repo.has_object(parent, ObjectType.COMMIT):
+            doomed.append(checksum)
+    if doomed and not repo.config.get_bool("core", "tombstone-commits", False):
+        repo.config.set_bool("core", "tombstone-commits", True)
+        repo.write_config()
+    for checksum in doomed:
+        repo.delete_object(checksum, ObjectType.COMMIT)
+    return doomed
