@@ -648,19 +648,24 @@ class Repo:
         dest = self.object_path(checksum, objtype)
         if os.path.exists(dest):
             return checksum
-        tmp = self._tmp_name()
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        # anonymous where the filesystem allows: a named temp file would show up (and
+        # vanish) in a tree being committed that holds the repository itself
+        fd, tmp = self._open_tmpfile()
         try:
             write_all(fd, data)
             os.fchmod(fd, 0o644)
             if self._txn_depth == 0 and self.fsync:
                 os.fsync(fd)
+            if tmp is None:
+                self._link_tmpfile_in(fd, checksum, objtype)
         except BaseException:
             os.close(fd)
-            os.unlink(tmp)
+            if tmp is not None:
+                os.unlink(tmp)
             raise
         os.close(fd)
-        self._rename_in(tmp, checksum, objtype)
+        if tmp is not None:
+            self._rename_in(tmp, checksum, objtype)
         if objtype == ObjectType.COMMIT:
             # writing a commit again removes its tombstone
             with contextlib.suppress(FileNotFoundError):
@@ -946,15 +951,15 @@ class Repo:
         tmp = self._tmp_name()
         return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600), tmp
 
-    def _link_tmpfile_in(self, fd: int, checksum: str) -> None:
-        staged = self._staging_target(checksum, ObjectType.FILE)
+    def _link_tmpfile_in(self, fd: int, checksum: str, objtype: ObjectType = ObjectType.FILE) -> None:
+        staged = self._staging_target(checksum, objtype)
         if staged is not None:
             try:
                 os.link(f"/proc/self/fd/{fd}", staged, src_dir_fd=self._dfd, follow_symlinks=True)
             except FileExistsError:
                 return
             return
-        dest = self._final_object_path(checksum, ObjectType.FILE)
+        dest = self._final_object_path(checksum, objtype)
         self._ensure_objdir(checksum)
         try:
             # a dir fd makes CPython call linkat(AT_SYMLINK_FOLLOW) rather than link(),
