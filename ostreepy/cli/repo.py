@@ -573,24 +573,13 @@ def _show_gpg_signatures(repo: "Repo", csum: str, homedir: Optional[str], remote
     sys.stdout.write("".join(out))
 
 
-_SWAP_FORMATS = {"n": "h", "q": "H", "i": "i", "u": "I", "x": "q", "t": "Q", "h": "i", "d": "d"}
-
-
 def _byteswap(type_: str, value: object) -> object:
-    """g_variant_byteswap for what metadata holds: ostree's show prints metadata values
-    as if stored big-endian (ot_dump_variant swaps on little-endian hosts) unless -B,
-    so `uint64 42` shows as `uint64 3026418949592973312`; as there, a script must pass
-    -B to read a number a little-endian writer stored."""
-    import struct
-    from ..store.gvariant import Variant
-    if type_ in _SWAP_FORMATS:
-        fmt = _SWAP_FORMATS[type_]
-        return struct.unpack(">" + fmt, struct.pack("<" + fmt, value))[0]
-    if type_.startswith("a") and type_[1:] in _SWAP_FORMATS and isinstance(value, (list, tuple)):
-        return [_byteswap(type_[1:], x) for x in value]
-    if type_ == "v" and isinstance(value, Variant):
-        return Variant(value.type, _byteswap(value.type, value.value))
-    return value
+    """ostree's show prints metadata values as if stored big-endian (ot_dump_variant
+    runs g_variant_byteswap on little-endian hosts) unless -B, so `uint64 42` shows
+    as `uint64 3026418949592973312`; as there, a script must pass -B to read a
+    number a little-endian writer stored."""
+    from ..store.gvariant import byteswap
+    return byteswap(type_, value)
 
 
 def cmd_log(args: argparse.Namespace) -> int:
