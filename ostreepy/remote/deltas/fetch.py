@@ -47,6 +47,7 @@ from ...store import gvariant
 from ...store.gvariant import Variant
 from ...store.objects import MAX_METADATA_SIZE, ObjectType
 from ...store.repo import Repo
+from ...store.prune import format_size
 from ..fetcher import Fetcher, NotFound
 from . import format as fmt
 from .apply import MAX_SUPERBLOCK_SIZE, execute_part, part_have_all_objects
@@ -97,17 +98,6 @@ class DeltaTotals:
         return (f"Delta update: {self.fetched_parts + self.fetched_fallbacks}/{self.parts + self.fallbacks} parts,"
                 f" {format_size(self.fetched_size)}/{format_size(self.size)},"
                 f" {format_size(self.usize)} total uncompressed")
-
-
-def format_size(n: int) -> str:
-    """g_format_size as GLib 2.74 prints it in a UTF-8 locale: SI units, one
-    decimal, a no-break space before the unit (a plain one in "N bytes")."""
-    if n < 1000:
-        return f"{n} bytes"
-    for unit, scale in (("kB", 1000), ("MB", 1000 ** 2), ("GB", 1000 ** 3), ("TB", 1000 ** 4)):
-        if n < scale * 1000 or unit == "TB":
-            return f"{n / scale:.1f}\u00a0{unit}"
-    return f"{n} bytes"  # pragma: no cover
 
 
 def summary_deltas(metadata: Mapping[str, Variant]) -> Dict[str, bytes]:

@@ -25,6 +25,7 @@ from ...store.glibhash import ordered
 from ...store.gvariant import Variant
 from ...store.keyfile import KeyFile
 from ...store.repo import Repo, _write_file_atomic
+from ...store.prune import format_size
 from . import format as fmt
 from .apply import open_part, read_superblock_file
 from .format import DeltaError, Superblock
@@ -196,18 +197,6 @@ def query_exists(repo: Repo, name: str) -> bool:
 
 
 # ------------------------------------------------------------------ show
-
-def format_size(n: int) -> str:
-    """GLib's g_format_size (SI units, one decimal, a no-break space before the unit)."""
-    if n < 1000:
-        return f"{n} byte" if n == 1 else f"{n} bytes"
-    value = float(n)
-    for unit in ("kB", "MB", "GB", "TB", "PB", "EB"):
-        value /= 1000.0
-        if value < 1000.0 or unit == "EB":
-            return f"{value:.1f}\u00a0{unit}"
-    raise AssertionError  # pragma: no cover
-
 
 def show_lines(repo: Repo, name_or_path: str) -> List[str]:
     """What ``ostree static-delta show`` prints, line by line."""
