@@ -42,7 +42,7 @@ from ...store.objects import FileHeader, ObjectType
 from ...store.repo import Repo
 from . import format as fmt
 from .bsdiff import bsdiff
-from .format import DeltaError, Fallback, PartHeader
+from .format import Fallback, PartHeader
 from .rollsum import compute_matches
 
 SIMILARITY_PERCENT = 30
