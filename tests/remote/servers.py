@@ -165,14 +165,10 @@ class Nginx:
         self.proc = None
 
     # -- the access log ------------------------------------------------------------------
-    def mark(self) -> int:
-        """A position in the access log; :meth:`entries` after it are the later requests."""
-        return self.access_log.stat().st_size
-
-    def entries(self, since: int = 0, settle: float = 0.1) -> List[LogEntry]:
-        """The requests logged after ``since``. nginx writes a line after the last byte went
-        out, so a client can have the whole answer before its line is there: wait until the
-        log has not grown for ``settle`` seconds (at most 3 s)."""
+    def _settled_size(self, settle: float) -> int:
+        """The log's size once it has not grown for ``settle`` seconds (at most 3 s). nginx
+        writes a line after the last byte went out, so a client can have the whole answer
+        before its line is there."""
         end = time.monotonic() + 3
         size = self.access_log.stat().st_size
         while time.monotonic() < end:
@@ -181,6 +177,17 @@ class Nginx:
             if now == size:
                 break
             size = now
+        return size
+
+    def mark(self, settle: float = 0.1) -> int:
+        """A position in the access log; :meth:`entries` after it are the later requests.
+        Settled as :meth:`entries` is, or a request answered just before the mark could have
+        its line written after it."""
+        return self._settled_size(settle)
+
+    def entries(self, since: int = 0, settle: float = 0.1) -> List[LogEntry]:
+        """The requests logged after ``since``, once the log has settled."""
+        self._settled_size(settle)
         with open(self.access_log, "rb") as f:
             f.seek(since)
             data = f.read().decode("utf-8", "replace")
