@@ -3,7 +3,7 @@
     ociclient [--override-arch A] [--override-os O] [--override-variant V] VERB ...
 
 Verbs: ``inspect``, ``copy``, ``list-tags``, ``manifest-digest``, ``delete``, ``login``,
-``logout``. Boolean flags take ``--flag`` or ``--flag=false`` like Go flags. Errors print
+``logout``, ``standalone-sign``, ``standalone-verify``, ``generate-sigstore-key``. Boolean flags take ``--flag`` or ``--flag=false`` like Go flags. Errors print
 ``error: <message>`` and exit with status 1.
 """
 
@@ -126,8 +126,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sign-by", metavar="FINGERPRINT", help="sign the image using a GPG key with this FINGERPRINT")
     s.add_argument("--sign-identity", metavar="REFERENCE",
                    help="identity of the signed image (default: the destination's docker reference)")
+    s.add_argument("--sign-by-sigstore-private-key", metavar="PATH",
+                   help="sign the image using a sigstore private key at PATH")
+    s.add_argument("--sign-passphrase-file", metavar="PATH", help="read a passphrase for signing an image from PATH")
     s.add_argument("source", metavar="SOURCE-IMAGE")
     s.add_argument("destination", metavar="DESTINATION-IMAGE")
+
+    s = sub.add_parser("generate-sigstore-key", help="generate a sigstore public/private key pair")
+    s.add_argument("--output-prefix", required=True, metavar="PREFIX",
+                   help="write the keys to PREFIX.pub and PREFIX.private")
+    s.add_argument("--passphrase-file", metavar="PATH", help="read a passphrase for the private key from PATH")
 
     s = sub.add_parser("standalone-sign", help="create a signature of a manifest without an image")
     s.add_argument("-o", "--output", required=True, metavar="PATH", help="write the signature to PATH")
@@ -345,8 +353,43 @@ def _policy(args: argparse.Namespace):
     return policy, load_registries_d(args.registries_d)
 
 
+def _passphrase_file(path: str) -> bytes:
+    """The first line of ``path`` without its newline, as skopeo (and gpg) read passphrase files."""
+    return _read_arg_file(path, "passphrase").split(b"\n", 1)[0]
+
+
+def _prompt_passphrase(key_path: str, twice: bool) -> bytes:
+    """A passphrase typed at the terminal (skopeo refuses when stdin is not one)."""
+    from .errors import OciError
+    if not sys.stdin.isatty():
+        raise OciError(f"Cannot prompt for a passphrase for key {key_path}, standard input is not a TTY")
+    first = getpass.getpass(f"Passphrase for key {key_path}: ")
+    if twice and getpass.getpass("Repeat the passphrase: ") != first:
+        raise OciError("Passphrases do not match")
+    return first.encode()
+
+
+def cmd_generate_sigstore_key(args: argparse.Namespace) -> int:
+    import os
+    from .cosignkey import generate_key_pair
+    from .errors import OciError
+    from .fsutil import atomic_write
+    private, public = f"{args.output_prefix}.private", f"{args.output_prefix}.pub"
+    for path in (public, private):  # skopeo names the .pub when both exist
+        if os.path.lexists(path):
+            raise OciError(f"Refusing to overwrite existing {json.dumps(path)}")
+    passphrase = (_passphrase_file(args.passphrase_file) if args.passphrase_file
+                  else _prompt_passphrase(private, twice=True))
+    priv_pem, pub_pem = generate_key_pair(passphrase)
+    atomic_write(private, priv_pem, mode=0o600)
+    atomic_write(public, pub_pem, mode=0o644)
+    sys.stdout.write(f"Key written to {json.dumps(private)} and {json.dumps(public)}")  # no newline, as skopeo
+    return 0
+
+
 def cmd_copy(args: argparse.Namespace) -> int:
     from .copy import copy_image
+    from .errors import OciError
 
     src_opts = _options(args, "src", global_args=args)
     dst_opts = _options(args, "dest", global_args=args)
@@ -355,12 +398,20 @@ def cmd_copy(args: argparse.Namespace) -> int:
     if not args.quiet:
         sys.stderr.write("Getting image source signatures\n")
     policy, regd = _policy(args)
+    key = passphrase = None
+    if args.sign_by_sigstore_private_key:
+        if args.sign_by and args.sign_passphrase_file:
+            raise OciError("Only one of --sign-by and sign-by-sigstore-private-key can be used with "
+                           "sign-passphrase-file")
+        key = _read_arg_file(args.sign_by_sigstore_private_key, "private key")
+        passphrase = (_passphrase_file(args.sign_passphrase_file) if args.sign_passphrase_file
+                      else _prompt_passphrase(args.sign_by_sigstore_private_key, twice=False))
     res = copy_image(args.source, args.destination, multi_arch=multi,
                      platform=_platform(args, args.copy_override_arch, args.copy_override_os),
                      src_options=src_opts, dst_options=dst_opts, progress=bar,
                      max_parallel=max(1, args.parallel), policy=policy, registries_d=regd,
                      remove_signatures=bool(args.remove_signatures), sign_by=args.sign_by,
-                     sign_identity=args.sign_identity)
+                     sign_identity=args.sign_identity, sigstore_private_key=key, sign_passphrase=passphrase)
     if args.digestfile:
         with open(args.digestfile, "w") as f:
             f.write(res.digest)
@@ -525,6 +576,7 @@ def cmd_standalone_verify(args: argparse.Namespace) -> int:
 
 
 VERBS = {
+    "generate-sigstore-key": cmd_generate_sigstore_key,
     "standalone-sign": cmd_standalone_sign, "standalone-verify": cmd_standalone_verify,
     "inspect": cmd_inspect, "copy": cmd_copy, "list-tags": cmd_list_tags,
     "manifest-digest": cmd_manifest_digest, "delete": cmd_delete, "login": cmd_login,

@@ -61,6 +61,8 @@ def copy_image(
     sign_by: Optional[str] = None,
     sign_identity: Optional[str] = None,
     gpg_homedir: Optional[str] = None,
+    sigstore_private_key: Optional[bytes] = None,
+    sign_passphrase: Optional[bytes] = None,
 ) -> CopyResult:
     """Copy an image from ``src`` to ``dst`` (references, strings, or opened objects).
 
@@ -76,6 +78,12 @@ def copy_image(
     :param sign_by: a GnuPG key (fingerprint, key id or user ID in ``gpg_homedir``, default
         $GNUPGHOME) to add a simple signature with, for ``sign_identity`` (default the
         destination's docker reference); the destination must be able to store it.
+    :param sigstore_private_key: a cosign-format encrypted private key (PEM bytes, see
+        :mod:`ociclient.cosignkey`, opened with ``sign_passphrase``) to add a sigstore
+        signature with, as ``skopeo copy --sign-by-sigstore-private-key``: into a
+        ``dir:`` or, where registries.d says ``use-sigstore-attachments``, a
+        registry's ``sha256-<hex>.sig`` attachment.  The key is opened and the
+        destination checked before anything is copied.
     :param blob_attempts: a blob transfer that fails with a transport error is restarted (a
         file destination resumes from its partial file).
     """
@@ -85,13 +93,23 @@ def copy_image(
 
     trust = None
     src_ref = dst_ref = None
-    if policy is not None or sign_by:
+    signing = bool(sign_by) or sigstore_private_key is not None
+    if policy is not None or signing:
         from .reference import parse_reference
         src_ref = parse_reference(src) if isinstance(src, str) else (None if isinstance(src, ImageSource) else src)
         dst_ref = parse_reference(dst) if isinstance(dst, str) else (None if isinstance(dst, ImageDestination) else dst)
         if src_ref is None and policy is not None:
             raise ValueError("a policy needs the source as a reference, not an opened ImageSource")
-    identity = _sign_identity(dst_ref, registries_d, sign_identity) if sign_by else None
+    kinds = frozenset(k for k, on in (("simple-signing", bool(sign_by)),
+                                      ("sigstore", sigstore_private_key is not None)) if on)
+    identity = _sign_identity(dst_ref, registries_d, sign_identity, kinds) if signing else None
+    cosign_key = None
+    if sigstore_private_key is not None:
+        from .cosignkey import CosignKeyError, load_private_key
+        try:
+            cosign_key = load_private_key(sigstore_private_key, sign_passphrase or b"")
+        except CosignKeyError as e:
+            raise CosignKeyError(f"initializing private key: {e}") from None
     own_src = not isinstance(src, ImageSource)
     own_dst = not isinstance(dst, ImageDestination)
     source: ImageSource = src if isinstance(src, ImageSource) else open_source(src, src_options)
@@ -112,9 +130,13 @@ def copy_image(
                 assert identity is not None
                 keep.append(Signature("simple-signing", simplesign.sign(result.manifest, identity, sign_by,
                                                                          gpg_homedir)))
+            if cosign_key is not None:
+                from . import sigstore
+                assert identity is not None
+                keep.append(sigstore.sign_manifest(result.manifest, identity, cosign_key))
             if keep and dst_ref is not None:
                 from .signatures import write_signatures
-                write_signatures(dst_ref, result.digest, keep, registries_d)
+                write_signatures(dst_ref, result.digest, keep, registries_d, dst_options)
             return result
         finally:
             if own_dst:
@@ -125,13 +147,14 @@ def copy_image(
 
 
 def _sign_identity(dst_ref: Optional[ImageReference], registries_d: Optional["RegistriesD"],
-                   sign_identity: Optional[str]) -> str:
+                   sign_identity: Optional[str], kinds: "frozenset[str]") -> str:
     """The docker reference a new signature names, checked before anything is copied."""
     from .reference import DockerReference
-    from .signatures import can_store_signatures
-    if dst_ref is None or not can_store_signatures(dst_ref, registries_d):
-        raise OciError(f"Can not sign: signatures cannot be stored at {dst_ref or 'the destination'} "
-                       "(a registry needs a file:// lookaside-staging in registries.d)")
+    from .signatures import storage_problem
+    problem = (f"signatures cannot be stored at the destination" if dst_ref is None
+               else storage_problem(dst_ref, registries_d, kinds))
+    if problem:
+        raise OciError(f"Can not sign: {problem}")
     if sign_identity:
         return sign_identity
     if not isinstance(dst_ref, DockerReference):
@@ -144,13 +167,14 @@ def _check_policy(source: ImageSource, src_ref: ImageReference, dst_ref: Optiona
                   multi_arch: str, options: Optional[Options] = None) -> "TrustResult":
     """The policy's verdict on the source (before the destination is opened), and
     whether its signatures can go where the copy goes; refusals say why."""
-    from .signatures import can_store_signatures
+    from .signatures import storage_problem
     from .trust import check_source
     trust = check_source(src_ref, source, policy, registries_d, options=options)
     if trust.signatures and not remove_signatures:
         kinds = frozenset(s.kind for s in trust.signatures)
-        if dst_ref is None or not can_store_signatures(dst_ref, registries_d, kinds):
-            raise OciError(f"Can not copy signatures to {dst_ref or 'the destination'}: it cannot store them "
+        problem = "it cannot store them" if dst_ref is None else storage_problem(dst_ref, registries_d, kinds)
+        if problem:
+            raise OciError(f"Can not copy signatures to {dst_ref or 'the destination'}: {problem} "
                            "(use --remove-signatures)")
         _, mtype, _ = source.get_raw_manifest()
         if mt.is_index(mtype) and multi_arch == "system":

@@ -335,35 +335,133 @@ def read_signatures(ref: ImageReference, manifest_digest: str, registries_d: Opt
     return out
 
 
+def storage_problem(ref: ImageReference, registries_d: Optional[RegistriesD] = None,
+                    kinds: "frozenset[str]" = frozenset({"simple-signing"})) -> Optional[str]:
+    """Why :func:`write_signatures` cannot put signatures of ``kinds`` at ``ref``, or None."""
+    if isinstance(ref, DirReference):
+        return None
+    if not isinstance(ref, DockerReference):
+        return f"Pushing signatures to {ref} is not supported"
+    conf = (registries_d or RegistriesD()).lookaside_for(ref)
+    if "simple-signing" in kinds:
+        target = conf.lookaside_staging or conf.lookaside
+        if not (target and target.startswith("file://")):
+            return (f"signatures cannot be stored at {ref} "
+                    "(a registry needs a file:// lookaside-staging in registries.d)")
+    if "sigstore" in kinds and not conf.use_sigstore_attachments:
+        # containers-image's words; it finds out after pushing the image, we before
+        return "writing sigstore attachments is disabled by configuration"
+    return None
+
+
 def can_store_signatures(ref: ImageReference, registries_d: Optional[RegistriesD] = None,
                          kinds: "frozenset[str]" = frozenset({"simple-signing"})) -> bool:
     """Whether :func:`write_signatures` can put signatures of ``kinds`` where ``ref``
-    is read from (sigstore attachments are not written to registries yet)."""
-    if isinstance(ref, DirReference):
-        return True
-    if isinstance(ref, DockerReference):
-        conf = (registries_d or RegistriesD()).lookaside_for(ref)
-        target = conf.lookaside_staging or conf.lookaside
-        return bool(target and target.startswith("file://")) and kinds <= {"simple-signing"}
-    return False
+    is read from: ``dir:`` holds any; a registry keeps simple signatures in a
+    ``file://`` lookaside and sigstore ones as attachments when registries.d
+    says ``use-sigstore-attachments``."""
+    return storage_problem(ref, registries_d, kinds) is None
 
 
 def write_signatures(ref: ImageReference, manifest_digest: str, sigs: List[Signature],
-                     registries_d: Optional[RegistriesD] = None) -> None:
-    """Store ``sigs`` (replacing what was there) where ``ref``'s reader will look."""
+                     registries_d: Optional[RegistriesD] = None, options: Optional["Options"] = None) -> None:
+    """Store ``sigs`` where ``ref``'s reader will look: ``dir:`` files (replacing
+    what was there); for a registry simple signatures in the lookaside (replacing)
+    and sigstore ones added to the attachment manifest, as containers-image does."""
+    problem = storage_problem(ref, registries_d, frozenset(s.kind for s in sigs))
+    if problem:
+        raise OciError(problem)
     if isinstance(ref, DirReference):
-        paths = [os.path.join(ref.path, f"signature-{i}") for i in range(1, len(sigs) + 2)]
-    elif isinstance(ref, DockerReference) and can_store_signatures(ref, registries_d) \
-            and all(s.kind == "simple-signing" for s in sigs):
+        _write_files([os.path.join(ref.path, f"signature-{i}") for i in range(1, len(sigs) + 2)], sigs)
+        return
+    assert isinstance(ref, DockerReference)
+    simple = [s for s in sigs if s.kind == "simple-signing"]
+    if simple:
         conf = (registries_d or RegistriesD()).lookaside_for(ref)
         base = (conf.lookaside_staging or conf.lookaside or "")[len("file://"):]
-        paths = [lookaside_url(base, ref, manifest_digest, i) for i in range(1, len(sigs) + 2)]
+        paths = [lookaside_url(base, ref, manifest_digest, i) for i in range(1, len(simple) + 2)]
         os.makedirs(os.path.dirname(paths[0]), exist_ok=True)
-    else:
-        raise OciError(f"Pushing signatures to {ref} is not supported")
+        _write_files(paths, simple)
+    cosign = [s for s in sigs if s.kind == "sigstore"]
+    if cosign:
+        write_attachments(ref, manifest_digest, cosign, options)
+
+
+def _write_files(paths: List[str], sigs: List[Signature]) -> None:
     for p, s in zip(paths, sigs):
         atomic_write(p, signature_to_blob(s))
     try:
         os.unlink(paths[len(sigs)])  # the reader stops at the first gap
     except FileNotFoundError:
         pass
+
+
+def _go_json(doc: object) -> bytes:
+    """JSON as Go's encoding/json writes it (compact; <, > and & escaped)."""
+    import json
+    out = json.dumps(doc, separators=(",", ":"), ensure_ascii=False)
+    return out.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
+
+
+def write_attachments(ref: DockerReference, manifest_digest: str, sigs: List[Signature],
+                      options: Optional["Options"] = None) -> None:
+    """Add sigstore ``sigs`` to the ``sha256-<hex>.sig`` manifest of ``ref``'s
+    repository as containers-image does: a payload layer per signature (one
+    already there, same bytes and annotations, is not added twice), its digest
+    appended to the config's ``rootfs.diff_ids``, the manifest re-tagged."""
+    import io
+    import json
+    from . import mediatypes as mt
+    from .digest import digest_bytes
+    from .errors import NotFound
+    from .manifest import Descriptor
+    from .transports import open_destination, open_source
+    tagged = ref.with_tag(attachment_tag(manifest_digest))
+    manifest: Dict[str, object]
+    config: Dict[str, object]
+    with open_source(tagged, options) as src:
+        try:
+            data, mtype, _ = src.get_raw_manifest()
+        except NotFound:
+            data = b""
+        if data:
+            if mtype != mt.OCI_MANIFEST:
+                raise OciError(f"sigstore attachments of {ref} are {mtype}, not an OCI image manifest")
+            try:
+                manifest = json.loads(data)
+                cdesc = Descriptor.from_dict(manifest["config"])  # type: ignore[arg-type]
+                with src.open_blob(cdesc) as f:
+                    config = json.loads(f.read(MAX_CONFIG + 1))
+                layers = manifest["layers"]
+                diff_ids = config.setdefault("rootfs", {"type": "layers"}).setdefault("diff_ids", [])  # type: ignore
+                if not isinstance(layers, list) or not isinstance(diff_ids, list):
+                    raise TypeError("layers")
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+                raise OciError(f"Invalid sigstore attachment manifest for {ref}") from None
+        else:
+            layers, diff_ids = [], []
+            manifest = {"schemaVersion": 2, "mediaType": mt.OCI_MANIFEST, "config": {}, "layers": layers}
+            config = {"architecture": "", "os": "", "config": {}, "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    from .sigstore import PAYLOAD_MEDIA_TYPE
+    new: List[Tuple[bytes, str]] = []
+    for s in sigs:
+        d = digest_bytes(s.data)
+        ann = dict(s.annotations)
+        if any(isinstance(x, dict) and x.get("mediaType") == PAYLOAD_MEDIA_TYPE and x.get("digest") == d
+               and x.get("size") == len(s.data) and (x.get("annotations") or {}) == ann for x in layers):
+            continue
+        layer: Dict[str, object] = {"mediaType": PAYLOAD_MEDIA_TYPE, "digest": d, "size": len(s.data)}
+        if ann:
+            layer["annotations"] = ann
+        layers.append(layer)
+        diff_ids.append(d)
+        new.append((s.data, d))
+    cblob = _go_json(config)
+    cd = digest_bytes(cblob)
+    manifest["config"] = {"mediaType": mt.OCI_CONFIG, "digest": cd, "size": len(cblob)}
+    with open_destination(tagged, options) as dst:
+        for blob, d in new + [(cblob, cd)]:
+            mtype_ = mt.OCI_CONFIG if d == cd else PAYLOAD_MEDIA_TYPE
+            dst.put_blob(io.BytesIO(blob), Descriptor(mtype_, d, len(blob)))
+        dst.put_manifest(_go_json(manifest), mt.OCI_MANIFEST, tagged.tag)
+        dst.commit()

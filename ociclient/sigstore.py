@@ -23,12 +23,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Mapping, Sequence
+import time
+from typing import TYPE_CHECKING, Dict, Mapping, Optional, Sequence
 
 import attrs
 
 from .digest import digest_bytes, parse_digest
 from .errors import DigestInvalid, OciError
+
+if TYPE_CHECKING:
+    from .policy import Signature
 
 PAYLOAD_TYPE = "cosign container image signature"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -106,11 +110,16 @@ def parse_payload(data: bytes) -> SigstorePayload:
     return SigstorePayload(image["docker-manifest-digest"], ident["docker-reference"])
 
 
-def make_payload(manifest_digest: str, docker_reference: str) -> bytes:
-    """A cosign payload as ``cosign sign`` writes it."""
+def make_payload(manifest_digest: str, docker_reference: str, creator: Optional[str] = None,
+                 timestamp: Optional[int] = None) -> bytes:
+    """A cosign payload; with ``creator`` (and a timestamp, default now) as
+    containers-image's signer writes it, else bare as ``cosign sign`` does."""
+    opt: Optional[Dict[str, object]] = None
+    if creator is not None:
+        opt = {"creator": creator, "timestamp": int(time.time()) if timestamp is None else timestamp}
     return json.dumps({"critical": {"identity": {"docker-reference": docker_reference},
                                     "image": {"docker-manifest-digest": manifest_digest},
-                                    "type": PAYLOAD_TYPE}, "optional": None}, separators=(",", ":")).encode()
+                                    "type": PAYLOAD_TYPE}, "optional": opt}, separators=(",", ":")).encode()
 
 
 def verify(payload: bytes, annotations: Mapping[str, str], public_keys: Sequence[bytes],
@@ -150,3 +159,18 @@ def sign(payload: bytes, private_key: object) -> str:
     else:
         raise SigstoreError(f"Unsupported sigstore private key type {type(private_key).__name__}")
     return base64.b64encode(raw).decode()
+
+
+def sign_manifest(manifest: bytes, docker_reference: str, private_key: object,
+                  creator: str = "ociclient") -> "Signature":
+    """A sigstore signature of ``manifest`` as ``docker_reference``, as
+    ``skopeo copy --sign-by-sigstore-private-key`` makes it: the payload with
+    creator and timestamp, its signature in the layer annotation."""
+    from .policy import Signature
+    from .reference import parse_docker_reference
+    bare = parse_docker_reference(docker_reference, normalize=False)
+    ref = parse_docker_reference(docker_reference)
+    if bare.tag is None and bare.digest is None:
+        raise SigstoreError(f"reference {docker_reference} can’t be signed, it has neither a tag nor a digest")
+    payload = make_payload(digest_bytes(manifest, "sha256"), ref.string(), creator)
+    return Signature("sigstore", payload, ((SIGNATURE_ANNOTATION, sign(payload, private_key)),))
