@@ -3,8 +3,9 @@
     ociclient [--override-arch A] [--override-os O] [--override-variant V] VERB ...
 
 Verbs: ``inspect``, ``copy``, ``list-tags``, ``manifest-digest``, ``delete``, ``login``,
-``logout``, ``standalone-sign``, ``standalone-verify``, ``generate-sigstore-key``. Boolean flags take ``--flag`` or ``--flag=false`` like Go flags. Errors print
-``error: <message>`` and exit with status 1.
+``logout``, ``standalone-sign``, ``standalone-verify``, ``generate-sigstore-key``. Boolean
+flags take ``--flag`` or ``--flag=false`` like Go flags. Errors print ``error: <message>``
+and exit with status 1.
 """
 
 from __future__ import annotations

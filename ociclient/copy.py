@@ -151,7 +151,7 @@ def _sign_identity(dst_ref: Optional[ImageReference], registries_d: Optional["Re
     """The docker reference a new signature names, checked before anything is copied."""
     from .reference import DockerReference
     from .signatures import storage_problem
-    problem = (f"signatures cannot be stored at the destination" if dst_ref is None
+    problem = ("signatures cannot be stored at the destination" if dst_ref is None
                else storage_problem(dst_ref, registries_d, kinds))
     if problem:
         raise OciError(f"Can not sign: {problem}")

@@ -1,12 +1,16 @@
 """Where an image's signatures live, and reading and writing them.
 
 Design: configuration and naming are pure (:func:`parse_registries_d` for the
-YAML subset registries.d files use, :func:`lookaside_for` picking the most
-specific ``docker`` namespace, :func:`lookaside_url` naming
+YAML subset registries.d files use, :meth:`RegistriesD.lookaside_for`
+resolving each setting on its own through the ``docker`` namespaces, most
+specific first, then ``default-docker``, then containers-image's built-in
+lookaside; :func:`lookaside_url` naming
 ``<base>/<repo>@<algo>=<hex>/signature-<n>`` as containers-image does); the
 I/O is a thin layer: ``dir:`` images keep ``signature-<n>`` files beside
 ``manifest.json``; lookaside stores are read over ``file://`` or HTTP(S) and
-written (``lookaside-staging``, else ``lookaside``) only over ``file://``.
+written (``lookaside-staging``, else ``lookaside``) only over ``file://``;
+sigstore signatures live in a registry as ``sha256-<hex>.sig`` attachment
+manifests, read and extended as containers-image does.
 Reading stops at the first missing index, as containers-image does.
 
 Signature blobs use containers-image's storage form: a simple signature is
@@ -102,50 +106,74 @@ def parse_registries_d(text: str, name: str = "registries.d") -> Dict[str, YamlV
 
 @attrs.frozen
 class LookasideConfig:
-    """The signature storage settings of one registries.d namespace."""
+    """The signature storage settings of one registries.d namespace (None: not set there)."""
 
     lookaside: Optional[str] = None
     lookaside_staging: Optional[str] = None
-    use_sigstore_attachments: bool = False
+    use_sigstore_attachments: Optional[bool] = None
 
 
-_KEYS = {"lookaside": "lookaside", "sigstore": "lookaside", "lookaside-staging": "lookaside_staging",
-         "sigstore-staging": "lookaside_staging", "use-sigstore-attachments": "use_sigstore_attachments"}
+_KEYS = {"lookaside": "lookaside", "lookaside-staging": "lookaside_staging",
+         "use-sigstore-attachments": "use_sigstore_attachments"}
+_OLD_KEYS = {"sigstore": "lookaside", "sigstore-staging": "lookaside_staging"}  # deprecated spellings
 
 
 def _config(v: YamlValue, where: str) -> LookasideConfig:
+    """One namespace's settings; keys containers-image does not know are ignored,
+    as its (non-strict) YAML decoding does."""
     if v == "":
         return LookasideConfig()
     if not isinstance(v, dict):
         raise RegistriesDError(f"{where}: not a mapping")
     kw: Dict[str, object] = {}
+    old: Dict[str, object] = {}
     for k, x in v.items():
-        if k not in _KEYS:
-            raise RegistriesDError(f"{where}: unknown key {k!r}")
-        if _KEYS[k] == "use_sigstore_attachments":
+        field = _KEYS.get(k) or _OLD_KEYS.get(k)
+        if field is None:
+            continue
+        if field == "use_sigstore_attachments":
             if not isinstance(x, bool):
                 raise RegistriesDError(f"{where}: use-sigstore-attachments is not a boolean")
-        elif not isinstance(x, str) or not x:
+        elif not isinstance(x, str):
             raise RegistriesDError(f"{where}: {k} is not a URL")
-        kw[_KEYS[k]] = x
+        if x == "":
+            continue
+        (kw if k in _KEYS else old)[field] = x
+    for field, x in old.items():  # used only where the new spelling is absent
+        kw.setdefault(field, x)
     return LookasideConfig(**kw)  # type: ignore[arg-type]
+
+
+def builtin_default_lookaside() -> str:
+    """containers-image's lookaside where none is configured: /var/lib/containers/sigstore
+    for root, ``~/.local/share/containers/sigstore`` for anyone else."""
+    if os.geteuid() == 0:
+        return "file:///var/lib/containers/sigstore"
+    return "file://" + os.path.join(os.path.expanduser("~"), ".local/share/containers/sigstore")
 
 
 @attrs.frozen
 class RegistriesD:
-    """Every registries.d file merged: ``default-docker`` and the ``docker`` namespaces."""
+    """Every registries.d file merged: ``default-docker`` and the ``docker`` namespaces;
+    ``builtin`` is the lookaside used when none is configured (set by :func:`load_registries_d`)."""
 
     default: LookasideConfig = LookasideConfig()
     docker: Mapping[str, LookasideConfig] = attrs.field(factory=dict)
+    builtin: Optional[str] = None
 
     def lookaside_for(self, ref: DockerReference) -> LookasideConfig:
-        """The most specific ``docker`` namespace's settings, else ``default-docker``
-        (containers-image merges nothing across levels)."""
+        """The settings for ``ref``, each resolved on its own as containers-image
+        does: the most specific ``docker`` namespace that sets it, else
+        ``default-docker``; for writing (``lookaside_staging``) a namespace's
+        staging URL before its lookaside; no lookaside anywhere means the
+        built-in one.  The result has every field set (attachments default off)."""
         from .policy import policy_scopes
-        for scope in policy_scopes(ref):
-            if scope in self.docker:
-                return self.docker[scope]
-        return self.default
+        chain = [self.docker[s] for s in policy_scopes(ref) if s in self.docker] + [self.default]
+        read = next((c.lookaside for c in chain if c.lookaside), None) or self.builtin
+        write = next((c.lookaside_staging or c.lookaside for c in chain if c.lookaside_staging or c.lookaside),
+                     None) or self.builtin
+        attach = next((c.use_sigstore_attachments for c in chain if c.use_sigstore_attachments is not None), False)
+        return LookasideConfig(read, write, attach)
 
 
 def default_registries_d() -> str:
@@ -186,9 +214,8 @@ def load_registries_d(directory: Optional[str] = None) -> RegistriesD:
                     if ns in docker:
                         raise RegistriesDError(f"{path}: {ns} configured more than once")
                     docker[ns] = _config(c, f"{path} docker[{ns!r}]")
-            else:
-                raise RegistriesDError(f"{path}: unknown key {k!r}")
-    return RegistriesD(default or LookasideConfig(), docker)
+            # other top-level keys are ignored, as containers-image's YAML decoding does
+    return RegistriesD(default or LookasideConfig(), docker, builtin_default_lookaside())
 
 
 def lookaside_url(base: str, ref: DockerReference, manifest_digest: str, index: int) -> str:

@@ -26,6 +26,7 @@ PACKAGES=(
     dosfstools        # fsck.vfat on the ESP
     qemu-utils        # qemu-img: qcow2 disk images
     grub-efi-amd64-bin  # GRUB EFI modules when an image ships none
+    debootstrap       # builds the Debian 13 chroot with skopeo 1.18 (sigstore), below
 )
 
 missing=()
@@ -53,3 +54,8 @@ if [ -x /opt/peers/bin/ostree ] && ldd /opt/peers/bin/ostree | grep -q 'not foun
     apt-get install -y -qq --no-install-recommends libostree-1-1 libsodium23 libgpgme11 libcurl4 \
         libarchive13 >/dev/null || true
 fi
+
+# Debian 13's skopeo 1.18 (with sigstore, which Debian 12's lacks) in a chroot
+# under /var/cache/ostreepy-peers, for the sigstore tests (about 2 minutes, once;
+# tests/trixie_peer.py). A machine that cannot reach a Debian mirror skips those tests.
+"$(dirname "$0")"/build-trixie-peer.sh || echo "warning: the Debian 13 skopeo peer could not be built; its tests will skip"

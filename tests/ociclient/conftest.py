@@ -9,14 +9,15 @@ import sys
 
 import pytest
 
+from ocitest_helpers import (
+    PASSWORD, USER, FaultProxy, Registry, TokenServer, build_layout, make_ca_and_cert, run, skopeo,
+)
+
+
 # tests/ holds the peers every package shares (trixie_peer); appended, so nothing there shadows a real module
 _TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _TESTS not in sys.path:
     sys.path.append(_TESTS)
-
-from ocitest_helpers import (
-    PASSWORD, USER, FaultProxy, Registry, TokenServer, build_layout, make_ca_and_cert, run, skopeo,
-)
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -14,7 +14,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from ocitest_helpers import build_layout, run
+from ocitest_helpers import build_layout
 
 from ociclient import pgpformat
 from ociclient.copy import copy_image
@@ -202,8 +202,8 @@ def test_policy_table_matches_skopeo(env, tmp_path):
 
 def test_copy_carries_signatures_and_verifies(env, tmp_path):
     """A copy to dir: carries the lookaside signature; skopeo then accepts the
-    dir: copy under signedBy; a copy to a registry without lookaside is refused
-    unless signatures are removed."""
+    dir: copy under signedBy; a copy to a registry whose lookaside cannot be
+    written (http://, no staging) is refused unless signatures are removed."""
     h = env.host
     policy = load_policy(env.policy("carry", {"default": [_signed_by(env, identity={
         "type": "exactReference", "dockerReference": f"{h}/trust/img:v1"})]}))
@@ -216,6 +216,7 @@ def test_copy_carries_signatures_and_verifies(env, tmp_path):
     path = env.policy("carry", {"default": [_signed_by(env, identity={
         "type": "exactReference", "dockerReference": f"{h}/trust/img:v1"})]})
     env.skopeo("--policy", path, "copy", f"dir:{dst}", f"dir:{tmp_path}/again")
+    (tmp_path / "http.yaml").write_text("default-docker:\n  lookaside: http://127.0.0.1:1/sigs\n")
     with pytest.raises(OciError, match="Can not copy signatures"):
         copy_image(f"dir:{dst}", f"docker://{h}/trust/nosig:v1", policy=policy,
                    dst_options=opts, registries_d=load_registries_d(str(tmp_path)))
@@ -231,6 +232,44 @@ def test_copy_carries_signatures_and_verifies(env, tmp_path):
         "type": "exactRepository", "dockerRepository": f"{h}/trust/img"})]})
     env.skopeo("--policy", path, "--registries.d", env.regd, "copy", "--src-tls-verify=false",
                "--remove-signatures", f"docker://{h}/trust/carried:v1", f"dir:{tmp_path}/y")
+
+
+def test_registries_d_resolution_as_skopeo(env, tmp_path, monkeypatch):
+    """registries.d settings resolve one by one as containers-image's do: a
+    namespace that sets only use-sigstore-attachments takes its lookaside from
+    default-docker, deprecated ``sigstore-staging`` stands in for
+    ``lookaside-staging``, unknown keys are ignored (skopeo signs there without
+    complaint), and ociclient finds skopeo's signature where skopeo put it."""
+    h = env.host
+    regd = tmp_path / "regd"
+    regd.mkdir()
+    (regd / "a.yaml").write_text(f"default-docker:\n  lookaside: file://{tmp_path}/la\n  lookasyde: x\n"
+                                 f"docker:\n  {h}/ns:\n    use-sigstore-attachments: true\n"
+                                 f"  {h}/ns/old:\n    sigstore-staging: file://{tmp_path}/old\n"
+                                 f"unknown-top: 1\n")
+    regs = load_registries_d(str(regd))
+    img = regs.lookaside_for(parse_docker_reference(f"{h}/ns/img:v1"))
+    assert (img.lookaside, img.lookaside_staging, img.use_sigstore_attachments) == \
+        (f"file://{tmp_path}/la", f"file://{tmp_path}/la", True)
+    old = regs.lookaside_for(parse_docker_reference(f"{h}/ns/old/x:v1"))
+    assert (old.lookaside, old.lookaside_staging) == (f"file://{tmp_path}/la", f"file://{tmp_path}/old")
+    env.skopeo("--insecure-policy", "--registries.d", str(regd), "copy", "--dest-tls-verify=false",
+               "--sign-by", env.fpr["signer"], f"dir:{env.signed_dir}", f"docker://{h}/ns/img:v1",
+               "--remove-signatures")
+    assert any(n.startswith("img@") for n in os.listdir(tmp_path / "la" / "ns"))
+    path = env.policy("ns", {"default": [_signed_by(env, identity={"type": "matchRepository"})]})
+    import ociclient
+    copy_image(f"docker://{h}/ns/img:v1", f"oci:{tmp_path}/o:x", policy=load_policy(path), registries_d=regs,
+               remove_signatures=True, src_options=ociclient.Options(tls_verify=False))
+    # nothing configured: the built-in lookaside, root's or the user's
+    from ociclient.signatures import builtin_default_lookaside
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert load_registries_d(str(empty)).lookaside_for(parse_docker_reference("q.io/a:1")).lookaside == \
+        builtin_default_lookaside()
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert builtin_default_lookaside() == f"file://{tmp_path}/.local/share/containers/sigstore"
 
 
 def test_cli_copy_policy(env, tmp_path):
@@ -295,8 +334,11 @@ def test_malformed_registries_d_and_payloads(tmp_path):
                 "docker:\n    a:\n  b: c\n"):
         with pytest.raises(RegistriesDError):
             parse_registries_d(bad)
-    (tmp_path / "x.yaml").write_text("default-docker:\n  lookasyde: file:///x\n")
-    with pytest.raises(RegistriesDError, match="unknown key"):
+    (tmp_path / "x.yaml").write_text("default-docker:\n  lookaside:\n    a: b\n")
+    with pytest.raises(RegistriesDError, match="not a URL"):
+        load_registries_d(str(tmp_path))
+    (tmp_path / "x.yaml").write_text("default-docker:\n  use-sigstore-attachments: 'yes'\n")
+    with pytest.raises(RegistriesDError, match="not a boolean"):
         load_registries_d(str(tmp_path))
     good = simplesign.make_payload("sha256:" + "a" * 64, "quay.io/x:1")
     assert simplesign.parse_payload(good).docker_reference == "quay.io/x:1"
