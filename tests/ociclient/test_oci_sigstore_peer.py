@@ -346,3 +346,35 @@ def test_signing_refusals_write_nothing(env, tmp_path, capsys):
     assert "writing sigstore attachments is disabled by configuration" in capsys.readouterr().err
     with pytest.raises(OciError):
         ociclient.open_source(f"docker://{h}/sig/noattach:v1", env.opts()).get_raw_manifest()
+
+
+@needs_trixie_skopeo
+def test_ostree_image_signed_sigstore(env, tmp_path, monkeypatch):
+    """``ostreepy container image pull ostree-image-signed:docker://...`` under a
+    sigstoreSigned policy imports the image skopeo signed, and refuses (importing
+    nothing) a tampered signature and a signature by another key."""
+    import shutil
+    import subprocess
+    from ostreepy.cli.main import main as ostreepy_main
+    h = env.host
+    conf = tmp_path / "xdg" / "containers"
+    conf.mkdir(parents=True)
+    shutil.copytree(env.regd, conf / "registries.d")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    (conf / "policy.json").write_text(json.dumps({
+        "default": [{"type": "reject"}],
+        "transports": {"docker": {f"{h}/sig": [{"type": "sigstoreSigned", "keyPath": env.path("theirs.pub")}]}}}))
+    repo = str(tmp_path / "repo")
+    subprocess.run(["ostree", "init", "--repo", repo, "--mode=bare-user"], check=True)
+
+    def pull(name: str) -> int:
+        return ostreepy_main(["container", "image", "pull", "--quiet", "--insecure-skip-tls-verification", repo,
+                              f"ostree-image-signed:docker://{h}/sig/{name}:v1"])
+
+    def refs() -> List[str]:
+        return subprocess.run(["ostree", "refs", "--repo", repo], capture_output=True, text=True,
+                              check=True).stdout.split()
+
+    assert pull("tampered") == 1 and pull("ours") == 1 and refs() == []
+    assert pull("theirs") == 0
+    assert refs()
