@@ -124,16 +124,17 @@ def copy_image(
             result = _copy(source, destination, multi_arch, platform, progress, max_parallel, blob_attempts)
             destination.commit()
             keep = list(trust.signatures) if trust is not None and not remove_signatures else []
+            from .policy import Signature
             if sign_by:
                 from . import simplesign
-                from .policy import Signature
                 assert identity is not None
                 keep.append(Signature("simple-signing", simplesign.sign(result.manifest, identity, sign_by,
                                                                          gpg_homedir)))
             if cosign_key is not None:
                 from . import sigstore
                 assert identity is not None
-                keep.append(sigstore.sign_manifest(result.manifest, identity, cosign_key))
+                payload, annotations = sigstore.sign_manifest(result.manifest, identity, cosign_key)
+                keep.append(Signature("sigstore", payload, tuple(sorted(annotations.items()))))
             if keep and dst_ref is not None:
                 from .signatures import write_signatures
                 write_signatures(dst_ref, result.digest, keep, registries_d, dst_options)

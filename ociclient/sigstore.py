@@ -24,15 +24,12 @@ import base64
 import binascii
 import json
 import time
-from typing import TYPE_CHECKING, Dict, Mapping, Optional, Sequence
+from typing import Dict, Mapping, Optional, Sequence, Tuple
 
 import attrs
 
 from .digest import digest_bytes, parse_digest
 from .errors import DigestInvalid, OciError
-
-if TYPE_CHECKING:
-    from .policy import Signature
 
 PAYLOAD_TYPE = "cosign container image signature"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
@@ -162,15 +159,14 @@ def sign(payload: bytes, private_key: object) -> str:
 
 
 def sign_manifest(manifest: bytes, docker_reference: str, private_key: object,
-                  creator: str = "ociclient") -> "Signature":
+                  creator: str = "ociclient") -> Tuple[bytes, Dict[str, str]]:
     """A sigstore signature of ``manifest`` as ``docker_reference``, as
-    ``skopeo copy --sign-by-sigstore-private-key`` makes it: the payload with
-    creator and timestamp, its signature in the layer annotation."""
-    from .policy import Signature
+    ``skopeo copy --sign-by-sigstore-private-key`` makes it: the payload (with
+    creator and timestamp) and the layer annotations holding its signature."""
     from .reference import parse_docker_reference
     bare = parse_docker_reference(docker_reference, normalize=False)
     ref = parse_docker_reference(docker_reference)
     if bare.tag is None and bare.digest is None:
         raise SigstoreError(f"reference {docker_reference} can’t be signed, it has neither a tag nor a digest")
     payload = make_payload(digest_bytes(manifest, "sha256"), ref.string(), creator)
-    return Signature("sigstore", payload, ((SIGNATURE_ANNOTATION, sign(payload, private_key)),))
+    return payload, {SIGNATURE_ANNOTATION: sign(payload, private_key)}

@@ -133,10 +133,10 @@ def test_signing_payload_as_containers_image():
     a name-only reference cannot be signed."""
     key = cosignkey.load_private_key(SKOPEO_KEY, SKOPEO_KEY_PASS)
     manifest = b'{"schemaVersion":2}'
-    sig = sigstore.sign_manifest(manifest, "example.com/a/b:1", key)
-    doc = json.loads(sig.data)
+    payload, annotations = sigstore.sign_manifest(manifest, "example.com/a/b:1", key)
+    doc = json.loads(payload)
     assert list(doc) == ["critical", "optional"] and set(doc["optional"]) == {"creator", "timestamp"}
-    got = sigstore.verify(sig.data, dict(sig.annotations), [SKOPEO_PUB], manifest)
+    got = sigstore.verify(payload, annotations, [SKOPEO_PUB], manifest)
     assert got.docker_reference == "example.com/a/b:1"
     with pytest.raises(sigstore.SigstoreError, match="neither a tag nor a digest"):
         sigstore.sign_manifest(manifest, "example.com/a/b", key)
