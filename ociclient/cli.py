@@ -130,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sign-by-sigstore-private-key", metavar="PATH",
                    help="sign the image using a sigstore private key at PATH")
     s.add_argument("--sign-passphrase-file", metavar="PATH", help="read a passphrase for signing an image from PATH")
+    s.add_argument("--sign-by-sigstore", metavar="PATH",
+                   help="sign the image using a sigstore parameter file at PATH (privateKeyFile only)")
     s.add_argument("source", metavar="SOURCE-IMAGE")
     s.add_argument("destination", metavar="DESTINATION-IMAGE")
 
@@ -400,7 +402,19 @@ def cmd_copy(args: argparse.Namespace) -> int:
         sys.stderr.write("Getting image source signatures\n")
     policy, regd = _policy(args)
     key = passphrase = None
-    if args.sign_by_sigstore_private_key:
+    if args.sign_by_sigstore and args.sign_by_sigstore_private_key:
+        raise OciError("Only one of --sign-by-sigstore and --sign-by-sigstore-private-key can be used")
+    if args.sign_by_sigstore:
+        from .cosignkey import parse_signing_params
+        raw = _read_arg_file(args.sign_by_sigstore, "sigstore signing parameters")
+        try:
+            params = parse_signing_params(raw.decode(), json.dumps(args.sign_by_sigstore))
+        except UnicodeDecodeError:
+            raise OciError(f"{args.sign_by_sigstore} is not UTF-8") from None
+        key = _read_arg_file(params.private_key_file, "private key")
+        passphrase = (_passphrase_file(params.private_key_passphrase_file) if params.private_key_passphrase_file
+                      else _prompt_passphrase(params.private_key_file, twice=False))
+    elif args.sign_by_sigstore_private_key:
         if args.sign_by and args.sign_passphrase_file:
             raise OciError("Only one of --sign-by and sign-by-sigstore-private-key can be used with "
                            "sign-passphrase-file")

@@ -14,6 +14,11 @@ The secretbox key is scrypt(passphrase, salt) with 32 bytes out.  Only the
 three scrypt parameter sets that package accepts are accepted here too, so a
 hostile key file cannot ask for gigabytes of scrypt memory.  The public half
 is a plain PKIX ``PUBLIC KEY`` PEM, which :mod:`ociclient.sigstore` reads.
+
+:func:`parse_signing_params` reads containers-image's sigstore signing
+parameter file (``--sign-by-sigstore``, containers-sigstore-signing-params.yaml)
+as strictly as it does (unknown keys are errors); only its private-key form is
+supported, Fulcio and Rekor are refused by name.
 """
 
 from __future__ import annotations
@@ -24,7 +29,9 @@ import hashlib
 import json
 import os
 import re
-from typing import TYPE_CHECKING, Tuple, Union
+from typing import TYPE_CHECKING, Optional, Tuple, Union
+
+import attrs
 
 from . import secretbox
 from .errors import OciError
@@ -143,3 +150,36 @@ def generate_key_pair(passphrase: bytes) -> Tuple[bytes, bytes]:
     from cryptography.hazmat.primitives.asymmetric import ec
     key = ec.generate_private_key(ec.SECP256R1())
     return encrypt_private_key(key, passphrase), public_pem(key)
+
+
+@attrs.frozen
+class SigningParams:
+    """A sigstore signing parameter file's private-key settings."""
+
+    private_key_file: str
+    private_key_passphrase_file: Optional[str] = None
+
+
+_PARAM_KEYS = ("privateKeyFile", "privateKeyPassphraseFile", "fulcio", "rekorURL")
+
+
+def parse_signing_params(text: str, name: str = "sigstore signing parameters") -> SigningParams:
+    """The settings of a ``--sign-by-sigstore`` parameter file."""
+    from .signatures import RegistriesDError, parse_registries_d
+    try:
+        doc = parse_registries_d(text, name)
+    except RegistriesDError as e:
+        raise CosignKeyError(f"parsing {name}: {e}") from None
+    for k, v in doc.items():
+        if k not in _PARAM_KEYS:
+            raise CosignKeyError(f"parsing {name}: field {k} not found in type params.SigningParameterFile")
+        if k in ("fulcio", "rekorURL") and v != "":
+            raise CosignKeyError(f"{name}: {k} is not supported (only privateKeyFile signing, no Fulcio or Rekor)")
+        if k.startswith("private") and not isinstance(v, str):
+            raise CosignKeyError(f"parsing {name}: {k} is not a string")
+    key = doc.get("privateKeyFile")
+    if not key:
+        raise CosignKeyError(f"{name}: no signing configuration found (privateKeyFile is needed)")
+    assert isinstance(key, str)
+    pp = doc.get("privateKeyPassphraseFile")
+    return SigningParams(key, pp if isinstance(pp, str) and pp else None)

@@ -378,3 +378,33 @@ def test_ostree_image_signed_sigstore(env, tmp_path, monkeypatch):
     assert pull("tampered") == 1 and pull("ours") == 1 and refs() == []
     assert pull("theirs") == 0
     assert refs()
+
+
+@needs_trixie_skopeo
+def test_sign_by_sigstore_params_file(env, tmp_path):
+    """``copy --sign-by-sigstore PARAMS`` (the privateKeyFile form podman and
+    bootc image builds use): each side's signature with the other side's key
+    verifies on the other side; unknown fields and Rekor are refused by both."""
+    ident = f"{env.host}/sig/params:v1"
+    policy = env.policy("params", {"type": "sigstoreSigned", "keyPath": env.path("theirs.pub"),
+                                   "signedIdentity": {"type": "exactReference", "dockerReference": ident}})
+    policy_ours = env.policy("params-ours", {"type": "sigstoreSigned", "keyPath": env.path("ours.pub"),
+                                             "signedIdentity": {"type": "exactReference", "dockerReference": ident}})
+
+    def params(name: str, key: str, extra: str = "") -> str:
+        p = tmp_path / f"{name}.yaml"
+        p.write_text(f"privateKeyFile: {env.path(key + '.private')}\nprivateKeyPassphraseFile: {env.passfile}\n{extra}")
+        return str(p)
+
+    src = f"oci:{env.path('img')}:v1"
+    common = ["--insecure-policy", "copy", "--quiet", "--sign-identity", ident, "--sign-by-sigstore"]
+    assert oci_main([*common, params("t", "theirs"), src, f"dir:{tmp_path}/ours-signed"]) == 0
+    trixie(["--policy", policy, "copy", "--quiet", f"dir:{tmp_path}/ours-signed", f"dir:{tmp_path}/back"])
+    trixie([*common, params("o", "ours"), src, f"dir:{tmp_path}/theirs-signed"])
+    assert oci_main(["--policy", policy_ours, "copy", "--quiet", f"dir:{tmp_path}/theirs-signed",
+                     f"dir:{tmp_path}/back2"]) == 0
+    for name, extra in (("bogus", "bogus: 1\n"), ("rekor", "rekorURL: http://127.0.0.1:1\n")):
+        path = params(name, "ours", extra)
+        assert oci_main([*common, path, src, f"dir:{tmp_path}/{name}-oc"]) == 1
+        assert not os.path.exists(f"{tmp_path}/{name}-oc")
+        assert trixie([*common, path, src, f"dir:{tmp_path}/{name}-sk"], check=False).returncode == 1
