@@ -283,8 +283,8 @@ def test_sigstore_policy_table_matches_skopeo(env):
 def test_attachments_written_as_skopeo(env, tmp_path):
     """The ``sha256-<hex>.sig`` manifest and config ociclient writes have
     skopeo's shape byte for byte (digests aside); copying a signed image to a
-    ``dir:`` carries the signature in containers-image's blob form, which
-    skopeo then verifies; signing twice adds a second layer."""
+    ``dir:`` or another repository carries the signature (blob form,
+    attachment), which skopeo then verifies; signing twice adds a second layer."""
     h = env.host
     digest = env.images["img"]
     tag = "sha256-" + digest.split(":")[1] + ".sig"
@@ -313,6 +313,14 @@ def test_attachments_written_as_skopeo(env, tmp_path):
     with open(exact, "w") as f:
         json.dump(doc, f)
     trixie(["--policy", exact, "copy", "--quiet", f"dir:{tmp_path}/d", f"dir:{tmp_path}/again"])
+    # registry to registry: the attachment goes along, and skopeo verifies it at the new name
+    assert oci_main(["--policy", policy, "--registries.d", env.regd, "copy", "--quiet", "--src-tls-verify=false",
+                     "--dest-tls-verify=false", f"docker://{h}/sig/theirs:v1", f"docker://{h}/sig/carried:v1"]) == 0
+    repo_policy = env.policy("theirs-repo", {"type": "sigstoreSigned", "keyPath": env.path("theirs.pub"),
+                                             "signedIdentity": {"type": "exactRepository",
+                                                                "dockerRepository": f"{h}/sig/theirs"}})
+    trixie(["--policy", repo_policy, "--registries.d", env.regd, "copy", "--quiet", "--src-tls-verify=false",
+            f"docker://{h}/sig/carried:v1", f"dir:{tmp_path}/carried"])
     # a second signature by another key is added beside the first, as skopeo does
     assert _oci_sign_copy(env, "stranger", f"oci:{env.path('img')}:v1", f"docker://{h}/sig/ours:v1") == 0
     sigs = read_attachments(parse_docker_reference(f"{h}/sig/ours:v1"), digest, env.opts())
