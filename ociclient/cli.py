@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("manifest", metavar="MANIFEST")
     s.add_argument("reference", metavar="DOCKER-REFERENCE")
     s.add_argument("key", metavar="KEY-FINGERPRINT")
+    s.add_argument("--passphrase-file", metavar="PATH", help="read a passphrase for signing from PATH")
     s = sub.add_parser("standalone-verify", help="verify a signature made by standalone-sign")
     s.add_argument("manifest", metavar="MANIFEST")
     s.add_argument("reference", metavar="DOCKER-REFERENCE")
@@ -421,6 +422,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
         key = _read_arg_file(args.sign_by_sigstore_private_key, "private key")
         passphrase = (_passphrase_file(args.sign_passphrase_file) if args.sign_passphrase_file
                       else _prompt_passphrase(args.sign_by_sigstore_private_key, twice=False))
+    elif args.sign_by and args.sign_passphrase_file:
+        passphrase = _passphrase_file(args.sign_passphrase_file)  # for a protected GnuPG key, as skopeo
     res = copy_image(args.source, args.destination, multi_arch=multi,
                      platform=_platform(args, args.copy_override_arch, args.copy_override_os),
                      src_options=src_opts, dst_options=dst_opts, progress=bar,
@@ -566,7 +569,9 @@ def _read_arg_file(path: str, what: str) -> bytes:
 def cmd_standalone_sign(args: argparse.Namespace) -> int:
     from .fsutil import atomic_write
     from .simplesign import sign
-    atomic_write(args.output, sign(_read_arg_file(args.manifest, "manifest"), args.reference, args.key))
+    passphrase = _passphrase_file(args.passphrase_file) if args.passphrase_file else None
+    atomic_write(args.output, sign(_read_arg_file(args.manifest, "manifest"), args.reference, args.key,
+                                   passphrase=passphrase))
     return 0
 
 

@@ -78,6 +78,8 @@ def copy_image(
     :param sign_by: a GnuPG key (fingerprint, key id or user ID in ``gpg_homedir``, default
         $GNUPGHOME) to add a simple signature with, for ``sign_identity`` (default the
         destination's docker reference); the destination must be able to store it.
+    :param sign_passphrase: opens a passphrase-protected GnuPG key for ``sign_by``, or
+        the sigstore key.
     :param sigstore_private_key: a cosign-format encrypted private key (PEM bytes, see
         :mod:`ociclient.cosignkey`, opened with ``sign_passphrase``) to add a sigstore
         signature with, as ``skopeo copy --sign-by-sigstore-private-key``: into a
@@ -103,6 +105,14 @@ def copy_image(
     kinds = frozenset(k for k, on in (("simple-signing", bool(sign_by)),
                                       ("sigstore", sigstore_private_key is not None)) if on)
     identity = _sign_identity(dst_ref, registries_d, sign_identity, kinds) if signing else None
+    if sign_by:
+        # the secret key is found (and a protected one opened) before anything is copied
+        from . import gpghome, pgpformat
+        from .simplesign import SignatureInvalid
+        try:
+            gpghome.find_secret(sign_by, gpg_homedir, sign_passphrase)
+        except pgpformat.OpenPGPError as e:
+            raise SignatureInvalid(f"Signing with {sign_by}: {e}") from None
     cosign_key = None
     if sigstore_private_key is not None:
         from .cosignkey import CosignKeyError, load_private_key
@@ -129,7 +139,7 @@ def copy_image(
                 from . import simplesign
                 assert identity is not None
                 keep.append(Signature("simple-signing", simplesign.sign(result.manifest, identity, sign_by,
-                                                                         gpg_homedir)))
+                                                                         gpg_homedir, passphrase=sign_passphrase)))
             if cosign_key is not None:
                 from . import sigstore
                 assert identity is not None

@@ -2,7 +2,8 @@
 
 Design: the thin I/O layer over :mod:`ociclient.pgpformat`: public keys from
 ``pubring.kbx`` (keybox) or ``pubring.gpg``, secret keys from
-``private-keys-v1.d/*.key`` (unprotected ones), matched to a public key by
+``private-keys-v1.d/*.key`` (unprotected ones, or passphrase-protected ones
+given the passphrase), matched to a public key by
 their key material rather than by keygrip (a keygrip of an ECC key needs
 libgcrypt's curve tables; comparing the public point is exact and simple).
 Used by ``ociclient copy --sign-by`` / ``standalone-sign`` and by ostreepy's
@@ -51,8 +52,10 @@ def homedir_keyring(homedir: Optional[str] = None) -> Keyring:
     return Keyring.from_bytes(b"".join(blobs))
 
 
-def homedir_secret_keys(homedir: Optional[str] = None) -> Tuple[List[SecretKey], List[str]]:
-    """Every readable secret key of the homedir, and why the others were not read."""
+def homedir_secret_keys(homedir: Optional[str] = None,
+                        passphrase: Optional[bytes] = None) -> Tuple[List[SecretKey], List[str]]:
+    """Every readable secret key of the homedir (protected ones opened with
+    ``passphrase``), and why the others were not read."""
     d = os.path.join(homedir or default_homedir(), "private-keys-v1.d")
     keys: List[SecretKey] = []
     problems: List[str] = []
@@ -63,7 +66,7 @@ def homedir_secret_keys(homedir: Optional[str] = None) -> Tuple[List[SecretKey],
     for name in names:
         if name.endswith(".key"):
             try:
-                keys.append(parse_gnupg_key_file(_read(os.path.join(d, name), MAX_KEY_FILE)))
+                keys.append(parse_gnupg_key_file(_read(os.path.join(d, name), MAX_KEY_FILE), passphrase))
             except OpenPGPError as e:
                 problems.append(f"{name}: {e}")
     return keys, problems
@@ -85,10 +88,11 @@ def signing_candidates(cert: Certificate, query: str, now: Optional[float] = Non
     return subs + ([cert.primary] if cert.primary.can_sign() else [])
 
 
-def sign_detached(data: bytes, key_id: str, homedir: Optional[str] = None) -> bytes:
+def sign_detached(data: bytes, key_id: str, homedir: Optional[str] = None,
+                  passphrase: Optional[bytes] = None) -> bytes:
     """A binary v4 signature packet over ``data`` made with the secret key that
     ``key_id`` (key id, fingerprint or user ID) names in the GnuPG ``homedir``."""
-    key, sk = find_secret(key_id, homedir)
+    key, sk = find_secret(key_id, homedir, passphrase)
     return sign_data(data, key, sk)
 
 
@@ -105,14 +109,15 @@ def signature_is_by(sig: SignaturePacket, key_id: str, homedir: Optional[str] = 
     return bool(issuer) and (any(f.endswith(issuer) for f in fprs) or issuer.endswith(hexq[-16:]) and len(hexq) >= 8)
 
 
-def find_secret(key_id: str, homedir: Optional[str] = None) -> Tuple[Key, SecretKey]:
+def find_secret(key_id: str, homedir: Optional[str] = None,
+                passphrase: Optional[bytes] = None) -> Tuple[Key, SecretKey]:
     """The public signing key and its secret for ``key_id`` (key id, fingerprint
     or user ID) in the GnuPG ``homedir``, chosen as gpg would."""
     keyring = homedir_keyring(homedir)
     certs = keyring.select(key_id)
     if not certs:
         raise OpenPGPError(f'No public key for "{key_id}" in {homedir or default_homedir()}')
-    secrets, problems = homedir_secret_keys(homedir)
+    secrets, problems = homedir_secret_keys(homedir, passphrase)
     for cert in certs:
         for key in signing_candidates(cert, key_id):
             mine = tuple(m.lstrip(b"\0") for m in key.packet.material) if key.packet.algorithm in (1, 3) \

@@ -1013,9 +1013,80 @@ class SecretKey:
         return (q[1:] if len(q) == 33 and q[0] == 0x40 else q,)
 
 
-def parse_gnupg_key_file(data: bytes) -> SecretKey:
+def canonical_sexp(x: SExp) -> bytes:
+    """The canonical encoding of an S-expression (``(3:ecc(5:curve7:Ed25519)...)``)."""
+    if isinstance(x, bytes):
+        return str(len(x)).encode() + b":" + x
+    return b"(" + b"".join(canonical_sexp(i) for i in x) + b")"
+
+
+MAX_S2K_COUNT = 1 << 31  # gpg-agent calibrates to ~100 ms (tens of millions); beyond this is hostile
+
+
+def s2k_iterated_sha1(passphrase: bytes, salt: bytes, count: int, keylen: int) -> bytes:
+    """OpenPGP S2K mode 3 (iterated and salted) with SHA-1, ``count`` bytes hashed
+    (gpg-agent's hash_passphrase; keys up to 20 bytes need one SHA-1 context)."""
+    import hashlib
+    if keylen > 20:
+        raise OpenPGPError("S2K keys over 20 bytes are not supported")
+    data = salt + passphrase
+    count = max(count, len(data))
+    h = hashlib.sha1()
+    chunk = data * max(1, 65536 // max(1, len(data)))
+    done = 0
+    while count - done >= len(chunk):
+        h.update(chunk)
+        done += len(chunk)
+    rest = count - done
+    h.update((data * (rest // len(data) + 1))[:rest])
+    return h.digest()[:keylen]
+
+
+def _unprotect_gnupg(sexp: List[SExp], passphrase: bytes) -> List[SExp]:
+    """The ``private-key`` form of gpg-agent's ``protected-private-key`` (mode
+    openpgp-s2k3-ocb-aes, gpg 2.2.x's default): AES-128-OCB keyed by S2K3-SHA1 of
+    the passphrase, the public parameters and protected-at as associated data
+    (agent/protect.c, agent_unprotect)."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESOCB3
+    algo_list = sexp[1]
+    if not isinstance(algo_list, list) or not algo_list:
+        raise OpenPGPError("Malformed protected GnuPG key")
+    prot = next((i for i in algo_list if isinstance(i, list) and i and i[0] == b"protected"), None)
+    if prot is None or len(prot) != 4 or not isinstance(prot[1], bytes):
+        raise OpenPGPError("Malformed protected GnuPG key: no (protected ...) list")
+    if prot[1] != b"openpgp-s2k3-ocb-aes":
+        raise OpenPGPError(f"Unsupported GnuPG key protection {prot[1][:40].decode('ascii', 'replace')} "
+                           "(openpgp-s2k3-ocb-aes is supported)")
+    try:
+        (hashname, salt, count_s), nonce = prot[2]  # type: ignore[misc]
+        count = int(count_s)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise OpenPGPError("Malformed GnuPG key protection parameters") from None
+    if hashname != b"sha1" or not isinstance(salt, bytes) or len(salt) != 8 or not isinstance(nonce, bytes) \
+            or len(nonce) != 12 or not isinstance(prot[3], bytes):
+        raise OpenPGPError("Malformed GnuPG key protection parameters")
+    if count < 256:  # the old one-byte OpenPGP coding
+        count = (16 + (count & 15)) << ((count >> 4) + 6)
+    if not 65536 <= count <= MAX_S2K_COUNT:
+        raise OpenPGPError(f"GnuPG key protection with an S2K count of {count} refused")
+    key = s2k_iterated_sha1(passphrase, salt, count, 16)
+    aad = b"(" + b"".join(canonical_sexp(i) for i in algo_list if i is not prot) + b")"
+    try:
+        clear = AESOCB3(key).decrypt(nonce, prot[3], aad)
+    except (InvalidTag, ValueError):
+        raise OpenPGPError("Bad passphrase for the GnuPG secret key") from None
+    secret = parse_sexp(clear)
+    if not isinstance(secret, list) or len(secret) != 1 or not isinstance(secret[0], list):
+        raise OpenPGPError("Malformed protected GnuPG key: unexpected cleartext")
+    kept = [i for i in algo_list if i is not prot and not (isinstance(i, list) and i and i[0] == b"protected-at")]
+    return [b"private-key", kept + list(secret[0])]
+
+
+def parse_gnupg_key_file(data: bytes, passphrase: Optional[bytes] = None) -> SecretKey:
     """A ``private-keys-v1.d/*.key`` file: the extended format (``Key: (...)``
-    among name-value lines) or the older bare S-expression."""
+    among name-value lines) or the older bare S-expression; a key protected by
+    a passphrase is opened with ``passphrase`` (refused without one)."""
     if data.lstrip().startswith(b"("):
         sexp = parse_sexp(data)
     else:
@@ -1035,9 +1106,12 @@ def parse_gnupg_key_file(data: bytes) -> SecretKey:
     if not isinstance(sexp, list) or not sexp or not isinstance(sexp[0], bytes):
         raise OpenPGPError("Malformed GnuPG secret key")
     kind = sexp[0]
+    if kind == b"protected-private-key" and passphrase is not None:
+        sexp = _unprotect_gnupg(sexp, passphrase)
+        kind = sexp[0]
     if kind in (b"protected-private-key", b"shadowed-private-key"):
         raise OpenPGPError("The secret key is protected by a passphrase (or held on a card); "
-                           "only unprotected keys (gpg --passphrase '' / %no-protection) can be used")
+                           "give the passphrase (--sign-passphrase-file) or use an unprotected key")
     if kind != b"private-key" or len(sexp) < 2 or not isinstance(sexp[1], list) or not sexp[1]:
         raise OpenPGPError(f"Not a GnuPG private key ({kind[:30]!r})")
     algo = sexp[1][0]

@@ -126,9 +126,10 @@ def verify(signature: bytes, keyring: pgpformat.Keyring, trusted_fingerprints: S
 
 
 def sign(manifest: bytes, docker_reference: str, key_id: str, homedir: Optional[str] = None,
-         timestamp: Optional[int] = None) -> bytes:
+         timestamp: Optional[int] = None, passphrase: Optional[bytes] = None) -> bytes:
     """A simple signature of ``manifest`` for ``docker_reference`` by the GnuPG
-    key ``key_id`` (read natively from ``homedir``, default $GNUPGHOME)."""
+    key ``key_id`` (read natively from ``homedir``, default $GNUPGHOME; a
+    passphrase-protected key opened with ``passphrase``)."""
     from . import gpghome
     from .digest import digest_bytes as _digest
     from .reference import parse_docker_reference
@@ -138,7 +139,7 @@ def sign(manifest: bytes, docker_reference: str, key_id: str, homedir: Optional[
     except ReferenceInvalid as e:
         raise SignatureInvalid(f"Invalid signature identity: {e}") from None
     try:
-        key, secret = gpghome.find_secret(key_id, homedir)
+        key, secret = gpghome.find_secret(key_id, homedir, passphrase)
         payload = make_payload(_digest(manifest), ref.string(), timestamp=timestamp)
         return pgpformat.sign_message(payload, key, secret, timestamp)
     except pgpformat.OpenPGPError as e:

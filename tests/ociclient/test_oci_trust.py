@@ -575,3 +575,99 @@ def test_http_lookaside(env, tmp_path):
                 assert not ok
     finally:
         srv.shutdown()
+
+
+# ----------------------------------------------------------------------------- passphrase-protected GnuPG keys
+
+# gpg 2.2.40 (Debian 12) `--quick-gen-key ed25519` with passphrase "pw" and s2k-count 65536
+PROTECTED_ED25519 = b"""Created: 20261205T015342
+Key: (protected-private-key (ecc (curve Ed25519)(flags eddsa)(q
+  #401F854AEDD19BB52EBC68D6CD595DA9188E2970E276FB19AEC5D7568A4D05382D#)
+ (protected openpgp-s2k3-ocb-aes ((sha1 #8104CD3C16D2A4C9#
+  "65536")#9C2E8C8587714F155000F9C5#)#0187492C967A486C2F316DDC9AD7A3441
+ 3864912B164736A2BD71AD1B082BD9F1559494CE5B941D44D1B8FA57559BB180B4B978
+ 4C0AD389332DFF2D9#)(protected-at "20261205T015342")))
+"""
+
+
+def test_protected_gnupg_key_file():
+    """gpg-agent's openpgp-s2k3-ocb-aes protection opens with the passphrase
+    (the public point matches), and refuses a wrong one, a missing one, a
+    changed public parameter (it is authenticated) and absurd S2K counts."""
+    q = bytes.fromhex("1F854AEDD19BB52EBC68D6CD595DA9188E2970E276FB19AEC5D7568A4D05382D")
+    sk = pgpformat.parse_gnupg_key_file(PROTECTED_ED25519, b"pw")
+    assert sk.algorithm == "ed25519" and sk.public_material() == (q,)
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    assert Ed25519PrivateKey.from_private_bytes(sk.param("d")).public_key().public_bytes(
+        Encoding.Raw, PublicFormat.Raw) == q
+    for data, pw, match in ((PROTECTED_ED25519, b"px", "Bad passphrase"),
+                            (PROTECTED_ED25519, None, "protected by a passphrase"),
+                            (PROTECTED_ED25519.replace(b"#401F", b"#402F"), b"pw", "Bad passphrase"),
+                            (PROTECTED_ED25519.replace(b'"65536"', b'"99999999999"'), b"pw", "S2K count"),
+                            (PROTECTED_ED25519.replace(b"ocb-aes", b"ocb-xxx"), b"pw", "Unsupported")):
+        with pytest.raises(pgpformat.OpenPGPError, match=match):
+            pgpformat.parse_gnupg_key_file(data, pw)
+
+
+def test_protected_gpg_keys_sign_for_skopeo(env, tmp_path, capsys):
+    """Passphrase-protected Ed25519 and RSA keys made by gpg 2.2 sign through
+    ``copy --sign-by --sign-passphrase-file`` and ``standalone-sign
+    --passphrase-file``; Debian 12's skopeo verifies both; a wrong passphrase is
+    refused before anything is written; skopeo's own signature with the
+    protected key (through gpg-agent) passes ociclient's policy."""
+    from ociclient.cli import main as oci_main
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    (home / "gpg-agent.conf").write_text("s2k-count 65536\nallow-loopback-pinentry\n")
+    (tmp_path / "pass").write_text("pw\n")
+    (tmp_path / "bad").write_text("nope\n")
+    gpg = ["gpg", "--homedir", str(home), "--batch", "--pinentry-mode", "loopback", "--passphrase", "pw"]
+    fprs = {}
+    try:
+        for name, algo in (("ed", "ed25519"), ("rsa", "rsa2048")):
+            subprocess.run([*gpg, "--quick-gen-key", f"{name} <{name}@example.com>", algo, "sign"], check=True,
+                           capture_output=True)
+            out = subprocess.run([*gpg, "--with-colons", "--list-keys", f"{name}@example.com"], check=True,
+                                 capture_output=True, text=True).stdout
+            fprs[name] = next(ln.split(":")[9] for ln in out.splitlines() if ln.startswith("fpr:"))
+        keyring = tmp_path / "pub.gpg"
+        keyring.write_bytes(subprocess.run([*gpg, "--export"], check=True, capture_output=True).stdout)
+        ident = f"{env.host}/trust/protected:v1"
+        policy = env.policy("protected", {"default": [{
+            "type": "signedBy", "keyType": "GPGKeys", "keyPath": str(keyring),
+            "signedIdentity": {"type": "exactReference", "dockerReference": ident}}]})
+        src = f"dir:{env.signed_dir}"
+        skenv = dict(os.environ, GNUPGHOME=str(home))
+        for name, fpr in fprs.items():
+            args = ["--insecure-policy", "copy", "--quiet", "--remove-signatures", "--sign-by", fpr,
+                    "--sign-identity", ident]
+            old = os.environ.get("GNUPGHOME")
+            os.environ["GNUPGHOME"] = str(home)
+            try:
+                assert oci_main([*args, "--sign-passphrase-file", str(tmp_path / "bad"), src,
+                                 f"dir:{tmp_path}/{name}-bad"]) == 1
+                assert "Bad passphrase" in capsys.readouterr().err
+                assert not os.path.exists(f"{tmp_path}/{name}-bad")
+                assert oci_main([*args, "--sign-passphrase-file", str(tmp_path / "pass"), src,
+                                 f"dir:{tmp_path}/{name}"]) == 0
+                manifest = f"{env.signed_dir}/manifest.json"
+                assert oci_main(["standalone-sign", "--passphrase-file", str(tmp_path / "pass"), "-o",
+                                 f"{tmp_path}/{name}.sig", manifest, ident, fpr]) == 0
+            finally:
+                if old is None:
+                    del os.environ["GNUPGHOME"]
+                else:
+                    os.environ["GNUPGHOME"] = old
+            env.skopeo("--policy", policy, "copy", "--quiet", f"dir:{tmp_path}/{name}", f"dir:{tmp_path}/{name}-back")
+            p = subprocess.run(["skopeo", "standalone-verify", manifest, ident, fpr, f"{tmp_path}/{name}.sig"],
+                               capture_output=True, text=True, env=skenv)
+            assert p.returncode == 0, p.stderr
+            # skopeo signs with the same protected key (gpgme asks gpg-agent, loopback pinentry)
+            p = subprocess.run(["skopeo", *args, "--sign-passphrase-file", str(tmp_path / "pass"), src,
+                                f"dir:{tmp_path}/{name}-sk"], capture_output=True, text=True, env=skenv)
+            assert p.returncode == 0, p.stderr
+            copy_image(f"dir:{tmp_path}/{name}-sk", f"dir:{tmp_path}/{name}-sk-back", policy=load_policy(policy),
+                       remove_signatures=True)
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "gpg-agent"], capture_output=True)
