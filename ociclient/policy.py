@@ -383,11 +383,10 @@ def parse_policy(data: bytes, base_dir: str = "/") -> Policy:
 
 
 def default_policy_path() -> str:
-    """The user's ``$XDG_CONFIG_HOME/containers/policy.json`` (or under
-    ``~/.config``) if it exists, else ``/etc/containers/policy.json``: the
-    order containers-image and ostree-ext look in."""
-    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    user = os.path.join(xdg, "containers", "policy.json")
+    """The user's ``~/.config/containers/policy.json`` if it exists, else
+    ``/etc/containers/policy.json``: containers-image's order, whose home is
+    $HOME (skopeo 1.18 ignores $XDG_CONFIG_HOME here; checked in the tests)."""
+    user = os.path.join(os.path.expanduser("~"), ".config", "containers", "policy.json")
     return user if os.path.exists(user) else DEFAULT_POLICY
 
 

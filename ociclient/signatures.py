@@ -177,10 +177,10 @@ class RegistriesD:
 
 
 def default_registries_d() -> str:
-    """The user's ``containers/registries.d`` under ``$XDG_CONFIG_HOME`` (or
-    ``~/.config``) if it exists, else /etc/containers/registries.d."""
-    xdg = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    user = os.path.join(xdg, "containers", "registries.d")
+    """The user's ``~/.config/containers/registries.d`` if it exists, else
+    /etc/containers/registries.d (containers-image's order, $HOME-based as for
+    policy.json)."""
+    user = os.path.join(os.path.expanduser("~"), ".config", "containers", "registries.d")
     return user if os.path.isdir(user) else DEFAULT_REGISTRIES_D
 
 

@@ -12,10 +12,10 @@ from .conftest import EXAMPLE, Host, bootc
 
 
 def _env(work: Path, policy: dict) -> dict:
-    conf = work / "xdg" / "containers"
+    conf = work / "home" / ".config" / "containers"
     conf.mkdir(parents=True, exist_ok=True)
     (conf / "policy.json").write_text(json.dumps(policy))
-    return dict(os.environ, XDG_CONFIG_HOME=str(work / "xdg"))
+    return dict(os.environ, HOME=str(work / "home"))
 
 
 def test_switch_enforces_container_policy(host: Host, workdir):

@@ -365,10 +365,10 @@ def test_ostree_image_signed_sigstore(env, tmp_path, monkeypatch):
     import subprocess
     from ostreepy.cli.main import main as ostreepy_main
     h = env.host
-    conf = tmp_path / "xdg" / "containers"
+    conf = tmp_path / "home" / ".config" / "containers"
     conf.mkdir(parents=True)
     shutil.copytree(env.regd, conf / "registries.d")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     (conf / "policy.json").write_text(json.dumps({
         "default": [{"type": "reject"}],
         "transports": {"docker": {f"{h}/sig": [{"type": "sigstoreSigned", "keyPath": env.path("theirs.pub")}]}}}))
@@ -416,3 +416,21 @@ def test_sign_by_sigstore_params_file(env, tmp_path):
         assert oci_main([*common, path, src, f"dir:{tmp_path}/{name}-oc"]) == 1
         assert not os.path.exists(f"{tmp_path}/{name}-oc")
         assert trixie([*common, path, src, f"dir:{tmp_path}/{name}-sk"], check=False).returncode == 1
+
+
+@needs_trixie_skopeo
+def test_default_policy_path_as_skopeo(env, tmp_path, monkeypatch):
+    """Without --policy both tools read ``$HOME/.config/containers/policy.json``
+    and ignore ``$XDG_CONFIG_HOME`` (containers-image's homedir rule)."""
+    src = f"oci:{env.path('img')}:v1"
+    for home_default, xdg_default in (("reject", "insecureAcceptAnything"), ("insecureAcceptAnything", "reject")):
+        home, xdg = tmp_path / f"h-{home_default}", tmp_path / f"x-{home_default}"
+        for base, default in ((home / ".config", home_default), (xdg, xdg_default)):
+            (base / "containers").mkdir(parents=True)
+            (base / "containers" / "policy.json").write_text(json.dumps({"default": [{"type": default}]}))
+        monkeypatch.setenv("HOME", str(home))
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(xdg))
+        ours = oci_main(["copy", "--quiet", src, f"dir:{tmp_path}/oc-{home_default}"])
+        theirs = trixie(["copy", "--quiet", src, f"dir:{tmp_path}/sk-{home_default}"], check=False,
+                        env={"HOME": str(home), "XDG_CONFIG_HOME": str(xdg)}).returncode
+        assert (ours, theirs) == ((1, 1) if home_default == "reject" else (0, 0))

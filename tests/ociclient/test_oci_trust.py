@@ -485,10 +485,10 @@ def test_ostree_image_signed_pull(env, tmp_path, monkeypatch):
     default is insecureAcceptAnything, as ostree-ext does."""
     from ostreepy.cli.main import main as ostreepy_main
     h = env.host
-    conf = tmp_path / "xdg" / "containers"
+    conf = tmp_path / "home" / ".config" / "containers"
     conf.mkdir(parents=True)
     shutil.copytree(env.regd, conf / "registries.d")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
     repo = str(tmp_path / "repo")
     subprocess.run(["ostree", "init", "--repo", repo, "--mode=bare-user"], check=True)
 
