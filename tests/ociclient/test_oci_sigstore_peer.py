@@ -246,7 +246,7 @@ IMAGES = ("theirs", "theirs-ourkey", "ours", "ours-theirkey", "stranger", "none"
 @needs_trixie_skopeo
 def test_sigstore_policy_table_matches_skopeo(env):
     """Every image under sigstoreSigned policies with skopeo's key and ours
-    (keyPath and keyData): ``skopeo copy`` and ociclient accept and refuse
+    (keyPath, keyData, and keyPaths with two keys): ``skopeo copy`` and ociclient accept and refuse
     alike, exactly the images signed by that key under their own name, and a
     refused copy writes nothing."""
     h = env.host
@@ -254,11 +254,13 @@ def test_sigstore_policy_table_matches_skopeo(env):
         ours_data = base64.b64encode(f.read()).decode()
     policies = {"theirs": env.policy("theirs", {"type": "sigstoreSigned", "keyPath": env.path("theirs.pub")}),
                 "ours": env.policy("ours", {"type": "sigstoreSigned", "keyData": ours_data})}
+    policies["either"] = env.policy("either", {"type": "sigstoreSigned",
+                                               "keyPaths": [env.path("stranger.pub"), env.path("theirs.pub")]})
     regs = load_registries_d(env.regd)
     differ, accepted = [], []
     for pname, path in policies.items():
         policy = load_policy(path)
-        for img in IMAGES:
+        for img in (IMAGES if pname != "either" else ("theirs", "stranger", "ours")):
             src = f"docker://{h}/sig/{img}:v1"
             p = trixie(["--policy", path, "--registries.d", env.regd, "copy", "--quiet", "--src-tls-verify=false",
                         "--remove-signatures", src, f"dir:{env.path(f'sk-{pname}-{img}')}"], check=False)
@@ -276,7 +278,8 @@ def test_sigstore_policy_table_matches_skopeo(env):
                 accepted.append((pname, img))
     assert not differ, "\n".join(differ)
     assert sorted(accepted) == sorted([("theirs", "theirs"), ("theirs", "ours-theirkey"),
-                                       ("ours", "ours"), ("ours", "theirs-ourkey")])
+                                       ("ours", "ours"), ("ours", "theirs-ourkey"),
+                                       ("either", "theirs"), ("either", "stranger")])
 
 
 @needs_trixie_skopeo
@@ -354,6 +357,14 @@ def test_signing_refusals_write_nothing(env, tmp_path, capsys):
     assert "writing sigstore attachments is disabled by configuration" in capsys.readouterr().err
     with pytest.raises(OciError):
         ociclient.open_source(f"docker://{h}/sig/noattach:v1", env.opts()).get_raw_manifest()
+    # an oci: layout cannot hold signatures (skopeo 1.18 says so after writing the image; we before)
+    args[2] = env.regd
+    assert oci_main([*args, "--sign-passphrase-file", env.passfile, "--sign-identity", f"{h}/x:1",
+                     f"oci:{env.path('img')}:v1", f"oci:{tmp_path}/layout:v1"]) == 1
+    assert "not supported" in capsys.readouterr().err and not os.path.exists(f"{tmp_path}/layout")
+    p = trixie([*args, "--sign-passphrase-file", env.passfile, "--sign-identity", f"{h}/x:1",
+                f"oci:{env.path('img')}:v1", f"oci:{tmp_path}/layout-sk:v1"], check=False)
+    assert p.returncode == 1 and "Pushing signatures for OCI images is not supported" in p.stderr
 
 
 @needs_trixie_skopeo
