@@ -127,6 +127,28 @@ def test_cosign_keys_read_and_written():
         cosignkey.load_private_key(pem(doc), b"")
 
 
+def test_hostile_key_and_params_files_are_errors(monkeypatch):
+    """Mutated cosign key files and signing parameter files give the project's
+    errors and nothing else (the KDF is stubbed: this is about parsing)."""
+    from hypothesis import given, settings, strategies as st
+    monkeypatch.setattr(cosignkey, "_kdf", lambda pw, salt, n, r, p: bytes(32))
+    body = base64.b64decode(b"".join(SKOPEO_KEY.splitlines()[1:-1]))
+
+    @settings(max_examples=100, deadline=None, derandomize=True)
+    @given(st.integers(0, len(body) - 1), st.binary(max_size=8), st.integers(0, 8))
+    def mutate(pos: int, insert: bytes, cut: int) -> None:
+        data = cosignkey._pem(cosignkey.COSIGN_PEM_TYPE, body[:pos] + insert + body[pos + cut:])
+        with pytest.raises(cosignkey.CosignKeyError):
+            cosignkey.load_private_key(data, b"")
+        text = "privateKeyFile: /k\n" + (body[:pos] + insert).decode("latin-1")
+        try:
+            cosignkey.parse_signing_params(text)
+        except cosignkey.CosignKeyError:
+            pass
+
+    mutate()
+
+
 def test_signing_payload_as_containers_image():
     """A signature made here verifies with the public key, names the manifest
     digest and reference, and carries creator and timestamp as skopeo's do;
