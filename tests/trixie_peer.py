@@ -15,6 +15,7 @@ is absent or the tests do not run as root.
 
 from __future__ import annotations
 
+import functools
 import os
 import shlex
 import subprocess
@@ -26,17 +27,21 @@ TRIXIE_ROOT = os.environ.get("OSTREEPY_TRIXIE_PEER", "/var/cache/ostreepy-peers/
 BUILD_HINT = "sudo scripts/build-trixie-peer.sh (or scripts/install-peers.sh)"
 
 
+@functools.lru_cache(maxsize=None)
 def trixie_skopeo_available() -> Optional[str]:
-    """None when the peer can run, else why not."""
+    """None when the peer can run (it is built, and this process may unshare and
+    chroot: root in a container without CAP_SYS_ADMIN may not), else why not."""
     if not os.path.isfile(os.path.join(TRIXIE_ROOT, "usr/bin/skopeo")):
         return f"needs Debian 13's skopeo in {TRIXIE_ROOT}: run {BUILD_HINT}"
     if os.geteuid() != 0:
         return "needs root to chroot into the Debian 13 skopeo peer"
+    try:
+        p = skopeo(["--version"], check=False, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return f"cannot run the Debian 13 skopeo peer: {e}"
+    if p.returncode or "skopeo version" not in p.stdout:
+        return f"cannot run the Debian 13 skopeo peer (unshare/chroot): {p.stderr.strip()[-200:]}"
     return None
-
-
-needs_trixie_skopeo = pytest.mark.skipif(trixie_skopeo_available() is not None,
-                                         reason=str(trixie_skopeo_available()))
 
 
 def skopeo(args: Sequence[str], *, check: bool = True, input: Optional[str] = None,
@@ -51,3 +56,7 @@ def skopeo(args: Sequence[str], *, check: bool = True, input: Optional[str] = No
     if check and p.returncode:
         raise AssertionError(f"trixie skopeo {list(args)} failed ({p.returncode}): {p.stderr}")
     return p
+
+
+needs_trixie_skopeo = pytest.mark.skipif(trixie_skopeo_available() is not None,
+                                         reason=str(trixie_skopeo_available()))
