@@ -1,7 +1,10 @@
 """Image trust against skopeo: skopeo signs (GPG simple signing, ``--sign-by``)
 into a ``file://`` lookaside and a ``dir:`` image; ociclient judges the same
 images under the same policy.json and must accept and refuse exactly when
-``skopeo copy`` does; refusals write nothing."""
+``skopeo copy`` does; refusals write nothing.  Also: registries.d resolved as
+skopeo resolves it, passphrase-protected gpg 2.2 keys signing for skopeo, and
+cosign attachments judged by Debian 13's skopeo where it is built
+(sigstore signing itself is in test_oci_sigstore_peer.py)."""
 
 from __future__ import annotations
 
