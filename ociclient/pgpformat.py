@@ -1108,7 +1108,7 @@ def parse_gnupg_key_file(data: bytes, passphrase: Optional[bytes] = None) -> Sec
     kind = sexp[0]
     if kind == b"protected-private-key" and passphrase is not None:
         sexp = _unprotect_gnupg(sexp, passphrase)
-        kind = sexp[0]
+        kind = b"private-key"
     if kind in (b"protected-private-key", b"shadowed-private-key"):
         raise OpenPGPError("The secret key is protected by a passphrase (or held on a card); "
                            "give the passphrase (--sign-passphrase-file) or use an unprotected key")

@@ -139,8 +139,8 @@ def _config(v: YamlValue, where: str) -> LookasideConfig:
         if x == "":
             continue
         (kw if k in _KEYS else old)[field] = x
-    for field, x in old.items():  # used only where the new spelling is absent
-        kw.setdefault(field, x)
+    for field, value in old.items():  # used only where the new spelling is absent
+        kw.setdefault(field, value)
     return LookasideConfig(**kw)  # type: ignore[arg-type]
 
 
