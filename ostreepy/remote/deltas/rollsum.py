@@ -46,11 +46,13 @@ def find_ofs(buf: bytes, start: int, end: int) -> int:
 # the window's sum.  It depends on where the chunk started only for the chunk's
 # first 63 bytes (the window still reaches back before the start, where bup has
 # zeros); those few are summed directly.  For all the full windows at once the
-# weighted sums are computed on big integers holding one byte per 32-bit lane:
-# only the low 13 bits count, so every lane is masked to them after each step and
-# never carries into the next.  Doubling builds the window: with O the sum of the
-# last L bytes and R the sum weighted 1..L, R' = R + (R + L*O) shifted by L lanes
-# and O' = O + O shifted, six times (L = 1..32 -> 64).  A cut is a lane whose
+# weighted sums are computed on big integers holding one byte per 16-bit lane:
+# only the low 13 bits count, so every lane is masked to them after each step
+# and a sum of three never carries into the next lane.  Doubling builds the
+# window: with O the sum of the last L bytes and R the sum weighted 1..L,
+# R' = R + (R + L*O) shifted by L lanes and O' = O + O shifted, six times
+# (L = 1..32 -> 64); L*O is taken mod 2**13 by masking O to 13-log2(L) bits
+# before the shift, so it too stays in its lane.  A cut is a lane whose
 # value is a fixed one, found with bytes.find on (low byte, next 5 bits) pairs.
 # The file goes through in slices, so memory stays a few times the slice.
 _S2_INIT = WINDOWSIZE * (WINDOWSIZE - 1) * CHAR_OFFSET
@@ -66,20 +68,18 @@ def window_cuts(buf: bytes) -> List[int]:
     for first in range(w - 1, len(buf), _SLICE):
         seg = buf[first - (w - 1):first + _SLICE]
         m = len(seg)
-        wide = bytearray(4 * m)
-        wide[0::4] = seg
-        mask = int.from_bytes(b"\xff\x1f\0\0" * m, "little")
+        wide = bytearray(2 * m)
+        wide[0::2] = seg
+        rep = ((1 << (16 * m)) - 1) // 0xFFFF  # 1 in every lane: int.from_bytes is slower
+        mask = _MASK * rep
         ones = ramp = int.from_bytes(wide, "little")
-        span = 1
-        while span < w:
-            sh = 32 * span
-            ramp = (ramp + ((ramp + span * ones) << sh)) & mask
+        for k in range(6):  # span 1, 2, 4, ..., 32
+            sh = 16 << k
+            times_span = ((ones & ((_MASK >> k) * rep)) << k) if k else ones
+            ramp = (ramp + (((ramp + times_span) & mask) << sh)) & mask
             ones = (ones + (ones << sh)) & mask
-            span *= 2
-        lanes = ramp.to_bytes(4 * m, "little")
-        pairs = bytearray(2 * (m - w + 1))
-        pairs[0::2] = lanes[4 * (w - 1)::4]
-        pairs[1::2] = lanes[4 * (w - 1) + 1::4]
+        lanes = ramp.to_bytes(2 * m, "little")
+        pairs = lanes[2 * (w - 1):]
         j = pairs.find(_PAIR)
         while j >= 0:
             if j & 1:
