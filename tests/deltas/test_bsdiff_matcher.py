@@ -102,7 +102,10 @@ def test_extension_scores_match_bsdiff_loop(monkeypatch: pytest.MonkeyPatch) -> 
         for i in range(n):
             if rnd.random() < density:
                 b[i] ^= 1 + rnd.randrange(255)
-        assert bsd._best_run(a, bytes(b)) == _best_run_loop(a, bytes(b))
+        b = bytes(b)
+        assert bsd._best_run(a, 0, b, 0, n) == _best_run_loop(a, b)
+        # backward: upstream's loop over old[pos-i], new[scan-i], i = 1, 2, ...
+        assert bsd._best_run(b"xy" + a, n + 2, b + b"z", n, n, backward=True) == _best_run_loop(a[::-1], b[::-1])
 
 
 def _chunks_by_find_ofs(buf: bytes) -> list:

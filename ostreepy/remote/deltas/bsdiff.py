@@ -212,9 +212,11 @@ def _equal_count(old: bytes, o: int, new: bytes, b: int, n: int) -> int:
     return _xor(old[lo:hi], new[b + lo - o:b + hi - o]).count(0)
 
 
-def _best_run(a: bytes, b: bytes) -> int:
-    """The first i maximising 2*(equal bytes among a[:i], b[:i]) - i, 0 if none is positive:
-    bsdiff's forward (and, on reversed runs, backward) extension, at C speed.
+def _best_run(a: bytes, ai: int, b: bytes, bi: int, n: int, backward: bool = False) -> int:
+    """The first i <= n maximising 2*(equal bytes among a[ai:ai+i], b[bi:bi+i]) - i,
+    0 if none is positive: bsdiff's forward extension, at C speed; ``backward``
+    counts from a[ai-1], b[bi-1] down instead (its backward extension).  The runs
+    are sliced a piece at a time, never copied whole.
 
     The score climbs along a run of equal bytes, so its first maximum is at
     the end of a run: where unequal bytes are few only those ends are scored
@@ -222,31 +224,31 @@ def _best_run(a: bytes, b: bytes) -> int:
     best = 0
     best_i = 0
     total = 0  # 2 * equal bytes so far
-    for c in range(0, len(a), _SCORE_CHUNK):
-        x = _xor(a[c:c + _SCORE_CHUNK], b[c:c + _SCORE_CHUNK])
-        n = len(x)
-        unequal = n - x.count(0)
-        if unequal * 8 < n:
-            j = c - total // 2  # unequal bytes before this chunk
-            for mt in _NONZERO.finditer(x):
-                m = c + mt.start()
-                score = m - 2 * j
-                if score > best:
-                    best, best_i = score, m
+    for c in range(0, n, _SCORE_CHUNK):
+        size = min(_SCORE_CHUNK, n - c)
+        if backward:
+            x = _xor(a[ai - c - size:ai - c], b[bi - c - size:bi - c])[::-1]
+        else:
+            x = _xor(a[ai + c:ai + c + size], b[bi + c:bi + c + size])
+        if (size - x.count(0)) * 8 < size:
+            j = c - total // 2  # unequal bytes before this piece
+            for found in _NONZERO.finditer(x):
+                at = c + found.start()
+                if at - 2 * j > best:
+                    best, best_i = at - 2 * j, at
                 j += 1
-            score = c + n - 2 * j
-            if score > best:
-                best, best_i = score, c + n
-            total = 2 * (c + n - j)
+            if c + size - 2 * j > best:
+                best, best_i = c + size - 2 * j, c + size
+            total = 2 * (c + size - j)
             continue
         d = x.translate(_EQ2)
         # score after byte c+t: total + sum(d[:t+1]) - (c+t+1)
-        vals = list(map(sub, accumulate(d), range(c + 1 - total, c + 1 - total + n)))
+        vals = list(map(sub, accumulate(d), range(c + 1 - total, c + 1 - total + size)))
         mx = max(vals)
         if mx > best:
             best = mx
             best_i = c + vals.index(mx) + 1
-        total = vals[-1] + c + n
+        total = vals[-1] + c + size
     return best_i
 
 
@@ -298,12 +300,12 @@ def bsdiff(old: bytes, new: bytes, write: Callable[[bytes], None]) -> None:
             rej_off, rej_end = p - q, qs + n
             q += 1
         m = min(scan - lastscan, oldsize - lastpos)
-        lenf = _best_run(new[lastscan:lastscan + m], old[lastpos:lastpos + m]) if m > 0 else 0
+        lenf = _best_run(new, lastscan, old, lastpos, m) if m > 0 else 0
         lenb = 0
         if scan < newsize:
             m = min(scan - lastscan, pos)
             if m > 0:
-                lenb = _best_run(new[scan - m:scan][::-1], old[pos - m:pos][::-1])
+                lenb = _best_run(new, scan, old, pos, m, backward=True)
         else:
             pos = lastpos + lenf
         if lastscan + lenf > scan - lenb:
@@ -315,7 +317,9 @@ def bsdiff(old: bytes, new: bytes, write: Callable[[bytes], None]) -> None:
             lenb -= lens
         extra_len = (scan - lenb) - (lastscan + lenf)
         write(offtout(lenf) + offtout(extra_len) + offtout((pos - lenb) - (lastpos + lenf)))
-        write(sub_bytes(new[lastscan:lastscan + lenf], old[lastpos:lastpos + lenf]))
+        for i in range(0, lenf, _SCORE_CHUNK * 16):  # pieces: big-integer temporaries stay small
+            n = min(_SCORE_CHUNK * 16, lenf - i)
+            write(sub_bytes(new[lastscan + i:lastscan + i + n], old[lastpos + i:lastpos + i + n]))
         write(new[lastscan + lenf:lastscan + lenf + extra_len])
         if scan >= newsize:
             return

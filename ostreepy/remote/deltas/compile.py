@@ -361,11 +361,9 @@ def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
         p.op(fmt.OP_SET_READ_SOURCE, len(p.payload))
         p.payload += bytes.fromhex(from_c)
         p.op(fmt.OP_OPEN, m, x, len(new))
-        chunks: List[bytes] = []
-        bsdiff(old, new, chunks.append)
-        patch = b"".join(chunks)
-        p.op(fmt.OP_BSPATCH, len(p.payload), len(patch))
-        p.payload += patch
+        start = len(p.payload)
+        bsdiff(old, new, p.payload.extend)
+        p.op(fmt.OP_BSPATCH, start, len(p.payload) - start)
         p.op(fmt.OP_CLOSE)
         p.op(fmt.OP_UNSET_READ_SOURCE)
 
