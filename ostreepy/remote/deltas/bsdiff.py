@@ -272,9 +272,15 @@ def bsdiff(old: bytes, new: bytes, write: Callable[[bytes], None]) -> None:
     oldsize, newsize = len(old), len(new)
     k = _K
     stride = max(_MIN_STRIDE, -(-oldsize // _MAX_ANCHORS))
-    get = {old[p:p + k]: p for p in range(0, oldsize - k + 1, stride)}.get if oldsize >= k else {}.get
+    # the first occurrence of each anchor wins: it leaves the most room to extend forward
+    last = (oldsize - k) // stride * stride
+    get = {old[p:p + k]: p for p in range(last, -1, -stride)}.get if oldsize >= k else {}.get
     lastscan = lastpos = lastoffset = 0
     q = 0
+    # end of the last exact run taken or ridden: a new match's backward extension stops
+    # there (it would only re-score what the forward one covers), so each byte is scored
+    # a bounded number of times and periodic data cannot make the scan quadratic
+    floor = 0
     rej_off = rej_end = -1
     while True:
         scan = newsize
@@ -283,13 +289,14 @@ def bsdiff(old: bytes, new: bytes, write: Callable[[bytes], None]) -> None:
             o = q + lastoffset
             if 0 <= o <= oldsize - k and old[o:o + k] == new[q:q + k]:
                 # still on the current alignment: ride it to its first mismatch
-                q += k + _common_prefix(old, o + k, new, q + k) + 1
+                floor = q + k + _common_prefix(old, o + k, new, q + k)
+                q = floor + 1
                 continue
             p = get(new[q:q + k])
             if p is None or (p - q == rej_off and q + k <= rej_end):
                 q += 1
                 continue
-            back = _common_suffix(old, p, new, q, q - lastscan)
+            back = _common_suffix(old, p, new, q, q - max(lastscan, floor))
             qs, ps = q - back, p - back
             n = back + k + _common_prefix(old, p + k, new, q + k)
             # upstream's rule: take a new alignment only when it beats the
@@ -303,7 +310,7 @@ def bsdiff(old: bytes, new: bytes, write: Callable[[bytes], None]) -> None:
         lenf = _best_run(new, lastscan, old, lastpos, m) if m > 0 else 0
         lenb = 0
         if scan < newsize:
-            m = min(scan - lastscan, pos)
+            m = min(scan - max(lastscan, floor), pos)
             if m > 0:
                 lenb = _best_run(new, scan, old, pos, m, backward=True)
         else:
@@ -326,7 +333,7 @@ def bsdiff(old: bytes, new: bytes, write: Callable[[bytes], None]) -> None:
         lastscan = scan - lenb
         lastpos = pos - lenb
         lastoffset = pos - scan
-        q = scan + length
+        q = floor = scan + length
 
 
 def bsdiff_bytes(old: bytes, new: bytes) -> bytes:
