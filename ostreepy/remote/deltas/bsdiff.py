@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import mmap
 import re
-from itertools import accumulate
+from itertools import accumulate, compress
 from operator import sub
 from typing import Callable, Dict, Iterator, List, Tuple, Union
 
@@ -161,6 +161,9 @@ _K = 16
 #: stride grows, so a larger old file costs bounded memory and finds only longer matches
 _MAX_ANCHORS = 1 << 18
 _MIN_STRIDE = 8
+#: positions of the new file looked up at once where nothing matches
+_PROBE_BATCH = 256
+_MIN_BATCH = 8
 #: bytes compared per step of the scoring passes (bounds their temporary lists)
 _SCORE_CHUNK = 1 << 16
 #: translate table: a zero byte (equal bytes, after xor) -> 2, anything else -> 0
@@ -274,13 +277,16 @@ def bsdiff(old: bytes, new: bytes, write: Callable[[bytes], None]) -> None:
     stride = max(_MIN_STRIDE, -(-oldsize // _MAX_ANCHORS))
     # the first occurrence of each anchor wins: it leaves the most room to extend forward
     last = (oldsize - k) // stride * stride
-    get = {old[p:p + k]: p for p in range(last, -1, -stride)}.get if oldsize >= k else {}.get
+    # positions are stored plus one, so a hit is truthy for itertools.compress
+    index = {old[p:p + k]: p + 1 for p in range(last, -1, -stride)} if oldsize >= k else {}
+    get = index.get
     lastscan = lastpos = lastoffset = 0
     q = 0
     # end of the last exact run taken or ridden: a new match's backward extension stops
     # there (it would only re-score what the forward one covers), so each byte is scored
     # a bounded number of times and periodic data cannot make the scan quadratic
     floor = 0
+    batch = _MIN_BATCH
     rej_off = rej_end = -1
     while True:
         scan = newsize
@@ -293,7 +299,17 @@ def bsdiff(old: bytes, new: bytes, write: Callable[[bytes], None]) -> None:
                 q = floor + 1
                 continue
             p = get(new[q:q + k])
-            if p is None or (p - q == rej_off and q + k <= rej_end):
+            if p is None:
+                # not on the alignment, no anchor: look the next stretch up in one go
+                # (a resumed alignment is met again at an indexed position within a stride)
+                # (growing while nothing is found: where matches are close, probes are few)
+                end = min(q + 1 + batch, newsize - k + 1)
+                hits = map(get, [new[i:i + k] for i in range(q + 1, end)])
+                q = next(compress(range(q + 1, end), hits), end)
+                batch = min(2 * batch, _PROBE_BATCH) if q == end else _MIN_BATCH
+                continue
+            p -= 1
+            if p - q == rej_off and q + k <= rej_end:
                 q += 1
                 continue
             back = _common_suffix(old, p, new, q, q - max(lastscan, floor))
