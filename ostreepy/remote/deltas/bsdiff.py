@@ -23,14 +23,21 @@ from the last match as far as 2*(equal bytes) - length keeps growing, the
 extra is what is left, and the next diff starts as far back from the new
 match as the same score allows.  Any matcher gives a valid patch, so here the
 matches come from an index of ``_K``-byte anchors of the old file (a dict
-keyed by the bytes, every ``stride`` positions, at most ``_MAX_ANCHORS``
-entries however large the file) probed at each position of the new file
-that the current alignment does not already cover; matches are extended,
-scored and counted with whole-run integer xor, so the Python loop runs per
-anchor probe in unmatched stretches, not per byte of the file.  A match
-shorter than ``_K + stride - 1`` bytes may be missed, which costs patch size,
-never correctness.  No size cap is needed beyond libostree's
-``max-bsdiff-size``; memory is the two files plus the bounded index.
+keyed by the bytes, every ``stride`` positions, the first occurrence kept,
+at most ``_MAX_ANCHORS`` entries however large the file).  The scan rides the
+current alignment while it holds (one comparison per exact run, found with
+whole-run integer xor); where it breaks, the new file's positions are looked
+up in the index, in growing batches through ``map`` while nothing is found.
+A hit is extended exactly both ways and kept by upstream's rule; the
+extensions are scored at C speed (only the ends of equal runs where
+differences are sparse).  A new match's backward extension stops at the end
+of the last exact run, which keeps every byte scored a bounded number of
+times (periodic data cannot make it quadratic).  A match shorter than
+``_K + stride - 1`` bytes may be missed, which costs patch size, never
+correctness; on libostree's own kind of inputs the patches come out the size
+of its qsufsort ones (tests/deltas/test_bsdiff_matcher.py).  No size cap is
+needed beyond libostree's ``max-bsdiff-size``; memory is the two files, the
+patch and the bounded index.
 """
 
 from __future__ import annotations
