@@ -76,8 +76,9 @@ def window_cuts(buf: bytes) -> List[int]:
         for k in range(6):  # span 1, 2, 4, ..., 32
             sh = 16 << k
             times_span = ((ones & ((_MASK >> k) * rep)) << k) if k else ones
-            ramp = (ramp + (((ramp + times_span) & mask) << sh)) & mask
-            ones = (ones + (ones << sh)) & mask
+            # below 2**15 before the mask; the plain sums of at most 64 bytes fit a lane unmasked
+            ramp = (ramp + ((ramp + times_span) << sh)) & mask
+            ones = ones + (ones << sh)
         lanes = ramp.to_bytes(2 * m, "little")
         pairs = lanes[2 * (w - 1):]
         j = pairs.find(_PAIR)
