@@ -51,6 +51,9 @@ def test_vectors_large_edits_insertions() -> None:
         "text-insert-delete": (text, text[:5000] + b"new line\n" * 50 + text[5000:200_000] + text[260_000:]),
         "moved-blocks": (text, text[600_000:] + text[:600_000]),
         "unrelated": (text[:50_000], rnd.randbytes(50_000)),
+        # periodic data once made the backward extensions rescore everything (quadratic)
+        "period-shift": (b"ab" * 200_000, b"ba" * 200_000),
+        "period-change": (b"abcdefg" * 50_000, b"abcde" * 70_000),
         "tiny": (b"hello world", b"hello there world"),
         "empty-old": (b"", b"new"),
         "empty-new": (b"old", b""),
@@ -67,6 +70,7 @@ def test_vectors_large_edits_insertions() -> None:
         assert sizes[name] <= 1.1 * theirs, (name, sizes[name], theirs)
     # ostree rollsums this one (14809 bytes); as a bsdiff it is one alignment and the insert
     assert sizes["large-insert"] < 1_000
+    assert sizes["period-shift"] < 500 and sizes["period-change"] < 500
 
 
 @settings(max_examples=150, deadline=None)
