@@ -19,7 +19,6 @@ import pytest
 
 from ostreepy.errors import OstreeError
 from ostreepy.progress import DeltaPartApplied, ProgressEvent
-from ostreepy.remote.config import Remote
 from ostreepy.remote.deltas import format as fmt
 from ostreepy.remote.pull import pull_remote
 from ostreepy.store.objects import ObjectType

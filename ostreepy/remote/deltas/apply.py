@@ -4,9 +4,11 @@ xz or plain) and running their opcodes, and ``static-delta apply-offline``.
 Every object a part writes goes through :meth:`Repo.write_metadata` or
 :meth:`Repo.write_content` with its expected checksum, so it is hashed before
 it is renamed in and a wrong one is refused.  Objects built by ``open``/
-``write``/``bspatch``/``close`` are spooled to an unnamed file under the
-repository's ``tmp/``, so memory stays bounded by the size of one part (the
-decompressed payload, as in libostree) and not by the objects it makes.
+``write``/``bspatch``/``close`` are spooled (in memory up to ``_SPOOL``, then
+to an unnamed file under the repository's ``tmp/``), so memory stays bounded
+by the size of one part (the decompressed payload, as in libostree) and not by
+the objects it makes.  A read source in a bare repository is its object file,
+mapped; in an archive one it is inflated to an unnamed file and mapped.
 
 apply-offline writes the to-commit (and its detached metadata) only after
 every part has run: a delta that fails half-way leaves verified loose objects
@@ -35,6 +37,7 @@ from .bsdiff import bspatch
 from .format import DeltaError, PartHeader, PartPayload, Superblock
 
 _READ = 1 << 20
+_SPOOL = 4 << 20
 #: a superblock bigger than this is refused before it is parsed (inline parts
 #: make superblocks large, but not this large)
 MAX_SUPERBLOCK_SIZE = 512 * 1024 * 1024
@@ -107,23 +110,37 @@ def _check(h: "hashlib._Hash", expected: Optional[str]) -> None:
 
 
 class _ReadSource:
-    """The old object a modified file is built from, as random-access bytes."""
+    """The old object a modified file is built from, as random-access bytes.
+
+    In a bare repository the object file is the content: it is mapped as it
+    is.  An archive object is inflated into an unnamed file first.  The source
+    is not hashed on the way in (as in libostree): the object built from it is
+    checked against its checksum before it lands, which catches a bad source.
+    """
 
     def __init__(self, repo: Repo, checksum: str) -> None:
         self.checksum = checksum
-        header, stream = repo.load_file(checksum)
+        header, stream = repo.load_file(checksum, verify=False)
         if not header.is_regular or stream is None:
             raise DeltaError(f"Read source {checksum} is not a regular file")
-        self._file = tempfile.TemporaryFile(dir=repo.tmp_dir)
+        self._file: BinaryIO
+        if isinstance(stream, io.BufferedReader) and stream.tell() == 0:
+            self._file = stream  # a plain object file (bare modes)
+        else:
+            self._file = tempfile.TemporaryFile(dir=repo.tmp_dir)
+            try:
+                with stream:
+                    while True:
+                        chunk = stream.read(_READ)
+                        if not chunk:
+                            break
+                        self._file.write(chunk)
+                self._file.flush()
+            except BaseException:
+                self._file.close()
+                raise
         try:
-            with stream:
-                while True:
-                    chunk = stream.read(_READ)
-                    if not chunk:
-                        break
-                    self._file.write(chunk)
-            self._file.flush()
-            self.size = self._file.tell()
+            self.size = os.fstat(self._file.fileno()).st_size
             self.data: Union[bytes, mmap.mmap] = (
                 mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b"")
         except BaseException:
@@ -211,7 +228,8 @@ class _Executor:
             self.target = (objtype, checksum)
             self.have_obj = self.repo.has_object(checksum, ObjectType.FILE)
             if not self.have_obj:
-                self.out = tempfile.TemporaryFile(dir=self.repo.tmp_dir)
+                # most built objects are small: kept in memory, spilled to tmp/ past _SPOOL
+                self.out = tempfile.SpooledTemporaryFile(_SPOOL, dir=self.repo.tmp_dir)  # type: ignore[assignment]
         elif code == fmt.OP_WRITE:
             size, offset = args
             if self.target is None:

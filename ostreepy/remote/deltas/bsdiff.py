@@ -15,21 +15,38 @@ bspatch streams: it yields the output in pieces and holds only the old file
 runs at once with integer arithmetic (add the low seven bits of each byte,
 then fix the top bit with xor) so a patch costs about what a copy costs.
 
-bsdiff keeps the upstream algorithm (suffix array of the old file, the same
-scan and the same forward/backward extension rules) with the suffix array
-built by prefix doubling on Python's sort; comparisons in the binary search
-look at no more than :data:`_CMP_WINDOW` bytes, which can only make a match a
-little shorter, never make the patch wrong.  It is meant for the files
-libostree would bsdiff (modified files under ``max-bsdiff-size``), and is
-slow on large ones: the compiler caps what it hands to it.
+bsdiff keeps upstream's output rules but not its matcher.  Upstream finds,
+at each position of the new file, the longest match anywhere in the old one
+with a suffix array (qsufsort), then cuts a control triple around each match
+that beats the current alignment by more than 8 bytes: the diff runs forward
+from the last match as far as 2*(equal bytes) - length keeps growing, the
+extra is what is left, and the next diff starts as far back from the new
+match as the same score allows.  Any matcher gives a valid patch, so here the
+matches come from an index of ``_K``-byte anchors of the old file (a dict
+keyed by the bytes, every ``stride`` positions, the first occurrence kept,
+at most ``_MAX_ANCHORS`` entries however large the file).  The scan rides the
+current alignment while it holds (one comparison per exact run, found with
+whole-run integer xor); where it breaks, the new file's positions are looked
+up in the index, in growing batches through ``map`` while nothing is found.
+A hit is extended exactly both ways and kept by upstream's rule; the
+extensions are scored at C speed (only the ends of equal runs where
+differences are sparse).  A new match's backward extension stops at the end
+of the last exact run, which keeps every byte scored a bounded number of
+times (periodic data cannot make it quadratic).  A match shorter than
+``_K + stride - 1`` bytes may be missed, which costs patch size, never
+correctness; on libostree's own kind of inputs the patches come out the size
+of its qsufsort ones (tests/deltas/test_bsdiff_matcher.py).  No size cap is
+needed beyond libostree's ``max-bsdiff-size``; memory is the two files, the
+patch and the bounded index.
 """
 
 from __future__ import annotations
 
 import mmap
-from itertools import accumulate
-from operator import ne
-from typing import Callable, Dict, Iterator, List, Sequence, Tuple, Union
+import re
+from itertools import accumulate, compress
+from operator import sub
+from typing import Callable, Dict, Iterator, List, Tuple, Union
 
 from .format import DeltaError
 
@@ -145,133 +162,201 @@ def bspatch(old: Buffer, newsize: int, patch: Buffer) -> Iterator[bytes]:
 
 # ------------------------------------------------------------------ bsdiff
 
-def suffix_array(s: bytes) -> List[int]:
-    """Suffix array of ``s`` with the empty suffix (index len(s)) first, as qsufsort's.
-
-    Prefix doubling: ranks of the first 8 bytes are built arithmetically (byte+1
-    in base 257, 0 past the end so a shorter suffix sorts first), then each round
-    sorts on (rank of i, rank of i+k) packed into one integer.
-    """
-    n = len(s)
-    k1 = [c + 1 for c in s] + [0] * 8
-    k2 = [a * 257 + b for a, b in zip(k1, k1[1:])]
-    k4 = [a * 66049 + b for a, b in zip(k2, k2[2:])]
-    keys = [a * 4362470401 + b for a, b in zip(k4, k4[4:n + 5])]
-    del k1, k2, k4
-    sa = list(range(n + 1))
-    k = 8
-    width = n + 2
-    while True:
-        sa.sort(key=keys.__getitem__)
-        # rank = 1 + how many distinct keys come before, scattered back by position
-        sk = list(map(keys.__getitem__, sa))
-        ranks = list(accumulate(map(ne, sk, [-1, *sk[:-1]])))  # keys are >= 0
-        rank = [0] * (n + 1)
-        for _ in map(rank.__setitem__, sa, ranks):
-            pass
-        r = ranks[-1]
-        if r == n + 1 or k > n:
-            return sa
-        shifted = rank[k:] + [0] * min(k, n + 1)
-        keys = [a * width + b for a, b in zip(rank, shifted)]
-        k *= 2
+#: anchor length: a k-byte run of the new file looked up in the old file's index
+_K = 16
+#: the index holds at most this many anchors (about 100 bytes each): past it the
+#: stride grows, so a larger old file costs bounded memory and finds only longer matches
+_MAX_ANCHORS = 1 << 18
+_MIN_STRIDE = 8
+#: positions of the new file looked up at once where nothing matches
+_PROBE_BATCH = 256
+_MIN_BATCH = 8
+#: bytes compared per step of the scoring passes (bounds their temporary lists)
+_SCORE_CHUNK = 1 << 16
+#: translate table: a zero byte (equal bytes, after xor) -> 2, anything else -> 0
+_EQ2 = bytes([2] + [0] * 255)
+_EQ1 = bytes([1] + [0] * 255)
+_NONZERO = re.compile(rb"[^\x00]")
 
 
-def _matchlen(old: bytes, a: int, new: bytes, b: int) -> int:
+def _xor(a: bytes, b: bytes) -> bytes:
+    n = len(a)
+    return (int.from_bytes(a, "little") ^ int.from_bytes(b, "little")).to_bytes(n, "little")
+
+
+def _common_prefix(old: bytes, a: int, new: bytes, b: int) -> int:
+    """Length of the common prefix of old[a:] and new[b:]."""
     n = min(len(old) - a, len(new) - b)
     i = 0
-    step = 64
+    step = 128
     while i < n:
         m = min(step, n - i)
-        if old[a + i:a + i + m] == new[b + i:b + i + m]:
-            i += m
-            step = min(step * 2, 1 << 16)
-            continue
-        for j in range(m):
-            if old[a + i + j] != new[b + i + j]:
-                return i + j
-    return i
+        if old[a + i:a + i + m] != new[b + i:b + i + m]:
+            x = int.from_bytes(old[a + i:a + i + m], "little") ^ int.from_bytes(new[b + i:b + i + m], "little")
+            return i + ((x & -x).bit_length() - 1) // 8
+        i += m
+        step = min(step * 4, 1 << 20)
+    return n
 
 
-def _search(sa: Sequence[int], old: bytes, new: bytes, scan: int) -> Tuple[int, int]:
-    st, en = 0, len(old)
-    probe = new[scan:scan + _CMP_WINDOW]
-    while en - st >= 2:
-        x = st + (en - st) // 2
-        i = sa[x]
-        m = min(len(old) - i, len(new) - scan, _CMP_WINDOW)
-        if old[i:i + m] < probe[:m]:
-            st = x
+def _common_suffix(old: bytes, a: int, new: bytes, b: int, limit: int) -> int:
+    """Length (at most ``limit``) of the common suffix of old[:a] and new[:b]."""
+    n = min(a, b, limit)
+    i = 0
+    step = 128
+    while i < n:
+        m = min(step, n - i)
+        if old[a - i - m:a - i] != new[b - i - m:b - i]:
+            x = int.from_bytes(old[a - i - m:a - i], "big") ^ int.from_bytes(new[b - i - m:b - i], "big")
+            return i + ((x & -x).bit_length() - 1) // 8
+        i += m
+        step = min(step * 4, 1 << 20)
+    return n
+
+
+def _equal_count(old: bytes, o: int, new: bytes, b: int, n: int) -> int:
+    """How many of new[b:b+n] equal old at the same offset from ``o`` (outside old: unequal)."""
+    lo, hi = max(o, 0), min(o + n, len(old))
+    if lo >= hi:
+        return 0
+    return _xor(old[lo:hi], new[b + lo - o:b + hi - o]).count(0)
+
+
+def _best_run(a: bytes, ai: int, b: bytes, bi: int, n: int, backward: bool = False) -> int:
+    """The first i <= n maximising 2*(equal bytes among a[ai:ai+i], b[bi:bi+i]) - i,
+    0 if none is positive: bsdiff's forward extension, at C speed; ``backward``
+    counts from a[ai-1], b[bi-1] down instead (its backward extension).  The runs
+    are sliced a piece at a time, never copied whole.
+
+    The score climbs along a run of equal bytes, so its first maximum is at
+    the end of a run: where unequal bytes are few only those ends are scored
+    (the score just before the j-th unequal byte, at offset m, is m - 2j)."""
+    best = 0
+    best_i = 0
+    total = 0  # 2 * equal bytes so far
+    for c in range(0, n, _SCORE_CHUNK):
+        size = min(_SCORE_CHUNK, n - c)
+        if backward:
+            x = _xor(a[ai - c - size:ai - c], b[bi - c - size:bi - c])[::-1]
         else:
-            en = x
-    x = _matchlen(old, sa[st], new, scan)
-    y = _matchlen(old, sa[en], new, scan)
-    if x > y:
-        return x, sa[st]
-    return y, sa[en]
+            x = _xor(a[ai + c:ai + c + size], b[bi + c:bi + c + size])
+        if (size - x.count(0)) * 8 < size:
+            j = c - total // 2  # unequal bytes before this piece
+            for found in _NONZERO.finditer(x):
+                at = c + found.start()
+                if at - 2 * j > best:
+                    best, best_i = at - 2 * j, at
+                j += 1
+            if c + size - 2 * j > best:
+                best, best_i = c + size - 2 * j, c + size
+            total = 2 * (c + size - j)
+            continue
+        d = x.translate(_EQ2)
+        # score after byte c+t: total + sum(d[:t+1]) - (c+t+1)
+        vals = list(map(sub, accumulate(d), range(c + 1 - total, c + 1 - total + size)))
+        mx = max(vals)
+        if mx > best:
+            best = mx
+            best_i = c + vals.index(mx) + 1
+        total = vals[-1] + c + size
+    return best_i
+
+
+def _overlap_split(x: bytes, y: bytes) -> int:
+    """bsdiff's split of an overlap: the first i maximising matches of x[:i] minus those of y[:i]."""
+    if not x:
+        return 0
+    vals = list(accumulate(map(sub, x.translate(_EQ1), y.translate(_EQ1))))
+    mx = max(vals)
+    return vals.index(mx) + 1 if mx > 0 else 0
 
 
 def bsdiff(old: bytes, new: bytes, write: Callable[[bytes], None]) -> None:
-    """Write the patch from ``old`` to ``new`` through ``write``."""
+    """Write a patch from ``old`` to ``new`` through ``write``.
+
+    Matches come from an anchor index instead of a suffix array; the
+    control/diff/extra triples are cut exactly as upstream cuts them around
+    each match (approximate forward and backward extension, overlap split)."""
     old = bytes(old)
     new = bytes(new)
     oldsize, newsize = len(old), len(new)
-    sa = suffix_array(old)
-    scan = length = pos = 0
+    k = _K
+    stride = max(_MIN_STRIDE, -(-oldsize // _MAX_ANCHORS))
+    # the first occurrence of each anchor wins: it leaves the most room to extend forward
+    last = (oldsize - k) // stride * stride
+    # positions are stored plus one, so a hit is truthy for itertools.compress
+    index = {old[p:p + k]: p + 1 for p in range(last, -1, -stride)} if oldsize >= k else {}
+    get = index.get
     lastscan = lastpos = lastoffset = 0
-    while scan < newsize:
-        oldscore = 0
-        scan += length
-        scsc = scan
-        while scan < newsize:
-            length, pos = _search(sa, old, new, scan)
-            while scsc < scan + length:
-                if scsc + lastoffset < oldsize and old[scsc + lastoffset] == new[scsc]:
-                    oldscore += 1
-                scsc += 1
-            if (length == oldscore and length != 0) or length > oldscore + 8:
+    q = 0
+    # end of the last exact run taken or ridden: a new match's backward extension stops
+    # there (it would only re-score what the forward one covers), so each byte is scored
+    # a bounded number of times and periodic data cannot make the scan quadratic
+    floor = 0
+    batch = _MIN_BATCH
+    rej_off = rej_end = -1
+    while True:
+        scan = newsize
+        pos = length = 0
+        while q <= newsize - k:
+            o = q + lastoffset
+            if 0 <= o <= oldsize - k and old[o:o + k] == new[q:q + k]:
+                # still on the current alignment: ride it to its first mismatch
+                floor = q + k + _common_prefix(old, o + k, new, q + k)
+                q = floor + 1
+                continue
+            p = get(new[q:q + k])
+            if p is None:
+                # not on the alignment, no anchor: look the next stretch up in one go
+                # (a resumed alignment is met again at an indexed position within a stride)
+                # (growing while nothing is found: where matches are close, probes are few)
+                end = min(q + 1 + batch, newsize - k + 1)
+                hits = map(get, [new[i:i + k] for i in range(q + 1, end)])
+                q = next(compress(range(q + 1, end), hits), end)
+                batch = min(2 * batch, _PROBE_BATCH) if q == end else _MIN_BATCH
+                continue
+            p -= 1
+            if p - q == rej_off and q + k <= rej_end:
+                q += 1
+                continue
+            back = _common_suffix(old, p, new, q, q - max(lastscan, floor))
+            qs, ps = q - back, p - back
+            n = back + k + _common_prefix(old, p + k, new, q + k)
+            # upstream's rule: take a new alignment only when it beats the
+            # current one by more than 8 bytes over the match
+            if n > _equal_count(old, qs + lastoffset, new, qs, n) + 8:
+                scan, pos, length = qs, ps, n
                 break
-            if scan + lastoffset < oldsize and old[scan + lastoffset] == new[scan]:
-                oldscore -= 1
-            scan += 1
-        if length != oldscore or scan == newsize:
-            s = sf = lenf = 0
-            i = 0
-            while lastscan + i < scan and lastpos + i < oldsize:
-                if old[lastpos + i] == new[lastscan + i]:
-                    s += 1
-                i += 1
-                if s * 2 - i > sf * 2 - lenf:
-                    sf, lenf = s, i
-            lenb = 0
-            if scan < newsize:
-                s = sb = 0
-                i = 1
-                while scan >= lastscan + i and pos >= i:
-                    if old[pos - i] == new[scan - i]:
-                        s += 1
-                    if s * 2 - i > sb * 2 - lenb:
-                        sb, lenb = s, i
-                    i += 1
-            if lastscan + lenf > scan - lenb:
-                overlap = (lastscan + lenf) - (scan - lenb)
-                s = ss = lens = 0
-                for i in range(overlap):
-                    if new[lastscan + lenf - overlap + i] == old[lastpos + lenf - overlap + i]:
-                        s += 1
-                    if new[scan - lenb + i] == old[pos - lenb + i]:
-                        s -= 1
-                    if s > ss:
-                        ss, lens = s, i + 1
-                lenf += lens - overlap
-                lenb -= lens
-            extra_len = (scan - lenb) - (lastscan + lenf)
-            write(offtout(lenf) + offtout(extra_len) + offtout((pos - lenb) - (lastpos + lenf)))
-            write(sub_bytes(new[lastscan:lastscan + lenf], old[lastpos:lastpos + lenf]))
-            write(new[lastscan + lenf:lastscan + lenf + extra_len])
-            lastscan = scan - lenb
-            lastpos = pos - lenb
-            lastoffset = pos - scan
+            rej_off, rej_end = p - q, qs + n
+            q += 1
+        m = min(scan - lastscan, oldsize - lastpos)
+        lenf = _best_run(new, lastscan, old, lastpos, m) if m > 0 else 0
+        lenb = 0
+        if scan < newsize:
+            m = min(scan - max(lastscan, floor), pos)
+            if m > 0:
+                lenb = _best_run(new, scan, old, pos, m, backward=True)
+        else:
+            pos = lastpos + lenf
+        if lastscan + lenf > scan - lenb:
+            overlap = (lastscan + lenf) - (scan - lenb)
+            fx = _xor(new[lastscan + lenf - overlap:lastscan + lenf], old[lastpos + lenf - overlap:lastpos + lenf])
+            bx = _xor(new[scan - lenb:scan - lenb + overlap], old[pos - lenb:pos - lenb + overlap])
+            lens = _overlap_split(fx, bx)
+            lenf += lens - overlap
+            lenb -= lens
+        extra_len = (scan - lenb) - (lastscan + lenf)
+        write(offtout(lenf) + offtout(extra_len) + offtout((pos - lenb) - (lastpos + lenf)))
+        for i in range(0, lenf, _SCORE_CHUNK * 16):  # pieces: big-integer temporaries stay small
+            n = min(_SCORE_CHUNK * 16, lenf - i)
+            write(sub_bytes(new[lastscan + i:lastscan + i + n], old[lastpos + i:lastpos + i + n]))
+        write(new[lastscan + lenf:lastscan + lenf + extra_len])
+        if scan >= newsize:
+            return
+        lastscan = scan - lenb
+        lastpos = pos - lenb
+        lastoffset = pos - scan
+        q = floor = scan + length
 
 
 def bsdiff_bytes(old: bytes, new: bytes) -> bytes:

@@ -20,8 +20,10 @@
   paths, and the to-commit's detached metadata under ``.../commitmeta``.
 
 Sizes are decimal megabytes as in libostree (``--min-fallback-size=4`` is
-4,000,000 bytes).  The pure-Python bsdiff is slow on big inputs, so files are
-also capped by :data:`PYTHON_BSDIFF_LIMIT`; larger ones go whole.
+4,000,000 bytes).  The bsdiff patches come from :mod:`.bsdiff`'s anchor
+matcher (libostree's qsufsort matcher gives other, equally valid patches),
+which is fast enough to take everything up to ``max-bsdiff-size``, as
+libostree does.
 """
 
 from __future__ import annotations
@@ -46,9 +48,6 @@ from .format import Fallback, PartHeader
 from .rollsum import compute_matches
 
 SIMILARITY_PERCENT = 30
-#: the pure-Python bsdiff is quadratic-ish in the worst case; past this
-#: (old + new bytes) a modified file is shipped whole instead
-PYTHON_BSDIFF_LIMIT = 4 * 1000 * 1000
 MB = 1000 * 1000
 
 
@@ -289,8 +288,7 @@ def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
             rollsums[to_c] = (from_c, rs.matches)
             rollsum_size += rs.match_size
             continue
-        if options.bsdiff and len(old) + len(new) <= options.max_bsdiff_size * MB \
-                and len(old) + len(new) <= PYTHON_BSDIFF_LIMIT:
+        if options.bsdiff and len(old) + len(new) <= options.max_bsdiff_size * MB:
             bsdiffs[to_c] = from_c
     say(f"rollsum for {len(rollsums)}/{len(modified)} modified")
 
@@ -363,11 +361,9 @@ def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
         p.op(fmt.OP_SET_READ_SOURCE, len(p.payload))
         p.payload += bytes.fromhex(from_c)
         p.op(fmt.OP_OPEN, m, x, len(new))
-        chunks: List[bytes] = []
-        bsdiff(old, new, chunks.append)
-        patch = b"".join(chunks)
-        p.op(fmt.OP_BSPATCH, len(p.payload), len(patch))
-        p.payload += patch
+        start = len(p.payload)
+        bsdiff(old, new, p.payload.extend)
+        p.op(fmt.OP_BSPATCH, start, len(p.payload) - start)
         p.op(fmt.OP_CLOSE)
         p.op(fmt.OP_UNSET_READ_SOURCE)
 

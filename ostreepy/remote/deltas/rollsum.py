@@ -43,42 +43,69 @@ def find_ofs(buf: bytes, start: int, end: int) -> int:
 
 # After byte t, bup's s2 is WINDOWSIZE*(WINDOWSIZE-1)*CHAR_OFFSET plus the bytes
 # of the window weighted by age (the newest 1, the oldest 64): each step adds s1,
-# the window's sum.  So s2 at t is (t+1)*sum(x[i]) - sum(i*x[i]) over the window,
-# from two prefix sums, and depends on where the chunk started only for its first
-# 63 bytes (the window still reaches back before the start, where bup has zeros).
+# the window's sum.  It depends on where the chunk started only for the chunk's
+# first 63 bytes (the window still reaches back before the start, where bup has
+# zeros); those few are summed directly.  For all the full windows at once the
+# weighted sums are computed on big integers holding one byte per 16-bit lane:
+# only the low 13 bits count, so every lane is masked to them after each step
+# and a sum of three never carries into the next lane.  Doubling builds the
+# window: with O the sum of the last L bytes and R the sum weighted 1..L,
+# R' = R + (R + L*O) shifted by L lanes and O' = O + O shifted, six times
+# (L = 1..32 -> 64); L*O is taken mod 2**13 by masking O to 13-log2(L) bits
+# before the shift, so it too stays in its lane.  A cut is a lane whose
+# value is a fixed one, found with bytes.find on (low byte, next 5 bits) pairs.
+# The file goes through in slices, so memory stays a few times the slice.
 _S2_INIT = WINDOWSIZE * (WINDOWSIZE - 1) * CHAR_OFFSET
+_TARGET = (_MASK - _S2_INIT) % BLOBSIZE
+_PAIR = bytes((_TARGET & 0xFF, _TARGET >> 8))
+_SLICE = 1 << 18
+
+
+def window_cuts(buf: bytes) -> List[int]:
+    """Every t >= 63 where bup's sum over the full window buf[t-63:t+1] marks a cut."""
+    w = WINDOWSIZE
+    cuts: List[int] = []
+    for first in range(w - 1, len(buf), _SLICE):
+        seg = buf[first - (w - 1):first + _SLICE]
+        m = len(seg)
+        wide = bytearray(2 * m)
+        wide[0::2] = seg
+        rep = ((1 << (16 * m)) - 1) // 0xFFFF  # 1 in every lane: int.from_bytes is slower
+        mask = _MASK * rep
+        ones = ramp = int.from_bytes(wide, "little")
+        for k in range(6):  # span 1, 2, 4, ..., 32
+            sh = 16 << k
+            times_span = ((ones & ((_MASK >> k) * rep)) << k) if k else ones
+            # below 2**15 before the mask; the plain sums of at most 64 bytes fit a lane unmasked
+            ramp = (ramp + ((ramp + times_span) << sh)) & mask
+            ones = ones + (ones << sh)
+        lanes = ramp.to_bytes(2 * m, "little")
+        pairs = lanes[2 * (w - 1):]
+        j = pairs.find(_PAIR)
+        while j >= 0:
+            if j & 1:
+                j = pairs.find(_PAIR, j + 1)
+                continue
+            cuts.append(first + j // 2)
+            j = pairs.find(_PAIR, j + 2)
+    return cuts
 
 
 class _Splitter:
     def __init__(self, buf: bytes) -> None:
-        from itertools import accumulate, repeat
-        from operator import mod, mul, sub
-        self.n = n = len(buf)
-        self.p1 = p1 = [0, *accumulate(buf)]
-        self.p2 = p2 = [0, *accumulate(map(mul, range(n), buf))]
-        w = WINDOWSIZE
-        # positions t >= w-1 whose full-window s2 marks a cut, all with C-level loops:
-        # index j stands for t = j + w - 1
-        wsum = map(sub, p1[w:], p1)
-        wisum = map(sub, p2[w:], p2)
-        vals = list(map(mod, map(sub, map(mul, range(w, n + 1), wsum), wisum), repeat(BLOBSIZE)))
-        target = (_MASK - _S2_INIT) % BLOBSIZE
-        cuts = []
-        j = -1
-        while True:
-            try:
-                j = vals.index(target, j + 1)
-            except ValueError:
-                break
-            cuts.append(j + w - 1)
-        self.cuts = cuts
+        self.buf = buf
+        self.cuts = window_cuts(buf)
         self._ci = 0
 
     def find(self, start: int, end: int) -> int:
-        p1, p2 = self.p1, self.p2
+        buf = self.buf
         head_end = min(start + WINDOWSIZE - 1, end)
+        s1 = 0
+        s2 = _S2_INIT
         for t in range(start, head_end):
-            if ((_S2_INIT + (t + 1) * (p1[t + 1] - p1[start]) - (p2[t + 1] - p2[start])) & _MASK) == _MASK:
+            s1 += buf[t]
+            s2 += s1
+            if (s2 & _MASK) == _MASK:
                 return t - start + 1
         cuts = self.cuts
         i = self._ci
