@@ -548,15 +548,16 @@ class Repo:
         it will hand to :meth:`adopt_object_file`."""
         return self._tmp_name(suffix)
 
-    def adopt_object_file(self, path: str, checksum: str, objtype: ObjectType) -> bool:
+    def adopt_object_file(self, path: str, checksum: str, objtype: ObjectType, *, linked: bool = False) -> bool:
         """Take a file under ``tmp/`` that the caller has verified to be object
         ``checksum`` in this repository's own on-disk form (a ``.filez`` for an
         archive repository, say) into the store, as :meth:`write_content` would
         have written it; False (and the file gone) when the object was already here.
         Used by pulls, which fetch archive objects and need not inflate and
-        recompress them."""
+        recompress them. ``linked``: the file is a hard link to another repository's
+        object, whose mode is left alone (a chmod would change that repository's file)."""
         obj.validate_checksum(checksum)
-        if self.mode is RepoMode.ARCHIVE and objtype is ObjectType.FILE:
+        if self.mode is RepoMode.ARCHIVE and objtype is ObjectType.FILE and not linked:
             os.chmod(path, 0o644)
         if self._txn_depth == 0 and self.fsync:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -741,16 +742,22 @@ class Repo:
         The stream checks the object's checksum as it reaches EOF (``verify``).
         """
         obj.validate_checksum(checksum)
-        path = self.object_path(checksum, ObjectType.FILE)
-        mode = self.mode
         try:
-            if mode is RepoMode.ARCHIVE:
-                return self._load_archive_file(path, checksum, want_data, verify)
-            st = os.lstat(path)
+            return self.load_file_at(self.object_path(checksum, ObjectType.FILE), checksum, want_data, verify)
         except FileNotFoundError:
             if self.parent is not None:
                 return self.parent.load_file(checksum, want_data, verify)
             raise ObjectNotFoundError(checksum, "file") from None
+
+    def load_file_at(self, path: str, checksum: str, want_data: bool = True,
+                     verify: bool = True) -> tuple[FileHeader, BinaryIO | None]:
+        """:meth:`load_file` of the file at ``path``, read as a content object stored in
+        this repository's mode: how an import checks an object it has hard-linked into
+        its own ``tmp/`` before taking it in. FileNotFoundError if there is none."""
+        mode = self.mode
+        if mode is RepoMode.ARCHIVE:
+            return self._load_archive_file(path, checksum, want_data, verify)
+        st = os.lstat(path)
         if mode is RepoMode.BARE_USER:
             try:
                 raw = os.getxattr(path, obj.BAREUSER_XATTR, follow_symlinks=False)
