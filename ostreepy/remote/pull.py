@@ -395,10 +395,14 @@ class _Puller:
     # ------------------------------------------------------------ content objects
 
     def do_file(self, checksum: str) -> None:
-        repo = self.repo
-        if repo.has_object(checksum, ObjectType.FILE):
+        # (whether it is here already the walk asked, with the dirtree that names it)
+        local = self.source.local
+        if local is not None and not self.localcache:
+            # the only source: a missing object is its error, not worth a lookup first
+            self._import_file(local, checksum, self.source.trusted)
+            self._stored(checksum, ObjectType.FILE, 0, True)
             return
-        sources = ([self.source.local] if self.source.local is not None else []) + self.localcache
+        sources = ([local] if local is not None else []) + self.localcache
         for src in sources:
             if src.has_object(checksum, ObjectType.FILE):
                 trusted = self.source.trusted and src is self.source.local

@@ -88,9 +88,7 @@ def _link_in(dest: Repo, src: Repo, checksum: str, trusted: bool) -> bool:
     try:
         os.link(src.object_path(checksum, ObjectType.FILE), tmp, follow_symlinks=False)
     except FileNotFoundError:
-        if src.parent is not None:
-            return False  # the object is in the source's parent: copied through load_file
-        raise
+        return False  # in the source's parent, or nowhere: load_file finds it or says so
     except OSError as e:
         if e.errno in _NO_LINK:
             return False
@@ -131,6 +129,7 @@ def check_filez(path: str, checksum: str) -> tuple[FileHeader, int]:
             if actual != checksum:
                 raise ChecksumMismatchError(checksum, actual, "file object")
             return header, 0
+        f.seek(start)
         _drain(VerifyingReader(f, header.new_hasher(), checksum, size, decompress=True))
     return header, size
 
