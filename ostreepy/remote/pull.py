@@ -34,7 +34,12 @@ Design:
 
 Sources: a :class:`~ostreepy.remote.fetcher.Fetcher` (``file://``, HTTP), or a
 local :class:`Repo` (pull-local, ``--localcache-repo``), whose objects are
-copied (hard-linked when trusted and of the same mode) rather than fetched.
+copied rather than fetched: hard-linked between repositories of the same mode
+(:mod:`ostreepy.store.objimport`, as libostree), and, from an untrusted source,
+checked after linking and before they go in. A ``file://`` remote's ``.filez``
+are linked into an archive repository the same way, and always checked.
+Content objects go to the workers in batches (a task per object costs more in
+thread hand-offs than a link or a small fetch does).
 """
 
 from __future__ import annotations
