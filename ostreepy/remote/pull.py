@@ -424,7 +424,7 @@ class _Puller:
             self.stats.content_bytes_written += n
 
     def _import_file(self, src: Repo, checksum: str, trusted: bool) -> None:
-        how = import_content(self.repo, src, checksum, trusted=trusted)
+        how = import_content(self.repo, src, checksum, trusted=trusted, known_absent=True)
         if how is Imported.COPIED:
             self._written(src.content_size(checksum))
 

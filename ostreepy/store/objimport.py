@@ -64,11 +64,13 @@ def can_link(dest: Repo, src: Repo, trusted: bool) -> bool:
     return trusted or _owner(src.path) == _owner(dest.path)
 
 
-def import_content(dest: Repo, src: Repo, checksum: str, *, trusted: bool, link: bool = True) -> Imported:
+def import_content(dest: Repo, src: Repo, checksum: str, *, trusted: bool, link: bool = True,
+                   known_absent: bool = False) -> Imported:
     """Take content object ``checksum`` from ``src`` into ``dest``: hard-linked
     when the modes match and ``link`` (and, untrusted, the owners), else copied;
-    verified first unless ``trusted``. Returns how (:class:`Imported`)."""
-    if dest.has_object(checksum, ObjectType.FILE):
+    verified first unless ``trusted``. Returns how (:class:`Imported`).
+    ``known_absent``: the caller has just seen that ``dest`` lacks it (a pull's walk)."""
+    if not known_absent and dest.has_object(checksum, ObjectType.FILE):
         return Imported.PRESENT
     if link and can_link(dest, src, trusted) and _link_in(dest, src, checksum, trusted):
         return Imported.LINKED
@@ -84,6 +86,19 @@ def import_content(dest: Repo, src: Repo, checksum: str, *, trusted: bool, link:
 
 def _link_in(dest: Repo, src: Repo, checksum: str, trusted: bool) -> bool:
     """Link, check (untrusted) and rename in; False when no link could be made."""
+    if trusted:
+        # nothing to check: linked straight to its place in the transaction, as libostree
+        # links into its staging directory (no temp name, no rename)
+        try:
+            if dest.link_object_in(src.object_path(checksum, ObjectType.FILE), checksum,
+                                   ObjectType.FILE) is not None:
+                return True
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            if e.errno in _NO_LINK:
+                return False
+            raise
     tmp = dest.new_tmp_path()
     try:
         os.link(src.object_path(checksum, ObjectType.FILE), tmp, follow_symlinks=False)

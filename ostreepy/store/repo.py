@@ -567,6 +567,26 @@ class Repo:
                 os.close(fd)
         return self._rename_in(path, checksum, objtype)
 
+    def link_object_in(self, src_path: str, checksum: str, objtype: ObjectType) -> bool | None:
+        """Hard-link ``src_path`` (another repository's object, trusted to be object
+        ``checksum`` in this repository's on-disk form) straight to where a new object
+        goes: True, or False when it was there already. Only inside a transaction (or
+        with fsync off), whose sync covers it; None elsewhere, where the caller goes
+        through :meth:`adopt_object_file` (which syncs). OSError from ``link()`` (another
+        filesystem, too many links) is the caller's."""
+        obj.validate_checksum(checksum)
+        dest = self._staging_target(checksum, objtype)
+        if dest is None:
+            if self.fsync:
+                return None
+            self._ensure_objdir(checksum)
+            dest = self._final_object_path(checksum, objtype)
+        try:
+            os.link(src_path, dest, follow_symlinks=False)
+        except FileExistsError:
+            return False
+        return True
+
     # ------------------------------------------------------------ metadata objects
 
     def load_metadata(self, objtype: ObjectType, checksum: str, verify: bool = True) -> bytes:
