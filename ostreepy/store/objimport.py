@@ -99,6 +99,22 @@ def _link_in(dest: Repo, src: Repo, checksum: str, trusted: bool) -> bool:
             if e.errno in _NO_LINK:
                 return False
             raise
+    elif src.mode is RepoMode.ARCHIVE and dest.has_proc_fd:
+        # checked through an open descriptor, then that very inode linked into the
+        # staging directory: what was checked is what goes in, with no temp name
+        try:
+            f = open(src.object_path(checksum, ObjectType.FILE), "rb")  # noqa: SIM115 (closed below)
+        except FileNotFoundError:
+            return False
+        with f:
+            _check_filez_file(f, checksum)
+            try:
+                if dest.link_object_in("", checksum, ObjectType.FILE, fd=f.fileno()) is not None:
+                    return True
+            except OSError as e:
+                if e.errno in _NO_LINK:
+                    return False
+                raise
     tmp = dest.new_tmp_path()
     try:
         os.link(src.object_path(checksum, ObjectType.FILE), tmp, follow_symlinks=False)
@@ -124,28 +140,37 @@ def check_filez(path: str, checksum: str) -> tuple[FileHeader, int]:
     """Check that the archive ``.filez`` at ``path`` is content object ``checksum``
     (its header, compressed stream, size and hash); returns its header and size."""
     with open(path, "rb") as f:
-        data = f.read(SMALL + 1)
-        if len(data) <= SMALL:
-            # the common small object: read and inflated in one call each
-            small = obj.inflate_filez(data, checksum, 4 * SMALL)
-            if small is not None:
-                header, size, out = small
-                if header.is_regular:
-                    actual = obj.content_checksum(header, out)
-                    if actual != checksum:
-                        raise ChecksumMismatchError(checksum, actual, "file object")
-                return header, size
-        f.seek(0)
-        prefix = f.read(8)
-        hlen = int.from_bytes(prefix[:4], "big") if len(prefix) == 8 else 0
-        header, size, start = obj.read_filez_header(prefix + f.read(min(hlen, obj.MAX_METADATA_SIZE)), checksum)
-        if header.is_symlink:
-            actual = obj.content_checksum(header)
-            if actual != checksum:
-                raise ChecksumMismatchError(checksum, actual, "file object")
-            return header, 0
-        f.seek(start)
-        _drain(VerifyingReader(f, header.new_hasher(), checksum, size, decompress=True))
+        return _check_filez_file(f, checksum)
+
+
+def _check_filez_file(f: BinaryIO, checksum: str) -> tuple[FileHeader, int]:
+    """:func:`check_filez` of an open file, left open."""
+    f.seek(0)
+    data = f.read(SMALL + 1)
+    if len(data) <= SMALL:
+        # the common small object: read and inflated in one call each
+        small = obj.inflate_filez(data, checksum, 4 * SMALL)
+        if small is not None:
+            header, size, out = small
+            if header.is_regular:
+                actual = obj.content_checksum(header, out)
+                if actual != checksum:
+                    raise ChecksumMismatchError(checksum, actual, "file object")
+            return header, size
+    f.seek(0)
+    prefix = f.read(8)
+    hlen = int.from_bytes(prefix[:4], "big") if len(prefix) == 8 else 0
+    header, size, start = obj.read_filez_header(prefix + f.read(min(hlen, obj.MAX_METADATA_SIZE)), checksum)
+    if header.is_symlink:
+        actual = obj.content_checksum(header)
+        if actual != checksum:
+            raise ChecksumMismatchError(checksum, actual, "file object")
+        return header, 0
+    # the reader raises at EOF when the data does not hash to the checksum; it closes what
+    # it reads, so it reads a duplicate of the descriptor and f stays open
+    g = os.fdopen(os.dup(f.fileno()), "rb")
+    g.seek(start)
+    _drain(VerifyingReader(g, header.new_hasher(), checksum, size, decompress=True))
     return header, size
 
 

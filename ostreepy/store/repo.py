@@ -216,7 +216,9 @@ class Repo:
             raise RepoError(f"Invalid zlib-level {self.zlib_level} in repository config")
         self.lock = RepoLock(dfd, lock_timeout)
         self._objdirs: Set[str] = set()
-        self._use_o_tmpfile = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+        #: whether an open file can be linked by its descriptor (/proc/self/fd)
+        self.has_proc_fd = os.path.isdir("/proc/self/fd")
+        self._use_o_tmpfile = hasattr(os, "O_TMPFILE") and self.has_proc_fd
         self._objdir_lock = threading.Lock()
         self._txn_depth = 0
         self._dirtree_cache: Optional[Dict[str, DirTree]] = None
@@ -567,13 +569,15 @@ class Repo:
                 os.close(fd)
         return self._rename_in(path, checksum, objtype)
 
-    def link_object_in(self, src_path: str, checksum: str, objtype: ObjectType) -> bool | None:
+    def link_object_in(self, src_path: str, checksum: str, objtype: ObjectType, *,
+                       fd: int | None = None) -> bool | None:
         """Hard-link ``src_path`` (another repository's object, trusted to be object
         ``checksum`` in this repository's on-disk form) straight to where a new object
         goes: True, or False when it was there already. Only inside a transaction (or
         with fsync off), whose sync covers it; None elsewhere, where the caller goes
         through :meth:`adopt_object_file` (which syncs). OSError from ``link()`` (another
-        filesystem, too many links) is the caller's."""
+        filesystem, too many links) is the caller's. ``fd``: link the file open
+        there instead (the inode the caller has checked, whatever ``src_path`` names now)."""
         obj.validate_checksum(checksum)
         dest = self._staging_target(checksum, objtype)
         if dest is None:
@@ -582,7 +586,12 @@ class Repo:
             self._ensure_objdir(checksum)
             dest = self._final_object_path(checksum, objtype)
         try:
-            os.link(src_path, dest, follow_symlinks=False)
+            if fd is not None:
+                # a dir fd makes CPython call linkat(AT_SYMLINK_FOLLOW), which links the
+                # file behind the /proc symlink rather than the symlink itself
+                os.link(f"/proc/self/fd/{fd}", dest, src_dir_fd=self._dfd, follow_symlinks=True)
+            else:
+                os.link(src_path, dest, follow_symlinks=False)
         except FileExistsError:
             return False
         return True

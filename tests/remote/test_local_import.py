@@ -105,6 +105,9 @@ def test_untrusted_bad_objects_are_refused_after_linking(src: Path, tmp_path: Pa
         assert dst.list_refs() == {} and not dst.has_object(victim, ObjectType.FILE)
     assert not [p for p in (tmp_path / "dst" / "objects").rglob("*") if p.name.startswith(victim[2:])]
     assert vpath.read_bytes() == before and os.stat(vpath).st_nlink == 1
+    with Repo.init(str(tmp_path / "good"), "archive") as good, Repo.open(str(src)) as s:
+        pull_local(good, s, ["main"], untrusted=True)  # the good object passes the same check
+        assert _same(good, s, victim)
 
 
 def test_bare_user_objects_are_checked_as_bare_user(src: Path, tmp_path: Path) -> None:
