@@ -66,7 +66,7 @@ from ..store import objects as obj
 from ..store.keyfile import KeyFile
 from ..store.gvariant import Variant
 from ..store.objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
-from ..store.objimport import Imported, check_filez, import_content
+from ..store.objimport import Imported, check_filez, import_content, link_checked_filez
 from ..store.refs import parse_refspec, validate_ref
 from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
 from ..store.timestamps import downgrade_message
@@ -437,7 +437,19 @@ class _Puller:
             return None
         if self._owner is None:
             self._owner = os.stat(self.repo.path).st_uid
-        n = cf.link_to(_meta_path(checksum, ObjectType.FILE), tmp, self._owner)
+        path = _meta_path(checksum, ObjectType.FILE)
+        f = cf.open_owned(path, self._owner)
+        if f is not None:
+            # checked through the open file, and that inode linked into the transaction
+            with f:
+                done = link_checked_filez(self.repo, f, checksum)
+                n = os.fstat(f.fileno()).st_size
+            if done is not None:
+                header, size = done
+                self.source._count(n)
+                self._written(size if header.is_regular else 0)
+                return n
+        n = cf.link_to(path, tmp, self._owner)
         if n < 0:
             return None
         try:

@@ -36,7 +36,7 @@ from . import objects as obj
 from .objects import FileHeader, ObjectType
 from .repo import CHUNK, Repo, RepoMode, VerifyingReader
 
-__all__ = ["Imported", "can_link", "check_filez", "import_content"]
+__all__ = ["Imported", "can_link", "check_filez", "import_content", "link_checked_filez"]
 
 #: a compressed object up to this size is checked in memory, in one piece
 SMALL = 1 << 20
@@ -107,14 +107,9 @@ def _link_in(dest: Repo, src: Repo, checksum: str, trusted: bool) -> bool:
         except FileNotFoundError:
             return False
         with f:
-            _check_filez_file(f, checksum)
-            try:
-                if dest.link_object_in("", checksum, ObjectType.FILE, fd=f.fileno()) is not None:
-                    return True
-            except OSError as e:
-                if e.errno in _NO_LINK:
-                    return False
-                raise
+            linked = link_checked_filez(dest, f, checksum)
+        if linked is not None:
+            return True
     tmp = dest.new_tmp_path()
     try:
         os.link(src.object_path(checksum, ObjectType.FILE), tmp, follow_symlinks=False)
@@ -134,6 +129,24 @@ def _link_in(dest: Repo, src: Repo, checksum: str, trusted: bool) -> bool:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
     return True
+
+
+def link_checked_filez(dest: Repo, f: BinaryIO, checksum: str) -> tuple[FileHeader, int] | None:
+    """Check the archive ``.filez`` open as ``f`` (:func:`check_filez`) and link that
+    inode into archive repository ``dest``'s transaction: what was checked is what goes
+    in. Its header and size; None when it cannot be linked so (outside a transaction,
+    another filesystem, ...), for the caller to copy or link it another way."""
+    header, size = _check_filez_file(f, checksum)
+    if not dest.has_proc_fd:
+        return None
+    try:
+        if dest.link_object_in("", checksum, ObjectType.FILE, fd=f.fileno()) is None:
+            return None
+    except OSError as e:
+        if e.errno in _NO_LINK:
+            return None
+        raise
+    return header, size
 
 
 def check_filez(path: str, checksum: str) -> tuple[FileHeader, int]:
