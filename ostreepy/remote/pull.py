@@ -66,7 +66,7 @@ from ..store import objects as obj
 from ..store.keyfile import KeyFile
 from ..store.gvariant import Variant
 from ..store.objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
-from ..store.objimport import Imported, check_filez, import_content, link_checked_filez
+from ..store.objimport import check_filez, import_content, link_checked_filez
 from ..store.refs import parse_refspec, validate_ref
 from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
 from ..store.timestamps import downgrade_message
@@ -424,9 +424,9 @@ class _Puller:
             self.stats.content_bytes_written += n
 
     def _import_file(self, src: Repo, checksum: str, trusted: bool) -> None:
-        how = import_content(self.repo, src, checksum, trusted=trusted, known_absent=True)
-        if how is Imported.COPIED:
-            self._written(src.content_size(checksum))
+        res = import_content(self.repo, src, checksum, trusted=trusted, known_absent=True)
+        if res.written:
+            self._written(res.written)
 
     def _link_file(self, checksum: str, tmp: str) -> Optional[int]:
         """A ``file://`` remote's ``.filez`` hard-linked as ``tmp``, checked and taken in,

@@ -27,16 +27,19 @@ from __future__ import annotations
 import contextlib
 import enum
 import errno
+import io
 import os
 from functools import lru_cache
 from typing import BinaryIO
+
+import attrs
 
 from ..errors import ChecksumMismatchError
 from . import objects as obj
 from .objects import FileHeader, ObjectType
 from .repo import CHUNK, Repo, RepoMode, VerifyingReader
 
-__all__ = ["Imported", "can_link", "check_filez", "import_content", "link_checked_filez"]
+__all__ = ["ImportResult", "Imported", "can_link", "check_filez", "import_content", "link_checked_filez"]
 
 #: a compressed object up to this size is checked in memory, in one piece
 SMALL = 1 << 20
@@ -64,24 +67,48 @@ def can_link(dest: Repo, src: Repo, trusted: bool) -> bool:
     return trusted or _owner(src.path) == _owner(dest.path)
 
 
+@attrs.frozen
+class ImportResult:
+    """What :func:`import_content` did, and the content bytes it wrote (a copy's)."""
+
+    how: Imported
+    written: int = 0
+
+
 def import_content(dest: Repo, src: Repo, checksum: str, *, trusted: bool, link: bool = True,
-                   known_absent: bool = False) -> Imported:
+                   known_absent: bool = False) -> ImportResult:
     """Take content object ``checksum`` from ``src`` into ``dest``: hard-linked
-    when the modes match and ``link`` (and, untrusted, the owners), else copied;
-    verified first unless ``trusted``. Returns how (:class:`Imported`).
-    ``known_absent``: the caller has just seen that ``dest`` lacks it (a pull's walk)."""
+    when the modes match and ``link`` (and, untrusted, the owners), else copied
+    (a copy is hashed as it is written, so it is checked whatever the trust);
+    verified first unless ``trusted``. ``known_absent``: the caller has just seen
+    that ``dest`` lacks it (a pull's walk)."""
     if not known_absent and dest.has_object(checksum, ObjectType.FILE):
-        return Imported.PRESENT
+        return ImportResult(Imported.PRESENT)
     if link and can_link(dest, src, trusted) and _link_in(dest, src, checksum, trusted):
-        return Imported.LINKED
-    header, stream = src.load_file(checksum, want_data=True, verify=not trusted)
+        return ImportResult(Imported.LINKED)
+    if src.mode is RepoMode.ARCHIVE:
+        try:
+            with open(src.object_path(checksum, ObjectType.FILE), "rb") as f:
+                data = f.read(SMALL + 1)
+        except FileNotFoundError:
+            data = b""  # in the source's parent, or nowhere: load_file finds it or says so
+        small = obj.inflate_filez(data, checksum, 4 * SMALL) if 0 < len(data) <= SMALL else None
+        if small is not None:
+            # the common small object, inflated in one call, without the streaming layers
+            header, size, out = small
+            regular = header.is_regular
+            dest.write_content(header, io.BytesIO(out) if regular else None, size if regular else None,
+                               expected=checksum)
+            return ImportResult(Imported.COPIED, size if regular else 0)
+    # write_content hashes what it writes against the checksum: no second hash on the way in
+    header, stream = src.load_file(checksum, want_data=True, verify=False)
     try:
         size = src.content_size(checksum) if header.is_regular else None
         dest.write_content(header, stream, size, expected=checksum)
     finally:
         if stream is not None:
             stream.close()
-    return Imported.COPIED
+    return ImportResult(Imported.COPIED, size or 0)
 
 
 def _link_in(dest: Repo, src: Repo, checksum: str, trusted: bool) -> bool:
