@@ -591,6 +591,7 @@ class _Puller:
             return None
 
         inflight: Dict[Future, Tuple[str, str, object]] = {}
+        meta_inflight = 0
         # workers hand finished futures over a queue: concurrent.futures.wait() would
         # set up and tear down a waiter on every future in flight for each one done
         finished: "queue.SimpleQueue[Future]" = queue.SimpleQueue()
@@ -601,11 +602,15 @@ class _Puller:
                 while len(inflight) < 2 * MAX_FETCHES and (meta_q or content_q):
                     if meta_q:
                         item = meta_q.popleft()
+                        meta_inflight += 1
                     else:
-                        # content goes in batches: a task per object costs more in thread
-                        # hand-offs than a link or a small fetch does; the batch shrinks as
-                        # the queue drains, so the last ones still spread over the pool
-                        n = min(MAX_BATCH, max(1, len(content_q) // (2 * MAX_FETCHES)))
+                        # content goes in batches once the walk has found every dirtree: a
+                        # task per object costs more in thread hand-offs than a link or a
+                        # small fetch does. Not before: a dirtree queued behind batches
+                        # would wait for them, and the walk (which feeds the pool) with it.
+                        # The batch shrinks as the queue drains, so the last ones still
+                        # spread over the pool.
+                        n = 1 if meta_inflight else min(MAX_BATCH, max(1, len(content_q) // (2 * MAX_FETCHES)))
                         batch = tuple(content_q.popleft() for _ in range(n))
                         item = ("file", batch[0], batch)
                     fut = pool.submit(run, item)
@@ -617,6 +622,8 @@ class _Puller:
                         done.append(finished.get_nowait())
                 for fut in done:
                     kind, csum, arg = inflight.pop(fut)
+                    if kind != "file":
+                        meta_inflight -= 1
                     result = fut.result()
                     if kind == "commit":
                         commit, walk_tree = cast(Tuple[Optional[Commit], bool], result)
