@@ -103,12 +103,12 @@ def import_content(dest: Repo, src: Repo, checksum: str, *, trusted: bool, link:
     # write_content hashes what it writes against the checksum: no second hash on the way in
     header, stream = src.load_file(checksum, want_data=True, verify=False)
     try:
-        size = src.content_size(checksum) if header.is_regular else None
-        dest.write_content(header, stream, size, expected=checksum)
+        full = src.content_size(checksum) if header.is_regular else None
+        dest.write_content(header, stream, full, expected=checksum)
     finally:
         if stream is not None:
             stream.close()
-    return ImportResult(Imported.COPIED, size or 0)
+    return ImportResult(Imported.COPIED, full or 0)
 
 
 def _link_in(dest: Repo, src: Repo, checksum: str, trusted: bool) -> bool:
@@ -210,7 +210,7 @@ def _check_filez_file(f: BinaryIO, checksum: str) -> tuple[FileHeader, int]:
     # it reads, so it reads a duplicate of the descriptor and f stays open
     g = os.fdopen(os.dup(f.fileno()), "rb")
     g.seek(start)
-    _drain(VerifyingReader(g, header.new_hasher(), checksum, size, decompress=True))
+    _drain(VerifyingReader(g, header.new_hasher(), checksum, size, decompress=True))  # type: ignore[arg-type]
     return header, size
 
 
