@@ -18,6 +18,13 @@ of removing a 6,000-file repository spends seconds of system time allocating ino
 ``find_inode_bit`` skips every ``recently_deleted`` inode), which penalised whichever tool ran next.
 
   .venv/bin/python benchmarks/pull_http.py [--repeat N] [--synthetic] [--change-percent P]
+      [--tree DIR] [--before CMD]
+
+``--tree`` pulls another tree (a generated one of /work/scale-trees, say: a target holds at
+every scale). ``--before CMD`` runs a third contender in the same rotation (an older ostreepy,
+e.g. ``'env PYTHONPATH=OLD .venv/bin/python -P -m ostreepy'``), so before/after ratios come
+from the same load. The child's CPU seconds (user + system) are shown beside wall time: on a
+shared machine they move far less from run to run.
 
 Without the pull engine (ostreepy/remote/pull.py) it prints "pull engine not present" and exits 0.
 """
@@ -28,6 +35,7 @@ import argparse
 import importlib.util
 import os
 import random
+import shlex
 import statistics
 import subprocess
 import sys
@@ -78,6 +86,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--synthetic", action="store_true")
     ap.add_argument("--change-percent", type=float, default=5.0)
+    ap.add_argument("--tree", type=Path, help="pull this tree instead of the realistic OS tree")
+    ap.add_argument("--before", help="also run this (older) ostreepy command in the rotation")
     args = ap.parse_args(argv)
     if not engine_present():
         print("pull engine not present")
@@ -85,11 +95,13 @@ def main(argv=None) -> int:
 
     note = sb.compile_bytecode()
     sb.LAUNCHER = sb.Launcher()
-    tree = sb.get_tree(args.synthetic)
+    tree = args.tree if args.tree is not None else sb.get_tree(args.synthetic)
     ostreepy = sb.default_ostreepy()
     work = Path(tempfile.mkdtemp(prefix="ostreepy-pull-http-bench-"))
     web = servers.Nginx(work / "nginx")
     tools = {"ostree": ["ostree"], "ostreepy": ostreepy}
+    if args.before:
+        tools["before"] = shlex.split(args.before)
     results: Dict[Tuple[str, str], list] = {}
     fetched: Dict[Tuple[str, str], List[Tuple[int, int]]] = {}
     try:
@@ -113,7 +125,7 @@ def main(argv=None) -> int:
         sb.warm_cache(served2)
         n = 0
         for rep in range(args.repeat):
-            order = ("ostree", "ostreepy") if rep % 2 == 0 else ("ostreepy", "ostree")
+            order = tuple(tools) if rep % 2 == 0 else tuple(reversed(tools))
             for tool in order:
                 n += 1
                 dest = work / f"{n:03d}-{tool}"
@@ -128,7 +140,7 @@ def main(argv=None) -> int:
                     got = object_requests(web.entries(mark))
                     results.setdefault((op, tool), []).append(m)
                     fetched.setdefault((op, tool), []).append(got)
-                    sb.log(f"  run {rep + 1}/{args.repeat} {op:11s} {tool:9s} {m.wall:6.2f} s "
+                    sb.log(f"  run {rep + 1}/{args.repeat} {op:11s} {tool:9s} {m.wall:6.2f} s {m.cpu:6.2f} s cpu "
                            f"{m.maxrss_mb:7.1f} MB  {got[0]} objects {got[1] / 1e6:.1f} MB")
                 rev = subprocess.run(["ostree", f"--repo={dest}", "rev-parse", f"origin:{REF}"],
                                      check=True, capture_output=True, text=True).stdout.strip()
@@ -143,19 +155,19 @@ def main(argv=None) -> int:
     print(f"Tree: {tree.name} - {stats['files']} files, {stats['dirs']} dirs, {stats['symlinks']} symlinks, "
           f"{stats['bytes'] / 1e6:.1f} MB; second commit changes {nchanged} files "
           f"({args.change_percent:g}%); {args.repeat} run(s), median{note}")
-    print("| operation   | ostree s | ostreepy s | ratio | target | ostree MB | ostreepy MB "
-          "| objects ostree | objects ostreepy |")
-    print("|-------------|----------|------------|-------|--------|-----------|-------------"
-          "|----------------|------------------|")
+    print("| operation   | tool     | wall s | ratio | cpu s | cpu ratio | target | peak MB | objects |")
+    print("|-------------|----------|--------|-------|-------|-----------|--------|---------|---------|")
     for op in ("pull-first", "pull-second"):
-        a = statistics.median(m.wall for m in results[(op, "ostree")])
-        b = statistics.median(m.wall for m in results[(op, "ostreepy")])
-        ma = max(m.maxrss_mb for m in results[(op, "ostree")])
-        mb = max(m.maxrss_mb for m in results[(op, "ostreepy")])
-        oa = max(c for c, _ in fetched[(op, "ostree")])
-        ob = max(c for c, _ in fetched[(op, "ostreepy")])
-        print(f"| {op:11s} | {a:8.2f} | {b:10.2f} | {b / a:4.2f}x | <={TARGET}x | {ma:9.1f} | {mb:11.1f} "
-              f"| {oa:14d} | {ob:16d} |")
+        base = statistics.median(m.wall for m in results[(op, "ostree")])
+        base_cpu = statistics.median(m.cpu for m in results[(op, "ostree")])
+        for tool in tools:
+            w = statistics.median(m.wall for m in results[(op, tool)])
+            c = statistics.median(m.cpu for m in results[(op, tool)])
+            mb = max(m.maxrss_mb for m in results[(op, tool)])
+            objs = max(n for n, _ in fetched[(op, tool)])
+            target = "" if tool == "ostree" else f"<={TARGET}x"
+            print(f"| {op:11s} | {tool:8s} | {w:6.2f} | {w / base:4.2f}x | {c:5.2f} | {c / base_cpu:8.2f}x "
+                  f"| {target:6s} | {mb:7.1f} | {objs:7d} |")
     return 0
 
 

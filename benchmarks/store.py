@@ -268,8 +268,10 @@ def warm_cache(root: Path) -> None:
 # Running and measuring
 
 class Measurement:
-    def __init__(self, wall, maxrss_kb, rc, out, err):
+    def __init__(self, wall, maxrss_kb, rc, out, err, cpu=0.0):
         self.wall = wall
+        #: the child's user + system CPU seconds (os.wait4)
+        self.cpu = cpu
         self.maxrss_mb = maxrss_kb / 1024.0
         self.rc = rc
         self.out = out
@@ -326,7 +328,8 @@ class Launcher:
             wall = time.perf_counter() - t0
             os.close(out_fd)
             os.close(err_fd)
-            responses.write(json.dumps([wall, rusage.ru_maxrss, os.waitstatus_to_exitcode(status)]) + "\n")
+            responses.write(json.dumps([wall, rusage.ru_maxrss, os.waitstatus_to_exitcode(status),
+                                        rusage.ru_utime + rusage.ru_stime]) + "\n")
             responses.flush()
 
     def measure(self, argv: list) -> Measurement:
@@ -335,9 +338,9 @@ class Launcher:
             out, err = os.path.join(d, "out"), os.path.join(d, "err")
             self.requests.write(json.dumps([argv, out, err]) + "\n")
             self.requests.flush()
-            wall, maxrss, rc = json.loads(self.responses.readline())
+            wall, maxrss, rc, cpu = json.loads(self.responses.readline())
             with open(out, "rb") as f_out, open(err, "rb") as f_err:
-                return Measurement(wall, maxrss, rc, f_out.read(), f_err.read())
+                return Measurement(wall, maxrss, rc, f_out.read(), f_err.read(), cpu)
 
     def close(self):
         self.requests.close()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 from typing import BinaryIO, List, Optional, Protocol, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
@@ -77,6 +78,39 @@ class FileFetcher:
             raise NotFound(f"Couldn't find {path}", path) from None
         except OSError as e:
             raise FetchError(f"{path}: {e.strerror}", path) from None
+
+    def open_owned(self, path: str, owner: int) -> BinaryIO | None:
+        """The regular file at ``path`` opened for reading when it belongs to ``owner``
+        (so that a pull may link it rather than copy it: another user could change a
+        shared inode later); None otherwise."""
+        try:
+            f = open(self._path(path), "rb")  # noqa: SIM115 (returned)
+        except FileNotFoundError:
+            raise NotFound(f"Couldn't find {path}", path) from None
+        except OSError:
+            return None
+        st = os.fstat(f.fileno())
+        if st.st_uid != owner or not stat.S_ISREG(st.st_mode):
+            f.close()
+            return None
+        return f
+
+    def link_to(self, path: str, dest: str, owner: int) -> int:
+        """Hard-link the file at ``path`` to ``dest`` instead of copying it, when it
+        belongs to ``owner`` (another user could change the shared inode later) and
+        is on the same filesystem; its size, or -1 when no link was made (fetch it).
+        The caller checks what it linked as it would a fetched copy."""
+        src = self._path(path)
+        try:
+            st = os.lstat(src)
+            if st.st_uid != owner or not stat.S_ISREG(st.st_mode):
+                return -1
+            os.link(src, dest, follow_symlinks=False)
+        except FileNotFoundError:
+            raise NotFound(f"Couldn't find {path}", path) from None
+        except OSError:
+            return -1  # another filesystem, too many links, not allowed: copied instead
+        return st.st_size
 
     def close(self) -> None:
         pass

@@ -34,7 +34,12 @@ Design:
 
 Sources: a :class:`~ostreepy.remote.fetcher.Fetcher` (``file://``, HTTP), or a
 local :class:`Repo` (pull-local, ``--localcache-repo``), whose objects are
-copied (hard-linked when trusted and of the same mode) rather than fetched.
+copied rather than fetched: hard-linked between repositories of the same mode
+(:mod:`ostreepy.store.objimport`, as libostree), and, from an untrusted source,
+checked after linking and before they go in. A ``file://`` remote's ``.filez``
+are linked into an archive repository the same way, and always checked.
+Content objects go to the workers in batches (a task per object costs more in
+thread hand-offs than a link or a small fetch does).
 """
 
 from __future__ import annotations
@@ -48,7 +53,6 @@ import queue
 import tempfile
 import threading
 import time
-import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
 from urllib.parse import urlsplit
@@ -62,19 +66,22 @@ from ..store import objects as obj
 from ..store.keyfile import KeyFile
 from ..store.gvariant import Variant
 from ..store.objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
+from ..store.objimport import check_filez, import_content, link_checked_filez
 from ..store.refs import parse_refspec, validate_ref
 from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
 from ..store.timestamps import downgrade_message
 from . import trust
 from .deltas.fetch import DeltaPuller, DeltaTotals
 from .config import Remote, load_remote
-from .fetcher import FetchError, Fetcher, NotFound, fetcher_for_remote
+from .fetcher import FetchError, Fetcher, FileFetcher, NotFound, fetcher_for_remote
 from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
 
 __all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_local"]
 
 #: fetches in flight at once (ostree's max-outstanding-fetcher-requests default)
 MAX_FETCHES = 8
+#: content objects handed to a worker at once, at most
+MAX_BATCH = 16
 #: a content object has no size limit in ostree; this only bounds a hostile stream
 MAX_CONTENT_SIZE = 1 << 40
 #: a fetched object bound for a bare repository stays in memory up to this size
@@ -235,6 +242,8 @@ class _Puller:
         self.verify_bindings = True
         #: the source's collection ID (its summary's, or the local repository's)
         self.collection_id: Optional[str] = None
+        #: who owns the repository (a file:// remote's objects of another owner are copied)
+        self._owner: Optional[int] = None
 
     # ------------------------------------------------------------ counters and events
 
@@ -391,10 +400,14 @@ class _Puller:
     # ------------------------------------------------------------ content objects
 
     def do_file(self, checksum: str) -> None:
-        repo = self.repo
-        if repo.has_object(checksum, ObjectType.FILE):
+        # (whether it is here already the walk asked, with the dirtree that names it)
+        local = self.source.local
+        if local is not None and not self.localcache:
+            # the only source: a missing object is its error, not worth a lookup first
+            self._import_file(local, checksum, self.source.trusted)
+            self._stored(checksum, ObjectType.FILE, 0, True)
             return
-        sources = ([self.source.local] if self.source.local is not None else []) + self.localcache
+        sources = ([local] if local is not None else []) + self.localcache
         for src in sources:
             if src.has_object(checksum, ObjectType.FILE):
                 trusted = self.source.trusted and src is self.source.local
@@ -411,24 +424,44 @@ class _Puller:
             self.stats.content_bytes_written += n
 
     def _import_file(self, src: Repo, checksum: str, trusted: bool) -> None:
-        repo = self.repo
-        if trusted and src.mode is repo.mode and src.parent is None:
-            tmp = repo.new_tmp_path()
-            try:
-                os.link(src.object_path(checksum, ObjectType.FILE), tmp, follow_symlinks=False)
-            except OSError:
-                pass  # another filesystem, or not allowed: copied below
-            else:
-                repo.adopt_object_file(tmp, checksum, ObjectType.FILE)
-                return
-        header, stream = src.load_file(checksum, want_data=True, verify=not trusted)
-        size = src.content_size(checksum) if header.is_regular else 0
+        res = import_content(self.repo, src, checksum, trusted=trusted, known_absent=True)
+        if res.written:
+            self._written(res.written)
+
+    def _link_file(self, checksum: str, tmp: str) -> Optional[int]:
+        """A ``file://`` remote's ``.filez`` hard-linked as ``tmp``, checked and taken in,
+        as libostree imports from a local repository: no copy of the data is written.
+        Its size; None when it cannot be linked (to be fetched)."""
+        cf = self.source.content_fetcher
+        if not isinstance(cf, FileFetcher):
+            return None
+        if self._owner is None:
+            self._owner = os.stat(self.repo.path).st_uid
+        path = _meta_path(checksum, ObjectType.FILE)
+        f = cf.open_owned(path, self._owner)
+        if f is not None:
+            # checked through the open file, and that inode linked into the transaction
+            with f:
+                done = link_checked_filez(self.repo, f, checksum)
+                n = os.fstat(f.fileno()).st_size
+            if done is not None:
+                header, size = done
+                self.source._count(n)
+                self._written(size if header.is_regular else 0)
+                return n
+        n = cf.link_to(path, tmp, self._owner)
+        if n < 0:
+            return None
         try:
-            repo.write_content(header, stream, size if header.is_regular else None, expected=checksum)
-        finally:
-            if stream is not None:
-                stream.close()
-        self._written(size)
+            header, size = check_filez(tmp, checksum)
+            self.repo.adopt_object_file(tmp, checksum, ObjectType.FILE, linked=True)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        self.source._count(n)
+        self._written(size if header.is_regular else 0)
+        return n
 
     def _fetch_file(self, checksum: str) -> int:
         repo = self.repo
@@ -438,6 +471,9 @@ class _Puller:
         if repo.mode is RepoMode.ARCHIVE:
             # the fetched .filez itself becomes the object, once verified
             tmp = repo.new_tmp_path(".filez")
+            linked = self._link_file(checksum, tmp)
+            if linked is not None:
+                return linked
             f = open(tmp, "w+b")
         else:
             # inflated into a new object: a small one never touches the disk as .filez
@@ -548,10 +584,14 @@ class _Puller:
                 return tree, {f for _, f in tree.files if has(f, ObjectType.FILE)}
             if kind == "dirmeta":
                 return self.do_meta(csum, ObjectType.DIR_META)
-            self.do_file(csum)
+            for c in cast(tuple[str, ...], arg):
+                if self._abort.is_set():
+                    break
+                self.do_file(c)
             return None
 
         inflight: Dict[Future, Tuple[str, str, object]] = {}
+        meta_inflight = 0
         # workers hand finished futures over a queue: concurrent.futures.wait() would
         # set up and tear down a waiter on every future in flight for each one done
         finished: "queue.SimpleQueue[Future]" = queue.SimpleQueue()
@@ -560,7 +600,19 @@ class _Puller:
             while meta_q or content_q or inflight:
                 # twice the pool: a worker finishing finds the next item already queued
                 while len(inflight) < 2 * MAX_FETCHES and (meta_q or content_q):
-                    item = meta_q.popleft() if meta_q else ("file", content_q.popleft(), None)
+                    if meta_q:
+                        item = meta_q.popleft()
+                        meta_inflight += 1
+                    else:
+                        # content goes in batches once the walk has found every dirtree: a
+                        # task per object costs more in thread hand-offs than a link or a
+                        # small fetch does. Not before: a dirtree queued behind batches
+                        # would wait for them, and the walk (which feeds the pool) with it.
+                        # The batch shrinks as the queue drains, so the last ones still
+                        # spread over the pool.
+                        n = 1 if meta_inflight else min(MAX_BATCH, max(1, len(content_q) // (2 * MAX_FETCHES)))
+                        batch = tuple(content_q.popleft() for _ in range(n))
+                        item = ("file", batch[0], batch)
                     fut = pool.submit(run, item)
                     inflight[fut] = item
                     fut.add_done_callback(finished.put)
@@ -570,6 +622,8 @@ class _Puller:
                         done.append(finished.get_nowait())
                 for fut in done:
                     kind, csum, arg = inflight.pop(fut)
+                    if kind != "file":
+                        meta_inflight -= 1
                     result = fut.result()
                     if kind == "commit":
                         commit, walk_tree = cast(Tuple[Optional[Commit], bool], result)
@@ -648,35 +702,8 @@ class _Spool:
             self.file.close()
 
 
-def _inflate_filez(data: bytes, checksum: str) -> Optional[Tuple[FileHeader, int, bytes]]:
-    """A whole archive ``.filez`` in memory: its header, size and inflated data, refused
-    as :class:`VerifyingReader` refuses a streamed one (the checksum is left to the writer);
-    None for one that inflates to more than :data:`SPOOL_SIZE` (to be streamed)."""
-    f = io.BytesIO(data)
-    header, size = _read_filez_header(f, checksum)
-    if size > SPOOL_SIZE:
-        return None
-    if header.is_symlink:
-        actual = obj.content_checksum(header)
-        if actual != checksum:
-            raise ChecksumMismatchError(checksum, actual, "file object")
-        return header, size, b""
-    z = zlib.decompressobj(-15)
-    try:
-        out = z.decompress(memoryview(data)[f.tell():], size + 1)
-        if len(out) <= size and not z.eof:
-            out += z.flush()
-    except zlib.error as e:
-        raise CorruptObjectError(f"Corrupted file object {checksum}: {e}", checksum) from None
-    if len(out) > size:
-        raise CorruptObjectError(f"Corrupted file object {checksum}: too long", checksum)
-    if z.unused_data:
-        raise CorruptObjectError(f"Corrupted file object {checksum}: trailing data", checksum)
-    if not z.eof and out:
-        raise CorruptObjectError(f"Corrupted file object {checksum}: truncated compressed data", checksum)
-    if len(out) != size:
-        raise CorruptObjectError(f"Corrupted file object {checksum}: size {len(out)} != {size}", checksum)
-    return header, size, out
+def _inflate_filez(data: bytes, checksum: str) -> tuple[FileHeader, int, bytes] | None:
+    return obj.inflate_filez(data, checksum, SPOOL_SIZE)
 
 
 def _read_filez_header(f: object, checksum: str) -> Tuple[FileHeader, int]:

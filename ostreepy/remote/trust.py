@@ -31,11 +31,9 @@ from typing import List, Mapping, Optional, Sequence
 from ..errors import ChecksumMismatchError, OstreeError, SignatureError
 from ..store.gvariant import Variant
 from ..store.objects import parse_commitmeta
-from .openpgp import OpenPGPError, require_valid, verify_detached
 from ..store.repo import Repo
 from ..store.signing import DEFAULT_KEY_DIRS, ED25519, METADATA_KEYS, Signer, load_public_keys, read_key_file
 from .config import Remote
-from .keyring import keyring_for
 
 GPGSIGS = "ostree.gpgsigs"
 SIGN_TYPES = (ED25519,)
@@ -54,6 +52,10 @@ def _gpg_verify(remote: Remote, data: bytes, meta: Optional[Mapping[str, Variant
     if sigs is None:
         raise SignatureError("GPG verification enabled, but no signatures found (use gpg-verify=false "
                              "in remote config to disable)")
+    # here, not at the top: the OpenPGP code is most of a pull's start-up imports, and
+    # only a remote with gpg-verify needs it
+    from .keyring import keyring_for
+    from .openpgp import OpenPGPError, require_valid, verify_detached
     keyring = keyring_for(repo, remote)
     try:
         checks = verify_detached(data, sigs, keyring)

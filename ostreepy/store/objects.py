@@ -12,12 +12,14 @@ import hashlib
 import re
 import stat
 import struct
+import zlib
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import attrs
 
 from . import gvariant
 from ..errors import (
+    ChecksumMismatchError,
     CorruptObjectError,
     GVariantError,
     InvalidChecksumError,
@@ -176,6 +178,8 @@ def _validate_mode(mode: int) -> None:
 
 
 _HEADER_FIXED = struct.Struct(">IIII")
+#: an archive header's size, uid, gid, mode, rdev (big-endian inside the little-endian variant)
+_ZHEADER_FIXED = struct.Struct(">QIIII")
 
 
 @attrs.frozen
@@ -259,6 +263,18 @@ class FileHeader:
 
     @classmethod
     def parse_zlib(cls, data: bytes) -> Tuple["FileHeader", int]:
+        n = len(data)
+        if 26 <= n <= 0xFF and data[n - 1] == n - 1:
+            # the common case without the generic codec: no xattrs, so the string's end
+            # (its one framing offset) is the last byte and the array after it is empty
+            size, uid, gid, mode, rdev = _ZHEADER_FIXED.unpack_from(data)
+            try:
+                target = gvariant.decode_string(data[24:n - 1])
+            except GVariantError as e:
+                raise CorruptObjectError(f"Corrupted archive file header: {e}") from None
+            h = cls(uid, gid, mode, target, (), rdev)
+            h.validate()
+            return h, size
         try:
             size, uid, gid, mode, rdev, target, xattrs = gvariant.deserialize(ZLIB_FILE_HEADER_TYPE, data)
         except GVariantError as e:
@@ -266,6 +282,53 @@ class FileHeader:
         h = cls(bswap32(uid), bswap32(gid), bswap32(mode), target, tuple(xattrs), bswap32(rdev))
         h.validate()
         return h, bswap64(size)
+
+
+def read_filez_header(data: bytes, checksum: str) -> tuple[FileHeader, int, int]:
+    """The header of an archive ``.filez`` held in ``data`` (at least its header):
+    (header, uncompressed size, where the compressed data starts)."""
+    if len(data) < 8:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
+    hlen = int.from_bytes(data[:4], "big")
+    if hlen > MAX_METADATA_SIZE:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: header too large", checksum)
+    if len(data) < 8 + hlen:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
+    try:
+        header, size = FileHeader.parse_zlib(data[8:8 + hlen])
+    except InvalidObjectError as e:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: {e}", checksum) from None
+    return header, size, 8 + hlen
+
+
+def inflate_filez(data: bytes, checksum: str, max_size: int) -> tuple[FileHeader, int, bytes] | None:
+    """A whole archive ``.filez`` in memory: its header, size and inflated data, refused
+    as a streamed one is (:class:`~ostreepy.store.repo.VerifyingReader`; the checksum is
+    left to the caller); None for one that inflates to more than ``max_size``."""
+    header, size, start = read_filez_header(data, checksum)
+    if size > max_size:
+        return None
+    if header.is_symlink:
+        actual = content_checksum(header)
+        if actual != checksum:
+            raise ChecksumMismatchError(checksum, actual, "file object")
+        return header, size, b""
+    z = zlib.decompressobj(-15)
+    try:
+        out = z.decompress(memoryview(data)[start:], size + 1)
+        if len(out) <= size and not z.eof:
+            out += z.flush()
+    except zlib.error as e:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: {e}", checksum) from None
+    if len(out) > size:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: too long", checksum)
+    if z.unused_data:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: trailing data", checksum)
+    if not z.eof and out:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: truncated compressed data", checksum)
+    if len(out) != size:
+        raise CorruptObjectError(f"Corrupted file object {checksum}: size {len(out)} != {size}", checksum)
+    return header, size, out
 
 
 def lenprefix(header: bytes) -> bytes:

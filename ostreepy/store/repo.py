@@ -216,7 +216,9 @@ class Repo:
             raise RepoError(f"Invalid zlib-level {self.zlib_level} in repository config")
         self.lock = RepoLock(dfd, lock_timeout)
         self._objdirs: Set[str] = set()
-        self._use_o_tmpfile = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+        #: whether an open file can be linked by its descriptor (/proc/self/fd)
+        self.has_proc_fd = os.path.isdir("/proc/self/fd")
+        self._use_o_tmpfile = hasattr(os, "O_TMPFILE") and self.has_proc_fd
         self._objdir_lock = threading.Lock()
         self._txn_depth = 0
         self._dirtree_cache: Optional[Dict[str, DirTree]] = None
@@ -548,15 +550,16 @@ class Repo:
         it will hand to :meth:`adopt_object_file`."""
         return self._tmp_name(suffix)
 
-    def adopt_object_file(self, path: str, checksum: str, objtype: ObjectType) -> bool:
+    def adopt_object_file(self, path: str, checksum: str, objtype: ObjectType, *, linked: bool = False) -> bool:
         """Take a file under ``tmp/`` that the caller has verified to be object
         ``checksum`` in this repository's own on-disk form (a ``.filez`` for an
         archive repository, say) into the store, as :meth:`write_content` would
         have written it; False (and the file gone) when the object was already here.
         Used by pulls, which fetch archive objects and need not inflate and
-        recompress them."""
+        recompress them. ``linked``: the file is a hard link to another repository's
+        object, whose mode is left alone (a chmod would change that repository's file)."""
         obj.validate_checksum(checksum)
-        if self.mode is RepoMode.ARCHIVE and objtype is ObjectType.FILE:
+        if self.mode is RepoMode.ARCHIVE and objtype is ObjectType.FILE and not linked:
             os.chmod(path, 0o644)
         if self._txn_depth == 0 and self.fsync:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -565,6 +568,33 @@ class Repo:
             finally:
                 os.close(fd)
         return self._rename_in(path, checksum, objtype)
+
+    def link_object_in(self, src_path: str, checksum: str, objtype: ObjectType, *,
+                       fd: int | None = None) -> bool | None:
+        """Hard-link ``src_path`` (another repository's object, trusted to be object
+        ``checksum`` in this repository's on-disk form) straight to where a new object
+        goes: True, or False when it was there already. Only inside a transaction (or
+        with fsync off), whose sync covers it; None elsewhere, where the caller goes
+        through :meth:`adopt_object_file` (which syncs). OSError from ``link()`` (another
+        filesystem, too many links) is the caller's. ``fd``: link the file open
+        there instead (the inode the caller has checked, whatever ``src_path`` names now)."""
+        obj.validate_checksum(checksum)
+        dest = self._staging_target(checksum, objtype)
+        if dest is None:
+            if self.fsync:
+                return None
+            self._ensure_objdir(checksum)
+            dest = self._final_object_path(checksum, objtype)
+        try:
+            if fd is not None:
+                # a dir fd makes CPython call linkat(AT_SYMLINK_FOLLOW), which links the
+                # file behind the /proc symlink rather than the symlink itself
+                os.link(f"/proc/self/fd/{fd}", dest, src_dir_fd=self._dfd, follow_symlinks=True)
+            else:
+                os.link(src_path, dest, follow_symlinks=False)
+        except FileExistsError:
+            return False
+        return True
 
     # ------------------------------------------------------------ metadata objects
 
@@ -741,16 +771,22 @@ class Repo:
         The stream checks the object's checksum as it reaches EOF (``verify``).
         """
         obj.validate_checksum(checksum)
-        path = self.object_path(checksum, ObjectType.FILE)
-        mode = self.mode
         try:
-            if mode is RepoMode.ARCHIVE:
-                return self._load_archive_file(path, checksum, want_data, verify)
-            st = os.lstat(path)
+            return self.load_file_at(self.object_path(checksum, ObjectType.FILE), checksum, want_data, verify)
         except FileNotFoundError:
             if self.parent is not None:
                 return self.parent.load_file(checksum, want_data, verify)
             raise ObjectNotFoundError(checksum, "file") from None
+
+    def load_file_at(self, path: str, checksum: str, want_data: bool = True,
+                     verify: bool = True) -> tuple[FileHeader, BinaryIO | None]:
+        """:meth:`load_file` of the file at ``path``, read as a content object stored in
+        this repository's mode: how an import checks an object it has hard-linked into
+        its own ``tmp/`` before taking it in. FileNotFoundError if there is none."""
+        mode = self.mode
+        if mode is RepoMode.ARCHIVE:
+            return self._load_archive_file(path, checksum, want_data, verify)
+        st = os.lstat(path)
         if mode is RepoMode.BARE_USER:
             try:
                 raw = os.getxattr(path, obj.BAREUSER_XATTR, follow_symlinks=False)
