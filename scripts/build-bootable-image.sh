@@ -3,9 +3,10 @@
 # boot test of `ostreepy image build` (tests/install/test_boot.py): Debian's
 # kernel, dracut with ostree-boot's module (ostree-prepare-root in the
 # initramfs), systemd, the bootloaders' files an installer takes from the image
-# (GRUB's x86_64-efi and i386-pc modules, systemd-boot, refind's ext4 driver), and a unit that prints a marker naming the booted
-# deployment on the serial console, then powers off. Needs root (chroot) and
-# the Debian mirror; about 3-5 minutes. Usage: build-bootable-image.sh OUTDIR
+# (GRUB's x86_64-efi and i386-pc modules, systemd-boot, refind's ext4 driver),
+# and a unit that prints a marker naming the booted deployment on the serial
+# console, then powers off. Needs root (chroot) and the Debian mirror; 3-5
+# minutes on idle cores, 13 on loaded ones. Usage: build-bootable-image.sh OUTDIR
 # (OUTDIR/oci is the layout, tag "latest"; OUTDIR/done marks a finished build).
 set -euo pipefail
 OUT=$(realpath -m "$1")

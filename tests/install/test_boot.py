@@ -25,10 +25,10 @@ alike). So boots use TCG; ``OSTREEPY_BOOT_KVM=1`` tries KVM first on a
 machine where it works.
 
 Opt-in (``OSTREEPY_BOOT_TEST=1``): measured here on 2 loaded cores, the image
-build took 13 min fresh, a TCG boot 83-108 s through OVMF and 221-281 s
+build took 13 min fresh, a TCG boot 83-303 s through OVMF and 192-281 s
 through SeaBIOS (GRUB reads a 39 MB initramfs through BIOS calls), a Debian
-disk build or to-disk 2-3 min; the set is about 15 min of serial VM time
-plus the builds, which would more than double the 3-4 min suite. Needs root
+disk build or to-disk 2-3 min; with the image cached the three tests took
+21 min (load average 25), which alone exceeds the suite's 20 min budget. Needs root
 (debootstrap, chroot, loop mounts), the Debian mirror, qemu-system-x86 and
 ovmf (scripts/install-peers.sh).
 """
