@@ -33,8 +33,7 @@ from typing import Optional
 from ..errors import OstreeError
 from . import gpt
 
-__all__ = ["BiosBootError", "grub_pc_dir", "boot_code", "patch_core", "make_core_img", "install_bios_boot",
-           "CORE_MODULES"]
+__all__ = ["BiosBootError", "grub_pc_dir", "boot_code", "patch_core", "make_core_img", "install_bios_boot"]
 
 KERNEL_SECTOR = 0x5C
 DRIVE_CHECK = 0x66

@@ -24,7 +24,7 @@ from typing import List, Sequence, Tuple
 
 from ..errors import OstreeError
 
-__all__ = ["EspError", "BOOTLOADERS", "systemd_boot_files", "fill_esp", "LOADER_CONF"]
+__all__ = ["EspError", "systemd_boot_files", "fill_esp"]
 
 BOOTLOADERS = ("grub", "systemd")
 SYSTEMD_BOOT = "usr/lib/systemd/boot/efi/systemd-bootx64.efi"
