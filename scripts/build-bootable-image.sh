@@ -2,9 +2,11 @@
 # Builds a small real bootable Debian 12 image as an OCI layout, for the QEMU
 # boot test of `ostreepy image build` (tests/install/test_boot.py): Debian's
 # kernel, dracut with ostree-boot's module (ostree-prepare-root in the
-# initramfs), systemd, and a unit that prints a marker naming the booted
-# deployment on the serial console, then powers off. Needs root (chroot) and
-# the Debian mirror; about 3-5 minutes. Usage: build-bootable-image.sh OUTDIR
+# initramfs), systemd, the bootloaders' files an installer takes from the image
+# (GRUB's x86_64-efi and i386-pc modules, systemd-boot, refind's ext4 driver),
+# and a unit that prints a marker naming the booted deployment on the serial
+# console, then powers off. Needs root (chroot) and the Debian mirror; 3-5
+# minutes on idle cores, 13 on loaded ones. Usage: build-bootable-image.sh OUTDIR
 # (OUTDIR/oci is the layout, tag "latest"; OUTDIR/done marks a finished build).
 set -euo pipefail
 OUT=$(realpath -m "$1")
@@ -16,10 +18,13 @@ debootstrap --variant=minbase --include=systemd-sysv,udev,kmod bookworm "$T" >"$
 cp /etc/resolv.conf "$T/etc/resolv.conf"
 for d in proc sys dev; do mount --bind /$d "$T/$d"; done
 trap 'for d in dev sys proc; do umount "$T/$d" 2>/dev/null || true; done' EXIT
+# refind only for its ext4 EFI driver (systemd-boot reads an ext4 XBOOTLDR /boot
+# through it); its postinst must not try to install itself to an ESP
+echo "refind refind/install_to_esp boolean false" | chroot "$T" debconf-set-selections
 chroot "$T" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    linux-image-amd64 dracut ostree-boot >"$OUT/apt.log" 2>&1
+    linux-image-amd64 dracut ostree-boot grub-efi-amd64-bin grub-pc-bin systemd-boot-efi refind >"$OUT/apt.log" 2>&1
 KVER=$(ls "$T/lib/modules" | head -1)
-chroot "$T" dracut -f --no-hostonly --add "ostree systemd" --add-drivers "virtio_blk virtio_pci ext4" \
+chroot "$T" dracut -f --no-hostonly --add "ostree systemd" --add-drivers "virtio_blk virtio_pci ext4 xfs" \
     --omit "network plymouth" /tmp/initramfs.img "$KVER" >"$OUT/dracut.log" 2>&1
 for d in dev sys proc; do umount "$T/$d"; done
 trap - EXIT

@@ -26,7 +26,11 @@ PACKAGES=(
     dosfstools        # fsck.vfat on the ESP
     qemu-utils        # qemu-img: qcow2 disk images
     grub-efi-amd64-bin  # GRUB EFI modules when an image ships none
-    debootstrap       # builds the Debian 13 chroot with skopeo 1.18 (sigstore), below
+    grub-pc-bin       # GRUB i386-pc boot.img/core.img: the BIOS placement checked against it
+    xfsprogs          # mkfs.xfs/xfs_repair: to-disk --filesystem=xfs
+    debootstrap       # the Debian 13 skopeo chroot below, and the QEMU tests' bootable image
+    qemu-system-x86   # the QEMU boot tests (SeaBIOS comes with it)
+    ovmf              # UEFI firmware for the QEMU boot tests
 )
 
 missing=()

@@ -27,6 +27,8 @@ def register(sub) -> None:
     q.add_argument("--config", help="bootc-image-builder config.toml (users, SSH keys, filesystem sizes)")
     q.add_argument("--stateroot", default="default")
     q.add_argument("--karg", action="append", default=[], help="Add a kernel argument")
+    q.add_argument("--bootloader", choices=("grub", "systemd"), default="grub",
+                   help="UEFI bootloader: GRUB (also BIOS when the image ships i386-pc) or systemd-boot")
     q.add_argument("imgref", metavar="IMGREF")
     q.add_argument("outdir", metavar="OUTDIR")
     q.set_defaults(func=cmd_build)
@@ -58,11 +60,13 @@ def cmd_build(args: argparse.Namespace) -> int:
     res = build_image(ostree_imgref(args.imgref), Path(args.outdir), image_type=args.image_type,
                       size=parse_size(args.size) if args.size else None, rootfs=args.rootfs,
                       config=load_config(Path(args.config)) if args.config else None,
-                      stateroot=args.stateroot, kargs=args.karg, progress=show)
+                      stateroot=args.stateroot, kargs=args.karg, bootloader=args.bootloader,
+                      progress=show)
     if tty:
         sys.stderr.write("\r\x1b[K")
     print(f"Wrote {res.path} ({res.format}, {res.disk_size // (1024 * 1024)} MiB)")
     print(f"Deployment: {res.stateroot}/{res.deployment}")
     print(f"Root filesystem UUID: {res.root_uuid}")
     print(f"Kernel arguments: {res.kargs}")
+    print(f"Bootloader: {res.bootloader} (UEFI{', BIOS' if res.bios else ''})")
     return 0

@@ -19,6 +19,12 @@ partition's offset, sparsely. qcow2 is ``qemu-img convert`` of the raw disk.
 Everything is checked before the output is touched: the tools, the kernel and
 initramfs of the deployment, the disk size against what the trees need, and
 the free space of the output folder.
+
+Where the image ships GRUB for BIOS (``usr/lib/grub/i386-pc``) the disk boots
+from a BIOS too (:mod:`ostreepy.install.biosboot`). ``bootloader="systemd"``
+puts systemd-boot on the ESP instead of GRUB, reading ostree's entries from
+the XBOOTLDR /boot (:mod:`ostreepy.install.esp`); no grub.cfg is written then,
+so later deploys write only the BLS entries, which is what systemd-boot reads.
 """
 
 from __future__ import annotations
@@ -30,15 +36,17 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import attrs
 
 from ..errors import OstreeError
 from ..progress import ImageBuildBytes, ImageBuildStage, ProgressCallback, emit
 from . import gpt
+from .biosboot import grub_pc_dir, install_bios_boot, make_core_img
 from .config import BuildConfig
 from .disk import copy_into, write_gpt
+from .esp import BOOTLOADERS, fill_esp, systemd_boot_files
 from .owners import fix_owners
 
 __all__ = ["ImageBuildError", "ImageBuildResult", "build_image", "grub_config", "tree_usage"]
@@ -47,7 +55,7 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 ESP_SIZE = 512 * MIB
 BOOT_SIZE = 1024 * MIB
-GRUB_MODULES = ("part_gpt", "part_msdos", "ext2", "fat", "search", "search_fs_uuid", "normal", "configfile",
+GRUB_MODULES = ("part_gpt", "part_msdos", "ext2", "xfs", "fat", "search", "search_fs_uuid", "normal", "configfile",
                 "linux", "echo", "test", "gzio", "all_video", "serial", "terminal")
 STAGES = ("deploy", "grub", "root-fs", "boot-fs", "esp", "partition", "convert")
 
@@ -72,6 +80,8 @@ class ImageBuildResult:
     stateroot: str
     deployment: str
     kargs: str
+    bootloader: str = "grub"
+    bios: bool = False
 
 
 def _which(tool: str) -> str:
@@ -84,7 +94,7 @@ def _which(tool: str) -> str:
 
 _PACKAGE_OF = {"mkfs.ext4": "e2fsprogs", "mkfs.vfat": "dosfstools", "mcopy": "mtools", "mmd": "mtools",
                "grub-mkimage": "grub-common (and grub-efi-amd64-bin)", "qemu-img": "qemu-utils",
-               "debugfs": "e2fsprogs"}
+               "debugfs": "e2fsprogs", "mkfs.xfs": "xfsprogs"}
 
 
 def _run(*args: str) -> None:
@@ -170,7 +180,8 @@ def _unimmutable(tree: Path) -> None:
 
 def build_image(imgref: str, outdir: Path, *, image_type: str = "raw", size: Optional[int] = None,
                 rootfs: str = "ext4", config: Optional[BuildConfig] = None, stateroot: str = "default",
-                kargs: Sequence[str] = (), progress: Optional[ProgressCallback] = None) -> ImageBuildResult:
+                kargs: Sequence[str] = (), bootloader: str = "grub",
+                progress: Optional[ProgressCallback] = None) -> ImageBuildResult:
     """Build ``outdir/image/disk.raw`` (or ``outdir/qcow2/disk.qcow2``) from
     ``imgref`` (an ostree image reference, e.g. ``ostree-unverified-image:oci:DIR:TAG``)."""
     from ..bootc.verbs import deploy_image
@@ -181,6 +192,8 @@ def build_image(imgref: str, outdir: Path, *, image_type: str = "raw", size: Opt
         raise ImageBuildError(f"--type={image_type}: expected raw or qcow2")
     if rootfs != "ext4":
         raise ImageBuildError(f"--rootfs={rootfs}: only ext4 is supported")
+    if bootloader not in BOOTLOADERS:
+        raise ImageBuildError(f"--bootloader={bootloader}: expected {' or '.join(BOOTLOADERS)}")
     tools = {t: _which(t) for t in ("mkfs.ext4", "debugfs", "mkfs.vfat", "mcopy", "mmd", "grub-mkimage")}
     if image_type == "qcow2":
         tools["qemu-img"] = _which("qemu-img")
@@ -226,13 +239,21 @@ def build_image(imgref: str, outdir: Path, *, image_type: str = "raw", size: Opt
         boot_tree = staging / "boot"
         os.rename(sr_path / "boot", boot_tree)
         (sr_path / "boot").mkdir()
-        (boot_tree / "grub").mkdir(exist_ok=True)
-        (boot_tree / "grub/grub.cfg").write_text(_grub_config_for(boot_tree, boot_uuid))
-        early = staging / "early.cfg"
-        early.write_text(_grub_early_config(boot_uuid))
-        efi = staging / "BOOTX64.EFI"
-        _run(tools["grub-mkimage"], "-O", "x86_64-efi", "-d", str(_grub_modules_dir(ddir)), "-p", "/grub",
-             "-c", str(early), "-o", str(efi), *GRUB_MODULES)
+        pc_dir = grub_pc_dir(ddir) if bootloader == "grub" else None
+        core = None
+        if bootloader == "grub":
+            (boot_tree / "grub").mkdir(exist_ok=True)
+            (boot_tree / "grub/grub.cfg").write_text(_grub_config_for(boot_tree, boot_uuid))
+            early = staging / "early.cfg"
+            early.write_text(_grub_early_config(boot_uuid))
+            efi = staging / "BOOTX64.EFI"
+            _run(tools["grub-mkimage"], "-O", "x86_64-efi", "-d", str(_grub_modules_dir(ddir)), "-p", "/grub",
+                 "-c", str(early), "-o", str(efi), *GRUB_MODULES)
+            esp_files = [("EFI/BOOT/BOOTX64.EFI", efi)]
+            if pc_dir is not None:
+                core = make_core_img(tools["grub-mkimage"], pc_dir, str(boot_uuid), True)
+        else:
+            esp_files = systemd_boot_files(ddir, staging)
 
         root_used, root_inodes = tree_usage(sr_path)
         boot_used, boot_inodes = tree_usage(boot_tree)
@@ -275,14 +296,15 @@ def build_image(imgref: str, outdir: Path, *, image_type: str = "raw", size: Opt
         with open(esp_img, "wb") as f:
             f.truncate(esp.size)
         _run(tools["mkfs.vfat"], "-F", "32", "-n", "EFI-SYSTEM", "-i", serial, str(esp_img))
-        _run(tools["mmd"], "-i", str(esp_img), "::/EFI", "::/EFI/BOOT")
-        _run(tools["mcopy"], "-i", str(esp_img), str(efi), "::/EFI/BOOT/BOOTX64.EFI")
+        fill_esp(tools["mmd"], tools["mcopy"], str(esp_img), esp_files)
 
         stage(5)
         raw = staging / "disk.raw"
         with open(raw, "wb") as f:
             f.truncate(disk_size)
         write_gpt(raw, table)
+        if core is not None and pc_dir is not None:
+            install_bios_boot(raw, bios, pc_dir, core)
         for part, img in ((esp, esp_img), (boot, boot_img), (root, root_img)):
             copy_into(raw, part, img, _bytes_progress(progress, part.name, img))
             img.unlink()
@@ -298,7 +320,7 @@ def build_image(imgref: str, outdir: Path, *, image_type: str = "raw", size: Opt
         return ImageBuildResult(path=final, format=image_type, disk_size=disk_size, table=table,
                                 root_uuid=root_uuid, boot_uuid=boot_uuid,
                                 esp_serial=f"{serial[:4]}-{serial[4:]}", stateroot=stateroot,
-                                deployment=name, kargs=options)
+                                deployment=name, kargs=options, bootloader=bootloader, bios=core is not None)
     finally:
         _unimmutable(staging / "sysroot")
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,12 +1,16 @@
 """``bootc install to-disk``: partition a disk as bootc does on x86_64 (GPT from
 :mod:`ostreepy.install.gpt`: BIOS boot 1 MiB, ESP 512 MiB, /boot 1 GiB, root
-the rest or ``--root-size``), make the filesystems with the chosen UUIDs,
-mount them under a private folder and run
-:func:`ostreepy.install.tofs.install_to_filesystem` on them.
+the rest or ``--root-size``), make the filesystems with the chosen UUIDs
+(``--filesystem``: ext4, or xfs with xfsprogs, for /boot and root alike as
+bootc does), mount them under a private folder and run
+:func:`ostreepy.install.tofs.install_to_filesystem` on them. The ESP is then
+filled for ``--bootloader`` (:mod:`ostreepy.install.esp`), and with GRUB the
+BIOS boot partition and MBR too when the image ships i386-pc modules
+(:mod:`ostreepy.install.biosboot`).
 
-A regular file is attached with ``losetup --partscan`` (``--via-loopback``);
-without root, where loop devices cannot be made, a regular file is built by
-:func:`ostreepy.install.image.build_image` instead, without mounting.
+A regular file (``--via-loopback``) gets one loop device per partition, by
+offset; without root, where loop devices cannot be made, the answer is
+``ostreepy image build``, which needs no mounts.
 
 Refusals come first: a device that is mounted (itself or a partition), a disk
 that already holds data in its first MiB without ``--wipe``, a size too small.
@@ -24,13 +28,16 @@ from typing import List, Optional, Sequence
 
 from ..progress import ProgressCallback
 from . import gpt
+from .biosboot import grub_pc_dir, install_bios_boot, make_core_img
 from .disk import disk_size, write_gpt
+from .esp import BOOTLOADERS, fill_esp, systemd_boot_files
 from .image import _run, _which
 from .tofs import InstallError, InstallResult, install_to_filesystem, make_grub_efi
 
 __all__ = ["install_to_disk"]
 
 MIB = 1024 * 1024
+MKFS = {"ext4": "mkfs.ext4", "xfs": "mkfs.xfs"}
 
 
 def _mounted_sources() -> List[str]:
@@ -57,10 +64,15 @@ def install_to_disk(device: Path, source_imgref: str, *, via_loopback: bool = Fa
                     progress: Optional[ProgressCallback] = None) -> InstallResult:
     """Install ``source_imgref`` onto ``device`` (a block device, or a regular
     file with ``via_loopback``; ``size`` makes or grows the file)."""
-    if filesystem != "ext4":
-        raise InstallError(f"--filesystem={filesystem}: only ext4 is supported")
-    if bootloader != "grub":
-        raise InstallError(f"--bootloader={bootloader}: only grub is supported")
+    if filesystem not in MKFS:
+        raise InstallError(f"--filesystem={filesystem}: expected ext4 or xfs")
+    if bootloader not in BOOTLOADERS:
+        raise InstallError(f"--bootloader={bootloader}: expected grub or systemd")
+    if bootloader == "systemd" and filesystem != "ext4":
+        raise InstallError(f"--bootloader=systemd reads /boot through an EFI ext4 driver: use --filesystem=ext4, "
+                           f"not {filesystem}")
+    mkfs = _which(MKFS[filesystem])
+    tools = {t: _which(t) for t in ("mkfs.vfat", "mmd", "mcopy", "grub-mkimage")}
     device = Path(device)
     if device.exists() and stat.S_ISREG(os.stat(device).st_mode) or not device.exists():
         if not via_loopback:
@@ -104,9 +116,12 @@ def install_to_disk(device: Path, source_imgref: str, *, via_loopback: bool = Fa
     mnt = Path(tempfile.mkdtemp(prefix="bootc-install-"))
     mounted: List[Path] = []
     try:
-        _run(_which("mkfs.vfat"), "-F", "32", "-n", "EFI-SYSTEM", parts[1])
-        _run(_which("mkfs.ext4"), "-q", "-F", "-U", str(boot_uuid), "-L", "boot", parts[2])
-        _run(_which("mkfs.ext4"), "-q", "-F", "-U", str(root_uuid), "-L", "root", parts[3])
+        _run(tools["mkfs.vfat"], "-F", "32", "-n", "EFI-SYSTEM", parts[1])
+        for node, fs_uuid, label in ((parts[2], boot_uuid, "boot"), (parts[3], root_uuid, "root")):
+            if filesystem == "xfs":
+                _run(mkfs, "-q", "-f", "-m", f"uuid={fs_uuid}", "-L", label, node)
+            else:
+                _run(mkfs, "-q", "-F", "-U", str(fs_uuid), "-L", label, node)
         for node, sub in ((parts[3], ""), (parts[2], "boot")):
             p = mnt / sub
             p.mkdir(exist_ok=True)
@@ -115,15 +130,22 @@ def install_to_disk(device: Path, source_imgref: str, *, via_loopback: bool = Fa
         res = install_to_filesystem(mnt, source_imgref, target_imgref=target_imgref, stateroot=stateroot,
                                     kargs=kargs, root_mount_spec=f"UUID={root_uuid}",
                                     boot_mount_spec=f"UUID={boot_uuid}",
-                                    root_ssh_authorized_keys=root_ssh_authorized_keys, progress=progress)
+                                    root_ssh_authorized_keys=root_ssh_authorized_keys, progress=progress,
+                                    bootloader=bootloader)
+        ddir = mnt / "ostree/deploy" / stateroot / "deploy" / res.deployment
         # the ESP is filled with mtools, not mounted: vfat may be missing from the kernel
-        efi = mnt.parent / f"{mnt.name}.BOOTX64.EFI"
-        try:
-            make_grub_efi(efi, mnt / "ostree/deploy" / stateroot / "deploy" / res.deployment, str(boot_uuid), True)
-            _run(_which("mmd"), "-i", parts[1], "::/EFI", "::/EFI/BOOT")
-            _run(_which("mcopy"), "-i", parts[1], str(efi), "::/EFI/BOOT/BOOTX64.EFI")
-        finally:
-            efi.unlink(missing_ok=True)
+        with tempfile.TemporaryDirectory(prefix="bootc-esp-") as tmp:
+            if bootloader == "systemd":
+                files = systemd_boot_files(ddir, Path(tmp))
+            else:
+                efi = Path(tmp) / "BOOTX64.EFI"
+                make_grub_efi(efi, ddir, str(boot_uuid), True)
+                files = [("EFI/BOOT/BOOTX64.EFI", efi)]
+            fill_esp(tools["mmd"], tools["mcopy"], parts[1], files)
+        pc_dir = grub_pc_dir(ddir) if bootloader == "grub" else None
+        if pc_dir is not None:
+            install_bios_boot(device, bios, pc_dir, make_core_img(tools["grub-mkimage"], pc_dir, str(boot_uuid),
+                                                                  True))
         return res
     finally:
         for p in reversed(mounted):

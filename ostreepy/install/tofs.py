@@ -8,6 +8,9 @@ install configuration's ``[install] kargs`` from ``/usr/lib/bootc/install/
 root filesystem the entry paths get a ``/boot`` prefix). When an ESP is
 mounted at ``boot/efi`` it receives ``EFI/BOOT/BOOTX64.EFI`` from
 ``grub-mkimage``. Root's SSH keys go to the stateroot's ``var/roothome``.
+With ``bootloader="systemd"`` no grub.cfg is written: systemd-boot reads the
+BLS entries themselves, and a grub.cfg would make later deploys keep a GRUB
+menu nobody boots (the ESP is then the caller's: to-disk fills it).
 
 Refusals come before anything is written: a target that is not empty
 without ``--replace``, no way to name the root filesystem.
@@ -104,7 +107,7 @@ def install_to_filesystem(target: Path, source_imgref: str, *, target_imgref: Op
                           stateroot: str = "default", kargs: Sequence[str] = (),
                           root_mount_spec: Optional[str] = None, boot_mount_spec: Optional[str] = None,
                           root_ssh_authorized_keys: Optional[Path] = None, replace: Optional[str] = None,
-                          progress: Optional[ProgressCallback] = None) -> InstallResult:
+                          progress: Optional[ProgressCallback] = None, bootloader: str = "grub") -> InstallResult:
     """Install ``source_imgref`` (an ostree image reference) onto ``target``."""
     from ..bootc.verbs import deploy_image
     from ..container.imgref import OstreeImageReference
@@ -114,6 +117,8 @@ def install_to_filesystem(target: Path, source_imgref: str, *, target_imgref: Op
     target = Path(target)
     if not target.is_dir():
         raise InstallError(f"{target}: not a directory")
+    if bootloader not in ("grub", "systemd"):
+        raise InstallError(f"--bootloader={bootloader}: expected grub or systemd")
     if replace not in (None, "wipe", "alongside"):
         raise InstallError(f"--replace={replace}: expected wipe or alongside")
     if root_mount_spec is None:
@@ -163,6 +168,8 @@ def install_to_filesystem(target: Path, source_imgref: str, *, target_imgref: Op
         (ssh / "authorized_keys").write_bytes(keys)
         os.chmod(ssh / "authorized_keys", 0o600)
     boot_id = (boot_mount_spec or root_mount_spec).removeprefix("UUID=")
+    if bootloader == "systemd":
+        return InstallResult(target=target, stateroot=stateroot, deployment=name, kargs=options)
     cfg = grub_config(target, uuid.UUID(boot_id) if _is_uuid(boot_id) else uuid.UUID(int=0))
     if not boot_separate and boot_mount_spec is None:
         cfg = cfg.replace("\nlinux /", "\nlinux /boot/").replace("\ninitrd /", "\ninitrd /boot/")
