@@ -1,5 +1,6 @@
 """``ostreepy remote``: the ``ostree remote`` verbs (add, delete, list,
-show-url, refs, summary, gpg-import, gpg-list-keys).
+show-url, refs, summary, gpg-import, gpg-list-keys, add-cookie, delete-cookie,
+list-cookies).
 
 Flags and printed text are ostree's (``ot-remote-builtin-*.c``); ``add`` builds
 its options in the order ostree does (branches, contenturl, custom-backend,
@@ -215,6 +216,38 @@ def cmd_gpg_list_keys(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add_cookie(args: argparse.Namespace) -> int:
+    from ..remote.cookies import add_cookie, jar_path
+    if len(args.args) < 5:
+        raise RemoteUsageError("NAME, DOMAIN, PATH, COOKIE_NAME and VALUE must be specified")
+    name, domain, path, cookie_name, value = args.args[:5]
+    repo, _sysroot = _open(args)
+    add_cookie(jar_path(repo.path, name), domain, path, cookie_name, value)
+    return 0
+
+
+def cmd_delete_cookie(args: argparse.Namespace) -> int:
+    from ..remote.cookies import delete_cookie, jar_path
+    if len(args.args) < 4:
+        raise RemoteUsageError("NAME, DOMAIN, PATH and COOKIE_NAME must be specified")
+    name, domain, path, cookie_name = args.args[:4]
+    repo, _sysroot = _open(args)
+    delete_cookie(jar_path(repo.path, name), domain, path, cookie_name)
+    return 0
+
+
+def cmd_list_cookies(args: argparse.Namespace) -> int:
+    from ..remote.cookies import format_listing, jar_path, read_jar
+    if not args.args:
+        raise RemoteUsageError("NAME must be specified")
+    repo, _sysroot = _open(args)
+    # ostree 2022.7 (and 2026.4) open the jar relative to the working directory, not the
+    # repository (ot_list_cookies_at passes AT_FDCWD), so it lists nothing unless run
+    # inside the repository; the jar add-cookie wrote is the one meant, and read here
+    sys.stdout.write(format_listing(read_jar(jar_path(repo.path, args.args[0]))))
+    return 0
+
+
 def _repo_opts(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo", metavar="PATH", default=argparse.SUPPRESS,
                    help="Path to OSTree repository (defaults to /sysroot/ostree/repo)")
@@ -291,6 +324,15 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p.add_argument("--raw", action="store_true", help="Show raw variant data")
     p.add_argument("name", nargs="?", metavar="NAME")
     p.set_defaults(func=cmd_summary)
+
+    for verb, help_text, usage, func in (
+            ("add-cookie", "Add a cookie to remote", "NAME DOMAIN PATH COOKIE_NAME VALUE", cmd_add_cookie),
+            ("delete-cookie", "Remove one cookie from remote", "NAME DOMAIN PATH COOKIE_NAME", cmd_delete_cookie),
+            ("list-cookies", "Show remote cookies", "NAME", cmd_list_cookies)):
+        p = sub.add_parser(verb, help=help_text)
+        _repo_opts(p)
+        p.add_argument("args", nargs="*", metavar=usage)
+        p.set_defaults(func=func)
 
     def no_subcommand(args: argparse.Namespace) -> int:
         remote.print_help(sys.stderr)

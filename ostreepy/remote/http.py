@@ -65,8 +65,12 @@ from ociclient.transport import parse_retry_after
 from .._version import __version__
 from ..errors import FetchError
 from ..errors import FetchNotFoundError as NotFound
+from .cookies import Cookie, cookie_header
 
-USER_AGENT = f"ostreepy/{__version__}"
+#: ostree's OSTREE_FETCHER_USERAGENT_STRING ("libostree/" PACKAGE_VERSION), with the version
+#: ``ostreepy --version`` reports as libostree's: servers and ostree's own tests (test-remote-
+#: headers) match on it, and ``--append-user-agent`` text follows it after a space
+USER_AGENT = f"libostree/{__version__}"
 #: ostree's DEFAULT_N_NETWORK_RETRIES
 DEFAULT_N_NETWORK_RETRIES = 5
 #: ostree's OPT_LOWSPEEDLIMIT_DEFAULT / OPT_LOWSPEEDTIME_DEFAULT
@@ -117,6 +121,8 @@ class HttpFetcher:
     :param extra_headers: sent with every request (pull option ``http-headers``).
     :param append_user_agent: appended to the User-Agent after a space.
     :param n_network_retries: retries after the first try (ostree's option of that name).
+    :param cookies: the remote's cookie jar (``REPO/REMOTE.cookies.txt``); those that apply
+        to the remote's URL go with every request, as curl's ``CURLOPT_COOKIEFILE``.
     :param backoff: the first retry's delay in seconds, doubled each time up to ``max_backoff``.
     :param max_retry_after: a longer ``Retry-After`` is waited for only this long.
     """
@@ -133,6 +139,7 @@ class HttpFetcher:
         extra_headers: Sequence[Tuple[str, str]] = (),
         append_user_agent: Optional[str] = None,
         n_network_retries: int = DEFAULT_N_NETWORK_RETRIES,
+        cookies: Sequence[Cookie] = (),
         backoff: float = 0.5,
         max_backoff: float = 8.0,
         max_retry_after: float = 30.0,
@@ -170,6 +177,12 @@ class HttpFetcher:
             self._headers["Authorization"] = urllib3.util.make_headers(basic_auth=auth)["authorization"]
         for k, v in extra_headers:
             self._headers[k] = v
+        # every request goes to this host under this path, so the cookies that apply are
+        # chosen once, for the remote's own path (one scoped deeper, to a part of the
+        # repository, is not sent: ostree's jars hold host-wide cookies)
+        jar = cookie_header(cookies, str(parts.hostname), path, parts.scheme == "https")
+        if jar is not None:
+            self._headers["Cookie"] = jar
         self.n_network_retries = max(0, n_network_retries)
         self.backoff = backoff
         self.max_backoff = max_backoff

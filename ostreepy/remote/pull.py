@@ -68,6 +68,7 @@ from ..store.timestamps import downgrade_message
 from . import trust
 from .deltas.fetch import DeltaPuller, DeltaTotals
 from .config import Remote, load_remote
+from .cookies import jar_path as cookie_jar_path
 from .fetcher import FetchError, Fetcher, NotFound, fetcher_for_remote
 from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
 
@@ -958,15 +959,19 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     ``--append-user-agent``)."""
     rem = remote if isinstance(remote, Remote) else load_remote(repo, remote)
     own_fetcher = fetcher is None
+    # _ostree_repo_remote_new_fetcher: REPO/REMOTE.cookies.txt when it is a regular file
+    jar: Optional[str] = cookie_jar_path(repo.path, rem.name)
+    if not os.path.isfile(jar):  # type: ignore[arg-type]
+        jar = None
     f = fetcher if fetcher is not None else fetcher_for_remote(
-        rem, extra_headers=http_headers, append_user_agent=append_user_agent)
+        rem, extra_headers=http_headers, append_user_agent=append_user_agent, cookie_jar=jar)
     content_url = rem.option("contenturl") if own_fetcher else None
     cf: Optional[Fetcher] = None
     caches: List[Repo] = []
     try:
         if content_url:
             cf = fetcher_for_remote(rem, url=content_url, extra_headers=http_headers,
-                                    append_user_agent=append_user_agent)
+                                    append_user_agent=append_user_agent, cookie_jar=jar)
         for c in localcache_repos:
             caches.append(c if isinstance(c, Repo) else Repo.open(c))
         return _run(repo, _Source(fetcher=f, content_fetcher=cf), rem, rem.name, refs_or_checksums,
