@@ -255,6 +255,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--append-user-agent", metavar="NAME/VERSION",
                    help="Append NAME/VERSION to the User-Agent")
     p.add_argument("--disable-verify-bindings", action="store_true")
+    p.add_argument("--url", metavar="URL", help="Pull objects from this URL instead of the one from the remote config")
+    p.add_argument("--bareuseronly-files", action="store_true",
+                   help="Reject regular files with mode outside of 0775 (world writable, suid, etc.)")
+    p.add_argument("--http-trusted", action="store_true",
+                   help="Do not verify checksums of local (non-HTTP) content and of mirrored HTTP content")
+    p.add_argument("--timestamp-check-from-rev", metavar="COMMIT",
+                   help="Verify that all fetched commits have timestamps newer than COMMIT")
+    p.add_argument("--network-retries", type=int, metavar="N", help="Specifies how many times each download "
+                   "should be retried upon error (default: 5)")
+    p.add_argument("--update-frequency", type=int, metavar="FREQUENCY",
+                   help="Sets the update callback frequency, in milliseconds (default: 1000)")
+    p.add_argument("--cache-dir", metavar="DIR", help="Use custom cache dir")
     p.add_argument("remote", metavar="REMOTE")
     p.add_argument("refs", nargs="*", metavar="BRANCH")
     p.set_defaults(func="pull:cmd_pull")
@@ -269,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--disable-static-deltas", action="store_true")
     p.add_argument("--require-static-deltas", action="store_true")
     p.add_argument("--disable-verify-bindings", action="store_true")
+    p.add_argument("--bareuseronly-files", action="store_true",
+                   help="Reject regular files with mode outside of 0775 (world writable, suid, etc.)")
+    p.add_argument("--gpg-verify", action="store_true", help="GPG verify commits (must specify --remote)")
+    p.add_argument("--gpg-verify-summary", action="store_true",
+                   help="GPG verify summary (must specify --remote)")
     p.add_argument("src_repo", metavar="SRC_REPO")
     p.add_argument("refs", nargs="*", metavar="REF")
     p.set_defaults(func="pull:cmd_pull_local")

@@ -69,8 +69,10 @@ from . import trust
 from .deltas.fetch import DeltaPuller, DeltaTotals
 from .config import Remote, load_remote
 from .cookies import jar_path as cookie_jar_path
+from .metalink import metalink_summary
 from .fetcher import FetchError, Fetcher, NotFound, fetcher_for_remote
 from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
+from .summary_cache import Conditional, SummaryCache, fetch_summary_pair
 
 __all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_local"]
 
@@ -236,6 +238,11 @@ class _Puller:
         self.verify_bindings = True
         #: the source's collection ID (its summary's, or the local repository's)
         self.collection_id: Optional[str] = None
+        #: --bareuseronly-files: refuse content a bare-user-only repository could not hold
+        self.verify_bareuseronly = False
+        #: --http-trusted mirroring into an archive repository: .filez stored as fetched,
+        #: unchecked (ostree's trusted_http_direct)
+        self.trusted_direct = False
 
     # ------------------------------------------------------------ counters and events
 
@@ -413,6 +420,8 @@ class _Puller:
 
     def _import_file(self, src: Repo, checksum: str, trusted: bool) -> None:
         repo = self.repo
+        if self.verify_bareuseronly:
+            self._check_bareuseronly(checksum, src.load_file_header(checksum))
         if trusted and src.mode is repo.mode and src.parent is None:
             tmp = repo.new_tmp_path()
             try:
@@ -425,11 +434,22 @@ class _Puller:
         header, stream = src.load_file(checksum, want_data=True, verify=not trusted)
         size = src.content_size(checksum) if header.is_regular else 0
         try:
-            repo.write_content(header, stream, size if header.is_regular else None, expected=checksum)
+            # trusted (pull-local without --untrusted): stored under its name unchecked, as
+            # ostree's import with _OSTREE_REPO_IMPORT_FLAGS_TRUSTED
+            repo.write_content(header, stream, size if header.is_regular else None, expected=checksum,
+                               trusted=trusted)
         finally:
             if stream is not None:
                 stream.close()
         self._written(size)
+
+    def _check_bareuseronly(self, checksum: str, header: FileHeader) -> None:
+        """_ostree_validate_bareuseronly_mode: a regular file with bits beyond 0775
+        (setuid, setgid, sticky, world-writable) is refused."""
+        if self.verify_bareuseronly and header.is_regular:
+            bad = (header.mode & 0o7777) & ~0o775
+            if bad:
+                raise PullError(f"Content object {checksum}: invalid mode 0{header.mode:04o} with bits 0{bad:04o}")
 
     def _fetch_file(self, checksum: str) -> int:
         repo = self.repo
@@ -451,13 +471,20 @@ class _Puller:
                 # the common case, a small object all in memory: inflated in one call,
                 # without the streaming layers a large one needs
                 header, size, data = small
+                self._check_bareuseronly(checksum, header)
                 repo.write_content(header, io.BytesIO(data) if header.is_regular else None,
                                    size if header.is_regular else None, expected=checksum)
                 self._written(size if header.is_regular else 0)
                 return n
             f.flush()
+            if tmp is not None and self.trusted_direct:
+                f.close()
+                repo.adopt_object_file(tmp, checksum, ObjectType.FILE)
+                tmp = None
+                return n
             f.seek(0)
             header, size = _read_filez_header(f, checksum)
+            self._check_bareuseronly(checksum, header)
             if header.is_symlink:
                 actual = obj.content_checksum(header)
                 if actual != checksum:
@@ -700,16 +727,43 @@ def _read_filez_header(f: object, checksum: str) -> Tuple[FileHeader, int]:
 # ============================================================================ resolving refs
 
 
+class _Counted:
+    """The source's fetcher, counting what the summary fetches bring (a 304 brings nothing)."""
+
+    def __init__(self, source: _Source) -> None:
+        assert source.fetcher is not None
+        self.f = source.fetcher
+        self.source = source
+
+    def fetch_bytes(self, path: str, max_size: int) -> bytes:
+        return self.source.fetch_bytes(path, max_size)
+
+    def fetch_to(self, path: str, sink: BinaryIO, max_size: int) -> int:
+        n = self.f.fetch_to(path, sink, max_size)
+        self.source._count(n)
+        return n
+
+    def fetch_conditional(self, path: str, max_size: int, etag: Optional[str], since: int) -> Conditional:
+        cond = getattr(self.f, "fetch_conditional", None)
+        if cond is None:
+            return Conditional(self.fetch_bytes(path, max_size), False, None, 0)
+        got: Conditional = cond(path, max_size, etag, since)
+        self.source._count(len(got.data or b""))
+        return got
+
+
 def _fetch_summary(source: _Source, remote: Optional[Remote],
                    repo: Optional[Repo] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
-    try:
-        sig = source.fetch_optional("summary.sig", obj.MAX_METADATA_SIZE)
-        data = source.fetch_optional("summary", MAX_SUMMARY_SIZE)
-    except NotFound:  # pragma: no cover - fetch_optional handles it
-        return None, None
-    except FetchError as e:
-        raise PullError(f"Fetching summary: {e}") from None
-    if remote is not None:
+    """summary and summary.sig (None where the remote has none), verified by the remote's
+    policy, through the repository's summary cache for a configured remote."""
+    cache: Optional[SummaryCache] = None
+    if (remote is not None and repo is not None and not remote.name.startswith("file://")
+            and urlsplit(remote.url).scheme != "file" and SummaryCache.enabled(repo.path)):
+        cache = SummaryCache(repo.path, remote.name)
+
+    def verify(data: Optional[bytes], sig: Optional[bytes]) -> None:
+        if remote is None:
+            return
         if data is None:
             if remote.gpg_verify_summary:
                 raise SignatureError("GPG verification enabled, but no summary found (use gpg-verify-summary=false"
@@ -719,14 +773,20 @@ def _fetch_summary(source: _Source, remote: Optional[Remote],
                                      " configured URL in remote config is correct)")
         else:
             trust.verify_summary(remote, data, sig, repo=repo)
-    return data, sig
+
+    try:
+        return fetch_summary_pair(_Counted(source), cache, MAX_SUMMARY_SIZE, obj.MAX_METADATA_SIZE, verify)
+    except FetchError as e:
+        raise PullError(f"Fetching summary: {e}") from None
 
 
-def _check_remote_mode(source: _Source) -> None:
+def _check_remote_mode(source: _Source) -> Optional[KeyFile]:
+    """The remote's ``config``, refused unless it is an archive repository's; None when
+    the server publishes none."""
     try:
         raw = source.fetch_bytes("config", obj.MAX_METADATA_SIZE)
     except NotFound:
-        return  # some servers publish no config; the objects are checked anyway
+        return None  # some servers publish no config; the objects are checked anyway
     try:
         cfg = KeyFile.parse(raw.decode("utf-8"))
     except (OstreeError, UnicodeDecodeError) as e:
@@ -734,6 +794,7 @@ def _check_remote_mode(source: _Source) -> None:
     mode = cfg.get("core", "mode", "bare") or "bare"
     if mode not in ("archive", "archive-z2"):
         raise PullError(f'Can\'t pull from archives with mode "{mode}"')
+    return cfg
 
 
 def _resolve_refs(source: _Source, summary: Optional[Summary], wanted: Sequence[str],
@@ -766,13 +827,22 @@ def _resolve_refs(source: _Source, summary: Optional[Summary], wanted: Sequence[
             continue
         try:
             text = source.fetch_bytes(f"refs/heads/{ref}", 4096)
-        except NotFound:
-            raise PullError(f"Couldn't find refs/heads/{ref} on the remote (and it has no summary)") from None
-        value = text.decode("ascii", "replace").strip()
+        except NotFound as e:
+            raise PullError(f"{e} (the remote has no summary, so its refs/heads/{ref} was asked for)") from None
+        value = text.decode("utf-8", "replace").rstrip()  # g_strchomp
         if not obj.is_checksum(value):
-            raise PullError(f"Fetching checksum for ref ((empty), {ref}): Invalid checksum '{value[:80]}'")
+            raise PullError(f"Fetching checksum for ref ((empty), {ref}): {_invalid_rev(value)}")
         out[ref] = value
     return out
+
+
+def _invalid_rev(value: str) -> str:
+    """ostree_validate_structureof_checksum_string's message: an HTML page served for a
+    ref is cut to a checksum's length, its newlines made spaces."""
+    if len(value) != 64:
+        return "Invalid rev " + value[:64].replace("\n", " ")
+    bad = next(c for c in value if c not in "0123456789abcdef")
+    return f"Invalid character '{ord(bad)}' in rev '{value}'"
 
 
 # ============================================================================ entry points
@@ -783,7 +853,8 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
          localcache_repos: Sequence[Repo], timestamp_check: bool, dry_run: bool,
          progress: Optional[ProgressCallback], verify_bindings: bool = True,
          timestamp_check_from_rev: Optional[str] = None, disable_static_deltas: bool = False,
-         require_static_deltas: bool = False) -> RepoPullResult:
+         require_static_deltas: bool = False, bareuseronly_files: bool = False,
+         http_trusted: bool = False, summary_override: Optional[bytes] = None) -> RepoPullResult:
     start = time.monotonic()
     if timestamp_check and depth != 0:
         raise PullError("--timestamp-check cannot be used with --depth")
@@ -792,17 +863,38 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
     summary_data: Optional[bytes] = None
     summary_sig: Optional[bytes] = None
     summary: Optional[Summary] = None
+    puller.verify_bareuseronly = bareuseronly_files
+    puller.trusted_direct = (http_trusted and mirror and repo.mode is RepoMode.ARCHIVE
+                             and not bareuseronly_files and source.fetcher is not None)
     if source.fetcher is not None:
-        # in ostree's order: summary.sig, summary, config
-        summary_data, summary_sig = _fetch_summary(source, remote, repo)
-        _check_remote_mode(source)
+        # as ostree: the summary is left alone when every ref asked for names its commit
+        # and no static delta can be looked for except through the summary
+        need_summary = not refs or not all(obj.is_checksum(r) or "@" in r for r in refs)
+        deltas_off = (disable_static_deltas or repo.mode is RepoMode.ARCHIVE or commit_metadata_only
+                      or (remote is not None and urlsplit(remote.url).scheme == "file" and not require_static_deltas))
+        checked = False
+        if not need_summary and not deltas_off:
+            config = _check_remote_mode(source)
+            checked = True
+            need_summary = config is None or not config.get_bool("core", "indexed-deltas", False)
+        if summary_override is not None:
+            # from a metalink, which vouched for it by size and hash (ostree fetches no
+            # summary.sig then)
+            summary_data = summary_override
+        elif need_summary:
+            # in ostree's order: summary.sig, summary, config
+            summary_data, summary_sig = _fetch_summary(source, remote, repo)
+        if not checked:
+            _check_remote_mode(source)
         if summary_data is not None:
             summary = parse_summary(summary_data)
     wanted = list(refs)
     write_summary = False
     if not wanted:
         if source.local is not None:
-            wanted = sorted(source.local.list_refs(include_remotes=False))
+            # remote refs too, as ostree lists them: they fail as refs ("Invalid ref name
+            # origin:main"), so a repository holding them is not copied half
+            wanted = sorted(source.local.list_refs())
         elif mirror:
             if summary is None:
                 raise PullError("Fetching all refs was requested in mirror mode, but remote repository does not"
@@ -939,7 +1031,9 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                 fetcher: Optional[Fetcher] = None, disable_verify_bindings: bool = False,
                 timestamp_check_from_rev: Optional[str] = None,
                 http_headers: Sequence[Tuple[str, str]] = (),
-                append_user_agent: Optional[str] = None) -> RepoPullResult:
+                append_user_agent: Optional[str] = None, url_override: Optional[str] = None,
+                bareuseronly_files: bool = False, http_trusted: bool = False,
+                n_network_retries: Optional[int] = None) -> RepoPullResult:
     """Pull ``refs_or_checksums`` (refs of the remote, commit checksums, or
     ``REF@CHECKSUM`` for that commit under that ref) from
     ``remote`` (a name configured in ``repo``, or a :class:`Remote`) into
@@ -956,25 +1050,47 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     ``dry_run`` (only with it) fetches the superblocks and reports their sizes in
     ``RepoPullResult.deltas``. ``http_headers`` go with every HTTP request and
     ``append_user_agent`` after the User-Agent (``ostree pull --http-header``,
-    ``--append-user-agent``)."""
-    rem = remote if isinstance(remote, Remote) else load_remote(repo, remote)
-    own_fetcher = fetcher is None
+    ``--append-user-agent``). ``url_override`` replaces the remote's URL and contenturl
+    (``--url``; not for a metalink remote, whose metalink still decides). ``bareuseronly_files``
+    refuses content a bare-user-only repository could not hold (setuid, world-writable);
+    ``http_trusted`` stores a mirror's ``.filez`` objects unverified into an archive repository
+    (``--http-trusted``; a pull into any other mode verifies all the same)."""
+    rem = remote if isinstance(remote, Remote) else load_remote(repo, remote, require_url=False)
+    _check_fetchable(rem)
+    metalink = rem.option("metalink")
     # _ostree_repo_remote_new_fetcher: REPO/REMOTE.cookies.txt when it is a regular file
     jar: Optional[str] = cookie_jar_path(repo.path, rem.name)
     if not os.path.isfile(jar):  # type: ignore[arg-type]
         jar = None
+    summary_override: Optional[Tuple[bytes, str]] = None
+    if metalink and fetcher is None:
+        # the metalink names where the summary is; the repository is the folder it is in
+        summary_override = metalink_summary(rem, metalink, max_size=obj.MAX_METADATA_SIZE,
+                                            extra_headers=http_headers, append_user_agent=append_user_agent,
+                                            cookie_jar=jar)
+        rem = attrs.evolve(rem, url=summary_override[1])
+    elif url_override:
+        rem = attrs.evolve(rem, url=url_override, options=tuple(
+            (k, v) for k, v in rem.options if k != "contenturl"))
+    elif not rem.url:
+        raise PullError(f'No "url" option in remote "{rem.name}"')
+    own_fetcher = fetcher is None
     f = fetcher if fetcher is not None else fetcher_for_remote(
-        rem, extra_headers=http_headers, append_user_agent=append_user_agent, cookie_jar=jar)
+        rem, extra_headers=http_headers, append_user_agent=append_user_agent, cookie_jar=jar,
+        n_network_retries=n_network_retries)
     content_url = rem.option("contenturl") if own_fetcher else None
     cf: Optional[Fetcher] = None
     caches: List[Repo] = []
     try:
         if content_url:
             cf = fetcher_for_remote(rem, url=content_url, extra_headers=http_headers,
-                                    append_user_agent=append_user_agent, cookie_jar=jar)
+                                    append_user_agent=append_user_agent, cookie_jar=jar,
+                                    n_network_retries=n_network_retries)
         for c in localcache_repos:
             caches.append(c if isinstance(c, Repo) else Repo.open(c))
         return _run(repo, _Source(fetcher=f, content_fetcher=cf), rem, rem.name, refs_or_checksums,
+                    summary_override=summary_override[0] if summary_override is not None else None,
+                    bareuseronly_files=bareuseronly_files, http_trusted=http_trusted,
                     ref_prefix=None if mirror else rem.name, mirror=mirror, depth=depth,
                     commit_metadata_only=commit_metadata_only, subpaths=subpaths, localcache_repos=caches,
                     timestamp_check=timestamp_check, dry_run=dry_run, progress=progress,
@@ -991,27 +1107,48 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
             cf.close()
 
 
+def _check_fetchable(rem: Remote) -> None:
+    """The remote options that stop a pull before anything is fetched, with ostree's words."""
+    unconfigured = rem.option("unconfigured-state")
+    if unconfigured:
+        raise PullError(f"remote unconfigured-state: {unconfigured}")
+    backend = rem.option("custom-backend")
+    if backend:
+        raise PullError(f"Cannot fetch via libostree - remote '{rem.name}' uses custom backend '{backend}'")
+
+
 def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (), *, untrusted: bool = False,
                remote: Optional[str] = None, depth: int = 0, commit_metadata_only: bool = False,
                progress: Optional[ProgressCallback] = None,
-               disable_verify_bindings: bool = False) -> RepoPullResult:
+               disable_verify_bindings: bool = False, bareuseronly_files: bool = False,
+               gpg_verify: bool = False, gpg_verify_summary: bool = False) -> RepoPullResult:
     """Copy ``refs`` (all of the source's own refs when empty) and their commits
     from the repository at ``src_repo`` into ``repo``, as ``ostree pull-local``:
     refs land in ``refs/heads/REF``, or ``refs/remotes/REMOTE/REF`` with
     ``remote``. Objects are copied trusted (hard-linked when the modes match)
-    unless ``untrusted``, which verifies every one."""
+    unless ``untrusted``, which verifies every one. ``bareuseronly_files`` refuses content a
+    bare-user-only repository could not hold. ``gpg_verify`` checks each commit's signatures
+    against ``remote``'s keyring and trust settings, as ``pull-local --gpg-verify --remote``.
+    (``gpg_verify_summary`` is taken as ostree takes it: a local source's summary is not read.)"""
     if remote is not None:
         from ..store.refs import validate_remote_name
         validate_remote_name(remote)
+    verifier: Optional[Remote] = None
+    if gpg_verify or gpg_verify_summary:
+        if remote is None:
+            raise PullError("Must specify remote name to enable gpg verification")
+        verifier = load_remote(repo, remote, require_url=False)
+        if gpg_verify:
+            verifier = attrs.evolve(verifier, options=(("gpg-verify", "true"),) + verifier.options)
     src = src_repo if isinstance(src_repo, Repo) else Repo.open(src_repo)
     try:
         for ref in refs:
             if parse_refspec(ref)[0] is not None:
                 raise PullError(f"Invalid ref {ref!r} for pull-local: a remote ref")
-        return _run(repo, _Source(local=src, trusted=not untrusted), None, src.path, refs, ref_prefix=remote,
+        return _run(repo, _Source(local=src, trusted=not untrusted), verifier, src.path, refs, ref_prefix=remote,
                     mirror=False, depth=depth, commit_metadata_only=commit_metadata_only, subpaths=(),
                     localcache_repos=(), timestamp_check=False, dry_run=False, progress=progress,
-                    verify_bindings=not disable_verify_bindings)
+                    verify_bindings=not disable_verify_bindings, bareuseronly_files=bareuseronly_files)
     finally:
         if not isinstance(src_repo, Repo):
             src.close()

@@ -872,12 +872,15 @@ class Repo:
     # ------------------------------------------------------------ content objects: writing
 
     def write_content(self, header: FileHeader, stream: Optional[BinaryIO] = None,
-                      size: Optional[int] = None, expected: Optional[str] = None) -> str:
+                      size: Optional[int] = None, expected: Optional[str] = None,
+                      trusted: bool = False) -> str:
         """Store a content object, returning its checksum.
 
         ``stream`` supplies a regular file's data (``size`` bytes, when known).
         The object is hashed as it is written and renamed into place only when
-        the hash matches ``expected`` (when given).
+        the hash matches ``expected`` (when given). ``trusted`` (with ``expected``)
+        stores it as ``expected`` whatever the hash, as ostree's trusted imports
+        (``ostree_repo_write_content_trusted``, pull-local) do: the caller vouches.
         """
         mode = self.mode
         if stat.S_ISLNK(header.mode):
@@ -913,7 +916,9 @@ class Repo:
                 raise CorruptObjectError(f"Corrupted file object: expected {size} bytes, got {written}")
             checksum = hasher.hexdigest()
             if expected is not None and expected != checksum:
-                raise ChecksumMismatchError(expected, checksum, "file object")
+                if not trusted:
+                    raise ChecksumMismatchError(expected, checksum, "file object")
+                checksum = expected
             if self.has_object(checksum, ObjectType.FILE):
                 os.close(fd)
                 fd = -1
