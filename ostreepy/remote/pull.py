@@ -121,6 +121,9 @@ class RepoPullResult:
     local_source: bool = False
     #: what static deltas did (None when none was looked for)
     deltas: Optional[DeltaTotals] = None
+    #: detached-metadata requests made over the fetcher, found or not: ostree's status line
+    #: counts them as metadata fetched
+    detached_metadata_requests: int = 0
 
     @property
     def delta_parts_fetched(self) -> int:
@@ -133,12 +136,14 @@ class RepoPullResult:
             s = f"{self.metadata_local} metadata, {self.content_local} content objects imported"
         elif self.delta_parts_fetched > 0:
             assert self.deltas is not None
-            loose = self.metadata_fetched + self.content_fetched + self.deltas.superblocks
+            loose = self.metadata_fetched + self.detached_metadata_requests + self.content_fetched \
+                + self.deltas.superblocks
             s = f"{self.delta_parts_fetched} delta parts, {loose} loose fetched"
             if self.metadata_local or self.content_local:
                 s += f" ({self.metadata_local} meta, {self.content_local} content local)"
         else:
-            s = f"{self.metadata_fetched} metadata, {self.content_fetched} content objects fetched"
+            s = (f"{self.metadata_fetched + self.detached_metadata_requests} metadata, "
+                 f"{self.content_fetched} content objects fetched")
             if self.metadata_local or self.content_local:
                 s += f" ({self.metadata_local} meta, {self.content_local} content local)"
         if self.bytes_transferred > 0:
@@ -209,6 +214,7 @@ class _Stats:
     content_bytes_written: int = 0
     requested: int = 0
     fetched: int = 0
+    detached_requests: int = 0
 
 
 class _Puller:
@@ -326,8 +332,13 @@ class _Puller:
         if self.source.local is not None and local:
             detached = self.source.local.read_commit_detached_metadata(checksum)
         else:
-            raw, _ = self._metadata_bytes(checksum, ObjectType.COMMIT_META, optional=True)
+            raw, meta_local = self._metadata_bytes(checksum, ObjectType.COMMIT_META, optional=True)
             detached = obj.parse_commitmeta(raw) if raw is not None else None
+            if not meta_local and not self.dry_run:
+                # ostree counts the detached metadata request as a metadata fetch, found or
+                # not (meta_fetch_on_complete), and scripts match its status line
+                with self._lock:
+                    self.stats.detached_requests += 1
         if self.remote is not None:
             trust.verify_commit(self.remote, checksum, data, detached, repo=repo)
         if self.verify_bindings:
@@ -974,7 +985,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         content_fetched=st.content_fetched, metadata_local=st.metadata_local, content_local=st.content_local,
         bytes_transferred=source.bytes, content_bytes_written=st.content_bytes_written,
         seconds=time.monotonic() - start, dry_run=dry_run, local_source=source.fetcher is None,
-        deltas=deltas.totals if deltas is not None else None)
+        deltas=deltas.totals if deltas is not None else None, detached_metadata_requests=st.detached_requests)
     emit(puller.progress, PullDone(result.status))
     return result
 
