@@ -17,7 +17,7 @@ import pytest
 
 from ostreepy.remote.metalink import MetalinkError, MetalinkFile, check_target, parse_metalink
 
-from .conftest import last_error, ours, peer, run, served_repo, small_tree, write_tree  # noqa: F401
+from .conftest import last_error, ours, peer, run, small_tree, write_tree
 
 # a fixed ed25519 key: seed 00..1f (as test_summary.py)
 SEED = bytes(range(32))
