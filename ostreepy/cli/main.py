@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from ..errors import OstreeError
+
+if TYPE_CHECKING:
+    from ..store.repo import Repo
 
 __all__ = ["FEATURES", "build_parser", "main"]
 
@@ -445,10 +448,18 @@ def _parse(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespa
     return ns
 
 
+def _auto_update_summary(repo: "Repo") -> None:
+    # core.auto-update-summary: ostree_repo_regenerate_summary (unsigned) after refs changed
+    from ..remote.publish import regenerate_summary
+    regenerate_summary(repo)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     # trees are walked recursively; a legal path can be thousands of directories deep
     # (Python >= 3.11 keeps such recursion off the C stack)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+    from ..store.repo import on_refs_changed
+    on_refs_changed(_auto_update_summary)
     argv = _command_first(list(sys.argv[1:] if argv is None else argv))
     _register_extras(argv)
     parser = build_parser()
