@@ -397,7 +397,12 @@ class _Puller:
         assert data is not None
         tree: Optional[DirTree] = None
         if objtype is ObjectType.DIR_TREE:
-            tree = DirTree.parse(data)
+            try:
+                tree = DirTree.parse(data)
+            except CorruptObjectError as e:
+                # named as ostree names it (CHECKSUM.dirtree: why), which scripts match
+                why = str(e).removeprefix("Corrupted dirtree object: ")
+                raise CorruptObjectError(f"Corrupted dirtree object {checksum}.dirtree: {why}", checksum) from None
             names = [n for n, _ in tree.files] + [n for n, _, _ in tree.dirs]
             if len(set(names)) != len(names):
                 raise CorruptObjectError(f"Corrupted dirtree object {checksum}: a name appears twice", checksum)

@@ -287,3 +287,19 @@ def test_pull_local_of_a_repo_with_remote_refs_fails_as_ostree(tmp_path):
     a, b = _init_both(tmp_path)
     errs = [last_error(tool(f"--repo={repo}", "pull-local", str(src))[2]) for repo, tool in ((a, ours), (b, peer))]
     assert errs[0] == errs[1] == "error: Invalid ref name origin:main"
+
+
+def test_a_dirtree_naming_a_parent_is_refused_in_ostrees_words(web_server, tmp_path):
+    from .test_pull import _hostile_source
+    evil = web_server.root / "traverse"
+    if evil.exists():
+        shutil.rmtree(evil)
+    _hostile_source(evil, "../afile")
+    tree = next((evil / "objects").glob("*/*.dirtree"))
+    tcsum = tree.parent.name + tree.name[: -len(".dirtree")]
+    a, b = _init_both(tmp_path, "--no-gpg-verify", "origin", f"{web_server.url}/traverse")
+    for repo, tool in ((a, ours), (b, peer)):
+        rc, _, err = tool(f"--repo={repo}", "pull", "origin", "main")
+        assert rc == 1 and f"{tcsum}.dirtree: Invalid / in filename ../afile" in last_error(err), err
+        # not even staged
+        assert not [p for p in (repo / "tmp").rglob(f"*{tcsum[2:]}*")]
