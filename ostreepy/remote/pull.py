@@ -51,7 +51,7 @@ import time
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import attrs
 
@@ -888,8 +888,9 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         need_summary = not refs or not all(obj.is_checksum(r) or "@" in r for r in refs)
         deltas_off = (disable_static_deltas or repo.mode is RepoMode.ARCHIVE or commit_metadata_only
                       or (remote is not None and urlsplit(remote.url).scheme == "file" and not require_static_deltas))
-        checked = False
-        if not need_summary and not deltas_off:
+        # a file:// remote is read as a repository of any mode (ostree's remote_repo_local)
+        checked = source.local is not None
+        if not need_summary and not deltas_off and not checked:
             config = _check_remote_mode(source)
             checked = True
             need_summary = config is None or not config.get_bool("core", "indexed-deltas", False)
@@ -907,7 +908,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
     wanted = list(refs)
     write_summary = False
     if not wanted:
-        if source.local is not None:
+        if source.local is not None and source.fetcher is None:
             # remote refs too, as ostree lists them: they fail as refs ("Invalid ref name
             # origin:main"), so a repository holding them is not copied half
             wanted = sorted(source.local.list_refs())
@@ -989,7 +990,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         remote=label, commits=commits, refs=tuple(updates), metadata_fetched=st.metadata_fetched,
         content_fetched=st.content_fetched, metadata_local=st.metadata_local, content_local=st.content_local,
         bytes_transferred=source.bytes, content_bytes_written=st.content_bytes_written,
-        seconds=time.monotonic() - start, dry_run=dry_run, local_source=source.fetcher is None,
+        seconds=time.monotonic() - start, dry_run=dry_run, local_source=source.local is not None,
         deltas=deltas.totals if deltas is not None else None, detached_metadata_requests=st.detached_requests)
     emit(puller.progress, PullDone(result.status))
     return result
@@ -1049,7 +1050,7 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                 http_headers: Sequence[Tuple[str, str]] = (),
                 append_user_agent: Optional[str] = None, url_override: Optional[str] = None,
                 bareuseronly_files: bool = False, http_trusted: bool = False,
-                n_network_retries: Optional[int] = None) -> RepoPullResult:
+                n_network_retries: Optional[int] = None, untrusted: bool = False) -> RepoPullResult:
     """Pull ``refs_or_checksums`` (refs of the remote, commit checksums, or
     ``REF@CHECKSUM`` for that commit under that ref) from
     ``remote`` (a name configured in ``repo``, or a :class:`Remote`) into
@@ -1070,7 +1071,11 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     (``--url``; not for a metalink remote, whose metalink still decides). ``bareuseronly_files``
     refuses content a bare-user-only repository could not hold (setuid, world-writable);
     ``http_trusted`` stores a mirror's ``.filez`` objects unverified into an archive repository
-    (``--http-trusted``; a pull into any other mode verifies all the same)."""
+    (``--http-trusted``; a pull into any other mode verifies all the same). A ``file://``
+    remote that is not an archive repository is read as the repository it is, as ostree's
+    ``remote_repo_local`` reads any file:// remote (unless ``require_static_deltas`` asks for
+    its deltas); unlike ostree, every object of a file:// remote is verified as it is copied
+    (``untrusted`` is then what always happens, and is accepted for ostree's sake)."""
     rem = remote if isinstance(remote, Remote) else load_remote(repo, remote, require_url=False)
     _check_fetchable(rem)
     metalink = rem.option("metalink")
@@ -1097,14 +1102,23 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     content_url = rem.option("contenturl") if own_fetcher else None
     cf: Optional[Fetcher] = None
     caches: List[Repo] = []
+    local: Optional[Repo] = None
     try:
+        where = urlsplit(rem.url)
+        if own_fetcher and where.scheme == "file" and not require_static_deltas:
+            candidate = Repo.open(unquote(where.path))
+            if candidate.mode is RepoMode.ARCHIVE:
+                candidate.close()  # read over its files, as any archive remote
+            else:
+                local = candidate
         if content_url:
             cf = fetcher_for_remote(rem, url=content_url, extra_headers=http_headers,
                                     append_user_agent=append_user_agent, cookie_jar=jar,
                                     n_network_retries=n_network_retries)
         for c in localcache_repos:
             caches.append(c if isinstance(c, Repo) else Repo.open(c))
-        return _run(repo, _Source(fetcher=f, content_fetcher=cf), rem, rem.name, refs_or_checksums,
+        return _run(repo, _Source(fetcher=f, content_fetcher=cf, local=local, trusted=False), rem,
+                    rem.name, refs_or_checksums,
                     summary_override=summary_override[0] if summary_override is not None else None,
                     bareuseronly_files=bareuseronly_files, http_trusted=http_trusted,
                     ref_prefix=None if mirror else rem.name, mirror=mirror, depth=depth,
@@ -1121,6 +1135,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
             f.close()
         if cf is not None:
             cf.close()
+        if local is not None:
+            local.close()
 
 
 def _check_fetchable(rem: Remote) -> None:

@@ -303,3 +303,30 @@ def test_a_dirtree_naming_a_parent_is_refused_in_ostrees_words(web_server, tmp_p
         assert rc == 1 and f"{tcsum}.dirtree: Invalid / in filename ../afile" in last_error(err), err
         # not even staged
         assert not [p for p in (repo / "tmp").rglob(f"*{tcsum[2:]}*")]
+
+
+def test_a_bare_repository_is_pulled_over_file_urls_but_not_over_http(web_server, tmp_path):
+    bare = web_server.root / "bare"
+    if bare.exists():
+        shutil.rmtree(bare)
+    tree = tmp_path / "tree"
+    write_tree(tree, small_tree(n=3))
+    run("ostree", f"--repo={bare}", "init", "--mode=bare-user")
+    run("ostree", f"--repo={bare}", "commit", "-b", "main", f"--tree=dir={tree}")
+    rev = run("ostree", f"--repo={bare}", "rev-parse", "main").stdout.decode().strip()
+    a, b = _init_both(tmp_path)
+    errs = []
+    for repo, tool in ((a, ours), (b, peer)):
+        assert tool(f"--repo={repo}", "remote", "add", "--no-gpg-verify", "web", f"{web_server.url}/bare")[0] == 0
+        assert tool(f"--repo={repo}", "remote", "add", "--no-gpg-verify", "disk", f"file://{bare}")[0] == 0
+        rc, _, err = tool(f"--repo={repo}", "pull", "web", "main")
+        assert rc == 1
+        errs.append(last_error(err))
+        rc, out, err = tool(f"--repo={repo}", "pull", "disk", "main")
+        assert rc == 0, err
+        assert "content objects imported" in out
+        assert tool(f"--repo={repo}", "rev-parse", "disk:main")[1].strip() == rev
+    # both refuse it over HTTP; ostree only once an object it asks for is not there ("Server
+    # returned HTTP 404"), we as soon as the remote's config says what it is
+    assert errs == ['error: Can\'t pull from archives with mode "bare-user"', "error: Server returned HTTP 404"]
+    run("ostree", f"--repo={a}", "fsck")
