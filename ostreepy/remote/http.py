@@ -92,9 +92,11 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 class _Retry(Exception):
     """One try failed in a way worth another (internal)."""
 
-    def __init__(self, message: str, retry_after: Optional[float] = None) -> None:
+    def __init__(self, message: str, retry_after: Optional[float] = None, partial: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        #: the body was cut: what came is in the sink, and the next try may ask for the rest
+        self.partial = partial
 
 
 def _same_host_redirect(old: str, new: str) -> bool:
@@ -275,14 +277,26 @@ class HttpFetcher:
                  _meta: Optional[Dict[str, object]] = None) -> int:
         url = self.url_of(path)
         tries = self.n_network_retries + 1
+        resume = False
         for attempt in range(tries):
+            headers, meta, offset = _headers, _meta, 0
             if attempt:
-                _sink_restart(sink)
+                # a cut body is resumed where it stopped (Range), as libsoup's fetcher did for
+                # ostree; a server that answers 200 instead sends it all again
+                tell = getattr(sink, "tell", None)
+                offset = tell() if resume and tell is not None and _meta is None else 0
+                if offset:
+                    headers = dict(self._headers, Range=f"bytes={offset}-")
+                    meta = {"range_from": offset}
+                else:
+                    _sink_restart(sink)
             try:
-                return self._try(url, path, sink, max_size, _headers, _meta)
+                n = self._try(url, path, sink, max_size - offset, headers, meta)
+                return n + (0 if meta is None or meta.get("restarted") else offset)
             except _Retry as e:
                 if attempt + 1 >= tries:
                     raise FetchError(f"While fetching {url}: {e} (after {tries} tries)", path) from None
+                resume = e.partial
                 time.sleep(self._delay(attempt, e.retry_after))
         raise AssertionError("unreachable")
 
@@ -320,6 +334,8 @@ class HttpFetcher:
                 resp = self._get(manager, url, path, hops, headers, meta)
                 if resp is None:
                     return 0  # 304 Not Modified
+                if meta is not None and meta.get("restarted"):
+                    _sink_restart(sink)
                 progressed()  # the headers came: the body's first window starts
                 try:
                     return self._body(resp, url, path, sink, max_size, progressed)
@@ -397,7 +413,7 @@ class HttpFetcher:
             while n < length:
                 chunk = read1(min(CHUNK, length - n))
                 if not chunk:
-                    raise _Retry(f"body cut short: {n} of {length} bytes")
+                    raise _Retry(f"Transferred a partial file: {n} of {length} bytes", partial=True)
                 n += len(chunk)
                 try:
                     sink.write(chunk)
@@ -436,6 +452,16 @@ class HttpFetcher:
                                      "(only redirects within the same host are followed)", path)
                 url = new
                 continue
+            if meta is not None and "range_from" in meta and code == 206:
+                want = f"bytes {meta['range_from']}-"
+                if not (resp.headers.get("Content-Range") or "").startswith(want):
+                    _drain(resp)
+                    raise _Retry(f"Content-Range {resp.headers.get('Content-Range')!r} does not continue "
+                                 f"at byte {meta['range_from']}")
+                return resp
+            if meta is not None and "range_from" in meta and 200 <= code < 300:
+                meta["restarted"] = True  # the whole file again: the caller restarts its sink
+                return resp
             if meta is not None and code == 304:
                 _drain(resp)
                 meta["not_modified"] = True
@@ -484,7 +510,7 @@ class HttpFetcher:
                 in_window = 0
                 progressed()
         if expected is not None and n != expected:
-            raise _Retry(f"body cut short: {n} of {expected} bytes")
+            raise _Retry(f"Transferred a partial file: {n} of {expected} bytes", partial=True)
         resp.release_conn()
         return n
 

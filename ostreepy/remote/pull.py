@@ -681,6 +681,9 @@ class _Spool:
     def seek(self, pos: int, whence: int = 0) -> int:
         return self._f().seek(pos, whence)
 
+    def tell(self) -> int:
+        return self._f().tell()
+
     def truncate(self, size: Optional[int] = None) -> int:
         return self._f().truncate(size)
 
