@@ -70,6 +70,13 @@ def _conditional(fetcher: _Source, path: str, max_size: int, etag: Optional[str]
         return Conditional(None, False, None, 0)
 
 
+def _plain(fetcher: _Source, path: str, max_size: int) -> Optional[bytes]:
+    try:
+        return fetcher.fetch_bytes(path, max_size)
+    except FetchNotFoundError:
+        return None
+
+
 class SummaryCache:
     """``REPO/tmp/cache/summaries``: one remote's cached files."""
 
@@ -144,8 +151,8 @@ def fetch_summary_pair(fetcher: _Source, cache: Optional[SummaryCache], max_summ
     """(summary, summary.sig) of a remote, either None where the remote has none, verified
     by ``verify(summary, sig)`` (which raises to refuse), through ``cache`` when given."""
     if cache is None:
-        sig = _conditional(fetcher, "summary.sig", max_sig, None, 0).data
-        data = _conditional(fetcher, "summary", max_summary, None, 0).data
+        sig = _plain(fetcher, "summary.sig", max_sig)
+        data = _plain(fetcher, "summary", max_summary)
         verify(data, sig)
         return data, sig
     etag, since = cache.properties(".sig")
