@@ -898,9 +898,11 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
             checked = True
             need_summary = config is None or not config.get_bool("core", "indexed-deltas", False)
         if summary_override is not None:
-            # from a metalink, which vouched for it by size and hash (ostree fetches no
-            # summary.sig then)
+            # from a metalink, which vouched for it by size and hash; ostree fetches no
+            # summary.sig then, so a policy asking for one refuses it
             summary_data = summary_override
+            if remote is not None:
+                trust.verify_summary(remote, summary_data, None, repo=repo)
         elif need_summary:
             # in ostree's order: summary.sig, summary, config
             summary_data, summary_sig = _fetch_summary(source, remote, repo)

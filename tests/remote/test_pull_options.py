@@ -330,3 +330,17 @@ def test_a_bare_repository_is_pulled_over_file_urls_but_not_over_http(web_server
     # returned HTTP 404"), we as soon as the remote's config says what it is
     assert errs == ['error: Can\'t pull from archives with mode "bare-user"', "error: Server returned HTTP 404"]
     run("ostree", f"--repo={a}", "fsck")
+
+
+def test_a_metalink_summary_is_refused_where_the_policy_wants_its_signature(web_server, served_repo, tmp_path):
+    r = served_repo("mlsig")
+    summary = (r.path / "summary").read_bytes()
+    (web_server.root / "metalink-sig.xml").write_bytes(
+        _metalink(summary, [f"{web_server.url}{r.urlpath}/summary"]))
+    repo = tmp_path / "repo"
+    assert ours(f"--repo={repo}", "init", "--mode=archive")[0] == 0
+    assert ours(f"--repo={repo}", "remote", "add", "--no-gpg-verify", "--set=gpg-verify-summary=true", "origin",
+                f"metalink={web_server.url}/metalink-sig.xml")[0] == 0
+    rc, _, err = ours(f"--repo={repo}", "pull", "origin:main")
+    assert rc == 1 and "no summary.sig found" in err, err
+    assert ours(f"--repo={repo}", "refs")[1] == ""
