@@ -89,7 +89,8 @@ def cmd_pull(args: argparse.Namespace) -> int:
                              url_override=args.url, bareuseronly_files=args.bareuseronly_files,
                              http_trusted=args.http_trusted,
                              timestamp_check_from_rev=args.timestamp_check_from_rev,
-                             n_network_retries=args.network_retries, untrusted=args.untrusted)
+                             n_network_retries=args.network_retries, untrusted=args.untrusted,
+                             cache_dir=args.cache_dir)
     finally:
         _finish_line(progress)
         repo.close()

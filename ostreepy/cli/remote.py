@@ -169,7 +169,7 @@ def cmd_refs(args: argparse.Namespace) -> int:
     if not args.name:
         raise RemoteUsageError("NAME must be specified")
     repo, sysroot = _open(args)
-    for ref, csum in remote_refs(repo, args.name, sysroot).items():
+    for ref, csum in remote_refs(repo, args.name, sysroot, args.cache_dir).items():
         _out(f"{args.name}:{ref}\t{csum}" if args.revision else f"{args.name}:{ref}")
     return 0
 
@@ -180,7 +180,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if not args.name:
         raise RemoteUsageError("NAME must be specified")
     repo, sysroot = _open(args)
-    fetched = fetch_summary(repo, args.name, sysroot)
+    fetched = fetch_summary(repo, args.name, sysroot, args.cache_dir)
     if fetched.data is None:
         raise RemoteUsageError("Remote server has no summary file")
     if args.list_metadata_keys:

@@ -57,8 +57,10 @@ def _jar(repo: Repo, remote: Remote) -> Optional[str]:
     return path if os.path.isfile(path) else None
 
 
-def fetch_summary(repo: Repo, name: str, sysroot: Optional[str] = None) -> RemoteSummary:
-    """Fetch and verify the summary of remote ``name``."""
+def fetch_summary(repo: Repo, name: str, sysroot: Optional[str] = None,
+                  cache_dir: Optional[str] = None) -> RemoteSummary:
+    """Fetch and verify the summary of remote ``name`` (through the summary cache, kept in
+    ``cache_dir/summaries`` when given)."""
     from .trust import verify_summary
     remote = load_remote(repo, name, sysroot, require_url=False)
     jar = _jar(repo, remote)
@@ -72,8 +74,8 @@ def fetch_summary(repo: Repo, name: str, sysroot: Optional[str] = None) -> Remot
         raise RemoteError(f'No "url" option in remote "{name}"')
     fetcher: Fetcher = fetcher_for_remote(remote, cookie_jar=jar)
     cache = None
-    if urlsplit(remote.url).scheme != "file" and SummaryCache.enabled(repo.path):
-        cache = SummaryCache(repo.path, remote.name)
+    if urlsplit(remote.url).scheme != "file" and SummaryCache.enabled(repo.path, cache_dir):
+        cache = SummaryCache(repo.path, remote.name, cache_dir)
 
     def verify(data: Optional[bytes], sig: Optional[bytes]) -> None:
         if data is not None:
@@ -88,9 +90,10 @@ def fetch_summary(repo: Repo, name: str, sysroot: Optional[str] = None) -> Remot
     return RemoteSummary(remote=remote, data=data, signature=sig)
 
 
-def remote_refs(repo: Repo, name: str, sysroot: Optional[str] = None) -> Dict[str, str]:
+def remote_refs(repo: Repo, name: str, sysroot: Optional[str] = None,
+                cache_dir: Optional[str] = None) -> Dict[str, str]:
     """ref -> checksum of the remote's summary (its main list), sorted by name."""
-    fetched = fetch_summary(repo, name, sysroot)
+    fetched = fetch_summary(repo, name, sysroot, cache_dir)
     if fetched.data is None:
         raise NoSummaryError("Remote refs not available; server has no summary file")
     refs = fetched.parsed().refs

@@ -771,14 +771,14 @@ class _Counted:
         return got
 
 
-def _fetch_summary(source: _Source, remote: Optional[Remote],
-                   repo: Optional[Repo] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
+def _fetch_summary(source: _Source, remote: Optional[Remote], repo: Optional[Repo] = None,
+                   cache_dir: Optional[str] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
     """summary and summary.sig (None where the remote has none), verified by the remote's
-    policy, through the repository's summary cache for a configured remote."""
+    policy, through the repository's summary cache (or ``cache_dir``'s) for a configured remote."""
     cache: Optional[SummaryCache] = None
     if (remote is not None and repo is not None and not remote.name.startswith("file://")
-            and urlsplit(remote.url).scheme != "file" and SummaryCache.enabled(repo.path)):
-        cache = SummaryCache(repo.path, remote.name)
+            and urlsplit(remote.url).scheme != "file" and SummaryCache.enabled(repo.path, cache_dir)):
+        cache = SummaryCache(repo.path, remote.name, cache_dir)
 
     def verify(data: Optional[bytes], sig: Optional[bytes]) -> None:
         if remote is None:
@@ -873,7 +873,8 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
          progress: Optional[ProgressCallback], verify_bindings: bool = True,
          timestamp_check_from_rev: Optional[str] = None, disable_static_deltas: bool = False,
          require_static_deltas: bool = False, bareuseronly_files: bool = False,
-         http_trusted: bool = False, summary_override: Optional[bytes] = None) -> RepoPullResult:
+         http_trusted: bool = False, summary_override: Optional[bytes] = None,
+         cache_dir: Optional[str] = None) -> RepoPullResult:
     start = time.monotonic()
     if timestamp_check and depth != 0:
         raise PullError("--timestamp-check cannot be used with --depth")
@@ -905,7 +906,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
                 trust.verify_summary(remote, summary_data, None, repo=repo)
         elif need_summary:
             # in ostree's order: summary.sig, summary, config
-            summary_data, summary_sig = _fetch_summary(source, remote, repo)
+            summary_data, summary_sig = _fetch_summary(source, remote, repo, cache_dir)
         if not checked:
             _check_remote_mode(source)
         if summary_data is not None:
@@ -1055,7 +1056,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                 http_headers: Sequence[Tuple[str, str]] = (),
                 append_user_agent: Optional[str] = None, url_override: Optional[str] = None,
                 bareuseronly_files: bool = False, http_trusted: bool = False,
-                n_network_retries: Optional[int] = None, untrusted: bool = False) -> RepoPullResult:
+                n_network_retries: Optional[int] = None, untrusted: bool = False,
+                cache_dir: Optional[str] = None) -> RepoPullResult:
     """Pull ``refs_or_checksums`` (refs of the remote, commit checksums, or
     ``REF@CHECKSUM`` for that commit under that ref) from
     ``remote`` (a name configured in ``repo``, or a :class:`Remote`) into
@@ -1080,7 +1082,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     remote that is not an archive repository is read as the repository it is, as ostree's
     ``remote_repo_local`` reads any file:// remote (unless ``require_static_deltas`` asks for
     its deltas); unlike ostree, every object of a file:// remote is verified as it is copied
-    (``untrusted`` is then what always happens, and is accepted for ostree's sake)."""
+    (``untrusted`` is then what always happens, and is accepted for ostree's sake).
+    ``cache_dir`` keeps the summary cache in ``CACHE_DIR/summaries`` (``--cache-dir``)."""
     rem = remote if isinstance(remote, Remote) else load_remote(repo, remote, require_url=False)
     _check_fetchable(rem)
     metalink = rem.option("metalink")
@@ -1125,7 +1128,7 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
         return _run(repo, _Source(fetcher=f, content_fetcher=cf, local=local, trusted=False), rem,
                     rem.name, refs_or_checksums,
                     summary_override=summary_override[0] if summary_override is not None else None,
-                    bareuseronly_files=bareuseronly_files, http_trusted=http_trusted,
+                    bareuseronly_files=bareuseronly_files, http_trusted=http_trusted, cache_dir=cache_dir,
                     ref_prefix=None if mirror else rem.name, mirror=mirror, depth=depth,
                     commit_metadata_only=commit_metadata_only, subpaths=subpaths, localcache_repos=caches,
                     timestamp_check=timestamp_check, dry_run=dry_run, progress=progress,

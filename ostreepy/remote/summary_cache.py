@@ -78,14 +78,19 @@ def _plain(fetcher: _Source, path: str, max_size: int) -> Optional[bytes]:
 
 
 class SummaryCache:
-    """``REPO/tmp/cache/summaries``: one remote's cached files."""
+    """``REPO/tmp/cache/summaries`` (or ``CACHE_DIR/summaries``, ``--cache-dir``): one
+    remote's cached files."""
 
-    def __init__(self, repo_path: str, remote: str) -> None:
-        self.dir = os.path.join(repo_path, CACHE_SUBDIR)
+    def __init__(self, repo_path: str, remote: str, cache_dir: Optional[str] = None) -> None:
+        self.dir = (os.path.join(cache_dir, "summaries") if cache_dir is not None
+                    else os.path.join(repo_path, CACHE_SUBDIR))
         self.remote = remote
 
     @staticmethod
-    def enabled(repo_path: str) -> bool:
+    def enabled(repo_path: str, cache_dir: Optional[str] = None) -> bool:
+        # ostree_repo_set_cache_dir overrides OSTREE_SKIP_CACHE
+        if cache_dir is not None:
+            return True
         return os.environ.get("OSTREE_SKIP_CACHE") is None and os.access(repo_path, os.W_OK)
 
     def _path(self, ext: str) -> str:

@@ -344,3 +344,18 @@ def test_a_metalink_summary_is_refused_where_the_policy_wants_its_signature(web_
     rc, _, err = ours(f"--repo={repo}", "pull", "origin:main")
     assert rc == 1 and "no summary.sig found" in err, err
     assert ours(f"--repo={repo}", "refs")[1] == ""
+
+
+def test_cache_dir_holds_the_summary_cache(served_repo, web_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("OSTREE_SKIP_CACHE", "1")  # --cache-dir overrides it, as ostree_repo_set_cache_dir
+    r, _pub = _signed_served(served_repo, "cachedir")
+    a, _b = _init_both(tmp_path, "--no-gpg-verify", "origin", f"{web_server.url}{r.urlpath}")
+    cachedir = tmp_path / "cachedir"
+    cachedir.mkdir()
+    assert ours(f"--repo={a}", "pull", f"--cache-dir={cachedir}", "origin", "main")[0] == 0
+    assert not (a / "tmp/cache/summaries/origin").exists()
+    assert (cachedir / "summaries/origin.sig").read_bytes() == (r.path / "summary.sig").read_bytes()
+    (cachedir / "summaries/origin").unlink()
+    rc, out, _ = ours(f"--repo={a}", "remote", "refs", f"--cache-dir={cachedir}", "origin")
+    assert rc == 0 and out.split() == ["origin:main"]
+    assert (cachedir / "summaries/origin").read_bytes() == (r.path / "summary").read_bytes()
