@@ -207,11 +207,10 @@ def cmd_gpg_import(args: argparse.Namespace) -> int:
 
 
 def cmd_gpg_list_keys(args: argparse.Namespace) -> int:
-    if not args.name:
-        raise RemoteUsageError("NAME must be specified")
     repo, _sysroot = _open(args)
-    # ostree's verb takes NAME only and ignores further words (it lists every key)
-    for key in _keyring().list_keys(repo, args.name):
+    # ostree's verb takes NAME only and ignores further words (it lists every key); without
+    # NAME it lists the global keyrings' keys
+    for key in _keyring().list_keys(repo, args.name or None):
         sys.stdout.write(key.describe())
     return 0
 

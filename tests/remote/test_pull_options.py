@@ -359,3 +359,32 @@ def test_cache_dir_holds_the_summary_cache(served_repo, web_server, tmp_path, mo
     rc, out, _ = ours(f"--repo={a}", "remote", "refs", f"--cache-dir={cachedir}", "origin")
     assert rc == 0 and out.split() == ["origin:main"]
     assert (cachedir / "summaries/origin").read_bytes() == (r.path / "summary").read_bytes()
+
+
+def test_gpg_list_keys_without_a_remote_lists_the_global_keyrings_as_ostree(tmp_path, monkeypatch):
+    from core.gpgkeys import shared_home
+    home = shared_home()
+    trusted = tmp_path / "trusted.gpg.d"
+    trusted.mkdir()
+    (trusted / "one.gpg").write_bytes(home.export("rsa"))
+    a, b = _init_both(tmp_path)
+    outs = []
+    for repo, tool in ((a, ours), (b, peer)):
+        for home_dir in (tmp_path / "empty", trusted):
+            monkeypatch.setenv("OSTREE_GPG_HOME", str(home_dir))
+            if tool is peer:
+                rc, out, err = run_env(repo, home_dir)
+            else:
+                rc, out, err = tool(f"--repo={repo}", "remote", "gpg-list-keys")
+            assert rc == 0, err
+            outs.append(out)
+    assert outs[0] == outs[2] == ""
+    assert outs[1] == outs[3] and outs[1].startswith("Key: ")
+
+
+def run_env(repo: Path, home_dir: Path):
+    import subprocess
+    from .conftest import TOOL_ENV
+    p = subprocess.run(["ostree", f"--repo={repo}", "remote", "gpg-list-keys"], capture_output=True, text=True,
+                       env=dict(TOOL_ENV, OSTREE_GPG_HOME=str(home_dir)))
+    return p.returncode, p.stdout, p.stderr
