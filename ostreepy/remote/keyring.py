@@ -248,10 +248,12 @@ def any_remote_keyring(repo: Repo, keyring_dir: Optional[str] = None) -> Keyring
 
 def _key_info(cert: Certificate, now: float) -> KeyInfo:
     p = cert.primary
+    # a revoked primary key revokes its user IDs and subkeys too, as gpg (and so gpgme,
+    # whose flags ostree prints) lists them
     return KeyInfo(
         fingerprint=p.fingerprint, created=p.created, expires=p.expires, revoked=p.revoked, invalid=not p.valid,
-        user_ids=tuple(UserIDInfo(u.text, u.revoked, not u.valid) for u in cert.user_ids),
-        subkeys=tuple(SubkeyInfo(s.fingerprint, s.created, s.expires, s.revoked, not s.valid)
+        user_ids=tuple(UserIDInfo(u.text, u.revoked or p.revoked, not u.valid) for u in cert.user_ids),
+        subkeys=tuple(SubkeyInfo(s.fingerprint, s.created, s.expires, s.revoked or p.revoked, not s.valid)
                       for s in cert.subkeys))
 
 

@@ -388,3 +388,29 @@ def run_env(repo: Path, home_dir: Path):
     p = subprocess.run(["ostree", f"--repo={repo}", "remote", "gpg-list-keys"], capture_output=True, text=True,
                        env=dict(TOOL_ENV, OSTREE_GPG_HOME=str(home_dir)))
     return p.returncode, p.stdout, p.stderr
+
+
+def test_a_revoked_keys_uids_and_subkeys_are_listed_revoked_as_ostree(tmp_path):
+    import subprocess
+    from core.gpgkeys import shared_home
+    home = shared_home()
+    gh = tmp_path / "gnupg"
+    shutil.copytree(home.path, gh, ignore=shutil.ignore_patterns("S.*", "*.lock"))
+    os.chmod(gh, 0o700)
+    rev = (gh / "openpgp-revocs.d" / f"{home.fpr['sub']}.rev").read_bytes().replace(b":-----BEGIN", b"-----BEGIN")
+    subprocess.run(["gpg", "--batch", "--homedir", str(gh), "--import"], input=rev, check=True, capture_output=True)
+    key = subprocess.run(["gpg", "--batch", "--homedir", str(gh), "--export", home.fpr["sub"]], check=True,
+                         capture_output=True).stdout
+    subprocess.run(["gpgconf", "--homedir", str(gh), "--kill", "all"], capture_output=True)
+    (tmp_path / "key.gpg").write_bytes(key)
+    a, b = _init_both(tmp_path, "--no-gpg-verify", "origin", "http://127.0.0.1:1/r")
+    outs = []
+    for repo, tool in ((a, ours), (b, peer)):
+        assert tool(f"--repo={repo}", "remote", "gpg-import", "-k", str(tmp_path / "key.gpg"), "origin")[0] == 0
+        rc, out, err = tool(f"--repo={repo}", "remote", "gpg-list-keys", "origin")
+        assert rc == 0, err
+        outs.append(out)
+    assert outs[0] == outs[1]
+    assert re.search(r"^Key: [0-9A-F]+ \(revoked\)$", outs[0], re.M)
+    assert re.search(r"^  UID: .* \(revoked\)$", outs[0], re.M) and re.search(r"^  Subkey: [0-9A-F]+ \(revoked\)$",
+                                                                             outs[0], re.M)
