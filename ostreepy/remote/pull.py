@@ -66,7 +66,7 @@ from ..store.refs import parse_refspec, validate_ref
 from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
 from ..store.timestamps import downgrade_message
 from . import trust
-from .deltas.fetch import DeltaPuller, DeltaTotals
+from .deltas.fetch import INDEXED_DELTAS, DeltaPuller, DeltaTotals
 from .config import Remote, load_remote
 from .cookies import jar_path as cookie_jar_path
 from .metalink import metalink_summary
@@ -883,6 +883,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
     summary_data: Optional[bytes] = None
     summary_sig: Optional[bytes] = None
     summary: Optional[Summary] = None
+    indexed_deltas = False
     puller.verify_bareuseronly = bareuseronly_files
     puller.trusted_direct = (http_trusted and mirror and repo.mode is RepoMode.ARCHIVE
                              and not bareuseronly_files and source.fetcher is not None)
@@ -898,6 +899,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
             config = _check_remote_mode(source)
             checked = True
             need_summary = config is None or not config.get_bool("core", "indexed-deltas", False)
+            indexed_deltas = not need_summary
         if summary_override is not None:
             # from a metalink, which vouched for it by size and hash; ostree fetches no
             # summary.sig then, so a policy asking for one refuses it
@@ -958,7 +960,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         for ref, csum in commits.items():
             puller.ts_floor.setdefault(csum, (floor, floor_ts))
     deltas = _delta_puller(repo, source, remote, summary, puller, disable=disable_static_deltas,
-                           require=require_static_deltas)
+                           require=require_static_deltas, indexed=indexed_deltas)
     emit(puller.progress, PullStarted(label, tuple(commits.items())))
 
     with repo.locked():
@@ -1003,7 +1005,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
 
 
 def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary: Optional[Summary],
-                  puller: _Puller, *, disable: bool, require: bool) -> Optional[DeltaPuller]:
+                  puller: _Puller, *, disable: bool, require: bool, indexed: bool = False) -> Optional[DeltaPuller]:
     """The static-delta side of a pull, or None when deltas are off: as libostree,
     for pull-local, a ``file://`` remote (objects are copied as they are), an
     archive repository and a commit-metadata-only pull, unless required."""
@@ -1031,7 +1033,11 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary
 
     assert source.content_fetcher is not None
     return DeltaPuller(repo, source.content_fetcher, require=require, dry_run=puller.dry_run,
-                       summary_metadata=summary.metadata if summary is not None else None, verify_commit=verify,
+                       summary_metadata=(summary.metadata if summary is not None
+                                         # the summary was left alone: the remote's config said
+                                         # its deltas are indexed (delta-indexes/)
+                                         else {INDEXED_DELTAS: Variant("b", True)} if indexed else None),
+                       verify_commit=verify,
                        verify_superblock=verify_superblock, progress=puller.progress, count_bytes=source._count)
 
 

@@ -414,3 +414,25 @@ def test_a_revoked_keys_uids_and_subkeys_are_listed_revoked_as_ostree(tmp_path):
     assert re.search(r"^Key: [0-9A-F]+ \(revoked\)$", outs[0], re.M)
     assert re.search(r"^  UID: .* \(revoked\)$", outs[0], re.M) and re.search(r"^  Subkey: [0-9A-F]+ \(revoked\)$",
                                                                              outs[0], re.M)
+
+
+def test_a_pull_by_checksum_finds_indexed_deltas_without_the_summary(served_repo, fault_proxy, tmp_path):
+    r = served_repo("idx", small_tree(1))
+    tree = tmp_path / "tree2"
+    write_tree(tree, small_tree(2))
+    run("ostree", f"--repo={r.path}", "commit", "-b", "main", f"--tree=dir={tree}")
+    new = run("ostree", f"--repo={r.path}", "rev-parse", "main").stdout.decode().strip()
+    run("ostree", f"--repo={r.path}", "static-delta", "generate", "main")
+    run("ostree", f"--repo={r.path}", "summary", "-u")
+    assert "indexed-deltas=true" in (r.path / "config").read_text()
+    repo = tmp_path / "repo"
+    assert ours(f"--repo={repo}", "init", "--mode=bare-user")[0] == 0
+    assert ours(f"--repo={repo}", "remote", "add", "--no-gpg-verify", "origin", f"{fault_proxy.url}{r.urlpath}")[0] == 0
+    assert ours(f"--repo={repo}", "pull", "origin", f"main@{r.commit}")[0] == 0
+    fault_proxy.clear()
+    rc, out, err = ours(f"--repo={repo}", "pull", "--require-static-deltas", "origin", new)
+    assert rc == 0 and out.startswith("1 delta parts"), err
+    asked = [p for p, _ in fault_proxy.requests]
+    # as ostree: every ref asked for names its commit and the config says deltas are indexed
+    assert f"{r.urlpath}/summary" not in asked and any("/delta-indexes/" in p for p in asked)
+    run("ostree", f"--repo={repo}", "fsck")
