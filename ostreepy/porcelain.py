@@ -42,7 +42,7 @@ import attrs
 from .errors import ArgumentError, FileSystemError, OstreeError, PathNotFoundError, RegistryError, RepoError
 from .progress import ProgressCallback
 from .store.gvariant import Variant
-from .store.repo import Repo
+from .store.repo import Repo, on_refs_changed
 
 if TYPE_CHECKING:
     from .sysroot.sysroot import Sysroot
@@ -61,6 +61,15 @@ if TYPE_CHECKING:
     from .store.fsck import FsckResult
     from .store.prune import PruneResult
     from .store.commit import FilterFn
+
+
+def _auto_update_summary(repo: Repo) -> None:
+    # core.auto-update-summary, as ostree's library does it for every caller
+    from .remote.publish import regenerate_summary
+    regenerate_summary(repo)
+
+
+on_refs_changed(_auto_update_summary)
 
 __all__ = [
     "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from ..errors import OstreeError
+
+if TYPE_CHECKING:
+    from ..store.repo import Repo
 
 __all__ = ["FEATURES", "build_parser", "main"]
 
@@ -255,6 +258,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--append-user-agent", metavar="NAME/VERSION",
                    help="Append NAME/VERSION to the User-Agent")
     p.add_argument("--disable-verify-bindings", action="store_true")
+    p.add_argument("--url", metavar="URL", help="Pull objects from this URL instead of the one from the remote config")
+    p.add_argument("--bareuseronly-files", action="store_true",
+                   help="Reject regular files with mode outside of 0775 (world writable, suid, etc.)")
+    p.add_argument("--http-trusted", action="store_true",
+                   help="Do not verify checksums of local (non-HTTP) content and of mirrored HTTP content")
+    p.add_argument("--timestamp-check-from-rev", metavar="COMMIT",
+                   help="Verify that all fetched commits have timestamps newer than COMMIT")
+    p.add_argument("--network-retries", type=int, metavar="N", help="Specifies how many times each download "
+                   "should be retried upon error (default: 5)")
+    p.add_argument("--update-frequency", type=int, metavar="FREQUENCY",
+                   help="Sets the update callback frequency, in milliseconds (default: 1000)")
+    p.add_argument("--cache-dir", metavar="DIR", help="Use custom cache dir")
     p.add_argument("remote", metavar="REMOTE")
     p.add_argument("refs", nargs="*", metavar="BRANCH")
     p.set_defaults(func="pull:cmd_pull")
@@ -269,6 +284,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--disable-static-deltas", action="store_true")
     p.add_argument("--require-static-deltas", action="store_true")
     p.add_argument("--disable-verify-bindings", action="store_true")
+    p.add_argument("--bareuseronly-files", action="store_true",
+                   help="Reject regular files with mode outside of 0775 (world writable, suid, etc.)")
+    p.add_argument("--gpg-verify", action="store_true", help="GPG verify commits (must specify --remote)")
+    p.add_argument("--gpg-verify-summary", action="store_true",
+                   help="GPG verify summary (must specify --remote)")
     p.add_argument("src_repo", metavar="SRC_REPO")
     p.add_argument("refs", nargs="*", metavar="REF")
     p.set_defaults(func="pull:cmd_pull_local")
@@ -428,10 +448,18 @@ def _parse(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespa
     return ns
 
 
+def _auto_update_summary(repo: "Repo") -> None:
+    # core.auto-update-summary: ostree_repo_regenerate_summary (unsigned) after refs changed
+    from ..remote.publish import regenerate_summary
+    regenerate_summary(repo)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     # trees are walked recursively; a legal path can be thousands of directories deep
     # (Python >= 3.11 keeps such recursion off the C stack)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+    from ..store.repo import on_refs_changed
+    on_refs_changed(_auto_update_summary)
     argv = _command_first(list(sys.argv[1:] if argv is None else argv))
     _register_extras(argv)
     parser = build_parser()

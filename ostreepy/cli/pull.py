@@ -85,7 +85,12 @@ def cmd_pull(args: argparse.Namespace) -> int:
                              dry_run=args.dry_run, disable_static_deltas=args.disable_static_deltas,
                              require_static_deltas=args.require_static_deltas, progress=progress,
                              disable_verify_bindings=args.disable_verify_bindings,
-                             http_headers=headers, append_user_agent=args.append_user_agent)
+                             http_headers=headers, append_user_agent=args.append_user_agent,
+                             url_override=args.url, bareuseronly_files=args.bareuseronly_files,
+                             http_trusted=args.http_trusted,
+                             timestamp_check_from_rev=args.timestamp_check_from_rev,
+                             n_network_retries=args.network_retries, untrusted=args.untrusted,
+                             cache_dir=args.cache_dir)
     finally:
         _finish_line(progress)
         repo.close()
@@ -108,7 +113,9 @@ def cmd_pull_local(args: argparse.Namespace) -> int:
     try:
         result = pull_local(repo, args.src_repo, list(args.refs), untrusted=args.untrusted, remote=args.remote,
                             depth=args.depth, commit_metadata_only=args.commit_metadata_only, progress=progress,
-                            disable_verify_bindings=args.disable_verify_bindings)
+                            disable_verify_bindings=args.disable_verify_bindings,
+                            bareuseronly_files=args.bareuseronly_files, gpg_verify=args.gpg_verify,
+                            gpg_verify_summary=args.gpg_verify_summary)
     finally:
         _finish_line(progress)
         repo.close()

@@ -1,5 +1,6 @@
 """``ostreepy remote``: the ``ostree remote`` verbs (add, delete, list,
-show-url, refs, summary, gpg-import, gpg-list-keys).
+show-url, refs, summary, gpg-import, gpg-list-keys, add-cookie, delete-cookie,
+list-cookies).
 
 Flags and printed text are ostree's (``ot-remote-builtin-*.c``); ``add`` builds
 its options in the order ostree does (branches, contenturl, custom-backend,
@@ -168,7 +169,7 @@ def cmd_refs(args: argparse.Namespace) -> int:
     if not args.name:
         raise RemoteUsageError("NAME must be specified")
     repo, sysroot = _open(args)
-    for ref, csum in remote_refs(repo, args.name, sysroot).items():
+    for ref, csum in remote_refs(repo, args.name, sysroot, args.cache_dir).items():
         _out(f"{args.name}:{ref}\t{csum}" if args.revision else f"{args.name}:{ref}")
     return 0
 
@@ -179,7 +180,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if not args.name:
         raise RemoteUsageError("NAME must be specified")
     repo, sysroot = _open(args)
-    fetched = fetch_summary(repo, args.name, sysroot)
+    fetched = fetch_summary(repo, args.name, sysroot, args.cache_dir)
     if fetched.data is None:
         raise RemoteUsageError("Remote server has no summary file")
     if args.list_metadata_keys:
@@ -206,12 +207,43 @@ def cmd_gpg_import(args: argparse.Namespace) -> int:
 
 
 def cmd_gpg_list_keys(args: argparse.Namespace) -> int:
-    if not args.name:
+    repo, _sysroot = _open(args)
+    # ostree's verb takes NAME only and ignores further words (it lists every key); without
+    # NAME it lists the global keyrings' keys
+    for key in _keyring().list_keys(repo, args.name or None):
+        sys.stdout.write(key.describe())
+    return 0
+
+
+def cmd_add_cookie(args: argparse.Namespace) -> int:
+    from ..remote.cookies import add_cookie, jar_path
+    if len(args.args) < 5:
+        raise RemoteUsageError("NAME, DOMAIN, PATH, COOKIE_NAME and VALUE must be specified")
+    name, domain, path, cookie_name, value = args.args[:5]
+    repo, _sysroot = _open(args)
+    add_cookie(jar_path(repo.path, name), domain, path, cookie_name, value)
+    return 0
+
+
+def cmd_delete_cookie(args: argparse.Namespace) -> int:
+    from ..remote.cookies import delete_cookie, jar_path
+    if len(args.args) < 4:
+        raise RemoteUsageError("NAME, DOMAIN, PATH and COOKIE_NAME must be specified")
+    name, domain, path, cookie_name = args.args[:4]
+    repo, _sysroot = _open(args)
+    delete_cookie(jar_path(repo.path, name), domain, path, cookie_name)
+    return 0
+
+
+def cmd_list_cookies(args: argparse.Namespace) -> int:
+    from ..remote.cookies import format_listing, jar_path, read_jar
+    if not args.args:
         raise RemoteUsageError("NAME must be specified")
     repo, _sysroot = _open(args)
-    # ostree's verb takes NAME only and ignores further words (it lists every key)
-    for key in _keyring().list_keys(repo, args.name):
-        sys.stdout.write(key.describe())
+    # ostree 2022.7 (and 2026.4) open the jar relative to the working directory, not the
+    # repository (ot_list_cookies_at passes AT_FDCWD), so it lists nothing unless run
+    # inside the repository; the jar add-cookie wrote is the one meant, and read here
+    sys.stdout.write(format_listing(read_jar(jar_path(repo.path, args.args[0]))))
     return 0
 
 
@@ -291,6 +323,15 @@ def register(subparsers: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     p.add_argument("--raw", action="store_true", help="Show raw variant data")
     p.add_argument("name", nargs="?", metavar="NAME")
     p.set_defaults(func=cmd_summary)
+
+    for verb, help_text, usage, func in (
+            ("add-cookie", "Add a cookie to remote", "NAME DOMAIN PATH COOKIE_NAME VALUE", cmd_add_cookie),
+            ("delete-cookie", "Remove one cookie from remote", "NAME DOMAIN PATH COOKIE_NAME", cmd_delete_cookie),
+            ("list-cookies", "Show remote cookies", "NAME", cmd_list_cookies)):
+        p = sub.add_parser(verb, help=help_text)
+        _repo_opts(p)
+        p.add_argument("args", nargs="*", metavar=usage)
+        p.set_defaults(func=func)
 
     def no_subcommand(args: argparse.Namespace) -> int:
         remote.print_help(sys.stderr)

@@ -239,9 +239,10 @@ def _load(repo: Repo, name: str, sysroot: Optional[str], require_url: bool = Tru
         return Remote(name=name, url="", options=tuple(opts), source=source)
 
 
-def load_remote(repo: Repo, name: str, sysroot: Optional[str] = None) -> Remote:
-    """The remote ``name``; :class:`RemoteError` if there is none or it has no ``url``."""
-    return _load(repo, name, sysroot)
+def load_remote(repo: Repo, name: str, sysroot: Optional[str] = None, *, require_url: bool = True) -> Remote:
+    """The remote ``name``; :class:`RemoteError` if there is none or (unless not
+    ``require_url``: a ``metalink`` or ``custom-backend`` remote) it has no ``url``."""
+    return _load(repo, name, sysroot, require_url=require_url)
 
 
 def remote_option(repo: Repo, name: str, key: str, default: Optional[str] = None,

@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlsplit
 from ..errors import FetchError
 from ..errors import FetchNotFoundError as NotFound
 from .config import Remote, RemoteError
+from .cookies import read_jar
 
 
 class Fetcher(Protocol):
@@ -137,15 +138,18 @@ def fetcher_for_remote(
     append_user_agent: Optional[str] = None,
     n_network_retries: Optional[int] = None,
     url: Optional[str] = None,
+    cookie_jar: Optional[str] = None,
 ) -> Fetcher:
     """A fetcher for ``remote.url`` with the remote's options: ``tls-permissive``,
     ``tls-ca-path``, ``tls-client-cert-path``/``tls-client-key-path``, ``proxy`` (``http2``
     is accepted and ignored). ``extra_headers`` and ``append_user_agent`` are pull options in
-    libostree (``ostree pull --http-header``), not remote options, hence arguments here."""
+    libostree (``ostree pull --http-header``), not remote options, hence arguments here.
+    ``cookie_jar`` is the remote's jar file (``REPO/REMOTE.cookies.txt``, see
+    :func:`ostreepy.remote.cookies.jar_path`); its cookies go with HTTP requests."""
     url = remote.url if url is None else url
     if url.startswith("mirrorlist="):
         return _mirrorlist_fetcher(remote, url[len("mirrorlist="):], timeout, extra_headers,
-                                   append_user_agent, n_network_retries)
+                                   append_user_agent, n_network_retries, cookie_jar)
     parts = urlsplit(url)
     if parts.scheme == "file":
         return FileFetcher(unquote(parts.path))
@@ -169,18 +173,19 @@ def fetcher_for_remote(
         extra_headers=extra_headers,
         append_user_agent=append_user_agent,
         n_network_retries=DEFAULT_N_NETWORK_RETRIES if n_network_retries is None else n_network_retries,
+        cookies=read_jar(cookie_jar) if cookie_jar is not None else (),
     )
 
 
 def _mirrorlist_fetcher(remote: Remote, list_url: str, timeout: Optional[float],
                         extra_headers: Sequence[Tuple[str, str]], append_user_agent: Optional[str],
-                        n_network_retries: Optional[int]) -> "MirrorFetcher":
+                        n_network_retries: Optional[int], cookie_jar: Optional[str] = None) -> "MirrorFetcher":
     """``mirrorlist=URL``: the file at URL names one base URL a line (blank lines and
     ``#`` comments skipped), each tried in turn, as libostree's fetchers do."""
     head, _, name = list_url.rstrip("/").rpartition("/")
     lister = fetcher_for_remote(remote, timeout=timeout, extra_headers=extra_headers,
                                 append_user_agent=append_user_agent,
-                                n_network_retries=n_network_retries, url=head + "/")
+                                n_network_retries=n_network_retries, url=head + "/", cookie_jar=cookie_jar)
     try:
         text = lister.fetch_bytes(name, 1 << 20).decode("utf-8", "replace")
     finally:
@@ -193,7 +198,8 @@ def _mirrorlist_fetcher(remote: Remote, list_url: str, timeout: Optional[float],
         try:
             mirrors.append(fetcher_for_remote(remote, timeout=timeout, extra_headers=extra_headers,
                                               append_user_agent=append_user_agent,
-                                              n_network_retries=n_network_retries, url=line))
+                                              n_network_retries=n_network_retries, url=line,
+                                              cookie_jar=cookie_jar))
         except FetchError:
             continue  # libostree skips mirrors it cannot use
     if not mirrors:

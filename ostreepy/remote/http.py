@@ -46,6 +46,7 @@ compromised mirror cannot send the client (and its credentials or client certifi
 
 from __future__ import annotations
 
+import email.utils
 import io
 import random
 import socket
@@ -65,8 +66,13 @@ from ociclient.transport import parse_retry_after
 from .._version import __version__
 from ..errors import FetchError
 from ..errors import FetchNotFoundError as NotFound
+from .summary_cache import Conditional
+from .cookies import Cookie, cookie_header
 
-USER_AGENT = f"ostreepy/{__version__}"
+#: ostree's OSTREE_FETCHER_USERAGENT_STRING ("libostree/" PACKAGE_VERSION), with the version
+#: ``ostreepy --version`` reports as libostree's: servers and ostree's own tests (test-remote-
+#: headers) match on it, and ``--append-user-agent`` text follows it after a space
+USER_AGENT = f"libostree/{__version__}"
 #: ostree's DEFAULT_N_NETWORK_RETRIES
 DEFAULT_N_NETWORK_RETRIES = 5
 #: ostree's OPT_LOWSPEEDLIMIT_DEFAULT / OPT_LOWSPEEDTIME_DEFAULT
@@ -86,9 +92,11 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 class _Retry(Exception):
     """One try failed in a way worth another (internal)."""
 
-    def __init__(self, message: str, retry_after: Optional[float] = None) -> None:
+    def __init__(self, message: str, retry_after: Optional[float] = None, partial: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        #: the body was cut: what came is in the sink, and the next try may ask for the rest
+        self.partial = partial
 
 
 def _same_host_redirect(old: str, new: str) -> bool:
@@ -117,6 +125,8 @@ class HttpFetcher:
     :param extra_headers: sent with every request (pull option ``http-headers``).
     :param append_user_agent: appended to the User-Agent after a space.
     :param n_network_retries: retries after the first try (ostree's option of that name).
+    :param cookies: the remote's cookie jar (``REPO/REMOTE.cookies.txt``); those that apply
+        to the remote's URL go with every request, as curl's ``CURLOPT_COOKIEFILE``.
     :param backoff: the first retry's delay in seconds, doubled each time up to ``max_backoff``.
     :param max_retry_after: a longer ``Retry-After`` is waited for only this long.
     """
@@ -133,6 +143,7 @@ class HttpFetcher:
         extra_headers: Sequence[Tuple[str, str]] = (),
         append_user_agent: Optional[str] = None,
         n_network_retries: int = DEFAULT_N_NETWORK_RETRIES,
+        cookies: Sequence[Cookie] = (),
         backoff: float = 0.5,
         max_backoff: float = 8.0,
         max_retry_after: float = 30.0,
@@ -170,6 +181,12 @@ class HttpFetcher:
             self._headers["Authorization"] = urllib3.util.make_headers(basic_auth=auth)["authorization"]
         for k, v in extra_headers:
             self._headers[k] = v
+        # every request goes to this host under this path, so the cookies that apply are
+        # chosen once, for the remote's own path (one scoped deeper, to a part of the
+        # repository, is not sent: ostree's jars hold host-wide cookies)
+        jar = cookie_header(cookies, str(parts.hostname), path, parts.scheme == "https")
+        if jar is not None:
+            self._headers["Cookie"] = jar
         self.n_network_retries = max(0, n_network_retries)
         self.backoff = backoff
         self.max_backoff = max_backoff
@@ -239,17 +256,47 @@ class HttpFetcher:
         self.fetch_to(path, buf, max_size)
         return buf.getvalue()
 
-    def fetch_to(self, path: str, sink: BinaryIO, max_size: int) -> int:
+    def fetch_conditional(self, path: str, max_size: int, if_none_match: Optional[str] = None,
+                          if_modified_since: int = 0) -> Conditional:
+        """A GET with ``If-None-Match``/``If-Modified-Since`` (what libostree sends for a cached
+        summary): the body, or ``not_modified`` on a 304, with the answer's ``ETag`` and
+        ``Last-Modified`` (seconds since the epoch; 0 when absent)."""
+        headers = dict(self._headers)
+        if if_none_match:
+            headers["If-None-Match"] = if_none_match
+        if if_modified_since > 0:
+            headers["If-Modified-Since"] = email.utils.formatdate(if_modified_since, usegmt=True)
+        meta: Dict[str, object] = {}
+        buf = io.BytesIO()
+        self.fetch_to(path, buf, max_size, _headers=headers, _meta=meta)
+        if meta.get("not_modified"):
+            return Conditional(None, True, None, 0)
+        return Conditional(buf.getvalue(), False, meta.get("etag"), int(meta.get("last_modified", 0)))  # type: ignore
+
+    def fetch_to(self, path: str, sink: BinaryIO, max_size: int, *, _headers: Optional[Dict[str, str]] = None,
+                 _meta: Optional[Dict[str, object]] = None) -> int:
         url = self.url_of(path)
         tries = self.n_network_retries + 1
+        resume = False
         for attempt in range(tries):
+            headers, meta, offset = _headers, _meta, 0
             if attempt:
-                _sink_restart(sink)
+                # a cut body is resumed where it stopped (Range), as libsoup's fetcher did for
+                # ostree; a server that answers 200 instead sends it all again
+                tell = getattr(sink, "tell", None)
+                offset = tell() if resume and tell is not None and _meta is None else 0
+                if offset:
+                    headers = dict(self._headers, Range=f"bytes={offset}-")
+                    meta = {"range_from": offset}
+                else:
+                    _sink_restart(sink)
             try:
-                return self._try(url, path, sink, max_size)
+                n = self._try(url, path, sink, max_size - offset, headers, meta)
+                return n + (0 if meta is None or meta.get("restarted") else offset)
             except _Retry as e:
                 if attempt + 1 >= tries:
                     raise FetchError(f"While fetching {url}: {e} (after {tries} tries)", path) from None
+                resume = e.partial
                 time.sleep(self._delay(attempt, e.retry_after))
         raise AssertionError("unreachable")
 
@@ -260,7 +307,8 @@ class HttpFetcher:
         return d * (0.75 + random.random() * 0.5)
 
     # -- one try -------------------------------------------------------------------------
-    def _try(self, url: str, path: str, sink: BinaryIO, max_size: int) -> int:
+    def _try(self, url: str, path: str, sink: BinaryIO, max_size: int,
+             headers: Optional[Dict[str, str]] = None, meta: Optional[Dict[str, object]] = None) -> int:
         start = time.monotonic()
         total = None if self.timeout is None else start + self.timeout
         window = self.low_speed_time
@@ -277,13 +325,17 @@ class HttpFetcher:
                     entry.postpone(limit(time.monotonic() + window))
 
                 hops = 0
-                if self._fast is not None and url.startswith(self.base_url):
+                if self._fast is not None and url.startswith(self.base_url) and headers is None:
                     done, moved = self._try_plain(entry, url, path, sink, max_size, progressed)
                     if done is not None:
                         return done
                     if moved is not None:
                         hops, url = 1, moved
-                resp = self._get(manager, url, path, hops)
+                resp = self._get(manager, url, path, hops, headers, meta)
+                if resp is None:
+                    return 0  # 304 Not Modified
+                if meta is not None and meta.get("restarted"):
+                    _sink_restart(sink)
                 progressed()  # the headers came: the body's first window starts
                 try:
                     return self._body(resp, url, path, sink, max_size, progressed)
@@ -351,7 +403,7 @@ class HttpFetcher:
         assert length is not None
         if length > max_size:
             conn.close()
-            raise FetchError(f"While fetching {url}: {length} bytes, more than the {max_size} allowed", path)
+            raise FetchError(_too_big(url, max_size), path)
         progressed()  # the headers came: the body's first window starts
         quota = self.low_speed_limit * self.low_speed_time
         n = 0
@@ -361,7 +413,7 @@ class HttpFetcher:
             while n < length:
                 chunk = read1(min(CHUNK, length - n))
                 if not chunk:
-                    raise _Retry(f"body cut short: {n} of {length} bytes")
+                    raise _Retry(f"Transferred a partial file: {n} of {length} bytes", partial=True)
                 n += len(chunk)
                 try:
                     sink.write(chunk)
@@ -378,10 +430,14 @@ class HttpFetcher:
             conn.close()
         return n, None
 
-    def _get(self, manager: urllib3.PoolManager, url: str, path: str, hops: int = 0) -> urllib3.BaseHTTPResponse:
+    def _get(self, manager: urllib3.PoolManager, url: str, path: str, hops: int = 0,
+             headers: Optional[Dict[str, str]] = None,
+             meta: Optional[Dict[str, object]] = None) -> Optional[urllib3.BaseHTTPResponse]:
+        """The answer to a GET, redirects followed; None for a 304 to a conditional request
+        (``meta`` given: the answer's ETag and Last-Modified go there)."""
         for _ in range(MAX_REDIRECTS + 1 - hops):
             try:
-                resp = manager.urlopen("GET", url, headers=self._headers, redirect=False, retries=False,
+                resp = manager.urlopen("GET", url, headers=headers or self._headers, redirect=False, retries=False,
                                        preload_content=False, decode_content=False,
                                        timeout=urllib3.Timeout(connect=self.connect_timeout,
                                                                read=self.low_speed_time))
@@ -396,7 +452,28 @@ class HttpFetcher:
                                      "(only redirects within the same host are followed)", path)
                 url = new
                 continue
+            if meta is not None and "range_from" in meta and code == 206:
+                want = f"bytes {meta['range_from']}-"
+                if not (resp.headers.get("Content-Range") or "").startswith(want):
+                    _drain(resp)
+                    raise _Retry(f"Content-Range {resp.headers.get('Content-Range')!r} does not continue "
+                                 f"at byte {meta['range_from']}")
+                return resp
+            if meta is not None and "range_from" in meta and 200 <= code < 300:
+                meta["restarted"] = True  # the whole file again: the caller restarts its sink
+                return resp
+            if meta is not None and code == 304:
+                _drain(resp)
+                meta["not_modified"] = True
+                return None
             if 200 <= code < 300:
+                if meta is not None:
+                    meta["etag"] = resp.headers.get("ETag") or None
+                    lm = resp.headers.get("Last-Modified")
+                    try:
+                        meta["last_modified"] = int(email.utils.parsedate_to_datetime(lm).timestamp()) if lm else 0
+                    except (TypeError, ValueError):
+                        meta["last_modified"] = 0
                 return resp
             _drain(resp)
             if code in _NOT_FOUND:
@@ -412,8 +489,7 @@ class HttpFetcher:
         if cl is not None and cl.strip().isdigit():
             expected = int(cl)
             if expected > max_size:
-                raise FetchError(f"While fetching {url}: {expected} bytes, more than the "
-                                 f"{max_size} allowed", path)
+                raise FetchError(_too_big(url, max_size), path)
         quota = self.low_speed_limit * self.low_speed_time
         n = 0
         in_window = 0
@@ -423,8 +499,7 @@ class HttpFetcher:
                 break
             n += len(chunk)
             if n > max_size:
-                raise FetchError(f"While fetching {url}: more than the {max_size} bytes allowed",
-                                 path)
+                raise FetchError(_too_big(url, max_size), path)
             try:
                 sink.write(chunk)
             except OSError as e:  # the sink's trouble, not the network's: no retry
@@ -435,9 +510,14 @@ class HttpFetcher:
                 in_window = 0
                 progressed()
         if expected is not None and n != expected:
-            raise _Retry(f"body cut short: {n} of {expected} bytes")
+            raise _Retry(f"Transferred a partial file: {n} of {expected} bytes", partial=True)
         resp.release_conn()
         return n
+
+
+def _too_big(url: str, max_size: int) -> str:
+    # ostree-fetcher-curl.c's words, which scripts match (test-pull-large-metadata)
+    return f"URI {url} exceeded maximum size of {max_size} bytes"
 
 
 _MAX_LINE = 1 << 16

@@ -248,18 +248,24 @@ def any_remote_keyring(repo: Repo, keyring_dir: Optional[str] = None) -> Keyring
 
 def _key_info(cert: Certificate, now: float) -> KeyInfo:
     p = cert.primary
+    # a revoked primary key revokes its user IDs and subkeys too, as gpg (and so gpgme,
+    # whose flags ostree prints) lists them
     return KeyInfo(
         fingerprint=p.fingerprint, created=p.created, expires=p.expires, revoked=p.revoked, invalid=not p.valid,
-        user_ids=tuple(UserIDInfo(u.text, u.revoked, not u.valid) for u in cert.user_ids),
-        subkeys=tuple(SubkeyInfo(s.fingerprint, s.created, s.expires, s.revoked, not s.valid)
+        user_ids=tuple(UserIDInfo(u.text, u.revoked or p.revoked, not u.valid) for u in cert.user_ids),
+        subkeys=tuple(SubkeyInfo(s.fingerprint, s.created, s.expires, s.revoked or p.revoked, not s.valid)
                       for s in cert.subkeys))
 
 
-def list_keys(repo: Repo, remote_name: str, key_ids: Sequence[str] = ()) -> List[KeyInfo]:
+def list_keys(repo: Repo, remote_name: Optional[str], key_ids: Sequence[str] = ()) -> List[KeyInfo]:
     """The keys of the remote's keyring and ``gpgkeypath`` (not the global ones,
-    as ``ostree_repo_remote_get_gpg_keys`` for a named remote)."""
-    remote = load_remote(repo, remote_name)
-    kr = keyring_from_files(keyring_files(repo, remote, global_keyrings=False))
+    as ``ostree_repo_remote_get_gpg_keys`` for a named remote); with no remote named,
+    the global keyrings' (``$OSTREE_GPG_HOME`` or trusted.gpg.d), as ostree's NULL name."""
+    if remote_name is None:
+        kr = keyring_from_files(global_keyring_files())
+    else:
+        remote = load_remote(repo, remote_name)
+        kr = keyring_from_files(keyring_files(repo, remote, global_keyrings=False))
     now = time.time()
     return [_key_info(c, now) for c in _named(list(kr.certificates), key_ids)]
 

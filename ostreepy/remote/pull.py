@@ -55,7 +55,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import attrs
 
@@ -71,10 +71,13 @@ from ..store.refs import parse_refspec, validate_ref
 from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
 from ..store.timestamps import downgrade_message
 from . import trust
-from .deltas.fetch import DeltaPuller, DeltaTotals
+from .deltas.fetch import INDEXED_DELTAS, DeltaPuller, DeltaTotals
 from .config import Remote, load_remote
+from .cookies import jar_path as cookie_jar_path
+from .metalink import metalink_summary
 from .fetcher import FetchError, Fetcher, FileFetcher, NotFound, fetcher_for_remote
 from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
+from .summary_cache import Conditional, SummaryCache, fetch_summary_pair
 
 __all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_local"]
 
@@ -125,6 +128,9 @@ class RepoPullResult:
     local_source: bool = False
     #: what static deltas did (None when none was looked for)
     deltas: Optional[DeltaTotals] = None
+    #: detached-metadata requests made over the fetcher, found or not: ostree's status line
+    #: counts them as metadata fetched
+    detached_metadata_requests: int = 0
 
     @property
     def delta_parts_fetched(self) -> int:
@@ -137,12 +143,14 @@ class RepoPullResult:
             s = f"{self.metadata_local} metadata, {self.content_local} content objects imported"
         elif self.delta_parts_fetched > 0:
             assert self.deltas is not None
-            loose = self.metadata_fetched + self.content_fetched + self.deltas.superblocks
+            loose = self.metadata_fetched + self.detached_metadata_requests + self.content_fetched \
+                + self.deltas.superblocks
             s = f"{self.delta_parts_fetched} delta parts, {loose} loose fetched"
             if self.metadata_local or self.content_local:
                 s += f" ({self.metadata_local} meta, {self.content_local} content local)"
         else:
-            s = f"{self.metadata_fetched} metadata, {self.content_fetched} content objects fetched"
+            s = (f"{self.metadata_fetched + self.detached_metadata_requests} metadata, "
+                 f"{self.content_fetched} content objects fetched")
             if self.metadata_local or self.content_local:
                 s += f" ({self.metadata_local} meta, {self.content_local} content local)"
         if self.bytes_transferred > 0:
@@ -213,6 +221,7 @@ class _Stats:
     content_bytes_written: int = 0
     requested: int = 0
     fetched: int = 0
+    detached_requests: int = 0
 
 
 class _Puller:
@@ -244,6 +253,11 @@ class _Puller:
         self.collection_id: Optional[str] = None
         #: who owns the repository (a file:// remote's objects of another owner are copied)
         self._owner: Optional[int] = None
+        #: --bareuseronly-files: refuse content a bare-user-only repository could not hold
+        self.verify_bareuseronly = False
+        #: --http-trusted mirroring into an archive repository: .filez stored as fetched,
+        #: unchecked (ostree's trusted_http_direct)
+        self.trusted_direct = False
 
     # ------------------------------------------------------------ counters and events
 
@@ -327,8 +341,13 @@ class _Puller:
         if self.source.local is not None and local:
             detached = self.source.local.read_commit_detached_metadata(checksum)
         else:
-            raw, _ = self._metadata_bytes(checksum, ObjectType.COMMIT_META, optional=True)
+            raw, meta_local = self._metadata_bytes(checksum, ObjectType.COMMIT_META, optional=True)
             detached = obj.parse_commitmeta(raw) if raw is not None else None
+            if not meta_local and not self.dry_run:
+                # ostree counts the detached metadata request as a metadata fetch, found or
+                # not (meta_fetch_on_complete), and scripts match its status line
+                with self._lock:
+                    self.stats.detached_requests += 1
         if self.remote is not None:
             trust.verify_commit(self.remote, checksum, data, detached, repo=repo)
         if self.verify_bindings:
@@ -387,7 +406,12 @@ class _Puller:
         assert data is not None
         tree: Optional[DirTree] = None
         if objtype is ObjectType.DIR_TREE:
-            tree = DirTree.parse(data)
+            try:
+                tree = DirTree.parse(data)
+            except CorruptObjectError as e:
+                # named as ostree names it (CHECKSUM.dirtree: why), which scripts match
+                why = str(e).removeprefix("Corrupted dirtree object: ")
+                raise CorruptObjectError(f"Corrupted dirtree object {checksum}.dirtree: {why}", checksum) from None
             names = [n for n, _ in tree.files] + [n for n, _, _ in tree.dirs]
             if len(set(names)) != len(names):
                 raise CorruptObjectError(f"Corrupted dirtree object {checksum}: a name appears twice", checksum)
@@ -424,6 +448,8 @@ class _Puller:
             self.stats.content_bytes_written += n
 
     def _import_file(self, src: Repo, checksum: str, trusted: bool) -> None:
+        if self.verify_bareuseronly:
+            self._check_bareuseronly(checksum, src.load_file_header(checksum))
         res = import_content(self.repo, src, checksum, trusted=trusted, known_absent=True)
         if res.written:
             self._written(res.written)
@@ -463,6 +489,14 @@ class _Puller:
         self._written(size if header.is_regular else 0)
         return n
 
+    def _check_bareuseronly(self, checksum: str, header: FileHeader) -> None:
+        """_ostree_validate_bareuseronly_mode: a regular file with bits beyond 0775
+        (setuid, setgid, sticky, world-writable) is refused."""
+        if self.verify_bareuseronly and header.is_regular:
+            bad = (header.mode & 0o7777) & ~0o775
+            if bad:
+                raise PullError(f"Content object {checksum}: invalid mode 0{header.mode:04o} with bits 0{bad:04o}")
+
     def _fetch_file(self, checksum: str) -> int:
         repo = self.repo
         assert self.source.content_fetcher is not None
@@ -486,13 +520,20 @@ class _Puller:
                 # the common case, a small object all in memory: inflated in one call,
                 # without the streaming layers a large one needs
                 header, size, data = small
+                self._check_bareuseronly(checksum, header)
                 repo.write_content(header, io.BytesIO(data) if header.is_regular else None,
                                    size if header.is_regular else None, expected=checksum)
                 self._written(size if header.is_regular else 0)
                 return n
             f.flush()
+            if tmp is not None and self.trusted_direct:
+                f.close()
+                repo.adopt_object_file(tmp, checksum, ObjectType.FILE)
+                tmp = None
+                return n
             f.seek(0)
             header, size = _read_filez_header(f, checksum)
+            self._check_bareuseronly(checksum, header)
             if header.is_symlink:
                 actual = obj.content_checksum(header)
                 if actual != checksum:
@@ -691,6 +732,9 @@ class _Spool:
     def seek(self, pos: int, whence: int = 0) -> int:
         return self._f().seek(pos, whence)
 
+    def tell(self) -> int:
+        return self._f().tell()
+
     def truncate(self, size: Optional[int] = None) -> int:
         return self._f().truncate(size)
 
@@ -726,16 +770,43 @@ def _read_filez_header(f: object, checksum: str) -> Tuple[FileHeader, int]:
 # ============================================================================ resolving refs
 
 
-def _fetch_summary(source: _Source, remote: Optional[Remote],
-                   repo: Optional[Repo] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
-    try:
-        sig = source.fetch_optional("summary.sig", obj.MAX_METADATA_SIZE)
-        data = source.fetch_optional("summary", MAX_SUMMARY_SIZE)
-    except NotFound:  # pragma: no cover - fetch_optional handles it
-        return None, None
-    except FetchError as e:
-        raise PullError(f"Fetching summary: {e}") from None
-    if remote is not None:
+class _Counted:
+    """The source's fetcher, counting what the summary fetches bring (a 304 brings nothing)."""
+
+    def __init__(self, source: _Source) -> None:
+        assert source.fetcher is not None
+        self.f = source.fetcher
+        self.source = source
+
+    def fetch_bytes(self, path: str, max_size: int) -> bytes:
+        return self.source.fetch_bytes(path, max_size)
+
+    def fetch_to(self, path: str, sink: BinaryIO, max_size: int) -> int:
+        n = self.f.fetch_to(path, sink, max_size)
+        self.source._count(n)
+        return n
+
+    def fetch_conditional(self, path: str, max_size: int, etag: Optional[str], since: int) -> Conditional:
+        cond = getattr(self.f, "fetch_conditional", None)
+        if cond is None:
+            return Conditional(self.fetch_bytes(path, max_size), False, None, 0)
+        got: Conditional = cond(path, max_size, etag, since)
+        self.source._count(len(got.data or b""))
+        return got
+
+
+def _fetch_summary(source: _Source, remote: Optional[Remote], repo: Optional[Repo] = None,
+                   cache_dir: Optional[str] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
+    """summary and summary.sig (None where the remote has none), verified by the remote's
+    policy, through the repository's summary cache (or ``cache_dir``'s) for a configured remote."""
+    cache: Optional[SummaryCache] = None
+    if (remote is not None and repo is not None and not remote.name.startswith("file://")
+            and urlsplit(remote.url).scheme != "file" and SummaryCache.enabled(repo.path, cache_dir)):
+        cache = SummaryCache(repo.path, remote.name, cache_dir)
+
+    def verify(data: Optional[bytes], sig: Optional[bytes]) -> None:
+        if remote is None:
+            return
         if data is None:
             if remote.gpg_verify_summary:
                 raise SignatureError("GPG verification enabled, but no summary found (use gpg-verify-summary=false"
@@ -745,14 +816,20 @@ def _fetch_summary(source: _Source, remote: Optional[Remote],
                                      " configured URL in remote config is correct)")
         else:
             trust.verify_summary(remote, data, sig, repo=repo)
-    return data, sig
+
+    try:
+        return fetch_summary_pair(_Counted(source), cache, MAX_SUMMARY_SIZE, obj.MAX_METADATA_SIZE, verify)
+    except FetchError as e:
+        raise PullError(f"Fetching summary: {e}") from None
 
 
-def _check_remote_mode(source: _Source) -> None:
+def _check_remote_mode(source: _Source) -> Optional[KeyFile]:
+    """The remote's ``config``, refused unless it is an archive repository's; None when
+    the server publishes none."""
     try:
         raw = source.fetch_bytes("config", obj.MAX_METADATA_SIZE)
     except NotFound:
-        return  # some servers publish no config; the objects are checked anyway
+        return None  # some servers publish no config; the objects are checked anyway
     try:
         cfg = KeyFile.parse(raw.decode("utf-8"))
     except (OstreeError, UnicodeDecodeError) as e:
@@ -760,6 +837,7 @@ def _check_remote_mode(source: _Source) -> None:
     mode = cfg.get("core", "mode", "bare") or "bare"
     if mode not in ("archive", "archive-z2"):
         raise PullError(f'Can\'t pull from archives with mode "{mode}"')
+    return cfg
 
 
 def _resolve_refs(source: _Source, summary: Optional[Summary], wanted: Sequence[str],
@@ -792,13 +870,22 @@ def _resolve_refs(source: _Source, summary: Optional[Summary], wanted: Sequence[
             continue
         try:
             text = source.fetch_bytes(f"refs/heads/{ref}", 4096)
-        except NotFound:
-            raise PullError(f"Couldn't find refs/heads/{ref} on the remote (and it has no summary)") from None
-        value = text.decode("ascii", "replace").strip()
+        except NotFound as e:
+            raise PullError(f"{e} (the remote has no summary, so its refs/heads/{ref} was asked for)") from None
+        value = text.decode("utf-8", "replace").rstrip()  # g_strchomp
         if not obj.is_checksum(value):
-            raise PullError(f"Fetching checksum for ref ((empty), {ref}): Invalid checksum '{value[:80]}'")
+            raise PullError(f"Fetching checksum for ref ((empty), {ref}): {_invalid_rev(value)}")
         out[ref] = value
     return out
+
+
+def _invalid_rev(value: str) -> str:
+    """ostree_validate_structureof_checksum_string's message: an HTML page served for a
+    ref is cut to a checksum's length, its newlines made spaces."""
+    if len(value) != 64:
+        return "Invalid rev " + value[:64].replace("\n", " ")
+    bad = next(c for c in value if c not in "0123456789abcdef")
+    return f"Invalid character '{ord(bad)}' in rev '{value}'"
 
 
 # ============================================================================ entry points
@@ -809,7 +896,9 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
          localcache_repos: Sequence[Repo], timestamp_check: bool, dry_run: bool,
          progress: Optional[ProgressCallback], verify_bindings: bool = True,
          timestamp_check_from_rev: Optional[str] = None, disable_static_deltas: bool = False,
-         require_static_deltas: bool = False) -> RepoPullResult:
+         require_static_deltas: bool = False, bareuseronly_files: bool = False,
+         http_trusted: bool = False, summary_override: Optional[bytes] = None,
+         cache_dir: Optional[str] = None) -> RepoPullResult:
     start = time.monotonic()
     if timestamp_check and depth != 0:
         raise PullError("--timestamp-check cannot be used with --depth")
@@ -818,17 +907,43 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
     summary_data: Optional[bytes] = None
     summary_sig: Optional[bytes] = None
     summary: Optional[Summary] = None
+    indexed_deltas = False
+    puller.verify_bareuseronly = bareuseronly_files
+    puller.trusted_direct = (http_trusted and mirror and repo.mode is RepoMode.ARCHIVE
+                             and not bareuseronly_files and source.fetcher is not None)
     if source.fetcher is not None:
-        # in ostree's order: summary.sig, summary, config
-        summary_data, summary_sig = _fetch_summary(source, remote, repo)
-        _check_remote_mode(source)
+        # as ostree: the summary is left alone when every ref asked for names its commit
+        # and no static delta can be looked for except through the summary
+        need_summary = not refs or not all(obj.is_checksum(r) or "@" in r for r in refs)
+        deltas_off = (disable_static_deltas or repo.mode is RepoMode.ARCHIVE or commit_metadata_only
+                      or (remote is not None and urlsplit(remote.url).scheme == "file" and not require_static_deltas))
+        # a file:// remote is read as a repository of any mode (ostree's remote_repo_local)
+        checked = source.local is not None
+        if not need_summary and not deltas_off and not checked:
+            config = _check_remote_mode(source)
+            checked = True
+            need_summary = config is None or not config.get_bool("core", "indexed-deltas", False)
+            indexed_deltas = not need_summary
+        if summary_override is not None:
+            # from a metalink, which vouched for it by size and hash; ostree fetches no
+            # summary.sig then, so a policy asking for one refuses it
+            summary_data = summary_override
+            if remote is not None:
+                trust.verify_summary(remote, summary_data, None, repo=repo)
+        elif need_summary:
+            # in ostree's order: summary.sig, summary, config
+            summary_data, summary_sig = _fetch_summary(source, remote, repo, cache_dir)
+        if not checked:
+            _check_remote_mode(source)
         if summary_data is not None:
             summary = parse_summary(summary_data)
     wanted = list(refs)
     write_summary = False
     if not wanted:
-        if source.local is not None:
-            wanted = sorted(source.local.list_refs(include_remotes=False))
+        if source.local is not None and source.fetcher is None:
+            # remote refs too, as ostree lists them: they fail as refs ("Invalid ref name
+            # origin:main"), so a repository holding them is not copied half
+            wanted = sorted(source.local.list_refs())
         elif mirror:
             if summary is None:
                 raise PullError("Fetching all refs was requested in mirror mode, but remote repository does not"
@@ -869,7 +984,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         for ref, csum in commits.items():
             puller.ts_floor.setdefault(csum, (floor, floor_ts))
     deltas = _delta_puller(repo, source, remote, summary, puller, disable=disable_static_deltas,
-                           require=require_static_deltas)
+                           require=require_static_deltas, indexed=indexed_deltas)
     emit(puller.progress, PullStarted(label, tuple(commits.items())))
 
     with repo.locked():
@@ -907,14 +1022,14 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         remote=label, commits=commits, refs=tuple(updates), metadata_fetched=st.metadata_fetched,
         content_fetched=st.content_fetched, metadata_local=st.metadata_local, content_local=st.content_local,
         bytes_transferred=source.bytes, content_bytes_written=st.content_bytes_written,
-        seconds=time.monotonic() - start, dry_run=dry_run, local_source=source.fetcher is None,
-        deltas=deltas.totals if deltas is not None else None)
+        seconds=time.monotonic() - start, dry_run=dry_run, local_source=source.local is not None,
+        deltas=deltas.totals if deltas is not None else None, detached_metadata_requests=st.detached_requests)
     emit(puller.progress, PullDone(result.status))
     return result
 
 
 def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary: Optional[Summary],
-                  puller: _Puller, *, disable: bool, require: bool) -> Optional[DeltaPuller]:
+                  puller: _Puller, *, disable: bool, require: bool, indexed: bool = False) -> Optional[DeltaPuller]:
     """The static-delta side of a pull, or None when deltas are off: as libostree,
     for pull-local, a ``file://`` remote (objects are copied as they are), an
     archive repository and a commit-metadata-only pull, unless required."""
@@ -942,7 +1057,11 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary
 
     assert source.content_fetcher is not None
     return DeltaPuller(repo, source.content_fetcher, require=require, dry_run=puller.dry_run,
-                       summary_metadata=summary.metadata if summary is not None else None, verify_commit=verify,
+                       summary_metadata=(summary.metadata if summary is not None
+                                         # the summary was left alone: the remote's config said
+                                         # its deltas are indexed (delta-indexes/)
+                                         else {INDEXED_DELTAS: Variant("b", True)} if indexed else None),
+                       verify_commit=verify,
                        verify_superblock=verify_superblock, progress=puller.progress, count_bytes=source._count)
 
 
@@ -965,7 +1084,10 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                 fetcher: Optional[Fetcher] = None, disable_verify_bindings: bool = False,
                 timestamp_check_from_rev: Optional[str] = None,
                 http_headers: Sequence[Tuple[str, str]] = (),
-                append_user_agent: Optional[str] = None) -> RepoPullResult:
+                append_user_agent: Optional[str] = None, url_override: Optional[str] = None,
+                bareuseronly_files: bool = False, http_trusted: bool = False,
+                n_network_retries: Optional[int] = None, untrusted: bool = False,
+                cache_dir: Optional[str] = None) -> RepoPullResult:
     """Pull ``refs_or_checksums`` (refs of the remote, commit checksums, or
     ``REF@CHECKSUM`` for that commit under that ref) from
     ``remote`` (a name configured in ``repo``, or a :class:`Remote`) into
@@ -982,21 +1104,61 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     ``dry_run`` (only with it) fetches the superblocks and reports their sizes in
     ``RepoPullResult.deltas``. ``http_headers`` go with every HTTP request and
     ``append_user_agent`` after the User-Agent (``ostree pull --http-header``,
-    ``--append-user-agent``)."""
-    rem = remote if isinstance(remote, Remote) else load_remote(repo, remote)
+    ``--append-user-agent``). ``url_override`` replaces the remote's URL and contenturl
+    (``--url``; not for a metalink remote, whose metalink still decides). ``bareuseronly_files``
+    refuses content a bare-user-only repository could not hold (setuid, world-writable);
+    ``http_trusted`` stores a mirror's ``.filez`` objects unverified into an archive repository
+    (``--http-trusted``; a pull into any other mode verifies all the same). A ``file://``
+    remote that is not an archive repository is read as the repository it is, as ostree's
+    ``remote_repo_local`` reads any file:// remote (unless ``require_static_deltas`` asks for
+    its deltas); unlike ostree, every object of a file:// remote is verified as it is copied
+    (``untrusted`` is then what always happens, and is accepted for ostree's sake).
+    ``cache_dir`` keeps the summary cache in ``CACHE_DIR/summaries`` (``--cache-dir``)."""
+    rem = remote if isinstance(remote, Remote) else load_remote(repo, remote, require_url=False)
+    _check_fetchable(rem)
+    metalink = rem.option("metalink")
+    # _ostree_repo_remote_new_fetcher: REPO/REMOTE.cookies.txt when it is a regular file
+    jar: Optional[str] = cookie_jar_path(repo.path, rem.name)
+    if not os.path.isfile(jar):  # type: ignore[arg-type]
+        jar = None
+    summary_override: Optional[Tuple[bytes, str]] = None
+    if metalink and fetcher is None:
+        # the metalink names where the summary is; the repository is the folder it is in
+        summary_override = metalink_summary(rem, metalink, max_size=obj.MAX_METADATA_SIZE,
+                                            extra_headers=http_headers, append_user_agent=append_user_agent,
+                                            cookie_jar=jar)
+        rem = attrs.evolve(rem, url=summary_override[1])
+    elif url_override:
+        rem = attrs.evolve(rem, url=url_override, options=tuple(
+            (k, v) for k, v in rem.options if k != "contenturl"))
+    elif not rem.url:
+        raise PullError(f'No "url" option in remote "{rem.name}"')
     own_fetcher = fetcher is None
     f = fetcher if fetcher is not None else fetcher_for_remote(
-        rem, extra_headers=http_headers, append_user_agent=append_user_agent)
+        rem, extra_headers=http_headers, append_user_agent=append_user_agent, cookie_jar=jar,
+        n_network_retries=n_network_retries)
     content_url = rem.option("contenturl") if own_fetcher else None
     cf: Optional[Fetcher] = None
     caches: List[Repo] = []
+    local: Optional[Repo] = None
     try:
+        where = urlsplit(rem.url)
+        if own_fetcher and where.scheme == "file" and not require_static_deltas:
+            candidate = Repo.open(unquote(where.path))
+            if candidate.mode is RepoMode.ARCHIVE:
+                candidate.close()  # read over its files, as any archive remote
+            else:
+                local = candidate
         if content_url:
             cf = fetcher_for_remote(rem, url=content_url, extra_headers=http_headers,
-                                    append_user_agent=append_user_agent)
+                                    append_user_agent=append_user_agent, cookie_jar=jar,
+                                    n_network_retries=n_network_retries)
         for c in localcache_repos:
             caches.append(c if isinstance(c, Repo) else Repo.open(c))
-        return _run(repo, _Source(fetcher=f, content_fetcher=cf), rem, rem.name, refs_or_checksums,
+        return _run(repo, _Source(fetcher=f, content_fetcher=cf, local=local, trusted=False), rem,
+                    rem.name, refs_or_checksums,
+                    summary_override=summary_override[0] if summary_override is not None else None,
+                    bareuseronly_files=bareuseronly_files, http_trusted=http_trusted, cache_dir=cache_dir,
                     ref_prefix=None if mirror else rem.name, mirror=mirror, depth=depth,
                     commit_metadata_only=commit_metadata_only, subpaths=subpaths, localcache_repos=caches,
                     timestamp_check=timestamp_check, dry_run=dry_run, progress=progress,
@@ -1011,29 +1173,52 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
             f.close()
         if cf is not None:
             cf.close()
+        if local is not None:
+            local.close()
+
+
+def _check_fetchable(rem: Remote) -> None:
+    """The remote options that stop a pull before anything is fetched, with ostree's words."""
+    unconfigured = rem.option("unconfigured-state")
+    if unconfigured:
+        raise PullError(f"remote unconfigured-state: {unconfigured}")
+    backend = rem.option("custom-backend")
+    if backend:
+        raise PullError(f"Cannot fetch via libostree - remote '{rem.name}' uses custom backend '{backend}'")
 
 
 def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (), *, untrusted: bool = False,
                remote: Optional[str] = None, depth: int = 0, commit_metadata_only: bool = False,
                progress: Optional[ProgressCallback] = None,
-               disable_verify_bindings: bool = False) -> RepoPullResult:
+               disable_verify_bindings: bool = False, bareuseronly_files: bool = False,
+               gpg_verify: bool = False, gpg_verify_summary: bool = False) -> RepoPullResult:
     """Copy ``refs`` (all of the source's own refs when empty) and their commits
     from the repository at ``src_repo`` into ``repo``, as ``ostree pull-local``:
     refs land in ``refs/heads/REF``, or ``refs/remotes/REMOTE/REF`` with
     ``remote``. Objects are copied trusted (hard-linked when the modes match)
-    unless ``untrusted``, which verifies every one."""
+    unless ``untrusted``, which verifies every one. ``bareuseronly_files`` refuses content a
+    bare-user-only repository could not hold. ``gpg_verify`` checks each commit's signatures
+    against ``remote``'s keyring and trust settings, as ``pull-local --gpg-verify --remote``.
+    (``gpg_verify_summary`` is taken as ostree takes it: a local source's summary is not read.)"""
     if remote is not None:
         from ..store.refs import validate_remote_name
         validate_remote_name(remote)
+    verifier: Optional[Remote] = None
+    if gpg_verify or gpg_verify_summary:
+        if remote is None:
+            raise PullError("Must specify remote name to enable gpg verification")
+        verifier = load_remote(repo, remote, require_url=False)
+        if gpg_verify:
+            verifier = attrs.evolve(verifier, options=(("gpg-verify", "true"),) + verifier.options)
     src = src_repo if isinstance(src_repo, Repo) else Repo.open(src_repo)
     try:
         for ref in refs:
             if parse_refspec(ref)[0] is not None:
                 raise PullError(f"Invalid ref {ref!r} for pull-local: a remote ref")
-        return _run(repo, _Source(local=src, trusted=not untrusted), None, src.path, refs, ref_prefix=remote,
+        return _run(repo, _Source(local=src, trusted=not untrusted), verifier, src.path, refs, ref_prefix=remote,
                     mirror=False, depth=depth, commit_metadata_only=commit_metadata_only, subpaths=(),
                     localcache_repos=(), timestamp_check=False, dry_run=False, progress=progress,
-                    verify_bindings=not disable_verify_bindings)
+                    verify_bindings=not disable_verify_bindings, bareuseronly_files=bareuseronly_files)
     finally:
         if not isinstance(src_repo, Repo):
             src.close()

@@ -20,7 +20,7 @@ import stat
 import threading
 import time
 import zlib
-from typing import BinaryIO, Dict, FrozenSet, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import BinaryIO, Callable, Dict, FrozenSet, Iterator, List, Mapping, Optional, Set, Tuple
 
 from . import objects as obj
 from ..errors import (
@@ -45,6 +45,18 @@ from .refs import parse_refspec, validate_collection_id, validate_ref, validate_
 from . import staging as stg
 
 CHUNK = 1 << 20
+
+
+#: run after a repository's refs changed when ``core.auto-update-summary`` asks (see
+#: :meth:`Repo._refs_changed`); the summary writer of the remote room registers here
+_REFS_CHANGED_HOOKS: List[Callable[["Repo"], None]] = []
+
+
+def on_refs_changed(hook: Callable[["Repo"], None]) -> None:
+    """Call ``hook(repo)`` whenever refs changed in a repository configured with
+    ``core.auto-update-summary`` (registered once; a second registration is ignored)."""
+    if hook not in _REFS_CHANGED_HOOKS:
+        _REFS_CHANGED_HOOKS.append(hook)
 
 
 class RepoMode(enum.Enum):
@@ -361,6 +373,19 @@ class Repo:
         finally:
             self.lock.pop(state)
 
+    def _refs_changed(self) -> None:
+        """libostree's _ostree_repo_maybe_regenerate_summary: with ``core.auto-update-summary``
+        (or its deprecated alias ``core.commit-update-summary``) the summary is regenerated
+        after a ref changed outside a transaction, or once when a transaction that changed
+        refs ends. Building a summary is the remote room's work: it registers itself
+        through :func:`on_refs_changed`."""
+        cfg = self.config
+        if not (cfg.get_bool("core", "auto-update-summary", False)
+                or cfg.get_bool("core", "commit-update-summary", False)):
+            return
+        for hook in list(_REFS_CHANGED_HOOKS):
+            hook(self)
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator["Repo"]:
         """Group writes: a shared lock held throughout, one sync at the end.
@@ -375,6 +400,7 @@ class Repo:
         still go in.
         """
         me = threading.get_ident()
+        changed = False
         with self.locked(SHARED):
             with self._txn_lock:
                 self._txn_depth += 1
@@ -393,7 +419,9 @@ class Repo:
                     if ok and _test_error("pre-commit"):
                         self._abandon_staged()
                         raise RepoError("OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified")
-                    self._commit_staged()
+                    changed = self._commit_staged()
+        if changed:
+            self._refs_changed()
 
     def _abandon_staged(self) -> None:
         """Drop the transaction but leave its staging directory (unlocked) in tmp/, as a
@@ -404,7 +432,8 @@ class Repo:
         if staging_lock is not None:
             staging_lock.release()
 
-    def _commit_staged(self) -> None:
+    def _commit_staged(self) -> bool:
+        """Objects in, then refs; True when refs were written."""
         with self._txn_lock:
             refs, self._ready_refs = self._ready_refs, {}
             staging, self._staging_dir = self._staging_dir, None
@@ -445,6 +474,7 @@ class Repo:
             self._write_ref(refspec, target)
         if refs:
             self.sync()
+        return bool(refs)
 
     def sync(self) -> None:
         if self.fsync:
@@ -908,12 +938,15 @@ class Repo:
     # ------------------------------------------------------------ content objects: writing
 
     def write_content(self, header: FileHeader, stream: Optional[BinaryIO] = None,
-                      size: Optional[int] = None, expected: Optional[str] = None) -> str:
+                      size: Optional[int] = None, expected: Optional[str] = None,
+                      trusted: bool = False) -> str:
         """Store a content object, returning its checksum.
 
         ``stream`` supplies a regular file's data (``size`` bytes, when known).
         The object is hashed as it is written and renamed into place only when
-        the hash matches ``expected`` (when given).
+        the hash matches ``expected`` (when given). ``trusted`` (with ``expected``)
+        stores it as ``expected`` whatever the hash, as ostree's trusted imports
+        (``ostree_repo_write_content_trusted``, pull-local) do: the caller vouches.
         """
         mode = self.mode
         if stat.S_ISLNK(header.mode):
@@ -949,7 +982,9 @@ class Repo:
                 raise CorruptObjectError(f"Corrupted file object: expected {size} bytes, got {written}")
             checksum = hasher.hexdigest()
             if expected is not None and expected != checksum:
-                raise ChecksumMismatchError(expected, checksum, "file object")
+                if not trusted:
+                    raise ChecksumMismatchError(expected, checksum, "file object")
+                checksum = expected
             if self.has_object(checksum, ObjectType.FILE):
                 os.close(fd)
                 fd = -1
@@ -1185,6 +1220,7 @@ class Repo:
                 self._pending_refs.setdefault(threading.get_ident(), {})[refspec] = checksum
             return
         self._write_ref(refspec, checksum)
+        self._refs_changed()
 
     def _write_ref(self, refspec: str, checksum: Optional[str]) -> None:
         remote, ref = parse_refspec(refspec)
@@ -1268,6 +1304,8 @@ class Repo:
         else:
             path = self._join(f"refs/mirrors/{collection_id}/{ref}")
         self._write_ref_path(f"({collection_id}, {ref})", path, checksum)
+        if not self._txn_depth:
+            self._refs_changed()
 
     def resolve_rev(self, rev: str, allow_noent: bool = False) -> Optional[str]:
         """Resolve as ostree_repo_resolve_rev: a checksum, then a unique checksum
