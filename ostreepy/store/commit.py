@@ -24,6 +24,7 @@ from ..errors import OstreeError, TarError, UnsupportedFileTypeError
 from .gvariant import Variant
 from .mtree import MutableTree
 from .readahead import MemberReader, ReadAhead
+from .tarheader import QuickTarInfo
 from .objects import Commit, DirMeta, FileHeader
 from ..progress import FileWritten, ProgressCallback, serialized
 from .repo import Repo, RepoMode, read_xattrs_fd, read_xattrs
@@ -676,9 +677,9 @@ def _open_tar(fileobj: IO[bytes], tar_mode: str) -> tarfile.TarFile:
     if tar_mode in ("r|", "r|*"):
         ra = ReadAhead(fileobj)
         if tar_mode == "r|" or not ra.peek(512).startswith(_COMPRESSED_MAGIC):
-            return tarfile.open(fileobj=ra, mode="r:")  # type: ignore[call-overload]
+            return tarfile.open(fileobj=ra, mode="r:", tarinfo=QuickTarInfo)  # type: ignore[call-overload]
         fileobj = ra  # type: ignore[assignment]  # holds the peeked bytes
-    return tarfile.open(fileobj=fileobj, mode=tar_mode)  # type: ignore[call-overload]
+    return tarfile.open(fileobj=fileobj, mode=tar_mode, tarinfo=QuickTarInfo)  # type: ignore[call-overload]
 
 
 def _member_data(tf: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes] | None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import io
 import tarfile
-from typing import BinaryIO
+from typing import IO
 
 CHUNK = 1 << 20
 
@@ -26,7 +26,7 @@ CHUNK = 1 << 20
 class ReadAhead:
     """``read``/``seek``/``tell`` over ``raw``, forward only, buffered in ``chunk``-byte reads."""
 
-    def __init__(self, raw: BinaryIO, chunk: int = CHUNK) -> None:
+    def __init__(self, raw: IO[bytes], chunk: int = CHUNK) -> None:
         self._raw = raw
         self._chunk = chunk
         self._buf = b""
