@@ -365,12 +365,22 @@ def tar_path_relative(path: str) -> str:
         src = ""
     while len(src) > 1 and src.endswith("/"):
         src = src[:-1]
-    for comp in split_path(src):
+    global _last_valid_dir
+    parent, _, _name = src.rpartition("/")
+    # a tar holds a directory's entries together: its path was checked with the entry before
+    comps = split_path(_name if parent and parent == _last_valid_dir else src)
+    for comp in comps:
         try:
             obj.validate_filename(comp)
         except OstreeError as e:
             raise TarError(f'While making relative path "{src}": {e}') from None
+    _last_valid_dir = parent
     return src
+
+
+# the parent of the last path tar_path_relative accepted (any value it holds was checked, so
+# threads importing layers side by side may overwrite it freely)
+_last_valid_dir = ""
 
 
 def split_path(path: str) -> List[str]:
@@ -380,6 +390,8 @@ def split_path(path: str) -> List[str]:
 
 def tar_xattrs(member: tarfile.TarInfo) -> obj.Xattrs:
     """Xattrs carried in PAX records (SCHILY.xattr.* and LIBARCHIVE.xattr.*)."""
+    if not member.pax_headers:
+        return ()
     pairs = []
     for key, value in member.pax_headers.items():
         if key.startswith("SCHILY.xattr."):
@@ -442,6 +454,14 @@ class _TarImporter:
         # (in any tar written by walking a tree) finished, and gets sealed
         self.seal = True
         self.current: List[str] = []
+        # read once: the repo's config is a list scanned on every lookup
+        self.skip_xattrs = modifier.skip_xattrs(repo)
+
+    def xattrs(self, path: str, info: FileInfo, member: tarfile.TarInfo) -> obj.Xattrs:
+        """CommitModifier.final_xattrs, without its per-entry config lookup when there is no callback."""
+        if self.modifier.xattr_callback is None:
+            return () if self.skip_xattrs else tar_xattrs(member)
+        return self.modifier.final_xattrs(self.repo, "/" + path, info, lambda: tar_xattrs(member))
 
     def _moved_to(self, comps: List[str]) -> None:
         cur = self.current
@@ -506,7 +526,7 @@ class _TarImporter:
         parent = self.parent_dir(path, member)
         name = comps[-1] if path else ""
         if member.isdir():
-            xattrs = self.modifier.final_xattrs(self.repo, "/" + path, info, lambda: tar_xattrs(member))
+            xattrs = self.xattrs(path, info, member)
             d = parent if not name else parent.ensure_dir(name)
             d.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, xattrs))
             return
@@ -528,7 +548,7 @@ class _TarImporter:
 
     def write_file(self, parent: MutableTree, name: str, member: tarfile.TarInfo, info: FileInfo,
                    fileobj: Optional[IO[bytes]], path: str) -> None:
-        xattrs = self.modifier.final_xattrs(self.repo, "/" + path, info, lambda: tar_xattrs(member))
+        xattrs = self.xattrs(path, info, member)
         if member.issym():
             header = FileHeader(info.uid, info.gid, info.mode, member.linkname, xattrs)
             if self.writer is not None:
