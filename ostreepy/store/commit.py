@@ -105,6 +105,9 @@ class _Writer:
         # (tree, name) of each file a future writes, in the order the checksums come back
         self.pending: List[Tuple[List[Tuple[MutableTree, str]], "Future[List[str]]"]] = []
         self.queued = 0
+        # bytes each pending job holds in memory (data read ahead of the writers), in step with pending
+        self.held: list[int] = []
+        self.held_bytes = 0
         # finished directories (children before parents), sealed once their files are in
         self.finished: List[MutableTree] = []
         # runs when the pending checksums are in, before any sealing (tar hardlinks)
@@ -127,13 +130,17 @@ class _Writer:
         """``fn`` returns the checksums of ``names``, in order."""
         self.submit_items([(tree, name) for name in names], fn)
 
-    def submit_items(self, targets: List[Tuple[MutableTree, str]], fn: Callable[[], List[str]]) -> None:
-        """``fn`` returns the checksums of the files named by ``targets``, in order."""
+    def submit_items(self, targets: List[Tuple[MutableTree, str]], fn: Callable[[], List[str]],
+                     nbytes: int = 0) -> None:
+        """``fn`` returns the checksums of the files named by ``targets``, in order; ``nbytes``:
+        the data it holds until it is done."""
         if self.pool is None:
             for (tree, name), csum in zip(targets, fn()):
                 tree.replace_file(name, csum)
             return
         self.pending.append((targets, self.pool.submit(fn)))
+        self.held.append(nbytes)
+        self.held_bytes += nbytes
         self.queued += len(targets)
         if self.queued > 4096:
             self.drain()
@@ -145,9 +152,25 @@ class _Writer:
         fut: "Future[List[str]]" = Future()
         fut.set_result([checksum])
         self.pending.append(([(tree, name)], fut))
+        self.held.append(0)
+
+    def settle(self, limit: int) -> None:
+        """Wait for the oldest jobs until those left hold at most ``limit`` bytes: a window,
+        not a full drain, so the threads always have work while the reader goes on."""
+        done = 0
+        while self.held_bytes > limit and done < len(self.pending):
+            targets, fut = self.pending[done]
+            for (tree, name), csum in zip(targets, fut.result()):
+                tree.replace_file(name, csum)
+            self.held_bytes -= self.held[done]
+            self.queued -= len(targets)
+            done += 1
+        del self.pending[:done]
+        del self.held[:done]
 
     def drain(self) -> None:
         pending, self.pending = self.pending, []
+        self.held, self.held_bytes = [], 0
         self.queued = 0
         for targets, fut in pending:
             for (tree, name), csum in zip(targets, fut.result()):
@@ -573,10 +596,9 @@ class _TarImporter:
                 self.small.append((parent, name, header, data))
                 if len(self.small) >= _BATCH:
                     self._flush_small()
-                if self.pending_bytes > _MAX_PENDING:
+                if self.pending_bytes + self.writer.held_bytes > _MAX_PENDING:
                     self._flush_small()
-                    self.writer.drain()
-                    self.pending_bytes = 0
+                    self.writer.settle(_MAX_PENDING // 2)
                 if self.progress is not None:
                     self.progress(FileWritten("/" + path, member.size))
                 return
@@ -598,7 +620,8 @@ class _TarImporter:
         batch, self.small = self.small, []
         write = self.repo.write_content_bytes
         self.writer.submit_items([(parent, name) for parent, name, _h, _d in batch],
-                                 lambda: [write(h, d) for _p, _n, h, d in batch])
+                                 lambda: [write(h, d) for _p, _n, h, d in batch], self.pending_bytes)
+        self.pending_bytes = 0
 
     def finish(self) -> None:
         if self.writer is not None:
