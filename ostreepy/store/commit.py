@@ -163,8 +163,9 @@ class _Writer:
             for (tree, name), csum in zip(targets, fut.result()):
                 tree.replace_file(name, csum)
             self.held_bytes -= self.held[done]
-            self.queued -= len(targets)
             done += 1
+        # (queued stays: its full drain every 4,096 files is what seals finished directories
+        # and keeps the tree in memory small)
         del self.pending[:done]
         del self.held[:done]
 
