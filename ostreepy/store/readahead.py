@@ -21,6 +21,7 @@ import tarfile
 from typing import IO
 
 CHUNK = 1 << 20
+"""How much ReadAhead reads from its source at a time."""
 
 
 class ReadAhead:
@@ -59,6 +60,7 @@ class ReadAhead:
         return self._buf[self._off:self._off + n]
 
     def read(self, n: int = -1) -> bytes:
+        """Up to ``n`` bytes (all that is left for -1); fewer only at the end."""
         buf, off = self._buf, self._off
         if 0 <= n <= len(buf) - off:
             self._off = off + n
@@ -74,14 +76,17 @@ class ReadAhead:
         return b"".join(parts)
 
     def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        """``read`` into ``b``; the number of bytes put there."""
         data = self.read(len(b))
         b[:len(data)] = data
         return len(data)
 
     def tell(self) -> int:
+        """The stream position."""
         return self._base + self._off
 
     def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        """Forward only (reads and drops); past the end is allowed, as on a file."""
         if whence == io.SEEK_CUR:
             pos += self.tell()
         elif whence != io.SEEK_SET:
@@ -101,9 +106,11 @@ class ReadAhead:
         return self.tell()
 
     def seekable(self) -> bool:
+        """True: tarfile's "r:" mode asks."""
         return True
 
     def readable(self) -> bool:
+        """True."""
         return True
 
 
@@ -118,9 +125,11 @@ class MemberReader(io.RawIOBase):
         self._left = size
 
     def readable(self) -> bool:
+        """True."""
         return True
 
     def read(self, n: int = -1) -> bytes:  # type: ignore[override]
+        """Up to ``n`` bytes of the member (the rest of it for -1)."""
         if self._left <= 0:
             return b""
         if self._start is not None:
@@ -135,6 +144,7 @@ class MemberReader(io.RawIOBase):
         return data
 
     def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        """``read`` into ``b``; the number of bytes put there."""
         data = self.read(len(b))
         b[:len(data)] = data
         return len(data)

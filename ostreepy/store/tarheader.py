@@ -37,6 +37,7 @@ class QuickTarInfo(tarfile.TarInfo):
 
     @classmethod
     def frombuf(cls, buf, encoding, errors):  # type: ignore[no-untyped-def,override]
+        """``TarInfo.frombuf``: the same answer, or tarfile's own parser gives it."""
         if len(buf) != _BLOCK:
             return super().frombuf(buf, encoding, errors)
         typ = buf[156:157]
