@@ -420,47 +420,50 @@ def pull_image(repo: Repo, imgref: Union[str, OstreeImageReference], *, options:
                     filtered[k] = filtered.get(k, 0) + v
             lp.done(desc.digest, desc.size)
 
-        todo = [i for i, p in enumerate(derived) if not p.present]
-        # a layer found by diffID under another digest gets a ref for this digest too
-        for i, p in enumerate(derived):
-            if p.present and repo.read_ref(layer_ref_for(p.descriptor.digest)) is None:
-                repo.set_ref(layer_ref_for(p.descriptor.digest), p.commit)
-        if len(todo) > 1 and max_parallel > 1:
-            with ThreadPoolExecutor(min(max_parallel, len(todo))) as pool:
-                futures = [pool.submit(run, i) for i in todo]
-                try:
-                    for fut in futures:
-                        fut.result()
-                except BaseException:
-                    # one layer failed: do not start the ones still queued
-                    for fut in futures:
-                        fut.cancel()
-                    raise
-        else:
-            for i in todo:
-                run(i)
-        emit(progress, ImportStarted())
-        manifest_json = prep.manifest_json
-        config_json = prep.config_json
+        # one transaction around the layers and the merge: one sync for the pull, not two
+        # a layer and two for the merge (a sync flushes the whole filesystem, not just ours)
         with repo.transaction():
-            if derived:
-                mtree = merge_layers(repo, [c for c in commits if c], base_commit)
-                tree, meta = write_mtree(repo, mtree)
+            todo = [i for i, p in enumerate(derived) if not p.present]
+            # a layer found by diffID under another digest gets a ref for this digest too
+            for i, p in enumerate(derived):
+                if p.present and repo.read_ref(layer_ref_for(p.descriptor.digest)) is None:
+                    repo.set_ref(layer_ref_for(p.descriptor.digest), p.commit)
+            if len(todo) > 1 and max_parallel > 1:
+                with ThreadPoolExecutor(min(max_parallel, len(todo))) as pool:
+                    futures = [pool.submit(run, i) for i in todo]
+                    try:
+                        for fut in futures:
+                            fut.result()
+                    except BaseException:
+                        # one layer failed: do not start the ones still queued
+                        for fut in futures:
+                            fut.cancel()
+                        raise
             else:
-                assert base_commit is not None
-                bc = repo.load_commit(base_commit)
-                tree, meta = bc.root_tree, bc.root_meta
-            metadata = {
-                META_CONFIG: Variant("s", canonical_json(config_json)),
-                META_IMPORTER_VERSION: Variant("s", IMPORTER_VERSION),
-                META_MANIFEST: Variant("s", canonical_json(manifest_json)),
-                META_MANIFEST_DIGEST: Variant("s", prep.manifest_digest),
-            }
-            merge_commit = create_commit(repo, tree, meta, parent=base_commit, metadata=metadata,
-                                         timestamp=_created_timestamp(manifest_json, config_json))
-            if write_image_ref:
-                target = parse_imgref(target_imgref) if target_imgref else ref
-                repo.set_ref(image_ref_name(target), merge_commit)
+                for i in todo:
+                    run(i)
+            emit(progress, ImportStarted())
+            manifest_json = prep.manifest_json
+            config_json = prep.config_json
+            with repo.transaction():
+                if derived:
+                    mtree = merge_layers(repo, [c for c in commits if c], base_commit)
+                    tree, meta = write_mtree(repo, mtree)
+                else:
+                    assert base_commit is not None
+                    bc = repo.load_commit(base_commit)
+                    tree, meta = bc.root_tree, bc.root_meta
+                metadata = {
+                    META_CONFIG: Variant("s", canonical_json(config_json)),
+                    META_IMPORTER_VERSION: Variant("s", IMPORTER_VERSION),
+                    META_MANIFEST: Variant("s", canonical_json(manifest_json)),
+                    META_MANIFEST_DIGEST: Variant("s", prep.manifest_digest),
+                }
+                merge_commit = create_commit(repo, tree, meta, parent=base_commit, metadata=metadata,
+                                             timestamp=_created_timestamp(manifest_json, config_json))
+                if write_image_ref:
+                    target = parse_imgref(target_imgref) if target_imgref else ref
+                    repo.set_ref(image_ref_name(target), merge_commit)
         emit(progress, ImportDone(merge_commit, prep.manifest_digest))
         return ImportResult(merge_commit, prep.manifest_digest, prep.manifest, prep.config, fetched[0],
                             fetched[1], False, filtered, prep)

@@ -23,6 +23,8 @@ from . import objects as obj
 from ..errors import OstreeError, TarError, UnsupportedFileTypeError
 from .gvariant import Variant
 from .mtree import MutableTree
+from .readahead import MemberReader, ReadAhead
+from .tarheader import QuickTarInfo
 from .objects import Commit, DirMeta, FileHeader
 from ..progress import FileWritten, ProgressCallback, serialized
 from .repo import Repo, RepoMode, read_xattrs_fd, read_xattrs
@@ -103,6 +105,9 @@ class _Writer:
         # (tree, name) of each file a future writes, in the order the checksums come back
         self.pending: List[Tuple[List[Tuple[MutableTree, str]], "Future[List[str]]"]] = []
         self.queued = 0
+        # bytes each pending job holds in memory (data read ahead of the writers), in step with pending
+        self.held: list[int] = []
+        self.held_bytes = 0
         # finished directories (children before parents), sealed once their files are in
         self.finished: List[MutableTree] = []
         # runs when the pending checksums are in, before any sealing (tar hardlinks)
@@ -125,13 +130,17 @@ class _Writer:
         """``fn`` returns the checksums of ``names``, in order."""
         self.submit_items([(tree, name) for name in names], fn)
 
-    def submit_items(self, targets: List[Tuple[MutableTree, str]], fn: Callable[[], List[str]]) -> None:
-        """``fn`` returns the checksums of the files named by ``targets``, in order."""
+    def submit_items(self, targets: List[Tuple[MutableTree, str]], fn: Callable[[], List[str]],
+                     nbytes: int = 0) -> None:
+        """``fn`` returns the checksums of the files named by ``targets``, in order; ``nbytes``:
+        the data it holds until it is done."""
         if self.pool is None:
             for (tree, name), csum in zip(targets, fn()):
                 tree.replace_file(name, csum)
             return
         self.pending.append((targets, self.pool.submit(fn)))
+        self.held.append(nbytes)
+        self.held_bytes += nbytes
         self.queued += len(targets)
         if self.queued > 4096:
             self.drain()
@@ -143,9 +152,26 @@ class _Writer:
         fut: "Future[List[str]]" = Future()
         fut.set_result([checksum])
         self.pending.append(([(tree, name)], fut))
+        self.held.append(0)
+
+    def settle(self, limit: int) -> None:
+        """Wait for the oldest jobs until those left hold at most ``limit`` bytes: a window,
+        not a full drain, so the threads always have work while the reader goes on."""
+        done = 0
+        while self.held_bytes > limit and done < len(self.pending):
+            targets, fut = self.pending[done]
+            for (tree, name), csum in zip(targets, fut.result()):
+                tree.replace_file(name, csum)
+            self.held_bytes -= self.held[done]
+            done += 1
+        # (queued stays: its full drain every 4,096 files is what seals finished directories
+        # and keeps the tree in memory small)
+        del self.pending[:done]
+        del self.held[:done]
 
     def drain(self) -> None:
         pending, self.pending = self.pending, []
+        self.held, self.held_bytes = [], 0
         self.queued = 0
         for targets, fut in pending:
             for (tree, name), csum in zip(targets, fut.result()):
@@ -363,12 +389,22 @@ def tar_path_relative(path: str) -> str:
         src = ""
     while len(src) > 1 and src.endswith("/"):
         src = src[:-1]
-    for comp in split_path(src):
+    global _last_valid_dir
+    parent, _, _name = src.rpartition("/")
+    # a tar holds a directory's entries together: its path was checked with the entry before
+    comps = split_path(_name if parent and parent == _last_valid_dir else src)
+    for comp in comps:
         try:
             obj.validate_filename(comp)
         except OstreeError as e:
             raise TarError(f'While making relative path "{src}": {e}') from None
+    _last_valid_dir = parent
     return src
+
+
+# the parent of the last path tar_path_relative accepted (any value it holds was checked, so
+# threads importing layers side by side may overwrite it freely)
+_last_valid_dir = ""
 
 
 def split_path(path: str) -> List[str]:
@@ -378,6 +414,8 @@ def split_path(path: str) -> List[str]:
 
 def tar_xattrs(member: tarfile.TarInfo) -> obj.Xattrs:
     """Xattrs carried in PAX records (SCHILY.xattr.* and LIBARCHIVE.xattr.*)."""
+    if not member.pax_headers:
+        return ()
     pairs = []
     for key, value in member.pax_headers.items():
         if key.startswith("SCHILY.xattr."):
@@ -440,6 +478,14 @@ class _TarImporter:
         # (in any tar written by walking a tree) finished, and gets sealed
         self.seal = True
         self.current: List[str] = []
+        # read once: the repo's config is a list scanned on every lookup
+        self.skip_xattrs = modifier.skip_xattrs(repo)
+
+    def xattrs(self, path: str, info: FileInfo, member: tarfile.TarInfo) -> obj.Xattrs:
+        """CommitModifier.final_xattrs, without its per-entry config lookup when there is no callback."""
+        if self.modifier.xattr_callback is None:
+            return () if self.skip_xattrs else tar_xattrs(member)
+        return self.modifier.final_xattrs(self.repo, "/" + path, info, lambda: tar_xattrs(member))
 
     def _moved_to(self, comps: List[str]) -> None:
         cur = self.current
@@ -504,7 +550,7 @@ class _TarImporter:
         parent = self.parent_dir(path, member)
         name = comps[-1] if path else ""
         if member.isdir():
-            xattrs = self.modifier.final_xattrs(self.repo, "/" + path, info, lambda: tar_xattrs(member))
+            xattrs = self.xattrs(path, info, member)
             d = parent if not name else parent.ensure_dir(name)
             d.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, xattrs))
             return
@@ -526,7 +572,7 @@ class _TarImporter:
 
     def write_file(self, parent: MutableTree, name: str, member: tarfile.TarInfo, info: FileInfo,
                    fileobj: Optional[IO[bytes]], path: str) -> None:
-        xattrs = self.modifier.final_xattrs(self.repo, "/" + path, info, lambda: tar_xattrs(member))
+        xattrs = self.xattrs(path, info, member)
         if member.issym():
             header = FileHeader(info.uid, info.gid, info.mode, member.linkname, xattrs)
             if self.writer is not None:
@@ -551,10 +597,9 @@ class _TarImporter:
                 self.small.append((parent, name, header, data))
                 if len(self.small) >= _BATCH:
                     self._flush_small()
-                if self.pending_bytes > _MAX_PENDING:
+                if self.pending_bytes + self.writer.held_bytes > _MAX_PENDING:
                     self._flush_small()
-                    self.writer.drain()
-                    self.pending_bytes = 0
+                    self.writer.settle(_MAX_PENDING // 2)
                 if self.progress is not None:
                     self.progress(FileWritten("/" + path, member.size))
                 return
@@ -576,7 +621,8 @@ class _TarImporter:
         batch, self.small = self.small, []
         write = self.repo.write_content_bytes
         self.writer.submit_items([(parent, name) for parent, name, _h, _d in batch],
-                                 lambda: [write(h, d) for _p, _n, h, d in batch])
+                                 lambda: [write(h, d) for _p, _n, h, d in batch], self.pending_bytes)
+        self.pending_bytes = 0
 
     def finish(self) -> None:
         if self.writer is not None:
@@ -647,7 +693,7 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
     if imp.writer is not None:
         imp.writer.before_seal = imp.resolve_hardlinks
     try:
-        with tarfile.open(fileobj=fileobj, mode=tar_mode) as tf:  # type: ignore[call-overload]
+        with _open_tar(fileobj, tar_mode) as tf:
             # tarfile ends the iteration quietly on a corrupt header after the first;
             # remembering the last block it read lets us tell that from a real end
             last_block, undo = _record_last_block(tf)
@@ -662,6 +708,35 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
         if imp.writer is not None:
             imp.writer.pool.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
     return mtree
+
+
+# what tarfile's "r|*" takes for compressed (_StreamProxy.getcomptype): gzip, bzip2, lzma, xz
+_COMPRESSED_MAGIC = (b"\x1f\x8b\x08", b"BZh91", b"\x5d\x00\x00\x80\x00", b"\xfd7zXZ")
+
+
+def _open_tar(fileobj: IO[bytes], tar_mode: str) -> tarfile.TarFile:
+    """An uncompressed stream ("r|", or "r|*" that finds no compression) is read through a
+    :class:`ReadAhead` in tarfile's "r:" mode (1 MB reads instead of 10 KB: see readahead.py);
+    anything else as ``tar_mode`` says."""
+    if tar_mode in ("r|", "r|*"):
+        ra = ReadAhead(fileobj)
+        if tar_mode == "r|" or not ra.peek(512).startswith(_COMPRESSED_MAGIC):
+            return tarfile.open(fileobj=ra, mode="r:", tarinfo=QuickTarInfo)  # type: ignore[call-overload]
+        fileobj = ra  # type: ignore[assignment]  # holds the peeked bytes
+    return tarfile.open(fileobj=fileobj, mode=tar_mode, tarinfo=QuickTarInfo)  # type: ignore[call-overload]
+
+
+def _member_data(tf: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes] | None:
+    stream = tf.fileobj
+    if isinstance(stream, ReadAhead):
+        if member.isreg() and member.sparse is None:
+            return MemberReader(stream, member.offset_data, member.size)  # type: ignore[return-value]
+        if member.islnk() and member.size:
+            # what tarfile's stream mode answers (its "r:" mode would look the target up)
+            raise tarfile.StreamError("cannot extract (sym)link as file object")
+    if member.isreg() or (member.islnk() and member.size):
+        return tf.extractfile(member)
+    return None
 
 
 def _read_members(tf: tarfile.TarFile, imp: _TarImporter, last_block: Callable[[], bytes]) -> None:
@@ -690,8 +765,7 @@ def _read_members(tf: tarfile.TarFile, imp: _TarImporter, last_block: Callable[[
         tf.members.clear()  # type: ignore[attr-defined]  # stream mode needs no index; keeps memory flat
         if member.size < 0:
             raise TarError(f"Invalid negative size for {member.name}")
-        f = tf.extractfile(member) if member.isreg() or (member.islnk() and member.size) else None
-        imp.entry(member, f)
+        imp.entry(member, _member_data(tf, member))
 
 
 # ---------------------------------------------------------------------------- writing trees and commits
