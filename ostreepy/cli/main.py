@@ -458,8 +458,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # trees are walked recursively; a legal path can be thousands of directories deep
     # (Python >= 3.11 keeps such recursion off the C stack)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
-    from ..store.repo import on_refs_changed
-    on_refs_changed(_auto_update_summary)
     argv = _command_first(list(sys.argv[1:] if argv is None else argv))
     _register_extras(argv)
     parser = build_parser()
@@ -473,6 +471,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.print_help(sys.stderr)
         return 1
     func = args.func
+    # registered only for a command that runs, so --help imports no store
+    from ..store.repo import on_refs_changed
+    on_refs_changed(_auto_update_summary)
     if isinstance(func, str):  # a repository verb: its module is imported only to run it
         # "module:function" for verbs outside cli/repo.py (pull, pull-local)
         modname, _, name = func.rpartition(":")

@@ -66,10 +66,10 @@ def fetch_summary(repo: Repo, name: str, sysroot: Optional[str] = None,
     jar = _jar(repo, remote)
     metalink = remote.option("metalink")
     if metalink:
-        data, _base = metalink_summary(remote, metalink, max_size=MAX_SUMMARY_SIZE, cookie_jar=jar)
-        verify_summary(remote, data, None, repo=repo)
-        parse_summary(data)
-        return RemoteSummary(remote=remote, data=data, signature=None)
+        linked, _base = metalink_summary(remote, metalink, max_size=MAX_SUMMARY_SIZE, cookie_jar=jar)
+        verify_summary(remote, linked, None, repo=repo)
+        parse_summary(linked)
+        return RemoteSummary(remote=remote, data=linked, signature=None)
     if not remote.url:
         raise RemoteError(f'No "url" option in remote "{name}"')
     fetcher: Fetcher = fetcher_for_remote(remote, cookie_jar=jar)

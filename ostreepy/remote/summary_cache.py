@@ -156,10 +156,10 @@ def fetch_summary_pair(fetcher: _Source, cache: Optional[SummaryCache], max_summ
     """(summary, summary.sig) of a remote, either None where the remote has none, verified
     by ``verify(summary, sig)`` (which raises to refuse), through ``cache`` when given."""
     if cache is None:
-        sig = _plain(fetcher, "summary.sig", max_sig)
-        data = _plain(fetcher, "summary", max_summary)
-        verify(data, sig)
-        return data, sig
+        plain_sig = _plain(fetcher, "summary.sig", max_sig)
+        plain = _plain(fetcher, "summary", max_summary)
+        verify(plain, plain_sig)
+        return plain, plain_sig
     etag, since = cache.properties(".sig")
     got_sig = _conditional(fetcher, "summary.sig", max_sig, etag, since)
     sig = got_sig.data
