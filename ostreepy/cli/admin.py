@@ -286,8 +286,10 @@ def cmd_instutil_set_kargs(args: argparse.Namespace) -> int:
             kargs = KernelArgs.from_proc_cmdline(_read_proc_cmdline())
         elif args.merge and first.bootconfig is not None:
             kargs = kargs.extend((first.bootconfig.get("options") or "").split(" "))
+        # ostree_kernel_args_replace_argv: KEY=VALUE becomes the one KEY, where the
+        # first old one was (not --karg-replace's old=new edit)
         for a in args.replace or []:
-            kargs = kargs.replace(a)
+            kargs = kargs.set(a)
         kargs = kargs.extend(list(args.append or []) + list(args.args))
         sr.set_kargs(first, kargs.to_list())
     return 0

@@ -42,3 +42,60 @@ def test_switch_set_kargs_print_current_dir_as_ostree(workdir):
     assert log_o == log_r
     assert "Deleting ref '(null):os/one'" in log_o[3]
     assert snap_o == snap_r
+
+
+def _immutable(path) -> bool:
+    import fcntl
+    import struct
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        flags = struct.unpack("i", fcntl.ioctl(fd, 0x80086601, b"\0" * 4))[0]
+    finally:
+        os.close(fd)
+    return bool(flags & 0x10)
+
+
+def test_sysroot_debug_flags_stage_refusal_set_kargs_replace_as_ostree(workdir):
+    """What ostree's admin-test.sh, test-osupdate-dtb.sh and test-admin-instutil-set-kargs.sh
+    found: OSTREE_SYSROOT_DEBUG's mutable-deployments, no-dtb and test-fifreeze; staging
+    refused when nothing is booted; set-kargs --replace=KEY=VALUE replacing every KEY."""
+    tree = workdir / "tree"
+    debug = dict(NAMING_1_ENV, OSTREE_SYSROOT_DEBUG="mutable-deployments,no-dtb")
+
+    def steps(sr, t):
+        log = []
+        write_tree(tree, etc={"myconf": "a\n"})
+        dtb = tree / "usr/lib/modules/6.1.0-test/dtb"
+        (dtb / "overlays").mkdir(parents=True)
+        (dtb / "board.dtb").write_text("a device tree\n")
+        (dtb / "overlays/o.dtbo").write_text("an overlay\n")
+        commit(sr, "os/one", tree, "1.0", day=1)
+        t(f"--sysroot={sr}", "deploy", "--os=myos", "os/one", env=debug)
+        ddir = t(f"--sysroot={sr}", "--print-current-dir").stdout.strip()
+        log.append(_immutable(ddir))
+        log.append(sorted(str(p.relative_to(sr)) for p in (sr / "boot/ostree").rglob("*")))
+        st = t(f"--sysroot={sr}", "deploy", "--os=myos", "--stage", "os/one", env=NAMING_1_ENV, check=False)
+        log.append((st.returncode, st.stderr))
+        t(f"--sysroot={sr}", "instutil", "set-kargs", "FOO=BAZ", "FOO=BIF", "K", env=NAMING_1_ENV)
+        t(f"--sysroot={sr}", "instutil", "set-kargs", "--merge", "--replace=FOO=XXX", env=NAMING_1_ENV)
+        fr = t(f"--sysroot={sr}", "deploy", "--os=myos", "os/one", check=False,
+               env=dict(NAMING_1_ENV, OSTREE_SYSROOT_DEBUG="test-fifreeze"))
+        log.append((fr.returncode, "fifreeze watchdog was run\n" in fr.stderr,
+                    "During fsfreeze-thaw: aborting due to test-fifreeze" in fr.stderr))
+        # the same tree, dtb included: a bootcsum of its own, the dtb/ copied into /boot
+        t(f"--sysroot={sr}", "deploy", "--os=myos", "os/one", env=NAMING_1_ENV)
+        log.append(sorted(str(p.relative_to(sr)) for p in (sr / "boot/ostree").rglob("*")))
+        log.append(_status(sr, t))
+        return log, dump(sr, with_nlink=False)
+
+    outs = _both(workdir, steps)
+    (log_o, snap_o), (log_r, snap_r) = outs["ours"], outs["real"]
+    assert log_o[0] is False
+    assert not any("dtb" in p for p in log_o[1])
+    assert log_o[2] == (1, "error: Cannot stage deployment: Not currently booted into an OSTree system\n")
+    assert log_o[3] == (1, True, True)
+    assert any(p.endswith("dtb/overlays/o.dtbo") for p in log_o[4])
+    assert log_o == log_r
+    assert snap_o == snap_r
+    entries = sorted((workdir / "ours/boot/loader/entries").glob("*.conf"))
+    assert any("FOO=XXX K " in e.read_text() for e in entries)
