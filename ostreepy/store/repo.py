@@ -376,6 +376,15 @@ class Repo:
         with self.locked(SHARED):
             with self._txn_lock:
                 self._txn_depth += 1
+                if self._staging_dir is None:
+                    # as ostree_repo_prepare_transaction: the staging directory is
+                    # taken (and a dead one of this boot resumed) before any write,
+                    # so a transaction that fails leaves it, whatever it wrote
+                    try:
+                        self._allocate_staging()
+                    except BaseException:
+                        self._txn_depth -= 1
+                        raise
             ok = False
             try:
                 yield self
@@ -465,6 +474,16 @@ class Repo:
             return f"{self._objects_prefix}{checksum[:2]}/{checksum[2:]}{self._file_ext}"
         return self._join(obj.loose_path(checksum, objtype, self.mode is RepoMode.ARCHIVE))
 
+    def _allocate_staging(self) -> None:
+        """``_ostree_repo_allocate_tmpdir`` (under ``_txn_lock``): this boot's free
+        staging directory, or a new one. (Reused: what a transaction that died left
+        there was verified before it was staged, and goes in with ours: libostree's
+        transaction resume.)"""
+        name, lock, _reused = stg.allocate(self._tmp_fd(), stg.stagedir_prefix())
+        self._staging_dir = os.path.join(self.tmp_dir, name)
+        self._staging_lock = lock
+        self._staging_subdirs: Set[str] = set()
+
     def _staging_target(self, checksum: str, objtype: ObjectType) -> Optional[str]:
         """Inside a transaction with fsync on: the staging path a new object goes to."""
         if not (self._txn_depth and self.fsync):
@@ -472,13 +491,8 @@ class Repo:
         prefix = checksum[:2]
         with self._txn_lock:
             if self._staging_dir is None:
-                name, lock, _reused = stg.allocate(self._tmp_fd(), stg.stagedir_prefix())
-                d = os.path.join(self.tmp_dir, name)
-                self._staging_dir = d
-                self._staging_lock = lock
-                self._staging_subdirs: Set[str] = set()
-                # (reused: what a transaction that died left here was verified before
-                # it was staged, and goes in with ours: libostree's transaction resume)
+                self._allocate_staging()
+            assert self._staging_dir is not None
             # laid out like objects/ (xx/ subdirectories), so writers on several
             # threads do not all queue on one directory's lock
             sub = os.path.join(self._staging_dir, prefix)

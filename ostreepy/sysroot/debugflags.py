@@ -14,7 +14,7 @@ Pure parsing; what each flag changes lives where libostree has it:
 
 from __future__ import annotations
 
-from typing import FrozenSet, Optional, Sequence
+from typing import FrozenSet, Optional, Sequence, Set
 
 __all__ = ["DEBUG_ENV", "MUTABLE_DEPLOYMENTS", "NO_XATTRS", "NO_DTB", "TEST_FIFREEZE",
            "parse_debug_string", "sysroot_debug_flags"]
@@ -35,7 +35,7 @@ def parse_debug_string(value: Optional[str], keys: Sequence[str]) -> FrozenSet[s
         return frozenset()
     for sep in ";, \t":
         value = value.replace(sep, ":")
-    out = set()
+    out: Set[str] = set()
     for tok in value.split(":"):
         t = tok.lower().replace("_", "-")
         if t == "all":

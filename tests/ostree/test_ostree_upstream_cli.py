@@ -261,6 +261,11 @@ def test_pre_commit_test_error_leaves_the_staging_directory(ostree, ostreepy, tm
         tool.run("commit", "-b", REF, tree, repo=repo, env={"OSTREE_BOOTID": "5" + boot[1:]})
         assert not [n for n in os.listdir(repo / "tmp") if n.startswith(f"staging-{boot}-")], tool
         tool.run("fsck", repo=repo)
+        # fsync off too: the transaction takes its staging directory up front
+        repo = tool.init(tmp_path / f"nofsync-{tool}", "archive", fsync=False)
+        tool.run("commit", "-b", REF, tree, repo=repo, rc=1,
+                 env={"OSTREE_REPO_TEST_ERROR": "pre-commit", "OSTREE_BOOTID": boot})
+        assert [n for n in os.listdir(repo / "tmp") if n.startswith(f"staging-{boot}-")], tool
 
 
 def test_fsck_words_and_collection_refs(ostree, ostreepy, tmp_path):
@@ -284,7 +289,7 @@ def test_fsck_words_and_collection_refs(ostree, ostreepy, tmp_path):
         tool.run("init", "--mode=archive", "--collection-id=org.example.Collection", repo=r)
         c = tool.run("commit", "--orphan", "--bind-ref=ref2", "--add-metadata-string=ostree.collection-binding=x.Y",
                      tmp_path / "ostree-path-traverse", repo=r).out.strip()
-        tool.run("refs", "--collections", f"--create=x.Y:ref2", c, repo=r)
+        tool.run("refs", "--collections", "--create=x.Y:ref2", c, repo=r)
         tool.run("fsck", repo=r)
         os.unlink(r / "objects" / c[:2] / f"{c[2:]}.commit")
         assert "Loading commit for ref (x.Y, ref2)" in tool.run("fsck", repo=r, rc=1).err

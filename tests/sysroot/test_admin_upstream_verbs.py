@@ -99,3 +99,32 @@ def test_sysroot_debug_flags_stage_refusal_set_kargs_replace_as_ostree(workdir):
     assert snap_o == snap_r
     entries = sorted((workdir / "ours/boot/loader/entries").glob("*.conf"))
     assert any("FOO=XXX K " in e.read_text() for e in entries)
+
+
+def test_deploy_failing_pre_commit_leaves_a_staging_dir_gc_by_boot_id(workdir):
+    """test-admin-deploy-bootid-gc.sh: the deployment refs' transaction takes its
+    staging directory before any write, as ostree_repo_prepare_transaction does, so a
+    deploy failing at OSTREE_REPO_TEST_ERROR=pre-commit leaves tmp/staging-BOOTID-*;
+    the next transaction of another boot removes it."""
+    tree = workdir / "tree"
+    old, new = "4072029c-8b10-60d1-d31b-8422eeff9b42", "5072029c-8b10-60d1-d31b-8422eeff9b42"
+
+    def staging(sr, boot):
+        return [n for n in os.listdir(sr / "ostree/repo/tmp") if n.startswith(f"staging-{boot}-")
+                and not n.endswith("-lock")]
+
+    def steps(sr, t):
+        log = []
+        write_tree(tree)
+        commit(sr, "os/one", tree, "1.0", day=1)
+        t(f"--sysroot={sr}", "deploy", "--os=myos", "os/one", env=NAMING_1_ENV)
+        for boot in (old, new):
+            r = t(f"--sysroot={sr}", "deploy", "--os=myos", "os/one", check=False,
+                  env=dict(NAMING_1_ENV, OSTREE_REPO_TEST_ERROR="pre-commit", OSTREE_BOOTID=boot))
+            log.append((r.returncode, "OSTREE_REPO_TEST_ERROR_PRE_COMMIT" in r.stderr, len(staging(sr, boot))))
+        t(f"--sysroot={sr}", "deploy", "--os=myos", "os/one", env=dict(NAMING_1_ENV, OSTREE_BOOTID=new))
+        log.append((len(staging(sr, old)), len(staging(sr, new))))
+        return log
+
+    outs = _both(workdir, steps)
+    assert outs["ours"] == outs["real"] == [(1, True, 1), (1, True, 1), (0, 0)]
