@@ -351,7 +351,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
     p = sub.add_parser("os-init", help="Initialize empty state for given operating system")
     _add_sysroot(p)
-    p.add_argument("stateroot")
+    p.add_argument("stateroot", metavar="OSNAME")
     p.set_defaults(func=cmd_os_init)
 
     p = sub.add_parser("deploy", help="Checkout revision REFSPEC as the new default deployment")

@@ -411,3 +411,56 @@ def test_pull_contenturl_and_mirrorlist(ostree, ostreepy, tmp_path, http_dir):
             tool.run("pull", "--http-header", "X-Test=1", "--per-object-fsync", "origin", REF, repo=repo)
             assert tool.run("rev-parse", f"origin:{REF}", repo=repo).out.strip() == rev, (tool, n)
             tool.run("fsck", repo=repo)
+
+
+def _help_sections(text):
+    """{section title: [lines]} of a GLib-shaped help text."""
+    out, title = {}, None
+    for line in text.split("\n"):
+        if line and not line.startswith(" "):
+            title = line
+            out[title] = []
+        elif line and title is not None:
+            out[title].append(line)
+    return out
+
+
+def _option_head(line):
+    return line.split(" ", 3)[2] if line.startswith("  -") else None
+
+
+def test_help_in_ostree_shape(ostree, ostreepy):
+    """test-help.sh: `CMD --help` prints GLib's help on stdout (one Usage line naming
+    CMD), a group without a verb or with an unknown one prints it on stderr with
+    ostree's error; the columns are GLib's and ot-main.c's."""
+    for cmd in ([], ["admin"], ["checkout"], ["admin", "deploy"], ["admin", "instutil"], ["remote", "add"],
+                ["cat"], ["pull-local"]):
+        ours, real = ostreepy.run(*cmd, "--help"), ostree.run(*cmd, "--help")
+        assert ours.err == "" and ours.out.count("\nUsage") + ours.out.startswith("Usage") == 1
+        assert ours.out.split("\n")[:2] == real.out.split("\n")[:2], cmd  # "Usage:", "  ostree CMD [OPTION…] ARGS"
+        o, r = _help_sections(ours.out), _help_sections(real.out)
+        if cmd == ["checkout"]:  # the widest option the same: the same column (GLib's width + 4)
+            assert o["Help Options:"] == r["Help Options:"]
+        # where both list the same command, it is at the same column
+        for title in (t for t in r if t.startswith("Builtin")):
+            names = {line.split()[0]: line for line in o[title]}
+            common = [line for line in r[title] if line.split()[0] in names]
+            assert common, cmd
+            def column(line):
+                return len(line) - len(line[2 + len(line.split()[0]):].lstrip())
+            for line in common:
+                assert column(names[line.split()[0]]) == column(line), (cmd, line)
+        # options both have are shown alike (-s, --long=ARG)
+        if cmd in (["checkout"], ["admin", "deploy"]):
+            ro = {_option_head(line): line for line in r["Application Options:"] if _option_head(line)}
+            both = [line for line in o["Application Options:"] if _option_head(line) in ro]
+            assert len(both) >= 5
+    for cmd, last in (([], "error: No command specified"),
+                      (["no-such-verb"], "error: Unknown command 'no-such-verb'"),
+                      (["admin"], 'error: No "admin" subcommand specified'),
+                      (["admin", "no-such"], "error: Unknown \"admin\" subcommand 'no-such'"),
+                      (["admin", "instutil"], 'error: No "admin instutil" subcommand specified')):
+        ours, real = ostreepy.run(*cmd, rc=1), ostree.run(*cmd, rc=1)
+        assert ours.out == real.out == ""
+        assert ours.err.rstrip("\n").split("\n")[-1] == real.err.rstrip("\n").split("\n")[-1] == last
+        assert ours.err.startswith("Usage:\n  ostree") and real.err.startswith("Usage:\n  ostree")
