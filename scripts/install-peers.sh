@@ -26,6 +26,7 @@ PACKAGES=(
     dosfstools        # fsck.vfat on the ESP
     qemu-utils        # qemu-img: qcow2 disk images
     grub-efi-amd64-bin  # GRUB EFI modules when an image ships none
+    parallel          # GNU parallel: ostree's test-admin-locking.sh (scripts/upstream-tests.sh)
 )
 
 missing=()
