@@ -626,6 +626,40 @@ class Sysroot:
     def _grub2(self) -> bool:
         return grubcfg.detect(self.path, self.repo.config.get("sysroot", "bootloader"))
 
+    def _uboot(self) -> bool:
+        """ostree's uboot backend: configured, or (auto) ``boot/uEnv.txt`` present
+        where neither syslinux nor grub2 was found first."""
+        opt = self.repo.config.get("sysroot", "bootloader") or "auto"
+        if opt != "auto":
+            return opt == "uboot"
+        return (os.path.lexists(self.abspath("boot/uEnv.txt"))
+                and not os.path.exists(self.abspath("boot/syslinux/syslinux.cfg")))
+
+    def _write_uenv(self, bootversion: int) -> None:
+        """``_ostree_bootloader_uboot_write_config``: ``loader.<B>/uEnv.txt``, which
+        the ``boot/uEnv.txt -> loader/uEnv.txt`` link shows once ``loader`` swaps."""
+        from bootloader.errors import BootloaderError
+        from bootloader.uboot import generate_uenv
+
+        def system_uenv(dpath: str) -> Optional[str]:
+            try:
+                with open(self.abspath(f"{dpath}/usr/lib/ostree-boot/uEnv.txt"), encoding="utf-8") as f:
+                    return f.read()
+            except FileNotFoundError:
+                return None
+
+        entries = [e for _, e in bc.read_loader_entries(self.path, bootversion)]
+        try:
+            text = generate_uenv(entries, system_uenv)
+        except BootloaderError as e:
+            raise DeployError(str(e)) from e
+        p = self.abspath(f"boot/loader.{bootversion}/uEnv.txt")
+        with open(p + ".tmp", "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(p + ".tmp", p)
+
     def _links(self, deployments: Sequence[Deployment]) -> List[Tuple[str, str, int, str]]:
         return [(d.osname, d.bootcsum, d.bootserial, d.name) for d in deployments]
 
@@ -705,6 +739,8 @@ class Sysroot:
                 bc.fault_point("grub-config")
                 head = "Transaction complete"  # ostree: grub2 (BIOS) is an atomic bootloader
             else:
+                if self._uboot():
+                    self._write_uenv(new_bv)
                 head = "Bootloader updated"
             bc.prepare_loader_link(self.path, new_bv)
             bc.fault_point("loader-link")

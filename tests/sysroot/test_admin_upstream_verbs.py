@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import stat
 
-from .conftest import NAMING_1_ENV, commit, dump, write_tree
+from .conftest import NAMING_1_ENV, commit, dump, run, write_tree
 from .test_compat import _both, _status
 
 
@@ -128,3 +128,35 @@ def test_deploy_failing_pre_commit_leaves_a_staging_dir_gc_by_boot_id(workdir):
 
     outs = _both(workdir, steps)
     assert outs["ours"] == outs["real"] == [(1, True, 1), (1, True, 1), (0, 0)]
+
+
+def test_uboot_uenv_as_ostree(workdir):
+    """test-admin-deploy-uboot.sh: with boot/uEnv.txt -> loader/uEnv.txt, each boot
+    configuration gets a uEnv.txt (kernel_image, ramdisk_image, fdtdir, bootargs per
+    entry, the default deployment's /usr/lib/ostree-boot/uEnv.txt after the first)."""
+    tree = workdir / "tree"
+
+    def steps(sr, t):
+        run("ostree", f"--repo={sr}/ostree/repo", "config", "set", "sysroot.bootloader", "auto")
+        (sr / "boot/loader.0").mkdir(parents=True, exist_ok=True)
+        (sr / "boot/loader").symlink_to("loader.0")
+        (sr / "boot/loader.0/uEnv.txt").write_text("")
+        (sr / "boot/uEnv.txt").symlink_to("loader/uEnv.txt")
+        write_tree(tree)
+        commit(sr, "os/one", tree, "1.0", day=1)
+        t(f"--sysroot={sr}", "deploy", "--os=myos", "os/one", "--karg=root=LABEL=x", env=NAMING_1_ENV)
+        write_tree(tree, kernel=b"K2\n")
+        (tree / "usr/lib/ostree-boot").mkdir(parents=True)
+        (tree / "usr/lib/ostree-boot/uEnv.txt").write_text("loadfdt=load mmc ${fdtfile}\nmmcboot=run x\n")
+        (tree / "usr/lib/modules/6.1.0-test/dtb").mkdir()
+        (tree / "usr/lib/modules/6.1.0-test/dtb/board.dtb").write_text("dtb\n")
+        commit(sr, "os/one", tree, "2.0", day=2)
+        t(f"--sysroot={sr}", "deploy", "--os=myos", "os/one", env=NAMING_1_ENV)
+        return (sr / "boot/uEnv.txt").read_text(), dump(sr, with_nlink=False)
+
+    outs = _both(workdir, steps)
+    (uenv_o, snap_o), (uenv_r, snap_r) = outs["ours"], outs["real"]
+    assert "kernel_image2=/boot/ostree/myos-" in uenv_o and "fdtdir=/boot/ostree/myos-" in uenv_o
+    assert "mmcboot=run x\n" in uenv_o
+    assert uenv_o == uenv_r
+    assert snap_o == snap_r
