@@ -376,15 +376,6 @@ class Repo:
         with self.locked(SHARED):
             with self._txn_lock:
                 self._txn_depth += 1
-                if self._staging_dir is None:
-                    # as ostree_repo_prepare_transaction: the staging directory is
-                    # taken (and a dead one of this boot resumed) before any write,
-                    # so a transaction that fails leaves it, whatever it wrote
-                    try:
-                        self._allocate_staging()
-                    except BaseException:
-                        self._txn_depth -= 1
-                        raise
             ok = False
             try:
                 yield self
@@ -398,6 +389,14 @@ class Repo:
                         self._ready_refs.update(mine)
                 if last:
                     if ok and _test_error("pre-commit"):
+                        # ostree_repo_prepare_transaction takes its staging directory
+                        # before any write, so even a transaction that wrote nothing
+                        # (a deploy's refs) leaves one behind (test-admin-deploy-bootid-gc);
+                        # ours is taken at the first object, so that what a dead
+                        # transaction left is not seen before the pull has verified it
+                        with self._txn_lock:
+                            if self._staging_dir is None:
+                                self._allocate_staging()
                         self._abandon_staged()
                         raise RepoError("OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified")
                     self._commit_staged()

@@ -19,10 +19,15 @@ from typing import FrozenSet, Optional, Sequence, Set
 __all__ = ["DEBUG_ENV", "MUTABLE_DEPLOYMENTS", "NO_XATTRS", "NO_DTB", "TEST_FIFREEZE",
            "parse_debug_string", "sysroot_debug_flags"]
 
+#: the environment variable libostree reads its sysroot debug flags from
 DEBUG_ENV = "OSTREE_SYSROOT_DEBUG"
+#: deployment roots are left mutable (no ``chattr +i``)
 MUTABLE_DEPLOYMENTS = "mutable-deployments"
+#: the full sync fails as the freeze/thaw watchdog test does
 TEST_FIFREEZE = "test-fifreeze"
+#: no xattrs copied into /boot
 NO_XATTRS = "no-xattrs"
+#: a modules-layout kernel's device tree is left out
 NO_DTB = "no-dtb"
 _KEYS = (MUTABLE_DEPLOYMENTS, TEST_FIFREEZE, NO_XATTRS, NO_DTB)
 

@@ -261,7 +261,7 @@ def test_pre_commit_test_error_leaves_the_staging_directory(ostree, ostreepy, tm
         tool.run("commit", "-b", REF, tree, repo=repo, env={"OSTREE_BOOTID": "5" + boot[1:]})
         assert not [n for n in os.listdir(repo / "tmp") if n.startswith(f"staging-{boot}-")], tool
         tool.run("fsck", repo=repo)
-        # fsync off too: the transaction takes its staging directory up front
+        # fsync off too: a failed transaction leaves its staging directory, as ostree's
         repo = tool.init(tmp_path / f"nofsync-{tool}", "archive", fsync=False)
         tool.run("commit", "-b", REF, tree, repo=repo, rc=1,
                  env={"OSTREE_REPO_TEST_ERROR": "pre-commit", "OSTREE_BOOTID": boot})

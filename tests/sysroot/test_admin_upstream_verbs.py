@@ -102,9 +102,9 @@ def test_sysroot_debug_flags_stage_refusal_set_kargs_replace_as_ostree(workdir):
 
 
 def test_deploy_failing_pre_commit_leaves_a_staging_dir_gc_by_boot_id(workdir):
-    """test-admin-deploy-bootid-gc.sh: the deployment refs' transaction takes its
-    staging directory before any write, as ostree_repo_prepare_transaction does, so a
-    deploy failing at OSTREE_REPO_TEST_ERROR=pre-commit leaves tmp/staging-BOOTID-*;
+    """test-admin-deploy-bootid-gc.sh: the deployment refs' transaction, which writes
+    no object, still leaves tmp/staging-BOOTID-* when it fails at
+    OSTREE_REPO_TEST_ERROR=pre-commit (ostree_repo_prepare_transaction takes it up front);
     the next transaction of another boot removes it."""
     tree = workdir / "tree"
     old, new = "4072029c-8b10-60d1-d31b-8422eeff9b42", "5072029c-8b10-60d1-d31b-8422eeff9b42"
