@@ -388,15 +388,18 @@ class Repo:
                     if ok:
                         self._ready_refs.update(mine)
                 if last:
-                    if ok and _test_error("pre-commit"):
+                    if ok:
                         # ostree_repo_prepare_transaction takes its staging directory
-                        # before any write, so even a transaction that wrote nothing
-                        # (a deploy's refs) leaves one behind (test-admin-deploy-bootid-gc);
-                        # ours is taken at the first object, so that what a dead
-                        # transaction left is not seen before the pull has verified it
-                        with self._txn_lock:
+                        # (resuming a dead one of this boot) before any write, so even a
+                        # transaction that wrote nothing (a deploy's refs) leaves one when
+                        # it fails, and takes a dead one over when it succeeds
+                        # (test-admin-deploy-bootid-gc); ours is taken at the first
+                        # object or here, so that what a dead transaction left is not
+                        # seen before the pull has verified the commit
+                        with self._txn_lock, contextlib.suppress(OSError):
                             if self._staging_dir is None:
                                 self._allocate_staging()
+                    if ok and _test_error("pre-commit"):
                         self._abandon_staged()
                         raise RepoError("OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified")
                     self._commit_staged()
