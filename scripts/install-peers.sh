@@ -31,6 +31,7 @@ PACKAGES=(
     debootstrap       # the Debian 13 skopeo chroot below, and the QEMU tests' bootable image
     qemu-system-x86   # the QEMU boot tests (SeaBIOS comes with it)
     ovmf              # UEFI firmware for the QEMU boot tests
+    parallel          # GNU parallel: ostree's test-admin-locking.sh (scripts/upstream-tests.sh)
 )
 
 missing=()

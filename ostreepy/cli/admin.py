@@ -286,8 +286,10 @@ def cmd_instutil_set_kargs(args: argparse.Namespace) -> int:
             kargs = KernelArgs.from_proc_cmdline(_read_proc_cmdline())
         elif args.merge and first.bootconfig is not None:
             kargs = kargs.extend((first.bootconfig.get("options") or "").split(" "))
+        # ostree_kernel_args_replace_argv: KEY=VALUE becomes the one KEY, where the
+        # first old one was (not --karg-replace's old=new edit)
         for a in args.replace or []:
-            kargs = kargs.replace(a)
+            kargs = kargs.set(a)
         kargs = kargs.extend(list(args.append or []) + list(args.args))
         sr.set_kargs(first, kargs.to_list())
     return 0
@@ -349,7 +351,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 
     p = sub.add_parser("os-init", help="Initialize empty state for given operating system")
     _add_sysroot(p)
-    p.add_argument("stateroot")
+    p.add_argument("stateroot", metavar="OSNAME")
     p.set_defaults(func=cmd_os_init)
 
     p = sub.add_parser("deploy", help="Checkout revision REFSPEC as the new default deployment")

@@ -130,14 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-C", "--checksum", action="store_true")
     p.add_argument("-X", "--xattrs", action="store_true")
     p.add_argument("-d", "--dironly", action="store_true")
-    p.add_argument("rev")
-    p.add_argument("paths", nargs="*")
+    p.add_argument("rev", metavar="COMMIT")
+    p.add_argument("paths", nargs="*", metavar="PATH")
     p.set_defaults(func="cmd_ls")
 
     p = sub.add_parser("cat", help="Concatenate contents of files")
     _add_repo_arg(p)
-    p.add_argument("rev")
-    p.add_argument("paths", nargs="+")
+    p.add_argument("rev", metavar="COMMIT")
+    p.add_argument("paths", nargs="+", metavar="PATH")
     p.set_defaults(func="cmd_cat")
 
     p = sub.add_parser("show", help="Output a metadata object")
@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpg-verify-remote", metavar="REMOTE", help="Use REMOTE name for GPG configuration")
 
     p.add_argument("-B", "--no-byteswap", action="store_true")
-    p.add_argument("rev")
+    p.add_argument("rev", metavar="OBJECT")
     p.set_defaults(func="cmd_show")
 
     p = sub.add_parser("log", help="Show log starting at commit or ref")
@@ -167,19 +167,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-r", "--revision", action="store_true")
     p.add_argument("-c", "--collections", action="store_true")
     p.add_argument("-A", "--alias", action="store_true")
-    p.add_argument("prefixes", nargs="*")
+    p.add_argument("prefixes", nargs="*", metavar="PREFIX")
     p.set_defaults(func="cmd_refs")
 
     p = sub.add_parser("rev-parse", help="Output the target of a rev")
     _add_repo_arg(p)
     p.add_argument("-S", "--single", action="store_true")
-    p.add_argument("revs", nargs="*")
+    p.add_argument("revs", nargs="*", metavar="REV")
     p.set_defaults(func="cmd_rev_parse")
 
     p = sub.add_parser("reset", help="Reset a REF to a previous COMMIT")
     _add_repo_arg(p)
-    p.add_argument("ref")
-    p.add_argument("rev")
+    p.add_argument("ref", metavar="REF")
+    p.add_argument("rev", metavar="COMMIT")
     p.set_defaults(func="cmd_reset")
 
     p = sub.add_parser("fsck", help="Check the repository for consistency")
@@ -290,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpg-verify-summary", action="store_true",
                    help="GPG verify summary (must specify --remote)")
     p.add_argument("src_repo", metavar="SRC_REPO")
-    p.add_argument("refs", nargs="*", metavar="REF")
+    p.add_argument("refs", nargs="*", metavar="REFS")
     p.set_defaults(func="pull:cmd_pull_local")
 
     p = sub.add_parser("gpg-sign", help="Sign a commit with GPG")
@@ -399,14 +399,54 @@ def _first_word(argv: List[str]) -> "Optional[tuple]":
     return None
 
 
-def _run_extension(argv: List[str], i: int, name: str) -> int:
+def _glib_help(parser: argparse.ArgumentParser, argv: List[str]) -> Optional[int]:
+    """``--help``, and a command group run without a verb or with one it does not
+    know, as ostree answers them (see :mod:`ostreepy.cli.glibhelp`); None when
+    argparse is to go on."""
+    opts = argv[:argv.index("--")] if "--" in argv else argv
+    help_asked = any(a in ("-h", "--help") for a in opts)
+    word = _first_word(argv)
+    if not help_asked and word is not None:
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        if not any(isinstance(a, argparse._SubParsersAction) for a in sub.choices[word[1]]._actions):
+            return None  # a repository verb: nothing to check, nothing more to import
+    from . import glibhelp
+    words, target, unknown = glibhelp.command_path(parser, argv)
+    parent = None
+    for p in _parsers_along(parser, words)[:-1]:
+        parent = p
+    if help_asked:
+        sys.stdout.write(glibhelp.format_help(words, target, parent))
+        return 0
+    if not any(isinstance(a, argparse._SubParsersAction) for a in target._actions):
+        return None
+    if unknown is not None:
+        message = glibhelp.unknown_command_error(words, unknown)
+    elif "--version" in opts or (words == ["admin"] and "--print-current-dir" in opts):
+        return None
+    else:
+        message = glibhelp.no_command_error(words)
+    sys.stderr.write(glibhelp.format_help(words, target, parent) + f"error: {message}\n")
+    return 1
+
+
+def _parsers_along(parser: argparse.ArgumentParser, words: List[str]) -> List[argparse.ArgumentParser]:
+    out = [parser]
+    for w in words:
+        sub = next(a for a in out[-1]._actions if isinstance(a, argparse._SubParsersAction))
+        out.append(sub.choices[w])
+    return out
+
+
+def _run_extension(argv: List[str], i: int, name: str, parser: argparse.ArgumentParser) -> int:
     """ostree's CLI extensions: an unknown COMMAND runs `ostree-COMMAND` from PATH with
     the rest of the arguments, as ot-main.c does."""
     import os
     import shutil
     path = shutil.which(f"ostree-{name}") if "/" not in name else None
     if path is None:
-        sys.stderr.write(f"error: Unknown command '{name}'\n")
+        from . import glibhelp
+        sys.stderr.write(glibhelp.format_help([], parser) + f"error: Unknown command '{name}'\n")
         return 1
     sys.stdout.flush()
     os.execv(path, [path] + argv[i + 1:])
@@ -465,7 +505,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if word is not None:
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         if word[1] not in sub.choices:
-            return _run_extension(argv, *word)
+            return _run_extension(argv, word[0], word[1], parser)
+    done = _glib_help(parser, argv)
+    if done is not None:
+        return done
     args = _parse(parser, argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

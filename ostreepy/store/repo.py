@@ -416,6 +416,17 @@ class Repo:
                     if ok:
                         self._ready_refs.update(mine)
                 if last:
+                    if ok:
+                        # ostree_repo_prepare_transaction takes its staging directory
+                        # (resuming a dead one of this boot) before any write, so even a
+                        # transaction that wrote nothing (a deploy's refs) leaves one when
+                        # it fails, and takes a dead one over when it succeeds
+                        # (test-admin-deploy-bootid-gc); ours is taken at the first
+                        # object or here, so that what a dead transaction left is not
+                        # seen before the pull has verified the commit
+                        with self._txn_lock, contextlib.suppress(OSError):
+                            if self._staging_dir is None:
+                                self._allocate_staging()
                     if ok and _test_error("pre-commit"):
                         self._abandon_staged()
                         raise RepoError("OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified")
@@ -497,6 +508,16 @@ class Repo:
             return f"{self._objects_prefix}{checksum[:2]}/{checksum[2:]}{self._file_ext}"
         return self._join(obj.loose_path(checksum, objtype, self.mode is RepoMode.ARCHIVE))
 
+    def _allocate_staging(self) -> None:
+        """``_ostree_repo_allocate_tmpdir`` (under ``_txn_lock``): this boot's free
+        staging directory, or a new one. (Reused: what a transaction that died left
+        there was verified before it was staged, and goes in with ours: libostree's
+        transaction resume.)"""
+        name, lock, _reused = stg.allocate(self._tmp_fd(), stg.stagedir_prefix())
+        self._staging_dir = os.path.join(self.tmp_dir, name)
+        self._staging_lock = lock
+        self._staging_subdirs: Set[str] = set()
+
     def _staging_target(self, checksum: str, objtype: ObjectType) -> Optional[str]:
         """Inside a transaction with fsync on: the staging path a new object goes to."""
         if not (self._txn_depth and self.fsync):
@@ -504,13 +525,8 @@ class Repo:
         prefix = checksum[:2]
         with self._txn_lock:
             if self._staging_dir is None:
-                name, lock, _reused = stg.allocate(self._tmp_fd(), stg.stagedir_prefix())
-                d = os.path.join(self.tmp_dir, name)
-                self._staging_dir = d
-                self._staging_lock = lock
-                self._staging_subdirs: Set[str] = set()
-                # (reused: what a transaction that died left here was verified before
-                # it was staged, and goes in with ours: libostree's transaction resume)
+                self._allocate_staging()
+            assert self._staging_dir is not None
             # laid out like objects/ (xx/ subdirectories), so writers on several
             # threads do not all queue on one directory's lock
             sub = os.path.join(self._staging_dir, prefix)

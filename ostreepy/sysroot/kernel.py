@@ -112,7 +112,7 @@ def _isdir(path: str) -> bool:
         return False
 
 
-def _usrlib_modules(root: str, compute_checksum: bool) -> Optional[KernelLayout]:
+def _usrlib_modules(root: str, compute_checksum: bool, no_dtb: bool = False) -> Optional[KernelLayout]:
     moddir = os.path.join(root, "usr/lib/modules")
     try:
         it = os.scandir(moddir)
@@ -146,7 +146,9 @@ def _usrlib_modules(root: str, compute_checksum: bool) -> Optional[KernelLayout]
             break
     if _exists(os.path.join(bdir, "aboot.img")):
         fields.update(aboot_src="aboot.img", aboot_name=f"aboot-{kver}.img")
-    if _exists(os.path.join(bdir, "devicetree")):
+    if no_dtb:  # OSTREE_SYSROOT_DEBUG=no-dtb
+        pass
+    elif _exists(os.path.join(bdir, "devicetree")):
         fields.update(devicetree_src="devicetree", devicetree_name=f"devicetree-{kver}")
         if compute_checksum:
             _hash_file(h, os.path.join(bdir, "devicetree"))
@@ -199,11 +201,12 @@ def _legacy(root: str) -> Optional[KernelLayout]:
     return KernelLayout(**fields)  # type: ignore[arg-type]
 
 
-def find_kernel(root: str, compute_checksum: bool = True) -> KernelLayout:
+def find_kernel(root: str, compute_checksum: bool = True, no_dtb: bool = False) -> KernelLayout:
     """The kernel layout of the tree at ``root``; raises :class:`DeployError`
     when there is none. Without ``compute_checksum`` the modules layout's
-    bootcsum is left empty (the caller knows it)."""
-    mod = _usrlib_modules(root, compute_checksum)
+    bootcsum is left empty (the caller knows it); ``no_dtb`` leaves a modules
+    layout's device tree out."""
+    mod = _usrlib_modules(root, compute_checksum, no_dtb)
     legacy = _legacy(root)
     if legacy is None:
         if mod is None:

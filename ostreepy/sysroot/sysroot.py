@@ -28,6 +28,7 @@ import contextlib
 import fcntl
 import json
 import os
+import sys
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import attrs
@@ -40,6 +41,7 @@ from bootloader.naming import (DeploymentBoot, deployment_entry, parse_bls_appen
 from . import bootconfig as bc
 from . import grubcfg
 from ..store.checkout import CheckoutMode, CheckoutOptions, Overwrite, checkout
+from .debugflags import DEBUG_ENV, MUTABLE_DEPLOYMENTS, NO_DTB, TEST_FIFREEZE, sysroot_debug_flags
 from .deployment import (ORIGIN_TRANSIENT_GROUP, Deployment, StatusRow, allocate_deployserial,
                          assign_bootserials, merge_deployment_of, needs_new_bootversion,
                          origin_from_refspec, ostree_arg_of, parse_bootlink, parse_deploy_name,
@@ -146,6 +148,7 @@ class Sysroot:
         self.default_booted = default_booted
         env_opts = parse_sysroot_opts(os.environ.get("OSTREE_SYSROOT_OPTS"))
         self.opts = frozenset(env_opts | frozenset(opts or ()))
+        self.debug_flags = sysroot_debug_flags(os.environ.get(DEBUG_ENV))
         self._message = message
         self.progress = progress
         self._repo: Optional[Repo] = None
@@ -520,7 +523,7 @@ class Sysroot:
             write_deployment_image(self.repo, csum, target)
         except OstreeError as e:
             raise DeployError(f"composefs: {e}") from e
-        layout = find_kernel(target)
+        layout = find_kernel(target, no_dtb=NO_DTB in self.debug_flags)
         if override_kargs is not None:
             bootconfig = BLSEntry([("options", str(KernelArgs(list(override_kargs))))])
         else:
@@ -567,7 +570,8 @@ class Sysroot:
             os.chmod(stamp, 0o644)
         self._write_origin(d)
         bc.fault_point("origin")
-        bc.set_immutable(ddir, True)
+        if MUTABLE_DEPLOYMENTS not in self.debug_flags:
+            bc.set_immutable(ddir, True)
         return d
 
     def deploy_tree(self, osname: str, revision: str, origin: Optional[KeyFile] = None,
@@ -598,7 +602,7 @@ class Sysroot:
     def _install_deployment_kernel(self, d: Deployment, new_bootversion: int, n: int,
                                    shown: bool) -> None:
         ddir = self.deployment_dir(d)
-        layout = find_kernel(ddir, compute_checksum=False)
+        layout = find_kernel(ddir, compute_checksum=False, no_dtb=NO_DTB in self.debug_flags)
         if not layout.bootcsum:
             layout = attrs.evolve(layout, bootcsum=d.bootcsum)
         install_kernel(layout, self.abspath("boot"), d.osname)
@@ -622,12 +626,50 @@ class Sysroot:
     def _grub2(self) -> bool:
         return grubcfg.detect(self.path, self.repo.config.get("sysroot", "bootloader"))
 
+    def _uboot(self) -> bool:
+        """ostree's uboot backend: configured, or (auto) ``boot/uEnv.txt`` present
+        where neither syslinux nor grub2 was found first."""
+        opt = self.repo.config.get("sysroot", "bootloader") or "auto"
+        if opt != "auto":
+            return opt == "uboot"
+        return (os.path.lexists(self.abspath("boot/uEnv.txt"))
+                and not os.path.exists(self.abspath("boot/syslinux/syslinux.cfg")))
+
+    def _write_uenv(self, bootversion: int) -> None:
+        """``_ostree_bootloader_uboot_write_config``: ``loader.<B>/uEnv.txt``, which
+        the ``boot/uEnv.txt -> loader/uEnv.txt`` link shows once ``loader`` swaps."""
+        from bootloader.errors import BootloaderError
+        from bootloader.uboot import generate_uenv
+
+        def system_uenv(dpath: str) -> Optional[str]:
+            try:
+                with open(self.abspath(f"{dpath}/usr/lib/ostree-boot/uEnv.txt"), encoding="utf-8") as f:
+                    return f.read()
+            except FileNotFoundError:
+                return None
+
+        entries = [e for _, e in bc.read_loader_entries(self.path, bootversion)]
+        try:
+            text = generate_uenv(entries, system_uenv)
+        except BootloaderError as e:
+            raise DeployError(str(e)) from e
+        p = self.abspath(f"boot/loader.{bootversion}/uEnv.txt")
+        with open(p + ".tmp", "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(p + ".tmp", p)
+
     def _links(self, deployments: Sequence[Deployment]) -> List[Tuple[str, str, int, str]]:
         return [(d.osname, d.bootcsum, d.bootserial, d.name) for d in deployments]
 
     def _sync(self) -> None:
         if "skip-sync" in self.opts:
             return
+        if TEST_FIFREEZE in self.debug_flags:
+            # ostree's freeze/thaw watchdog child says it ran, then the parent gives up
+            sys.stderr.write("fifreeze watchdog was run\n")
+            raise DeployError("Full sync: During fsfreeze-thaw: aborting due to test-fifreeze")
         bc.syncfs(self.abspath("ostree/repo"))
         bc.syncfs(self.abspath("boot"))
 
@@ -697,6 +739,8 @@ class Sysroot:
                 bc.fault_point("grub-config")
                 head = "Transaction complete"  # ostree: grub2 (BIOS) is an atomic bootloader
             else:
+                if self._uboot():
+                    self._write_uenv(new_bv)
                 head = "Bootloader updated"
             bc.prepare_loader_link(self.path, new_bv)
             bc.fault_point("loader-link")
@@ -747,6 +791,10 @@ class Sysroot:
                     raise DeployError("Looking for booted deployment: Not currently booted into an "
                                       "OSTree system and no --os= argument given")
                 osname = self.booted.osname
+            if stage and self.booted is None:
+                # ostree_sysroot_stage_tree: finalization runs at the shutdown of the
+                # booted system; a sysroot nothing booted from would never finish it
+                raise StagedError("Cannot stage deployment: Not currently booted into an OSTree system")
             self._require_stateroot(osname)
             csum = self.repo.resolve_rev(revision)
             assert csum is not None
@@ -990,7 +1038,7 @@ class Sysroot:
         return self.deployments[index]
 
     def kernel_layout(self, d: Deployment) -> KernelLayout:
-        return find_kernel(self.deployment_dir(d))
+        return find_kernel(self.deployment_dir(d), no_dtb=NO_DTB in self.debug_flags)
 
     def etc_diff(self, d: Deployment) -> EtcDiff:
         """``ostree admin config-diff``: the local /etc changes of ``d``."""

@@ -13,6 +13,7 @@ when a pull is made, so that a deploy-only upgrade needs no transport code.
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Optional
 
 import attrs
@@ -72,7 +73,8 @@ class Upgrader:
     def __init__(self, sysroot: Sysroot, osname: Optional[str] = None, *, stage: bool = False,
                  ignore_unconfigured: bool = False) -> None:
         self.sysroot = sysroot
-        self.stage = stage
+        # ostree-sysroot-upgrader.c: the experimental switch that made upgrades staged
+        self.stage = stage or os.environ.get("OSTREE_EX_STAGE_DEPLOYMENTS") is not None
         self.ignore_unconfigured = ignore_unconfigured
         booted = sysroot.booted
         if booted is None and osname is None:

@@ -261,6 +261,11 @@ def test_pre_commit_test_error_leaves_the_staging_directory(ostree, ostreepy, tm
         tool.run("commit", "-b", REF, tree, repo=repo, env={"OSTREE_BOOTID": "5" + boot[1:]})
         assert not [n for n in os.listdir(repo / "tmp") if n.startswith(f"staging-{boot}-")], tool
         tool.run("fsck", repo=repo)
+        # fsync off too: a failed transaction leaves its staging directory, as ostree's
+        repo = tool.init(tmp_path / f"nofsync-{tool}", "archive", fsync=False)
+        tool.run("commit", "-b", REF, tree, repo=repo, rc=1,
+                 env={"OSTREE_REPO_TEST_ERROR": "pre-commit", "OSTREE_BOOTID": boot})
+        assert [n for n in os.listdir(repo / "tmp") if n.startswith(f"staging-{boot}-")], tool
 
 
 def test_fsck_words_and_collection_refs(ostree, ostreepy, tmp_path):
@@ -284,7 +289,7 @@ def test_fsck_words_and_collection_refs(ostree, ostreepy, tmp_path):
         tool.run("init", "--mode=archive", "--collection-id=org.example.Collection", repo=r)
         c = tool.run("commit", "--orphan", "--bind-ref=ref2", "--add-metadata-string=ostree.collection-binding=x.Y",
                      tmp_path / "ostree-path-traverse", repo=r).out.strip()
-        tool.run("refs", "--collections", f"--create=x.Y:ref2", c, repo=r)
+        tool.run("refs", "--collections", "--create=x.Y:ref2", c, repo=r)
         tool.run("fsck", repo=r)
         os.unlink(r / "objects" / c[:2] / f"{c[2:]}.commit")
         assert "Loading commit for ref (x.Y, ref2)" in tool.run("fsck", repo=r, rc=1).err
@@ -406,3 +411,56 @@ def test_pull_contenturl_and_mirrorlist(ostree, ostreepy, tmp_path, http_dir):
             tool.run("pull", "--http-header", "X-Test=1", "--per-object-fsync", "origin", REF, repo=repo)
             assert tool.run("rev-parse", f"origin:{REF}", repo=repo).out.strip() == rev, (tool, n)
             tool.run("fsck", repo=repo)
+
+
+def _help_sections(text):
+    """{section title: [lines]} of a GLib-shaped help text."""
+    out, title = {}, None
+    for line in text.split("\n"):
+        if line and not line.startswith(" "):
+            title = line
+            out[title] = []
+        elif line and title is not None:
+            out[title].append(line)
+    return out
+
+
+def _option_head(line):
+    return line.split(" ", 3)[2] if line.startswith("  -") else None
+
+
+def test_help_in_ostree_shape(ostree, ostreepy):
+    """test-help.sh: `CMD --help` prints GLib's help on stdout (one Usage line naming
+    CMD), a group without a verb or with an unknown one prints it on stderr with
+    ostree's error; the columns are GLib's and ot-main.c's."""
+    for cmd in ([], ["admin"], ["checkout"], ["admin", "deploy"], ["admin", "instutil"], ["remote", "add"],
+                ["cat"], ["pull-local"]):
+        ours, real = ostreepy.run(*cmd, "--help"), ostree.run(*cmd, "--help")
+        assert ours.err == "" and ours.out.count("\nUsage") + ours.out.startswith("Usage") == 1
+        assert ours.out.split("\n")[:2] == real.out.split("\n")[:2], cmd  # "Usage:", "  ostree CMD [OPTION…] ARGS"
+        o, r = _help_sections(ours.out), _help_sections(real.out)
+        if cmd == ["checkout"]:  # the widest option the same: the same column (GLib's width + 4)
+            assert o["Help Options:"] == r["Help Options:"]
+        # where both list the same command, it is at the same column
+        for title in (t for t in r if t.startswith("Builtin")):
+            names = {line.split()[0]: line for line in o[title]}
+            common = [line for line in r[title] if line.split()[0] in names]
+            assert common, cmd
+            def column(line):
+                return len(line) - len(line[2 + len(line.split()[0]):].lstrip())
+            for line in common:
+                assert column(names[line.split()[0]]) == column(line), (cmd, line)
+        # options both have are shown alike (-s, --long=ARG)
+        if cmd in (["checkout"], ["admin", "deploy"]):
+            ro = {_option_head(line): line for line in r["Application Options:"] if _option_head(line)}
+            both = [line for line in o["Application Options:"] if _option_head(line) in ro]
+            assert len(both) >= 5
+    for cmd, last in (([], "error: No command specified"),
+                      (["no-such-verb"], "error: Unknown command 'no-such-verb'"),
+                      (["admin"], 'error: No "admin" subcommand specified'),
+                      (["admin", "no-such"], "error: Unknown \"admin\" subcommand 'no-such'"),
+                      (["admin", "instutil"], 'error: No "admin instutil" subcommand specified')):
+        ours, real = ostreepy.run(*cmd, rc=1), ostree.run(*cmd, rc=1)
+        assert ours.out == real.out == ""
+        assert ours.err.rstrip("\n").split("\n")[-1] == real.err.rstrip("\n").split("\n")[-1] == last
+        assert ours.err.startswith("Usage:\n  ostree") and real.err.startswith("Usage:\n  ostree")

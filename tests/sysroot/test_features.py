@@ -105,7 +105,14 @@ def test_stage_then_finalize(workdir):
     before = dump(sr / "boot", with_nlink=False)
     write_tree(tree, etc={"a": "1\n", "n": "n\n"}, kernel=b"K2\n")
     c2 = commit(sr, "os/one", tree, "2.0", day=2)
-    ours(f"--sysroot={sr}", "deploy", "--os=myos", "--stage", "os/one", env=NAMING_1_ENV)
+    # staging wants a booted system (ostree refuses it otherwise): boot the first one
+    entry = next((sr / "boot/loader/entries").glob("*.conf")).read_text()
+    booted = next(line.split(" ", 1)[1] for line in entry.splitlines() if line.startswith("options "))
+    refused = ours(f"--sysroot={sr}", "deploy", "--os=myos", "--stage", "os/one", env=NAMING_1_ENV, check=False)
+    assert refused.returncode == 1
+    assert refused.stderr == "error: Cannot stage deployment: Not currently booted into an OSTree system\n"
+    ours(f"--sysroot={sr}", "deploy", f"--booted-cmdline={booted}", "--os=myos", "--stage", "os/one",
+         env=NAMING_1_ENV)
     st = ours(f"--sysroot={sr}", "status").stdout
     assert st.splitlines()[0] == f"  myos {c2}.0 (staged)"
     assert dump(sr / "boot", with_nlink=False) == before  # boot config untouched until finalization
