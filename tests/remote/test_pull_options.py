@@ -250,9 +250,11 @@ def test_bareuseronly_files_refuses_setuid_content_as_ostree(web_server, tmp_pat
     assert rc == 1 and last_error(err) == errs[0]
 
 
-def test_trusted_pull_local_keeps_a_corrupt_object_as_ostree_does(tmp_path):
-    """pull-local without --untrusted copies content unchecked (ostree's TRUSTED import), into
-    another mode too: the object lands under its name and fsck finds it, for both tools."""
+def test_trusted_pull_local_refuses_a_corrupt_object_ostree_keeps(tmp_path):
+    """pull-local without --untrusted: ostree copies content into another mode unchecked
+    (its TRUSTED import), so a corrupt source object lands under its name and only fsck
+    finds it. ostreepy checks every object it copies (the write's own hash), so the same
+    pull is refused and nothing moves: where we knowingly differ from the peer."""
     src = tmp_path / "src"
     tree = tmp_path / "tree"
     write_tree(tree, {"f": b"the content\n"})
@@ -264,12 +266,17 @@ def test_trusted_pull_local_keeps_a_corrupt_object_as_ostree_does(tmp_path):
     os.chmod(obj, 0o644)
     obj.write_bytes(data[::-1])  # xattrs (user.ostreemeta) stay
     a, b = _init_both(tmp_path)
-    for repo, tool in ((a, ours), (b, peer)):
-        rc, _, err = tool(f"--repo={repo}", "pull-local", str(src), "main")
-        assert rc == 0, err
-        rc, _, err = peer(f"--repo={repo}", "fsck")
-        assert rc == 1 and re.search(f"Corrupted.*{csum}", err), err
-    # --untrusted refuses it
+    rc, _, err = peer(f"--repo={b}", "pull-local", str(src), "main")
+    assert rc == 0, err
+    rc, _, err = peer(f"--repo={b}", "fsck")
+    assert rc == 1 and re.search(f"Corrupted.*{csum}", err), err
+    rc, _, err = ours(f"--repo={a}", "pull-local", str(src), "main")
+    assert rc == 1 and re.search(f"Corrupted.*{csum}", err), err
+    assert ours(f"--repo={a}", "refs")[1] == ""
+    assert not list((a / "objects").glob(f"{csum[:2]}/{csum[2:]}.*"))
+    rc, _, err = peer(f"--repo={a}", "fsck")
+    assert rc == 0, err
+    # --untrusted refuses it as well
     c = tmp_path / "untrusted"
     assert ours(f"--repo={c}", "init", "--mode=archive")[0] == 0
     rc, _, err = ours(f"--repo={c}", "pull-local", "--untrusted", str(src), "main")
