@@ -146,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpg-verify-remote", metavar="REMOTE", help="Use REMOTE name for GPG configuration")
 
     p.add_argument("-B", "--no-byteswap", action="store_true")
+    p.add_argument("--print-sizes", action="store_true", help="Show the commit size metadata")
     p.add_argument("rev")
     p.set_defaults(func="cmd_show")
 
@@ -197,6 +198,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-younger-than", metavar="DATE")
     p.add_argument("--delete-commit", action="append")
     p.add_argument("--commit-only", action="store_true")
+    p.add_argument("--static-deltas-only", action="store_true",
+                   help="Change the behavior of delete-commit and keep-younger-than to prune only static deltas")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func="cmd_prune")
 

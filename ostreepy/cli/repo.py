@@ -147,9 +147,12 @@ def cmd_commit(args: argparse.Namespace) -> int:
     if timestamp is not None and timestamp < 0:
         # a date before 1970: ostree stores the time_t in the commit's uint64 as is
         timestamp += 1 << 64
-    for flag, name in ((args.tar_pathname_filter, "--tar-pathname-filter"), (args.generate_sizes, "--generate-sizes")):
-        if flag:
-            raise UsageError(f"{name} is not supported by ostreepy yet")
+    pathname_filter = None
+    if args.tar_pathname_filter is not None:
+        regex, comma, replacement = args.tar_pathname_filter.partition(",")
+        if not comma:
+            raise OstreeError("Missing ',' in --tar-pathname-filter")
+        pathname_filter = (regex, replacement)
     body = args.body or ""
     if args.body_file and not args.body:
         with open(args.body_file, "rb") as f:
@@ -174,7 +177,8 @@ def cmd_commit(args: argparse.Namespace) -> int:
             fsync=(False if args.disable_fsync else
                    args.fsync.lower() not in ("false", "0", "no") if args.fsync is not None else None),
             progress=progress, filter=cfilter.apply if cfilter else None, bootable=args.bootable,
-            base=args.base, detached_metadata=detached, tree_written=cfilter.check_all_used if cfilter else None)
+            base=args.base, detached_metadata=detached, tree_written=cfilter.check_all_used if cfilter else None,
+            generate_sizes=args.generate_sizes, tar_pathname_filter=pathname_filter)
     except ArgumentError as e:
         if e.parameter == "keep_metadata":
             raise UsageError("Either --branch or --parent must be specified when using --keep-metadata") from None
@@ -529,6 +533,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     from ..store.gvariant import print_value
     repo = _open_repo(args)
     csum = repo.resolve_rev(args.rev)
+    if args.print_sizes and not (args.print_metadata_key or args.print_detached_metadata_key):
+        _print_sizes(repo, csum)
+        return 0
     if args.print_metadata_key:
         c = repo.load_commit(csum)
         v = c.metadata.get(args.print_metadata_key)
@@ -548,6 +555,23 @@ def cmd_show(args: argparse.Namespace) -> int:
     _dump_commit(repo, csum, args.raw)
     _show_gpg_signatures(repo, csum, args.gpg_homedir, args.gpg_verify_remote)
     return 0
+
+
+def _print_sizes(repo: "Repo", csum: str) -> None:
+    """``show --print-sizes``: the commit's ``ostree.sizes`` summed, and what of it
+    this repository lacks (do_print_sizes)."""
+    from ..store.prune import format_size
+    from ..store.sizes import SIZES_KEY, decode_sizes
+    v = repo.load_commit(csum).metadata.get(SIZES_KEY)
+    if v is None:
+        raise OstreeError("No metadata key ostree.sizes in commit")
+    entries = decode_sizes(v)
+    needed = [e for e in entries if not repo.has_object(e.checksum, e.objtype)]
+    _print(f"Compressed size (needed/total): {format_size(sum(e.archived for e in needed))}/"
+           f"{format_size(sum(e.archived for e in entries))}")
+    _print(f"Unpacked size (needed/total): {format_size(sum(e.unpacked for e in needed))}/"
+           f"{format_size(sum(e.unpacked for e in entries))}")
+    _print(f"Number of objects (needed/total): {len(needed)}/{len(entries)}")
 
 
 def _show_gpg_signatures(repo: "Repo", csum: str, homedir: Optional[str], remote_name: Optional[str]) -> None:
@@ -757,8 +781,14 @@ def cmd_prune(args: argparse.Namespace) -> int:
     keep = parse_datetime(args.keep_younger_than) if args.keep_younger_than else None
     if args.keep_younger_than and keep is None:
         raise OstreeError(f"Could not parse '{args.keep_younger_than}'")
+    if args.delete_commit and args.no_prune:
+        raise UsageError("Cannot specify both --delete-commit and --no-prune")
+    if args.static_deltas_only and not args.delete_commit:
+        raise OstreeError("--static-deltas-only requires --delete-commit; "
+                          "see https://github.com/ostreedev/ostree/issues/1479")
     res = prune(repo, refs_only=args.refs_only, depth=args.depth, dry_run=args.no_prune,
-                keep_younger_than=keep, commit_only=args.commit_only, delete_commits=args.delete_commit or ())
+                keep_younger_than=keep, commit_only=args.commit_only, delete_commits=args.delete_commit or (),
+                static_deltas_only=args.static_deltas_only)
     if args.commit_only:
         _print(f"Total (commit only) objects: {res.n_objects_total}")
     else:

@@ -15,7 +15,7 @@ import tarfile
 import time
 import urllib.parse
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import IO, Any, Callable, List, Mapping, Optional, Tuple
 
 import attrs
 
@@ -26,6 +26,7 @@ from .mtree import MutableTree
 from .objects import Commit, DirMeta, FileHeader
 from ..progress import FileWritten, ProgressCallback, serialized
 from .repo import Repo, RepoMode, read_xattrs_fd, read_xattrs
+from .sizes import SizeLog
 
 DEFAULT_DIRMODE = 0o755 | stat.S_IFDIR
 
@@ -333,6 +334,28 @@ def _modify_dirtree(repo: Repo, tree_csum: str, dm: DirMeta, info: FileInfo, rel
             _modify_dirtree(repo, t, sub_dm, sub_info, base + name, mtree.ensure_dir(name), modifier)
 
 
+def record_tree_sizes(repo: Repo, rev: str, log: SizeLog) -> None:
+    """Every file and dirmeta of ``rev``'s tree into ``log`` with its stored sizes, as
+    ``commit --generate-sizes --tree=ref=`` lists them (the dirtrees are listed when
+    the tree is written again)."""
+    csum = repo.resolve_rev(rev)
+    assert csum is not None
+    commit = repo.load_commit(csum)
+    todo = [(commit.root_tree, commit.root_meta)]
+    while todo:
+        tree_csum, meta_csum = todo.pop()
+        meta_size = len(repo.load_metadata(obj.ObjectType.DIR_META, meta_csum))
+        log.record(meta_csum, obj.ObjectType.DIR_META, meta_size, meta_size)
+        tree = repo.load_dirtree(tree_csum)
+        for _name, fcsum in tree.files:
+            header = repo.load_file_header(fcsum)
+            unpacked = (len(header.symlink_target.encode("utf-8", "surrogateescape")) if header.is_symlink
+                        else repo.content_size(fcsum))
+            log.record(fcsum, obj.ObjectType.FILE, os.lstat(repo.object_path(fcsum, obj.ObjectType.FILE)).st_size,
+                       unpacked)
+        todo.extend((t, m) for _name, t, m in tree.dirs)
+
+
 def _load_dirtree(repo: Repo, tree_csum: str, meta_csum: str, mtree: MutableTree) -> None:
     mtree.meta = meta_csum
     tree = repo.load_dirtree(tree_csum)
@@ -422,6 +445,54 @@ TranslateFn = Callable[[str, tarfile.TarInfo, bool], Optional[str]]
 says whether the path is a hardlink target rather than an entry."""
 
 
+def regex_translator(regex: str, replacement: str) -> TranslateFn:
+    """``ostree commit --tar-pathname-filter=REGEX,REPLACEMENT``: every match of
+    ``regex`` in a tar path (and a hardlink's target) replaced, as g_regex_replace
+    does; the replacement's ``\\N``, ``\\g<N>`` and ``\\g<name>`` are the
+    match's groups.  Python's ``re`` stands in for PCRE: the common syntax is shared."""
+    import re
+    try:
+        pattern = re.compile(regex)
+    except re.error as e:
+        raise OstreeError(f"--tar-pathname-filter: {e}") from None
+    template = _glib_replacement(replacement)
+
+    def translate(path: str, member: tarfile.TarInfo, hardlink_target: bool) -> Optional[str]:
+        # validated again, its trailing slashes squashed (squash_trailing_slashes)
+        return tar_path_relative(pattern.sub(lambda m: m.expand(template), path))
+
+    return translate
+
+
+def _glib_replacement(text: str) -> str:
+    """A GRegex replacement string as a Python ``Match.expand`` template."""
+    escapes = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a", "\\": "\\\\"}
+    out = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c != "\\" or i + 1 == len(text):
+            out.append(c)
+            i += 1
+            continue
+        n = text[i + 1]
+        if n.isdigit():
+            out.append(f"\\g<{n}>")
+            i += 2
+        elif n == "g" and text[i + 2:i + 3] == "<":
+            end = text.find(">", i)
+            if end < 0:
+                raise OstreeError("--tar-pathname-filter: missing '>' in symbolic reference")
+            out.append(text[i:end + 1])
+            i = end + 1
+        elif n in escapes:
+            out.append(escapes[n])
+            i += 2
+        else:
+            raise OstreeError(f"--tar-pathname-filter: unsupported escape '\\{n}' in the replacement")
+    return "".join(out)
+
+
 class _TarImporter:
     def __init__(self, repo: Repo, mtree: MutableTree, modifier: CommitModifier, autocreate_parents: bool,
                  progress: Optional[ProgressCallback], translate: Optional[TranslateFn] = None) -> None:
@@ -474,9 +545,10 @@ class _TarImporter:
             return self.root
         try:
             return self.root.walk(comps[:-1])
-        except FileNotFoundError:
+        except FileNotFoundError as e:
             if not self.autocreate:
-                raise TarError(f'ostree-tar: Failed to create parent: No such file or directory: "{path}"') from None
+                # ostree_mutable_tree_walk's error, naming the first missing component
+                raise TarError(str(e)) from None
         # libostree re-sets the metadata of the root and every ancestor here
         info = FileInfo(member.uid, member.gid, DEFAULT_DIRMODE)
         d = self.root

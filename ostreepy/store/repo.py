@@ -42,6 +42,7 @@ from ..fsutil import write_all
 from .gvariant import Variant
 from .objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
 from .refs import parse_refspec, validate_collection_id, validate_ref, validate_remote_name
+from .sizes import SizeLog
 from . import staging as stg
 
 CHUNK = 1 << 20
@@ -220,6 +221,9 @@ class Repo:
         self._objdir_lock = threading.Lock()
         self._txn_depth = 0
         self._dirtree_cache: Optional[Dict[str, DirTree]] = None
+        # set while `commit --generate-sizes` builds a tree: every file, dirtree and
+        # dirmeta it is asked to write (already there or not) with its sizes
+        self.size_log: Optional[SizeLog] = None
         self._txn_lock = threading.Lock()
         # what is staged is known from the staging directory itself, as in libostree:
         # any set of the transaction's objects grows with the commit (~10 MB at 100,000)
@@ -645,6 +649,8 @@ class Repo:
         if expected is not None and expected != checksum:
             raise ChecksumMismatchError(expected, checksum, f"{objtype.name_str} object")
         obj.parse_metadata_object(objtype, data)  # refuse malformed objects
+        if self.size_log is not None:
+            self.size_log.record(checksum, objtype, len(data), len(data))
         dest = self.object_path(checksum, objtype)
         if os.path.exists(dest):
             return checksum
@@ -914,6 +920,9 @@ class Repo:
             checksum = hasher.hexdigest()
             if expected is not None and expected != checksum:
                 raise ChecksumMismatchError(expected, checksum, "file object")
+            if self.size_log is not None and mode is RepoMode.ARCHIVE:
+                # the .filez as written: header and deflate stream (write_content_object's fstat)
+                self.size_log.record(checksum, ObjectType.FILE, os.lseek(fd, 0, os.SEEK_END), written)
             if self.has_object(checksum, ObjectType.FILE):
                 os.close(fd)
                 fd = -1
@@ -998,6 +1007,10 @@ class Repo:
         checksum = obj.content_checksum(header)
         if expected is not None and expected != checksum:
             raise ChecksumMismatchError(expected, checksum, "file object")
+        if self.size_log is not None and mode is RepoMode.ARCHIVE:
+            # for a symlink the unpacked size is the target's length, the archived one its header's
+            self.size_log.record(checksum, ObjectType.FILE, len(obj.lenprefix(header.serialize_zlib(0))),
+                                 len(header.symlink_target.encode("utf-8", "surrogateescape")))
         if self.has_object(checksum, ObjectType.FILE):
             return checksum
         tmp = self._tmp_name()
