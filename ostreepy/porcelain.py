@@ -45,6 +45,7 @@ from .store.gvariant import Variant
 from .store.repo import Repo
 
 if TYPE_CHECKING:
+    from .store.writestats import WriteStats
     from .sysroot.sysroot import Sysroot
     from bootloader.bls import BLSEntry
     from ociclient.image import Options
@@ -326,7 +327,8 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
            bootable: bool = False, base: Optional[str] = None,
            detached_metadata: Optional[Mapping[str, MetadataValue]] = None,
            tree_written: Optional[Callable[[], None]] = None, generate_sizes: bool = False,
-           tar_pathname_filter: Optional[Tuple[str, str]] = None) -> CommitInfo:
+           tar_pathname_filter: Optional[Tuple[str, str]] = None, link_checkout_speedup: bool = False,
+           consume: bool = False, stats: Optional["WriteStats"] = None) -> CommitInfo:
     """``ostree commit``: commit ``tree`` and set ``branch`` to it.
 
     ``tree`` is a directory or a tar file (any compression) by path, a tar
@@ -352,7 +354,13 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
     (archive repositories only, as in ostree) adds ``ostree.sizes``, the size of
     every file, dirtree and dirmeta the last directory or tar source wrote.
     ``tar_pathname_filter`` ``(regex, replacement)``: in tar sources, the first
-    match of ``regex`` in each path is replaced (``--tar-pathname-filter``)."""
+    match of ``regex`` in each path is replaced (``--tar-pathname-filter``).
+    ``link_checkout_speedup``: files of a hardlink checkout of this repository
+    are taken as the objects they link to, unread, when nothing changes their
+    metadata. ``consume``: the source directories are given up; a bare or
+    bare-user-only repository takes their files in by renaming them, and they
+    are deleted. ``stats`` (a :class:`~ostreepy.store.writestats.WriteStats`)
+    counts the objects asked for and written, as ``--table-output`` prints them."""
     from .store.commit import (CommitModifier, create_commit, load_commit_to_mtree, record_tree_sizes,
                                regex_translator, write_directory_to_mtree, write_mtree, write_tar_to_mtree)
     from .store.mtree import MutableTree
@@ -374,7 +382,8 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
             raise ArgumentError(f"{name}: expected a sequence of str", name)
     md: Dict[str, Variant] = {k: _variant(k, v) for k, v in (metadata or {}).items()}
     modifier = CommitModifier(owner_uid=owner_uid, owner_gid=owner_gid,
-                              canonical_permissions=canonical_permissions, no_xattrs=no_xattrs, filter=filter)
+                              canonical_permissions=canonical_permissions, no_xattrs=no_xattrs, filter=filter,
+                              consume=consume)
     detached = {k: _variant(k, v) for k, v in (detached_metadata or {}).items()}
     translate = regex_translator(*tar_pathname_filter) if tar_pathname_filter is not None else None
     with _repo(repo) as r:
@@ -402,6 +411,9 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
         saved_fsync = r.fsync
         if fsync is not None:
             r.fsync = fsync
+        if link_checkout_speedup:
+            modifier = attrs.evolve(modifier, devino_cache=r.scan_hardlinks())
+        r.write_stats = stats
         try:
             with r.transaction():
                 mtree = MutableTree()
@@ -464,7 +476,26 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
         finally:
             r.fsync = saved_fsync
             r.size_log = None
+            r.write_stats = None
+        if consume:
+            for src in sources:
+                if src.kind == "dir":
+                    _consume_dir(_path(src.source, "tree"))
         return _info(r, csum)
+
+
+def _consume_dir(path: str) -> None:
+    """What --consume leaves of a committed directory (its adopted files are already
+    gone): nothing. The directory given as ``.`` stays, emptied, as in ostree."""
+    import shutil
+    if path == ".":
+        for e in os.scandir(path):
+            if e.is_dir(follow_symlinks=False):
+                shutil.rmtree(e.path)
+            else:
+                os.unlink(e.path)
+        return
+    shutil.rmtree(path)
 
 
 @_api

@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_repo_arg(p)
     p.add_argument("--mode", default="bare", choices=["bare", "bare-user", "bare-user-only", "archive", "archive-z2"])
     p.add_argument("--collection-id", default=None)
+    # ostree init ignores its positionals (basic-test.sh runs `init init --mode=archive`)
+    p.add_argument("ignored", nargs="*", help=argparse.SUPPRESS)
     p.set_defaults(func="cmd_init")
 
     p = sub.add_parser("config", help="Change repo configuration settings")
@@ -117,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     # ostreepy never hardlinks an empty file (ostree's -z made the default)
     p.add_argument("-z", "--force-copy-zerosized", action="store_true")
     p.add_argument("--process-passthrough-whiteouts", action="store_true")
+    # ostreepy keeps no devino cache while checking out: nothing to disable
+    p.add_argument("--disable-cache", action="store_true")
     p.add_argument("commit")
     p.add_argument("destination", nargs="?")
     p.set_defaults(func="cmd_checkout")

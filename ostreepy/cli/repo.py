@@ -164,6 +164,8 @@ def cmd_commit(args: argparse.Namespace) -> int:
             raise UsageError(f"Missing '=' in KEY=VALUE metadata '{kv}'")
         detached[k] = Variant("s", v)
     cfilter = _CommitFilter.from_args(args)
+    from ..store.writestats import WriteStats
+    stats = WriteStats() if args.table_output else None
     progress = _progress_printer("Committing") if sys.stderr.isatty() else None
     try:
         info = porcelain.commit(
@@ -178,7 +180,8 @@ def cmd_commit(args: argparse.Namespace) -> int:
                    args.fsync.lower() not in ("false", "0", "no") if args.fsync is not None else None),
             progress=progress, filter=cfilter.apply if cfilter else None, bootable=args.bootable,
             base=args.base, detached_metadata=detached, tree_written=cfilter.check_all_used if cfilter else None,
-            generate_sizes=args.generate_sizes, tar_pathname_filter=pathname_filter)
+            generate_sizes=args.generate_sizes, tar_pathname_filter=pathname_filter,
+            link_checkout_speedup=args.link_checkout_speedup, consume=args.consume, stats=stats)
     except ArgumentError as e:
         if e.parameter == "keep_metadata":
             raise UsageError("Either --branch or --parent must be specified when using --keep-metadata") from None
@@ -193,19 +196,14 @@ def cmd_commit(args: argparse.Namespace) -> int:
     if args.gpg_sign:
         from ..remote.openpgp import gpg_sign_commit
         gpg_sign_commit(repo, info.checksum, args.gpg_sign, args.gpg_homedir)
-    if args.consume:
-        import shutil
-        for spec in specs:
-            kind, _, value = spec.partition("=")
-            if kind == "dir" and value not in (".", ""):
-                shutil.rmtree(value, ignore_errors=True)
-    if args.table_output:
-        # ostree's transaction statistics; ostreepy does not count writes, so the
-        # totals it can't know are left at 0 rather than guessed
+    if stats is not None:
         _print(f"Commit: {info.checksum}")
-        for key in ("Metadata Total", "Metadata Written", "Content Total", "Content Written",
-                    "Content Cache Hits", "Content Bytes Written"):
-            _print(f"{key}: 0")
+        _print(f"Metadata Total: {stats.metadata_total}")
+        _print(f"Metadata Written: {stats.metadata_written}")
+        _print(f"Content Total: {stats.content_total}")
+        _print(f"Content Written: {stats.content_written}")
+        _print(f"Content Cache Hits: {stats.devino_cache_hits}")
+        _print(f"Content Bytes Written: {stats.content_bytes_written}")
     else:
         _print(info.checksum)
     return 0
@@ -358,6 +356,15 @@ def cmd_checkout(args: argparse.Namespace) -> int:
         porcelain.checkout_composefs(repo, args.commit, args.destination or os.path.basename(args.commit),
                                      verity=not args.composefs_noverity)
         return 0
+    # ot-builtin-checkout.c's checks, in its order
+    for a, b, names in ((args.union, args.union_add, "--union and --union-add"),
+                        (args.union, args.union_identical, "--union and --union-identical"),
+                        (args.union_add, args.union_identical, "--union-add and --union-identical"),
+                        (args.require_hardlinks, args.force_copy, "--require-hardlinks and --force-copy")):
+        if a and b:
+            raise OstreeError(f"Cannot specify both {names}")
+    if args.union_identical and not args.require_hardlinks:
+        raise OstreeError("--union-identical requires --require-hardlinks")
     overwrite = "none"
     if args.union:
         overwrite = "union-files"
@@ -397,6 +404,7 @@ def _resolve_path(repo, rev: str, path: str):
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
+    from ..errors import PathNotFoundError
     from ..store.gvariant import print_value
     repo = _open_repo(args)
     paths = args.paths or ["/"]
@@ -439,7 +447,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
             recurse(base + "/" + n, t, depth - 1 if depth > 0 else -1)
 
     for p in paths:
-        kind, data = _resolve_path(repo, args.rev, p)
+        try:
+            kind, data = _resolve_path(repo, args.rev, p)
+        except PathNotFoundError as e:
+            raise PathNotFoundError(f"Inspecting path '{p}': {e}") from None
         norm = "/" + "/".join(c for c in p.split("/") if c and c != ".")
         if kind == "file":
             print_file(norm, data)
@@ -647,6 +658,9 @@ def _refs_collections(repo: "Repo", args: argparse.Namespace) -> int:
 
 def cmd_refs(args: argparse.Namespace) -> int:
     repo = _open_repo(args)
+    if not args.create and not args.prefixes and not os.path.isdir(os.path.join(repo.path, "refs/remotes")):
+        # ostree lists refs/remotes whenever it lists every ref, and fails without it
+        raise OstreeError("Listing refs: opendir(refs/remotes): No such file or directory")
     if args.collections:
         return _refs_collections(repo, args)
     from ..store.refalias import list_aliases, set_alias

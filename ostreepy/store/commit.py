@@ -8,6 +8,7 @@ the same commit checksum as ``ostree commit``.
 from __future__ import annotations
 
 import base64
+import errno
 import os
 import stat
 import sys
@@ -54,6 +55,12 @@ class CommitModifier:
     no_xattrs: bool = False
     filter: Optional[FilterFn] = None
     xattr_callback: Optional[Callable[[str, FileInfo], obj.Xattrs]] = None
+    #: (device, inode) -> checksum (Repo.scan_hardlinks): a file found there whose
+    #: metadata the modifier leaves alone is that object, unread (--link-checkout-speedup)
+    devino_cache: Optional[Mapping[Tuple[int, int], str]] = attrs.field(default=None, eq=False)
+    #: the source is given up (--consume): bare and bare-user-only repositories take
+    #: its files in by renaming them (adopt_and_commit_regfile)
+    consume: bool = False
 
     def apply(self, repo: Repo, path: str, info: FileInfo) -> Optional[FileInfo]:
         """_ostree_repo_commit_modifier_apply: the filter first, then canonicalisation."""
@@ -77,6 +84,10 @@ class CommitModifier:
     def skip_xattrs(self, repo: Repo) -> bool:
         return (self.no_xattrs or self.canonical_permissions or repo.mode is RepoMode.BARE_USER_ONLY
                 or repo.config.get_bool("core", "disable-xattrs", False))
+
+    def keeps_xattrs(self, repo: Repo) -> bool:
+        """The source's xattrs go in unchanged (get_final_xattrs' ``modified`` is false)."""
+        return not self.skip_xattrs(repo) and self.xattr_callback is None
 
     def final_xattrs(self, repo: Repo, path: str, info: FileInfo, source: Callable[[], obj.Xattrs]) -> obj.Xattrs:
         x: obj.Xattrs = () if self.skip_xattrs(repo) else source()
@@ -230,11 +241,26 @@ def _commit_dir(repo: Repo, fspath: str, relpath: str, st: os.stat_result, mtree
             continue
         if not (stat.S_ISREG(m) or stat.S_ISLNK(m)):
             raise UnsupportedFileTypeError(f"Not a regular file or symlink: {name}")
-        info = modifier.apply(repo, child_rel, FileInfo(cst.st_uid, cst.st_gid, m))
+        orig = FileInfo(cst.st_uid, cst.st_gid, m)
+        hit = modifier.devino_cache.get((cst.st_dev, cst.st_ino)) if modifier.devino_cache is not None else None
+        source_xattrs: Optional[obj.Xattrs] = None
+        if hit is not None and repo.mode is RepoMode.BARE_USER:
+            # a bare-user checkout's file has the user's owner, not the object's: the
+            # metadata is the object's (as write_dfd_iter_to_mtree_internal reloads it)
+            h = repo.load_file_header(hit)
+            orig = FileInfo(h.uid, h.gid, h.mode)
+            source_xattrs = h.xattrs
+        info = modifier.apply(repo, child_rel, orig)
         if info is None:
             continue
         obj.validate_filename(name)
-        batch.append((name, child_fs, child_rel, cst, info))
+        if hit is not None and info == orig and modifier.keeps_xattrs(repo):
+            # a file of a hardlink checkout, as it was checked out: its object, unread
+            writer.add_done(mtree, name, hit)
+            if repo.write_stats is not None:
+                repo.write_stats.devino_hit()
+            continue
+        batch.append((name, child_fs, child_rel, cst, info, source_xattrs))
         if len(batch) >= _BATCH:
             _submit_files(repo, mtree, batch, modifier, writer, progress)
             batch = []
@@ -243,34 +269,53 @@ def _commit_dir(repo: Repo, fspath: str, relpath: str, st: os.stat_result, mtree
 
 
 _BATCH = 64
-_FileJob = Tuple[str, str, str, os.stat_result, FileInfo]  # name, fspath, relpath, stat, info
+# name, fspath, relpath, stat, info, the xattrs to start from (None: the file's own)
+_FileJob = Tuple[str, str, str, os.stat_result, FileInfo, Optional[obj.Xattrs]]
 
 
 def _submit_files(repo: Repo, mtree: MutableTree, batch: List[_FileJob], modifier: CommitModifier,
                   writer: _Writer, progress: Optional[ProgressCallback]) -> None:
     def run() -> List[str]:
-        return [_write_path_object(repo, fspath, relpath, st, info, modifier, progress)
-                for _, fspath, relpath, st, info in batch]
+        return [_write_path_object(repo, fspath, relpath, st, info, modifier, progress, xattrs)
+                for _, fspath, relpath, st, info, xattrs in batch]
     writer.submit_batch(mtree, [job[0] for job in batch], run)
 
 
 def _write_path_object(repo: Repo, fspath: str, relpath: str, st: os.stat_result, info: FileInfo,
-                       modifier: CommitModifier, progress: Optional[ProgressCallback]) -> str:
+                       modifier: CommitModifier, progress: Optional[ProgressCallback],
+                       source_xattrs: Optional[obj.Xattrs] = None) -> str:
     if stat.S_ISLNK(info.mode):
         target = os.readlink(fspath)
-        xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs(fspath, False))
+        xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs(fspath, False)
+                                       if source_xattrs is None else source_xattrs)
         header = FileHeader(info.uid, info.gid, info.mode, target, xattrs)
         csum = repo.write_content(header)
         if progress is not None:
             progress(FileWritten(relpath, 0))
         return csum
+    if modifier.consume and stat.S_ISREG(st.st_mode) and (
+            repo.mode is RepoMode.BARE_USER_ONLY
+            or (repo.mode is RepoMode.BARE and info == FileInfo(st.st_uid, st.st_gid, st.st_mode)
+                and modifier.keeps_xattrs(repo))):
+        # the file already is the object (or, in bare-user-only, is made so by a chmod)
+        xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs(fspath, False))
+        try:
+            csum = repo.adopt_regular_file(fspath, FileHeader(info.uid, info.gid, info.mode, "", xattrs))
+        except OSError as e:
+            if e.errno != errno.EXDEV:
+                raise
+        else:
+            if progress is not None:
+                progress(FileWritten(relpath, st.st_size))
+            return csum
     # O_NONBLOCK: if the entry was swapped for a fifo since it was listed, opening it
     # must not hang; the fstat below then refuses anything but a regular file
     fd = os.open(fspath, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UnsupportedFileTypeError(f"Not a regular file or symlink: {os.path.basename(fspath)}")
-        xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs_fd(fd))
+        xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs_fd(fd)
+                                       if source_xattrs is None else source_xattrs)
         header = FileHeader(info.uid, info.gid, info.mode, "", xattrs)
         with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
             csum = repo.write_content(header, f, st.st_size)  # type: ignore[arg-type]

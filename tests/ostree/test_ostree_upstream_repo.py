@@ -3,11 +3,12 @@ test-prune, ... at v2022.7, run by scripts/upstream-tests.sh): each thing they f
 missing or different in ostreepy, checked here against Debian's ostree."""
 
 import os
+import stat
 import subprocess
 
 import pytest
 
-from .conftest import REF, assert_error
+from .conftest import REF, assert_error, assert_ostree_fsck_clean
 
 
 def _tree(root):
@@ -100,3 +101,72 @@ def test_prune_static_deltas_as_ostree(ostree, ostreepy, archives, tmp_path):
         tool.run("prune", "--refs-only", repo=repo)
         assert len(_deltas(tool, repo)) == 1, f"{tool}: the delta to the pruned commit is still there"
     assert _deltas(ostree, archives[0]) == _deltas(ostreepy, archives[1])
+
+
+def _speedup_tree(root):
+    os.makedirs(root / "baz")
+    (root / "baz/cow").write_text("cow\n")
+    (root / "baz/cowro").write_text("ro\n")
+    os.symlink("cow", root / "baz/l")
+    return root
+
+
+def test_link_checkout_speedup_and_table_output_as_ostree(ostree, ostreepy, tmp_path):
+    """--link-checkout-speedup takes a bare-user hardlink checkout's files as their objects
+    (owner and xattrs the object's, not the checkout's user.ostreemeta), and
+    --table-output counts as ostree's transaction stats do: same lines, same commits."""
+    tree = _speedup_tree(tmp_path / "t")
+    so = tmp_path / "so"
+    so.write_text("=384 /baz/cow\n")
+    outs = []
+    for tool in (ostree, ostreepy):
+        repo = tool.init(tmp_path / f"{tool}-repo", "bare-user")
+        tool.commit(repo, "--owner-uid=0", "--owner-gid=0", tree=tree)
+        co = tmp_path / f"{tool}-co"
+        tool.run("checkout", "-U", "-H", REF, co, repo=repo)
+        args = ["commit", "-b", "t2", "--timestamp=2024-01-01", "--table-output", "--link-checkout-speedup"]
+        outs.append([tool.run(*args, f"--statoverride={so}", co, repo=repo).out,
+                     tool.run(*args, co, repo=repo).out,
+                     tool.run(*args, "--owner-uid=7", co, repo=repo).out])
+    assert outs[0] == outs[1]
+    assert "Content Cache Hits: 2\n" in outs[1][1] and "Content Written: 1\n" in outs[1][0]
+
+
+def test_consume_adopts_files_as_ostree(ostree, ostreepy, tmp_path):
+    """commit --consume in a bare-user-only repository renames the files into the store
+    (adopt_and_commit_regfile: the inode lives on as the object, mode & 0755) and
+    removes the source; the commit is ostree's."""
+    csums = []
+    for tool in (ostree, ostreepy):
+        repo = tool.init(tmp_path / f"{tool}-repo", "bare-user-only")
+        co = _speedup_tree(tmp_path / f"{tool}-co")
+        (co / "eatme").write_text("a file to consume\n")
+        os.chmod(co / "eatme", 0o664)
+        os.link(co / "eatme", tmp_path / f"{tool}-saved")
+        csums.append(tool.commit(repo, "--consume", f"--tree=dir={co}"))
+        assert not co.exists()
+        saved = os.stat(tmp_path / f"{tool}-saved")
+        assert saved.st_nlink == 2 and stat.S_IMODE(saved.st_mode) == 0o644, tool
+        assert_ostree_fsck_clean(ostree, repo)
+    assert csums[0] == csums[1]
+
+
+def test_repo_cli_wordings_as_ostree(ostree, ostreepy, tmp_path):
+    """What basic-test.sh greps for: `init` ignores extra words, checkout's option
+    conflicts, `refs` without refs/remotes, `ls` through a file; checkout
+    --disable-cache is taken."""
+    tree = _speedup_tree(tmp_path / "t")
+    for tool in (ostree, ostreepy):
+        repo = tmp_path / f"{tool}-repo"
+        tool.run("init", "init", "--mode=archive", repo=repo)
+        tool.commit(repo, tree=tree)
+        res = tool.run("checkout", "--union-identical", REF, tmp_path / f"{tool}-co", repo=repo, rc=1)
+        assert "error: --union-identical requires --require-hardlinks" in res.err, tool
+        res = tool.run("checkout", "-H", "-C", REF, tmp_path / f"{tool}-co", repo=repo, rc=1)
+        assert "Cannot specify both --require-hardlinks and --force-copy" in res.err, tool
+        tool.run("checkout", "--disable-cache", REF, tmp_path / f"{tool}-co", repo=repo)
+        res = tool.run("ls", REF, "/baz/cow/notadir", repo=repo, rc=1)
+        assert res.err == "error: Inspecting path '/baz/cow/notadir': Not a directory\n", tool
+        os.rename(repo / "refs/remotes", repo / "refs/remotes.orig")
+        res = tool.run("refs", "--list", repo=repo, rc=1)
+        assert res.err == "error: Listing refs: opendir(refs/remotes): No such file or directory\n", tool
