@@ -440,10 +440,10 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
                     elif isinstance(src.source, (str, os.PathLike)):
                         with open(src.source, "rb") as f:
                             write_tar_to_mtree(r, f, mtree, modifier, tar_autocreate_parents, progress, seal=last,
-                                               translate=translate)
+                                               translate=translate, archive_formats=True)
                     else:
                         write_tar_to_mtree(r, src.source, mtree, modifier, tar_autocreate_parents, seal=last,
-                                           translate=translate)
+                                           translate=translate, archive_formats=True)
                 root_tree, root_meta = write_mtree(r, mtree)
                 r.size_log = None
                 if tree_written is not None:

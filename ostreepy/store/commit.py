@@ -16,7 +16,7 @@ import tarfile
 import time
 import urllib.parse
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Any, Callable, List, Mapping, Optional, Tuple
+from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import attrs
 
@@ -27,6 +27,7 @@ from .mtree import MutableTree
 from .objects import Commit, DirMeta, FileHeader
 from ..progress import FileWritten, ProgressCallback, serialized
 from .repo import Repo, RepoMode, read_xattrs_fd, read_xattrs
+from .cpioformat import CPIO_MAGICS, CpioReader
 from .sizes import SizeLog
 
 DEFAULT_DIRMODE = 0o755 | stat.S_IFDIR
@@ -603,7 +604,10 @@ class _TarImporter:
             d.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, ()))
         return d
 
-    def entry(self, member: tarfile.TarInfo, fileobj: Optional[IO[bytes]]) -> None:
+    def entry(self, member: tarfile.TarInfo, fileobj: Optional[IO[bytes]],
+              hardlink: Optional[str] = None) -> None:
+        """One archive entry; ``hardlink``: the path (in the archive) an entry that is
+        not a tar hardlink links to (cpio's, which may carry the data)."""
         if not (0 <= member.uid <= 0xFFFFFFFF and 0 <= member.gid <= 0xFFFFFFFF):
             raise TarError(f"Invalid owner {member.uid}:{member.gid} for {member.name}")
         path = tar_path_relative(member.name)
@@ -625,14 +629,14 @@ class _TarImporter:
             d = parent if not name else parent.ensure_dir(name)
             d.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, xattrs))
             return
-        if member.islnk():
-            target = tar_path_relative(member.linkname)
+        if member.islnk() or hardlink is not None:
+            target = tar_path_relative(member.linkname if hardlink is None else hardlink)
             if self.translate is not None:
                 t = self.translate(target, member, True)
                 if t is None:
                     raise TarError(f'Hardlink "{path}" points at "{target}", which is not imported')
                 target = t
-            if member.size > 0 and fileobj is not None:
+            if member.size > 0 and (fileobj is not None or member.issym()):
                 self.write_file(parent, name, member, info, fileobj, path)
             self.deferred.append((path, target, member.size))
             return
@@ -708,9 +712,21 @@ class _TarImporter:
     def resolve_hardlinks(self) -> None:
         """The hardlinks read so far get their targets' checksums; run whenever the writer's
         pending checksums are in and before it seals anything, so that a sealed directory
-        is never reopened (and its first dirtree left unused) just for a hardlink."""
+        is never reopened (and its first dirtree left unused) just for a hardlink.
+
+        As aic_import_deferred_hardlinks_for: a link that carried data (cpio puts it on
+        the last link) gives its object to the target first, then every link takes
+        the target's."""
         deferred, self.deferred = self.deferred, []
+        groups: Dict[str, List[Tuple[str, int]]] = {}
         for path, target, size in deferred:
+            groups.setdefault(target, []).append((path, size))
+        for target, links in groups.items():
+            payload = next((p for p, size in links if size > 0), None)
+            if payload is not None:
+                pcomps = split_path(payload)
+                data_csum, _ = self.root.walk(pcomps[:-1]).lookup(pcomps[-1])
+                self._replace(target, data_csum)
             comps = split_path(target)
             try:
                 tparent = self.root.walk(comps[:-1])
@@ -721,9 +737,19 @@ class _TarImporter:
                 raise TarError(f'Expected hardlink file target at "{target}" but found a directory')
             if csum is None:
                 raise TarError(f'Hardlink target "{target}" not found')
-            if size == 0:
-                pcomps = split_path(path)
-                self.root.walk(pcomps[:-1]).replace_file(pcomps[-1], csum)
+            for path, _size in links:
+                if path != payload:
+                    self._replace(path, csum)
+
+    def _replace(self, path: str, csum: Optional[str]) -> None:
+        comps = split_path(path)
+        try:
+            parent = self.root.walk(comps[:-1])
+        except FileNotFoundError:
+            raise TarError(f'Hardlink target "{path}" not found') from None
+        if csum is None or not comps or parent.lookup(comps[-1])[1] is not None:
+            raise TarError(f'Expected hardlink file target at "{path}" but found a directory')
+        parent.replace_file(comps[-1], csum)
 
 
 def _record_last_block(tf: tarfile.TarFile) -> Tuple[Callable[[], bytes], Callable[[], None]]:
@@ -751,18 +777,36 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
                        modifier: Optional[CommitModifier] = None, autocreate_parents: bool = False,
                        progress: Optional[ProgressCallback] = None,
                        translate: Optional[TranslateFn] = None, tar_mode: str = "r|*",
-                       seal: bool = True) -> MutableTree:
+                       seal: bool = True, archive_formats: bool = False) -> MutableTree:
     """Import a tar stream (any compression tarfile understands) into ``mtree``, in one pass.
 
     ``seal``: a directory the stream has left is written as a dirtree and dropped
     from memory (a tar that comes back to it later only costs a reload); pass
-    False when more sources will be laid over ``mtree``."""
+    False when more sources will be laid over ``mtree``. ``archive_formats``: a
+    cpio archive (plain or gzipped) is taken too, as ostree's libarchive takes it."""
     imp = _TarImporter(repo, mtree, modifier or CommitModifier(), autocreate_parents, progress, translate)
     imp.seal = seal
     threads = _default_threads(repo)
     imp.writer = _Writer(repo, threads) if threads > 1 else None
-    if imp.writer is not None:
+    cpio = False
+    if archive_formats:
+        fileobj, cpio = _sniff_cpio(fileobj)
+    if imp.writer is not None and not cpio:
         imp.writer.before_seal = imp.resolve_hardlinks
+    if cpio:
+        # a cpio link's data may come after the directories holding its other
+        # names: nothing is sealed, the links are resolved at the end (as ostree's)
+        imp.seal = False
+        try:
+            reader = CpioReader(fileobj)
+            for member, hardlink in reader:
+                imp.entries += 1
+                imp.entry(member, reader.data() if member.isreg() else None, hardlink)  # type: ignore[arg-type]
+            imp.finish()
+        finally:
+            if imp.writer is not None:
+                imp.writer.pool.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
+        return mtree
     try:
         with tarfile.open(fileobj=fileobj, mode=tar_mode) as tf:  # type: ignore[call-overload]
             # tarfile ends the iteration quietly on a corrupt header after the first;
@@ -779,6 +823,49 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
         if imp.writer is not None:
             imp.writer.pool.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
     return mtree
+
+
+class _Prefixed:
+    """A stream with bytes already read from it put back in front."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._head:
+            return self._rest.read(n)
+        if n < 0:
+            data, self._head = self._head + self._rest.read(), b""
+            return data
+        data, self._head = self._head[:n], self._head[n:]
+        return data + self._rest.read(n - len(data)) if len(data) < n else data
+
+
+def _read_upto(stream: IO[bytes], n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = stream.read(n - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def _sniff_cpio(fileobj: IO[bytes]) -> Tuple[IO[bytes], bool]:
+    """(the stream to read, is it cpio): plain or gzip-compressed cpio is told by its
+    magic; anything else goes on to tarfile, which detects compression itself."""
+    head = _read_upto(fileobj, 6)
+    stream: IO[bytes] = _Prefixed(head, fileobj)  # type: ignore[assignment]
+    if head[:2] == b"\x1f\x8b":
+        import gzip
+        inner = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[arg-type]
+        try:
+            head = _read_upto(inner, 6)  # type: ignore[arg-type]
+        except (OSError, EOFError) as e:
+            raise TarError(f"Invalid tar stream: {e}") from None
+        stream = _Prefixed(head, inner)  # type: ignore[arg-type,assignment]
+    return stream, head in CPIO_MAGICS
 
 
 def _read_members(tf: tarfile.TarFile, imp: _TarImporter, last_block: Callable[[], bytes]) -> None:
