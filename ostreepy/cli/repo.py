@@ -768,8 +768,12 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         bar.close()
     for e in result.ref_errors:
         sys.stderr.write(e + "\n")
+    # ot-builtin-fsck.c: without --delete or --all the first corrupt object is the error
+    # itself ("error: In commits ...", which scripts grep); ostreepy still lists the others
+    first = None if args.delete or args.all else next((p for p in result.problems if not p.missing), None)
     for p in result.problems:
-        sys.stderr.write(p.message + "\n")
+        if p is not first:
+            sys.stderr.write(p.message + "\n")
     for c in result.marked_partial:
         sys.stderr.write(f"Marking commit as partial: {c}\n")
     if args.add_tombstones:
@@ -778,6 +782,8 @@ def cmd_fsck(args: argparse.Namespace) -> int:
             _print(f"Adding tombstone for commit {c}")
     elif result.n_partial:
         _print(f"{result.n_partial} partial commits not verified")
+    if first is not None:
+        raise OstreeError(first.message)
     if result.problems or result.ref_errors:
         raise OstreeError("Repository corruption encountered")
     if result.n_fsck_partial:

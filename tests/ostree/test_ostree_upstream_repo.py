@@ -207,3 +207,22 @@ def test_cpio_archives_as_ostree(ostree, ostreepy, archives, tmp_path):
     outs = [t.run("commit", "-b", "stdin", "--timestamp=2024-01-01", "--tree=tar=-", repo=r,
                   input=gz.read_bytes()).out for t, r in zip((ostree, ostreepy), archives)]
     assert outs[0] == outs[1]
+
+
+def test_fsck_corruption_wording_as_ostree(ostree, ostreepy, tmp_path):
+    """test-fsck-delete.sh: without --delete the corrupt object is the error itself
+    (`error: In commits C: ...`); with --delete it is reported, deleted, its commit
+    marked partial, and the run ends in `error: Repository corruption encountered`."""
+    tree = _speedup_tree(tmp_path / "t")
+    for tool in (ostree, ostreepy):
+        repo = tool.init(tmp_path / f"{tool}-repo", "archive")
+        csum = tool.commit(repo, tree=tree)
+        obj = sorted((repo / "objects").rglob("*.filez"))[-1]
+        obj.unlink()
+        obj.write_text("whoops\n")
+        res = tool.run("fsck", repo=repo, rc=1)
+        assert res.err.startswith(f"error: In commits {csum}: fsck content object "), (tool, res.err)
+        res = tool.run("fsck", "--delete", repo=repo, rc=1)
+        lines = res.err.splitlines()
+        assert lines[0].startswith(f"In commits {csum}: ") and f"Marking commit as partial: {csum}" in lines, tool
+        assert lines[-1] == "error: Repository corruption encountered", tool
