@@ -672,14 +672,17 @@ def fsck(repo: RepoArg, *, delete: bool = False, progress: Optional[ProgressCall
 @_api
 def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bool = False,
           keep_younger_than: Optional[int] = None, commit_only: bool = False,
-          delete_commits: Sequence[str] = (), static_deltas_only: bool = False) -> PruneResult:
+          delete_commits: Sequence[str] = (), static_deltas_only: bool = False,
+          retain_branch_depth: Optional[Mapping[str, int]] = None, only_branches: Sequence[str] = ()) -> PruneResult:
     """``ostree prune``: delete the objects no ref reaches (``refs_only``;
     history deeper than ``depth`` commits too, when ``depth`` >= 0, and
     commits older than ``keep_younger_than``, seconds since the epoch);
     ``delete_commits`` go first (none may be a ref's); ``dry_run`` counts
     without deleting. As ostree_repo_prune, static deltas to commits the
     repository no longer has are deleted too. ``static_deltas_only``: of
-    ``delete_commits`` only the deltas to them are deleted, the commits kept."""
+    ``delete_commits`` only the deltas to them are deleted, the commits kept.
+    ``retain_branch_depth``: ref -> the depth kept of it (-1: all);
+    ``only_branches``: prune these refs' history, keep all of the others'."""
     from .store.lock import EXCLUSIVE
     from .store.objects import ObjectType
     from .store.prune import prune as _prune
@@ -705,7 +708,8 @@ def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bo
             r.delete_object(csum, ObjectType.COMMIT)
         with r.locked(EXCLUSIVE):
             res = _prune(r, refs_only=refs_only, depth=depth, no_prune=dry_run,
-                         keep_younger_than=keep_younger_than, commit_only=commit_only)
+                         keep_younger_than=keep_younger_than, commit_only=commit_only,
+                         retain_branch_depth=retain_branch_depth, only_branches=only_branches)
             if not dry_run:
                 _prune_static_deltas(r, None)
         return res

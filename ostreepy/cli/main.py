@@ -202,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-younger-than", metavar="DATE")
     p.add_argument("--delete-commit", action="append")
     p.add_argument("--commit-only", action="store_true")
+    p.add_argument("--retain-branch-depth", action="append", metavar="BRANCH=DEPTH",
+                   help="Additionally retain BRANCH=DEPTH commits")
+    p.add_argument("--only-branch", action="append", metavar="BRANCH",
+                   help="Only prune BRANCH (may be specified multiple times)")
     p.add_argument("--static-deltas-only", action="store_true",
                    help="Change the behavior of delete-commit and keep-younger-than to prune only static deltas")
     p.add_argument("-v", "--verbose", action="store_true")

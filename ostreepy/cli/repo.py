@@ -806,9 +806,16 @@ def cmd_prune(args: argparse.Namespace) -> int:
     if args.static_deltas_only and not args.delete_commit:
         raise OstreeError("--static-deltas-only requires --delete-commit; "
                           "see https://github.com/ostreedev/ostree/issues/1479")
+    retain: Dict[str, int] = {}
+    for spec in args.retain_branch_depth or ():
+        branch, eq, depthstr = spec.partition("=")
+        if not eq:
+            raise OstreeError(f"Invalid value {spec}, must specify BRANCH=DEPTH")
+        retain[branch] = _strtoll_depth(depthstr)
     res = prune(repo, refs_only=args.refs_only, depth=args.depth, dry_run=args.no_prune,
                 keep_younger_than=keep, commit_only=args.commit_only, delete_commits=args.delete_commit or (),
-                static_deltas_only=args.static_deltas_only)
+                static_deltas_only=args.static_deltas_only, retain_branch_depth=retain,
+                only_branches=args.only_branch or ())
     if args.commit_only:
         _print(f"Total (commit only) objects: {res.n_objects_total}")
     else:
@@ -820,6 +827,20 @@ def cmd_prune(args: argparse.Namespace) -> int:
     else:
         _print(f"Deleted {res.n_objects_pruned} objects, {format_size(res.freed_bytes)} freed")
     return 0
+
+
+def _strtoll_depth(text: str) -> int:
+    """A --retain-branch-depth DEPTH as ostree reads it (g_ascii_strtoll: leading
+    space and sign, the digits there are; none is an error)."""
+    import re
+    m = re.match(r"[ \t\n\v\f\r]*([+-]?\d+)", text)
+    if m is None:
+        raise OstreeError(f"Invalid depth {text}")
+    n = int(m.group(1))
+    if not -(1 << 31) <= n < (1 << 31):
+        # ostree casts the gint64 to int
+        n = (n + (1 << 31)) % (1 << 32) - (1 << 31)
+    return n
 
 
 def cmd_export(args: argparse.Namespace) -> int:

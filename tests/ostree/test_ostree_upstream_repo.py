@@ -226,3 +226,39 @@ def test_fsck_corruption_wording_as_ostree(ostree, ostreepy, tmp_path):
         lines = res.err.splitlines()
         assert lines[0].startswith(f"In commits {csum}: ") and f"Marking commit as partial: {csum}" in lines, tool
         assert lines[-1] == "error: Repository corruption encountered", tool
+
+
+def _commits(repo):
+    return sorted(p.name for p in (repo / "objects").rglob("*.commit"))
+
+
+def test_prune_per_branch_as_ostree(ostree, ostreepy, tmp_path):
+    """prune --retain-branch-depth=BRANCH=DEPTH and --only-branch=BRANCH (the other refs
+    keep their whole history), alone and with --depth, --keep-younger-than and
+    --commit-only: the same commits kept, the same summary printed; the same errors."""
+    tree = _speedup_tree(tmp_path / "t")
+    base = ostree.init(tmp_path / "base", "archive")
+    for day in (1, 2, 3):
+        for branch in ("stable", "dev"):
+            (tree / "n").write_text(f"{branch} {day}")
+            ostree.commit(base, tree=tree, branch=branch, timestamp=f"1985-10-0{day} 00:00:00 +0000")
+    for branch in ("stable", "dev"):
+        (tree / "n").write_text(f"{branch} new")
+        ostree.commit(base, tree=tree, branch=branch, timestamp=None)
+    variants = [["--depth=0", "--retain-branch-depth=stable=-1"], ["--only-branch=dev", "--depth=0"],
+                ["--only-branch=dev", "--only-branch=stable", "--depth=0", "--retain-branch-depth=stable=1"],
+                ["--keep-younger-than=1 week ago", "--retain-branch-depth=stable=1"],
+                ["--commit-only", "--only-branch=dev", "--depth=1"]]
+    for i, args in enumerate(variants):
+        kept, outs = [], []
+        for tool in (ostree, ostreepy):
+            repo = tmp_path / f"{tool}-{i}"
+            subprocess.run(["cp", "-a", base, repo], check=True)
+            outs.append(tool.run("prune", *args, repo=repo).out)
+            kept.append(_commits(repo))
+        assert kept[0] == kept[1] and outs[0] == outs[1], args
+    for args, msg in ((["--retain-branch-depth=stable=BACON"], "error: Invalid depth BACON"),
+                      (["--retain-branch-depth=stable"], "error: Invalid value stable, must specify BRANCH=DEPTH"),
+                      (["--only-branch=BACON"], "error: Refspec 'BACON' not found")):
+        for tool in (ostree, ostreepy):
+            assert tool.run("prune", *args, repo=base, rc=1).err.startswith(msg), (tool, args)
