@@ -262,3 +262,13 @@ def test_prune_per_branch_as_ostree(ostree, ostreepy, tmp_path):
                       (["--only-branch=BACON"], "error: Refspec 'BACON' not found")):
         for tool in (ostree, ostreepy):
             assert tool.run("prune", *args, repo=base, rc=1).err.startswith(msg), (tool, args)
+
+
+def test_static_delta_bad_names_as_ostree(ostree, ostreepy, archives):
+    """static-delta show/delete of a name that is no FROM-TO: _ostree_parse_delta_name's
+    errors (test-delta.sh greps `Invalid rev GARBAGE`)."""
+    good = "8f595524ff2440b8eec542f45841d80058184dad8aec61591655451cf01ac812"
+    for name in ("GARBAGE", f"{good}-x", "a-b-c", good[:-2] + "X2", "x" * 100):
+        for verb in ("show", "delete"):
+            errs = [t.run("static-delta", verb, name, repo=r, rc=1).err for t, r in zip((ostree, ostreepy), archives)]
+            assert errs[0] == errs[1], (verb, name)
