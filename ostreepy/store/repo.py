@@ -898,7 +898,7 @@ class Repo:
         if not stat.S_ISREG(header.mode):
             raise UnsupportedFileTypeError(f"Unsupported file type {stat.S_IFMT(header.mode) >> 12}")
         if mode is RepoMode.BARE_USER_ONLY:
-            header = _bare_user_only_header(header, expected is not None)
+            header = _bare_user_only_header(header, expected is not None, expected)
         if expected is not None and self.has_object(expected, ObjectType.FILE) and stream is None:
             return expected
         hasher = header.new_hasher()
@@ -1462,14 +1462,16 @@ class Repo:
         stg.cleanup(tmp_dfd, stg.stagedir_prefix(), expiry, keep_current_boot, skip=skip)
 
 
-def _bare_user_only_header(header: FileHeader, strict: bool = True) -> FileHeader:
+def _bare_user_only_header(header: FileHeader, strict: bool = True, checksum: Optional[str] = None) -> FileHeader:
     """bare-user-only has no place for ownership or xattrs and refuses modes a user
     could not have set; anything it would silently lose is refused instead, so the
     object's checksum always matches what is read back."""
-    if header.is_regular and stat.S_IMODE(header.mode) & ~0o775:
+    bits = stat.S_IMODE(header.mode) & ~0o775
+    if header.is_regular and bits:
+        # _ostree_validate_bareuseronly_mode's words, which scripts grep
         raise InvalidObjectError(
-            f"Content object has invalid mode 0{stat.S_IMODE(header.mode):o} for bare-user-only repository"
-            " (use canonical permissions)")
+            f"Content object{' ' + checksum if checksum else ''}: invalid mode 0{header.mode:04o} with bits "
+            f"0{bits:04o} (bare-user-only repositories need canonical permissions)")
     if header.uid or header.gid or header.xattrs:
         raise InvalidObjectError(
             "bare-user-only repositories cannot store file ownership or xattrs (use canonical permissions)")

@@ -272,3 +272,38 @@ def test_static_delta_bad_names_as_ostree(ostree, ostreepy, archives):
         for verb in ("show", "delete"):
             errs = [t.run("static-delta", verb, name, repo=r, rc=1).err for t, r in zip((ostree, ostreepy), archives)]
             assert errs[0] == errs[1], (verb, name)
+
+
+def test_union_identical_over_copies_and_bare_user_only_errors_as_ostree(ostree, ostreepy, tmp_path):
+    """checkout -U -H --union-identical over a copied (not hardlinked) checkout: an equal
+    file is the same object by its checksum (ostree's last resort), a changed one is
+    refused as ostree refuses it; bare-user-only's refusal of a setuid file and commit's
+    of an empty metadata key in ostree's words (basic-test.sh greps them)."""
+    pkgs = []
+    for x in (1, 2):
+        p = tmp_path / f"pkg{x}"
+        os.makedirs(p / "usr/share/licenses")
+        (p / f"usr/pkg{x}").write_text(f"binary for pkg{x}\n")
+        (p / "usr/share/licenses/COPYING").write_text("this is the GPL\n")
+        os.symlink("COPYING", p / "usr/share/licenses/LICENSE")
+        pkgs.append(p)
+    suid = tmp_path / "suid"
+    suid.mkdir()
+    (suid / "f").write_text("setuid\n")
+    os.chmod(suid / "f", 0o4644)
+    for tool in (ostree, ostreepy):
+        repo = tool.init(tmp_path / f"{tool}-repo", "bare-user-only")
+        for x, p in enumerate(pkgs, 1):
+            tool.commit(repo, tree=p, branch=f"p{x}")
+        co = tmp_path / f"{tool}-co"
+        tool.run("checkout", "--force-copy", "p1", co, repo=repo)
+        tool.run("checkout", "-U", "-H", "--union-identical", "p2", co, repo=repo)
+        (co / "usr/share/licenses/COPYING").write_text("changed\n")
+        res = tool.run("checkout", "-U", "-H", "--union-identical", "p2", co, repo=repo, rc=1)
+        assert res.err.startswith("error: Hardlinking ") and res.err.endswith(" to COPYING: File exists\n"), tool
+        src = tool.init(tmp_path / f"{tool}-src", "archive")
+        tool.commit(src, tree=suid, branch="suid")
+        res = tool.run("pull-local", src, "suid", repo=repo, rc=1)
+        assert "Content object " in res.err and ": invalid mode 0104644 with bits 04000" in res.err, (tool, res.err)
+        res = tool.run("commit", "-b", "x", "--add-metadata-string==FOO", suid, repo=src, rc=1)
+        assert res.err == "error: Empty metadata key\n", tool
