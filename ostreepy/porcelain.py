@@ -328,7 +328,8 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
            detached_metadata: Optional[Mapping[str, MetadataValue]] = None,
            tree_written: Optional[Callable[[], None]] = None, generate_sizes: bool = False,
            tar_pathname_filter: Optional[Tuple[str, str]] = None, link_checkout_speedup: bool = False,
-           consume: bool = False, stats: Optional["WriteStats"] = None) -> CommitInfo:
+           consume: bool = False, stats: Optional["WriteStats"] = None,
+           devino_canonical: bool = False) -> CommitInfo:
     """``ostree commit``: commit ``tree`` and set ``branch`` to it.
 
     ``tree`` is a directory or a tar file (any compression) by path, a tar
@@ -360,7 +361,9 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
     metadata. ``consume``: the source directories are given up; a bare or
     bare-user-only repository takes their files in by renaming them, and they
     are deleted. ``stats`` (a :class:`~ostreepy.store.writestats.WriteStats`)
-    counts the objects asked for and written, as ``--table-output`` prints them."""
+    counts the objects asked for and written, as ``--table-output`` prints them.
+    ``devino_canonical`` (implies ``link_checkout_speedup``): a hardlinked file
+    is its object even where the modifiers would change it."""
     from .store.commit import (CommitModifier, create_commit, load_commit_to_mtree, record_tree_sizes,
                                regex_translator, write_directory_to_mtree, write_mtree, write_tar_to_mtree)
     from .store.mtree import MutableTree
@@ -411,8 +414,8 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
         saved_fsync = r.fsync
         if fsync is not None:
             r.fsync = fsync
-        if link_checkout_speedup:
-            modifier = attrs.evolve(modifier, devino_cache=r.scan_hardlinks())
+        if link_checkout_speedup or devino_canonical:
+            modifier = attrs.evolve(modifier, devino_cache=r.scan_hardlinks(), devino_canonical=devino_canonical)
         r.write_stats = stats
         try:
             with r.transaction():

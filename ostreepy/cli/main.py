@@ -86,7 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base", metavar="REV")
     p.add_argument("--consume", action="store_true")
     p.add_argument("--link-checkout-speedup", action="store_true")
-    p.add_argument("--devino-canonical", action="store_true")
+    p.add_argument("-I", "--devino-canonical", action="store_true",
+                   help="Assume hardlinked objects are unmodified.  Implies --link-checkout-speedup")
     p.add_argument("--table-output", action="store_true")
     p.add_argument("--mode-ro-executables", action="store_true")
     p.add_argument("--sign", action="append", metavar="KEY_ID")

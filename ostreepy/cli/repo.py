@@ -181,7 +181,8 @@ def cmd_commit(args: argparse.Namespace) -> int:
             progress=progress, filter=cfilter.apply if cfilter else None, bootable=args.bootable,
             base=args.base, detached_metadata=detached, tree_written=cfilter.check_all_used if cfilter else None,
             generate_sizes=args.generate_sizes, tar_pathname_filter=pathname_filter,
-            link_checkout_speedup=args.link_checkout_speedup, consume=args.consume, stats=stats)
+            link_checkout_speedup=args.link_checkout_speedup, consume=args.consume, stats=stats,
+            devino_canonical=args.devino_canonical)
     except ArgumentError as e:
         if e.parameter == "keep_metadata":
             raise UsageError("Either --branch or --parent must be specified when using --keep-metadata") from None

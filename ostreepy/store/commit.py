@@ -62,6 +62,9 @@ class CommitModifier:
     #: the source is given up (--consume): bare and bare-user-only repositories take
     #: its files in by renaming them (adopt_and_commit_regfile)
     consume: bool = False
+    #: a devino cache hit is taken as its object whatever the modifier would change
+    #: (--devino-canonical: the caller breaks the hardlinks of what it modifies)
+    devino_canonical: bool = False
 
     def apply(self, repo: Repo, path: str, info: FileInfo) -> Optional[FileInfo]:
         """_ostree_repo_commit_modifier_apply: the filter first, then canonicalisation."""
@@ -244,6 +247,12 @@ def _commit_dir(repo: Repo, fspath: str, relpath: str, st: os.stat_result, mtree
             raise UnsupportedFileTypeError(f"Not a regular file or symlink: {name}")
         orig = FileInfo(cst.st_uid, cst.st_gid, m)
         hit = modifier.devino_cache.get((cst.st_dev, cst.st_ino)) if modifier.devino_cache is not None else None
+        if hit is not None and modifier.devino_canonical:
+            # before the filter, as write_dfd_iter_to_mtree_internal: straight to the checksum
+            writer.add_done(mtree, name, hit)
+            if repo.write_stats is not None:
+                repo.write_stats.devino_hit()
+            continue
         source_xattrs: Optional[obj.Xattrs] = None
         if hit is not None and repo.mode is RepoMode.BARE_USER:
             # a bare-user checkout's file has the user's owner, not the object's: the

@@ -127,9 +127,12 @@ def test_link_checkout_speedup_and_table_output_as_ostree(ostree, ostreepy, tmp_
         args = ["commit", "-b", "t2", "--timestamp=2024-01-01", "--table-output", "--link-checkout-speedup"]
         outs.append([tool.run(*args, f"--statoverride={so}", co, repo=repo).out,
                      tool.run(*args, co, repo=repo).out,
-                     tool.run(*args, "--owner-uid=7", co, repo=repo).out])
+                     tool.run(*args, "--owner-uid=7", co, repo=repo).out,
+                     # -I (--devino-canonical): a hit is its object whatever --owner-uid says
+                     tool.run(*args[:-1], "-I", "--owner-uid=7", co, repo=repo).out])
     assert outs[0] == outs[1]
     assert "Content Cache Hits: 2\n" in outs[1][1] and "Content Written: 1\n" in outs[1][0]
+    assert "Content Cache Hits: 2\n" in outs[1][3]
 
 
 def test_consume_adopts_files_as_ostree(ostree, ostreepy, tmp_path):
