@@ -25,6 +25,7 @@ from ..errors import TarError
 
 __all__ = ["CPIO_MAGICS", "CpioReader"]
 
+#: the magics of the formats read: new ASCII, and new ASCII with CRC
 CPIO_MAGICS = (b"070701", b"070702")
 _HEADER = 110
 _TRAILER = "TRAILER!!!"

@@ -26,6 +26,7 @@ from .objects import ObjectType
 __all__ = ["SIZES_KEY", "SizeEntry", "SizeLog", "decode_sizes", "encode_sizes", "read_varuint64",
            "write_varuint64"]
 
+#: the commit metadata key of the size index
 SIZES_KEY = "ostree.sizes"
 _LISTED = (ObjectType.FILE, ObjectType.DIR_TREE, ObjectType.DIR_META)
 
