@@ -34,7 +34,7 @@ import functools
 import os
 import stat
 import sys
-from typing import (TYPE_CHECKING, BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, TypeVar,
+from typing import (TYPE_CHECKING, BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar,
                     Union, cast)
 
 import attrs
@@ -45,6 +45,7 @@ from .store.gvariant import Variant
 from .store.repo import Repo, on_refs_changed
 
 if TYPE_CHECKING:
+    from .store.writestats import WriteStats
     from .sysroot.sysroot import Sysroot
     from bootloader.bls import BLSEntry
     from ociclient.image import Options
@@ -334,7 +335,10 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
            progress: Optional[ProgressCallback] = None, filter: Optional["FilterFn"] = None,
            bootable: bool = False, base: Optional[str] = None,
            detached_metadata: Optional[Mapping[str, MetadataValue]] = None,
-           tree_written: Optional[Callable[[], None]] = None) -> CommitInfo:
+           tree_written: Optional[Callable[[], None]] = None, generate_sizes: bool = False,
+           tar_pathname_filter: Optional[Tuple[str, str]] = None, link_checkout_speedup: bool = False,
+           consume: bool = False, stats: Optional["WriteStats"] = None,
+           devino_canonical: bool = False) -> CommitInfo:
     """``ostree commit``: commit ``tree`` and set ``branch`` to it.
 
     ``tree`` is a directory or a tar file (any compression) by path, a tar
@@ -356,10 +360,24 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
     called once the tree is written and before the commit is: raising there
     leaves no commit and no ref. ``detached_metadata`` is written beside it.
     ``generate_composefs_metadata`` records the tree's composefs image digest
-    (``ostree.composefs.digest.v0``) as ``ostree commit`` does."""
-    from .store.commit import (CommitModifier, create_commit, load_commit_to_mtree, write_directory_to_mtree,
-                               write_mtree, write_tar_to_mtree)
+    (``ostree.composefs.digest.v0``) as ``ostree commit`` does. ``generate_sizes``
+    (archive repositories only, as in ostree) adds ``ostree.sizes``, the size of
+    every file, dirtree and dirmeta the last directory or tar source wrote.
+    ``tar_pathname_filter`` ``(regex, replacement)``: in tar sources, the first
+    match of ``regex`` in each path is replaced (``--tar-pathname-filter``).
+    ``link_checkout_speedup``: files of a hardlink checkout of this repository
+    are taken as the objects they link to, unread, when nothing changes their
+    metadata. ``consume``: the source directories are given up; a bare or
+    bare-user-only repository takes their files in by renaming them, and they
+    are deleted. ``stats`` (a :class:`~ostreepy.store.writestats.WriteStats`)
+    counts the objects asked for and written, as ``--table-output`` prints them.
+    ``devino_canonical`` (implies ``link_checkout_speedup``): a hardlinked file
+    is its object even where the modifiers would change it."""
+    from .store.commit import (CommitModifier, create_commit, load_commit_to_mtree, record_tree_sizes,
+                               regex_translator, write_directory_to_mtree, write_mtree, write_tar_to_mtree)
     from .store.mtree import MutableTree
+    from .store.repo import RepoMode
+    from .store.sizes import SIZES_KEY, SizeLog, encode_sizes
     sources = _tree_sources(tree)
     _str(branch, "branch", optional=True)
     _str(subject, "subject")
@@ -376,8 +394,10 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
             raise ArgumentError(f"{name}: expected a sequence of str", name)
     md: Dict[str, Variant] = {k: _variant(k, v) for k, v in (metadata or {}).items()}
     modifier = CommitModifier(owner_uid=owner_uid, owner_gid=owner_gid,
-                              canonical_permissions=canonical_permissions, no_xattrs=no_xattrs, filter=filter)
+                              canonical_permissions=canonical_permissions, no_xattrs=no_xattrs, filter=filter,
+                              consume=consume)
     detached = {k: _variant(k, v) for k, v in (detached_metadata or {}).items()}
+    translate = regex_translator(*tar_pathname_filter) if tar_pathname_filter is not None else None
     with _repo(repo) as r:
         if parent is not None:
             parent_csum = None if parent == "none" else r.resolve_rev(parent)
@@ -403,24 +423,41 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
         saved_fsync = r.fsync
         if fsync is not None:
             r.fsync = fsync
+        if link_checkout_speedup or devino_canonical:
+            modifier = attrs.evolve(modifier, devino_cache=r.scan_hardlinks(), devino_canonical=devino_canonical)
+        r.write_stats = stats
         try:
             with r.transaction():
                 mtree = MutableTree()
                 if base is not None:
                     load_commit_to_mtree(r, base, mtree, CommitModifier())
+                sizes = SizeLog() if generate_sizes and r.mode is RepoMode.ARCHIVE else None
                 for i, src in enumerate(sources):
                     # sealing early is for the last source: a later one would change what it sealed
                     last = i == len(sources) - 1
+                    if sizes is not None:
+                        # ostree starts its size table afresh at each source
+                        # (_ostree_repo_setup_generate_sizes): only the last one's objects are listed
+                        sizes.clear()
+                        r.size_log = sizes
                     if src.kind == "ref":
-                        load_commit_to_mtree(r, _str(src.source, "tree") or "", mtree, modifier)
+                        rev = _str(src.source, "tree") or ""
+                        load_commit_to_mtree(r, rev, mtree, modifier)
+                        if sizes is not None:
+                            # ostree walks the commit through its modifier, writing (and so
+                            # listing) every file and dirmeta again
+                            record_tree_sizes(r, rev, sizes)
                     elif src.kind == "dir":
                         write_directory_to_mtree(r, _path(src.source, "tree"), mtree, modifier, progress, seal=last)
                     elif isinstance(src.source, (str, os.PathLike)):
                         with open(src.source, "rb") as f:
-                            write_tar_to_mtree(r, f, mtree, modifier, tar_autocreate_parents, progress, seal=last)
+                            write_tar_to_mtree(r, f, mtree, modifier, tar_autocreate_parents, progress, seal=last,
+                                               translate=translate, archive_formats=True)
                     else:
-                        write_tar_to_mtree(r, src.source, mtree, modifier, tar_autocreate_parents, seal=last)
+                        write_tar_to_mtree(r, src.source, mtree, modifier, tar_autocreate_parents, seal=last,
+                                           translate=translate, archive_formats=True)
                 root_tree, root_meta = write_mtree(r, mtree)
+                r.size_log = None
                 if tree_written is not None:
                     tree_written()
                 if skip_if_unchanged and parent_csum is not None:
@@ -439,6 +476,9 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
                     if bootable:  # both went through the one GVariantDict in ostree commit
                         from .store.glibhash import ordered
                         md = ordered(list(md.items()))
+                if sizes is not None and sizes.entries():
+                    # added last, by ostree_repo_write_commit_with_time itself
+                    md[SIZES_KEY] = encode_sizes(sizes.entries())
                 csum = create_commit(r, root_tree, root_meta, subject=subject, body=body, parent=parent_csum,
                                      metadata=md, timestamp=timestamp)
                 if detached:
@@ -447,7 +487,27 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
                     r.set_ref(branch, csum)
         finally:
             r.fsync = saved_fsync
+            r.size_log = None
+            r.write_stats = None
+        if consume:
+            for src in sources:
+                if src.kind == "dir":
+                    _consume_dir(_path(src.source, "tree"))
         return _info(r, csum)
+
+
+def _consume_dir(path: str) -> None:
+    """What --consume leaves of a committed directory (its adopted files are already
+    gone): nothing. The directory given as ``.`` stays, emptied, as in ostree."""
+    import shutil
+    if path == ".":
+        for e in os.scandir(path):
+            if e.is_dir(follow_symlinks=False):
+                shutil.rmtree(e.path)
+            else:
+                os.unlink(e.path)
+        return
+    shutil.rmtree(path)
 
 
 @_api
@@ -624,28 +684,62 @@ def fsck(repo: RepoArg, *, delete: bool = False, progress: Optional[ProgressCall
 @_api
 def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bool = False,
           keep_younger_than: Optional[int] = None, commit_only: bool = False,
-          delete_commits: Sequence[str] = ()) -> PruneResult:
+          delete_commits: Sequence[str] = (), static_deltas_only: bool = False,
+          retain_branch_depth: Optional[Mapping[str, int]] = None, only_branches: Sequence[str] = ()) -> PruneResult:
     """``ostree prune``: delete the objects no ref reaches (``refs_only``;
     history deeper than ``depth`` commits too, when ``depth`` >= 0, and
     commits older than ``keep_younger_than``, seconds since the epoch);
     ``delete_commits`` go first (none may be a ref's); ``dry_run`` counts
-    without deleting."""
+    without deleting. As ostree_repo_prune, static deltas to commits the
+    repository no longer has are deleted too. ``static_deltas_only``: of
+    ``delete_commits`` only the deltas to them are deleted, the commits kept.
+    ``retain_branch_depth``: ref -> the depth kept of it (-1: all);
+    ``only_branches``: prune these refs' history, keep all of the others'."""
+    from .store.lock import EXCLUSIVE
     from .store.objects import ObjectType
     from .store.prune import prune as _prune
     if isinstance(depth, bool) or not isinstance(depth, int):
         raise ArgumentError(f"depth: expected an int, got {type(depth).__name__}", "depth")
     if isinstance(delete_commits, str) or not all(isinstance(c, str) for c in delete_commits):
         raise ArgumentError("delete_commits: expected a sequence of str", "delete_commits")
+    if static_deltas_only and not delete_commits:
+        # ostree refuses this rather than do something misleading (its issue 1479)
+        raise ArgumentError("--static-deltas-only requires --delete-commit; "
+                            "see https://github.com/ostreedev/ostree/issues/1479", "static_deltas_only")
     with _repo(repo) as r:
         for c in delete_commits:
+            if static_deltas_only:
+                # ostree matches the delta's target against the argument as given
+                _prune_static_deltas(r, c)
+                continue
             csum = r.resolve_rev(c)
             assert csum is not None
             for ref, target in r.list_refs().items():
                 if target == csum:
                     raise OstreeError(f"Commit '{c}' is referenced by ref '{ref}'")
             r.delete_object(csum, ObjectType.COMMIT)
-        return _prune(r, refs_only=refs_only, depth=depth, no_prune=dry_run, keep_younger_than=keep_younger_than,
-                      commit_only=commit_only)
+        with r.locked(EXCLUSIVE):
+            res = _prune(r, refs_only=refs_only, depth=depth, no_prune=dry_run,
+                         keep_younger_than=keep_younger_than, commit_only=commit_only,
+                         retain_branch_depth=retain_branch_depth, only_branches=only_branches)
+            if not dry_run:
+                _prune_static_deltas(r, None)
+        return res
+
+
+def _prune_static_deltas(r: Repo, commit: Optional[str]) -> None:
+    """ostree_repo_prune_static_deltas: the deltas to ``commit``, or (None) those
+    to a commit the repository does not have."""
+    from .remote.deltas.format import parse_delta_name
+    from .remote.deltas.store import delete_delta, list_deltas
+    from .store.lock import EXCLUSIVE
+    from .store.objects import ObjectType
+    with r.locked(EXCLUSIVE):
+        for name in list_deltas(r):
+            to = parse_delta_name(name)[1]
+            if to != commit if commit is not None else r.has_object(to, ObjectType.COMMIT):
+                continue
+            delete_delta(r, name)
 
 
 # ============================================================================ container images

@@ -14,6 +14,7 @@ PACKAGES=(
     grub2-common
     systemd-boot      # bootctl, to parse our BLS entries
     zstd
+    cpio              # ostree's test-libarchive.sh makes a cpio archive to commit (scripts/upstream-tests.sh)
     attr              # getfattr/setfattr, handy when a test fails
     erofs-utils       # fsck.erofs/dump.erofs must accept our composefs images
     fsverity          # fsverity-utils: the reference fs-verity digest

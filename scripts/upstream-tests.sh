@@ -17,7 +17,8 @@
 # directory with an `ostree` wrapper goes first in PATH; the HTTP server comes from
 # libtest.sh's own hook $OSTREE_UNINSTALLED/ostree-trivial-httpd (Debian ships no
 # ostree-trivial-httpd: scripts/upstream-httpd.py is a loopback-only stand-in);
-# G_TEST_SRCDIR/G_TEST_BUILDDIR point libtest.sh at the checkout. Failures are found
+# G_TEST_SRCDIR points libtest.sh at the checkout, G_TEST_BUILDDIR at stand-ins for
+# the test programs an unbuilt checkout lacks (tests/get-byte-order). Failures are found
 # through libtest-core.sh's ERR trap ("Unexpected nonzero exit status ... while
 # running: CMD"), which a BASH_ENV file extends into functions (set -E) but not into
 # command substitutions, and through a mark `exit` leaves when an assertion fails.
@@ -80,6 +81,14 @@ cat > "$work/bin/ostree-trivial-httpd" <<EOF
 exec python3 "$here/scripts/upstream-httpd.py" "\$@"
 EOF
 chmod +x "$work/bin/ostree" "$work/bin/ostree-trivial-httpd"
+# The test programs of a built checkout's tests/ that scripts run (libtest.sh finds
+# them under $G_TEST_BUILDDIR/tests): get-byte-order prints G_BYTE_ORDER.
+mkdir -p "$work/build/tests"
+cat > "$work/build/tests/get-byte-order" <<'EOF'
+#!/bin/sh
+exec python3 -c 'import sys; print(1234 if sys.byteorder == "little" else 4321)'
+EOF
+chmod +x "$work/build/tests/get-byte-order"
 
 # Sourced by every non-interactive bash, the test script first: only the script
 # itself gets the extra traps, not the bash helpers it starts.
@@ -146,7 +155,7 @@ run_one() {  # test-name -> writes $logs/NAME.log, returns the script's status
         exec "$@"
     ' _ "$d" \
         env PATH="$work/bin:$PATH" OSTREE_UNINSTALLED="$work/bin" \
-            G_TEST_SRCDIR="$src" G_TEST_BUILDDIR="$src" TMPDIR="$d/tmp" HOME="$d/home" \
+            G_TEST_SRCDIR="$src" G_TEST_BUILDDIR="$work/build" TMPDIR="$d/tmp" HOME="$d/home" \
             BASH_ENV="$work/bashenv.sh" OT_UPSTREAM_SCRIPT="$src/tests/$t" \
             OT_UPSTREAM_KEEP_GOING="$keep_going" PYTHONDONTWRITEBYTECODE=1 ${extra_env[@]+"${extra_env[@]}"} \
         timeout "$timeout_s" /bin/bash "$src/tests/$t" > "$logs/${t%.sh}.log" 2>&1 < /dev/null

@@ -97,6 +97,19 @@ def _signer(args: argparse.Namespace, type_: str) -> "Signer":
     return Signer(type_, public=tuple(loaded.public) + tuple(keys), revoked=loaded.revoked)
 
 
+def _check_delta_name(name: str) -> None:
+    """_ostree_parse_delta_name's errors (FROM-TO or TO, each a checksum), which
+    scripts grep: ``Invalid rev X``, ``Invalid character 'N' in rev 'X'``."""
+    for part in name.split("-", 1):
+        if len(part.encode("utf-8", "surrogateescape")) != 64:
+            # quash_string_for_error_message: at most 64 bytes, newlines as spaces
+            shown = part.encode("utf-8", "surrogateescape")[:64].decode("utf-8", "replace").replace("\n", " ")
+            raise OstreeError(f"Invalid rev {shown}")
+        bad = next((c for c in part.encode("utf-8", "surrogateescape") if c not in b"0123456789abcdef"), None)
+        if bad is not None:
+            raise OstreeError(f"Invalid character '{bad if bad < 128 else bad - 256}' in rev '{part}'")
+
+
 def cmd_static_delta(args: argparse.Namespace) -> int:
     from .repo import _open_repo
     verb = getattr(args, "delta_verb", None)
@@ -116,6 +129,8 @@ def cmd_static_delta(args: argparse.Namespace) -> int:
     if verb in ("show", "delete"):
         if not args.delta:
             raise _UsageError("DELTA must be specified")
+        if "/" not in args.delta:
+            _check_delta_name(args.delta)
         if verb == "show":
             for line in store.show_lines(repo, args.delta):
                 _print(line)

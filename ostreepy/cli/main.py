@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_repo_arg(p)
     p.add_argument("--mode", default="bare", choices=["bare", "bare-user", "bare-user-only", "archive", "archive-z2"])
     p.add_argument("--collection-id", default=None)
+    # ostree init ignores its positionals (basic-test.sh runs `init init --mode=archive`)
+    p.add_argument("ignored", nargs="*", help=argparse.SUPPRESS)
     p.set_defaults(func="cmd_init")
 
     p = sub.add_parser("config", help="Change repo configuration settings")
@@ -87,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base", metavar="REV")
     p.add_argument("--consume", action="store_true")
     p.add_argument("--link-checkout-speedup", action="store_true")
-    p.add_argument("--devino-canonical", action="store_true")
+    p.add_argument("-I", "--devino-canonical", action="store_true",
+                   help="Assume hardlinked objects are unmodified.  Implies --link-checkout-speedup")
     p.add_argument("--table-output", action="store_true")
     p.add_argument("--mode-ro-executables", action="store_true")
     p.add_argument("--sign", action="append", metavar="KEY_ID")
@@ -120,6 +123,8 @@ def build_parser() -> argparse.ArgumentParser:
     # ostreepy never hardlinks an empty file (ostree's -z made the default)
     p.add_argument("-z", "--force-copy-zerosized", action="store_true")
     p.add_argument("--process-passthrough-whiteouts", action="store_true")
+    # ostreepy keeps no devino cache while checking out: nothing to disable
+    p.add_argument("--disable-cache", action="store_true")
     p.add_argument("commit")
     p.add_argument("destination", nargs="?")
     p.set_defaults(func="cmd_checkout")
@@ -149,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpg-verify-remote", metavar="REMOTE", help="Use REMOTE name for GPG configuration")
 
     p.add_argument("-B", "--no-byteswap", action="store_true")
+    p.add_argument("--print-sizes", action="store_true", help="Show the commit size metadata")
     p.add_argument("rev", metavar="OBJECT")
     p.set_defaults(func="cmd_show")
 
@@ -200,6 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-younger-than", metavar="DATE")
     p.add_argument("--delete-commit", action="append")
     p.add_argument("--commit-only", action="store_true")
+    p.add_argument("--retain-branch-depth", action="append", metavar="BRANCH=DEPTH",
+                   help="Additionally retain BRANCH=DEPTH commits")
+    p.add_argument("--only-branch", action="append", metavar="BRANCH",
+                   help="Only prune BRANCH (may be specified multiple times)")
+    p.add_argument("--static-deltas-only", action="store_true",
+                   help="Change the behavior of delete-commit and keep-younger-than to prune only static deltas")
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func="cmd_prune")
 

@@ -147,9 +147,12 @@ def cmd_commit(args: argparse.Namespace) -> int:
     if timestamp is not None and timestamp < 0:
         # a date before 1970: ostree stores the time_t in the commit's uint64 as is
         timestamp += 1 << 64
-    for flag, name in ((args.tar_pathname_filter, "--tar-pathname-filter"), (args.generate_sizes, "--generate-sizes")):
-        if flag:
-            raise UsageError(f"{name} is not supported by ostreepy yet")
+    pathname_filter = None
+    if args.tar_pathname_filter is not None:
+        regex, comma, replacement = args.tar_pathname_filter.partition(",")
+        if not comma:
+            raise OstreeError("Missing ',' in --tar-pathname-filter")
+        pathname_filter = (regex, replacement)
     body = args.body or ""
     if args.body_file and not args.body:
         with open(args.body_file, "rb") as f:
@@ -161,6 +164,8 @@ def cmd_commit(args: argparse.Namespace) -> int:
             raise UsageError(f"Missing '=' in KEY=VALUE metadata '{kv}'")
         detached[k] = Variant("s", v)
     cfilter = _CommitFilter.from_args(args)
+    from ..store.writestats import WriteStats
+    stats = WriteStats() if args.table_output else None
     progress = _progress_printer("Committing") if sys.stderr.isatty() else None
     try:
         info = porcelain.commit(
@@ -174,7 +179,10 @@ def cmd_commit(args: argparse.Namespace) -> int:
             fsync=(False if args.disable_fsync else
                    args.fsync.lower() not in ("false", "0", "no") if args.fsync is not None else None),
             progress=progress, filter=cfilter.apply if cfilter else None, bootable=args.bootable,
-            base=args.base, detached_metadata=detached, tree_written=cfilter.check_all_used if cfilter else None)
+            base=args.base, detached_metadata=detached, tree_written=cfilter.check_all_used if cfilter else None,
+            generate_sizes=args.generate_sizes, tar_pathname_filter=pathname_filter,
+            link_checkout_speedup=args.link_checkout_speedup, consume=args.consume, stats=stats,
+            devino_canonical=args.devino_canonical)
     except ArgumentError as e:
         if e.parameter == "keep_metadata":
             raise UsageError("Either --branch or --parent must be specified when using --keep-metadata") from None
@@ -189,19 +197,14 @@ def cmd_commit(args: argparse.Namespace) -> int:
     if args.gpg_sign:
         from ..remote.openpgp import gpg_sign_commit
         gpg_sign_commit(repo, info.checksum, args.gpg_sign, args.gpg_homedir)
-    if args.consume:
-        import shutil
-        for spec in specs:
-            kind, _, value = spec.partition("=")
-            if kind == "dir" and value not in (".", ""):
-                shutil.rmtree(value, ignore_errors=True)
-    if args.table_output:
-        # ostree's transaction statistics; ostreepy does not count writes, so the
-        # totals it can't know are left at 0 rather than guessed
+    if stats is not None:
         _print(f"Commit: {info.checksum}")
-        for key in ("Metadata Total", "Metadata Written", "Content Total", "Content Written",
-                    "Content Cache Hits", "Content Bytes Written"):
-            _print(f"{key}: 0")
+        _print(f"Metadata Total: {stats.metadata_total}")
+        _print(f"Metadata Written: {stats.metadata_written}")
+        _print(f"Content Total: {stats.content_total}")
+        _print(f"Content Written: {stats.content_written}")
+        _print(f"Content Cache Hits: {stats.devino_cache_hits}")
+        _print(f"Content Bytes Written: {stats.content_bytes_written}")
     else:
         _print(info.checksum)
     return 0
@@ -354,6 +357,15 @@ def cmd_checkout(args: argparse.Namespace) -> int:
         porcelain.checkout_composefs(repo, args.commit, args.destination or os.path.basename(args.commit),
                                      verity=not args.composefs_noverity)
         return 0
+    # ot-builtin-checkout.c's checks, in its order
+    for a, b, names in ((args.union, args.union_add, "--union and --union-add"),
+                        (args.union, args.union_identical, "--union and --union-identical"),
+                        (args.union_add, args.union_identical, "--union-add and --union-identical"),
+                        (args.require_hardlinks, args.force_copy, "--require-hardlinks and --force-copy")):
+        if a and b:
+            raise OstreeError(f"Cannot specify both {names}")
+    if args.union_identical and not args.require_hardlinks:
+        raise OstreeError("--union-identical requires --require-hardlinks")
     overwrite = "none"
     if args.union:
         overwrite = "union-files"
@@ -393,6 +405,7 @@ def _resolve_path(repo, rev: str, path: str):
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
+    from ..errors import PathNotFoundError
     from ..store.gvariant import print_value
     repo = _open_repo(args)
     paths = args.paths or ["/"]
@@ -435,7 +448,10 @@ def cmd_ls(args: argparse.Namespace) -> int:
             recurse(base + "/" + n, t, depth - 1 if depth > 0 else -1)
 
     for p in paths:
-        kind, data = _resolve_path(repo, args.rev, p)
+        try:
+            kind, data = _resolve_path(repo, args.rev, p)
+        except PathNotFoundError as e:
+            raise PathNotFoundError(f"Inspecting path '{p}': {e}") from None
         norm = "/" + "/".join(c for c in p.split("/") if c and c != ".")
         if kind == "file":
             print_file(norm, data)
@@ -529,6 +545,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     from ..store.gvariant import print_value
     repo = _open_repo(args)
     csum = repo.resolve_rev(args.rev)
+    if args.print_sizes and not (args.print_metadata_key or args.print_detached_metadata_key):
+        _print_sizes(repo, csum)
+        return 0
     if args.print_metadata_key:
         c = repo.load_commit(csum)
         v = c.metadata.get(args.print_metadata_key)
@@ -548,6 +567,23 @@ def cmd_show(args: argparse.Namespace) -> int:
     _dump_commit(repo, csum, args.raw)
     _show_gpg_signatures(repo, csum, args.gpg_homedir, args.gpg_verify_remote)
     return 0
+
+
+def _print_sizes(repo: "Repo", csum: str) -> None:
+    """``show --print-sizes``: the commit's ``ostree.sizes`` summed, and what of it
+    this repository lacks (do_print_sizes)."""
+    from ..store.prune import format_size
+    from ..store.sizes import SIZES_KEY, decode_sizes
+    v = repo.load_commit(csum).metadata.get(SIZES_KEY)
+    if v is None:
+        raise OstreeError("No metadata key ostree.sizes in commit")
+    entries = decode_sizes(v)
+    needed = [e for e in entries if not repo.has_object(e.checksum, e.objtype)]
+    _print(f"Compressed size (needed/total): {format_size(sum(e.archived for e in needed))}/"
+           f"{format_size(sum(e.archived for e in entries))}")
+    _print(f"Unpacked size (needed/total): {format_size(sum(e.unpacked for e in needed))}/"
+           f"{format_size(sum(e.unpacked for e in entries))}")
+    _print(f"Number of objects (needed/total): {len(needed)}/{len(entries)}")
 
 
 def _show_gpg_signatures(repo: "Repo", csum: str, homedir: Optional[str], remote_name: Optional[str]) -> None:
@@ -623,6 +659,9 @@ def _refs_collections(repo: "Repo", args: argparse.Namespace) -> int:
 
 def cmd_refs(args: argparse.Namespace) -> int:
     repo = _open_repo(args)
+    if not args.create and not args.prefixes and not os.path.isdir(os.path.join(repo.path, "refs/remotes")):
+        # ostree lists refs/remotes whenever it lists every ref, and fails without it
+        raise OstreeError("Listing refs: opendir(refs/remotes): No such file or directory")
     if args.collections:
         return _refs_collections(repo, args)
     from ..store.refalias import list_aliases, set_alias
@@ -730,8 +769,12 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         bar.close()
     for e in result.ref_errors:
         sys.stderr.write(e + "\n")
+    # ot-builtin-fsck.c: without --delete or --all the first corrupt object is the error
+    # itself ("error: In commits ...", which scripts grep); ostreepy still lists the others
+    first = None if args.delete or args.all else next((p for p in result.problems if not p.missing), None)
     for p in result.problems:
-        sys.stderr.write(p.message + "\n")
+        if p is not first:
+            sys.stderr.write(p.message + "\n")
     for c in result.marked_partial:
         sys.stderr.write(f"Marking commit as partial: {c}\n")
     if args.add_tombstones:
@@ -740,6 +783,8 @@ def cmd_fsck(args: argparse.Namespace) -> int:
             _print(f"Adding tombstone for commit {c}")
     elif result.n_partial:
         _print(f"{result.n_partial} partial commits not verified")
+    if first is not None:
+        raise OstreeError(first.message)
     if result.problems or result.ref_errors:
         raise OstreeError("Repository corruption encountered")
     if result.n_fsck_partial:
@@ -757,8 +802,21 @@ def cmd_prune(args: argparse.Namespace) -> int:
     keep = parse_datetime(args.keep_younger_than) if args.keep_younger_than else None
     if args.keep_younger_than and keep is None:
         raise OstreeError(f"Could not parse '{args.keep_younger_than}'")
+    if args.delete_commit and args.no_prune:
+        raise UsageError("Cannot specify both --delete-commit and --no-prune")
+    if args.static_deltas_only and not args.delete_commit:
+        raise OstreeError("--static-deltas-only requires --delete-commit; "
+                          "see https://github.com/ostreedev/ostree/issues/1479")
+    retain: Dict[str, int] = {}
+    for spec in args.retain_branch_depth or ():
+        branch, eq, depthstr = spec.partition("=")
+        if not eq:
+            raise OstreeError(f"Invalid value {spec}, must specify BRANCH=DEPTH")
+        retain[branch] = _strtoll_depth(depthstr)
     res = prune(repo, refs_only=args.refs_only, depth=args.depth, dry_run=args.no_prune,
-                keep_younger_than=keep, commit_only=args.commit_only, delete_commits=args.delete_commit or ())
+                keep_younger_than=keep, commit_only=args.commit_only, delete_commits=args.delete_commit or (),
+                static_deltas_only=args.static_deltas_only, retain_branch_depth=retain,
+                only_branches=args.only_branch or ())
     if args.commit_only:
         _print(f"Total (commit only) objects: {res.n_objects_total}")
     else:
@@ -770,6 +828,20 @@ def cmd_prune(args: argparse.Namespace) -> int:
     else:
         _print(f"Deleted {res.n_objects_pruned} objects, {format_size(res.freed_bytes)} freed")
     return 0
+
+
+def _strtoll_depth(text: str) -> int:
+    """A --retain-branch-depth DEPTH as ostree reads it (g_ascii_strtoll: leading
+    space and sign, the digits there are; none is an error)."""
+    import re
+    m = re.match(r"[ \t\n\v\f\r]*([+-]?\d+)", text)
+    if m is None:
+        raise OstreeError(f"Invalid depth {text}")
+    n = int(m.group(1))
+    if not -(1 << 31) <= n < (1 << 31):
+        # ostree casts the gint64 to int
+        n = (n + (1 << 31)) % (1 << 32) - (1 << 31)
+    return n
 
 
 def cmd_export(args: argparse.Namespace) -> int:

@@ -383,7 +383,9 @@ def _hardlink(state: _State, src_path: str, dfd: int, name: str, checksum: str) 
             st_dst = os.stat(name, dir_fd=dfd, follow_symlinks=False)
             if (st_src.st_dev, st_src.st_ino) == (st_dst.st_dev, st_dst.st_ino):
                 return True
-            raise CheckoutError(f"File exists: {name}")
+            if _identical_copy(state, dfd, name, checksum, st_src, st_dst):
+                return True
+            raise CheckoutError(f"Hardlinking {checksum[:2]}/{checksum[2:]}.file to {name}: File exists")
         if opts.overwrite is Overwrite.UNION_FILES:
             tmp = f".ostreepy-tmp-{os.getpid()}-{name}"[:250]
             os.link(src_path, tmp, dst_dir_fd=dfd, follow_symlinks=False)
@@ -473,6 +475,24 @@ def _copy_file(state: _State, checksum: str, header: FileHeader, stream: Optiona
                 raise CheckoutError(f"File exists: {name}")
             return
         _replace(dfd, target_name, name)
+
+
+def _identical_copy(state: _State, dfd: int, name: str, checksum: str, st_src: os.stat_result,
+                    st_dst: os.stat_result) -> bool:
+    """--union-identical over a file that is no hardlink of the object: the same object
+    all the same when the stat fields agree (_ostree_stbuf_equal) and the file hashes to
+    it, xattrs and owner counted as the repository does (ostree's "last resort")."""
+    if (st_src.st_mode != st_dst.st_mode or st_src.st_uid != st_dst.st_uid or st_src.st_gid != st_dst.st_gid
+            or (stat.S_ISREG(st_src.st_mode) and st_src.st_size != st_dst.st_size)):
+        return False
+    from .pathsum import checksum_path
+    repo = state.repo
+    buo = repo.mode is RepoMode.BARE_USER_ONLY
+    canonical = buo and stat.S_ISREG(st_dst.st_mode)
+    actual = checksum_path(f"/proc/self/fd/{dfd}/{name}", st=st_dst,
+                           ignore_xattrs=buo or repo.config.get_bool("core", "disable-xattrs", False),
+                           uid=0 if canonical else None, gid=0 if canonical else None)
+    return actual == checksum
 
 
 def _exists(dfd: int, name: str) -> bool:

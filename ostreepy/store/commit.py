@@ -8,6 +8,7 @@ the same commit checksum as ``ostree commit``.
 from __future__ import annotations
 
 import base64
+import errno
 import os
 import stat
 import sys
@@ -28,6 +29,8 @@ from .tarheader import QuickTarInfo
 from .objects import Commit, DirMeta, FileHeader
 from ..progress import FileWritten, ProgressCallback, serialized
 from .repo import Repo, RepoMode, read_xattrs_fd, read_xattrs
+from .cpioformat import CPIO_MAGICS, CpioReader
+from .sizes import SizeLog
 
 DEFAULT_DIRMODE = 0o755 | stat.S_IFDIR
 
@@ -55,6 +58,15 @@ class CommitModifier:
     no_xattrs: bool = False
     filter: Optional[FilterFn] = None
     xattr_callback: Optional[Callable[[str, FileInfo], obj.Xattrs]] = None
+    #: (device, inode) -> checksum (Repo.scan_hardlinks): a file found there whose
+    #: metadata the modifier leaves alone is that object, unread (--link-checkout-speedup)
+    devino_cache: Optional[Mapping[Tuple[int, int], str]] = attrs.field(default=None, eq=False)
+    #: the source is given up (--consume): bare and bare-user-only repositories take
+    #: its files in by renaming them (adopt_and_commit_regfile)
+    consume: bool = False
+    #: a devino cache hit is taken as its object whatever the modifier would change
+    #: (--devino-canonical: the caller breaks the hardlinks of what it modifies)
+    devino_canonical: bool = False
 
     def apply(self, repo: Repo, path: str, info: FileInfo) -> Optional[FileInfo]:
         """_ostree_repo_commit_modifier_apply: the filter first, then canonicalisation."""
@@ -78,6 +90,10 @@ class CommitModifier:
     def skip_xattrs(self, repo: Repo) -> bool:
         return (self.no_xattrs or self.canonical_permissions or repo.mode is RepoMode.BARE_USER_ONLY
                 or repo.config.get_bool("core", "disable-xattrs", False))
+
+    def keeps_xattrs(self, repo: Repo) -> bool:
+        """The source's xattrs go in unchanged (get_final_xattrs' ``modified`` is false)."""
+        return not self.skip_xattrs(repo) and self.xattr_callback is None
 
     def final_xattrs(self, repo: Repo, path: str, info: FileInfo, source: Callable[[], obj.Xattrs]) -> obj.Xattrs:
         x: obj.Xattrs = () if self.skip_xattrs(repo) else source()
@@ -255,11 +271,32 @@ def _commit_dir(repo: Repo, fspath: str, relpath: str, st: os.stat_result, mtree
             continue
         if not (stat.S_ISREG(m) or stat.S_ISLNK(m)):
             raise UnsupportedFileTypeError(f"Not a regular file or symlink: {name}")
-        info = modifier.apply(repo, child_rel, FileInfo(cst.st_uid, cst.st_gid, m))
+        orig = FileInfo(cst.st_uid, cst.st_gid, m)
+        hit = modifier.devino_cache.get((cst.st_dev, cst.st_ino)) if modifier.devino_cache is not None else None
+        if hit is not None and modifier.devino_canonical:
+            # before the filter, as write_dfd_iter_to_mtree_internal: straight to the checksum
+            writer.add_done(mtree, name, hit)
+            if repo.write_stats is not None:
+                repo.write_stats.devino_hit()
+            continue
+        source_xattrs: Optional[obj.Xattrs] = None
+        if hit is not None and repo.mode is RepoMode.BARE_USER:
+            # a bare-user checkout's file has the user's owner, not the object's: the
+            # metadata is the object's (as write_dfd_iter_to_mtree_internal reloads it)
+            h = repo.load_file_header(hit)
+            orig = FileInfo(h.uid, h.gid, h.mode)
+            source_xattrs = h.xattrs
+        info = modifier.apply(repo, child_rel, orig)
         if info is None:
             continue
         obj.validate_filename(name)
-        batch.append((name, child_fs, child_rel, cst, info))
+        if hit is not None and info == orig and modifier.keeps_xattrs(repo):
+            # a file of a hardlink checkout, as it was checked out: its object, unread
+            writer.add_done(mtree, name, hit)
+            if repo.write_stats is not None:
+                repo.write_stats.devino_hit()
+            continue
+        batch.append((name, child_fs, child_rel, cst, info, source_xattrs))
         if len(batch) >= _BATCH:
             _submit_files(repo, mtree, batch, modifier, writer, progress)
             batch = []
@@ -268,34 +305,53 @@ def _commit_dir(repo: Repo, fspath: str, relpath: str, st: os.stat_result, mtree
 
 
 _BATCH = 64
-_FileJob = Tuple[str, str, str, os.stat_result, FileInfo]  # name, fspath, relpath, stat, info
+# name, fspath, relpath, stat, info, the xattrs to start from (None: the file's own)
+_FileJob = Tuple[str, str, str, os.stat_result, FileInfo, Optional[obj.Xattrs]]
 
 
 def _submit_files(repo: Repo, mtree: MutableTree, batch: List[_FileJob], modifier: CommitModifier,
                   writer: _Writer, progress: Optional[ProgressCallback]) -> None:
     def run() -> List[str]:
-        return [_write_path_object(repo, fspath, relpath, st, info, modifier, progress)
-                for _, fspath, relpath, st, info in batch]
+        return [_write_path_object(repo, fspath, relpath, st, info, modifier, progress, xattrs)
+                for _, fspath, relpath, st, info, xattrs in batch]
     writer.submit_batch(mtree, [job[0] for job in batch], run)
 
 
 def _write_path_object(repo: Repo, fspath: str, relpath: str, st: os.stat_result, info: FileInfo,
-                       modifier: CommitModifier, progress: Optional[ProgressCallback]) -> str:
+                       modifier: CommitModifier, progress: Optional[ProgressCallback],
+                       source_xattrs: Optional[obj.Xattrs] = None) -> str:
     if stat.S_ISLNK(info.mode):
         target = os.readlink(fspath)
-        xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs(fspath, False))
+        xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs(fspath, False)
+                                       if source_xattrs is None else source_xattrs)
         header = FileHeader(info.uid, info.gid, info.mode, target, xattrs)
         csum = repo.write_content(header)
         if progress is not None:
             progress(FileWritten(relpath, 0))
         return csum
+    if modifier.consume and stat.S_ISREG(st.st_mode) and (
+            repo.mode is RepoMode.BARE_USER_ONLY
+            or (repo.mode is RepoMode.BARE and info == FileInfo(st.st_uid, st.st_gid, st.st_mode)
+                and modifier.keeps_xattrs(repo))):
+        # the file already is the object (or, in bare-user-only, is made so by a chmod)
+        xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs(fspath, False))
+        try:
+            csum = repo.adopt_regular_file(fspath, FileHeader(info.uid, info.gid, info.mode, "", xattrs))
+        except OSError as e:
+            if e.errno != errno.EXDEV:
+                raise
+        else:
+            if progress is not None:
+                progress(FileWritten(relpath, st.st_size))
+            return csum
     # O_NONBLOCK: if the entry was swapped for a fifo since it was listed, opening it
     # must not hang; the fstat below then refuses anything but a regular file
     fd = os.open(fspath, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise UnsupportedFileTypeError(f"Not a regular file or symlink: {os.path.basename(fspath)}")
-        xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs_fd(fd))
+        xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs_fd(fd)
+                                       if source_xattrs is None else source_xattrs)
         header = FileHeader(info.uid, info.gid, info.mode, "", xattrs)
         with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
             csum = repo.write_content(header, f, st.st_size)  # type: ignore[arg-type]
@@ -357,6 +413,28 @@ def _modify_dirtree(repo: Repo, tree_csum: str, dm: DirMeta, info: FileInfo, rel
         sub_info = modifier.apply(repo, base + name, FileInfo(sub_dm.uid, sub_dm.gid, sub_dm.mode))
         if sub_info is not None:
             _modify_dirtree(repo, t, sub_dm, sub_info, base + name, mtree.ensure_dir(name), modifier)
+
+
+def record_tree_sizes(repo: Repo, rev: str, log: SizeLog) -> None:
+    """Every file and dirmeta of ``rev``'s tree into ``log`` with its stored sizes, as
+    ``commit --generate-sizes --tree=ref=`` lists them (the dirtrees are listed when
+    the tree is written again)."""
+    csum = repo.resolve_rev(rev)
+    assert csum is not None
+    commit = repo.load_commit(csum)
+    todo = [(commit.root_tree, commit.root_meta)]
+    while todo:
+        tree_csum, meta_csum = todo.pop()
+        meta_size = len(repo.load_metadata(obj.ObjectType.DIR_META, meta_csum))
+        log.record(meta_csum, obj.ObjectType.DIR_META, meta_size, meta_size)
+        tree = repo.load_dirtree(tree_csum)
+        for _name, fcsum in tree.files:
+            header = repo.load_file_header(fcsum)
+            unpacked = (len(header.symlink_target.encode("utf-8", "surrogateescape")) if header.is_symlink
+                        else repo.content_size(fcsum))
+            log.record(fcsum, obj.ObjectType.FILE, os.lstat(repo.object_path(fcsum, obj.ObjectType.FILE)).st_size,
+                       unpacked)
+        todo.extend((t, m) for _name, t, m in tree.dirs)
 
 
 def _load_dirtree(repo: Repo, tree_csum: str, meta_csum: str, mtree: MutableTree) -> None:
@@ -460,6 +538,54 @@ TranslateFn = Callable[[str, tarfile.TarInfo, bool], Optional[str]]
 says whether the path is a hardlink target rather than an entry."""
 
 
+def regex_translator(regex: str, replacement: str) -> TranslateFn:
+    """``ostree commit --tar-pathname-filter=REGEX,REPLACEMENT``: every match of
+    ``regex`` in a tar path (and a hardlink's target) replaced, as g_regex_replace
+    does; the replacement's ``\\N``, ``\\g<N>`` and ``\\g<name>`` are the
+    match's groups.  Python's ``re`` stands in for PCRE: the common syntax is shared."""
+    import re
+    try:
+        pattern = re.compile(regex)
+    except re.error as e:
+        raise OstreeError(f"--tar-pathname-filter: {e}") from None
+    template = _glib_replacement(replacement)
+
+    def translate(path: str, member: tarfile.TarInfo, hardlink_target: bool) -> Optional[str]:
+        # validated again, its trailing slashes squashed (squash_trailing_slashes)
+        return tar_path_relative(pattern.sub(lambda m: m.expand(template), path))
+
+    return translate
+
+
+def _glib_replacement(text: str) -> str:
+    """A GRegex replacement string as a Python ``Match.expand`` template."""
+    escapes = {"n": "\n", "t": "\t", "r": "\r", "f": "\f", "v": "\v", "a": "\a", "\\": "\\\\"}
+    out = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c != "\\" or i + 1 == len(text):
+            out.append(c)
+            i += 1
+            continue
+        n = text[i + 1]
+        if n.isdigit():
+            out.append(f"\\g<{n}>")
+            i += 2
+        elif n == "g" and text[i + 2:i + 3] == "<":
+            end = text.find(">", i)
+            if end < 0:
+                raise OstreeError("--tar-pathname-filter: missing '>' in symbolic reference")
+            out.append(text[i:end + 1])
+            i = end + 1
+        elif n in escapes:
+            out.append(escapes[n])
+            i += 2
+        else:
+            raise OstreeError(f"--tar-pathname-filter: unsupported escape '\\{n}' in the replacement")
+    return "".join(out)
+
+
 class _TarImporter:
     def __init__(self, repo: Repo, mtree: MutableTree, modifier: CommitModifier, autocreate_parents: bool,
                  progress: Optional[ProgressCallback], translate: Optional[TranslateFn] = None) -> None:
@@ -520,9 +646,10 @@ class _TarImporter:
             return self.root
         try:
             return self.root.walk(comps[:-1])
-        except FileNotFoundError:
+        except FileNotFoundError as e:
             if not self.autocreate:
-                raise TarError(f'ostree-tar: Failed to create parent: No such file or directory: "{path}"') from None
+                # ostree_mutable_tree_walk's error, naming the first missing component
+                raise TarError(str(e)) from None
         # libostree re-sets the metadata of the root and every ancestor here
         info = FileInfo(member.uid, member.gid, DEFAULT_DIRMODE)
         d = self.root
@@ -532,7 +659,10 @@ class _TarImporter:
             d.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, ()))
         return d
 
-    def entry(self, member: tarfile.TarInfo, fileobj: Optional[IO[bytes]]) -> None:
+    def entry(self, member: tarfile.TarInfo, fileobj: Optional[IO[bytes]],
+              hardlink: Optional[str] = None) -> None:
+        """One archive entry; ``hardlink``: the path (in the archive) an entry that is
+        not a tar hardlink links to (cpio's, which may carry the data)."""
         if not (0 <= member.uid <= 0xFFFFFFFF and 0 <= member.gid <= 0xFFFFFFFF):
             raise TarError(f"Invalid owner {member.uid}:{member.gid} for {member.name}")
         path = tar_path_relative(member.name)
@@ -554,14 +684,14 @@ class _TarImporter:
             d = parent if not name else parent.ensure_dir(name)
             d.meta = self.repo.write_dirmeta(DirMeta(info.uid, info.gid, info.mode, xattrs))
             return
-        if member.islnk():
-            target = tar_path_relative(member.linkname)
+        if member.islnk() or hardlink is not None:
+            target = tar_path_relative(member.linkname if hardlink is None else hardlink)
             if self.translate is not None:
                 t = self.translate(target, member, True)
                 if t is None:
                     raise TarError(f'Hardlink "{path}" points at "{target}", which is not imported')
                 target = t
-            if member.size > 0 and fileobj is not None:
+            if member.size > 0 and (fileobj is not None or member.issym()):
                 self.write_file(parent, name, member, info, fileobj, path)
             self.deferred.append((path, target, member.size))
             return
@@ -637,9 +767,21 @@ class _TarImporter:
     def resolve_hardlinks(self) -> None:
         """The hardlinks read so far get their targets' checksums; run whenever the writer's
         pending checksums are in and before it seals anything, so that a sealed directory
-        is never reopened (and its first dirtree left unused) just for a hardlink."""
+        is never reopened (and its first dirtree left unused) just for a hardlink.
+
+        As aic_import_deferred_hardlinks_for: a link that carried data (cpio puts it on
+        the last link) gives its object to the target first, then every link takes
+        the target's."""
         deferred, self.deferred = self.deferred, []
+        groups: Dict[str, List[Tuple[str, int]]] = {}
         for path, target, size in deferred:
+            groups.setdefault(target, []).append((path, size))
+        for target, links in groups.items():
+            payload = next((p for p, size in links if size > 0), None)
+            if payload is not None:
+                pcomps = split_path(payload)
+                data_csum, _ = self.root.walk(pcomps[:-1]).lookup(pcomps[-1])
+                self._replace(target, data_csum)
             comps = split_path(target)
             try:
                 tparent = self.root.walk(comps[:-1])
@@ -650,9 +792,19 @@ class _TarImporter:
                 raise TarError(f'Expected hardlink file target at "{target}" but found a directory')
             if csum is None:
                 raise TarError(f'Hardlink target "{target}" not found')
-            if size == 0:
-                pcomps = split_path(path)
-                self.root.walk(pcomps[:-1]).replace_file(pcomps[-1], csum)
+            for path, _size in links:
+                if path != payload:
+                    self._replace(path, csum)
+
+    def _replace(self, path: str, csum: Optional[str]) -> None:
+        comps = split_path(path)
+        try:
+            parent = self.root.walk(comps[:-1])
+        except FileNotFoundError:
+            raise TarError(f'Hardlink target "{path}" not found') from None
+        if csum is None or not comps or parent.lookup(comps[-1])[1] is not None:
+            raise TarError(f'Expected hardlink file target at "{path}" but found a directory')
+        parent.replace_file(comps[-1], csum)
 
 
 def _record_last_block(tf: tarfile.TarFile) -> Tuple[Callable[[], bytes], Callable[[], None]]:
@@ -680,18 +832,36 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
                        modifier: Optional[CommitModifier] = None, autocreate_parents: bool = False,
                        progress: Optional[ProgressCallback] = None,
                        translate: Optional[TranslateFn] = None, tar_mode: str = "r|*",
-                       seal: bool = True) -> MutableTree:
+                       seal: bool = True, archive_formats: bool = False) -> MutableTree:
     """Import a tar stream (any compression tarfile understands) into ``mtree``, in one pass.
 
     ``seal``: a directory the stream has left is written as a dirtree and dropped
     from memory (a tar that comes back to it later only costs a reload); pass
-    False when more sources will be laid over ``mtree``."""
+    False when more sources will be laid over ``mtree``. ``archive_formats``: a
+    cpio archive (plain or gzipped) is taken too, as ostree's libarchive takes it."""
     imp = _TarImporter(repo, mtree, modifier or CommitModifier(), autocreate_parents, progress, translate)
     imp.seal = seal
     threads = _default_threads(repo)
     imp.writer = _Writer(repo, threads) if threads > 1 else None
-    if imp.writer is not None:
+    cpio = False
+    if archive_formats:
+        fileobj, cpio = _sniff_cpio(fileobj)
+    if imp.writer is not None and not cpio:
         imp.writer.before_seal = imp.resolve_hardlinks
+    if cpio:
+        # a cpio link's data may come after the directories holding its other
+        # names: nothing is sealed, the links are resolved at the end (as ostree's)
+        imp.seal = False
+        try:
+            reader = CpioReader(fileobj)
+            for member, hardlink in reader:
+                imp.entries += 1
+                imp.entry(member, reader.data() if member.isreg() else None, hardlink)  # type: ignore[arg-type]
+            imp.finish()
+        finally:
+            if imp.writer is not None:
+                imp.writer.pool.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
+        return mtree
     try:
         with _open_tar(fileobj, tar_mode) as tf:
             # tarfile ends the iteration quietly on a corrupt header after the first;
@@ -737,6 +907,49 @@ def _member_data(tf: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes] | No
     if member.isreg() or (member.islnk() and member.size):
         return tf.extractfile(member)
     return None
+
+
+class _Prefixed:
+    """A stream with bytes already read from it put back in front."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = head
+        self._rest = rest
+
+    def read(self, n: int = -1) -> bytes:
+        if not self._head:
+            return self._rest.read(n)
+        if n < 0:
+            data, self._head = self._head + self._rest.read(), b""
+            return data
+        data, self._head = self._head[:n], self._head[n:]
+        return data + self._rest.read(n - len(data)) if len(data) < n else data
+
+
+def _read_upto(stream: IO[bytes], n: int) -> bytes:
+    out = b""
+    while len(out) < n:
+        chunk = stream.read(n - len(out))
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
+def _sniff_cpio(fileobj: IO[bytes]) -> Tuple[IO[bytes], bool]:
+    """(the stream to read, is it cpio): plain or gzip-compressed cpio is told by its
+    magic; anything else goes on to tarfile, which detects compression itself."""
+    head = _read_upto(fileobj, 6)
+    stream: IO[bytes] = _Prefixed(head, fileobj)  # type: ignore[assignment]
+    if head[:2] == b"\x1f\x8b":
+        import gzip
+        inner = gzip.GzipFile(fileobj=stream, mode="rb")  # type: ignore[arg-type]
+        try:
+            head = _read_upto(inner, 6)  # type: ignore[arg-type]
+        except (OSError, EOFError) as e:
+            raise TarError(f"Invalid tar stream: {e}") from None
+        stream = _Prefixed(head, inner)  # type: ignore[arg-type,assignment]
+    return stream, head in CPIO_MAGICS
 
 
 def _read_members(tf: tarfile.TarFile, imp: _TarImporter, last_block: Callable[[], bytes]) -> None:

@@ -475,7 +475,7 @@ class Commit:
         if len(parent) not in (0, 32):
             raise CorruptObjectError(f"Corrupted commit object; invalid parent length {len(parent)}")
         if any(not k for k in meta):
-            raise CorruptObjectError("Corrupted commit object; empty metadata key")
+            raise CorruptObjectError("Empty metadata key")  # ostree_validate_structureof_commit's words
         try:
             return cls(
                 root_tree=checksum_from_bytes(tree),

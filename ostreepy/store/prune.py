@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 import attrs
 
@@ -100,15 +100,33 @@ def _delete_all(repo: Repo, objects: List[Tuple[str, ObjectType]],
 
 def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool = False,
           keep_younger_than: Optional[int] = None, commit_only: bool = False,
-          progress: Optional[ProgressCallback] = None) -> PruneResult:
+          progress: Optional[ProgressCallback] = None, retain_branch_depth: Optional[Mapping[str, int]] = None,
+          only_branches: Sequence[str] = ()) -> PruneResult:
     """Delete unreachable objects under an exclusive lock (so no writer races the walk);
-    ``progress`` receives an :class:`~ostreepy.progress.ObjectPruned` for each."""
+    ``progress`` receives an :class:`~ostreepy.progress.ObjectPruned` for each.
+
+    As ot-builtin-prune.c, with ``keep_younger_than``, ``retain_branch_depth`` (ref ->
+    depth for that ref alone) or ``only_branches`` (the other refs keep their whole
+    history) the walk starts from the refs, each to its own depth."""
     with repo.locked(EXCLUSIVE):
         reachable: Dict[Tuple[str, ObjectType], None] = _Reachable()
-        if keep_younger_than is not None:
+        if keep_younger_than is not None or retain_branch_depth or only_branches:
             refs_only = True
-            for csum in repo.list_refs(include_mirrors=True).values():
-                _traverse_keep_younger_than(repo, csum, keep_younger_than, reachable)
+            retain = dict(retain_branch_depth or {})
+            refs = repo.list_refs(include_mirrors=True)
+            if only_branches:
+                for ref in only_branches:
+                    repo.resolve_rev(ref)  # each must exist
+                for ref in refs:
+                    if ref not in only_branches:
+                        retain.setdefault(ref, -1)
+            for ref, csum in refs.items():
+                if ref in retain:
+                    repo.traverse_commit(csum, reachable, depth=retain[ref])
+                elif keep_younger_than is not None:
+                    _traverse_keep_younger_than(repo, csum, keep_younger_than, reachable)
+                else:
+                    repo.traverse_commit(csum, reachable, depth=depth)
         elif refs_only:
             for csum in repo.list_refs(include_mirrors=True).values():
                 repo.traverse_commit(csum, reachable, depth=depth)

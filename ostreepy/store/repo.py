@@ -42,6 +42,8 @@ from ..fsutil import write_all
 from .gvariant import Variant
 from .objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
 from .refs import parse_refspec, validate_collection_id, validate_ref, validate_remote_name
+from .sizes import SizeLog
+from .writestats import WriteStats
 from . import staging as stg
 
 CHUNK = 1 << 20
@@ -234,6 +236,11 @@ class Repo:
         self._objdir_lock = threading.Lock()
         self._txn_depth = 0
         self._dirtree_cache: Optional[Dict[str, DirTree]] = None
+        # set while `commit --generate-sizes` builds a tree: every file, dirtree and
+        # dirmeta it is asked to write (already there or not) with its sizes
+        self.size_log: Optional[SizeLog] = None
+        # set while `commit --table-output` runs: what was asked for and what was new
+        self.write_stats: Optional[WriteStats] = None
         self._txn_lock = threading.Lock()
         # what is staged is known from the staging directory itself, as in libostree:
         # any set of the transaction's objects grows with the commit (~10 MB at 100,000)
@@ -721,8 +728,12 @@ class Repo:
         if expected is not None and expected != checksum:
             raise ChecksumMismatchError(expected, checksum, f"{objtype.name_str} object")
         obj.parse_metadata_object(objtype, data)  # refuse malformed objects
+        if self.size_log is not None:
+            self.size_log.record(checksum, objtype, len(data), len(data))
         dest = self.object_path(checksum, objtype)
         if os.path.exists(dest):
+            if self.write_stats is not None:
+                self.write_stats.metadata(False)
             return checksum
         # anonymous where the filesystem allows: a named temp file would show up (and
         # vanish) in a tree being committed that holds the repository itself
@@ -742,6 +753,8 @@ class Repo:
         os.close(fd)
         if tmp is not None:
             self._rename_in(tmp, checksum, objtype)
+        if self.write_stats is not None:
+            self.write_stats.metadata(True)
         if objtype == ObjectType.COMMIT:
             # writing a commit again removes its tombstone
             with contextlib.suppress(FileNotFoundError):
@@ -970,7 +983,7 @@ class Repo:
         if not stat.S_ISREG(header.mode):
             raise UnsupportedFileTypeError(f"Unsupported file type {stat.S_IFMT(header.mode) >> 12}")
         if mode is RepoMode.BARE_USER_ONLY:
-            header = _bare_user_only_header(header, expected is not None)
+            header = _bare_user_only_header(header, expected is not None, expected)
         if expected is not None and self.has_object(expected, ObjectType.FILE) and stream is None:
             return expected
         hasher = header.new_hasher()
@@ -1001,11 +1014,16 @@ class Repo:
                 if not trusted:
                     raise ChecksumMismatchError(expected, checksum, "file object")
                 checksum = expected
+            if self.size_log is not None and mode is RepoMode.ARCHIVE:
+                # the .filez as written: header and deflate stream (write_content_object's fstat)
+                self.size_log.record(checksum, ObjectType.FILE, os.lseek(fd, 0, os.SEEK_END), written)
             if self.has_object(checksum, ObjectType.FILE):
                 os.close(fd)
                 fd = -1
                 if tmp is not None:
                     os.unlink(tmp)
+                if self.write_stats is not None:
+                    self.write_stats.content(False)
                 return checksum
             self._apply_regfile_meta(fd, header)
             if self._txn_depth == 0 and self.fsync:
@@ -1022,6 +1040,8 @@ class Repo:
         os.close(fd)
         if tmp is not None:
             self._rename_in(tmp, checksum, ObjectType.FILE)
+        if self.write_stats is not None:
+            self.write_stats.content(True, written)
         return checksum
 
     def _open_tmpfile(self) -> Tuple[int, Optional[str]]:
@@ -1055,6 +1075,56 @@ class Repo:
         except FileExistsError:
             pass
 
+    def adopt_regular_file(self, path: str, header: FileHeader) -> str:
+        """``commit --consume``'s adoption (adopt_and_commit_regfile): a regular file whose
+        own metadata already is the object's (bare) or is made so (bare-user-only: mode
+        & 0755) is hashed and renamed into the store rather than copied; the file is
+        gone afterwards.  Only within one filesystem (``EXDEV`` is raised otherwise)."""
+        mode = self.mode
+        if mode not in (RepoMode.BARE, RepoMode.BARE_USER_ONLY) or not header.is_regular:
+            raise InvalidObjectError("only regular files are adopted, into bare and bare-user-only repositories")
+        if mode is RepoMode.BARE_USER_ONLY:
+            header = _bare_user_only_header(header, False)
+        hasher = header.new_hasher()
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            while True:
+                chunk = os.read(fd, CHUNK)
+                if not chunk:
+                    break
+                hasher.update(chunk)
+            checksum = hasher.hexdigest()
+            if not self.has_object(checksum, ObjectType.FILE):
+                if mode is RepoMode.BARE_USER_ONLY:
+                    os.fchmod(fd, stat.S_IMODE(header.mode) & 0o755)
+                os.utime(fd, ns=(time.time_ns(), 0))
+        finally:
+            os.close(fd)
+        # (no write_stats: libostree counts no adopted file either)
+        if self.has_object(checksum, ObjectType.FILE):
+            # already stored (perhaps this very inode, from a hardlink checkout): the file goes
+            os.unlink(path)
+            return checksum
+        target = self._staging_target(checksum, ObjectType.FILE)
+        if target is None:
+            self._ensure_objdir(checksum)
+            target = self._final_object_path(checksum, ObjectType.FILE)
+        os.rename(path, target)
+        return checksum
+
+    def scan_hardlinks(self) -> Dict[Tuple[int, int], str]:
+        """(device, inode) -> checksum of every loose content object
+        (ostree_repo_scan_hardlinks): what ``commit --link-checkout-speedup`` looks a
+        hardlinked checkout's files up in, instead of reading them."""
+        out: Dict[Tuple[int, int], str] = {}
+        if self.mode is RepoMode.ARCHIVE:
+            return out  # a checkout never shares an inode with a .filez
+        for checksum, _ in self.list_objects(ObjectType.FILE):
+            with contextlib.suppress(FileNotFoundError):
+                st = os.lstat(self.object_path(checksum, ObjectType.FILE))
+                out[(st.st_dev, st.st_ino)] = checksum
+        return out
+
     def write_content_bytes(self, header: FileHeader, data: bytes = b"", expected: Optional[str] = None) -> str:
         return self.write_content(header, io.BytesIO(data) if header.is_regular else None,
                                   len(data) if header.is_regular else 0, expected)
@@ -1085,7 +1155,13 @@ class Repo:
         checksum = obj.content_checksum(header)
         if expected is not None and expected != checksum:
             raise ChecksumMismatchError(expected, checksum, "file object")
+        if self.size_log is not None and mode is RepoMode.ARCHIVE:
+            # for a symlink the unpacked size is the target's length, the archived one its header's
+            self.size_log.record(checksum, ObjectType.FILE, len(obj.lenprefix(header.serialize_zlib(0))),
+                                 len(header.symlink_target.encode("utf-8", "surrogateescape")))
         if self.has_object(checksum, ObjectType.FILE):
+            if self.write_stats is not None:
+                self.write_stats.content(False)
             return checksum
         tmp = self._tmp_name()
         target = header.symlink_target
@@ -1114,6 +1190,8 @@ class Repo:
                 os.unlink(tmp)
             raise
         self._rename_in(tmp, checksum, ObjectType.FILE)
+        if self.write_stats is not None:
+            self.write_stats.content(True)
         return checksum
 
     def delete_object(self, checksum: str, objtype: ObjectType) -> int:
@@ -1398,10 +1476,12 @@ class Repo:
             if sub is not None:
                 tree, meta = sub
                 continue
-            if i == len(comps) - 1:
-                for n, fc in dt.files:
-                    if n == name:
-                        return "file", (fc,)
+            found = next((fc for n, fc in dt.files if n == name), None)
+            if found is not None and i == len(comps) - 1:
+                return "file", (found,)
+            if found is not None:
+                # a file where the path goes on (ostree_repo_file's G_IO_ERROR_NOT_DIRECTORY)
+                raise PathNotFoundError("Not a directory")
             raise PathNotFoundError(f"No such file or directory: {path}")
         return "dir", (tree, meta)
 
@@ -1472,14 +1552,16 @@ class Repo:
         stg.cleanup(tmp_dfd, stg.stagedir_prefix(), expiry, keep_current_boot, skip=skip)
 
 
-def _bare_user_only_header(header: FileHeader, strict: bool = True) -> FileHeader:
+def _bare_user_only_header(header: FileHeader, strict: bool = True, checksum: Optional[str] = None) -> FileHeader:
     """bare-user-only has no place for ownership or xattrs and refuses modes a user
     could not have set; anything it would silently lose is refused instead, so the
     object's checksum always matches what is read back."""
-    if header.is_regular and stat.S_IMODE(header.mode) & ~0o775:
+    bits = stat.S_IMODE(header.mode) & ~0o775
+    if header.is_regular and bits:
+        # _ostree_validate_bareuseronly_mode's words, which scripts grep
         raise InvalidObjectError(
-            f"Content object has invalid mode 0{stat.S_IMODE(header.mode):o} for bare-user-only repository"
-            " (use canonical permissions)")
+            f"Content object{' ' + checksum if checksum else ''}: invalid mode 0{header.mode:04o} with bits "
+            f"0{bits:04o} (bare-user-only repositories need canonical permissions)")
     if header.uid or header.gid or header.xattrs:
         raise InvalidObjectError(
             "bare-user-only repositories cannot store file ownership or xattrs (use canonical permissions)")
