@@ -22,7 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Iterable, List, Optional, Sequence
 
 import attrs
 
