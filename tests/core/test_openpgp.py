@@ -79,7 +79,8 @@ def gpg_agrees(home: GpgHome, data: bytes, sig: bytes) -> bool:
     return "[GNUPG:] GOODSIG" in out or "[GNUPG:] EXPKEYSIG" in out
 
 
-def test_revoked_key_refused(home):
+def test_revoked_key_refused(home, tmp_path):
+    home = home.copy(str(tmp_path / "gnupg"))  # the revocation stays in this test
     sig = home.detach_sign("rev", DATA)
     assert verify_detached(DATA, sig, Keyring.from_bytes(home.export("rev")))[0].valid
     revoke(home, "rev")
@@ -87,6 +88,7 @@ def test_revoked_key_refused(home):
     assert kr.certificates[0].primary.revoked
     assert verify_detached(DATA, sig, kr)[0].status == pgpformat.REVOKED_KEY
     assert "[GNUPG:] REVKEYSIG" in home.verify(DATA, sig).stdout.decode()
+    home.close()
 
 
 def test_subkey_counts_only_when_bound(home):

@@ -374,6 +374,7 @@ def test_refusals_read_as_ostree_pull(home: GpgHome, tmp_path, case):
         sig = bytes(sig)
     elif case == "revoked-key":
         from ostreepy.remote import openpgp
+        home = home.copy(str(tmp_path / "gnupg"))  # the revocation stays in this test
         [cert] = openpgp.homedir_keyring(home.path).select(home.email("rev"))
         material = cert.primary.packet.material
         sk = next(s for s in openpgp.homedir_secret_keys(home.path)[0] if s.public_material() == material)
