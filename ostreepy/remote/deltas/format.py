@@ -33,6 +33,7 @@ from ...errors import GVariantError, InvalidObjectError, OstreeError
 from ...store import gvariant
 from ...store.gvariant import Variant
 from ...store.objects import COMMIT_TYPE, ObjectType, checksum_from_bytes, checksum_to_bytes, validate_checksum
+from ...store.sizes import write_varuint64 as _write_varuint64
 
 SUPERBLOCK_TYPE = "(a{sv}tayay" + COMMIT_TYPE + "aya(uayttay)a(yaytt))"
 SIGNED_TYPE = "(taya{sv})"
@@ -142,17 +143,9 @@ def name_from_dir_entries(outer: str, inner: str) -> Optional[str]:
 
 # ------------------------------------------------------------------ varints
 
-def write_varuint64(value: int) -> bytes:
-    """Protocol-buffers style unsigned LEB128 (``ostree-varint.c``)."""
-    out = bytearray()
-    while True:
-        b = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
+# write_varuint64 is ostree-varint.c's writer, shared with ostree.sizes (store.sizes);
+# the reader below is the delta's own: an overlong varint is refused, not masked
+write_varuint64 = _write_varuint64
 
 
 def read_varuint64(data: bytes, pos: int) -> Tuple[int, int]:
