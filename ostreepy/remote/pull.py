@@ -358,7 +358,7 @@ class _Puller:
         repo.mark_commit_partial(checksum, True)
         if detached is not None:
             repo.write_commit_detached_metadata(checksum, detached)
-        repo.write_metadata(ObjectType.COMMIT, data, expected=checksum)
+        self._write_meta(checksum, ObjectType.COMMIT, data, local)
         self._stored(checksum, ObjectType.COMMIT, 0 if local else len(data), local)
         return commit, not self.commit_only
 
@@ -417,9 +417,22 @@ class _Puller:
                 raise CorruptObjectError(f"Corrupted dirtree object {checksum}: a name appears twice", checksum)
         else:
             DirMeta.parse(data)
-        repo.write_metadata(objtype, data, expected=checksum)
+        self._write_meta(checksum, objtype, data, local)
         self._stored(checksum, objtype, 0 if local else len(data), local)
         return tree
+
+    def _write_meta(self, checksum: str, objtype: ObjectType, data: bytes, local: bool) -> None:
+        """A metadata object from a trusted local source is hard-linked, as libostree's
+        import links it (metadata is the same file in every mode; test-basic checks the
+        commit's inode); anything else, or a link refused, is written from ``data``."""
+        src = self.source.local
+        if local and self.source.trusted and src is not None and src.has_object(checksum, objtype):
+            try:
+                if self.repo.link_object_in(src.object_path(checksum, objtype), checksum, objtype) is not None:
+                    return
+            except OSError:
+                pass  # another filesystem, or too many links: written below
+        self.repo.write_metadata(objtype, data, expected=checksum)
 
     # ------------------------------------------------------------ content objects
 
