@@ -397,6 +397,27 @@ def _command_first(argv: List[str]) -> List[str]:
     return [argv[i]] + argv[i + 1:] + argv[:i]
 
 
+def _verb_first(parser: argparse.ArgumentParser, argv: List[str]) -> List[str]:
+    """The same for a command group's verb: `ostree remote --set=K=V add NAME URL` is
+    `remote add` with the option (GLib parses the group's options with the verb's).
+    Only options written as one word may come before the verb; otherwise argv is left
+    for argparse to judge."""
+    if not argv:
+        return argv
+    top = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    group = top.choices.get(argv[0])
+    if group is None:
+        return argv
+    verbs = next((a for a in group._actions if isinstance(a, argparse._SubParsersAction)), None)
+    if verbs is None:
+        return argv
+    rest = argv[1:]
+    j = next((k for k, w in enumerate(rest) if not w.startswith("-")), None)
+    if not j or rest[j] not in verbs.choices or "--" in rest[:j]:
+        return argv
+    return [argv[0], rest[j]] + rest[j + 1:] + rest[:j]
+
+
 def _first_word(argv: List[str]) -> "Optional[tuple]":
     """(index, word) of the command word, or None when there is none."""
     i = 0
@@ -513,6 +534,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     argv = _command_first(list(sys.argv[1:] if argv is None else argv))
     _register_extras(argv)
     parser = build_parser()
+    argv = _verb_first(parser, argv)
     word = _first_word(argv)
     if word is not None:
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

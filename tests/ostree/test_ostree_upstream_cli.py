@@ -119,6 +119,11 @@ def test_options_anywhere_and_repo_in_cwd(ostree, ostreepy, repos, tmp_path):
     assert (tmp_path / "u/usr/bin/sh").exists()
     # the repository in the current directory
     assert ostreepy.run("refs", cwd=repos[1]).out == ostree.run("refs", cwd=repos[0]).out == REF + "\n"
+    # a group's option before its verb (test-basic's `remote --set=tls-permissive=true add`)
+    for tool, repo in ((ostree, repos[0]), (ostreepy, repos[1])):
+        tool.run("remote", "--set=tls-permissive=true", "add", "aremote", "http://remote.example.com/", repo=repo)
+    assert (repos[0] / "config").read_text() == (repos[1] / "config").read_text()
+    assert "tls-permissive=true" in (repos[1] / "config").read_text()
 
 
 def test_rev_parse_single_and_reset(ostree, ostreepy, repos, tmp_path):
