@@ -469,3 +469,21 @@ def test_help_in_ostree_shape(ostree, ostreepy):
         assert ours.out == real.out == ""
         assert ours.err.rstrip("\n").split("\n")[-1] == real.err.rstrip("\n").split("\n")[-1] == last
         assert ours.err.startswith("Usage:\n  ostree") and real.err.startswith("Usage:\n  ostree")
+
+
+def test_sign_verify_with_keys_that_fail_as_ostree(ostree, ostreepy, repos, tmp_path):
+    """`sign --verify COMMIT KEY...` tries each key on its own and drops its error; none
+    good is "No valid signatures found", also when the dummy type is not enabled
+    (test-signed-commit's 'dummy sig requires env')."""
+    tree = _tree(tmp_path / "t")
+    on = {"OSTREE_DUMMY_SIGN_ENABLED": "1"}
+    for tool, repo in ((ostree, repos[0]), (ostreepy, repos[1])):
+        tool.run("commit", "-b", "main", f"--tree=dir={tree}", "--sign=abc", "--sign-type=dummy", repo=repo, env=on)
+    errs = []
+    for tool, repo in ((ostree, repos[0]), (ostreepy, repos[1])):
+        rev = tool.run("rev-parse", "main", repo=repo).stdout.decode().strip()
+        assert b"Signature verified" in tool.run("sign", "--sign-type=dummy", "--verify", rev, "bad", "abc",
+                                                 repo=repo, env=on).stdout
+        errs.append(tool.run("sign", "--sign-type=dummy", "--verify", rev, "bad", repo=repo, env=on, rc=1).stderr)
+        errs.append(tool.run("sign", "--sign-type=dummy", "--verify", rev, "abc", repo=repo, rc=1).stderr)
+    assert {e.decode().strip().splitlines()[-1] for e in errs} == {"error: No valid signatures found"}
