@@ -34,7 +34,8 @@ import attrs
 from ..errors import OstreeError
 from ..store.keyfile import KeyFile
 from ..store.refs import validate_remote_name
-from ..store.repo import Repo, _write_file_atomic
+from ..fsutil import write_file_atomic
+from ..store.repo import Repo
 
 __all__ = ["Remote", "RemoteError", "list_remotes", "load_remote", "add_remote",
            "replace_remote", "delete_remote", "remote_option", "remote_url", "remotes_dir"]
@@ -289,7 +290,7 @@ def _copy(kf: KeyFile) -> KeyFile:
 
 def _write_remote_file(path: str, kf: KeyFile) -> None:
     try:
-        _write_file_atomic(path, kf.to_text().encode(), 0o644)
+        write_file_atomic(path, kf.to_text().encode(), 0o644)
     except OSError as e:
         raise RemoteError(f"{path}: {e.strerror}") from None
 

@@ -319,7 +319,7 @@ def import_keys(repo: Repo, remote_name: str, data: bytes, key_ids: Sequence[str
     """Add the keys in ``data`` (armored or binary; only those ``key_ids`` name,
     when given) to ``<repo>/<remote>.trustedkeys.gpg``; the number of keys new
     to it.  Keys without a valid self-signature are skipped, as gpg skips them."""
-    from ..store.repo import _write_file_atomic
+    from ..fsutil import write_file_atomic
     load_remote(repo, remote_name)
     try:
         incoming = Keyring.from_bytes(data)
@@ -345,7 +345,7 @@ def import_keys(repo: Repo, remote_name: str, data: bytes, key_ids: Sequence[str
             order.append(c.fingerprint)
             by_fpr[c.fingerprint] = c
             imported += 1
-    _write_file_atomic(path, b"".join(blocks[f] for f in order), 0o644)
+    write_file_atomic(path, b"".join(blocks[f] for f in order), 0o644)
     return imported
 
 

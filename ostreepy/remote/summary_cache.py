@@ -26,13 +26,14 @@ repository ostree reads directly) uses it.
 
 from __future__ import annotations
 
+import contextlib
 import os
-import tempfile
 from typing import BinaryIO, Callable, Optional, Protocol, Tuple
 
 import attrs
 
 from ..errors import FetchNotFoundError, OstreeError
+from ..fsutil import write_file_atomic
 
 __all__ = ["Conditional", "SummaryCache", "fetch_summary_pair", "CACHE_SUBDIR"]
 
@@ -125,29 +126,17 @@ class SummaryCache:
 
     def save(self, ext: str, data: bytes, etag: Optional[str], last_modified: int) -> None:
         os.makedirs(self.dir, mode=0o755, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".summary-", dir=self.dir)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            os.chmod(tmp, 0o644)
+
+        def properties(fd: int) -> None:
             # store_file_cache_properties: best effort, never an error
-            try:
-                if etag:
-                    os.setxattr(tmp, ETAG_XATTR, etag.encode())
-            except OSError:
-                pass
+            if etag:
+                with contextlib.suppress(OSError):
+                    os.setxattr(fd, ETAG_XATTR, etag.encode())
             if last_modified > 0:
-                try:
-                    os.utime(tmp, (last_modified, last_modified))
-                except OSError:
-                    pass
-            os.rename(tmp, self._path(ext))
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+                with contextlib.suppress(OSError):
+                    os.utime(fd, (last_modified, last_modified))
+
+        write_file_atomic(self._path(ext), data, 0o644, fsync=False, before_rename=properties)
 
 
 def fetch_summary_pair(fetcher: _Source, cache: Optional[SummaryCache], max_summary: int, max_sig: int,

@@ -38,7 +38,7 @@ from ..errors import (
 )
 from .keyfile import KeyFile
 from .lock import SHARED, RepoLock
-from ..fsutil import write_all
+from ..fsutil import write_all, write_file_atomic
 from .gvariant import Variant
 from .objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
 from .refs import parse_refspec, validate_collection_id, validate_ref, validate_remote_name
@@ -285,7 +285,7 @@ class Repo:
         text = f"[core]\nrepo_version=1\nmode={mode.config_string}\n"
         if collection_id:
             text += f"collection-id={collection_id}\n"
-        _write_file_atomic(cfg_path, text.encode(), 0o644)
+        write_file_atomic(cfg_path, text.encode(), 0o644)
         for d in ("tmp", "tmp/cache", "extensions", "state", "refs", "refs/heads", "refs/mirrors", "refs/remotes",
                   "objects"):
             os.makedirs(os.path.join(path, d), mode=0o775, exist_ok=True)
@@ -356,7 +356,7 @@ class Repo:
         return f"Repo({self.path!r}, mode={self.mode.value})"
 
     def write_config(self) -> None:
-        _write_file_atomic(os.path.join(self.path, "config"), self.config.to_text().encode(), 0o644)
+        write_file_atomic(os.path.join(self.path, "config"), self.config.to_text().encode(), 0o644)
 
     def _join(self, rel: str) -> str:
         return os.path.join(self.path, rel)
@@ -787,7 +787,7 @@ class Repo:
             return
         data = obj.serialize_commitmeta(metadata)
         self._ensure_objdir(checksum)
-        _write_file_atomic(path, data, 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
+        write_file_atomic(path, data, 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
 
     def commit_is_partial(self, checksum: str) -> bool:
         return os.path.exists(self._join(f"state/{checksum}.commitpartial"))
@@ -1167,7 +1167,7 @@ class Repo:
         target = header.symlink_target
         try:
             if mode is RepoMode.ARCHIVE:
-                _write_file_atomic(tmp, obj.lenprefix(header.serialize_zlib(0)), 0o644, rename=False)
+                write_file_atomic(tmp, obj.lenprefix(header.serialize_zlib(0)), 0o644, rename=False)
             elif mode is RepoMode.BARE_USER:
                 data = target.encode("utf-8", "surrogateescape") + b"\x00"
                 fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
@@ -1211,7 +1211,7 @@ class Repo:
             if self.config.get_bool("core", "tombstone-commits", False):
                 from .gvariant import Variant
                 data = obj.serialize_commitmeta({"commit": Variant("ay", checksum.encode() + b"\x00")})
-                _write_file_atomic(self.object_path(checksum, ObjectType.TOMBSTONE_COMMIT), data, 0o644,
+                write_file_atomic(self.object_path(checksum, ObjectType.TOMBSTONE_COMMIT), data, 0o644,
                                    tmpdir=self.tmp_dir, fsync=False)
         return st.st_size
 
@@ -1334,7 +1334,7 @@ class Repo:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             data = (checksum + "\n").encode()
             try:
-                _write_file_atomic(path, data, 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
+                write_file_atomic(path, data, 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
             except IsADirectoryError:
                 # as libostree's write_checksum_file_at: a directory in the way (left by
                 # deleting the refs under it) goes, unless it still holds refs
@@ -1342,7 +1342,7 @@ class Repo:
                     raise RepoError(f"Conflict: {refspec}/{name} exists under {refspec} when attempting write")
                 import shutil
                 shutil.rmtree(path)
-                _write_file_atomic(path, data, 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
+                write_file_atomic(path, data, 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
         except OstreeError:
             raise
         except OSError as e:
@@ -1643,34 +1643,6 @@ def read_xattrs_fd(fd: int) -> obj.Xattrs:
             return ()
         raise
     return obj.canonical_xattrs((n, os.getxattr(fd, n)) for n in names)
-
-
-def _write_file_atomic(path: str, data: bytes, mode: int, tmpdir: Optional[str] = None,
-                       fsync: bool = True, rename: bool = True) -> None:
-    """Write ``data`` to a temp file beside (or in ``tmpdir``), then rename over ``path``."""
-    if not rename:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-        try:
-            write_all(fd, data)
-        finally:
-            os.close(fd)
-        return
-    d = tmpdir or os.path.dirname(os.path.abspath(path))
-    # a fresh, unguessable name opened O_EXCL|O_NOFOLLOW: nothing planted in a shared
-    # tmp/ can redirect the write
-    tmp = os.path.join(d, f".tmp-{os.path.basename(path)}-{os.getpid()}-{os.urandom(6).hex()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-    try:
-        write_all(fd, data)
-        os.fchmod(fd, mode)
-        if fsync:
-            os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    os.close(fd)
-    os.rename(tmp, path)
 
 
 def _staged_path(staging: str, checksum: str, objtype: ObjectType, archive: bool) -> str:

@@ -33,7 +33,7 @@ from typing import List, Sequence, Tuple
 from bootloader.bls import BLSEntry, format_entry, parse_entry
 from bootloader.sort import ostree_sort_entries
 
-from ..fsutil import write_all
+from ..fsutil import write_file_atomic
 from ..errors import DeployError, SysrootError
 
 __all__ = [
@@ -120,26 +120,12 @@ def read_loader_entries(sysroot: str, bootversion: int) -> List[Tuple[str, BLSEn
 # ------------------------------------------------------------------------ writing
 
 
-def _write_atomic(dirpath: str, name: str, data: bytes, mode: int = 0o644) -> None:
-    tmp = os.path.join(dirpath, f".{name}.tmp-{os.getpid()}")
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(tmp)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, mode)
-    try:
-        write_all(fd, data)
-        os.fchmod(fd, mode)
-        # kargs edit-in-place rewrites the active entry: it must not land empty after a crash
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.rename(tmp, os.path.join(dirpath, name))
-
-
 def write_entry(sysroot: str, bootversion: int, filename: str, entry: BLSEntry) -> None:
     """Write a boot entry file into ``boot/loader.<bootversion>/entries``, atomically."""
     d = os.path.join(sysroot, f"boot/loader.{bootversion}/entries")
     os.makedirs(d, 0o775, exist_ok=True)
-    _write_atomic(d, filename, format_entry(entry).encode())
+    # kargs edit-in-place rewrites the active entry: it must not land empty after a crash
+    write_file_atomic(os.path.join(d, filename), format_entry(entry).encode(), 0o644, fsync=True)
 
 
 def symlink_replace(target: str, dirpath: str, name: str) -> None:

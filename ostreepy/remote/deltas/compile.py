@@ -32,12 +32,12 @@ import hashlib
 import lzma
 import os
 import stat
-import tempfile
 import time
 from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import attrs
 
+from ...fsutil import write_file_atomic
 from ...progress import Message, ProgressCallback
 from ...store.gvariant import Variant
 from ...store.objects import FileHeader, ObjectType
@@ -411,7 +411,7 @@ def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
         if options.inline:
             metadata[fmt.part_path(from_checksum, to_checksum, i)] = Variant("(yay)", (p.file[0], p.file[1:]))
         else:
-            _write_atomic(os.path.join(outdir, str(i)), p.file)
+            write_file_atomic(os.path.join(outdir, str(i)), p.file, fsync=False)
     detached = repo.read_commit_detached_metadata(to_checksum)
     if detached:
         metadata[fmt.delta_path(from_checksum, to_checksum, "commitmeta")] = Variant("a{sv}", dict(detached))
@@ -427,7 +427,7 @@ def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
     if options.sign is not None:
         sb = sign_superblock(sb, options.sign[0], options.sign[1])
     sbpath = os.path.join(outdir, sbname)
-    _write_atomic(sbpath, sb)
+    write_file_atomic(sbpath, sb, fsync=False)
     return GenerateResult(from_checksum, to_checksum, sbpath, len(parts), len(fallbacks), len(rollsums),
                           len(bsdiffs), len(modified), rollsum_size, compressed, uncompressed, loose_compressed,
                           len(new_meta) + 1, len(new_regular), len(new_symlinks), tuple(lines))
@@ -457,15 +457,3 @@ def _gsize(n: int) -> str:
     return format_size(n)
 
 
-def _write_atomic(path: str, data: bytes) -> None:
-    d = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=d, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

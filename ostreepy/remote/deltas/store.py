@@ -24,7 +24,8 @@ from ...store import gvariant
 from ...store.glibhash import ordered
 from ...store.gvariant import Variant
 from ...store.keyfile import KeyFile
-from ...store.repo import Repo, _write_file_atomic
+from ...fsutil import write_file_atomic
+from ...store.repo import Repo
 from ...store.prune import format_size
 from . import format as fmt
 from .apply import open_part, read_superblock_file
@@ -180,7 +181,7 @@ def reindex(repo: Repo, to_checksum: Optional[str] = None) -> None:
             except FileNotFoundError:
                 pass
             os.makedirs(os.path.dirname(path), mode=0o775, exist_ok=True)
-            _write_file_atomic(path, data, 0o644, fsync=repo.fsync)
+            write_file_atomic(path, data, 0o644, fsync=repo.fsync)
 
 
 def delete_delta(repo: Repo, name: str) -> None:
