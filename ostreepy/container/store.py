@@ -16,7 +16,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple, Union
 
 import attrs
@@ -24,6 +23,7 @@ import attrs
 from ..store.commit import create_commit, write_mtree
 from ..errors import OstreeError
 from ..store.gvariant import Variant
+from ..parallel import run_all
 from ..progress import ImportDone, ImportStarted, ProgressCallback, emit
 from ..store.repo import Repo
 from .blobprogress import LayerProgress
@@ -428,20 +428,8 @@ def pull_image(repo: Repo, imgref: Union[str, OstreeImageReference], *, options:
             for i, p in enumerate(derived):
                 if p.present and repo.read_ref(layer_ref_for(p.descriptor.digest)) is None:
                     repo.set_ref(layer_ref_for(p.descriptor.digest), p.commit)
-            if len(todo) > 1 and max_parallel > 1:
-                with ThreadPoolExecutor(min(max_parallel, len(todo))) as pool:
-                    futures = [pool.submit(run, i) for i in todo]
-                    try:
-                        for fut in futures:
-                            fut.result()
-                    except BaseException:
-                        # one layer failed: do not start the ones still queued
-                        for fut in futures:
-                            fut.cancel()
-                        raise
-            else:
-                for i in todo:
-                    run(i)
+            # one layer failed: the ones still queued do not start
+            run_all(run, todo, max_parallel, "ostreepy-layer")
             emit(progress, ImportStarted())
             manifest_json = prep.manifest_json
             config_json = prep.config_json

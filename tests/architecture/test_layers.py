@@ -28,7 +28,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "ociclient": {"ociclient"},
     "bootloader": {"bootloader"},
 }
-BASE = {"errors", "progress", "fsutil", "_version"}
+BASE = {"errors", "progress", "fsutil", "parallel", "_version"}
 
 
 def room_of(module: str) -> str:

@@ -36,12 +36,12 @@ import enum
 import hashlib
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import attrs
 
 from ...errors import OstreeError
+from ...parallel import run_all
 from ...progress import DeltaPartApplied, ProgressCallback
 from ...store import gvariant
 from ...store.gvariant import Variant
@@ -296,15 +296,7 @@ class DeltaPuller:
             repo.write_metadata(ObjectType.COMMIT, sb.commit, expected=sb.to_checksum)
         if not todo:
             return
-        with ThreadPoolExecutor(min(MAX_PART_FETCHES, len(todo)), thread_name_prefix="ostreepy-delta") as pool:
-            futures = [pool.submit(self._part, sb, i, h) for i, h in todo]
-            try:
-                for fut in futures:
-                    fut.result()
-            except BaseException:
-                for fut in futures:
-                    fut.cancel()
-                raise
+        run_all(lambda job: self._part(sb, *job), todo, MAX_PART_FETCHES, "ostreepy-delta")
 
     def _part(self, sb: Superblock, index: int, header: PartHeader) -> None:
         inline = sb.inline_part(index)
