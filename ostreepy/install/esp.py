@@ -57,6 +57,7 @@ SYSTEMD_BOOT = "usr/lib/systemd/boot/efi/systemd-bootx64.efi"
 # rEFInd's read-only ext4 driver: Debian's refind package ships it here
 EXT4_DRIVERS = ("usr/share/refind/refind/drivers_x64/ext4_x64.efi",)
 LOADER_CONF = "timeout 1\n"
+#: the modules packed into GRUB EFI: GPT, ext4/xfs/FAT, search by UUID, the menu, linux, a serial console
 GRUB_MODULES = ("part_gpt", "part_msdos", "ext2", "xfs", "fat", "search", "search_fs_uuid", "normal", "configfile",
                 "linux", "echo", "test", "gzio", "all_video", "serial", "terminal")
 

@@ -47,11 +47,10 @@ from . import gpt
 from .biosboot import grub_pc_dir, install_bios_boot, make_core_img
 from .config import BuildConfig
 from .disk import copy_into, write_gpt
-from .esp import BOOTLOADERS, GRUB_MODULES, fill_esp, grub_esp_files, grub_modules_dir, systemd_boot_files
+from .esp import BOOTLOADERS, fill_esp, grub_esp_files, systemd_boot_files
 from .owners import fix_owners
 
-__all__ = ["ImageBuildError", "ImageBuildResult", "build_image", "grub_config", "tree_usage", "GRUB_MODULES",
-           "grub_modules_dir"]
+__all__ = ["ImageBuildError", "ImageBuildResult", "build_image", "grub_config", "tree_usage"]
 
 MIB = 1024 * 1024
 GIB = 1024 * MIB

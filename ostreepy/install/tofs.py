@@ -60,6 +60,7 @@ from .esp import copy_to_dir, fill_esp, grub_esp_files, make_grub_efi, systemd_b
 __all__ = ["InstallError", "InstallResult", "install_to_filesystem", "install_config_kargs",
            "install_config_bootloader", "make_grub_efi", "BOOTLOADERS"]
 
+#: the ``--bootloader`` values, bootc's (its ``grub-cc`` aside)
 BOOTLOADERS = ("grub", "systemd", "none")
 
 # what a freshly made filesystem (and its mounted /boot and ESP) may already hold
