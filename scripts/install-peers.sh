@@ -32,6 +32,8 @@ PACKAGES=(
     debootstrap       # the Debian 13 skopeo chroot below, and the QEMU tests' bootable image
     qemu-system-x86   # the QEMU boot tests (SeaBIOS comes with it)
     ovmf              # UEFI firmware for the QEMU boot tests
+    shim-signed       # Debian's signed shim (and MokManager): the ESP's shim layout, and its Secure Boot test
+    grub-efi-amd64-signed  # Debian's signed GRUB, loaded by shim
     parallel          # GNU parallel: ostree's test-admin-locking.sh (scripts/upstream-tests.sh)
 )
 

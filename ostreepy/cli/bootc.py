@@ -185,6 +185,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     q.add_argument("--replace", choices=("wipe", "alongside"))
     q.add_argument("--skip-fetch-check", action="store_true")
     q.add_argument("--generic-image", action="store_true")
+    q.add_argument("--bootloader", choices=("grub", "systemd", "none"),
+                   help="The bootloader to use (default: the image's install config, else grub)")
     q.add_argument("target", metavar="TARGET")
     q.set_defaults(func=cmd_install_to_filesystem)
     q = isub.add_parser("to-disk", help="Partition a disk (or an image file) and install to it")
@@ -198,7 +200,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     q.add_argument("--filesystem", default="ext4")
     q.add_argument("--root-size")
     q.add_argument("--size", help="Size of the image file to create (with --via-loopback)")
-    q.add_argument("--bootloader", default="grub")
+    q.add_argument("--bootloader", default="grub", choices=("grub", "systemd", "none"))
     q.add_argument("--skip-fetch-check", action="store_true")
     q.add_argument("--generic-image", action="store_true")
     q.add_argument("device", metavar="DEVICE_OR_FILE")
@@ -215,7 +217,8 @@ def cmd_install_to_filesystem(args: argparse.Namespace) -> int:
                                 boot_mount_spec=args.boot_mount_spec,
                                 root_ssh_authorized_keys=(Path(args.root_ssh_authorized_keys)
                                                           if args.root_ssh_authorized_keys else None),
-                                replace=args.replace)
+                                replace=args.replace, bootloader=args.bootloader)
+    print(f"Bootloader: {res.bootloader}")
     print(f"Installed: {res.stateroot}/{res.deployment}")
     print(f"Kernel arguments: {res.kargs}")
     return 0

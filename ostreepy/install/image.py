@@ -10,7 +10,8 @@ filesystem, each made into a file by ``mkfs.ext4 -d`` with the UUIDs chosen up
 front; the ESP is a FAT file made by ``mkfs.vfat`` and filled by ``mcopy``
 with a GRUB EFI binary that ``grub-mkimage`` packs from the image's own
 ``usr/lib/grub/x86_64-efi`` (the host's when the image has none) with an
-early config that finds /boot by filesystem UUID. Debian's GRUB has no
+early config that finds /boot by filesystem UUID, or with shim and the
+image's signed GRUB when it ships them (:mod:`ostreepy.install.esp`). Debian's GRUB has no
 ``blscfg``, so /boot gets the ``grub/grub.cfg`` the project generates from
 the BLS entries (what ostree's ``15_ostree`` would write). The GPT comes from
 :mod:`ostreepy.install.gpt`, and each filesystem file is copied at its
@@ -46,7 +47,7 @@ from . import gpt
 from .biosboot import grub_pc_dir, install_bios_boot, make_core_img
 from .config import BuildConfig
 from .disk import copy_into, write_gpt
-from .esp import BOOTLOADERS, fill_esp, systemd_boot_files
+from .esp import BOOTLOADERS, fill_esp, grub_esp_files, systemd_boot_files
 from .owners import fix_owners
 
 __all__ = ["ImageBuildError", "ImageBuildResult", "build_image", "grub_config", "tree_usage"]
@@ -55,8 +56,6 @@ MIB = 1024 * 1024
 GIB = 1024 * MIB
 ESP_SIZE = 512 * MIB
 BOOT_SIZE = 1024 * MIB
-GRUB_MODULES = ("part_gpt", "part_msdos", "ext2", "xfs", "fat", "search", "search_fs_uuid", "normal", "configfile",
-                "linux", "echo", "test", "gzio", "all_video", "serial", "terminal")
 STAGES = ("deploy", "grub", "root-fs", "boot-fs", "esp", "partition", "convert")
 
 
@@ -131,12 +130,6 @@ def _fs_size(used: int, inodes: int) -> int:
     return -(-need // MIB) * MIB
 
 
-def _grub_early_config(boot_uuid: uuid.UUID) -> str:
-    return (f"search --no-floppy --fs-uuid --set=root {boot_uuid}\n"
-            "set prefix=($root)/grub\n"
-            "configfile ($root)/grub/grub.cfg\n")
-
-
 def grub_config(sysroot: Path, boot_uuid: uuid.UUID) -> str:
     """/boot/grub/grub.cfg: the menu entries ostree's ``grub2-generate`` makes
     from the current boot version's entries (paths relative to /boot, as on
@@ -153,17 +146,6 @@ def grub_config(sysroot: Path, boot_uuid: uuid.UUID) -> str:
     cache = f"search --no-floppy --fs-uuid --set=root {boot_uuid}"
     settings = GrubSettings(boot_device_id=str(boot_uuid), prepare_root_cache=cache, header=head, efi=True)
     return render(settings, read_loader_entries(str(sysroot), bv))
-
-
-def _grub_modules_dir(deployment: Path) -> Path:
-    own = deployment / "usr/lib/grub/x86_64-efi"
-    if (own / "normal.mod").is_file():
-        return own
-    host = Path("/usr/lib/grub/x86_64-efi")
-    if (host / "normal.mod").is_file():
-        return host
-    raise ImageBuildError("no GRUB EFI modules: the image has no usr/lib/grub/x86_64-efi and neither has "
-                          "this host (install grub-efi-amd64-bin)")
 
 
 def _unimmutable(tree: Path) -> None:
@@ -244,12 +226,7 @@ def build_image(imgref: str, outdir: Path, *, image_type: str = "raw", size: Opt
         if bootloader == "grub":
             (boot_tree / "grub").mkdir(exist_ok=True)
             (boot_tree / "grub/grub.cfg").write_text(_grub_config_for(boot_tree, boot_uuid))
-            early = staging / "early.cfg"
-            early.write_text(_grub_early_config(boot_uuid))
-            efi = staging / "BOOTX64.EFI"
-            _run(tools["grub-mkimage"], "-O", "x86_64-efi", "-d", str(_grub_modules_dir(ddir)), "-p", "/grub",
-                 "-c", str(early), "-o", str(efi), *GRUB_MODULES)
-            esp_files = [("EFI/BOOT/BOOTX64.EFI", efi)]
+            esp_files = grub_esp_files(ddir, staging, str(boot_uuid), True)
             if pc_dir is not None:
                 core = make_core_img(tools["grub-mkimage"], pc_dir, str(boot_uuid), True)
         else:

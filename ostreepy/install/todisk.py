@@ -3,10 +3,12 @@
 the rest or ``--root-size``), make the filesystems with the chosen UUIDs
 (``--filesystem``: ext4, or xfs with xfsprogs, for /boot and root alike as
 bootc does), mount them under a private folder and run
-:func:`ostreepy.install.tofs.install_to_filesystem` on them. The ESP is then
-filled for ``--bootloader`` (:mod:`ostreepy.install.esp`), and with GRUB the
-BIOS boot partition and MBR too when the image ships i386-pc modules
-(:mod:`ostreepy.install.biosboot`).
+:func:`ostreepy.install.tofs.install_to_filesystem` on them, which finds
+this disk from the mounted /boot and puts ``--bootloader`` on it: the ESP
+(left unmounted: mtools fills it, as vfat may be missing from the kernel),
+and with GRUB the BIOS boot partition and MBR when the image ships i386-pc
+modules. bootc's to-disk likewise leaves the bootloader to the same step as
+to-filesystem (bootupd on the target's devices).
 
 A regular file (``--via-loopback``) gets one loop device per partition, by
 offset; without root, where loop devices cannot be made, the answer is
@@ -28,11 +30,9 @@ from typing import List, Optional, Sequence
 
 from ..progress import ProgressCallback
 from . import gpt
-from .biosboot import grub_pc_dir, install_bios_boot, make_core_img
 from .disk import disk_size, write_gpt
-from .esp import BOOTLOADERS, fill_esp, systemd_boot_files
 from .image import _run, _which
-from .tofs import InstallError, InstallResult, install_to_filesystem, make_grub_efi
+from .tofs import BOOTLOADERS, InstallError, InstallResult, install_to_filesystem
 
 __all__ = ["install_to_disk"]
 
@@ -67,12 +67,12 @@ def install_to_disk(device: Path, source_imgref: str, *, via_loopback: bool = Fa
     if filesystem not in MKFS:
         raise InstallError(f"--filesystem={filesystem}: expected ext4 or xfs")
     if bootloader not in BOOTLOADERS:
-        raise InstallError(f"--bootloader={bootloader}: expected grub or systemd")
+        raise InstallError(f"--bootloader={bootloader}: expected {', '.join(BOOTLOADERS)}")
     if bootloader == "systemd" and filesystem != "ext4":
         raise InstallError(f"--bootloader=systemd reads /boot through an EFI ext4 driver: use --filesystem=ext4, "
                            f"not {filesystem}")
     mkfs = _which(MKFS[filesystem])
-    tools = {t: _which(t) for t in ("mkfs.vfat", "mmd", "mcopy", "grub-mkimage")}
+    tools = {t: _which(t) for t in ("mkfs.vfat", "mmd", "mcopy", "grub-mkimage")}  # refused early if missing
     device = Path(device)
     if device.exists() and stat.S_ISREG(os.stat(device).st_mode) or not device.exists():
         if not via_loopback:
@@ -90,7 +90,7 @@ def install_to_disk(device: Path, source_imgref: str, *, via_loopback: bool = Fa
                            "'ostreepy image build', which needs neither")
     total = disk_size(device) // MIB * MIB
     table = gpt.bootc_layout(total, root_size=root_size)
-    bios, esp, boot, root = table.partitions
+    _bios, esp, boot, root = table.partitions
     boot_uuid, root_uuid = uuid.uuid4(), uuid.uuid4()
     if stat.S_ISREG(os.stat(device).st_mode):
         if total != os.stat(device).st_size:
@@ -132,20 +132,8 @@ def install_to_disk(device: Path, source_imgref: str, *, via_loopback: bool = Fa
                                     boot_mount_spec=f"UUID={boot_uuid}",
                                     root_ssh_authorized_keys=root_ssh_authorized_keys, progress=progress,
                                     bootloader=bootloader)
-        ddir = mnt / "ostree/deploy" / stateroot / "deploy" / res.deployment
-        # the ESP is filled with mtools, not mounted: vfat may be missing from the kernel
-        with tempfile.TemporaryDirectory(prefix="bootc-esp-") as tmp:
-            if bootloader == "systemd":
-                files = systemd_boot_files(ddir, Path(tmp))
-            else:
-                efi = Path(tmp) / "BOOTX64.EFI"
-                make_grub_efi(efi, ddir, str(boot_uuid), True)
-                files = [("EFI/BOOT/BOOTX64.EFI", efi)]
-            fill_esp(tools["mmd"], tools["mcopy"], parts[1], files)
-        pc_dir = grub_pc_dir(ddir) if bootloader == "grub" else None
-        if pc_dir is not None:
-            install_bios_boot(device, bios, pc_dir, make_core_img(tools["grub-mkimage"], pc_dir, str(boot_uuid),
-                                                                  True))
+        if bootloader != "none" and res.esp is None:
+            raise InstallError(f"{device}: the ESP was not found from the mounted /boot")
         return res
     finally:
         for p in reversed(mounted):

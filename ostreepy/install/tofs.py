@@ -3,17 +3,38 @@ filesystem, or a folder with ``--root-mount-spec``), pull and deploy the image
 with the origin naming the target image reference, and write what booting
 needs: kernel arguments (the image's ``kargs.d`` through the deploy, the
 install configuration's ``[install] kargs`` from ``/usr/lib/bootc/install/
-*.toml``, ``root=`` and ``rw``, then ``--karg``), the boot entries, and
-``boot/grub/grub.cfg`` (Debian's GRUB has no ``blscfg``; with /boot on the
-root filesystem the entry paths get a ``/boot`` prefix). When an ESP is
-mounted at ``boot/efi`` it receives ``EFI/BOOT/BOOTX64.EFI`` from
-``grub-mkimage``. Root's SSH keys go to the stateroot's ``var/roothome``.
-With ``bootloader="systemd"`` no grub.cfg is written: systemd-boot reads the
-BLS entries themselves, and a grub.cfg would make later deploys keep a GRUB
-menu nobody boots (the ESP is then the caller's: to-disk fills it).
+*.toml``, ``root=`` and ``rw``, then ``--karg``), the boot entries, and the
+bootloader. Root's SSH keys go to the stateroot's ``var/roothome``.
+
+The bootloader is ``--bootloader`` (grub, systemd, none), else the install
+configuration's ``[install] bootloader`` (the last file that sets it wins, as
+bootc merges them), else grub; bootc chooses in that order too (its last
+fallback, systemd when the image has no bootupd, does not apply: ostreepy
+installs GRUB itself). Like bootc through bootupd, the bootloader goes to
+the disk that holds the target's /boot, found from the mounted filesystem
+(:mod:`ostreepy.install.blockdev`):
+
+- ``grub``: ``boot/grub/grub.cfg`` (Debian's GRUB has no ``blscfg``; with
+  /boot on the root filesystem the entry paths get a ``/boot`` prefix); the
+  ESP gets GRUB EFI, behind shim when the image ships it
+  (:mod:`ostreepy.install.esp`); and when that disk has a BIOS boot partition
+  and the image ships ``usr/lib/grub/i386-pc``, core.img goes there and
+  boot.img's code to the MBR (:mod:`ostreepy.install.biosboot`), as
+  bootupd's ``grub-install --target=i386-pc`` on the disk does.
+- ``systemd``: systemd-boot on the ESP reading the BLS entries on /boot. No
+  grub.cfg is written: it would make later deploys keep a GRUB menu nobody
+  boots.
+- ``none``: the boot entries only (bootc: "Don't use a bootloader managed by
+  bootc"); no grub.cfg, ESP or MBR is touched.
+
+The ESP is ``boot/efi`` when a filesystem is mounted there (files copied in);
+otherwise the ESP partition of /boot's disk, filled with mtools at its offset
+without mounting. A folder target on no disk of its own gets only grub.cfg.
 
 Refusals come before anything is written: a target that is not empty
-without ``--replace``, no way to name the root filesystem.
+without ``--replace``, no way to name the root filesystem, an unknown
+bootloader. (An unknown one named by the image's install configuration can
+only be seen once the image is pulled.)
 """
 
 from __future__ import annotations
@@ -31,8 +52,16 @@ import attrs
 
 from ..errors import OstreeError
 from ..progress import ProgressCallback
+from . import gpt
+from .biosboot import grub_pc_dir, install_bios_boot, make_core_img
+from .blockdev import DiskLocation, disk_of_mount, is_mount_point
+from .esp import copy_to_dir, fill_esp, grub_esp_files, make_grub_efi, systemd_boot_files
 
-__all__ = ["InstallError", "InstallResult", "install_to_filesystem", "install_config_kargs", "make_grub_efi"]
+__all__ = ["InstallError", "InstallResult", "install_to_filesystem", "install_config_kargs",
+           "install_config_bootloader", "make_grub_efi", "BOOTLOADERS"]
+
+#: the ``--bootloader`` values, bootc's (its ``grub-cc`` aside)
+BOOTLOADERS = ("grub", "systemd", "none")
 
 # what a freshly made filesystem (and its mounted /boot and ESP) may already hold
 _EMPTY_OK = {"lost+found", "boot", "efi"}
@@ -51,6 +80,11 @@ class InstallResult:
     stateroot: str
     deployment: str
     kargs: str
+    bootloader: str = "grub"
+    #: where the ESP files went (a mounted folder, or ``DISK@@OFFSET``), if anywhere
+    esp: Optional[str] = None
+    #: the disk whose BIOS boot partition and MBR got GRUB, if any
+    bios_disk: Optional[Path] = None
 
 
 def _findmnt(path: Path, field: str) -> Optional[str]:
@@ -77,6 +111,27 @@ def install_config_kargs(deployment: Path) -> List[str]:
             raise InstallError(f"{f.name}: install.kargs must be a list of strings")
         out.extend(kargs)
     return out
+
+
+def install_config_bootloader(deployment: Path) -> Optional[str]:
+    """``[install] bootloader`` of the image's install configuration (the last
+    file in name order that sets it), None when none does."""
+    found: Optional[str] = None
+    d = deployment / "usr/lib/bootc/install"
+    if not d.is_dir():
+        return None
+    for f in sorted(d.glob("*.toml")):
+        try:
+            doc = tomllib.loads(f.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise InstallError(f"{f.name}: {e}") from None
+        value = doc.get("install", {}).get("bootloader")
+        if value is None:
+            continue
+        if value not in BOOTLOADERS:
+            raise InstallError(f"{f.name}: install.bootloader={value!r}: expected {', '.join(BOOTLOADERS)}")
+        found = value
+    return found
 
 
 def _check_empty(target: Path, replace: Optional[str]) -> None:
@@ -107,7 +162,8 @@ def install_to_filesystem(target: Path, source_imgref: str, *, target_imgref: Op
                           stateroot: str = "default", kargs: Sequence[str] = (),
                           root_mount_spec: Optional[str] = None, boot_mount_spec: Optional[str] = None,
                           root_ssh_authorized_keys: Optional[Path] = None, replace: Optional[str] = None,
-                          progress: Optional[ProgressCallback] = None, bootloader: str = "grub") -> InstallResult:
+                          progress: Optional[ProgressCallback] = None,
+                          bootloader: Optional[str] = None) -> InstallResult:
     """Install ``source_imgref`` (an ostree image reference) onto ``target``."""
     from ..bootc.verbs import deploy_image
     from ..container.imgref import OstreeImageReference
@@ -117,8 +173,8 @@ def install_to_filesystem(target: Path, source_imgref: str, *, target_imgref: Op
     target = Path(target)
     if not target.is_dir():
         raise InstallError(f"{target}: not a directory")
-    if bootloader not in ("grub", "systemd"):
-        raise InstallError(f"--bootloader={bootloader}: expected grub or systemd")
+    if bootloader is not None and bootloader not in BOOTLOADERS:
+        raise InstallError(f"--bootloader={bootloader}: expected {', '.join(BOOTLOADERS)}")
     if replace not in (None, "wipe", "alongside"):
         raise InstallError(f"--replace={replace}: expected wipe or alongside")
     if root_mount_spec is None:
@@ -126,7 +182,7 @@ def install_to_filesystem(target: Path, source_imgref: str, *, target_imgref: Op
         if fs_uuid is None:
             raise InstallError(f"{target} is not a mounted filesystem with a UUID: give --root-mount-spec")
         root_mount_spec = f"UUID={fs_uuid}"
-    boot_separate = (target / "boot").is_dir() and _findmnt(target / "boot", "UUID") is not None
+    boot_separate = is_mount_point(target / "boot") and _findmnt(target / "boot", "UUID") is not None
     if boot_mount_spec is None and boot_separate:
         boot_mount_spec = f"UUID={_findmnt(target / 'boot', 'UUID')}"
     oref = OstreeImageReference.parse(source_imgref)
@@ -168,16 +224,53 @@ def install_to_filesystem(target: Path, source_imgref: str, *, target_imgref: Op
         (ssh / "authorized_keys").write_bytes(keys)
         os.chmod(ssh / "authorized_keys", 0o600)
     boot_id = (boot_mount_spec or root_mount_spec).removeprefix("UUID=")
-    if bootloader == "systemd":
-        return InstallResult(target=target, stateroot=stateroot, deployment=name, kargs=options)
-    cfg = grub_config(target, uuid.UUID(boot_id) if _is_uuid(boot_id) else uuid.UUID(int=0))
-    if not boot_separate and boot_mount_spec is None:
-        cfg = cfg.replace("\nlinux /", "\nlinux /boot/").replace("\ninitrd /", "\ninitrd /boot/")
-    (target / "boot/grub").mkdir(parents=True, exist_ok=True)
-    (target / "boot/grub/grub.cfg").write_text(cfg)
-    if (target / "boot/efi").is_dir() and _findmnt(target / "boot/efi", "FSTYPE") == "vfat":
-        _install_grub_efi(target, ddir, boot_id, boot_separate or boot_mount_spec is not None)
-    return InstallResult(target=target, stateroot=stateroot, deployment=name, kargs=options)
+    chosen = bootloader or install_config_bootloader(ddir) or "grub"
+    result = InstallResult(target=target, stateroot=stateroot, deployment=name, kargs=options, bootloader=chosen)
+    if chosen == "none":
+        return result
+    separate = boot_separate or boot_mount_spec is not None
+    if chosen == "grub":
+        cfg = grub_config(target, uuid.UUID(boot_id) if _is_uuid(boot_id) else uuid.UUID(int=0))
+        if not separate:
+            cfg = cfg.replace("\nlinux /", "\nlinux /boot/").replace("\ninitrd /", "\ninitrd /boot/")
+        (target / "boot/grub").mkdir(parents=True, exist_ok=True)
+        (target / "boot/grub/grub.cfg").write_text(cfg)
+    disk = disk_of_mount(target / "boot" if boot_separate else target)
+    esp = _esp_place(target, disk)
+    if esp is not None:
+        with tempfile.TemporaryDirectory(prefix="bootc-esp-") as tmp:
+            files = (grub_esp_files(ddir, Path(tmp), boot_id, separate) if chosen == "grub"
+                     else systemd_boot_files(ddir, Path(tmp)))
+            if isinstance(esp, Path):
+                copy_to_dir(esp, files)
+            else:
+                from .image import _which
+                fill_esp(_which("mmd"), _which("mcopy"), esp, files)
+    bios_disk = None
+    pc_dir = grub_pc_dir(ddir) if chosen == "grub" else None
+    bios = _partition(disk, gpt.BIOS_BOOT)
+    if disk is not None and bios is not None and pc_dir is not None:
+        from .image import _which
+        install_bios_boot(disk.disk, bios, pc_dir, make_core_img(_which("grub-mkimage"), pc_dir, boot_id, separate))
+        bios_disk = disk.disk
+    return attrs.evolve(result, esp=None if esp is None else str(esp), bios_disk=bios_disk)
+
+
+def _partition(disk: Optional[DiskLocation], type_guid: uuid.UUID) -> Optional[gpt.GptPartition]:
+    if disk is None:
+        return None
+    return next((p for p in disk.table.partitions if p.type_guid == type_guid), None)
+
+
+def _esp_place(target: Path, disk: Optional[DiskLocation]) -> "Optional[Path | str]":
+    """The mounted ``boot/efi`` (a Path), else the ESP partition of /boot's
+    disk as mtools names it (``DISK@@OFFSET``), else None."""
+    if is_mount_point(target / "boot/efi"):
+        return target / "boot/efi"
+    part = _partition(disk, gpt.ESP)
+    if disk is None or part is None:
+        return None
+    return f"{disk.disk}@@{part.offset}"
 
 
 def _is_uuid(text: str) -> bool:
@@ -186,22 +279,3 @@ def _is_uuid(text: str) -> bool:
         return True
     except ValueError:
         return False
-
-
-def _install_grub_efi(target: Path, deployment: Path, boot_id: str, boot_separate: bool) -> None:
-    out = target / "boot/efi/EFI/BOOT"
-    out.mkdir(parents=True, exist_ok=True)
-    make_grub_efi(out / "BOOTX64.EFI", deployment, boot_id, boot_separate)
-
-
-def make_grub_efi(dest: Path, deployment: Path, boot_id: str, boot_separate: bool) -> None:
-    """GRUB EFI packed from the deployment's modules, with an early config that
-    finds /boot by filesystem UUID and loads its grub.cfg."""
-    from .image import GRUB_MODULES, _grub_modules_dir, _run, _which
-    prefix = "/grub" if boot_separate else "/boot/grub"
-    with tempfile.TemporaryDirectory(prefix="grub-early-") as tmp:
-        early = Path(tmp) / "early.cfg"
-        early.write_text(f"search --no-floppy --fs-uuid --set=root {boot_id}\nset prefix=($root){prefix}\n"
-                         f"configfile ($root){prefix}/grub.cfg\n")
-        _run(_which("grub-mkimage"), "-O", "x86_64-efi", "-d", str(_grub_modules_dir(deployment)), "-p", prefix,
-             "-c", str(early), "-o", str(dest), *GRUB_MODULES)

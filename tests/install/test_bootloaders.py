@@ -184,7 +184,7 @@ def test_to_disk_refusals_before_writing(image: str, work: Path, monkeypatch: py
         f.truncate(3 * 1024 * MIB)
     with pytest.raises(InstallError, match="ext4 driver: use --filesystem=ext4"):
         install_to_disk(disk, image, via_loopback=True, filesystem="xfs", bootloader="systemd")
-    with pytest.raises(InstallError, match="expected grub or systemd"):
+    with pytest.raises(InstallError, match="expected grub, systemd, none"):
         install_to_disk(disk, image, via_loopback=True, bootloader="lilo")
     monkeypatch.setitem(todisk.MKFS, "xfs", "mkfs.xfs-not-here")
     with pytest.raises(porcelain.OstreeError, match="mkfs.xfs-not-here not found"):

@@ -63,7 +63,8 @@ def test_decode_refuses_damage() -> None:
     disk = bytearray(size)
     disk[:len(b.head)] = b.head
     disk[b.tail_offset:] = b.tail
-    for off, what in ((600, "header: CRC32"), (1024 + 40, "entry array: CRC32"), (size - 512 + 30, "backup GPT header")):
+    for off, what in ((600, "header: CRC32"), (1024 + 40, "entry array: CRC32"),
+                      (size - 512 + 30, "backup GPT header")):
         bad = bytearray(disk)
         bad[off] ^= 0xFF
         with pytest.raises(gpt.GptError, match=what):

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Dict, Iterator, Tuple
+from typing import Iterator, Tuple
 
 import pytest
 
@@ -22,7 +22,7 @@ from ostreepy.install import gpt
 from ostreepy.install.config import BuildConfigError, parse_config
 from ostreepy.install.disk import read_gpt
 from ostreepy.install.image import ImageBuildError, build_image
-from ostreepy.progress import ImageBuildBytes, ImageBuildStage, ProgressEvent
+from ostreepy.progress import ImageBuildBytes, ImageBuildStage
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "bootable-image"
