@@ -14,7 +14,11 @@ The images of both tools are compared byte for byte. It prints wall time, the
 child's peak RSS and the ratio ostreepy/peer; targets: 1.5x and 100 MB for the
 image, 1.2x of sha256sum for the digest.
 
-  .venv/bin/python benchmarks/composefs.py [--repeat N] [--synthetic] [--peers /opt/peers]
+``--tree DIR`` takes another tree instead (benchmarks/scale.py's generated trees, e.g.
+/work/scale-trees/scale-100000-2000), to see how both sides grow with the tree.
+
+  .venv/bin/python benchmarks/composefs.py [--repeat N] [--synthetic | --tree DIR] [--skip-1g]
+      [--peers /opt/peers]
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--synthetic", action="store_true")
     ap.add_argument("--peers", default=os.environ.get("OSTREEPY_UPSTREAM_PEERS", "/opt/peers"))
+    ap.add_argument("--tree", default=None, help="commit this tree instead of the realistic OS tree")
     ap.add_argument("--skip-1g", action="store_true", help="leave out the 1 GiB fs-verity run")
     args = ap.parse_args(argv)
     ostree = os.path.join(args.peers, "bin", "ostree")
@@ -49,7 +54,9 @@ def main(argv=None) -> int:
 
     note = sb.compile_bytecode()
     sb.LAUNCHER = sb.Launcher()
-    tree = sb.get_tree(args.synthetic).resolve()
+    tree = (Path(args.tree) if args.tree else sb.get_tree(args.synthetic)).resolve()
+    if not tree.is_dir():
+        raise SystemExit(f"{tree} is not a directory")
     sb.warm_cache(tree)
     ostreepy = sb.default_ostreepy()
     work = Path(tempfile.mkdtemp(prefix="ostreepy-composefs-bench-"))
