@@ -362,18 +362,17 @@ class _Layout:
             if xattrs:
                 n_shared = 0
                 unshared = 0
-                flags = []
-                for k, v in xattrs:
+                mask = 0
+                for j, (k, v) in enumerate(xattrs):
                     if n_shared < _XATTR_LONG_PREFIX and (k, v) in offsets:
-                        flags.append(True)
+                        mask |= 1 << j
                         n_shared += 1
                     else:
-                        flags.append(False)
                         ix = index.get(k)
                         if ix is None:
                             ix = _xattr_index(k)
                         unshared += (4 + len(ix[1]) + len(v) + 3) & ~3
-                node.shared = flags
+                node.shared = mask
                 xattr_size = (12 + n_shared * 4 + unshared + 3) & ~3
             else:
                 xattr_size = 0
@@ -530,20 +529,20 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
                                  node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
         if xattr_size:
             xattrs = node.xattrs
-            flags = node.shared
+            mask = node.shared
             bits_ = 0
             for k, _ in xattrs:
                 bit = _FILTER_BIT.get(k)
                 if bit is None:
                     bit = _filter_bit(k)
                 bits_ |= bit
-            buf += _XATTR_HEAD.pack(_U32 & ~bits_, sum(flags))
-            if True in flags:
-                for kv, shared in zip(xattrs, flags):
-                    if shared:
+            buf += _XATTR_HEAD.pack(_U32 & ~bits_, bin(mask).count("1"))
+            if mask:
+                for j, kv in enumerate(xattrs):
+                    if mask >> j & 1:
                         buf += _U32_PACK(((base + offsets[(kv[0], kv[1])]) // 4) & _U32)
-            for (k, v), shared in zip(xattrs, flags):
-                if not shared:
+            for j, (k, v) in enumerate(xattrs):
+                if not mask >> j & 1:
                     ix = index.get(k)
                     if ix is None:
                         ix = _xattr_index(k)

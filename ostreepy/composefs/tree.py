@@ -107,7 +107,7 @@ class Node:
     isize: int
     n_blocks: int
     tailsize: int
-    shared: list[bool]             # per xattr: stored once in the shared area
+    shared: int                    # bit j: xattr j is stored once, in the shared area
     kids: list[tuple[bytes, Node]]  # a directory's entries with "." and "..", links resolved
     splits: list[int]              # where its directory blocks start
 
