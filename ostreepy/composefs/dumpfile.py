@@ -15,6 +15,7 @@ before anything is built. Pure code over bytes.
 
 from __future__ import annotations
 
+import binascii
 import re
 import stat
 from typing import BinaryIO, Callable, Iterable, Iterator
@@ -249,9 +250,12 @@ class _DumpBuilder:
         if digest:
             # An empty field means no digest (mkcomposefs would take uninitialised bytes).
             digest = cstr(digest)
-            if len(digest) != 64 or digest.translate(None, _HEX):
-                raise ComposefsError(f"Invalid digest {digest.decode('latin-1')}")
-            node.digest = bytes.fromhex(digest.decode())
+            try:
+                if len(digest) != 64:
+                    raise binascii.Error
+                node.digest = binascii.unhexlify(digest)
+            except binascii.Error:
+                raise ComposefsError(f"Invalid digest {digest.decode('latin-1')}") from None
         if rest:
             if len(rest) > _MAX_XATTR_LINE:
                 raise ComposefsError("Too many xattrs")
