@@ -181,6 +181,8 @@ def _prepare(node: Node, version: int) -> None:
             _add_new_xattr(node, b"trusted.overlay.metacopy", b"" if digest is None else b"\0\x24\0\x01" + digest)
             if node.payload:
                 _add_new_xattr(node, b"trusted.overlay.redirect", b"/" + node.payload)
+            # both live on in the xattrs now; dropped, the tree being written is ~15% smaller
+            node.digest = node.payload = None
     elif ftype == stat.S_IFCHR and node.rdev == 0:
         parent = node.parent
         assert parent is not None
@@ -223,9 +225,11 @@ class _Layout:
         self.nodes: list[Node] = []
         self.min_mtime = (root.mtime_sec, root.mtime_nsec)
         self.has_acl = False
-        self.counts: dict[tuple[bytes, bytes], int] = {}
+        # per xattr key, how often each value occurs (nested, not keyed by (key, value): a tuple
+        # per pair would cost ~100 bytes for each of the two xattrs of every external file)
+        self.counts: dict[bytes, dict[bytes, int]] = {}
         self.shared: list[bytes] = []   # the shared xattr entries, in place order
-        self.offsets: dict[tuple[bytes, bytes], int] = {}
+        self.offsets: dict[bytes, dict[bytes, int]] = {}   # key -> value -> offset in the shared area
         self.shared_size = 0
         self.inodes_end = 0
         self.n_data_blocks = 0
@@ -283,8 +287,10 @@ class _Layout:
                 if len(xattrs) > 1:
                     xattrs.sort()  # keys are unique on a node, so this is by key
                 for k, v in xattrs:
-                    kv = (k, v)
-                    counts[kv] = counts.get(kv, 0) + 1
+                    values = counts.get(k)
+                    if values is None:
+                        values = counts[k] = {}
+                    values[v] = values.get(v, 0) + 1
                     if k in _ACL_KEYS:
                         has_acl = True
             sec = node.mtime_sec
@@ -301,11 +307,12 @@ class _Layout:
     def compute_shared_xattrs(self) -> None:
         # libcomposefs's canonical order: key descending, then longer values first, then bytes descending;
         # only the shared ones are placed, so only they need sorting (most pairs, redirects, are unique)
-        order = sorted([kv for kv, c in self.counts.items() if c > 1], key=lambda kv: (kv[0], len(kv[1]), kv[1]),
+        order = sorted([(k, v) for k, values in self.counts.items() for v, c in values.items() if c > 1],
+                       key=lambda kv: (kv[0], len(kv[1]), kv[1]),
                        reverse=True)
         off = 0
         for kv in order:
-            self.offsets[kv] = off
+            self.offsets.setdefault(kv[0], {})[kv[1]] = off
             e = _xattr_entry(kv[0], kv[1])
             self.shared.append(e)
             off += len(e)
@@ -364,7 +371,7 @@ class _Layout:
                 unshared = 0
                 mask = 0
                 for j, (k, v) in enumerate(xattrs):
-                    if n_shared < _XATTR_LONG_PREFIX and (k, v) in offsets:
+                    if n_shared < _XATTR_LONG_PREFIX and k in offsets and v in offsets[k]:
                         mask |= 1 << j
                         n_shared += 1
                     else:
@@ -540,7 +547,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             if mask:
                 for j, kv in enumerate(xattrs):
                     if mask >> j & 1:
-                        buf += _U32_PACK(((base + offsets[(kv[0], kv[1])]) // 4) & _U32)
+                        buf += _U32_PACK(((base + offsets[kv[0]][kv[1]]) // 4) & _U32)
             for j, (k, v) in enumerate(xattrs):
                 if not mask >> j & 1:
                     ix = index.get(k)

@@ -107,7 +107,14 @@ def dump_to_image(data: bytes) -> None:
             img, _ = image_bytes(parse_dump(data, strict=strict))
         except ComposefsError:
             continue
-        root = read_image(img)
+        try:
+            root = read_image(img)
+        except ComposefsError as e:
+            # a hard link whose target is a directory: mkcomposefs takes it too (it checks only the
+            # link's own mode, tools/mkcomposefs.c) and writes the same bytes; the reader refuses
+            # a directory with two names
+            assert "directory reached twice" in str(e), e
+            continue
         b"".join(dump_lines(root))
     _bounded(start, len(data))
 
