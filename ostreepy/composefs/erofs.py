@@ -565,14 +565,14 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
                 splits = node.splits
                 _dentries(buf, node.kids[splits[-1]:] if splits else node.kids)
             elif ftype == _LNK:
-                buf += node.payload  # type: ignore[operator]
+                buf += node.payload  # type: ignore[arg-type]
             elif ftype == _REG:
                 if node.content is not None:
                     buf += node.content[node.size - tail:]
                 else:
                     buf += _NULL_ADDR * chunk_count
         elif ftype == _LNK and n_blocks == 0:
-            buf += node.payload  # type: ignore[operator]
+            buf += node.payload  # type: ignore[arg-type]
         if len(buf) >= _FLUSH:
             out.write(buf)
             buf = bytearray()
