@@ -15,9 +15,10 @@ before anything is built. Pure code over bytes.
 
 from __future__ import annotations
 
+import binascii
 import re
 import stat
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator
 
 from .tree import S_IFMT, ComposefsError, Node, cstr, follow_links, gc_paused, validate_mode
 
@@ -26,6 +27,9 @@ __all__ = ["parse_dump", "parse_dump_lines", "dump_lines", "escape"]
 _MAX_XATTR_LINE = 0xFFFF
 _MAX_LINE = 1 << 20  # a line longer than this cannot be valid (fields are capped far below)
 _HEX = b"0123456789abcdefABCDEF"
+_MODES: dict[bytes, int] = {}  # a tree has a handful of distinct mode fields
+_FTYPES = frozenset({stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK, stat.S_IFBLK, stat.S_IFCHR, stat.S_IFSOCK,
+                     stat.S_IFIFO})
 
 
 def _unescape(field: bytes) -> bytes:
@@ -65,8 +69,12 @@ def _unescape(field: bytes) -> bytes:
     return bytes(out)
 
 
-def _optional(field: bytes) -> bytes | None:
-    return None if field == b"-" else _unescape(field)
+def _same(field: bytes) -> bytes:
+    return field
+
+
+def _optional(field: bytes, unescape: Callable[[bytes], bytes] = _unescape) -> bytes | None:
+    return None if field == b"-" else unescape(field)
 
 
 _SPACE = b" \t\n\v\f\r"
@@ -160,50 +168,72 @@ class _DumpBuilder:
             raise ComposefsError("Invalid embedded NUL character at position %d" % line.index(b"\0"))
         fields = line.split(b" ", 11)
         rest = fields[11] if len(fields) == 12 else b""
-        fields = (fields + [b""] * 11)[:11]
-        path = cstr(_unescape(fields[0]))
+        if len(fields) < 11:
+            fields += [b""] * (11 - len(fields))
+        # most lines have no escapes at all: then every field is taken as it is
+        unesc = _unescape if b"\\" in line else _same
+        path = fields[0] if unesc is _same else cstr(_unescape(fields[0]))
         if not path:
             raise ComposefsError("Invalid empty path")
         mode_f = fields[2]
         is_link = mode_f[:1] == b"@"
         if is_link:
             mode_f = mode_f[1:]
-        mode = _int(mode_f, 8) & 0xFFFFFFFF
-        validate_mode(mode)
+        mode = _MODES.get(mode_f)
+        if mode is None:
+            mode = _int(mode_f, 8) & 0xFFFFFFFF
+            if len(_MODES) < 256:
+                _MODES[mode_f] = mode
+        if mode & S_IFMT not in _FTYPES:
+            validate_mode(mode)
         node = Node(mode)
         self.add(path, node)
         if is_link:
-            if node.is_dir():
+            if mode & S_IFMT == stat.S_IFDIR:
                 raise ComposefsError("Directories can't be hardlinked")
-            target = _optional(fields[8])
+            target = _optional(fields[8], unesc)
             self.fixups.append((node, None if target is None else cstr(target)))
             return
-        size = _int(fields[1], 10)
-        nlink = _int(fields[3], 10)
-        uid = _int(fields[4], 10)
-        gid = _int(fields[5], 10)
-        rdev = _int(fields[6], 10)
-        sec_f, dot, nsec_f = fields[7].partition(b".")
-        sec = _int(sec_f, 10)
-        nsec = _int(nsec_f if dot else b"", 10)
-        payload = _optional(fields[8])
-        content = _optional(fields[9])
+        f = fields[1]
+        size = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+        f = fields[3]
+        nlink = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+        f = fields[4]
+        uid = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+        f = fields[5]
+        gid = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+        f = fields[6]
+        rdev = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+        f = fields[7]
+        if f == b"0.0":
+            sec = nsec = 0
+        else:
+            sec_f, dot, nsec_f = f.partition(b".")
+            sec = _int(sec_f, 10)
+            nsec = _int(nsec_f if dot else b"", 10)
+        f = fields[8]
+        payload = None if f == b"-" else unesc(f)
+        f = fields[9]
+        content = None if f == b"-" else unesc(f)
         if content is not None and len(content) != size:
             raise ComposefsError(f"Invalid content size {len(content)}, must match size {size}")
-        digest = _optional(fields[10])
+        f = fields[10]
+        digest = None if f == b"-" else unesc(f)
         ftype = mode & S_IFMT
         if ftype != stat.S_IFLNK:
-            node.set_size(size)
+            node.size = size  # a new node: nothing to drop
         node.nlink = nlink & 0xFFFFFFFF
         node.uid = uid & 0xFFFFFFFF
         node.gid = gid & 0xFFFFFFFF
-        if ftype in (stat.S_IFCHR, stat.S_IFBLK):
+        if ftype == stat.S_IFCHR or ftype == stat.S_IFBLK:
             node.rdev = rdev & 0xFFFFFFFF
-        elif self.strict and rdev != 0:
+        elif rdev != 0 and self.strict:
             raise ComposefsError("Non-zero devnum on non-device")
-        sec &= (1 << 64) - 1
-        node.mtime_sec = sec - (1 << 64) if sec >= 1 << 63 else sec
-        node.mtime_nsec = nsec & 0xFFFFFFFF
+        if sec:
+            sec &= (1 << 64) - 1
+            node.mtime_sec = sec - (1 << 64) if sec >= 1 << 63 else sec
+        if nsec:
+            node.mtime_nsec = nsec & 0xFFFFFFFF
         if ftype == stat.S_IFLNK:
             node.set_symlink_payload(payload)
             if self.strict:
@@ -213,23 +243,27 @@ class _DumpBuilder:
                 if content:
                     raise ComposefsError("Symlink cannot have content")
         else:
-            node.set_payload(payload)
+            if payload is not None:
+                node.set_payload(payload)
             if content is not None:
                 node.set_content(content)
         if digest:
             # An empty field means no digest (mkcomposefs would take uninitialised bytes).
             digest = cstr(digest)
-            if len(digest) != 64 or digest.translate(None, _HEX):
-                raise ComposefsError(f"Invalid digest {digest.decode('latin-1')}")
-            node.digest = bytes.fromhex(digest.decode())
-        if len(rest) > _MAX_XATTR_LINE:
-            raise ComposefsError("Too many xattrs")
+            try:
+                if len(digest) != 64:
+                    raise binascii.Error
+                node.digest = binascii.unhexlify(digest)
+            except binascii.Error:
+                raise ComposefsError(f"Invalid digest {digest.decode('latin-1')}") from None
         if rest:
+            if len(rest) > _MAX_XATTR_LINE:
+                raise ComposefsError("Too many xattrs")
             for item in rest.split(b" "):
                 key, eq, value = item.partition(b"=")
                 if not eq:
                     raise ComposefsError("Missing = in xattr")
-                node.set_xattr(_unescape(key), _unescape(value))
+                node.set_xattr(unesc(key), unesc(value))
 
     def finish(self) -> Node:
         if self.root is None:
@@ -251,43 +285,63 @@ class _DumpBuilder:
 
 def parse_dump_lines(lines: Iterable[bytes], strict: bool = True) -> Node:
     """Build a tree from dump-file lines (each with its trailing ``\\n`` but the possibly unterminated last)."""
+    return _parse(_strip_newlines(lines, strict), strict)
+
+
+def _parse(lines: Iterable[bytes], strict: bool) -> Node:
+    """The tree of lines without their newlines (each checked for length by the caller)."""
     b = _DumpBuilder(strict)
     with gc_paused():
+        line = b.line
         for raw in lines:
-            if raw.endswith(b"\n"):
-                raw = raw[:-1]
-            elif strict:
-                raise ComposefsError("Missing trailing newline")
-            if len(raw) > _MAX_LINE:
-                raise ComposefsError("Line too long")
-            b.line(raw)
+            line(raw)
         return b.finish()
 
 
-def _read_lines(stream: BinaryIO) -> Iterator[bytes]:
-    while True:
-        line = stream.readline(_MAX_LINE + 2)
-        if not line:
-            return
-        if len(line) > _MAX_LINE + 1:
+def _strip_newlines(lines: Iterable[bytes], strict: bool) -> Iterator[bytes]:
+    for raw in lines:
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+        elif strict:
+            raise ComposefsError("Missing trailing newline")
+        if len(raw) > _MAX_LINE:
             raise ComposefsError("Line too long")
-        yield line
+        yield raw
+
+
+_CHUNK = 1 << 20
+
+
+def _split_lines(chunks: Iterable[bytes], strict: bool) -> Iterator[bytes]:
+    """The lines of a dump read a piece at a time, without their newlines: memory bounded by
+    the piece and the longest line, itself capped."""
+    rest = b""
+    for chunk in chunks:
+        lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+        rest = lines.pop()
+        if len(rest) > _MAX_LINE or (lines and max(map(len, lines)) > _MAX_LINE):
+            raise ComposefsError("Line too long")
+        yield from lines
+    if rest:
+        if strict:
+            raise ComposefsError("Missing trailing newline")
+        yield rest
+
+
+def _read_chunks(stream: BinaryIO) -> Iterator[bytes]:
+    while True:
+        chunk = stream.read(_CHUNK)
+        if not chunk:
+            return
+        yield chunk
 
 
 def parse_dump(data: bytes | BinaryIO, strict: bool = True) -> Node:
     """Parse a whole dump file (bytes or a binary stream)."""
     if isinstance(data, (bytes, bytearray, memoryview)):
-        return parse_dump_lines(bytes(data).splitlines(keepends=True) if b"\r" not in data
-                                else _split_nl(bytes(data)), strict)
-    return parse_dump_lines(_read_lines(data), strict)
-
-
-def _split_nl(data: bytes) -> list[bytes]:
-    parts = data.split(b"\n")
-    out = [p + b"\n" for p in parts[:-1]]
-    if parts[-1]:
-        out.append(parts[-1])
-    return out
+        data = bytes(data)
+        return _parse(_split_lines((data[i:i + _CHUNK] for i in range(0, len(data), _CHUNK)), strict), strict)
+    return _parse(_split_lines(_read_chunks(data), strict), strict)
 
 
 # -- writing ------------------------------------------------------------------

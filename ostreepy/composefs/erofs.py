@@ -24,11 +24,10 @@ from __future__ import annotations
 
 import stat
 import struct
-from functools import lru_cache
 from typing import Callable
 
 from .fsverity import FsVerityHasher
-from .tree import S_IFMT, ComposefsError, Node, chunking, follow_links, gc_paused, validate_mode
+from .tree import EXTERNAL_XATTR_MAX, S_IFMT, ComposefsError, Node, chunking, follow_links, gc_paused, validate_mode
 
 __all__ = ["write_image", "image_bytes", "LCFS_EROFS_MAGIC", "EROFS_SUPER_MAGIC", "BLOCK_SIZE"]
 
@@ -54,6 +53,7 @@ _FT = {stat.S_IFREG: 1, stat.S_IFDIR: 2, stat.S_IFCHR: 3, stat.S_IFBLK: 4, stat.
 _PREFIXES = ((b"user.", 1), (b"system.posix_acl_access", 2), (b"system.posix_acl_default", 3),
              (b"trusted.", 4), (b"security.", 6))
 
+_DIR, _REG, _LNK = stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK
 _OVL = b"trusted.overlay."
 _OVL_ESCAPE = b"trusted.overlay.overlay."
 _U32 = 0xFFFFFFFF
@@ -63,16 +63,33 @@ def _align(n: int, a: int) -> int:
     return (n + a - 1) & ~(a - 1)
 
 
-@lru_cache(maxsize=4096)
+#: xattr key -> (EROFS prefix index, suffix); keys repeat (a tree has a handful of distinct ones)
+_XATTR_INDEX: dict[bytes, tuple[int, bytes]] = {}
+#: xattr key -> its bit in an inode's xattr bloom filter
+_FILTER_BIT: dict[bytes, int] = {}
+_CACHE_MAX = 4096
+
+
 def _xattr_index(key: bytes) -> tuple[int, bytes]:
+    ix = _XATTR_INDEX.get(key)
+    if ix is not None:
+        return ix
+    ix = (0, key)
     for prefix, index in _PREFIXES:
         if key.startswith(prefix):
-            return index, key[len(prefix):]
-    return 0, key
+            ix = (index, key[len(prefix):])
+            break
+    if len(_XATTR_INDEX) < _CACHE_MAX:
+        _XATTR_INDEX[key] = ix
+    return ix
 
 
-def _entry_size(key: bytes, value: bytes) -> int:
-    return _align(4 + len(_xattr_index(key)[1]) + len(value), 4)
+def _filter_bit(key: bytes) -> int:
+    index, suffix = _xattr_index(key)
+    bit = 1 << (_xxh32(suffix, _FILTER_SEED + index) & 31)
+    if len(_FILTER_BIT) < _CACHE_MAX:
+        _FILTER_BIT[key] = bit
+    return bit
 
 
 _P1, _P2, _P3, _P4, _P5 = 2654435761, 2246822519, 3266489917, 668265263, 374761393
@@ -82,7 +99,6 @@ def _rotl(x: int, r: int) -> int:
     return ((x << r) | (x >> (32 - r))) & _U32
 
 
-@lru_cache(maxsize=4096)
 def _xxh32(data: bytes, seed: int) -> int:
     n = len(data)
     p = 0
@@ -118,43 +134,60 @@ def _xxh32(data: bytes, seed: int) -> int:
     return h
 
 
-def _xattr_filter(xattrs: list[list[bytes]]) -> int:
-    bits = 0
-    for key, _ in xattrs:
-        index, suffix = _xattr_index(key)
-        bits |= 1 << (_xxh32(suffix, _FILTER_SEED + index) & 31)
-    return _U32 & ~bits
 
 
 # -- rewriting the tree as libcomposefs does before laying it out -------------
+
 
 def _needs_v1(root: Node) -> bool:
     stack = [root]
     while stack:
         n = stack.pop()
-        if n.ftype == stat.S_IFCHR and n.rdev == 0:
+        if n.mode & S_IFMT == stat.S_IFCHR and n.rdev == 0:
             return True
         stack.extend(c for c in n.children.values() if c.link_to is None)
     return False
 
 
-def _add_overlay_xattrs(node: Node, version: int) -> None:
+def _add_new_xattr(node: Node, key: bytes, value: bytes) -> None:
+    """``set_xattr`` for a key the node cannot have yet (its overlay keys were escaped), with the same accounting."""
+    entry = 2 * 4 - 1 + len(key) + len(value)
+    if not node.xattrs:
+        entry += 12
+    if node.xattr_size + entry > EXTERNAL_XATTR_MAX:
+        raise ComposefsError(f"Too much xattr data for {key!r}")
+    node.xattrs.append([key, value])
+    node.xattr_size += entry
+
+
+def _prepare(node: Node, version: int) -> None:
+    """One inode's share of libcomposefs's rewrite before layout: its checks, its overlay xattrs
+    escaped, metacopy/redirect for external files, a 0/0 character device made a whiteout."""
+    mode = node.mode
+    ftype = mode & S_IFMT
+    if ftype not in _FT:
+        validate_mode(mode)
+    if node.link_invalid:
+        raise ComposefsError("Invalid hardlink")
     for x in node.xattrs:
         if x[0].startswith(_OVL):
             x[0] = _OVL_ESCAPE + x[0][len(_OVL):]
-    ftype = node.ftype
-    if ftype == stat.S_IFREG and node.size > 0 and node.content is None:
-        value = b""
-        if node.digest is not None:
-            value = bytes((0, 36, 0, 1)) + node.digest
-        node.set_xattr(b"trusted.overlay.metacopy", value)
-        if node.payload:
-            node.set_xattr(b"trusted.overlay.redirect", b"/" + node.payload)
-    if ftype == stat.S_IFCHR and node.rdev == 0:
+    if ftype == stat.S_IFREG:
+        size = node.size
+        if size > 0 and node.content is None:
+            if size > 1 << 43 and chunking(size)[1] > 1024:
+                raise ComposefsError(f"File too big: {size} bytes")
+            digest = node.digest
+            _add_new_xattr(node, b"trusted.overlay.metacopy", b"" if digest is None else b"\0\x24\0\x01" + digest)
+            if node.payload:
+                _add_new_xattr(node, b"trusted.overlay.redirect", b"/" + node.payload)
+            # both live on in the xattrs now; dropped, the tree being written is ~15% smaller
+            node.digest = node.payload = None
+    elif ftype == stat.S_IFCHR and node.rdev == 0:
         parent = node.parent
         assert parent is not None
         node.size = 0
-        node.mode = stat.S_IFREG | (node.mode & ~S_IFMT)
+        node.mode = stat.S_IFREG | (mode & ~S_IFMT)
         node.set_xattr(b"trusted.overlay.overlay.whiteout", b"")
         node.set_xattr(b"user.overlay.whiteout", b"")
         parent.set_xattr(b"trusted.overlay.overlay.whiteouts", b"")
@@ -164,35 +197,7 @@ def _add_overlay_xattrs(node: Node, version: int) -> None:
             parent.set_xattr(b"user.overlay.opaque", b"x")
 
 
-def _validate(node: Node) -> None:
-    if node.link_to is None:
-        validate_mode(node.mode)
-    if node.link_invalid:
-        raise ComposefsError("Invalid hardlink")
-    if node.ftype == stat.S_IFREG and node.size > 0 and node.content is None:
-        if chunking(node.size)[1] > 1024:
-            raise ComposefsError(f"File too big: {node.size} bytes")
-
-
-def _rewrite(root: Node, version: int) -> None:
-    stack: list[tuple[Node, Node]] = [(root, root)]
-    while stack:
-        node, parent = stack.pop()
-        _validate(node)
-        _add_overlay_xattrs(node, version)
-        if node.is_dir():
-            if b"." not in node.children:
-                dot = Node()
-                dot.make_hardlink(node)
-                node.add_child(b".", dot)
-            if b".." not in node.children:
-                dotdot = Node()
-                dotdot.make_hardlink(parent)
-                node.add_child(b"..", dotdot)
-            # Depth first in name order, as the C recursion goes: parents get whiteout xattrs in that order.
-            for _, child in reversed(node.sorted_children()):
-                if child.link_to is None:
-                    stack.append((child, node))
+def _add_root_whiteouts(root: Node) -> None:
     root.set_xattr(b"trusted.overlay.opaque", b"y")
     selinux = root.get_xattr(b"security.selinux")
     for i in range(256):
@@ -206,182 +211,232 @@ def _rewrite(root: Node, version: int) -> None:
         root.add_child(name, w)
 
 
+_ACL_KEYS = (b"system.posix_acl_access", b"system.posix_acl_default")
+
+
 class _Layout:
+    """Where everything goes. Each node's own rewrite (:func:`_prepare`) runs when its parent is
+    visited, children in name order: the same sequence of changes per inode as libcomposefs's
+    depth-first rewrite, since an inode is changed only by itself and its direct children."""
+
     def __init__(self, root: Node, version: int) -> None:
         self.root = root
         self.version = version
         self.nodes: list[Node] = []
-        self.children: dict[int, list[tuple[bytes, Node]]] = {}
         self.min_mtime = (root.mtime_sec, root.mtime_nsec)
         self.has_acl = False
-        self.shared: list[list[bytes]] = []
+        # per xattr key, how often each value occurs (nested, not keyed by (key, value): a tuple
+        # per pair would cost ~100 bytes for each of the two xattrs of every external file)
+        self.counts: dict[bytes, dict[bytes, int]] = {}
+        self.shared: list[bytes] = []   # the shared xattr entries, in place order
+        self.offsets: dict[bytes, dict[bytes, int]] = {}   # key -> value -> offset in the shared area
         self.shared_size = 0
         self.inodes_end = 0
         self.n_data_blocks = 0
 
     def compute_tree(self) -> None:
+        """Breadth first, children sorted by name: inode numbers, directory entries, xattr counts."""
+        root = self.root
+        version = self.version
+        _prepare(root, version)
         nodes = self.nodes
-        nodes.append(self.root)
-        i = 0
-        while i < len(nodes):
-            node = nodes[i]
-            if not node.is_dir() and node.children:
-                raise ComposefsError("Only directories can have children")
-            kids = node.sorted_children() if node.children else []
-            self.children[id(node)] = kids
-            if node.is_dir():
-                node.nlink = 2 + sum(1 for _, c in kids if c.is_dir())
-            node.xattrs.sort()  # keys are unique on a node, so this is by key
-            mt = (node.mtime_sec, node.mtime_nsec)
-            if mt < self.min_mtime:
-                self.min_mtime = mt
+        nodes.append(root)
+        counts = self.counts
+        links: list[Node] = []
+        min_sec, min_nsec = self.min_mtime
+        has_acl = False
+        for i, node in enumerate(nodes):   # grows while walked: breadth first
             node.inode_num = i
-            if not self.has_acl:
-                for k, _ in node.xattrs:
-                    if k in (b"system.posix_acl_access", b"system.posix_acl_default"):
-                        self.has_acl = True
-            for _, child in kids:
-                if child.link_to is None:
-                    nodes.append(child)
-            i += 1
-        in_tree = {id(n) for n in nodes}
-        for node in nodes:
-            for _, child in self.children[id(node)]:
-                target = follow_links(child)
-                if child.link_to is not None and id(target) not in in_tree:
+            children = node.children
+            if node.mode & S_IFMT == _DIR:
+                items = sorted(children.items())
+                for _, c in items:
+                    if c.link_to is None:
+                        _prepare(c, version)
+                if node is root:
+                    _add_root_whiteouts(root)
+                    items = sorted(children.items())
+                kids: list[tuple[bytes, Node]] = []
+                ndirs = 0
+                for item in items:
+                    c = item[1]
+                    if c.mode & S_IFMT == _DIR:
+                        ndirs += 1
+                    if c.link_to is None:
+                        nodes.append(c)
+                        kids.append(item)
+                    else:
+                        t = follow_links(c)
+                        links.append(t)
+                        kids.append((item[0], t))
+                unsorted = False
+                if b"." not in children:
+                    kids.append((b".", node))
+                    unsorted = True
+                if b".." not in children:
+                    kids.append((b"..", root if node is root else node.parent))  # type: ignore[arg-type]
+                    unsorted = True
+                if unsorted:
+                    kids.sort(key=_name)
+                node.kids = kids
+                node.nlink = 2 + ndirs
+            elif children:
+                raise ComposefsError("Only directories can have children")
+            xattrs = node.xattrs
+            if xattrs:
+                if len(xattrs) > 1:
+                    xattrs.sort()  # keys are unique on a node, so this is by key
+                for k, v in xattrs:
+                    values = counts.get(k)
+                    if values is None:
+                        values = counts[k] = {}
+                    values[v] = values.get(v, 0) + 1
+                    if k in _ACL_KEYS:
+                        has_acl = True
+            sec = node.mtime_sec
+            if sec <= min_sec and (sec < min_sec or node.mtime_nsec < min_nsec):
+                min_sec, min_nsec = sec, node.mtime_nsec
+        self.min_mtime = (min_sec, min_nsec)
+        self.has_acl = has_acl
+        if links:
+            in_tree = set(map(id, nodes))
+            for t in links:
+                if id(t) not in in_tree:
                     raise ComposefsError("Hardlink to a file outside the tree")
 
     def compute_shared_xattrs(self) -> None:
-        counts: dict[tuple[bytes, bytes], int] = {}
-        for node in self.nodes:
-            for k, v in node.xattrs:
-                counts[(k, v)] = counts.get((k, v), 0) + 1
         # libcomposefs's canonical order: key descending, then longer values first, then bytes descending;
         # only the shared ones are placed, so only they need sorting (most pairs, redirects, are unique)
-        order = sorted([kv for kv, c in counts.items() if c > 1], key=lambda kv: (kv[0], len(kv[1]), kv[1]),
+        order = sorted([(k, v) for k, values in self.counts.items() for v, c in values.items() if c > 1],
+                       key=lambda kv: (kv[0], len(kv[1]), kv[1]),
                        reverse=True)
-        offsets: dict[tuple[bytes, bytes], int] = {}
         off = 0
         for kv in order:
-            offsets[kv] = off
-            self.shared.append(list(kv))
-            off += _entry_size(kv[0], kv[1])
+            self.offsets.setdefault(kv[0], {})[kv[1]] = off
+            e = _xattr_entry(kv[0], kv[1])
+            self.shared.append(e)
+            off += len(e)
         self.shared_size = off
-        self.offsets = offsets
-        for node in self.nodes:
-            n_shared = 0
-            flags = []
-            for k, v in node.xattrs:
-                if (k, v) in offsets and n_shared < _XATTR_LONG_PREFIX:
-                    flags.append(True)
-                    n_shared += 1
-                else:
-                    flags.append(False)
-            node.shared = flags
-
-    def _fits_compact(self, node: Node) -> bool:
-        if (node.mtime_sec, node.mtime_nsec) != self.min_mtime:
-            return False
-        if node.nlink > 0xFFFF or node.uid > 0xFFFF or node.gid > 0xFFFF:
-            return False
-        size = node.n_blocks * BLOCK_SIZE + node.tailsize if node.is_dir() else node.size
-        return size <= _U32
-
-    def _inode_size(self, node: Node) -> None:
-        ftype = node.ftype
-        node.n_blocks = 0
-        node.tailsize = 0
-        if ftype == stat.S_IFDIR:
-            n_blocks = 0
-            block = 0
-            for name, _ in self.children[id(node)]:
-                ln = 12 + len(name)
-                if block + ln > BLOCK_SIZE:
-                    n_blocks += 1
-                    block = 0
-                block += ln
-            if block > BLOCK_SIZE // 2:
-                n_blocks += 1
-                block = 0
-            node.n_blocks, node.tailsize = n_blocks, block
-        elif ftype == stat.S_IFLNK:
-            assert node.payload is not None
-            node.tailsize = len(node.payload)
-        elif ftype == stat.S_IFREG and node.size > 0:
-            if node.content is not None:
-                node.n_blocks, node.tailsize = divmod(node.size, BLOCK_SIZE)
-                if node.tailsize > BLOCK_SIZE // 2:
-                    node.n_blocks += 1
-                    node.tailsize = 0
-            else:
-                node.tailsize = chunking(node.size)[1] * 4
-
-    @staticmethod
-    def _xattr_isize(node: Node) -> int:
-        if not node.xattrs:
-            return 0
-        n_shared = 0
-        unshared = 0
-        for (k, v), shared in zip(node.xattrs, node.shared):
-            if shared:
-                n_shared += 1
-            else:
-                unshared += _entry_size(k, v)
-        return _align(12 + n_shared * 4 + unshared, 4)
-
-    @staticmethod
-    def _tail_padding(node: Node, pos: int, inode_size: int, xattr_size: int) -> int:
-        non_tail = inode_size + xattr_size
-        total = non_tail + node.tailsize
-        if node.ftype == stat.S_IFLNK:
-            if total // BLOCK_SIZE > 0:
-                node.n_blocks += 1
-                node.tailsize = 0
-            if pos // BLOCK_SIZE != (pos + total - 1) // BLOCK_SIZE:
-                return _align(pos, BLOCK_SIZE) - pos
-            return 0
-        remainder = BLOCK_SIZE - ((pos + non_tail) % BLOCK_SIZE)
-        if remainder < node.tailsize:
-            extra = _align(remainder, SLOT)
-            remainder = BLOCK_SIZE - ((pos + non_tail + extra) % BLOCK_SIZE)
-            if node.tailsize <= remainder:
-                return extra
-            node.n_blocks += 1
-            node.tailsize = 0
-            return _align(pos, BLOCK_SIZE) - pos
-        return 0
+        self.counts = {}
 
     def compute_inodes(self) -> None:
+        offsets = self.offsets
+        min_sec, min_nsec = self.min_mtime
+        index = _XATTR_INDEX
         pos = SUPER_OFFSET + 128
+        n_data = 0
         for node in self.nodes:
-            self._inode_size(node)
-            node.compact = self._fits_compact(node)
-            inode_size = _COMPACT if node.compact else _EXTENDED
-            node.xattr_isize = xattr_size = self._xattr_isize(node)
-            ppos = pos
-            pos = _align(pos, SLOT)
-            node.ipad = pos - ppos
-            extra = self._tail_padding(node, pos, inode_size, xattr_size)
-            node.ipad += extra
-            pos += extra
-            node.isize = inode_size + xattr_size + node.tailsize
-            self.n_data_blocks += node.n_blocks
+            ftype = node.mode & S_IFMT
+            n_blocks = 0
+            tail = 0
+            if ftype == _DIR:
+                kids = node.kids
+                total = 12 * len(kids) + sum([len(kv[0]) for kv in kids])
+                splits: list[int] = []
+                if total <= BLOCK_SIZE:
+                    block = total
+                else:
+                    block = 0
+                    for j, kv in enumerate(kids):
+                        ln = 12 + len(kv[0])
+                        if block + ln > BLOCK_SIZE:
+                            splits.append(j)
+                            block = 0
+                        block += ln
+                n_blocks = len(splits)
+                if block > BLOCK_SIZE // 2:
+                    n_blocks += 1
+                    block = 0
+                tail = block
+                node.splits = splits
+                size = n_blocks * BLOCK_SIZE + tail
+            else:
+                size = node.size
+                if ftype == _LNK:
+                    tail = len(node.payload)  # type: ignore[arg-type]
+                elif ftype == _REG and size > 0:
+                    if node.content is not None:
+                        n_blocks, tail = divmod(size, BLOCK_SIZE)
+                        if tail > BLOCK_SIZE // 2:
+                            n_blocks += 1
+                            tail = 0
+                    else:
+                        tail = 4 if size <= 1 << 43 else chunking(size)[1] * 4
+            compact = (node.mtime_sec == min_sec and node.mtime_nsec == min_nsec and node.nlink <= 0xFFFF
+                       and node.uid <= 0xFFFF and node.gid <= 0xFFFF and size <= _U32)
+            node.compact = compact
+            xattrs = node.xattrs
+            if xattrs:
+                n_shared = 0
+                unshared = 0
+                mask = 0
+                for j, (k, v) in enumerate(xattrs):
+                    if n_shared < _XATTR_LONG_PREFIX and k in offsets and v in offsets[k]:
+                        mask |= 1 << j
+                        n_shared += 1
+                    else:
+                        ix = index.get(k)
+                        if ix is None:
+                            ix = _xattr_index(k)
+                        unshared += (4 + len(ix[1]) + len(v) + 3) & ~3
+                node.shared = mask
+                xattr_size = (12 + n_shared * 4 + unshared + 3) & ~3
+            else:
+                xattr_size = 0
+            node.xattr_isize = xattr_size
+            inode_size = _COMPACT if compact else _EXTENDED
+            ipad = -pos % SLOT
+            pos += ipad
+            if tail or ftype == _LNK:
+                extra, n_blocks, tail = _tail_padding(ftype, pos, inode_size + xattr_size, n_blocks, tail)
+                ipad += extra
+                pos += extra
+            node.ipad = ipad
+            node.n_blocks = n_blocks
+            node.tailsize = tail
+            node.isize = isize = inode_size + xattr_size + tail
+            n_data += n_blocks
             node.nid = pos // SLOT
-            pos += node.isize
+            pos += isize
+        self.n_data_blocks = n_data
         self.inodes_end = _align(pos, SLOT)
 
 
+def _name(kv: tuple[bytes, Node]) -> bytes:
+    return kv[0]
+
+
+def _tail_padding(ftype: int, pos: int, non_tail: int, n_blocks: int, tail: int) -> tuple[int, int, int]:
+    """(padding before the inode, blocks, tail size): a tail never crosses a block boundary."""
+    total = non_tail + tail
+    if ftype == _LNK:
+        if total // BLOCK_SIZE > 0:
+            n_blocks += 1
+            tail = 0
+        if pos // BLOCK_SIZE != (pos + total - 1) // BLOCK_SIZE:
+            return _align(pos, BLOCK_SIZE) - pos, n_blocks, tail
+        return 0, n_blocks, tail
+    remainder = BLOCK_SIZE - ((pos + non_tail) % BLOCK_SIZE)
+    if remainder < tail:
+        extra = _align(remainder, SLOT)
+        remainder = BLOCK_SIZE - ((pos + non_tail + extra) % BLOCK_SIZE)
+        if tail <= remainder:
+            return extra, n_blocks, tail
+        return _align(pos, BLOCK_SIZE) - pos, n_blocks + 1, 0
+    return 0, n_blocks, tail
+
+
 class _Out:
-    """Counts, hashes and forwards everything written."""
+    """Counts, hashes and forwards everything written, in pieces of about a MiB."""
 
     def __init__(self, write: Callable[[bytes], object] | None, hasher: FsVerityHasher | None) -> None:
         self.write_cb = write
         self.hasher = hasher
         self.pos = 0
-        self.buf: list[bytes] = []
+        self.buf: list[bytes | bytearray] = []
         self.buffered = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data: bytes | bytearray) -> None:
         self.pos += len(data)
         self.buf.append(data)
         self.buffered += len(data)
@@ -407,133 +462,156 @@ class _Out:
         self.pad(_align(self.pos, a) - self.pos)
 
 
+_DIRENT = struct.Struct("<QHBB")
+_INODE_COMPACT = struct.Struct("<HHHHIIIIHHI")
+_INODE_EXTENDED = struct.Struct("<HHHHQIIIIqII16x")
+_XATTR_HEAD = struct.Struct("<IB7x")
+_XATTR_ENTRY_HEAD = struct.Struct("<BBH")
+_U32_PACK = struct.Struct("<I").pack
+_ZEROS = bytes(BLOCK_SIZE)
+_FLUSH = 1 << 20
+
+
 def _xattr_entry(key: bytes, value: bytes) -> bytes:
     index, suffix = _xattr_index(key)
-    e = struct.pack("<BBH", len(suffix), index, len(value)) + suffix + value
-    return e + bytes(_align(len(e), 4) - len(e))
+    e = _XATTR_ENTRY_HEAD.pack(len(suffix), index, len(value)) + suffix + value
+    return e + _ZEROS[:-len(e) % 4]
 
 
-class _Writer:
-    def __init__(self, layout: _Layout, out: _Out) -> None:
-        self.l = layout
-        self.out = out
-        self.current_end = 0
+def _dentries(buf: bytearray, kids: list[tuple[bytes, Node]]) -> None:
+    nameoff = len(kids) * 12
+    pack = _DIRENT.pack
+    ft = _FT
+    for name, t in kids:
+        buf += pack(t.nid, nameoff & 0xFFFF, ft.get(t.mode & S_IFMT, 0), 0)
+        nameoff += len(name)
+    buf += b"".join([kv[0] for kv in kids])
 
-    def dentries_chunk(self, kids: list[tuple[bytes, Node]], alignment: int) -> None:
-        nameoff = len(kids) * 12
-        heads = []
-        for name, child in kids:
-            target = follow_links(child)
-            heads.append(struct.pack("<QHBB", target.nid, nameoff & 0xFFFF, _FT.get(target.ftype, 0), 0))
-            nameoff += len(name)
-        self.out.write(b"".join(heads) + b"".join(name for name, _ in kids))
-        self.out.align(alignment)
 
-    def dentries(self, node: Node, write_blocks: bool, write_tail: bool) -> None:
-        kids = self.l.children[id(node)]
-        block = 0
-        written = 0
-        first = 0
-        for i, (name, _) in enumerate(kids):
-            ln = 12 + len(name)
-            if block + ln > BLOCK_SIZE:
-                if write_blocks:
-                    self.dentries_chunk(kids[first:i], BLOCK_SIZE)
-                written += 1
-                block = 0
-                first = i
-            block += ln
-        if written < node.n_blocks:
-            if write_blocks:
-                self.dentries_chunk(kids[first:], BLOCK_SIZE)
-            written += 1
-            block = 0
-            first = len(kids)
-        if write_tail and block > 0:
-            self.dentries_chunk(kids[first:], 1)
-
-    def inode(self, node: Node) -> None:
-        out = self.out
-        validate_mode(node.mode)
-        out.pad(node.ipad)
-        ftype = node.ftype
+def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
+    offsets = layout.offsets
+    base = layout.inodes_end % BLOCK_SIZE
+    index = _XATTR_INDEX
+    current_end = data_start
+    buf = bytearray()
+    pack_compact = _INODE_COMPACT.pack
+    pack_extended = _INODE_EXTENDED.pack
+    for node in layout.nodes:
+        if node.ipad:
+            buf += _ZEROS[:node.ipad] if node.ipad <= BLOCK_SIZE else bytes(node.ipad)
+        mode = node.mode
+        ftype = mode & S_IFMT
         xattr_size = node.xattr_isize
         icount = 0 if xattr_size == 0 else (xattr_size - 12) // 4 + 1
         if icount > 0xFFFF:
             raise ComposefsError("Too many xattrs")
-        datalayout = _FLAT_INLINE if node.tailsize > 0 else _FLAT_PLAIN
+        tail = node.tailsize
+        n_blocks = node.n_blocks
+        datalayout = _FLAT_INLINE if tail > 0 else _FLAT_PLAIN
+        i_u = 0
         chunk_count = 0
-        chunk_format = 0
-        if ftype == stat.S_IFDIR:
-            size = node.n_blocks * BLOCK_SIZE + node.tailsize
-        elif ftype == stat.S_IFREG:
+        if ftype == _DIR:
+            size = n_blocks * BLOCK_SIZE + tail
+        elif ftype == _REG:
             size = node.size
             if size > 0 and node.content is None:
                 bits, chunk_count = chunking(size)
                 datalayout = _CHUNK_BASED
-                chunk_format = bits - 12
-        elif ftype == stat.S_IFLNK:
-            size = node.tailsize if node.n_blocks == 0 else node.size
+        elif ftype == _LNK:
+            size = tail if n_blocks == 0 else node.size
         else:
             size = 0
-        version = 0 if node.compact else 1
-        fmt = datalayout << 1 | version
-        i_u = 0
-        if ftype in (stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK):
-            if node.n_blocks > 0:
-                i_u = (self.current_end // BLOCK_SIZE) & _U32
-                self.current_end += BLOCK_SIZE * node.n_blocks
-            if datalayout == _CHUNK_BASED:
-                i_u = (i_u & 0xFFFF0000) | chunk_format
-        elif ftype in (stat.S_IFCHR, stat.S_IFBLK):
-            i_u = node.rdev & _U32
+            if ftype == stat.S_IFCHR or ftype == stat.S_IFBLK:
+                i_u = node.rdev & _U32
+        if n_blocks > 0 and (ftype == _DIR or ftype == _REG or ftype == _LNK):
+            i_u = (current_end // BLOCK_SIZE) & _U32
+            current_end += BLOCK_SIZE * n_blocks
+        if datalayout == _CHUNK_BASED:
+            i_u = (i_u & 0xFFFF0000) | (bits - 12)
         if node.compact:
-            out.write(struct.pack("<HHHHIIIIHHI", fmt, icount, node.mode & 0xFFFF, node.nlink & 0xFFFF,
-                                  size & _U32, 0, i_u, node.inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0))
+            buf += pack_compact(datalayout << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF, size & _U32, 0, i_u,
+                                node.inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
         else:
-            out.write(struct.pack("<HHHHQIIIIqII16x", fmt, icount, node.mode & 0xFFFF, 0, size, i_u,
-                                  node.inode_num, node.uid, node.gid, node.mtime_sec, node.mtime_nsec,
-                                  node.nlink))
+            buf += pack_extended(datalayout << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, node.inode_num,
+                                 node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
         if xattr_size:
-            parts = [struct.pack("<IB7x", _xattr_filter(node.xattrs), sum(node.shared))]
-            base = self.l.inodes_end % BLOCK_SIZE
-            for (k, v), shared in zip(node.xattrs, node.shared):
-                if shared:
-                    parts.append(struct.pack("<I", ((base + self.l.offsets[(k, v)]) // 4) & _U32))
-            for (k, v), shared in zip(node.xattrs, node.shared):
-                if not shared:
-                    parts.append(_xattr_entry(k, v))
-            out.write(b"".join(parts))
-        if ftype == stat.S_IFDIR:
-            self.dentries(node, False, True)
-        elif ftype == stat.S_IFLNK:
-            if node.n_blocks == 0:
-                assert node.payload is not None
-                out.write(node.payload)
-        elif ftype == stat.S_IFREG and node.tailsize > 0:
-            if node.content is not None:
-                out.write(node.content[node.size - node.tailsize:])
-            else:
-                out.write(_NULL_ADDR * chunk_count)
+            xattrs = node.xattrs
+            mask = node.shared
+            bits_ = 0
+            for k, _ in xattrs:
+                bit = _FILTER_BIT.get(k)
+                if bit is None:
+                    bit = _filter_bit(k)
+                bits_ |= bit
+            buf += _XATTR_HEAD.pack(_U32 & ~bits_, bin(mask).count("1"))
+            if mask:
+                for j, kv in enumerate(xattrs):
+                    if mask >> j & 1:
+                        buf += _U32_PACK(((base + offsets[kv[0]][kv[1]]) // 4) & _U32)
+            for j, (k, v) in enumerate(xattrs):
+                if not mask >> j & 1:
+                    ix = index.get(k)
+                    if ix is None:
+                        ix = _xattr_index(k)
+                    suffix = ix[1]
+                    buf += _XATTR_ENTRY_HEAD.pack(len(suffix), ix[0], len(v))
+                    buf += suffix
+                    buf += v
+                    pad = -(4 + len(suffix) + len(v)) % 4
+                    if pad:
+                        buf += _ZEROS[:pad]
+        if tail:
+            if ftype == _DIR:
+                splits = node.splits
+                _dentries(buf, node.kids[splits[-1]:] if splits else node.kids)
+            elif ftype == _LNK:
+                buf += node.payload  # type: ignore[arg-type]
+            elif ftype == _REG:
+                if node.content is not None:
+                    buf += node.content[node.size - tail:]
+                else:
+                    buf += _NULL_ADDR * chunk_count
+        elif ftype == _LNK and n_blocks == 0:
+            buf += node.payload  # type: ignore[arg-type]
+        if len(buf) >= _FLUSH:
+            out.write(buf)
+            buf = bytearray()
+    out.write(buf)
 
-    def file_content(self, node: Node) -> None:
-        ftype = node.ftype
-        if node.n_blocks <= 0:
-            return
-        if ftype == stat.S_IFREG:
+
+def _write_blocks(layout: _Layout, out: _Out) -> None:
+    """The data blocks, each padded to a block: directory blocks, then what spilled from an inode."""
+    buf = bytearray()
+    for node in layout.nodes:
+        n_blocks = node.n_blocks
+        if n_blocks <= 0:
+            continue
+        ftype = node.mode & S_IFMT
+        if ftype == _DIR:
+            kids = node.kids
+            start = 0
+            for split in node.splits:
+                _dentries(buf, kids[start:split])
+                buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
+                start = split
+            if len(node.splits) < n_blocks:
+                _dentries(buf, kids[start:])
+                buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
+        elif ftype == _REG:
             if node.content is None:
                 # The C writer always fills exactly one block of null chunk addresses here.
-                self.out.write(_NULL_ADDR * 1024)
-                return
-            data = node.content
-        elif ftype == stat.S_IFLNK:
-            assert node.payload is not None
-            data = node.payload
-        else:
-            return
-        # libcomposefs writes only the first block and returns (its loop body ends in a return).
-        self.out.write(data[:BLOCK_SIZE])
-        self.out.align(BLOCK_SIZE)
+                buf += _NULL_ADDR * 1024
+            else:
+                # libcomposefs writes only the first block and returns (its loop body ends in a return).
+                buf += node.content[:BLOCK_SIZE]
+                buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
+        elif ftype == _LNK:
+            buf += node.payload[:BLOCK_SIZE]  # type: ignore[index]
+            buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
+        if len(buf) >= _FLUSH:
+            out.write(buf)
+            buf = bytearray()
+    out.write(buf)
 
 
 def write_image(root: Node, write: Callable[[bytes], object] | None = None, *, min_version: int = 0,
@@ -555,7 +633,6 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
         version = 1
     if not consume:
         root = root.clone_tree()
-    _rewrite(root, version)
     layout = _Layout(root, version)
     layout.compute_tree()
     layout.compute_shared_xattrs()
@@ -574,20 +651,14 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
                           (data_start // BLOCK_SIZE + layout.n_data_blocks) & _U32,
                           (SUPER_OFFSET + 128) // BLOCK_SIZE, (layout.inodes_end // BLOCK_SIZE) & _U32)
               + bytes(128 - 48))
-    w = _Writer(layout, out)
-    w.current_end = data_start
-    for node in layout.nodes:
-        w.inode(node)
+    _write_inodes(layout, out, data_start)
     out.align(SLOT)
     if out.pos != layout.inodes_end:
         raise ComposefsError("internal error: inode area size")
-    for k, v in layout.shared:
-        out.write(_xattr_entry(k, v))
+    for e in layout.shared:
+        out.write(e)
     out.align(BLOCK_SIZE)
-    for node in layout.nodes:
-        if node.is_dir():
-            w.dentries(node, True, False)
-        w.file_content(node)
+    _write_blocks(layout, out)
     out.flush()
     return hasher.digest()
 

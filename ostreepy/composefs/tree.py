@@ -95,7 +95,21 @@ class Node:
     __slots__ = ("mode", "nlink", "uid", "gid", "rdev", "size", "mtime_sec", "mtime_nsec", "payload",
                  "content", "xattrs", "xattr_size", "digest", "children", "parent", "name", "link_to",
                  "link_invalid", "inode_num", "nid", "compact", "ipad", "xattr_isize", "isize", "n_blocks",
-                 "tailsize", "shared")
+                 "tailsize", "shared", "kids", "splits")
+
+    # Set by the image writer, only on the inodes of a tree being written (unset before: a node
+    # costs less to make, and trees are made by the hundred thousand).
+    inode_num: int
+    nid: int
+    compact: bool
+    ipad: int
+    xattr_isize: int
+    isize: int
+    n_blocks: int
+    tailsize: int
+    shared: int                    # bit j: xattr j is stored once, in the shared area
+    kids: list[tuple[bytes, Node]]  # a directory's entries with "." and "..", links resolved
+    splits: list[int]              # where its directory blocks start
 
     def __init__(self, mode: int = 0) -> None:
         self.mode = mode
@@ -116,16 +130,7 @@ class Node:
         self.name: bytes | None = None
         self.link_to: Node | None = None
         self.link_invalid = False
-        # Filled in by the image writer.
-        self.inode_num = 0
-        self.nid = 0
-        self.compact = False
-        self.ipad = 0
-        self.xattr_isize = 0
-        self.isize = 0
-        self.n_blocks = 0
-        self.tailsize = 0
-        self.shared: list[bool] = []
+        # The image writer's fields (below) are set by it, as it lays out each inode.
 
     # -- kind ---------------------------------------------------------------
     @property

@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -12,3 +16,20 @@ def tool(name: str, package: str) -> str:
     if path is None:
         pytest.skip(f"{name} not installed: apt-get install {package} (scripts/install-peers.sh)")
     return path
+
+
+@pytest.fixture
+def tmpfs():
+    """A tmpfs for sysroots: ostree freezes the filesystem holding /boot, and on a tmpfs the
+    freeze is refused and it only syncs."""
+    base = Path(tempfile.mkdtemp(prefix="cfs-deploy-"))
+    if subprocess.run(["mount", "-t", "tmpfs", "none", str(base)], capture_output=True).returncode != 0:
+        os.rmdir(base)
+        pytest.skip("needs root to mount a tmpfs for the sysroot")
+    try:
+        yield base
+    finally:
+        subprocess.run(["find", str(base), "-maxdepth", "6", "-type", "d", "-exec", "chattr", "-i", "{}", "+"],
+                       capture_output=True)
+        subprocess.run(["umount", str(base)])
+        os.rmdir(base)

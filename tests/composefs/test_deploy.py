@@ -7,7 +7,6 @@ import hashlib
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -53,21 +52,6 @@ COMMITS = {
     "yes": "e375c288dd655c7440532c1835662e8db0f919bcb20e5a8d0bd6653c95c9220e",
     "verity": "137714a862fc3f01b6d5715477cd73d80155b37bea9b54824352e51739e14e29",
 }
-
-
-@pytest.fixture
-def tmpfs():
-    base = Path(tempfile.mkdtemp(prefix="cfs-deploy-"))
-    if subprocess.run(["mount", "-t", "tmpfs", "none", str(base)], capture_output=True).returncode != 0:
-        os.rmdir(base)
-        pytest.skip("needs root to mount a tmpfs for the sysroot")
-    try:
-        yield base
-    finally:
-        subprocess.run(["find", str(base), "-maxdepth", "6", "-type", "d", "-exec", "chattr", "-i", "{}", "+"],
-                       capture_output=True)
-        subprocess.run(["umount", str(base)])
-        os.rmdir(base)
 
 
 def _tree(base: Path, enabled: str) -> Path:

@@ -13,13 +13,17 @@ import pytest
 
 from ostreepy.composefs.dumpfile import dump_lines, escape, parse_dump
 from ostreepy.composefs.erofs import image_bytes, write_image
+from ostreepy.composefs.reader import read_image
 from ostreepy.composefs.tree import ComposefsError
 
+import upstream_peer
 from upstream_peer import peer_bin
 
 from .conftest import tool
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
+# mkcomposefs 1.0.8 --from-file of test_hardlink_to_a_directory_as_mkcomposefs's dump
+HARDLINKED_DIR_SHA256 = "f64362b6962763bbede98d667c1f757e07ae43d04af23fe873dcffde194f502e"
 
 # containers/composefs 1.0.8 tests/assets/*.sha256: mkcomposefs of each dump (min=max=version where given)
 ASSETS = {
@@ -145,3 +149,19 @@ def test_write_image_streams(tmp_path) -> None:
         digest = write_image(root, f.write, min_version=0, max_version=0)
     assert hashlib.sha256((tmp_path / "img").read_bytes()).hexdigest() == ASSETS["special.dump"][0]
     assert digest == image_bytes(root, max_version=0)[1]
+
+
+def test_hardlink_to_a_directory_as_mkcomposefs(tmp_path) -> None:
+    """mkcomposefs refuses a directory line marked as a link, not a link whose target is a
+    directory: that gives a directory with two names (same bytes as mkcomposefs 1.0.8's), which
+    the reader then refuses."""
+    dump = b"/ 4096 40755 2 0 0 0 0.0 - - -\n/d 4096 40755 2 0 0 0 0.0 - - -\n/b 0 @100644 1 0 0 0 0.0 /d - -\n"
+    img, _ = image_bytes(parse_dump(dump))
+    assert hashlib.sha256(img).hexdigest() == HARDLINKED_DIR_SHA256
+    with pytest.raises(ComposefsError, match="directory reached twice"):
+        read_image(img)
+    if upstream_peer.available():
+        (tmp_path / "d").write_bytes(dump)
+        subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
+                        str(tmp_path / "img")], check=True)
+        assert (tmp_path / "img").read_bytes() == img
