@@ -42,7 +42,8 @@ import attrs
 from .errors import ArgumentError, FileSystemError, OstreeError, PathNotFoundError, RegistryError, RepoError
 from .progress import ProgressCallback
 from .store.gvariant import Variant
-from .store.repo import Repo, on_refs_changed
+from .store.hooks import on_refs_changed
+from .store.repo import Repo
 
 if TYPE_CHECKING:
     from .store.writestats import WriteStats

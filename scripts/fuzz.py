@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "ociclient"))
 
 from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
 
+from composefs.fuzz_targets import TARGETS as COMPOSEFS_TARGETS  # noqa: E402
 from hardening.fuzz_targets import TARGETS as STORE_TARGETS  # noqa: E402
 from ocifuzz_targets import TARGETS as OCI_TARGETS, run_target  # noqa: E402
 
@@ -38,7 +39,7 @@ def _oci(fn):  # type: ignore[no-untyped-def]
 
 
 # (name, target, strategy, examples in the test suite)
-TARGETS = list(STORE_TARGETS) + [(f"ociclient.{name}", _oci(fn), strategy, OCI_SUITE_EXAMPLES)
+TARGETS = list(STORE_TARGETS) + list(COMPOSEFS_TARGETS) + [(f"ociclient.{name}", _oci(fn), strategy, OCI_SUITE_EXAMPLES)
                                  for name, (fn, strategy) in sorted(OCI_TARGETS.items())]
 
 

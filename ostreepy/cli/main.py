@@ -549,7 +549,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     func = args.func
     # registered only for a command that runs, so --help imports no store
-    from ..store.repo import on_refs_changed
+    from ..store.hooks import on_refs_changed
     on_refs_changed(_auto_update_summary)
     if isinstance(func, str):  # a repository verb: its module is imported only to run it
         # "module:function" for verbs outside cli/repo.py (pull, pull-local)

@@ -20,7 +20,7 @@ import stat
 import threading
 import time
 import zlib
-from typing import BinaryIO, Callable, Dict, FrozenSet, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import BinaryIO, Dict, FrozenSet, Iterator, List, Mapping, Optional, Set, Tuple
 
 from . import objects as obj
 from ..errors import (
@@ -45,20 +45,9 @@ from .refs import parse_refspec, validate_collection_id, validate_ref, validate_
 from .sizes import SizeLog
 from .writestats import WriteStats
 from . import staging as stg
+from .hooks import REFS_CHANGED_HOOKS, on_refs_changed as on_refs_changed  # re-exported: the API's name
 
 CHUNK = 1 << 20
-
-
-#: run after a repository's refs changed when ``core.auto-update-summary`` asks (see
-#: :meth:`Repo._refs_changed`); the summary writer of the remote room registers here
-_REFS_CHANGED_HOOKS: List[Callable[["Repo"], None]] = []
-
-
-def on_refs_changed(hook: Callable[["Repo"], None]) -> None:
-    """Call ``hook(repo)`` whenever refs changed in a repository configured with
-    ``core.auto-update-summary`` (registered once; a second registration is ignored)."""
-    if hook not in _REFS_CHANGED_HOOKS:
-        _REFS_CHANGED_HOOKS.append(hook)
 
 
 class RepoMode(enum.Enum):
@@ -390,7 +379,7 @@ class Repo:
         if not (cfg.get_bool("core", "auto-update-summary", False)
                 or cfg.get_bool("core", "commit-update-summary", False)):
             return
-        for hook in list(_REFS_CHANGED_HOOKS):
+        for hook in list(REFS_CHANGED_HOOKS):
             hook(self)
 
     @contextlib.contextmanager
