@@ -469,8 +469,6 @@ class Repo:
             for csum, objtype, path in stg.staged_objects(staging, archive, only=sub):
                 self._ensure_objdir(csum)
                 os.rename(path, self._final_object_path(csum, objtype))
-            if self.fsync:
-                _fsync_dir(self._join("objects/" + sub))
 
         batches: List[str] = []
         if staging is not None:
@@ -484,6 +482,11 @@ class Repo:
         elif batches:
             move(batches[0])
         if batches and self.fsync:
+            # after all the renames, as libostree's fsync_object_dirs: the first fsync commits
+            # the journal with every rename in it, the others find nothing left to do (an
+            # fsync in each mover, between renames, would commit the journal again and again)
+            for sub in batches:
+                _fsync_dir(self._join("objects/" + sub))
             _fsync_dir(self._join("objects"))  # the xx/ directories made just now
         if staging is not None:
             import shutil
