@@ -402,7 +402,8 @@ class Repo:
         As in libostree, new objects wait in a staging directory under ``tmp/``
         and refs set inside the transaction are held back; when the last open
         transaction ends: one ``syncfs``, then the objects are renamed into
-        ``objects/``, then the refs are written.  A crash at any point leaves no
+        ``objects/`` and their directories fsynced, then the refs are written
+        (each fsynced before its rename, and its directory after).  A crash at any point leaves no
         ref pointing at an object whose data did not reach the disk, and no
         unsynced object in ``objects/`` for a later write to trust.  The refs
         of a transaction that fails are dropped; its objects, all verified,
