@@ -432,9 +432,14 @@ def profile(op: str, tree: Path, work: Path) -> None:
     pstats.Stats(prof, stream=sys.stderr).sort_stats("tottime").print_stats(25)
 
 
+def _median_cpu(runs: list) -> float:
+    import statistics
+    return statistics.median(m.cpu for m in runs)
+
+
 def _before_cells(runs: list, ostree_wall: float) -> tuple:
     w, rss = sb.summarize(runs)
-    return f"{w:.2f}", f"{w / ostree_wall:.2f}x", f"{rss:.1f}"
+    return f"{w:.2f}", f"{w / ostree_wall:.2f}x", f"{rss:.1f}", f"{_median_cpu(runs):.2f}"
 
 
 def _print_big_image_rates(results: dict, info: dict, tools: dict) -> None:
@@ -534,7 +539,7 @@ def main(argv=None) -> int:
                     m = bench.run(op, tool)
                     results[op][tool].append(m)
                     sb.log(f"  run {r + 1}/{args.repeat} {op:18s} {tool:8s} {m.wall:7.2f} s "
-                           f"{m.maxrss_mb:7.1f} MB  (load {os.getloadavg()[0]:.2f})")
+                           f"{m.maxrss_mb:7.1f} MB  {m.cpu:6.2f} s CPU  (load {os.getloadavg()[0]:.2f})")
         cs = bench.checksums
         # per source (the directory commits, the tar commits): both tools' checksums equal
         mismatched = any(len({v for (_t, k), v in cs.items() if k == kind}) > 1 for kind in {k for _, k in cs})
@@ -549,18 +554,22 @@ def main(argv=None) -> int:
           f"load average {os.getloadavg()[0]:.2f} at the end{note}")
     before = "before" in tools
     hdr = ("operation", "ostree s", "ostreepy s", "ratio", "target", "ostree MB", "ostreepy MB",
-           "us/file ostree", "us/file ostreepy", "verdict") + (("before s", "before ratio", "before MB")
-                                                               if before else ())
+           "us/file ostree", "us/file ostreepy", "verdict", "CPU s ostree", "CPU s ostreepy", "CPU ratio") + (
+               ("before s", "before ratio", "before MB", "before CPU s") if before else ())
     rows = []
     for op in ops:
         wa, ra = sb.summarize(results[op]["ostree"])
         wb, rb = sb.summarize(results[op]["ostreepy"])
+        # CPU seconds (user + system, the child and what it waited for): steadier than wall
+        # time on a loaded machine, where the wall ratio mostly measures the neighbours
+        ca, cb = _median_cpu(results[op]["ostree"]), _median_cpu(results[op]["ostreepy"])
         target = (OPS.get(op) or OPT_IN[op])[2]
         nfiles = big_info[op]["files"] if op in big_info else args.files
         ratio = wb / wa if wa > 0 else float("inf")
         ok = ratio <= target and rb < sb.RSS_TARGET_MB
         rows.append((op, f"{wa:.2f}", f"{wb:.2f}", f"{ratio:.2f}x", f"<={target:.1f}x", f"{ra:.1f}", f"{rb:.1f}",
-                     f"{wa / nfiles * 1e6:.0f}", f"{wb / nfiles * 1e6:.0f}", "ok" if ok else "MISSED")
+                     f"{wa / nfiles * 1e6:.0f}", f"{wb / nfiles * 1e6:.0f}", "ok" if ok else "MISSED",
+                     f"{ca:.2f}", f"{cb:.2f}", f"{cb / ca:.2f}x" if ca > 0 else "-")
                     + (_before_cells(results[op]["before"], wa) if before else ()))
     widths = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
     line = lambda cells: "| " + " | ".join(str(c).ljust(w) for c, w in zip(cells, widths)) + " |"  # noqa: E731

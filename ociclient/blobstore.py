@@ -1,4 +1,7 @@
-"""A directory of blob files written atomically through digest-named partial files."""
+"""A directory of blob files written atomically through digest-named partial files.
+
+The download helpers live in :mod:`ociclient.registry` and are imported when a blob is
+written: reading a local layout (an image import) must not pay for loading the HTTP stack."""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ from typing import IO, BinaryIO, Callable
 from .digest import CHUNK, VerifyingReader, parse_digest
 from .errors import NotFound
 from .manifest import Descriptor
-from .registry import download_to_file, partial_path
 
 PARTIAL_DIR = ".ociclient-partial"
 
@@ -77,6 +79,7 @@ class BlobDir:
     def write_from(self, open_at: Callable[[int], IO[bytes]], desc: Descriptor, *,
                    on_read=None, on_start=None) -> None:
         """Fetch through ``open_at(offset)`` resuming a partial file; verified, then renamed."""
+        from .registry import download_to_file
         dest = self.path(desc.digest)
         os.makedirs(os.path.dirname(dest), exist_ok=True)
         download_to_file(open_at, desc, dest, partial_dir=self.partial_dir, on_read=on_read,
@@ -84,6 +87,7 @@ class BlobDir:
 
     def write_stream(self, stream: IO[bytes], desc: Descriptor, *, on_read=None) -> None:
         """Write a stream (no resume: any stale partial file is removed first)."""
+        from .registry import partial_path
         part = partial_path(self.partial_dir, desc.digest)
         if os.path.exists(part):
             os.unlink(part)

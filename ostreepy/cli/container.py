@@ -40,9 +40,12 @@ def _open_repo(path: str):
 def _progress(args: argparse.Namespace, prep: Any):
     """Progress for a pull: bootc's progress-v0 JSON Lines on ``--progress-fd`` and a
     bar on a terminal, both from the bootc layer's renderers."""
-    from ..bootc import JsonlWriter, PullProgressMapper, TtyBar
     callbacks = []
     fd = getattr(args, "progress_fd", None)
+    tty = sys.stderr.isatty() and not getattr(args, "quiet", False)
+    if fd is None and not tty:
+        return None  # nothing to render: the bootc layer (and its imports) is not needed
+    from ..bootc import JsonlWriter, PullProgressMapper, TtyBar
     if fd is not None:
         writer = JsonlWriter(fd)
         layers = prep.layers
@@ -56,10 +59,8 @@ def _progress(args: argparse.Namespace, prep: Any):
                 writer.send(event, lossy)
 
         callbacks.append(jsonl)
-    if sys.stderr.isatty() and not getattr(args, "quiet", False):
+    if tty:
         callbacks.append(TtyBar(sys.stderr))
-    if not callbacks:
-        return None
 
     def cb(ev) -> None:
         for c in callbacks:

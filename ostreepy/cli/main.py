@@ -370,8 +370,14 @@ def _register_extras(argv: Optional[Sequence[str]] = None) -> None:
     the sysroot, bootloader and image code; they are imported only when the command
     line names them (the overall help lists them from :data:`_EXTRA_HELP`), so that
     `ostreepy checkout` and `ostreepy --help` start as fast as they can."""
-    words = set(argv if argv is not None else sys.argv[1:])
-    wanted = [m for c, m in _EXTRA_COMMANDS.items() if c in words]
+    argv = list(argv if argv is not None else sys.argv[1:])
+    first = _first_word(argv)
+    if first is not None and first[1] in _EXTRA_COMMANDS:
+        # only the group named: `container image pull` must not load the disk-image group
+        wanted = [_EXTRA_COMMANDS[first[1]]]
+    else:
+        words = set(argv)
+        wanted = [m for c, m in _EXTRA_COMMANDS.items() if c in words]
     _EXTRA_PARSERS.clear()
     for modname in wanted:
         try:

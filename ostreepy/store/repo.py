@@ -4,8 +4,9 @@ This is the storage layer over the pure format code in :mod:`objects`.  Every
 object goes to ``tmp/`` first and is renamed into ``objects/`` only after its
 checksum was computed from the bytes actually written (and compared with the
 expected one, when the caller gave one), so a reader never sees a half-written
-or mislabelled object.  A transaction ends with one ``syncfs()``, not one
-fsync per object.
+or mislabelled object.  A transaction ends as libostree's does: one ``syncfs()``
+(not one fsync per object), the renames into ``objects/``, an fsync of the
+object directories, then the refs (each fsynced, and their directories).
 """
 
 from __future__ import annotations
@@ -83,12 +84,13 @@ _libc = None
 
 
 def _syncfs(fd: int) -> None:
-    # ctypes is imported only here: it costs start-up time every command would pay
+    # ctypes is imported only here: it costs start-up time every command would pay.
+    # The C library is the one this process already has (dlopen(NULL)), not a search:
+    # ctypes.util.find_library runs `ldconfig -p` in a subprocess (~30 ms and a fork).
     import ctypes
-    import ctypes.util
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        _libc = ctypes.CDLL(None, use_errno=True)
     if _libc.syncfs(fd) != 0:  # pragma: no cover - syncfs failing is an I/O error
         e = ctypes.get_errno()
         raise OSError(e, os.strerror(e))
@@ -389,7 +391,8 @@ class Repo:
         As in libostree, new objects wait in a staging directory under ``tmp/``
         and refs set inside the transaction are held back; when the last open
         transaction ends: one ``syncfs``, then the objects are renamed into
-        ``objects/``, then the refs are written.  A crash at any point leaves no
+        ``objects/`` and their directories fsynced, then the refs are written
+        (each fsynced before its rename, and its directory after).  A crash at any point leaves no
         ref pointing at an object whose data did not reach the disk, and no
         unsynced object in ``objects/`` for a later write to trust.  The refs
         of a transaction that fails are dropped; its objects, all verified,
@@ -468,6 +471,13 @@ class Repo:
                     pass
         elif batches:
             move(batches[0])
+        if batches and self.fsync:
+            # after all the renames, as libostree's fsync_object_dirs: the first fsync commits
+            # the journal with every rename in it, the others find nothing left to do (an
+            # fsync in each mover, between renames, would commit the journal again and again)
+            for sub in batches:
+                _fsync_dir(self._join("objects/" + sub))
+            _fsync_dir(self._join("objects"))  # the xx/ directories made just now
         if staging is not None:
             import shutil
             shutil.rmtree(staging, ignore_errors=True)  # only the emptied xx/ directories are left
@@ -479,9 +489,25 @@ class Repo:
             self.cleanup_tmp()
         for refspec, target in refs.items():
             self._write_ref(refspec, target)
-        if refs:
-            self.sync()
+        if refs and self.fsync:
+            # as libostree (commit_transaction: syncfs, renames, fsync_object_dirs, refs
+            # written with fdatasync), no second syncfs: that flushes the whole filesystem,
+            # everyone's writes.  The objects' directories were fsynced above and each ref's
+            # data before its rename; the refs' directories (and those made for them) are
+            # fsynced here, which libostree leaves out, so that a ref set is also a ref kept.
+            self._fsync_ref_dirs(list(refs))
         return bool(refs)
+
+    def _fsync_ref_dirs(self, refspecs: list[str]) -> None:
+        done: set[str] = set()
+        top = self._join("refs")
+        for refspec in refspecs:
+            d = os.path.dirname(self._ref_path(*parse_refspec(refspec)))
+            while d not in done and len(d) >= len(top):
+                done.add(d)
+                with contextlib.suppress(FileNotFoundError):  # a deleted ref's directory may be gone
+                    _fsync_dir(d)
+                d = os.path.dirname(d)
 
     def sync(self) -> None:
         if self.fsync:
@@ -1632,6 +1658,14 @@ def read_xattrs_fd(fd: int) -> obj.Xattrs:
             return ()
         raise
     return obj.canonical_xattrs((n, os.getxattr(fd, n)) for n in names)
+
+
+def _fsync_dir(path: str) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _staged_path(staging: str, checksum: str, objtype: ObjectType, archive: bool) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -62,3 +63,18 @@ def test_checkout_through_the_porcelain_loads_no_sysroot(tmp_path):
     rooms = {m.split(".")[1] for m in mods if m.count(".") >= 1 and m.startswith("ostreepy.")}
     assert rooms <= {"_version", "cli", "errors", "fsutil", "store", "progress", "porcelain"}, rooms
     assert not any(m.split(".")[0] in ("bootloader", "ociclient", "requests", "cryptography") for m in mods)
+
+
+def test_image_pull_from_a_layout_loads_no_http_stack_nor_other_groups(tmp_path):
+    """`container image pull` of an oci: layout (an import of local files) does not load the
+    HTTP stack, the disk-image group (`image` is also a word of `container image pull`) or
+    the bootc renderers when there is no progress to render: start-up is the fixed cost
+    that dominates the import of a small image (issue 14)."""
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "ociclient"))
+    from ocitest_helpers import build_layout
+    build_layout(str(tmp_path / "oci"), tag="v1", layers=1, layer_size=2000)
+    subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "init", "--mode=bare-user"], check=True)
+    mods = _modules_after(["container", "image", "pull", f"{tmp_path}/r",
+                           f"ostree-unverified-image:oci:{tmp_path}/oci:v1"])
+    assert "ostreepy.container.layers" in mods  # it ran
+    assert not {"ostreepy.cli.image", "ostreepy.bootc", "ociclient.registry", "requests"} & mods, mods

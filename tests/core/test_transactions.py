@@ -9,7 +9,7 @@ import sys
 
 from ostreepy.store.commit import create_commit, write_directory_to_mtree, write_mtree
 from ostreepy.store.mtree import MutableTree
-from ostreepy.store.objects import ObjectType
+from ostreepy.store.objects import DirMeta, ObjectType
 from ostreepy.store.repo import Repo
 
 
@@ -79,3 +79,23 @@ with repo.transaction():
     assert list(repo.list_objects()) == []
     repo.cleanup_tmp(max_age=-1, keep_current_boot=False)
     assert os.listdir(repo.tmp_dir) in ([], ["cache"])
+
+
+def test_transaction_syncs_the_filesystem_once_then_fsyncs_directories(tmp_path, monkeypatch):
+    """libostree's commit_transaction: syncfs, renames, fsync of the object directories, refs
+    (ostree-repo-commit.c); no second whole-filesystem syncfs after the refs.  The refs'
+    directories, up to refs/, are fsynced so that the ref set is on disk when the call
+    returns (libostree leaves that to the next journal commit)."""
+    import ostreepy.store.repo as repo_mod
+    syncs, fsynced = [], []
+    real = repo_mod._fsync_dir
+    monkeypatch.setattr(repo_mod, "_syncfs", lambda fd: syncs.append(fd))
+    monkeypatch.setattr(repo_mod, "_fsync_dir", lambda p: (fsynced.append(os.path.relpath(p, tmp_path / "r")), real(p)))
+    repo = Repo.init(str(tmp_path / "r"), "bare-user")
+    with repo.transaction():
+        csum = repo.write_metadata(ObjectType.DIR_META, DirMeta(0, 0, 0o40755).serialize())
+        repo.set_ref("a/b/c", "0" * 64)
+    assert len(syncs) == 1
+    assert fsynced[:2] == [f"objects/{csum[:2]}", "objects"]
+    assert fsynced[2:] == ["refs/heads/a/b", "refs/heads/a", "refs/heads", "refs"]
+    assert repo.read_ref("a/b/c") == "0" * 64 and repo.has_object(csum, ObjectType.DIR_META)
