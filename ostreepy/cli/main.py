@@ -506,7 +506,7 @@ def _parse(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespa
     if depth == 0 or any(isinstance(a, argparse._SubParsersAction) for a in level._actions):
         return parser.parse_args(argv)
     try:
-        ns = level.parse_intermixed_args(argv[depth:])
+        ns = level.parse_intermixed_args(_glib_flag_values(level, argv[depth:]))
     except TypeError:  # a verb argparse cannot parse intermixed (REMAINDER)
         return parser.parse_args(argv)
     # the outer levels' defaults only where the verb set nothing, as argparse does
@@ -519,6 +519,20 @@ def _parse(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespa
             if not hasattr(ns, k):
                 setattr(ns, k, v)
     return ns
+
+
+def _glib_flag_values(parser: argparse.ArgumentParser, args: List[str]) -> List[str]:
+    """GLib gives an option without an argument (G_OPTION_ARG_NONE) a value
+    written with '=' and ignores it: `pull-local --gpg-verify=true` (test-admin-gpg.sh),
+    even `--gpg-verify=false`, is the flag (goption.c, parse_long_option)."""
+    flags = {o for a in parser._actions if a.nargs == 0 for o in a.option_strings if o.startswith("--")}
+    out: List[str] = []
+    for i, a in enumerate(args):
+        if a == "--":
+            return out + args[i:]
+        name = a.split("=", 1)[0]
+        out.append(name if "=" in a and name in flags and name not in ("--help", "--version") else a)
+    return out
 
 
 def _auto_update_summary(repo: "Repo") -> None:
