@@ -323,7 +323,12 @@ class _Puller:
         repo = self.repo
         if repo.has_object(checksum, ObjectType.COMMIT):
             commit = repo.load_commit(checksum)
-            # as scan_commit_object: a commit already here is held to the same rules
+            # as scan_commit_object: a commit already here is held to the same rules,
+            # its signatures too (read from the local .commitmeta): a commit pulled
+            # through one remote does not pass for another remote's keys
+            if self.remote is not None:
+                trust.verify_commit(self.remote, checksum, repo.load_metadata(ObjectType.COMMIT, checksum),
+                                    repo.read_commit_detached_metadata(checksum), repo=repo)
             if self.verify_bindings:
                 self._check_bindings(checksum, commit, is_parent)
             self._check_timestamp(checksum, commit)
