@@ -153,10 +153,12 @@ def migrate_secring(homedir: Optional[str] = None) -> List[str]:
     on the first use of such a home (so ostree's gpgme signing runs it): every
     secret key into ``private-keys-v1.d/KEYGRIP.key``, then the
     ``.gpg-v21-migrated`` flag, so that a later gpg finds the keys where gpg-agent
-    keeps them. Done only when every key of secring.gpg is an unprotected RSA key
-    (gpg-agent's file for those is plain: ``(private-key(rsa(n)(e)(d)(p)(q)(u)))``,
-    named by the SHA-1 of n); otherwise left to gpg. Returns the keygrips written;
-    a home that cannot be written is left as it is."""
+    keeps them. Unprotected RSA keys are moved (gpg-agent's file for those is
+    plain: ``(private-key(rsa(n)(e)(d)(p)(q)(u)))``, named by the SHA-1 of n);
+    the flag is written only when that was every key, so that gpg still
+    migrates the others (protected keys, Ed25519, whose keygrip needs
+    libgcrypt's curve parameters). Returns the keygrips written; a home that
+    cannot be written is left as it is."""
     import hashlib
 
     from .pgpformat import PK_RSA, TAG_SECRET_KEY, TAG_SECRET_SUBKEY, canonical_sexp, iter_packets
@@ -165,22 +167,33 @@ def migrate_secring(homedir: Optional[str] = None) -> List[str]:
     secring = os.path.join(home, "secring.gpg")
     if not os.path.isfile(secring) or os.path.lexists(os.path.join(home, MIGRATED_FLAG)):
         return []
+    files = []
+    complete = True
     try:
-        files = []
-        for p in iter_packets(_read(secring, 256 * 1024 * 1024)):
-            if p.tag not in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
-                continue
-            k = parse_secret_key_packet(p.body)
-            if k.public.algorithm not in PK_RSA:
-                return []
-            n, e, d, pp, q = (_signed_mpi(k.secret.param(x)) for x in "nedpq")
-            inv = pow(int.from_bytes(pp, "big"), -1, int.from_bytes(q, "big"))
-            u_b = _signed_mpi(inv.to_bytes((inv.bit_length() + 7) // 8 or 1, "big"))
-            sexp = canonical_sexp([b"private-key", [b"rsa", [b"n", n], [b"e", e], [b"d", d], [b"p", pp],
-                                                    [b"q", q], [b"u", u_b]]])
-            files.append((hashlib.sha1(n).hexdigest().upper(), sexp))
+        packets = list(iter_packets(_read(secring, 256 * 1024 * 1024)))
     except OpenPGPError:
         return []
+    for p in packets:
+        if p.tag not in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
+            continue
+        try:
+            k = parse_secret_key_packet(p.body)
+        except OpenPGPError:
+            complete = False
+            continue
+        if k.public.algorithm not in PK_RSA:
+            complete = False
+            continue
+        n, e, d, pp, q = (_signed_mpi(k.secret.param(x)) for x in "nedpq")
+        try:  # libgcrypt's u is p^-1 mod q, as OpenPGP's
+            inv = pow(int.from_bytes(pp, "big"), -1, int.from_bytes(q, "big"))
+        except ValueError:
+            complete = False
+            continue
+        u = _signed_mpi(inv.to_bytes((inv.bit_length() + 7) // 8 or 1, "big"))
+        sexp = canonical_sexp([b"private-key", [b"rsa", [b"n", n], [b"e", e], [b"d", d], [b"p", pp],
+                                                [b"q", q], [b"u", u]]])
+        files.append((hashlib.sha1(n).hexdigest().upper(), sexp))
     d_keys = os.path.join(home, "private-keys-v1.d")
     written = []
     try:
@@ -196,8 +209,9 @@ def migrate_secring(homedir: Optional[str] = None) -> List[str]:
                 os.fsync(f.fileno())
             os.rename(tmp, path)
             written.append(grip)
-        with open(os.path.join(home, MIGRATED_FLAG), "w"):
-            pass
+        if complete:
+            with open(os.path.join(home, MIGRATED_FLAG), "w"):
+                pass
     except OSError:
         pass
     return written

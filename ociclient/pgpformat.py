@@ -1193,11 +1193,12 @@ def _openpgp_native(sexp: List[SExp]) -> Optional[List[SExp]]:
     if not all(isinstance(v, bytes) for v in values) or len(values) * 2 != len(skey):
         raise OpenPGPError("Malformed openpgp-native GnuPG key")
     algo = (fields.get(b"algo") or [b""])[0]
+    algo = algo.upper() if isinstance(algo, bytes) else b""
     if algo == b"RSA" and len(values) == 6:
         names = [b"n", b"e", b"d", b"p", b"q", b"u"]
         return [b"private-key", [b"rsa"] + [[k, v] for k, v in zip(names, values)]]
     curve = (fields.get(b"curve") or [b""])[0]
-    if algo in (b"EdDSA", b"ECDSA") and isinstance(curve, bytes) and curve.lower() == b"ed25519" and len(values) == 2:
+    if algo in (b"EDDSA", b"ECDSA") and isinstance(curve, bytes) and curve.lower() == b"ed25519" and len(values) == 2:
         return [b"private-key", [b"ecc", [b"curve", b"Ed25519"], [b"q", values[0]], [b"d", values[1]]]]
     raise OpenPGPError(f"Unsupported openpgp-native GnuPG key ({algo!r}; RSA and Ed25519 are supported)")
 

@@ -96,7 +96,7 @@ def parse_s2k(r: _Reader) -> S2K:
     cannot derive are refused."""
     kind = r.u8()
     if kind == 101:
-        ext = r.take(4) if len(r.data) - r.pos >= 4 else b""
+        ext = r.take(5)[1:] if len(r.data) - r.pos >= 5 else b""  # hash octet, then "GNU" and the mode
         mode = ext[3] if len(ext) == 4 and ext[:3] == b"GNU" else -1
         what = {1: "a stub without its secret (gnu-dummy, as --export-secret-subkeys writes it)",
                 2: "held on a smartcard (divert-to-card)"}.get(mode, "a GnuPG extension stub")
@@ -165,10 +165,10 @@ def parse_secret_key_packet(body: bytes, passphrase: Optional[bytes] = None) -> 
             raise OpenPGPError(f"Secret key {pub.key_id}: checksum of the secret numbers does not match")
     elif usage in (USAGE_SHA1, USAGE_CHECKSUM):
         cipher = r.u8()
+        s2k = parse_s2k(r)  # first: GnuPG's stubs name no cipher
         if cipher not in AES_KEY_BYTES:
             raise OpenPGPError(f"Secret key {pub.key_id} is protected with {CIPHER_NAMES.get(cipher, cipher)}"
                                " (AES is supported)")
-        s2k = parse_s2k(r)
         iv = r.take(16)
         encrypted = r.rest()
         if passphrase is None:
