@@ -25,8 +25,11 @@ Keys of other algorithms or versions are parsed far enough to skip them and
 can never make a signature valid.  Every malformed input raises
 :class:`OpenPGPError`; sizes and counts are capped so hostile input costs
 bounded work.  Secret keys come in as GnuPG's S-expressions (the extended
-key format of ``private-keys-v1.d``), parsed here too, so that
-:func:`sign_data` can make signatures that gpg and gpgme accept.
+key format of ``private-keys-v1.d``: plain, protected with gpg-agent's
+openpgp-s2k3-ocb-aes or older openpgp-s2k3-sha1-aes-cbc, or in the
+openpgp-native form a migration leaves), parsed here too, so that
+:func:`sign_data` can make signatures that gpg and gpgme accept; OpenPGP
+secret key packets (``secring.gpg``) are :mod:`ociclient.pgpsecret`'s.
 """
 
 from __future__ import annotations
