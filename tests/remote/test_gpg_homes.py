@@ -270,3 +270,12 @@ def test_present_commit_is_held_to_the_remote_keys(home: GpgHome, tmp_path):
     assert not os.path.exists(cl / "refs" / "remotes" / "bad")
     p = ostreepy(f"--repo={cl}", "pull-local", "--gpg-verify=true", "--remote=bad", srv, "main", check=False)
     assert p.returncode == 1 and "public key not found" in p.stderr
+    # --gpg-verify-summary reads the source's summary, as ostree's file:// pull does
+    args = ("pull-local", "--remote=good", "--gpg-verify-summary", srv, "main")
+    for step in ("none", "unsigned", "signed"):
+        if step == "unsigned":
+            ostree(srv, "summary", "-u")
+        elif step == "signed":
+            ostree(srv, "summary", "-u", f"--gpg-sign={home.fpr['ed']}", f"--gpg-homedir={home.path}")
+        theirs = ostree(cl, *args, check=False).returncode
+        assert ostreepy(f"--repo={cl}", *args, check=False).returncode == theirs == (0 if step == "signed" else 1)
