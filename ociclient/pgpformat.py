@@ -852,6 +852,17 @@ class SignatureCheck:
     def valid(self) -> bool:
         return self.status == VALID
 
+    @property
+    def signer(self) -> str:
+        """The user ID as ostree prints it: gpgme's name and email, ``NAME <EMAIL>``
+        (a comment dropped, an absent email empty: ``Test Key 1 <>``)."""
+        uid = self.user_id
+        m = re.search(r"<([^<>]*)>", uid)
+        email = m.group(1) if m else ""
+        name = uid[:m.start()] if m else uid
+        name = re.sub(r"\([^()]*\)", "", name).strip()
+        return f"{name} <{email}>"
+
     def describe(self) -> str:
         """ostree_gpg_verify_result_describe_variant's text, without its final newline."""
         if self.status == UNSUPPORTED and self.created is None:
@@ -861,13 +872,13 @@ class SignatureCheck:
         if self.status == MISSING_KEY:
             lines.append("Can't check signature: public key not found")
         elif self.status == VALID:
-            lines.append(f'Good signature from "{self.user_id}"')
+            lines.append(f'Good signature from "{self.signer}"')
         elif self.status == REVOKED_KEY:
             lines.append("Key revoked")
         elif self.status == EXPIRED_SIG:
-            lines.append(f'Expired signature from "{self.user_id}"')
+            lines.append(f'Expired signature from "{self.signer}"')
         else:
-            lines.append(f'BAD signature from "{self.user_id}"')
+            lines.append(f'BAD signature from "{self.signer}"')
         if self.status != MISSING_KEY and self.fingerprint != self.primary_fingerprint:
             lines.append(f"Primary key ID {self.primary_fingerprint[-16:]}")
         for what, t in (("Signature", self.sig_expires), ("Key", self.key_expires)) + (

@@ -279,3 +279,26 @@ def test_present_commit_is_held_to_the_remote_keys(home: GpgHome, tmp_path):
             ostree(srv, "summary", "-u", f"--gpg-sign={home.fpr['ed']}", f"--gpg-homedir={home.path}")
         theirs = ostree(cl, *args, check=False).returncode
         assert ostreepy(f"--repo={cl}", *args, check=False).returncode == theirs == (0 if step == "signed" else 1)
+
+
+def test_signer_named_as_ostree_names_it(tmp_path):
+    """ostree prints gpgme's name and email of the user ID: no email is ``<>``, a
+    comment is dropped (test-gpg-signed-commit's "Test Key 1 <>")."""
+    gh = tmp_path / "gh"
+    gh.mkdir(mode=0o700)
+    try:
+        for uid in ("No Mail", "With Comment (a note) <c@example.com>"):
+            _gpg(gh, "--passphrase", "", "--quick-gen-key", uid, "ed25519", "sign")
+        srv = tmp_path / "srv"
+        ostree(srv, "init", "--mode=archive")
+        (tmp_path / "t").mkdir()
+        ostreepy(f"--repo={srv}", "commit", "-b", "main", f"--tree=dir={tmp_path / 't'}", "--gpg-sign=No Mail",
+                 "--gpg-sign=c@example.com", "--gpg-homedir", gh)
+        (tmp_path / "k.gpg").write_bytes(_gpg(gh, "--export").stdout)
+        ostree(srv, "remote", "add", f"--gpg-import={tmp_path / 'k.gpg'}", "o", "file:///x")
+        theirs = ostree(srv, "show", "--gpg-verify-remote=o", "main").stdout.decode()
+        assert ostreepy(f"--repo={srv}", "show", "--gpg-verify-remote=o", "main").stdout == theirs
+        assert 'Good signature from "No Mail <>"' in theirs
+        assert 'Good signature from "With Comment <c@example.com>"' in theirs
+    finally:
+        _kill_agent(gh)
