@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .._version import __version__
     parser = argparse.ArgumentParser(prog="ostreepy", description="A pure-Python ostree")
     # ostree's YAML, which scripts grep for features ("- sign-ed25519"): only what
-    # ostreepy really does is listed (no gpgme: GPG verification is not there yet)
+    # ostreepy really does is listed. Not gpgme yet, though GPG signing and
+    # verification are there: v2022.7's scripts take it to mean the P2P verbs
+    # too (create-usb, find-remotes), which are not
     parser.add_argument("--version", action=_VersionAction, nargs=0,
                         help=f"Print version information (ostreepy {__version__}) and exit")
     _add_repo_arg(parser, toplevel=True)
