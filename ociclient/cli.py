@@ -15,7 +15,7 @@ import getpass
 import json
 import sys
 import time
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, TextIO
 
 BOOL_FLAGS = ("tls-verify", "src-tls-verify", "dest-tls-verify", "raw", "config", "no-tags",
               "no-creds", "src-no-creds", "dest-no-creds", "password-stdin", "all", "quiet",
@@ -258,8 +258,10 @@ def _print_json(obj: Any) -> None:
 class _ProgressBar:
     """A one-line progress bar on a terminal, skopeo-like lines otherwise."""
 
-    def __init__(self, stream=sys.stderr, quiet: bool = False) -> None:
-        self.stream = stream
+    def __init__(self, stream: Optional[TextIO] = None, quiet: bool = False) -> None:
+        # sys.stderr when the bar is made, not when this module was imported (a
+        # caller, or a test's capture, may have replaced it since)
+        self.stream = stream = stream if stream is not None else sys.stderr
         self.tty = stream.isatty()
         self.quiet = quiet
         self.last = 0.0

@@ -2,7 +2,8 @@
 
 Design: the thin I/O layer over :mod:`ociclient.pgpformat`: public keys from
 ``pubring.kbx`` (keybox) or ``pubring.gpg``, secret keys from
-``private-keys-v1.d/*.key`` (unprotected ones, or passphrase-protected ones
+``private-keys-v1.d/*.key`` and GnuPG 1's ``secring.gpg`` (see
+:mod:`ociclient.pgpsecret`; unprotected ones, or passphrase-protected ones
 given the passphrase), matched to a public key by
 their key material rather than by keygrip (a keygrip of an ECC key needs
 libgcrypt's curve tables; comparing the public point is exact and simple).
@@ -17,6 +18,7 @@ from typing import List, Optional, Tuple
 
 from .pgpformat import (Certificate, Key, Keyring, OpenPGPError, SecretKey, SignaturePacket, parse_gnupg_key_file,
                         parse_keybox, sign_data)
+from .pgpsecret import read_secret_keys
 
 MAX_KEY_FILE = 1024 * 1024
 
@@ -55,14 +57,22 @@ def homedir_keyring(homedir: Optional[str] = None) -> Keyring:
 def homedir_secret_keys(homedir: Optional[str] = None,
                         passphrase: Optional[bytes] = None) -> Tuple[List[SecretKey], List[str]]:
     """Every readable secret key of the homedir (protected ones opened with
-    ``passphrase``), and why the others were not read."""
-    d = os.path.join(homedir or default_homedir(), "private-keys-v1.d")
+    ``passphrase``), and why the others were not read: GnuPG 2.1's
+    ``private-keys-v1.d`` and GnuPG 1's ``secring.gpg`` (which gpg 2.1 and
+    later migrate into the former on first use, so a home may hold both)."""
+    home = homedir or default_homedir()
+    d = os.path.join(home, "private-keys-v1.d")
     keys: List[SecretKey] = []
     problems: List[str] = []
+    secring = os.path.join(home, "secring.gpg")
+    if os.path.isfile(secring):
+        found, why = read_secret_keys(_read(secring, 256 * 1024 * 1024), passphrase)
+        keys.extend(k.secret for k in found)
+        problems.extend(f"secring.gpg: {w}" for w in why)
     try:
         names = sorted(os.listdir(d))
     except OSError:
-        return [], [f"no {d}"]
+        return keys, problems + ([] if keys or problems else [f"no {d} or {secring}"])
     for name in names:
         if name.endswith(".key"):
             try:
@@ -125,5 +135,83 @@ def find_secret(key_id: str, homedir: Optional[str] = None,
             for sk in secrets:
                 if sk.public_material() == mine:
                     return key, sk
-    why = ("; ".join(problems)) if problems else "no matching key in private-keys-v1.d"
+    why = ("; ".join(problems)) if problems else "no matching key in private-keys-v1.d or secring.gpg"
     raise OpenPGPError(f'No usable secret key for "{key_id}": {why}')
+
+
+MIGRATED_FLAG = ".gpg-v21-migrated"
+
+
+def _signed_mpi(value: bytes) -> bytes:
+    # libgcrypt's %m: a leading zero keeps a number with its top bit set positive
+    value = value.lstrip(b"\0") or b"\0"
+    return b"\0" + value if value[0] & 0x80 else value
+
+
+def migrate_secring(homedir: Optional[str] = None) -> List[str]:
+    """GnuPG 2.1's migration of ``secring.gpg`` (g10/migrate.c), which gpg runs
+    on the first use of such a home (so ostree's gpgme signing runs it): every
+    secret key into ``private-keys-v1.d/KEYGRIP.key``, then the
+    ``.gpg-v21-migrated`` flag, so that a later gpg finds the keys where gpg-agent
+    keeps them. Unprotected RSA keys are moved (gpg-agent's file for those is
+    plain: ``(private-key(rsa(n)(e)(d)(p)(q)(u)))``, named by the SHA-1 of n);
+    the flag is written only when that was every key, so that gpg still
+    migrates the others (protected keys, Ed25519, whose keygrip needs
+    libgcrypt's curve parameters). Returns the keygrips written; a home that
+    cannot be written is left as it is."""
+    import hashlib
+
+    from .pgpformat import PK_RSA, TAG_SECRET_KEY, TAG_SECRET_SUBKEY, canonical_sexp, iter_packets
+    from .pgpsecret import parse_secret_key_packet
+    home = homedir or default_homedir()
+    secring = os.path.join(home, "secring.gpg")
+    if not os.path.isfile(secring) or os.path.lexists(os.path.join(home, MIGRATED_FLAG)):
+        return []
+    files = []
+    complete = True
+    try:
+        packets = list(iter_packets(_read(secring, 256 * 1024 * 1024)))
+    except OpenPGPError:
+        return []
+    for p in packets:
+        if p.tag not in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
+            continue
+        try:
+            k = parse_secret_key_packet(p.body)
+        except OpenPGPError:
+            complete = False
+            continue
+        if k.public.algorithm not in PK_RSA:
+            complete = False
+            continue
+        n, e, d, pp, q = (_signed_mpi(k.secret.param(x)) for x in "nedpq")
+        try:  # libgcrypt's u is p^-1 mod q, as OpenPGP's
+            inv = pow(int.from_bytes(pp, "big"), -1, int.from_bytes(q, "big"))
+        except ValueError:
+            complete = False
+            continue
+        u = _signed_mpi(inv.to_bytes((inv.bit_length() + 7) // 8 or 1, "big"))
+        sexp = canonical_sexp([b"private-key", [b"rsa", [b"n", n], [b"e", e], [b"d", d], [b"p", pp],
+                                                [b"q", q], [b"u", u]]])
+        files.append((hashlib.sha1(n).hexdigest().upper(), sexp))
+    d_keys = os.path.join(home, "private-keys-v1.d")
+    written = []
+    try:
+        os.makedirs(d_keys, mode=0o700, exist_ok=True)
+        for grip, sexp in files:
+            path = os.path.join(d_keys, grip + ".key")
+            if os.path.exists(path):
+                continue
+            tmp = f"{path}.{os.getpid()}.tmp"
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as f:
+                f.write(sexp)
+                f.flush()
+                os.fsync(f.fileno())
+            os.rename(tmp, path)
+            written.append(grip)
+        if complete:
+            with open(os.path.join(home, MIGRATED_FLAG), "w"):
+                pass
+    except OSError:
+        pass
+    return written

@@ -25,8 +25,11 @@ Keys of other algorithms or versions are parsed far enough to skip them and
 can never make a signature valid.  Every malformed input raises
 :class:`OpenPGPError`; sizes and counts are capped so hostile input costs
 bounded work.  Secret keys come in as GnuPG's S-expressions (the extended
-key format of ``private-keys-v1.d``), parsed here too, so that
-:func:`sign_data` can make signatures that gpg and gpgme accept.
+key format of ``private-keys-v1.d``: plain, protected with gpg-agent's
+openpgp-s2k3-ocb-aes or older openpgp-s2k3-sha1-aes-cbc, or in the
+openpgp-native form a migration leaves), parsed here too, so that
+:func:`sign_data` can make signatures that gpg and gpgme accept; OpenPGP
+secret key packets (``secring.gpg``) are :mod:`ociclient.pgpsecret`'s.
 """
 
 from __future__ import annotations
@@ -105,6 +108,14 @@ FLAG_SIGN = 0x02
 class OpenPGPError(OciError):
     """OpenPGP data (a key, keyring, signature or secret key) that is malformed
     or of a kind this implementation does not handle."""
+
+
+class PassphraseNeeded(OpenPGPError):
+    """The secret key is protected by a passphrase and none was given."""
+
+
+class BadPassphrase(OpenPGPError):
+    """The passphrase given does not open the secret key."""
 
 
 class SignatureRejected(OciError):
@@ -349,6 +360,48 @@ def parse_public_key(body: bytes) -> PublicKeyPacket:
         material, supported = (r.take(32),), True
     fpr = hashlib.sha1(b"\x99" + struct.pack(">H", len(body)) + body).hexdigest().upper()
     return PublicKeyPacket(4, created, algo, material, body, fpr, supported)
+
+
+def public_part_length(body: bytes) -> int:
+    """How many octets of a v4 secret key packet are its public key packet (the
+    secret part follows; a secret key's fingerprint is its public part's)."""
+    r = _Reader(body, "OpenPGP secret key packet")
+    if r.u8() != 4:
+        raise OpenPGPError(f"OpenPGP v{body[0]} secret keys are not supported (v4 are)")
+    r.u32()
+    algo = r.u8()
+    if algo in PK_RSA:
+        r.mpi(), r.mpi()
+    elif algo == 17:  # DSA: p q g y
+        for _ in range(4):
+            r.mpi()
+    elif algo in (16, 20):  # ElGamal: p g y
+        for _ in range(3):
+            r.mpi()
+    elif algo in (PK_EDDSA_LEGACY, 19):  # EdDSA, ECDSA: OID, point
+        r.take(r.u8())
+        r.mpi()
+    elif algo == 18:  # ECDH: OID, point, KDF parameters
+        r.take(r.u8())
+        r.mpi()
+        r.take(r.u8())
+    elif algo in (PK_ED25519, 25):
+        r.take(32)
+    elif algo in (26, 28):  # X448, Ed448
+        r.take(56 if algo == 26 else 57)
+    else:
+        raise OpenPGPError(f"OpenPGP secret key of unknown algorithm {algo}")
+    return r.pos
+
+
+def key_packet_public_body(p: Packet) -> bytes:
+    """The public key packet body of a public or secret (sub)key packet."""
+    if p.tag not in (TAG_SECRET_KEY, TAG_SECRET_SUBKEY):
+        return p.body
+    try:
+        return p.body[:public_part_length(p.body)]
+    except OpenPGPError:
+        return p.body  # another version or algorithm: parse_public_key marks it unusable
 
 
 # ----------------------------------------------------------------------------- signatures
@@ -645,7 +698,7 @@ def parse_certificate(block: Sequence[Packet], now: Optional[float] = None) -> C
     now = time.time() if now is None else now
     if block[0].tag not in (TAG_PUBLIC_KEY, TAG_SECRET_KEY):
         raise OpenPGPError("OpenPGP key block does not start with a public key")
-    primary = parse_public_key(block[0].body)
+    primary = parse_public_key(key_packet_public_body(block[0]))
     pk = primary.hash_prefix()
 
     def own(sig: SignaturePacket) -> bool:
@@ -691,7 +744,7 @@ def parse_certificate(block: Sequence[Packet], now: Optional[float] = None) -> C
                     uid_sigs.append((newest, (1 << 40 if newest.primary_uid else 0) + (newest.created or 0)))
             i = j
         elif p.tag in (TAG_PUBLIC_SUBKEY, TAG_SECRET_SUBKEY):
-            sub = parse_public_key(p.body)
+            sub = parse_public_key(key_packet_public_body(p))
             j = i + 1
             binds: List[Tuple[SignaturePacket, int]] = []
             sub_revoked = False
@@ -799,6 +852,17 @@ class SignatureCheck:
     def valid(self) -> bool:
         return self.status == VALID
 
+    @property
+    def signer(self) -> str:
+        """The user ID as ostree prints it: gpgme's name and email, ``NAME <EMAIL>``
+        (a comment dropped, an absent email empty: ``Test Key 1 <>``)."""
+        uid = self.user_id
+        m = re.search(r"<([^<>]*)>", uid)
+        email = m.group(1) if m else ""
+        name = uid[:m.start()] if m else uid
+        name = re.sub(r"\([^()]*\)", "", name).strip()
+        return f"{name} <{email}>"
+
     def describe(self) -> str:
         """ostree_gpg_verify_result_describe_variant's text, without its final newline."""
         if self.status == UNSUPPORTED and self.created is None:
@@ -808,13 +872,13 @@ class SignatureCheck:
         if self.status == MISSING_KEY:
             lines.append("Can't check signature: public key not found")
         elif self.status == VALID:
-            lines.append(f'Good signature from "{self.user_id}"')
+            lines.append(f'Good signature from "{self.signer}"')
         elif self.status == REVOKED_KEY:
             lines.append("Key revoked")
         elif self.status == EXPIRED_SIG:
-            lines.append(f'Expired signature from "{self.user_id}"')
+            lines.append(f'Expired signature from "{self.signer}"')
         else:
-            lines.append(f'BAD signature from "{self.user_id}"')
+            lines.append(f'BAD signature from "{self.signer}"')
         if self.status != MISSING_KEY and self.fingerprint != self.primary_fingerprint:
             lines.append(f"Primary key ID {self.primary_fingerprint[-16:]}")
         for what, t in (("Signature", self.sig_expires), ("Key", self.key_expires)) + (
@@ -1055,32 +1119,102 @@ def _unprotect_gnupg(sexp: List[SExp], passphrase: bytes) -> List[SExp]:
     prot = next((i for i in algo_list if isinstance(i, list) and i and i[0] == b"protected"), None)
     if prot is None or len(prot) != 4 or not isinstance(prot[1], bytes):
         raise OpenPGPError("Malformed protected GnuPG key: no (protected ...) list")
-    if prot[1] != b"openpgp-s2k3-ocb-aes":
+    if prot[1] not in (b"openpgp-s2k3-ocb-aes", b"openpgp-s2k3-sha1-aes-cbc"):
         raise OpenPGPError(f"Unsupported GnuPG key protection {prot[1][:40].decode('ascii', 'replace')} "
-                           "(openpgp-s2k3-ocb-aes is supported)")
+                           "(openpgp-s2k3-ocb-aes and openpgp-s2k3-sha1-aes-cbc are supported)")
     try:
         (hashname, salt, count_s), nonce = prot[2]  # type: ignore[misc]
         count = int(count_s)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise OpenPGPError("Malformed GnuPG key protection parameters") from None
+    cbc = prot[1] == b"openpgp-s2k3-sha1-aes-cbc"
     if hashname != b"sha1" or not isinstance(salt, bytes) or len(salt) != 8 or not isinstance(nonce, bytes) \
-            or len(nonce) != 12 or not isinstance(prot[3], bytes):
+            or len(nonce) != (16 if cbc else 12) or not isinstance(prot[3], bytes):
         raise OpenPGPError("Malformed GnuPG key protection parameters")
     if count < 256:  # the old one-byte OpenPGP coding
         count = (16 + (count & 15)) << ((count >> 4) + 6)
     if not 65536 <= count <= MAX_S2K_COUNT:
         raise OpenPGPError(f"GnuPG key protection with an S2K count of {count} refused")
     key = s2k_iterated_sha1(passphrase, salt, count, 16)
+    if cbc:
+        return _unprotect_gnupg_cbc(algo_list, prot, key, nonce)
     aad = b"(" + b"".join(canonical_sexp(i) for i in algo_list if i is not prot) + b")"
     try:
         clear = AESOCB3(key).decrypt(nonce, prot[3], aad)
     except (InvalidTag, ValueError):
-        raise OpenPGPError("Bad passphrase for the GnuPG secret key") from None
+        raise BadPassphrase("Bad passphrase for the GnuPG secret key") from None
     secret = parse_sexp(clear)
     if not isinstance(secret, list) or len(secret) != 1 or not isinstance(secret[0], list):
         raise OpenPGPError("Malformed protected GnuPG key: unexpected cleartext")
     kept = [i for i in algo_list if i is not prot and not (isinstance(i, list) and i and i[0] == b"protected-at")]
     return [b"private-key", kept + list(secret[0])]
+
+
+def _unprotect_gnupg_cbc(algo_list: List[SExp], prot: List[SExp], key: bytes, iv: bytes) -> List[SExp]:
+    """gpg-agent's older protection (GnuPG 2.0 and 2.1, and keys they left
+    behind): AES-128-CBC over ``((PARAMS)(hash sha1 MIC))`` plus padding, where
+    the MIC is SHA-1 over the unprotected algorithm list with its protected-at
+    item (agent/protect.c, merge_lists and calculate_mic). A wrong passphrase
+    shows as cleartext that does not parse or a MIC that does not match."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    data = prot[3]
+    assert isinstance(data, bytes)
+    if not data or len(data) % 16:
+        raise OpenPGPError("Malformed GnuPG key protection: ciphertext not whole AES blocks")
+    d = Cipher(algorithms.AES(key), modes.CBC(iv)).decryptor()
+    clear = d.update(data) + d.finalize()
+    bad = BadPassphrase("Bad passphrase for the GnuPG secret key")
+    if not clear.startswith(b"(("):
+        raise bad
+    try:
+        parsed = parse_sexp(clear)
+    except OpenPGPError:
+        raise bad from None
+    if not (isinstance(parsed, list) and len(parsed) == 2 and isinstance(parsed[0], list)
+            and isinstance(parsed[1], list) and len(parsed[1]) == 3 and parsed[1][:2] == [b"hash", b"sha1"]
+            and all(isinstance(i, list) and len(i) == 2 for i in parsed[0])):
+        raise bad
+    mic = parsed[1][2]
+    merged: List[SExp] = []
+    for item in algo_list:
+        merged.extend(parsed[0] if item is prot else [item])
+    if not isinstance(mic, bytes) or hashlib.sha1(canonical_sexp(merged)).digest() != mic:
+        raise bad
+    kept = [i for i in merged if not (isinstance(i, list) and i and i[0] == b"protected-at")]
+    return [b"private-key", kept]
+
+
+def _openpgp_native(sexp: List[SExp]) -> Optional[List[SExp]]:
+    """gpg-agent's ``openpgp-native`` protection: the OpenPGP secret key as gpg
+    handed it over on import (agent/cvt-openpgp.c), kept until the agent first
+    uses it -- how gpg 2.1's migration of ``secring.gpg`` leaves every key.
+    ``(protection none)`` is read (as ``private-key``); a passphrase-protected
+    one is refused, as is anything else (None: not this form)."""
+    algo_list = sexp[1] if len(sexp) > 1 else None
+    if not isinstance(algo_list, list) or not algo_list:
+        return None
+    prot = next((i for i in algo_list if isinstance(i, list) and i and i[0] == b"protected"), None)
+    if prot is None or len(prot) < 3 or prot[1] != b"openpgp-native" or not isinstance(prot[2], list):
+        return None
+    fields = {i[0]: i[1:] for i in prot[2][1:] if isinstance(i, list) and i and isinstance(i[0], bytes)}
+    protection = fields.get(b"protection", [b""])
+    if protection[:1] != [b"none"]:
+        raise PassphraseNeeded("The secret key is in gpg-agent's openpgp-native form protected by a passphrase "
+                               "(as imported, not yet used by gpg-agent); have gpg use it once, "
+                               "or use an unprotected key")
+    skey = fields.get(b"skey", [])
+    values = [skey[i + 1] for i in range(0, len(skey) - 1, 2) if skey[i] == b"_"]
+    if not all(isinstance(v, bytes) for v in values) or len(values) * 2 != len(skey):
+        raise OpenPGPError("Malformed openpgp-native GnuPG key")
+    algo = (fields.get(b"algo") or [b""])[0]
+    algo = algo.upper() if isinstance(algo, bytes) else b""
+    if algo == b"RSA" and len(values) == 6:
+        names = [b"n", b"e", b"d", b"p", b"q", b"u"]
+        return [b"private-key", [b"rsa"] + [[k, v] for k, v in zip(names, values)]]
+    curve = (fields.get(b"curve") or [b""])[0]
+    if algo in (b"EDDSA", b"ECDSA") and isinstance(curve, bytes) and curve.lower() == b"ed25519" and len(values) == 2:
+        return [b"private-key", [b"ecc", [b"curve", b"Ed25519"], [b"q", values[0]], [b"d", values[1]]]]
+    raise OpenPGPError(f"Unsupported openpgp-native GnuPG key ({algo!r}; RSA and Ed25519 are supported)")
 
 
 def parse_gnupg_key_file(data: bytes, passphrase: Optional[bytes] = None) -> SecretKey:
@@ -1106,12 +1240,18 @@ def parse_gnupg_key_file(data: bytes, passphrase: Optional[bytes] = None) -> Sec
     if not isinstance(sexp, list) or not sexp or not isinstance(sexp[0], bytes):
         raise OpenPGPError("Malformed GnuPG secret key")
     kind = sexp[0]
+    if kind == b"protected-private-key":
+        native = _openpgp_native(sexp)
+        if native is not None:
+            sexp, kind = native, b"private-key"
     if kind == b"protected-private-key" and passphrase is not None:
         sexp = _unprotect_gnupg(sexp, passphrase)
         kind = b"private-key"
-    if kind in (b"protected-private-key", b"shadowed-private-key"):
-        raise OpenPGPError("The secret key is protected by a passphrase (or held on a card); "
-                           "give the passphrase (--sign-passphrase-file) or use an unprotected key")
+    if kind == b"protected-private-key":
+        raise PassphraseNeeded("The secret key is protected by a passphrase; "
+                               "give the passphrase (--sign-passphrase-file) or use an unprotected key")
+    if kind == b"shadowed-private-key":
+        raise OpenPGPError("The secret key is held on a smartcard (a shadowed key); it cannot sign here")
     if kind != b"private-key" or len(sexp) < 2 or not isinstance(sexp[1], list) or not sexp[1]:
         raise OpenPGPError(f"Not a GnuPG private key ({kind[:30]!r})")
     algo = sexp[1][0]

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from bootloader.kargs import KernelArgs
 
 from ..sysroot.deployment import format_status, origin_from_refspec, status_json
 from ..errors import DeployError, OstreeError
 from ..store.keyfile import KeyFile
+
+if TYPE_CHECKING:
+    from ..store.repo import Repo
+    from ..sysroot.deployment import StatusRow
 
 __all__ = ["register"]
 
@@ -144,8 +148,50 @@ def cmd_status(args: argparse.Namespace) -> int:
                 raise DeployError("Not in a booted OSTree system")
             _print("default" if rows[0].booted else "not-default")
         else:
-            sys.stdout.write(format_status(rows))
+            sys.stdout.write(format_status(rows, lambda r: _status_signatures(sr.repo, _sysroot_path(args), r, args.verify)))
     return 0
+
+
+def _status_signatures(repo: "Repo", sysroot: str, row: "StatusRow", verify: bool) -> str:
+    """The lines ``ostree admin status`` prints after a deployment
+    (deployment_print_status): with ``--verify`` the verification text of the
+    origin's remote, which must pass; else, when that remote verifies GPG, each
+    signature described against the keys of the remote named like the
+    deployment's *stateroot* (ostree passes the osname there, ot-admin-builtin-status.c),
+    nothing when that remote does not exist or the commit is unsigned."""
+    from ..remote import trust
+    from ..remote.config import load_remote
+    from ..store.objects import ObjectType
+    from ..store.refs import parse_refspec
+    d = row.deployment
+    refspec = d.origin.get("origin", "refspec") if d.origin is not None else None
+    remote_name = parse_refspec(refspec)[0] if refspec else None
+    try:
+        commit = repo.load_metadata(ObjectType.COMMIT, d.csum)
+    except OstreeError:
+        commit = None
+    if verify:
+        if commit is None:
+            raise DeployError("Cannot verify, failed to load commit")
+        if d.origin is None:
+            raise DeployError("Cannot verify deployment with no origin")
+        if refspec is None:
+            raise DeployError("No origin/refspec, cannot verify")
+        if remote_name is None:
+            raise DeployError("Cannot verify deployment without remote")
+        text = trust.verify_commit_text(load_remote(repo, remote_name, sysroot), commit,
+                                        repo.read_commit_detached_metadata(d.csum), repo=repo)
+        return text + "\n"
+    if commit is None or remote_name is None:
+        return ""
+    try:
+        if not load_remote(repo, remote_name, sysroot).gpg_verify:
+            return ""
+        keys_of = load_remote(repo, d.osname, sysroot)
+    except OstreeError:
+        return ""
+    return trust.describe_gpg_signatures(keys_of, commit, repo.read_commit_detached_metadata(d.csum),
+                                         "    GPG: ", repo=repo) or ""
 
 
 def _parse_index(s: str) -> int:

@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .._version import __version__
     parser = argparse.ArgumentParser(prog="ostreepy", description="A pure-Python ostree")
     # ostree's YAML, which scripts grep for features ("- sign-ed25519"): only what
-    # ostreepy really does is listed (no gpgme: GPG verification is not there yet)
+    # ostreepy really does is listed. Not gpgme yet, though GPG signing and
+    # verification are there: v2022.7's scripts take it to mean the P2P verbs
+    # too (create-usb, find-remotes), which are not
     parser.add_argument("--version", action=_VersionAction, nargs=0,
                         help=f"Print version information (ostreepy {__version__}) and exit")
     _add_repo_arg(parser, toplevel=True)
@@ -512,7 +514,7 @@ def _parse(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespa
     if depth == 0 or any(isinstance(a, argparse._SubParsersAction) for a in level._actions):
         return parser.parse_args(argv)
     try:
-        ns = level.parse_intermixed_args(argv[depth:])
+        ns = level.parse_intermixed_args(_glib_flag_values(level, argv[depth:]))
     except TypeError:  # a verb argparse cannot parse intermixed (REMAINDER)
         return parser.parse_args(argv)
     # the outer levels' defaults only where the verb set nothing, as argparse does
@@ -525,6 +527,20 @@ def _parse(parser: argparse.ArgumentParser, argv: List[str]) -> argparse.Namespa
             if not hasattr(ns, k):
                 setattr(ns, k, v)
     return ns
+
+
+def _glib_flag_values(parser: argparse.ArgumentParser, args: List[str]) -> List[str]:
+    """GLib gives an option without an argument (G_OPTION_ARG_NONE) a value
+    written with '=' and ignores it: `pull-local --gpg-verify=true` (test-admin-gpg.sh),
+    even `--gpg-verify=false`, is the flag (goption.c, parse_long_option)."""
+    flags = {o for a in parser._actions if a.nargs == 0 for o in a.option_strings if o.startswith("--")}
+    out: List[str] = []
+    for i, a in enumerate(args):
+        if a == "--":
+            return out + args[i:]
+        name = a.split("=", 1)[0]
+        out.append(name if "=" in a and name in flags and name not in ("--help", "--version") else a)
+    return out
 
 
 def _auto_update_summary(repo: "Repo") -> None:

@@ -161,19 +161,34 @@ def find_keyring(repo: Repo, remote_name: str) -> Optional[str]:
     return None
 
 
-def _split_list(value: str) -> List[str]:
-    return [p for p in re.split(r"[;,]", value) if p.strip()]
+def _keypath_list(value: str) -> List[str]:
+    """``gpgkeypath`` split as ot_keyfile_get_string_list_with_separator_choice
+    splits it: by whichever one of ';' and ',' it holds (both is an error), as a
+    GLib list, so a leading separator gives an empty path and a trailing one none."""
+    seps = [c for c in ";," if c in value]
+    if not seps:
+        return [value]
+    if len(seps) > 1:
+        raise SignatureError("key value list contains more than one separator")
+    parts = value.split(seps[0])
+    return parts[:-1] if parts and parts[-1] == "" else parts
 
 
 def _keypath_files(remote: Remote) -> List[str]:
+    """The key files of ``gpgkeypath``: a directory stands for each regular file
+    in it; a path that is neither a directory nor a file (the empty one too) is
+    an error worded as _ostree_gpg_verifier_add_keyfile_path's opendir()."""
+    value = remote.option("gpgkeypath")
     out: List[str] = []
-    for path in _split_list(remote.option("gpgkeypath") or ""):
-        path = path.strip()
-        if os.path.isdir(path):
-            out += [os.path.join(path, n) for n in sorted(os.listdir(path))
-                    if os.path.isfile(os.path.join(path, n))]
-        else:
-            out.append(path)  # missing files fail when read, as gpgme's import does
+    for path in _keypath_list(value) if value is not None else []:
+        try:
+            names = sorted(os.listdir(path))
+        except NotADirectoryError:
+            out.append(path)
+            continue
+        except OSError as e:
+            raise SignatureError(f"GPG: opendir({path}): {e.strerror}") from None
+        out += [os.path.join(path, n) for n in names if os.path.isfile(os.path.join(path, n))]
     return out
 
 
@@ -191,11 +206,12 @@ def global_keyring_files() -> List[str]:
     return keyring_dir_files(os.environ.get("OSTREE_GPG_HOME") or GLOBAL_KEYRING_DIR)
 
 
-def keyring_from_files(paths: Sequence[str]) -> Keyring:
-    """The keys of keyring or key files (binary or armored), in order."""
+def keyring_from_files(paths: Sequence[str], imported: Sequence[str] = ()) -> Keyring:
+    """The keys of keyring or key files (binary or armored), in order; those of
+    ``imported`` are key files read as gpgme imports them (see :func:`_load`)."""
     kr = Keyring()
     for path in paths:
-        kr = kr + _load(path)
+        kr = kr + _load(path, path in imported)
     return kr
 
 
@@ -212,9 +228,12 @@ def keyring_files(repo: Optional[Repo], remote: Remote, global_keyrings: bool = 
 _CACHE: Dict[Tuple[str, int, int, int], Keyring] = {}
 
 
-def _load(path: str) -> Keyring:
+def _load(path: str, imported: bool = False) -> Keyring:
     """A keyring file, parsed once while it stays the same file (a pull checks many
-    commits against it; checking self-signatures costs public-key operations)."""
+    commits against it; checking self-signatures costs public-key operations).
+    An ``imported`` file (``gpgkeypath``) that holds no OpenPGP keys has none, as
+    libostree's gpgme_op_import of it finds none without an error (a directory
+    given there holds a GnuPG home's trustdb.gpg in test-remote-gpg-import.sh)."""
     try:
         st = os.stat(path)
         key = (path, st.st_ino, st.st_size, st.st_mtime_ns)
@@ -225,7 +244,9 @@ def _load(path: str) -> Keyring:
     try:
         kr = Keyring.from_bytes(_read(path))
     except OpenPGPError as e:
-        raise SignatureError(f"GPG: keyring {path}: {e}") from None
+        if not imported:
+            raise SignatureError(f"GPG: keyring {path}: {e}") from None
+        return Keyring()
     if key is not None:
         if len(_CACHE) > 64:
             _CACHE.clear()
@@ -235,7 +256,7 @@ def _load(path: str) -> Keyring:
 
 def keyring_for(repo: Optional[Repo], remote: Remote) -> Keyring:
     """The keys that may sign for ``remote`` (see the module docstring)."""
-    return keyring_from_files(keyring_files(repo, remote))
+    return keyring_from_files(keyring_files(repo, remote), _keypath_files(remote))
 
 
 def any_remote_keyring(repo: Repo, keyring_dir: Optional[str] = None) -> Keyring:

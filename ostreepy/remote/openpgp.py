@@ -6,11 +6,16 @@ it sits in ociclient so container simple signing shares it). Errors this
 module raises itself are :class:`GpgError`, both a SignatureError and an
 OpenPGPError.
 Signing reads the homedir natively (no gpg binary) through
-:mod:`ociclient.gpghome`, which container signing shares.
+:mod:`ociclient.gpghome`, which container signing shares: GnuPG 2.1's
+``private-keys-v1.d`` and GnuPG 1's ``secring.gpg`` (migrated into the former
+first, as gpg does on its first use of such a home). A passphrase-protected
+key is opened with the passphrase the caller gives, else the first line of the
+file ``$OSTREEPY_GPG_PASSPHRASE_FILE`` names (there is no pinentry).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ociclient import gpghome, pgpformat
@@ -59,16 +64,42 @@ def homedir_secret_keys(homedir: Optional[str] = None) -> Tuple[List[SecretKey],
     return gpghome.homedir_secret_keys(homedir)
 
 
-def sign_detached(data: bytes, key_id: str, homedir: Optional[str] = None) -> bytes:
-    """A binary v4 signature packet over ``data`` made with the secret key that
-    ``key_id`` (key id, fingerprint or user ID) names in the GnuPG ``homedir``."""
+#: ostree asks gpg-agent, which asks a pinentry; ostreepy has neither, so a
+#: passphrase-protected key is opened with the first line of this file
+PASSPHRASE_FILE_ENV = "OSTREEPY_GPG_PASSPHRASE_FILE"
+
+
+def _env_passphrase() -> Optional[bytes]:
+    path = os.environ.get(PASSPHRASE_FILE_ENV)
+    if not path:
+        return None
     try:
-        key, sk = gpghome.find_secret(key_id, homedir)
+        with open(path, "rb") as f:
+            return f.read(64 * 1024).split(b"\n", 1)[0].rstrip(b"\r")
+    except OSError as e:
+        raise GpgError(f"Can't read the passphrase file {path} (${PASSPHRASE_FILE_ENV}): {e.strerror}") from None
+
+
+def sign_detached(data: bytes, key_id: str, homedir: Optional[str] = None,
+                  passphrase: Optional[bytes] = None) -> bytes:
+    """A binary v4 signature packet over ``data`` made with the secret key that
+    ``key_id`` (key id, fingerprint or user ID) names in the GnuPG ``homedir``
+    (``private-keys-v1.d`` or GnuPG 1's ``secring.gpg``); a protected key is
+    opened with ``passphrase``, else with the file ``$OSTREEPY_GPG_PASSPHRASE_FILE`` names."""
+    # gpg, which ostree's gpgme signing runs, moves a GnuPG 1 secring.gpg into
+    # private-keys-v1.d on first use; later gpg commands in the same home expect it
+    gpghome.migrate_secring(homedir)
+    try:
+        key, sk = gpghome.find_secret(key_id, homedir, passphrase if passphrase is not None else _env_passphrase())
         return sign_data(data, key, sk)
     except GpgError:
         raise
     except OpenPGPError as e:
-        raise GpgError(str(e)) from None
+        msg = str(e).replace("give the passphrase (--sign-passphrase-file)",
+                             f"ostreepy has no pinentry: name a file holding the passphrase in ${PASSPHRASE_FILE_ENV}")
+        if "protected by a passphrase" in msg and PASSPHRASE_FILE_ENV not in msg:
+            msg += f" (ostreepy has no pinentry: name a file holding the passphrase in ${PASSPHRASE_FILE_ENV})"
+        raise GpgError(msg) from None
 
 
 signing_candidates = gpghome.signing_candidates

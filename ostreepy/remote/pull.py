@@ -323,7 +323,12 @@ class _Puller:
         repo = self.repo
         if repo.has_object(checksum, ObjectType.COMMIT):
             commit = repo.load_commit(checksum)
-            # as scan_commit_object: a commit already here is held to the same rules
+            # as scan_commit_object: a commit already here is held to the same rules,
+            # its signatures too (read from the local .commitmeta): a commit pulled
+            # through one remote does not pass for another remote's keys
+            if self.remote is not None:
+                trust.verify_commit(self.remote, checksum, repo.load_metadata(ObjectType.COMMIT, checksum),
+                                    repo.read_commit_detached_metadata(checksum), repo=repo)
             if self.verify_bindings:
                 self._check_bindings(checksum, commit, is_parent)
             self._check_timestamp(checksum, commit)
@@ -1200,6 +1205,20 @@ def _check_fetchable(rem: Remote) -> None:
         raise PullError(f"Cannot fetch via libostree - remote '{rem.name}' uses custom backend '{backend}'")
 
 
+def _verify_local_summary(src: Repo, verifier: Remote, repo: Repo) -> None:
+    def read(name: str) -> Optional[bytes]:
+        try:
+            with open(os.path.join(src.path, name), "rb") as f:
+                return f.read(MAX_SUMMARY_SIZE + 1)
+        except FileNotFoundError:
+            return None
+    data = read("summary")
+    if data is None:
+        raise SignatureError("GPG verification enabled, but no summary found (use gpg-verify-summary=false"
+                             " in remote config to disable)")
+    trust.verify_summary(verifier, data, read("summary.sig"), repo=repo)
+
+
 def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (), *, untrusted: bool = False,
                remote: Optional[str] = None, depth: int = 0, commit_metadata_only: bool = False,
                progress: Optional[ProgressCallback] = None,
@@ -1212,7 +1231,8 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
     unless ``untrusted``, which verifies every one. ``bareuseronly_files`` refuses content a
     bare-user-only repository could not hold. ``gpg_verify`` checks each commit's signatures
     against ``remote``'s keyring and trust settings, as ``pull-local --gpg-verify --remote``.
-    (``gpg_verify_summary`` is taken as ostree takes it: a local source's summary is not read.)"""
+    ``gpg_verify_summary`` requires the source's ``summary`` signed by the remote's keys
+    (its ``summary.sig``), as ostree's pull through file:// requires it.)"""
     if remote is not None:
         from ..store.refs import validate_remote_name
         validate_remote_name(remote)
@@ -1223,8 +1243,13 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
         verifier = load_remote(repo, remote, require_url=False)
         if gpg_verify:
             verifier = attrs.evolve(verifier, options=(("gpg-verify", "true"),) + verifier.options)
+        if gpg_verify_summary:
+            verifier = attrs.evolve(verifier, options=(("gpg-verify-summary", "true"),) + verifier.options)
     src = src_repo if isinstance(src_repo, Repo) else Repo.open(src_repo)
     try:
+        if gpg_verify_summary:
+            assert verifier is not None
+            _verify_local_summary(src, verifier, repo)
         for ref in refs:
             if parse_refspec(ref)[0] is not None:
                 raise PullError(f"Invalid ref {ref!r} for pull-local: a remote ref")

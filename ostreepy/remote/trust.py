@@ -195,3 +195,44 @@ def verify_static_delta(remote: Remote, superblock: bytes, signatures: Optional[
         return _sign_verify(signers, superblock, signatures)
     except SignatureError as e:
         raise SignatureError(f"Static delta signature verification failed: {e}") from None
+
+
+def describe_gpg_signatures(remote: Remote, commit: bytes, detached: Optional[Mapping[str, Variant]],
+                            prefix: str, *, repo: Optional[Repo] = None) -> Optional[str]:
+    """Every GPG signature of a commit checked against ``remote``'s keys, as
+    ostree_gpg_verify_result_describe writes them (each line after ``prefix``);
+    None when the commit has no ``ostree.gpgsigs`` (ostree's G_IO_ERROR_NOT_FOUND)."""
+    sigs = _gpg_signatures(detached)
+    if sigs is None:
+        return None
+    from .keyring import keyring_for
+    from .openpgp import OpenPGPError, verify_detached
+    try:
+        checks = verify_detached(commit, sigs, keyring_for(repo, remote))
+    except OpenPGPError as e:
+        raise SignatureError(f"GPG: {e}") from None
+    return "".join(f"{prefix}{line}\n" for c in checks for line in c.describe().split("\n"))
+
+
+def verify_commit_text(remote: Remote, commit: bytes, detached: Optional[Mapping[str, Variant]], *,
+                       repo: Optional[Repo] = None, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> str:
+    """ostree_repo_signature_verify_commit_data: the commit must carry a valid
+    signature for each kind ``remote`` verifies (GPG, signapi); the text says
+    which ("GPG: ..." lines, then the signapi success message)."""
+    if detached is None:
+        raise SignatureError("Can't verify commit without detached metadata")
+    types = _sign_value(remote, "sign-verify")
+    if not remote.gpg_verify and types is None:
+        raise SignatureError(f"Cannot verify commit for remote {remote.name}; GPG verification disabled, "
+                             "and no signapi verifiers configured")
+    out = ""
+    if remote.gpg_verify:
+        _gpg_verify(remote, commit, detached, repo)
+        out = describe_gpg_signatures(remote, commit, detached, "GPG: ", repo=repo) or ""
+    if types is not None:
+        try:
+            message = _sign_verify(_signers(remote, types, key_dirs), commit, detached)
+        except SignatureError as e:
+            raise SignatureError(f"Can't verify commit: {e}") from None
+        out += ("\n" if out else "") + message
+    return out

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 import attrs
 
@@ -303,8 +303,10 @@ class StatusRow:
     rollback: bool = False
 
 
-def format_status(rows: Sequence[StatusRow]) -> str:
-    """The text ``ostree admin status`` prints (without GPG lines)."""
+def format_status(rows: Sequence[StatusRow], signatures: Optional[Callable[[StatusRow], str]] = None) -> str:
+    """The text ``ostree admin status`` prints; ``signatures`` gives the lines
+    that follow each deployment (its GPG signatures, or ``--verify``'s text),
+    which need the remote's keys this room does not read."""
     if not rows:
         return "No deployments.\n"
     out = []
@@ -337,6 +339,8 @@ def format_status(rows: Sequence[StatusRow]) -> str:
                 out.append(f"    origin refspec: {refspec}\n")
             if r.source_title:
                 out.append(f"    `- {r.source_title}\n")
+        if signatures is not None:
+            out.append(signatures(r))
     return "".join(out)
 
 
