@@ -112,12 +112,6 @@ def _urllib3_exceptions() -> Optional[ModuleType]:
     return sys.modules.get("urllib3.exceptions")
 
 
-def _urllib3_errors() -> Tuple[type, ...]:
-    """The urllib3 errors a try turns into a retry, or none when urllib3 is not loaded."""
-    u3 = _urllib3_exceptions()
-    return () if u3 is None else (u3.HTTPError,)
-
-
 def _retry_after(value: Optional[str]) -> Optional[float]:
     # only an error answer carries Retry-After: ociclient.transport (requests and all) is
     # imported then, not by every pull
@@ -383,11 +377,13 @@ class HttpFetcher:
             if total is not None and time.monotonic() >= total:
                 raise _Retry(f"no complete answer within {self.timeout:g} s") from None
             raise _Retry(f"slower than {self.low_speed_limit} bytes/s for {window:g} s") from None
-        except (OSError, *_urllib3_errors()) as e:
+        except Exception as e:
             u3 = _urllib3_exceptions()
             if u3 is not None and isinstance(e, u3.SSLError):
                 raise FetchError(f"While fetching {url}: TLS: {e}", path) from None
-            raise _Retry(f"{type(e).__name__}: {e}") from None
+            if isinstance(e, OSError) or (u3 is not None and isinstance(e, u3.HTTPError)):
+                raise _Retry(f"{type(e).__name__}: {e}") from None
+            raise
 
     def _try_plain(self, entry: object, url: str, path: str, sink: BinaryIO, max_size: int,
                    progressed: Callable[[], None], headers: Optional[Dict[str, str]] = None,
