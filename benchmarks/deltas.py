@@ -17,10 +17,13 @@ that repo:
 (ostree 2022.7's pull also fetches some loose objects while its delta parts run; the
 count of loose objects each tool fetched is printed beside.)
 
-It prints wall time, the ratio ostreepy/ostree, and the delta sizes (sum of
-part sizes from `static-delta show`).
+It prints the median wall time and the child's CPU seconds (user + system, os.wait4 through
+benchmarks/store.py's launcher), the ratios ostreepy/ostree, and the delta sizes (sum of part
+sizes from `static-delta show`). The tools take turns, alternating which goes first. On a shared
+machine the CPU ratio is the steadier signal. ``--before CMD`` runs a third contender (an older
+ostreepy, e.g. ``'env PYTHONPATH=OLD .venv/bin/python -P -m ostreepy'``) in the same rotation.
 
-  .venv/bin/python benchmarks/deltas.py [--files N] [--size KB] [--repeat N]
+  .venv/bin/python benchmarks/deltas.py [--files N] [--size KB] [--repeat N] [--before CMD]
 """
 
 from __future__ import annotations
@@ -29,16 +32,20 @@ import argparse
 import os
 import random
 import re
+import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "remote"))
 import servers  # noqa: E402  (nginx, as the tests run it)
+import store as sb  # noqa: E402  (the launcher measuring a child's wall, CPU and RSS)
 
 
 def ostreepy_cmd() -> List[str]:
@@ -77,10 +84,14 @@ def build(root: Path, nfiles: int, size_kb: int, version: int) -> None:
     (root / "lib").symlink_to("usr/lib")
 
 
-def run(argv: List[str]) -> float:
-    t = time.perf_counter()
-    subprocess.run(argv, check=True, capture_output=True)
-    return time.perf_counter() - t
+def run(argv: List[str]) -> Tuple[float, float]:
+    """(wall seconds, the child's CPU seconds) of one checked run."""
+    if sb.LAUNCHER is None:
+        t = time.perf_counter()
+        subprocess.run(argv, check=True, capture_output=True)
+        return time.perf_counter() - t, 0.0
+    m = sb.run_checked(argv)
+    return m.wall, m.cpu
 
 
 def part_size(tool: List[str], repo: str, name: str) -> int:
@@ -91,13 +102,13 @@ def part_size(tool: List[str], repo: str, name: str) -> int:
 
 
 def pull_time(tool: List[str], dst: str, url: str, src: str, frm: Optional[str], web: "servers.Nginx") -> tuple:
-    """(seconds, loose objects fetched) of ``tool pull`` into a fresh bare-user repo."""
+    """((wall, cpu) seconds, loose objects fetched) of ``tool pull`` into a fresh bare-user repo."""
     shutil.rmtree(dst, ignore_errors=True)
     subprocess.run(["ostree", "init", f"--repo={dst}", "--mode=bare-user"], check=True)
     subprocess.run(["ostree", "remote", "add", f"--repo={dst}", "--no-gpg-verify", "origin", url], check=True)
     if frm is not None:
         subprocess.run(["ostree", "pull-local", f"--repo={dst}", src, frm], check=True, capture_output=True)
-        subprocess.run(["ostree", "refs", f"--repo={dst}", f"--create=origin:main", frm], check=True)
+        subprocess.run(["ostree", "refs", f"--repo={dst}", "--create=origin:main", frm], check=True)
     mark = web.mark()
     t = run([*tool, "pull", f"--repo={dst}", "--require-static-deltas", "origin", "main"])
     loose = sum(1 for e in web.entries(mark) if "/objects/" in e.path and e.status == 200)
@@ -109,8 +120,20 @@ def main(argv: List[str] | None = None) -> int:
     ap.add_argument("--files", type=int, default=200)
     ap.add_argument("--size", type=int, default=64, help="largest file, KB")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--before", help="also run this (older) ostreepy command in the rotation")
     args = ap.parse_args(argv)
     tools: Dict[str, List[str]] = {"ostree": ["ostree"], "ostreepy": ostreepy_cmd()}
+    if args.before:
+        tools["before"] = shlex.split(args.before)
+    note = sb.compile_bytecode()
+    sb.LAUNCHER = sb.Launcher()
+    try:
+        return _main(args, tools, note)
+    finally:
+        sb.LAUNCHER.close()
+
+
+def _main(args: argparse.Namespace, tools: Dict[str, List[str]], note: str) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-deltas-") as tmp:
         base = Path(tmp)
         for v in (1, 2):
@@ -123,10 +146,11 @@ def main(argv: List[str] | None = None) -> int:
         rev = lambda r: subprocess.run(["ostree", "rev-parse", f"--repo={src}", r], check=True,  # noqa: E731
                                        capture_output=True, text=True).stdout.strip()
         frm, to = rev("main^"), rev("main")
-        results: Dict[str, Dict[str, float]] = {t: {} for t in tools}
+        results: Dict[str, Dict[str, List[Tuple[float, float]]]] = {t: {} for t in tools}
         sizes: Dict[str, Dict[str, int]] = {t: {} for t in tools}
-        for _ in range(args.repeat):
-            for name, tool in tools.items():
+        for rep in range(args.repeat):
+            for name in (tuple(tools) if rep % 2 == 0 else tuple(reversed(tools))):
+                tool = tools[name]
                 repo = str(base / f"r-{name}")
                 shutil.rmtree(repo, ignore_errors=True)
                 shutil.copytree(src, repo, symlinks=True)
@@ -136,10 +160,10 @@ def main(argv: List[str] | None = None) -> int:
                 shutil.rmtree(dst, ignore_errors=True)
                 subprocess.run(["ostree", "init", f"--repo={dst}", "--mode=bare-user"], check=True)
                 subprocess.run(["ostree", "pull-local", f"--repo={dst}", src, frm], check=True, capture_output=True)
-                sb = next(Path(repo, "deltas").glob("*/*-*"))
-                ta = run([*tool, "static-delta", "apply-offline", f"--repo={dst}", str(sb)])
+                superblock = next(Path(repo, "deltas").glob("*/*-*"))
+                ta = run([*tool, "static-delta", "apply-offline", f"--repo={dst}", str(superblock)])
                 for key, val in (("generate-from", tf), ("generate-empty", te), ("apply-from", ta)):
-                    results[name][key] = min(results[name].get(key, val), val)
+                    results[name].setdefault(key, []).append(val)
                 sizes[name]["from"] = part_size(["ostree"], repo, f"{frm}-{to}")
                 sizes[name]["empty"] = part_size(["ostree"], repo, to)
         web = servers.Nginx(base / "nginx")
@@ -149,22 +173,26 @@ def main(argv: List[str] | None = None) -> int:
             served = web.root / "repo"
             shutil.copytree(str(base / "r-ostree"), served, symlinks=True)
             subprocess.run(["ostree", "summary", "-u", f"--repo={served}"], check=True)
-            for _ in range(args.repeat):
-                for name, tool in tools.items():
+            for rep in range(args.repeat):
+                for name in (tuple(tools) if rep % 2 == 0 else tuple(reversed(tools))):
                     for key, start in (("pull-from", frm), ("pull-empty", None)):
-                        t, n = pull_time(tool, str(base / f"p-{name}"), f"{web.url}/repo", src, start, web)
-                        results[name][key] = min(results[name].get(key, t), t)
+                        t, n = pull_time(tools[name], str(base / f"p-{name}"), f"{web.url}/repo", src, start, web)
+                        results[name].setdefault(key, []).append(t)
                         loose[name][key] = n
         finally:
             web.stop()
-        print(f"tree: {args.files} files up to {args.size} KB")
-        print(f"{'step':16} {'ostree s':>10} {'ostreepy s':>11} {'ratio':>7}")
+        print(f"tree: {args.files} files up to {args.size} KB; {args.repeat} run(s), median{note}")
+        print(f"{'step':16} {'tool':9} {'wall s':>8} {'ratio':>6} {'cpu s':>7} {'cpu ratio':>9}")
         for key in ("generate-from", "generate-empty", "apply-from", "pull-from", "pull-empty"):
-            a, b = results["ostree"][key], results["ostreepy"][key]
-            extra = ""
-            if key.startswith("pull"):
-                extra = f"   loose objects fetched: ostree={loose['ostree'][key]} ostreepy={loose['ostreepy'][key]}"
-            print(f"{key:16} {a:10.3f} {b:11.3f} {b / a:7.2f}{extra}")
+            base_w = statistics.median(w for w, _ in results["ostree"][key])
+            base_c = statistics.median(c for _, c in results["ostree"][key])
+            for name in tools:
+                w = statistics.median(w for w, _ in results[name][key])
+                c = statistics.median(c for _, c in results[name][key])
+                extra = ""
+                if key.startswith("pull"):
+                    extra = f"   loose objects fetched: {loose[name][key]}"
+                print(f"{key:16} {name:9} {w:8.3f} {w / base_w:5.2f}x {c:7.3f} {c / max(base_c, 1e-3):8.2f}x{extra}")
         for key in ("from", "empty"):
             a, b = sizes["ostree"][key], sizes["ostreepy"][key]
             print(f"delta size {key:6} ostree={a} ostreepy={b} ratio={b / a:.3f}")

@@ -8,10 +8,15 @@ code that ran the exchange turns whatever error that caused into
 :class:`~ociclient.errors.DeadlineExceeded`.
 
 How the watchdog finds the socket: :func:`watch` registers an entry for the calling thread;
-the urllib3 connection classes below (installed into a :class:`requests.adapters.HTTPAdapter`
-by :func:`install`) attach themselves, and the socket they open, to the current thread's entry
-whenever they connect or send a request. A streamed body read later names its connection
-explicitly (``watch(..., conn=...)``).
+the urllib3 connection classes of :mod:`ociclient.watched_adapter` (made by its requests
+adapter, ``WatchedAdapter``) attach themselves, and the socket they open, to the current
+thread's entry whenever they connect or send a request. A streamed body read later names its
+connection explicitly (``watch(..., conn=...)``). A caller with its own socket sets the entry's
+``sock``.
+
+Those classes live apart because the watchdog itself needs neither requests nor urllib3: a
+client that only times its own sockets (ostreepy's plain-HTTP fetcher) does not pay for
+importing them.
 """
 
 from __future__ import annotations
@@ -21,10 +26,6 @@ import socket
 import threading
 import time
 from typing import Any, Iterator, Optional, Set
-
-import requests.adapters
-import urllib3.connection
-import urllib3.connectionpool
 
 from .errors import DeadlineExceeded
 
@@ -150,52 +151,3 @@ def remaining(deadline: Optional[float]) -> Optional[float]:
     """Seconds left until ``deadline`` (``None`` if there is none; never negative)."""
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
-
-# -- urllib3 connections that report themselves to the current entry ---------------------------
-class _HTTPConnection(urllib3.connection.HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        _attach(self)
-        sock = super()._new_conn()
-        _attach(self, sock)
-        return sock
-
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        _attach(self)
-        super().request(*args, **kwargs)
-
-
-class _HTTPSConnection(urllib3.connection.HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        _attach(self)
-        sock = super()._new_conn()
-        _attach(self, sock)  # before the TLS handshake, which can be slow on purpose too
-        return sock
-
-    def request(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
-        _attach(self)
-        super().request(*args, **kwargs)
-
-
-class _HTTPPool(urllib3.connectionpool.HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
-
-
-class _HTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
-    ConnectionCls = _HTTPSConnection
-
-
-_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
-
-
-class WatchedAdapter(requests.adapters.HTTPAdapter):
-    """An adapter whose connections (direct or through a proxy) can be stopped by
-    :data:`WATCHDOG`."""
-
-    def init_poolmanager(self, *args: Any, **kw: Any) -> None:
-        super().init_poolmanager(*args, **kw)
-        self.poolmanager.pool_classes_by_scheme = _POOLS  # type: ignore[attr-defined]
-
-    def proxy_manager_for(self, proxy: str, **kw: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **kw)
-        manager.pool_classes_by_scheme = _POOLS
-        return manager

@@ -43,12 +43,13 @@ import urllib3
 
 from .auth import Credentials
 from .challenge import Challenge, merge_scopes, parse_challenges
-from .deadline import WatchedAdapter, remaining, watch
+from .deadline import remaining, watch
 from .errors import (
     DeadlineExceeded, OciError, RegistryError, ResponseTooLarge, TransportError, Unauthorized,
     error_class_for,
 )
 from .schema import Num, Obj, Str, checked_json, opt
+from .watched_adapter import WatchedAdapter
 
 log = logging.getLogger(__name__)
 

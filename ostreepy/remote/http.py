@@ -1,8 +1,8 @@
 """The HTTP(S) fetcher: files of a remote repository over ``http://`` and ``https://``.
 
 Design. :class:`HttpFetcher` implements :class:`~ostreepy.remote.fetcher.Fetcher` over the
-connection pools of a ``requests`` adapter (:class:`ociclient.deadline.WatchedAdapter`), sending
-through urllib3 directly (a ``requests.Session`` spends more CPU per request than a loopback GET
+connection pools of a ``requests`` adapter (:class:`ociclient.watched_adapter.WatchedAdapter`),
+sending through urllib3 directly (a ``requests.Session`` spends more CPU per request than a loopback GET
 of a small object takes). The pull engine calls it from several threads, so each thread gets
 its own pool manager (its own kept-alive connection; never shared, so no locking on the hot
 path). Bodies are streamed in chunks into the caller's sink, counted against ``max_size`` as
@@ -37,6 +37,9 @@ thread's kept-alive socket, about a tenth of urllib3's and http.client's CPU per
 is what a pull of thousands of small objects spends most of its time on. Statuses, redirects,
 size caps, retries and the low-speed watchdog are handled as on the urllib3 path; an answer it
 does not take on (no ``Content-Length``, chunked) is asked again through urllib3.
+requests and urllib3 are imported only when something goes through them (https, a proxy,
+such an answer, Basic auth's header, an error answer's ``Retry-After``): a pull over plain
+http does not pay a few hundred milliseconds of imports for nothing.
 
 Where we are stricter: ostree lets curl follow any redirect (``CURLOPT_FOLLOWLOCATION``, to any
 host; curl's redirect protocols are http/https). We follow at most 10 redirects and only to the
@@ -48,20 +51,24 @@ from __future__ import annotations
 
 import email.utils
 import io
+import os
 import random
 import socket
+import sys
 import threading
 import time
 import warnings
-from typing import BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
+from types import ModuleType
+from typing import TYPE_CHECKING, BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
-import requests
-import urllib3.exceptions
-
-from ociclient.deadline import WatchedAdapter, watch
+from ociclient.deadline import watch
 from ociclient.errors import DeadlineExceeded
-from ociclient.transport import parse_retry_after
+
+if TYPE_CHECKING:
+    import urllib3
+
+    from ociclient.watched_adapter import WatchedAdapter
 
 from .._version import __version__
 from ..errors import FetchError
@@ -97,6 +104,28 @@ class _Retry(Exception):
         self.retry_after = retry_after
         #: the body was cut: what came is in the sink, and the next try may ask for the rest
         self.partial = partial
+
+
+def _urllib3_exceptions() -> Optional[ModuleType]:
+    """urllib3's exceptions module when urllib3 was imported (by a request sent through it),
+    else None: the plain-socket path never imports it, and so cannot meet its errors."""
+    return sys.modules.get("urllib3.exceptions")
+
+
+def _retry_after(value: Optional[str]) -> Optional[float]:
+    # only an error answer carries Retry-After: ociclient.transport (requests and all) is
+    # imported then, not by every pull
+    from ociclient.transport import parse_retry_after
+    return parse_retry_after(value)
+
+
+def _environ_proxies(url: str) -> Dict[str, str]:
+    """requests' ``get_environ_proxies``: the ``*_proxy`` variables that apply to ``url``.
+    Without any such variable the answer is empty, and requests is not imported for it."""
+    if not any(v and k.lower().endswith("_proxy") for k, v in os.environ.items()):
+        return {}
+    import requests.utils
+    return requests.utils.get_environ_proxies(url)
 
 
 def _same_host_redirect(old: str, new: str) -> bool:
@@ -173,11 +202,12 @@ class HttpFetcher:
             self._tls["cert_file"], self._tls["key_file"] = tls_client_cert
         # http_proxy/https_proxy/no_proxy as curl reads them, looked up once: every request
         # goes to this one host
-        env = requests.utils.get_environ_proxies(self.base_url)
+        env = _environ_proxies(self.base_url)
         self._proxy = proxy or env.get(parts.scheme) or env.get("all") or None
         ua = USER_AGENT if not append_user_agent else f"{USER_AGENT} {append_user_agent}"
         self._headers = {"User-Agent": ua, "Accept-Encoding": "identity"}
         if auth is not None:
+            import urllib3.util
             self._headers["Authorization"] = urllib3.util.make_headers(basic_auth=auth)["authorization"]
         for k, v in extra_headers:
             self._headers[k] = v
@@ -206,16 +236,18 @@ class HttpFetcher:
                           f" HTTP/1.1\r\nHost: {host_header}\r\n{head}\r\n".encode("latin-1"))
         self._lock = threading.Lock()
         if tls_permissive:
+            import urllib3.exceptions
             warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
 
     # -- connections ---------------------------------------------------------------------
     def _manager(self) -> urllib3.PoolManager:
-        """This thread's connection manager. The requests adapter of :mod:`ociclient.deadline`
+        """This thread's connection manager. The requests adapter of :mod:`ociclient.watched_adapter`
         makes it (so its connections report to the watchdog), but requests are sent through
         urllib3 directly: a ``requests.Session`` costs more CPU per request than the whole GET
         of an object over loopback, and a pull makes thousands."""
         m: Optional[urllib3.PoolManager] = getattr(self._local, "manager", None)
         if m is None:
+            from ociclient.watched_adapter import WatchedAdapter
             # one thread, one connection at a time: the pool needs no more
             adapter = WatchedAdapter(pool_connections=2, pool_maxsize=2, max_retries=0)
             adapter.init_poolmanager(2, 2, **self._tls)
@@ -316,7 +348,6 @@ class HttpFetcher:
         def limit(t: float) -> float:
             return t if total is None else min(t, total)
 
-        manager = self._manager()
         try:
             with watch(limit(start + window), "no progress") as entry:
                 assert entry is not None
@@ -325,13 +356,14 @@ class HttpFetcher:
                     entry.postpone(limit(time.monotonic() + window))
 
                 hops = 0
-                if self._fast is not None and url.startswith(self.base_url) and headers is None:
-                    done, moved = self._try_plain(entry, url, path, sink, max_size, progressed)
+                if (self._fast is not None and url.startswith(self.base_url)
+                        and (meta is None or "range_from" not in meta)):
+                    done, moved = self._try_plain(entry, url, path, sink, max_size, progressed, headers, meta)
                     if done is not None:
                         return done
                     if moved is not None:
                         hops, url = 1, moved
-                resp = self._get(manager, url, path, hops, headers, meta)
+                resp = self._get(self._manager(), url, path, hops, headers, meta)
                 if resp is None:
                     return 0  # 304 Not Modified
                 if meta is not None and meta.get("restarted"):
@@ -345,20 +377,31 @@ class HttpFetcher:
             if total is not None and time.monotonic() >= total:
                 raise _Retry(f"no complete answer within {self.timeout:g} s") from None
             raise _Retry(f"slower than {self.low_speed_limit} bytes/s for {window:g} s") from None
-        except urllib3.exceptions.SSLError as e:
-            raise FetchError(f"While fetching {url}: TLS: {e}", path) from None
-        except (urllib3.exceptions.HTTPError, OSError) as e:
-            raise _Retry(f"{type(e).__name__}: {e}") from None
+        except Exception as e:
+            u3 = _urllib3_exceptions()
+            if u3 is not None and isinstance(e, u3.SSLError):
+                raise FetchError(f"While fetching {url}: TLS: {e}", path) from None
+            if isinstance(e, OSError) or (u3 is not None and isinstance(e, u3.HTTPError)):
+                raise _Retry(f"{type(e).__name__}: {e}") from None
+            raise
 
     def _try_plain(self, entry: object, url: str, path: str, sink: BinaryIO, max_size: int,
-                   progressed: Callable[[], None]) -> Tuple[Optional[int], Optional[str]]:
+                   progressed: Callable[[], None], headers: Optional[Dict[str, str]] = None,
+                   meta: Optional[Dict[str, object]] = None) -> Tuple[Optional[int], Optional[str]]:
         """One GET over this thread's plain socket: (bytes delivered, None), or (None, where a
         redirect sends it), or (None, None) for an answer whose body framing is not taken on
-        here, to be asked again through urllib3."""
+        here, to be asked again through urllib3. ``headers`` replace the usual ones (a
+        conditional GET's); with ``meta``, a 304 answers 0 bytes and sets ``not_modified``, a
+        2xx records its ETag and Last-Modified there, as :meth:`_get` does."""
         assert self._fast is not None
         conn = self._plain_conn()
         target = urlsplit(self.base_url).path + url[len(self.base_url):]
-        request = b"GET " + target.encode("ascii") + self._fast[3]
+        if headers is None:
+            tail = self._fast[3]
+        else:
+            head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+            tail = f" HTTP/1.1\r\nHost: {self._fast[2]}\r\n{head}\r\n".encode("latin-1")
+        request = b"GET " + target.encode("ascii") + tail
         for fresh in (False, True):
             reused = conn.open(self.connect_timeout, self.low_speed_time, fresh)
             entry.sock = conn.sock  # type: ignore[attr-defined]  # the watchdog shuts it down
@@ -375,28 +418,33 @@ class HttpFetcher:
                 continue
             break
         try:
-            code, headers = _parse_head(status, conn.rfile)  # type: ignore[arg-type]
+            code, answer = _parse_head(status, conn.rfile)  # type: ignore[arg-type]
         except (ValueError, OSError) as e:
             conn.close()
             raise _Retry(f"bad answer: {e}") from None
-        cl = headers.get("content-length")
+        cl = answer.get("content-length")
         length = int(cl) if cl is not None and cl.isdigit() else None
-        keep = headers.get("connection", "").lower() != "close" and status.startswith(b"HTTP/1.1")
-        framed = "transfer-encoding" not in headers and length is not None
+        keep = answer.get("connection", "").lower() != "close" and status.startswith(b"HTTP/1.1")
+        framed = "transfer-encoding" not in answer and length is not None
+        if meta is not None and code == 304:
+            if not keep:  # a 304 has no body, whatever its headers say (RFC 9110 15.4.5)
+                conn.close()
+            meta["not_modified"] = True
+            return 0, None
         if not 200 <= code < 300:
             if framed and length <= _DRAIN and keep:  # type: ignore[operator]
                 conn.read_exact(length)  # type: ignore[arg-type]
             else:
                 conn.close()
-            if code in _REDIRECTS and headers.get("location"):
-                new = urljoin(url, headers["location"])
+            if code in _REDIRECTS and answer.get("location"):
+                new = urljoin(url, answer["location"])
                 if not _same_host_redirect(url, new):
                     raise FetchError(f"While fetching {url}: refusing redirect to {new[:200]!r} "
                                      "(only redirects within the same host are followed)", path)
                 return None, new
             if code in _NOT_FOUND:
                 raise NotFound(f"While fetching {url}: Server returned HTTP {code}", path)
-            raise _Retry(f"Server returned HTTP {code}", parse_retry_after(headers.get("retry-after")))
+            raise _Retry(f"Server returned HTTP {code}", _retry_after(answer.get("retry-after")))
         if not framed:
             conn.close()
             return None, None
@@ -404,6 +452,8 @@ class HttpFetcher:
         if length > max_size:
             conn.close()
             raise FetchError(_too_big(url, max_size), path)
+        if meta is not None:
+            _record_validators(meta, answer.get("etag"), answer.get("last-modified"))
         progressed()  # the headers came: the body's first window starts
         quota = self.low_speed_limit * self.low_speed_time
         n = 0
@@ -435,6 +485,7 @@ class HttpFetcher:
              meta: Optional[Dict[str, object]] = None) -> Optional[urllib3.BaseHTTPResponse]:
         """The answer to a GET, redirects followed; None for a 304 to a conditional request
         (``meta`` given: the answer's ETag and Last-Modified go there)."""
+        import urllib3
         for _ in range(MAX_REDIRECTS + 1 - hops):
             try:
                 resp = manager.urlopen("GET", url, headers=headers or self._headers, redirect=False, retries=False,
@@ -468,18 +519,12 @@ class HttpFetcher:
                 return None
             if 200 <= code < 300:
                 if meta is not None:
-                    meta["etag"] = resp.headers.get("ETag") or None
-                    lm = resp.headers.get("Last-Modified")
-                    try:
-                        meta["last_modified"] = int(email.utils.parsedate_to_datetime(lm).timestamp()) if lm else 0
-                    except (TypeError, ValueError):
-                        meta["last_modified"] = 0
+                    _record_validators(meta, resp.headers.get("ETag"), resp.headers.get("Last-Modified"))
                 return resp
             _drain(resp)
             if code in _NOT_FOUND:
                 raise NotFound(f"While fetching {url}: Server returned HTTP {code}", path)
-            raise _Retry(f"Server returned HTTP {code}",
-                         parse_retry_after(resp.headers.get("Retry-After")))
+            raise _Retry(f"Server returned HTTP {code}", _retry_after(resp.headers.get("Retry-After")))
         raise FetchError(f"While fetching {url}: more than {MAX_REDIRECTS} redirects", path)
 
     def _body(self, resp: urllib3.BaseHTTPResponse, url: str, path: str, sink: BinaryIO, max_size: int,
@@ -513,6 +558,17 @@ class HttpFetcher:
             raise _Retry(f"Transferred a partial file: {n} of {expected} bytes", partial=True)
         resp.release_conn()
         return n
+
+
+def _record_validators(meta: Dict[str, object], etag: Optional[str], last_modified: Optional[str]) -> None:
+    """A 2xx answer's ETag and Last-Modified (seconds since the epoch, 0 when absent or
+    unreadable) into a conditional GET's ``meta``."""
+    meta["etag"] = etag or None
+    try:
+        when = email.utils.parsedate_to_datetime(last_modified) if last_modified else None
+        meta["last_modified"] = int(when.timestamp()) if when is not None else 0
+    except (TypeError, ValueError):
+        meta["last_modified"] = 0
 
 
 def _too_big(url: str, max_size: int) -> str:
@@ -583,6 +639,7 @@ def _parse_head(status: bytes, rfile: BinaryIO) -> Tuple[int, Dict[str, str]]:
 
 def _drain(resp: urllib3.BaseHTTPResponse) -> None:
     """Read a small error/redirect body so the connection can serve the next request."""
+    import urllib3.exceptions
     try:
         cl = resp.headers.get("Content-Length")
         if cl is not None and cl.isdigit() and int(cl) <= _DRAIN:

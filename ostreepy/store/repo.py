@@ -49,6 +49,8 @@ from . import staging as stg
 from .hooks import REFS_CHANGED_HOOKS, on_refs_changed as on_refs_changed  # re-exported: the API's name
 
 CHUNK = 1 << 20
+#: from this many staged objects on, a transaction's end renames them on several threads
+_PARALLEL_RENAMES = 2000
 
 
 class RepoMode(enum.Enum):
@@ -451,36 +453,39 @@ class Repo:
         self.sync()
 
         archive = self.mode is RepoMode.ARCHIVE
+        staged: List[Tuple[str, ObjectType, str]] = []
+        if staging is not None:
+            staged = list(stg.staged_objects(staging, archive))
 
-        def move(sub: str) -> None:
+        def move(batch: List[Tuple[str, ObjectType, str]]) -> None:
             # A rename over an object another writer added meanwhile replaces it with
             # identical content, so no existence check is needed.
-            assert staging is not None
-            for csum, objtype, path in stg.staged_objects(staging, archive, only=sub):
+            for csum, objtype, path in batch:
                 self._ensure_objdir(csum)
                 os.rename(path, self._final_object_path(csum, objtype))
 
-        batches: List[str] = []
-        if staging is not None:
-            with contextlib.suppress(FileNotFoundError):
-                batches = [sub for sub in os.listdir(staging) if len(sub) == 2]
-        if len(batches) > 1:
+        if len(staged) >= _PARALLEL_RENAMES:
+            # renames into different objects/xx/ directories do not queue on one
+            # directory's lock; a few threads keep the file system busy while one waits
             from concurrent.futures import ThreadPoolExecutor
+            by_dir: Dict[str, List[Tuple[str, ObjectType, str]]] = {}
+            for entry in staged:
+                by_dir.setdefault(entry[0][:2], []).append(entry)
             with ThreadPoolExecutor(4) as pool:
-                for _ in pool.map(move, batches):
+                for _ in pool.map(move, by_dir.values()):
                     pass
-        elif batches:
-            move(batches[0])
-        if batches and self.fsync:
+        else:
+            # a few hundred renames take less time than starting threads for them
+            move(staged)
+        if staged and self.fsync:
             # after all the renames, as libostree's fsync_object_dirs: the first fsync commits
             # the journal with every rename in it, the others find nothing left to do (an
             # fsync in each mover, between renames, would commit the journal again and again)
-            for sub in batches:
+            for sub in sorted({csum[:2] for csum, _, _ in staged}):
                 _fsync_dir(self._join("objects/" + sub))
             _fsync_dir(self._join("objects"))  # the xx/ directories made just now
         if staging is not None:
-            import shutil
-            shutil.rmtree(staging, ignore_errors=True)  # only the emptied xx/ directories are left
+            _remove_emptied(staging)
         if staging_lock is not None:
             staging_lock.release()
         # as libostree at the end of every transaction; a failure to tidy up
@@ -1565,6 +1570,34 @@ class Repo:
         expiry = self.tmp_expiry_secs if max_age is None else max_age
         skip = os.path.basename(self._staging_dir) if self._staging_dir else None
         stg.cleanup(tmp_dfd, stg.stagedir_prefix(), expiry, keep_current_boot, skip=skip)
+
+
+def _remove_emptied(staging: str) -> None:
+    """Remove a committed staging directory: its ``xx/`` subdirectories, emptied by the
+    renames, then itself. Each rmdir frees the directory's block, which on a file system
+    mounted with ``discard`` and no journal is a synchronous discard of a few milliseconds;
+    issued from a few threads at once they overlap, as the renames do."""
+    try:
+        subs = [os.path.join(staging, name) for name in os.listdir(staging)]
+    except FileNotFoundError:
+        return
+
+    def remove(path: str) -> None:
+        try:
+            os.rmdir(path)
+        except OSError:
+            import shutil
+            shutil.rmtree(path, ignore_errors=True)  # not an emptied xx/ directory
+
+    if len(subs) > 8:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(4) as pool:
+            for _ in pool.map(remove, subs):
+                pass
+    else:
+        for path in subs:
+            remove(path)
+    remove(staging)
 
 
 def _bare_user_only_header(header: FileHeader, strict: bool = True, checksum: Optional[str] = None) -> FileHeader:

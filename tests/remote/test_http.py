@@ -7,7 +7,6 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -64,6 +63,53 @@ def test_bytes_equal_and_one_kept_alive_connection(web_server, served_repo):
     assert len(entries) == 2 * len(files)
     assert len({e.connection for e in entries}) == 1  # one thread: one connection throughout
     assert {e.user_agent for e in entries} == {USER_AGENT}
+
+
+_NO_REQUESTS = r"""
+import sys
+from ostreepy.cli.main import main
+from ostreepy.remote.http import HttpFetcher
+url, src, dest = sys.argv[1:4]
+for name, remote in (("http", url), ("file", "file://" + src)):
+    repo = f"--repo={dest}-{name}"
+    for argv in (["init", "--mode=bare-user"], ["remote", "add", "--no-gpg-verify", "origin", remote],
+                 ["pull", "origin", "main"]):
+        assert main([repo, *argv]) == 0, argv
+f = HttpFetcher(url)
+first = f.fetch_conditional("summary", 1 << 20)
+by_etag = f.fetch_conditional("summary", 1 << 20, first.etag, 0)
+by_date = f.fetch_conditional("summary", 1 << 20, None, first.last_modified)
+f.close()
+print(repr((first.data, bool(first.etag), first.last_modified > 0, by_etag.not_modified, by_etag.data,
+            by_date.not_modified, sorted({m.split(".")[0] for m in sys.modules} & {"requests", "urllib3"}))))
+"""
+
+
+def test_plain_http_and_file_pulls_load_neither_requests_nor_urllib3(web_server, served_repo, tmp_path):
+    """A pull over plain http (its conditional summary GET included) and one from file://
+    never import requests or urllib3: importing them is a good part of a small pull's
+    start-up. The conditional GET goes over the plain socket: a 200 with its ETag and
+    Last-Modified, then a 304 for either, on the connection kept alive throughout."""
+    import ast
+    import subprocess
+    import sys
+    r = served_repo("noimports")
+    url = f"{web_server.url}{r.urlpath}"
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    mark = web_server.mark()
+    p = subprocess.run([sys.executable, "-c", _NO_REQUESTS, url, str(r.path), str(tmp_path / "dest")],
+                       capture_output=True, text=True, env=env)
+    assert p.returncode == 0, p.stderr
+    data, etag, dated, by_etag, body, by_date, loaded = ast.literal_eval(p.stdout.splitlines()[-1])
+    assert loaded == []
+    assert data == (r.path / "summary").read_bytes() and etag and dated
+    assert (by_etag, body, by_date) == (True, None, True)
+    for name in ("http", "file"):
+        rev = (tmp_path / f"dest-{name}/refs/remotes/origin/main").read_text().strip()
+        assert rev == r.commit
+    gets = [e for e in web_server.entries(mark) if e.path == f"{r.urlpath}/summary"]
+    assert [e.status for e in gets][-3:] == [200, 304, 304]
+    assert len({e.connection for e in gets[-3:]}) == 1
 
 
 def test_kept_alive_connection_the_server_dropped_is_made_anew(web_server, served_repo):
