@@ -15,7 +15,8 @@
 #
 # How the scripts are pointed at ostreepy: libtest.sh runs `ostree` from PATH, so a
 # directory with an `ostree` wrapper goes first in PATH; the HTTP server comes from
-# libtest.sh's own hook $OSTREE_UNINSTALLED/ostree-trivial-httpd (Debian ships no
+# libtest.sh's own hooks: $OSTREE_UNINSTALLED/ostree-trivial-httpd up to about 2023,
+# $OSTREE_HTTPD (else $G_TEST_BUILDDIR/ostree-trivial-httpd) after (Debian ships no
 # ostree-trivial-httpd: scripts/upstream-httpd.py is a loopback-only stand-in);
 # G_TEST_SRCDIR points libtest.sh at the checkout, G_TEST_BUILDDIR at stand-ins for
 # the test programs an unbuilt checkout lacks (tests/get-byte-order). Failures are found
@@ -154,7 +155,7 @@ run_one() {  # test-name -> writes $logs/NAME.log, returns the script's status
         cd "$d/t"
         exec "$@"
     ' _ "$d" \
-        env PATH="$work/bin:$PATH" OSTREE_UNINSTALLED="$work/bin" \
+        env PATH="$work/bin:$PATH" OSTREE_UNINSTALLED="$work/bin" OSTREE_HTTPD="$work/bin/ostree-trivial-httpd" \
             G_TEST_SRCDIR="$src" G_TEST_BUILDDIR="$work/build" TMPDIR="$d/tmp" HOME="$d/home" \
             BASH_ENV="$work/bashenv.sh" OT_UPSTREAM_SCRIPT="$src/tests/$t" \
             OT_UPSTREAM_KEEP_GOING="$keep_going" PYTHONDONTWRITEBYTECODE=1 ${extra_env[@]+"${extra_env[@]}"} \

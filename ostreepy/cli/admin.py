@@ -58,7 +58,10 @@ def cmd_init_fs(args: argparse.Namespace) -> int:
 def cmd_os_init(args: argparse.Namespace) -> int:
     with _open(args) as sr:
         sr.init_osname(args.stateroot)
-    _print(f"ostree/deploy/{args.stateroot} initialized as OSTree root")
+    # ostree 2023.8 renamed the verb and its message together; os-init keeps 2022.7's words
+    # (Debian 12's ostree), stateroot-init says what every ostree that has it says
+    word = "stateroot" if getattr(args, "init_verb", "os-init") == "stateroot-init" else "root"
+    _print(f"ostree/deploy/{args.stateroot} initialized as OSTree {word}")
     return 0
 
 
@@ -349,10 +352,12 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("path")
     p.set_defaults(func=cmd_init_fs)
 
-    p = sub.add_parser("os-init", help="Initialize empty state for given operating system")
-    _add_sysroot(p)
-    p.add_argument("stateroot", metavar="OSNAME")
-    p.set_defaults(func=cmd_os_init)
+    # stateroot-init is os-init's newer name (ostree 2023.8); libtest.sh of later tags calls it
+    for verb in ("os-init", "stateroot-init"):
+        p = sub.add_parser(verb, help="Initialize empty state for given operating system")
+        _add_sysroot(p)
+        p.add_argument("stateroot", metavar="OSNAME")
+        p.set_defaults(func=cmd_os_init, init_verb=verb)
 
     p = sub.add_parser("deploy", help="Checkout revision REFSPEC as the new default deployment")
     _add_sysroot(p)
