@@ -340,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _EXTRA_PARSERS: List = []
 
-FEATURES = ("libarchive", "sign-ed25519")
+FEATURES = ("libarchive", "sign-ed25519", "sign-spki")
 
 
 class _VersionAction(argparse.Action):

@@ -904,7 +904,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
             signer = Signer(type_, public=tuple(signer.public) + tuple(keys), revoked=signer.revoked)
         _print(verify_commit(repo, args.commit, signer))
         return 0
-    secrets = list(args.keys) + (read_key_file(args.keys_file) if args.keys_file else [])
+    secrets = list(args.keys) + (read_key_file(args.keys_file, type_, secret=True) if args.keys_file else [])
     if not secrets:
         raise UsageError("Need at least one KEY-ID to sign with")
     with repo.transaction():
@@ -921,7 +921,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         from ..store.signing import read_key_file
         keys = list(args.sign or [])
         if args.keys_file:
-            keys += read_key_file(args.keys_file)
+            keys += read_key_file(args.keys_file, args.sign_type or "ed25519", secret=True)
         regenerate_summary(repo, parse_add_metadata(args.add_metadata or []), sign_keys=keys,
                            sign_type=args.sign_type or "ed25519", gpg_key_ids=args.gpg_sign or (),
                            gpg_homedir=args.gpg_homedir)
