@@ -168,6 +168,20 @@ def cmd_undeploy(args: argparse.Namespace) -> int:
     return 0
 
 
+def _atoi(s: str) -> int:
+    """C's atoi, as set-default reads its INDEX: leading digits (and sign), else 0."""
+    import re
+    m = re.match(r"\s*([+-]?\d+)", s)
+    return int(m.group(1)) if m else 0
+
+
+def cmd_set_default(args: argparse.Namespace) -> int:
+    with _open(args) as sr:
+        sr.set_default(_atoi(args.index))
+        sr.cleanup()
+    return 0
+
+
 def cmd_cleanup(args: argparse.Namespace) -> int:
     with _open(args) as sr:
         sr.cleanup()
@@ -401,6 +415,11 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     _add_sysroot(p)
     p.add_argument("index")
     p.set_defaults(func=cmd_undeploy)
+
+    p = sub.add_parser("set-default", help="Make deployment INDEX the default")
+    _add_sysroot(p)
+    p.add_argument("index", metavar="INDEX")
+    p.set_defaults(func=cmd_set_default)
 
     p = sub.add_parser("cleanup", help="Delete untagged deployments and repository objects")
     _add_sysroot(p)

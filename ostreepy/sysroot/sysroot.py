@@ -1011,6 +1011,15 @@ class Sysroot:
             self._write_deployments(lst, postclean=True)
             return d
 
+    def set_default(self, index: int) -> Deployment:
+        """``ostree admin set-default INDEX``: deployment INDEX moves first, the rest keep
+        their order (ot-admin-builtin-set-default.c); returns it."""
+        with self.locked():
+            d = self.indexed(index)
+            lst = [d] + [x for i, x in enumerate(self.deployments) if i != index]
+            self._write_deployments(lst, postclean=True)
+            return d
+
     def rollback_deployments(self) -> List[Deployment]:
         """The list ``rollback`` writes (bootc / rpm-ostree): the rollback
         deployment first, then the booted one and the rest; without a

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from upstream_peer import needs_upstream, peer_bin
 
-from .conftest import dump, ours, run
+from .conftest import commit, dump, loader_entries, ours, run, write_tree
 
 
 @needs_upstream
@@ -31,3 +31,37 @@ def test_stateroot_init_is_os_init_as_ostree_2026(workdir):
     extra = {e.split()[-1] if not e.startswith("L") else e.split()[1] for e in outs["ours"][1] - outs["peer"][1]}
     assert outs["peer"][1] <= outs["ours"][1]
     assert extra == {f"ostree/deploy/testos/var/{n}" for n in ("lib", "log", "tmp", "lock", "run")}
+
+
+@needs_upstream
+def test_set_default_as_ostree_2026(workdir):
+    """`admin set-default INDEX` (admin-test.sh's "ok set-default"): INDEX moves first,
+    the rest keep their order; an index out of range is refused alike."""
+    tree = workdir / "tree"
+    outs = {}
+    for name in ("ours", "peer"):
+        if name == "ours":
+            def t(*a, check=True):
+                return ours(*a, check=check)
+        else:
+            def t(*a, check=True):
+                return run(peer_bin(), "admin", *a, check=check)
+        sr = workdir / name
+        sr.mkdir()
+        t("init-fs", str(sr))
+        t(f"--sysroot={sr}", "stateroot-init", "myos")
+        run("ostree", f"--repo={sr}/ostree/repo", "config", "set", "sysroot.bootloader", "none")
+        log = []
+        for day, ver in enumerate(("1.0", "2.0", "3.0"), 1):
+            write_tree(tree, kernel=f"K{ver}\n".encode())
+            commit(sr, "os/one", tree, ver, day=day)
+            t(f"--sysroot={sr}", "deploy", "--os=myos", "--retain", "os/one")
+        for index in ("1", "1", "2"):
+            log.append(t(f"--sysroot={sr}", "set-default", index).stdout)
+            log.append(t(f"--sysroot={sr}", "status").stdout)
+            log.append(sorted(loader_entries(sr).items()))
+        bad = t(f"--sysroot={sr}", "set-default", "3", check=False)
+        log.append((bad.returncode, bad.stderr))
+        outs[name] = log
+    assert outs["ours"] == outs["peer"]
+    assert outs["ours"][-1] == (1, "error: Out of range deployment index 3, expected < 3\n")
