@@ -56,11 +56,15 @@ def cmd_init_fs(args: argparse.Namespace) -> int:
 
 
 def cmd_os_init(args: argparse.Namespace) -> int:
+    # os-init is ostree 2022.7's (Debian 12's): var/ gets lib, log, tmp, run and lock.
+    # stateroot-init, the verb's newer name (2023.6), is the newest ostree's: an empty
+    # var/ that the first deployment's /var fills (2024.3, "initial-var"), and the
+    # message that came with the name. Between 2023.6 and 2024.2 ostree's
+    # stateroot-init still filled var/ as os-init does.
+    newest = getattr(args, "init_verb", "os-init") == "stateroot-init"
     with _open(args) as sr:
-        sr.init_osname(args.stateroot)
-    # ostree 2023.8 renamed the verb and its message together; os-init keeps 2022.7's words
-    # (Debian 12's ostree), stateroot-init says what every ostree that has it says
-    word = "stateroot" if getattr(args, "init_verb", "os-init") == "stateroot-init" else "root"
+        sr.init_osname(args.stateroot, legacy_var=not newest)
+    word = "stateroot" if newest else "root"
     _print(f"ostree/deploy/{args.stateroot} initialized as OSTree {word}")
     return 0
 
@@ -366,7 +370,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("path")
     p.set_defaults(func=cmd_init_fs)
 
-    # stateroot-init is os-init's newer name (ostree 2023.8); libtest.sh of later tags calls it
+    # stateroot-init is os-init's newer name (ostree 2023.6); libtest.sh of later tags calls it
     for verb in ("os-init", "stateroot-init"):
         p = sub.add_parser(verb, help="Initialize empty state for given operating system")
         _add_sysroot(p)

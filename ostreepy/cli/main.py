@@ -340,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _EXTRA_PARSERS: List = []
 
-FEATURES = ("libarchive", "sign-ed25519", "sign-spki")
+FEATURES = ("libarchive", "sign-ed25519", "sign-spki", "initial-var")
 
 
 class _VersionAction(argparse.Action):
