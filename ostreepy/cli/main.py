@@ -150,6 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true")
     p.add_argument("--print-metadata-key")
     p.add_argument("--print-detached-metadata-key")
+    p.add_argument("--list-metadata-keys", action="store_true", help="List the available metadata keys")
+    p.add_argument("--list-detached-metadata-keys", action="store_true",
+                   help="List the available detached metadata keys")
     p.add_argument("--gpg-homedir", metavar="HOMEDIR", help="GPG Homedir to use when looking for keyrings")
     p.add_argument("--gpg-verify-remote", metavar="REMOTE", help="Use REMOTE name for GPG configuration")
 

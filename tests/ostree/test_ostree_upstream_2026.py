@@ -1,0 +1,41 @@
+"""Repository verbs that ostree's own tests at v2026.4 use (scripts/upstream-tests.sh),
+each checked against the upstream ostree 2026.4 peer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from upstream_peer import needs_upstream, peer_bin
+
+
+def _run(argv, check=True):
+    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, check=check)
+
+
+@needs_upstream
+def test_show_lists_metadata_keys_as_ostree_2026(tmp_path):
+    """`show --list-metadata-keys` / `--list-detached-metadata-keys` (basic-test.sh's
+    "metadata commit with strings"): the keys in byte order, and ostree's error for a
+    commit without detached metadata."""
+    repo, tree = tmp_path / "repo", tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f").write_text("x\n")
+    _run([peer_bin(), f"--repo={repo}", "init", "--mode=archive"])
+    plain = _run([peer_bin(), f"--repo={repo}", "commit", "-b", "plain", f"--tree=dir={tree}",
+                  "--add-metadata-string=kittens=1", "--add-metadata-string=FOO=2",
+                  "--add-metadata-string=\u00e9t\u00e9=3"]).stdout.strip()
+    _run([peer_bin(), f"--repo={repo}", "commit", "-b", "signed", f"--tree=dir={tree}",
+          "--add-detached-metadata-string=SIGNATURE=HANCOCK", "--add-detached-metadata-string=A=b"])
+    outs = {}
+    for name, tool in (("ours", [sys.executable, "-m", "ostreepy"]), ("peer", [peer_bin()])):
+        log = []
+        for args in (["--list-metadata-keys", "plain"], ["--list-detached-metadata-keys", "signed"],
+                     ["--list-detached-metadata-keys", "plain"], ["--print-detached-metadata-key=X", "plain"]):
+            p = _run(tool + [f"--repo={repo}", "show"] + args, check=False)
+            log.append((p.returncode, p.stdout, p.stderr))
+        outs[name] = log
+    assert outs["ours"] == outs["peer"]
+    assert outs["ours"][0][1] == "FOO\nkittens\nostree.ref-binding\n\u00e9t\u00e9\n"
+    assert outs["ours"][1][1] == "A\nSIGNATURE\n"
+    assert outs["ours"][2] == (1, "", f"error: No detached metadata for commit {plain}\n")
