@@ -104,7 +104,11 @@ def cmd_config(args: argparse.Namespace) -> int:
     elif action == "set":
         if not rest:
             raise UsageError("Must specify a KEY and VALUE")
+        # ostree_repo_write_config_and_reload (2025.3): a config ostree would not
+        # open is refused, the file left as it was
+        from ..store.repo import check_min_free_space
         repo.config.set(group, key, rest[0])
+        check_min_free_space(repo.config)
         repo.write_config()
     else:
         repo.config.remove_key(group, key)

@@ -39,3 +39,23 @@ def test_show_lists_metadata_keys_as_ostree_2026(tmp_path):
     assert outs["ours"][0][1] == "FOO\nkittens\nostree.ref-binding\n\u00e9t\u00e9\n"
     assert outs["ours"][1][1] == "A\nSIGNATURE\n"
     assert outs["ours"][2] == (1, "", f"error: No detached metadata for commit {plain}\n")
+
+
+@needs_upstream
+def test_config_set_refuses_what_ostree_would_not_open(tmp_path):
+    """test-config.sh's "config validation" (ostree 2025.3+): `config set` of a
+    min-free-space value ostree cannot read is refused and the file kept."""
+    outs = {}
+    for name, tool in (("ours", [sys.executable, "-m", "ostreepy"]), ("peer", [peer_bin()])):
+        repo = tmp_path / name
+        _run([peer_bin(), f"--repo={repo}", "init", "--mode=archive"])
+        log = []
+        for key, value in (("size", "invalidvalue"), ("size", "100MB"), ("size", "99999999999999999TB"),
+                           ("size", "1MB "), ("size", "16777215TB"), ("size", "16777216TB"), ("percent", "abc"),
+                           ("percent", "100"), ("percent", "99"), ("percent", "")):
+            p = _run(tool + [f"--repo={repo}", "config", "set", f"core.min-free-space-{key}", value], check=False)
+            log.append((p.returncode, p.stderr, (repo / "config").read_text()))
+        outs[name] = log
+    assert outs["ours"] == outs["peer"]
+    assert outs["ours"][0][:2] == (1, ("error: Invalid min-free-space-size 'invalidvalue': It should be of the "
+                                       "format '123MB', '123GB' or '123TB'\n"))
