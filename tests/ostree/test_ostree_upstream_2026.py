@@ -59,3 +59,32 @@ def test_config_set_refuses_what_ostree_would_not_open(tmp_path):
     assert outs["ours"] == outs["peer"]
     assert outs["ours"][0][:2] == (1, ("error: Invalid min-free-space-size 'invalidvalue': It should be of the "
                                        "format '123MB', '123GB' or '123TB'\n"))
+
+
+@needs_upstream
+def test_export_hard_links_duplicate_content_as_ostree_2026(tmp_path):
+    """test-export.sh's "export hard links" (ostree 2023.7+): a file whose content was
+    already written is a hard link to the first path; the peer imports both tars to
+    the same tree."""
+    import tarfile
+    repo, tree = tmp_path / "repo", tmp_path / "tree"
+    for sub in ("sub1", "sub2"):
+        (tree / "baz" / sub).mkdir(parents=True)
+    for rel in ("baz/sub1/duplicate_a", "baz/sub1/duplicate_b", "baz/sub2/duplicate_c"):
+        (tree / rel).write_text("SAME_CONTENT\n")
+    (tree / "baz/other").write_text("other\n")
+    _run([peer_bin(), f"--repo={repo}", "init", "--mode=bare-user"])
+    _run([peer_bin(), f"--repo={repo}", "commit", "-b", "t", f"--tree=dir={tree}", "--no-xattrs"])
+    members, trees = {}, {}
+    for name, tool in (("ours", [sys.executable, "-m", "ostreepy"]), ("peer", [peer_bin()])):
+        tar = tmp_path / f"{name}.tar"
+        _run(tool + [f"--repo={repo}", "export", "t", "-o", tar])
+        with tarfile.open(tar) as tf:
+            members[name] = [(m.name.removeprefix("./"), m.type, m.linkname.removeprefix("./"))
+                             for m in tf.getmembers() if m.isfile() or m.islnk()]
+        out = _run([peer_bin(), f"--repo={repo}", "commit", "-b", f"from-{name}", f"--tree=tar={tar}",
+                    "--no-xattrs"]).stdout.strip()
+        trees[name] = _run([peer_bin(), f"--repo={repo}", "ls", "-R", "-C", out]).stdout
+    assert members["ours"] == members["peer"]
+    assert ("baz/sub2/duplicate_c", tarfile.LNKTYPE, "baz/sub1/duplicate_a") in members["ours"]
+    assert trees["ours"] == trees["peer"]
