@@ -103,6 +103,12 @@ def main() -> int:
             if self._refused():
                 return
             path = self.translate_path(self.path)
+            if not os.path.lexists(path):
+                # ostree-trivial-httpd's 404 has no body: the peer's curl fetcher keeps an
+                # error page's body and appends the next mirror's object to it
+                # (ostree-fetcher-curl.c, continued_request), so an HTML page breaks
+                # test-pull-mirrorlist for it
+                return self._status(404)
             if not os.path.isfile(path):
                 return super().do_GET()
             with open(path, "rb") as f:

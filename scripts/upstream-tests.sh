@@ -14,11 +14,19 @@
 # current ostree does (ostree-N.conf) and v2022.7's scripts expect ostree-N-OS.conf.
 #
 # How the scripts are pointed at ostreepy: libtest.sh runs `ostree` from PATH, so a
-# directory with an `ostree` wrapper goes first in PATH; the HTTP server comes from
-# libtest.sh's own hook $OSTREE_UNINSTALLED/ostree-trivial-httpd (Debian ships no
-# ostree-trivial-httpd: scripts/upstream-httpd.py is a loopback-only stand-in);
-# G_TEST_SRCDIR points libtest.sh at the checkout, G_TEST_BUILDDIR at stand-ins for
-# the test programs an unbuilt checkout lacks (tests/get-byte-order). Failures are found
+# directory with an `ostree` wrapper goes first in PATH (BIN's own directory goes
+# last, for the tools installed beside it: the peer's composefs-info); the HTTP
+# server comes from libtest.sh's own hooks: `ostree trivial-httpd` (the wrapper's
+# one verb of its own, which v2022.7's libtest.sh falls back to) and $OSTREE_HTTPD
+# (newer tags). Debian ships no ostree-trivial-httpd: scripts/upstream-httpd.py is a
+# loopback-only stand-in. $OSTREE_UNINSTALLED is left unset, so test-commit-sign's C
+# test skips as upstream skips it outside a build tree. G_TEST_SRCDIR points
+# libtest.sh at the checkout, G_TEST_BUILDDIR at stand-ins for the test programs an
+# unbuilt checkout lacks: tests/get-byte-order; and tests/repo-finder-mount, a C
+# program of libostree's API (not the command line), whose stand-in marks its block
+# skipped ("@@upstream-tests: skip: WHY"; such a block counts as skipped). Scripts
+# that test a libostree build, not the command line (test-symbols), are not run and
+# show as SKIP with the reason. A SKIP row shows the script's own reason. Failures are found
 # through libtest-core.sh's ERR trap ("Unexpected nonzero exit status ... while
 # running: CMD"), which a BASH_ENV file extends into functions (set -E) but not into
 # command substitutions, and through a mark `exit` leaves when an assertion fails.
@@ -74,6 +82,10 @@ work=$(mktemp -d "${TMPDIR:-/var/tmp}/ostreepy-upstream.XXXXXX")
 mkdir -p "$logs" "$work/bin"
 cat > "$work/bin/ostree" <<EOF
 #!/bin/sh
+if [ "\$1" = trivial-httpd ]; then
+    shift
+    exec python3 "$here/scripts/upstream-httpd.py" "\$@"
+fi
 exec "$ostree_bin" "\$@"
 EOF
 cat > "$work/bin/ostree-trivial-httpd" <<EOF
@@ -89,6 +101,14 @@ cat > "$work/build/tests/get-byte-order" <<'EOF'
 exec python3 -c 'import sys; print(1234 if sys.byteorder == "little" else 4321)'
 EOF
 chmod +x "$work/build/tests/get-byte-order"
+# (the scripts send its output to files of their own: the reason goes through a file
+# of the runner's, which the ERR trap prints to the log)
+cat > "$work/build/tests/repo-finder-mount" <<'EOF'
+#!/bin/sh
+echo "repo-finder-mount is a C test program of libostree's OstreeRepoFinderMount API, not built here" > "$OT_UPSTREAM_SKIPFILE"
+exit 77
+EOF
+chmod +x "$work/build/tests/repo-finder-mount"
 
 # Sourced by every non-interactive bash, the test script first: only the script
 # itself gets the extra traps, not the bash helpers it starts.
@@ -109,6 +129,10 @@ if [ "$0" = "$OT_UPSTREAM_SCRIPT" ]; then
     __ot_errexit=0
     __ot_report_err() {
         local rc=$?
+        if [ -s "$OT_UPSTREAM_SKIPFILE" ]; then
+            echo "@@upstream-tests: skip: $(< "$OT_UPSTREAM_SKIPFILE")" >&2
+            : > "$OT_UPSTREAM_SKIPFILE"
+        fi
         [ "$BASH_SUBSHELL" = 0 ] || return 0
         case "$OT_UPSTREAM_KEEP_GOING:$__ot_errexit:$-" in
             1:1:*|0:*:*e*) echo "Unexpected nonzero exit status $rc while running: $BASH_COMMAND" >&2 ;;
@@ -154,16 +178,23 @@ run_one() {  # test-name -> writes $logs/NAME.log, returns the script's status
         cd "$d/t"
         exec "$@"
     ' _ "$d" \
-        env PATH="$work/bin:$PATH" OSTREE_UNINSTALLED="$work/bin" \
+        env PATH="$work/bin:$PATH:$(dirname "$ostree_bin")" OSTREE_HTTPD="$work/bin/ostree-trivial-httpd" \
             G_TEST_SRCDIR="$src" G_TEST_BUILDDIR="$work/build" TMPDIR="$d/tmp" HOME="$d/home" \
             BASH_ENV="$work/bashenv.sh" OT_UPSTREAM_SCRIPT="$src/tests/$t" \
-            OT_UPSTREAM_KEEP_GOING="$keep_going" PYTHONDONTWRITEBYTECODE=1 ${extra_env[@]+"${extra_env[@]}"} \
+            OT_UPSTREAM_KEEP_GOING="$keep_going" OT_UPSTREAM_SKIPFILE="$d/skip" PYTHONDONTWRITEBYTECODE=1 ${extra_env[@]+"${extra_env[@]}"} \
         timeout "$timeout_s" /bin/bash "$src/tests/$t" > "$logs/${t%.sh}.log" 2>&1 < /dev/null
 }
 
 # One row from a log: ok, not ok, skipped, blocks passed, blocks, first failure.
 summarize() {
     awk -v rc="$2" '
+        /^@@upstream-tests: skip: / {
+            # a stand-in for an unbuilt test program: the block is skipped, and what
+            # fails after it in the block follows from that
+            if (!failed && !skipping) { skipping = 1; why = $0; sub(/^@@upstream-tests: /, "", why) }
+            next
+        }
+        skipping && (/^@@upstream-tests: exit / || /^Unexpected nonzero exit status/) { next }
         /^@@upstream-tests: exit / {
             # what fatal printed just before, and where it was called
             if (!failed) { w = $0; sub(/^.* at /, "", w); first = prev " [" w "]" }
@@ -174,6 +205,7 @@ summarize() {
             failed = 1
         }
         /^ok[ ,]/ {
+            if (skipping) { skip++; blocks++; pass++; skipping = 0; if (!firstskip) firstskip = why; next }
             if ($0 ~ /# [Ss][Kk][Ii][Pp]/) skip++; else ok++
             blocks++; if (!failed) pass++
             if (failed && !firstfail) firstfail = first
@@ -183,10 +215,13 @@ summarize() {
         /^1\.\.0 *# *SKIP/ { skip++; skipped_all = 1 }
         NF { last = $0; prev = $0 }
         END {
-            if (failed || rc != 0) {
+            if (skipping) { skip++; blocks++; pass++ }
+            if (failed || (rc != 0 && !skipping)) {
                 if (!skipped_all) blocks++
                 if (!firstfail) firstfail = (first != "" ? first : last)
             }
+            if (skipping && !firstskip) firstskip = why
+            if (!firstfail) firstfail = firstskip
             sub(/^Unexpected nonzero exit status /, "rc ", firstfail)
             sub(/ while running: /, ": ", firstfail)
             gsub(/\t/, " ", firstfail)
@@ -197,10 +232,20 @@ summarize() {
 echo "ostree: $ostree_bin ${extra_env[*]:-} $("$ostree_bin" --version 2>&1 | tr -s " \n" " " | cut -c1-40)   source: $src   keep-going: $keep_going"
 printf '%-40s %-7s %5s %4s %6s %4s %9s  %s\n' script result time ok "not-ok" skip blocks "first failure"
 n=0; passed=0; tok=0; tnotok=0; tskip=0; tpass=0; tblocks=0
+# Scripts that test a build of libostree rather than the command line: not run, for
+# any BIN, and shown as skipped with the reason.
+declare -A not_run=(
+    [test-symbols.sh]="checks the symbols a built libostree-1.so exports (eu-readelf on \$G_TEST_BUILDDIR/.libs)"
+)
 for t in "${tests[@]}"; do
     if [ ! -f "$src/tests/$t" ]; then echo "$t: no such test" >&2; continue; fi
     start=$(date +%s)
-    rc=0; run_one "$t" || rc=$?
+    if [ -n "${not_run[$t]:-}" ]; then
+        echo "1..0 # SKIP not run by scripts/upstream-tests.sh: ${not_run[$t]}" > "$logs/${t%.sh}.log"
+        rc=0
+    else
+        rc=0; run_one "$t" || rc=$?
+    fi
     secs=$(( $(date +%s) - start ))
     IFS=$'\t' read -r ok notok skip pass blocks first < <(summarize "$logs/${t%.sh}.log" "$rc")
     if [ "$rc" = 124 ]; then result=TIMEOUT
@@ -213,7 +258,8 @@ for t in "${tests[@]}"; do
     tok=$((tok + ok)); tnotok=$((tnotok + notok)); tskip=$((tskip + skip))
     tpass=$((tpass + pass)); tblocks=$((tblocks + blocks))
     [ "$result" = PASS ] || [ "$result" = SKIP ] || [ -n "$first" ] || first="exit $rc"
-    [ "$result" != PASS ] || first=""
+    [ "$result" != PASS ] || [[ "$first" == skip:* ]] || first=""
+    [ "$result" != SKIP ] || first=$(sed -n 's/^1\.\.0 *# *SKIP *//p' "$logs/${t%.sh}.log" | head -1)
     printf '%-40s %-7s %4ds %4d %6d %4d %4d/%-4d  %s\n' "${t%.sh}" "$result" "$secs" "$ok" "$notok" "$skip" "$pass" "$blocks" "$first"
 done
 printf 'TOTAL: %d/%d scripts passed (SKIP counts as passed), %d ok, %d not ok, %d skipped, blocks %d/%d; logs in %s\n' \

@@ -60,9 +60,16 @@ def cmd_init_fs(args: argparse.Namespace) -> int:
 
 
 def cmd_os_init(args: argparse.Namespace) -> int:
+    # os-init is ostree 2022.7's (Debian 12's): var/ gets lib, log, tmp, run and lock.
+    # stateroot-init, the verb's newer name (2023.6), is the newest ostree's: an empty
+    # var/ that the first deployment's /var fills (2024.3, "initial-var"), and the
+    # message that came with the name. Between 2023.6 and 2024.2 ostree's
+    # stateroot-init still filled var/ as os-init does.
+    newest = getattr(args, "init_verb", "os-init") == "stateroot-init"
     with _open(args) as sr:
-        sr.init_osname(args.stateroot)
-    _print(f"ostree/deploy/{args.stateroot} initialized as OSTree root")
+        sr.init_osname(args.stateroot, legacy_var=not newest)
+    word = "stateroot" if newest else "root"
+    _print(f"ostree/deploy/{args.stateroot} initialized as OSTree {word}")
     return 0
 
 
@@ -207,6 +214,20 @@ def cmd_undeploy(args: argparse.Namespace) -> int:
     with _open(args) as sr:
         d = sr.undeploy(_parse_index(args.index))
         _print(f"Deleted deployment {d.name}")
+        sr.cleanup()
+    return 0
+
+
+def _atoi(s: str) -> int:
+    """C's atoi, as set-default reads its INDEX: leading digits (and sign), else 0."""
+    import re
+    m = re.match(r"\s*([+-]?\d+)", s)
+    return int(m.group(1)) if m else 0
+
+
+def cmd_set_default(args: argparse.Namespace) -> int:
+    with _open(args) as sr:
+        sr.set_default(_atoi(args.index))
         sr.cleanup()
     return 0
 
@@ -395,10 +416,12 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("path")
     p.set_defaults(func=cmd_init_fs)
 
-    p = sub.add_parser("os-init", help="Initialize empty state for given operating system")
-    _add_sysroot(p)
-    p.add_argument("stateroot", metavar="OSNAME")
-    p.set_defaults(func=cmd_os_init)
+    # stateroot-init is os-init's newer name (ostree 2023.6); libtest.sh of later tags calls it
+    for verb in ("os-init", "stateroot-init"):
+        p = sub.add_parser(verb, help="Initialize empty state for given operating system")
+        _add_sysroot(p)
+        p.add_argument("stateroot", metavar="OSNAME")
+        p.set_defaults(func=cmd_os_init, init_verb=verb)
 
     p = sub.add_parser("deploy", help="Checkout revision REFSPEC as the new default deployment")
     _add_sysroot(p)
@@ -442,6 +465,11 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     _add_sysroot(p)
     p.add_argument("index")
     p.set_defaults(func=cmd_undeploy)
+
+    p = sub.add_parser("set-default", help="Make deployment INDEX the default")
+    _add_sysroot(p)
+    p.add_argument("index", metavar="INDEX")
+    p.set_defaults(func=cmd_set_default)
 
     p = sub.add_parser("cleanup", help="Delete untagged deployments and repository objects")
     _add_sysroot(p)

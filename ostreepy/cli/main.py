@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--raw", action="store_true")
     p.add_argument("--print-metadata-key")
     p.add_argument("--print-detached-metadata-key")
+    p.add_argument("--list-metadata-keys", action="store_true", help="List the available metadata keys")
+    p.add_argument("--list-detached-metadata-keys", action="store_true",
+                   help="List the available detached metadata keys")
     p.add_argument("--gpg-homedir", metavar="HOMEDIR", help="GPG Homedir to use when looking for keyrings")
     p.add_argument("--gpg-verify-remote", metavar="REMOTE", help="Use REMOTE name for GPG configuration")
 
@@ -342,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _EXTRA_PARSERS: List = []
 
-FEATURES = ("libarchive", "sign-ed25519")
+FEATURES = ("libarchive", "sign-ed25519", "sign-spki", "initial-var")
 
 
 class _VersionAction(argparse.Action):

@@ -21,6 +21,7 @@ from ..errors import OstreeError
 if TYPE_CHECKING:
     from ..store.commit import FileInfo
     from ..progress import ProgressCallback, ProgressEvent
+    from ..store.gvariant import Variant
     from ..store.repo import Repo
 
 
@@ -29,6 +30,7 @@ class UsageError(OstreeError):
 
 
 def _open_repo(args: argparse.Namespace):
+    from ..store.gvariant import Variant
     from ..store.repo import Repo
     path = getattr(args, "repo", None)
     if path is None:
@@ -102,7 +104,11 @@ def cmd_config(args: argparse.Namespace) -> int:
     elif action == "set":
         if not rest:
             raise UsageError("Must specify a KEY and VALUE")
+        # ostree_repo_write_config_and_reload (2025.3): a config ostree would not
+        # open is refused, the file left as it was
+        from ..store.repo import check_min_free_space
         repo.config.set(group, key, rest[0])
+        check_min_free_space(repo.config)
         repo.write_config()
     else:
         repo.config.remove_key(group, key)
@@ -545,8 +551,17 @@ def cmd_show(args: argparse.Namespace) -> int:
     from ..store.gvariant import print_value
     repo = _open_repo(args)
     csum = repo.resolve_rev(args.rev)
-    if args.print_sizes and not (args.print_metadata_key or args.print_detached_metadata_key):
+    listing = (args.list_metadata_keys or args.list_detached_metadata_keys) and not (
+        args.print_metadata_key or args.print_detached_metadata_key)
+    if args.print_sizes and not (args.print_metadata_key or args.print_detached_metadata_key or listing):
         _print_sizes(repo, csum)
+        return 0
+    if listing:
+        # ot-builtin-show.c's do_list_metadata_keys, v2023.1+: the keys in byte order
+        keys = (_detached_metadata(repo, csum) if args.list_detached_metadata_keys
+                else repo.load_commit(csum).metadata)
+        for key in sorted(keys, key=lambda k: k.encode()):
+            _print(key)
         return 0
     if args.print_metadata_key:
         c = repo.load_commit(csum)
@@ -557,7 +572,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         _print(print_value(v.type, value))
         return 0
     if args.print_detached_metadata_key:
-        meta = repo.read_commit_detached_metadata(csum) or {}
+        meta = _detached_metadata(repo, csum)
         v = meta.get(args.print_detached_metadata_key)
         if v is None:
             raise OstreeError(f"No such metadata key '{args.print_detached_metadata_key}'")
@@ -567,6 +582,13 @@ def cmd_show(args: argparse.Namespace) -> int:
     _dump_commit(repo, csum, args.raw)
     _show_gpg_signatures(repo, csum, args.gpg_homedir, args.gpg_verify_remote)
     return 0
+
+
+def _detached_metadata(repo: "Repo", csum: str) -> Dict[str, "Variant"]:
+    meta = repo.read_commit_detached_metadata(csum)
+    if meta is None:
+        raise OstreeError(f"No detached metadata for commit {csum}")
+    return meta
 
 
 def _print_sizes(repo: "Repo", csum: str) -> None:
@@ -904,7 +926,7 @@ def cmd_sign(args: argparse.Namespace) -> int:
             signer = Signer(type_, public=tuple(signer.public) + tuple(keys), revoked=signer.revoked)
         _print(verify_commit(repo, args.commit, signer))
         return 0
-    secrets = list(args.keys) + (read_key_file(args.keys_file) if args.keys_file else [])
+    secrets = list(args.keys) + (read_key_file(args.keys_file, type_, secret=True) if args.keys_file else [])
     if not secrets:
         raise UsageError("Need at least one KEY-ID to sign with")
     with repo.transaction():
@@ -921,7 +943,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
         from ..store.signing import read_key_file
         keys = list(args.sign or [])
         if args.keys_file:
-            keys += read_key_file(args.keys_file)
+            keys += read_key_file(args.keys_file, args.sign_type or "ed25519", secret=True)
         regenerate_summary(repo, parse_add_metadata(args.add_metadata or []), sign_keys=keys,
                            sign_type=args.sign_type or "ed25519", gpg_key_ids=args.gpg_sign or (),
                            gpg_homedir=args.gpg_homedir)

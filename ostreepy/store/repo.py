@@ -197,6 +197,29 @@ class VerifyingReader(io.RawIOBase):
             super().close()
 
 
+def check_min_free_space(config: KeyFile) -> None:
+    """reload_core_config's refusals of ``core.min-free-space-size`` and
+    ``-percent`` (ostree refuses to open such a repository, and since 2025.3 ``config
+    set`` refuses to write one); ostreepy does not enforce the minimum itself."""
+    size = config.get("core", "min-free-space-size")
+    if size is not None:
+        import re
+        m = re.fullmatch(r"([0-9]+)(G|M|T)B", size)
+        if m is None:
+            raise RepoError(f"Invalid min-free-space-size '{size}': "
+                            "It should be of the format '123MB', '123GB' or '123TB'")
+        shifts = {"M": 0, "G": 10, "T": 20}[m.group(2)]
+        # g_ascii_strtoull saturates; a value whose top `shifts` bits are used overflows
+        if shifts and min(int(m.group(1)), 2**64 - 1) >> (64 - shifts) != 0:
+            raise RepoError(f"Invalid min-free-space-size '{size}': Value was too high")
+    percent = config.get("core", "min-free-space-percent")
+    if percent is not None:
+        if not all(c in "0123456789" for c in percent):
+            raise RepoError(f"Invalid min-free-space-percent '{percent}': must be a number")
+        if percent and int(percent) > 99:
+            raise RepoError(f"Invalid min-free-space-percent '{percent}'")
+
+
 class Repo:
     """An open repository.  Use :meth:`init` or :meth:`open`."""
 
@@ -221,6 +244,7 @@ class Repo:
             raise RepoError(f"Invalid number in repository config: {e}") from None
         if not 0 <= self.zlib_level <= 9:
             raise RepoError(f"Invalid zlib-level {self.zlib_level} in repository config")
+        check_min_free_space(config)
         self.lock = RepoLock(dfd, lock_timeout)
         self._objdirs: Set[str] = set()
         #: whether an open file can be linked by its descriptor (/proc/self/fd)

@@ -2,15 +2,16 @@
 
 A signature covers the commit object's bytes and is appended to an ``aay`` in
 the commit's ``.commitmeta`` under the signer's key: ``ostree.sign.ed25519``
-(64-byte Ed25519 signatures) or ``ostree.sign.dummy`` (libostree's test signer,
-which "signs" with the key text itself and is refused unless
-``OSTREE_DUMMY_SIGN_ENABLED=1``, as in libostree).
+(64-byte Ed25519 signatures), ``ostree.sign.spki`` (DER keys of any algorithm
+OpenSSL signs with, ostree 2025.2+: :mod:`ostreepy.store.spki`) or
+``ostree.sign.dummy`` (libostree's test signer, which "signs" with the key text
+itself and is refused unless ``OSTREE_DUMMY_SIGN_ENABLED=1``, as in libostree).
 
 Key formats are libostree's: an Ed25519 public key is base64 of its 32 bytes;
 a secret key is base64 of 64 bytes (seed then public key) or of the 32-byte
-seed.  Key files hold one base64 key per line; a keys directory has
-``trusted.ed25519``, ``trusted.ed25519.d/*``, ``revoked.ed25519`` and
-``revoked.ed25519.d/*``.  cryptography is imported only when Ed25519 is used.
+seed.  Key files hold one base64 key per line (spki: PEM blocks, whose DER the
+Signer holds as base64 like the command line's keys); a keys directory has
+``trusted.TYPE``, ``trusted.TYPE.d/*``, ``revoked.TYPE`` and ``revoked.TYPE.d/*``.  cryptography is imported only when Ed25519 is used.
 
 GPG signatures go in ``ostree.gpgsigs`` (``aay``, one binary OpenPGP signature
 packet each), made and removed by :mod:`ostreepy.remote.openpgp` (the OpenPGP
@@ -33,7 +34,8 @@ from .repo import Repo
 
 ED25519 = "ed25519"
 DUMMY = "dummy"
-METADATA_KEYS = {ED25519: "ostree.sign.ed25519", DUMMY: "ostree.sign.dummy"}
+SPKI = "spki"
+METADATA_KEYS = {ED25519: "ostree.sign.ed25519", DUMMY: "ostree.sign.dummy", SPKI: "ostree.sign.spki"}
 DEFAULT_KEY_DIRS = ("/etc/ostree", "/usr/share/ostree")
 
 
@@ -71,6 +73,9 @@ class Signer:
         if self.type == DUMMY:
             _dummy_enabled()
             return self.secret.encode()
+        if self.type == SPKI:
+            from . import spki
+            return spki.sign(_b64(self.secret), data)
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
         raw = _b64(self.secret)
         if len(raw) not in (32, 64):
@@ -90,6 +95,8 @@ class Signer:
             if signatures:
                 raise SignatureError(f"signature: dummy: incorrect signatures found: {len(signatures)}")
             raise SignatureError("signature: dummy: no signatures")
+        if self.type == SPKI:
+            return self._verify_spki(data, signatures)
         from cryptography.exceptions import InvalidSignature
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
         revoked = {_b64(r) for r in self.revoked}
@@ -119,27 +126,50 @@ class Signer:
             raise SignatureError("ed25519: Signature couldn't be verified with: " + "; ".join(invalid))
         raise SignatureError("ed25519: no signatures found")
 
+    def _verify_spki(self, data: bytes, signatures: Sequence[bytes]) -> str:
+        # ostree_sign_spki_data_verify: every signature against every key not revoked
+        from . import spki
+        revoked = {_b64(r) for r in self.revoked}
+        keys = [k for k in (_b64(p) for p in self.public) if k not in revoked]
+        invalid = []
+        for sig in signatures:
+            for raw in keys:
+                if spki.verify(raw, sig, data):
+                    return f"spki: Signature verified successfully with key '{raw.hex()}'"
+                invalid.append(f"key '{raw.hex()}'")
+        if invalid:
+            if len(invalid) > 3:
+                raise SignatureError(f"spki: Signature couldn't be verified; tried {len(invalid)} keys")
+            raise SignatureError("spki: Signature couldn't be verified with: " + "; ".join(invalid))
+        raise SignatureError("spki: no signatures found")
 
-def read_key_file(path: str) -> List[str]:
-    """One base64 key per line; blank lines and '#' comments skipped."""
+
+def read_key_file(path: str, type_: str = ED25519, secret: bool = False) -> List[str]:
+    """One base64 key per line; blank lines and '#' comments skipped.  For spki the
+    file holds PEM blocks (``PUBLIC KEY``, or ``PRIVATE KEY`` when ``secret``), each
+    returned as base64 of its DER."""
     try:
         with open(path, "r", encoding="ascii") as f:
+            if type_ == SPKI:
+                from . import spki
+                label = "PRIVATE KEY" if secret else "PUBLIC KEY"
+                return [base64.b64encode(der).decode() for der in spki.pem_blocks(f.read(), label)]
             return [line.strip() for line in f if line.strip() and not line.lstrip().startswith("#")]
     except (OSError, UnicodeDecodeError) as e:
         raise SignatureError(f"Can't read keys from {path}: {e}") from None
 
 
-def _keys_in(base: str, name: str) -> List[str]:
+def _keys_in(base: str, name: str, type_: str) -> List[str]:
     out: List[str] = []
     f = os.path.join(base, name)
     if os.path.isfile(f):
-        out += read_key_file(f)
+        out += read_key_file(f, type_)
     d = f + ".d"
     if os.path.isdir(d):
         for entry in sorted(os.listdir(d)):
             p = os.path.join(d, entry)
             if os.path.isfile(p):
-                out += read_key_file(p)
+                out += read_key_file(p, type_)
     return out
 
 
@@ -147,12 +177,12 @@ def load_public_keys(type_: str, keys_file: Optional[str] = None,
                      keys_dirs: Iterable[str] = DEFAULT_KEY_DIRS) -> Signer:
     """Public (and revoked) keys from a file, or from ostree's keys directories."""
     if keys_file:
-        return Signer(type_, public=tuple(read_key_file(keys_file)))
+        return Signer(type_, public=tuple(read_key_file(keys_file, type_)))
     public: List[str] = []
     revoked: List[str] = []
     for base in keys_dirs:
-        public += _keys_in(base, f"trusted.{type_}")
-        revoked += _keys_in(base, f"revoked.{type_}")
+        public += _keys_in(base, f"trusted.{type_}", type_)
+        revoked += _keys_in(base, f"revoked.{type_}", type_)
     return Signer(type_, public=tuple(public), revoked=tuple(revoked))
 
 
@@ -188,8 +218,8 @@ def verify_commit(repo: Repo, rev: str, signer: Signer) -> str:
     data = repo.load_metadata(ObjectType.COMMIT, csum)
     sigs = commit_signatures(repo, csum, signer.type)
     if not sigs:
-        if signer.type == ED25519:
-            raise SignatureError("ed25519: commit have no signatures of my type")
+        if signer.type in (ED25519, SPKI):
+            raise SignatureError(f"{signer.type}: commit have no signatures of my type")
         raise SignatureError(f"signature: {signer.type}: commit have no signatures of my type")
     return signer.verify(data, sigs)
 

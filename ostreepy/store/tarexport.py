@@ -1,8 +1,12 @@
 """Writing a commit as a tar stream, as ``ostree export`` does.
 
-Paths are ``./``-relative, owners numeric, every mtime the commit's timestamp.
+Paths are as libostree's file_to_pathstr makes them: relative, without ``./``
+(the root is ``.``, or the prefix), owners numeric, every mtime the commit's timestamp.
 Unlike libostree's gnutar output, xattrs are kept, as PAX ``SCHILY.xattr``
 records, so ``commit --tree=tar=`` of the result gives back the same tree.
+A regular file whose content object was already written is a hard link to the
+first path written with it, as ostree 2023.7+ exports (write_directory_to_libarchive_recurse's
+seen_checksums): a tree imported from a tar with hard links keeps them.
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ def export_commit(repo: Repo, rev: str, out: BinaryIO, subpath: Optional[str] = 
     if kind != "dir":
         raise OstreeError(f"No such directory in commit: {subpath}")
     tree, meta = found
-    base = "./" + (prefix.strip("/") + "/" if prefix and prefix.strip("/") else "")
+    base = prefix.strip("/") + "/" if prefix and prefix.strip("/") else ""
+    seen: dict[str, str] = {}  # content checksum -> first path written with it
     with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT, encoding="utf-8",
                       errors="surrogateescape") as tf:
 
@@ -63,7 +68,14 @@ def export_commit(repo: Repo, rev: str, out: BinaryIO, subpath: Optional[str] = 
                     fi.type = tarfile.SYMTYPE
                     fi.linkname = header.symlink_target
                     tf.addfile(fi)
+                elif fcsum in seen:
+                    if stream is not None:
+                        stream.close()
+                    fi.type = tarfile.LNKTYPE
+                    fi.linkname = seen[fcsum]
+                    tf.addfile(fi)
                 else:
+                    seen[fcsum] = path + name
                     fi.size = repo.content_size(fcsum)
                     assert stream is not None
                     with stream:
@@ -71,4 +83,4 @@ def export_commit(repo: Repo, rev: str, out: BinaryIO, subpath: Optional[str] = 
             for name, t, m in dt.dirs:
                 add_dir(path + name + "/", t, m)
 
-        add_dir(base if base != "./" else "./", tree, meta)
+        add_dir(base, tree, meta)

@@ -391,9 +391,11 @@ class Sysroot:
         return out
 
     # ------------------------------------------------------------------ stateroots
-    def init_osname(self, osname: str) -> None:
+    def init_osname(self, osname: str, legacy_var: bool = True) -> None:
         """``ostree admin os-init``: ``ostree/deploy/<os>/var`` with the
-        directories ostree 2022.7 creates there."""
+        directories ostree 2022.7 creates there; without ``legacy_var`` an empty
+        ``var``, as ostree 2024.3+ makes it (the first deployment's /var then fills
+        it: :meth:`_prepare_var`)."""
         validate_osname(osname)
         with self.locked():
             d = self.abspath(f"ostree/deploy/{osname}")
@@ -404,7 +406,8 @@ class Sysroot:
             except OSError as e:
                 raise SysrootError(f"Creating ostree/deploy/{osname}: {e.strerror}") from None
             os.mkdir(os.path.join(d, "var"), 0o777)
-            _legacy_var_init(os.path.join(d, "var"))
+            if legacy_var:
+                _legacy_var_init(os.path.join(d, "var"))
             self._bump_mtime()
 
     def _require_stateroot(self, osname: str) -> None:
@@ -1008,6 +1011,15 @@ class Sysroot:
                 raise DeployError(f"Cannot undeploy currently booted deployment {index}")
             lst = [x for x in self.deployments if not x.same(d)]
             # ostree_sysroot_write_deployments: with the post-clean (and prune)
+            self._write_deployments(lst, postclean=True)
+            return d
+
+    def set_default(self, index: int) -> Deployment:
+        """``ostree admin set-default INDEX``: deployment INDEX moves first, the rest keep
+        their order (ot-admin-builtin-set-default.c); returns it."""
+        with self.locked():
+            d = self.indexed(index)
+            lst = [d] + [x for i, x in enumerate(self.deployments) if i != index]
             self._write_deployments(lst, postclean=True)
             return d
 

@@ -1,0 +1,90 @@
+"""Repository verbs that ostree's own tests at v2026.4 use (scripts/upstream-tests.sh),
+each checked against the upstream ostree 2026.4 peer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from upstream_peer import needs_upstream, peer_bin
+
+
+def _run(argv, check=True):
+    return subprocess.run([str(a) for a in argv], capture_output=True, text=True, check=check)
+
+
+@needs_upstream
+def test_show_lists_metadata_keys_as_ostree_2026(tmp_path):
+    """`show --list-metadata-keys` / `--list-detached-metadata-keys` (basic-test.sh's
+    "metadata commit with strings"): the keys in byte order, and ostree's error for a
+    commit without detached metadata."""
+    repo, tree = tmp_path / "repo", tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f").write_text("x\n")
+    _run([peer_bin(), f"--repo={repo}", "init", "--mode=archive"])
+    plain = _run([peer_bin(), f"--repo={repo}", "commit", "-b", "plain", f"--tree=dir={tree}",
+                  "--add-metadata-string=kittens=1", "--add-metadata-string=FOO=2",
+                  "--add-metadata-string=\u00e9t\u00e9=3"]).stdout.strip()
+    _run([peer_bin(), f"--repo={repo}", "commit", "-b", "signed", f"--tree=dir={tree}",
+          "--add-detached-metadata-string=SIGNATURE=HANCOCK", "--add-detached-metadata-string=A=b"])
+    outs = {}
+    for name, tool in (("ours", [sys.executable, "-m", "ostreepy"]), ("peer", [peer_bin()])):
+        log = []
+        for args in (["--list-metadata-keys", "plain"], ["--list-detached-metadata-keys", "signed"],
+                     ["--list-detached-metadata-keys", "plain"], ["--print-detached-metadata-key=X", "plain"]):
+            p = _run(tool + [f"--repo={repo}", "show"] + args, check=False)
+            log.append((p.returncode, p.stdout, p.stderr))
+        outs[name] = log
+    assert outs["ours"] == outs["peer"]
+    assert outs["ours"][0][1] == "FOO\nkittens\nostree.ref-binding\n\u00e9t\u00e9\n"
+    assert outs["ours"][1][1] == "A\nSIGNATURE\n"
+    assert outs["ours"][2] == (1, "", f"error: No detached metadata for commit {plain}\n")
+
+
+@needs_upstream
+def test_config_set_refuses_what_ostree_would_not_open(tmp_path):
+    """test-config.sh's "config validation" (ostree 2025.3+): `config set` of a
+    min-free-space value ostree cannot read is refused and the file kept."""
+    outs = {}
+    for name, tool in (("ours", [sys.executable, "-m", "ostreepy"]), ("peer", [peer_bin()])):
+        repo = tmp_path / name
+        _run([peer_bin(), f"--repo={repo}", "init", "--mode=archive"])
+        log = []
+        for key, value in (("size", "invalidvalue"), ("size", "100MB"), ("size", "99999999999999999TB"),
+                           ("size", "1MB "), ("size", "16777215TB"), ("size", "16777216TB"), ("percent", "abc"),
+                           ("percent", "100"), ("percent", "99"), ("percent", "")):
+            p = _run(tool + [f"--repo={repo}", "config", "set", f"core.min-free-space-{key}", value], check=False)
+            log.append((p.returncode, p.stderr, (repo / "config").read_text()))
+        outs[name] = log
+    assert outs["ours"] == outs["peer"]
+    assert outs["ours"][0][:2] == (1, ("error: Invalid min-free-space-size 'invalidvalue': It should be of the "
+                                       "format '123MB', '123GB' or '123TB'\n"))
+
+
+@needs_upstream
+def test_export_hard_links_duplicate_content_as_ostree_2026(tmp_path):
+    """test-export.sh's "export hard links" (ostree 2023.7+): a file whose content was
+    already written is a hard link to the first path; the peer imports both tars to
+    the same tree."""
+    import tarfile
+    repo, tree = tmp_path / "repo", tmp_path / "tree"
+    for sub in ("sub1", "sub2"):
+        (tree / "baz" / sub).mkdir(parents=True)
+    for rel in ("baz/sub1/duplicate_a", "baz/sub1/duplicate_b", "baz/sub2/duplicate_c"):
+        (tree / rel).write_text("SAME_CONTENT\n")
+    (tree / "baz/other").write_text("other\n")
+    _run([peer_bin(), f"--repo={repo}", "init", "--mode=bare-user"])
+    _run([peer_bin(), f"--repo={repo}", "commit", "-b", "t", f"--tree=dir={tree}", "--no-xattrs"])
+    members, trees = {}, {}
+    for name, tool in (("ours", [sys.executable, "-m", "ostreepy"]), ("peer", [peer_bin()])):
+        tar = tmp_path / f"{name}.tar"
+        _run(tool + [f"--repo={repo}", "export", "t", "-o", tar])
+        with tarfile.open(tar) as tf:
+            members[name] = [(m.name.removeprefix("./"), m.type, m.linkname.removeprefix("./"))
+                             for m in tf.getmembers() if m.isfile() or m.islnk()]
+        out = _run([peer_bin(), f"--repo={repo}", "commit", "-b", f"from-{name}", f"--tree=tar={tar}",
+                    "--no-xattrs"]).stdout.strip()
+        trees[name] = _run([peer_bin(), f"--repo={repo}", "ls", "-R", "-C", out]).stdout
+    assert members["ours"] == members["peer"]
+    assert ("baz/sub2/duplicate_c", tarfile.LNKTYPE, "baz/sub1/duplicate_a") in members["ours"]
+    assert trees["ours"] == trees["peer"]
