@@ -724,6 +724,10 @@ def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bo
                          retain_branch_depth=retain_branch_depth, only_branches=only_branches)
             if not dry_run:
                 _prune_static_deltas(r, None)
+            # as _ostree_repo_prune_tmp, which runs with --no-prune too
+            from .remote.config import list_remotes
+            from .remote.summary_cache import prune_summary_cache
+            prune_summary_cache(r.path, [rem.name for rem in list_remotes(r)])
         return res
 
 

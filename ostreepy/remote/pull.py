@@ -327,6 +327,7 @@ class _Puller:
             if self.verify_bindings:
                 self._check_bindings(checksum, commit, is_parent)
             self._check_timestamp(checksum, commit)
+            self._refresh_detached(checksum)
             partial = repo.commit_is_partial(checksum)
             return commit, partial and not self.commit_only and not self.dry_run
         try:
@@ -361,6 +362,24 @@ class _Puller:
         self._write_meta(checksum, ObjectType.COMMIT, data, local)
         self._stored(checksum, ObjectType.COMMIT, 0 if local else len(data), local)
         return commit, not self.commit_only
+
+    def _refresh_detached(self, checksum: str) -> None:
+        """A commit already here has its detached metadata fetched again, as libostree
+        always does (scan_one_metadata_object: new signatures may have appeared), and the
+        remote's signature policy applied to the stored commit (scan_commit_object)."""
+        if self.source.fetcher is None or self.source.local is not None or self.dry_run:
+            return
+        raw, meta_local = self._metadata_bytes(checksum, ObjectType.COMMIT_META, optional=True)
+        if not meta_local:
+            with self._lock:
+                self.stats.detached_requests += 1
+        stored = self.repo.read_commit_detached_metadata(checksum)
+        detached = obj.parse_commitmeta(raw) if raw is not None else stored
+        if self.remote is not None:
+            trust.verify_commit(self.remote, checksum, self.repo.load_metadata(ObjectType.COMMIT, checksum),
+                                detached, repo=self.repo)
+        if detached is not None and detached != stored:
+            self.repo.write_commit_detached_metadata(checksum, detached)
 
     def _check_bindings(self, checksum: str, commit: Commit, is_parent: bool) -> None:
         """_ostree_repo_verify_bindings: a commit that names the refs it was made
