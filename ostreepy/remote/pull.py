@@ -55,7 +55,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
@@ -1024,7 +1024,10 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
             if deltas is not None:
                 for ref, csum in commits.items():
                     name = None if obj.is_checksum(ref) else ref
-                    current = repo.read_ref(f"{label}:{name}") if name is not None else None
+                    # initiate_request: the ref under the remote's name, or the local one
+                    # of a pull without a remote name (pull-local)
+                    spec = f"{ref_prefix or label}:{name}" if ref_prefix or mirror else name
+                    current = repo.read_ref(spec) if name is not None else None
                     deltas.pull_target(name, csum, current)
             if not (dry_run and deltas is not None):
                 # after the deltas: their commits are partial, so the walk checks them and fetches
@@ -1223,7 +1226,8 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
                remote: Optional[str] = None, depth: int = 0, commit_metadata_only: bool = False,
                progress: Optional[ProgressCallback] = None,
                disable_verify_bindings: bool = False, bareuseronly_files: bool = False,
-               gpg_verify: bool = False, gpg_verify_summary: bool = False) -> RepoPullResult:
+               gpg_verify: bool = False, gpg_verify_summary: bool = False,
+               require_static_deltas: bool = False) -> RepoPullResult:
     """Copy ``refs`` (all of the source's own refs when empty) and their commits
     from the repository at ``src_repo`` into ``repo``, as ``ostree pull-local``:
     refs land in ``refs/heads/REF``, or ``refs/remotes/REMOTE/REF`` with
@@ -1231,7 +1235,10 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
     unless ``untrusted``, which verifies every one. ``bareuseronly_files`` refuses content a
     bare-user-only repository could not hold. ``gpg_verify`` checks each commit's signatures
     against ``remote``'s keyring and trust settings, as ``pull-local --gpg-verify --remote``.
-    (``gpg_verify_summary`` is taken as ostree takes it: a local source's summary is not read.)"""
+    (``gpg_verify_summary`` is taken as ostree takes it: a local source's summary is not read.)
+    ``require_static_deltas`` reads the source as a ``file://`` remote instead, through its
+    static deltas (none for a commit is an error), as libostree then does: the deltas' objects,
+    and their fallbacks fetched as an archive remote's, all verified."""
     if remote is not None:
         from ..store.refs import validate_remote_name
         validate_remote_name(remote)
@@ -1247,6 +1254,11 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
         for ref in refs:
             if parse_refspec(ref)[0] is not None:
                 raise PullError(f"Invalid ref {ref!r} for pull-local: a remote ref")
+        if require_static_deltas:
+            return _pull_local_deltas(repo, src, refs, verifier, remote, depth=depth,
+                                      commit_metadata_only=commit_metadata_only, progress=progress,
+                                      verify_bindings=not disable_verify_bindings,
+                                      bareuseronly_files=bareuseronly_files)
         return _run(repo, _Source(local=src, trusted=not untrusted), verifier, src.path, refs, ref_prefix=remote,
                     mirror=False, depth=depth, commit_metadata_only=commit_metadata_only, subpaths=(),
                     localcache_repos=(), timestamp_check=False, dry_run=False, progress=progress,
@@ -1255,3 +1267,23 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
         if not isinstance(src_repo, Repo):
             src.close()
 
+
+def _pull_local_deltas(repo: Repo, src: Repo, refs: Sequence[str], verifier: Optional[Remote],
+                       remote: Optional[str], *, depth: int, commit_metadata_only: bool,
+                       progress: Optional[ProgressCallback], verify_bindings: bool,
+                       bareuseronly_files: bool) -> RepoPullResult:
+    # ostree-repo-pull.c keeps remote_repo_local unset when deltas are required, so the
+    # source is read over its file:// URL; pull-local turns sign-verify off, and
+    # gpg-verify on only when asked
+    url = "file://" + quote(os.path.abspath(src.path))
+    if verifier is not None:
+        rem = attrs.evolve(verifier, url=url, options=tuple(
+            (k, v) for k, v in verifier.options if not k.startswith("sign-verify")))
+    else:
+        rem = Remote(name=url, url=url, options=(("gpg-verify", "false"),), source=None)
+    wanted = list(refs) or sorted(src.list_refs())
+    return _run(repo, _Source(fetcher=FileFetcher(src.path)), rem, src.path, wanted, ref_prefix=remote,
+                mirror=False, depth=depth, commit_metadata_only=commit_metadata_only, subpaths=(),
+                localcache_repos=(), timestamp_check=False, dry_run=False, progress=progress,
+                verify_bindings=verify_bindings, bareuseronly_files=bareuseronly_files,
+                require_static_deltas=True)
