@@ -1026,8 +1026,9 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
                     name = None if obj.is_checksum(ref) else ref
                     # initiate_request: the ref under the remote's name, or the local one
                     # of a pull without a remote name (pull-local)
-                    spec = f"{ref_prefix or label}:{name}" if ref_prefix or mirror else name
-                    current = repo.read_ref(spec) if name is not None else None
+                    current: Optional[str] = None
+                    if name is not None:
+                        current = repo.read_ref(f"{ref_prefix or label}:{name}" if ref_prefix or mirror else name)
                     deltas.pull_target(name, csum, current)
             if not (dry_run and deltas is not None):
                 # after the deltas: their commits are partial, so the walk checks them and fetches
