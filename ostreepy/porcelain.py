@@ -633,7 +633,7 @@ def checkout(repo: RepoArg, rev: str, destination: PathArg, *, subpath: Optional
              require_hardlinks: bool = False, force_copy: bool = False, bareuseronly_dirs: bool = False,
              fsync: bool = False, progress: Optional[ProgressCallback] = None,
              skip_paths: Sequence[str] = (), allow_noent: bool = False,
-             passthrough_whiteouts: bool = False) -> CheckoutResult:
+             passthrough_whiteouts: bool = False, uncompressed_cache: bool = False) -> CheckoutResult:
     """``ostree checkout``: ``rev`` (a ref or a checksum) into ``destination``,
     hardlinked from the repository where its mode allows (``require_hardlinks``:
     only so; ``force_copy``: never). ``user_mode`` (``-U``: no ownership, no
@@ -643,7 +643,9 @@ def checkout(repo: RepoArg, rev: str, destination: PathArg, *, subpath: Optional
     (from the checked-out root, ``/a/b``) left out, as ``--skip-list``.
     ``allow_noent``: a ``subpath`` missing from the commit checks out nothing.
     ``passthrough_whiteouts``: ``.ostree-wh.NAME`` files become overlayfs whiteouts
-    (NAME, a 0:0 character device)."""
+    (NAME, a 0:0 character device). ``uncompressed_cache``: a user-mode checkout of an
+    archive repository unpacks each file once into ``uncompressed-objects-cache/`` and
+    hardlinks it from there, as ``ostree checkout`` does without its newer options."""
     from .store.checkout import CheckoutMode, CheckoutOptions, Overwrite
     from .store.checkout import checkout as _checkout
     _str(rev, "rev")
@@ -659,7 +661,8 @@ def checkout(repo: RepoArg, rev: str, destination: PathArg, *, subpath: Optional
     opts = CheckoutOptions(mode=CheckoutMode.USER if user_mode else CheckoutMode.NONE, overwrite=how,
                            subpath=subpath, process_whiteouts=process_whiteouts, no_copy_fallback=require_hardlinks,
                            force_copy=force_copy, bareuseronly_dirs=bareuseronly_dirs, fsync=fsync,
-                           skip_paths=frozenset(skip_paths), passthrough_whiteouts=passthrough_whiteouts)
+                           skip_paths=frozenset(skip_paths), passthrough_whiteouts=passthrough_whiteouts,
+                           uncompressed_cache=uncompressed_cache)
     with _repo(repo) as r:
         csum = r.resolve_rev(rev)
         assert csum is not None
@@ -725,6 +728,10 @@ def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bo
                          retain_branch_depth=retain_branch_depth, only_branches=only_branches)
             if not dry_run:
                 _prune_static_deltas(r, None)
+            # as _ostree_repo_prune_tmp, which runs with --no-prune too
+            from .remote.config import list_remotes
+            from .remote.summary_cache import prune_summary_cache
+            prune_summary_cache(r.path, [rem.name for rem in list_remotes(r)])
         return res
 
 

@@ -125,7 +125,6 @@ def build_parser() -> argparse.ArgumentParser:
     # ostreepy never hardlinks an empty file (ostree's -z made the default)
     p.add_argument("-z", "--force-copy-zerosized", action="store_true")
     p.add_argument("--process-passthrough-whiteouts", action="store_true")
-    # ostreepy keeps no devino cache while checking out: nothing to disable
     p.add_argument("--disable-cache", action="store_true")
     p.add_argument("commit")
     p.add_argument("destination", nargs="?")

@@ -15,7 +15,6 @@ import sys
 import time
 from typing import TYPE_CHECKING, List, Optional
 
-from ..remote.pull import PullError
 from .repo import UsageError, _open_repo
 
 if TYPE_CHECKING:
@@ -103,9 +102,6 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 def cmd_pull_local(args: argparse.Namespace) -> int:
     from ..remote.pull import pull_local
-    if args.require_static_deltas:
-        # ostree pull-local then pulls over file:// with the deltas; ours copies objects only
-        raise PullError("Static deltas are not supported yet by pull-local (--require-static-deltas)")
     repo = _open_repo(args)
     if args.disable_fsync:
         repo.fsync = False
@@ -115,7 +111,8 @@ def cmd_pull_local(args: argparse.Namespace) -> int:
                             depth=args.depth, commit_metadata_only=args.commit_metadata_only, progress=progress,
                             disable_verify_bindings=args.disable_verify_bindings,
                             bareuseronly_files=args.bareuseronly_files, gpg_verify=args.gpg_verify,
-                            gpg_verify_summary=args.gpg_verify_summary)
+                            gpg_verify_summary=args.gpg_verify_summary,
+                            require_static_deltas=args.require_static_deltas)
     finally:
         _finish_line(progress)
         repo.close()

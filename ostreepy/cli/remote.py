@@ -51,7 +51,8 @@ def _verify_opt(spec: str) -> Tuple[str, str, str]:
     keytype, eq, rest = spec.partition("=")
     if not eq:
         raise RemoteUsageError(f"Failed to parse KEYTYPE=[inline|file]:DATA in {spec}")
-    if keytype not in ("ed25519", "spki"):
+    from ..store.signing import SIGN_TYPES
+    if keytype not in SIGN_TYPES:
         raise RemoteUsageError(f"Requested signature type is not implemented: {keytype}")
     ref, colon, value = rest.partition(":")
     if ref == "inline":

@@ -30,7 +30,6 @@ class UsageError(OstreeError):
 
 
 def _open_repo(args: argparse.Namespace):
-    from ..store.gvariant import Variant
     from ..store.repo import Repo
     path = getattr(args, "repo", None)
     if path is None:
@@ -380,12 +379,17 @@ def cmd_checkout(args: argparse.Namespace) -> int:
     elif args.union_identical:
         overwrite = "union-identical"
     dest = args.destination or os.path.basename(args.commit)
+    # ot-builtin-checkout.c's new_options_set: any of these takes ostree_repo_checkout_at,
+    # which leaves the uncompressed-objects-cache alone; without them, checkout_tree uses it
+    newer = (args.disable_cache or args.whiteouts or args.require_hardlinks or args.union_add or args.force_copy
+             or args.force_copy_zerosized or args.bareuseronly_dirs or args.union_identical or args.skip_list
+             or args.process_passthrough_whiteouts)
     porcelain.checkout(repo, args.commit, dest, subpath=args.subpath, user_mode=args.user_mode,
                        overwrite=overwrite, process_whiteouts=args.whiteouts,
                        require_hardlinks=args.require_hardlinks, force_copy=args.force_copy,
                        bareuseronly_dirs=args.bareuseronly_dirs, fsync=(args.fsync or "false").lower() == "true",
                        skip_paths=_lines(args.skip_list) if args.skip_list else (), allow_noent=args.allow_noent,
-                       passthrough_whiteouts=args.process_passthrough_whiteouts)
+                       passthrough_whiteouts=args.process_passthrough_whiteouts, uncompressed_cache=not newer)
     return 0
 
 

@@ -55,7 +55,6 @@ __all__ = ["SummaryUpdate", "PublishError", "build_summary", "regenerate_summary
 
 METADATA_REF = "ostree-metadata"
 SUMMARY_SIG_TYPE = "a{sv}"
-_SIGN_KEYS = {"ed25519": "ostree.sign.ed25519"}
 _GPG_KEY = "ostree.gpgsigs"
 
 
@@ -160,8 +159,8 @@ def sign_summary(data: bytes, sign_keys: Sequence[str] = (), sign_type: str = "e
                  gpg_key_ids: Sequence[str] = (), gpg_homedir: Optional[str] = None,
                  existing: Optional[Mapping[str, Variant]] = None) -> Dict[str, Variant]:
     """The ``summary.sig`` dictionary for ``data``: OpenPGP signatures (through
-    ``ostreepy.remote.openpgp.sign_detached``) and ed25519 ones (one per secret
-    key, base64 as ``ostree sign`` takes them), in libostree's entry order."""
+    ``ostreepy.remote.openpgp.sign_detached``) and ``sign_type`` ones (one per
+    secret key, as ``ostree sign`` takes them), in libostree's entry order."""
     from ..store.signing import Signer
     out: Dict[str, Variant] = dict(existing or {})
     if gpg_key_ids:
@@ -173,13 +172,17 @@ def sign_summary(data: bytes, sign_keys: Sequence[str] = (), sign_type: str = "e
             raise PublishError("GPG signing is not available in this build of ostreepy") from None
         out[_GPG_KEY] = Variant("aay", [bytes(openpgp.sign_detached(data, kid, gpg_homedir)) for kid in gpg_key_ids])
     if sign_keys:
-        key = _SIGN_KEYS.get(sign_type)
-        if key is None:
-            raise PublishError(f"Requested signature type is not implemented: {sign_type}")
+        _check_sign_type(sign_type)
         sigs = [Signer(sign_type, secret=k).sign(data) for k in sign_keys]
-        out[key] = Variant("aay", sigs)
+        out[Signer(sign_type).metadata_key] = Variant("aay", sigs)
     # GPG signatures first, then the others, each through a GVariantDict (libostree's order)
     return ordered(list(out.items()))
+
+
+def _check_sign_type(sign_type: str) -> None:
+    from ..store.signing import SIGN_TYPES
+    if sign_type not in SIGN_TYPES:
+        raise PublishError(f"Requested signature type is not implemented: {sign_type}")
 
 
 def _write_metadata_commit(repo: Repo, additional_metadata: Mapping[str, Variant],
@@ -218,8 +221,8 @@ def regenerate_summary(repo: Repo, additional_metadata: Optional[Mapping[str, Va
                        metadata_commit: bool = True, now: Optional[int] = None) -> SummaryUpdate:
     """``ostree summary -u``: write ``summary`` (and ``summary.sig`` when keys are
     given, else remove a stale one); returns what was written."""
-    if sign_keys and sign_type not in _SIGN_KEYS:
-        raise PublishError(f"Requested signature type is not implemented: {sign_type}")
+    if sign_keys:
+        _check_sign_type(sign_type)
     extra = dict(additional_metadata or {})
     mcommit: Optional[str] = None
     with repo.locked():
@@ -232,7 +235,7 @@ def regenerate_summary(repo: Repo, additional_metadata: Optional[Mapping[str, Va
         if sign_keys or gpg_key_ids:
             sigdict = sign_summary(data, sign_keys, sign_type, gpg_key_ids, gpg_homedir)
             sig = gvariant.serialize(SUMMARY_SIG_TYPE, sigdict)
-            kinds = (["ed25519"] if sign_keys else []) + (["gpg"] if gpg_key_ids else [])
+            kinds = ([sign_type] if sign_keys else []) + (["gpg"] if gpg_key_ids else [])
         _publish(repo, data, sig)
     parsed = gvariant.deserialize(SUMMARY_TYPE, data)
     cmap = parsed[1].get("ostree.summary.collection-map")

@@ -55,7 +55,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
@@ -324,14 +324,17 @@ class _Puller:
         if repo.has_object(checksum, ObjectType.COMMIT):
             commit = repo.load_commit(checksum)
             # as scan_commit_object: a commit already here is held to the same rules,
-            # its signatures too (read from the local .commitmeta): a commit pulled
-            # through one remote does not pass for another remote's keys
-            if self.remote is not None:
+            # its signatures too: a commit pulled through one remote does not pass for
+            # another remote's keys.  Over a fetcher the detached metadata is fetched
+            # again first and checked there (_refresh_detached); otherwise the local
+            # .commitmeta is what is checked
+            if self.remote is not None and not self._refetches_detached():
                 trust.verify_commit(self.remote, checksum, repo.load_metadata(ObjectType.COMMIT, checksum),
                                     repo.read_commit_detached_metadata(checksum), repo=repo)
             if self.verify_bindings:
                 self._check_bindings(checksum, commit, is_parent)
             self._check_timestamp(checksum, commit)
+            self._refresh_detached(checksum)
             partial = repo.commit_is_partial(checksum)
             return commit, partial and not self.commit_only and not self.dry_run
         try:
@@ -366,6 +369,27 @@ class _Puller:
         self._write_meta(checksum, ObjectType.COMMIT, data, local)
         self._stored(checksum, ObjectType.COMMIT, 0 if local else len(data), local)
         return commit, not self.commit_only
+
+    def _refetches_detached(self) -> bool:
+        return self.source.fetcher is not None and self.source.local is None and not self.dry_run
+
+    def _refresh_detached(self, checksum: str) -> None:
+        """A commit already here has its detached metadata fetched again, as libostree
+        always does (scan_one_metadata_object: new signatures may have appeared), and the
+        remote's signature policy applied to the stored commit (scan_commit_object)."""
+        if not self._refetches_detached():
+            return
+        raw, meta_local = self._metadata_bytes(checksum, ObjectType.COMMIT_META, optional=True)
+        if not meta_local:
+            with self._lock:
+                self.stats.detached_requests += 1
+        stored = self.repo.read_commit_detached_metadata(checksum)
+        detached = obj.parse_commitmeta(raw) if raw is not None else stored
+        if self.remote is not None:
+            trust.verify_commit(self.remote, checksum, self.repo.load_metadata(ObjectType.COMMIT, checksum),
+                                detached, repo=self.repo)
+        if detached is not None and detached != stored:
+            self.repo.write_commit_detached_metadata(checksum, detached)
 
     def _check_bindings(self, checksum: str, commit: Commit, is_parent: bool) -> None:
         """_ostree_repo_verify_bindings: a commit that names the refs it was made
@@ -1010,7 +1034,11 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
             if deltas is not None:
                 for ref, csum in commits.items():
                     name = None if obj.is_checksum(ref) else ref
-                    current = repo.read_ref(f"{label}:{name}") if name is not None else None
+                    # initiate_request: the ref under the remote's name, or the local one
+                    # of a pull without a remote name (pull-local)
+                    current: Optional[str] = None
+                    if name is not None:
+                        current = repo.read_ref(f"{ref_prefix or label}:{name}" if ref_prefix or mirror else name)
                     deltas.pull_target(name, csum, current)
             if not (dry_run and deltas is not None):
                 # after the deltas: their commits are partial, so the walk checks them and fetches
@@ -1223,7 +1251,8 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
                remote: Optional[str] = None, depth: int = 0, commit_metadata_only: bool = False,
                progress: Optional[ProgressCallback] = None,
                disable_verify_bindings: bool = False, bareuseronly_files: bool = False,
-               gpg_verify: bool = False, gpg_verify_summary: bool = False) -> RepoPullResult:
+               gpg_verify: bool = False, gpg_verify_summary: bool = False,
+               require_static_deltas: bool = False) -> RepoPullResult:
     """Copy ``refs`` (all of the source's own refs when empty) and their commits
     from the repository at ``src_repo`` into ``repo``, as ``ostree pull-local``:
     refs land in ``refs/heads/REF``, or ``refs/remotes/REMOTE/REF`` with
@@ -1232,7 +1261,10 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
     bare-user-only repository could not hold. ``gpg_verify`` checks each commit's signatures
     against ``remote``'s keyring and trust settings, as ``pull-local --gpg-verify --remote``.
     ``gpg_verify_summary`` requires the source's ``summary`` signed by the remote's keys
-    (its ``summary.sig``), as ostree's pull through file:// requires it.)"""
+    (its ``summary.sig``), as ostree's pull through file:// requires it.
+    ``require_static_deltas`` reads the source as a ``file://`` remote instead, through its
+    static deltas (none for a commit is an error), as libostree then does: the deltas' objects,
+    and their fallbacks fetched as an archive remote's, all verified."""
     if remote is not None:
         from ..store.refs import validate_remote_name
         validate_remote_name(remote)
@@ -1253,6 +1285,11 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
         for ref in refs:
             if parse_refspec(ref)[0] is not None:
                 raise PullError(f"Invalid ref {ref!r} for pull-local: a remote ref")
+        if require_static_deltas:
+            return _pull_local_deltas(repo, src, refs, verifier, remote, depth=depth,
+                                      commit_metadata_only=commit_metadata_only, progress=progress,
+                                      verify_bindings=not disable_verify_bindings,
+                                      bareuseronly_files=bareuseronly_files)
         return _run(repo, _Source(local=src, trusted=not untrusted), verifier, src.path, refs, ref_prefix=remote,
                     mirror=False, depth=depth, commit_metadata_only=commit_metadata_only, subpaths=(),
                     localcache_repos=(), timestamp_check=False, dry_run=False, progress=progress,
@@ -1261,3 +1298,23 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
         if not isinstance(src_repo, Repo):
             src.close()
 
+
+def _pull_local_deltas(repo: Repo, src: Repo, refs: Sequence[str], verifier: Optional[Remote],
+                       remote: Optional[str], *, depth: int, commit_metadata_only: bool,
+                       progress: Optional[ProgressCallback], verify_bindings: bool,
+                       bareuseronly_files: bool) -> RepoPullResult:
+    # ostree-repo-pull.c keeps remote_repo_local unset when deltas are required, so the
+    # source is read over its file:// URL; pull-local turns sign-verify off, and
+    # gpg-verify on only when asked
+    url = "file://" + quote(os.path.abspath(src.path))
+    if verifier is not None:
+        rem = attrs.evolve(verifier, url=url, options=tuple(
+            (k, v) for k, v in verifier.options if not k.startswith("sign-verify")))
+    else:
+        rem = Remote(name=url, url=url, options=(("gpg-verify", "false"),), source=None)
+    wanted = list(refs) or sorted(src.list_refs())
+    return _run(repo, _Source(fetcher=FileFetcher(src.path)), rem, src.path, wanted, ref_prefix=remote,
+                mirror=False, depth=depth, commit_metadata_only=commit_metadata_only, subpaths=(),
+                localcache_repos=(), timestamp_check=False, dry_run=False, progress=progress,
+                verify_bindings=verify_bindings, bareuseronly_files=bareuseronly_files,
+                require_static_deltas=True)

@@ -18,7 +18,11 @@ callback, and the cache's few file operations are below it. The rules are ostree
 * only a pair fetched whole (summary and signature, not from the cache) is written to the
   cache, each file replaced atomically; a remote without ``summary.sig`` is never cached;
 * the cache is off when ``OSTREE_SKIP_CACHE`` is set (as ostree's repository open) or the
-  repository is not writable; failures to keep the xattr or mtime are not errors.
+  repository is not writable; failures to keep the xattr or mtime are not errors;
+* ``ostree prune`` deletes the files of remotes no longer configured
+  (:func:`prune_summary_cache`, libostree's ``_ostree_repo_prune_tmp``);
+* ``OSTREE_REPO_TEST_ERROR=invalid-cache`` turns a cached summary that fails verification
+  into an error instead of a fetch, as libostree's tests ask.
 
 The cache is named after the remote, so only a configured remote (not a ``file://`` URL, whose
 repository ostree reads directly) uses it.
@@ -28,18 +32,24 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import BinaryIO, Callable, Optional, Protocol, Tuple
+from typing import BinaryIO, Callable, Iterable, List, Optional, Protocol, Tuple
 
 import attrs
 
 from ..errors import FetchNotFoundError, OstreeError
 from ..fsutil import write_file_atomic
+from ..store.repo import test_error
 
-__all__ = ["Conditional", "SummaryCache", "fetch_summary_pair", "CACHE_SUBDIR"]
+__all__ = ["Conditional", "SummaryCache", "SummaryCacheError", "fetch_summary_pair", "prune_summary_cache",
+           "CACHE_SUBDIR"]
 
 #: _OSTREE_CACHE_DIR "/" _OSTREE_SUMMARY_CACHE_DIR, under the repository's tmp/
 CACHE_SUBDIR = os.path.join("tmp", "cache", "summaries")
 ETAG_XATTR = "user.etag"
+
+
+class SummaryCacheError(OstreeError):
+    """A cached summary refused where libostree's fault injection asks for an error."""
 
 
 @attrs.frozen
@@ -176,6 +186,9 @@ def fetch_summary_pair(fetcher: _Source, cache: Optional[SummaryCache], max_summ
     except OstreeError:
         if not from_cache:
             raise
+        if test_error("invalid-cache"):
+            raise SummaryCacheError(f"Remote {cache.remote} cached summary invalid and "
+                                    "OSTREE_REPO_TEST_ERROR_INVALID_CACHE specified") from None
         # the cached summary does not match: fetch it again, whole, and check again
         got = _conditional(fetcher, "summary", max_summary, None, 0)
         data = got.data
@@ -183,5 +196,32 @@ def fetch_summary_pair(fetcher: _Source, cache: Optional[SummaryCache], max_summ
         verify(data, sig)
     if not from_cache and data is not None and sig is not None:
         cache.save("", data, got.etag if got is not None else None, got.last_modified if got is not None else 0)
-        cache.save(".sig", sig, got_sig.etag, got_sig.last_modified)
+        if not got_sig.not_modified:
+            # a signature the server said is unchanged is the cached file itself: saved
+            # again without the answer's ETag and date, the next request would carry
+            # our clock as If-Modified-Since and miss a signature replaced within the second
+            cache.save(".sig", sig, got_sig.etag, got_sig.last_modified)
     return data, sig
+
+
+def prune_summary_cache(repo_path: str, remotes: Iterable[str]) -> List[str]:
+    """Delete the cached files (``NAME``, ``NAME.sig``) of every remote not in ``remotes``;
+    returns their names. Nothing when the cache is off."""
+    if not SummaryCache.enabled(repo_path):
+        return []
+    cache_dir = os.path.join(repo_path, CACHE_SUBDIR)
+    keep = set(remotes)
+    try:
+        names = sorted(os.listdir(cache_dir))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    gone = []
+    for name in names:
+        remote = name[:-4] if len(name) > 4 and name.endswith(".sig") else name
+        if remote not in keep:
+            try:
+                os.unlink(os.path.join(cache_dir, name))
+            except FileNotFoundError:
+                continue
+            gone.append(name)
+    return gone

@@ -4,6 +4,14 @@ Every name that comes from a dirtree is validated before it is used, and
 everything is created relative to directory file descriptors with
 O_NOFOLLOW, so a crafted repository cannot make us write outside the
 destination.
+
+An archive repository's files are copied out, except in a user-mode checkout
+asking for ``uncompressed_cache`` (what ``ostree checkout`` without the newer
+options does, through ostree_repo_checkout_tree): each non-empty regular file
+is then unpacked once into ``REPO/uncompressed-objects-cache/XX/REST.file``
+(made in the repository's ``tmp/``, renamed in whole, set-id bits dropped) and
+hard-linked from there, so later checkouts of the same objects only link.
+Nothing removes cache entries (``ostree`` never calls ostree_repo_checkout_gc).
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import enum
 import errno
 import os
 import stat
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from time import time_ns
 from typing import BinaryIO, Callable, FrozenSet, Optional
@@ -29,6 +38,7 @@ from .repo import CHUNK, Repo, RepoMode
 WHITEOUT_PREFIX = ".wh."
 OVERLAY_WHITEOUT_PREFIX = ".ostree-wh."
 OPAQUE_WHITEOUT_NAME = ".wh..wh..opq"
+UNCOMPRESSED_CACHE = "uncompressed-objects-cache"
 
 
 class CheckoutMode(enum.Enum):
@@ -68,6 +78,8 @@ class CheckoutOptions:
     # ``.ostree-wh.NAME`` becomes NAME, a 0:0 character device (an overlayfs whiteout),
     # as libostree's process_passthrough_whiteouts, which deployments use
     passthrough_whiteouts: bool = False
+    # an archive repository's uncompressed-objects-cache, in user mode (enable_uncompressed_cache)
+    uncompressed_cache: bool = False
 
 
 class _State:
@@ -87,6 +99,12 @@ class _State:
         self.deferred: list = []
         self.fast_link = (self.hardlinkable and not opts.force_copy and not opts.process_whiteouts
                           and opts.filter is None and not opts.skip_paths and opts.overwrite is Overwrite.NONE)
+        # libostree: only a writable repository with core.enable-uncompressed-cache (default true)
+        self.cache_dir: Optional[str] = None
+        if (opts.uncompressed_cache and user and repo.mode is RepoMode.ARCHIVE and not opts.force_copy
+                and os.access(repo.path, os.W_OK)
+                and repo.config.get_bool("core", "enable-uncompressed-cache", True)):
+            self.cache_dir = os.path.join(repo.path, UNCOMPRESSED_CACHE)
 
 
 def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutOptions] = None,
@@ -333,6 +351,13 @@ def _place_file(state: _State, checksum: str, dfd: int, name: str, path: str, he
                                 "Bare repository mode cannot hardlink in user checkout mode")
         if state.hardlinkable and not bare_user_symlink:
             need_copy = not _hardlink(state, src_path, dfd, name, checksum)
+        elif state.cache_dir is not None and not is_symlink:
+            cached = _uncompressed_cached(state, checksum, header, stream)
+            if cached is not None:
+                if stream is not None:
+                    stream.close()
+                header, stream = None, None  # spent: a copy after all reads the object again
+                need_copy = not _hardlink(state, cached, dfd, name, checksum)
     if need_copy:
         if header is None:
             header, stream = repo.load_file(checksum)
@@ -343,6 +368,43 @@ def _place_file(state: _State, checksum: str, dfd: int, name: str, path: str, he
                 stream.close()
     if state.progress is not None:
         state.progress(FileCheckedOut(path, not need_copy))
+
+
+def _uncompressed_cached(state: _State, checksum: str, header: Optional[FileHeader],
+                         stream: Optional[BinaryIO]) -> Optional[str]:
+    """The object's file in the uncompressed-objects-cache, unpacked there first when
+    missing; None for what the cache does not hold (empty files)."""
+    assert state.cache_dir is not None
+    path = os.path.join(state.cache_dir, checksum[:2], checksum[2:] + ".file")
+    if os.path.lexists(path):
+        return path
+    repo = state.repo
+    if repo.content_size(checksum) == 0:
+        return None
+    if header is None or stream is None:
+        header, stream = repo.load_file(checksum)
+    assert stream is not None
+    fd, tmp = tempfile.mkstemp(prefix="checkout-cache-", dir=repo.tmp_dir)
+    try:
+        try:
+            while True:
+                chunk = stream.read(CHUNK)
+                if not chunk:
+                    break
+                write_all(fd, chunk)
+            if state.opts.fsync:
+                os.fsync(fd)
+            os.fchmod(fd, stat.S_IMODE(header.mode) & ~(stat.S_ISUID | stat.S_ISGID))
+        finally:
+            os.close(fd)
+        os.makedirs(os.path.dirname(path), 0o775, exist_ok=True)
+        # another checkout may have put it there meanwhile: theirs is the same bytes
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+    return path
 
 
 def _overlay_whiteout(state: _State, checksum: str, dfd: int, target: str, header: Optional[FileHeader]) -> None:

@@ -17,6 +17,11 @@ Design:
   renamed in. The object checked is the one taken in, not a name that could be
   swapped in between.
 * A trusted source is linked without reading it, as libostree does.
+* A bare-user object is linked into a bare-user-only repository too
+  (``import_is_bareuser_only_conversion``, for flatpak): a regular file whose
+  ``user.ostreemeta`` says what bare-user-only reads from the file itself (owner
+  0:0, no xattrs, the mode it has), so it is the same object there. Its symlinks
+  are regular files, and anything else differs: those are copied.
 * Where no link can be made (another filesystem, another mode, too many links,
   not allowed) the object is read from the source (checked, when untrusted) and
   written as a new object, as before.
@@ -29,6 +34,7 @@ import enum
 import errno
 import io
 import os
+import stat
 from functools import lru_cache
 from typing import BinaryIO
 
@@ -61,10 +67,27 @@ def _owner(path: str) -> int:
 
 
 def can_link(dest: Repo, src: Repo, trusted: bool) -> bool:
-    """Whether content objects of ``src`` may be hard-linked into ``dest``."""
-    if src.mode is not dest.mode:
+    """Whether content objects of ``src`` may be hard-linked into ``dest`` (a bare-user
+    one into bare-user-only only when :func:`_same_in_bare_user_only` says so)."""
+    if src.mode is not dest.mode and not _bare_user_only_conversion(dest, src):
         return False
     return trusted or _owner(src.path) == _owner(dest.path)
+
+
+def _bare_user_only_conversion(dest: Repo, src: Repo) -> bool:
+    return src.mode is RepoMode.BARE_USER and dest.mode is RepoMode.BARE_USER_ONLY
+
+
+def _same_in_bare_user_only(src: Repo, checksum: str) -> bool:
+    path = src.object_path(checksum, ObjectType.FILE)
+    try:
+        st = os.lstat(path)
+        uid, gid, mode, xattrs = obj.bareuser_meta_parse(os.getxattr(path, obj.BAREUSER_XATTR,
+                                                                     follow_symlinks=False))
+    except OSError:
+        return False  # in the source's parent, or unreadable: the copy finds it or says so
+    return (stat.S_ISREG(mode) and st.st_mode == mode and (uid, gid) == (0, 0) and not xattrs
+            and not mode & (stat.S_ISUID | stat.S_ISGID))
 
 
 @attrs.frozen
@@ -84,7 +107,9 @@ def import_content(dest: Repo, src: Repo, checksum: str, *, trusted: bool, link:
     that ``dest`` lacks it (a pull's walk)."""
     if not known_absent and dest.has_object(checksum, ObjectType.FILE):
         return ImportResult(Imported.PRESENT)
-    if link and can_link(dest, src, trusted) and _link_in(dest, src, checksum, trusted):
+    if (link and can_link(dest, src, trusted)
+            and (src.mode is dest.mode or _same_in_bare_user_only(src, checksum))
+            and _link_in(dest, src, checksum, trusted)):
         return ImportResult(Imported.LINKED)
     if src.mode is RepoMode.ARCHIVE:
         try:

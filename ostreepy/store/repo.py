@@ -452,7 +452,7 @@ class Repo:
                         with self._txn_lock, contextlib.suppress(OSError):
                             if self._staging_dir is None:
                                 self._allocate_staging()
-                    if ok and _test_error("pre-commit"):
+                    if ok and test_error("pre-commit"):
                         self._abandon_staged()
                         raise RepoError("OSTREE_REPO_TEST_ERROR_PRE_COMMIT specified")
                     changed = self._commit_staged()
@@ -1690,7 +1690,7 @@ def _read_xattrs(path: str, follow: bool) -> obj.Xattrs:
     return obj.canonical_xattrs(pairs)
 
 
-def _test_error(flag: str) -> bool:
+def test_error(flag: str) -> bool:
     """libostree's fault injection for its own tests: ``OSTREE_REPO_TEST_ERROR`` holds
     flags (``pre-commit``, ``invalid-cache``) parsed as g_parse_debug_string does."""
     value = os.environ.get("OSTREE_REPO_TEST_ERROR")

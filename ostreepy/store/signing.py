@@ -35,8 +35,20 @@ from .repo import Repo
 ED25519 = "ed25519"
 DUMMY = "dummy"
 SPKI = "spki"
+#: the signature types this build has, in libostree's order (ostree_sign_get_all)
+SIGN_TYPES = (ED25519, DUMMY, SPKI)
 METADATA_KEYS = {ED25519: "ostree.sign.ed25519", DUMMY: "ostree.sign.dummy", SPKI: "ostree.sign.spki"}
+#: types that read keys from files and key directories (libostree's load_pk): the dummy
+#: signer has none, so ``verification-dummy-file`` always fails to load, as in libostree
+KEY_FILE_TYPES = (ED25519, SPKI)
 DEFAULT_KEY_DIRS = ("/etc/ostree", "/usr/share/ostree")
+
+
+def check_sign_type(type_: str) -> str:
+    """``type_`` when this build has it, else libostree's error (ostree_sign_get_by_name)."""
+    if type_ not in SIGN_TYPES:
+        raise SignatureError(f"Requested signature type is not implemented: {type_}")
+    return type_
 
 
 def _b64(text: str) -> bytes:
@@ -176,6 +188,11 @@ def _keys_in(base: str, name: str, type_: str) -> List[str]:
 def load_public_keys(type_: str, keys_file: Optional[str] = None,
                      keys_dirs: Iterable[str] = DEFAULT_KEY_DIRS) -> Signer:
     """Public (and revoked) keys from a file, or from ostree's keys directories."""
+    check_sign_type(type_)
+    if type_ not in KEY_FILE_TYPES:
+        if keys_file:
+            raise SignatureError(f"{type_}: keys files are not implemented")
+        return Signer(type_)
     if keys_file:
         return Signer(type_, public=tuple(read_key_file(keys_file, type_)))
     public: List[str] = []

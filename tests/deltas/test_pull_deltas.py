@@ -322,3 +322,25 @@ def test_fallback_objects_are_fetched_loose(server, tmp_path):
     assert loose == [f"objects/{sb.fallbacks[0].checksum[:2]}/{sb.fallbacks[0].checksum[2:]}.filez"]
     assert ostree("rev-parse", f"--repo={dest}", "origin:main").stdout.strip() == to
     fsck_clean(dest)
+
+
+def test_pull_local_require_static_deltas_as_ostree(source, tmp_path):
+    """pull-local --require-static-deltas reads the source as a file:// remote, through its
+    deltas (test-delta's 'pull delta' blocks): refs land in refs/heads, and a commit no
+    delta reaches fails with ostree's words."""
+    src = serve(tmp_path, source["repo"], "pl", [["--to=main"]])
+    outs = []
+    for who, tool in (("peer", ["ostree"]), ("ours", OSTREEPY)):
+        dest = tmp_path / who
+        ostree("init", f"--repo={dest}", "--mode=bare-user")
+        # nothing here yet and no from-scratch delta: refused, nothing written
+        bad = run([*tool, "pull-local", f"--repo={dest}", "--require-static-deltas", str(src), "main"],
+                  check=False)
+        assert bad.returncode == 1 and ostree("refs", f"--repo={dest}").stdout == ""
+        run([*tool, "pull-local", f"--repo={dest}", str(src), source["from"]])
+        got = run([*tool, "pull-local", f"--repo={dest}", "--require-static-deltas", str(src), "main"])
+        assert got.stdout.startswith("1 delta parts, "), (who, got.stdout)
+        assert ostree("rev-parse", f"--repo={dest}", "main").stdout.strip() == source["to"]
+        fsck_clean(dest)
+        outs.append(bad.stderr.strip().splitlines()[-1])
+    assert outs[0] == outs[1] == f"error: Static deltas required, but none found for main to {source['to']}"

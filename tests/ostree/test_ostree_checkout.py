@@ -222,3 +222,53 @@ def test_checkout_missing_ref_fails(edge_repos, ostreepy, tmp_path):
     res = ostreepy.run("checkout", "no/such/ref", tmp_path / "co", repo=repo, rc=None)
     assert_error(res, "no/such/ref")
     assert not (tmp_path / "co").exists()
+
+
+def _cache_view(repo):
+    """The uncompressed-objects-cache as names and snapshots, with each file's link count
+    (what the checkouts share with it); None when there is no cache directory."""
+    root = repo / "uncompressed-objects-cache"
+    if not root.exists():
+        return None
+    return {p: (e, os.lstat(root / p).st_nlink if e.type == "-" else None)
+            for p, e in user_view(snapshot(root)).items() if p}
+
+
+def test_uncompressed_objects_cache_as_ostree(ostree, ostreepy, tmp_path):
+    """test-basic-user's 'disable cache checkout': a plain ``checkout -U`` from an archive
+    repository fills ``uncompressed-objects-cache`` and hardlinks from it (empty files and
+    symlinks copied, set-id bits dropped); ``--disable-cache`` (or any newer option), a
+    checkout that is not user-mode and ``core.enable-uncompressed-cache=false`` leave it
+    alone; a second checkout and a ``--union`` one link the cached files again."""
+    tree = tmp_path / "tree"
+    for rel, data, mode in (("d/cowro", b"moo\n", 0o600), ("d/x", b"#!/bin/sh\n", 0o755),
+                            ("suid", b"s\n", 0o4755), ("same", b"moo\n", 0o600), ("empty", b"", 0o644)):
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tree / rel).write_bytes(data)
+        os.chmod(tree / rel, mode)
+    os.symlink("d/x", tree / "link")
+    base = ostree.init(tmp_path / "base", "archive")
+    ostree.commit(base, tree=tree)
+    views = {}
+    for name, tool in (("ostree", ostree), ("ostreepy", ostreepy)):
+        repo = tmp_path / f"repo-{name}"
+        copy_repo(base, repo)
+        out = tmp_path / f"out-{name}"
+        out.mkdir()
+        for i, args in enumerate((["-U", "--disable-cache"], ["-U", "-z"], [])):
+            tool.run("checkout", *args, REF, out / f"nocache{i}", repo=repo)
+            assert _cache_view(repo) is None, (name, args)
+        tool.run("checkout", "-U", REF, out / "co-plain", repo=repo)
+        tool.run("checkout", "-U", REF, out / "co-again", repo=repo)
+        tool.run("checkout", "-U", "--union", REF, out / "co-again", repo=repo)
+        views[name] = (_cache_view(repo), user_view(snapshot(out)),
+                       sorted(sorted(ps) for ps in inode_groups(out).values()))
+        off = tmp_path / f"off-{name}"
+        copy_repo(base, off)
+        tool.run("config", "set", "core.enable-uncompressed-cache", "false", repo=off)
+        tool.run("checkout", "-U", REF, tmp_path / f"co-off-{name}", repo=off)
+        assert _cache_view(off) is None, name
+    assert views["ostreepy"][0] == views["ostree"][0]
+    assert views["ostree"][0] and all(e.mode & 0o6000 == 0 for e, _ in views["ostree"][0].values())
+    assert_same_tree(views["ostree"][1], views["ostreepy"][1], "checkouts through the cache")
+    assert views["ostreepy"][2] == views["ostree"][2]

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from ostreepy.errors import CorruptObjectError
+from ostreepy.errors import CorruptObjectError, OstreeError
 from ostreepy.remote.pull import pull_local, pull_remote
 from ostreepy.store import objimport
 from ostreepy.store.objects import ObjectType
@@ -145,3 +145,45 @@ def test_an_untrusted_source_of_another_owner_is_copied(src: Path, tmp_path: Pat
             pull_local(t, s, ["main"])
             assert _same(t, s, big)
     assert "no errors found" in ostree(f"--repo={tmp_path / 'u'}", "fsck")
+
+
+@pytest.mark.parametrize("untrusted", [False, True])
+def test_bare_user_into_bare_user_only_links_as_ostree(tmp_path: Path, untrusted: bool) -> None:
+    """test-basic-user-only's 'hardlink pull from bare-user': a bare-user regular file that
+    bare-user-only reads as the same object (0:0, no xattrs, its own mode) is linked, as
+    libostree's import_is_bareuser_only_conversion links it; symlinks (regular files in
+    bare-user) and a non-canonical file are copied. The same inodes shared as ostree's."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "afile").write_bytes(b"afile\n")
+    (tree / "tool").write_bytes(b"#!/bin/sh\n")
+    os.chmod(tree / "tool", 0o755)
+    os.symlink("afile", tree / "afile-link")
+    src = tmp_path / "input"
+    ostree("init", f"--repo={src}", "--mode=bare-user")
+    ostree("commit", f"--repo={src}", "--canonical-permissions", "-b", "canon", f"--tree=dir={tree}")
+    (tree / "odd").write_bytes(b"owned by 1:1\n")
+    ostree("commit", f"--repo={src}", "--owner-uid=1", "--owner-gid=1", "-b", "odd", f"--tree=dir={tree}")
+    linked = {}
+    for who in ("ours", "theirs"):
+        dest = tmp_path / who
+        ostree("init", f"--repo={dest}", "--mode=bare-user-only")
+        if who == "ours":
+            with Repo.open(str(dest)) as d:
+                pull_local(d, str(src), ["canon"], untrusted=untrusted)
+        else:
+            ostree("pull-local", f"--repo={dest}", *(["--untrusted"] if untrusted else []), str(src), "canon")
+        objects = dest / "objects"
+        linked[who] = sorted(str(p.relative_to(objects)) for p in objects.rglob("*.file")
+                             if not p.is_symlink() and os.path.samestat(p.lstat(), (src / "objects" / p.relative_to(
+                                 objects)).lstat()))
+        ostree("fsck", f"--repo={dest}")
+    assert linked["ours"] == linked["theirs"] and len(linked["ours"]) == 2
+    # objects bare-user-only would read differently are not linked: ostree links them, and its
+    # fsck then finds them corrupt; we copy, and the copy is refused for what it is
+    dest = tmp_path / "odd"
+    ostree("init", f"--repo={dest}", "--mode=bare-user-only")
+    with Repo.open(str(dest)) as d:
+        with pytest.raises(OstreeError, match="bare-user-only repositories cannot store file ownership"):
+            pull_local(d, str(src), ["odd"])
+    assert not any(p.stat().st_nlink > 1 for p in (dest / "objects").rglob("*.file") if not p.is_symlink())
