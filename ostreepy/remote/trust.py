@@ -195,3 +195,42 @@ def verify_static_delta(remote: Remote, superblock: bytes, signatures: Optional[
         return _sign_verify(signers, superblock, signatures)
     except SignatureError as e:
         raise SignatureError(f"Static delta signature verification failed: {e}") from None
+
+
+def signature_verify_commit_data(remote: Remote, commit: bytes, detached: Optional[Mapping[str, Variant]], *,
+                                 repo: Optional[Repo] = None, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> str:
+    """``ostree_repo_signature_verify_commit_data(repo, remote, commit, detached, 0)``
+    (ostree-repo-pull-verify.c), what ostree-ext verifies an image's embedded commit
+    with: GPG when the remote has ``gpg-verify`` (default true) and the ``sign-verify``
+    types, each that is on must find a good signature, and a remote with neither is
+    an error rather than a pass.  Returns libostree's results text: ``GPG: ``-prefixed
+    lines describing every OpenPGP signature, then the signapi success message."""
+    gpg = remote.gpg_verify
+    types = _sign_value(remote, "sign-verify")
+    signers = _signers(remote, types, key_dirs) if types is not None else None
+    if not gpg and signers is None:
+        raise SignatureError(f"Cannot verify commit for remote {remote.name}; GPG verification disabled, "
+                             "and no signapi verifiers configured")
+    if detached is None:
+        raise SignatureError("Can't verify commit without detached metadata")
+    out = ""
+    if gpg:
+        sigs = _gpg_signatures(detached)
+        if sigs is None:
+            raise SignatureError("GPG verification enabled, but no signatures found (use gpg-verify=false "
+                                 "in remote config to disable)")
+        from .keyring import keyring_for
+        from .openpgp import OpenPGPError, require_valid, verify_detached
+        try:
+            checks = verify_detached(commit, sigs, keyring_for(repo, remote))
+        except OpenPGPError as e:
+            raise SignatureError(f"GPG: {e}") from None
+        require_valid(checks)
+        out = "".join("".join(f"GPG: {line}\n" for line in c.describe().split("\n")) for c in checks)
+    if signers is not None:
+        try:
+            msg = _sign_verify(signers, commit, detached)
+        except SignatureError as e:
+            raise SignatureError(f"Can't verify commit: {e}") from None
+        out = (out + "\n" if out else "") + msg
+    return out
