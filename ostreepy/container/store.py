@@ -215,6 +215,8 @@ class PreparedImport:
     already_present: bool
     previous: Optional[ImageState]
     n_base_layers: int = 0
+    #: ``ostree-remote-*`` and already present: the stored base commit's signatures, as checked
+    verify_text: Optional[str] = None
 
     @property
     def layers_present(self) -> int:
@@ -290,10 +292,23 @@ def prepare_image(repo: Repo, imgref: Union[str, OstreeImageReference], *, optio
     own_source = source is None
     src = source or _open_source(ref, options)
     try:
-        return _prepare(repo, ref, src, platform)
+        prep = _prepare(repo, ref, src, platform)
     finally:
         if own_source:
             src.close()
+    if verifier is not None and ref.sigverify is SigVerify.OSTREE_REMOTE and prep.already_present \
+            and prep.previous is not None:
+        # nothing will be fetched, so nothing else would check it: perhaps pulled unverified
+        prep = attrs.evolve(prep, verify_text=_verify_present(repo, ref, prep.previous.merge_commit, verifier))
+    return prep
+
+
+def _verify_present(repo: Repo, ref: OstreeImageReference, merge_commit: str, verifier: CommitVerifier) -> str:
+    """The base commit of a stored image (the merge commit's parent) against ``verifier``."""
+    base = repo.load_commit(merge_commit).parent
+    if base is None:
+        raise RemoteVerificationError(f"{ref}: the stored image has no ostree base commit to verify")
+    return verify_stored_commit(repo, base, verifier)
 
 
 def _prepare(repo: Repo, ref: OstreeImageReference, src: ImageSource,
@@ -403,13 +418,9 @@ def pull_image(repo: Repo, imgref: Union[str, OstreeImageReference], *, options:
     try:
         prep = prepared or _prepare(repo, ref, src, platform)
         if prep.already_present and prep.previous is not None:
-            text = None
-            if verifier is not None:
-                # stored under the same manifest, perhaps pulled unverified: its base is checked now
-                base = repo.load_commit(prep.previous.merge_commit).parent
-                if base is None:
-                    raise RemoteVerificationError(f"{ref}: the stored image has no ostree base commit to verify")
-                text = verify_stored_commit(repo, base, verifier)
+            text = prep.verify_text
+            if verifier is not None and text is None:
+                text = _verify_present(repo, ref, prep.previous.merge_commit, verifier)
             return ImportResult(prep.previous.merge_commit, prep.manifest_digest, prep.manifest, prep.config,
                                 0, 0, True, prepared=prep, verify_text=text)
         check_free_space(repo, prep.bytes_needed, f"the {prep.layers_needed} layers of {ref}")
