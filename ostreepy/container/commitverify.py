@@ -43,7 +43,10 @@ class CommitVerifier(Protocol):
     describing the good signatures, raises :class:`~ostreepy.errors.SignatureError`
     (or another OstreeError: remote not found...) when the remote's policy is not met."""
 
-    remote: str
+    @property
+    def remote(self) -> str:
+        """The remote's name (ostree-ext's messages name it)."""
+        ...
 
     def __call__(self, checksum: str, commit: bytes, detached: Optional[Mapping[str, Variant]]) -> str:
         ...
