@@ -1,6 +1,7 @@
-"""The ostree remote that vouches for an image: the :class:`~ostreepy.container.
-commitverify.CommitVerifier` behind ``ostree-remote-image:REMOTE:...`` and
-``ostree-remote-registry:REMOTE:...`` references.
+"""The ostree remote that vouches for an image: the
+:class:`~ostreepy.container.commitverify.CommitVerifier` behind
+``ostree-remote-image:REMOTE:...`` and ``ostree-remote-registry:REMOTE:...``
+references.
 
 This is where the two rooms meet: :mod:`ostreepy.container` knows the image and
 its embedded commit, :mod:`ostreepy.remote` the remote's configuration (the

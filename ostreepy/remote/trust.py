@@ -203,8 +203,8 @@ def signature_verify_commit_data(remote: Remote, commit: bytes, detached: Option
     (ostree-repo-pull-verify.c), what ostree-ext verifies an image's embedded commit
     with: GPG when the remote has ``gpg-verify`` (default true) and the ``sign-verify``
     types, each that is on must find a good signature, and a remote with neither is
-    an error rather than a pass.  Returns libostree's results text: ``GPG: ``-prefixed
-    lines describing every OpenPGP signature, then the signapi success message."""
+    an error rather than a pass.  Returns libostree's results text: lines starting
+    with ``GPG:`` describing every OpenPGP signature, then the signapi success message."""
     gpg = remote.gpg_verify
     types = _sign_value(remote, "sign-verify")
     signers = _signers(remote, types, key_dirs) if types is not None else None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
+import os
 import shutil
 import subprocess
 
@@ -140,6 +141,13 @@ def test_verdicts_agree_with_ostree_pull(signed, tmp_path, policy):
         assert wrote.startswith(f"ostree-remote-image:myremote:oci:{signed['img']}:{name} => ")
         if keys:
             assert f'GPG: Good signature from "{keys[0].title()} <{keys[0]}@example.com>"' in text
+            if peer == "ostree":
+                # libostree's describe text, as `ostree show` prints it (indented there, "GPG: " here)
+                show = subprocess.run(["ostree", f"--repo={theirs}", "show", "--gpg-verify-remote=myremote",
+                                       csums[name]], capture_output=True, text=True, check=True,
+                                      env=dict(os.environ, LC_ALL="C.UTF-8")).stdout
+                lines = [x for x in text.splitlines() if x.startswith("GPG: ")]
+                assert lines and all(f"  {x[5:]}\n" in show for x in lines), (text, show)
         if "sign-verify" in opts:
             assert f"ed25519: Signature verified successfully with key '{signed['pubhex']}'" in text
     assert ours_ok == accepted
