@@ -1286,6 +1286,7 @@ def import_object_set_tar(repo: Repo, stream: BinaryIO, *, progress: Optional[Pr
 __all__ = [
     "TarEntry", "TarReader", "TarWriter", "ImportStats",
     "write_commit_tar", "import_commit_tar", "import_object_set_tar",
-    "import_commit_objects", "import_verified_commit_objects", "import_object_set_objects", "finish_commit_import", "write_object_set_commit",
+    "import_commit_objects", "import_verified_commit_objects", "import_object_set_objects", "finish_commit_import",
+    "write_object_set_commit",
     "normalize_member_path", "object_path", "parse_metadata_entry",
 ]
