@@ -772,6 +772,8 @@ class PullResult:
     already_present: bool
     #: paths left out of the commit because ostree cannot hold them, counted by where they were
     filtered: Mapping[str, int] = attrs.field(factory=dict)
+    #: ``ostree-remote-*`` references: the remote's description of the ostree commit's good signatures
+    verify_text: Optional[str] = None
 
 
 @_api
@@ -784,21 +786,26 @@ def pull(repo: RepoArg, image: ImageArg, *, options: Optional[Options] = None,
     as ostree-ext stores it. ``options`` (an :class:`ociclient.Options`) has
     the credentials and TLS settings; ``legacy_paths`` keeps ostree-ext's
     older path rules; ``prepared`` is what
-    :func:`ostreepy.container.prepare_image` already fetched of it."""
+    :func:`ostreepy.container.prepare_image` already fetched of it.
+    ``ostree-remote-image:REMOTE:...`` checks the image's ostree commit against
+    the repository's remote ``REMOTE`` (its GPG keyring, ``sign-verify`` keys)."""
+    from .bootc.remotesig import verifier_for
     from .container import store
     from .container.layers import PathRules
     ref = prepared.imgref if prepared is not None else _imgref(image)
     rules = PathRules.legacy() if legacy_paths else PathRules()
     with _repo(repo) as r:
+        verifier = verifier_for(r, ref)
         # the fetch threads share the repository lock: take it once, here
         with r.locked():
             res = store.pull_image(r, ref, options=options, platform=platform, progress=progress, rules=rules,
-                                   prepared=prepared)
+                                   prepared=prepared, verifier=verifier)
     prep = res.prepared
     total = len(prep.layers) if prep is not None else res.layers_fetched
     meta = _image_version(res.config)
     return PullResult(res.merge_commit, res.manifest_digest, str(ref.imgref), meta, total, res.layers_fetched,
-                      total - res.layers_fetched, res.bytes_fetched, res.already_present, dict(res.filtered))
+                      total - res.layers_fetched, res.bytes_fetched, res.already_present, dict(res.filtered),
+                      res.verify_text)
 
 
 # ============================================================================ ostree's own transport

@@ -147,7 +147,38 @@ def _row(name: str, prefix_len: int) -> str:
     return " " * max(0, prefix_len - len(name)) + name + ": "
 
 
-def _render_image_slot(slot: Optional[str], entry: Mapping[str, Any], image: Mapping[str, Any]) -> List[str]:
+def signature_text(sig: Any) -> Optional[str]:
+    """bootc's verbose ``Signature:`` row for an ``ImageReference.signature``: how the
+    image is verified (``ostree-remote:NAME``, ``container-policy``, ``insecure``)."""
+    if sig is None:
+        return None
+    if isinstance(sig, Tagged) and sig.tag == "ostreeRemote":
+        return f"ostree-remote:{sig.value}"
+    if isinstance(sig, Mapping) and "ostreeRemote" in sig:  # a document read back from JSON
+        return f"ostree-remote:{sig['ostreeRemote']}"
+    return {"containerPolicy": "container-policy", "insecure": "insecure"}.get(str(sig), str(sig))
+
+
+def _verbose_ostree_rows(slot: Optional[str], entry: Mapping[str, Any], n: int) -> List[str]:
+    o = entry.get("ostree")
+    if not o:
+        return []
+    return [f"{_row('StateRoot', n)}{o['stateroot']}", f"{_row('Deploy serial', n)}{o['deploySerial']}",
+            f"{_row('Staged', n)}{'yes' if slot == 'staged' else 'no'}"]
+
+
+def _verbose_tail_rows(slot: Optional[str], entry: Mapping[str, Any], n: int, fsverity: bool) -> List[str]:
+    lines = [f"{_row('Soft-reboot', n)}{'yes' if entry.get('softRebootCapable') else 'no'}"]
+    cfs = entry.get("composefs")
+    if fsverity and cfs:
+        lines.append(f"{_row('FsVerity', n)}{'Not Enforced' if cfs.get('missingVerityAllowed') else 'Enforced'}")
+    if slot == "staged":
+        lines.append(f"{_row('Download-only', n)}{'yes' if entry.get('downloadOnly') else 'no'}")
+    return lines
+
+
+def _render_image_slot(slot: Optional[str], entry: Mapping[str, Any], image: Mapping[str, Any],
+                       verbose: bool = False) -> List[str]:
     ref = image["image"]
     imageref = ref["image"] if ref["transport"] == "registry" else f"{ref['transport']}:{ref['image']}"
     prefix = {"staged": "  Staged image", "booted": f"{BLACK_CIRCLE} Booted image",
@@ -171,21 +202,33 @@ def _render_image_slot(slot: Optional[str], entry: Mapping[str, Any], image: Map
         else:
             lines.append(f"{_row('Update', n)}Available")
         lines.append(f"{_row('UpdateDigest', n)}{cached['imageDigest']}")
+    if verbose:
+        # bootc's order: the ostree rows, Commit, Signature, Soft-reboot, FsVerity, Download-only
+        lines += _verbose_ostree_rows(slot, entry, n)
+        if entry.get("ostree"):
+            lines.append(f"{_row('Commit', n)}{entry['ostree']['checksum']}")
+        sig = signature_text(ref.get("signature"))
+        if sig is not None:
+            lines.append(f"{_row('Signature', n)}{sig}")
+        lines += _verbose_tail_rows(slot, entry, n, True)
     return lines
 
 
-def _render_ostree_slot(slot: Optional[str], entry: Mapping[str, Any]) -> List[str]:
+def _render_ostree_slot(slot: Optional[str], entry: Mapping[str, Any], verbose: bool = False) -> List[str]:
     prefix = {"staged": "  Staged ostree", "booted": f"{BLACK_CIRCLE} Booted ostree",
               "rollback": "  Rollback ostree"}.get(slot or "", " Other ostree")
     n = len(prefix.encode())  # bootc uses the byte length here (the glyph is 3 bytes)
     lines = [prefix, f"{_row('Commit', n)}{entry['ostree']['checksum']}"]
     if entry.get("pinned"):
         lines.append(f"{_row('Pinned', n)}yes")
+    if verbose:
+        lines += _verbose_ostree_rows(slot, entry, n) + _verbose_tail_rows(slot, entry, n, False)
     return lines
 
 
-def human_readable(host: Mapping[str, Any]) -> str:
-    """``bootc status --format humanreadable``."""
+def human_readable(host: Mapping[str, Any], verbose: bool = False) -> str:
+    """``bootc status --format humanreadable`` (``--verbose``: bootc's extra rows, the
+    image's ``Signature:`` among them)."""
     st = host["status"]
     if st.get("booted") is None:
         return "System is not deployed via bootc.\n"
@@ -195,16 +238,16 @@ def human_readable(host: Mapping[str, Any]) -> str:
         if e is None:
             continue
         if e.get("image") is not None:
-            blocks.append(_render_image_slot(slot, e, e["image"]))
+            blocks.append(_render_image_slot(slot, e, e["image"], verbose))
         elif e.get("ostree") is not None:
-            blocks.append(_render_ostree_slot(slot, e))
+            blocks.append(_render_ostree_slot(slot, e, verbose))
         else:
             blocks.append([f"Current {slot} state is unknown"])
     for e in st.get("otherDeployments", []):
         if e.get("image") is not None:
-            blocks.append(_render_image_slot(None, e, e["image"]))
+            blocks.append(_render_image_slot(None, e, e["image"], verbose))
         elif e.get("ostree") is not None:
-            blocks.append(_render_ostree_slot(None, e))
+            blocks.append(_render_ostree_slot(None, e, verbose))
     return "\n".join("\n".join(b) + "\n" for b in blocks)
 
 

@@ -74,8 +74,13 @@ def imgref_of_spec(image: Mapping[str, Any]) -> OstreeImageReference:
     sig = image.get("signature")
     if isinstance(sig, Tagged):
         return OstreeImageReference(SigVerify.OSTREE_REMOTE, ref, sig.value)
+    if isinstance(sig, Mapping) and set(sig) == {"ostreeRemote"}:  # as JSON gives it back
+        return OstreeImageReference(SigVerify.OSTREE_REMOTE, ref, str(sig["ostreeRemote"]))
     if sig == "containerPolicy":
         return OstreeImageReference(SigVerify.CONTAINER_POLICY, ref)
+    if sig not in (None, "insecure"):
+        raise BootcError(f"Invalid image signature: {sig!r}")
+    # bootc's Insecure is ostree-ext's ContainerPolicyAllowInsecure: an unverified reference
     return OstreeImageReference(SigVerify.INSECURE, ref)
 
 

@@ -33,6 +33,7 @@ from ..store.repo import Repo
 from ..progress import ProgressCallback, ProgressEvent
 from ..errors import BootcError
 from .progress import Console, PullProgressMapper, TtyBar, stage_event
+from .remotesig import verifier_for
 from .results import DeployResult, Fetched, Outcome, RollbackResult, SwitchResult, UpgradeResult
 from .render import ManifestDiff, glib_format_size, human_bytes, human_duration
 from .schema import BOOTC_COMPAT_LABEL, CACHED_CONFIG, CACHED_MANIFEST, CACHED_MANIFEST_DIGEST, ImageMeta, KARGS_D, ORIGIN_CONTAINER, OSTREE_BOOTABLE_LABEL, imgref_alternate, imgref_of_spec, partition, spec_image
@@ -148,7 +149,8 @@ def pull(sr: Sysroot, oref: OstreeImageReference, console: Optional[Console] = N
     from ..container import store
     console = _console(console)
     repo = sr.repo
-    prep = store.prepare_image(repo, oref, options=options)
+    verifier = verifier_for(repo, oref, sr.path)
+    prep = store.prepare_image(repo, oref, options=options, verifier=verifier)
     if bootable:
         labels = (json.loads(prep.config).get("config") or {}).get("Labels") or {}
         if OSTREE_BOOTABLE_LABEL not in labels and BOOTC_COMPAT_LABEL not in labels:
@@ -187,7 +189,7 @@ def pull(sr: Sysroot, oref: OstreeImageReference, console: Optional[Console] = N
     # that a later exclusive lock (the prune after deploy) waits on forever.
     with repo.locked():
         result = store.pull_image(repo, oref, options=options, progress=on_progress, prepared=prep,
-                                  write_image_ref=write_image_ref, target_imgref=target)
+                                  write_image_ref=write_image_ref, target_imgref=target, verifier=verifier)
     if bar is not None:
         bar.clear()
     if bar is not None and print_status:
@@ -334,7 +336,7 @@ def upgrade(sr: Sysroot, console: Optional[Console] = None, *, check: bool = Fal
         return result(outcome, True, image=fetched, etc_plan=plan, deployment=new, applied=applied)
 
     if check:
-        prep = store.prepare_image(sr.repo, oref, options=options)
+        prep = store.prepare_image(sr.repo, oref, options=options, verifier=verifier_for(sr.repo, oref, sr.path))
         if prep.already_present:
             console.out(f"No changes in: {imgref_alternate(oref)}")
             return result(Outcome.NO_UPDATE, False)

@@ -186,8 +186,8 @@ def _status_signatures(repo: "Repo", sysroot: str, row: "StatusRow", verify: boo
             raise DeployError("No origin/refspec, cannot verify")
         if remote_name is None:
             raise DeployError("Cannot verify deployment without remote")
-        text = trust.verify_commit_text(load_remote(repo, remote_name, sysroot), commit,
-                                        repo.read_commit_detached_metadata(d.csum), repo=repo)
+        text = trust.signature_verify_commit_data(load_remote(repo, remote_name, sysroot), commit,
+                                                  repo.read_commit_detached_metadata(d.csum), repo=repo)
         return text + "\n"
     if commit is None or remote_name is None:
         return ""

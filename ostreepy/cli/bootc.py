@@ -71,7 +71,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     elif fmt == "yaml":
         sys.stdout.write(bootc.to_yaml(host))
     else:
-        sys.stdout.write(bootc.human_readable(host))
+        sys.stdout.write(bootc.human_readable(host, verbose=args.verbose))
     sys.stdout.flush()
     return 0
 
@@ -138,6 +138,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--format-version", type=int, default=None)
     p.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--booted", action="store_true", help="Only display status for the booted deployment")
+    p.add_argument("-v", "--verbose", action="store_true", help="Include additional fields in human readable format")
     p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("upgrade", help="Download and queue an updated container image")

@@ -72,9 +72,10 @@ def _progress(args: argparse.Namespace, prep: Any):
 def cmd_image_pull(args: argparse.Namespace) -> int:
     from .. import porcelain
     from ..container.store import prepare_image
+    from ..bootc.remotesig import verifier_for
     repo = _open_repo(args.repo)
     options = _options(args)
-    prep = prepare_image(repo, args.imgref, options=options)
+    prep = prepare_image(repo, args.imgref, options=options, verifier=verifier_for(repo, args.imgref))
     imgref = prep.imgref
     if prep.already_present and prep.previous is not None:
         print(f"No changes in {imgref} => {prep.previous.merge_commit}")
@@ -87,6 +88,8 @@ def cmd_image_pull(args: argparse.Namespace) -> int:
     if res.filtered:
         sys.stderr.write("Image contains non-ostree compatible file paths: "
                          + " ".join(f"{k}: {v}" for k, v in sorted(res.filtered.items())) + "\n")
+    if res.verify_text is not None:
+        print(res.verify_text)  # as ostree-ext: the signatures, before "Wrote:"
     print(f"Wrote: {imgref} => {res.merge_commit}")
     return 0
 
@@ -155,9 +158,11 @@ def cmd_encapsulate(args: argparse.Namespace) -> int:
 
 
 def cmd_unencapsulate(args: argparse.Namespace) -> int:
+    from ..bootc.remotesig import verifier_for
     from ..container.encapsulate import unencapsulate
     repo = _open_repo(args.repo)
-    commit = unencapsulate(repo, args.imgref, write_ref=args.write_ref, options=_options(args))
+    verifier = verifier_for(repo, args.imgref)  # parses as ostree-ext's CLI does: ostree-* schemes only
+    commit = unencapsulate(repo, args.imgref, write_ref=args.write_ref, options=_options(args), verifier=verifier)
     print(f"Imported: {args.write_ref} => {commit}" if args.write_ref else f"Imported: {commit}")
     return 0
 

@@ -29,12 +29,14 @@ from ..progress import ImageEncapsulated, LayerWritten, ProgressCallback, emit
 from ..store.repo import Repo
 from .blobprogress import LayerProgress
 from .compression import CHUNK, HashingReader, compression_of, decompressing_reader
+from .commitverify import CommitVerifier, check_verifier_for, verify_stored_commit
 from .imgref import ImageRefError, ImageReference, OstreeImageReference, SigVerify, Transport
 from .refescape import layer_ref_for
 from .tarformat import (
     finish_commit_import,
     import_commit_objects,
     import_object_set_objects,
+    import_verified_commit_objects,
     write_commit_tar,
     write_object_set_commit,
 )
@@ -348,45 +350,66 @@ def _fetch_layer(source: Any, layer: Any, diff_id: Optional[str], consume: Calla
 
 
 def _import_base(repo: Repo, source: Any, manifest: Any, config: Dict[str, Any], commit_layer: Any,
-                 chunk_layers: Sequence[Any], write_refs: bool, lp: LayerProgress) -> str:
+                 chunk_layers: Sequence[Any], write_refs: bool, lp: LayerProgress,
+                 verifier: Optional[CommitVerifier] = None) -> Tuple[str, Optional[str]]:
     """ostree-ext's ``unencapsulate_base``: chunk layers first (their objects), then the
-    commit layer, whose commit is complete only once every object is there."""
+    commit layer, whose commit is complete only once every object is there.
+    Returns (commit, the verifier's text or None).
+
+    With a ``verifier`` the commit layer comes first instead: its head (commit and
+    detached metadata) is checked before any layer writes a thing, where ostree-ext
+    has already written the chunks; a commit stored before is checked from the
+    repository rather than trusted for having a ref."""
     expected = config_labels(config).get(OSTREE_COMMIT_LABEL)
     if expected is not None and not (len(expected) == 64 and all(c in "0123456789abcdef" for c in expected)):
         expected = None
+    ref = layer_ref_for(commit_layer.digest)
+    existing = repo.resolve_rev(ref, allow_noent=True)
+    verify_text: Optional[str] = None
+    fetched_commit: Optional[str] = None
+    if verifier is not None:
+        if existing is not None:
+            verify_text = verify_stored_commit(repo, existing, verifier)
+        else:
+            fetched_commit, verify_text = _fetch_layer(
+                source, commit_layer, _diff_id(manifest, config, commit_layer),
+                lambda s: import_verified_commit_objects(repo, s, verifier, expected_commit=expected,
+                                                         progress=lp.send), lp)
     for layer in chunk_layers:
-        ref = layer_ref_for(layer.digest)
-        if repo.resolve_rev(ref, allow_noent=True) is not None:
+        cref = layer_ref_for(layer.digest)
+        if repo.resolve_rev(cref, allow_noent=True) is not None:
             continue  # already imported under this blob digest
         objs = _fetch_layer(source, layer, _diff_id(manifest, config, layer),
                             lambda s: import_object_set_objects(repo, s, progress=lp.send), lp)
         if write_refs:
-            repo.set_ref(ref, write_object_set_commit(repo, objs))
+            repo.set_ref(cref, write_object_set_commit(repo, objs))
 
-    ref = layer_ref_for(commit_layer.digest)
-    existing = repo.resolve_rev(ref, allow_noent=True)
     if existing is not None:
-        return existing
-    checksum = _fetch_layer(source, commit_layer, _diff_id(manifest, config, commit_layer),
-                            lambda s: import_commit_objects(repo, s, expected_commit=expected, progress=lp.send),
-                            lp)
+        return existing, verify_text
+    checksum = fetched_commit or _fetch_layer(
+        source, commit_layer, _diff_id(manifest, config, commit_layer),
+        lambda s: import_commit_objects(repo, s, expected_commit=expected, progress=lp.send), lp)
     finish_commit_import(repo, checksum)
     if write_refs:
         repo.set_ref(ref, checksum)
-    return checksum
+    return checksum, verify_text
 
 
 def import_encapsulated_base(repo: Repo, source: Any, manifest: Any, config: Any, *,
-                             progress: Optional[ProgressCallback] = None) -> Tuple[str, int]:
+                             progress: Optional[ProgressCallback] = None,
+                             verifier: Optional[CommitVerifier] = None) -> Tuple[str, int]:
     """Import the ostree part of an encapsulated image from an open ociclient source:
     returns (base commit, number of ostree layers = 1 + chunk layers).  Each imported
     layer gets its ``ostree/container/blob/...`` ref; a layer whose ref exists is not
-    fetched again.  Derived layers are left to the caller."""
-    return _import_encapsulated_base(repo, source, manifest, config, progress)
+    fetched again.  Derived layers are left to the caller.  ``verifier`` checks the
+    commit's signatures (``ostree-remote-*`` references) before anything is written."""
+    commit, n, _ = _import_encapsulated_base(repo, source, manifest, config, progress, verifier)
+    return commit, n
 
 
 def _import_encapsulated_base(repo: Repo, source: Any, manifest: Any, config: Any,
-                              progress: Union[ProgressCallback, LayerProgress, None]) -> Tuple[str, int]:
+                              progress: Union[ProgressCallback, LayerProgress, None],
+                              verifier: Optional[CommitVerifier] = None) -> Tuple[str, int, Optional[str]]:
     # a pull passes its own LayerProgress, so that the overall bytes span all its layers
     manifest = _as_manifest(manifest)
     config = _as_config(config)
@@ -394,8 +417,8 @@ def _import_encapsulated_base(repo: Repo, source: Any, manifest: Any, config: An
     if commit_layer is None:
         raise EncapsulationError(f"No {DIFFID_LABEL} label found, not an ostree encapsulated container")
     lp = progress if isinstance(progress, LayerProgress) else _base_progress(repo, progress, commit_layer, chunks)
-    commit = _import_base(repo, source, manifest, config, commit_layer, chunks, True, lp)
-    return commit, 1 + len(chunks)
+    commit, text = _import_base(repo, source, manifest, config, commit_layer, chunks, True, lp, verifier)
+    return commit, 1 + len(chunks), text
 
 
 def _base_progress(repo: Repo, progress: Optional[ProgressCallback], commit_layer: Any,
@@ -407,13 +430,15 @@ def _base_progress(repo: Repo, progress: Optional[ProgressCallback], commit_laye
     return LayerProgress(progress, sum(x.size for x in todo))
 
 
-def _source_reference(imgref: str) -> str:
+def _source_reference(imgref: str, verifier: Optional[CommitVerifier]) -> str:
     try:
-        ref = OstreeImageReference.parse(imgref)
+        # the API also takes a plain transport:name (unverified); ostree-ext's CLI does not
+        ref = OstreeImageReference.parse(imgref) if imgref.startswith("ostree-") else \
+            OstreeImageReference(SigVerify.INSECURE, ImageReference.parse(imgref))
     except ImageRefError as e:
         raise EncapsulationError(str(e)) from None
     if ref.sigverify is SigVerify.OSTREE_REMOTE:
-        raise EncapsulationError(f"Signature verification with an ostree remote is not supported: {imgref}")
+        check_verifier_for(ref, verifier)
     if ref.sigverify is SigVerify.CONTAINER_POLICY:
         raise EncapsulationError(f"Signature verification by container policy is not supported: {imgref}")
     if ref.imgref.transport not in (Transport.REGISTRY, Transport.OCI_DIR, Transport.OCI_ARCHIVE, Transport.DIR):
@@ -422,13 +447,24 @@ def _source_reference(imgref: str) -> str:
 
 
 def unencapsulate(repo: Repo, imgref: str, *, write_ref: Optional[str] = None, options: Any = None,
-                  progress: Optional[ProgressCallback] = None) -> str:
+                  progress: Optional[ProgressCallback] = None,
+                  verifier: Optional[CommitVerifier] = None) -> str:
     """Import the commit carried by an encapsulated image without derived layers
     (``ostree container unencapsulate``); returns the commit checksum.  As
-    ostree-ext, no blob or image refs are written, only ``write_ref`` if given."""
+    ostree-ext, no blob or image refs are written, only ``write_ref`` if given.
+    An ``ostree-remote-*`` reference needs ``verifier`` (the remote's keys)."""
+    return unencapsulate_verified(repo, imgref, write_ref=write_ref, options=options, progress=progress,
+                                  verifier=verifier)[0]
+
+
+def unencapsulate_verified(repo: Repo, imgref: str, *, write_ref: Optional[str] = None, options: Any = None,
+                           progress: Optional[ProgressCallback] = None,
+                           verifier: Optional[CommitVerifier] = None) -> Tuple[str, Optional[str]]:
+    """:func:`unencapsulate`, also returning the verifier's description of the
+    commit's good signatures (None when nothing was verified)."""
     import ociclient
 
-    with ociclient.open_source(_source_reference(imgref), options) as source:
+    with ociclient.open_source(_source_reference(imgref, verifier), options) as source:
         data, media_type, _digest = source.get_manifest()
         from ociclient.manifest import parse_manifest
 
@@ -441,15 +477,16 @@ def unencapsulate(repo: Repo, imgref: str, *, write_ref: Optional[str] = None, o
             raise EncapsulationError(f"No {DIFFID_LABEL} label found, not an ostree encapsulated container")
         if derived:
             raise EncapsulationError(f"Image has {len(derived)} non-ostree layers")
-        commit = _import_base(repo, source, manifest, config, commit_layer, chunks, False,
-                              _base_progress(repo, progress, commit_layer, chunks))
+        commit, text = _import_base(repo, source, manifest, config, commit_layer, chunks, False,
+                                    _base_progress(repo, progress, commit_layer, chunks), verifier)
     if write_ref:
         repo.set_ref(write_ref, commit)
-    return commit
+    return commit, text
 
 
 __all__ = [
-    "EncapsulationError", "encapsulate", "unencapsulate", "import_encapsulated_base",
+    "EncapsulationError", "encapsulate", "unencapsulate", "unencapsulate_verified", "import_encapsulated_base",
+
     "parse_manifest_layout", "fetch_layer", "commit_labels", "config_labels",
     "DIFFID_LABEL", "OSTREE_COMMIT_LABEL", "BOOTC_LABEL",
 ]

@@ -1,7 +1,12 @@
 """ostree-ext's image references: ``ostree-unverified-registry:quay.io/x/y:tag`` and friends.
 
-Pure parsing and formatting, as ostree-ext's container/mod.rs does it, so the
-strings we store in origin files and refs are the ones bootc writes.
+Pure parsing and formatting, as ostree-ext's container/mod.rs does it (and
+containers-image-proxy's transport.rs for the ``transport:name`` part), so the
+strings we store in origin files and refs are the ones bootc writes, and a bad
+one fails with the text ostree-ext gives.  Printing is ostree-ext's canonical
+form: ``ostree-remote-registry:R:NAME`` is read as the shorthand it is and
+written back as ``ostree-remote-image:R:docker://NAME``; an unverified registry
+image is written ``ostree-unverified-registry:NAME``.
 """
 
 from __future__ import annotations
@@ -27,15 +32,17 @@ class Transport(enum.Enum):
     DOCKER_ARCHIVE = "docker-archive"
     CONTAINERS_STORAGE = "containers-storage"
     DIR = "dir"
+    DOCKER_DAEMON = "docker-daemon"
 
     @classmethod
     def parse(cls, s: str) -> "Transport":
+        """A transport name as bootc's ``--transport`` and the spec's ``transport`` take it."""
         if s in ("registry", "docker"):
             return cls.REGISTRY
         for t in cls:
             if t.value == s:
                 return t
-        raise ImageRefError(f"Unknown transport '{s}'")
+        raise ImageRefError(f"Invalid transport: {s}")
 
     @property
     def skopeo_prefix(self) -> str:
@@ -54,7 +61,7 @@ class ImageReference:
         transport, sep, name = s.partition(":")
         if not sep:
             raise ImageRefError(f"Missing ':' in {s}")
-        t = Transport.parse(transport)
+        t = Transport.parse(transport)  # "Invalid transport: X" before the docker:// check, as the proxy
         if transport == "docker":
             if not name.startswith("//"):
                 raise ImageRefError(f"Missing // in docker:// in {s}")
@@ -91,6 +98,7 @@ class OstreeImageReference:
 
     @classmethod
     def parse(cls, s: str) -> "OstreeImageReference":
+        """ostree-ext's ``OstreeImageReference::try_from``, its error texts included."""
         first, sep, rest = s.partition(":")
         if not sep:
             raise ImageRefError(f"Missing ':' in {s}")
@@ -99,21 +107,16 @@ class OstreeImageReference:
         if first == "ostree-unverified-image":
             return cls(SigVerify.INSECURE, ImageReference.parse(rest))
         if first == "ostree-unverified-registry":
-            if not rest:
-                raise ImageRefError(f"Invalid empty name in {s}")
-            return cls(SigVerify.INSECURE, ImageReference(Transport.REGISTRY, rest))
+            return cls(SigVerify.INSECURE, ImageReference.parse(f"registry:{rest}"))
         if first in ("ostree-remote-image", "ostree-remote-registry"):
+            # the remote may be empty here, as in ostree-ext: it is then not found when used
             remote, sep2, rest2 = rest.partition(":")
-            if not sep2 or not remote:
+            if not sep2:
                 raise ImageRefError(f"Missing second ':' in {s}")
             if first == "ostree-remote-registry":
-                return cls(SigVerify.OSTREE_REMOTE, ImageReference(Transport.REGISTRY, rest2), remote)
+                rest2 = f"registry:{rest2}"
             return cls(SigVerify.OSTREE_REMOTE, ImageReference.parse(rest2), remote)
-        # a plain transport:name reference is taken as unverified, as bootc does
-        try:
-            return cls(SigVerify.INSECURE, ImageReference.parse(s))
-        except ImageRefError:
-            raise ImageRefError(f"Invalid ostree image reference: {s}") from None
+        raise ImageRefError(f"Invalid ostree image reference scheme: {first}")
 
     def __str__(self) -> str:
         if self.sigverify is SigVerify.INSECURE:
@@ -122,6 +125,5 @@ class OstreeImageReference:
             return f"ostree-unverified-image:{self.imgref}"
         if self.sigverify is SigVerify.CONTAINER_POLICY:
             return f"ostree-image-signed:{self.imgref}"
-        if self.imgref.transport is Transport.REGISTRY:
-            return f"ostree-remote-registry:{self.remote}:{self.imgref.name}"
+        # ostree-ext writes the long form even for a registry image (its Display)
         return f"ostree-remote-image:{self.remote}:{self.imgref}"

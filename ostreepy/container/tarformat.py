@@ -50,6 +50,7 @@ from ..store.objects import (
 )
 from ..progress import ObjectExported, ObjectImported, ProgressCallback
 from ..store.repo import Repo
+from .commitverify import CommitVerifier, RemoteVerificationError, rust_objtype_name, verify_commit_data
 
 BLOCK = 512
 CHUNK = 1 << 20
@@ -988,6 +989,7 @@ class _Importer:
         self._xattrs_bytes = 0
         self.next_xattrs: Optional[Tuple[str, str]] = None
         self.commit: Optional[str] = None
+        self.verify_text: Optional[str] = None
         self.stats = ImportStats()
 
     # ---- entry filtering
@@ -1139,7 +1141,8 @@ class _Importer:
         if self.next_xattrs is not None:
             raise CorruptObjectError(f"Dangling xattrs for file object {self.next_xattrs[0]} at end of stream")
 
-    def import_commit(self, reader: TarReader, expected_commit: Optional[str]) -> str:
+    def import_commit(self, reader: TarReader, expected_commit: Optional[str],
+                      verifier: Optional[CommitVerifier] = None) -> str:
         ents = self._filtered(reader)
         first = next(ents, None)
         if first is None:
@@ -1157,14 +1160,27 @@ class _Importer:
         if expected_commit is not None and expected_commit != checksum:
             raise CorruptObjectError(f"Layer holds commit {checksum}, expected {expected_commit}", checksum)
         Commit.parse(data)
-        # the commit is marked partial until every object it references is present
-        # (an already complete commit stays so: an import that fails must not demote it)
-        if not (self.repo.has_object(checksum, ObjectType.COMMIT) and not self.repo.commit_is_partial(checksum)):
-            self.repo.mark_commit_partial(checksum, True)
-        self.repo.write_metadata(ObjectType.COMMIT, data, expected=checksum)
-        self.commit = checksum
-        if self.progress is not None:
-            self.progress(ObjectImported(checksum, "commit", 0, 0, 0))
+        if verifier is not None:
+            # ostree-ext with a remote: the detached metadata must come next, and the
+            # signatures are checked before the commit or anything else is written
+            nxt = next(ents, None)
+            if nxt is None:
+                raise CorruptObjectError("End of stream after commit object")
+            entry, rel = nxt
+            suffix = rel.rsplit(".", 1)[-1] if "." in rel.rsplit("/", 1)[-1] else ""
+            if not rel.startswith("objects/") or suffix != "commitmeta":
+                raise RemoteVerificationError(f"Using remote {verifier.remote} for verification; Expected "
+                                              f"commitmeta object, not {rust_objtype_name(suffix)}")
+            meta_csum, _ = parse_metadata_entry(rel)
+            if meta_csum != checksum:
+                raise CorruptObjectError(f"Expected commitmeta checksum {checksum}, found {meta_csum}")
+            meta = parse_commitmeta(_read_metadata_entry(entry, meta_csum))
+            self.verify_text = verify_commit_data(verifier, checksum, data, meta)
+            self._write_commit(checksum, data)
+            self.repo.write_commit_detached_metadata(checksum, meta)
+            self.import_objects(ents)
+            return checksum
+        self._write_commit(checksum, data)
 
         nxt = next(ents, None)
         if nxt is None:
@@ -1180,6 +1196,16 @@ class _Importer:
             self.import_entry(entry, rel)
         self.import_objects(ents)
         return checksum
+
+    def _write_commit(self, checksum: str, data: bytes) -> None:
+        # the commit is marked partial until every object it references is present
+        # (an already complete commit stays so: an import that fails must not demote it)
+        if not (self.repo.has_object(checksum, ObjectType.COMMIT) and not self.repo.commit_is_partial(checksum)):
+            self.repo.mark_commit_partial(checksum, True)
+        self.repo.write_metadata(ObjectType.COMMIT, data, expected=checksum)
+        self.commit = checksum
+        if self.progress is not None:
+            self.progress(ObjectImported(checksum, "commit", 0, 0, 0))
 
 
 def finish_commit_import(repo: Repo, checksum: str) -> None:
@@ -1206,6 +1232,19 @@ def import_commit_objects(repo: Repo, stream: BinaryIO, *, expected_commit: Opti
     imp = _Importer(repo, False, progress)
     with repo.transaction():
         return imp.import_commit(TarReader(stream), expected_commit)
+
+
+def import_verified_commit_objects(repo: Repo, stream: BinaryIO, verifier: CommitVerifier, *,
+                                   expected_commit: Optional[str] = None,
+                                   progress: Optional[ProgressCallback] = None) -> Tuple[str, str]:
+    """:func:`import_commit_objects` for ``ostree-remote-*`` references: the commit's
+    detached metadata must follow it and satisfy ``verifier`` before anything is
+    written.  Returns (commit checksum, the verifier's description of the signatures)."""
+    imp = _Importer(repo, False, progress)
+    with repo.transaction():
+        checksum = imp.import_commit(TarReader(stream), expected_commit, verifier)
+    assert imp.verify_text is not None
+    return checksum, imp.verify_text
 
 
 def import_object_set_objects(repo: Repo, stream: BinaryIO, *,
@@ -1247,6 +1286,7 @@ def import_object_set_tar(repo: Repo, stream: BinaryIO, *, progress: Optional[Pr
 __all__ = [
     "TarEntry", "TarReader", "TarWriter", "ImportStats",
     "write_commit_tar", "import_commit_tar", "import_object_set_tar",
-    "import_commit_objects", "import_object_set_objects", "finish_commit_import", "write_object_set_commit",
+    "import_commit_objects", "import_verified_commit_objects", "import_object_set_objects", "finish_commit_import",
+    "write_object_set_commit",
     "normalize_member_path", "object_path", "parse_metadata_entry",
 ]

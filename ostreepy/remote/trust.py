@@ -218,25 +218,41 @@ def describe_gpg_signatures(remote: Remote, commit: bytes, detached: Optional[Ma
     return "".join(f"{prefix}{line}\n" for c in checks for line in c.describe().split("\n"))
 
 
-def verify_commit_text(remote: Remote, commit: bytes, detached: Optional[Mapping[str, Variant]], *,
-                       repo: Optional[Repo] = None, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> str:
-    """ostree_repo_signature_verify_commit_data: the commit must carry a valid
-    signature for each kind ``remote`` verifies (GPG, signapi); the text says
-    which ("GPG: ..." lines, then the signapi success message)."""
+def signature_verify_commit_data(remote: Remote, commit: bytes, detached: Optional[Mapping[str, Variant]], *,
+                                 repo: Optional[Repo] = None, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> str:
+    """``ostree_repo_signature_verify_commit_data(repo, remote, commit, detached, 0)``
+    (ostree-repo-pull-verify.c), what ostree-ext verifies an image's embedded commit
+    with: GPG when the remote has ``gpg-verify`` (default true) and the ``sign-verify``
+    types, each that is on must find a good signature, and a remote with neither is
+    an error rather than a pass.  Returns libostree's results text: lines starting
+    with ``GPG:`` describing every OpenPGP signature, then the signapi success message."""
+    # in libostree's order: no detached metadata is refused before the remote is looked at
     if detached is None:
         raise SignatureError("Can't verify commit without detached metadata")
+    gpg = remote.gpg_verify
     types = _sign_value(remote, "sign-verify")
-    if not remote.gpg_verify and types is None:
+    signers = _signers(remote, types, key_dirs) if types is not None else None
+    if not gpg and signers is None:
         raise SignatureError(f"Cannot verify commit for remote {remote.name}; GPG verification disabled, "
                              "and no signapi verifiers configured")
     out = ""
-    if remote.gpg_verify:
-        _gpg_verify(remote, commit, detached, repo)
-        out = describe_gpg_signatures(remote, commit, detached, "GPG: ", repo=repo) or ""
-    if types is not None:
+    if gpg:
+        sigs = _gpg_signatures(detached)
+        if sigs is None:
+            raise SignatureError("GPG verification enabled, but no signatures found (use gpg-verify=false "
+                                 "in remote config to disable)")
+        from .keyring import keyring_for
+        from .openpgp import OpenPGPError, require_valid, verify_detached
         try:
-            message = _sign_verify(_signers(remote, types, key_dirs), commit, detached)
+            checks = verify_detached(commit, sigs, keyring_for(repo, remote))
+        except OpenPGPError as e:
+            raise SignatureError(f"GPG: {e}") from None
+        require_valid(checks)
+        out = "".join("".join(f"GPG: {line}\n" for line in c.describe().split("\n")) for c in checks)
+    if signers is not None:
+        try:
+            msg = _sign_verify(signers, commit, detached)
         except SignatureError as e:
             raise SignatureError(f"Can't verify commit: {e}") from None
-        out += ("\n" if out else "") + message
+        out = (out + "\n" if out else "") + msg
     return out

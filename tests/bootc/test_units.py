@@ -9,6 +9,7 @@ import pytest
 from ostreepy import bootc
 from ostreepy.container.imgref import OstreeImageReference
 from ostreepy.sysroot.deployment import Deployment
+from ostreepy.errors import OstreeError
 from ostreepy.progress import ImportDone, ImportStarted, LayerBytes, LayerDone, LayerStarted
 
 
@@ -156,3 +157,22 @@ def test_stored_image_config_of_the_wrong_shape_shows_no_image(config):
     assert _image_meta(meta, "d", "m", "c") is None
     good = dict(meta, c=Variant("s", '{"architecture": "amd64", "config": {"Labels": {"version": "7"}}}'))
     assert _image_meta(good, "d", "m", "c").version == "7"
+
+
+def test_signature_kinds():
+    """bootc's ImageSignature: ``ostreeRemote`` (tagged), ``containerPolicy``, ``insecure``;
+    the verbose row's words (status.rs), and the spec read back into a reference."""
+    from ostreepy.bootc.render import signature_text
+    assert signature_text(bootc.Tagged("ostreeRemote", "fedora")) == "ostree-remote:fedora"
+    assert signature_text({"ostreeRemote": "fedora"}) == "ostree-remote:fedora"
+    assert signature_text("containerPolicy") == "container-policy"
+    assert signature_text("insecure") == "insecure"
+    assert signature_text(None) is None
+    base = {"image": "quay.io/a/b", "transport": "registry"}
+    assert str(bootc.imgref_of_spec({**base, "signature": "insecure"})) == "ostree-unverified-registry:quay.io/a/b"
+    assert str(bootc.imgref_of_spec({**base, "signature": {"ostreeRemote": "r"}})) == \
+        "ostree-remote-image:r:docker://quay.io/a/b"
+    assert str(bootc.imgref_of_spec({**base, "signature": "containerPolicy"})) == \
+        "ostree-image-signed:docker://quay.io/a/b"
+    with pytest.raises(OstreeError, match="Invalid image signature"):
+        bootc.imgref_of_spec({**base, "signature": "nope"})

@@ -172,7 +172,7 @@ def test_switch(host: Host):
         f"[origin]\ncontainer-image-reference=ostree-unverified-image:oci:{target}\n"
     assert bootc("switch", host.sr, "--transport=oci", target).stdout == "Image specification is unchanged.\n"
     p = bootc("switch", host.sr, "--transport=nope", target, check=False)
-    assert p.returncode == 1 and p.stderr == "error: Unknown transport 'nope'\n"
+    assert p.returncode == 1 and p.stderr == "error: Invalid transport: nope\n"
 
 
 def test_upgrade_refuses_when_boot_is_full(host: Host, workdir):
