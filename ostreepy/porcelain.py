@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
     from .bootc.host import Host
     from .bootc.results import DeployResult, RollbackResult, SwitchResult, UpgradeResult
+    from .container.commitverify import CommitVerifier
     from .container.imgref import OstreeImageReference
     from .container.store import PreparedImport
     from .remote.config import Remote
@@ -776,6 +777,16 @@ class PullResult:
     verify_text: Optional[str] = None
 
 
+def _remote_verifier(repo: Repo, ref: OstreeImageReference) -> Optional[CommitVerifier]:
+    from .container.imgref import SigVerify
+    # the bootc room (which builds the verifier) is loaded only for ostree-remote-*
+    # references: a plain import's start-up is most of a small image's import
+    if ref.sigverify is not SigVerify.OSTREE_REMOTE:
+        return None
+    from .bootc.remotesig import verifier_for
+    return verifier_for(repo, ref)
+
+
 @_api
 def pull(repo: RepoArg, image: ImageArg, *, options: Optional[Options] = None,
          platform: Optional[Platform] = None, legacy_paths: bool = False,
@@ -789,13 +800,12 @@ def pull(repo: RepoArg, image: ImageArg, *, options: Optional[Options] = None,
     :func:`ostreepy.container.prepare_image` already fetched of it.
     ``ostree-remote-image:REMOTE:...`` checks the image's ostree commit against
     the repository's remote ``REMOTE`` (its GPG keyring, ``sign-verify`` keys)."""
-    from .bootc.remotesig import verifier_for
     from .container import store
     from .container.layers import PathRules
     ref = prepared.imgref if prepared is not None else _imgref(image)
     rules = PathRules.legacy() if legacy_paths else PathRules()
     with _repo(repo) as r:
-        verifier = verifier_for(r, ref)
+        verifier = _remote_verifier(r, ref)
         # the fetch threads share the repository lock: take it once, here
         with r.locked():
             res = store.pull_image(r, ref, options=options, platform=platform, progress=progress, rules=rules,

@@ -69,13 +69,19 @@ def _progress(args: argparse.Namespace, prep: Any):
     return cb
 
 
+def _verifier(repo, imgref: str):  # type: ignore[no-untyped-def]
+    # parsed as ostree-ext's CLI parses: ostree-* schemes only
+    from .. import porcelain
+    from ..container.imgref import OstreeImageReference
+    return porcelain._remote_verifier(repo, OstreeImageReference.parse(imgref))
+
+
 def cmd_image_pull(args: argparse.Namespace) -> int:
     from .. import porcelain
     from ..container.store import prepare_image
-    from ..bootc.remotesig import verifier_for
     repo = _open_repo(args.repo)
     options = _options(args)
-    prep = prepare_image(repo, args.imgref, options=options, verifier=verifier_for(repo, args.imgref))
+    prep = prepare_image(repo, args.imgref, options=options, verifier=_verifier(repo, args.imgref))
     imgref = prep.imgref
     if prep.already_present and prep.previous is not None:
         print(f"No changes in {imgref} => {prep.previous.merge_commit}")
@@ -158,10 +164,9 @@ def cmd_encapsulate(args: argparse.Namespace) -> int:
 
 
 def cmd_unencapsulate(args: argparse.Namespace) -> int:
-    from ..bootc.remotesig import verifier_for
     from ..container.encapsulate import unencapsulate
     repo = _open_repo(args.repo)
-    verifier = verifier_for(repo, args.imgref)  # parses as ostree-ext's CLI does: ostree-* schemes only
+    verifier = _verifier(repo, args.imgref)  # parses as ostree-ext's CLI does: ostree-* schemes only
     commit = unencapsulate(repo, args.imgref, write_ref=args.write_ref, options=_options(args), verifier=verifier)
     print(f"Imported: {args.write_ref} => {commit}" if args.write_ref else f"Imported: {commit}")
     return 0
