@@ -1090,20 +1090,27 @@ MAX_S2K_COUNT = 1 << 31  # gpg-agent calibrates to ~100 ms (tens of millions); b
 def s2k_iterated_sha1(passphrase: bytes, salt: bytes, count: int, keylen: int) -> bytes:
     """OpenPGP S2K mode 3 (iterated and salted) with SHA-1, ``count`` bytes hashed
     (gpg-agent's hash_passphrase; keys up to 20 bytes need one SHA-1 context)."""
-    import hashlib
     if keylen > 20:
         raise OpenPGPError("S2K keys over 20 bytes are not supported")
     data = salt + passphrase
     count = max(count, len(data))
     h = hashlib.sha1()
-    chunk = data * max(1, 65536 // max(1, len(data)))
+    s2k_feed(h, data, count)
+    return h.digest()[:keylen]
+
+
+def s2k_feed(h: "hashlib._Hash", data: bytes, count: int) -> None:
+    """Hash ``data`` repeated until ``count`` octets went in (the last copy cut short), the
+    core of OpenPGP's iterated S2K; fed 64 KiB at a time, not octet by octet."""
+    if not data:
+        return
+    chunk = data * max(1, 65536 // len(data))
     done = 0
     while count - done >= len(chunk):
         h.update(chunk)
         done += len(chunk)
     rest = count - done
     h.update((data * (rest // len(data) + 1))[:rest])
-    return h.digest()[:keylen]
 
 
 def _unprotect_gnupg(sexp: List[SExp], passphrase: bytes) -> List[SExp]:

@@ -33,7 +33,7 @@ from typing import List, Optional, Tuple
 
 import attrs
 
-from .pgpformat import (ALGO_NAMES, PK_ED25519, PK_EDDSA_LEGACY, PK_RSA, TAG_SECRET_KEY, TAG_SECRET_SUBKEY,
+from .pgpformat import (s2k_feed, ALGO_NAMES, PK_ED25519, PK_EDDSA_LEGACY, PK_RSA, TAG_SECRET_KEY, TAG_SECRET_SUBKEY,
                         BadPassphrase, OpenPGPError, PassphraseNeeded, PublicKeyPacket, SecretKey, _Reader,
                         iter_packets, parse_public_key, public_part_length)
 
@@ -73,22 +73,10 @@ class S2K:
         while len(out) < keylen:
             h = hashlib.new(self.hash_name)
             h.update(b"\0" * i)
-            _feed(h, data, count)
+            s2k_feed(h, data, count)
             out += h.digest()
             i += 1
         return out[:keylen]
-
-
-def _feed(h: "hashlib._Hash", data: bytes, count: int) -> None:
-    if not data:
-        return
-    chunk = data * max(1, 65536 // len(data))
-    done = 0
-    while count - done >= len(chunk):
-        h.update(chunk)
-        done += len(chunk)
-    rest = count - done
-    h.update((data * (rest // len(data) + 1))[:rest])
 
 
 def parse_s2k(r: _Reader) -> S2K:
