@@ -387,11 +387,7 @@ def _uncompressed_cached(state: _State, checksum: str, header: Optional[FileHead
     fd, tmp = tempfile.mkstemp(prefix="checkout-cache-", dir=repo.tmp_dir)
     try:
         try:
-            while True:
-                chunk = stream.read(CHUNK)
-                if not chunk:
-                    break
-                write_all(fd, chunk)
+            _copy_to_fd(stream, fd)
             if state.opts.fsync:
                 os.fsync(fd)
             os.fchmod(fd, stat.S_IMODE(header.mode) & ~(stat.S_ISUID | stat.S_ISGID))
@@ -504,11 +500,7 @@ def _copy_file(state: _State, checksum: str, header: FileHeader, stream: Optiona
                      0o600, dir_fd=dfd)
         try:
             try:
-                while True:
-                    chunk = stream.read(CHUNK)
-                    if not chunk:
-                        break
-                    write_all(fd, chunk)
+                _copy_to_fd(stream, fd)
             finally:
                 stream.close()
             if not user:
@@ -586,3 +578,12 @@ def _same_content(dfd: int, a: str, b: str) -> bool:
     finally:
         os.close(fa)
         os.close(fb)
+
+
+def _copy_to_fd(stream: BinaryIO, fd: int) -> None:
+    """Every byte of ``stream`` into ``fd``, a chunk at a time (flat memory for any size)."""
+    while True:
+        chunk = stream.read(CHUNK)
+        if not chunk:
+            return
+        write_all(fd, chunk)
