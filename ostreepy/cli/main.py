@@ -96,6 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--table-output", action="store_true")
     p.add_argument("--mode-ro-executables", action="store_true")
     p.add_argument("--sign", action="append", metavar="KEY_ID")
+    p.add_argument("--sign-from-file", action="append", metavar="PATH",
+                   help="Sign the commit with key from the provided file")
     p.add_argument("--sign-type", metavar="NAME")
     p.add_argument("--tar-pathname-filter", metavar="REGEX,REPLACEMENT")
     p.add_argument("--generate-sizes", action="store_true")

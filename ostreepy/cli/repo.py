@@ -168,6 +168,12 @@ def cmd_commit(args: argparse.Namespace) -> int:
         if not sep:
             raise UsageError(f"Missing '=' in KEY=VALUE metadata '{kv}'")
         detached[k] = Variant("s", v)
+    sign_type = args.sign_type or "ed25519"
+    secrets: List[str] = list(args.sign or [])
+    if args.sign_from_file:
+        from ..store.signing import read_secret_key_file
+        # read before anything is written: ostree commits, then fails on a bad key file
+        secrets += [read_secret_key_file(p, sign_type) for p in args.sign_from_file]
     cfilter = _CommitFilter.from_args(args)
     from ..store.writestats import WriteStats
     stats = WriteStats() if args.table_output else None
@@ -194,11 +200,12 @@ def cmd_commit(args: argparse.Namespace) -> int:
         raise
     if progress:
         sys.stderr.write("\n")
-    if args.sign:
+    if secrets:
         from ..store.signing import Signer, sign_commit
+        # inline keys first, then each file's, as ostree's commit signs them
         with repo.transaction():
-            for secret in args.sign:
-                sign_commit(repo, info.checksum, Signer(args.sign_type or "ed25519", secret=secret))
+            for secret in secrets:
+                sign_commit(repo, info.checksum, Signer(sign_type, secret=secret))
     if args.gpg_sign:
         from ..remote.openpgp import gpg_sign_commit
         gpg_sign_commit(repo, info.checksum, args.gpg_sign, args.gpg_homedir)

@@ -171,6 +171,32 @@ def read_key_file(path: str, type_: str = ED25519, secret: bool = False) -> List
         raise SignatureError(f"Can't read keys from {path}: {e}") from None
 
 
+def read_secret_key_file(path: str, type_: str = ED25519) -> str:
+    """The secret key ``commit --sign-from-file=PATH`` signs with (ostree 2025.2+'s
+    ostree_sign_read_sk): the first PEM ``PRIVATE KEY`` block for spki, else the file's first
+    line as base64 (libostree's base64 blob reader: an empty first line is an error, nothing
+    is skipped).  Returned as base64, as an inline ``--sign`` key is given."""
+    if type_ == SPKI:
+        keys = read_key_file(path, type_, secret=True)
+        if not keys:
+            raise SignatureError(f"Reading {path}: no PRIVATE KEY block")
+        return keys[0]
+    try:
+        with open(path, "rb") as f:
+            line = f.readline()
+    except OSError as e:
+        raise SignatureError(f"Reading {path}: {e.strerror}") from None
+    if not line:
+        raise SignatureError(f"Reading {path}: no key")
+    line = line.rstrip(b"\n")
+    if not line:
+        raise SignatureError(f"Reading {path}: Invalid base64 blob format")
+    try:
+        return base64.b64encode(base64.b64decode(line, validate=False)).decode()
+    except ValueError:
+        raise SignatureError(f"Reading {path}: Invalid base64 blob format") from None
+
+
 def _keys_in(base: str, name: str, type_: str) -> List[str]:
     out: List[str] = []
     f = os.path.join(base, name)

@@ -88,3 +88,40 @@ def test_export_hard_links_duplicate_content_as_ostree_2026(tmp_path):
     assert members["ours"] == members["peer"]
     assert ("baz/sub2/duplicate_c", tarfile.LNKTYPE, "baz/sub1/duplicate_a") in members["ours"]
     assert trees["ours"] == trees["peer"]
+
+
+@needs_upstream
+def test_commit_sign_from_file_as_ostree_2026(tmp_path):
+    """`commit --sign-from-file=PATH` (ostree 2025.2+, test-signed-pull.sh at v2026.4): the key
+    is the file's first line; the same commit signed by the peer and by us carries the same
+    detached metadata (ed25519 is deterministic), and an empty first line is refused."""
+    import base64
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    seed = bytes(range(32))
+    pub = Ed25519PrivateKey.from_private_bytes(seed).public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+    key = tmp_path / "key"
+    key.write_text(base64.b64encode(seed + pub).decode() + "\n")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f").write_text("x\n")
+    metas = {}
+    for name, tool in (("ours", [sys.executable, "-m", "ostreepy"]), ("peer", [peer_bin()])):
+        repo = tmp_path / f"repo-{name}"
+        _run([peer_bin(), f"--repo={repo}", "init", "--mode=archive"])
+        csum = _run(tool + [f"--repo={repo}", "commit", "-b", "main", f"--tree=dir={tree}",
+                            "--timestamp=2020-01-01T00:00:00Z", "--sign-type=ed25519",
+                            f"--sign-from-file={key}"]).stdout.strip()
+        metas[name] = (csum, (repo / f"objects/{csum[:2]}/{csum[2:]}.commitmeta").read_bytes())
+        pubkey = base64.b64encode(pub).decode()
+        assert _run([peer_bin(), f"--repo={repo}", "sign", "--verify", "--sign-type=ed25519", csum, pubkey],
+                    check=False).returncode == 0
+    assert metas["ours"] == metas["peer"]
+    bad = tmp_path / "bad"
+    bad.write_text("\n" + key.read_text())
+    p = _run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/repo-ours", "commit", "-b", "x",
+              f"--tree=dir={tree}", f"--sign-from-file={bad}"], check=False)
+    assert p.returncode == 1 and "Invalid base64 blob format" in p.stderr
+    # refused before anything is written (ostree 2026.4 commits first, then fails on the key)
+    assert _run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/repo-ours", "rev-parse", "x"],
+                check=False).returncode == 1
