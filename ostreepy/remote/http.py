@@ -455,24 +455,9 @@ class HttpFetcher:
         if meta is not None:
             _record_validators(meta, answer.get("etag"), answer.get("last-modified"))
         progressed()  # the headers came: the body's first window starts
-        quota = self.low_speed_limit * self.low_speed_time
-        n = 0
-        in_window = 0
-        read1 = conn.rfile.read1  # type: ignore[union-attr]
         try:
-            while n < length:
-                chunk = read1(min(CHUNK, length - n))
-                if not chunk:
-                    raise _Retry(f"Transferred a partial file: {n} of {length} bytes", partial=True)
-                n += len(chunk)
-                try:
-                    sink.write(chunk)
-                except OSError as e:  # the sink's trouble, not the network's: no retry
-                    raise FetchError(f"While fetching {url}: writing: {e}", path) from None
-                in_window += len(chunk)
-                if in_window >= quota:
-                    in_window = 0
-                    progressed()
+            n = self._pump(conn.rfile.read1, sink, url, path, max_size, progressed,  # type: ignore[union-attr]
+                           length)
         except BaseException:
             conn.close()
             raise
@@ -535,12 +520,28 @@ class HttpFetcher:
             expected = int(cl)
             if expected > max_size:
                 raise FetchError(_too_big(url, max_size), path)
+        # read to the end even with a Content-Length: urllib3 releases a connection whose
+        # body it has seen end, and a longer body than announced is a partial file too
+        n = self._pump(lambda size: resp.read1(size, decode_content=False), sink, url, path, max_size,
+                       progressed, None)
+        if expected is not None and n != expected:
+            raise _Retry(f"Transferred a partial file: {n} of {expected} bytes", partial=True)
+        resp.release_conn()
+        return n
+
+    def _pump(self, read1: Callable[[int], bytes], sink: BinaryIO, url: str, path: str, max_size: int,
+              progressed: Callable[[], None], length: Optional[int]) -> int:
+        """The body into ``sink``, a chunk at a time: ``length`` bytes when the answer said how
+        many (fewer is a partial file, retried), else to the end; over ``max_size`` is refused;
+        ``progressed()`` each time a low-speed window brought enough bytes."""
         quota = self.low_speed_limit * self.low_speed_time
         n = 0
         in_window = 0
-        while True:
-            chunk = resp.read1(CHUNK, decode_content=False)
+        while length is None or n < length:
+            chunk = read1(CHUNK if length is None else min(CHUNK, length - n))
             if not chunk:
+                if length is not None:
+                    raise _Retry(f"Transferred a partial file: {n} of {length} bytes", partial=True)
                 break
             n += len(chunk)
             if n > max_size:
@@ -554,9 +555,6 @@ class HttpFetcher:
                 # this window brought enough: the next one starts now
                 in_window = 0
                 progressed()
-        if expected is not None and n != expected:
-            raise _Retry(f"Transferred a partial file: {n} of {expected} bytes", partial=True)
-        resp.release_conn()
         return n
 
 
