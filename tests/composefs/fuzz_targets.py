@@ -15,6 +15,8 @@ from typing import Any, List, Tuple
 
 from hypothesis import strategies as st
 
+from hardening.fuzz_targets import mutated as _mutated
+
 from ostreepy.composefs.dumpfile import dump_lines, parse_dump
 from ostreepy.composefs.erofs import image_bytes
 from ostreepy.composefs.reader import ls_lines, object_paths, read_image
@@ -75,24 +77,11 @@ def valid_dumps(draw: Any) -> bytes:
     return b"\n".join(lines) + b"\n"
 
 
-@st.composite
-def mutated(draw: Any, valid: st.SearchStrategy[bytes]) -> bytes:
-    """Valid bytes with a few bytes flipped, set, inserted or removed, or cut short."""
-    data = bytearray(draw(valid))
-    for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(["flip", "insert", "delete", "truncate", "set"]))
-        pos = draw(st.integers(0, max(len(data) - 1, 0)))
-        if op == "flip" and data:
-            data[pos] ^= 1 << draw(st.integers(0, 7))
-        elif op == "set" and data:
-            data[pos] = draw(st.sampled_from([0, 1, 0x20, 0x2F, 0x5C, 0x7F, 0x80, 0xFF]))
-        elif op == "insert":
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=4) | st.sampled_from([b" ", b"\n", b"/", b"@"]))
-        elif op == "delete" and data:
-            del data[pos:pos + draw(st.integers(1, 4))]
-        elif op == "truncate":
-            del data[pos:]
-    return bytes(data)
+def mutated(valid: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
+    """Valid bytes changed as the store's fuzz targets change theirs, with the octets and
+    insertions that matter to a dump: spaces, newlines, slashes, escapes and '@'."""
+    return _mutated(valid, set_values=(0, 1, 0x20, 0x2F, 0x5C, 0x7F, 0x80, 0xFF),
+                    inserts=st.binary(min_size=1, max_size=4) | st.sampled_from([b" ", b"\n", b"/", b"@"]))
 
 
 def _bounded(start: float, size: int) -> None:

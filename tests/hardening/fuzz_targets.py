@@ -22,7 +22,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
-from typing import Any, Callable, Dict, List, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from hypothesis import strategies as st
 
@@ -87,8 +87,11 @@ def _file_header() -> st.SearchStrategy[FileHeader]:
 
 
 @st.composite
-def mutated(draw: Any, valid: st.SearchStrategy[bytes]) -> bytes:
-    """Valid bytes with a few bytes flipped, inserted or removed, or cut short."""
+def mutated(draw: Any, valid: st.SearchStrategy[bytes], set_values: Optional[Sequence[int]] = None,
+            inserts: Optional[st.SearchStrategy[bytes]] = None) -> bytes:
+    """Valid bytes with a few bytes flipped, set, inserted or removed, or cut short.  A format
+    may name the octets worth setting (``set_values``; by default a few edges and the input's
+    length) and what to insert (``inserts``; by default 1 to 4 random octets)."""
     data = bytearray(draw(valid))
     for _ in range(draw(st.integers(1, 4))):
         op = draw(st.sampled_from(["flip", "insert", "delete", "truncate", "set"]))
@@ -96,9 +99,10 @@ def mutated(draw: Any, valid: st.SearchStrategy[bytes]) -> bytes:
         if op == "flip" and data:
             data[pos] ^= 1 << draw(st.integers(0, 7))
         elif op == "set" and data:
-            data[pos] = draw(st.sampled_from([0, 1, 0x7F, 0x80, 0xFF, len(data) & 0xFF]))
+            values = list(set_values) if set_values is not None else [0, 1, 0x7F, 0x80, 0xFF, len(data) & 0xFF]
+            data[pos] = draw(st.sampled_from(values))
         elif op == "insert":
-            data[pos:pos] = draw(st.binary(min_size=1, max_size=4))
+            data[pos:pos] = draw(inserts if inserts is not None else st.binary(min_size=1, max_size=4))
         elif op == "delete" and data:
             del data[pos:pos + draw(st.integers(1, 4))]
         elif op == "truncate":
