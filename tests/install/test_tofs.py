@@ -5,33 +5,23 @@ target image, the kargs, grub.cfg; and the refusals before any write."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
-import tempfile
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+
+from .conftest import ours, scratch
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "bootable-image"
 SPEC = "UUID=11111111-2222-3333-4444-555555555555"
 
 
-def ours(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    p = subprocess.run([sys.executable, "-m", "ostreepy", *args], capture_output=True, text=True)
-    if check and p.returncode:
-        raise AssertionError(f"{args}: {p.returncode}\n{p.stdout}\n{p.stderr}")
-    return p
-
-
 @pytest.fixture
 def target() -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp(prefix="install-tofs-"))
-    yield d
-    subprocess.run(["chattr", "-R", "-i", str(d)], capture_output=True)
-    shutil.rmtree(d, ignore_errors=True)
+    with scratch("install-tofs-") as d:
+        yield d
 
 
 def test_to_filesystem_folder(target: Path) -> None:

@@ -18,12 +18,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Iterator, List
 
 import pytest
+
+from .conftest import ours, scratch
 
 from ostreepy import porcelain
 from ostreepy.install import gpt
@@ -44,19 +45,10 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting the target's
 pytestmark = pytest.mark.skipif(not (PC / "boot.img").exists(), reason="needs grub-pc-bin: scripts/install-peers.sh")
 
 
-def ours(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    p = subprocess.run([sys.executable, "-m", "ostreepy", *args], capture_output=True, text=True)
-    if check and p.returncode:
-        raise AssertionError(f"{args}: {p.returncode}\n{p.stdout}\n{p.stderr}")
-    return p
-
-
 @pytest.fixture
 def work() -> Iterator[Path]:
-    d = Path(tempfile.mkdtemp(prefix="install-tofsbl-"))
-    yield d
-    subprocess.run(["chattr", "-R", "-i", str(d)], capture_output=True)
-    shutil.rmtree(d, ignore_errors=True)
+    with scratch("install-tofsbl-") as d:
+        yield d
 
 
 def _tree(d: Path, shim: bool) -> Path:

@@ -1,0 +1,31 @@
+"""Helpers the install tests share: the command line run as a user runs it, and scratch
+folders that may hold immutable deployment roots (chattr +i), cleared before removal."""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+def ours(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """``ostreepy ARGS...``; with ``check``, a non-zero exit fails with its output."""
+    p = subprocess.run([sys.executable, "-m", "ostreepy", *args], capture_output=True, text=True)
+    if check and p.returncode:
+        raise AssertionError(f"{args}: {p.returncode}\n{p.stdout}\n{p.stderr}")
+    return p
+
+
+@contextlib.contextmanager
+def scratch(prefix: str) -> Iterator[Path]:
+    """A fresh folder, removed afterwards even when a sysroot in it made deployments immutable."""
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield d
+    finally:
+        subprocess.run(["chattr", "-R", "-i", str(d)], capture_output=True)
+        shutil.rmtree(d, ignore_errors=True)
