@@ -29,6 +29,9 @@ __all__ = ["CPIO_MAGICS", "CpioReader"]
 CPIO_MAGICS = (b"070701", b"070702")
 _HEADER = 110
 _TRAILER = "TRAILER!!!"
+#: the file types a cpio mode can name, as the tar member types the importer reads
+_TAR_TYPES = {stat.S_IFREG: tarfile.REGTYPE, stat.S_IFDIR: tarfile.DIRTYPE, stat.S_IFLNK: tarfile.SYMTYPE,
+              stat.S_IFCHR: tarfile.CHRTYPE, stat.S_IFBLK: tarfile.BLKTYPE, stat.S_IFIFO: tarfile.FIFOTYPE}
 
 
 def _pad4(n: int) -> int:
@@ -117,19 +120,10 @@ class CpioReader:
                         self._links[key] = (first[0], first[1] - 1)
             self._data = _Data(self._stream, size)
             self._pad = _pad4(size)
-            if fmt == stat.S_IFREG:
-                member.type = tarfile.REGTYPE
-            elif fmt == stat.S_IFDIR:
-                member.type = tarfile.DIRTYPE
-            elif fmt == stat.S_IFLNK:
-                member.type = tarfile.SYMTYPE
-                member.linkname = self._data.read().decode("utf-8", "surrogateescape")
-            elif fmt == stat.S_IFCHR:
-                member.type = tarfile.CHRTYPE
-            elif fmt == stat.S_IFBLK:
-                member.type = tarfile.BLKTYPE
-            elif fmt == stat.S_IFIFO:
-                member.type = tarfile.FIFOTYPE
-            else:
+            tartype = _TAR_TYPES.get(fmt)
+            if tartype is None:
                 raise TarError(f"Unsupported cpio file type {fmt >> 12:o} for {name}")
+            member.type = tartype
+            if fmt == stat.S_IFLNK:
+                member.linkname = self._data.read().decode("utf-8", "surrogateescape")
             yield member, hardlink
