@@ -324,17 +324,11 @@ class _Puller:
         if repo.has_object(checksum, ObjectType.COMMIT):
             commit = repo.load_commit(checksum)
             # as scan_commit_object: a commit already here is held to the same rules,
-            # its signatures too: a commit pulled through one remote does not pass for
-            # another remote's keys.  Over a fetcher the detached metadata is fetched
-            # again first and checked there (_refresh_detached); otherwise the local
-            # .commitmeta is what is checked
-            if self.remote is not None and not self._refetches_detached():
-                trust.verify_commit(self.remote, checksum, repo.load_metadata(ObjectType.COMMIT, checksum),
-                                    repo.read_commit_detached_metadata(checksum), repo=repo)
+            # signatures first, then bindings and timestamps
+            self._recheck_stored(checksum)
             if self.verify_bindings:
                 self._check_bindings(checksum, commit, is_parent)
             self._check_timestamp(checksum, commit)
-            self._refresh_detached(checksum)
             partial = repo.commit_is_partial(checksum)
             return commit, partial and not self.commit_only and not self.dry_run
         try:
@@ -370,25 +364,26 @@ class _Puller:
         self._stored(checksum, ObjectType.COMMIT, 0 if local else len(data), local)
         return commit, not self.commit_only
 
-    def _refetches_detached(self) -> bool:
-        return self.source.fetcher is not None and self.source.local is None and not self.dry_run
-
-    def _refresh_detached(self, checksum: str) -> None:
-        """A commit already here has its detached metadata fetched again, as libostree
-        always does (scan_one_metadata_object: new signatures may have appeared), and the
-        remote's signature policy applied to the stored commit (scan_commit_object)."""
-        if not self._refetches_detached():
-            return
-        raw, meta_local = self._metadata_bytes(checksum, ObjectType.COMMIT_META, optional=True)
-        if not meta_local:
-            with self._lock:
-                self.stats.detached_requests += 1
+    def _recheck_stored(self, checksum: str) -> None:
+        """A commit already here: over a fetcher its detached metadata is fetched again, as
+        libostree always does (scan_one_metadata_object: new signatures may have appeared),
+        and kept when it changed; then the remote's signature policy is applied to the stored
+        commit with it (scan_commit_object), so a commit pulled through one remote does not
+        pass for another remote's keys.  From a local source the stored .commitmeta is checked."""
         stored = self.repo.read_commit_detached_metadata(checksum)
-        detached = obj.parse_commitmeta(raw) if raw is not None else stored
+        detached = stored
+        refetch = self.source.fetcher is not None and self.source.local is None and not self.dry_run
+        if refetch:
+            raw, meta_local = self._metadata_bytes(checksum, ObjectType.COMMIT_META, optional=True)
+            if not meta_local:
+                with self._lock:
+                    self.stats.detached_requests += 1
+            if raw is not None:
+                detached = obj.parse_commitmeta(raw)
         if self.remote is not None:
             trust.verify_commit(self.remote, checksum, self.repo.load_metadata(ObjectType.COMMIT, checksum),
                                 detached, repo=self.repo)
-        if detached is not None and detached != stored:
+        if refetch and detached is not None and detached != stored:
             self.repo.write_commit_detached_metadata(checksum, detached)
 
     def _check_bindings(self, checksum: str, commit: Commit, is_parent: bool) -> None:
