@@ -21,9 +21,8 @@ from typing import Mapping, Optional, Union
 import attrs
 
 from ..container.imgref import OstreeImageReference, SigVerify
-from ..errors import SignatureError
 from ..remote.config import Remote, load_remote
-from ..remote.trust import signature_verify_commit_data
+from ..remote.trust import require_commit_verification, signature_verify_commit_data
 from ..store.gvariant import Variant
 from ..store.repo import Repo
 
@@ -48,9 +47,7 @@ def remote_commit_verifier(repo: Repo, remote: str, sysroot: Optional[str] = Non
     is libostree's ``Remote "NAME" not found``; one with ``gpg-verify=false`` and no
     ``sign-verify`` is refused here, as libostree refuses it at verification."""
     config = load_remote(repo, remote, sysroot, require_url=False)
-    if not config.gpg_verify and not config.sign_verify:
-        raise SignatureError(f"Cannot verify commit for remote {remote}; GPG verification disabled, "
-                             "and no signapi verifiers configured")
+    require_commit_verification(config)
     return RemoteCommitVerifier(remote, config, repo)
 
 

@@ -218,6 +218,15 @@ def describe_gpg_signatures(remote: Remote, commit: bytes, detached: Optional[Ma
     return "".join(f"{prefix}{line}\n" for c in checks for line in c.describe().split("\n"))
 
 
+def require_commit_verification(remote: Remote) -> None:
+    """A remote that verifies commits at all: ``gpg-verify`` on, or ``sign-verify`` naming
+    types (read as libostree reads it: GKeyFile's true/false/1/0, else a list of types).
+    ostree_repo_signature_verify_commit_data refuses one with neither rather than passing."""
+    if not remote.gpg_verify and _sign_value(remote, "sign-verify") is None:
+        raise SignatureError(f"Cannot verify commit for remote {remote.name}; GPG verification disabled, "
+                             "and no signapi verifiers configured")
+
+
 def signature_verify_commit_data(remote: Remote, commit: bytes, detached: Optional[Mapping[str, Variant]], *,
                                  repo: Optional[Repo] = None, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> str:
     """``ostree_repo_signature_verify_commit_data(repo, remote, commit, detached, 0)``
@@ -232,9 +241,7 @@ def signature_verify_commit_data(remote: Remote, commit: bytes, detached: Option
     gpg = remote.gpg_verify
     types = _sign_value(remote, "sign-verify")
     signers = _signers(remote, types, key_dirs) if types is not None else None
-    if not gpg and signers is None:
-        raise SignatureError(f"Cannot verify commit for remote {remote.name}; GPG verification disabled, "
-                             "and no signapi verifiers configured")
+    require_commit_verification(remote)
     out = ""
     if gpg:
         sigs = _gpg_signatures(detached)
