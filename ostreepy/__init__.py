@@ -21,9 +21,9 @@ __all__ = [
     # the high-level functions and their results (ostreepy.porcelain)
     "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",
     "PullResult", "RepoPullResult", "TreeSource", "add_remote", "boot_entries", "checkout", "commit", "deploy",
-    "encapsulate", "fsck", "init", "init_sysroot", "list_remotes", "log", "open_repo", "open_sysroot", "prune", "pull",
-    "pull_local", "pull_ostree", "refs", "remove_remote", "rollback", "show", "status", "switch", "update_summary",
-    "upgrade", "upgrade_ostree",
+    "encapsulate", "fsck", "init", "init_sysroot", "list_remotes", "log", "open_repo", "open_sysroot",
+    "prepare_pull", "prune", "pull", "pull_local", "pull_ostree", "refs", "remove_remote", "rollback", "show",
+    "status", "switch", "unencapsulate", "update_summary", "upgrade", "upgrade_ostree",
     # the errors
     "OstreeError", "ArgumentError", "RegistryError", "RepoError", "RepoLockedError", "RefNotFoundError",
     "ObjectNotFoundError", "CorruptObjectError", "ChecksumMismatchError", "PathNotFoundError", "CheckoutError",
@@ -71,9 +71,9 @@ if TYPE_CHECKING:
                          TarError)
     from .porcelain import (BOOTED_DEFAULT, BootLoaderEntry, CheckoutResult, CommitInfo, EncapsulateResult,
                             MetadataValue, PullResult, TreeSource, add_remote, boot_entries, checkout, commit, deploy,
-                            encapsulate, fsck, init, init_sysroot, list_remotes, log, open_repo, open_sysroot, prune,
-                            pull, pull_local, pull_ostree, refs, remove_remote, rollback, show, status, switch,
-                            update_summary, upgrade, upgrade_ostree, RepoPullResult)
+                            encapsulate, fsck, init, init_sysroot, list_remotes, log, open_repo, open_sysroot,
+                            prepare_pull, prune, pull, pull_local, pull_ostree, refs, remove_remote, rollback, show,
+                            status, switch, unencapsulate, update_summary, upgrade, upgrade_ostree, RepoPullResult)
     from .remote.config import Remote
     from .remote.publish import SummaryUpdate
     from .progress import ProgressCallback, ProgressEvent

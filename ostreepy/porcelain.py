@@ -77,9 +77,9 @@ on_refs_changed(_auto_update_summary)
 __all__ = [
     "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",
     "PullResult", "RepoPullResult", "TreeSource", "add_remote", "boot_entries", "checkout", "commit", "deploy",
-    "encapsulate", "fsck", "init", "init_sysroot", "list_remotes", "log", "open_repo", "open_sysroot", "prune", "pull",
-    "pull_local", "pull_ostree", "refs", "remove_remote", "rollback", "show", "status", "switch", "update_summary",
-    "upgrade", "upgrade_ostree",
+    "encapsulate", "fsck", "init", "init_sysroot", "list_remotes", "log", "open_repo", "open_sysroot",
+    "prepare_pull", "prune", "pull", "pull_local", "pull_ostree", "refs", "remove_remote", "rollback", "show",
+    "status", "switch", "unencapsulate", "update_summary", "upgrade", "upgrade_ostree",
 ]
 
 #: ``booted=BOOTED_DEFAULT``: the default deployment of a folder sysroot counts as booted
@@ -785,6 +785,36 @@ def _remote_verifier(repo: Repo, ref: OstreeImageReference) -> Optional[CommitVe
         return None
     from .bootc.remotesig import verifier_for
     return verifier_for(repo, ref)
+
+
+@_api
+def prepare_pull(repo: RepoArg, image: ImageArg, *, options: Optional[Options] = None,
+                 platform: Optional[Platform] = None) -> PreparedImport:
+    """The first half of :func:`pull`: the manifest and config of ``image``
+    only, and which of its layers the repository lacks, for a caller that shows
+    them before fetching (``ostree container image pull`` prints this table);
+    give the result to :func:`pull` as ``prepared``. An ``ostree-remote-*``
+    reference is checked against its remote's keys here too when nothing will
+    be fetched (the image is already stored)."""
+    from .container.store import prepare_image
+    ref = _imgref(image)
+    with _repo(repo) as r:
+        return prepare_image(r, ref, options=options, platform=platform, verifier=_remote_verifier(r, ref))
+
+
+@_api
+def unencapsulate(repo: RepoArg, image: ImageArg, *, write_ref: Optional[str] = None,
+                  options: Optional[Options] = None, progress: Optional[ProgressCallback] = None) -> str:
+    """``ostree container unencapsulate``: the ostree commit an encapsulated
+    image carries, without its derived layers, into ``repo``; returns the
+    commit checksum. As ostree-ext, no image refs are written, only
+    ``write_ref`` when given. An ``ostree-remote-*`` reference is checked
+    against its remote's keys."""
+    from .container.encapsulate import unencapsulate as unencap
+    ref = _imgref(image)
+    with _repo(repo) as r:
+        return unencap(r, str(ref), write_ref=write_ref, options=options, progress=progress,
+                       verifier=_remote_verifier(r, ref))
 
 
 @_api

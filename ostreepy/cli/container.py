@@ -69,19 +69,13 @@ def _progress(args: argparse.Namespace, prep: Any):
     return cb
 
 
-def _verifier(repo, imgref: str):  # type: ignore[no-untyped-def]
-    # parsed as ostree-ext's CLI parses: ostree-* schemes only
-    from .. import porcelain
-    from ..container.imgref import OstreeImageReference
-    return porcelain._remote_verifier(repo, OstreeImageReference.parse(imgref))
-
-
 def cmd_image_pull(args: argparse.Namespace) -> int:
     from .. import porcelain
-    from ..container.store import prepare_image
+    from ..container.imgref import OstreeImageReference
     repo = _open_repo(args.repo)
     options = _options(args)
-    prep = prepare_image(repo, args.imgref, options=options, verifier=_verifier(repo, args.imgref))
+    # parsed as ostree-ext's CLI parses: ostree-* schemes only
+    prep = porcelain.prepare_pull(repo, OstreeImageReference.parse(args.imgref), options=options)
     imgref = prep.imgref
     if prep.already_present and prep.previous is not None:
         print(f"No changes in {imgref} => {prep.previous.merge_commit}")
@@ -164,10 +158,12 @@ def cmd_encapsulate(args: argparse.Namespace) -> int:
 
 
 def cmd_unencapsulate(args: argparse.Namespace) -> int:
-    from ..container.encapsulate import unencapsulate
+    from .. import porcelain
+    from ..container.imgref import OstreeImageReference
     repo = _open_repo(args.repo)
-    verifier = _verifier(repo, args.imgref)  # parses as ostree-ext's CLI does: ostree-* schemes only
-    commit = unencapsulate(repo, args.imgref, write_ref=args.write_ref, options=_options(args), verifier=verifier)
+    # parsed as ostree-ext's CLI parses: ostree-* schemes only
+    commit = porcelain.unencapsulate(repo, OstreeImageReference.parse(args.imgref), write_ref=args.write_ref,
+                                     options=_options(args))
     print(f"Imported: {args.write_ref} => {commit}" if args.write_ref else f"Imported: {commit}")
     return 0
 

@@ -50,8 +50,13 @@ def test_pull_returns_what_was_imported(work: Path) -> None:
     again = ostreepy.pull(repo, f"ostree-unverified-image:oci:{work / 'image'}:latest")
     assert again.already_present and again.layers_fetched == 0 and again.merge_commit == res.merge_commit
     publish(work / "image", "v2")
-    v2 = ostreepy.pull(repo, f"oci:{work / 'image'}:latest")
-    assert v2.version == "2" and v2.layers_reused >= 1 and v2.layers_fetched == 3 - v2.layers_reused
+    # the first half alone: what a caller shows before fetching, then handed to pull
+    prep = ostreepy.prepare_pull(repo, f"oci:{work / 'image'}:latest")
+    assert prep.manifest_digest == example_digest("v2") and not prep.already_present
+    assert prep.layers_present >= 1 and prep.layers_needed == len(prep.layers) - prep.layers_present
+    v2 = ostreepy.pull(repo, prep.imgref, prepared=prep)
+    assert v2.version == "2" and v2.layers_reused == prep.layers_present
+    assert v2.layers_fetched == prep.layers_needed == 3 - v2.layers_reused
 
 
 def test_deploy_upgrade_rollback_status_on_a_folder_sysroot(work: Path) -> None:
