@@ -81,18 +81,30 @@ class Remote:
     def gpg_verify_summary(self) -> bool:
         return self.option_bool("gpg-verify-summary", False)
 
-    def _sign_option(self, key: str) -> bool:
-        # "true", or a list of signature types ("ed25519"), turns checking on
-        v = self.option(key)
-        return v is not None and v.strip().lower() not in ("", "false", "0", "no")
+    def sign_types(self, key: str) -> Optional[Tuple[str, ...]]:
+        """The signature types ``key`` (``sign-verify``, ``sign-verify-summary``)
+        turns on, read as libostree's verifiers_from_config reads it: unset, empty,
+        ``false`` or ``0`` is off (None); ``true`` or ``1`` is every type this build
+        has, with whatever keys are configured (``()``); anything else is a list of
+        type names (GKeyFile's, ``;``-separated), each then needing keys of its
+        own. ``no`` is such a list, and an unknown type is refused where it is used,
+        as libostree refuses it."""
+        raw = self.option(key)
+        if raw is None or raw == "":
+            return None
+        if raw in ("true", "1"):
+            return ()
+        if raw in ("false", "0"):
+            return None
+        return tuple(t for t in raw.split(";") if t)
 
     @property
     def sign_verify(self) -> bool:
-        return self._sign_option("sign-verify")
+        return self.sign_types("sign-verify") is not None
 
     @property
     def sign_verify_summary(self) -> bool:
-        return self._sign_option("sign-verify-summary")
+        return self.sign_types("sign-verify-summary") is not None
 
     @property
     def branches(self) -> List[str]:

@@ -849,6 +849,12 @@ def _fetch_summary(source: _Source, remote: Optional[Remote], repo: Optional[Rep
                 raise SignatureError("GPG verification enabled, but no summary found (use gpg-verify-summary=false"
                                      " in remote config to disable)")
             if remote.sign_verify_summary:
+                # ostree's pull says it this way round: the summary.sig is what it looks for
+                # (ostree-repo-pull.c, after the GPG checks); a .sig without its summary is
+                # refused too, where ostree would go on with refs/heads unchecked
+                if sig is None:
+                    raise SignatureError("Signatures verification enabled, but no summary.sig found (use "
+                                         "sign-verify-summary=false in remote config to disable)")
                 raise SignatureError("Signature verification enabled, but no summary found (check that the"
                                      " configured URL in remote config is correct)")
         else:
@@ -937,6 +943,8 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
          http_trusted: bool = False, summary_override: Optional[bytes] = None,
          cache_dir: Optional[str] = None) -> RepoPullResult:
     start = time.monotonic()
+    if remote is not None:
+        trust.check_remote_keys(remote)
     if timestamp_check and depth != 0:
         raise PullError("--timestamp-check cannot be used with --depth")
     puller = _Puller(repo, source, remote, localcache=localcache_repos, commit_only=commit_metadata_only,

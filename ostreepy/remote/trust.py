@@ -27,7 +27,6 @@ count.
 from __future__ import annotations
 
 import hashlib
-import re
 from typing import List, Mapping, Optional, Sequence
 
 from ..errors import ChecksumMismatchError, OstreeError, SignatureError
@@ -69,15 +68,18 @@ def _gpg_verify(remote: Remote, data: bytes, meta: Optional[Mapping[str, Variant
 
 def _sign_value(remote: Remote, key: str) -> Optional[List[str]]:
     """The signature types ``key`` enables; None when off, [] when "true"."""
-    raw = remote.option(key)
-    if raw is None or raw.strip() == "":
-        return None
-    v = raw.strip()
-    if v in ("true", "1"):
-        return []
-    if v in ("false", "0"):
-        return None
-    return [t for t in re.split(r"[;,]", v) if t.strip()]
+    types = remote.sign_types(key)
+    return None if types is None else list(types)
+
+
+def check_remote_keys(remote: Remote, *, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> None:
+    """The remote's ``sign-verify`` and ``sign-verify-summary`` settings loaded as a
+    pull starts (libostree's _signapi_init_for_remote), so that an unknown type or a
+    named type without keys is refused before anything is fetched."""
+    for key in ("sign-verify", "sign-verify-summary"):
+        types = _sign_value(remote, key)
+        if types is not None:
+            _signers(remote, types, key_dirs)
 
 
 def _signers(remote: Remote, types: List[str], key_dirs: Sequence[str]) -> List[Signer]:

@@ -10,6 +10,7 @@ import base64
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -23,7 +24,7 @@ from ostreepy.store.repo import Repo
 from ostreepy.remote.openpgp import add_gpg_signatures, gpg_sign_commit
 
 from core.gpgkeys import GpgHome, revoke, shared_home
-from upstream_peer import needs_upstream, peer_bin
+from upstream_peer import available as upstream_available, needs_upstream, peer_bin
 
 pytestmark = pytest.mark.skipif(shutil.which("gpg") is None or shutil.which("ostree") is None,
                                 reason="needs gpg and Debian's ostree (apt-get install gnupg ostree)")
@@ -466,3 +467,61 @@ def test_remote_gpg_verbs_as_ostree(home: GpgHome, tmp_path):
     assert log[0][1] == 'Imported 2 GPG keys to remote "a"\n'
     assert log[3][1] == 'Imported 1 GPG key to remote "b"\n' and log[4][1] == 'Imported 1 GPG key to remote "b"\n'
     assert home.fpr["ed"] in log[5][1] and home.fpr["rsa"] in log[5][1]
+
+
+@pytest.mark.parametrize("raw, types", [
+    (None, None), ("", None), ("false", None), ("0", None), ("true", ()), ("1", ()),
+    # GKeyFile's truthiness only: anything else is a list of type names, "no" included
+    ("no", ("no",)), ("False", ("False",)), ("yes", ("yes",)), ("ed25519", ("ed25519",)),
+    ("ed25519;dummy", ("ed25519", "dummy")), ("ed25519;", ("ed25519",)),
+])
+def test_sign_verify_read_as_libostree_reads_it(raw, types):
+    opts = () if raw is None else (("sign-verify", raw), ("sign-verify-summary", raw))
+    remote = Remote("o", "file:///x", opts)
+    assert remote.sign_types("sign-verify") == remote.sign_types("sign-verify-summary") == types
+    assert remote.sign_verify is remote.sign_verify_summary is (types is not None)
+
+
+# `ostree pull o main` from an empty file:// repository (no summary, no summary.sig) with
+# sign-verify-summary set to each value, as ostree 2026.4 answers (upstream peer; Debian's
+# 2022.7 agrees but for "ed25519": its build has no libsodium, "Requested signature type is
+# not implemented"). The types are loaded as the pull starts (_signapi_init_for_remote), and a
+# pull looks for the summary.sig, not the summary. None: no signature error at all.
+SUMMARY_POLICY_ANSWERS = {
+    "no": "Requested signature type is not implemented",
+    "False": "Requested signature type is not implemented",
+    "yes": "Requested signature type is not implemented",
+    "ed25519": "No keys found for required signapi type ed25519",
+    "ed25519;dummy": "No keys found for required signapi type ed25519",
+    "true": "Signatures verification enabled, but no summary.sig found (use sign-verify-summary=false in "
+            "remote config to disable)",
+    "false": None,
+}
+
+
+def _pull_answer(tool, tmp_path, value):
+    repo = tmp_path / f"dst-{os.path.basename(tool[-1])}-{len(os.listdir(tmp_path))}"
+    ostree(repo, "init", "--mode=archive")
+    ostree(repo, "remote", "add", "--no-gpg-verify", f"--set=sign-verify-summary={value}", "o",
+           f"file://{tmp_path / 'src'}")
+    p = subprocess.run([*tool, f"--repo={repo}", "pull", "o", "main"], capture_output=True, text=True)
+    assert p.returncode != 0
+    return p.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize("value", sorted(SUMMARY_POLICY_ANSWERS))
+def test_summary_policy_refusals_as_ostree_pull(tmp_path, value):
+    ostree(tmp_path / "src", "init", "--mode=archive")
+    ours = _pull_answer([sys.executable, "-m", "ostreepy"], tmp_path, value)
+    expected = SUMMARY_POLICY_ANSWERS[value]
+    if expected is None:
+        assert "signature" not in ours.lower() and "verification" not in ours.lower(), ours
+    else:
+        # ostreepy adds the type it does not know after a colon
+        assert ours.startswith(f"error: {expected}"), ours
+    if upstream_available():
+        peer = _pull_answer([peer_bin("ostree")], tmp_path, value)
+        if expected is None:
+            assert "signature" not in peer.lower(), peer
+        else:
+            assert peer == f"error: {expected}", peer
