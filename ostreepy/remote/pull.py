@@ -1263,6 +1263,10 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
         if own_fetcher and where.scheme == "file" and not require_static_deltas:
             candidate = Repo.open(unquote(where.path))
             if candidate.mode is RepoMode.ARCHIVE:
+                if collections and not os.path.exists(os.path.join(candidate.path, "summary")):
+                    # ostree reads any file:// remote as a repository: without a summary its
+                    # collection–refs are its refs/mirrors, own and remotes' refs
+                    refs_or_checksums = [_pin_collection_ref(candidate, r, collections) for r in refs_or_checksums]
                 candidate.close()  # read over its files, as any archive remote
             else:
                 local = candidate
@@ -1292,6 +1296,16 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
             cf.close()
         if local is not None:
             local.close()
+
+
+def _pin_collection_ref(src: Repo, ref: str, collections: Mapping[str, str]) -> str:
+    cid = collections.get(ref)
+    if cid is None or "@" in ref:
+        return ref
+    value = src.list_collection_refs(cid).get((cid, ref))
+    if value is None:
+        raise PullError(f"Refspec ({cid}, {ref}) not found")
+    return f"{ref}@{value}"
 
 
 def _check_fetchable(rem: Remote) -> None:
