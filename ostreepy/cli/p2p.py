@@ -1,5 +1,5 @@
 """The peer-to-peer verbs, ``find-remotes`` and ``create-usb``: argument checks with
-ostree's words and ostree's output over :mod:`ostreepy.remote.finder` and
+ostree's words and ostree's output over :mod:`ostreepy.remote.p2p` and
 :mod:`ostreepy.remote.usb`.
 
 ``find-remotes`` prints each result as ot-builtin-find-remotes.c does (``Result N:
@@ -31,7 +31,6 @@ def add_parsers(sub: "argparse._SubParsersAction", add_repo_arg: object) -> None
                    help="Use the specified comma separated list of finders (e.g. config,lan,mount)")
     p.add_argument("--pull", action="store_true", help="Pull the updates after finding them")
     p.add_argument("--mirror", action="store_true", help="Do a mirror pull (see ostree pull --mirror)")
-    p.add_argument("--timeout", type=int, metavar="TIMEOUT", help=argparse.SUPPRESS)
     p.add_argument("pairs", nargs="*", metavar="COLLECTION-ID REF")
     p.set_defaults(func="p2p:cmd_find_remotes")
 
@@ -63,7 +62,7 @@ def _iso8601(secs: int) -> str:
 
 
 def cmd_find_remotes(args: argparse.Namespace) -> int:
-    from ..remote.finder import find_remotes, finders_by_name, pull_from_remotes
+    from ..remote.p2p import find_remotes, finders_by_name, pull_from_remotes
     refs = _pairs(list(args.pairs))
     if args.mirror and not args.pull:
         raise UsageError("When --mirror is specified, --pull must also be")

@@ -1,6 +1,6 @@
-"""Finding and pulling collection–refs from wherever they are (``ostree find-remotes``),
-as libostree's ``ostree_repo_find_remotes_async`` and
-``ostree_repo_pull_from_remotes_async`` do.
+"""Where collection–refs are: the finders' common types and the pure choice among
+their candidates (the part of libostree's ``ostree_repo_find_remotes_async`` that
+needs no I/O); :mod:`.p2p` fetches and pulls over it.
 
 Design:
 
@@ -17,7 +17,7 @@ Design:
   to the candidates that have its newest commit (by the summary's
   ``ostree.commit.timestamp``, else the commit's own), and a candidate with none of the
   newest is dropped, so an out-of-date mirror is never pulled from.
-* :func:`pull_from_remotes` pulls each candidate's refs in priority order, skipping refs
+* :func:`ostreepy.remote.p2p.pull_from_remotes` pulls each candidate's refs in priority order, skipping refs
   already pulled; a ref no candidate delivered makes it fail, after the others are in.
   As libostree, commits are GPG-verified with the keyring of the remote the candidate
   stands for, and the summary signature is not asked for.
@@ -25,22 +25,18 @@ Design:
 
 from __future__ import annotations
 
-import os
 from typing import Callable, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple
 
 import attrs
 
 from ..errors import OstreeError
-from ..progress import ProgressCallback
-from ..store import objects as obj
-from ..store.objects import Commit, ObjectType
 from ..store.refs import validate_collection_id, validate_ref
 from ..store.repo import Repo
 from .config import Remote
-from .summary import Summary, SummaryRef, parse_summary
+from .summary import Summary, SummaryRef
 
-__all__ = ["CollectionRef", "FinderResult", "Finder", "FindRemotesError", "find_remotes",
-           "latest_results", "pull_from_remotes", "finders_by_name"]
+__all__ = ["CollectionRef", "FinderResult", "Finder", "FindRemotesError", "latest_results", "result_sort_key",
+           "summary_refs"]
 
 
 class FindRemotesError(OstreeError):
@@ -97,35 +93,6 @@ class Finder(Protocol):
     def resolve(self, repo: Repo, refs: Sequence[CollectionRef]) -> List[FinderResult]: ...
 
 
-def finders_by_name(names: Sequence[str], cache_dir: Optional[str] = None) -> List[Finder]:
-    """The finders ``--finders=config,mount`` names, checked as ot-builtin-find-remotes.c
-    checks them."""
-    from .finder_config import ConfigFinder
-    from .finder_mount import MountFinder
-    if not names or names == [""]:
-        raise FindRemotesError("List of finders in --finders option must not be empty")
-    out: List[Finder] = []
-    seen = set()
-    for n in names:
-        if n not in ("config", "lan", "mount") or n in seen:
-            raise FindRemotesError(f"Unknown or duplicate finder type given in --finders option: ‘{n}’")
-        seen.add(n)
-        if n == "lan":
-            raise FindRemotesError("LAN repo finder requested but ostree was compiled without Avahi support")
-        out.append(ConfigFinder(cache_dir) if n == "config" else MountFinder())
-    return out
-
-
-def default_finders(repo: Repo, cache_dir: Optional[str] = None) -> List[Finder]:
-    """The repository's ``core.default-repo-finders`` (default: config and mount; lan is
-    not built, so it is left out as an ostree without Avahi leaves it out)."""
-    from .finder_config import ConfigFinder
-    from .finder_mount import MountFinder
-    raw = repo.config.get("core", "default-repo-finders")
-    names = [n for n in (raw or "config;mount").split(";") if n]
-    return [ConfigFinder(cache_dir) if n == "config" else MountFinder() for n in names if n in ("config", "mount")]
-
-
 # ---------------------------------------------------------------- the pure part
 
 @attrs.frozen
@@ -171,7 +138,7 @@ def latest_results(candidates: Sequence[FinderResult], summaries: Sequence[Optio
     seen: List[Optional[_Seen]] = []
     sizes: Dict[str, int] = {}
     times: Dict[str, int] = {}
-    for cand, summary in zip(candidates, summaries):
+    for summary in summaries:
         if summary is None:
             seen.append(None)
             continue
@@ -214,82 +181,3 @@ def latest_results(candidates: Sequence[FinderResult], summaries: Sequence[Optio
         out.append(attrs.evolve(cand, ref_to_checksum=mapping, summary_last_modified=s.last_modified))
     out.sort(key=result_sort_key)
     return out
-
-
-# ---------------------------------------------------------------- I/O over it
-
-def _fetch_commit_timestamp(repo: Repo, checksum: str, cand: FinderResult) -> Optional[int]:
-    if repo.has_object(checksum, ObjectType.COMMIT):
-        return repo.load_commit(checksum).timestamp
-    from .fetcher import FetchError, fetcher_for_remote
-    f = fetcher_for_remote(cand.remote)
-    try:
-        data = f.fetch_bytes(f"objects/{checksum[:2]}/{checksum[2:]}.commit", obj.MAX_METADATA_SIZE)
-    except (FetchError, OstreeError):
-        return None
-    finally:
-        f.close()
-    return Commit.parse(data).timestamp
-
-
-def find_remotes(repo: Repo, refs: Sequence[CollectionRef], finders: Optional[Sequence[Finder]] = None,
-                 cache_dir: Optional[str] = None) -> List[FinderResult]:
-    """Where ``refs`` can be pulled from, newest first and in priority order (see the module
-    docstring); ``finders`` default to the repository's ``core.default-repo-finders``."""
-    from .listing import fetch_remote_summary
-    if not refs:
-        raise FindRemotesError("At least one COLLECTION-ID REF pair must be specified")
-    candidates: List[FinderResult] = []
-    for f in (finders if finders is not None else default_finders(repo, cache_dir)):
-        candidates.extend(sorted(f.resolve(repo, refs), key=result_sort_key))
-    summaries: List[Optional[Summary]] = []
-    for cand in candidates:
-        try:
-            fetched = fetch_remote_summary(repo, cand.remote, cache_dir)
-            summaries.append(parse_summary(fetched.data) if fetched.data is not None else None)
-        except OstreeError:
-            summaries.append(None)  # as libostree: a remote whose summary fails is left out
-    return latest_results(candidates, summaries, refs,
-                          lambda c, cand: _fetch_commit_timestamp(repo, c, cand))
-
-
-def pull_from_remotes(repo: Repo, results: Sequence[FinderResult], *, mirror: bool = False,
-                      progress: Optional[ProgressCallback] = None) -> int:
-    """Pull every ref the results name, each from the first result (in their order) that has
-    it; returns how many refs were pulled. :class:`FindRemotesError` names the refs no result
-    delivered (the others stay pulled)."""
-    from .pull import pull_remote
-    pulled: Dict[CollectionRef, bool] = {}
-    errors: List[str] = []
-    for result in results:
-        todo = [(ref, c) for ref, c in result.ref_to_checksum.items() if c is not None and not pulled.get(ref)]
-        if not todo:
-            continue
-        # libostree: gpg-verify on, the summary's signature not asked for, no ed25519 checks
-        opts = tuple((k, v) for k, v in result.remote.options
-                     if k not in ("gpg-verify", "gpg-verify-summary", "sign-verify", "sign-verify-summary"))
-        remote = attrs.evolve(result.remote, options=(("gpg-verify", "true"), ("gpg-verify-summary", "false"))
-                              + opts)
-        try:
-            pull_remote(repo, remote, mirror=mirror, progress=progress, untrusted=True,
-                        collection_refs=[(ref.collection_id, ref.ref_name, c) for ref, c in todo])
-            ok = True
-        except OstreeError as e:
-            # as libostree: the next result may have these refs too
-            errors.append(f"{result.name}: {e}")
-            ok = False
-        for ref, _ in todo:
-            pulled[ref] = ok
-    missing = [str(ref) for ref, ok in pulled.items() if not ok]
-    if missing:
-        raise FindRemotesError("Failed to pull some refs from the remotes: " + ", ".join(missing)
-                               + "".join(f"\n  {e}" for e in errors))
-    return len(pulled)
-
-
-def same_file(a: str, b: str) -> bool:
-    try:
-        sa, sb = os.stat(a), os.stat(b)
-    except OSError:
-        return False
-    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)

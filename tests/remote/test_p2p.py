@@ -19,8 +19,8 @@ from typing import Dict, List, Optional
 import pytest
 
 from ostreepy.remote.config import Remote
-from ostreepy.remote.finder import (CollectionRef, FinderResult, FindRemotesError, find_remotes, finders_by_name,
-                                    latest_results, pull_from_remotes, summary_refs)
+from ostreepy.remote.finder import CollectionRef, FinderResult, FindRemotesError, latest_results, summary_refs
+from ostreepy.remote.p2p import find_remotes, finders_by_name, pull_from_remotes
 from ostreepy.remote.finder_mount import MountFinder, dynamic_remote_name, mount_points, repo_candidates
 from ostreepy.remote.summary import SUMMARY_TYPE, parse_summary
 from ostreepy.store import gvariant
