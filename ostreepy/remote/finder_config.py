@@ -21,6 +21,7 @@ from .summary import parse_summary
 
 __all__ = ["ConfigFinder", "PRIORITY"]
 
+#: libostree's priority for a configured remote (lower is tried first)
 PRIORITY = 100
 
 

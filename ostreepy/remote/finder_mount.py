@@ -32,6 +32,7 @@ from .finder import CollectionRef, FinderResult
 __all__ = ["MountFinder", "PRIORITY", "WELL_KNOWN_REPOS", "mount_points", "repo_candidates",
            "keyring_remote_for_collection", "dynamic_remote_name"]
 
+#: libostree's priority for a repository on a mounted volume (before configured remotes)
 PRIORITY = 50
 #: looked at after .ostree/repos.d's entries (ostree's man page lists the same)
 WELL_KNOWN_REPOS = (".ostree/repo", "ostree/repo", "var/lib/flatpak/repo")

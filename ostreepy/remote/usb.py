@@ -33,6 +33,7 @@ from .finder import CollectionRef
 
 __all__ = ["CreateUsbError", "CreateUsbResult", "create_usb", "DEFAULT_DEST"]
 
+#: where the repository goes on the volume without --destination-repo
 DEFAULT_DEST = ".ostree/repo"
 _WELL_KNOWN = (".ostree/repo", "ostree/repo")
 _MAX_SYMLINKS = 100
