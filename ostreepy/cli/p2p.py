@@ -15,16 +15,20 @@ import argparse
 import os
 import sys
 import time
-from typing import List
+from typing import TYPE_CHECKING, Callable, List, Set
 
 from .repo import UsageError, _open_repo
+
+if TYPE_CHECKING:
+    from ..remote.finder import CollectionRef
 
 __all__ = ["cmd_find_remotes", "cmd_create_usb", "add_parsers"]
 
 
-def add_parsers(sub: "argparse._SubParsersAction", add_repo_arg: object) -> None:
+def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
+                add_repo_arg: Callable[[argparse.ArgumentParser], None]) -> None:
     p = sub.add_parser("find-remotes", help="Find remotes to serve the given refs")
-    add_repo_arg(p)  # type: ignore[operator]
+    add_repo_arg(p)
     p.add_argument("--cache-dir", metavar="DIR", help="Use custom cache dir")
     p.add_argument("--disable-fsync", action="store_true", help="Do not invoke fsync()")
     p.add_argument("--finders", metavar="FINDERS",
@@ -35,7 +39,7 @@ def add_parsers(sub: "argparse._SubParsersAction", add_repo_arg: object) -> None
     p.set_defaults(func="p2p:cmd_find_remotes")
 
     p = sub.add_parser("create-usb", help="Copy the refs in a collection to a USB stick")
-    add_repo_arg(p)  # type: ignore[operator]
+    add_repo_arg(p)
     p.add_argument("--disable-fsync", action="store_true", help="Do not invoke fsync()")
     p.add_argument("--destination-repo", metavar="DEST", help="Use custom repository directory within the mount")
     p.add_argument("--commit", metavar="COMMIT", help="Pull a specific commit (only works when a single ref"
@@ -45,7 +49,7 @@ def add_parsers(sub: "argparse._SubParsersAction", add_repo_arg: object) -> None
     p.set_defaults(func="p2p:cmd_create_usb")
 
 
-def _pairs(words: List[str]) -> list:
+def _pairs(words: List[str]) -> List["CollectionRef"]:
     from ..remote.finder import CollectionRef
     if not words:
         raise UsageError("At least one COLLECTION-ID REF pair must be specified")
@@ -75,7 +79,7 @@ def cmd_find_remotes(args: argparse.Namespace) -> int:
             repo.fsync = False
         results = find_remotes(repo, refs, finders, cache_dir=args.cache_dir)
         out = sys.stdout
-        found = set()
+        found: Set["CollectionRef"] = set()
         for i, r in enumerate(results):
             lines = "".join(f"    - {ref} = {r.ref_to_checksum.get(ref) or '(not found)'}\n" for ref in refs)
             found.update(ref for ref, c in r.ref_to_checksum.items() if c is not None)

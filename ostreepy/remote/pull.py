@@ -99,8 +99,9 @@ class PullError(OstreeError):
 @attrs.frozen
 class RefUpdate:
     """One ref a pull wrote: ``refspec`` as ``ostree refs`` lists it
-    (``origin:main``, or ``main`` for a mirror or pull-local), its old commit
-    (None if it is new) and its new one."""
+    (``origin:main``, or ``main`` for a mirror or pull-local; a mirror's ref of
+    another collection as ``refs --collections`` lists it, ``(ID, main)``), its
+    old commit (None if it is new) and its new one."""
 
     refspec: str
     old: Optional[str]
@@ -1055,9 +1056,9 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
     mirror_cid: Dict[str, str] = {}
     if mirror:
         for ref in commits:
-            cid = collections.get(ref) or main_cid
-            if not obj.is_checksum(ref) and cid is not None and cid != repo.collection_id:
-                mirror_cid[ref] = cid
+            ref_cid = collections.get(ref) or main_cid
+            if not obj.is_checksum(ref) and ref_cid is not None and ref_cid != repo.collection_id:
+                mirror_cid[ref] = ref_cid
 
     def read_target(ref: str) -> Optional[str]:
         if ref in mirror_cid:
@@ -1099,6 +1100,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
                 # the delta's fallbacks (and anything else missing) as loose objects
                 puller.walk(list(dict.fromkeys(commits.values())))
         updates: List[RefUpdate] = []
+        targets: List[str] = []
         for ref, csum in commits.items():
             if obj.is_checksum(ref):
                 continue
@@ -1106,16 +1108,16 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
             if old != csum:
                 updates.append(RefUpdate(f"({mirror_cid[ref]}, {ref})" if ref in mirror_cid else refspec(ref),
                                          old, csum))
+                targets.append(ref)
         if not dry_run:
             if not commit_metadata_only and not puller.subpaths:
                 for c in puller.walked:
                     repo.mark_commit_partial(c, False)
             puller._report("writing-refs", force=True)
             with repo.transaction():
-                for u in updates:
-                    if u.refspec.startswith("("):
-                        cid, _, name = u.refspec[1:-1].partition(", ")
-                        repo.set_collection_ref(cid, name, u.new)
+                for u, ref in zip(updates, targets):
+                    if ref in mirror_cid:
+                        repo.set_collection_ref(mirror_cid[ref], ref, u.new)
                     else:
                         repo.set_ref(u.refspec, u.new)
             if write_summary and summary_data is not None:
