@@ -34,8 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .._version import __version__
     parser = argparse.ArgumentParser(prog="ostreepy", description="A pure-Python ostree")
     # ostree's YAML, which scripts grep for features ("- sign-ed25519"): only what
-    # ostreepy really does is listed (gpgme: GPG signing and verification, and the
-    # P2P verbs, create-usb and find-remotes, which ostree's scripts take it to mean)
+    # ostreepy really does is listed. Not gpgme yet, though GPG signing and
+    # verification are there: v2022.7's scripts take it to mean the P2P verbs
+    # too (create-usb, find-remotes), which are not
     parser.add_argument("--version", action=_VersionAction, nargs=0,
                         help=f"Print version information (ostreepy {__version__}) and exit")
     _add_repo_arg(parser, toplevel=True)
@@ -310,9 +311,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("refs", nargs="*", metavar="REFS")
     p.set_defaults(func="pull:cmd_pull_local")
 
-    from .p2p import add_parsers as _add_p2p_parsers
-    _add_p2p_parsers(sub, _add_repo_arg)
-
     p = sub.add_parser("gpg-sign", help="Sign a commit with GPG")
     _add_repo_arg(p)
     p.add_argument("-d", "--delete", action="store_true", help="Delete signatures having any of the GPG KEY-IDs")
@@ -348,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 _EXTRA_PARSERS: List = []
 
-FEATURES = ("libarchive", "gpgme", "sign-ed25519", "sign-spki", "initial-var")
+FEATURES = ("libarchive", "sign-ed25519", "sign-spki", "initial-var")
 
 
 class _VersionAction(argparse.Action):
