@@ -34,9 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .._version import __version__
     parser = argparse.ArgumentParser(prog="ostreepy", description="A pure-Python ostree")
     # ostree's YAML, which scripts grep for features ("- sign-ed25519"): only what
-    # ostreepy really does is listed. Not gpgme yet, though GPG signing and
-    # verification are there: v2022.7's scripts take it to mean the P2P verbs
-    # too (create-usb, find-remotes), which are not
+    # ostreepy really does is listed (FEATURES)
     parser.add_argument("--version", action=_VersionAction, nargs=0,
                         help=f"Print version information (ostreepy {__version__}) and exit")
     _add_repo_arg(parser, toplevel=True)
@@ -348,8 +346,9 @@ _EXTRA_PARSERS: List = []
 
 # ostree's own tests choose their blocks from this list (libtest.sh greps `- gpgme`,
 # `- composefs`): a name is listed once the command line does what those blocks check.
-# `p2p` stays out: find-remotes/create-usb are not built.
-FEATURES = ("initial-var", "gpgme", "composefs", "libarchive", "sign-ed25519", "sign-spki")
+# `p2p`: find-remotes and create-usb (config and mount finders; no avahi, as ostree
+# lists none without it).
+FEATURES = ("initial-var", "gpgme", "composefs", "libarchive", "sign-ed25519", "sign-spki", "p2p")
 
 
 class _VersionAction(argparse.Action):
