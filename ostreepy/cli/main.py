@@ -309,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("refs", nargs="*", metavar="REFS")
     p.set_defaults(func="pull:cmd_pull_local")
 
+    from .p2p import add_parsers as _add_p2p_parsers
+    _add_p2p_parsers(sub, _add_repo_arg)
+
     p = sub.add_parser("gpg-sign", help="Sign a commit with GPG")
     _add_repo_arg(p)
     p.add_argument("-d", "--delete", action="store_true", help="Delete signatures having any of the GPG KEY-IDs")

@@ -211,3 +211,11 @@ def test_ostrees_usb_is_found_by_our_finders(tmp_path: Path, gpg: Dict[str, str]
     out = _ok(ours(f"--repo={mirror}", "find-remotes", "--finders=config", "--pull", "--mirror", CID, "app2"))
     assert out.endswith("Pulled 1/1 refs successfully.\n")
     assert (mirror / f"refs/mirrors/{CID}/app2").read_text().strip() == sums["app2"]
+    # a plain mirror pull from a collection's repository lands in refs/mirrors too, in both
+    for tool, name in ((ours, "m-ours"), (peer, "m-peer")):
+        _ok(tool(f"--repo={tmp_path / name}", "init", "--mode=archive"))
+        _ok(tool(f"--repo={tmp_path / name}", "remote", "add", "--no-gpg-verify", "up", f"file://{tmp_path / 'up'}",
+                 f"--collection-id={CID}"))
+        _ok(tool(f"--repo={tmp_path / name}", "pull", "--mirror", "up", "app1"))
+        assert (tmp_path / name / f"refs/mirrors/{CID}/app1").read_text().strip() == sums["app1"], name
+        assert not os.listdir(tmp_path / name / "refs/heads"), name
