@@ -96,7 +96,7 @@ def cmd_find_remotes(args: argparse.Namespace) -> int:
         if not args.pull:
             return 0
         out.flush()
-        pull_from_remotes(repo, results, mirror=args.mirror)
+        pull_from_remotes(repo, results, mirror=args.mirror, cache_dir=args.cache_dir)
         out.write(f"Pulled {len(refs)}/{len(refs)} refs successfully.\n")
     finally:
         repo.close()

@@ -13,6 +13,7 @@ priority order, each ref from the first candidate that delivers it.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Dict, List, Optional, Sequence
 
 import attrs
@@ -56,6 +57,8 @@ def default_finders(repo: Repo, cache_dir: Optional[str] = None) -> List[Finder]
 
 
 def _fetch_commit_timestamp(repo: Repo, checksum: str, cand: FinderResult) -> Optional[int]:
+    """A commit's time, from the repository or fetched from the candidate (None: not to be
+    had, or not the commit it claims to be; the pull checks its signatures later)."""
     if repo.has_object(checksum, ObjectType.COMMIT):
         return repo.load_commit(checksum).timestamp
     from .fetcher import FetchError, fetcher_for_remote
@@ -66,13 +69,15 @@ def _fetch_commit_timestamp(repo: Repo, checksum: str, cand: FinderResult) -> Op
         return None
     finally:
         f.close()
+    if hashlib.sha256(data).hexdigest() != checksum:
+        return None
     return Commit.parse(data).timestamp
 
 
 def find_remotes(repo: Repo, refs: Sequence[CollectionRef], finders: Optional[Sequence[Finder]] = None,
                  cache_dir: Optional[str] = None) -> List[FinderResult]:
-    """Where ``refs`` can be pulled from, newest first and in priority order (see the module
-    docstring); ``finders`` default to the repository's ``core.default-repo-finders``."""
+    """Where ``refs`` can be pulled from: the candidates with each ref's newest commit, in
+    priority order (see the module docstring); ``finders`` default to the repository's ``core.default-repo-finders``."""
     from .listing import fetch_remote_summary
     if not refs:
         raise FindRemotesError("At least one COLLECTION-ID REF pair must be specified")
@@ -91,7 +96,7 @@ def find_remotes(repo: Repo, refs: Sequence[CollectionRef], finders: Optional[Se
 
 
 def pull_from_remotes(repo: Repo, results: Sequence[FinderResult], *, mirror: bool = False,
-                      progress: Optional[ProgressCallback] = None) -> int:
+                      progress: Optional[ProgressCallback] = None, cache_dir: Optional[str] = None) -> int:
     """Pull every ref the results name, each from the first result (in their order) that has
     it; returns how many refs were pulled. :class:`FindRemotesError` names the refs no result
     delivered (the others stay pulled)."""
@@ -108,7 +113,7 @@ def pull_from_remotes(repo: Repo, results: Sequence[FinderResult], *, mirror: bo
         remote = attrs.evolve(result.remote, options=(("gpg-verify", "true"), ("gpg-verify-summary", "false"))
                               + opts)
         try:
-            pull_remote(repo, remote, mirror=mirror, progress=progress, untrusted=True,
+            pull_remote(repo, remote, mirror=mirror, progress=progress, untrusted=True, cache_dir=cache_dir,
                         collection_refs=[(ref.collection_id, ref.ref_name, c) for ref, c in todo])
             ok = True
         except OstreeError as e:
