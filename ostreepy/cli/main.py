@@ -309,8 +309,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("refs", nargs="*", metavar="REFS")
     p.set_defaults(func="pull:cmd_pull_local")
 
-    from .p2p import add_parsers as _add_p2p_parsers
-    _add_p2p_parsers(sub, _add_repo_arg)
+    # the P2P verbs (cli/p2p.py)
+    p = sub.add_parser("find-remotes", help="Find remotes to serve the given refs")
+    _add_repo_arg(p)
+    p.add_argument("--cache-dir", metavar="DIR", help="Use custom cache dir")
+    p.add_argument("--disable-fsync", action="store_true", help="Do not invoke fsync()")
+    p.add_argument("--finders", metavar="FINDERS",
+                   help="Use the specified comma separated list of finders (e.g. config,lan,mount)")
+    p.add_argument("--pull", action="store_true", help="Pull the updates after finding them")
+    p.add_argument("--mirror", action="store_true", help="Do a mirror pull (see ostree pull --mirror)")
+    p.add_argument("pairs", nargs="*", metavar="COLLECTION-ID REF")
+    p.set_defaults(func="p2p:cmd_find_remotes")
+
+    p = sub.add_parser("create-usb", help="Copy the refs in a collection to a USB stick")
+    _add_repo_arg(p)
+    p.add_argument("--disable-fsync", action="store_true", help="Do not invoke fsync()")
+    p.add_argument("--destination-repo", metavar="DEST", help="Use custom repository directory within the mount")
+    p.add_argument("--commit", metavar="COMMIT",
+                   help="Pull a specific commit (only works when a single ref is specified)")
+    p.add_argument("mount_path", nargs="?", metavar="MOUNT-PATH")
+    p.add_argument("pairs", nargs="*", metavar="COLLECTION-ID REF")
+    p.set_defaults(func="p2p:cmd_create_usb")
 
     p = sub.add_parser("gpg-sign", help="Sign a commit with GPG")
     _add_repo_arg(p)

@@ -15,38 +15,14 @@ import argparse
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Callable, List, Set
+from typing import TYPE_CHECKING, List, Set
 
 from .repo import UsageError, _open_repo
 
 if TYPE_CHECKING:
     from ..remote.finder import CollectionRef
 
-__all__ = ["cmd_find_remotes", "cmd_create_usb", "add_parsers"]
-
-
-def add_parsers(sub: "argparse._SubParsersAction[argparse.ArgumentParser]",
-                add_repo_arg: Callable[[argparse.ArgumentParser], None]) -> None:
-    p = sub.add_parser("find-remotes", help="Find remotes to serve the given refs")
-    add_repo_arg(p)
-    p.add_argument("--cache-dir", metavar="DIR", help="Use custom cache dir")
-    p.add_argument("--disable-fsync", action="store_true", help="Do not invoke fsync()")
-    p.add_argument("--finders", metavar="FINDERS",
-                   help="Use the specified comma separated list of finders (e.g. config,lan,mount)")
-    p.add_argument("--pull", action="store_true", help="Pull the updates after finding them")
-    p.add_argument("--mirror", action="store_true", help="Do a mirror pull (see ostree pull --mirror)")
-    p.add_argument("pairs", nargs="*", metavar="COLLECTION-ID REF")
-    p.set_defaults(func="p2p:cmd_find_remotes")
-
-    p = sub.add_parser("create-usb", help="Copy the refs in a collection to a USB stick")
-    add_repo_arg(p)
-    p.add_argument("--disable-fsync", action="store_true", help="Do not invoke fsync()")
-    p.add_argument("--destination-repo", metavar="DEST", help="Use custom repository directory within the mount")
-    p.add_argument("--commit", metavar="COMMIT", help="Pull a specific commit (only works when a single ref"
-                   " is specified)")
-    p.add_argument("mount_path", nargs="?", metavar="MOUNT-PATH")
-    p.add_argument("pairs", nargs="*", metavar="COLLECTION-ID REF")
-    p.set_defaults(func="p2p:cmd_create_usb")
+__all__ = ["cmd_find_remotes", "cmd_create_usb"]
 
 
 def _pairs(words: List[str]) -> List["CollectionRef"]:
