@@ -28,7 +28,7 @@ from .metalink import metalink_summary
 from .summary_cache import SummaryCache, fetch_summary_pair
 from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
 
-__all__ = ["RemoteSummary", "fetch_summary", "remote_refs", "NoSummaryError"]
+__all__ = ["RemoteSummary", "fetch_summary", "fetch_remote_summary", "remote_refs", "NoSummaryError"]
 
 #: OSTREE_MAX_METADATA_SIZE: a summary.sig larger than this is refused
 MAX_SIG_SIZE = 10 * 1024 * 1024
@@ -61,8 +61,14 @@ def fetch_summary(repo: Repo, name: str, sysroot: Optional[str] = None,
                   cache_dir: Optional[str] = None) -> RemoteSummary:
     """Fetch and verify the summary of remote ``name`` (through the summary cache, kept in
     ``cache_dir/summaries`` when given)."""
+    return fetch_remote_summary(repo, load_remote(repo, name, sysroot, require_url=False), cache_dir)
+
+
+def fetch_remote_summary(repo: Repo, remote: Remote, cache_dir: Optional[str] = None) -> RemoteSummary:
+    """:func:`fetch_summary` of a :class:`Remote` that need not be configured (the finders'
+    remotes: a configured one with another URL, as ostree's dynamic remotes)."""
     from .trust import verify_summary
-    remote = load_remote(repo, name, sysroot, require_url=False)
+    name = remote.name
     jar = _jar(repo, remote)
     metalink = remote.option("metalink")
     if metalink:

@@ -67,7 +67,7 @@ from ..store.keyfile import KeyFile
 from ..store.gvariant import Variant
 from ..store.objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
 from ..store.objimport import check_filez, import_content, link_checked_filez
-from ..store.refs import parse_refspec, validate_ref
+from ..store.refs import parse_refspec, validate_collection_id, validate_ref
 from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
 from ..store.timestamps import downgrade_message
 from . import trust
@@ -99,8 +99,9 @@ class PullError(OstreeError):
 @attrs.frozen
 class RefUpdate:
     """One ref a pull wrote: ``refspec`` as ``ostree refs`` lists it
-    (``origin:main``, or ``main`` for a mirror or pull-local), its old commit
-    (None if it is new) and its new one."""
+    (``origin:main``, or ``main`` for a mirror or pull-local; a mirror's ref of
+    another collection as ``refs --collections`` lists it, ``(ID, main)``), its
+    old commit (None if it is new) and its new one."""
 
     refspec: str
     old: Optional[str]
@@ -251,6 +252,9 @@ class _Puller:
         self.verify_bindings = True
         #: the source's collection ID (its summary's, or the local repository's)
         self.collection_id: Optional[str] = None
+        #: commit -> the collection ID of the collection–ref it was asked for under
+        #: (a pull of collection–refs: find-remotes --pull, create-usb)
+        self.collection_of: Dict[str, str] = {}
         #: who owns the repository (a file:// remote's objects of another owner are copied)
         self._owner: Optional[int] = None
         #: --bareuseronly-files: refuse content a bare-user-only repository could not hold
@@ -393,7 +397,7 @@ class _Puller:
         meta = commit.metadata
         binding = meta.get("ostree.ref-binding")
         if binding is None or binding.type != "as":
-            if self.collection_id is None:
+            if (self.collection_id if is_parent else self.collection_of.get(checksum, self.collection_id)) is None:
                 return
             raise PullError(f"Commit {checksum}: Expected commit metadata to have ref binding information,"
                             " found none")
@@ -403,15 +407,16 @@ class _Puller:
                 names = ", ".join(f"‘{r}’" for r in bound) or "no refs"
                 raise PullError(f"Commit {checksum}: Commit has no requested ref ‘{ref}’ in ref binding"
                                 f" metadata ({names})")
-        if self.collection_id is not None:
+        expected = self.collection_id if is_parent else self.collection_of.get(checksum, self.collection_id)
+        if expected is not None:
             cb = meta.get("ostree.collection-binding")
             if cb is None or cb.type != "s":
                 raise PullError(f"Commit {checksum}: Expected commit metadata to have collection ID binding"
                                 " information, found none")
-            if cb.value != self.collection_id:
+            if cb.value != expected:
                 raise PullError(f"Commit {checksum}: Commit has collection ID ‘{cb.value}’ in collection"
                                 f" binding metadata, while the remote it came from has collection ID"
-                                f" ‘{self.collection_id}’")
+                                f" ‘{expected}’")
 
     def _check_timestamp(self, checksum: str, commit: Commit) -> None:
         floor = self.ts_floor.get(checksum)
@@ -884,7 +889,7 @@ def _check_remote_mode(source: _Source) -> Optional[KeyFile]:
 
 
 def _resolve_refs(source: _Source, summary: Optional[Summary], wanted: Sequence[str],
-                  puller: _Puller) -> Dict[str, str]:
+                  puller: _Puller, collections: Mapping[str, str]) -> Dict[str, str]:
     out: Dict[str, str] = {}
     for ref in wanted:
         if obj.is_checksum(ref):
@@ -898,6 +903,10 @@ def _resolve_refs(source: _Source, summary: Optional[Summary], wanted: Sequence[
             out[ref] = override
             continue
         validate_ref(ref)
+        cid = collections.get(ref)
+        if cid is not None:
+            out[ref] = _resolve_collection_ref(source, summary, cid, ref, puller)
+            continue
         if summary is not None:
             sref = summary.refs.get(ref)
             if sref is None:
@@ -922,6 +931,39 @@ def _resolve_refs(source: _Source, summary: Optional[Summary], wanted: Sequence[
     return out
 
 
+def _summary_collection_id(summary: Optional[Summary]) -> Optional[str]:
+    cid = summary.metadata.get("ostree.summary.collection-id") if summary is not None else None
+    return cid.value if cid is not None and cid.type == "s" else None
+
+
+def _resolve_collection_ref(source: _Source, summary: Optional[Summary], cid: str, ref: str,
+                            puller: _Puller) -> str:
+    """A collection–ref's commit, as lookup_commit_checksum_and_collection_from_summary:
+    the summary's main refs when they are that collection's, else its collection map;
+    without a summary, the source repository's collection–refs (its mirrors, its own
+    refs under its ID, its remotes' refs under theirs)."""
+    if summary is not None:
+        sref = (summary.refs.get(ref) if _summary_collection_id(summary) == cid
+                else summary.collection_refs().get((cid, ref)))
+        if sref is None:
+            raise PullError(f"No such branch ({cid}, {ref}) in repository summary")
+        puller.commit_sizes[sref.checksum] = sref.size
+        return sref.checksum
+    if source.local is not None:
+        value = source.local.list_collection_refs(cid).get((cid, ref))
+        if value is None:
+            raise PullError(f"Refspec ({cid}, {ref}) not found")
+        return value
+    try:
+        text = source.fetch_bytes(f"refs/mirrors/{cid}/{ref}", 4096)
+    except NotFound as e:
+        raise PullError(f"{e} (the remote has no summary, so its refs/mirrors/{cid}/{ref} was asked for)") from None
+    value = text.decode("utf-8", "replace").rstrip()
+    if not obj.is_checksum(value):
+        raise PullError(f"Fetching checksum for ref ({cid}, {ref}): {_invalid_rev(value)}")
+    return value
+
+
 def _invalid_rev(value: str) -> str:
     """ostree_validate_structureof_checksum_string's message: an HTML page served for a
     ref is cut to a checksum's length, its newlines made spaces."""
@@ -941,7 +983,8 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
          timestamp_check_from_rev: Optional[str] = None, disable_static_deltas: bool = False,
          require_static_deltas: bool = False, bareuseronly_files: bool = False,
          http_trusted: bool = False, summary_override: Optional[bytes] = None,
-         cache_dir: Optional[str] = None) -> RepoPullResult:
+         cache_dir: Optional[str] = None, collections: Optional[Mapping[str, str]] = None) -> RepoPullResult:
+    collections = collections or {}
     start = time.monotonic()
     if remote is not None:
         trust.check_remote_keys(remote)
@@ -999,11 +1042,13 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
             wanted = list(remote.branches)
         else:
             raise PullError(f"No configured branches for remote {label}")
-    commits = _resolve_refs(source, summary, wanted, puller)
+    commits = _resolve_refs(source, summary, wanted, puller, collections)
     puller.verify_bindings = verify_bindings
     for ref, csum in commits.items():
         if not obj.is_checksum(ref):
             puller.refs_of.setdefault(csum, []).append(ref)
+            if ref in collections:
+                puller.collection_of[csum] = collections[ref]
     if source.local is not None:
         puller.collection_id = source.local.collection_id
     elif summary is not None:
@@ -1012,6 +1057,21 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
 
     def refspec(ref: str) -> str:
         return f"{ref_prefix}:{ref}" if ref_prefix else ref
+
+    # a mirror writes each ref as the collection–ref it is (ostree_repo_transaction_set_collection_ref):
+    # refs/mirrors/ID/REF, or refs/heads when ID is none or this repository's own
+    main_cid = _summary_collection_id(summary)
+    mirror_cid: Dict[str, str] = {}
+    if mirror:
+        for ref in commits:
+            ref_cid = collections.get(ref) or main_cid
+            if not obj.is_checksum(ref) and ref_cid is not None and ref_cid != repo.collection_id:
+                mirror_cid[ref] = ref_cid
+
+    def read_target(ref: str) -> Optional[str]:
+        if ref in mirror_cid:
+            return repo.list_collection_refs(mirror_cid[ref]).get((mirror_cid[ref], ref))
+        return repo.read_ref(refspec(ref))
 
     if timestamp_check:
         for ref, csum in commits.items():
@@ -1048,20 +1108,26 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
                 # the delta's fallbacks (and anything else missing) as loose objects
                 puller.walk(list(dict.fromkeys(commits.values())))
         updates: List[RefUpdate] = []
+        targets: List[str] = []
         for ref, csum in commits.items():
             if obj.is_checksum(ref):
                 continue
-            old = repo.read_ref(refspec(ref))
+            old = read_target(ref)
             if old != csum:
-                updates.append(RefUpdate(refspec(ref), old, csum))
+                updates.append(RefUpdate(f"({mirror_cid[ref]}, {ref})" if ref in mirror_cid else refspec(ref),
+                                         old, csum))
+                targets.append(ref)
         if not dry_run:
             if not commit_metadata_only and not puller.subpaths:
                 for c in puller.walked:
                     repo.mark_commit_partial(c, False)
             puller._report("writing-refs", force=True)
             with repo.transaction():
-                for u in updates:
-                    repo.set_ref(u.refspec, u.new)
+                for u, ref in zip(updates, targets):
+                    if ref in mirror_cid:
+                        repo.set_collection_ref(mirror_cid[ref], ref, u.new)
+                    else:
+                        repo.set_ref(u.refspec, u.new)
             if write_summary and summary_data is not None:
                 _replace_file(repo, "summary", summary_data)
                 if summary_sig is not None:
@@ -1136,7 +1202,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                 append_user_agent: Optional[str] = None, url_override: Optional[str] = None,
                 bareuseronly_files: bool = False, http_trusted: bool = False,
                 n_network_retries: Optional[int] = None, untrusted: bool = False,
-                cache_dir: Optional[str] = None) -> RepoPullResult:
+                cache_dir: Optional[str] = None,
+                collection_refs: Sequence[Tuple[str, str, str]] = ()) -> RepoPullResult:
     """Pull ``refs_or_checksums`` (refs of the remote, commit checksums, or
     ``REF@CHECKSUM`` for that commit under that ref) from
     ``remote`` (a name configured in ``repo``, or a :class:`Remote`) into
@@ -1162,7 +1229,18 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     ``remote_repo_local`` reads any file:// remote (unless ``require_static_deltas`` asks for
     its deltas); unlike ostree, every object of a file:// remote is verified as it is copied
     (``untrusted`` is then what always happens, and is accepted for ostree's sake).
-    ``cache_dir`` keeps the summary cache in ``CACHE_DIR/summaries`` (``--cache-dir``)."""
+    ``cache_dir`` keeps the summary cache in ``CACHE_DIR/summaries`` (``--cache-dir``).
+    ``collection_refs`` (libostree's ``collection-refs`` option: (collection ID, ref, commit or
+    "")) are pulled as those collection–refs, resolved in the summary's collection map when
+    they are not its main collection's; with ``mirror`` they land in ``refs/mirrors/ID/REF``."""
+    collections: Dict[str, str] = {}
+    if collection_refs:
+        wanted_refs: List[str] = list(refs_or_checksums)
+        for cid, ref, csum in collection_refs:
+            validate_collection_id(cid)
+            collections[ref] = cid
+            wanted_refs.append(f"{ref}@{csum}" if csum else ref)
+        refs_or_checksums = wanted_refs
     rem = remote if isinstance(remote, Remote) else load_remote(repo, remote, require_url=False)
     _check_fetchable(rem)
     metalink = rem.option("metalink")
@@ -1195,6 +1273,10 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
         if own_fetcher and where.scheme == "file" and not require_static_deltas:
             candidate = Repo.open(unquote(where.path))
             if candidate.mode is RepoMode.ARCHIVE:
+                if collections and not os.path.exists(os.path.join(candidate.path, "summary")):
+                    # ostree reads any file:// remote as a repository: without a summary its
+                    # collection–refs are its refs/mirrors, own and remotes' refs
+                    refs_or_checksums = [_pin_collection_ref(candidate, r, collections) for r in refs_or_checksums]
                 candidate.close()  # read over its files, as any archive remote
             else:
                 local = candidate
@@ -1212,7 +1294,7 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
                     commit_metadata_only=commit_metadata_only, subpaths=subpaths, localcache_repos=caches,
                     timestamp_check=timestamp_check, dry_run=dry_run, progress=progress,
                     verify_bindings=not disable_verify_bindings,
-                    timestamp_check_from_rev=timestamp_check_from_rev,
+                    timestamp_check_from_rev=timestamp_check_from_rev, collections=collections,
                     disable_static_deltas=disable_static_deltas, require_static_deltas=require_static_deltas)
     finally:
         for c, given in zip(caches, localcache_repos):
@@ -1224,6 +1306,16 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
             cf.close()
         if local is not None:
             local.close()
+
+
+def _pin_collection_ref(src: Repo, ref: str, collections: Mapping[str, str]) -> str:
+    cid = collections.get(ref)
+    if cid is None or "@" in ref:
+        return ref
+    value = src.list_collection_refs(cid).get((cid, ref))
+    if value is None:
+        raise PullError(f"Refspec ({cid}, {ref}) not found")
+    return f"{ref}@{value}"
 
 
 def _check_fetchable(rem: Remote) -> None:

@@ -1398,10 +1398,12 @@ class Repo:
     def collection_id(self) -> Optional[str]:
         return self.config.get("core", "collection-id") or None
 
-    def list_collection_refs(self, collection_id: Optional[str] = None) -> Dict[Tuple[str, str], str]:
+    def list_collection_refs(self, collection_id: Optional[str] = None, *,
+                             include_remotes: bool = True) -> Dict[Tuple[str, str], str]:
         """(collection ID, ref) -> checksum, as ostree_repo_list_collection_refs:
         ``refs/heads`` under the repository's own collection ID, ``refs/mirrors/<ID>``,
-        and ``refs/remotes/<remote>`` of remotes configured with a collection ID."""
+        and (unless not ``include_remotes``: OSTREE_REPO_LIST_REFS_EXT_EXCLUDE_REMOTES)
+        ``refs/remotes/<remote>`` of remotes configured with a collection ID."""
         if collection_id is not None:
             try:
                 validate_collection_id(collection_id)
@@ -1418,7 +1420,7 @@ class Repo:
                 for name, csum in _walk_refs(os.path.join(mirrors, cid)):
                     out.setdefault((cid, name), csum)
         remotes = self._join("refs/remotes")
-        for remote in sorted(os.listdir(remotes)) if os.path.isdir(remotes) else []:
+        for remote in sorted(os.listdir(remotes)) if include_remotes and os.path.isdir(remotes) else []:
             remote_cid = self.config.get(f'remote "{remote}"', "collection-id") or ""
             try:
                 validate_collection_id(remote_cid)
