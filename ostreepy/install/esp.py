@@ -208,7 +208,14 @@ def fill_esp(mmd: str, mcopy: str, target: str, files: Sequence[Tuple[str, Path]
             if d not in dirs:
                 dirs.append(d)
     if dirs:
-        _run(mmd, "-D", "s", "-i", target, *dirs)
+        # mmd exits 1 also when -D s skipped a folder that exists (an ESP filled
+        # before, under --replace): then each folder must be there
+        p = subprocess.run([mmd, "-D", "s", "-i", target, *dirs], capture_output=True, text=True)
+        if p.returncode != 0:
+            mdir = os.path.join(os.path.dirname(mmd), "mdir")
+            for d in dirs:
+                if subprocess.run([mdir, "-b", "-i", target, d], capture_output=True).returncode != 0:
+                    raise EspError(f"mmd failed ({p.returncode}): {(p.stderr or p.stdout).strip()}")
     for dest, src in files:
         _run(mcopy, "-o", "-i", target, str(src), f"::/{dest}")
 

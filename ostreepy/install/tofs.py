@@ -44,10 +44,10 @@ through UEFI (``/sys/firmware/efi`` exists) and BIOS alone otherwise
   efivars is writable and not empty and the ESP is a partition of a block
   device (an image file behind a loop device, or a folder, gets none: its
   firmware is not this host's). The loader is the vendor folder's shim as
-  bootupd's (``\EFI\<vendor>\shimx64.efi``), labelled with the image's
+  bootupd's (``\\EFI\\<vendor>\\shimx64.efi``), labelled with the image's
   product name (``etc/system-release`` up to `` release``, else os-release
   ``NAME``), its older entries of that label removed first; an image without
-  shim, which bootupd refuses, gets an entry for ``\EFI\BOOT\BOOTX64.EFI``.
+  shim, which bootupd refuses, gets an entry for ``\\EFI\\BOOT\\BOOTX64.EFI``.
 
 systemd-boot is bootc's ``bootctl install``, which always fills the ESP and
 writes its "Linux Boot Manager" entry unless ``--no-variables``
