@@ -218,10 +218,9 @@ def add_boot_entry(store: EfiVarStore, table: gpt.GptTable, partition: gpt.GptPa
                    label: str) -> BootEntry:
     """bootupd's ``clear_efi_target(label)`` then ``efibootmgr --create`` for
     ``loader`` (``\\EFI\\...``) on ``partition`` of the disk whose GPT is ``table``."""
-    try:
-        number = table.partitions.index(partition) + 1
-    except ValueError:
-        raise EfiVarsError(f"partition {partition.unique_guid} is not in the disk's table") from None
+    if partition not in table.partitions:
+        raise EfiVarsError(f"partition {partition.unique_guid} is not in the disk's table")
+    number = partition.number or table.partitions.index(partition) + 1
     options = store.boot_options()
     order = store.boot_order()
     # bootupd parses efibootmgr's listing, where only Boot0### entries are taken

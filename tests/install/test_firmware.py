@@ -20,10 +20,11 @@ import uuid
 from pathlib import Path
 from typing import Dict, Iterator, List
 
+import attrs
 import pytest
 
 from ostreepy.install import gpt
-from ostreepy.install.disk import write_gpt
+from ostreepy.install.disk import read_gpt, write_gpt
 from ostreepy.install.efiboot import (EfiFormatError, FilePath, HardDrive, LoadOption, OtherNode,
                                       decode_boot_order, encode_boot_order, encode_device_path, fallback_csv,
                                       format_device_path)
@@ -274,3 +275,20 @@ def test_to_filesystem_without_generic_image_installs_for_the_running_firmware(w
         assert {n: (mine / n).read_bytes() for n in os.listdir(mine)} == before
     finally:
         disk.close()
+
+
+@pytest.mark.skipif(not shutil.which("sgdisk"), reason="needs gdisk: scripts/install-peers.sh")
+def test_entry_names_the_partition_by_its_slot(work: Path) -> None:
+    """An ESP in slot 3 after two empty ones is HD(3,...): firmware matches the
+    number too, so it is the slot read from the disk, not the place in the list."""
+    img = work / "gap.img"
+    with open(img, "wb") as f:
+        f.truncate(8 * MIB)
+    subprocess.run(["sgdisk", "-n", "3:2048:+2M", "-t", "3:EF00", str(img)], check=True, capture_output=True)
+    table = read_gpt(img)
+    (esp,) = table.partitions
+    assert esp.number == 3 and esp == attrs.evolve(esp, number=0)
+    store = EfiVarStore(_store(work / "vars", {}))
+    entry = add_boot_entry(store, table, esp, "\\EFI\\BOOT\\BOOTX64.EFI", "x")
+    assert (entry.number, store.boot_order()) == (0, [0])
+    assert store.boot_options()[0].device_path[0] == HardDrive(3, 2048, 4096, esp.unique_guid)
