@@ -87,7 +87,8 @@ from .efivarfs import BootEntry, EfiVarStore, Firmware, add_boot_entry
 from .esp import SHIM, copy_to_dir, efi_vendor, fill_esp, grub_esp_files, make_grub_efi, systemd_boot_files
 
 __all__ = ["InstallError", "InstallResult", "install_to_filesystem", "install_config_kargs",
-           "install_config_bootloader", "make_grub_efi", "BOOTLOADERS", "boot_components", "product_name"]
+           "install_config_bootloader", "make_grub_efi", "BOOTLOADERS", "boot_components", "product_name",
+           "firmware_loader"]
 
 #: the ``--bootloader`` values, bootc's (its ``grub-cc`` aside)
 BOOTLOADERS = ("grub", "systemd", "none")
@@ -331,6 +332,20 @@ def product_name(deployment: Path) -> Optional[str]:
     return None
 
 
+def firmware_loader(deployment: Path, bootloader: str, esp_files: Sequence[str]) -> Tuple[str, str]:
+    """(loader path, label) of the firmware entry: bootctl's for systemd-boot,
+    bootupd's vendor shim for GRUB (``EFI/BOOT/BOOTX64.EFI`` without shim)."""
+    if bootloader == "systemd":
+        return "\\EFI\\systemd\\systemd-bootx64.efi", "Linux Boot Manager"
+    vendor = efi_vendor(deployment)
+    shim = f"EFI/{vendor}/shimx64.efi"
+    if (deployment / SHIM).is_file() and vendor is not None and shim in esp_files:
+        loader = "\\" + shim.replace("/", "\\")
+    else:
+        loader = "\\EFI\\BOOT\\BOOTX64.EFI"
+    return loader, product_name(deployment) or vendor or "Linux"
+
+
 def _esp_location(target: Path, disk: Optional[DiskLocation]) -> Optional[DiskLocation]:
     """The ESP's disk and partition: the mounted ``boot/efi``'s, else the ESP of /boot's disk."""
     if is_mount_point(target / "boot/efi"):
@@ -346,16 +361,7 @@ def _firmware_entry(efivars: Path, loc: Optional[DiskLocation], ddir: Path, boot
     # an image file (behind a loop device) boots on some other machine's firmware
     if loc is None or not loc.disk.exists() or not stat.S_ISBLK(os.stat(loc.disk).st_mode):
         return None
-    if bootloader == "systemd":
-        loader, label = "\\EFI\\systemd\\systemd-bootx64.efi", "Linux Boot Manager"
-    else:
-        vendor = efi_vendor(ddir)
-        shim = f"EFI/{vendor}/shimx64.efi"
-        if (ddir / SHIM).is_file() and vendor is not None and shim in esp_files:
-            loader = "\\" + shim.replace("/", "\\")
-        else:
-            loader = "\\EFI\\BOOT\\BOOTX64.EFI"
-        label = product_name(ddir) or vendor or "Linux"
+    loader, label = firmware_loader(ddir, bootloader, esp_files)
     return add_boot_entry(EfiVarStore(efivars), loc.table, loc.partition, loader, label)
 
 

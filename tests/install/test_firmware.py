@@ -29,7 +29,7 @@ from ostreepy.install.efiboot import (EfiFormatError, FilePath, HardDrive, LoadO
                                       decode_boot_order, encode_boot_order, encode_device_path, fallback_csv,
                                       format_device_path)
 from ostreepy.install.efivarfs import EfiVarStore, Firmware, add_boot_entry
-from ostreepy.install.tofs import boot_components, install_to_filesystem, product_name
+from ostreepy.install.tofs import boot_components, firmware_loader, install_to_filesystem, product_name
 
 from .conftest import scratch
 from .test_image import run
@@ -116,6 +116,12 @@ def test_components_follow_bootupd_auto(work: Path) -> None:
     assert product_name(work) is None
     (work / "usr/lib/os-release").write_text('ID=debian\nNAME="Debian GNU/Linux"\n')
     assert product_name(work) == "Debian GNU/Linux"
+    assert firmware_loader(work, "grub", ["EFI/BOOT/BOOTX64.EFI"]) == ("\\EFI\\BOOT\\BOOTX64.EFI",
+                                                                       "Debian GNU/Linux")
+    (work / "usr/lib/shim").mkdir()
+    (work / "usr/lib/shim/shimx64.efi.signed").write_bytes(b"shim")
+    assert firmware_loader(work, "grub", ["EFI/debian/shimx64.efi"])[0] == SHIM_LOADER
+    assert firmware_loader(work, "systemd", []) == ("\\EFI\\systemd\\systemd-bootx64.efi", "Linux Boot Manager")
     (work / "etc").mkdir()
     (work / "etc/system-release").write_text("Fedora release 42 (Adams)\n")
     assert product_name(work) == "Fedora"  # bootupd's regex " *release.*"
