@@ -42,6 +42,7 @@ __all__ = ["EfiFormatError", "HardDrive", "FilePath", "OtherNode", "DeviceNode",
 EFI_GLOBAL = uuid.UUID("8be4df61-93ca-11d2-aa0d-00e098032b8c")
 #: NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS
 VAR_ATTRS = 0x7
+#: the load option attribute bit firmware needs to try an entry (efibootmgr's ``*``)
 LOAD_OPTION_ACTIVE = 0x1
 
 MEDIA = 4
@@ -105,6 +106,7 @@ class OtherNode:
         return f"Path({self.type},{self.subtype},{self.data.hex()})"
 
 
+#: one node of a device path, as :func:`decode_device_path` reads it
 DeviceNode = Union[HardDrive, FilePath, OtherNode]
 
 
@@ -194,10 +196,12 @@ def boot_var_name(number: int) -> str:
 
 
 def encode_boot_order(order: Sequence[int]) -> bytes:
+    """``BootOrder``'s value: the option numbers as little-endian u16, first tried first."""
     return struct.pack(f"<{len(order)}H", *order)
 
 
 def decode_boot_order(data: bytes) -> Tuple[int, ...]:
+    """The option numbers of a ``BootOrder`` value."""
     if len(data) % 2:
         raise EfiFormatError(f"BootOrder of {len(data)} bytes: not a list of u16")
     return struct.unpack(f"<{len(data) // 2}H", data)

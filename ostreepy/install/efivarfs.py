@@ -40,6 +40,7 @@ from .efiboot import (EFI_GLOBAL, VAR_ATTRS, EfiFormatError, FilePath, HardDrive
 __all__ = ["EfiVarsError", "Firmware", "EfiVarStore", "BootEntry", "add_boot_entry", "EFIVARS"]
 
 EFI_FIRMWARE = Path("/sys/firmware/efi")
+#: where the kernel mounts efivarfs on a host booted through UEFI
 EFIVARS = EFI_FIRMWARE / "efivars"
 _FS_IOC_GETFLAGS = 0x80086601
 _FS_IOC_SETFLAGS = 0x40086602
