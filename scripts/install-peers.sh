@@ -34,6 +34,7 @@ PACKAGES=(
     ovmf              # UEFI firmware for the QEMU boot tests
     shim-signed       # Debian's signed shim (and MokManager): the ESP's shim layout, and its Secure Boot test
     grub-efi-amd64-signed  # Debian's signed GRUB, loaded by shim
+    efibootmgr        # the peer of the Boot####/BootOrder writer (run on a fake efivarfs folder)
     parallel          # GNU parallel: ostree's test-admin-locking.sh (scripts/upstream-tests.sh)
 )
 

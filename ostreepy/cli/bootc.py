@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..errors import OstreeError
+
+if TYPE_CHECKING:
+    from ..install.tofs import InstallResult
 
 __all__ = ["register", "add_image_deploy_parser"]
 
@@ -185,7 +188,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     q.add_argument("--root-ssh-authorized-keys")
     q.add_argument("--replace", choices=("wipe", "alongside"))
     q.add_argument("--skip-fetch-check", action="store_true")
-    q.add_argument("--generic-image", action="store_true")
+    q.add_argument("--generic-image", action="store_true",
+                   help="Install for any firmware (EFI and BIOS) and leave the host's firmware boot entries alone")
     q.add_argument("--bootloader", choices=("grub", "systemd", "none"),
                    help="The bootloader to use (default: the image's install config, else grub)")
     q.add_argument("target", metavar="TARGET")
@@ -203,7 +207,8 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     q.add_argument("--size", help="Size of the image file to create (with --via-loopback)")
     q.add_argument("--bootloader", default="grub", choices=("grub", "systemd", "none"))
     q.add_argument("--skip-fetch-check", action="store_true")
-    q.add_argument("--generic-image", action="store_true")
+    q.add_argument("--generic-image", action="store_true",
+                   help="Install for any firmware (EFI and BIOS) and leave the host's firmware boot entries alone")
     q.add_argument("device", metavar="DEVICE_OR_FILE")
     q.set_defaults(func=cmd_install_to_disk)
 
@@ -218,10 +223,10 @@ def cmd_install_to_filesystem(args: argparse.Namespace) -> int:
                                 boot_mount_spec=args.boot_mount_spec,
                                 root_ssh_authorized_keys=(Path(args.root_ssh_authorized_keys)
                                                           if args.root_ssh_authorized_keys else None),
-                                replace=args.replace, bootloader=args.bootloader)
+                                replace=args.replace, bootloader=args.bootloader,
+                                generic_image=args.generic_image)
     print(f"Bootloader: {res.bootloader}")
-    print(f"Installed: {res.stateroot}/{res.deployment}")
-    print(f"Kernel arguments: {res.kargs}")
+    _print_install(res)
     return 0
 
 
@@ -237,10 +242,20 @@ def cmd_install_to_disk(args: argparse.Namespace) -> int:
                           target_imgref=ostree_imgref(args.target_imgref) if args.target_imgref else None,
                           stateroot=args.stateroot, kargs=args.karg,
                           root_ssh_authorized_keys=(Path(args.root_ssh_authorized_keys)
-                                                    if args.root_ssh_authorized_keys else None))
+                                                    if args.root_ssh_authorized_keys else None),
+                          generic_image=args.generic_image)
+    _print_install(res)
+    return 0
+
+
+def _print_install(res: InstallResult) -> None:
     print(f"Installed: {res.stateroot}/{res.deployment}")
     print(f"Kernel arguments: {res.kargs}")
-    return 0
+    if res.bootloader != "none":
+        print(f"Bootloader components: {', '.join(res.components) or 'none'}"
+              f"{' (generic image)' if res.generic_image else ''}")
+    if res.boot_entry is not None:
+        print(f"Firmware boot entry: {res.boot_entry}")
 
 
 # ---------------------------------------------------------------------- container image deploy

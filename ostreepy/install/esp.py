@@ -26,9 +26,18 @@ partition's device alike, so image build and to-disk share it).
   prefix and sources ``$prefix/grub.cfg``, or ``$cmdpath/grub.cfg`` when that
   folder is missing; so both the vendor folder and ``EFI/BOOT`` get a stub
   ``grub.cfg`` that finds /boot by filesystem UUID and loads its menu, the
-  early configuration of the packed GRUB. No fallback ``fbx64.efi`` goes to
-  ``EFI/BOOT``: shim would run it and it writes firmware boot entries, which
-  a generic disk image must not do (bootc's ``--generic-image``).
+  early configuration of the packed GRUB.
+- shim's fallback, when the image ships it (``shim-helpers-amd64-signed``'s
+  ``fbx64.efi.signed``) and there is a vendor folder: ``EFI/BOOT/fbx64.efi``
+  and ``EFI/<vendor>/BOOTX64.CSV`` (the image's ``usr/lib/shim/BOOTX64.CSV``
+  from ``shim-unsigned``, else one made for the vendor folder), where
+  Debian's ``grub-install --force-extra-removable`` puts them and where
+  Fedora's shim-x64 package (so bootupd's copy of it) has them. Firmware
+  with no entry for the disk boots ``EFI/BOOT/BOOTX64.EFI``; shim started
+  from there runs fb when it sits beside it, and fb writes the ``Boot####``
+  the CSV names and boots it. That is the disk asking the firmware on its
+  first boot, which a generic image (bootc's ``--generic-image``: the
+  install itself leaves the firmware alone) is meant to do.
 
 Where the ESP is a mounted folder (``bootc install to-filesystem`` with
 ``boot/efi`` mounted) the same files are copied in (:func:`copy_to_dir`).
@@ -44,6 +53,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from ..errors import OstreeError
+from .efiboot import fallback_csv
 
 __all__ = ["EspError", "systemd_boot_files", "grub_esp_files", "grub_early_config", "make_grub_efi",
            "grub_modules_dir", "efi_vendor", "fill_esp", "copy_to_dir", "GRUB_MODULES"]
@@ -52,6 +62,8 @@ BOOTLOADERS = ("grub", "systemd")
 # Debian's shim-signed, shim-helpers-amd64-signed and grub-efi-amd64-signed
 SHIM = "usr/lib/shim/shimx64.efi.signed"
 MOKMANAGER = "usr/lib/shim/mmx64.efi.signed"
+FALLBACK = "usr/lib/shim/fbx64.efi.signed"
+FALLBACK_CSV = "usr/lib/shim/BOOTX64.CSV"
 SIGNED_GRUB = "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed"
 SYSTEMD_BOOT = "usr/lib/systemd/boot/efi/systemd-bootx64.efi"
 # rEFInd's read-only ext4 driver: Debian's refind package ships it here
@@ -159,7 +171,19 @@ def grub_esp_files(deployment: Path, staging: Path, boot_id: str, boot_separate:
         files += [(f"EFI/{vendor}/shimx64.efi", shim), (f"EFI/{vendor}/grubx64.efi", grub)]
         files += [(f"EFI/{vendor}/mmx64.efi", mm)] if mm.is_file() else []
         files.append((f"EFI/{vendor}/grub.cfg", cfg))
+        files += _fallback_files(deployment, staging, vendor)
     return files
+
+
+def _fallback_files(deployment: Path, staging: Path, vendor: str) -> List[Tuple[str, Path]]:
+    fb = deployment / FALLBACK
+    if not fb.is_file():
+        return []
+    csv = deployment / FALLBACK_CSV
+    if not csv.is_file():
+        csv = staging / "BOOTX64.CSV"
+        csv.write_bytes(fallback_csv("shimx64.efi", vendor, f"This is the boot entry for {vendor}"))
+    return [("EFI/BOOT/fbx64.efi", fb), (f"EFI/{vendor}/BOOTX64.CSV", csv)]
 
 
 def copy_to_dir(esp: Path, files: Sequence[Tuple[str, Path]]) -> None:
@@ -184,7 +208,14 @@ def fill_esp(mmd: str, mcopy: str, target: str, files: Sequence[Tuple[str, Path]
             if d not in dirs:
                 dirs.append(d)
     if dirs:
-        _run(mmd, "-D", "s", "-i", target, *dirs)
+        # mmd exits 1 also when -D s skipped a folder that exists (an ESP filled
+        # before, under --replace): then each folder must be there
+        p = subprocess.run([mmd, "-D", "s", "-i", target, *dirs], capture_output=True, text=True)
+        if p.returncode != 0:
+            mdir = os.path.join(os.path.dirname(mmd), "mdir")
+            for d in dirs:
+                if subprocess.run([mdir, "-b", "-i", target, d], capture_output=True).returncode != 0:
+                    raise EspError(f"mmd failed ({p.returncode}): {(p.stderr or p.stdout).strip()}")
     for dest, src in files:
         _run(mcopy, "-o", "-i", target, str(src), f"::/{dest}")
 

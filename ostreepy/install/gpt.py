@@ -70,6 +70,10 @@ class GptPartition:
     last_lba: int
     name: str = ""
     attributes: int = 0
+    #: the 1-based entry slot it was read from (firmware's partition number,
+    #: which empty slots before it shift); 0 when not read from a disk, the
+    #: place in the table's tuple then being its number. Not part of equality.
+    number: int = attrs.field(default=0, eq=False)
 
     @property
     def offset(self) -> int:
@@ -197,7 +201,7 @@ def _parse_entries(raw: bytes, count: int, esize: int) -> List[GptPartition]:
             continue
         parts.append(GptPartition(type_guid=uuid.UUID(bytes_le=t), unique_guid=uuid.UUID(bytes_le=u),
                                   first_lba=first, last_lba=last, attributes=attr,
-                                  name=name.decode("utf-16-le").split("\0", 1)[0]))
+                                  name=name.decode("utf-16-le").split("\0", 1)[0], number=i + 1))
     return parts
 
 

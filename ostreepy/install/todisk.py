@@ -8,9 +8,16 @@ this disk from the mounted /boot and puts ``--bootloader`` on it: the ESP
 (left unmounted: mtools fills it, as vfat may be missing from the kernel),
 and with GRUB the BIOS boot partition and MBR when the image ships i386-pc
 modules. bootc's to-disk likewise leaves the bootloader to the same step as
-to-filesystem (bootupd on the target's devices).
+to-filesystem (bootupd on the target's devices), ``--generic-image`` and
+the host's firmware choosing which halves and whether a firmware boot entry
+is written (:mod:`ostreepy.install.tofs`).
 
-A regular file (``--via-loopback``) gets one loop device per partition, by
+A regular file is a generic image whatever is asked: bootc turns
+``--generic-image`` on for ``--via-loopback`` ("Automatically enabling
+--generic-image when installing via loopback", ``install.rs``), as a file's
+disk boots on other firmware than this host's.
+
+It gets one loop device per partition, by
 offset; without root, where loop devices cannot be made, the answer is
 ``ostreepy image build``, which needs no mounts.
 
@@ -31,6 +38,7 @@ from typing import List, Optional, Sequence
 from ..progress import ProgressCallback
 from . import gpt
 from .disk import disk_size, write_gpt
+from .efivarfs import Firmware
 from .image import _run, _which
 from .tofs import BOOTLOADERS, InstallError, InstallResult, install_to_filesystem
 
@@ -61,7 +69,8 @@ def install_to_disk(device: Path, source_imgref: str, *, via_loopback: bool = Fa
                     size: Optional[int] = None, target_imgref: Optional[str] = None,
                     stateroot: str = "default", kargs: Sequence[str] = (),
                     root_ssh_authorized_keys: Optional[Path] = None,
-                    progress: Optional[ProgressCallback] = None) -> InstallResult:
+                    progress: Optional[ProgressCallback] = None, generic_image: bool = False,
+                    firmware: Optional[Firmware] = None) -> InstallResult:
     """Install ``source_imgref`` onto ``device`` (a block device, or a regular
     file with ``via_loopback``; ``size`` makes or grows the file)."""
     if filesystem not in MKFS:
@@ -85,6 +94,8 @@ def install_to_disk(device: Path, source_imgref: str, *, via_loopback: bool = Fa
         elif size is not None and device.stat().st_size < size:
             os.truncate(device, size)
     _check_unused(device, wipe)
+    if stat.S_ISREG(os.stat(device).st_mode):
+        generic_image = True
     if os.geteuid() != 0:
         raise InstallError("to-disk needs root (loop devices, mounts); without root use "
                            "'ostreepy image build', which needs neither")
@@ -131,8 +142,8 @@ def install_to_disk(device: Path, source_imgref: str, *, via_loopback: bool = Fa
                                     kargs=kargs, root_mount_spec=f"UUID={root_uuid}",
                                     boot_mount_spec=f"UUID={boot_uuid}",
                                     root_ssh_authorized_keys=root_ssh_authorized_keys, progress=progress,
-                                    bootloader=bootloader)
-        if bootloader != "none" and res.esp is None:
+                                    bootloader=bootloader, generic_image=generic_image, firmware=firmware)
+        if "EFI" in res.components and res.esp is None:
             raise InstallError(f"{device}: the ESP was not found from the mounted /boot")
         return res
     finally:

@@ -27,6 +27,32 @@ the disk that holds the target's /boot, found from the mounted filesystem
 - ``none``: the boot entries only (bootc: "Don't use a bootloader managed by
   bootc"); no grub.cfg, ESP or MBR is touched.
 
+Which firmware gets a bootloader follows bootc and bootupd. bootc runs
+``bootupctl backend install`` with ``--update-firmware --auto`` unless
+``--generic-image`` (bootc ``crates/lib/src/bootloader.rs``:
+``(!configopts.generic_image).then_some(["--update-firmware", "--auto"])``),
+and to-disk ``--via-loopback`` turns ``--generic-image`` on (``install.rs``).
+bootupd's ``--auto`` on x86_64 takes EFI alone when the host is booted
+through UEFI (``/sys/firmware/efi`` exists) and BIOS alone otherwise
+(``bootupd.rs`` ``get_components_impl``); without it, both. So for grub:
+
+- ``generic_image``: the ESP and the BIOS boot partition + MBR, and no
+  firmware variable is touched;
+- otherwise: only the running firmware's half, and on a UEFI host a
+  ``Boot####`` entry for the installed loader put first in ``BootOrder``
+  (:mod:`ostreepy.install.efivarfs`, bootupd's ``update_firmware``), when
+  efivars is writable and not empty and the ESP is a partition of a block
+  device (an image file behind a loop device, or a folder, gets none: its
+  firmware is not this host's). The loader is the vendor folder's shim as
+  bootupd's (``\\EFI\\<vendor>\\shimx64.efi``), labelled with the image's
+  product name (``etc/system-release`` up to `` release``, else os-release
+  ``NAME``), its older entries of that label removed first; an image without
+  shim, which bootupd refuses, gets an entry for ``\\EFI\\BOOT\\BOOTX64.EFI``.
+
+systemd-boot is bootc's ``bootctl install``, which always fills the ESP and
+writes its "Linux Boot Manager" entry unless ``--no-variables``
+(``--generic-image``); the same rules for the entry apply.
+
 The ESP is ``boot/efi`` when a filesystem is mounted there (files copied in);
 otherwise the ESP partition of /boot's disk, filled with mtools at its offset
 without mounting. A folder target on no disk of its own gets only grub.cfg.
@@ -40,13 +66,15 @@ only be seen once the image is pulled.)
 from __future__ import annotations
 
 import os
+import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import tomllib
 import uuid
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import List, Optional, Sequence, Tuple
 
 import attrs
 
@@ -55,10 +83,12 @@ from ..progress import ProgressCallback
 from . import gpt
 from .biosboot import grub_pc_dir, install_bios_boot, make_core_img
 from .blockdev import DiskLocation, disk_of_mount, is_mount_point
-from .esp import copy_to_dir, fill_esp, grub_esp_files, make_grub_efi, systemd_boot_files
+from .efivarfs import BootEntry, EfiVarStore, Firmware, add_boot_entry
+from .esp import SHIM, copy_to_dir, efi_vendor, fill_esp, grub_esp_files, make_grub_efi, systemd_boot_files
 
 __all__ = ["InstallError", "InstallResult", "install_to_filesystem", "install_config_kargs",
-           "install_config_bootloader", "make_grub_efi", "BOOTLOADERS"]
+           "install_config_bootloader", "make_grub_efi", "BOOTLOADERS", "boot_components", "product_name",
+           "firmware_loader"]
 
 #: the ``--bootloader`` values, bootc's (its ``grub-cc`` aside)
 BOOTLOADERS = ("grub", "systemd", "none")
@@ -85,6 +115,11 @@ class InstallResult:
     esp: Optional[str] = None
     #: the disk whose BIOS boot partition and MBR got GRUB, if any
     bios_disk: Optional[Path] = None
+    generic_image: bool = False
+    #: the firmware halves chosen ("EFI", "BIOS"), as bootupd names its components
+    components: Tuple[str, ...] = ()
+    #: the firmware boot entry written, if any
+    boot_entry: Optional[BootEntry] = None
 
 
 def _findmnt(path: Path, field: str) -> Optional[str]:
@@ -163,8 +198,10 @@ def install_to_filesystem(target: Path, source_imgref: str, *, target_imgref: Op
                           root_mount_spec: Optional[str] = None, boot_mount_spec: Optional[str] = None,
                           root_ssh_authorized_keys: Optional[Path] = None, replace: Optional[str] = None,
                           progress: Optional[ProgressCallback] = None,
-                          bootloader: Optional[str] = None) -> InstallResult:
-    """Install ``source_imgref`` (an ostree image reference) onto ``target``."""
+                          bootloader: Optional[str] = None, generic_image: bool = False,
+                          firmware: Optional[Firmware] = None) -> InstallResult:
+    """Install ``source_imgref`` (an ostree image reference) onto ``target``;
+    ``firmware`` is the host's (:meth:`Firmware.host`) unless given."""
     from ..bootc.verbs import deploy_image
     from ..container.imgref import OstreeImageReference
     from ..sysroot.sysroot import Sysroot, init_fs
@@ -225,7 +262,11 @@ def install_to_filesystem(target: Path, source_imgref: str, *, target_imgref: Op
         os.chmod(ssh / "authorized_keys", 0o600)
     boot_id = (boot_mount_spec or root_mount_spec).removeprefix("UUID=")
     chosen = bootloader or install_config_bootloader(ddir) or "grub"
-    result = InstallResult(target=target, stateroot=stateroot, deployment=name, kargs=options, bootloader=chosen)
+    firmware = firmware if firmware is not None else Firmware.host()
+    efi, bios = boot_components(chosen, generic_image, firmware)
+    result = InstallResult(target=target, stateroot=stateroot, deployment=name, kargs=options, bootloader=chosen,
+                           generic_image=generic_image,
+                           components=tuple(c for c, on in (("EFI", efi), ("BIOS", bios)) if on))
     if chosen == "none":
         return result
     separate = boot_separate or boot_mount_spec is not None
@@ -236,7 +277,8 @@ def install_to_filesystem(target: Path, source_imgref: str, *, target_imgref: Op
         (target / "boot/grub").mkdir(parents=True, exist_ok=True)
         (target / "boot/grub/grub.cfg").write_text(cfg)
     disk = disk_of_mount(target / "boot" if boot_separate else target)
-    esp = _esp_place(target, disk)
+    esp = _esp_place(target, disk) if efi else None
+    entry = None
     if esp is not None:
         with tempfile.TemporaryDirectory(prefix="bootc-esp-") as tmp:
             files = (grub_esp_files(ddir, Path(tmp), boot_id, separate) if chosen == "grub"
@@ -246,14 +288,81 @@ def install_to_filesystem(target: Path, source_imgref: str, *, target_imgref: Op
             else:
                 from .image import _which
                 fill_esp(_which("mmd"), _which("mcopy"), esp, files)
+        if not generic_image and firmware.efivars is not None:
+            entry = _firmware_entry(firmware.efivars, _esp_location(target, disk), ddir, chosen,
+                                    [dest for dest, _ in files])
     bios_disk = None
-    pc_dir = grub_pc_dir(ddir) if chosen == "grub" else None
-    bios = _partition(disk, gpt.BIOS_BOOT)
-    if disk is not None and bios is not None and pc_dir is not None:
+    pc_dir = grub_pc_dir(ddir) if chosen == "grub" and bios else None
+    bios_part = _partition(disk, gpt.BIOS_BOOT)
+    if disk is not None and bios_part is not None and pc_dir is not None:
         from .image import _which
-        install_bios_boot(disk.disk, bios, pc_dir, make_core_img(_which("grub-mkimage"), pc_dir, boot_id, separate))
+        install_bios_boot(disk.disk, bios_part, pc_dir,
+                          make_core_img(_which("grub-mkimage"), pc_dir, boot_id, separate))
         bios_disk = disk.disk
-    return attrs.evolve(result, esp=None if esp is None else str(esp), bios_disk=bios_disk)
+    return attrs.evolve(result, esp=None if esp is None else str(esp), bios_disk=bios_disk, boot_entry=entry)
+
+
+def boot_components(bootloader: str, generic_image: bool, firmware: Firmware) -> Tuple[bool, bool]:
+    """(EFI, BIOS): which firmware gets the bootloader, as bootc chooses
+    through bootupd (``--auto`` unless generic) or ``bootctl``."""
+    if bootloader == "none":
+        return False, False
+    if bootloader == "systemd":
+        return True, False
+    if generic_image:
+        return True, True
+    return firmware.efi_booted, not firmware.efi_booted
+
+
+def product_name(deployment: Path) -> Optional[str]:
+    """The label bootupd gives the firmware entry (its ``get_product_name``):
+    ``etc/system-release`` without its `` release ...`` tail, else os-release ``NAME``."""
+    rel = deployment / "etc/system-release"
+    if rel.is_file():
+        text = rel.read_text(errors="replace")
+        return re.sub(r" *release.*", "", text).strip() or None
+    for name in ("etc/os-release", "usr/lib/os-release"):
+        f = deployment / name
+        if not f.is_file():
+            continue
+        for line in f.read_text(errors="replace").splitlines():
+            key, _, value = line.partition("=")
+            if key.strip() == "NAME":
+                return value.strip().strip("\"'") or None
+    return None
+
+
+def firmware_loader(deployment: Path, bootloader: str, esp_files: Sequence[str]) -> Tuple[str, str]:
+    """(loader path, label) of the firmware entry: bootctl's for systemd-boot,
+    bootupd's vendor shim for GRUB (``EFI/BOOT/BOOTX64.EFI`` without shim)."""
+    if bootloader == "systemd":
+        return "\\EFI\\systemd\\systemd-bootx64.efi", "Linux Boot Manager"
+    vendor = efi_vendor(deployment)
+    shim = f"EFI/{vendor}/shimx64.efi"
+    if (deployment / SHIM).is_file() and vendor is not None and shim in esp_files:
+        loader = "\\" + shim.replace("/", "\\")
+    else:
+        loader = "\\EFI\\BOOT\\BOOTX64.EFI"
+    return loader, product_name(deployment) or vendor or "Linux"
+
+
+def _esp_location(target: Path, disk: Optional[DiskLocation]) -> Optional[DiskLocation]:
+    """The ESP's disk and partition: the mounted ``boot/efi``'s, else the ESP of /boot's disk."""
+    if is_mount_point(target / "boot/efi"):
+        return disk_of_mount(target / "boot/efi")
+    part = _partition(disk, gpt.ESP)
+    if disk is None or part is None:
+        return None
+    return attrs.evolve(disk, partition=part)
+
+
+def _firmware_entry(efivars: Path, loc: Optional[DiskLocation], ddir: Path, bootloader: str,
+                    esp_files: Sequence[str]) -> Optional[BootEntry]:
+    # an image file (behind a loop device) boots on some other machine's firmware
+    if loc is None or not loc.disk.exists() or not stat.S_ISBLK(os.stat(loc.disk).st_mode):
+        return None
+    loader, label = firmware_loader(ddir, bootloader, esp_files)
+    return add_boot_entry(EfiVarStore(efivars), loc.table, loc.partition, loader, label)
 
 
 def _partition(disk: Optional[DiskLocation], type_guid: uuid.UUID) -> Optional[gpt.GptPartition]:

@@ -57,6 +57,7 @@ import pytest
 
 from ostreepy import porcelain
 from ostreepy.install.disk import read_gpt
+from ostreepy.install.efiboot import FilePath
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts/build-bootable-image.sh"
@@ -248,7 +249,8 @@ def test_offline_upgrade_then_rollback_boot(work: Path) -> None:
 
 
 SHIM_FILES = ("usr/lib/shim/shimx64.efi.signed", "usr/lib/shim/mmx64.efi.signed",
-              "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed")
+              "usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed", "usr/lib/shim/fbx64.efi.signed",
+              "usr/lib/shim/BOOTX64.CSV")
 
 
 def _shim_oci(work: Path) -> Path:
@@ -275,7 +277,10 @@ def _shim_oci(work: Path) -> Path:
 def test_to_disk_xfs_shim_boots_under_secure_boot(work: Path) -> None:
     """Issue 11's last two: shim -> Debian's signed GRUB -> Debian's signed
     kernel with Secure Boot enforcing (Microsoft's keys, as on real
-    hardware), from an xfs /boot to an xfs root."""
+    hardware), from an xfs /boot to an xfs root. The firmware has no entry
+    for the disk, so shim from EFI/BOOT runs fbx64.efi beside it, which
+    writes the ``Boot####`` EFI/debian/BOOTX64.CSV names into the VARS
+    file and starts it (no TPM here: fb starts it rather than resetting)."""
     oci = _shim_oci(work)
     disk = work / "disk.raw"
     r = subprocess.run([sys.executable, "-m", "ostreepy", "bootc", "install", "to-disk", "--via-loopback",
@@ -283,9 +288,15 @@ def test_to_disk_xfs_shim_boots_under_secure_boot(work: Path) -> None:
                         f"--source-imgref=oci:{oci}:latest", str(disk)], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     shutil.rmtree(oci)
+    esp = f"{disk}@@{read_gpt(disk).partitions[1].offset}"
+    listing = subprocess.run(["mdir", "-/", "-b", "-i", esp, "::/"], capture_output=True, text=True).stdout
+    assert "::/EFI/BOOT/fbx64.efi" in listing and "::/EFI/debian/BOOTX64.CSV" in listing, listing
     out = _boot(disk, work / "serial.log", "ovmf-secboot")
     line = _marker(out)
     print(f"shim, Secure Boot, xfs: {line}")
+    nvram = (work / "OVMF_VARS.ms.fd").read_bytes().lower()
+    assert FilePath("\\EFI\\debian\\shimx64.efi").encode().lower() in nvram  # fb's entry
+    assert "debian\0".encode("utf-16-le") in nvram
     assert line.startswith(f"{MARKER} ostree=/ostree/boot.1/default/") and line.endswith("/0"), line
     assert "secureboot: Secure boot enabled" in out, out[-3000:]
     assert "XFS (vda3): Mounting" in out and "XFS (vda4): Mounting" in out, out[-3000:]

@@ -30,7 +30,8 @@ from ostreepy import porcelain
 from ostreepy.install import gpt
 from ostreepy.install.biosboot import make_core_img, patch_core
 from ostreepy.install.disk import read_gpt, write_gpt
-from ostreepy.install.esp import SHIM, SIGNED_GRUB, MOKMANAGER, efi_vendor, grub_esp_files
+from ostreepy.install.esp import (FALLBACK, FALLBACK_CSV, MOKMANAGER, SHIM, SIGNED_GRUB, efi_vendor,
+                                  grub_esp_files)
 from ostreepy.install.image import build_image
 from ostreepy.install.tofs import InstallError, install_config_bootloader
 
@@ -57,7 +58,7 @@ def _tree(d: Path, shim: bool) -> Path:
     (tree / "usr/lib/modules/6.1.0-x/vmlinuz").write_bytes(b"K")
     (tree / "usr/lib/modules/6.1.0-x/initramfs.img").write_bytes(b"I")
     (tree / "usr/lib").mkdir(parents=True, exist_ok=True)
-    (tree / "usr/lib/os-release").write_text('PRETTY_NAME="Debian GNU/Linux 12"\nID=debian\n')
+    (tree / "usr/lib/os-release").write_text('PRETTY_NAME="Debian GNU/Linux 12"\nNAME="Debian GNU/Linux"\nID=debian\n')
     (tree / "usr/etc").mkdir(parents=True)
     shutil.copytree(PC, tree / "usr/lib/grub/i386-pc")
     sd = Path("/usr/lib/systemd/boot/efi/systemd-bootx64.efi")
@@ -67,7 +68,9 @@ def _tree(d: Path, shim: bool) -> Path:
         (tree / "usr/share/refind/refind/drivers_x64").mkdir(parents=True)
         (tree / "usr/share/refind/refind/drivers_x64/ext4_x64.efi").write_bytes(b"MZ ext4 driver stand-in")
     if shim:
-        for rel in (SHIM, MOKMANAGER, SIGNED_GRUB):
+        for rel in (SHIM, MOKMANAGER, SIGNED_GRUB, FALLBACK, FALLBACK_CSV):
+            if rel in (FALLBACK, FALLBACK_CSV) and not (HOST / rel).is_file():
+                continue
             (tree / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(HOST / rel, tree / rel)
     return tree
@@ -172,9 +175,14 @@ def test_shim_layout_of_grub_esp_files(work: Path) -> None:
     assert files["EFI/BOOT/grubx64.efi"] == dep / SIGNED_GRUB and files["EFI/BOOT/mmx64.efi"] == dep / MOKMANAGER
     assert files["EFI/debian/grub.cfg"].read_text() == ("search --no-floppy --fs-uuid --set=root 1234-ABCD\n"
                                                         "set prefix=($root)/grub\nconfigfile ($root)/grub/grub.cfg\n")
+    (dep / FALLBACK).write_bytes(b"fb")
+    files = dict(grub_esp_files(dep, work, "1234-ABCD", True))
+    assert files["EFI/BOOT/fbx64.efi"] == dep / FALLBACK
+    assert files["EFI/debian/BOOTX64.CSV"].read_bytes() == "shimx64.efi,debian,,This is the boot entry for debian\n".encode(
+        "utf-16-le")
     (dep / "usr/lib/os-release").write_text("ID=../x\n")
     assert efi_vendor(dep) is None
-    assert "EFI/debian/grub.cfg" not in dict(grub_esp_files(dep, work, "1234-ABCD", True))
+    assert not {"EFI/debian/grub.cfg", "EFI/BOOT/fbx64.efi"} & set(dict(grub_esp_files(dep, work, "1234-ABCD", True)))
     inst = dep / "usr/lib/bootc/install"
     inst.mkdir(parents=True)
     assert install_config_bootloader(dep) is None
@@ -189,14 +197,19 @@ def test_shim_layout_of_grub_esp_files(work: Path) -> None:
 @needs_root
 @needs_shim
 def test_to_filesystem_puts_shim_and_bios_grub_on_the_disk_of_boot(shimmed: str, disk: Disk, work: Path) -> None:
-    out = ours("bootc", "install", "to-filesystem", f"--source-imgref={shimmed}", str(disk.target)).stdout
-    assert "Bootloader: grub" in out
+    out = ours("bootc", "install", "to-filesystem", "--generic-image", f"--source-imgref={shimmed}",
+               str(disk.target)).stdout
+    assert "Bootloader: grub" in out and "Bootloader components: EFI, BIOS (generic image)" in out
+    assert "Firmware boot entry" not in out
     _check_bios(disk.path)
     listing = disk.esp_files(work)
     for name in ("EFI/BOOT/BOOTX64.EFI", "EFI/BOOT/grubx64.efi", "EFI/BOOT/mmx64.efi", "EFI/BOOT/grub.cfg",
                  "EFI/debian/shimx64.efi", "EFI/debian/grubx64.efi", "EFI/debian/mmx64.efi", "EFI/debian/grub.cfg"):
         assert f"::/{name}" in listing, listing
-    assert "fbx64" not in listing  # no fallback: it would write firmware boot entries
+    if (HOST / FALLBACK).is_file():
+        # shim's fallback, as Debian's grub-install --force-extra-removable places it
+        assert disk.esp_file(work, "EFI/BOOT/fbx64.efi") == (HOST / FALLBACK).read_bytes()
+        assert disk.esp_file(work, "EFI/debian/BOOTX64.CSV") == (HOST / FALLBACK_CSV).read_bytes()
     assert disk.esp_file(work, "EFI/BOOT/BOOTX64.EFI") == (HOST / SHIM).read_bytes()
     assert disk.esp_file(work, "EFI/BOOT/grubx64.efi") == (HOST / SIGNED_GRUB).read_bytes()
     assert disk.esp_file(work, "EFI/BOOT/mmx64.efi") == (HOST / MOKMANAGER).read_bytes()
