@@ -155,7 +155,12 @@ class _Builder:
             raise ComposefsError("Target checkout file already exist")
         header = self.headers.get(checksum)
         if header is None:
-            header = self.headers[checksum] = self.repo.load_file(checksum, want_data=False)[0]
+            if self.verity is Verity.NO:
+                # header and size from one lstat (or one archive header read)
+                header, self.sizes[checksum] = self.repo.load_file_and_size(checksum)
+            else:
+                header = self.repo.load_file(checksum, want_data=False)[0]
+            self.headers[checksum] = header
         node = Node(header.mode)
         parent.add_child(bname, node)
         node.uid, node.gid = header.uid, header.gid
@@ -165,9 +170,7 @@ class _Builder:
             # the object is opened for its digest: its size comes from there, one lstat saved
             self.wanted.setdefault(checksum, []).append(node)
         else:
-            size = self.sizes.get(checksum)
-            if size is None:
-                size = self.sizes[checksum] = self.repo.content_size(checksum)
+            size = self.sizes[checksum]
             node.set_size(size)
             if size:
                 node.set_payload(f"{checksum[:2]}/{checksum[2:]}.file".encode())
