@@ -156,6 +156,8 @@ def _add_new_xattr(node: Node, key: bytes, value: bytes) -> None:
         entry += 12
     if node.xattr_size + entry > EXTERNAL_XATTR_MAX:
         raise ComposefsError(f"Too much xattr data for {key!r}")
+    if not node.xattrs:
+        node.xattrs = []
     node.xattrs.append([key, value])
     node.xattr_size += entry
 
