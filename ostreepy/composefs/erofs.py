@@ -22,6 +22,7 @@ not modified.
 
 from __future__ import annotations
 
+import bisect
 import stat
 import struct
 from typing import Callable
@@ -272,39 +273,40 @@ class _Layout:
         links: list[Node] = []
         min_sec, min_nsec = self.min_mtime
         has_acl = False
-        for i, node in enumerate(nodes):   # grows while walked: breadth first
-            node.inode_num = i
+        for node in nodes:   # grows while walked: breadth first
             children = node.children
             if node.mode & S_IFMT == _DIR:
-                items = sorted(children.items())
-                for _, c in items:
+                names = sorted(children)
+                for name in names:
+                    c = children[name]
                     if c.link_to is None:
                         _prepare(c, version)
                 if node is root:
                     _add_root_whiteouts(root)
-                    items = sorted(children.items())
-                kids: list[tuple[bytes, Node]] = []
+                    names = sorted(children)
+                # entries as two lists, names and inodes: a tuple per entry would cost 64 bytes
+                kids: list[Node] = []
                 ndirs = 0
-                for item in items:
-                    c = item[1]
+                for name in names:
+                    c = children[name]
                     if c.mode & S_IFMT == _DIR:
                         ndirs += 1
                     if c.link_to is None:
                         nodes.append(c)
-                        kids.append(item)
+                        kids.append(c)
                     else:
                         t = follow_links(c)
                         links.append(t)
-                        kids.append((item[0], t))
-                unsorted = False
+                        kids.append(t)
                 if b"." not in children:
-                    kids.append((b".", node))
-                    unsorted = True
+                    j = bisect.bisect_left(names, b".")
+                    names.insert(j, b".")
+                    kids.insert(j, node)
                 if b".." not in children:
-                    kids.append((b"..", root if node is root else node.parent))  # type: ignore[arg-type]
-                    unsorted = True
-                if unsorted:
-                    kids.sort(key=_name)
+                    j = bisect.bisect_left(names, b"..")
+                    names.insert(j, b"..")
+                    kids.insert(j, root if node is root else node.parent)  # type: ignore[arg-type]
+                node.kid_names = names
                 node.kids = kids
                 node.nlink = 2 + ndirs
             elif children:
@@ -369,15 +371,15 @@ class _Layout:
             n_blocks = 0
             tail = 0
             if ftype == _DIR:
-                kids = node.kids
-                total = 12 * len(kids) + sum([len(kv[0]) for kv in kids])
+                names = node.kid_names
+                total = 12 * len(names) + sum(map(len, names))
                 splits: list[int] = []
                 if total <= BLOCK_SIZE:
                     block = total
                 else:
                     block = 0
-                    for j, kv in enumerate(kids):
-                        ln = 12 + len(kv[0])
+                    for j, name in enumerate(names):
+                        ln = 12 + len(name)
                         if block + ln > BLOCK_SIZE:
                             splits.append(j)
                             block = 0
@@ -435,16 +437,12 @@ class _Layout:
             node.ipad = ipad
             node.n_blocks = n_blocks
             node.tailsize = tail
-            node.isize = isize = inode_size + xattr_size + tail
+            isize = inode_size + xattr_size + tail
             n_data += n_blocks
             node.nid = pos // SLOT
             pos += isize
         self.n_data_blocks = n_data
         self.inodes_end = _align(pos, SLOT)
-
-
-def _name(kv: tuple[bytes, Node]) -> bytes:
-    return kv[0]
 
 
 def _tail_padding(ftype: int, pos: int, non_tail: int, n_blocks: int, tail: int) -> tuple[int, int, int]:
@@ -519,14 +517,14 @@ def _xattr_entry(key: bytes, value: bytes) -> bytes:
     return e + _ZEROS[:-len(e) % 4]
 
 
-def _dentries(buf: bytearray, kids: list[tuple[bytes, Node]]) -> None:
+def _dentries(buf: bytearray, names: list[bytes], kids: list[Node]) -> None:
     nameoff = len(kids) * 12
     pack = _DIRENT.pack
     ft = _FT
-    for name, t in kids:
+    for name, t in zip(names, kids):
         buf += pack(t.nid, nameoff & 0xFFFF, ft.get(t.mode & S_IFMT, 0), 0)
         nameoff += len(name)
-    buf += b"".join([kv[0] for kv in kids])
+    buf += b"".join(names)
 
 
 def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
@@ -537,7 +535,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     buf = bytearray()
     pack_compact = _INODE_COMPACT.pack
     pack_extended = _INODE_EXTENDED.pack
-    for node in layout.nodes:
+    for inode_num, node in enumerate(layout.nodes):
         if node.ipad:
             buf += _ZEROS[:node.ipad] if node.ipad <= BLOCK_SIZE else bytes(node.ipad)
         mode = node.mode
@@ -571,9 +569,9 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             i_u = (i_u & 0xFFFF0000) | (bits - 12)
         if node.compact:
             buf += pack_compact(datalayout << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF, size & _U32, 0, i_u,
-                                node.inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
+                                inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
         else:
-            buf += pack_extended(datalayout << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, node.inode_num,
+            buf += pack_extended(datalayout << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, inode_num,
                                  node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
         if xattr_size:
             xattrs = _external_xattrs(node) if datalayout == _CHUNK_BASED else node.xattrs
@@ -606,7 +604,10 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
         if tail:
             if ftype == _DIR:
                 splits = node.splits
-                _dentries(buf, node.kids[splits[-1]:] if splits else node.kids)
+                if splits:
+                    _dentries(buf, node.kid_names[splits[-1]:], node.kids[splits[-1]:])
+                else:
+                    _dentries(buf, node.kid_names, node.kids)
             elif ftype == _LNK:
                 buf += node.payload  # type: ignore[arg-type]
             elif ftype == _REG:
@@ -631,14 +632,15 @@ def _write_blocks(layout: _Layout, out: _Out) -> None:
             continue
         ftype = node.mode & S_IFMT
         if ftype == _DIR:
+            names = node.kid_names
             kids = node.kids
             start = 0
             for split in node.splits:
-                _dentries(buf, kids[start:split])
+                _dentries(buf, names[start:split], kids[start:split])
                 buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
                 start = split
             if len(node.splits) < n_blocks:
-                _dentries(buf, kids[start:])
+                _dentries(buf, names[start:], kids[start:])
                 buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
         elif ftype == _REG:
             if node.content is None:

@@ -101,21 +101,20 @@ class Node:
 
     __slots__ = ("mode", "nlink", "uid", "gid", "rdev", "size", "mtime_sec", "mtime_nsec", "payload",
                  "content", "xattrs", "xattr_size", "digest", "children", "parent", "name", "link_to",
-                 "link_invalid", "inode_num", "nid", "compact", "ipad", "xattr_isize", "isize", "n_blocks",
-                 "tailsize", "shared", "kids", "splits")
+                 "link_invalid", "nid", "compact", "ipad", "xattr_isize", "n_blocks", "tailsize", "shared",
+                 "kid_names", "kids", "splits")
 
     # Set by the image writer, only on the inodes of a tree being written (unset before: a node
     # costs less to make, and trees are made by the hundred thousand).
-    inode_num: int
     nid: int
     compact: bool
     ipad: int
     xattr_isize: int
-    isize: int
     n_blocks: int
     tailsize: int
     shared: int                    # bit j: xattr j is stored once, in the shared area
-    kids: list[tuple[bytes, Node]]  # a directory's entries with "." and "..", links resolved
+    kid_names: list[bytes]         # a directory's entry names with "." and "..", sorted
+    kids: list[Node]               # the inodes they name, links resolved
     splits: list[int]              # where its directory blocks start
 
     def __init__(self, mode: int = 0) -> None:
