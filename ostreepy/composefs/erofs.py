@@ -22,6 +22,7 @@ not modified.
 
 from __future__ import annotations
 
+import array
 import bisect
 import stat
 import struct
@@ -238,6 +239,7 @@ def _add_root_whiteouts(root: Node) -> None:
 
 
 _ACL_KEYS = (b"system.posix_acl_access", b"system.posix_acl_default")
+_NO_SPLITS: list[int] = []   # a directory whose entries fit one block (never changed)
 
 
 class _Layout:
@@ -259,6 +261,16 @@ class _Layout:
         self.shared_size = 0
         self.inodes_end = 0
         self.n_data_blocks = 0
+        # per directory: its entries' names, the inodes they name and where its blocks start
+        self.dirs: dict[Node, list] = {}
+        # per inode, in inode order, as arrays rather than fields of every node (~35 bytes an
+        # inode less): the padding before it (shifted; bit 0: a compact inode), the size of its
+        # xattrs, its whole blocks and its tail; and which of its xattrs are shared where any are
+        self.ipads = array.array("Q")
+        self.xattr_sizes = array.array("I")
+        self.blocks = array.array("Q")
+        self.tails = array.array("I")
+        self.shared_masks: dict[int, int] = {}
 
     def compute_tree(self) -> None:
         """Breadth first, children sorted by name: inode numbers, directory entries, xattr counts."""
@@ -306,8 +318,7 @@ class _Layout:
                     j = bisect.bisect_left(names, b"..")
                     names.insert(j, b"..")
                     kids.insert(j, root if node is root else node.parent)  # type: ignore[arg-type]
-                node.kid_names = names
-                node.kids = kids
+                self.dirs[node] = [names, kids, _NO_SPLITS]
                 node.nlink = 2 + ndirs
             elif children:
                 raise ComposefsError("Only directories can have children")
@@ -366,12 +377,20 @@ class _Layout:
         index = _XATTR_INDEX
         pos = SUPER_OFFSET + 128
         n_data = 0
-        for node in self.nodes:
+        dirs = self.dirs
+        shared = self.shared_masks
+        n = len(self.nodes)   # the arrays made whole at once: grown, they would be copied as they grow
+        self.ipads = ipads = array.array("Q", [0]) * n
+        self.xattr_sizes = xattr_sizes = array.array("I", [0]) * n
+        self.blocks = blocks = array.array("Q", [0]) * n
+        self.tails = tails = array.array("I", [0]) * n
+        for i, node in enumerate(self.nodes):
             ftype = node.mode & S_IFMT
             n_blocks = 0
             tail = 0
             if ftype == _DIR:
-                names = node.kid_names
+                entry = dirs[node]
+                names = entry[0]
                 total = 12 * len(names) + sum(map(len, names))
                 splits: list[int] = []
                 if total <= BLOCK_SIZE:
@@ -389,7 +408,8 @@ class _Layout:
                     n_blocks += 1
                     block = 0
                 tail = block
-                node.splits = splits
+                if splits:
+                    entry[2] = splits
                 size = n_blocks * BLOCK_SIZE + tail
             else:
                 size = node.size
@@ -405,7 +425,6 @@ class _Layout:
                         tail = 4 if size <= 1 << 43 else chunking(size)[1] * 4
             compact = (node.mtime_sec == min_sec and node.mtime_nsec == min_nsec and node.nlink <= 0xFFFF
                        and node.uid <= 0xFFFF and node.gid <= 0xFFFF and size <= _U32)
-            node.compact = compact
             xattrs = node.xattrs
             if ftype == _REG and size > 0 and node.content is None:
                 xattrs = _external_xattrs(node)
@@ -422,11 +441,11 @@ class _Layout:
                         if ix is None:
                             ix = _xattr_index(k)
                         unshared += (4 + len(ix[1]) + len(_real_value(k, v)) + 3) & ~3
-                node.shared = mask
+                if mask:
+                    shared[i] = mask
                 xattr_size = (12 + n_shared * 4 + unshared + 3) & ~3
             else:
                 xattr_size = 0
-            node.xattr_isize = xattr_size
             inode_size = _COMPACT if compact else _EXTENDED
             ipad = -pos % SLOT
             pos += ipad
@@ -434,9 +453,10 @@ class _Layout:
                 extra, n_blocks, tail = _tail_padding(ftype, pos, inode_size + xattr_size, n_blocks, tail)
                 ipad += extra
                 pos += extra
-            node.ipad = ipad
-            node.n_blocks = n_blocks
-            node.tailsize = tail
+            ipads[i] = ipad << 1 | compact
+            xattr_sizes[i] = xattr_size
+            blocks[i] = n_blocks
+            tails[i] = tail
             isize = inode_size + xattr_size + tail
             n_data += n_blocks
             node.nid = pos // SLOT
@@ -535,17 +555,22 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     buf = bytearray()
     pack_compact = _INODE_COMPACT.pack
     pack_extended = _INODE_EXTENDED.pack
-    for inode_num, node in enumerate(layout.nodes):
-        if node.ipad:
-            buf += _ZEROS[:node.ipad] if node.ipad <= BLOCK_SIZE else bytes(node.ipad)
+    dirs = layout.dirs
+    masks = layout.shared_masks
+    xattr_sizes, blocks, tails = layout.xattr_sizes, layout.blocks, layout.tails
+    for inode_num, (node, ipad) in enumerate(zip(layout.nodes, layout.ipads)):
+        compact = ipad & 1
+        ipad >>= 1
+        if ipad:
+            buf += _ZEROS[:ipad] if ipad <= BLOCK_SIZE else bytes(ipad)
         mode = node.mode
         ftype = mode & S_IFMT
-        xattr_size = node.xattr_isize
+        xattr_size = xattr_sizes[inode_num]
         icount = 0 if xattr_size == 0 else (xattr_size - 12) // 4 + 1
         if icount > 0xFFFF:
             raise ComposefsError("Too many xattrs")
-        tail = node.tailsize
-        n_blocks = node.n_blocks
+        tail = tails[inode_num]
+        n_blocks = blocks[inode_num]
         datalayout = _FLAT_INLINE if tail > 0 else _FLAT_PLAIN
         i_u = 0
         chunk_count = 0
@@ -567,7 +592,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             current_end += BLOCK_SIZE * n_blocks
         if datalayout == _CHUNK_BASED:
             i_u = (i_u & 0xFFFF0000) | (bits - 12)
-        if node.compact:
+        if compact:
             buf += pack_compact(datalayout << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF, size & _U32, 0, i_u,
                                 inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
         else:
@@ -575,7 +600,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
                                  node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
         if xattr_size:
             xattrs = _external_xattrs(node) if datalayout == _CHUNK_BASED else node.xattrs
-            mask = node.shared
+            mask = masks.get(inode_num, 0)
             bits_ = 0
             for k, _ in xattrs:
                 bit = _FILTER_BIT.get(k)
@@ -603,11 +628,11 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
                         buf += _ZEROS[:pad]
         if tail:
             if ftype == _DIR:
-                splits = node.splits
+                names, kids, splits = dirs[node]
                 if splits:
-                    _dentries(buf, node.kid_names[splits[-1]:], node.kids[splits[-1]:])
+                    _dentries(buf, names[splits[-1]:], kids[splits[-1]:])
                 else:
-                    _dentries(buf, node.kid_names, node.kids)
+                    _dentries(buf, names, kids)
             elif ftype == _LNK:
                 buf += node.payload  # type: ignore[arg-type]
             elif ftype == _REG:
@@ -626,20 +651,19 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
 def _write_blocks(layout: _Layout, out: _Out) -> None:
     """The data blocks, each padded to a block: directory blocks, then what spilled from an inode."""
     buf = bytearray()
-    for node in layout.nodes:
-        n_blocks = node.n_blocks
+    dirs = layout.dirs
+    for node, n_blocks in zip(layout.nodes, layout.blocks):
         if n_blocks <= 0:
             continue
         ftype = node.mode & S_IFMT
         if ftype == _DIR:
-            names = node.kid_names
-            kids = node.kids
+            names, kids, splits = dirs[node]
             start = 0
-            for split in node.splits:
+            for split in splits:
                 _dentries(buf, names[start:split], kids[start:split])
                 buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
                 start = split
-            if len(node.splits) < n_blocks:
+            if len(splits) < n_blocks:
                 _dentries(buf, names[start:], kids[start:])
                 buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
         elif ftype == _REG:

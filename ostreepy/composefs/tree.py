@@ -101,21 +101,12 @@ class Node:
 
     __slots__ = ("mode", "nlink", "uid", "gid", "rdev", "size", "mtime_sec", "mtime_nsec", "payload",
                  "content", "xattrs", "xattr_size", "digest", "children", "parent", "name", "link_to",
-                 "link_invalid", "nid", "compact", "ipad", "xattr_isize", "n_blocks", "tailsize", "shared",
-                 "kid_names", "kids", "splits")
+                 "link_invalid", "nid")
 
     # Set by the image writer, only on the inodes of a tree being written (unset before: a node
-    # costs less to make, and trees are made by the hundred thousand).
+    # costs less to make, and trees are made by the hundred thousand); the rest of its layout is
+    # kept in arrays by inode number.
     nid: int
-    compact: bool
-    ipad: int
-    xattr_isize: int
-    n_blocks: int
-    tailsize: int
-    shared: int                    # bit j: xattr j is stored once, in the shared area
-    kid_names: list[bytes]         # a directory's entry names with "." and "..", sorted
-    kids: list[Node]               # the inodes they name, links resolved
-    splits: list[int]              # where its directory blocks start
 
     def __init__(self, mode: int = 0) -> None:
         self.mode = mode
