@@ -142,12 +142,20 @@ def _xxh32(data: bytes, seed: int) -> int:
 
 
 def _needs_v1(root: Node) -> bool:
+    """Whether the tree has a whiteout (a 0/0 character device), which only version 1 images hold."""
+    if root.mode & S_IFMT == stat.S_IFCHR and root.rdev == 0:
+        return True
     stack = [root]
     while stack:
-        n = stack.pop()
-        if n.mode & S_IFMT == stat.S_IFCHR and n.rdev == 0:
-            return True
-        stack.extend(c for c in n.children.values() if c.link_to is None)
+        for c in stack.pop().children.values():
+            if c.link_to is None:
+                ftype = c.mode & S_IFMT
+                if ftype == _DIR:
+                    stack.append(c)
+                elif ftype == stat.S_IFCHR and c.rdev == 0:
+                    return True
+                elif c.children:
+                    stack.append(c)   # not a directory: refused later, but walked as before
     return False
 
 
@@ -176,6 +184,14 @@ def _external_xattrs(node: Node) -> list[list[bytes]]:
     if not node.xattrs:
         return own
     return sorted(node.xattrs + own)
+
+
+def _entry_head_size(key: bytes) -> int:
+    return 4 + len(_xattr_index(key)[1])
+
+
+_METACOPY_ENTRY = _entry_head_size(_METACOPY)   # 20: both are 4-byte multiples, as 36 is
+_REDIRECT_ENTRY = _entry_head_size(_REDIRECT)
 
 
 def _real_value(key: bytes, value: bytes) -> bytes:
@@ -379,6 +395,8 @@ class _Layout:
         n_data = 0
         dirs = self.dirs
         shared = self.shared_masks
+        meta_offsets = offsets.get(_METACOPY, {})
+        redirect_offsets = offsets.get(_REDIRECT, {})
         n = len(self.nodes)   # the arrays made whole at once: grown, they would be copied as they grow
         self.ipads = ipads = array.array("Q", [0]) * n
         self.xattr_sizes = xattr_sizes = array.array("I", [0]) * n
@@ -427,8 +445,32 @@ class _Layout:
                        and node.uid <= 0xFFFF and node.gid <= 0xFFFF and size <= _U32)
             xattrs = node.xattrs
             if ftype == _REG and size > 0 and node.content is None:
-                xattrs = _external_xattrs(node)
-            if xattrs:
+                if not xattrs:
+                    # the common external file, with only its metacopy and redirect: those two
+                    # as _external_xattrs would list them, without the list
+                    mask = 0
+                    xattr_size = 12
+                    d = node.digest or b""
+                    if d in meta_offsets:
+                        mask = 1
+                        xattr_size += 4
+                    else:
+                        xattr_size += (_METACOPY_ENTRY + len(d) + (4 if d else 0) + 3) & ~3
+                    p = node.payload
+                    if p:
+                        if p in redirect_offsets:
+                            mask |= 2
+                            xattr_size += 4
+                        else:
+                            xattr_size += (_REDIRECT_ENTRY + 1 + len(p) + 3) & ~3
+                    if mask:
+                        shared[i] = mask
+                    xattrs = None  # type: ignore[assignment]
+                else:
+                    xattrs = _external_xattrs(node)
+            if xattrs is None:
+                pass
+            elif xattrs:
                 n_shared = 0
                 unshared = 0
                 mask = 0
@@ -537,6 +579,16 @@ def _xattr_entry(key: bytes, value: bytes) -> bytes:
     return e + _ZEROS[:-len(e) % 4]
 
 
+# An external file's metacopy and redirect entries as written, but for the values, and the xattr
+# filters of an inode with just those two, or just the metacopy.
+_MI, _MS = _xattr_index(_METACOPY)
+_RI, _RS = _xattr_index(_REDIRECT)
+_METACOPY_EMPTY = _XATTR_ENTRY_HEAD.pack(len(_MS), _MI, 0) + _MS
+_METACOPY_HEAD_ENTRY = _XATTR_ENTRY_HEAD.pack(len(_MS), _MI, 36) + _MS + _METACOPY_HEAD
+_METACOPY_FILTER = _U32 & ~_filter_bit(_METACOPY)
+_EXTERNAL_FILTER = _METACOPY_FILTER & ~_filter_bit(_REDIRECT)
+
+
 def _dentries(buf: bytearray, names: list[bytes], kids: list[Node]) -> None:
     nameoff = len(kids) * 12
     pack = _DIRENT.pack
@@ -555,6 +607,8 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     buf = bytearray()
     pack_compact = _INODE_COMPACT.pack
     pack_extended = _INODE_EXTENDED.pack
+    meta_offsets = offsets.get(_METACOPY, {})
+    redirect_offsets = offsets.get(_REDIRECT, {})
     dirs = layout.dirs
     masks = layout.shared_masks
     xattr_sizes, blocks, tails = layout.xattr_sizes, layout.blocks, layout.tails
@@ -598,7 +652,39 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
         else:
             buf += pack_extended(datalayout << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, inode_num,
                                  node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
-        if xattr_size:
+        if xattr_size and datalayout == _CHUNK_BASED and not node.xattrs:
+            # the common external file (see compute_inodes)
+            mask = masks.get(inode_num, 0)
+            p = node.payload
+            if p:
+                buf += _XATTR_HEAD.pack(_EXTERNAL_FILTER, bin(mask).count("1"))
+                if mask:
+                    if mask & 1:
+                        buf += _U32_PACK(((base + meta_offsets[node.digest or b""]) // 4) & _U32)
+                    if mask & 2:
+                        buf += _U32_PACK(((base + redirect_offsets[p]) // 4) & _U32)
+            else:
+                buf += _XATTR_HEAD.pack(_METACOPY_FILTER, mask)
+                if mask:
+                    buf += _U32_PACK(((base + meta_offsets[node.digest or b""]) // 4) & _U32)
+            if not mask & 1:
+                d = node.digest
+                if d is None:
+                    buf += _METACOPY_EMPTY
+                elif len(d) == 32:
+                    buf += _METACOPY_HEAD_ENTRY
+                    buf += d
+                else:
+                    buf += _xattr_entry(_METACOPY, _METACOPY_HEAD + d)
+            if p and not mask & 2:
+                buf += _XATTR_ENTRY_HEAD.pack(len(_RS), _RI, len(p) + 1)
+                buf += _RS
+                buf += b"/"
+                buf += p
+                pad = -(_REDIRECT_ENTRY + 1 + len(p)) % 4
+                if pad:
+                    buf += _ZEROS[:pad]
+        elif xattr_size:
             xattrs = _external_xattrs(node) if datalayout == _CHUNK_BASED else node.xattrs
             mask = masks.get(inode_num, 0)
             bits_ = 0
