@@ -165,3 +165,21 @@ def test_hardlink_to_a_directory_as_mkcomposefs(tmp_path) -> None:
         subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
                         str(tmp_path / "img")], check=True)
         assert (tmp_path / "img").read_bytes() == img
+
+
+# mkcomposefs 1.0.8's image of RELATIVE_PATHS (sha256)
+RELATIVE_PATHS = (b"/ 0 40755 2 0 0 0 0.0 - - -\nabc 0 100644 1 0 0 0 0.0 - - -\n/d 0 40755 2 0 0 0 0.0 - - -\n"
+                  b"/d/f 0 100644 1 0 0 0 0.0 - - -\nd/g 0 100644 1 0 0 0 0.0 - - -\n")
+RELATIVE_PATHS_SHA256 = "db130d3429f0674d5b2425aed95964ce0f3566f45af4416aa6b262fea44614e7"
+
+
+def test_paths_without_a_leading_slash_as_mkcomposefs(tmp_path) -> None:
+    """Paths without the leading '/' are taken from the root, right after a plain one too (the
+    parser's remembered parent of the previous line must not apply to them)."""
+    img, _ = image_bytes(parse_dump(RELATIVE_PATHS))
+    assert hashlib.sha256(img).hexdigest() == RELATIVE_PATHS_SHA256
+    if upstream_peer.available():
+        (tmp_path / "d").write_bytes(RELATIVE_PATHS)
+        subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
+                        str(tmp_path / "img")], check=True)
+        assert (tmp_path / "img").read_bytes() == img
