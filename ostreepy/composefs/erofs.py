@@ -26,10 +26,12 @@ import array
 import bisect
 import stat
 import struct
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from .fsverity import FsVerityHasher
 from .tree import EXTERNAL_XATTR_MAX, S_IFMT, ComposefsError, Node, chunking, follow_links, gc_paused, validate_mode
+
+if TYPE_CHECKING:
+    from .fsverity import FsVerityHasher
 
 __all__ = ["write_image", "image_bytes", "LCFS_EROFS_MAGIC", "EROFS_SUPER_MAGIC", "BLOCK_SIZE"]
 
@@ -770,16 +772,17 @@ def _write_blocks(layout: _Layout, out: _Out) -> None:
 
 
 def write_image(root: Node, write: Callable[[bytes], object] | None = None, *, min_version: int = 0,
-                max_version: int = 1, consume: bool = False) -> bytes:
-    """Write the composefs image of ``root`` through ``write`` (if given); return its fs-verity digest.
+                max_version: int = 1, consume: bool = False, digest: bool = True) -> bytes:
+    """Write the composefs image of ``root`` through ``write`` (if given); return its fs-verity digest
+    (``b""`` when not ``digest``: then the image is not hashed, nor hashlib loaded).
 
     The tree is copied first, unless ``consume``: then it is rewritten in place and spent."""
     with gc_paused():
-        return _write_image(root, write, min_version, max_version, consume)
+        return _write_image(root, write, min_version, max_version, consume, digest)
 
 
 def _write_image(root: Node, write: Callable[[bytes], object] | None, min_version: int, max_version: int,
-                 consume: bool) -> bytes:
+                 consume: bool, digest: bool) -> bytes:
     if min_version < 0 or max_version < 0 or min_version > 1 or max_version > 1:
         raise ComposefsError("composefs format versions are 0 and 1")
     version = min_version
@@ -793,7 +796,10 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
     layout.compute_shared_xattrs()
     layout.compute_inodes()
 
-    hasher = FsVerityHasher()
+    hasher = None
+    if digest:
+        from .fsverity import FsVerityHasher
+        hasher = FsVerityHasher()
     out = _Out(write, hasher)
     out.write(struct.pack("<IIII16x", LCFS_EROFS_MAGIC, LCFS_EROFS_VERSION, 1 if layout.has_acl else 0, version))
     out.pad(SUPER_OFFSET - 32)
@@ -815,7 +821,7 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
     out.align(BLOCK_SIZE)
     _write_blocks(layout, out)
     out.flush()
-    return hasher.digest()
+    return b"" if hasher is None else hasher.digest()
 
 
 def image_bytes(root: Node, *, min_version: int = 0, max_version: int = 1) -> tuple[bytes, bytes]:

@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -183,3 +184,18 @@ def test_paths_without_a_leading_slash_as_mkcomposefs(tmp_path) -> None:
         subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
                         str(tmp_path / "img")], check=True)
         assert (tmp_path / "img").read_bytes() == img
+
+
+def test_create_without_a_digest_skips_hashing(tmp_path) -> None:
+    """``composefs create --from-file`` without --print-digest neither hashes the image nor loads
+    hashlib (a few ms of the start-up that dominates small trees); the image is the same."""
+    dump = tmp_path / "d"
+    dump.write_bytes(RELATIVE_PATHS)
+    code = ("import sys; from ostreepy.cli.main import main; "
+            f"rc = main(['composefs', 'create', '--from-file', {str(dump)!r}, {str(tmp_path / 'img')!r}]); "
+            "sys.exit(rc or ('hashlib' in sys.modules and 3))")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert hashlib.sha256((tmp_path / "img").read_bytes()).hexdigest() == RELATIVE_PATHS_SHA256
+    root = parse_dump(RELATIVE_PATHS)
+    assert write_image(root, None, digest=False) == b""
+    assert write_image(root, None) == image_bytes(root)[1]
