@@ -166,6 +166,11 @@ _REDIRECT = b"trusted.overlay.redirect"
 _METACOPY_HEAD = b"\0\x24\0\x01"
 
 
+_XATTR_FIRST = 12                        # what the first xattr of a node adds in set_xattr's count
+_METACOPY_ACCOUNT = 2 * 4 - 1 + len(_METACOPY)
+_REDIRECT_ACCOUNT = 2 * 4 - 1 + len(_REDIRECT)
+
+
 def _account_xattr(node: Node, key: bytes, value_len: int) -> None:
     """``set_xattr``'s accounting of a key the node cannot have yet (its overlay keys were
     escaped): the same error where the xattrs would not fit."""
@@ -225,9 +230,16 @@ def _prepare(node: Node, version: int) -> None:
             # its metacopy and redirect xattrs are counted here but made only as they are written,
             # from the digest and payload (two bytes objects and three lists a file less: ~25%
             # of the tree being written)
-            _account_xattr(node, _METACOPY, 0 if node.digest is None else 36)
-            if node.payload:
-                _account_xattr(node, _REDIRECT, 1 + len(node.payload))
+            if not node.xattr_size:
+                # the two alone, as _account_xattr counts them: far from the limit (a payload is
+                # shorter than PATH_MAX)
+                p = node.payload
+                node.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT + (0 if node.digest is None else 36)
+                                   + (_REDIRECT_ACCOUNT + 1 + len(p) if p else 0))
+            else:
+                _account_xattr(node, _METACOPY, 0 if node.digest is None else 36)
+                if node.payload:
+                    _account_xattr(node, _REDIRECT, 1 + len(node.payload))
     elif ftype == stat.S_IFCHR and node.rdev == 0:
         parent = node.parent
         assert parent is not None
@@ -589,6 +601,9 @@ _METACOPY_EMPTY = _XATTR_ENTRY_HEAD.pack(len(_MS), _MI, 0) + _MS
 _METACOPY_HEAD_ENTRY = _XATTR_ENTRY_HEAD.pack(len(_MS), _MI, 36) + _MS + _METACOPY_HEAD
 _METACOPY_FILTER = _U32 & ~_filter_bit(_METACOPY)
 _EXTERNAL_FILTER = _METACOPY_FILTER & ~_filter_bit(_REDIRECT)
+# their xattr headers by shared mask (bit 0: the metacopy is shared, bit 1: the redirect)
+_EXTERNAL_HEADS = [_XATTR_HEAD.pack(_EXTERNAL_FILTER, n) for n in (0, 1, 1, 2)]
+_METACOPY_HEADS = [_XATTR_HEAD.pack(_METACOPY_FILTER, n) for n in (0, 1)]
 
 
 def _dentries(buf: bytearray, names: list[bytes], kids: list[Node]) -> None:
@@ -635,7 +650,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
         elif ftype == _REG:
             size = node.size
             if size > 0 and node.content is None:
-                bits, chunk_count = chunking(size)
+                bits, chunk_count = (12, 1) if size <= BLOCK_SIZE else chunking(size)
                 datalayout = _CHUNK_BASED
         elif ftype == _LNK:
             size = tail if n_blocks == 0 else node.size
@@ -659,14 +674,14 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             mask = masks.get(inode_num, 0)
             p = node.payload
             if p:
-                buf += _XATTR_HEAD.pack(_EXTERNAL_FILTER, bin(mask).count("1"))
+                buf += _EXTERNAL_HEADS[mask]
                 if mask:
                     if mask & 1:
                         buf += _U32_PACK(((base + meta_offsets[node.digest or b""]) // 4) & _U32)
                     if mask & 2:
                         buf += _U32_PACK(((base + redirect_offsets[p]) // 4) & _U32)
             else:
-                buf += _XATTR_HEAD.pack(_METACOPY_FILTER, mask)
+                buf += _METACOPY_HEADS[mask]
                 if mask:
                     buf += _U32_PACK(((base + meta_offsets[node.digest or b""]) // 4) & _U32)
             if not mask & 1:
@@ -727,7 +742,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
                 if node.content is not None:
                     buf += node.content[node.size - tail:]
                 else:
-                    buf += _NULL_ADDR * chunk_count
+                    buf += _NULL_ADDR if chunk_count == 1 else _NULL_ADDR * chunk_count
         elif ftype == _LNK and n_blocks == 0:
             buf += node.payload  # type: ignore[arg-type]
         if len(buf) >= _FLUSH:
