@@ -53,9 +53,7 @@ def register(sub) -> None:
 
 
 def cmd_create(args: argparse.Namespace) -> int:
-    from ..composefs.dumpfile import parse_dump
     from ..composefs.erofs import write_image
-    from ..composefs.fromdir import fill_digest_store, tree_from_directory
 
     # as mkcomposefs: naming one bound sets the other to 0 unless named too
     if args.min_version is None and args.max_version is None:
@@ -68,6 +66,7 @@ def cmd_create(args: argparse.Namespace) -> int:
     elif not args.image:
         raise ComposefsError("No destination path specified")
     if args.from_file:
+        from ..composefs.dumpfile import parse_dump
         strict = os.environ.get("CFS_PARSE_STRICT") is not None
         if args.source == "-":
             root = parse_dump(sys.stdin.buffer, strict=strict)
@@ -75,26 +74,29 @@ def cmd_create(args: argparse.Namespace) -> int:
             with open(args.source, "rb") as f:
                 root = parse_dump(f, strict=strict)
     else:
+        # only here: it loads hashlib, which a dump file in and no digest out do without
+        from ..composefs.fromdir import fill_digest_store, tree_from_directory
         root = tree_from_directory(args.source, use_epoch=args.use_epoch, skip_xattrs=args.skip_xattrs,
                                    user_xattrs=args.user_xattrs, skip_devices=args.skip_devices)
         if args.digest_store:
             fill_digest_store(root, args.source, args.digest_store)
+    want = args.print_digest or args.print_digest_only   # else not hashed (as mkcomposefs)
     if args.print_digest_only:
-        digest = write_image(root, None, min_version=lo, max_version=hi, consume=True)
+        digest = write_image(root, None, min_version=lo, max_version=hi, consume=True, digest=want)
     elif args.image == "-":
-        digest = write_image(root, sys.stdout.buffer.write, min_version=lo, max_version=hi, consume=True)
+        digest = write_image(root, sys.stdout.buffer.write, min_version=lo, max_version=hi, consume=True, digest=want)
         sys.stdout.buffer.flush()
     else:
         tmp = f"{args.image}.tmp-{os.getpid()}"
         try:
             with open(tmp, "wb") as f:
-                digest = write_image(root, f.write, min_version=lo, max_version=hi, consume=True)
+                digest = write_image(root, f.write, min_version=lo, max_version=hi, consume=True, digest=want)
             os.rename(tmp, args.image)
         except BaseException:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
-    if args.print_digest or args.print_digest_only:
+    if want:
         print(digest.hex())
     return 0
 

@@ -25,7 +25,7 @@ import struct
 from typing import BinaryIO, Callable
 
 from ..store.gvariant import Variant
-from ..store.objects import DirMeta, FileHeader, ObjectType
+from ..store.objects import DirMeta, ObjectType
 from ..store.repo import Repo, RepoMode
 from .erofs import write_image
 from .fsverity import fsverity_digest_of_fd, fsverity_digest_of_stream
@@ -87,7 +87,8 @@ def _validate_name(name: str) -> bytes:
 
 
 class _Builder:
-    """Builds the tree first, then fills in file digests, each object measured or hashed once.
+    """Builds the tree, each object read (measured or hashed) once: a node for an object seen
+    before is a copy of the first, whose payload it shares.
 
     One thread: with SHA-256 in hardware a 4 KiB block hashes in about a microsecond, so
     worker threads spend more on handing the GIL back and forth than they save (measured:
@@ -96,9 +97,9 @@ class _Builder:
     def __init__(self, repo: Repo, verity: Verity, enable: bool = False) -> None:
         self.repo = repo
         self.verity = verity
-        self.wanted: dict[str, list[Node]] = {}
-        self.headers: dict[str, FileHeader] = {}  # an object named twice is read once
-        self.sizes: dict[str, int] = {}
+        # object path (a regular file's payload) -> the first node made for the object; keyed by
+        # bytes the nodes hold anyway, not by checksum strings, which would cost ~110 bytes an object
+        self.seen: dict[bytes, Node] = {}
         # a tree has a handful of distinct directory metadata objects, each shared by many directories
         self.dirmetas: dict[str, DirMeta] = {}
         # turn fs-verity on for objects lacking it, until the filesystem says it cannot
@@ -139,40 +140,43 @@ class _Builder:
         with stream:
             return size, fsverity_digest_of_stream(stream)
 
-    def fill_digests(self) -> None:
-        """Sizes, payloads and digests of the regular files whose objects had to be opened anyway."""
-        for checksum, nodes in self.wanted.items():
-            size, digest = self._file_info(checksum)
-            for node in nodes:
-                node.set_size(size)
-                if size:
-                    node.set_payload(f"{checksum[:2]}/{checksum[2:]}.file".encode())
-                    node.digest = digest
-
     def file(self, parent: Node, name: str, checksum: str) -> None:
         bname = _validate_name(name)
         if bname in parent.children:
             raise ComposefsError("Target checkout file already exist")
-        header = self.headers.get(checksum)
-        if header is None:
-            header = self.headers[checksum] = self.repo.load_file(checksum, want_data=False)[0]
+        key = f"{checksum[:2]}/{checksum[2:]}.file".encode()
+        first = self.seen.get(key)
+        if first is not None:
+            node = Node(first.mode)
+            parent.add_child(bname, node)
+            node.uid, node.gid, node.size = first.uid, first.gid, first.size
+            node.payload, node.digest = first.payload, first.digest
+            if first.xattrs:
+                # copies: writing an image rewrites a node's xattrs in place
+                node.xattrs = [list(x) for x in first.xattrs]
+                node.xattr_size = first.xattr_size
+            return
+        if self.verity is Verity.NO:
+            # header and size from one lstat (or one archive header read)
+            header, size = self.repo.load_file_and_size(checksum)
+            digest = None
+        else:
+            header = self.repo.load_file(checksum, want_data=False)[0]
         node = Node(header.mode)
         parent.add_child(bname, node)
         node.uid, node.gid = header.uid, header.gid
         if header.is_symlink:
             node.set_payload(header.symlink_target.encode("utf-8", "surrogateescape"))
-        elif self.verity is not Verity.NO:
-            # the object is opened for its digest: its size comes from there, one lstat saved
-            self.wanted.setdefault(checksum, []).append(node)
         else:
-            size = self.sizes.get(checksum)
-            if size is None:
-                size = self.sizes[checksum] = self.repo.content_size(checksum)
+            if self.verity is not Verity.NO:
+                size, digest = self._file_info(checksum)
             node.set_size(size)
             if size:
-                node.set_payload(f"{checksum[:2]}/{checksum[2:]}.file".encode())
+                node.payload = key
+                node.digest = digest
         for k, v in header.xattrs:
             node.set_xattr(k, v)
+        self.seen[key] = node
 
     def directory(self, parent: Node, name: bytes, tree_csum: str, meta_csum: str) -> None:
         todo = [(parent, name, tree_csum, meta_csum)]
@@ -206,7 +210,6 @@ def _tree(repo: Repo, root_tree: str, root_meta: str, verity: Verity, enable: bo
     builder = _Builder(repo, verity, enable)
     with gc_paused():
         builder.directory(top, b"root", root_tree, root_meta)
-    builder.fill_digests()
     root = top.children[b"root"]
     if not root.is_dir():
         raise ComposefsError("Root checkout of composefs must be directory")

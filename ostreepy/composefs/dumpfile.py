@@ -20,7 +20,7 @@ import re
 import stat
 from typing import BinaryIO, Callable, Iterable, Iterator
 
-from .tree import S_IFMT, ComposefsError, Node, cstr, follow_links, gc_paused, validate_mode
+from .tree import MAX_NAME_LENGTH, PATH_MAX, S_IFMT, ComposefsError, Node, cstr, follow_links, gc_paused, validate_mode
 
 __all__ = ["parse_dump", "parse_dump_lines", "dump_lines", "escape"]
 
@@ -28,6 +28,8 @@ _MAX_XATTR_LINE = 0xFFFF
 _MAX_LINE = 1 << 20  # a line longer than this cannot be valid (fields are capped far below)
 _HEX = b"0123456789abcdefABCDEF"
 _MODES: dict[bytes, int] = {}  # a tree has a handful of distinct mode fields
+# link counts, ids, device numbers and small sizes are mostly these: a look-up, not a parse
+_SMALL_INTS = {b"%d" % i: i for i in range(1024)}
 _FTYPES = frozenset({stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK, stat.S_IFBLK, stat.S_IFCHR, stat.S_IFSOCK,
                      stat.S_IFIFO})
 
@@ -104,21 +106,28 @@ class _DumpBuilder:
         self.root: Node | None = None
         self.fixups: list[tuple[Node, bytes | None]] = []
         self.parents: dict[bytes, Node] = {}
+        # the parent of the last plain path, which the next line most often shares
+        self.last_prefix = b""
+        self.last_i = -2   # matches no rfind() result
+        self.last_parent: Node | None = None
 
     def _parent_of(self, path: bytes) -> tuple[Node, bytes]:
         assert self.root is not None
         # a dump lists a directory's entries together: remember the parents of plain
         # "/a/b/name" paths instead of walking from the root for each line
         i = path.rfind(b"/")
+        if i == self.last_i and path.startswith(self.last_prefix):
+            return self.last_parent, path[i + 1:]  # type: ignore[return-value]
         plain = i > 0 and path[:1] == b"/" and b"//" not in path
         if plain:
-            cached = self.parents.get(path[:i])
-            if cached is not None:
-                return cached, path[i + 1:]
-        node, name = self._walk_parent(path)
-        if plain:
-            self.parents[path[:i]] = node
-        return node, name
+            prefix = path[:i]
+            node = self.parents.get(prefix)  # type: ignore[assignment]
+            if node is None:
+                node, _ = self._walk_parent(path)
+                self.parents[prefix] = node
+            self.last_prefix, self.last_i, self.last_parent = prefix, i, node
+            return node, path[i + 1:]
+        return self._walk_parent(path)
 
     def _walk_parent(self, path: bytes) -> tuple[Node, bytes]:
         assert self.root is not None
@@ -161,7 +170,20 @@ class _DumpBuilder:
             raise ComposefsError(f"Parent must be a directory for {path.decode('utf-8', 'replace')}")
         if name in (b".", b".."):
             raise ComposefsError(f"Invalid . or .. in path: {path.decode('utf-8', 'replace')}")
-        parent.add_child(name, node)
+        children = parent.children
+        if type(children) is not dict:
+            parent.add_child(name, node)
+            return
+        # Node.add_child, inlined: the name has no NUL (the path was cut at the first)
+        if not name:
+            raise ComposefsError("Invalid empty name")
+        if len(name) > MAX_NAME_LENGTH:
+            raise ComposefsError(f"Name too long: {name!r}")
+        if name in children:
+            raise ComposefsError(f"Path {name.decode('utf-8', 'replace')} already exists")
+        children[name] = node
+        node.parent = parent
+        node.name = name
 
     def line(self, line: bytes) -> None:
         if b"\0" in line:
@@ -194,16 +216,27 @@ class _DumpBuilder:
             target = _optional(fields[8], unesc)
             self.fixups.append((node, None if target is None else cstr(target)))
             return
+        small = _SMALL_INTS
         f = fields[1]
-        size = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+        size = small.get(f)
+        if size is None:
+            size = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
         f = fields[3]
-        nlink = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+        nlink = small.get(f)
+        if nlink is None:
+            nlink = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
         f = fields[4]
-        uid = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+        uid = small.get(f)
+        if uid is None:
+            uid = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
         f = fields[5]
-        gid = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+        gid = small.get(f)
+        if gid is None:
+            gid = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
         f = fields[6]
-        rdev = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+        rdev = small.get(f)
+        if rdev is None:
+            rdev = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
         f = fields[7]
         if f == b"0.0":
             sec = nsec = 0
@@ -244,12 +277,18 @@ class _DumpBuilder:
                     raise ComposefsError("Symlink cannot have content")
         else:
             if payload is not None:
-                node.set_payload(payload)
+                if unesc is _same:   # no escapes, so no NUL to cut at: Node.set_payload's check only
+                    if len(payload) >= PATH_MAX:
+                        raise ComposefsError("payload too long")
+                    node.payload = payload
+                else:
+                    node.set_payload(payload)
             if content is not None:
                 node.set_content(content)
         if digest:
             # An empty field means no digest (mkcomposefs would take uninitialised bytes).
-            digest = cstr(digest)
+            if unesc is not _same:
+                digest = cstr(digest)
             try:
                 if len(digest) != 64:
                     raise binascii.Error

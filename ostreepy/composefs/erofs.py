@@ -22,12 +22,16 @@ not modified.
 
 from __future__ import annotations
 
+import array
+import bisect
 import stat
 import struct
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-from .fsverity import FsVerityHasher
 from .tree import EXTERNAL_XATTR_MAX, S_IFMT, ComposefsError, Node, chunking, follow_links, gc_paused, validate_mode
+
+if TYPE_CHECKING:
+    from .fsverity import FsVerityHasher
 
 __all__ = ["write_image", "image_bytes", "LCFS_EROFS_MAGIC", "EROFS_SUPER_MAGIC", "BLOCK_SIZE"]
 
@@ -140,24 +144,70 @@ def _xxh32(data: bytes, seed: int) -> int:
 
 
 def _needs_v1(root: Node) -> bool:
+    """Whether the tree has a whiteout (a 0/0 character device), which only version 1 images hold."""
+    if root.mode & S_IFMT == stat.S_IFCHR and root.rdev == 0:
+        return True
     stack = [root]
     while stack:
-        n = stack.pop()
-        if n.mode & S_IFMT == stat.S_IFCHR and n.rdev == 0:
-            return True
-        stack.extend(c for c in n.children.values() if c.link_to is None)
+        for c in stack.pop().children.values():
+            if c.link_to is None:
+                ftype = c.mode & S_IFMT
+                if ftype == _DIR:
+                    stack.append(c)
+                elif ftype == stat.S_IFCHR and c.rdev == 0:
+                    return True
+                elif c.children:
+                    stack.append(c)   # not a directory: refused later, but walked as before
     return False
 
 
-def _add_new_xattr(node: Node, key: bytes, value: bytes) -> None:
-    """``set_xattr`` for a key the node cannot have yet (its overlay keys were escaped), with the same accounting."""
-    entry = 2 * 4 - 1 + len(key) + len(value)
-    if not node.xattrs:
+_METACOPY = b"trusted.overlay.metacopy"
+_REDIRECT = b"trusted.overlay.redirect"
+_METACOPY_HEAD = b"\0\x24\0\x01"
+
+
+_XATTR_FIRST = 12                        # what the first xattr of a node adds in set_xattr's count
+_METACOPY_ACCOUNT = 2 * 4 - 1 + len(_METACOPY)
+_REDIRECT_ACCOUNT = 2 * 4 - 1 + len(_REDIRECT)
+
+
+def _account_xattr(node: Node, key: bytes, value_len: int) -> None:
+    """``set_xattr``'s accounting of a key the node cannot have yet (its overlay keys were
+    escaped): the same error where the xattrs would not fit."""
+    entry = 2 * 4 - 1 + len(key) + value_len
+    if not node.xattrs and not node.xattr_size:
         entry += 12
     if node.xattr_size + entry > EXTERNAL_XATTR_MAX:
         raise ComposefsError(f"Too much xattr data for {key!r}")
-    node.xattrs.append([key, value])
     node.xattr_size += entry
+
+
+def _external_xattrs(node: Node) -> list[list[bytes]]:
+    """An external file's xattrs sorted by key, its metacopy and redirect among them as
+    ``[key, digest or b""]`` and ``[key, payload]``: what the shared area is keyed by."""
+    own = [[_METACOPY, node.digest or b""]]
+    if node.payload:
+        own.append([_REDIRECT, node.payload])
+    if not node.xattrs:
+        return own
+    return sorted(node.xattrs + own)
+
+
+def _entry_head_size(key: bytes) -> int:
+    return 4 + len(_xattr_index(key)[1])
+
+
+_METACOPY_ENTRY = _entry_head_size(_METACOPY)   # 20: both are 4-byte multiples, as 36 is
+_REDIRECT_ENTRY = _entry_head_size(_REDIRECT)
+
+
+def _real_value(key: bytes, value: bytes) -> bytes:
+    """The value of an xattr as stored, from how :func:`_external_xattrs` holds it."""
+    if key == _METACOPY:
+        return _METACOPY_HEAD + value if value else b""
+    if key == _REDIRECT:
+        return b"/" + value
+    return value
 
 
 def _prepare(node: Node, version: int) -> None:
@@ -177,12 +227,19 @@ def _prepare(node: Node, version: int) -> None:
         if size > 0 and node.content is None:
             if size > 1 << 43 and chunking(size)[1] > 1024:
                 raise ComposefsError(f"File too big: {size} bytes")
-            digest = node.digest
-            _add_new_xattr(node, b"trusted.overlay.metacopy", b"" if digest is None else b"\0\x24\0\x01" + digest)
-            if node.payload:
-                _add_new_xattr(node, b"trusted.overlay.redirect", b"/" + node.payload)
-            # both live on in the xattrs now; dropped, the tree being written is ~15% smaller
-            node.digest = node.payload = None
+            # its metacopy and redirect xattrs are counted here but made only as they are written,
+            # from the digest and payload (two bytes objects and three lists a file less: ~25%
+            # of the tree being written)
+            if not node.xattr_size:
+                # the two alone, as _account_xattr counts them: far from the limit (a payload is
+                # shorter than PATH_MAX)
+                p = node.payload
+                node.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT + (0 if node.digest is None else 36)
+                                   + (_REDIRECT_ACCOUNT + 1 + len(p) if p else 0))
+            else:
+                _account_xattr(node, _METACOPY, 0 if node.digest is None else 36)
+                if node.payload:
+                    _account_xattr(node, _REDIRECT, 1 + len(node.payload))
     elif ftype == stat.S_IFCHR and node.rdev == 0:
         parent = node.parent
         assert parent is not None
@@ -212,6 +269,7 @@ def _add_root_whiteouts(root: Node) -> None:
 
 
 _ACL_KEYS = (b"system.posix_acl_access", b"system.posix_acl_default")
+_NO_SPLITS: list[int] = []   # a directory whose entries fit one block (never changed)
 
 
 class _Layout:
@@ -233,6 +291,16 @@ class _Layout:
         self.shared_size = 0
         self.inodes_end = 0
         self.n_data_blocks = 0
+        # per directory: its entries' names, the inodes they name and where its blocks start
+        self.dirs: dict[Node, list] = {}
+        # per inode, in inode order, as arrays rather than fields of every node (~35 bytes an
+        # inode less): the padding before it (shifted; bit 0: a compact inode), the size of its
+        # xattrs, its whole blocks and its tail; and which of its xattrs are shared where any are
+        self.ipads = array.array("Q")
+        self.xattr_sizes = array.array("I")
+        self.blocks = array.array("Q")
+        self.tails = array.array("I")
+        self.shared_masks: dict[int, int] = {}
 
     def compute_tree(self) -> None:
         """Breadth first, children sorted by name: inode numbers, directory entries, xattr counts."""
@@ -242,50 +310,58 @@ class _Layout:
         nodes = self.nodes
         nodes.append(root)
         counts = self.counts
+        metacopies: dict[bytes, int] = {}
+        redirects: dict[bytes, int] = {}
         links: list[Node] = []
         min_sec, min_nsec = self.min_mtime
         has_acl = False
-        for i, node in enumerate(nodes):   # grows while walked: breadth first
-            node.inode_num = i
+        for node in nodes:   # grows while walked: breadth first
             children = node.children
             if node.mode & S_IFMT == _DIR:
-                items = sorted(children.items())
-                for _, c in items:
+                names = sorted(children)
+                for name in names:
+                    c = children[name]
                     if c.link_to is None:
                         _prepare(c, version)
                 if node is root:
                     _add_root_whiteouts(root)
-                    items = sorted(children.items())
-                kids: list[tuple[bytes, Node]] = []
+                    names = sorted(children)
+                # entries as two lists, names and inodes: a tuple per entry would cost 64 bytes
+                kids: list[Node] = []
                 ndirs = 0
-                for item in items:
-                    c = item[1]
+                for name in names:
+                    c = children[name]
                     if c.mode & S_IFMT == _DIR:
                         ndirs += 1
                     if c.link_to is None:
                         nodes.append(c)
-                        kids.append(item)
+                        kids.append(c)
                     else:
                         t = follow_links(c)
                         links.append(t)
-                        kids.append((item[0], t))
-                unsorted = False
+                        kids.append(t)
                 if b"." not in children:
-                    kids.append((b".", node))
-                    unsorted = True
+                    j = bisect.bisect_left(names, b".")
+                    names.insert(j, b".")
+                    kids.insert(j, node)
                 if b".." not in children:
-                    kids.append((b"..", root if node is root else node.parent))  # type: ignore[arg-type]
-                    unsorted = True
-                if unsorted:
-                    kids.sort(key=_name)
-                node.kids = kids
+                    j = bisect.bisect_left(names, b"..")
+                    names.insert(j, b"..")
+                    kids.insert(j, root if node is root else node.parent)  # type: ignore[arg-type]
+                self.dirs[node] = [names, kids, _NO_SPLITS]
                 node.nlink = 2 + ndirs
             elif children:
                 raise ComposefsError("Only directories can have children")
             xattrs = node.xattrs
+            if xattrs and len(xattrs) > 1:
+                xattrs.sort()  # keys are unique on a node, so this is by key
+            if node.mode & S_IFMT == _REG and node.size > 0 and node.content is None:
+                d = node.digest or b""
+                metacopies[d] = metacopies.get(d, 0) + 1
+                p = node.payload
+                if p:
+                    redirects[p] = redirects.get(p, 0) + 1
             if xattrs:
-                if len(xattrs) > 1:
-                    xattrs.sort()  # keys are unique on a node, so this is by key
                 for k, v in xattrs:
                     values = counts.get(k)
                     if values is None:
@@ -296,6 +372,10 @@ class _Layout:
             sec = node.mtime_sec
             if sec <= min_sec and (sec < min_sec or node.mtime_nsec < min_nsec):
                 min_sec, min_nsec = sec, node.mtime_nsec
+        if metacopies:
+            counts[_METACOPY] = metacopies
+        if redirects:
+            counts[_REDIRECT] = redirects
         self.min_mtime = (min_sec, min_nsec)
         self.has_acl = has_acl
         if links:
@@ -307,12 +387,14 @@ class _Layout:
     def compute_shared_xattrs(self) -> None:
         # libcomposefs's canonical order: key descending, then longer values first, then bytes descending;
         # only the shared ones are placed, so only they need sorting (most pairs, redirects, are unique)
-        order = sorted([(k, v) for k, values in self.counts.items() for v, c in values.items() if c > 1],
+        # (key, value as stored, value as held: see _external_xattrs)
+        order = sorted([(k, _real_value(k, v), v) for k, values in self.counts.items() for v, c in values.items()
+                        if c > 1],
                        key=lambda kv: (kv[0], len(kv[1]), kv[1]),
                        reverse=True)
         off = 0
         for kv in order:
-            self.offsets.setdefault(kv[0], {})[kv[1]] = off
+            self.offsets.setdefault(kv[0], {})[kv[2]] = off
             e = _xattr_entry(kv[0], kv[1])
             self.shared.append(e)
             off += len(e)
@@ -325,20 +407,30 @@ class _Layout:
         index = _XATTR_INDEX
         pos = SUPER_OFFSET + 128
         n_data = 0
-        for node in self.nodes:
+        dirs = self.dirs
+        shared = self.shared_masks
+        meta_offsets = offsets.get(_METACOPY, {})
+        redirect_offsets = offsets.get(_REDIRECT, {})
+        n = len(self.nodes)   # the arrays made whole at once: grown, they would be copied as they grow
+        self.ipads = ipads = array.array("Q", [0]) * n
+        self.xattr_sizes = xattr_sizes = array.array("I", [0]) * n
+        self.blocks = blocks = array.array("Q", [0]) * n
+        self.tails = tails = array.array("I", [0]) * n
+        for i, node in enumerate(self.nodes):
             ftype = node.mode & S_IFMT
             n_blocks = 0
             tail = 0
             if ftype == _DIR:
-                kids = node.kids
-                total = 12 * len(kids) + sum([len(kv[0]) for kv in kids])
+                entry = dirs[node]
+                names = entry[0]
+                total = 12 * len(names) + sum(map(len, names))
                 splits: list[int] = []
                 if total <= BLOCK_SIZE:
                     block = total
                 else:
                     block = 0
-                    for j, kv in enumerate(kids):
-                        ln = 12 + len(kv[0])
+                    for j, name in enumerate(names):
+                        ln = 12 + len(name)
                         if block + ln > BLOCK_SIZE:
                             splits.append(j)
                             block = 0
@@ -348,7 +440,8 @@ class _Layout:
                     n_blocks += 1
                     block = 0
                 tail = block
-                node.splits = splits
+                if splits:
+                    entry[2] = splits
                 size = n_blocks * BLOCK_SIZE + tail
             else:
                 size = node.size
@@ -364,9 +457,34 @@ class _Layout:
                         tail = 4 if size <= 1 << 43 else chunking(size)[1] * 4
             compact = (node.mtime_sec == min_sec and node.mtime_nsec == min_nsec and node.nlink <= 0xFFFF
                        and node.uid <= 0xFFFF and node.gid <= 0xFFFF and size <= _U32)
-            node.compact = compact
             xattrs = node.xattrs
-            if xattrs:
+            if ftype == _REG and size > 0 and node.content is None:
+                if not xattrs:
+                    # the common external file, with only its metacopy and redirect: those two
+                    # as _external_xattrs would list them, without the list
+                    mask = 0
+                    xattr_size = 12
+                    d = node.digest or b""
+                    if d in meta_offsets:
+                        mask = 1
+                        xattr_size += 4
+                    else:
+                        xattr_size += (_METACOPY_ENTRY + len(d) + (4 if d else 0) + 3) & ~3
+                    p = node.payload
+                    if p:
+                        if p in redirect_offsets:
+                            mask |= 2
+                            xattr_size += 4
+                        else:
+                            xattr_size += (_REDIRECT_ENTRY + 1 + len(p) + 3) & ~3
+                    if mask:
+                        shared[i] = mask
+                    xattrs = None  # type: ignore[assignment]
+                else:
+                    xattrs = _external_xattrs(node)
+            if xattrs is None:
+                pass
+            elif xattrs:
                 n_shared = 0
                 unshared = 0
                 mask = 0
@@ -378,12 +496,12 @@ class _Layout:
                         ix = index.get(k)
                         if ix is None:
                             ix = _xattr_index(k)
-                        unshared += (4 + len(ix[1]) + len(v) + 3) & ~3
-                node.shared = mask
+                        unshared += (4 + len(ix[1]) + len(_real_value(k, v)) + 3) & ~3
+                if mask:
+                    shared[i] = mask
                 xattr_size = (12 + n_shared * 4 + unshared + 3) & ~3
             else:
                 xattr_size = 0
-            node.xattr_isize = xattr_size
             inode_size = _COMPACT if compact else _EXTENDED
             ipad = -pos % SLOT
             pos += ipad
@@ -391,19 +509,16 @@ class _Layout:
                 extra, n_blocks, tail = _tail_padding(ftype, pos, inode_size + xattr_size, n_blocks, tail)
                 ipad += extra
                 pos += extra
-            node.ipad = ipad
-            node.n_blocks = n_blocks
-            node.tailsize = tail
-            node.isize = isize = inode_size + xattr_size + tail
+            ipads[i] = ipad << 1 | compact
+            xattr_sizes[i] = xattr_size
+            blocks[i] = n_blocks
+            tails[i] = tail
+            isize = inode_size + xattr_size + tail
             n_data += n_blocks
             node.nid = pos // SLOT
             pos += isize
         self.n_data_blocks = n_data
         self.inodes_end = _align(pos, SLOT)
-
-
-def _name(kv: tuple[bytes, Node]) -> bytes:
-    return kv[0]
 
 
 def _tail_padding(ftype: int, pos: int, non_tail: int, n_blocks: int, tail: int) -> tuple[int, int, int]:
@@ -478,14 +593,27 @@ def _xattr_entry(key: bytes, value: bytes) -> bytes:
     return e + _ZEROS[:-len(e) % 4]
 
 
-def _dentries(buf: bytearray, kids: list[tuple[bytes, Node]]) -> None:
+# An external file's metacopy and redirect entries as written, but for the values, and the xattr
+# filters of an inode with just those two, or just the metacopy.
+_MI, _MS = _xattr_index(_METACOPY)
+_RI, _RS = _xattr_index(_REDIRECT)
+_METACOPY_EMPTY = _XATTR_ENTRY_HEAD.pack(len(_MS), _MI, 0) + _MS
+_METACOPY_HEAD_ENTRY = _XATTR_ENTRY_HEAD.pack(len(_MS), _MI, 36) + _MS + _METACOPY_HEAD
+_METACOPY_FILTER = _U32 & ~_filter_bit(_METACOPY)
+_EXTERNAL_FILTER = _METACOPY_FILTER & ~_filter_bit(_REDIRECT)
+# their xattr headers by shared mask (bit 0: the metacopy is shared, bit 1: the redirect)
+_EXTERNAL_HEADS = [_XATTR_HEAD.pack(_EXTERNAL_FILTER, n) for n in (0, 1, 1, 2)]
+_METACOPY_HEADS = [_XATTR_HEAD.pack(_METACOPY_FILTER, n) for n in (0, 1)]
+
+
+def _dentries(buf: bytearray, names: list[bytes], kids: list[Node]) -> None:
     nameoff = len(kids) * 12
     pack = _DIRENT.pack
     ft = _FT
-    for name, t in kids:
+    for name, t in zip(names, kids):
         buf += pack(t.nid, nameoff & 0xFFFF, ft.get(t.mode & S_IFMT, 0), 0)
         nameoff += len(name)
-    buf += b"".join([kv[0] for kv in kids])
+    buf += b"".join(names)
 
 
 def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
@@ -496,17 +624,24 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     buf = bytearray()
     pack_compact = _INODE_COMPACT.pack
     pack_extended = _INODE_EXTENDED.pack
-    for node in layout.nodes:
-        if node.ipad:
-            buf += _ZEROS[:node.ipad] if node.ipad <= BLOCK_SIZE else bytes(node.ipad)
+    meta_offsets = offsets.get(_METACOPY, {})
+    redirect_offsets = offsets.get(_REDIRECT, {})
+    dirs = layout.dirs
+    masks = layout.shared_masks
+    xattr_sizes, blocks, tails = layout.xattr_sizes, layout.blocks, layout.tails
+    for inode_num, (node, ipad) in enumerate(zip(layout.nodes, layout.ipads)):
+        compact = ipad & 1
+        ipad >>= 1
+        if ipad:
+            buf += _ZEROS[:ipad] if ipad <= BLOCK_SIZE else bytes(ipad)
         mode = node.mode
         ftype = mode & S_IFMT
-        xattr_size = node.xattr_isize
+        xattr_size = xattr_sizes[inode_num]
         icount = 0 if xattr_size == 0 else (xattr_size - 12) // 4 + 1
         if icount > 0xFFFF:
             raise ComposefsError("Too many xattrs")
-        tail = node.tailsize
-        n_blocks = node.n_blocks
+        tail = tails[inode_num]
+        n_blocks = blocks[inode_num]
         datalayout = _FLAT_INLINE if tail > 0 else _FLAT_PLAIN
         i_u = 0
         chunk_count = 0
@@ -515,7 +650,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
         elif ftype == _REG:
             size = node.size
             if size > 0 and node.content is None:
-                bits, chunk_count = chunking(size)
+                bits, chunk_count = (12, 1) if size <= BLOCK_SIZE else chunking(size)
                 datalayout = _CHUNK_BASED
         elif ftype == _LNK:
             size = tail if n_blocks == 0 else node.size
@@ -528,15 +663,47 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             current_end += BLOCK_SIZE * n_blocks
         if datalayout == _CHUNK_BASED:
             i_u = (i_u & 0xFFFF0000) | (bits - 12)
-        if node.compact:
+        if compact:
             buf += pack_compact(datalayout << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF, size & _U32, 0, i_u,
-                                node.inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
+                                inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
         else:
-            buf += pack_extended(datalayout << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, node.inode_num,
+            buf += pack_extended(datalayout << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, inode_num,
                                  node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
-        if xattr_size:
-            xattrs = node.xattrs
-            mask = node.shared
+        if xattr_size and datalayout == _CHUNK_BASED and not node.xattrs:
+            # the common external file (see compute_inodes)
+            mask = masks.get(inode_num, 0)
+            p = node.payload
+            if p:
+                buf += _EXTERNAL_HEADS[mask]
+                if mask:
+                    if mask & 1:
+                        buf += _U32_PACK(((base + meta_offsets[node.digest or b""]) // 4) & _U32)
+                    if mask & 2:
+                        buf += _U32_PACK(((base + redirect_offsets[p]) // 4) & _U32)
+            else:
+                buf += _METACOPY_HEADS[mask]
+                if mask:
+                    buf += _U32_PACK(((base + meta_offsets[node.digest or b""]) // 4) & _U32)
+            if not mask & 1:
+                d = node.digest
+                if d is None:
+                    buf += _METACOPY_EMPTY
+                elif len(d) == 32:
+                    buf += _METACOPY_HEAD_ENTRY
+                    buf += d
+                else:
+                    buf += _xattr_entry(_METACOPY, _METACOPY_HEAD + d)
+            if p and not mask & 2:
+                buf += _XATTR_ENTRY_HEAD.pack(len(_RS), _RI, len(p) + 1)
+                buf += _RS
+                buf += b"/"
+                buf += p
+                pad = -(_REDIRECT_ENTRY + 1 + len(p)) % 4
+                if pad:
+                    buf += _ZEROS[:pad]
+        elif xattr_size:
+            xattrs = _external_xattrs(node) if datalayout == _CHUNK_BASED else node.xattrs
+            mask = masks.get(inode_num, 0)
             bits_ = 0
             for k, _ in xattrs:
                 bit = _FILTER_BIT.get(k)
@@ -554,6 +721,8 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
                     if ix is None:
                         ix = _xattr_index(k)
                     suffix = ix[1]
+                    if k == _METACOPY or k == _REDIRECT:
+                        v = _real_value(k, v)
                     buf += _XATTR_ENTRY_HEAD.pack(len(suffix), ix[0], len(v))
                     buf += suffix
                     buf += v
@@ -562,15 +731,18 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
                         buf += _ZEROS[:pad]
         if tail:
             if ftype == _DIR:
-                splits = node.splits
-                _dentries(buf, node.kids[splits[-1]:] if splits else node.kids)
+                names, kids, splits = dirs[node]
+                if splits:
+                    _dentries(buf, names[splits[-1]:], kids[splits[-1]:])
+                else:
+                    _dentries(buf, names, kids)
             elif ftype == _LNK:
                 buf += node.payload  # type: ignore[arg-type]
             elif ftype == _REG:
                 if node.content is not None:
                     buf += node.content[node.size - tail:]
                 else:
-                    buf += _NULL_ADDR * chunk_count
+                    buf += _NULL_ADDR if chunk_count == 1 else _NULL_ADDR * chunk_count
         elif ftype == _LNK and n_blocks == 0:
             buf += node.payload  # type: ignore[arg-type]
         if len(buf) >= _FLUSH:
@@ -582,20 +754,20 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
 def _write_blocks(layout: _Layout, out: _Out) -> None:
     """The data blocks, each padded to a block: directory blocks, then what spilled from an inode."""
     buf = bytearray()
-    for node in layout.nodes:
-        n_blocks = node.n_blocks
+    dirs = layout.dirs
+    for node, n_blocks in zip(layout.nodes, layout.blocks):
         if n_blocks <= 0:
             continue
         ftype = node.mode & S_IFMT
         if ftype == _DIR:
-            kids = node.kids
+            names, kids, splits = dirs[node]
             start = 0
-            for split in node.splits:
-                _dentries(buf, kids[start:split])
+            for split in splits:
+                _dentries(buf, names[start:split], kids[start:split])
                 buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
                 start = split
-            if len(node.splits) < n_blocks:
-                _dentries(buf, kids[start:])
+            if len(splits) < n_blocks:
+                _dentries(buf, names[start:], kids[start:])
                 buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
         elif ftype == _REG:
             if node.content is None:
@@ -615,16 +787,17 @@ def _write_blocks(layout: _Layout, out: _Out) -> None:
 
 
 def write_image(root: Node, write: Callable[[bytes], object] | None = None, *, min_version: int = 0,
-                max_version: int = 1, consume: bool = False) -> bytes:
-    """Write the composefs image of ``root`` through ``write`` (if given); return its fs-verity digest.
+                max_version: int = 1, consume: bool = False, digest: bool = True) -> bytes:
+    """Write the composefs image of ``root`` through ``write`` (if given); return its fs-verity digest
+    (``b""`` when not ``digest``: then the image is not hashed, nor hashlib loaded).
 
     The tree is copied first, unless ``consume``: then it is rewritten in place and spent."""
     with gc_paused():
-        return _write_image(root, write, min_version, max_version, consume)
+        return _write_image(root, write, min_version, max_version, consume, digest)
 
 
 def _write_image(root: Node, write: Callable[[bytes], object] | None, min_version: int, max_version: int,
-                 consume: bool) -> bytes:
+                 consume: bool, digest: bool) -> bytes:
     if min_version < 0 or max_version < 0 or min_version > 1 or max_version > 1:
         raise ComposefsError("composefs format versions are 0 and 1")
     version = min_version
@@ -638,7 +811,10 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
     layout.compute_shared_xattrs()
     layout.compute_inodes()
 
-    hasher = FsVerityHasher()
+    hasher = None
+    if digest:
+        from .fsverity import FsVerityHasher
+        hasher = FsVerityHasher()
     out = _Out(write, hasher)
     out.write(struct.pack("<IIII16x", LCFS_EROFS_MAGIC, LCFS_EROFS_VERSION, 1 if layout.has_acl else 0, version))
     out.pad(SUPER_OFFSET - 32)
@@ -660,7 +836,7 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
     out.align(BLOCK_SIZE)
     _write_blocks(layout, out)
     out.flush()
-    return hasher.digest()
+    return b"" if hasher is None else hasher.digest()
 
 
 def image_bytes(root: Node, *, min_version: int = 0, max_version: int = 1) -> tuple[bytes, bytes]:

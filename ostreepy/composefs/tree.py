@@ -14,7 +14,8 @@ from __future__ import annotations
 import contextlib
 import gc
 import stat
-from typing import Iterator
+from types import MappingProxyType
+from typing import Iterator, Mapping
 
 from ..errors import OstreeError
 
@@ -89,27 +90,23 @@ def digest_object_path(digest: bytes) -> str:
     return f"{h[:2]}/{h[2:]}"
 
 
+# What a node without children or xattrs holds: shared, read-only, instead of an empty dict and
+# list per node (120 bytes each, of ~500 for a file node); the first child or xattr gets its own.
+_NO_CHILDREN: Mapping[bytes, Node] = MappingProxyType({})
+_NO_XATTRS: tuple[()] = ()
+
+
 class Node:
     """One entry of the tree; mutable while a tree is being built."""
 
     __slots__ = ("mode", "nlink", "uid", "gid", "rdev", "size", "mtime_sec", "mtime_nsec", "payload",
                  "content", "xattrs", "xattr_size", "digest", "children", "parent", "name", "link_to",
-                 "link_invalid", "inode_num", "nid", "compact", "ipad", "xattr_isize", "isize", "n_blocks",
-                 "tailsize", "shared", "kids", "splits")
+                 "link_invalid", "nid")
 
     # Set by the image writer, only on the inodes of a tree being written (unset before: a node
-    # costs less to make, and trees are made by the hundred thousand).
-    inode_num: int
+    # costs less to make, and trees are made by the hundred thousand); the rest of its layout is
+    # kept in arrays by inode number.
     nid: int
-    compact: bool
-    ipad: int
-    xattr_isize: int
-    isize: int
-    n_blocks: int
-    tailsize: int
-    shared: int                    # bit j: xattr j is stored once, in the shared area
-    kids: list[tuple[bytes, Node]]  # a directory's entries with "." and "..", links resolved
-    splits: list[int]              # where its directory blocks start
 
     def __init__(self, mode: int = 0) -> None:
         self.mode = mode
@@ -122,10 +119,12 @@ class Node:
         self.mtime_nsec = 0
         self.payload: bytes | None = None
         self.content: bytes | None = None
-        self.xattrs: list[list[bytes]] = []   # [key, value] in insertion order until sorted
+        # [key, value] in insertion order until sorted
+        self.xattrs: list[list[bytes]] = _NO_XATTRS  # type: ignore[assignment]
         self.xattr_size = 0
         self.digest: bytes | None = None
-        self.children: dict[bytes, Node] = {}
+        self.children: dict[bytes, Node] = (
+            {} if mode & S_IFMT == _S_IFDIR else _NO_CHILDREN)  # type: ignore[assignment]
         self.parent: Node | None = None
         self.name: bytes | None = None
         self.link_to: Node | None = None
@@ -199,6 +198,8 @@ class Node:
             entry += _XATTR_HEADER
         if self.xattr_size + entry > limit:
             raise ComposefsError(f"Too much xattr data for {key!r}")
+        if not self.xattrs:
+            self.xattrs = []
         self.xattrs.append([key, bytes(value)])
         self.xattr_size += entry
 
@@ -213,9 +214,12 @@ class Node:
             raise ComposefsError(f"Name too long: {name!r}")
         if child.name is not None:
             raise ComposefsError("Node added twice")
-        if name in self.children:
+        children = self.children
+        if name in children:
             raise ComposefsError(f"Path {name.decode('utf-8', 'replace')} already exists")
-        self.children[name] = child
+        if children is _NO_CHILDREN:   # a node made with another mode, a directory now
+            children = self.children = {}
+        children[name] = child
         child.parent = self
         child.name = name
 
@@ -255,9 +259,12 @@ class Node:
             for attr in ("nlink", "uid", "gid", "rdev", "size", "mtime_sec", "mtime_nsec", "payload", "content",
                          "xattr_size", "digest", "link_invalid"):
                 setattr(new, attr, getattr(node, attr))
-            new.xattrs = [list(x) for x in node.xattrs]
+            if node.xattrs:
+                new.xattrs = [list(x) for x in node.xattrs]
             new.link_to = node.link_to
             mapping[id(node)] = new
+            if node.children and new.children is _NO_CHILDREN:
+                new.children = {}
             for name, child in node.children.items():
                 c = copy(child)
                 new.children[name] = c

@@ -881,11 +881,28 @@ class Repo:
                 return self.parent.load_file(checksum, want_data, verify)
             raise ObjectNotFoundError(checksum, "file") from None
 
+    def load_file_and_size(self, checksum: str) -> tuple[FileHeader, int]:
+        """The header of a content object and its content size (0 for a symlink) from one
+        ``lstat`` (bare modes) or one header read (archive): for what needs both but no data."""
+        obj.validate_checksum(checksum)
+        try:
+            header, _, size = self._load_file_at(self.object_path(checksum, ObjectType.FILE), checksum, False, True)
+        except FileNotFoundError:
+            if self.parent is not None:
+                return self.parent.load_file_and_size(checksum)
+            raise ObjectNotFoundError(checksum, "file") from None
+        return header, size
+
     def load_file_at(self, path: str, checksum: str, want_data: bool = True,
                      verify: bool = True) -> tuple[FileHeader, BinaryIO | None]:
         """:meth:`load_file` of the file at ``path``, read as a content object stored in
         this repository's mode: how an import checks an object it has hard-linked into
         its own ``tmp/`` before taking it in. FileNotFoundError if there is none."""
+        header, stream, _ = self._load_file_at(path, checksum, want_data, verify)
+        return header, stream
+
+    def _load_file_at(self, path: str, checksum: str, want_data: bool,
+                      verify: bool) -> tuple[FileHeader, BinaryIO | None, int]:
         mode = self.mode
         if mode is RepoMode.ARCHIVE:
             return self._load_archive_file(path, checksum, want_data, verify)
@@ -903,7 +920,7 @@ class Repo:
                 target = content.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
                 header = FileHeader(uid, gid, fmode, target, xattrs)
                 header.validate()
-                return _checked_symlink(header, checksum, verify), None
+                return _checked_symlink(header, checksum, verify), None, 0
             if not stat.S_ISREG(st.st_mode):
                 raise CorruptObjectError(f"Corrupted file object {checksum}: not a regular file", checksum)
             header = FileHeader(uid, gid, fmode, "", xattrs)
@@ -914,7 +931,7 @@ class Repo:
                     header = FileHeader(0, 0, st.st_mode, target)
                 else:
                     header = FileHeader(st.st_uid, st.st_gid, st.st_mode, target, _read_xattrs(path, False))
-                return _checked_symlink(header, checksum, verify), None
+                return _checked_symlink(header, checksum, verify), None, 0
             if not stat.S_ISREG(st.st_mode):
                 raise CorruptObjectError(f"Corrupted file object {checksum}: not a regular file", checksum)
             if mode is RepoMode.BARE_USER_ONLY:
@@ -923,11 +940,12 @@ class Repo:
                 header = FileHeader(st.st_uid, st.st_gid, st.st_mode, "", _read_xattrs(path, False))
         header.validate()
         if not want_data:
-            return header, None
+            return header, None, st.st_size
         f = open(path, "rb")
         if not verify:
-            return header, f  # type: ignore[return-value]
-        return header, VerifyingReader(f, header.new_hasher(), checksum, st.st_size)  # type: ignore[return-value]
+            return header, f, st.st_size  # type: ignore[return-value]
+        return (header, VerifyingReader(f, header.new_hasher(), checksum, st.st_size),  # type: ignore[return-value]
+                st.st_size)
 
     def file_object_stat(self, checksum: str) -> Tuple[int, int, str]:
         """(mode, size, path) of a bare-mode content object, cheaply: what a hardlink
@@ -978,7 +996,7 @@ class Repo:
         return st.st_size
 
     def _load_archive_file(self, path: str, checksum: str, want_data: bool,
-                           verify: bool) -> Tuple[FileHeader, Optional[BinaryIO]]:
+                           verify: bool) -> tuple[FileHeader, BinaryIO | None, int]:
         f = open(path, "rb")
         try:
             prefix = f.read(8)
@@ -997,13 +1015,13 @@ class Repo:
                     if actual != checksum:
                         raise ChecksumMismatchError(checksum, actual, "file object")
                 f.close()
-                return header, None
+                return header, None, 0 if header.is_symlink else size
             reader = VerifyingReader(f, header.new_hasher() if verify else hashlib.sha256(), checksum,
                                      size, decompress=True)
             if not verify:
                 reader._expected = None  # type: ignore[assignment]
                 reader._finish = lambda: None  # type: ignore[method-assign]
-            return header, reader  # type: ignore[return-value]
+            return header, reader, size  # type: ignore[return-value]
         except BaseException:
             f.close()
             raise

@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -165,3 +166,36 @@ def test_hardlink_to_a_directory_as_mkcomposefs(tmp_path) -> None:
         subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
                         str(tmp_path / "img")], check=True)
         assert (tmp_path / "img").read_bytes() == img
+
+
+# mkcomposefs 1.0.8's image of RELATIVE_PATHS (sha256)
+RELATIVE_PATHS = (b"/ 0 40755 2 0 0 0 0.0 - - -\nabc 0 100644 1 0 0 0 0.0 - - -\n/d 0 40755 2 0 0 0 0.0 - - -\n"
+                  b"/d/f 0 100644 1 0 0 0 0.0 - - -\nd/g 0 100644 1 0 0 0 0.0 - - -\n")
+RELATIVE_PATHS_SHA256 = "db130d3429f0674d5b2425aed95964ce0f3566f45af4416aa6b262fea44614e7"
+
+
+def test_paths_without_a_leading_slash_as_mkcomposefs(tmp_path) -> None:
+    """Paths without the leading '/' are taken from the root, right after a plain one too (the
+    parser's remembered parent of the previous line must not apply to them)."""
+    img, _ = image_bytes(parse_dump(RELATIVE_PATHS))
+    assert hashlib.sha256(img).hexdigest() == RELATIVE_PATHS_SHA256
+    if upstream_peer.available():
+        (tmp_path / "d").write_bytes(RELATIVE_PATHS)
+        subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
+                        str(tmp_path / "img")], check=True)
+        assert (tmp_path / "img").read_bytes() == img
+
+
+def test_create_without_a_digest_skips_hashing(tmp_path) -> None:
+    """``composefs create --from-file`` without --print-digest neither hashes the image nor loads
+    hashlib (a few ms of the start-up that dominates small trees); the image is the same."""
+    dump = tmp_path / "d"
+    dump.write_bytes(RELATIVE_PATHS)
+    code = ("import sys; from ostreepy.cli.main import main; "
+            f"rc = main(['composefs', 'create', '--from-file', {str(dump)!r}, {str(tmp_path / 'img')!r}]); "
+            "sys.exit(rc or ('hashlib' in sys.modules and 3))")
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert hashlib.sha256((tmp_path / "img").read_bytes()).hexdigest() == RELATIVE_PATHS_SHA256
+    root = parse_dump(RELATIVE_PATHS)
+    assert write_image(root, None, digest=False) == b""
+    assert write_image(root, None) == image_bytes(root)[1]

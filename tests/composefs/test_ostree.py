@@ -96,6 +96,29 @@ def test_same_as_upstream_ostree(committed) -> None:
     assert (tmp_path / "nv.cfs").read_bytes() == (tmp_path / "peer-nv.cfs").read_bytes()
 
 
+@pytest.mark.parametrize("mode", ["bare-user", "archive"])
+def test_noverity_reads_each_object_once(tmp_path, mode, monkeypatch) -> None:
+    """--composefs-noverity takes an object's header and size from one lstat (from its header in
+    an archive repo): the same image in every mode."""
+    make_tree(tmp_path / "tree")
+    repo = tmp_path / "repo"
+    Repo.init(str(repo), mode).close()
+    porcelain.commit(str(repo), str(tmp_path / "tree"), branch="main", timestamp=TIMESTAMP, owner_uid=0,
+                     owner_gid=0, no_xattrs=True)
+    stats: list[str] = []
+    real = os.lstat
+
+    def lstat(path, *a, **kw):
+        if "/objects/" in os.fspath(path):
+            stats.append(os.fspath(path))
+        return real(path, *a, **kw)
+
+    monkeypatch.setattr(os, "lstat", lstat)
+    porcelain.checkout_composefs(str(repo), "main", tmp_path / "nv.cfs", verity=False)
+    assert len(stats) == len(set(stats))
+    assert hashlib.sha256((tmp_path / "nv.cfs").read_bytes()).hexdigest() == IMAGE_NOVERITY_SHA256
+
+
 def test_cli(committed, capsys) -> None:
     tmp_path, tree, repo, csum = committed
     assert cli_main(["checkout", f"--repo={repo}", "--composefs", "main", str(tmp_path / "c.cfs")]) == 0
