@@ -23,8 +23,14 @@ benchmarks/store.py: wall time, and the child's own peak RSS from os.wait4):
   deploy              `admin deploy` of the commit (ostree's) into a fresh sysroot on a tmpfs
   import-1, import-50 the tree as an image of 1 and of 50 zstd layers (split by directory):
                       ours `container image pull` from an oci: layout; the peer, as Debian has
-                      no ostree-ext, `commit --tree=tar=` of each uncompressed layer plus, for
-                      50, one `commit --tree=ref=...` of all 50 (the union) - the nearest peer
+                      no ostree-ext, `commit --tree=tar=` of each zstd layer blob of that same
+                      layout (libarchive decompresses it) plus, for 50, one `commit
+                      --tree=ref=...` of all 50 (the union) - the nearest peer.  Both read the
+                      same layer bytes; ours also checks the blob and diffID digests, which
+                      ostree-ext does too and the bare commit does not
+  import-1-tar        import-1 with the layer uncompressed for both: ours pulls a layout whose
+                      layer blob is the plain tar (application/vnd.oci.image.layer.v1.tar, the
+                      same file hardlinked), the peer commits that tar
   image-10g           (opt-in: --only image-10g) a 10 GB single-layer image from a local
                       docker-registry: ours pull + import against skopeo copy + commit --tree=tar=
                       of the zstd blob; run beside image-small, the same generator at a tenth of
@@ -74,6 +80,7 @@ OPS = {
     "deploy": ("deploy", "bare", 1.0),
     "import-1": ("import", "bare", 1.0),
     "import-50": ("import", "bare", 1.0),
+    "import-1-tar": ("import", "bare", 1.0),
 }
 # opt-in (--only image-10g, which brings image-small along): a local registry and disk for one
 # repository of the image at a time
@@ -269,6 +276,44 @@ def make_layout(layout: Path, layers: List[Path]) -> None:
         {"mediaType": manifest["mediaType"], **m, "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}))
 
 
+def tar_layout(layers: List[Path], zstd_layout: Path) -> Path:
+    """The image of ``zstd_layout`` with its layers uncompressed, beside it: the same config
+    (its diffIDs are the tars' digests), each layer blob the layer tar itself (hardlinked), so
+    the plain-tar import reads exactly the bytes the peer's `commit --tree=tar=` reads."""
+    import hashlib
+    out = zstd_layout.parent / "oci-tar"
+    index = json.loads((zstd_layout / "index.json").read_text())
+    zblobs = zstd_layout / "blobs" / "sha256"
+    manifest = json.loads((zblobs / index["manifests"][0]["digest"].split(":")[1]).read_text())
+    config_digest = manifest["config"]["digest"]
+    diff_ids = json.loads((zblobs / config_digest.split(":")[1]).read_text())["rootfs"]["diff_ids"]
+    sb.rmtree(out)
+    blobs = out / "blobs" / "sha256"
+    blobs.mkdir(parents=True)
+    (out / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    shutil.copyfile(zblobs / config_digest.split(":")[1], blobs / config_digest.split(":")[1])
+    manifest["layers"] = []
+    for tar, diff_id in zip(layers, diff_ids):
+        os.link(tar, blobs / diff_id.split(":")[1])
+        manifest["layers"].append({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": diff_id,
+                                   "size": tar.stat().st_size})
+    data = json.dumps(manifest).encode()
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    (blobs / digest.split(":")[1]).write_bytes(data)
+    (out / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [
+        {"mediaType": manifest["mediaType"], "digest": digest, "size": len(data),
+         "annotations": {"org.opencontainers.image.ref.name": "latest"}}]}))
+    return out
+
+
+def layer_blobs(layout: Path) -> List[Path]:
+    """The layer blobs of the layout's one image, in order."""
+    index = json.loads((layout / "index.json").read_text())
+    blobs = layout / "blobs" / "sha256"
+    manifest = json.loads((blobs / index["manifests"][0]["digest"].split(":")[1]).read_text())
+    return [blobs / d["digest"].split(":")[1] for d in manifest["layers"]]
+
+
 def get_image(tree: Path, base: Path, n: int) -> Tuple[List[Path], Path]:
     """The layer tars and OCI layout of ``tree`` in ``n`` layers, made once under ``base``."""
     d = base / f"{tree.name}-image{n}"
@@ -302,6 +347,7 @@ class ScaleBench(sb.Bench):
     def __init__(self, tools: dict, tree: Path, work: Path, images: Optional[Dict[int, Tuple[List[Path], Path]]] = None):
         super().__init__(tools, tree, work)
         self.images = images or {}
+        self.tar_layouts: Dict[int, Path] = {}
         self.big: Dict[str, Tuple[str, str]] = {}  # image-small/image-10g -> (registry ref, layer digest)
         self.cleanups: List = []
 
@@ -312,7 +358,10 @@ class ScaleBench(sb.Bench):
         if kind == "deploy":
             return self.deploy(tool)
         if kind == "import":
-            return self.import_image(int(op.split("-")[1]), tool)
+            n = int(op.split("-")[1])
+            if op.endswith("-tar"):
+                return self.import_image(n, tool, self.tar_layouts[n])
+            return self.import_image(n, tool)
         if kind == "prune":
             repo = self.repo_for(tool, mode)
             sb.run_checked(self.tools[tool] + [f"--repo={repo}", "refs", "--delete", "bench"])
@@ -369,12 +418,14 @@ class ScaleBench(sb.Bench):
         sb.rmtree(repo)
         return m
 
-    def import_image(self, n: int, tool: str) -> sb.Measurement:
-        """Ours: `container image pull` of the zstd OCI layout (every layer imported, then merged).
-        The peer (Debian's ostree has no ostree-ext): `commit --tree=tar=` of each uncompressed
-        layer, as ostree-ext does per layer, then for several layers one `commit --tree=ref=` of
-        all of them (the union; ostree-ext checks the layers out and commits that)."""
-        layers, layout = self.images[n]
+    def import_image(self, n: int, tool: str, layout: Optional[Path] = None) -> sb.Measurement:
+        """Ours: `container image pull` of the OCI layout (every layer imported, then merged).
+        The peer (Debian's ostree has no ostree-ext): `commit --tree=tar=` of each layer blob of
+        the same layout, as ostree-ext does per layer, then for several layers one `commit
+        --tree=ref=` of all of them (the union; ostree-ext checks the layers out and commits that).
+        ``layout``: another layout of the same image (the uncompressed one); default the zstd one."""
+        layout = layout or self.images[n][1]
+        layers = layer_blobs(layout)
         repo = self.new_repo(tool, "bare")
         if tool != "ostree":
             m = sb.run_checked(self.tools[tool] + ["container", "image", "pull", str(repo),
@@ -513,6 +564,11 @@ def main(argv=None) -> int:
                 images[n] = get_image(tree, tree_base, n)
                 sb.warm_cache(images[n][1])
         bench = ScaleBench(tools, tree, work, images)
+        for op in ops:
+            if op.startswith("import-") and op.endswith("-tar"):
+                n = int(op.split("-")[1])
+                bench.tar_layouts[n] = tar_layout(*images[n])
+                sb.warm_cache(bench.tar_layouts[n])
         big_info = {}
         if "image-10g" in ops:
             import bigimage

@@ -1,22 +1,25 @@
 #!/usr/bin/env python3
-"""Start-up benchmark: how long a short command takes from exec to exit.
+"""Start-up benchmark: how long a short command takes from exec to exit, beside ostree's.
 
-Runs, alternating, 10 times each (median shown):
+Runs, alternating, ``--repeat`` times each (median shown), every command from the
+small launcher of benchmarks/store.py (wall time, the child's CPU seconds and peak RSS
+from os.wait4):
 
   python -c pass             the interpreter alone (the floor for any Python tool)
-  ostree --help              the C peer
-  ostreepy --help
-  ostree --repo=R refs       a small repository with a few refs
-  ostreepy --repo=R refs
-  ostreepy --version
+  --help                     ostree and ostreepy
+  --version                  ostree and ostreepy
+  --repo=R refs              a small repository with a few refs
+  --repo=R commit            a 10-file tree into a fresh bare-user repository (its init untimed)
   ociclient --help
 
-and prints the wall time, the ratio against ostree's same command, and the
+and prints wall, CPU and RSS, the ratios against ostree's same command, and the
 target (under 100 ms for ``ostreepy --help`` and ``ostreepy --repo=R refs`` on
-this machine). It also lists the ostreepy modules a command imports, so that a
-verb that pulls in more than it needs shows up.
+this machine). ``--before CMD`` runs an older ostreepy in the same rotation (e.g.
+``'env PYTHONPATH=OLD .venv/bin/python -P -m ostreepy'`` for a `git archive` of it in
+OLD), so that before/after come from the same load. It also lists the ostreepy
+modules a command imports, so that a verb that pulls in more than it needs shows up.
 
-  .venv/bin/python benchmarks/startup.py [--repeat N]
+  .venv/bin/python benchmarks/startup.py [--repeat N] [--before CMD]
 """
 
 from __future__ import annotations
@@ -27,21 +30,14 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import store as sb  # noqa: E402  (bytecode compilation and the ostreepy launcher path)
 
 TARGET_S = 0.100
-
-
-def wall(cmd: List[str]) -> float:
-    t = time.perf_counter()
-    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
 
 
 def imported_modules(cmd_args: List[str]) -> List[str]:
@@ -55,13 +51,19 @@ def imported_modules(cmd_args: List[str]) -> List[str]:
 
 
 def main(argv=None) -> int:
+    import shlex
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--before", default=None, metavar="CMD", help="an older ostreepy, run in the same rotation")
     args = ap.parse_args(argv)
     note = sb.compile_bytecode()
+    sb.LAUNCHER = sb.Launcher()  # first, while this process is small
     ostreepy = sb.default_ostreepy()
     ociclient = [str(Path(ostreepy[0]).parent / "ociclient")] if Path(ostreepy[0]).name == "ostreepy" else \
         [sys.executable, "-m", "ociclient.cli"]
+    tools = {"ostree": ["ostree"], "ostreepy": ostreepy}
+    if args.before:
+        tools["before"] = shlex.split(args.before)
     work = Path(tempfile.mkdtemp(prefix="ostreepy-startup-"))
     repo = work / "repo"
     tree = work / "tree"
@@ -70,34 +72,64 @@ def main(argv=None) -> int:
     subprocess.run(["ostree", f"--repo={repo}", "init", "--mode=archive"], check=True)
     for ref in ("os/stable", "os/testing", "apps/x"):
         subprocess.run(["ostree", f"--repo={repo}", "commit", "-b", ref, str(tree)], check=True, capture_output=True)
-    cases: Dict[str, List[str]] = {
-        "python -c pass": [sys.executable, "-c", "pass"],
-        "ostree --help": ["ostree", "--help"],
-        "ostreepy --help": ostreepy + ["--help"],
-        "ostree --repo=R refs": ["ostree", f"--repo={repo}", "refs"],
-        "ostreepy --repo=R refs": ostreepy + [f"--repo={repo}", "refs"],
-        "ostreepy --version": ostreepy + ["--version"],
-        "ociclient --help": ociclient + ["--help"],
+    small = work / "small"
+    small.mkdir()
+    for i in range(10):
+        (small / f"file{i}").write_text(f"{i}\n" * (i + 1))
+    counter = iter(range(1 << 30))
+
+    def commit_cmd(tool: List[str]) -> Callable[[], List[str]]:
+        def prepare() -> List[str]:
+            dest = work / f"commit-{next(counter)}"
+            subprocess.run(["ostree", f"--repo={dest}", "init", "--mode=bare-user"], check=True)
+            return tool + [f"--repo={dest}", "commit", "-b", "x", "-s", "x", "--timestamp=2024-01-01", str(small)]
+        return prepare
+
+    # case -> tool -> argv, or a function making it (untimed set-up)
+    cases: Dict[str, Dict[str, object]] = {
+        "python -c pass": {"python": [sys.executable, "-c", "pass"]},
+        "--help": {t: cmd + ["--help"] for t, cmd in tools.items()},
+        "--version": {t: cmd + ["--version"] for t, cmd in tools.items()},
+        "--repo=R refs": {t: cmd + [f"--repo={repo}", "refs"] for t, cmd in tools.items()},
+        "--repo=R commit (10 files)": {t: commit_cmd(cmd) for t, cmd in tools.items()},
+        "ociclient --help": {"ociclient": ociclient + ["--help"]},
     }
-    times: Dict[str, List[float]] = {k: [] for k in cases}
-    for name, cmd in cases.items():  # warm the page cache
-        wall(cmd)
-    for _ in range(args.repeat):
-        for name, cmd in cases.items():
-            times[name].append(wall(cmd))
-    med = {k: statistics.median(v) for k, v in times.items()}
-    peer = {"ostreepy --help": "ostree --help", "ostreepy --repo=R refs": "ostree --repo=R refs"}
+    runs: Dict[tuple, list] = {(c, t): [] for c, per in cases.items() for t in per}
+
+    def run_once(cmd: object) -> sb.Measurement:
+        argv = cmd() if callable(cmd) else cmd
+        return sb.measure(argv)  # type: ignore[arg-type]
+
+    for case, per in cases.items():  # warm the page cache
+        for cmd in per.values():
+            run_once(cmd)
+    for r in range(args.repeat):
+        for case, per in cases.items():
+            order = list(per) if r % 2 == 0 else list(reversed(per))
+            for t in order:
+                m = run_once(per[t])
+                if m.rc != 0:
+                    raise SystemExit(f"{case} ({t}) failed: {m.err.decode(errors='replace')[-2000:]}")
+                runs[(case, t)].append(m)
+    med = {k: (statistics.median(m.wall for m in v), statistics.median(m.cpu for m in v),
+               max(m.maxrss_mb for m in v)) for k, v in runs.items()}
     print(f"start-up, median of {args.repeat} runs{note}; load average {os.getloadavg()[0]:.2f}")
-    print(f"| command | median ms | vs python -c pass | vs ostree | target |")
-    print(f"|---|---|---|---|---|")
-    for name in cases:
-        vs_py = med[name] / med["python -c pass"]
-        vs_peer = f"{med[name] / med[peer[name]]:.1f}x" if name in peer else "–"
-        target = f"< {TARGET_S * 1000:.0f} ms {'ok' if med[name] < TARGET_S else 'MISSED'}" if name in peer else "–"
-        print(f"| {name} | {med[name] * 1000:.1f} | {vs_py:.1f}x | {vs_peer} | {target} |")
+    print("| command | tool | wall ms | CPU ms | RSS MB | wall vs ostree | CPU vs ostree | target |")
+    print("|---|---|---|---|---|---|---|---|")
+    for case, per in cases.items():
+        for t in per:
+            w, c, rss = med[(case, t)]
+            peer = med.get((case, "ostree")) if t != "ostree" else None
+            wr = f"{w / peer[0]:.1f}x" if peer else "–"
+            cr = f"{c / peer[1]:.1f}x" if peer and peer[1] > 0 else "–"
+            target = "–"
+            if t == "ostreepy" and case in ("--help", "--repo=R refs"):
+                target = f"< {TARGET_S * 1000:.0f} ms {'ok' if w < TARGET_S else 'MISSED'}"
+            print(f"| {case} | {t} | {w * 1000:.1f} | {c * 1000:.1f} | {rss:.1f} | {wr} | {cr} | {target} |")
     for label, cmd_args in (("--help", ["--help"]), ("refs", [f"--repo={repo}", "refs"])):
         mods = imported_modules(cmd_args)
         print(f"modules imported by `ostreepy {label}` ({len(mods)}): {' '.join(mods)}")
+    sb.LAUNCHER.close()
     subprocess.run(["rm", "-rf", str(work)])
     return 0
 

@@ -136,9 +136,24 @@ Upgrading from the old ``ProgressEvent(kind, fields)``: the kinds map as
 from __future__ import annotations
 
 import threading
-from typing import Callable, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple
 
 import attrs
+
+if TYPE_CHECKING:
+    from attrs import frozen as _event
+else:
+    def _event(cls: type) -> type:
+        # Building an attrs class (its generated methods compiled) costs about 0.4 ms:
+        # the 26 events would be 10 ms of every start-up that imports this module, and an
+        # operation uses a few. The class statement is kept as written; attrs builds it
+        # when the name is first used (module __getattr__), from this plain class.
+        _UNBUILT[cls.__name__] = cls
+        return cls
+
+
+#: event name -> its plain class, until the first use of the name builds it
+_UNBUILT: Dict[str, type] = {}
 
 
 @attrs.frozen
@@ -175,7 +190,7 @@ def serialized(callback: Optional[ProgressCallback]) -> Optional[ProgressCallbac
 # ------------------------------------------------------------------ commit
 
 
-@attrs.frozen
+@_event
 class FileWritten(ProgressEvent):
     """Commit: one regular file or symlink of the tree was taken into the
     commit: its content object written (or found already there, or handed to a
@@ -193,7 +208,7 @@ class FileWritten(ProgressEvent):
 # ------------------------------------------------------------------ checkout
 
 
-@attrs.frozen
+@_event
 class FileCheckedOut(ProgressEvent):
     """Checkout: one regular file or symlink was placed in the destination.
 
@@ -208,7 +223,7 @@ class FileCheckedOut(ProgressEvent):
 # ------------------------------------------------------------------ fsck
 
 
-@attrs.frozen
+@_event
 class FsckStarted(ProgressEvent):
     """fsck: the commits are enumerated (ostree's ``Verifying content integrity
     of N commit objects...``). ``commits`` is how many complete commits will be
@@ -220,7 +235,7 @@ class FsckStarted(ProgressEvent):
     objects: int
 
 
-@attrs.frozen
+@_event
 class ObjectChecked(ProgressEvent):
     """fsck: one object reachable from the repository's commits was verified
     (its checksum recomputed, its structure parsed).
@@ -241,7 +256,7 @@ class ObjectChecked(ProgressEvent):
 # ------------------------------------------------------------------ prune
 
 
-@attrs.frozen
+@_event
 class ObjectPruned(ProgressEvent):
     """prune: an object no ref (or commit) reaches.
 
@@ -259,7 +274,7 @@ class ObjectPruned(ProgressEvent):
 # ------------------------------------------------------------------ image pull
 
 
-@attrs.frozen
+@_event
 class LayerStarted(ProgressEvent):
     """Image pull: the blob of one layer starts to be fetched (layers already in
     the repository are not fetched and send nothing). Several layers may be in
@@ -276,7 +291,7 @@ class LayerStarted(ProgressEvent):
     source: Optional[object] = None
 
 
-@attrs.frozen
+@_event
 class LayerBytes(ProgressEvent):
     """Image pull: more of a layer's blob was read.
 
@@ -291,7 +306,7 @@ class LayerBytes(ProgressEvent):
     source: Optional[object] = None
 
 
-@attrs.frozen
+@_event
 class ObjectImported(ProgressEvent):
     """Image pull (and ``unencapsulate``): an ostree object of an encapsulated
     layer (the commit layer, or a chunk) was read.
@@ -309,7 +324,7 @@ class ObjectImported(ProgressEvent):
     skipped: int
 
 
-@attrs.frozen
+@_event
 class LayerImported(ProgressEvent):
     """Image pull: a plain (tar) layer was imported as a commit of its own,
     after its digest and diffID were verified.
@@ -323,7 +338,7 @@ class LayerImported(ProgressEvent):
     commit: str
 
 
-@attrs.frozen
+@_event
 class LayerDone(ProgressEvent):
     """Image pull: a layer is complete: fetched, verified and in the repository.
 
@@ -335,14 +350,14 @@ class LayerDone(ProgressEvent):
     source: Optional[object] = None
 
 
-@attrs.frozen
+@_event
 class ImportStarted(ProgressEvent):
     """Image pull: every layer is in; the layers are being merged into the
     image's commit. Sent also when every layer was in the repository already
     (an image whose manifest is unchanged sends no event at all)."""
 
 
-@attrs.frozen
+@_event
 class ImportDone(ProgressEvent):
     """Image pull: the image is stored: ``commit`` is its merge commit (the one a
     deployment checks out) and the image's ref points at it; ``manifest_digest``
@@ -355,7 +370,7 @@ class ImportDone(ProgressEvent):
 # ------------------------------------------------------------------ encapsulate
 
 
-@attrs.frozen
+@_event
 class ObjectExported(ProgressEvent):
     """Encapsulate: one content object (with its hardlinks at every path it has
     in the commit) was written into the layer tar.
@@ -369,7 +384,7 @@ class ObjectExported(ProgressEvent):
     bytes: int
 
 
-@attrs.frozen
+@_event
 class LayerWritten(ProgressEvent):
     """Encapsulate: the layer blob is complete. ``digest`` and ``size`` are the
     compressed blob's (as its manifest descriptor says), ``diff_id`` and
@@ -381,7 +396,7 @@ class LayerWritten(ProgressEvent):
     uncompressed: int
 
 
-@attrs.frozen
+@_event
 class LayerUploadBytes(ProgressEvent):
     """Encapsulate: more of the layer blob was sent to the destination (none
     when it already has the blob). ``done`` is the bytes sent so far, ``total``
@@ -394,7 +409,7 @@ class LayerUploadBytes(ProgressEvent):
     source: Optional[object] = None
 
 
-@attrs.frozen
+@_event
 class ImageEncapsulated(ProgressEvent):
     """Encapsulate: the image is written: ``manifest_digest`` names its manifest,
     ``commit`` is the commit it carries."""
@@ -406,7 +421,7 @@ class ImageEncapsulated(ProgressEvent):
 # ------------------------------------------------------------------ deploy
 
 
-@attrs.frozen
+@_event
 class DeploymentCheckoutStarted(ProgressEvent):
     """Deploy: the tree of a new deployment is being checked out into
     ``ostree/deploy/<osname>/deploy/<name>``; :class:`FileCheckedOut` events
@@ -417,7 +432,7 @@ class DeploymentCheckoutStarted(ProgressEvent):
     commit: str
 
 
-@attrs.frozen
+@_event
 class KernelInstallStarted(ProgressEvent):
     """Deploy: for a new boot version, the kernel, initramfs and boot entry of
     deployment ``index`` (0 is the default entry) are being installed; ``name``
@@ -429,7 +444,7 @@ class KernelInstallStarted(ProgressEvent):
     name: str
 
 
-@attrs.frozen
+@_event
 class Message(ProgressEvent):
     """A line ostree prints or sends to the journal (such as ``Copying /etc
     changes: 1 modified, 0 removed, 0 added``), for callers that show their
@@ -441,7 +456,7 @@ class Message(ProgressEvent):
 # ------------------------------------------------------------------ pull (ostree transport)
 
 
-@attrs.frozen
+@_event
 class PullStarted(ProgressEvent):
     """Pull: the refs asked for are resolved; ``commits`` maps each ref (or a
     commit asked for by checksum, under its own checksum) to the commit to fetch.
@@ -452,7 +467,7 @@ class PullStarted(ProgressEvent):
     commits: Tuple[Tuple[str, str], ...]
 
 
-@attrs.frozen
+@_event
 class ObjectFetched(ProgressEvent):
     """Pull: one object is stored (verified) in the repository. ``objtype`` is
     ostree's name for its type (``commit``, ``dirtree``, ``dirmeta``, ``file``);
@@ -465,7 +480,7 @@ class ObjectFetched(ProgressEvent):
     local: bool = False
 
 
-@attrs.frozen
+@_event
 class PullProgress(ProgressEvent):
     """Pull: counts so far. ``phase`` is ``"metadata"`` while dirtrees are still
     being walked, ``"content"`` once only content objects are outstanding,
@@ -481,7 +496,7 @@ class PullProgress(ProgressEvent):
     metadata_fetched: int = 0
 
 
-@attrs.frozen
+@_event
 class PullDone(ProgressEvent):
     """Pull: every object is in and the refs are written; ``status`` is the line
     ``ostree pull`` prints at the end (``3 metadata, 2 content objects fetched;
@@ -490,7 +505,7 @@ class PullDone(ProgressEvent):
     status: str
 
 
-@attrs.frozen
+@_event
 class DeltaPartApplied(ProgressEvent):
     """Static delta: part ``index`` of ``total`` has run, writing ``written``
     objects; ``skipped`` when all of its objects were already present."""
@@ -504,7 +519,7 @@ class DeltaPartApplied(ProgressEvent):
 # ------------------------------------------------------------------ image build (install)
 
 
-@attrs.frozen
+@_event
 class ImageBuildStage(ProgressEvent):
     """Image build: stage ``index`` of ``total`` starts: ``deploy``, ``grub``,
     ``root-fs``, ``boot-fs``, ``esp``, ``partition``, then ``convert`` (qcow2)."""
@@ -514,7 +529,7 @@ class ImageBuildStage(ProgressEvent):
     total: int
 
 
-@attrs.frozen
+@_event
 class ImageBuildBytes(ProgressEvent):
     """Image build: ``done`` of ``total`` bytes of a filesystem image copied
     into ``partition`` of the disk."""
@@ -533,3 +548,30 @@ __all__ = [
     "PullStarted", "ObjectFetched", "PullProgress", "PullDone", "DeltaPartApplied",
 ]
 __all__ += ["ImageBuildStage", "ImageBuildBytes"]
+
+
+# the events are built on first use; until then the module holds only their plain classes
+for _name in _UNBUILT:
+    del globals()[_name]
+del _name
+
+
+_BUILD_LOCK = threading.Lock()
+
+
+def __getattr__(name: str) -> type:
+    with _BUILD_LOCK:  # one class per name, even when two threads ask at once
+        if name in globals():
+            built: type = globals()[name]
+            return built
+        try:
+            plain = _UNBUILT.pop(name)
+        except KeyError:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+        built = attrs.frozen(plain)
+        globals()[name] = built
+        return built
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))

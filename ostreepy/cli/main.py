@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence
 
 from ..errors import OstreeError
 
@@ -30,7 +30,10 @@ def _add_repo_arg(p: argparse.ArgumentParser, toplevel: bool = False) -> None:
 # ------------------------------------------------------------------ parser
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: Optional[str] = None) -> argparse.ArgumentParser:
+    """The whole parser; with ``only``, every verb is listed (the overall help needs
+    no more) but only the parser of the verb ``only`` names gets its options (``""``:
+    none): adding the options of forty verbs is most of a short command's parsing."""
     from .._version import __version__
     parser = argparse.ArgumentParser(prog="ostreepy", description="A pure-Python ostree")
     # ostree's YAML, which scripts grep for features ("- sign-ed25519"): only what
@@ -39,8 +42,62 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"Print version information (ostreepy {__version__}) and exit")
     _add_repo_arg(parser, toplevel=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    table = _VerbTable()
+    sub._name_parser_map = sub.choices = table
 
-    p = sub.add_parser("init", help="Initialize a new empty repository")
+    for name, (help_text, fill) in _VERBS.items():
+        if only is None or only == name:
+            fill(sub.add_parser(name, help=help_text))
+        else:
+            table.unbuilt(sub, name, help_text, fill)
+
+    for name, register in _EXTRA_PARSERS:
+        register(sub)
+    for command, help_text in _EXTRA_HELP.items():
+        if all(modname != _EXTRA_COMMANDS[command] for modname, _ in _EXTRA_PARSERS):
+            # listed in the overall help without importing the group: its own
+            # parser is built when the command line names it
+            table.unbuilt(sub, command, help_text, lambda p: None)
+    return parser
+
+
+class _VerbTable(Dict[str, argparse.ArgumentParser]):
+    """The top-level subparsers' verb -> parser table, where a verb the command line
+    does not name is listed (its name and help line: all the overall help shows) and
+    its parser made only if something looks it up: an ArgumentParser costs some 80 us
+    to create, and there are forty verbs. Iterating gives the placeholders as they are."""
+
+    def unbuilt(self, sub: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str, help_text: str,
+                fill: Callable[[argparse.ArgumentParser], None]) -> None:
+        # what add_parser(name, help=...) records, without the parser
+        sub._choices_actions.append(sub._ChoicesPseudoAction(name, (), help_text))
+        dict.__setitem__(self, name, _Unbuilt(sub, name, fill))  # type: ignore[assignment,misc]
+
+    def __getitem__(self, name: str) -> argparse.ArgumentParser:
+        value: object = dict.__getitem__(self, name)
+        if isinstance(value, _Unbuilt):
+            parser = value.sub._parser_class(prog=f"{value.sub._prog_prefix} {name}")
+            value.fill(parser)
+            dict.__setitem__(self, name, parser)
+            return parser
+        return value  # type: ignore[return-value]
+
+    def get(self, name: str, default: object = None) -> object:  # type: ignore[override]
+        return self[name] if name in self else default
+
+
+class _Unbuilt:
+    __slots__ = ("sub", "name", "fill")
+
+    def __init__(self, sub: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str,
+                 fill: Callable[[argparse.ArgumentParser], None]) -> None:
+        self.sub, self.name, self.fill = sub, name, fill
+
+
+_EXTRA_PARSERS: List = []
+
+
+def _verb_init(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("--mode", default="bare", choices=["bare", "bare-user", "bare-user-only", "archive", "archive-z2"])
     p.add_argument("--collection-id", default=None)
@@ -48,14 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ignored", nargs="*", help=argparse.SUPPRESS)
     p.set_defaults(func="cmd_init")
 
-    p = sub.add_parser("config", help="Change repo configuration settings")
+
+def _verb_config(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("--group", default=None)
     p.add_argument("action")
     p.add_argument("key", nargs="*")
     p.set_defaults(func="cmd_config")
 
-    p = sub.add_parser("commit", help="Commit a new revision")
+
+def _verb_commit(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("-s", "--subject")
     p.add_argument("-m", "--body")
@@ -104,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", nargs="?")
     p.set_defaults(func="cmd_commit")
 
-    p = sub.add_parser("checkout", help="Check out a commit into a filesystem tree")
+
+def _verb_checkout(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("-U", "--user-mode", action="store_true")
     p.add_argument("-H", "--require-hardlinks", action="store_true")
@@ -130,7 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("destination", nargs="?")
     p.set_defaults(func="cmd_checkout")
 
-    p = sub.add_parser("ls", help="List file paths")
+
+def _verb_ls(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("-R", "--recursive", action="store_true")
     p.add_argument("-C", "--checksum", action="store_true")
@@ -140,13 +201,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.set_defaults(func="cmd_ls")
 
-    p = sub.add_parser("cat", help="Concatenate contents of files")
+
+def _verb_cat(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("rev", metavar="COMMIT")
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.set_defaults(func="cmd_cat")
 
-    p = sub.add_parser("show", help="Output a metadata object")
+
+def _verb_show(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("--raw", action="store_true")
     p.add_argument("--print-metadata-key")
@@ -162,13 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rev", metavar="OBJECT")
     p.set_defaults(func="cmd_show")
 
-    p = sub.add_parser("log", help="Show log starting at commit or ref")
+
+def _verb_log(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("--raw", action="store_true")
     p.add_argument("rev")
     p.set_defaults(func="cmd_log")
 
-    p = sub.add_parser("refs", help="List refs")
+
+def _verb_refs(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("--delete", action="store_true")
     p.add_argument("--list", action="store_true")
@@ -180,19 +245,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("prefixes", nargs="*", metavar="PREFIX")
     p.set_defaults(func="cmd_refs")
 
-    p = sub.add_parser("rev-parse", help="Output the target of a rev")
+
+def _verb_rev_parse(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("-S", "--single", action="store_true")
     p.add_argument("revs", nargs="*", metavar="REV")
     p.set_defaults(func="cmd_rev_parse")
 
-    p = sub.add_parser("reset", help="Reset a REF to a previous COMMIT")
+
+def _verb_reset(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("ref", metavar="REF")
     p.add_argument("rev", metavar="COMMIT")
     p.set_defaults(func="cmd_reset")
 
-    p = sub.add_parser("fsck", help="Check the repository for consistency")
+
+def _verb_fsck(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("-q", "--quiet", action="store_true")
     p.add_argument("-a", "--all", action="store_true")
@@ -202,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--add-tombstones", action="store_true", help="Add tombstones for missing commits")
     p.set_defaults(func="cmd_fsck")
 
-    p = sub.add_parser("prune", help="Search for unreachable objects")
+
+def _verb_prune(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("--no-prune", action="store_true")
     p.add_argument("--refs-only", action="store_true")
@@ -219,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true")
     p.set_defaults(func="cmd_prune")
 
-    p = sub.add_parser("export", help="Stream COMMIT to stdout in tar format")
+
+def _verb_export(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("--no-xattrs", action="store_true")
     p.add_argument("--output", "-o")
@@ -228,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("commit")
     p.set_defaults(func="cmd_export")
 
-    p = sub.add_parser("sign", help="Sign a commit, or verify its signatures")
+
+def _verb_sign(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("-s", "--sign-type", default=None, help="ed25519 (default) or dummy")
     p.add_argument("--verify", action="store_true")
@@ -238,7 +309,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("keys", nargs="*", metavar="KEY-ID")
     p.set_defaults(func="cmd_sign")
 
-    p = sub.add_parser("summary", help="Manage summary metadata")
+
+def _verb_summary(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("-u", "--update", action="store_true", help="Update the summary")
     p.add_argument("-v", "--view", action="store_true", help="View the local summary file")
@@ -254,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Additional metadata field to add to the summary")
     p.set_defaults(func="cmd_summary")
 
-    p = sub.add_parser("pull", help="Download data from remote repository")
+
+def _verb_pull(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("--mirror", action="store_true")
     p.add_argument("--depth", type=int, default=0)
@@ -290,7 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("refs", nargs="*", metavar="BRANCH")
     p.set_defaults(func="pull:cmd_pull")
 
-    p = sub.add_parser("pull-local", help="Copy data from SRC_REPO")
+
+def _verb_pull_local(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("--remote")
     p.add_argument("--untrusted", action="store_true")
@@ -309,8 +383,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("refs", nargs="*", metavar="REFS")
     p.set_defaults(func="pull:cmd_pull_local")
 
+
+def _verb_find_remotes(p: argparse.ArgumentParser) -> None:
     # the P2P verbs (cli/p2p.py)
-    p = sub.add_parser("find-remotes", help="Find remotes to serve the given refs")
     _add_repo_arg(p)
     p.add_argument("--cache-dir", metavar="DIR", help="Use custom cache dir")
     p.add_argument("--disable-fsync", action="store_true", help="Do not invoke fsync()")
@@ -321,7 +396,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pairs", nargs="*", metavar="COLLECTION-ID REF")
     p.set_defaults(func="p2p:cmd_find_remotes")
 
-    p = sub.add_parser("create-usb", help="Copy the refs in a collection to a USB stick")
+
+def _verb_create_usb(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("--disable-fsync", action="store_true", help="Do not invoke fsync()")
     p.add_argument("--destination-repo", metavar="DEST", help="Use custom repository directory within the mount")
@@ -331,7 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pairs", nargs="*", metavar="COLLECTION-ID REF")
     p.set_defaults(func="p2p:cmd_create_usb")
 
-    p = sub.add_parser("gpg-sign", help="Sign a commit with GPG")
+
+def _verb_gpg_sign(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("-d", "--delete", action="store_true", help="Delete signatures having any of the GPG KEY-IDs")
     p.add_argument("--gpg-homedir", metavar="HOMEDIR", help="GPG Homedir to use when looking for keyrings")
@@ -339,7 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("keys", nargs="*", metavar="KEY-ID")
     p.set_defaults(func="cmd_gpg_sign")
 
-    p = sub.add_parser("diff", help="Compare directory TARGETDIR against revision REV")
+
+def _verb_diff(p: argparse.ArgumentParser) -> None:
     _add_repo_arg(p)
     p.add_argument("--stats", action="store_true")
     p.add_argument("--fs-diff", action="store_true")
@@ -349,22 +427,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("revs", nargs="*", metavar="REV_OR_DIR")
     p.set_defaults(func="diff:cmd_diff")
 
-    p = sub.add_parser("checksum", help="Checksum a file or directory")
+
+def _verb_checksum(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ignore-xattrs", action="store_true")
     p.add_argument("paths", nargs="*", metavar="PATH")
     p.set_defaults(func="diff:cmd_checksum")
 
-    for name, register in _EXTRA_PARSERS:
-        register(sub)
-    for command, help_text in _EXTRA_HELP.items():
-        if all(modname != _EXTRA_COMMANDS[command] for modname, _ in _EXTRA_PARSERS):
-            # listed in the overall help without importing the group: its own
-            # parser is built when the command line names it
-            sub.add_parser(command, help=help_text)
-    return parser
 
-
-_EXTRA_PARSERS: List = []
+# verb -> (its line in the overall help, what fills its parser)
+_VERBS = {
+    "init": ("Initialize a new empty repository", _verb_init),
+    "config": ("Change repo configuration settings", _verb_config),
+    "commit": ("Commit a new revision", _verb_commit),
+    "checkout": ("Check out a commit into a filesystem tree", _verb_checkout),
+    "ls": ("List file paths", _verb_ls),
+    "cat": ("Concatenate contents of files", _verb_cat),
+    "show": ("Output a metadata object", _verb_show),
+    "log": ("Show log starting at commit or ref", _verb_log),
+    "refs": ("List refs", _verb_refs),
+    "rev-parse": ("Output the target of a rev", _verb_rev_parse),
+    "reset": ("Reset a REF to a previous COMMIT", _verb_reset),
+    "fsck": ("Check the repository for consistency", _verb_fsck),
+    "prune": ("Search for unreachable objects", _verb_prune),
+    "export": ("Stream COMMIT to stdout in tar format", _verb_export),
+    "sign": ("Sign a commit, or verify its signatures", _verb_sign),
+    "summary": ("Manage summary metadata", _verb_summary),
+    "pull": ("Download data from remote repository", _verb_pull),
+    "pull-local": ("Copy data from SRC_REPO", _verb_pull_local),
+    "find-remotes": ("Find remotes to serve the given refs", _verb_find_remotes),
+    "create-usb": ("Copy the refs in a collection to a USB stick", _verb_create_usb),
+    "gpg-sign": ("Sign a commit with GPG", _verb_gpg_sign),
+    "diff": ("Compare directory TARGETDIR against revision REV", _verb_diff),
+    "checksum": ("Checksum a file or directory", _verb_checksum),
+}
 
 # ostree's own tests choose their blocks from this list (libtest.sh greps `- gpgme`,
 # `- composefs`): a name is listed once the command line does what those blocks check.
@@ -583,7 +678,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     argv = _command_first(list(sys.argv[1:] if argv is None else argv))
     _register_extras(argv)
-    parser = build_parser()
+    first = _first_word(argv)
+    parser = build_parser(only=first[1] if first is not None else "")
     argv = _verb_first(parser, argv)
     word = _first_word(argv)
     if word is not None:

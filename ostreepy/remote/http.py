@@ -49,7 +49,6 @@ compromised mirror cannot send the client (and its credentials or client certifi
 
 from __future__ import annotations
 
-import email.utils
 import io
 import os
 import random
@@ -297,6 +296,7 @@ class HttpFetcher:
         if if_none_match:
             headers["If-None-Match"] = if_none_match
         if if_modified_since > 0:
+            import email.utils  # (socket, calendar and the email package: only for a cached summary)
             headers["If-Modified-Since"] = email.utils.formatdate(if_modified_since, usegmt=True)
         meta: Dict[str, object] = {}
         buf = io.BytesIO()
@@ -563,6 +563,7 @@ def _record_validators(meta: Dict[str, object], etag: Optional[str], last_modifi
     unreadable) into a conditional GET's ``meta``."""
     meta["etag"] = etag or None
     try:
+        import email.utils
         when = email.utils.parsedate_to_datetime(last_modified) if last_modified else None
         meta["last_modified"] = int(when.timestamp()) if when is not None else 0
     except (TypeError, ValueError):

@@ -74,7 +74,6 @@ from . import trust
 from .deltas.fetch import INDEXED_DELTAS, DeltaPuller, DeltaTotals
 from .config import Remote, load_remote
 from .cookies import jar_path as cookie_jar_path
-from .metalink import metalink_summary
 from .fetcher import FetchError, Fetcher, FileFetcher, NotFound, fetcher_for_remote
 from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
 from .summary_cache import Conditional, SummaryCache, fetch_summary_pair
@@ -1251,6 +1250,7 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     summary_override: Optional[Tuple[bytes, str]] = None
     if metalink and fetcher is None:
         # the metalink names where the summary is; the repository is the folder it is in
+        from .metalink import metalink_summary  # xml.parsers.expat, for the remotes that have one
         summary_override = metalink_summary(rem, metalink, max_size=obj.MAX_METADATA_SIZE,
                                             extra_headers=http_headers, append_user_agent=append_user_agent,
                                             cookie_jar=jar)

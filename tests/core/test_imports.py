@@ -78,3 +78,64 @@ def test_image_pull_from_a_layout_loads_no_http_stack_nor_other_groups(tmp_path)
                            f"ostree-unverified-image:oci:{tmp_path}/oci:v1"])
     assert "ostreepy.container.layers" in mods  # it ran
     assert not {"ostreepy.cli.image", "ostreepy.bootc", "ociclient.registry", "requests"} & mods, mods
+
+
+def test_only_the_named_verb_gets_a_parser():
+    """`ostreepy refs` makes the parsers of `ostreepy` and `refs` only (an ArgumentParser
+    costs ~80 us, and there are ~40 verbs); the others are placeholders the overall help
+    lists from their help line, and a lookup still builds one in full."""
+    import argparse
+
+    from ostreepy.cli import glibhelp
+    from ostreepy.cli.main import _register_extras, build_parser
+
+    _register_extras(["refs"])  # as main() does: no command group named (another test's main() may have)
+
+    def table(parser):
+        return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+
+    lazy, full = build_parser("refs"), build_parser()
+    built = [name for name, p in dict.items(table(lazy)) if isinstance(p, argparse.ArgumentParser)]
+    assert built == ["refs"]
+    assert list(table(lazy)) == list(table(full))
+    assert glibhelp.format_help([], build_parser("")) == glibhelp.format_help([], full)
+    argv = ["commit", "-b", "x", "--tree=dir=/t", "--orphan"]
+    assert lazy.parse_args(argv) == full.parse_args(argv)  # built on lookup, same options
+
+
+def test_a_commit_builds_only_the_progress_event_it_sends(tmp_path):
+    """The progress events are attrs classes built on first use: a commit pays for
+    FileWritten, not for the 26 events of every operation."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_text("a\n")
+    subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "init", "--mode=bare-user"], check=True)
+    code = ("import sys\nfrom ostreepy.cli.main import main\n"
+            f"main(['--repo={tmp_path}/r', 'commit', '-b', 'main', '{src}'])\n"
+            "import ostreepy.progress as p\n"
+            "print(' '.join(sorted(n for n in p.__all__ if n in vars(p) and isinstance(vars(p)[n], type))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[-1].split() == ["FileWritten", "ProgressEvent"]
+
+
+def test_a_pull_without_deltas_loads_no_delta_applier_nor_metalink_parser(tmp_path):
+    """A pull that runs no static delta does not import the part applier (lzma, mmap,
+    bspatch) nor the metalink's XML parser."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_text("a\n")
+    run = [sys.executable, "-m", "ostreepy"]
+    subprocess.run(run + [f"--repo={tmp_path}/s", "init", "--mode=archive"], check=True)
+    subprocess.run(run + [f"--repo={tmp_path}/s", "commit", "-b", "main", str(src)], check=True, capture_output=True)
+    subprocess.run(run + [f"--repo={tmp_path}/d", "init", "--mode=bare-user"], check=True)
+    subprocess.run(run + [f"--repo={tmp_path}/d", "remote", "add", "--no-gpg-verify", "o", f"file://{tmp_path}/s"],
+                   check=True)
+    code = ("import sys\nfrom ostreepy.cli.main import main\n"
+            f"rc = main(['--repo={tmp_path}/d', 'pull', 'o', 'main'])\n"
+            "print(rc, ' '.join(sorted(m for m in sys.modules if m.startswith(('ostreepy.remote', 'xml', 'mmap', "
+            "'lzma')))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    rc, *mods = out.splitlines()[-1].split()
+    assert rc == "0" and "ostreepy.remote.pull" in mods
+    assert not {"ostreepy.remote.deltas.apply", "ostreepy.remote.deltas.bsdiff", "ostreepy.remote.metalink",
+                "xml.parsers.expat", "mmap"} & set(mods), mods

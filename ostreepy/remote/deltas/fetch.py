@@ -47,10 +47,8 @@ from ...store import gvariant
 from ...store.gvariant import Variant
 from ...store.objects import MAX_METADATA_SIZE, ObjectType
 from ...store.repo import Repo
-from ...store.prune import format_size
 from ..fetcher import Fetcher, NotFound
 from . import format as fmt
-from .apply import MAX_SUPERBLOCK_SIZE, execute_part, part_have_all_objects
 from .format import DeltaError, PartHeader, Superblock
 
 __all__ = ["DeltaSearch", "DeltaTotals", "DeltaPuller", "StaticDeltasRequiredError", "summary_deltas",
@@ -95,6 +93,7 @@ class DeltaTotals:
 
     def dry_run_line(self) -> str:
         """The line ``ostree pull --dry-run`` prints (parts and fallbacks folded together)."""
+        from ...store.prune import format_size
         return (f"Delta update: {self.fetched_parts + self.fetched_fallbacks}/{self.parts + self.fallbacks} parts,"
                 f" {format_size(self.fetched_size)}/{format_size(self.size)},"
                 f" {format_size(self.usize)} total uncompressed")
@@ -245,6 +244,8 @@ class DeltaPuller:
     # ------------------------------------------------------------ one delta
 
     def _superblock(self, frm: Optional[str], to: str, digest: Optional[bytes], ref: Optional[str]) -> bool:
+        # .apply (lzma, mmap, bspatch) only for a pull that has a delta to run
+        from .apply import MAX_SUPERBLOCK_SIZE
         name = fmt.delta_name(frm, to)
         try:
             data = self.fetcher.fetch_bytes(fmt.delta_path(frm, to), MAX_SUPERBLOCK_SIZE)
@@ -267,6 +268,7 @@ class DeltaPuller:
         return not self.dry_run
 
     def _process(self, sb: Superblock) -> None:
+        from .apply import part_have_all_objects
         repo = self.repo
         for fb in sb.fallbacks:
             self._add(fallbacks=1, size=fb.size, usize=fb.usize)
@@ -299,6 +301,7 @@ class DeltaPuller:
         run_all(lambda job: self._part(sb, *job), todo, MAX_PART_FETCHES, "ostreepy-delta")
 
     def _part(self, sb: Superblock, index: int, header: PartHeader) -> None:
+        from .apply import execute_part
         inline = sb.inline_part(index)
         try:
             if inline is not None:
@@ -313,6 +316,7 @@ class DeltaPuller:
             self.progress(DeltaPartApplied(index, len(sb.parts), written, False))
 
     def _fetch_and_run(self, sb: Superblock, index: int, header: PartHeader) -> int:
+        from .apply import execute_part
         path = fmt.part_path(sb.from_checksum, sb.to_checksum, index)
         for attempt in (1, 2):
             with tempfile.TemporaryFile(dir=self.repo.tmp_dir) as f:
