@@ -51,6 +51,8 @@ from .hooks import REFS_CHANGED_HOOKS, on_refs_changed as on_refs_changed  # re-
 CHUNK = 1 << 20
 #: from this many staged objects on, a transaction's end renames them on several threads
 _PARALLEL_RENAMES = 2000
+#: from this many object directories on, their fsyncs at a transaction's end overlap
+_PARALLEL_FSYNCS = 8
 
 
 class RepoMode(enum.Enum):
@@ -505,9 +507,21 @@ class Repo:
             # after all the renames, as libostree's fsync_object_dirs: the first fsync commits
             # the journal with every rename in it, the others find nothing left to do (an
             # fsync in each mover, between renames, would commit the journal again and again)
-            for sub in sorted({csum[:2] for csum, _, _ in staged}):
-                _fsync_dir(self._join("objects/" + sub))
-            _fsync_dir(self._join("objects"))  # the xx/ directories made just now
+            dirs = [self._join("objects/" + sub) for sub in sorted({csum[:2] for csum, _, _ in staged})]
+            dirs.append(self._join("objects"))  # the xx/ directories made just now
+            _fsync_dir(dirs[0])
+            if len(dirs) > _PARALLEL_FSYNCS:
+                # each of the others still ends in a flush of the disk's cache (ext4 sends
+                # one even when the journal has nothing left to commit): issued together from
+                # a few threads, the block layer merges them; one after another, 256 of them
+                # cost a few milliseconds each on a busy disk
+                from concurrent.futures import ThreadPoolExecutor
+                with ThreadPoolExecutor(4) as pool:
+                    for _ in pool.map(_fsync_dir, dirs[1:]):
+                        pass
+            else:
+                for d in dirs[1:]:
+                    _fsync_dir(d)
         if staging is not None:
             _remove_emptied(staging)
         if staging_lock is not None:
@@ -586,12 +600,34 @@ class Repo:
                 self._staging_subdirs.add(prefix)
         return _staged_path(self._staging_dir, checksum, objtype, self.mode is RepoMode.ARCHIVE)
 
+    def object_dirs(self, prefix: str) -> Tuple[str, Optional[str]]:
+        """The directories where a loose object whose checksum begins with ``prefix``
+        (two hex digits) can be: ``objects/xx`` and, while a transaction has staged
+        objects, its staging ``xx/`` (None otherwise)."""
+        staging = self._staging_dir
+        return self._objects_prefix + prefix, (f"{staging}/{prefix}" if staging is not None else None)
+
     def has_object(self, checksum: str, objtype: ObjectType) -> bool:
+        # objects/ first, by a path relative to the repository's descriptor: most lookups
+        # (a pull's walk over what it has) find the object there with one short lstat,
+        # where the staging directory first would cost two
+        name = obj.loose_name(checksum, objtype, self.mode is RepoMode.ARCHIVE)
         try:
-            os.lstat(self.object_path(checksum, objtype))
+            if self._dfd >= 0:
+                os.lstat("objects/" + name, dir_fd=self._dfd)
+            else:  # closed: by its path, as before
+                os.lstat(self._objects_prefix + name)
             return True
         except FileNotFoundError:
-            return self.parent.has_object(checksum, objtype) if self.parent else False
+            pass
+        staging = self._staging_dir
+        if staging is not None:
+            try:
+                os.lstat(f"{staging}/{name}")
+                return True
+            except FileNotFoundError:
+                pass
+        return self.parent.has_object(checksum, objtype) if self.parent else False
 
     def list_objects(self, objtype: Optional[ObjectType] = None) -> Iterator[Tuple[str, ObjectType]]:
         """Every loose object: (checksum, type), in directory order."""
