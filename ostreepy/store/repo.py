@@ -987,6 +987,24 @@ class Repo:
                 return mode, 0, path
         return mode, (0 if stat.S_ISLNK(mode) else st.st_size), path
 
+    def load_file_header_size(self, checksum: str) -> Tuple[FileHeader, int]:
+        """:meth:`load_file_header` and :meth:`content_size` together, from one read of an
+        archive repository's ``.filez``: what a pass over every file of a tree asks."""
+        if self.mode is not RepoMode.ARCHIVE:
+            return self.load_file_header(checksum), self.content_size(checksum)
+        obj.validate_checksum(checksum)
+        try:
+            f = open(self.object_path(checksum, ObjectType.FILE), "rb")
+        except FileNotFoundError:
+            if self.parent is not None:
+                return self.parent.load_file_header_size(checksum)
+            raise ObjectNotFoundError(checksum, "file") from None
+        with f:
+            header, size = _archive_header(f, checksum)
+        if header.is_symlink:
+            return _checked_symlink(header, checksum, True), 0
+        return header, size
+
     def content_size(self, checksum: str) -> int:
         """The uncompressed size of a regular file object (0 for symlinks)."""
         path = self.object_path(checksum, ObjectType.FILE)
@@ -1017,16 +1035,7 @@ class Repo:
                            verify: bool) -> Tuple[FileHeader, Optional[BinaryIO]]:
         f = open(path, "rb")
         try:
-            prefix = f.read(8)
-            if len(prefix) != 8:
-                raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
-            hlen = int.from_bytes(prefix[:4], "big")
-            if hlen > obj.MAX_METADATA_SIZE:
-                raise CorruptObjectError(f"Corrupted archive file object {checksum}: header too large", checksum)
-            hdata = f.read(hlen)
-            if len(hdata) != hlen:
-                raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
-            header, size = FileHeader.parse_zlib(hdata)
+            header, size = _archive_header(f, checksum)
             if header.is_symlink or not want_data:
                 if header.is_symlink and verify:
                     actual = obj.content_checksum(header)
@@ -1759,6 +1768,20 @@ def _fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _archive_header(f: BinaryIO, checksum: str) -> Tuple[FileHeader, int]:
+    """The header of the ``.filez`` open as ``f`` and its data's size; ``f`` is left at the data."""
+    prefix = f.read(8)
+    if len(prefix) != 8:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
+    hlen = int.from_bytes(prefix[:4], "big")
+    if hlen > obj.MAX_METADATA_SIZE:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: header too large", checksum)
+    hdata = f.read(hlen)
+    if len(hdata) != hlen:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
+    return FileHeader.parse_zlib(hdata)
 
 
 def _staged_path(staging: str, checksum: str, objtype: ObjectType, archive: bool) -> str:
