@@ -17,7 +17,10 @@ Design:
   workers fetch, verify and store one object each and hand back the parsed
   dirtree, whose children the main thread queues. Nothing serialises on one
   directory at a time. Objects already in the repository are not fetched, which
-  is what makes a killed pull resume where it stopped.
+  is what makes a killed pull resume where it stopped; which files of a dirtree
+  are here is asked a directory of ``objects/`` at a time
+  (:class:`~ostreepy.store.presence.ObjectPresence`), as a second pull asks it of
+  every file of the tree.
 * Every object is verified before it is renamed into the store (the
   repository's own transaction puts it in staging first): metadata by its
   SHA-256 and structure (a dirtree naming ``..``, ``a/b`` or an empty name, a
