@@ -17,6 +17,12 @@ that repo:
 (ostree 2022.7's pull also fetches some loose objects while its delta parts run; the
 count of loose objects each tool fetched is printed beside.)
 
+``--tree DIR`` takes a given tree (one of /work/scale-trees, say: a target holds at every
+scale) as v1, and as v2 that tree with ``--change-percent`` of its regular files grown by a
+line (benchmarks/pull_http.py's second commit); the repositories are hard-linked copies
+rather than copies, and only the from-delta is timed (generate-from, apply-from, pull-from):
+a from-scratch delta of a 2 GB tree is minutes of xz for both tools, and says nothing new.
+
 It prints the median wall time and the child's CPU seconds (user + system, os.wait4 through
 benchmarks/store.py's launcher), the ratios ostreepy/ostree, and the delta sizes (sum of part
 sizes from `static-delta show`). The tools take turns, alternating which goes first. On a shared
@@ -24,6 +30,7 @@ machine the CPU ratio is the steadier signal. ``--before CMD`` runs a third cont
 ostreepy, e.g. ``'env PYTHONPATH=OLD .venv/bin/python -P -m ostreepy'``) in the same rotation.
 
   .venv/bin/python benchmarks/deltas.py [--files N] [--size KB] [--repeat N] [--before CMD]
+      [--tree DIR [--change-percent P]]
 """
 
 from __future__ import annotations
@@ -40,7 +47,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "remote"))
@@ -101,14 +108,26 @@ def part_size(tool: List[str], repo: str, name: str) -> int:
     return int(m.group(1)) if m else -1
 
 
-def pull_time(tool: List[str], dst: str, url: str, src: str, frm: Optional[str], web: "servers.Nginx") -> tuple:
-    """((wall, cpu) seconds, loose objects fetched) of ``tool pull`` into a fresh bare-user repo."""
-    shutil.rmtree(dst, ignore_errors=True)
-    subprocess.run(["ostree", "init", f"--repo={dst}", "--mode=bare-user"], check=True)
+def _copy(src: str, dst: str) -> None:
+    shutil.copytree(src, dst, symlinks=True)
+
+
+def _link_copy(src: str, dst: str) -> None:
+    # neither tool changes an object file in place, so the copies may share them
+    subprocess.run(["cp", "-al", src, dst], check=True)
+
+
+def pull_time(tool: List[str], dst: str, url: str, v1: Optional[str], web: "servers.Nginx",
+              copy: Callable[[str, str], None]) -> tuple:
+    """((wall, cpu) seconds, loose objects fetched) of ``tool pull`` into a new bare-user repo:
+    a copy of ``v1`` (holding the from-commit), or an empty one."""
+    if v1 is not None:
+        copy(v1, dst)
+    else:
+        subprocess.run(["ostree", "init", f"--repo={dst}", "--mode=bare-user"], check=True)
     subprocess.run(["ostree", "remote", "add", f"--repo={dst}", "--no-gpg-verify", "origin", url], check=True)
-    if frm is not None:
-        subprocess.run(["ostree", "pull-local", f"--repo={dst}", src, frm], check=True, capture_output=True)
-        subprocess.run(["ostree", "refs", f"--repo={dst}", "--create=origin:main", frm], check=True)
+    if v1 is not None:
+        subprocess.run(["ostree", "refs", f"--repo={dst}", "--create=origin:main", "main"], check=True)
     mark = web.mark()
     t = run([*tool, "pull", f"--repo={dst}", "--require-static-deltas", "origin", "main"])
     loose = sum(1 for e in web.entries(mark) if "/objects/" in e.path and e.status == 200)
@@ -121,6 +140,8 @@ def main(argv: List[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=64, help="largest file, KB")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--before", help="also run this (older) ostreepy command in the rotation")
+    ap.add_argument("--tree", type=Path, help="v1 is this tree, v2 it with --change-percent of its files changed")
+    ap.add_argument("--change-percent", type=float, default=5.0)
     args = ap.parse_args(argv)
     tools: Dict[str, List[str]] = {"ostree": ["ostree"], "ostreepy": ostreepy_cmd()}
     if args.before:
@@ -136,54 +157,79 @@ def main(argv: List[str] | None = None) -> int:
 def _main(args: argparse.Namespace, tools: Dict[str, List[str]], note: str) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-deltas-") as tmp:
         base = Path(tmp)
-        for v in (1, 2):
-            build(base / f"t{v}", args.files, args.size, v)
+        if args.tree is not None:
+            import pull_http  # its second commit's change, so that both benchmarks change a tree alike
+            trees = [args.tree, base / "t2"]
+            nchanged = pull_http.changed_tree(args.tree, trees[1], args.change_percent)
+            steps: Tuple[str, ...] = ("generate-from", "apply-from", "pull-from")
+            label = f"tree: {args.tree.name}, v2 changes {nchanged} files ({args.change_percent:g}%)"
+            copy = _link_copy
+        else:
+            trees = [base / "t1", base / "t2"]
+            for v in (1, 2):
+                build(trees[v - 1], args.files, args.size, v)
+            steps = ("generate-from", "generate-empty", "apply-from", "pull-from", "pull-empty")
+            label = f"tree: {args.files} files up to {args.size} KB"
+            copy = _copy
         src = str(base / "src")
         subprocess.run(["ostree", "init", f"--repo={src}", "--mode=archive"], check=True)
         for v in (1, 2):
             subprocess.run(["ostree", "commit", f"--repo={src}", "-b", "main", f"--timestamp=2020-01-0{v}T00:00Z",
-                            str(base / f"t{v}")], check=True, capture_output=True)
+                            str(trees[v - 1])], check=True, capture_output=True)
         rev = lambda r: subprocess.run(["ostree", "rev-parse", f"--repo={src}", r], check=True,  # noqa: E731
                                        capture_output=True, text=True).stdout.strip()
         frm, to = rev("main^"), rev("main")
+        # the bare-user repository holding v1 (as ref main) that apply-from and pull-from start from
+        v1 = str(base / "v1")
+        subprocess.run(["ostree", "init", f"--repo={v1}", "--mode=bare-user"], check=True)
+        subprocess.run(["ostree", "pull-local", f"--repo={v1}", src, frm], check=True, capture_output=True)
+        subprocess.run(["ostree", "refs", f"--repo={v1}", "--create=main", frm], check=True)
         results: Dict[str, Dict[str, List[Tuple[float, float]]]] = {t: {} for t in tools}
         sizes: Dict[str, Dict[str, int]] = {t: {} for t in tools}
+        generated: Dict[str, str] = {}
+        n = 0
         for rep in range(args.repeat):
             for name in (tuple(tools) if rep % 2 == 0 else tuple(reversed(tools))):
+                n += 1
                 tool = tools[name]
-                repo = str(base / f"r-{name}")
-                shutil.rmtree(repo, ignore_errors=True)
-                shutil.copytree(src, repo, symlinks=True)
-                tf = run([*tool, "static-delta", "generate", f"--repo={repo}", f"--from={frm}", f"--to={to}"])
-                te = run([*tool, "static-delta", "generate", f"--repo={repo}", "--empty", f"--to={to}"])
-                dst = str(base / f"d-{name}")
-                shutil.rmtree(dst, ignore_errors=True)
-                subprocess.run(["ostree", "init", f"--repo={dst}", "--mode=bare-user"], check=True)
-                subprocess.run(["ostree", "pull-local", f"--repo={dst}", src, frm], check=True, capture_output=True)
-                superblock = next(Path(repo, "deltas").glob("*/*-*"))
-                ta = run([*tool, "static-delta", "apply-offline", f"--repo={dst}", str(superblock)])
-                for key, val in (("generate-from", tf), ("generate-empty", te), ("apply-from", ta)):
-                    results[name].setdefault(key, []).append(val)
+                # new names every run: a big repository removed just before a run slows
+                # whoever runs next (see benchmarks/pull_http.py); all go with the tmp dir
+                repo = str(base / f"r-{n}-{name}")
+                copy(src, repo)
+                t = run([*tool, "static-delta", "generate", f"--repo={repo}", f"--from={frm}", f"--to={to}"])
+                results[name].setdefault("generate-from", []).append(t)
                 sizes[name]["from"] = part_size(["ostree"], repo, f"{frm}-{to}")
-                sizes[name]["empty"] = part_size(["ostree"], repo, to)
+                superblock = next(Path(repo, "deltas").glob("*/*-*"))
+                if "generate-empty" in steps:
+                    t = run([*tool, "static-delta", "generate", f"--repo={repo}", "--empty", f"--to={to}"])
+                    results[name].setdefault("generate-empty", []).append(t)
+                    sizes[name]["empty"] = part_size(["ostree"], repo, to)
+                dst = str(base / f"d-{n}-{name}")
+                copy(v1, dst)
+                t = run([*tool, "static-delta", "apply-offline", f"--repo={dst}", str(superblock)])
+                results[name].setdefault("apply-from", []).append(t)
+                generated[name] = repo
         web = servers.Nginx(base / "nginx")
         web.start()
         loose: Dict[str, Dict[str, int]] = {t: {} for t in tools}
+        pulls = [(k, start) for k, start in (("pull-from", v1), ("pull-empty", None)) if k in steps]
         try:
             served = web.root / "repo"
-            shutil.copytree(str(base / "r-ostree"), served, symlinks=True)
+            copy(generated["ostree"], str(served))
             subprocess.run(["ostree", "summary", "-u", f"--repo={served}"], check=True)
             for rep in range(args.repeat):
                 for name in (tuple(tools) if rep % 2 == 0 else tuple(reversed(tools))):
-                    for key, start in (("pull-from", frm), ("pull-empty", None)):
-                        t, n = pull_time(tools[name], str(base / f"p-{name}"), f"{web.url}/repo", src, start, web)
+                    for key, start in pulls:
+                        n += 1
+                        t, got = pull_time(tools[name], str(base / f"p-{n}-{name}"), f"{web.url}/repo", start, web,
+                                           copy)
                         results[name].setdefault(key, []).append(t)
-                        loose[name][key] = n
+                        loose[name][key] = got
         finally:
             web.stop()
-        print(f"tree: {args.files} files up to {args.size} KB; {args.repeat} run(s), median{note}")
+        print(f"{label}; {args.repeat} run(s), median{note}")
         print(f"{'step':16} {'tool':9} {'wall s':>8} {'ratio':>6} {'cpu s':>7} {'cpu ratio':>9}")
-        for key in ("generate-from", "generate-empty", "apply-from", "pull-from", "pull-empty"):
+        for key in steps:
             base_w = statistics.median(w for w, _ in results["ostree"][key])
             base_c = statistics.median(c for _, c in results["ostree"][key])
             for name in tools:
@@ -194,8 +240,9 @@ def _main(args: argparse.Namespace, tools: Dict[str, List[str]], note: str) -> i
                     extra = f"   loose objects fetched: {loose[name][key]}"
                 print(f"{key:16} {name:9} {w:8.3f} {w / base_w:5.2f}x {c:7.3f} {c / max(base_c, 1e-3):8.2f}x{extra}")
         for key in ("from", "empty"):
-            a, b = sizes["ostree"][key], sizes["ostreepy"][key]
-            print(f"delta size {key:6} ostree={a} ostreepy={b} ratio={b / a:.3f}")
+            if key in sizes["ostree"]:
+                a, b = sizes["ostree"][key], sizes["ostreepy"][key]
+                print(f"delta size {key:6} ostree={a} ostreepy={b} ratio={b / a:.3f}")
     return 0
 
 

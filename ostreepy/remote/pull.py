@@ -17,7 +17,10 @@ Design:
   workers fetch, verify and store one object each and hand back the parsed
   dirtree, whose children the main thread queues. Nothing serialises on one
   directory at a time. Objects already in the repository are not fetched, which
-  is what makes a killed pull resume where it stopped.
+  is what makes a killed pull resume where it stopped; which files of a dirtree
+  are here is asked a directory of ``objects/`` at a time
+  (:class:`~ostreepy.store.presence.ObjectPresence`), as a second pull asks it of
+  every file of the tree.
 * Every object is verified before it is renamed into the store (the
   repository's own transaction puts it in staging first): metadata by its
   SHA-256 and structure (a dirtree naming ``..``, ``a/b`` or an empty name, a
@@ -67,6 +70,7 @@ from ..store.keyfile import KeyFile
 from ..store.gvariant import Variant
 from ..store.objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
 from ..store.objimport import check_filez, import_content, link_checked_filez
+from ..store.presence import ObjectPresence
 from ..store.refs import parse_refspec, validate_collection_id, validate_ref
 from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
 from ..store.timestamps import downgrade_message
@@ -650,6 +654,9 @@ class _Puller:
 
         for c in commits:
             add_commit(c, self.depth, False, c)
+        # a whole tree's worth of "is this file here?", answered a directory of objects/ at a time
+        presence = ObjectPresence(self.repo)
+        wanted = self._wanted if self.subpaths else None
 
         def run(item: Tuple[str, str, object]) -> object:
             if self._abort.is_set():
@@ -662,8 +669,7 @@ class _Puller:
                 assert tree is not None
                 # which of its files are here already is asked here, on the worker: a
                 # second pull then queues only what changed, not a task per file
-                has = self.repo.has_object
-                return tree, {f for _, f in tree.files if has(f, ObjectType.FILE)}
+                return tree, presence.present(f for _, f in tree.files)
             if kind == "dirmeta":
                 return self.do_meta(csum, ObjectType.DIR_META)
             for c in cast(tuple[str, ...], arg):
@@ -721,14 +727,17 @@ class _Puller:
                         tree, present = cast(Tuple[DirTree, Set[str]], result)
                         assert isinstance(tree, DirTree)
                         path = str(arg)
+                        requested = 0
                         for name, fcsum in tree.files:
-                            if fcsum not in seen_files and self._wanted(path + name, False):
-                                seen_files.add(fcsum)
-                                if fcsum not in present:
-                                    content_q.append(fcsum)
-                                self.stats.requested += 1
+                            if fcsum in seen_files or (wanted is not None and not wanted(path + name, False)):
+                                continue
+                            seen_files.add(fcsum)
+                            if fcsum not in present:
+                                content_q.append(fcsum)
+                            requested += 1
+                        self.stats.requested += requested
                         for name, tcsum, mcsum in tree.dirs:
-                            if self._wanted(path + name, True):
+                            if wanted is None or wanted(path + name, True):
                                 add_tree(tcsum, mcsum, path + name + "/")
                 self._report("metadata" if (meta_q or any(k != "file" for k, _, _ in inflight.values()))
                              else "content")

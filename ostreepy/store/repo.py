@@ -51,6 +51,8 @@ from .hooks import REFS_CHANGED_HOOKS, on_refs_changed as on_refs_changed  # re-
 CHUNK = 1 << 20
 #: from this many staged objects on, a transaction's end renames them on several threads
 _PARALLEL_RENAMES = 2000
+#: from this many object directories on, their fsyncs at a transaction's end overlap
+_PARALLEL_FSYNCS = 8
 
 
 class RepoMode(enum.Enum):
@@ -505,9 +507,21 @@ class Repo:
             # after all the renames, as libostree's fsync_object_dirs: the first fsync commits
             # the journal with every rename in it, the others find nothing left to do (an
             # fsync in each mover, between renames, would commit the journal again and again)
-            for sub in sorted({csum[:2] for csum, _, _ in staged}):
-                _fsync_dir(self._join("objects/" + sub))
-            _fsync_dir(self._join("objects"))  # the xx/ directories made just now
+            dirs = [self._join("objects/" + sub) for sub in sorted({csum[:2] for csum, _, _ in staged})]
+            dirs.append(self._join("objects"))  # the xx/ directories made just now
+            _fsync_dir(dirs[0])
+            if len(dirs) > _PARALLEL_FSYNCS:
+                # each of the others still ends in a flush of the disk's cache (ext4 sends
+                # one even when the journal has nothing left to commit): issued together from
+                # a few threads, the block layer merges them; one after another, 256 of them
+                # cost a few milliseconds each on a busy disk
+                from concurrent.futures import ThreadPoolExecutor
+                with ThreadPoolExecutor(4) as pool:
+                    for _ in pool.map(_fsync_dir, dirs[1:]):
+                        pass
+            else:
+                for d in dirs[1:]:
+                    _fsync_dir(d)
         if staging is not None:
             _remove_emptied(staging)
         if staging_lock is not None:
@@ -586,12 +600,34 @@ class Repo:
                 self._staging_subdirs.add(prefix)
         return _staged_path(self._staging_dir, checksum, objtype, self.mode is RepoMode.ARCHIVE)
 
+    def object_dirs(self, prefix: str) -> Tuple[str, Optional[str]]:
+        """The directories where a loose object whose checksum begins with ``prefix``
+        (two hex digits) can be: ``objects/xx`` and, while a transaction has staged
+        objects, its staging ``xx/`` (None otherwise)."""
+        staging = self._staging_dir
+        return self._objects_prefix + prefix, (f"{staging}/{prefix}" if staging is not None else None)
+
     def has_object(self, checksum: str, objtype: ObjectType) -> bool:
+        # objects/ first, by a path relative to the repository's descriptor: most lookups
+        # (a pull's walk over what it has) find the object there with one short lstat,
+        # where the staging directory first would cost two
+        name = obj.loose_name(checksum, objtype, self.mode is RepoMode.ARCHIVE)
         try:
-            os.lstat(self.object_path(checksum, objtype))
+            if self._dfd >= 0:
+                os.lstat("objects/" + name, dir_fd=self._dfd)
+            else:  # closed: by its path, as before
+                os.lstat(self._objects_prefix + name)
             return True
         except FileNotFoundError:
-            return self.parent.has_object(checksum, objtype) if self.parent else False
+            pass
+        staging = self._staging_dir
+        if staging is not None:
+            try:
+                os.lstat(f"{staging}/{name}")
+                return True
+            except FileNotFoundError:
+                pass
+        return self.parent.has_object(checksum, objtype) if self.parent else False
 
     def list_objects(self, objtype: Optional[ObjectType] = None) -> Iterator[Tuple[str, ObjectType]]:
         """Every loose object: (checksum, type), in directory order."""
@@ -969,6 +1005,24 @@ class Repo:
                 return mode, 0, path
         return mode, (0 if stat.S_ISLNK(mode) else st.st_size), path
 
+    def load_file_header_size(self, checksum: str) -> Tuple[FileHeader, int]:
+        """:meth:`load_file_header` and :meth:`content_size` together, from one read of an
+        archive repository's ``.filez``: what a pass over every file of a tree asks."""
+        if self.mode is not RepoMode.ARCHIVE:
+            return self.load_file_header(checksum), self.content_size(checksum)
+        obj.validate_checksum(checksum)
+        try:
+            f = open(self.object_path(checksum, ObjectType.FILE), "rb")
+        except FileNotFoundError:
+            if self.parent is not None:
+                return self.parent.load_file_header_size(checksum)
+            raise ObjectNotFoundError(checksum, "file") from None
+        with f:
+            header, size = _archive_header(f, checksum)
+        if header.is_symlink:
+            return _checked_symlink(header, checksum, True), 0
+        return header, size
+
     def content_size(self, checksum: str) -> int:
         """The uncompressed size of a regular file object (0 for symlinks)."""
         path = self.object_path(checksum, ObjectType.FILE)
@@ -999,16 +1053,7 @@ class Repo:
                            verify: bool) -> tuple[FileHeader, BinaryIO | None, int]:
         f = open(path, "rb")
         try:
-            prefix = f.read(8)
-            if len(prefix) != 8:
-                raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
-            hlen = int.from_bytes(prefix[:4], "big")
-            if hlen > obj.MAX_METADATA_SIZE:
-                raise CorruptObjectError(f"Corrupted archive file object {checksum}: header too large", checksum)
-            hdata = f.read(hlen)
-            if len(hdata) != hlen:
-                raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
-            header, size = FileHeader.parse_zlib(hdata)
+            header, size = _archive_header(f, checksum)
             if header.is_symlink or not want_data:
                 if header.is_symlink and verify:
                     actual = obj.content_checksum(header)
@@ -1743,6 +1788,20 @@ def _fsync_dir(path: str) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _archive_header(f: BinaryIO, checksum: str) -> Tuple[FileHeader, int]:
+    """The header of the ``.filez`` open as ``f`` and its data's size; ``f`` is left at the data."""
+    prefix = f.read(8)
+    if len(prefix) != 8:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
+    hlen = int.from_bytes(prefix[:4], "big")
+    if hlen > obj.MAX_METADATA_SIZE:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: header too large", checksum)
+    hdata = f.read(hlen)
+    if len(hdata) != hlen:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
+    return FileHeader.parse_zlib(hdata)
 
 
 def _staged_path(staging: str, checksum: str, objtype: ObjectType, archive: bool) -> str:

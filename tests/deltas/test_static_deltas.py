@@ -337,3 +337,33 @@ def test_inline_and_filename_deltas_cross(source, tmp_path: Path) -> None:
     dst2 = fresh_repo(tmp_path / "b", "bare-user")
     ostree("static-delta", "apply-offline", f"--repo={dst2}", str(out / "sb"))
     ostree("fsck", f"--repo={dst2}")
+
+
+def test_modified_files_paired_as_ostree_pairs_them(tmp_path: Path) -> None:
+    """The similarity pass reads the sizes of only those old files that share a name (or the
+    part before the first dot) with a new one: the pairs it makes are still ostree's, among
+    many same-named files of nearby sizes, renamed ones, and files no new one is named like."""
+    rnd = random.Random(11)
+    trees = [tmp_path / "t1", tmp_path / "t2"]
+    for i in range(24):
+        data = bytes(rnd.getrandbits(8) for _ in range(20_000 + 700 * i))
+        old_name, new_name = [("lib.so.1", "lib.so.2"), ("conf", "conf"), ("tool.bin", "tool.bin")][i % 3]
+        new = data[:9000] + b"changed" * 20 + data[9000:]
+        for root, name, body in ((trees[0], old_name, data), (trees[1], new_name, new)):
+            d = root / f"d{i % 5}" / f"e{i}"
+            d.mkdir(parents=True)
+            (d / name).write_bytes(body)
+        (trees[0] / f"d{i % 5}" / f"e{i}" / f"other{i}.dat").write_bytes(data[::-1])  # unchanged
+    repo = str(tmp_path / "src")
+    ostree("init", f"--repo={repo}", "--mode=archive")
+    for v, t in enumerate(trees, 1):
+        ostree("commit", f"--repo={repo}", "-b", "main", f"--timestamp=2020-01-0{v}T00:00Z", str(t))
+    logs = []
+    for tool in (ostree, ostreepy):
+        copy = str(tmp_path / tool.__name__)
+        shutil.copytree(repo, copy, symlinks=True)
+        logs.append(tool("static-delta", "generate", f"--repo={copy}", "--from=main^", "--to=main").stderr)
+    decisions = ("modified:", "rollsum for ", "rollsum=", "bsdiff=")
+    theirs, ours = (sorted(x for x in log.splitlines() if x.startswith(decisions)) for log in logs)
+    assert ours == theirs
+    assert "modified: 24" in theirs

@@ -33,7 +33,7 @@ import lzma
 import os
 import stat
 import time
-from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 import attrs
 
@@ -149,17 +149,54 @@ def _walk_names(repo: Repo, root_tree: str, out: Dict[str, List[str]],
             stack.append(sub)
 
 
-def _sizenames(repo: Repo, root_tree: str, only: Optional[Set[str]]) -> List[Tuple[int, str, List[str]]]:
-    names: Dict[str, List[str]] = {}
-    _walk_names(repo, root_tree, names, only)
+class _Files:
+    """Each content object's header and size, read once per delta: the similarity pass,
+    the choice between rollsum, bsdiff and whole, and the fallback test all ask."""
+
+    def __init__(self, repo: Repo) -> None:
+        self.repo = repo
+        self._info: Dict[str, Tuple[FileHeader, int]] = {}
+
+    def info(self, checksum: str) -> Tuple[FileHeader, int]:
+        got = self._info.get(checksum)
+        if got is None:
+            got = self._info[checksum] = self.repo.load_file_header_size(checksum)
+        return got
+
+
+def _sizenames(files: _Files, names: Dict[str, List[str]]) -> List[Tuple[int, str, List[str]]]:
     out = []
     for csum, basenames in names.items():
-        header = repo.load_file_header(csum)
+        header, size = files.info(csum)
         if not header.is_regular:
             continue
-        out.append((repo.content_size(csum), csum, basenames))
+        out.append((size, csum, basenames))
     out.sort(key=lambda e: e[0])
     return out
+
+
+def _name_filter(to_names: Dict[str, List[str]]) -> Callable[[List[str]], bool]:
+    """Whether a from-file shares a basename with a new file, or (the fuzzy pass) the part
+    before the first dot: no other from-file can be chosen, whatever its size."""
+    exact: Set[str] = set()
+    keys: Set[str] = set()
+    for names in to_names.values():
+        for y in names:
+            exact.add(y)
+            dot = y.find(".")
+            if dot > 0:
+                keys.add(y[:dot])
+
+    def could_match(names: List[str]) -> bool:
+        for x in names:
+            if x in exact:
+                return True
+            dot = x.find(".")
+            if dot > 0 and x[:dot] in keys:
+                return True
+        return False
+
+    return could_match
 
 
 def _intersect(a: List[str], b: List[str], fuzzy: bool) -> bool:
@@ -185,10 +222,22 @@ def _candidate(size: int, basenames: List[str]) -> bool:
     return True
 
 
-def similar_objects(repo: Repo, from_tree: str, to_tree: str, new_regular: Set[str]) -> Dict[str, str]:
-    """to-checksum -> from-checksum of modified files (``_ostree_delta_compute_similar_objects``)."""
-    from_sizes = _sizenames(repo, from_tree, None)
-    to_sizes = _sizenames(repo, to_tree, new_regular)
+def similar_objects(repo: Repo, from_tree: str, to_tree: str, new_regular: Set[str],
+                    files: Optional[_Files] = None) -> Dict[str, str]:
+    """to-checksum -> from-checksum of modified files (``_ostree_delta_compute_similar_objects``).
+
+    libostree reads the size of every file of FROM; a file whose names no new file shares
+    is never chosen (the choice for each new file is the first from-file, by size, in the
+    size window with a name in common: the ``lower`` bound only saves rescanning), so only
+    the sizes of those that share one are read."""
+    files = files if files is not None else _Files(repo)
+    to_names: Dict[str, List[str]] = {}
+    _walk_names(repo, to_tree, to_names, new_regular)
+    from_names: Dict[str, List[str]] = {}
+    _walk_names(repo, from_tree, from_names)
+    could_match = _name_filter(to_names)
+    from_sizes = _sizenames(files, {c: n for c, n in from_names.items() if could_match(n)})
+    to_sizes = _sizenames(files, to_names)
     out: Dict[str, str] = {}
     lower = 0
     upper = len(from_sizes)
@@ -232,7 +281,15 @@ def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
              progress: Optional[ProgressCallback] = None) -> GenerateResult:
     """Write the delta FROM -> TO (None: from scratch) into the repository
     (or beside ``options.filename``)."""
+    # both trees are walked twice (reachability, then names for the similarity pass)
+    with repo.dirtree_cache():
+        return _generate(repo, from_checksum, to_checksum, options, progress)
+
+
+def _generate(repo: Repo, from_checksum: Optional[str], to_checksum: str, options: GenerateOptions,
+              progress: Optional[ProgressCallback]) -> GenerateResult:
     lines: List[str] = []
+    files = _Files(repo)
 
     def say(line: str) -> None:
         lines.append(line)
@@ -261,14 +318,14 @@ def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
                 continue  # the to-commit rides in the superblock
             new_meta.append((objtype, csum))
         else:
-            if repo.load_file_header(csum).is_regular:
+            if files.info(csum)[0].is_regular:
                 new_regular.append(csum)
             else:
                 new_symlinks.append(csum)
 
     modified: Dict[str, str] = {}
     if from_commit is not None:
-        modified = similar_objects(repo, from_commit.root_tree, to_commit.root_tree, set(new_regular))
+        modified = similar_objects(repo, from_commit.root_tree, to_commit.root_tree, set(new_regular), files)
     say(f"modified: {len(modified)}")
     say(f"new reachable: metadata={len(new_meta) + 1} content regular={len(new_regular)} "
         f"symlink={len(new_symlinks)}")
@@ -277,7 +334,7 @@ def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
     bsdiffs: Dict[str, str] = {}
     rollsum_size = 0
     for to_c, from_c in modified.items():
-        if not repo.load_file_header(from_c).mode & stat.S_IROTH:
+        if not files.info(from_c)[0].mode & stat.S_IROTH:
             continue
         _, old = _content(repo, from_c)
         _, new = _content(repo, to_c)
@@ -372,8 +429,8 @@ def generate(repo: Repo, from_checksum: Optional[str], to_checksum: str,
     for csum in new_regular:
         if csum in rollsums or csum in bsdiffs:
             continue
-        size = repo.content_size(csum)
-        stream_size = len(repo.load_file_header(csum).checksum_prefix()) + size
+        header, size = files.info(csum)
+        stream_size = len(header.checksum_prefix()) + size
         if options.min_fallback_size > 0 and stream_size > options.min_fallback_size * MB:
             say(f"fallback for {csum} ({_gsize(stream_size)})")
             fallbacks.append(Fallback(ObjectType.FILE, csum, _storage_size(repo, csum, ObjectType.FILE), size))

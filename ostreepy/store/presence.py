@@ -1,0 +1,108 @@
+"""Which of many objects a repository holds, for a walk that asks about a whole tree.
+
+Design: a pull walks every dirtree of the commits it pulls and asks, for each file,
+whether the object is here (libostree's scan_dirtree_object does the same, one
+``fstatat`` per file). Asked one at a time, that is an ``lstat`` per file, or two
+inside a transaction (``objects/``, then the staging directory): a second pull of a
+100,000-file tree pays 100,000 of them. Here the questions come grouped by
+``objects/xx/`` directory; a directory answers by ``lstat`` until the lookups in it
+reach its size in blocks, and is then read whole once (with the transaction's
+staging ``xx/``), after which its lookups are set lookups. Reading a directory
+costs about what an ``lstat`` per block of it does, so a small pull into a big
+repository still goes by ``lstat``, and a whole tree's walk reads each directory once.
+
+What a directory read says is as of that moment: an object added later (by another
+writer) is answered absent, which costs a fetch that the store then finds it already
+has; nothing is answered present that is not there (objects leave the store only by
+prune, which the caller's shared lock keeps out). The objects a walk stages itself are
+the walk's to remember. A repository's ``core.parent`` is asked one object at a time.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+
+from .objects import ObjectType, loose_name
+from .repo import Repo, RepoMode
+
+_BLOCK = 4096
+
+
+class _Dir:
+    __slots__ = ("cost", "lookups", "names")
+
+    def __init__(self, cost: int) -> None:
+        self.cost = cost
+        self.lookups = 0
+        self.names: set[str] | None = None
+
+
+def _blocks(path: str | None) -> int:
+    if path is None:
+        return 0
+    try:
+        return max(1, os.stat(path).st_size // _BLOCK)
+    except (FileNotFoundError, NotADirectoryError):
+        return 0
+
+
+def _names(path: str | None) -> set[str]:
+    if path is None:
+        return set()
+    try:
+        return set(os.listdir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+
+
+class ObjectPresence:
+    """Answers :meth:`present` for objects of one type in ``repo``; safe to share
+    between threads, and meant to live as long as one walk."""
+
+    def __init__(self, repo: Repo, objtype: ObjectType = ObjectType.FILE) -> None:
+        self.repo = repo
+        self.objtype = objtype
+        self._dirs: dict[str, _Dir] = {}
+        self._lock = threading.Lock()
+
+    def present(self, checksums: Iterable[str]) -> set[str]:
+        """Those of ``checksums`` the repository holds."""
+        by_prefix: dict[str, list[str]] = {}
+        for c in checksums:
+            by_prefix.setdefault(c[:2], []).append(c)
+        archive = self.repo.mode is RepoMode.ARCHIVE
+        out: set[str] = set()
+        for prefix, group in by_prefix.items():
+            names = self._listing(prefix, len(group))
+            if names is None:
+                out.update(c for c in group if self.repo.has_object(c, self.objtype))
+                continue
+            parent = self.repo.parent
+            for c in group:
+                if (loose_name(c, self.objtype, archive)[3:] in names
+                        or (parent is not None and parent.has_object(c, self.objtype))):
+                    out.add(c)
+        return out
+
+    def _listing(self, prefix: str, n: int) -> set[str] | None:
+        """The names in ``prefix``'s directories once they are worth reading, else None."""
+        with self._lock:
+            d = self._dirs.get(prefix)
+        if d is None:
+            final, staged = self.repo.object_dirs(prefix)
+            d = _Dir(_blocks(final) + _blocks(staged))
+            with self._lock:
+                d = self._dirs.setdefault(prefix, d)
+        if d.names is not None:
+            return d.names
+        with self._lock:
+            d.lookups += n
+            due = d.lookups > d.cost
+        if not due:
+            return None
+        final, staged = self.repo.object_dirs(prefix)
+        names = _names(final) | _names(staged)
+        d.names = names
+        return names
