@@ -168,7 +168,8 @@ def test_diff_and_checksum_as_ostree(ostree, ostreepy, repos, tmp_path):
 def test_version_lists_features_and_cli_extensions(ostreepy, tmp_path):
     out = ostreepy.run("--version").out
     assert out.startswith("libostree:\n Version: ") and "\n Features:\n" in out
-    assert "  - sign-ed25519\n" in out and "  - libarchive\n" in out and "gpgme" not in out
+    assert "  - sign-ed25519\n" in out and "  - libarchive\n" in out
+    assert "  - gpgme\n" in out and "  - composefs\n" in out and "p2p" not in out
     ext = tmp_path / "bin/ostree-hello"
     ext.parent.mkdir()
     ext.write_text("#!/bin/sh\necho \"hello $*\"\n")
