@@ -128,3 +128,52 @@ def test_corrupt_object_fails_the_pull_and_is_not_stored(web_server, served_repo
     repo.close()
     assert rev_parse(dest, "origin:main") == r.commit
     fsck(dest)
+
+
+def test_fetched_commitmeta_is_stored_as_glib_reads_it(web_server, served_repo, tmp_path):
+    """The server's .commitmeta as libostree takes it in (test-commit-sign): a corrupt one is
+    stored as GLib's normal form of it, not refused, when the remote verifies nothing; an
+    emptied one (what `gpg-sign --delete` leaves) replaces the copy a client already has.
+    The status line counts a .commitmeta found, not one missing (ostree >= 2023.9)."""
+    from ostreepy.cli.main import main
+    from ostreepy.store import gvariant
+
+    r = served_repo("cmeta")
+    meta = r.path / "objects" / r.commit[:2] / f"{r.commit[2:]}.commitmeta"
+    url = f"{web_server.url}{r.urlpath}"
+
+    def pull_both(name: str) -> dict:
+        out = {}
+        for who in ("peer", "ours"):
+            dest = tmp_path / f"{name}-{who}"
+            if not dest.exists():
+                subprocess.run(["ostree", f"--repo={dest}", "init", "--mode=archive"], check=True, env=TOOL_ENV)
+                subprocess.run(["ostree", f"--repo={dest}", "remote", "add", "--no-gpg-verify", "origin", url],
+                               check=True, env=TOOL_ENV)
+            args = [f"--repo={dest}", "pull", "origin", "main"]
+            if who == "peer":
+                p = subprocess.run(["ostree", *args], capture_output=True, text=True, env=TOOL_ENV)
+                rc, line = p.returncode, p.stdout
+            else:
+                import contextlib
+                import io
+                buf = io.StringIO()
+                with contextlib.redirect_stdout(buf):
+                    rc = main(args)
+                line = buf.getvalue()
+            stored = dest / "objects" / r.commit[:2] / f"{r.commit[2:]}.commitmeta"
+            out[who] = (rc, line.split(" content objects")[0],
+                        stored.read_bytes() if stored.exists() else None)
+        return out
+
+    meta.write_bytes(gvariant.serialize("a{sv}", {"k": gvariant.Variant("s", "v")}))
+    first = pull_both("c1")
+    assert first["ours"] == first["peer"] and first["ours"][2] == meta.read_bytes()
+    meta.write_bytes(b"")  # an emptied dictionary: the client's copy is replaced
+    again = pull_both("c1")
+    assert again["ours"] == again["peer"] and again["ours"][2] == b""
+    meta.write_bytes(b"borkborkbork\n")
+    bork = pull_both("c2")
+    assert bork["ours"] == bork["peer"]
+    assert bork["ours"][2] == gvariant.normal_form("a{sv}", b"borkborkbork\n") == bytes.fromhex(
+        "00000000000000000000282901000000" * 2 + "00000000000000000000282901" + "0d1d2d")  # {'': <()>} x3
