@@ -11,7 +11,10 @@ Design:
   signatures checked (:func:`~ostreepy.remote.trust.verify_commit`) before any
   of it is written; then it is marked *partial* (``state/C.commitpartial``)
   before the commit object goes in, so a pull killed at any point leaves the
-  commit partial, and the next pull walks its tree again.
+  commit partial, and the next pull walks its tree again. Its ``.commitmeta`` is
+  taken in as libostree takes it: GLib's normal form of the fetched bytes
+  (:func:`~ostreepy.store.gvariant.normal_form`), so a malformed one reads as
+  holding nothing rather than failing a pull that verifies no signatures.
 * The tree walk drives a thread pool: the main thread holds the queues (all
   metadata before content, so the walk runs ahead and keeps the pool full),
   workers fetch, verify and store one object each and hand back the parsed
