@@ -15,7 +15,8 @@
 #
 # How the scripts are pointed at ostreepy: libtest.sh runs `ostree` from PATH, so a
 # directory with an `ostree` wrapper goes first in PATH (BIN's own directory goes
-# last, for the tools installed beside it: the peer's composefs-info); the HTTP
+# last, for the tools installed beside it: the peer's composefs-info; ostreepy's run
+# gets the peer's composefs-info, or ostreepy's reader, through the wrapper directory); the HTTP
 # server comes from libtest.sh's own hooks: `ostree trivial-httpd` (the wrapper's
 # one verb of its own, which v2022.7's libtest.sh falls back to) and $OSTREE_HTTPD
 # (newer tags). Debian ships no ostree-trivial-httpd: scripts/upstream-httpd.py is a
@@ -93,6 +94,18 @@ cat > "$work/bin/ostree-trivial-httpd" <<EOF
 exec python3 "$here/scripts/upstream-httpd.py" "\$@"
 EOF
 chmod +x "$work/bin/ostree" "$work/bin/ostree-trivial-httpd"
+# test-composefs checks the images `checkout --composefs` writes with composefs-info,
+# which Debian does not package: the real one of the upstream peer when it is unpacked
+# (it reads what ostreepy wrote), else ostreepy's own reader (`ostree composefs info`).
+if ! command -v composefs-info >/dev/null && [ ! -x "$(dirname "$ostree_bin")/composefs-info" ]; then
+    peer_cfs="${OSTREEPY_UPSTREAM_PEERS:-/opt/peers}/bin/composefs-info"
+    if [ -x "$peer_cfs" ] && "$peer_cfs" 2>&1 | grep -q '^usage:'; then
+        ln -s "$peer_cfs" "$work/bin/composefs-info"
+    else
+        printf '#!/bin/sh\nexec "%s" composefs info "$@"\n' "$ostree_bin" > "$work/bin/composefs-info"
+        chmod +x "$work/bin/composefs-info"
+    fi
+fi
 # The test programs of a built checkout's tests/ that scripts run (libtest.sh finds
 # them under $G_TEST_BUILDDIR/tests): get-byte-order prints G_BYTE_ORDER.
 mkdir -p "$work/build/tests"

@@ -221,6 +221,8 @@ def _verb_show(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gpg-verify-remote", metavar="REMOTE", help="Use REMOTE name for GPG configuration")
 
     p.add_argument("-B", "--no-byteswap", action="store_true")
+    p.add_argument("--print-hex", action="store_true",
+                   help="For byte array valued keys, output an unquoted hexadecimal string")
     p.add_argument("--print-sizes", action="store_true", help="Show the commit size metadata")
     p.add_argument("rev", metavar="OBJECT")
     p.set_defaults(func="cmd_show")

@@ -190,6 +190,16 @@ def cmd_summary(args: argparse.Namespace) -> int:
         sys.stdout.write(metadata_value(fetched.data, args.print_metadata_key))
     else:
         sys.stdout.write(format_summary(fetched.data, raw=args.raw))
+        # the signatures were checked by the fetch; they are shown (not with --raw) only
+        # when the remote verifies them, as ot-remote-builtin-summary.c does
+        if fetched.signature is not None and fetched.remote.gpg_verify_summary and not args.raw:
+            from ..remote.trust import gpg_verify_result_text
+            from ..store.objects import parse_commitmeta
+            try:
+                meta = parse_commitmeta(fetched.signature)
+            except OstreeError:
+                meta = {}
+            sys.stdout.write("\n" + gpg_verify_result_text(fetched.remote, fetched.data, meta, repo=repo))
     return 0
 
 

@@ -574,21 +574,19 @@ def cmd_show(args: argparse.Namespace) -> int:
         for key in sorted(keys, key=lambda k: k.encode()):
             _print(key)
         return 0
-    if args.print_metadata_key:
-        c = repo.load_commit(csum)
-        v = c.metadata.get(args.print_metadata_key)
+    if args.print_metadata_key or args.print_detached_metadata_key:
+        if args.print_metadata_key:
+            key, meta = args.print_metadata_key, repo.load_commit(csum).metadata
+        else:
+            key, meta = args.print_detached_metadata_key, _detached_metadata(repo, csum)
+        v = meta.get(key)
         if v is None:
-            raise OstreeError(f"No such metadata key '{args.print_metadata_key}'")
-        value = v.value if args.no_byteswap else _byteswap(v.type, v.value)
-        _print(print_value(v.type, value))
-        return 0
-    if args.print_detached_metadata_key:
-        meta = _detached_metadata(repo, csum)
-        v = meta.get(args.print_detached_metadata_key)
-        if v is None:
-            raise OstreeError(f"No such metadata key '{args.print_detached_metadata_key}'")
-        value = v.value if args.no_byteswap else _byteswap(v.type, v.value)  # type: ignore[attr-defined]
-        _print(print_value(v.type, value))  # type: ignore[attr-defined]
+            raise OstreeError(f"No such metadata key '{key}'")
+        if args.print_hex and v.type == "ay":
+            # ostree >= 2023.6 (test-composefs reads the composefs digest so)
+            _print(bytes(v.value).hex())
+        else:
+            _print(print_value(v.type, v.value if args.no_byteswap else _byteswap(v.type, v.value)))
         return 0
     _dump_commit(repo, csum, args.raw)
     _show_gpg_signatures(repo, csum, args.gpg_homedir, args.gpg_verify_remote)
@@ -946,6 +944,30 @@ def cmd_sign(args: argparse.Namespace) -> int:
     return 0
 
 
+def _summary_signatures(data: bytes, sig: Optional[bytes], homedir: Optional[str]) -> str:
+    """What ``summary --view`` prints after the summary (ostree >= 2026.3, d180a0e5): its
+    GPG signatures checked against the global keyrings and ``--gpg-homedir``'s, as
+    ostree_repo_verify_local_summary does; nothing for a summary.sig without them."""
+    if sig is None:
+        return "Summary is unsigned\n"
+    from ..remote.keyring import global_keyring_files, keyring_dir_files, keyring_from_files
+    from ..remote.openpgp import OpenPGPError, verify_detached
+    from ..store import gvariant
+    from ..store.objects import COMMITMETA_TYPE, parse_commitmeta
+    from ..store.signing import GPGSIGS
+    v = parse_commitmeta(gvariant.normal_form(COMMITMETA_TYPE, sig)).get(GPGSIGS)
+    if v is None or v.type != "aay":
+        return ""
+    keyring = keyring_from_files(global_keyring_files() + (keyring_dir_files(homedir) if homedir else []))
+    try:
+        checks = verify_detached(data, b"".join(bytes(x) for x in v.value), keyring)
+    except OpenPGPError as e:
+        raise OstreeError(f"GPG: {e}") from None
+    out = [f"\nFound {len(checks)} signature{'' if len(checks) == 1 else 's'} on the summary:\n"]
+    out += ["\n" + "".join(f"  {line}\n" for line in c.describe().split("\n")) for c in checks]
+    return "".join(out)
+
+
 def cmd_summary(args: argparse.Namespace) -> int:
     from .summary import format_summary, metadata_keys, metadata_value, parse_add_metadata
     repo = _open_repo(args)
@@ -965,6 +987,8 @@ def cmd_summary(args: argparse.Namespace) -> int:
     data, _sig = read_summary(repo)
     if args.view or args.raw:
         sys.stdout.write(format_summary(data, raw=args.raw))
+        if not args.raw:
+            sys.stdout.write(_summary_signatures(data, _sig, args.gpg_homedir))
     elif args.list_metadata_keys:
         sys.stdout.write("".join(k + "\n" for k in metadata_keys(data)))
     else:

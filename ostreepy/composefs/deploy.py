@@ -5,10 +5,11 @@ libostree reads ``ostree/prepare-root.conf`` from the new deployment's
 ``g_key_file_load_from_data`` does). ``[composefs] enabled`` is a tristate
 (``yes``/``no``/``maybe``, booleans accepted) or ``verity``/``signed``, which
 also require fs-verity. An ostree built with composefs writes ``.ostree.cfs``
-into every deployment right after the checkout; ostreepy writes it when the
-configuration does not say ``no`` (the default), so deployments of images that
-do not ask for composefs stay as Debian's ostree makes them. The image carries
-a file's fs-verity digest when the kernel already knows it (``maybe``) or, for
+into every deployment right after the checkout, whatever the configuration says
+("We generate the blob now, even if it's explicitly runtime disabled":
+ostree-sysroot-deploy.c, checkout_deployment_tree; test-admin-deploy-composefs),
+and so does ostreepy, which lists ``composefs`` in ``--version``. The image carries
+a file's fs-verity digest when the kernel already knows it or, for
 ``verity``/``signed``, always, and then its digest must be the commit's
 ``ostree.composefs.digest.v0`` when the commit records one; for those two,
 fs-verity is also turned on for the objects and the image where the filesystem
@@ -118,13 +119,12 @@ def rootfs_config(config: KeyFile) -> RootfsConfig:
 
 
 def write_deployment_image(repo: Repo, checksum: str, deployment: str,
-                           config: Optional[RootfsConfig] = None) -> Optional[bytes]:
-    """Write ``.ostree.cfs`` into a checked-out deployment when its configuration enables
-    composefs; return the image's fs-verity digest (None when not written)."""
+                           config: Optional[RootfsConfig] = None) -> bytes:
+    """Write ``.ostree.cfs`` into a checked-out deployment (the configuration, read and
+    so checked even when composefs is off, says only whether fs-verity is required);
+    return the image's fs-verity digest."""
     if config is None:
         config = rootfs_config(load_prepare_root_config(deployment))
-    if config.enabled is Verity.NO:
-        return None
     fd = os.open(deployment, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         return write_commit_image(repo, checksum, COMPOSEFS_NAME,

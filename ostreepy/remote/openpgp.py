@@ -165,5 +165,8 @@ def gpg_delete_signatures(repo: Repo, rev: str, key_ids: Sequence[str], homedir:
             meta[GPGSIGS] = Variant("aay", keep)
         else:
             meta.pop(GPGSIGS, None)
-        repo.write_commit_detached_metadata(csum, meta or None)
+        # an emptied dictionary is written, not the file removed (delete_signatures in
+        # ot-builtin-gpg-sign.c): a puller then fetches the empty .commitmeta and drops its
+        # copy of the signatures, where a 404 would leave them (test-commit-sign)
+        repo.write_commit_detached_metadata(csum, meta)
     return dropped

@@ -11,7 +11,10 @@ Design:
   signatures checked (:func:`~ostreepy.remote.trust.verify_commit`) before any
   of it is written; then it is marked *partial* (``state/C.commitpartial``)
   before the commit object goes in, so a pull killed at any point leaves the
-  commit partial, and the next pull walks its tree again.
+  commit partial, and the next pull walks its tree again. Its ``.commitmeta`` is
+  taken in as libostree takes it: GLib's normal form of the fetched bytes
+  (:func:`~ostreepy.store.gvariant.normal_form`), so a malformed one reads as
+  holding nothing rather than failing a pull that verifies no signatures.
 * The tree walk drives a thread pool: the main thread holds the queues (all
   metadata before content, so the walk runs ahead and keeps the pool full),
   workers fetch, verify and store one object each and hand back the parsed
@@ -65,6 +68,7 @@ import attrs
 from ..errors import (ChecksumMismatchError, CorruptObjectError, InvalidObjectError, ObjectNotFoundError, OstreeError,
                       SignatureError)
 from ..progress import ObjectFetched, ProgressCallback, PullDone, PullProgress, PullStarted, emit, serialized
+from ..store import gvariant
 from ..store import objects as obj
 from ..store.keyfile import KeyFile
 from ..store.gvariant import Variant
@@ -132,9 +136,10 @@ class RepoPullResult:
     local_source: bool = False
     #: what static deltas did (None when none was looked for)
     deltas: Optional[DeltaTotals] = None
-    #: detached-metadata requests made over the fetcher, found or not: ostree's status line
-    #: counts them as metadata fetched
-    detached_metadata_requests: int = 0
+    #: detached metadata (``.commitmeta``) found over the fetcher: ostree's status line counts
+    #: it as metadata fetched; a missing one counts for nothing since ostree 2023.9
+    #: (c8ed1c7a "lib/pull: Fix miscounting of missing metadata"; 2022.7 counted it)
+    detached_metadata_fetched: int = 0
 
     @property
     def delta_parts_fetched(self) -> int:
@@ -143,18 +148,18 @@ class RepoPullResult:
     @property
     def status(self) -> str:
         """The line ``ostree pull`` / ``pull-local`` prints when done."""
+        # n_fetched_metadata: objects, found .commitmeta, superblocks and delta-index requests
+        meta = self.metadata_fetched + self.detached_metadata_fetched
+        if self.deltas is not None:
+            meta += self.deltas.superblocks + self.deltas.indexes
         if self.local_source:
             s = f"{self.metadata_local} metadata, {self.content_local} content objects imported"
         elif self.delta_parts_fetched > 0:
-            assert self.deltas is not None
-            loose = self.metadata_fetched + self.detached_metadata_requests + self.content_fetched \
-                + self.deltas.superblocks
-            s = f"{self.delta_parts_fetched} delta parts, {loose} loose fetched"
+            s = f"{self.delta_parts_fetched} delta parts, {meta + self.content_fetched} loose fetched"
             if self.metadata_local or self.content_local:
                 s += f" ({self.metadata_local} meta, {self.content_local} content local)"
         else:
-            s = (f"{self.metadata_fetched + self.detached_metadata_requests} metadata, "
-                 f"{self.content_fetched} content objects fetched")
+            s = f"{meta} metadata, {self.content_fetched} content objects fetched"
             if self.metadata_local or self.content_local:
                 s += f" ({self.metadata_local} meta, {self.content_local} content local)"
         if self.bytes_transferred > 0:
@@ -209,6 +214,14 @@ class _Source:
             return None
 
 
+def _commitmeta_normal_form(raw: Optional[bytes]) -> Optional[bytes]:
+    """A ``.commitmeta`` as libostree takes one in: GLib reads the untrusted bytes (a
+    malformed part reads as a default value) and the normal form of that is stored
+    (meta_fetch_on_complete), so a corrupt one is not an error of the pull; whether its
+    signatures are enough is the remote's policy's question (test-commit-sign)."""
+    return gvariant.normal_form(obj.COMMITMETA_TYPE, raw) if raw is not None else None
+
+
 def _meta_path(checksum: str, objtype: ObjectType) -> str:
     return obj.loose_path(checksum, objtype, True)
 
@@ -225,7 +238,7 @@ class _Stats:
     content_bytes_written: int = 0
     requested: int = 0
     fetched: int = 0
-    detached_requests: int = 0
+    detached_fetched: int = 0
 
 
 class _Puller:
@@ -351,12 +364,13 @@ class _Puller:
             detached = self.source.local.read_commit_detached_metadata(checksum)
         else:
             raw, meta_local = self._metadata_bytes(checksum, ObjectType.COMMIT_META, optional=True)
+            raw = _commitmeta_normal_form(raw)
             detached = obj.parse_commitmeta(raw) if raw is not None else None
-            if not meta_local and not self.dry_run:
-                # ostree counts the detached metadata request as a metadata fetch, found or
-                # not (meta_fetch_on_complete), and scripts match its status line
+            if raw is not None and not meta_local and not self.dry_run:
+                # meta_fetch_on_complete counts a found .commitmeta as a metadata fetch
+                # (scripts match the status line), a 404 not (was_enoent, ostree >= 2023.9)
                 with self._lock:
-                    self.stats.detached_requests += 1
+                    self.stats.detached_fetched += 1
         if self.remote is not None:
             trust.verify_commit(self.remote, checksum, data, detached, repo=repo)
         if self.verify_bindings:
@@ -366,7 +380,11 @@ class _Puller:
             return commit, False
         repo.mark_commit_partial(checksum, True)
         if detached is not None:
-            repo.write_commit_detached_metadata(checksum, detached)
+            if self.source.local is not None and local:
+                repo.write_commit_detached_metadata(checksum, detached)
+            else:
+                assert raw is not None
+                repo.write_commit_detached_metadata_bytes(checksum, raw)
         self._write_meta(checksum, ObjectType.COMMIT, data, local)
         self._stored(checksum, ObjectType.COMMIT, 0 if local else len(data), local)
         return commit, not self.commit_only
@@ -379,19 +397,21 @@ class _Puller:
         pass for another remote's keys.  From a local source the stored .commitmeta is checked."""
         stored = self.repo.read_commit_detached_metadata(checksum)
         detached = stored
+        raw: Optional[bytes] = None
         refetch = self.source.fetcher is not None and self.source.local is None and not self.dry_run
         if refetch:
             raw, meta_local = self._metadata_bytes(checksum, ObjectType.COMMIT_META, optional=True)
-            if not meta_local:
+            raw = _commitmeta_normal_form(raw)
+            if raw is not None and not meta_local:
                 with self._lock:
-                    self.stats.detached_requests += 1
+                    self.stats.detached_fetched += 1
             if raw is not None:
                 detached = obj.parse_commitmeta(raw)
         if self.remote is not None:
             trust.verify_commit(self.remote, checksum, self.repo.load_metadata(ObjectType.COMMIT, checksum),
                                 detached, repo=self.repo)
-        if refetch and detached is not None and detached != stored:
-            self.repo.write_commit_detached_metadata(checksum, detached)
+        if refetch and raw is not None and detached != stored:
+            self.repo.write_commit_detached_metadata_bytes(checksum, raw)
 
     def _check_bindings(self, checksum: str, commit: Commit, is_parent: bool) -> None:
         """_ostree_repo_verify_bindings: a commit that names the refs it was made
@@ -1146,7 +1166,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         content_fetched=st.content_fetched, metadata_local=st.metadata_local, content_local=st.content_local,
         bytes_transferred=source.bytes, content_bytes_written=st.content_bytes_written,
         seconds=time.monotonic() - start, dry_run=dry_run, local_source=source.local is not None,
-        deltas=deltas.totals if deltas is not None else None, detached_metadata_requests=st.detached_requests)
+        deltas=deltas.totals if deltas is not None else None, detached_metadata_fetched=st.detached_fetched)
     emit(puller.progress, PullDone(result.status))
     return result
 

@@ -220,6 +220,26 @@ def describe_gpg_signatures(remote: Remote, commit: bytes, detached: Optional[Ma
     return "".join(f"{prefix}{line}\n" for c in checks for line in c.describe().split("\n"))
 
 
+def gpg_verify_result_text(remote: Remote, data: bytes, detached: Optional[Mapping[str, Variant]], *,
+                           repo: Optional[Repo] = None) -> str:
+    """ostree_print_gpg_verify_result's text for the GPG signatures of ``detached``
+    over ``data`` (a summary and its ``summary.sig``, as ``ostree remote summary``
+    prints them): a count line, then each signature after a blank line, indented."""
+    sigs = _gpg_signatures(detached)
+    if sigs is None:
+        # ostree_repo_verify_summary finds no signature in it
+        raise SignatureError("No signatures found")
+    from .keyring import keyring_for
+    from .openpgp import OpenPGPError, verify_detached
+    try:
+        checks = verify_detached(data, sigs, keyring_for(repo, remote))
+    except OpenPGPError as e:
+        raise SignatureError(f"GPG: {e}") from None
+    out = [f"GPG: Verification enabled, found {len(checks)} signature{'' if len(checks) == 1 else 's'}:\n"]
+    out += ["\n" + "".join(f"  {line}\n" for line in c.describe().split("\n")) for c in checks]
+    return "".join(out)
+
+
 def require_commit_verification(remote: Remote) -> None:
     """A remote that verifies commits at all: ``gpg-verify`` on, or ``sign-verify`` naming
     types (read as libostree reads it: GKeyFile's true/false/1/0, else a list of types).

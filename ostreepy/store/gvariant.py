@@ -4,7 +4,10 @@ Only the pieces OSTree needs: basic types, arrays, tuples, dict entries,
 maybes and variants.  Writing always yields normal form; reading is strict and
 raises :class:`GVariantError` for anything malformed instead of returning a
 default value as GLib does, because every byte we read from a repository may
-come from an attacker.
+come from an attacker.  Where libostree stores what GLib made of untrusted
+bytes (a fetched ``.commitmeta`` is written as ``g_variant_get_normal_form``
+of it), :func:`normal_form` computes those bytes, bytes to bytes, without
+building values: whatever GLib reads as a default value is written as one.
 
 Python values:
 
@@ -36,6 +39,7 @@ __all__ = [
     "parse_type",
     "serialize",
     "deserialize",
+    "normal_form",
     "print_value",
     "bswap16",
     "bswap32",
@@ -465,6 +469,166 @@ def _de_tuple(t: VariantType, data: memoryview, depth: int) -> Tuple[Any, ...]:
         if pos != offsets_end:
             raise GVariantError(f"{t.string}: unexpected trailing bytes")
     return tuple(values)
+
+
+# ---------------------------------------------------------------- GLib's reading of untrusted bytes
+
+
+def normal_form(type_string: str, data: bytes) -> bytes:
+    """``g_variant_get_normal_form`` of ``data`` loaded as an untrusted ``type_string``
+    (gvariant-serialiser.c): a part whose size or framing does not hold up reads as the
+    type's default value (zeros, an empty string or container, Nothing, ``<()>``), as do
+    an array's or tuple's members from the first offset that goes backwards (GLib 2.74.6's
+    ordered-offsets rule); booleans become 0/1, invalid strings ``""`` (``"/"`` for
+    ``o``). Normal-form input comes back unchanged."""
+    return _nf(parse_type(type_string), memoryview(bytes(data)), 0)
+
+
+def _default(t: VariantType) -> bytes:
+    if t.fixed_size is not None:
+        return b"\x00" * t.fixed_size
+    return _nf(t, memoryview(b""), 0)
+
+
+def _valid_string(kind: str, raw: bytes) -> bool:
+    if not raw or raw[-1] != 0 or b"\x00" in raw[:-1]:
+        return False
+    body = raw[:-1]
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    if kind == "o":
+        return text == "/" or (text.startswith("/") and all(
+            seg and all(c.isascii() and (c.isalnum() or c == "_") for c in seg) for seg in text[1:].split("/")))
+    if kind == "g":
+        pos = 0
+        try:
+            while pos < len(text):
+                _, pos = _parse_type_at(text, pos)
+        except GVariantError:
+            return False
+    return True
+
+
+def _nf(t: VariantType, d: memoryview, depth: int) -> bytes:
+    k = t.kind
+    n = len(d)
+    if t.fixed_size is not None and n != t.fixed_size:
+        return b"\x00" * t.fixed_size
+    if t._struct is not None:
+        return (b"\x01" if d[0] else b"\x00") if k == "b" else bytes(d)
+    if k in ("s", "o", "g"):
+        raw = bytes(d)
+        return raw if _valid_string(k, raw) else (b"/\x00" if k == "o" else b"\x00")
+    if k == "v":
+        raw = bytes(d)
+        sep = raw.rfind(b"\x00")
+        if sep >= 0 and depth < _MAX_DEPTH:
+            tstr = raw[sep + 1 :]
+            try:
+                inner = parse_type(tstr.decode("ascii"))
+            except (UnicodeDecodeError, GVariantError):
+                inner = None
+            if inner is not None:
+                return _nf(inner, d[:sep], depth + 1) + b"\x00" + tstr
+        return b"\x00\x00()"
+    if k == "m":
+        child = t.children[0]
+        if child.fixed_size is not None:
+            return _nf(child, d, depth + 1) if n == child.fixed_size else b""
+        return _nf(child, d[: n - 1], depth + 1) + b"\x00" if n else b""
+    if k == "a":
+        child = t.children[0]
+        if child.fixed_size is not None:
+            size = child.fixed_size
+            if n % size:
+                return b""
+            if child.kind == "y":
+                return bytes(d)
+            return b"".join(_nf(child, d[i : i + size], depth + 1) for i in range(0, n, size))
+        return _pack_variable(child, [_nf(child, part, depth + 1) for part in _array_members(child, d)])
+    if k in ("(", "{"):
+        if not t.children:
+            return b"\x00"
+        return _pack_tuple(t, [_nf(c, part, depth + 1) for c, part in zip(t.children, _tuple_members(t, d))])
+    raise GVariantError(f"unsupported type {t.string}")  # pragma: no cover
+
+
+def _array_members(child: VariantType, d: memoryview) -> List[memoryview]:
+    n = len(d)
+    if n == 0:
+        return []
+    w = _container_offset_size(n)
+    last_end = _read_offset(d, n - w, w)
+    if last_end > n or (n - last_end) % w:
+        return []
+    empty = d[0:0]
+    out: List[memoryview] = []
+    start, ordered = 0, True
+    for i in range((n - last_end) // w):
+        end = _read_offset(d, last_end + i * w, w)
+        start = _align(start, child.alignment)
+        ordered = ordered and start <= end <= last_end
+        out.append(d[start:end] if ordered else empty)
+        if ordered:
+            start = end
+    return out
+
+
+def _tuple_members(t: VariantType, d: memoryview) -> List[memoryview]:
+    # each member's start is the last variable-size member's framing offset (0 before
+    # any) plus the aligned fixed-size members since, as the type info's (i, a, b, c)
+    n = len(d)
+    w = _container_offset_size(n)
+    empty = d[0:0]
+    out: List[memoryview] = []
+    base, slot, ordered = 0, 0, True
+    last = len(t.children) - 1
+    prev_end = 0
+    for i, child in enumerate(t.children):
+        start = _align(base, child.alignment)
+        if child.fixed_size is not None:
+            end = start + child.fixed_size
+            base = end
+        elif i == last:
+            end = n - w * slot
+        else:
+            slot += 1
+            end = _read_offset(d, n - w * slot, w) if w * slot <= n else n + 1
+            base = end
+        frame_end = n - w * slot
+        ordered = ordered and prev_end <= start <= end <= frame_end
+        out.append(d[start:end] if ordered else empty)
+        if ordered:
+            prev_end = end
+    return out
+
+
+def _pack_variable(child: VariantType, parts: Sequence[bytes]) -> bytes:
+    if not parts:
+        return b""
+    body = bytearray()
+    ends: List[int] = []
+    for part in parts:
+        body += b"\x00" * (_align(len(body), child.alignment) - len(body))
+        body += part
+        ends.append(len(body))
+    return bytes(body) + _pack_offsets(ends, _offset_size(len(body), len(ends)))
+
+
+def _pack_tuple(t: VariantType, parts: Sequence[bytes]) -> bytes:
+    body = bytearray()
+    ends: List[int] = []
+    last = len(t.children) - 1
+    for i, (child, part) in enumerate(zip(t.children, parts)):
+        body += b"\x00" * (_align(len(body), child.alignment) - len(body))
+        body += part
+        if child.fixed_size is None and i != last:
+            ends.append(len(body))
+    if t.fixed_size is not None:
+        return bytes(body) + b"\x00" * (t.fixed_size - len(body))
+    return bytes(body) + _pack_offsets(ends[::-1], _offset_size(len(body), len(ends)))
 
 
 # ---------------------------------------------------------------- text form

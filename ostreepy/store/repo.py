@@ -865,7 +865,12 @@ class Repo:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
             return
-        data = obj.serialize_commitmeta(metadata)
+        self.write_commit_detached_metadata_bytes(checksum, obj.serialize_commitmeta(metadata))
+
+    def write_commit_detached_metadata_bytes(self, checksum: str, data: bytes) -> None:
+        """The ``.commitmeta`` as given: a pull stores the normal form of what it fetched,
+        byte for byte as libostree (a dictionary would merge repeated keys)."""
+        path = self.object_path(checksum, ObjectType.COMMIT_META)
         self._ensure_objdir(checksum)
         write_file_atomic(path, data, 0o644, tmpdir=self.tmp_dir, fsync=self.fsync)
 

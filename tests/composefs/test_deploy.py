@@ -47,10 +47,12 @@ def write_tree(root: Path) -> None:
 CFS_SHA256 = {
     "yes": "ac90ee88f5c94af6a2dd8d5e21c427b3e9501d1543e21b81b377da82ce849b53",
     "verity": "484b52e2dea4e2373f3b962a38f09c67df5be3bece302cc412a31b169b247616",
+    "no": "3bb42a1b12400a70ce53c8ce791168224330a345d4446344c8e5fd6fc748ffba",
 }
 COMMITS = {
     "yes": "e375c288dd655c7440532c1835662e8db0f919bcb20e5a8d0bd6653c95c9220e",
     "verity": "137714a862fc3f01b6d5715477cd73d80155b37bea9b54824352e51739e14e29",
+    "no": "8e32286268bf0d87a61eea731272a6916a445f8c65a42a31cd1229a3fd252544",
 }
 
 
@@ -82,8 +84,10 @@ def _deploy(base: Path, tree: Path, name: str, ostree: str | None) -> tuple[str,
     return csum, cfs.read_bytes()
 
 
-@pytest.mark.parametrize("enabled", ["yes", "verity"])
+@pytest.mark.parametrize("enabled", ["yes", "verity", "no"])
 def test_deploy_writes_ostree_cfs(tmpfs, enabled: str) -> None:
+    """The image whatever the configuration says: with composefs `enabled = no` too (the
+    blob is made "even if it's explicitly runtime disabled", test-admin-deploy-composefs)."""
     tree = _tree(tmpfs, enabled)
     csum, ours = _deploy(tmpfs, tree, "ours", None)
     if upstream_peer.available():
@@ -103,7 +107,7 @@ def test_deploy_writes_ostree_cfs(tmpfs, enabled: str) -> None:
     assert p.returncode == 1 and "is not the composefs image of commit" in p.stderr
 
 
-def test_no_image_unless_enabled(tmp_path) -> None:
+def test_prepare_root_config_read_as_ostree(tmp_path) -> None:
     tree = tmp_path / "t"
     for text, expected in (("", Verity.NO), ("[composefs]\nenabled = no\n", Verity.NO),
                            ("[composefs]\nenabled = maybe\n", Verity.MAYBE),

@@ -42,6 +42,28 @@ def test_show_lists_metadata_keys_as_ostree_2026(tmp_path):
 
 
 @needs_upstream
+def test_show_print_hex_as_ostree_2026(tmp_path):
+    """`show --print-hex --print-metadata-key` (test-composefs reads the composefs digest
+    so): a byte array as bare hex, any other value as without it; detached keys too."""
+    repo, tree = tmp_path / "repo", tmp_path / "tree"
+    tree.mkdir()
+    (tree / "f").write_text("x\n")
+    _run([peer_bin(), f"--repo={repo}", "init", "--mode=archive"])
+    _run([peer_bin(), f"--repo={repo}", "commit", "-b", "m", f"--tree=dir={tree}",
+          "--add-metadata=k=[byte 0x13, 0xae, 0x00]", "--add-metadata=e=@ay []", "--add-metadata=n=uint32 7",
+          "--add-detached-metadata-string=d=x"])
+    outs = {}
+    for name, tool in (("ours", [sys.executable, "-m", "ostreepy"]), ("peer", [peer_bin()])):
+        runs = [_run(tool + [f"--repo={repo}", "show", "--print-hex", *args, "m"], check=False)
+                for args in (["--print-metadata-key=k"], ["--print-metadata-key=e"],
+                                   ["--print-metadata-key=n"], ["--print-detached-metadata-key=d"],
+                             ["--print-metadata-key=zz"])]
+        outs[name] = [(p.returncode, p.stdout, p.stderr) for p in runs]
+    assert outs["ours"] == outs["peer"]
+    assert outs["ours"][0][1] == "13ae00\n" and outs["ours"][2][1] == "uint32 117440512\n"  # byteswapped, as without it
+
+
+@needs_upstream
 def test_config_set_refuses_what_ostree_would_not_open(tmp_path):
     """test-config.sh's "config validation" (ostree 2025.3+): `config set` of a
     min-free-space value ostree cannot read is refused and the file kept."""

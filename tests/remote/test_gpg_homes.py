@@ -302,3 +302,57 @@ def test_signer_named_as_ostree_names_it(tmp_path):
         assert 'Good signature from "With Comment <c@example.com>"' in theirs
     finally:
         _kill_agent(gh)
+
+
+def test_remote_summary_shows_the_summary_signatures_as_ostree(home, tmp_path):
+    """``ostree remote summary`` prints the summary.sig's GPG signatures after the summary
+    when the remote has gpg-verify-summary (test-pull-summary-sigs' "found 1 signature");
+    not with --raw, nor when the remote does not verify them."""
+    srv, cl, t = tmp_path / "srv", tmp_path / "cl", tmp_path / "t"
+    t.mkdir()
+    (t / "f").write_text("f")
+    ostree(srv, "init", "--mode=archive")
+    ostree(srv, "commit", "-b", "main", f"--tree=dir={t}", "--timestamp=2024-01-01 00:00:00 +0000")
+    ostree(srv, "summary", "-u", f"--gpg-sign={home.fpr['ed']}", f"--gpg-sign={home.fpr['rsa']}",
+           f"--gpg-homedir={home.path}")
+    (tmp_path / "k.gpg").write_bytes(home.export("ed", "rsa"))
+    ostree(cl, "init", "--mode=archive")
+    for name, verify in (("v", "true"), ("nv", "false")):
+        ostree(cl, "remote", "add", f"--gpg-import={tmp_path / 'k.gpg'}", f"--set=gpg-verify-summary={verify}",
+               name, f"file://{srv}")
+    outs = {}
+    for args in (("v",), ("--raw", "v"), ("nv",)):
+        outs[args] = ostree(cl, "remote", "summary", *args).stdout.decode()
+        assert ostreepy(f"--repo={cl}", "remote", "summary", *args).stdout == outs[args], args
+    assert "\nGPG: Verification enabled, found 2 signatures:\n\n  Signature made" in outs[("v",)]
+    assert "GPG:" not in outs[("--raw", "v")] + outs[("nv",)]
+
+
+def test_summary_view_shows_signatures_as_ostree_2026(home, tmp_path):
+    """`summary --view` (ostree >= 2026.3, test-summary-view): after the summary, "Summary is
+    unsigned", or its GPG signatures checked against --gpg-homedir's keyrings (a GnuPG 1
+    home's pubring.gpg, as ostree's tests/gpghome); not with --raw."""
+    import upstream_peer
+    peer = upstream_peer.peer_bin("ostree")
+    gh = gnupg1_home(home, tmp_path / "gh", "ed")
+    srv, t = tmp_path / "srv", tmp_path / "t"
+    t.mkdir()
+    (t / "f").write_text("f")
+    ostree(srv, "init", "--mode=archive")
+    ostree(srv, "commit", "-b", "main", f"--tree=dir={t}", "--timestamp=2024-01-01 00:00:00 +0000")
+    ostree(srv, "summary", "-u")
+    outs = {}
+
+    def both(*args):
+        p = subprocess.run([peer, f"--repo={srv}", "summary", *args], capture_output=True, text=True)
+        outs[args] = p.stdout
+        assert ostreepy(f"--repo={srv}", "summary", *args, check=False).stdout == p.stdout, args
+
+    both("--view")
+    assert outs[("--view",)].endswith("\nSummary is unsigned\n")
+    ostree(srv, "summary", "-u", f"--gpg-sign={home.fpr['ed']}", f"--gpg-homedir={home.path}")
+    both("--view", f"--gpg-homedir={gh}")
+    both("--view")  # no key for it: the signature is listed as unverifiable
+    both("--raw", f"--gpg-homedir={gh}")
+    assert "\nFound 1 signature on the summary:\n\n  Signature made" in outs[("--view", f"--gpg-homedir={gh}")]
+    assert "Good signature from" in outs[("--view", f"--gpg-homedir={gh}")]

@@ -128,3 +128,114 @@ def test_corrupt_object_fails_the_pull_and_is_not_stored(web_server, served_repo
     repo.close()
     assert rev_parse(dest, "origin:main") == r.commit
     fsck(dest)
+
+
+def test_fetched_commitmeta_is_stored_as_glib_reads_it(web_server, served_repo, tmp_path):
+    """The server's .commitmeta as libostree takes it in (test-commit-sign): a corrupt one is
+    stored as GLib's normal form of it, not refused, when the remote verifies nothing; an
+    emptied one (what `gpg-sign --delete` leaves) replaces the copy a client already has.
+    The status line counts a .commitmeta found, not one missing (ostree >= 2023.9)."""
+    from ostreepy.cli.main import main
+    from ostreepy.store import gvariant
+
+    r = served_repo("cmeta")
+    meta = r.path / "objects" / r.commit[:2] / f"{r.commit[2:]}.commitmeta"
+    url = f"{web_server.url}{r.urlpath}"
+
+    def pull_both(name: str) -> dict:
+        out = {}
+        for who in ("peer", "ours"):
+            dest = tmp_path / f"{name}-{who}"
+            if not dest.exists():
+                subprocess.run(["ostree", f"--repo={dest}", "init", "--mode=archive"], check=True, env=TOOL_ENV)
+                subprocess.run(["ostree", f"--repo={dest}", "remote", "add", "--no-gpg-verify", "origin", url],
+                               check=True, env=TOOL_ENV)
+            args = [f"--repo={dest}", "pull", "origin", "main"]
+            if who == "peer":
+                p = subprocess.run(["ostree", *args], capture_output=True, text=True, env=TOOL_ENV)
+                rc, line = p.returncode, p.stdout
+            else:
+                import contextlib
+                import io
+                buf = io.StringIO()
+                with contextlib.redirect_stdout(buf):
+                    rc = main(args)
+                line = buf.getvalue()
+            stored = dest / "objects" / r.commit[:2] / f"{r.commit[2:]}.commitmeta"
+            out[who] = (rc, line.split(" content objects")[0],
+                        stored.read_bytes() if stored.exists() else None)
+        return out
+
+    meta.write_bytes(gvariant.serialize("a{sv}", {"k": gvariant.Variant("s", "v")}))
+    first = pull_both("c1")
+    assert first["ours"] == first["peer"] and first["ours"][2] == meta.read_bytes()
+    meta.write_bytes(b"")  # an emptied dictionary: the client's copy is replaced
+    again = pull_both("c1")
+    assert again["ours"] == again["peer"] and again["ours"][2] == b""
+    meta.write_bytes(b"borkborkbork\n")
+    bork = pull_both("c2")
+    assert bork["ours"] == bork["peer"]
+    assert bork["ours"][2] == gvariant.normal_form("a{sv}", b"borkborkbork\n") == bytes.fromhex(
+        "00000000000000000000282901000000" * 2 + "00000000000000000000282901" + "0d1d2d")  # {'': <()>} x3
+
+
+def test_status_line_counts_as_ostree_2026(web_server, served_repo, tmp_path):
+    """test-pull-localcache's count, which ostree changed in 2023.9 (c8ed1c7a, "lib/pull: Fix
+    miscounting of missing metadata"): a .commitmeta the server does not have is not a
+    metadata fetch. ostreepy counts as 2026.4; Debian's 2022.7 counts one more. And
+    test-delta's "1 delta parts, 2 loose fetched" (superblock and delta-index request)."""
+    import upstream_peer
+
+    from ostreepy.cli.main import main
+
+    peer = upstream_peer.peer_bin("ostree")
+    r = served_repo("lcache", files=small_tree(seed=5, n=6))
+    url = f"{web_server.url}{r.urlpath}"
+
+    def tool(who: str, *args) -> str:
+        argv = [str(a) for a in args]
+        if who == "ours":
+            import contextlib
+            import io
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                assert main(argv) == 0
+            return buf.getvalue()
+        p = subprocess.run([peer if who == "peer" else "ostree", *argv], capture_output=True, text=True,
+                           env=TOOL_ENV)
+        assert p.returncode == 0, p.stderr
+        return p.stdout
+
+    def status(out: str) -> str:
+        return out.strip().splitlines()[-1].split(";")[0]
+
+    def fresh(path: Path) -> Path:
+        tool("debian", f"--repo={path}", "init", "--mode=archive")
+        tool("debian", f"--repo={path}", "remote", "add", "--no-gpg-verify", "origin", url)
+        return path
+
+    for who in ("peer", "ours", "debian"):
+        tool(who, f"--repo={fresh(tmp_path / f'cache-{who}')}", "pull", "origin", "main")
+    tree = tmp_path / "tree2"
+    subprocess.run(["ostree", f"--repo={r.path}", "checkout", "main", str(tree)], check=True, env=TOOL_ENV)
+    (tree / "anewfile").write_text("anewfile\n")
+    subprocess.run(["ostree", f"--repo={r.path}", "commit", "-b", "main", str(tree)], check=True,
+                   capture_output=True, env=TOOL_ENV)
+    subprocess.run(["ostree", f"--repo={r.path}", "summary", "-u"], check=True, env=TOOL_ENV)
+    lines = {who: status(tool(who, f"--repo={fresh(tmp_path / f'new-{who}')}", "pull", "--localcache-repo",
+                              tmp_path / f"cache-{who}", "origin", "main"))
+             for who in ("peer", "ours", "debian")}
+    assert lines["ours"] == lines["peer"] == "2 metadata, 1 content objects fetched (8 meta, 8 content local)"
+    assert lines["debian"] == "3 metadata, 1 content objects fetched (8 meta, 8 content local)"
+
+    # a from-scratch delta, listed through a delta index (2026.4's summary)
+    src = tmp_path / "dsrc"
+    tool("peer", f"--repo={src}", "init", "--mode=archive")
+    tool("peer", f"--repo={src}", "pull-local", r.path, "main")
+    tool("peer", f"--repo={src}", "static-delta", "generate", "--empty", "main")
+    tool("peer", f"--repo={src}", "summary", "-u")
+    for who in ("peer", "ours"):
+        dest = tmp_path / f"d-{who}"
+        tool("peer", f"--repo={dest}", "init", "--mode=bare-user")
+        lines[who] = status(tool(who, f"--repo={dest}", "pull-local", "--require-static-deltas", src, "main"))
+    assert lines["ours"] == lines["peer"] == "1 delta parts, 2 loose fetched"

@@ -323,6 +323,9 @@ def test_gpg_sign_verbs(home: GpgHome, tmp_path):
                   home.fpr["ed"]).stdout.decode() == "Signatures deleted: 0\n"
     assert ostreepy(f"--repo={srv}", "gpg-sign", "--delete", f"--gpg-homedir={home.path}", csum,
                     home.fpr["ed"]).stdout == "Signatures deleted: 2\n"
+    # the emptied dictionary stays as a file, as ostree writes it (delete_signatures), so that
+    # a client's re-pull fetches it and drops its copy of the signatures (test-commit-sign)
+    assert (srv / "objects" / csum[:2] / f"{csum[2:]}.commitmeta").read_bytes() == b""
     assert ostreepy(f"--repo={srv}", "gpg-sign", "--delete", csum, "0x1234567890ABCDEF").stdout \
         == "Signatures deleted: 0\n"
     c2 = client(tmp_path, srv, "c2")

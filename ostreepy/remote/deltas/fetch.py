@@ -89,6 +89,9 @@ class DeltaTotals:
     fetched_size: int = 0
     usize: int = 0
     superblocks: int = 0
+    #: delta-indexes/ requests, found or not: ostree counts each as metadata fetched
+    #: (on_delta_index_fetched clears a 404 before it counts)
+    indexes: int = 0
     objects_written: int = 0
 
     def dry_run_line(self) -> str:
@@ -233,7 +236,9 @@ class DeltaPuller:
         try:
             data = self.fetcher.fetch_bytes(fmt.index_path(to_checksum), MAX_METADATA_SIZE)
         except NotFound:
+            self._add(indexes=1)
             return {}
+        self._add(indexes=1)
         self._count(len(data))
         try:
             index = gvariant.deserialize("a{sv}", data)
