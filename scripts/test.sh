@@ -10,4 +10,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
 .venv/bin/python -m pip install -q -e '.[test]'
-exec .venv/bin/python -m pytest -n 2 -p no:cacheprovider "$@" tests
+# loadgroup: the QEMU boots (tests/install/test_boot.py, one xdist group) run on one
+# worker from the start while the other takes the rest; other tests go one by one
+exec .venv/bin/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider "$@" tests
