@@ -41,8 +41,11 @@ MBR_CODE = 440
 # diskboot.img's first block list entry: start LBA (u64), sectors (u16), segment (u16)
 BLOCKLIST = gpt.SECTOR - 12
 CORE_SEGMENT = 0x820
+# all_video: the menu entries' ``load_video`` insmods it, and no module directory is
+# copied to /boot, so without it GRUB prints "file not found" and then, as after any
+# error in an entry, waits 10 s at "Press any key to continue..." before booting
 CORE_MODULES = ("biosdisk", "part_gpt", "part_msdos", "ext2", "xfs", "search", "search_fs_uuid", "normal",
-                "configfile", "linux", "echo", "test", "gzio", "serial", "terminal")
+                "configfile", "linux", "echo", "test", "gzio", "all_video", "serial", "terminal")
 
 
 class BiosBootError(OstreeError):
