@@ -85,9 +85,6 @@ KARGS = ("--karg=console=ttyS0,115200", "--karg=no_timer_check", "--karg=panic=-
 BOOT_TEST = os.environ.get("OSTREEPY_BOOT_TEST", "")
 
 pytestmark = [
-    # meant to put every boot on one worker (scripts/test.sh: --dist loadgroup); with
-    # pytest 9.2 + xdist 3.8 the group did not hold: the boots ran on both workers
-    pytest.mark.xdist_group("qemu-boot"),
     pytest.mark.skipif(BOOT_TEST == "0", reason="boot tests turned off by OSTREEPY_BOOT_TEST=0"),
     pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("qemu-system-x86_64") or not OVMF_CODE.exists()
                        or not shutil.which("debootstrap"),
