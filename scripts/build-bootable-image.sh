@@ -15,7 +15,8 @@
 #   i18n...): GRUB reads it through BIOS calls or EFI block I/O, the kernel
 #   unpacks it and udev's coldplug loads its modules, all emulated;
 # - the default target is ostreepy-boot.target: the basic system (udev, fstab
-#   mounts, ostree-remount) and the marker, not multi-user's gettys and daemons;
+#   mounts, ostree-remount), ostree-boot-complete and /boot, and the marker, not
+#   multi-user's gettys and daemons;
 # - dracut does not run during apt-get (INITRD=No skips Debian's kernel hook
 #   and dracut's trigger, two full no-hostonly builds), only once at the end.
 # Needs root (chroot) and the Debian mirror; 3-5 minutes on idle cores.
@@ -56,7 +57,12 @@ S="$T/usr/lib/systemd/system"
 cat > "$S/ostreepy-boot-marker.service" <<'UNIT'
 [Unit]
 Description=Report the boot on the serial console
-After=basic.target
+# /boot is systemd-gpt-auto-generator's automount of the XBOOTLDR partition: mounted
+# when first looked at, which multi-user's ostree-boot-complete.service does (its
+# condition reads /boot/ostree); the marker waits for the same, so a /boot the booted
+# system cannot mount fails the boot test
+After=basic.target ostree-boot-complete.service
+RequiresMountsFor=/boot
 [Service]
 Type=oneshot
 ExecStart=/bin/sh -c 'echo "OSTREEPY-BOOT-OK $(tr " " "\\n" </proc/cmdline | grep ^ostree=)" >/dev/ttyS0; systemctl poweroff --no-block'
@@ -65,6 +71,7 @@ cat > "$S/ostreepy-boot.target" <<'UNIT'
 [Unit]
 Description=The basic system and the boot test's marker
 Requires=basic.target ostreepy-boot-marker.service
+Wants=ostree-boot-complete.service
 After=basic.target
 AllowIsolate=yes
 UNIT
