@@ -45,7 +45,9 @@ def _no_user_config(isolated_env):
 
 
 def opts(**kw):
-    base = dict(tls_verify=False, registries_conf=False, retry=FAST, request_timeout=1.0,
+    # 5 s: a loaded machine can take over a second to answer from loopback; the
+    # deadline tests give their own short request_timeout
+    base = dict(tls_verify=False, registries_conf=False, retry=FAST, request_timeout=5.0,
                 command_timeout=8.0)
     base.update(kw)
     return Options(**base)
