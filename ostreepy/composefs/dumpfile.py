@@ -220,23 +220,23 @@ class _DumpBuilder:
         f = fields[1]
         size = small.get(f)
         if size is None:
-            size = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+            size = _int(f, 10)
         f = fields[3]
         nlink = small.get(f)
         if nlink is None:
-            nlink = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+            nlink = _int(f, 10)
         f = fields[4]
         uid = small.get(f)
         if uid is None:
-            uid = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+            uid = _int(f, 10)
         f = fields[5]
         gid = small.get(f)
         if gid is None:
-            gid = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+            gid = _int(f, 10)
         f = fields[6]
         rdev = small.get(f)
         if rdev is None:
-            rdev = int(f) if f.isdigit() and len(f) < 20 else _int(f, 10)
+            rdev = _int(f, 10)
         f = fields[7]
         if f == b"0.0":
             sec = nsec = 0
