@@ -31,7 +31,7 @@ from ostreepy.install.efiboot import (EfiFormatError, FilePath, HardDrive, LoadO
 from ostreepy.install.efivarfs import EfiVarStore, Firmware, add_boot_entry
 from ostreepy.install.tofs import boot_components, firmware_loader, install_to_filesystem, product_name
 
-from .conftest import scratch
+from .conftest import bootc_disk_file, scratch
 from .test_image import run
 from .test_tofs_bootloaders import _image, needs_shim
 
@@ -207,10 +207,7 @@ class BlockDisk:
 
     def __init__(self, work: Path) -> None:
         self.path = work / "disk.raw"
-        with open(self.path, "wb") as f:
-            f.truncate(2560 * MIB)
-        self.table = gpt.bootc_layout(2560 * MIB)
-        write_gpt(self.path, self.table)
+        self.table = bootc_disk_file(self.path)
         self.mounts: List[Path] = []
         self.dev = run("losetup", "--find", "--show", "--partscan", str(self.path)).stdout.strip()
         subprocess.run(["partx", "-a", self.dev], capture_output=True)

@@ -24,12 +24,12 @@ from typing import Iterator, List
 
 import pytest
 
-from .conftest import ours, scratch
+from .conftest import bootc_disk_file, ours, scratch
 
 from ostreepy import porcelain
 from ostreepy.install import gpt
 from ostreepy.install.biosboot import make_core_img, patch_core
-from ostreepy.install.disk import read_gpt, write_gpt
+from ostreepy.install.disk import read_gpt
 from ostreepy.install.esp import (FALLBACK, FALLBACK_CSV, MOKMANAGER, SHIM, SIGNED_GRUB, efi_vendor,
                                   grub_esp_files)
 from ostreepy.install.image import build_image
@@ -104,10 +104,7 @@ class Disk:
 
     def __init__(self, work: Path) -> None:
         self.path = work / "disk.raw"
-        with open(self.path, "wb") as f:
-            f.truncate(2560 * MIB)
-        self.table = gpt.bootc_layout(2560 * MIB)
-        write_gpt(self.path, self.table)
+        self.table = bootc_disk_file(self.path)
         _, self.esp, self.boot, self.root = self.table.partitions
         self.loops: List[str] = []
         self.mounts: List[Path] = []
