@@ -5,13 +5,39 @@ summaries, delta superblocks, boot entries): a fresh, unguessable temporary name
 ``O_EXCL|O_NOFOLLOW`` beside the target (or in a given tmp directory), written, given its mode,
 optionally fsynced, then renamed over the target, so a reader sees the old bytes or the new ones and
 never half of them. ``ociclient`` keeps its own copy: it is a package of its own and does not import
-ostreepy."""
+ostreepy.
+
+``alter_immutable_flag`` is the one place the immutable attribute (``chattr +i``) is read and
+changed: deployment roots (as ostree's ``_ostree_linuxfs_fd_alter_immutable_flag``) and efivarfs
+variable files."""
 
 from __future__ import annotations
 
+import array
 import errno
+import fcntl
 import os
 from typing import Callable, Optional
+
+# FS_IOC_GETFLAGS / FS_IOC_SETFLAGS (the long-sized ioctl numbers; the kernel reads an int)
+_FS_IOC_GETFLAGS = 0x80086601
+_FS_IOC_SETFLAGS = 0x40086602
+_FS_IMMUTABLE_FL = 0x00000010
+#: what a filesystem without inode flags answers (tmpfs: ENOTTY)
+NO_INODE_FLAGS = (errno.ENOTTY, errno.EOPNOTSUPP, errno.EINVAL)
+
+
+def alter_immutable_flag(fd: int, immutable: bool) -> None:
+    """Set or clear the immutable flag of the open file ``fd``, when it is not already so;
+    an :class:`OSError` from the ioctl goes to the caller (its errno in :data:`NO_INODE_FLAGS`
+    when the filesystem has no such flags), who decides what may be ignored."""
+    buf = array.array("i", [0])
+    fcntl.ioctl(fd, _FS_IOC_GETFLAGS, buf, True)
+    flags = buf[0]
+    if bool(flags & _FS_IMMUTABLE_FL) == immutable:
+        return
+    buf[0] = (flags | _FS_IMMUTABLE_FL) if immutable else (flags & ~_FS_IMMUTABLE_FL)
+    fcntl.ioctl(fd, _FS_IOC_SETFLAGS, buf, True)
 
 
 def write_all(fd: int, data: bytes) -> None:

@@ -22,10 +22,7 @@ name renamed over the old file.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import os
-import struct
 import uuid
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
@@ -33,6 +30,7 @@ from typing import Dict, List, Optional, Tuple
 import attrs
 
 from ..errors import OstreeError
+from ..fsutil import NO_INODE_FLAGS, alter_immutable_flag
 from . import gpt
 from .efiboot import (EFI_GLOBAL, VAR_ATTRS, EfiFormatError, FilePath, HardDrive, LoadOption, boot_var_name,
                       decode_boot_order, efivarfs_bytes, encode_boot_order, split_efivarfs)
@@ -42,9 +40,6 @@ __all__ = ["EfiVarsError", "Firmware", "EfiVarStore", "BootEntry", "add_boot_ent
 EFI_FIRMWARE = Path("/sys/firmware/efi")
 #: where the kernel mounts efivarfs on a host booted through UEFI
 EFIVARS = EFI_FIRMWARE / "efivars"
-_FS_IOC_GETFLAGS = 0x80086601
-_FS_IOC_SETFLAGS = 0x40086602
-_FS_IMMUTABLE_FL = 0x10
 
 
 class EfiVarsError(OstreeError):
@@ -204,12 +199,9 @@ def _mutable(f: Path) -> None:
     have no such flags (tmpfs) answer ENOTTY, which is fine."""
     fd = os.open(f, os.O_RDONLY)
     try:
-        buf = fcntl.ioctl(fd, _FS_IOC_GETFLAGS, struct.pack("l", 0))
-        flags = struct.unpack("l", buf)[0]
-        if flags & _FS_IMMUTABLE_FL:
-            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, struct.pack("l", flags & ~_FS_IMMUTABLE_FL))
+        alter_immutable_flag(fd, False)
     except OSError as e:
-        if e.errno not in (errno.ENOTTY, errno.EOPNOTSUPP, errno.EINVAL):
+        if e.errno not in NO_INODE_FLAGS:
             raise
     finally:
         os.close(fd)

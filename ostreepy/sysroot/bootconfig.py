@@ -21,10 +21,8 @@ environment makes the process exit at once (``os._exit``) at that step.
 
 from __future__ import annotations
 
-import array
 import contextlib
 import errno
-import fcntl
 import os
 import shutil
 import stat
@@ -33,7 +31,7 @@ from typing import List, Sequence, Tuple
 from bootloader.bls import BLSEntry, format_entry, parse_entry
 from bootloader.sort import ostree_sort_entries
 
-from ..fsutil import write_file_atomic
+from ..fsutil import NO_INODE_FLAGS, alter_immutable_flag, write_file_atomic
 from ..errors import DeployError, SysrootError
 
 __all__ = [
@@ -213,12 +211,6 @@ def syncfs(path: str) -> None:
         os.close(fd)
 
 
-# FS_IOC_GETFLAGS / FS_IOC_SETFLAGS (the long-sized ioctl numbers; the kernel reads an int)
-_FS_IOC_GETFLAGS = 0x80086601
-_FS_IOC_SETFLAGS = 0x40086602
-_FS_IMMUTABLE_FL = 0x00000010
-
-
 def set_immutable(path: str, immutable: bool) -> None:
     """``_ostree_linuxfs_fd_alter_immutable_flag``: silently nothing when the
     filesystem or our privileges do not allow it."""
@@ -227,23 +219,11 @@ def set_immutable(path: str, immutable: bool) -> None:
     except OSError:
         return
     try:
-        buf = array.array("i", [0])
-        try:
-            fcntl.ioctl(fd, _FS_IOC_GETFLAGS, buf, True)
-        except OSError as e:
-            if e.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTTY, errno.EACCES, errno.EINVAL):
-                return
-            raise DeployError(f"ioctl(EXT2_IOC_GETFLAGS): {e.strerror}") from None
-        flags = buf[0]
-        if bool(flags & _FS_IMMUTABLE_FL) == immutable:
+        alter_immutable_flag(fd, immutable)
+    except OSError as e:
+        if e.errno in NO_INODE_FLAGS or e.errno in (errno.EPERM, errno.EACCES):
             return
-        buf[0] = (flags | _FS_IMMUTABLE_FL) if immutable else (flags & ~_FS_IMMUTABLE_FL)
-        try:
-            fcntl.ioctl(fd, _FS_IOC_SETFLAGS, buf, True)
-        except OSError as e:
-            if e.errno in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTTY, errno.EACCES, errno.EINVAL):
-                return
-            raise DeployError(f"ioctl(EXT2_IOC_SETFLAGS): {e.strerror}") from None
+        raise DeployError(f"ioctl(EXT2_IOC_GETFLAGS/SETFLAGS): {e.strerror}") from None
     finally:
         os.close(fd)
 
