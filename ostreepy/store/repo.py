@@ -14,16 +14,14 @@ from __future__ import annotations
 import contextlib
 import enum
 import errno
-import hashlib
 import io
 import os
 import stat
 import threading
 import time
 import zlib
-from typing import BinaryIO, Dict, FrozenSet, Iterator, List, Mapping, Optional, Set, Tuple
+from typing import TYPE_CHECKING, BinaryIO, Dict, FrozenSet, Iterator, List, Mapping, Optional, Set, Tuple
 
-from . import objects as obj
 from ..errors import (
     ChecksumMismatchError,
     CorruptObjectError,
@@ -40,13 +38,32 @@ from ..errors import (
 from .keyfile import KeyFile
 from .lock import SHARED, RepoLock
 from ..fsutil import write_all, write_file_atomic
-from .gvariant import Variant
-from .objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
+from .objtype import (MAX_METADATA_SIZE, ObjectType, is_checksum, loose_name, loose_path, parse_loose_name,
+                      validate_checksum)
 from .refs import parse_refspec, validate_collection_id, validate_ref, validate_remote_name
-from .sizes import SizeLog
-from .writestats import WriteStats
 from . import staging as stg
 from .hooks import REFS_CHANGED_HOOKS, on_refs_changed as on_refs_changed  # re-exported: the API's name
+
+if TYPE_CHECKING:
+    import hashlib
+
+    from . import objects as obj
+    from .gvariant import Variant
+    from .objects import Commit, DirMeta, DirTree, FileHeader
+    from .sizes import SizeLog
+    from .writestats import WriteStats
+else:
+    class _Objects:
+        """ostreepy.store.objects, imported on first use: its value classes are attrs
+        classes, whose import and creation cost more than opening a repository and
+        listing its refs, which use none of them."""
+
+        def __getattr__(self, name: str) -> object:
+            from . import objects
+            globals()["obj"] = objects
+            return getattr(objects, name)
+
+    obj = _Objects()
 
 CHUNK = 1 << 20
 #: from this many staged objects on, a transaction's end renames them on several threads
@@ -571,7 +588,7 @@ class Repo:
     def _final_object_path(self, checksum: str, objtype: ObjectType) -> str:
         if objtype is ObjectType.FILE:
             return f"{self._objects_prefix}{checksum[:2]}/{checksum[2:]}{self._file_ext}"
-        return self._join(obj.loose_path(checksum, objtype, self.mode is RepoMode.ARCHIVE))
+        return self._join(loose_path(checksum, objtype, self.mode is RepoMode.ARCHIVE))
 
     def _allocate_staging(self) -> None:
         """``_ostree_repo_allocate_tmpdir`` (under ``_txn_lock``): this boot's free
@@ -611,7 +628,7 @@ class Repo:
         # objects/ first, by a path relative to the repository's descriptor: most lookups
         # (a pull's walk over what it has) find the object there with one short lstat,
         # where the staging directory first would cost two
-        name = obj.loose_name(checksum, objtype, self.mode is RepoMode.ARCHIVE)
+        name = loose_name(checksum, objtype, self.mode is RepoMode.ARCHIVE)
         try:
             if self._dfd >= 0:
                 os.lstat("objects/" + name, dir_fd=self._dfd)
@@ -645,7 +662,7 @@ class Repo:
             except NotADirectoryError:
                 continue
             for name in names:
-                parsed = obj.parse_loose_name(prefix, name, archive)
+                parsed = parse_loose_name(prefix, name, archive)
                 if parsed is not None and (objtype is None or parsed[1] == objtype):
                     yield parsed
 
@@ -691,7 +708,7 @@ class Repo:
         Used by pulls, which fetch archive objects and need not inflate and
         recompress them. ``linked``: the file is a hard link to another repository's
         object, whose mode is left alone (a chmod would change that repository's file)."""
-        obj.validate_checksum(checksum)
+        validate_checksum(checksum)
         if self.mode is RepoMode.ARCHIVE and objtype is ObjectType.FILE and not linked:
             os.chmod(path, 0o644)
         if self._txn_depth == 0 and self.fsync:
@@ -711,7 +728,7 @@ class Repo:
         through :meth:`adopt_object_file` (which syncs). OSError from ``link()`` (another
         filesystem, too many links) is the caller's. ``fd``: link the file open
         there instead (the inode the caller has checked, whatever ``src_path`` names now)."""
-        obj.validate_checksum(checksum)
+        validate_checksum(checksum)
         dest = self._staging_target(checksum, objtype)
         if dest is None:
             if self.fsync:
@@ -733,7 +750,7 @@ class Repo:
 
     def load_metadata(self, objtype: ObjectType, checksum: str, verify: bool = True) -> bytes:
         """The raw bytes of a metadata object, checked against its name."""
-        obj.validate_checksum(checksum)
+        validate_checksum(checksum)
         path = self.object_path(checksum, objtype)
         try:
             fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
@@ -750,31 +767,32 @@ class Repo:
                     if not more:
                         break
                     rest.append(more)
-                    if sum(map(len, rest)) > obj.MAX_METADATA_SIZE:
+                    if sum(map(len, rest)) > MAX_METADATA_SIZE:
                         break
                 data = b"".join(rest)
         finally:
             os.close(fd)
-        if len(data) > obj.MAX_METADATA_SIZE:
+        if len(data) > MAX_METADATA_SIZE:
             raise CorruptObjectError(f"Metadata object {checksum}.{objtype.name_str} is larger than the maximum",
                                      checksum)
         if verify and objtype in (ObjectType.COMMIT, ObjectType.DIR_TREE, ObjectType.DIR_META):
+            import hashlib  # not at start-up: it loads OpenSSL, which listing refs does not need
             actual = hashlib.sha256(data).hexdigest()
             if actual != checksum:
                 raise ChecksumMismatchError(checksum, actual, f"{objtype.name_str} object")
         return data
 
     def load_commit(self, checksum: str) -> Commit:
-        return Commit.parse(self.load_metadata(ObjectType.COMMIT, checksum))
+        return obj.Commit.parse(self.load_metadata(ObjectType.COMMIT, checksum))
 
     def load_dirtree(self, checksum: str) -> DirTree:
         cache = self._dirtree_cache
         if cache is not None:
             tree = cache.get(checksum)
             if tree is None:
-                tree = cache[checksum] = DirTree.parse(self.load_metadata(ObjectType.DIR_TREE, checksum))
+                tree = cache[checksum] = obj.DirTree.parse(self.load_metadata(ObjectType.DIR_TREE, checksum))
             return tree
-        return DirTree.parse(self.load_metadata(ObjectType.DIR_TREE, checksum))
+        return obj.DirTree.parse(self.load_metadata(ObjectType.DIR_TREE, checksum))
 
     @contextlib.contextmanager
     def dirtree_cache(self) -> Iterator[None]:
@@ -796,14 +814,15 @@ class Repo:
             self._dirtree_cache = None
 
     def load_dirmeta(self, checksum: str) -> DirMeta:
-        return DirMeta.parse(self.load_metadata(ObjectType.DIR_META, checksum))
+        return obj.DirMeta.parse(self.load_metadata(ObjectType.DIR_META, checksum))
 
     def write_metadata(self, objtype: ObjectType, data: bytes, expected: Optional[str] = None) -> str:
         """Store a metadata object; its structure is validated before it lands."""
         if not objtype.is_meta or objtype in (ObjectType.COMMIT_META, ObjectType.TOMBSTONE_COMMIT):
             raise InvalidObjectError(f"write_metadata cannot write {objtype.name_str}")
-        if len(data) > obj.MAX_METADATA_SIZE:
+        if len(data) > MAX_METADATA_SIZE:
             raise InvalidObjectError("Metadata object is larger than the maximum")
+        import hashlib
         checksum = hashlib.sha256(data).hexdigest()
         if expected is not None and expected != checksum:
             raise ChecksumMismatchError(expected, checksum, f"{objtype.name_str} object")
@@ -854,7 +873,7 @@ class Repo:
         path = self.object_path(checksum, ObjectType.COMMIT_META)
         try:
             with open(path, "rb") as f:
-                data = f.read(obj.MAX_METADATA_SIZE + 1)
+                data = f.read(MAX_METADATA_SIZE + 1)
         except FileNotFoundError:
             return None
         return obj.parse_commitmeta(data)
@@ -914,7 +933,7 @@ class Repo:
 
         The stream checks the object's checksum as it reaches EOF (``verify``).
         """
-        obj.validate_checksum(checksum)
+        validate_checksum(checksum)
         try:
             return self.load_file_at(self.object_path(checksum, ObjectType.FILE), checksum, want_data, verify)
         except FileNotFoundError:
@@ -925,7 +944,7 @@ class Repo:
     def load_file_and_size(self, checksum: str) -> tuple[FileHeader, int]:
         """The header of a content object and its content size (0 for a symlink) from one
         ``lstat`` (bare modes) or one header read (archive): for what needs both but no data."""
-        obj.validate_checksum(checksum)
+        validate_checksum(checksum)
         try:
             header, _, size = self._load_file_at(self.object_path(checksum, ObjectType.FILE), checksum, False, True)
         except FileNotFoundError:
@@ -959,26 +978,26 @@ class Repo:
                 with open(path, "rb") as f:
                     content = f.read(4097)
                 target = content.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
-                header = FileHeader(uid, gid, fmode, target, xattrs)
+                header = obj.FileHeader(uid, gid, fmode, target, xattrs)
                 header.validate()
                 return _checked_symlink(header, checksum, verify), None, 0
             if not stat.S_ISREG(st.st_mode):
                 raise CorruptObjectError(f"Corrupted file object {checksum}: not a regular file", checksum)
-            header = FileHeader(uid, gid, fmode, "", xattrs)
+            header = obj.FileHeader(uid, gid, fmode, "", xattrs)
         else:
             if stat.S_ISLNK(st.st_mode):
                 target = os.readlink(path)
                 if mode is RepoMode.BARE_USER_ONLY:
-                    header = FileHeader(0, 0, st.st_mode, target)
+                    header = obj.FileHeader(0, 0, st.st_mode, target)
                 else:
-                    header = FileHeader(st.st_uid, st.st_gid, st.st_mode, target, _read_xattrs(path, False))
+                    header = obj.FileHeader(st.st_uid, st.st_gid, st.st_mode, target, _read_xattrs(path, False))
                 return _checked_symlink(header, checksum, verify), None, 0
             if not stat.S_ISREG(st.st_mode):
                 raise CorruptObjectError(f"Corrupted file object {checksum}: not a regular file", checksum)
             if mode is RepoMode.BARE_USER_ONLY:
-                header = FileHeader(0, 0, st.st_mode, "")
+                header = obj.FileHeader(0, 0, st.st_mode, "")
             else:
-                header = FileHeader(st.st_uid, st.st_gid, st.st_mode, "", _read_xattrs(path, False))
+                header = obj.FileHeader(st.st_uid, st.st_gid, st.st_mode, "", _read_xattrs(path, False))
         header.validate()
         if not want_data:
             return header, None, st.st_size
@@ -1015,7 +1034,7 @@ class Repo:
         archive repository's ``.filez``: what a pass over every file of a tree asks."""
         if self.mode is not RepoMode.ARCHIVE:
             return self.load_file_header(checksum), self.content_size(checksum)
-        obj.validate_checksum(checksum)
+        validate_checksum(checksum)
         try:
             f = open(self.object_path(checksum, ObjectType.FILE), "rb")
         except FileNotFoundError:
@@ -1036,7 +1055,7 @@ class Repo:
                 with open(path, "rb") as f:
                     hlen = int.from_bytes(f.read(4), "big")
                     f.read(4)
-                    header, size = FileHeader.parse_zlib(f.read(min(hlen, obj.MAX_METADATA_SIZE)))
+                    header, size = obj.FileHeader.parse_zlib(f.read(min(hlen, MAX_METADATA_SIZE)))
             except FileNotFoundError:
                 if self.parent is not None:
                     return self.parent.content_size(checksum)
@@ -1066,6 +1085,7 @@ class Repo:
                         raise ChecksumMismatchError(checksum, actual, "file object")
                 f.close()
                 return header, None, 0 if header.is_symlink else size
+            import hashlib
             reader = VerifyingReader(f, header.new_hasher() if verify else hashlib.sha256(), checksum,
                                      size, decompress=True)
             if not verify:
@@ -1407,7 +1427,7 @@ class Repo:
         except OSError as e:
             # ENAMETOOLONG, EACCES, ELOOP...: still a ref that cannot be read
             raise RepoError(f"Reading ref {refspec}: {e.strerror}") from None
-        if not obj.is_checksum(value):
+        if not is_checksum(value):
             raise RepoError(f"Invalid checksum in ref {refspec}: '{value}'")
         return value
 
@@ -1419,7 +1439,7 @@ class Repo:
             validate_remote_name(remote)
         _check_name_lengths(refspec)
         if checksum is not None:
-            obj.validate_checksum(checksum)
+            validate_checksum(checksum)
         if self._txn_depth:
             # written once the objects it may point at are on disk (see transaction())
             with self._txn_lock:
@@ -1442,7 +1462,7 @@ class Repo:
                 except IsADirectoryError:
                     raise RefNotFoundError(f"Refspec '{refspec}' not found") from None
                 return
-            obj.validate_checksum(checksum)
+            validate_checksum(checksum)
             os.makedirs(os.path.dirname(path), exist_ok=True)
             data = (checksum + "\n").encode()
             try:
@@ -1506,7 +1526,7 @@ class Repo:
         validate_ref(ref)
         _check_name_lengths(ref)
         if checksum is not None:
-            obj.validate_checksum(checksum)
+            validate_checksum(checksum)
         if collection_id == self.collection_id:
             path = self._join(f"refs/heads/{ref}")
         else:
@@ -1521,7 +1541,7 @@ class Repo:
         ``refs/remotes/REF``, then any remote holding that ref)."""
         if not rev:
             raise RefNotFoundError("Invalid empty refspec")
-        if obj.is_checksum(rev):
+        if is_checksum(rev):
             return rev
         if len(rev) <= 64 and all(c in "0123456789abcdef" for c in rev):
             found = sorted({c for c, _ in self._list_prefix(rev)})
@@ -1560,7 +1580,7 @@ class Repo:
                 value = f.read().strip()
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError, UnicodeDecodeError):
             return None
-        return value if obj.is_checksum(value) else None
+        return value if is_checksum(value) else None
 
     def _list_prefix(self, prefix: str) -> Iterator[Tuple[str, ObjectType]]:
         if len(prefix) < 2:
@@ -1738,7 +1758,7 @@ def _walk_refs(base: str) -> Iterator[Tuple[str, str]]:
                     value = f.read().strip()
             except (OSError, UnicodeDecodeError):
                 continue
-            if obj.is_checksum(value):
+            if is_checksum(value):
                 yield ref, value
 
 
@@ -1801,15 +1821,15 @@ def _archive_header(f: BinaryIO, checksum: str) -> Tuple[FileHeader, int]:
     if len(prefix) != 8:
         raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
     hlen = int.from_bytes(prefix[:4], "big")
-    if hlen > obj.MAX_METADATA_SIZE:
+    if hlen > MAX_METADATA_SIZE:
         raise CorruptObjectError(f"Corrupted archive file object {checksum}: header too large", checksum)
     hdata = f.read(hlen)
     if len(hdata) != hlen:
         raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
-    return FileHeader.parse_zlib(hdata)
+    return obj.FileHeader.parse_zlib(hdata)
 
 
 def _staged_path(staging: str, checksum: str, objtype: ObjectType, archive: bool) -> str:
     # laid out and named as in objects/, so that libostree reusing a staging
     # directory a dead transaction left moves its objects right
-    return f"{staging}/{obj.loose_name(checksum, objtype, archive)}"
+    return f"{staging}/{loose_name(checksum, objtype, archive)}"

@@ -28,14 +28,12 @@ import contextlib
 import errno
 import fcntl
 import os
-import secrets
-import shutil
 import stat
 import time
 from typing import Iterator, Optional, Tuple
 
 from .lock import F_OFD_SETLK, _flock_struct
-from .objects import ObjectType, parse_loose_name
+from .objtype import ObjectType, parse_loose_name
 
 STAGING_PREFIX = "staging-"
 DEFAULT_EXPIRY_SECS = 86400
@@ -146,6 +144,7 @@ def allocate(tmp_dfd: int, prefix: str) -> Tuple[str, StagingLock, bool]:
         with contextlib.suppress(OSError):
             os.utime(entry.name, dir_fd=tmp_dfd, follow_symlinks=False)
         return entry.name, lock, True
+    import secrets  # here: its random and base64 are start-up a read-only command need not pay
     while True:
         name = prefix + "".join(secrets.choice(_MKDTEMP_CHARS) for _ in range(6))
         try:
@@ -238,6 +237,7 @@ def _rm_rf(dfd: int, name: str) -> None:
         return
     if stat.S_ISDIR(st.st_mode):
         # rmtree with dir_fd does not follow symlinks planted inside
+        import shutil
         shutil.rmtree(name, dir_fd=dfd, ignore_errors=True)
     else:
         with contextlib.suppress(FileNotFoundError):
