@@ -28,7 +28,7 @@ def _modules_after(argv):
     code = ("import sys\nfrom ostreepy.cli.main import main\n"
             f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
             "sys.stderr.write('MODS ' + ' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('ostreepy', 'ociclient', 'bootloader', 'attrs', 'requests', 'cryptography'))))")
+            "('ostreepy', 'ociclient', 'bootloader', 'attrs', 'requests', 'cryptography', 'shutil', 'hashlib'))))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return set(p.stderr.rsplit("MODS ", 1)[1].split())
 
@@ -50,6 +50,8 @@ def test_repo_verb_imports_only_the_store(tmp_path):
     # listing refs parses no object: the attrs value classes (objects, gvariant), whose import
     # and creation were most of the command's 60 ms, are not loaded (issue 10)
     assert not {"attrs", "attr", "ostreepy.store.objects", "ostreepy.store.gvariant"} & mods, mods
+    # nor OpenSSL (hashlib), nor shutil with its bz2 and lzma (argparse's formatter imported it)
+    assert not {"hashlib", "shutil"} & mods, mods
 
 
 def test_checkout_through_the_porcelain_loads_no_sysroot(tmp_path):
