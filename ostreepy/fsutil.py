@@ -17,7 +17,10 @@ import array
 import errno
 import fcntl
 import os
-from typing import Callable, Optional
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Callable, Optional
 
 # FS_IOC_GETFLAGS / FS_IOC_SETFLAGS (the long-sized ioctl numbers; the kernel reads an int)
 _FS_IOC_GETFLAGS = 0x80086601

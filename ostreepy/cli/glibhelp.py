@@ -29,7 +29,10 @@ Pure text: the caller (cli/main.py) finds the parser and prints.
 from __future__ import annotations
 
 import argparse
-from typing import Dict, List, Optional, Sequence, Tuple
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Sequence, Tuple
 
 __all__ = ["PROG", "command_path", "format_help", "no_command_error", "unknown_command_error"]
 

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Sequence
 
 from ..errors import OstreeError
 
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    from typing import Any, Callable, List, Optional, Sequence
+
     from ..store.repo import Repo
 
 __all__ = ["FEATURES", "build_parser", "main"]
@@ -96,7 +98,7 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
 
-class _VerbTable(Dict[str, argparse.ArgumentParser]):
+class _VerbTable(dict):  # of str -> argparse.ArgumentParser
     """The top-level subparsers' verb -> parser table, where a verb the command line
     does not name is listed (its name and help line: all the overall help shows) and
     its parser made only if something looks it up: an ArgumentParser costs some 80 us

@@ -14,11 +14,13 @@ import contextlib
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Dict, List, Optional
 
 from ..errors import OstreeError
 
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    from typing import Dict, List, Optional
+
     from ..store.commit import FileInfo
     from ..progress import ProgressCallback, ProgressEvent
     from ..store.gvariant import Variant

@@ -18,9 +18,12 @@ from __future__ import annotations
 import binascii
 import re
 import stat
-from typing import BinaryIO, Callable, Iterable, Iterator
 
 from .tree import MAX_NAME_LENGTH, PATH_MAX, S_IFMT, ComposefsError, Node, cstr, follow_links, gc_paused, validate_mode
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, Iterable, Iterator
 
 __all__ = ["parse_dump", "parse_dump_lines", "dump_lines", "escape"]
 

@@ -26,11 +26,13 @@ import array
 import bisect
 import stat
 import struct
-from typing import TYPE_CHECKING, Callable
 
 from .tree import EXTERNAL_XATTR_MAX, S_IFMT, ComposefsError, Node, chunking, follow_links, gc_paused, validate_mode
 
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    from typing import Callable
+
     from .fsverity import FsVerityHasher
 
 __all__ = ["write_image", "image_bytes", "LCFS_EROFS_MAGIC", "EROFS_SUPER_MAGIC", "BLOCK_SIZE"]

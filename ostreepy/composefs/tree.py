@@ -15,9 +15,12 @@ import contextlib
 import gc
 import stat
 from types import MappingProxyType
-from typing import Iterator, Mapping
 
 from ..errors import OstreeError
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Iterator, Mapping
 
 __all__ = [
     "ComposefsError", "Node", "INLINE_CONTENT_MAX", "RECOMMENDED_INLINE_CONTENT_MAX", "MAX_NAME_LENGTH",

@@ -8,7 +8,9 @@ repository."""
 
 from __future__ import annotations
 
-from typing import Callable, List
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Callable, List
 
 #: run after a repository's refs changed when ``core.auto-update-summary`` asks (see
 #: :meth:`Repo._refs_changed`); the summary writer of the remote room registers here

@@ -12,9 +12,11 @@ value written, and a file GLib reads as one value is one value here too.
 
 from __future__ import annotations
 
-from typing import Iterator, List, Optional, Tuple
-
 from ..errors import OstreeError
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Iterator, List, Optional, Tuple
 
 
 class KeyFileError(OstreeError):

@@ -14,9 +14,12 @@ import os
 import struct
 import threading
 import time
-from typing import Optional
 
 from ..errors import RepoLockedError
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Optional
 
 F_OFD_SETLK = getattr(fcntl, "F_OFD_SETLK", 37)
 F_OFD_SETLKW = getattr(fcntl, "F_OFD_SETLKW", 38)

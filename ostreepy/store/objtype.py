@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import enum
 import re
-from typing import Optional, Tuple
 
 from ..errors import InvalidChecksumError, InvalidObjectError
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Optional, Tuple
 
 __all__ = ["MAX_METADATA_SIZE", "ObjectType", "checksum_from_bytes", "checksum_to_bytes", "is_checksum",
            "loose_name", "loose_path", "parse_loose_name", "validate_checksum"]

@@ -10,11 +10,14 @@ over the old one, so an alias changes atomically.
 from __future__ import annotations
 
 import os
-from typing import Dict
 
 from ..errors import OstreeError
 from .refs import validate_ref
 from .repo import Repo
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Dict
 
 __all__ = ["list_aliases", "set_alias"]
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Optional, Tuple
 
 from ..errors import InvalidRefError
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Optional, Tuple
 
 _FRAGMENT = r"[\w\d][-._\w\d]*"
 _REF_RE = re.compile(rf"^(?:{_FRAGMENT}/)*{_FRAGMENT}$", re.ASCII)

@@ -20,7 +20,6 @@ import stat
 import threading
 import time
 import zlib
-from typing import TYPE_CHECKING, BinaryIO, Dict, FrozenSet, Iterator, List, Mapping, Optional, Set, Tuple
 
 from ..errors import (
     ChecksumMismatchError,
@@ -44,7 +43,10 @@ from .refs import parse_refspec, validate_collection_id, validate_ref, validate_
 from . import staging as stg
 from .hooks import REFS_CHANGED_HOOKS, on_refs_changed as on_refs_changed  # re-exported: the API's name
 
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    from typing import BinaryIO, Dict, FrozenSet, Iterator, List, Mapping, Optional, Set, Tuple
+
     import hashlib
 
     from . import objects as obj

@@ -30,10 +30,13 @@ import fcntl
 import os
 import stat
 import time
-from typing import Iterator, Optional, Tuple
 
 from .lock import F_OFD_SETLK, _flock_struct
 from .objtype import ObjectType, parse_loose_name
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Iterator, Optional, Tuple
 
 STAGING_PREFIX = "staging-"
 DEFAULT_EXPIRY_SECS = 86400
