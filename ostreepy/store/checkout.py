@@ -21,7 +21,6 @@ import enum
 import errno
 import os
 import stat
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from time import time_ns
 from typing import BinaryIO, Callable, FrozenSet, Optional
@@ -384,6 +383,7 @@ def _uncompressed_cached(state: _State, checksum: str, header: Optional[FileHead
     if header is None or stream is None:
         header, stream = repo.load_file(checksum)
     assert stream is not None
+    import tempfile  # here: with its shutil and random, start-up a checkout without the cache need not pay
     fd, tmp = tempfile.mkstemp(prefix="checkout-cache-", dir=repo.tmp_dir)
     try:
         try:
