@@ -28,7 +28,8 @@ def _modules_after(argv):
     code = ("import sys\nfrom ostreepy.cli.main import main\n"
             f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
             "sys.stderr.write('MODS ' + ' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('ostreepy', 'ociclient', 'bootloader', 'attrs', 'requests', 'cryptography', 'shutil', 'hashlib'))))")
+            "('ostreepy', 'ociclient', 'bootloader', 'attrs', 'requests', 'cryptography', 'shutil', 'hashlib', "
+            "'typing', 'tempfile'))))")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     return set(p.stderr.rsplit("MODS ", 1)[1].split())
 
@@ -50,8 +51,23 @@ def test_repo_verb_imports_only_the_store(tmp_path):
     # listing refs parses no object: the attrs value classes (objects, gvariant), whose import
     # and creation were most of the command's 60 ms, are not loaded (issue 10)
     assert not {"attrs", "attr", "ostreepy.store.objects", "ostreepy.store.gvariant"} & mods, mods
-    # nor OpenSSL (hashlib), nor shutil with its bz2 and lzma (argparse's formatter imported it)
-    assert not {"hashlib", "shutil"} & mods, mods
+    # nor OpenSSL (hashlib), nor shutil with its bz2 and lzma (argparse's formatter imported it),
+    # nor typing (annotations only)
+    assert not {"hashlib", "shutil", "typing"} & mods, mods
+
+
+def test_composefs_create_from_a_dump_loads_only_the_writer(tmp_path):
+    """`composefs create --from-file` (mkcomposefs) loads the dump parser and the EROFS writer
+    and nothing of the store, nor attrs, typing, shutil, or hashlib when no digest is printed:
+    start-up is most of the time of a small image (issue 8)."""
+    dump = tmp_path / "d.dump"
+    dump.write_bytes(b"/ 4096 40755 2 0 0 0 0.0 - - -\n/a 2 100644 1 0 0 0 0.0 - a\\x0a -\n")
+    mods = _modules_after(["composefs", "create", "--from-file", str(dump), str(tmp_path / "out.cfs")])
+    assert (tmp_path / "out.cfs").stat().st_size > 0
+    assert mods == {"ostreepy", "ostreepy._version", "ostreepy.cli", "ostreepy.cli.main", "ostreepy.cli.glibhelp",
+                    "ostreepy.errors", "ostreepy.cli.composefs", "ostreepy.composefs", "ostreepy.composefs.tree",
+                    "ostreepy.composefs.dumpfile", "ostreepy.composefs.erofs", "ostreepy.store",
+                    "ostreepy.store.hooks"}, mods
 
 
 def test_checkout_through_the_porcelain_loads_no_sysroot(tmp_path):
@@ -65,6 +81,7 @@ def test_checkout_through_the_porcelain_loads_no_sysroot(tmp_path):
                    check=True, capture_output=True)
     mods = _modules_after([f"--repo={tmp_path}/r", "checkout", "main", str(tmp_path / "co")])
     assert "ostreepy.porcelain" in mods and (tmp_path / "co" / "a").read_text() == "a\n"
+    assert "tempfile" not in mods  # only for the uncompressed-objects cache
     rooms = {m.split(".")[1] for m in mods if m.count(".") >= 1 and m.startswith("ostreepy.")}
     assert rooms <= {"_version", "cli", "errors", "fsutil", "store", "progress", "porcelain"}, rooms
     assert not any(m.split(".")[0] in ("bootloader", "ociclient", "requests", "cryptography") for m in mods)
