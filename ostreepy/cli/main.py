@@ -104,7 +104,7 @@ class _VerbTable(dict):  # of str -> argparse.ArgumentParser
     its parser made only if something looks it up: an ArgumentParser costs some 80 us
     to create, and there are forty verbs. Iterating gives the placeholders as they are."""
 
-    def unbuilt(self, sub: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str, help_text: str,
+    def unbuilt(self, sub: "argparse._SubParsersAction[Any]", name: str, help_text: str,
                 fill: Callable[[argparse.ArgumentParser], None]) -> None:
         # what add_parser(name, help=...) records, without the parser
         sub._choices_actions.append(sub._ChoicesPseudoAction(name, (), help_text))
@@ -126,7 +126,7 @@ class _VerbTable(dict):  # of str -> argparse.ArgumentParser
 class _Unbuilt:
     __slots__ = ("sub", "name", "fill")
 
-    def __init__(self, sub: "argparse._SubParsersAction[argparse.ArgumentParser]", name: str,
+    def __init__(self, sub: "argparse._SubParsersAction[Any]", name: str,
                  fill: Callable[[argparse.ArgumentParser], None]) -> None:
         self.sub, self.name, self.fill = sub, name, fill
 

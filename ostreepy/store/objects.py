@@ -27,8 +27,15 @@ from .gvariant import Variant, bswap32, bswap64
 
 # the object types, checksums and loose names live in objtype, which the store's paths
 # that parse no object import alone; they are this module's names too
-from .objtype import (MAX_METADATA_SIZE, ObjectType, checksum_from_bytes, checksum_to_bytes,  # noqa: F401
-                      is_checksum, loose_name, loose_path, parse_loose_name, validate_checksum)
+from .objtype import MAX_METADATA_SIZE as MAX_METADATA_SIZE
+from .objtype import ObjectType as ObjectType
+from .objtype import checksum_from_bytes as checksum_from_bytes
+from .objtype import checksum_to_bytes as checksum_to_bytes
+from .objtype import is_checksum as is_checksum
+from .objtype import loose_name as loose_name
+from .objtype import loose_path as loose_path
+from .objtype import parse_loose_name as parse_loose_name
+from .objtype import validate_checksum as validate_checksum
 
 Xattrs = Tuple[Tuple[bytes, bytes], ...]
 """Extended attributes as stored: (name including its trailing NUL, value), strcmp-sorted."""
