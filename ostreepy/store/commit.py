@@ -12,11 +12,9 @@ import errno
 import os
 import stat
 import sys
-import tarfile
 import time
-import urllib.parse
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import attrs
 
@@ -24,13 +22,15 @@ from . import objects as obj
 from ..errors import OstreeError, TarError, UnsupportedFileTypeError
 from .gvariant import Variant
 from .mtree import MutableTree
-from .readahead import MemberReader, ReadAhead
-from .tarheader import QuickTarInfo
 from .objects import Commit, DirMeta, FileHeader
 from ..progress import FileWritten, ProgressCallback, serialized
 from .repo import Repo, RepoMode, read_xattrs_fd, read_xattrs
-from .cpioformat import CPIO_MAGICS, CpioReader
 from .sizes import SizeLog
+
+if TYPE_CHECKING:
+    # the tar and cpio readers are imported where a tar or cpio is read: tarfile, with
+    # shutil, bz2, lzma and urllib.parse, is start-up a directory commit need not pay
+    import tarfile
 
 DEFAULT_DIRMODE = 0o755 | stat.S_IFDIR
 
@@ -500,6 +500,7 @@ def tar_xattrs(member: tarfile.TarInfo) -> obj.Xattrs:
             name = key[len("SCHILY.xattr."):].encode("utf-8", "surrogateescape")
             pairs.append((name, value.encode("utf-8", "surrogateescape")))
         elif key.startswith("LIBARCHIVE.xattr."):
+            import urllib.parse
             name = urllib.parse.unquote_to_bytes(key[len("LIBARCHIVE.xattr."):])
             try:
                 val = base64.b64decode(value + "=" * (-len(value) % 4))
@@ -533,7 +534,7 @@ _SMALL_FILE = 1 << 20
 # tree's file sizes (+17 MB at 100,000 files of 20 KB), 8 MB keeps it flat at no cost in time
 _MAX_PENDING = 8 << 20
 
-TranslateFn = Callable[[str, tarfile.TarInfo, bool], Optional[str]]
+TranslateFn = Callable[[str, "tarfile.TarInfo", bool], Optional[str]]
 """Maps a tar path (relative, validated) to where it goes, or None to drop it; the bool
 says whether the path is a hardlink target rather than an entry."""
 
@@ -811,6 +812,7 @@ def _record_last_block(tf: tarfile.TarFile) -> Tuple[Callable[[], bytes], Callab
     """(the last block read, undo); undo matters: the patched method and the stream
     refer to each other, and that cycle kept every layer's decompressor and
     buffers (~10 MB) alive until a full garbage collection."""
+    import tarfile
     stream = tf.fileobj
     orig = stream.read  # type: ignore[union-attr]
     last = [b""]
@@ -839,6 +841,9 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
     from memory (a tar that comes back to it later only costs a reload); pass
     False when more sources will be laid over ``mtree``. ``archive_formats``: a
     cpio archive (plain or gzipped) is taken too, as ostree's libarchive takes it."""
+    import tarfile
+
+    from .cpioformat import CpioReader
     imp = _TarImporter(repo, mtree, modifier or CommitModifier(), autocreate_parents, progress, translate)
     imp.seal = seal
     # one writer per CPU, not two: the tar reader (and a zstd or gzip decompressor) runs
@@ -892,6 +897,10 @@ def _open_tar(fileobj: IO[bytes], tar_mode: str) -> tarfile.TarFile:
     """An uncompressed stream ("r|", or "r|*" that finds no compression) is read through a
     :class:`ReadAhead` in tarfile's "r:" mode (1 MB reads instead of 10 KB: see readahead.py);
     anything else as ``tar_mode`` says."""
+    import tarfile
+
+    from .readahead import ReadAhead
+    from .tarheader import QuickTarInfo
     if tar_mode in ("r|", "r|*"):
         ra = ReadAhead(fileobj)
         if tar_mode == "r|" or not ra.peek(512).startswith(_COMPRESSED_MAGIC):
@@ -901,6 +910,9 @@ def _open_tar(fileobj: IO[bytes], tar_mode: str) -> tarfile.TarFile:
 
 
 def _member_data(tf: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes] | None:
+    import tarfile
+
+    from .readahead import MemberReader, ReadAhead
     stream = tf.fileobj
     if isinstance(stream, ReadAhead):
         if member.isreg() and member.sparse is None:
@@ -943,6 +955,7 @@ def _read_upto(stream: IO[bytes], n: int) -> bytes:
 def _sniff_cpio(fileobj: IO[bytes]) -> Tuple[IO[bytes], bool]:
     """(the stream to read, is it cpio): plain or gzip-compressed cpio is told by its
     magic; anything else goes on to tarfile, which detects compression itself."""
+    from .cpioformat import CPIO_MAGICS
     head = _read_upto(fileobj, 6)
     stream: IO[bytes] = _Prefixed(head, fileobj)  # type: ignore[assignment]
     if head[:2] == b"\x1f\x8b":
@@ -957,6 +970,7 @@ def _sniff_cpio(fileobj: IO[bytes]) -> Tuple[IO[bytes], bool]:
 
 
 def _read_members(tf: tarfile.TarFile, imp: _TarImporter, last_block: Callable[[], bytes]) -> None:
+    import tarfile
     while True:
         try:
             member = tf.next()
