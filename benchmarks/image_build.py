@@ -70,8 +70,7 @@ def cb(ev):
         if ev.stage == "partition":  # every filesystem written, the staging not yet removed
             t = time.perf_counter()
             peak[0] = used(out)
-            marks.append((time.perf_counter() - t0, "(space counted, not a phase)"))
-            globals()["t0"] += time.perf_counter() - t
+            globals()["t0"] += time.perf_counter() - t  # the count is no part of the build
     elif isinstance(ev, (LayerStarted, LayerDone, ImportStarted, ImportDone)):
         marks.append((time.perf_counter() - t0, type(ev).__name__))
 
@@ -91,14 +90,14 @@ def phases(ref: str, out: Path) -> dict:
 
 def show_phases(res: dict) -> None:
     marks = res["marks"]
-    names = {"LayerStarted": "layer fetch+import (tar -> objects)", "ImportStarted": "commit import",
+    names = {"start": "start (imports, checks)", "LayerStarted": "layer fetch+import (tar -> objects)",
+             "ImportStarted": "commit import",
              "ImportDone": "deploy (checkout, /etc, kernel, BLS)", "deploy": "pull setup",
              "LayerDone": "layer done -> import", "partition": "partition (GPT, BIOS) + staging removal"}
     print("phases of one more build (in-process, untimed):")
     prev_t, prev_n = 0.0, "start"
     for t, n in marks:
-        if prev_n != "start" and not prev_n.startswith("("):
-            print(f"  {t - prev_t:6.2f} s  {names.get(prev_n, prev_n)}")
+        print(f"  {t - prev_t:6.2f} s  {names.get(prev_n, prev_n)}")
         prev_t, prev_n = t, n
     print(f"  {marks[-1][0]:6.2f} s  total")
 
