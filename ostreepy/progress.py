@@ -116,7 +116,7 @@ The events, by operation:
      - a stage of the disk image build starts
    * -
      - :class:`ImageBuildBytes`
-     - bytes of a filesystem image copied into its partition
+     - a partition's filesystem written into the disk (one event each)
 
 Upgrading from the old ``ProgressEvent(kind, fields)``: the kinds map as
 ``file`` -> :class:`FileWritten` (commit) or :class:`FileCheckedOut`
@@ -531,8 +531,9 @@ class ImageBuildStage(ProgressEvent):
 
 @_event
 class ImageBuildBytes(ProgressEvent):
-    """Image build: ``done`` of ``total`` bytes of a filesystem image copied
-    into ``partition`` of the disk."""
+    """Image build: ``done`` of ``total`` bytes of ``partition`` of the disk
+    written (once per partition, ``done == total``, when its filesystem is
+    made: mkfs writes it in place)."""
 
     partition: str
     done: int

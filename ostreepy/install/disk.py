@@ -1,23 +1,20 @@
 """The thin I/O layer over :mod:`ostreepy.install.gpt`: a disk is a regular
 file (an image) or a block device, addressed by offset with ``pread``/``pwrite``.
 
-Filesystem images made elsewhere (``mkfs.ext4 -d`` into a file, the ESP) are
-copied into their partition in chunks, skipping runs of zeros, so a raw image
-stays sparse and memory stays flat whatever the size.
+The filesystems themselves are made in place, in their partitions of the
+disk file, by ``mkfs.ext4 -E offset=`` and ``mkfs.vfat --offset``
+(:mod:`ostreepy.install.image`), so nothing is copied here.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
-from ..errors import OstreeError
 from . import gpt
 
-__all__ = ["disk_size", "write_gpt", "read_gpt", "copy_into"]
-
-CHUNK = 4 * 1024 * 1024
+__all__ = ["disk_size", "write_gpt", "read_gpt"]
 
 
 def disk_size(path: Path) -> int:
@@ -53,37 +50,3 @@ def read_gpt(path: Path) -> gpt.GptTable:
         return gpt.decode(lambda off, n: os.pread(fd, n, off), size)
     finally:
         os.close(fd)
-
-
-def copy_into(disk: Path, part: gpt.GptPartition, src: Path,
-              progress: Optional[Callable[[int], None]] = None) -> None:
-    """Copy the filesystem image ``src`` to ``part`` of ``disk``, leaving holes
-    where ``src`` has zeros (the disk file was made sparse by truncate)."""
-    size = src.stat().st_size
-    if size > part.size:
-        raise OstreeError(f"{src.name}: {size} bytes do not fit partition {part.name!r} of {part.size}")
-    zero = bytes(CHUNK)
-    sfd = os.open(src, os.O_RDONLY)
-    dfd = os.open(disk, os.O_WRONLY)
-    try:
-        off = 0
-        while off < size:
-            # jump over the holes of a sparse source without reading them
-            try:
-                data_at = os.lseek(sfd, off, os.SEEK_DATA)
-            except OSError:
-                break
-            off = data_at - data_at % 4096
-            chunk = os.pread(sfd, CHUNK, off)
-            if not chunk:
-                break
-            if chunk != zero[:len(chunk)]:
-                os.pwrite(dfd, chunk, part.offset + off)
-            off += len(chunk)
-            if progress:
-                progress(min(off, size))
-        if progress:
-            progress(size)  # the tail was a hole: nothing left to copy
-    finally:
-        os.close(sfd)
-        os.close(dfd)

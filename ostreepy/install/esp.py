@@ -197,9 +197,18 @@ def copy_to_dir(esp: Path, files: Sequence[Tuple[str, Path]]) -> None:
         os.replace(tmp, out)
 
 
-def fill_esp(mmd: str, mcopy: str, target: str, files: Sequence[Tuple[str, Path]]) -> None:
-    """Copy ``files`` onto the FAT filesystem at ``target`` (file or device),
-    making their folders first."""
+def fill_esp(mmd: str, mcopy: str, target: str, files: Sequence[Tuple[str, Path]], offset: int = 0) -> None:
+    """Copy ``files`` onto the FAT filesystem at ``target`` (file or device;
+    ``offset`` bytes into it for a partition of a disk file), making their
+    folders first."""
+    cwd = None
+    if offset:
+        # mtools reads an offset after "@@" in the name: run beside the file,
+        # so that only its own name is parsed
+        cwd, name = os.path.split(os.path.abspath(target))
+        if "@@" in name:
+            raise EspError(f"{name}: a name with '@@' cannot be given an offset")
+        target = f"{name}@@{offset}"
     dirs: List[str] = []
     for dest, _ in files:
         parts = dest.split("/")[:-1]
@@ -210,14 +219,14 @@ def fill_esp(mmd: str, mcopy: str, target: str, files: Sequence[Tuple[str, Path]
     if dirs:
         # mmd exits 1 also when -D s skipped a folder that exists (an ESP filled
         # before, under --replace): then each folder must be there
-        p = subprocess.run([mmd, "-D", "s", "-i", target, *dirs], capture_output=True, text=True)
+        p = subprocess.run([mmd, "-D", "s", "-i", target, *dirs], capture_output=True, text=True, cwd=cwd)
         if p.returncode != 0:
             mdir = os.path.join(os.path.dirname(mmd), "mdir")
             for d in dirs:
-                if subprocess.run([mdir, "-b", "-i", target, d], capture_output=True).returncode != 0:
+                if subprocess.run([mdir, "-b", "-i", target, d], capture_output=True, cwd=cwd).returncode != 0:
                     raise EspError(f"mmd failed ({p.returncode}): {(p.stderr or p.stdout).strip()}")
     for dest, src in files:
-        _run(mcopy, "-o", "-i", target, str(src), f"::/{dest}")
+        _run(mcopy, "-o", "-i", target, os.path.abspath(src), f"::/{dest}", cwd=cwd)
 
 
 def _tool(name: str) -> str:
@@ -227,7 +236,7 @@ def _tool(name: str) -> str:
     return found
 
 
-def _run(*args: str) -> None:
-    p = subprocess.run(list(args), capture_output=True, text=True)
+def _run(*args: str, cwd: Optional[str] = None) -> None:
+    p = subprocess.run(list(args), capture_output=True, text=True, cwd=cwd)
     if p.returncode != 0:
         raise EspError(f"{os.path.basename(args[0])} failed ({p.returncode}): {(p.stderr or p.stdout).strip()}")

@@ -99,13 +99,21 @@ def _q_rel(target: str) -> str:
     return '"' + target.replace('"', '""') + '"'
 
 
-def fix_owners(debugfs: str, image: Path, tree: Path) -> int:
-    """Run the commands of :func:`debugfs_commands` on ``image``; the count."""
+def fix_owners(debugfs: str, image: Path, tree: Path, offset: int = 0) -> int:
+    """Run the commands of :func:`debugfs_commands` on ``image`` (the
+    filesystem ``offset`` bytes into it, as in a partition of a disk file); the count."""
+    image = Path(os.path.abspath(image))
     with tempfile.TemporaryDirectory(prefix="owners-", dir=image.parent) as tmp:
         cmds: List[str] = list(debugfs_commands(tree, Path(tmp)))
         script = Path(tmp) / "cmds"
         script.write_text("\n".join(cmds) + "\n")
-        p = subprocess.run([debugfs, "-w", "-f", str(script), str(image)], capture_output=True, text=True)
+        # libext2fs takes I/O options after a "?" in the name: run beside the
+        # image, so that only its own name is parsed
+        device = image.name + (f"?offset={offset}" if offset else "")
+        if offset and "?" in image.name:
+            raise OwnerFixError(f"{image.name}: a name with '?' cannot be given an offset")
+        p = subprocess.run([debugfs, "-w", "-f", str(script), device], capture_output=True, text=True,
+                           cwd=image.parent)
         # debugfs exits 0 whatever its commands did; its complaints are on stderr
         errors = [ln for ln in p.stderr.splitlines() if ln.strip() and not ln.startswith("debugfs ")]
         if p.returncode != 0 or errors:

@@ -313,3 +313,20 @@ def test_offline_upgrade_and_rollback_regenerate_the_menu(rootless_image: Tuple[
     mounted(lambda: porcelain.rollback(str(mnt), booted=cmdline))
     _, titles = _grub_titles(disk, boot, work)
     assert titles[0] == before[0] and "v2-offline (ostree:1)" in titles[1]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounts a small tmpfs: needs root")
+def test_refuses_before_mkfs_when_the_output_folder_is_short_of_space(work: Path) -> None:
+    """The need (the trees once, written in place into the disk file) is
+    stated and checked against the output folder's free space once the
+    staging tree is there, before any filesystem is made; nothing is left."""
+    out = work / "small"
+    out.mkdir()
+    # the example's staging takes about 1 MiB; the need is its trees plus 2 MiB
+    run("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(out))
+    try:
+        with pytest.raises(ImageBuildError, match=r"MiB free, the build needs about \d+ MiB"):
+            build_image(f"ostree-unverified-image:oci:{EXAMPLE}:v1", out)
+        assert list(out.iterdir()) == []
+    finally:
+        run("umount", str(out))
