@@ -58,7 +58,7 @@ class LayerFeed(io.RawIOBase):
     def read(self, n: int = -1) -> bytes:  # type: ignore[override]
         """Up to ``n`` bytes (at most the rest of one chunk; all that is left for -1)."""
         if n < 0:
-            parts = []
+            parts: list[bytes] = []
             while True:
                 data = self.read(1 << 30)
                 if not data:

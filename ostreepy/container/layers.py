@@ -196,7 +196,7 @@ def import_layer(repo: Repo, blob: BinaryIO, *, digest: str, diff_id: Optional[s
                 feed.drain()
             except tarfile.TarError as e:
                 raise TarError(f"Layer {digest}: invalid tar stream: {e}") from None
-            got = diff_id if same else reader.digest
+            got = digest if same else reader.digest
             if diff_id is not None and got != diff_id:
                 raise LayerError(f"Layer {digest}: uncompressed content does not match its diffID; "
                                  f"expected {diff_id} got {got}")
