@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zlib
-from typing import BinaryIO, Optional
+from typing import BinaryIO, Callable, Optional
 
 from ..errors import TarError
 
@@ -40,8 +40,9 @@ class _GzipReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
-        while not self._buf and not self._eof:
+    def next_chunk(self) -> bytes:
+        """The next piece of the decompressed stream (about ``CHUNK`` bytes at most; b"" at its end)."""
+        while not self._eof:
             data = self._z.unconsumed_tail or self._raw.read(CHUNK)
             if not data:
                 if self._started and not self._z.eof:
@@ -65,7 +66,13 @@ class _GzipReader(io.RawIOBase):
                             self._started = True
                         except zlib.error as e:
                             raise TarError(f"Invalid gzip stream: {e}") from None
-            self._buf = out
+            if out:
+                return out
+        return b""
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        if not self._buf:
+            self._buf = self.next_chunk()
         n = min(len(b), len(self._buf))
         b[:n] = self._buf[:n]
         self._buf = self._buf[n:]
@@ -82,11 +89,15 @@ class _ZstdReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:  # type: ignore[override]
+    def read_chunk(self, n: int) -> bytes:
+        """Up to ``n`` decompressed bytes (b"" at the end)."""
         try:
-            data = self._r.read(len(b))
+            return self._r.read(n)
         except self._zstd_error as e:
             raise TarError(f"Invalid zstd stream: {e}") from None
+
+    def readinto(self, b) -> int:  # type: ignore[override]
+        data = self.read_chunk(len(b))
         n = len(data)
         b[:n] = data
         return n
@@ -121,6 +132,19 @@ class HashingReader(io.RawIOBase):
     @property
     def digest(self) -> str:
         return "sha256:" + self.hasher.hexdigest()
+
+
+def chunk_source(raw: BinaryIO, compression: str) -> Callable[[], bytes]:
+    """The decompressed bytes of ``raw`` a piece at a time (about ``CHUNK`` bytes at most a call,
+    b"" at the end): what :func:`decompressing_reader` gives, without its buffer's copies."""
+    if compression == "gzip":
+        return _GzipReader(raw).next_chunk
+    if compression == "zstd":
+        read = _ZstdReader(raw).read_chunk
+        return lambda: read(CHUNK)
+    if compression == "none":
+        return lambda: raw.read(CHUNK)
+    raise TarError(f"Unsupported compression {compression}")
 
 
 def decompressing_reader(raw: BinaryIO, compression: str) -> BinaryIO:

@@ -7,6 +7,7 @@ commit holds the tree ``ostree commit --tree=tar=`` gives for the filtered tar.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tarfile
 from typing import BinaryIO, Callable, Dict, Optional
@@ -20,7 +21,8 @@ from ..store.gvariant import Variant
 from ..store.mtree import MutableTree
 from ..progress import LayerImported, ProgressCallback, emit
 from ..store.repo import Repo
-from .compression import CHUNK, HashingReader, compression_of, decompressing_reader
+from .compression import CHUNK, chunk_source, compression_of
+from .layerfeed import LayerFeed
 
 IMPORTER_VERSION = f"ostreepy-{__version__}"
 
@@ -125,15 +127,33 @@ class _SpaceGuard:
                                    f"less than {self.reserve >> 20} MiB left")
 
 
-class _GuardedReader(HashingReader):
-    def __init__(self, raw: BinaryIO, limit: Optional[int], guard: Callable[[int], None]) -> None:
-        super().__init__(raw, limit)
-        self._guard = guard
+class _LayerReader:
+    """The uncompressed layer a chunk at a time (:meth:`produce`), counted against the
+    expansion limit and the disk guard and hashed for its diffID (unless ``hashing`` is off)."""
 
-    def readinto(self, b) -> int:  # type: ignore[override]
-        n = super().readinto(b)
-        self._guard(self.count)
-        return n
+    def __init__(self, next_chunk: Callable[[], bytes], limit: int, guard: Callable[[int], None],
+                 hashing: bool = True) -> None:
+        self._next = next_chunk
+        self.limit = limit
+        self._guard = guard
+        self.hasher = hashlib.sha256() if hashing else None
+        self.count = 0
+
+    def produce(self) -> bytes:
+        data = self._next()
+        if data:
+            self.count += len(data)
+            if self.count > self.limit:
+                raise TarError(f"Layer expands beyond {self.limit} bytes; refusing a possible tar bomb")
+            if self.hasher is not None:
+                self.hasher.update(data)
+            self._guard(self.count)
+        return data
+
+    @property
+    def digest(self) -> str:
+        assert self.hasher is not None
+        return "sha256:" + self.hasher.hexdigest()
 
 
 def import_layer(repo: Repo, blob: BinaryIO, *, digest: str, diff_id: Optional[str], media_type: str,
@@ -150,27 +170,42 @@ def import_layer(repo: Repo, blob: BinaryIO, *, digest: str, diff_id: Optional[s
     # max_expansion times its compressed size (gzip tops out near 1032:1); the
     # disk guard below catches what gets past that.
     limit = size * max_expansion + expansion_slack
-    reader = _GuardedReader(decompressing_reader(blob, compression), limit, _SpaceGuard(repo))
-    filtered: Dict[str, int] = {}
-    translate = make_translate(rules, filtered)
-    with repo.transaction():
-        mtree = MutableTree()
-        try:
-            write_tar_to_mtree(repo, reader, mtree, autocreate_parents=True, translate=translate,  # type: ignore[arg-type]
-                               tar_mode="r|")
-            # the tar's end-of-archive blocks and padding are part of the diffID,
-            # and reading the blob to its end is what checks its digest
-            reader.drain()
+    # an uncompressed layer's diffID is its blob's digest, which the blob stream checks at its end
+    same = compression == "none" and diff_id is not None and diff_id == digest
+    reader = _LayerReader(chunk_source(blob, compression), limit, _SpaceGuard(repo), hashing=not same)
+
+    def produce() -> bytes:
+        data = reader.produce()
+        if not data:
+            # reading the blob to its end is what checks its digest
             while blob.read(CHUNK):
                 pass
-        except tarfile.TarError as e:
-            raise TarError(f"Layer {digest}: invalid tar stream: {e}") from None
-        if diff_id is not None and reader.digest != diff_id:
-            raise LayerError(f"Layer {digest}: uncompressed content does not match its diffID; "
-                             f"expected {diff_id} got {reader.digest}")
-        tree, meta = write_mtree(repo, mtree)
-        commit = create_commit(repo, tree, meta, metadata={"ostree.importer.version": Variant("s", IMPORTER_VERSION)})
-        if ref is not None:
-            repo.set_ref(ref, commit)
-    emit(progress, LayerImported(digest, reader.digest, commit))
-    return LayerImport(digest, reader.digest, commit, filtered, size, reader.count)
+        return data
+
+    filtered: Dict[str, int] = {}
+    translate = make_translate(rules, filtered)
+    # the blob's reading, hashing and decompression run on a thread of their own, beside the tar's
+    feed = LayerFeed(produce)
+    try:
+        with repo.transaction():
+            mtree = MutableTree()
+            try:
+                write_tar_to_mtree(repo, feed, mtree, autocreate_parents=True, translate=translate,  # type: ignore[arg-type]
+                                   tar_mode="r|")
+                # the tar's end-of-archive blocks and padding are part of the diffID
+                feed.drain()
+            except tarfile.TarError as e:
+                raise TarError(f"Layer {digest}: invalid tar stream: {e}") from None
+            got = digest if same else reader.digest
+            if diff_id is not None and got != diff_id:
+                raise LayerError(f"Layer {digest}: uncompressed content does not match its diffID; "
+                                 f"expected {diff_id} got {got}")
+            tree, meta = write_mtree(repo, mtree)
+            commit = create_commit(repo, tree, meta,
+                                   metadata={"ostree.importer.version": Variant("s", IMPORTER_VERSION)})
+            if ref is not None:
+                repo.set_ref(ref, commit)
+    finally:
+        feed.close()
+    emit(progress, LayerImported(digest, got, commit))
+    return LayerImport(digest, got, commit, filtered, size, reader.count)
