@@ -4,14 +4,11 @@ exported class and function has a docstring, the high-level modules pass
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,6 @@ also those inside functions), so a lazy import cannot hide a wrong direction."""
 from __future__ import annotations
 
 import ast
-import os
 from pathlib import Path
 from typing import Dict, List, Set, Tuple
 

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import pytest
 
 import ociclient
-from ociclient.manifest import Descriptor, ImageManifest, parse_manifest
+from ociclient.manifest import Descriptor
 
 from ostreepy.errors import CorruptObjectError, OstreeError, SignatureError
 from ostreepy.progress import LayerDone, LayerStarted, ProgressEvent

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from ostreepy.store.checkout import CheckoutOptions, checkout
-from ostreepy.store.commit import (CommitModifier, create_commit, write_directory_to_mtree, write_mtree,
+from ostreepy.store.commit import (create_commit, write_directory_to_mtree, write_mtree,
                              write_tar_to_mtree)
 from ostreepy.errors import (AmbiguousRefError, ChecksumMismatchError, CorruptObjectError, InvalidObjectError,
                              InvalidRefError, ObjectNotFoundError, RefNotFoundError, RepoError, RepoLockedError,

@@ -21,7 +21,6 @@ from ociclient.manifest import Descriptor
 from ostreepy.container.tarformat import import_commit_tar, write_commit_tar
 from ostreepy.errors import CorruptObjectError, OstreeError
 from ostreepy.store.keyfile import KeyFile
-from ostreepy.store.objects import ObjectType
 from ostreepy.store.repo import Repo
 
 from .conftest import ostree, ostreepy

@@ -9,9 +9,9 @@ import stat
 import pytest
 
 from . import treebuilder
-from .conftest import REF, TIMESTAMP, TIMESTAMP2, assert_error, copy_repo
+from .conftest import REF, assert_error, copy_repo
 from .treecompare import (
-    EMPTY_SHA256, assert_same_tree, diff, inode_groups, object_inodes, snapshot, subtree, transform,
+    EMPTY_SHA256, assert_same_tree, inode_groups, object_inodes, snapshot, subtree, transform,
 )
 
 

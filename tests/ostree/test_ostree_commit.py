@@ -9,7 +9,7 @@ import pytest
 
 from . import treebuilder
 from .conftest import (
-    MODES, REF, TIMESTAMP, TIMESTAMP2, TIMESTAMP3,
+    REF, TIMESTAMP, TIMESTAMP2, TIMESTAMP3,
     assert_error, assert_ostree_fsck_clean, object_files, object_path,
 )
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from .conftest import REF, assert_error, object_path
+from .conftest import assert_error, object_path
 
 
 def _write_object(repo, data: bytes, kind: str) -> str:

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from . import treebuilder
-from .conftest import REF, TIMESTAMP2, assert_error, copy_repo, object_files, object_path
+from .conftest import REF, assert_error, copy_repo, object_files, object_path
 
 
 @pytest.mark.parametrize("writer", ["ostree", "ostreepy"])
