@@ -1121,8 +1121,13 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
     emit(puller.progress, PullStarted(label, tuple(commits.items())))
 
     with repo.locked():
-        with repo.transaction():
+        with repo.transaction(), contextlib.ExitStack() as trees:
             if deltas is not None:
+                # the dirtrees a delta writes are kept parsed for the walk that follows it,
+                # which would otherwise read and parse each again; dropped at once when no
+                # delta ran, so that a pull by loose objects holds no tree in memory
+                trees.enter_context(repo.dirtree_cache())
+                applied = False
                 for ref, csum in commits.items():
                     name = None if obj.is_checksum(ref) else ref
                     # initiate_request: the ref under the remote's name, or the local one
@@ -1130,7 +1135,9 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
                     current: Optional[str] = None
                     if name is not None:
                         current = repo.read_ref(f"{ref_prefix or label}:{name}" if ref_prefix or mirror else name)
-                    deltas.pull_target(name, csum, current)
+                    applied = deltas.pull_target(name, csum, current) or applied
+                if not applied:
+                    trees.close()
             if not (dry_run and deltas is not None):
                 # after the deltas: their commits are partial, so the walk checks them and fetches
                 # the delta's fallbacks (and anything else missing) as loose objects
