@@ -263,6 +263,8 @@ class _Puller:
         self.walked: List[str] = []
         #: commit -> (rev, timestamp) it must not be older than (--timestamp-check)
         self.ts_floor: Dict[str, Tuple[str, int]] = {}
+        #: the remote's signapi keys, loaded once as the pull starts
+        self.sign_keys: Optional[trust.SignKeys] = None
         #: requested commit -> the refs it was asked for by (their bindings are checked)
         self.refs_of: Dict[str, List[str]] = {}
         self.verify_bindings = True
@@ -372,7 +374,7 @@ class _Puller:
                 with self._lock:
                     self.stats.detached_fetched += 1
         if self.remote is not None:
-            trust.verify_commit(self.remote, checksum, data, detached, repo=repo)
+            trust.verify_commit(self.remote, checksum, data, detached, repo=repo, keys=self.sign_keys)
         if self.verify_bindings:
             self._check_bindings(checksum, commit, is_parent)
         self._check_timestamp(checksum, commit)
@@ -409,7 +411,7 @@ class _Puller:
                 detached = obj.parse_commitmeta(raw)
         if self.remote is not None:
             trust.verify_commit(self.remote, checksum, self.repo.load_metadata(ObjectType.COMMIT, checksum),
-                                detached, repo=self.repo)
+                                detached, repo=self.repo, keys=self.sign_keys)
         if refetch and raw is not None and detached != stored:
             self.repo.write_commit_detached_metadata_bytes(checksum, raw)
 
@@ -866,7 +868,8 @@ class _Counted:
 
 
 def _fetch_summary(source: _Source, remote: Optional[Remote], repo: Optional[Repo] = None,
-                   cache_dir: Optional[str] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
+                   cache_dir: Optional[str] = None,
+                   keys: Optional[trust.SignKeys] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
     """summary and summary.sig (None where the remote has none), verified by the remote's
     policy, through the repository's summary cache (or ``cache_dir``'s) for a configured remote."""
     cache: Optional[SummaryCache] = None
@@ -891,7 +894,7 @@ def _fetch_summary(source: _Source, remote: Optional[Remote], repo: Optional[Rep
                 raise SignatureError("Signature verification enabled, but no summary found (check that the"
                                      " configured URL in remote config is correct)")
         else:
-            trust.verify_summary(remote, data, sig, repo=repo)
+            trust.verify_summary(remote, data, sig, repo=repo, keys=keys)
 
     try:
         return fetch_summary_pair(_Counted(source), cache, MAX_SUMMARY_SIZE, obj.MAX_METADATA_SIZE, verify)
@@ -1014,12 +1017,12 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
          cache_dir: Optional[str] = None, collections: Optional[Mapping[str, str]] = None) -> RepoPullResult:
     collections = collections or {}
     start = time.monotonic()
-    if remote is not None:
-        trust.check_remote_keys(remote)
+    sign_keys = trust.check_remote_keys(remote) if remote is not None else None
     if timestamp_check and depth != 0:
         raise PullError("--timestamp-check cannot be used with --depth")
     puller = _Puller(repo, source, remote, localcache=localcache_repos, commit_only=commit_metadata_only,
                      subpaths=subpaths, depth=depth, dry_run=dry_run, progress=progress)
+    puller.sign_keys = sign_keys
     summary_data: Optional[bytes] = None
     summary_sig: Optional[bytes] = None
     summary: Optional[Summary] = None
@@ -1045,10 +1048,10 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
             # summary.sig then, so a policy asking for one refuses it
             summary_data = summary_override
             if remote is not None:
-                trust.verify_summary(remote, summary_data, None, repo=repo)
+                trust.verify_summary(remote, summary_data, None, repo=repo, keys=sign_keys)
         elif need_summary:
             # in ostree's order: summary.sig, summary, config
-            summary_data, summary_sig = _fetch_summary(source, remote, repo, cache_dir)
+            summary_data, summary_sig = _fetch_summary(source, remote, repo, cache_dir, sign_keys)
         if not checked:
             _check_remote_mode(source)
         if summary_data is not None:
@@ -1197,13 +1200,13 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary
     def verify(checksum: str, data: bytes, detached: Optional[Mapping[str, Variant]]) -> None:
         # _verify_unwritten_commit: the commit a superblock carries is held to the same rules
         commit = Commit.parse(data)
-        trust.verify_commit(remote, checksum, data, detached, repo=repo)
+        trust.verify_commit(remote, checksum, data, detached, repo=repo, keys=puller.sign_keys)
         if puller.verify_bindings:
             puller._check_bindings(checksum, commit, False)
         puller._check_timestamp(checksum, commit)
 
     def verify_superblock(data: bytes, signatures: Mapping[str, Variant]) -> None:
-        trust.verify_static_delta(remote, data, signatures)
+        trust.verify_static_delta(remote, data, signatures, keys=puller.sign_keys)
 
     assert source.content_fetcher is not None
     return DeltaPuller(repo, source.content_fetcher, require=require, dry_run=puller.dry_run,
