@@ -34,9 +34,13 @@ Design:
   remote offers one that fits: they write the commit (partial) and the
   objects of their parts; the walk then finds those present and fetches only
   the rest (the deltas' fallbacks) as loose objects.
-* Only when every object of every commit is present are the commits marked
-  complete and then the refs written, together, in one transaction. A failed
-  pull moves no ref.
+* The refs are set in the transaction that brought the objects, once every
+  object of every commit is present, and so written at its end, after its one
+  ``syncfs`` and its renames (as libostree's ``transaction_set_ref`` before
+  ``commit_transaction``; collection refs, written as they are set, in a
+  transaction of their own after it); then the commits are marked complete,
+  as libostree deletes its ``.commitpartial`` files after the transaction. A
+  failed pull moves no ref.
 
 Sources: a :class:`~ostreepy.remote.fetcher.Fetcher` (``file://``, HTTP), or a
 local :class:`Repo` (pull-local, ``--localcache-repo``), whose objects are
@@ -1124,48 +1128,64 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
     emit(puller.progress, PullStarted(label, tuple(commits.items())))
 
     with repo.locked():
-        with repo.transaction(), contextlib.ExitStack() as trees:
-            if deltas is not None:
-                # the dirtrees a delta writes are kept parsed for the walk that follows it,
-                # which would otherwise read and parse each again; dropped at once when no
-                # delta ran, so that a pull by loose objects holds no tree in memory
-                trees.enter_context(repo.dirtree_cache())
-                applied = False
-                for ref, csum in commits.items():
-                    name = None if obj.is_checksum(ref) else ref
-                    # initiate_request: the ref under the remote's name, or the local one
-                    # of a pull without a remote name (pull-local)
-                    current: Optional[str] = None
-                    if name is not None:
-                        current = repo.read_ref(f"{ref_prefix or label}:{name}" if ref_prefix or mirror else name)
-                    applied = deltas.pull_target(name, csum, current) or applied
-                if not applied:
-                    trees.close()
-            if not (dry_run and deltas is not None):
-                # after the deltas: their commits are partial, so the walk checks them and fetches
-                # the delta's fallbacks (and anything else missing) as loose objects
-                puller.walk(list(dict.fromkeys(commits.values())))
         updates: List[RefUpdate] = []
         targets: List[str] = []
-        for ref, csum in commits.items():
-            if obj.is_checksum(ref):
-                continue
-            old = read_target(ref)
-            if old != csum:
-                updates.append(RefUpdate(f"({mirror_cid[ref]}, {ref})" if ref in mirror_cid else refspec(ref),
-                                         old, csum))
-                targets.append(ref)
+        with repo.transaction():
+            with contextlib.ExitStack() as trees:
+                if deltas is not None:
+                    # the dirtrees a delta writes are kept parsed for the walk that follows it,
+                    # which would otherwise read and parse each again; dropped at once when no
+                    # delta ran, so that a pull by loose objects holds no tree in memory
+                    trees.enter_context(repo.dirtree_cache())
+                    applied = False
+                    for ref, csum in commits.items():
+                        name = None if obj.is_checksum(ref) else ref
+                        # initiate_request: the ref under the remote's name, or the local one
+                        # of a pull without a remote name (pull-local)
+                        current: Optional[str] = None
+                        if name is not None:
+                            current = repo.read_ref(f"{ref_prefix or label}:{name}" if ref_prefix or mirror
+                                                    else name)
+                        applied = deltas.pull_target(name, csum, current) or applied
+                    if not applied:
+                        trees.close()
+                if not (dry_run and deltas is not None):
+                    # after the deltas: their commits are partial, so the walk checks them and fetches
+                    # the delta's fallbacks (and anything else missing) as loose objects
+                    puller.walk(list(dict.fromkeys(commits.values())))
+            for ref, csum in commits.items():
+                if obj.is_checksum(ref):
+                    continue
+                old = read_target(ref)
+                if old != csum:
+                    updates.append(RefUpdate(f"({mirror_cid[ref]}, {ref})" if ref in mirror_cid else refspec(ref),
+                                             old, csum))
+                    targets.append(ref)
+            # a collection ref is written as it is set, not held back: those wait for the objects
+            late = any(ref in mirror_cid for ref in targets)
+            if not dry_run:
+                puller._report("writing-refs", force=True)
+                if not late:
+                    # as libostree's pull (transaction_set_ref, then commit_transaction): the
+                    # refs are held back to the end of the transaction that brought their
+                    # objects, and written after its one syncfs and its renames; a second
+                    # transaction for them would flush the whole file system again
+                    for u, ref in zip(updates, targets):
+                        repo.set_ref(u.refspec, u.new)
         if not dry_run:
+            if late:
+                with repo.transaction():
+                    for u, ref in zip(updates, targets):
+                        if ref in mirror_cid:
+                            repo.set_collection_ref(mirror_cid[ref], ref, u.new)
+                        else:
+                            repo.set_ref(u.refspec, u.new)
+            # after the refs, as libostree deletes the .commitpartial files after its
+            # transaction: a pull stopped in between leaves a ref at a commit the next
+            # pull walks again
             if not commit_metadata_only and not puller.subpaths:
                 for c in puller.walked:
                     repo.mark_commit_partial(c, False)
-            puller._report("writing-refs", force=True)
-            with repo.transaction():
-                for u, ref in zip(updates, targets):
-                    if ref in mirror_cid:
-                        repo.set_collection_ref(mirror_cid[ref], ref, u.new)
-                    else:
-                        repo.set_ref(u.refspec, u.new)
             if write_summary and summary_data is not None:
                 _replace_file(repo, "summary", summary_data)
                 if summary_sig is not None:
