@@ -16,6 +16,7 @@ PACKAGES=(
     zstd
     cpio              # ostree's test-libarchive.sh makes a cpio archive to commit (scripts/upstream-tests.sh)
     attr              # getfattr/setfattr, handy when a test fails
+    strace            # a pull's syncfs/fsync calls counted against ostree's (tests/remote/test_pull_http.py)
     erofs-utils       # fsck.erofs/dump.erofs must accept our composefs images
     fsverity          # fsverity-utils: the reference fs-verity digest
     openssl

@@ -34,9 +34,13 @@ Design:
   remote offers one that fits: they write the commit (partial) and the
   objects of their parts; the walk then finds those present and fetches only
   the rest (the deltas' fallbacks) as loose objects.
-* Only when every object of every commit is present are the commits marked
-  complete and then the refs written, together, in one transaction. A failed
-  pull moves no ref.
+* The refs are set in the transaction that brought the objects, once every
+  object of every commit is present, and so written at its end, after its one
+  ``syncfs`` and its renames (as libostree's ``transaction_set_ref`` before
+  ``commit_transaction``; collection refs, written as they are set, in a
+  transaction of their own after it); then the commits are marked complete,
+  as libostree deletes its ``.commitpartial`` files after the transaction. A
+  failed pull moves no ref.
 
 Sources: a :class:`~ostreepy.remote.fetcher.Fetcher` (``file://``, HTTP), or a
 local :class:`Repo` (pull-local, ``--localcache-repo``), whose objects are
@@ -263,6 +267,8 @@ class _Puller:
         self.walked: List[str] = []
         #: commit -> (rev, timestamp) it must not be older than (--timestamp-check)
         self.ts_floor: Dict[str, Tuple[str, int]] = {}
+        #: the remote's signapi keys, loaded once as the pull starts
+        self.sign_keys: Optional[trust.SignKeys] = None
         #: requested commit -> the refs it was asked for by (their bindings are checked)
         self.refs_of: Dict[str, List[str]] = {}
         self.verify_bindings = True
@@ -372,7 +378,7 @@ class _Puller:
                 with self._lock:
                     self.stats.detached_fetched += 1
         if self.remote is not None:
-            trust.verify_commit(self.remote, checksum, data, detached, repo=repo)
+            trust.verify_commit(self.remote, checksum, data, detached, repo=repo, keys=self.sign_keys)
         if self.verify_bindings:
             self._check_bindings(checksum, commit, is_parent)
         self._check_timestamp(checksum, commit)
@@ -409,7 +415,7 @@ class _Puller:
                 detached = obj.parse_commitmeta(raw)
         if self.remote is not None:
             trust.verify_commit(self.remote, checksum, self.repo.load_metadata(ObjectType.COMMIT, checksum),
-                                detached, repo=self.repo)
+                                detached, repo=self.repo, keys=self.sign_keys)
         if refetch and raw is not None and detached != stored:
             self.repo.write_commit_detached_metadata_bytes(checksum, raw)
 
@@ -866,7 +872,8 @@ class _Counted:
 
 
 def _fetch_summary(source: _Source, remote: Optional[Remote], repo: Optional[Repo] = None,
-                   cache_dir: Optional[str] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
+                   cache_dir: Optional[str] = None,
+                   keys: Optional[trust.SignKeys] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
     """summary and summary.sig (None where the remote has none), verified by the remote's
     policy, through the repository's summary cache (or ``cache_dir``'s) for a configured remote."""
     cache: Optional[SummaryCache] = None
@@ -891,7 +898,7 @@ def _fetch_summary(source: _Source, remote: Optional[Remote], repo: Optional[Rep
                 raise SignatureError("Signature verification enabled, but no summary found (check that the"
                                      " configured URL in remote config is correct)")
         else:
-            trust.verify_summary(remote, data, sig, repo=repo)
+            trust.verify_summary(remote, data, sig, repo=repo, keys=keys)
 
     try:
         return fetch_summary_pair(_Counted(source), cache, MAX_SUMMARY_SIZE, obj.MAX_METADATA_SIZE, verify)
@@ -1014,12 +1021,12 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
          cache_dir: Optional[str] = None, collections: Optional[Mapping[str, str]] = None) -> RepoPullResult:
     collections = collections or {}
     start = time.monotonic()
-    if remote is not None:
-        trust.check_remote_keys(remote)
+    sign_keys = trust.check_remote_keys(remote) if remote is not None else None
     if timestamp_check and depth != 0:
         raise PullError("--timestamp-check cannot be used with --depth")
     puller = _Puller(repo, source, remote, localcache=localcache_repos, commit_only=commit_metadata_only,
                      subpaths=subpaths, depth=depth, dry_run=dry_run, progress=progress)
+    puller.sign_keys = sign_keys
     summary_data: Optional[bytes] = None
     summary_sig: Optional[bytes] = None
     summary: Optional[Summary] = None
@@ -1045,10 +1052,10 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
             # summary.sig then, so a policy asking for one refuses it
             summary_data = summary_override
             if remote is not None:
-                trust.verify_summary(remote, summary_data, None, repo=repo)
+                trust.verify_summary(remote, summary_data, None, repo=repo, keys=sign_keys)
         elif need_summary:
             # in ostree's order: summary.sig, summary, config
-            summary_data, summary_sig = _fetch_summary(source, remote, repo, cache_dir)
+            summary_data, summary_sig = _fetch_summary(source, remote, repo, cache_dir, sign_keys)
         if not checked:
             _check_remote_mode(source)
         if summary_data is not None:
@@ -1121,41 +1128,64 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
     emit(puller.progress, PullStarted(label, tuple(commits.items())))
 
     with repo.locked():
-        with repo.transaction():
-            if deltas is not None:
-                for ref, csum in commits.items():
-                    name = None if obj.is_checksum(ref) else ref
-                    # initiate_request: the ref under the remote's name, or the local one
-                    # of a pull without a remote name (pull-local)
-                    current: Optional[str] = None
-                    if name is not None:
-                        current = repo.read_ref(f"{ref_prefix or label}:{name}" if ref_prefix or mirror else name)
-                    deltas.pull_target(name, csum, current)
-            if not (dry_run and deltas is not None):
-                # after the deltas: their commits are partial, so the walk checks them and fetches
-                # the delta's fallbacks (and anything else missing) as loose objects
-                puller.walk(list(dict.fromkeys(commits.values())))
         updates: List[RefUpdate] = []
         targets: List[str] = []
-        for ref, csum in commits.items():
-            if obj.is_checksum(ref):
-                continue
-            old = read_target(ref)
-            if old != csum:
-                updates.append(RefUpdate(f"({mirror_cid[ref]}, {ref})" if ref in mirror_cid else refspec(ref),
-                                         old, csum))
-                targets.append(ref)
+        with repo.transaction():
+            with contextlib.ExitStack() as trees:
+                if deltas is not None:
+                    # the dirtrees a delta writes are kept parsed for the walk that follows it,
+                    # which would otherwise read and parse each again; dropped at once when no
+                    # delta ran, so that a pull by loose objects holds no tree in memory
+                    trees.enter_context(repo.dirtree_cache())
+                    applied = False
+                    for ref, csum in commits.items():
+                        name = None if obj.is_checksum(ref) else ref
+                        # initiate_request: the ref under the remote's name, or the local one
+                        # of a pull without a remote name (pull-local)
+                        current: Optional[str] = None
+                        if name is not None:
+                            current = repo.read_ref(f"{ref_prefix or label}:{name}" if ref_prefix or mirror
+                                                    else name)
+                        applied = deltas.pull_target(name, csum, current) or applied
+                    if not applied:
+                        trees.close()
+                if not (dry_run and deltas is not None):
+                    # after the deltas: their commits are partial, so the walk checks them and fetches
+                    # the delta's fallbacks (and anything else missing) as loose objects
+                    puller.walk(list(dict.fromkeys(commits.values())))
+            for ref, csum in commits.items():
+                if obj.is_checksum(ref):
+                    continue
+                old = read_target(ref)
+                if old != csum:
+                    updates.append(RefUpdate(f"({mirror_cid[ref]}, {ref})" if ref in mirror_cid else refspec(ref),
+                                             old, csum))
+                    targets.append(ref)
+            # a collection ref is written as it is set, not held back: those wait for the objects
+            late = any(ref in mirror_cid for ref in targets)
+            if not dry_run:
+                puller._report("writing-refs", force=True)
+                if not late:
+                    # as libostree's pull (transaction_set_ref, then commit_transaction): the
+                    # refs are held back to the end of the transaction that brought their
+                    # objects, and written after its one syncfs and its renames; a second
+                    # transaction for them would flush the whole file system again
+                    for u, ref in zip(updates, targets):
+                        repo.set_ref(u.refspec, u.new)
         if not dry_run:
+            if late:
+                with repo.transaction():
+                    for u, ref in zip(updates, targets):
+                        if ref in mirror_cid:
+                            repo.set_collection_ref(mirror_cid[ref], ref, u.new)
+                        else:
+                            repo.set_ref(u.refspec, u.new)
+            # after the refs, as libostree deletes the .commitpartial files after its
+            # transaction: a pull stopped in between leaves a ref at a commit the next
+            # pull walks again
             if not commit_metadata_only and not puller.subpaths:
                 for c in puller.walked:
                     repo.mark_commit_partial(c, False)
-            puller._report("writing-refs", force=True)
-            with repo.transaction():
-                for u, ref in zip(updates, targets):
-                    if ref in mirror_cid:
-                        repo.set_collection_ref(mirror_cid[ref], ref, u.new)
-                    else:
-                        repo.set_ref(u.refspec, u.new)
             if write_summary and summary_data is not None:
                 _replace_file(repo, "summary", summary_data)
                 if summary_sig is not None:
@@ -1190,13 +1220,13 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary
     def verify(checksum: str, data: bytes, detached: Optional[Mapping[str, Variant]]) -> None:
         # _verify_unwritten_commit: the commit a superblock carries is held to the same rules
         commit = Commit.parse(data)
-        trust.verify_commit(remote, checksum, data, detached, repo=repo)
+        trust.verify_commit(remote, checksum, data, detached, repo=repo, keys=puller.sign_keys)
         if puller.verify_bindings:
             puller._check_bindings(checksum, commit, False)
         puller._check_timestamp(checksum, commit)
 
     def verify_superblock(data: bytes, signatures: Mapping[str, Variant]) -> None:
-        trust.verify_static_delta(remote, data, signatures)
+        trust.verify_static_delta(remote, data, signatures, keys=puller.sign_keys)
 
     assert source.content_fetcher is not None
     return DeltaPuller(repo, source.content_fetcher, require=require, dry_run=puller.dry_run,

@@ -22,12 +22,19 @@ libostree's texts (ostree-repo-pull-verify.c, ostree-repo-pull.c):
 The keyring file ``<repo>/<remote>.trustedkeys.gpg`` needs the repository:
 pass it as ``repo=``; without it only ``gpgkeypath`` and the global keyrings
 count.
+
+A pull loads the signapi keys once, as it starts (:func:`check_remote_keys`, libostree's
+_signapi_init_for_remote), and hands the :class:`SignKeys` to every check it makes
+(``keys=``); a check without them loads the remote's keys itself.  The GPG keyring is read
+for each check, as libostree reads it for each verification.
 """
 
 from __future__ import annotations
 
 import hashlib
-from typing import List, Mapping, Optional, Sequence
+from typing import List, Mapping, Optional, Sequence, Tuple
+
+import attrs
 
 from ..errors import ChecksumMismatchError, OstreeError, SignatureError
 from ..store.gvariant import Variant
@@ -72,14 +79,30 @@ def _sign_value(remote: Remote, key: str) -> Optional[List[str]]:
     return None if types is None else list(types)
 
 
-def check_remote_keys(remote: Remote, *, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> None:
+@attrs.frozen
+class SignKeys:
+    """A remote's signapi verifiers as a pull loaded them: ``commit`` for ``sign-verify``,
+    ``summary`` for ``sign-verify-summary``, None where that setting is off."""
+
+    commit: Optional[Tuple[Signer, ...]] = None
+    summary: Optional[Tuple[Signer, ...]] = None
+
+
+def check_remote_keys(remote: Remote, *, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> SignKeys:
     """The remote's ``sign-verify`` and ``sign-verify-summary`` settings loaded as a
     pull starts (libostree's _signapi_init_for_remote), so that an unknown type or a
-    named type without keys is refused before anything is fetched."""
+    named type without keys is refused before anything is fetched; the keys loaded are
+    what the pull's checks then use."""
+    loaded: List[Optional[Tuple[Signer, ...]]] = []
     for key in ("sign-verify", "sign-verify-summary"):
         types = _sign_value(remote, key)
-        if types is not None:
-            _signers(remote, types, key_dirs)
+        loaded.append(None if types is None else tuple(_signers(remote, types, key_dirs)))
+    return SignKeys(*loaded)
+
+
+def _loaded(remote: Remote, types: List[str], key_dirs: Sequence[str],
+            keys: Optional[Tuple[Signer, ...]]) -> List[Signer]:
+    return list(keys) if keys is not None else _signers(remote, types, key_dirs)
 
 
 def _signers(remote: Remote, types: List[str], key_dirs: Sequence[str]) -> List[Signer]:
@@ -130,7 +153,7 @@ def _sign_verify(signers: List[Signer], data: bytes, meta: Mapping[str, Variant]
 
 def verify_commit(remote: Remote, checksum: str, commit: bytes,
                   detached: Optional[Mapping[str, Variant]], *, repo: Optional[Repo] = None,
-                  key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> None:
+                  key_dirs: Sequence[str] = DEFAULT_KEY_DIRS, keys: Optional[SignKeys] = None) -> None:
     """Check ``commit`` (the commit object's bytes) against ``remote``'s
     gpg-verify / sign-verify policy, from its detached metadata."""
     actual = hashlib.sha256(commit).hexdigest()
@@ -143,7 +166,7 @@ def verify_commit(remote: Remote, checksum: str, commit: bytes,
             raise SignatureError(f"Commit {checksum}: {e}") from None
     types = _sign_value(remote, "sign-verify")
     if types is not None:
-        signers = _signers(remote, types, key_dirs)
+        signers = _loaded(remote, types, key_dirs, keys.commit if keys is not None else None)
         if detached is None:
             raise SignatureError("Can't verify commit without detached metadata")
         try:
@@ -153,7 +176,8 @@ def verify_commit(remote: Remote, checksum: str, commit: bytes,
 
 
 def verify_summary(remote: Remote, summary: bytes, summary_sig: Optional[bytes], *,
-                   repo: Optional[Repo] = None, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> None:
+                   repo: Optional[Repo] = None, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS,
+                   keys: Optional[SignKeys] = None) -> None:
     """Check ``summary`` against ``summary.sig`` (an ``a{sv}``) under the remote's
     gpg-verify-summary / sign-verify-summary policy."""
     types = _sign_value(remote, "sign-verify-summary")
@@ -173,7 +197,7 @@ def verify_summary(remote: Remote, summary: bytes, summary_sig: Optional[bytes],
                                  "gpg-verify-summary=false in remote config to disable)")
         _gpg_verify(remote, summary, meta, repo)
     if types is not None:
-        signers = _signers(remote, types, key_dirs)
+        signers = _loaded(remote, types, key_dirs, keys.summary if keys is not None else None)
         if meta is None:
             raise SignatureError("Signatures verification enabled, but no summary.sig found (use "
                                  "sign-verify-summary=false in remote config to disable)")
@@ -184,7 +208,7 @@ def verify_summary(remote: Remote, summary: bytes, summary_sig: Optional[bytes],
 
 
 def verify_static_delta(remote: Remote, superblock: bytes, signatures: Optional[Mapping[str, Variant]], *,
-                        key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> Optional[str]:
+                        key_dirs: Sequence[str] = DEFAULT_KEY_DIRS, keys: Optional[SignKeys] = None) -> Optional[str]:
     """A signed static-delta superblock (``superblock``: the plain bytes the
     signatures cover) against the remote's ``sign-verify`` keys; None when the
     remote has sign-verify off or the superblock carries no signatures.
@@ -196,7 +220,7 @@ def verify_static_delta(remote: Remote, superblock: bytes, signatures: Optional[
     types = _sign_value(remote, "sign-verify")
     if types is None or signatures is None:
         return None
-    signers = _signers(remote, types, key_dirs)
+    signers = _loaded(remote, types, key_dirs, keys.commit if keys is not None else None)
     try:
         return _sign_verify(signers, superblock, signatures)
     except SignatureError as e:

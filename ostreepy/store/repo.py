@@ -837,7 +837,11 @@ class Repo:
         checksum = hashlib.sha256(data).hexdigest()
         if expected is not None and expected != checksum:
             raise ChecksumMismatchError(expected, checksum, f"{objtype.name_str} object")
-        obj.parse_metadata_object(objtype, data)  # refuse malformed objects
+        parsed = obj.parse_metadata_object(objtype, data)  # refuse malformed objects
+        if objtype is ObjectType.DIR_TREE and self._dirtree_cache is not None:
+            # parsed already: a walk of the tree just written (a pull after its static
+            # delta) reads it from here rather than reading and parsing the file again
+            self._dirtree_cache[checksum] = parsed
         if self.size_log is not None:
             self.size_log.record(checksum, objtype, len(data), len(data))
         dest = self.object_path(checksum, objtype)

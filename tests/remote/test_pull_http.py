@@ -5,7 +5,10 @@ Skipped while the engine (:mod:`ostreepy.remote.pull`) is not there. Targets the
 
 from __future__ import annotations
 
+import re
+import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Set, Tuple
 
@@ -20,7 +23,7 @@ from ostreepy.remote.http import HttpFetcher  # noqa: E402
 from ostreepy.store.repo import Repo  # noqa: E402
 
 from . import servers  # noqa: E402
-from .conftest import TOOL_ENV, objects_fetched, small_tree  # noqa: E402
+from .conftest import TOOL_ENV, objects_fetched, run, small_tree  # noqa: E402
 
 FAST = dict(backoff=0.01, max_backoff=0.05)
 NO_GPG = (("gpg-verify", "false"),)
@@ -239,3 +242,27 @@ def test_status_line_counts_as_ostree_2026(web_server, served_repo, tmp_path):
         tool("peer", f"--repo={dest}", "init", "--mode=bare-user")
         lines[who] = status(tool(who, f"--repo={dest}", "pull-local", "--require-static-deltas", src, "main"))
     assert lines["ours"] == lines["peer"] == "1 delta parts, 2 loose fetched"
+
+
+@pytest.mark.skipif(shutil.which("strace") is None, reason="strace is not installed (apt-get install strace)")
+def test_a_pull_flushes_the_file_system_once_as_ostree(web_server, served_repo, tmp_path):
+    """The fsync policy of a pull, against the peer's under strace: one ``syncfs`` (libostree's
+    commit_transaction: objects and refs in one transaction), then the same fsyncs (each
+    objects/xx directory written, objects/, the ref's data), and three more of ours: the
+    ref's directories up to refs/, which libostree leaves unsynced."""
+    r = served_repo("syncs", files=small_tree(seed=7, n=20))
+    url = f"{web_server.url}{r.urlpath}"
+    syncs = {}
+    for who in ("ostree", "ours"):
+        repo = tmp_path / who
+        run("ostree", f"--repo={repo}", "init", "--mode=bare-user")
+        run("ostree", f"--repo={repo}", "remote", "add", "--no-gpg-verify", "origin", url)
+        tool = ["ostree"] if who == "ostree" else [sys.executable, "-m", "ostreepy"]
+        log = tmp_path / f"{who}.strace"
+        run("strace", "-f", "-qq", "-e", "trace=syncfs,fsync,fdatasync", "-o", str(log),
+            *tool, f"--repo={repo}", "pull", "origin", "main")
+        assert rev_parse(repo, "origin:main") == r.commit
+        calls = re.findall(r"\b(syncfs|fsync|fdatasync)\(", log.read_text())
+        assert calls.count("syncfs") == 1, who
+        syncs[who] = len(calls)
+    assert syncs["ours"] == syncs["ostree"] + 3, syncs

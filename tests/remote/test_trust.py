@@ -257,6 +257,25 @@ def test_ed25519_fixed_vector(tmp_path):
                              VEC_COMMIT + b"x", sig)
 
 
+def test_ed25519_keys_loaded_once_for_a_pull(tmp_path):
+    """check_remote_keys loads the verifiers as a pull starts; the pull's checks use those
+    (libostree's _signapi_init_for_remote), not the key file read again for each."""
+    meta = {"ostree.sign.ed25519": Variant("aay", [VEC_SIG])}
+    keyfile = tmp_path / "pub"
+    keyfile.write_text(VEC_PUBLIC + "\n")
+    remote = _sign_remote(**{"sign-verify": "ed25519", "sign-verify-summary": "ed25519",
+                             "verification-ed25519-file": str(keyfile)})
+    keys = trust.check_remote_keys(remote)
+    assert keys.commit is not None and keys.summary is not None
+    assert keys.commit[0].public == (VEC_PUBLIC,)
+    keyfile.unlink()
+    trust.verify_commit(remote, VEC_CHECKSUM, VEC_COMMIT, meta, keys=keys)
+    trust.verify_summary(remote, VEC_COMMIT, serialize_commitmeta(meta), keys=keys)
+    with pytest.raises(SignatureError, match="Failed loading 'ed25519' keys"):
+        trust.verify_commit(remote, VEC_CHECKSUM, VEC_COMMIT, meta)  # without them: the file is read
+    assert trust.check_remote_keys(_sign_remote()) == trust.SignKeys(None, None)
+
+
 @needs_upstream
 def test_ed25519_signed_by_upstream_peer(tmp_path):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
