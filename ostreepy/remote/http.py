@@ -111,10 +111,17 @@ def _urllib3_exceptions() -> Optional[ModuleType]:
     return sys.modules.get("urllib3.exceptions")
 
 
+#: held while a worker thread imports the requests/urllib3 stack: two workers importing parts of
+#: that package graph at once can meet importlib's deadlock detection, which hands one of them a
+#: partially initialised module (an ImportError inside urllib3 seen in a faulted pull)
+_STACK_IMPORT = threading.Lock()
+
+
 def _retry_after(value: Optional[str]) -> Optional[float]:
     # only an error answer carries Retry-After: ociclient.transport (requests and all) is
     # imported then, not by every pull
-    from ociclient.transport import parse_retry_after
+    with _STACK_IMPORT:
+        from ociclient.transport import parse_retry_after
     return parse_retry_after(value)
 
 
@@ -246,7 +253,8 @@ class HttpFetcher:
         of an object over loopback, and a pull makes thousands."""
         m: Optional[urllib3.PoolManager] = getattr(self._local, "manager", None)
         if m is None:
-            from ociclient.watched_adapter import WatchedAdapter
+            with _STACK_IMPORT:
+                from ociclient.watched_adapter import WatchedAdapter
             # one thread, one connection at a time: the pool needs no more
             adapter = WatchedAdapter(pool_connections=2, pool_maxsize=2, max_retries=0)
             adapter.init_poolmanager(2, 2, **self._tls)
