@@ -37,6 +37,7 @@ import os
 import random
 import shlex
 import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,7 +64,10 @@ def engine_present() -> bool:
 def changed_tree(tree: Path, dest: Path, percent: float) -> int:
     """``dest``: ``tree`` with ``percent`` of its regular files changed (hard links for the
     rest, so it costs little); returns how many files changed."""
-    subprocess.run(["cp", "-al", str(tree), str(dest)], check=True)
+    if subprocess.run(["cp", "-al", str(tree), str(dest)], capture_output=True).returncode:
+        # another filesystem (TMPDIR=/dev/shm): a copy, as hard links cannot cross it
+        shutil.rmtree(dest, ignore_errors=True)
+        subprocess.run(["cp", "-a", str(tree), str(dest)], check=True)
     files = sorted(p for p in dest.rglob("*") if p.is_file() and not p.is_symlink())
     rng = random.Random(5)
     chosen = rng.sample(files, max(1, int(len(files) * percent / 100)))
