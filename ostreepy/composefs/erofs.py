@@ -317,7 +317,10 @@ class _Layout:
         links: list[Node] = []
         min_sec, min_nsec = self.min_mtime
         has_acl = False
-        for node in nodes:   # grows while walked: breadth first
+        # the inodes that need more than the plain file's share of the work below: directories (in
+        # the order they enter ``nodes``, so that stays breadth first) and nodes with xattrs or children
+        queue = [root]
+        for node in queue:   # grows while walked
             children = node.children
             if node.mode & S_IFMT == _DIR:
                 names = sorted(children)
@@ -333,11 +336,25 @@ class _Layout:
                 ndirs = 0
                 for name in names:
                     c = children[name]
-                    if c.mode & S_IFMT == _DIR:
+                    ftype = c.mode & S_IFMT
+                    if ftype == _DIR:
                         ndirs += 1
                     if c.link_to is None:
                         nodes.append(c)
                         kids.append(c)
+                        if ftype == _DIR or c.xattrs or c.children:
+                            queue.append(c)
+                            continue
+                        # a plain file: its share of the per-inode work below, done here
+                        if ftype == _REG and c.size > 0 and c.content is None:
+                            d = c.digest or b""
+                            metacopies[d] = metacopies.get(d, 0) + 1
+                            p = c.payload
+                            if p:
+                                redirects[p] = redirects.get(p, 0) + 1
+                        sec = c.mtime_sec
+                        if sec <= min_sec and (sec < min_sec or c.mtime_nsec < min_nsec):
+                            min_sec, min_nsec = sec, c.mtime_nsec
                     else:
                         t = follow_links(c)
                         links.append(t)
