@@ -212,7 +212,23 @@ class _DumpBuilder:
         if mode & S_IFMT not in _FTYPES:
             validate_mode(mode)
         node = Node(mode)
-        self.add(path, node)
+        i = path.rfind(b"/")
+        if i == self.last_i and path.startswith(self.last_prefix):
+            # add() of a path in the directory of the line before (most lines), without its two calls;
+            # anything it would refuse goes through it, for its checks in its order
+            parent = self.last_parent
+            assert parent is not None
+            name = path[i + 1:]
+            children = parent.children
+            if (parent.mode & S_IFMT != stat.S_IFDIR or type(children) is not dict or not name
+                    or len(name) > MAX_NAME_LENGTH or name in children or name == b"." or name == b".."):
+                self.add(path, node)
+            else:
+                children[name] = node
+                node.parent = parent
+                node.name = name
+        else:
+            self.add(path, node)
         if is_link:
             if mode & S_IFMT == stat.S_IFDIR:
                 raise ComposefsError("Directories can't be hardlinked")
