@@ -524,7 +524,8 @@ class _Layout:
             inode_size = _COMPACT if compact else _EXTENDED
             ipad = -pos % SLOT
             pos += ipad
-            if tail or ftype == _LNK:
+            if ftype == _LNK or (tail and BLOCK_SIZE - (pos + inode_size + xattr_size) % BLOCK_SIZE < tail):
+                # (a tail that fits the block needs no call: most do)
                 extra, n_blocks, tail = _tail_padding(ftype, pos, inode_size + xattr_size, n_blocks, tail)
                 ipad += extra
                 pos += extra
