@@ -241,6 +241,10 @@ class _DumpBuilder:
         size = small.get(f)
         if size is None:
             size = _int(f, 10)
+        nlink: int | None
+        uid: int | None
+        gid: int | None
+        rdev: int | None
         if fields[3:7] == _ONE_LINK_ROOT:
             # most lines: nlink 1, uid and gid 0, no device; the node's defaults
             nlink = 1
