@@ -32,6 +32,7 @@ _MAX_LINE = 1 << 20  # a line longer than this cannot be valid (fields are cappe
 _HEX = b"0123456789abcdefABCDEF"
 _MODES: dict[bytes, int] = {}  # a tree has a handful of distinct mode fields
 # link counts, ids, device numbers and small sizes are mostly these: a look-up, not a parse
+_ONE_LINK_ROOT = [b"1", b"0", b"0", b"0"]   # nlink, uid, gid, rdev of most lines
 _SMALL_INTS = {b"%d" % i: i for i in range(1024)}
 _FTYPES = frozenset({stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK, stat.S_IFBLK, stat.S_IFCHR, stat.S_IFSOCK,
                      stat.S_IFIFO})
@@ -212,7 +213,23 @@ class _DumpBuilder:
         if mode & S_IFMT not in _FTYPES:
             validate_mode(mode)
         node = Node(mode)
-        self.add(path, node)
+        i = path.rfind(b"/")
+        if i == self.last_i and path.startswith(self.last_prefix):
+            # add() of a path in the directory of the line before (most lines), without its two calls;
+            # anything it would refuse goes through it, for its checks in its order
+            parent = self.last_parent
+            assert parent is not None
+            name = path[i + 1:]
+            children = parent.children
+            if (parent.mode & S_IFMT != stat.S_IFDIR or type(children) is not dict or not name
+                    or len(name) > MAX_NAME_LENGTH or name in children or name == b"." or name == b".."):
+                self.add(path, node)
+            else:
+                children[name] = node
+                node.parent = parent
+                node.name = name
+        else:
+            self.add(path, node)
         if is_link:
             if mode & S_IFMT == stat.S_IFDIR:
                 raise ComposefsError("Directories can't be hardlinked")
@@ -224,22 +241,31 @@ class _DumpBuilder:
         size = small.get(f)
         if size is None:
             size = _int(f, 10)
-        f = fields[3]
-        nlink = small.get(f)
-        if nlink is None:
-            nlink = _int(f, 10)
-        f = fields[4]
-        uid = small.get(f)
-        if uid is None:
-            uid = _int(f, 10)
-        f = fields[5]
-        gid = small.get(f)
-        if gid is None:
-            gid = _int(f, 10)
-        f = fields[6]
-        rdev = small.get(f)
-        if rdev is None:
-            rdev = _int(f, 10)
+        nlink: int | None
+        uid: int | None
+        gid: int | None
+        rdev: int | None
+        if fields[3:7] == _ONE_LINK_ROOT:
+            # most lines: nlink 1, uid and gid 0, no device; the node's defaults
+            nlink = 1
+            uid = gid = rdev = 0
+        else:
+            f = fields[3]
+            nlink = small.get(f)
+            if nlink is None:
+                nlink = _int(f, 10)
+            f = fields[4]
+            uid = small.get(f)
+            if uid is None:
+                uid = _int(f, 10)
+            f = fields[5]
+            gid = small.get(f)
+            if gid is None:
+                gid = _int(f, 10)
+            f = fields[6]
+            rdev = small.get(f)
+            if rdev is None:
+                rdev = _int(f, 10)
         f = fields[7]
         if f == b"0.0":
             sec = nsec = 0
@@ -258,9 +284,12 @@ class _DumpBuilder:
         ftype = mode & S_IFMT
         if ftype != stat.S_IFLNK:
             node.size = size  # a new node: nothing to drop
-        node.nlink = nlink & 0xFFFFFFFF
-        node.uid = uid & 0xFFFFFFFF
-        node.gid = gid & 0xFFFFFFFF
+        if nlink != 1:
+            node.nlink = nlink & 0xFFFFFFFF
+        if uid:
+            node.uid = uid & 0xFFFFFFFF
+        if gid:
+            node.gid = gid & 0xFFFFFFFF
         if ftype == stat.S_IFCHR or ftype == stat.S_IFBLK:
             node.rdev = rdev & 0xFFFFFFFF
         elif rdev != 0 and self.strict:

@@ -199,3 +199,15 @@ def test_create_without_a_digest_skips_hashing(tmp_path) -> None:
     root = parse_dump(RELATIVE_PATHS)
     assert write_image(root, None, digest=False) == b""
     assert write_image(root, None) == image_bytes(root)[1]
+
+
+@pytest.mark.parametrize(("lines", "message"), [
+    (b"/d/a 0 100644 1 0 0 0 0.0 - - -\n/d/a 0 100644 1 0 0 0 0.0 - - -\n", "already exists"),
+    (b"/d/a 0 100644 1 0 0 0 0.0 - - -\n/d/.. 0 100644 1 0 0 0 0.0 - - -\n", "Invalid . or .."),
+    (b"/d/a 0 100644 1 0 0 0 0.0 - - -\n/d/" + b"n" * 256 + b" 0 100644 1 0 0 0 0.0 - - -\n", "Name too long"),
+])
+def test_refusals_in_the_directory_of_the_line_before(lines: bytes, message: str) -> None:
+    """The parser's shortcut for a path beside the line before still refuses as add() does."""
+    dump = b"/ 4096 40755 2 0 0 0 0.0 - - -\n/d 4096 40755 2 0 0 0 0.0 - - -\n" + lines
+    with pytest.raises(ComposefsError, match=message):
+        parse_dump(io.BytesIO(dump))
