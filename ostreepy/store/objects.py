@@ -347,8 +347,12 @@ class DirTree:
 
     @classmethod
     def parse(cls, data: bytes) -> "DirTree":
+        data = bytes(data)
+        fast = _fused_parse_dirtree(data)
+        if fast is not None:
+            return cls(*fast)
         try:
-            files, dirs = _fast_parse_dirtree(bytes(data))
+            files, dirs = _fast_parse_dirtree(data)
         except GVariantError as e:
             raise CorruptObjectError(f"Corrupted dirtree object: {e}") from None
         try:
@@ -494,6 +498,74 @@ def _fast_parse_dirtree(data: bytes) -> Tuple[List[Tuple[str, bytes]], List[Tupl
             raise GVariantError("member out of range")
         dirs.append((_str_at(data, s, send), data[send:a1end], data[a1end:e - 2 * w2]))
     return files, dirs
+
+
+def _name_ok(raw: bytes) -> Optional[str]:
+    """A dirtree entry's name when it is plainly valid (NUL-terminated UTF-8 with no other
+    NUL, not empty, ``.``, ``..`` and no ``/``); None sends the caller to the slow path."""
+    if not raw or raw[-1] != 0:
+        return None
+    body = raw[:-1]
+    if not body or b"\x00" in body or b"/" in body or body in (b".", b".."):
+        return None
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _fused_parse_dirtree(data: bytes) -> Optional[Tuple[Tuple[Tuple[str, str], ...],
+                                                        Tuple[Tuple[str, str, str], ...]]]:
+    """DirTree.parse's common case in one pass (framing, names, checksums), as the checks
+    of :func:`_fast_parse_dirtree` and :func:`validate_filename` would pass them; None on
+    anything unusual, which the slow path then refuses with its own message.  A delta's or
+    pull's dirtrees each cost a parse before they land (libostree validates them too)."""
+    n = len(data)
+    if n == 0:
+        return None
+    w = 1 if n <= 0xFF else 2 if n <= 0xFFFF else 4 if n <= 0xFFFFFFFF else 8
+    frb = int.from_bytes
+    end1 = frb(data[n - w:n], "little")
+    if end1 > n - w:
+        return None
+    files: List[Tuple[str, str]] = []
+    dirs: List[Tuple[str, str, str]] = []
+    for lo, hi, ndirs in ((0, end1, False), (end1, n - w, True)):
+        m = hi - lo
+        if m == 0:
+            continue
+        wa = 1 if m <= 0xFF else 2 if m <= 0xFFFF else 4 if m <= 0xFFFFFFFF else 8
+        if m < wa:
+            return None
+        table = lo + frb(data[hi - wa:hi], "little")
+        if table > hi or (hi - table) % wa or table == hi:
+            return None
+        pos = lo
+        for t in range(table, hi, wa):
+            e = lo + frb(data[t:t + wa], "little")
+            if e < pos or e > table:
+                return None
+            s = pos
+            pos = e
+            me = e - s
+            w2 = 1 if me <= 0xFF else 2 if me <= 0xFFFF else 4 if me <= 0xFFFFFFFF else 8
+            send = s + frb(data[e - w2:e], "little")
+            if ndirs:
+                a1end = s + frb(data[e - 2 * w2:e - w2], "little")
+                if not (s <= send and a1end - send == 32 and e - 2 * w2 - a1end == 32):
+                    return None
+                name = _name_ok(data[s:send])
+                if name is None:
+                    return None
+                dirs.append((name, data[send:a1end].hex(), data[a1end:e - 2 * w2].hex()))
+            else:
+                if not (s <= send and e - w2 - send == 32):
+                    return None
+                name = _name_ok(data[s:send])
+                if name is None:
+                    return None
+                files.append((name, data[send:e - w2].hex()))
+    return tuple(files), tuple(dirs)
 
 
 def parse_commitmeta(data: bytes) -> Dict[str, Variant]:
