@@ -1131,7 +1131,7 @@ class Repo:
             raise UnsupportedFileTypeError(f"Unsupported file type {stat.S_IFMT(header.mode) >> 12}")
         if mode is RepoMode.BARE_USER_ONLY:
             header = _bare_user_only_header(header, expected is not None, expected)
-        if expected is not None and self.has_object(expected, ObjectType.FILE) and stream is None:
+        if stream is None and expected is not None and self.has_object(expected, ObjectType.FILE):
             return expected
         hasher = header.new_hasher()
         fd, tmp = self._open_tmpfile()

@@ -31,7 +31,7 @@ import attrs
 from ...errors import OstreeError, SignatureError
 from ...progress import DeltaPartApplied, ProgressCallback
 from ...store.objects import FileHeader, ObjectType
-from ...store.repo import Repo
+from ...store.repo import Repo, RepoMode
 from . import format as fmt
 from .bsdiff import bspatch
 from .format import DeltaError, PartHeader, PartPayload, Superblock
@@ -120,12 +120,30 @@ class _ReadSource:
 
     def __init__(self, repo: Repo, checksum: str) -> None:
         self.checksum = checksum
+        self._file: Optional[BinaryIO]
+        if repo.mode is not RepoMode.ARCHIVE:
+            # the object file itself, by descriptor (as libostree's load_file_bare): its
+            # mode and size from one lstat (and the bare-user xattr), no header parsed, no
+            # file object (whose open costs an fstat, an ioctl and an lseek more) kept open
+            mode, size, path = repo.file_object_stat(checksum)
+            if not stat.S_ISREG(mode):
+                raise DeltaError(f"Read source {checksum} is not a regular file")
+            self._file = None
+            self.size = size
+            self.data: Union[bytes, mmap.mmap] = b""
+            if size:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+                try:
+                    self.data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)  # holds its own descriptor
+                finally:
+                    os.close(fd)
+                self.size = len(self.data)
+            return
         header, stream = repo.load_file(checksum, verify=False)
         if not header.is_regular or stream is None:
             raise DeltaError(f"Read source {checksum} is not a regular file")
-        self._file: BinaryIO
         if isinstance(stream, io.BufferedReader) and stream.tell() == 0:
-            self._file = stream  # a plain object file (bare modes)
+            self._file = stream  # a plain object file
         else:
             self._file = tempfile.TemporaryFile(dir=repo.tmp_dir)
             try:
@@ -141,7 +159,7 @@ class _ReadSource:
                 raise
         try:
             self.size = os.fstat(self._file.fileno()).st_size
-            self.data: Union[bytes, mmap.mmap] = (
+            self.data = (
                 mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ) if self.size else b"")
         except BaseException:
             self._file.close()
@@ -150,7 +168,8 @@ class _ReadSource:
     def close(self) -> None:
         if isinstance(self.data, mmap.mmap):
             self.data.close()
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
 
 
 class _Executor:
