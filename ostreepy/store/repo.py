@@ -1115,7 +1115,7 @@ class Repo:
 
     def write_content(self, header: FileHeader, stream: Optional[BinaryIO] = None,
                       size: Optional[int] = None, expected: Optional[str] = None,
-                      trusted: bool = False) -> str:
+                      trusted: bool = False, known_absent: bool = False) -> str:
         """Store a content object, returning its checksum.
 
         ``stream`` supplies a regular file's data (``size`` bytes, when known).
@@ -1123,6 +1123,9 @@ class Repo:
         the hash matches ``expected`` (when given). ``trusted`` (with ``expected``)
         stores it as ``expected`` whatever the hash, as ostree's trusted imports
         (``ostree_repo_write_content_trusted``, pull-local) do: the caller vouches.
+        ``known_absent``: the caller has just found no such object (a delta's ``open``),
+        so the look for one after hashing (two lstats in a transaction) is skipped, as
+        libostree looks only before; were it there after all, the link finds it.
         """
         mode = self.mode
         if stat.S_ISLNK(header.mode):
@@ -1164,7 +1167,7 @@ class Repo:
             if self.size_log is not None and mode is RepoMode.ARCHIVE:
                 # the .filez as written: header and deflate stream (write_content_object's fstat)
                 self.size_log.record(checksum, ObjectType.FILE, os.lseek(fd, 0, os.SEEK_END), written)
-            if self.has_object(checksum, ObjectType.FILE):
+            if not known_absent and self.has_object(checksum, ObjectType.FILE):
                 os.close(fd)
                 fd = -1
                 if tmp is not None:

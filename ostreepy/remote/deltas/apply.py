@@ -232,7 +232,8 @@ class _Executor:
                 if objtype != ObjectType.FILE:
                     raise DeltaError(f"Invalid object type '{int(objtype)}' for content")
                 if not self.repo.has_object(checksum, ObjectType.FILE):
-                    self.repo.write_content(header, stream, size if stream is not None else 0, expected=checksum)
+                    self.repo.write_content(header, stream, size if stream is not None else 0, expected=checksum,
+                                            known_absent=True)
                     self.written += 1
             self.close()
         elif code == fmt.OP_OPEN:
@@ -299,7 +300,7 @@ class _Executor:
                     raise DeltaError(f"opcode close: object {self.target[1]} has {out.tell()} bytes, "
                                      f"expected {self.size}")
                 out.seek(0)
-                self.repo.write_content(self.header, out, self.size, expected=self.target[1])
+                self.repo.write_content(self.header, out, self.size, expected=self.target[1], known_absent=True)
                 self.written += 1
             finally:
                 out.close()
