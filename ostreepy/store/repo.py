@@ -827,8 +827,10 @@ class Repo:
     def load_dirmeta(self, checksum: str) -> DirMeta:
         return obj.DirMeta.parse(self.load_metadata(ObjectType.DIR_META, checksum))
 
-    def write_metadata(self, objtype: ObjectType, data: bytes, expected: Optional[str] = None) -> str:
-        """Store a metadata object; its structure is validated before it lands."""
+    def write_metadata(self, objtype: ObjectType, data: bytes, expected: Optional[str] = None,
+                       known_absent: bool = False) -> str:
+        """Store a metadata object; its structure is validated before it lands.
+        ``known_absent``: as for :meth:`write_content` (no second look for the object)."""
         if not objtype.is_meta or objtype in (ObjectType.COMMIT_META, ObjectType.TOMBSTONE_COMMIT):
             raise InvalidObjectError(f"write_metadata cannot write {objtype.name_str}")
         if len(data) > MAX_METADATA_SIZE:
@@ -844,8 +846,7 @@ class Repo:
             self._dirtree_cache[checksum] = parsed
         if self.size_log is not None:
             self.size_log.record(checksum, objtype, len(data), len(data))
-        dest = self.object_path(checksum, objtype)
-        if os.path.exists(dest):
+        if not known_absent and os.path.exists(self.object_path(checksum, objtype)):
             if self.write_stats is not None:
                 self.write_stats.metadata(False)
             return checksum

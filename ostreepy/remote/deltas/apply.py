@@ -217,7 +217,7 @@ class _Executor:
                 length, offset = args
                 data = self.slice(offset, length)
                 if not self.repo.has_object(checksum, objtype):
-                    self.repo.write_metadata(objtype, bytes(data), expected=checksum)
+                    self.repo.write_metadata(objtype, bytes(data), expected=checksum, known_absent=True)
                     self.written += 1
             else:
                 mode_index, xattr_index, size, offset = args
