@@ -96,6 +96,7 @@ __all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_loca
 MAX_FETCHES = 8
 #: content objects handed to a worker at once, at most
 MAX_BATCH = 16
+_META_TYPES = {"dirtree": ObjectType.DIR_TREE, "dirmeta": ObjectType.DIR_META}
 #: a content object has no size limit in ostree; this only bounds a hostile stream
 MAX_CONTENT_SIZE = 1 << 40
 #: a fetched object bound for a bare repository stays in memory up to this size
@@ -682,6 +683,7 @@ class _Puller:
             add_commit(c, self.depth, False, c)
         # a whole tree's worth of "is this file here?", answered a directory of objects/ at a time
         presence = ObjectPresence(self.repo)
+        repo = self.repo
         wanted = self._wanted if self.subpaths else None
 
         def run(item: Tuple[str, str, object]) -> object:
@@ -704,6 +706,35 @@ class _Puller:
                 self.do_file(c)
             return None
 
+        def handle(item: Tuple[str, str, object], result: object) -> None:
+            kind, csum, arg = item
+            if kind == "commit":
+                commit, walk_tree = cast(Tuple[Optional[Commit], bool], result)
+                if commit is None:
+                    return
+                if walk_tree:
+                    self.walked.append(csum)
+                    add_tree(commit.root_tree, commit.root_meta, "/")
+                depth = parents_of[csum]
+                if commit.parent is not None and depth != 0:
+                    add_commit(commit.parent, depth - 1 if depth > 0 else -1, True, chain_of[csum])
+            elif kind == "dirtree":
+                tree, present = cast(Tuple[DirTree, Set[str]], result)
+                assert isinstance(tree, DirTree)
+                path = str(arg)
+                requested = 0
+                for name, fcsum in tree.files:
+                    if fcsum in seen_files or (wanted is not None and not wanted(path + name, False)):
+                        continue
+                    seen_files.add(fcsum)
+                    if fcsum not in present:
+                        content_q.append(fcsum)
+                    requested += 1
+                self.stats.requested += requested
+                for name, tcsum, mcsum in tree.dirs:
+                    if wanted is None or wanted(path + name, True):
+                        add_tree(tcsum, mcsum, path + name + "/")
+
         inflight: Dict[Future, Tuple[str, str, object]] = {}
         meta_inflight = 0
         # workers hand finished futures over a queue: concurrent.futures.wait() would
@@ -716,6 +747,12 @@ class _Puller:
                 while len(inflight) < 2 * MAX_FETCHES and (meta_q or content_q):
                     if meta_q:
                         item = meta_q.popleft()
+                        if item[0] != "commit" and repo.has_object(item[1], _META_TYPES[item[0]]):
+                            # here already (most of a second pull's tree): read on this thread,
+                            # as libostree scans it, not a hand-off to a worker and back per
+                            # directory, which cost more in lock traffic than the read itself
+                            handle(item, run(item))
+                            continue
                         meta_inflight += 1
                     else:
                         # content goes in batches once the walk has found every dirtree: a
@@ -730,41 +767,17 @@ class _Puller:
                     fut = pool.submit(run, item)
                     inflight[fut] = item
                     fut.add_done_callback(finished.put)
+                if not inflight:
+                    continue  # all of it was here: read inline, nothing to wait for
                 done = [finished.get()]
                 with contextlib.suppress(queue.Empty):
                     while True:
                         done.append(finished.get_nowait())
                 for fut in done:
-                    kind, csum, arg = inflight.pop(fut)
-                    if kind != "file":
+                    item = inflight.pop(fut)
+                    if item[0] != "file":
                         meta_inflight -= 1
-                    result = fut.result()
-                    if kind == "commit":
-                        commit, walk_tree = cast(Tuple[Optional[Commit], bool], result)
-                        if commit is None:
-                            continue
-                        if walk_tree:
-                            self.walked.append(csum)
-                            add_tree(commit.root_tree, commit.root_meta, "/")
-                        depth = parents_of[csum]
-                        if commit.parent is not None and depth != 0:
-                            add_commit(commit.parent, depth - 1 if depth > 0 else -1, True, chain_of[csum])
-                    elif kind == "dirtree":
-                        tree, present = cast(Tuple[DirTree, Set[str]], result)
-                        assert isinstance(tree, DirTree)
-                        path = str(arg)
-                        requested = 0
-                        for name, fcsum in tree.files:
-                            if fcsum in seen_files or (wanted is not None and not wanted(path + name, False)):
-                                continue
-                            seen_files.add(fcsum)
-                            if fcsum not in present:
-                                content_q.append(fcsum)
-                            requested += 1
-                        self.stats.requested += requested
-                        for name, tcsum, mcsum in tree.dirs:
-                            if wanted is None or wanted(path + name, True):
-                                add_tree(tcsum, mcsum, path + name + "/")
+                    handle(item, fut.result())
                 self._report("metadata" if (meta_q or any(k != "file" for k, _, _ in inflight.values()))
                              else "content")
         except BaseException:
