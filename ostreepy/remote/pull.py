@@ -60,10 +60,8 @@ import hashlib
 import io
 import os
 import queue
-import tempfile
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
 from urllib.parse import quote, unquote, urlsplit
 
@@ -735,16 +733,30 @@ class _Puller:
                     if wanted is None or wanted(path + name, True):
                         add_tree(tcsum, mcsum, path + name + "/")
 
-        inflight: Dict[Future, Tuple[str, str, object]] = {}
+        Item = Tuple[str, str, object]
+        inflight = 0
         meta_inflight = 0
-        # workers hand finished futures over a queue: concurrent.futures.wait() would
-        # set up and tear down a waiter on every future in flight for each one done
-        finished: "queue.SimpleQueue[Future]" = queue.SimpleQueue()
-        pool = ThreadPoolExecutor(MAX_FETCHES, thread_name_prefix="ostreepy-pull")
+        # a pool of its own, two queues and threads started as work arrives: no Future per
+        # task, no concurrent.futures (and the logging it imports) at start-up, and a small
+        # pull starts only the workers it keeps busy. A worker leaves on None.
+        tasks: "queue.SimpleQueue[Optional[Item]]" = queue.SimpleQueue()
+        finished: "queue.SimpleQueue[Tuple[Item, object, Optional[BaseException]]]" = queue.SimpleQueue()
+        workers: List[threading.Thread] = []
+
+        def work() -> None:
+            while True:
+                item = tasks.get()
+                if item is None:
+                    return
+                try:
+                    finished.put((item, run(item), None))
+                except BaseException as e:  # handed to the walking thread, which raises it
+                    finished.put((item, None, e))
+
         try:
             while meta_q or content_q or inflight:
                 # twice the pool: a worker finishing finds the next item already queued
-                while len(inflight) < 2 * MAX_FETCHES and (meta_q or content_q):
+                while inflight < 2 * MAX_FETCHES and (meta_q or content_q):
                     if meta_q:
                         item = meta_q.popleft()
                         if item[0] != "commit" and repo.has_object(item[1], _META_TYPES[item[0]]):
@@ -764,27 +776,35 @@ class _Puller:
                         n = 1 if meta_inflight else min(MAX_BATCH, max(1, len(content_q) // (2 * MAX_FETCHES)))
                         batch = tuple(content_q.popleft() for _ in range(n))
                         item = ("file", batch[0], batch)
-                    fut = pool.submit(run, item)
-                    inflight[fut] = item
-                    fut.add_done_callback(finished.put)
+                    tasks.put(item)
+                    inflight += 1
+                    if len(workers) < min(MAX_FETCHES, inflight):
+                        t = threading.Thread(target=work, name=f"ostreepy-pull_{len(workers)}", daemon=True)
+                        t.start()
+                        workers.append(t)
                 if not inflight:
                     continue  # all of it was here: read inline, nothing to wait for
                 done = [finished.get()]
                 with contextlib.suppress(queue.Empty):
                     while True:
                         done.append(finished.get_nowait())
-                for fut in done:
-                    item = inflight.pop(fut)
+                for item, result, exc in done:
+                    inflight -= 1
                     if item[0] != "file":
                         meta_inflight -= 1
-                    handle(item, fut.result())
-                self._report("metadata" if (meta_q or any(k != "file" for k, _, _ in inflight.values()))
-                             else "content")
+                    if exc is not None:
+                        raise exc
+                    handle(item, result)
+                self._report("metadata" if (meta_q or meta_inflight) else "content")
         except BaseException:
             self._abort.set()
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # with the abort set, what is still queued returns at once
+            for _ in workers:
+                tasks.put(None)
+            for t in workers:
+                t.join()
 
 
 def _normpath(p: str) -> str:
@@ -807,6 +827,7 @@ class _Spool:
         if self.file is None:
             if self.mem.tell() + len(data) <= SPOOL_SIZE:
                 return self.mem.write(data)
+            import tempfile  # (and shutil, random with it) only for a large object: start-up time
             self.file = tempfile.TemporaryFile(dir=self._dir)
             self.file.write(self.mem.getvalue())
             self.mem = io.BytesIO()
