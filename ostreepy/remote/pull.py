@@ -763,7 +763,9 @@ class _Puller:
                             # here already (most of a second pull's tree): read on this thread,
                             # as libostree scans it, not a hand-off to a worker and back per
                             # directory, which cost more in lock traffic than the read itself
-                            handle(item, run(item))
+                            if item[0] == "dirtree":
+                                tree = repo.load_dirtree(item[1])
+                                handle(item, (tree, presence.present(f for _, f in tree.files)))
                             continue
                         meta_inflight += 1
                     else:
