@@ -19,7 +19,10 @@ Design:
   metadata before content, so the walk runs ahead and keeps the pool full),
   workers fetch, verify and store one object each and hand back the parsed
   dirtree, whose children the main thread queues. Nothing serialises on one
-  directory at a time. Objects already in the repository are not fetched, which
+  directory at a time. A dirtree or dirmeta already here is read on the main
+  thread, as libostree scans it: a second pull's walk is mostly such reads, and
+  a hand-off to a worker and back per directory cost more in GIL and lock
+  traffic than the read. Objects already in the repository are not fetched, which
   is what makes a killed pull resume where it stopped; which files of a dirtree
   are here is asked a directory of ``objects/`` at a time
   (:class:`~ostreepy.store.presence.ObjectPresence`), as a second pull asks it of
