@@ -97,6 +97,8 @@ __all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_loca
 MAX_FETCHES = 8
 #: content objects handed to a worker at once, at most
 MAX_BATCH = 16
+#: a walk task: kind ("commit", "dirtree", "dirmeta", "file"), checksum, argument
+_Item = Tuple[str, str, object]
 _META_TYPES = {"dirtree": ObjectType.DIR_TREE, "dirmeta": ObjectType.DIR_META}
 #: a content object has no size limit in ostree; this only bounds a hostile stream
 MAX_CONTENT_SIZE = 1 << 40
@@ -736,14 +738,13 @@ class _Puller:
                     if wanted is None or wanted(path + name, True):
                         add_tree(tcsum, mcsum, path + name + "/")
 
-        Item = Tuple[str, str, object]
         inflight = 0
         meta_inflight = 0
         # a pool of its own, two queues and threads started as work arrives: no Future per
         # task, no concurrent.futures (and the logging it imports) at start-up, and a small
         # pull starts only the workers it keeps busy. A worker leaves on None.
-        tasks: "queue.SimpleQueue[Optional[Item]]" = queue.SimpleQueue()
-        finished: "queue.SimpleQueue[Tuple[Item, object, Optional[BaseException]]]" = queue.SimpleQueue()
+        tasks: "queue.SimpleQueue[Optional[_Item]]" = queue.SimpleQueue()
+        finished: "queue.SimpleQueue[Tuple[_Item, object, Optional[BaseException]]]" = queue.SimpleQueue()
         workers: List[threading.Thread] = []
 
         def work() -> None:
