@@ -8,7 +8,6 @@ so nothing keeps writing into a transaction the caller is about to abort."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, TypeVar
 
 T = TypeVar("T")
@@ -25,6 +24,9 @@ def run_all(fn: Callable[[T], object], items: Iterable[T], max_workers: int,
         for item in todo:
             fn(item)
         return
+    # imported here: concurrent.futures brings logging, start-up time for every importer
+    # (a pull that finds no delta) that never runs more than one job
+    from concurrent.futures import ThreadPoolExecutor
     with ThreadPoolExecutor(min(max_workers, len(todo)), thread_name_prefix=thread_name_prefix) as pool:
         futures = [pool.submit(fn, item) for item in todo]
         try:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import tempfile
 import time
 from typing import List, Optional, Sequence
 
@@ -186,6 +185,7 @@ def delete_cookie(path: str, domain: str, cookie_path: str, name: str) -> int:
         kept.append(c.line + "\n")
     d = os.path.dirname(path) or "."
     try:
+        import tempfile  # only when a jar is written: every pull imports this module
         fd, tmp = tempfile.mkstemp(prefix=".cookies-", dir=d)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:

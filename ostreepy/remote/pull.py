@@ -19,7 +19,10 @@ Design:
   metadata before content, so the walk runs ahead and keeps the pool full),
   workers fetch, verify and store one object each and hand back the parsed
   dirtree, whose children the main thread queues. Nothing serialises on one
-  directory at a time. Objects already in the repository are not fetched, which
+  directory at a time. A dirtree or dirmeta already here is read on the main
+  thread, as libostree scans it: a second pull's walk is mostly such reads, and
+  a hand-off to a worker and back per directory cost more in GIL and lock
+  traffic than the read. Objects already in the repository are not fetched, which
   is what makes a killed pull resume where it stopped; which files of a dirtree
   are here is asked a directory of ``objects/`` at a time
   (:class:`~ostreepy.store.presence.ObjectPresence`), as a second pull asks it of
@@ -60,10 +63,8 @@ import hashlib
 import io
 import os
 import queue
-import tempfile
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
 from urllib.parse import quote, unquote, urlsplit
 
@@ -96,6 +97,9 @@ __all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_loca
 MAX_FETCHES = 8
 #: content objects handed to a worker at once, at most
 MAX_BATCH = 16
+#: a walk task: kind ("commit", "dirtree", "dirmeta", "file"), checksum, argument
+_Item = Tuple[str, str, object]
+_META_TYPES = {"dirtree": ObjectType.DIR_TREE, "dirmeta": ObjectType.DIR_META}
 #: a content object has no size limit in ostree; this only bounds a hostile stream
 MAX_CONTENT_SIZE = 1 << 40
 #: a fetched object bound for a bare repository stays in memory up to this size
@@ -682,6 +686,7 @@ class _Puller:
             add_commit(c, self.depth, False, c)
         # a whole tree's worth of "is this file here?", answered a directory of objects/ at a time
         presence = ObjectPresence(self.repo)
+        repo = self.repo
         wanted = self._wanted if self.subpaths else None
 
         def run(item: Tuple[str, str, object]) -> object:
@@ -704,18 +709,68 @@ class _Puller:
                 self.do_file(c)
             return None
 
-        inflight: Dict[Future, Tuple[str, str, object]] = {}
+        def handle(item: Tuple[str, str, object], result: object) -> None:
+            kind, csum, arg = item
+            if kind == "commit":
+                commit, walk_tree = cast(Tuple[Optional[Commit], bool], result)
+                if commit is None:
+                    return
+                if walk_tree:
+                    self.walked.append(csum)
+                    add_tree(commit.root_tree, commit.root_meta, "/")
+                depth = parents_of[csum]
+                if commit.parent is not None and depth != 0:
+                    add_commit(commit.parent, depth - 1 if depth > 0 else -1, True, chain_of[csum])
+            elif kind == "dirtree":
+                tree, present = cast(Tuple[DirTree, Set[str]], result)
+                assert isinstance(tree, DirTree)
+                path = str(arg)
+                requested = 0
+                for name, fcsum in tree.files:
+                    if fcsum in seen_files or (wanted is not None and not wanted(path + name, False)):
+                        continue
+                    seen_files.add(fcsum)
+                    if fcsum not in present:
+                        content_q.append(fcsum)
+                    requested += 1
+                self.stats.requested += requested
+                for name, tcsum, mcsum in tree.dirs:
+                    if wanted is None or wanted(path + name, True):
+                        add_tree(tcsum, mcsum, path + name + "/")
+
+        inflight = 0
         meta_inflight = 0
-        # workers hand finished futures over a queue: concurrent.futures.wait() would
-        # set up and tear down a waiter on every future in flight for each one done
-        finished: "queue.SimpleQueue[Future]" = queue.SimpleQueue()
-        pool = ThreadPoolExecutor(MAX_FETCHES, thread_name_prefix="ostreepy-pull")
+        # a pool of its own, two queues and threads started as work arrives: no Future per
+        # task, no concurrent.futures (and the logging it imports) at start-up, and a small
+        # pull starts only the workers it keeps busy. A worker leaves on None.
+        tasks: "queue.SimpleQueue[Optional[_Item]]" = queue.SimpleQueue()
+        finished: "queue.SimpleQueue[Tuple[_Item, object, Optional[BaseException]]]" = queue.SimpleQueue()
+        workers: List[threading.Thread] = []
+
+        def work() -> None:
+            while True:
+                item = tasks.get()
+                if item is None:
+                    return
+                try:
+                    finished.put((item, run(item), None))
+                except BaseException as e:  # handed to the walking thread, which raises it
+                    finished.put((item, None, e))
+
         try:
             while meta_q or content_q or inflight:
                 # twice the pool: a worker finishing finds the next item already queued
-                while len(inflight) < 2 * MAX_FETCHES and (meta_q or content_q):
+                while inflight < 2 * MAX_FETCHES and (meta_q or content_q):
                     if meta_q:
                         item = meta_q.popleft()
+                        if item[0] != "commit" and repo.has_object(item[1], _META_TYPES[item[0]]):
+                            # here already (most of a second pull's tree): read on this thread,
+                            # as libostree scans it, not a hand-off to a worker and back per
+                            # directory, which cost more in lock traffic than the read itself
+                            if item[0] == "dirtree":
+                                tree = repo.load_dirtree(item[1])
+                                handle(item, (tree, presence.present(f for _, f in tree.files)))
+                            continue
                         meta_inflight += 1
                     else:
                         # content goes in batches once the walk has found every dirtree: a
@@ -727,51 +782,35 @@ class _Puller:
                         n = 1 if meta_inflight else min(MAX_BATCH, max(1, len(content_q) // (2 * MAX_FETCHES)))
                         batch = tuple(content_q.popleft() for _ in range(n))
                         item = ("file", batch[0], batch)
-                    fut = pool.submit(run, item)
-                    inflight[fut] = item
-                    fut.add_done_callback(finished.put)
+                    tasks.put(item)
+                    inflight += 1
+                    if len(workers) < min(MAX_FETCHES, inflight):
+                        t = threading.Thread(target=work, name=f"ostreepy-pull_{len(workers)}", daemon=True)
+                        t.start()
+                        workers.append(t)
+                if not inflight:
+                    continue  # all of it was here: read inline, nothing to wait for
                 done = [finished.get()]
                 with contextlib.suppress(queue.Empty):
                     while True:
                         done.append(finished.get_nowait())
-                for fut in done:
-                    kind, csum, arg = inflight.pop(fut)
-                    if kind != "file":
+                for item, result, exc in done:
+                    inflight -= 1
+                    if item[0] != "file":
                         meta_inflight -= 1
-                    result = fut.result()
-                    if kind == "commit":
-                        commit, walk_tree = cast(Tuple[Optional[Commit], bool], result)
-                        if commit is None:
-                            continue
-                        if walk_tree:
-                            self.walked.append(csum)
-                            add_tree(commit.root_tree, commit.root_meta, "/")
-                        depth = parents_of[csum]
-                        if commit.parent is not None and depth != 0:
-                            add_commit(commit.parent, depth - 1 if depth > 0 else -1, True, chain_of[csum])
-                    elif kind == "dirtree":
-                        tree, present = cast(Tuple[DirTree, Set[str]], result)
-                        assert isinstance(tree, DirTree)
-                        path = str(arg)
-                        requested = 0
-                        for name, fcsum in tree.files:
-                            if fcsum in seen_files or (wanted is not None and not wanted(path + name, False)):
-                                continue
-                            seen_files.add(fcsum)
-                            if fcsum not in present:
-                                content_q.append(fcsum)
-                            requested += 1
-                        self.stats.requested += requested
-                        for name, tcsum, mcsum in tree.dirs:
-                            if wanted is None or wanted(path + name, True):
-                                add_tree(tcsum, mcsum, path + name + "/")
-                self._report("metadata" if (meta_q or any(k != "file" for k, _, _ in inflight.values()))
-                             else "content")
+                    if exc is not None:
+                        raise exc
+                    handle(item, result)
+                self._report("metadata" if (meta_q or meta_inflight) else "content")
         except BaseException:
             self._abort.set()
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            # with the abort set, what is still queued returns at once
+            for _ in workers:
+                tasks.put(None)
+            for t in workers:
+                t.join()
 
 
 def _normpath(p: str) -> str:
@@ -794,6 +833,7 @@ class _Spool:
         if self.file is None:
             if self.mem.tell() + len(data) <= SPOOL_SIZE:
                 return self.mem.write(data)
+            import tempfile  # (and shutil, random with it) only for a large object: start-up time
             self.file = tempfile.TemporaryFile(dir=self._dir)
             self.file.write(self.mem.getvalue())
             self.mem = io.BytesIO()

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import tempfile
 import threading
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
@@ -324,6 +323,7 @@ class DeltaPuller:
         from .apply import execute_part
         path = fmt.part_path(sb.from_checksum, sb.to_checksum, index)
         for attempt in (1, 2):
+            import tempfile  # only for a delta part: every HTTP pull imports this module
             with tempfile.TemporaryFile(dir=self.repo.tmp_dir) as f:
                 n = self.fetcher.fetch_to(path, f, header.size + _PART_SLACK)
                 self._count(n)
