@@ -223,10 +223,35 @@ def nesting_depth(value: Any, limit: int = MAX_DEPTH) -> int:
     return deepest
 
 
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
+
+
+def _text_nests_deeper(data: Union[bytes, str], limit: int) -> bool:
+    """Whether the JSON text's arrays and objects open more than ``limit`` deep, read off its
+    brackets outside strings. A document nested towards the interpreter's recursion limit
+    must not reach json.loads: near that limit any finalizer the garbage collector runs
+    fails too, and its traceback goes to stderr beside our error."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    if raw.count(b"[") + raw.count(b"{") <= limit:  # the common case, at C speed
+        return False
+    depth = 0
+    for m in _JSON_BRACKET.finditer(_JSON_STRING.sub(b"", raw)):
+        if m.group() in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
 def load_json(data: Union[bytes, str], what: str, error: Type[OciError],
               max_depth: int = MAX_DEPTH) -> Any:
     """Parse JSON; anything that does not parse, is not UTF-8 or nests deeper than
     ``max_depth`` raises ``error``."""
+    if _text_nests_deeper(data, max_depth):
+        raise error(f"{what} is nested more than {max_depth} levels deep")
     try:
         obj = json.loads(data)
     except RecursionError:
