@@ -593,9 +593,12 @@ def _parse_http_date(value: str) -> int:
     sends read here, the obsolete forms left to ``email.utils``."""
     parts = value.split()
     if len(parts) == 6 and parts[5] == "GMT" and parts[2] in _MONTHS:
-        import calendar
+        import datetime
         hh, mm, ss = (int(x) for x in parts[4].split(":"))
-        return calendar.timegm((int(parts[3]), _MONTHS.index(parts[2]) + 1, int(parts[1]), hh, mm, ss, 0, 0, 0))
+        # datetime refuses what email.utils refuses (a 25th hour, a 32nd day): ValueError
+        when = datetime.datetime(int(parts[3]), _MONTHS.index(parts[2]) + 1, int(parts[1]), hh, mm, ss,
+                                 tzinfo=datetime.timezone.utc)
+        return int(when.timestamp())
     import email.utils
     when = email.utils.parsedate_to_datetime(value)
     return int(when.timestamp())

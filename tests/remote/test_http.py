@@ -404,3 +404,24 @@ def test_fetch_to_streams_in_chunks(web_server):
     assert f.fetch_to("blob", sink, len(data)) == len(data)
     assert sink.getvalue() == data
     assert Sink.largest <= 1 << 16  # never the whole body at once
+
+
+def test_http_dates_as_email_utils_writes_and_reads_them():
+    """If-Modified-Since is written, and Last-Modified read, without the email package:
+    the same text and the same seconds as email.utils, whatever the locale; the obsolete
+    forms still read; what email.utils refuses is refused (the caller then sends no
+    conditional request)."""
+    import email.utils
+
+    from ostreepy.remote.http import _http_date, _parse_http_date
+    for t in (0, 784111777, 951782400, 1700000000, 4102444799):
+        text = _http_date(t)
+        assert text == email.utils.formatdate(t, usegmt=True)
+        assert _parse_http_date(text) == t
+    assert _parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT") == 784111777  # RFC 850
+    assert _parse_http_date("Sun Nov  6 08:49:37 1994") == 784111777  # asctime
+    for bad in ("Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:xx:37 GMT"):
+        with pytest.raises(ValueError):
+            email.utils.parsedate_to_datetime(bad)
+        with pytest.raises(ValueError):
+            _parse_http_date(bad)
