@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import zlib
-from typing import BinaryIO, Callable, Optional
+from typing import BinaryIO, Callable
 
 from ..errors import TarError
 
@@ -104,13 +104,12 @@ class _ZstdReader(io.RawIOBase):
 
 
 class HashingReader(io.RawIOBase):
-    """Hashes (sha256) everything read through it and refuses to yield more than ``limit`` bytes."""
+    """Hashes (sha256) everything read through it (a layer's diffID as it is encapsulated;
+    the import bounds and hashes its layers in ``layers._LayerReader``)."""
 
-    def __init__(self, raw: BinaryIO, limit: Optional[int] = None) -> None:
+    def __init__(self, raw: BinaryIO) -> None:
         self._raw = raw
         self.hasher = hashlib.sha256()
-        self.count = 0
-        self.limit = limit
 
     def readable(self) -> bool:
         return True
@@ -118,16 +117,8 @@ class HashingReader(io.RawIOBase):
     def readinto(self, b) -> int:  # type: ignore[override]
         n = self._raw.readinto(b)  # type: ignore[attr-defined]
         if n:
-            self.count += n
-            if self.limit is not None and self.count > self.limit:
-                raise TarError(f"Layer expands beyond {self.limit} bytes; refusing a possible tar bomb")
             self.hasher.update(memoryview(b)[:n])
         return n or 0
-
-    def drain(self) -> None:
-        buf = bytearray(CHUNK)
-        while self.readinto(buf):
-            pass
 
     @property
     def digest(self) -> str:
