@@ -649,7 +649,7 @@ class _Puller:
         return False
 
     def walk(self, commits: Sequence[str]) -> None:
-        meta_q: Deque[Tuple[str, str, object]] = collections.deque()
+        meta_q: Deque[_Item] = collections.deque()
         content_q: Deque[str] = collections.deque()
         seen_commits: Set[str] = set()
         seen_trees: Set[object] = set()
@@ -689,7 +689,7 @@ class _Puller:
         repo = self.repo
         wanted = self._wanted if self.subpaths else None
 
-        def run(item: Tuple[str, str, object]) -> object:
+        def run(item: _Item) -> object:
             if self._abort.is_set():
                 return None
             kind, csum, arg = item
@@ -709,7 +709,7 @@ class _Puller:
                 self.do_file(c)
             return None
 
-        def handle(item: Tuple[str, str, object], result: object) -> None:
+        def handle(item: _Item, result: object) -> None:
             kind, csum, arg = item
             if kind == "commit":
                 commit, walk_tree = cast(Tuple[Optional[Commit], bool], result)
