@@ -43,13 +43,13 @@ import stat
 import subprocess
 import tempfile
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import attrs
 
 from ..errors import OstreeError
+from ..parallel import run_all
 from ..progress import ImageBuildBytes, ImageBuildStage, ProgressCallback, emit
 from . import gpt
 from .biosboot import grub_pc_dir, install_bios_boot, make_core_img
@@ -323,9 +323,7 @@ def _remove_tree(top: Path) -> None:
     about a third of the time of one thread. The folders then go the same
     way, a level at a time, deepest first; whatever is left (an error) goes
     with ``shutil.rmtree``."""
-    dirs = []
-    for dirpath, dirnames, _ in os.walk(top):  # symlinks to folders are not followed
-        dirs.append(dirpath)
+    dirs = [dirpath for dirpath, _, _ in os.walk(top)]  # symlinks to folders are not followed
 
     def unlink_files(d: str) -> None:
         try:
@@ -349,15 +347,12 @@ def _remove_tree(top: Path) -> None:
         except OSError:
             pass
 
-    by_depth: dict = {}
+    by_depth: Dict[int, List[str]] = {}
     for d in dirs:
         by_depth.setdefault(d.count(os.sep), []).append(d)
-    with ThreadPoolExecutor(REMOVE_WORKERS) as pool:
-        for _ in pool.map(unlink_files, dirs):
-            pass
-        for depth in sorted(by_depth, reverse=True):
-            for _ in pool.map(rmdir, by_depth[depth]):
-                pass
+    run_all(unlink_files, dirs, REMOVE_WORKERS, "ostreepy-rm")
+    for depth in sorted(by_depth, reverse=True):
+        run_all(rmdir, by_depth[depth], REMOVE_WORKERS, "ostreepy-rm")
     shutil.rmtree(top, ignore_errors=True)
 
 
