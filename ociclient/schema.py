@@ -223,7 +223,10 @@ def nesting_depth(value: Any, limit: int = MAX_DEPTH) -> int:
     return deepest
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+#: a JSON string, or an unterminated one to the end of the text: the tail always matches, so the
+#: scan is linear (a pattern needing the closing quote rescans the rest from every quote of a
+#: hostile text of escaped quotes, quadratic time)
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*(?:"|\\?\Z)', re.DOTALL)
 _JSON_BRACKET = re.compile(rb"[\[\]{}]")
 
 

@@ -28,3 +28,14 @@ def test_brackets_inside_strings_and_escapes_do_not_count():
     assert load_json(json.dumps(deep), "x", OciError) == deep
     with pytest.raises(OciError, match="nested more than 64"):
         load_json("[" * 65 + "]" * 65, "x", OciError)
+
+
+def test_unterminated_strings_of_escaped_quotes_are_scanned_in_linear_time():
+    import time
+    text = b"[" * 100 + b'\\"' * 200_000  # 400 kB: quadratic scanning would take minutes
+    start = time.monotonic()
+    with pytest.raises(OciError, match="nested more than 64"):
+        load_json(text, "image config", OciError)
+    assert time.monotonic() - start < 5
+    with pytest.raises(OciError, match="not valid JSON"):
+        load_json(b'[["a\\', "image config", OciError)
