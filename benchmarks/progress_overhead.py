@@ -9,6 +9,7 @@ Usage: ``python benchmarks/progress_overhead.py [N] [R]`` (default 20000 files, 
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import sys
@@ -43,8 +44,11 @@ def timed(fn: Callable[[], None], runs: int) -> float:
 
 
 def main(argv: List[str]) -> int:
-    n = int(argv[0]) if argv else 20000
-    runs = int(argv[1]) if len(argv) > 1 else 3
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("files", nargs="?", type=int, default=20000, help="files in the tree (20000)")
+    ap.add_argument("runs", nargs="?", type=int, default=3, help="runs of each, the best kept (3)")
+    args = ap.parse_args(argv)
+    n, runs = args.files, args.runs
     calls = 1_000_000
     for name, cb in (("no callback", None), ("a callback", lambda ev: None)):
         t = min(timeit.repeat(lambda: cb(FileWritten("/usr/bin/x", 42)) if cb is not None else None,
