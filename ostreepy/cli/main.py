@@ -711,11 +711,9 @@ def _auto_update_summary(repo: "Repo") -> None:
     regenerate_summary(repo)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    # trees are walked recursively; a legal path can be thousands of directories deep
-    # (Python >= 3.11 keeps such recursion off the C stack)
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
-    argv = _command_first(list(sys.argv[1:] if argv is None else argv))
+def _parse_command_line(argv: list[str]) -> argparse.Namespace | int:
+    """The parsed command line, or the exit code of a command line answered here (help, an
+    extension run, a mistake)."""
     _register_extras(argv)
     first = _first_word(argv)
     parser = build_parser(only=first[1] if first is not None else "")
@@ -732,10 +730,29 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 1
-    func = args.func
     # registered only for a command that runs, so --help imports no store
     from ..store.hooks import on_refs_changed
     on_refs_changed(_auto_update_summary)
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    # trees are walked recursively; a legal path can be thousands of directories deep
+    # (Python >= 3.11 keeps such recursion off the C stack)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+    ends_process = argv is None   # the program's entry: its process ends when it returns
+    argv = _command_first(list(sys.argv[1:] if argv is None else argv))
+    args = None
+    if argv[:2] == ["composefs", "create"]:
+        # mkcomposefs's command line is read without argparse when it is plain (start-up is
+        # most of the time of a small image); anything else (help, a mistake) goes to argparse
+        from .composefs import plain_create_args
+        args = plain_create_args(argv[2:], ends_process)
+    if args is None:
+        args = _parse_command_line(argv)
+        if isinstance(args, int):
+            return args
+    func = args.func
     if isinstance(func, str):  # a repository verb: its module is imported only to run it
         # "module:function" for verbs outside cli/repo.py (pull, pull-local)
         modname, _, name = func.rpartition(":")

@@ -211,3 +211,27 @@ def test_refusals_in_the_directory_of_the_line_before(lines: bytes, message: str
     dump = b"/ 4096 40755 2 0 0 0 0.0 - - -\n/d 4096 40755 2 0 0 0 0.0 - - -\n" + lines
     with pytest.raises(ComposefsError, match=message):
         parse_dump(io.BytesIO(dump))
+
+
+@pytest.mark.parametrize("args", [
+    "--from-file d o", "d --from-file o", "d o --from-file", "--from-file - o", "--from-file d -", "d",
+    "--print-digest-only --from-file d", "--min-version 1 --from-file d o", "--min-version=0 --max-version=1 d o",
+    "--max-version 0 d o", "--min-version 01 d o", "--from-file --from-file d o", "--print-digest --from-file d o",
+    "--use-epoch --skip-devices --skip-xattrs --user-xattrs --digest-store=/x d o", "--digest-store /x d o",
+])
+def test_a_plain_create_command_line_reads_as_argparse_reads_it(args: str) -> None:
+    """`composefs create` reads a plain command line without argparse (start-up is most of the
+    time of a small image); it gets what argparse gets, and leaves the rest to it."""
+    from ostreepy.cli.composefs import plain_create_args
+    from ostreepy.cli.main import _parse_command_line
+    argv = ["composefs", "create"] + args.split()
+    plain = vars(plain_create_args(argv[2:]))
+    assert plain.pop("ends_process") is False
+    assert plain == vars(_parse_command_line(argv))
+
+
+@pytest.mark.parametrize("args", ["--from d o", "--help", "-h d o", "--from-file=1 d o", "-- d o", "--min-version -1 d o",
+                                  "a b c", "--min-version", "--digest-store=-x d o", "--min-version=x d o", ""])
+def test_other_create_command_lines_are_left_to_argparse(args: str) -> None:
+    from ostreepy.cli.composefs import plain_create_args
+    assert plain_create_args(args.split()) is None

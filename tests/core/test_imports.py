@@ -64,10 +64,10 @@ def test_composefs_create_from_a_dump_loads_only_the_writer(tmp_path):
     dump.write_bytes(b"/ 4096 40755 2 0 0 0 0.0 - - -\n/a 2 100644 1 0 0 0 0.0 - a\\x0a -\n")
     mods = _modules_after(["composefs", "create", "--from-file", str(dump), str(tmp_path / "out.cfs")])
     assert (tmp_path / "out.cfs").stat().st_size > 0
-    assert mods == {"ostreepy", "ostreepy._version", "ostreepy.cli", "ostreepy.cli.main", "ostreepy.cli.glibhelp",
-                    "ostreepy.errors", "ostreepy.cli.composefs", "ostreepy.composefs", "ostreepy.composefs.tree",
-                    "ostreepy.composefs.dumpfile", "ostreepy.composefs.erofs", "ostreepy.store",
-                    "ostreepy.store.hooks"}, mods
+    # its command line read without argparse's parsers (nor the help module, nor the store's hooks)
+    assert mods == {"ostreepy", "ostreepy._version", "ostreepy.cli", "ostreepy.cli.main", "ostreepy.errors",
+                    "ostreepy.cli.composefs", "ostreepy.composefs", "ostreepy.composefs.tree",
+                    "ostreepy.composefs.dumpfile", "ostreepy.composefs.erofs"}, mods
 
 
 def test_checkout_through_the_porcelain_loads_no_sysroot(tmp_path):
