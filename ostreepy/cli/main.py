@@ -17,6 +17,7 @@ from ..errors import OstreeError
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    import types
     from typing import Any, Callable, List, Optional, Sequence
 
     from ..store.repo import Repo
@@ -742,7 +743,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
     ends_process = argv is None   # the program's entry: its process ends when it returns
     argv = _command_first(list(sys.argv[1:] if argv is None else argv))
-    args = None
+    args: argparse.Namespace | types.SimpleNamespace | int | None = None
     if argv[:2] == ["composefs", "create"]:
         # mkcomposefs's command line is read without argparse when it is plain (start-up is
         # most of the time of a small image); anything else (help, a mistake) goes to argparse
@@ -750,8 +751,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         args = plain_create_args(argv[2:], ends_process)
     if args is None:
         args = _parse_command_line(argv)
-        if isinstance(args, int):
-            return args
+    if isinstance(args, int):
+        return args
     func = args.func
     if isinstance(func, str):  # a repository verb: its module is imported only to run it
         # "module:function" for verbs outside cli/repo.py (pull, pull-local)

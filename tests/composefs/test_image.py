@@ -235,3 +235,71 @@ def test_a_plain_create_command_line_reads_as_argparse_reads_it(args: str) -> No
 def test_other_create_command_lines_are_left_to_argparse(args: str) -> None:
     from ostreepy.cli.composefs import plain_create_args
     assert plain_create_args(args.split()) is None
+
+
+_SHORTCUT_BASE = (b"/ 4096 40755 2 0 0 0 0.0 - - -\n/d 4096 40755 2 0 0 0 0.0 - - -\n"
+                  b"/d/e 4096 40755 2 0 0 0 0.0 - - -\n/d/e/f 0 100644 1 0 0 0 0.0 - - -\n"
+                  b"/d/x 3 100644 1 0 0 0 0.0 - abc -\n")
+_SHORTCUT_LINES = [
+    b"/d/e/t 4096 40755 2 0 0 0 0.0 - - -", b"/d/e/t 3 100644 1 0 0 0 0.0 - abc -",
+    b"/d/e/t 4097 100755 1 0 0 0 0.0 ab/cd - " + b"5a" * 32, b"/d/e/t 1 120777 1 0 0 0 0.0 t - -",
+]
+_NUMBERS = [b"0", b"1", b"2", b"3", b"1023", b"1024", b"4097", b"9" * 18, b"9" * 19, b"1" * 25, b"", b"+1", b"-1",
+            b"0x1", b"\t1"]
+_SHORTCUT_FIELDS = [
+    [b"/d/x/t", b"/d/e/.", b"/d/e/..", b"/d/e/", b"/d/e/" + b"n" * 255, b"/d/e/" + b"n" * 256, b"/d/e//t",
+     b"/d/e/f", b"/d/q/t", b"d/e/t", b"/d//e/t", b"/d/./e/t", b"/t"],
+    _NUMBERS,
+    [b"40755", b"100755", b"100644", b"120777", b"20644", b"10644", b"@100644", b"0", b"77777777777", b"+100644",
+     b"100648", b"60644", b"140755"],
+    *[_NUMBERS] * 4,
+    [b"5.7", b"1", b"1.", b".1", b"9" * 18 + b".1", b"9" * 19 + b".1", b"1." + b"9" * 9, b"1." + b"9" * 10,
+     b"-1.0", b"0.00"],
+    [b"-", b"", b"ab/cd", b"x" * 4095, b"x" * 4096, b"t", b"/d/e/f"],
+    [b"-", b"", b"abc", b"ab", b"a" * 5001, b"t"],
+    [b"-", b"", b"ab", b"5a" * 32, b"zz" * 32, b"A" * 64, b"a" * 65],
+]
+
+
+def _shortcut_cases():
+    yield from (b"/d/e/t %d 100644 1 0 0 0 0.0 - %s -" % (n, b"a" * n) for n in (4096, 5000, 5001))
+    for template in _SHORTCUT_LINES:
+        fields = template.split(b" ")
+        for k, values in enumerate(_SHORTCUT_FIELDS):
+            for v in values:
+                yield b" ".join(fields[:k] + [v] + fields[k + 1:])
+
+
+def test_the_shortcut_for_plain_lines_parses_as_each_line_alone() -> None:
+    """The parser's shortcut for the lines most dumps are made of gives the tree, or the refusal,
+    of taking each line alone (_DumpBuilder.line), for every field of each kind of line it takes
+    set to values about the edges of what it takes; with a line after it in the same directory
+    and one below it, so that where it leaves the parser is checked too."""
+    from ostreepy.composefs import dumpfile
+
+    def line_by_line(data: bytes, strict: bool) -> bytes:
+        b = dumpfile._DumpBuilder(strict)
+        for raw in data.split(b"\n")[:-1]:
+            b.line(raw)
+        return image_bytes(b.finish())[0]
+
+    accepted = refused = 0
+    for line in _shortcut_cases():
+        for after in (b"/d/e/z 0 100644 1 0 0 0 0.0 - - -\n/d/e/t/u 0 100644 1 0 0 0 0.0 - - -\n",
+                      b"/d/e/z 0 100644 1 0 0 0 0.0 - - -\n"):
+            data = _SHORTCUT_BASE + line + b"\n" + after
+            for strict in (True, False):
+                try:
+                    want = line_by_line(data, strict)
+                except ComposefsError as e:
+                    want = str(e).encode()
+                try:
+                    got = image_bytes(parse_dump(data, strict=strict))[0]
+                except ComposefsError as e:
+                    got = str(e).encode()
+                assert got == want, (line, strict)
+                if want.startswith(b"\x9a\x62\x78\xd0"):
+                    accepted += 1
+                else:
+                    refused += 1
+    assert accepted > 200 and refused > 200, (accepted, refused)
