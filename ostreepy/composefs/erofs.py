@@ -59,7 +59,7 @@ _FT = {stat.S_IFREG: 1, stat.S_IFDIR: 2, stat.S_IFCHR: 3, stat.S_IFBLK: 4, stat.
 _PREFIXES = ((b"user.", 1), (b"system.posix_acl_access", 2), (b"system.posix_acl_default", 3),
              (b"trusted.", 4), (b"security.", 6))
 
-_DIR, _REG, _LNK = stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK
+_DIR, _REG, _LNK, _CHR = stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK, stat.S_IFCHR
 _OVL = b"trusted.overlay."
 _OVL_ESCAPE = b"trusted.overlay.overlay."
 _U32 = 0xFFFFFFFF
@@ -143,24 +143,6 @@ def _xxh32(data: bytes, seed: int) -> int:
 
 
 # -- rewriting the tree as libcomposefs does before laying it out -------------
-
-
-def _needs_v1(root: Node) -> bool:
-    """Whether the tree has a whiteout (a 0/0 character device), which only version 1 images hold."""
-    if root.mode & S_IFMT == stat.S_IFCHR and root.rdev == 0:
-        return True
-    stack = [root]
-    while stack:
-        for c in stack.pop().children.values():
-            if c.link_to is None:
-                ftype = c.mode & S_IFMT
-                if ftype == _DIR:
-                    stack.append(c)
-                elif ftype == stat.S_IFCHR and c.rdev == 0:
-                    return True
-                elif c.children:
-                    stack.append(c)   # not a directory: refused later, but walked as before
-    return False
 
 
 _METACOPY = b"trusted.overlay.metacopy"
@@ -279,9 +261,12 @@ class _Layout:
     visited, children in name order: the same sequence of changes per inode as libcomposefs's
     depth-first rewrite, since an inode is changed only by itself and its direct children."""
 
-    def __init__(self, root: Node, version: int) -> None:
+    def __init__(self, root: Node, version: int, max_version: int | None = None) -> None:
         self.root = root
         self.version = version
+        # a whiteout, which only version 1 holds, raises the version to this when the walk meets
+        # the first (before its rewrite, the one step the version changes)
+        self.max_version = version if max_version is None else max_version
         self.nodes: list[Node] = []
         self.min_mtime = (root.mtime_sec, root.mtime_nsec)
         self.has_acl = False
@@ -308,6 +293,9 @@ class _Layout:
         """Breadth first, children sorted by name: inode numbers, directory entries, xattr counts."""
         root = self.root
         version = self.version
+        max_version = self.max_version
+        if version < max_version and root.mode & S_IFMT == _CHR and root.rdev == 0:
+            version = self.version = max_version
         _prepare(root, version)
         nodes = self.nodes
         nodes.append(root)
@@ -315,6 +303,7 @@ class _Layout:
         metacopies: dict[bytes, int] = {}
         redirects: dict[bytes, int] = {}
         links: list[Node] = []
+        linked: list[int] = []   # where a directory's entries are hard links
         min_sec, min_nsec = self.min_mtime
         has_acl = False
         # the inodes that need more than the plain file's share of the work below: directories (in
@@ -324,11 +313,14 @@ class _Layout:
             children = node.children
             if node.mode & S_IFMT == _DIR:
                 names = sorted(children)
-                for name in names:
-                    c = children[name]
-                    if c.link_to is None:
-                        _prepare(c, version)
                 if node is root:
+                    # root's own entries are rewritten before its whiteouts are added (and are not)
+                    for name in names:
+                        c = children[name]
+                        if c.link_to is None:
+                            if version < max_version and c.mode & S_IFMT == _CHR and c.rdev == 0:
+                                version = self.version = max_version
+                            _prepare(c, version)
                     _add_root_whiteouts(root)
                     names = sorted(children)
                 # entries as two lists, names and inodes: a tuple per entry would cost 64 bytes
@@ -340,6 +332,21 @@ class _Layout:
                     if ftype == _DIR:
                         ndirs += 1
                     if c.link_to is None:
+                        if node is not root:
+                            # _prepare(c), but for the plain external file (most of a tree) done here:
+                            # its rewrite changes only itself and its parent, so it may come just
+                            # before the entry is taken
+                            if (ftype == _REG and not c.xattrs and not c.xattr_size and c.content is None
+                                    and 0 < c.size <= 1 << 43 and not c.link_invalid):
+                                p = c.payload
+                                c.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT
+                                                + (0 if c.digest is None else 36)
+                                                + (_REDIRECT_ACCOUNT + 1 + len(p) if p else 0))
+                            else:
+                                if version < max_version and ftype == _CHR and c.rdev == 0:
+                                    version = self.version = max_version
+                                _prepare(c, version)
+                                ftype = c.mode & S_IFMT
                         nodes.append(c)
                         kids.append(c)
                         if ftype == _DIR or c.xattrs or c.children:
@@ -356,9 +363,16 @@ class _Layout:
                         if sec <= min_sec and (sec < min_sec or c.mtime_nsec < min_nsec):
                             min_sec, min_nsec = sec, c.mtime_nsec
                     else:
-                        t = follow_links(c)
+                        # resolved once every entry is rewritten, as before any was taken: the
+                        # first refusal stays the same
+                        kids.append(c)
+                        linked.append(len(kids) - 1)
+                if linked:
+                    for j in linked:
+                        t = follow_links(kids[j])
                         links.append(t)
-                        kids.append(t)
+                        kids[j] = t
+                    linked.clear()
                 if b"." not in children:
                     j = bisect.bisect_left(names, b".")
                     names.insert(j, b".")
@@ -855,14 +869,12 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
                  consume: bool, digest: bool) -> bytes:
     if min_version < 0 or max_version < 0 or min_version > 1 or max_version > 1:
         raise ComposefsError("composefs format versions are 0 and 1")
-    version = min_version
     max_version = max(max_version, min_version)
-    if version < 1 <= max_version and _needs_v1(root):
-        version = 1
     if not consume:
         root = root.clone_tree()
-    layout = _Layout(root, version)
+    layout = _Layout(root, min_version, max_version)
     layout.compute_tree()
+    version = layout.version
     layout.compute_shared_xattrs()
     layout.compute_inodes()
 
