@@ -136,7 +136,7 @@ def main(argv=None) -> int:
         sb.rmtree(work)
         sb.LAUNCHER.close()
     stats = sb.tree_stats(tree)
-    uptime = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    uptime = subprocess.run(["uptime"], capture_output=True, text=True, check=False).stdout.strip()
     print()
     print(f"uptime at the end: {uptime}")
     print(f"Tree: {tree.name} - {stats['files']} files, {stats['dirs']} dirs, {stats['symlinks']} symlinks, "
