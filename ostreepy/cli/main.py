@@ -13,11 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import OstreeError
-
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
-    import types
     from typing import Any, Callable, List, Optional, Sequence
 
     from ..store.repo import Repo
@@ -738,19 +735,11 @@ def _parse_command_line(argv: list[str]) -> argparse.Namespace | int:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    # trees are walked recursively; a legal path can be thousands of directories deep
-    # (Python >= 3.11 keeps such recursion off the C stack)
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
-    ends_process = argv is None   # the program's entry: its process ends when it returns
-    argv = _command_first(list(sys.argv[1:] if argv is None else argv))
-    args: argparse.Namespace | types.SimpleNamespace | int | None = None
-    if argv[:2] == ["composefs", "create"]:
-        # mkcomposefs's command line is read without argparse when it is plain (start-up is
-        # most of the time of a small image); anything else (help, a mistake) goes to argparse
-        from .composefs import plain_create_args
-        args = plain_create_args(argv[2:], ends_process)
-    if args is None:
-        args = _parse_command_line(argv)
+    """Parse the command line and run it (the program's entry, :func:`ostreepy.cli.entry.main`,
+    runs a plain ``composefs create`` without parsing here)."""
+    from .run import run, set_recursion_limit
+    set_recursion_limit()
+    args = _parse_command_line(_command_first(list(sys.argv[1:] if argv is None else argv)))
     if isinstance(args, int):
         return args
     func = args.func
@@ -759,36 +748,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         modname, _, name = func.rpartition(":")
         import importlib
         func = getattr(importlib.import_module(f"ostreepy.cli.{modname or 'repo'}"), name)
-    try:
-        return func(args) or 0
-    except BrokenPipeError:
-        return 1
-    except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
-        return 130
-    except OSError as e:  # also the library's FileSystemError, an OstreeError too
-        sys.stdout.flush()
-        sys.stderr.write(f"error: {e.strerror or e}{': ' + str(e.filename) if e.filename else ''}\n")
-        return 1
-    except OstreeError as e:
-        sys.stdout.flush()
-        sys.stderr.write(f"error: {e}\n")
-        return 1
-    except Exception as e:  # foreign errors (ociclient, bootloader) still get one line
-        root = _package_error_roots()
-        if root and isinstance(e, root):
-            sys.stderr.write(f"error: {e}\n")
-            return 1
-        raise
-
-
-def _package_error_roots() -> tuple:
-    roots = []
-    for modname, clsname in (("ociclient.errors", "OciError"), ("bootloader.errors", "BootloaderError")):
-        mod = sys.modules.get(modname)
-        if mod is not None and hasattr(mod, clsname):
-            roots.append(getattr(mod, clsname))
-    return tuple(roots)
+    return run(func, args)
 
 
 if __name__ == "__main__":  # pragma: no cover
