@@ -16,13 +16,13 @@ before anything is built. Pure code over bytes.
 from __future__ import annotations
 
 import binascii
-import re
 import stat
 
 from .tree import INLINE_CONTENT_MAX, MAX_NAME_LENGTH, PATH_MAX, S_IFMT, ComposefsError, Node, cstr, follow_links, gc_paused, validate_mode
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    import re
     from typing import BinaryIO, Callable, Iterable, Iterator
 
 __all__ = ["parse_dump", "parse_dump_lines", "dump_lines", "escape"]
@@ -90,7 +90,9 @@ def _optional(field: bytes, unescape: Callable[[bytes], bytes] = _unescape) -> b
 _SPACE = b" \t\n\v\f\r"
 
 
-_INT_RE = {10: re.compile(rb"[ \t\n\v\f\r]*([+-]?)([0-9]+)"), 8: re.compile(rb"[ \t\n\v\f\r]*([+-]?)([0-7]+)")}
+# strtoull's forms beyond plain digits, compiled when first met (most dumps have none: start-up)
+_INT_RE: dict[int, re.Pattern[bytes]] = {}
+_INT_PATTERNS = {10: rb"[ \t\n\v\f\r]*([+-]?)([0-9]+)", 8: rb"[ \t\n\v\f\r]*([+-]?)([0-7]+)"}
 
 
 def _int(field: bytes, base: int) -> int:
@@ -99,7 +101,11 @@ def _int(field: bytes, base: int) -> int:
         # the common case, plain digits, without the regular expression
         v = int(field, base)
         return v if v < 1 << 64 else (1 << 64) - 1
-    m = _INT_RE[base].fullmatch(field)
+    pattern = _INT_RE.get(base)
+    if pattern is None:
+        import re
+        pattern = _INT_RE[base] = re.compile(_INT_PATTERNS[base])
+    m = pattern.fullmatch(field)
     if m is None:
         raise ComposefsError(f"Invalid integer {field.decode('latin-1')}")
     v = int(m.group(2), base)
