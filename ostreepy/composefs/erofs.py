@@ -451,6 +451,44 @@ class _Layout:
         self.tails = tails = array.array("I", [0]) * n
         for i, node in enumerate(self.nodes):
             ftype = node.mode & S_IFMT
+            if ftype == _REG and node.content is None and not node.xattrs and 0 < node.size <= 1 << 43:
+                # most of a tree: the common external file (below), its tail one chunk address
+                size = node.size
+                mask = 0
+                xattr_size = 12
+                d = node.digest or b""
+                if d in meta_offsets:
+                    mask = 1
+                    xattr_size += 4
+                else:
+                    xattr_size += (_METACOPY_ENTRY + len(d) + (4 if d else 0) + 3) & ~3
+                p = node.payload
+                if p:
+                    if p in redirect_offsets:
+                        mask |= 2
+                        xattr_size += 4
+                    else:
+                        xattr_size += (_REDIRECT_ENTRY + 1 + len(p) + 3) & ~3
+                if mask:
+                    shared[i] = mask
+                compact = (node.mtime_sec == min_sec and node.mtime_nsec == min_nsec and node.nlink <= 0xFFFF
+                           and node.uid <= 0xFFFF and node.gid <= 0xFFFF and size <= _U32)
+                inode_size = _COMPACT if compact else _EXTENDED
+                ipad = -pos % SLOT
+                pos += ipad
+                tail = 4
+                if BLOCK_SIZE - (pos + inode_size + xattr_size) % BLOCK_SIZE < 4:
+                    extra, n_blocks, tail = _tail_padding(ftype, pos, inode_size + xattr_size, 0, 4)
+                    ipad += extra
+                    pos += extra
+                    blocks[i] = n_blocks
+                    n_data += n_blocks
+                ipads[i] = ipad << 1 | compact
+                xattr_sizes[i] = xattr_size
+                tails[i] = tail
+                node.nid = pos // SLOT
+                pos += inode_size + xattr_size + tail
+                continue
             n_blocks = 0
             tail = 0
             if ftype == _DIR:
@@ -643,6 +681,8 @@ _METACOPY_HEADS = [_XATTR_HEAD.pack(_METACOPY_FILTER, n) for n in (0, 1)]
 # the null chunk address that follows as the inode's tail
 _EXTERNAL_START = _EXTERNAL_HEADS[0] + _METACOPY_HEAD_ENTRY
 _REDIRECT_HEADS: dict[int, tuple[bytes, bytes]] = {}
+# a compact inode with that start and its digest, in one call
+_COMPACT_EXTERNAL = struct.Struct(_INODE_COMPACT.format + f"{len(_EXTERNAL_START)}s32s")
 
 
 def _dentries(buf: bytearray, names: list[bytes], kids: list[Node]) -> None:
@@ -669,6 +709,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     masks = layout.shared_masks
     xattr_sizes, blocks, tails = layout.xattr_sizes, layout.blocks, layout.tails
     redirect_heads = _REDIRECT_HEADS
+    pack_compact_external = _COMPACT_EXTERNAL.pack
     for inode_num, (node, ipad) in enumerate(zip(layout.nodes, layout.ipads)):
         compact = ipad & 1
         ipad >>= 1
@@ -685,16 +726,18 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             # (see compute_inodes), and whose tail is its one null chunk address (so no blocks):
             # the general path below, with its constant parts joined
             size = node.size
-            i_u = 0 if size <= BLOCK_SIZE else chunking(size)[0] - 12
+            # chunking(size)'s bits - 12 (a tail of one chunk address: size <= 2**43)
+            i_u = 0 if size <= BLOCK_SIZE else (size - 1).bit_length() - 12
             icount = (xattr_size - 12) // 4 + 1
             if compact:
-                buf += pack_compact(_CHUNK_BASED << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF, size & _U32, 0,
-                                    i_u, inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
+                buf += pack_compact_external(_CHUNK_BASED << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF,
+                                             size & _U32, 0, i_u, inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF,
+                                             0, _EXTERNAL_START, d)
             else:
                 buf += pack_extended(_CHUNK_BASED << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, inode_num,
                                      node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
-            buf += _EXTERNAL_START
-            buf += d
+                buf += _EXTERNAL_START
+                buf += d
             n = len(p)
             head = redirect_heads.get(n)
             if head is None:
