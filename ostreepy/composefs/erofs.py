@@ -333,20 +333,29 @@ class _Layout:
                         ndirs += 1
                     if c.link_to is None:
                         if node is not root:
-                            # _prepare(c), but for the plain external file (most of a tree) done here:
-                            # its rewrite changes only itself and its parent, so it may come just
-                            # before the entry is taken
+                            # _prepare(c) and the plain file's share of the work below, but for the
+                            # plain external file (most of a tree) all done here: its rewrite changes
+                            # only itself and its parent, so it may come just before its entry is taken
                             if (ftype == _REG and not c.xattrs and not c.xattr_size and c.content is None
-                                    and 0 < c.size <= 1 << 43 and not c.link_invalid):
+                                    and 0 < c.size <= 1 << 43 and not c.link_invalid and not c.children):
                                 p = c.payload
-                                c.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT
-                                                + (0 if c.digest is None else 36)
+                                d = c.digest
+                                c.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT + (0 if d is None else 36)
                                                 + (_REDIRECT_ACCOUNT + 1 + len(p) if p else 0))
-                            else:
-                                if version < max_version and ftype == _CHR and c.rdev == 0:
-                                    version = self.version = max_version
-                                _prepare(c, version)
-                                ftype = c.mode & S_IFMT
+                                nodes.append(c)
+                                kids.append(c)
+                                d = d or b""
+                                metacopies[d] = metacopies.get(d, 0) + 1
+                                if p:
+                                    redirects[p] = redirects.get(p, 0) + 1
+                                sec = c.mtime_sec
+                                if sec <= min_sec and (sec < min_sec or c.mtime_nsec < min_nsec):
+                                    min_sec, min_nsec = sec, c.mtime_nsec
+                                continue
+                            if version < max_version and ftype == _CHR and c.rdev == 0:
+                                version = self.version = max_version
+                            _prepare(c, version)
+                            ftype = c.mode & S_IFMT
                         nodes.append(c)
                         kids.append(c)
                         if ftype == _DIR or c.xattrs or c.children:
