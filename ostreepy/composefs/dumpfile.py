@@ -37,6 +37,7 @@ _SMALL_INTS = {b"%d" % i: i for i in range(1024)}
 # mode fields of the lines :meth:`_DumpBuilder.lines` takes (regular files, directories,
 # symlinks, in plain octal digits) -> the mode
 _FAST_MODES: dict[bytes, int] = {}
+_PLAIN_MIDDLE = [b"1", b"0", b"0", b"0", b"0.0"]   # nlink, uid, gid, rdev and mtime of most lines
 _S_IFREG, _S_IFDIR, _S_IFLNK = stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
 _FTYPES = frozenset({stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK, stat.S_IFBLK, stat.S_IFCHR, stat.S_IFSOCK,
                      stat.S_IFIFO})
@@ -222,17 +223,23 @@ class _DumpBuilder:
                 size = small.get(size_f)
                 if size is None and size_f.isdigit() and len(size_f) < 19:
                     size = int(size_f)
-                nlink = small.get(nlink_f)
-                uid = small.get(uid_f)
-                gid = small.get(gid_f)
-                sec: int | None
-                nsec: int | None
-                if mtime_f == b"0.0":
-                    sec = nsec = 0
-                else:
-                    sec_f, _, nsec_f = mtime_f.partition(b".")
-                    sec = int(sec_f) if sec_f.isdigit() and len(sec_f) < 19 else None
-                    nsec = int(nsec_f) if nsec_f.isdigit() and len(nsec_f) < 10 else None
+                # one link, owned by root, no device, no mtime: most lines but directories'
+                plain = f[3:8] == _PLAIN_MIDDLE
+                if not plain:
+                    nlink = small.get(nlink_f)
+                    uid = small.get(uid_f)
+                    gid = small.get(gid_f)
+                    sec: int | None
+                    nsec: int | None
+                    if mtime_f == b"0.0":
+                        sec = nsec = 0
+                    else:
+                        sec_f, _, nsec_f = mtime_f.partition(b".")
+                        sec = int(sec_f) if sec_f.isdigit() and len(sec_f) < 19 else None
+                        nsec = int(nsec_f) if nsec_f.isdigit() and len(nsec_f) < 10 else None
+                    if (nlink is None or uid is None or gid is None or rdev_f != b"0" or sec is None
+                            or nsec is None):
+                        mode = 0   # to line()
                 i = path.rfind(b"/")
                 if i == last_i and path.startswith(last_prefix):
                     parent = last_parent
@@ -249,10 +256,11 @@ class _DumpBuilder:
                         pass
                     if d is None:
                         parent = None   # line() refuses it
-                if not (mode == 0 or size is None or nlink is None or uid is None or gid is None or rdev_f != b"0"
-                        or sec is None or nsec is None or parent is None or parent.mode & S_IFMT != _S_IFDIR
-                        or not name or len(name) > MAX_NAME_LENGTH or name in parent.children or name == b"."
-                        or name == b".." or (payload != b"-" and len(payload) >= PATH_MAX)
+                # (a parent found is a directory: only directories are in ``parents`` and last_parent
+                # once a line is taken; line() refuses a line below anything else, ending the parse)
+                if not (mode == 0 or size is None or parent is None or not name or len(name) > MAX_NAME_LENGTH
+                        or name in parent.children or name == b"." or name == b".."
+                        or (payload != b"-" and len(payload) >= PATH_MAX)
                         or (content != b"-" and (ftype != _S_IFREG or len(content) != size
                                                  or len(content) > INLINE_CONTENT_MAX))
                         or (ftype == _S_IFLNK and (not payload or payload == b"-" or (strict and size != len(payload))))):
@@ -275,18 +283,19 @@ class _DumpBuilder:
                                 parents[path] = node
                         elif content != b"-" and content:
                             node.content = content
-                    if nlink != 1:
-                        node.nlink = nlink
-                    if uid:
-                        node.uid = uid
-                    if gid:
-                        node.gid = gid
-                    if sec:
-                        node.mtime_sec = sec
-                    if nsec:
-                        node.mtime_nsec = nsec
                     if d is not None:
                         node.digest = d
+                    if not plain:   # (none of them None: mode was 0 then)
+                        if nlink != 1:
+                            node.nlink = nlink  # type: ignore[assignment]
+                        if uid:
+                            node.uid = uid
+                        if gid:
+                            node.gid = gid
+                        if sec:
+                            node.mtime_sec = sec
+                        if nsec:
+                            node.mtime_nsec = nsec
                     continue
             self.last_i, self.last_prefix, self.last_parent = last_i, last_prefix, last_parent
             self.line(raw)
