@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import OstreeError
-
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
     from typing import Any, Callable, List, Optional, Sequence
@@ -711,11 +709,9 @@ def _auto_update_summary(repo: "Repo") -> None:
     regenerate_summary(repo)
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    # trees are walked recursively; a legal path can be thousands of directories deep
-    # (Python >= 3.11 keeps such recursion off the C stack)
-    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
-    argv = _command_first(list(sys.argv[1:] if argv is None else argv))
+def _parse_command_line(argv: list[str]) -> argparse.Namespace | int:
+    """The parsed command line, or the exit code of a command line answered here (help, an
+    extension run, a mistake)."""
     _register_extras(argv)
     first = _first_word(argv)
     parser = build_parser(only=first[1] if first is not None else "")
@@ -732,45 +728,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)
         return 1
-    func = args.func
     # registered only for a command that runs, so --help imports no store
     from ..store.hooks import on_refs_changed
     on_refs_changed(_auto_update_summary)
+    return args
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Parse the command line and run it (the program's entry, :func:`ostreepy.cli.entry.main`,
+    runs a plain ``composefs create`` without parsing here)."""
+    from .run import run, set_recursion_limit
+    set_recursion_limit()
+    args = _parse_command_line(_command_first(list(sys.argv[1:] if argv is None else argv)))
+    if isinstance(args, int):
+        return args
+    func = args.func
     if isinstance(func, str):  # a repository verb: its module is imported only to run it
         # "module:function" for verbs outside cli/repo.py (pull, pull-local)
         modname, _, name = func.rpartition(":")
         import importlib
         func = getattr(importlib.import_module(f"ostreepy.cli.{modname or 'repo'}"), name)
-    try:
-        return func(args) or 0
-    except BrokenPipeError:
-        return 1
-    except KeyboardInterrupt:
-        sys.stderr.write("error: interrupted\n")
-        return 130
-    except OSError as e:  # also the library's FileSystemError, an OstreeError too
-        sys.stdout.flush()
-        sys.stderr.write(f"error: {e.strerror or e}{': ' + str(e.filename) if e.filename else ''}\n")
-        return 1
-    except OstreeError as e:
-        sys.stdout.flush()
-        sys.stderr.write(f"error: {e}\n")
-        return 1
-    except Exception as e:  # foreign errors (ociclient, bootloader) still get one line
-        root = _package_error_roots()
-        if root and isinstance(e, root):
-            sys.stderr.write(f"error: {e}\n")
-            return 1
-        raise
-
-
-def _package_error_roots() -> tuple:
-    roots = []
-    for modname, clsname in (("ociclient.errors", "OciError"), ("bootloader.errors", "BootloaderError")):
-        mod = sys.modules.get(modname)
-        if mod is not None and hasattr(mod, clsname):
-            roots.append(getattr(mod, clsname))
-    return tuple(roots)
+    return run(func, args)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,13 +16,13 @@ before anything is built. Pure code over bytes.
 from __future__ import annotations
 
 import binascii
-import re
 import stat
 
-from .tree import MAX_NAME_LENGTH, PATH_MAX, S_IFMT, ComposefsError, Node, cstr, follow_links, gc_paused, validate_mode
+from .tree import INLINE_CONTENT_MAX, MAX_NAME_LENGTH, PATH_MAX, S_IFMT, ComposefsError, Node, cstr, follow_links, gc_paused, validate_mode
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    import re
     from typing import BinaryIO, Callable, Iterable, Iterator
 
 __all__ = ["parse_dump", "parse_dump_lines", "dump_lines", "escape"]
@@ -34,6 +34,11 @@ _MODES: dict[bytes, int] = {}  # a tree has a handful of distinct mode fields
 # link counts, ids, device numbers and small sizes are mostly these: a look-up, not a parse
 _ONE_LINK_ROOT = [b"1", b"0", b"0", b"0"]   # nlink, uid, gid, rdev of most lines
 _SMALL_INTS = {b"%d" % i: i for i in range(1024)}
+# mode fields of the lines :meth:`_DumpBuilder.lines` takes (regular files, directories,
+# symlinks, in plain octal digits) -> the mode
+_FAST_MODES: dict[bytes, int] = {}
+_PLAIN_MIDDLE = [b"1", b"0", b"0", b"0", b"0.0"]   # nlink, uid, gid, rdev and mtime of most lines
+_S_IFREG, _S_IFDIR, _S_IFLNK = stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
 _FTYPES = frozenset({stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK, stat.S_IFBLK, stat.S_IFCHR, stat.S_IFSOCK,
                      stat.S_IFIFO})
 
@@ -86,7 +91,9 @@ def _optional(field: bytes, unescape: Callable[[bytes], bytes] = _unescape) -> b
 _SPACE = b" \t\n\v\f\r"
 
 
-_INT_RE = {10: re.compile(rb"[ \t\n\v\f\r]*([+-]?)([0-9]+)"), 8: re.compile(rb"[ \t\n\v\f\r]*([+-]?)([0-7]+)")}
+# strtoull's forms beyond plain digits, compiled when first met (most dumps have none: start-up)
+_INT_RE: dict[int, re.Pattern[bytes]] = {}
+_INT_PATTERNS = {10: rb"[ \t\n\v\f\r]*([+-]?)([0-9]+)", 8: rb"[ \t\n\v\f\r]*([+-]?)([0-7]+)"}
 
 
 def _int(field: bytes, base: int) -> int:
@@ -95,7 +102,11 @@ def _int(field: bytes, base: int) -> int:
         # the common case, plain digits, without the regular expression
         v = int(field, base)
         return v if v < 1 << 64 else (1 << 64) - 1
-    m = _INT_RE[base].fullmatch(field)
+    pattern = _INT_RE.get(base)
+    if pattern is None:
+        import re
+        pattern = _INT_RE[base] = re.compile(_INT_PATTERNS[base])
+    m = pattern.fullmatch(field)
     if m is None:
         raise ComposefsError(f"Invalid integer {field.decode('latin-1')}")
     v = int(m.group(2), base)
@@ -189,6 +200,108 @@ class _DumpBuilder:
         node.parent = parent
         node.name = name
 
+    def lines(self, lines: list[bytes]) -> None:
+        """:meth:`line` of each line. The lines most of a dump is made of (a regular file, a
+        directory or a symlink, no xattrs, no escapes, plain numbers, in a directory met
+        before) are taken here without it, with everything it would refuse checked first:
+        nothing changes before a line goes to it instead, and it refuses as it would."""
+        joined = b"".join(lines)
+        special = b"\\" in joined or b"\0" in joined   # then each line is looked at for them
+        del joined
+        modes = _FAST_MODES
+        small = _SMALL_INTS
+        parents = self.parents
+        last_i, last_prefix, last_parent = self.last_i, self.last_prefix, self.last_parent
+        unhexlify = binascii.unhexlify
+        strict = self.strict
+        for raw in lines:
+            f = raw.split(b" ")
+            if len(f) == 11 and not (special and (b"\\" in raw or b"\0" in raw)):
+                path, size_f, mode_f, nlink_f, uid_f, gid_f, rdev_f, mtime_f, payload, content, digest = f
+                mode = modes.get(mode_f, 0)
+                ftype = mode & S_IFMT
+                size = small.get(size_f)
+                if size is None and size_f.isdigit() and len(size_f) < 19:
+                    size = int(size_f)
+                # one link, owned by root, no device, no mtime: most lines but directories'
+                plain = f[3:8] == _PLAIN_MIDDLE
+                if not plain:
+                    nlink = small.get(nlink_f)
+                    uid = small.get(uid_f)
+                    gid = small.get(gid_f)
+                    sec: int | None
+                    nsec: int | None
+                    if mtime_f == b"0.0":
+                        sec = nsec = 0
+                    else:
+                        sec_f, _, nsec_f = mtime_f.partition(b".")
+                        sec = int(sec_f) if sec_f.isdigit() and len(sec_f) < 19 else None
+                        nsec = int(nsec_f) if nsec_f.isdigit() and len(nsec_f) < 10 else None
+                    if (nlink is None or uid is None or gid is None or rdev_f != b"0" or sec is None
+                            or nsec is None):
+                        mode = 0   # to line()
+                i = path.rfind(b"/")
+                if i == last_i and path.startswith(last_prefix):
+                    parent = last_parent
+                elif i > 0 and path[:1] == b"/" and b"//" not in path:
+                    parent = parents.get(path[:i])
+                else:
+                    parent = None
+                name = path[i + 1:]
+                d = None
+                if digest and digest != b"-":
+                    try:
+                        d = unhexlify(digest) if len(digest) == 64 else None
+                    except binascii.Error:
+                        pass
+                    if d is None:
+                        parent = None   # line() refuses it
+                # (a parent found is a directory: only directories are in ``parents`` and last_parent
+                # once a line is taken; line() refuses a line below anything else, ending the parse)
+                if not (mode == 0 or size is None or parent is None or not name or len(name) > MAX_NAME_LENGTH
+                        or name in parent.children or name == b"." or name == b".."
+                        or (payload != b"-" and len(payload) >= PATH_MAX)
+                        or (content != b"-" and (ftype != _S_IFREG or len(content) != size
+                                                 or len(content) > INLINE_CONTENT_MAX))
+                        or (ftype == _S_IFLNK and (not payload or payload == b"-" or (strict and size != len(payload))))):
+                    node = Node(mode)
+                    parent.children[name] = node
+                    node.parent = parent
+                    node.name = name
+                    if parent is not last_parent:
+                        last_i, last_prefix, last_parent = i, path[:i], parent
+                    if ftype == _S_IFLNK:
+                        node.payload = payload
+                        node.size = len(payload)
+                    else:
+                        node.size = size
+                        if payload != b"-":
+                            node.payload = payload
+                        if ftype == _S_IFDIR:
+                            if path[:1] == b"/" and b"//" not in path:
+                                # what _parent_of would find walking to it from the root
+                                parents[path] = node
+                        elif content != b"-" and content:
+                            node.content = content
+                    if d is not None:
+                        node.digest = d
+                    if not plain:   # (none of them None: mode was 0 then)
+                        if nlink != 1:
+                            node.nlink = nlink  # type: ignore[assignment]
+                        if uid:
+                            node.uid = uid
+                        if gid:
+                            node.gid = gid
+                        if sec:
+                            node.mtime_sec = sec
+                        if nsec:
+                            node.mtime_nsec = nsec
+                    continue
+            self.last_i, self.last_prefix, self.last_parent = last_i, last_prefix, last_parent
+            self.line(raw)
+            last_i, last_prefix, last_parent = self.last_i, self.last_prefix, self.last_parent
+        self.last_i, self.last_prefix, self.last_parent = last_i, last_prefix, last_parent
+
     def line(self, line: bytes) -> None:
         if b"\0" in line:
             raise ComposefsError("Invalid embedded NUL character at position %d" % line.index(b"\0"))
@@ -210,6 +323,9 @@ class _DumpBuilder:
             mode = _int(mode_f, 8) & 0xFFFFFFFF
             if len(_MODES) < 256:
                 _MODES[mode_f] = mode
+        if not is_link and mode_f not in _FAST_MODES and mode & S_IFMT in (_S_IFREG, _S_IFDIR, _S_IFLNK) \
+                and len(_FAST_MODES) < 256:
+            _FAST_MODES[mode_f] = mode
         if mode & S_IFMT not in _FTYPES:
             validate_mode(mode)
         node = Node(mode)
@@ -356,16 +472,17 @@ class _DumpBuilder:
 
 def parse_dump_lines(lines: Iterable[bytes], strict: bool = True) -> Node:
     """Build a tree from dump-file lines (each with its trailing ``\\n`` but the possibly unterminated last)."""
-    return _parse(_strip_newlines(lines, strict), strict)
+    return _parse(([raw] for raw in _strip_newlines(lines, strict)), strict)
 
 
-def _parse(lines: Iterable[bytes], strict: bool) -> Node:
-    """The tree of lines without their newlines (each checked for length by the caller)."""
+def _parse(batches: Iterable[list[bytes]], strict: bool) -> Node:
+    """The tree of lines without their newlines, a list of them at a time (each line checked
+    for length by the caller)."""
     b = _DumpBuilder(strict)
     with gc_paused():
-        line = b.line
-        for raw in lines:
-            line(raw)
+        lines = b.lines
+        for batch in batches:
+            lines(batch)
         return b.finish()
 
 
@@ -383,20 +500,20 @@ def _strip_newlines(lines: Iterable[bytes], strict: bool) -> Iterator[bytes]:
 _CHUNK = 1 << 20
 
 
-def _split_lines(chunks: Iterable[bytes], strict: bool) -> Iterator[bytes]:
-    """The lines of a dump read a piece at a time, without their newlines: memory bounded by
-    the piece and the longest line, itself capped."""
+def _split_lines(chunks: Iterable[bytes], strict: bool) -> Iterator[list[bytes]]:
+    """The lines of a dump read a piece at a time, without their newlines, a list per piece:
+    memory bounded by the piece and the longest line, itself capped."""
     rest = b""
     for chunk in chunks:
         lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
         rest = lines.pop()
         if len(rest) > _MAX_LINE or (lines and max(map(len, lines)) > _MAX_LINE):
             raise ComposefsError("Line too long")
-        yield from lines
+        yield lines
     if rest:
         if strict:
             raise ComposefsError("Missing trailing newline")
-        yield rest
+        yield [rest]
 
 
 def _read_chunks(stream: BinaryIO) -> Iterator[bytes]:

@@ -59,7 +59,7 @@ _FT = {stat.S_IFREG: 1, stat.S_IFDIR: 2, stat.S_IFCHR: 3, stat.S_IFBLK: 4, stat.
 _PREFIXES = ((b"user.", 1), (b"system.posix_acl_access", 2), (b"system.posix_acl_default", 3),
              (b"trusted.", 4), (b"security.", 6))
 
-_DIR, _REG, _LNK = stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK
+_DIR, _REG, _LNK, _CHR = stat.S_IFDIR, stat.S_IFREG, stat.S_IFLNK, stat.S_IFCHR
 _OVL = b"trusted.overlay."
 _OVL_ESCAPE = b"trusted.overlay.overlay."
 _U32 = 0xFFFFFFFF
@@ -143,24 +143,6 @@ def _xxh32(data: bytes, seed: int) -> int:
 
 
 # -- rewriting the tree as libcomposefs does before laying it out -------------
-
-
-def _needs_v1(root: Node) -> bool:
-    """Whether the tree has a whiteout (a 0/0 character device), which only version 1 images hold."""
-    if root.mode & S_IFMT == stat.S_IFCHR and root.rdev == 0:
-        return True
-    stack = [root]
-    while stack:
-        for c in stack.pop().children.values():
-            if c.link_to is None:
-                ftype = c.mode & S_IFMT
-                if ftype == _DIR:
-                    stack.append(c)
-                elif ftype == stat.S_IFCHR and c.rdev == 0:
-                    return True
-                elif c.children:
-                    stack.append(c)   # not a directory: refused later, but walked as before
-    return False
 
 
 _METACOPY = b"trusted.overlay.metacopy"
@@ -279,9 +261,12 @@ class _Layout:
     visited, children in name order: the same sequence of changes per inode as libcomposefs's
     depth-first rewrite, since an inode is changed only by itself and its direct children."""
 
-    def __init__(self, root: Node, version: int) -> None:
+    def __init__(self, root: Node, version: int, max_version: int | None = None) -> None:
         self.root = root
         self.version = version
+        # a whiteout, which only version 1 holds, raises the version to this when the walk meets
+        # the first (before its rewrite, the one step the version changes)
+        self.max_version = version if max_version is None else max_version
         self.nodes: list[Node] = []
         self.min_mtime = (root.mtime_sec, root.mtime_nsec)
         self.has_acl = False
@@ -308,6 +293,9 @@ class _Layout:
         """Breadth first, children sorted by name: inode numbers, directory entries, xattr counts."""
         root = self.root
         version = self.version
+        max_version = self.max_version
+        if version < max_version and root.mode & S_IFMT == _CHR and root.rdev == 0:
+            version = self.version = max_version
         _prepare(root, version)
         nodes = self.nodes
         nodes.append(root)
@@ -315,6 +303,7 @@ class _Layout:
         metacopies: dict[bytes, int] = {}
         redirects: dict[bytes, int] = {}
         links: list[Node] = []
+        linked: list[int] = []   # where a directory's entries are hard links
         min_sec, min_nsec = self.min_mtime
         has_acl = False
         # the inodes that need more than the plain file's share of the work below: directories (in
@@ -324,11 +313,14 @@ class _Layout:
             children = node.children
             if node.mode & S_IFMT == _DIR:
                 names = sorted(children)
-                for name in names:
-                    c = children[name]
-                    if c.link_to is None:
-                        _prepare(c, version)
                 if node is root:
+                    # root's own entries are rewritten before its whiteouts are added (and are not)
+                    for name in names:
+                        c = children[name]
+                        if c.link_to is None:
+                            if version < max_version and c.mode & S_IFMT == _CHR and c.rdev == 0:
+                                version = self.version = max_version
+                            _prepare(c, version)
                     _add_root_whiteouts(root)
                     names = sorted(children)
                 # entries as two lists, names and inodes: a tuple per entry would cost 64 bytes
@@ -340,6 +332,30 @@ class _Layout:
                     if ftype == _DIR:
                         ndirs += 1
                     if c.link_to is None:
+                        if node is not root:
+                            # _prepare(c) and the plain file's share of the work below, but for the
+                            # plain external file (most of a tree) all done here: its rewrite changes
+                            # only itself and its parent, so it may come just before its entry is taken
+                            if (ftype == _REG and not c.xattrs and not c.xattr_size and c.content is None
+                                    and 0 < c.size <= 1 << 43 and not c.link_invalid and not c.children):
+                                p = c.payload
+                                d = c.digest
+                                c.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT + (0 if d is None else 36)
+                                                + (_REDIRECT_ACCOUNT + 1 + len(p) if p else 0))
+                                nodes.append(c)
+                                kids.append(c)
+                                d = d or b""
+                                metacopies[d] = metacopies.get(d, 0) + 1
+                                if p:
+                                    redirects[p] = redirects.get(p, 0) + 1
+                                sec = c.mtime_sec
+                                if sec <= min_sec and (sec < min_sec or c.mtime_nsec < min_nsec):
+                                    min_sec, min_nsec = sec, c.mtime_nsec
+                                continue
+                            if version < max_version and ftype == _CHR and c.rdev == 0:
+                                version = self.version = max_version
+                            _prepare(c, version)
+                            ftype = c.mode & S_IFMT
                         nodes.append(c)
                         kids.append(c)
                         if ftype == _DIR or c.xattrs or c.children:
@@ -356,9 +372,16 @@ class _Layout:
                         if sec <= min_sec and (sec < min_sec or c.mtime_nsec < min_nsec):
                             min_sec, min_nsec = sec, c.mtime_nsec
                     else:
-                        t = follow_links(c)
+                        # resolved once every entry is rewritten, as before any was taken: the
+                        # first refusal stays the same
+                        kids.append(c)
+                        linked.append(len(kids) - 1)
+                if linked:
+                    for j in linked:
+                        t = follow_links(kids[j])
                         links.append(t)
-                        kids.append(t)
+                        kids[j] = t
+                    linked.clear()
                 if b"." not in children:
                     j = bisect.bisect_left(names, b".")
                     names.insert(j, b".")
@@ -437,6 +460,44 @@ class _Layout:
         self.tails = tails = array.array("I", [0]) * n
         for i, node in enumerate(self.nodes):
             ftype = node.mode & S_IFMT
+            if ftype == _REG and node.content is None and not node.xattrs and 0 < node.size <= 1 << 43:
+                # most of a tree: the common external file (below), its tail one chunk address
+                size = node.size
+                mask = 0
+                xattr_size = 12
+                d = node.digest or b""
+                if d in meta_offsets:
+                    mask = 1
+                    xattr_size += 4
+                else:
+                    xattr_size += (_METACOPY_ENTRY + len(d) + (4 if d else 0) + 3) & ~3
+                p = node.payload
+                if p:
+                    if p in redirect_offsets:
+                        mask |= 2
+                        xattr_size += 4
+                    else:
+                        xattr_size += (_REDIRECT_ENTRY + 1 + len(p) + 3) & ~3
+                if mask:
+                    shared[i] = mask
+                compact = (node.mtime_sec == min_sec and node.mtime_nsec == min_nsec and node.nlink <= 0xFFFF
+                           and node.uid <= 0xFFFF and node.gid <= 0xFFFF and size <= _U32)
+                inode_size = _COMPACT if compact else _EXTENDED
+                ipad = -pos % SLOT
+                pos += ipad
+                tail = 4
+                if BLOCK_SIZE - (pos + inode_size + xattr_size) % BLOCK_SIZE < 4:
+                    extra, n_blocks, tail = _tail_padding(ftype, pos, inode_size + xattr_size, 0, 4)
+                    ipad += extra
+                    pos += extra
+                    blocks[i] = n_blocks
+                    n_data += n_blocks
+                ipads[i] = ipad << 1 | compact
+                xattr_sizes[i] = xattr_size
+                tails[i] = tail
+                node.nid = pos // SLOT
+                pos += inode_size + xattr_size + tail
+                continue
             n_blocks = 0
             tail = 0
             if ftype == _DIR:
@@ -629,6 +690,8 @@ _METACOPY_HEADS = [_XATTR_HEAD.pack(_METACOPY_FILTER, n) for n in (0, 1)]
 # the null chunk address that follows as the inode's tail
 _EXTERNAL_START = _EXTERNAL_HEADS[0] + _METACOPY_HEAD_ENTRY
 _REDIRECT_HEADS: dict[int, tuple[bytes, bytes]] = {}
+# a compact inode with that start and its digest, in one call
+_COMPACT_EXTERNAL = struct.Struct(_INODE_COMPACT.format + f"{len(_EXTERNAL_START)}s32s")
 
 
 def _dentries(buf: bytearray, names: list[bytes], kids: list[Node]) -> None:
@@ -655,6 +718,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     masks = layout.shared_masks
     xattr_sizes, blocks, tails = layout.xattr_sizes, layout.blocks, layout.tails
     redirect_heads = _REDIRECT_HEADS
+    pack_compact_external = _COMPACT_EXTERNAL.pack
     for inode_num, (node, ipad) in enumerate(zip(layout.nodes, layout.ipads)):
         compact = ipad & 1
         ipad >>= 1
@@ -671,16 +735,18 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             # (see compute_inodes), and whose tail is its one null chunk address (so no blocks):
             # the general path below, with its constant parts joined
             size = node.size
-            i_u = 0 if size <= BLOCK_SIZE else chunking(size)[0] - 12
+            # chunking(size)'s bits - 12 (a tail of one chunk address: size <= 2**43)
+            i_u = 0 if size <= BLOCK_SIZE else (size - 1).bit_length() - 12
             icount = (xattr_size - 12) // 4 + 1
             if compact:
-                buf += pack_compact(_CHUNK_BASED << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF, size & _U32, 0,
-                                    i_u, inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
+                buf += pack_compact_external(_CHUNK_BASED << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF,
+                                             size & _U32, 0, i_u, inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF,
+                                             0, _EXTERNAL_START, d)
             else:
                 buf += pack_extended(_CHUNK_BASED << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, inode_num,
                                      node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
-            buf += _EXTERNAL_START
-            buf += d
+                buf += _EXTERNAL_START
+                buf += d
             n = len(p)
             head = redirect_heads.get(n)
             if head is None:
@@ -855,14 +921,12 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
                  consume: bool, digest: bool) -> bytes:
     if min_version < 0 or max_version < 0 or min_version > 1 or max_version > 1:
         raise ComposefsError("composefs format versions are 0 and 1")
-    version = min_version
     max_version = max(max_version, min_version)
-    if version < 1 <= max_version and _needs_v1(root):
-        version = 1
     if not consume:
         root = root.clone_tree()
-    layout = _Layout(root, version)
+    layout = _Layout(root, min_version, max_version)
     layout.compute_tree()
+    version = layout.version
     layout.compute_shared_xattrs()
     layout.compute_inodes()
 

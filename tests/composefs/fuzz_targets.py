@@ -17,10 +17,11 @@ from hypothesis import strategies as st
 
 from hardening.fuzz_targets import mutated as _mutated
 
+from ostreepy.composefs import dumpfile
 from ostreepy.composefs.dumpfile import dump_lines, parse_dump
 from ostreepy.composefs.erofs import image_bytes
 from ostreepy.composefs.reader import ls_lines, object_paths, read_image
-from ostreepy.composefs.tree import ComposefsError
+from ostreepy.composefs.tree import ComposefsError, Node
 
 _NAMES = st.sampled_from(["a", "b", "c", "d", "dir", "x y", "é", "00", "ff", "-", "\\", "n\nl", "." * 3])
 _XATTR = st.tuples(st.sampled_from(["user.a", "user.b", "trusted.overlay.x", "security.selinux",
@@ -143,7 +144,78 @@ def image_read(data: bytes) -> None:
     _bounded(start, len(data))
 
 
+@st.composite
+def plain_dumps(draw: Any) -> bytes:
+    """A dump of the lines most dumps are made of (what ``ostree checkout --composefs`` gives:
+    directories, external and inline files, symlinks, no xattrs nor escapes), each with at most
+    one field near the edges of what the parser's shortcut for them takes."""
+    # below a directory: the shortcut takes no entry of the root
+    lines = [b"/ 4096 40755 2 0 0 0 0.0 - - -", b"/d 4096 40755 2 0 0 0 0.0 - - -"]
+    dirs = [b"/d"]
+    number = st.sampled_from([b"0", b"1", b"7", b"1023", b"1024", b"99999", b"9" * 18, b"9" * 19, b"1" * 25, b"",
+                              b"+1", b"-1", b"0x1"])
+    for k in range(draw(st.integers(0, 16))):
+        odd = draw(st.sampled_from(["name", "size", "ids", "mtime", "payload", "digest"])) \
+            if draw(st.integers(0, 5)) == 0 else ""
+        name = b"f%d" % k
+        if odd == "name":
+            name = draw(st.sampled_from([b"f0", b".", b"..", b"", b"n" * 255, b"n" * 256, b"a/", b"/a"]))
+        path = draw(st.sampled_from(dirs)) + b"/" + name
+        kind = draw(st.sampled_from(["dir", "inline", "external", "symlink"]))
+        mtime = b"0.0"
+        if odd == "mtime":
+            mtime = draw(st.sampled_from([b"5.7", b"%s.%s" % (draw(number), draw(number)), b"1", b"1.", b".1"]))
+        ids = b"1 0 0 0"
+        if odd == "ids":
+            ids = b" ".join(draw(st.sampled_from([b"0", b"1", b"2", draw(number)])) for _ in range(4))
+        odd_number = draw(number)
+        if kind == "dir":
+            lines.append(path + b" 4096 40755 %s %s - - -" % (ids, mtime))
+            dirs.append(path)
+        elif kind == "inline":
+            data = draw(st.binary(min_size=1, max_size=8).filter(lambda b: not set(b) & set(b" \n\\\0-")))
+            size = odd_number if odd == "size" else b"%d" % len(data)
+            lines.append(path + b" %s 100644 %s %s - %s -" % (size, ids, mtime, data))
+        elif kind == "external":
+            digest = draw(_DIGEST).encode()
+            if odd == "digest":
+                digest = draw(st.sampled_from([b"-", b"", b"ab", b"zz" * 32, b"a" * 65, b"A" * 64]))
+            size = odd_number if odd == "size" else b"4097"
+            payload = b"x" * 4096 if odd == "payload" else b"ab/cd"
+            lines.append(path + b" %s 100755 %s %s %s - %s" % (size, ids, mtime, payload, digest))
+        else:
+            target = draw(st.sampled_from([b"-", b"x" * 4096])) if odd == "payload" else b"t"
+            size = odd_number if odd == "size" else b"%d" % len(target)
+            lines.append(path + b" %s 120777 %s %s %s - -" % (size, ids, mtime, target))
+    return b"\n".join(lines) + b"\n"
+
+
+def _line_by_line(data: bytes, strict: bool) -> Node:
+    """parse_dump without its shortcut for plain lines: each line through _DumpBuilder.line."""
+    b = dumpfile._DumpBuilder(strict)
+    for batch in dumpfile._split_lines([data], strict):
+        for raw in batch:
+            b.line(raw)
+    return b.finish()
+
+
+def dump_shortcut(data: bytes) -> None:
+    """The parser's shortcut for plain lines: the same tree (its image) or the same refusal as
+    without it."""
+    for strict in (True, False):
+        try:
+            want = image_bytes(_line_by_line(data, strict))[0]
+        except ComposefsError as e:
+            want = str(e).encode()
+        try:
+            got = image_bytes(parse_dump(data, strict=strict))[0]
+        except ComposefsError as e:
+            got = str(e).encode()
+        assert got == want
+
+
 TARGETS: List[Tuple[str, Any, Any, int]] = [
+    ("composefs_dump_shortcut", dump_shortcut, mutated(plain_dumps()) | plain_dumps() | valid_dumps(), 200),
     ("composefs_dump", dump_to_image, mutated(valid_dumps()) | valid_dumps() | st.binary(max_size=200), 300),
     ("composefs_image", image_read, mutated_images(), 300),
 ]

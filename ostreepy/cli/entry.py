@@ -1,0 +1,33 @@
+"""The program's entry point: the ``ostreepy`` console script and ``python -m ostreepy``.
+
+A plain ``composefs create`` command line (mkcomposefs's, whose small images are mostly
+start-up) runs from here without importing argparse, the command-line parser or its help
+(:func:`ostreepy.cli.composefs.plain_create_args` reads it); every other command line is
+:func:`ostreepy.cli.main.main`'s. Either way the command runs through
+:func:`ostreepy.cli.run.run`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from .run import run, set_recursion_limit
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["main"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    words = list(sys.argv[1:] if argv is None else argv)
+    if words[:2] == ["composefs", "create"]:
+        from .composefs import plain_create_args
+        # argv None: the program's entry, whose process ends when the command returns
+        args = plain_create_args(words[2:], ends_process=argv is None)
+        if args is not None:
+            set_recursion_limit()
+            return run(args.func, args)
+    from .main import main as parse_and_run
+    return parse_and_run(argv)

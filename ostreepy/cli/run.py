@@ -1,0 +1,57 @@
+"""How a parsed command runs (:func:`run`): ``ostree``'s error lines and exit codes, an error
+being one ``error: MSG`` line and exit code 1. Shared by the program's entry
+(:mod:`ostreepy.cli.entry`) and the command-line parser (:mod:`ostreepy.cli.main`).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..errors import OstreeError
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+__all__ = ["run", "set_recursion_limit"]
+
+
+def set_recursion_limit() -> None:
+    # trees are walked recursively; a legal path can be thousands of directories deep
+    # (Python >= 3.11 keeps such recursion off the C stack)
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+
+
+def run(func: Callable[[object], int | None], args: object) -> int:
+    """``func(args)``'s exit code; an error is one ``error: MSG`` line and exit code 1 (130 for
+    an interrupt)."""
+    try:
+        return func(args) or 0
+    except BrokenPipeError:
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        return 130
+    except OSError as e:  # also the library's FileSystemError, an OstreeError too
+        sys.stdout.flush()
+        sys.stderr.write(f"error: {e.strerror or e}{': ' + str(e.filename) if e.filename else ''}\n")
+        return 1
+    except OstreeError as e:
+        sys.stdout.flush()
+        sys.stderr.write(f"error: {e}\n")
+        return 1
+    except Exception as e:  # foreign errors (ociclient, bootloader) still get one line
+        root = _package_error_roots()
+        if root and isinstance(e, root):
+            sys.stderr.write(f"error: {e}\n")
+            return 1
+        raise
+
+
+def _package_error_roots() -> tuple:
+    roots = []
+    for modname, clsname in (("ociclient.errors", "OciError"), ("bootloader.errors", "BootloaderError")):
+        mod = sys.modules.get(modname)
+        if mod is not None and hasattr(mod, clsname):
+            roots.append(getattr(mod, clsname))
+    return tuple(roots)
