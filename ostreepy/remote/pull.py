@@ -99,7 +99,6 @@ MAX_FETCHES = 8
 MAX_BATCH = 16
 #: a walk task: kind ("commit", "dirtree", "dirmeta", "file"), checksum, argument
 _Item = Tuple[str, str, object]
-_META_TYPES = {"dirtree": ObjectType.DIR_TREE, "dirmeta": ObjectType.DIR_META}
 #: a content object has no size limit in ostree; this only bounds a hostile stream
 MAX_CONTENT_SIZE = 1 << 40
 #: a fetched object bound for a bare repository stays in memory up to this size
@@ -763,14 +762,25 @@ class _Puller:
                 while inflight < 2 * MAX_FETCHES and (meta_q or content_q):
                     if meta_q:
                         item = meta_q.popleft()
-                        if item[0] != "commit" and repo.has_object(item[1], _META_TYPES[item[0]]):
-                            # here already (most of a second pull's tree): read on this thread,
-                            # as libostree scans it, not a hand-off to a worker and back per
-                            # directory, which cost more in lock traffic than the read itself
-                            if item[0] == "dirtree":
-                                tree = repo.load_dirtree(item[1])
+                        kind, csum = item[0], item[1]
+                        # here already (most of a second pull's tree): read on this thread,
+                        # as libostree scans it, not a hand-off to a worker and back per
+                        # directory, which cost more in lock traffic than the read itself.
+                        # Each syscall here lets a busy worker take the GIL, so whether it is
+                        # here is answered from the files' directory listings when they have
+                        # been read, and a dirtree in objects/ by opening it
+                        if kind == "dirtree":
+                            listed = presence.listed(csum, ObjectType.DIR_TREE)
+                            tree = repo.load_loose_dirtree(csum) if listed is not False else None
+                            if tree is None and listed is not False and repo.has_object(csum, ObjectType.DIR_TREE):
+                                tree = repo.load_dirtree(csum)  # staged (a delta's) or in core.parent
+                            if tree is not None:
                                 handle(item, (tree, presence.present(f for _, f in tree.files)))
-                            continue
+                                continue
+                        elif kind == "dirmeta":
+                            listed = presence.listed(csum, ObjectType.DIR_META)
+                            if listed or (listed is None and repo.has_object(csum, ObjectType.DIR_META)):
+                                continue
                         meta_inflight += 1
                     else:
                         # content goes in batches once the walk has found every dirtree: a
