@@ -72,7 +72,8 @@ import attrs
 
 from ..errors import (ChecksumMismatchError, CorruptObjectError, InvalidObjectError, ObjectNotFoundError, OstreeError,
                       SignatureError)
-from ..progress import ObjectFetched, ProgressCallback, PullDone, PullProgress, PullStarted, emit, serialized
+from .. import progress as events  # its event classes are built on first use: only with a callback
+from ..progress import ProgressCallback, serialized
 from ..store import gvariant
 from ..store import objects as obj
 from ..store.keyfile import KeyFile
@@ -304,7 +305,7 @@ class _Puller:
                 st.metadata_fetched += 1
             st.fetched += 1
         if self.progress is not None:
-            self.progress(ObjectFetched(checksum, objtype.name_str, size, local))
+            self.progress(events.ObjectFetched(checksum, objtype.name_str, size, local))
 
     def _report(self, phase: str, force: bool = False) -> None:
         if self.progress is None:
@@ -314,8 +315,8 @@ class _Puller:
             return
         self._last_progress = now
         st = self.stats
-        self.progress(PullProgress(phase, st.fetched, st.requested, self.source.bytes,
-                                   st.metadata_fetched + st.metadata_local))
+        self.progress(events.PullProgress(phase, st.fetched, st.requested, self.source.bytes,
+                                          st.metadata_fetched + st.metadata_local))
 
     # ------------------------------------------------------------ metadata objects
 
@@ -1175,7 +1176,8 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
             puller.ts_floor.setdefault(csum, (floor, floor_ts))
     deltas = _delta_puller(repo, source, remote, summary, puller, disable=disable_static_deltas,
                            require=require_static_deltas, indexed=indexed_deltas)
-    emit(puller.progress, PullStarted(label, tuple(commits.items())))
+    if puller.progress is not None:
+        puller.progress(events.PullStarted(label, tuple(commits.items())))
 
     with repo.locked():
         updates: List[RefUpdate] = []
@@ -1247,7 +1249,8 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         bytes_transferred=source.bytes, content_bytes_written=st.content_bytes_written,
         seconds=time.monotonic() - start, dry_run=dry_run, local_source=source.local is not None,
         deltas=deltas.totals if deltas is not None else None, detached_metadata_fetched=st.detached_fetched)
-    emit(puller.progress, PullDone(result.status))
+    if puller.progress is not None:
+        puller.progress(events.PullDone(result.status))
     return result
 
 
