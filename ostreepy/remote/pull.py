@@ -22,7 +22,9 @@ Design:
   directory at a time. A dirtree or dirmeta already here is read on the main
   thread, as libostree scans it: a second pull's walk is mostly such reads, and
   a hand-off to a worker and back per directory cost more in GIL and lock
-  traffic than the read. Objects already in the repository are not fetched, which
+  traffic than the read. So is a commit that is the walk's only task (the first,
+  or the next parent), over the connection that fetched the summary: a pull with
+  nothing new starts no thread. Objects already in the repository are not fetched, which
   is what makes a killed pull resume where it stopped; which files of a dirtree
   are here is asked a directory of ``objects/`` at a time
   (:class:`~ostreepy.store.presence.ObjectPresence`), as a second pull asks it of
@@ -72,8 +74,7 @@ import attrs
 
 from ..errors import (ChecksumMismatchError, CorruptObjectError, InvalidObjectError, ObjectNotFoundError, OstreeError,
                       SignatureError)
-from .. import progress as events  # its event classes are built on first use: only with a callback
-from ..progress import ProgressCallback, serialized
+from ..progress import ProgressCallback, serialized  # the events where sent: attrs builds each on first use
 from ..store import gvariant
 from ..store import objects as obj
 from ..store.keyfile import KeyFile
@@ -305,7 +306,8 @@ class _Puller:
                 st.metadata_fetched += 1
             st.fetched += 1
         if self.progress is not None:
-            self.progress(events.ObjectFetched(checksum, objtype.name_str, size, local))
+            from ..progress import ObjectFetched
+            self.progress(ObjectFetched(checksum, objtype.name_str, size, local))
 
     def _report(self, phase: str, force: bool = False) -> None:
         if self.progress is None:
@@ -315,8 +317,9 @@ class _Puller:
             return
         self._last_progress = now
         st = self.stats
-        self.progress(events.PullProgress(phase, st.fetched, st.requested, self.source.bytes,
-                                          st.metadata_fetched + st.metadata_local))
+        from ..progress import PullProgress
+        self.progress(PullProgress(phase, st.fetched, st.requested, self.source.bytes,
+                                   st.metadata_fetched + st.metadata_local))
 
     # ------------------------------------------------------------ metadata objects
 
@@ -782,6 +785,13 @@ class _Puller:
                             listed = presence.listed(csum, ObjectType.DIR_META)
                             if listed or (listed is None and repo.has_object(csum, ObjectType.DIR_META)):
                                 continue
+                        elif not (inflight or meta_q or content_q):
+                            # the walk's only task (a commit: the first, or the next parent) is
+                            # done on this thread, over the connection that fetched the summary,
+                            # as there is nothing to overlap it with: no thread started and no
+                            # second connection opened for it (a pull with nothing new starts none)
+                            handle(item, run(item))
+                            continue
                         meta_inflight += 1
                     else:
                         # content goes in batches once the walk has found every dirtree: a
@@ -1177,7 +1187,8 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
     deltas = _delta_puller(repo, source, remote, summary, puller, disable=disable_static_deltas,
                            require=require_static_deltas, indexed=indexed_deltas)
     if puller.progress is not None:
-        puller.progress(events.PullStarted(label, tuple(commits.items())))
+        from ..progress import PullStarted
+        puller.progress(PullStarted(label, tuple(commits.items())))
 
     with repo.locked():
         updates: List[RefUpdate] = []
@@ -1250,7 +1261,8 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         seconds=time.monotonic() - start, dry_run=dry_run, local_source=source.local is not None,
         deltas=deltas.totals if deltas is not None else None, detached_metadata_fetched=st.detached_fetched)
     if puller.progress is not None:
-        puller.progress(events.PullDone(result.status))
+        from ..progress import PullDone
+        puller.progress(PullDone(result.status))
     return result
 
 
