@@ -464,9 +464,9 @@ class _Puller:
             raise PullError(message)
 
     def do_meta(self, checksum: str, objtype: ObjectType) -> Optional[DirTree]:
-        repo = self.repo
-        if repo.has_object(checksum, objtype):
-            return repo.load_dirtree(checksum) if objtype is ObjectType.DIR_TREE else None
+        """Fetch (or copy), check and store a dirtree or dirmeta the walk found missing (it
+        asked just before handing it over: not asked again here, two lstats each); one that
+        another writer stored meanwhile is fetched all the same, and the store keeps its own."""
         data, local = self._metadata_bytes(checksum, objtype)
         assert data is not None
         tree: Optional[DirTree] = None
