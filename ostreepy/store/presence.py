@@ -104,8 +104,11 @@ class ObjectPresence:
         with self._lock:
             d = self._dirs.get(prefix)
         if d is None:
-            final, staged = self.repo.object_dirs(prefix)
-            d = _Dir(_blocks(final) + _blocks(staged))
+            # priced by objects/xx alone: the transaction's staging xx/ is small next to it,
+            # and a stat of it for every directory was a syscall (a GIL hand-off on a busy
+            # pull) for a rounding error of the price
+            final, _ = self.repo.object_dirs(prefix)
+            d = _Dir(_blocks(final))
             with self._lock:
                 d = self._dirs.setdefault(prefix, d)
         if d.names is not None:
