@@ -182,3 +182,16 @@ def test_a_pull_without_deltas_loads_no_delta_applier_nor_metalink_parser(tmp_pa
     assert not {"ostreepy.remote.deltas.apply", "ostreepy.remote.deltas.bsdiff", "ostreepy.remote.metalink",
                 "xml.parsers.expat", "mmap", "shutil", "bz2", "lzma", "PullStarted", "ObjectFetched", "PullProgress",
                 "PullDone", "ostreepy.store.signing"} & set(mods), mods
+
+
+def test_a_commit_through_the_porcelain_builds_only_the_result_types_it_uses(tmp_path):
+    """The porcelain's result types are attrs classes built on first use, as the progress
+    events: a commit pays for CommitInfo and TreeSource, not for the checkout, image, pull
+    and boot-entry results too."""
+    out = _after_a_directory_commit(
+        tmp_path, "import ostreepy.porcelain as p\n"
+        "print(' '.join(sorted(n for n in ('BootLoaderEntry', 'CheckoutResult', 'CommitInfo', 'EncapsulateResult', "
+        "'PullResult', 'TreeSource') if n in vars(p))))")
+    assert out.split() == ["CommitInfo", "TreeSource"]
+    from ostreepy.porcelain import CheckoutResult  # built when named
+    assert CheckoutResult("0" * 64, "/d").destination == "/d"
