@@ -13,7 +13,7 @@ more than one job, a pull with a static delta or an image import) and makes a Fu
 from __future__ import annotations
 
 import threading
-from typing import Callable, Dict, Iterable, TypeVar
+from typing import Callable, Iterable, TypeVar
 
 T = TypeVar("T")
 
@@ -31,7 +31,7 @@ def run_all(fn: Callable[[T], object], items: Iterable[T], max_workers: int,
         return
     lock = threading.Lock()
     state = {"next": 0, "stop": False}
-    failed: Dict[int, BaseException] = {}
+    failed: dict[int, BaseException] = {}
 
     def work() -> None:
         while True:

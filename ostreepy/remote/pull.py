@@ -242,8 +242,8 @@ class _Stats:
     """The puller's counters (its own state, never handed out: a plain class, as building an
     attrs class is a fraction of a millisecond of every pull's start-up)."""
 
-    __slots__ = ("metadata_fetched", "content_fetched", "metadata_local", "content_local",
-                 "content_bytes_written", "requested", "fetched", "detached_fetched")
+    __slots__ = ("content_bytes_written", "content_fetched", "content_local", "detached_fetched", "fetched",
+                 "metadata_fetched", "metadata_local", "requested")
 
     def __init__(self) -> None:
         self.metadata_fetched = self.content_fetched = self.metadata_local = self.content_local = 0
