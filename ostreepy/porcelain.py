@@ -10,7 +10,9 @@ Every name here is also ``ostreepy.<name>`` (loaded on first use, so
   :class:`Sysroot` or a path to one (``str`` or ``os.PathLike``); a path is
   opened for the call and closed after it. Anything else is an
   :class:`ArgumentError` naming the parameter.
-* Results are attrs values (frozen), never printed text or exit codes.
+* Results are attrs values (frozen), never printed text or exit codes; each
+  result type is built on the first use of its name, as the progress events
+  are, so a command pays for the one or two it returns.
 * Every failure is an :class:`~ostreepy.errors.OstreeError`: a registry or
   image-transport failure during a pull is a :class:`RegistryError` whose
   ``__cause__`` (and ``oci_error``) is the :mod:`ociclient` error; a failed
@@ -34,8 +36,9 @@ import functools
 import os
 import stat
 import sys
-from typing import (TYPE_CHECKING, BinaryIO, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar,
-                    Union, cast)
+import threading
+from typing import (TYPE_CHECKING, BinaryIO, Callable, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple,
+                    Type, TypeVar, Union, cast, overload)
 
 import attrs
 
@@ -73,6 +76,51 @@ def _auto_update_summary(repo: Repo) -> None:
 
 
 on_refs_changed(_auto_update_summary)
+
+if TYPE_CHECKING:
+    from attrs import frozen as _result
+else:
+    def _result(cls: type) -> type:
+        # Building an attrs class (its methods compiled) costs a few tenths of a millisecond:
+        # the six result types were ~1.5 ms of every command through the porcelain, which uses
+        # one or two. As ostreepy.progress does with its events, the class statement stays as
+        # written and attrs builds it on the first use of the name (module __getattr__, or
+        # _built() here).
+        _UNBUILT[cls.__name__] = cls
+        return cls
+
+#: result type name -> its plain class, until the first use builds it
+_UNBUILT: Dict[str, type] = {}
+_BUILD_LOCK = threading.Lock()
+
+
+if TYPE_CHECKING:
+    @overload
+    def _built(name: Literal["CommitInfo"]) -> Type[CommitInfo]: ...
+    @overload
+    def _built(name: Literal["TreeSource"]) -> Type[TreeSource]: ...
+    @overload
+    def _built(name: Literal["CheckoutResult"]) -> Type[CheckoutResult]: ...
+    @overload
+    def _built(name: Literal["PullResult"]) -> Type[PullResult]: ...
+    @overload
+    def _built(name: Literal["EncapsulateResult"]) -> Type[EncapsulateResult]: ...
+    @overload
+    def _built(name: Literal["BootLoaderEntry"]) -> Type[BootLoaderEntry]: ...
+    @overload
+    def _built(name: str) -> type: ...
+
+
+def _built(name: str) -> type:
+    """The result type ``name``, built on its first use (by any thread, once)."""
+    with _BUILD_LOCK:
+        plain = _UNBUILT.pop(name, None)
+        if plain is None:
+            built: type = globals()[name]
+            return built
+        built = attrs.frozen(plain)
+        globals()[name] = built
+        return built
 
 __all__ = [
     "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",
@@ -237,7 +285,7 @@ def init(path: PathArg, *, mode: str = "bare", collection_id: Optional[str] = No
         raise RepoError(f"creating repository {p}: {e.strerror or e}") from e
 
 
-@attrs.frozen
+@_result
 class CommitInfo:
     """One commit, as :func:`commit` wrote it or :func:`log` read it."""
 
@@ -293,12 +341,12 @@ def _info(repo: Repo, checksum: str) -> CommitInfo:
     c = repo.load_commit(checksum)
     meta = {k: _python(v) for k, v in c.metadata.items()}
     version = meta.get("version")
-    return CommitInfo(checksum, c.subject, c.body, c.timestamp, c.parent,
+    return _built("CommitInfo")(checksum, c.subject, c.body, c.timestamp, c.parent,
                       version if isinstance(version, str) else None, meta, c.root_tree, c.root_meta,
                       c.content_checksum)
 
 
-@attrs.frozen
+@_result
 class TreeSource:
     """One source of a commit's tree, merged in order (``ostree commit --tree``):
     ``dir`` (a directory path), ``tar`` (a tar file's path, or a binary stream
@@ -309,7 +357,8 @@ class TreeSource:
 
 
 def _tree_sources(tree: object) -> List[TreeSource]:
-    if isinstance(tree, TreeSource):
+    source = _built("TreeSource")
+    if isinstance(tree, source):
         return [tree]
     if isinstance(tree, (str, os.PathLike)):
         p = _path(tree, "tree")
@@ -317,10 +366,10 @@ def _tree_sources(tree: object) -> List[TreeSource]:
             st = os.stat(p)
         except OSError as e:
             raise ArgumentError(f"tree: {p}: {e.strerror}", "tree") from e
-        return [TreeSource("dir" if stat.S_ISDIR(st.st_mode) else "tar", p)]
+        return [source("dir" if stat.S_ISDIR(st.st_mode) else "tar", p)]
     if hasattr(tree, "read"):
-        return [TreeSource("tar", tree)]  # type: ignore[arg-type]
-    if isinstance(tree, (list, tuple)) and tree and all(isinstance(t, TreeSource) for t in tree):
+        return [source("tar", tree)]  # type: ignore[arg-type]
+    if isinstance(tree, (list, tuple)) and tree and all(isinstance(t, source) for t in tree):
         return list(tree)
     raise ArgumentError(f"tree: expected a path, a tar stream or TreeSources, got {type(tree).__name__}", "tree")
 
@@ -617,10 +666,10 @@ def checkout_composefs(repo: RepoArg, rev: str, destination: PathArg, *, verity:
         csum = r.resolve_rev(rev)
         assert csum is not None
         write_commit_image(r, csum, dest, Verity.YES if verity else Verity.NO)
-        return CheckoutResult(csum, dest)
+        return _built("CheckoutResult")(csum, dest)
 
 
-@attrs.frozen
+@_result
 class CheckoutResult:
     """Where :func:`checkout` put which commit."""
 
@@ -671,9 +720,9 @@ def checkout(repo: RepoArg, rev: str, destination: PathArg, *, subpath: Optional
             try:
                 r.resolve_path(csum, subpath.strip("/"))
             except PathNotFoundError:
-                return CheckoutResult(csum, os.path.abspath(dest))
+                return _built("CheckoutResult")(csum, os.path.abspath(dest))
         _checkout(r, csum, dest, opts, progress=progress)
-    return CheckoutResult(csum, os.path.abspath(dest))
+    return _built("CheckoutResult")(csum, os.path.abspath(dest))
 
 
 @_api
@@ -754,7 +803,7 @@ def _prune_static_deltas(r: Repo, commit: Optional[str]) -> None:
 # ============================================================================ container images
 
 
-@attrs.frozen
+@_result
 class PullResult:
     """What :func:`pull` imported."""
 
@@ -843,7 +892,7 @@ def pull(repo: RepoArg, image: ImageArg, *, options: Optional[Options] = None,
     prep = res.prepared
     total = len(prep.layers) if prep is not None else res.layers_fetched
     meta = _image_version(res.config)
-    return PullResult(res.merge_commit, res.manifest_digest, str(ref.imgref), meta, total, res.layers_fetched,
+    return _built("PullResult")(res.merge_commit, res.manifest_digest, str(ref.imgref), meta, total, res.layers_fetched,
                       total - res.layers_fetched, res.bytes_fetched, res.already_present, dict(res.filtered),
                       res.verify_text)
 
@@ -856,7 +905,13 @@ def __getattr__(name: str) -> object:
     if name == "RepoPullResult":
         from .remote.pull import RepoPullResult
         return RepoPullResult
+    if name in _UNBUILT:
+        return _built(name)
     raise AttributeError(f"module 'ostreepy.porcelain' has no attribute {name!r}")
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 @_api
@@ -933,7 +988,7 @@ def _image_version(config: bytes) -> Optional[str]:
     return v if isinstance(v, str) else None
 
 
-@attrs.frozen
+@_result
 class EncapsulateResult:
     """The image :func:`encapsulate` wrote."""
 
@@ -954,7 +1009,7 @@ def encapsulate(repo: RepoArg, rev: str, destination: str, *, labels: Optional[M
     with _repo(repo) as r:
         digest = _encapsulate(r, rev, destination, labels=labels, cmd=cmd, compression_fast=compression_fast,
                               options=options, progress=progress)
-    return EncapsulateResult(digest, destination)
+    return _built("EncapsulateResult")(digest, destination)
 
 
 # ============================================================================ sysroots
@@ -1068,7 +1123,7 @@ def status(sysroot: SysrootArg, *, booted: Optional[str] = BOOTED_DEFAULT, boote
         return host_from_document(host_status(sr, booted_only=booted_only))
 
 
-@attrs.frozen
+@_result
 class BootLoaderEntry:
     """One Boot Loader Specification entry of a sysroot: its file name under
     ``boot/loader/entries/`` and the parsed entry."""
@@ -1093,4 +1148,10 @@ def boot_entries(sysroot: SysrootArg) -> List[BootLoaderEntry]:
     boot loader reads them."""
     from .sysroot.bootconfig import read_loader_entries
     with _sysroot(sysroot, None) as sr:
-        return [BootLoaderEntry(name, entry) for name, entry in read_loader_entries(sr.path, sr.bootversion)]
+        return [_built("BootLoaderEntry")(name, entry) for name, entry in read_loader_entries(sr.path, sr.bootversion)]
+
+
+# the result types are built on first use; until then the module holds only their plain classes
+for _name in _UNBUILT:
+    del globals()[_name]
+del _name

@@ -22,7 +22,9 @@ Design:
   directory at a time. A dirtree or dirmeta already here is read on the main
   thread, as libostree scans it: a second pull's walk is mostly such reads, and
   a hand-off to a worker and back per directory cost more in GIL and lock
-  traffic than the read. Objects already in the repository are not fetched, which
+  traffic than the read. So is a commit that is the walk's only task (the first,
+  or the next parent), over the connection that fetched the summary: a pull with
+  nothing new starts no thread. Objects already in the repository are not fetched, which
   is what makes a killed pull resume where it stopped; which files of a dirtree
   are here is asked a directory of ``objects/`` at a time
   (:class:`~ostreepy.store.presence.ObjectPresence`), as a second pull asks it of
@@ -72,7 +74,7 @@ import attrs
 
 from ..errors import (ChecksumMismatchError, CorruptObjectError, InvalidObjectError, ObjectNotFoundError, OstreeError,
                       SignatureError)
-from ..progress import ObjectFetched, ProgressCallback, PullDone, PullProgress, PullStarted, emit, serialized
+from ..progress import ProgressCallback, serialized  # the events where sent: attrs builds each on first use
 from ..store import gvariant
 from ..store import objects as obj
 from ..store.keyfile import KeyFile
@@ -99,7 +101,6 @@ MAX_FETCHES = 8
 MAX_BATCH = 16
 #: a walk task: kind ("commit", "dirtree", "dirmeta", "file"), checksum, argument
 _Item = Tuple[str, str, object]
-_META_TYPES = {"dirtree": ObjectType.DIR_TREE, "dirmeta": ObjectType.DIR_META}
 #: a content object has no size limit in ostree; this only bounds a hostile stream
 MAX_CONTENT_SIZE = 1 << 40
 #: a fetched object bound for a bare repository stays in memory up to this size
@@ -237,16 +238,16 @@ def _meta_path(checksum: str, objtype: ObjectType) -> str:
 # ============================================================================ the engine
 
 
-@attrs.define
 class _Stats:
-    metadata_fetched: int = 0
-    content_fetched: int = 0
-    metadata_local: int = 0
-    content_local: int = 0
-    content_bytes_written: int = 0
-    requested: int = 0
-    fetched: int = 0
-    detached_fetched: int = 0
+    """The puller's counters (its own state, never handed out: a plain class, as building an
+    attrs class is a fraction of a millisecond of every pull's start-up)."""
+
+    __slots__ = ("content_bytes_written", "content_fetched", "content_local", "detached_fetched", "fetched",
+                 "metadata_fetched", "metadata_local", "requested")
+
+    def __init__(self) -> None:
+        self.metadata_fetched = self.content_fetched = self.metadata_local = self.content_local = 0
+        self.content_bytes_written = self.requested = self.fetched = self.detached_fetched = 0
 
 
 class _Puller:
@@ -305,6 +306,7 @@ class _Puller:
                 st.metadata_fetched += 1
             st.fetched += 1
         if self.progress is not None:
+            from ..progress import ObjectFetched
             self.progress(ObjectFetched(checksum, objtype.name_str, size, local))
 
     def _report(self, phase: str, force: bool = False) -> None:
@@ -315,6 +317,7 @@ class _Puller:
             return
         self._last_progress = now
         st = self.stats
+        from ..progress import PullProgress
         self.progress(PullProgress(phase, st.fetched, st.requested, self.source.bytes,
                                    st.metadata_fetched + st.metadata_local))
 
@@ -461,9 +464,9 @@ class _Puller:
             raise PullError(message)
 
     def do_meta(self, checksum: str, objtype: ObjectType) -> Optional[DirTree]:
-        repo = self.repo
-        if repo.has_object(checksum, objtype):
-            return repo.load_dirtree(checksum) if objtype is ObjectType.DIR_TREE else None
+        """Fetch (or copy), check and store a dirtree or dirmeta the walk found missing (it
+        asked just before handing it over: not asked again here, two lstats each); one that
+        another writer stored meanwhile is fetched all the same, and the store keeps its own."""
         data, local = self._metadata_bytes(checksum, objtype)
         assert data is not None
         tree: Optional[DirTree] = None
@@ -763,13 +766,31 @@ class _Puller:
                 while inflight < 2 * MAX_FETCHES and (meta_q or content_q):
                     if meta_q:
                         item = meta_q.popleft()
-                        if item[0] != "commit" and repo.has_object(item[1], _META_TYPES[item[0]]):
-                            # here already (most of a second pull's tree): read on this thread,
-                            # as libostree scans it, not a hand-off to a worker and back per
-                            # directory, which cost more in lock traffic than the read itself
-                            if item[0] == "dirtree":
-                                tree = repo.load_dirtree(item[1])
+                        kind, csum = item[0], item[1]
+                        # here already (most of a second pull's tree): read on this thread,
+                        # as libostree scans it, not a hand-off to a worker and back per
+                        # directory, which cost more in lock traffic than the read itself.
+                        # Each syscall here lets a busy worker take the GIL, so whether it is
+                        # here is answered from the files' directory listings when they have
+                        # been read, and a dirtree in objects/ by opening it
+                        if kind == "dirtree":
+                            listed = presence.listed(csum, ObjectType.DIR_TREE)
+                            tree = repo.load_loose_dirtree(csum) if listed is not False else None
+                            if tree is None and listed is not False and repo.has_object(csum, ObjectType.DIR_TREE):
+                                tree = repo.load_dirtree(csum)  # staged (a delta's) or in core.parent
+                            if tree is not None:
                                 handle(item, (tree, presence.present(f for _, f in tree.files)))
+                                continue
+                        elif kind == "dirmeta":
+                            listed = presence.listed(csum, ObjectType.DIR_META)
+                            if listed or (listed is None and repo.has_object(csum, ObjectType.DIR_META)):
+                                continue
+                        elif not (inflight or meta_q or content_q):
+                            # the walk's only task (a commit: the first, or the next parent) is
+                            # done on this thread, over the connection that fetched the summary,
+                            # as there is nothing to overlap it with: no thread started and no
+                            # second connection opened for it (a pull with nothing new starts none)
+                            handle(item, run(item))
                             continue
                         meta_inflight += 1
                     else:
@@ -1165,7 +1186,9 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
             puller.ts_floor.setdefault(csum, (floor, floor_ts))
     deltas = _delta_puller(repo, source, remote, summary, puller, disable=disable_static_deltas,
                            require=require_static_deltas, indexed=indexed_deltas)
-    emit(puller.progress, PullStarted(label, tuple(commits.items())))
+    if puller.progress is not None:
+        from ..progress import PullStarted
+        puller.progress(PullStarted(label, tuple(commits.items())))
 
     with repo.locked():
         updates: List[RefUpdate] = []
@@ -1237,7 +1260,9 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         bytes_transferred=source.bytes, content_bytes_written=st.content_bytes_written,
         seconds=time.monotonic() - start, dry_run=dry_run, local_source=source.local is not None,
         deltas=deltas.totals if deltas is not None else None, detached_metadata_fetched=st.detached_fetched)
-    emit(puller.progress, PullDone(result.status))
+    if puller.progress is not None:
+        from ..progress import PullDone
+        puller.progress(PullDone(result.status))
     return result
 
 

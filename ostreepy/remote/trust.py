@@ -32,7 +32,7 @@ for each check, as libostree reads it for each verification.
 from __future__ import annotations
 
 import hashlib
-from typing import List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence, Tuple
 
 import attrs
 
@@ -40,9 +40,12 @@ from ..errors import ChecksumMismatchError, OstreeError, SignatureError
 from ..store.gvariant import Variant
 from ..store.objects import parse_commitmeta
 from ..store.repo import Repo
-from ..store.signing import (DEFAULT_KEY_DIRS, KEY_FILE_TYPES, SIGN_TYPES, Signer, check_sign_type, load_public_keys,
-                             read_key_file)
 from .config import Remote
+
+if TYPE_CHECKING:
+    # the signapi side (store.signing: its Signer class, base64) is imported where a remote
+    # asks for sign-verify: ~0.9 ms of the start-up of every pull that does not
+    from ..store.signing import Signer
 
 GPGSIGS = "ostree.gpgsigs"
 
@@ -88,7 +91,7 @@ class SignKeys:
     summary: Optional[Tuple[Signer, ...]] = None
 
 
-def check_remote_keys(remote: Remote, *, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> SignKeys:
+def check_remote_keys(remote: Remote, *, key_dirs: Optional[Sequence[str]] = None) -> SignKeys:
     """The remote's ``sign-verify`` and ``sign-verify-summary`` settings loaded as a
     pull starts (libostree's _signapi_init_for_remote), so that an unknown type or a
     named type without keys is refused before anything is fetched; the keys loaded are
@@ -100,12 +103,18 @@ def check_remote_keys(remote: Remote, *, key_dirs: Sequence[str] = DEFAULT_KEY_D
     return SignKeys(*loaded)
 
 
-def _loaded(remote: Remote, types: List[str], key_dirs: Sequence[str],
+def _loaded(remote: Remote, types: List[str], key_dirs: Optional[Sequence[str]],
             keys: Optional[Tuple[Signer, ...]]) -> List[Signer]:
     return list(keys) if keys is not None else _signers(remote, types, key_dirs)
 
 
-def _signers(remote: Remote, types: List[str], key_dirs: Sequence[str]) -> List[Signer]:
+def _signers(remote: Remote, types: List[str], key_dirs: Optional[Sequence[str]]) -> List[Signer]:
+    """The verifiers of ``types`` (all this build has when empty); ``key_dirs`` None: ostree's
+    default places for the keys of a type named without any (/etc/ostree, /usr/share/ostree)."""
+    from ..store.signing import (DEFAULT_KEY_DIRS, KEY_FILE_TYPES, SIGN_TYPES, Signer, check_sign_type,
+                                 load_public_keys, read_key_file)
+    if key_dirs is None:
+        key_dirs = DEFAULT_KEY_DIRS
     out = []
     required = bool(types)
     for t in (types or list(SIGN_TYPES)):
@@ -153,7 +162,7 @@ def _sign_verify(signers: List[Signer], data: bytes, meta: Mapping[str, Variant]
 
 def verify_commit(remote: Remote, checksum: str, commit: bytes,
                   detached: Optional[Mapping[str, Variant]], *, repo: Optional[Repo] = None,
-                  key_dirs: Sequence[str] = DEFAULT_KEY_DIRS, keys: Optional[SignKeys] = None) -> None:
+                  key_dirs: Optional[Sequence[str]] = None, keys: Optional[SignKeys] = None) -> None:
     """Check ``commit`` (the commit object's bytes) against ``remote``'s
     gpg-verify / sign-verify policy, from its detached metadata."""
     actual = hashlib.sha256(commit).hexdigest()
@@ -176,7 +185,7 @@ def verify_commit(remote: Remote, checksum: str, commit: bytes,
 
 
 def verify_summary(remote: Remote, summary: bytes, summary_sig: Optional[bytes], *,
-                   repo: Optional[Repo] = None, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS,
+                   repo: Optional[Repo] = None, key_dirs: Optional[Sequence[str]] = None,
                    keys: Optional[SignKeys] = None) -> None:
     """Check ``summary`` against ``summary.sig`` (an ``a{sv}``) under the remote's
     gpg-verify-summary / sign-verify-summary policy."""
@@ -208,7 +217,7 @@ def verify_summary(remote: Remote, summary: bytes, summary_sig: Optional[bytes],
 
 
 def verify_static_delta(remote: Remote, superblock: bytes, signatures: Optional[Mapping[str, Variant]], *,
-                        key_dirs: Sequence[str] = DEFAULT_KEY_DIRS, keys: Optional[SignKeys] = None) -> Optional[str]:
+                        key_dirs: Optional[Sequence[str]] = None, keys: Optional[SignKeys] = None) -> Optional[str]:
     """A signed static-delta superblock (``superblock``: the plain bytes the
     signatures cover) against the remote's ``sign-verify`` keys; None when the
     remote has sign-verify off or the superblock carries no signatures.
@@ -274,7 +283,7 @@ def require_commit_verification(remote: Remote) -> None:
 
 
 def signature_verify_commit_data(remote: Remote, commit: bytes, detached: Optional[Mapping[str, Variant]], *,
-                                 repo: Optional[Repo] = None, key_dirs: Sequence[str] = DEFAULT_KEY_DIRS) -> str:
+                                 repo: Optional[Repo] = None, key_dirs: Optional[Sequence[str]] = None) -> str:
     """``ostree_repo_signature_verify_commit_data(repo, remote, commit, detached, 0)``
     (ostree-repo-pull-verify.c), what ostree-ext verifies an image's embedded commit
     with: GPG when the remote has ``gpg-verify`` (default true) and the ``sign-verify``

@@ -86,13 +86,29 @@ class ObjectPresence:
                     out.add(c)
         return out
 
+    def listed(self, checksum: str, objtype: ObjectType) -> bool | None:
+        """Whether an object of any type is here, from the listing of its ``objects/xx``
+        read already for the files (no syscall), or None when that directory has not
+        been read: a walk's dirmetas share the directories of its files. As of the
+        listing: an object this walk stages later is the walk's to remember."""
+        d = self._dirs.get(checksum[:2])
+        names = d.names if d is not None else None
+        if names is None:
+            return None
+        if loose_name(checksum, objtype, self.repo.mode is RepoMode.ARCHIVE)[3:] in names:
+            return True
+        return None if self.repo.parent is not None else False
+
     def _listing(self, prefix: str, n: int) -> set[str] | None:
         """The names in ``prefix``'s directories once they are worth reading, else None."""
         with self._lock:
             d = self._dirs.get(prefix)
         if d is None:
-            final, staged = self.repo.object_dirs(prefix)
-            d = _Dir(_blocks(final) + _blocks(staged))
+            # priced by objects/xx alone: the transaction's staging xx/ is small next to it,
+            # and a stat of it for every directory was a syscall (a GIL hand-off on a busy
+            # pull) for a rounding error of the price
+            final, _ = self.repo.object_dirs(prefix)
+            d = _Dir(_blocks(final))
             with self._lock:
                 d = self._dirs.setdefault(prefix, d)
         if d.names is not None:

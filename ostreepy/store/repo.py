@@ -119,6 +119,33 @@ def _syncfs(fd: int) -> None:
         raise OSError(e, os.strerror(e))
 
 
+def _read_metadata_fd(fd: int, checksum: str, objtype: ObjectType, verify: bool) -> bytes:
+    """A metadata object's bytes from ``fd`` (closed here), checked against its name."""
+    try:
+        data = os.read(fd, 65536)
+        if len(data) == 65536:
+            rest = [data]
+            while True:
+                more = os.read(fd, 1 << 20)
+                if not more:
+                    break
+                rest.append(more)
+                if sum(map(len, rest)) > MAX_METADATA_SIZE:
+                    break
+            data = b"".join(rest)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_METADATA_SIZE:
+        raise CorruptObjectError(f"Metadata object {checksum}.{objtype.name_str} is larger than the maximum",
+                                 checksum)
+    if verify and objtype in (ObjectType.COMMIT, ObjectType.DIR_TREE, ObjectType.DIR_META):
+        import hashlib  # not at start-up: it loads OpenSSL, which listing refs does not need
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != checksum:
+            raise ChecksumMismatchError(checksum, actual, f"{objtype.name_str} object")
+    return data
+
+
 class VerifyingReader(io.RawIOBase):
     """Reads a content object's data and checks its checksum when the end is reached.
 
@@ -769,29 +796,7 @@ class Repo:
             if self.parent is not None:
                 return self.parent.load_metadata(objtype, checksum, verify)
             raise ObjectNotFoundError(checksum, objtype.name_str) from None
-        try:
-            data = os.read(fd, 65536)
-            if len(data) == 65536:
-                rest = [data]
-                while True:
-                    more = os.read(fd, 1 << 20)
-                    if not more:
-                        break
-                    rest.append(more)
-                    if sum(map(len, rest)) > MAX_METADATA_SIZE:
-                        break
-                data = b"".join(rest)
-        finally:
-            os.close(fd)
-        if len(data) > MAX_METADATA_SIZE:
-            raise CorruptObjectError(f"Metadata object {checksum}.{objtype.name_str} is larger than the maximum",
-                                     checksum)
-        if verify and objtype in (ObjectType.COMMIT, ObjectType.DIR_TREE, ObjectType.DIR_META):
-            import hashlib  # not at start-up: it loads OpenSSL, which listing refs does not need
-            actual = hashlib.sha256(data).hexdigest()
-            if actual != checksum:
-                raise ChecksumMismatchError(checksum, actual, f"{objtype.name_str} object")
-        return data
+        return _read_metadata_fd(fd, checksum, objtype, verify)
 
     def load_commit(self, checksum: str) -> Commit:
         return obj.Commit.parse(self.load_metadata(ObjectType.COMMIT, checksum))
@@ -804,6 +809,32 @@ class Repo:
                 tree = cache[checksum] = obj.DirTree.parse(self.load_metadata(ObjectType.DIR_TREE, checksum))
             return tree
         return obj.DirTree.parse(self.load_metadata(ObjectType.DIR_TREE, checksum))
+
+    def load_loose_dirtree(self, checksum: str) -> DirTree | None:
+        """The dirtree if ``objects/`` holds it, else None (it may still be in the open
+        transaction's staging directory or in ``core.parent``, where :meth:`has_object`
+        and :meth:`load_dirtree` look). One ``openat`` by the repository's descriptor and
+        a read, as libostree scans a dirtree it has: a second pull's walk reads most of
+        the tree's dirtrees, and :meth:`has_object` then :meth:`load_metadata` (which
+        looks in the staging directory before ``objects/``) cost two more lookups each,
+        syscalls that hand the GIL to the pull's busy workers."""
+        cache = self._dirtree_cache
+        if cache is not None:
+            tree = cache.get(checksum)
+            if tree is not None:
+                return tree
+        if self._dfd < 0:
+            return None
+        validate_checksum(checksum)
+        try:
+            fd = os.open("objects/" + loose_name(checksum, ObjectType.DIR_TREE, False), os.O_RDONLY | os.O_CLOEXEC,
+                         dir_fd=self._dfd)
+        except FileNotFoundError:
+            return None
+        tree = obj.DirTree.parse(_read_metadata_fd(fd, checksum, ObjectType.DIR_TREE, True))
+        if cache is not None:
+            cache[checksum] = tree
+        return tree
 
     @contextlib.contextmanager
     def dirtree_cache(self) -> Iterator[None]:

@@ -147,9 +147,11 @@ def allocate(tmp_dfd: int, prefix: str) -> Tuple[str, StagingLock, bool]:
         with contextlib.suppress(OSError):
             os.utime(entry.name, dir_fd=tmp_dfd, follow_symlinks=False)
         return entry.name, lock, True
-    import secrets  # here: its random and base64 are start-up a read-only command need not pay
     while True:
-        name = prefix + "".join(secrets.choice(_MKDTEMP_CHARS) for _ in range(6))
+        # glnx_mkdtemp's six random characters, from os.urandom: secrets (with random, hmac and
+        # base64) was a millisecond of every writing command's start-up; a name only has to be
+        # unlikely to be taken, and a taken one is drawn again
+        name = prefix + "".join(_MKDTEMP_CHARS[b % len(_MKDTEMP_CHARS)] for b in os.urandom(6))
         try:
             os.mkdir(name, 0o775, dir_fd=tmp_dfd)
         except FileExistsError:

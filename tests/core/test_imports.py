@@ -163,7 +163,9 @@ def test_a_commit_builds_only_the_progress_event_it_sends(tmp_path):
 
 def test_a_pull_without_deltas_loads_no_delta_applier_nor_metalink_parser(tmp_path):
     """A pull that runs no static delta does not import the part applier (lzma, mmap,
-    bspatch) nor the metalink's XML parser."""
+    bspatch) nor the metalink's XML parser; nor shutil (with bz2, lzma, fnmatch: ~1.4 ms), nor
+    the signapi verifiers of a remote without sign-verify (store.signing), and without a
+    progress callback it builds none of the pull's event classes."""
     src = tmp_path / "src"
     src.mkdir()
     (src / "a").write_text("a\n")
@@ -175,10 +177,26 @@ def test_a_pull_without_deltas_loads_no_delta_applier_nor_metalink_parser(tmp_pa
                    check=True)
     code = ("import sys\nfrom ostreepy.cli.main import main\n"
             f"rc = main(['--repo={tmp_path}/d', 'pull', 'o', 'main'])\n"
+            "import ostreepy.progress as p\n"
+            "built = [n for n in ('PullStarted', 'ObjectFetched', 'PullProgress', 'PullDone') if n in vars(p)]\n"
             "print(rc, ' '.join(sorted(m for m in sys.modules if m.startswith(('ostreepy.remote', 'xml', 'mmap', "
-            "'lzma')))))")
+            "'lzma', 'shutil', 'bz2', 'ostreepy.store.signing')))), *built)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     rc, *mods = out.splitlines()[-1].split()
     assert rc == "0" and "ostreepy.remote.pull" in mods
     assert not {"ostreepy.remote.deltas.apply", "ostreepy.remote.deltas.bsdiff", "ostreepy.remote.metalink",
-                "xml.parsers.expat", "mmap"} & set(mods), mods
+                "xml.parsers.expat", "mmap", "shutil", "bz2", "lzma", "PullStarted", "ObjectFetched", "PullProgress",
+                "PullDone", "ostreepy.store.signing"} & set(mods), mods
+
+
+def test_a_commit_through_the_porcelain_builds_only_the_result_types_it_uses(tmp_path):
+    """The porcelain's result types are attrs classes built on first use, as the progress
+    events: a commit pays for CommitInfo and TreeSource, not for the checkout, image, pull
+    and boot-entry results too."""
+    out = _after_a_directory_commit(
+        tmp_path, "import ostreepy.porcelain as p\n"
+        "print(' '.join(sorted(n for n in ('BootLoaderEntry', 'CheckoutResult', 'CommitInfo', 'EncapsulateResult', "
+        "'PullResult', 'TreeSource') if n in vars(p))))")
+    assert out.split() == ["CommitInfo", "TreeSource"]
+    from ostreepy.porcelain import CheckoutResult  # built when named
+    assert CheckoutResult("0" * 64, "/d").destination == "/d"

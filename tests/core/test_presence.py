@@ -53,3 +53,49 @@ def test_a_parent_repository_is_asked_too(tmp_path):
     p = ObjectPresence(child)
     for _ in range(3):
         assert p.present(own + only_parent + ["0" * 64]) == set(own) | set(only_parent)
+
+
+@pytest.mark.parametrize("mode", ["bare-user", "archive"])
+def test_listed_answers_metadata_from_the_files_listings_only(tmp_path, mode):
+    """A pull's walk asks whether its dirmetas and dirtrees are here of the listings read for
+    its files: known present, known absent, or None (not listed: ask has_object)."""
+    from ostreepy.store.objects import DirMeta, DirTree
+    repo = Repo.init(str(tmp_path / "r"), mode)
+    files = _write(repo, 300, "f")
+    with repo.transaction():
+        meta = repo.write_dirmeta(DirMeta(0, 0, 0o40755))
+        tree = repo.write_dirtree(DirTree(files=(("a", files[0]),)))
+    p = ObjectPresence(repo)
+    assert p.listed(meta, ObjectType.DIR_META) is None  # nothing read yet
+    p.present(files + [meta[:2] + "e" * 62, tree[:2] + "e" * 62] * 3)
+    assert p.listed(meta, ObjectType.DIR_META) is True
+    assert p.listed(tree, ObjectType.DIR_TREE) is True
+    assert p.listed(tree, ObjectType.DIR_META) is False  # a name, not a prefix of one
+    assert p.listed(meta[:2] + "d" * 62, ObjectType.DIR_META) is False
+    # with a core.parent, what the listing lacks may be there: asked of has_object
+    repo.parent = Repo.init(str(tmp_path / "p"), mode)
+    assert p.listed(meta[:2] + "d" * 62, ObjectType.DIR_META) is None
+
+
+def test_load_loose_dirtree_opens_objects_only(tmp_path):
+    from ostreepy.store.objects import DirTree
+    repo = Repo.init(str(tmp_path / "r"), "bare-user")
+    f = _write(repo, 1, "f")[0]
+    with repo.transaction():
+        stored = repo.write_dirtree(DirTree(files=(("a", f),)))
+    assert repo.load_loose_dirtree(stored) == repo.load_dirtree(stored)
+    assert repo.load_loose_dirtree("0" * 64) is None
+    with repo.transaction():
+        staged = repo.write_dirtree(DirTree(files=(("b", f),)))
+        # staged in this transaction: not in objects/ yet, so the caller asks has_object
+        assert repo.load_loose_dirtree(staged) is None and repo.has_object(staged, ObjectType.DIR_TREE)
+    assert repo.load_loose_dirtree(staged) == DirTree(files=(("b", f),))
+    # a corrupt one is refused as load_dirtree refuses it
+    path = repo.object_path(stored, ObjectType.DIR_TREE)
+    import os
+    os.chmod(path, 0o644)
+    with open(path, "ab") as fh:
+        fh.write(b"x")
+    from ostreepy.errors import ChecksumMismatchError
+    with pytest.raises(ChecksumMismatchError):
+        repo.load_loose_dirtree(stored)

@@ -172,6 +172,27 @@ def test_pull_into_each_mode_gives_the_peers_commit_and_tree(src: Src, tmp_path:
     assert again.refs == () and again.content_fetched == 0 and again.metadata_fetched == 0
 
 
+
+def test_a_pull_with_nothing_new_starts_no_worker(src: Src, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk does its only task, a commit, on its own thread: a pull that finds the commit
+    here and complete (ostree's no-op pull) starts no worker, nor a connection of its own."""
+    started: List[str] = []
+    orig = threading.Thread.start
+
+    def start(self: threading.Thread) -> None:
+        started.append(self.name)
+        orig(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    with _new_repo(tmp_path / "repo", "bare-user", src, True) as repo:
+        first = pull_remote(repo, "origin", ["other"])
+        workers = [n for n in started if n.startswith("ostreepy-pull")]
+        assert first.content_fetched == 1 and workers  # the tree's objects went to workers
+        del started[:]
+        again = pull_remote(repo, "origin", ["other"])
+    assert again.refs == () and again.content_fetched == again.metadata_fetched == 0
+    assert not [n for n in started if n.startswith("ostreepy-pull")], started
+
 def test_depth_mirror_commit_only_and_subpath(src: Src, tmp_path: Path) -> None:
     with _new_repo(tmp_path / "deep", "archive", src) as repo:
         pull_remote(repo, "origin", ["main"], depth=-1)
