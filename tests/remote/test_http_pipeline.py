@@ -1,0 +1,166 @@
+"""Pipelined GETs (HttpFetcher.fetch_each): what a batch of objects meets on the way.
+
+nginx answers pipelined requests in order; the fault proxy (a Python HTTP/1.1 server, which
+reads pipelined requests one after the other too) closes, cuts and fails answers in the
+middle of a batch; a bare socket server proves the requests are sent before any answer."""
+
+from __future__ import annotations
+
+import io
+import socket
+import threading
+
+import pytest
+
+from ostreepy.remote import pull
+from ostreepy.remote.config import Remote
+from ostreepy.remote.fetcher import FetchError, NotFound
+from ostreepy.remote.http import HttpFetcher
+from ostreepy.store.repo import Repo
+
+from . import servers
+from .conftest import small_tree
+from .test_pull_http import NO_GPG, fsck, rev_parse
+
+FAST = {"backoff": 0.01, "max_backoff": 0.05}
+
+
+def objects_of(r) -> list[str]:
+    return sorted(str(p.relative_to(r.path)) for p in (r.path / "objects").glob("*/*.*"))
+
+
+def fetch_all(f: HttpFetcher, paths: list[str]) -> list[tuple[int, bytes, int]]:
+    sinks: dict[int, io.BytesIO] = {}
+    got: list[tuple[int, bytes, int]] = []
+
+    def sink_for(i: int) -> io.BytesIO:
+        return sinks.setdefault(i, io.BytesIO())
+
+    def done(i: int, sink: io.BytesIO, n: int) -> None:
+        got.append((i, sink.getvalue(), n))
+
+    f.fetch_each(paths, sink_for, done, 1 << 20)
+    return got
+
+
+def test_a_batch_comes_in_order_over_one_connection(web_server, served_repo):
+    r = served_repo("pipe", files=small_tree(seed=5, n=30))
+    objs = objects_of(r)
+    mark = web_server.mark()
+    f = HttpFetcher(f"{web_server.url}{r.urlpath}", **FAST)
+    try:
+        got = fetch_all(f, objs)
+    finally:
+        f.close()
+    assert [i for i, _, _ in got] == list(range(len(objs)))
+    for i, data, n in got:
+        assert data == (r.path / objs[i]).read_bytes() and n == len(data)
+    entries = web_server.entries(mark)
+    assert [e.path for e in entries] == [f"{r.urlpath}/{o}" for o in objs]
+    assert len({e.connection for e in entries}) == 1
+
+
+def test_the_requests_go_out_before_the_answers_are_read():
+    """A server that answers only once it has read the whole batch: a client asking one
+    object at a time would wait for ever (cut by the low-speed rule)."""
+    n = 5
+    srv = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+
+    def serve() -> None:
+        conn, _ = srv.accept()
+        with conn:
+            buf = b""
+            conn.settimeout(5)
+            while buf.count(b"\r\n\r\n") < n:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                buf += chunk
+            for req in buf.split(b"\r\n\r\n")[:n]:
+                target = req.split(b" ")[1]
+                seen.append(target)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(target), target))
+            conn.recv(1)  # until the client goes
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    f = HttpFetcher(f"http://127.0.0.1:{srv.getsockname()[1]}/r", n_network_retries=0, low_speed_time=2, **FAST)
+    try:
+        got = fetch_all(f, [f"objects/0{i}/x.filez" for i in range(n)])
+    finally:
+        f.close()
+        srv.close()
+    assert [data for _, data, _ in got] == [f"/r/objects/0{i}/x.filez".encode() for i in range(n)]
+    assert len(seen) == n
+
+
+def test_closed_cut_and_failed_answers_in_a_batch_are_asked_again(web_server, served_repo, fault_proxy):
+    r = served_repo("pipefault", files=small_tree(seed=6, n=30))
+    objs = objects_of(r)
+    assert len(objs) > 20
+    url = lambda k: f"{r.urlpath}/{objs[k]}"
+    # nginx's keepalive_requests (announced), a server gone without a word, an answer cut
+    # mid-body, a failure worth a retry, a redirect within the host
+    fault_proxy.plan(url(2), servers.close(announced=True))
+    fault_proxy.plan(url(5), servers.close(announced=False))
+    fault_proxy.plan(url(8), servers.cut(20))
+    fault_proxy.plan(url(11), servers.status(503))
+    fault_proxy.plan(url(14), servers.redirect(url(14)))
+    f = HttpFetcher(f"{fault_proxy.url}{r.urlpath}", **FAST)
+    try:
+        got = fetch_all(f, objs)
+    finally:
+        f.close()
+    assert [i for i, _, _ in got] == list(range(len(objs)))
+    for i, data, n in got:
+        assert data == (r.path / objs[i]).read_bytes() and n == len(data)
+    kinds = {k: [kind for p, kind in fault_proxy.requests if p == url(k)] for k in range(len(objs))}
+    assert kinds[2] == ["close"] and kinds[5] == ["close"]  # answered, not asked again
+    assert kinds[8] == ["cut", "pass"] and kinds[11] == ["status", "pass"] and kinds[14] == ["redirect", "pass"]
+    # what went unanswered behind a close was asked again, on a new connection
+    assert all(ks and ks[-1] in ("pass", "close") for ks in kinds.values())
+    assert fault_proxy.connections >= 4
+
+
+def test_retries_and_not_found_hold_in_a_batch(web_server, served_repo, fault_proxy):
+    r = served_repo("piperetry", files=small_tree(seed=7, n=10))
+    objs = objects_of(r)
+    f = HttpFetcher(f"{fault_proxy.url}{r.urlpath}", n_network_retries=1, **FAST)
+    # the pipelined try counts: two 503s are the two tries of n_network_retries=1
+    fault_proxy.plan(f"{r.urlpath}/{objs[3]}", servers.status(503), servers.status(503))
+    with pytest.raises(FetchError, match="HTTP 503.*after 2 tries"):
+        fetch_all(f, objs)
+    assert [k for p, k in fault_proxy.requests if p == f"{r.urlpath}/{objs[3]}"] == ["status", "status"]
+    # a missing object is NotFound, not retried; those before it were delivered
+    delivered: list[int] = []
+    with pytest.raises(NotFound):
+        f.fetch_each(objs[:4] + ["objects/00/missing.filez"] + objs[4:], lambda i: io.BytesIO(),
+                     lambda i, s, n: delivered.append(i), 1 << 20)
+    assert delivered == [0, 1, 2, 3]
+    # a size cap is not retried either
+    big = max(objs, key=lambda o: (r.path / o).stat().st_size)
+    with pytest.raises(FetchError, match="exceeded maximum size"):
+        f.fetch_each([objs[0], big], lambda i: io.BytesIO(), lambda i, s, n: None,
+                     (r.path / big).stat().st_size - 1)
+    f.close()
+
+
+def test_a_pull_through_a_closing_server_is_complete(web_server, served_repo, fault_proxy, tmp_path):
+    r = served_repo("pipepull", files=small_tree(seed=8, n=120))
+    contents = [o for o in objects_of(r) if o.endswith(".filez")]
+    for k in range(3, len(contents), 17):
+        fault_proxy.plan(f"{r.urlpath}/{contents[k]}", servers.close(announced=k % 2 == 0))
+    fault_proxy.plan(f"{r.urlpath}/{contents[10]}", servers.cut(7))
+    dest = tmp_path / "dest"
+    repo = Repo.init(str(dest), "bare-user")
+    remote = Remote("origin", f"{fault_proxy.url}{r.urlpath}", options=NO_GPG)
+    fetcher = HttpFetcher(remote.url, **FAST)
+    try:
+        res = pull.pull_remote(repo, remote, ["main"], fetcher=fetcher)
+    finally:
+        fetcher.close()
+        repo.close()
+    assert res.content_fetched == len(contents)
+    assert rev_parse(dest, "origin:main") == r.commit
+    fsck(dest)
