@@ -392,7 +392,9 @@ class HttpFetcher:
                         entry.sock = conn.sock  # the watchdog shuts it down
 
                         def progressed() -> None:
-                            entry.postpone(time.monotonic() + window)
+                            # a plain store, not postpone(): a later deadline needs no word
+                            # to the watchdog (and its lock), which looks again when it wakes
+                            entry.deadline = time.monotonic() + window
 
                         if k == 0:
                             conn.sock.sendall(b"".join(requests))  # type: ignore[union-attr]
