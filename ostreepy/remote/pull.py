@@ -99,6 +99,9 @@ __all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_loca
 MAX_FETCHES = 8
 #: content objects handed to a worker at once, at most
 MAX_BATCH = 16
+#: batches of content in flight at once over a fetcher that pipelines them (each keeps its
+#: connection busy; more threads would only take turns at the GIL)
+MAX_PIPELINES = 3
 #: a walk task: kind ("commit", "dirtree", "dirmeta", "file"), checksum, argument
 _Item = Tuple[str, str, object]
 _META_TYPES = {"dirtree": ObjectType.DIR_TREE, "dirmeta": ObjectType.DIR_META}
@@ -496,7 +499,8 @@ class _Puller:
                     return
             except OSError:
                 pass  # another filesystem, or too many links: written below
-        self.repo.write_metadata(objtype, data, expected=checksum)
+        # (do_commit and do_meta looked for it just before)
+        self.repo.write_metadata(objtype, data, expected=checksum, known_absent=True)
 
     # ------------------------------------------------------------ content objects
 
@@ -643,8 +647,9 @@ class _Puller:
             # without the streaming layers a large one needs
             header, size, data = small
             self._check_bareuseronly(checksum, header)
+            # the walk found it absent (a concurrent writer's copy is met by the link)
             repo.write_content(header, io.BytesIO(data) if header.is_regular else None,
-                               size if header.is_regular else None, expected=checksum)
+                               size if header.is_regular else None, expected=checksum, known_absent=True)
             self._written(size if header.is_regular else 0)
             return n
         f.flush()
@@ -674,7 +679,7 @@ class _Puller:
             sink.tmp = None
         else:
             repo.write_content(header, reader, size if reader is not None else None,  # type: ignore[arg-type]
-                               expected=checksum)
+                               expected=checksum, known_absent=True)
         self._written(size if header.is_regular else 0)
         return n
 
@@ -810,6 +815,8 @@ class _Puller:
             while meta_q or content_q or inflight:
                 # twice the pool: a worker finishing finds the next item already queued
                 while inflight < 2 * MAX_FETCHES and (meta_q or content_q):
+                    if not meta_q and pipelined and not meta_inflight and inflight >= MAX_PIPELINES:
+                        break  # each batch keeps its connection busy: a few are enough
                     if meta_q:
                         item = meta_q.popleft()
                         if item[0] != "commit" and repo.has_object(item[1], _META_TYPES[item[0]]):
@@ -828,7 +835,8 @@ class _Puller:
                         # would wait for them, and the walk (which feeds the pool) with it.
                         # The batch shrinks as the queue drains, so the last ones still
                         # spread over the pool.
-                        n = 1 if meta_inflight else min(MAX_BATCH, max(1, len(content_q) // (2 * MAX_FETCHES)))
+                        spread = 2 * (MAX_PIPELINES if pipelined else MAX_FETCHES)
+                        n = 1 if meta_inflight else min(MAX_BATCH, max(1, len(content_q) // spread))
                         batch = tuple(content_q.popleft() for _ in range(n))
                         item = ("file", batch[0], batch)
                     tasks.put(item)
