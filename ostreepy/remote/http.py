@@ -333,33 +333,32 @@ class HttpFetcher:
         some answers (``Connection: close``, nginx's ``keepalive_requests``, or just the
         connection gone) has the rest asked again anew."""
         i = 0
-        stalled = 0
+        alone = self._fast is None or self.timeout is not None
         while i < len(paths):
-            if self._fast is None or self.timeout is not None or len(paths) - i < 2 or stalled:
-                # one at a time: no fast path, a total limit per try, or a pipeline that
-                # brought nothing in its last round
+            if alone or len(paths) - i < 2:
+                # one at a time: no fast path, a total limit per try, or a server that
+                # answered at most one of the last round (HTTP/1.0, or a connection gone stale)
                 sink = sink_for(i)
                 _sink_restart(sink)
                 done(i, sink, self.fetch_to(paths[i], sink, max_size))
                 i += 1
-                stalled = 0
                 continue
             j, failed = self._pipeline(paths, i, sink_for, done, max_size)
             if failed is None:
-                stalled = 0 if j > i else 1
+                alone = j - i <= 1
                 i = j
                 continue
             sink = sink_for(j)
             _sink_restart(sink)
-            done(j, sink, self.fetch_to(paths[j], sink, max_size, _failed=failed))
+            done(j, sink, self.fetch_to(paths[j], sink, max_size, _failed=failed if failed is not _ALONE else None))
             i = j + 1
 
     def _pipeline(self, paths: Sequence[str], start: int, sink_for: Callable[[int], BinaryIO],
                   done: Callable[[int, BinaryIO, int], None],
                   max_size: int) -> tuple[int, _Retry | None]:
         """One round of pipelined GETs from ``paths[start]``: (the first not done, None) when
-        the connection ended cleanly or the round is through, or (that one, the try that
-        failed it). A failure that is not worth a retry (too big; the sink's, or ``done``'s
+        the connection ended cleanly or the round is through, (that one, the try that failed
+        it), or (that one, _ALONE) for an answer to be had by a GET of its own. A failure that is not worth a retry (too big; the sink's, or ``done``'s
         own error) is raised. The requests of a round are kept under a socket buffer's worth
         (_PIPELINE_BYTES), so sending them all before reading cannot block on a server
         that is itself blocked sending answers."""
@@ -413,7 +412,7 @@ class HttpFetcher:
                             # asked again alone, where redirects, errors and other framings
                             # are dealt with
                             conn.close()
-                            return i, None if code in _NOT_FOUND or code in _REDIRECTS or 200 <= code < 300 \
+                            return i, _ALONE if code in _NOT_FOUND or code in _REDIRECTS or 200 <= code < 300 \
                                 else _Retry(f"Server returned HTTP {code}", _retry_after(answer.get("retry-after")))
                         if length > max_size:
                             raise FetchError(_too_big(url, max_size), path)
@@ -750,6 +749,9 @@ def _too_big(url: str, max_size: int) -> str:
 
 _MAX_LINE = 1 << 16
 _MAX_HEADERS = 100
+#: (internal) an answer the pipeline leaves to a GET of its own: a redirect, a 404, a body
+#: framed otherwise than by Content-Length
+_ALONE = _Retry("asked alone")
 #: the GETs of one pipelined round, at most (a loopback socket's send buffer holds more)
 _PIPELINE_BYTES = 8192
 

@@ -99,28 +99,41 @@ def test_closed_cut_and_failed_answers_in_a_batch_are_asked_again(web_server, se
     r = served_repo("pipefault", files=small_tree(seed=6, n=30))
     objs = objects_of(r)
     assert len(objs) > 20
-    url = lambda k: f"{r.urlpath}/{objs[k]}"
+
+    def url(k: int) -> str:
+        return f"{r.urlpath}/{objs[k]}"
+
+    def run(*faults: tuple[int, servers.Fault]) -> dict[int, list[str]]:
+        fault_proxy.clear()
+        for k, fault in faults:
+            fault_proxy.plan(url(k), fault)
+        f = HttpFetcher(f"{fault_proxy.url}{r.urlpath}", **FAST)
+        try:
+            got = fetch_all(f, objs)
+        finally:
+            f.close()
+        assert [i for i, _, _ in got] == list(range(len(objs)))
+        for i, data, n in got:
+            assert data == (r.path / objs[i]).read_bytes() and n == len(data)
+        return {k: [kind for p, kind in fault_proxy.requests if p == url(k)] for k in range(len(objs))}
+
     # nginx's keepalive_requests (announced), a server gone without a word, an answer cut
-    # mid-body, a failure worth a retry, a redirect within the host
-    fault_proxy.plan(url(2), servers.close(announced=True))
-    fault_proxy.plan(url(5), servers.close(announced=False))
-    fault_proxy.plan(url(8), servers.cut(20))
-    fault_proxy.plan(url(11), servers.status(503))
-    fault_proxy.plan(url(14), servers.redirect(url(14)))
-    f = HttpFetcher(f"{fault_proxy.url}{r.urlpath}", **FAST)
-    try:
-        got = fetch_all(f, objs)
-    finally:
-        f.close()
-    assert [i for i, _, _ in got] == list(range(len(objs)))
-    for i, data, n in got:
-        assert data == (r.path / objs[i]).read_bytes() and n == len(data)
-    kinds = {k: [kind for p, kind in fault_proxy.requests if p == url(k)] for k in range(len(objs))}
-    assert kinds[2] == ["close"] and kinds[5] == ["close"]  # answered, not asked again
-    assert kinds[8] == ["cut", "pass"] and kinds[11] == ["status", "pass"] and kinds[14] == ["redirect", "pass"]
-    # what went unanswered behind a close was asked again, on a new connection
-    assert all(ks and ks[-1] in ("pass", "close") for ks in kinds.values())
-    assert fault_proxy.connections >= 4
+    # mid-body (and the connection with it), then a round answered only once (as by an
+    # HTTP/1.0 server), after which the rest go one at a time
+    kinds = run((2, servers.close(announced=True)), (5, servers.close(announced=False)), (8, servers.cut(20)),
+                (16, servers.close(announced=True)), (17, servers.close(announced=True)))
+    assert kinds[2] == kinds[5] == kinds[16] == kinds[17] == ["close"]  # answered, not asked again
+    assert kinds[8] == ["cut", "pass"]
+    # what went unanswered behind a close was asked again: each once in all
+    assert all(ks == ["pass"] for k, ks in kinds.items() if k not in (2, 5, 8, 16, 17))
+    assert fault_proxy.connections >= 5
+    # a failure worth a retry, and a redirect within the host: asked again alone (the rest of
+    # the round may have been answered on the connection given up, and is asked again)
+    kinds = run((11, servers.status(503)))
+    assert kinds[11] == ["status", "pass"]
+    kinds = run((14, servers.redirect(url(14))))
+    assert kinds[14] == ["redirect", "pass"]
+    assert all(ks[-1] == "pass" for ks in kinds.values())
 
 
 def test_retries_and_not_found_hold_in_a_batch(web_server, served_repo, fault_proxy):
