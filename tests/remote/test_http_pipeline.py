@@ -159,21 +159,34 @@ def test_retries_and_not_found_hold_in_a_batch(web_server, served_repo, fault_pr
     f.close()
 
 
-def test_a_pull_through_a_closing_server_is_complete(web_server, served_repo, fault_proxy, tmp_path):
-    r = served_repo("pipepull", files=small_tree(seed=8, n=120))
+@pytest.mark.parametrize("mode", ["bare-user", "archive"])
+def test_a_pull_through_a_closing_server_is_complete(web_server, served_repo, fault_proxy, tmp_path, mode):
+    r = served_repo(f"pipepull-{mode}", files=small_tree(seed=8, n=120))
     contents = [o for o in objects_of(r) if o.endswith(".filez")]
     for k in range(3, len(contents), 17):
         fault_proxy.plan(f"{r.urlpath}/{contents[k]}", servers.close(announced=k % 2 == 0))
     fault_proxy.plan(f"{r.urlpath}/{contents[10]}", servers.cut(7))
     dest = tmp_path / "dest"
-    repo = Repo.init(str(dest), "bare-user")
+    repo = Repo.init(str(dest), mode)
     remote = Remote("origin", f"{fault_proxy.url}{r.urlpath}", options=NO_GPG)
     fetcher = HttpFetcher(remote.url, **FAST)
+    batches: list[int] = []
+    fetch_each = fetcher.fetch_each
+
+    def counted(paths, *args) -> None:  # type: ignore[no-untyped-def]
+        batches.append(len(paths))
+        fetch_each(paths, *args)
+
+    fetcher.fetch_each = counted  # type: ignore[method-assign]
     try:
         res = pull.pull_remote(repo, remote, ["main"], fetcher=fetcher)
     finally:
         fetcher.close()
         repo.close()
+    assert batches and max(batches) > 1  # the content went in pipelined batches
     assert res.content_fetched == len(contents)
     assert rev_parse(dest, "origin:main") == r.commit
     fsck(dest)
+    if mode == "archive":  # the .filez stored as served
+        for o in contents:
+            assert (dest / o).read_bytes() == (r.path / o).read_bytes()
