@@ -323,9 +323,12 @@ class HttpFetcher:
         when asked again for the same ``i`` (a failed try restarts it).
 
         Over plain http the GETs are pipelined (HTTP/1.1, RFC 9112 9.3.2) on this thread's
-        kept-alive connection, as libostree keeps several requests in flight on each of its
-        curl connections: the server answers the next while this thread takes in the last,
-        and one thread keeps a connection busy without a round trip per object. The answers
+        kept-alive connection: the server answers the next while this thread takes in the
+        last, and one thread keeps a connection busy without a round trip per object.
+        (libostree keeps 8 requests in flight, ostree-repo-pull.c
+        OPT_OSTREE_MAX_OUTSTANDING_FETCHER_REQUESTS_DEFAULT: over HTTP/1.1 curl opens a
+        connection for each, as it multiplexes only HTTP/2, ostree-fetcher-curl.c
+        CURLPIPE_MULTIPLEX.) The answers
         come in order; one the pipeline does not take on (not 2xx, unframed, its head or
         body cut) ends the round: that object is asked again alone through :meth:`fetch_to`
         (redirects, ``Range`` and retries as ever, the failed answer counted as its first
@@ -358,10 +361,11 @@ class HttpFetcher:
                   max_size: int) -> tuple[int, _Retry | None]:
         """One round of pipelined GETs from ``paths[start]``: (the first not done, None) when
         the connection ended cleanly or the round is through, (that one, the try that failed
-        it), or (that one, _ALONE) for an answer to be had by a GET of its own. A failure that is not worth a retry (too big; the sink's, or ``done``'s
-        own error) is raised. The requests of a round are kept under a socket buffer's worth
-        (_PIPELINE_BYTES), so sending them all before reading cannot block on a server
-        that is itself blocked sending answers."""
+        it), or (that one, _ALONE) for an answer to be had by a GET of its own. A failure
+        that is not worth a retry (too big; the sink's, or ``done``'s own error) is raised.
+        The requests of a round are kept under a socket buffer's worth (_PIPELINE_BYTES), so
+        sending them all before reading cannot block on a server that is itself blocked
+        sending answers."""
         assert self._fast is not None
         prefix = urlsplit(self.base_url).path
         tail = self._fast[3]
