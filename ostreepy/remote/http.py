@@ -244,6 +244,8 @@ class HttpFetcher:
             head = "".join(f"{k}: {v}\r\n" for k, v in self._headers.items())
             self._fast = (str(parts.hostname), parts.port or 80, host_header,
                           f" HTTP/1.1\r\nHost: {host_header}\r\n{head}\r\n".encode("latin-1"))
+        #: False once a server left a pipelined request unanswered (it would stall every round)
+        self._pipelining = True
         self._lock = threading.Lock()
         if tls_permissive:
             import urllib3.exceptions
@@ -336,7 +338,7 @@ class HttpFetcher:
         some answers (``Connection: close``, nginx's ``keepalive_requests``, or just the
         connection gone) has the rest asked again anew."""
         i = 0
-        alone = self._fast is None or self.timeout is not None
+        alone = self._fast is None or self.timeout is not None or not self._pipelining
         while i < len(paths):
             if alone or len(paths) - i < 2:
                 # one at a time: no fast path, a total limit per try, or a server that
@@ -347,8 +349,9 @@ class HttpFetcher:
                 i += 1
                 continue
             j, failed = self._pipeline(paths, i, sink_for, done, max_size)
+            alone = not self._pipelining
             if failed is None:
-                alone = j - i <= 1
+                alone = alone or j - i <= 1
                 i = j
                 continue
             sink = sink_for(j)
@@ -427,6 +430,10 @@ class HttpFetcher:
                                        progressed, length)
                 except DeadlineExceeded:
                     conn.close()
+                    if k > 0 and sink is None:
+                        # answered before, silent now: a server (or a proxy) that does not
+                        # take pipelined requests; this fetcher asks one at a time from now on
+                        self._pipelining = False
                     return i, _Retry(f"slower than {self.low_speed_limit} bytes/s for {window:g} s")
                 except _Retry as e:
                     conn.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import socket
 import threading
+import time
 
 import pytest
 
@@ -93,6 +94,60 @@ def test_the_requests_go_out_before_the_answers_are_read():
         srv.close()
     assert [data for _, data, _ in got] == [f"/r/objects/0{i}/x.filez".encode() for i in range(n)]
     assert len(seen) == n
+
+
+def test_a_server_that_ignores_pipelined_requests_costs_one_stall():
+    """A server that answers only the first request of each connection and ignores the rest
+    (not allowed by RFC 9112 9.3.2, which lets it close instead): one low-speed window is
+    lost, then the fetcher asks one request at a time."""
+    n = 16
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.settimeout(10)
+    stop = threading.Event()
+
+    def serve_one(conn: socket.socket) -> None:
+        with conn:
+            conn.settimeout(5)
+            buf = b""
+            try:
+                while True:
+                    while b"\r\n\r\n" not in buf:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            return
+                        buf += chunk
+                    req, buf = buf.split(b"\r\n\r\n", 1)
+                    target = req.split(b" ")[1]
+                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(target), target))
+                    if buf:  # pipelined: ignored, and nothing more answered on this connection
+                        stop.wait(5)
+                        return
+            except OSError:
+                return
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=serve_one, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    f = HttpFetcher(f"http://127.0.0.1:{srv.getsockname()[1]}/r", n_network_retries=1, low_speed_time=0.5,
+                    **FAST)
+    t0 = time.monotonic()
+    try:
+        got = fetch_all(f, [f"objects/{i:02d}/x.filez" for i in range(n)])
+        # the next batch is asked one at a time at once
+        got2 = fetch_all(f, [f"objects/{i:02d}/y.filez" for i in range(3)])
+    finally:
+        stop.set()
+        f.close()
+        srv.close()
+    assert [data for _, data, _ in got] == [f"/r/objects/{i:02d}/x.filez".encode() for i in range(n)]
+    assert [data for _, data, _ in got2] == [f"/r/objects/{i:02d}/y.filez".encode() for i in range(3)]
+    assert time.monotonic() - t0 < 2.5  # one stall of 0.5 s, not one a round
 
 
 def test_closed_cut_and_failed_answers_in_a_batch_are_asked_again(web_server, served_repo, fault_proxy):
