@@ -598,9 +598,9 @@ class _Puller:
         def sink_for(i: int) -> BinaryIO:
             s = sinks.get(i)
             if s is None:
-                s = self._file_sink(batch[i], link=False)
-                assert not isinstance(s, int)
-                sinks[i] = s
+                made = self._file_sink(batch[i], link=False)
+                assert not isinstance(made, int)
+                sinks[i] = s = made
             return s.f
 
         def done(i: int, f: BinaryIO, n: int) -> None:
