@@ -42,6 +42,9 @@ class Fetcher(Protocol):
     def close(self) -> None:
         """Drop pooled connections."""
 
+    # optional: ``fetch_each(paths, sink_for, done, max_size)``, many files at once (HTTP's
+    # pipelined GETs); the pull engine uses it where present (HttpFetcher.fetch_each says how)
+
 
 class FileFetcher:
     """A remote on the local filesystem (``file:///path/to/repo``)."""

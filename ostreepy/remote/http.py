@@ -37,6 +37,10 @@ thread's kept-alive socket, about a tenth of urllib3's and http.client's CPU per
 is what a pull of thousands of small objects spends most of its time on. Statuses, redirects,
 size caps, retries and the low-speed watchdog are handled as on the urllib3 path; an answer it
 does not take on (no ``Content-Length``, chunked) is asked again through urllib3.
+A batch of objects (:meth:`HttpFetcher.fetch_each`, the pull's content batches) goes out over
+that socket as pipelined GETs, answered in order, so that a thread is not idle a round trip per
+object and a few threads keep the server busy (libostree keeps 8 requests in flight on its
+curl multi handle); whatever the pipeline does not take on is asked again alone.
 requests and urllib3 are imported only when something goes through them (https, a proxy,
 such an answer, Basic auth's header, an error answer's ``Retry-After``): a pull over plain
 http does not pay a few hundred milliseconds of imports for nothing.
@@ -240,6 +244,8 @@ class HttpFetcher:
             head = "".join(f"{k}: {v}\r\n" for k, v in self._headers.items())
             self._fast = (str(parts.hostname), parts.port or 80, host_header,
                           f" HTTP/1.1\r\nHost: {host_header}\r\n{head}\r\n".encode("latin-1"))
+        #: False once a server left a pipelined request unanswered (it would stall every round)
+        self._pipelining = True
         self._lock = threading.Lock()
         if tls_permissive:
             import urllib3.exceptions
@@ -312,12 +318,155 @@ class HttpFetcher:
             return Conditional(None, True, None, 0)
         return Conditional(buf.getvalue(), False, meta.get("etag"), int(meta.get("last_modified", 0)))  # type: ignore
 
+    def fetch_each(self, paths: Sequence[str], sink_for: Callable[[int], BinaryIO],
+                   done: Callable[[int, BinaryIO, int], None], max_size: int) -> None:
+        """Each of ``paths``, in order: its body into ``sink_for(i)``, then ``done(i, sink, n)``
+        (outside any time limit: it may take its time). ``sink_for`` must give the same sink
+        when asked again for the same ``i`` (a failed try restarts it).
+
+        Over plain http the GETs are pipelined (HTTP/1.1, RFC 9112 9.3.2) on this thread's
+        kept-alive connection: the server answers the next while this thread takes in the
+        last, and one thread keeps a connection busy without a round trip per object.
+        (libostree keeps 8 requests in flight, ostree-repo-pull.c
+        OPT_OSTREE_MAX_OUTSTANDING_FETCHER_REQUESTS_DEFAULT: over HTTP/1.1 curl opens a
+        connection for each, as it multiplexes only HTTP/2, ostree-fetcher-curl.c
+        CURLPIPE_MULTIPLEX.) The answers
+        come in order; one the pipeline does not take on (not 2xx, unframed, its head or
+        body cut) ends the round: that object is asked again alone through :meth:`fetch_to`
+        (redirects, ``Range`` and retries as ever, the failed answer counted as its first
+        try), and the rest in a new round on a new connection. A server that closes after
+        some answers (``Connection: close``, nginx's ``keepalive_requests``, or just the
+        connection gone) has the rest asked again anew."""
+        i = 0
+        alone = self._fast is None or self.timeout is not None or not self._pipelining
+        while i < len(paths):
+            if alone or len(paths) - i < 2:
+                # one at a time: no fast path, a total limit per try, or a server that
+                # answered at most one of the last round (HTTP/1.0, or a connection gone stale)
+                sink = sink_for(i)
+                _sink_restart(sink)
+                done(i, sink, self.fetch_to(paths[i], sink, max_size))
+                i += 1
+                continue
+            j, failed = self._pipeline(paths, i, sink_for, done, max_size)
+            alone = not self._pipelining
+            if failed is None:
+                alone = alone or j - i <= 1
+                i = j
+                continue
+            sink = sink_for(j)
+            _sink_restart(sink)
+            done(j, sink, self.fetch_to(paths[j], sink, max_size, _failed=failed if failed is not _ALONE else None))
+            i = j + 1
+
+    def _pipeline(self, paths: Sequence[str], start: int, sink_for: Callable[[int], BinaryIO],
+                  done: Callable[[int, BinaryIO, int], None],
+                  max_size: int) -> tuple[int, _Retry | None]:
+        """One round of pipelined GETs from ``paths[start]``: (the first not done, None) when
+        the connection ended cleanly or the round is through, (that one, the try that failed
+        it), or (that one, _ALONE) for an answer to be had by a GET of its own. A failure
+        that is not worth a retry (too big; the sink's, or ``done``'s own error) is raised.
+        The requests of a round are kept under a socket buffer's worth (_PIPELINE_BYTES), so
+        sending them all before reading cannot block on a server that is itself blocked
+        sending answers."""
+        assert self._fast is not None
+        prefix = urlsplit(self.base_url).path
+        tail = self._fast[3]
+        requests: list[bytes] = []
+        urls: list[str] = []
+        size = 0
+        for path in paths[start:]:
+            url = self.url_of(path)
+            req = b"GET " + (prefix + url[len(self.base_url):]).encode("ascii") + tail
+            if requests and size + len(req) > _PIPELINE_BYTES:
+                break
+            requests.append(req)
+            urls.append(url)
+            size += len(req)
+        conn = self._plain_conn()
+        reused = conn.open(self.connect_timeout, self.low_speed_time, False)
+        window = self.low_speed_time
+        i = start
+        try:
+            for k, url in enumerate(urls):
+                path = paths[i]
+                n = -1
+                sink: BinaryIO | None = None
+                try:
+                    with watch(time.monotonic() + window, "no progress") as entry:
+                        assert entry is not None
+                        entry.sock = conn.sock  # the watchdog shuts it down
+
+                        def progressed() -> None:
+                            # a plain store, not postpone(): a later deadline needs no word
+                            # to the watchdog (and its lock), which looks again when it wakes
+                            entry.deadline = time.monotonic() + window
+
+                        if k == 0:
+                            conn.sock.sendall(b"".join(requests))  # type: ignore[union-attr]
+                        status = conn.rfile.readline(_MAX_LINE)  # type: ignore[union-attr]
+                        if not status:
+                            # closed between answers: what is left is asked anew; a reused
+                            # connection closed before the first is the usual stale one
+                            conn.close()
+                            if k == 0 and not reused:
+                                return i, _Retry("connection closed without an answer")
+                            return i, None
+                        code, answer = _parse_head(status, conn.rfile)  # type: ignore[arg-type]
+                        cl = answer.get("content-length")
+                        length = int(cl) if cl is not None and cl.isdigit() else None
+                        if not 200 <= code < 300 or length is None or "transfer-encoding" in answer:
+                            # asked again alone, where redirects, errors and other framings
+                            # are dealt with
+                            conn.close()
+                            return i, _ALONE if code in _NOT_FOUND or code in _REDIRECTS or 200 <= code < 300 \
+                                else _Retry(f"Server returned HTTP {code}", _retry_after(answer.get("retry-after")))
+                        if length > max_size:
+                            raise FetchError(_too_big(url, max_size), path)
+                        keep = answer.get("connection", "").lower() != "close" and status.startswith(b"HTTP/1.1")
+                        sink = sink_for(i)
+                        progressed()  # the headers came: the body's first window starts
+                        n = self._pump(conn.rfile.read1, sink, url, path, max_size,  # type: ignore[union-attr]
+                                       progressed, length)
+                except DeadlineExceeded:
+                    conn.close()
+                    if k > 0 and sink is None:
+                        # answered before, silent now: a server (or a proxy) that does not
+                        # take pipelined requests; this fetcher asks one at a time from now on
+                        self._pipelining = False
+                    return i, _Retry(f"slower than {self.low_speed_limit} bytes/s for {window:g} s")
+                except _Retry as e:
+                    conn.close()
+                    return i, e
+                except (ValueError, OSError) as e:
+                    conn.close()
+                    if n < 0 and sink is None and k == 0 and reused:
+                        return i, None  # a stale kept-alive connection: the round again, anew
+                    return i, _Retry(f"bad answer: {e}" if isinstance(e, ValueError) else f"{type(e).__name__}: {e}")
+                assert sink is not None
+                done(i, sink, n)
+                i += 1
+                if not keep:
+                    conn.close()
+                    return i, None
+        except BaseException:
+            conn.close()  # answers left unread: the connection cannot serve another request
+            raise
+        return i, None
+
     def fetch_to(self, path: str, sink: BinaryIO, max_size: int, *, _headers: Optional[Dict[str, str]] = None,
-                 _meta: Optional[Dict[str, object]] = None) -> int:
+                 _meta: Optional[Dict[str, object]] = None, _failed: _Retry | None = None) -> int:
+        """``_failed``: a try already made failed so (a pipelined one): it counts as the first."""
         url = self.url_of(path)
         tries = self.n_network_retries + 1
         resume = False
-        for attempt in range(tries):
+        first = 0
+        if _failed is not None:
+            if tries <= 1:
+                raise FetchError(f"While fetching {url}: {_failed} (after {tries} tries)", path)
+            first = 1
+            time.sleep(self._delay(0, _failed.retry_after))
+        for attempt in range(first, tries):
             headers, meta, offset = _headers, _meta, 0
             if attempt:
                 # a cut body is resumed where it stopped (Range), as libsoup's fetcher did for
@@ -611,6 +760,11 @@ def _too_big(url: str, max_size: int) -> str:
 
 _MAX_LINE = 1 << 16
 _MAX_HEADERS = 100
+#: (internal) an answer the pipeline leaves to a GET of its own: a redirect, a 404, a body
+#: framed otherwise than by Content-Length
+_ALONE = _Retry("asked alone")
+#: the GETs of one pipelined round, at most (a loopback socket's send buffer holds more)
+_PIPELINE_BYTES = 8192
 
 
 class _PlainConn:

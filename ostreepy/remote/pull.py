@@ -54,7 +54,9 @@ copied rather than fetched: hard-linked between repositories of the same mode
 checked after linking and before they go in. A ``file://`` remote's ``.filez``
 are linked into an archive repository the same way, and always checked.
 Content objects go to the workers in batches (a task per object costs more in
-thread hand-offs than a link or a small fetch does).
+thread hand-offs than a link or a small fetch does); a fetcher that can
+(HTTP's ``fetch_each``) asks a batch's objects as pipelined requests on its
+connection, and each is verified and stored as its answer comes in.
 """
 
 from __future__ import annotations
@@ -99,6 +101,9 @@ __all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_loca
 MAX_FETCHES = 8
 #: content objects handed to a worker at once, at most
 MAX_BATCH = 16
+#: batches of content in flight at once over a fetcher that pipelines them (each keeps its
+#: connection busy; more threads would only take turns at the GIL)
+MAX_PIPELINES = 3
 #: a walk task: kind ("commit", "dirtree", "dirmeta", "file"), checksum, argument
 _Item = Tuple[str, str, object]
 #: a content object has no size limit in ostree; this only bounds a hostile stream
@@ -497,7 +502,8 @@ class _Puller:
                     return
             except OSError:
                 pass  # another filesystem, or too many links: written below
-        self.repo.write_metadata(objtype, data, expected=checksum)
+        # (do_commit and do_meta looked for it just before)
+        self.repo.write_metadata(objtype, data, expected=checksum, known_absent=True)
 
     # ------------------------------------------------------------ content objects
 
@@ -576,68 +582,109 @@ class _Puller:
                 raise PullError(f"Content object {checksum}: invalid mode 0{header.mode:04o} with bits 0{bad:04o}")
 
     def _fetch_file(self, checksum: str) -> int:
-        repo = self.repo
         assert self.source.content_fetcher is not None
-        tmp: Optional[str] = None
-        f: BinaryIO
+        sink = self._file_sink(checksum)
+        if isinstance(sink, int):
+            return sink
+        try:
+            n = self.source.content_fetcher.fetch_to(_meta_path(checksum, ObjectType.FILE), sink.f, MAX_CONTENT_SIZE)
+            return self._file_fetched(checksum, sink, n)
+        finally:
+            sink.close()
+
+    def _fetch_files(self, batch: Sequence[str]) -> None:
+        """A batch of content objects through the fetcher's ``fetch_each`` (pipelined over
+        plain http), each verified and stored as it arrives, as :meth:`_fetch_file` does."""
+        fetch_each = self.source.content_fetcher.fetch_each  # type: ignore[union-attr]
+        sinks: dict[int, _FileSink] = {}
+
+        def sink_for(i: int) -> BinaryIO:
+            s = sinks.get(i)
+            if s is None:
+                made = self._file_sink(batch[i], link=False)
+                assert not isinstance(made, int)
+                sinks[i] = s = made
+            return s.f
+
+        def done(i: int, f: BinaryIO, n: int) -> None:
+            s = sinks.pop(i)
+            try:
+                size = self._file_fetched(batch[i], s, n)
+            finally:
+                s.close()
+            self._stored(batch[i], ObjectType.FILE, size, False)
+            if self._abort.is_set():
+                raise _Aborted()
+
+        try:
+            fetch_each([_meta_path(c, ObjectType.FILE) for c in batch], sink_for, done, MAX_CONTENT_SIZE)
+        except _Aborted:
+            pass
+        finally:
+            for s in sinks.values():
+                s.close()
+
+    def _file_sink(self, checksum: str, link: bool = True) -> _FileSink | int:
+        """Where a fetched ``.filez`` goes; into an archive repository from a ``file://``
+        remote (``link``), the object linked in already (its size)."""
+        repo = self.repo
         if repo.mode is RepoMode.ARCHIVE:
             # the fetched .filez itself becomes the object, once verified
             tmp = repo.new_tmp_path(".filez")
-            linked = self._link_file(checksum, tmp)
-            if linked is not None:
-                return linked
-            f = open(tmp, "w+b")
-        else:
-            # inflated into a new object: a small one never touches the disk as .filez
-            f = _Spool(repo.tmp_dir)  # type: ignore[assignment]
-        try:
-            n = self.source.content_fetcher.fetch_to(_meta_path(checksum, ObjectType.FILE), f, MAX_CONTENT_SIZE)
-            self.source._count(n)
-            small = _inflate_filez(f.mem.getvalue(), checksum) if isinstance(f, _Spool) and f.file is None else None
-            if small is not None:
-                # the common case, a small object all in memory: inflated in one call,
-                # without the streaming layers a large one needs
-                header, size, data = small
-                self._check_bareuseronly(checksum, header)
-                repo.write_content(header, io.BytesIO(data) if header.is_regular else None,
-                                   size if header.is_regular else None, expected=checksum)
-                self._written(size if header.is_regular else 0)
-                return n
-            f.flush()
-            if tmp is not None and self.trusted_direct:
-                f.close()
-                repo.adopt_object_file(tmp, checksum, ObjectType.FILE)
-                tmp = None
-                return n
-            f.seek(0)
-            header, size = _read_filez_header(f, checksum)
+            if link:
+                linked = self._link_file(checksum, tmp)
+                if linked is not None:
+                    return linked
+            return _FileSink(open(tmp, "w+b"), tmp)
+        # inflated into a new object: a small one never touches the disk as .filez
+        return _FileSink(_Spool(repo.tmp_dir), None)  # type: ignore[arg-type]
+
+    def _file_fetched(self, checksum: str, sink: _FileSink, n: int) -> int:
+        """A fetched ``.filez`` (``n`` bytes in ``sink``) verified and stored."""
+        repo = self.repo
+        f, tmp = sink.f, sink.tmp
+        self.source._count(n)
+        small = _inflate_filez(f.mem.getvalue(), checksum) if isinstance(f, _Spool) and f.file is None else None
+        if small is not None:
+            # the common case, a small object all in memory: inflated in one call,
+            # without the streaming layers a large one needs
+            header, size, data = small
             self._check_bareuseronly(checksum, header)
-            if header.is_symlink:
-                actual = obj.content_checksum(header)
-                if actual != checksum:
-                    raise ChecksumMismatchError(checksum, actual, "file object")
-                reader = None
-            else:
-                # into an archive repository the .filez is kept as fetched, so it is hashed
-                # here; into a bare one write_content hashes what it writes against the checksum
-                reader = VerifyingReader(f, header.new_hasher() if tmp is not None else None, checksum, size,
-                                         decompress=True)
-            if tmp is not None and reader is not None:
-                while reader.read(CHUNK):
-                    pass
-                f.close()
-                repo.adopt_object_file(tmp, checksum, ObjectType.FILE)
-                tmp = None
-            else:
-                repo.write_content(header, reader, size if reader is not None else None,  # type: ignore[arg-type]
-                                   expected=checksum)
+            # the walk found it absent (a concurrent writer's copy is met by the link)
+            repo.write_content(header, io.BytesIO(data) if header.is_regular else None,
+                               size if header.is_regular else None, expected=checksum, known_absent=True)
             self._written(size if header.is_regular else 0)
             return n
-        finally:
+        f.flush()
+        if tmp is not None and self.trusted_direct:
             f.close()
-            if tmp is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(tmp)
+            repo.adopt_object_file(tmp, checksum, ObjectType.FILE)
+            sink.tmp = None
+            return n
+        f.seek(0)
+        header, size = _read_filez_header(f, checksum)
+        self._check_bareuseronly(checksum, header)
+        if header.is_symlink:
+            actual = obj.content_checksum(header)
+            if actual != checksum:
+                raise ChecksumMismatchError(checksum, actual, "file object")
+            reader = None
+        else:
+            # into an archive repository the .filez is kept as fetched, so it is hashed
+            # here; into a bare one write_content hashes what it writes against the checksum
+            reader = VerifyingReader(f, header.new_hasher() if tmp is not None else None, checksum, size,
+                                     decompress=True)
+        if tmp is not None and reader is not None:
+            while reader.read(CHUNK):
+                pass
+            f.close()
+            repo.adopt_object_file(tmp, checksum, ObjectType.FILE)
+            sink.tmp = None
+        else:
+            repo.write_content(header, reader, size if reader is not None else None,  # type: ignore[arg-type]
+                               expected=checksum, known_absent=True)
+        self._written(size if header.is_regular else 0)
+        return n
 
     # ------------------------------------------------------------ the walk
 
@@ -691,6 +738,9 @@ class _Puller:
         presence = ObjectPresence(self.repo)
         repo = self.repo
         wanted = self._wanted if self.subpaths else None
+        # content only from the fetcher, which can take a batch at once (HTTP)
+        pipelined = (self.source.local is None and not self.localcache
+                     and hasattr(self.source.content_fetcher, "fetch_each"))
 
         def run(item: _Item) -> object:
             if self._abort.is_set():
@@ -706,7 +756,11 @@ class _Puller:
                 return tree, presence.present(f for _, f in tree.files)
             if kind == "dirmeta":
                 return self.do_meta(csum, ObjectType.DIR_META)
-            for c in cast(tuple[str, ...], arg):
+            batch = cast(tuple[str, ...], arg)
+            if pipelined and len(batch) > 1:
+                self._fetch_files(batch)
+                return None
+            for c in batch:
                 if self._abort.is_set():
                     break
                 self.do_file(c)
@@ -764,6 +818,8 @@ class _Puller:
             while meta_q or content_q or inflight:
                 # twice the pool: a worker finishing finds the next item already queued
                 while inflight < 2 * MAX_FETCHES and (meta_q or content_q):
+                    if not meta_q and pipelined and not meta_inflight and inflight >= MAX_PIPELINES:
+                        break  # each batch keeps its connection busy: a few are enough
                     if meta_q:
                         item = meta_q.popleft()
                         kind, csum = item[0], item[1]
@@ -800,7 +856,8 @@ class _Puller:
                         # would wait for them, and the walk (which feeds the pool) with it.
                         # The batch shrinks as the queue drains, so the last ones still
                         # spread over the pool.
-                        n = 1 if meta_inflight else min(MAX_BATCH, max(1, len(content_q) // (2 * MAX_FETCHES)))
+                        spread = 2 * (MAX_PIPELINES if pipelined else MAX_FETCHES)
+                        n = 1 if meta_inflight else min(MAX_BATCH, max(1, len(content_q) // spread))
                         batch = tuple(content_q.popleft() for _ in range(n))
                         item = ("file", batch[0], batch)
                     tasks.put(item)
@@ -881,6 +938,28 @@ class _Spool:
     def close(self) -> None:
         if self.file is not None:
             self.file.close()
+
+
+class _FileSink:
+    """A fetched content object's sink: the file and, into an archive repository, the
+    temporary path that becomes the object (None once adopted)."""
+
+    __slots__ = ("f", "tmp")
+
+    def __init__(self, f: BinaryIO, tmp: Optional[str]) -> None:
+        self.f = f
+        self.tmp = tmp
+
+    def close(self) -> None:
+        self.f.close()
+        if self.tmp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.tmp)
+            self.tmp = None
+
+
+class _Aborted(Exception):
+    """The pull is being aborted: a worker's batch stops (internal)."""
 
 
 def _inflate_filez(data: bytes, checksum: str) -> tuple[FileHeader, int, bytes] | None:

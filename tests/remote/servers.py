@@ -214,7 +214,8 @@ class Fault:
     ``kind``: ``status`` (answer ``code`` with ``headers``), ``redirect`` (302 to
     ``location``), ``cut`` (the true headers, then ``nbytes`` of the body, then close),
     ``corrupt`` (the body with byte ``nbytes`` flipped), ``slow`` (the body at ``rate``
-    bytes/s), ``hang`` (accept, never answer).
+    bytes/s), ``hang`` (accept, never answer), ``close`` (the true answer, then close; ``code``
+    1: announced with ``Connection: close``).
     """
 
     kind: str
@@ -247,6 +248,13 @@ def slow(rate: float) -> Fault:
 
 def hang() -> Fault:
     return Fault("hang")
+
+
+def close(announced: bool = True) -> Fault:
+    """The true answer, then the connection closed: with ``Connection: close`` when
+    ``announced`` (as nginx ends its ``keepalive_requests``), else without a word; requests
+    pipelined behind it go unanswered."""
+    return Fault("close", code=1 if announced else 0)
 
 
 def no_length() -> Fault:
@@ -371,6 +379,10 @@ class FaultProxy:
             if not (fault is not None and fault.kind == "nolength" and k.lower() == "content-length"):
                 h.send_header(k, v)
         length = resp.getheader("Content-Length")
+        if fault is not None and fault.kind == "close":
+            h.close_connection = True
+            if fault.code:
+                h.send_header("Connection", "close")
         if fault is not None and fault.kind == "nolength":
             h.send_header("Connection", "close")
             h.end_headers()
