@@ -1721,7 +1721,7 @@ def _remove_emptied(staging: str) -> None:
 def _serially_unless_slow(fn: Callable[[str], object], items: list[str], limit: float) -> list[int]:
     """``fn`` over ``items`` in order, on this thread while each call takes less than
     ``limit`` seconds (times what it returns: the operations it did), the rest on four
-    threads once a few have not; what each call returned (1 where not a count), in order.
+    threads once a few (and most so far) have not; what each call returned (1 where not a count), in order.
 
     Whether directory operations wait for the disk (a flush, a discard, a block read)
     or not (tmpfs, cached blocks) is seen from the first that does: the same calls as
@@ -1733,10 +1733,11 @@ def _serially_unless_slow(fn: Callable[[str], object], items: list[str], limit: 
         t = time.perf_counter()
         n = fn(item)
         out.append(n if isinstance(n, int) else 1)
-        # a few slow calls, not one: on a busy machine any call may lose the CPU for a while
         if time.perf_counter() - t > limit * max(out[-1], 1):
             slow += 1
-        if slow >= _SLOW_CALLS and len(items) - i > 2:
+        # a few slow calls and most of them, not one: on a busy machine any call may lose
+        # the CPU for a while (at a load of 11 on 2 cores, one run in three had three)
+        if slow >= _SLOW_CALLS and 2 * slow > i + 1 and len(items) - i > 2:
             from concurrent.futures import ThreadPoolExecutor
             with ThreadPoolExecutor(4) as pool:
                 out.extend(n if isinstance(n, int) else 1 for n in pool.map(fn, items[i + 1:]))
