@@ -99,3 +99,37 @@ def test_transaction_syncs_the_filesystem_once_then_fsyncs_directories(tmp_path,
     assert fsynced[:2] == [f"objects/{csum[:2]}", "objects"]
     assert fsynced[2:] == ["refs/heads/a/b", "refs/heads/a", "refs/heads", "refs"]
     assert repo.read_ref("a/b/c") == "0" * 64 and repo.has_object(csum, ObjectType.DIR_META)
+
+
+def test_transaction_end_steps_go_to_threads_only_once_they_wait():
+    """_commit_staged's renames, fsyncs and rmdirs run on the caller's thread while they are
+    quick (tmpfs, cached directories: threads cost more than they save) and on a few threads
+    once a few calls have waited (a disk's flush or discard); results in order, errors raised."""
+    import threading
+    import time
+
+    import pytest
+
+    from ostreepy.store.repo import _serially_unless_slow
+
+    items = [str(i) for i in range(20)]
+    seen = []
+    assert _serially_unless_slow(lambda s: seen.append(threading.get_ident()) or 2, items, 0.05) == [2] * 20
+    assert set(seen) == {threading.get_ident()}
+    seen.clear()
+
+    def slow(s):
+        seen.append(threading.get_ident())
+        time.sleep(0.003)
+        return int(s)
+
+    assert _serially_unless_slow(slow, items, 0.001) == list(range(20))
+    assert seen[:3] == [threading.get_ident()] * 3 and threading.get_ident() not in seen[3:]
+
+    def fail(s):
+        time.sleep(0.003)
+        if s == "7":
+            raise OSError("seven")
+
+    with pytest.raises(OSError, match="seven"):
+        _serially_unless_slow(fail, items, 0.001)

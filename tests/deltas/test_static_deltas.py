@@ -367,3 +367,33 @@ def test_modified_files_paired_as_ostree_pairs_them(tmp_path: Path) -> None:
     theirs, ours = (sorted(x for x in log.splitlines() if x.startswith(decisions)) for log in logs)
     assert ours == theirs
     assert "modified: 24" in theirs
+
+
+@pytest.mark.parametrize("mode", ["bare", "bare-user", "bare-user-only"])
+def test_read_source_is_a_regular_object_of_objects_or_staging(tmp_path: Path, mode: str) -> None:
+    """A read source is opened in objects/ first (one descriptor for its type, xattr and
+    mapping), else found through the staging directory; a symlink object is refused however
+    the mode stores it (a real symlink, or bare-user's regular file with the link's mode),
+    and a bare-user object without its user.ostreemeta is reported corrupt."""
+    from ostreepy.errors import CorruptObjectError
+    from ostreepy.remote.deltas.apply import _ReadSource
+    from ostreepy.store.objects import FileHeader
+
+    repo = Repo.init(str(tmp_path / "r"), mode)
+    reg = repo.write_content_bytes(FileHeader(0, 0, 0o100644, "", ()), b"old data\n")
+    link = repo.write_content(FileHeader(0, 0, 0o120777, "target", ()), None, 0)
+    src = _ReadSource(repo, reg)
+    assert bytes(src.data) == b"old data\n" and src.size == 9
+    src.close()
+    with pytest.raises(DeltaError, match="not a regular file"):
+        _ReadSource(repo, link)
+    with repo.transaction():
+        staged = repo.write_content_bytes(FileHeader(0, 0, 0o100644, "", ()), b"staged\n")
+        assert not os.path.exists(repo.object_dirs(staged[:2])[0] + "/" + staged[2:] + ".file")
+        src = _ReadSource(repo, staged)
+        assert bytes(src.data) == b"staged\n"
+        src.close()
+    if mode == "bare-user":
+        os.removexattr(repo.object_path(reg, ObjectType.FILE), "user.ostreemeta")
+        with pytest.raises(CorruptObjectError, match="user.ostreemeta"):
+            _ReadSource(repo, reg)

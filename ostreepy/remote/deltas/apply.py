@@ -17,6 +17,7 @@ but never a commit whose tree is missing.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import lzma
@@ -28,9 +29,9 @@ from typing import BinaryIO, Callable, List, Optional, Tuple, Union
 
 import attrs
 
-from ...errors import OstreeError, SignatureError
+from ...errors import CorruptObjectError, OstreeError, SignatureError
 from ...progress import DeltaPartApplied, ProgressCallback
-from ...store.objects import FileHeader, ObjectType
+from ...store.objects import BAREUSER_XATTR, FileHeader, ObjectType, bareuser_meta_parse
 from ...store.repo import Repo, RepoMode
 from . import format as fmt
 from .bsdiff import bspatch
@@ -122,6 +123,9 @@ class _ReadSource:
         self.checksum = checksum
         self._file: Optional[BinaryIO]
         if repo.mode is not RepoMode.ARCHIVE:
+            self._file = None
+            if self._open_loose(repo, checksum):
+                return
             # the object file itself, by descriptor (as libostree's load_file_bare): its
             # mode and size from one lstat (and the bare-user xattr), no header parsed, no
             # file object (whose open costs an fstat, an ioctl and an lseek more) kept open
@@ -164,6 +168,40 @@ class _ReadSource:
         except BaseException:
             self._file.close()
             raise
+
+    def _open_loose(self, repo: Repo, checksum: str) -> bool:
+        """The common case of a bare repository: an object of the from-commit, in
+        ``objects/``, opened there first (where :meth:`Repo.file_object_stat` looks in the
+        staging directory first, then stats and reads the xattr by path, then the file is
+        opened: one descriptor here serves all). False when it is not there: a staged or
+        a parent repository's object takes the general way."""
+        try:
+            fd = os.open(f"{repo.object_dirs(checksum[:2])[0]}/{checksum[2:]}.file",
+                         os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return False
+        except OSError as e:
+            if e.errno == errno.ELOOP:  # bare and bare-user-only store a symlink as one
+                raise DeltaError(f"Read source {checksum} is not a regular file") from None
+            raise
+        try:
+            st = os.fstat(fd)
+            mode = st.st_mode
+            if repo.mode is RepoMode.BARE_USER:
+                try:
+                    raw = os.getxattr(fd, BAREUSER_XATTR)
+                except OSError as e:
+                    raise CorruptObjectError(f"Corrupted file object {checksum}: reading user.ostreemeta: {e}",
+                                             checksum) from None
+                mode = bareuser_meta_parse(raw)[2]
+            if not stat.S_ISREG(mode) or not stat.S_ISREG(st.st_mode):
+                raise DeltaError(f"Read source {checksum} is not a regular file")
+            self.size = st.st_size
+            # the mapping holds its own descriptor
+            self.data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if self.size else b""
+        finally:
+            os.close(fd)
+        return True
 
     def close(self) -> None:
         if isinstance(self.data, mmap.mmap):

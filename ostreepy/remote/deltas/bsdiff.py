@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import mmap
 import re
+import struct
 from itertools import accumulate, compress
 from operator import sub
 from typing import Callable, Dict, Iterator, List, Tuple, Union
@@ -61,6 +62,19 @@ def offtin(buf: Buffer) -> int:
     """An 8-byte sign-magnitude little-endian integer, as bspatch reads it."""
     y = int.from_bytes(bytes(buf[:7]) + bytes((buf[7] & 0x7F,)), "little")
     return -y if buf[7] & 0x80 else y
+
+
+_CTRL = struct.Struct("<QQQ")
+_MAGNITUDE = (1 << 63) - 1
+_SIGN = 1 << 63
+
+
+def _ctrl(buf: Buffer) -> tuple[int, int, int]:
+    """A control triple: three :func:`offtin` integers at once (one unpack, not three
+    copies and conversions: a patch is mostly triples, ~26 per file of the 20k delta)."""
+    a, b, c = _CTRL.unpack(buf)
+    return (-(a & _MAGNITUDE) if a & _SIGN else a, -(b & _MAGNITUDE) if b & _SIGN else b,
+            -(c & _MAGNITUDE) if c & _SIGN else c)
 
 
 def offtout(x: int) -> bytes:
@@ -129,8 +143,7 @@ def bspatch(old: Buffer, newsize: int, patch: Buffer) -> Iterator[bytes]:
         return v
 
     while newpos < newsize:
-        ctrl = take(24)
-        c0, c1, c2 = offtin(ctrl[0:8]), offtin(ctrl[8:16]), offtin(ctrl[16:24])
+        c0, c1, c2 = _ctrl(take(24))
         if c0 < 0 or c0 > _INT_MAX or c1 < 0 or c1 > _INT_MAX or newpos + c0 > newsize:
             raise DeltaError("bsdiff patch failed")
         diff = take(c0)
