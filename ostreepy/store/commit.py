@@ -962,6 +962,22 @@ def _member_data(tf: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes] | No
     return None
 
 
+def _member_data_fn(tf: tarfile.TarFile) -> Callable[[tarfile.TarInfo], IO[bytes] | None]:
+    """_member_data for the members of ``tf``, with its imports and stream test done once
+    (a relative import per member cost more than the member's own reader)."""
+    from .readahead import MemberReader, ReadAhead
+    stream = tf.fileobj
+    if not isinstance(stream, ReadAhead):
+        return lambda member: _member_data(tf, member)
+
+    def data(member: tarfile.TarInfo) -> IO[bytes] | None:
+        if member.isreg() and member.sparse is None:
+            return MemberReader(stream, member.offset_data, member.size)  # type: ignore[return-value]
+        return _member_data(tf, member)
+
+    return data
+
+
 class _Prefixed:
     """A stream with bytes already read from it put back in front."""
 
@@ -1008,6 +1024,7 @@ def _sniff_cpio(fileobj: IO[bytes]) -> Tuple[IO[bytes], bool]:
 
 def _read_members(tf: tarfile.TarFile, imp: _TarImporter, last_block: Callable[[], bytes]) -> None:
     import tarfile
+    member_data = _member_data_fn(tf)
     while True:
         try:
             member = tf.next()
@@ -1033,7 +1050,7 @@ def _read_members(tf: tarfile.TarFile, imp: _TarImporter, last_block: Callable[[
         tf.members.clear()  # type: ignore[attr-defined]  # stream mode needs no index; keeps memory flat
         if member.size < 0:
             raise TarError(f"Invalid negative size for {member.name}")
-        imp.entry(member, _member_data(tf, member))
+        imp.entry(member, member_data(member))
 
 
 # ---------------------------------------------------------------------------- writing trees and commits
