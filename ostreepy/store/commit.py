@@ -622,6 +622,8 @@ class _TarImporter:
 
     def _moved_to(self, comps: List[str]) -> None:
         cur = self.current
+        if comps == cur:
+            return  # (most entries: the directory of the one before)
         common = 0
         for a, b in zip(cur, comps):
             if a != b:
@@ -647,8 +649,9 @@ class _TarImporter:
                     n.seal(self.repo)
         self.current = comps
 
-    def parent_dir(self, path: str, member: tarfile.TarInfo) -> MutableTree:
-        comps = split_path(path)
+    def parent_dir(self, path: str, member: tarfile.TarInfo, comps: Optional[List[str]] = None) -> MutableTree:
+        if comps is None:
+            comps = split_path(path)
         if not comps:
             return self.root
         try:
@@ -684,7 +687,7 @@ class _TarImporter:
             return
         comps = split_path(path)
         self._moved_to(comps[:-1])
-        parent = self.parent_dir(path, member)
+        parent = self.parent_dir(path, member, comps)
         name = comps[-1] if path else ""
         if member.isdir():
             xattrs = self.xattrs(path, info, member)
@@ -770,10 +773,10 @@ class _TarImporter:
             return
         batch, self.small = self.small, []
         self.pinned = None
-        write = self.repo.write_content
+        # (not write_content_bytes: it would copy a view into a BytesIO)
+        write: Callable[..., str] = self.repo.write_content
 
         def run() -> list[str]:
-            # (write_content_bytes would copy a view into a BytesIO)
             return [write(h, _OneRead(d), len(d)) if h.is_regular else write(h) for _p, _n, h, d in batch]
 
         self.writer.submit_items([(parent, name) for parent, name, _h, _d in batch], run, self.pending_bytes)
