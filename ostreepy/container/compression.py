@@ -84,7 +84,10 @@ class _ZstdReader(io.RawIOBase):
         import zstandard
 
         self._zstd_error = zstandard.ZstdError
-        self._r = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True, closefd=False)
+        # the blob read a chunk at a time, not zstd's 128 KB: each read goes through the
+        # digest check and a buffer (a copy of every byte, and a GIL hand-off a read)
+        self._r = zstandard.ZstdDecompressor().stream_reader(raw, read_size=CHUNK, read_across_frames=True,
+                                                             closefd=False)
 
     def readable(self) -> bool:
         return True

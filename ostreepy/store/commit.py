@@ -593,8 +593,14 @@ class _TarImporter:
         self.translate = translate
         self.entries = 0
         self.writer: Optional[_Writer] = None
-        self.small: List[Tuple[MutableTree, str, FileHeader, bytes]] = []
+        self.small: List[Tuple[MutableTree, str, FileHeader, bytes | memoryview]] = []
         self.pending_bytes = 0
+        # the stream chunk the small files read since the last job hold views of
+        self.pinned: object = None
+        # imported here: readahead imports tarfile, which start-up need not pay for
+        from .readahead import MemberReader, MemberViews
+        self.member_reader = MemberReader
+        self.member_views = MemberViews
         self.repo = repo
         self.root = mtree
         self.modifier = modifier
@@ -616,6 +622,8 @@ class _TarImporter:
 
     def _moved_to(self, comps: List[str]) -> None:
         cur = self.current
+        if comps == cur:
+            return  # (most entries: the directory of the one before)
         common = 0
         for a, b in zip(cur, comps):
             if a != b:
@@ -641,8 +649,9 @@ class _TarImporter:
                     n.seal(self.repo)
         self.current = comps
 
-    def parent_dir(self, path: str, member: tarfile.TarInfo) -> MutableTree:
-        comps = split_path(path)
+    def parent_dir(self, path: str, member: tarfile.TarInfo, comps: Optional[List[str]] = None) -> MutableTree:
+        if comps is None:
+            comps = split_path(path)
         if not comps:
             return self.root
         try:
@@ -678,7 +687,7 @@ class _TarImporter:
             return
         comps = split_path(path)
         self._moved_to(comps[:-1])
-        parent = self.parent_dir(path, member)
+        parent = self.parent_dir(path, member, comps)
         name = comps[-1] if path else ""
         if member.isdir():
             xattrs = self.xattrs(path, info, member)
@@ -721,10 +730,21 @@ class _TarImporter:
             if self.writer is not None and member.size <= _SMALL_FILE:
                 # small files are read whole and written on the pool's threads, so the
                 # tar stream keeps flowing while the filesystem works
-                data = fileobj.read(member.size + 1) if fileobj is not None else b""  # type: ignore[union-attr]
-                if len(data) != member.size:
-                    raise TarError(f"Truncated data for {path}")
-                self.pending_bytes += len(data)
+                data: bytes | memoryview
+                if isinstance(fileobj, self.member_reader):
+                    # a view of the stream's chunk, not a copy; it keeps the whole chunk
+                    # alive until written, so the chunk is what counts against _MAX_PENDING
+                    # (once a job: each job counts every chunk it holds)
+                    data = fileobj.read_rest()
+                    chunk = data.obj if isinstance(data, memoryview) else data
+                    if chunk is not self.pinned:
+                        self.pinned = chunk
+                        self.pending_bytes += len(chunk)
+                else:
+                    data = fileobj.read(member.size + 1) if fileobj is not None else b""  # type: ignore[union-attr]
+                    if len(data) != member.size:
+                        raise TarError(f"Truncated data for {path}")
+                    self.pending_bytes += len(data)
                 self.small.append((parent, name, header, data))
                 if len(self.small) >= _BATCH:
                     self._flush_small()
@@ -734,6 +754,8 @@ class _TarImporter:
                 if self.progress is not None:
                     self.progress(FileWritten("/" + path, member.size))
                 return
+            if isinstance(fileobj, self.member_reader):
+                fileobj = self.member_views(fileobj)  # type: ignore[assignment]  # hashed and written from the chunks
             csum = self.repo.write_content(header, fileobj, member.size)  # type: ignore[arg-type]
         if self.writer is not None:
             # queued behind the pool's pending files, so names written twice keep tar order
@@ -750,9 +772,14 @@ class _TarImporter:
         if not self.small or self.writer is None:
             return
         batch, self.small = self.small, []
-        write = self.repo.write_content_bytes
-        self.writer.submit_items([(parent, name) for parent, name, _h, _d in batch],
-                                 lambda: [write(h, d) for _p, _n, h, d in batch], self.pending_bytes)
+        self.pinned = None
+        # (not write_content_bytes: it would copy a view into a BytesIO)
+        write: Callable[..., str] = self.repo.write_content
+
+        def run() -> list[str]:
+            return [write(h, _OneRead(d), len(d)) if h.is_regular else write(h) for _p, _n, h, d in batch]
+
+        self.writer.submit_items([(parent, name) for parent, name, _h, _d in batch], run, self.pending_bytes)
         self.pending_bytes = 0
 
     def finish(self) -> None:
@@ -806,6 +833,19 @@ class _TarImporter:
         if csum is None or not comps or parent.lookup(comps[-1])[1] is not None:
             raise TarError(f'Expected hardlink file target at "{path}" but found a directory')
         parent.replace_file(comps[-1], csum)
+
+
+class _OneRead:
+    """A small file's bytes (or a view of them) as the stream write_content reads."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes | memoryview) -> None:
+        self._data = data
+
+    def read(self, n: int = -1) -> bytes | memoryview:
+        data, self._data = self._data, b""
+        return data
 
 
 def _record_last_block(tf: tarfile.TarFile) -> Tuple[Callable[[], bytes], Callable[[], None]]:
@@ -925,6 +965,22 @@ def _member_data(tf: tarfile.TarFile, member: tarfile.TarInfo) -> IO[bytes] | No
     return None
 
 
+def _member_data_fn(tf: tarfile.TarFile) -> Callable[[tarfile.TarInfo], IO[bytes] | None]:
+    """_member_data for the members of ``tf``, with its imports and stream test done once
+    (a relative import per member cost more than the member's own reader)."""
+    from .readahead import MemberReader, ReadAhead
+    stream = tf.fileobj
+    if not isinstance(stream, ReadAhead):
+        return lambda member: _member_data(tf, member)
+
+    def data(member: tarfile.TarInfo) -> IO[bytes] | None:
+        if member.isreg() and member.sparse is None:
+            return MemberReader(stream, member.offset_data, member.size)  # type: ignore[return-value]
+        return _member_data(tf, member)
+
+    return data
+
+
 class _Prefixed:
     """A stream with bytes already read from it put back in front."""
 
@@ -971,6 +1027,7 @@ def _sniff_cpio(fileobj: IO[bytes]) -> Tuple[IO[bytes], bool]:
 
 def _read_members(tf: tarfile.TarFile, imp: _TarImporter, last_block: Callable[[], bytes]) -> None:
     import tarfile
+    member_data = _member_data_fn(tf)
     while True:
         try:
             member = tf.next()
@@ -996,7 +1053,7 @@ def _read_members(tf: tarfile.TarFile, imp: _TarImporter, last_block: Callable[[
         tf.members.clear()  # type: ignore[attr-defined]  # stream mode needs no index; keeps memory flat
         if member.size < 0:
             raise TarError(f"Invalid negative size for {member.name}")
-        imp.entry(member, _member_data(tf, member))
+        imp.entry(member, member_data(member))
 
 
 # ---------------------------------------------------------------------------- writing trees and commits

@@ -430,7 +430,7 @@ class Repo:
 
     @property
     def tmp_dir(self) -> str:
-        return self._join("tmp")
+        return self._objects_prefix[:-8] + "tmp"  # path/objects/ -> path/tmp, without os.path.join a file
 
     def _tmp_fd(self) -> int:
         if self._tmp_dfd < 0:
@@ -639,7 +639,7 @@ class Repo:
             assert self._staging_dir is not None
             # laid out like objects/ (xx/ subdirectories), so writers on several
             # threads do not all queue on one directory's lock
-            sub = os.path.join(self._staging_dir, prefix)
+            sub = f"{self._staging_dir}/{prefix}"
             if prefix not in self._staging_subdirs:
                 os.makedirs(sub, 0o700, exist_ok=True)
                 self._staging_subdirs.add(prefix)
@@ -696,7 +696,7 @@ class Repo:
 
     def _ensure_objdir(self, checksum: str) -> str:
         prefix = checksum[:2]
-        d = self._join("objects/" + prefix)
+        d = self._objects_prefix + prefix  # (once an object: no os.path.join)
         if prefix not in self._objdirs:
             os.makedirs(d, mode=0o775, exist_ok=True)
             with self._objdir_lock:

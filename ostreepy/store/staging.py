@@ -181,7 +181,7 @@ def staged_objects(path: str, archive: bool, only: Optional[str] = None) -> Iter
         for name in names:
             parsed = parse_loose_name(sub, name, archive)
             if parsed is not None:
-                yield parsed[0], parsed[1], os.path.join(d, name)
+                yield parsed[0], parsed[1], f"{d}/{name}"
 
 
 def cleanup(tmp_dfd: int, prefix: str, expiry_secs: float, keep_current_boot: bool = True,

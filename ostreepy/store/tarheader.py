@@ -15,6 +15,7 @@ every error still comes from ``tarfile``.
 from __future__ import annotations
 
 import tarfile
+from zlib import adler32 as _adler32
 
 _nts = tarfile.nts  # type: ignore[attr-defined]
 _GNU_TYPES = tarfile.GNU_TYPES
@@ -44,9 +45,13 @@ class QuickTarInfo(tarfile.TarInfo):
         if typ == tarfile.GNUTYPE_SPARSE:
             return super().frombuf(buf, encoding, errors)
         try:
-            chksum = _octal(buf[148:156])
-            # calc_chksums' unsigned sum: the checksum field counts as eight spaces
-            if chksum != 256 + sum(buf) - sum(buf[148:156]):
+            field = buf[148:156]
+            chksum = _octal(field)
+            # calc_chksums' unsigned sum (the checksum field counts as eight spaces), the
+            # block's byte sum taken from Adler-32 halves: a half's sum (at most 256 * 255)
+            # is below the modulus, so adler32's low word is exactly 1 + that sum, in C
+            # (sum() over the block was 40% of this parse)
+            if chksum != 254 + (_adler32(buf[:256]) & 0xFFFF) + (_adler32(buf[256:]) & 0xFFFF) - sum(field):
                 return super().frombuf(buf, encoding, errors)
             mode = _octal(buf[100:108])
             uid = _octal(buf[108:116])

@@ -62,3 +62,36 @@ def test_mutations_agree() -> None:
             with pytest.raises(OstreeError):
                 DirTree.parse(data)
     assert accepted  # the fast path took some of them
+
+
+def _generic(tree: DirTree) -> bytes:
+    from ostreepy.store import gvariant
+    def key(e: tuple) -> bytes:
+        return e[0].encode("utf-8", "surrogateescape")
+    return gvariant.serialize(obj.DIRTREE_TYPE, (
+        [(n, bytes.fromhex(c)) for n, c in sorted(tree.files, key=key)],
+        [(n, bytes.fromhex(t), bytes.fromhex(m)) for n, t, m in sorted(tree.dirs, key=key)]))
+
+
+def test_serialize_fast_path_is_the_generic_serializer() -> None:
+    """DirTree.serialize's one-pass writer gives gvariant.serialize's bytes at every framing
+    width (1, 2 and 4-byte offsets, long names) and leaves what it cannot write to it (a
+    checksum that is not 32 bytes, a name with a NUL: the generic path's answer or error)."""
+    rng = random.Random(11)
+
+    def csum() -> str:
+        return rng.randbytes(32).hex()
+    for n in (0, 1, 2, 5, 40, 300, 3000):
+        for name_len in (1, 60, 250):
+            files = tuple((f"f{i}" + "é" * rng.randrange(name_len), csum()) for i in range(rng.randrange(n + 1)))
+            dirs = tuple((f"d{i}" + "x" * rng.randrange(name_len), csum(), csum()) for i in range(rng.randrange(n + 1)))
+            tree = DirTree(files, dirs)
+            assert obj._fused_serialize_dirtree(sorted(files), sorted(dirs)) is not None
+            assert tree.serialize() == _generic(tree)
+    huge = DirTree((("a" * 70000, csum()),), (("b" * 70000, csum(), csum()),))
+    assert huge.serialize() == _generic(huge)
+    short = DirTree((("f", "ab" * 20),), ())
+    assert obj._fused_serialize_dirtree(short.files, ()) is None
+    assert short.serialize() == _generic(short)
+    with pytest.raises(OstreeError):
+        DirTree((("a\x00b", csum()),), ()).serialize()

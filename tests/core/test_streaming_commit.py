@@ -171,3 +171,32 @@ def test_tar_import_leaves_no_cycle_holding_its_stream(tmp_path):
         assert ref() is None
     finally:
         gc.enable()
+
+
+def test_small_files_held_as_views_keep_memory_bounded(tmp_path):
+    """Small files wait for the writers as views of the stream's 1 MB chunks, each chunk
+    counted whole against the pending limit: a tar that puts every small file in a chunk of
+    its own (a small file, then a big one, and again) still holds a few MB, not a chunk per
+    small file, and commits what ostree commits."""
+    import tracemalloc
+    rng = os.urandom
+    entries = [_d("./"), _d("./d")]
+    for i in range(24):
+        entries += [_f(f"./d/s{i:02}", rng(3000)), _f(f"./d/t{i:02}", rng((1 << 20) + 4096))]
+    path = tmp_path / "t.tar"
+    path.write_bytes(_tar(entries))
+    ostree(f"--repo={tmp_path / 'theirs'}", "init", "--mode=bare")
+    expected = ostree(f"--repo={tmp_path / 'theirs'}", "commit", "--orphan", "--no-bindings", "-s", "t",
+                      "--timestamp=@0", f"--tree=tar={path}")
+    repo = Repo.init(str(tmp_path / "ours"), "bare")
+    tracemalloc.start()
+    try:
+        with open(path, "rb") as f, repo.transaction():
+            mt = write_tar_to_mtree(repo, f, MutableTree())
+            tree, meta = write_mtree(repo, mt)
+            got = create_commit(repo, tree, meta, subject="t", timestamp=0)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert got == expected
+    assert peak < 16 << 20, peak

@@ -137,3 +137,30 @@ def test_member_cut_short_raises_as_tarfile_does():
     ra = ReadAhead(io.BytesIO(b"abc"))  # type: ignore[arg-type]
     with pytest.raises(tarfile.ReadError, match="unexpected end of data"):
         MemberReader(ra, 0, 10).read(10)
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 512, 1 << 20])
+def test_member_views_are_the_bytes_without_copies(chunk):
+    """read_view hands out views of the stream's chunk (cut short at its end), read_rest the
+    whole rest (a view when it lies in one chunk), MemberViews a stream of views; a member
+    cut short still raises as tarfile does."""
+    from ostreepy.store.readahead import MemberViews
+    data = random.Random(5).randbytes(20_000)
+    ra = ReadAhead(io.BytesIO(data), chunk)  # type: ignore[arg-type]
+    m = MemberReader(ra, 100, 3000)
+    got = []
+    while part := m.read_view(700):
+        assert isinstance(part, memoryview) and len(part) <= min(700, chunk)
+        got.append(bytes(part))
+    assert b"".join(got) == data[100:3100] and ra.tell() == 3100
+    rest = MemberReader(ra, 4000, 5000).read_rest()
+    assert bytes(rest) == data[4000:9000]
+    if chunk == 1 << 20:
+        assert isinstance(rest, memoryview) and rest.obj is ra._buf
+    views = MemberViews(MemberReader(ra, 9000, 11_000))
+    out = b""
+    while part := views.read(1 << 20):
+        out += part
+    assert out == data[9000:]
+    with pytest.raises(tarfile.ReadError, match="unexpected end of data"):
+        MemberReader(ReadAhead(io.BytesIO(b"abc"), chunk), 0, 10).read_rest()  # type: ignore[arg-type]

@@ -111,6 +111,28 @@ def test_verifying_reader():
     assert parse_digest("sha512:" + "0" * 128)[0] == "sha512"
 
 
+def test_verifying_reader_over_a_file_reads_into_the_buffer(tmp_path):
+    """A local blob file is read straight into the BufferedReader's buffer (no copy): the
+    same bytes, counts and refusals as through read()."""
+    data = bytes(range(256)) * 9000  # 2.3 MB: several 1 MB chunks and a short last one
+    d = digest_bytes(data)
+    seen = []
+
+    def opened(content: bytes):
+        p = tmp_path / "blob"
+        p.write_bytes(content)
+        return io.BufferedReader(VerifyingReader(open(p, "rb"), d, len(data), on_read=seen.append), 1 << 20)
+
+    with opened(data) as r:
+        assert r.read() == data and sum(seen) == len(data) and r.raw.verified
+    with opened(data[:-1] + b"X") as r, pytest.raises(DigestMismatch):
+        r.read()
+    with opened(data + b"extra") as r, pytest.raises(SizeMismatch):
+        r.read()
+    with opened(data[:-5]) as r, pytest.raises(SizeMismatch):
+        r.read()
+
+
 def test_manifest_parsing_and_limits():
     cfg = {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": D, "size": 2}
     m = parse_manifest(json.dumps({"schemaVersion": 2, "config": cfg, "layers": []}).encode())
