@@ -44,49 +44,48 @@ def vercmp(a: _StrOrBytes, b: _StrOrBytes) -> int:
     like any other character outside ``[A-Za-z0-9.~^-]``).
 
     Where the spec text and systemd's ``strverscmp_improved`` differ, this
-    follows systemd (which bootctl and sd-boot use): when one side has a
-    digit run and the other a letter, the digits are newer (``0 > A``), where
-    the spec reads "an empty numerical prefix evaluates as 0".
+    follows systemd (which bootctl and sd-boot use), step for step: when one
+    side has a digit run and the other a letter, the digits are newer (``0 >
+    A``), where the spec reads "an empty numerical prefix evaluates as 0"; and
+    one pass of its loop takes a '~', then the end test, then a '-', a '^' and
+    a '.' in turn before a component, skipping characters outside the set only
+    at the top of the pass, so ``~0 > ~+0`` and ``1- > 1-^`` as systemd says.
     """
     x = _as_bytes(a)
     y = _as_bytes(b)
     i = j = 0
     nx, ny = len(x), len(y)
     while True:
-        # 1. skip characters outside the valid set
+        # characters outside the valid set are dropped, at the top of a pass only
         while i < nx and x[i] not in _UAPI_VALID:
             i += 1
         while j < ny and y[j] not in _UAPI_VALID:
             j += 1
-        cx = x[i] if i < nx else None
-        cy = y[j] if j < ny else None
-        # 2. '~' sorts lower than anything, even the end of the string
+        # 0 stands for the end, as the NUL of systemd's C strings
+        cx = x[i] if i < nx else 0
+        cy = y[j] if j < ny else 0
+        # '~' sorts lower than anything, even the end of the string
         if cx == 0x7E or cy == 0x7E:
-            if cx != 0x7E:
-                return 1
-            if cy != 0x7E:
-                return -1
+            r = (cx != 0x7E) - (cy != 0x7E)
+            if r:
+                return r
             i += 1
             j += 1
-            continue
-        # 3. end of string: the one with characters left is higher
-        if cx is None or cy is None:
-            return (cx is not None) - (cy is not None)
-        # 4.-6. '-', then '^', then '.': each lower than anything else here
-        sep_handled = False
+            cx = x[i] if i < nx else 0
+            cy = y[j] if j < ny else 0
+        # at an end, the one with characters left is newer
+        if cx == 0 or cy == 0:
+            return _sign(cx - cy)
+        # '-', then '^', then '.': each older than anything else, taken in turn in one pass
         for sep in (0x2D, 0x5E, 0x2E):
             if cx == sep or cy == sep:
-                if cx != sep:
-                    return 1
-                if cy != sep:
-                    return -1
+                r = (cx != sep) - (cy != sep)
+                if r:
+                    return r
                 i += 1
                 j += 1
-                sep_handled = True
-                break
-        if sep_handled:
-            continue
-        # 7. numerical components (an empty one counts as 0)
+                cx = x[i] if i < nx else 0
+                cy = y[j] if j < ny else 0
         if cx in _DIGITS or cy in _DIGITS:
             si = i
             while i < nx and x[i] in _DIGITS:
@@ -94,29 +93,30 @@ def vercmp(a: _StrOrBytes, b: _StrOrBytes) -> int:
             sj = j
             while j < ny and y[j] in _DIGITS:
                 j += 1
-            # systemd (and so bootctl / sd-boot) ranks a digit run above none;
-            # the spec text says an empty run counts as 0. We follow systemd.
+            # a digit run is newer than none (systemd); then the values
             r = (i > si) - (j > sj)
             if r:
                 return r
             r = _sign(int(x[si:i]) - int(y[sj:j]))
             if r:
                 return r
-            continue
-        # 8. alphabetical components, letter by letter ('B' < 'a')
-        si = i
-        while i < nx and x[i] in _ALPHA:
-            i += 1
-        sj = j
-        while j < ny and y[j] in _ALPHA:
-            j += 1
-        ra, rb = x[si:i], y[sj:j]
-        n = min(len(ra), len(rb))
-        if ra[:n] != rb[:n]:
-            return -1 if ra[:n] < rb[:n] else 1
-        r = _sign(len(ra) - len(rb))
-        if r:
-            return r
+        else:
+            # letters, byte by byte ('B' < 'a'), then the longer run is newer; a run may be
+            # empty (the pass stopped at a character outside the set), and two empty runs
+            # leave the next pass to drop that character
+            si = i
+            while i < nx and x[i] in _ALPHA:
+                i += 1
+            sj = j
+            while j < ny and y[j] in _ALPHA:
+                j += 1
+            ra, rb = x[si:i], y[sj:j]
+            n = min(len(ra), len(rb))
+            if ra[:n] != rb[:n]:
+                return -1 if ra[:n] < rb[:n] else 1
+            r = _sign(len(ra) - len(rb))
+            if r:
+                return r
 
 
 # glibc string/strverscmp.c, as a state machine over bytes.
