@@ -37,8 +37,10 @@ Design:
   repository the verified ``.filez`` is stored as fetched.
 * Static deltas (:mod:`ostreepy.remote.deltas.fetch`) run first, when the
   remote offers one that fits: they write the commit (partial) and the
-  objects of their parts; the walk then finds those present and fetches only
-  the rest (the deltas' fallbacks) as loose objects.
+  objects of their parts; the walk then fetches the deltas' fallbacks as
+  loose objects, checks their commits and walks their parents (``--depth``),
+  but not their trees, as libostree's ``static_delta_targets``: a delta's
+  parts and fallbacks are its whole tree.
 * The refs are set in the transaction that brought the objects, once every
   object of every commit is present, and so written at its end, after its one
   ``syncfs`` and its renames (as libostree's ``transaction_set_ref`` before
@@ -273,8 +275,10 @@ class _Puller:
         self._lock = threading.Lock()
         self._abort = threading.Event()
         self._last_progress = 0.0
-        #: commits whose whole tree this pull walked (to be marked complete)
+        #: commits whose whole tree this pull walked or a delta brought (to be marked complete)
         self.walked: List[str] = []
+        #: to-commits of the static deltas this pull ran: complete without a walk of their tree
+        self.delta_targets: set[str] = set()
         #: commit -> (rev, timestamp) it must not be older than (--timestamp-check)
         self.ts_floor: Dict[str, Tuple[str, int]] = {}
         #: the remote's signapi keys, loaded once as the pull starts
@@ -698,13 +702,16 @@ class _Puller:
                 return True
         return False
 
-    def walk(self, commits: Sequence[str]) -> None:
+    def walk(self, commits: Sequence[str], files: Sequence[str] = ()) -> None:
+        """Fetch ``commits`` and what they need (see the module's docstring); ``files``,
+        content objects known to be missing (a delta's fallbacks), are fetched with them."""
         meta_q: Deque[_Item] = collections.deque()
-        content_q: Deque[str] = collections.deque()
+        content_q: Deque[str] = collections.deque(files)
         seen_commits: Set[str] = set()
         seen_trees: Set[object] = set()
         seen_meta: Set[str] = set()
-        seen_files: Set[str] = set()
+        seen_files: Set[str] = set(files)
+        self.stats.requested += len(files)
         parents_of: Dict[str, int] = {}
         #: commit -> the requested commit whose parent chain reached it
         chain_of: Dict[str, str] = {}
@@ -774,7 +781,10 @@ class _Puller:
                     return
                 if walk_tree:
                     self.walked.append(csum)
-                    add_tree(commit.root_tree, commit.root_meta, "/")
+                    # as scan_commit_object: a delta's to-commit is whole once its parts
+                    # have run and its fallbacks (queued with the walk) are in
+                    if csum not in self.delta_targets:
+                        add_tree(commit.root_tree, commit.root_meta, "/")
                 depth = parents_of[csum]
                 if commit.parent is not None and depth != 0:
                     add_commit(commit.parent, depth - 1 if depth > 0 else -1, True, chain_of[csum])
@@ -1273,28 +1283,24 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         updates: List[RefUpdate] = []
         targets: List[str] = []
         with repo.transaction():
-            with contextlib.ExitStack() as trees:
-                if deltas is not None:
-                    # the dirtrees a delta writes are kept parsed for the walk that follows it,
-                    # which would otherwise read and parse each again; dropped at once when no
-                    # delta ran, so that a pull by loose objects holds no tree in memory
-                    trees.enter_context(repo.dirtree_cache())
-                    applied = False
-                    for ref, csum in commits.items():
-                        name = None if obj.is_checksum(ref) else ref
-                        # initiate_request: the ref under the remote's name, or the local one
-                        # of a pull without a remote name (pull-local)
-                        current: Optional[str] = None
-                        if name is not None:
-                            current = repo.read_ref(f"{ref_prefix or label}:{name}" if ref_prefix or mirror
-                                                    else name)
-                        applied = deltas.pull_target(name, csum, current) or applied
-                    if not applied:
-                        trees.close()
-                if not (dry_run and deltas is not None):
-                    # after the deltas: their commits are partial, so the walk checks them and fetches
-                    # the delta's fallbacks (and anything else missing) as loose objects
-                    puller.walk(list(dict.fromkeys(commits.values())))
+            fallbacks: list[str] = []
+            if deltas is not None:
+                for ref, csum in commits.items():
+                    name = None if obj.is_checksum(ref) else ref
+                    # initiate_request: the ref under the remote's name, or the local one
+                    # of a pull without a remote name (pull-local)
+                    current: Optional[str] = None
+                    if name is not None:
+                        current = repo.read_ref(f"{ref_prefix or label}:{name}" if ref_prefix or mirror
+                                                else name)
+                    deltas.pull_target(name, csum, current)
+                puller.delta_targets.update(deltas.targets)
+                # still missing once every delta has run (one delta's part may hold another's fallback)
+                fallbacks = [c for c in deltas.fallbacks if not repo.has_object(c, ObjectType.FILE)]
+            if not (dry_run and deltas is not None):
+                # after the deltas: the walk checks their commits (partial), fetches their
+                # fallbacks as loose objects and walks their parents, not their trees
+                puller.walk(list(dict.fromkeys(commits.values())), fallbacks)
             for ref, csum in commits.items():
                 if obj.is_checksum(ref):
                     continue

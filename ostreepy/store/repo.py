@@ -862,8 +862,8 @@ class Repo:
             raise ChecksumMismatchError(expected, checksum, f"{objtype.name_str} object")
         parsed = obj.parse_metadata_object(objtype, data)  # refuse malformed objects
         if objtype is ObjectType.DIR_TREE and self._dirtree_cache is not None:
-            # parsed already: a walk of the tree just written (a pull after its static
-            # delta) reads it from here rather than reading and parsing the file again
+            # parsed already: a walk of the tree just written (inside a dirtree_cache
+            # block) reads it from here rather than reading and parsing the file again
             self._dirtree_cache[checksum] = parsed
         if self.size_log is not None:
             self.size_log.record(checksum, objtype, len(data), len(data))

@@ -298,30 +298,81 @@ def test_upstream_ostree_fetches_what_we_fetch(server, source, theirs, tmp_path,
     assert not [p for p in got["ours"] if p.startswith("objects/")]
 
 
-def test_fallback_objects_are_fetched_loose(server, tmp_path):
-    """A delta that leaves a big file as a fallback: that object, and only it, comes loose."""
+def _fallback_server(server: Nginx, tmp_path: Path) -> Tuple[Path, str, Path]:
+    """A two-commit repository (main's parent a small tree) whose from-scratch delta to
+    main leaves its big file as a fallback: (served path, main, main's tree)."""
     import random
     tree = tmp_path / "tree"
-    (tree / "usr").mkdir(parents=True)
-    (tree / "usr/big").write_bytes(random.Random(5).randbytes(1_100_000))
+    (tree / "usr/lib").mkdir(parents=True)
     (tree / "usr/small").write_bytes(b"small\n")
     path = server.root / "fallback"
     if path.exists():
         shutil.rmtree(path)
     ostree("init", f"--repo={path}", "--mode=archive")
     ostree("commit", f"--repo={path}", "-b", "main", "--owner-uid=0", "--owner-gid=0", str(tree))
+    (tree / "usr/big").write_bytes(random.Random(5).randbytes(1_100_000))
+    (tree / "usr/lib/libx.so").write_bytes(b"x" * 5000)
+    ostree("commit", f"--repo={path}", "-b", "main", "--owner-uid=0", "--owner-gid=0", str(tree))
     ostree("static-delta", "generate", f"--repo={path}", "--empty", "--to=main", "--min-fallback-size=1")
     ostree("summary", "-u", f"--repo={path}")
-    to = ostree("rev-parse", f"--repo={path}", "main").stdout.strip()
+    return path, ostree("rev-parse", f"--repo={path}", "main").stdout.strip(), tree
+
+
+def test_fallback_objects_are_fetched_loose(server, tmp_path, monkeypatch):
+    """A delta that leaves a big file as a fallback: that object, and only it, comes loose,
+    and, as libostree (static_delta_targets), the delta's commit is not walked: no dirtree
+    is read after the delta. The result is whole (fsck, checkout) and complete."""
+    path, to, tree = _fallback_server(server, tmp_path)
     sb = fmt.parse_superblock((path / fmt.delta_path(None, to)).read_bytes())
     assert len(sb.fallbacks) == 1
+    fb = sb.fallbacks[0].checksum
     dest = dest_repo(tmp_path, f"{server.url}/fallback")
+    reads: List[str] = []
+    for name in ("load_dirtree", "load_loose_dirtree"):
+        real = getattr(Repo, name)
+        monkeypatch.setattr(Repo, name, lambda self, c, _real=real: reads.append(c) or _real(self, c))
     mark = server.mark()
     our_pull(dest)
+    monkeypatch.undo()
+    assert reads == []
     loose = [p for p in requests(server, mark, "fallback") if p.startswith("objects/")]
-    assert loose == [f"objects/{sb.fallbacks[0].checksum[:2]}/{sb.fallbacks[0].checksum[2:]}.filez"]
+    assert loose == [f"objects/{fb[:2]}/{fb[2:]}.filez"]
     assert ostree("rev-parse", f"--repo={dest}", "origin:main").stdout.strip() == to
+    assert not (dest / "state" / f"{to}.commitpartial").exists()
     fsck_clean(dest)
+    ostree("checkout", f"--repo={dest}", "-U", "origin:main", str(tmp_path / "co"))
+    assert run(["diff", "-r", str(tree), str(tmp_path / "co")]).returncode == 0
+
+
+def test_missing_fallback_fails_and_moves_nothing(server, tmp_path):
+    """A fallback the server does not have fails the pull: no ref, the commit left partial."""
+    path, to, _ = _fallback_server(server, tmp_path)
+    fb = fmt.parse_superblock((path / fmt.delta_path(None, to)).read_bytes()).fallbacks[0].checksum
+    (path / "objects" / fb[:2] / f"{fb[2:]}.filez").unlink()
+    dest = dest_repo(tmp_path, f"{server.url}/fallback")
+    with pytest.raises(OstreeError):
+        our_pull(dest)
+    assert ostree("refs", f"--repo={dest}").stdout == ""
+    assert (dest / "state" / f"{to}.commitpartial").exists()
+
+
+def test_fallback_pull_with_depth_walks_the_parent(server, tmp_path):
+    """--depth=1 over a delta: the to-commit is not walked, its parent is, as before
+    (its missing objects come loose); both end complete."""
+    path, to, _ = _fallback_server(server, tmp_path)
+    parent = ostree("rev-parse", f"--repo={path}", "main^").stdout.strip()
+    dest = dest_repo(tmp_path, f"{server.url}/fallback")
+    mark = server.mark()
+    our_pull(dest, depth=1)
+    got = requests(server, mark, "fallback")
+    assert f"objects/{parent[:2]}/{parent[2:]}.commit" in got
+    fb = fmt.parse_superblock((path / fmt.delta_path(None, to)).read_bytes()).fallbacks[0].checksum
+    # the parent's own dirtrees come loose; its one file the delta brought already
+    assert [p for p in got if p.endswith(".filez")] == [f"objects/{fb[:2]}/{fb[2:]}.filez"]
+    assert not list((dest / "state").glob("*.commitpartial"))
+    fsck_clean(dest)
+    ostree("checkout", f"--repo={dest}", "-U", parent, str(tmp_path / "co1"))
+    assert (tmp_path / "co1/usr/small").read_bytes() == b"small\n"
 
 
 def test_pull_local_require_static_deltas_as_ostree(source, tmp_path):
