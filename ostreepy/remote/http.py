@@ -244,6 +244,8 @@ class HttpFetcher:
             head = "".join(f"{k}: {v}\r\n" for k, v in self._headers.items())
             self._fast = (str(parts.hostname), parts.port or 80, host_header,
                           f" HTTP/1.1\r\nHost: {host_header}\r\n{head}\r\n".encode("latin-1"))
+        #: the base URL's path, which a plain GET's request target starts with
+        self._base_path = urlsplit(self.base_url).path
         #: False once a server left a pipelined request unanswered (it would stall every round)
         self._pipelining = True
         self._lock = threading.Lock()
@@ -370,14 +372,13 @@ class HttpFetcher:
         sending them all before reading cannot block on a server that is itself blocked
         sending answers."""
         assert self._fast is not None
-        prefix = urlsplit(self.base_url).path
         tail = self._fast[3]
         requests: list[bytes] = []
         urls: list[str] = []
         size = 0
         for path in paths[start:]:
             url = self.url_of(path)
-            req = b"GET " + (prefix + url[len(self.base_url):]).encode("ascii") + tail
+            req = self._plain_request(url, tail)
             if requests and size + len(req) > _PIPELINE_BYTES:
                 break
             requests.append(req)
@@ -413,8 +414,7 @@ class HttpFetcher:
                                 return i, _Retry("connection closed without an answer")
                             return i, None
                         code, answer = _parse_head(status, conn.rfile)  # type: ignore[arg-type]
-                        cl = answer.get("content-length")
-                        length = int(cl) if cl is not None and cl.isdigit() else None
+                        length, keep = _framing(status, answer)
                         if not 200 <= code < 300 or length is None or "transfer-encoding" in answer:
                             # asked again alone, where redirects, errors and other framings
                             # are dealt with
@@ -423,7 +423,6 @@ class HttpFetcher:
                                 else _Retry(f"Server returned HTTP {code}", _retry_after(answer.get("retry-after")))
                         if length > max_size:
                             raise FetchError(_too_big(url, max_size), path)
-                        keep = answer.get("connection", "").lower() != "close" and status.startswith(b"HTTP/1.1")
                         sink = sink_for(i)
                         progressed()  # the headers came: the body's first window starts
                         n = self._pump(conn.rfile.read1, sink, url, path, max_size,  # type: ignore[union-attr]
@@ -541,6 +540,11 @@ class HttpFetcher:
                 raise _Retry(f"{type(e).__name__}: {e}") from None
             raise
 
+    def _plain_request(self, url: str, tail: bytes) -> bytes:
+        """The GET of ``url`` (under the base URL) over the plain socket, ``tail`` its version
+        and header lines."""
+        return b"GET " + (self._base_path + url[len(self.base_url):]).encode("ascii") + tail
+
     def _try_plain(self, entry: object, url: str, path: str, sink: BinaryIO, max_size: int,
                    progressed: Callable[[], None], headers: Optional[Dict[str, str]] = None,
                    meta: Optional[Dict[str, object]] = None) -> Tuple[Optional[int], Optional[str]]:
@@ -551,13 +555,12 @@ class HttpFetcher:
         2xx records its ETag and Last-Modified there, as :meth:`_get` does."""
         assert self._fast is not None
         conn = self._plain_conn()
-        target = urlsplit(self.base_url).path + url[len(self.base_url):]
         if headers is None:
             tail = self._fast[3]
         else:
             head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
             tail = f" HTTP/1.1\r\nHost: {self._fast[2]}\r\n{head}\r\n".encode("latin-1")
-        request = b"GET " + target.encode("ascii") + tail
+        request = self._plain_request(url, tail)
         for fresh in (False, True):
             reused = conn.open(self.connect_timeout, self.low_speed_time, fresh)
             entry.sock = conn.sock  # type: ignore[attr-defined]  # the watchdog shuts it down
@@ -578,9 +581,7 @@ class HttpFetcher:
         except (ValueError, OSError) as e:
             conn.close()
             raise _Retry(f"bad answer: {e}") from None
-        cl = answer.get("content-length")
-        length = int(cl) if cl is not None and cl.isdigit() else None
-        keep = answer.get("connection", "").lower() != "close" and status.startswith(b"HTTP/1.1")
+        length, keep = _framing(status, answer)
         framed = "transfer-encoding" not in answer and length is not None
         if meta is not None and code == 304:
             if not keep:  # a 304 has no body, whatever its headers say (RFC 9110 15.4.5)
@@ -760,6 +761,15 @@ def _too_big(url: str, max_size: int) -> str:
 
 _MAX_LINE = 1 << 16
 _MAX_HEADERS = 100
+
+
+def _framing(status: bytes, answer: Dict[str, str]) -> Tuple[Optional[int], bool]:
+    """An answer's Content-Length (None when absent or not plain digits) and whether its
+    connection can serve another request (HTTP/1.1 without ``Connection: close``)."""
+    cl = answer.get("content-length")
+    length = int(cl) if cl is not None and cl.isdigit() else None
+    return length, answer.get("connection", "").lower() != "close" and status.startswith(b"HTTP/1.1")
+
 #: (internal) an answer the pipeline leaves to a GET of its own: a redirect, a 404, a body
 #: framed otherwise than by Content-Length
 _ALONE = _Retry("asked alone")
