@@ -1757,7 +1757,7 @@ def _serially_unless_slow(fn: Callable[[str], object], items: list[str], limit: 
     Whether directory operations wait for the disk (a flush, a discard, a block read)
     or not (tmpfs, cached blocks) is seen from the first that does: the same calls as
     ever, only when they overlap differs.  An exception propagates as from a loop (the
-    pool's map raises the first, in order, after the started calls have ended)."""
+    pool starts no more calls and raises the first, in order, once the started ones end)."""
     out: list[int] = []
     slow = 0
     for i, item in enumerate(items):
@@ -1769,9 +1769,17 @@ def _serially_unless_slow(fn: Callable[[str], object], items: list[str], limit: 
         # a few slow calls and most of them, not one: on a busy machine any call may lose
         # the CPU for a while (at a load of 11 on 2 cores, one run in three had three)
         if slow >= _SLOW_CALLS and 2 * slow > i + 1 and len(items) - i > 2:
-            from concurrent.futures import ThreadPoolExecutor
-            with ThreadPoolExecutor(4) as pool:
-                out.extend(n if isinstance(n, int) else 1 for n in pool.map(fn, items[i + 1:]))
+            # the project's small pool, not concurrent.futures (which imports logging)
+            from ..parallel import run_all
+            rest = list(enumerate(items[i + 1:], len(out)))
+            out.extend([1] * len(rest))
+
+            def call(job: tuple[int, str]) -> None:
+                n = fn(job[1])
+                if isinstance(n, int):
+                    out[job[0]] = n
+
+            run_all(call, rest, 4, "ostreepy-objdirs")
             break
     return out
 
