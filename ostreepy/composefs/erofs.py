@@ -539,32 +539,10 @@ class _Layout:
                        and node.uid <= 0xFFFF and node.gid <= 0xFFFF and size <= _U32)
             xattrs = node.xattrs
             if ftype == _REG and size > 0 and node.content is None:
-                if not xattrs:
-                    # the common external file, with only its metacopy and redirect: those two
-                    # as _external_xattrs would list them, without the list
-                    mask = 0
-                    xattr_size = 12
-                    d = node.digest or b""
-                    if d in meta_offsets:
-                        mask = 1
-                        xattr_size += 4
-                    else:
-                        xattr_size += (_METACOPY_ENTRY + len(d) + (4 if d else 0) + 3) & ~3
-                    p = node.payload
-                    if p:
-                        if p in redirect_offsets:
-                            mask |= 2
-                            xattr_size += 4
-                        else:
-                            xattr_size += (_REDIRECT_ENTRY + 1 + len(p) + 3) & ~3
-                    if mask:
-                        shared[i] = mask
-                    xattrs = None  # type: ignore[assignment]
-                else:
-                    xattrs = _external_xattrs(node)
-            if xattrs is None:
-                pass
-            elif xattrs:
+                # (the common external file took the path above: here only one with xattrs of
+                # its own or chunked, too large for one chunk address)
+                xattrs = _external_xattrs(node)
+            if xattrs:
                 n_shared = 0
                 unshared = 0
                 mask = 0

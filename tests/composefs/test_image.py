@@ -325,3 +325,25 @@ def test_a_whiteout_below_the_root_makes_a_version_1_image(tmp_path) -> None:
         subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
                         str(tmp_path / "img")], check=True)
         assert (tmp_path / "img").read_bytes() == img
+
+
+# mkcomposefs 1.0.8 --from-file of HUGE_EXTERNAL: external files too large for one chunk address,
+# with and without a digest, a shared and an own redirect, and one with an xattr of its own
+HUGE_EXTERNAL = (b"/ 4096 40755 2 0 0 0 0.0 - - -\n"
+                 b"/a 17592186044417 100644 1 0 0 0 0.0 ab/cdef - " + b"35d02f81" * 8 + b"\n"
+                 b"/b 17592186044417 100644 1 0 0 0 0.0 ab/cdef - -\n"
+                 b"/c 17592186044417 100644 1 0 0 0 0.0 xy/zzz - " + b"35d02f81" * 8 + b"\n"
+                 b"/d 99999999999999 100644 1 0 0 0 0.0 ab/cdef - " + b"35d02f81" * 8 + b" user.x=1\n")
+HUGE_EXTERNAL_SHA256 = "a946eed52cb315888fecd53f513b39bd5e7a7b7377ed75b602ead240403df1f0"
+
+
+def test_chunked_external_files_lay_out_as_mkcomposefs(tmp_path) -> None:
+    """An external file the common path does not take (chunked: over 8 TiB) goes through the
+    general xattr layout, metacopy and redirect listed with its own xattrs."""
+    img, _ = image_bytes(parse_dump(HUGE_EXTERNAL))
+    assert hashlib.sha256(img).hexdigest() == HUGE_EXTERNAL_SHA256
+    if upstream_peer.available():
+        (tmp_path / "d").write_bytes(HUGE_EXTERNAL)
+        subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
+                        str(tmp_path / "img")], check=True)
+        assert (tmp_path / "img").read_bytes() == img
