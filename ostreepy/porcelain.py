@@ -36,13 +36,13 @@ import functools
 import os
 import stat
 import sys
-import threading
 from typing import (TYPE_CHECKING, BinaryIO, Callable, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple,
                     Type, TypeVar, Union, cast, overload)
 
 import attrs
 
 from .errors import ArgumentError, FileSystemError, OstreeError, PathNotFoundError, RegistryError, RepoError
+from ._deferred import Deferred
 from .progress import ProgressCallback
 from .store.gvariant import Variant
 from .store.hooks import on_refs_changed
@@ -77,21 +77,15 @@ def _auto_update_summary(repo: Repo) -> None:
 
 on_refs_changed(_auto_update_summary)
 
+#: the result types, built on the first use of their names
+_DEFERRED = Deferred(globals())
+
 if TYPE_CHECKING:
     from attrs import frozen as _result
 else:
-    def _result(cls: type) -> type:
-        # Building an attrs class (its methods compiled) costs a few tenths of a millisecond:
-        # the six result types were ~1.5 ms of every command through the porcelain, which uses
-        # one or two. As ostreepy.progress does with its events, the class statement stays as
-        # written and attrs builds it on the first use of the name (module __getattr__, or
-        # _built() here).
-        _UNBUILT[cls.__name__] = cls
-        return cls
-
-#: result type name -> its plain class, until the first use builds it
-_UNBUILT: Dict[str, type] = {}
-_BUILD_LOCK = threading.Lock()
+    # built all at import, the six were ~1.5 ms of every command through the porcelain,
+    # which uses one or two (ostreepy._deferred)
+    _result = _DEFERRED.register
 
 
 if TYPE_CHECKING:
@@ -113,14 +107,7 @@ if TYPE_CHECKING:
 
 def _built(name: str) -> type:
     """The result type ``name``, built on its first use (by any thread, once)."""
-    with _BUILD_LOCK:
-        plain = _UNBUILT.pop(name, None)
-        if plain is None:
-            built: type = globals()[name]
-            return built
-        built = attrs.frozen(plain)
-        globals()[name] = built
-        return built
+    return _DEFERRED.build(name)
 
 __all__ = [
     "BOOTED_DEFAULT", "BootLoaderEntry", "CheckoutResult", "CommitInfo", "EncapsulateResult", "MetadataValue",
@@ -905,8 +892,8 @@ def __getattr__(name: str) -> object:
     if name == "RepoPullResult":
         from .remote.pull import RepoPullResult
         return RepoPullResult
-    if name in _UNBUILT:
-        return _built(name)
+    if name in _DEFERRED:
+        return _DEFERRED.build(name)
     raise AttributeError(f"module 'ostreepy.porcelain' has no attribute {name!r}")
 
 
@@ -1152,6 +1139,4 @@ def boot_entries(sysroot: SysrootArg) -> List[BootLoaderEntry]:
 
 
 # the result types are built on first use; until then the module holds only their plain classes
-for _name in _UNBUILT:
-    del globals()[_name]
-del _name
+_DEFERRED.hide()

@@ -136,24 +136,21 @@ Upgrading from the old ``ProgressEvent(kind, fields)``: the kinds map as
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Callable, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 import attrs
+
+from ._deferred import Deferred
+
+#: the events, built on the first use of their names
+_DEFERRED = Deferred(globals())
 
 if TYPE_CHECKING:
     from attrs import frozen as _event
 else:
-    def _event(cls: type) -> type:
-        # Building an attrs class (its generated methods compiled) costs about 0.4 ms:
-        # the 26 events would be 10 ms of every start-up that imports this module, and an
-        # operation uses a few. The class statement is kept as written; attrs builds it
-        # when the name is first used (module __getattr__), from this plain class.
-        _UNBUILT[cls.__name__] = cls
-        return cls
-
-
-#: event name -> its plain class, until the first use of the name builds it
-_UNBUILT: Dict[str, type] = {}
+    # built all at import, the 26 events would be 10 ms of every start-up that imports this
+    # module, and an operation uses a few (ostreepy._deferred)
+    _event = _DEFERRED.register
 
 
 @attrs.frozen
@@ -552,26 +549,11 @@ __all__ += ["ImageBuildStage", "ImageBuildBytes"]
 
 
 # the events are built on first use; until then the module holds only their plain classes
-for _name in _UNBUILT:
-    del globals()[_name]
-del _name
-
-
-_BUILD_LOCK = threading.Lock()
+_DEFERRED.hide()
 
 
 def __getattr__(name: str) -> type:
-    with _BUILD_LOCK:  # one class per name, even when two threads ask at once
-        if name in globals():
-            built: type = globals()[name]
-            return built
-        try:
-            plain = _UNBUILT.pop(name)
-        except KeyError:
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-        built = attrs.frozen(plain)
-        globals()[name] = built
-        return built
+    return _DEFERRED.build(name)
 
 
 def __dir__() -> list:
