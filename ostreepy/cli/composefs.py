@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import sys
-import types
 
 from ..composefs.tree import ComposefsError
 
@@ -61,7 +60,15 @@ _CREATE_FLAGS = ("--from-file", "--print-digest", "--print-digest-only", "--use-
 _CREATE_VALUES = ("--min-version", "--max-version", "--digest-store")
 
 
-def plain_create_args(argv: list[str], ends_process: bool = False) -> types.SimpleNamespace | None:
+class _Args:
+    """The namespace argparse would give (types.SimpleNamespace without the types module:
+    start-up of the small images this path is for)."""
+
+    def __init__(self, **values: object) -> None:
+        self.__dict__.update(values)
+
+
+def plain_create_args(argv: list[str], ends_process: bool = False) -> _Args | None:
     """``create``'s arguments (those after ``composefs create``) as :func:`register`'s parser
     reads them, when they are plain: whole option names, versions in digits, one or two
     positionals; ``ends_process``: the process ends when the command returns (main() is the
@@ -100,7 +107,7 @@ def plain_create_args(argv: list[str], ends_process: bool = False) -> types.Simp
             return None
     if not 1 <= len(positionals) <= 2:
         return None
-    return types.SimpleNamespace(command="composefs", composefs_command="create", repo=None, version=None,
+    return _Args(command="composefs", composefs_command="create", repo=None, version=None,
                                  **values,
                                  source=positionals[0], image=positionals[1] if len(positionals) > 1 else None,
                                  func=cmd_create, ends_process=ends_process)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import gc
 import stat
-from types import MappingProxyType
 
 from ..errors import OstreeError
 
@@ -98,7 +97,8 @@ def digest_object_path(digest: bytes) -> str:
 
 # What a node without children or xattrs holds: shared, read-only, instead of an empty dict and
 # list per node (120 bytes each, of ~500 for a file node); the first child or xattr gets its own.
-_NO_CHILDREN: Mapping[bytes, Node] = MappingProxyType({})
+# (types.MappingProxyType, without importing types: start-up of every command that reads a tree)
+_NO_CHILDREN: Mapping[bytes, Node] = type(type.__dict__)({})
 _NO_XATTRS: tuple[()] = ()
 
 
