@@ -201,6 +201,24 @@ def test_create_without_a_digest_skips_hashing(tmp_path) -> None:
     assert write_image(root, None) == image_bytes(root)[1]
 
 
+def test_a_plain_create_run_as_the_program_ends_with_its_output_whole(tmp_path) -> None:
+    """Run as the program, a plain create ends its process without the interpreter's teardown
+    (os._exit): what it printed or streamed is all there, and a refusal still answers 1 with
+    one line."""
+    dump = tmp_path / "d"
+    dump.write_bytes(RELATIVE_PATHS)
+    create = [sys.executable, "-m", "ostreepy", "composefs", "create"]
+    p = subprocess.run(create + ["--print-digest", "--from-file", str(dump), str(tmp_path / "img")],
+                       capture_output=True, text=True, check=True)
+    img, digest = image_bytes(parse_dump(RELATIVE_PATHS))
+    assert p.stdout == digest.hex() + "\n" and (tmp_path / "img").read_bytes() == img
+    assert subprocess.run(create + ["--from-file", str(dump), "-"], capture_output=True, check=True).stdout == img
+    dump.write_bytes(b"/ 4096 40755 2 0 0 0 0.0 - - -\n/a 1 100644 1 0 0 0 0.0 - - zz\n")
+    p = subprocess.run(create + ["--from-file", str(dump), str(tmp_path / "bad")], capture_output=True, text=True)
+    assert (p.returncode, p.stdout, p.stderr) == (1, "", "error: Invalid digest zz\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d", "img"]
+
+
 @pytest.mark.parametrize(("lines", "message"), [
     (b"/d/a 0 100644 1 0 0 0 0.0 - - -\n/d/a 0 100644 1 0 0 0 0.0 - - -\n", "already exists"),
     (b"/d/a 0 100644 1 0 0 0 0.0 - - -\n/d/.. 0 100644 1 0 0 0 0.0 - - -\n", "Invalid . or .."),
