@@ -17,6 +17,7 @@ from ..composefs.tree import ComposefsError
 TYPE_CHECKING = False  # neither typing nor argparse is imported at run time for annotations only
 if TYPE_CHECKING:
     import argparse
+    from typing import Any
 
 __all__ = ["register"]
 
@@ -66,6 +67,9 @@ class _Args:
 
     def __init__(self, **values: object) -> None:
         self.__dict__.update(values)
+
+    if TYPE_CHECKING:   # typed as argparse.Namespace is (its attributes are what the parser made)
+        def __getattr__(self, name: str) -> Any: ...
 
 
 def plain_create_args(argv: list[str], ends_process: bool = False) -> _Args | None:

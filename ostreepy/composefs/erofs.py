@@ -67,7 +67,7 @@ def _zeros(typecode: str, n: int) -> memoryview:
     """``n`` zeros of a C type (``array.array(typecode, [0]) * n`` as the array module would
     give; a memoryview of a bytearray, indexed and iterated alike, as compact, and without
     the module, whose import brings collections: ~1 ms of a small image's start-up)."""
-    return memoryview(bytearray(n * (8 if typecode == "Q" else 4))).cast(typecode)
+    return memoryview(bytearray(n * 8)).cast("Q") if typecode == "Q" else memoryview(bytearray(n * 4)).cast("I")
 
 
 def _bisect_left(names: list[bytes], name: bytes) -> int:
@@ -729,7 +729,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             # most of a tree: an external file whose only xattrs, metacopy and redirect, are its own
             # (see compute_inodes, which marks it), and whose tail is its one null chunk address (so
             # no blocks): the general path below, with its constant parts joined
-            d = node.digest
+            d = node.digest   # (it and the payload are set: compute_inodes marked it so)
             size = node.size
             # chunking(size)'s bits - 12 (a tail of one chunk address: size <= 2**43)
             i_u = 0 if size <= BLOCK_SIZE else (size - 1).bit_length() - 12
@@ -742,14 +742,14 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
                 buf += pack_extended(_CHUNK_BASED << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, inode_num,
                                      node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
                 buf += _EXTERNAL_START
-                buf += d
-            n = len(p)
+                buf += d  # type: ignore[arg-type]
+            n = len(p)  # type: ignore[arg-type]
             head = redirect_heads.get(n)
             if head is None:
                 head = redirect_heads[n] = (_XATTR_ENTRY_HEAD.pack(len(_RS), _RI, n + 1) + _RS + b"/",
                                             _ZEROS[:-(_REDIRECT_ENTRY + 1 + n) % 4] + _NULL_ADDR)
             buf += head[0]
-            buf += p
+            buf += p  # type: ignore[arg-type]
             buf += head[1]
             if len(buf) >= _FLUSH:
                 out.write(buf)

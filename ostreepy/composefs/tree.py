@@ -18,7 +18,10 @@ from ..errors import OstreeError
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    from types import MappingProxyType
     from typing import Iterator, Mapping
+else:
+    MappingProxyType = type(type.__dict__)   # without importing types: start-up of every command
 
 __all__ = [
     "ComposefsError", "Node", "INLINE_CONTENT_MAX", "RECOMMENDED_INLINE_CONTENT_MAX", "MAX_NAME_LENGTH",
@@ -97,8 +100,7 @@ def digest_object_path(digest: bytes) -> str:
 
 # What a node without children or xattrs holds: shared, read-only, instead of an empty dict and
 # list per node (120 bytes each, of ~500 for a file node); the first child or xattr gets its own.
-# (types.MappingProxyType, without importing types: start-up of every command that reads a tree)
-_NO_CHILDREN: Mapping[bytes, Node] = type(type.__dict__)({})
+_NO_CHILDREN: Mapping[bytes, Node] = MappingProxyType({})
 _NO_XATTRS: tuple[()] = ()
 
 
