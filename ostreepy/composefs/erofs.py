@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import array
 import bisect
+import itertools
 import stat
 import struct
 
@@ -256,6 +257,13 @@ _ACL_KEYS = (b"system.posix_acl_access", b"system.posix_acl_default")
 _NO_SPLITS: list[int] = []   # a directory whose entries fit one block (never changed)
 
 
+def _repeated(values: list[bytes]) -> dict[bytes, int]:
+    """The values that occur more than once (all that the shared area takes, with a count over
+    one), the list sorted in place to find them."""
+    values.sort()
+    return {a: 2 for a, b in zip(values, itertools.islice(values, 1, None)) if a == b}
+
+
 class _Layout:
     """Where everything goes. Each node's own rewrite (:func:`_prepare`) runs when its parent is
     visited, children in name order: the same sequence of changes per inode as libcomposefs's
@@ -283,11 +291,14 @@ class _Layout:
         # per inode, in inode order, as arrays rather than fields of every node (~35 bytes an
         # inode less): the padding before it (shifted; bit 0: a compact inode), the size of its
         # xattrs, its whole blocks and its tail; and which of its xattrs are shared where any are
-        self.ipads = array.array("Q")
+        self.ipads = array.array("I")
         self.xattr_sizes = array.array("I")
-        self.blocks = array.array("Q")
+        self.blocks = array.array("I")
         self.tails = array.array("I")
-        self.shared_masks: dict[int, int] = {}
+        # (a byte an inode: with no file digests the empty metacopy value is shared by every
+        # external file, so most inodes have a mask; 255 means it is in ``wide_masks``)
+        self.shared_masks = bytearray()
+        self.wide_masks: dict[int, int] = {}
 
     def compute_tree(self) -> None:
         """Breadth first, children sorted by name: inode numbers, directory entries, xattr counts."""
@@ -300,8 +311,11 @@ class _Layout:
         nodes = self.nodes
         nodes.append(root)
         counts = self.counts
-        metacopies: dict[bytes, int] = {}
-        redirects: dict[bytes, int] = {}
+        # every external file's metacopy value and redirect, to find the repeated ones once the
+        # walk is done: a list costs 8 bytes a file where counting in a dict cost ~50
+        metacopies: list[bytes] = []
+        redirects: list[bytes] = []
+        add_metacopy, add_redirect = metacopies.append, redirects.append
         links: list[Node] = []
         linked: list[int] = []   # where a directory's entries are hard links
         min_sec, min_nsec = self.min_mtime
@@ -344,10 +358,9 @@ class _Layout:
                                                 + (_REDIRECT_ACCOUNT + 1 + len(p) if p else 0))
                                 nodes.append(c)
                                 kids.append(c)
-                                d = d or b""
-                                metacopies[d] = metacopies.get(d, 0) + 1
+                                add_metacopy(d or b"")
                                 if p:
-                                    redirects[p] = redirects.get(p, 0) + 1
+                                    add_redirect(p)
                                 sec = c.mtime_sec
                                 if sec <= min_sec and (sec < min_sec or c.mtime_nsec < min_nsec):
                                     min_sec, min_nsec = sec, c.mtime_nsec
@@ -363,11 +376,10 @@ class _Layout:
                             continue
                         # a plain file: its share of the per-inode work below, done here
                         if ftype == _REG and c.size > 0 and c.content is None:
-                            d = c.digest or b""
-                            metacopies[d] = metacopies.get(d, 0) + 1
+                            add_metacopy(c.digest or b"")
                             p = c.payload
                             if p:
-                                redirects[p] = redirects.get(p, 0) + 1
+                                add_redirect(p)
                         sec = c.mtime_sec
                         if sec <= min_sec and (sec < min_sec or c.mtime_nsec < min_nsec):
                             min_sec, min_nsec = sec, c.mtime_nsec
@@ -398,11 +410,10 @@ class _Layout:
             if xattrs and len(xattrs) > 1:
                 xattrs.sort()  # keys are unique on a node, so this is by key
             if node.mode & S_IFMT == _REG and node.size > 0 and node.content is None:
-                d = node.digest or b""
-                metacopies[d] = metacopies.get(d, 0) + 1
+                add_metacopy(node.digest or b"")
                 p = node.payload
                 if p:
-                    redirects[p] = redirects.get(p, 0) + 1
+                    add_redirect(p)
             if xattrs:
                 for k, v in xattrs:
                     values = counts.get(k)
@@ -415,9 +426,9 @@ class _Layout:
             if sec <= min_sec and (sec < min_sec or node.mtime_nsec < min_nsec):
                 min_sec, min_nsec = sec, node.mtime_nsec
         if metacopies:
-            counts[_METACOPY] = metacopies
+            counts[_METACOPY] = _repeated(metacopies)
         if redirects:
-            counts[_REDIRECT] = redirects
+            counts[_REDIRECT] = _repeated(redirects)
         self.min_mtime = (min_sec, min_nsec)
         self.has_acl = has_acl
         if links:
@@ -450,14 +461,15 @@ class _Layout:
         pos = SUPER_OFFSET + 128
         n_data = 0
         dirs = self.dirs
-        shared = self.shared_masks
+        wide = self.wide_masks
         meta_offsets = offsets.get(_METACOPY, {})
         redirect_offsets = offsets.get(_REDIRECT, {})
         n = len(self.nodes)   # the arrays made whole at once: grown, they would be copied as they grow
-        self.ipads = ipads = array.array("Q", [0]) * n
+        self.ipads = ipads = array.array("I", [0]) * n
         self.xattr_sizes = xattr_sizes = array.array("I", [0]) * n
-        self.blocks = blocks = array.array("Q", [0]) * n
+        self.blocks = blocks = array.array("I", [0]) * n
         self.tails = tails = array.array("I", [0]) * n
+        self.shared_masks = shared = bytearray(n)
         for i, node in enumerate(self.nodes):
             ftype = node.mode & S_IFMT
             if ftype == _REG and node.content is None and not node.xattrs and 0 < node.size <= 1 << 43:
@@ -479,7 +491,7 @@ class _Layout:
                     else:
                         xattr_size += (_REDIRECT_ENTRY + 1 + len(p) + 3) & ~3
                 if mask:
-                    shared[i] = mask
+                    shared[i] = mask   # (at most 3)
                 compact = (node.mtime_sec == min_sec and node.mtime_nsec == min_nsec and node.nlink <= 0xFFFF
                            and node.uid <= 0xFFFF and node.gid <= 0xFFFF and size <= _U32)
                 inode_size = _COMPACT if compact else _EXTENDED
@@ -556,7 +568,11 @@ class _Layout:
                             ix = _xattr_index(k)
                         unshared += (4 + len(ix[1]) + len(_real_value(k, v)) + 3) & ~3
                 if mask:
-                    shared[i] = mask
+                    if mask < 255:
+                        shared[i] = mask
+                    else:
+                        shared[i] = 255
+                        wide[i] = mask
                 xattr_size = (12 + n_shared * 4 + unshared + 3) & ~3
             else:
                 xattr_size = 0
@@ -693,7 +709,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     meta_offsets = offsets.get(_METACOPY, {})
     redirect_offsets = offsets.get(_REDIRECT, {})
     dirs = layout.dirs
-    masks = layout.shared_masks
+    masks, wide = layout.shared_masks, layout.wide_masks
     xattr_sizes, blocks, tails = layout.xattr_sizes, layout.blocks, layout.tails
     redirect_heads = _REDIRECT_HEADS
     pack_compact_external = _COMPACT_EXTERNAL.pack
@@ -708,7 +724,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
         p = node.payload
         d = node.digest
         if (ftype == _REG and p and d is not None and tails[inode_num] == 4 and node.content is None
-                and not node.xattrs and len(d) == 32 and inode_num not in masks):
+                and not node.xattrs and len(d) == 32 and not masks[inode_num]):
             # most of a tree: an external file whose only xattrs, metacopy and redirect, are its own
             # (see compute_inodes), and whose tail is its one null chunk address (so no blocks):
             # the general path below, with its constant parts joined
@@ -771,7 +787,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
                                  node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
         if xattr_size and datalayout == _CHUNK_BASED and not node.xattrs:
             # the common external file (see compute_inodes)
-            mask = masks.get(inode_num, 0)
+            mask = masks[inode_num]
             if p:
                 buf += _EXTERNAL_HEADS[mask]
                 if mask:
@@ -802,7 +818,9 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
                     buf += _ZEROS[:pad]
         elif xattr_size:
             xattrs = _external_xattrs(node) if datalayout == _CHUNK_BASED else node.xattrs
-            mask = masks.get(inode_num, 0)
+            mask = masks[inode_num]
+            if mask == 255:
+                mask = wide[inode_num]
             bits_ = 0
             for k, _ in xattrs:
                 bit = _FILTER_BIT.get(k)
@@ -933,6 +951,13 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
     out.align(BLOCK_SIZE)
     _write_blocks(layout, out)
     out.flush()
+    if consume:
+        # a spent tree goes with its last reference, not at the next cycle collection: parent
+        # links are its only cycles (a 100,000-file tree is ~40 MB that a deploy would otherwise
+        # carry through its /etc merge and prune)
+        for node in layout.nodes:
+            if node.parent is not None:
+                node.parent = None
     return b"" if hasher is None else hasher.digest()
 
 
