@@ -295,6 +295,7 @@ class _Layout:
         self.xattr_sizes = array.array("I")
         self.blocks = array.array("I")
         self.tails = array.array("I")
+        self.nids = array.array("Q")   # the inode's number in the image (its slot)
         # (a byte an inode: with no file digests the empty metacopy value is shared by every
         # external file, so most inodes have a mask; 255 means it is in ``wide_masks``)
         self.shared_masks = bytearray()
@@ -318,12 +319,16 @@ class _Layout:
         add_metacopy, add_redirect = metacopies.append, redirects.append
         links: list[Node] = []
         linked: list[int] = []   # where a directory's entries are hard links
+        # (entries array, position, target) of every hard link, numbered once the walk is done
+        link_entries: list[tuple[array.array, int, Node]] = []
+        queued = [0]   # the inode numbers of the nodes in ``queue``
+        dir_numbers: dict[int, int] = {id(root): 0}   # a directory's inode number, by id
         min_sec, min_nsec = self.min_mtime
         has_acl = False
         # the inodes that need more than the plain file's share of the work below: directories (in
         # the order they enter ``nodes``, so that stays breadth first) and nodes with xattrs or children
         queue = [root]
-        for node in queue:   # grows while walked
+        for qi, node in enumerate(queue):   # grows while walked
             children = node.children
             if node.mode & S_IFMT == _DIR:
                 names = sorted(children)
@@ -337,8 +342,9 @@ class _Layout:
                             _prepare(c, version)
                     _add_root_whiteouts(root)
                     names = sorted(children)
-                # entries as two lists, names and inodes: a tuple per entry would cost 64 bytes
-                kids: list[Node] = []
+                # entries as names and the inode numbers they name: a tuple per entry would cost
+                # 64 bytes, and an inode number kept on each node an int object (32)
+                kids = array.array("I")
                 ndirs = 0
                 for name in names:
                     c = children[name]
@@ -356,8 +362,8 @@ class _Layout:
                                 d = c.digest
                                 c.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT + (0 if d is None else 36)
                                                 + (_REDIRECT_ACCOUNT + 1 + len(p) if p else 0))
+                                kids.append(len(nodes))
                                 nodes.append(c)
-                                kids.append(c)
                                 add_metacopy(d or b"")
                                 if p:
                                     add_redirect(p)
@@ -369,10 +375,13 @@ class _Layout:
                                 version = self.version = max_version
                             _prepare(c, version)
                             ftype = c.mode & S_IFMT
+                        kids.append(len(nodes))
                         nodes.append(c)
-                        kids.append(c)
                         if ftype == _DIR or c.xattrs or c.children:
                             queue.append(c)
+                            queued.append(len(nodes) - 1)
+                            if ftype == _DIR:
+                                dir_numbers[id(c)] = len(nodes) - 1
                             continue
                         # a plain file: its share of the per-inode work below, done here
                         if ftype == _REG and c.size > 0 and c.content is None:
@@ -386,22 +395,25 @@ class _Layout:
                     else:
                         # resolved once every entry is rewritten, as before any was taken: the
                         # first refusal stays the same
-                        kids.append(c)
+                        kids.append(0)
                         linked.append(len(kids) - 1)
+                pending = []
                 if linked:
                     for j in linked:
-                        t = follow_links(kids[j])
+                        t = follow_links(children[names[j]])
                         links.append(t)
-                        kids[j] = t
+                        pending.append((names[j], t))
                     linked.clear()
                 if b"." not in children:
                     j = bisect.bisect_left(names, b".")
                     names.insert(j, b".")
-                    kids.insert(j, node)
+                    kids.insert(j, queued[qi])
                 if b".." not in children:
                     j = bisect.bisect_left(names, b"..")
                     names.insert(j, b"..")
-                    kids.insert(j, root if node is root else node.parent)  # type: ignore[arg-type]
+                    kids.insert(j, 0 if node is root else dir_numbers[id(node.parent)])
+                for name, t in pending:   # (where "." and ".." now put them)
+                    link_entries.append((kids, bisect.bisect_left(names, name), t))
                 self.dirs[node] = [names, kids, _NO_SPLITS]
                 node.nlink = 2 + ndirs
             elif children:
@@ -432,10 +444,12 @@ class _Layout:
         self.min_mtime = (min_sec, min_nsec)
         self.has_acl = has_acl
         if links:
-            in_tree = set(map(id, nodes))
+            in_tree = {id(n): i for i, n in enumerate(nodes)}
             for t in links:
                 if id(t) not in in_tree:
                     raise ComposefsError("Hardlink to a file outside the tree")
+            for a, k, t in link_entries:
+                a[k] = in_tree[id(t)]
 
     def compute_shared_xattrs(self) -> None:
         # libcomposefs's canonical order: key descending, then longer values first, then bytes descending;
@@ -469,6 +483,7 @@ class _Layout:
         self.xattr_sizes = xattr_sizes = array.array("I", [0]) * n
         self.blocks = blocks = array.array("I", [0]) * n
         self.tails = tails = array.array("I", [0]) * n
+        self.nids = nids = array.array("Q", [0]) * n
         self.shared_masks = shared = bytearray(n)
         for i, node in enumerate(self.nodes):
             ftype = node.mode & S_IFMT
@@ -507,7 +522,7 @@ class _Layout:
                 ipads[i] = ipad << 1 | compact
                 xattr_sizes[i] = xattr_size
                 tails[i] = tail
-                node.nid = pos // SLOT
+                nids[i] = pos // SLOT
                 pos += inode_size + xattr_size + tail
                 continue
             n_blocks = 0
@@ -590,7 +605,7 @@ class _Layout:
             tails[i] = tail
             isize = inode_size + xattr_size + tail
             n_data += n_blocks
-            node.nid = pos // SLOT
+            nids[i] = pos // SLOT
             pos += isize
         self.n_data_blocks = n_data
         self.inodes_end = _align(pos, SLOT)
@@ -688,12 +703,13 @@ _REDIRECT_HEADS: dict[int, tuple[bytes, bytes]] = {}
 _COMPACT_EXTERNAL = struct.Struct(_INODE_COMPACT.format + f"{len(_EXTERNAL_START)}s32s")
 
 
-def _dentries(buf: bytearray, names: list[bytes], kids: list[Node]) -> None:
+def _dentries(buf: bytearray, names: list[bytes], kids: array.array, layout: _Layout) -> None:
     nameoff = len(kids) * 12
     pack = _DIRENT.pack
     ft = _FT
-    for name, t in zip(names, kids):
-        buf += pack(t.nid, nameoff & 0xFFFF, ft.get(t.mode & S_IFMT, 0), 0)
+    nodes, nids = layout.nodes, layout.nids
+    for name, i in zip(names, kids):
+        buf += pack(nids[i], nameoff & 0xFFFF, ft.get(nodes[i].mode & S_IFMT, 0), 0)
         nameoff += len(name)
     buf += b"".join(names)
 
@@ -850,9 +866,9 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             if ftype == _DIR:
                 names, kids, splits = dirs[node]
                 if splits:
-                    _dentries(buf, names[splits[-1]:], kids[splits[-1]:])
+                    _dentries(buf, names[splits[-1]:], kids[splits[-1]:], layout)
                 else:
-                    _dentries(buf, names, kids)
+                    _dentries(buf, names, kids, layout)
             elif ftype == _LNK:
                 buf += node.payload  # type: ignore[arg-type]
             elif ftype == _REG:
@@ -880,11 +896,11 @@ def _write_blocks(layout: _Layout, out: _Out) -> None:
             names, kids, splits = dirs[node]
             start = 0
             for split in splits:
-                _dentries(buf, names[start:split], kids[start:split])
+                _dentries(buf, names[start:split], kids[start:split], layout)
                 buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
                 start = split
             if len(splits) < n_blocks:
-                _dentries(buf, names[start:], kids[start:])
+                _dentries(buf, names[start:], kids[start:], layout)
                 buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
         elif ftype == _REG:
             if node.content is None:
@@ -934,10 +950,11 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
     out.write(struct.pack("<IIII16x", LCFS_EROFS_MAGIC, LCFS_EROFS_VERSION, 1 if layout.has_acl else 0, version))
     out.pad(SUPER_OFFSET - 32)
     data_start = _align(layout.inodes_end + layout.shared_size, BLOCK_SIZE)
-    if root.nid >= 0xFFFF:
+    root_nid = layout.nids[0]
+    if root_nid >= 0xFFFF:
         raise ComposefsError("root inode out of range")
     sec, nsec = layout.min_mtime
-    out.write(struct.pack("<IIIBBHQQIIII", EROFS_SUPER_MAGIC, 0, _FEATURE_COMPAT, 12, 0, root.nid,
+    out.write(struct.pack("<IIIBBHQQIIII", EROFS_SUPER_MAGIC, 0, _FEATURE_COMPAT, 12, 0, root_nid,
                           len(layout.nodes), sec & ((1 << 64) - 1), nsec & _U32,
                           (data_start // BLOCK_SIZE + layout.n_data_blocks) & _U32,
                           (SUPER_OFFSET + 128) // BLOCK_SIZE, (layout.inodes_end // BLOCK_SIZE) & _U32)

@@ -107,12 +107,10 @@ class Node:
 
     __slots__ = ("mode", "nlink", "uid", "gid", "rdev", "size", "mtime_sec", "mtime_nsec", "payload",
                  "content", "xattrs", "xattr_size", "digest", "children", "parent", "name", "link_to",
-                 "link_invalid", "nid")
+                 "link_invalid")
 
-    # Set by the image writer, only on the inodes of a tree being written (unset before: a node
-    # costs less to make, and trees are made by the hundred thousand); the rest of its layout is
-    # kept in arrays by inode number.
-    nid: int
+    # (The image writer keeps an inode's layout, its number included, in arrays by inode
+    # number, not on the node.)
 
     def __init__(self, mode: int = 0) -> None:
         self.mode = mode
@@ -290,13 +288,13 @@ class Node:
 
 class Leaf:
     """A regular file or symlink with no xattrs, inline content, hard link or time of its own:
-    what a commit's tree is made of, by the hundred thousand. It holds only what varies (80 bytes
+    what a commit's tree is made of, by the hundred thousand. It holds only what varies (88 bytes
     against a :class:`Node`'s 176) and reads the rest from the class, as a Node without them
     would have it; it is in a directory's ``children`` but does not know its name or parent,
     which the image writer asks only of directories. Read-only but for what the writer sets
-    (``xattr_size``, ``nid``); :meth:`Node.clone_tree` copies it into a Node."""
+    (``xattr_size``); :meth:`Node.clone_tree` copies it into a Node."""
 
-    __slots__ = ("digest", "gid", "mode", "nid", "payload", "size", "uid", "xattr_size")
+    __slots__ = ("digest", "gid", "mode", "payload", "size", "uid", "xattr_size")
 
     nlink = 1
     rdev = 0
