@@ -52,15 +52,25 @@ class Verity(enum.Enum):
 
 def measure_verity(fd: int) -> bytes | None:
     """The kernel's fs-verity SHA-256 digest of an open file, or None where it has none."""
+    return _measure(fd)[0]
+
+
+# what FS_IOC_MEASURE_VERITY fails with on a filesystem without fs-verity (ENODATA: a file of
+# one that has it, but not on this file)
+_NO_VERITY_ERRNOS = (errno.ENOTTY, errno.EOPNOTSUPP)
+
+
+def _measure(fd: int) -> tuple[bytes | None, int]:
+    """(:func:`measure_verity`, the errno of a failed measure or 0)."""
     buf = bytearray(struct.pack("<HH", 0, 64) + bytes(64))
     try:
         fcntl.ioctl(fd, FS_IOC_MEASURE_VERITY, buf, True)
-    except OSError:
-        return None
+    except OSError as e:
+        return None, e.errno or -1
     alg, size = struct.unpack_from("<HH", buf)
     if alg != 1 or size != 32:
-        return None
-    return bytes(buf[4:36])
+        return None, 0
+    return bytes(buf[4:36]), 0
 
 
 def enable_verity(fd: int) -> bool:
@@ -96,7 +106,10 @@ class _Builder:
     In a plain bare repository a regular file is read from one ``open``: its ``fstat`` gives
     the header ``lstat`` would and the size, and the descriptor serves the xattrs and the
     fs-verity measure (the general path, a header read then the object opened again, costs
-    two more system calls an object).
+    two more system calls an object). Where no digest is to be measured (``Verity.NO``, or
+    ``MAYBE`` on a filesystem that has said it has no fs-verity at all: ENOTTY or EOPNOTSUPP,
+    which every file of it would answer, so the objects of that ``st_dev`` are not opened to
+    ask again) an ``lstat`` and a ``listxattr`` by path are all an object costs.
 
     One thread: with SHA-256 in hardware a 4 KiB block hashes in about a microsecond, so
     worker threads spend more on handing the GIL back and forth than they save (measured:
@@ -116,10 +129,15 @@ class _Builder:
         # objects/ of a bare repository without a parent, where one open finds every object
         self.prefix = (repo._objects_prefix if repo.mode is RepoMode.BARE and repo.parent is None
                        and repo._staging_dir is None else None)
+        # the devices whose filesystem has no fs-verity (see above)
+        self.unmeasurable: set[int] = set()
 
-    def _digest(self, fd: int, size: int) -> bytes | None:
-        """The fs-verity digest of an open non-empty object, as the verity mode asks for it."""
-        digest = measure_verity(fd)
+    def _digest(self, fd: int, size: int, dev: int = -1) -> bytes | None:
+        """The fs-verity digest of an open non-empty object (on device ``dev``), as the verity
+        mode asks for it."""
+        digest, err = _measure(fd)
+        if err in _NO_VERITY_ERRNOS and dev >= 0:
+            self.unmeasurable.add(dev)
         if digest is None and self.enable:
             if enable_verity(fd):
                 digest = measure_verity(fd)
@@ -157,52 +175,64 @@ class _Builder:
             return size, fsverity_digest_of_stream(stream)
 
     def _bare_regular(self, checksum: str) -> Leaf | Node | None:
-        """The node of a regular file object of a plain bare repository, from one open; None
-        for anything else (a symlink, a missing object), which the general path then reads."""
+        """The node of a regular file object of a plain bare repository, from one open (or
+        one lstat, when there is nothing to measure); None for anything else (a symlink, a
+        missing object), which the general path then reads."""
+        path = f"{self.prefix}{checksum[:2]}/{checksum[2:]}.file"
+        if self.verity is Verity.NO or (self.unmeasurable and self.verity is Verity.MAYBE and not self.enable):
+            try:
+                st = os.lstat(path)
+            except OSError:
+                return None
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            if self.verity is Verity.NO or st.st_dev in self.unmeasurable:
+                return self._node(checksum, st, path, None)
         try:
-            fd = os.open(f"{self.prefix}{checksum[:2]}/{checksum[2:]}.file",
-                         os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
         except OSError:
             return None
         try:
             st = os.fstat(fd)
             if not stat.S_ISREG(st.st_mode):
                 return None
-            try:
-                names = os.listxattr(fd)
-            except OSError as e:
-                if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
-                    raise
-                names = []
-            ints = self.ints
-            mode, uid, gid = st.st_mode, st.st_uid, st.st_gid
-            mode = ints.setdefault(mode, mode)
-            uid = ints.setdefault(uid, uid)
-            gid = ints.setdefault(gid, gid)
-            size = st.st_size
-            payload = digest = None
-            if size:
-                payload = f"{checksum[:2]}/{checksum[2:]}.file".encode()
-                if self.verity is not Verity.NO:
-                    digest = self._digest(fd, size)
-            if not names:
-                return Leaf(mode, uid, gid, size, payload, digest)
-            pairs = []
-            for n in names:
-                try:
-                    pairs.append((n, os.getxattr(fd, n)))
-                except OSError as e:
-                    if e.errno != errno.ENODATA:
-                        raise
-            node = Node(mode)
-            node.uid, node.gid = uid, gid
-            node.set_size(size)
-            node.payload, node.digest = payload, digest
-            for k, v in canonical_xattrs(pairs):
-                node.set_xattr(k, v)
-            return node
+            return self._node(checksum, st, fd, self._digest(fd, st.st_size, st.st_dev) if st.st_size else None)
         finally:
             os.close(fd)
+
+    def _node(self, checksum: str, st: os.stat_result, at: int | str, digest: bytes | None) -> Leaf | Node:
+        """The node of a regular file object with this stat, its xattrs read from ``at`` (a
+        descriptor, or the path of a file that is no symlink)."""
+        try:
+            names = os.listxattr(at, follow_symlinks=False) if isinstance(at, str) else os.listxattr(at)
+        except OSError as e:
+            if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            names = []
+        ints = self.ints
+        mode, uid, gid = st.st_mode, st.st_uid, st.st_gid
+        mode = ints.setdefault(mode, mode)
+        uid = ints.setdefault(uid, uid)
+        gid = ints.setdefault(gid, gid)
+        size = st.st_size
+        payload = f"{checksum[:2]}/{checksum[2:]}.file".encode() if size else None
+        if not names:
+            return Leaf(mode, uid, gid, size, payload, digest)
+        pairs = []
+        for n in names:
+            try:
+                pairs.append((n, os.getxattr(at, n, follow_symlinks=False) if isinstance(at, str)
+                              else os.getxattr(at, n)))
+            except OSError as e:
+                if e.errno != errno.ENODATA:
+                    raise
+        node = Node(mode)
+        node.uid, node.gid = uid, gid
+        node.set_size(size)
+        node.payload, node.digest = payload, digest
+        for k, v in canonical_xattrs(pairs):
+            node.set_xattr(k, v)
+        return node
 
     def file(self, children: dict[bytes, Node | Leaf], parent: Node, name: str, checksum: str) -> None:
         bname = _validate_name(name)
