@@ -269,8 +269,9 @@ class _Layout:
     visited, children in name order: the same sequence of changes per inode as libcomposefs's
     depth-first rewrite, since an inode is changed only by itself and its direct children."""
 
-    def __init__(self, root: Node, version: int, max_version: int | None = None) -> None:
+    def __init__(self, root: Node, version: int, max_version: int | None = None, spend: bool = False) -> None:
         self.root = root
+        self.spend = spend   # the tree may be rewritten and emptied
         self.version = version
         # a whiteout, which only version 1 holds, raises the version to this when the walk meets
         # the first (before its rewrite, the one step the version changes)
@@ -415,6 +416,10 @@ class _Layout:
                 for name, t in pending:   # (where "." and ".." now put them)
                     link_entries.append((kids, bisect.bisect_left(names, name), t))
                 self.dirs[node] = [names, kids, _NO_SPLITS]
+                if self.spend:
+                    # names and inode numbers hold all the rest needs of the entries: a spent
+                    # tree's map of them goes now, before the layout's arrays are made
+                    node.children = {}
                 node.nlink = 2 + ndirs
             elif children:
                 raise ComposefsError("Only directories can have children")
@@ -936,7 +941,7 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
     max_version = max(max_version, min_version)
     if not consume:
         root = root.clone_tree()
-    layout = _Layout(root, min_version, max_version)
+    layout = _Layout(root, min_version, max_version, spend=True)
     layout.compute_tree()
     version = layout.version
     layout.compute_shared_xattrs()
