@@ -234,7 +234,8 @@ class _Builder:
             node.set_xattr(k, v)
         return node
 
-    def file(self, children: dict[bytes, Node | Leaf], parent: Node, name: str, checksum: str) -> None:
+    def file(self, children: dict[bytes, Node], parent: Node, name: str, checksum: str) -> None:
+        # (a Leaf stands in for a Node in ``children``: it has every field the writer reads)
         bname = _validate_name(name)
         if bname in children:
             raise ComposefsError("Target checkout file already exist")
@@ -243,7 +244,8 @@ class _Builder:
         first = self.seen.get(checksum)
         if first is not None:
             if type(first) is Leaf:
-                children[bname] = Leaf(first.mode, first.uid, first.gid, first.size, first.payload, first.digest)
+                children[bname] = Leaf(first.mode, first.uid, first.gid, first.size, first.payload,  # type: ignore[assignment]
+                                       first.digest)
                 return
             node = Node(first.mode)
             parent.add_child(bname, node)
@@ -257,7 +259,7 @@ class _Builder:
         made = self._bare_regular(checksum) if self.prefix is not None else None
         if made is not None:
             if type(made) is Leaf:
-                children[bname] = made
+                children[bname] = made  # type: ignore[assignment]
             else:
                 parent.add_child(bname, made)  # type: ignore[arg-type]
             self.seen[checksum] = made
@@ -272,6 +274,7 @@ class _Builder:
         mode = ints.setdefault(header.mode, header.mode)
         uid = ints.setdefault(header.uid, header.uid)
         gid = ints.setdefault(header.gid, header.gid)
+        payload: bytes | None
         if header.is_symlink:
             target = cstr(header.symlink_target.encode("utf-8", "surrogateescape"))
             if len(target) >= PATH_MAX:
@@ -287,7 +290,7 @@ class _Builder:
                 digest = None
         if not header.xattrs:
             leaf = Leaf(mode, uid, gid, size, payload, digest)
-            children[bname] = leaf
+            children[bname] = leaf  # type: ignore[assignment]
             self.seen[checksum] = leaf
             return
         node = Node(mode)

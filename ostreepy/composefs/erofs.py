@@ -453,8 +453,8 @@ class _Layout:
             for t in links:
                 if id(t) not in in_tree:
                     raise ComposefsError("Hardlink to a file outside the tree")
-            for a, k, t in link_entries:
-                a[k] = in_tree[id(t)]
+            for entries, at, target in link_entries:
+                entries[at] = in_tree[id(target)]
 
     def compute_shared_xattrs(self) -> None:
         # libcomposefs's canonical order: key descending, then longer values first, then bytes descending;
