@@ -20,7 +20,13 @@ benchmarks/store.py: wall time, and the child's own peak RSS from os.wait4):
   prune               `refs --delete bench` (untimed), then `prune --refs-only --depth=0`,
                       which deletes every object of the commit
   commit-tar          `commit --tree=tar=` of a GNU tar of the tree
-  deploy              `admin deploy` of the commit (ostree's) into a fresh sysroot on a tmpfs
+  deploy              `admin deploy` of the commit (ostree's) into a fresh sysroot on a tmpfs.
+                      Not the same work for both: Debian's ostree 2022.7 is built without
+                      composefs and writes no `.ostree.cfs`, which ours (like any ostree built
+                      with composefs since 2025.1) writes into every deployment. So where the
+                      upstream peer is (/opt/peers/bin/ostree, 2026.4 with composefs) it deploys
+                      too, in the same rotation, and a second row, "deploy vs 2026.4", holds ours
+                      against it: the same work, composefs image included
   import-1, import-50 the tree as an image of 1 and of 50 zstd layers (split by directory):
                       ours `container image pull` from an oci: layout; the peer, as Debian has
                       no ostree-ext, `commit --tree=tar=` of each zstd layer blob of that same
@@ -86,6 +92,16 @@ OPS = {
 # repository of the image at a time
 OPT_IN = {"image-small": ("big-image", "bare", 1.0), "image-10g": ("big-image", "bare", 1.0)}
 GENERATOR_VERSION = 2  # 2: usr/etc/os-release
+# the upstream ostree peer (2026.4, built with composefs): the deploy's same-work contender
+UPSTREAM_OSTREE = Path(os.environ.get("OSTREEPY_UPSTREAM_PEERS") or "/opt/peers") / "bin" / "ostree"
+# the operations the upstream peer also runs, and the row its figures get
+UPSTREAM_OPS = {"deploy": "deploy vs 2026.4"}
+
+
+def upstream_available() -> bool:
+    if not os.access(UPSTREAM_OSTREE, os.X_OK):
+        return False
+    return subprocess.run([str(UPSTREAM_OSTREE), "--version"], capture_output=True).returncode == 0
 
 _WORDS = sb._WORDS
 _TOP = ["usr/bin", "usr/sbin", "usr/lib/x86_64-linux-gnu", "usr/share/doc", "usr/share/locale",
@@ -540,6 +556,13 @@ def main(argv=None) -> int:
              "ostreepy": shlex.split(args.ostreepy) if args.ostreepy else sb.default_ostreepy()}
     if args.before:
         tools["before"] = shlex.split(args.before)
+    # the tools each operation runs: the upstream peer only where it is the same-work contender
+    op_tools = {op: list(tools) for op in ops}
+    if any(op in UPSTREAM_OPS for op in ops) and upstream_available():
+        tools["upstream"] = [str(UPSTREAM_OSTREE)]
+        for op in ops:
+            if op in UPSTREAM_OPS:
+                op_tools[op].append("upstream")
     note = sb.compile_bytecode()
     sb.LAUNCHER = sb.Launcher()  # first, while this process is small
     floor = sb.measure(["true"]).maxrss_mb
@@ -587,10 +610,10 @@ def main(argv=None) -> int:
                                       .read_text())
                 bench.big[op] = (ref, manifest["layers"][0]["digest"])
                 big_info[op] = info
-        results = {op: {t: [] for t in tools} for op in ops}
+        results = {op: {t: [] for t in op_tools[op]} for op in ops}
         for r in range(args.repeat):
             for i, op in enumerate(ops):
-                order = list(tools) if (r + i) % 2 == 0 else list(reversed(tools))
+                order = op_tools[op] if (r + i) % 2 == 0 else list(reversed(op_tools[op]))
                 for tool in order:
                     m = bench.run(op, tool)
                     results[op][tool].append(m)
@@ -613,17 +636,18 @@ def main(argv=None) -> int:
            "us/file ostree", "us/file ostreepy", "verdict", "CPU s ostree", "CPU s ostreepy", "CPU ratio") + (
                ("before s", "before ratio", "before MB", "before CPU s") if before else ())
     rows = []
-    for op in ops:
-        wa, ra = sb.summarize(results[op]["ostree"])
+    for op, peer in [(op, "ostree") for op in ops] + [(op, "upstream") for op in ops
+                                                       if "upstream" in results[op]]:
+        wa, ra = sb.summarize(results[op][peer])
         wb, rb = sb.summarize(results[op]["ostreepy"])
         # CPU seconds (user + system, the child and what it waited for): steadier than wall
         # time on a loaded machine, where the wall ratio mostly measures the neighbours
-        ca, cb = _median_cpu(results[op]["ostree"]), _median_cpu(results[op]["ostreepy"])
+        ca, cb = _median_cpu(results[op][peer]), _median_cpu(results[op]["ostreepy"])
         target = (OPS.get(op) or OPT_IN[op])[2]
         nfiles = big_info[op]["files"] if op in big_info else args.files
         ratio = wb / wa if wa > 0 else float("inf")
         ok = ratio <= target and rb < sb.RSS_TARGET_MB
-        rows.append((op, f"{wa:.2f}", f"{wb:.2f}", f"{ratio:.2f}x", f"<={target:.1f}x", f"{ra:.1f}", f"{rb:.1f}",
+        rows.append((op if peer == "ostree" else UPSTREAM_OPS[op], f"{wa:.2f}", f"{wb:.2f}", f"{ratio:.2f}x", f"<={target:.1f}x", f"{ra:.1f}", f"{rb:.1f}",
                      f"{wa / nfiles * 1e6:.0f}", f"{wb / nfiles * 1e6:.0f}", "ok" if ok else "MISSED",
                      f"{ca:.2f}", f"{cb:.2f}", f"{cb / ca:.2f}x" if ca > 0 else "-")
                     + (_before_cells(results[op]["before"], wa) if before else ()))
@@ -634,6 +658,12 @@ def main(argv=None) -> int:
     for row in rows:
         print(line(row))
     print(f"(peak RSS is os.wait4's ru_maxrss; the launcher's floor is {floor:.1f} MB)")
+    if "deploy" in ops:
+        print("(deploy: the ostree column is Debian's ostree 2022.7, built without composefs: it writes no "
+              ".ostree.cfs, which ours writes into every deployment"
+              + (f"; in \"deploy vs 2026.4\" it is {UPSTREAM_OSTREE} 2026.4, built with composefs, which "
+                 "writes .ostree.cfs as ours does: the same work)" if "upstream" in results["deploy"] else
+                 f"; {UPSTREAM_OSTREE}, the same-work peer, is not here)"))
     if "image-10g" in big_info:
         _print_big_image_rates(results, big_info, tools)
     sb.LAUNCHER.close()

@@ -25,11 +25,11 @@ import struct
 from typing import BinaryIO, Callable
 
 from ..store.gvariant import Variant
-from ..store.objects import DirMeta, ObjectType
+from ..store.objects import DirMeta, ObjectType, canonical_xattrs
 from ..store.repo import Repo, RepoMode
 from .erofs import write_image
 from .fsverity import fsverity_digest_of_fd, fsverity_digest_of_stream
-from .tree import ComposefsError, Node, gc_paused
+from .tree import MAX_NAME_LENGTH, PATH_MAX, ComposefsError, Leaf, Node, cstr, gc_paused
 
 __all__ = ["Verity", "DIGEST_KEY_V0", "tree_from_commit", "commit_image_digest", "write_commit_image",
            "composefs_metadata", "measure_verity", "enable_verity"]
@@ -52,15 +52,25 @@ class Verity(enum.Enum):
 
 def measure_verity(fd: int) -> bytes | None:
     """The kernel's fs-verity SHA-256 digest of an open file, or None where it has none."""
+    return _measure(fd)[0]
+
+
+# what FS_IOC_MEASURE_VERITY fails with on a filesystem without fs-verity (ENODATA: a file of
+# one that has it, but not on this file)
+_NO_VERITY_ERRNOS = (errno.ENOTTY, errno.EOPNOTSUPP)
+
+
+def _measure(fd: int) -> tuple[bytes | None, int]:
+    """(:func:`measure_verity`, the errno of a failed measure or 0)."""
     buf = bytearray(struct.pack("<HH", 0, 64) + bytes(64))
     try:
         fcntl.ioctl(fd, FS_IOC_MEASURE_VERITY, buf, True)
-    except OSError:
-        return None
+    except OSError as e:
+        return None, e.errno or -1
     alg, size = struct.unpack_from("<HH", buf)
     if alg != 1 or size != 32:
-        return None
-    return bytes(buf[4:36])
+        return None, 0
+    return bytes(buf[4:36]), 0
 
 
 def enable_verity(fd: int) -> bool:
@@ -90,6 +100,17 @@ class _Builder:
     """Builds the tree, each object read (measured or hashed) once: a node for an object seen
     before is a copy of the first, whose payload it shares.
 
+    Most entries become a :class:`Leaf` (a file or symlink with no xattrs), and the ints they
+    repeat (modes, owners) are shared, not one object an entry: a 100,000-file commit's tree
+    is built alongside the deploy's parsed dirtrees, and its size is most of the deploy's peak.
+    In a plain bare repository a regular file is read from one ``open``: its ``fstat`` gives
+    the header ``lstat`` would and the size, and the descriptor serves the xattrs and the
+    fs-verity measure (the general path, a header read then the object opened again, costs
+    two more system calls an object). Where no digest is to be measured (``Verity.NO``, or
+    ``MAYBE`` on a filesystem that has said it has no fs-verity at all: ENOTTY or EOPNOTSUPP,
+    which every file of it would answer, so the objects of that ``st_dev`` are not opened to
+    ask again) an ``lstat`` and a ``listxattr`` by path are all an object costs.
+
     One thread: with SHA-256 in hardware a 4 KiB block hashes in about a microsecond, so
     worker threads spend more on handing the GIL back and forth than they save (measured:
     2 threads 1.4x slower than 1 on the benchmark tree)."""
@@ -97,13 +118,34 @@ class _Builder:
     def __init__(self, repo: Repo, verity: Verity, enable: bool = False) -> None:
         self.repo = repo
         self.verity = verity
-        # object path (a regular file's payload) -> the first node made for the object; keyed by
-        # bytes the nodes hold anyway, not by checksum strings, which would cost ~110 bytes an object
-        self.seen: dict[bytes, Node] = {}
+        # checksum -> the first node made for the object; keyed by the string the dirtree
+        # holds anyway (the deploy keeps its parsed dirtrees), not by a new one
+        self.seen: dict[str, Node | Leaf] = {}
         # a tree has a handful of distinct directory metadata objects, each shared by many directories
         self.dirmetas: dict[str, DirMeta] = {}
         # turn fs-verity on for objects lacking it, until the filesystem says it cannot
         self.enable = enable
+        self.ints: dict[int, int] = {}
+        # objects/ of a bare repository without a parent, where one open finds every object
+        self.prefix = (repo._objects_prefix if repo.mode is RepoMode.BARE and repo.parent is None
+                       and repo._staging_dir is None else None)
+        # the devices whose filesystem has no fs-verity (see above)
+        self.unmeasurable: set[int] = set()
+
+    def _digest(self, fd: int, size: int, dev: int = -1) -> bytes | None:
+        """The fs-verity digest of an open non-empty object (on device ``dev``), as the verity
+        mode asks for it."""
+        digest, err = _measure(fd)
+        if err in _NO_VERITY_ERRNOS and dev >= 0:
+            self.unmeasurable.add(dev)
+        if digest is None and self.enable:
+            if enable_verity(fd):
+                digest = measure_verity(fd)
+            else:
+                self.enable = False
+        if digest is None and self.verity is Verity.YES:
+            digest = fsverity_digest_of_fd(fd, size)
+        return digest
 
     def _file_info(self, checksum: str) -> tuple[int, bytes | None]:
         """(size, digest) of a regular file object."""
@@ -119,15 +161,7 @@ class _Builder:
                     size = os.fstat(fd).st_size
                     if not size:
                         return 0, None
-                    digest = measure_verity(fd)
-                    if digest is None and self.enable:
-                        if enable_verity(fd):
-                            digest = measure_verity(fd)
-                        else:
-                            self.enable = False
-                    if digest is None and self.verity is Verity.YES:
-                        digest = fsverity_digest_of_fd(fd, size)
-                    return size, digest
+                    return size, self._digest(fd, size)
                 finally:
                     os.close(fd)
         size = repo.content_size(checksum)
@@ -140,13 +174,79 @@ class _Builder:
         with stream:
             return size, fsverity_digest_of_stream(stream)
 
-    def file(self, parent: Node, name: str, checksum: str) -> None:
+    def _bare_regular(self, checksum: str) -> Leaf | Node | None:
+        """The node of a regular file object of a plain bare repository, from one open (or
+        one lstat, when there is nothing to measure); None for anything else (a symlink, a
+        missing object), which the general path then reads."""
+        path = f"{self.prefix}{checksum[:2]}/{checksum[2:]}.file"
+        if self.verity is Verity.NO or (self.unmeasurable and self.verity is Verity.MAYBE and not self.enable):
+            try:
+                st = os.lstat(path)
+            except OSError:
+                return None
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            if self.verity is Verity.NO or st.st_dev in self.unmeasurable:
+                return self._node(checksum, st, path, None)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                return None
+            return self._node(checksum, st, fd, self._digest(fd, st.st_size, st.st_dev) if st.st_size else None)
+        finally:
+            os.close(fd)
+
+    def _node(self, checksum: str, st: os.stat_result, at: int | str, digest: bytes | None) -> Leaf | Node:
+        """The node of a regular file object with this stat, its xattrs read from ``at`` (a
+        descriptor, or the path of a file that is no symlink)."""
+        try:
+            names = os.listxattr(at, follow_symlinks=False) if isinstance(at, str) else os.listxattr(at)
+        except OSError as e:
+            if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+                raise
+            names = []
+        ints = self.ints
+        mode, uid, gid = st.st_mode, st.st_uid, st.st_gid
+        mode = ints.setdefault(mode, mode)
+        uid = ints.setdefault(uid, uid)
+        gid = ints.setdefault(gid, gid)
+        size = st.st_size
+        payload = f"{checksum[:2]}/{checksum[2:]}.file".encode() if size else None
+        if not names:
+            return Leaf(mode, uid, gid, size, payload, digest)
+        pairs = []
+        for n in names:
+            try:
+                pairs.append((n, os.getxattr(at, n, follow_symlinks=False) if isinstance(at, str)
+                              else os.getxattr(at, n)))
+            except OSError as e:
+                if e.errno != errno.ENODATA:
+                    raise
+        node = Node(mode)
+        node.uid, node.gid = uid, gid
+        node.set_size(size)
+        node.payload, node.digest = payload, digest
+        for k, v in canonical_xattrs(pairs):
+            node.set_xattr(k, v)
+        return node
+
+    def file(self, children: dict[bytes, Node], parent: Node, name: str, checksum: str) -> None:
+        # (a Leaf stands in for a Node in ``children``: it has every field the writer reads)
         bname = _validate_name(name)
-        if bname in parent.children:
+        if bname in children:
             raise ComposefsError("Target checkout file already exist")
-        key = f"{checksum[:2]}/{checksum[2:]}.file".encode()
-        first = self.seen.get(key)
+        if len(bname) > MAX_NAME_LENGTH:
+            raise ComposefsError(f"Name too long: {bname!r}")
+        first = self.seen.get(checksum)
         if first is not None:
+            if type(first) is Leaf:
+                children[bname] = Leaf(first.mode, first.uid, first.gid, first.size, first.payload,  # type: ignore[assignment]
+                                       first.digest)
+                return
             node = Node(first.mode)
             parent.add_child(bname, node)
             node.uid, node.gid, node.size = first.uid, first.gid, first.size
@@ -156,27 +256,52 @@ class _Builder:
                 node.xattrs = [list(x) for x in first.xattrs]
                 node.xattr_size = first.xattr_size
             return
+        made = self._bare_regular(checksum) if self.prefix is not None else None
+        if made is not None:
+            if type(made) is Leaf:
+                children[bname] = made  # type: ignore[assignment]
+            else:
+                parent.add_child(bname, made)  # type: ignore[arg-type]
+            self.seen[checksum] = made
+            return
         if self.verity is Verity.NO:
             # header and size from one lstat (or one archive header read)
             header, size = self.repo.load_file_and_size(checksum)
             digest = None
         else:
             header = self.repo.load_file(checksum, want_data=False)[0]
-        node = Node(header.mode)
-        parent.add_child(bname, node)
-        node.uid, node.gid = header.uid, header.gid
+        ints = self.ints
+        mode = ints.setdefault(header.mode, header.mode)
+        uid = ints.setdefault(header.uid, header.uid)
+        gid = ints.setdefault(header.gid, header.gid)
+        payload: bytes | None
         if header.is_symlink:
-            node.set_payload(header.symlink_target.encode("utf-8", "surrogateescape"))
+            target = cstr(header.symlink_target.encode("utf-8", "surrogateescape"))
+            if len(target) >= PATH_MAX:
+                raise ComposefsError("payload too long")
+            payload = target
+            size = 0
+            digest = None
         else:
             if self.verity is not Verity.NO:
                 size, digest = self._file_info(checksum)
+            payload = f"{checksum[:2]}/{checksum[2:]}.file".encode() if size else None
+            if not size:
+                digest = None
+        if not header.xattrs:
+            leaf = Leaf(mode, uid, gid, size, payload, digest)
+            children[bname] = leaf  # type: ignore[assignment]
+            self.seen[checksum] = leaf
+            return
+        node = Node(mode)
+        parent.add_child(bname, node)
+        node.uid, node.gid = uid, gid
+        if not header.is_symlink:
             node.set_size(size)
-            if size:
-                node.payload = key
-                node.digest = digest
+        node.payload, node.digest = payload, digest
         for k, v in header.xattrs:
             node.set_xattr(k, v)
-        self.seen[key] = node
+        self.seen[checksum] = node
 
     def directory(self, parent: Node, name: bytes, tree_csum: str, meta_csum: str) -> None:
         todo = [(parent, name, tree_csum, meta_csum)]
@@ -193,8 +318,9 @@ class _Builder:
             d.uid, d.gid = meta.uid, meta.gid
             for k, v in meta.xattrs:
                 d.set_xattr(k, v)
+            children = d.children
             for fname, csum in tree.files:
-                self.file(d, fname, csum)
+                self.file(children, d, fname, csum)
             for dname, t, m in reversed(tree.dirs):
                 todo.append((d, _validate_name(dname), t, m))
 

@@ -22,6 +22,7 @@ not modified.
 
 from __future__ import annotations
 
+import itertools
 import stat
 import struct
 
@@ -68,6 +69,13 @@ def _zeros(typecode: str, n: int) -> memoryview:
     give; a memoryview of a bytearray, indexed and iterated alike, as compact, and without
     the module, whose import brings collections: ~1 ms of a small image's start-up)."""
     return memoryview(bytearray(n * 8)).cast("Q") if typecode == "Q" else memoryview(bytearray(n * 4)).cast("I")
+
+
+def _packed_u32(values: list[int]) -> memoryview:
+    """``values`` as 4-byte numbers a slot each (as an ``array.array("I")``, 4 bytes an entry
+    where a list holds an int object and a pointer: ~36), writable for the hard links'
+    numbers set once the walk is done."""
+    return memoryview(bytearray(struct.pack(f"{len(values)}I", *values))).cast("I")
 
 
 def _bisect_left(names: list[bytes], name: bytes) -> int:
@@ -274,13 +282,21 @@ _ACL_KEYS = (b"system.posix_acl_access", b"system.posix_acl_default")
 _NO_SPLITS: list[int] = []   # a directory whose entries fit one block (never changed)
 
 
+def _repeated(values: list[bytes]) -> dict[bytes, int]:
+    """The values that occur more than once (all that the shared area takes, with a count over
+    one), the list sorted in place to find them."""
+    values.sort()
+    return {a: 2 for a, b in zip(values, itertools.islice(values, 1, None)) if a == b}
+
+
 class _Layout:
     """Where everything goes. Each node's own rewrite (:func:`_prepare`) runs when its parent is
     visited, children in name order: the same sequence of changes per inode as libcomposefs's
     depth-first rewrite, since an inode is changed only by itself and its direct children."""
 
-    def __init__(self, root: Node, version: int, max_version: int | None = None) -> None:
+    def __init__(self, root: Node, version: int, max_version: int | None = None, spend: bool = False) -> None:
         self.root = root
+        self.spend = spend   # the tree may be rewritten and emptied
         self.version = version
         # a whiteout, which only version 1 holds, raises the version to this when the walk meets
         # the first (before its rewrite, the one step the version changes)
@@ -305,7 +321,11 @@ class _Layout:
         self.xattr_sizes = _zeros("I", 0)
         self.blocks = _zeros("Q", 0)
         self.tails = _zeros("I", 0)
-        self.shared_masks: dict[int, int] = {}
+        self.nids = _zeros("Q", 0)   # the inode's number in the image (its slot)
+        # (a byte an inode: with no file digests the empty metacopy value is shared by every
+        # external file, so most inodes have a mask; 255 means it is in ``wide_masks``)
+        self.shared_masks = bytearray()
+        self.wide_masks: dict[int, int] = {}
 
     def compute_tree(self) -> None:
         """Breadth first, children sorted by name: inode numbers, directory entries, xattr counts."""
@@ -318,16 +338,23 @@ class _Layout:
         nodes = self.nodes
         nodes.append(root)
         counts = self.counts
-        metacopies: dict[bytes, int] = {}
-        redirects: dict[bytes, int] = {}
+        # every external file's metacopy value and redirect, to find the repeated ones once the
+        # walk is done: a list costs 8 bytes a file where counting in a dict cost ~50
+        metacopies: list[bytes] = []
+        redirects: list[bytes] = []
+        add_metacopy, add_redirect = metacopies.append, redirects.append
         links: list[Node] = []
         linked: list[int] = []   # where a directory's entries are hard links
+        # (entries array, position, target) of every hard link, numbered once the walk is done
+        link_entries: list[tuple[memoryview, int, Node]] = []
+        queued = [0]   # the inode numbers of the nodes in ``queue``
+        dir_numbers: dict[int, int] = {id(root): 0}   # a directory's inode number, by id
         min_sec, min_nsec = self.min_mtime
         has_acl = False
         # the inodes that need more than the plain file's share of the work below: directories (in
         # the order they enter ``nodes``, so that stays breadth first) and nodes with xattrs or children
         queue = [root]
-        for node in queue:   # grows while walked
+        for qi, node in enumerate(queue):   # grows while walked
             children = node.children
             if node.mode & S_IFMT == _DIR:
                 names = sorted(children)
@@ -341,8 +368,10 @@ class _Layout:
                             _prepare(c, version)
                     _add_root_whiteouts(root)
                     names = sorted(children)
-                # entries as two lists, names and inodes: a tuple per entry would cost 64 bytes
-                kids: list[Node] = []
+                # entries as names and the inode numbers they name: a tuple per entry would cost
+                # 64 bytes, and an inode number kept on each node an int object (32); a list while
+                # the directory is read, then packed (_packed_u32)
+                kids: list[int] = []
                 ndirs = 0
                 for name in names:
                     c = children[name]
@@ -360,12 +389,11 @@ class _Layout:
                                 d = c.digest
                                 c.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT + (0 if d is None else 36)
                                                 + (_REDIRECT_ACCOUNT + 1 + len(p) if p else 0))
+                                kids.append(len(nodes))
                                 nodes.append(c)
-                                kids.append(c)
-                                d = d or b""
-                                metacopies[d] = metacopies.get(d, 0) + 1
+                                add_metacopy(d or b"")
                                 if p:
-                                    redirects[p] = redirects.get(p, 0) + 1
+                                    add_redirect(p)
                                 sec = c.mtime_sec
                                 if sec <= min_sec and (sec < min_sec or c.mtime_nsec < min_nsec):
                                     min_sec, min_nsec = sec, c.mtime_nsec
@@ -374,41 +402,51 @@ class _Layout:
                                 version = self.version = max_version
                             _prepare(c, version)
                             ftype = c.mode & S_IFMT
+                        kids.append(len(nodes))
                         nodes.append(c)
-                        kids.append(c)
                         if ftype == _DIR or c.xattrs or c.children:
                             queue.append(c)
+                            queued.append(len(nodes) - 1)
+                            if ftype == _DIR:
+                                dir_numbers[id(c)] = len(nodes) - 1
                             continue
                         # a plain file: its share of the per-inode work below, done here
                         if ftype == _REG and c.size > 0 and c.content is None:
-                            d = c.digest or b""
-                            metacopies[d] = metacopies.get(d, 0) + 1
+                            add_metacopy(c.digest or b"")
                             p = c.payload
                             if p:
-                                redirects[p] = redirects.get(p, 0) + 1
+                                add_redirect(p)
                         sec = c.mtime_sec
                         if sec <= min_sec and (sec < min_sec or c.mtime_nsec < min_nsec):
                             min_sec, min_nsec = sec, c.mtime_nsec
                     else:
                         # resolved once every entry is rewritten, as before any was taken: the
                         # first refusal stays the same
-                        kids.append(c)
+                        kids.append(0)
                         linked.append(len(kids) - 1)
+                pending = []
                 if linked:
                     for j in linked:
-                        t = follow_links(kids[j])
+                        t = follow_links(children[names[j]])
                         links.append(t)
-                        kids[j] = t
+                        pending.append((names[j], t))
                     linked.clear()
                 if b"." not in children:
                     j = _bisect_left(names, b".")
                     names.insert(j, b".")
-                    kids.insert(j, node)
+                    kids.insert(j, queued[qi])
                 if b".." not in children:
                     j = _bisect_left(names, b"..")
                     names.insert(j, b"..")
-                    kids.insert(j, root if node is root else node.parent)  # type: ignore[arg-type]
-                self.dirs[node] = [names, kids, _NO_SPLITS]
+                    kids.insert(j, 0 if node is root else dir_numbers[id(node.parent)])
+                packed = _packed_u32(kids)
+                for name, t in pending:   # (where "." and ".." now put them)
+                    link_entries.append((packed, _bisect_left(names, name), t))
+                self.dirs[node] = [names, packed, _NO_SPLITS]
+                if self.spend:
+                    # names and inode numbers hold all the rest needs of the entries: a spent
+                    # tree's map of them goes now, before the layout's arrays are made
+                    node.children = {}
                 node.nlink = 2 + ndirs
             elif children:
                 raise ComposefsError("Only directories can have children")
@@ -416,11 +454,10 @@ class _Layout:
             if xattrs and len(xattrs) > 1:
                 xattrs.sort()  # keys are unique on a node, so this is by key
             if node.mode & S_IFMT == _REG and node.size > 0 and node.content is None:
-                d = node.digest or b""
-                metacopies[d] = metacopies.get(d, 0) + 1
+                add_metacopy(node.digest or b"")
                 p = node.payload
                 if p:
-                    redirects[p] = redirects.get(p, 0) + 1
+                    add_redirect(p)
             if xattrs:
                 for k, v in xattrs:
                     values = counts.get(k)
@@ -433,16 +470,18 @@ class _Layout:
             if sec <= min_sec and (sec < min_sec or node.mtime_nsec < min_nsec):
                 min_sec, min_nsec = sec, node.mtime_nsec
         if metacopies:
-            counts[_METACOPY] = metacopies
+            counts[_METACOPY] = _repeated(metacopies)
         if redirects:
-            counts[_REDIRECT] = redirects
+            counts[_REDIRECT] = _repeated(redirects)
         self.min_mtime = (min_sec, min_nsec)
         self.has_acl = has_acl
         if links:
-            in_tree = set(map(id, nodes))
+            in_tree = {id(n): i for i, n in enumerate(nodes)}
             for t in links:
                 if id(t) not in in_tree:
                     raise ComposefsError("Hardlink to a file outside the tree")
+            for entries, at, target in link_entries:
+                entries[at] = in_tree[id(target)]
 
     def compute_shared_xattrs(self) -> None:
         # libcomposefs's canonical order: key descending, then longer values first, then bytes descending;
@@ -468,7 +507,7 @@ class _Layout:
         pos = SUPER_OFFSET + 128
         n_data = 0
         dirs = self.dirs
-        shared = self.shared_masks
+        wide = self.wide_masks
         meta_offsets = offsets.get(_METACOPY, {})
         redirect_offsets = offsets.get(_REDIRECT, {})
         n = len(self.nodes)   # the arrays made whole at once: grown, they would be copied as they grow
@@ -476,6 +515,8 @@ class _Layout:
         self.xattr_sizes = xattr_sizes = _zeros("I", n)
         self.blocks = blocks = _zeros("Q", n)
         self.tails = tails = _zeros("I", n)
+        self.nids = nids = _zeros("Q", n)
+        self.shared_masks = shared = bytearray(n)
         for i, node in enumerate(self.nodes):
             ftype = node.mode & S_IFMT
             if ftype == _REG and node.content is None and not node.xattrs and 0 < node.size <= 1 << 43:
@@ -497,7 +538,7 @@ class _Layout:
                     else:
                         xattr_size += (_REDIRECT_ENTRY + 1 + len(p) + 3) & ~3
                 if mask:
-                    shared[i] = mask
+                    shared[i] = mask   # (at most 3)
                 compact = (node.mtime_sec == min_sec and node.mtime_nsec == min_nsec and node.nlink <= 0xFFFF
                            and node.uid <= 0xFFFF and node.gid <= 0xFFFF and size <= _U32)
                 inode_size = _COMPACT if compact else _EXTENDED
@@ -514,7 +555,7 @@ class _Layout:
                 ipads[i] = ipad << 2 | (2 if tail == 4 and not mask and p and len(d) == 32 else 0) | compact
                 xattr_sizes[i] = xattr_size
                 tails[i] = tail
-                node.nid = pos // SLOT
+                nids[i] = pos // SLOT
                 pos += inode_size + xattr_size + tail
                 continue
             n_blocks = 0
@@ -575,7 +616,11 @@ class _Layout:
                             ix = _xattr_index(k)
                         unshared += (4 + len(ix[1]) + len(_real_value(k, v)) + 3) & ~3
                 if mask:
-                    shared[i] = mask
+                    if mask < 255:
+                        shared[i] = mask
+                    else:
+                        shared[i] = 255
+                        wide[i] = mask
                 xattr_size = (12 + n_shared * 4 + unshared + 3) & ~3
             else:
                 xattr_size = 0
@@ -593,7 +638,7 @@ class _Layout:
             tails[i] = tail
             isize = inode_size + xattr_size + tail
             n_data += n_blocks
-            node.nid = pos // SLOT
+            nids[i] = pos // SLOT
             pos += isize
         self.n_data_blocks = n_data
         self.inodes_end = _align(pos, SLOT)
@@ -691,12 +736,13 @@ _REDIRECT_HEADS: dict[int, tuple[bytes, bytes]] = {}
 _COMPACT_EXTERNAL = struct.Struct(_INODE_COMPACT.format + f"{len(_EXTERNAL_START)}s32s")
 
 
-def _dentries(buf: bytearray, names: list[bytes], kids: list[Node]) -> None:
+def _dentries(buf: bytearray, names: list[bytes], kids: memoryview, layout: _Layout) -> None:
     nameoff = len(kids) * 12
     pack = _DIRENT.pack
     ft = _FT
-    for name, t in zip(names, kids):
-        buf += pack(t.nid, nameoff & 0xFFFF, ft.get(t.mode & S_IFMT, 0), 0)
+    nodes, nids = layout.nodes, layout.nids
+    for name, i in zip(names, kids):
+        buf += pack(nids[i], nameoff & 0xFFFF, ft.get(nodes[i].mode & S_IFMT, 0), 0)
         nameoff += len(name)
     buf += b"".join(names)
 
@@ -712,7 +758,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     meta_offsets = offsets.get(_METACOPY, {})
     redirect_offsets = offsets.get(_REDIRECT, {})
     dirs = layout.dirs
-    masks = layout.shared_masks
+    masks, wide = layout.shared_masks, layout.wide_masks
     xattr_sizes, blocks, tails = layout.xattr_sizes, layout.blocks, layout.tails
     redirect_heads = _REDIRECT_HEADS
     pack_compact_external = _COMPACT_EXTERNAL.pack
@@ -790,7 +836,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
                                  node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
         if xattr_size and datalayout == _CHUNK_BASED and not node.xattrs:
             # the common external file (see compute_inodes)
-            mask = masks.get(inode_num, 0)
+            mask = masks[inode_num]
             if p:
                 buf += _EXTERNAL_HEADS[mask]
                 if mask:
@@ -821,7 +867,9 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
                     buf += _ZEROS[:pad]
         elif xattr_size:
             xattrs = _external_xattrs(node) if datalayout == _CHUNK_BASED else node.xattrs
-            mask = masks.get(inode_num, 0)
+            mask = masks[inode_num]
+            if mask == 255:
+                mask = wide[inode_num]
             bits_ = 0
             for k, _ in xattrs:
                 bit = _FILTER_BIT.get(k)
@@ -851,9 +899,9 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             if ftype == _DIR:
                 names, kids, splits = dirs[node]
                 if splits:
-                    _dentries(buf, names[splits[-1]:], kids[splits[-1]:])
+                    _dentries(buf, names[splits[-1]:], kids[splits[-1]:], layout)
                 else:
-                    _dentries(buf, names, kids)
+                    _dentries(buf, names, kids, layout)
             elif ftype == _LNK:
                 buf += node.payload  # type: ignore[arg-type]
             elif ftype == _REG:
@@ -881,11 +929,11 @@ def _write_blocks(layout: _Layout, out: _Out) -> None:
             names, kids, splits = dirs[node]
             start = 0
             for split in splits:
-                _dentries(buf, names[start:split], kids[start:split])
+                _dentries(buf, names[start:split], kids[start:split], layout)
                 buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
                 start = split
             if len(splits) < n_blocks:
-                _dentries(buf, names[start:], kids[start:])
+                _dentries(buf, names[start:], kids[start:], layout)
                 buf += _ZEROS[:-len(buf) % BLOCK_SIZE]
         elif ftype == _REG:
             if node.content is None:
@@ -921,7 +969,7 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
     max_version = max(max_version, min_version)
     if not consume:
         root = root.clone_tree()
-    layout = _Layout(root, min_version, max_version)
+    layout = _Layout(root, min_version, max_version, spend=True)
     layout.compute_tree()
     version = layout.version
     layout.compute_shared_xattrs()
@@ -935,10 +983,11 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
     out.write(struct.pack("<IIII16x", LCFS_EROFS_MAGIC, LCFS_EROFS_VERSION, 1 if layout.has_acl else 0, version))
     out.pad(SUPER_OFFSET - 32)
     data_start = _align(layout.inodes_end + layout.shared_size, BLOCK_SIZE)
-    if root.nid >= 0xFFFF:
+    root_nid = layout.nids[0]
+    if root_nid >= 0xFFFF:
         raise ComposefsError("root inode out of range")
     sec, nsec = layout.min_mtime
-    out.write(struct.pack("<IIIBBHQQIIII", EROFS_SUPER_MAGIC, 0, _FEATURE_COMPAT, 12, 0, root.nid,
+    out.write(struct.pack("<IIIBBHQQIIII", EROFS_SUPER_MAGIC, 0, _FEATURE_COMPAT, 12, 0, root_nid,
                           len(layout.nodes), sec & ((1 << 64) - 1), nsec & _U32,
                           (data_start // BLOCK_SIZE + layout.n_data_blocks) & _U32,
                           (SUPER_OFFSET + 128) // BLOCK_SIZE, (layout.inodes_end // BLOCK_SIZE) & _U32)
@@ -952,6 +1001,13 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
     out.align(BLOCK_SIZE)
     _write_blocks(layout, out)
     out.flush()
+    if consume:
+        # a spent tree goes with its last reference, not at the next cycle collection: parent
+        # links are its only cycles (a 100,000-file tree is ~40 MB that a deploy would otherwise
+        # carry through its /etc merge and prune)
+        for node in layout.nodes:
+            if node.parent is not None:
+                node.parent = None
     return b"" if hasher is None else hasher.digest()
 
 

@@ -24,7 +24,7 @@ else:
     MappingProxyType = type(type.__dict__)   # without importing types: start-up of every command
 
 __all__ = [
-    "ComposefsError", "Node", "INLINE_CONTENT_MAX", "RECOMMENDED_INLINE_CONTENT_MAX", "MAX_NAME_LENGTH",
+    "ComposefsError", "Node", "Leaf", "INLINE_CONTENT_MAX", "RECOMMENDED_INLINE_CONTENT_MAX", "MAX_NAME_LENGTH",
     "MAX_NONINLINE_CHUNKS", "follow_links", "chunking", "digest_object_path", "gc_paused",
 ]
 
@@ -109,12 +109,10 @@ class Node:
 
     __slots__ = ("mode", "nlink", "uid", "gid", "rdev", "size", "mtime_sec", "mtime_nsec", "payload",
                  "content", "xattrs", "xattr_size", "digest", "children", "parent", "name", "link_to",
-                 "link_invalid", "nid")
+                 "link_invalid")
 
-    # Set by the image writer, only on the inodes of a tree being written (unset before: a node
-    # costs less to make, and trees are made by the hundred thousand); the rest of its layout is
-    # kept in arrays by inode number.
-    nid: int
+    # (The image writer keeps an inode's layout, its number included, in arrays by inode
+    # number, not on the node.)
 
     def __init__(self, mode: int = 0) -> None:
         self.mode = mode
@@ -288,6 +286,52 @@ class Node:
                 n.link_to = mapping.get(id(n.link_to), n.link_to)
             todo.extend(n.children.values())
         return root
+
+
+class Leaf:
+    """A regular file or symlink with no xattrs, inline content, hard link or time of its own:
+    what a commit's tree is made of, by the hundred thousand. It holds only what varies (88 bytes
+    against a :class:`Node`'s 176) and reads the rest from the class, as a Node without them
+    would have it; it is in a directory's ``children`` but does not know its name or parent,
+    which the image writer asks only of directories. Read-only but for what the writer sets
+    (``xattr_size``); :meth:`Node.clone_tree` copies it into a Node."""
+
+    __slots__ = ("digest", "gid", "mode", "payload", "size", "uid", "xattr_size")
+
+    nlink = 1
+    rdev = 0
+    mtime_sec = 0
+    mtime_nsec = 0
+    content: bytes | None = None
+    xattrs: tuple[()] = _NO_XATTRS
+    children: Mapping[bytes, Node] = _NO_CHILDREN
+    parent: Node | None = None
+    name: bytes | None = None
+    link_to: Node | None = None
+    link_invalid = False
+
+    def __init__(self, mode: int, uid: int, gid: int, size: int, payload: bytes | None,
+                 digest: bytes | None) -> None:
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.size = size
+        self.payload = payload
+        self.digest = digest
+        self.xattr_size = 0
+
+    @property
+    def ftype(self) -> int:
+        return self.mode & S_IFMT
+
+    def is_dir(self) -> bool:
+        return False
+
+    def get_xattr(self, key: bytes) -> bytes | None:
+        return None
+
+    def sorted_children(self) -> list[tuple[bytes, Node]]:
+        return []
 
 
 def follow_links(node: Node) -> Node:

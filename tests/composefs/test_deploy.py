@@ -48,17 +48,21 @@ CFS_SHA256 = {
     "yes": "ac90ee88f5c94af6a2dd8d5e21c427b3e9501d1543e21b81b377da82ce849b53",
     "verity": "484b52e2dea4e2373f3b962a38f09c67df5be3bece302cc412a31b169b247616",
     "no": "3bb42a1b12400a70ce53c8ce791168224330a345d4446344c8e5fd6fc748ffba",
+    "absent": "e956001c61e1872978f7603828aa7c63bd3a86e71fdd5742629a389f5092c198",
 }
 COMMITS = {
     "yes": "e375c288dd655c7440532c1835662e8db0f919bcb20e5a8d0bd6653c95c9220e",
     "verity": "137714a862fc3f01b6d5715477cd73d80155b37bea9b54824352e51739e14e29",
     "no": "8e32286268bf0d87a61eea731272a6916a445f8c65a42a31cd1229a3fd252544",
+    "absent": "8803090a1fa0711c812dee6617bfbc47fb87b579d4c0de1188280b2172a0cfcd",
 }
 
 
 def _tree(base: Path, enabled: str) -> Path:
     tree = base / "tree"
     write_tree(tree)
+    if enabled == "absent":
+        return tree
     (tree / "usr/lib/ostree").mkdir(parents=True, exist_ok=True)
     (tree / "usr/lib/ostree/prepare-root.conf").write_text(f"[composefs]\nenabled = {enabled}\n")
     return tree
@@ -79,15 +83,21 @@ def _deploy(base: Path, tree: Path, name: str, ostree: str | None) -> tuple[str,
         run(sys.executable, "-m", "ostreepy", f"--repo={repo}", "config", "set", "sysroot.bootloader", "none")
         csum = porcelain.commit(repo, str(tree), branch="os/one", timestamp=1704067200,
                                 generate_composefs_metadata=True).checksum
+    # the repository has no ex-integrity.composefs (libostree's composefs_wanted: NO)
+    assert "ex-integrity" not in Path(repo, "config").read_text()
     run(*admin, f"--sysroot={sr}", "deploy", "--os=myos", "os/one")
     (cfs,) = (sr / "ostree/deploy/myos/deploy").glob("*.0/.ostree.cfs")
     return csum, cfs.read_bytes()
 
 
-@pytest.mark.parametrize("enabled", ["yes", "verity", "no"])
+@pytest.mark.parametrize("enabled", ["yes", "verity", "no", "absent"])
 def test_deploy_writes_ostree_cfs(tmpfs, enabled: str) -> None:
     """The image whatever the configuration says: with composefs `enabled = no` too (the
-    blob is made "even if it's explicitly runtime disabled", test-admin-deploy-composefs)."""
+    blob is made "even if it's explicitly runtime disabled", test-admin-deploy-composefs),
+    and with no prepare-root.conf at all in a repository without ``ex-integrity.composefs``:
+    an ostree built with composefs writes it unconditionally (checkout_deployment_tree calls
+    ostree_repo_checkout_composefs under ``#ifdef HAVE_COMPOSEFS`` alone; the configuration
+    and the repository's key only decide the verity mode, since ostree 20ff0865, 2025-01)."""
     tree = _tree(tmpfs, enabled)
     csum, ours = _deploy(tmpfs, tree, "ours", None)
     if upstream_peer.available():
