@@ -2,7 +2,8 @@
 
 A plain ``composefs create`` command line (mkcomposefs's, whose small images are mostly
 start-up) runs from here without importing argparse, the command-line parser or its help
-(:func:`ostreepy.cli.composefs.plain_create_args` reads it); every other command line is
+(:func:`ostreepy.cli.composefs.plain_create_args` reads it), nor does a plain ``pull``
+(:func:`ostreepy.cli.pull.plain_pull_args`); every other command line is
 :func:`ostreepy.cli.main.main`'s. Either way the command runs through
 :func:`ostreepy.cli.run.run`.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from .run import run, set_recursion_limit
+from .run import register_hooks, run, set_recursion_limit
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
@@ -29,5 +30,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args is not None:
             set_recursion_limit()
             return run(args.func, args)
+    if "pull" in words:
+        from .pull import cmd_pull, plain_pull_args
+        pull_args = plain_pull_args(words)
+        if pull_args is not None:
+            set_recursion_limit()
+            register_hooks()
+            return run(cmd_pull, pull_args)
     from .main import main as parse_and_run
     return parse_and_run(argv)
