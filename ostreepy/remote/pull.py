@@ -407,7 +407,7 @@ class _Puller:
             else:
                 assert raw is not None
                 repo.write_commit_detached_metadata_bytes(checksum, raw)
-        self._write_meta(checksum, ObjectType.COMMIT, data, local)
+        self._write_meta(checksum, ObjectType.COMMIT, data, local, commit)
         self._stored(checksum, ObjectType.COMMIT, 0 if local else len(data), local)
         return commit, not self.commit_only
 
@@ -489,16 +489,19 @@ class _Puller:
             names = [n for n, _ in tree.files] + [n for n, _, _ in tree.dirs]
             if len(set(names)) != len(names):
                 raise CorruptObjectError(f"Corrupted dirtree object {checksum}: a name appears twice", checksum)
+            parsed: object = tree
         else:
-            DirMeta.parse(data)
-        self._write_meta(checksum, objtype, data, local)
+            parsed = DirMeta.parse(data)
+        self._write_meta(checksum, objtype, data, local, parsed)
         self._stored(checksum, objtype, 0 if local else len(data), local)
         return tree
 
-    def _write_meta(self, checksum: str, objtype: ObjectType, data: bytes, local: bool) -> None:
+    def _write_meta(self, checksum: str, objtype: ObjectType, data: bytes, local: bool,
+                    parsed: object = None) -> None:
         """A metadata object from a trusted local source is hard-linked, as libostree's
         import links it (metadata is the same file in every mode; test-basic checks the
-        commit's inode); anything else, or a link refused, is written from ``data``."""
+        commit's inode); anything else, or a link refused, is written from ``data``
+        (``parsed``: its value, which it was checked against its checksum for: not again)."""
         src = self.source.local
         if local and self.source.trusted and src is not None and src.has_object(checksum, objtype):
             try:
@@ -507,7 +510,7 @@ class _Puller:
             except OSError:
                 pass  # another filesystem, or too many links: written below
         # (do_commit and do_meta looked for it just before)
-        self.repo.write_metadata(objtype, data, expected=checksum, known_absent=True)
+        self.repo.write_metadata(objtype, data, expected=checksum, known_absent=True, parsed=parsed)
 
     # ------------------------------------------------------------ content objects
 
