@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import io
 import os
-import random
 import socket
 import sys
 import threading
@@ -490,6 +489,7 @@ class HttpFetcher:
     def _delay(self, attempt: int, retry_after: Optional[float]) -> float:
         if retry_after is not None:
             return min(retry_after, self.max_retry_after)
+        import random  # only for a retry: not at every pull's start-up
         d = min(self.max_backoff, self.backoff * (2 ** attempt))
         return d * (0.75 + random.random() * 0.5)
 
@@ -743,15 +743,29 @@ def _parse_http_date(value: str) -> int:
     sends read here, the obsolete forms left to ``email.utils``."""
     parts = value.split()
     if len(parts) == 6 and parts[5] == "GMT" and parts[2] in _MONTHS:
-        import datetime
         hh, mm, ss = (int(x) for x in parts[4].split(":"))
-        # datetime refuses what email.utils refuses (a 25th hour, a 32nd day): ValueError
-        when = datetime.datetime(int(parts[3]), _MONTHS.index(parts[2]) + 1, int(parts[1]), hh, mm, ss,
-                                 tzinfo=datetime.timezone.utc)
-        return int(when.timestamp())
+        return _utc_seconds(int(parts[3]), _MONTHS.index(parts[2]) + 1, int(parts[1]), hh, mm, ss)
     import email.utils
     when = email.utils.parsedate_to_datetime(value)
     return int(when.timestamp())
+
+
+def _utc_seconds(year: int, month: int, day: int, hh: int, mm: int, ss: int) -> int:
+    """Seconds since the epoch of a UTC date and time, refusing (ValueError) what datetime
+    refuses (a 25th hour, a 31st of April), as ``datetime(...).timestamp()`` gives them:
+    without importing datetime into every pull that meets a summary's Last-Modified.
+    (The days from the civil date as in H. Hinnant's ``days_from_civil``.)"""
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days_in = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+    if not (1 <= year <= 9999 and 1 <= month <= 12 and 1 <= day <= days_in[month - 1]
+            and 0 <= hh < 24 and 0 <= mm < 60 and 0 <= ss < 60):
+        raise ValueError(f"date out of range: {year}-{month}-{day} {hh}:{mm}:{ss}")
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return (era * 146097 + doe - 719468) * 86400 + hh * 3600 + mm * 60 + ss
 
 
 def _too_big(url: str, max_size: int) -> str:
@@ -791,7 +805,10 @@ class _PlainConn:
         if self.sock is not None and not fresh:
             return True
         self.close()
-        sock = socket.create_connection((self.host, self.port), timeout=connect_timeout)
+        # an ASCII host name as bytes: getaddrinfo then needs no IDNA codec (encodings.idna,
+        # stringprep) for it, and a non-ASCII one still goes through it as a str
+        host = self.host.encode("ascii") if self.host.isascii() else self.host
+        sock = socket.create_connection((host, self.port), timeout=connect_timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(read_timeout)
         self.sock = sock
