@@ -74,6 +74,7 @@ if TYPE_CHECKING:
 
 from .._version import __version__
 from ..errors import FetchError
+from ..errors import FetchAheadBroken as AheadBroken
 from ..errors import FetchNotFoundError as NotFound
 from .summary_cache import Conditional
 from .cookies import Cookie, cookie_header
@@ -359,6 +360,14 @@ class HttpFetcher:
             _sink_restart(sink)
             done(j, sink, self.fetch_to(paths[j], sink, max_size, _failed=failed if failed is not _ALONE else None))
             i = j + 1
+
+    def get_ahead(self) -> Optional["GetAhead"]:
+        """A connection of its own for GETs sent ahead of their answers (see :class:`GetAhead`),
+        or None where this fetcher does not pipeline (https, a proxy, a total time limit, a
+        server found not to answer pipelined requests)."""
+        if self._fast is None or self.timeout is not None or not self._pipelining:
+            return None
+        return GetAhead(self)
 
     def _pipeline(self, paths: Sequence[str], start: int, sink_for: Callable[[int], BinaryIO],
                   done: Callable[[int, BinaryIO, int], None],
@@ -789,6 +798,76 @@ def _framing(status: bytes, answer: Dict[str, str]) -> Tuple[Optional[int], bool
 _ALONE = _Retry("asked alone")
 #: the GETs of one pipelined round, at most (a loopback socket's send buffer holds more)
 _PIPELINE_BYTES = 8192
+
+
+class GetAhead:
+    """GETs of small files sent ahead on a plain connection of their own, their answers read
+    in order (HTTP/1.1 pipelining), by one thread: the pull's walk sends the dirtrees it finds
+    missing and goes on reading those it has, then takes the answers in, with no thread
+    hand-off per object (libostree's single main loop keeps its requests in flight the same
+    way). Only the plain case is taken on: an answer that is not 2xx with a Content-Length,
+    one that does not come within the low-speed window, or a closed connection raises
+    :class:`AheadBroken`, after which the caller asks every outstanding path again through
+    :meth:`HttpFetcher.fetch_to` (redirects, errors, retries as ever) and sends no more here.
+    At most :data:`_PIPELINE_BYTES` of requests are outstanding, so a send never waits on a
+    server that is itself waiting for its answers to be read."""
+
+    def __init__(self, fetcher: HttpFetcher) -> None:
+        assert fetcher._fast is not None
+        self._f = fetcher
+        self._conn = _PlainConn(fetcher._fast[0], fetcher._fast[1])
+        self._sizes: List[int] = []
+        self._outstanding = 0
+        #: False once the server said it closes after an answer: nothing more is sent
+        self._open = True
+
+    def room(self) -> bool:
+        return self._open and self._outstanding < _PIPELINE_BYTES
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+    def send(self, path: str) -> None:
+        f = self._f
+        req = f._plain_request(f.url_of(path), f._fast[3])  # type: ignore[index]
+        conn = self._conn
+        try:
+            if conn.sock is None:
+                conn.open(f.connect_timeout, f.low_speed_time, False)
+            conn.sock.sendall(req)  # type: ignore[union-attr]
+        except OSError as e:
+            self.close()
+            raise AheadBroken(str(e)) from None
+        self._sizes.append(len(req))
+        self._outstanding += len(req)
+
+    def receive(self, max_size: int) -> bytes:
+        """The body of the oldest outstanding GET."""
+        conn = self._conn
+        if not self._sizes or conn.rfile is None:
+            raise AheadBroken("nothing outstanding")
+        try:
+            status = conn.rfile.readline(_MAX_LINE)
+            code, answer = _parse_head(status, conn.rfile)
+            length, keep = _framing(status, answer)
+            if not 200 <= code < 300 or length is None or "transfer-encoding" in answer or length > max_size:
+                raise AheadBroken(f"HTTP {code}")
+            data = conn.rfile.read(length)
+            if len(data) != length:
+                raise AheadBroken("cut")
+        except (OSError, ValueError, AheadBroken) as e:
+            # (a socket timeout is an OSError: the low-speed window passed without an answer)
+            self.close()
+            raise AheadBroken(str(e)) from None
+        self._outstanding -= self._sizes.pop(0)
+        if not keep:
+            # answered, but the last one this connection brings: the rest go another way
+            self._open = False
+        return data
+
+    def close(self) -> None:
+        self._open = False
+        self._conn.close()
 
 
 class _PlainConn:
