@@ -117,6 +117,9 @@ MAX_BATCH = 16
 #: batches of content in flight at once over a fetcher that pipelines them (each keeps its
 #: connection busy; more threads would only take turns at the GIL)
 MAX_PIPELINES = 3
+#: content objects queued while the walk takes its dirtrees in itself (GetAhead) wait for its
+#: end, unless there are this many: then a few full batches run beside it
+HELD_CONTENT = 8 * MAX_BATCH * MAX_PIPELINES
 #: a walk task: kind ("commit", "dirtree", "dirmeta", "file"), checksum, argument
 _Item = Tuple[str, str, object]
 #: a content object has no size limit in ostree; this only bounds a hostile stream
@@ -931,10 +934,14 @@ class _Puller:
                                         dispatch(it)
                                     sent.clear()
                         meta_inflight += 1
-                    elif sent:
+                    elif sent and (len(content_q) < HELD_CONTENT or inflight >= MAX_PIPELINES):
                         # the walk's answers come in on this thread: content waits for the
-                        # walk's end, where workers would take turns at the GIL with it
+                        # walk's end, where workers would take turns at the GIL with it,
+                        # unless there is so much of it (a first pull) that a few full
+                        # batches are worth running beside the walk
                         break
+                    elif sent:
+                        item = ("file", content_q[0], tuple(content_q.popleft() for _ in range(MAX_BATCH)))
                     else:
                         # content goes in batches once the walk has found every dirtree: a
                         # task per object costs more in thread hand-offs than a link or a
