@@ -36,6 +36,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if pull_args is not None:
             set_recursion_limit()
             register_hooks()
-            return run(cmd_pull, pull_args)
+            return run(cmd_pull, pull_args)  # type: ignore[arg-type]  # (argparse's namespace, in kind)
     from .main import main as parse_and_run
     return parse_and_run(argv)

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from ..store.repo import Repo
 
 
-_open_repo = open_repo
+def _open_repo(args: argparse.Namespace):  # noqa: ANN202 (its callers are untyped)
+    return open_repo(args)
 
 
 def _print(s: str = "") -> None:

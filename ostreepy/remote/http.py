@@ -887,7 +887,7 @@ class _PlainConn:
         # an ASCII host name as bytes: getaddrinfo then needs no IDNA codec (encodings.idna,
         # stringprep) for it, and a non-ASCII one still goes through it as a str
         host = self.host.encode("ascii") if self.host.isascii() else self.host
-        sock = socket.create_connection((host, self.port), timeout=connect_timeout)
+        sock = socket.create_connection((host, self.port), timeout=connect_timeout)  # type: ignore[arg-type]
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(read_timeout)
         self.sock = sock

@@ -867,7 +867,7 @@ class Repo:
             if expected is not None and expected != checksum:
                 raise ChecksumMismatchError(expected, checksum, f"{objtype.name_str} object")
             parsed = obj.parse_metadata_object(objtype, data)  # refuse malformed objects
-        if objtype is ObjectType.DIR_TREE and self._dirtree_cache is not None:
+        if self._dirtree_cache is not None and isinstance(parsed, obj.DirTree):
             # parsed already: a walk of the tree just written (inside a dirtree_cache
             # block) reads it from here rather than reading and parsing the file again
             self._dirtree_cache[checksum] = parsed
