@@ -9,6 +9,8 @@ first, each into a fresh bare repository with the remote added by `ostree remote
   pull-first    `pull origin bench/os` of the whole commit
   pull-second   then, into the same repository, the next commit of the ref, in which
                 --change-percent (5) of the regular files changed
+  pull-noop     then the same pull again: nothing to fetch (the fixed cost of a pull:
+                start-up, the summary, the commit's detached metadata, the transaction)
 
 It prints wall time and the child's peak RSS per run (os.wait4 rusage via the launcher of
 benchmarks/store.py), the medians, the ratio ostreepy/ostree, and for the second pull the
@@ -134,7 +136,8 @@ def main(argv=None) -> int:
                 n += 1
                 dest = work / f"{n:03d}-{tool}"
                 sb.run_checked(["ostree", f"--repo={dest}", "init", "--mode=bare"])
-                for op, url in (("pull-first", f"{web.url}/repo"), ("pull-second", f"{web.url}/repo2")):
+                for op, url in (("pull-first", f"{web.url}/repo"), ("pull-second", f"{web.url}/repo2"),
+                                ("pull-noop", f"{web.url}/repo2")):
                     subprocess.run(["ostree", f"--repo={dest}", "remote", "delete", "--if-exists", "origin"],
                                    check=True)
                     sb.run_checked(["ostree", f"--repo={dest}", "remote", "add", "--no-gpg-verify",
@@ -161,7 +164,7 @@ def main(argv=None) -> int:
           f"({args.change_percent:g}%); {args.repeat} run(s), median{note}")
     print("| operation   | tool     | wall s | ratio | cpu s | cpu ratio | target | peak MB | objects |")
     print("|-------------|----------|--------|-------|-------|-----------|--------|---------|---------|")
-    for op in ("pull-first", "pull-second"):
+    for op in ("pull-first", "pull-second", "pull-noop"):
         base = statistics.median(m.wall for m in results[(op, "ostree")])
         base_cpu = statistics.median(m.cpu for m in results[(op, "ostree")])
         for tool in tools:
@@ -169,8 +172,8 @@ def main(argv=None) -> int:
             c = statistics.median(m.cpu for m in results[(op, tool)])
             mb = max(m.maxrss_mb for m in results[(op, tool)])
             objs = max(n for n, _ in fetched[(op, tool)])
-            target = "" if tool == "ostree" else f"<={TARGET}x"
-            print(f"| {op:11s} | {tool:8s} | {w:6.2f} | {w / base:4.2f}x | {c:5.2f} | {c / base_cpu:8.2f}x "
+            target = "" if tool == "ostree" or op == "pull-noop" else f"<={TARGET}x"
+            print(f"| {op:11s} | {tool:8s} | {w:6.3f} | {w / base:4.2f}x | {c:5.3f} | {c / base_cpu:8.2f}x "
                   f"| {target:6s} | {mb:7.1f} | {objs:7d} |")
     return 0
 

@@ -155,3 +155,9 @@ class FetchError(OstreeError):
 class FetchNotFoundError(FetchError):
     """The remote answered that the file does not exist (HTTP 403/404/410, ENOENT).
     Also known as :class:`ostreepy.remote.fetcher.NotFound`."""
+
+
+class FetchAheadBroken(FetchError):
+    """A GET sent ahead of its answer (:meth:`ostreepy.remote.http.HttpFetcher.get_ahead`) that
+    was not answered plainly (not 2xx, unframed, cut, late, too big, or the connection gone):
+    the pull asks what is outstanding again another way; it never reaches a caller."""

@@ -3,8 +3,9 @@
 A plain ``composefs create`` command line (mkcomposefs's, whose small images are mostly
 start-up) runs from here without importing argparse, the command-line parser or its help
 (:func:`ostreepy.cli.composefs.plain_create_args` reads it) and, when this is the program's
-entry, ends the process as the command returns, without the interpreter's teardown; every
-other command line is :func:`ostreepy.cli.main.main`'s. Either way the command runs through
+entry, ends the process as the command returns, without the interpreter's teardown; nor does
+a plain ``pull`` (:func:`ostreepy.cli.pull.plain_pull_args`). Every other command line is
+:func:`ostreepy.cli.main.main`'s. Either way the command runs through
 :func:`ostreepy.cli.run.run`.
 """
 
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .run import run, set_recursion_limit
+from .run import register_hooks, run, set_recursion_limit
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
@@ -42,5 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                     code = code or 120   # what the interpreter's exit answers when its flush fails
                 os._exit(code)
             return code
+    if "pull" in words:
+        from .pull import cmd_pull, plain_pull_args
+        pull_args = plain_pull_args(words)
+        if pull_args is not None:
+            set_recursion_limit()
+            register_hooks()
+            return run(cmd_pull, pull_args)  # type: ignore[arg-type]  # (argparse's namespace, in kind)
     from .main import main as parse_and_run
     return parse_and_run(argv)

@@ -17,8 +17,6 @@ TYPE_CHECKING = False  # typing is not imported at run time: it is start-up ever
 if TYPE_CHECKING:
     from typing import Any, Callable, List, Optional, Sequence
 
-    from ..store.repo import Repo
-
 __all__ = ["FEATURES", "build_parser", "main"]
 
 
@@ -703,12 +701,6 @@ def _glib_flag_values(parser: argparse.ArgumentParser, args: List[str]) -> List[
     return out
 
 
-def _auto_update_summary(repo: "Repo") -> None:
-    # core.auto-update-summary: ostree_repo_regenerate_summary (unsigned) after refs changed
-    from ..remote.publish import regenerate_summary
-    regenerate_summary(repo)
-
-
 def _parse_command_line(argv: list[str]) -> argparse.Namespace | int:
     """The parsed command line, or the exit code of a command line answered here (help, an
     extension run, a mistake)."""
@@ -729,8 +721,8 @@ def _parse_command_line(argv: list[str]) -> argparse.Namespace | int:
         parser.print_help(sys.stderr)
         return 1
     # registered only for a command that runs, so --help imports no store
-    from ..store.hooks import on_refs_changed
-    on_refs_changed(_auto_update_summary)
+    from .run import register_hooks
+    register_hooks()
     return args
 
 

@@ -10,18 +10,71 @@ of the status line.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
-from typing import TYPE_CHECKING, List, Optional
+import types
 
-from .repo import UsageError, _open_repo
+from .repoarg import UsageError
+from .repoarg import open_repo as _open_repo
 
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    import argparse
+    from typing import List, Optional
+
     from ..progress import ProgressCallback, ProgressEvent
 
+#: ``pull``'s options that take no value (``cli.main._verb_pull``), by their whole names
+_PULL_FLAGS = frozenset({
+    "--mirror", "--commit-metadata-only", "--disable-static-deltas", "--require-static-deltas", "--timestamp-check",
+    "--dry-run", "--untrusted", "--disable-fsync", "--per-object-fsync", "--disable-verify-bindings",
+    "--bareuseronly-files", "--http-trusted"})
+#: what argparse sets for an option not given (the flags: False)
+_PULL_DEFAULTS = {"depth": 0, "subpath": [], "localcache_repo": [], "http_header": [], "append_user_agent": None,
+                  "url": None, "timestamp_check_from_rev": None, "network_retries": None, "update_frequency": None,
+                  "cache_dir": None}
 
-def _tty_progress() -> Optional["ProgressCallback"]:
+
+def plain_pull_args(argv: List[str]) -> Optional[types.SimpleNamespace]:
+    """The namespace :mod:`ostreepy.cli.main`'s parser makes of a plain ``pull`` command line
+    (``[--repo=PATH] pull [FLAGS] REMOTE [REF...]``, the options anywhere), read without
+    building argparse's parsers: their import and the building and parsing are a few
+    milliseconds of a pull that has nothing to fetch. The flags by their whole names, without
+    a value; ``--repo`` once, its value in the same word or the next. None for anything
+    else (help, another verb, an option with a value or abbreviated, ``--``, a mistake):
+    argparse reads that, as it reads any command line, and answers as it does."""
+    values: dict = {name[2:].replace("-", "_"): False for name in _PULL_FLAGS}
+    repo: Optional[str] = None
+    words: List[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        i += 1
+        if a[:1] != "-":
+            words.append(a)
+            continue
+        if a in _PULL_FLAGS:
+            values[a[2:].replace("-", "_")] = True
+            continue
+        name, eq, value = a.partition("=")
+        if name != "--repo" or repo is not None:
+            return None
+        if not eq:
+            if i >= len(argv):
+                return None
+            value = argv[i]
+            i += 1
+        if value[:1] == "-" or not value:
+            return None
+        repo = value
+    if len(words) < 2 or words[0] != "pull":
+        return None
+    defaults = {k: list(v) if isinstance(v, list) else v for k, v in _PULL_DEFAULTS.items()}
+    return types.SimpleNamespace(version=None, repo=repo, command="pull", **values, **defaults,
+                                 remote=words[1], refs=words[2:], func="pull:cmd_pull")
+
+
+def _tty_progress() -> Optional[ProgressCallback]:
     """ostree's console line (ostree_repo_pull_default_console_progress_changed),
     redrawn in place at most five times a second."""
     if not sys.stdout.isatty():
@@ -30,7 +83,7 @@ def _tty_progress() -> Optional["ProgressCallback"]:
     from ..remote.pull import _format_size
     state = {"last": 0.0, "start": time.monotonic()}
 
-    def cb(ev: "ProgressEvent") -> None:
+    def cb(ev: ProgressEvent) -> None:
         if not isinstance(ev, PullProgress):
             return
         now = time.monotonic()
@@ -53,7 +106,7 @@ def _tty_progress() -> Optional["ProgressCallback"]:
     return cb
 
 
-def _finish_line(progress: Optional["ProgressCallback"]) -> None:
+def _finish_line(progress: Optional[ProgressCallback]) -> None:
     if progress is not None:
         sys.stdout.write("\r\x1b[K")
 

@@ -16,6 +16,7 @@ import sys
 import time
 
 from ..errors import OstreeError
+from .repoarg import UsageError, open_repo
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
@@ -27,26 +28,8 @@ if TYPE_CHECKING:
     from ..store.repo import Repo
 
 
-class UsageError(OstreeError):
-    pass
-
-
-def _open_repo(args: argparse.Namespace):
-    from ..store.repo import Repo
-    path = getattr(args, "repo", None)
-    if path is None:
-        # ostree_repo_new_default: the repository in the current directory, else
-        # $OSTREE_REPO, else the one of the default sysroot ($OSTREE_SYSROOT or /)
-        if os.path.isdir("objects") and os.path.isfile("config"):
-            path = "."
-        else:
-            path = os.environ.get("OSTREE_REPO")
-            if not path:
-                from ..sysroot.paths import default_sysroot_path
-                path = os.path.join(default_sysroot_path(), "ostree/repo")
-            if not os.path.isfile(os.path.join(path, "config")):
-                raise UsageError("Command requires a --repo argument")
-    return Repo.open(path)
+def _open_repo(args: argparse.Namespace):  # noqa: ANN202 (its callers are untyped)
+    return open_repo(args)
 
 
 def _print(s: str = "") -> None:

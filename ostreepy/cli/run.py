@@ -13,13 +13,25 @@ TYPE_CHECKING = False  # typing is not imported at run time: it is start-up ever
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["run", "set_recursion_limit"]
+__all__ = ["register_hooks", "run", "set_recursion_limit"]
 
 
 def set_recursion_limit() -> None:
     # trees are walked recursively; a legal path can be thousands of directories deep
     # (Python >= 3.11 keeps such recursion off the C stack)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))
+
+
+def register_hooks() -> None:
+    """What a command that runs (not ``--help``) registers with the store, before it runs."""
+    from ..store.hooks import on_refs_changed
+    on_refs_changed(_auto_update_summary)
+
+
+def _auto_update_summary(repo: object) -> None:
+    # core.auto-update-summary: ostree_repo_regenerate_summary (unsigned) after refs changed
+    from ..remote.publish import regenerate_summary
+    regenerate_summary(repo)  # type: ignore[arg-type]
 
 
 def run(func: Callable[[object], int | None], args: object) -> int:

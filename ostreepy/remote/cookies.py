@@ -26,14 +26,16 @@ in the past) never.
 
 from __future__ import annotations
 
-import datetime
 import os
 import time
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 import attrs
 
 from ..errors import OstreeError
+
+if TYPE_CHECKING:
+    import datetime
 
 __all__ = ["Cookie", "CookieError", "parse_jar", "cookie_header", "jar_path", "read_jar",
            "add_cookie", "delete_cookie", "format_listing"]
@@ -149,6 +151,7 @@ def read_jar(path: str) -> List[Cookie]:
 def add_cookie(path: str, domain: str, cookie_path: str, name: str, value: str,
                now: Optional[datetime.datetime] = None) -> Cookie:
     """Append a cookie to the jar at ``path`` (created 0644), as ``remote add-cookie``."""
+    import datetime  # (not at a pull's start-up, which reads a jar only)
     t = now or datetime.datetime.now(datetime.timezone.utc)
     try:
         expires = t.replace(year=t.year + EXPIRY_YEARS)
@@ -204,6 +207,7 @@ def delete_cookie(path: str, domain: str, cookie_path: str, name: str) -> int:
 
 def format_listing(cookies: Sequence[Cookie]) -> str:
     """``remote list-cookies`` output: a block per cookie, as ot_list_cookies_at prints it."""
+    import datetime
     out = []
     for c in cookies:
         out.append("--\n")

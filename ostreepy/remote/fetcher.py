@@ -43,7 +43,9 @@ class Fetcher(Protocol):
         """Drop pooled connections."""
 
     # optional: ``fetch_each(paths, sink_for, done, max_size)``, many files at once (HTTP's
-    # pipelined GETs); the pull engine uses it where present (HttpFetcher.fetch_each says how)
+    # pipelined GETs); the pull engine uses it where present (HttpFetcher.fetch_each says how);
+    # and ``get_ahead()``, GETs sent ahead on one connection (HttpFetcher.get_ahead), whose
+    # failure to answer plainly is FetchAheadBroken
 
 
 class FileFetcher:

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import io
 import os
-import random
 import socket
 import sys
 import threading
@@ -75,6 +74,7 @@ if TYPE_CHECKING:
 
 from .._version import __version__
 from ..errors import FetchError
+from ..errors import FetchAheadBroken as AheadBroken
 from ..errors import FetchNotFoundError as NotFound
 from .summary_cache import Conditional
 from .cookies import Cookie, cookie_header
@@ -361,6 +361,14 @@ class HttpFetcher:
             done(j, sink, self.fetch_to(paths[j], sink, max_size, _failed=failed if failed is not _ALONE else None))
             i = j + 1
 
+    def get_ahead(self) -> Optional["GetAhead"]:
+        """A connection of its own for GETs sent ahead of their answers (see :class:`GetAhead`),
+        or None where this fetcher does not pipeline (https, a proxy, a total time limit, a
+        server found not to answer pipelined requests)."""
+        if self._fast is None or self.timeout is not None or not self._pipelining:
+            return None
+        return GetAhead(self)
+
     def _pipeline(self, paths: Sequence[str], start: int, sink_for: Callable[[int], BinaryIO],
                   done: Callable[[int, BinaryIO, int], None],
                   max_size: int) -> tuple[int, _Retry | None]:
@@ -490,6 +498,7 @@ class HttpFetcher:
     def _delay(self, attempt: int, retry_after: Optional[float]) -> float:
         if retry_after is not None:
             return min(retry_after, self.max_retry_after)
+        import random  # only for a retry: not at every pull's start-up
         d = min(self.max_backoff, self.backoff * (2 ** attempt))
         return d * (0.75 + random.random() * 0.5)
 
@@ -743,15 +752,29 @@ def _parse_http_date(value: str) -> int:
     sends read here, the obsolete forms left to ``email.utils``."""
     parts = value.split()
     if len(parts) == 6 and parts[5] == "GMT" and parts[2] in _MONTHS:
-        import datetime
         hh, mm, ss = (int(x) for x in parts[4].split(":"))
-        # datetime refuses what email.utils refuses (a 25th hour, a 32nd day): ValueError
-        when = datetime.datetime(int(parts[3]), _MONTHS.index(parts[2]) + 1, int(parts[1]), hh, mm, ss,
-                                 tzinfo=datetime.timezone.utc)
-        return int(when.timestamp())
+        return _utc_seconds(int(parts[3]), _MONTHS.index(parts[2]) + 1, int(parts[1]), hh, mm, ss)
     import email.utils
     when = email.utils.parsedate_to_datetime(value)
     return int(when.timestamp())
+
+
+def _utc_seconds(year: int, month: int, day: int, hh: int, mm: int, ss: int) -> int:
+    """Seconds since the epoch of a UTC date and time, refusing (ValueError) what datetime
+    refuses (a 25th hour, a 31st of April), as ``datetime(...).timestamp()`` gives them:
+    without importing datetime into every pull that meets a summary's Last-Modified.
+    (The days from the civil date as in H. Hinnant's ``days_from_civil``.)"""
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days_in = (31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+    if not (1 <= year <= 9999 and 1 <= month <= 12 and 1 <= day <= days_in[month - 1]
+            and 0 <= hh < 24 and 0 <= mm < 60 and 0 <= ss < 60):
+        raise ValueError(f"date out of range: {year}-{month}-{day} {hh}:{mm}:{ss}")
+    y = year - (month <= 2)
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return (era * 146097 + doe - 719468) * 86400 + hh * 3600 + mm * 60 + ss
 
 
 def _too_big(url: str, max_size: int) -> str:
@@ -777,6 +800,76 @@ _ALONE = _Retry("asked alone")
 _PIPELINE_BYTES = 8192
 
 
+class GetAhead:
+    """GETs of small files sent ahead on a plain connection of their own, their answers read
+    in order (HTTP/1.1 pipelining), by one thread: the pull's walk sends the dirtrees it finds
+    missing and goes on reading those it has, then takes the answers in, with no thread
+    hand-off per object (libostree's single main loop keeps its requests in flight the same
+    way). Only the plain case is taken on: an answer that is not 2xx with a Content-Length,
+    one that does not come within the low-speed window, or a closed connection raises
+    :class:`AheadBroken`, after which the caller asks every outstanding path again through
+    :meth:`HttpFetcher.fetch_to` (redirects, errors, retries as ever) and sends no more here.
+    At most :data:`_PIPELINE_BYTES` of requests are outstanding, so a send never waits on a
+    server that is itself waiting for its answers to be read."""
+
+    def __init__(self, fetcher: HttpFetcher) -> None:
+        assert fetcher._fast is not None
+        self._f = fetcher
+        self._conn = _PlainConn(fetcher._fast[0], fetcher._fast[1])
+        self._sizes: List[int] = []
+        self._outstanding = 0
+        #: False once the server said it closes after an answer: nothing more is sent
+        self._open = True
+
+    def room(self) -> bool:
+        return self._open and self._outstanding < _PIPELINE_BYTES
+
+    def __len__(self) -> int:
+        return len(self._sizes)
+
+    def send(self, path: str) -> None:
+        f = self._f
+        req = f._plain_request(f.url_of(path), f._fast[3])  # type: ignore[index]
+        conn = self._conn
+        try:
+            if conn.sock is None:
+                conn.open(f.connect_timeout, f.low_speed_time, False)
+            conn.sock.sendall(req)  # type: ignore[union-attr]
+        except OSError as e:
+            self.close()
+            raise AheadBroken(str(e)) from None
+        self._sizes.append(len(req))
+        self._outstanding += len(req)
+
+    def receive(self, max_size: int) -> bytes:
+        """The body of the oldest outstanding GET."""
+        conn = self._conn
+        if not self._sizes or conn.rfile is None:
+            raise AheadBroken("nothing outstanding")
+        try:
+            status = conn.rfile.readline(_MAX_LINE)
+            code, answer = _parse_head(status, conn.rfile)
+            length, keep = _framing(status, answer)
+            if not 200 <= code < 300 or length is None or "transfer-encoding" in answer or length > max_size:
+                raise AheadBroken(f"HTTP {code}")
+            data = conn.rfile.read(length)
+            if len(data) != length:
+                raise AheadBroken("cut")
+        except (OSError, ValueError, AheadBroken) as e:
+            # (a socket timeout is an OSError: the low-speed window passed without an answer)
+            self.close()
+            raise AheadBroken(str(e)) from None
+        self._outstanding -= self._sizes.pop(0)
+        if not keep:
+            # answered, but the last one this connection brings: the rest go another way
+            self._open = False
+        return data
+
+    def close(self) -> None:
+        self._open = False
+        self._conn.close()
+
+
 class _PlainConn:
     """One thread's kept-alive plain-HTTP socket (internal to :class:`HttpFetcher`)."""
 
@@ -791,7 +884,10 @@ class _PlainConn:
         if self.sock is not None and not fresh:
             return True
         self.close()
-        sock = socket.create_connection((self.host, self.port), timeout=connect_timeout)
+        # an ASCII host name as bytes: getaddrinfo then needs no IDNA codec (encodings.idna,
+        # stringprep) for it, and a non-ASCII one still goes through it as a str
+        host = self.host.encode("ascii") if self.host.isascii() else self.host
+        sock = socket.create_connection((host, self.port), timeout=connect_timeout)  # type: ignore[arg-type]
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.settimeout(read_timeout)
         self.sock = sock

@@ -28,7 +28,14 @@ Design:
   is what makes a killed pull resume where it stopped; which files of a dirtree
   are here is asked a directory of ``objects/`` at a time
   (:class:`~ostreepy.store.presence.ObjectPresence`), as a second pull asks it of
-  every file of the tree.
+  every file of the tree. Over plain http the dirtrees and dirmetas found missing are
+  not handed to the pool either: the main thread sends their GETs ahead on a connection
+  of its own (:meth:`~ostreepy.remote.http.HttpFetcher.get_ahead`), goes on reading
+  what is here, and takes their answers in, in order, as libostree's one main loop
+  keeps its requests in flight; the content waits for the walk's end (the workers would
+  only take turns at the GIL with it) and then goes to the pool in batches. An answer
+  that is not plain sends what is outstanding to the pool, where redirects, errors and
+  retries are dealt with as for any fetch.
 * Every object is verified before it is renamed into the store (the
   repository's own transaction puts it in staging first): metadata by its
   SHA-256 and structure (a dirtree naming ``..``, ``a/b`` or an empty name, a
@@ -71,11 +78,12 @@ import os
 import queue
 import threading
 import time
-from typing import BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
+from typing import TYPE_CHECKING, BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
 from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 
+from ..errors import FetchAheadBroken as AheadBroken
 from ..errors import (ChecksumMismatchError, CorruptObjectError, InvalidObjectError, ObjectNotFoundError, OstreeError,
                       SignatureError)
 from ..progress import ProgressCallback, serialized  # the events where sent: attrs builds each on first use
@@ -97,6 +105,9 @@ from .fetcher import FetchError, Fetcher, FileFetcher, NotFound, fetcher_for_rem
 from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
 from .summary_cache import Conditional, SummaryCache, fetch_summary_pair
 
+if TYPE_CHECKING:
+    from .http import GetAhead
+
 __all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_local"]
 
 #: fetches in flight at once (ostree's max-outstanding-fetcher-requests default)
@@ -106,6 +117,9 @@ MAX_BATCH = 16
 #: batches of content in flight at once over a fetcher that pipelines them (each keeps its
 #: connection busy; more threads would only take turns at the GIL)
 MAX_PIPELINES = 3
+#: content objects queued while the walk takes its dirtrees in itself (GetAhead) wait for its
+#: end, unless there are this many: then a few full batches run beside it
+HELD_CONTENT = 8 * MAX_BATCH * MAX_PIPELINES
 #: a walk task: kind ("commit", "dirtree", "dirmeta", "file"), checksum, argument
 _Item = Tuple[str, str, object]
 #: a content object has no size limit in ostree; this only bounds a hostile stream
@@ -407,7 +421,7 @@ class _Puller:
             else:
                 assert raw is not None
                 repo.write_commit_detached_metadata_bytes(checksum, raw)
-        self._write_meta(checksum, ObjectType.COMMIT, data, local)
+        self._write_meta(checksum, ObjectType.COMMIT, data, local, commit)
         self._stored(checksum, ObjectType.COMMIT, 0 if local else len(data), local)
         return commit, not self.commit_only
 
@@ -478,6 +492,18 @@ class _Puller:
         another writer stored meanwhile is fetched all the same, and the store keeps its own."""
         data, local = self._metadata_bytes(checksum, objtype)
         assert data is not None
+        return self._take_meta(checksum, objtype, data, local)
+
+    def take_fetched_meta(self, checksum: str, objtype: ObjectType, data: bytes) -> Optional[DirTree]:
+        """:meth:`do_meta` of a dirtree or dirmeta whose bytes the walk fetched itself (sent
+        ahead, :class:`~ostreepy.remote.http.GetAhead`): checked as one fetched here."""
+        self.source._count(len(data))
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != checksum:
+            raise ChecksumMismatchError(checksum, actual, "metadata object")
+        return self._take_meta(checksum, objtype, data, False)
+
+    def _take_meta(self, checksum: str, objtype: ObjectType, data: bytes, local: bool) -> Optional[DirTree]:
         tree: Optional[DirTree] = None
         if objtype is ObjectType.DIR_TREE:
             try:
@@ -489,16 +515,19 @@ class _Puller:
             names = [n for n, _ in tree.files] + [n for n, _, _ in tree.dirs]
             if len(set(names)) != len(names):
                 raise CorruptObjectError(f"Corrupted dirtree object {checksum}: a name appears twice", checksum)
+            parsed: object = tree
         else:
-            DirMeta.parse(data)
-        self._write_meta(checksum, objtype, data, local)
+            parsed = DirMeta.parse(data)
+        self._write_meta(checksum, objtype, data, local, parsed)
         self._stored(checksum, objtype, 0 if local else len(data), local)
         return tree
 
-    def _write_meta(self, checksum: str, objtype: ObjectType, data: bytes, local: bool) -> None:
+    def _write_meta(self, checksum: str, objtype: ObjectType, data: bytes, local: bool,
+                    parsed: object = None) -> None:
         """A metadata object from a trusted local source is hard-linked, as libostree's
         import links it (metadata is the same file in every mode; test-basic checks the
-        commit's inode); anything else, or a link refused, is written from ``data``."""
+        commit's inode); anything else, or a link refused, is written from ``data``
+        (``parsed``: its value, which it was checked against its checksum for: not again)."""
         src = self.source.local
         if local and self.source.trusted and src is not None and src.has_object(checksum, objtype):
             try:
@@ -507,7 +536,7 @@ class _Puller:
             except OSError:
                 pass  # another filesystem, or too many links: written below
         # (do_commit and do_meta looked for it just before)
-        self.repo.write_metadata(objtype, data, expected=checksum, known_absent=True)
+        self.repo.write_metadata(objtype, data, expected=checksum, known_absent=True, parsed=parsed)
 
     # ------------------------------------------------------------ content objects
 
@@ -813,6 +842,14 @@ class _Puller:
         tasks: "queue.SimpleQueue[Optional[_Item]]" = queue.SimpleQueue()
         finished: "queue.SimpleQueue[Tuple[_Item, object, Optional[BaseException]]]" = queue.SimpleQueue()
         workers: List[threading.Thread] = []
+        # the dirtrees and dirmetas found missing are sent ahead on a connection of this
+        # thread's (plain http), and their answers taken in here, in order, between the reads
+        # of those that are here: no hand-off to a worker and back per directory. What that
+        # connection does not answer plainly goes to the workers (see GetAhead)
+        get_ahead = (getattr(self.source.content_fetcher, "get_ahead", None)
+                     if self.source.local is None and not self.localcache else None)
+        ahead: Optional[GetAhead] = None  # (HttpFetcher's)
+        sent: Deque[_Item] = collections.deque()
 
         def work() -> None:
             while True:
@@ -824,11 +861,30 @@ class _Puller:
                 except BaseException as e:  # handed to the walking thread, which raises it
                     finished.put((item, None, e))
 
+        def dispatch(item: _Item) -> None:
+            nonlocal inflight
+            tasks.put(item)
+            inflight += 1
+            if len(workers) < min(MAX_FETCHES, inflight):
+                t = threading.Thread(target=work, name=f"ostreepy-pull_{len(workers)}", daemon=True)
+                t.start()
+                workers.append(t)
+
+        def take(done: List[Tuple[_Item, object, Optional[BaseException]]]) -> None:
+            nonlocal inflight, meta_inflight
+            for item, result, exc in done:
+                inflight -= 1
+                if item[0] != "file":
+                    meta_inflight -= 1
+                if exc is not None:
+                    raise exc
+                handle(item, result)
+
         try:
-            while meta_q or content_q or inflight:
+            while meta_q or content_q or inflight or sent:
                 # twice the pool: a worker finishing finds the next item already queued
                 while inflight < 2 * MAX_FETCHES and (meta_q or content_q):
-                    if not meta_q and pipelined and not meta_inflight and inflight >= MAX_PIPELINES:
+                    if not meta_q and pipelined and not (meta_inflight or sent) and inflight >= MAX_PIPELINES:
                         break  # each batch keeps its connection busy: a few are enough
                     if meta_q:
                         item = meta_q.popleft()
@@ -851,14 +907,41 @@ class _Puller:
                             listed = presence.listed(csum, ObjectType.DIR_META)
                             if listed or (listed is None and repo.has_object(csum, ObjectType.DIR_META)):
                                 continue
-                        elif not (inflight or meta_q or content_q):
+                        elif not (inflight or meta_q or content_q or sent):
                             # the walk's only task (a commit: the first, or the next parent) is
                             # done on this thread, over the connection that fetched the summary,
                             # as there is nothing to overlap it with: no thread started and no
                             # second connection opened for it (a pull with nothing new starts none)
                             handle(item, run(item))
                             continue
+                        if kind != "commit" and get_ahead is not None:
+                            if ahead is None:
+                                ahead = get_ahead()
+                                if ahead is None:
+                                    get_ahead = None
+                            if ahead is not None:
+                                if not ahead.room():
+                                    meta_q.appendleft(item)  # once answers have made room
+                                    break
+                                try:
+                                    ahead.send(_meta_path(csum, _META_TYPES[kind]))
+                                    sent.append(item)
+                                    continue
+                                except AheadBroken:
+                                    ahead, get_ahead = None, None
+                                    for it in sent:
+                                        meta_inflight += 1
+                                        dispatch(it)
+                                    sent.clear()
                         meta_inflight += 1
+                    elif sent and (len(content_q) < HELD_CONTENT or inflight >= MAX_PIPELINES):
+                        # the walk's answers come in on this thread: content waits for the
+                        # walk's end, where workers would take turns at the GIL with it,
+                        # unless there is so much of it (a first pull) that a few full
+                        # batches are worth running beside the walk
+                        break
+                    elif sent:
+                        item = ("file", content_q[0], tuple(content_q.popleft() for _ in range(MAX_BATCH)))
                     else:
                         # content goes in batches once the walk has found every dirtree: a
                         # task per object costs more in thread hand-offs than a link or a
@@ -867,38 +950,59 @@ class _Puller:
                         # The batch shrinks as the queue drains, so the last ones still
                         # spread over the pool.
                         spread = 2 * (MAX_PIPELINES if pipelined else MAX_FETCHES)
-                        n = 1 if meta_inflight else min(MAX_BATCH, max(1, len(content_q) // spread))
+                        n = 1 if (meta_inflight or sent) else min(MAX_BATCH, max(1, len(content_q) // spread))
                         batch = tuple(content_q.popleft() for _ in range(n))
                         item = ("file", batch[0], batch)
-                    tasks.put(item)
-                    inflight += 1
-                    if len(workers) < min(MAX_FETCHES, inflight):
-                        t = threading.Thread(target=work, name=f"ostreepy-pull_{len(workers)}", daemon=True)
-                        t.start()
-                        workers.append(t)
+                    dispatch(item)
+                if sent:
+                    assert ahead is not None
+                    item = sent[0]
+                    try:
+                        data = ahead.receive(obj.MAX_METADATA_SIZE)
+                    except AheadBroken:
+                        # every one outstanding is asked again by the workers, where errors,
+                        # redirects and retries are dealt with; nothing more is sent ahead
+                        ahead, get_ahead = None, None
+                        for it in sent:
+                            meta_inflight += 1
+                            dispatch(it)
+                        sent.clear()
+                        continue
+                    sent.popleft()
+                    kind, csum, arg = item
+                    got = self.take_fetched_meta(csum, _META_TYPES[kind], data)
+                    if got is not None:
+                        handle(item, (got, presence.present(f for _, f in got.files)))
+                    done: List[Tuple[_Item, object, Optional[BaseException]]] = []
+                    with contextlib.suppress(queue.Empty):
+                        while True:
+                            done.append(finished.get_nowait())
+                    take(done)
+                    self._report("metadata")
+                    continue
                 if not inflight:
                     continue  # all of it was here: read inline, nothing to wait for
                 done = [finished.get()]
                 with contextlib.suppress(queue.Empty):
                     while True:
                         done.append(finished.get_nowait())
-                for item, result, exc in done:
-                    inflight -= 1
-                    if item[0] != "file":
-                        meta_inflight -= 1
-                    if exc is not None:
-                        raise exc
-                    handle(item, result)
+                take(done)
                 self._report("metadata" if (meta_q or meta_inflight) else "content")
         except BaseException:
             self._abort.set()
             raise
         finally:
+            if ahead is not None:
+                ahead.close()
             # with the abort set, what is still queued returns at once
             for _ in workers:
                 tasks.put(None)
             for t in workers:
                 t.join()
+
+
+#: a walk task's kind -> the object type it fetches
+_META_TYPES = {"dirtree": ObjectType.DIR_TREE, "dirmeta": ObjectType.DIR_META}
 
 
 def _normpath(p: str) -> str:

@@ -71,19 +71,24 @@ class ObjectPresence:
         """Those of ``checksums`` the repository holds."""
         by_prefix: dict[str, list[str]] = {}
         for c in checksums:
-            by_prefix.setdefault(c[:2], []).append(c)
-        archive = self.repo.mode is RepoMode.ARCHIVE
+            group = by_prefix.get(c[:2])
+            if group is None:
+                by_prefix[c[:2]] = [c]
+            else:
+                group.append(c)
+        # an entry of objects/xx is the checksum's rest and this suffix (loose_name's),
+        # built here once rather than a whole path per file of a second pull's tree
+        suffix = loose_name("00", self.objtype, self.repo.mode is RepoMode.ARCHIVE)[3:]
+        parent = self.repo.parent
         out: set[str] = set()
         for prefix, group in by_prefix.items():
             names = self._listing(prefix, len(group))
             if names is None:
                 out.update(c for c in group if self.repo.has_object(c, self.objtype))
-                continue
-            parent = self.repo.parent
-            for c in group:
-                if (loose_name(c, self.objtype, archive)[3:] in names
-                        or (parent is not None and parent.has_object(c, self.objtype))):
-                    out.add(c)
+            elif parent is None:
+                out.update(c for c in group if c[2:] + suffix in names)
+            else:
+                out.update(c for c in group if c[2:] + suffix in names or parent.has_object(c, self.objtype))
         return out
 
     def listed(self, checksum: str, objtype: ObjectType) -> bool | None:
@@ -101,8 +106,9 @@ class ObjectPresence:
 
     def _listing(self, prefix: str, n: int) -> set[str] | None:
         """The names in ``prefix``'s directories once they are worth reading, else None."""
-        with self._lock:
-            d = self._dirs.get(prefix)
+        d = self._dirs.get(prefix)  # one dict read (atomic): no lock once a directory is known
+        if d is not None and d.names is not None:
+            return d.names
         if d is None:
             # priced by objects/xx alone: the transaction's staging xx/ is small next to it,
             # and a stat of it for every directory was a syscall (a GIL hand-off on a busy

@@ -849,19 +849,25 @@ class Repo:
         return obj.DirMeta.parse(self.load_metadata(ObjectType.DIR_META, checksum))
 
     def write_metadata(self, objtype: ObjectType, data: bytes, expected: Optional[str] = None,
-                       known_absent: bool = False) -> str:
+                       known_absent: bool = False, parsed: object = None) -> str:
         """Store a metadata object; its structure is validated before it lands.
-        ``known_absent``: as for :meth:`write_content` (no second look for the object)."""
+        ``known_absent``: as for :meth:`write_content` (no second look for the object).
+        ``parsed``: what ``data`` parses to, from a caller that has parsed it and hashed it to
+        ``expected`` already (a pull checks each object before it writes it), so neither is
+        done twice."""
         if not objtype.is_meta or objtype in (ObjectType.COMMIT_META, ObjectType.TOMBSTONE_COMMIT):
             raise InvalidObjectError(f"write_metadata cannot write {objtype.name_str}")
         if len(data) > MAX_METADATA_SIZE:
             raise InvalidObjectError("Metadata object is larger than the maximum")
-        import hashlib
-        checksum = hashlib.sha256(data).hexdigest()
-        if expected is not None and expected != checksum:
-            raise ChecksumMismatchError(expected, checksum, f"{objtype.name_str} object")
-        parsed = obj.parse_metadata_object(objtype, data)  # refuse malformed objects
-        if objtype is ObjectType.DIR_TREE and self._dirtree_cache is not None:
+        if parsed is not None and expected is not None:
+            checksum = expected
+        else:
+            import hashlib
+            checksum = hashlib.sha256(data).hexdigest()
+            if expected is not None and expected != checksum:
+                raise ChecksumMismatchError(expected, checksum, f"{objtype.name_str} object")
+            parsed = obj.parse_metadata_object(objtype, data)  # refuse malformed objects
+        if self._dirtree_cache is not None and isinstance(parsed, obj.DirTree):
             # parsed already: a walk of the tree just written (inside a dirtree_cache
             # block) reads it from here rather than reading and parsing the file again
             self._dirtree_cache[checksum] = parsed

@@ -196,6 +196,28 @@ def test_a_pull_without_deltas_loads_no_delta_applier_nor_metalink_parser(tmp_pa
                 "PullDone", "ostreepy.store.signing"} & set(mods), mods
 
 
+def test_a_plain_pull_through_the_program_loads_no_parser_nor_what_it_does_not_use(tmp_path):
+    """`ostreepy pull REMOTE REF` is read by the program's entry (cli.pull.plain_pull_args), not
+    argparse (with gettext and locale); nor does a pull load datetime (a Last-Modified is read
+    without it), random (a retry's delay) or the IDNA codec (an ASCII host): start-up is most
+    of a pull with nothing to fetch (issue 8)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_text("a\n")
+    run = [sys.executable, "-m", "ostreepy"]
+    subprocess.run(run + [f"--repo={tmp_path}/s", "init", "--mode=archive"], check=True)
+    subprocess.run(run + [f"--repo={tmp_path}/s", "commit", "-b", "main", str(src)], check=True, capture_output=True)
+    subprocess.run(run + [f"--repo={tmp_path}/d", "init", "--mode=bare-user"], check=True)
+    subprocess.run(run + [f"--repo={tmp_path}/d", "remote", "add", "--no-gpg-verify", "o", f"file://{tmp_path}/s"],
+                   check=True)
+    p = subprocess.run(run + [f"--repo={tmp_path}/d", "pull", "o", "main"], capture_output=True, text=True,
+                       check=True, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    mods = {line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
+    assert "ostreepy.remote.pull" in mods and "content objects" in p.stdout
+    assert not {"argparse", "gettext", "locale", "ostreepy.cli.main", "ostreepy.cli.repo", "datetime", "random",
+                "encodings.idna"} & mods, mods
+
+
 def test_a_commit_through_the_porcelain_builds_only_the_result_types_it_uses(tmp_path):
     """The porcelain's result types are attrs classes built on first use, as the progress
     events: a commit pays for CommitInfo and TreeSource, not for the checkout, image, pull

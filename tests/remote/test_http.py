@@ -420,8 +420,30 @@ def test_http_dates_as_email_utils_writes_and_reads_them():
         assert _parse_http_date(text) == t
     assert _parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT") == 784111777  # RFC 850
     assert _parse_http_date("Sun Nov  6 08:49:37 1994") == 784111777  # asctime
-    for bad in ("Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:xx:37 GMT"):
+    for bad in ("Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:xx:37 GMT",
+                "Sun, 31 Apr 1994 08:49:37 GMT", "Thu, 29 Feb 1900 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:60 GMT"):
         with pytest.raises(ValueError):
             email.utils.parsedate_to_datetime(bad)
         with pytest.raises(ValueError):
             _parse_http_date(bad)
+
+
+def test_utc_seconds_are_datetimes():
+    """The IMF-fixdate is read without datetime (its import was start-up of every pull that
+    met a summary's Last-Modified): the same seconds, the same dates refused, for random
+    dates and times on both sides of every edge."""
+    import datetime
+    import random
+
+    from ostreepy.remote.http import _utc_seconds
+    rng = random.Random(8)
+    for _ in range(20000):
+        args = (rng.choice((1, 2, 1600, 1900, 1970, 2000, 2024, 9999, rng.randint(1, 9999))), rng.randint(0, 13),
+                rng.randint(0, 32), rng.randint(-1, 24), rng.randint(-1, 60), rng.randint(-1, 60))
+        try:
+            want = int(datetime.datetime(*args, tzinfo=datetime.timezone.utc).timestamp())
+        except ValueError:
+            with pytest.raises(ValueError):
+                _utc_seconds(*args)
+        else:
+            assert _utc_seconds(*args) == want, args

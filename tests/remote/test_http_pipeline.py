@@ -245,3 +245,55 @@ def test_a_pull_through_a_closing_server_is_complete(web_server, served_repo, fa
     if mode == "archive":  # the .filez stored as served
         for o in contents:
             assert (dest / o).read_bytes() == (r.path / o).read_bytes()
+
+
+@pytest.mark.parametrize("fault", ["none", "close", "close-silent", "cut", "503", "redirect", "404"])
+def test_a_walk_sends_its_dirtrees_ahead_and_what_fails_there_goes_the_usual_way(
+        web_server, served_repo, fault_proxy, tmp_path, fault):
+    """The walk sends the dirtrees and dirmetas it finds missing ahead on a connection of its
+    own and takes their answers in itself (HttpFetcher.get_ahead); an answer that is not plain
+    (closed, cut, an error, a redirect) sends what is outstanding to the workers, whose fetches
+    deal with it as ever: the pull is the same, or fails with the same words."""
+    r = served_repo("aheadpull", files=small_tree(seed=9, n=40))
+    metas = sorted(o for o in objects_of(r) if o.endswith((".dirtree", ".dirmeta")))
+    assert len(metas) > 5
+    victim = f"{r.urlpath}/{metas[len(metas) // 2]}"
+    faults = {"close": servers.close(announced=True), "close-silent": servers.close(announced=False),
+              "cut": servers.cut(5), "503": servers.status(503), "redirect": servers.redirect(victim),
+              "404": servers.status(404)}
+    fault_proxy.clear()
+    if fault in faults:
+        # a missing object is missing when asked again too
+        fault_proxy.plan(victim, *[faults[fault]] * (2 if fault == "404" else 1))
+    repo = Repo.init(str(tmp_path / "dest"), "bare-user")
+    remote = Remote("origin", f"{fault_proxy.url}{r.urlpath}", options=NO_GPG)
+    fetcher = HttpFetcher(remote.url, **FAST)
+    sent: list[str] = []
+    get_ahead = fetcher.get_ahead
+
+    def spied():  # type: ignore[no-untyped-def]
+        ahead = get_ahead()
+        send = ahead.send
+        ahead.send = lambda path: (sent.append(path), send(path))[1]  # type: ignore[method-assign]
+        return ahead
+
+    fetcher.get_ahead = spied  # type: ignore[method-assign]
+    try:
+        if fault == "404":
+            with pytest.raises(NotFound, match=f"While fetching .*{victim}: Server returned HTTP 404"):
+                pull.pull_remote(repo, remote, ["main"], fetcher=fetcher)
+            assert not (tmp_path / "dest" / "refs" / "remotes" / "origin" / "main").exists()
+            return
+        res = pull.pull_remote(repo, remote, ["main"], fetcher=fetcher)
+    finally:
+        fetcher.close()
+        repo.close()
+    # all of them ahead; after a failure there, nothing more
+    assert sorted(sent) == metas if fault == "none" else (victim[len(r.urlpath) + 1:] in sent and set(sent) <= set(metas))
+    assert res.metadata_fetched == len(metas) + 1  # and the commit
+    assert rev_parse(tmp_path / "dest", "origin:main") == r.commit
+    fsck(tmp_path / "dest")
+    asked = [k for p, k in fault_proxy.requests if p == victim]
+    # a closing answer is whole (what was behind it is asked again); the others once more
+    assert asked == {"none": ["pass"], "close": ["close"], "close-silent": ["close"], "cut": ["cut", "pass"],
+                     "503": ["status", "pass"], "redirect": ["redirect", "pass"]}[fault]

@@ -446,3 +446,28 @@ def test_a_pull_by_checksum_finds_indexed_deltas_without_the_summary(served_repo
     # as ostree: every ref asked for names its commit and the config says deltas are indexed
     assert f"{r.urlpath}/summary" not in asked and any("/delta-indexes/" in p for p in asked)
     run("ostree", f"--repo={repo}", "fsck")
+
+
+@pytest.mark.parametrize("args", [
+    "pull o main", "--repo=r pull o main", "pull --repo=r o", "pull o --repo r a b", "pull o a --mirror --dry-run",
+    "pull --commit-metadata-only --disable-static-deltas --require-static-deltas --timestamp-check o a",
+    "pull --untrusted --disable-fsync --per-object-fsync --disable-verify-bindings o --bareuseronly-files",
+    "--http-trusted pull o:main", "pull o",
+])
+def test_a_plain_pull_command_line_reads_as_argparse_reads_it(args: str) -> None:
+    """A plain `pull` is read by the program's entry without argparse (its import, the parsers
+    and the parse were a few ms of a pull with nothing to fetch): the same namespace."""
+    from ostreepy.cli.main import _command_first, _parse_command_line
+    from ostreepy.cli.pull import plain_pull_args
+    argv = args.split()
+    plain = plain_pull_args(argv)
+    assert plain is not None
+    assert vars(plain) == vars(_parse_command_line(_command_first(argv)))
+
+
+@pytest.mark.parametrize("args", ["pull", "pull o --help", "-h pull o", "pull --depth 1 o", "pull --mirr o",
+                                  "pull -- o a", "pull --mirror=yes o", "--repo=a pull --repo=b o", "pull --repo",
+                                  "pull --repo -x o", "pull-local a", "refs pull o", "pull -T o", "--repo= pull o"])
+def test_other_pull_command_lines_are_left_to_argparse(args: str) -> None:
+    from ostreepy.cli.pull import plain_pull_args
+    assert plain_pull_args(args.split()) is None
