@@ -100,11 +100,11 @@ def _merge_dir(repo: Repo, sources: list[_Source], path: str, root: bool = False
                 existing.append((sub_tree, sub_meta, whiteouts))
     if cleanup:
         for name in _CLEANUP_NAMES:
-            csum = files.get(name)
-            if csum is None:
+            found = files.get(name)
+            if found is None:
                 continue
-            header = repo.load_file_header(csum)
-            if header.is_regular and repo.content_size(csum) == 0:
+            header = repo.load_file_header(found)
+            if header.is_regular and repo.content_size(found) == 0:
                 del files[name]
                 unchanged = False
     subdirs: list[tuple[str, str, str]] = []
