@@ -49,7 +49,12 @@ tree is built under the work directory and removed with it unless ``--tree-dir``
 names a place to keep it between runs (it is reused when its parameters match).
 
   .venv/bin/python benchmarks/scale.py [--quick] [--repeat N] [--only OP[,OP]]
-      [--files N] [--size-mb M] [--tree-dir DIR] [--workdir DIR] [--profile OP]
+      [--files N] [--size-mb M] [--tree-dir DIR] [--workdir DIR] [--profile OP] [--rss-log FILE]
+
+Each run's peak RSS per row and tool is kept in ``--rss-log`` (default scale-rss.json in
+``--tree-dir``) under the tree's file count; once it holds two sizes, a closing table gives
+every row's RSS at the smallest and the largest and their ratio against issue 14's target
+(within 10%): run the small tree and the 100k tree one after the other to see it.
 
 ``--profile OP`` runs our side of OP (commit-bare, fsck-bare, checkout-hardlink) in
 this process under cProfile instead and prints the top of the profile.
@@ -525,6 +530,44 @@ def _print_big_image_rates(results: dict, info: dict, tools: dict) -> None:
               f"{'ok' if ok else 'MISSED'} |")
 
 
+FLAT = 1.10  # issue 14: a row's peak RSS at the largest tree within 10% of the smallest's
+
+
+def record_rss(path: Path, files: int, results: dict) -> dict:
+    """This run's peak RSS (MB) per row and tool, added to the log at ``path`` under the tree's
+    file count (replacing that size's earlier figures for the same row and tool); the whole log."""
+    log = json.loads(path.read_text()) if path.is_file() else {}
+    entry = log.setdefault(str(files), {})
+    for op, by_tool in results.items():
+        for tool, runs in by_tool.items():
+            if runs:
+                entry.setdefault(op, {})[tool] = round(sb.summarize(runs)[1], 1)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(log, indent=1, sort_keys=True))
+    tmp.rename(path)
+    return log
+
+
+def print_flatness(log: dict, ops: list[str], tools: list[str], source: Path) -> None:
+    """Per row and tool, peak RSS at the smallest and the largest tree the log holds and their
+    ratio, against the 10% target; nothing when the log has one tree size."""
+    sizes = sorted(int(k) for k in log)
+    if len(sizes) < 2:
+        return
+    small, big = log[str(sizes[0])], log[str(sizes[-1])]
+    print()
+    print(f"RSS flatness, {sizes[0]} -> {sizes[-1]} files (target: within {FLAT - 1:.0%}; "
+          f"each size's latest run, from {source}):")
+    print("| operation | tool | MB small | MB large | ratio | verdict |")
+    print("|---|---|---|---|---|---|")
+    for op in ops:
+        for tool in tools:
+            a, b = small.get(op, {}).get(tool), big.get(op, {}).get(tool)
+            if a is None or b is None:
+                continue
+            print(f"| {op} | {tool} | {a:.1f} | {b:.1f} | {b / a:.2f}x | {'flat' if b <= FLAT * a else 'GROWS'} |")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=1, help="runs per operation and tool (median is shown)")
@@ -540,6 +583,9 @@ def main(argv=None) -> int:
                          "load; e.g. a `git archive` of the old commit in DIR: 'env PYTHONPATH=DIR "
                          ".venv/bin/python -P -m ostreepy' (-P: not the current directory's package)")
     ap.add_argument("--profile", default=None, metavar="OP", help="profile our side of OP in-process instead")
+    ap.add_argument("--rss-log", default=None, metavar="FILE",
+                    help="peak RSS per row, tool and tree size kept here across runs, and the flatness between the "
+                         "smallest and largest size printed (default: scale-rss.json in --tree-dir, if given)")
     ap.add_argument("--image-gb", type=float, default=10.0, help="size of image-10g's image (image-small: a tenth)")
     args = ap.parse_args(argv)
     if args.quick:
@@ -666,6 +712,9 @@ def main(argv=None) -> int:
                  f"; {UPSTREAM_OSTREE}, the same-work peer, is not here)"))
     if "image-10g" in big_info:
         _print_big_image_rates(results, big_info, tools)
+    rss_log = Path(args.rss_log) if args.rss_log else (tree_base / "scale-rss.json" if args.tree_dir else None)
+    if rss_log is not None:
+        print_flatness(record_rss(rss_log, args.files, results), ops, list(tools), rss_log)
     sb.LAUNCHER.close()
     if mismatched:
         print("WARNING: commit checksums differ between ostree and ostreepy")
