@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .run import register_hooks, run, set_recursion_limit
+from .run import claim_process, register_hooks, run
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # argv None: the program's entry, whose process ends when the command returns
         args = plain_create_args(words[2:], ends_process=argv is None)
         if args is not None:
-            set_recursion_limit()
+            claim_process()
             code = run(args.func, args)
             if args.ends_process:
                 # Nothing is left to do but the interpreter's teardown (its modules, the tree the
@@ -47,7 +47,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .pull import cmd_pull, plain_pull_args
         pull_args = plain_pull_args(words)
         if pull_args is not None:
-            set_recursion_limit()
+            claim_process()
             register_hooks()
             return run(cmd_pull, pull_args)  # type: ignore[arg-type]  # (argparse's namespace, in kind)
     from .main import main as parse_and_run

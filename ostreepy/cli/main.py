@@ -729,8 +729,8 @@ def _parse_command_line(argv: list[str]) -> argparse.Namespace | int:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Parse the command line and run it (the program's entry, :func:`ostreepy.cli.entry.main`,
     runs a plain ``composefs create`` without parsing here)."""
-    from .run import run, set_recursion_limit
-    set_recursion_limit()
+    from .run import run, claim_process
+    claim_process()
     args = _parse_command_line(_command_first(list(sys.argv[1:] if argv is None else argv)))
     if isinstance(args, int):
         return args

@@ -13,10 +13,14 @@ TYPE_CHECKING = False  # typing is not imported at run time: it is start-up ever
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["register_hooks", "run", "set_recursion_limit"]
+__all__ = ["claim_process", "register_hooks", "run"]
 
 
-def set_recursion_limit() -> None:
+def claim_process() -> None:
+    """The command line owns its process (ostreepy._process): the deep recursion trees need,
+    and process-wide settings such as glibc's malloc arenas for an image import."""
+    from .. import _process
+    _process.claim()
     # trees are walked recursively; a legal path can be thousands of directories deep
     # (Python >= 3.11 keeps such recursion off the C stack)
     sys.setrecursionlimit(max(sys.getrecursionlimit(), 20000))

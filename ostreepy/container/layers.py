@@ -127,31 +127,6 @@ class _SpaceGuard:
                                    f"less than {self.reserve >> 20} MiB left")
 
 
-_arenas_limited = False
-
-
-def limit_malloc_arenas(n: int = 1) -> None:
-    """Cap glibc's malloc arenas for this process at ``n`` (``mallopt(M_ARENA_MAX)``), once.
-
-    Why: every thread that allocates while another holds the main arena gets an
-    arena of its own (up to eight per CPU), and memory freed into one is not free
-    for the others; a layer import runs its reader and writers on threads of their
-    own, anew for each layer, so a 50-layer image's peak RSS followed the layers'
-    size (5,000-file image 44-51 MB, 100,000-file 56-59 MB; one arena: 37 and 39
-    MB, no more CPU time: the threads take turns at the GIL anyway).  It is
-    process-wide and for good (glibc fixes its limit at the first arena it would
-    add), which suits the command line; other C libraries do without it."""
-    global _arenas_limited
-    if _arenas_limited:
-        return
-    _arenas_limited = True
-    import ctypes
-    try:
-        ctypes.CDLL(None).mallopt(-8, n)  # M_ARENA_MAX
-    except (AttributeError, OSError):  # pragma: no cover - no mallopt in this C library
-        pass
-
-
 class _LayerReader:
     """The uncompressed layer a chunk at a time (:meth:`produce`), counted against the
     expansion limit and the disk guard and hashed for its diffID (unless ``hashing`` is off)."""

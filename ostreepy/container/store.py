@@ -23,13 +23,14 @@ import attrs
 from ..store.commit import create_commit, write_mtree
 from ..errors import OstreeError
 from ..store.gvariant import Variant
+from .._process import limit_malloc_arenas
 from ..parallel import run_all
 from ..progress import ImportDone, ImportStarted, ProgressCallback, emit
 from ..store.repo import Repo
 from .blobprogress import LayerProgress
 from .commitverify import CommitVerifier, RemoteVerificationError, check_verifier_for, verify_stored_commit
 from .imgref import ImageReference, OstreeImageReference, SigVerify, Transport
-from .layers import IMPORTER_VERSION, PathRules, check_free_space, import_layer, limit_malloc_arenas
+from .layers import IMPORTER_VERSION, PathRules, check_free_space, import_layer
 from .merge import merge_layers
 from .refescape import IMAGE_PREFIX, LAYER_PREFIX, escape_ref, image_ref_for, layer_ref_for, unescape_ref
 
@@ -479,7 +480,7 @@ def pull_image(repo: Repo, imgref: Union[str, OstreeImageReference], *, options:
             # at once only added threads, their malloc arenas and read-ahead memory (a
             # 50-layer oci: image took 82 MB at 3 at a time, 50 MB one at a time, and no longer)
             parallel = max_parallel if ref.imgref.transport is Transport.REGISTRY else 1
-            limit_malloc_arenas()
+            limit_malloc_arenas()   # (the command line's process only: see ostreepy._process)
             run_all(run, todo, parallel, "ostreepy-layer")
             emit(progress, ImportStarted())
             manifest_json = prep.manifest_json

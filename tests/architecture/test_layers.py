@@ -27,7 +27,7 @@ ALLOWED: Dict[str, Set[str]] = {
     "ociclient": {"ociclient"},
     "bootloader": {"bootloader"},
 }
-BASE = {"errors", "progress", "_deferred", "fsutil", "parallel", "_version"}
+BASE = {"errors", "progress", "_deferred", "_process", "fsutil", "parallel", "_version"}
 
 
 def room_of(module: str) -> str:

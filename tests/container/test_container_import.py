@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import sys
 import tarfile
 from pathlib import Path
 
@@ -351,3 +352,16 @@ def test_progress_fd_json_lines(tmp_path, image_layout):
     assert importing[-1]["steps"] == 1 and importing[-1]["subtasks"][0]["completed"] is True
     # canonical JSON: sorted keys, no spaces
     assert all(line == json.dumps(json.loads(line), sort_keys=True, separators=(",", ":")) for line in lines)
+
+
+def test_a_library_import_leaves_the_callers_malloc_arenas_alone(tmp_path, image_layout):
+    """glibc's arena cap is process-wide and for good: the command line sets it for an image
+    import (its own process), a library caller's import does not (ostreepy._process)."""
+    repo = _init(tmp_path, "bare-user")
+    code = ("import sys; from ostreepy import _process; from ostreepy.store.repo import Repo; "
+            "from ostreepy.container.store import pull_image; "
+            "pull_image(Repo.open(sys.argv[1]), 'ostree-unverified-image:oci:' + sys.argv[2] + ':v1'); "
+            "print(_process._arenas_limited); _process.claim(); _process.limit_malloc_arenas(); "
+            "print(_process._arenas_limited)")
+    p = run(sys.executable, "-c", code, str(repo), str(image_layout))
+    assert p.stdout.split() == ["False", "True"]

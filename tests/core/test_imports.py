@@ -37,7 +37,7 @@ def _modules_after(argv):
 def test_help_imports_only_the_entry_point():
     """`ostreepy --help` lists every group without importing any: start-up stays
     near the interpreter's own (benchmarks/startup.py measures it)."""
-    assert _modules_after(["--help"]) == {"ostreepy", "ostreepy._version", "ostreepy.cli", "ostreepy.cli.run",
+    assert _modules_after(["--help"]) == {"ostreepy", "ostreepy._version", "ostreepy._process", "ostreepy.cli", "ostreepy.cli.run",
                                           "ostreepy.cli.main", "ostreepy.cli.glibhelp", "ostreepy.errors"}
 
 
@@ -46,7 +46,7 @@ def test_repo_verb_imports_only_the_store(tmp_path):
     mods = _modules_after([f"--repo={tmp_path}/r", "refs"])
     assert "ostreepy.store.repo" in mods
     rooms = {m.split(".")[1] for m in mods if m.startswith("ostreepy.") and m.count(".") >= 1}
-    assert rooms <= {"_version", "cli", "errors", "fsutil", "store"}, rooms
+    assert rooms <= {"_version", "_process", "cli", "errors", "fsutil", "store"}, rooms
     assert not any(m.split(".")[0] in ("bootloader", "ociclient", "requests", "cryptography") for m in mods)
     # listing refs parses no object: the attrs value classes (objects, gvariant), whose import
     # and creation were most of the command's 60 ms, are not loaded (issue 10)
@@ -70,7 +70,7 @@ def test_composefs_create_from_a_dump_loads_only_the_writer(tmp_path):
     assert (tmp_path / "out.cfs").stat().st_size > 0
     ours = {m for m in mods if m.split(".")[0] in ("ostreepy", "ociclient", "bootloader", "attrs")}
     assert ours == {"ostreepy", "ostreepy._version", "ostreepy.cli", "ostreepy.cli.entry", "ostreepy.cli.run",
-                    "ostreepy.errors", "ostreepy.cli.composefs", "ostreepy.composefs", "ostreepy.composefs.tree",
+                    "ostreepy.errors", "ostreepy._process", "ostreepy.cli.composefs", "ostreepy.composefs", "ostreepy.composefs.tree",
                     "ostreepy.composefs.dumpfile", "ostreepy.composefs.erofs"}, ours
     assert not {"argparse", "gettext", "locale", "hashlib", "shutil", "typing", "tempfile"} & mods, mods
     # beyond what the interpreter loads anyway, only C modules of the standard library (array, which
@@ -95,7 +95,7 @@ def test_checkout_through_the_porcelain_loads_no_sysroot(tmp_path):
     assert "ostreepy.porcelain" in mods and (tmp_path / "co" / "a").read_text() == "a\n"
     assert "tempfile" not in mods  # only for the uncompressed-objects cache
     rooms = {m.split(".")[1] for m in mods if m.count(".") >= 1 and m.startswith("ostreepy.")}
-    assert rooms <= {"_version", "_deferred", "cli", "errors", "fsutil", "store", "progress", "porcelain"}, rooms
+    assert rooms <= {"_version", "_process", "_deferred", "cli", "errors", "fsutil", "store", "progress", "porcelain"}, rooms
     assert not any(m.split(".")[0] in ("bootloader", "ociclient", "requests", "cryptography") for m in mods)
 
 
