@@ -37,8 +37,9 @@ def _modules_after(argv):
 def test_help_imports_only_the_entry_point():
     """`ostreepy --help` lists every group without importing any: start-up stays
     near the interpreter's own (benchmarks/startup.py measures it)."""
-    assert _modules_after(["--help"]) == {"ostreepy", "ostreepy._version", "ostreepy._process", "ostreepy.cli", "ostreepy.cli.run",
-                                          "ostreepy.cli.main", "ostreepy.cli.glibhelp", "ostreepy.errors"}
+    assert _modules_after(["--help"]) == {"ostreepy", "ostreepy._version", "ostreepy._process", "ostreepy.cli",
+                                          "ostreepy.cli.run", "ostreepy.cli.main", "ostreepy.cli.glibhelp",
+                                          "ostreepy.errors"}
 
 
 def test_repo_verb_imports_only_the_store(tmp_path):
