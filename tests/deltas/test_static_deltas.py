@@ -73,6 +73,22 @@ def test_bsdiff_roundtrip_and_bounds() -> None:
         b"".join(bspatch(b"hello world", 17, patch[:-3]))
     with pytest.raises(DeltaError):  # a control block writing past the new size
         b"".join(bspatch(b"", 1, offtout(5) + offtout(0) + offtout(0) + b"12345"))
+    with pytest.raises(DeltaError):  # a negative diff length
+        b"".join(bspatch(b"abc", 1, offtout(-1) + offtout(0) + offtout(0)))
+    # hand-made triples, as bspatch.c reads them: a negative zero is a zero, a negative
+    # seek goes back, diff bytes past either end of old are taken as they are
+    neg0 = bytes(7) + b"\x80"
+    triples = (offtout(3) + offtout(1) + offtout(-5) + b"\0\x01\0" + b"X"
+               + offtout(4) + neg0 + offtout(0) + b"\x01\0\0\x02"
+               + offtout(2) + offtout(0) + offtout(0) + b"\0\x05")
+    assert b"".join(bspatch(b"abcdef", 10, memoryview(triples))) == b"accX\x01\0adci"
+    # a long patch comes out in bounded pieces, the same bytes
+    old = bytes(range(256)) * 20_000
+    long_patch = b"".join(offtout(16) + offtout(1) + offtout(0) + bytes(16) + b"+" for _ in range(len(old) // 17))
+    pieces = list(bspatch(old, len(old) // 17 * 17, long_patch))
+    assert len(pieces) > 1 and max(map(len, pieces)) < 2 << 20
+    expect = b"".join(old[k * 16:k * 16 + 16] + b"+" for k in range(len(old) // 17))
+    assert b"".join(pieces) == expect
 
 
 def test_rollsum_matches_shared_chunks() -> None:
