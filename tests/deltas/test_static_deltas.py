@@ -209,6 +209,20 @@ def test_broken_delta_leaves_no_commit(source, tmp_path: Path, damage: str) -> N
             execute_part(repo, sb.parts[0], part.read_bytes())
 
 
+def test_write_past_the_opened_size_refused(tmp_path: Path) -> None:
+    """A part whose ``write`` goes past the size its ``open`` gave is refused there (the
+    object is built in memory: it must not grow unbounded) and writes nothing."""
+    from ostreepy.store.sizes import write_varuint64 as v
+    repo = Repo.open(fresh_repo(tmp_path, "bare-user"))
+    csum = "ab" * 32
+    ops = b"o" + v(0) + v(0) + v(3) + b"w" + v(2) + v(0) + b"w" + v(2) + v(0) + b"c"
+    payload = fmt.serialize_part_payload([(0, 0, 0o100644)], [[]], b"xyzw", ops)
+    header = fmt.PartHeader(0, "00" * 32, 0, 3, bytes([int(ObjectType.FILE)]) + bytes.fromhex(csum))
+    with pytest.raises(DeltaError, match="past its size 3"):
+        execute_part(repo, header, b"\0" + payload, trusted=True)
+    assert not repo.has_object(csum, ObjectType.FILE)
+
+
 def test_fallbacks_refused_offline(source, tmp_path: Path) -> None:
     repo_path = str(tmp_path / "big")
     tree = tmp_path / "t"

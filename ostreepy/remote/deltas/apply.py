@@ -4,8 +4,8 @@ xz or plain) and running their opcodes, and ``static-delta apply-offline``.
 Every object a part writes goes through :meth:`Repo.write_metadata` or
 :meth:`Repo.write_content` with its expected checksum, so it is hashed before
 it is renamed in and a wrong one is refused.  Objects built by ``open``/
-``write``/``bspatch``/``close`` are spooled (in memory up to ``_SPOOL``, then
-to an unnamed file under the repository's ``tmp/``), so memory stays bounded
+``write``/``bspatch``/``close`` are built in memory when ``open`` says they are at
+most ``_SPOOL`` bytes, in an unnamed file under the repository's ``tmp/`` otherwise, so memory stays bounded
 by the size of one part (the decompressed payload, as in libostree) and not by
 the objects it makes.  A read source in a bare repository is its object file,
 mapped; in an archive one it is inflated to an unnamed file and mapped.
@@ -24,7 +24,6 @@ import lzma
 import mmap
 import os
 import stat
-import tempfile
 from typing import BinaryIO, Callable, List, Optional, Tuple, Union
 
 import attrs
@@ -149,6 +148,7 @@ class _ReadSource:
         if isinstance(stream, io.BufferedReader) and stream.tell() == 0:
             self._file = stream  # a plain object file
         else:
+            import tempfile  # (only here and for big objects: with shutil and random, ~3 ms of start-up)
             self._file = tempfile.TemporaryFile(dir=repo.tmp_dir)
             try:
                 with stream:
@@ -286,8 +286,12 @@ class _Executor:
             self.target = (objtype, checksum)
             self.have_obj = self.repo.has_object(checksum, ObjectType.FILE)
             if not self.have_obj:
-                # most built objects are small: kept in memory, spilled to tmp/ past _SPOOL
-                self.out = tempfile.SpooledTemporaryFile(_SPOOL, dir=self.repo.tmp_dir)  # type: ignore[assignment]
+                # most built objects are small: built in memory; one past _SPOOL in an unnamed file in tmp/
+                if size <= _SPOOL:
+                    self.out = io.BytesIO()
+                else:
+                    import tempfile
+                    self.out = tempfile.TemporaryFile(dir=self.repo.tmp_dir)
         elif code == fmt.OP_WRITE:
             size, offset = args
             if self.target is None:
@@ -295,6 +299,9 @@ class _Executor:
             if self.have_obj:
                 return
             assert self.out is not None
+            if self.out.tell() + size > self.size:
+                # (close would refuse it; an object built in memory must not grow past what open said)
+                raise DeltaError(f"opcode write: object {self.target[1]} past its size {self.size}")
             if self.source is not None:
                 if offset + size > self.source.size:
                     raise DeltaError(f"Unexpected EOF reading object {self.source.checksum}")
