@@ -248,9 +248,9 @@ class _Executor:
         return self.written
 
     def dispatch(self, op: fmt.Op) -> None:
-        code, args = op.code, op.args
+        code, args, object_index = op
         if code == fmt.OP_OPEN_SPLICE_AND_CLOSE:
-            objtype, checksum = self.objects[op.object_index]
+            objtype, checksum = self.objects[object_index]
             if objtype.is_meta:
                 length, offset = args
                 data = self.slice(offset, length)
@@ -275,7 +275,7 @@ class _Executor:
                     self.written += 1
             self.close()
         elif code == fmt.OP_OPEN:
-            objtype, checksum = self.objects[op.object_index]
+            objtype, checksum = self.objects[object_index]
             if objtype != ObjectType.FILE:
                 raise DeltaError("opcode open: not a content object")
             mode_index, xattr_index, size = args
