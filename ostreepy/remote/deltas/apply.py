@@ -38,6 +38,8 @@ from .format import DeltaError, PartHeader, PartPayload, Superblock
 
 _READ = 1 << 20
 _SPOOL = 4 << 20
+#: read sources bigger than this are mapped, smaller ones read
+_MAP_MIN = 256 << 10
 #: a superblock bigger than this is refused before it is parsed (inline parts
 #: make superblocks large, but not this large)
 MAX_SUPERBLOCK_SIZE = 512 * 1024 * 1024
@@ -197,8 +199,15 @@ class _ReadSource:
             if not stat.S_ISREG(mode) or not stat.S_ISREG(st.st_mode):
                 raise DeltaError(f"Read source {checksum} is not a regular file")
             self.size = st.st_size
-            # the mapping holds its own descriptor
-            self.data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if self.size else b""
+            if self.size > _MAP_MIN:
+                self.data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)  # (it holds a descriptor of its own)
+            elif self.size:
+                # a small source is read: mapping one costs a dup, an fstat, the mmap, then munmap
+                # and close (most of the 20k tree's 856 sources are a few KB)
+                self.data = os.pread(fd, self.size, 0)
+                self.size = len(self.data)
+            else:
+                self.data = b""
         finally:
             os.close(fd)
         return True
