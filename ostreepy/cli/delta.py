@@ -115,6 +115,13 @@ def cmd_static_delta(args: argparse.Namespace) -> int:
     verb = getattr(args, "delta_verb", None)
     if verb is None:
         raise _UsageError("No command specified")
+    if verb == "apply-offline" and args.path:
+        # part 0 read and inflated on a thread while the store loads and the repository
+        # opens: apply_offline takes it if the superblock wants it (partread's docstring)
+        import os
+
+        from ..remote.deltas import partread
+        partread.prefetch(os.path.join(partread.part_files(args.path)[0], "0"))
     repo = _open_repo(args)
     if verb == "apply-offline":
         return _apply_offline(repo, args)

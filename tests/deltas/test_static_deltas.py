@@ -427,3 +427,38 @@ def test_read_source_is_a_regular_object_of_objects_or_staging(tmp_path: Path, m
         os.removexattr(repo.object_path(reg, ObjectType.FILE), "user.ostreemeta")
         with pytest.raises(CorruptObjectError, match="user.ostreemeta"):
             _ReadSource(repo, reg)
+
+
+def test_parts_read_ahead(source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """apply-offline reads part 0 on a thread from the command line on, and part i+1 while
+    part i runs (partread): a prefetched part is taken only while the file there is the
+    one read, and is judged as one read in place (a part swapped for a damaged copy after
+    the read ahead is read again and refused)."""
+    from ostreepy.remote.deltas import partread
+    # a many-part delta of our own (parts of ~32 KB of objects: "MB" a KB), applied with part reads ahead
+    repo = str(tmp_path / "src")
+    shutil.copytree(source["repo"], repo, symlinks=True)
+    monkeypatch.setattr("ostreepy.remote.deltas.compile.MB", 1024)
+    res = generate(Repo.open(repo), source["from"], source["to"], GenerateOptions(min_fallback_size=1 << 20))
+    assert res.n_parts >= 2
+    delta = os.path.dirname(res.superblock_path)
+    taken: list = []
+    real_take = partread.take
+    monkeypatch.setattr("ostreepy.remote.deltas.apply.take", lambda p: taken.append(real_take(p)) or taken[-1])
+    dst = fresh_repo(tmp_path / "a", "bare-user", source["from"], source["repo"])
+    partread.prefetch(os.path.join(delta, "0"))
+    apply_offline(Repo.open(dst), delta)
+    ostree("fsck", f"--repo={dst}")
+    assert len(taken) == res.n_parts and all(t is not None for t in taken)
+    # swapped after the read ahead: read again, refused for its checksum
+    part = Path(delta, "0")
+    good = part.read_bytes()
+    partread.prefetch(str(part))
+    assert real_take(str(part)) is not None  # (that prefetch, taken: the next one is a new read)
+    partread.prefetch(str(part))
+    part.unlink()
+    part.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    dst2 = fresh_repo(tmp_path / "b", "bare-user", source["from"], source["repo"])
+    with pytest.raises(DeltaError, match="Checksum mismatch in static delta part"):
+        apply_offline(Repo.open(dst2), delta)
+    assert not Repo.open(dst2).has_object(source["to"], ObjectType.COMMIT)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
-import lzma
 import mmap
 import os
 import stat
@@ -35,6 +34,7 @@ from ...store.repo import Repo, RepoMode
 from . import format as fmt
 from .bsdiff import bspatch
 from .format import DeltaError, PartHeader, PartPayload, Superblock
+from .partread import RawPart, part_files, prefetch, read_part, take
 
 _READ = 1 << 20
 _SPOOL = 4 << 20
@@ -68,47 +68,26 @@ def open_part(source: Union[bytes, BinaryIO], expected_checksum: Optional[str]) 
     """A part file's payload; its sha256 checked against ``expected_checksum``
     unless that is None (an inline part, covered by the superblock)."""
     stream: BinaryIO = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
-    h = hashlib.sha256()
-    first = stream.read(1)
-    if len(first) != 1:
+    return _open_read_part(read_part(stream), expected_checksum)
+
+
+def _open_read_part(raw: RawPart, expected_checksum: Optional[str]) -> PartPayload:
+    """The payload of a part file read by :func:`.partread.read_part` (here or ahead),
+    judged in libostree's order: the compression byte, then the checksum, then the
+    xz stream's end."""
+    if raw.comp is None:
         raise DeltaError("Reading initial compression flag byte: unexpected EOF")
-    h.update(first)
-    comp = first[0]
-    out: List[bytes] = []
-    if comp == fmt.COMPRESSION_NONE:
-        while True:
-            chunk = stream.read(_READ)
-            if not chunk:
-                break
-            h.update(chunk)
-            out.append(chunk)
-    elif comp == fmt.COMPRESSION_XZ:
-        dec = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
-        try:
-            while True:
-                chunk = stream.read(_READ)
-                if not chunk:
-                    break
-                h.update(chunk)
-                if not dec.eof:
-                    out.append(dec.decompress(chunk))
-        except lzma.LZMAError as e:
-            _check(h, expected_checksum)
-            raise DeltaError(f"Decompressing delta part: {e}") from None
-        if not dec.eof:
-            _check(h, expected_checksum)
-            raise DeltaError("Decompressing delta part: truncated xz stream")
-    else:
-        raise DeltaError(f"Invalid compression type '{comp}'")
-    _check(h, expected_checksum)
-    return fmt.parse_part_payload(b"".join(out))
+    if raw.comp not in (fmt.COMPRESSION_NONE, fmt.COMPRESSION_XZ):
+        raise DeltaError(f"Invalid compression type '{raw.comp}'")
+    _check(raw.digest, expected_checksum)
+    if raw.error is not None:
+        raise DeltaError(f"Decompressing delta part: {raw.error}")
+    return fmt.parse_part_payload(b"".join(raw.chunks))
 
 
-def _check(h: "hashlib._Hash", expected: Optional[str]) -> None:
-    if expected is not None:
-        actual = h.hexdigest()
-        if actual != expected:
-            raise DeltaError(f"Checksum mismatch in static delta part; expected={expected} actual={actual}")
+def _check(actual: str, expected: Optional[str]) -> None:
+    if expected is not None and actual != expected:
+        raise DeltaError(f"Checksum mismatch in static delta part; expected={expected} actual={actual}")
 
 
 class _ReadSource:
@@ -414,10 +393,7 @@ def apply_offline(repo: Repo, path: str,
                   progress: Optional[ProgressCallback] = None) -> ApplyResult:
     """``ostree static-delta apply-offline PATH``: PATH is a delta directory or
     its superblock file; parts are read beside it."""
-    if os.path.isdir(path):
-        dirpath, sbpath = path, os.path.join(path, "superblock")
-    else:
-        dirpath, sbpath = os.path.dirname(path) or ".", path
+    dirpath, sbpath = part_files(path)
     try:
         data = read_superblock_file(sbpath)
     except FileNotFoundError:
@@ -456,12 +432,20 @@ def apply_offline(repo: Repo, path: str,
                 if inline is not None:
                     payload = open_part(inline, None)
                 else:
-                    try:
-                        f = open(os.path.join(dirpath, str(i)), "rb")
-                    except FileNotFoundError:
-                        raise DeltaError(f"Opening deltapart '{i}': No such file or directory") from None
-                    with f:
-                        payload = open_part(f, None if skip_validation else header.checksum)
+                    part_path = os.path.join(dirpath, str(i))
+                    raw = take(part_path)  # read ahead (the command line starts part 0's)
+                    if raw is None:
+                        try:
+                            f = open(part_path, "rb")
+                        except FileNotFoundError:
+                            raise DeltaError(f"Opening deltapart '{i}': No such file or directory") from None
+                        with f:
+                            raw = read_part(f)
+                    payload = _open_read_part(raw, None if skip_validation else header.checksum)
+                    del raw
+                if i + 1 < len(sb.parts) and sb.inline_part(i + 1) is None:
+                    # the next part read while this one runs (two parts' payloads in memory at most)
+                    prefetch(os.path.join(dirpath, str(i + 1)))
                 ops = fmt.decode_ops(payload.ops, header.objects)
                 written = _Executor(repo, header.objects, payload).run(ops)
             except DeltaError as e:
