@@ -28,6 +28,8 @@ benchmarks/store.py's launcher), the ratios ostreepy/ostree, and the delta sizes
 sizes from `static-delta show`). The tools take turns, alternating which goes first. On a shared
 machine the CPU ratio is the steadier signal. ``--before CMD`` runs a third contender (an older
 ostreepy, e.g. ``'env PYTHONPATH=OLD .venv/bin/python -P -m ostreepy'``) in the same rotation.
+ostreepy itself is this checkout installed as a wheel (benchmarks/store.py ``default_ostreepy``;
+$OSTREEPY_CMD overrides it).
 
   .venv/bin/python benchmarks/deltas.py [--files N] [--size KB] [--repeat N] [--before CMD]
       [--tree DIR [--change-percent P]]
@@ -36,7 +38,6 @@ ostreepy, e.g. ``'env PYTHONPATH=OLD .venv/bin/python -P -m ostreepy'``) in the 
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import re
 import shlex
@@ -53,14 +54,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "remote"))
 import servers  # noqa: E402  (nginx, as the tests run it)
 import store as sb  # noqa: E402  (the launcher measuring a child's wall, CPU and RSS)
-
-
-def ostreepy_cmd() -> List[str]:
-    env = os.environ.get("OSTREEPY_CMD")
-    if env:
-        return env.split()
-    script = Path(sys.executable).parent / "ostreepy"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "ostreepy"]
 
 
 def build(root: Path, nfiles: int, size_kb: int, version: int) -> None:
@@ -143,7 +136,8 @@ def main(argv: List[str] | None = None) -> int:
     ap.add_argument("--tree", type=Path, help="v1 is this tree, v2 it with --change-percent of its files changed")
     ap.add_argument("--change-percent", type=float, default=5.0)
     args = ap.parse_args(argv)
-    tools: Dict[str, List[str]] = {"ostree": ["ostree"], "ostreepy": ostreepy_cmd()}
+    # ostreepy as a user installs it (a wheel, not the editable .venv whose finder every start pays)
+    tools: Dict[str, List[str]] = {"ostree": ["ostree"], "ostreepy": sb.default_ostreepy()}
     if args.before:
         tools["before"] = shlex.split(args.before)
     note = sb.compile_bytecode()

@@ -115,8 +115,18 @@ def cmd_static_delta(args: argparse.Namespace) -> int:
     verb = getattr(args, "delta_verb", None)
     if verb is None:
         raise _UsageError("No command specified")
-    from ..remote.deltas import store
+    if verb == "apply-offline" and args.path:
+        # part 0 read and inflated on a thread while the store loads and the repository
+        # opens: apply_offline takes it if the superblock wants it (partread's docstring)
+        import os
+
+        from ..remote.deltas import partread
+        partread.prefetch(os.path.join(partread.part_files(args.path)[0], "0"))
     repo = _open_repo(args)
+    if verb == "apply-offline":
+        return _apply_offline(repo, args)
+    # (apply-offline, the verb a client runs, does not load the deltas/ directory code)
+    from ..remote.deltas import store
     if verb in ("list", "indexes"):
         names = store.list_deltas(repo) if verb == "list" else store.list_indexes(repo)
         for n in names or ["(No static deltas)" if verb == "list" else "(No static deltas indexes)"]:
@@ -139,20 +149,6 @@ def cmd_static_delta(args: argparse.Namespace) -> int:
         return 0
     if verb == "generate":
         return _generate(repo, args)
-    if verb == "apply-offline":
-        if not args.path:
-            raise _UsageError("PATH must be specified")
-        from ..remote.deltas.apply import apply_offline
-        type_ = args.sign_type or "ed25519"
-        verifier = None
-        if args.keys or args.keys_file or args.keys_dir:
-            verifier = _signer(args, type_).verify
-        else:
-            signer = _signer(args, type_)
-            if signer.public:
-                verifier = signer.verify
-        apply_offline(repo, args.path, verifier, type_)
-        return 0
     if verb == "verify":
         if not args.path:
             raise _UsageError("DELTA must be specified")
@@ -169,6 +165,22 @@ def cmd_static_delta(args: argparse.Namespace) -> int:
         _print("Verification OK")
         return 0
     raise _UsageError(f'Unknown "static-delta" subcommand \'{verb}\'')
+
+
+def _apply_offline(repo: "Repo", args: argparse.Namespace) -> int:
+    if not args.path:
+        raise _UsageError("PATH must be specified")
+    from ..remote.deltas.apply import apply_offline
+    type_ = args.sign_type or "ed25519"
+    verifier = None
+    if args.keys or args.keys_file or args.keys_dir:
+        verifier = _signer(args, type_).verify
+    else:
+        signer = _signer(args, type_)
+        if signer.public:
+            verifier = signer.verify
+    apply_offline(repo, args.path, verifier, type_)
+    return 0
 
 
 def _generate(repo: "Repo", args: argparse.Namespace) -> int:

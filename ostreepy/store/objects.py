@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import stat
 import struct
+import sys
 import zlib
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
@@ -578,12 +579,22 @@ def _name_ok(raw: bytes) -> Optional[str]:
         return None
 
 
+_OFFSET_CODES = {1: "B", 2: "H", 4: "I", 8: "Q"}
+#: framing offsets are little-endian: read as a table of native integers only where that is the order
+_NATIVE_LE = sys.byteorder == "little"
+
+
 def _fused_parse_dirtree(data: bytes) -> Optional[Tuple[Tuple[Tuple[str, str], ...],
                                                         Tuple[Tuple[str, str, str], ...]]]:
     """DirTree.parse's common case in one pass (framing, names, checksums), as the checks
     of :func:`_fast_parse_dirtree` and :func:`validate_filename` would pass them; None on
     anything unusual, which the slow path then refuses with its own message.  A delta's or
-    pull's dirtrees each cost a parse before they land (libostree validates them too)."""
+    pull's dirtrees each cost a parse before they land (libostree validates them too).
+
+    Per entry only the framing is walked in Python (the offset table read in one go); the
+    names are checked all at once: joined by ``/`` (which no valid name holds, so the
+    count of ``/`` tells one that does), searched for NUL, decoded as one UTF-8 string
+    (valid exactly when every name is) and split again (~2 us an entry -> ~1 us)."""
     n = len(data)
     if n == 0:
         return None
@@ -592,8 +603,10 @@ def _fused_parse_dirtree(data: bytes) -> Optional[Tuple[Tuple[Tuple[str, str], .
     end1 = frb(data[n - w:n], "little")
     if end1 > n - w:
         return None
-    files: List[Tuple[str, str]] = []
-    dirs: List[Tuple[str, str, str]] = []
+    names: List[bytes] = []
+    files_c: List[str] = []
+    dirs_c: List[Tuple[str, str]] = []
+    nfiles = 0
     for lo, hi, ndirs in ((0, end1, False), (end1, n - w, True)):
         m = hi - lo
         if m == 0:
@@ -604,32 +617,55 @@ def _fused_parse_dirtree(data: bytes) -> Optional[Tuple[Tuple[Tuple[str, str], .
         table = lo + frb(data[hi - wa:hi], "little")
         if table > hi or (hi - table) % wa or table == hi:
             return None
+        if _NATIVE_LE:
+            ends = memoryview(data)[table:hi].cast(_OFFSET_CODES[wa]).tolist()  # type: ignore[call-overload]
+        else:  # pragma: no cover - big-endian hosts
+            ends = [frb(data[t:t + wa], "little") for t in range(table, hi, wa)]
         pos = lo
-        for t in range(table, hi, wa):
-            e = lo + frb(data[t:t + wa], "little")
+        for e in ends:
+            e += lo
             if e < pos or e > table:
                 return None
             s = pos
             pos = e
             me = e - s
-            w2 = 1 if me <= 0xFF else 2 if me <= 0xFFFF else 4 if me <= 0xFFFFFFFF else 8
-            send = s + frb(data[e - w2:e], "little")
-            if ndirs:
-                a1end = s + frb(data[e - 2 * w2:e - w2], "little")
-                if not (s <= send and a1end - send == 32 and e - 2 * w2 - a1end == 32):
+            # (an entry holds at least a one-byte name, its NUL, its checksums and offsets)
+            if me <= 0xFF:
+                if me < (68 if ndirs else 35):
                     return None
-                name = _name_ok(data[s:send])
-                if name is None:
-                    return None
-                dirs.append((name, data[send:a1end].hex(), data[a1end:e - 2 * w2].hex()))
+                w2 = 1
+                send = s + data[e - 1]
             else:
-                if not (s <= send and e - w2 - send == 32):
+                w2 = 2 if me <= 0xFFFF else 4 if me <= 0xFFFFFFFF else 8
+                send = s + frb(data[e - w2:e], "little")
+            if ndirs:
+                a1end = s + (data[e - 2] if w2 == 1 else frb(data[e - 2 * w2:e - w2], "little"))
+                if not (a1end - send == 32 and e - 2 * w2 - a1end == 32):
                     return None
-                name = _name_ok(data[s:send])
-                if name is None:
+                dirs_c.append((data[send:a1end].hex(), data[a1end:e - 2 * w2].hex()))
+            else:
+                if e - w2 - send != 32:
                     return None
-                files.append((name, data[send:e - w2].hex()))
-    return tuple(files), tuple(dirs)
+                files_c.append(data[send:e - w2].hex())
+            # the name: at least one byte, then its NUL (send is inside the entry now)
+            if not (s < send - 1 and data[send - 1] == 0):
+                return None
+            names.append(data[s:send - 1])
+        if not ndirs:
+            nfiles = len(names)
+    if not names:
+        return (), ()
+    joined = b"/".join(names)
+    if b"\x00" in joined or joined.count(b"/") != len(names) - 1:
+        return None
+    try:
+        text = joined.decode("utf-8").split("/")
+    except UnicodeDecodeError:
+        return None
+    if "." in text or ".." in text:
+        return None
+    return (tuple(zip(text[:nfiles], files_c)),
+            tuple((name, t, m) for name, (t, m) in zip(text[nfiles:], dirs_c)))
 
 
 def parse_commitmeta(data: bytes) -> Dict[str, Variant]:

@@ -395,3 +395,25 @@ def test_pull_local_require_static_deltas_as_ostree(source, tmp_path):
         fsck_clean(dest)
         outs.append(bad.stderr.strip().splitlines()[-1])
     assert outs[0] == outs[1] == f"error: Static deltas required, but none found for main to {source['to']}"
+
+
+def test_part_spool_is_unnamed_and_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fetched part waits in an unnamed file in the repository's tmp/ (O_TMPFILE, no
+    tempfile import), or in tempfile's where the filesystem has no O_TMPFILE."""
+    import errno
+
+    from ostreepy.remote.deltas import fetch
+    real_open = os.open
+
+    def no_tmpfile(path, flags, mode=0o777, **kw):
+        if flags & os.O_TMPFILE == os.O_TMPFILE:
+            raise OSError(errno.EOPNOTSUPP, "no O_TMPFILE")
+        return real_open(path, flags, mode, **kw)
+    for broken in (False, True):
+        if broken:
+            monkeypatch.setattr(fetch.os, "open", no_tmpfile)
+        with fetch._unnamed_file(str(tmp_path)) as f:
+            f.write(b"part bytes")
+            f.seek(0)
+            assert f.read() == b"part bytes"
+            assert os.listdir(tmp_path) == []

@@ -73,6 +73,22 @@ def test_bsdiff_roundtrip_and_bounds() -> None:
         b"".join(bspatch(b"hello world", 17, patch[:-3]))
     with pytest.raises(DeltaError):  # a control block writing past the new size
         b"".join(bspatch(b"", 1, offtout(5) + offtout(0) + offtout(0) + b"12345"))
+    with pytest.raises(DeltaError):  # a negative diff length
+        b"".join(bspatch(b"abc", 1, offtout(-1) + offtout(0) + offtout(0)))
+    # hand-made triples, as bspatch.c reads them: a negative zero is a zero, a negative
+    # seek goes back, diff bytes past either end of old are taken as they are
+    neg0 = bytes(7) + b"\x80"
+    triples = (offtout(3) + offtout(1) + offtout(-5) + b"\0\x01\0" + b"X"
+               + offtout(4) + neg0 + offtout(0) + b"\x01\0\0\x02"
+               + offtout(2) + offtout(0) + offtout(0) + b"\0\x05")
+    assert b"".join(bspatch(b"abcdef", 10, memoryview(triples))) == b"accX\x01\0adci"
+    # a long patch comes out in bounded pieces, the same bytes
+    old = bytes(range(256)) * 20_000
+    long_patch = b"".join(offtout(16) + offtout(1) + offtout(0) + bytes(16) + b"+" for _ in range(len(old) // 17))
+    pieces = list(bspatch(old, len(old) // 17 * 17, long_patch))
+    assert len(pieces) > 1 and max(map(len, pieces)) < 2 << 20
+    expect = b"".join(old[k * 16:k * 16 + 16] + b"+" for k in range(len(old) // 17))
+    assert b"".join(pieces) == expect
 
 
 def test_rollsum_matches_shared_chunks() -> None:
@@ -191,6 +207,20 @@ def test_broken_delta_leaves_no_commit(source, tmp_path: Path, damage: str) -> N
         sb = fmt.parse_superblock((delta / "superblock").read_bytes())
         with pytest.raises(DeltaError):
             execute_part(repo, sb.parts[0], part.read_bytes())
+
+
+def test_write_past_the_opened_size_refused(tmp_path: Path) -> None:
+    """A part whose ``write`` goes past the size its ``open`` gave is refused there (the
+    object is built in memory: it must not grow unbounded) and writes nothing."""
+    from ostreepy.store.sizes import write_varuint64 as v
+    repo = Repo.open(fresh_repo(tmp_path, "bare-user"))
+    csum = "ab" * 32
+    ops = b"o" + v(0) + v(0) + v(3) + b"w" + v(2) + v(0) + b"w" + v(2) + v(0) + b"c"
+    payload = fmt.serialize_part_payload([(0, 0, 0o100644)], [[]], b"xyzw", ops)
+    header = fmt.PartHeader(0, "00" * 32, 0, 3, bytes([int(ObjectType.FILE)]) + bytes.fromhex(csum))
+    with pytest.raises(DeltaError, match="past its size 3"):
+        execute_part(repo, header, b"\0" + payload, trusted=True)
+    assert not repo.has_object(csum, ObjectType.FILE)
 
 
 def test_fallbacks_refused_offline(source, tmp_path: Path) -> None:
@@ -397,3 +427,38 @@ def test_read_source_is_a_regular_object_of_objects_or_staging(tmp_path: Path, m
         os.removexattr(repo.object_path(reg, ObjectType.FILE), "user.ostreemeta")
         with pytest.raises(CorruptObjectError, match="user.ostreemeta"):
             _ReadSource(repo, reg)
+
+
+def test_parts_read_ahead(source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """apply-offline reads part 0 on a thread from the command line on, and part i+1 while
+    part i runs (partread): a prefetched part is taken only while the file there is the
+    one read, and is judged as one read in place (a part swapped for a damaged copy after
+    the read ahead is read again and refused)."""
+    from ostreepy.remote.deltas import partread
+    # a many-part delta of our own (parts of ~32 KB of objects: "MB" a KB), applied with part reads ahead
+    repo = str(tmp_path / "src")
+    shutil.copytree(source["repo"], repo, symlinks=True)
+    monkeypatch.setattr("ostreepy.remote.deltas.compile.MB", 1024)
+    res = generate(Repo.open(repo), source["from"], source["to"], GenerateOptions(min_fallback_size=1 << 20))
+    assert res.n_parts >= 2
+    delta = os.path.dirname(res.superblock_path)
+    taken: list = []
+    real_take = partread.take
+    monkeypatch.setattr("ostreepy.remote.deltas.apply.take", lambda p: taken.append(real_take(p)) or taken[-1])
+    dst = fresh_repo(tmp_path / "a", "bare-user", source["from"], source["repo"])
+    partread.prefetch(os.path.join(delta, "0"))
+    apply_offline(Repo.open(dst), delta)
+    ostree("fsck", f"--repo={dst}")
+    assert len(taken) == res.n_parts and all(t is not None for t in taken)
+    # swapped after the read ahead: read again, refused for its checksum
+    part = Path(delta, "0")
+    good = part.read_bytes()
+    partread.prefetch(str(part))
+    assert real_take(str(part)) is not None  # (that prefetch, taken: the next one is a new read)
+    partread.prefetch(str(part))
+    part.unlink()
+    part.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
+    dst2 = fresh_repo(tmp_path / "b", "bare-user", source["from"], source["repo"])
+    with pytest.raises(DeltaError, match="Checksum mismatch in static delta part"):
+        apply_offline(Repo.open(dst2), delta)
+    assert not Repo.open(dst2).has_object(source["to"], ObjectType.COMMIT)

@@ -1,7 +1,8 @@
 """Static deltas as libostree reads and writes them: :mod:`.format` (pure
 superblock, part and opcode code), :mod:`.bsdiff` (the endsley bsdiff/bspatch
 stream without bzip2), :mod:`.rollsum` (bup rolling-checksum chunk matching),
-:mod:`.apply` (executing parts into a repository), :mod:`.compile` (generating
+:mod:`.apply` (executing parts into a repository), :mod:`.partread` (reading a
+part file, ahead on a thread for apply-offline), :mod:`.compile` (generating
 deltas with libostree's heuristics), :mod:`.fetch` (deltas in a pull) and :mod:`.store` (the ``deltas/`` and
 ``delta-indexes/`` directories of a repository).
 

@@ -4,8 +4,8 @@ xz or plain) and running their opcodes, and ``static-delta apply-offline``.
 Every object a part writes goes through :meth:`Repo.write_metadata` or
 :meth:`Repo.write_content` with its expected checksum, so it is hashed before
 it is renamed in and a wrong one is refused.  Objects built by ``open``/
-``write``/``bspatch``/``close`` are spooled (in memory up to ``_SPOOL``, then
-to an unnamed file under the repository's ``tmp/``), so memory stays bounded
+``write``/``bspatch``/``close`` are built in memory when ``open`` says they are at
+most ``_SPOOL`` bytes, in an unnamed file under the repository's ``tmp/`` otherwise, so memory stays bounded
 by the size of one part (the decompressed payload, as in libostree) and not by
 the objects it makes.  A read source in a bare repository is its object file,
 mapped; in an archive one it is inflated to an unnamed file and mapped.
@@ -20,11 +20,9 @@ from __future__ import annotations
 import errno
 import hashlib
 import io
-import lzma
 import mmap
 import os
 import stat
-import tempfile
 from typing import BinaryIO, Callable, List, Optional, Tuple, Union
 
 import attrs
@@ -36,9 +34,12 @@ from ...store.repo import Repo, RepoMode
 from . import format as fmt
 from .bsdiff import bspatch
 from .format import DeltaError, PartHeader, PartPayload, Superblock
+from .partread import RawPart, part_files, prefetch, read_part, take
 
 _READ = 1 << 20
 _SPOOL = 4 << 20
+#: read sources bigger than this are mapped, smaller ones read
+_MAP_MIN = 256 << 10
 #: a superblock bigger than this is refused before it is parsed (inline parts
 #: make superblocks large, but not this large)
 MAX_SUPERBLOCK_SIZE = 512 * 1024 * 1024
@@ -67,47 +68,26 @@ def open_part(source: Union[bytes, BinaryIO], expected_checksum: Optional[str]) 
     """A part file's payload; its sha256 checked against ``expected_checksum``
     unless that is None (an inline part, covered by the superblock)."""
     stream: BinaryIO = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
-    h = hashlib.sha256()
-    first = stream.read(1)
-    if len(first) != 1:
+    return _open_read_part(read_part(stream), expected_checksum)
+
+
+def _open_read_part(raw: RawPart, expected_checksum: Optional[str]) -> PartPayload:
+    """The payload of a part file read by :func:`.partread.read_part` (here or ahead),
+    judged in libostree's order: the compression byte, then the checksum, then the
+    xz stream's end."""
+    if raw.comp is None:
         raise DeltaError("Reading initial compression flag byte: unexpected EOF")
-    h.update(first)
-    comp = first[0]
-    out: List[bytes] = []
-    if comp == fmt.COMPRESSION_NONE:
-        while True:
-            chunk = stream.read(_READ)
-            if not chunk:
-                break
-            h.update(chunk)
-            out.append(chunk)
-    elif comp == fmt.COMPRESSION_XZ:
-        dec = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
-        try:
-            while True:
-                chunk = stream.read(_READ)
-                if not chunk:
-                    break
-                h.update(chunk)
-                if not dec.eof:
-                    out.append(dec.decompress(chunk))
-        except lzma.LZMAError as e:
-            _check(h, expected_checksum)
-            raise DeltaError(f"Decompressing delta part: {e}") from None
-        if not dec.eof:
-            _check(h, expected_checksum)
-            raise DeltaError("Decompressing delta part: truncated xz stream")
-    else:
-        raise DeltaError(f"Invalid compression type '{comp}'")
-    _check(h, expected_checksum)
-    return fmt.parse_part_payload(b"".join(out))
+    if raw.comp not in (fmt.COMPRESSION_NONE, fmt.COMPRESSION_XZ):
+        raise DeltaError(f"Invalid compression type '{raw.comp}'")
+    _check(raw.digest, expected_checksum)
+    if raw.error is not None:
+        raise DeltaError(f"Decompressing delta part: {raw.error}")
+    return fmt.parse_part_payload(b"".join(raw.chunks))
 
 
-def _check(h: "hashlib._Hash", expected: Optional[str]) -> None:
-    if expected is not None:
-        actual = h.hexdigest()
-        if actual != expected:
-            raise DeltaError(f"Checksum mismatch in static delta part; expected={expected} actual={actual}")
+def _check(actual: str, expected: Optional[str]) -> None:
+    if expected is not None and actual != expected:
+        raise DeltaError(f"Checksum mismatch in static delta part; expected={expected} actual={actual}")
 
 
 class _ReadSource:
@@ -149,6 +129,7 @@ class _ReadSource:
         if isinstance(stream, io.BufferedReader) and stream.tell() == 0:
             self._file = stream  # a plain object file
         else:
+            import tempfile  # (only here and for big objects: with shutil and random, ~3 ms of start-up)
             self._file = tempfile.TemporaryFile(dir=repo.tmp_dir)
             try:
                 with stream:
@@ -197,8 +178,15 @@ class _ReadSource:
             if not stat.S_ISREG(mode) or not stat.S_ISREG(st.st_mode):
                 raise DeltaError(f"Read source {checksum} is not a regular file")
             self.size = st.st_size
-            # the mapping holds its own descriptor
-            self.data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ) if self.size else b""
+            if self.size > _MAP_MIN:
+                self.data = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)  # (it holds a descriptor of its own)
+            elif self.size:
+                # a small source is read: mapping one costs a dup, an fstat, the mmap, then munmap
+                # and close (most of the 20k tree's 856 sources are a few KB)
+                self.data = os.pread(fd, self.size, 0)
+                self.size = len(self.data)
+            else:
+                self.data = b""
         finally:
             os.close(fd)
         return True
@@ -248,9 +236,9 @@ class _Executor:
         return self.written
 
     def dispatch(self, op: fmt.Op) -> None:
-        code, args = op.code, op.args
+        code, args, object_index = op
         if code == fmt.OP_OPEN_SPLICE_AND_CLOSE:
-            objtype, checksum = self.objects[op.object_index]
+            objtype, checksum = self.objects[object_index]
             if objtype.is_meta:
                 length, offset = args
                 data = self.slice(offset, length)
@@ -275,7 +263,7 @@ class _Executor:
                     self.written += 1
             self.close()
         elif code == fmt.OP_OPEN:
-            objtype, checksum = self.objects[op.object_index]
+            objtype, checksum = self.objects[object_index]
             if objtype != ObjectType.FILE:
                 raise DeltaError("opcode open: not a content object")
             mode_index, xattr_index, size = args
@@ -286,8 +274,12 @@ class _Executor:
             self.target = (objtype, checksum)
             self.have_obj = self.repo.has_object(checksum, ObjectType.FILE)
             if not self.have_obj:
-                # most built objects are small: kept in memory, spilled to tmp/ past _SPOOL
-                self.out = tempfile.SpooledTemporaryFile(_SPOOL, dir=self.repo.tmp_dir)  # type: ignore[assignment]
+                # most built objects are small: built in memory; one past _SPOOL in an unnamed file in tmp/
+                if size <= _SPOOL:
+                    self.out = io.BytesIO()
+                else:
+                    import tempfile
+                    self.out = tempfile.TemporaryFile(dir=self.repo.tmp_dir)
         elif code == fmt.OP_WRITE:
             size, offset = args
             if self.target is None:
@@ -295,6 +287,9 @@ class _Executor:
             if self.have_obj:
                 return
             assert self.out is not None
+            if self.out.tell() + size > self.size:
+                # (close would refuse it; an object built in memory must not grow past what open said)
+                raise DeltaError(f"opcode write: object {self.target[1]} past its size {self.size}")
             if self.source is not None:
                 if offset + size > self.source.size:
                     raise DeltaError(f"Unexpected EOF reading object {self.source.checksum}")
@@ -398,10 +393,7 @@ def apply_offline(repo: Repo, path: str,
                   progress: Optional[ProgressCallback] = None) -> ApplyResult:
     """``ostree static-delta apply-offline PATH``: PATH is a delta directory or
     its superblock file; parts are read beside it."""
-    if os.path.isdir(path):
-        dirpath, sbpath = path, os.path.join(path, "superblock")
-    else:
-        dirpath, sbpath = os.path.dirname(path) or ".", path
+    dirpath, sbpath = part_files(path)
     try:
         data = read_superblock_file(sbpath)
     except FileNotFoundError:
@@ -440,12 +432,20 @@ def apply_offline(repo: Repo, path: str,
                 if inline is not None:
                     payload = open_part(inline, None)
                 else:
-                    try:
-                        f = open(os.path.join(dirpath, str(i)), "rb")
-                    except FileNotFoundError:
-                        raise DeltaError(f"Opening deltapart '{i}': No such file or directory") from None
-                    with f:
-                        payload = open_part(f, None if skip_validation else header.checksum)
+                    part_path = os.path.join(dirpath, str(i))
+                    raw = take(part_path)  # read ahead (the command line starts part 0's)
+                    if raw is None:
+                        try:
+                            f = open(part_path, "rb")
+                        except FileNotFoundError:
+                            raise DeltaError(f"Opening deltapart '{i}': No such file or directory") from None
+                        with f:
+                            raw = read_part(f)
+                    payload = _open_read_part(raw, None if skip_validation else header.checksum)
+                    del raw
+                if i + 1 < len(sb.parts) and sb.inline_part(i + 1) is None:
+                    # the next part read while this one runs (two parts' payloads in memory at most)
+                    prefetch(os.path.join(dirpath, str(i + 1)))
                 ops = fmt.decode_ops(payload.ops, header.objects)
                 written = _Executor(repo, header.objects, payload).run(ops)
             except DeltaError as e:
