@@ -8,12 +8,16 @@ so nothing keeps writing into a transaction the caller is about to abort.
 
 The pool is a few plain threads taking the next item in order, not a ``concurrent.futures``
 executor: that module imports ``logging`` (~6 ms of the start-up of every command that runs
-more than one job, a pull with a static delta or an image import) and makes a Future per job."""
+more than one job, a pull with a static delta or an image import) and makes a Future per job.
+
+:class:`Pool` is the same few threads for work found as it goes (a checkout hands its
+subtrees over while it walks): calls are submitted one by one, every one runs, and
+:meth:`Pool.join` waits for them all; what each raised is kept on its :class:`Job`."""
 
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, List, Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -64,3 +68,65 @@ def run_all(fn: Callable[[T], object], items: Iterable[T], max_workers: int,
         raise
     if failed:
         raise failed[min(failed)]
+
+
+class Job:
+    """One call submitted to a :class:`Pool`: ``error`` is what it raised (None if it
+    returned), known once the pool is joined."""
+
+    __slots__ = ("fn", "args", "error")
+
+    def __init__(self, fn: Callable[..., object], args: tuple) -> None:
+        self.fn = fn
+        self.args = args
+        self.error: Optional[BaseException] = None
+
+
+class Pool:
+    """``workers`` plain threads running submitted calls in the order submitted
+    (ThreadPoolExecutor's submit and shutdown(wait=True), without concurrent.futures).
+
+    Calls are submitted by the thread that joins the pool, not by the calls themselves:
+    :meth:`join` closes it to new work, and every call submitted before runs to its end."""
+
+    def __init__(self, workers: int, thread_name_prefix: str = "ostreepy") -> None:
+        self._cond = threading.Condition()
+        self._todo: List[Job] = []
+        self._next = 0
+        self._closed = False
+        self._threads = [threading.Thread(target=self._work, name=f"{thread_name_prefix}_{n}", daemon=True)
+                         for n in range(max(1, workers))]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, fn: Callable[..., object], *args: object) -> Job:
+        job = Job(fn, args)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("Pool.submit after join")
+            self._todo.append(job)
+            self._cond.notify()
+        return job
+
+    def _work(self) -> None:
+        cond = self._cond
+        while True:
+            with cond:
+                while self._next >= len(self._todo) and not self._closed:
+                    cond.wait()
+                if self._next >= len(self._todo):
+                    return
+                job = self._todo[self._next]
+                self._next += 1
+            try:
+                job.fn(*job.args)
+            except BaseException as e:  # kept for the submitter, who looks once joined
+                job.error = e
+
+    def join(self) -> None:
+        """Take no more calls and wait until every submitted one has ended (again: a no-op)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        for t in self._threads:
+            t.join()

@@ -21,7 +21,6 @@ import enum
 import errno
 import os
 import stat
-from concurrent.futures import ThreadPoolExecutor
 from time import time_ns
 from typing import BinaryIO, Callable, FrozenSet, Optional
 
@@ -31,6 +30,7 @@ from . import objects as obj
 from ..errors import CheckoutError, PathNotFoundError
 from .objects import FileHeader
 from ..fsutil import write_all
+from ..parallel import Job, Pool
 from ..progress import FileCheckedOut, ProgressCallback, serialized
 from .repo import CHUNK, Repo, RepoMode
 
@@ -93,8 +93,8 @@ class _State:
         self.hardlinkable = ((repo.mode is RepoMode.BARE and not user) or (repo_usermode and user))
         self.user = user
         self.dirmetas: dict = {}
-        self.pool: Optional["ThreadPoolExecutor"] = None
-        self.futures: list = []
+        self.pool: Optional[Pool] = None
+        self.futures: list[Job] = []
         self.deferred: list = []
         self.fast_link = (self.hardlinkable and not opts.force_copy and not opts.process_whiteouts
                           and opts.filter is None and not opts.skip_paths and opts.overwrite is Overwrite.NONE)
@@ -259,23 +259,20 @@ def _run_tree(state: _State, pfd: int, name: str, tree: str, meta: str) -> None:
     fresh = (state.opts.overwrite is Overwrite.NONE and not state.opts.process_whiteouts
              and state.opts.filter is None and (os.cpu_count() or 1) > 1)
     if fresh:
-        state.pool = ThreadPoolExecutor(2)
+        state.pool = Pool(2, "ostreepy-checkout")
         state.progress = serialized(state.progress)
     try:
         _checkout_tree(state, pfd, name, tree, meta, "/")
-        errors = []
-        for fut in state.futures:
-            try:
-                fut.result()
-            except BaseException as e:  # noqa: B902 - re-raised below
-                errors.append(e)
+        if state.pool is not None:
+            state.pool.join()
+        errors = [job.error for job in state.futures if job.error is not None]
         if errors:
             raise errors[0]
         for dfd, dirmeta, did_exist in reversed(state.deferred):
             _finish_dir(state, dfd, dirmeta, did_exist)
     finally:
         if state.pool is not None:
-            state.pool.shutdown(wait=True)
+            state.pool.join()
         for dfd, _, _ in state.deferred:
             os.close(dfd)
         state.deferred.clear()

@@ -96,7 +96,8 @@ def test_checkout_through_the_porcelain_loads_no_sysroot(tmp_path):
     assert "ostreepy.porcelain" in mods and (tmp_path / "co" / "a").read_text() == "a\n"
     assert "tempfile" not in mods  # only for the uncompressed-objects cache
     rooms = {m.split(".")[1] for m in mods if m.count(".") >= 1 and m.startswith("ostreepy.")}
-    assert rooms <= {"_version", "_process", "_deferred", "cli", "errors", "fsutil", "store", "progress", "porcelain"}, rooms
+    assert rooms <= {"_version", "_process", "_deferred", "cli", "errors", "fsutil", "parallel", "store", "progress",
+                     "porcelain"}, rooms
     assert not any(m.split(".")[0] in ("bootloader", "ociclient", "requests", "cryptography") for m in mods)
 
 

@@ -4,6 +4,7 @@ and no concurrent.futures (with logging) is imported for it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import threading
@@ -63,3 +64,49 @@ def test_imports_no_concurrent_futures():
             "print('concurrent.futures' in sys.modules, 'logging' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_a_pool_runs_every_call_submitted_keeps_what_each_raised_and_joins_them_all():
+    from ostreepy.parallel import Pool
+    done, active, peak = [], [0], [0]
+    lock = threading.Lock()
+
+    def job(i: int) -> None:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        time.sleep(0.002)
+        with lock:
+            active[0] -= 1
+            done.append(i)
+        if i % 7 == 3:
+            raise ValueError(i)
+
+    pool = Pool(2, "t")
+    jobs = [pool.submit(job, i) for i in range(30)]
+    pool.join()
+    assert sorted(done) == list(range(30)) and peak[0] == 2   # a failure stops nothing
+    assert [j.error.args[0] for j in jobs if j.error is not None] == [3, 10, 17, 24]
+    assert all(isinstance(j.error, ValueError) == (i % 7 == 3) for i, j in enumerate(jobs))
+    pool.join()   # again: nothing
+    with pytest.raises(RuntimeError):
+        pool.submit(job, 0)
+
+
+def test_a_checkout_imports_no_concurrent_futures(tmp_path):
+    """A fresh checkout spreads its subtrees over two threads of ostreepy.parallel.Pool:
+    concurrent.futures (with logging, ~4 ms) is not imported for it."""
+    src = tmp_path / "t"
+    for i in range(3):
+        for j in range(3):
+            (src / f"d{i}" / f"e{j}").mkdir(parents=True)
+            (src / f"d{i}" / f"e{j}" / "f").write_text(f"{i}{j}")
+    repo = tmp_path / "r"
+    ostreepy = [sys.executable, "-m", "ostreepy", f"--repo={repo}"]
+    subprocess.run(ostreepy + ["init", "--mode=bare-user"], check=True)
+    subprocess.run(ostreepy + ["commit", "-b", "m", f"--tree=dir={src}"], check=True, capture_output=True)
+    p = subprocess.run(ostreepy + ["checkout", "-U", "m", str(tmp_path / "out")], check=True,
+                       capture_output=True, text=True, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert (tmp_path / "out" / "d2" / "e1" / "f").read_text() == "21"
+    mods = {line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
+    assert "ostreepy.store.checkout" in mods and "concurrent.futures" not in mods, mods
