@@ -71,14 +71,15 @@ def run_all(fn: Callable[[T], object], items: Iterable[T], max_workers: int,
 
 
 class Job:
-    """One call submitted to a :class:`Pool`: ``error`` is what it raised (None if it
-    returned), known once the pool is joined."""
+    """One call submitted to a :class:`Pool`: ``value`` is what it returned, ``error``
+    what it raised (None if it returned), known once the pool is joined."""
 
-    __slots__ = ("fn", "args", "error")
+    __slots__ = ("fn", "args", "value", "error")
 
     def __init__(self, fn: Callable[..., object], args: tuple) -> None:
         self.fn = fn
         self.args = args
+        self.value: object = None
         self.error: Optional[BaseException] = None
 
 
@@ -119,7 +120,7 @@ class Pool:
                 job = self._todo[self._next]
                 self._next += 1
             try:
-                job.fn(*job.args)
+                job.value = job.fn(*job.args)
             except BaseException as e:  # kept for the submitter, who looks once joined
                 job.error = e
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
 import attrs
 
@@ -86,9 +86,16 @@ def _delete_all(repo: Repo, objects: List[Tuple[str, ObjectType]],
     if len(batches) <= 1:
         sizes = [run(b) for b in batches]
     else:
-        from concurrent.futures import ThreadPoolExecutor
-        with ThreadPoolExecutor(2) as pool:
-            sizes = list(pool.map(run, batches))
+        from ..parallel import Pool
+        pool = Pool(2, "ostreepy-prune")
+        try:
+            jobs = [pool.submit(run, b) for b in batches]
+        finally:
+            pool.join()
+        for job in jobs:
+            if job.error is not None:
+                raise job.error
+        sizes = [cast(List[int], job.value) for job in jobs]
     freed = 0
     for batch, batch_sizes in zip(batches, sizes):
         for (csum, objtype), size in zip(batch, batch_sizes):

@@ -88,9 +88,17 @@ def test_a_pool_runs_every_call_submitted_keeps_what_each_raised_and_joins_them_
     assert sorted(done) == list(range(30)) and peak[0] == 2   # a failure stops nothing
     assert [j.error.args[0] for j in jobs if j.error is not None] == [3, 10, 17, 24]
     assert all(isinstance(j.error, ValueError) == (i % 7 == 3) for i, j in enumerate(jobs))
+    assert [j.value for j in jobs[:3]] == [None, None, None]
+    assert [j.value for j in [_joined(Pool(2), pow, 2, 10)]] == [1024]
     pool.join()   # again: nothing
     with pytest.raises(RuntimeError):
         pool.submit(job, 0)
+
+
+def _joined(pool, fn, *args):
+    job = pool.submit(fn, *args)
+    pool.join()
+    return job
 
 
 def test_a_checkout_imports_no_concurrent_futures(tmp_path):

@@ -159,3 +159,22 @@ def test_prune_nothing_to_do(history_repos, ostree, ostreepy, tmp_path):
     a = ostree.run("prune", repo=repo).out
     assert "No unreachable objects" in a  # premise
     assert ostreepy.run("prune", repo=repo).out == a
+
+
+def test_prune_of_many_objects_matches_ostree(ostree, ostreepy, tmp_path):
+    """More unreachable objects than one round of deletes (256): they go on two threads
+    (ostreepy.parallel.Pool), and every one is gone, as ostree's prune leaves the repo."""
+    tree = tmp_path / "tree"
+    for d in range(6):
+        (tree / f"d{d}").mkdir(parents=True)
+        for f in range(100):
+            (tree / f"d{d}" / f"f{f}").write_text(f"{d}/{f}\n")
+    repo = ostree.init(tmp_path / "repo", "bare-user")
+    ostree.commit(repo, tree=tree)
+    ostree.run("refs", "--delete", REF, repo=repo)
+    repos = {n: copy_repo(repo, tmp_path / n) for n in ("ostree", "ostreepy")}
+    expected = ostree.run("prune", "--refs-only", repo=repos["ostree"])
+    got = ostreepy.run("prune", "--refs-only", repo=repos["ostreepy"])
+    assert got.out == expected.out and "Total objects: 609" in got.out, got.out
+    assert object_files(repos["ostreepy"]) == object_files(repos["ostree"]) == []
+    assert ostree.run("fsck", repo=repos["ostreepy"], rc=None).rc == 0
