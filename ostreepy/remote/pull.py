@@ -870,6 +870,17 @@ class _Puller:
                 t.start()
                 workers.append(t)
 
+        def give_back_sent() -> None:
+            # the connection sent ahead on broke: every one outstanding there is asked again
+            # by the workers, where errors, redirects and retries are dealt with; nothing more
+            # is sent ahead
+            nonlocal ahead, get_ahead, meta_inflight
+            ahead, get_ahead = None, None
+            for it in sent:
+                meta_inflight += 1
+                dispatch(it)
+            sent.clear()
+
         def take(done: List[Tuple[_Item, object, Optional[BaseException]]]) -> None:
             nonlocal inflight, meta_inflight
             for item, result, exc in done:
@@ -928,11 +939,7 @@ class _Puller:
                                     sent.append(item)
                                     continue
                                 except AheadBroken:
-                                    ahead, get_ahead = None, None
-                                    for it in sent:
-                                        meta_inflight += 1
-                                        dispatch(it)
-                                    sent.clear()
+                                    give_back_sent()
                         meta_inflight += 1
                     elif sent and (len(content_q) < HELD_CONTENT or inflight >= MAX_PIPELINES):
                         # the walk's answers come in on this thread: content waits for the
@@ -960,13 +967,7 @@ class _Puller:
                     try:
                         data = ahead.receive(obj.MAX_METADATA_SIZE)
                     except AheadBroken:
-                        # every one outstanding is asked again by the workers, where errors,
-                        # redirects and retries are dealt with; nothing more is sent ahead
-                        ahead, get_ahead = None, None
-                        for it in sent:
-                            meta_inflight += 1
-                            dispatch(it)
-                        sent.clear()
+                        give_back_sent()
                         continue
                     sent.popleft()
                     kind, csum, arg = item
