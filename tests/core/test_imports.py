@@ -24,6 +24,11 @@ def test_cli_help_runs_without_the_network_stack():
     assert out.strip().splitlines()[-1] == "False False"
 
 
+def _imported(importtime: str) -> set:
+    """The modules named in ``python -X importtime`` output (PYTHONPROFILEIMPORTTIME=1)."""
+    return {line.rsplit("|", 1)[1].strip() for line in importtime.splitlines() if line.startswith("import time:")}
+
+
 def _modules_after(argv):
     code = ("import sys\nfrom ostreepy.cli.main import main\n"
             f"try:\n    main({argv!r})\nexcept SystemExit:\n    pass\n"
@@ -67,7 +72,7 @@ def test_composefs_create_from_a_dump_loads_only_the_writer(tmp_path):
     p = subprocess.run([sys.executable, "-m", "ostreepy", "composefs", "create", "--from-file", str(dump),
                         str(tmp_path / "out.cfs")], capture_output=True, text=True, check=True,
                        env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
-    mods = {line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
+    mods = _imported(p.stderr)
     assert (tmp_path / "out.cfs").stat().st_size > 0
     ours = {m for m in mods if m.split(".")[0] in ("ostreepy", "ociclient", "bootloader", "attrs")}
     assert ours == {"ostreepy", "ostreepy._version", "ostreepy.cli", "ostreepy.cli.entry", "ostreepy.cli.run",
@@ -78,7 +83,7 @@ def test_composefs_create_from_a_dump_loads_only_the_writer(tmp_path):
     # brings collections, types and bisect are not: a name or two each was taken from them)
     base = subprocess.run([sys.executable, "-c", "pass"], capture_output=True, text=True, check=True,
                           env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}).stderr
-    base_mods = {line.rsplit("|", 1)[1].strip() for line in base.splitlines() if line.startswith("import time:")}
+    base_mods = _imported(base)
     assert mods - base_mods - ours <= {"runpy", "__future__", "gc", "itertools", "struct", "_struct", "binascii"}, \
         mods - base_mods - ours
 
@@ -170,11 +175,9 @@ def test_a_commit_builds_only_the_progress_event_it_sends(tmp_path):
     assert out.split() == ["FileWritten", "ProgressEvent"]
 
 
-def test_a_pull_without_deltas_loads_no_delta_applier_nor_metalink_parser(tmp_path):
-    """A pull that runs no static delta does not import the part applier (lzma, mmap,
-    bspatch) nor the metalink's XML parser; nor shutil (with bz2, lzma, fnmatch: ~1.4 ms), nor
-    the signapi verifiers of a remote without sign-verify (store.signing), and without a
-    progress callback it builds none of the pull's event classes."""
+def _file_remote(tmp_path) -> list:
+    """An archive repo ``s`` with ref main (one file) and a bare-user repo ``d`` whose remote
+    ``o`` is it; the command that runs ostreepy."""
     src = tmp_path / "src"
     src.mkdir()
     (src / "a").write_text("a\n")
@@ -184,6 +187,15 @@ def test_a_pull_without_deltas_loads_no_delta_applier_nor_metalink_parser(tmp_pa
     subprocess.run(run + [f"--repo={tmp_path}/d", "init", "--mode=bare-user"], check=True)
     subprocess.run(run + [f"--repo={tmp_path}/d", "remote", "add", "--no-gpg-verify", "o", f"file://{tmp_path}/s"],
                    check=True)
+    return run
+
+
+def test_a_pull_without_deltas_loads_no_delta_applier_nor_metalink_parser(tmp_path):
+    """A pull that runs no static delta does not import the part applier (lzma, mmap,
+    bspatch) nor the metalink's XML parser; nor shutil (with bz2, lzma, fnmatch: ~1.4 ms), nor
+    the signapi verifiers of a remote without sign-verify (store.signing), and without a
+    progress callback it builds none of the pull's event classes."""
+    _file_remote(tmp_path)
     code = ("import sys\nfrom ostreepy.cli.main import main\n"
             f"rc = main(['--repo={tmp_path}/d', 'pull', 'o', 'main'])\n"
             "import ostreepy.progress as p\n"
@@ -203,18 +215,10 @@ def test_a_plain_pull_through_the_program_loads_no_parser_nor_what_it_does_not_u
     argparse (with gettext and locale); nor does a pull load datetime (a Last-Modified is read
     without it), random (a retry's delay) or the IDNA codec (an ASCII host): start-up is most
     of a pull with nothing to fetch (issue 8)."""
-    src = tmp_path / "src"
-    src.mkdir()
-    (src / "a").write_text("a\n")
-    run = [sys.executable, "-m", "ostreepy"]
-    subprocess.run(run + [f"--repo={tmp_path}/s", "init", "--mode=archive"], check=True)
-    subprocess.run(run + [f"--repo={tmp_path}/s", "commit", "-b", "main", str(src)], check=True, capture_output=True)
-    subprocess.run(run + [f"--repo={tmp_path}/d", "init", "--mode=bare-user"], check=True)
-    subprocess.run(run + [f"--repo={tmp_path}/d", "remote", "add", "--no-gpg-verify", "o", f"file://{tmp_path}/s"],
-                   check=True)
+    run = _file_remote(tmp_path)
     p = subprocess.run(run + [f"--repo={tmp_path}/d", "pull", "o", "main"], capture_output=True, text=True,
                        check=True, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
-    mods = {line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
+    mods = _imported(p.stderr)
     assert "ostreepy.remote.pull" in mods and "content objects" in p.stdout
     assert not {"argparse", "gettext", "locale", "ostreepy.cli.main", "ostreepy.cli.repo", "datetime", "random",
                 "encodings.idna"} & mods, mods
@@ -231,3 +235,22 @@ def test_a_commit_through_the_porcelain_builds_only_the_result_types_it_uses(tmp
     assert out.split() == ["CommitInfo", "TreeSource"]
     from ostreepy.porcelain import CheckoutResult  # built when named
     assert CheckoutResult("0" * 64, "/d").destination == "/d"
+
+
+def test_a_checkout_imports_no_concurrent_futures(tmp_path):
+    """A fresh checkout spreads its subtrees over two threads of ostreepy.parallel.Pool:
+    concurrent.futures (with logging, ~4 ms) is not imported for it."""
+    src = tmp_path / "t"
+    for i in range(3):
+        for j in range(3):
+            (src / f"d{i}" / f"e{j}").mkdir(parents=True)
+            (src / f"d{i}" / f"e{j}" / "f").write_text(f"{i}{j}")
+    repo = tmp_path / "r"
+    ostreepy = [sys.executable, "-m", "ostreepy", f"--repo={repo}"]
+    subprocess.run(ostreepy + ["init", "--mode=bare-user"], check=True)
+    subprocess.run(ostreepy + ["commit", "-b", "m", f"--tree=dir={src}"], check=True, capture_output=True)
+    p = subprocess.run(ostreepy + ["checkout", "-U", "m", str(tmp_path / "out")], check=True,
+                       capture_output=True, text=True, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert (tmp_path / "out" / "d2" / "e1" / "f").read_text() == "21"
+    mods = _imported(p.stderr)
+    assert "ostreepy.store.checkout" in mods and "concurrent.futures" not in mods, mods

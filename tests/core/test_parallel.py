@@ -1,10 +1,10 @@
 """ostreepy.parallel.run_all: every job runs, at most max_workers at once; the first failure in
 item order is raised, no job starts after a failure, the started ones end before it returns;
-and no concurrent.futures (with logging) is imported for it."""
+and no concurrent.futures (with logging) is imported for it. ostreepy.parallel.Pool: every call
+submitted runs, its value or error kept, all of them joined."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -12,24 +12,35 @@ import time
 
 import pytest
 
-from ostreepy.parallel import run_all
+from ostreepy.parallel import Pool, run_all
+
+
+class _Counted:
+    """A job that notes the items it ran and the most it ran at once; raises ValueError(i)
+    for the items ``fails`` names."""
+
+    def __init__(self, fails=lambda i: False) -> None:
+        self.done: list[int] = []
+        self.active = self.peak = 0
+        self.fails = fails
+        self.lock = threading.Lock()
+
+    def __call__(self, i: int) -> None:
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(0.002)
+        with self.lock:
+            self.active -= 1
+            self.done.append(i)
+        if self.fails(i):
+            raise ValueError(i)
 
 
 def test_runs_every_item_at_most_max_workers_at_once():
-    seen, active, peak = [], [0], [0]
-    lock = threading.Lock()
-
-    def job(i: int) -> None:
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-        time.sleep(0.002)
-        with lock:
-            active[0] -= 1
-            seen.append(i)
-
+    job = _Counted()
     run_all(job, range(40), 3, "t")
-    assert sorted(seen) == list(range(40)) and 1 < peak[0] <= 3
+    assert sorted(job.done) == list(range(40)) and 1 < job.peak <= 3
 
 
 def test_the_first_failure_in_item_order_is_raised_and_stops_the_rest():
@@ -67,54 +78,19 @@ def test_imports_no_concurrent_futures():
 
 
 def test_a_pool_runs_every_call_submitted_keeps_what_each_raised_and_joins_them_all():
-    from ostreepy.parallel import Pool
-    done, active, peak = [], [0], [0]
-    lock = threading.Lock()
-
-    def job(i: int) -> None:
-        with lock:
-            active[0] += 1
-            peak[0] = max(peak[0], active[0])
-        time.sleep(0.002)
-        with lock:
-            active[0] -= 1
-            done.append(i)
-        if i % 7 == 3:
-            raise ValueError(i)
-
+    job = _Counted(fails=lambda i: i % 7 == 3)
     pool = Pool(2, "t")
     jobs = [pool.submit(job, i) for i in range(30)]
     pool.join()
-    assert sorted(done) == list(range(30)) and peak[0] == 2   # a failure stops nothing
+    assert sorted(job.done) == list(range(30)) and job.peak == 2   # a failure stops nothing
     assert [j.error.args[0] for j in jobs if j.error is not None] == [3, 10, 17, 24]
     assert all(isinstance(j.error, ValueError) == (i % 7 == 3) for i, j in enumerate(jobs))
     assert [j.value for j in jobs[:3]] == [None, None, None]
-    assert [j.value for j in [_joined(Pool(2), pow, 2, 10)]] == [1024]
+    other = Pool(2)
+    power = other.submit(pow, 2, 10)
+    other.join()
+    assert power.value == 1024
     pool.join()   # again: nothing
     with pytest.raises(RuntimeError):
         pool.submit(job, 0)
 
-
-def _joined(pool, fn, *args):
-    job = pool.submit(fn, *args)
-    pool.join()
-    return job
-
-
-def test_a_checkout_imports_no_concurrent_futures(tmp_path):
-    """A fresh checkout spreads its subtrees over two threads of ostreepy.parallel.Pool:
-    concurrent.futures (with logging, ~4 ms) is not imported for it."""
-    src = tmp_path / "t"
-    for i in range(3):
-        for j in range(3):
-            (src / f"d{i}" / f"e{j}").mkdir(parents=True)
-            (src / f"d{i}" / f"e{j}" / "f").write_text(f"{i}{j}")
-    repo = tmp_path / "r"
-    ostreepy = [sys.executable, "-m", "ostreepy", f"--repo={repo}"]
-    subprocess.run(ostreepy + ["init", "--mode=bare-user"], check=True)
-    subprocess.run(ostreepy + ["commit", "-b", "m", f"--tree=dir={src}"], check=True, capture_output=True)
-    p = subprocess.run(ostreepy + ["checkout", "-U", "m", str(tmp_path / "out")], check=True,
-                       capture_output=True, text=True, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
-    assert (tmp_path / "out" / "d2" / "e1" / "f").read_text() == "21"
-    mods = {line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
-    assert "ostreepy.store.checkout" in mods and "concurrent.futures" not in mods, mods
