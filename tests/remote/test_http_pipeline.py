@@ -44,11 +44,10 @@ def fetch_all(f: HttpFetcher, paths: list[str]) -> list[tuple[int, bytes, int]]:
     return got
 
 
-def test_a_batch_comes_in_order_over_one_connection(web_server, served_repo):
-    r = served_repo("pipe", files=small_tree(seed=5, n=30))
-    objs = objects_of(r)
-    mark = web_server.mark()
-    f = HttpFetcher(f"{web_server.url}{r.urlpath}", **FAST)
+def fetch_whole(url: str, r, objs: list[str]) -> None:
+    """Every object of the served repo ``r`` fetched in one batch from ``url``: each arrives,
+    in order, whole and as it is on the server."""
+    f = HttpFetcher(url, **FAST)
     try:
         got = fetch_all(f, objs)
     finally:
@@ -56,6 +55,13 @@ def test_a_batch_comes_in_order_over_one_connection(web_server, served_repo):
     assert [i for i, _, _ in got] == list(range(len(objs)))
     for i, data, n in got:
         assert data == (r.path / objs[i]).read_bytes() and n == len(data)
+
+
+def test_a_batch_comes_in_order_over_one_connection(web_server, served_repo):
+    r = served_repo("pipe", files=small_tree(seed=5, n=30))
+    objs = objects_of(r)
+    mark = web_server.mark()
+    fetch_whole(f"{web_server.url}{r.urlpath}", r, objs)
     entries = web_server.entries(mark)
     assert [e.path for e in entries] == [f"{r.urlpath}/{o}" for o in objs]
     assert len({e.connection for e in entries}) == 1
@@ -162,14 +168,7 @@ def test_closed_cut_and_failed_answers_in_a_batch_are_asked_again(web_server, se
         fault_proxy.clear()
         for k, fault in faults:
             fault_proxy.plan(url(k), fault)
-        f = HttpFetcher(f"{fault_proxy.url}{r.urlpath}", **FAST)
-        try:
-            got = fetch_all(f, objs)
-        finally:
-            f.close()
-        assert [i for i, _, _ in got] == list(range(len(objs)))
-        for i, data, n in got:
-            assert data == (r.path / objs[i]).read_bytes() and n == len(data)
+        fetch_whole(f"{fault_proxy.url}{r.urlpath}", r, objs)
         return {k: [kind for p, kind in fault_proxy.requests if p == url(k)] for k in range(len(objs))}
 
     # nginx's keepalive_requests (announced), a server gone without a word, an answer cut
