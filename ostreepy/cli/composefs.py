@@ -13,6 +13,7 @@ import os
 import sys
 
 from ..composefs.tree import ComposefsError
+from .run import a_path, plain_args
 
 TYPE_CHECKING = False  # neither typing nor argparse is imported at run time for annotations only
 if TYPE_CHECKING:
@@ -58,7 +59,13 @@ def register(sub) -> None:
 
 _CREATE_FLAGS = ("--from-file", "--print-digest", "--print-digest-only", "--use-epoch", "--skip-devices",
                  "--skip-xattrs", "--user-xattrs")
-_CREATE_VALUES = ("--min-version", "--max-version", "--digest-store")
+
+
+def _version(value: str) -> int | None:
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+_CREATE_VALUES = {"--min-version": _version, "--max-version": _version, "--digest-store": a_path}
 
 
 class _Args:
@@ -78,43 +85,20 @@ def plain_create_args(argv: list[str], ends_process: bool = False) -> _Args | No
     positionals; ``ends_process``: the process ends when the command returns (main() is the
     program's entry). None for anything else (help, an abbreviation, ``--``, a mistake): argparse
     then reads them, as it reads any command line, and answers as it does."""
+    read = plain_args(argv, _CREATE_FLAGS, _CREATE_VALUES)
+    if read is None:
+        return None
+    given, positionals = read
     values: dict[str, object] = {"from_file": False, "min_version": None, "max_version": None,
                                  "print_digest": False, "print_digest_only": False, "use_epoch": False,
                                  "skip_devices": False, "skip_xattrs": False, "user_xattrs": False,
                                  "digest_store": None}
-    positionals: list[str] = []
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        i += 1
-        if a[:1] != "-" or a == "-":
-            positionals.append(a)
-            continue
-        name, eq, value = a.partition("=")
-        if name in _CREATE_FLAGS and not eq:
-            values[name[2:].replace("-", "_")] = True
-            continue
-        if name not in _CREATE_VALUES:
-            return None
-        if not eq:
-            if i >= len(argv):
-                return None
-            value = argv[i]
-            i += 1
-        if name == "--digest-store":
-            if not value or value[:1] == "-":
-                return None
-            values["digest_store"] = value
-        elif value.isascii() and value.isdigit():
-            values[name[2:].replace("-", "_")] = int(value)
-        else:
-            return None
+    values.update(given)
     if not 1 <= len(positionals) <= 2:
         return None
-    return _Args(command="composefs", composefs_command="create", repo=None, version=None,
-                                 **values,
-                                 source=positionals[0], image=positionals[1] if len(positionals) > 1 else None,
-                                 func=cmd_create, ends_process=ends_process)
+    return _Args(command="composefs", composefs_command="create", repo=None, version=None, **values,
+                 source=positionals[0], image=positionals[1] if len(positionals) > 1 else None,
+                 func=cmd_create, ends_process=ends_process)
 
 
 def cmd_create(args: argparse.Namespace) -> int:

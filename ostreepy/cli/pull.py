@@ -15,6 +15,7 @@ import time
 import types
 
 from .repoarg import UsageError
+from .run import a_path, plain_args
 from .repoarg import open_repo as _open_repo
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
@@ -43,34 +44,17 @@ def plain_pull_args(argv: List[str]) -> Optional[types.SimpleNamespace]:
     a value; ``--repo`` once, its value in the same word or the next. None for anything
     else (help, another verb, an option with a value or abbreviated, ``--``, a mistake):
     argparse reads that, as it reads any command line, and answers as it does."""
+    read = plain_args(argv, _PULL_FLAGS, {"--repo": a_path})
+    if read is None:
+        return None
+    given, words = read
     values: dict = {name[2:].replace("-", "_"): False for name in _PULL_FLAGS}
-    repo: Optional[str] = None
-    words: List[str] = []
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        i += 1
-        if a[:1] != "-":
-            words.append(a)
-            continue
-        if a in _PULL_FLAGS:
-            values[a[2:].replace("-", "_")] = True
-            continue
-        name, eq, value = a.partition("=")
-        if name != "--repo" or repo is not None:
-            return None
-        if not eq:
-            if i >= len(argv):
-                return None
-            value = argv[i]
-            i += 1
-        if value[:1] == "-" or not value:
-            return None
-        repo = value
+    values.update(given)
+    values.setdefault("repo", None)
     if len(words) < 2 or words[0] != "pull":
         return None
     defaults = {k: list(v) if isinstance(v, list) else v for k, v in _PULL_DEFAULTS.items()}
-    return types.SimpleNamespace(version=None, repo=repo, command="pull", **values, **defaults,
+    return types.SimpleNamespace(version=None, command="pull", **values, **defaults,
                                  remote=words[1], refs=words[2:], func="pull:cmd_pull")
 
 

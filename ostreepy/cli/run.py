@@ -11,9 +11,52 @@ from ..errors import OstreeError
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Collection, Mapping
 
-__all__ = ["claim_process", "register_hooks", "run"]
+__all__ = ["claim_process", "plain_args", "register_hooks", "run"]
+
+
+def plain_args(argv: list[str], flags: Collection[str], options: Mapping[str, Callable[[str], object]]
+               ) -> tuple[dict[str, object], list[str]] | None:
+    """A plain command line read without argparse (whose import, parsers and parse are a few ms
+    of a short command; see :mod:`ostreepy.cli.entry`): ``flags`` by their whole names without a
+    value (True); ``options`` by their whole names, the value in the same word after ``=`` or
+    the next, turned into what argparse stores by the option's function (None: not plain),
+    each at most once; a lone ``-`` is a positional, as argparse has it. Returns (values by
+    dest, positionals), or None for anything else (help, an abbreviation, ``--``, an option
+    given twice, a mistake): argparse reads that and answers as it does."""
+    values: dict[str, object] = {}
+    positionals: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        i += 1
+        if a[:1] != "-" or a == "-":
+            positionals.append(a)
+            continue
+        name, eq, value = a.partition("=")
+        dest = name[2:].replace("-", "_")
+        if name in flags and not eq:
+            values[dest] = True
+            continue
+        convert = options.get(name)
+        if convert is None or dest in values:
+            return None
+        if not eq:
+            if i >= len(argv):
+                return None
+            value = argv[i]
+            i += 1
+        converted = convert(value)
+        if converted is None:
+            return None
+        values[dest] = converted
+    return values, positionals
+
+
+def a_path(value: str) -> str | None:
+    """An option's path as :func:`plain_args` takes it: not empty, not like an option."""
+    return value if value and value[:1] != "-" else None
 
 
 def claim_process() -> None:

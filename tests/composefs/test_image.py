@@ -249,7 +249,8 @@ def test_a_plain_create_command_line_reads_as_argparse_reads_it(args: str) -> No
 
 
 @pytest.mark.parametrize("args", ["--from d o", "--help", "-h d o", "--from-file=1 d o", "-- d o", "--min-version -1 d o",
-                                  "a b c", "--min-version", "--digest-store=-x d o", "--min-version=x d o", ""])
+                                  "a b c", "--min-version", "--digest-store=-x d o", "--min-version=x d o", "",
+                                  "--min-version 1 --min-version 1 d o"])
 def test_other_create_command_lines_are_left_to_argparse(args: str) -> None:
     from ostreepy.cli.composefs import plain_create_args
     assert plain_create_args(args.split()) is None

@@ -452,7 +452,7 @@ def test_a_pull_by_checksum_finds_indexed_deltas_without_the_summary(served_repo
     "pull o main", "--repo=r pull o main", "pull --repo=r o", "pull o --repo r a b", "pull o a --mirror --dry-run",
     "pull --commit-metadata-only --disable-static-deltas --require-static-deltas --timestamp-check o a",
     "pull --untrusted --disable-fsync --per-object-fsync --disable-verify-bindings o --bareuseronly-files",
-    "--http-trusted pull o:main", "pull o",
+    "--http-trusted pull o:main", "pull o", "pull - main", "pull o -",
 ])
 def test_a_plain_pull_command_line_reads_as_argparse_reads_it(args: str) -> None:
     """A plain `pull` is read by the program's entry without argparse (its import, the parsers
