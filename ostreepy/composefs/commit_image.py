@@ -22,7 +22,7 @@ import fcntl
 import os
 import stat
 import struct
-from typing import BinaryIO, Callable
+from typing import BinaryIO, Callable, Sequence
 
 from ..store.gvariant import Variant
 from ..store.objects import DirMeta, ObjectType, canonical_xattrs
@@ -209,15 +209,6 @@ class _Builder:
             if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
                 raise
             names = []
-        ints = self.ints
-        mode, uid, gid = st.st_mode, st.st_uid, st.st_gid
-        mode = ints.setdefault(mode, mode)
-        uid = ints.setdefault(uid, uid)
-        gid = ints.setdefault(gid, gid)
-        size = st.st_size
-        payload = f"{checksum[:2]}/{checksum[2:]}.file".encode() if size else None
-        if not names:
-            return Leaf(mode, uid, gid, size, payload, digest)
         pairs = []
         for n in names:
             try:
@@ -226,11 +217,25 @@ class _Builder:
             except OSError as e:
                 if e.errno != errno.ENODATA:
                     raise
+        size = st.st_size
+        return self._made(st.st_mode, st.st_uid, st.st_gid, size, _payload(checksum, size), digest,
+                          canonical_xattrs(pairs) if pairs else ())
+
+    def _made(self, mode: int, uid: int, gid: int, size: int, payload: bytes | None, digest: bytes | None,
+              xattrs: Sequence[tuple[bytes, bytes]]) -> Leaf | Node:
+        """A file object's node: a :class:`Leaf`, or a :class:`Node` where it has xattrs; its
+        mode and owners the ints already held for them."""
+        ints = self.ints
+        mode = ints.setdefault(mode, mode)
+        uid = ints.setdefault(uid, uid)
+        gid = ints.setdefault(gid, gid)
+        if not xattrs:
+            return Leaf(mode, uid, gid, size, payload, digest)
         node = Node(mode)
         node.uid, node.gid = uid, gid
         node.set_size(size)
         node.payload, node.digest = payload, digest
-        for k, v in canonical_xattrs(pairs):
+        for k, v in xattrs:
             node.set_xattr(k, v)
         return node
 
@@ -257,27 +262,26 @@ class _Builder:
                 node.xattr_size = first.xattr_size
             return
         made = self._bare_regular(checksum) if self.prefix is not None else None
-        if made is not None:
-            if type(made) is Leaf:
-                children[bname] = made  # type: ignore[assignment]
-            else:
-                parent.add_child(bname, made)  # type: ignore[arg-type]
-            self.seen[checksum] = made
-            return
+        if made is None:
+            made = self._read(checksum)
+        if type(made) is Leaf:
+            children[bname] = made  # type: ignore[assignment]
+        else:
+            parent.add_child(bname, made)  # type: ignore[arg-type]
+        self.seen[checksum] = made
+
+    def _read(self, checksum: str) -> Leaf | Node:
+        """A file object's node through the repository (any mode; a symlink too)."""
         if self.verity is Verity.NO:
             # header and size from one lstat (or one archive header read)
             header, size = self.repo.load_file_and_size(checksum)
             digest = None
         else:
             header = self.repo.load_file(checksum, want_data=False)[0]
-        ints = self.ints
-        mode = ints.setdefault(header.mode, header.mode)
-        uid = ints.setdefault(header.uid, header.uid)
-        gid = ints.setdefault(header.gid, header.gid)
         payload: bytes | None
         if header.is_symlink:
             target = cstr(header.symlink_target.encode("utf-8", "surrogateescape"))
-            if len(target) >= PATH_MAX:
+            if len(target) >= PATH_MAX:   # (Node.set_payload's check: a Leaf has no setter)
                 raise ComposefsError("payload too long")
             payload = target
             size = 0
@@ -285,23 +289,10 @@ class _Builder:
         else:
             if self.verity is not Verity.NO:
                 size, digest = self._file_info(checksum)
-            payload = f"{checksum[:2]}/{checksum[2:]}.file".encode() if size else None
+            payload = _payload(checksum, size)
             if not size:
                 digest = None
-        if not header.xattrs:
-            leaf = Leaf(mode, uid, gid, size, payload, digest)
-            children[bname] = leaf  # type: ignore[assignment]
-            self.seen[checksum] = leaf
-            return
-        node = Node(mode)
-        parent.add_child(bname, node)
-        node.uid, node.gid = uid, gid
-        if not header.is_symlink:
-            node.set_size(size)
-        node.payload, node.digest = payload, digest
-        for k, v in header.xattrs:
-            node.set_xattr(k, v)
-        self.seen[checksum] = node
+        return self._made(header.mode, header.uid, header.gid, size, payload, digest, header.xattrs)
 
     def directory(self, parent: Node, name: bytes, tree_csum: str, meta_csum: str) -> None:
         todo = [(parent, name, tree_csum, meta_csum)]
@@ -410,6 +401,11 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
         finally:
             os.close(rfd)
     return digest
+
+
+def _payload(checksum: str, size: int) -> bytes | None:
+    """A regular file object's redirect in the image: its path below objects/ (none when empty)."""
+    return f"{checksum[:2]}/{checksum[2:]}.file".encode() if size else None
 
 
 def _writer(f: BinaryIO) -> Callable[[bytes], object]:
