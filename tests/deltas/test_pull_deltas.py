@@ -398,11 +398,12 @@ def test_pull_local_require_static_deltas_as_ostree(source, tmp_path):
 
 
 def test_part_spool_is_unnamed_and_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A fetched part waits in an unnamed file in the repository's tmp/ (O_TMPFILE, no
-    tempfile import), or in tempfile's where the filesystem has no O_TMPFILE."""
+    """A fetched part (and a large object a delta builds) waits in an unnamed file in the
+    repository's tmp/ (fsutil.unnamed_file: O_TMPFILE, no tempfile import), or in tempfile's
+    where the filesystem has no O_TMPFILE."""
     import errno
 
-    from ostreepy.remote.deltas import fetch
+    from ostreepy import fsutil
     real_open = os.open
 
     def no_tmpfile(path, flags, mode=0o777, **kw):
@@ -411,8 +412,8 @@ def test_part_spool_is_unnamed_and_falls_back(tmp_path: Path, monkeypatch: pytes
         return real_open(path, flags, mode, **kw)
     for broken in (False, True):
         if broken:
-            monkeypatch.setattr(fetch.os, "open", no_tmpfile)
-        with fetch._unnamed_file(str(tmp_path)) as f:
+            monkeypatch.setattr(fsutil.os, "open", no_tmpfile)
+        with fsutil.unnamed_file(str(tmp_path)) as f:
             f.write(b"part bytes")
             f.seek(0)
             assert f.read() == b"part bytes"

@@ -28,6 +28,7 @@ from typing import BinaryIO, Callable, List, Optional, Tuple, Union
 import attrs
 
 from ...errors import CorruptObjectError, OstreeError, SignatureError
+from ...fsutil import unnamed_file
 from ...progress import DeltaPartApplied, ProgressCallback
 from ...store.objects import BAREUSER_XATTR, FileHeader, ObjectType, bareuser_meta_parse
 from ...store.repo import Repo, RepoMode
@@ -129,8 +130,7 @@ class _ReadSource:
         if isinstance(stream, io.BufferedReader) and stream.tell() == 0:
             self._file = stream  # a plain object file
         else:
-            import tempfile  # (only here and for big objects: with shutil and random, ~3 ms of start-up)
-            self._file = tempfile.TemporaryFile(dir=repo.tmp_dir)
+            self._file = unnamed_file(repo.tmp_dir)
             try:
                 with stream:
                     while True:
@@ -278,8 +278,7 @@ class _Executor:
                 if size <= _SPOOL:
                     self.out = io.BytesIO()
                 else:
-                    import tempfile
-                    self.out = tempfile.TemporaryFile(dir=self.repo.tmp_dir)
+                    self.out = unnamed_file(self.repo.tmp_dir)
         elif code == fmt.OP_WRITE:
             size, offset = args
             if self.target is None:

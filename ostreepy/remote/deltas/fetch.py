@@ -37,15 +37,14 @@ Design:
 from __future__ import annotations
 
 import enum
-import errno
 import hashlib
-import os
 import threading
-from typing import BinaryIO, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import attrs
 
 from ...errors import OstreeError
+from ...fsutil import unnamed_file
 from ...parallel import run_all
 from ...progress import DeltaPartApplied, ProgressCallback
 from ...store import gvariant
@@ -339,7 +338,7 @@ class DeltaPuller:
         from .apply import execute_part
         path = fmt.part_path(sb.from_checksum, sb.to_checksum, index)
         for attempt in (1, 2):
-            with _unnamed_file(self.repo.tmp_dir) as f:
+            with unnamed_file(self.repo.tmp_dir) as f:
                 n = self.fetcher.fetch_to(path, f, header.size + _PART_SLACK)
                 self._count(n)
                 if n != header.size and attempt == 1:
@@ -354,16 +353,3 @@ class DeltaPuller:
                         raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-
-def _unnamed_file(directory: str) -> BinaryIO:
-    """An unnamed read-write file in ``directory`` (O_TMPFILE), or tempfile's where the
-    filesystem has none: tempfile (with shutil, bz2 and random, ~3 ms) is not imported
-    by a delta pull on a filesystem that has it."""
-    try:
-        fd = os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
-    except OSError as e:
-        if e.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
-            raise
-        import tempfile
-        return tempfile.TemporaryFile(dir=directory)
-    return os.fdopen(fd, "w+b")
