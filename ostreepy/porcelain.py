@@ -39,16 +39,16 @@ import sys
 from typing import (TYPE_CHECKING, BinaryIO, Callable, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple,
                     Type, TypeVar, Union, cast, overload)
 
-import attrs
-
 from .errors import ArgumentError, FileSystemError, OstreeError, PathNotFoundError, RegistryError, RepoError
-from ._deferred import Deferred
+from ._deferred import Deferred, Field
 from .progress import ProgressCallback
 from .store.gvariant import Variant
 from .store.hooks import on_refs_changed
 from .store.repo import Repo
 
 if TYPE_CHECKING:
+    import attrs
+
     from .store.writestats import WriteStats
     from .sysroot.sysroot import Sysroot
     from bootloader.bls import BLSEntry
@@ -333,13 +333,20 @@ def _info(repo: Repo, checksum: str) -> CommitInfo:
                       c.content_checksum)
 
 
+def _known_kind(source: object, attribute: attrs.Attribute[str], kind: str) -> None:
+    # attrs.validators.in_, made when used: attrs is imported when a class is built, not with
+    # this module
+    import attrs
+    attrs.validators.in_(("dir", "tar", "ref"))(source, attribute, kind)
+
+
 @_result
 class TreeSource:
     """One source of a commit's tree, merged in order (``ostree commit --tree``):
     ``dir`` (a directory path), ``tar`` (a tar file's path, or a binary stream
     of one, any compression) or ``ref`` (a commit already in the repository)."""
 
-    kind: str = attrs.field(validator=attrs.validators.in_(("dir", "tar", "ref")))
+    kind: str = Field(validator=_known_kind)
     source: Union[str, "os.PathLike[str]", BinaryIO]
 
 
@@ -462,6 +469,7 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
         if fsync is not None:
             r.fsync = fsync
         if link_checkout_speedup or devino_canonical:
+            import attrs
             modifier = attrs.evolve(modifier, devino_cache=r.scan_hardlinks(), devino_canonical=devino_canonical)
         r.write_stats = stats
         try:
@@ -808,7 +816,7 @@ class PullResult:
     #: nothing was fetched: the repository had this manifest already
     already_present: bool
     #: paths left out of the commit because ostree cannot hold them, counted by where they were
-    filtered: Mapping[str, int] = attrs.field(factory=dict)
+    filtered: Mapping[str, int] = Field(factory=dict)
     #: ``ostree-remote-*`` references: the remote's description of the ostree commit's good signatures
     verify_text: Optional[str] = None
 
