@@ -42,12 +42,14 @@ from typing import (TYPE_CHECKING, BinaryIO, Callable, Dict, Iterator, List, Lit
 from .errors import ArgumentError, FileSystemError, OstreeError, PathNotFoundError, RegistryError, RepoError
 from ._deferred import Deferred, Field
 from .progress import ProgressCallback
-from .store.gvariant import Variant
+from .store import gvariant
 from .store.hooks import on_refs_changed
 from .store.repo import Repo
 
 if TYPE_CHECKING:
     import attrs
+
+    from .store.gvariant import Variant
 
     from .store.writestats import WriteStats
     from .sysroot.sysroot import Sysroot
@@ -126,7 +128,7 @@ SysrootArg = Union[str, "os.PathLike[str]", "Sysroot"]
 ImageArg = Union[str, "OstreeImageReference"]
 #: what commit metadata may hold, as Python values: str (``s``), bool (``b``), int
 #: (``x``, int64), bytes (``ay``), a list of str (``as``), or a :class:`Variant` as is
-MetadataValue = Union[str, bool, int, bytes, Sequence[str], Variant]
+MetadataValue = Union[str, bool, int, bytes, Sequence[str], "Variant"]  # (a name: Variant is built when used)
 
 
 # ============================================================================ arguments
@@ -294,7 +296,7 @@ class CommitInfo:
 
 def _python(v: object) -> object:
     """A GVariant value as plain Python (variants unboxed, tuples of values kept)."""
-    if isinstance(v, Variant):
+    if isinstance(v, gvariant.Variant):
         return _python(v.value)
     if isinstance(v, dict):
         return {k: _python(x) for k, x in v.items()}
@@ -306,20 +308,20 @@ def _python(v: object) -> object:
 
 
 def _variant(key: str, value: object) -> Variant:
-    if isinstance(value, Variant):
+    if isinstance(value, gvariant.Variant):
         return value
     if isinstance(value, bool):
-        return Variant("b", value)
+        return gvariant.Variant("b", value)
     if isinstance(value, int):
         if not -(1 << 63) <= value < (1 << 63):
             raise ArgumentError(f"metadata: {key!r}: {value} does not fit in an int64", "metadata")
-        return Variant("x", value)
+        return gvariant.Variant("x", value)
     if isinstance(value, str):
-        return Variant("s", value)
+        return gvariant.Variant("s", value)
     if isinstance(value, (bytes, bytearray)):
-        return Variant("ay", bytes(value))
+        return gvariant.Variant("ay", bytes(value))
     if isinstance(value, (list, tuple)) and all(isinstance(x, str) for x in value):
-        return Variant("as", list(value))
+        return gvariant.Variant("as", list(value))
     raise ArgumentError(f"metadata: {key!r}: cannot store a {type(value).__name__} "
                         "(str, int, bool, bytes, a list of str or a Variant)", "metadata")
 
@@ -460,11 +462,11 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
                     raise OstreeError(f"Missing metadata key {k} from commit {parent_csum}")
                 md[k] = pmeta[k]
         if bindings:
-            md["ostree.ref-binding"] = Variant("as", sorted(set(([branch] if branch else []) + list(bind_refs))))
+            md["ostree.ref-binding"] = gvariant.Variant("as", sorted(set(([branch] if branch else []) + list(bind_refs))))
             cid = r.config.get("core", "collection-id")
             # as ostree commit's fill_bindings: metadata given by the caller wins
             if cid and "ostree.collection-binding" not in md:
-                md["ostree.collection-binding"] = Variant("s", cid)
+                md["ostree.collection-binding"] = gvariant.Variant("s", cid)
         saved_fsync = r.fsync
         if fsync is not None:
             r.fsync = fsync

@@ -321,20 +321,27 @@ class DirMeta:
 
     @classmethod
     def parse(cls, data: bytes) -> "DirMeta":
-        try:
-            if len(data) == 12:
-                uid, gid, mode = struct.unpack("<III", data)
-                xattrs = ()
-            else:
-                uid, gid, mode, xattrs = gvariant.deserialize(DIRMETA_TYPE, data)
-        except GVariantError as e:
-            raise CorruptObjectError(f"Corrupted dirmeta object: {e}") from None
-        m = cls(bswap32(uid), bswap32(gid), bswap32(mode), tuple(xattrs))
-        if not stat.S_ISDIR(m.mode):
-            raise CorruptObjectError(f"Corrupted dirmeta object; invalid mode 0{m.mode:o}")
-        _validate_mode(m.mode)
-        validate_xattrs(m.xattrs)
-        return m
+        return cls(*parse_dirmeta(data))
+
+
+def parse_dirmeta(data: bytes) -> Tuple[int, int, int, Xattrs]:
+    """A dirmeta object's (uid, gid, mode, xattrs), checked as :meth:`DirMeta.parse` (which
+    is this and the class) checks them: for a walk that needs the fields, not the value."""
+    try:
+        if len(data) == 12:
+            uid, gid, mode = struct.unpack("<III", data)
+            xattrs: Xattrs = ()
+        else:
+            uid, gid, mode, raw = gvariant.deserialize(DIRMETA_TYPE, data)
+            xattrs = tuple(raw)
+    except GVariantError as e:
+        raise CorruptObjectError(f"Corrupted dirmeta object: {e}") from None
+    uid, gid, mode = bswap32(uid), bswap32(gid), bswap32(mode)
+    if not stat.S_ISDIR(mode):
+        raise CorruptObjectError(f"Corrupted dirmeta object; invalid mode 0{mode:o}")
+    _validate_mode(mode)
+    validate_xattrs(xattrs)
+    return uid, gid, mode, xattrs
 
 
 DEFAULT_DIRMETA_CHECKSUM = "446a0ef11b7cc167f3b603e585c7eeeeb675faa412d5ec73f62988eb0b6c5488"
@@ -366,22 +373,29 @@ class DirTree:
 
     @classmethod
     def parse(cls, data: bytes) -> "DirTree":
-        data = bytes(data)
-        fast = _fused_parse_dirtree(data)
-        if fast is not None:
-            return cls(*fast)
-        try:
-            files, dirs = _fast_parse_dirtree(data)
-        except GVariantError as e:
-            raise CorruptObjectError(f"Corrupted dirtree object: {e}") from None
-        try:
-            out_files = tuple((validate_filename(n), checksum_from_bytes(c)) for n, c in files)
-            out_dirs = tuple(
-                (validate_filename(n), checksum_from_bytes(t), checksum_from_bytes(m)) for n, t, m in dirs
-            )
-        except (InvalidFilenameError, InvalidObjectError) as e:
-            raise CorruptObjectError(f"Corrupted dirtree object: {e}") from None
-        return cls(out_files, out_dirs)
+        return cls(*parse_dirtree(data))
+
+
+def parse_dirtree(data: bytes) -> Tuple[Tuple[Tuple[str, str], ...], Tuple[Tuple[str, str, str], ...]]:
+    """A dirtree object's files ((name, content checksum), ...) and subdirectories ((name,
+    dirtree, dirmeta), ...), checked as :meth:`DirTree.parse` (which is this and the class)
+    checks them: for a walk over many dirtrees that needs their entries, not the values."""
+    data = bytes(data)
+    fast = _fused_parse_dirtree(data)
+    if fast is not None:
+        return fast
+    try:
+        files, dirs = _fast_parse_dirtree(data)
+    except GVariantError as e:
+        raise CorruptObjectError(f"Corrupted dirtree object: {e}") from None
+    try:
+        out_files = tuple((validate_filename(n), checksum_from_bytes(c)) for n, c in files)
+        out_dirs = tuple(
+            (validate_filename(n), checksum_from_bytes(t), checksum_from_bytes(m)) for n, t, m in dirs
+        )
+    except (InvalidFilenameError, InvalidObjectError) as e:
+        raise CorruptObjectError(f"Corrupted dirtree object: {e}") from None
+    return out_files, out_dirs
 
 
 @_value
