@@ -13,7 +13,18 @@ from os.wait4):
   --repo=R commit            a 10-file tree into a fresh bare-user repository (its init untimed)
   ociclient --help
 
-and prints wall, CPU and RSS, the ratios against ostree's same command, and the
+and, with ``--verbs``, the short commands whose fixed cost is mostly start-up (issues 8, 9,
+14), on a bare-user repository pulled from a local archive one over file://:
+
+  rev-parse, ls -R, show       a 3-file commit (with a parent)
+  checkout -U -H               that commit, and the realistic OS tree (benchmarks/.cache)
+  static-delta apply-offline   a from-to delta of that commit, its objects already there
+  pull (no-op)                 the remote's ref, which the repository has already
+
+with, for each, whether ostreepy imported attrs and how many attrs classes it built
+(``attrs classes``: a run of the verb in-process with attrs' class builder counted), beside
+``python -c 'import attrs'`` against the same without attrs: the ceiling of what a lazier
+attrs could take off that verb. It prints wall, CPU and RSS, the ratios against ostree's same command, and the
 target (under 100 ms for ``ostreepy --help``, 35 ms for ``ostreepy --repo=R refs`` on
 a quiet machine). ``--before CMD`` runs an older ostreepy in the same rotation (e.g.
 ``'env PYTHONPATH=OLD .venv/bin/python -P -m ostreepy'`` for a `git archive` of it in
@@ -60,10 +71,90 @@ def imported_modules(cmd_args: List[str]) -> List[str]:
     return p.stderr.split()
 
 
+_ATTRS_PROBE = r"""
+import sys, time
+t = time.perf_counter()
+import attrs, attr._make as m
+took = time.perf_counter() - t
+built = []
+build = m._ClassBuilder.build_class
+def counted(self):
+    built.append(self._cls.__module__ + "." + self._cls.__name__)
+    return build(self)
+m._ClassBuilder.build_class = counted
+from ostreepy.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+ours = [c.split("ostreepy.", 1)[1] for c in built if c.startswith("ostreepy.")]
+sys.stderr.write(f"\nPROBE {len(ours)} {' '.join(ours)}\n")
+"""
+
+
+def attrs_classes(cmd_args: list[str], src: str) -> str:
+    """Whether ostreepy (from ``src``) imports attrs for a command, and the attrs classes it
+    builds: the command run in-process, attrs imported first and its builder counted."""
+    env = {**os.environ, "PYTHONPATH": src}
+    code = ("import sys\nfrom ostreepy.cli.main import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n"
+            "    pass\nsys.stderr.write('\\nATTRS ' + str('attrs' in sys.modules))")
+    plain = subprocess.run([sys.executable, "-P", "-c", code, *cmd_args],
+                           capture_output=True, text=True, env=env, check=False)
+    imported = plain.stderr.rsplit("ATTRS ", 1)[-1].strip() == "True"
+    p = subprocess.run([sys.executable, "-P", "-c", _ATTRS_PROBE, *cmd_args], capture_output=True, text=True, env=env,
+                       check=False)
+    n, _, names = p.stderr.rsplit("PROBE ", 1)[-1].strip().partition(" ")
+    return f"imports attrs: {'yes' if imported else 'no'}, {n} attrs classes built ({names or '-'})"
+
+
+def _verb_cases(work: Path, tools: dict[str, list[str]], pythons: dict[str, list[str]],
+                counter) -> dict[str, dict[str, object]]:
+    """The short verbs of ``--verbs``, on repositories made here by ostree (see the docstring)."""
+    def ostree(*argv: str) -> None:
+        subprocess.run(["ostree", *argv], check=True, capture_output=True)
+
+    tiny, arch, bu = work / "tiny", work / "arch", work / "bu"
+    tiny.mkdir()
+    for i in (1, 2, 3):
+        (tiny / f"f{i}").write_text(f"file {i}\n")
+    ostree(f"--repo={arch}", "init", "--mode=archive")
+    ostree(f"--repo={arch}", "commit", "-b", "main", "-s", "one", str(tiny))
+    (tiny / "f4").write_text("four\n")
+    ostree(f"--repo={arch}", "commit", "-b", "main", "-s", "two", str(tiny))
+    ostree(f"--repo={arch}", "static-delta", "generate", "--from=main^", "--to=main", "--inline",
+           f"--filename={work / 'delta'}")
+    ostree(f"--repo={bu}", "init", "--mode=bare-user")
+    ostree(f"--repo={bu}", "remote", "add", "--no-gpg-verify", "o", f"file://{arch}")
+    ostree(f"--repo={bu}", "pull", "--depth=1", "o", "main")
+    realistic = HERE / ".cache" / "rootfs-debian"
+    if realistic.is_dir():
+        ostree(f"--repo={bu}", "commit", "-b", "real", str(realistic))
+
+    def checkout(tool: list[str], rev: str) -> Callable[[], list[str]]:
+        return lambda: tool + [f"--repo={bu}", "checkout", "-U", "-H", rev, str(work / f"co-{next(counter)}")]
+
+    py = next(iter(pythons.values()))[0]
+    verbs: dict[str, dict[str, object]] = {
+        "python -c 'import attrs'": {"with attrs": [py, "-c", "import attrs"], "without": [py, "-c", "import typing"]},
+        "rev-parse": {t: cmd + [f"--repo={bu}", "rev-parse", "o:main"] for t, cmd in tools.items()},
+        "ls -R": {t: cmd + [f"--repo={bu}", "ls", "-R", "o:main"] for t, cmd in tools.items()},
+        "show": {t: cmd + [f"--repo={bu}", "show", "o:main"] for t, cmd in tools.items()},
+        "checkout -U -H (3 files)": {t: checkout(cmd, "o:main") for t, cmd in tools.items()},
+    }
+    if realistic.is_dir():
+        verbs["checkout -U -H (realistic)"] = {t: checkout(cmd, "real") for t, cmd in tools.items()}
+    verbs["static-delta apply-offline"] = {t: cmd + [f"--repo={bu}", "static-delta", "apply-offline",
+                                                     str(work / "delta")] for t, cmd in tools.items()}
+    verbs["pull (no-op, file://)"] = {t: cmd + [f"--repo={bu}", "pull", "o", "main"] for t, cmd in tools.items()}
+    return verbs
+
+
 def main(argv=None) -> int:
     import shlex
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--verbs", action="store_true",
+                    help="also the short repository verbs (rev-parse, ls, show, checkout, delta apply, no-op pull)")
     ap.add_argument("--before", default=None, metavar="CMD", help="an older ostreepy, run in the same rotation")
     ap.add_argument("--before-src", default=None, metavar="DIR",
                     help="an older checkout, installed as this one is and run in the same rotation")
@@ -107,6 +198,8 @@ def main(argv=None) -> int:
             return tool + [f"--repo={dest}", "commit", "-b", "x", "-s", "x", "--timestamp=2024-01-01", str(small)]
         return prepare
 
+    verb_cases: dict[str, dict[str, object]] = _verb_cases(work, tools, pythons, counter) if args.verbs else {}
+
     # case -> tool -> argv, or a function making it (untimed set-up)
     cases: Dict[str, Dict[str, object]] = {
         "python -c pass": pythons,
@@ -115,6 +208,7 @@ def main(argv=None) -> int:
         "--repo=R refs": {t: cmd + [f"--repo={repo}", "refs"] for t, cmd in short.items()},
         "--repo=R commit (10 files)": {t: commit_cmd(cmd) for t, cmd in tools.items()},
         "ociclient --help": {"ociclient": ociclient + ["--help"]},
+        **verb_cases,
     }
     runs: Dict[tuple, list] = {(c, t): [] for c, per in cases.items() for t in per}
 
@@ -151,6 +245,16 @@ def main(argv=None) -> int:
     for label, cmd_args in (("--help", ["--help"]), ("refs", [f"--repo={repo}", "refs"])):
         mods = imported_modules(cmd_args)
         print(f"modules imported by `ostreepy {label}` ({len(mods)}): {' '.join(mods)}")
+    if args.verbs:
+        print("attrs per verb (ostreepy: this checkout, in-process; before: the same of --before-src):")
+        for case, per in verb_cases.items():
+            if case.startswith("python"):
+                continue
+            argv = per["ostreepy"]() if callable(per["ostreepy"]) else per["ostreepy"]
+            line = f"  {case}: ostreepy {attrs_classes(argv[1:], str(HERE.parent))}"
+            if args.before_src:
+                line += f"; before {attrs_classes(argv[1:], str(Path(args.before_src).resolve()))}"
+            print(line)
     sb.LAUNCHER.close()
     subprocess.run(["rm", "-rf", str(work)])
     return 0

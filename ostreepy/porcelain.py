@@ -39,16 +39,18 @@ import sys
 from typing import (TYPE_CHECKING, BinaryIO, Callable, Dict, Iterator, List, Literal, Mapping, Optional, Sequence, Tuple,
                     Type, TypeVar, Union, cast, overload)
 
-import attrs
-
 from .errors import ArgumentError, FileSystemError, OstreeError, PathNotFoundError, RegistryError, RepoError
-from ._deferred import Deferred
+from ._deferred import Deferred, Field
 from .progress import ProgressCallback
-from .store.gvariant import Variant
+from .store import gvariant
 from .store.hooks import on_refs_changed
 from .store.repo import Repo
 
 if TYPE_CHECKING:
+    import attrs
+
+    from .store.gvariant import Variant
+
     from .store.writestats import WriteStats
     from .sysroot.sysroot import Sysroot
     from bootloader.bls import BLSEntry
@@ -126,7 +128,7 @@ SysrootArg = Union[str, "os.PathLike[str]", "Sysroot"]
 ImageArg = Union[str, "OstreeImageReference"]
 #: what commit metadata may hold, as Python values: str (``s``), bool (``b``), int
 #: (``x``, int64), bytes (``ay``), a list of str (``as``), or a :class:`Variant` as is
-MetadataValue = Union[str, bool, int, bytes, Sequence[str], Variant]
+MetadataValue = Union[str, bool, int, bytes, Sequence[str], "Variant"]  # (a name: Variant is built when used)
 
 
 # ============================================================================ arguments
@@ -294,7 +296,7 @@ class CommitInfo:
 
 def _python(v: object) -> object:
     """A GVariant value as plain Python (variants unboxed, tuples of values kept)."""
-    if isinstance(v, Variant):
+    if isinstance(v, gvariant.Variant):
         return _python(v.value)
     if isinstance(v, dict):
         return {k: _python(x) for k, x in v.items()}
@@ -306,20 +308,20 @@ def _python(v: object) -> object:
 
 
 def _variant(key: str, value: object) -> Variant:
-    if isinstance(value, Variant):
+    if isinstance(value, gvariant.Variant):
         return value
     if isinstance(value, bool):
-        return Variant("b", value)
+        return gvariant.Variant("b", value)
     if isinstance(value, int):
         if not -(1 << 63) <= value < (1 << 63):
             raise ArgumentError(f"metadata: {key!r}: {value} does not fit in an int64", "metadata")
-        return Variant("x", value)
+        return gvariant.Variant("x", value)
     if isinstance(value, str):
-        return Variant("s", value)
+        return gvariant.Variant("s", value)
     if isinstance(value, (bytes, bytearray)):
-        return Variant("ay", bytes(value))
+        return gvariant.Variant("ay", bytes(value))
     if isinstance(value, (list, tuple)) and all(isinstance(x, str) for x in value):
-        return Variant("as", list(value))
+        return gvariant.Variant("as", list(value))
     raise ArgumentError(f"metadata: {key!r}: cannot store a {type(value).__name__} "
                         "(str, int, bool, bytes, a list of str or a Variant)", "metadata")
 
@@ -333,13 +335,20 @@ def _info(repo: Repo, checksum: str) -> CommitInfo:
                       c.content_checksum)
 
 
+def _known_kind(source: object, attribute: attrs.Attribute[str], kind: str) -> None:
+    # attrs.validators.in_, made when used: attrs is imported when a class is built, not with
+    # this module
+    import attrs
+    attrs.validators.in_(("dir", "tar", "ref"))(source, attribute, kind)
+
+
 @_result
 class TreeSource:
     """One source of a commit's tree, merged in order (``ostree commit --tree``):
     ``dir`` (a directory path), ``tar`` (a tar file's path, or a binary stream
     of one, any compression) or ``ref`` (a commit already in the repository)."""
 
-    kind: str = attrs.field(validator=attrs.validators.in_(("dir", "tar", "ref")))
+    kind: str = Field(validator=_known_kind)
     source: Union[str, "os.PathLike[str]", BinaryIO]
 
 
@@ -453,15 +462,16 @@ def commit(repo: RepoArg, tree: Union[PathArg, BinaryIO, TreeSource, Sequence[Tr
                     raise OstreeError(f"Missing metadata key {k} from commit {parent_csum}")
                 md[k] = pmeta[k]
         if bindings:
-            md["ostree.ref-binding"] = Variant("as", sorted(set(([branch] if branch else []) + list(bind_refs))))
+            md["ostree.ref-binding"] = gvariant.Variant("as", sorted(set(([branch] if branch else []) + list(bind_refs))))
             cid = r.config.get("core", "collection-id")
             # as ostree commit's fill_bindings: metadata given by the caller wins
             if cid and "ostree.collection-binding" not in md:
-                md["ostree.collection-binding"] = Variant("s", cid)
+                md["ostree.collection-binding"] = gvariant.Variant("s", cid)
         saved_fsync = r.fsync
         if fsync is not None:
             r.fsync = fsync
         if link_checkout_speedup or devino_canonical:
+            import attrs
             modifier = attrs.evolve(modifier, devino_cache=r.scan_hardlinks(), devino_canonical=devino_canonical)
         r.write_stats = stats
         try:
@@ -808,7 +818,7 @@ class PullResult:
     #: nothing was fetched: the repository had this manifest already
     already_present: bool
     #: paths left out of the commit because ostree cannot hold them, counted by where they were
-    filtered: Mapping[str, int] = attrs.field(factory=dict)
+    filtered: Mapping[str, int] = Field(factory=dict)
     #: ``ostree-remote-*`` references: the remote's description of the ostree commit's good signatures
     verify_text: Optional[str] = None
 

@@ -138,8 +138,6 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
-import attrs
-
 from ._deferred import Deferred
 
 #: the events, built on the first use of their names
@@ -149,11 +147,12 @@ if TYPE_CHECKING:
     from attrs import frozen as _event
 else:
     # built all at import, the 26 events would be 10 ms of every start-up that imports this
-    # module, and an operation uses a few (ostreepy._deferred)
+    # module, and an operation uses a few (ostreepy._deferred); nor is attrs imported until
+    # one is built
     _event = _DEFERRED.register
 
 
-@attrs.frozen
+@_event  # built with the first event built (a deferred base is built for its subclasses)
 class ProgressEvent:
     """The base of every progress event; it has no fields of its own."""
 

@@ -605,14 +605,15 @@ def _print_sizes(repo: "Repo", csum: str) -> None:
 def _show_gpg_signatures(repo: "Repo", csum: str, homedir: Optional[str], remote_name: Optional[str]) -> None:
     """What ``ostree show`` prints after a commit with GPG signatures: each checked
     against the remote's keys, or those of every remote and the homedir's."""
-    from ..remote.config import load_remote
-    from ..remote.keyring import any_remote_keyring, keyring_for
-    from ..store.objects import ObjectType
-    from ..remote.openpgp import verify_detached
-    from ..store.signing import GPGSIGS
-    v = (repo.read_commit_detached_metadata(csum) or {}).get(GPGSIGS)
+    # the keyrings and the OpenPGP verifier (with remote.config, store.signing and their attrs
+    # classes) are loaded for a commit that has signatures, not for every show
+    v = (repo.read_commit_detached_metadata(csum) or {}).get("ostree.gpgsigs")  # store.signing.GPGSIGS
     if v is None or v.type != "aay":
         return
+    from ..remote.config import load_remote
+    from ..remote.keyring import any_remote_keyring, keyring_for
+    from ..remote.openpgp import verify_detached
+    from ..store.objects import ObjectType
     if remote_name:
         keyring = keyring_for(repo, load_remote(repo, remote_name))
     else:

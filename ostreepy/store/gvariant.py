@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, cast
 
-import attrs
-
+from .._deferred import Deferred
 from ..errors import GVariantError
 
 __all__ = [
@@ -63,12 +62,28 @@ def bswap64(v: int) -> int:
     return int.from_bytes(v.to_bytes(8, "little"), "big")
 
 
-@attrs.frozen
+#: Variant, an attrs class built when first used (by a ``v`` read or written, or its name):
+#: the store's value classes, built at import, made attrs's import (~18 ms) part of every
+#: command that reads an object, where a checkout or ``ls`` needs none of them
+_DEFERRED = Deferred(globals())
+
+if TYPE_CHECKING:
+    from attrs import frozen as _value
+else:
+    _value = _DEFERRED.register
+
+
+@_value
 class Variant:
     """A value boxed with its type, the Python side of ``v``."""
 
     type: str
     value: Any
+
+
+def _variant() -> type[Variant]:
+    """Variant, built on its first use."""
+    return cast("type[Variant]", _DEFERRED.build("Variant"))
 
 
 _BASIC_FIXED = {
@@ -243,7 +258,7 @@ def _ser(t: VariantType, v: Any) -> bytes:
             raise GVariantError("string contains a NUL byte")
         return b + b"\x00"
     if k == "v":
-        if not isinstance(v, Variant):
+        if not isinstance(v, _variant()):
             raise GVariantError(f"expected Variant for v, got {type(v).__name__}")
         inner = parse_type(v.type)
         return _ser(inner, v.value) + b"\x00" + v.type.encode("ascii")
@@ -364,7 +379,7 @@ def _de(t: VariantType, data: memoryview, depth: int) -> Any:
         except UnicodeDecodeError:
             raise GVariantError("variant type is not ASCII") from None
         inner = parse_type(tstr)
-        return Variant(tstr, _de(inner, data[:sep], depth + 1))
+        return _variant()(tstr, _de(inner, data[:sep], depth + 1))
     if k == "a":
         return _de_array(t, data, depth)
     if k == "m":
@@ -692,7 +707,7 @@ def _bswap(t: VariantType, v: Any) -> Any:
     if k == "d":
         return struct.unpack(">d", struct.pack("<d", v))[0]
     if k == "v":
-        return Variant(v.type, byteswap(v.type, v.value))
+        return _variant()(v.type, byteswap(v.type, v.value))
     if k == "m":
         return None if v is None else _bswap(t.children[0], v)
     if k == "a":
@@ -775,3 +790,10 @@ def _print(t: VariantType, v: Any, annotate: bool) -> str:
     if k == "{":
         return "{" + _print(t.children[0], v[0], annotate) + ", " + _print(t.children[1], v[1], annotate) + "}"
     raise GVariantError(f"cannot print {t.string}")  # pragma: no cover
+
+
+_DEFERRED.hide()
+
+
+def __getattr__(name: str) -> type:
+    return _DEFERRED.build(name)

@@ -12,11 +12,10 @@ import stat
 import struct
 import sys
 import zlib
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
-
-import attrs
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, cast
 
 from . import gvariant
+from .._deferred import Deferred, Field
 from ..errors import (
     ChecksumMismatchError,
     CorruptObjectError,
@@ -24,7 +23,19 @@ from ..errors import (
     InvalidFilenameError,
     InvalidObjectError,
 )
-from .gvariant import Variant, bswap32, bswap64
+from .gvariant import bswap32, bswap64
+
+# FileHeader, DirMeta, DirTree and Commit are attrs classes built when first used, and attrs
+# is imported then (ostreepy._deferred): built at import they were ~1 ms, and attrs ~18 ms, of
+# every command that imports this module for a function
+_DEFERRED = Deferred(globals())
+
+if TYPE_CHECKING:
+    from attrs import frozen as _value
+
+    from .gvariant import Variant
+else:
+    _value = _DEFERRED.register
 
 # the object types, checksums and loose names live in objtype, which the store's paths
 # that parse no object import alone; they are this module's names too
@@ -120,7 +131,7 @@ _HEADER_FIXED = struct.Struct(">IIII")
 _ZHEADER_FIXED = struct.Struct(">QIIII")
 
 
-@attrs.frozen
+@_value
 class FileHeader:
     """The metadata part of a content object: what the checksum covers besides the data."""
 
@@ -233,7 +244,7 @@ def read_filez_header(data: bytes, checksum: str) -> tuple[FileHeader, int, int]
     if len(data) < 8 + hlen:
         raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
     try:
-        header, size = FileHeader.parse_zlib(data[8:8 + hlen])
+        header, size = cast("type[FileHeader]", _DEFERRED.build("FileHeader")).parse_zlib(data[8:8 + hlen])
     except InvalidObjectError as e:
         raise CorruptObjectError(f"Corrupted archive file object {checksum}: {e}", checksum) from None
     return header, size, 8 + hlen
@@ -284,7 +295,16 @@ def content_checksum(header: FileHeader, data: bytes = b"") -> str:
 # ------------------------------------------------------------------ metadata
 
 
-@attrs.frozen
+def serialize_dirmeta(uid: int, gid: int, mode: int, xattrs: Xattrs) -> bytes:
+    """A dirmeta object's ``(uuua(ayay))`` bytes (:meth:`DirMeta.serialize`, and a bare-user
+    file's ``user.ostreemeta``), without the class."""
+    _validate_owner(uid, gid)
+    if not xattrs:
+        return _HEADER_FIXED.pack(uid, gid, mode, 0)[:12]
+    return gvariant.serialize(DIRMETA_TYPE, (bswap32(uid), bswap32(gid), bswap32(mode), list(xattrs)))
+
+
+@_value
 class DirMeta:
     """A dirmeta object: a directory's owner, mode and extended attributes."""
 
@@ -294,38 +314,40 @@ class DirMeta:
     xattrs: Xattrs = ()
 
     def serialize(self) -> bytes:
-        _validate_owner(self.uid, self.gid)
-        if not self.xattrs:
-            return _HEADER_FIXED.pack(self.uid, self.gid, self.mode, 0)[:12]
-        return gvariant.serialize(
-            DIRMETA_TYPE, (bswap32(self.uid), bswap32(self.gid), bswap32(self.mode), list(self.xattrs))
-        )
+        return serialize_dirmeta(self.uid, self.gid, self.mode, self.xattrs)
 
     def checksum(self) -> str:
         return hashlib.sha256(self.serialize()).hexdigest()
 
     @classmethod
     def parse(cls, data: bytes) -> "DirMeta":
-        try:
-            if len(data) == 12:
-                uid, gid, mode = struct.unpack("<III", data)
-                xattrs = ()
-            else:
-                uid, gid, mode, xattrs = gvariant.deserialize(DIRMETA_TYPE, data)
-        except GVariantError as e:
-            raise CorruptObjectError(f"Corrupted dirmeta object: {e}") from None
-        m = cls(bswap32(uid), bswap32(gid), bswap32(mode), tuple(xattrs))
-        if not stat.S_ISDIR(m.mode):
-            raise CorruptObjectError(f"Corrupted dirmeta object; invalid mode 0{m.mode:o}")
-        _validate_mode(m.mode)
-        validate_xattrs(m.xattrs)
-        return m
+        return cls(*parse_dirmeta(data))
+
+
+def parse_dirmeta(data: bytes) -> Tuple[int, int, int, Xattrs]:
+    """A dirmeta object's (uid, gid, mode, xattrs), checked as :meth:`DirMeta.parse` (which
+    is this and the class) checks them: for a walk that needs the fields, not the value."""
+    try:
+        if len(data) == 12:
+            uid, gid, mode = struct.unpack("<III", data)
+            xattrs: Xattrs = ()
+        else:
+            uid, gid, mode, raw = gvariant.deserialize(DIRMETA_TYPE, data)
+            xattrs = tuple(raw)
+    except GVariantError as e:
+        raise CorruptObjectError(f"Corrupted dirmeta object: {e}") from None
+    uid, gid, mode = bswap32(uid), bswap32(gid), bswap32(mode)
+    if not stat.S_ISDIR(mode):
+        raise CorruptObjectError(f"Corrupted dirmeta object; invalid mode 0{mode:o}")
+    _validate_mode(mode)
+    validate_xattrs(xattrs)
+    return uid, gid, mode, xattrs
 
 
 DEFAULT_DIRMETA_CHECKSUM = "446a0ef11b7cc167f3b603e585c7eeeeb675faa412d5ec73f62988eb0b6c5488"
 
 
-@attrs.frozen
+@_value
 class DirTree:
     """Files (name, content checksum) and subdirectories (name, dirtree, dirmeta)."""
 
@@ -351,25 +373,32 @@ class DirTree:
 
     @classmethod
     def parse(cls, data: bytes) -> "DirTree":
-        data = bytes(data)
-        fast = _fused_parse_dirtree(data)
-        if fast is not None:
-            return cls(*fast)
-        try:
-            files, dirs = _fast_parse_dirtree(data)
-        except GVariantError as e:
-            raise CorruptObjectError(f"Corrupted dirtree object: {e}") from None
-        try:
-            out_files = tuple((validate_filename(n), checksum_from_bytes(c)) for n, c in files)
-            out_dirs = tuple(
-                (validate_filename(n), checksum_from_bytes(t), checksum_from_bytes(m)) for n, t, m in dirs
-            )
-        except (InvalidFilenameError, InvalidObjectError) as e:
-            raise CorruptObjectError(f"Corrupted dirtree object: {e}") from None
-        return cls(out_files, out_dirs)
+        return cls(*parse_dirtree(data))
 
 
-@attrs.frozen
+def parse_dirtree(data: bytes) -> Tuple[Tuple[Tuple[str, str], ...], Tuple[Tuple[str, str, str], ...]]:
+    """A dirtree object's files ((name, content checksum), ...) and subdirectories ((name,
+    dirtree, dirmeta), ...), checked as :meth:`DirTree.parse` (which is this and the class)
+    checks them: for a walk over many dirtrees that needs their entries, not the values."""
+    data = bytes(data)
+    fast = _fused_parse_dirtree(data)
+    if fast is not None:
+        return fast
+    try:
+        files, dirs = _fast_parse_dirtree(data)
+    except GVariantError as e:
+        raise CorruptObjectError(f"Corrupted dirtree object: {e}") from None
+    try:
+        out_files = tuple((validate_filename(n), checksum_from_bytes(c)) for n, c in files)
+        out_dirs = tuple(
+            (validate_filename(n), checksum_from_bytes(t), checksum_from_bytes(m)) for n, t, m in dirs
+        )
+    except (InvalidFilenameError, InvalidObjectError) as e:
+        raise CorruptObjectError(f"Corrupted dirtree object: {e}") from None
+    return out_files, out_dirs
+
+
+@_value
 class Commit:
     """A commit object: its root dirtree and dirmeta, subject and body, timestamp, parent,
     metadata and related objects."""
@@ -380,7 +409,7 @@ class Commit:
     body: str = ""
     timestamp: int = 0
     parent: Optional[str] = None
-    metadata: Mapping[str, Variant] = attrs.field(factory=dict)
+    metadata: Mapping[str, Variant] = Field(factory=dict)
     related: Tuple[Tuple[str, str], ...] = ()
 
     def serialize(self) -> bytes:
@@ -684,11 +713,11 @@ def serialize_commitmeta(meta: Mapping[str, Variant]) -> bytes:
 def parse_metadata_object(objtype: ObjectType, data: bytes) -> Any:
     """Parse a commit, dirtree, dirmeta or commitmeta object's bytes into its value."""
     if objtype == ObjectType.COMMIT:
-        return Commit.parse(data)
+        return cast("type[Commit]", _DEFERRED.build("Commit")).parse(data)
     if objtype == ObjectType.DIR_TREE:
-        return DirTree.parse(data)
+        return cast("type[DirTree]", _DEFERRED.build("DirTree")).parse(data)
     if objtype == ObjectType.DIR_META:
-        return DirMeta.parse(data)
+        return cast("type[DirMeta]", _DEFERRED.build("DirMeta")).parse(data)
     if objtype in (ObjectType.COMMIT_META, ObjectType.TOMBSTONE_COMMIT):
         return parse_commitmeta(data)
     raise InvalidObjectError(f"{objtype.name_str} is not a metadata object type")
@@ -701,7 +730,7 @@ BAREUSER_XATTR = b"user.ostreemeta"
 def bareuser_meta_serialize(uid: int, gid: int, mode: int, xattrs: Xattrs) -> bytes:
     """The ``user.ostreemeta`` xattr a ``bare-user`` repository stores a file's real owner, mode
     and xattrs in."""
-    return DirMeta(uid, gid, mode, xattrs).serialize()
+    return serialize_dirmeta(uid, gid, mode, xattrs)
 
 
 _BE3 = struct.Struct(">III")
@@ -717,3 +746,10 @@ def bareuser_meta_parse(data: bytes) -> Tuple[int, int, int, Xattrs]:
     except GVariantError as e:
         raise CorruptObjectError(f"Corrupted user.ostreemeta: {e}") from None
     return bswap32(uid), bswap32(gid), bswap32(mode), tuple(xattrs)
+
+
+_DEFERRED.hide()
+
+
+def __getattr__(name: str) -> type:
+    return _DEFERRED.build(name)

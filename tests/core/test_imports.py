@@ -254,3 +254,45 @@ def test_a_checkout_imports_no_concurrent_futures(tmp_path):
     assert (tmp_path / "out" / "d2" / "e1" / "f").read_text() == "21"
     mods = _imported(p.stderr)
     assert "ostreepy.store.checkout" in mods and "concurrent.futures" not in mods, mods
+
+
+def test_the_value_modules_load_no_attrs():
+    """attrs (with inspect, ast, dis, tokenize and platform: ~18 ms) is imported when the first
+    attrs class is built, not by the modules that declare them: the store's values (gvariant,
+    objects), the progress events and the porcelain's results are built on first use
+    (ostreepy._deferred); a pure function of those modules needs no class."""
+    code = ("import sys\nimport ostreepy.porcelain, ostreepy.progress\n"
+            "from ostreepy.store import gvariant, objects\n"
+            "before = 'attrs' in sys.modules\n"
+            "tree = objects.parse_dirtree(bytes(1))\n"
+            "meta = objects.parse_dirmeta(objects.serialize_dirmeta(0, 0, 0o40755, ()))\n"
+            "v = gvariant.deserialize('(su)', gvariant.serialize('(su)', ('a', 1)))\n"
+            "print(before, 'attrs' in sys.modules, tree, meta, v)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split(None, 2)[:2] == ["False", "False"], out
+    # built when named, as attrs classes (frozen values); a deferred base with its subclass
+    code = ("import attrs\nfrom ostreepy.store.objects import Commit, DirTree\nfrom ostreepy.store.gvariant import Variant\n"
+            "from ostreepy.progress import FileWritten, ProgressEvent\nfrom ostreepy.porcelain import TreeSource\n"
+            "c = Commit('0' * 64, '1' * 64)\nassert c.metadata == {} and DirTree.parse(DirTree().serialize()) == DirTree()\n"
+            "assert all(attrs.has(k) for k in (Commit, DirTree, Variant, FileWritten, ProgressEvent, TreeSource))\n"
+            "assert isinstance(FileWritten('p', 1), ProgressEvent) and not hasattr(FileWritten('p', 1), '__dict__')\n"
+            "try:\n    TreeSource('zip', 'x')\nexcept ValueError as e:\n    print(e.args[0])\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "'kind' must be in ('dir', 'tar', 'ref') (got 'zip')"
+
+
+def test_read_verbs_that_build_no_value_load_no_attrs(tmp_path):
+    """`refs` and `rev-parse` read refs only, and `show` of an unsigned commit loads none of the
+    signature checking (keyrings, OpenPGP, the remote's config): none of it is paid by a
+    command that does not use it (issues 8, 9)."""
+    run = _file_remote(tmp_path)
+    subprocess.run(run + [f"--repo={tmp_path}/d", "pull", "o", "main"], check=True, capture_output=True)
+    for verb in (["refs"], ["rev-parse", "o:main"]):
+        mods = _modules_after([f"--repo={tmp_path}/d", *verb])
+        assert not {"attrs", "attr"} & mods, (verb, mods)
+    p = subprocess.run(run + [f"--repo={tmp_path}/d", "show", "o:main"], capture_output=True, text=True,
+                       check=True, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert p.stdout.startswith("commit ")
+    mods = _imported(p.stderr)
+    assert not {"ostreepy.remote.config", "ostreepy.remote.keyring", "ostreepy.remote.openpgp",
+                "ostreepy.store.signing"} & mods, mods
