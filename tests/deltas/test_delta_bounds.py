@@ -191,3 +191,15 @@ def test_pull_refuses_sizes_past_the_free_space(server, source, tmp_path: Path) 
         repo.close()
     assert not [e for e in server.entries(mark) if e.path.endswith("/0")]  # no part fetched
     assert _landed(dest) == []
+
+
+def test_read_ahead_keeps_no_more_than_its_limit(tmp_path: Path) -> None:
+    from ostreepy.remote.deltas import partread
+    part = tmp_path / "0"
+    part.write_bytes(b"x" + _bomb())
+    partread.prefetch(str(part), 1 << 20)
+    raw = partread.take(str(part), 1 << 20)
+    assert raw is not None and raw.error == partread.OVERSIZE and raw.size == 0
+    # cut off at a smaller limit than the applier's: not taken, the applier reads it itself
+    partread.prefetch(str(part), 1 << 20)
+    assert partread.take(str(part), 2 << 20) is None
