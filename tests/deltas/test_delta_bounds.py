@@ -203,3 +203,17 @@ def test_read_ahead_keeps_no_more_than_its_limit(tmp_path: Path) -> None:
     # cut off at a smaller limit than the applier's: not taken, the applier reads it itself
     partread.prefetch(str(part), 1 << 20)
     assert partread.take(str(part), 2 << 20) is None
+
+
+def test_show_refuses_an_xz_bomb(source, tmp_path: Path) -> None:
+    from ostreepy.remote.deltas.store import show_lines
+    from ostreepy.store.repo import Repo
+    repo = tmp_path / "r"
+    ostree("init", f"--repo={repo}", "--mode=archive")
+    _bomb_delta(repo, source)
+    r = Repo.open(str(repo))
+    try:
+        with pytest.raises(fmt.DeltaError, match="larger than its header allows"):
+            show_lines(r, source["to"])
+    finally:
+        r.close()
