@@ -444,7 +444,8 @@ def test_parts_read_ahead(source, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     delta = os.path.dirname(res.superblock_path)
     taken: list = []
     real_take = partread.take
-    monkeypatch.setattr("ostreepy.remote.deltas.apply.take", lambda p: taken.append(real_take(p)) or taken[-1])
+    monkeypatch.setattr("ostreepy.remote.deltas.apply.take",
+                        lambda p, limit: taken.append(real_take(p, limit)) or taken[-1])
     dst = fresh_repo(tmp_path / "a", "bare-user", source["from"], source["repo"])
     partread.prefetch(os.path.join(delta, "0"))
     apply_offline(Repo.open(dst), delta)
@@ -454,7 +455,7 @@ def test_parts_read_ahead(source, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     part = Path(delta, "0")
     good = part.read_bytes()
     partread.prefetch(str(part))
-    assert real_take(str(part)) is not None  # (that prefetch, taken: the next one is a new read)
+    assert real_take(str(part), 1 << 20) is not None  # (that prefetch, taken: the next one is a new read)
     partread.prefetch(str(part))
     part.unlink()
     part.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))

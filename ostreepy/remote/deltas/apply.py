@@ -35,7 +35,7 @@ from ...store.repo import Repo, RepoMode
 from . import format as fmt
 from .bsdiff import bspatch
 from .format import DeltaError, PartHeader, PartPayload, Superblock
-from .partread import RawPart, part_files, prefetch, read_part, take
+from .partread import OVERSIZE, RawPart, part_files, prefetch, read_part, take
 
 _READ = 1 << 20
 _SPOOL = 4 << 20
@@ -65,22 +65,27 @@ class ApplyResult:
     signature: Optional[str] = None
 
 
-def open_part(source: Union[bytes, BinaryIO], expected_checksum: Optional[str]) -> PartPayload:
+def open_part(source: Union[bytes, BinaryIO], expected_checksum: Optional[str],
+              limit: Optional[int] = None) -> PartPayload:
     """A part file's payload; its sha256 checked against ``expected_checksum``
-    unless that is None (an inline part, covered by the superblock)."""
+    unless that is None (an inline part, covered by the superblock); a payload past
+    ``limit`` bytes (:func:`.format.payload_limit` of its header) refused, read no further."""
     stream: BinaryIO = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
-    return _open_read_part(read_part(stream), expected_checksum)
+    return _open_read_part(read_part(stream, limit), expected_checksum, limit)
 
 
-def _open_read_part(raw: RawPart, expected_checksum: Optional[str]) -> PartPayload:
+def _open_read_part(raw: RawPart, expected_checksum: Optional[str], limit: Optional[int]) -> PartPayload:
     """The payload of a part file read by :func:`.partread.read_part` (here or ahead),
     judged in libostree's order: the compression byte, then the checksum, then the
-    xz stream's end."""
+    xz stream's end; then (ours: libostree inflates to a temporary file whatever the
+    header says) a payload past ``limit``."""
     if raw.comp is None:
         raise DeltaError("Reading initial compression flag byte: unexpected EOF")
     if raw.comp not in (fmt.COMPRESSION_NONE, fmt.COMPRESSION_XZ):
         raise DeltaError(f"Invalid compression type '{raw.comp}'")
     _check(raw.digest, expected_checksum)
+    if raw.error == OVERSIZE or (limit is not None and raw.size > limit):
+        raise DeltaError(f"Delta part payload is larger than its header allows ({limit} bytes)")
     if raw.error is not None:
         raise DeltaError(f"Decompressing delta part: {raw.error}")
     return fmt.parse_part_payload(b"".join(raw.chunks))
@@ -354,7 +359,9 @@ def execute_part(repo: Repo, header: PartHeader, part: Union[bytes, BinaryIO, Pa
     objects = header.objects
     if not objects:
         return 0
-    payload = part if isinstance(part, PartPayload) else open_part(part, None if trusted else header.checksum)
+    if not isinstance(part, PartPayload):
+        part = open_part(part, None if trusted else header.checksum, fmt.payload_limit(header))
+    payload = part
     ops = fmt.decode_ops(payload.ops, objects)
     return _Executor(repo, objects, payload).run(ops)
 
@@ -421,32 +428,34 @@ def apply_offline(repo: Repo, path: str,
         for i, header in enumerate(sb.parts):
             if header.version > fmt.DELTAPART_VERSION:
                 raise DeltaError(f"Delta part has too new version {header.version}")
-            if part_have_all_objects(repo, header):
+            objects = header.objects  # (unpacked once: a part's list is ~30 bytes an object)
+            if all(repo.has_object(c, t) for t, c in objects):
                 results.append(PartResult(i, 0, True, ()))
                 if progress is not None:
                     progress(DeltaPartApplied(i, len(sb.parts), 0, True))
                 continue
             inline = sb.inline_part(i)
+            limit = fmt.payload_limit(header)
             try:
                 if inline is not None:
-                    payload = open_part(inline, None)
+                    payload = open_part(inline, None, limit)
                 else:
                     part_path = os.path.join(dirpath, str(i))
-                    raw = take(part_path)  # read ahead (the command line starts part 0's)
+                    raw = take(part_path, limit)  # read ahead (the command line starts part 0's)
                     if raw is None:
                         try:
                             f = open(part_path, "rb")
                         except FileNotFoundError:
                             raise DeltaError(f"Opening deltapart '{i}': No such file or directory") from None
                         with f:
-                            raw = read_part(f)
-                    payload = _open_read_part(raw, None if skip_validation else header.checksum)
+                            raw = read_part(f, limit)
+                    payload = _open_read_part(raw, None if skip_validation else header.checksum, limit)
                     del raw
                 if i + 1 < len(sb.parts) and sb.inline_part(i + 1) is None:
                     # the next part read while this one runs (two parts' payloads in memory at most)
-                    prefetch(os.path.join(dirpath, str(i + 1)))
-                ops = fmt.decode_ops(payload.ops, header.objects)
-                written = _Executor(repo, header.objects, payload).run(ops)
+                    prefetch(os.path.join(dirpath, str(i + 1)), fmt.payload_limit(sb.parts[i + 1]))
+                ops = fmt.decode_ops(payload.ops, objects)
+                written = _Executor(repo, objects, payload).run(ops)
             except DeltaError as e:
                 raise DeltaError(f"Executing delta part {i}: {e}") from None
             results.append(PartResult(i, written, False, fmt.count_ops(ops)))

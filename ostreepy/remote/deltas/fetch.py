@@ -24,7 +24,9 @@ Design:
   the part against the superblock before running any opcode and each object
   before it lands. A part whose hash does not match is fetched once more (the
   fetcher's own retries are for the transport), then the pull fails; nothing
-  of a refused part has been written.
+  of a refused part has been written.  A part is inflated no further than its header
+  allows (:func:`~ostreepy.remote.deltas.format.payload_limit`), and, as libostree, the
+  uncompressed sizes the superblocks declare must fit in the repository's free space.
 * Fallback objects are not fetched here but listed (:attr:`DeltaPuller.fallbacks`,
   those missing when the superblock was read) for the pull engine, which fetches
   them as loose content objects, verified as its walk's are, in the same
@@ -37,6 +39,7 @@ Design:
 from __future__ import annotations
 
 import enum
+import os
 import hashlib
 import threading
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
@@ -257,11 +260,11 @@ class DeltaPuller:
     # ------------------------------------------------------------ one delta
 
     def _superblock(self, frm: Optional[str], to: str, digest: Optional[bytes], ref: Optional[str]) -> bool:
-        # .apply (lzma, mmap, bspatch) only for a pull that has a delta to run
-        from .apply import MAX_SUPERBLOCK_SIZE
         name = fmt.delta_name(frm, to)
         try:
-            data = self.fetcher.fetch_bytes(fmt.delta_path(frm, to), MAX_SUPERBLOCK_SIZE)
+            # OSTREE_MAX_METADATA_SIZE, as start_fetch_delta_superblock (apply-offline reads up to
+            # apply.MAX_SUPERBLOCK_SIZE of a local file)
+            data = self.fetcher.fetch_bytes(fmt.delta_path(frm, to), MAX_METADATA_SIZE)
         except NotFound:
             if self.require:
                 raise required_error(frm or "", to) from None
@@ -303,6 +306,7 @@ class DeltaPuller:
                     self.progress(DeltaPartApplied(i, len(sb.parts), 0, True))
                 continue
             todo.append((i, header))
+        self._check_free_space()
         if self.dry_run:
             return
         self.fallbacks.update(dict.fromkeys(missing))
@@ -318,6 +322,17 @@ class DeltaPuller:
         if not todo:
             return
         run_all(lambda job: self._part(sb, *job), todo, MAX_PART_FETCHES, "ostreepy-delta")
+
+    def _check_free_space(self) -> None:
+        # as process_one_static_delta: the uncompressed sizes of every delta of the pull so far
+        # (parts present or not, fallbacks) against the repository's free blocks; it also bounds
+        # what a hostile superblock can declare (each part's payload is held to its usize)
+        st = os.statvfs(self.repo.path)
+        usize = self.totals.usize
+        if st.f_bsize and usize // st.f_bsize > st.f_bfree:
+            from ...store.prune import format_size
+            raise DeltaError(f"Delta requires {format_size(usize)} free space, but only "
+                             f"{format_size(st.f_bsize * st.f_bfree)} available")
 
     def _part(self, sb: Superblock, index: int, header: PartHeader) -> None:
         from .apply import execute_part

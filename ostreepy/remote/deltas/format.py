@@ -242,6 +242,28 @@ class Superblock:
         return dict(v.value)
 
 
+#: what a part's payload may hold besides the objects its header's usize counts, per
+#: object: its opcodes (an ``S`` is at most 41 bytes, an ``o``/``r``/``B``/``c`` run 65),
+#: a mode (12 bytes) and xattrs (each distinct set once: an IMA or SELinux label is a few
+#: hundred bytes), a symlink's target (libostree's writer counts no size for it)
+PAYLOAD_PER_OBJECT = 8 << 10
+#: and per part: framing and the tables' offsets
+PAYLOAD_PER_PART = 1 << 20
+
+
+def payload_limit(header: PartHeader) -> int:
+    """The most a part's decompressed payload may come to against its header.
+
+    libostree reads the payload whole (into an anonymous temporary file) whatever the
+    header says, so a part that inflates to gigabytes fills the disk; held in memory it
+    would fill that.  usize counts the objects a part writes, and the payload holds them
+    spliced, or less (rollsum and bsdiff against the old commit), except that a bsdiff
+    patch may be somewhat larger than the object it makes (24 bytes of control per
+    triple, one a few hundred bytes for libostree's patches); twice usize and a margin
+    per object (:data:`PAYLOAD_PER_OBJECT`) holds any part libostree writes."""
+    return 2 * header.usize + header.n_objects * PAYLOAD_PER_OBJECT + PAYLOAD_PER_PART
+
+
 def unpack_objects(raw: bytes) -> List[Tuple[ObjectType, str]]:
     """The (type, checksum) entries of a part header's packed object array."""
     if len(raw) % OBJTYPE_CSUM_LEN:

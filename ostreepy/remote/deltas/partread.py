@@ -3,7 +3,10 @@ ahead, on a thread of its own, for ``static-delta apply-offline``.
 
 :func:`read_part` is the one reader: it hashes every byte of the file, takes the
 compression byte, and inflates an xz payload (bytes after the xz stream's end are
-hashed, not inflated, as libostree's converter ignores them).  It judges nothing: the
+hashed, not inflated, as libostree's converter ignores them), keeping no more payload
+than a limit (:func:`ostreepy.remote.deltas.format.payload_limit` of the part's header:
+a part that inflates to gigabytes is cut off there and hashed to its end, never held
+whole, where libostree would inflate it whole into a temporary file).  It judges nothing: the
 checksum, the compression byte and a decompression error are handed on as found
 (:class:`RawPart`), and :func:`ostreepy.remote.deltas.apply.open_part` checks them in
 libostree's order, whether it read the file itself or a prefetch did.
@@ -15,7 +18,8 @@ GIL while they work: started by the command line before the store is imported an
 repository opened (~30 ms), the part is ready, or nearly, when its turn comes.
 :func:`take` hands a prefetched part over only if the file there is still the one
 read (device, inode, size and mtime); otherwise, or if nothing was prefetched, the
-caller reads it itself.  A prefetch nobody takes (the superblock refused, the part's
+caller reads it itself.  Part 0's prefetch, started before its header is read, keeps at
+most :data:`PREFETCH_LIMIT` bytes.  A prefetch nobody takes (the superblock refused, the part's
 objects all present) is dropped with the process (a daemon thread).
 
 This module imports no more than os and threading (lzma and hashlib on the thread),
@@ -29,6 +33,13 @@ import threading
 from typing import BinaryIO, Dict, List, Optional, Tuple
 
 _READ = 1 << 20
+#: inflated bytes asked of the xz decoder at once
+_INFLATE = 4 << 20
+#: RawPart.error of a payload past the limit it was read with
+OVERSIZE = "payload larger than its declared size"
+#: payload bytes a prefetch keeps when the caller knows no header (a part past it is read
+#: again): libostree's parts come to a little under its 32 MB max-chunk-size
+PREFETCH_LIMIT = 48 << 20
 COMPRESSION_NONE = 0
 COMPRESSION_XZ = ord("x")
 
@@ -39,19 +50,27 @@ class RawPart:
     """A part file as read: ``comp`` the compression byte (None for an empty file),
     ``chunks`` the payload (inflated for xz), ``digest`` the sha256 hex digest of the
     bytes read up to where reading stopped, ``error`` why inflating stopped early
-    (an lzma error's text, or ``"truncated xz stream"``), or None."""
+    (an lzma error's text, ``"truncated xz stream"`` or :data:`OVERSIZE`), or None;
+    ``size`` the payload's length."""
 
-    __slots__ = ("comp", "chunks", "digest", "error")
+    __slots__ = ("comp", "chunks", "digest", "error", "size")
 
     def __init__(self, comp: Optional[int], chunks: List[bytes], digest: str, error: Optional[str]) -> None:
         self.comp = comp
         self.chunks = chunks
         self.digest = digest
         self.error = error
+        self.size = sum(map(len, chunks))
 
 
-def read_part(stream: BinaryIO) -> RawPart:
-    """Read a part file from ``stream`` (see the module's docstring)."""
+def read_part(stream: BinaryIO, limit: Optional[int] = None) -> RawPart:
+    """Read a part file from ``stream`` (see the module's docstring).
+
+    With ``limit`` a payload that comes to more than ``limit`` bytes is not kept: the
+    rest of the file is hashed (so the checksum is still judged first), not inflated,
+    and the part comes back with :data:`OVERSIZE` as its error.  Inflating is asked for
+    at most ``_INFLATE`` bytes at a time, so an xz stream that inflates to gigabytes
+    from a megabyte read never sits whole in memory."""
     import hashlib
     h = hashlib.sha256()
     first = stream.read(1)
@@ -60,6 +79,8 @@ def read_part(stream: BinaryIO) -> RawPart:
     h.update(first)
     comp = first[0]
     out: List[bytes] = []
+    total = 0
+    room = _INFLATE if limit is None else limit + 1
     if comp == COMPRESSION_XZ:
         import lzma
         dec = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
@@ -68,12 +89,26 @@ def read_part(stream: BinaryIO) -> RawPart:
             if not chunk:
                 break
             h.update(chunk)
-            if not dec.eof:
-                try:
-                    out.append(dec.decompress(chunk))
-                except lzma.LZMAError as e:
-                    # the digest of what was read so far, as the checksum is checked at the error
-                    return RawPart(comp, [], h.hexdigest(), str(e))
+            if dec.eof or room <= 0:
+                continue
+            try:
+                piece = dec.decompress(chunk, min(room, _INFLATE))
+                while True:
+                    out.append(piece)
+                    total += len(piece)
+                    if limit is not None:
+                        room = limit + 1 - total
+                        if room <= 0:
+                            out.clear()  # past the limit: only hashed from here on
+                            break
+                    if dec.eof or dec.needs_input:
+                        break
+                    piece = dec.decompress(b"", min(room, _INFLATE))
+            except lzma.LZMAError as e:
+                # the digest of what was read so far, as the checksum is checked at the error
+                return RawPart(comp, [], h.hexdigest(), str(e))
+        if room <= 0:
+            return RawPart(comp, [], h.hexdigest(), OVERSIZE)
         return RawPart(comp, out, h.hexdigest(), None if dec.eof else "truncated xz stream")
     if comp != COMPRESSION_NONE:
         return RawPart(comp, [], h.hexdigest(), None)  # refused by the caller, unread
@@ -82,14 +117,21 @@ def read_part(stream: BinaryIO) -> RawPart:
         if not chunk:
             break
         h.update(chunk)
-        out.append(chunk)
-    return RawPart(comp, out, h.hexdigest(), None)
+        if room > 0:
+            out.append(chunk)
+            total += len(chunk)
+            if limit is not None:
+                room = limit + 1 - total
+                if room <= 0:
+                    out.clear()
+    return RawPart(comp, out, h.hexdigest(), OVERSIZE if room <= 0 else None)
 
 
 class _Prefetch:
-    __slots__ = ("thread", "key", "result")
+    __slots__ = ("thread", "key", "result", "limit")
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
         self.thread: Optional[threading.Thread] = None
         self.key: Optional[_FileKey] = None
         self.result: Optional[RawPart] = None
@@ -107,19 +149,21 @@ def _run(path: str, job: _Prefetch) -> None:
     try:
         with open(path, "rb") as f:
             job.key = _key(os.fstat(f.fileno()))
-            job.result = read_part(f)
+            job.result = read_part(f, job.limit)
     except Exception:  # the applier reads the file itself and reports what it finds
         job.result = None
 
 
-def prefetch(path: str) -> None:
-    """Start reading the part file ``path`` on a thread (nothing if it is not a regular file)."""
+def prefetch(path: str, limit: int = PREFETCH_LIMIT) -> None:
+    """Start reading the part file ``path`` on a thread (nothing if it is not a regular
+    file), keeping at most ``limit`` bytes of payload: the command line starts part 0's
+    before its header is read, so a hostile part is cut off here too."""
     try:
         if not os.path.isfile(path):
             return
     except OSError:
         return
-    job = _Prefetch()
+    job = _Prefetch(limit)
     job.thread = threading.Thread(target=_run, args=(path, job), name="delta-part-prefetch", daemon=True)
     with _lock:
         if path in _pending:
@@ -128,8 +172,11 @@ def prefetch(path: str) -> None:
     job.thread.start()
 
 
-def take(path: str) -> Optional[RawPart]:
-    """The prefetched read of ``path`` if it is still the file there; None otherwise."""
+def take(path: str, limit: int) -> Optional[RawPart]:
+    """The prefetched read of ``path`` if it is still the file there; None otherwise,
+    or when the prefetch stopped at a smaller limit than ``limit`` (the caller reads it
+    again, with its own).  A payload taken may be larger than ``limit``: the caller
+    compares :attr:`RawPart.size`."""
     with _lock:
         job = _pending.pop(path, None)
     if job is None:
@@ -137,6 +184,8 @@ def take(path: str) -> Optional[RawPart]:
     assert job.thread is not None
     job.thread.join()
     if job.result is None or job.key is None:
+        return None
+    if job.result.error == OVERSIZE and job.limit < limit:
         return None
     try:
         if _key(os.stat(path)) != job.key:

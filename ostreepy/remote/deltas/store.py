@@ -232,7 +232,7 @@ def show_lines(repo: Repo, name_or_path: str) -> List[str]:
             raise DeltaError(f"openat({fmt.part_path(sb.from_checksum, sb.to_checksum, i)}): "
                              "No such file or directory") from None
         with f:
-            payload = open_part(f, None)
+            payload = open_part(f, None, fmt.payload_limit(p))  # (a hostile part: bounded here too)
         counts = fmt.count_ops(fmt.decode_ops(payload.ops, p.objects)) if p.n_objects else (0,) * 7
         lines.append(f"PartPayload{i}: nmodes={len(payload.modes)} nxattrs={len(payload.xattrs)} "
                      f"blobsize={len(payload.payload)} opsize={len(payload.ops)}")
