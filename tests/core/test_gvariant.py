@@ -148,7 +148,7 @@ def _value_for(t):
     return build(vt)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_round_trip(data):
     t = data.draw(_type_strategy())
@@ -159,7 +159,7 @@ def test_round_trip(data):
     assert serialize(t, deserialize(t, raw)) == raw
 
 
-@settings(max_examples=300)
+@settings(max_examples=300, deadline=None)
 @given(st.sampled_from(["(a{sv}aya(say)sstayay)", "(a(say)a(sayay))", "(uuua(ayay))", "(uuuusa(ayay))", "a{sv}",
                         "as", "a(ayay)", "(tuuuusa(ayay))"]), st.binary(max_size=200))
 def test_garbage_never_crashes(t, raw):
