@@ -29,8 +29,8 @@ def format_size(size: int) -> str:
     if size < 1000:
         return f"{size} byte" if size == 1 else f"{size} bytes"
     for unit, factor in (("kB", 1000), ("MB", 1000 ** 2), ("GB", 1000 ** 3), ("TB", 1000 ** 4),
-                         ("PB", 1000 ** 5)):
-        if size < factor * 1000 or unit == "PB":
+                         ("PB", 1000 ** 5), ("EB", 1000 ** 6)):
+        if size < factor * 1000 or unit == "EB":
             return f"{size / factor:.1f}\u00a0{unit}"
     raise AssertionError  # pragma: no cover
 

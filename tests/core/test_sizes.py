@@ -42,3 +42,13 @@ def test_log_keeps_the_first_sizes_and_only_tree_objects():
     assert log.entries() == [SizeEntry("ab" * 32, ObjectType.FILE, 10, 20)]
     log.clear()
     assert log.entries() == []
+
+
+def test_format_size_goes_on_to_exabytes_as_g_format_size():
+    # GLib's g_format_size has kB..EB (gutils.c, the SI table); "1152.9 PB" was ours for 2**60
+    from ostreepy.store.prune import format_size
+    assert format_size(999) == "999 bytes"
+    assert format_size(1) == "1 byte"
+    assert format_size(2 ** 48) == "281.5\u00a0TB"
+    assert format_size(2 ** 60) == "1.2\u00a0EB"
+    assert format_size(2 ** 64 - 1) == "18.4\u00a0EB"
