@@ -515,7 +515,7 @@ def _strip_newlines(lines: Iterable[bytes], strict: bool) -> Iterator[bytes]:
         yield raw
 
 
-_CHUNK = 1 << 20
+_CHUNK = 1 << 17
 
 
 def _split_lines(chunks: Iterable[bytes], strict: bool) -> Iterator[tuple[list[bytes], bool]]:

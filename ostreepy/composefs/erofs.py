@@ -678,7 +678,7 @@ class _Out:
         self.pos += len(data)
         self.buf.append(data)
         self.buffered += len(data)
-        if self.buffered >= 1 << 20:
+        if self.buffered >= _FLUSH:
             self.flush()
 
     def flush(self) -> None:
@@ -709,7 +709,7 @@ _XATTR_HEAD = struct.Struct("<IB7x")
 _XATTR_ENTRY_HEAD = struct.Struct("<BBH")
 _U32_PACK = struct.Struct("<I").pack
 _ZEROS = bytes(BLOCK_SIZE)
-_FLUSH = 1 << 20
+_FLUSH = 1 << 17
 
 
 def _xattr_entry(key: bytes, value: bytes) -> bytes:
