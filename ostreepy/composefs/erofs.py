@@ -55,6 +55,7 @@ _NULL_ADDR = b"\xff\xff\xff\xff"
 
 _FT = {stat.S_IFREG: 1, stat.S_IFDIR: 2, stat.S_IFCHR: 3, stat.S_IFBLK: 4, stat.S_IFIFO: 5,
        stat.S_IFSOCK: 6, stat.S_IFLNK: 7}
+_FT_REG = b"\x01"
 _PREFIXES = ((b"user.", 1), (b"system.posix_acl_access", 2), (b"system.posix_acl_default", 3),
              (b"trusted.", 4), (b"security.", 6))
 
@@ -326,6 +327,7 @@ class _Layout:
         # (a byte an inode: with no file digests the empty metacopy value is shared by every
         # external file, so most inodes have a mask; 255 means it is in ``wide_masks``)
         self.shared_masks = bytearray()
+        self.ftypes = bytearray()
         self.wide_masks: dict[int, int] = {}
 
     def compute_tree(self) -> None:
@@ -542,6 +544,9 @@ class _Layout:
         self.tails = tails = _zeros("I", n)
         self.nids = nids = _zeros("Q", n)
         self.shared_masks = shared = bytearray(n)
+        # the directory entry's file type of each inode: a regular file's unless set below
+        self.ftypes = ftypes = bytearray(_FT_REG) * n
+        ft = _FT
         leaf_time = min_sec == 0 and min_nsec == 0   # a Leaf's mtime is the least
         for i, node in enumerate(self.nodes):
             ftype = node.mode & S_IFMT
@@ -590,6 +595,8 @@ class _Layout:
                 continue
             n_blocks = 0
             tail = 0
+            if ftype != _REG:
+                ftypes[i] = ft.get(ftype, 0)
             if ftype == _DIR:
                 entry = dirs[node]
                 names = entry[0]
@@ -780,10 +787,10 @@ def _redirect_head(n: int) -> tuple[bytes, bytes, Callable[..., bytes]]:
 def _dentries(buf: bytearray, names: list[bytes], kids: memoryview, layout: _Layout) -> None:
     nameoff = len(kids) * 12
     pack = _DIRENT.pack
-    ft = _FT
-    nodes, nids = layout.nodes, layout.nids
+    nids, ftypes = layout.nids, layout.ftypes
     for name, i in zip(names, kids):
-        buf += pack(nids[i], nameoff & 0xFFFF, ft.get(nodes[i].mode & S_IFMT, 0), 0)
+        # (a block's names end within it: every offset fits the 16 bits)
+        buf += pack(nids[i], nameoff, ftypes[i], 0)
         nameoff += len(name)
     buf += b"".join(names)
 
