@@ -381,10 +381,17 @@ class _Layout:
                 for name in names:
                     c = children[name]
                     ftype = c.mode & S_IFMT
-                    if type(c) is Leaf and ftype == _REG and below_root and not c.xattr_size and 0 < c.size <= 1 << 43:
-                        # the plain external file below as a Leaf (most of a commit's or a dump's tree): what
-                        # it leaves out is its class's (no link, xattrs, content or children; mtime 0,
-                        # taken into the least once, after the walk), read here no more (~18 ns a read)
+                    if type(c) is Leaf and below_root and not c.xattr_size and (ftype == _REG and 0 < c.size <= 1 << 43
+                                                                                or ftype == _LNK):
+                        # a Leaf below the root (most of a commit's or a dump's tree): what it leaves out is
+                        # its class's (no link, xattrs, content or children; mtime 0, taken into the least
+                        # once, after the walk), read here no more (~18 ns a read); _prepare has nothing
+                        # to do for it but count an external file's xattrs, done here
+                        leaves = True
+                        if ftype == _LNK:
+                            kids.append(len(nodes))
+                            nodes.append(c)
+                            continue
                         p = c.payload
                         d = c.digest
                         c.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT + (0 if d is None else 36)
@@ -394,7 +401,6 @@ class _Layout:
                         add_metacopy(d or b"")
                         if p:
                             add_redirect(p)
-                        leaves = True
                         continue
                     if ftype == _DIR:
                         ndirs += 1
@@ -586,10 +592,14 @@ class _Layout:
                     pos += extra
                     blocks[i] = n_blocks
                     n_data += n_blocks
-                # bit 1: the writer's shortcut takes it (a digest, a redirect, neither shared, no blocks)
-                ipads[i] = ipad << 2 | (2 if tail == 4 and not mask and p and len(d) == 32 else 0) | compact
+                # bit 1: the writer's shortcut takes it (a digest, a redirect, neither shared, no blocks),
+                # which needs no tail size
+                if tail == 4 and not mask and p and len(d) == 32:
+                    ipads[i] = ipad << 2 | 2 | compact
+                else:
+                    ipads[i] = ipad << 2 | compact
+                    tails[i] = tail
                 xattr_sizes[i] = xattr_size
-                tails[i] = tail
                 nids[i] = pos // SLOT
                 pos += inode_size + xattr_size + tail
                 continue
