@@ -90,6 +90,7 @@ def _optional(field: bytes, unescape: Callable[[bytes], bytes] = _unescape) -> b
 
 
 _SPACE = b" \t\n\v\f\r"
+_BAD_NAMES = frozenset((b"", b".", b".."))   # names no line may give
 
 
 # strtoull's forms beyond plain digits, compiled when first met (most dumps have none: start-up)
@@ -230,9 +231,8 @@ class _DumpBuilder:
                 path, size_f, mode_f, nlink_f, uid_f, gid_f, rdev_f, mtime_f, payload, content, digest = f
                 mode = modes.get(mode_f, 0)
                 ftype = mode & S_IFMT
-                size = small.get(size_f)
-                if size is None and size_f.isdigit() and len(size_f) < 19:
-                    size = int(size_f)
+                # (a file's size is mostly past the small ints': parsed, not looked up)
+                size = int(size_f) if size_f.isdigit() and len(size_f) < 19 else None
                 # one link, owned by root, no device, no mtime: most lines but directories'
                 plain = f[3:8] == _PLAIN_MIDDLE
                 if not plain:
@@ -268,8 +268,8 @@ class _DumpBuilder:
                         parent = None   # line() refuses it
                 # (a parent found is a directory: only directories are in ``parents`` and last_parent
                 # once a line is taken; line() refuses a line below anything else, ending the parse)
-                if not (mode == 0 or size is None or parent is None or not name or len(name) > MAX_NAME_LENGTH
-                        or name in parent.children or name == b"." or name == b".."
+                if not (mode == 0 or size is None or parent is None or name in _BAD_NAMES or len(name) > MAX_NAME_LENGTH
+                        or name in parent.children
                         or (payload != b"-" and len(payload) >= PATH_MAX)
                         or (content != b"-" and (ftype != _S_IFREG or len(content) != size
                                                  or len(content) > INLINE_CONTENT_MAX))

@@ -56,6 +56,7 @@ _NULL_ADDR = b"\xff\xff\xff\xff"
 _FT = {stat.S_IFREG: 1, stat.S_IFDIR: 2, stat.S_IFCHR: 3, stat.S_IFBLK: 4, stat.S_IFIFO: 5,
        stat.S_IFSOCK: 6, stat.S_IFLNK: 7}
 _FT_REG = b"\x01"
+_FT_LNK = _FT[stat.S_IFLNK]
 _PREFIXES = ((b"user.", 1), (b"system.posix_acl_access", 2), (b"system.posix_acl_default", 3),
              (b"trusted.", 4), (b"security.", 6))
 
@@ -602,6 +603,25 @@ class _Layout:
                 xattr_sizes[i] = xattr_size
                 nids[i] = pos // SLOT
                 pos += inode_size + xattr_size + tail
+                continue
+            if leaf and ftype == _LNK:
+                # a symlink as a Leaf (no xattrs; its time and link count its class's): the general
+                # path below without what it reads of them
+                size = node.size
+                inode_size = _COMPACT if (leaf_time and node.uid <= 0xFFFF and node.gid <= 0xFFFF
+                                          and size <= _U32) else _EXTENDED
+                ipad = -pos % SLOT
+                pos += ipad
+                extra, n_blocks, tail = _tail_padding(_LNK, pos, inode_size, 0, len(node.payload))
+                ipad += extra
+                pos += extra
+                ipads[i] = ipad << 2 | (inode_size == _COMPACT)
+                ftypes[i] = _FT_LNK
+                blocks[i] = n_blocks
+                tails[i] = tail
+                n_data += n_blocks
+                nids[i] = pos // SLOT
+                pos += inode_size + tail
                 continue
             n_blocks = 0
             tail = 0
