@@ -269,17 +269,27 @@ def _prepare(node: Node, version: int) -> None:
 def _add_root_whiteouts(root: Node) -> None:
     root.set_xattr(b"trusted.overlay.opaque", b"y")
     selinux = root.get_xattr(b"security.selinux")
+    children = root.children
+    owner_and_time = root.uid, root.gid, root.mtime_sec, root.mtime_nsec
     for i in range(256):
         name = b"%02x" % i
-        if name in root.children:
+        if name in children:
             continue
-        w = Node(stat.S_IFCHR | 0o644)
-        w.uid, w.gid, w.mtime_sec, w.mtime_nsec = root.uid, root.gid, root.mtime_sec, root.mtime_nsec
+        w = Node(_WHITEOUT_MODE)
+        w.uid, w.gid, w.mtime_sec, w.mtime_nsec = owner_and_time
         if selinux is not None:
             w.set_xattr(b"security.selinux", selinux)
-        root.add_child(name, w)
+        if type(children) is dict:
+            # add_child's work but its checks, which a new node with such a name passes
+            children[name] = w
+            w.parent = root
+            w.name = name
+        else:
+            root.add_child(name, w)
+            children = root.children
 
 
+_WHITEOUT_MODE = stat.S_IFCHR | 0o644
 _ACL_KEYS = (b"system.posix_acl_access", b"system.posix_acl_default")
 _NO_SPLITS: list[int] = []   # a directory whose entries fit one block (never changed)
 _DOTS = (b".", b"..")
