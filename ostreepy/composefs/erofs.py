@@ -622,7 +622,7 @@ class _Layout:
                                           and size <= _U32) else _EXTENDED
                 ipad = -pos % SLOT
                 pos += ipad
-                extra, n_blocks, tail = _tail_padding(_LNK, pos, inode_size, 0, len(node.payload))
+                extra, n_blocks, tail = _tail_padding(_LNK, pos, inode_size, 0, len(node.payload))  # type: ignore[arg-type]
                 ipad += extra
                 pos += extra
                 ipads[i] = ipad << 2 | (inode_size == _COMPACT)
@@ -769,7 +769,8 @@ class _Out:
         if self.hasher is not None:
             self.hasher.update(data)
         if self.write_cb is not None:
-            self.write_cb(data)
+            # (a bytearray, when one piece, is not changed after: a buffer as bytes is to a writer)
+            self.write_cb(data)  # type: ignore[arg-type]
 
     def pad(self, n: int) -> None:
         if n:
@@ -1043,6 +1044,8 @@ def write_image(root: Node, write: Callable[[bytes], object] | None = None, *, m
                 max_version: int = 1, consume: bool = False, digest: bool = True) -> bytes:
     """Write the composefs image of ``root`` through ``write`` (if given); return its fs-verity digest
     (``b""`` when not ``digest``: then the image is not hashed, nor hashlib loaded).
+    ``write`` takes the image in order, a piece at a time: bytes, or a bytearray that is not
+    changed once passed (a buffer, written or hashed as bytes are).
 
     The tree is copied first, unless ``consume``: then it is rewritten in place and spent."""
     with gc_paused():
