@@ -18,7 +18,8 @@ from __future__ import annotations
 import binascii
 import stat
 
-from .tree import INLINE_CONTENT_MAX, MAX_NAME_LENGTH, PATH_MAX, S_IFMT, ComposefsError, Node, cstr, follow_links, gc_paused, validate_mode
+from .tree import (INLINE_CONTENT_MAX, MAX_NAME_LENGTH, PATH_MAX, S_IFMT, ComposefsError, Leaf, Node, cstr, follow_links,
+                   gc_paused, validate_mode)
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ _HEX = b"0123456789abcdefABCDEF"
 _MODES: dict[bytes, int] = {}  # a tree has a handful of distinct mode fields
 # link counts, ids, device numbers and small sizes are mostly these: a look-up, not a parse
 _ONE_LINK_ROOT = [b"1", b"0", b"0", b"0"]   # nlink, uid, gid, rdev of most lines
-_SMALL_INTS = {b"%d" % i: i for i in range(1024)}
+# (a table of 256: one of 1024 took ~0.2 ms to make, of every create's start-up)
+_SMALL_INTS = {b"%d" % i: i for i in range(256)}
 # mode fields of the lines :meth:`_DumpBuilder.lines` takes (regular files, directories,
 # symlinks, in plain octal digits) -> the mode
 _FAST_MODES: dict[bytes, int] = {}
@@ -89,6 +91,7 @@ def _optional(field: bytes, unescape: Callable[[bytes], bytes] = _unescape) -> b
 
 
 _SPACE = b" \t\n\v\f\r"
+_BAD_NAMES = frozenset((b"", b".", b".."))   # names no line may give
 
 
 # strtoull's forms beyond plain digits, compiled when first met (most dumps have none: start-up)
@@ -160,14 +163,25 @@ class _DumpBuilder:
             parts = parts[i + 1:].lstrip(b"/")
 
     def lookup(self, path: bytes) -> Node | None:
+        """The node at ``path``, a hard link's target: a Node (a :class:`Leaf` there, which has
+        no link count, parent or name of its own to change or name it by, is made one)."""
         node = self.root
+        parent = node
+        name = b""
         for name in path.split(b"/"):
             if not name:
                 continue
             assert node is not None
+            parent = node
             node = node.children.get(name)
             if node is None:
                 return None
+        if type(node) is Leaf:
+            leaf = node
+            node = parent.children[name] = Node(leaf.mode)   # type: ignore[union-attr]
+            node.uid, node.gid, node.size, node.payload, node.digest = (leaf.uid, leaf.gid, leaf.size, leaf.payload,
+                                                                        leaf.digest)
+            node.parent, node.name = parent, name
         return node
 
     def add(self, path: bytes, node: Node) -> None:
@@ -200,14 +214,12 @@ class _DumpBuilder:
         node.parent = parent
         node.name = name
 
-    def lines(self, lines: list[bytes]) -> None:
+    def lines(self, lines: list[bytes], special: bool = True) -> None:
         """:meth:`line` of each line. The lines most of a dump is made of (a regular file, a
         directory or a symlink, no xattrs, no escapes, plain numbers, in a directory met
         before) are taken here without it, with everything it would refuse checked first:
-        nothing changes before a line goes to it instead, and it refuses as it would."""
-        joined = b"".join(lines)
-        special = b"\\" in joined or b"\0" in joined   # then each line is looked at for them
-        del joined
+        nothing changes before a line goes to it instead, and it refuses as it would.
+        ``special``: a line may hold a backslash or a NUL (then each line is looked at for them)."""
         modes = _FAST_MODES
         small = _SMALL_INTS
         parents = self.parents
@@ -220,15 +232,20 @@ class _DumpBuilder:
                 path, size_f, mode_f, nlink_f, uid_f, gid_f, rdev_f, mtime_f, payload, content, digest = f
                 mode = modes.get(mode_f, 0)
                 ftype = mode & S_IFMT
-                size = small.get(size_f)
-                if size is None and size_f.isdigit() and len(size_f) < 19:
-                    size = int(size_f)
+                # (a file's size is mostly past the small ints': parsed, not looked up)
+                size = int(size_f) if size_f.isdigit() and len(size_f) < 19 else None
                 # one link, owned by root, no device, no mtime: most lines but directories'
                 plain = f[3:8] == _PLAIN_MIDDLE
                 if not plain:
                     nlink = small.get(nlink_f)
+                    if nlink is None and nlink_f.isdigit() and len(nlink_f) < 10:
+                        nlink = int(nlink_f)
                     uid = small.get(uid_f)
+                    if uid is None and uid_f.isdigit() and len(uid_f) < 10:
+                        uid = int(uid_f)
                     gid = small.get(gid_f)
+                    if gid is None and gid_f.isdigit() and len(gid_f) < 10:
+                        gid = int(gid_f)
                     sec: int | None
                     nsec: int | None
                     if mtime_f == b"0.0":
@@ -258,18 +275,26 @@ class _DumpBuilder:
                         parent = None   # line() refuses it
                 # (a parent found is a directory: only directories are in ``parents`` and last_parent
                 # once a line is taken; line() refuses a line below anything else, ending the parse)
-                if not (mode == 0 or size is None or parent is None or not name or len(name) > MAX_NAME_LENGTH
-                        or name in parent.children or name == b"." or name == b".."
+                if not (mode == 0 or size is None or parent is None or name in _BAD_NAMES or len(name) > MAX_NAME_LENGTH
+                        or name in parent.children
                         or (payload != b"-" and len(payload) >= PATH_MAX)
                         or (content != b"-" and (ftype != _S_IFREG or len(content) != size
                                                  or len(content) > INLINE_CONTENT_MAX))
                         or (ftype == _S_IFLNK and (not payload or payload == b"-" or (strict and size != len(payload))))):
+                    if parent is not last_parent:
+                        last_i, last_prefix, last_parent = i, path[:i], parent
+                    if plain and ftype != _S_IFDIR and content == b"-":
+                        # a file or symlink of nothing but a size, payload and digest (most lines): a
+                        # Leaf, which the writer takes as it takes a Node (half its size, one call)
+                        if ftype == _S_IFLNK:
+                            parent.children[name] = Leaf(mode, 0, 0, len(payload), payload, d)  # type: ignore[assignment]
+                        else:
+                            parent.children[name] = Leaf(mode, 0, 0, size, None if payload == b"-" else payload, d)  # type: ignore[assignment]
+                        continue
                     node = Node(mode)
                     parent.children[name] = node
                     node.parent = parent
                     node.name = name
-                    if parent is not last_parent:
-                        last_i, last_prefix, last_parent = i, path[:i], parent
                     if ftype == _S_IFLNK:
                         node.payload = payload
                         node.size = len(payload)
@@ -472,17 +497,17 @@ class _DumpBuilder:
 
 def parse_dump_lines(lines: Iterable[bytes], strict: bool = True) -> Node:
     """Build a tree from dump-file lines (each with its trailing ``\\n`` but the possibly unterminated last)."""
-    return _parse(([raw] for raw in _strip_newlines(lines, strict)), strict)
+    return _parse((([raw], True) for raw in _strip_newlines(lines, strict)), strict)
 
 
-def _parse(batches: Iterable[list[bytes]], strict: bool) -> Node:
-    """The tree of lines without their newlines, a list of them at a time (each line checked
-    for length by the caller)."""
+def _parse(batches: Iterable[tuple[list[bytes], bool]], strict: bool) -> Node:
+    """The tree of lines without their newlines, a list of them at a time with whether any may
+    hold a backslash or a NUL (each line checked for length by the caller)."""
     b = _DumpBuilder(strict)
     with gc_paused():
         lines = b.lines
-        for batch in batches:
-            lines(batch)
+        for batch, special in batches:
+            lines(batch, special)
         return b.finish()
 
 
@@ -497,23 +522,27 @@ def _strip_newlines(lines: Iterable[bytes], strict: bool) -> Iterator[bytes]:
         yield raw
 
 
-_CHUNK = 1 << 20
+_CHUNK = 1 << 17
 
 
-def _split_lines(chunks: Iterable[bytes], strict: bool) -> Iterator[list[bytes]]:
-    """The lines of a dump read a piece at a time, without their newlines, a list per piece:
-    memory bounded by the piece and the longest line, itself capped."""
+def _split_lines(chunks: Iterable[bytes], strict: bool) -> Iterator[tuple[list[bytes], bool]]:
+    """The lines of a dump read a piece at a time, without their newlines, a list per piece
+    with whether the piece holds a backslash or a NUL (looked for in the piece, not in a copy
+    of its lines joined: a MiB more to touch): memory bounded by the piece and the longest
+    line, itself capped."""
     rest = b""
     for chunk in chunks:
-        lines = (rest + chunk).split(b"\n") if rest else chunk.split(b"\n")
+        if rest:
+            chunk = rest + chunk
+        lines = chunk.split(b"\n")
         rest = lines.pop()
         if len(rest) > _MAX_LINE or (lines and max(map(len, lines)) > _MAX_LINE):
             raise ComposefsError("Line too long")
-        yield lines
+        yield lines, b"\\" in chunk or b"\0" in chunk
     if rest:
         if strict:
             raise ComposefsError("Missing trailing newline")
-        yield [rest]
+        yield [rest], True
 
 
 def _read_chunks(stream: BinaryIO) -> Iterator[bytes]:

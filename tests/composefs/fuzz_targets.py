@@ -193,7 +193,7 @@ def plain_dumps(draw: Any) -> bytes:
 def _line_by_line(data: bytes, strict: bool) -> Node:
     """parse_dump without its shortcut for plain lines: each line through _DumpBuilder.line."""
     b = dumpfile._DumpBuilder(strict)
-    for batch in dumpfile._split_lines([data], strict):
+    for batch, _ in dumpfile._split_lines([data], strict):
         for raw in batch:
             b.line(raw)
     return b.finish()

@@ -168,6 +168,28 @@ def test_hardlink_to_a_directory_as_mkcomposefs(tmp_path) -> None:
         assert (tmp_path / "img").read_bytes() == img
 
 
+# hard links to lines the parser takes as plain (a file, a symlink), a link to a link among them
+LINKS_TO_PLAIN = (b"/ 4096 40755 2 0 0 0 0.0 - - -\n/a 4097 100644 1 0 0 0 0.0 ab/cd - " + b"5a" * 32 + b"\n"
+                  b"/d 4096 40755 2 0 0 0 0.0 - - -\n/d/l 3 120777 1 0 0 0 0.0 x/y - -\n"
+                  b"/d/h 0 @120777 0 0 0 0 0.0 /d/l - -\n/h 0 @100644 0 0 0 0 0.0 /a - -\n"
+                  b"/h2 0 @100644 0 0 0 0 0.0 /h - -\n")
+LINKS_TO_PLAIN_SHA256 = "651e255001d1c3294bb51ecfe12211723cddff7ba41aeb3e20633d23e41523ea"
+
+
+def test_hard_links_to_plain_lines_as_mkcomposefs(tmp_path) -> None:
+    """A plain file or symlink line is held lean (a Leaf, no link count or name of its own); one
+    a hard link names is made a full node, so its count and its path (dump_lines) are right."""
+    root = parse_dump(LINKS_TO_PLAIN)
+    img, _ = image_bytes(root)
+    assert hashlib.sha256(img).hexdigest() == LINKS_TO_PLAIN_SHA256
+    assert [line.split(b" ")[8] for line in dump_lines(parse_dump(LINKS_TO_PLAIN))][3:] == [b"/d/l", b"x/y", b"/a", b"/h"]
+    if upstream_peer.available():
+        (tmp_path / "d").write_bytes(LINKS_TO_PLAIN)
+        subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
+                        str(tmp_path / "img")], check=True)
+        assert (tmp_path / "img").read_bytes() == img
+
+
 # mkcomposefs 1.0.8's image of RELATIVE_PATHS (sha256)
 RELATIVE_PATHS = (b"/ 0 40755 2 0 0 0 0.0 - - -\nabc 0 100644 1 0 0 0 0.0 - - -\n/d 0 40755 2 0 0 0 0.0 - - -\n"
                   b"/d/f 0 100644 1 0 0 0 0.0 - - -\nd/g 0 100644 1 0 0 0 0.0 - - -\n")
