@@ -21,14 +21,15 @@ import enum
 import errno
 import os
 import stat
+from os import getxattr
 from time import time_ns
 from typing import BinaryIO, Callable, FrozenSet, Optional
 
 import attrs
 
 from . import objects as obj
-from ..errors import CheckoutError, PathNotFoundError
-from .objects import FileHeader
+from ..errors import CheckoutError, OstreeError, PathNotFoundError
+from .objects import BAREUSER_XATTR, FileHeader
 from ..fsutil import write_all
 from ..parallel import Job, Pool
 from ..progress import FileCheckedOut, ProgressCallback, serialized
@@ -186,24 +187,50 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
             for xname, value in dirmeta.xattrs:
                 os.setxattr(dfd, obj.xattr_name(xname), value)
         fast = state.fast_link
-        plain_bare = fast and repo.mode is RepoMode.BARE and repo.parent is None
+        plain = fast and repo.parent is None
+        plain_bare = plain and repo.mode is RepoMode.BARE
+        plain_user = plain and repo.mode is RepoMode.BARE_USER
         prefix = repo._objects_prefix
         lstat, S_ISLNK, S_IRUSR = os.lstat, stat.S_ISLNK, stat.S_IRUSR
         passthrough = opts.passthrough_whiteouts
+        progress = state.progress
         for fname, fcsum in dirtree.files:
             if fast and not (passthrough and fname.startswith(OVERLAY_WHITEOUT_PREFIX)):
                 # the common deploy case, kept lean: one lstat (plus the ostreemeta
                 # xattr in bare-user) and one linkat per file; anything unusual
-                # (empty, unreadable, bare-user symlink, link failure) goes the long way
+                # (empty, unreadable, missing, corrupt, link failure) goes the long way,
+                # which says what is wrong
                 if plain_bare:
                     src = f"{prefix}{fcsum[:2]}/{fcsum[2:]}.file"
                     try:
-                        st = lstat(src)
                         # a bare symlink object is linked like a file (its size is
                         # its target's length, never 0)
-                        linkable = bool(st.st_size)
+                        linkable = bool(lstat(src).st_size)
                     except FileNotFoundError:
                         linkable = False
+                elif plain_user:
+                    src = f"{prefix}{fcsum[:2]}/{fcsum[2:]}.file"
+                    try:
+                        raw = getxattr(src, BAREUSER_XATTR, follow_symlinks=False)
+                    except OSError:
+                        raw = b""
+                    linkable = False
+                    if len(raw) == 12:  # uid, gid, mode and no xattrs: the common case
+                        fmode = int.from_bytes(raw[8:], "big")
+                    else:
+                        try:
+                            fmode = obj.bareuser_meta_parse(raw)[2]
+                        except OstreeError:
+                            fmode = 0  # the long way says what is wrong
+                    if fmode & _S_IFMT_RUSR == _S_IFREG_RUSR:
+                        try:
+                            linkable = bool(lstat(src).st_size)
+                        except FileNotFoundError:
+                            pass
+                    elif S_ISLNK(fmode) and _user_symlink(src, raw, fcsum, dfd, fname):
+                        if progress is not None:
+                            progress(FileCheckedOut(path + fname, False))
+                        continue
                 else:
                     mode, size, src = repo.file_object_stat(fcsum)
                     linkable = bool(size) and not (state.repo_usermode and S_ISLNK(mode)) and bool(
@@ -211,8 +238,8 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                 if linkable:
                     try:
                         os.link(src, fname, dst_dir_fd=dfd, follow_symlinks=False)
-                        if state.progress is not None:
-                            state.progress(FileCheckedOut(path + fname, True))
+                        if progress is not None:
+                            progress(FileCheckedOut(path + fname, True))
                         continue
                     except OSError:
                         pass
@@ -235,6 +262,44 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
     finally:
         if dfd >= 0:
             os.close(dfd)
+
+
+_S_IFMT_RUSR = 0o170000 | stat.S_IRUSR
+_S_IFREG_RUSR = stat.S_IFREG | stat.S_IRUSR
+
+
+def _user_symlink(src: str, raw: bytes, checksum: str, dfd: int, name: str) -> bool:
+    """A bare-user symlink object (a regular file holding the target; ``raw`` its
+    ``user.ostreemeta``) made a symlink at ``name``, as the long way does it: its checksum
+    checked, since the target is data no later read checks. False, with nothing made,
+    where anything is unusual, for the long way to say what."""
+    try:
+        uid, gid, fmode, xattrs = obj.bareuser_meta_parse(raw)
+    except OstreeError:
+        return False
+    try:
+        fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        content = os.read(fd, 4097)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    target = content.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
+    header = FileHeader(uid, gid, fmode, target, xattrs)
+    try:
+        header.validate()
+    except OstreeError:
+        return False
+    if obj.content_checksum(header) != checksum:
+        return False
+    try:
+        os.symlink(target, name, dir_fd=dfd)
+    except OSError:
+        return False
+    return True
 
 
 def _finish_dir(state: _State, dfd: int, dirmeta, did_exist: bool) -> None:
