@@ -101,6 +101,8 @@ class _State:
                           and opts.filter is None and not opts.skip_paths and opts.overwrite is Overwrite.NONE)
         # libostree: only a writable repository with core.enable-uncompressed-cache (default true)
         self.cache_dir: Optional[str] = None
+        #: objects/ of a repository the fast path reads (see _run_tree)
+        self.objects_fd = -1
         if (opts.uncompressed_cache and user and repo.mode is RepoMode.ARCHIVE and not opts.force_copy
                 and os.access(repo.path, os.W_OK)
                 and repo.config.get_bool("core", "enable-uncompressed-cache", True)):
@@ -191,6 +193,7 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
         plain_bare = plain and repo.mode is RepoMode.BARE
         plain_user = plain and repo.mode is RepoMode.BARE_USER
         prefix = repo._objects_prefix
+        ofd = state.objects_fd
         lstat, S_ISLNK, S_IRUSR = os.lstat, stat.S_ISLNK, stat.S_IRUSR
         passthrough = opts.passthrough_whiteouts
         progress = state.progress
@@ -201,13 +204,22 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                 # (empty, unreadable, missing, corrupt, link failure) goes the long way,
                 # which says what is wrong
                 if plain_bare:
-                    src = f"{prefix}{fcsum[:2]}/{fcsum[2:]}.file"
+                    # by the objects directory's descriptor: two path components to walk
+                    rel = f"{fcsum[:2]}/{fcsum[2:]}.file"
+                    linked = False
                     try:
                         # a bare symlink object is linked like a file (its size is
                         # its target's length, never 0)
-                        linkable = bool(lstat(src).st_size)
-                    except FileNotFoundError:
-                        linkable = False
+                        if lstat(rel, dir_fd=ofd).st_size:
+                            os.link(rel, fname, src_dir_fd=ofd, dst_dir_fd=dfd, follow_symlinks=False)
+                            linked = True
+                    except OSError:
+                        pass
+                    if linked:
+                        if progress is not None:
+                            progress(FileCheckedOut(path + fname, True))
+                        continue
+                    linkable = False
                 elif plain_user:
                     src = f"{prefix}{fcsum[:2]}/{fcsum[2:]}.file"
                     try:
@@ -224,7 +236,7 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                             fmode = 0  # the long way says what is wrong
                     if fmode & _S_IFMT_RUSR == _S_IFREG_RUSR:
                         try:
-                            linkable = bool(lstat(src).st_size)
+                            linkable = bool(lstat(src[len(prefix):], dir_fd=ofd).st_size)
                         except FileNotFoundError:
                             pass
                     elif S_ISLNK(fmode) and _user_symlink(src, raw, fcsum, dfd, fname):
@@ -238,11 +250,12 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                 if linkable:
                     try:
                         os.link(src, fname, dst_dir_fd=dfd, follow_symlinks=False)
+                    except OSError:
+                        linkable = False
+                    if linkable:
                         if progress is not None:
                             progress(FileCheckedOut(path + fname, True))
                         continue
-                    except OSError:
-                        pass
             _checkout_file(state, fcsum, dfd, fname, path + fname)
         for dname, t, m in dirtree.dirs:
             if opts_skip and path + dname in opts_skip:
@@ -326,6 +339,8 @@ def _run_tree(state: _State, pfd: int, name: str, tree: str, meta: str) -> None:
     if fresh:
         state.pool = Pool(2, "ostreepy-checkout")
         state.progress = serialized(state.progress)
+    if state.fast_link and state.repo.parent is None:
+        state.objects_fd = os.open(state.repo._objects_prefix, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         _checkout_tree(state, pfd, name, tree, meta, "/")
         if state.pool is not None:
@@ -341,6 +356,9 @@ def _run_tree(state: _State, pfd: int, name: str, tree: str, meta: str) -> None:
         for dfd, _, _ in state.deferred:
             os.close(dfd)
         state.deferred.clear()
+        if state.objects_fd >= 0:
+            os.close(state.objects_fd)
+            state.objects_fd = -1
 
 
 def _rm_rf_at(dfd: int, name: str) -> None:
