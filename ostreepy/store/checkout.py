@@ -103,6 +103,8 @@ class _State:
         self.cache_dir: Optional[str] = None
         #: objects/ of a repository the fast path reads (see _run_tree)
         self.objects_fd = -1
+        #: bare-user: the checksum of the empty file of each user.ostreemeta met
+        self.empties: dict[bytes, str] = {}
         if (opts.uncompressed_cache and user and repo.mode is RepoMode.ARCHIVE and not opts.force_copy
                 and os.access(repo.path, os.W_OK)
                 and repo.config.get_bool("core", "enable-uncompressed-cache", True)):
@@ -197,6 +199,7 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
         lstat, S_ISLNK, S_IRUSR = os.lstat, stat.S_ISLNK, stat.S_IRUSR
         passthrough = opts.passthrough_whiteouts
         progress = state.progress
+        empties = state.empties
         for fname, fcsum in dirtree.files:
             if fast and not (passthrough and fname.startswith(OVERLAY_WHITEOUT_PREFIX)):
                 # the common deploy case, kept lean: one lstat (plus the ostreemeta
@@ -229,17 +232,25 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                     linkable = False
                     if len(raw) == 12:  # uid, gid, mode and no xattrs: the common case
                         fmode = int.from_bytes(raw[8:], "big")
+                        if fmode & _S_IFMT_RUSR == _S_IFREG_RUSR:
+                            # an empty file is copied (as by ostree: one object must not
+                            # collect every link); it is the one object of its header
+                            # whose name is the header's own checksum, so no lstat
+                            empty = empties.get(raw)
+                            if empty is None:
+                                empty = empties[raw] = _empty_checksum(raw)
+                            linkable = fcsum != empty
                     else:
                         try:
                             fmode = obj.bareuser_meta_parse(raw)[2]
                         except OstreeError:
                             fmode = 0  # the long way says what is wrong
-                    if fmode & _S_IFMT_RUSR == _S_IFREG_RUSR:
-                        try:
-                            linkable = bool(lstat(src[len(prefix):], dir_fd=ofd).st_size)
-                        except FileNotFoundError:
-                            pass
-                    elif S_ISLNK(fmode) and _user_symlink(src, raw, fcsum, dfd, fname):
+                        if fmode & _S_IFMT_RUSR == _S_IFREG_RUSR:
+                            try:
+                                linkable = bool(lstat(src[len(prefix):], dir_fd=ofd).st_size)
+                            except FileNotFoundError:
+                                pass
+                    if S_ISLNK(fmode) and _user_symlink(src, raw, fcsum, dfd, fname):
                         if progress is not None:
                             progress(FileCheckedOut(path + fname, False))
                         continue
@@ -279,6 +290,13 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
 
 _S_IFMT_RUSR = 0o170000 | stat.S_IRUSR
 _S_IFREG_RUSR = stat.S_IFREG | stat.S_IRUSR
+
+
+def _empty_checksum(raw: bytes) -> str:
+    """The checksum of an empty regular file whose bare-user ``user.ostreemeta`` (no
+    xattrs) is ``raw``."""
+    return obj.content_checksum(FileHeader(int.from_bytes(raw[:4], "big"), int.from_bytes(raw[4:8], "big"),
+                                           int.from_bytes(raw[8:], "big")))
 
 
 def _user_symlink(src: str, raw: bytes, checksum: str, dfd: int, name: str) -> bool:
