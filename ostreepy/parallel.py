@@ -10,9 +10,13 @@ The pool is a few plain threads taking the next item in order, not a ``concurren
 executor: that module imports ``logging`` (~6 ms of the start-up of every command that runs
 more than one job, a pull with a static delta or an image import) and makes a Future per job.
 
-:class:`Pool` is the same few threads for work found as it goes (a checkout hands its
-subtrees over while it walks): calls are submitted one by one, every one runs, and
-:meth:`Pool.join` waits for them all; what each raised is kept on its :class:`Job`."""
+:class:`Pool` is the same few threads for work found as it goes (a prune hands over its
+rounds of deletes as it makes them): calls are submitted one by one, every one runs, and
+:meth:`Pool.join` waits for them all; what each raised is kept on its :class:`Job`.
+
+Not for work of many calls of a few microseconds each (a checkout's lstat and linkat per
+file): a second thread rarely finds the GIL free in so short a call, so the threads take
+turns and add only their hand-offs."""
 
 from __future__ import annotations
 

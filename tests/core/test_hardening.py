@@ -43,6 +43,10 @@ def test_rewritten_bare_user_symlink_is_caught_by_fsck(tmp_path):
     assert res.returncode == 1 and "Corrupted file object" in res.stderr
     res = ostreepy(f"--repo={repo}", "checkout", "main", tmp_path / "co")
     assert res.returncode == 1 and not os.path.islink(tmp_path / "co" / "link")
+    # -U takes the hardlinking fast path, which makes symlinks itself: the same refusal
+    res_u = ostreepy(f"--repo={repo}", "checkout", "-U", "main", tmp_path / "co-u")
+    assert res_u.returncode == 1 and not os.path.islink(tmp_path / "co-u" / "link")
+    assert res_u.stderr == res.stderr
 
 
 def test_deeply_nested_metadata_type_is_an_error_not_a_crash(tmp_path):

@@ -238,8 +238,8 @@ def test_a_commit_through_the_porcelain_builds_only_the_result_types_it_uses(tmp
 
 
 def test_a_checkout_imports_no_concurrent_futures(tmp_path):
-    """A fresh checkout spreads its subtrees over two threads of ostreepy.parallel.Pool:
-    concurrent.futures (with logging, ~4 ms) is not imported for it."""
+    """A checkout runs on the calling thread: concurrent.futures (with logging, ~4 ms)
+    is not imported for it."""
     src = tmp_path / "t"
     for i in range(3):
         for j in range(3):

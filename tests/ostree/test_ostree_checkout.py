@@ -98,6 +98,36 @@ def test_user_hardlink_checkout(edge_repos, edge_snapshot, ostree, ostreepy, tmp
     assert sorted(linked) == hardlinked_paths(ref_dest, repo)
 
 
+def test_user_checkout_copies_each_empty_file(ostree, ostreepy, tmp_path):
+    """-U from bare-user copies empty files (one object must not collect every link) and
+    links the rest: our walk tells an empty object by its name (the checksum of its
+    header alone), so empties of several headers, and files with xattrs, are here."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for name, mode, owner in (("e644", 0o644, 0), ("e755", 0o755, 0), ("e600", 0o600, 0),
+                              ("e-owned", 0o644, 1000), ("e-suid", 0o4755, 0)):
+        (tree / name).write_bytes(b"")
+        os.chown(tree / name, owner, owner)
+        os.chmod(tree / name, mode)
+    (tree / "e-xattr").write_bytes(b"")
+    os.setxattr(tree / "e-xattr", "user.a", b"1")
+    (tree / "full-xattr").write_bytes(b"data\n")
+    os.setxattr(tree / "full-xattr", "user.a", b"1")
+    (tree / "full").write_bytes(b"data\n")
+    (tree / "full755").write_bytes(b"data\n")
+    os.chmod(tree / "full755", 0o755)
+    os.chmod(tree, 0o755)
+    repo = ostree.init(tmp_path / "repo", "bare-user")
+    ostree.commit(repo, tree=tree)
+    linked = {}
+    for name, tool in (("ostree", ostree), ("ostreepy", ostreepy)):
+        dest = tmp_path / name
+        tool.run("checkout", "-U", REF, dest, repo=repo)
+        linked[name] = hardlinked_paths(dest, repo)
+    assert linked["ostreepy"] == linked["ostree"] == ["full", "full-xattr", "full755"]
+    assert_same_tree(user_view(snapshot(tmp_path / "ostree")), user_view(snapshot(tmp_path / "ostreepy")))
+
+
 @pytest.mark.parametrize("mode,args", [
     ("bare", ["-U", "--require-hardlinks"]),
     ("archive", ["--require-hardlinks"]),
