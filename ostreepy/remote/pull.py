@@ -25,12 +25,13 @@ Design:
   traffic than the read. So is a commit that is the walk's only task (the first,
   or the next parent), over the connection that fetched the summary: a pull with
   nothing new starts no thread. Objects already in the repository are not fetched, which
-  is what makes a killed pull resume where it stopped; which files of a dirtree
-  are here is asked a directory of ``objects/`` at a time
-  (:class:`~ostreepy.store.presence.ObjectPresence`), as a second pull asks it of
-  every file of the tree. Over plain http the dirtrees and dirmetas found missing are
-  not handed to the pool either: the main thread sends their GETs ahead on a connection
-  of its own (:meth:`~ostreepy.remote.http.HttpFetcher.get_ahead`), goes on reading
+  is what makes a killed pull resume where it stopped; which files are here is asked a
+  directory of ``objects/`` at a time (:class:`~ostreepy.store.presence.ObjectPresence`),
+  as a second pull asks it of every file of the tree, and for the files of many dirtrees
+  at once (hundreds of files; thousands once most are found here). Over plain http the
+  dirtrees and dirmetas found missing are not handed to the pool either: the main thread
+  sends their GETs ahead on a connection of its own
+  (:meth:`~ostreepy.remote.http.HttpFetcher.get_ahead`), goes on reading
   what is here, and takes their answers in, in order, as libostree's one main loop
   keeps its requests in flight; the content waits for the walk's end (the workers would
   only take turns at the GIL with it) and then goes to the pool in batches. An answer
@@ -47,7 +48,11 @@ Design:
   objects of their parts; the walk then fetches the deltas' fallbacks as
   loose objects, checks their commits and walks their parents (``--depth``),
   but not their trees, as libostree's ``static_delta_targets``: a delta's
-  parts and fallbacks are its whole tree.
+  parts and fallbacks are its whole tree. Where the summary lists no delta,
+  the one file that says whether there is one for a commit (its
+  ``delta-indexes/`` file, or the superblock of a delta from the ref's commit
+  or from scratch) is asked first (:class:`_Deltas`), and the deltas' modules
+  (~5 ms of start-up) are imported only when it is there: most pulls find none.
 * The refs are set in the transaction that brought the objects, once every
   object of every commit is present, and so written at its end, after its one
   ``syncfs`` and its renames (as libostree's ``transaction_set_ref`` before
@@ -78,7 +83,8 @@ import os
 import queue
 import threading
 import time
-from typing import TYPE_CHECKING, BinaryIO, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union, cast
+from typing import (TYPE_CHECKING, BinaryIO, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple,
+                    Union, cast)
 from urllib.parse import quote, unquote, urlsplit
 
 import attrs
@@ -98,7 +104,6 @@ from ..store.refs import parse_refspec, validate_collection_id, validate_ref
 from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
 from ..store.timestamps import downgrade_message
 from . import trust
-from .deltas.fetch import INDEXED_DELTAS, DeltaPuller, DeltaTotals
 from .config import Remote, load_remote
 from .cookies import jar_path as cookie_jar_path
 from .fetcher import FetchError, Fetcher, FileFetcher, NotFound, fetcher_for_remote
@@ -106,6 +111,7 @@ from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
 from .summary_cache import Conditional, SummaryCache, fetch_summary_pair
 
 if TYPE_CHECKING:
+    from .deltas.fetch import DeltaPuller, DeltaTotals
     from .http import GetAhead
 
 __all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_local"]
@@ -164,12 +170,17 @@ class RepoPullResult:
     seconds: float = 0.0
     dry_run: bool = False
     local_source: bool = False
-    #: what static deltas did (None when none was looked for)
+    #: what static deltas did (None when none was looked for, or none was there: a summary
+    #: that lists none and no superblock or delta index for the commits)
     deltas: Optional[DeltaTotals] = None
     #: detached metadata (``.commitmeta``) found over the fetcher: ostree's status line counts
     #: it as metadata fetched; a missing one counts for nothing since ostree 2023.9
     #: (c8ed1c7a "lib/pull: Fix miscounting of missing metadata"; 2022.7 counted it)
     detached_metadata_fetched: int = 0
+    #: a commit's ``delta-indexes/`` file or a delta's superblock, asked for and not there
+    #: (where no delta was found, ``deltas`` is None): ostree counts each such request as
+    #: metadata fetched (on_delta_index_fetched, on_superblock_fetched clear the 404 first)
+    delta_files_missing: int = 0
 
     @property
     def delta_parts_fetched(self) -> int:
@@ -179,7 +190,7 @@ class RepoPullResult:
     def status(self) -> str:
         """The line ``ostree pull`` / ``pull-local`` prints when done."""
         # n_fetched_metadata: objects, found .commitmeta, superblocks and delta-index requests
-        meta = self.metadata_fetched + self.detached_metadata_fetched
+        meta = self.metadata_fetched + self.detached_metadata_fetched + self.delta_files_missing
         if self.deltas is not None:
             meta += self.deltas.superblocks + self.deltas.indexes
         if self.local_source:
@@ -818,7 +829,7 @@ class _Puller:
                 if commit.parent is not None and depth != 0:
                     add_commit(commit.parent, depth - 1 if depth > 0 else -1, True, chain_of[csum])
             elif kind == "dirtree":
-                tree, present = cast(Tuple[DirTree, Set[str]], result)
+                tree, present = cast(Tuple[DirTree, Optional[Set[str]]], result)
                 assert isinstance(tree, DirTree)
                 path = str(arg)
                 requested = 0
@@ -826,13 +837,30 @@ class _Puller:
                     if fcsum in seen_files or (wanted is not None and not wanted(path + name, False)):
                         continue
                     seen_files.add(fcsum)
-                    if fcsum not in present:
+                    if present is None:
+                        unsure.append(fcsum)
+                    elif fcsum not in present:
                         content_q.append(fcsum)
                     requested += 1
                 self.stats.requested += requested
                 for name, tcsum, mcsum in tree.dirs:
                     if wanted is None or wanted(path + name, True):
                         add_tree(tcsum, mcsum, path + name + "/")
+
+        # the files of the dirtrees this thread takes in, whether they are here asked many
+        # at a time (settle): asked a dirtree at a time, a second pull's tree of 6,000 files
+        # in 700 dirtrees was ~5,000 lookups of an objects/xx listing, ~10 ms of the walk
+        unsure: List[str] = []
+        settle_at = HELD_CONTENT
+
+        def settle() -> None:
+            nonlocal settle_at
+            present = presence.present(unsure)
+            content_q.extend(c for c in unsure if c not in present)
+            # most of them missing (a first pull): content is asked for as soon as the walk
+            # finds enough of it (HELD_CONTENT); most here (a later pull): in bigger batches
+            settle_at = HELD_CONTENT if len(present) * 2 < len(unsure) else 4 * HELD_CONTENT
+            unsure.clear()
 
         inflight = 0
         meta_inflight = 0
@@ -892,7 +920,9 @@ class _Puller:
                 handle(item, result)
 
         try:
-            while meta_q or content_q or inflight or sent:
+            while meta_q or content_q or inflight or sent or unsure:
+                if unsure and (len(unsure) >= settle_at or not (meta_q or sent)):
+                    settle()
                 # twice the pool: a worker finishing finds the next item already queued
                 while inflight < 2 * MAX_FETCHES and (meta_q or content_q):
                     if not meta_q and pipelined and not (meta_inflight or sent) and inflight >= MAX_PIPELINES:
@@ -912,7 +942,7 @@ class _Puller:
                             if tree is None and listed is not False and repo.has_object(csum, ObjectType.DIR_TREE):
                                 tree = repo.load_dirtree(csum)  # staged (a delta's) or in core.parent
                             if tree is not None:
-                                handle(item, (tree, presence.present(f for _, f in tree.files)))
+                                handle(item, (tree, None))
                                 continue
                         elif kind == "dirmeta":
                             listed = presence.listed(csum, ObjectType.DIR_META)
@@ -973,7 +1003,7 @@ class _Puller:
                     kind, csum, arg = item
                     got = self.take_fetched_meta(csum, _META_TYPES[kind], data)
                     if got is not None:
-                        handle(item, (got, presence.present(f for _, f in got.files)))
+                        handle(item, (got, None))
                     done: List[Tuple[_Item, object, Optional[BaseException]]] = []
                     with contextlib.suppress(queue.Empty):
                         while True:
@@ -1449,7 +1479,8 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         content_fetched=st.content_fetched, metadata_local=st.metadata_local, content_local=st.content_local,
         bytes_transferred=source.bytes, content_bytes_written=st.content_bytes_written,
         seconds=time.monotonic() - start, dry_run=dry_run, local_source=source.local is not None,
-        deltas=deltas.totals if deltas is not None else None, detached_metadata_fetched=st.detached_fetched)
+        deltas=deltas.totals if deltas is not None else None, detached_metadata_fetched=st.detached_fetched,
+        delta_files_missing=deltas.missing if deltas is not None else 0)
     if puller.progress is not None:
         from ..progress import PullDone
         puller.progress(PullDone(result.status))
@@ -1457,7 +1488,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
 
 
 def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary: Optional[Summary],
-                  puller: _Puller, *, disable: bool, require: bool, indexed: bool = False) -> Optional[DeltaPuller]:
+                  puller: _Puller, *, disable: bool, require: bool, indexed: bool = False) -> Optional[_Deltas]:
     """The static-delta side of a pull, or None when deltas are off: as libostree,
     for pull-local, a ``file://`` remote (objects are copied as they are), an
     archive repository and a commit-metadata-only pull, unless required."""
@@ -1483,14 +1514,125 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary
     def verify_superblock(data: bytes, signatures: Mapping[str, Variant]) -> None:
         trust.verify_static_delta(remote, data, signatures, keys=puller.sign_keys)
 
+    metadata: Optional[Mapping[str, Variant]] = (
+        summary.metadata if summary is not None
+        # the summary was left alone: the remote's config said its deltas are indexed (delta-indexes/)
+        else {_INDEXED_DELTAS: Variant("b", True)} if indexed else None)
+
+    def make(fetcher: Fetcher) -> DeltaPuller:
+        from .deltas.fetch import DeltaPuller
+        return DeltaPuller(repo, fetcher, require=require, dry_run=puller.dry_run, summary_metadata=metadata,
+                           verify_commit=verify, verify_superblock=verify_superblock, progress=puller.progress,
+                           count_bytes=source._count)
+
     assert source.content_fetcher is not None
-    return DeltaPuller(repo, source.content_fetcher, require=require, dry_run=puller.dry_run,
-                       summary_metadata=(summary.metadata if summary is not None
-                                         # the summary was left alone: the remote's config said
-                                         # its deltas are indexed (delta-indexes/)
-                                         else {INDEXED_DELTAS: Variant("b", True)} if indexed else None),
-                       verify_commit=verify,
-                       verify_superblock=verify_superblock, progress=puller.progress, count_bytes=source._count)
+    return _Deltas(repo, source.content_fetcher, make, metadata, eager=require or puller.dry_run)
+
+
+#: summary metadata: the remote's static deltas, name -> superblock digest (deltas.format's
+#: SUMMARY_STATIC_DELTAS); and whether they are listed per target in delta-indexes/ instead
+#: (deltas.fetch's INDEXED_DELTAS). Named here so that a pull without deltas need not import those.
+_STATIC_DELTAS = "ostree.static-deltas"
+_INDEXED_DELTAS = "ostree.summary.indexed-deltas"
+#: the superblock size deltas.apply refuses beyond (MAX_SUPERBLOCK_SIZE)
+_MAX_SUPERBLOCK_SIZE = 512 * 1024 * 1024
+#: the modified base64 of ostree's delta names: "_" for "/", no padding
+_MBASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+_"
+
+
+def _mbase64(checksum: str) -> str:
+    """deltas.format's mbase64_from_checksum without the base64 module: 256 bits and two zero
+    bits of padding are 43 digits of six bits."""
+    v = int(checksum, 16) << 2
+    return "".join(_MBASE64[(v >> (6 * i)) & 63] for i in range(42, -1, -1))
+
+
+def _delta_file(prefix: str, from_checksum: Optional[str], to_checksum: str) -> str:
+    """``deltas/xx/rest[-to]`` or ``delta-indexes/xx/rest``, as deltas.format names them."""
+    to64 = _mbase64(to_checksum)
+    if from_checksum:
+        from64 = _mbase64(from_checksum)
+        return f"{prefix}{from64[:2]}/{from64[2:]}-{to64}"
+    return f"{prefix}{to64[:2]}/{to64[2:]}"
+
+
+class _Answered:
+    """A fetcher that answers one path with bytes already fetched (once), and asks its
+    fetcher for everything else: what the probe of :class:`_Deltas` found is not fetched twice."""
+
+    def __init__(self, fetcher: Fetcher, path: str, data: bytes) -> None:
+        self._fetcher = fetcher
+        self._answer: Optional[Tuple[str, bytes]] = (path, data)
+
+    def fetch_bytes(self, path: str, max_size: int) -> bytes:
+        answer = self._answer
+        if answer is not None and answer[0] == path and len(answer[1]) <= max_size:
+            self._answer = None
+            return answer[1]
+        return self._fetcher.fetch_bytes(path, max_size)
+
+    def fetch_to(self, path: str, sink: BinaryIO, max_size: int) -> int:
+        return self._fetcher.fetch_to(path, sink, max_size)
+
+    def close(self) -> None:
+        pass  # the pull's fetcher, closed by the pull
+
+
+class _Deltas:
+    """The pull's :class:`~ostreepy.remote.deltas.fetch.DeltaPuller`, made by ``make`` when
+    a delta may be there. A summary that lists deltas, or a pull that requires them (or a dry
+    run of them), makes it at once. Otherwise the first request it would make for a commit is
+    made here (libostree's initiate_request: the commit's ``delta-indexes/`` file where the
+    deltas are indexed; else, unless the commit is here complete, the superblock of a delta
+    from the ref's commit when that is complete, or from scratch): not there, the pull goes
+    on without a delta and without importing the deltas' modules; there, the DeltaPuller is
+    made and runs from that answer on, as it would have."""
+
+    def __init__(self, repo: Repo, fetcher: Fetcher, make: Callable[[Fetcher], DeltaPuller],
+                 metadata: Optional[Mapping[str, Variant]], *, eager: bool) -> None:
+        self._repo = repo
+        self._fetcher = fetcher
+        self._make = make
+        iv = (metadata or {}).get(_INDEXED_DELTAS)
+        self._indexed = iv is not None and iv.type == "b" and bool(iv.value)
+        self.puller: Optional[DeltaPuller] = None
+        if eager or _STATIC_DELTAS in (metadata or {}):
+            self.puller = make(fetcher)
+        #: delta-indexes/ files and superblocks asked for here and not found
+        self.missing = 0
+
+    def _complete(self, checksum: str) -> bool:
+        return self._repo.has_object(checksum, ObjectType.COMMIT) and not self._repo.commit_is_partial(checksum)
+
+    def pull_target(self, ref: Optional[str], to_checksum: str, current: Optional[str]) -> None:
+        """DeltaPuller.pull_target (``current``: the commit the ref is at here)."""
+        if self.puller is None:
+            if self._indexed:
+                path, max_size = _delta_file("delta-indexes/", None, to_checksum) + ".index", obj.MAX_METADATA_SIZE
+            elif self._complete(to_checksum):
+                return
+            else:
+                frm = current if current is not None and self._complete(current) else None
+                path, max_size = _delta_file("deltas/", frm, to_checksum) + "/superblock", _MAX_SUPERBLOCK_SIZE
+            try:
+                data = self._fetcher.fetch_bytes(path, max_size)
+            except NotFound:
+                self.missing += 1
+                return
+            self.puller = self._make(_Answered(self._fetcher, path, data))
+        self.puller.pull_target(ref, to_checksum, current)
+
+    @property
+    def targets(self) -> List[str]:
+        return self.puller.targets if self.puller is not None else []
+
+    @property
+    def fallbacks(self) -> Sequence[str]:
+        return list(self.puller.fallbacks) if self.puller is not None else []
+
+    @property
+    def totals(self) -> Optional[DeltaTotals]:
+        return self.puller.totals if self.puller is not None else None
 
 
 def _replace_file(repo: Repo, name: str, data: bytes) -> None:

@@ -266,3 +266,58 @@ def test_a_pull_flushes_the_file_system_once_as_ostree(web_server, served_repo, 
         assert calls.count("syncfs") == 1, who
         syncs[who] = len(calls)
     assert syncs["ours"] == syncs["ostree"] + 3, syncs
+
+
+def test_a_pull_that_finds_no_delta_asks_as_ostree_and_imports_no_delta_module(web_server, served_repo, tmp_path):
+    """Into a bare-user repository a pull looks for a static delta: the commit's delta-indexes/
+    file where the summary says they are indexed, else (no summary) the superblock of a
+    from-scratch delta, as ostree's initiate_request. Neither there: the walk fetches the
+    objects, without the deltas' modules (~5 ms of start-up), and the request counts as a
+    metadata fetch in the status line, as ostree 2026.4 counts it (6 metadata for a two-file
+    tree, with a summary or without). There: the delta runs, its superblock asked once."""
+    r = served_repo("probe", files=small_tree(seed=9, n=8))
+    url = f"{web_server.url}{r.urlpath}"
+
+    def pull(name: str) -> Tuple[str, Set[str], list]:
+        dest = tmp_path / name
+        run("ostree", f"--repo={dest}", "init", "--mode=bare-user")
+        run("ostree", f"--repo={dest}", "remote", "add", "--no-gpg-verify", "origin", url)
+        mark = web_server.mark()
+        p = subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={dest}", "pull", "origin", "main"],
+                           capture_output=True, text=True, env={**TOOL_ENV, "PYTHONPROFILEIMPORTTIME": "1"})
+        assert p.returncode == 0, p.stderr
+        assert rev_parse(dest, "origin:main") == r.commit
+        fsck(dest)
+        mods = {m.group(1) for m in re.finditer(r"^import time:.*\|\s+(\S+)$", p.stderr, re.M)}
+        asked = [(e.path[len(r.urlpath) + 1:], e.status) for e in web_server.entries(mark)]
+        return p.stdout.split(";")[0].strip(), mods, asked
+
+    index = f"delta-indexes/{pull_index_name(r.commit)}"
+    status, mods, asked = pull("indexed")
+    # the summary (ostree's summary -u) says the deltas are indexed: one 404 for the index,
+    # counted as ostree counts it (the commit, its dirtrees and dirmetas, the index)
+    assert (index, 404) in asked and not [p for p, _ in asked if p.startswith("deltas/")]
+    assert "ostreepy.remote.pull" in mods and not {m for m in mods if m.startswith("ostreepy.remote.deltas")}
+    n_meta = sum(1 for p, s in asked if s == 200 and p.startswith("objects/") and not p.endswith((".filez",
+                                                                                                  ".commitmeta")))
+    assert status == f"{n_meta + 1} metadata, {len(small_tree(seed=9, n=8))} content objects fetched"
+
+    for f in ("summary", "summary.sig"):
+        (r.path / f).unlink(missing_ok=True)
+    status, mods, asked = pull("legacy")
+    superblock = f"deltas/{pull_index_name(r.commit)[:-len('.index')]}/superblock"
+    assert (superblock, 404) in asked and not [p for p, _ in asked if p.startswith("delta-indexes/")]
+    assert not {m for m in mods if m.startswith("ostreepy.remote.deltas")}
+    assert status == f"{n_meta + 1} metadata, {len(small_tree(seed=9, n=8))} content objects fetched"
+
+    run("ostree", f"--repo={r.path}", "static-delta", "generate", "--empty", "--to=main")
+    status, mods, asked = pull("delta")
+    assert [a for a in asked if a[0].startswith("deltas/")].count((superblock, 200)) == 1
+    assert status.startswith("1 delta parts") and "ostreepy.remote.deltas.fetch" in mods
+
+
+def pull_index_name(checksum: str) -> str:
+    """``XX/REST.index`` of a commit's delta-indexes/ file (its modified base64)."""
+    import base64
+    b64 = base64.b64encode(bytes.fromhex(checksum)).decode().rstrip("=").replace("/", "_")
+    return f"{b64[:2]}/{b64[2:]}.index"

@@ -471,3 +471,25 @@ def test_a_plain_pull_command_line_reads_as_argparse_reads_it(args: str) -> None
 def test_other_pull_command_lines_are_left_to_argparse(args: str) -> None:
     from ostreepy.cli.pull import plain_pull_args
     assert plain_pull_args(args.split()) is None
+
+
+def test_a_plain_pull_run_as_the_program_ends_with_its_output_whole(served_repo, web_server, tmp_path):
+    """Run as the program, a plain pull ends its process without the interpreter's teardown
+    (os._exit): its status line is all there, the ref and objects are in, and a refusal
+    still answers 1 with one line, as ostree's."""
+    import subprocess
+    import sys
+    r = served_repo("exit")
+    repo = tmp_path / "repo"
+    assert ours(f"--repo={repo}", "init", "--mode=bare")[0] == 0
+    assert ours(f"--repo={repo}", "remote", "add", "--no-gpg-verify", "origin",
+                f"{web_server.url}{r.urlpath}")[0] == 0
+    pull = [sys.executable, "-m", "ostreepy", f"--repo={repo}", "pull", "origin"]
+    p = subprocess.run(pull + ["main"], capture_output=True, text=True)
+    assert (p.returncode, p.stderr) == (0, "") and re.fullmatch(
+        r"\d+ metadata, \d+ content objects fetched; \d+ KiB transferred in \d+ seconds; [\d.]+ \w+ content"
+        r" written\n", p.stdout), p.stdout
+    assert (repo / "refs/remotes/origin/main").read_text().strip() == r.commit
+    run("ostree", f"--repo={repo}", "fsck")
+    p = subprocess.run(pull + ["nosuch"], capture_output=True, text=True)
+    assert (p.returncode, p.stdout, p.stderr) == (1, "", "error: No such branch 'nosuch' in repository summary\n")
