@@ -13,13 +13,13 @@ import os
 import stat
 import sys
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Callable, Dict, List, Mapping, Optional, Tuple
 
 import attrs
 
 from . import objects as obj
 from ..errors import OstreeError, TarError, UnsupportedFileTypeError
+from ..parallel import Job, Pool
 from .gvariant import Variant
 from .mtree import MutableTree
 from .objects import Commit, DirMeta, FileHeader
@@ -108,18 +108,26 @@ class CommitModifier:
 class _Writer:
     """Writes content objects, optionally on a few threads (hashing, zlib and I/O release the GIL).
 
-    Work goes to the threads in batches (a directory's files, up to 64 at a
-    time), not one future per file: a Future, its lock and the queue hand-off per
-    small file cost Python time and memory the file itself does not.  What
-    remains is the GIL hand-off at every syscall between the writer threads
-    (about 100 futex calls per file under strace): the price of overlapping the
-    filesystem's waits, which still makes 2-4 threads faster than one here."""
+    Work goes to the threads in batches (up to 64 files), not one job per file:
+    a job, its wake-up and the queue hand-off per small file cost Python time and
+    memory the file itself does not.  A directory commit hands only its large
+    files over (:data:`_INLINE_BELOW`) and writes the rest itself: every syscall
+    of a thread hands the GIL over to another that waits for it (about 100
+    futex calls per file under strace with four writers), which on a tmpfs cost
+    more than the overlap won, while a large file's hashing and copying run on
+    the second core beside the walk.  The threads are ``ostreepy.parallel``'s
+    (plain threads, no concurrent.futures and the logging it imports), started
+    at the first job."""
 
     def __init__(self, repo: Repo, threads: int) -> None:
         self.repo = repo
-        self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
-        # (tree, name) of each file a future writes, in the order the checksums come back
-        self.pending: List[Tuple[List[Tuple[MutableTree, str]], "Future[List[str]]"]] = []
+        self.threads = threads
+        #: work goes to a pool (made at the first job), and finished directories wait for it
+        self.threaded = threads > 1
+        self._pool: Optional[Pool] = None
+        # (tree, name) of each file a job writes, with the job (None: the checksums are
+        # already known), in the order the checksums are taken
+        self.pending: List[Tuple[List[Tuple[MutableTree, str]], Optional[Job], List[str]]] = []
         self.queued = 0
         # bytes each pending job holds in memory (data read ahead of the writers), in step with pending
         self.held: list[int] = []
@@ -131,16 +139,10 @@ class _Writer:
 
     def finish_dir(self, tree: MutableTree) -> None:
         """``tree`` gets no more entries: seal it as soon as its pending files are known."""
-        if self.pool is None:
+        if not self.threaded:
             tree.seal(self.repo)
         else:
             self.finished.append(tree)
-
-    def submit(self, tree: MutableTree, name: str, fn: Callable[..., str], *args: Any) -> None:
-        if self.pool is None:
-            tree.replace_file(name, fn(*args))
-        else:
-            self.submit_batch(tree, [name], lambda: [fn(*args)])
 
     def submit_batch(self, tree: MutableTree, names: List[str], fn: Callable[[], List[str]]) -> None:
         """``fn`` returns the checksums of ``names``, in order."""
@@ -150,11 +152,13 @@ class _Writer:
                      nbytes: int = 0) -> None:
         """``fn`` returns the checksums of the files named by ``targets``, in order; ``nbytes``:
         the data it holds until it is done."""
-        if self.pool is None:
+        if not self.threaded:
             for (tree, name), csum in zip(targets, fn()):
                 tree.replace_file(name, csum)
             return
-        self.pending.append((targets, self.pool.submit(fn)))
+        if self._pool is None:
+            self._pool = Pool(self.threads, "ostreepy-commit")
+        self.pending.append((targets, self._pool.submit(fn), []))
         self.held.append(nbytes)
         self.held_bytes += nbytes
         self.queued += len(targets)
@@ -162,22 +166,26 @@ class _Writer:
             self.drain()
 
     def add_done(self, tree: MutableTree, name: str, checksum: str) -> None:
-        if self.pool is None:
+        if not self.threaded:
             tree.replace_file(name, checksum)
             return
-        fut: "Future[List[str]]" = Future()
-        fut.set_result([checksum])
-        self.pending.append(([(tree, name)], fut))
+        self.pending.append(([(tree, name)], None, [checksum]))
         self.held.append(0)
+
+    def _take(self, item: Tuple[List[Tuple[MutableTree, str]], Optional[Job], List[str]]) -> None:
+        targets, job, csums = item
+        if job is not None:
+            assert self._pool is not None
+            csums = self._pool.wait(job)  # type: ignore[assignment]
+        for (tree, name), csum in zip(targets, csums):
+            tree.replace_file(name, csum)
 
     def settle(self, limit: int) -> None:
         """Wait for the oldest jobs until those left hold at most ``limit`` bytes: a window,
         not a full drain, so the threads always have work while the reader goes on."""
         done = 0
         while self.held_bytes > limit and done < len(self.pending):
-            targets, fut = self.pending[done]
-            for (tree, name), csum in zip(targets, fut.result()):
-                tree.replace_file(name, csum)
+            self._take(self.pending[done])
             self.held_bytes -= self.held[done]
             done += 1
         # (queued stays: its full drain every 4,096 files is what seals finished directories
@@ -189,21 +197,25 @@ class _Writer:
         pending, self.pending = self.pending, []
         self.held, self.held_bytes = [], 0
         self.queued = 0
-        for targets, fut in pending:
-            for (tree, name), csum in zip(targets, fut.result()):
-                tree.replace_file(name, csum)
+        for item in pending:
+            self._take(item)
         if self.before_seal is not None:
             self.before_seal()
         finished, self.finished = self.finished, []
         for tree in finished:
             tree.seal(self.repo)
 
+    def stop(self) -> None:
+        """The threads end; work not yet started is dropped (after a failure it is moot)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.join(cancel=True)
+
     def close(self) -> None:
         try:
             self.drain()
         finally:
-            if self.pool is not None:
-                self.pool.shutdown(wait=True, cancel_futures=True)
+            self.stop()
 
 
 def _default_threads(repo: Repo) -> int:
@@ -221,13 +233,14 @@ def write_directory_to_mtree(repo: Repo, path: str, mtree: MutableTree,
     memory stays flat whatever the tree's size; pass False when more sources
     will be laid over ``mtree`` (their changes would leave those dirtrees unused)."""
     modifier = modifier or CommitModifier()
-    writer = _Writer(repo, threads if threads is not None else _default_threads(repo))
+    # the walk writes the small files itself: a worker per CPU for the large ones
+    writer = _Writer(repo, threads if threads is not None else min(4, os.cpu_count() or 1))
     try:
         st = os.lstat(path)
         if not stat.S_ISDIR(st.st_mode):
             raise OstreeError(f"Not a directory: {path}")
-        # the files are written on the writer's threads, the events with them
-        _commit_dir(repo, path, "/", st, mtree, modifier, writer, serialized(progress) if writer.pool else progress,
+        # the large files are written on the writer's threads, the events with them
+        _commit_dir(repo, path, "/", st, mtree, modifier, writer, serialized(progress) if writer.threaded else progress,
                     seal)
         writer.drain()
     finally:
@@ -268,6 +281,10 @@ def _commit_dir(repo: Repo, fspath: str, relpath: str, st: os.stat_result, mtree
             _commit_dir(repo, child_fs, child_rel, cst, sub, modifier, writer, progress, seal)
             if seal:
                 writer.finish_dir(sub)
+                if not writer.pending or writer.queued > 4096:
+                    # nothing to wait for (or it is time to): sealed now, the tree in
+                    # memory stays small (the files written here never fill the pool's queue)
+                    writer.drain()
             continue
         if not (stat.S_ISREG(m) or stat.S_ISLNK(m)):
             raise UnsupportedFileTypeError(f"Not a regular file or symlink: {name}")
@@ -296,6 +313,12 @@ def _commit_dir(repo: Repo, fspath: str, relpath: str, st: os.stat_result, mtree
             if repo.write_stats is not None:
                 repo.write_stats.devino_hit()
             continue
+        if cst.st_size < _INLINE_BELOW and writer.threaded:
+            # here, not on the pool: see _Writer
+            mtree.replace_file(name, _write_path_object(repo, child_fs, child_rel, cst, info, modifier, progress,
+                                                        source_xattrs))
+            writer.queued += 1
+            continue
         batch.append((name, child_fs, child_rel, cst, info, source_xattrs))
         if len(batch) >= _BATCH:
             _submit_files(repo, mtree, batch, modifier, writer, progress)
@@ -305,6 +328,8 @@ def _commit_dir(repo: Repo, fspath: str, relpath: str, st: os.stat_result, mtree
 
 
 _BATCH = 64
+# a directory commit writes a file smaller than this itself, a larger one on the pool
+_INLINE_BELOW = 1 << 16
 # name, fspath, relpath, stat, info, the xattrs to start from (None: the file's own)
 _FileJob = Tuple[str, str, str, os.stat_result, FileInfo, Optional[obj.Xattrs]]
 
@@ -909,7 +934,7 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
             imp.finish()
         finally:
             if imp.writer is not None:
-                imp.writer.pool.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
+                imp.writer.stop()
         return mtree
     try:
         with _open_tar(fileobj, tar_mode) as tf:
@@ -925,7 +950,7 @@ def write_tar_to_mtree(repo: Repo, fileobj: IO[bytes], mtree: MutableTree,
         raise TarError(f"Invalid tar stream: {e}") from None
     finally:
         if imp.writer is not None:
-            imp.writer.pool.shutdown(wait=True, cancel_futures=True)  # type: ignore[union-attr]
+            imp.writer.stop()
     return mtree
 
 
