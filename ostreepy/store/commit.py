@@ -24,7 +24,7 @@ from .gvariant import Variant
 from .mtree import MutableTree
 from .objects import Commit, DirMeta, FileHeader
 from ..progress import FileWritten, ProgressCallback, serialized
-from .repo import Repo, RepoMode, read_xattrs_fd, read_xattrs
+from .repo import CHUNK, Repo, RepoMode, read_xattrs_fd, read_xattrs
 from .sizes import SizeLog
 
 if TYPE_CHECKING:
@@ -378,8 +378,7 @@ def _write_path_object(repo: Repo, fspath: str, relpath: str, st: os.stat_result
         xattrs = modifier.final_xattrs(repo, relpath, info, lambda: read_xattrs_fd(fd)
                                        if source_xattrs is None else source_xattrs)
         header = FileHeader(info.uid, info.gid, info.mode, "", xattrs)
-        with os.fdopen(fd, "rb", buffering=0, closefd=False) as f:
-            csum = repo.write_content(header, f, st.st_size)  # type: ignore[arg-type]
+        csum = repo.write_content(header, _FdReader(fd, st.st_size), st.st_size)  # type: ignore[arg-type]
     finally:
         os.close(fd)
     if progress is not None:
@@ -858,6 +857,36 @@ class _TarImporter:
         if csum is None or not comps or parent.lookup(comps[-1])[1] is not None:
             raise TarError(f'Expected hardlink file target at "{path}" but found a directory')
         parent.replace_file(comps[-1], csum)
+
+
+class _FdReader:
+    """An open regular file as the stream write_content reads: os.read on the descriptor,
+    without the FileIO (and its fstat) os.fdopen makes for every file.  The first read asks
+    for one byte more than the size the file was listed with (when that is under a chunk),
+    and a read that returns less than it asked for ends the file, as on a regular file it
+    does: a small file is one read of its size, not a 1 MB buffer and an empty read after."""
+
+    __slots__ = ("_fd", "_first", "_eof")
+
+    def __init__(self, fd: int, size: int) -> None:
+        self._fd = fd
+        self._first = size + 1 if size < CHUNK else 0
+        self._eof = False
+
+    def read(self, n: int = -1) -> bytes:
+        if self._eof:
+            return b""
+        if n < 0:
+            parts = []
+            while chunk := self.read(CHUNK):
+                parts.append(chunk)
+            return b"".join(parts)
+        if self._first:
+            n, self._first = min(n, self._first), 0
+        data = os.read(self._fd, n)
+        if len(data) < n:
+            self._eof = True
+        return data
 
 
 class _OneRead:
