@@ -106,7 +106,7 @@ def _checked(repo: Repo, keys: Iterable[bytes]) -> Iterator[Tuple[bytes, Optiona
 
     Decompression and hashing release the GIL: checking objects on a few threads
     uses the machine's cores as C ostree (single-threaded) cannot.  Keys go to the
-    threads _CHUNK at a time (a future per small object costs more Python time
+    threads _CHUNK at a time (a job per small object costs more Python time
     than checking it), and at most _IN_FLIGHT objects are queued, so memory does
     not grow with the repository."""
     def check(chunk: List[bytes]) -> List[Optional[OstreeError]]:
@@ -121,9 +121,10 @@ def _checked(repo: Repo, keys: Iterable[bytes]) -> Iterator[Tuple[bytes, Optiona
                 out.append(None)
         return out
 
-    from concurrent.futures import Future, ThreadPoolExecutor
-    window: Deque[Tuple[List[bytes], "Future[List[Optional[OstreeError]]]"]] = deque()
-    with ThreadPoolExecutor(max(1, min(4, (os.cpu_count() or 1) * 2))) as pool:
+    from ..parallel import Job, Pool
+    window: Deque[Tuple[List[bytes], Job]] = deque()
+    pool = Pool(max(1, min(4, (os.cpu_count() or 1) * 2)), "ostreepy-fsck")
+    try:
         chunk: List[bytes] = []
         for key in keys:
             chunk.append(key)
@@ -132,13 +133,16 @@ def _checked(repo: Repo, keys: Iterable[bytes]) -> Iterator[Tuple[bytes, Optiona
             window.append((chunk, pool.submit(check, chunk)))
             chunk = []
             if len(window) * _CHUNK >= _IN_FLIGHT:
-                done, fut = window.popleft()
-                yield from zip(done, fut.result())
+                done, job = window.popleft()
+                yield from zip(done, pool.wait(job))  # type: ignore[call-overload]
         if chunk:
             window.append((chunk, pool.submit(check, chunk)))
         while window:
-            done, fut = window.popleft()
-            yield from zip(done, fut.result())
+            done, job = window.popleft()
+            yield from zip(done, pool.wait(job))  # type: ignore[call-overload]
+    finally:
+        # (also when the caller stops early: what is not started is moot)
+        pool.join(cancel=True)
 
 
 def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] = None) -> FsckResult:
