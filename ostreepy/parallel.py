@@ -12,7 +12,9 @@ more than one job, a pull with a static delta or an image import) and makes a Fu
 
 :class:`Pool` is the same few threads for work found as it goes (a checkout hands its
 subtrees over while it walks): calls are submitted one by one, every one runs, and
-:meth:`Pool.join` waits for them all; what each raised is kept on its :class:`Job`."""
+:meth:`Pool.join` waits for them all; what each raised is kept on its :class:`Job`.  A
+commit's or fsck's window of jobs takes them back in order with :meth:`Pool.wait` (one job's
+value, or its error raised), and drops what has not started after a failure (``join(cancel=True)``)."""
 
 from __future__ import annotations
 
