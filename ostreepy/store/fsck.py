@@ -19,7 +19,7 @@ import attrs
 from ..errors import ObjectNotFoundError, OstreeError
 from .objects import Commit, ObjectType
 from ..progress import FsckStarted, ObjectChecked, ProgressCallback, emit
-from .repo import CHUNK, Repo
+from .repo import CHUNK, Repo, RepoMode
 
 
 @attrs.define
@@ -102,28 +102,37 @@ def _walk_commit(repo: Repo, checksum: str, commit: Commit, add: Callable[[bytes
 
 
 def _checked(repo: Repo, keys: Iterable[bytes]) -> Iterator[Tuple[bytes, Optional[OstreeError]]]:
-    """(key, error or None) for every key, in order; checked on a few threads.
+    """(key, error or None) for every key, in order.
 
-    Decompression and hashing release the GIL: checking objects on a few threads
-    uses the machine's cores as C ostree (single-threaded) cannot.  Keys go to the
-    threads _CHUNK at a time (a job per small object costs more Python time
-    than checking it), and at most _IN_FLIGHT objects are queued, so memory does
-    not grow with the repository."""
+    An archive repository's objects are checked on a thread per CPU: inflating
+    and hashing release the GIL, and use the cores as C ostree (single-threaded)
+    cannot.  A bare one's are checked here, one after another: there an object is
+    mostly syscalls (open, fstat, xattrs, a read or two), each of which handed the
+    GIL over between the threads; side by side with priority over the machine's
+    other load, four threads took 0.72-0.88 s of CPU on a 5,331-file tree where
+    one takes 0.38 s (ostree 0.67 s), 1.7 s against 0.72 s on 20,000 files.  Keys
+    go to the threads _CHUNK at a time (a job per small object costs more Python
+    time than checking it), and at most _IN_FLIGHT objects are queued, so memory
+    does not grow with the repository."""
+    def check_one(key: bytes) -> Optional[OstreeError]:
+        csum, objtype = _unkey(key)
+        try:
+            fsck_object(repo, csum, objtype)
+        except OstreeError as e:
+            return e
+        return None
+
     def check(chunk: List[bytes]) -> List[Optional[OstreeError]]:
-        out: List[Optional[OstreeError]] = []
-        for key in chunk:
-            csum, objtype = _unkey(key)
-            try:
-                fsck_object(repo, csum, objtype)
-            except OstreeError as e:
-                out.append(e)
-            else:
-                out.append(None)
-        return out
+        return [check_one(key) for key in chunk]
 
+    workers = min(4, os.cpu_count() or 1) if repo.mode is RepoMode.ARCHIVE else 1
+    if workers == 1:
+        for key in keys:
+            yield key, check_one(key)
+        return
     from ..parallel import Job, Pool
     window: Deque[Tuple[List[bytes], Job]] = deque()
-    pool = Pool(max(1, min(4, (os.cpu_count() or 1) * 2)), "ostreepy-fsck")
+    pool = Pool(workers, "ostreepy-fsck")
     try:
         chunk: List[bytes] = []
         for key in keys:

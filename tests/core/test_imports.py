@@ -258,8 +258,8 @@ def test_a_checkout_imports_no_concurrent_futures(tmp_path):
 
 def test_a_commit_and_fsck_import_no_concurrent_futures(tmp_path):
     """A directory commit hands its large files to ostreepy.parallel.Pool's threads (the small
-    ones it writes itself) and fsck checks objects on them: neither imports concurrent.futures
-    (with logging). The commit is ostree's, byte for byte."""
+    ones it writes itself) and fsck checks an archive repository's objects on them: neither
+    imports concurrent.futures (with logging). The commit is ostree's, byte for byte."""
     src = tmp_path / "t"
     for i in range(3):
         (src / f"d{i}").mkdir(parents=True)
@@ -270,7 +270,7 @@ def test_a_commit_and_fsck_import_no_concurrent_futures(tmp_path):
     csums = []
     for name, tool in (("ours", [sys.executable, "-m", "ostreepy"]), ("theirs", ["ostree"])):
         repo = tmp_path / name
-        subprocess.run(tool + [f"--repo={repo}", "init", "--mode=bare-user"], check=True)
+        subprocess.run(tool + [f"--repo={repo}", "init", "--mode=archive"], check=True)
         p = subprocess.run(tool + [f"--repo={repo}", "commit", "-b", "m", "--timestamp=@0", str(src)],
                            check=True, capture_output=True, text=True, env=env)
         csums.append(p.stdout.strip())
