@@ -124,10 +124,10 @@ class _Writer:
         self.threads = threads
         #: work goes to a pool (made at the first job), and finished directories wait for it
         self.threaded = threads > 1
-        self._pool: Optional[Pool] = None
+        self._pool: Pool | None = None
         # (tree, name) of each file a job writes, with the job (None: the checksums are
         # already known), in the order the checksums are taken
-        self.pending: List[Tuple[List[Tuple[MutableTree, str]], Optional[Job], List[str]]] = []
+        self.pending: list[tuple[list[tuple[MutableTree, str]], Job | None, list[str]]] = []
         self.queued = 0
         # bytes each pending job holds in memory (data read ahead of the writers), in step with pending
         self.held: list[int] = []
@@ -174,7 +174,7 @@ class _Writer:
         self.pending.append(([(tree, name)], None, [checksum]))
         self.held.append(0)
 
-    def _take(self, item: Tuple[List[Tuple[MutableTree, str]], Optional[Job], List[str]]) -> None:
+    def _take(self, item: tuple[list[tuple[MutableTree, str]], Job | None, list[str]]) -> None:
         targets, job, csums = item
         if job is not None:
             assert self._pool is not None
@@ -879,7 +879,7 @@ class _FdReader:
     and a read that returns less than it asked for ends the file, as on a regular file it
     does: a small file is one read of its size, not a 1 MB buffer and an empty read after."""
 
-    __slots__ = ("_fd", "_first", "_eof")
+    __slots__ = ("_eof", "_fd", "_first")
 
     def __init__(self, fd: int, size: int) -> None:
         self._fd = fd

@@ -524,7 +524,7 @@ class Repo:
             refs, self._ready_refs = self._ready_refs, {}
             staging, self._staging_dir = self._staging_dir, None
             staging_lock, self._staging_lock = self._staging_lock, None
-            made: Set[str] = self._staging_made if staging is not None else set()
+            made: set[str] = self._staging_made if staging is not None else set()
         self.sync()
 
         archive = self.mode is RepoMode.ARCHIVE
@@ -642,7 +642,7 @@ class Repo:
         self._staging_lock = lock
         self._staging_subdirs: Set[str] = set()
         # those made by this transaction (not found in a staging directory it took over)
-        self._staging_made: Set[str] = set()
+        self._staging_made: set[str] = set()
 
     def _staging_target(self, checksum: str, objtype: ObjectType) -> Optional[str]:
         """Inside a transaction with fsync on: the staging path a new object goes to."""
