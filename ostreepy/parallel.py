@@ -12,16 +12,19 @@ more than one job, a pull with a static delta or an image import) and makes a Fu
 
 :class:`Pool` is the same few threads for work found as it goes (a prune hands over its
 rounds of deletes as it makes them): calls are submitted one by one, every one runs, and
-:meth:`Pool.join` waits for them all; what each raised is kept on its :class:`Job`.
+:meth:`Pool.join` waits for them all; what each raised is kept on its :class:`Job`. A
+commit's or fsck's window of jobs takes them back in order with :meth:`Pool.wait` (one job's
+value, or its error raised), and drops what has not started after a failure (``join(cancel=True)``).
 
 Not for work of many calls of a few microseconds each (a checkout's lstat and linkat per
-file): a second thread rarely finds the GIL free in so short a call, so the threads take
-turns and add only their hand-offs."""
+file, a bare repository's small objects written or checked): a second thread rarely finds the
+GIL free in so short a call, so the threads take turns and add only their hand-offs."""
 
 from __future__ import annotations
 
 import threading
-from typing import Callable, Iterable, List, Optional, TypeVar
+from collections import deque
+from typing import Callable, Iterable, Optional, TypeVar
 
 T = TypeVar("T")
 
@@ -76,15 +79,18 @@ def run_all(fn: Callable[[T], object], items: Iterable[T], max_workers: int,
 
 class Job:
     """One call submitted to a :class:`Pool`: ``value`` is what it returned, ``error``
-    what it raised (None if it returned), known once the pool is joined."""
+    what it raised (None if it returned), known once the pool is joined (or, for this
+    one call, by :meth:`Pool.wait`)."""
 
-    __slots__ = ("fn", "args", "value", "error")
+    __slots__ = ("fn", "args", "value", "error", "done")
 
     def __init__(self, fn: Callable[..., object], args: tuple) -> None:
         self.fn = fn
         self.args = args
         self.value: object = None
         self.error: Optional[BaseException] = None
+        #: it has ended (set under the pool's lock; :meth:`Pool.wait` waits for it)
+        self.done = False
 
 
 class Pool:
@@ -95,9 +101,12 @@ class Pool:
     :meth:`join` closes it to new work, and every call submitted before runs to its end."""
 
     def __init__(self, workers: int, thread_name_prefix: str = "ostreepy") -> None:
-        self._cond = threading.Condition()
-        self._todo: List[Job] = []
-        self._next = 0
+        lock = threading.Lock()
+        self._cond = threading.Condition(lock)
+        # the same lock: a job's end is told to whoever waits for it, not to idle workers
+        self._ended = threading.Condition(lock)
+        # what no thread has taken yet: a taken job is the submitter's alone (its data freed with it)
+        self._todo: deque[Job] = deque()
         self._closed = False
         self._threads = [threading.Thread(target=self._work, name=f"{thread_name_prefix}_{n}", daemon=True)
                          for n in range(max(1, workers))]
@@ -115,23 +124,40 @@ class Pool:
 
     def _work(self) -> None:
         cond = self._cond
+        job: Optional[Job] = None
         while True:
             with cond:
-                while self._next >= len(self._todo) and not self._closed:
+                if job is not None:
+                    # told while taking the next one: one lock round per job, not two
+                    job.done = True
+                    self._ended.notify_all()
+                while not self._todo and not self._closed:
                     cond.wait()
-                if self._next >= len(self._todo):
+                if not self._todo:
                     return
-                job = self._todo[self._next]
-                self._next += 1
+                job = self._todo.popleft()
             try:
                 job.value = job.fn(*job.args)
             except BaseException as e:  # kept for the submitter, who looks once joined
                 job.error = e
 
-    def join(self) -> None:
-        """Take no more calls and wait until every submitted one has ended (again: a no-op)."""
+    def wait(self, job: Job) -> object:
+        """Wait until ``job`` (submitted here) has ended: what it returned, or raise what it raised."""
+        with self._cond:
+            while not job.done:
+                self._ended.wait()
+        if job.error is not None:
+            raise job.error
+        return job.value
+
+    def join(self, cancel: bool = False) -> None:
+        """Take no more calls and wait until every submitted one has ended (again: a no-op).
+        ``cancel``: the calls not yet started are dropped instead (their jobs never end),
+        as after a failure whose remaining work is moot."""
         with self._cond:
             self._closed = True
+            if cancel:
+                self._todo.clear()
             self._cond.notify_all()
         for t in self._threads:
             t.join()

@@ -19,7 +19,7 @@ import attrs
 from ..errors import ObjectNotFoundError, OstreeError
 from .objects import Commit, ObjectType
 from ..progress import FsckStarted, ObjectChecked, ProgressCallback, emit
-from .repo import CHUNK, Repo
+from .repo import CHUNK, Repo, RepoMode
 
 
 @attrs.define
@@ -102,28 +102,38 @@ def _walk_commit(repo: Repo, checksum: str, commit: Commit, add: Callable[[bytes
 
 
 def _checked(repo: Repo, keys: Iterable[bytes]) -> Iterator[Tuple[bytes, Optional[OstreeError]]]:
-    """(key, error or None) for every key, in order; checked on a few threads.
+    """(key, error or None) for every key, in order.
 
-    Decompression and hashing release the GIL: checking objects on a few threads
-    uses the machine's cores as C ostree (single-threaded) cannot.  Keys go to the
-    threads _CHUNK at a time (a future per small object costs more Python time
-    than checking it), and at most _IN_FLIGHT objects are queued, so memory does
-    not grow with the repository."""
+    An archive repository's objects are checked on a thread per CPU: inflating
+    and hashing release the GIL, and use the cores as C ostree (single-threaded)
+    cannot.  A bare one's are checked here, one after another: there an object is
+    mostly syscalls (open, fstat, xattrs, a read or two), each of which handed the
+    GIL over between the threads; side by side with priority over the machine's
+    other load, four threads took 0.72-0.88 s of CPU on a 5,331-file tree where
+    one takes 0.38 s (ostree 0.67 s), 1.7 s against 0.72 s on 20,000 files.  Keys
+    go to the threads _CHUNK at a time (a job per small object costs more Python
+    time than checking it), and at most _IN_FLIGHT objects are queued, so memory
+    does not grow with the repository."""
+    def check_one(key: bytes) -> Optional[OstreeError]:
+        csum, objtype = _unkey(key)
+        try:
+            fsck_object(repo, csum, objtype)
+        except OstreeError as e:
+            return e
+        return None
+
     def check(chunk: List[bytes]) -> List[Optional[OstreeError]]:
-        out: List[Optional[OstreeError]] = []
-        for key in chunk:
-            csum, objtype = _unkey(key)
-            try:
-                fsck_object(repo, csum, objtype)
-            except OstreeError as e:
-                out.append(e)
-            else:
-                out.append(None)
-        return out
+        return [check_one(key) for key in chunk]
 
-    from concurrent.futures import Future, ThreadPoolExecutor
-    window: Deque[Tuple[List[bytes], "Future[List[Optional[OstreeError]]]"]] = deque()
-    with ThreadPoolExecutor(max(1, min(4, (os.cpu_count() or 1) * 2))) as pool:
+    workers = min(4, os.cpu_count() or 1) if repo.mode is RepoMode.ARCHIVE else 1
+    if workers == 1:
+        for key in keys:
+            yield key, check_one(key)
+        return
+    from ..parallel import Job, Pool
+    window: Deque[Tuple[List[bytes], Job]] = deque()
+    pool = Pool(workers, "ostreepy-fsck")
+    try:
         chunk: List[bytes] = []
         for key in keys:
             chunk.append(key)
@@ -132,13 +142,16 @@ def _checked(repo: Repo, keys: Iterable[bytes]) -> Iterator[Tuple[bytes, Optiona
             window.append((chunk, pool.submit(check, chunk)))
             chunk = []
             if len(window) * _CHUNK >= _IN_FLIGHT:
-                done, fut = window.popleft()
-                yield from zip(done, fut.result())
+                done, job = window.popleft()
+                yield from zip(done, pool.wait(job))  # type: ignore[call-overload]
         if chunk:
             window.append((chunk, pool.submit(check, chunk)))
         while window:
-            done, fut = window.popleft()
-            yield from zip(done, fut.result())
+            done, job = window.popleft()
+            yield from zip(done, pool.wait(job))  # type: ignore[call-overload]
+    finally:
+        # (also when the caller stops early: what is not started is moot)
+        pool.join(cancel=True)
 
 
 def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] = None) -> FsckResult:

@@ -524,6 +524,7 @@ class Repo:
             refs, self._ready_refs = self._ready_refs, {}
             staging, self._staging_dir = self._staging_dir, None
             staging_lock, self._staging_lock = self._staging_lock, None
+            made: set[str] = self._staging_made if staging is not None else set()
         self.sync()
 
         archive = self.mode is RepoMode.ARCHIVE
@@ -539,6 +540,19 @@ class Repo:
             # identical content, so no existence check is needed.
             n = 0
             assert staging is not None
+            if sub in made:
+                # a directory this transaction made holds only its objects: where objects/xx
+                # is absent (or empty: a fresh repository) it goes there whole, one rename
+                # instead of one per object (20,000 on a 20,000-file commit)
+                try:
+                    os.rename(f"{staging}/{sub}", self._objects_prefix + sub)
+                except OSError as e:
+                    if e.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                        raise
+                else:
+                    with self._objdir_lock:
+                        self._objdirs.add(sub)
+                    return 1
             for csum, objtype, path in stg.staged_objects(staging, archive, only=sub):
                 self._ensure_objdir(csum)
                 os.rename(path, self._final_object_path(csum, objtype))
@@ -627,6 +641,8 @@ class Repo:
         self._staging_dir = os.path.join(self.tmp_dir, name)
         self._staging_lock = lock
         self._staging_subdirs: Set[str] = set()
+        # those made by this transaction (not found in a staging directory it took over)
+        self._staging_made: set[str] = set()
 
     def _staging_target(self, checksum: str, objtype: ObjectType) -> Optional[str]:
         """Inside a transaction with fsync on: the staging path a new object goes to."""
@@ -641,7 +657,12 @@ class Repo:
             # threads do not all queue on one directory's lock
             sub = f"{self._staging_dir}/{prefix}"
             if prefix not in self._staging_subdirs:
-                os.makedirs(sub, 0o700, exist_ok=True)
+                # objects/xx's mode: the whole directory may be renamed there (_commit_staged)
+                try:
+                    os.mkdir(sub, 0o775)
+                    self._staging_made.add(prefix)
+                except FileExistsError:
+                    pass
                 self._staging_subdirs.add(prefix)
         return _staged_path(self._staging_dir, checksum, objtype, self.mode is RepoMode.ARCHIVE)
 

@@ -296,3 +296,32 @@ def test_read_verbs_that_build_no_value_load_no_attrs(tmp_path):
     mods = _imported(p.stderr)
     assert not {"ostreepy.remote.config", "ostreepy.remote.keyring", "ostreepy.remote.openpgp",
                 "ostreepy.store.signing"} & mods, mods
+
+
+def test_a_commit_and_fsck_import_no_concurrent_futures(tmp_path):
+    """A directory commit hands its large files to ostreepy.parallel.Pool's threads (the small
+    ones it writes itself) and fsck checks an archive repository's objects on them: neither
+    imports concurrent.futures (with logging). The commit is ostree's, byte for byte."""
+    src = tmp_path / "t"
+    for i in range(3):
+        (src / f"d{i}").mkdir(parents=True)
+        for j in range(15):
+            (src / f"d{i}" / f"f{j}").write_text(f"{i}{j}")
+        (src / f"d{i}" / "big").write_bytes(bytes(range(256)) * (600 + i))  # past the inline size
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    csums = []
+    for name, tool in (("ours", [sys.executable, "-m", "ostreepy"]), ("theirs", ["ostree"])):
+        repo = tmp_path / name
+        subprocess.run(tool + [f"--repo={repo}", "init", "--mode=archive"], check=True)
+        p = subprocess.run(tool + [f"--repo={repo}", "commit", "-b", "m", "--timestamp=@0", str(src)],
+                           check=True, capture_output=True, text=True, env=env)
+        csums.append(p.stdout.strip())
+        if name == "ours":
+            mods = _imported(p.stderr)
+            assert "ostreepy.store.commit" in mods and "concurrent.futures" not in mods, mods
+            p = subprocess.run(tool + [f"--repo={repo}", "fsck"], check=True, capture_output=True, text=True,
+                               env=env)
+            assert "no errors found" in p.stdout
+            mods = _imported(p.stderr)
+            assert "ostreepy.store.fsck" in mods and "concurrent.futures" not in mods, mods
+    assert csums[0] == csums[1]

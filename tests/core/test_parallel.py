@@ -94,3 +94,40 @@ def test_a_pool_runs_every_call_submitted_keeps_what_each_raised_and_joins_them_
     with pytest.raises(RuntimeError):
         pool.submit(job, 0)
 
+
+
+def test_pool_wait_gives_one_job_value_or_error_before_the_join():
+    """Pool.wait: one job's value (or what it raised), while later jobs still run; the pool
+    keeps no taken job (its data goes with the submitter's reference)."""
+    pool = Pool(2)
+    gate = threading.Event()
+    slow = pool.submit(gate.wait, 5)
+    first = pool.submit(lambda: 42)
+    bad = pool.submit(_Counted(fails=lambda i: True), 7)
+    assert pool.wait(first) == 42
+    with pytest.raises(ValueError) as e:
+        pool.wait(bad)
+    assert e.value.args == (7,)
+    assert not slow.done
+    gate.set()
+    assert pool.wait(slow) is True
+    assert not pool._todo
+    pool.join()
+
+
+def test_pool_join_cancel_drops_what_has_not_started():
+    pool = Pool(1)
+    running, gate = threading.Event(), threading.Event()
+
+    def first() -> bool:
+        running.set()
+        return gate.wait(5)
+
+    ran: list[int] = []
+    started = pool.submit(first)
+    later = [pool.submit(ran.append, i) for i in range(5)]
+    assert running.wait(5)
+    threading.Timer(0.05, gate.set).start()
+    pool.join(cancel=True)  # while the first one runs: the rest are dropped
+    assert started.done and started.value is True
+    assert ran == [] and not any(job.done for job in later)

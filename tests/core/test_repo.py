@@ -384,3 +384,37 @@ def test_cli_errors_are_one_line(tmp_path):
         res = subprocess.run([sys.executable, "-m", "ostreepy", *argv], capture_output=True, text=True, env=env)
         assert res.returncode == 1
         assert res.stderr.startswith("error: ") and "Traceback" not in res.stderr
+
+
+def test_a_fresh_commit_moves_whole_staging_dirs_into_objects_as_ostree_lays_them_out(tmp_path):
+    """A transaction's staging xx/ directories go into a fresh repository's objects/ whole
+    (one rename each): the same objects, directory modes and commit as ostree's; a second
+    commit into the now filled objects/xx/ moves object by object, and fsck passes."""
+    src = tmp_path / "t"
+    for i in range(40):
+        (src / f"d{i % 4}").mkdir(parents=True, exist_ok=True)
+        (src / f"d{i % 4}" / f"f{i}").write_text(f"file {i}\n")
+
+    def layout(repo):
+        top = repo / "objects"
+        return sorted((str(p.relative_to(top)), oct(p.stat().st_mode)) for p in top.rglob("*"))
+
+    ostree("init", f"--repo={tmp_path / 'theirs'}", "--mode=bare-user")
+    theirs = ostree("commit", f"--repo={tmp_path / 'theirs'}", "-b", "m", "--no-bindings", "--timestamp=@0",
+                    str(src)).stdout.strip()
+    r = Repo.init(str(tmp_path / "ours"), "bare-user")
+    with r.transaction():
+        tree, meta = write_mtree(r, write_directory_to_mtree(r, str(src), MutableTree()))
+        ours = create_commit(r, tree, meta, timestamp=0)
+        r.set_ref("m", ours)
+    assert ours == theirs
+    assert [n for n, _ in layout(tmp_path / "ours")] == [n for n, _ in layout(tmp_path / "theirs")]
+    assert {m for n, m in layout(tmp_path / "ours") if "/" not in n} == \
+        {m for n, m in layout(tmp_path / "theirs") if "/" not in n}
+    assert not [n for n in os.listdir(tmp_path / "ours" / "tmp") if n.startswith("staging-")]
+    (src / "d0" / "new").write_text("another\n")
+    with r.transaction():
+        tree, meta = write_mtree(r, write_directory_to_mtree(r, str(src), MutableTree()))
+        second = create_commit(r, tree, meta, timestamp=0)
+    assert r.load_commit(second).root_tree == tree
+    assert "no errors found" in ostree("fsck", f"--repo={tmp_path / 'ours'}").stdout
