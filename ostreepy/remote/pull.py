@@ -106,6 +106,7 @@ from ..store.timestamps import downgrade_message
 from . import trust
 from .config import Remote, load_remote
 from .cookies import jar_path as cookie_jar_path
+from .deltas.naming import path_base
 from .fetcher import FetchError, Fetcher, FileFetcher, NotFound, fetcher_for_remote
 from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
 from .summary_cache import Conditional, SummaryCache, fetch_summary_pair
@@ -1537,25 +1538,6 @@ _INDEXED_DELTAS = "ostree.summary.indexed-deltas"
 #: the superblock size deltas.apply refuses beyond (MAX_SUPERBLOCK_SIZE)
 _MAX_SUPERBLOCK_SIZE = 512 * 1024 * 1024
 #: the modified base64 of ostree's delta names: "_" for "/", no padding
-_MBASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+_"
-
-
-def _mbase64(checksum: str) -> str:
-    """deltas.format's mbase64_from_checksum without the base64 module: 256 bits and two zero
-    bits of padding are 43 digits of six bits."""
-    v = int(checksum, 16) << 2
-    return "".join(_MBASE64[(v >> (6 * i)) & 63] for i in range(42, -1, -1))
-
-
-def _delta_file(prefix: str, from_checksum: Optional[str], to_checksum: str) -> str:
-    """``deltas/xx/rest[-to]`` or ``delta-indexes/xx/rest``, as deltas.format names them."""
-    to64 = _mbase64(to_checksum)
-    if from_checksum:
-        from64 = _mbase64(from_checksum)
-        return f"{prefix}{from64[:2]}/{from64[2:]}-{to64}"
-    return f"{prefix}{to64[:2]}/{to64[2:]}"
-
-
 class _Answered:
     """A fetcher that answers one path with bytes already fetched (once), and asks its
     fetcher for everything else: what the probe of :class:`_Deltas` found is not fetched twice."""
@@ -1608,12 +1590,12 @@ class _Deltas:
         """DeltaPuller.pull_target (``current``: the commit the ref is at here)."""
         if self.puller is None:
             if self._indexed:
-                path, max_size = _delta_file("delta-indexes/", None, to_checksum) + ".index", obj.MAX_METADATA_SIZE
+                path, max_size = path_base("delta-indexes/", None, to_checksum) + ".index", obj.MAX_METADATA_SIZE
             elif self._complete(to_checksum):
                 return
             else:
                 frm = current if current is not None and self._complete(current) else None
-                path, max_size = _delta_file("deltas/", frm, to_checksum) + "/superblock", _MAX_SUPERBLOCK_SIZE
+                path, max_size = path_base("deltas/", frm, to_checksum) + "/superblock", _MAX_SUPERBLOCK_SIZE
             try:
                 data = self._fetcher.fetch_bytes(path, max_size)
             except NotFound:

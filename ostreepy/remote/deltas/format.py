@@ -34,6 +34,7 @@ from ...store import gvariant
 from ...store.gvariant import Variant
 from ...store.objects import COMMIT_TYPE, ObjectType, checksum_from_bytes, checksum_to_bytes, validate_checksum
 from ...store.sizes import write_varuint64 as _write_varuint64
+from .naming import mbase64_from_checksum, path_base  # noqa: F401  (the format's name for it too)
 
 SUPERBLOCK_TYPE = "(a{sv}tayay" + COMMIT_TYPE + "aya(uayttay)a(yaytt))"
 SIGNED_TYPE = "(taya{sv})"
@@ -64,11 +65,6 @@ class DeltaError(OstreeError):
 
 # ------------------------------------------------------------------ names and paths
 
-def mbase64_from_checksum(checksum: str) -> str:
-    """ostree's "modified base64" of a checksum: no padding, ``_`` for ``/``."""
-    return base64.b64encode(checksum_to_bytes(checksum)).decode("ascii").rstrip("=").replace("/", "_")
-
-
 def checksum_from_mbase64(text: str) -> str:
     """The hex checksum a modified-base64 name encodes (DeltaError if it encodes none)."""
     try:
@@ -80,17 +76,9 @@ def checksum_from_mbase64(text: str) -> str:
     return raw.hex()
 
 
-def _path_base(prefix: str, from_checksum: Optional[str], to_checksum: str) -> str:
-    to64 = mbase64_from_checksum(to_checksum)
-    if from_checksum:
-        from64 = mbase64_from_checksum(from_checksum)
-        return f"{prefix}{from64[:2]}/{from64[2:]}-{to64}"
-    return f"{prefix}{to64[:2]}/{to64[2:]}"
-
-
 def delta_dir(from_checksum: Optional[str], to_checksum: str) -> str:
     """``deltas/xx/rest[-to]`` relative to the repository."""
-    return _path_base("deltas/", from_checksum, to_checksum)
+    return path_base("deltas/", from_checksum, to_checksum)
 
 
 def delta_path(from_checksum: Optional[str], to_checksum: str, target: str = "superblock") -> str:
@@ -105,7 +93,7 @@ def part_path(from_checksum: Optional[str], to_checksum: str, index: int) -> str
 
 def index_path(to_checksum: str) -> str:
     """``delta-indexes/xx/rest.index``."""
-    return _path_base("delta-indexes/", None, to_checksum) + ".index"
+    return path_base("delta-indexes/", None, to_checksum) + ".index"
 
 
 def delta_name(from_checksum: Optional[str], to_checksum: str) -> str:
