@@ -1031,11 +1031,7 @@ def parse_sexp(data: bytes) -> SExp:
                     raise OpenPGPError("Malformed base64 in S-expression") from None
                 pos = end + 1
             elif c == b'"':
-                end = data.find(b'"', pos + 1)
-                if end < 0:
-                    raise OpenPGPError("Unterminated string in S-expression")
-                atom = data[pos + 1:end]
-                pos = end + 1
+                atom, pos = _quoted(data, pos + 1)
             else:
                 m = re.match(rb"(\d+):", data[pos:pos + 12])
                 if m:
@@ -1055,6 +1051,53 @@ def parse_sexp(data: bytes) -> SExp:
     if result is None:
         raise OpenPGPError("Incomplete S-expression")
     return result
+
+
+_ESCAPES = {ord("b"): 8, ord("t"): 9, ord("v"): 11, ord("n"): 10, ord("f"): 12, ord("r"): 13, ord('"'): 34,
+            ord("'"): 39, ord("\\"): 92}
+
+
+def _quoted(data: bytes, pos: int) -> Tuple[bytes, int]:
+    """A quoted string of the advanced form from just after its opening quote: its bytes and
+    the position after the closing one. libgcrypt prints any atom whose bytes are printable
+    this way (a key file's 8-byte salt is, about one time in eight) with C escapes:
+    ``\\b \\t \\v \\n \\f \\r \\" \\' \\\\``, ``\\xHH``, three octal digits, and a
+    backslash before a line end continues the line (sexp.c, sexp_sscan)."""
+    out = bytearray()
+    n = len(data)
+    while True:
+        end = data.find(b'"', pos)
+        esc = data.find(b"\\", pos, end if end >= 0 else n)
+        if esc < 0:
+            if end < 0:
+                raise OpenPGPError("Unterminated string in S-expression")
+            out += data[pos:end]
+            return bytes(out), end + 1
+        out += data[pos:esc]
+        if esc + 1 >= n:
+            raise OpenPGPError("Unterminated string in S-expression")
+        e = data[esc + 1]
+        if e in _ESCAPES:
+            out.append(_ESCAPES[e])
+            pos = esc + 2
+        elif e == 0x78:  # \xHH
+            digits = data[esc + 2:esc + 4]
+            if len(digits) != 2 or not all(d in b"0123456789abcdefABCDEF" for d in digits):
+                raise OpenPGPError("Bad \\x escape in an S-expression string")
+            out.append(int(digits, 16))
+            pos = esc + 4
+        elif 0x30 <= e <= 0x37:  # \ooo
+            digits = data[esc + 1:esc + 4]
+            if len(digits) != 3 or not all(0x30 <= d <= 0x37 for d in digits) or int(digits, 8) > 255:
+                raise OpenPGPError("Bad octal escape in an S-expression string")
+            out.append(int(digits, 8))
+            pos = esc + 4
+        elif e in (10, 13):  # a continued line: the line end (CR LF or LF CR too) is dropped
+            pos = esc + 2
+            if pos < n and data[pos] in (10, 13) and data[pos] != e:
+                pos += 1
+        else:
+            raise OpenPGPError(f"Bad escape \\{chr(e)} in an S-expression string")
 
 
 @attrs.frozen
