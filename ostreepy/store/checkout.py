@@ -32,7 +32,7 @@ from ..errors import CheckoutError, OstreeError, PathNotFoundError
 from .objects import BAREUSER_XATTR, FileHeader
 from ..fsutil import write_all
 from ..progress import FileCheckedOut, ProgressCallback
-from .repo import CHUNK, Repo, RepoMode
+from .repo import CHUNK, Repo, RepoMode, bareuser_symlink_header
 
 WHITEOUT_PREFIX = ".wh."
 OVERLAY_WHITEOUT_PREFIX = ".ostree-wh."
@@ -292,29 +292,13 @@ def _user_symlink(src: str, raw: bytes, checksum: str, dfd: int, name: str) -> b
     checked, since the target is data no later read checks. False, with nothing made,
     where anything is unusual, for the long way to say what."""
     try:
-        uid, gid, fmode, xattrs = obj.bareuser_meta_parse(raw)
-    except OstreeError:
-        return False
-    try:
-        fd = os.open(src, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        content = os.read(fd, 4097)
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
-    target = content.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
-    header = FileHeader(uid, gid, fmode, target, xattrs)
-    try:
-        header.validate()
-    except OstreeError:
+        header = bareuser_symlink_header(src, *obj.bareuser_meta_parse(raw))
+    except (OSError, OstreeError):
         return False
     if obj.content_checksum(header) != checksum:
         return False
     try:
-        os.symlink(target, name, dir_fd=dfd)
+        os.symlink(header.symlink_target, name, dir_fd=dfd)
     except OSError:
         return False
     return True

@@ -1039,12 +1039,8 @@ class Repo:
                                          checksum) from None
             uid, gid, fmode, xattrs = obj.bareuser_meta_parse(raw)
             if stat.S_ISLNK(fmode):
-                with open(path, "rb") as f:
-                    content = f.read(4097)
-                target = content.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
-                header = obj.FileHeader(uid, gid, fmode, target, xattrs)
-                header.validate()
-                return _checked_symlink(header, checksum, verify), None, 0
+                return _checked_symlink(bareuser_symlink_header(path, uid, gid, fmode, xattrs), checksum,
+                                        verify), None, 0
             if not stat.S_ISREG(st.st_mode):
                 raise CorruptObjectError(f"Corrupted file object {checksum}: not a regular file", checksum)
             header = obj.FileHeader(uid, gid, fmode, "", xattrs)
@@ -1824,6 +1820,20 @@ def _bare_user_only_header(header: FileHeader, strict: bool = True, checksum: Op
     if header.uid or header.gid or header.xattrs:
         raise InvalidObjectError(
             "bare-user-only repositories cannot store file ownership or xattrs (use canonical permissions)")
+    return header
+
+
+def bareuser_symlink_header(path: str, uid: int, gid: int, mode: int, xattrs: obj.Xattrs) -> FileHeader:
+    """The header of the bare-user symlink object at ``path`` (a regular file holding the
+    target, its ``user.ostreemeta`` parsed to the other fields), validated; OSError where it
+    cannot be read."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        content = os.read(fd, 4097)  # a target is at most 4,096 bytes (FileHeader.validate)
+    finally:
+        os.close(fd)
+    header = obj.FileHeader(uid, gid, mode, content.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape"), xattrs)
+    header.validate()
     return header
 
 
