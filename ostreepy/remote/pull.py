@@ -106,7 +106,7 @@ from ..store.timestamps import downgrade_message
 from . import trust
 from .config import Remote, load_remote
 from .cookies import jar_path as cookie_jar_path
-from .deltas.naming import path_base
+from .deltas.naming import INDEXED_DELTAS, SUMMARY_STATIC_DELTAS, path_base
 from .fetcher import FetchError, Fetcher, FileFetcher, NotFound, fetcher_for_remote
 from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
 from .summary_cache import Conditional, SummaryCache, fetch_summary_pair
@@ -1518,7 +1518,7 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary
     metadata: Optional[Mapping[str, Variant]] = (
         summary.metadata if summary is not None
         # the summary was left alone: the remote's config said its deltas are indexed (delta-indexes/)
-        else {_INDEXED_DELTAS: Variant("b", True)} if indexed else None)
+        else {INDEXED_DELTAS: Variant("b", True)} if indexed else None)
 
     def make(fetcher: Fetcher) -> DeltaPuller:
         from .deltas.fetch import DeltaPuller
@@ -1530,14 +1530,6 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary
     return _Deltas(repo, source.content_fetcher, make, metadata, eager=require or puller.dry_run)
 
 
-#: summary metadata: the remote's static deltas, name -> superblock digest (deltas.format's
-#: SUMMARY_STATIC_DELTAS); and whether they are listed per target in delta-indexes/ instead
-#: (deltas.fetch's INDEXED_DELTAS). Named here so that a pull without deltas need not import those.
-_STATIC_DELTAS = "ostree.static-deltas"
-_INDEXED_DELTAS = "ostree.summary.indexed-deltas"
-#: the superblock size deltas.apply refuses beyond (MAX_SUPERBLOCK_SIZE)
-_MAX_SUPERBLOCK_SIZE = 512 * 1024 * 1024
-#: the modified base64 of ostree's delta names: "_" for "/", no padding
 class _Answered:
     """A fetcher that answers one path with bytes already fetched (once), and asks its
     fetcher for everything else: what the probe of :class:`_Deltas` found is not fetched twice."""
@@ -1575,10 +1567,10 @@ class _Deltas:
         self._repo = repo
         self._fetcher = fetcher
         self._make = make
-        iv = (metadata or {}).get(_INDEXED_DELTAS)
+        iv = (metadata or {}).get(INDEXED_DELTAS)
         self._indexed = iv is not None and iv.type == "b" and bool(iv.value)
         self.puller: Optional[DeltaPuller] = None
-        if eager or _STATIC_DELTAS in (metadata or {}):
+        if eager or SUMMARY_STATIC_DELTAS in (metadata or {}):
             self.puller = make(fetcher)
         #: delta-indexes/ files and superblocks asked for here and not found
         self.missing = 0
@@ -1595,7 +1587,8 @@ class _Deltas:
                 return
             else:
                 frm = current if current is not None and self._complete(current) else None
-                path, max_size = path_base("deltas/", frm, to_checksum) + "/superblock", _MAX_SUPERBLOCK_SIZE
+                # OSTREE_MAX_METADATA_SIZE, as DeltaPuller (start_fetch_delta_superblock)
+                path, max_size = path_base("deltas/", frm, to_checksum) + "/superblock", obj.MAX_METADATA_SIZE
             try:
                 data = self._fetcher.fetch_bytes(path, max_size)
             except NotFound:

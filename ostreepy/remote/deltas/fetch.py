@@ -57,12 +57,11 @@ from ...store.repo import Repo
 from ..fetcher import Fetcher, NotFound
 from . import format as fmt
 from .format import DeltaError, PartHeader, Superblock
+from .naming import INDEXED_DELTAS
 
 __all__ = ["DeltaSearch", "DeltaTotals", "DeltaPuller", "StaticDeltasRequiredError", "summary_deltas",
            "best_delta_start", "INDEXED_DELTAS"]
 
-#: summary metadata: deltas are listed per target under ``delta-indexes/``
-INDEXED_DELTAS = "ostree.summary.indexed-deltas"
 #: parts in flight at once (_OSTREE_MAX_OUTSTANDING_DELTAPART_REQUESTS)
 MAX_PART_FETCHES = 2
 #: a fetched part may be this much bigger than its header says before it is cut off

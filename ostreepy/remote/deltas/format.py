@@ -34,7 +34,7 @@ from ...store import gvariant
 from ...store.gvariant import Variant
 from ...store.objects import COMMIT_TYPE, ObjectType, checksum_from_bytes, checksum_to_bytes, validate_checksum
 from ...store.sizes import write_varuint64 as _write_varuint64
-from .naming import mbase64_from_checksum, path_base  # noqa: F401  (the format's name for it too)
+from .naming import SUMMARY_STATIC_DELTAS, mbase64_from_checksum, path_base  # noqa: F401  (the format's names too)
 
 SUPERBLOCK_TYPE = "(a{sv}tayay" + COMMIT_TYPE + "aya(uayttay)a(yaytt))"
 SIGNED_TYPE = "(taya{sv})"
@@ -42,7 +42,6 @@ PART_PAYLOAD_TYPE = "(a(uuu)aa(ayay)ayay)"
 SIGNED_MAGIC = 0x4F535453474E4454  # "OSTSGNDT" read as a big-endian u64
 DELTAPART_VERSION = 0
 OBJTYPE_CSUM_LEN = 33
-SUMMARY_STATIC_DELTAS = "ostree.static-deltas"
 
 OP_OPEN_SPLICE_AND_CLOSE = ord("S")
 OP_OPEN = ord("o")

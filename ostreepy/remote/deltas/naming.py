@@ -1,5 +1,6 @@
 """Where a static delta lies on a server or in a repository: ostree's "modified base64"
-names of checksums and the ``deltas/`` and ``delta-indexes/`` paths built from them.
+names of checksums, the ``deltas/`` and ``delta-indexes/`` paths built from them, and the
+summary metadata keys that say a remote has deltas and how they are listed.
 
 Pure and light on purpose: a pull asks for a delta's index or superblock on every run, and
 needs these names without the delta format's parsers (:mod:`.format`, which also uses them).
@@ -12,7 +13,12 @@ from __future__ import annotations
 
 from typing import Optional
 
-__all__ = ["mbase64_from_checksum", "path_base"]
+__all__ = ["INDEXED_DELTAS", "SUMMARY_STATIC_DELTAS", "mbase64_from_checksum", "path_base"]
+
+#: summary metadata: the remote's static deltas, name -> superblock digest
+SUMMARY_STATIC_DELTAS = "ostree.static-deltas"
+#: summary metadata: deltas are listed per target under ``delta-indexes/``
+INDEXED_DELTAS = "ostree.summary.indexed-deltas"
 
 _MBASE64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+_"
 
