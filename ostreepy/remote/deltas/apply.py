@@ -23,7 +23,7 @@ import io
 import mmap
 import os
 import stat
-from typing import BinaryIO, Callable, List, Optional, Tuple, Union
+from typing import BinaryIO, Callable, List, Optional, Sequence, Tuple, Union
 
 import attrs
 
@@ -368,7 +368,12 @@ def execute_part(repo: Repo, header: PartHeader, part: Union[bytes, BinaryIO, Pa
 
 def part_have_all_objects(repo: Repo, header: PartHeader) -> bool:
     """True when every object a part writes is already in the repository."""
-    return all(repo.has_object(c, t) for t, c in header.objects)
+    return _have_all(repo, header.objects)
+
+
+def _have_all(repo: Repo, objects: Sequence[Tuple[ObjectType, str]]) -> bool:
+    """:func:`part_have_all_objects` of a header's objects already unpacked."""
+    return all(repo.has_object(c, t) for t, c in objects)
 
 
 def read_superblock_file(path: str) -> bytes:
@@ -429,7 +434,7 @@ def apply_offline(repo: Repo, path: str,
             if header.version > fmt.DELTAPART_VERSION:
                 raise DeltaError(f"Delta part has too new version {header.version}")
             objects = header.objects  # (unpacked once: a part's list is ~30 bytes an object)
-            if all(repo.has_object(c, t) for t, c in objects):
+            if _have_all(repo, objects):
                 results.append(PartResult(i, 0, True, ()))
                 if progress is not None:
                     progress(DeltaPartApplied(i, len(sb.parts), 0, True))
