@@ -3,9 +3,13 @@
 ostreepy is a library first: a tool that imports it keeps its own process's settings. A
 setting that is the whole process's (glibc's malloc arenas) is made only once the command
 line has claimed the process (:func:`claim`, from ``ostreepy.cli.run``); a library caller
-may claim it too, knowingly. This module imports nothing at load: every command pays it."""
+may claim it too, knowingly. :class:`gc_paused` is the cycle collector's pause around work
+that allocates many objects that live to its end. This module imports nothing at load but the
+built-in gc: every command pays it."""
 
 from __future__ import annotations
+
+import gc
 
 _owned = False
 _arenas_limited = False
@@ -37,3 +41,21 @@ def limit_malloc_arenas(n: int = 1) -> None:
         ctypes.CDLL(None).mallopt(-8, n)  # M_ARENA_MAX
     except (AttributeError, OSError):  # pragma: no cover - no mallopt in this C library
         pass
+
+
+class gc_paused:  # a context manager used as a function: ``with gc_paused():``
+    """The cycle collector off through work that allocates objects by the thousand that live
+    to its end (a composefs tree built or written, a pull's walk), so that its passes over them
+    find nothing (about 10% of a composefs create or checkout; ~25 passes of a second pull,
+    measured). A class, not contextlib's decorator: contextlib is ~0.4 ms of the start-up that
+    dominates a small image. Process-wide while it lasts, as the collector is."""
+
+    __slots__ = ("was",)
+
+    def __enter__(self) -> None:
+        self.was = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.was:
+            gc.enable()

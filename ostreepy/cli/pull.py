@@ -96,19 +96,14 @@ def _finish_line(progress: Optional[ProgressCallback]) -> None:
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
-    import gc
+    from .._process import gc_paused
 
     # The cycle collector stays off through the pull: its imports and walk allocate enough to
     # run it ~25 times for a 6,000-file tree's second pull (a few ms, the later ones walking
     # every object alive), for ~900 objects of cyclic garbage, made by the imports, whatever
     # the pull's size
-    was = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _pull(args)
-    finally:
-        if was:
-            gc.enable()
 
 
 def _pull(args: argparse.Namespace) -> int:

@@ -29,7 +29,8 @@ from ..store.objects import DirMeta, ObjectType, canonical_xattrs
 from ..store.repo import Repo, RepoMode
 from .erofs import write_image
 from .fsverity import fsverity_digest_of_fd, fsverity_digest_of_stream
-from .tree import MAX_NAME_LENGTH, PATH_MAX, ComposefsError, Leaf, Node, cstr, gc_paused
+from .._process import gc_paused
+from .tree import MAX_NAME_LENGTH, PATH_MAX, ComposefsError, Leaf, Node, cstr
 
 __all__ = ["Verity", "DIGEST_KEY_V0", "tree_from_commit", "commit_image_digest", "write_commit_image",
            "composefs_metadata", "measure_verity", "enable_verity"]

@@ -18,8 +18,9 @@ from __future__ import annotations
 import binascii
 import stat
 
+from .._process import gc_paused
 from .tree import (INLINE_CONTENT_MAX, MAX_NAME_LENGTH, PATH_MAX, S_IFMT, ComposefsError, Leaf, Node, cstr, follow_links,
-                   gc_paused, validate_mode)
+                   validate_mode)
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:

@@ -26,7 +26,8 @@ import itertools
 import stat
 import struct
 
-from .tree import EXTERNAL_XATTR_MAX, S_IFMT, ComposefsError, Leaf, Node, chunking, follow_links, gc_paused, validate_mode
+from .._process import gc_paused
+from .tree import EXTERNAL_XATTR_MAX, S_IFMT, ComposefsError, Leaf, Node, chunking, follow_links, validate_mode
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:

@@ -11,9 +11,9 @@ the first NUL ends them); xattr values and inline content are arbitrary bytes.
 
 from __future__ import annotations
 
-import gc
 import stat
 
+from .._process import gc_paused  # a name of this module's too (in __all__)
 from ..errors import OstreeError
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
@@ -73,23 +73,6 @@ def chunking(size: int) -> tuple[int, int]:
     if bits - BLOCK_BITS > _CHUNK_BLKBITS_MASK:
         bits = _CHUNK_BLKBITS_MASK + BLOCK_BITS
     return bits, -(-size // (1 << bits))
-
-
-class gc_paused:  # a context manager used as a function: ``with gc_paused():``
-    """The cycle collector off while a tree is built or written: nodes are allocated by the
-    thousand and live until the end, so its passes over them find nothing (about 10% of a composefs
-    create or checkout, measured). A class, not contextlib's decorator: contextlib is ~0.4 ms of
-    the start-up that dominates a small image."""
-
-    __slots__ = ("was",)
-
-    def __enter__(self) -> None:
-        self.was = gc.isenabled()
-        gc.disable()
-
-    def __exit__(self, *exc: object) -> None:
-        if self.was:
-            gc.enable()
 
 
 def digest_object_path(digest: bytes) -> str:
