@@ -217,3 +217,23 @@ def test_show_refuses_an_xz_bomb(source, tmp_path: Path) -> None:
             show_lines(r, source["to"])
     finally:
         r.close()
+
+
+def test_pull_probe_fetches_a_superblock_no_bigger_than_ostree_allows(server, source, tmp_path: Path) -> None:
+    """No summary lists a delta, so the pull's own probe asks for the from-scratch superblock:
+    a hostile server's 200 MiB answer is refused past OSTREE_MAX_METADATA_SIZE, as libostree's
+    start_fetch_delta_superblock bounds it (10 MiB, 2022.7's value and ours; upstream made it
+    128 MiB in 4bac96a8), not read into memory (the probe allowed apply-offline's 512 MiB)."""
+    from ostreepy.store.objects import MAX_METADATA_SIZE
+    path = server.root / "bigsb"
+    shutil.copytree(source["repo"], path, symlinks=True,
+                    ignore=shutil.ignore_patterns("deltas", "delta-indexes", "summary", "summary.sig"))
+    superblock = path / fmt.delta_path(None, source["to"])
+    superblock.parent.mkdir(parents=True)
+    with open(superblock, "wb") as f:
+        f.truncate(200 << 20)  # sparse: nothing written, 200 MiB served
+    dest = _dest(tmp_path, f"{server.url}/bigsb")
+    p, peak = _ostreepy_peak(f"--repo={dest}", "pull", "origin", "main")
+    assert p.returncode == 1 and f"exceeded maximum size of {MAX_METADATA_SIZE} bytes" in p.stderr, p.stderr
+    assert peak < _RSS_CEILING_KB, peak
+    assert run(["ostree", "rev-parse", f"--repo={dest}", "origin:main"], check=False).returncode != 0
