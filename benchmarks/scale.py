@@ -613,6 +613,8 @@ def main(argv=None) -> int:
     sb.LAUNCHER = sb.Launcher()  # first, while this process is small
     floor = sb.measure(["true"]).maxrss_mb
 
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ostreepy-scale-", dir=args.workdir))
     try:
         tree_base = Path(args.tree_dir) if args.tree_dir else work

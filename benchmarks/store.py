@@ -509,6 +509,8 @@ def main(argv=None) -> int:
         f"{stats['bytes'] / 1e6:.1f} MB")
     warm_cache(tree)
 
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="ostreepy-bench-", dir=args.workdir))
     results = {op: {"ostree": [], "ostreepy": []} for op in ops}
     try:
