@@ -4,7 +4,8 @@ A plain ``composefs create`` command line (mkcomposefs's, whose small images are
 start-up) runs from here without importing argparse, the command-line parser or its help
 (:func:`ostreepy.cli.composefs.plain_create_args` reads it) and, when this is the program's
 entry, ends the process as the command returns, without the interpreter's teardown; nor does
-a plain ``pull`` (:func:`ostreepy.cli.pull.plain_pull_args`). Every other command line is
+a plain ``pull`` (:func:`ostreepy.cli.pull.plain_pull_args`) or ``checkout``
+(:func:`ostreepy.cli.checkout.plain_checkout_args`). Every other command line is
 :func:`ostreepy.cli.main.main`'s. Either way the command runs through
 :func:`ostreepy.cli.run.run`.
 """
@@ -44,6 +45,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = run(cmd_pull, pull_args)  # type: ignore[arg-type]  # (argparse's namespace, in kind)
             # the teardown of a pull (its modules, the walk's sets and trees) was ~5-10 ms of a
             # second pull's ~150: its objects and refs are in and synced, its threads joined
+            return _end_process(code) if argv is None else code
+    if "checkout" in words:
+        from .checkout import cmd_checkout, plain_checkout_args
+        checkout_args = plain_checkout_args(words)
+        if checkout_args is not None:
+            claim_process()
+            code = run(cmd_checkout, checkout_args)  # type: ignore[arg-type]  # (argparse's namespace, in kind)
+            # a checkout's objects are linked and its directories closed: the teardown (its
+            # modules) has nothing to add
             return _end_process(code) if argv is None else code
     from .main import main as parse_and_run
     return parse_and_run(argv)

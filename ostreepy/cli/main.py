@@ -221,7 +221,7 @@ def _verb_checkout(p: argparse.ArgumentParser) -> None:
     p.add_argument("--disable-cache", action="store_true")
     p.add_argument("commit")
     p.add_argument("destination", nargs="?")
-    p.set_defaults(func="cmd_checkout")
+    p.set_defaults(func="checkout:cmd_checkout")
 
 
 def _verb_ls(p: argparse.ArgumentParser) -> None:

@@ -344,47 +344,6 @@ class _ItemsProgress:
 # ------------------------------------------------------------------ checkout
 
 
-def cmd_checkout(args: argparse.Namespace) -> int:
-    from .. import porcelain
-    repo = _open_repo(args)
-    if getattr(args, "composefs", False) or getattr(args, "composefs_noverity", False):
-        if (args.union or args.union_add or args.union_identical or args.whiteouts or args.subpath
-                or args.user_mode or args.require_hardlinks or args.force_copy or args.bareuseronly_dirs):
-            raise UsageError("Specified options are incompatible with --composefs")
-        porcelain.checkout_composefs(repo, args.commit, args.destination or os.path.basename(args.commit),
-                                     verity=not args.composefs_noverity)
-        return 0
-    # ot-builtin-checkout.c's checks, in its order
-    for a, b, names in ((args.union, args.union_add, "--union and --union-add"),
-                        (args.union, args.union_identical, "--union and --union-identical"),
-                        (args.union_add, args.union_identical, "--union-add and --union-identical"),
-                        (args.require_hardlinks, args.force_copy, "--require-hardlinks and --force-copy")):
-        if a and b:
-            raise OstreeError(f"Cannot specify both {names}")
-    if args.union_identical and not args.require_hardlinks:
-        raise OstreeError("--union-identical requires --require-hardlinks")
-    overwrite = "none"
-    if args.union:
-        overwrite = "union-files"
-    elif args.union_add:
-        overwrite = "add-files"
-    elif args.union_identical:
-        overwrite = "union-identical"
-    dest = args.destination or os.path.basename(args.commit)
-    # ot-builtin-checkout.c's new_options_set: any of these takes ostree_repo_checkout_at,
-    # which leaves the uncompressed-objects-cache alone; without them, checkout_tree uses it
-    newer = (args.disable_cache or args.whiteouts or args.require_hardlinks or args.union_add or args.force_copy
-             or args.force_copy_zerosized or args.bareuseronly_dirs or args.union_identical or args.skip_list
-             or args.process_passthrough_whiteouts)
-    porcelain.checkout(repo, args.commit, dest, subpath=args.subpath, user_mode=args.user_mode,
-                       overwrite=overwrite, process_whiteouts=args.whiteouts,
-                       require_hardlinks=args.require_hardlinks, force_copy=args.force_copy,
-                       bareuseronly_dirs=args.bareuseronly_dirs, fsync=(args.fsync or "false").lower() == "true",
-                       skip_paths=_lines(args.skip_list) if args.skip_list else (), allow_noent=args.allow_noent,
-                       passthrough_whiteouts=args.process_passthrough_whiteouts, uncompressed_cache=not newer)
-    return 0
-
-
 def cmd_reset(args: argparse.Namespace) -> int:
     """ostree reset REF REV: REF (which must exist) is set to REV. As ostree (ot-builtin-reset.c)
     does, REV need not be in REF's history."""

@@ -23,16 +23,20 @@ import os
 import stat
 from os import getxattr
 from time import time_ns
-from typing import BinaryIO, Callable, FrozenSet, Optional
-
-import attrs
 
 from . import objects as obj
+from .._deferred import Deferred
 from ..errors import CheckoutError, OstreeError, PathNotFoundError
-from .objects import BAREUSER_XATTR, FileHeader
+from .objects import BAREUSER_XATTR
 from ..fsutil import write_all
-from ..progress import FileCheckedOut, ProgressCallback
-from .repo import CHUNK, Repo, RepoMode, bareuser_symlink_header
+from .repo import CHUNK, Repo, RepoMode, bareuser_symlink_header, read_xattrs
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, FrozenSet, Optional
+
+    from ..progress import FileCheckedOut, ProgressCallback
+    from .objects import FileHeader
 
 WHITEOUT_PREFIX = ".wh."
 OVERLAY_WHITEOUT_PREFIX = ".ostree-wh."
@@ -58,7 +62,18 @@ class Overwrite(enum.Enum):
     UNION_IDENTICAL = "union-identical"
 
 
-@attrs.frozen
+# CheckoutOptions is an attrs class built when first used (ostreepy._deferred): attrs' import
+# is ~20 ms, a third of ostree's whole checkout of an OS tree, and the command line builds no
+# value (see light_options)
+_DEFERRED = Deferred(globals())
+
+if TYPE_CHECKING:
+    from attrs import frozen as _value
+else:
+    _value = _DEFERRED.register
+
+
+@_value
 class CheckoutOptions:
     """How to check out: ownership mode, what to do with existing files, a subpath, whiteout
     processing, hardlink or copy policy and a path filter."""
@@ -81,6 +96,31 @@ class CheckoutOptions:
     uncompressed_cache: bool = False
 
 
+#: CheckoutOptions as written, before the attrs build (the name is hidden at the module's end)
+_LIGHT = CheckoutOptions
+
+
+def light_options(**fields: object) -> CheckoutOptions:
+    """Options for :func:`checkout` by CheckoutOptions' field names (the rest their defaults), as
+    an instance of the class as written rather than its attrs build: for a caller that only
+    hands them to :func:`checkout` (the ``ostreepy checkout`` command line), which then pays
+    no attrs import for a value nobody else sees. Not a value: not frozen, hashed or compared
+    by its fields; anything else takes a CheckoutOptions."""
+    unknown = set(fields) - set(_LIGHT.__annotations__)
+    if unknown:
+        raise TypeError(f"light_options: no option {sorted(unknown)}")
+    opts = object.__new__(_LIGHT)
+    vars(opts).update(fields)
+    return opts
+
+
+def _evolve(opts: CheckoutOptions, **changes: object) -> CheckoutOptions:
+    if type(opts) is _LIGHT:
+        return light_options(**{**vars(opts), **changes})
+    import attrs
+    return attrs.evolve(opts, **changes)  # type: ignore[misc, arg-type]
+
+
 class _State:
     def __init__(self, repo: Repo, opts: CheckoutOptions, progress: Optional[ProgressCallback]) -> None:
         self.repo = repo
@@ -92,7 +132,8 @@ class _State:
         self.repo_usermode = repo_usermode
         self.hardlinkable = ((repo.mode is RepoMode.BARE and not user) or (repo_usermode and user))
         self.user = user
-        self.dirmetas: dict = {}
+        #: (uid, gid, mode, xattrs) by dirmeta checksum: a tree has few distinct ones
+        self.dirmetas: dict[str, tuple[int, int, int, tuple[tuple[bytes, bytes], ...]]] = {}
         self.fast_link = (self.hardlinkable and not opts.force_copy and not opts.process_whiteouts
                           and opts.filter is None and not opts.skip_paths and opts.overwrite is Overwrite.NONE)
         # libostree: only a writable repository with core.enable-uncompressed-cache (default true)
@@ -110,10 +151,10 @@ class _State:
 def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutOptions] = None,
              progress: Optional[ProgressCallback] = None) -> None:
     """Check out ``rev`` (ref or checksum) to ``destination``."""
-    opts = options or CheckoutOptions()
+    opts = options or light_options()
     if repo.mode is RepoMode.BARE_USER_ONLY and opts.mode is not CheckoutMode.USER:
         # libostree forces user mode here: nothing else makes sense for this repo mode
-        opts = attrs.evolve(opts, mode=CheckoutMode.USER)
+        opts = _evolve(opts, mode=CheckoutMode.USER)
     if opts.force_copy and opts.no_copy_fallback:
         raise CheckoutError("Cannot specify both --force-copy and --require-hardlinks")
     csum = repo.resolve_rev(rev)
@@ -154,15 +195,15 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
     repo, opts = state.repo, state.opts
     # names are validated as it is parsed; one openat by the repository's descriptor
     # where objects/ has it (the staging directory and core.parent are looked in after)
-    dirtree = repo.load_loose_dirtree(tree_csum)
-    if dirtree is None:
-        dirtree = repo.load_dirtree(tree_csum)
+    # the entries and fields, not DirTree/DirMeta values: building none, a checkout (the
+    # command line's) imports no attrs
+    files, dirs = repo.load_dirtree_entries(tree_csum)
     dirmeta = state.dirmetas.get(meta_csum)
     if dirmeta is None:
-        dirmeta = state.dirmetas[meta_csum] = repo.load_dirmeta(meta_csum)
+        dirmeta = state.dirmetas[meta_csum] = repo.load_dirmeta_fields(meta_csum)
     user = opts.mode is CheckoutMode.USER
     opts_skip = opts.skip_paths
-    is_opaque = opts.process_whiteouts and any(f == OPAQUE_WHITEOUT_NAME for f, _ in dirtree.files)
+    is_opaque = opts.process_whiteouts and any(f == OPAQUE_WHITEOUT_NAME for f, _ in files)
     if is_opaque:
         _rm_rf_at(parent_fd, name)
     elif opts.process_whiteouts and opts.overwrite is Overwrite.UNION_FILES:
@@ -185,7 +226,7 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
             raise CheckoutError("Unable to do hardlink checkout across devices "
                                 f"(src={state.repo_dev} destination={os.fstat(dfd).st_dev})")
         if not did_exist and not user:
-            for xname, value in dirmeta.xattrs:
+            for xname, value in dirmeta[3]:
                 os.setxattr(dfd, obj.xattr_name(xname), value)
         fast = state.fast_link
         plain = fast and repo.parent is None
@@ -193,11 +234,11 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
         plain_user = plain and repo.mode is RepoMode.BARE_USER
         prefix = repo._objects_prefix
         ofd = state.objects_fd
-        lstat, S_ISLNK, S_IRUSR = os.lstat, stat.S_ISLNK, stat.S_IRUSR
+        lstat, S_ISLNK, S_ISREG, S_IRUSR = os.lstat, stat.S_ISLNK, stat.S_ISREG, stat.S_IRUSR
         passthrough = opts.passthrough_whiteouts
         progress = state.progress
         empties = state.empties
-        for fname, fcsum in dirtree.files:
+        for fname, fcsum in files:
             if fast and not (passthrough and fname.startswith(OVERLAY_WHITEOUT_PREFIX)):
                 # the common deploy case, kept lean: one lstat (plus the ostreemeta
                 # xattr in bare-user) and one linkat per file; anything unusual
@@ -207,17 +248,21 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                     # by the objects directory's descriptor: two path components to walk
                     rel = f"{fcsum[:2]}/{fcsum[2:]}.file"
                     linked = False
+                    copied = False
                     try:
                         # a bare symlink object is linked like a file (its size is
                         # its target's length, never 0)
-                        if lstat(rel, dir_fd=ofd).st_size:
+                        st = lstat(rel, dir_fd=ofd)
+                        if st.st_size:
                             os.link(rel, fname, src_dir_fd=ofd, dst_dir_fd=dfd, follow_symlinks=False)
                             linked = True
+                        elif S_ISREG(st.st_mode):
+                            copied = _copy_empty(state, fcsum, st, rel, dfd, fname)
                     except OSError:
                         pass
-                    if linked:
+                    if linked or copied:
                         if progress is not None:
-                            progress(FileCheckedOut(path + fname, True))
+                            progress(_file_checked_out(path + fname, linked))
                         continue
                     linkable = False
                 elif plain_user:
@@ -249,7 +294,7 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                                 pass
                     if S_ISLNK(fmode) and _user_symlink(src, raw, fcsum, dfd, fname):
                         if progress is not None:
-                            progress(FileCheckedOut(path + fname, False))
+                            progress(_file_checked_out(path + fname, False))
                         continue
                 else:
                     mode, size, src = repo.file_object_stat(fcsum)
@@ -262,10 +307,10 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                         linkable = False
                     if linkable:
                         if progress is not None:
-                            progress(FileCheckedOut(path + fname, True))
+                            progress(_file_checked_out(path + fname, True))
                         continue
             _checkout_file(state, fcsum, dfd, fname, path + fname)
-        for dname, t, m in dirtree.dirs:
+        for dname, t, m in dirs:
             if opts_skip and path + dname in opts_skip:
                 continue
             _checkout_tree(state, dfd, dname, t, m, path + dname + "/")
@@ -279,11 +324,32 @@ _S_IFMT_RUSR = 0o170000 | stat.S_IRUSR
 _S_IFREG_RUSR = stat.S_IFREG | stat.S_IRUSR
 
 
+def _file_checked_out(path: str, hardlinked: bool) -> FileCheckedOut:
+    from ..progress import FileCheckedOut  # an event class built when a caller asks for events
+    return FileCheckedOut(path, hardlinked)
+
+
 def _empty_checksum(raw: bytes) -> str:
     """The checksum of an empty regular file whose bare-user ``user.ostreemeta`` (no
     xattrs) is ``raw``."""
-    return obj.content_checksum(FileHeader(int.from_bytes(raw[:4], "big"), int.from_bytes(raw[4:8], "big"),
-                                           int.from_bytes(raw[8:], "big")))
+    return obj.empty_file_checksum(int.from_bytes(raw[:4], "big"), int.from_bytes(raw[4:8], "big"),
+                                   int.from_bytes(raw[8:], "big"))
+
+
+def _copy_empty(state: _State, checksum: str, st: os.stat_result, rel: str, dfd: int, name: str) -> bool:
+    """A bare repository's empty regular file ``rel`` (under objects/, ``st`` its lstat) made
+    at ``name`` as the long way copies it (libostree copies every empty file: one object must
+    not collect every link), its checksum checked as that copy's read checks it, without a
+    FileHeader. False, with nothing made, where anything is unusual, for the long way to say
+    what."""
+    try:
+        xattrs = read_xattrs(state.repo._objects_prefix + rel)
+        if obj.empty_file_checksum(st.st_uid, st.st_gid, st.st_mode, xattrs) != checksum:
+            return False
+    except (OSError, OstreeError):
+        return False
+    _write_regular(state, dfd, name, st.st_uid, st.st_gid, st.st_mode, xattrs, None, False)
+    return True
 
 
 def _user_symlink(src: str, raw: bytes, checksum: str, dfd: int, name: str) -> bool:
@@ -304,16 +370,16 @@ def _user_symlink(src: str, raw: bytes, checksum: str, dfd: int, name: str) -> b
     return True
 
 
-def _finish_dir(state: _State, dfd: int, dirmeta, did_exist: bool) -> None:
+def _finish_dir(state: _State, dfd: int, dirmeta: tuple[int, int, int, object], did_exist: bool) -> None:
     repo, opts = state.repo, state.opts
     user = opts.mode is CheckoutMode.USER
     if not did_exist:
-        mode = dirmeta.mode
+        uid, gid, mode = dirmeta[:3]
         if repo.mode is RepoMode.BARE_USER_ONLY or opts.bareuseronly_dirs:
             mode = (mode & 0o775) | stat.S_IFDIR
         os.fchmod(dfd, stat.S_IMODE(mode))
         if not user:
-            os.fchown(dfd, dirmeta.uid, dirmeta.gid)
+            os.fchown(dfd, uid, gid)
         if not opts.force_copy:
             os.utime(dfd, ns=(time_ns(), 0))
     if opts.fsync:
@@ -421,7 +487,7 @@ def _place_file(state: _State, checksum: str, dfd: int, name: str, path: str, he
             if stream is not None:
                 stream.close()
     if state.progress is not None:
-        state.progress(FileCheckedOut(path, not need_copy))
+        state.progress(_file_checked_out(path, not need_copy))
 
 
 def _uncompressed_cached(state: _State, checksum: str, header: Optional[FileHeader],
@@ -551,31 +617,8 @@ def _copy_file(state: _State, checksum: str, header: FileHeader, stream: Optiona
                             follow_symlinks=False)
     else:
         assert stream is not None
-        fd = os.open(target_name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                     0o600, dir_fd=dfd)
-        try:
-            try:
-                _copy_to_fd(stream, fd)
-            finally:
-                stream.close()
-            if not user:
-                os.fchown(fd, header.uid, header.gid)
-                for xname, value in header.xattrs:
-                    os.setxattr(fd, obj.xattr_name(xname), value)
-            mode = stat.S_IMODE(header.mode)
-            if user:
-                mode &= ~(stat.S_ISUID | stat.S_ISGID)
-            if override_unreadable:
-                mode |= stat.S_IRUSR
-            os.fchmod(fd, mode)
-            if opts.fsync:
-                os.fsync(fd)
-        except BaseException:
-            os.close(fd)
-            with contextlib.suppress(OSError):
-                os.unlink(target_name, dir_fd=dfd)
-            raise
-        os.close(fd)
+        _write_regular(state, dfd, target_name, header.uid, header.gid, header.mode, header.xattrs, stream,
+                       override_unreadable)
     if existing:
         if opts.overwrite is Overwrite.UNION_IDENTICAL:
             same = _same_content(dfd, target_name, name)
@@ -584,6 +627,39 @@ def _copy_file(state: _State, checksum: str, header: FileHeader, stream: Optiona
                 raise CheckoutError(f"File exists: {name}")
             return
         _replace(dfd, target_name, name)
+
+
+def _write_regular(state: _State, dfd: int, name: str, uid: int, gid: int, mode: int,
+                   xattrs: tuple[tuple[bytes, bytes], ...], stream: Optional[BinaryIO],
+                   override_unreadable: bool) -> None:
+    """A new regular file ``name`` with ``stream``'s bytes (None: empty), its owner and xattrs
+    unless in user mode, its mode last; removed again if anything fails."""
+    user = state.opts.mode is CheckoutMode.USER
+    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dfd)
+    try:
+        if stream is not None:
+            try:
+                _copy_to_fd(stream, fd)
+            finally:
+                stream.close()
+        if not user:
+            os.fchown(fd, uid, gid)
+            for xname, value in xattrs:
+                os.setxattr(fd, obj.xattr_name(xname), value)
+        mode = stat.S_IMODE(mode)
+        if user:
+            mode &= ~(stat.S_ISUID | stat.S_ISGID)
+        if override_unreadable:
+            mode |= stat.S_IRUSR
+        os.fchmod(fd, mode)
+        if state.opts.fsync:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(name, dir_fd=dfd)
+        raise
+    os.close(fd)
 
 
 def _identical_copy(state: _State, dfd: int, name: str, checksum: str, st_src: os.stat_result,
@@ -642,3 +718,10 @@ def _copy_to_fd(stream: BinaryIO, fd: int) -> None:
         if not chunk:
             return
         write_all(fd, chunk)
+
+
+_DEFERRED.hide()
+
+
+def __getattr__(name: str) -> type:
+    return _DEFERRED.build(name)

@@ -38,6 +38,7 @@ __all__ = [
     "parse_type",
     "serialize",
     "deserialize",
+    "tuple_members",
     "normal_form",
     "print_value",
     "bswap16",
@@ -453,16 +454,30 @@ def _de_array(t: VariantType, data: memoryview, depth: int) -> Any:
 
 
 def _de_tuple(t: VariantType, data: memoryview, depth: int) -> Tuple[Any, ...]:
+    return tuple(_de(child, member, depth + 1) for child, member in zip(t.children, _tuple_frames(t, data)))
+
+
+def tuple_members(type_string: str, data: bytes) -> List[memoryview]:
+    """The bytes of each member of a tuple of ``type_string``, framed (and refused: GVariantError)
+    as :func:`deserialize` frames them, none read into a value: for a reader that needs one
+    member of a large tuple (a checkout needs a commit's root, not its metadata)."""
+    t = parse_type(type_string)
+    if t.kind != "(":
+        raise GVariantError(f"{type_string}: not a tuple type")
+    return _tuple_frames(t, memoryview(data).cast("B") if not isinstance(data, memoryview) else data)
+
+
+def _tuple_frames(t: VariantType, data: memoryview) -> List[memoryview]:
     children = t.children
     n = len(data)
     if not children:
         if n != 1:
             raise GVariantError("unit tuple must be one byte")
-        return ()
+        return []
     w = _container_offset_size(n)
     offsets_end = n  # the framing offsets are read from the end backwards
     pos = 0
-    values = []
+    members = []
     last = len(children) - 1
     for i, child in enumerate(children):
         pos = _align(pos, child.alignment)
@@ -477,13 +492,13 @@ def _de_tuple(t: VariantType, data: memoryview, depth: int) -> Tuple[Any, ...]:
             end = _read_offset(data, offsets_end, w)
         if pos > end or end > offsets_end:
             raise GVariantError(f"{t.string}: member {i} out of range")
-        values.append(_de(child, data[pos:end], depth + 1))
+        members.append(data[pos:end])
         pos = end
     if t.fixed_size is None and children[last].fixed_size is not None:
         # trailing data is only allowed as the offset table itself
         if pos != offsets_end:
             raise GVariantError(f"{t.string}: unexpected trailing bytes")
-    return tuple(values)
+    return members
 
 
 # ---------------------------------------------------------------- GLib's reading of untrusted bytes

@@ -167,20 +167,7 @@ class FileHeader:
 
     def serialize(self) -> bytes:
         """The ``(uuuusa(ayay))`` header the checksum covers."""
-        _validate_owner(self.uid, self.gid)
-        if not self.xattrs:
-            # Fast path (the common case): fixed part, target string, empty array
-            # and a one- or two-byte framing offset for the string's end.
-            target = self.symlink_target.encode("utf-8", "surrogateescape") + b"\x00"
-            body = _HEADER_FIXED.pack(self.uid, self.gid, self.mode, self.rdev) + target
-            end = len(body)
-            if end + 1 <= 0xFF:
-                return body + bytes((end,))
-        return gvariant.serialize(
-            FILE_HEADER_TYPE,
-            (bswap32(self.uid), bswap32(self.gid), bswap32(self.mode), bswap32(self.rdev),
-             self.symlink_target, list(self.xattrs)),
-        )
+        return serialize_file_header(self.uid, self.gid, self.mode, self.symlink_target, self.xattrs, self.rdev)
 
     def serialize_zlib(self, size: int) -> bytes:
         """The ``(tuuuusa(ayay))`` header of an archive ``.filez`` object."""
@@ -231,6 +218,30 @@ class FileHeader:
         h = cls(bswap32(uid), bswap32(gid), bswap32(mode), target, tuple(xattrs), bswap32(rdev))
         h.validate()
         return h, bswap64(size)
+
+
+def serialize_file_header(uid: int, gid: int, mode: int, symlink_target: str = "", xattrs: Xattrs = (),
+                          rdev: int = 0) -> bytes:
+    """:meth:`FileHeader.serialize` from the fields, for a caller that holds them and builds no
+    FileHeader (a checkout's empty files: the command line builds no value)."""
+    _validate_owner(uid, gid)
+    if not xattrs:
+        # Fast path (the common case): fixed part, target string, empty array
+        # and a one- or two-byte framing offset for the string's end.
+        target = symlink_target.encode("utf-8", "surrogateescape") + b"\x00"
+        body = _HEADER_FIXED.pack(uid, gid, mode, rdev) + target
+        end = len(body)
+        if end + 1 <= 0xFF:
+            return body + bytes((end,))
+    return gvariant.serialize(
+        FILE_HEADER_TYPE,
+        (bswap32(uid), bswap32(gid), bswap32(mode), bswap32(rdev), symlink_target, list(xattrs)),
+    )
+
+
+def empty_file_checksum(uid: int, gid: int, mode: int, xattrs: Xattrs = ()) -> str:
+    """The checksum of the empty regular file with this owner, mode and xattrs."""
+    return hashlib.sha256(lenprefix(serialize_file_header(uid, gid, mode, "", xattrs))).hexdigest()
 
 
 def read_filez_header(data: bytes, checksum: str) -> tuple[FileHeader, int, int]:
@@ -695,6 +706,20 @@ def _fused_parse_dirtree(data: bytes) -> Optional[Tuple[Tuple[Tuple[str, str], .
         return None
     return (tuple(zip(text[:nfiles], files_c)),
             tuple((name, t, m) for name, (t, m) in zip(text[nfiles:], dirs_c)))
+
+
+def commit_root(data: bytes) -> Tuple[str, str]:
+    """A commit's root dirtree and dirmeta checksums, from the commit's framing alone: its
+    metadata, subject and the rest are framed but not read into values (a checkout needs the
+    root, and libostree's reads the same two members of the commit it loads). Refused as
+    :meth:`Commit.parse` refuses a commit framed wrongly or with checksums of a wrong length."""
+    try:
+        members = gvariant.tuple_members(COMMIT_TYPE, data)
+    except GVariantError as e:
+        raise CorruptObjectError(f"Corrupted commit object: {e}") from None
+    if len(members[1]) not in (0, 32):
+        raise CorruptObjectError(f"Corrupted commit object; invalid parent length {len(members[1])}")
+    return checksum_from_bytes(bytes(members[6])), checksum_from_bytes(bytes(members[7]))
 
 
 def parse_commitmeta(data: bytes) -> Dict[str, Variant]:

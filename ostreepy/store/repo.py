@@ -834,6 +834,15 @@ class Repo:
             tree = cache.get(checksum)
             if tree is not None:
                 return tree
+        data = self._loose_dirtree_data(checksum)
+        if data is None:
+            return None
+        tree = obj.DirTree.parse(data)
+        if cache is not None:
+            cache[checksum] = tree
+        return tree
+
+    def _loose_dirtree_data(self, checksum: str) -> Optional[bytes]:
         if self._dfd < 0:
             return None
         validate_checksum(checksum)
@@ -842,10 +851,22 @@ class Repo:
                          dir_fd=self._dfd)
         except FileNotFoundError:
             return None
-        tree = obj.DirTree.parse(_read_metadata_fd(fd, checksum, ObjectType.DIR_TREE, True))
-        if cache is not None:
-            cache[checksum] = tree
-        return tree
+        return _read_metadata_fd(fd, checksum, ObjectType.DIR_TREE, True)
+
+    def load_dirtree_entries(self, checksum: str) -> Tuple[Tuple[Tuple[str, str], ...],
+                                                           Tuple[Tuple[str, str, str], ...]]:
+        """A dirtree's files ((name, checksum), ...) and subdirectories ((name, dirtree, dirmeta),
+        ...) as :func:`~ostreepy.store.objects.parse_dirtree` gives them, checked as
+        :meth:`load_dirtree` checks them but without the DirTree value, whose class (and attrs'
+        import, ~20 ms) a command that builds no value need not pay: a checkout. Loose objects
+        first, by the repository's descriptor (:meth:`load_loose_dirtree`)."""
+        if self._dirtree_cache is not None:
+            tree = self.load_loose_dirtree(checksum) or self.load_dirtree(checksum)
+            return tree.files, tree.dirs
+        data = self._loose_dirtree_data(checksum)
+        if data is None:
+            data = self.load_metadata(ObjectType.DIR_TREE, checksum)
+        return obj.parse_dirtree(data)
 
     @contextlib.contextmanager
     def dirtree_cache(self) -> Iterator[None]:
@@ -868,6 +889,11 @@ class Repo:
 
     def load_dirmeta(self, checksum: str) -> DirMeta:
         return obj.DirMeta.parse(self.load_metadata(ObjectType.DIR_META, checksum))
+
+    def load_dirmeta_fields(self, checksum: str) -> Tuple[int, int, int, Tuple[Tuple[bytes, bytes], ...]]:
+        """A dirmeta's uid, gid, mode and xattrs, as :meth:`load_dirmeta` reads them but without
+        the DirMeta value (see :meth:`load_dirtree_entries`)."""
+        return obj.parse_dirmeta(self.load_metadata(ObjectType.DIR_META, checksum))
 
     def write_metadata(self, objtype: ObjectType, data: bytes, expected: Optional[str] = None,
                        known_absent: bool = False, parsed: object = None) -> str:
@@ -1664,16 +1690,15 @@ class Repo:
     def resolve_path(self, commit: str, path: str) -> Tuple[str, Tuple[str, ...]]:
         """Where ``path`` is in a commit's tree: ``("dir", (dirtree, dirmeta))`` or
         ``("file", (content checksum,))``; PathNotFoundError when it is not there."""
-        c = self.load_commit(commit)
-        tree, meta = c.root_tree, c.root_meta
+        tree, meta = obj.commit_root(self.load_metadata(ObjectType.COMMIT, commit))
         comps = [p for p in path.split("/") if p and p != "."]
         for i, name in enumerate(comps):
-            dt = self.load_dirtree(tree)
-            sub = next(((t, m) for n, t, m in dt.dirs if n == name), None)
+            files, dirs = self.load_dirtree_entries(tree)
+            sub = next(((t, m) for n, t, m in dirs if n == name), None)
             if sub is not None:
                 tree, meta = sub
                 continue
-            found = next((fc for n, fc in dt.files if n == name), None)
+            found = next((fc for n, fc in files if n == name), None)
             if found is not None and i == len(comps) - 1:
                 return "file", (found,)
             if found is not None:

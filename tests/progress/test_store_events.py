@@ -79,7 +79,7 @@ def test_no_event_built_without_a_callback(workdir, monkeypatch):
         raise AssertionError("event built without a callback")
 
     monkeypatch.setattr(cm, "FileWritten", boom)
-    monkeypatch.setattr(co, "FileCheckedOut", boom)
+    monkeypatch.setattr(co, "_file_checked_out", boom)
     tree = workdir / "tree"
     write_tree(tree)
     with Repo.init(str(workdir / "repo"), "bare") as r:
