@@ -29,7 +29,7 @@ from .._deferred import Deferred
 from ..errors import CheckoutError, OstreeError, PathNotFoundError
 from .objects import BAREUSER_XATTR
 from ..fsutil import write_all
-from .repo import CHUNK, Repo, RepoMode, bareuser_symlink_header, read_xattrs
+from .repo import CHUNK, Repo, RepoMode, bareuser_symlink_target, read_xattrs
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
@@ -282,6 +282,10 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
                             if empty is None:
                                 empty = empties[raw] = _empty_checksum(raw)
                             linkable = fcsum != empty
+                            if not linkable and _write_empty(state, dfd, fname, fmode):
+                                if progress is not None:
+                                    progress(_file_checked_out(path + fname, False))
+                                continue
                     else:
                         try:
                             fmode = obj.bareuser_meta_parse(raw)[2]
@@ -332,7 +336,7 @@ def _file_checked_out(path: str, hardlinked: bool) -> FileCheckedOut:
 def _empty_checksum(raw: bytes) -> str:
     """The checksum of an empty regular file whose bare-user ``user.ostreemeta`` (no
     xattrs) is ``raw``."""
-    return obj.empty_file_checksum(int.from_bytes(raw[:4], "big"), int.from_bytes(raw[4:8], "big"),
+    return obj.dataless_checksum(int.from_bytes(raw[:4], "big"), int.from_bytes(raw[4:8], "big"),
                                    int.from_bytes(raw[8:], "big"))
 
 
@@ -344,7 +348,7 @@ def _copy_empty(state: _State, checksum: str, st: os.stat_result, rel: str, dfd:
     what."""
     try:
         xattrs = read_xattrs(state.repo._objects_prefix + rel)
-        if obj.empty_file_checksum(st.st_uid, st.st_gid, st.st_mode, xattrs) != checksum:
+        if obj.dataless_checksum(st.st_uid, st.st_gid, st.st_mode, "", xattrs) != checksum:
             return False
     except (OSError, OstreeError):
         return False
@@ -358,13 +362,15 @@ def _user_symlink(src: str, raw: bytes, checksum: str, dfd: int, name: str) -> b
     checked, since the target is data no later read checks. False, with nothing made,
     where anything is unusual, for the long way to say what."""
     try:
-        header = bareuser_symlink_header(src, *obj.bareuser_meta_parse(raw))
+        uid, gid, mode, xattrs = obj.bareuser_meta_parse(raw)
+        target = bareuser_symlink_target(src)
+        obj.validate_file_header(uid, gid, mode, target, xattrs)
     except (OSError, OstreeError):
         return False
-    if obj.content_checksum(header) != checksum:
+    if obj.dataless_checksum(uid, gid, mode, target, xattrs) != checksum:
         return False
     try:
-        os.symlink(header.symlink_target, name, dir_fd=dfd)
+        os.symlink(target, name, dir_fd=dfd)
     except OSError:
         return False
     return True
@@ -627,6 +633,17 @@ def _copy_file(state: _State, checksum: str, header: FileHeader, stream: Optiona
                 raise CheckoutError(f"File exists: {name}")
             return
         _replace(dfd, target_name, name)
+
+
+def _write_empty(state: _State, dfd: int, name: str, mode: int) -> bool:
+    """A user-mode checkout's empty regular file of ``mode`` (its object's header known from its
+    name: see the caller), as the long way copies it; False, with nothing made, on failure,
+    for the long way to say what."""
+    try:
+        _write_regular(state, dfd, name, 0, 0, mode, (), None, False)
+    except OSError:
+        return False
+    return True
 
 
 def _write_regular(state: _State, dfd: int, name: str, uid: int, gid: int, mode: int,

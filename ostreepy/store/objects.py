@@ -151,19 +151,7 @@ class FileHeader:
         return stat.S_ISREG(self.mode)
 
     def validate(self) -> None:
-        _validate_owner(self.uid, self.gid)
-        if not (stat.S_ISREG(self.mode) or stat.S_ISLNK(self.mode)):
-            raise InvalidObjectError(f"Corrupted file object; invalid mode 0{self.mode:o}")
-        _validate_mode(self.mode)
-        if stat.S_ISLNK(self.mode) and not self.symlink_target:
-            raise InvalidObjectError("Corrupted file object; empty symlink target")
-        try:
-            self.symlink_target.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidObjectError("Invalid UTF-8 in symlink target") from None
-        if stat.S_ISREG(self.mode) and self.symlink_target:
-            raise InvalidObjectError("Corrupted file object; regular file with symlink target")
-        validate_xattrs(self.xattrs)
+        validate_file_header(self.uid, self.gid, self.mode, self.symlink_target, self.xattrs)
 
     def serialize(self) -> bytes:
         """The ``(uuuusa(ayay))`` header the checksum covers."""
@@ -239,9 +227,27 @@ def serialize_file_header(uid: int, gid: int, mode: int, symlink_target: str = "
     )
 
 
-def empty_file_checksum(uid: int, gid: int, mode: int, xattrs: Xattrs = ()) -> str:
-    """The checksum of the empty regular file with this owner, mode and xattrs."""
-    return hashlib.sha256(lenprefix(serialize_file_header(uid, gid, mode, "", xattrs))).hexdigest()
+def validate_file_header(uid: int, gid: int, mode: int, symlink_target: str = "", xattrs: Xattrs = ()) -> None:
+    """:meth:`FileHeader.validate` of the fields (see :func:`serialize_file_header`)."""
+    _validate_owner(uid, gid)
+    if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        raise InvalidObjectError(f"Corrupted file object; invalid mode 0{mode:o}")
+    _validate_mode(mode)
+    if stat.S_ISLNK(mode) and not symlink_target:
+        raise InvalidObjectError("Corrupted file object; empty symlink target")
+    try:
+        symlink_target.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidObjectError("Invalid UTF-8 in symlink target") from None
+    if stat.S_ISREG(mode) and symlink_target:
+        raise InvalidObjectError("Corrupted file object; regular file with symlink target")
+    validate_xattrs(xattrs)
+
+
+def dataless_checksum(uid: int, gid: int, mode: int, symlink_target: str = "", xattrs: Xattrs = ()) -> str:
+    """The checksum of a content object without data, an empty regular file or a symlink, from
+    its header's fields (:func:`content_checksum` of their FileHeader)."""
+    return hashlib.sha256(lenprefix(serialize_file_header(uid, gid, mode, symlink_target, xattrs))).hexdigest()
 
 
 def read_filez_header(data: bytes, checksum: str) -> tuple[FileHeader, int, int]:

@@ -1852,14 +1852,19 @@ def bareuser_symlink_header(path: str, uid: int, gid: int, mode: int, xattrs: ob
     """The header of the bare-user symlink object at ``path`` (a regular file holding the
     target, its ``user.ostreemeta`` parsed to the other fields), validated; OSError where it
     cannot be read."""
+    header = obj.FileHeader(uid, gid, mode, bareuser_symlink_target(path), xattrs)
+    header.validate()
+    return header
+
+
+def bareuser_symlink_target(path: str) -> str:
+    """The target held by the bare-user symlink object at ``path`` (not validated)."""
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         content = os.read(fd, 4097)  # a target is at most 4,096 bytes (FileHeader.validate)
     finally:
         os.close(fd)
-    header = obj.FileHeader(uid, gid, mode, content.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape"), xattrs)
-    header.validate()
-    return header
+    return content.split(b"\x00", 1)[0].decode("utf-8", "surrogateescape")
 
 
 def _checked_symlink(header: FileHeader, checksum: str, verify: bool) -> FileHeader:

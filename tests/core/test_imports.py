@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 
 def test_ostreepy_does_not_import_requests_or_cryptography():
     code = ("import sys, ostreepy, ostreepy.store.repo, ostreepy.store.commit, ostreepy.store.checkout, ostreepy.cli.main, "
@@ -88,21 +90,23 @@ def test_composefs_create_from_a_dump_loads_only_the_writer(tmp_path):
         mods - base_mods - ours
 
 
-def test_a_plain_checkout_loads_neither_attrs_nor_argparse_nor_the_porcelain(tmp_path):
+@pytest.mark.parametrize("mode,flag", [("bare", "-H"), ("bare-user", "-U")])
+def test_a_plain_checkout_loads_neither_attrs_nor_argparse_nor_the_porcelain(tmp_path, mode, flag):
     """A plain ``checkout`` command line is read without argparse and goes to the store with
     light options (ostreepy.cli.checkout): it builds no attrs value (the porcelain's options and
     result, DirTree, DirMeta, Commit, FileHeader), so neither attrs (~20 ms), argparse nor the
     porcelain is imported, nor the sysroot, bootloader or image code: an OS tree's checkout
-    takes ~50 ms in ostree (issue 14). Empty files are copied (as ostree does) on that path too."""
+    takes ~50 ms in ostree (issue 14). Empty files are copied (as ostree does) on that path too,
+    and a bare-user repository's symlinks made from their objects, checked."""
     src = tmp_path / "src"
     (src / "d").mkdir(parents=True)
     (src / "a").write_text("a\n")
     (src / "d" / "empty").write_bytes(b"")
     (src / "d" / "l").symlink_to("../a")
-    subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "init", "--mode=bare"], check=True)
+    subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "init", f"--mode={mode}"], check=True)
     subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "commit", "-b", "main", str(src)],
                    check=True, capture_output=True)
-    mods = _modules_after([f"--repo={tmp_path}/r", "checkout", "-H", "main", str(tmp_path / "co")])
+    mods = _modules_after([f"--repo={tmp_path}/r", "checkout", flag, "main", str(tmp_path / "co")])
     co = tmp_path / "co"
     assert (co / "a").read_text() == "a\n" and (co / "a").stat().st_nlink == 2
     assert (co / "d" / "empty").stat().st_size == 0 and (co / "d" / "empty").stat().st_nlink == 1
@@ -112,8 +116,8 @@ def test_a_plain_checkout_loads_neither_attrs_nor_argparse_nor_the_porcelain(tmp
     assert rooms <= {"_version", "_process", "_deferred", "cli", "errors", "fsutil", "store"}, rooms
     assert not any(m.split(".")[0] in ("bootloader", "ociclient", "requests", "cryptography") for m in mods)
     # the same checkout read by argparse (an abbreviated option) gives the same tree
-    subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "checkout", "--require-hard",
-                    "main", str(tmp_path / "co2")], check=True)
+    subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "checkout",
+                    "--require-hard" if flag == "-H" else "--user-m", "main", str(tmp_path / "co2")], check=True)
     assert sorted(p.relative_to(tmp_path / "co2") for p in (tmp_path / "co2").rglob("*")) == \
         sorted(p.relative_to(co) for p in co.rglob("*"))
 
