@@ -21,6 +21,12 @@ def claim() -> None:
     _owned = True
 
 
+def owned() -> bool:
+    """Whether the process is claimed (:func:`claim`): its resources are the caller's to use
+    (a checkout may fork a second process to share its linking)."""
+    return _owned
+
+
 def limit_malloc_arenas(n: int = 1) -> None:
     """Cap glibc's malloc arenas at ``n`` (``mallopt(M_ARENA_MAX)``), once, where the process
     is claimed (:func:`claim`); elsewhere nothing.

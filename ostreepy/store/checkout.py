@@ -228,92 +228,7 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
         if not did_exist and not user:
             for xname, value in dirmeta[3]:
                 os.setxattr(dfd, obj.xattr_name(xname), value)
-        fast = state.fast_link
-        plain = fast and repo.parent is None
-        plain_bare = plain and repo.mode is RepoMode.BARE
-        plain_user = plain and repo.mode is RepoMode.BARE_USER
-        prefix = repo._objects_prefix
-        ofd = state.objects_fd
-        lstat, S_ISLNK, S_ISREG, S_IRUSR = os.lstat, stat.S_ISLNK, stat.S_ISREG, stat.S_IRUSR
-        passthrough = opts.passthrough_whiteouts
-        progress = state.progress
-        empties = state.empties
-        for fname, fcsum in files:
-            if fast and not (passthrough and fname.startswith(OVERLAY_WHITEOUT_PREFIX)):
-                # the common deploy case, kept lean: one lstat (plus the ostreemeta
-                # xattr in bare-user) and one linkat per file; anything unusual
-                # (empty, unreadable, missing, corrupt, link failure) goes the long way,
-                # which says what is wrong
-                if plain_bare:
-                    # by the objects directory's descriptor: two path components to walk
-                    rel = f"{fcsum[:2]}/{fcsum[2:]}.file"
-                    linked = False
-                    copied = False
-                    try:
-                        # a bare symlink object is linked like a file (its size is
-                        # its target's length, never 0)
-                        st = lstat(rel, dir_fd=ofd)
-                        if st.st_size:
-                            os.link(rel, fname, src_dir_fd=ofd, dst_dir_fd=dfd, follow_symlinks=False)
-                            linked = True
-                        elif S_ISREG(st.st_mode):
-                            copied = _copy_empty(state, fcsum, st, rel, dfd, fname)
-                    except OSError:
-                        pass
-                    if linked or copied:
-                        if progress is not None:
-                            progress(_file_checked_out(path + fname, linked))
-                        continue
-                    linkable = False
-                elif plain_user:
-                    src = f"{prefix}{fcsum[:2]}/{fcsum[2:]}.file"
-                    try:
-                        raw = getxattr(src, BAREUSER_XATTR, follow_symlinks=False)
-                    except OSError:
-                        raw = b""
-                    linkable = False
-                    if len(raw) == 12:  # uid, gid, mode and no xattrs: the common case
-                        fmode = int.from_bytes(raw[8:], "big")
-                        if fmode & _S_IFMT_RUSR == _S_IFREG_RUSR:
-                            # an empty file is copied (as by ostree: one object must not
-                            # collect every link); it is the one object of its header
-                            # whose name is the header's own checksum, so no lstat
-                            empty = empties.get(raw)
-                            if empty is None:
-                                empty = empties[raw] = _empty_checksum(raw)
-                            linkable = fcsum != empty
-                            if not linkable and _write_empty(state, dfd, fname, fmode):
-                                if progress is not None:
-                                    progress(_file_checked_out(path + fname, False))
-                                continue
-                    else:
-                        try:
-                            fmode = obj.bareuser_meta_parse(raw)[2]
-                        except OstreeError:
-                            fmode = 0  # the long way says what is wrong
-                        if fmode & _S_IFMT_RUSR == _S_IFREG_RUSR:
-                            try:
-                                linkable = bool(lstat(src[len(prefix):], dir_fd=ofd).st_size)
-                            except FileNotFoundError:
-                                pass
-                    if S_ISLNK(fmode) and _user_symlink(src, raw, fcsum, dfd, fname):
-                        if progress is not None:
-                            progress(_file_checked_out(path + fname, False))
-                        continue
-                else:
-                    mode, size, src = repo.file_object_stat(fcsum)
-                    linkable = bool(size) and not (state.repo_usermode and S_ISLNK(mode)) and bool(
-                        mode & S_IRUSR or not state.user)
-                if linkable:
-                    try:
-                        os.link(src, fname, dst_dir_fd=dfd, follow_symlinks=False)
-                    except OSError:
-                        linkable = False
-                    if linkable:
-                        if progress is not None:
-                            progress(_file_checked_out(path + fname, True))
-                        continue
-            _checkout_file(state, fcsum, dfd, fname, path + fname)
+        _place_files(state, dfd, files, path)
         for dname, t, m in dirs:
             if opts_skip and path + dname in opts_skip:
                 continue
@@ -322,6 +237,97 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
     finally:
         if dfd >= 0:
             os.close(dfd)
+
+
+def _place_files(state: _State, dfd: int, files: tuple[tuple[str, str], ...], path: str) -> None:
+    """A directory's files (``dfd``, at ``path`` in the checkout), each linked or copied."""
+    repo, opts = state.repo, state.opts
+    fast = state.fast_link
+    plain = fast and repo.parent is None
+    plain_bare = plain and repo.mode is RepoMode.BARE
+    plain_user = plain and repo.mode is RepoMode.BARE_USER
+    prefix = repo._objects_prefix
+    ofd = state.objects_fd
+    lstat, S_ISLNK, S_ISREG, S_IRUSR = os.lstat, stat.S_ISLNK, stat.S_ISREG, stat.S_IRUSR
+    passthrough = opts.passthrough_whiteouts
+    progress = state.progress
+    empties = state.empties
+    for fname, fcsum in files:
+        if fast and not (passthrough and fname.startswith(OVERLAY_WHITEOUT_PREFIX)):
+            # the common deploy case, kept lean: one lstat (plus the ostreemeta
+            # xattr in bare-user) and one linkat per file; anything unusual
+            # (empty, unreadable, missing, corrupt, link failure) goes the long way,
+            # which says what is wrong
+            if plain_bare:
+                # by the objects directory's descriptor: two path components to walk
+                rel = f"{fcsum[:2]}/{fcsum[2:]}.file"
+                linked = False
+                copied = False
+                try:
+                    # a bare symlink object is linked like a file (its size is
+                    # its target's length, never 0)
+                    st = lstat(rel, dir_fd=ofd)
+                    if st.st_size:
+                        os.link(rel, fname, src_dir_fd=ofd, dst_dir_fd=dfd, follow_symlinks=False)
+                        linked = True
+                    elif S_ISREG(st.st_mode):
+                        copied = _copy_empty(state, fcsum, st, rel, dfd, fname)
+                except OSError:
+                    pass
+                if linked or copied:
+                    if progress is not None:
+                        progress(_file_checked_out(path + fname, linked))
+                    continue
+                linkable = False
+            elif plain_user:
+                src = f"{prefix}{fcsum[:2]}/{fcsum[2:]}.file"
+                try:
+                    raw = getxattr(src, BAREUSER_XATTR, follow_symlinks=False)
+                except OSError:
+                    raw = b""
+                linkable = False
+                if len(raw) == 12:  # uid, gid, mode and no xattrs: the common case
+                    fmode = int.from_bytes(raw[8:], "big")
+                    if fmode & _S_IFMT_RUSR == _S_IFREG_RUSR:
+                        # an empty file is copied (as by ostree: one object must not
+                        # collect every link); it is the one object of its header
+                        # whose name is the header's own checksum, so no lstat
+                        empty = empties.get(raw)
+                        if empty is None:
+                            empty = empties[raw] = _empty_checksum(raw)
+                        linkable = fcsum != empty
+                        if not linkable and _write_empty(state, dfd, fname, fmode):
+                            if progress is not None:
+                                progress(_file_checked_out(path + fname, False))
+                            continue
+                else:
+                    try:
+                        fmode = obj.bareuser_meta_parse(raw)[2]
+                    except OstreeError:
+                        fmode = 0  # the long way says what is wrong
+                    if fmode & _S_IFMT_RUSR == _S_IFREG_RUSR:
+                        try:
+                            linkable = bool(lstat(src[len(prefix):], dir_fd=ofd).st_size)
+                        except FileNotFoundError:
+                            pass
+                if S_ISLNK(fmode) and _user_symlink(src, raw, fcsum, dfd, fname):
+                    if progress is not None:
+                        progress(_file_checked_out(path + fname, False))
+                    continue
+            else:
+                mode, size, src = repo.file_object_stat(fcsum)
+                linkable = bool(size) and not (state.repo_usermode and S_ISLNK(mode)) and bool(
+                    mode & S_IRUSR or not state.user)
+            if linkable:
+                try:
+                    os.link(src, fname, dst_dir_fd=dfd, follow_symlinks=False)
+                except OSError:
+                    linkable = False
+                if linkable:
+                    if progress is not None:
+                        progress(_file_checked_out(path + fname, True))
+                    continue
+        _checkout_file(state, fcsum, dfd, fname, path + fname)
 
 
 _S_IFMT_RUSR = 0o170000 | stat.S_IRUSR
@@ -397,15 +403,172 @@ def _run_tree(state: _State, pfd: int, name: str, tree: str, meta: str) -> None:
     linkat of a few microseconds each, too short for a second thread to take the GIL in
     between, so two threads over the subtrees took turns and added only their hand-offs
     (the realistic tree on tmpfs: no faster on a quiet machine, ~4 ms more CPU and slower
-    under load)."""
+    under load). Where the command line owns the process, a second process shares the
+    linking (:func:`_checkout_shared`)."""
     if state.fast_link and state.repo.parent is None:
         state.objects_fd = os.open(state.repo._objects_prefix, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        _checkout_tree(state, pfd, name, tree, meta, "/")
+        if not (_may_share(state) and _checkout_shared(state, pfd, name, tree, meta)):
+            _checkout_tree(state, pfd, name, tree, meta, "/")
     finally:
         if state.objects_fd >= 0:
             os.close(state.objects_fd)
             state.objects_fd = -1
+
+
+# Sharing a hardlink checkout with a forked process. The GIL keeps a second thread from
+# linking while the first does (above), but a second process links alongside: the tree's
+# top (breadth first, until it has _SHARE_UNITS subtrees or is _SHARE_DEPTH deep) is made
+# by the caller, then both processes take units from a pipe holding their numbers (4-byte
+# reads of a pipe are atomic: each unit is taken once), a unit being a top directory's
+# files or a whole subtree below the top; the top's directories get their modes, owners and
+# times once both are done, as the last of their entries is in. Only a process the command
+# line owns forks (ostreepy._process), with no other thread, at least two CPUs to run on,
+# and nobody to send progress to; an error of the second process is raised by the first.
+_SHARE_UNITS = 48
+_SHARE_DEPTH = 4
+_SHARE_MIN_UNITS = 8
+#: the units' numbers are written to the pipe before the fork: they must fit in its buffer
+_SHARE_MAX_UNITS = 4096
+
+
+def _may_share(state: _State) -> bool:
+    if not (state.fast_link and state.repo.parent is None and state.progress is None):
+        return False
+    from .. import _process
+    if not _process.owned():
+        return False
+    import threading
+    if threading.active_count() != 1:
+        return False
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return False
+
+
+def _checkout_shared(state: _State, pfd: int, name: str, tree: str, meta: str) -> bool:
+    """The checkout of ``tree`` at ``name`` shared with a second process (see above); False,
+    with nothing made, when its top has too few (or too many) subtrees to be worth it."""
+    repo, opts = state.repo, state.opts
+    # the top, read first: (parent's index in top, name, files, dirmeta, path)
+    top: list[tuple[int, str, tuple[tuple[str, str], ...], tuple[int, int, int, tuple[tuple[bytes, bytes], ...]],
+                    str]] = []
+    level = [(-1, name, tree, meta, "/")]
+    depth = 0
+    while level and len(level) < _SHARE_UNITS and depth < _SHARE_DEPTH:
+        below: list[tuple[int, str, str, str, str]] = []
+        for parent, dname, t, m, path in level:
+            files, dirs = repo.load_dirtree_entries(t)
+            dirmeta = state.dirmetas.get(m)
+            if dirmeta is None:
+                dirmeta = state.dirmetas[m] = repo.load_dirmeta_fields(m)
+            top.append((parent, dname, files, dirmeta, path))
+            below.extend((len(top) - 1, sub, st, sm, path + sub + "/") for sub, st, sm in dirs)
+        level = below
+        depth += 1
+    units: list[tuple] = [("tree", *unit) for unit in level]
+    units.extend(("files", i, entry[2], entry[4]) for i, entry in enumerate(top) if entry[2])
+    if not _SHARE_MIN_UNITS <= len(units) <= _SHARE_MAX_UNITS:
+        return False
+    user = opts.mode is CheckoutMode.USER
+    fds: list[int] = []
+    try:
+        for parent, dname, _files, dirmeta, path in top:
+            at = pfd if parent < 0 else fds[parent]
+            try:
+                os.mkdir(dname, 0o700, dir_fd=at)
+            except FileExistsError:
+                raise CheckoutError(f"mkdirat: File exists: {dname}") from None
+            fd = os.open(dname, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=at)
+            fds.append(fd)
+            if path == "/" and opts.no_copy_fallback and os.fstat(fd).st_dev != state.repo_dev:
+                raise CheckoutError("Unable to do hardlink checkout across devices "
+                                    f"(src={state.repo_dev} destination={os.fstat(fd).st_dev})")
+            if not user:
+                for xname, value in dirmeta[3]:
+                    os.setxattr(fd, obj.xattr_name(xname), value)
+        _share(state, units, fds)
+        for fd, (_p, _n, _f, dirmeta, _path) in zip(fds, top):
+            _finish_dir(state, fd, dirmeta, False)
+    finally:
+        for fd in fds:
+            os.close(fd)
+    return True
+
+
+def _share(state: _State, units: list[tuple], fds: list[int]) -> None:
+    """``units`` taken by this process and a forked one, until none is left; the forked
+    one's error raised here, once it has ended."""
+    rfd, wfd = os.pipe()
+    erfd, ewfd = os.pipe()
+    try:
+        os.write(wfd, b"".join(i.to_bytes(4, "little") for i in range(len(units))))
+        os.close(wfd)
+        wfd = -1
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the second process (its work is checked by its result)
+            code = 0
+            try:
+                os.close(erfd)
+                _take_units(state, units, fds, rfd)
+            except BaseException as e:
+                code = 1
+                with contextlib.suppress(BaseException):
+                    os.write(ewfd, _error_record(e))
+            os._exit(code)
+        os.close(ewfd)
+        ewfd = -1
+        try:
+            _take_units(state, units, fds, rfd)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                while os.read(rfd, 65536):  # the second process takes nothing more
+                    pass
+            raise
+        finally:
+            os.waitpid(pid, 0)
+        record = b""
+        while True:
+            chunk = os.read(erfd, 65536)
+            if not chunk:
+                break
+            record += chunk
+        if record:
+            raise _error_from(record)
+    finally:
+        for fd in (rfd, wfd, erfd, ewfd):
+            if fd >= 0:
+                os.close(fd)
+
+
+def _take_units(state: _State, units: list[tuple], fds: list[int], rfd: int) -> None:
+    while True:
+        token = os.read(rfd, 4)
+        if not token:
+            return
+        unit = units[int.from_bytes(token, "little")]
+        if unit[0] == "files":
+            _place_files(state, fds[unit[1]], unit[2], unit[3])
+        else:
+            _kind, parent, name, tree, meta, path = unit
+            _checkout_tree(state, fds[parent], name, tree, meta, path)
+
+
+def _error_record(e: BaseException) -> bytes:
+    """The second process's error, as the first raises it (:func:`_error_from`)."""
+    if isinstance(e, OSError) and e.errno is not None:
+        return b"\x00".join((b"O", str(e.errno).encode(), (e.strerror or "").encode("utf-8", "surrogateescape"),
+                             os.fsencode(e.filename) if isinstance(e.filename, str) else b""))
+    return b"E\x00" + (str(e) or type(e).__name__).encode("utf-8", "surrogateescape")
+
+
+def _error_from(record: bytes) -> Exception:
+    kind, _, rest = record.partition(b"\x00")
+    if kind == b"O":
+        errno_, strerror, filename = rest.split(b"\x00", 2)
+        return OSError(int(errno_), strerror.decode("utf-8", "surrogateescape"), os.fsdecode(filename) or None)
+    return CheckoutError(rest.decode("utf-8", "surrogateescape"))
 
 
 def _rm_rf_at(dfd: int, name: str) -> None:
