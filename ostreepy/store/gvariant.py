@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import math
 import struct
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, cast
 
 from .._deferred import Deferred
 from ..errors import GVariantError
@@ -68,7 +67,10 @@ def bswap64(v: int) -> int:
 #: command that reads an object, where a checkout or ``ls`` needs none of them
 _DEFERRED = Deferred(globals())
 
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence, Tuple
+
     from attrs import frozen as _value
 else:
     _value = _DEFERRED.register
@@ -84,7 +86,7 @@ class Variant:
 
 def _variant() -> type[Variant]:
     """Variant, built on its first use."""
-    return cast("type[Variant]", _DEFERRED.build("Variant"))
+    return _DEFERRED.build("Variant")  # type: ignore[return-value]
 
 
 _BASIC_FIXED = {

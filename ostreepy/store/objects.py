@@ -12,7 +12,6 @@ import stat
 import struct
 import sys
 import zlib
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, cast
 
 from . import gvariant
 from .._deferred import Deferred, Field
@@ -30,7 +29,10 @@ from .gvariant import bswap32, bswap64
 # every command that imports this module for a function
 _DEFERRED = Deferred(globals())
 
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
     from attrs import frozen as _value
 
     from .gvariant import Variant
@@ -49,7 +51,10 @@ from .objtype import loose_path as loose_path
 from .objtype import parse_loose_name as parse_loose_name
 from .objtype import validate_checksum as validate_checksum
 
-Xattrs = Tuple[Tuple[bytes, bytes], ...]
+if TYPE_CHECKING:
+    Xattrs = Tuple[Tuple[bytes, bytes], ...]
+else:
+    Xattrs = tuple  # (what annotations evaluated at run time see; typing is not imported)
 """Extended attributes as stored: (name including its trailing NUL, value), strcmp-sorted."""
 
 DIRTREE_TYPE = "(a(say)a(sayay))"
@@ -261,7 +266,8 @@ def read_filez_header(data: bytes, checksum: str) -> tuple[FileHeader, int, int]
     if len(data) < 8 + hlen:
         raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
     try:
-        header, size = cast("type[FileHeader]", _DEFERRED.build("FileHeader")).parse_zlib(data[8:8 + hlen])
+        header, size = _DEFERRED.build("FileHeader").parse_zlib(  # type: ignore[attr-defined]
+            data[8:8 + hlen])
     except InvalidObjectError as e:
         raise CorruptObjectError(f"Corrupted archive file object {checksum}: {e}", checksum) from None
     return header, size, 8 + hlen
@@ -744,11 +750,11 @@ def serialize_commitmeta(meta: Mapping[str, Variant]) -> bytes:
 def parse_metadata_object(objtype: ObjectType, data: bytes) -> Any:
     """Parse a commit, dirtree, dirmeta or commitmeta object's bytes into its value."""
     if objtype == ObjectType.COMMIT:
-        return cast("type[Commit]", _DEFERRED.build("Commit")).parse(data)
+        return _DEFERRED.build("Commit").parse(data)  # type: ignore[attr-defined, no-any-return]
     if objtype == ObjectType.DIR_TREE:
-        return cast("type[DirTree]", _DEFERRED.build("DirTree")).parse(data)
+        return _DEFERRED.build("DirTree").parse(data)  # type: ignore[attr-defined, no-any-return]
     if objtype == ObjectType.DIR_META:
-        return cast("type[DirMeta]", _DEFERRED.build("DirMeta")).parse(data)
+        return _DEFERRED.build("DirMeta").parse(data)  # type: ignore[attr-defined, no-any-return]
     if objtype in (ObjectType.COMMIT_META, ObjectType.TOMBSTONE_COMMIT):
         return parse_commitmeta(data)
     raise InvalidObjectError(f"{objtype.name_str} is not a metadata object type")
