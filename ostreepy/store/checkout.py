@@ -435,8 +435,8 @@ _SHARE_MAX_UNITS = 4096
 def _may_share(state: _State) -> bool:
     if not (state.fast_link and state.repo.parent is None and state.progress is None):
         return False
-    from .. import _process
-    if not _process.owned():
+    from .._process import owned
+    if not owned():
         return False
     import threading
     if threading.active_count() != 1:
