@@ -29,7 +29,8 @@ import attrs
 
 from ...errors import CorruptObjectError, OstreeError, SignatureError
 from ...fsutil import unnamed_file
-from ...progress import DeltaPartApplied, ProgressCallback
+from ... import progress as events  # DeltaPartApplied built (attrs) when a caller takes events
+from ...progress import ProgressCallback
 from ...store.objects import BAREUSER_XATTR, FileHeader, ObjectType, bareuser_meta_parse
 from ...store.repo import Repo, RepoMode
 from . import format as fmt
@@ -437,7 +438,7 @@ def apply_offline(repo: Repo, path: str,
             if _have_all(repo, objects):
                 results.append(PartResult(i, 0, True, ()))
                 if progress is not None:
-                    progress(DeltaPartApplied(i, len(sb.parts), 0, True))
+                    progress(events.DeltaPartApplied(i, len(sb.parts), 0, True))
                 continue
             inline = sb.inline_part(i)
             limit = fmt.payload_limit(header)
@@ -465,7 +466,7 @@ def apply_offline(repo: Repo, path: str,
                 raise DeltaError(f"Executing delta part {i}: {e}") from None
             results.append(PartResult(i, written, False, fmt.count_ops(ops)))
             if progress is not None:
-                progress(DeltaPartApplied(i, len(sb.parts), written, False))
+                progress(events.DeltaPartApplied(i, len(sb.parts), written, False))
         if not repo.has_object(sb.to_checksum, ObjectType.COMMIT):
             detached = sb.detached_metadata()
             if detached is not None:

@@ -49,7 +49,8 @@ import attrs
 from ...errors import OstreeError
 from ...fsutil import unnamed_file
 from ...parallel import run_all
-from ...progress import DeltaPartApplied, ProgressCallback
+from ... import progress as events  # DeltaPartApplied built (attrs) when a caller takes events
+from ...progress import ProgressCallback
 from ...store import gvariant
 from ...store.gvariant import Variant
 from ...store.objects import MAX_METADATA_SIZE, ObjectType
@@ -302,7 +303,7 @@ class DeltaPuller:
             if part_have_all_objects(repo, header):
                 self._add(fetched_parts=1, fetched_size=header.size)
                 if not self.dry_run and self.progress is not None:
-                    self.progress(DeltaPartApplied(i, len(sb.parts), 0, True))
+                    self.progress(events.DeltaPartApplied(i, len(sb.parts), 0, True))
                 continue
             todo.append((i, header))
         self._check_free_space()
@@ -346,7 +347,7 @@ class DeltaPuller:
             raise DeltaError(f"Static delta {sb.name} part {index}: {e}") from None
         self._add(fetched_parts=1, fetched_size=header.size, objects_written=written)
         if self.progress is not None:
-            self.progress(DeltaPartApplied(index, len(sb.parts), written, False))
+            self.progress(events.DeltaPartApplied(index, len(sb.parts), written, False))
 
     def _fetch_and_run(self, sb: Superblock, index: int, header: PartHeader) -> int:
         from .apply import execute_part
