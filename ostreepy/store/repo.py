@@ -553,9 +553,23 @@ class Repo:
                     with self._objdir_lock:
                         self._objdirs.add(sub)
                     return 1
+            known = sub in self._objdirs
             for csum, objtype, path in stg.staged_objects(staging, archive, only=sub):
-                self._ensure_objdir(csum)
-                os.rename(path, self._final_object_path(csum, objtype))
+                dest = self._final_object_path(csum, objtype)
+                if known:
+                    os.rename(path, dest)
+                else:
+                    # objects/xx is there (init makes all 256): renamed into at once, and made
+                    # only when the rename says it is not (a mkdir and a stat per directory
+                    # were ~400 syscalls of a 455-object pull's transaction end)
+                    try:
+                        os.rename(path, dest)
+                    except FileNotFoundError:
+                        self._ensure_objdir(csum)
+                        os.rename(path, dest)
+                    with self._objdir_lock:
+                        self._objdirs.add(sub)
+                    known = True
                 n += 1
             return n
 
