@@ -510,8 +510,16 @@ def apply_offline(repo: Repo, path: str,
                                                                    tuple(results), message)
 
 
+__all__ = ["MAX_SUPERBLOCK_SIZE", "PartResult", "ApplyResult", "open_part", "open_read_part", "execute_part",
+           "missing_objects", "part_have_all_objects", "read_superblock_file", "verify_signature", "apply_offline"]
+
+# the results are built on first use; until then the module holds only their plain classes
 _DEFERRED.hide()
 
 
 def __getattr__(name: str) -> type:
     return _DEFERRED.build(name)
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))
