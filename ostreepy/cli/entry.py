@@ -4,8 +4,9 @@ A plain ``composefs create`` command line (mkcomposefs's, whose small images are
 start-up) runs from here without importing argparse, the command-line parser or its help
 (:func:`ostreepy.cli.composefs.plain_create_args` reads it) and, when this is the program's
 entry, ends the process as the command returns, without the interpreter's teardown; nor does
-a plain ``pull`` (:func:`ostreepy.cli.pull.plain_pull_args`) or ``checkout``
-(:func:`ostreepy.cli.checkout.plain_checkout_args`). Every other command line is
+a plain ``pull`` (:func:`ostreepy.cli.pull.plain_pull_args`), ``checkout``
+(:func:`ostreepy.cli.checkout.plain_checkout_args`) or ``static-delta apply-offline``
+(:func:`ostreepy.cli.delta.plain_apply_args`). Every other command line is
 :func:`ostreepy.cli.main.main`'s. Either way the command runs through
 :func:`ostreepy.cli.run.run`.
 """
@@ -54,6 +55,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             code = run(cmd_checkout, checkout_args)  # type: ignore[arg-type]  # (argparse's namespace, in kind)
             # a checkout's objects are linked and its directories closed: the teardown (its
             # modules) has nothing to add
+            return _end_process(code) if argv is None else code
+    if "apply-offline" in words:
+        from .delta import plain_apply_args
+        apply_args = plain_apply_args(words)
+        if apply_args is not None:
+            claim_process()
+            register_hooks()
+            code = run(apply_args.func, apply_args)
+            # its transaction is committed and its reading thread done with: nothing is left
+            # but the teardown
             return _end_process(code) if argv is None else code
     from .main import main as parse_and_run
     return parse_and_run(argv)

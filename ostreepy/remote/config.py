@@ -38,7 +38,7 @@ from ..fsutil import write_file_atomic
 from ..store.repo import Repo
 
 __all__ = ["Remote", "RemoteError", "list_remotes", "load_remote", "add_remote",
-           "replace_remote", "delete_remote", "remote_option", "remote_url", "remotes_dir"]
+           "replace_remote", "delete_remote", "remote_option", "remote_url", "remotes_dir", "jar_path"]
 
 OptionValue = Union[str, bool, Sequence[str]]
 
@@ -267,6 +267,12 @@ def remote_option(repo: Repo, name: str, key: str, default: Optional[str] = None
 def remote_url(repo: Repo, name: str, sysroot: Optional[str] = None) -> str:
     """``ostree_repo_remote_get_url``: the ``url`` option, required."""
     return _load(repo, name, sysroot).url
+
+
+def jar_path(repo_path: str, remote_name: str) -> str:
+    """Where a remote's cookie jar lives: ``REPO/REMOTE.cookies.txt`` (read and written by
+    :mod:`ostreepy.remote.cookies`, which a pull imports only when the file is there)."""
+    return os.path.join(repo_path, f"{remote_name}.cookies.txt")
 
 
 def _set_options(kf: KeyFile, group: str, url: Optional[str],

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, List, Optional, Sequence
 import attrs
 
 from ..errors import OstreeError
+from .config import jar_path  # where the jar lives: the remote's configuration says it
 
 if TYPE_CHECKING:
     import datetime
@@ -130,11 +131,6 @@ def cookie_header(cookies: Sequence[Cookie], host: str, path: str, https: bool,
 
 
 # ---------------------------------------------------------------- the file side
-
-
-def jar_path(repo_path: str, remote_name: str) -> str:
-    """Where a remote's jar lives: ``REPO/REMOTE.cookies.txt``."""
-    return os.path.join(repo_path, f"{remote_name}.cookies.txt")
 
 
 def read_jar(path: str) -> List[Cookie]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import BinaryIO, List, Optional, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, BinaryIO, List, Optional, Protocol, Sequence, Tuple
 from urllib.parse import unquote, urlsplit
 
 # defined in the base room so that the fetchers this module picks can raise them without
@@ -26,7 +26,9 @@ from urllib.parse import unquote, urlsplit
 from ..errors import FetchError
 from ..errors import FetchNotFoundError as NotFound
 from .config import Remote, RemoteError
-from .cookies import read_jar
+
+if TYPE_CHECKING:
+    from .cookies import Cookie
 
 
 class Fetcher(Protocol):
@@ -152,7 +154,7 @@ def fetcher_for_remote(
     is accepted and ignored). ``extra_headers`` and ``append_user_agent`` are pull options in
     libostree (``ostree pull --http-header``), not remote options, hence arguments here.
     ``cookie_jar`` is the remote's jar file (``REPO/REMOTE.cookies.txt``, see
-    :func:`ostreepy.remote.cookies.jar_path`); its cookies go with HTTP requests."""
+    :func:`ostreepy.remote.config.jar_path`); its cookies go with HTTP requests."""
     url = remote.url if url is None else url
     if url.startswith("mirrorlist="):
         return _mirrorlist_fetcher(remote, url[len("mirrorlist="):], timeout, extra_headers,
@@ -180,8 +182,14 @@ def fetcher_for_remote(
         extra_headers=extra_headers,
         append_user_agent=append_user_agent,
         n_network_retries=DEFAULT_N_NETWORK_RETRIES if n_network_retries is None else n_network_retries,
-        cookies=read_jar(cookie_jar) if cookie_jar is not None else (),
+        cookies=_read_jar(cookie_jar) if cookie_jar is not None else (),
     )
+
+
+def _read_jar(path: str) -> List[Cookie]:
+    # the cookies' module is imported by a remote that has a jar: not start-up for every pull
+    from .cookies import read_jar
+    return read_jar(path)
 
 
 def _mirrorlist_fetcher(remote: Remote, list_url: str, timeout: Optional[float],

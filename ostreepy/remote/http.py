@@ -72,12 +72,13 @@ if TYPE_CHECKING:
 
     from ociclient.watched_adapter import WatchedAdapter
 
+    from .cookies import Cookie
+
 from .._version import __version__
 from ..errors import FetchError
 from ..errors import FetchAheadBroken as AheadBroken
 from ..errors import FetchNotFoundError as NotFound
 from .summary_cache import Conditional
-from .cookies import Cookie, cookie_header
 
 #: ostree's OSTREE_FETCHER_USERAGENT_STRING ("libostree/" PACKAGE_VERSION), with the version
 #: ``ostreepy --version`` reports as libostree's: servers and ostree's own tests (test-remote-
@@ -224,7 +225,10 @@ class HttpFetcher:
         # every request goes to this host under this path, so the cookies that apply are
         # chosen once, for the remote's own path (one scoped deeper, to a part of the
         # repository, is not sent: ostree's jars hold host-wide cookies)
-        jar = cookie_header(cookies, str(parts.hostname), path, parts.scheme == "https")
+        jar = None
+        if cookies:  # (the cookies' module is imported by a remote that has a jar)
+            from .cookies import cookie_header
+            jar = cookie_header(cookies, str(parts.hostname), path, parts.scheme == "https")
         if jar is not None:
             self._headers["Cookie"] = jar
         self.n_network_retries = max(0, n_network_retries)

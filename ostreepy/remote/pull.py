@@ -80,12 +80,16 @@ import contextlib
 import hashlib
 import io
 import os
-import queue
 import threading
 import time
 from typing import (TYPE_CHECKING, BinaryIO, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple,
                     Union, cast)
 from urllib.parse import quote, unquote, urlsplit
+
+# queue.SimpleQueue and queue.Empty are _queue's: queue.py itself (its Queue classes, heapq)
+# is start-up a pull does not need
+from _queue import Empty as QueueEmpty
+from _queue import SimpleQueue
 
 import attrs
 
@@ -98,14 +102,12 @@ from ..store import objects as obj
 from ..store.keyfile import KeyFile
 from ..store.gvariant import Variant
 from ..store.objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
-from ..store.objimport import check_filez, import_content, link_checked_filez
 from ..store.presence import ObjectPresence
 from ..store.refs import parse_refspec, validate_collection_id, validate_ref
 from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
 from ..store.timestamps import downgrade_message
 from . import trust
-from .config import Remote, load_remote
-from .cookies import jar_path as cookie_jar_path
+from .config import Remote, jar_path, load_remote
 from .deltas.naming import INDEXED_DELTAS, SUMMARY_STATIC_DELTAS, path_base
 from .fetcher import FetchError, Fetcher, FileFetcher, NotFound, fetcher_for_remote
 from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
@@ -577,6 +579,9 @@ class _Puller:
             self.stats.content_bytes_written += n
 
     def _import_file(self, src: Repo, checksum: str, trusted: bool) -> None:
+        # objimport (copies between repositories) is imported by the pulls that copy: not
+        # start-up for a pull over HTTP
+        from ..store.objimport import import_content
         if self.verify_bareuseronly:
             self._check_bareuseronly(checksum, src.load_file_header(checksum))
         res = import_content(self.repo, src, checksum, trusted=trusted, known_absent=True)
@@ -590,6 +595,7 @@ class _Puller:
         cf = self.source.content_fetcher
         if not isinstance(cf, FileFetcher):
             return None
+        from ..store.objimport import check_filez, link_checked_filez
         if self._owner is None:
             self._owner = os.stat(self.repo.path).st_uid
         path = _meta_path(checksum, ObjectType.FILE)
@@ -804,7 +810,7 @@ class _Puller:
                 return tree, presence.present(f for _, f in tree.files)
             if kind == "dirmeta":
                 return self.do_meta(csum, ObjectType.DIR_META)
-            batch = cast(tuple[str, ...], arg)
+            batch = cast("tuple[str, ...]", arg)
             if pipelined and len(batch) > 1:
                 self._fetch_files(batch)
                 return None
@@ -817,7 +823,7 @@ class _Puller:
         def handle(item: _Item, result: object) -> None:
             kind, csum, arg = item
             if kind == "commit":
-                commit, walk_tree = cast(Tuple[Optional[Commit], bool], result)
+                commit, walk_tree = cast("Tuple[Optional[Commit], bool]", result)
                 if commit is None:
                     return
                 if walk_tree:
@@ -830,7 +836,7 @@ class _Puller:
                 if commit.parent is not None and depth != 0:
                     add_commit(commit.parent, depth - 1 if depth > 0 else -1, True, chain_of[csum])
             elif kind == "dirtree":
-                tree, present = cast(Tuple[DirTree, Optional[Set[str]]], result)
+                tree, present = cast("Tuple[DirTree, Optional[Set[str]]]", result)
                 assert isinstance(tree, DirTree)
                 path = str(arg)
                 requested = 0
@@ -868,8 +874,8 @@ class _Puller:
         # a pool of its own, two queues and threads started as work arrives: no Future per
         # task, no concurrent.futures (and the logging it imports) at start-up, and a small
         # pull starts only the workers it keeps busy. A worker leaves on None.
-        tasks: "queue.SimpleQueue[Optional[_Item]]" = queue.SimpleQueue()
-        finished: "queue.SimpleQueue[Tuple[_Item, object, Optional[BaseException]]]" = queue.SimpleQueue()
+        tasks: "SimpleQueue[Optional[_Item]]" = SimpleQueue()
+        finished: "SimpleQueue[Tuple[_Item, object, Optional[BaseException]]]" = SimpleQueue()
         workers: List[threading.Thread] = []
         # the dirtrees and dirmetas found missing are sent ahead on a connection of this
         # thread's (plain http), and their answers taken in here, in order, between the reads
@@ -1006,7 +1012,7 @@ class _Puller:
                     if got is not None:
                         handle(item, (got, None))
                     done: List[Tuple[_Item, object, Optional[BaseException]]] = []
-                    with contextlib.suppress(queue.Empty):
+                    with contextlib.suppress(QueueEmpty):
                         while True:
                             done.append(finished.get_nowait())
                     take(done)
@@ -1015,7 +1021,7 @@ class _Puller:
                 if not inflight:
                     continue  # all of it was here: read inline, nothing to wait for
                 done = [finished.get()]
-                with contextlib.suppress(queue.Empty):
+                with contextlib.suppress(QueueEmpty):
                     while True:
                         done.append(finished.get_nowait())
                 take(done)
@@ -1675,7 +1681,7 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     _check_fetchable(rem)
     metalink = rem.option("metalink")
     # _ostree_repo_remote_new_fetcher: REPO/REMOTE.cookies.txt when it is a regular file
-    jar: Optional[str] = cookie_jar_path(repo.path, rem.name)
+    jar: Optional[str] = jar_path(repo.path, rem.name)
     if not os.path.isfile(jar):  # type: ignore[arg-type]
         jar = None
     summary_override: Optional[Tuple[bytes, str]] = None

@@ -238,6 +238,37 @@ def test_a_plain_pull_through_the_program_loads_no_parser_nor_what_it_does_not_u
     assert "ostreepy.remote.pull" in mods and "content objects" in p.stdout
     assert not {"argparse", "gettext", "locale", "ostreepy.cli.main", "ostreepy.cli.repo", "datetime", "random",
                 "encodings.idna"} & mods, mods
+    # nor queue.py (its SimpleQueue is _queue's), heapq, nor the cookie jar's module of a remote
+    # without a jar (with its attrs class)
+    assert not {"queue", "heapq", "ostreepy.remote.cookies"} & mods, mods
+
+
+def test_a_plain_apply_offline_through_the_program_loads_no_parser_nor_the_generator(tmp_path):
+    """`ostreepy static-delta apply-offline --repo=R PATH` is read by the program's entry
+    (cli.delta.plain_apply_args), not argparse (with gettext and locale); the apply loads none of
+    the generator's modules (store.sizes' writer, with its attrs class) and, without a progress
+    callback, builds no progress event (issue 9)."""
+    run = _file_remote(tmp_path)
+    subprocess.run(run + [f"--repo={tmp_path}/s", "static-delta", "generate", "--empty", "--to=main"],
+                   check=True, capture_output=True)
+    superblock = next((tmp_path / "s" / "deltas").glob("*/*"))
+    code = ("import sys\nfrom ostreepy.cli.entry import main\n"
+            f"rc = main(['static-delta', 'apply-offline', '--repo={tmp_path}/d', {str(superblock)!r}])\n"
+            "import ostreepy.progress as p\n"
+            "built = [n for n in ('DeltaPartApplied', 'ProgressEvent') if n in vars(p)]\n"
+            "print(rc, ' '.join(sorted(m for m in sys.modules if m.startswith(('argparse', 'gettext', 'locale', "
+            "'ostreepy.cli', 'ostreepy.store.sizes', 'ostreepy.remote.deltas')))), *built)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    rc, *mods = out.splitlines()[-1].split()
+    assert rc == "0" and "ostreepy.remote.deltas.apply" in mods, mods
+    assert not {"argparse", "gettext", "locale", "ostreepy.cli.main", "ostreepy.cli.repo", "ostreepy.store.sizes",
+                "ostreepy.remote.deltas.compile", "DeltaPartApplied", "ProgressEvent"} & set(mods), mods
+    commit = subprocess.run(run + [f"--repo={tmp_path}/s", "rev-parse", "main"], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    fsck = subprocess.run(run + [f"--repo={tmp_path}/d", "fsck"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr
+    shown = subprocess.run(run + [f"--repo={tmp_path}/d", "rev-parse", commit], capture_output=True, text=True)
+    assert shown.stdout.strip() == commit
 
 
 def test_a_commit_through_the_porcelain_builds_only_the_result_types_it_uses(tmp_path):

@@ -23,13 +23,13 @@ import io
 import mmap
 import os
 import stat
-from typing import BinaryIO, Callable, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, BinaryIO, Callable, List, Optional, Sequence, Set, Tuple, Union, cast
 
-import attrs
-
+from ..._deferred import Deferred
 from ...errors import CorruptObjectError, OstreeError, SignatureError
 from ...fsutil import unnamed_file
-from ...progress import DeltaPartApplied, ProgressCallback
+from ... import progress as events  # DeltaPartApplied built (attrs) when a caller takes events
+from ...progress import ProgressCallback
 from ...store.objects import BAREUSER_XATTR, FileHeader, ObjectType, bareuser_meta_parse
 from ...store.repo import Repo, RepoMode
 from . import format as fmt
@@ -46,7 +46,17 @@ _MAP_MIN = 256 << 10
 MAX_SUPERBLOCK_SIZE = 512 * 1024 * 1024
 
 
-@attrs.frozen
+# apply-offline's results are built (attrs) when it returns one: a pull runs its parts through
+# execute_part and needs neither (ostreepy._deferred)
+_DEFERRED = Deferred(globals())
+
+if TYPE_CHECKING:
+    from attrs import frozen as _result
+else:
+    _result = _DEFERRED.register
+
+
+@_result
 class PartResult:
     """What one part did: objects written (not already present) and opcode counts."""
 
@@ -56,7 +66,7 @@ class PartResult:
     op_counts: Tuple[int, ...]
 
 
-@attrs.frozen
+@_result
 class ApplyResult:
     """What apply-offline did: the delta's ends, per-part results, the signature message."""
     from_checksum: Optional[str]
@@ -71,10 +81,10 @@ def open_part(source: Union[bytes, BinaryIO], expected_checksum: Optional[str],
     unless that is None (an inline part, covered by the superblock); a payload past
     ``limit`` bytes (:func:`.format.payload_limit` of its header) refused, read no further."""
     stream: BinaryIO = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
-    return _open_read_part(read_part(stream, limit), expected_checksum, limit)
+    return open_read_part(read_part(stream, limit), expected_checksum, limit)
 
 
-def _open_read_part(raw: RawPart, expected_checksum: Optional[str], limit: Optional[int]) -> PartPayload:
+def open_read_part(raw: RawPart, expected_checksum: Optional[str], limit: Optional[int]) -> PartPayload:
     """The payload of a part file read by :func:`.partread.read_part` (here or ahead),
     judged in libostree's order: the compression byte, then the checksum, then the
     xz stream's end; then (ours: libostree inflates to a temporary file whatever the
@@ -204,9 +214,13 @@ class _ReadSource:
 
 
 class _Executor:
-    def __init__(self, repo: Repo, objects: List[Tuple[ObjectType, str]], part: PartPayload) -> None:
+    def __init__(self, repo: Repo, objects: List[Tuple[ObjectType, str]], part: PartPayload,
+                 missing: Optional[Set[Tuple[ObjectType, str]]] = None) -> None:
         self.repo = repo
         self.objects = objects
+        #: the part's objects found missing just before (:func:`missing_objects`), which an
+        #: opening opcode asks rather than the file system (None: it asks has_object)
+        self.missing = missing
         self.part = part
         self.payload = part.payload
         self.source: Optional[_ReadSource] = None
@@ -216,6 +230,16 @@ class _Executor:
         self.written = 0
         self.have_obj = False
         self.target: Optional[Tuple[ObjectType, str]] = None
+
+    def have(self, objtype: ObjectType, checksum: str) -> bool:
+        if self.missing is None:
+            return self.repo.has_object(checksum, objtype)
+        return (objtype, checksum) not in self.missing
+
+    def stored(self, objtype: ObjectType, checksum: str) -> None:
+        self.written += 1
+        if self.missing is not None:
+            self.missing.discard((objtype, checksum))
 
     def slice(self, offset: int, length: int) -> memoryview:
         if offset + length > len(self.payload):
@@ -247,9 +271,9 @@ class _Executor:
             if objtype.is_meta:
                 length, offset = args
                 data = self.slice(offset, length)
-                if not self.repo.has_object(checksum, objtype):
+                if not self.have(objtype, checksum):
                     self.repo.write_metadata(objtype, bytes(data), expected=checksum, known_absent=True)
-                    self.written += 1
+                    self.stored(objtype, checksum)
             else:
                 mode_index, xattr_index, size, offset = args
                 data = self.slice(offset, size)
@@ -262,10 +286,10 @@ class _Executor:
                     stream = io.BytesIO(data)
                 if objtype != ObjectType.FILE:
                     raise DeltaError(f"Invalid object type '{int(objtype)}' for content")
-                if not self.repo.has_object(checksum, ObjectType.FILE):
+                if not self.have(ObjectType.FILE, checksum):
                     self.repo.write_content(header, stream, size if stream is not None else 0, expected=checksum,
                                             known_absent=True)
-                    self.written += 1
+                    self.stored(ObjectType.FILE, checksum)
             self.close()
         elif code == fmt.OP_OPEN:
             objtype, checksum = self.objects[object_index]
@@ -277,7 +301,7 @@ class _Executor:
                 raise DeltaError("opcode open: not a regular file")
             self.size = size
             self.target = (objtype, checksum)
-            self.have_obj = self.repo.has_object(checksum, ObjectType.FILE)
+            self.have_obj = self.have(ObjectType.FILE, checksum)
             if not self.have_obj:
                 # most built objects are small: built in memory; one past _SPOOL in an unnamed file in tmp/
                 if size <= _SPOOL:
@@ -338,7 +362,7 @@ class _Executor:
                                      f"expected {self.size}")
                 out.seek(0)
                 self.repo.write_content(self.header, out, self.size, expected=self.target[1], known_absent=True)
-                self.written += 1
+                self.stored(*self.target)
             finally:
                 out.close()
         self.unset_source()
@@ -348,11 +372,12 @@ class _Executor:
 
 
 def execute_part(repo: Repo, header: PartHeader, part: Union[bytes, BinaryIO, PartPayload],
-                 trusted: bool = False) -> int:
+                 trusted: bool = False, missing: Optional[Set[Tuple[ObjectType, str]]] = None) -> int:
     """Run one part into ``repo``; returns the number of objects written.
 
     ``part`` is the part file (bytes or a stream, checksummed against the
-    header unless ``trusted``) or an already opened payload.
+    header unless ``trusted``) or an already opened payload; ``missing``, its objects that
+    :func:`missing_objects` found missing (asked of the repository one at a time otherwise).
     """
     if header.version > fmt.DELTAPART_VERSION:
         raise DeltaError(f"Delta part has too new version {header.version}")
@@ -363,17 +388,23 @@ def execute_part(repo: Repo, header: PartHeader, part: Union[bytes, BinaryIO, Pa
         part = open_part(part, None if trusted else header.checksum, fmt.payload_limit(header))
     payload = part
     ops = fmt.decode_ops(payload.ops, objects)
-    return _Executor(repo, objects, payload).run(ops)
+    return _Executor(repo, objects, payload, missing).run(ops)
+
+
+def missing_objects(repo: Repo, objects: Sequence[Tuple[ObjectType, str]]) -> Set[Tuple[ObjectType, str]]:
+    """Those of a part's objects (:attr:`.format.PartHeader.objects`) not in ``repo``, asked all
+    at once, with the staging directories they will be written to made (in a transaction):
+    the appliers ask while the part's payload is read and inflated on another thread (lzma
+    and sha256 leave the GIL), where they would wait, rather than as each object is opened.
+    An object another writer adds meanwhile is built all the same, and the store keeps its own."""
+    missing = {(t, c) for t, c in objects if not repo.has_object(c, t)}
+    repo.prepare_staging(c for _, c in missing)
+    return missing
 
 
 def part_have_all_objects(repo: Repo, header: PartHeader) -> bool:
     """True when every object a part writes is already in the repository."""
-    return _have_all(repo, header.objects)
-
-
-def _have_all(repo: Repo, objects: Sequence[Tuple[ObjectType, str]]) -> bool:
-    """:func:`part_have_all_objects` of a header's objects already unpacked."""
-    return all(repo.has_object(c, t) for t, c in objects)
+    return all(repo.has_object(c, t) for t, c in header.objects)
 
 
 def read_superblock_file(path: str) -> bytes:
@@ -429,15 +460,19 @@ def apply_offline(repo: Repo, path: str,
     if sb.fallbacks:
         raise DeltaError("Cannot execute delta offline: contains nonempty http fallback entries")
     results = []
+    part_result = cast("type[PartResult]", _DEFERRED.build("PartResult"))
     with repo.transaction():
         for i, header in enumerate(sb.parts):
             if header.version > fmt.DELTAPART_VERSION:
                 raise DeltaError(f"Delta part has too new version {header.version}")
             objects = header.objects  # (unpacked once: a part's list is ~30 bytes an object)
-            if _have_all(repo, objects):
-                results.append(PartResult(i, 0, True, ()))
+            # asked before the payload is taken, while it is read ahead (part 0's from the
+            # command line on, each next one beside the part before)
+            missing = missing_objects(repo, objects)
+            if not missing:
+                results.append(part_result(i, 0, True, ()))
                 if progress is not None:
-                    progress(DeltaPartApplied(i, len(sb.parts), 0, True))
+                    progress(events.DeltaPartApplied(i, len(sb.parts), 0, True))
                 continue
             inline = sb.inline_part(i)
             limit = fmt.payload_limit(header)
@@ -454,21 +489,37 @@ def apply_offline(repo: Repo, path: str,
                             raise DeltaError(f"Opening deltapart '{i}': No such file or directory") from None
                         with f:
                             raw = read_part(f, limit)
-                    payload = _open_read_part(raw, None if skip_validation else header.checksum, limit)
+                    payload = open_read_part(raw, None if skip_validation else header.checksum, limit)
                     del raw
                 if i + 1 < len(sb.parts) and sb.inline_part(i + 1) is None:
                     # the next part read while this one runs (two parts' payloads in memory at most)
                     prefetch(os.path.join(dirpath, str(i + 1)), fmt.payload_limit(sb.parts[i + 1]))
                 ops = fmt.decode_ops(payload.ops, objects)
-                written = _Executor(repo, objects, payload).run(ops)
+                written = _Executor(repo, objects, payload, missing).run(ops)
             except DeltaError as e:
                 raise DeltaError(f"Executing delta part {i}: {e}") from None
-            results.append(PartResult(i, written, False, fmt.count_ops(ops)))
+            results.append(part_result(i, written, False, fmt.count_ops(ops)))
             if progress is not None:
-                progress(DeltaPartApplied(i, len(sb.parts), written, False))
+                progress(events.DeltaPartApplied(i, len(sb.parts), written, False))
         if not repo.has_object(sb.to_checksum, ObjectType.COMMIT):
             detached = sb.detached_metadata()
             if detached is not None:
                 repo.write_commit_detached_metadata(sb.to_checksum, detached)
             repo.write_metadata(ObjectType.COMMIT, sb.commit, expected=sb.to_checksum)
-    return ApplyResult(sb.from_checksum, sb.to_checksum, tuple(results), message)
+    return cast("type[ApplyResult]", _DEFERRED.build("ApplyResult"))(sb.from_checksum, sb.to_checksum,
+                                                                   tuple(results), message)
+
+
+__all__ = ["MAX_SUPERBLOCK_SIZE", "PartResult", "ApplyResult", "open_part", "open_read_part", "execute_part",
+           "missing_objects", "part_have_all_objects", "read_superblock_file", "verify_signature", "apply_offline"]
+
+# the results are built on first use; until then the module holds only their plain classes
+_DEFERRED.hide()
+
+
+def __getattr__(name: str) -> type:
+    return _DEFERRED.build(name)
+
+
+def __dir__() -> list:
+    return sorted(set(globals()) | set(__all__))

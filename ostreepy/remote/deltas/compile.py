@@ -42,6 +42,7 @@ from ...progress import Message, ProgressCallback
 from ...store.gvariant import Variant
 from ...store.objects import FileHeader, ObjectType
 from ...store.repo import Repo
+from ...store.sizes import write_varuint64
 from . import format as fmt
 from .bsdiff import bsdiff
 from .format import Fallback, PartHeader
@@ -108,7 +109,7 @@ class _Part:
     def op(self, code: int, *args: int) -> None:
         self.ops.append(code)
         for a in args:
-            self.ops += fmt.write_varuint64(a)
+            self.ops += write_varuint64(a)
 
     def mode_xattr(self, header: FileHeader) -> Tuple[int, int]:
         key = (header.uid, header.gid, header.mode)

@@ -33,7 +33,6 @@ from ...errors import GVariantError, InvalidObjectError, OstreeError
 from ...store import gvariant
 from ...store.gvariant import Variant
 from ...store.objects import COMMIT_TYPE, ObjectType, checksum_from_bytes, checksum_to_bytes, validate_checksum
-from ...store.sizes import write_varuint64 as _write_varuint64
 from .naming import SUMMARY_STATIC_DELTAS, mbase64_from_checksum, path_base  # noqa: F401  (the format's names too)
 
 SUPERBLOCK_TYPE = "(a{sv}tayay" + COMMIT_TYPE + "aya(uayttay)a(yaytt))"
@@ -130,9 +129,14 @@ def name_from_dir_entries(outer: str, inner: str) -> Optional[str]:
 
 # ------------------------------------------------------------------ varints
 
-# write_varuint64 is ostree-varint.c's writer, shared with ostree.sizes (store.sizes);
+def write_varuint64(value: int) -> bytes:
+    """ostree-varint.c's writer, shared with ostree.sizes (:mod:`ostreepy.store.sizes`, imported
+    here by the generator's first varint: an apply, which only reads them, does not load it)."""
+    from ...store.sizes import write_varuint64 as write
+    return write(value)
+
+
 # the reader below is the delta's own: an overlong varint is refused, not masked
-write_varuint64 = _write_varuint64
 
 
 def read_varuint64(data: bytes, pos: int) -> Tuple[int, int]:
