@@ -13,6 +13,7 @@ a plain ``pull`` (:func:`ostreepy.cli.pull.plain_pull_args`), ``checkout``
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -23,6 +24,13 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 __all__ = ["main"]
+
+#: the command lines read without argparse: a word each holds; the module (of ostreepy.cli)
+#: with its reader, which answers None for a line argparse is to read, and its command; and
+#: whether the store's hooks are registered (commands that may move refs)
+_PLAIN = (("pull", "pull", "plain_pull_args", "cmd_pull", True),
+          ("checkout", "checkout", "plain_checkout_args", "cmd_checkout", False),
+          ("apply-offline", "delta", "plain_apply_args", "cmd_static_delta", True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -37,35 +45,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Nothing is left to do but the interpreter's teardown (its modules, the tree the
             # collector was told to keep): ~3 ms of a 7k-line dump's ~40
             return _end_process(code) if args.ends_process else code
-    if "pull" in words:
-        from .pull import cmd_pull, plain_pull_args
-        pull_args = plain_pull_args(words)
-        if pull_args is not None:
-            claim_process()
+    for word, module, reader, command, hooks in _PLAIN:
+        if word not in words:
+            continue
+        mod = importlib.import_module(f"{__package__}.{module}")
+        args = getattr(mod, reader)(words)
+        if args is None:
+            continue
+        claim_process()
+        if hooks:
             register_hooks()
-            code = run(cmd_pull, pull_args)  # type: ignore[arg-type]  # (argparse's namespace, in kind)
-            # the teardown of a pull (its modules, the walk's sets and trees) was ~5-10 ms of a
-            # second pull's ~150: its objects and refs are in and synced, its threads joined
-            return _end_process(code) if argv is None else code
-    if "checkout" in words:
-        from .checkout import cmd_checkout, plain_checkout_args
-        checkout_args = plain_checkout_args(words)
-        if checkout_args is not None:
-            claim_process()
-            code = run(cmd_checkout, checkout_args)  # type: ignore[arg-type]  # (argparse's namespace, in kind)
-            # a checkout's objects are linked and its directories closed: the teardown (its
-            # modules) has nothing to add
-            return _end_process(code) if argv is None else code
-    if "apply-offline" in words:
-        from .delta import plain_apply_args
-        apply_args = plain_apply_args(words)
-        if apply_args is not None:
-            claim_process()
-            register_hooks()
-            code = run(apply_args.func, apply_args)
-            # its transaction is committed and its reading thread done with: nothing is left
-            # but the teardown
-            return _end_process(code) if argv is None else code
+        code = run(getattr(mod, command), args)
+        # its objects and refs are in and synced, its threads joined, its directories
+        # closed: the interpreter's teardown (its modules, a pull walk's sets and trees) was
+        # ~5-10 ms of a second pull's ~150
+        return _end_process(code) if argv is None else code
     from .main import main as parse_and_run
     return parse_and_run(argv)
 

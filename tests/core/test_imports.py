@@ -218,12 +218,18 @@ def test_a_pull_without_deltas_loads_no_delta_applier_nor_metalink_parser(tmp_pa
             "built = [n for n in ('PullStarted', 'ObjectFetched', 'PullProgress', 'PullDone') if n in vars(p)]\n"
             "print(rc, ' '.join(sorted(m for m in sys.modules if m.startswith(('ostreepy.remote', 'xml', 'mmap', "
             "'lzma', 'shutil', 'bz2', 'ostreepy.store.signing')))), *built)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    rc, *mods = out.splitlines()[-1].split()
+    rc, mods = _listed(code)
     assert rc == "0" and "ostreepy.remote.pull" in mods
     assert not {"ostreepy.remote.deltas.apply", "ostreepy.remote.deltas.bsdiff", "ostreepy.remote.metalink",
                 "xml.parsers.expat", "mmap", "shutil", "bz2", "lzma", "PullStarted", "ObjectFetched", "PullProgress",
                 "PullDone", "ostreepy.store.signing"} & set(mods), mods
+
+
+def _listed(code: str) -> tuple[str, list[str]]:
+    """The exit code and the words ``code``'s last line prints (modules and built classes)."""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    rc, *words = out.splitlines()[-1].split()
+    return rc, words
 
 
 def test_a_plain_pull_through_the_program_loads_no_parser_nor_what_it_does_not_use(tmp_path):
@@ -258,8 +264,7 @@ def test_a_plain_apply_offline_through_the_program_loads_no_parser_nor_the_gener
             "built = [n for n in ('DeltaPartApplied', 'ProgressEvent') if n in vars(p)]\n"
             "print(rc, ' '.join(sorted(m for m in sys.modules if m.startswith(('argparse', 'gettext', 'locale', "
             "'ostreepy.cli', 'ostreepy.store.sizes', 'ostreepy.remote.deltas')))), *built)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    rc, *mods = out.splitlines()[-1].split()
+    rc, mods = _listed(code)
     assert rc == "0" and "ostreepy.remote.deltas.apply" in mods, mods
     assert not {"argparse", "gettext", "locale", "ostreepy.cli.main", "ostreepy.cli.repo", "ostreepy.store.sizes",
                 "ostreepy.remote.deltas.compile", "DeltaPartApplied", "ProgressEvent"} & set(mods), mods
