@@ -25,12 +25,12 @@ import struct
 from typing import BinaryIO, Callable, Sequence
 
 from ..store.gvariant import Variant
-from ..store.objects import DirMeta, ObjectType, canonical_xattrs
+from ..store.objects import DirMeta, FileHeader, ObjectType, canonical_xattrs
 from ..store.repo import Repo, RepoMode
 from .erofs import write_image
 from .fsverity import fsverity_digest_of_fd, fsverity_digest_of_stream
 from .._process import gc_paused
-from .tree import MAX_NAME_LENGTH, PATH_MAX, ComposefsError, Leaf, Node, cstr
+from .tree import MAX_NAME_LENGTH, PATH_MAX, S_IFMT as _S_IFMT, ComposefsError, Leaf, Node, cstr
 
 __all__ = ["Verity", "DIGEST_KEY_V0", "tree_from_commit", "commit_image_digest", "write_commit_image",
            "composefs_metadata", "measure_verity", "enable_verity"]
@@ -38,6 +38,8 @@ __all__ = ["Verity", "DIGEST_KEY_V0", "tree_from_commit", "commit_image_digest",
 #: The commit metadata key holding the image digest (``ay``, 32 bytes).
 DIGEST_KEY_V0 = "ostree.composefs.digest.v0"
 _ROOT_DIRS = ("usr", "etc", "boot", "var", "sysroot")
+_DOTS = (b".", b"..")
+_S_IFREG, _S_IFLNK = stat.S_IFREG, stat.S_IFLNK
 
 FS_IOC_MEASURE_VERITY = 0xC0046686
 FS_IOC_ENABLE_VERITY = 0x40806685
@@ -201,15 +203,13 @@ class _Builder:
         finally:
             os.close(fd)
 
-    def _node(self, checksum: str, st: os.stat_result, at: int | str, digest: bytes | None) -> Leaf | Node:
+    def _node(self, checksum: str, st: os.stat_result, at: int | str, digest: bytes | None,
+              names: list[str] | None = None) -> Leaf | Node:
         """The node of a regular file object with this stat, its xattrs read from ``at`` (a
-        descriptor, or the path of a file that is no symlink)."""
-        try:
-            names = os.listxattr(at, follow_symlinks=False) if isinstance(at, str) else os.listxattr(at)
-        except OSError as e:
-            if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise
-            names = []
+        descriptor, or the path of a file that is no symlink); ``names``: their names, listed
+        already."""
+        if names is None:
+            names = _list_xattrs(at)
         pairs = []
         for n in names:
             try:
@@ -271,6 +271,77 @@ class _Builder:
             parent.add_child(bname, made)  # type: ignore[arg-type]
         self.seen[checksum] = made
 
+    def _lstat_files(self, children: dict[bytes, Node], parent: Node, files: Sequence[tuple[str, str]]) -> None:
+        """:meth:`file` for each (name, checksum) of a directory, where an object costs an lstat and
+        a listxattr by path (a plain bare repository, no digest wanted): the same nodes from one
+        loop, where the calls an object (file, _bare_regular, _node, _made, _payload) were a third
+        of the walk. A name :meth:`file` would refuse, and an object that is not here as a regular
+        file or a symlink, go to it."""
+        prefix = self.prefix
+        seen = self.seen
+        ints = self.ints
+        setint = ints.setdefault
+        lstat, listxattr = os.lstat, os.listxattr
+        for name, checksum in files:
+            bname = name.encode("utf-8", "surrogateescape")
+            first = seen.get(checksum)
+            if (first is not None or bname in children or not bname or len(bname) > MAX_NAME_LENGTH
+                    or bname in _DOTS or b"/" in bname):
+                self.file(children, parent, name, checksum)
+                continue
+            tail = f"{checksum[:2]}/{checksum[2:]}.file"
+            path = prefix + tail  # type: ignore[operator]  # (lean: a prefix)
+            try:
+                st = lstat(path)
+            except OSError:
+                self.file(children, parent, name, checksum)
+                continue
+            fmt = st.st_mode & _S_IFMT
+            if fmt != _S_IFREG and fmt != _S_IFLNK:
+                self.file(children, parent, name, checksum)
+                continue
+            try:
+                names = listxattr(path, follow_symlinks=False)
+            except OSError as e:
+                if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+                    raise
+                names = []
+            made: Leaf | Node
+            if fmt == _S_IFLNK:
+                made = self._bare_symlink(checksum, st, path, names)
+            elif names:
+                made = self._node(checksum, st, path, None, names)
+            else:
+                size = st.st_size
+                mode, uid, gid = st.st_mode, st.st_uid, st.st_gid
+                made = Leaf(setint(mode, mode), setint(uid, uid), setint(gid, gid), size,
+                            tail.encode() if size else None, None)
+            if type(made) is Leaf:
+                children[bname] = made  # type: ignore[assignment]
+            else:
+                parent.add_child(bname, made)  # type: ignore[arg-type]
+            seen[checksum] = made
+
+    def _bare_symlink(self, checksum: str, st: os.stat_result, path: str, names: list[str]) -> Leaf | Node:
+        """The node of a symlink object of a plain bare repository with this lstat and these xattr
+        names: its header as :meth:`Repo.load_file_and_size` reads and checks it."""
+        xattrs = []
+        for n in names:
+            try:
+                xattrs.append((n, os.getxattr(path, n, follow_symlinks=False)))
+            except OSError as e:
+                if e.errno != errno.ENODATA:
+                    raise
+        header = FileHeader(st.st_uid, st.st_gid, st.st_mode, os.readlink(path), canonical_xattrs(xattrs))
+        header.validate()
+        return self._symlink(header)
+
+    def _symlink(self, header: FileHeader) -> Leaf | Node:
+        target = cstr(header.symlink_target.encode("utf-8", "surrogateescape"))
+        if len(target) >= PATH_MAX:   # (Node.set_payload's check: a Leaf has no setter)
+            raise ComposefsError("payload too long")
+        return self._made(header.mode, header.uid, header.gid, 0, target, None, header.xattrs)
+
     def _read(self, checksum: str) -> Leaf | Node:
         """A file object's node through the repository (any mode; a symlink too)."""
         if self.verity is Verity.NO:
@@ -279,23 +350,17 @@ class _Builder:
             digest = None
         else:
             header = self.repo.load_file(checksum, want_data=False)[0]
-        payload: bytes | None
         if header.is_symlink:
-            target = cstr(header.symlink_target.encode("utf-8", "surrogateescape"))
-            if len(target) >= PATH_MAX:   # (Node.set_payload's check: a Leaf has no setter)
-                raise ComposefsError("payload too long")
-            payload = target
-            size = 0
+            return self._symlink(header)
+        if self.verity is not Verity.NO:
+            size, digest = self._file_info(checksum)
+        if not size:
             digest = None
-        else:
-            if self.verity is not Verity.NO:
-                size, digest = self._file_info(checksum)
-            payload = _payload(checksum, size)
-            if not size:
-                digest = None
-        return self._made(header.mode, header.uid, header.gid, size, payload, digest, header.xattrs)
+        return self._made(header.mode, header.uid, header.gid, size, _payload(checksum, size), digest, header.xattrs)
 
     def directory(self, parent: Node, name: bytes, tree_csum: str, meta_csum: str) -> None:
+        # no digest wanted of a plain bare repository's objects: an lstat and a listxattr an object
+        lean = self.prefix is not None and self.verity is Verity.NO
         todo = [(parent, name, tree_csum, meta_csum)]
         while todo:
             parent, name, tree_csum, meta_csum = todo.pop()
@@ -311,8 +376,11 @@ class _Builder:
             for k, v in meta.xattrs:
                 d.set_xattr(k, v)
             children = d.children
-            for fname, csum in tree.files:
-                self.file(children, d, fname, csum)
+            if lean:
+                self._lstat_files(children, d, tree.files)
+            else:
+                for fname, csum in tree.files:
+                    self.file(children, d, fname, csum)
             for dname, t, m in reversed(tree.dirs):
                 todo.append((d, _validate_name(dname), t, m))
 
@@ -402,6 +470,17 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
         finally:
             os.close(rfd)
     return digest
+
+
+def _list_xattrs(at: int | str) -> list[str]:
+    """The xattr names of a descriptor, or of the path of a file that is no symlink ([] where the
+    filesystem has none)."""
+    try:
+        return os.listxattr(at, follow_symlinks=False) if isinstance(at, str) else os.listxattr(at)
+    except OSError as e:
+        if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        return []
 
 
 def _payload(checksum: str, size: int) -> bytes | None:
