@@ -4,7 +4,8 @@ A plain ``composefs create`` command line (mkcomposefs's, whose small images are
 start-up) runs from here without importing argparse, the command-line parser or its help
 (:func:`ostreepy.cli.composefs.plain_create_args` reads it) and, when this is the program's
 entry, ends the process as the command returns, without the interpreter's teardown; nor does
-a plain ``pull`` (:func:`ostreepy.cli.pull.plain_pull_args`). Every other command line is
+a plain ``pull`` (:func:`ostreepy.cli.pull.plain_pull_args`) or ``checkout --composefs[-noverity]``
+(:func:`ostreepy.cli.composefs_checkout.plain_checkout_args`). Every other command line is
 :func:`ostreepy.cli.main.main`'s. Either way the command runs through
 :func:`ostreepy.cli.run.run`.
 """
@@ -35,6 +36,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Nothing is left to do but the interpreter's teardown (its modules, the tree the
             # collector was told to keep): ~3 ms of a 7k-line dump's ~40
             return _end_process(code) if args.ends_process else code
+    if "--composefs-noverity" in words or "--composefs" in words:
+        from .composefs_checkout import cmd_plain_checkout, plain_checkout_args
+        checkout_args = plain_checkout_args(words)
+        if checkout_args is not None:
+            claim_process()
+            register_hooks()
+            code = run(cmd_plain_checkout, checkout_args)  # type: ignore[arg-type]  # (argparse's, in kind)
+            # the image is written, renamed and closed: the teardown would only free the modules
+            return _end_process(code) if argv is None else code
     if "pull" in words:
         from .pull import cmd_pull, plain_pull_args
         pull_args = plain_pull_args(words)

@@ -345,15 +345,11 @@ class _ItemsProgress:
 
 
 def cmd_checkout(args: argparse.Namespace) -> int:
-    from .. import porcelain
     repo = _open_repo(args)
     if getattr(args, "composefs", False) or getattr(args, "composefs_noverity", False):
-        if (args.union or args.union_add or args.union_identical or args.whiteouts or args.subpath
-                or args.user_mode or args.require_hardlinks or args.force_copy or args.bareuseronly_dirs):
-            raise UsageError("Specified options are incompatible with --composefs")
-        porcelain.checkout_composefs(repo, args.commit, args.destination or os.path.basename(args.commit),
-                                     verity=not args.composefs_noverity)
-        return 0
+        from .composefs_checkout import write_image
+        return write_image(repo, args)
+    from .. import porcelain
     # ot-builtin-checkout.c's checks, in its order
     for a, b, names in ((args.union, args.union_add, "--union and --union-add"),
                         (args.union, args.union_identical, "--union and --union-identical"),
