@@ -287,6 +287,10 @@ class _Builder:
         ints = self.ints
         setint = ints.setdefault
         lstat, listxattr = os.lstat, os.listxattr
+        # the lstat by the repository's descriptor: fewer components to look up than the full path
+        # (listxattr has no such form)
+        dfd = self.repo._dfd
+        at, at_fd = ("objects/", dfd) if dfd >= 0 else (prefix, None)
         for name, checksum in files:
             bname = name.encode("utf-8", "surrogateescape")
             first = seen.get(checksum)
@@ -295,9 +299,8 @@ class _Builder:
                 self.file(children, parent, name, checksum)
                 continue
             tail = f"{checksum[:2]}/{checksum[2:]}.file"
-            path = prefix + tail  # type: ignore[operator]  # (lean: a prefix)
             try:
-                st = lstat(path)
+                st = lstat(at + tail, dir_fd=at_fd)  # type: ignore[operator]  # (lean: a prefix)
             except OSError:
                 self.file(children, parent, name, checksum)
                 continue
@@ -305,6 +308,7 @@ class _Builder:
             if fmt != _S_IFREG and fmt != _S_IFLNK:
                 self.file(children, parent, name, checksum)
                 continue
+            path = prefix + tail  # type: ignore[operator]
             try:
                 names = listxattr(path, follow_symlinks=False)
             except OSError as e:
@@ -364,15 +368,21 @@ class _Builder:
         return self._made(header.mode, header.uid, header.gid, size, _payload(checksum, size), digest, header.xattrs)
 
     def directory(self, parent: Node, name: bytes, tree_csum: str, meta_csum: str) -> None:
-        # no digest wanted of a plain bare repository's objects: an lstat and a listxattr an object
-        lean = self.prefix is not None and self.verity is Verity.NO
+        repo = self.repo
+        # a plain bare repository: every dirtree is in objects/, read by one openat by the
+        # repository's descriptor (load_dirtree's path is built and looked up from / each time)
+        loose = self.prefix is not None
+        # no digest wanted of its objects either: an lstat and a listxattr an object
+        lean = loose and self.verity is Verity.NO
         todo = [(parent, name, tree_csum, meta_csum)]
         while todo:
             parent, name, tree_csum, meta_csum = todo.pop()
             meta = self.dirmetas.get(meta_csum)
             if meta is None:
-                meta = self.dirmetas[meta_csum] = self.repo.load_dirmeta(meta_csum)
-            tree = self.repo.load_dirtree(tree_csum)
+                meta = self.dirmetas[meta_csum] = repo.load_dirmeta(meta_csum)
+            tree = repo.load_loose_dirtree(tree_csum) if loose else None
+            if tree is None:
+                tree = repo.load_dirtree(tree_csum)   # (and its errors)
             if name in parent.children:
                 raise ComposefsError("Target checkout directory already exist")
             d = Node(meta.mode)
