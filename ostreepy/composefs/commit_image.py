@@ -25,7 +25,7 @@ import struct
 from typing import BinaryIO, Callable, Sequence
 
 from ..store.gvariant import Variant
-from ..store.objects import DirMeta, FileHeader, ObjectType, canonical_xattrs
+from ..store.objects import DirMeta, ObjectType, canonical_xattrs
 from ..store.repo import Repo, RepoMode
 from .erofs import write_image
 from .._process import gc_paused
@@ -333,23 +333,23 @@ class _Builder:
 
     def _bare_symlink(self, checksum: str, st: os.stat_result, path: str, names: list[str]) -> Leaf | Node:
         """The node of a symlink object of a plain bare repository with this lstat and these xattr
-        names: its header as :meth:`Repo.load_file_and_size` reads and checks it."""
-        xattrs = []
+        names: the header :meth:`Repo.load_file_and_size` reads (which it does not check further)."""
+        pairs = []
         for n in names:
             try:
-                xattrs.append((n, os.getxattr(path, n, follow_symlinks=False)))
+                pairs.append((n, os.getxattr(path, n, follow_symlinks=False)))
             except OSError as e:
                 if e.errno != errno.ENODATA:
                     raise
-        header = FileHeader(st.st_uid, st.st_gid, st.st_mode, os.readlink(path), canonical_xattrs(xattrs))
-        header.validate()
-        return self._symlink(header)
+        target = os.readlink(path).encode("utf-8", "surrogateescape")
+        return self._symlink(st.st_mode, st.st_uid, st.st_gid, target, canonical_xattrs(pairs) if pairs else ())
 
-    def _symlink(self, header: FileHeader) -> Leaf | Node:
-        target = cstr(header.symlink_target.encode("utf-8", "surrogateescape"))
+    def _symlink(self, mode: int, uid: int, gid: int, target: bytes, xattrs: Sequence[tuple[bytes, bytes]]
+                 ) -> Leaf | Node:
+        target = cstr(target)
         if len(target) >= PATH_MAX:   # (Node.set_payload's check: a Leaf has no setter)
             raise ComposefsError("payload too long")
-        return self._made(header.mode, header.uid, header.gid, 0, target, None, header.xattrs)
+        return self._made(mode, uid, gid, 0, target, None, xattrs)
 
     def _read(self, checksum: str) -> Leaf | Node:
         """A file object's node through the repository (any mode; a symlink too)."""
@@ -360,7 +360,8 @@ class _Builder:
         else:
             header = self.repo.load_file(checksum, want_data=False)[0]
         if header.is_symlink:
-            return self._symlink(header)
+            return self._symlink(header.mode, header.uid, header.gid,
+                                 header.symlink_target.encode("utf-8", "surrogateescape"), header.xattrs)
         if self.verity is not Verity.NO:
             size, digest = self._file_info(checksum)
         if not size:
