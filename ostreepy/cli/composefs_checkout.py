@@ -5,7 +5,7 @@ Apart from :mod:`ostreepy.cli.repo` (whose ``cmd_checkout`` hands these flags he
 plain command line of this kind, read by the program's entry without argparse
 (:func:`plain_checkout_args`), loads neither the parser nor the porcelain: at ~80 ms for a
 5,000-file commit, upstream's whole run, their import and the parse were ~10 ms of ours. This
-module imports no more than ``os`` and the command line's helpers.
+module imports no more than ``os``, the process settings and the command line's helpers.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
     from ..store.repo import Repo
 
-__all__ = ["plain_checkout_args", "cmd_plain_checkout", "write_image"]
+__all__ = ["plain_checkout_args", "cmd_plain_checkout", "write_checkout_image"]
 
 _FLAGS = frozenset({"--composefs", "--composefs-noverity"})
 #: the options of ``checkout`` (``cli.main._verb_checkout``) a composefs image refuses, and the
@@ -64,10 +64,10 @@ def cmd_plain_checkout(args: argparse.Namespace) -> int:
     # The cycle collector stays off from the store's imports on: they (attrs above all) ran it
     # ~20 times (~3 ms) for the few cycles modules make, which live to the end anyway
     with gc_paused():
-        return write_image(open_repo(args), args)
+        return write_checkout_image(open_repo(args), args)
 
 
-def write_image(repo: Repo, args: argparse.Namespace) -> int:
+def write_checkout_image(repo: Repo, args: argparse.Namespace) -> int:
     """The image of ``args.commit`` written to ``args.destination`` (the commit's name's last
     component when none is given), file digests in unless ``--composefs-noverity``."""
     if (args.union or args.union_add or args.union_identical or args.whiteouts or args.subpath

@@ -347,8 +347,8 @@ class _ItemsProgress:
 def cmd_checkout(args: argparse.Namespace) -> int:
     repo = _open_repo(args)
     if getattr(args, "composefs", False) or getattr(args, "composefs_noverity", False):
-        from .composefs_checkout import write_image
-        return write_image(repo, args)
+        from .composefs_checkout import write_checkout_image
+        return write_checkout_image(repo, args)
     from .. import porcelain
     # ot-builtin-checkout.c's checks, in its order
     for a, b, names in ((args.union, args.union_add, "--union and --union-add"),
