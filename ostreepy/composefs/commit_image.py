@@ -278,10 +278,11 @@ class _Builder:
 
     def _lstat_files(self, children: dict[bytes, Node], parent: Node, files: Sequence[tuple[str, str]]) -> None:
         """:meth:`file` for each (name, checksum) of a directory, where an object costs an lstat and
-        a listxattr by path (a plain bare repository, no digest wanted): the same nodes from one
-        loop, where the calls an object (file, _bare_regular, _node, _made, _payload) were a third
-        of the walk. A name :meth:`file` would refuse, and an object that is not here as a regular
-        file or a symlink, go to it."""
+        a listxattr (a plain bare repository, no digest wanted): the same nodes from one loop, where
+        the calls an object (file, _bare_regular, _node, _made, _payload, and a symlink's two more
+        lstats through the store) were a seventh of the walk. An object seen before, a name
+        :meth:`file` would refuse, and an object that is not here as a regular file or a symlink,
+        go to it."""
         prefix = self.prefix
         seen = self.seen
         ints = self.ints
