@@ -662,7 +662,7 @@ def checkout_composefs(repo: RepoArg, rev: str, destination: PathArg, *, verity:
     with _repo(repo) as r:
         csum = r.resolve_rev(rev)
         assert csum is not None
-        write_commit_image(r, csum, dest, Verity.YES if verity else Verity.NO)
+        write_commit_image(r, csum, dest, Verity.YES if verity else Verity.NO, digest=False)
         return _built("CheckoutResult")(csum, dest)
 
 

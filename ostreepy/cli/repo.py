@@ -341,9 +341,6 @@ class _ItemsProgress:
         self.locked = False
 
 
-# ------------------------------------------------------------------ checkout
-
-
 def cmd_reset(args: argparse.Namespace) -> int:
     """ostree reset REF REV: REF (which must exist) is set to REV. As ostree (ot-builtin-reset.c)
     does, REV need not be in REF's history."""

@@ -28,9 +28,8 @@ from ..store.gvariant import Variant
 from ..store.objects import DirMeta, ObjectType, canonical_xattrs
 from ..store.repo import Repo, RepoMode
 from .erofs import write_image
-from .fsverity import fsverity_digest_of_fd, fsverity_digest_of_stream
 from .._process import gc_paused
-from .tree import MAX_NAME_LENGTH, PATH_MAX, ComposefsError, Leaf, Node, cstr
+from .tree import MAX_NAME_LENGTH, PATH_MAX, S_IFMT as _S_IFMT, ComposefsError, Leaf, Node, cstr
 
 __all__ = ["Verity", "DIGEST_KEY_V0", "tree_from_commit", "commit_image_digest", "write_commit_image",
            "composefs_metadata", "measure_verity", "enable_verity"]
@@ -38,6 +37,8 @@ __all__ = ["Verity", "DIGEST_KEY_V0", "tree_from_commit", "commit_image_digest",
 #: The commit metadata key holding the image digest (``ay``, 32 bytes).
 DIGEST_KEY_V0 = "ostree.composefs.digest.v0"
 _ROOT_DIRS = ("usr", "etc", "boot", "var", "sysroot")
+_DOTS = (b".", b"..")
+_S_IFREG, _S_IFLNK = stat.S_IFREG, stat.S_IFLNK
 
 FS_IOC_MEASURE_VERITY = 0xC0046686
 FS_IOC_ENABLE_VERITY = 0x40806685
@@ -132,6 +133,11 @@ class _Builder:
                        and repo._staging_dir is None else None)
         # the devices whose filesystem has no fs-verity (see above)
         self.unmeasurable: set[int] = set()
+        # the digest computed where the kernel has none (Verity.YES): loaded only then
+        self.hash_fd: Callable[[int, int], bytes] | None = None
+        if verity is Verity.YES:
+            from .fsverity import fsverity_digest_of_fd
+            self.hash_fd = fsverity_digest_of_fd
 
     def _digest(self, fd: int, size: int, dev: int = -1) -> bytes | None:
         """The fs-verity digest of an open non-empty object (on device ``dev``), as the verity
@@ -144,8 +150,8 @@ class _Builder:
                 digest = measure_verity(fd)
             else:
                 self.enable = False
-        if digest is None and self.verity is Verity.YES:
-            digest = fsverity_digest_of_fd(fd, size)
+        if digest is None and self.hash_fd is not None:
+            digest = self.hash_fd(fd, size)
         return digest
 
     def _file_info(self, checksum: str) -> tuple[int, bytes | None]:
@@ -173,6 +179,7 @@ class _Builder:
         _, stream = repo.load_file(checksum, verify=False)
         assert stream is not None
         with stream:
+            from .fsverity import fsverity_digest_of_stream
             return size, fsverity_digest_of_stream(stream)
 
     def _bare_regular(self, checksum: str) -> Leaf | Node | None:
@@ -201,15 +208,13 @@ class _Builder:
         finally:
             os.close(fd)
 
-    def _node(self, checksum: str, st: os.stat_result, at: int | str, digest: bytes | None) -> Leaf | Node:
+    def _node(self, checksum: str, st: os.stat_result, at: int | str, digest: bytes | None,
+              names: list[str] | None = None) -> Leaf | Node:
         """The node of a regular file object with this stat, its xattrs read from ``at`` (a
-        descriptor, or the path of a file that is no symlink)."""
-        try:
-            names = os.listxattr(at, follow_symlinks=False) if isinstance(at, str) else os.listxattr(at)
-        except OSError as e:
-            if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
-                raise
-            names = []
+        descriptor, or the path of a file that is no symlink); ``names``: their names, listed
+        already."""
+        if names is None:
+            names = _list_xattrs(at)
         pairs = []
         for n in names:
             try:
@@ -271,6 +276,82 @@ class _Builder:
             parent.add_child(bname, made)  # type: ignore[arg-type]
         self.seen[checksum] = made
 
+    def _lstat_files(self, children: dict[bytes, Node], parent: Node, files: Sequence[tuple[str, str]]) -> None:
+        """:meth:`file` for each (name, checksum) of a directory, where an object costs an lstat and
+        a listxattr (a plain bare repository, no digest wanted): the same nodes from one loop, where
+        the calls an object (file, _bare_regular, _node, _made, _payload, and a symlink's two more
+        lstats through the store) were a seventh of the walk. An object seen before, a name
+        :meth:`file` would refuse, and an object that is not here as a regular file or a symlink,
+        go to it."""
+        prefix = self.prefix
+        seen = self.seen
+        ints = self.ints
+        setint = ints.setdefault
+        lstat, listxattr = os.lstat, os.listxattr
+        # the lstat by the repository's descriptor: fewer components to look up than the full path
+        # (listxattr has no such form)
+        dfd = self.repo._dfd
+        at, at_fd = ("objects/", dfd) if dfd >= 0 else (prefix, None)
+        for name, checksum in files:
+            bname = name.encode("utf-8", "surrogateescape")
+            first = seen.get(checksum)
+            if (first is not None or bname in children or not bname or len(bname) > MAX_NAME_LENGTH
+                    or bname in _DOTS or b"/" in bname):
+                self.file(children, parent, name, checksum)
+                continue
+            tail = f"{checksum[:2]}/{checksum[2:]}.file"
+            try:
+                st = lstat(at + tail, dir_fd=at_fd)  # type: ignore[operator]  # (lean: a prefix)
+            except OSError:
+                self.file(children, parent, name, checksum)
+                continue
+            fmt = st.st_mode & _S_IFMT
+            if fmt != _S_IFREG and fmt != _S_IFLNK:
+                self.file(children, parent, name, checksum)
+                continue
+            path = prefix + tail  # type: ignore[operator]
+            try:
+                names = listxattr(path, follow_symlinks=False)
+            except OSError as e:
+                if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+                    raise
+                names = []
+            made: Leaf | Node
+            if fmt == _S_IFLNK:
+                made = self._bare_symlink(checksum, st, path, names)
+            elif names:
+                made = self._node(checksum, st, path, None, names)
+            else:
+                size = st.st_size
+                mode, uid, gid = st.st_mode, st.st_uid, st.st_gid
+                made = Leaf(setint(mode, mode), setint(uid, uid), setint(gid, gid), size,
+                            tail.encode() if size else None, None)
+            if type(made) is Leaf:
+                children[bname] = made  # type: ignore[assignment]
+            else:
+                parent.add_child(bname, made)  # type: ignore[arg-type]
+            seen[checksum] = made
+
+    def _bare_symlink(self, checksum: str, st: os.stat_result, path: str, names: list[str]) -> Leaf | Node:
+        """The node of a symlink object of a plain bare repository with this lstat and these xattr
+        names: the header :meth:`Repo.load_file_and_size` reads (which it does not check further)."""
+        pairs = []
+        for n in names:
+            try:
+                pairs.append((n, os.getxattr(path, n, follow_symlinks=False)))
+            except OSError as e:
+                if e.errno != errno.ENODATA:
+                    raise
+        target = os.readlink(path).encode("utf-8", "surrogateescape")
+        return self._symlink(st.st_mode, st.st_uid, st.st_gid, target, canonical_xattrs(pairs) if pairs else ())
+
+    def _symlink(self, mode: int, uid: int, gid: int, target: bytes, xattrs: Sequence[tuple[bytes, bytes]]
+                 ) -> Leaf | Node:
+        target = cstr(target)
+        if len(target) >= PATH_MAX:   # (Node.set_payload's check: a Leaf has no setter)
+            raise ComposefsError("payload too long")
+        return self._made(mode, uid, gid, 0, target, None, xattrs)
+
     def _read(self, checksum: str) -> Leaf | Node:
         """A file object's node through the repository (any mode; a symlink too)."""
         if self.verity is Verity.NO:
@@ -279,30 +360,31 @@ class _Builder:
             digest = None
         else:
             header = self.repo.load_file(checksum, want_data=False)[0]
-        payload: bytes | None
         if header.is_symlink:
-            target = cstr(header.symlink_target.encode("utf-8", "surrogateescape"))
-            if len(target) >= PATH_MAX:   # (Node.set_payload's check: a Leaf has no setter)
-                raise ComposefsError("payload too long")
-            payload = target
-            size = 0
+            return self._symlink(header.mode, header.uid, header.gid,
+                                 header.symlink_target.encode("utf-8", "surrogateescape"), header.xattrs)
+        if self.verity is not Verity.NO:
+            size, digest = self._file_info(checksum)
+        if not size:
             digest = None
-        else:
-            if self.verity is not Verity.NO:
-                size, digest = self._file_info(checksum)
-            payload = _payload(checksum, size)
-            if not size:
-                digest = None
-        return self._made(header.mode, header.uid, header.gid, size, payload, digest, header.xattrs)
+        return self._made(header.mode, header.uid, header.gid, size, _payload(checksum, size), digest, header.xattrs)
 
     def directory(self, parent: Node, name: bytes, tree_csum: str, meta_csum: str) -> None:
+        repo = self.repo
+        # a plain bare repository: every dirtree is in objects/, read by one openat by the
+        # repository's descriptor (load_dirtree's path is built and looked up from / each time)
+        loose = self.prefix is not None
+        # no digest wanted of its objects either: an lstat and a listxattr an object
+        lean = loose and self.verity is Verity.NO
         todo = [(parent, name, tree_csum, meta_csum)]
         while todo:
             parent, name, tree_csum, meta_csum = todo.pop()
             meta = self.dirmetas.get(meta_csum)
             if meta is None:
-                meta = self.dirmetas[meta_csum] = self.repo.load_dirmeta(meta_csum)
-            tree = self.repo.load_dirtree(tree_csum)
+                meta = self.dirmetas[meta_csum] = repo.load_dirmeta(meta_csum)
+            tree = repo.load_loose_dirtree(tree_csum) if loose else None
+            if tree is None:
+                tree = repo.load_dirtree(tree_csum)   # (and its errors)
             if name in parent.children:
                 raise ComposefsError("Target checkout directory already exist")
             d = Node(meta.mode)
@@ -311,8 +393,11 @@ class _Builder:
             for k, v in meta.xattrs:
                 d.set_xattr(k, v)
             children = d.children
-            for fname, csum in tree.files:
-                self.file(children, d, fname, csum)
+            if lean:
+                self._lstat_files(children, d, tree.files)
+            else:
+                for fname, csum in tree.files:
+                    self.file(children, d, fname, csum)
             for dname, t, m in reversed(tree.dirs):
                 todo.append((d, _validate_name(dname), t, m))
 
@@ -351,16 +436,19 @@ def composefs_metadata(repo: Repo, root_tree: str, root_meta: str) -> dict[str, 
 
 
 def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = Verity.YES,
-                       dir_fd: int | None = None, enable_fsverity: bool = False) -> bytes:
+                       dir_fd: int | None = None, enable_fsverity: bool = False, digest: bool = True) -> bytes:
     """Write the composefs image of ``rev`` to ``destination`` atomically (mode 0644); return its digest.
 
     With ``Verity.YES`` the digest must equal the commit's ``ostree.composefs.digest.v0`` when it has one.
     ``enable_fsverity``: turn fs-verity on for the objects and the image where the filesystem can
     (silently not where it cannot: the digests are then computed, as libostree does).
+    ``digest`` False: for a caller that has no use for the digest (a checkout), which is then
+    ``b""`` and the image hashed only where it is checked (~4% of a noverity checkout).
     """
     checksum = repo.resolve_rev(rev)
     assert checksum is not None
     commit = repo.load_commit(checksum)
+    expected = commit.metadata.get(DIGEST_KEY_V0) if verity is Verity.YES else None
     root = _tree(repo, commit.root_tree, commit.root_meta, verity, enable_fsverity)
     dest_dir = os.path.dirname(os.path.abspath(destination)) if dir_fd is None else None
     tmp = f".{os.path.basename(destination)}.tmp-{os.getpid()}"
@@ -369,16 +457,15 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
     ok = False
     try:
         with os.fdopen(fd, "wb", closefd=False) as f:
-            digest = write_image(root, _writer(f), min_version=0, max_version=1, consume=True)
-        if verity is Verity.YES:
-            expected = commit.metadata.get(DIGEST_KEY_V0)
-            if expected is not None:
-                exp = bytes(expected.value)
-                if len(exp) != 32:
-                    raise ComposefsError("Expected composefs fs-verity in metadata has the wrong size")
-                if exp != digest:
-                    raise ComposefsError(f"Generated composefs image digest ({digest.hex()}) doesn't match "
-                                         f"expected digest ({exp.hex()})")
+            image_digest = write_image(root, _writer(f), min_version=0, max_version=1, consume=True,
+                                       digest=digest or expected is not None)
+        if expected is not None:
+            exp = bytes(expected.value)
+            if len(exp) != 32:
+                raise ComposefsError("Expected composefs fs-verity in metadata has the wrong size")
+            if exp != image_digest:
+                raise ComposefsError(f"Generated composefs image digest ({image_digest.hex()}) doesn't match "
+                                     f"expected digest ({exp.hex()})")
         os.fchmod(fd, 0o644)
         if dir_fd is not None:
             os.rename(tmp, destination, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
@@ -401,7 +488,18 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
             enable_verity(rfd)
         finally:
             os.close(rfd)
-    return digest
+    return image_digest
+
+
+def _list_xattrs(at: int | str) -> list[str]:
+    """The xattr names of a descriptor, or of the path of a file that is no symlink ([] where the
+    filesystem has none)."""
+    try:
+        return os.listxattr(at, follow_symlinks=False) if isinstance(at, str) else os.listxattr(at)
+    except OSError as e:
+        if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        return []
 
 
 def _payload(checksum: str, size: int) -> bytes | None:

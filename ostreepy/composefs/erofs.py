@@ -604,9 +604,10 @@ class _Layout:
                     pos += extra
                     blocks[i] = n_blocks
                     n_data += n_blocks
-                # bit 1: the writer's shortcut takes it (a digest, a redirect, neither shared, no blocks),
+                # bit 1: the writer's shortcut takes it (a redirect of its own, no blocks; a digest of its
+                # own, or none and the empty metacopy shared as --composefs-noverity's files have it),
                 # which needs no tail size
-                if tail == 4 and not mask and p and len(d) == 32:
+                if tail == 4 and p and (not mask and len(d) == 32 or mask == 1 and node.digest is None):
                     ipads[i] = ipad << 2 | 2 | compact
                 else:
                     ipads[i] = ipad << 2 | compact
@@ -851,6 +852,9 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     masks, wide = layout.shared_masks, layout.wide_masks
     xattr_sizes, blocks, tails = layout.xattr_sizes, layout.blocks, layout.tails
     redirect_heads = _REDIRECT_HEADS
+    # a shortcut file without a digest: its xattr header and the reference to the shared empty metacopy
+    empty_at = meta_offsets.get(b"")
+    shared_empty = b"" if empty_at is None else _EXTERNAL_HEADS[1] + _U32_PACK(((base + empty_at) // 4) & _U32)
     for inode_num, (node, ipad) in enumerate(zip(layout.nodes, layout.ipads)):
         compact = ipad & 1
         plain = ipad & 2
@@ -861,10 +865,11 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
         xattr_size = xattr_sizes[inode_num]
         p = node.payload
         if plain:
-            # most of a tree: an external file whose only xattrs, metacopy and redirect, are its own
-            # (see compute_inodes, which marks it), and whose tail is its one null chunk address (so
-            # no blocks): the general path below, with its constant parts joined
-            d = node.digest   # (it and the payload are set: compute_inodes marked it so)
+            # most of a tree: an external file whose only xattrs are its metacopy and redirect, the
+            # redirect its own, and the metacopy its own or the shared empty one (see compute_inodes,
+            # which marks it), and whose tail is its one null chunk address (so no blocks): the
+            # general path below, with its constant parts joined
+            d = node.digest   # (the payload is set: compute_inodes marked it so)
             size = node.size
             # chunking(size)'s bits - 12 (a tail of one chunk address: size <= 2**43)
             i_u = 0 if size <= BLOCK_SIZE else (size - 1).bit_length() - 12
@@ -873,16 +878,23 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             head = redirect_heads.get(n)
             if head is None:
                 head = redirect_heads[n] = _redirect_head(n)
-            if compact:
+            if compact and d is not None:
                 # the whole inode in one call (a struct per payload length)
                 buf += head[2](_CHUNK_BASED << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF, size & _U32, 0, i_u,
                                inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0, _EXTERNAL_START, d, head[0], p,
                                head[1])
             else:
-                buf += pack_extended(_CHUNK_BASED << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, inode_num,
-                                     node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
-                buf += _EXTERNAL_START
-                buf += d  # type: ignore[arg-type]
+                if compact:
+                    buf += pack_compact(_CHUNK_BASED << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF, size & _U32, 0,
+                                        i_u, inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
+                else:
+                    buf += pack_extended(_CHUNK_BASED << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, inode_num,
+                                         node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
+                if d is None:
+                    buf += shared_empty
+                else:
+                    buf += _EXTERNAL_START
+                    buf += d
                 buf += head[0]
                 buf += p  # type: ignore[arg-type]
                 buf += head[1]

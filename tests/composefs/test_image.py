@@ -376,3 +376,35 @@ def test_chunked_external_files_lay_out_as_mkcomposefs(tmp_path) -> None:
         subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
                         str(tmp_path / "img")], check=True)
         assert (tmp_path / "img").read_bytes() == img
+
+
+def _noverity_files_dump() -> bytes:
+    """External files as `checkout --composefs-noverity` gives them (a redirect, no digest: the
+    empty metacopy shared by all) beside a few with digests, compact and extended inodes (an owner
+    or a size over 16 or 32 bits, an mtime not the least), a redirect shared by two files."""
+    lines = [b"/ 4096 40755 2 0 0 0 0.0 - - -"]
+    for i in range(120):
+        size = (1, 100, 4096, 4097, 1 << 20, 5 << 30)[i % 6]
+        uid = 70000 if i % 5 == 0 else 0
+        mtime = b"5.7" if i % 7 == 0 else b"0.0"
+        payload = b"aa/shared.file" if i % 11 == 0 else b"%02x/%s%04d.file" % (i % 7, b"ab" * 31, i)
+        digest = b"%064x" % (i * 0x9E3779B97F4A7C15) if i % 4 == 0 else b"-"
+        lines.append(b"/f%d %d 100644 1 %d 0 0 %s %s - %s" % (i, size, uid, mtime, payload, digest))
+    return b"\n".join(lines) + b"\n"
+
+
+# mkcomposefs 1.0.8's image of _noverity_files_dump() (sha256)
+NOVERITY_FILES_SHA256 = "324d082dc82ed0bcd1750ba76d386a79647d1f0d437335a99abc927694c48a3d"
+
+
+def test_files_without_digests_as_mkcomposefs(tmp_path) -> None:
+    """A file with no digest, its redirect its own, is written by the writer's shortcut (as one
+    with a digest is): the same bytes as the general path gave, and as mkcomposefs's."""
+    dump = _noverity_files_dump()
+    img, _ = image_bytes(parse_dump(dump))
+    assert hashlib.sha256(img).hexdigest() == NOVERITY_FILES_SHA256
+    if upstream_peer.available():
+        (tmp_path / "d").write_bytes(dump)
+        subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
+                        str(tmp_path / "img")], check=True)
+        assert (tmp_path / "img").read_bytes() == img

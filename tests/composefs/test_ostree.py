@@ -127,6 +127,55 @@ def test_cli(committed, capsys) -> None:
     assert cli_main(["checkout", f"--repo={repo}", "--composefs", "--union", "main", str(tmp_path / "d")]) != 0
 
 
+@pytest.mark.parametrize("args", [
+    "checkout --composefs main o", "checkout --composefs-noverity main", "--repo=r checkout --composefs main o",
+    "checkout main --repo r o --composefs-noverity", "checkout --composefs --composefs-noverity main o",
+    "checkout --composefs - o", "checkout --composefs --union main o", "checkout -U --composefs main o",
+    "checkout main o", "checkout -H main o", "checkout -U -H --repo=r main", "checkout -C -z main o",
+    "checkout --union-add --whiteouts main o", "checkout --process-whiteouts -M main o",
+    "checkout --subpath=/usr --allow-noent main o", "checkout --fsync true --skip-list l main o",
+    "checkout --union-identical --require-hardlinks --disable-cache --process-passthrough-whiteouts main o",
+])
+def test_a_plain_checkout_reads_as_argparse_reads_it(args: str) -> None:
+    """`checkout [FLAGS] REF [DEST]` (hardlink or composefs) is read by the program's entry without
+    argparse (its import and parse were ~10 ms of an 80 ms checkout): the same namespace."""
+    from ostreepy.cli.checkout import plain_checkout_args
+    from ostreepy.cli.main import _command_first, _parse_command_line
+    argv = args.split()
+    plain = plain_checkout_args(argv)
+    assert plain is not None
+    assert vars(plain) == vars(_parse_command_line(_command_first(argv)))
+
+
+@pytest.mark.parametrize("args", [
+    "checkout --composefs", "checkout --composefs a b c", "checkout -UH main o", "checkout --union=1 main o",
+    "checkout --composefs=1 main o", "checkout --composef main o",
+    "checkout --composefs -- main o", "checkout --composefs --help main", "--repo=a checkout --composefs --repo=b m",
+    "checkout --composefs --repo", "ls --composefs main", "--repo= checkout --composefs main",
+])
+def test_other_checkout_command_lines_are_left_to_argparse(args: str) -> None:
+    from ostreepy.cli.checkout import plain_checkout_args
+    assert plain_checkout_args(args.split()) is None
+
+
+def test_a_plain_composefs_checkout_run_as_the_program(committed) -> None:
+    """Run as the program, a plain composefs checkout ends its process without the interpreter's
+    teardown: the image is whole (upstream's bytes), and a refusal answers 1 with one line."""
+    import sys
+    tmp_path, tree, repo, csum = committed
+    ostreepy = [sys.executable, "-m", "ostreepy"]
+    for flag, sha in (("--composefs", IMAGE_SHA256), ("--composefs-noverity", IMAGE_NOVERITY_SHA256)):
+        p = subprocess.run(ostreepy + ["checkout", f"--repo={repo}", flag, "main", "i.cfs"], cwd=tmp_path,
+                           capture_output=True, text=True)
+        assert (p.returncode, p.stdout, p.stderr) == (0, "", "")
+        assert hashlib.sha256((tmp_path / "i.cfs").read_bytes()).hexdigest() == sha
+        assert sorted(n for n in os.listdir(tmp_path) if n.startswith(".i.cfs")) == []
+    p = subprocess.run(ostreepy + ["checkout", f"--repo={repo}", "--composefs-noverity", "nosuchref", "x.cfs"],
+                       cwd=tmp_path, capture_output=True, text=True)
+    assert p.returncode == 1 and p.stderr.startswith("error: ") and p.stderr.count("\n") == 1, p.stderr
+    assert not (tmp_path / "x.cfs").exists()
+
+
 def test_digest_mismatch_is_refused(committed) -> None:
     """A commit whose recorded digest does not match its tree: the image is not written."""
     tmp_path, tree, repo, csum = committed

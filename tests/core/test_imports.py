@@ -122,6 +122,24 @@ def test_a_plain_checkout_loads_neither_attrs_nor_argparse_nor_the_porcelain(tmp
         sorted(p.relative_to(co) for p in co.rglob("*"))
 
 
+def test_a_composefs_checkout_loads_no_parser_nor_porcelain(tmp_path):
+    """`checkout --composefs-noverity REF DEST` is read by the program's entry (cli.checkout),
+    not argparse (with gettext and locale), and writes the image without the porcelain: start-up
+    was an eighth of the 5,000-file image of benchmarks/composefs.py (issue 10)."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a").write_text("a\n")
+    ostreepy = [sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r"]
+    subprocess.run(ostreepy + ["init", "--mode=bare"], check=True)
+    subprocess.run(ostreepy + ["commit", "-b", "main", str(src)], check=True, capture_output=True)
+    p = subprocess.run(ostreepy + ["checkout", "--composefs-noverity", "main", str(tmp_path / "i.cfs")],
+                       check=True, capture_output=True, text=True, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    mods = _imported(p.stderr)
+    assert "ostreepy.composefs.erofs" in mods and (tmp_path / "i.cfs").stat().st_size > 0
+    assert not {"argparse", "gettext", "locale", "ostreepy.cli.main", "ostreepy.cli.repo", "ostreepy.porcelain",
+                "ostreepy.composefs.fsverity"} & mods, mods
+
+
 def test_image_pull_from_a_layout_loads_no_http_stack_nor_other_groups(tmp_path):
     """`container image pull` of an oci: layout (an import of local files) does not load the
     HTTP stack, the disk-image group (`image` is also a word of `container image pull`) or
