@@ -303,15 +303,21 @@ _NO_SPLITS: list[int] = []   # a directory whose entries fit one block (never ch
 _DOTS = (b".", b"..")
 
 
-def _repeated(values: list[bytes]) -> dict[bytes, int]:
+def _repeated(values: list[bytes | None], none_is: bytes | None) -> dict[bytes, int]:
     """The values that occur more than once (all that the shared area takes, with a count over
-    one). Counted by hash (a 5k-file tree's two lists ~0.5 ms), not found by sorting the lists
-    (~3 ms: tens of thousands of comparisons of 32-byte digests and object paths)."""
-    counts: dict[bytes, int] = {}
+    one), None counted as ``none_is`` (or not at all), b"" not at all but as that. Counted by
+    hash (a 5k-file tree's two lists ~0.5 ms), not found by sorting the lists (~3 ms: tens of
+    thousands of comparisons of 32-byte digests and object paths)."""
+    counts: dict[bytes | None, int] = {}
     _count_elements(counts, values)
-    if len(counts) == len(values):
+    n = counts.pop(None, 0)
+    if none_is is None:
+        counts.pop(b"", None)
+    elif n:
+        counts[none_is] = counts.get(none_is, 0) + n
+    if not counts or max(counts.values()) < 2:
         return {}
-    return {v: c for v, c in counts.items() if c > 1}
+    return {v: c for v, c in counts.items() if c > 1}   # type: ignore[misc]
 
 
 class _Layout:
@@ -364,13 +370,12 @@ class _Layout:
         nodes = self.nodes
         nodes.append(root)
         counts = self.counts
-        # every external file's metacopy value and redirect, to find the repeated ones once the
-        # walk is done: a list costs 8 bytes a file where counting in a dict cost ~50
-        metacopies: list[bytes] = []
-        redirects: list[bytes] = []
-        add_metacopy, add_redirect = metacopies.append, redirects.append
+        # every external file (but those the walk below takes with their xattrs), whose metacopy
+        # values and redirects are counted once the walk is done to find the repeated ones: a list
+        # costs 8 bytes a file where counting in a dict as it goes would cost ~50
+        externals: list[Node] = []
+        add_external = externals.append
         links: list[Node] = []
-        linked: list[int] = []   # where a directory's entries are hard links
         # (entries array, position, target) of every hard link, numbered once the walk is done
         link_entries: list[tuple[memoryview, int, Node]] = []
         queued = [0]   # the inode numbers of the nodes in ``queue``
@@ -396,34 +401,24 @@ class _Layout:
                     _add_root_whiteouts(root)
                     names = sorted(children)
                 # entries as names and the inode numbers they name: a tuple per entry would cost
-                # 64 bytes, and an inode number kept on each node an int object (32); a list while
-                # the directory is read, then packed (_packed_u32)
-                kids: list[int] = []
+                # 64 bytes, and an inode number kept on each node an int object (32); the numbers
+                # of its entries are those the directory's inodes get here, in order (a range), but
+                # for its hard links' (0 until the walk is done), then packed (_packed_u32)
+                first = len(nodes)
                 ndirs = 0
                 below_root = node is not root
-                for name in names:
-                    c = children[name]
+                links_here = False
+                for c in map(children.__getitem__, names):
                     ftype = c.mode & S_IFMT
-                    if type(c) is Leaf and below_root and not c.xattr_size and (ftype == _REG and 0 < c.size <= 1 << 43
-                                                                                or ftype == _LNK):
+                    if type(c) is Leaf and below_root and (ftype == _REG and 0 < c.size <= 1 << 43 or ftype == _LNK):
                         # a Leaf below the root (most of a commit's or a dump's tree): what it leaves out is
                         # its class's (no link, xattrs, content or children; mtime 0, taken into the least
                         # once, after the walk), read here no more (~18 ns a read); _prepare has nothing
-                        # to do for it but count an external file's xattrs, done here
+                        # to do for it (its xattrs, metacopy and redirect, are far from the limit)
                         leaves = True
-                        if ftype == _LNK:
-                            kids.append(len(nodes))
-                            nodes.append(c)
-                            continue
-                        p = c.payload
-                        d = c.digest
-                        c.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT + (0 if d is None else 36)
-                                        + (_REDIRECT_ACCOUNT + 1 + len(p) if p else 0))
-                        kids.append(len(nodes))
                         nodes.append(c)
-                        add_metacopy(d or b"")
-                        if p:
-                            add_redirect(p)
+                        if ftype == _REG:
+                            add_external(c)
                         continue
                     if ftype == _DIR:
                         ndirs += 1
@@ -435,14 +430,10 @@ class _Layout:
                             if (ftype == _REG and not c.xattrs and not c.xattr_size and c.content is None
                                     and 0 < c.size <= 1 << 43 and not c.link_invalid and not c.children):
                                 p = c.payload
-                                d = c.digest
-                                c.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT + (0 if d is None else 36)
+                                c.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT + (0 if c.digest is None else 36)
                                                 + (_REDIRECT_ACCOUNT + 1 + len(p) if p else 0))
-                                kids.append(len(nodes))
                                 nodes.append(c)
-                                add_metacopy(d or b"")
-                                if p:
-                                    add_redirect(p)
+                                add_external(c)
                                 sec = c.mtime_sec
                                 if sec <= min_sec and (sec < min_sec or c.mtime_nsec < min_nsec):
                                     min_sec, min_nsec = sec, c.mtime_nsec
@@ -451,7 +442,6 @@ class _Layout:
                                 version = self.version = max_version
                             _prepare(c, version)
                             ftype = c.mode & S_IFMT
-                        kids.append(len(nodes))
                         nodes.append(c)
                         if ftype == _DIR or c.xattrs or c.children:
                             queue.append(c)
@@ -461,25 +451,23 @@ class _Layout:
                             continue
                         # a plain file: its share of the per-inode work below, done here
                         if ftype == _REG and c.size > 0 and c.content is None:
-                            add_metacopy(c.digest or b"")
-                            p = c.payload
-                            if p:
-                                add_redirect(p)
+                            add_external(c)
                         sec = c.mtime_sec
                         if sec <= min_sec and (sec < min_sec or c.mtime_nsec < min_nsec):
                             min_sec, min_nsec = sec, c.mtime_nsec
                     else:
                         # resolved once every entry is rewritten, as before any was taken: the
                         # first refusal stays the same
-                        kids.append(0)
-                        linked.append(len(kids) - 1)
+                        links_here = True
+                kids = list(range(first, len(nodes)))
                 pending = []
-                if linked:
-                    for j in linked:
-                        t = follow_links(children[names[j]])
-                        links.append(t)
-                        pending.append((names[j], t))
-                    linked.clear()
+                if links_here:
+                    for j, name in enumerate(names):
+                        if children[name].link_to is not None:
+                            kids.insert(j, 0)
+                            t = follow_links(children[name])
+                            links.append(t)
+                            pending.append((name, t))
                 if not names or names[0] > b"..":
                     # (most directories: every name sorts after both, which are then not among them)
                     names[0:0] = _DOTS
@@ -508,10 +496,7 @@ class _Layout:
             if xattrs and len(xattrs) > 1:
                 xattrs.sort()  # keys are unique on a node, so this is by key
             if node.mode & S_IFMT == _REG and node.size > 0 and node.content is None:
-                add_metacopy(node.digest or b"")
-                p = node.payload
-                if p:
-                    add_redirect(p)
+                add_external(node)
             if xattrs:
                 for k, v in xattrs:
                     values = counts.get(k)
@@ -525,10 +510,10 @@ class _Layout:
                 min_sec, min_nsec = sec, node.mtime_nsec
         if leaves and 0 <= min_sec and (0 < min_sec or 0 < min_nsec):
             min_sec, min_nsec = 0, 0   # the Leaves' mtime
-        if metacopies:
-            counts[_METACOPY] = _repeated(metacopies)
-        if redirects:
-            counts[_REDIRECT] = _repeated(redirects)
+        if externals:
+            # (a missing digest is the empty metacopy value; a missing or empty payload no redirect)
+            counts[_METACOPY] = _repeated([c.digest for c in externals], b"")
+            counts[_REDIRECT] = _repeated([c.payload for c in externals], None)
         self.min_mtime = (min_sec, min_nsec)
         self.has_acl = has_acl
         if links:
