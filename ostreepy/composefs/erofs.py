@@ -346,8 +346,9 @@ class _Layout:
         # per directory: its entries' names, the inodes they name and where its blocks start
         self.dirs: dict[Node, list] = {}
         # per inode, in inode order, as arrays rather than fields of every node (~35 bytes an
-        # inode less): the padding before it (shifted; bit 0: a compact inode), the size of its
-        # xattrs, its whole blocks and its tail; and which of its xattrs are shared where any are
+        # inode less): the padding before it (shifted by 3; bit 0: a compact inode, bits 1 and 2:
+        # the writer's shortcuts, see compute_inodes), the size of its xattrs, its whole blocks and
+        # its tail; and which of its xattrs are shared where any are
         self.ipads = _zeros("Q", 0)
         self.xattr_sizes = _zeros("I", 0)
         self.blocks = _zeros("Q", 0)
@@ -603,9 +604,9 @@ class _Layout:
                 # bit 1: the writer's shortcut takes it (a digest, a redirect, neither shared, no blocks),
                 # which needs no tail size
                 if tail == 4 and not mask and p and len(d) == 32:
-                    ipads[i] = ipad << 2 | 2 | compact
+                    ipads[i] = ipad << 3 | 2 | compact
                 else:
-                    ipads[i] = ipad << 2 | compact
+                    ipads[i] = ipad << 3 | compact
                     tails[i] = tail
                 xattr_sizes[i] = xattr_size
                 nids[i] = pos // SLOT
@@ -622,7 +623,8 @@ class _Layout:
                 extra, n_blocks, tail = _tail_padding(_LNK, pos, inode_size, 0, len(node.payload))  # type: ignore[arg-type]
                 ipad += extra
                 pos += extra
-                ipads[i] = ipad << 2 | (inode_size == _COMPACT)
+                # bit 2: all it holds is its inode and its tail (the writer's shortcut for it)
+                ipads[i] = ipad << 3 | (inode_size == _COMPACT) | (0 if n_blocks else 4)
                 ftypes[i] = _FT_LNK
                 blocks[i] = n_blocks
                 tails[i] = tail
@@ -706,7 +708,9 @@ class _Layout:
                 extra, n_blocks, tail = _tail_padding(ftype, pos, inode_size + xattr_size, n_blocks, tail)
                 ipad += extra
                 pos += extra
-            ipads[i] = ipad << 2 | compact
+            # bit 2: a directory or symlink that holds only its inode and its tail (most directories)
+            ipads[i] = ipad << 3 | compact | (4 if not xattr_size and not n_blocks and tail and (ftype == _DIR or ftype == _LNK)
+                                              else 0)
             xattr_sizes[i] = xattr_size
             blocks[i] = n_blocks
             tails[i] = tail
@@ -850,10 +854,30 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     for inode_num, (node, ipad) in enumerate(zip(layout.nodes, layout.ipads)):
         compact = ipad & 1
         plain = ipad & 2
-        ipad >>= 2
+        inline = ipad & 4
+        ipad >>= 3
         if ipad:
             buf += _ZEROS[:ipad] if ipad <= BLOCK_SIZE else bytes(ipad)
         mode = node.mode
+        if inline:
+            # a directory or symlink of nothing but its inode and its tail, the entries or the target
+            # (most directories and symlinks): the general path below without what it has not
+            tail = tails[inode_num]
+            if compact:
+                buf += pack_compact(_FLAT_INLINE << 1, 0, mode & 0xFFFF, node.nlink & 0xFFFF, tail, 0, 0, inode_num,
+                                    node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
+            else:
+                buf += pack_extended(_FLAT_INLINE << 1 | 1, 0, mode & 0xFFFF, 0, tail, 0, inode_num, node.uid,
+                                     node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
+            if mode & S_IFMT == _DIR:
+                names, kids, _ = dirs[node]
+                _dentries(buf, names, kids, layout)
+            else:
+                buf += node.payload  # type: ignore[arg-type]
+            if len(buf) >= _FLUSH:
+                out.write(buf)
+                buf = bytearray()
+            continue
         xattr_size = xattr_sizes[inode_num]
         p = node.payload
         if plain:
