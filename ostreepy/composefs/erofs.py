@@ -602,13 +602,14 @@ class _Layout:
                     blocks[i] = n_blocks
                     n_data += n_blocks
                 # bit 1: the writer's shortcut takes it (a digest, a redirect, neither shared, no blocks),
-                # which needs no tail size
-                if tail == 4 and not mask and p and len(d) == 32:
-                    ipads[i] = ipad << 3 | 2 | compact
+                # which needs no tail or xattr size: the padding and the payload's length are what it
+                # needs (in the bits above, 12 of them the length's: a payload is shorter than PATH_MAX, 4096)
+                if tail == 4 and not mask and p and len(d) == 32 and len(p) < 4096:
+                    ipads[i] = (ipad << 12 | len(p)) << 3 | 2 | compact  # type: ignore[arg-type]
                 else:
                     ipads[i] = ipad << 3 | compact
                     tails[i] = tail
-                xattr_sizes[i] = xattr_size
+                    xattr_sizes[i] = xattr_size
                 nids[i] = pos // SLOT
                 pos += inode_size + xattr_size + tail
                 continue
@@ -709,8 +710,8 @@ class _Layout:
                 ipad += extra
                 pos += extra
             # bit 2: a directory or symlink that holds only its inode and its tail (most directories)
-            ipads[i] = ipad << 3 | compact | (4 if not xattr_size and not n_blocks and tail and (ftype == _DIR or ftype == _LNK)
-                                              else 0)
+            inline = not xattr_size and not n_blocks and tail and (ftype == _DIR or ftype == _LNK)
+            ipads[i] = ipad << 3 | compact | (4 if inline else 0)
             xattr_sizes[i] = xattr_size
             blocks[i] = n_blocks
             tails[i] = tail
@@ -812,18 +813,23 @@ _METACOPY_HEADS = [_XATTR_HEAD.pack(_METACOPY_FILTER, n) for n in (0, 1)]
 # up to the digest; per payload length, the redirect entry up to the payload, and its padding with
 # the null chunk address that follows as the inode's tail
 _EXTERNAL_START = _EXTERNAL_HEADS[0] + _METACOPY_HEAD_ENTRY
-_REDIRECT_HEADS: dict[int, tuple[bytes, bytes, Callable[..., bytes]]] = {}
-# a compact inode with that start and its digest, in one call
-_COMPACT_EXTERNAL = struct.Struct(_INODE_COMPACT.format + f"{len(_EXTERNAL_START)}s32s")
+_PLAIN_HEADS: dict[int, tuple[bytes, bytes, Callable[..., bytes], int, int]] = {}
 
 
-def _redirect_head(n: int) -> tuple[bytes, bytes, Callable[..., bytes]]:
-    """For a payload of ``n`` bytes: the redirect entry up to the payload, its padding with the
-    null chunk address that follows, and the packer of the whole compact inode (the
-    start, digest, entry head, payload and padding after the inode's fields)."""
+def _plain_head(word: int) -> tuple[bytes, bytes, Callable[..., bytes], int, int]:
+    """For the inode of the writer's shortcut whose padding word (see compute_inodes) is ``word``:
+    the redirect entry up to the payload, its padding with the null chunk address that follows,
+    the packer of the whole compact inode (the padding before it, then its fields, the start, the
+    digest, the entry head, the payload and what follows it), its xattr count and its padding."""
+    n = word >> 3 & 0xFFF
+    pad = word >> 15
     head = _XATTR_ENTRY_HEAD.pack(len(_RS), _RI, n + 1) + _RS + b"/"
     end = _ZEROS[:-(_REDIRECT_ENTRY + 1 + n) % 4] + _NULL_ADDR
-    return head, end, struct.Struct(_COMPACT_EXTERNAL.format + f"{len(head)}s{n}s{len(end)}s").pack
+    # 12 of the xattr header, the metacopy entry with its 32-byte digest, the redirect entry
+    xattr_size = 12 + len(_METACOPY_HEAD_ENTRY) + 32 + len(head) + n + len(end) - 4
+    pack = struct.Struct(f"<{pad}x" + _INODE_COMPACT.format[1:]
+                         + f"{len(_EXTERNAL_START)}s32s{len(head)}s{n}s{len(end)}s").pack
+    return head, end, pack, (xattr_size - 12) // 4 + 1, pad
 
 
 def _dentries(buf: bytearray, names: list[bytes], kids: memoryview, layout: _Layout) -> None:
@@ -850,10 +856,41 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     dirs = layout.dirs
     masks, wide = layout.shared_masks, layout.wide_masks
     xattr_sizes, blocks, tails = layout.xattr_sizes, layout.blocks, layout.tails
-    redirect_heads = _REDIRECT_HEADS
+    plain_heads = _PLAIN_HEADS
     for inode_num, (node, ipad) in enumerate(zip(layout.nodes, layout.ipads)):
+        if ipad & 2:
+            # most of a tree: an external file whose only xattrs, metacopy and redirect, are its own
+            # (see compute_inodes, which marks it), and whose tail is its one null chunk address (so
+            # no blocks): the general path below, with its constant parts joined, and the whole
+            # compact inode, the padding before it included, packed in one call (a struct for each
+            # padding and payload length met: a handful)
+            head = plain_heads.get(ipad)
+            if head is None:
+                head = _plain_head(ipad)
+                if len(plain_heads) < 4096:
+                    plain_heads[ipad] = head
+            size = node.size
+            # chunking(size)'s bits - 12 (a tail of one chunk address: size <= 2**43)
+            i_u = 0 if size <= BLOCK_SIZE else (size - 1).bit_length() - 12
+            if ipad & 1:
+                # (a compact inode's size, link count and ids fit its fields)
+                buf += head[2](_CHUNK_BASED << 1, head[3], node.mode & 0xFFFF, node.nlink, size, 0, i_u, inode_num,
+                               node.uid, node.gid, 0, _EXTERNAL_START, node.digest, head[0], node.payload, head[1])
+            else:
+                if head[4]:
+                    buf += _ZEROS[:head[4]] if head[4] <= BLOCK_SIZE else bytes(head[4])
+                buf += pack_extended(_CHUNK_BASED << 1 | 1, head[3], node.mode & 0xFFFF, 0, size, i_u, inode_num,
+                                     node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
+                buf += _EXTERNAL_START
+                buf += node.digest  # type: ignore[arg-type]
+                buf += head[0]
+                buf += node.payload  # type: ignore[arg-type]
+                buf += head[1]
+            if len(buf) >= _FLUSH:
+                out.write(buf)
+                buf = bytearray()
+            continue
         compact = ipad & 1
-        plain = ipad & 2
         inline = ipad & 4
         ipad >>= 3
         if ipad:
@@ -880,36 +917,6 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             continue
         xattr_size = xattr_sizes[inode_num]
         p = node.payload
-        if plain:
-            # most of a tree: an external file whose only xattrs, metacopy and redirect, are its own
-            # (see compute_inodes, which marks it), and whose tail is its one null chunk address (so
-            # no blocks): the general path below, with its constant parts joined
-            d = node.digest   # (it and the payload are set: compute_inodes marked it so)
-            size = node.size
-            # chunking(size)'s bits - 12 (a tail of one chunk address: size <= 2**43)
-            i_u = 0 if size <= BLOCK_SIZE else (size - 1).bit_length() - 12
-            icount = (xattr_size - 12) // 4 + 1
-            n = len(p)  # type: ignore[arg-type]
-            head = redirect_heads.get(n)
-            if head is None:
-                head = redirect_heads[n] = _redirect_head(n)
-            if compact:
-                # the whole inode in one call (a struct per payload length)
-                buf += head[2](_CHUNK_BASED << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF, size & _U32, 0, i_u,
-                               inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0, _EXTERNAL_START, d, head[0], p,
-                               head[1])
-            else:
-                buf += pack_extended(_CHUNK_BASED << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, inode_num,
-                                     node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
-                buf += _EXTERNAL_START
-                buf += d  # type: ignore[arg-type]
-                buf += head[0]
-                buf += p  # type: ignore[arg-type]
-                buf += head[1]
-            if len(buf) >= _FLUSH:
-                out.write(buf)
-                buf = bytearray()
-            continue
         ftype = mode & S_IFMT
         icount = 0 if xattr_size == 0 else (xattr_size - 12) // 4 + 1
         if icount > 0xFFFF:
