@@ -563,7 +563,25 @@ class _Layout:
         self.ftypes = ftypes = bytearray(_FT_REG) * n
         ft = _FT
         leaf_time = min_sec == 0 and min_nsec == 0   # a Leaf's mtime is the least
+        # the inode of the writer's shortcut (below) with its xattrs and tail, but for the redirect
+        # entry's payload and padding: 32, 12 of the header, 56 of the metacopy entry, 4
+        plain_size = _COMPACT + 12 + (_METACOPY_ENTRY + 32 + 4 + 3 & ~3) + 4 + _REDIRECT_ENTRY + 1 + 3
         for i, node in enumerate(self.nodes):
+            if type(node) is Leaf and leaf_time and node.mode & S_IFMT == _REG:
+                p = node.payload
+                d = node.digest
+                size = node.size
+                if (p and d is not None and 0 < size <= _U32 and node.uid <= 0xFFFF and node.gid <= 0xFFFF
+                        and len(d) == 32 and len(p) < 4096 and d not in meta_offsets and p not in redirect_offsets):
+                    # most of a tree: the path below for a compact external file whose digest and
+                    # redirect are its own, which the writer's shortcut takes (bit 1). Its tail, 4 bytes,
+                    # never crosses a block: it ends 4-aligned, as everything before it does.
+                    ipad = -pos % SLOT
+                    pos += ipad
+                    ipads[i] = (ipad << 12 | len(p)) << 3 | 3
+                    nids[i] = pos // SLOT
+                    pos += plain_size + len(p) & ~3
+                    continue
             ftype = node.mode & S_IFMT
             leaf = type(node) is Leaf   # (no content, xattrs or own mtime and link count: its class's)
             if ftype == _REG and (leaf or node.content is None and not node.xattrs) and 0 < node.size <= 1 << 43:
