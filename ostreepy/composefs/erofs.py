@@ -65,6 +65,9 @@ _FT = {stat.S_IFREG: 1, stat.S_IFDIR: 2, stat.S_IFCHR: 3, stat.S_IFBLK: 4, stat.
        stat.S_IFSOCK: 6, stat.S_IFLNK: 7}
 _FT_REG = b"\x01"
 _FT_LNK = _FT[stat.S_IFLNK]
+_FT_CHR = _FT[stat.S_IFCHR]
+# the inodes of nothing but themselves: no data (a device's number is in the inode)
+_DEVICES = frozenset({stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK})
 _PREFIXES = ((b"user.", 1), (b"system.posix_acl_access", 2), (b"system.posix_acl_default", 3),
              (b"trusted.", 4), (b"security.", 6))
 
@@ -279,9 +282,15 @@ def _add_root_whiteouts(root: Node) -> None:
     selinux = root.get_xattr(b"security.selinux")
     children = root.children
     owner_and_time = root.uid, root.gid, root.mtime_sec, root.mtime_nsec
+    # a Leaf (a quarter of a Node's making, and the layout's shortcut) where it can hold all a
+    # whiteout has: no xattr, and the root's time a Leaf's, 0.0 (an ostree commit's)
+    leaf = selinux is None and not root.mtime_sec and not root.mtime_nsec and type(children) is dict
     for i in range(256):
         name = b"%02x" % i
         if name in children:
+            continue
+        if leaf:
+            children[name] = Leaf(_WHITEOUT_MODE, root.uid, root.gid, 0, None, None)  # type: ignore[assignment]
             continue
         w = Node(_WHITEOUT_MODE)
         w.uid, w.gid, w.mtime_sec, w.mtime_nsec = owner_and_time
@@ -569,20 +578,33 @@ class _Layout:
         # entry's payload and padding: 32, 12 of the header, 56 of the metacopy entry, 4
         plain_size = _COMPACT + 12 + (_METACOPY_ENTRY + 32 + 4 + 3 & ~3) + 4 + _REDIRECT_ENTRY + 1 + 3
         for i, node in enumerate(self.nodes):
-            if type(node) is Leaf and leaf_time and node.mode & S_IFMT == _REG:
-                p = node.payload
-                d = node.digest
-                size = node.size
-                if (p and d is not None and 0 < size <= _U32 and node.uid <= 0xFFFF and node.gid <= 0xFFFF
-                        and len(d) == 32 and len(p) < 4096 and d not in meta_offsets and p not in redirect_offsets):
-                    # most of a tree: the path below for a compact external file whose digest and
-                    # redirect are its own, which the writer's shortcut takes (bit 1). Its tail, 4 bytes,
-                    # never crosses a block: it ends 4-aligned, as everything before it does.
+            if type(node) is Leaf and leaf_time:
+                ftype = node.mode & S_IFMT
+                if ftype == _REG:
+                    p = node.payload
+                    d = node.digest
+                    size = node.size
+                    if (p and d is not None and 0 < size <= _U32 and node.uid <= 0xFFFF and node.gid <= 0xFFFF
+                            and len(d) == 32 and len(p) < 4096 and d not in meta_offsets
+                            and p not in redirect_offsets):
+                        # most of a tree: the path below for a compact external file whose digest and
+                        # redirect are its own, which the writer's shortcut takes (bit 1). Its tail, 4
+                        # bytes, never crosses a block: it ends 4-aligned, as everything before it does.
+                        ipad = -pos % SLOT
+                        pos += ipad
+                        ipads[i] = (ipad << 12 | len(p)) << 3 | 3
+                        nids[i] = pos // SLOT
+                        pos += plain_size + len(p) & ~3
+                        continue
+                elif ftype == _CHR and node.uid <= 0xFFFF and node.gid <= 0xFFFF:
+                    # a root whiteout (see _add_root_whiteouts): a compact inode of nothing else, which
+                    # the writer's shortcut for such inodes takes (bit 2)
                     ipad = -pos % SLOT
                     pos += ipad
-                    ipads[i] = (ipad << 12 | len(p)) << 3 | 3
+                    ipads[i] = ipad << 3 | 4 | 1
+                    ftypes[i] = _FT_CHR
                     nids[i] = pos // SLOT
-                    pos += plain_size + len(p) & ~3
+                    pos += _COMPACT
                     continue
             ftype = node.mode & S_IFMT
             leaf = type(node) is Leaf   # (no content, xattrs or own mtime and link count: its class's)
@@ -730,7 +752,8 @@ class _Layout:
                 ipad += extra
                 pos += extra
             # bit 2: a directory or symlink that holds only its inode and its tail (most directories)
-            inline = not xattr_size and not n_blocks and tail and (ftype == _DIR or ftype == _LNK)
+            inline = not xattr_size and not n_blocks and (tail and (ftype == _DIR or ftype == _LNK)
+                                                          or ftype in _DEVICES)
             ipads[i] = ipad << 3 | compact | (4 if inline else 0)
             xattr_sizes[i] = xattr_size
             blocks[i] = n_blocks
@@ -918,18 +941,27 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
         mode = node.mode
         if inline:
             # a directory or symlink of nothing but its inode and its tail, the entries or the target
-            # (most directories and symlinks): the general path below without what it has not
-            tail = tails[inode_num]
+            # (most directories and symlinks), or a device of nothing but its inode (the root's
+            # whiteouts): the general path below without what they have not
+            ftype = mode & S_IFMT
+            if ftype == _DIR or ftype == _LNK:
+                datalayout = _FLAT_INLINE
+                size = tails[inode_num]
+                i_u = 0
+            else:
+                datalayout = _FLAT_PLAIN
+                size = 0
+                i_u = node.rdev & _U32 if ftype == _CHR or ftype == stat.S_IFBLK else 0
             if compact:
-                buf += pack_compact(_FLAT_INLINE << 1, 0, mode & 0xFFFF, node.nlink & 0xFFFF, tail, 0, 0, inode_num,
+                buf += pack_compact(datalayout << 1, 0, mode & 0xFFFF, node.nlink & 0xFFFF, size, 0, i_u, inode_num,
                                     node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
             else:
-                buf += pack_extended(_FLAT_INLINE << 1 | 1, 0, mode & 0xFFFF, 0, tail, 0, inode_num, node.uid,
+                buf += pack_extended(datalayout << 1 | 1, 0, mode & 0xFFFF, 0, size, i_u, inode_num, node.uid,
                                      node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
-            if mode & S_IFMT == _DIR:
+            if ftype == _DIR:
                 names, kids, _ = dirs[node]
                 _dentries(buf, names, kids, layout)
-            else:
+            elif ftype == _LNK:
                 buf += node.payload  # type: ignore[arg-type]
             if len(buf) >= _FLUSH:
                 out.write(buf)
