@@ -42,8 +42,8 @@ _SMALL_INTS = {b"%d" % i: i for i in range(256)}
 _FAST_MODES: dict[bytes, int] = {}
 # the six fields between a line's size and payload ("MODE NLINK 0 0 0 0.0": owned by root, no
 # device, no time), which a dump has a handful of, of lines :meth:`_DumpBuilder.lines` takes -> the
-# mode and link count
-_MIDDLES: dict[bytes, tuple[int, int]] = {}
+# mode, link count and whether it is a regular file's of one link
+_MIDDLES: dict[bytes, tuple[int, int, bool]] = {}
 _S_IFREG, _S_IFDIR, _S_IFLNK = stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
 _FTYPES = frozenset({stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK, stat.S_IFBLK, stat.S_IFCHR, stat.S_IFSOCK,
                      stat.S_IFIFO})
@@ -248,10 +248,36 @@ class _DumpBuilder:
                 # (a file's size is mostly past the small ints': parsed, not looked up)
                 size = int(size_f) if size_f.isdigit() and len(size_f) < 19 else None
                 kind = middles.get(middle)
-                if kind is not None:
+                if kind is not None and kind[2] and content == b"-":
+                    # a regular file of one link owned by root, no time, no inline content (most
+                    # lines): the path below for it alone, without what it has not
+                    i = path.rfind(b"/")
+                    if i == last_i and path.startswith(last_prefix):
+                        parent = last_parent
+                    elif i > 0 and path[:1] == b"/" and b"//" not in path:
+                        parent = parents.get(path[:i])
+                    else:
+                        parent = None
+                    name = path[i + 1:]
+                    d = None
+                    if digest != b"-" and digest:
+                        try:
+                            d = unhexlify(digest) if len(digest) == 64 else None
+                        except binascii.Error:
+                            pass
+                        if d is None:
+                            parent = None   # line() refuses it
+                    if not (size is None or parent is None or name in _BAD_NAMES or len(name) > MAX_NAME_LENGTH
+                            or name in parent.children or len(payload) >= PATH_MAX):
+                        if parent is not last_parent:
+                            last_i, last_prefix, last_parent = i, path[:i], parent
+                        parent.children[name] = Leaf(kind[0], 0, 0, size, None if payload == b"-" else payload, d)  # type: ignore[assignment]
+                        continue
+                    mode = 0   # to line()
+                elif kind is not None:
                     # owned by root, no device, no mtime (most lines): the mode and link count the
                     # middle was found to hold when first met
-                    mode, nlink = kind
+                    mode, nlink, _ = kind
                     uid = gid = sec = nsec = 0
                     plain = nlink == 1
                 else:
@@ -283,7 +309,7 @@ class _DumpBuilder:
                         elif not uid and not gid and not sec and not nsec:
                             plain = nlink == 1
                             if mode and len(middles) < 1024:
-                                middles[middle] = (mode, nlink)
+                                middles[middle] = (mode, nlink, nlink == 1 and mode & S_IFMT == _S_IFREG)
                 ftype = mode & S_IFMT
                 i = path.rfind(b"/")
                 if i == last_i and path.startswith(last_prefix):
