@@ -856,23 +856,26 @@ _METACOPY_HEADS = [_XATTR_HEAD.pack(_METACOPY_FILTER, n) for n in (0, 1)]
 # up to the digest; per payload length, the redirect entry up to the payload, and its padding with
 # the null chunk address that follows as the inode's tail
 _EXTERNAL_START = _EXTERNAL_HEADS[0] + _METACOPY_HEAD_ENTRY
-_PLAIN_HEADS: dict[int, tuple[bytes, bytes, Callable[..., bytes], int, int]] = {}
+_PLAIN_HEADS: dict[int, tuple[bytes, bytes, Callable[..., bytes], int, int, bytes]] = {}
 
 
-def _plain_head(word: int) -> tuple[bytes, bytes, Callable[..., bytes], int, int]:
+def _plain_head(word: int) -> tuple[bytes, bytes, Callable[..., bytes], int, int, bytes]:
     """For the inode of the writer's shortcut whose padding word (see compute_inodes) is ``word``:
     the redirect entry up to the payload, its padding with the null chunk address that follows,
     the packer of the whole compact inode (the padding before it, then its fields, the start, the
-    digest, the entry head, the payload and what follows it), its xattr count and its padding."""
+    digest, the entry head, the payload and what follows it), its xattr count, its padding, and
+    its first two fields (layout and xattr count) packed, which the packer takes as one: its
+    constant fields are as few arguments as may be (zeros are padding)."""
     n = word >> 3 & 0xFFF
     pad = word >> 15
     head = _XATTR_ENTRY_HEAD.pack(len(_RS), _RI, n + 1) + _RS + b"/"
     end = _ZEROS[:-(_REDIRECT_ENTRY + 1 + n) % 4] + _NULL_ADDR
     # 12 of the xattr header, the metacopy entry with its 32-byte digest, the redirect entry
     xattr_size = 12 + len(_METACOPY_HEAD_ENTRY) + 32 + len(head) + n + len(end) - 4
-    pack = struct.Struct(f"<{pad}x" + _INODE_COMPACT.format[1:]
-                         + f"{len(_EXTERNAL_START)}s32s{len(head)}s{n}s{len(end)}s").pack
-    return head, end, pack, (xattr_size - 12) // 4 + 1, pad
+    icount = (xattr_size - 12) // 4 + 1
+    # _INODE_COMPACT's fields, the first two as one and the reserved ones as padding
+    pack = struct.Struct(f"<{pad}x4sHHI4xIIHH4x{len(_EXTERNAL_START)}s32s{len(head)}s{n}s{len(end)}s").pack
+    return head, end, pack, icount, pad, struct.pack("<HH", _CHUNK_BASED << 1, icount)
 
 
 def _dentries(buf: bytearray, names: list[bytes], kids: memoryview | list[int], layout: _Layout) -> None:
@@ -917,8 +920,8 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             i_u = 0 if size <= BLOCK_SIZE else (size - 1).bit_length() - 12
             if ipad & 1:
                 # (a compact inode's size, link count and ids fit its fields)
-                buf += head[2](_CHUNK_BASED << 1, head[3], node.mode & 0xFFFF, node.nlink, size, 0, i_u, inode_num,
-                               node.uid, node.gid, 0, _EXTERNAL_START, node.digest, head[0], node.payload, head[1])
+                buf += head[2](head[5], node.mode & 0xFFFF, node.nlink, size, i_u, inode_num, node.uid, node.gid,
+                               _EXTERNAL_START, node.digest, head[0], node.payload, head[1])
             else:
                 if head[4]:
                     buf += _ZEROS[:head[4]] if head[4] <= BLOCK_SIZE else bytes(head[4])
