@@ -596,6 +596,18 @@ class _Layout:
                         nids[i] = pos // SLOT
                         pos += plain_size + len(p) & ~3
                         continue
+                elif ftype == _LNK and node.uid <= 0xFFFF and node.gid <= 0xFFFF and node.size <= _U32:
+                    # a symlink whose compact inode and target fit the rest of the block (most): the
+                    # path below (_tail_padding's first case) without its reads and call
+                    q = pos + -pos % SLOT
+                    end = q + _COMPACT + len(node.payload)  # type: ignore[arg-type]
+                    if q // BLOCK_SIZE == (end - 1) // BLOCK_SIZE and end - q < BLOCK_SIZE:
+                        ipads[i] = (q - pos) << 3 | 4 | 1
+                        ftypes[i] = _FT_LNK
+                        tails[i] = end - q - _COMPACT
+                        nids[i] = q // SLOT
+                        pos = end
+                        continue
                 elif ftype == _CHR and node.uid <= 0xFFFF and node.gid <= 0xFFFF:
                     # a root whiteout (see _add_root_whiteouts): a compact inode of nothing else, which
                     # the writer's shortcut for such inodes takes (bit 2)
