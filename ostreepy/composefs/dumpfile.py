@@ -19,8 +19,8 @@ import binascii
 import stat
 
 from .._process import gc_paused
-from .tree import (INLINE_CONTENT_MAX, MAX_NAME_LENGTH, PATH_MAX, S_IFMT, ComposefsError, Leaf, Node, cstr, follow_links,
-                   validate_mode)
+from .tree import (INLINE_CONTENT_MAX, MAX_NAME_LENGTH, PATH_MAX, S_IFMT, ComposefsError, Leaf, Node, cstr,
+                   follow_links, validate_mode)
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
@@ -333,7 +333,8 @@ class _DumpBuilder:
                         or name in parent.children or len(payload) >= PATH_MAX
                         or (content != b"-" and (ftype != _S_IFREG or len(content) != size
                                                  or len(content) > INLINE_CONTENT_MAX))
-                        or (ftype == _S_IFLNK and (not payload or payload == b"-" or (strict and size != len(payload))))):
+                        or (ftype == _S_IFLNK
+                            and (not payload or payload == b"-" or (strict and size != len(payload))))):
                     if parent is not last_parent:
                         last_i, last_prefix, last_parent = i, path[:i], parent
                     if plain and ftype != _S_IFDIR and content == b"-":
