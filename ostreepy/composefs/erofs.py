@@ -577,6 +577,10 @@ class _Layout:
         # the inode of the writer's shortcut (below) with its xattrs and tail, but for the redirect
         # entry's payload and padding: 32, 12 of the header, 56 of the metacopy entry, 4
         plain_size = _COMPACT + 12 + (_METACOPY_ENTRY + 32 + 4 + 3 & ~3) + 4 + _REDIRECT_ENTRY + 1 + 3
+        # and of one without a digest whose metacopy value, empty, is shared (by every such file: a
+        # checkout without fs-verity digests): the metacopy entry is a 4-byte reference (bit 2)
+        shared_size = _COMPACT + 12 + 4 + 4 + _REDIRECT_ENTRY + 1 + 3
+        empty_shared = b"" in meta_offsets
         for i, node in enumerate(self.nodes):
             if type(node) is Leaf and leaf_time:
                 ftype = node.mode & S_IFMT
@@ -595,6 +599,16 @@ class _Layout:
                         ipads[i] = (ipad << 12 | len(p)) << 3 | 3
                         nids[i] = pos // SLOT
                         pos += plain_size + len(p) & ~3
+                        continue
+                    if (not d and empty_shared and p and 0 < size <= _U32 and node.uid <= 0xFFFF
+                            and node.gid <= 0xFFFF and len(p) < 4096 and p not in redirect_offsets):
+                        # the same without a digest, its empty metacopy value shared (bit 2)
+                        ipad = -pos % SLOT
+                        pos += ipad
+                        ipads[i] = (ipad << 12 | len(p)) << 3 | 7
+                        shared[i] = 1
+                        nids[i] = pos // SLOT
+                        pos += shared_size + len(p) & ~3
                         continue
                 elif ftype == _LNK and node.uid <= 0xFFFF and node.gid <= 0xFFFF and node.size <= _U32:
                     # a symlink whose compact inode and target fit the rest of the block (most): the
@@ -864,6 +878,7 @@ _EXTERNAL_FILTER = _METACOPY_FILTER & ~_filter_bit(_REDIRECT)
 # their xattr headers by shared mask (bit 0: the metacopy is shared, bit 1: the redirect)
 _EXTERNAL_HEADS = [_XATTR_HEAD.pack(_EXTERNAL_FILTER, n) for n in (0, 1, 1, 2)]
 _METACOPY_HEADS = [_XATTR_HEAD.pack(_METACOPY_FILTER, n) for n in (0, 1)]
+_SHARED_METACOPY_HEAD = _EXTERNAL_HEADS[1]
 # what the common external file writes around its digest and payload: the header, the metacopy entry
 # up to the digest; per payload length, the redirect entry up to the payload, and its padding with
 # the null chunk address that follows as the inode's tail
@@ -882,11 +897,18 @@ def _plain_head(word: int) -> tuple[bytes, bytes, Callable[..., bytes], int, int
     pad = word >> 15
     head = _XATTR_ENTRY_HEAD.pack(len(_RS), _RI, n + 1) + _RS + b"/"
     end = _ZEROS[:-(_REDIRECT_ENTRY + 1 + n) % 4] + _NULL_ADDR
-    # 12 of the xattr header, the metacopy entry with its 32-byte digest, the redirect entry
-    xattr_size = 12 + len(_METACOPY_HEAD_ENTRY) + 32 + len(head) + n + len(end) - 4
+    if word & 4:
+        # no digest, the empty metacopy value shared: the xattr header with one shared, its 4-byte
+        # reference (an argument: it depends on the image), the redirect entry
+        xattr_size = 12 + 4 + len(head) + n + len(end) - 4
+        start = f"{len(_EXTERNAL_HEADS[1])}sI"
+    else:
+        # 12 of the xattr header, the metacopy entry with its 32-byte digest, the redirect entry
+        xattr_size = 12 + len(_METACOPY_HEAD_ENTRY) + 32 + len(head) + n + len(end) - 4
+        start = f"{len(_EXTERNAL_START)}s32s"
     icount = (xattr_size - 12) // 4 + 1
     # _INODE_COMPACT's fields, the first two as one and the reserved ones as padding
-    pack = struct.Struct(f"<{pad}x4sHHI4xIIHH4x{len(_EXTERNAL_START)}s32s{len(head)}s{n}s{len(end)}s").pack
+    pack = struct.Struct(f"<{pad}x4sHHI4xIIHH4x{start}{len(head)}s{n}s{len(end)}s").pack
     return head, end, pack, icount, pad, struct.pack("<HH", _CHUNK_BASED << 1, icount)
 
 
@@ -915,6 +937,8 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     masks, wide = layout.shared_masks, layout.wide_masks
     xattr_sizes, blocks, tails = layout.xattr_sizes, layout.blocks, layout.tails
     plain_heads = _PLAIN_HEADS
+    # the reference to the shared empty metacopy value (of external files without a digest)
+    empty_ref = ((base + meta_offsets[b""]) // 4) & _U32 if b"" in meta_offsets else 0
     for inode_num, (node, ipad) in enumerate(zip(layout.nodes, layout.ipads)):
         if ipad & 2:
             # most of a tree: an external file whose only xattrs, metacopy and redirect, are its own
@@ -930,7 +954,11 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             size = node.size
             # chunking(size)'s bits - 12 (a tail of one chunk address: size <= 2**43)
             i_u = 0 if size <= BLOCK_SIZE else (size - 1).bit_length() - 12
-            if ipad & 1:
+            if ipad & 4:
+                # (compact, no digest: see compute_inodes)
+                buf += head[2](head[5], node.mode & 0xFFFF, node.nlink, size, i_u, inode_num, node.uid, node.gid,
+                               _SHARED_METACOPY_HEAD, empty_ref, head[0], node.payload, head[1])
+            elif ipad & 1:
                 # (a compact inode's size, link count and ids fit its fields)
                 buf += head[2](head[5], node.mode & 0xFFFF, node.nlink, size, i_u, inode_num, node.uid, node.gid,
                                _EXTERNAL_START, node.digest, head[0], node.payload, head[1])
