@@ -19,8 +19,8 @@ import binascii
 import stat
 
 from .._process import gc_paused
-from .tree import (INLINE_CONTENT_MAX, MAX_NAME_LENGTH, PATH_MAX, S_IFMT, ComposefsError, Leaf, Node, cstr, follow_links,
-                   validate_mode)
+from .tree import (INLINE_CONTENT_MAX, MAX_NAME_LENGTH, PATH_MAX, S_IFMT, ComposefsError, Leaf, Node, cstr,
+                   follow_links, validate_mode)
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
@@ -40,7 +40,10 @@ _SMALL_INTS = {b"%d" % i: i for i in range(256)}
 # mode fields of the lines :meth:`_DumpBuilder.lines` takes (regular files, directories,
 # symlinks, in plain octal digits) -> the mode
 _FAST_MODES: dict[bytes, int] = {}
-_PLAIN_MIDDLE = [b"1", b"0", b"0", b"0", b"0.0"]   # nlink, uid, gid, rdev and mtime of most lines
+# the six fields between a line's size and payload ("MODE NLINK 0 0 0 0.0": owned by root, no
+# device, no time), which a dump has a handful of, of lines :meth:`_DumpBuilder.lines` takes -> the
+# mode, link count and whether it is a regular file's of one link
+_MIDDLES: dict[bytes, tuple[int, int, bool]] = {}
 _S_IFREG, _S_IFDIR, _S_IFLNK = stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK
 _FTYPES = frozenset({stat.S_IFREG, stat.S_IFDIR, stat.S_IFLNK, stat.S_IFBLK, stat.S_IFCHR, stat.S_IFSOCK,
                      stat.S_IFIFO})
@@ -222,42 +225,92 @@ class _DumpBuilder:
         nothing changes before a line goes to it instead, and it refuses as it would.
         ``special``: a line may hold a backslash or a NUL (then each line is looked at for them)."""
         modes = _FAST_MODES
+        middles = _MIDDLES
+        nlink: int | None
+        uid: int | None
+        gid: int | None
+        sec: int | None
+        nsec: int | None
         small = _SMALL_INTS
         parents = self.parents
         last_i, last_prefix, last_parent = self.last_i, self.last_prefix, self.last_parent
         unhexlify = binascii.unhexlify
         strict = self.strict
         for raw in lines:
-            f = raw.split(b" ")
-            if len(f) == 11 and not (special and (b"\\" in raw or b"\0" in raw)):
-                path, size_f, mode_f, nlink_f, uid_f, gid_f, rdev_f, mtime_f, payload, content, digest = f
-                mode = modes.get(mode_f, 0)
-                ftype = mode & S_IFMT
+            if not (special and (b"\\" in raw or b"\0" in raw)):
+                # cut as path, size, the six fields between (the "middle") and the last three: a line
+                # of any other number of fields has a middle of other than six, never in ``middles``
+                try:
+                    head, payload, content, digest = raw.rsplit(b" ", 3)
+                    path, size_f, middle = head.split(b" ", 2)
+                except ValueError:   # (fewer than six fields: to line(), which refuses it)
+                    path = size_f = middle = payload = content = digest = b""
                 # (a file's size is mostly past the small ints': parsed, not looked up)
                 size = int(size_f) if size_f.isdigit() and len(size_f) < 19 else None
-                # one link, owned by root, no device, no mtime: most lines but directories'
-                plain = f[3:8] == _PLAIN_MIDDLE
-                if not plain:
-                    nlink = small.get(nlink_f)
-                    if nlink is None and nlink_f.isdigit() and len(nlink_f) < 10:
-                        nlink = int(nlink_f)
-                    uid = small.get(uid_f)
-                    if uid is None and uid_f.isdigit() and len(uid_f) < 10:
-                        uid = int(uid_f)
-                    gid = small.get(gid_f)
-                    if gid is None and gid_f.isdigit() and len(gid_f) < 10:
-                        gid = int(gid_f)
-                    sec: int | None
-                    nsec: int | None
-                    if mtime_f == b"0.0":
-                        sec = nsec = 0
+                kind = middles.get(middle)
+                if kind is not None and kind[2] and content == b"-":
+                    # a regular file of one link owned by root, no time, no inline content (most
+                    # lines): the path below for it alone, without what it has not
+                    i = path.rfind(b"/")
+                    if i == last_i and path.startswith(last_prefix):
+                        parent = last_parent
+                    elif i > 0 and path[:1] == b"/" and b"//" not in path:
+                        parent = parents.get(path[:i])
                     else:
-                        sec_f, _, nsec_f = mtime_f.partition(b".")
-                        sec = int(sec_f) if sec_f.isdigit() and len(sec_f) < 19 else None
-                        nsec = int(nsec_f) if nsec_f.isdigit() and len(nsec_f) < 10 else None
-                    if (nlink is None or uid is None or gid is None or rdev_f != b"0" or sec is None
-                            or nsec is None):
+                        parent = None
+                    name = path[i + 1:]
+                    d = None
+                    if digest != b"-" and digest:
+                        try:
+                            d = unhexlify(digest) if len(digest) == 64 else None
+                        except binascii.Error:
+                            pass
+                        if d is None:
+                            parent = None   # line() refuses it
+                    if not (size is None or parent is None or name in _BAD_NAMES or len(name) > MAX_NAME_LENGTH
+                            or name in parent.children or len(payload) >= PATH_MAX):
+                        if parent is not last_parent:
+                            last_i, last_prefix, last_parent = i, path[:i], parent
+                        parent.children[name] = Leaf(kind[0], 0, 0, size, None if payload == b"-" else payload, d)  # type: ignore[assignment]
+                        continue
+                    mode = 0   # to line()
+                elif kind is not None:
+                    # owned by root, no device, no mtime (most lines): the mode and link count the
+                    # middle was found to hold when first met
+                    mode, nlink, _ = kind
+                    uid = gid = sec = nsec = 0
+                    plain = nlink == 1
+                else:
+                    plain = False
+                    m = middle.split(b" ")
+                    if len(m) != 6:
                         mode = 0   # to line()
+                    else:
+                        mode_f, nlink_f, uid_f, gid_f, rdev_f, mtime_f = m
+                        mode = modes.get(mode_f, 0)
+                        nlink = small.get(nlink_f)
+                        if nlink is None and nlink_f.isdigit() and len(nlink_f) < 10:
+                            nlink = int(nlink_f)
+                        uid = small.get(uid_f)
+                        if uid is None and uid_f.isdigit() and len(uid_f) < 10:
+                            uid = int(uid_f)
+                        gid = small.get(gid_f)
+                        if gid is None and gid_f.isdigit() and len(gid_f) < 10:
+                            gid = int(gid_f)
+                        if mtime_f == b"0.0":
+                            sec = nsec = 0
+                        else:
+                            sec_f, _, nsec_f = mtime_f.partition(b".")
+                            sec = int(sec_f) if sec_f.isdigit() and len(sec_f) < 19 else None
+                            nsec = int(nsec_f) if nsec_f.isdigit() and len(nsec_f) < 10 else None
+                        if (nlink is None or uid is None or gid is None or rdev_f != b"0" or sec is None
+                                or nsec is None):
+                            mode = 0   # to line()
+                        elif not uid and not gid and not sec and not nsec:
+                            plain = nlink == 1
+                            if mode and len(middles) < 1024:
+                                middles[middle] = (mode, nlink, nlink == 1 and mode & S_IFMT == _S_IFREG)
+                ftype = mode & S_IFMT
                 i = path.rfind(b"/")
                 if i == last_i and path.startswith(last_prefix):
                     parent = last_parent
@@ -277,11 +330,11 @@ class _DumpBuilder:
                 # (a parent found is a directory: only directories are in ``parents`` and last_parent
                 # once a line is taken; line() refuses a line below anything else, ending the parse)
                 if not (mode == 0 or size is None or parent is None or name in _BAD_NAMES or len(name) > MAX_NAME_LENGTH
-                        or name in parent.children
-                        or (payload != b"-" and len(payload) >= PATH_MAX)
+                        or name in parent.children or len(payload) >= PATH_MAX
                         or (content != b"-" and (ftype != _S_IFREG or len(content) != size
                                                  or len(content) > INLINE_CONTENT_MAX))
-                        or (ftype == _S_IFLNK and (not payload or payload == b"-" or (strict and size != len(payload))))):
+                        or (ftype == _S_IFLNK
+                            and (not payload or payload == b"-" or (strict and size != len(payload))))):
                     if parent is not last_parent:
                         last_i, last_prefix, last_parent = i, path[:i], parent
                     if plain and ftype != _S_IFDIR and content == b"-":

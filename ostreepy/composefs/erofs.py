@@ -22,11 +22,18 @@ not modified.
 
 from __future__ import annotations
 
-import itertools
 import stat
 import struct
 
 from .._process import gc_paused
+
+try:   # what collections.Counter counts with (C), without importing collections: start-up
+    from _collections import _count_elements
+except ImportError:   # (another Python)
+    def _count_elements(mapping: dict, iterable: list) -> None:   # type: ignore[misc]
+        get = mapping.get
+        for v in iterable:
+            mapping[v] = get(v, 0) + 1
 from .tree import EXTERNAL_XATTR_MAX, S_IFMT, ComposefsError, Leaf, Node, chunking, follow_links, validate_mode
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
@@ -58,6 +65,9 @@ _FT = {stat.S_IFREG: 1, stat.S_IFDIR: 2, stat.S_IFCHR: 3, stat.S_IFBLK: 4, stat.
        stat.S_IFSOCK: 6, stat.S_IFLNK: 7}
 _FT_REG = b"\x01"
 _FT_LNK = _FT[stat.S_IFLNK]
+_FT_CHR = _FT[stat.S_IFCHR]
+# the inodes of nothing but themselves: no data (a device's number is in the inode)
+_DEVICES = frozenset({stat.S_IFCHR, stat.S_IFBLK, stat.S_IFIFO, stat.S_IFSOCK})
 _PREFIXES = ((b"user.", 1), (b"system.posix_acl_access", 2), (b"system.posix_acl_default", 3),
              (b"trusted.", 4), (b"security.", 6))
 
@@ -272,9 +282,15 @@ def _add_root_whiteouts(root: Node) -> None:
     selinux = root.get_xattr(b"security.selinux")
     children = root.children
     owner_and_time = root.uid, root.gid, root.mtime_sec, root.mtime_nsec
+    # a Leaf (a quarter of a Node's making, and the layout's shortcut) where it can hold all a
+    # whiteout has: no xattr, and the root's time a Leaf's, 0.0 (an ostree commit's)
+    leaf = selinux is None and not root.mtime_sec and not root.mtime_nsec and type(children) is dict
     for i in range(256):
         name = b"%02x" % i
         if name in children:
+            continue
+        if leaf:
+            children[name] = Leaf(_WHITEOUT_MODE, root.uid, root.gid, 0, None, None)  # type: ignore[assignment]
             continue
         w = Node(_WHITEOUT_MODE)
         w.uid, w.gid, w.mtime_sec, w.mtime_nsec = owner_and_time
@@ -296,11 +312,21 @@ _NO_SPLITS: list[int] = []   # a directory whose entries fit one block (never ch
 _DOTS = (b".", b"..")
 
 
-def _repeated(values: list[bytes]) -> dict[bytes, int]:
+def _repeated(values: list[bytes | None], none_is: bytes | None) -> dict[bytes, int]:
     """The values that occur more than once (all that the shared area takes, with a count over
-    one), the list sorted in place to find them."""
-    values.sort()
-    return {a: 2 for a, b in zip(values, itertools.islice(values, 1, None)) if a == b}
+    one), None counted as ``none_is`` (or not at all), b"" not at all but as that. Counted by
+    hash (a 5k-file tree's two lists ~0.5 ms), not found by sorting the lists (~3 ms: tens of
+    thousands of comparisons of 32-byte digests and object paths)."""
+    counts: dict[bytes | None, int] = {}
+    _count_elements(counts, values)
+    n = counts.pop(None, 0)
+    if none_is is None:
+        counts.pop(b"", None)
+    elif n:
+        counts[none_is] = counts.get(none_is, 0) + n
+    if not counts or max(counts.values()) < 2:
+        return {}
+    return {v: c for v, c in counts.items() if c > 1}   # type: ignore[misc]
 
 
 class _Layout:
@@ -329,8 +355,9 @@ class _Layout:
         # per directory: its entries' names, the inodes they name and where its blocks start
         self.dirs: dict[Node, list] = {}
         # per inode, in inode order, as arrays rather than fields of every node (~35 bytes an
-        # inode less): the padding before it (shifted; bit 0: a compact inode), the size of its
-        # xattrs, its whole blocks and its tail; and which of its xattrs are shared where any are
+        # inode less): the padding before it (shifted by 3; bit 0: a compact inode, bits 1 and 2:
+        # the writer's shortcuts, see compute_inodes), the size of its xattrs, its whole blocks and
+        # its tail; and which of its xattrs are shared where any are
         self.ipads = _zeros("Q", 0)
         self.xattr_sizes = _zeros("I", 0)
         self.blocks = _zeros("Q", 0)
@@ -353,15 +380,14 @@ class _Layout:
         nodes = self.nodes
         nodes.append(root)
         counts = self.counts
-        # every external file's metacopy value and redirect, to find the repeated ones once the
-        # walk is done: a list costs 8 bytes a file where counting in a dict cost ~50
-        metacopies: list[bytes] = []
-        redirects: list[bytes] = []
-        add_metacopy, add_redirect = metacopies.append, redirects.append
+        # every external file (but those the walk below takes with their xattrs), whose metacopy
+        # values and redirects are counted once the walk is done to find the repeated ones: a list
+        # costs 8 bytes a file where counting in a dict as it goes would cost ~50
+        externals: list[Node] = []
+        add_external = externals.append
         links: list[Node] = []
-        linked: list[int] = []   # where a directory's entries are hard links
         # (entries array, position, target) of every hard link, numbered once the walk is done
-        link_entries: list[tuple[memoryview, int, Node]] = []
+        link_entries: list[tuple[memoryview | list[int], int, Node]] = []
         queued = [0]   # the inode numbers of the nodes in ``queue``
         dir_numbers: dict[int, int] = {id(root): 0}   # a directory's inode number, by id
         min_sec, min_nsec = self.min_mtime
@@ -385,34 +411,24 @@ class _Layout:
                     _add_root_whiteouts(root)
                     names = sorted(children)
                 # entries as names and the inode numbers they name: a tuple per entry would cost
-                # 64 bytes, and an inode number kept on each node an int object (32); a list while
-                # the directory is read, then packed (_packed_u32)
-                kids: list[int] = []
+                # 64 bytes, and an inode number kept on each node an int object (32); the numbers
+                # of its entries are those the directory's inodes get here, in order (a range), but
+                # for its hard links' (0 until the walk is done), then packed (_packed_u32) if many
+                first = len(nodes)
                 ndirs = 0
                 below_root = node is not root
-                for name in names:
-                    c = children[name]
+                links_here = False
+                for c in map(children.__getitem__, names):
                     ftype = c.mode & S_IFMT
-                    if type(c) is Leaf and below_root and not c.xattr_size and (ftype == _REG and 0 < c.size <= 1 << 43
-                                                                                or ftype == _LNK):
+                    if type(c) is Leaf and below_root and (ftype == _REG and 0 < c.size <= 1 << 43 or ftype == _LNK):
                         # a Leaf below the root (most of a commit's or a dump's tree): what it leaves out is
                         # its class's (no link, xattrs, content or children; mtime 0, taken into the least
                         # once, after the walk), read here no more (~18 ns a read); _prepare has nothing
-                        # to do for it but count an external file's xattrs, done here
+                        # to do for it (its xattrs, metacopy and redirect, are far from the limit)
                         leaves = True
-                        if ftype == _LNK:
-                            kids.append(len(nodes))
-                            nodes.append(c)
-                            continue
-                        p = c.payload
-                        d = c.digest
-                        c.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT + (0 if d is None else 36)
-                                        + (_REDIRECT_ACCOUNT + 1 + len(p) if p else 0))
-                        kids.append(len(nodes))
                         nodes.append(c)
-                        add_metacopy(d or b"")
-                        if p:
-                            add_redirect(p)
+                        if ftype == _REG:
+                            add_external(c)
                         continue
                     if ftype == _DIR:
                         ndirs += 1
@@ -424,14 +440,10 @@ class _Layout:
                             if (ftype == _REG and not c.xattrs and not c.xattr_size and c.content is None
                                     and 0 < c.size <= 1 << 43 and not c.link_invalid and not c.children):
                                 p = c.payload
-                                d = c.digest
-                                c.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT + (0 if d is None else 36)
+                                c.xattr_size = (_XATTR_FIRST + _METACOPY_ACCOUNT + (0 if c.digest is None else 36)
                                                 + (_REDIRECT_ACCOUNT + 1 + len(p) if p else 0))
-                                kids.append(len(nodes))
                                 nodes.append(c)
-                                add_metacopy(d or b"")
-                                if p:
-                                    add_redirect(p)
+                                add_external(c)
                                 sec = c.mtime_sec
                                 if sec <= min_sec and (sec < min_sec or c.mtime_nsec < min_nsec):
                                     min_sec, min_nsec = sec, c.mtime_nsec
@@ -440,7 +452,6 @@ class _Layout:
                                 version = self.version = max_version
                             _prepare(c, version)
                             ftype = c.mode & S_IFMT
-                        kids.append(len(nodes))
                         nodes.append(c)
                         if ftype == _DIR or c.xattrs or c.children:
                             queue.append(c)
@@ -450,25 +461,23 @@ class _Layout:
                             continue
                         # a plain file: its share of the per-inode work below, done here
                         if ftype == _REG and c.size > 0 and c.content is None:
-                            add_metacopy(c.digest or b"")
-                            p = c.payload
-                            if p:
-                                add_redirect(p)
+                            add_external(c)
                         sec = c.mtime_sec
                         if sec <= min_sec and (sec < min_sec or c.mtime_nsec < min_nsec):
                             min_sec, min_nsec = sec, c.mtime_nsec
                     else:
                         # resolved once every entry is rewritten, as before any was taken: the
                         # first refusal stays the same
-                        kids.append(0)
-                        linked.append(len(kids) - 1)
+                        links_here = True
+                kids = list(range(first, len(nodes)))
                 pending = []
-                if linked:
-                    for j in linked:
-                        t = follow_links(children[names[j]])
-                        links.append(t)
-                        pending.append((names[j], t))
-                    linked.clear()
+                if links_here:
+                    for j, name in enumerate(names):
+                        if children[name].link_to is not None:
+                            kids.insert(j, 0)
+                            t = follow_links(children[name])
+                            links.append(t)
+                            pending.append((name, t))
                 if not names or names[0] > b"..":
                     # (most directories: every name sorts after both, which are then not among them)
                     names[0:0] = _DOTS
@@ -482,7 +491,9 @@ class _Layout:
                         j = _bisect_left(names, b"..")
                         names.insert(j, b"..")
                         kids.insert(j, 0 if node is root else dir_numbers[id(node.parent)])
-                packed = _packed_u32(kids)
+                # (a list for a small directory, most of them: the packing's call and memoryview, ~200
+                # bytes, cost more than the list's int objects there; ~0.8 ms of a 7k-inode tree's 5)
+                packed = kids if len(kids) <= 16 else _packed_u32(kids)
                 for name, t in pending:   # (where "." and ".." now put them)
                     link_entries.append((packed, _bisect_left(names, name), t))
                 self.dirs[node] = [names, packed, _NO_SPLITS]
@@ -497,10 +508,7 @@ class _Layout:
             if xattrs and len(xattrs) > 1:
                 xattrs.sort()  # keys are unique on a node, so this is by key
             if node.mode & S_IFMT == _REG and node.size > 0 and node.content is None:
-                add_metacopy(node.digest or b"")
-                p = node.payload
-                if p:
-                    add_redirect(p)
+                add_external(node)
             if xattrs:
                 for k, v in xattrs:
                     values = counts.get(k)
@@ -514,10 +522,10 @@ class _Layout:
                 min_sec, min_nsec = sec, node.mtime_nsec
         if leaves and 0 <= min_sec and (0 < min_sec or 0 < min_nsec):
             min_sec, min_nsec = 0, 0   # the Leaves' mtime
-        if metacopies:
-            counts[_METACOPY] = _repeated(metacopies)
-        if redirects:
-            counts[_REDIRECT] = _repeated(redirects)
+        if externals:
+            # (a missing digest is the empty metacopy value; a missing or empty payload no redirect)
+            counts[_METACOPY] = _repeated([c.digest for c in externals], b"")
+            counts[_REDIRECT] = _repeated([c.payload for c in externals], None)
         self.min_mtime = (min_sec, min_nsec)
         self.has_acl = has_acl
         if links:
@@ -566,7 +574,64 @@ class _Layout:
         self.ftypes = ftypes = bytearray(_FT_REG) * n
         ft = _FT
         leaf_time = min_sec == 0 and min_nsec == 0   # a Leaf's mtime is the least
+        # the inode of the writer's shortcut (below) with its xattrs and tail, but for the redirect
+        # entry's payload and padding: 32, 12 of the header, 56 of the metacopy entry, 4
+        plain_size = _COMPACT + 12 + (_METACOPY_ENTRY + 32 + 4 + 3 & ~3) + 4 + _REDIRECT_ENTRY + 1 + 3
+        # and of one without a digest whose metacopy value, empty, is shared (by every such file: a
+        # checkout without fs-verity digests): the metacopy entry is a 4-byte reference (bit 2)
+        shared_size = _COMPACT + 12 + 4 + 4 + _REDIRECT_ENTRY + 1 + 3
+        empty_shared = b"" in meta_offsets
         for i, node in enumerate(self.nodes):
+            if type(node) is Leaf and leaf_time:
+                ftype = node.mode & S_IFMT
+                if ftype == _REG:
+                    p = node.payload
+                    d = node.digest
+                    size = node.size
+                    if (p and d is not None and 0 < size <= _U32 and node.uid <= 0xFFFF and node.gid <= 0xFFFF
+                            and len(d) == 32 and len(p) < 4096 and d not in meta_offsets
+                            and p not in redirect_offsets):
+                        # most of a tree: the path below for a compact external file whose digest and
+                        # redirect are its own, which the writer's shortcut takes (bit 1). Its tail, 4
+                        # bytes, never crosses a block: it ends 4-aligned, as everything before it does.
+                        ipad = -pos % SLOT
+                        pos += ipad
+                        ipads[i] = (ipad << 12 | len(p)) << 3 | 3
+                        nids[i] = pos // SLOT
+                        pos += plain_size + len(p) & ~3
+                        continue
+                    if (not d and empty_shared and p and 0 < size <= _U32 and node.uid <= 0xFFFF
+                            and node.gid <= 0xFFFF and len(p) < 4096 and p not in redirect_offsets):
+                        # the same without a digest, its empty metacopy value shared (bit 2)
+                        ipad = -pos % SLOT
+                        pos += ipad
+                        ipads[i] = (ipad << 12 | len(p)) << 3 | 7
+                        shared[i] = 1
+                        nids[i] = pos // SLOT
+                        pos += shared_size + len(p) & ~3
+                        continue
+                elif ftype == _LNK and node.uid <= 0xFFFF and node.gid <= 0xFFFF and node.size <= _U32:
+                    # a symlink whose compact inode and target fit the rest of the block (most): the
+                    # path below (_tail_padding's first case) without its reads and call
+                    q = pos + -pos % SLOT
+                    end = q + _COMPACT + len(node.payload)  # type: ignore[arg-type]
+                    if q // BLOCK_SIZE == (end - 1) // BLOCK_SIZE and end - q < BLOCK_SIZE:
+                        ipads[i] = (q - pos) << 3 | 4 | 1
+                        ftypes[i] = _FT_LNK
+                        tails[i] = end - q - _COMPACT
+                        nids[i] = q // SLOT
+                        pos = end
+                        continue
+                elif ftype == _CHR and node.uid <= 0xFFFF and node.gid <= 0xFFFF:
+                    # a root whiteout (see _add_root_whiteouts): a compact inode of nothing else, which
+                    # the writer's shortcut for such inodes takes (bit 2)
+                    ipad = -pos % SLOT
+                    pos += ipad
+                    ipads[i] = ipad << 3 | 4 | 1
+                    ftypes[i] = _FT_CHR
+                    nids[i] = pos // SLOT
+                    pos += _COMPACT
+                    continue
             ftype = node.mode & S_IFMT
             leaf = type(node) is Leaf   # (no content, xattrs or own mtime and link count: its class's)
             if ftype == _REG and (leaf or node.content is None and not node.xattrs) and 0 < node.size <= 1 << 43:
@@ -604,15 +669,15 @@ class _Layout:
                     pos += extra
                     blocks[i] = n_blocks
                     n_data += n_blocks
-                # bit 1: the writer's shortcut takes it (a redirect of its own, no blocks; a digest of its
-                # own, or none and the empty metacopy shared as --composefs-noverity's files have it),
-                # which needs no tail size
-                if tail == 4 and p and (not mask and len(d) == 32 or mask == 1 and node.digest is None):
-                    ipads[i] = ipad << 2 | 2 | compact
+                # bit 1: the writer's shortcut takes it (a digest, a redirect, neither shared, no blocks),
+                # which needs no tail or xattr size: the padding and the payload's length are what it
+                # needs (in the bits above, 12 of them the length's: a payload is shorter than PATH_MAX, 4096)
+                if tail == 4 and not mask and p and len(d) == 32 and len(p) < 4096:
+                    ipads[i] = (ipad << 12 | len(p)) << 3 | 2 | compact  # type: ignore[arg-type]
                 else:
-                    ipads[i] = ipad << 2 | compact
+                    ipads[i] = ipad << 3 | compact
                     tails[i] = tail
-                xattr_sizes[i] = xattr_size
+                    xattr_sizes[i] = xattr_size
                 nids[i] = pos // SLOT
                 pos += inode_size + xattr_size + tail
                 continue
@@ -627,7 +692,8 @@ class _Layout:
                 extra, n_blocks, tail = _tail_padding(_LNK, pos, inode_size, 0, len(node.payload))  # type: ignore[arg-type]
                 ipad += extra
                 pos += extra
-                ipads[i] = ipad << 2 | (inode_size == _COMPACT)
+                # bit 2: all it holds is its inode and its tail (the writer's shortcut for it)
+                ipads[i] = ipad << 3 | (inode_size == _COMPACT) | (0 if n_blocks else 4)
                 ftypes[i] = _FT_LNK
                 blocks[i] = n_blocks
                 tails[i] = tail
@@ -711,7 +777,10 @@ class _Layout:
                 extra, n_blocks, tail = _tail_padding(ftype, pos, inode_size + xattr_size, n_blocks, tail)
                 ipad += extra
                 pos += extra
-            ipads[i] = ipad << 2 | compact
+            # bit 2: a directory or symlink that holds only its inode and its tail (most directories)
+            inline = not xattr_size and not n_blocks and (tail and (ftype == _DIR or ftype == _LNK)
+                                                          or ftype in _DEVICES)
+            ipads[i] = ipad << 3 | compact | (4 if inline else 0)
             xattr_sizes[i] = xattr_size
             blocks[i] = n_blocks
             tails[i] = tail
@@ -809,25 +878,41 @@ _EXTERNAL_FILTER = _METACOPY_FILTER & ~_filter_bit(_REDIRECT)
 # their xattr headers by shared mask (bit 0: the metacopy is shared, bit 1: the redirect)
 _EXTERNAL_HEADS = [_XATTR_HEAD.pack(_EXTERNAL_FILTER, n) for n in (0, 1, 1, 2)]
 _METACOPY_HEADS = [_XATTR_HEAD.pack(_METACOPY_FILTER, n) for n in (0, 1)]
+_SHARED_METACOPY_HEAD = _EXTERNAL_HEADS[1]
 # what the common external file writes around its digest and payload: the header, the metacopy entry
 # up to the digest; per payload length, the redirect entry up to the payload, and its padding with
 # the null chunk address that follows as the inode's tail
 _EXTERNAL_START = _EXTERNAL_HEADS[0] + _METACOPY_HEAD_ENTRY
-_REDIRECT_HEADS: dict[int, tuple[bytes, bytes, Callable[..., bytes]]] = {}
-# a compact inode with that start and its digest, in one call
-_COMPACT_EXTERNAL = struct.Struct(_INODE_COMPACT.format + f"{len(_EXTERNAL_START)}s32s")
+_PLAIN_HEADS: dict[int, tuple[bytes, bytes, Callable[..., bytes], int, int, bytes]] = {}
 
 
-def _redirect_head(n: int) -> tuple[bytes, bytes, Callable[..., bytes]]:
-    """For a payload of ``n`` bytes: the redirect entry up to the payload, its padding with the
-    null chunk address that follows, and the packer of the whole compact inode (the
-    start, digest, entry head, payload and padding after the inode's fields)."""
+def _plain_head(word: int) -> tuple[bytes, bytes, Callable[..., bytes], int, int, bytes]:
+    """For the inode of the writer's shortcut whose padding word (see compute_inodes) is ``word``:
+    the redirect entry up to the payload, its padding with the null chunk address that follows,
+    the packer of the whole compact inode (the padding before it, then its fields, the start, the
+    digest, the entry head, the payload and what follows it), its xattr count, its padding, and
+    its first two fields (layout and xattr count) packed, which the packer takes as one: its
+    constant fields are as few arguments as may be (zeros are padding)."""
+    n = word >> 3 & 0xFFF
+    pad = word >> 15
     head = _XATTR_ENTRY_HEAD.pack(len(_RS), _RI, n + 1) + _RS + b"/"
     end = _ZEROS[:-(_REDIRECT_ENTRY + 1 + n) % 4] + _NULL_ADDR
-    return head, end, struct.Struct(_COMPACT_EXTERNAL.format + f"{len(head)}s{n}s{len(end)}s").pack
+    if word & 4:
+        # no digest, the empty metacopy value shared: the xattr header with one shared, its 4-byte
+        # reference (an argument: it depends on the image), the redirect entry
+        xattr_size = 12 + 4 + len(head) + n + len(end) - 4
+        start = f"{len(_EXTERNAL_HEADS[1])}sI"
+    else:
+        # 12 of the xattr header, the metacopy entry with its 32-byte digest, the redirect entry
+        xattr_size = 12 + len(_METACOPY_HEAD_ENTRY) + 32 + len(head) + n + len(end) - 4
+        start = f"{len(_EXTERNAL_START)}s32s"
+    icount = (xattr_size - 12) // 4 + 1
+    # _INODE_COMPACT's fields, the first two as one and the reserved ones as padding
+    pack = struct.Struct(f"<{pad}x4sHHI4xIIHH4x{start}{len(head)}s{n}s{len(end)}s").pack
+    return head, end, pack, icount, pad, struct.pack("<HH", _CHUNK_BASED << 1, icount)
 
 
-def _dentries(buf: bytearray, names: list[bytes], kids: memoryview, layout: _Layout) -> None:
+def _dentries(buf: bytearray, names: list[bytes], kids: memoryview | list[int], layout: _Layout) -> None:
     nameoff = len(kids) * 12
     pack = _DIRENT.pack
     nids, ftypes = layout.nids, layout.ftypes
@@ -851,57 +936,82 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     dirs = layout.dirs
     masks, wide = layout.shared_masks, layout.wide_masks
     xattr_sizes, blocks, tails = layout.xattr_sizes, layout.blocks, layout.tails
-    redirect_heads = _REDIRECT_HEADS
-    # a shortcut file without a digest: its xattr header and the reference to the shared empty metacopy
-    empty_at = meta_offsets.get(b"")
-    shared_empty = b"" if empty_at is None else _EXTERNAL_HEADS[1] + _U32_PACK(((base + empty_at) // 4) & _U32)
+    plain_heads = _PLAIN_HEADS
+    # the reference to the shared empty metacopy value (of external files without a digest)
+    empty_ref = ((base + meta_offsets[b""]) // 4) & _U32 if b"" in meta_offsets else 0
     for inode_num, (node, ipad) in enumerate(zip(layout.nodes, layout.ipads)):
-        compact = ipad & 1
-        plain = ipad & 2
-        ipad >>= 2
-        if ipad:
-            buf += _ZEROS[:ipad] if ipad <= BLOCK_SIZE else bytes(ipad)
-        mode = node.mode
-        xattr_size = xattr_sizes[inode_num]
-        p = node.payload
-        if plain:
-            # most of a tree: an external file whose only xattrs are its metacopy and redirect, the
-            # redirect its own, and the metacopy its own or the shared empty one (see compute_inodes,
-            # which marks it), and whose tail is its one null chunk address (so no blocks): the
-            # general path below, with its constant parts joined
-            d = node.digest   # (the payload is set: compute_inodes marked it so)
+        if ipad & 2:
+            # most of a tree: an external file whose only xattrs, metacopy and redirect, are its own
+            # (see compute_inodes, which marks it), and whose tail is its one null chunk address (so
+            # no blocks): the general path below, with its constant parts joined, and the whole
+            # compact inode, the padding before it included, packed in one call (a struct for each
+            # padding and payload length met: a handful)
+            head = plain_heads.get(ipad)
+            if head is None:
+                head = _plain_head(ipad)
+                if len(plain_heads) < 4096:
+                    plain_heads[ipad] = head
             size = node.size
             # chunking(size)'s bits - 12 (a tail of one chunk address: size <= 2**43)
             i_u = 0 if size <= BLOCK_SIZE else (size - 1).bit_length() - 12
-            icount = (xattr_size - 12) // 4 + 1
-            n = len(p)  # type: ignore[arg-type]
-            head = redirect_heads.get(n)
-            if head is None:
-                head = redirect_heads[n] = _redirect_head(n)
-            if compact and d is not None:
-                # the whole inode in one call (a struct per payload length)
-                buf += head[2](_CHUNK_BASED << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF, size & _U32, 0, i_u,
-                               inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0, _EXTERNAL_START, d, head[0], p,
-                               head[1])
+            if ipad & 4:
+                # (compact, no digest: see compute_inodes)
+                buf += head[2](head[5], node.mode & 0xFFFF, node.nlink, size, i_u, inode_num, node.uid, node.gid,
+                               _SHARED_METACOPY_HEAD, empty_ref, head[0], node.payload, head[1])
+            elif ipad & 1:
+                # (a compact inode's size, link count and ids fit its fields)
+                buf += head[2](head[5], node.mode & 0xFFFF, node.nlink, size, i_u, inode_num, node.uid, node.gid,
+                               _EXTERNAL_START, node.digest, head[0], node.payload, head[1])
             else:
-                if compact:
-                    buf += pack_compact(_CHUNK_BASED << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF, size & _U32, 0,
-                                        i_u, inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
-                else:
-                    buf += pack_extended(_CHUNK_BASED << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, inode_num,
-                                         node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
-                if d is None:
-                    buf += shared_empty
-                else:
-                    buf += _EXTERNAL_START
-                    buf += d
+                if head[4]:
+                    buf += _ZEROS[:head[4]] if head[4] <= BLOCK_SIZE else bytes(head[4])
+                buf += pack_extended(_CHUNK_BASED << 1 | 1, head[3], node.mode & 0xFFFF, 0, size, i_u, inode_num,
+                                     node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
+                buf += _EXTERNAL_START
+                buf += node.digest  # type: ignore[arg-type]
                 buf += head[0]
-                buf += p  # type: ignore[arg-type]
+                buf += node.payload  # type: ignore[arg-type]
                 buf += head[1]
             if len(buf) >= _FLUSH:
                 out.write(buf)
                 buf = bytearray()
             continue
+        compact = ipad & 1
+        inline = ipad & 4
+        ipad >>= 3
+        if ipad:
+            buf += _ZEROS[:ipad] if ipad <= BLOCK_SIZE else bytes(ipad)
+        mode = node.mode
+        if inline:
+            # a directory or symlink of nothing but its inode and its tail, the entries or the target
+            # (most directories and symlinks), or a device of nothing but its inode (the root's
+            # whiteouts): the general path below without what they have not
+            ftype = mode & S_IFMT
+            if ftype == _DIR or ftype == _LNK:
+                datalayout = _FLAT_INLINE
+                size = tails[inode_num]
+                i_u = 0
+            else:
+                datalayout = _FLAT_PLAIN
+                size = 0
+                i_u = node.rdev & _U32 if ftype == _CHR or ftype == stat.S_IFBLK else 0
+            if compact:
+                buf += pack_compact(datalayout << 1, 0, mode & 0xFFFF, node.nlink & 0xFFFF, size, 0, i_u, inode_num,
+                                    node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
+            else:
+                buf += pack_extended(datalayout << 1 | 1, 0, mode & 0xFFFF, 0, size, i_u, inode_num, node.uid,
+                                     node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
+            if ftype == _DIR:
+                names, kids, _ = dirs[node]
+                _dentries(buf, names, kids, layout)
+            elif ftype == _LNK:
+                buf += node.payload  # type: ignore[arg-type]
+            if len(buf) >= _FLUSH:
+                out.write(buf)
+                buf = bytearray()
+            continue
+        xattr_size = xattr_sizes[inode_num]
+        p = node.payload
         ftype = mode & S_IFMT
         icount = 0 if xattr_size == 0 else (xattr_size - 12) // 4 + 1
         if icount > 0xFFFF:

@@ -273,13 +273,13 @@ class Node:
 
 class Leaf:
     """A regular file or symlink with no xattrs, inline content, hard link or time of its own:
-    what a commit's tree is made of, by the hundred thousand. It holds only what varies (88 bytes
+    what a commit's tree is made of, by the hundred thousand. It holds only what varies (80 bytes
     against a :class:`Node`'s 176) and reads the rest from the class, as a Node without them
     would have it; it is in a directory's ``children`` but does not know its name or parent,
-    which the image writer asks only of directories. Read-only but for what the writer sets
-    (``xattr_size``); :meth:`Node.clone_tree` copies it into a Node."""
+    which the image writer asks only of directories. Read-only (the writer keeps what it works
+    out for an inode in its own arrays); :meth:`Node.clone_tree` copies it into a Node."""
 
-    __slots__ = ("digest", "gid", "mode", "payload", "size", "uid", "xattr_size")
+    __slots__ = ("digest", "gid", "mode", "payload", "size", "uid")
 
     nlink = 1
     rdev = 0
@@ -292,6 +292,7 @@ class Leaf:
     name: bytes | None = None
     link_to: Node | None = None
     link_invalid = False
+    xattr_size = 0
 
     def __init__(self, mode: int, uid: int, gid: int, size: int, payload: bytes | None,
                  digest: bytes | None) -> None:
@@ -301,7 +302,6 @@ class Leaf:
         self.size = size
         self.payload = payload
         self.digest = digest
-        self.xattr_size = 0
 
     @property
     def ftype(self) -> int:
