@@ -253,7 +253,9 @@ def _prepare(node: Node, version: int) -> None:
             # its metacopy and redirect xattrs are counted here but made only as they are written,
             # from the digest and payload (two bytes objects and three lists a file less: ~25%
             # of the tree being written)
-            if not node.xattr_size:
+            if type(node) is Leaf:
+                pass  # (the layout works out a Leaf's two, as for those below the root)
+            elif not node.xattr_size:
                 # the two alone, as _account_xattr counts them: far from the limit (a payload is
                 # shorter than PATH_MAX)
                 p = node.payload

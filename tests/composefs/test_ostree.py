@@ -287,3 +287,42 @@ def test_bare_repo_fast_path_as_the_general_one(tmp_path, monkeypatch) -> None:
                            check=True, cwd=tmp_path)
             assert (tmp_path / "p.cfs").read_bytes() == fast[verity]
             os.unlink(tmp_path / "p.cfs")
+
+
+def _root_level_tree(root) -> None:
+    """Entries straight in the root (plain, empty, executable, a symlink), which the image
+    writer takes apart from those below it, beside one below."""
+    os.makedirs(root / "usr")
+    (root / "top").write_bytes(b"top\n")
+    (root / "empty").write_bytes(b"")
+    (root / "run-me").write_bytes(b"#!/bin/sh\n")
+    os.symlink("usr/below", root / "to-below")
+    (root / "usr/below").write_bytes(b"below\n")
+    for p in (root, root / "usr"):
+        os.chmod(p, 0o755)
+    for p in (root / "top", root / "empty", root / "usr/below"):
+        os.chmod(p, 0o644)
+    os.chmod(root / "run-me", 0o755)
+
+
+# established with upstream ostree 2026.4's checkout --composefs[-noverity] of that tree's commit
+ROOT_LEVEL_SHA256 = {"--composefs": "a752a57063e2975a7b007a57c2d6d540063d55cacff6d8cb77d2b0bb627e05b6",
+                     "--composefs-noverity": "5eff0adbf40a45905fca36be0cee1780357b0ea7c45a9b22b344925c0f2ee938"}
+
+
+@pytest.mark.parametrize("flag", ["--composefs", "--composefs-noverity"])
+def test_files_in_the_root_as_upstream_writes_them(tmp_path, flag) -> None:
+    import sys
+    _root_level_tree(tmp_path / "tree")
+    repo = tmp_path / "repo"
+    Repo.init(str(repo), "bare-user").close()
+    porcelain.commit(str(repo), str(tmp_path / "tree"), branch="main", timestamp=TIMESTAMP, owner_uid=0,
+                     owner_gid=0, no_xattrs=True)
+    subprocess.run([sys.executable, "-m", "ostreepy", "checkout", f"--repo={repo}", flag, "main", "i.cfs"],
+                   cwd=tmp_path, check=True)
+    ours = hashlib.sha256((tmp_path / "i.cfs").read_bytes()).hexdigest()
+    import upstream_peer
+    if upstream_peer.available():
+        subprocess.run([peer_bin("ostree"), f"--repo={repo}", "checkout", flag, "main", str(tmp_path / "u.cfs")], check=True)
+        assert ours == hashlib.sha256((tmp_path / "u.cfs").read_bytes()).hexdigest()
+    assert ours == ROOT_LEVEL_SHA256[flag], ours
