@@ -555,5 +555,11 @@ def __getattr__(name: str) -> type:
     return _DEFERRED.build(name)
 
 
+def built_event(name: str) -> type:
+    """The event class ``name``, built on its first use: for a module that sends an event only
+    when a caller takes them, so that an import of the name does not build it (and attrs) first."""
+    return _DEFERRED.build(name)
+
+
 def __dir__() -> list:
     return sorted(set(globals()) | set(__all__))

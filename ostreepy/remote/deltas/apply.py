@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, BinaryIO, Callable, List, Optional, Sequence, 
 from ..._deferred import Deferred
 from ...errors import CorruptObjectError, OstreeError, SignatureError
 from ...fsutil import unnamed_file
-from ... import progress as events  # DeltaPartApplied built (attrs) when a caller takes events
+from ...progress import built_event
 from ...progress import ProgressCallback
 from ...store.objects import BAREUSER_XATTR, FileHeader, ObjectType, bareuser_meta_parse
 from ...store.repo import Repo, RepoMode
@@ -472,7 +472,7 @@ def apply_offline(repo: Repo, path: str,
             if not missing:
                 results.append(part_result(i, 0, True, ()))
                 if progress is not None:
-                    progress(events.DeltaPartApplied(i, len(sb.parts), 0, True))
+                    progress(built_event("DeltaPartApplied")(i, len(sb.parts), 0, True))
                 continue
             inline = sb.inline_part(i)
             limit = fmt.payload_limit(header)
@@ -500,7 +500,7 @@ def apply_offline(repo: Repo, path: str,
                 raise DeltaError(f"Executing delta part {i}: {e}") from None
             results.append(part_result(i, written, False, fmt.count_ops(ops)))
             if progress is not None:
-                progress(events.DeltaPartApplied(i, len(sb.parts), written, False))
+                progress(built_event("DeltaPartApplied")(i, len(sb.parts), written, False))
         if not repo.has_object(sb.to_checksum, ObjectType.COMMIT):
             detached = sb.detached_metadata()
             if detached is not None:

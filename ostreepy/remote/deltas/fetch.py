@@ -49,7 +49,7 @@ import attrs
 from ...errors import OstreeError
 from ...fsutil import unnamed_file
 from ...parallel import run_all
-from ... import progress as events  # DeltaPartApplied built (attrs) when a caller takes events
+from ...progress import built_event
 from ...progress import ProgressCallback
 from ...store import gvariant
 from ...store.gvariant import Variant
@@ -304,7 +304,7 @@ class DeltaPuller:
             if part_have_all_objects(repo, header):
                 self._add(fetched_parts=1, fetched_size=header.size)
                 if not self.dry_run and self.progress is not None:
-                    self.progress(events.DeltaPartApplied(i, len(sb.parts), 0, True))
+                    self.progress(built_event("DeltaPartApplied")(i, len(sb.parts), 0, True))
                 continue
             todo.append((i, header))
         self._check_free_space()
@@ -348,7 +348,7 @@ class DeltaPuller:
             raise DeltaError(f"Static delta {sb.name} part {index}: {e}") from None
         self._add(fetched_parts=1, fetched_size=header.size, objects_written=written)
         if self.progress is not None:
-            self.progress(events.DeltaPartApplied(index, len(sb.parts), written, False))
+            self.progress(built_event("DeltaPartApplied")(index, len(sb.parts), written, False))
 
     def _fetch_and_run(self, sb: Superblock, index: int, header: PartHeader) -> int:
         path = fmt.part_path(sb.from_checksum, sb.to_checksum, index)
