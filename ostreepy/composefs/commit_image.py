@@ -22,14 +22,18 @@ import fcntl
 import os
 import stat
 import struct
-from typing import BinaryIO, Callable, Sequence
 
-from ..store.gvariant import Variant
-from ..store.objects import DirMeta, ObjectType, canonical_xattrs
+from ..store.objects import ObjectType, canonical_xattrs, commit_root
 from ..store.repo import Repo, RepoMode
 from .erofs import write_image
 from .._process import gc_paused
 from .tree import MAX_NAME_LENGTH, PATH_MAX, S_IFMT as _S_IFMT, ComposefsError, Leaf, Node, cstr
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, Sequence
+
+    from ..store.gvariant import Variant
 
 __all__ = ["Verity", "DIGEST_KEY_V0", "tree_from_commit", "commit_image_digest", "write_commit_image",
            "composefs_metadata", "measure_verity", "enable_verity"]
@@ -124,7 +128,8 @@ class _Builder:
         # holds anyway (the deploy keeps its parsed dirtrees), not by a new one
         self.seen: dict[str, Node | Leaf] = {}
         # a tree has a handful of distinct directory metadata objects, each shared by many directories
-        self.dirmetas: dict[str, DirMeta] = {}
+        #: (uid, gid, mode, xattrs) by checksum, read as fields: a checkout builds no attrs value
+        self.dirmetas: dict[str, tuple[int, int, int, tuple[tuple[bytes, bytes], ...]]] = {}
         # turn fs-verity on for objects lacking it, until the filesystem says it cannot
         self.enable = enable
         self.ints: dict[int, int] = {}
@@ -371,34 +376,33 @@ class _Builder:
 
     def directory(self, parent: Node, name: bytes, tree_csum: str, meta_csum: str) -> None:
         repo = self.repo
-        # a plain bare repository: every dirtree is in objects/, read by one openat by the
-        # repository's descriptor (load_dirtree's path is built and looked up from / each time)
-        loose = self.prefix is not None
-        # no digest wanted of its objects either: an lstat and a listxattr an object
-        lean = loose and self.verity is Verity.NO
+        # a plain bare repository with no digest wanted of its objects: an lstat and a listxattr
+        # an object
+        lean = self.prefix is not None and self.verity is Verity.NO
         todo = [(parent, name, tree_csum, meta_csum)]
         while todo:
             parent, name, tree_csum, meta_csum = todo.pop()
             meta = self.dirmetas.get(meta_csum)
             if meta is None:
-                meta = self.dirmetas[meta_csum] = repo.load_dirmeta(meta_csum)
-            tree = repo.load_loose_dirtree(tree_csum) if loose else None
-            if tree is None:
-                tree = repo.load_dirtree(tree_csum)   # (and its errors)
+                meta = self.dirmetas[meta_csum] = repo.load_dirmeta_fields(meta_csum)
+            # entries, not DirTree values (a loose dirtree by one openat by the repository's
+            # descriptor): with the fields above, a noverity checkout builds no attrs value
+            files, dirs = repo.load_dirtree_entries(tree_csum)
             if name in parent.children:
                 raise ComposefsError("Target checkout directory already exist")
-            d = Node(meta.mode)
+            uid, gid, mode, xattrs = meta
+            d = Node(mode)
             parent.add_child(name, d)
-            d.uid, d.gid = meta.uid, meta.gid
-            for k, v in meta.xattrs:
+            d.uid, d.gid = uid, gid
+            for k, v in xattrs:
                 d.set_xattr(k, v)
             children = d.children
             if lean:
-                self._lstat_files(children, d, tree.files)
+                self._lstat_files(children, d, files)
             else:
-                for fname, csum in tree.files:
+                for fname, csum in files:
                     self.file(children, d, fname, csum)
-            for dname, t, m in reversed(tree.dirs):
+            for dname, t, m in reversed(dirs):
                 todo.append((d, _validate_name(dname), t, m))
 
 
@@ -432,6 +436,7 @@ def commit_image_digest(repo: Repo, root_tree: str, root_meta: str) -> bytes:
 
 def composefs_metadata(repo: Repo, root_tree: str, root_meta: str) -> dict[str, Variant]:
     """The commit metadata entry ``commit --generate-composefs-metadata`` adds."""
+    from ..store.gvariant import Variant
     return {DIGEST_KEY_V0: Variant("ay", commit_image_digest(repo, root_tree, root_meta))}
 
 
@@ -447,9 +452,15 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
     """
     checksum = repo.resolve_rev(rev)
     assert checksum is not None
-    commit = repo.load_commit(checksum)
-    expected = commit.metadata.get(DIGEST_KEY_V0) if verity is Verity.YES else None
-    root = _tree(repo, commit.root_tree, commit.root_meta, verity, enable_fsverity)
+    expected = None
+    if verity is Verity.YES:
+        commit = repo.load_commit(checksum)
+        expected = commit.metadata.get(DIGEST_KEY_V0)
+        root_tree, root_meta = commit.root_tree, commit.root_meta
+    else:
+        # its root alone, read through the commit's framing: no Commit (nor Variant) value built
+        root_tree, root_meta = commit_root(repo.load_metadata(ObjectType.COMMIT, checksum))
+    root = _tree(repo, root_tree, root_meta, verity, enable_fsverity)
     dest_dir = os.path.dirname(os.path.abspath(destination)) if dir_fd is None else None
     tmp = f".{os.path.basename(destination)}.tmp-{os.getpid()}"
     fd = os.open(tmp if dir_fd is not None else os.path.join(dest_dir or ".", tmp),

@@ -138,6 +138,9 @@ def test_a_composefs_checkout_loads_no_parser_nor_porcelain(tmp_path):
     assert "ostreepy.composefs.erofs" in mods and (tmp_path / "i.cfs").stat().st_size > 0
     assert not {"argparse", "gettext", "locale", "ostreepy.cli.main", "ostreepy.cli.repo", "ostreepy.porcelain",
                 "ostreepy.composefs.fsverity"} & mods, mods
+    # nor, with no digest to check, any value of the store (the commit's root read through its
+    # framing, dirtrees and dirmetas as entries and fields): no attrs, no typing
+    assert not {"attrs", "attr", "typing"} & mods, mods
 
 
 def test_image_pull_from_a_layout_loads_no_http_stack_nor_other_groups(tmp_path):
