@@ -775,16 +775,23 @@ def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bo
                          retain_branch_depth=retain_branch_depth, only_branches=only_branches)
             if not dry_run:
                 _prune_static_deltas(r, None)
-            # as _ostree_repo_prune_tmp, which runs with --no-prune too
-            from .remote.config import list_remotes
-            from .remote.summary_cache import prune_summary_cache
-            prune_summary_cache(r.path, [rem.name for rem in list_remotes(r)])
+            # as _ostree_repo_prune_tmp, which runs with --no-prune too (where there is a cache)
+            from .remote.summary_cache import CACHE_SUBDIR
+            if os.path.isdir(os.path.join(r.path, CACHE_SUBDIR)):
+                from .remote.config import list_remotes
+                from .remote.summary_cache import prune_summary_cache
+                prune_summary_cache(r.path, [rem.name for rem in list_remotes(r)])
         return res
 
 
 def _prune_static_deltas(r: Repo, commit: Optional[str]) -> None:
     """ostree_repo_prune_static_deltas: the deltas to ``commit``, or (None) those
     to a commit the repository does not have."""
+    try:
+        if not os.listdir(os.path.join(r.path, "deltas")):
+            return  # (none: the delta modules, ~6 ms to import, are not needed)
+    except (FileNotFoundError, NotADirectoryError):
+        return
     from .remote.deltas.format import parse_delta_name
     from .remote.deltas.store import delete_delta, list_deltas
     from .store.lock import EXCLUSIVE
