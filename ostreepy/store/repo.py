@@ -1445,10 +1445,17 @@ class Repo:
 
     def delete_object(self, checksum: str, objtype: ObjectType) -> int:
         """Remove one loose object, returning the bytes freed (0 if absent)."""
-        path = self.object_path(checksum, objtype)
         try:
-            st = os.lstat(path)
-            os.unlink(path)
+            if self._staging_dir is None and self._dfd >= 0:
+                # by the repository's descriptor: three path components to walk, not the
+                # repository's path too (a prune deletes objects by the hundred thousand)
+                rel = "objects/" + loose_name(checksum, objtype, self.mode is RepoMode.ARCHIVE)
+                st = os.lstat(rel, dir_fd=self._dfd)
+                os.unlink(rel, dir_fd=self._dfd)
+            else:
+                path = self.object_path(checksum, objtype)
+                st = os.lstat(path)
+                os.unlink(path)
         except FileNotFoundError:
             return 0
         if objtype == ObjectType.DIR_TREE and self._dirtree_cache is not None:
