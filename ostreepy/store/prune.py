@@ -58,6 +58,9 @@ _BATCH = 256
 _WAITING_UNLINK = 15e-6
 
 
+_TYPE_BYTES = {t: bytes((int(t),)) for t in ObjectType}
+
+
 class _Reachable(Dict[Tuple[str, ObjectType], None]):
     """The reachable set as :meth:`Repo.traverse_commit` fills it, kept compact: a
     33-byte key (type, binary checksum) per object, not a tuple and a 64-character
@@ -71,7 +74,7 @@ class _Reachable(Dict[Tuple[str, ObjectType], None]):
         if not isinstance(key, tuple):
             return False
         csum, objtype = key
-        return super().__contains__(bytes((int(objtype),)) + bytes.fromhex(str(csum)))
+        return super().__contains__(_TYPE_BYTES[objtype] + bytes.fromhex(csum))
 
 
 def _delete_all(repo: Repo, objects: List[Tuple[str, ObjectType]],
