@@ -47,6 +47,15 @@ NONSTRICT = {"no-newline.dump", "longlink.dump", "honggfuzz-longlink-unterminate
 SHOULD_FAIL = sorted(f[:-3] for f in os.listdir(DATA) if f.startswith("should-fail-"))
 
 
+def _as_mkcomposefs_writes_it(tmp_path, dump: bytes, img: bytes) -> None:
+    """Where upstream's mkcomposefs runs: its image of ``dump`` is ``img``."""
+    if upstream_peer.available():
+        (tmp_path / "d").write_bytes(dump)
+        subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
+                        str(tmp_path / "img")], check=True)
+        assert (tmp_path / "img").read_bytes() == img
+
+
 def load(name: str) -> bytes:
     with gzip.open(os.path.join(DATA, name.split("@")[0] + ".gz")) as f:
         return f.read()
@@ -161,11 +170,7 @@ def test_hardlink_to_a_directory_as_mkcomposefs(tmp_path) -> None:
     assert hashlib.sha256(img).hexdigest() == HARDLINKED_DIR_SHA256
     with pytest.raises(ComposefsError, match="directory reached twice"):
         read_image(img)
-    if upstream_peer.available():
-        (tmp_path / "d").write_bytes(dump)
-        subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
-                        str(tmp_path / "img")], check=True)
-        assert (tmp_path / "img").read_bytes() == img
+    _as_mkcomposefs_writes_it(tmp_path, dump, img)
 
 
 # hard links to lines the parser takes as plain (a file, a symlink), a link to a link among them
@@ -183,11 +188,7 @@ def test_hard_links_to_plain_lines_as_mkcomposefs(tmp_path) -> None:
     img, _ = image_bytes(root)
     assert hashlib.sha256(img).hexdigest() == LINKS_TO_PLAIN_SHA256
     assert [line.split(b" ")[8] for line in dump_lines(parse_dump(LINKS_TO_PLAIN))][3:] == [b"/d/l", b"x/y", b"/a", b"/h"]
-    if upstream_peer.available():
-        (tmp_path / "d").write_bytes(LINKS_TO_PLAIN)
-        subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
-                        str(tmp_path / "img")], check=True)
-        assert (tmp_path / "img").read_bytes() == img
+    _as_mkcomposefs_writes_it(tmp_path, LINKS_TO_PLAIN, img)
 
 
 # mkcomposefs 1.0.8's image of RELATIVE_PATHS (sha256)
@@ -201,11 +202,7 @@ def test_paths_without_a_leading_slash_as_mkcomposefs(tmp_path) -> None:
     parser's remembered parent of the previous line must not apply to them)."""
     img, _ = image_bytes(parse_dump(RELATIVE_PATHS))
     assert hashlib.sha256(img).hexdigest() == RELATIVE_PATHS_SHA256
-    if upstream_peer.available():
-        (tmp_path / "d").write_bytes(RELATIVE_PATHS)
-        subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
-                        str(tmp_path / "img")], check=True)
-        assert (tmp_path / "img").read_bytes() == img
+    _as_mkcomposefs_writes_it(tmp_path, RELATIVE_PATHS, img)
 
 
 def test_create_without_a_digest_skips_hashing(tmp_path) -> None:
@@ -349,11 +346,7 @@ def test_a_whiteout_below_the_root_makes_a_version_1_image(tmp_path) -> None:
     assert hashlib.sha256(img).hexdigest() == DEEP_WHITEOUTS_SHA256
     assert image_bytes(parse_dump(DEEP_WHITEOUTS), min_version=1, max_version=1)[0] == img
     assert image_bytes(parse_dump(DEEP_WHITEOUTS), min_version=0, max_version=0)[0][12:16] == b"\x00\x00\x00\x00"
-    if upstream_peer.available():
-        (tmp_path / "d").write_bytes(DEEP_WHITEOUTS)
-        subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
-                        str(tmp_path / "img")], check=True)
-        assert (tmp_path / "img").read_bytes() == img
+    _as_mkcomposefs_writes_it(tmp_path, DEEP_WHITEOUTS, img)
 
 
 # mkcomposefs 1.0.8 --from-file of HUGE_EXTERNAL: external files too large for one chunk address,
@@ -371,11 +364,7 @@ def test_chunked_external_files_lay_out_as_mkcomposefs(tmp_path) -> None:
     general xattr layout, metacopy and redirect listed with its own xattrs."""
     img, _ = image_bytes(parse_dump(HUGE_EXTERNAL))
     assert hashlib.sha256(img).hexdigest() == HUGE_EXTERNAL_SHA256
-    if upstream_peer.available():
-        (tmp_path / "d").write_bytes(HUGE_EXTERNAL)
-        subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
-                        str(tmp_path / "img")], check=True)
-        assert (tmp_path / "img").read_bytes() == img
+    _as_mkcomposefs_writes_it(tmp_path, HUGE_EXTERNAL, img)
 
 
 def _noverity_files_dump() -> bytes:
@@ -403,11 +392,7 @@ def test_files_without_digests_as_mkcomposefs(tmp_path) -> None:
     dump = _noverity_files_dump()
     img, _ = image_bytes(parse_dump(dump))
     assert hashlib.sha256(img).hexdigest() == NOVERITY_FILES_SHA256
-    if upstream_peer.available():
-        (tmp_path / "d").write_bytes(dump)
-        subprocess.run([upstream_peer.peer_bin("mkcomposefs"), "--from-file", str(tmp_path / "d"),
-                        str(tmp_path / "img")], check=True)
-        assert (tmp_path / "img").read_bytes() == img
+    _as_mkcomposefs_writes_it(tmp_path, dump, img)
 
 
 @pytest.mark.parametrize("name", sorted(ASSETS))
