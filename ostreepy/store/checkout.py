@@ -519,6 +519,7 @@ def _share(state: _State, units: list[tuple], fds: list[int]) -> None:
             os._exit(code)
         os.close(ewfd)
         ewfd = -1
+        status = 0
         try:
             _take_units(state, units, fds, rfd)
         except BaseException:
@@ -527,7 +528,7 @@ def _share(state: _State, units: list[tuple], fds: list[int]) -> None:
                     pass
             raise
         finally:
-            os.waitpid(pid, 0)
+            status = os.waitpid(pid, 0)[1]
         record = b""
         while True:
             chunk = os.read(erfd, 65536)
@@ -536,6 +537,9 @@ def _share(state: _State, units: list[tuple], fds: list[int]) -> None:
             record += chunk
         if record:
             raise _error_from(record)
+        if status:
+            # ended without a word (killed: a signal, the OOM killer): its units may be half done
+            raise CheckoutError(f"The checkout's second process ended abnormally ({_describe_status(status)})")
     finally:
         for fd in (rfd, wfd, erfd, ewfd):
             if fd >= 0:
@@ -553,6 +557,12 @@ def _take_units(state: _State, units: list[tuple], fds: list[int], rfd: int) -> 
         else:
             _kind, parent, name, tree, meta, path = unit
             _checkout_tree(state, fds[parent], name, tree, meta, path)
+
+
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
 def _error_record(e: BaseException) -> bytes:

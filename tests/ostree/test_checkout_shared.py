@@ -118,3 +118,24 @@ def test_a_library_callers_process_is_not_forked(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fork", no_fork)
     porcelain.checkout(tmp_path / "repo", "main", tmp_path / "co", require_hardlinks=True)
     assert (tmp_path / "co" / "a3" / "b4" / "c2" / "plain").read_text() == "342\n"
+
+
+def test_a_second_process_killed_fails_the_checkout(ostree, tmp_path):
+    """The second process killed (no error of its own to tell: a signal, the OOM killer): its
+    units may be half done, so the checkout fails, saying how it ended, never exit 0."""
+    tree = tmp_path / "tree"
+    _tree(tree)
+    repo = ostree.init(tmp_path / "repo", "bare")
+    ostree.commit(repo, tree=tree)
+    code = ("import os, signal, sys\n"
+            "import ostreepy.store.checkout as co\n"
+            "first = os.getpid()\ntake = co._take_units\n"
+            "def dying(*a):\n"
+            "    if os.getpid() != first:\n        os.kill(os.getpid(), signal.SIGKILL)\n"
+            "    return take(*a)\n"
+            "co._take_units = dying\n"
+            "from ostreepy.cli.entry import main\n"
+            f"sys.exit(main(['--repo={repo}', 'checkout', '-H', {REF!r}, {str(tmp_path / 'co')!r}]))\n")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.returncode == 1, (p.returncode, p.stderr)
+    assert p.stderr == "error: The checkout's second process ended abnormally (signal 9)\n", p.stderr
