@@ -36,7 +36,10 @@ if TYPE_CHECKING:
     from typing import BinaryIO, Callable, FrozenSet, Optional
 
     from ..progress import FileCheckedOut, ProgressCallback
-    from .objects import FileHeader
+    from .objects import FileHeader, Xattrs
+
+    #: a dirmeta as the checkout reads it: uid, gid, mode, xattrs
+    _DirMetaFields = tuple[int, int, int, Xattrs]
 
 WHITEOUT_PREFIX = ".wh."
 OVERLAY_WHITEOUT_PREFIX = ".ostree-wh."
@@ -133,7 +136,7 @@ class _State:
         self.hardlinkable = ((repo.mode is RepoMode.BARE and not user) or (repo_usermode and user))
         self.user = user
         #: (uid, gid, mode, xattrs) by dirmeta checksum: a tree has few distinct ones
-        self.dirmetas: dict[str, tuple[int, int, int, tuple[tuple[bytes, bytes], ...]]] = {}
+        self.dirmetas: dict[str, _DirMetaFields] = {}
         self.fast_link = (self.hardlinkable and not opts.force_copy and not opts.process_whiteouts
                           and opts.filter is None and not opts.skip_paths and opts.overwrite is Overwrite.NONE)
         # libostree: only a writable repository with core.enable-uncompressed-cache (default true)
@@ -146,6 +149,13 @@ class _State:
                 and os.access(repo.path, os.W_OK)
                 and repo.config.get_bool("core", "enable-uncompressed-cache", True)):
             self.cache_dir = os.path.join(repo.path, UNCOMPRESSED_CACHE)
+
+    def dirmeta(self, checksum: str) -> _DirMetaFields:
+        """A dirmeta's (uid, gid, mode, xattrs), read once a checkout."""
+        fields = self.dirmetas.get(checksum)
+        if fields is None:
+            fields = self.dirmetas[checksum] = self.repo.load_dirmeta_fields(checksum)
+        return fields
 
 
 def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutOptions] = None,
@@ -198,10 +208,7 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
     # the entries and fields, not DirTree/DirMeta values: building none, a checkout (the
     # command line's) imports no attrs
     files, dirs = repo.load_dirtree_entries(tree_csum)
-    dirmeta = state.dirmetas.get(meta_csum)
-    if dirmeta is None:
-        dirmeta = state.dirmetas[meta_csum] = repo.load_dirmeta_fields(meta_csum)
-    user = opts.mode is CheckoutMode.USER
+    dirmeta = state.dirmeta(meta_csum)
     opts_skip = opts.skip_paths
     is_opaque = opts.process_whiteouts and any(f == OPAQUE_WHITEOUT_NAME for f, _ in files)
     if is_opaque:
@@ -211,6 +218,26 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
             st = os.stat(name, dir_fd=parent_fd, follow_symlinks=False)
             if not stat.S_ISDIR(st.st_mode):
                 _rm_rf_at(parent_fd, name)
+    dfd, did_exist = _open_dir(state, parent_fd, name, path, dirmeta)
+    try:
+        _place_files(state, dfd, files, path)
+        for dname, t, m in dirs:
+            if opts_skip and path + dname in opts_skip:
+                continue
+            _checkout_tree(state, dfd, dname, t, m, path + dname + "/")
+        _finish_dir(state, dfd, dirmeta, did_exist)
+    finally:
+        if dfd >= 0:
+            os.close(dfd)
+
+
+def _open_dir(state: _State, parent_fd: int, name: str, path: str,
+              dirmeta: _DirMetaFields) -> tuple[int, bool]:
+    """Directory ``name`` (at ``path`` in the checkout) made in ``parent_fd``, or found there where
+    the overwrite mode allows, and opened: (its descriptor, whether it existed). Its device is
+    checked for a hardlink checkout and a new one gets ``dirmeta``'s xattrs (unless in user
+    mode); its mode, owner and time come last (:func:`_finish_dir`)."""
+    opts = state.opts
     did_exist = False
     try:
         os.mkdir(name, 0o700, dir_fd=parent_fd)
@@ -225,18 +252,13 @@ def _checkout_tree(state: _State, parent_fd: int, name: str, tree_csum: str, met
             # existing ones (possible mount points) need a look
             raise CheckoutError("Unable to do hardlink checkout across devices "
                                 f"(src={state.repo_dev} destination={os.fstat(dfd).st_dev})")
-        if not did_exist and not user:
+        if not did_exist and opts.mode is not CheckoutMode.USER:
             for xname, value in dirmeta[3]:
                 os.setxattr(dfd, obj.xattr_name(xname), value)
-        _place_files(state, dfd, files, path)
-        for dname, t, m in dirs:
-            if opts_skip and path + dname in opts_skip:
-                continue
-            _checkout_tree(state, dfd, dname, t, m, path + dname + "/")
-        _finish_dir(state, dfd, dirmeta, did_exist)
-    finally:
-        if dfd >= 0:
-            os.close(dfd)
+    except BaseException:
+        os.close(dfd)
+        raise
+    return dfd, did_exist
 
 
 def _place_files(state: _State, dfd: int, files: tuple[tuple[str, str], ...], path: str) -> None:
@@ -382,7 +404,7 @@ def _user_symlink(src: str, raw: bytes, checksum: str, dfd: int, name: str) -> b
     return True
 
 
-def _finish_dir(state: _State, dfd: int, dirmeta: tuple[int, int, int, object], did_exist: bool) -> None:
+def _finish_dir(state: _State, dfd: int, dirmeta: _DirMetaFields, did_exist: bool) -> None:
     repo, opts = state.repo, state.opts
     user = opts.mode is CheckoutMode.USER
     if not did_exist:
@@ -450,19 +472,16 @@ def _may_share(state: _State) -> bool:
 def _checkout_shared(state: _State, pfd: int, name: str, tree: str, meta: str) -> bool:
     """The checkout of ``tree`` at ``name`` shared with a second process (see above); False,
     with nothing made, when its top has too few (or too many) subtrees to be worth it."""
-    repo, opts = state.repo, state.opts
+    repo = state.repo
     # the top, read first: (parent's index in top, name, files, dirmeta, path)
-    top: list[tuple[int, str, tuple[tuple[str, str], ...], tuple[int, int, int, tuple[tuple[bytes, bytes], ...]],
-                    str]] = []
+    top: list[tuple[int, str, tuple[tuple[str, str], ...], _DirMetaFields, str]] = []
     level = [(-1, name, tree, meta, "/")]
     depth = 0
     while level and len(level) < _SHARE_UNITS and depth < _SHARE_DEPTH:
         below: list[tuple[int, str, str, str, str]] = []
         for parent, dname, t, m, path in level:
             files, dirs = repo.load_dirtree_entries(t)
-            dirmeta = state.dirmetas.get(m)
-            if dirmeta is None:
-                dirmeta = state.dirmetas[m] = repo.load_dirmeta_fields(m)
+            dirmeta = state.dirmeta(m)
             top.append((parent, dname, files, dirmeta, path))
             below.extend((len(top) - 1, sub, st, sm, path + sub + "/") for sub, st, sm in dirs)
         level = below
@@ -471,23 +490,11 @@ def _checkout_shared(state: _State, pfd: int, name: str, tree: str, meta: str) -
     units.extend(("files", i, entry[2], entry[4]) for i, entry in enumerate(top) if entry[2])
     if not _SHARE_MIN_UNITS <= len(units) <= _SHARE_MAX_UNITS:
         return False
-    user = opts.mode is CheckoutMode.USER
     fds: list[int] = []
     try:
         for parent, dname, _files, dirmeta, path in top:
-            at = pfd if parent < 0 else fds[parent]
-            try:
-                os.mkdir(dname, 0o700, dir_fd=at)
-            except FileExistsError:
-                raise CheckoutError(f"mkdirat: File exists: {dname}") from None
-            fd = os.open(dname, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=at)
-            fds.append(fd)
-            if path == "/" and opts.no_copy_fallback and os.fstat(fd).st_dev != state.repo_dev:
-                raise CheckoutError("Unable to do hardlink checkout across devices "
-                                    f"(src={state.repo_dev} destination={os.fstat(fd).st_dev})")
-            if not user:
-                for xname, value in dirmeta[3]:
-                    os.setxattr(fd, obj.xattr_name(xname), value)
+            # (a shared checkout overwrites nothing: each is new, or an error)
+            fds.append(_open_dir(state, pfd if parent < 0 else fds[parent], dname, path, dirmeta)[0])
         _share(state, units, fds)
         for fd, (_p, _n, _f, dirmeta, _path) in zip(fds, top):
             _finish_dir(state, fd, dirmeta, False)
