@@ -247,26 +247,27 @@ class _DumpBuilder:
                     path = size_f = middle = payload = content = digest = b""
                 # (a file's size is mostly past the small ints': parsed, not looked up)
                 size = int(size_f) if size_f.isdigit() and len(size_f) < 19 else None
+                # the parent (the last line's, or looked up) and the digest, of every line
+                i = path.rfind(b"/")
+                if i == last_i and path.startswith(last_prefix):
+                    parent = last_parent
+                elif i > 0 and path[:1] == b"/" and b"//" not in path:
+                    parent = parents.get(path[:i])
+                else:
+                    parent = None
+                name = path[i + 1:]
+                d = None
+                if digest and digest != b"-":
+                    try:
+                        d = unhexlify(digest) if len(digest) == 64 else None
+                    except binascii.Error:
+                        pass
+                    if d is None:
+                        parent = None   # line() refuses it
                 kind = middles.get(middle)
                 if kind is not None and kind[2] and content == b"-":
                     # a regular file of one link owned by root, no time, no inline content (most
                     # lines): the path below for it alone, without what it has not
-                    i = path.rfind(b"/")
-                    if i == last_i and path.startswith(last_prefix):
-                        parent = last_parent
-                    elif i > 0 and path[:1] == b"/" and b"//" not in path:
-                        parent = parents.get(path[:i])
-                    else:
-                        parent = None
-                    name = path[i + 1:]
-                    d = None
-                    if digest != b"-" and digest:
-                        try:
-                            d = unhexlify(digest) if len(digest) == 64 else None
-                        except binascii.Error:
-                            pass
-                        if d is None:
-                            parent = None   # line() refuses it
                     if not (size is None or parent is None or name in _BAD_NAMES or len(name) > MAX_NAME_LENGTH
                             or name in parent.children or len(payload) >= PATH_MAX):
                         if parent is not last_parent:
@@ -311,24 +312,6 @@ class _DumpBuilder:
                             if mode and len(middles) < 1024:
                                 middles[middle] = (mode, nlink, nlink == 1 and mode & S_IFMT == _S_IFREG)
                 ftype = mode & S_IFMT
-                i = path.rfind(b"/")
-                if i == last_i and path.startswith(last_prefix):
-                    parent = last_parent
-                elif i > 0 and path[:1] == b"/" and b"//" not in path:
-                    parent = parents.get(path[:i])
-                else:
-                    parent = None
-                name = path[i + 1:]
-                # (the parent and digest as the plain-file lines' path above finds them: inlined in
-                # both, as everything per line here is; a call a line was ~2% of a create)
-                d = None
-                if digest and digest != b"-":
-                    try:
-                        d = unhexlify(digest) if len(digest) == 64 else None
-                    except binascii.Error:
-                        pass
-                    if d is None:
-                        parent = None   # line() refuses it
                 # (a parent found is a directory: only directories are in ``parents`` and last_parent
                 # once a line is taken; line() refuses a line below anything else, ending the parse)
                 if not (mode == 0 or size is None or parent is None or name in _BAD_NAMES or len(name) > MAX_NAME_LENGTH
