@@ -220,17 +220,9 @@ class _Builder:
         already."""
         if names is None:
             names = _list_xattrs(at)
-        pairs = []
-        for n in names:
-            try:
-                pairs.append((n, os.getxattr(at, n, follow_symlinks=False) if isinstance(at, str)
-                              else os.getxattr(at, n)))
-            except OSError as e:
-                if e.errno != errno.ENODATA:
-                    raise
         size = st.st_size
         return self._made(st.st_mode, st.st_uid, st.st_gid, size, _payload(checksum, size), digest,
-                          canonical_xattrs(pairs) if pairs else ())
+                          _xattrs(at, names))
 
     def _made(self, mode: int, uid: int, gid: int, size: int, payload: bytes | None, digest: bytes | None,
               xattrs: Sequence[tuple[bytes, bytes]]) -> Leaf | Node:
@@ -292,7 +284,7 @@ class _Builder:
         seen = self.seen
         ints = self.ints
         setint = ints.setdefault
-        lstat, listxattr = os.lstat, os.listxattr
+        lstat = os.lstat
         # the lstat by the repository's descriptor: fewer components to look up than the full path
         # (listxattr has no such form)
         dfd = self.repo._dfd
@@ -315,12 +307,7 @@ class _Builder:
                 self.file(children, parent, name, checksum)
                 continue
             path = prefix + tail  # type: ignore[operator]
-            try:
-                names = listxattr(path, follow_symlinks=False)
-            except OSError as e:
-                if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
-                    raise
-                names = []
+            names = _list_xattrs(path)
             made: Leaf | Node
             if fmt == _S_IFLNK:
                 made = self._bare_symlink(checksum, st, path, names)
@@ -340,15 +327,8 @@ class _Builder:
     def _bare_symlink(self, checksum: str, st: os.stat_result, path: str, names: list[str]) -> Leaf | Node:
         """The node of a symlink object of a plain bare repository with this lstat and these xattr
         names: the header :meth:`Repo.load_file_and_size` reads (which it does not check further)."""
-        pairs = []
-        for n in names:
-            try:
-                pairs.append((n, os.getxattr(path, n, follow_symlinks=False)))
-            except OSError as e:
-                if e.errno != errno.ENODATA:
-                    raise
         target = os.readlink(path).encode("utf-8", "surrogateescape")
-        return self._symlink(st.st_mode, st.st_uid, st.st_gid, target, canonical_xattrs(pairs) if pairs else ())
+        return self._symlink(st.st_mode, st.st_uid, st.st_gid, target, _xattrs(path, names))
 
     def _symlink(self, mode: int, uid: int, gid: int, target: bytes, xattrs: Sequence[tuple[bytes, bytes]]
                  ) -> Leaf | Node:
@@ -503,7 +483,7 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
 
 
 def _list_xattrs(at: int | str) -> list[str]:
-    """The xattr names of a descriptor, or of the path of a file that is no symlink ([] where the
+    """The xattr names of a descriptor, or of a path (a symlink's own: not followed; [] where the
     filesystem has none)."""
     try:
         return os.listxattr(at, follow_symlinks=False) if isinstance(at, str) else os.listxattr(at)
@@ -511,6 +491,19 @@ def _list_xattrs(at: int | str) -> list[str]:
         if e.errno not in (errno.ENOTSUP, errno.EOPNOTSUPP):
             raise
         return []
+
+
+def _xattrs(at: int | str, names: list[str]) -> Sequence[tuple[bytes, bytes]]:
+    """The xattrs ``names`` of a descriptor or a path (a symlink's own), as the store holds them
+    (canonical order; one gone meanwhile is left out, as libglnx does)."""
+    pairs = []
+    for n in names:
+        try:
+            pairs.append((n, os.getxattr(at, n, follow_symlinks=False) if isinstance(at, str) else os.getxattr(at, n)))
+        except OSError as e:
+            if e.errno != errno.ENODATA:
+                raise
+    return canonical_xattrs(pairs) if pairs else ()
 
 
 def _payload(checksum: str, size: int) -> bytes | None:
