@@ -201,3 +201,51 @@ def test_refs_create_empty_name_is_refused_not_a_listing(tmp_path):
     p = ostreepy(f"--repo={repo}", "refs", "--create", "x")
     assert p.returncode == 1 and "You must specify a revision" in p.stderr
     assert ostreepy(f"--repo={repo}", "refs", check=True).stdout == "main\n"
+
+
+@pytest.mark.parametrize("body,message", [
+    (b"", "Corrupted commit object"), (b"\x00" * 7, "Corrupted commit object"),
+    (b"garbage that is no commit at all", "Corrupted commit object"), (bytes(range(256)), "Corrupted commit object"),
+    # a commit's framing whose root dirtree checksum is 31 bytes long: Commit.parse's own words
+    (None, "Invalid checksum of length 31 expected 32"),
+])
+@pytest.mark.parametrize("flags", [["-H"], ["--composefs-noverity"]])
+def test_a_commit_framed_wrongly_is_refused_by_the_light_checkout(tmp_path, body, message, flags):
+    """The command line's checkout reads only a commit's root through its framing
+    (objects.commit_root): a commit object that hashes to its name but is not framed as a commit
+    (or whose root checksums are not 32 bytes) is refused as Commit.parse refuses it, with
+    nothing made at the destination."""
+    import hashlib
+    from ostreepy.store import gvariant
+    from ostreepy.store.objects import COMMIT_TYPE, commit_root
+    if body is None:
+        body = gvariant.serialize(COMMIT_TYPE, ({}, b"", [], "s", "b", 0, b"\x01" * 31, b"\x02" * 32))
+    with Repo.init(str(tmp_path / "r"), "bare") as r:
+        csum = hashlib.sha256(body).hexdigest()
+        path = r.object_path(csum, ObjectType.COMMIT)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "wb") as f:
+            f.write(body)
+        r.set_ref("bad", csum)
+    with pytest.raises(OstreeError, match=message):
+        commit_root(body)
+    with pytest.raises(OstreeError, match=message):
+        Commit.parse(body)
+    p = ostreepy(f"--repo={tmp_path}/r", "checkout", *flags, "bad", tmp_path / "co")
+    assert p.returncode == 1 and p.stderr.startswith(f"error: {message}"), p.stderr
+    assert "Traceback" not in p.stderr and not (tmp_path / "co").exists()
+
+
+def test_commit_root_is_the_parsed_commits(tmp_path):
+    from ostreepy.store.objects import commit_root
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "d" / "f").write_text("f\n")
+    subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "init"], check=True)
+    subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "commit", "-b", "m", "-s", "s",
+                    "--add-metadata-string=version=1", str(src)], check=True, capture_output=True)
+    with Repo.open(str(tmp_path / "r")) as r:
+        csum = r.resolve_rev("m")
+        data = r.load_metadata(ObjectType.COMMIT, csum)
+        c = Commit.parse(data)
+        assert commit_root(data) == (c.root_tree, c.root_meta)
