@@ -1,16 +1,25 @@
 """Re-hashing every object reachable from every commit, as ``ostree fsck`` does.
 
-Built to stay flat in memory at any repository size: the walk keeps one compact
-key per distinct object (its type byte and 32-byte binary checksum, in an
-insertion-ordered dict, so objects are checked and reported in walk order), a
-dirtree reached again from another commit is not walked again, objects are
-checked on a few threads with a bounded number in flight, and which commits
-reach a bad object is worked out only when there is one (a second walk).
+Built to stay flat in memory at any repository size. The walk keeps the
+metadata it reaches (commits, dirtrees, dirmetas: one compact key each, its type
+byte and 32-byte binary checksum, in an insertion-ordered dict) so that a dirtree
+reached again from another commit is not walked again; those are a few per
+directory. The file objects, nearly all of a tree, are not held: their binary
+checksums go to :class:`_FileKeys`, 256 buckets by first byte whose full pages are
+spilled to an anonymous temporary file, and are read back, deduplicated and
+checked a bucket at a time (in checksum order: the order of ``objects/``). So
+the memory a 100,000-file tree adds is a bucket's worth, not a key per file (at
+~100 bytes a key in a dict it was ~14 MB, two thirds of the whole process).
+Objects are checked on a few threads with a bounded number in flight, and which
+commits reach a bad object is worked out only when there is one (a second walk).
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+import tempfile
+from array import array
 from collections import deque
 from typing import Callable, Deque, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
@@ -78,11 +87,60 @@ def _unkey(key: bytes) -> Tuple[str, ObjectType]:
     return key[1:].hex(), ObjectType(key[0])
 
 
-def _walk_commit(repo: Repo, checksum: str, commit: Commit, add: Callable[[bytes], bool]) -> None:
-    """Calls ``add`` with the key of the commit object and of every object its tree
-    reaches (the commit object is hashed and counted too, as ostree's traversal
-    includes it); a dirtree whose ``add`` returns False (already known) is not
-    descended into."""
+_PAGE = 4096  # bytes of keys a bucket holds in memory before they go to the file (128 keys)
+
+
+class _FileKeys:
+    """A multiset of 32-byte binary file checksums kept in 256 buckets by first byte,
+    each bucket's full pages written to one anonymous temporary file (made on the
+    first page) and its last page kept in memory: at most 1 MiB of keys in memory,
+    whatever the number added. :meth:`unique` reads each bucket back whole (a 256th
+    of the keys), sorted and without repeats."""
+
+    def __init__(self) -> None:
+        self._tail = [bytearray() for _ in range(256)]
+        self._pages: list[array[int]] = [array("Q") for _ in range(256)]  # offsets in the file
+        self._file: Optional[int] = None
+        self._end = 0
+
+    def add(self, checksum: str) -> None:
+        key = bytes.fromhex(checksum)
+        tail = self._tail[key[0]]
+        tail += key
+        if len(tail) >= _PAGE:
+            self._spill(key[0], tail)
+
+    def _spill(self, bucket: int, tail: bytearray) -> None:
+        if self._file is None:
+            f = tempfile.TemporaryFile(prefix="ostreepy-fsck-")
+            self._file = os.dup(f.fileno())  # the file lives on with the descriptor: deleted already
+            f.close()
+        os.pwrite(self._file, tail, self._end)
+        self._pages[bucket].append(self._end)
+        self._end += len(tail)
+        del tail[:]
+
+    def unique(self) -> Iterator[bytes]:
+        """Every distinct checksum, bucket by bucket, in binary order."""
+        for bucket in range(256):
+            data = b"".join(os.pread(self._file, _PAGE, off) for off in self._pages[bucket]) \
+                if self._file is not None else b""
+            data += self._tail[bucket]
+            yield from sorted({data[i:i + 32] for i in range(0, len(data), 32)})
+
+    def close(self) -> None:
+        if self._file is not None:
+            os.close(self._file)
+            self._file = None
+
+
+def _walk_commit(repo: Repo, checksum: str, commit: Commit, add: Callable[[bytes], bool],
+                 add_file: Optional[Callable[[str], object]] = None) -> None:
+    """Calls ``add`` with the key of the commit object and of every metadata object its
+    tree reaches (the commit object is hashed and counted too, as ostree's traversal
+    includes it), and ``add_file`` with the checksum of every file object (``add`` with
+    its key when there is no ``add_file``); a dirtree whose ``add`` returns False
+    (already known) is not descended into."""
     add(_key(checksum, ObjectType.COMMIT))
     add(_key(commit.root_meta, ObjectType.DIR_META))
     stack = [commit.root_tree]
@@ -91,12 +149,16 @@ def _walk_commit(repo: Repo, checksum: str, commit: Commit, add: Callable[[bytes
         if not add(_key(t, ObjectType.DIR_TREE)):
             continue
         try:
-            tree = repo.load_dirtree(t)
+            files, dirs = repo.load_dirtree_entries(t)
         except OstreeError:
             continue  # reported when the dirtree itself is checked
-        for _, f in tree.files:
-            add(_key(f, ObjectType.FILE))
-        for _, st, sm in tree.dirs:
+        if add_file is not None:
+            for _, f in files:
+                add_file(f)
+        else:
+            for _, f in files:
+                add(_key(f, ObjectType.FILE))
+        for _, st, sm in dirs:
             add(_key(sm, ObjectType.DIR_META))
             stack.append(st)
 
@@ -174,7 +236,8 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
             result.ref_errors.append(f"Loading commit for ref ({cid}, {ref}): {e}")
     commits = sorted(c for c, _ in repo.list_objects(ObjectType.COMMIT))
     complete: List[Tuple[str, Commit]] = []
-    objects: Dict[bytes, None] = {}
+    objects: Dict[bytes, None] = {}  # the metadata objects reached, in walk order
+    files = _FileKeys()
 
     def add(key: bytes) -> bool:
         if key in objects:
@@ -196,22 +259,28 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
             result.problems.append(FsckProblem(c, ObjectType.COMMIT, str(e), False))
             continue
         complete.append((c, commit))
-        _walk_commit(repo, c, commit, add)
-    total = len(objects)
-    result.n_objects = total
-    emit(progress, FsckStarted(result.n_commits, total))
-
+        _walk_commit(repo, c, commit, add, files.add)
     failed: Dict[bytes, OstreeError] = {}
-    for i, (key, err) in enumerate(_checked(repo, objects)):
-        if progress is not None:
-            csum, objtype = _unkey(key)
-            progress(ObjectChecked(csum, objtype.name_str, i + 1, total, err is None))
-        if err is not None:
-            failed[key] = err
+    try:
+        total = len(objects) + (sum(1 for _ in files.unique()) if progress is not None else 0)
+        emit(progress, FsckStarted(result.n_commits, total))
+        file_type = bytes((ObjectType.FILE,))
+        keys = itertools.chain(objects, (file_type + k for k in files.unique()))
+        i = 0
+        for i, (key, err) in enumerate(_checked(repo, keys), 1):
+            if progress is not None:
+                csum, objtype = _unkey(key)
+                progress(ObjectChecked(csum, objtype.name_str, i, total, err is None))
+            if err is not None:
+                failed[key] = err
+        result.n_objects = i
+    finally:
+        files.close()
     objects.clear()  # its memory back before the second walk
     # which commits reach each bad object, for the messages and for marking them partial
+    # (a walk that, with nothing bad, would only hold a key per object for nothing)
     reached_by: Dict[bytes, List[str]] = {k: [] for k in failed}
-    for c, commit in complete:
+    for c, commit in complete if failed else ():
         seen: Set[bytes] = set()
 
         def note(key: bytes) -> bool:

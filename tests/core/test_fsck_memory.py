@@ -1,0 +1,71 @@
+"""fsck holds no key per file object: the file checksums a walk reaches go to
+buckets whose full pages live in a temporary file (``store.fsck._FileKeys``)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from ostreepy.store import fsck as fsck_mod
+from ostreepy.store.repo import Repo, RepoMode
+
+
+def _checksums(n: int) -> list[str]:
+    return [hashlib.sha256(str(i).encode()).hexdigest() for i in range(n)]
+
+
+def test_file_keys_give_every_distinct_checksum_once_in_binary_order():
+    keys = fsck_mod._FileKeys()
+    sums = _checksums(20_000)
+    try:
+        for s in sums + sums[::3]:  # repeats, as files shared between dirtrees and commits
+            keys.add(s)
+        in_memory = sum(len(t) for t in keys._tail)
+        assert in_memory < 256 * fsck_mod._PAGE and keys._end > 0  # most of them spilled
+        got = [k.hex() for k in keys.unique()]
+    finally:
+        keys.close()
+    assert got == sorted(set(sums))
+
+
+def test_file_keys_of_a_few_files_stay_in_memory():
+    keys = fsck_mod._FileKeys()
+    for s in _checksums(100):
+        keys.add(s)
+    assert keys._file is None
+    assert len(list(keys.unique())) == 100
+    keys.close()
+
+
+def test_fsck_checks_each_file_once_and_walks_again_only_for_a_bad_object(tmp_path, monkeypatch):
+    tree = tmp_path / "tree"
+    for d in range(5):
+        (tree / f"d{d}").mkdir(parents=True)
+        for f in range(40):
+            (tree / f"d{d}" / f"f{f}").write_text(f"file {f % 30}\n")  # repeated contents
+    repo = Repo.init(str(tmp_path / "repo"), RepoMode.BARE)
+    from ostreepy import porcelain
+    c1 = porcelain.commit(repo, str(tree), branch="a").checksum
+    (tree / "d0" / "f0").write_text("changed\n")
+    porcelain.commit(repo, str(tree), branch="b")
+    checked = []
+    real = fsck_mod.fsck_object
+    monkeypatch.setattr(fsck_mod, "fsck_object", lambda r, c, t: (checked.append((c, t)), real(r, c, t))[1])
+    walks = []
+    real_walk = fsck_mod._walk_commit
+    monkeypatch.setattr(fsck_mod, "_walk_commit", lambda *a: (walks.append(a[1]), real_walk(*a))[1])
+    res = fsck_mod.fsck(repo)
+    assert res.ok and res.n_commits == 2
+    assert len(checked) == len(set(checked)) == res.n_objects
+    assert len(walks) == 2  # no second walk when nothing is bad
+    # a corrupt file shared by both commits: named with both, found by a second walk
+    shared = repo.load_dirtree(repo.load_dirtree(repo.load_commit(c1).root_tree).dirs[1][1]).files[0][1]
+    path = repo.object_path(shared, fsck_mod.ObjectType.FILE)
+    os.chmod(path, 0o644)
+    with open(path, "ab") as f:
+        f.write(b"x")
+    walks.clear()
+    res = fsck_mod.fsck(repo)
+    assert not res.ok and len(walks) == 4
+    (problem,) = res.problems
+    assert problem.checksum == shared and len(problem.commits) == 2
