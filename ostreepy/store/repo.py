@@ -51,7 +51,7 @@ if TYPE_CHECKING:
 
     from . import objects as obj
     from .gvariant import Variant
-    from .objects import Commit, DirMeta, DirTree, FileHeader
+    from .objects import AnyHeader, Commit, DirMeta, DirTree, FileHeader
     from .sizes import SizeLog
     from .writestats import WriteStats
 else:
@@ -870,6 +870,19 @@ class Repo:
             cache[checksum] = tree
         return tree
 
+    def load_loose_dirtree_entries(self, checksum: str) -> Optional[Tuple[Tuple[Tuple[str, str], ...],
+                                                                         Tuple[Tuple[str, str, str], ...]]]:
+        """:meth:`load_loose_dirtree` as :meth:`load_dirtree_entries` gives a dirtree: its files
+        and subdirectories, without the DirTree value (a pull's walk); None when ``objects/``
+        does not hold it."""
+        cache = self._dirtree_cache
+        if cache is not None:
+            tree = cache.get(checksum)
+            if tree is not None:
+                return tree.files, tree.dirs
+        data = self._loose_dirtree_data(checksum)
+        return obj.parse_dirtree(data) if data is not None else None
+
     def _loose_dirtree_data(self, checksum: str) -> Optional[bytes]:
         if self._dfd < 0:
             return None
@@ -1212,7 +1225,7 @@ class Repo:
 
     # ------------------------------------------------------------ content objects: writing
 
-    def write_content(self, header: FileHeader, stream: Optional[BinaryIO] = None,
+    def write_content(self, header: AnyHeader, stream: Optional[BinaryIO] = None,
                       size: Optional[int] = None, expected: Optional[str] = None,
                       trusted: bool = False, known_absent: bool = False) -> str:
         """Store a content object, returning its checksum.
@@ -1324,7 +1337,7 @@ class Repo:
         except FileExistsError:
             pass
 
-    def adopt_regular_file(self, path: str, header: FileHeader) -> str:
+    def adopt_regular_file(self, path: str, header: AnyHeader) -> str:
         """``commit --consume``'s adoption (adopt_and_commit_regfile): a regular file whose
         own metadata already is the object's (bare) or is made so (bare-user-only: mode
         & 0755) is hashed and renamed into the store rather than copied; the file is
@@ -1378,7 +1391,7 @@ class Repo:
         return self.write_content(header, io.BytesIO(data) if header.is_regular else None,
                                   len(data) if header.is_regular else 0, expected)
 
-    def _apply_regfile_meta(self, fd: int, header: FileHeader) -> None:
+    def _apply_regfile_meta(self, fd: int, header: AnyHeader) -> None:
         mode = self.mode
         if mode is RepoMode.BARE:
             os.fchown(fd, header.uid, header.gid)
@@ -1396,7 +1409,7 @@ class Repo:
         if mode.is_bare:
             os.utime(fd, ns=(time.time_ns(), 0))
 
-    def _write_symlink(self, header: FileHeader, expected: Optional[str]) -> str:
+    def _write_symlink(self, header: AnyHeader, expected: Optional[str]) -> str:
         mode = self.mode
         if mode is RepoMode.BARE_USER_ONLY:
             header = _bare_user_only_header(header, expected is not None)
@@ -1867,7 +1880,7 @@ def _serially_unless_slow(fn: Callable[[str], object], items: list[str], limit: 
     return out
 
 
-def _bare_user_only_header(header: FileHeader, strict: bool = True, checksum: Optional[str] = None) -> FileHeader:
+def _bare_user_only_header(header: AnyHeader, strict: bool = True, checksum: Optional[str] = None) -> AnyHeader:
     """bare-user-only has no place for ownership or xattrs and refuses modes a user
     could not have set; anything it would silently lose is refused instead, so the
     object's checksum always matches what is read back."""
