@@ -136,9 +136,12 @@ Upgrading from the old ``ProgressEvent(kind, fields)``: the kinds map as
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 from ._deferred import Deferred
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Callable, Optional, Tuple
 
 #: the events, built on the first use of their names
 _DEFERRED = Deferred(globals())

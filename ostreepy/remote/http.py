@@ -61,13 +61,15 @@ import threading
 import time
 import warnings
 from types import ModuleType
-from typing import TYPE_CHECKING, BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
 from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from ociclient.deadline import watch
 from ociclient.errors import DeadlineExceeded
 
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
+
     import urllib3
 
     from ociclient.watched_adapter import WatchedAdapter
