@@ -161,7 +161,11 @@ class ProgressEvent:
 
 
 #: what a ``progress=`` argument takes: a function called with each event
-ProgressCallback = Callable[[ProgressEvent], None]
+if TYPE_CHECKING:
+    ProgressCallback = Callable[[ProgressEvent], None]
+else:
+    from collections.abc import Callable as _Callable  # (the same alias without typing)
+    ProgressCallback = _Callable[[ProgressEvent], None]
 
 
 def emit(callback: Optional[ProgressCallback], event: ProgressEvent) -> None:
