@@ -484,6 +484,21 @@ class LightVariant:
         return f"LightVariant(type={self.type!r}, value={self.value!r})"
 
 
+def boxed(value: Any) -> Any:
+    """``value`` (read by :func:`deserialize_light`) as :func:`deserialize` reads it: each
+    :class:`LightVariant` in it, at any depth, a :class:`Variant` (for a reader that takes
+    Variants: a static delta's side of a pull)."""
+    if isinstance(value, LightVariant):
+        return _variant()(value.type, boxed(value.value))
+    if isinstance(value, dict):
+        return {k: boxed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [boxed(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(boxed(v) for v in value)
+    return value
+
+
 def deserialize_light(type_string: str, data: bytes) -> Any:
     """:func:`deserialize`, refusing exactly what it refuses, with each ``v`` read as a
     :class:`LightVariant` (no Variant built): parts of the value without a ``v`` are read
