@@ -333,7 +333,8 @@ def _set_options(kf: KeyFile, group: str, url: Optional[str],
             kf.set(group, "metalink", url[len("metalink="):])
         else:
             kf.set(group, "url", url)
-    items = options.items() if isinstance(options, Mapping) else options
+    from collections.abc import Mapping as _Mapping  # (typing's is for type checkers only)
+    items = options.items() if isinstance(options, _Mapping) else options
     for key, value in items:
         if isinstance(value, bool):
             kf.set_bool(group, key, value)
