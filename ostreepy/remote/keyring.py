@@ -34,7 +34,7 @@ from ociclient.pgpformat import (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY, TAG_SECRET_K
 from ..errors import SignatureError
 from .openpgp import Certificate, Keyring, OpenPGPError
 from ..store.repo import Repo
-from .config import Remote, RemoteOptions, load_remote
+from .config import RemoteOptions, load_remote
 
 GLOBAL_KEYRING_DIR = "/usr/share/ostree/trusted.gpg.d"
 MAX_KEYRING = 64 * 1024 * 1024
