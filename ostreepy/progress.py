@@ -160,12 +160,11 @@ class ProgressEvent:
     """The base of every progress event; it has no fields of its own."""
 
 
+if not TYPE_CHECKING:
+    from collections.abc import Callable  # (typing's, to type checkers: the same alias)
+
 #: what a ``progress=`` argument takes: a function called with each event
-if TYPE_CHECKING:
-    ProgressCallback = Callable[[ProgressEvent], None]
-else:
-    from collections.abc import Callable as _Callable  # (the same alias without typing)
-    ProgressCallback = _Callable[[ProgressEvent], None]
+ProgressCallback = Callable[[ProgressEvent], None]
 
 
 def emit(callback: Optional[ProgressCallback], event: ProgressEvent) -> None:

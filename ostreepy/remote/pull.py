@@ -61,6 +61,16 @@ Design:
   as libostree deletes its ``.commitpartial`` files after the transaction. A
   failed pull moves no ref.
 
+* Values: the walk builds none. Commits, dirtrees, dirmetas, ``.filez`` headers, the summary
+  and the remote are read into plain classes and tuples (``_Commit``,
+  :func:`~ostreepy.store.objects.parse_dirtree`, :class:`~ostreepy.store.objects.LightHeader`,
+  :class:`~ostreepy.remote.summary.LightSummary`, :class:`~ostreepy.remote.config.RemoteFields`),
+  each refused where its attrs class's parse refuses it, and the engine's outcome is a
+  :class:`PullOutcome`; :func:`pull_remote` and :func:`pull_local` return it as the
+  :class:`RepoPullResult` callers take. The command line prints from the outcome
+  (:func:`pull_remote_outcome`), so a plain pull imports neither attrs (~20 ms) nor typing:
+  at ostree's CPU, start-up was most of what a second pull had more than ostree's (issue 8).
+
 Sources: a :class:`~ostreepy.remote.fetcher.Fetcher` (``file://``, HTTP), or a
 local :class:`Repo` (pull-local, ``--localcache-repo``), whose objects are
 copied rather than fetched: hard-linked between repositories of the same mode
@@ -111,7 +121,7 @@ from .summary_cache import Conditional, SummaryCache, fetch_summary_pair
 
 # RefUpdate and RepoPullResult, the values a pull returns, are attrs classes built when a
 # caller asks for them (ostreepy._deferred): the command line prints from the plain outcome
-# (_Outcome) and builds neither, nor any other attrs value (the walk reads commits, dirtrees,
+# (PullOutcome) and builds neither, nor any other attrs value (the walk reads commits, dirtrees,
 # dirmetas, file headers and the summary into plain classes and tuples), so that it imports
 # neither attrs (~20 ms) nor typing (~6 ms)
 _DEFERRED = Deferred(globals())
@@ -137,7 +147,8 @@ if TYPE_CHECKING:
 else:
     _value = _DEFERRED.register
 
-__all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_local"]
+__all__ = ["PullError", "PullOutcome", "RefUpdate", "RepoPullResult", "pull_remote", "pull_remote_outcome",
+           "pull_local"]
 
 #: fetches in flight at once (ostree's max-outstanding-fetcher-requests default)
 MAX_FETCHES = 8
@@ -215,7 +226,7 @@ class RepoPullResult:
         return _status(self)
 
 
-class _Outcome:
+class PullOutcome:
     """What a pull did, as :class:`RepoPullResult` holds it, in a plain class: what the
     engine returns; :func:`pull_remote` and :func:`pull_local` make the RepoPullResult of it
     (:meth:`value`), the command line prints from it."""
@@ -265,7 +276,7 @@ class _Outcome:
             detached_metadata_fetched=self.detached_metadata_fetched, delta_files_missing=self.delta_files_missing)
 
 
-def _status(r: Union[RepoPullResult, _Outcome]) -> str:
+def _status(r: Union[RepoPullResult, PullOutcome]) -> str:
     """:attr:`RepoPullResult.status` of a result or an outcome."""
     # n_fetched_metadata: objects, found .commitmeta, superblocks and delta-index requests
     meta = r.metadata_fetched + r.detached_metadata_fetched + r.delta_files_missing
@@ -1404,7 +1415,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[RemoteOptions], label: st
          timestamp_check_from_rev: Optional[str] = None, disable_static_deltas: bool = False,
          require_static_deltas: bool = False, bareuseronly_files: bool = False,
          http_trusted: bool = False, summary_override: Optional[bytes] = None,
-         cache_dir: Optional[str] = None, collections: Optional[Mapping[str, str]] = None) -> _Outcome:
+         cache_dir: Optional[str] = None, collections: Optional[Mapping[str, str]] = None) -> PullOutcome:
     collections = collections or {}
     start = time.monotonic()
     sign_keys = trust.remote_keys(remote) if remote is not None else None
@@ -1575,7 +1586,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[RemoteOptions], label: st
                 if summary_sig is not None:
                     _replace_file(repo, "summary.sig", summary_sig)
     st = puller.stats
-    result = _Outcome(
+    result = PullOutcome(
         remote=label, commits=commits, refs=tuple(updates), metadata_fetched=st.metadata_fetched,
         content_fetched=st.content_fetched, metadata_local=st.metadata_local, content_local=st.content_local,
         bytes_transferred=source.bytes, content_bytes_written=st.content_bytes_written,
@@ -1790,8 +1801,8 @@ def pull_remote_outcome(repo: Repo, remote: Union[str, RemoteOptions], refs_or_c
                         bareuseronly_files: bool = False, http_trusted: bool = False,
                         n_network_retries: Optional[int] = None, untrusted: bool = False,
                         cache_dir: Optional[str] = None,
-                        collection_refs: Sequence[Tuple[str, str, str]] = ()) -> _Outcome:
-    """:func:`pull_remote`'s pull, its outcome in a plain class (:class:`_Outcome`, whose
+                        collection_refs: Sequence[Tuple[str, str, str]] = ()) -> PullOutcome:
+    """:func:`pull_remote`'s pull, its outcome in a plain class (:class:`PullOutcome`, whose
     ``value()`` is the RepoPullResult): for the command line, which prints it and builds no
     attrs value (none of the pull's values are built, and attrs is not imported)."""
     collections: Dict[str, str] = {}
@@ -1962,7 +1973,7 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
 def _pull_local_deltas(repo: Repo, src: Repo, refs: Sequence[str], verifier: Optional[RemoteFields],
                        remote: Optional[str], *, depth: int, commit_metadata_only: bool,
                        progress: Optional[ProgressCallback], verify_bindings: bool,
-                       bareuseronly_files: bool) -> _Outcome:
+                       bareuseronly_files: bool) -> PullOutcome:
     # ostree-repo-pull.c keeps remote_repo_local unset when deltas are required, so the
     # source is read over its file:// URL; pull-local turns sign-verify off, and
     # gpg-verify on only when asked

@@ -173,3 +173,8 @@ _DEFERRED.hide()
 
 def __getattr__(name: str) -> type:
     return _DEFERRED.build(name)
+
+
+def __dir__() -> list:
+    # the deferred classes too (not in the namespace until built): for dir() and autodoc
+    return sorted(set(globals()) | {"Summary", "SummaryRef"})
