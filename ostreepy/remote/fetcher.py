@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import os
 import stat
-from urllib.parse import unquote, urlsplit
 
 # defined in the base room so that the fetchers this module picks can raise them without
 # importing it back; these are the same classes under the contract's names
 from ..errors import FetchError
 from ..errors import FetchNotFoundError as NotFound
 from .config import RemoteError
+from .urls import split as urlsplit
+from .urls import unquote
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:

@@ -92,7 +92,6 @@ import io
 import os
 import threading
 import time
-from urllib.parse import quote, unquote, urlsplit
 
 # queue.SimpleQueue and queue.Empty are _queue's: queue.py itself (its Queue classes, heapq)
 # is start-up a pull does not need
@@ -118,6 +117,9 @@ from .deltas.naming import INDEXED_DELTAS, SUMMARY_STATIC_DELTAS, path_base
 from .fetcher import FetchError, Fetcher, FileFetcher, NotFound, fetcher_for_remote
 from .summary import MAX_SUMMARY_SIZE, parse_summary_light
 from .summary_cache import Conditional, SummaryCache, fetch_summary_pair
+from .urls import quote_path as quote
+from .urls import split as urlsplit
+from .urls import unquote
 
 # RefUpdate and RepoPullResult, the values a pull returns, are attrs classes built when a
 # caller asks for them (ostreepy._deferred): the command line prints from the plain outcome

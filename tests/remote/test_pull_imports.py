@@ -19,18 +19,26 @@ from ostreepy.store import objects as obj
 
 from .conftest import ostree_commit, run, small_tree, write_tree
 
-#: what a plain pull must not load (ctypes: the transaction's syncfs is called through _ctypes)
-HEAVY = {"attrs", "attr", "typing", "argparse", "inspect", "ostreepy.porcelain", "ctypes"}
+#: what a plain pull must not load (ctypes: the transaction's syncfs is called through _ctypes; urllib.parse:
+#: its plain URL is read by remote.urls)
+HEAVY = {"attrs", "attr", "typing", "argparse", "inspect", "ostreepy.porcelain", "ctypes",
+         "urllib.parse", "ipaddress"}
+
+
+def _imported(argv: list) -> tuple[str, set]:
+    p = subprocess.run([sys.executable, *argv], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert p.returncode == 0, p.stderr[-2000:]
+    return p.stdout, {line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines()
+                      if line.startswith("import time:")}
 
 
 def _pull(repo: Path, *args: str) -> tuple[str, set]:
     """``python -m ostreepy --repo=REPO pull ARGS`` (the program's entry): its output and the
-    modules it imported (``-X importtime``)."""
-    p = subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={repo}", "pull", *args],
-                       capture_output=True, text=True, env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
-    assert p.returncode == 0, p.stderr[-2000:]
-    mods = {line.rsplit("|", 1)[1].strip() for line in p.stderr.splitlines() if line.startswith("import time:")}
-    return p.stdout, mods
+    modules it imported (``-X importtime``) beyond those the interpreter's start-up imports
+    here (an editable install's finder imports pathlib, with urllib.parse)."""
+    out, mods = _imported(["-m", "ostreepy", f"--repo={repo}", "pull", *args])
+    return out, mods - _imported(["-c", "pass"])[1]
 
 
 def test_a_plain_pull_and_a_noop_load_neither_attrs_nor_typing_nor_argparse(web_server, served_repo, tmp_path):
@@ -169,3 +177,49 @@ def test_the_light_file_header_refuses_what_parse_zlib_refuses():
     for bad in _mutations(filez[:40]):
         _same_verdict(lambda d: obj.inflate_filez(d, csum, 1 << 20),
                       lambda d: obj.inflate_filez_light(d, csum, 1 << 20), bad)
+
+
+# ------------------------------------------------------------------ URLs without urllib.parse
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8080/repo", "http://127.0.0.1:8080/repo/", "HTTP://Example.COM/Path/To", "https://h",
+    "http://h:0080/x", "http://h:65535/", "http://h:65536/", "http://h:/x", "http:///x", "file:///srv/repo",
+    "file:///srv/re%20po", "file://host/x", "http://user:pw@h/x", "http://[::1]:80/x", "http://h/a b",
+    "http://h/a?q=1", "http://h/a#f", " http://h/x", "http://h/x\n", "http://h/~a/b-c_d.e", "mirrorlist=http://h/l",
+    "/just/a/path", "http:h/x", "1http://h/x", "http://h/%41", "http://h.example.org:1/ü",
+])
+def test_split_reads_a_url_as_urlsplit_does(url):
+    from urllib.parse import quote, unquote, urlsplit
+
+    from ostreepy.remote import urls
+
+    try:
+        want = urlsplit(url)
+        expected = (want.scheme, want.netloc, want.path, want.query, want.fragment, want.hostname, want.username,
+                    want.password)
+        port: object = want.port
+    except ValueError as e:
+        with pytest.raises(ValueError) as got:
+            p = urls.split(url)
+            p.port
+        assert str(got.value) == str(e)
+        return
+    got = urls.split(url)
+    assert (got.scheme, got.netloc, got.path, got.query, got.fragment, got.hostname, got.username,
+            got.password) == expected
+    assert got.port == port
+    assert urls.unquote(got.path) == unquote(want.path)
+    assert urls.quote_path(got.path) == quote(want.path, safe="/")
+    if isinstance(got, urls.PlainURL):
+        assert got.geturl() == want.geturl()
+
+
+def test_quote_path_is_quote():
+    from urllib.parse import quote
+
+    from ostreepy.remote import urls
+
+    every_ascii = "".join(map(chr, range(128)))
+    for path in ("objects/ab/cdef.filez", "deltas/Ab/c+d_e/superblock", every_ascii, "a b/ü/€", "%41", ""):
+        assert urls.quote_path(path) == quote(path, safe="/"), path
