@@ -13,7 +13,11 @@ The main entry points (imported lazily, so ``import ociclient`` stays cheap)::
   (``inspect``, ``list_tags``, ``copy``, ``login``, ``logout``)
 """
 
-from typing import Any
+from __future__ import annotations
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up of every command that imports this
+if TYPE_CHECKING:
+    from typing import Any
 
 __version__ = "0.1.0"
 

@@ -25,7 +25,9 @@ import contextlib
 import socket
 import threading
 import time
-from typing import Any, Iterator, Optional, Set
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up of every command that imports this
+if TYPE_CHECKING:
+    from typing import Any, Iterator, Optional, Set
 
 from .errors import DeadlineExceeded
 

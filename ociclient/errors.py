@@ -7,7 +7,9 @@ from a registry carry the HTTP status and the distribution-spec error codes the 
 
 from __future__ import annotations
 
-from typing import Optional, Sequence, Tuple
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up of every command that imports this
+if TYPE_CHECKING:
+    from typing import Optional, Sequence, Tuple
 
 
 class OciError(Exception):

@@ -136,9 +136,12 @@ Upgrading from the old ``ProgressEvent(kind, fields)``: the kinds map as
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Callable, Optional, Tuple
 
 from ._deferred import Deferred
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Callable, Optional, Tuple
 
 #: the events, built on the first use of their names
 _DEFERRED = Deferred(globals())
@@ -156,6 +159,9 @@ else:
 class ProgressEvent:
     """The base of every progress event; it has no fields of its own."""
 
+
+if not TYPE_CHECKING:
+    from collections.abc import Callable  # (typing's, to type checkers: the same alias)
 
 #: what a ``progress=`` argument takes: a function called with each event
 ProgressCallback = Callable[[ProgressEvent], None]

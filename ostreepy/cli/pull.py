@@ -107,7 +107,9 @@ def cmd_pull(args: argparse.Namespace) -> int:
 
 
 def _pull(args: argparse.Namespace) -> int:
-    from ..remote.pull import pull_remote
+    # the pull's outcome as a plain value, printed here: no RepoPullResult (nor any other attrs
+    # value) is built, and attrs is not imported
+    from ..remote.pull import pull_remote_outcome
     if args.dry_run and not args.require_static_deltas:
         raise UsageError("--dry-run requires --require-static-deltas")
     refs: List[str] = list(args.refs)
@@ -126,18 +128,18 @@ def _pull(args: argparse.Namespace) -> int:
         repo.fsync = False
     progress = _tty_progress()
     try:
-        result = pull_remote(repo, remote, refs, mirror=args.mirror, depth=args.depth,
-                             commit_metadata_only=args.commit_metadata_only, subpaths=args.subpath,
-                             localcache_repos=args.localcache_repo, timestamp_check=args.timestamp_check,
-                             dry_run=args.dry_run, disable_static_deltas=args.disable_static_deltas,
-                             require_static_deltas=args.require_static_deltas, progress=progress,
-                             disable_verify_bindings=args.disable_verify_bindings,
-                             http_headers=headers, append_user_agent=args.append_user_agent,
-                             url_override=args.url, bareuseronly_files=args.bareuseronly_files,
-                             http_trusted=args.http_trusted,
-                             timestamp_check_from_rev=args.timestamp_check_from_rev,
-                             n_network_retries=args.network_retries, untrusted=args.untrusted,
-                             cache_dir=args.cache_dir)
+        result = pull_remote_outcome(repo, remote, refs, mirror=args.mirror, depth=args.depth,
+                                     commit_metadata_only=args.commit_metadata_only, subpaths=args.subpath,
+                                     localcache_repos=args.localcache_repo, timestamp_check=args.timestamp_check,
+                                     dry_run=args.dry_run, disable_static_deltas=args.disable_static_deltas,
+                                     require_static_deltas=args.require_static_deltas, progress=progress,
+                                     disable_verify_bindings=args.disable_verify_bindings,
+                                     http_headers=headers, append_user_agent=args.append_user_agent,
+                                     url_override=args.url, bareuseronly_files=args.bareuseronly_files,
+                                     http_trusted=args.http_trusted,
+                                     timestamp_check_from_rev=args.timestamp_check_from_rev,
+                                     n_network_retries=args.network_retries, untrusted=args.untrusted,
+                                     cache_dir=args.cache_dir)
     finally:
         _finish_line(progress)
         repo.close()

@@ -27,20 +27,31 @@ Option values are text as the keyfile holds them; :func:`add_remote` takes
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-import attrs
-
+from .._deferred import Deferred
 from ..errors import OstreeError
 from ..store.keyfile import KeyFile
 from ..store.refs import validate_remote_name
 from ..fsutil import write_file_atomic
 from ..store.repo import Repo
 
-__all__ = ["Remote", "RemoteError", "list_remotes", "load_remote", "add_remote",
-           "replace_remote", "delete_remote", "remote_option", "remote_url", "remotes_dir", "jar_path"]
+__all__ = ["Remote", "RemoteError", "RemoteFields", "RemoteOptions", "list_remotes", "load_remote",
+           "load_remote_fields", "add_remote", "replace_remote", "delete_remote", "remote_option", "remote_url",
+           "remotes_dir", "jar_path"]
 
-OptionValue = Union[str, bool, Sequence[str]]
+# Remote is an attrs class built on first use (ostreepy._deferred): a pull reads its remote as
+# RemoteFields, and builds no Remote (nor imports attrs)
+_DEFERRED = Deferred(globals())
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+    from attrs import frozen as _value
+
+    OptionValue = Union[str, bool, Sequence[str]]
+else:
+    _value = _DEFERRED.register
 
 #: in the repository's own config (libostree prints "(in config)" for it)
 IN_CONFIG = "config"
@@ -51,15 +62,17 @@ class RemoteError(OstreeError):
     """A remote that does not exist, or whose configuration is not usable."""
 
 
-@attrs.frozen
-class Remote:
-    """One remote: its name, URL and every option of its group (as text)."""
+class RemoteOptions:
+    """What a remote's options say (its URL, signature policy, branches...), read from its
+    ``name``, ``url`` and ``options``: the methods of :class:`Remote` and of :class:`RemoteFields`."""
 
-    name: str
-    url: str
-    options: Tuple[Tuple[str, str], ...] = ()
-    #: the file the remote was read from: ``"config"`` (the repo config) or a remotes.d path
-    source: Optional[str] = None
+    __slots__ = ()
+
+    if TYPE_CHECKING:
+        name: str
+        url: str
+        options: Tuple[Tuple[str, str], ...]
+        source: Optional[str]
 
     def option(self, key: str, default: Optional[str] = None) -> Optional[str]:
         for k, v in self.options:
@@ -124,6 +137,38 @@ class Remote:
     def keyring(self) -> str:
         """The remote's GPG keyring file, relative to the repository."""
         return f"{self.name}.trustedkeys.gpg"
+
+
+
+
+@_value
+class Remote(RemoteOptions):
+    """One remote: its name, URL and every option of its group (as text)."""
+
+    name: str
+    url: str
+    options: Tuple[Tuple[str, str], ...] = ()
+    #: the file the remote was read from: ``"config"`` (the repo config) or a remotes.d path
+    source: Optional[str] = None
+
+
+class RemoteFields(RemoteOptions):
+    """:class:`Remote`'s fields in a plain class: what a pull reads a remote's configuration
+    into (:func:`load_remote_fields`), building no attrs value for it; :meth:`value` is the
+    Remote."""
+
+    __slots__ = ("name", "url", "options", "source")
+
+    def __init__(self, name: str, url: str, options: Tuple[Tuple[str, str], ...] = (),
+                 source: Optional[str] = None) -> None:
+        self.name = name
+        self.url = url
+        self.options = options
+        self.source = source
+
+    def value(self) -> Remote:
+        return _DEFERRED.build("Remote")(  # type: ignore[no-any-return]
+            name=self.name, url=self.url, options=self.options, source=self.source)
 
 
 def _group(name: str) -> str:
@@ -200,14 +245,14 @@ def _load_all(repo: Repo, sysroot: Optional[str]) -> Dict[str, Tuple[str, List[T
 
 
 def _make(name: str, source: str, opts: List[Tuple[str, str]],
-          inherited: Optional[Remote] = None) -> Remote:
+          inherited: Optional[RemoteFields] = None) -> RemoteFields:
     if inherited is not None:
         have = {k for k, _ in opts}
         opts = opts + [(k, v) for k, v in inherited.options if k not in have]
     url = dict(opts).get("url")
     if url is None:
         raise RemoteError(f'No "url" option in remote "{name}"')
-    return Remote(name=name, url=url, options=tuple(opts), source=source)
+    return RemoteFields(name, url, tuple(opts), source)
 
 
 def list_remotes(repo: Repo, sysroot: Optional[str] = None) -> List[Remote]:
@@ -216,7 +261,7 @@ def list_remotes(repo: Repo, sysroot: Optional[str] = None) -> List[Remote]:
     A remote without ``url`` (a metalink or custom-backend one) is listed with
     an empty URL; :func:`remote_url` is what refuses it."""
     names = sorted(_list_names(repo, sysroot))
-    return [_load(repo, n, sysroot, require_url=False) for n in names]
+    return [_load(repo, n, sysroot, require_url=False).value() for n in names]
 
 
 def _list_names(repo: Repo, sysroot: Optional[str]) -> List[str]:
@@ -226,12 +271,12 @@ def _list_names(repo: Repo, sysroot: Optional[str]) -> List[str]:
     return list(names)
 
 
-def _load(repo: Repo, name: str, sysroot: Optional[str], require_url: bool = True) -> Remote:
+def _load(repo: Repo, name: str, sysroot: Optional[str], require_url: bool = True) -> RemoteFields:
     if name.startswith("file://"):
         # libostree takes a file:// URL where a remote name goes, with default options
-        return Remote(name=name, url=name, options=(), source=None)
+        return RemoteFields(name, name, (), None)
     remotes = _load_all(repo, sysroot)
-    parent: Optional[Remote] = None
+    parent: Optional[RemoteFields] = None
     if repo.parent is not None:
         try:
             parent = _load(repo.parent, name, None, require_url=False)
@@ -249,12 +294,18 @@ def _load(repo: Repo, name: str, sysroot: Optional[str], require_url: bool = Tru
     except RemoteError:
         if require_url:
             raise
-        return Remote(name=name, url="", options=tuple(opts), source=source)
+        return RemoteFields(name, "", tuple(opts), source)
 
 
 def load_remote(repo: Repo, name: str, sysroot: Optional[str] = None, *, require_url: bool = True) -> Remote:
     """The remote ``name``; :class:`RemoteError` if there is none or (unless not
     ``require_url``: a ``metalink`` or ``custom-backend`` remote) it has no ``url``."""
+    return _load(repo, name, sysroot, require_url=require_url).value()
+
+
+def load_remote_fields(repo: Repo, name: str, sysroot: Optional[str] = None, *,
+                       require_url: bool = True) -> RemoteFields:
+    """:func:`load_remote` as :class:`RemoteFields` (a pull's reading of its remote)."""
     return _load(repo, name, sysroot, require_url=require_url)
 
 
@@ -282,7 +333,8 @@ def _set_options(kf: KeyFile, group: str, url: Optional[str],
             kf.set(group, "metalink", url[len("metalink="):])
         else:
             kf.set(group, "url", url)
-    items = options.items() if isinstance(options, Mapping) else options
+    from collections.abc import Mapping as _Mapping  # (typing's is for type checkers only)
+    items = options.items() if isinstance(options, _Mapping) else options
     for key, value in items:
         if isinstance(value, bool):
             kf.set_bool(group, key, value)
@@ -324,7 +376,7 @@ def add_remote(repo: Repo, name: str, url: Optional[str],
     existing = _load_all(repo, sysroot).get(name)
     if existing is not None:
         if if_not_exists:
-            return _load(repo, name, sysroot, require_url=False)
+            return _load(repo, name, sysroot, require_url=False).value()
         where = "(in config)" if existing[0] == IN_CONFIG else existing[0]
         raise RemoteError(f'Remote configuration for "{name}" already exists: {where}')
     group = _group(name)
@@ -341,7 +393,7 @@ def add_remote(repo: Repo, name: str, url: Optional[str],
         new = _copy(repo.config)
         _set_options(new, group, url, options or {})
         _write_repo_config(repo, new)
-    return _load(repo, name, sysroot, require_url=False)
+    return _load(repo, name, sysroot, require_url=False).value()
 
 
 def replace_remote(repo: Repo, name: str, url: Optional[str],
@@ -363,7 +415,7 @@ def replace_remote(repo: Repo, name: str, url: Optional[str],
         kf = KeyFile()
         _set_options(kf, group, url, options or {})
         _write_remote_file(source, kf)
-    return _load(repo, name, sysroot, require_url=False)
+    return _load(repo, name, sysroot, require_url=False).value()
 
 
 def delete_remote(repo: Repo, name: str, if_exists: bool = False, sysroot: Optional[str] = None) -> bool:
@@ -394,3 +446,10 @@ def delete_remote(repo: Repo, name: str, if_exists: bool = False, sysroot: Optio
     except OSError as e:
         raise RemoteError(f"{name}.trustedkeys.gpg: {e.strerror}") from None
     return True
+
+
+_DEFERRED.hide()
+
+
+def __getattr__(name: str) -> type:
+    return _DEFERRED.build(name)

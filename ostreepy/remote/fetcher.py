@@ -18,17 +18,23 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING, BinaryIO, List, Optional, Protocol, Sequence, Tuple
-from urllib.parse import unquote, urlsplit
 
 # defined in the base room so that the fetchers this module picks can raise them without
 # importing it back; these are the same classes under the contract's names
 from ..errors import FetchError
 from ..errors import FetchNotFoundError as NotFound
-from .config import Remote, RemoteError
+from .config import RemoteError
+from .urls import split as urlsplit
+from .urls import unquote
 
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    from typing import BinaryIO, List, Optional, Protocol, Sequence, Tuple
+
+    from .config import RemoteOptions
     from .cookies import Cookie
+else:
+    Protocol = object  # Fetcher is a protocol to type checkers, a plain class at run time
 
 
 class Fetcher(Protocol):
@@ -140,7 +146,7 @@ def fetcher_for(url: str, *, tls_permissive: bool = False, timeout: Optional[flo
 
 
 def fetcher_for_remote(
-    remote: Remote,
+    remote: RemoteOptions,
     *,
     timeout: Optional[float] = None,
     extra_headers: Sequence[Tuple[str, str]] = (),
@@ -192,7 +198,7 @@ def _read_jar(path: str) -> List[Cookie]:
     return read_jar(path)
 
 
-def _mirrorlist_fetcher(remote: Remote, list_url: str, timeout: Optional[float],
+def _mirrorlist_fetcher(remote: RemoteOptions, list_url: str, timeout: Optional[float],
                         extra_headers: Sequence[Tuple[str, str]], append_user_agent: Optional[str],
                         n_network_retries: Optional[int], cookie_jar: Optional[str] = None) -> "MirrorFetcher":
     """``mirrorlist=URL``: the file at URL names one base URL a line (blank lines and

@@ -61,13 +61,14 @@ import threading
 import time
 import warnings
 from types import ModuleType
-from typing import TYPE_CHECKING, BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
-from urllib.parse import quote, unquote, urljoin, urlsplit, urlunsplit
 
 from ociclient.deadline import watch
 from ociclient.errors import DeadlineExceeded
 
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, Dict, List, Optional, Sequence, Tuple
+
     import urllib3
 
     from ociclient.watched_adapter import WatchedAdapter
@@ -79,6 +80,10 @@ from ..errors import FetchError
 from ..errors import FetchAheadBroken as AheadBroken
 from ..errors import FetchNotFoundError as NotFound
 from .summary_cache import Conditional
+# a remote's URL split, and object paths quoted, without urllib.parse where there is nothing
+# to unquote (its import, with ipaddress's, was ~2 ms of every pull's start-up)
+from .urls import PlainURL, quote_path, unquote
+from .urls import split as urlsplit
 
 #: ostree's OSTREE_FETCHER_USERAGENT_STRING ("libostree/" PACKAGE_VERSION), with the version
 #: ``ostreepy --version`` reports as libostree's: servers and ostree's own tests (test-remote-
@@ -140,6 +145,7 @@ def _environ_proxies(url: str) -> Dict[str, str]:
 
 
 def _same_host_redirect(old: str, new: str) -> bool:
+    from urllib.parse import urlsplit  # (a redirect: rare)
     a, b = urlsplit(old), urlsplit(new)
     if b.scheme not in ("http", "https") or not b.hostname:
         return False
@@ -202,7 +208,11 @@ class HttpFetcher:
             parts = parts._replace(netloc=netloc)
         path = parts.path if parts.path.endswith("/") else parts.path + "/"
         #: the remote's URL without credentials, ending in ``/``
-        self.base_url = urlunsplit(parts._replace(path=path, query="", fragment=""))
+        if isinstance(parts, PlainURL):
+            self.base_url = PlainURL(parts.scheme, parts.netloc, path, None, None).geturl()
+        else:
+            from urllib.parse import urlunsplit
+            self.base_url = urlunsplit(parts._replace(path=path, query="", fragment=""))
         self.timeout = timeout
         # TLS as curl does it: the system's CAs unless tls-ca-path names others (not
         # REQUESTS_CA_BUNDLE or certifi's bundle)
@@ -300,7 +310,7 @@ class HttpFetcher:
     def url_of(self, path: str) -> str:
         if path.startswith("/") or ".." in path.split("/"):
             raise FetchError(f"Invalid remote path {path!r}", path)
-        return self.base_url + quote(path, safe="/")
+        return self.base_url + quote_path(path)
 
     def fetch_bytes(self, path: str, max_size: int) -> bytes:
         buf = io.BytesIO()
@@ -607,6 +617,7 @@ class HttpFetcher:
             else:
                 conn.close()
             if code in _REDIRECTS and answer.get("location"):
+                from urllib.parse import urljoin
                 new = urljoin(url, answer["location"])
                 if not _same_host_redirect(url, new):
                     raise FetchError(f"While fetching {url}: refusing redirect to {new[:200]!r} "
@@ -652,6 +663,7 @@ class HttpFetcher:
             code = resp.status
             if code in _REDIRECTS and resp.headers.get("Location"):
                 _drain(resp)
+                from urllib.parse import urljoin
                 new = urljoin(url, resp.headers["Location"])
                 if not _same_host_redirect(url, new):
                     raise FetchError(f"While fetching {url}: refusing redirect to {new[:200]!r} "

@@ -34,7 +34,7 @@ from ociclient.pgpformat import (TAG_PUBLIC_KEY, TAG_PUBLIC_SUBKEY, TAG_SECRET_K
 from ..errors import SignatureError
 from .openpgp import Certificate, Keyring, OpenPGPError
 from ..store.repo import Repo
-from .config import Remote, load_remote
+from .config import RemoteOptions, load_remote
 
 GLOBAL_KEYRING_DIR = "/usr/share/ostree/trusted.gpg.d"
 MAX_KEYRING = 64 * 1024 * 1024
@@ -174,7 +174,7 @@ def _keypath_list(value: str) -> List[str]:
     return parts[:-1] if parts and parts[-1] == "" else parts
 
 
-def _keypath_files(remote: Remote) -> List[str]:
+def _keypath_files(remote: RemoteOptions) -> List[str]:
     """The key files of ``gpgkeypath``: a directory stands for each regular file
     in it; a path that is neither a directory nor a file (the empty one too) is
     an error worded as _ostree_gpg_verifier_add_keyfile_path's opendir()."""
@@ -215,7 +215,7 @@ def keyring_from_files(paths: Sequence[str], imported: Sequence[str] = ()) -> Ke
     return kr
 
 
-def keyring_files(repo: Optional[Repo], remote: Remote, global_keyrings: bool = True) -> List[str]:
+def keyring_files(repo: Optional[Repo], remote: RemoteOptions, global_keyrings: bool = True) -> List[str]:
     """Every file whose keys ``remote``'s signatures are checked against, in order."""
     own = find_keyring(repo, remote.name) if repo is not None else None
     files = [own] if own else []
@@ -254,7 +254,7 @@ def _load(path: str, imported: bool = False) -> Keyring:
     return kr
 
 
-def keyring_for(repo: Optional[Repo], remote: Remote) -> Keyring:
+def keyring_for(repo: Optional[Repo], remote: RemoteOptions) -> Keyring:
     """The keys that may sign for ``remote`` (see the module docstring)."""
     return keyring_from_files(keyring_files(repo, remote), _keypath_files(remote))
 

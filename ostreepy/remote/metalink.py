@@ -31,7 +31,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import attrs
 
 from ..errors import OstreeError
-from .config import Remote
+from .config import RemoteOptions
 from .fetcher import fetcher_for_remote
 
 __all__ = ["MetalinkError", "MetalinkNotFoundError", "MetalinkFile", "parse_metalink",
@@ -232,7 +232,7 @@ def fetch_through_metalink(get: Callable[[str, int], bytes], metalink_url: str, 
     raise MetalinkError(f"Exhausted {len(entry.urls)} metalink targets, last error: {last}")
 
 
-def metalink_summary(remote: Remote, metalink_url: str, *, max_size: int,
+def metalink_summary(remote: RemoteOptions, metalink_url: str, *, max_size: int,
                      extra_headers: Sequence[Tuple[str, str]] = (), append_user_agent: Optional[str] = None,
                      cookie_jar: Optional[str] = None) -> Tuple[bytes, str]:
     """A metalink remote's ``summary`` through its metalink, over the remote's own transport

@@ -61,6 +61,16 @@ Design:
   as libostree deletes its ``.commitpartial`` files after the transaction. A
   failed pull moves no ref.
 
+* Values: the walk builds none. Commits, dirtrees, dirmetas, ``.filez`` headers, the summary
+  and the remote are read into plain classes and tuples (``_Commit``,
+  :func:`~ostreepy.store.objects.parse_dirtree`, :class:`~ostreepy.store.objects.LightHeader`,
+  :class:`~ostreepy.remote.summary.LightSummary`, :class:`~ostreepy.remote.config.RemoteFields`),
+  each refused where its attrs class's parse refuses it, and the engine's outcome is a
+  :class:`PullOutcome`; :func:`pull_remote` and :func:`pull_local` return it as the
+  :class:`RepoPullResult` callers take. The command line prints from the outcome
+  (:func:`pull_remote_outcome`), so a plain pull imports neither attrs (~20 ms) nor typing:
+  at ostree's CPU, start-up was most of what a second pull had more than ostree's (issue 8).
+
 Sources: a :class:`~ostreepy.remote.fetcher.Fetcher` (``file://``, HTTP), or a
 local :class:`Repo` (pull-local, ``--localcache-repo``), whose objects are
 copied rather than fetched: hard-linked between repositories of the same mode
@@ -82,42 +92,64 @@ import io
 import os
 import threading
 import time
-from typing import (TYPE_CHECKING, BinaryIO, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple,
-                    Union, cast)
-from urllib.parse import quote, unquote, urlsplit
 
 # queue.SimpleQueue and queue.Empty are _queue's: queue.py itself (its Queue classes, heapq)
 # is start-up a pull does not need
 from _queue import Empty as QueueEmpty
 from _queue import SimpleQueue
 
-import attrs
-
+from .._deferred import Deferred
 from ..errors import FetchAheadBroken as AheadBroken
 from ..errors import (ChecksumMismatchError, CorruptObjectError, InvalidObjectError, ObjectNotFoundError, OstreeError,
                       SignatureError)
-from ..progress import ProgressCallback, serialized  # the events where sent: attrs builds each on first use
 from ..store import gvariant
 from ..store import objects as obj
 from ..store.keyfile import KeyFile
-from ..store.gvariant import Variant
-from ..store.objects import Commit, DirMeta, DirTree, FileHeader, ObjectType
+from ..store.objects import ObjectType
 from ..store.presence import ObjectPresence
 from ..store.refs import parse_refspec, validate_collection_id, validate_ref
 from ..store.repo import CHUNK, Repo, RepoMode, VerifyingReader
 from ..store.timestamps import downgrade_message
 from . import trust
-from .config import Remote, jar_path, load_remote
+from .config import RemoteFields, jar_path, load_remote_fields
 from .deltas.naming import INDEXED_DELTAS, SUMMARY_STATIC_DELTAS, path_base
 from .fetcher import FetchError, Fetcher, FileFetcher, NotFound, fetcher_for_remote
-from .summary import MAX_SUMMARY_SIZE, Summary, parse_summary
+from .summary import MAX_SUMMARY_SIZE, parse_summary_light
 from .summary_cache import Conditional, SummaryCache, fetch_summary_pair
+from .urls import quote_path as quote
+from .urls import split as urlsplit
+from .urls import unquote
 
+# RefUpdate and RepoPullResult, the values a pull returns, are attrs classes built when a
+# caller asks for them (ostreepy._deferred): the command line prints from the plain outcome
+# (PullOutcome) and builds neither, nor any other attrs value (the walk reads commits, dirtrees,
+# dirmetas, file headers and the summary into plain classes and tuples), so that it imports
+# neither attrs (~20 ms) nor typing (~6 ms)
+_DEFERRED = Deferred(globals())
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, Deque, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Union
+
+    from attrs import frozen as _value
+
+    from ..progress import ProgressCallback
+    from ..store.gvariant import LightVariant, Variant
+    from ..store.objects import AnyHeader, Commit
+    from .config import Remote, RemoteOptions
     from .deltas.fetch import DeltaPuller, DeltaTotals
     from .http import GetAhead
+    from .summary import AnySummary as Summary
 
-__all__ = ["PullError", "RefUpdate", "RepoPullResult", "pull_remote", "pull_local"]
+    #: a commit as a value or as the walk reads it
+    AnyCommit = Union[Commit, "_Commit"]
+    #: a dirtree's files and subdirectories (objects.parse_dirtree)
+    Entries = Tuple[Tuple[Tuple[str, str], ...], Tuple[Tuple[str, str, str], ...]]
+else:
+    _value = _DEFERRED.register
+
+__all__ = ["PullError", "PullOutcome", "RefUpdate", "RepoPullResult", "pull_remote", "pull_remote_outcome",
+           "pull_local"]
 
 #: fetches in flight at once (ostree's max-outstanding-fetcher-requests default)
 MAX_FETCHES = 8
@@ -130,7 +162,7 @@ MAX_PIPELINES = 3
 #: end, unless there are this many: then a few full batches run beside it
 HELD_CONTENT = 8 * MAX_BATCH * MAX_PIPELINES
 #: a walk task: kind ("commit", "dirtree", "dirmeta", "file"), checksum, argument
-_Item = Tuple[str, str, object]
+_Item = tuple[str, str, object]
 #: a content object has no size limit in ostree; this only bounds a hostile stream
 MAX_CONTENT_SIZE = 1 << 40
 #: a fetched object bound for a bare repository stays in memory up to this size
@@ -142,7 +174,7 @@ class PullError(OstreeError):
     the wrong mode, an option that is not supported, a downgrade refused."""
 
 
-@attrs.frozen
+@_value
 class RefUpdate:
     """One ref a pull wrote: ``refspec`` as ``ostree refs`` lists it
     (``origin:main``, or ``main`` for a mirror or pull-local; a mirror's ref of
@@ -154,7 +186,7 @@ class RefUpdate:
     new: str
 
 
-@attrs.frozen
+@_value
 class RepoPullResult:
     """What a pull did. ``commits`` maps each ref asked for (or a checksum asked
     for, to itself) to its commit; ``refs`` lists only the refs that changed.
@@ -192,27 +224,82 @@ class RepoPullResult:
     @property
     def status(self) -> str:
         """The line ``ostree pull`` / ``pull-local`` prints when done."""
-        # n_fetched_metadata: objects, found .commitmeta, superblocks and delta-index requests
-        meta = self.metadata_fetched + self.detached_metadata_fetched + self.delta_files_missing
-        if self.deltas is not None:
-            meta += self.deltas.superblocks + self.deltas.indexes
-        if self.local_source:
-            s = f"{self.metadata_local} metadata, {self.content_local} content objects imported"
-        elif self.delta_parts_fetched > 0:
-            s = f"{self.delta_parts_fetched} delta parts, {meta + self.content_fetched} loose fetched"
-            if self.metadata_local or self.content_local:
-                s += f" ({self.metadata_local} meta, {self.content_local} content local)"
+        return _status(self)
+
+
+class PullOutcome:
+    """What a pull did, as :class:`RepoPullResult` holds it, in a plain class: what the
+    engine returns; :func:`pull_remote` and :func:`pull_local` make the RepoPullResult of it
+    (:meth:`value`), the command line prints from it."""
+
+    __slots__ = ("remote", "commits", "refs", "metadata_fetched", "content_fetched", "metadata_local",
+                 "content_local", "bytes_transferred", "content_bytes_written", "seconds", "dry_run",
+                 "local_source", "deltas", "detached_metadata_fetched", "delta_files_missing")
+
+    def __init__(self, remote: str, commits: Mapping[str, str], refs: Tuple[Tuple[str, Optional[str], str], ...],
+                 metadata_fetched: int, content_fetched: int, metadata_local: int, content_local: int,
+                 bytes_transferred: int, content_bytes_written: int, seconds: float, dry_run: bool,
+                 local_source: bool, deltas: Optional[DeltaTotals], detached_metadata_fetched: int,
+                 delta_files_missing: int) -> None:
+        self.remote = remote
+        self.commits = commits
+        #: (refspec, old, new) of each ref written
+        self.refs = refs
+        self.metadata_fetched = metadata_fetched
+        self.content_fetched = content_fetched
+        self.metadata_local = metadata_local
+        self.content_local = content_local
+        self.bytes_transferred = bytes_transferred
+        self.content_bytes_written = content_bytes_written
+        self.seconds = seconds
+        self.dry_run = dry_run
+        self.local_source = local_source
+        self.deltas = deltas
+        self.detached_metadata_fetched = detached_metadata_fetched
+        self.delta_files_missing = delta_files_missing
+
+    @property
+    def delta_parts_fetched(self) -> int:
+        return self.deltas.fetched_parts if self.deltas is not None else 0
+
+    @property
+    def status(self) -> str:
+        return _status(self)
+
+    def value(self) -> RepoPullResult:
+        ref_update = _DEFERRED.build("RefUpdate")
+        return _DEFERRED.build("RepoPullResult")(  # type: ignore[no-any-return]
+            remote=self.remote, commits=self.commits, refs=tuple(ref_update(*u) for u in self.refs),
+            metadata_fetched=self.metadata_fetched, content_fetched=self.content_fetched,
+            metadata_local=self.metadata_local, content_local=self.content_local,
+            bytes_transferred=self.bytes_transferred, content_bytes_written=self.content_bytes_written,
+            seconds=self.seconds, dry_run=self.dry_run, local_source=self.local_source, deltas=self.deltas,
+            detached_metadata_fetched=self.detached_metadata_fetched, delta_files_missing=self.delta_files_missing)
+
+
+def _status(r: Union[RepoPullResult, PullOutcome]) -> str:
+    """:attr:`RepoPullResult.status` of a result or an outcome."""
+    # n_fetched_metadata: objects, found .commitmeta, superblocks and delta-index requests
+    meta = r.metadata_fetched + r.detached_metadata_fetched + r.delta_files_missing
+    if r.deltas is not None:
+        meta += r.deltas.superblocks + r.deltas.indexes
+    if r.local_source:
+        s = f"{r.metadata_local} metadata, {r.content_local} content objects imported"
+    elif r.delta_parts_fetched > 0:
+        s = f"{r.delta_parts_fetched} delta parts, {meta + r.content_fetched} loose fetched"
+        if r.metadata_local or r.content_local:
+            s += f" ({r.metadata_local} meta, {r.content_local} content local)"
+    else:
+        s = f"{meta} metadata, {r.content_fetched} content objects fetched"
+        if r.metadata_local or r.content_local:
+            s += f" ({r.metadata_local} meta, {r.content_local} content local)"
+    if r.bytes_transferred > 0:
+        if r.bytes_transferred < 1024:
+            s += f"; {r.bytes_transferred} B"
         else:
-            s = f"{meta} metadata, {self.content_fetched} content objects fetched"
-            if self.metadata_local or self.content_local:
-                s += f" ({self.metadata_local} meta, {self.content_local} content local)"
-        if self.bytes_transferred > 0:
-            if self.bytes_transferred < 1024:
-                s += f"; {self.bytes_transferred} B"
-            else:
-                s += f"; {self.bytes_transferred // 1024} KiB"
-            s += f" transferred in {int(self.seconds)} seconds"
-        return s + f"; {_format_size(self.content_bytes_written)} content written"
+            s += f"; {r.bytes_transferred // 1024} KiB"
+        s += f" transferred in {int(r.seconds)} seconds"
+    return s + f"; {_format_size(r.content_bytes_written)} content written"
 
 
 def _format_size(n: int) -> str:
@@ -285,8 +372,23 @@ class _Stats:
         self.content_bytes_written = self.requested = self.fetched = self.detached_fetched = 0
 
 
+class _Commit:
+    """A commit as the walk reads it (:func:`~ostreepy.store.objects.parse_commit_light`,
+    refused where Commit.parse refuses): what it checks and follows, in a plain class."""
+
+    __slots__ = ("metadata", "parent", "timestamp", "root_tree", "root_meta")
+
+    def __init__(self, data: bytes) -> None:
+        meta, parent, _related, _subject, _body, timestamp, root_tree, root_meta = obj.parse_commit_light(data)
+        self.metadata: Mapping[str, LightVariant] = meta
+        self.parent = parent
+        self.timestamp = timestamp
+        self.root_tree = root_tree
+        self.root_meta = root_meta
+
+
 class _Puller:
-    def __init__(self, repo: Repo, source: _Source, remote: Optional[Remote], *,
+    def __init__(self, repo: Repo, source: _Source, remote: Optional[RemoteOptions], *,
                  localcache: Sequence[Repo] = (), commit_only: bool = False, subpaths: Sequence[str] = (),
                  depth: int = 0, dry_run: bool = False, progress: Optional[ProgressCallback] = None) -> None:
         self.repo = repo
@@ -297,7 +399,11 @@ class _Puller:
         self.subpaths = [_normpath(p) for p in subpaths]
         self.depth = depth
         self.dry_run = dry_run
-        self.progress = serialized(progress)
+        if progress is not None:
+            # (the events' module, ~0.4 ms, is imported by a pull that sends them)
+            from ..progress import serialized
+            progress = serialized(progress)
+        self.progress = progress
         self.stats = _Stats()
         self.commit_sizes: Dict[str, int] = {}
         self._lock = threading.Lock()
@@ -387,12 +493,12 @@ class _Puller:
             raise ChecksumMismatchError(checksum, actual, "metadata object")
         return data, False
 
-    def do_commit(self, checksum: str, is_parent: bool) -> Tuple[Optional[Commit], bool]:
+    def do_commit(self, checksum: str, is_parent: bool) -> Tuple[Optional[_Commit], bool]:
         """(the commit, whether its tree must be walked); (None, False) for a
         parent the source does not have."""
         repo = self.repo
         if repo.has_object(checksum, ObjectType.COMMIT):
-            commit = repo.load_commit(checksum)
+            commit = _Commit(repo.load_metadata(ObjectType.COMMIT, checksum))
             # as scan_commit_object: a commit already here is held to the same rules,
             # signatures first, then bindings and timestamps
             self._recheck_stored(checksum)
@@ -409,7 +515,7 @@ class _Puller:
                 return None, False  # a source pulled with a depth ends in a dangling parent
             raise
         assert data is not None
-        commit = Commit.parse(data)
+        commit = _Commit(data)
         if self.source.local is not None and local:
             detached = self.source.local.read_commit_detached_metadata(checksum)
         else:
@@ -463,7 +569,7 @@ class _Puller:
         if refetch and raw is not None and detached != stored:
             self.repo.write_commit_detached_metadata_bytes(checksum, raw)
 
-    def _check_bindings(self, checksum: str, commit: Commit, is_parent: bool) -> None:
+    def _check_bindings(self, checksum: str, commit: AnyCommit, is_parent: bool) -> None:
         """_ostree_repo_verify_bindings: a commit that names the refs it was made
         for (``ostree.ref-binding``) is refused under any other ref, so that a
         source cannot serve an old or unrelated commit under a ref's name."""
@@ -491,7 +597,7 @@ class _Puller:
                                 f" binding metadata, while the remote it came from has collection ID"
                                 f" ‘{expected}’")
 
-    def _check_timestamp(self, checksum: str, commit: Commit) -> None:
+    def _check_timestamp(self, checksum: str, commit: AnyCommit) -> None:
         floor = self.ts_floor.get(checksum)
         if floor is None:
             return
@@ -500,7 +606,7 @@ class _Puller:
         if message is not None:
             raise PullError(message)
 
-    def do_meta(self, checksum: str, objtype: ObjectType) -> Optional[DirTree]:
+    def do_meta(self, checksum: str, objtype: ObjectType) -> Optional[Entries]:
         """Fetch (or copy), check and store a dirtree or dirmeta the walk found missing (it
         asked just before handing it over: not asked again here, two lstats each); one that
         another writer stored meanwhile is fetched all the same, and the store keeps its own."""
@@ -508,7 +614,7 @@ class _Puller:
         assert data is not None
         return self._take_meta(checksum, objtype, data, local)
 
-    def take_fetched_meta(self, checksum: str, objtype: ObjectType, data: bytes) -> Optional[DirTree]:
+    def take_fetched_meta(self, checksum: str, objtype: ObjectType, data: bytes) -> Optional[Entries]:
         """:meth:`do_meta` of a dirtree or dirmeta whose bytes the walk fetched itself (sent
         ahead, :class:`~ostreepy.remote.http.GetAhead`): checked as one fetched here."""
         self.source._count(len(data))
@@ -517,21 +623,23 @@ class _Puller:
             raise ChecksumMismatchError(checksum, actual, "metadata object")
         return self._take_meta(checksum, objtype, data, False)
 
-    def _take_meta(self, checksum: str, objtype: ObjectType, data: bytes, local: bool) -> Optional[DirTree]:
-        tree: Optional[DirTree] = None
+    def _take_meta(self, checksum: str, objtype: ObjectType, data: bytes, local: bool) -> Optional[Entries]:
+        # read as DirTree.parse and DirMeta.parse read them (and refused where they refuse),
+        # into the tuples the walk needs: no value built
+        tree: Optional[Entries] = None
         if objtype is ObjectType.DIR_TREE:
             try:
-                tree = DirTree.parse(data)
+                tree = obj.parse_dirtree(data)
             except CorruptObjectError as e:
                 # named as ostree names it (CHECKSUM.dirtree: why), which scripts match
                 why = str(e).removeprefix("Corrupted dirtree object: ")
                 raise CorruptObjectError(f"Corrupted dirtree object {checksum}.dirtree: {why}", checksum) from None
-            names = [n for n, _ in tree.files] + [n for n, _, _ in tree.dirs]
+            names = [n for n, _ in tree[0]] + [n for n, _, _ in tree[1]]
             if len(set(names)) != len(names):
                 raise CorruptObjectError(f"Corrupted dirtree object {checksum}: a name appears twice", checksum)
             parsed: object = tree
         else:
-            parsed = DirMeta.parse(data)
+            parsed = obj.parse_dirmeta(data)
         self._write_meta(checksum, objtype, data, local, parsed)
         self._stored(checksum, objtype, 0 if local else len(data), local)
         return tree
@@ -624,7 +732,7 @@ class _Puller:
         self._written(size if header.is_regular else 0)
         return n
 
-    def _check_bareuseronly(self, checksum: str, header: FileHeader) -> None:
+    def _check_bareuseronly(self, checksum: str, header: AnyHeader) -> None:
         """_ostree_validate_bareuseronly_mode: a regular file with bits beyond 0775
         (setuid, setgid, sticky, world-writable) is refused."""
         if self.verify_bareuseronly and header.is_regular:
@@ -807,10 +915,10 @@ class _Puller:
                 assert tree is not None
                 # which of its files are here already is asked here, on the worker: a
                 # second pull then queues only what changed, not a task per file
-                return tree, presence.present(f for _, f in tree.files)
+                return tree, presence.present(f for _, f in tree[0])
             if kind == "dirmeta":
                 return self.do_meta(csum, ObjectType.DIR_META)
-            batch = cast("tuple[str, ...]", arg)
+            batch: Tuple[str, ...] = arg  # type: ignore[assignment]
             if pipelined and len(batch) > 1:
                 self._fetch_files(batch)
                 return None
@@ -823,7 +931,8 @@ class _Puller:
         def handle(item: _Item, result: object) -> None:
             kind, csum, arg = item
             if kind == "commit":
-                commit, walk_tree = cast("Tuple[Optional[Commit], bool]", result)
+                got: Tuple[Optional[_Commit], bool] = result  # type: ignore[assignment]
+                commit, walk_tree = got
                 if commit is None:
                     return
                 if walk_tree:
@@ -836,11 +945,11 @@ class _Puller:
                 if commit.parent is not None and depth != 0:
                     add_commit(commit.parent, depth - 1 if depth > 0 else -1, True, chain_of[csum])
             elif kind == "dirtree":
-                tree, present = cast("Tuple[DirTree, Optional[Set[str]]]", result)
-                assert isinstance(tree, DirTree)
+                read: Tuple[Entries, Optional[Set[str]]] = result  # type: ignore[assignment]
+                (files, dirs), present = read
                 path = str(arg)
                 requested = 0
-                for name, fcsum in tree.files:
+                for name, fcsum in files:
                     if fcsum in seen_files or (wanted is not None and not wanted(path + name, False)):
                         continue
                     seen_files.add(fcsum)
@@ -850,7 +959,7 @@ class _Puller:
                         content_q.append(fcsum)
                     requested += 1
                 self.stats.requested += requested
-                for name, tcsum, mcsum in tree.dirs:
+                for name, tcsum, mcsum in dirs:
                     if wanted is None or wanted(path + name, True):
                         add_tree(tcsum, mcsum, path + name + "/")
 
@@ -945,11 +1054,12 @@ class _Puller:
                         # been read, and a dirtree in objects/ by opening it
                         if kind == "dirtree":
                             listed = presence.listed(csum, ObjectType.DIR_TREE)
-                            tree = repo.load_loose_dirtree(csum) if listed is not False else None
-                            if tree is None and listed is not False and repo.has_object(csum, ObjectType.DIR_TREE):
-                                tree = repo.load_dirtree(csum)  # staged (a delta's) or in core.parent
-                            if tree is not None:
-                                handle(item, (tree, None))
+                            entries = repo.load_loose_dirtree_entries(csum) if listed is not False else None
+                            if (entries is None and listed is not False
+                                    and repo.has_object(csum, ObjectType.DIR_TREE)):
+                                entries = repo.load_dirtree_entries(csum)  # staged (a delta's) or in core.parent
+                            if entries is not None:
+                                handle(item, (entries, None))
                                 continue
                         elif kind == "dirmeta":
                             listed = presence.listed(csum, ObjectType.DIR_META)
@@ -1114,11 +1224,11 @@ class _Aborted(Exception):
     """The pull is being aborted: a worker's batch stops (internal)."""
 
 
-def _inflate_filez(data: bytes, checksum: str) -> tuple[FileHeader, int, bytes] | None:
-    return obj.inflate_filez(data, checksum, SPOOL_SIZE)
+def _inflate_filez(data: bytes, checksum: str) -> tuple[obj.LightHeader, int, bytes] | None:
+    return obj.inflate_filez_light(data, checksum, SPOOL_SIZE)
 
 
-def _read_filez_header(f: object, checksum: str) -> Tuple[FileHeader, int]:
+def _read_filez_header(f: object, checksum: str) -> Tuple[obj.LightHeader, int]:
     read = f.read  # type: ignore[attr-defined]
     prefix = read(8)
     if len(prefix) != 8:
@@ -1130,7 +1240,7 @@ def _read_filez_header(f: object, checksum: str) -> Tuple[FileHeader, int]:
     if len(hdata) != hlen:
         raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
     try:
-        return FileHeader.parse_zlib(hdata)
+        return obj.parse_zlib_header_light(hdata)
     except InvalidObjectError as e:
         raise CorruptObjectError(f"Corrupted archive file object {checksum}: {e}", checksum) from None
 
@@ -1163,7 +1273,7 @@ class _Counted:
         return got
 
 
-def _fetch_summary(source: _Source, remote: Optional[Remote], repo: Optional[Repo] = None,
+def _fetch_summary(source: _Source, remote: Optional[RemoteOptions], repo: Optional[Repo] = None,
                    cache_dir: Optional[str] = None,
                    keys: Optional[trust.SignKeys] = None) -> Tuple[Optional[bytes], Optional[bytes]]:
     """summary and summary.sig (None where the remote has none), verified by the remote's
@@ -1303,17 +1413,17 @@ def _invalid_rev(value: str) -> str:
 # ============================================================================ entry points
 
 
-def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs: Sequence[str], *,
+def _run(repo: Repo, source: _Source, remote: Optional[RemoteOptions], label: str, refs: Sequence[str], *,
          ref_prefix: Optional[str], mirror: bool, depth: int, commit_metadata_only: bool, subpaths: Sequence[str],
          localcache_repos: Sequence[Repo], timestamp_check: bool, dry_run: bool,
          progress: Optional[ProgressCallback], verify_bindings: bool = True,
          timestamp_check_from_rev: Optional[str] = None, disable_static_deltas: bool = False,
          require_static_deltas: bool = False, bareuseronly_files: bool = False,
          http_trusted: bool = False, summary_override: Optional[bytes] = None,
-         cache_dir: Optional[str] = None, collections: Optional[Mapping[str, str]] = None) -> RepoPullResult:
+         cache_dir: Optional[str] = None, collections: Optional[Mapping[str, str]] = None) -> PullOutcome:
     collections = collections or {}
     start = time.monotonic()
-    sign_keys = trust.check_remote_keys(remote) if remote is not None else None
+    sign_keys = trust.remote_keys(remote) if remote is not None else None
     if timestamp_check and depth != 0:
         raise PullError("--timestamp-check cannot be used with --depth")
     puller = _Puller(repo, source, remote, localcache=localcache_repos, commit_only=commit_metadata_only,
@@ -1351,7 +1461,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         if not checked:
             _check_remote_mode(source)
         if summary_data is not None:
-            summary = parse_summary(summary_data)
+            summary = parse_summary_light(summary_data)
     wanted = list(refs)
     write_summary = False
     if not wanted:
@@ -1422,7 +1532,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
         puller.progress(PullStarted(label, tuple(commits.items())))
 
     with repo.locked():
-        updates: List[RefUpdate] = []
+        updates: List[Tuple[str, Optional[str], str]] = []  # (refspec, old, new)
         targets: List[str] = []
         with repo.transaction():
             fallbacks: list[str] = []
@@ -1448,8 +1558,8 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
                     continue
                 old = read_target(ref)
                 if old != csum:
-                    updates.append(RefUpdate(f"({mirror_cid[ref]}, {ref})" if ref in mirror_cid else refspec(ref),
-                                             old, csum))
+                    updates.append((f"({mirror_cid[ref]}, {ref})" if ref in mirror_cid else refspec(ref),
+                                    old, csum))
                     targets.append(ref)
             # a collection ref is written as it is set, not held back: those wait for the objects
             late = any(ref in mirror_cid for ref in targets)
@@ -1460,16 +1570,16 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
                     # refs are held back to the end of the transaction that brought their
                     # objects, and written after its one syncfs and its renames; a second
                     # transaction for them would flush the whole file system again
-                    for u, ref in zip(updates, targets):
-                        repo.set_ref(u.refspec, u.new)
+                    for (spec, _, new), ref in zip(updates, targets):
+                        repo.set_ref(spec, new)
         if not dry_run:
             if late:
                 with repo.transaction():
-                    for u, ref in zip(updates, targets):
+                    for (spec, _, new), ref in zip(updates, targets):
                         if ref in mirror_cid:
-                            repo.set_collection_ref(mirror_cid[ref], ref, u.new)
+                            repo.set_collection_ref(mirror_cid[ref], ref, new)
                         else:
-                            repo.set_ref(u.refspec, u.new)
+                            repo.set_ref(spec, new)
             # after the refs, as libostree deletes the .commitpartial files after its
             # transaction: a pull stopped in between leaves a ref at a commit the next
             # pull walks again
@@ -1481,7 +1591,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
                 if summary_sig is not None:
                     _replace_file(repo, "summary.sig", summary_sig)
     st = puller.stats
-    result = RepoPullResult(
+    result = PullOutcome(
         remote=label, commits=commits, refs=tuple(updates), metadata_fetched=st.metadata_fetched,
         content_fetched=st.content_fetched, metadata_local=st.metadata_local, content_local=st.content_local,
         bytes_transferred=source.bytes, content_bytes_written=st.content_bytes_written,
@@ -1494,7 +1604,7 @@ def _run(repo: Repo, source: _Source, remote: Optional[Remote], label: str, refs
     return result
 
 
-def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary: Optional[Summary],
+def _delta_puller(repo: Repo, source: _Source, remote: Optional[RemoteOptions], summary: Optional[Summary],
                   puller: _Puller, *, disable: bool, require: bool, indexed: bool = False) -> Optional[_Deltas]:
     """The static-delta side of a pull, or None when deltas are off: as libostree,
     for pull-local, a ``file://`` remote (objects are copied as they are), an
@@ -1512,7 +1622,7 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary
 
     def verify(checksum: str, data: bytes, detached: Optional[Mapping[str, Variant]]) -> None:
         # _verify_unwritten_commit: the commit a superblock carries is held to the same rules
-        commit = Commit.parse(data)
+        commit = obj.Commit.parse(data)
         trust.verify_commit(remote, checksum, data, detached, repo=repo, keys=puller.sign_keys)
         if puller.verify_bindings:
             puller._check_bindings(checksum, commit, False)
@@ -1521,14 +1631,16 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[Remote], summary
     def verify_superblock(data: bytes, signatures: Mapping[str, Variant]) -> None:
         trust.verify_static_delta(remote, data, signatures, keys=puller.sign_keys)
 
-    metadata: Optional[Mapping[str, Variant]] = (
+    metadata: Optional[Mapping[str, Union[Variant, LightVariant]]] = (
         summary.metadata if summary is not None
         # the summary was left alone: the remote's config said its deltas are indexed (delta-indexes/)
-        else {INDEXED_DELTAS: Variant("b", True)} if indexed else None)
+        else {INDEXED_DELTAS: gvariant.LightVariant("b", True)} if indexed else None)
 
     def make(fetcher: Fetcher) -> DeltaPuller:
         from .deltas.fetch import DeltaPuller
-        return DeltaPuller(repo, fetcher, require=require, dry_run=puller.dry_run, summary_metadata=metadata,
+        # (the summary as the pull read it, its values LightVariants: the deltas' code takes Variants)
+        return DeltaPuller(repo, fetcher, require=require, dry_run=puller.dry_run,
+                           summary_metadata=gvariant.boxed(metadata),
                            verify_commit=verify, verify_superblock=verify_superblock, progress=puller.progress,
                            count_bytes=source._count)
 
@@ -1569,7 +1681,7 @@ class _Deltas:
     made and runs from that answer on, as it would have."""
 
     def __init__(self, repo: Repo, fetcher: Fetcher, make: Callable[[Fetcher], DeltaPuller],
-                 metadata: Optional[Mapping[str, Variant]], *, eager: bool) -> None:
+                 metadata: Optional[Mapping[str, Union[Variant, LightVariant]]], *, eager: bool) -> None:
         self._repo = repo
         self._fetcher = fetcher
         self._make = make
@@ -1669,6 +1781,35 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
     ``collection_refs`` (libostree's ``collection-refs`` option: (collection ID, ref, commit or
     "")) are pulled as those collection–refs, resolved in the summary's collection map when
     they are not its main collection's; with ``mirror`` they land in ``refs/mirrors/ID/REF``."""
+    return pull_remote_outcome(
+        repo, remote, refs_or_checksums,
+        mirror=mirror, depth=depth, commit_metadata_only=commit_metadata_only, subpaths=subpaths,
+        localcache_repos=localcache_repos, timestamp_check=timestamp_check, dry_run=dry_run,
+        disable_static_deltas=disable_static_deltas, require_static_deltas=require_static_deltas,
+        progress=progress, fetcher=fetcher, disable_verify_bindings=disable_verify_bindings,
+        timestamp_check_from_rev=timestamp_check_from_rev, http_headers=http_headers,
+        append_user_agent=append_user_agent, url_override=url_override,
+        bareuseronly_files=bareuseronly_files, http_trusted=http_trusted,
+        n_network_retries=n_network_retries, untrusted=untrusted, cache_dir=cache_dir,
+        collection_refs=collection_refs).value()
+
+
+def pull_remote_outcome(repo: Repo, remote: Union[str, RemoteOptions], refs_or_checksums: Sequence[str] = (), *,
+                        mirror: bool = False, depth: int = 0, commit_metadata_only: bool = False,
+                        subpaths: Sequence[str] = (), localcache_repos: Sequence[Union[str, Repo]] = (),
+                        timestamp_check: bool = False, dry_run: bool = False, disable_static_deltas: bool = False,
+                        require_static_deltas: bool = False, progress: Optional[ProgressCallback] = None,
+                        fetcher: Optional[Fetcher] = None, disable_verify_bindings: bool = False,
+                        timestamp_check_from_rev: Optional[str] = None,
+                        http_headers: Sequence[Tuple[str, str]] = (),
+                        append_user_agent: Optional[str] = None, url_override: Optional[str] = None,
+                        bareuseronly_files: bool = False, http_trusted: bool = False,
+                        n_network_retries: Optional[int] = None, untrusted: bool = False,
+                        cache_dir: Optional[str] = None,
+                        collection_refs: Sequence[Tuple[str, str, str]] = ()) -> PullOutcome:
+    """:func:`pull_remote`'s pull, its outcome in a plain class (:class:`PullOutcome`, whose
+    ``value()`` is the RepoPullResult): for the command line, which prints it and builds no
+    attrs value (none of the pull's values are built, and attrs is not imported)."""
     collections: Dict[str, str] = {}
     if collection_refs:
         wanted_refs: List[str] = list(refs_or_checksums)
@@ -1677,7 +1818,8 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
             collections[ref] = cid
             wanted_refs.append(f"{ref}@{csum}" if csum else ref)
         refs_or_checksums = wanted_refs
-    rem = remote if isinstance(remote, Remote) else load_remote(repo, remote, require_url=False)
+    rem: RemoteOptions = (load_remote_fields(repo, remote, require_url=False) if isinstance(remote, str)
+                          else remote)
     _check_fetchable(rem)
     metalink = rem.option("metalink")
     # _ostree_repo_remote_new_fetcher: REPO/REMOTE.cookies.txt when it is a regular file
@@ -1691,10 +1833,10 @@ def pull_remote(repo: Repo, remote: Union[str, Remote], refs_or_checksums: Seque
         summary_override = metalink_summary(rem, metalink, max_size=obj.MAX_METADATA_SIZE,
                                             extra_headers=http_headers, append_user_agent=append_user_agent,
                                             cookie_jar=jar)
-        rem = attrs.evolve(rem, url=summary_override[1])
+        rem = RemoteFields(rem.name, summary_override[1], rem.options, rem.source)
     elif url_override:
-        rem = attrs.evolve(rem, url=url_override, options=tuple(
-            (k, v) for k, v in rem.options if k != "contenturl"))
+        rem = RemoteFields(rem.name, url_override, tuple((k, v) for k, v in rem.options if k != "contenturl"),
+                           rem.source)
     elif not rem.url:
         raise PullError(f'No "url" option in remote "{rem.name}"')
     own_fetcher = fetcher is None
@@ -1755,7 +1897,7 @@ def _pin_collection_ref(src: Repo, ref: str, collections: Mapping[str, str]) -> 
     return f"{ref}@{value}"
 
 
-def _check_fetchable(rem: Remote) -> None:
+def _check_fetchable(rem: RemoteOptions) -> None:
     """The remote options that stop a pull before anything is fetched, with ostree's words."""
     unconfigured = rem.option("unconfigured-state")
     if unconfigured:
@@ -1765,7 +1907,7 @@ def _check_fetchable(rem: Remote) -> None:
         raise PullError(f"Cannot fetch via libostree - remote '{rem.name}' uses custom backend '{backend}'")
 
 
-def _verify_local_summary(src: Repo, verifier: Remote, repo: Repo) -> None:
+def _verify_local_summary(src: Repo, verifier: RemoteOptions, repo: Repo) -> None:
     def read(name: str) -> Optional[bytes]:
         try:
             with open(os.path.join(src.path, name), "rb") as f:
@@ -1800,15 +1942,17 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
     if remote is not None:
         from ..store.refs import validate_remote_name
         validate_remote_name(remote)
-    verifier: Optional[Remote] = None
+    verifier: Optional[RemoteFields] = None
     if gpg_verify or gpg_verify_summary:
         if remote is None:
             raise PullError("Must specify remote name to enable gpg verification")
-        verifier = load_remote(repo, remote, require_url=False)
+        verifier = load_remote_fields(repo, remote, require_url=False)
         if gpg_verify:
-            verifier = attrs.evolve(verifier, options=(("gpg-verify", "true"),) + verifier.options)
+            verifier = RemoteFields(verifier.name, verifier.url, (("gpg-verify", "true"),) + verifier.options,
+                                    verifier.source)
         if gpg_verify_summary:
-            verifier = attrs.evolve(verifier, options=(("gpg-verify-summary", "true"),) + verifier.options)
+            verifier = RemoteFields(verifier.name, verifier.url,
+                                    (("gpg-verify-summary", "true"),) + verifier.options, verifier.source)
     src = src_repo if isinstance(src_repo, Repo) else Repo.open(src_repo)
     try:
         if gpg_verify_summary:
@@ -1821,32 +1965,39 @@ def pull_local(repo: Repo, src_repo: Union[str, Repo], refs: Sequence[str] = (),
             return _pull_local_deltas(repo, src, refs, verifier, remote, depth=depth,
                                       commit_metadata_only=commit_metadata_only, progress=progress,
                                       verify_bindings=not disable_verify_bindings,
-                                      bareuseronly_files=bareuseronly_files)
+                                      bareuseronly_files=bareuseronly_files).value()
         return _run(repo, _Source(local=src, trusted=not untrusted), verifier, src.path, refs, ref_prefix=remote,
                     mirror=False, depth=depth, commit_metadata_only=commit_metadata_only, subpaths=(),
                     localcache_repos=(), timestamp_check=False, dry_run=False, progress=progress,
-                    verify_bindings=not disable_verify_bindings, bareuseronly_files=bareuseronly_files)
+                    verify_bindings=not disable_verify_bindings, bareuseronly_files=bareuseronly_files).value()
     finally:
         if not isinstance(src_repo, Repo):
             src.close()
 
 
-def _pull_local_deltas(repo: Repo, src: Repo, refs: Sequence[str], verifier: Optional[Remote],
+def _pull_local_deltas(repo: Repo, src: Repo, refs: Sequence[str], verifier: Optional[RemoteFields],
                        remote: Optional[str], *, depth: int, commit_metadata_only: bool,
                        progress: Optional[ProgressCallback], verify_bindings: bool,
-                       bareuseronly_files: bool) -> RepoPullResult:
+                       bareuseronly_files: bool) -> PullOutcome:
     # ostree-repo-pull.c keeps remote_repo_local unset when deltas are required, so the
     # source is read over its file:// URL; pull-local turns sign-verify off, and
     # gpg-verify on only when asked
     url = "file://" + quote(os.path.abspath(src.path))
     if verifier is not None:
-        rem = attrs.evolve(verifier, url=url, options=tuple(
-            (k, v) for k, v in verifier.options if not k.startswith("sign-verify")))
+        rem = RemoteFields(verifier.name, url, tuple(
+            (k, v) for k, v in verifier.options if not k.startswith("sign-verify")), verifier.source)
     else:
-        rem = Remote(name=url, url=url, options=(("gpg-verify", "false"),), source=None)
+        rem = RemoteFields(url, url, (("gpg-verify", "false"),), None)
     wanted = list(refs) or sorted(src.list_refs())
     return _run(repo, _Source(fetcher=FileFetcher(src.path)), rem, src.path, wanted, ref_prefix=remote,
                 mirror=False, depth=depth, commit_metadata_only=commit_metadata_only, subpaths=(),
                 localcache_repos=(), timestamp_check=False, dry_run=False, progress=progress,
                 verify_bindings=verify_bindings, bareuseronly_files=bareuseronly_files,
                 require_static_deltas=True)
+
+
+_DEFERRED.hide()
+
+
+def __getattr__(name: str) -> type:
+    return _DEFERRED.build(name)

@@ -16,13 +16,23 @@ and ``summary -u`` build on; keep their names and fields.
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional, Tuple
-
-import attrs
-
+from .._deferred import Deferred, Field
 from ..errors import GVariantError, InvalidObjectError
 from ..store import gvariant
-from ..store.gvariant import Variant
+
+# Summary and SummaryRef are attrs classes built on first use (ostreepy._deferred): a pull
+# reads its summary with parse_summary_light, and builds neither (nor imports attrs)
+_DEFERRED = Deferred(globals())
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Dict, Mapping, Optional, Tuple, Union
+
+    from attrs import frozen as _value
+
+    from ..store.gvariant import LightVariant, Variant
+else:
+    _value = _DEFERRED.register
 
 SUMMARY_TYPE = "(a(s(taya{sv}))a{sv})"
 #: summaries are small; a bigger one is refused before it is parsed
@@ -33,14 +43,14 @@ class InvalidSummaryError(InvalidObjectError):
     """Summary bytes that do not parse, or break the format's rules."""
 
 
-@attrs.frozen
+@_value
 class SummaryRef:
     """One ref of a summary: its commit, the commit object's size, and the
     per-ref metadata (``ostree.commit.timestamp``, ``ostree.commit.version``)."""
 
     checksum: str
     size: int
-    metadata: Mapping[str, Variant] = attrs.field(factory=dict)
+    metadata: Mapping[str, Variant] = Field(factory=dict)
 
     @property
     def timestamp(self) -> Optional[int]:
@@ -53,12 +63,12 @@ class SummaryRef:
         return v.value if v is not None and v.type == "s" else None
 
 
-@attrs.frozen
+@_value
 class Summary:
     """A parsed summary: refs by name (in the file's order) and repository metadata."""
 
-    refs: Mapping[str, SummaryRef] = attrs.field(factory=dict)
-    metadata: Mapping[str, Variant] = attrs.field(factory=dict)
+    refs: Mapping[str, SummaryRef] = Field(factory=dict)
+    metadata: Mapping[str, Variant] = Field(factory=dict)
 
     def serialize(self) -> bytes:
         refs = [(name, (r.size, bytes.fromhex(r.checksum), dict(r.metadata)))
@@ -79,10 +89,11 @@ class Summary:
 
 def _parse_refs(raw: list) -> Dict[str, SummaryRef]:
     refs: Dict[str, SummaryRef] = {}
+    cls = _DEFERRED.build("SummaryRef")
     for name, (size, csum, meta) in raw:
         if len(csum) != 32:
             raise InvalidSummaryError(f"Invalid checksum of {len(csum)} bytes for ref {name!r} in summary")
-        refs[name] = SummaryRef(checksum=csum.hex(), size=size, metadata=meta)
+        refs[name] = cls(checksum=csum.hex(), size=size, metadata=meta)
     return refs
 
 
@@ -94,4 +105,76 @@ def parse_summary(data: bytes) -> Summary:
         raw_refs, meta = gvariant.deserialize(SUMMARY_TYPE, data)
     except GVariantError as e:
         raise InvalidSummaryError(f"Invalid summary: {e}") from None
-    return Summary(refs=_parse_refs(raw_refs), metadata=meta)
+    return _DEFERRED.build("Summary")(refs=_parse_refs(raw_refs), metadata=meta)  # type: ignore[no-any-return]
+
+
+class LightSummaryRef:
+    """A ref of a :class:`LightSummary`: :class:`SummaryRef`'s fields in a plain class."""
+
+    __slots__ = ("checksum", "size", "metadata")
+
+    def __init__(self, checksum: str, size: int, metadata: Mapping[str, LightVariant]) -> None:
+        self.checksum = checksum
+        self.size = size
+        self.metadata = metadata
+
+
+class LightSummary:
+    """A summary as :func:`parse_summary_light` reads it: :class:`Summary`'s refs and metadata
+    (its ``v`` values :class:`~ostreepy.store.gvariant.LightVariant`) in a plain class, for a
+    pull that resolves refs and keeps no value."""
+
+    __slots__ = ("refs", "metadata")
+
+    def __init__(self, refs: Mapping[str, LightSummaryRef], metadata: Mapping[str, LightVariant]) -> None:
+        self.refs = refs
+        self.metadata = metadata
+
+    def collection_refs(self) -> Dict[Tuple[str, str], LightSummaryRef]:
+        """:meth:`Summary.collection_refs`."""
+        out: Dict[Tuple[str, str], LightSummaryRef] = {}
+        cmap = self.metadata.get("ostree.summary.collection-map")
+        if cmap is None or cmap.type != "a{sa(s(taya{sv}))}":
+            return out
+        for cid, refs in cmap.value.items():
+            for name, ref in _parse_light_refs(refs).items():
+                out[(cid, name)] = ref
+        return out
+
+
+if TYPE_CHECKING:
+    #: a summary, as a value or as a pull reads it
+    AnySummary = Union[Summary, LightSummary]
+
+
+def _parse_light_refs(raw: list) -> Dict[str, LightSummaryRef]:
+    refs: Dict[str, LightSummaryRef] = {}
+    for name, (size, csum, meta) in raw:
+        if len(csum) != 32:
+            raise InvalidSummaryError(f"Invalid checksum of {len(csum)} bytes for ref {name!r} in summary")
+        refs[name] = LightSummaryRef(csum.hex(), size, meta)
+    return refs
+
+
+def parse_summary_light(data: bytes) -> LightSummary:
+    """:func:`parse_summary`, refusing what it refuses, as a :class:`LightSummary`: no attrs
+    value built."""
+    if len(data) > MAX_SUMMARY_SIZE:
+        raise InvalidSummaryError(f"Summary of {len(data)} bytes is larger than {MAX_SUMMARY_SIZE}")
+    try:
+        raw_refs, meta = gvariant.deserialize_light(SUMMARY_TYPE, data)
+    except GVariantError as e:
+        raise InvalidSummaryError(f"Invalid summary: {e}") from None
+    return LightSummary(_parse_light_refs(raw_refs), meta)
+
+
+_DEFERRED.hide()
+
+
+def __getattr__(name: str) -> type:
+    return _DEFERRED.build(name)
+
+
+def __dir__() -> list:
+    # the deferred classes too (not in the namespace until built): for dir() and autodoc
+    return sorted(set(globals()) | {"Summary", "SummaryRef"})

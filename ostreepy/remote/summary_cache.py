@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import BinaryIO, Callable, Iterable, List, Optional, Protocol, Tuple
-
-import attrs
 
 from ..errors import FetchNotFoundError, OstreeError
 from ..fsutil import write_file_atomic
 from ..store.repo import test_error
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, Iterable, List, Optional, Protocol, Tuple
 
 __all__ = ["Conditional", "SummaryCache", "SummaryCacheError", "fetch_summary_pair", "prune_summary_cache",
            "CACHE_SUBDIR"]
@@ -52,21 +53,38 @@ class SummaryCacheError(OstreeError):
     """A cached summary refused where libostree's fault injection asks for an error."""
 
 
-@attrs.frozen
 class Conditional:
     """The answer to a conditional GET: the body, or ``not_modified`` (HTTP 304), with the
-    answer's ``ETag`` and ``Last-Modified`` (epoch seconds, 0 when absent)."""
+    answer's ``ETag`` and ``Last-Modified`` (epoch seconds, 0 when absent). A plain class
+    (compared by its fields): a fetch's answer, made by every pull that fetches a summary,
+    which builds no attrs value."""
 
-    data: Optional[bytes]
-    not_modified: bool
-    etag: Optional[str]
-    last_modified: int
+    __slots__ = ("data", "not_modified", "etag", "last_modified")
+
+    def __init__(self, data: Optional[bytes], not_modified: bool, etag: Optional[str], last_modified: int) -> None:
+        self.data = data
+        self.not_modified = not_modified
+        self.etag = etag
+        self.last_modified = last_modified
+
+    def _fields(self) -> Tuple[Optional[bytes], bool, Optional[str], int]:
+        return self.data, self.not_modified, self.etag, self.last_modified
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Conditional) and self._fields() == other._fields()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (f"Conditional(data={self.data!r}, not_modified={self.not_modified!r}, etag={self.etag!r}, "
+                f"last_modified={self.last_modified!r})")
 
 
-class _Source(Protocol):
-    def fetch_bytes(self, path: str, max_size: int) -> bytes: ...
+if TYPE_CHECKING:
+    class _Source(Protocol):
+        def fetch_bytes(self, path: str, max_size: int) -> bytes: ...
 
-    def fetch_to(self, path: str, sink: BinaryIO, max_size: int) -> int: ...
+        def fetch_to(self, path: str, sink: BinaryIO, max_size: int) -> int: ...
 
 
 def _conditional(fetcher: _Source, path: str, max_size: int, etag: Optional[str], since: int) -> Conditional:

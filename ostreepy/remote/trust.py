@@ -32,15 +32,26 @@ for each check, as libostree reads it for each verification.
 from __future__ import annotations
 
 import hashlib
-from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence, Tuple
 
-import attrs
-
+from .._deferred import Deferred
 from ..errors import ChecksumMismatchError, OstreeError, SignatureError
-from ..store.gvariant import Variant
 from ..store.objects import parse_commitmeta
-from ..store.repo import Repo
-from .config import Remote
+
+# SignKeys is an attrs class built on first use (ostreepy._deferred): a pull whose remote
+# verifies no signapi signatures loads no keys (remote_keys: None) and builds none
+_DEFERRED = Deferred(globals())
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import List, Mapping, Optional, Sequence, Tuple
+
+    from attrs import frozen as _value
+
+    from ..store.gvariant import Variant
+    from ..store.repo import Repo
+    from .config import RemoteOptions as Remote
+else:
+    _value = _DEFERRED.register
 
 if TYPE_CHECKING:
     # the signapi side (store.signing: its Signer class, base64) is imported where a remote
@@ -52,7 +63,7 @@ GPGSIGS = "ostree.gpgsigs"
 
 def _gpg_signatures(meta: Optional[Mapping[str, Variant]]) -> Optional[bytes]:
     v = (meta or {}).get(GPGSIGS)
-    if not isinstance(v, Variant) or v.type != "aay":
+    if not isinstance(v, _variant()) or v.type != "aay":
         return None
     return b"".join(bytes(x) for x in v.value)
 
@@ -82,7 +93,7 @@ def _sign_value(remote: Remote, key: str) -> Optional[List[str]]:
     return None if types is None else list(types)
 
 
-@attrs.frozen
+@_value
 class SignKeys:
     """A remote's signapi verifiers as a pull loaded them: ``commit`` for ``sign-verify``,
     ``summary`` for ``sign-verify-summary``, None where that setting is off."""
@@ -100,7 +111,16 @@ def check_remote_keys(remote: Remote, *, key_dirs: Optional[Sequence[str]] = Non
     for key in ("sign-verify", "sign-verify-summary"):
         types = _sign_value(remote, key)
         loaded.append(None if types is None else tuple(_signers(remote, types, key_dirs)))
-    return SignKeys(*loaded)
+    return _DEFERRED.build("SignKeys")(*loaded)  # type: ignore[no-any-return]
+
+
+def remote_keys(remote: Remote, *, key_dirs: Optional[Sequence[str]] = None) -> Optional[SignKeys]:
+    """:func:`check_remote_keys`, or None where the remote has neither ``sign-verify`` nor
+    ``sign-verify-summary`` on: then there are no keys to load (nor a SignKeys to build), and
+    the checks, given none, find no signapi setting to apply."""
+    if remote.sign_types("sign-verify") is None and remote.sign_types("sign-verify-summary") is None:
+        return None
+    return check_remote_keys(remote, key_dirs=key_dirs)
 
 
 def _loaded(remote: Remote, types: List[str], key_dirs: Optional[Sequence[str]],
@@ -145,7 +165,7 @@ def _sign_verify(signers: List[Signer], data: bytes, meta: Mapping[str, Variant]
     errors: List[str] = []
     for s in signers:
         v = meta.get(s.metadata_key)
-        if not isinstance(v, Variant) or v.type != "aay":
+        if not isinstance(v, _variant()) or v.type != "aay":
             continue
         found = True
         try:
@@ -318,3 +338,15 @@ def signature_verify_commit_data(remote: Remote, commit: bytes, detached: Option
             raise SignatureError(f"Can't verify commit: {e}") from None
         out = (out + "\n" if out else "") + msg
     return out
+
+
+def _variant() -> type[Variant]:
+    from ..store import gvariant
+    return gvariant.Variant
+
+
+_DEFERRED.hide()
+
+
+def __getattr__(name: str) -> type:
+    return _DEFERRED.build(name)

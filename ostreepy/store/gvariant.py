@@ -37,6 +37,8 @@ __all__ = [
     "parse_type",
     "serialize",
     "deserialize",
+    "deserialize_light",
+    "LightVariant",
     "tuple_members",
     "normal_form",
     "print_value",
@@ -457,6 +459,103 @@ def _de_array(t: VariantType, data: memoryview, depth: int) -> Any:
 
 def _de_tuple(t: VariantType, data: memoryview, depth: int) -> Tuple[Any, ...]:
     return tuple(_de(child, member, depth + 1) for child, member in zip(t.children, _tuple_frames(t, data)))
+
+
+class LightVariant:
+    """A ``v`` read by :func:`deserialize_light`: its ``type`` and ``value``, as :class:`Variant`
+    holds them, in a plain class. It reads as a Variant reads (``.type``, ``.value``) but is
+    not one: it is never serialized (``serialize`` refuses it) nor handed out in a value
+    that callers keep; it is what an internal reader (a pull's walk of commits and
+    summaries) takes from metadata without building the attrs class (and importing attrs)."""
+
+    __slots__ = ("type", "value")
+
+    def __init__(self, type: str, value: Any) -> None:
+        self.type = type
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, LightVariant) and self.type == other.type
+                and self.value == other.value)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"LightVariant(type={self.type!r}, value={self.value!r})"
+
+
+def boxed(value: Any) -> Any:
+    """``value`` (read by :func:`deserialize_light`) as :func:`deserialize` reads it: each
+    :class:`LightVariant` in it, at any depth, a :class:`Variant` (for a reader that takes
+    Variants: a static delta's side of a pull)."""
+    if isinstance(value, LightVariant):
+        return _variant()(value.type, boxed(value.value))
+    if isinstance(value, dict):
+        return {k: boxed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [boxed(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(boxed(v) for v in value)
+    return value
+
+
+def deserialize_light(type_string: str, data: bytes) -> Any:
+    """:func:`deserialize`, refusing exactly what it refuses, with each ``v`` read as a
+    :class:`LightVariant` (no Variant built): parts of the value without a ``v`` are read
+    by :func:`deserialize`'s own code."""
+    t = parse_type(type_string)
+    return _de_light(t, memoryview(data).cast("B") if not isinstance(data, memoryview) else data, 0)
+
+
+def _de_light(t: VariantType, data: memoryview, depth: int) -> Any:
+    if "v" not in t.string:
+        return _de(t, data, depth)
+    # a type holding a v is of variable size: no fixed-size check applies
+    if depth > _MAX_DEPTH:
+        raise GVariantError("nesting too deep")
+    k = t.kind
+    n = len(data)
+    if k == "v":
+        raw = bytes(data)
+        sep = raw.rfind(b"\x00")
+        if sep < 0:
+            raise GVariantError("variant has no type separator")
+        try:
+            tstr = raw[sep + 1:].decode("ascii")
+        except UnicodeDecodeError:
+            raise GVariantError("variant type is not ASCII") from None
+        return LightVariant(tstr, _de_light(parse_type(tstr), data[:sep], depth + 1))
+    if k == "a":
+        # _de_array's framing, for an element type of variable size
+        child = t.children[0]
+        is_dict = child.kind == "{"
+        items: List[Any] = []
+        if n == 0:
+            return {} if is_dict else items
+        w = _container_offset_size(n)
+        if n < w:
+            raise GVariantError(f"{t.string}: truncated framing offset")
+        table_start = _read_offset(data, n - w, w)
+        if table_start > n or (n - table_start) % w or table_start == n:
+            raise GVariantError(f"{t.string}: invalid framing offset table")
+        start = 0
+        for i in range((n - table_start) // w):
+            end = _read_offset(data, table_start + i * w, w)
+            start = _align(start, child.alignment)
+            if end < start or end > table_start:
+                raise GVariantError(f"{t.string}: framing offset out of range")
+            items.append(_de_light(child, data[start:end], depth + 1))
+            start = end
+        return dict(items) if is_dict else items
+    if k == "m":
+        if n == 0:
+            return None
+        if data[n - 1] != 0:
+            raise GVariantError("maybe value is missing its trailing NUL")
+        return _de_light(t.children[0], data[: n - 1], depth + 1)
+    if k in ("(", "{"):
+        return tuple(_de_light(child, member, depth + 1) for child, member in zip(t.children, _tuple_frames(t, data)))
+    raise GVariantError(f"unsupported type {t.string}")  # pragma: no cover
 
 
 def tuple_members(type_string: str, data: bytes) -> List[memoryview]:

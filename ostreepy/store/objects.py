@@ -31,11 +31,14 @@ _DEFERRED = Deferred(globals())
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
-    from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+    from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
     from attrs import frozen as _value
 
-    from .gvariant import Variant
+    from .gvariant import LightVariant, Variant
+
+    #: a content object's header, as a value or as a walk reads it
+    AnyHeader = Union["FileHeader", "LightHeader"]
 else:
     _value = _DEFERRED.register
 
@@ -213,6 +216,83 @@ class FileHeader:
         return h, bswap64(size)
 
 
+class LightHeader:
+    """A content object's header with :class:`FileHeader`'s fields and methods in a plain
+    class: what a pull's walk reads from the ``.filez`` it fetches (:func:`inflate_filez_light`)
+    and hands to :meth:`~ostreepy.store.repo.Repo.write_content`, checked as
+    :meth:`FileHeader.parse_zlib` checks it, without building the attrs class (and importing
+    attrs) for a value no caller keeps."""
+
+    __slots__ = ("uid", "gid", "mode", "symlink_target", "xattrs", "rdev")
+
+    def __init__(self, uid: int, gid: int, mode: int, symlink_target: str = "", xattrs: Xattrs = (),
+                 rdev: int = 0) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.mode = mode
+        self.symlink_target = symlink_target
+        self.xattrs = xattrs
+        self.rdev = rdev
+
+    @property
+    def is_symlink(self) -> bool:
+        return stat.S_ISLNK(self.mode)
+
+    @property
+    def is_regular(self) -> bool:
+        return stat.S_ISREG(self.mode)
+
+    def validate(self) -> None:
+        validate_file_header(self.uid, self.gid, self.mode, self.symlink_target, self.xattrs)
+
+    def serialize(self) -> bytes:
+        return serialize_file_header(self.uid, self.gid, self.mode, self.symlink_target, self.xattrs, self.rdev)
+
+    def serialize_zlib(self, size: int) -> bytes:
+        return gvariant.serialize(
+            ZLIB_FILE_HEADER_TYPE,
+            (bswap64(size), bswap32(self.uid), bswap32(self.gid), bswap32(self.mode),
+             bswap32(self.rdev), self.symlink_target, list(self.xattrs)),
+        )
+
+    def checksum_prefix(self) -> bytes:
+        return lenprefix(self.serialize())
+
+    def new_hasher(self) -> "hashlib._Hash":
+        h = hashlib.sha256()
+        h.update(self.checksum_prefix())
+        return h
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LightHeader) and all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "LightHeader(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
+
+
+def parse_zlib_header_light(data: bytes) -> Tuple[LightHeader, int]:
+    """:meth:`FileHeader.parse_zlib` (refusing what it refuses) as a :class:`LightHeader`."""
+    n = len(data)
+    if 26 <= n <= 0xFF and data[n - 1] == n - 1:
+        size, uid, gid, mode, rdev = _ZHEADER_FIXED.unpack_from(data)
+        try:
+            target = gvariant.decode_string(data[24:n - 1])
+        except GVariantError as e:
+            raise CorruptObjectError(f"Corrupted archive file header: {e}") from None
+        h = LightHeader(uid, gid, mode, target, (), rdev)
+        h.validate()
+        return h, size
+    try:
+        size, uid, gid, mode, rdev, target, xattrs = gvariant.deserialize(ZLIB_FILE_HEADER_TYPE, data)
+    except GVariantError as e:
+        raise CorruptObjectError(f"Corrupted archive file header: {e}") from None
+    h = LightHeader(bswap32(uid), bswap32(gid), bswap32(mode), target, tuple(xattrs), bswap32(rdev))
+    h.validate()
+    return h, bswap64(size)
+
+
 def serialize_file_header(uid: int, gid: int, mode: int, symlink_target: str = "", xattrs: Xattrs = (),
                           rdev: int = 0) -> bytes:
     """:meth:`FileHeader.serialize` from the fields, for a caller that holds them and builds no
@@ -277,7 +357,34 @@ def inflate_filez(data: bytes, checksum: str, max_size: int) -> tuple[FileHeader
     """A whole archive ``.filez`` in memory: its header, size and inflated data, refused
     as a streamed one is (:class:`~ostreepy.store.repo.VerifyingReader`; the checksum is
     left to the caller); None for one that inflates to more than ``max_size``."""
-    header, size, start = read_filez_header(data, checksum)
+    return _inflate_filez(read_filez_header(data, checksum), data, checksum, max_size)  # type: ignore[return-value]
+
+
+def read_filez_header_light(data: bytes, checksum: str) -> tuple[LightHeader, int, int]:
+    """:func:`read_filez_header`, the header a :class:`LightHeader`."""
+    if len(data) < 8:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
+    hlen = int.from_bytes(data[:4], "big")
+    if hlen > MAX_METADATA_SIZE:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: header too large", checksum)
+    if len(data) < 8 + hlen:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
+    try:
+        header, size = parse_zlib_header_light(data[8:8 + hlen])
+    except InvalidObjectError as e:
+        raise CorruptObjectError(f"Corrupted archive file object {checksum}: {e}", checksum) from None
+    return header, size, 8 + hlen
+
+
+def inflate_filez_light(data: bytes, checksum: str, max_size: int) -> tuple[LightHeader, int, bytes] | None:
+    """:func:`inflate_filez`, the header a :class:`LightHeader` (a pull's walk)."""
+    return _inflate_filez(read_filez_header_light(data, checksum), data, checksum,  # type: ignore[return-value]
+                          max_size)
+
+
+def _inflate_filez(read: tuple[AnyHeader, int, int], data: bytes, checksum: str,
+                   max_size: int) -> tuple[AnyHeader, int, bytes] | None:
+    header, size, start = read
     if size > max_size:
         return None
     if header.is_symlink:
@@ -308,7 +415,7 @@ def lenprefix(header: bytes) -> bytes:
     return struct.pack(">I", len(header)) + b"\x00\x00\x00\x00" + header
 
 
-def content_checksum(header: FileHeader, data: bytes = b"") -> str:
+def content_checksum(header: AnyHeader, data: bytes = b"") -> str:
     """The checksum of a file object: its header and its ``data``."""
     h = header.new_hasher()
     h.update(data)
@@ -732,6 +839,27 @@ def commit_root(data: bytes) -> Tuple[str, str]:
     if len(members[1]) not in (0, 32):
         raise CorruptObjectError(f"Corrupted commit object; invalid parent length {len(members[1])}")
     return checksum_from_bytes(bytes(members[6])), checksum_from_bytes(bytes(members[7]))
+
+
+def parse_commit_light(data: bytes) -> Tuple[Dict[str, LightVariant], Optional[str], Tuple[Tuple[str, str], ...],
+                                              str, str, int, str, str]:
+    """A commit's (metadata, parent, related, subject, body, timestamp, root dirtree, root
+    dirmeta), each as :meth:`Commit.parse` reads it and refused where it refuses, the metadata's
+    values :class:`~ostreepy.store.gvariant.LightVariant`: for a walk that checks commits
+    (their parents, bindings, timestamps) and builds no Commit."""
+    try:
+        meta, parent, related, subject, body, ts, tree, dmeta = gvariant.deserialize_light(COMMIT_TYPE, data)
+    except GVariantError as e:
+        raise CorruptObjectError(f"Corrupted commit object: {e}") from None
+    if len(parent) not in (0, 32):
+        raise CorruptObjectError(f"Corrupted commit object; invalid parent length {len(parent)}")
+    if any(not k for k in meta):
+        raise CorruptObjectError("Empty metadata key")
+    try:
+        return (meta, parent.hex() if parent else None, tuple((n, checksum_from_bytes(c)) for n, c in related),
+                subject, body, bswap64(ts), checksum_from_bytes(tree), checksum_from_bytes(dmeta))
+    except InvalidObjectError as e:
+        raise CorruptObjectError(f"Corrupted commit object: {e}") from None
 
 
 def parse_commitmeta(data: bytes) -> Dict[str, Variant]:

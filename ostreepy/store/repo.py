@@ -45,13 +45,13 @@ from .hooks import REFS_CHANGED_HOOKS, on_refs_changed as on_refs_changed  # re-
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
-    from typing import BinaryIO, Callable, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
+    from typing import Any, BinaryIO, Callable, Dict, FrozenSet, Iterable, Iterator, List, Mapping, Optional, Set, Tuple
 
     import hashlib
 
     from . import objects as obj
     from .gvariant import Variant
-    from .objects import Commit, DirMeta, DirTree, FileHeader
+    from .objects import AnyHeader, Commit, DirMeta, DirTree, FileHeader
     from .sizes import SizeLog
     from .writestats import WriteStats
 else:
@@ -105,20 +105,36 @@ class RepoMode(enum.Enum):
         return self is not RepoMode.ARCHIVE
 
 
-_libc = None
+_syncfs_call = None
 
 
 def _syncfs(fd: int) -> None:
-    # ctypes is imported only here: it costs start-up time every command would pay.
-    # The C library is the one this process already has (dlopen(NULL)), not a search:
-    # ctypes.util.find_library runs `ldconfig -p` in a subprocess (~30 ms and a fork).
-    import ctypes
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    if _libc.syncfs(fd) != 0:  # pragma: no cover - syncfs failing is an I/O error
-        e = ctypes.get_errno()
+    # The C library's syncfs through _ctypes, ctypes's C part: what ctypes.CDLL(None,
+    # use_errno=True).syncfs is, without ctypes/__init__.py and its type classes (~1.5 ms of
+    # every pull, whose transaction ends here). The C library is the one this process already
+    # has (dlopen(NULL)), not a search: ctypes.util.find_library runs `ldconfig -p` in a
+    # subprocess (~30 ms and a fork).
+    import _ctypes
+    global _syncfs_call
+    if _syncfs_call is None:
+        _syncfs_call = _syncfs_function(_ctypes)
+    if _syncfs_call(fd) != 0:  # pragma: no cover - syncfs failing is an I/O error
+        e = _ctypes.get_errno()
         raise OSError(e, os.strerror(e))
+
+
+def _syncfs_function(_ctypes: Any) -> Any:
+    class CInt(_ctypes._SimpleCData):  # ctypes.c_int
+        _type_ = "i"
+
+    class Function(_ctypes.CFuncPtr):  # CDLL's _FuncPtr with use_errno
+        _flags_ = _ctypes.FUNCFLAG_CDECL | _ctypes.FUNCFLAG_USE_ERRNO
+        _restype_ = CInt
+
+    class Library:  # what CFuncPtr reads of a CDLL: its handle
+        _handle = _ctypes.dlopen(None, _ctypes.RTLD_LOCAL)
+
+    return Function(("syncfs", Library))
 
 
 def _read_metadata_fd(fd: int, checksum: str, objtype: ObjectType, verify: bool) -> bytes:
@@ -870,6 +886,19 @@ class Repo:
             cache[checksum] = tree
         return tree
 
+    def load_loose_dirtree_entries(self, checksum: str) -> Optional[Tuple[Tuple[Tuple[str, str], ...],
+                                                                         Tuple[Tuple[str, str, str], ...]]]:
+        """:meth:`load_loose_dirtree` as :meth:`load_dirtree_entries` gives a dirtree: its files
+        and subdirectories, without the DirTree value (a pull's walk); None when ``objects/``
+        does not hold it."""
+        cache = self._dirtree_cache
+        if cache is not None:
+            tree = cache.get(checksum)
+            if tree is not None:
+                return tree.files, tree.dirs
+        data = self._loose_dirtree_data(checksum)
+        return obj.parse_dirtree(data) if data is not None else None
+
     def _loose_dirtree_data(self, checksum: str) -> Optional[bytes]:
         if self._dfd < 0:
             return None
@@ -1212,7 +1241,7 @@ class Repo:
 
     # ------------------------------------------------------------ content objects: writing
 
-    def write_content(self, header: FileHeader, stream: Optional[BinaryIO] = None,
+    def write_content(self, header: AnyHeader, stream: Optional[BinaryIO] = None,
                       size: Optional[int] = None, expected: Optional[str] = None,
                       trusted: bool = False, known_absent: bool = False) -> str:
         """Store a content object, returning its checksum.
@@ -1324,7 +1353,7 @@ class Repo:
         except FileExistsError:
             pass
 
-    def adopt_regular_file(self, path: str, header: FileHeader) -> str:
+    def adopt_regular_file(self, path: str, header: AnyHeader) -> str:
         """``commit --consume``'s adoption (adopt_and_commit_regfile): a regular file whose
         own metadata already is the object's (bare) or is made so (bare-user-only: mode
         & 0755) is hashed and renamed into the store rather than copied; the file is
@@ -1378,7 +1407,7 @@ class Repo:
         return self.write_content(header, io.BytesIO(data) if header.is_regular else None,
                                   len(data) if header.is_regular else 0, expected)
 
-    def _apply_regfile_meta(self, fd: int, header: FileHeader) -> None:
+    def _apply_regfile_meta(self, fd: int, header: AnyHeader) -> None:
         mode = self.mode
         if mode is RepoMode.BARE:
             os.fchown(fd, header.uid, header.gid)
@@ -1396,7 +1425,7 @@ class Repo:
         if mode.is_bare:
             os.utime(fd, ns=(time.time_ns(), 0))
 
-    def _write_symlink(self, header: FileHeader, expected: Optional[str]) -> str:
+    def _write_symlink(self, header: AnyHeader, expected: Optional[str]) -> str:
         mode = self.mode
         if mode is RepoMode.BARE_USER_ONLY:
             header = _bare_user_only_header(header, expected is not None)
@@ -1867,7 +1896,7 @@ def _serially_unless_slow(fn: Callable[[str], object], items: list[str], limit: 
     return out
 
 
-def _bare_user_only_header(header: FileHeader, strict: bool = True, checksum: Optional[str] = None) -> FileHeader:
+def _bare_user_only_header(header: AnyHeader, strict: bool = True, checksum: Optional[str] = None) -> AnyHeader:
     """bare-user-only has no place for ownership or xattrs and refuses modes a user
     could not have set; anything it would silently lose is refused instead, so the
     object's checksum always matches what is read back."""

@@ -8,7 +8,10 @@ raise it as their own error type.
 from __future__ import annotations
 
 import time
-from typing import Optional
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Optional
 
 __all__ = ["glib_ctime", "downgrade_message"]
 

@@ -552,7 +552,10 @@ def test_a_small_filez_inflated_in_memory_is_refused_as_a_streamed_one() -> None
 
     good = filez(payload, len(payload))
     h, size, data = _inflate_filez(good, "x" * 64)
-    assert (h, size, data) == (header, len(payload), payload)
+    # the walk's header is a plain LightHeader with the FileHeader's fields
+    assert (h.uid, h.gid, h.mode, h.symlink_target, h.xattrs, h.rdev) == (0, 0, 0o100644, "", (), 0)
+    assert h.serialize() == header.serialize() and h.serialize_zlib(size) == header.serialize_zlib(size)
+    assert (size, data) == (len(payload), payload)
     assert _inflate_filez(filez(b"", 0), "x" * 64)[2] == b""
     for bad, words in ((good[:-5], "truncated"), (filez(payload, len(payload), b"junk"), "trailing"),
                        (filez(payload, len(payload) - 1), "too long"), (filez(payload, len(payload) + 1), "size"),
