@@ -69,16 +69,17 @@ def _traverse_keep_younger_than(repo: Repo, checksum: str, cutoff: int,
                                 reachable: Dict[Tuple[str, ObjectType], None]) -> None:
     # the commit a ref points at is always kept; its ancestors while not older than the cutoff
     repo.traverse_commit(checksum, reachable, depth=0)
+    from .objects import commit_links
     current: Optional[str] = checksum
     while current is not None:
         try:
-            commit = repo.load_commit(current)
+            parent, timestamp, _, _ = commit_links(repo.load_metadata(ObjectType.COMMIT, current))
         except OstreeError:
             break
-        if commit.timestamp < cutoff:
+        if timestamp < cutoff:
             break
         repo.traverse_commit(current, reachable, depth=0)
-        current = commit.parent
+        current = parent
 
 
 _BATCH = 256
