@@ -24,9 +24,12 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Callable, Iterable, Optional, TypeVar
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, Optional, TypeVar
+
+    T = TypeVar("T")
 
 
 def run_all(fn: Callable[[T], object], items: Iterable[T], max_workers: int,
