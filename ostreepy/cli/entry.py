@@ -5,8 +5,9 @@ start-up) runs from here without importing argparse, the command-line parser or 
 (:func:`ostreepy.cli.composefs.plain_create_args` reads it) and, when this is the program's
 entry, ends the process as the command returns, without the interpreter's teardown; nor does
 a plain ``pull`` (:func:`ostreepy.cli.pull.plain_pull_args`), ``checkout``
-(:func:`ostreepy.cli.checkout.plain_checkout_args`) or ``static-delta apply-offline``
-(:func:`ostreepy.cli.delta.plain_apply_args`). Every other command line is
+(:func:`ostreepy.cli.checkout.plain_checkout_args`), ``static-delta apply-offline``
+(:func:`ostreepy.cli.delta.plain_apply_args`) or ``prune``
+(:func:`ostreepy.cli.prune.plain_prune_args`). Every other command line is
 :func:`ostreepy.cli.main.main`'s. Either way the command runs through
 :func:`ostreepy.cli.run.run`.
 """
@@ -30,7 +31,8 @@ __all__ = ["main"]
 #: whether the store's hooks are registered (commands that may move refs)
 _PLAIN = (("pull", "pull", "plain_pull_args", "cmd_pull", True),
           ("checkout", "checkout", "plain_checkout_args", "cmd_checkout", False),
-          ("apply-offline", "delta", "plain_apply_args", "cmd_static_delta", True))
+          ("apply-offline", "delta", "plain_apply_args", "cmd_static_delta", True),
+          ("prune", "prune", "plain_prune_args", "cmd_prune", True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
