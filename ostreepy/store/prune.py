@@ -123,8 +123,8 @@ def _delete_all(repo: Repo, objfd: int, names: List[str], progress: Optional[Pro
     released, and two at a time overlap that wait (the 5,000-file prune on ext4: 216-270 ms
     against 293-317 on one thread); where it does not (tmpfs: ~3 us an object), the second
     thread only takes turns at the GIL (85-102 ms against 76-96, and a third more CPU). The
-    first batch, on this thread, tells which: its mean time per object. One lstat per object
-    for its size, then the unlink. The events are sent from the calling thread, after each
+    first batch, on this thread, tells which: its mean time per object, less the time the
+    thread waited for a CPU. One lstat per object for its size, then the unlink. The events are sent from the calling thread, after each
     round, so the callback is never called from two threads."""
     lstat, unlink = os.lstat, os.unlink
 
@@ -143,9 +143,17 @@ def _delete_all(repo: Repo, objfd: int, names: List[str], progress: Optional[Pro
     batches = [names[i:i + _BATCH] for i in range(0, len(names), _BATCH)]
     sizes: List[List[int]] = []
     if batches:
+        queued = _queued()
         start = time.perf_counter()
         sizes.append(run(batches[0]))
-        waits = (time.perf_counter() - start) / len(batches[0]) > _WAITING_UNLINK
+        took = time.perf_counter() - start
+        if queued is not None:
+            # less the time this thread waited for a CPU: a loaded machine's preemptions (a
+            # tmpfs batch of ~6 us an object took 13-25 us at load 3-4) are not the
+            # filesystem's waits, and two threads there took turns at the GIL and waited for
+            # each other (the 100,000-file prune: 1.60 s wall for 0.94 s CPU)
+            took -= (_queued() or queued) - queued
+        waits = took / len(batches[0]) > _WAITING_UNLINK
     if len(batches) <= 1 or not waits:
         sizes.extend(run(b) for b in batches[1:])
     else:
@@ -170,6 +178,16 @@ def _delete_all(repo: Repo, objfd: int, names: List[str], progress: Optional[Pro
                 csum, objtype = _parse_name(repo, name)
                 progress(pruned(csum, objtype.name_str, size, True))
     return freed
+
+
+def _queued() -> Optional[float]:
+    """The seconds this thread has spent runnable but waiting for a CPU (the kernel's
+    schedstat), None where the kernel does not tell."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def _parse_name(repo: Repo, name: str) -> Tuple[str, ObjectType]:
