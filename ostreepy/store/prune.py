@@ -124,13 +124,14 @@ def _delete_all(repo: Repo, objfd: int, names: List[str], progress: Optional[Pro
     against 293-317 on one thread); where it does not (tmpfs: ~3 us an object), the second
     thread only takes turns at the GIL (85-102 ms against 76-96, and a third more CPU). The
     first batch, on this thread, tells which: its mean time per object, less the time the
-    thread waited for a CPU. One lstat per object for its size, then the unlink. The events are sent from the calling thread, after each
-    round, so the callback is never called from two threads."""
+    thread waited for a CPU. One lstat per object for its size, then the unlink. The events
+    are sent from the calling thread, after each round, so the callback is never called from
+    two threads."""
     lstat, unlink = os.lstat, os.unlink
 
     def run(batch: List[str]) -> List[int]:
         if objfd < 0:
-            return [repo.delete_object(*_parse_name(repo, name)) for name in batch]
+            return [repo.delete_object(*_parse_name(name)) for name in batch]
         sizes = []
         for name in batch:
             try:
@@ -175,7 +176,7 @@ def _delete_all(repo: Repo, objfd: int, names: List[str], progress: Optional[Pro
         pruned = built_event("ObjectPruned")
         for batch, batch_sizes in zip(batches, sizes):
             for name, size in zip(batch, batch_sizes):
-                csum, objtype = _parse_name(repo, name)
+                csum, objtype = _parse_name(name)
                 progress(pruned(csum, objtype.name_str, size, True))
     return freed
 
@@ -190,7 +191,7 @@ def _queued() -> Optional[float]:
         return None
 
 
-def _parse_name(repo: Repo, name: str) -> Tuple[str, ObjectType]:
+def _parse_name(name: str) -> Tuple[str, ObjectType]:
     """(checksum, type) of a name the sweep chose (``xx/rest.ext``)."""
     rest, _, ext = name[3:].partition(".")
     return name[:2] + rest, _SWEPT.get(ext, ObjectType.FILE)
