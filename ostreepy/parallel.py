@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
+
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
     from typing import Callable, Iterable, Optional, TypeVar

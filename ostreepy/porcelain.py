@@ -747,8 +747,7 @@ def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bo
     ``retain_branch_depth``: ref -> the depth kept of it (-1: all);
     ``only_branches``: prune these refs' history, keep all of the others'."""
     from .store.lock import EXCLUSIVE
-    from .store.objects import ObjectType
-    from .store.prune import prune as _prune
+    from .store.prune import delete_commit, prune as _prune
     if isinstance(depth, bool) or not isinstance(depth, int):
         raise ArgumentError(f"depth: expected an int, got {type(depth).__name__}", "depth")
     if isinstance(delete_commits, str) or not all(isinstance(c, str) for c in delete_commits):
@@ -763,12 +762,7 @@ def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bo
                 # ostree matches the delta's target against the argument as given
                 _prune_static_deltas(r, c)
                 continue
-            csum = r.resolve_rev(c)
-            assert csum is not None
-            for ref, target in r.list_refs().items():
-                if target == csum:
-                    raise OstreeError(f"Commit '{c}' is referenced by ref '{ref}'")
-            r.delete_object(csum, ObjectType.COMMIT)
+            delete_commit(r, c)
         with r.locked(EXCLUSIVE):
             res = _prune(r, refs_only=refs_only, depth=depth, no_prune=dry_run,
                          keep_younger_than=keep_younger_than, commit_only=commit_only,

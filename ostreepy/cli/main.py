@@ -321,7 +321,7 @@ def _verb_prune(p: argparse.ArgumentParser) -> None:
     p.add_argument("--static-deltas-only", action="store_true",
                    help="Change the behavior of delete-commit and keep-younger-than to prune only static deltas")
     p.add_argument("-v", "--verbose", action="store_true")
-    p.set_defaults(func="cmd_prune")
+    p.set_defaults(func="prune:cmd_prune")
 
 
 def _verb_export(p: argparse.ArgumentParser) -> None:

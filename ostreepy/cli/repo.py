@@ -767,58 +767,6 @@ def cmd_fsck(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_prune(args: argparse.Namespace) -> int:
-    from ..porcelain import prune
-    from ..store.prune import format_size
-    repo = _open_repo(args)
-    keep = None
-    if args.keep_younger_than:
-        from .timeparse import parse_datetime  # (its tables: ~2 ms of a small prune)
-        keep = parse_datetime(args.keep_younger_than)
-    if args.keep_younger_than and keep is None:
-        raise OstreeError(f"Could not parse '{args.keep_younger_than}'")
-    if args.delete_commit and args.no_prune:
-        raise UsageError("Cannot specify both --delete-commit and --no-prune")
-    if args.static_deltas_only and not args.delete_commit:
-        raise OstreeError("--static-deltas-only requires --delete-commit; "
-                          "see https://github.com/ostreedev/ostree/issues/1479")
-    retain: Dict[str, int] = {}
-    for spec in args.retain_branch_depth or ():
-        branch, eq, depthstr = spec.partition("=")
-        if not eq:
-            raise OstreeError(f"Invalid value {spec}, must specify BRANCH=DEPTH")
-        retain[branch] = _strtoll_depth(depthstr)
-    res = prune(repo, refs_only=args.refs_only, depth=args.depth, dry_run=args.no_prune,
-                keep_younger_than=keep, commit_only=args.commit_only, delete_commits=args.delete_commit or (),
-                static_deltas_only=args.static_deltas_only, retain_branch_depth=retain,
-                only_branches=args.only_branch or ())
-    if args.commit_only:
-        _print(f"Total (commit only) objects: {res.n_objects_total}")
-    else:
-        _print(f"Total objects: {res.n_objects_total}")
-    if res.n_objects_pruned == 0:
-        _print("No unreachable objects")
-    elif args.no_prune:
-        _print(f"Would delete: {res.n_objects_pruned} objects, freeing {format_size(res.freed_bytes)}")
-    else:
-        _print(f"Deleted {res.n_objects_pruned} objects, {format_size(res.freed_bytes)} freed")
-    return 0
-
-
-def _strtoll_depth(text: str) -> int:
-    """A --retain-branch-depth DEPTH as ostree reads it (g_ascii_strtoll: leading
-    space and sign, the digits there are; none is an error)."""
-    import re
-    m = re.match(r"[ \t\n\v\f\r]*([+-]?\d+)", text)
-    if m is None:
-        raise OstreeError(f"Invalid depth {text}")
-    n = int(m.group(1))
-    if not -(1 << 31) <= n < (1 << 31):
-        # ostree casts the gint64 to int
-        n = (n + (1 << 31)) % (1 << 32) - (1 << 31)
-    return n
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     from ..store.tarexport import export_commit
     repo = _open_repo(args)

@@ -832,13 +832,31 @@ def commit_root(data: bytes) -> Tuple[str, str]:
     metadata, subject and the rest are framed but not read into values (a checkout needs the
     root, and libostree's reads the same two members of the commit it loads). Refused as
     :meth:`Commit.parse` refuses a commit framed wrongly or with checksums of a wrong length."""
+    members = _commit_members(data)
+    return checksum_from_bytes(bytes(members[6])), checksum_from_bytes(bytes(members[7]))
+
+
+def commit_links(data: bytes) -> Tuple[Optional[str], int, str, str]:
+    """A commit's parent (None: none), timestamp, root dirtree and root dirmeta, from its
+    framing alone (as :func:`commit_root`; refused in :meth:`Commit.parse`'s words): what a
+    walk over commits reads of each, as libostree's traversal reads those members and not the
+    metadata (whose values are attrs values)."""
+    members = _commit_members(data)
+    try:
+        return (bytes(members[1]).hex() if members[1] else None, int.from_bytes(members[5], "big"),
+                checksum_from_bytes(bytes(members[6])), checksum_from_bytes(bytes(members[7])))
+    except InvalidObjectError as e:
+        raise CorruptObjectError(f"Corrupted commit object: {e}") from None
+
+
+def _commit_members(data: bytes) -> List[memoryview]:
     try:
         members = gvariant.tuple_members(COMMIT_TYPE, data)
     except GVariantError as e:
         raise CorruptObjectError(f"Corrupted commit object: {e}") from None
     if len(members[1]) not in (0, 32):
         raise CorruptObjectError(f"Corrupted commit object; invalid parent length {len(members[1])}")
-    return checksum_from_bytes(bytes(members[6])), checksum_from_bytes(bytes(members[7]))
+    return members
 
 
 def parse_commit_light(data: bytes) -> Tuple[Dict[str, LightVariant], Optional[str], Tuple[Tuple[str, str], ...],

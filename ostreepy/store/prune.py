@@ -1,21 +1,50 @@
-"""Deleting objects no ref (or commit) reaches, as ``ostree prune`` does."""
+"""Deleting objects no ref (or commit) reaches, as ``ostree prune`` does.
+
+:func:`prune` walks what is reachable (the compact :class:`_Reachable` set: a 33-byte key per
+object), then sweeps ``objects/`` one ``xx/`` directory at a time: each entry's name is read
+in place (its type by its extension, its checksum by its hex digits, as
+:func:`~ostreepy.store.objtype.parse_loose_name` reads it) and an unreachable one is deleted
+by that same name, relative to a descriptor of ``objects/`` (one lstat, for the bytes freed,
+and one unlink, as ostree's prune does). Commits are deleted one by one through
+:meth:`Repo.delete_object` (their detached metadata, partial marker, tombstone); the other
+objects in rounds, on two threads where an unlink waits on the filesystem (:func:`_delete_all`).
+
+A prune of a whole OS tree is short (ostree: ~60 ms for 5,000 files on tmpfs) and most of it
+is the kernel's unlinks, so the sweep does per object no more than that, and builds no value
+on the way: :func:`prune_counts` answers plain numbers (the command line prints them, ostree's
+lines, without attrs or the porcelain), and :func:`prune`'s :class:`PruneResult` is an attrs
+class built on its first use (:mod:`ostreepy._deferred`).
+"""
 
 from __future__ import annotations
 
 import os
 import time
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
-import attrs
-
+from .._deferred import Deferred
 from ..errors import OstreeError
-from ..progress import ObjectPruned, ProgressCallback
 from .lock import EXCLUSIVE
-from .objects import ObjectType
-from .repo import Repo
+from .objtype import ObjectType
+
+TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
+if TYPE_CHECKING:
+    from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+
+    from ..progress import ProgressCallback
+    from .repo import Repo
+
+__all__ = ["PruneResult", "delete_commit", "format_size", "prune", "prune_counts"]
+
+#: the result type, built on the first use of its name
+_DEFERRED = Deferred(globals())
+
+if TYPE_CHECKING:
+    from attrs import frozen as _result
+else:
+    _result = _DEFERRED.register
 
 
-@attrs.frozen
+@_result
 class PruneResult:
     """What :func:`prune` counted and deleted (or, with ``no_prune``, would delete)."""
 
@@ -40,16 +69,17 @@ def _traverse_keep_younger_than(repo: Repo, checksum: str, cutoff: int,
                                 reachable: Dict[Tuple[str, ObjectType], None]) -> None:
     # the commit a ref points at is always kept; its ancestors while not older than the cutoff
     repo.traverse_commit(checksum, reachable, depth=0)
+    from .objects import commit_links
     current: Optional[str] = checksum
     while current is not None:
         try:
-            commit = repo.load_commit(current)
+            parent, timestamp, _, _ = commit_links(repo.load_metadata(ObjectType.COMMIT, current))
         except OstreeError:
             break
-        if commit.timestamp < cutoff:
+        if timestamp < cutoff:
             break
         repo.traverse_commit(current, reachable, depth=0)
-        current = commit.parent
+        current = parent
 
 
 _BATCH = 256
@@ -57,15 +87,19 @@ _BATCH = 256
 #: unlinks are taken to wait on the filesystem: tmpfs ~3 us, ext4 ~40 us
 _WAITING_UNLINK = 15e-6
 
-
 _TYPE_BYTES = {t: bytes((int(t),)) for t in ObjectType}
+_HEX_DIGITS = "0123456789abcdef"
+#: the types the sweep counts, by their extension (``file`` or ``filez`` by the repository's
+#: mode); detached metadata and tombstones are neither counted nor pruned, as in ostree
+_SWEPT: Dict[str, ObjectType] = {t.name_str: t for t in ObjectType
+          if t not in (ObjectType.FILE, ObjectType.COMMIT_META, ObjectType.TOMBSTONE_COMMIT)}
 
 
-class _Reachable(Dict[Tuple[str, ObjectType], None]):
+class _Reachable(dict[tuple[str, ObjectType], None]):
     """The reachable set as :meth:`Repo.traverse_commit` fills it, kept compact: a
     33-byte key (type, binary checksum) per object, not a tuple and a 64-character
     string; at 100,000 objects that is ~10 MB instead of ~25 MB.  Only adding and
-    ``in`` are used (and so supported)."""
+    ``in`` are used (and so supported); the sweep asks :meth:`holds` with the key."""
 
     def __setitem__(self, key: Tuple[str, ObjectType], value: None) -> None:
         super().__setitem__(bytes((key[1],)) + bytes.fromhex(key[0]), value)  # type: ignore[index]
@@ -76,28 +110,51 @@ class _Reachable(Dict[Tuple[str, ObjectType], None]):
         csum, objtype = key
         return super().__contains__(_TYPE_BYTES[objtype] + bytes.fromhex(csum))
 
+    #: whether the 33-byte key (type byte, binary checksum) is in the set
+    holds = dict.__contains__
 
-def _delete_all(repo: Repo, objects: List[Tuple[str, ObjectType]],
-                progress: Optional[ProgressCallback] = None) -> int:
-    """Deletes content and tree objects, returning the bytes freed: on two threads where
-    an unlink waits on the filesystem, else on this one.
+
+def _delete_all(repo: Repo, objfd: int, names: List[str], progress: Optional[ProgressCallback] = None) -> int:
+    """Deletes content and tree objects by their names below ``objects/`` (``xx/rest.ext``,
+    relative to ``objfd``; -1: through :meth:`Repo.delete_object`), returning the bytes freed:
+    on two threads where an unlink waits on the filesystem, else on this one.
 
     Where an unlink waits (ext4 freeing blocks, a discard mount) it does so with the GIL
     released, and two at a time overlap that wait (the 5,000-file prune on ext4: 216-270 ms
     against 293-317 on one thread); where it does not (tmpfs: ~3 us an object), the second
     thread only takes turns at the GIL (85-102 ms against 76-96, and a third more CPU). The
-    first batch, on this thread, tells which: its mean time per object. delete_object stats
-    the object for its size: one lstat per object, not two.  The events are sent from the
-    calling thread, after each round, so the callback is never called from two threads."""
-    def run(batch: List[Tuple[str, ObjectType]]) -> List[int]:
-        return [repo.delete_object(csum, objtype) for csum, objtype in batch]
+    first batch, on this thread, tells which: its mean time per object, less the time the
+    thread waited for a CPU. One lstat per object for its size, then the unlink. The events
+    are sent from the calling thread, after each round, so the callback is never called from
+    two threads."""
+    lstat, unlink = os.lstat, os.unlink
 
-    batches = [objects[i:i + _BATCH] for i in range(0, len(objects), _BATCH)]
+    def run(batch: List[str]) -> List[int]:
+        if objfd < 0:
+            return [repo.delete_object(*_parse_name(name)) for name in batch]
+        sizes = []
+        for name in batch:
+            try:
+                sizes.append(lstat(name, dir_fd=objfd).st_size)
+                unlink(name, dir_fd=objfd)
+            except FileNotFoundError:  # gone meanwhile: nothing freed (as delete_object)
+                sizes.append(0)
+        return sizes
+
+    batches = [names[i:i + _BATCH] for i in range(0, len(names), _BATCH)]
     sizes: List[List[int]] = []
     if batches:
+        queued = _queued()
         start = time.perf_counter()
         sizes.append(run(batches[0]))
-        waits = (time.perf_counter() - start) / len(batches[0]) > _WAITING_UNLINK
+        took = time.perf_counter() - start
+        if queued is not None:
+            # less the time this thread waited for a CPU: a loaded machine's preemptions (a
+            # tmpfs batch of ~6 us an object took 13-25 us at load 3-4) are not the
+            # filesystem's waits, and two threads there took turns at the GIL and waited for
+            # each other (the 100,000-file prune: 1.60 s wall for 0.94 s CPU)
+            took -= (_queued() or queued) - queued
+        waits = took / len(batches[0]) > _WAITING_UNLINK
     if len(batches) <= 1 or not waits:
         sizes.extend(run(b) for b in batches[1:])
     else:
@@ -110,14 +167,76 @@ def _delete_all(repo: Repo, objects: List[Tuple[str, ObjectType]],
         for job in jobs:
             if job.error is not None:
                 raise job.error
-        sizes.extend(cast(List[int], job.value) for job in jobs)
+        sizes.extend(job.value for job in jobs)  # type: ignore[misc]
     freed = 0
-    for batch, batch_sizes in zip(batches, sizes):
-        for (csum, objtype), size in zip(batch, batch_sizes):
-            freed += size
-            if progress is not None:
-                progress(ObjectPruned(csum, objtype.name_str, size, True))
+    for batch_sizes in sizes:
+        freed += sum(batch_sizes)
+    if progress is not None:
+        from ..progress import built_event
+        pruned = built_event("ObjectPruned")
+        for batch, batch_sizes in zip(batches, sizes):
+            for name, size in zip(batch, batch_sizes):
+                csum, objtype = _parse_name(name)
+                progress(pruned(csum, objtype.name_str, size, True))
     return freed
+
+
+def _queued() -> Optional[float]:
+    """The seconds this thread has spent runnable but waiting for a CPU (the kernel's
+    schedstat), None where the kernel does not tell."""
+    try:
+        with open("/proc/thread-self/schedstat", "rb") as f:
+            return int(f.read().split()[1]) / 1e9
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _parse_name(name: str) -> Tuple[str, ObjectType]:
+    """(checksum, type) of a name the sweep chose (``xx/rest.ext``)."""
+    rest, _, ext = name[3:].partition(".")
+    return name[:2] + rest, _SWEPT.get(ext, ObjectType.FILE)
+
+
+def _reachable(repo: Repo, refs_only: bool, depth: int, keep_younger_than: Optional[int],
+               retain_branch_depth: Optional[Mapping[str, int]], only_branches: Sequence[str]) -> _Reachable:
+    """What the walk keeps, as ot-builtin-prune.c walks: from the refs (``refs_only``) or
+    from every commit, to ``depth``; with ``keep_younger_than``, ``retain_branch_depth`` or
+    ``only_branches``, from the refs, each to its own depth."""
+    reachable = _Reachable()
+    if keep_younger_than is not None or retain_branch_depth or only_branches:
+        retain = dict(retain_branch_depth or {})
+        refs = repo.list_refs(include_mirrors=True)
+        if only_branches:
+            for ref in only_branches:
+                repo.resolve_rev(ref)  # each must exist
+            for ref in refs:
+                if ref not in only_branches:
+                    retain.setdefault(ref, -1)
+        for ref, csum in refs.items():
+            if ref in retain:
+                repo.traverse_commit(csum, reachable, depth=retain[ref])
+            elif keep_younger_than is not None:
+                _traverse_keep_younger_than(repo, csum, keep_younger_than, reachable)
+            else:
+                repo.traverse_commit(csum, reachable, depth=depth)
+    elif refs_only:
+        for csum in repo.list_refs(include_mirrors=True).values():
+            repo.traverse_commit(csum, reachable, depth=depth)
+    else:
+        for csum, _ in repo.list_objects(ObjectType.COMMIT):
+            repo.traverse_commit(csum, reachable, depth=depth)
+    return reachable
+
+
+def delete_commit(repo: Repo, rev: str) -> None:
+    """``prune --delete-commit``: delete the commit ``rev`` names (its detached metadata and
+    partial marker with it), refused where a ref points at it."""
+    csum = repo.resolve_rev(rev)
+    assert csum is not None
+    for ref, target in repo.list_refs().items():
+        if target == csum:
+            raise OstreeError(f"Commit '{rev}' is referenced by ref '{ref}'")
+    repo.delete_object(csum, ObjectType.COMMIT)
 
 
 def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool = False,
@@ -130,63 +249,103 @@ def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool =
     As ot-builtin-prune.c, with ``keep_younger_than``, ``retain_branch_depth`` (ref ->
     depth for that ref alone) or ``only_branches`` (the other refs keep their whole
     history) the walk starts from the refs, each to its own depth."""
+    counts = prune_counts(repo, refs_only=refs_only, depth=depth, no_prune=no_prune,
+                          keep_younger_than=keep_younger_than, commit_only=commit_only, progress=progress,
+                          retain_branch_depth=retain_branch_depth, only_branches=only_branches)
+    return _DEFERRED.build("PruneResult")(*counts)  # type: ignore[no-any-return]
+
+
+def prune_counts(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool = False,
+                 keep_younger_than: Optional[int] = None, commit_only: bool = False,
+                 progress: Optional[ProgressCallback] = None,
+                 retain_branch_depth: Optional[Mapping[str, int]] = None,
+                 only_branches: Sequence[str] = ()) -> Tuple[int, int, int]:
+    """:func:`prune`'s result as (objects counted, objects pruned, bytes freed), without the
+    value (for the command line, which prints the numbers)."""
     with repo.locked(EXCLUSIVE):
-        reachable: Dict[Tuple[str, ObjectType], None] = _Reachable()
-        if keep_younger_than is not None or retain_branch_depth or only_branches:
-            refs_only = True
-            retain = dict(retain_branch_depth or {})
-            refs = repo.list_refs(include_mirrors=True)
-            if only_branches:
-                for ref in only_branches:
-                    repo.resolve_rev(ref)  # each must exist
-                for ref in refs:
-                    if ref not in only_branches:
-                        retain.setdefault(ref, -1)
-            for ref, csum in refs.items():
-                if ref in retain:
-                    repo.traverse_commit(csum, reachable, depth=retain[ref])
-                elif keep_younger_than is not None:
-                    _traverse_keep_younger_than(repo, csum, keep_younger_than, reachable)
-                else:
-                    repo.traverse_commit(csum, reachable, depth=depth)
-        elif refs_only:
-            for csum in repo.list_refs(include_mirrors=True).values():
-                repo.traverse_commit(csum, reachable, depth=depth)
-        else:
-            for csum, _ in repo.list_objects(ObjectType.COMMIT):
-                repo.traverse_commit(csum, reachable, depth=depth)
-        total = pruned = freed = 0
-        doomed: List[Tuple[str, ObjectType]] = []
+        reachable = _reachable(repo, refs_only, depth, keep_younger_than, retain_branch_depth, only_branches)
+        return _sweep(repo, reachable, no_prune, commit_only, progress)
+
+
+def _sweep(repo: Repo, reachable: _Reachable, no_prune: bool, commit_only: bool,
+           progress: Optional[ProgressCallback]) -> Tuple[int, int, int]:
+    """Count every object of ``objects/`` and delete (or, ``no_prune``, size) those not
+    ``reachable``."""
+    objdir = os.path.join(repo.path, "objects")
+    try:
+        prefixes = sorted(os.listdir(objdir))
+    except FileNotFoundError:
+        return 0, 0, 0
+    types: Dict[str, ObjectType] = dict(_SWEPT)
+    types[repo._file_ext[1:]] = ObjectType.FILE
+    if commit_only:
+        types = {"commit": ObjectType.COMMIT}
+    # by name, below a descriptor of objects/; through delete_object while a transaction has
+    # staged objects (one may be there too) or the repository is closed
+    objfd = -1
+    if repo._staging_dir is None and repo._dfd >= 0:
+        objfd = os.open("objects", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=repo._dfd)
+    dirtrees = repo._dirtree_cache
+    holds = _Reachable.holds if reachable else None
+    type_bytes = _TYPE_BYTES
+    total = pruned = freed = 0
+    doomed: List[str] = []
+    try:
         # one xx/ directory is listed at a time: deleting from those already listed is safe
-        for csum, objtype in repo.list_objects():
-            if objtype in (ObjectType.COMMIT_META, ObjectType.TOMBSTONE_COMMIT):
+        for prefix in prefixes:
+            if len(prefix) != 2 or prefix.strip(_HEX_DIGITS):
                 continue
-            if commit_only and objtype != ObjectType.COMMIT:
+            try:
+                names = os.listdir(f"{objdir}/{prefix}")
+            except NotADirectoryError:
                 continue
-            total += 1
-            if (csum, objtype) in reachable:
-                continue
-            if no_prune:
-                try:
-                    size = os.lstat(repo.object_path(csum, objtype)).st_size
-                except FileNotFoundError:
+            for name in names:
+                rest, _, ext = name.partition(".")
+                objtype = types.get(ext)
+                if objtype is None or len(rest) != 62 or rest.strip(_HEX_DIGITS):
+                    continue  # not an object of this repository's kind
+                total += 1
+                if holds is not None and holds(reachable, type_bytes[objtype] + bytes.fromhex(prefix + rest)):
                     continue
-                freed += size
-                if progress is not None:
-                    progress(ObjectPruned(csum, objtype.name_str, size, False))
-            elif objtype == ObjectType.COMMIT:
-                size = repo.delete_object(csum, objtype)
-                freed += size
-                if progress is not None:
-                    progress(ObjectPruned(csum, objtype.name_str, size, True))
-            else:
-                doomed.append((csum, objtype))
-                if len(doomed) >= _BATCH * 8:
-                    freed += _delete_all(repo, doomed, progress)
-                    doomed = []
-            pruned += 1
-        freed += _delete_all(repo, doomed, progress)
-        # No syncfs at the end, as in ostree: a deletion lost to a crash only
-        # leaves an unreachable object for the next prune, while syncing costs
-        # a flush of everything dirty on the filesystem, other writers' included.
-        return PruneResult(total, pruned, freed)
+                if no_prune:
+                    try:
+                        if objfd >= 0:
+                            size = os.lstat(f"{prefix}/{name}", dir_fd=objfd).st_size
+                        else:
+                            size = os.lstat(repo.object_path(prefix + rest, objtype)).st_size
+                    except FileNotFoundError:
+                        continue  # gone meanwhile: counted, not pruned
+                    freed += size
+                    if progress is not None:
+                        from ..progress import built_event
+                        progress(built_event("ObjectPruned")(prefix + rest, objtype.name_str, size, False))
+                elif objtype is ObjectType.COMMIT:
+                    size = repo.delete_object(prefix + rest, objtype)
+                    freed += size
+                    if progress is not None:
+                        from ..progress import built_event
+                        progress(built_event("ObjectPruned")(prefix + rest, objtype.name_str, size, True))
+                else:
+                    if dirtrees is not None and objtype is ObjectType.DIR_TREE:
+                        dirtrees.pop(prefix + rest, None)
+                    doomed.append(f"{prefix}/{name}")
+                    if len(doomed) >= _BATCH * 8:
+                        freed += _delete_all(repo, objfd, doomed, progress)
+                        doomed = []
+                pruned += 1
+        freed += _delete_all(repo, objfd, doomed, progress)
+    finally:
+        if objfd >= 0:
+            os.close(objfd)
+    # No syncfs at the end, as in ostree: a deletion lost to a crash only
+    # leaves an unreachable object for the next prune, while syncing costs
+    # a flush of everything dirty on the filesystem, other writers' included.
+    return total, pruned, freed
+
+
+# the result type is built on first use; until then the module holds only its plain class
+_DEFERRED.hide()
+
+
+def __getattr__(name: str) -> type:
+    return _DEFERRED.build(name)

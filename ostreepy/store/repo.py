@@ -1785,7 +1785,8 @@ class Repo:
             if key in reachable:
                 break
             try:
-                commit = self.load_commit(current)
+                # the links alone, as libostree's traversal reads a commit: no metadata values
+                parent, _, root_tree, root_meta = obj.commit_links(self.load_metadata(ObjectType.COMMIT, current))
             except ObjectNotFoundError:
                 # libostree's traversal skips missing commits (pulled with a depth,
                 # or deleted) rather than failing the whole walk
@@ -1795,9 +1796,9 @@ class Repo:
             reachable[key] = None
             if self.has_object(current, ObjectType.COMMIT_META):
                 reachable[(current, ObjectType.COMMIT_META)] = None
-            reachable[(commit.root_meta, ObjectType.DIR_META)] = None
+            reachable[(root_meta, ObjectType.DIR_META)] = None
             try:
-                self._traverse_dirtree(commit.root_tree, reachable)
+                self._traverse_dirtree(root_tree, reachable)
             except ObjectNotFoundError:
                 # a partial commit is allowed to lack parts of its tree
                 if not (allow_partial and self.commit_is_partial(current)):
@@ -1806,7 +1807,7 @@ class Repo:
                 break
             if depth > 0:
                 depth -= 1
-            current = commit.parent
+            current = parent
         return reachable
 
     def _traverse_dirtree(self, checksum: str, reachable: Dict[Tuple[str, ObjectType], None]) -> None:
@@ -1817,10 +1818,10 @@ class Repo:
             if key in reachable:
                 continue
             reachable[key] = None
-            tree = self.load_dirtree(csum)
-            for _, fcsum in tree.files:
+            files, dirs = self.load_dirtree_entries(csum)
+            for _, fcsum in files:
                 reachable[(fcsum, ObjectType.FILE)] = None
-            for _, tcsum, mcsum in tree.dirs:
+            for _, tcsum, mcsum in dirs:
                 reachable[(mcsum, ObjectType.DIR_META)] = None
                 stack.append(tcsum)
 

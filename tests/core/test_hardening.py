@@ -237,15 +237,18 @@ def test_a_commit_framed_wrongly_is_refused_by_the_light_checkout(tmp_path, body
 
 
 def test_commit_root_is_the_parsed_commits(tmp_path):
-    from ostreepy.store.objects import commit_root
+    from ostreepy.store.objects import commit_links, commit_root
     src = tmp_path / "src"
     (src / "d").mkdir(parents=True)
     (src / "d" / "f").write_text("f\n")
     subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "init"], check=True)
-    subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "commit", "-b", "m", "-s", "s",
-                    "--add-metadata-string=version=1", str(src)], check=True, capture_output=True)
+    for _ in range(2):  # the second with a parent
+        subprocess.run([sys.executable, "-m", "ostreepy", f"--repo={tmp_path}/r", "commit", "-b", "m", "-s", "s",
+                        "--add-metadata-string=version=1", str(src)], check=True, capture_output=True)
     with Repo.open(str(tmp_path / "r")) as r:
         csum = r.resolve_rev("m")
         data = r.load_metadata(ObjectType.COMMIT, csum)
         c = Commit.parse(data)
         assert commit_root(data) == (c.root_tree, c.root_meta)
+        # and the links a walk reads (Repo.traverse_commit, prune's --keep-younger-than)
+        assert commit_links(data) == (c.parent, c.timestamp, c.root_tree, c.root_meta) and c.parent

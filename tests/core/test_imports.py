@@ -414,3 +414,47 @@ def test_syncfs_is_the_c_librarys_without_ctypes(tmp_path):
                            capture_output=True, text=True)
     if trace.returncode == 0:  # (strace where there is one)
         assert trace.stderr.count("syncfs(") == 3, trace.stderr
+
+
+@pytest.mark.parametrize("ref", [False, True])
+def test_a_plain_prune_loads_no_parser_nor_porcelain_nor_attrs(tmp_path, ref):
+    """`prune --refs-only --depth=0` is read by the program's entry (cli.prune.plain_prune_args),
+    not argparse, and runs on the store, walking commits and dirtrees through their framing
+    (objects.commit_links, parse_dirtree): it builds no attrs value (the store's PruneResult, the
+    porcelain's, a Commit or DirTree), so neither argparse, typing, attrs nor the porcelain is
+    imported, nor the delta or summary-cache modules of a repository with neither: a prune of an
+    OS tree is ~60 ms in ostree, most of it the kernel's unlinks (issue 14). What it prints and
+    what it leaves are ostree's."""
+    src = tmp_path / "src"
+    (src / "d").mkdir(parents=True)
+    (src / "a").write_text("a\n")
+    (src / "d" / "b").write_text("b\n")
+    (src / "d" / "l").symlink_to("../a")
+    subprocess.run(["ostree", f"--repo={tmp_path}/r", "init", "--mode=bare-user"], check=True)
+    for i in range(2):
+        (src / "a").write_text(f"a{i}\n")
+        subprocess.run(["ostree", f"--repo={tmp_path}/r", "commit", "-b", "main", f"--timestamp=@{i}", str(src)],
+                       check=True, capture_output=True)
+    if not ref:
+        subprocess.run(["ostree", f"--repo={tmp_path}/r", "refs", "--delete", "main"], check=True)
+    for name in ("ours", "theirs"):
+        subprocess.run(["cp", "-a", f"{tmp_path}/r", f"{tmp_path}/{name}"], check=True)
+    argv = [f"--repo={tmp_path}/ours", "prune", "--refs-only", "--depth=0"]
+    code = ("import sys\nfrom ostreepy.cli.entry import main\n"
+            f"rc = main({argv!r})\n"
+            "print(rc, ' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('argparse', 'typing', 'attrs', "
+            "'attr') or m.startswith(('ostreepy.porcelain', 'ostreepy.remote')) or m in ('ostreepy.cli.main', "
+            "'ostreepy.cli.repo', 'ostreepy.cli.prune'))))")
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    *lines, last = p.stdout.splitlines()
+    assert last.split() == ["0", "ostreepy.cli.prune"], p.stdout
+    theirs = subprocess.run(["ostree", f"--repo={tmp_path}/theirs", "prune", "--refs-only", "--depth=0"],
+                            capture_output=True, text=True, check=True).stdout
+    assert lines == theirs.splitlines() and lines[0].startswith("Total objects: ")
+    assert ("Deleted 3 objects" in lines[1]) if ref else ("Deleted 10 objects" in lines[1]), lines
+
+    def objects(repo):
+        return sorted(str(p.relative_to(repo)) for p in (repo / "objects").rglob("*") if not p.is_dir())
+    assert objects(tmp_path / "ours") == objects(tmp_path / "theirs")
+    fsck = subprocess.run(["ostree", f"--repo={tmp_path}/ours", "fsck"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stderr

@@ -188,3 +188,38 @@ def test_prune_of_many_objects_matches_ostree(ostree, ostreepy, tmp_path, waits,
     assert f"Total objects: {res.n_objects_total}" in expected.out and len(pool_runs) == (1 if waits else 0)
     assert object_files(repos["ostreepy"]) == object_files(repos["ostree"]) == []
     assert ostree.run("fsck", repo=repos["ostreepy"], rc=None).rc == 0
+
+
+@pytest.mark.parametrize("args", [
+    "prune", "prune --refs-only --depth=0", "--repo=r prune --refs-only --depth=0", "prune --repo r --depth 3",
+    "prune --no-prune --refs-only --depth=-1", "prune --depth -2 -v", "prune --depth=+4 --commit-only",
+    "prune --keep-younger-than=2024-01-02 --refs-only", "prune --delete-commit=abc --static-deltas-only",
+    "prune --retain-branch-depth=main=2 --only-branch=other", "prune --verbose --repo=/x/y",
+    "prune --only-branch main --no-prune",
+])
+def test_a_plain_prune_reads_as_argparse_reads_it(args):
+    """`prune [FLAGS]` is read by the program's entry without argparse (cli.prune): the same namespace."""
+    from ostreepy.cli.main import _command_first, _parse_command_line
+    from ostreepy.cli.prune import plain_prune_args
+    argv = args.split()
+    plain = plain_prune_args(argv)
+    assert plain is not None
+    assert vars(plain) == vars(_parse_command_line(_command_first(argv)))
+
+
+@pytest.mark.parametrize("args", [
+    "prune x", "refs prune", "prune --refs", "prune --refs-only=true", "prune --depth=1 --depth=2", "prune --depth",
+    "prune --depth=x", "prune --depth= 5", "prune --depth=5_0", "prune --depth --refs-only", "prune -- --refs-only",
+    "prune --help", "prune -h", "--version prune", "prune --delete-commit=a --delete-commit=b",
+    "prune --keep-younger-than --refs-only", "prune --delete-commit=", "--repo=a prune --repo=b", "prune -vq",
+    "prune --repo", "container image prune",
+])
+def test_other_prune_command_lines_are_left_to_argparse(args):
+    from ostreepy.cli.prune import plain_prune_args
+    assert plain_prune_args(args.split()) is None
+
+
+def test_the_plain_prune_finds_the_summary_cache_where_the_remote_room_keeps_it():
+    from ostreepy.cli.prune import _SUMMARY_CACHE
+    from ostreepy.remote.summary_cache import CACHE_SUBDIR
+    assert _SUMMARY_CACHE == CACHE_SUBDIR
