@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Callable, Iterable, Optional, TypeVar
+TYPE_CHECKING = False  # typing is not imported at run time (a delta pull's parts run here)
+if TYPE_CHECKING:
+    from typing import Callable, Iterable, Optional, TypeVar
 
-T = TypeVar("T")
+    T = TypeVar("T")
 
 
 def run_all(fn: Callable[[T], object], items: Iterable[T], max_workers: int,

@@ -47,11 +47,14 @@ import re
 import struct
 from itertools import accumulate, compress
 from operator import sub
-from typing import Callable, Dict, Iterator, List, Tuple, Union
 
 from .format import DeltaError
 
-Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
+TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up)
+if TYPE_CHECKING:
+    from typing import Callable, Dict, Iterator, List, Tuple, Union
+
+    Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
 
 _INT_MAX = 0x7FFFFFFF
 _CMP_WINDOW = 256

@@ -11,7 +11,9 @@ and two zero bits of padding are 43 digits of six bits, base64's own digits but 
 
 from __future__ import annotations
 
-from typing import Optional
+TYPE_CHECKING = False  # typing is not imported at run time (a pull's and an apply's start-up)
+if TYPE_CHECKING:
+    from typing import Optional
 
 __all__ = ["INDEXED_DELTAS", "SUMMARY_STATIC_DELTAS", "mbase64_from_checksum", "path_base"]
 

@@ -22,7 +22,7 @@ caller reads it itself.  Part 0's prefetch, started before its header is read, k
 most :data:`PREFETCH_LIMIT` bytes.  A prefetch nobody takes (the superblock refused, the part's
 objects all present) is dropped with the process (a daemon thread).
 
-This module imports no more than os and threading (lzma and hashlib on the thread),
+This module imports no more than os and threading (lzma and hashlib on the thread; not typing),
 so the command line can start a prefetch before anything heavy loads.
 """
 
@@ -30,7 +30,12 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import BinaryIO, Dict, List, Optional, Tuple
+
+TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Dict, List, Optional, Tuple
+
+    _FileKey = Tuple[int, int, int, int]
 
 _READ = 1 << 20
 #: inflated bytes asked of the xz decoder at once
@@ -42,8 +47,6 @@ OVERSIZE = "payload larger than its declared size"
 PREFETCH_LIMIT = 48 << 20
 COMPRESSION_NONE = 0
 COMPRESSION_XZ = ord("x")
-
-_FileKey = Tuple[int, int, int, int]
 
 
 class RawPart:
