@@ -13,7 +13,6 @@ a plain ``pull`` (:func:`ostreepy.cli.pull.plain_pull_args`), ``checkout``
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 
@@ -48,7 +47,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for word, module, reader, command, hooks in _PLAIN:
         if word not in words:
             continue
-        mod = importlib.import_module(f"{__package__}.{module}")
+        # (__import__, not importlib.import_module: the importlib package brings warnings,
+        # ~0.5 ms of every plain command's start-up)
+        mod = getattr(__import__(f"{__package__}.{module}"), "cli").__dict__[module]
         args = getattr(mod, reader)(words)
         if args is None:
             continue

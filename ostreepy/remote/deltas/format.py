@@ -33,7 +33,6 @@ plain (type, value) pair (:class:`MetaValue`); only a ``v`` inside one (a commit
 
 from __future__ import annotations
 
-import base64
 import struct
 
 from ..._deferred import Deferred
@@ -92,6 +91,7 @@ class DeltaError(OstreeError):
 
 def checksum_from_mbase64(text: str) -> str:
     """The hex checksum a modified-base64 name encodes (DeltaError if it encodes none)."""
+    import base64  # (with binascii: not for an apply, which reads no name)
     try:
         raw = base64.b64decode(text.replace("_", "/") + "=", validate=True)
     except ValueError:
