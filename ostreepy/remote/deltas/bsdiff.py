@@ -43,7 +43,6 @@ patch and the bounded index.
 from __future__ import annotations
 
 import mmap
-import re
 import struct
 from itertools import accumulate, compress
 from operator import sub
@@ -52,7 +51,8 @@ from .format import DeltaError
 
 TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up)
 if TYPE_CHECKING:
-    from typing import Callable, Dict, Iterator, List, Tuple, Union
+    import re
+    from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
 
     Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
 
@@ -233,7 +233,18 @@ _SCORE_CHUNK = 1 << 16
 #: translate table: a zero byte (equal bytes, after xor) -> 2, anything else -> 0
 _EQ2 = bytes([2] + [0] * 255)
 _EQ1 = bytes([1] + [0] * 255)
-_NONZERO = re.compile(rb"[^\x00]")
+
+
+_NONZERO: Optional[re.Pattern[bytes]] = None
+
+
+def _nonzero() -> re.Pattern[bytes]:
+    """A non-zero byte, for the generator (re is imported by bsdiff, not by bspatch: an apply)."""
+    global _NONZERO
+    if _NONZERO is None:
+        import re
+        _NONZERO = re.compile(rb"[^\x00]")
+    return _NONZERO
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
@@ -299,7 +310,7 @@ def _best_run(a: bytes, ai: int, b: bytes, bi: int, n: int, backward: bool = Fal
             x = _xor(a[ai + c:ai + c + size], b[bi + c:bi + c + size])
         if (size - x.count(0)) * 8 < size:
             j = c - total // 2  # unequal bytes before this piece
-            for found in _NONZERO.finditer(x):
+            for found in _nonzero().finditer(x):
                 at = c + found.start()
                 if at - 2 * j > best:
                     best, best_i = at - 2 * j, at
