@@ -140,7 +140,7 @@ class _Header:
     new_hasher, serialize_zlib: the same functions of the fields), in a plain class: an apply
     builds no attrs value."""
 
-    __slots__ = ("uid", "gid", "mode", "symlink_target", "xattrs", "rdev")
+    __slots__ = ("uid", "gid", "mode", "symlink_target", "xattrs", "rdev", "_hasher")
 
     def __init__(self, uid: int, gid: int, mode: int, symlink_target: str, xattrs: obj.Xattrs) -> None:
         self.uid = uid
@@ -149,6 +149,7 @@ class _Header:
         self.symlink_target = symlink_target
         self.xattrs = xattrs
         self.rdev = 0
+        self._hasher: Optional[hashlib._Hash] = None
 
     @property
     def is_symlink(self) -> bool:
@@ -171,9 +172,11 @@ class _Header:
         return obj.lenprefix(self.serialize())
 
     def new_hasher(self) -> hashlib._Hash:
-        h = hashlib.sha256()
-        h.update(self.checksum_prefix())
-        return h
+        # a part's regular files share a header or two (_Executor.file_header): the prefix is
+        # serialized and hashed once, each object's hash a copy of that state
+        if self._hasher is None:
+            self._hasher = hashlib.sha256(self.checksum_prefix())
+        return self._hasher.copy()
 
 
 def _write_metadata(repo: Repo, objtype: ObjectType, data: bytes, checksum: str) -> None:
