@@ -112,7 +112,7 @@ def read_part(stream: BinaryIO, limit: Optional[int] = None) -> RawPart:
                 return RawPart(comp, [], h.hexdigest(), str(e))
         if room <= 0:
             return RawPart(comp, [], h.hexdigest(), OVERSIZE)
-        return RawPart(comp, out, h.hexdigest(), None if dec.eof else "truncated xz stream")
+        return RawPart(comp, _whole(out), h.hexdigest(), None if dec.eof else "truncated xz stream")
     if comp != COMPRESSION_NONE:
         return RawPart(comp, [], h.hexdigest(), None)  # refused by the caller, unread
     while True:
@@ -127,7 +127,13 @@ def read_part(stream: BinaryIO, limit: Optional[int] = None) -> RawPart:
                 room = limit + 1 - total
                 if room <= 0:
                     out.clear()
-    return RawPart(comp, out, h.hexdigest(), OVERSIZE if room <= 0 else None)
+    return RawPart(comp, _whole(out), h.hexdigest(), OVERSIZE if room <= 0 else None)
+
+
+def _whole(chunks: List[bytes]) -> List[bytes]:
+    """The payload as one piece, joined here (on the reading thread, where a prefetch reads:
+    the applier, which parses it whole, waits on it after the xz stream)."""
+    return [b"".join(chunks)] if len(chunks) > 1 else chunks
 
 
 class _Prefetch:
