@@ -440,3 +440,8 @@ _DEFERRED.hide()
 
 def __getattr__(name: str) -> type:
     return _DEFERRED.build(name)
+
+
+def __dir__() -> list:
+    # (the deferred classes too: what autodoc and a reader's dir() list)
+    return sorted(set(globals()) | set(("DeltaTotals",)))
