@@ -19,7 +19,7 @@ from .run import a_path, plain_args
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
     import argparse
-    from typing import List, Optional
+    from typing import Callable, List, Optional
 
     from ..progress import ProgressEvent
     from ..store.repo import Repo
@@ -206,16 +206,18 @@ def _static_delta(args: argparse.Namespace) -> int:
 def _apply_offline(repo: "Repo", args: argparse.Namespace) -> int:
     if not args.path:
         raise _UsageError("PATH must be specified")
-    from ..remote.deltas.apply import apply_offline
+    from ..remote.deltas.apply import apply_offline_plain
     type_ = args.sign_type or "ed25519"
-    verifier = None
-    if args.keys or args.keys_file or args.keys_dir:
-        verifier = _signer(args, type_).verify
-    else:
+    given = _signer(args, type_).verify if args.keys or args.keys_file or args.keys_dir else None
+
+    def load_verifier() -> Optional[Callable[[bytes, List[bytes]], str]]:
+        if given is not None:
+            return given
+        # the system's keys (ostree.sign and its modules loaded) only for a signed superblock
         signer = _signer(args, type_)
-        if signer.public:
-            verifier = signer.verify
-    apply_offline(repo, args.path, verifier, type_)
+        return signer.verify if signer.public else None
+
+    apply_offline_plain(repo, args.path, load_verifier, type_)
     return 0
 
 

@@ -602,6 +602,41 @@ def _tuple_frames(t: VariantType, data: memoryview) -> List[memoryview]:
     return members
 
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+
+def array_members(type_string: str, data: bytes | memoryview) -> Iterator[memoryview]:
+    """The bytes of each element of an array of ``type_string`` whose elements are of variable
+    size, framed (and refused: GVariantError) as :func:`deserialize` frames them, none read
+    into a value: :func:`tuple_members`' counterpart, for a reader that reads an ``a{sv}``'s
+    entries itself (a delta's superblock: its ``v`` values without the Variant class). Each is
+    framed as it is asked for, as deserialize frames an element just before it reads it, so a
+    reader of each in turn refuses what deserialize refuses, with its error."""
+    t = parse_type(type_string)
+    if t.kind != "a" or t.children[0].fixed_size is not None:
+        raise GVariantError(f"{type_string}: not an array of variable-size elements")
+    d = memoryview(data).cast("B") if not isinstance(data, memoryview) else data
+    n = len(d)
+    if n == 0:
+        return
+    w = _container_offset_size(n)
+    if n < w:
+        raise GVariantError(f"{t.string}: truncated framing offset")
+    table_start = _read_offset(d, n - w, w)
+    if table_start > n or (n - table_start) % w or table_start == n:
+        raise GVariantError(f"{t.string}: invalid framing offset table")
+    alignment = t.children[0].alignment
+    start = 0
+    for i in range((n - table_start) // w):
+        end = _read_offset(d, table_start + i * w, w)
+        start = _align(start, alignment)
+        if end < start or end > table_start:
+            raise GVariantError(f"{t.string}: framing offset out of range")
+        yield d[start:end]
+        start = end
+
+
 # ---------------------------------------------------------------- GLib's reading of untrusted bytes
 
 

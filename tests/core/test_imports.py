@@ -297,6 +297,70 @@ def test_a_plain_apply_offline_through_the_program_loads_no_parser_nor_the_gener
     assert shown.stdout.strip() == commit
 
 
+def test_a_plain_apply_offline_of_a_from_delta_builds_no_attrs_value(tmp_path):
+    """A plain `static-delta apply-offline` of ostree's own from-delta (modified files built by
+    bspatch and by copies of their old versions, new files, dirtrees, dirmetas) reads the
+    superblock and the part into plain data and writes every object through the store's checks
+    without a value class: neither attrs (~20 ms with inspect, ast and the rest) nor typing is
+    imported, nor argparse, nor ostree.sign's modules for an unsigned superblock (issue 9). The
+    commit is the delta's, and the peer's fsck finds the repository clean."""
+    import random
+    import shutil
+    if shutil.which("ostree") is None:
+        pytest.skip("ostree not installed")
+    rng = random.Random(9)
+    v1, v2 = tmp_path / "v1", tmp_path / "v2"
+    for d in (v1, v2):
+        (d / "usr" / "lib").mkdir(parents=True)
+    for i in range(12):
+        data = bytes(rng.getrandbits(8) for _ in range(3000 + 500 * i))
+        (v1 / "usr" / "lib" / f"f{i}").write_bytes(data)
+        if i % 3 == 0:
+            data = data[:1000] + b"edited" + data[1006:]  # bsdiff's case
+        elif i % 3 == 1:
+            data = data + b"appended\n"
+        (v2 / "usr" / "lib" / f"f{i}").write_bytes(data)
+    (v2 / "usr" / "new.txt").write_text("new\n")
+    (v2 / "usr" / "link").symlink_to("lib/f1")
+    ostree = ["ostree", f"--repo={tmp_path}/s"]
+    subprocess.run(ostree + ["init", "--mode=archive"], check=True)
+    for v in (v1, v2):
+        subprocess.run(ostree + ["commit", "-b", "main", str(v)], check=True, capture_output=True)
+    rev = lambda r: subprocess.run(ostree + ["rev-parse", r], check=True, capture_output=True,  # noqa: E731
+                                   text=True).stdout.strip()
+    frm, to = rev("main^"), rev("main")
+    subprocess.run(ostree + ["static-delta", "generate", f"--from={frm}", f"--to={to}"], check=True,
+                   capture_output=True)
+    shown = subprocess.run(ostree + ["static-delta", "show", f"{frm}-{to}"], check=True, capture_output=True,
+                           text=True).stdout
+    assert "bspatch=0" not in shown and "setread=0" not in shown, shown
+    subprocess.run(["ostree", f"--repo={tmp_path}/d", "init", "--mode=bare-user"], check=True)
+    subprocess.run(["ostree", f"--repo={tmp_path}/d", "pull-local", f"{tmp_path}/s", frm], check=True,
+                   capture_output=True)
+    superblock = next((tmp_path / "s" / "deltas").glob("*/*")) / "superblock"
+    p = subprocess.run([sys.executable, "-m", "ostreepy", "static-delta", "apply-offline", f"--repo={tmp_path}/d",
+                        str(superblock)], capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPROFILEIMPORTTIME": "1"})
+    assert p.returncode == 0, p.stderr[-2000:]
+    mods = _imported(p.stderr)
+    assert "ostreepy.remote.deltas.apply" in mods and "ostreepy.remote.deltas.bsdiff" in mods
+    unwanted = {"attrs", "attr", "typing", "inspect", "argparse", "ostreepy.store.signing", "ostreepy.progress",
+                "ostreepy.remote.deltas.compile"}
+    assert not unwanted & mods, p.stderr
+    assert subprocess.run(["ostree", f"--repo={tmp_path}/d", "rev-parse", to], capture_output=True,
+                          text=True).stdout.strip() == to
+    fsck = subprocess.run(["ostree", f"--repo={tmp_path}/d", "fsck"], capture_output=True, text=True)
+    assert fsck.returncode == 0, fsck.stdout + fsck.stderr
+    co = tmp_path / "co"
+    subprocess.run(["ostree", f"--repo={tmp_path}/d", "checkout", "-U", to, str(co)], check=True)
+    for f in v2.rglob("*"):
+        rel = f.relative_to(v2)
+        if f.is_symlink():
+            assert os.readlink(co / rel) == os.readlink(f)
+        elif f.is_file():
+            assert (co / rel).read_bytes() == f.read_bytes(), rel
+
+
 def test_a_commit_through_the_porcelain_builds_only_the_result_types_it_uses(tmp_path):
     """The porcelain's result types are attrs classes built on first use, as the progress
     events: a commit pays for CommitInfo and TreeSource, not for the checkout, image, pull

@@ -58,3 +58,66 @@ def test_bspatch_bounds(old: bytes, newsize: int, ctrls: list, tail: bytes) -> N
     except OstreeError:
         return
     assert len(out) == newsize
+
+
+def _outcome(fn, data):
+    """What ``fn(data)`` does: ("ok", None) or (the OstreeError's class, its message)."""
+    try:
+        fn(data)
+    except OstreeError as e:
+        return type(e).__name__, str(e)
+    return "ok", None
+
+
+def _a_superblock() -> bytes:
+    from ostreepy.store import gvariant
+    from ostreepy.store.gvariant import Variant
+    from ostreepy.store.objects import COMMIT_TYPE
+    commit = gvariant.serialize(COMMIT_TYPE, ({"version": Variant("s", "1"), "n": Variant("a{sv}", {})}, b"",
+                                              [("r", b"\x03" * 32)], "s", "b", 7, b"\x01" * 32, b"\x02" * 32))
+    part = fmt.PartHeader(0, "ab" * 32, 10, 20, fmt.pack_objects(OBJECTS))
+    fb = fmt.Fallback(ObjectType.FILE, "cd" * 32, 5, 6)
+    meta = {"ostree.endianness": Variant("y", ord("l")), fmt.part_path(None, "ef" * 32, 0): Variant("(yay)", (0, b"x"))}
+    return fmt.serialize_superblock(meta, 1, None, "ef" * 32, commit, [part], [fb])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_the_plain_reads_refuse_what_the_parses_refuse(data) -> None:
+    """read_superblock (the appliers' plain reading) and check_commit (write_metadata's checks
+    of a commit without the value) accept and refuse a mutated superblock or commit exactly as
+    parse_superblock and Commit.parse do, with the same error; what they accept reads the same."""
+    from ostreepy.store import gvariant
+    from ostreepy.store.objects import Commit
+    sb = bytearray(_a_superblock())
+    for _ in range(data.draw(st.integers(0, 3))):
+        sb[data.draw(st.integers(0, len(sb) - 1))] = data.draw(st.integers(0, 255))
+    blob = bytes(sb)
+    assert _outcome(fmt.read_superblock, blob) == _outcome(fmt.parse_superblock, blob)
+    if _outcome(fmt.read_superblock, blob)[0] == "ok":
+        info, parsed = fmt.read_superblock(blob), fmt.parse_superblock(blob)
+        assert info.commit == parsed.commit and info.to_checksum == parsed.to_checksum
+        assert [(p.version, p.checksum, p.size, p.usize, p.objects_raw) for p in info.parts] == \
+            [(p.version, p.checksum, p.size, p.usize, p.objects_raw) for p in parsed.parts]
+        assert {k: (v.type, v.value) for k, v in info.metadata.items()} == \
+            {k: (v.type, v.value) for k, v in parsed.metadata.items()}
+        assert info.inline_part(0) == parsed.inline_part(0) and info.endianness == parsed.endianness
+    commit = bytearray(gvariant.tuple_members(fmt.SUPERBLOCK_TYPE, _a_superblock())[4])
+    for _ in range(data.draw(st.integers(1, 3))):
+        commit[data.draw(st.integers(0, len(commit) - 1))] = data.draw(st.integers(0, 255))
+    assert _outcome(fmt.check_commit, bytes(commit)) == _outcome(Commit.parse, bytes(commit))
+
+
+def test_check_commit_refuses_as_commit_parse() -> None:
+    from ostreepy.store import gvariant
+    from ostreepy.store.gvariant import Variant
+    from ostreepy.store.objects import COMMIT_TYPE, Commit
+    good = ({"a": Variant("s", "1")}, b"", [("r", b"\x03" * 32)], "s", "b", 7, b"\x01" * 32, b"\x02" * 32)
+    cases = [good, (good[0], b"\x00" * 5) + good[2:], ({"": Variant("s", "1")},) + good[1:],
+             good[:6] + (b"\x01" * 31, b"\x02" * 32), good[:7] + (b"",), good[:2] + ([("r", b"\x03" * 3)],) + good[3:]]
+    outcomes = []
+    for value in cases:
+        body = gvariant.serialize(COMMIT_TYPE, value)
+        outcomes.append(_outcome(fmt.check_commit, body))
+        assert outcomes[-1] == _outcome(Commit.parse, body)
+    assert outcomes[0] == ("ok", None) and all(o[0] == "CorruptObjectError" for o in outcomes[1:]), outcomes

@@ -8,8 +8,9 @@ deltas with libostree's heuristics), :mod:`.fetch` (deltas in a pull) and :mod:`
 
 The pull engine goes through :mod:`.fetch` (choosing a delta, fetching and
 running it), which calls, in order: :func:`delta_path` (where a delta's
-superblock and parts are on the server), :func:`parse_superblock` (its
-commit, parts, fallbacks, inline parts via :meth:`Superblock.inline_part`),
+superblock and parts are on the server), :func:`.format.read_superblock` (its
+commit, parts, fallbacks, inline parts via ``inline_part``, as plain data; :func:`parse_superblock`
+gives the attrs value),
 :func:`part_have_all_objects` (skip a part), :func:`execute_part` (checksums
 a fetched part against its header, then writes its objects, each verified),
 and, for ``summary -u``, :func:`list_deltas` / :func:`delta_index_entries` and :func:`.store.reindex`.

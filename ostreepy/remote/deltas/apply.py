@@ -13,6 +13,14 @@ mapped; in an archive one it is inflated to an unnamed file and mapped.
 apply-offline writes the to-commit (and its detached metadata) only after
 every part has run: a delta that fails half-way leaves verified loose objects
 but never a commit whose tree is missing.
+
+The appliers (:func:`apply_offline_plain`, the command line's, and a pull's parts through
+:func:`execute_part` and the functions it shares) work on plain data: the superblock and
+part as :func:`.format.read_superblock` and :func:`.format.read_part_payload` read them,
+content headers as :class:`_Header`, dirtrees, dirmetas and the commit checked by the
+store's functions of their fields (what their classes' parse is): no attrs value is built
+and attrs is not imported (~20 ms of a ~120 ms apply). The attrs values (:class:`PartPayload`,
+:class:`ApplyResult`) are built for callers of :func:`open_part` and :func:`apply_offline`.
 """
 
 from __future__ import annotations
@@ -23,19 +31,28 @@ import io
 import mmap
 import os
 import stat
-from typing import TYPE_CHECKING, BinaryIO, Callable, List, Optional, Sequence, Set, Tuple, Union, cast
 
 from ..._deferred import Deferred
-from ...errors import CorruptObjectError, OstreeError, SignatureError
+from ...errors import ChecksumMismatchError, CorruptObjectError, OstreeError, SignatureError
 from ...fsutil import unnamed_file
-from ...progress import built_event
-from ...progress import ProgressCallback
-from ...store.objects import BAREUSER_XATTR, FileHeader, ObjectType, bareuser_meta_parse
+from ...store import objects as obj
+from ...store.objects import BAREUSER_XATTR, MAX_METADATA_SIZE, ObjectType, bareuser_meta_parse
 from ...store.repo import Repo, RepoMode
 from . import format as fmt
 from .bsdiff import bspatch
-from .format import DeltaError, PartHeader, PartPayload, Superblock
+from .format import DeltaError
 from .partread import OVERSIZE, RawPart, part_files, prefetch, read_part, take
+
+TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union
+
+    from attrs import frozen as _result
+
+    from ...progress import ProgressCallback
+    from .format import Op, PartHeader, PartInfo, PartPayload, PayloadFields, Superblock, SuperblockInfo
+
+    Verifier = Callable[[bytes, List[bytes]], str]
 
 _READ = 1 << 20
 _SPOOL = 4 << 20
@@ -46,13 +63,11 @@ _MAP_MIN = 256 << 10
 MAX_SUPERBLOCK_SIZE = 512 * 1024 * 1024
 
 
-# apply-offline's results are built (attrs) when it returns one: a pull runs its parts through
-# execute_part and needs neither (ostreepy._deferred)
+# apply-offline's results are built (attrs) when it returns one: the command line and a pull
+# run parts through the functions below that return plain data (ostreepy._deferred)
 _DEFERRED = Deferred(globals())
 
-if TYPE_CHECKING:
-    from attrs import frozen as _result
-else:
+if not TYPE_CHECKING:
     _result = _DEFERRED.register
 
 
@@ -80,8 +95,14 @@ def open_part(source: Union[bytes, BinaryIO], expected_checksum: Optional[str],
     """A part file's payload; its sha256 checked against ``expected_checksum``
     unless that is None (an inline part, covered by the superblock); a payload past
     ``limit`` bytes (:func:`.format.payload_limit` of its header) refused, read no further."""
+    return fmt.PartPayload(*_open_payload(source, expected_checksum, limit))
+
+
+def _open_payload(source: Union[bytes, BinaryIO], expected_checksum: Optional[str],
+                  limit: Optional[int] = None) -> PayloadFields:
+    """:func:`open_part`'s payload as plain data (:func:`.format.read_part_payload`)."""
     stream: BinaryIO = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
-    return open_read_part(read_part(stream, limit), expected_checksum, limit)
+    return _read_payload(read_part(stream, limit), expected_checksum, limit)
 
 
 def open_read_part(raw: RawPart, expected_checksum: Optional[str], limit: Optional[int]) -> PartPayload:
@@ -89,6 +110,11 @@ def open_read_part(raw: RawPart, expected_checksum: Optional[str], limit: Option
     judged in libostree's order: the compression byte, then the checksum, then the
     xz stream's end; then (ours: libostree inflates to a temporary file whatever the
     header says) a payload past ``limit``."""
+    return fmt.PartPayload(*_read_payload(raw, expected_checksum, limit))
+
+
+def _read_payload(raw: RawPart, expected_checksum: Optional[str], limit: Optional[int]) -> PayloadFields:
+    """:func:`open_read_part`'s payload as plain data."""
     if raw.comp is None:
         raise DeltaError("Reading initial compression flag byte: unexpected EOF")
     if raw.comp not in (fmt.COMPRESSION_NONE, fmt.COMPRESSION_XZ):
@@ -98,12 +124,73 @@ def open_read_part(raw: RawPart, expected_checksum: Optional[str], limit: Option
         raise DeltaError(f"Delta part payload is larger than its header allows ({limit} bytes)")
     if raw.error is not None:
         raise DeltaError(f"Decompressing delta part: {raw.error}")
-    return fmt.parse_part_payload(b"".join(raw.chunks))
+    chunks = raw.chunks
+    return fmt.read_part_payload(chunks[0] if len(chunks) == 1 else b"".join(chunks))
 
 
 def _check(actual: str, expected: Optional[str]) -> None:
     if expected is not None and actual != expected:
         raise DeltaError(f"Checksum mismatch in static delta part; expected={expected} actual={actual}")
+
+
+class _Header:
+    """A content object's header as the delta's ``S`` and ``o`` opcodes make it, read by the
+    store's writers as they read a :class:`~ostreepy.store.objects.FileHeader` (uid, gid, mode,
+    symlink_target, xattrs, rdev; is_regular, is_symlink, validate, serialize, checksum_prefix,
+    new_hasher, serialize_zlib: the same functions of the fields), in a plain class: an apply
+    builds no attrs value."""
+
+    __slots__ = ("uid", "gid", "mode", "symlink_target", "xattrs", "rdev", "_hasher")
+
+    def __init__(self, uid: int, gid: int, mode: int, symlink_target: str, xattrs: obj.Xattrs) -> None:
+        self.uid = uid
+        self.gid = gid
+        self.mode = mode
+        self.symlink_target = symlink_target
+        self.xattrs = xattrs
+        self.rdev = 0
+        self._hasher: Optional[hashlib._Hash] = None
+
+    @property
+    def is_symlink(self) -> bool:
+        return stat.S_ISLNK(self.mode)
+
+    @property
+    def is_regular(self) -> bool:
+        return stat.S_ISREG(self.mode)
+
+    def validate(self) -> None:
+        obj.validate_file_header(self.uid, self.gid, self.mode, self.symlink_target, self.xattrs)
+
+    def serialize(self) -> bytes:
+        return obj.serialize_file_header(self.uid, self.gid, self.mode, self.symlink_target, self.xattrs)
+
+    def serialize_zlib(self, size: int) -> bytes:
+        return obj.FileHeader(self.uid, self.gid, self.mode, self.symlink_target, self.xattrs).serialize_zlib(size)
+
+    def checksum_prefix(self) -> bytes:
+        return obj.lenprefix(self.serialize())
+
+    def new_hasher(self) -> hashlib._Hash:
+        # a part's regular files share a header or two (_Executor.file_header): the prefix is
+        # serialized and hashed once, each object's hash a copy of that state
+        if self._hasher is None:
+            self._hasher = hashlib.sha256(self.checksum_prefix())
+        return self._hasher.copy()
+
+
+def _write_metadata(repo: Repo, objtype: ObjectType, data: bytes, checksum: str) -> None:
+    """``repo.write_metadata(objtype, data, expected=checksum, known_absent=True)``, with a
+    dirtree's or dirmeta's checks made by the store's functions of the fields (parse_dirtree,
+    parse_dirmeta: what their classes' parse is) rather than by building the value; in
+    write_metadata's order (the size, the checksum, the structure), with its errors."""
+    parsed: object = None
+    if len(data) <= MAX_METADATA_SIZE and objtype in (ObjectType.DIR_TREE, ObjectType.DIR_META):
+        actual = hashlib.sha256(data).hexdigest()
+        if actual != checksum:
+            raise ChecksumMismatchError(checksum, actual, f"{objtype.name_str} object")
+        parsed = obj.parse_dirtree(data) if objtype is ObjectType.DIR_TREE else obj.parse_dirmeta(data)
+    repo.write_metadata(objtype, data, expected=checksum, known_absent=True, parsed=parsed)
 
 
 class _ReadSource:
@@ -214,18 +301,23 @@ class _ReadSource:
 
 
 class _Executor:
-    def __init__(self, repo: Repo, objects: List[Tuple[ObjectType, str]], part: PartPayload,
+    """Runs a part's decoded instructions (:func:`.format.decode_ops`) over its payload's
+    plain fields (:func:`.format.read_part_payload`)."""
+
+    def __init__(self, repo: Repo, objects: List[Tuple[ObjectType, str]], part: PayloadFields,
                  missing: Optional[Set[Tuple[ObjectType, str]]] = None) -> None:
         self.repo = repo
         self.objects = objects
         #: the part's objects found missing just before (:func:`missing_objects`), which an
         #: opening opcode asks rather than the file system (None: it asks has_object)
         self.missing = missing
-        self.part = part
-        self.payload = part.payload
+        self.modes, self.xattrs, self.payload, _ops = part
+        self.view = memoryview(self.payload)
+        #: a part's objects share a few modes and xattrs: one header each (they are immutable)
+        self.headers: Dict[Tuple[int, int], _Header] = {}
         self.source: Optional[_ReadSource] = None
         self.out: Optional[BinaryIO] = None
-        self.header: Optional[FileHeader] = None
+        self.header: Optional[_Header] = None
         self.size = 0
         self.written = 0
         self.have_obj = False
@@ -244,17 +336,28 @@ class _Executor:
     def slice(self, offset: int, length: int) -> memoryview:
         if offset + length > len(self.payload):
             raise DeltaError(f"Invalid offset/length {offset}/{length}")
-        return memoryview(self.payload)[offset:offset + length]
+        return self.view[offset:offset + length]
 
-    def file_header(self, mode_index: int, xattr_index: int, target: str = "") -> FileHeader:
-        try:
-            uid, gid, mode = self.part.modes[mode_index]
-            xattrs = self.part.xattrs[xattr_index]
-        except IndexError:
-            raise DeltaError(f"Invalid mode/xattr index {mode_index}/{xattr_index}") from None
-        return FileHeader(uid, gid, mode, target, tuple(xattrs))
+    def file_header(self, mode_index: int, xattr_index: int) -> _Header:
+        header = self.headers.get((mode_index, xattr_index))
+        if header is None:
+            try:
+                uid, gid, mode = self.modes[mode_index]
+                xattrs = self.xattrs[xattr_index]
+            except IndexError:
+                raise DeltaError(f"Invalid mode/xattr index {mode_index}/{xattr_index}") from None
+            header = self.headers[mode_index, xattr_index] = _Header(uid, gid, mode, "", xattrs)
+        return header
 
-    def run(self, ops: List[fmt.Op]) -> int:
+    def write_content(self, header: _Header, stream: Optional[BinaryIO], size: int, checksum: str) -> None:
+        # the store's writer reads the plain header as a FileHeader (see _Header); an archive
+        # repository's (whose object header is its own serialization) is given the value
+        h = header if self.repo.mode is not RepoMode.ARCHIVE else obj.FileHeader(
+            header.uid, header.gid, header.mode, header.symlink_target, header.xattrs)
+        self.repo.write_content(h, stream, size, expected=checksum,  # type: ignore[arg-type]
+                                known_absent=True)
+
+    def run(self, ops: List[Op]) -> int:
         try:
             for op in ops:
                 self.dispatch(op)
@@ -264,7 +367,7 @@ class _Executor:
                 self.out.close()
         return self.written
 
-    def dispatch(self, op: fmt.Op) -> None:
+    def dispatch(self, op: Op) -> None:
         code, args, object_index = op
         if code == fmt.OP_OPEN_SPLICE_AND_CLOSE:
             objtype, checksum = self.objects[object_index]
@@ -272,23 +375,23 @@ class _Executor:
                 length, offset = args
                 data = self.slice(offset, length)
                 if not self.have(objtype, checksum):
-                    self.repo.write_metadata(objtype, bytes(data), expected=checksum, known_absent=True)
+                    _write_metadata(self.repo, objtype, bytes(data), checksum)
                     self.stored(objtype, checksum)
             else:
                 mode_index, xattr_index, size, offset = args
                 data = self.slice(offset, size)
-                if stat.S_ISLNK(self.file_header(mode_index, xattr_index).mode):
-                    header = self.file_header(mode_index, xattr_index,
-                                              bytes(data).decode("utf-8", "surrogateescape"))
+                header = self.file_header(mode_index, xattr_index)
+                stream: Optional[BinaryIO]
+                if stat.S_ISLNK(header.mode):
+                    header = _Header(header.uid, header.gid, header.mode,
+                                     bytes(data).decode("utf-8", "surrogateescape"), header.xattrs)
                     stream = None
                 else:
-                    header = self.file_header(mode_index, xattr_index)
                     stream = io.BytesIO(data)
                 if objtype != ObjectType.FILE:
                     raise DeltaError(f"Invalid object type '{int(objtype)}' for content")
                 if not self.have(ObjectType.FILE, checksum):
-                    self.repo.write_content(header, stream, size if stream is not None else 0, expected=checksum,
-                                            known_absent=True)
+                    self.write_content(header, stream, size if stream is not None else 0, checksum)
                     self.stored(ObjectType.FILE, checksum)
             self.close()
         elif code == fmt.OP_OPEN:
@@ -361,7 +464,7 @@ class _Executor:
                     raise DeltaError(f"opcode close: object {self.target[1]} has {out.tell()} bytes, "
                                      f"expected {self.size}")
                 out.seek(0)
-                self.repo.write_content(self.header, out, self.size, expected=self.target[1], known_absent=True)
+                self.write_content(self.header, out, self.size, self.target[1])
                 self.stored(*self.target)
             finally:
                 out.close()
@@ -371,7 +474,7 @@ class _Executor:
         self.have_obj = False
 
 
-def execute_part(repo: Repo, header: PartHeader, part: Union[bytes, BinaryIO, PartPayload],
+def execute_part(repo: Repo, header: Union[PartHeader, PartInfo], part: Union[bytes, BinaryIO, PartPayload],
                  trusted: bool = False, missing: Optional[Set[Tuple[ObjectType, str]]] = None) -> int:
     """Run one part into ``repo``; returns the number of objects written.
 
@@ -381,14 +484,20 @@ def execute_part(repo: Repo, header: PartHeader, part: Union[bytes, BinaryIO, Pa
     """
     if header.version > fmt.DELTAPART_VERSION:
         raise DeltaError(f"Delta part has too new version {header.version}")
-    objects = header.objects
-    if not objects:
+    if not header.objects_raw:
         return 0
-    if not isinstance(part, PartPayload):
-        part = open_part(part, None if trusted else header.checksum, fmt.payload_limit(header))
-    payload = part
-    ops = fmt.decode_ops(payload.ops, objects)
-    return _Executor(repo, objects, payload, missing).run(ops)
+    if isinstance(part, (bytes, bytearray, memoryview)) or hasattr(part, "read"):
+        fields = _open_payload(part, None if trusted else header.checksum,  # type: ignore[arg-type]
+                               fmt.payload_limit(header))
+    else:  # an opened PartPayload (an instance: its class is built)
+        fields = (part.modes, part.xattrs, part.payload, part.ops)  # type: ignore[union-attr]
+    return _run_payload(repo, header.objects, fields, missing)
+
+
+def _run_payload(repo: Repo, objects: List[Tuple[ObjectType, str]], fields: PayloadFields,
+                 missing: Optional[Set[Tuple[ObjectType, str]]] = None) -> int:
+    """The instructions of a part's payload (plain, :func:`.format.read_part_payload`) run."""
+    return _Executor(repo, objects, fields, missing).run(fmt.decode_ops(fields[3], objects))
 
 
 def missing_objects(repo: Repo, objects: Sequence[Tuple[ObjectType, str]]) -> Set[Tuple[ObjectType, str]]:
@@ -402,7 +511,7 @@ def missing_objects(repo: Repo, objects: Sequence[Tuple[ObjectType, str]]) -> Se
     return missing
 
 
-def part_have_all_objects(repo: Repo, header: PartHeader) -> bool:
+def part_have_all_objects(repo: Repo, header: Union[PartHeader, PartInfo]) -> bool:
     """True when every object a part writes is already in the repository."""
     return all(repo.has_object(c, t) for t, c in header.objects)
 
@@ -416,8 +525,7 @@ def read_superblock_file(path: str) -> bytes:
     return data
 
 
-def verify_signature(sb: Superblock, verifier: Callable[[bytes, List[bytes]], str],
-                     sign_type: str = "ed25519") -> str:
+def verify_signature(sb: Union[Superblock, SuperblockInfo], verifier: Verifier, sign_type: str = "ed25519") -> str:
     """Check a signed superblock with ``verifier(data, signatures)`` (e.g.
     :meth:`ostreepy.store.signing.Signer.verify`); returns its message."""
     key = f"ostree.sign.{sign_type}"
@@ -429,20 +537,46 @@ def verify_signature(sb: Superblock, verifier: Callable[[bytes, List[bytes]], st
     return verifier(sb.raw, [bytes(s) for s in v.value])
 
 
-def apply_offline(repo: Repo, path: str,
-                  verifier: Optional[Callable[[bytes, List[bytes]], str]] = None,
+def write_commit(repo: Repo, commit: bytes, checksum: str) -> None:
+    """Store a delta's to-commit, whose bytes the caller has hashed to ``checksum``: checked as
+    ``write_metadata`` checks a commit (:func:`.format.check_commit`, which is Commit.parse's
+    checks without the value), in its order (a commit past the size it allows is refused by it)."""
+    parsed: object = None
+    if len(commit) <= MAX_METADATA_SIZE:
+        fmt.check_commit(commit)
+        parsed = commit  # (checked and hashed: write_metadata need not parse it again)
+    repo.write_metadata(ObjectType.COMMIT, commit, expected=checksum, parsed=parsed)
+
+
+def apply_offline(repo: Repo, path: str, verifier: Optional[Verifier] = None,
                   sign_type: str = "ed25519", skip_validation: bool = False,
                   progress: Optional[ProgressCallback] = None) -> ApplyResult:
     """``ostree static-delta apply-offline PATH``: PATH is a delta directory or
     its superblock file; parts are read beside it."""
+    frm, to, parts, message = apply_offline_plain(repo, path, lambda: verifier, sign_type, skip_validation,
+                                                  progress)
+    part_result = _DEFERRED.build("PartResult")
+    return _DEFERRED.build("ApplyResult")(frm, to, tuple(part_result(*p) for p in parts),  # type: ignore[no-any-return]
+                                          message)
+
+
+def apply_offline_plain(repo: Repo, path: str, load_verifier: Callable[[], Optional[Verifier]],
+                        sign_type: str = "ed25519", skip_validation: bool = False,
+                        progress: Optional[ProgressCallback] = None
+                        ) -> Tuple[Optional[str], str, List[Tuple[int, int, bool, Tuple[int, ...]]], Optional[str]]:
+    """:func:`apply_offline` as plain data (the command line's: no attrs value is built, nor
+    attrs imported): (from, to, (index, written, skipped, opcode counts) of each part, the
+    signature's message). ``load_verifier`` gives the verifier, or None, when the superblock
+    is signed: the command line's keys are read (ostree.sign's modules loaded) only then."""
     dirpath, sbpath = part_files(path)
     try:
         data = read_superblock_file(sbpath)
     except FileNotFoundError:
         raise DeltaError(f"openat({os.path.basename(sbpath)}): No such file or directory") from None
-    sb = fmt.parse_superblock(data)
+    sb = fmt.read_superblock(data)
     message = None
     if sb.signed:
+        verifier = load_verifier()
         verify_deltas = repo.config.get_bool("core", "sign-verify-deltas", False)
         if verify_deltas and verifier is None:
             raise SignatureError("Key is mandatory to check delta signature")
@@ -459,8 +593,11 @@ def apply_offline(repo: Repo, path: str,
         raise DeltaError(f"Static delta superblock: the commit does not match {sb.to_checksum}")
     if sb.fallbacks:
         raise DeltaError("Cannot execute delta offline: contains nonempty http fallback entries")
-    results = []
-    part_result = cast("type[PartResult]", _DEFERRED.build("PartResult"))
+    results: List[Tuple[int, int, bool, Tuple[int, ...]]] = []
+    if repo.fsync:
+        # the transaction's syncfs loads ctypes (~1.5 ms): loaded now, while the first part is
+        # read and inflated on the other thread, not after its objects are written
+        import ctypes  # noqa: F401
     with repo.transaction():
         for i, header in enumerate(sb.parts):
             if header.version > fmt.DELTAPART_VERSION:
@@ -470,15 +607,16 @@ def apply_offline(repo: Repo, path: str,
             # command line on, each next one beside the part before)
             missing = missing_objects(repo, objects)
             if not missing:
-                results.append(part_result(i, 0, True, ()))
+                results.append((i, 0, True, ()))
                 if progress is not None:
+                    from ...progress import built_event
                     progress(built_event("DeltaPartApplied")(i, len(sb.parts), 0, True))
                 continue
             inline = sb.inline_part(i)
             limit = fmt.payload_limit(header)
             try:
                 if inline is not None:
-                    payload = open_part(inline, None, limit)
+                    payload = _open_payload(inline, None, limit)
                 else:
                     part_path = os.path.join(dirpath, str(i))
                     raw = take(part_path, limit)  # read ahead (the command line starts part 0's)
@@ -489,29 +627,30 @@ def apply_offline(repo: Repo, path: str,
                             raise DeltaError(f"Opening deltapart '{i}': No such file or directory") from None
                         with f:
                             raw = read_part(f, limit)
-                    payload = open_read_part(raw, None if skip_validation else header.checksum, limit)
+                    payload = _read_payload(raw, None if skip_validation else header.checksum, limit)
                     del raw
                 if i + 1 < len(sb.parts) and sb.inline_part(i + 1) is None:
                     # the next part read while this one runs (two parts' payloads in memory at most)
                     prefetch(os.path.join(dirpath, str(i + 1)), fmt.payload_limit(sb.parts[i + 1]))
-                ops = fmt.decode_ops(payload.ops, objects)
+                ops = fmt.decode_ops(payload[3], objects)
                 written = _Executor(repo, objects, payload, missing).run(ops)
             except DeltaError as e:
                 raise DeltaError(f"Executing delta part {i}: {e}") from None
-            results.append(part_result(i, written, False, fmt.count_ops(ops)))
+            results.append((i, written, False, fmt.count_ops(ops)))
             if progress is not None:
+                from ...progress import built_event
                 progress(built_event("DeltaPartApplied")(i, len(sb.parts), written, False))
         if not repo.has_object(sb.to_checksum, ObjectType.COMMIT):
             detached = sb.detached_metadata()
             if detached is not None:
                 repo.write_commit_detached_metadata(sb.to_checksum, detached)
-            repo.write_metadata(ObjectType.COMMIT, sb.commit, expected=sb.to_checksum)
-    return cast("type[ApplyResult]", _DEFERRED.build("ApplyResult"))(sb.from_checksum, sb.to_checksum,
-                                                                   tuple(results), message)
+            write_commit(repo, sb.commit, sb.to_checksum)
+    return sb.from_checksum, sb.to_checksum, results, message
 
 
 __all__ = ["MAX_SUPERBLOCK_SIZE", "PartResult", "ApplyResult", "open_part", "open_read_part", "execute_part",
-           "missing_objects", "part_have_all_objects", "read_superblock_file", "verify_signature", "apply_offline"]
+           "missing_objects", "part_have_all_objects", "read_superblock_file", "verify_signature", "write_commit",
+           "apply_offline", "apply_offline_plain"]
 
 # the results are built on first use; until then the module holds only their plain classes
 _DEFERRED.hide()

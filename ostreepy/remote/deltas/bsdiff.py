@@ -43,15 +43,18 @@ patch and the bounded index.
 from __future__ import annotations
 
 import mmap
-import re
 import struct
 from itertools import accumulate, compress
 from operator import sub
-from typing import Callable, Dict, Iterator, List, Tuple, Union
 
 from .format import DeltaError
 
-Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
+TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up)
+if TYPE_CHECKING:
+    import re
+    from typing import Callable, Dict, Iterator, List, Optional, Tuple, Union
+
+    Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
 
 _INT_MAX = 0x7FFFFFFF
 _CMP_WINDOW = 256
@@ -143,6 +146,7 @@ def bspatch(old: Buffer, newsize: int, patch: Buffer) -> Iterator[bytes]:
     newpos = 0
     buf = bytearray()
     unpack = _CTRL.unpack_from
+    zeros = patch.count
     while newpos < newsize:
         if plen - ppos < 24:
             raise DeltaError("bsdiff patch failed: patch data truncated")
@@ -150,38 +154,49 @@ def bspatch(old: Buffer, newsize: int, patch: Buffer) -> Iterator[bytes]:
         ppos += 24
         if c2 & _SIGN:
             c2 = -(c2 & _MAGNITUDE)
-        if c0 > _INT_MAX or c1 > _INT_MAX:
-            # sign-magnitude: a negative zero is a valid zero, any other negative refused
-            c0, c1, _ = _ctrl(patch[ppos - 24:ppos])
-            if c0 < 0 or c0 > _INT_MAX or c1 < 0 or c1 > _INT_MAX:
-                raise DeltaError("bsdiff patch failed")
-        if newpos + c0 > newsize:
-            raise DeltaError("bsdiff patch failed")
-        if c0:
-            if c0 > plen - ppos:
-                raise DeltaError("bsdiff patch failed: patch data truncated")
+        end = ppos + c0
+        stop = end + c1
+        # one test of a triple's bounds (both lengths, where the output and the patch end);
+        # a triple it fails is judged again, check by check in bspatch's order (_checked)
+        if (c0 | c1) > _INT_MAX or newpos + c0 + c1 > newsize or stop > plen:
+            c0, c1 = _checked(c0, c1, newpos, newsize, plen - ppos)
             end = ppos + c0
-            if 0 <= oldpos and oldpos + c0 <= oldsize and patch.count(0, ppos, end) == c0:
+            stop = end + c1
+        if c0:
+            if 0 <= oldpos and oldpos + c0 <= oldsize and zeros(0, ppos, end) == c0:
                 buf += old[oldpos:oldpos + c0]  # nothing added: old as it is
             else:
                 _add_diff(buf, patch, ppos, c0, old, oldpos, oldsize)
-            ppos = end
-        newpos += c0
-        oldpos += c0
-        if newpos + c1 > newsize:
-            raise DeltaError("bsdiff patch failed")
         if c1:
-            if c1 > plen - ppos:
-                raise DeltaError("bsdiff patch failed: patch data truncated")
-            buf += patch[ppos:ppos + c1]
-            ppos += c1
-        newpos += c1
-        oldpos += c2
+            buf += patch[end:stop]
+        ppos = stop
+        newpos += c0 + c1
+        oldpos += c0 + c2
         if len(buf) >= _FLUSH:
             yield bytes(buf)
             buf = bytearray()
     if buf:
         yield bytes(buf)
+
+
+def _checked(c0: int, c1: int, newpos: int, newsize: int, left: int) -> Tuple[int, int]:
+    """A control triple's lengths (a negative zero read as zero), or DeltaError as bspatch
+    refuses them, in its order (``left``: the patch's bytes after the triple)."""
+    if c0 > _INT_MAX or c1 > _INT_MAX:
+        # sign-magnitude: a negative zero is a valid zero, any other negative refused
+        c0 = -(c0 & _MAGNITUDE) if c0 & _SIGN else c0
+        c1 = -(c1 & _MAGNITUDE) if c1 & _SIGN else c1
+        if c0 < 0 or c0 > _INT_MAX or c1 < 0 or c1 > _INT_MAX:
+            raise DeltaError("bsdiff patch failed")
+    if newpos + c0 > newsize:
+        raise DeltaError("bsdiff patch failed")
+    if c0 > left:
+        raise DeltaError("bsdiff patch failed: patch data truncated")
+    if newpos + c0 + c1 > newsize:
+        raise DeltaError("bsdiff patch failed")
+    if c1 > left - c0:
+        raise DeltaError("bsdiff patch failed: patch data truncated")
+    return c0, c1
 
 
 def _add_diff(buf: bytearray, patch: bytes, ppos: int, c0: int, old: Buffer, oldpos: int, oldsize: int) -> None:
@@ -218,7 +233,18 @@ _SCORE_CHUNK = 1 << 16
 #: translate table: a zero byte (equal bytes, after xor) -> 2, anything else -> 0
 _EQ2 = bytes([2] + [0] * 255)
 _EQ1 = bytes([1] + [0] * 255)
-_NONZERO = re.compile(rb"[^\x00]")
+
+
+_NONZERO: Optional[re.Pattern[bytes]] = None
+
+
+def _nonzero() -> re.Pattern[bytes]:
+    """A non-zero byte, for the generator (re is imported by bsdiff, not by bspatch: an apply)."""
+    global _NONZERO
+    if _NONZERO is None:
+        import re
+        _NONZERO = re.compile(rb"[^\x00]")
+    return _NONZERO
 
 
 def _xor(a: bytes, b: bytes) -> bytes:
@@ -284,7 +310,7 @@ def _best_run(a: bytes, ai: int, b: bytes, bi: int, n: int, backward: bool = Fal
             x = _xor(a[ai + c:ai + c + size], b[bi + c:bi + c + size])
         if (size - x.count(0)) * 8 < size:
             j = c - total // 2  # unequal bytes before this piece
-            for found in _NONZERO.finditer(x):
+            for found in _nonzero().finditer(x):
                 at = c + found.start()
                 if at - 2 * j > best:
                     best, best_i = at - 2 * j, at

@@ -42,24 +42,34 @@ import enum
 import os
 import hashlib
 import threading
-from typing import BinaryIO, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
-import attrs
-
+from ..._deferred import Deferred
 from ...errors import OstreeError
 from ...fsutil import unnamed_file
 from ...parallel import run_all
-from ...progress import built_event
-from ...progress import ProgressCallback
 from ...store import gvariant
-from ...store.gvariant import Variant
-from ...store.objects import MAX_METADATA_SIZE, ObjectType
+from ...store.objects import MAX_METADATA_SIZE, ObjectType, bswap64
 from ...store.repo import Repo
 from ..fetcher import Fetcher, NotFound
 from . import format as fmt
-from .format import DeltaError, PartHeader, Superblock
+from .format import DeltaError
 from .naming import INDEXED_DELTAS
 from .partread import RawPart, read_part
+
+# DeltaTotals is built (attrs) when a caller asks for one (ostreepy._deferred)
+_DEFERRED = Deferred(globals())
+
+TYPE_CHECKING = False  # typing is not imported at run time (a pull's start-up)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Callable, Dict, List, Mapping, Optional, Tuple, Union
+
+    from attrs import frozen as _result
+
+    from ...progress import ProgressCallback
+    from ...store.gvariant import Variant
+    from .format import PartInfo, SuperblockInfo
+else:
+    _result = _DEFERRED.register
 
 __all__ = ["DeltaSearch", "DeltaTotals", "DeltaPuller", "StaticDeltasRequiredError", "summary_deltas",
            "best_delta_start", "INDEXED_DELTAS"]
@@ -83,7 +93,7 @@ class DeltaSearch(enum.Enum):
     SCRATCH = "scratch"  # only a from-scratch delta
 
 
-@attrs.frozen
+@_result
 class DeltaTotals:
     """What the deltas of a pull came to, in ostree's progress keys
     (fetched-delta-parts, total-delta-parts, fetched-delta-part-size, ...):
@@ -110,6 +120,11 @@ class DeltaTotals:
                 f" {format_size(self.usize)} total uncompressed")
 
 
+#: DeltaTotals' fields, in order (what DeltaPuller counts)
+_TOTALS = ("parts", "fetched_parts", "fallbacks", "fetched_fallbacks", "size", "fetched_size", "usize",
+           "superblocks", "indexes", "objects_written")
+
+
 def summary_deltas(metadata: Mapping[str, Variant]) -> Dict[str, bytes]:
     """``ostree.static-deltas`` of summary or delta-index metadata: delta name
     (``FROM-TO`` or ``TO``, hex) -> sha256 of its superblock file."""
@@ -118,7 +133,8 @@ def summary_deltas(metadata: Mapping[str, Variant]) -> Dict[str, bytes]:
         return {}
     out: Dict[str, bytes] = {}
     for name, csum in v.value.items():
-        if not isinstance(csum, Variant) or csum.type != "ay":
+        # (a v, read as a Variant or as a plain (type, value): gvariant's readers give either)
+        if getattr(csum, "type", None) != "ay" or not hasattr(csum, "value"):
             raise DeltaError(f"Invalid checksum variant of type '{getattr(csum, 'type', '?')}', expected 'ay'")
         raw = bytes(csum.value)
         if len(raw) != 32:
@@ -148,7 +164,7 @@ def best_delta_start(repo: Repo, deltas: Mapping[str, bytes], to_checksum: str) 
             continue
         if not _commit_complete(repo, frm):
             continue
-        ts = repo.load_commit(frm).timestamp
+        ts = _commit_timestamp(repo, frm)
         if best is None or ts > best_ts:
             best, best_ts = frm, ts
     if best is not None:
@@ -156,14 +172,23 @@ def best_delta_start(repo: Repo, deltas: Mapping[str, bytes], to_checksum: str) 
     return result, None
 
 
+def _commit_timestamp(repo: Repo, checksum: str) -> int:
+    """``repo.load_commit(checksum).timestamp``, the commit checked as Commit.parse checks it
+    (:func:`.format.check_commit`) but not built."""
+    data = repo.load_metadata(ObjectType.COMMIT, checksum)
+    fmt.check_commit(data)
+    return bswap64(gvariant.deserialize("t", bytes(gvariant.tuple_members(fmt.COMMIT_TYPE, data)[5])))
+
+
 def required_error(ref: str, to_checksum: str) -> StaticDeltasRequiredError:
     return StaticDeltasRequiredError(f"Static deltas required, but none found for {ref} to {to_checksum}")
 
 
-#: (to-commit checksum, its bytes, its detached metadata) -> None, or raises
-CommitVerifier = Callable[[str, bytes, Optional[Mapping[str, Variant]]], None]
-#: (plain superblock bytes, its signatures) -> None, or raises
-SuperblockVerifier = Callable[[bytes, Mapping[str, Variant]], None]
+if TYPE_CHECKING:
+    #: (to-commit checksum, its bytes, its detached metadata) -> None, or raises
+    CommitVerifier = Callable[[str, bytes, Optional[Mapping[str, Variant]]], None]
+    #: (plain superblock bytes, its signatures) -> None, or raises
+    SuperblockVerifier = Callable[[bytes, Mapping[str, Variant]], None]
 
 
 class DeltaPuller:
@@ -183,7 +208,7 @@ class DeltaPuller:
         self.verify_superblock = verify_superblock
         self.progress = progress
         self.count_bytes = count_bytes
-        self._t: Dict[str, int] = dict.fromkeys(attrs.fields_dict(DeltaTotals), 0)
+        self._t: Dict[str, int] = dict.fromkeys(_TOTALS, 0)
         #: to-commits a delta brought in (written, partial): their trees are not walked
         self.targets: list[str] = []
         #: content objects the deltas left as fallbacks and that were missing, to be fetched loose
@@ -199,8 +224,12 @@ class DeltaPuller:
 
     @property
     def totals(self) -> DeltaTotals:
+        return _DEFERRED.build("DeltaTotals")(**self.counts())  # type: ignore[no-any-return]
+
+    def counts(self) -> Dict[str, int]:
+        """:attr:`totals` as a dictionary of its fields (no value built)."""
         with self._lock:
-            return DeltaTotals(**self._t)
+            return dict(self._t)
 
     def _add(self, **counts: int) -> None:
         with self._lock:
@@ -273,7 +302,7 @@ class DeltaPuller:
         self._count(len(data))
         if digest is not None and hashlib.sha256(data).digest() != digest:
             raise DeltaError(f"Invalid checksum for static delta {name}")
-        sb = fmt.parse_superblock(data)
+        sb = fmt.read_superblock(data)
         if sb.signatures is not None and self.verify_superblock is not None:
             self.verify_superblock(sb.raw, sb.signatures)
         if sb.to_checksum != to or sb.from_checksum != frm:
@@ -284,8 +313,8 @@ class DeltaPuller:
         self._process(sb)
         return not self.dry_run
 
-    def _process(self, sb: Superblock) -> None:
-        from .apply import part_have_all_objects
+    def _process(self, sb: SuperblockInfo) -> None:
+        from .apply import part_have_all_objects, write_commit
         repo = self.repo
         missing: list[str] = []
         for fb in sb.fallbacks:
@@ -296,7 +325,7 @@ class DeltaPuller:
                 raise DeltaError(f"Found metadata object as fallback: {fb.checksum}.{fb.objtype.name_str}")
             else:
                 missing.append(fb.checksum)
-        todo: List[Tuple[int, PartHeader]] = []
+        todo: List[Tuple[int, PartInfo]] = []
         for i, header in enumerate(sb.parts):
             if header.version > fmt.DELTAPART_VERSION:
                 raise DeltaError(f"Delta part has too new version {header.version}")
@@ -304,6 +333,7 @@ class DeltaPuller:
             if part_have_all_objects(repo, header):
                 self._add(fetched_parts=1, fetched_size=header.size)
                 if not self.dry_run and self.progress is not None:
+                    from ...progress import built_event
                     self.progress(built_event("DeltaPartApplied")(i, len(sb.parts), 0, True))
                 continue
             todo.append((i, header))
@@ -317,7 +347,7 @@ class DeltaPuller:
             repo.mark_commit_partial(sb.to_checksum, True)
             if detached is not None:
                 repo.write_commit_detached_metadata(sb.to_checksum, detached)
-            repo.write_metadata(ObjectType.COMMIT, sb.commit, expected=sb.to_checksum)
+            write_commit(repo, sb.commit, sb.to_checksum)
         # as on_superblock_fetched, before the parts run: a delta that fails fails the pull
         self.targets.append(sb.to_checksum)
         if not todo:
@@ -329,13 +359,14 @@ class DeltaPuller:
         # (parts present or not, fallbacks) against the repository's free blocks; it also bounds
         # what a hostile superblock can declare (each part's payload is held to its usize)
         st = os.statvfs(self.repo.path)
-        usize = self.totals.usize
+        with self._lock:
+            usize = self._t["usize"]
         if st.f_bsize and usize // st.f_bsize > st.f_bfree:
             from ...store.prune import format_size
             raise DeltaError(f"Delta requires {format_size(usize)} free space, but only "
                              f"{format_size(st.f_bsize * st.f_bfree)} available")
 
-    def _part(self, sb: Superblock, index: int, header: PartHeader) -> None:
+    def _part(self, sb: SuperblockInfo, index: int, header: PartInfo) -> None:
         inline = sb.inline_part(index)
         try:
             if inline is not None:
@@ -348,9 +379,10 @@ class DeltaPuller:
             raise DeltaError(f"Static delta {sb.name} part {index}: {e}") from None
         self._add(fetched_parts=1, fetched_size=header.size, objects_written=written)
         if self.progress is not None:
+            from ...progress import built_event
             self.progress(built_event("DeltaPartApplied")(index, len(sb.parts), written, False))
 
-    def _fetch_and_run(self, sb: Superblock, index: int, header: PartHeader) -> int:
+    def _fetch_and_run(self, sb: SuperblockInfo, index: int, header: PartInfo) -> int:
         path = fmt.part_path(sb.from_checksum, sb.to_checksum, index)
         for attempt in (1, 2):
             with unnamed_file(self.repo.tmp_dir) as f:
@@ -368,7 +400,7 @@ class DeltaPuller:
                         raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _run_fetched(self, header: PartHeader, f: BinaryIO) -> int:
+    def _run_fetched(self, header: PartInfo, f: BinaryIO) -> int:
         """The fetched part ``f`` run by :func:`~ostreepy.remote.deltas.apply.execute_part`:
         read (hashed and inflated: lzma and sha256 leave the GIL) on a thread of its own while
         this one asks which of its objects are missing (:func:`~ostreepy.remote.deltas.apply.
@@ -388,13 +420,28 @@ class DeltaPuller:
 
         reader = threading.Thread(target=read, name="ostreepy-delta-read", daemon=True)
         reader.start()
+        objects = header.objects
         try:
-            from .apply import execute_part, missing_objects, open_read_part
-            missing = missing_objects(self.repo, header.objects)  # (on this thread meanwhile too)
+            from .apply import _read_payload, _run_payload, missing_objects
+            missing = missing_objects(self.repo, objects)  # (on this thread meanwhile too)
         finally:
             reader.join()
         raw = got[0]
         if isinstance(raw, BaseException):
             raise raw
-        return execute_part(self.repo, header, open_read_part(raw, header.checksum, limit), missing=missing)
+        if header.version > fmt.DELTAPART_VERSION:  # (as execute_part)
+            raise DeltaError(f"Delta part has too new version {header.version}")
+        return _run_payload(self.repo, objects, _read_payload(raw, header.checksum, limit), missing)
 
+
+# DeltaTotals is built on first use; until then the module holds its plain class only
+_DEFERRED.hide()
+
+
+def __getattr__(name: str) -> type:
+    return _DEFERRED.build(name)
+
+
+def __dir__() -> list:
+    # (the deferred classes too: what autodoc and a reader's dir() list)
+    return sorted(set(globals()) | set(("DeltaTotals",)))

@@ -19,21 +19,47 @@ historical mistake upstream): ``ostree.endianness`` in the metadata says which,
 and without it the same heuristic as ``_ostree_delta_get_endianness`` decides.
 
 Nothing here opens a file; :mod:`.apply` and :mod:`.compile` do the I/O.
+
+Two readings of a superblock and a part: :func:`parse_superblock` and :func:`parse_part_payload`
+give the attrs values (:class:`Superblock`, :class:`PartHeader`, :class:`Fallback`,
+:class:`PartPayload`, built on first use: ostreepy._deferred) for callers who keep them;
+:func:`read_superblock` and :func:`read_part_payload` give the same fields as plain data
+(:class:`SuperblockInfo`, :class:`PartInfo`, :class:`FallbackInfo`, tuples), refusing exactly
+what the parses refuse, for the appliers (apply-offline, a pull's parts), which neither import
+attrs (~20 ms with what it brings) nor build its classes. A metadata ``v`` is read there as a
+plain (type, value) pair (:class:`MetaValue`); only a ``v`` inside one (a commitmeta's
+``a{sv}``) builds Variants.
 """
 
 from __future__ import annotations
 
-import base64
 import struct
-from typing import Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
-import attrs
-
-from ...errors import GVariantError, InvalidObjectError, OstreeError
+from ..._deferred import Deferred
+from ...errors import CorruptObjectError, GVariantError, InvalidObjectError, OstreeError
 from ...store import gvariant
-from ...store.gvariant import Variant
 from ...store.objects import COMMIT_TYPE, ObjectType, checksum_from_bytes, checksum_to_bytes, validate_checksum
 from .naming import SUMMARY_STATIC_DELTAS, mbase64_from_checksum, path_base  # noqa: F401  (the format's names too)
+
+_DEFERRED = Deferred(globals())
+
+TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up)
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+    from attrs import frozen as _record
+
+    from ...store.gvariant import Variant
+
+    #: one decoded instruction of a part: opcode, operands, and the index of the object it
+    #: works on (for the opening opcodes); a plain tuple (a part has an instruction or four per
+    #: object, ~5,700 in the 20k tree's delta: a tuple is made at C speed)
+    Op = Tuple[int, Tuple[int, ...], int]
+    #: a decompressed part as read (:func:`read_part_payload`): modes, xattrs, raw data, opcodes
+    PayloadFields = Tuple[Tuple[Tuple[int, int, int], ...], Tuple[Tuple[Tuple[bytes, bytes], ...], ...], bytes,
+                          bytes]
+else:
+    _record = _DEFERRED.register
 
 SUPERBLOCK_TYPE = "(a{sv}tayay" + COMMIT_TYPE + "aya(uayttay)a(yaytt))"
 SIGNED_TYPE = "(taya{sv})"
@@ -65,6 +91,7 @@ class DeltaError(OstreeError):
 
 def checksum_from_mbase64(text: str) -> str:
     """The hex checksum a modified-base64 name encodes (DeltaError if it encodes none)."""
+    import base64  # (with binascii: not for an apply, which reads no name)
     try:
         raw = base64.b64decode(text.replace("_", "/") + "=", validate=True)
     except ValueError:
@@ -158,15 +185,10 @@ def read_varuint64(data: bytes, pos: int) -> Tuple[int, int]:
 
 # ------------------------------------------------------------------ superblock
 
-@attrs.frozen
-class PartHeader:
-    """One entry of the superblock's part array."""
+class _PartReads:
+    """What a part header's readers ask of it, read or parsed (:class:`PartInfo`, :class:`PartHeader`)."""
 
-    version: int
-    checksum: str
-    size: int
-    usize: int
-    #: the packed (objtype, checksum) entries, 33 bytes each, as stored
+    __slots__ = ()
     objects_raw: bytes
 
     @property
@@ -178,7 +200,32 @@ class PartHeader:
         return len(self.objects_raw) // OBJTYPE_CSUM_LEN
 
 
-@attrs.frozen
+@_record
+class PartHeader(_PartReads):
+    """One entry of the superblock's part array."""
+
+    version: int
+    checksum: str
+    size: int
+    usize: int
+    #: the packed (objtype, checksum) entries, 33 bytes each, as stored
+    objects_raw: bytes
+
+
+class PartInfo(_PartReads):
+    """:class:`PartHeader`'s fields as :func:`read_superblock` reads them, in a plain class."""
+
+    __slots__ = ("version", "checksum", "size", "usize", "objects_raw")
+
+    def __init__(self, version: int, checksum: str, size: int, usize: int, objects_raw: bytes) -> None:
+        self.version = version
+        self.checksum = checksum
+        self.size = size
+        self.usize = usize
+        self.objects_raw = objects_raw
+
+
+@_record
 class Fallback:
     """An object the delta leaves to be fetched on its own."""
 
@@ -188,26 +235,38 @@ class Fallback:
     usize: int
 
 
-@attrs.frozen
-class Superblock:
-    """A parsed superblock (the signed wrapper, if any, already taken off)."""
+class FallbackInfo:
+    """:class:`Fallback`'s fields as :func:`read_superblock` reads them, in a plain class."""
 
-    metadata: Mapping[str, Variant]
-    timestamp: int
+    __slots__ = ("objtype", "checksum", "size", "usize")
+
+    def __init__(self, objtype: ObjectType, checksum: str, size: int, usize: int) -> None:
+        self.objtype = objtype
+        self.checksum = checksum
+        self.size = size
+        self.usize = usize
+
+
+class MetaValue:
+    """A ``v`` of a superblock's metadata as :func:`read_superblock` reads it: its ``type`` and
+    ``value``, as a Variant holds them (and read as one is read), in a plain class."""
+
+    __slots__ = ("type", "value")
+
+    def __init__(self, type: str, value: Any) -> None:
+        self.type = type
+        self.value = value
+
+
+class _SuperblockReads:
+    """What a superblock's readers ask of it, read or parsed (:class:`SuperblockInfo`,
+    :class:`Superblock`): the same code for both, as their metadata values read alike."""
+
+    __slots__ = ()
+    metadata: Mapping[str, Any]
     from_checksum: Optional[str]
     to_checksum: str
-    commit: bytes
-    dependencies: bytes
-    parts: Tuple[PartHeader, ...]
-    fallbacks: Tuple[Fallback, ...]
-    #: True when the sizes were stored in the other byte order than little-endian
-    big_endian: bool = False
-    endianness_heuristic: bool = False
-    endianness: str = "invalid"
-    #: for a signed superblock: its ``ostree.sign.*`` entries
-    signatures: Optional[Mapping[str, Variant]] = None
-    #: the plain superblock bytes (what a signature covers)
-    raw: bytes = b""
+    signatures: Optional[Mapping[str, Variant]]
 
     @property
     def name(self) -> str:
@@ -233,6 +292,55 @@ class Superblock:
         return dict(v.value)
 
 
+@_record
+class Superblock(_SuperblockReads):
+    """A parsed superblock (the signed wrapper, if any, already taken off)."""
+
+    metadata: Mapping[str, Variant]
+    timestamp: int
+    from_checksum: Optional[str]
+    to_checksum: str
+    commit: bytes
+    dependencies: bytes
+    parts: Tuple[PartHeader, ...]
+    fallbacks: Tuple[Fallback, ...]
+    #: True when the sizes were stored in the other byte order than little-endian
+    big_endian: bool = False
+    endianness_heuristic: bool = False
+    endianness: str = "invalid"
+    #: for a signed superblock: its ``ostree.sign.*`` entries
+    signatures: Optional[Mapping[str, Variant]] = None
+    #: the plain superblock bytes (what a signature covers)
+    raw: bytes = b""
+
+
+class SuperblockInfo(_SuperblockReads):
+    """:class:`Superblock`'s fields as :func:`read_superblock` reads them, in a plain class:
+    metadata values are :class:`MetaValue`, parts :class:`PartInfo`, fallbacks
+    :class:`FallbackInfo` (the signatures of a signed superblock are Variants)."""
+
+    __slots__ = ("metadata", "timestamp", "from_checksum", "to_checksum", "commit", "dependencies", "parts",
+                 "fallbacks", "big_endian", "endianness_heuristic", "endianness", "signatures", "raw")
+
+    def __init__(self, metadata: Dict[str, MetaValue], timestamp: int, from_checksum: Optional[str],
+                 to_checksum: str, commit: bytes, dependencies: bytes, parts: Tuple[PartInfo, ...],
+                 fallbacks: Tuple[FallbackInfo, ...], big_endian: bool, endianness_heuristic: bool,
+                 endianness: str, signatures: Optional[Mapping[str, Variant]], raw: bytes) -> None:
+        self.metadata = metadata
+        self.timestamp = timestamp
+        self.from_checksum = from_checksum
+        self.to_checksum = to_checksum
+        self.commit = commit
+        self.dependencies = dependencies
+        self.parts = parts
+        self.fallbacks = fallbacks
+        self.big_endian = big_endian
+        self.endianness_heuristic = endianness_heuristic
+        self.endianness = endianness
+        self.signatures = signatures
+        self.raw = raw
+
+
 #: what a part's payload may hold besides the objects its header's usize counts, per
 #: object: its opcodes (an ``S`` is at most 41 bytes, an ``o``/``r``/``B``/``c`` run 65),
 #: a mode (12 bytes) and xattrs (each distinct set once: an IMA or SELinux label is a few
@@ -242,7 +350,7 @@ PAYLOAD_PER_OBJECT = 8 << 10
 PAYLOAD_PER_PART = 1 << 20
 
 
-def payload_limit(header: PartHeader) -> int:
+def payload_limit(header: Union[PartHeader, PartInfo]) -> int:
     """The most a part's decompressed payload may come to against its header.
 
     libostree reads the payload whole (into an anonymous temporary file) whatever the
@@ -278,7 +386,7 @@ def _swap64(v: int) -> int:
     return int.from_bytes(v.to_bytes(8, "little"), "big")
 
 
-def _endianness(metadata: Mapping[str, Variant], parts: Sequence[Tuple[int, bytes, int, int, bytes]]
+def _endianness(metadata: Mapping[str, Any], parts: Sequence[Tuple[int, bytes, int, int, bytes]]
                 ) -> Tuple[str, bool]:
     """("little"|"big"|"invalid", was_heuristic), as ``_ostree_delta_get_endianness``."""
     v = metadata.get("ostree.endianness")
@@ -299,9 +407,79 @@ def _endianness(metadata: Mapping[str, Variant], parts: Sequence[Tuple[int, byte
     return ("big" if swapped else "invalid"), True
 
 
-def _parse_plain(data: bytes, signatures: Optional[Mapping[str, Variant]]) -> Superblock:
+def _read_vardict(data: bytes | memoryview) -> Dict[str, MetaValue]:
+    """An ``a{sv}`` read as :func:`gvariant.deserialize` reads it, refusing (GVariantError) what it
+    refuses, each ``v`` a :class:`MetaValue` (its value read by deserialize: only a ``v``
+    inside it makes a Variant)."""
+    out: Dict[str, MetaValue] = {}
+    entry_type = gvariant.parse_type("{sv}")
+    for entry in gvariant.array_members("a{sv}", data):
+        # a dict entry is framed as a tuple (and refused in its words: tuple_members takes tuples)
+        key_raw, var = gvariant._tuple_frames(entry_type, entry)
+        key = gvariant.decode_string(bytes(key_raw))
+        raw = bytes(var)
+        sep = raw.rfind(b"\x00")
+        if sep < 0:
+            raise GVariantError("variant has no type separator")
+        try:
+            tstr = raw[sep + 1:].decode("ascii")
+        except UnicodeDecodeError:
+            raise GVariantError("variant type is not ASCII") from None
+        out[key] = MetaValue(tstr, gvariant.deserialize(tstr, bytes(var[:sep])))
+    return out
+
+
+#: the members of a commit after its metadata, read by deserialize as they are
+_COMMIT_REST = ("ay", "a(say)", "s", "s", "t", "ay", "ay")
+#: the superblock's members after the commit
+_SUPERBLOCK_REST = ("ay", "a(uayttay)", "a(yaytt)")
+
+
+def _read_commit(data: bytes) -> None:
+    """The superblock's commit member read, refusing (GVariantError) what deserialize refuses
+    (its metadata's values read as :func:`_read_vardict` reads them); nothing is kept: the
+    commit is stored as its bytes, and checked as a commit before (:func:`check_commit`)."""
+    members = gvariant.tuple_members(COMMIT_TYPE, data)
+    _read_vardict(members[0])
+    for type_string, member in zip(_COMMIT_REST, members[1:]):
+        gvariant.deserialize(type_string, bytes(member))
+
+
+def check_commit(data: bytes) -> None:
+    """Refuse (CorruptObjectError, with its words) a commit's bytes that
+    :meth:`ostreepy.store.objects.Commit.parse` refuses (what ``write_metadata`` of a commit
+    parses it for), building no value: framing and members as deserialize reads them, the
+    parent's length, an empty metadata key, the checksums' lengths."""
     try:
-        meta, ts, frm, to, commit, deps, parts, fallbacks = gvariant.deserialize(SUPERBLOCK_TYPE, data)
+        members = gvariant.tuple_members(COMMIT_TYPE, data)
+        meta = _read_vardict(members[0])
+        parent, related, _subject, _body, _ts, tree, dmeta = (
+            gvariant.deserialize(t, bytes(m)) for t, m in zip(_COMMIT_REST, members[1:]))
+    except GVariantError as e:
+        raise CorruptObjectError(f"Corrupted commit object: {e}") from None
+    if len(parent) not in (0, 32):
+        raise CorruptObjectError(f"Corrupted commit object; invalid parent length {len(parent)}")
+    if any(not k for k in meta):
+        raise CorruptObjectError("Empty metadata key")  # ostree_validate_structureof_commit's words
+    try:
+        checksum_from_bytes(tree)
+        checksum_from_bytes(dmeta)
+        for _name, c in related:
+            checksum_from_bytes(c)
+    except InvalidObjectError as e:
+        raise CorruptObjectError(f"Corrupted commit object: {e}") from None
+
+
+def _read_plain(data: bytes, signatures: Optional[Mapping[str, Variant]]) -> SuperblockInfo:
+    try:
+        members = gvariant.tuple_members(SUPERBLOCK_TYPE, data)
+        meta = _read_vardict(members[0])
+        ts = gvariant.deserialize("t", bytes(members[1]))
+        frm = gvariant.deserialize("ay", bytes(members[2]))
+        to = gvariant.deserialize("ay", bytes(members[3]))
+        _read_commit(bytes(members[4]))
+        deps, parts, fallbacks = (gvariant.deserialize(t, bytes(m))
+                                  for t, m in zip(_SUPERBLOCK_REST, members[5:]))
     except GVariantError as e:
         raise DeltaError(f"Invalid static delta superblock: {e}") from None
     endian, heuristic = _endianness(meta, parts)
@@ -317,43 +495,26 @@ def _parse_plain(data: bytes, signatures: Optional[Mapping[str, Variant]]) -> Su
             raise DeltaError(f"Invalid checksum of length {len(csum)} expected 32")
         if len(objects) % OBJTYPE_CSUM_LEN:
             raise DeltaError(f"Invalid checksum array length {len(objects)}")
-        headers.append(PartHeader(version, bytes(csum).hex(), _swap64(size) if swap else size,
-                                  _swap64(usize) if swap else usize, bytes(objects)))
+        headers.append(PartInfo(version, bytes(csum).hex(), _swap64(size) if swap else size,
+                                _swap64(usize) if swap else usize, bytes(objects)))
     fbs = []
     for objtype, csum, size, usize in fallbacks:
         try:
-            fbs.append(Fallback(ObjectType(objtype), checksum_from_bytes(csum),
-                                _swap64(size) if swap else size, _swap64(usize) if swap else usize))
+            fbs.append(FallbackInfo(ObjectType(objtype), checksum_from_bytes(csum),
+                                    _swap64(size) if swap else size, _swap64(usize) if swap else usize))
         except (ValueError, InvalidObjectError):
             raise DeltaError("Invalid fallback entry in static delta superblock") from None
-    # commit bytes are re-serialized from their parse: store the original slice instead
-    commit_bytes = _commit_slice(data, commit)
-    return Superblock(metadata=dict(meta), timestamp=_swap64(ts), from_checksum=from_checksum,
-                      to_checksum=to_checksum, commit=commit_bytes, dependencies=bytes(deps),
-                      parts=tuple(headers), fallbacks=tuple(fbs), big_endian=swap,
-                      endianness_heuristic=heuristic, endianness=endian, signatures=signatures,
-                      raw=bytes(data))
+    # the commit as libostree writes it, the normal form of the member's bytes (what the strict
+    # read above accepts is its own normal form but for its padding, and a dictionary's repeated
+    # keys, which GLib keeps where a parse and serialization of the value dropped them)
+    commit_bytes = gvariant.normal_form(COMMIT_TYPE, bytes(members[4]))
+    return SuperblockInfo(meta, _swap64(ts), from_checksum, to_checksum, commit_bytes, bytes(deps),
+                          tuple(headers), tuple(fbs), swap, heuristic, endian, signatures, bytes(data))
 
 
-def _commit_slice(data: bytes, commit_value: object) -> bytes:
-    """The commit member's own bytes (member 4 of the superblock tuple)."""
-    # Framing offsets of the variable members are at the end of the tuple, in reverse
-    # order; the commit ends at the 4th recorded offset (members 0,2,3,4 are variable
-    # before it: a{sv}, ay from, ay to, commit).
-    n = len(data)
-    w = gvariant._container_offset_size(n)
-    # variable members except the last: 0(a{sv}),2(ay),3(ay),4(commit),5(ay),6(a(...)) -> 6 offsets
-    offs = [int.from_bytes(data[n - (i + 1) * w:n - i * w], "little") for i in range(6)]
-    end_to, end_commit = offs[2], offs[3]
-    start = (end_to + 7) & ~7  # the commit tuple is 8-aligned
-    raw = bytes(data[start:end_commit])
-    if gvariant.serialize(COMMIT_TYPE, commit_value) != raw:
-        raw = gvariant.serialize(COMMIT_TYPE, commit_value)
-    return raw
-
-
-def parse_superblock(data: bytes) -> Superblock:
-    """A superblock file's bytes, signed or not, parsed.  DeltaError if malformed."""
+def read_superblock(data: bytes) -> SuperblockInfo:
+    """A superblock file's bytes, signed or not, read into plain data (see the module's
+    docstring) and refused where :func:`parse_superblock` refuses them: DeltaError if malformed."""
     data = bytes(data)
     signatures = None
     if len(data) >= 8 and struct.unpack(">Q", data[:8])[0] == SIGNED_MAGIC:
@@ -363,7 +524,22 @@ def parse_superblock(data: bytes) -> Superblock:
             raise DeltaError(f"Invalid signed static delta superblock: {e}") from None
         signatures = dict(sigs)
         data = bytes(inner)
-    return _parse_plain(data, signatures)
+    return _read_plain(data, signatures)
+
+
+def parse_superblock(data: bytes) -> Superblock:
+    """A superblock file's bytes, signed or not, parsed.  DeltaError if malformed."""
+    info = read_superblock(data)
+    variant = gvariant.Variant
+    part, fallback = _DEFERRED.build("PartHeader"), _DEFERRED.build("Fallback")
+    return _DEFERRED.build("Superblock")(  # type: ignore[no-any-return]
+        metadata={k: variant(v.type, v.value) for k, v in info.metadata.items()}, timestamp=info.timestamp,
+        from_checksum=info.from_checksum, to_checksum=info.to_checksum, commit=info.commit,
+        dependencies=info.dependencies,
+        parts=tuple(part(p.version, p.checksum, p.size, p.usize, p.objects_raw) for p in info.parts),
+        fallbacks=tuple(fallback(f.objtype, f.checksum, f.size, f.usize) for f in info.fallbacks),
+        big_endian=info.big_endian, endianness_heuristic=info.endianness_heuristic, endianness=info.endianness,
+        signatures=info.signatures, raw=info.raw)
 
 
 def serialize_superblock(metadata: Mapping[str, Variant], timestamp: int, from_checksum: Optional[str],
@@ -393,7 +569,7 @@ def serialize_signed(superblock: bytes, signatures: Mapping[str, Variant]) -> by
 
 # ------------------------------------------------------------------ parts
 
-@attrs.frozen
+@_record
 class PartPayload:
     """A decompressed part: what its opcodes read from."""
 
@@ -403,15 +579,21 @@ class PartPayload:
     ops: bytes
 
 
-def parse_part_payload(data: bytes) -> PartPayload:
-    """A decompressed part's ``(a(uuu)aa(ayay)ayay)``; uid, gid and mode come back host-order."""
+def read_part_payload(data: bytes) -> PayloadFields:
+    """A decompressed part's ``(a(uuu)aa(ayay)ayay)`` as plain data: (modes, xattrs, payload,
+    ops), :class:`PartPayload`'s fields; uid, gid and mode come back host-order."""
     try:
         modes, xattrs, payload, ops = gvariant.deserialize(PART_PAYLOAD_TYPE, data)
     except GVariantError as e:
         raise DeltaError(f"Invalid static delta part: {e}") from None
-    return PartPayload(tuple((gvariant.bswap32(u), gvariant.bswap32(g), gvariant.bswap32(m)) for u, g, m in modes),
-                       tuple(tuple((bytes(n), bytes(v)) for n, v in x) for x in xattrs),
-                       bytes(payload), bytes(ops))
+    bswap32 = gvariant.bswap32
+    return (tuple((bswap32(u), bswap32(g), bswap32(m)) for u, g, m in modes),
+            tuple(tuple((bytes(n), bytes(v)) for n, v in x) for x in xattrs), bytes(payload), bytes(ops))
+
+
+def parse_part_payload(data: bytes) -> PartPayload:
+    """A decompressed part's ``(a(uuu)aa(ayay)ayay)``; uid, gid and mode come back host-order."""
+    return _DEFERRED.build("PartPayload")(*read_part_payload(data))  # type: ignore[no-any-return]
 
 
 def serialize_part_payload(modes: Sequence[Tuple[int, int, int]],
@@ -421,17 +603,6 @@ def serialize_part_payload(modes: Sequence[Tuple[int, int, int]],
     return gvariant.serialize(PART_PAYLOAD_TYPE, (
         [(gvariant.bswap32(u), gvariant.bswap32(g), gvariant.bswap32(m)) for u, g, m in modes],
         [list(x) for x in xattrs], payload, ops))
-
-
-class Op(NamedTuple):
-    """One decoded instruction of a part: opcode, operands, and the index of the
-    object it works on (for the opening opcodes).  A named tuple, not an attrs class:
-    a part has an instruction or four per object (~5,700 in the 20k tree's delta), and
-    a tuple is made at C speed where a frozen attrs instance sets each field in turn."""
-
-    code: int
-    args: Tuple[int, ...]
-    object_index: int
 
 
 #: operands of each opcode but ``S`` (whose count depends on the object's type)
@@ -449,7 +620,6 @@ def decode_ops(ops: bytes, objects: Sequence[Tuple[ObjectType, str]]) -> List[Op
     opened = False
     nobjects = len(objects)
     nargs_of = _NARGS.get
-    new_op = Op._make
     while pos < n:
         code = ops[pos]
         pos += 1
@@ -474,7 +644,7 @@ def decode_ops(ops: bytes, objects: Sequence[Tuple[ObjectType, str]]) -> List[Op
             else:
                 v, pos = read_varuint64(ops, pos)
                 args.append(v)
-        out.append(new_op((code, tuple(args), index)))
+        out.append((code, tuple(args), index))
         if code == OP_OPEN:
             opened = True
         elif code == OP_OPEN_SPLICE_AND_CLOSE:
@@ -490,5 +660,18 @@ def count_ops(decoded: Sequence[Op]) -> Tuple[int, ...]:
     """How many of each opcode, in :data:`OPCODES` order (``static-delta show``)."""
     counts = dict.fromkeys(OPCODES, 0)
     for op in decoded:
-        counts[op.code] += 1
+        counts[op[0]] += 1
     return tuple(counts[o] for o in OPCODES)
+
+
+# the attrs values are built on first use; until then the module holds their plain classes only
+_DEFERRED.hide()
+
+
+def __getattr__(name: str) -> type:
+    return _DEFERRED.build(name)
+
+
+def __dir__() -> list:
+    # (the deferred classes too: what autodoc and a reader's dir() list)
+    return sorted(set(globals()) | set(("PartHeader", "Fallback", "Superblock", "PartPayload")))

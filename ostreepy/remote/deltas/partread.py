@@ -22,7 +22,7 @@ caller reads it itself.  Part 0's prefetch, started before its header is read, k
 most :data:`PREFETCH_LIMIT` bytes.  A prefetch nobody takes (the superblock refused, the part's
 objects all present) is dropped with the process (a daemon thread).
 
-This module imports no more than os and threading (lzma and hashlib on the thread),
+This module imports no more than os and threading (lzma and hashlib on the thread; not typing),
 so the command line can start a prefetch before anything heavy loads.
 """
 
@@ -30,7 +30,12 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import BinaryIO, Dict, List, Optional, Tuple
+
+TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up)
+if TYPE_CHECKING:
+    from typing import BinaryIO, Dict, List, Optional, Tuple
+
+    _FileKey = Tuple[int, int, int, int]
 
 _READ = 1 << 20
 #: inflated bytes asked of the xz decoder at once
@@ -42,8 +47,6 @@ OVERSIZE = "payload larger than its declared size"
 PREFETCH_LIMIT = 48 << 20
 COMPRESSION_NONE = 0
 COMPRESSION_XZ = ord("x")
-
-_FileKey = Tuple[int, int, int, int]
 
 
 class RawPart:
@@ -109,7 +112,7 @@ def read_part(stream: BinaryIO, limit: Optional[int] = None) -> RawPart:
                 return RawPart(comp, [], h.hexdigest(), str(e))
         if room <= 0:
             return RawPart(comp, [], h.hexdigest(), OVERSIZE)
-        return RawPart(comp, out, h.hexdigest(), None if dec.eof else "truncated xz stream")
+        return RawPart(comp, _whole(out), h.hexdigest(), None if dec.eof else "truncated xz stream")
     if comp != COMPRESSION_NONE:
         return RawPart(comp, [], h.hexdigest(), None)  # refused by the caller, unread
     while True:
@@ -124,7 +127,13 @@ def read_part(stream: BinaryIO, limit: Optional[int] = None) -> RawPart:
                 room = limit + 1 - total
                 if room <= 0:
                     out.clear()
-    return RawPart(comp, out, h.hexdigest(), OVERSIZE if room <= 0 else None)
+    return RawPart(comp, _whole(out), h.hexdigest(), OVERSIZE if room <= 0 else None)
+
+
+def _whole(chunks: List[bytes]) -> List[bytes]:
+    """The payload as one piece, joined here (on the reading thread, where a prefetch reads:
+    the applier, which parses it whole, waits on it after the xz stream)."""
+    return [b"".join(chunks)] if len(chunks) > 1 else chunks
 
 
 class _Prefetch:
