@@ -139,16 +139,19 @@ _HEADER_FIXED = struct.Struct(">IIII")
 _ZHEADER_FIXED = struct.Struct(">QIIII")
 
 
-@_value
-class FileHeader:
-    """The metadata part of a content object: what the checksum covers besides the data."""
+class _HeaderFields:
+    """The functions of a content header's fields (uid, gid, mode, symlink_target, xattrs,
+    rdev) that :class:`FileHeader` (the value) and :class:`LightHeader` (a walk's plain
+    reading) share: the store's writers read either through them."""
 
-    uid: int
-    gid: int
-    mode: int
-    symlink_target: str = ""
-    xattrs: Xattrs = ()
-    rdev: int = 0
+    __slots__ = ()
+    if TYPE_CHECKING:
+        uid: int
+        gid: int
+        mode: int
+        symlink_target: str
+        xattrs: Xattrs
+        rdev: int
 
     @property
     def is_symlink(self) -> bool:
@@ -182,6 +185,18 @@ class FileHeader:
         h.update(self.checksum_prefix())
         return h
 
+
+@_value
+class FileHeader(_HeaderFields):
+    """The metadata part of a content object: what the checksum covers besides the data."""
+
+    uid: int
+    gid: int
+    mode: int
+    symlink_target: str = ""
+    xattrs: Xattrs = ()
+    rdev: int = 0
+
     @classmethod
     def parse(cls, data: bytes) -> "FileHeader":
         try:
@@ -195,28 +210,11 @@ class FileHeader:
 
     @classmethod
     def parse_zlib(cls, data: bytes) -> Tuple["FileHeader", int]:
-        n = len(data)
-        if 26 <= n <= 0xFF and data[n - 1] == n - 1:
-            # the common case without the generic codec: no xattrs, so the string's end
-            # (its one framing offset) is the last byte and the array after it is empty
-            size, uid, gid, mode, rdev = _ZHEADER_FIXED.unpack_from(data)
-            try:
-                target = gvariant.decode_string(data[24:n - 1])
-            except GVariantError as e:
-                raise CorruptObjectError(f"Corrupted archive file header: {e}") from None
-            h = cls(uid, gid, mode, target, (), rdev)
-            h.validate()
-            return h, size
-        try:
-            size, uid, gid, mode, rdev, target, xattrs = gvariant.deserialize(ZLIB_FILE_HEADER_TYPE, data)
-        except GVariantError as e:
-            raise CorruptObjectError(f"Corrupted archive file header: {e}") from None
-        h = cls(bswap32(uid), bswap32(gid), bswap32(mode), target, tuple(xattrs), bswap32(rdev))
-        h.validate()
-        return h, bswap64(size)
+        light, size = parse_zlib_header_light(data)
+        return cls(light.uid, light.gid, light.mode, light.symlink_target, light.xattrs, light.rdev), size
 
 
-class LightHeader:
+class LightHeader(_HeaderFields):
     """A content object's header with :class:`FileHeader`'s fields and methods in a plain
     class: what a pull's walk reads from the ``.filez`` it fetches (:func:`inflate_filez_light`)
     and hands to :meth:`~ostreepy.store.repo.Repo.write_content`, checked as
@@ -234,35 +232,6 @@ class LightHeader:
         self.xattrs = xattrs
         self.rdev = rdev
 
-    @property
-    def is_symlink(self) -> bool:
-        return stat.S_ISLNK(self.mode)
-
-    @property
-    def is_regular(self) -> bool:
-        return stat.S_ISREG(self.mode)
-
-    def validate(self) -> None:
-        validate_file_header(self.uid, self.gid, self.mode, self.symlink_target, self.xattrs)
-
-    def serialize(self) -> bytes:
-        return serialize_file_header(self.uid, self.gid, self.mode, self.symlink_target, self.xattrs, self.rdev)
-
-    def serialize_zlib(self, size: int) -> bytes:
-        return gvariant.serialize(
-            ZLIB_FILE_HEADER_TYPE,
-            (bswap64(size), bswap32(self.uid), bswap32(self.gid), bswap32(self.mode),
-             bswap32(self.rdev), self.symlink_target, list(self.xattrs)),
-        )
-
-    def checksum_prefix(self) -> bytes:
-        return lenprefix(self.serialize())
-
-    def new_hasher(self) -> "hashlib._Hash":
-        h = hashlib.sha256()
-        h.update(self.checksum_prefix())
-        return h
-
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LightHeader) and all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
 
@@ -273,9 +242,12 @@ class LightHeader:
 
 
 def parse_zlib_header_light(data: bytes) -> Tuple[LightHeader, int]:
-    """:meth:`FileHeader.parse_zlib` (refusing what it refuses) as a :class:`LightHeader`."""
+    """:meth:`FileHeader.parse_zlib` (refusing what it refuses) as a :class:`LightHeader`:
+    the archive header's (size, uid, gid, mode, rdev, target, xattrs), checked."""
     n = len(data)
     if 26 <= n <= 0xFF and data[n - 1] == n - 1:
+        # the common case without the generic codec: no xattrs, so the string's end
+        # (its one framing offset) is the last byte and the array after it is empty
         size, uid, gid, mode, rdev = _ZHEADER_FIXED.unpack_from(data)
         try:
             target = gvariant.decode_string(data[24:n - 1])
