@@ -357,7 +357,9 @@ def deserialize(type_string: str, data: bytes) -> Any:
 _MAX_DEPTH = 64
 
 
-def _de(t: VariantType, data: memoryview, depth: int) -> Any:
+def _de(t: VariantType, data: memoryview, depth: int, light: bool = False) -> Any:
+    """``data`` read as ``t``; each ``v`` a :class:`Variant`, or a :class:`LightVariant`
+    where ``light`` (:func:`deserialize_light`)."""
     if depth > _MAX_DEPTH:
         raise GVariantError("nesting too deep")
     k = t.kind
@@ -384,20 +386,20 @@ def _de(t: VariantType, data: memoryview, depth: int) -> Any:
         except UnicodeDecodeError:
             raise GVariantError("variant type is not ASCII") from None
         inner = parse_type(tstr)
-        return _variant()(tstr, _de(inner, data[:sep], depth + 1))
+        return (LightVariant if light else _variant())(tstr, _de(inner, data[:sep], depth + 1, light))
     if k == "a":
-        return _de_array(t, data, depth)
+        return _de_array(t, data, depth, light)
     if k == "m":
         if n == 0:
             return None
         child = t.children[0]
         if child.fixed_size is not None:
-            return _de(child, data, depth + 1)
+            return _de(child, data, depth + 1, light)
         if data[n - 1] != 0:
             raise GVariantError("maybe value is missing its trailing NUL")
-        return _de(child, data[: n - 1], depth + 1)
+        return _de(child, data[: n - 1], depth + 1, light)
     if k in ("(", "{"):
-        return _de_tuple(t, data, depth)
+        return _de_tuple(t, data, depth, light)
     raise GVariantError(f"unsupported type {t.string}")  # pragma: no cover
 
 
@@ -421,7 +423,7 @@ def _read_offset(data: memoryview, pos: int, width: int) -> int:
     return int.from_bytes(data[pos : pos + width], "little")
 
 
-def _de_array(t: VariantType, data: memoryview, depth: int) -> Any:
+def _de_array(t: VariantType, data: memoryview, depth: int, light: bool = False) -> Any:
     child = t.children[0]
     n = len(data)
     if child.kind == "y":
@@ -435,7 +437,7 @@ def _de_array(t: VariantType, data: memoryview, depth: int) -> Any:
         if n % size:
             raise GVariantError(f"{t.string}: {n} bytes is not a multiple of {size}")
         for i in range(0, n, size):
-            items.append(_de(child, data[i : i + size], depth + 1))
+            items.append(_de(child, data[i : i + size], depth + 1, light))
     else:
         w = _container_offset_size(n)
         if n < w:
@@ -450,15 +452,15 @@ def _de_array(t: VariantType, data: memoryview, depth: int) -> Any:
             start = _align(start, child.alignment)
             if end < start or end > table_start:
                 raise GVariantError(f"{t.string}: framing offset out of range")
-            items.append(_de(child, data[start:end], depth + 1))
+            items.append(_de(child, data[start:end], depth + 1, light))
             start = end
     if is_dict:
         return dict(items)
     return items
 
 
-def _de_tuple(t: VariantType, data: memoryview, depth: int) -> Tuple[Any, ...]:
-    return tuple(_de(child, member, depth + 1) for child, member in zip(t.children, _tuple_frames(t, data)))
+def _de_tuple(t: VariantType, data: memoryview, depth: int, light: bool = False) -> Tuple[Any, ...]:
+    return tuple(_de(child, member, depth + 1, light) for child, member in zip(t.children, _tuple_frames(t, data)))
 
 
 class LightVariant:
@@ -500,62 +502,10 @@ def boxed(value: Any) -> Any:
 
 
 def deserialize_light(type_string: str, data: bytes) -> Any:
-    """:func:`deserialize`, refusing exactly what it refuses, with each ``v`` read as a
-    :class:`LightVariant` (no Variant built): parts of the value without a ``v`` are read
-    by :func:`deserialize`'s own code."""
+    """:func:`deserialize`, refusing exactly what it refuses (its own code), with each ``v``
+    read as a :class:`LightVariant` (no Variant built)."""
     t = parse_type(type_string)
-    return _de_light(t, memoryview(data).cast("B") if not isinstance(data, memoryview) else data, 0)
-
-
-def _de_light(t: VariantType, data: memoryview, depth: int) -> Any:
-    if "v" not in t.string:
-        return _de(t, data, depth)
-    # a type holding a v is of variable size: no fixed-size check applies
-    if depth > _MAX_DEPTH:
-        raise GVariantError("nesting too deep")
-    k = t.kind
-    n = len(data)
-    if k == "v":
-        raw = bytes(data)
-        sep = raw.rfind(b"\x00")
-        if sep < 0:
-            raise GVariantError("variant has no type separator")
-        try:
-            tstr = raw[sep + 1:].decode("ascii")
-        except UnicodeDecodeError:
-            raise GVariantError("variant type is not ASCII") from None
-        return LightVariant(tstr, _de_light(parse_type(tstr), data[:sep], depth + 1))
-    if k == "a":
-        # _de_array's framing, for an element type of variable size
-        child = t.children[0]
-        is_dict = child.kind == "{"
-        items: List[Any] = []
-        if n == 0:
-            return {} if is_dict else items
-        w = _container_offset_size(n)
-        if n < w:
-            raise GVariantError(f"{t.string}: truncated framing offset")
-        table_start = _read_offset(data, n - w, w)
-        if table_start > n or (n - table_start) % w or table_start == n:
-            raise GVariantError(f"{t.string}: invalid framing offset table")
-        start = 0
-        for i in range((n - table_start) // w):
-            end = _read_offset(data, table_start + i * w, w)
-            start = _align(start, child.alignment)
-            if end < start or end > table_start:
-                raise GVariantError(f"{t.string}: framing offset out of range")
-            items.append(_de_light(child, data[start:end], depth + 1))
-            start = end
-        return dict(items) if is_dict else items
-    if k == "m":
-        if n == 0:
-            return None
-        if data[n - 1] != 0:
-            raise GVariantError("maybe value is missing its trailing NUL")
-        return _de_light(t.children[0], data[: n - 1], depth + 1)
-    if k in ("(", "{"):
-        return tuple(_de_light(child, member, depth + 1) for child, member in zip(t.children, _tuple_frames(t, data)))
-    raise GVariantError(f"unsupported type {t.string}")  # pragma: no cover
+    return _de(t, memoryview(data).cast("B") if not isinstance(data, memoryview) else data, 0, True)
 
 
 def tuple_members(type_string: str, data: bytes) -> List[memoryview]:
