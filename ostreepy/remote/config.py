@@ -139,8 +139,6 @@ class RemoteOptions:
         return f"{self.name}.trustedkeys.gpg"
 
 
-
-
 @_value
 class Remote(RemoteOptions):
     """One remote: its name, URL and every option of its group (as text)."""
