@@ -499,7 +499,7 @@ def boxed(value: Any) -> Any:
     return value
 
 
-def deserialize_light(type_string: str, data: bytes) -> Any:
+def deserialize_light(type_string: str, data: bytes | memoryview) -> Any:
     """:func:`deserialize`, refusing exactly what it refuses, with each ``v`` read as a
     :class:`LightVariant` (no Variant built): parts of the value without a ``v`` are read
     by :func:`deserialize`'s own code."""

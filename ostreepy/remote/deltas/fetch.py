@@ -117,10 +117,14 @@ class DeltaTotals:
 
     def dry_run_line(self) -> str:
         """The line ``ostree pull --dry-run`` prints (parts and fallbacks folded together)."""
-        from ...store.prune import format_size
-        return (f"Delta update: {self.fetched_parts + self.fetched_fallbacks}/{self.parts + self.fallbacks} parts,"
-                f" {format_size(self.fetched_size)}/{format_size(self.size)},"
-                f" {format_size(self.usize)} total uncompressed")
+        return _dry_run_line(self)
+
+
+def _dry_run_line(t: Union[DeltaTotals, DeltaCounts]) -> str:
+    from ...store.prune import format_size
+    return (f"Delta update: {t.fetched_parts + t.fetched_fallbacks}/{t.parts + t.fallbacks} parts,"
+            f" {format_size(t.fetched_size)}/{format_size(t.size)},"
+            f" {format_size(t.usize)} total uncompressed")
 
 
 #: DeltaTotals' fields, in order (what DeltaPuller counts)
@@ -148,8 +152,9 @@ class DeltaCounts:
         for k in _TOTALS:
             setattr(self, k, counts[k])
 
-    # (the same function of the same fields: DeltaTotals' own, its plain class not yet hidden)
-    dry_run_line = DeltaTotals.dry_run_line
+    def dry_run_line(self) -> str:
+        """:meth:`DeltaTotals.dry_run_line`."""
+        return _dry_run_line(self)
 
     def value(self) -> DeltaTotals:
         return _DEFERRED.build("DeltaTotals")(**{k: getattr(self, k) for k in _TOTALS})  # type: ignore[no-any-return]
