@@ -464,6 +464,10 @@ class DeltaPuller:
         try:
             from .apply import _read_payload, _run_payload, missing_objects
             missing = missing_objects(self.repo, objects)  # (on this thread meanwhile too)
+            if self.repo.fsync:
+                # the transaction's syncfs made ready while the part inflates, not at its end
+                from ...store.repo import preload_syncfs
+                preload_syncfs()
         finally:
             reader.join()
         raw = got[0]
