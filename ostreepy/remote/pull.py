@@ -137,7 +137,7 @@ if TYPE_CHECKING:
     from ..store.gvariant import LightVariant, Variant
     from ..store.objects import AnyHeader, Commit
     from .config import Remote, RemoteOptions
-    from .deltas.fetch import DeltaPuller, DeltaTotals
+    from .deltas.fetch import DeltaCounts, DeltaPuller, DeltaTotals
     from .http import GetAhead
     from .summary import AnySummary as Summary
 
@@ -239,7 +239,7 @@ class PullOutcome:
     def __init__(self, remote: str, commits: Mapping[str, str], refs: Tuple[Tuple[str, Optional[str], str], ...],
                  metadata_fetched: int, content_fetched: int, metadata_local: int, content_local: int,
                  bytes_transferred: int, content_bytes_written: int, seconds: float, dry_run: bool,
-                 local_source: bool, deltas: Optional[DeltaTotals], detached_metadata_fetched: int,
+                 local_source: bool, deltas: Optional[DeltaCounts], detached_metadata_fetched: int,
                  delta_files_missing: int) -> None:
         self.remote = remote
         self.commits = commits
@@ -273,7 +273,8 @@ class PullOutcome:
             metadata_fetched=self.metadata_fetched, content_fetched=self.content_fetched,
             metadata_local=self.metadata_local, content_local=self.content_local,
             bytes_transferred=self.bytes_transferred, content_bytes_written=self.content_bytes_written,
-            seconds=self.seconds, dry_run=self.dry_run, local_source=self.local_source, deltas=self.deltas,
+            seconds=self.seconds, dry_run=self.dry_run, local_source=self.local_source,
+            deltas=self.deltas.value() if self.deltas is not None else None,
             detached_metadata_fetched=self.detached_metadata_fetched, delta_files_missing=self.delta_files_missing)
 
 
@@ -1622,7 +1623,8 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[RemoteOptions], 
 
     def verify(checksum: str, data: bytes, detached: Optional[Mapping[str, Variant]]) -> None:
         # _verify_unwritten_commit: the commit a superblock carries is held to the same rules
-        commit = obj.Commit.parse(data)
+        # (read as the walk reads one: no Commit built, attrs not imported)
+        commit = _Commit(data)
         trust.verify_commit(remote, checksum, data, detached, repo=repo, keys=puller.sign_keys)
         if puller.verify_bindings:
             puller._check_bindings(checksum, commit, False)
@@ -1638,9 +1640,9 @@ def _delta_puller(repo: Repo, source: _Source, remote: Optional[RemoteOptions], 
 
     def make(fetcher: Fetcher) -> DeltaPuller:
         from .deltas.fetch import DeltaPuller
-        # (the summary as the pull read it, its values LightVariants: the deltas' code takes Variants)
+        # (the summary as the pull read it, its values LightVariants: read as Variants are)
         return DeltaPuller(repo, fetcher, require=require, dry_run=puller.dry_run,
-                           summary_metadata=gvariant.boxed(metadata),
+                           summary_metadata=metadata,
                            verify_commit=verify, verify_superblock=verify_superblock, progress=puller.progress,
                            count_bytes=source._count)
 
@@ -1724,8 +1726,8 @@ class _Deltas:
         return list(self.puller.fallbacks) if self.puller is not None else []
 
     @property
-    def totals(self) -> Optional[DeltaTotals]:
-        return self.puller.totals if self.puller is not None else None
+    def totals(self) -> Optional[DeltaCounts]:
+        return self.puller.plain_totals if self.puller is not None else None
 
 
 def _replace_file(repo: Repo, name: str, data: bytes) -> None:

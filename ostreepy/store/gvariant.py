@@ -501,7 +501,7 @@ def boxed(value: Any) -> Any:
     return value
 
 
-def deserialize_light(type_string: str, data: bytes) -> Any:
+def deserialize_light(type_string: str, data: bytes | memoryview) -> Any:
     """:func:`deserialize`, refusing exactly what it refuses (its own code), with each ``v``
     read as a :class:`LightVariant` (no Variant built)."""
     t = parse_type(type_string)

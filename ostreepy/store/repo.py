@@ -123,6 +123,16 @@ def _syncfs(fd: int) -> None:
         raise OSError(e, os.strerror(e))
 
 
+def preload_syncfs() -> None:
+    """Make :func:`_syncfs`'s function now (_ctypes loaded, ~0.3 ms), for a caller that waits
+    on something else meanwhile (a delta's applier, while its part inflates) rather than at
+    the end of its transaction."""
+    global _syncfs_call
+    if _syncfs_call is None:
+        import _ctypes
+        _syncfs_call = _syncfs_function(_ctypes)
+
+
 def _syncfs_function(_ctypes: Any) -> Any:
     class CInt(_ctypes._SimpleCData):  # ctypes.c_int
         _type_ = "i"

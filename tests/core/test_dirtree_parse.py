@@ -64,6 +64,36 @@ def test_mutations_agree() -> None:
     assert accepted  # the fast path took some of them
 
 
+def test_check_dirtree_agrees_with_the_parse() -> None:
+    """check_dirtree (a delta's writer: nothing built) accepts what the fused parse accepts
+    and refuses what parse_dirtree refuses, with its error type and message."""
+    rng = random.Random(13)
+    samples = _samples()
+    for data in samples:
+        assert obj._fused_check_dirtree(data)
+        obj.check_dirtree(data)
+    checked = 0
+    for _ in range(3000):
+        d = bytearray(rng.choice(samples[:4]))
+        for _ in range(rng.randint(1, 3)):
+            if d:
+                d[rng.randrange(len(d))] = rng.choice([0, 1, 0x2E, 0x2F, 0xFF, rng.randrange(256)])
+        if d and rng.random() < 0.3:
+            d = d[:rng.randrange(len(d))]
+        data = bytes(d)
+        assert obj._fused_check_dirtree(data) == (obj._fused_parse_dirtree(data) is not None)
+        try:
+            obj.parse_dirtree(data)
+        except OstreeError as e:
+            with pytest.raises(type(e)) as got:
+                obj.check_dirtree(data)
+            assert str(got.value) == str(e)
+            checked += 1
+        else:
+            obj.check_dirtree(data)
+    assert checked
+
+
 def _generic(tree: DirTree) -> bytes:
     from ostreepy.store import gvariant
     def key(e: tuple) -> bytes:

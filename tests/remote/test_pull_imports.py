@@ -85,6 +85,45 @@ def test_a_plain_pull_and_a_noop_load_neither_attrs_nor_typing_nor_argparse(web_
     assert isinstance(result, RepoPullResult) and result.commits == {r.ref: second} and result.refs == ()
 
 
+def test_a_delta_pull_loads_neither_attrs_nor_typing(web_server, served_repo, tmp_path):
+    """A pull that runs a static delta (issue 9): the superblock's commit is checked as the walk
+    checks commits, the summary's delta listing read as the walk reads it, the totals kept plain."""
+    r = served_repo("delta-imports")
+    dest = tmp_path / "dest"
+    ostreepy = [sys.executable, "-m", "ostreepy", f"--repo={dest}"]
+    subprocess.run(ostreepy + ["init", "--mode=bare-user"], check=True)
+    subprocess.run(ostreepy + ["remote", "add", "--no-gpg-verify", "origin", f"{web_server.url}{r.urlpath}"],
+                   check=True)
+    _pull(dest, "origin", r.ref)
+    files = small_tree()
+    files["usr/share/d0/f0.txt"] = b"changed\n" * 50
+    files["usr/share/d1/new"] = b"new\n"
+    tree = tmp_path / "tree2"
+    write_tree(tree, files)
+    second = ostree_commit(r.path, tree, r.ref, subject="second")
+    run("ostree", f"--repo={r.path}", "static-delta", "generate", "--from", f"{r.ref}^", "--to", r.ref)
+    run("ostree", f"--repo={r.path}", "summary", "-u")
+    out, mods = _pull(dest, "--require-static-deltas", "origin", r.ref)
+    assert out.startswith("1 delta parts"), out
+    assert not HEAVY & mods, HEAVY & mods
+    assert run("ostree", f"--repo={dest}", "rev-parse", f"origin:{r.ref}").stdout.decode().strip() == second
+    assert "no errors found" in run("ostree", f"--repo={dest}", "fsck").stdout.decode()
+    # the library's pull returns its attrs values, the deltas' totals among them
+    from ostreepy.remote.deltas.fetch import DeltaTotals
+    from ostreepy.remote.pull import pull_remote
+    from ostreepy.store.repo import Repo
+    third = dict(files)
+    third["usr/share/d0/f0.txt"] = b"changed again\n" * 50
+    write_tree(tmp_path / "tree3", third)
+    ostree_commit(r.path, tmp_path / "tree3", r.ref, subject="third")
+    run("ostree", f"--repo={r.path}", "static-delta", "generate", "--from", f"{r.ref}^", "--to", r.ref)
+    run("ostree", f"--repo={r.path}", "summary", "-u")
+    with Repo.open(str(dest)) as repo:
+        result = pull_remote(repo, "origin", [r.ref], require_static_deltas=True)
+    assert isinstance(result.deltas, DeltaTotals)
+    assert (result.deltas.fetched_parts, result.deltas.superblocks) == (1, 1)
+
+
 # ------------------------------------------------------------------ the light reads refuse what the parses refuse
 
 

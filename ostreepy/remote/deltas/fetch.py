@@ -66,12 +66,15 @@ if TYPE_CHECKING:
     from attrs import frozen as _result
 
     from ...progress import ProgressCallback
-    from ...store.gvariant import Variant
+    from ...store.gvariant import LightVariant, Variant
     from .format import PartInfo, SuperblockInfo
+
+    #: metadata values as a summary is read (a pull's, LightVariant) or parsed (Variant)
+    AnyVariant = Union[Variant, LightVariant]
 else:
     _result = _DEFERRED.register
 
-__all__ = ["DeltaSearch", "DeltaTotals", "DeltaPuller", "StaticDeltasRequiredError", "summary_deltas",
+__all__ = ["DeltaSearch", "DeltaTotals", "DeltaCounts", "DeltaPuller", "StaticDeltasRequiredError", "summary_deltas",
            "best_delta_start", "INDEXED_DELTAS"]
 
 #: parts in flight at once (_OSTREE_MAX_OUTSTANDING_DELTAPART_REQUESTS)
@@ -114,10 +117,14 @@ class DeltaTotals:
 
     def dry_run_line(self) -> str:
         """The line ``ostree pull --dry-run`` prints (parts and fallbacks folded together)."""
-        from ...store.prune import format_size
-        return (f"Delta update: {self.fetched_parts + self.fetched_fallbacks}/{self.parts + self.fallbacks} parts,"
-                f" {format_size(self.fetched_size)}/{format_size(self.size)},"
-                f" {format_size(self.usize)} total uncompressed")
+        return _dry_run_line(self)
+
+
+def _dry_run_line(t: Union[DeltaTotals, DeltaCounts]) -> str:
+    from ...store.prune import format_size
+    return (f"Delta update: {t.fetched_parts + t.fetched_fallbacks}/{t.parts + t.fallbacks} parts,"
+            f" {format_size(t.fetched_size)}/{format_size(t.size)},"
+            f" {format_size(t.usize)} total uncompressed")
 
 
 #: DeltaTotals' fields, in order (what DeltaPuller counts)
@@ -125,7 +132,35 @@ _TOTALS = ("parts", "fetched_parts", "fallbacks", "fetched_fallbacks", "size", "
            "superblocks", "indexes", "objects_written")
 
 
-def summary_deltas(metadata: Mapping[str, Variant]) -> Dict[str, bytes]:
+class DeltaCounts:
+    """:class:`DeltaTotals`' fields in a plain class: what a pull's outcome holds and the
+    command line prints from (a pull builds no attrs value); :meth:`value` is the DeltaTotals."""
+
+    __slots__ = _TOTALS
+    parts: int
+    fetched_parts: int
+    fallbacks: int
+    fetched_fallbacks: int
+    size: int
+    fetched_size: int
+    usize: int
+    superblocks: int
+    indexes: int
+    objects_written: int
+
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        for k in _TOTALS:
+            setattr(self, k, counts[k])
+
+    def dry_run_line(self) -> str:
+        """:meth:`DeltaTotals.dry_run_line`."""
+        return _dry_run_line(self)
+
+    def value(self) -> DeltaTotals:
+        return _DEFERRED.build("DeltaTotals")(**{k: getattr(self, k) for k in _TOTALS})  # type: ignore[no-any-return]
+
+
+def summary_deltas(metadata: Mapping[str, AnyVariant]) -> Dict[str, bytes]:
     """``ostree.static-deltas`` of summary or delta-index metadata: delta name
     (``FROM-TO`` or ``TO``, hex) -> sha256 of its superblock file."""
     v = metadata.get(fmt.SUMMARY_STATIC_DELTAS)
@@ -196,7 +231,7 @@ class DeltaPuller:
     before the engine's object walk."""
 
     def __init__(self, repo: Repo, fetcher: Fetcher, *, require: bool, dry_run: bool,
-                 summary_metadata: Optional[Mapping[str, Variant]], verify_commit: CommitVerifier,
+                 summary_metadata: Optional[Mapping[str, AnyVariant]], verify_commit: CommitVerifier,
                  verify_superblock: Optional[SuperblockVerifier] = None,
                  progress: Optional[ProgressCallback] = None,
                  count_bytes: Optional[Callable[[int], None]] = None) -> None:
@@ -225,6 +260,11 @@ class DeltaPuller:
     @property
     def totals(self) -> DeltaTotals:
         return _DEFERRED.build("DeltaTotals")(**self.counts())  # type: ignore[no-any-return]
+
+    @property
+    def plain_totals(self) -> DeltaCounts:
+        """:attr:`totals` in a plain class (no value built)."""
+        return DeltaCounts(self.counts())
 
     def counts(self) -> Dict[str, int]:
         """:attr:`totals` as a dictionary of its fields (no value built)."""
@@ -282,7 +322,7 @@ class DeltaPuller:
         self._add(indexes=1)
         self._count(len(data))
         try:
-            index = gvariant.deserialize("a{sv}", data)
+            index = gvariant.deserialize_light("a{sv}", data)
         except OstreeError as e:
             raise DeltaError(f"Invalid delta index for {to_checksum}: {e}") from None
         return summary_deltas(index)
@@ -424,6 +464,10 @@ class DeltaPuller:
         try:
             from .apply import _read_payload, _run_payload, missing_objects
             missing = missing_objects(self.repo, objects)  # (on this thread meanwhile too)
+            if self.repo.fsync:
+                # the transaction's syncfs made ready while the part inflates, not at its end
+                from ...store.repo import preload_syncfs
+                preload_syncfs()
         finally:
             reader.join()
         raw = got[0]

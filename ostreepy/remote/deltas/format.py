@@ -26,9 +26,10 @@ give the attrs values (:class:`Superblock`, :class:`PartHeader`, :class:`Fallbac
 :func:`read_superblock` and :func:`read_part_payload` give the same fields as plain data
 (:class:`SuperblockInfo`, :class:`PartInfo`, :class:`FallbackInfo`, tuples), refusing exactly
 what the parses refuse, for the appliers (apply-offline, a pull's parts), which neither import
-attrs (~20 ms with what it brings) nor build its classes. A metadata ``v`` is read there as a
-plain (type, value) pair (:class:`MetaValue`); only a ``v`` inside one (a commitmeta's
-``a{sv}``) builds Variants.
+attrs (~20 ms with what it brings) nor build its classes. A metadata ``v`` is read there as
+:func:`ostreepy.store.gvariant.deserialize_light` reads one (a
+:class:`~ostreepy.store.gvariant.LightVariant`, as a pull reads its summaries and commits); only
+the to-commit's detached metadata, handed on to be verified and written, is made Variants.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ if TYPE_CHECKING:
 
     from attrs import frozen as _record
 
-    from ...store.gvariant import Variant
+    from ...store.gvariant import LightVariant, Variant
 
     #: one decoded instruction of a part: opcode, operands, and the index of the object it
     #: works on (for the opening opcodes); a plain tuple (a part has an instruction or four per
@@ -247,17 +248,6 @@ class FallbackInfo:
         self.usize = usize
 
 
-class MetaValue:
-    """A ``v`` of a superblock's metadata as :func:`read_superblock` reads it: its ``type`` and
-    ``value``, as a Variant holds them (and read as one is read), in a plain class."""
-
-    __slots__ = ("type", "value")
-
-    def __init__(self, type: str, value: Any) -> None:
-        self.type = type
-        self.value = value
-
-
 class _SuperblockReads:
     """What a superblock's readers ask of it, read or parsed (:class:`SuperblockInfo`,
     :class:`Superblock`): the same code for both, as their metadata values read alike."""
@@ -289,7 +279,8 @@ class _SuperblockReads:
         v = self.metadata.get(delta_path(self.from_checksum, self.to_checksum, "commitmeta"))
         if v is None or v.type != "a{sv}":
             return None
-        return dict(v.value)
+        # (Variants: a read superblock's values are LightVariants, a parsed one's Variants)
+        return dict(gvariant.boxed(v.value))
 
 
 @_record
@@ -316,13 +307,13 @@ class Superblock(_SuperblockReads):
 
 class SuperblockInfo(_SuperblockReads):
     """:class:`Superblock`'s fields as :func:`read_superblock` reads them, in a plain class:
-    metadata values are :class:`MetaValue`, parts :class:`PartInfo`, fallbacks
+    metadata values are :class:`~ostreepy.store.gvariant.LightVariant`, parts :class:`PartInfo`, fallbacks
     :class:`FallbackInfo` (the signatures of a signed superblock are Variants)."""
 
     __slots__ = ("metadata", "timestamp", "from_checksum", "to_checksum", "commit", "dependencies", "parts",
                  "fallbacks", "big_endian", "endianness_heuristic", "endianness", "signatures", "raw")
 
-    def __init__(self, metadata: Dict[str, MetaValue], timestamp: int, from_checksum: Optional[str],
+    def __init__(self, metadata: Dict[str, LightVariant], timestamp: int, from_checksum: Optional[str],
                  to_checksum: str, commit: bytes, dependencies: bytes, parts: Tuple[PartInfo, ...],
                  fallbacks: Tuple[FallbackInfo, ...], big_endian: bool, endianness_heuristic: bool,
                  endianness: str, signatures: Optional[Mapping[str, Variant]], raw: bytes) -> None:
@@ -407,26 +398,11 @@ def _endianness(metadata: Mapping[str, Any], parts: Sequence[Tuple[int, bytes, i
     return ("big" if swapped else "invalid"), True
 
 
-def _read_vardict(data: bytes | memoryview) -> Dict[str, MetaValue]:
+def _read_vardict(data: bytes | memoryview) -> Dict[str, LightVariant]:
     """An ``a{sv}`` read as :func:`gvariant.deserialize` reads it, refusing (GVariantError) what it
-    refuses, each ``v`` a :class:`MetaValue` (its value read by deserialize: only a ``v``
-    inside it makes a Variant)."""
-    out: Dict[str, MetaValue] = {}
-    entry_type = gvariant.parse_type("{sv}")
-    for entry in gvariant.array_members("a{sv}", data):
-        # a dict entry is framed as a tuple (and refused in its words: tuple_members takes tuples)
-        key_raw, var = gvariant._tuple_frames(entry_type, entry)
-        key = gvariant.decode_string(bytes(key_raw))
-        raw = bytes(var)
-        sep = raw.rfind(b"\x00")
-        if sep < 0:
-            raise GVariantError("variant has no type separator")
-        try:
-            tstr = raw[sep + 1:].decode("ascii")
-        except UnicodeDecodeError:
-            raise GVariantError("variant type is not ASCII") from None
-        out[key] = MetaValue(tstr, gvariant.deserialize(tstr, bytes(var[:sep])))
-    return out
+    refuses, each ``v`` a :class:`~ostreepy.store.gvariant.LightVariant`
+    (:func:`gvariant.deserialize_light`: the pull's reader of summaries and commits too)."""
+    return gvariant.deserialize_light("a{sv}", data)  # type: ignore[no-any-return]
 
 
 #: the members of a commit after its metadata, read by deserialize as they are
