@@ -233,12 +233,15 @@ class LightHeader(_HeaderFields):
         self.rdev = rdev
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, LightHeader) and all(getattr(self, k) == getattr(other, k) for k in self.__slots__)
+        return isinstance(other, LightHeader) and all(getattr(self, k) == getattr(other, k) for k in _LIGHT_FIELDS)
 
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return "LightHeader(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in self.__slots__) + ")"
+        return "LightHeader(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in _LIGHT_FIELDS) + ")"
+
+
+_LIGHT_FIELDS = LightHeader.__slots__  # (a subclass's __slots__ are its own additions)
 
 
 def parse_zlib_header_light(data: bytes) -> Tuple[LightHeader, int]:

@@ -133,43 +133,15 @@ def _check(actual: str, expected: Optional[str]) -> None:
         raise DeltaError(f"Checksum mismatch in static delta part; expected={expected} actual={actual}")
 
 
-class _Header:
-    """A content object's header as the delta's ``S`` and ``o`` opcodes make it, read by the
-    store's writers as they read a :class:`~ostreepy.store.objects.FileHeader` (uid, gid, mode,
-    symlink_target, xattrs, rdev; is_regular, is_symlink, validate, serialize, checksum_prefix,
-    new_hasher, serialize_zlib: the same functions of the fields), in a plain class: an apply
-    builds no attrs value."""
+class _Header(obj.LightHeader):
+    """A content object's header as the delta's ``S`` and ``o`` opcodes make it: the store's
+    plain header (an apply builds no attrs value), whose checksum prefix is hashed once."""
 
-    __slots__ = ("uid", "gid", "mode", "symlink_target", "xattrs", "rdev", "_hasher")
+    __slots__ = ("_hasher",)
 
     def __init__(self, uid: int, gid: int, mode: int, symlink_target: str, xattrs: obj.Xattrs) -> None:
-        self.uid = uid
-        self.gid = gid
-        self.mode = mode
-        self.symlink_target = symlink_target
-        self.xattrs = xattrs
-        self.rdev = 0
+        super().__init__(uid, gid, mode, symlink_target, xattrs)
         self._hasher: Optional[hashlib._Hash] = None
-
-    @property
-    def is_symlink(self) -> bool:
-        return stat.S_ISLNK(self.mode)
-
-    @property
-    def is_regular(self) -> bool:
-        return stat.S_ISREG(self.mode)
-
-    def validate(self) -> None:
-        obj.validate_file_header(self.uid, self.gid, self.mode, self.symlink_target, self.xattrs)
-
-    def serialize(self) -> bytes:
-        return obj.serialize_file_header(self.uid, self.gid, self.mode, self.symlink_target, self.xattrs)
-
-    def serialize_zlib(self, size: int) -> bytes:
-        return obj.FileHeader(self.uid, self.gid, self.mode, self.symlink_target, self.xattrs).serialize_zlib(size)
-
-    def checksum_prefix(self) -> bytes:
-        return obj.lenprefix(self.serialize())
 
     def new_hasher(self) -> hashlib._Hash:
         # a part's regular files share a header or two (_Executor.file_header): the prefix is
