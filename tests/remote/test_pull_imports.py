@@ -227,6 +227,8 @@ def test_the_light_file_header_refuses_what_parse_zlib_refuses():
     "file:///srv/re%20po", "file://host/x", "http://user:pw@h/x", "http://[::1]:80/x", "http://h/a b",
     "http://h/a?q=1", "http://h/a#f", " http://h/x", "http://h/x\n", "http://h/~a/b-c_d.e", "mirrorlist=http://h/l",
     "/just/a/path", "http:h/x", "1http://h/x", "http://h/%41", "http://h.example.org:1/ü",
+    "http://h:1:2/x", "http://h/a:b", "ht_tp://h/x", "http://h:１/x", "http://h/a://b", "http://h:123456/x",
+    "http://", "://h/x", "http://h_h/x",
 ])
 def test_split_reads_a_url_as_urlsplit_does(url):
     from urllib.parse import quote, unquote, urlsplit
