@@ -103,6 +103,7 @@ class _FileKeys:
         self._pages: list[array[int]] = [array("Q") for _ in range(256)]  # offsets in the file
         self._file: Optional[int] = None
         self._end = 0
+        self._in_memory = False  # no temporary file to be had: the keys stay in their buckets
 
     def add(self, checksum: str) -> None:
         key = bytes.fromhex(checksum)
@@ -112,11 +113,19 @@ class _FileKeys:
             self._spill(key[0], tail)
 
     def _spill(self, bucket: int, tail: bytearray) -> None:
-        if self._file is None:
-            f = tempfile.TemporaryFile(prefix="ostreepy-fsck-")
-            self._file = os.dup(f.fileno())  # the file lives on with the descriptor: deleted already
-            f.close()
-        os.pwrite(self._file, tail, self._end)
+        if self._in_memory:
+            return
+        try:
+            if self._file is None:
+                f = tempfile.TemporaryFile(prefix="ostreepy-fsck-")
+                self._file = os.dup(f.fileno())  # the file lives on with the descriptor: deleted already
+                f.close()
+            os.pwrite(self._file, tail, self._end)
+        except OSError:
+            # (an unwritable or full TMPDIR): a check is not refused for want of a scratch
+            # file; what was written is read back, the rest stays in memory
+            self._in_memory = True
+            return
         self._pages[bucket].append(self._end)
         self._end += len(tail)
         del tail[:]
@@ -124,8 +133,11 @@ class _FileKeys:
     def unique(self) -> Iterator[bytes]:
         """Every distinct checksum, bucket by bucket, in binary order."""
         for bucket in range(256):
-            data = b"".join(os.pread(self._file, _PAGE, off) for off in self._pages[bucket]) \
-                if self._file is not None else b""
+            try:
+                data = b"".join(os.pread(self._file, _PAGE, off) for off in self._pages[bucket]) \
+                    if self._file is not None else b""
+            except OSError as e:
+                raise OstreeError(f"fsck: reading back its temporary list of objects: {e}") from None
             data += self._tail[bucket]
             yield from sorted({data[i:i + 32] for i in range(0, len(data), 32)})
 

@@ -69,3 +69,22 @@ def test_fsck_checks_each_file_once_and_walks_again_only_for_a_bad_object(tmp_pa
     assert not res.ok and len(walks) == 4
     (problem,) = res.problems
     assert problem.checksum == shared and len(problem.commits) == 2
+
+
+def test_file_keys_stay_in_memory_without_a_temporary_file(tmp_path, monkeypatch):
+    """An unwritable TMPDIR does not fail a check: the keys stay in their buckets."""
+    import tempfile
+
+    def refuse(*a, **k):
+        raise PermissionError(13, "Permission denied", str(tmp_path))
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    keys = fsck_mod._FileKeys()
+    sums = _checksums(60_000)
+    try:
+        for s in sums:
+            keys.add(s)
+        assert keys._file is None and keys._in_memory
+        assert [k.hex() for k in keys.unique()] == sorted(sums)
+    finally:
+        keys.close()
