@@ -37,9 +37,10 @@ from __future__ import annotations
 import struct
 
 from ..._deferred import Deferred
-from ...errors import CorruptObjectError, GVariantError, InvalidObjectError, OstreeError
+from ...errors import GVariantError, InvalidObjectError, OstreeError
 from ...store import gvariant
-from ...store.objects import COMMIT_TYPE, ObjectType, checksum_from_bytes, checksum_to_bytes, validate_checksum
+from ...store.objects import (COMMIT_TYPE, ObjectType, checksum_from_bytes, checksum_to_bytes, parse_commit_light,
+                              validate_checksum)
 from .naming import SUMMARY_STATIC_DELTAS, mbase64_from_checksum, path_base  # noqa: F401  (the format's names too)
 
 _DEFERRED = Deferred(globals())
@@ -398,64 +399,25 @@ def _endianness(metadata: Mapping[str, Any], parts: Sequence[Tuple[int, bytes, i
     return ("big" if swapped else "invalid"), True
 
 
-def _read_vardict(data: bytes | memoryview) -> Dict[str, LightVariant]:
-    """An ``a{sv}`` read as :func:`gvariant.deserialize` reads it, refusing (GVariantError) what it
-    refuses, each ``v`` a :class:`~ostreepy.store.gvariant.LightVariant`
-    (:func:`gvariant.deserialize_light`: the pull's reader of summaries and commits too)."""
-    return gvariant.deserialize_light("a{sv}", data)  # type: ignore[no-any-return]
-
-
-#: the members of a commit after its metadata, read by deserialize as they are
-_COMMIT_REST = ("ay", "a(say)", "s", "s", "t", "ay", "ay")
-#: the superblock's members after the commit
-_SUPERBLOCK_REST = ("ay", "a(uayttay)", "a(yaytt)")
-
-
-def _read_commit(data: bytes) -> None:
-    """The superblock's commit member read, refusing (GVariantError) what deserialize refuses
-    (its metadata's values read as :func:`_read_vardict` reads them); nothing is kept: the
-    commit is stored as its bytes, and checked as a commit before (:func:`check_commit`)."""
-    members = gvariant.tuple_members(COMMIT_TYPE, data)
-    _read_vardict(members[0])
-    for type_string, member in zip(_COMMIT_REST, members[1:]):
-        gvariant.deserialize(type_string, bytes(member))
+#: the superblock's members, as SUPERBLOCK_TYPE lists them
+_SUPERBLOCK_MEMBERS = ("a{sv}", "t", "ay", "ay", COMMIT_TYPE, "ay", "a(uayttay)", "a(yaytt)")
 
 
 def check_commit(data: bytes) -> None:
     """Refuse (CorruptObjectError, with its words) a commit's bytes that
     :meth:`ostreepy.store.objects.Commit.parse` refuses (what ``write_metadata`` of a commit
-    parses it for), building no value: framing and members as deserialize reads them, the
-    parent's length, an empty metadata key, the checksums' lengths."""
-    try:
-        members = gvariant.tuple_members(COMMIT_TYPE, data)
-        meta = _read_vardict(members[0])
-        parent, related, _subject, _body, _ts, tree, dmeta = (
-            gvariant.deserialize(t, bytes(m)) for t, m in zip(_COMMIT_REST, members[1:]))
-    except GVariantError as e:
-        raise CorruptObjectError(f"Corrupted commit object: {e}") from None
-    if len(parent) not in (0, 32):
-        raise CorruptObjectError(f"Corrupted commit object; invalid parent length {len(parent)}")
-    if any(not k for k in meta):
-        raise CorruptObjectError("Empty metadata key")  # ostree_validate_structureof_commit's words
-    try:
-        checksum_from_bytes(tree)
-        checksum_from_bytes(dmeta)
-        for _name, c in related:
-            checksum_from_bytes(c)
-    except InvalidObjectError as e:
-        raise CorruptObjectError(f"Corrupted commit object: {e}") from None
+    parses it for), building no Commit: :func:`~ostreepy.store.objects.parse_commit_light`,
+    its reading discarded."""
+    parse_commit_light(data)
 
 
 def _read_plain(data: bytes, signatures: Optional[Mapping[str, Variant]]) -> SuperblockInfo:
     try:
         members = gvariant.tuple_members(SUPERBLOCK_TYPE, data)
-        meta = _read_vardict(members[0])
-        ts = gvariant.deserialize("t", bytes(members[1]))
-        frm = gvariant.deserialize("ay", bytes(members[2]))
-        to = gvariant.deserialize("ay", bytes(members[3]))
-        _read_commit(bytes(members[4]))
-        deps, parts, fallbacks = (gvariant.deserialize(t, bytes(m))
-                                  for t, m in zip(_SUPERBLOCK_REST, members[5:]))
+        # each member read by deserialize's own code, each v a LightVariant (the commit's value
+        # is dropped: it is stored as its bytes, checked as a commit before it is)
+        meta, ts, frm, to, _commit, deps, parts, fallbacks = (
+            gvariant.deserialize_light(t, m) for t, m in zip(_SUPERBLOCK_MEMBERS, members))
     except GVariantError as e:
         raise DeltaError(f"Invalid static delta superblock: {e}") from None
     endian, heuristic = _endianness(meta, parts)
