@@ -491,7 +491,8 @@ def boxed(value: Any) -> Any:
     :class:`LightVariant` in it, at any depth, a :class:`Variant` (for a reader that takes
     Variants: a static delta's side of a pull)."""
     if isinstance(value, LightVariant):
-        return _variant()(value.type, boxed(value.value))
+        # (a value whose type holds no v holds no LightVariant: kept as read)
+        return _variant()(value.type, boxed(value.value) if "v" in value.type else value.value)
     if isinstance(value, dict):
         return {k: boxed(v) for k, v in value.items()}
     if isinstance(value, list):

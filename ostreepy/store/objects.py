@@ -547,27 +547,11 @@ class Commit:
 
     @classmethod
     def parse(cls, data: bytes) -> "Commit":
-        try:
-            meta, parent, related, subject, body, ts, tree, dmeta = gvariant.deserialize(COMMIT_TYPE, data)
-        except GVariantError as e:
-            raise CorruptObjectError(f"Corrupted commit object: {e}") from None
-        if len(parent) not in (0, 32):
-            raise CorruptObjectError(f"Corrupted commit object; invalid parent length {len(parent)}")
-        if any(not k for k in meta):
-            raise CorruptObjectError("Empty metadata key")  # ostree_validate_structureof_commit's words
-        try:
-            return cls(
-                root_tree=checksum_from_bytes(tree),
-                root_meta=checksum_from_bytes(dmeta),
-                subject=subject,
-                body=body,
-                timestamp=bswap64(ts),
-                parent=parent.hex() if parent else None,
-                metadata=meta,
-                related=tuple((n, checksum_from_bytes(c)) for n, c in related),
-            )
-        except InvalidObjectError as e:
-            raise CorruptObjectError(f"Corrupted commit object: {e}") from None
+        """:func:`parse_commit_light`'s reading (its checks and words), the metadata's values
+        boxed into Variants."""
+        meta, parent, related, subject, body, ts, tree, dmeta = parse_commit_light(data)
+        return cls(root_tree=tree, root_meta=dmeta, subject=subject, body=body, timestamp=ts, parent=parent,
+                   metadata=gvariant.boxed(meta), related=related)
 
 
 def _offsize(n: int) -> int:
@@ -860,9 +844,10 @@ def _commit_members(data: bytes) -> List[memoryview]:
 def parse_commit_light(data: bytes) -> Tuple[Dict[str, LightVariant], Optional[str], Tuple[Tuple[str, str], ...],
                                               str, str, int, str, str]:
     """A commit's (metadata, parent, related, subject, body, timestamp, root dirtree, root
-    dirmeta), each as :meth:`Commit.parse` reads it and refused where it refuses, the metadata's
-    values :class:`~ostreepy.store.gvariant.LightVariant`: for a walk that checks commits
-    (their parents, bindings, timestamps) and builds no Commit."""
+    dirmeta), checked as ``ostree_validate_structureof_commit`` checks it (framing, the parent's
+    length, an empty metadata key, the checksums' lengths), the metadata's values
+    :class:`~ostreepy.store.gvariant.LightVariant`: :meth:`Commit.parse` (which boxes them) and
+    a walk that checks commits (their parents, bindings, timestamps) and builds no Commit."""
     try:
         meta, parent, related, subject, body, ts, tree, dmeta = gvariant.deserialize_light(COMMIT_TYPE, data)
     except GVariantError as e:
@@ -870,7 +855,7 @@ def parse_commit_light(data: bytes) -> Tuple[Dict[str, LightVariant], Optional[s
     if len(parent) not in (0, 32):
         raise CorruptObjectError(f"Corrupted commit object; invalid parent length {len(parent)}")
     if any(not k for k in meta):
-        raise CorruptObjectError("Empty metadata key")
+        raise CorruptObjectError("Empty metadata key")  # ostree_validate_structureof_commit's words
     try:
         return (meta, parent.hex() if parent else None, tuple((n, checksum_from_bytes(c)) for n, c in related),
                 subject, body, bswap64(ts), checksum_from_bytes(tree), checksum_from_bytes(dmeta))
