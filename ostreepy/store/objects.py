@@ -211,7 +211,7 @@ class FileHeader(_HeaderFields):
     @classmethod
     def parse_zlib(cls, data: bytes) -> Tuple["FileHeader", int]:
         light, size = parse_zlib_header_light(data)
-        return cls(light.uid, light.gid, light.mode, light.symlink_target, light.xattrs, light.rdev), size
+        return light.value(), size
 
 
 class LightHeader(_HeaderFields):
@@ -231,6 +231,11 @@ class LightHeader(_HeaderFields):
         self.symlink_target = symlink_target
         self.xattrs = xattrs
         self.rdev = rdev
+
+    def value(self) -> FileHeader:
+        """The :class:`FileHeader` of these fields."""
+        return _DEFERRED.build("FileHeader")(  # type: ignore[no-any-return]
+            self.uid, self.gid, self.mode, self.symlink_target, self.xattrs, self.rdev)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LightHeader) and all(getattr(self, k) == getattr(other, k) for k in _LIGHT_FIELDS)
@@ -313,19 +318,8 @@ def dataless_checksum(uid: int, gid: int, mode: int, symlink_target: str = "", x
 def read_filez_header(data: bytes, checksum: str) -> tuple[FileHeader, int, int]:
     """The header of an archive ``.filez`` held in ``data`` (at least its header):
     (header, uncompressed size, where the compressed data starts)."""
-    if len(data) < 8:
-        raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
-    hlen = int.from_bytes(data[:4], "big")
-    if hlen > MAX_METADATA_SIZE:
-        raise CorruptObjectError(f"Corrupted archive file object {checksum}: header too large", checksum)
-    if len(data) < 8 + hlen:
-        raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
-    try:
-        header, size = _DEFERRED.build("FileHeader").parse_zlib(  # type: ignore[attr-defined]
-            data[8:8 + hlen])
-    except InvalidObjectError as e:
-        raise CorruptObjectError(f"Corrupted archive file object {checksum}: {e}", checksum) from None
-    return header, size, 8 + hlen
+    light, size, start = read_filez_header_light(data, checksum)
+    return light.value(), size, start
 
 
 def inflate_filez(data: bytes, checksum: str, max_size: int) -> tuple[FileHeader, int, bytes] | None:
@@ -336,7 +330,9 @@ def inflate_filez(data: bytes, checksum: str, max_size: int) -> tuple[FileHeader
 
 
 def read_filez_header_light(data: bytes, checksum: str) -> tuple[LightHeader, int, int]:
-    """:func:`read_filez_header`, the header a :class:`LightHeader`."""
+    """The header of an archive ``.filez`` held in ``data`` (at least its header), as a
+    :class:`LightHeader` (:func:`read_filez_header` gives its FileHeader): (header,
+    uncompressed size, where the compressed data starts)."""
     if len(data) < 8:
         raise CorruptObjectError(f"Corrupted archive file object {checksum}: truncated header", checksum)
     hlen = int.from_bytes(data[:4], "big")
