@@ -71,6 +71,7 @@ _DEFERRED = Deferred(globals())
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any, Dict, List, Optional, Sequence, Tuple
 
     from attrs import frozen as _value
@@ -439,21 +440,8 @@ def _de_array(t: VariantType, data: memoryview, depth: int, light: bool = False)
         for i in range(0, n, size):
             items.append(_de(child, data[i : i + size], depth + 1, light))
     else:
-        w = _container_offset_size(n)
-        if n < w:
-            raise GVariantError(f"{t.string}: truncated framing offset")
-        table_start = _read_offset(data, n - w, w)
-        if table_start > n or (n - table_start) % w or table_start == n:
-            raise GVariantError(f"{t.string}: invalid framing offset table")
-        count = (n - table_start) // w
-        start = 0
-        for i in range(count):
-            end = _read_offset(data, table_start + i * w, w)
-            start = _align(start, child.alignment)
-            if end < start or end > table_start:
-                raise GVariantError(f"{t.string}: framing offset out of range")
-            items.append(_de(child, data[start:end], depth + 1, light))
-            start = end
+        for element in _array_frames(t, data):
+            items.append(_de(child, element, depth + 1, light))
     if is_dict:
         return dict(items)
     return items
@@ -553,10 +541,6 @@ def _tuple_frames(t: VariantType, data: memoryview) -> List[memoryview]:
     return members
 
 
-if TYPE_CHECKING:
-    from collections.abc import Iterator
-
-
 def array_members(type_string: str, data: bytes | memoryview) -> Iterator[memoryview]:
     """The bytes of each element of an array of ``type_string`` whose elements are of variable
     size, framed (and refused: GVariantError) as :func:`deserialize` frames them, none read
@@ -568,23 +552,28 @@ def array_members(type_string: str, data: bytes | memoryview) -> Iterator[memory
     if t.kind != "a" or t.children[0].fixed_size is not None:
         raise GVariantError(f"{type_string}: not an array of variable-size elements")
     d = memoryview(data).cast("B") if not isinstance(data, memoryview) else data
-    n = len(d)
-    if n == 0:
-        return
+    if len(d):
+        yield from _array_frames(t, d)
+
+
+def _array_frames(t: VariantType, data: memoryview) -> Iterator[memoryview]:
+    """The elements of a non-empty array ``t`` of variable-size elements, each framed (and
+    refused) as it is asked for: an element's framing offset is checked just before it is read."""
+    n = len(data)
     w = _container_offset_size(n)
     if n < w:
         raise GVariantError(f"{t.string}: truncated framing offset")
-    table_start = _read_offset(d, n - w, w)
+    table_start = _read_offset(data, n - w, w)
     if table_start > n or (n - table_start) % w or table_start == n:
         raise GVariantError(f"{t.string}: invalid framing offset table")
     alignment = t.children[0].alignment
     start = 0
     for i in range((n - table_start) // w):
-        end = _read_offset(d, table_start + i * w, w)
+        end = _read_offset(data, table_start + i * w, w)
         start = _align(start, alignment)
         if end < start or end > table_start:
             raise GVariantError(f"{t.string}: framing offset out of range")
-        yield d[start:end]
+        yield data[start:end]
         start = end
 
 
