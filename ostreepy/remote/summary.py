@@ -26,11 +26,14 @@ _DEFERRED = Deferred(globals())
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
-    from typing import Dict, Mapping, Optional, Tuple, Union
+    from typing import Callable, Dict, Mapping, Optional, Tuple, TypeVar, Union
 
     from attrs import frozen as _value
 
     from ..store.gvariant import LightVariant, Variant
+
+    R = TypeVar("R")  # a ref as a reader makes it
+    V = TypeVar("V", Variant, LightVariant)  # a metadata value as a reader reads it
 else:
     _value = _DEFERRED.register
 
@@ -77,24 +80,35 @@ class Summary:
 
     def collection_refs(self) -> Dict[Tuple[str, str], SummaryRef]:
         """Refs of other collections listed under ``ostree.summary.collection-map``."""
-        out: Dict[Tuple[str, str], SummaryRef] = {}
-        cmap = self.metadata.get("ostree.summary.collection-map")
-        if cmap is None or cmap.type != "a{sa(s(taya{sv}))}":
-            return out
-        for cid, refs in cmap.value.items():
-            for name, ref in _parse_refs(refs).items():
-                out[(cid, name)] = ref
-        return out
+        return _collection_refs(self.metadata, _summary_ref)
 
 
-def _parse_refs(raw: list) -> Dict[str, SummaryRef]:
-    refs: Dict[str, SummaryRef] = {}
-    cls = _DEFERRED.build("SummaryRef")
+def _summary_ref(checksum: str, size: int, metadata: Mapping[str, Variant]) -> SummaryRef:
+    return _DEFERRED.build("SummaryRef")(  # type: ignore[no-any-return]
+        checksum=checksum, size=size, metadata=metadata)
+
+
+def _parse_refs(raw: list, make: Callable[[str, int, Mapping[str, V]], R]) -> Dict[str, R]:
+    """A summary's ``a(s(taya{sv}))`` refs, each made by ``make(checksum, size, metadata)``."""
+    refs: Dict[str, R] = {}
     for name, (size, csum, meta) in raw:
         if len(csum) != 32:
             raise InvalidSummaryError(f"Invalid checksum of {len(csum)} bytes for ref {name!r} in summary")
-        refs[name] = cls(checksum=csum.hex(), size=size, metadata=meta)
+        refs[name] = make(csum.hex(), size, meta)
     return refs
+
+
+def _collection_refs(metadata: Mapping[str, V], make: Callable[[str, int, Mapping[str, V]], R]
+                     ) -> Dict[Tuple[str, str], R]:
+    """The refs of ``ostree.summary.collection-map`` by (collection ID, ref), made by ``make``."""
+    out: Dict[Tuple[str, str], R] = {}
+    cmap = metadata.get("ostree.summary.collection-map")
+    if cmap is None or cmap.type != "a{sa(s(taya{sv}))}":
+        return out
+    for cid, refs in cmap.value.items():
+        for name, ref in _parse_refs(refs, make).items():
+            out[(cid, name)] = ref
+    return out
 
 
 def parse_summary(data: bytes) -> Summary:
@@ -105,7 +119,8 @@ def parse_summary(data: bytes) -> Summary:
         raw_refs, meta = gvariant.deserialize(SUMMARY_TYPE, data)
     except GVariantError as e:
         raise InvalidSummaryError(f"Invalid summary: {e}") from None
-    return _DEFERRED.build("Summary")(refs=_parse_refs(raw_refs), metadata=meta)  # type: ignore[no-any-return]
+    return _DEFERRED.build("Summary")(  # type: ignore[no-any-return]
+        refs=_parse_refs(raw_refs, _summary_ref), metadata=meta)
 
 
 class LightSummaryRef:
@@ -132,28 +147,12 @@ class LightSummary:
 
     def collection_refs(self) -> Dict[Tuple[str, str], LightSummaryRef]:
         """:meth:`Summary.collection_refs`."""
-        out: Dict[Tuple[str, str], LightSummaryRef] = {}
-        cmap = self.metadata.get("ostree.summary.collection-map")
-        if cmap is None or cmap.type != "a{sa(s(taya{sv}))}":
-            return out
-        for cid, refs in cmap.value.items():
-            for name, ref in _parse_light_refs(refs).items():
-                out[(cid, name)] = ref
-        return out
+        return _collection_refs(self.metadata, LightSummaryRef)
 
 
 if TYPE_CHECKING:
     #: a summary, as a value or as a pull reads it
     AnySummary = Union[Summary, LightSummary]
-
-
-def _parse_light_refs(raw: list) -> Dict[str, LightSummaryRef]:
-    refs: Dict[str, LightSummaryRef] = {}
-    for name, (size, csum, meta) in raw:
-        if len(csum) != 32:
-            raise InvalidSummaryError(f"Invalid checksum of {len(csum)} bytes for ref {name!r} in summary")
-        refs[name] = LightSummaryRef(csum.hex(), size, meta)
-    return refs
 
 
 def parse_summary_light(data: bytes) -> LightSummary:
@@ -165,7 +164,7 @@ def parse_summary_light(data: bytes) -> LightSummary:
         raw_refs, meta = gvariant.deserialize_light(SUMMARY_TYPE, data)
     except GVariantError as e:
         raise InvalidSummaryError(f"Invalid summary: {e}") from None
-    return LightSummary(_parse_light_refs(raw_refs), meta)
+    return LightSummary(_parse_refs(raw_refs, LightSummaryRef), meta)
 
 
 _DEFERRED.hide()
