@@ -779,23 +779,11 @@ def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bo
 
 
 def _prune_static_deltas(r: Repo, commit: Optional[str]) -> None:
-    """ostree_repo_prune_static_deltas: the deltas to ``commit``, or (None) those
-    to a commit the repository does not have."""
-    try:
-        if not os.listdir(os.path.join(r.path, "deltas")):
-            return  # (none: the delta modules, ~6 ms to import, are not needed)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    from .remote.deltas.format import parse_delta_name
-    from .remote.deltas.store import delete_delta, list_deltas
-    from .store.lock import EXCLUSIVE
-    from .store.objects import ObjectType
-    with r.locked(EXCLUSIVE):
-        for name in list_deltas(r):
-            to = parse_delta_name(name)[1]
-            if to != commit if commit is not None else r.has_object(to, ObjectType.COMMIT):
-                continue
-            delete_delta(r, name)
+    """ostree_repo_prune_static_deltas (:func:`ostreepy.remote.deltas.store.prune_static_deltas`),
+    the delta modules imported only where there are deltas."""
+    if r.has_static_deltas():
+        from .remote.deltas.store import prune_static_deltas
+        prune_static_deltas(r, commit)
 
 
 # ============================================================================ container images

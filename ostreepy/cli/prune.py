@@ -129,23 +129,11 @@ def cmd_prune(args: argparse.Namespace) -> int:
 
 
 def _prune_static_deltas(repo: Repo, commit: Optional[str]) -> None:
-    """ostree_repo_prune_static_deltas: the deltas to ``commit``, or (None) those to a commit
-    the repository does not have (as :func:`ostreepy.porcelain.prune` does)."""
-    try:
-        if not os.listdir(os.path.join(repo.path, "deltas")):
-            return  # (none: the delta modules, ~6 ms to import, are not needed)
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    from ..remote.deltas.format import parse_delta_name
-    from ..remote.deltas.store import delete_delta, list_deltas
-    from ..store.lock import EXCLUSIVE
-    from ..store.objtype import ObjectType
-    with repo.locked(EXCLUSIVE):
-        for name in list_deltas(repo):
-            to = parse_delta_name(name)[1]
-            if to != commit if commit is not None else repo.has_object(to, ObjectType.COMMIT):
-                continue
-            delete_delta(repo, name)
+    """ostree_repo_prune_static_deltas (:func:`ostreepy.remote.deltas.store.prune_static_deltas`),
+    the delta modules imported only where there are deltas."""
+    if repo.has_static_deltas():
+        from ..remote.deltas.store import prune_static_deltas
+        prune_static_deltas(repo, commit)
 
 
 def _strtoll_depth(text: str) -> int:

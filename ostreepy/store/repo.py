@@ -749,6 +749,14 @@ class Repo:
                 pass
         return self.parent.has_object(checksum, objtype) if self.parent else False
 
+    def has_static_deltas(self) -> bool:
+        """Whether ``deltas/`` holds anything: a caller that would only prune or list them
+        need not import the delta modules (~6 ms) for a repository without any."""
+        try:
+            return bool(os.listdir(self._join("deltas")))
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+
     def list_objects(self, objtype: Optional[ObjectType] = None) -> Iterator[Tuple[str, ObjectType]]:
         """Every loose object: (checksum, type), in directory order."""
         objdir = self._join("objects")

@@ -192,6 +192,19 @@ def delete_delta(repo: Repo, name: str) -> None:
     shutil.rmtree(path)
 
 
+def prune_static_deltas(repo: Repo, commit: Optional[str]) -> None:
+    """ostree_repo_prune_static_deltas: the deltas to ``commit`` (matched as given), or (None)
+    those to a commit the repository does not have, deleted under the exclusive lock."""
+    from ...store.lock import EXCLUSIVE
+    from ...store.objtype import ObjectType
+    with repo.locked(EXCLUSIVE):
+        for name in list_deltas(repo):
+            to = fmt.parse_delta_name(name)[1]
+            if to != commit if commit is not None else repo.has_object(to, ObjectType.COMMIT):
+                continue
+            delete_delta(repo, name)
+
+
 def query_exists(repo: Repo, name: str) -> bool:
     """True when the delta named ``name`` has a superblock."""
     return os.path.exists(os.path.join(delta_dir_for(repo, name), "superblock"))
