@@ -111,14 +111,19 @@ def _collection_refs(metadata: Mapping[str, V], make: Callable[[str, int, Mappin
     return out
 
 
-def parse_summary(data: bytes) -> Summary:
-    """Parse summary bytes; :class:`InvalidSummaryError` on anything malformed."""
+def _read(data: bytes, deserialize: Callable[[str, bytes], Tuple[list, dict]]) -> Tuple[list, dict]:
+    """The summary's (refs, metadata) as ``deserialize`` reads them, its size bounded first."""
     if len(data) > MAX_SUMMARY_SIZE:
         raise InvalidSummaryError(f"Summary of {len(data)} bytes is larger than {MAX_SUMMARY_SIZE}")
     try:
-        raw_refs, meta = gvariant.deserialize(SUMMARY_TYPE, data)
+        return deserialize(SUMMARY_TYPE, data)
     except GVariantError as e:
         raise InvalidSummaryError(f"Invalid summary: {e}") from None
+
+
+def parse_summary(data: bytes) -> Summary:
+    """Parse summary bytes; :class:`InvalidSummaryError` on anything malformed."""
+    raw_refs, meta = _read(data, gvariant.deserialize)
     return _DEFERRED.build("Summary")(  # type: ignore[no-any-return]
         refs=_parse_refs(raw_refs, _summary_ref), metadata=meta)
 
@@ -158,12 +163,7 @@ if TYPE_CHECKING:
 def parse_summary_light(data: bytes) -> LightSummary:
     """:func:`parse_summary`, refusing what it refuses, as a :class:`LightSummary`: no attrs
     value built."""
-    if len(data) > MAX_SUMMARY_SIZE:
-        raise InvalidSummaryError(f"Summary of {len(data)} bytes is larger than {MAX_SUMMARY_SIZE}")
-    try:
-        raw_refs, meta = gvariant.deserialize_light(SUMMARY_TYPE, data)
-    except GVariantError as e:
-        raise InvalidSummaryError(f"Invalid summary: {e}") from None
+    raw_refs, meta = _read(data, gvariant.deserialize_light)
     return LightSummary(_parse_refs(raw_refs, LightSummaryRef), meta)
 
 
