@@ -136,3 +136,26 @@ def test_an_opened_repo_is_used_as_it_is_and_stays_open(work: Path, rootfs: Path
         ostreepy.commit(repo, rootfs, branch="x", timestamp=TIMESTAMP)
         assert list(ostreepy.refs(repo)) == ["x"]
         assert repo.read_ref("x") is not None  # still open
+
+
+def test_prune_drops_the_static_deltas_to_what_it_deleted_as_ostree_does(work: Path, rootfs: Path) -> None:
+    """The library's prune, as `ostree prune`: the deltas to a commit it deleted go (and, with
+    static_deltas_only, those to the commits named), the others stay; ostree lists what is left."""
+    repo = work / "repo"
+    ostreepy.init(repo, mode="archive").close()
+    first = ostreepy.commit(repo, rootfs, branch="os/stable", timestamp=TIMESTAMP)
+    (rootfs / "usr/share/new").write_text("new\n")
+    second = ostreepy.commit(repo, rootfs, branch="os/stable", timestamp=TIMESTAMP + 1)
+    ostree(repo, "static-delta", "generate", "--empty", f"--to={first.checksum}")
+    ostree(repo, "static-delta", "generate", f"--from={first.checksum}", f"--to={second.checksum}")
+    ostree(repo, "static-delta", "generate", "--empty", f"--to={second.checksum}")
+    assert len(ostree(repo, "static-delta", "list").split()) == 3
+    ostreepy.prune(repo, depth=0, dry_run=True)
+    assert len(ostree(repo, "static-delta", "list").split()) == 3  # a dry run deletes no delta
+    ostreepy.prune(repo, depth=0)  # the first commit goes, and the delta to it
+    from ostreepy.remote.deltas.format import parse_delta_name
+    left = [parse_delta_name(name) for name in ostree(repo, "static-delta", "list").split()]
+    assert sorted(left, key=str) == sorted([(None, second.checksum), (first.checksum, second.checksum)], key=str)
+    ostreepy.prune(repo, static_deltas_only=True, delete_commits=[second.checksum])
+    assert "(No static deltas)" in ostree(repo, "static-delta", "list")
+    assert ostreepy.log(repo, second.checksum)  # the commit itself stays
