@@ -746,6 +746,7 @@ def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bo
     ``delete_commits`` only the deltas to them are deleted, the commits kept.
     ``retain_branch_depth``: ref -> the depth kept of it (-1: all);
     ``only_branches``: prune these refs' history, keep all of the others'."""
+    from .remote.tidy import prune_static_deltas, tidy_after_prune
     from .store.lock import EXCLUSIVE
     from .store.prune import delete_commit, prune as _prune
     if isinstance(depth, bool) or not isinstance(depth, int):
@@ -759,31 +760,15 @@ def prune(repo: RepoArg, *, refs_only: bool = True, depth: int = -1, dry_run: bo
     with _repo(repo) as r:
         for c in delete_commits:
             if static_deltas_only:
-                # ostree matches the delta's target against the argument as given
-                _prune_static_deltas(r, c)
+                prune_static_deltas(r, c)
                 continue
             delete_commit(r, c)
         with r.locked(EXCLUSIVE):
             res = _prune(r, refs_only=refs_only, depth=depth, no_prune=dry_run,
                          keep_younger_than=keep_younger_than, commit_only=commit_only,
                          retain_branch_depth=retain_branch_depth, only_branches=only_branches)
-            if not dry_run:
-                _prune_static_deltas(r, None)
-            # as _ostree_repo_prune_tmp, which runs with --no-prune too (where there is a cache)
-            from .remote.summary_cache import CACHE_SUBDIR
-            if os.path.isdir(os.path.join(r.path, CACHE_SUBDIR)):
-                from .remote.config import list_remotes
-                from .remote.summary_cache import prune_summary_cache
-                prune_summary_cache(r.path, [rem.name for rem in list_remotes(r)])
+            tidy_after_prune(r, deleted=not dry_run)
         return res
-
-
-def _prune_static_deltas(r: Repo, commit: Optional[str]) -> None:
-    """ostree_repo_prune_static_deltas (:func:`ostreepy.remote.deltas.store.prune_static_deltas`),
-    the delta modules imported only where there are deltas."""
-    if r.has_static_deltas():
-        from .remote.deltas.store import prune_static_deltas
-        prune_static_deltas(r, commit)
 
 
 # ============================================================================ container images

@@ -14,7 +14,6 @@ room's modules imported only where there is a delta or a summary cache.
 
 from __future__ import annotations
 
-import os
 import sys
 import types
 
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     import argparse
     from typing import Dict, List, Optional
 
-    from ..store.repo import Repo
 
 __all__ = ["cmd_prune", "plain_prune_args"]
 
@@ -55,9 +53,6 @@ def _appended(value: str) -> Optional[List[str]]:
 
 _OPTIONS = {"--repo": a_path, "--depth": _an_int, "--keep-younger-than": _a_value, "--delete-commit": _appended,
             "--retain-branch-depth": _appended, "--only-branch": _appended}
-#: remote.summary_cache.CACHE_SUBDIR, named here: that module's import is ~1.3 ms of a prune
-#: of a repository without a cache
-_SUMMARY_CACHE = "tmp/cache/summaries"
 #: argparse's values of the options not given
 _DEFAULTS = {"repo": None, "depth": -1, "keep_younger_than": None, "delete_commit": None,
              "retain_branch_depth": None, "only_branch": None}
@@ -99,24 +94,19 @@ def cmd_prune(args: argparse.Namespace) -> int:
         if not eq:
             raise OstreeError(f"Invalid value {spec}, must specify BRANCH=DEPTH")
         retain[branch] = _strtoll_depth(depthstr)
+    from ..remote.tidy import prune_static_deltas, tidy_after_prune
     from ..store.lock import EXCLUSIVE
     from ..store.prune import delete_commit, format_size, prune_counts
     for commit in args.delete_commit or ():
         if args.static_deltas_only:
-            _prune_static_deltas(repo, commit)  # ostree matches the delta's target as given
+            prune_static_deltas(repo, commit)
         else:
             delete_commit(repo, commit)
     with repo.locked(EXCLUSIVE):
         total, pruned, freed = prune_counts(
             repo, refs_only=args.refs_only, depth=args.depth, no_prune=args.no_prune, keep_younger_than=keep,
             commit_only=args.commit_only, retain_branch_depth=retain, only_branches=args.only_branch or ())
-        if not args.no_prune:
-            _prune_static_deltas(repo, None)
-        # as _ostree_repo_prune_tmp, which runs with --no-prune too (where there is a cache)
-        if os.path.isdir(os.path.join(repo.path, _SUMMARY_CACHE)):
-            from ..remote.config import list_remotes
-            from ..remote.summary_cache import prune_summary_cache
-            prune_summary_cache(repo.path, [rem.name for rem in list_remotes(repo)])
+        tidy_after_prune(repo, deleted=not args.no_prune)
     out = sys.stdout.write
     out(f"Total (commit only) objects: {total}\n" if args.commit_only else f"Total objects: {total}\n")
     if pruned == 0:
@@ -126,14 +116,6 @@ def cmd_prune(args: argparse.Namespace) -> int:
     else:
         out(f"Deleted {pruned} objects, {format_size(freed)} freed\n")
     return 0
-
-
-def _prune_static_deltas(repo: Repo, commit: Optional[str]) -> None:
-    """ostree_repo_prune_static_deltas (:func:`ostreepy.remote.deltas.store.prune_static_deltas`),
-    the delta modules imported only where there are deltas."""
-    if repo.has_static_deltas():
-        from ..remote.deltas.store import prune_static_deltas
-        prune_static_deltas(repo, commit)
 
 
 def _strtoll_depth(text: str) -> int:

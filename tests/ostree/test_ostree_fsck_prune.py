@@ -219,7 +219,7 @@ def test_other_prune_command_lines_are_left_to_argparse(args):
     assert plain_prune_args(args.split()) is None
 
 
-def test_the_plain_prune_finds_the_summary_cache_where_the_remote_room_keeps_it():
-    from ostreepy.cli.prune import _SUMMARY_CACHE
+def test_a_prune_finds_the_summary_cache_where_the_remote_room_keeps_it():
     from ostreepy.remote.summary_cache import CACHE_SUBDIR
-    assert _SUMMARY_CACHE == CACHE_SUBDIR
+    from ostreepy.remote.tidy import SUMMARY_CACHE_SUBDIR
+    assert SUMMARY_CACHE_SUBDIR == CACHE_SUBDIR
