@@ -39,7 +39,7 @@ from .tree import S_IFMT, ComposefsError, Leaf, Node
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
-    from typing import Callable, Iterator
+    from typing import Any, Callable, Iterator, Sequence
 
     from .commit_image import _Builder
 
@@ -49,11 +49,14 @@ _DIR, _REG = stat.S_IFDIR, stat.S_IFREG
 _ACL_KEYS = (b"system.posix_acl_access", b"system.posix_acl_default")
 _LEN = struct.Struct("<I")
 _RUN = 1024        # records a run (a marshalled list) holds
+_RUN_DIRS = 64     # directories a run holds
 _NAMES_RUN = 4096  # directory entries the listings of a run hold (about)
 # The builder's nodes of the objects met, by checksum, so that an object met again is not read
 # again, are kept up to this many, then dropped (a node kept for every object would be memory by
 # the file, ~300 bytes each): an object met again far away in a large tree is read again
 _SEEN_MAX = 1024
+#: the length of an object's path below objects/ (``ab/cdef….file``), a file's redirect
+_OBJECT_PATH = 2 + 1 + 62 + 5
 _ROOT_DIRS = (b"usr", b"etc", b"boot", b"var", b"sysroot")
 
 
@@ -112,11 +115,14 @@ _PAGE = 4096
 
 
 class _Keys:
-    """A multiset of 32-byte keys in 64 buckets by their first byte, each bucket's full pages
-    spilled to a scratch file: :meth:`repeated` finds those added more than once, a bucket at a
-    time (a 64th of the keys in a set), where a set of all of them would cost ~100 bytes a key."""
+    """A multiset of keys of ``width`` bytes in 64 buckets by their first two bytes, each bucket's
+    full pages (of :data:`_PAGE` bytes or a key more) spilled to a scratch file: :meth:`repeated`
+    finds those added more than once, a bucket at a time (a 64th of the keys in a set), where a set
+    of all of them would cost ~100 bytes a key."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int) -> None:
+        self.width = width
+        self.page = -(-_PAGE // width) * width
         self.tails = [bytearray() for _ in range(_BUCKETS)]
         self.pages: list[list[int]] = [[] for _ in range(_BUCKETS)]
         self.fd = _scratch()
@@ -124,12 +130,12 @@ class _Keys:
         self.full = False
 
     def add(self, key: bytes) -> None:
-        b = key[0] >> 2
+        b = (key[0] + 3 * key[1]) & 63
         tail = self.tails[b]
         tail += key
-        if len(tail) >= _PAGE and self.fd is not None and not self.full:
+        if len(tail) >= self.page and self.fd is not None and not self.full:
             try:
-                self.full = os.pwrite(self.fd, tail, self.end) != _PAGE
+                self.full = os.pwrite(self.fd, tail, self.end) != self.page
             except OSError:
                 self.full = True
             if self.full:
@@ -145,11 +151,12 @@ class _Keys:
             data = b""
             if self.pages[b]:
                 assert fd is not None
-                data = b"".join([os.pread(fd, _PAGE, off) for off in self.pages[b]])
+                data = b"".join([os.pread(fd, self.page, off) for off in self.pages[b]])
             data += self.tails[b]
             seen: set[bytes] = set()
-            for i in range(0, len(data), 32):
-                k = data[i:i + 32]
+            w = self.width
+            for i in range(0, len(data), w):
+                k = data[i:i + w]
                 if k in seen:
                     out.add(k)
                 else:
@@ -181,13 +188,14 @@ class _Walk:
         self.records = _Spool()
         self.listings = _Spool()
         self.run: list[tuple] = []
+        self.run_dirs = 0
         self.lists: list[tuple] = []
         self.list_names = 0
         self.count = 0
         self.counts: dict[bytes, dict[bytes, int]] = {}
         self.has_acl = False
-        self.digests = _Keys()
-        self.objects = _Keys()
+        self.digests = _Keys(32)
+        self.objects = _Keys(_OBJECT_PATH)
         self.no_digest = 0
         self.externals = 0
 
@@ -195,35 +203,58 @@ class _Walk:
         for s in (self.records, self.listings, self.digests, self.objects):
             s.close()
 
-    def _emit(self, c: Node | Leaf) -> None:
-        rec = _record(c)
-        self.count += 1
-        self.run.append(rec)
-        if len(self.run) >= _RUN:
-            self.records.add(marshal.dumps(self.run))
-            self.run = []
-        if len(rec) != 6 and rec[-1]:
-            counts = self.counts
-            for k, v in rec[-1]:
-                values = counts.get(k)
-                if values is None:
-                    values = counts[k] = {}
-                values[v] = values.get(v, 0) + 1
-                if k in _ACL_KEYS:
-                    self.has_acl = True
-        if len(rec) != 4 and rec[0] & S_IFMT == _REG and rec[3] > 0:
-            self.externals += 1
-            p, d = rec[4], rec[5]
-            if d is None:
-                self.no_digest += 1
+    def _emit(self, nodes: Sequence[Node | Leaf]) -> None:
+        """The records of these inodes, next in inode order; their xattrs and external files
+        noted for the shared area."""
+        run = self.run
+        counts = self.counts
+        add_digest = self.digests.add
+        add_object = self.objects.add
+        rec: tuple
+        for c in nodes:
+            if type(c) is Leaf:
+                mode = c.mode
+                size = c.size
+                rec = (mode, c.uid, c.gid, size, c.payload, c.digest)
             else:
-                if len(d) != 32:
-                    raise ComposefsError("internal error: a digest of other than 32 bytes")
-                self.digests.add(d)
-            # an object's path below objects/ (commit_image._payload): its checksum is the key
-            if len(p) != 70 or p[2:3] != b"/":
-                raise ComposefsError("internal error: an object path of unexpected form")
-            self.objects.add(bytes.fromhex((p[:2] + p[3:65]).decode()))
+                rec = _record(c)
+                mode = rec[0]
+                size = rec[3] if len(rec) == 7 else 0
+                for k, v in rec[-1]:
+                    values = counts.get(k)
+                    if values is None:
+                        values = counts[k] = {}
+                    values[v] = values.get(v, 0) + 1
+                    if k in _ACL_KEYS:
+                        self.has_acl = True
+            run.append(rec)
+            if len(rec) == 4:
+                # a run's directories are made with their entries' names (see _nodes): so many, and
+                # the run ends, whatever their number of entries
+                self.run_dirs += 1
+                if self.run_dirs >= _RUN_DIRS:
+                    self.records.add(marshal.dumps(run))
+                    self.run = run = []
+                    self.run_dirs = 0
+            if size > 0 and mode & S_IFMT == _REG:
+                self.externals += 1
+                d = rec[5]
+                if d is None:
+                    self.no_digest += 1
+                else:
+                    if len(d) != 32:
+                        raise ComposefsError("internal error: a digest of other than 32 bytes")
+                    add_digest(d)
+                p = rec[4]
+                # (an object's path below objects/, commit_image._payload: the same for one object)
+                if len(p) != _OBJECT_PATH:
+                    raise ComposefsError("internal error: an object path of unexpected form")
+                add_object(p)
+        self.count += len(nodes)
+        if len(run) >= _RUN:
+            self.records.add(marshal.dumps(run))
+            self.run = []
+            self.run_dirs = 0
 
     def _listing(self, names: list[bytes], parent: int, first: int, nlink: int) -> None:
         self.lists.append((names, parent, first, nlink))
@@ -263,7 +294,7 @@ class _Walk:
             if type(c) is not Leaf:
                 self._prepare(c)
         _add_root_whiteouts(root)
-        self._emit(root)
+        self._emit([root])
         # the directories to visit, in inode order: (dirtree or None, inode number, parent's)
         queue: list[tuple[str | None, int, int]] = []
         self._entries(root, 0, 0, subtrees, queue)
@@ -295,23 +326,24 @@ class _Walk:
         children = d.children
         names = sorted(children)
         first = self.count
+        nodes = [children[name] for name in names]
         ndirs = 0
-        for name in names:
-            c = children[name]
-            if c.mode & S_IFMT == _DIR:
+        for i, c in enumerate(nodes, first):
+            if c.mode & S_IFMT == _DIR and type(c) is not Leaf:
                 ndirs += 1
-                queue.append((subtrees.get(name), self.count, own))
-            self._emit(c)
+                queue.append((subtrees.get(c.name), i, own))   # type: ignore[arg-type]
+        self._emit(nodes)
         self._listing(names, parent, first, 2 + ndirs)
         # (the entries' links up to ``d`` stay; its map of them goes, so no cycle outlives it)
         d.children = {}
 
 
-def _nodes(run: list[tuple], listings: Iterator[tuple], first: int) -> tuple[list, dict]:
+def _nodes(run: list[tuple], listings: Iterator[tuple], first: int) -> tuple[list, dict, list]:
     """The nodes of a run of records numbered from ``first``, and its directories' entries (names
     and the inode numbers they name, "." and ".." among them) as the layout's first walk makes them."""
     nodes: list[Node | Leaf] = []
     dirs: dict[Node, list] = {}
+    where: list[tuple[int, list]] = []
     for i, r in enumerate(run, first):
         n = len(r)
         if n == 6:
@@ -339,9 +371,11 @@ def _nodes(run: list[tuple], listings: Iterator[tuple], first: int) -> tuple[lis
                     j = _bisect_left(names, b"..")
                     names.insert(j, b"..")
                     kids.insert(j, parent)
-            dirs[node] = [names, kids, _NO_SPLITS]
+            dirs[node] = entry = [names, kids, _NO_SPLITS]
+            # (and its place in the run: see write_commit_stream)
+            where.append((i - first, entry))
         nodes.append(node)
-    return nodes, dirs
+    return nodes, dirs, where
 
 
 def _listings(spool: _Spool) -> Iterator[tuple]:
@@ -349,7 +383,7 @@ def _listings(spool: _Spool) -> Iterator[tuple]:
         yield from marshal.loads(piece)
 
 
-def _runs(spool: _Spool) -> Iterator[list[tuple]]:
+def _runs(spool: _Spool) -> Iterator[Any]:
     for piece in spool:
         yield marshal.loads(piece)
 
@@ -360,7 +394,7 @@ def write_commit_stream(builder: _Builder, root_tree: str, root_meta: str,
     :func:`~ostreepy.composefs.erofs.write_image` writes :func:`commit_image._tree`'s (version 0:
     a commit has no whiteouts); return its fs-verity digest (``b""`` when not ``digest``)."""
     w = _Walk(builder)
-    blocks = None
+    blocks = placed = None
     try:
         w.walk(root_tree, root_meta)
         layout = _Layout(Node(_DIR | 0o755), 0)
@@ -369,8 +403,7 @@ def write_commit_stream(builder: _Builder, root_tree: str, root_meta: str,
             counts[_METACOPY] = {d: 2 for d in w.digests.repeated()}
             if w.no_digest > 1:
                 counts[_METACOPY][b""] = 2
-            counts[_REDIRECT] = {f"{h[:2]}/{h[2:]}.file".encode(): 2
-                                 for h in (k.hex() for k in w.objects.repeated())}
+            counts[_REDIRECT] = {p: 2 for p in w.objects.repeated()}
         w.digests.close()
         w.objects.close()
         layout.counts = counts
@@ -386,9 +419,15 @@ def write_commit_stream(builder: _Builder, root_tree: str, root_meta: str,
         n_data = 0
         first = 0
         listings = _listings(w.listings)
+        # what the place of each run's inodes is, kept for pass 3 (~25 bytes an inode): placed
+        # again there, they cost as much as here
+        placed = _Spool()
         for run in _runs(w.records):
-            layout.nodes, layout.dirs = _nodes(run, listings, first)
+            layout.nodes, layout.dirs, where = _nodes(run, listings, first)
             nd, pos = layout.place(layout.nodes, first, pos)
+            placed.add(marshal.dumps((bytes(layout.ipads), bytes(layout.xattr_sizes), bytes(layout.blocks),
+                                      bytes(layout.tails), bytes(layout.shared_masks), layout.wide_masks,
+                                      {j: e[2] for j, e in where if e[2]})))
             n_data += nd
             first += len(run)
         layout.inodes_end = _align(pos, SLOT)
@@ -403,13 +442,18 @@ def write_commit_stream(builder: _Builder, root_tree: str, root_meta: str,
         data_start = _write_head(layout, out, 0, n)
         blocks = _Spool()
         staged = _Out(blocks.add, None)
-        pos = SUPER_OFFSET + 128
         first = 0
         current_end = data_start
         listings = _listings(w.listings)
-        for run in _runs(w.records):
-            layout.nodes, layout.dirs = _nodes(run, listings, first)
-            _, pos = layout.place(layout.nodes, first, pos)
+        for run, at in zip(_runs(w.records), _runs(placed)):
+            layout.nodes, layout.dirs, where = _nodes(run, listings, first)
+            ipads, xattr_sizes, n_blocks, tails, layout.shared_masks, layout.wide_masks, splits = at
+            layout.ipads, layout.blocks = memoryview(ipads).cast("Q"), memoryview(n_blocks).cast("Q")
+            layout.xattr_sizes, layout.tails = memoryview(xattr_sizes).cast("I"), memoryview(tails).cast("I")
+            if splits:
+                for j, e in where:
+                    if j in splits:
+                        e[2] = splits[j]
             current_end = _write_inodes(layout, out, current_end, first)
             _write_blocks(layout, staged)
             first += len(run)
@@ -429,5 +473,6 @@ def write_commit_stream(builder: _Builder, root_tree: str, root_meta: str,
         return b"" if hasher is None else hasher.digest()
     finally:
         w.close()
-        if blocks is not None:
-            blocks.close()
+        for spool in (blocks, placed):
+            if spool is not None:
+                spool.close()
