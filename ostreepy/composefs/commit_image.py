@@ -274,7 +274,7 @@ class _Builder:
 
     def _lstat_files(self, children: dict[bytes, Node], parent: Node, files: Sequence[tuple[str, str]]) -> None:
         """:meth:`file` for each (name, checksum) of a directory, where an object costs an lstat and
-        a listxattr (a plain bare repository, no digest wanted): the same nodes from one loop, where
+        a listxattr (a plain bare repository, no digest wanted or to be had): the same nodes from one loop, where
         the calls an object (file, _bare_regular, _node, _made, _payload, and a symlink's two more
         lstats through the store) were a seventh of the walk. An object seen before, a name
         :meth:`file` would refuse, and an object that is not here as a regular file or a symlink,
@@ -288,6 +288,9 @@ class _Builder:
         # (listxattr has no such form)
         dfd = self.repo._dfd
         at, at_fd = ("objects/", dfd) if dfd >= 0 else (prefix, None)
+        # (Verity.MAYBE: the devices with no fs-verity, whose objects have no digest to measure; an
+        # object elsewhere goes to file(), which asks)
+        unmeasurable = None if self.verity is Verity.NO else self.unmeasurable
         for name, checksum in files:
             bname = name.encode("utf-8", "surrogateescape")
             first = seen.get(checksum)
@@ -302,7 +305,7 @@ class _Builder:
                 self.file(children, parent, name, checksum)
                 continue
             fmt = st.st_mode & _S_IFMT
-            if fmt != _S_IFREG and fmt != _S_IFLNK:
+            if fmt != _S_IFREG and fmt != _S_IFLNK or (unmeasurable is not None and st.st_dev not in unmeasurable):
                 self.file(children, parent, name, checksum)
                 continue
             path = prefix + tail  # type: ignore[operator]
@@ -367,9 +370,10 @@ class _Builder:
         # descriptor): with the fields above, a noverity checkout builds no attrs value
         files, dirs = self.repo.load_dirtree_entries(tree_csum)
         children = d.children
-        if self.prefix is not None and self.verity is Verity.NO:
-            # a plain bare repository with no digest wanted of its objects: an lstat and a
-            # listxattr an object
+        if self.prefix is not None and (self.verity is Verity.NO or self.verity is Verity.MAYBE and not self.enable
+                                        and self.unmeasurable):
+            # a plain bare repository with no digest wanted of its objects (or none to be had: a
+            # filesystem without fs-verity, as _bare_regular finds): an lstat and a listxattr an object
             self._lstat_files(children, d, files)
         else:
             for fname, csum in files:

@@ -76,7 +76,7 @@ def test_stream_writes_the_trees_image(tmp_path, mode) -> None:
     Repo.init(str(repo), mode).close()
     porcelain.commit(str(repo), str(tmp_path / "tree"), branch="main", timestamp=TIMESTAMP, owner_uid=0,
                      owner_gid=0)
-    for verity in (ci.Verity.NO, ci.Verity.YES):
+    for verity in (ci.Verity.NO, ci.Verity.MAYBE, ci.Verity.YES):
         old, old_digest, new, new_digest = _images(repo, verity)
         assert new == old and new_digest == old_digest
         assert len(new) > 20 * 4096   # (the big directory's blocks, the spilled symlink's)
@@ -98,6 +98,38 @@ def test_stream_as_upstream_ostree_checks_out(tmp_path) -> None:
                        check=True, cwd=tmp_path)
         assert (tmp_path / "ours.cfs").read_bytes() == (tmp_path / "peer.cfs").read_bytes()
         os.unlink(tmp_path / "peer.cfs")
+
+
+def test_maybe_on_a_filesystem_without_fsverity_takes_the_lstat_path(monkeypatch) -> None:
+    """Verity.MAYBE (a deploy's) where the objects' filesystem has no fs-verity (tmpfs: the first
+    object's measure says so): the rest cost an lstat and a listxattr each, as with Verity.NO, and
+    the image is the NO one (no digest to be had)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+    if not os.path.isdir("/dev/shm"):
+        pytest.skip("no /dev/shm")
+    base = Path(tempfile.mkdtemp(dir="/dev/shm"))
+    try:
+        rich_tree(base / "tree")
+        repo = base / "repo"
+        Repo.init(str(repo), "bare").close()
+        porcelain.commit(str(repo), str(base / "tree"), branch="main", timestamp=TIMESTAMP, owner_uid=0,
+                         owner_gid=0)
+        opened = []
+        real = ci._Builder._bare_regular
+
+        def spy(self, checksum):
+            opened.append(checksum)
+            return real(self, checksum)
+
+        monkeypatch.setattr(ci._Builder, "_bare_regular", spy)
+        old, old_digest, new, new_digest = _images(repo, ci.Verity.MAYBE)
+        assert new == old and new_digest == old_digest
+        assert new == _images(repo, ci.Verity.NO)[2]
+        assert len(opened) < 20   # (the old writer's walk, then this one's: the first directory's each)
+    finally:
+        shutil.rmtree(base)
 
 
 def test_stream_without_a_scratch_file(tmp_path, monkeypatch) -> None:
