@@ -343,6 +343,21 @@ def _repeated(values: list[bytes | None], none_is: bytes | None) -> dict[bytes, 
     return {v: c for v, c in counts.items() if c > 1}   # type: ignore[misc]
 
 
+def _add_dots(names: list[bytes], kids: list[int], own: int, parent: int) -> None:
+    """"." (inode ``own``) and ".." (``parent``) among a directory's sorted entries, where they
+    sort, unless there already (a name of the tree's own)."""
+    if not names or names[0] > b"..":
+        # (most directories: every name sorts after both, which are then not among them)
+        names[0:0] = _DOTS
+        kids[0:0] = (own, parent)
+        return
+    for name, number in ((b".", own), (b"..", parent)):
+        j = _bisect_left(names, name)
+        if j == len(names) or names[j] != name:
+            names.insert(j, name)
+            kids.insert(j, number)
+
+
 class _Layout:
     """Where everything goes. Each node's own rewrite (:func:`_prepare`) runs when its parent is
     visited, children in name order: the same sequence of changes per inode as libcomposefs's
@@ -492,19 +507,7 @@ class _Layout:
                             t = follow_links(children[name])
                             links.append(t)
                             pending.append((name, t))
-                if not names or names[0] > b"..":
-                    # (most directories: every name sorts after both, which are then not among them)
-                    names[0:0] = _DOTS
-                    kids[0:0] = (queued[qi], 0 if node is root else dir_numbers[id(node.parent)])
-                else:
-                    if b"." not in children:
-                        j = _bisect_left(names, b".")
-                        names.insert(j, b".")
-                        kids.insert(j, queued[qi])
-                    if b".." not in children:
-                        j = _bisect_left(names, b"..")
-                        names.insert(j, b"..")
-                        kids.insert(j, 0 if node is root else dir_numbers[id(node.parent)])
+                _add_dots(names, kids, queued[qi], 0 if node is root else dir_numbers[id(node.parent)])
                 # (a list for a small directory, most of them: the packing's call and memoryview, ~200
                 # bytes, cost more than the list's int objects there; ~0.8 ms of a 7k-inode tree's 5)
                 packed = kids if len(kids) <= 16 else _packed_u32(kids)
@@ -1194,6 +1197,25 @@ def _write_blocks(layout: _Layout, out: _Out) -> None:
     out.write(buf)
 
 
+def _new_out(write: Callable[[bytes], object] | None, digest: bool) -> _Out:
+    """The image's writer, hashing it when ``digest`` (hashlib loaded only then)."""
+    hasher = None
+    if digest:
+        from .fsverity import FsVerityHasher
+        hasher = FsVerityHasher()
+    return _Out(write, hasher)
+
+
+def _write_shared(layout: _Layout, out: _Out) -> None:
+    """After the inodes: the shared xattrs, then padding to the first data block."""
+    out.align(SLOT)
+    if out.pos != layout.inodes_end:
+        raise ComposefsError("internal error: inode area size")
+    for e in layout.shared:
+        out.write(e)
+    out.align(BLOCK_SIZE)
+
+
 def _write_head(layout: _Layout, out: _Out, version: int, n_inodes: int) -> int:
     """Write the composefs header and the superblock of a placed image of ``n_inodes`` inodes;
     return where its data blocks start."""
@@ -1237,26 +1259,17 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
     layout.compute_shared_xattrs()
     layout.compute_inodes()
 
-    hasher = None
-    if digest:
-        from .fsverity import FsVerityHasher
-        hasher = FsVerityHasher()
-    out = _Out(write, hasher)
+    out = _new_out(write, digest)
     data_start = _write_head(layout, out, version, len(layout.nodes))
     _write_inodes(layout, out, data_start)
-    out.align(SLOT)
-    if out.pos != layout.inodes_end:
-        raise ComposefsError("internal error: inode area size")
-    for e in layout.shared:
-        out.write(e)
-    out.align(BLOCK_SIZE)
+    _write_shared(layout, out)
     _write_blocks(layout, out)
     out.flush()
     # (a spent tree goes with its last reference, not at the next cycle collection: its parent
     # links, its only cycles with the directories' children, are left pointing up only, since
     # compute_tree emptied every directory's children; a 100,000-file tree is ~40 MB that a deploy
     # would otherwise carry through its /etc merge and prune; test_ostree checks it)
-    return b"" if hasher is None else hasher.digest()
+    return b"" if out.hasher is None else out.hasher.digest()
 
 
 def image_bytes(root: Node, *, min_version: int = 0, max_version: int = 1) -> tuple[bytes, bytes]:

@@ -32,9 +32,9 @@ import os
 import stat
 import struct
 
-from .erofs import (BLOCK_SIZE, SLOT, SUPER_OFFSET, _DOTS, _FT_REG, _METACOPY, _NO_SPLITS, _REDIRECT, _Layout,
-                    _Out, _add_root_whiteouts, _align, _bisect_left, _prepare, _write_blocks, _write_head,
-                    _write_inodes, _zeros)
+from .erofs import (BLOCK_SIZE, SLOT, SUPER_OFFSET, _FT_REG, _METACOPY, _NO_SPLITS, _REDIRECT, _Layout,
+                    _Out, _add_dots, _add_root_whiteouts, _align, _new_out, _prepare, _write_blocks, _write_head,
+                    _write_inodes, _write_shared, _zeros)
 from .tree import S_IFMT, ComposefsError, Leaf, Node
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
@@ -359,18 +359,7 @@ def _nodes(run: list[tuple], listings: Iterator[tuple], first: int) -> tuple[lis
             names, parent, start, nlink = next(listings)
             node.nlink = nlink
             kids = list(range(start, start + len(names)))
-            if not names or names[0] > b"..":
-                names[0:0] = _DOTS
-                kids[0:0] = (i, parent)
-            else:
-                if b"." not in names:
-                    j = _bisect_left(names, b".")
-                    names.insert(j, b".")
-                    kids.insert(j, i)
-                if b".." not in names:
-                    j = _bisect_left(names, b"..")
-                    names.insert(j, b"..")
-                    kids.insert(j, parent)
+            _add_dots(names, kids, i, parent)
             dirs[node] = entry = [names, kids, _NO_SPLITS]
             # (and its place in the run: see write_commit_stream)
             where.append((i - first, entry))
@@ -434,11 +423,7 @@ def write_commit_stream(builder: _Builder, root_tree: str, root_meta: str,
         layout.n_data_blocks = n_data
 
         # pass 3: again, written
-        hasher = None
-        if digest:
-            from .fsverity import FsVerityHasher
-            hasher = FsVerityHasher()
-        out = _Out(write, hasher)
+        out = _new_out(write, digest)
         data_start = _write_head(layout, out, 0, n)
         blocks = _Spool()
         staged = _Out(blocks.add, None)
@@ -459,18 +444,13 @@ def write_commit_stream(builder: _Builder, root_tree: str, root_meta: str,
             first += len(run)
         staged.flush()
         layout.nodes, layout.dirs = [], {}
-        out.align(SLOT)
-        if out.pos != layout.inodes_end:
-            raise ComposefsError("internal error: inode area size")
-        for e in layout.shared:
-            out.write(e)
-        out.align(BLOCK_SIZE)
+        _write_shared(layout, out)
         for piece in blocks:
             out.write(piece)
         out.flush()
         if out.pos != (data_start // BLOCK_SIZE + n_data) * BLOCK_SIZE:
             raise ComposefsError("internal error: data block count")
-        return b"" if hasher is None else hasher.digest()
+        return b"" if out.hasher is None else out.hasher.digest()
     finally:
         w.close()
         for spool in (blocks, placed):
