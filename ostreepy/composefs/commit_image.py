@@ -7,7 +7,9 @@ regular file's payload is its object path in a bare repository
 (``ab/cdef….file``) and, when verity is wanted, its fs-verity digest;
 ``usr etc boot var sysroot`` are added as empty 0755 directories when missing.
 The image is version 0 unless whiteouts force version 1. Its fs-verity digest
-is what ``ostree.composefs.digest.v0`` records.
+is what ``ostree.composefs.digest.v0`` records. It is written from a stream of
+the tree's inodes (:mod:`.stream`: memory by the commit's directories, not its
+files), not from the tree, which :func:`tree_from_commit` still builds whole.
 
 Verity modes are libostree's tristate: ``YES`` always puts file digests in
 (measured from the object by the kernel when it has fs-verity, else computed),

@@ -3,26 +3,27 @@ memory that grows with the commit's directories, not its files.
 
 :func:`~ostreepy.composefs.erofs.write_image` lays out a whole :class:`Node` tree; a
 commit's tree at 100,000 files is tens of MB (a node per file, and the layout's arrays).
-Here the commit is walked once (:func:`walk_commit`), breadth first with children by
-name (the image's inode order), each directory's entries made as the tree builder makes
-them (the same objects: :class:`~ostreepy.composefs.commit_image._Builder` reads and
-measures every file object), rewritten as the layout's first walk rewrites them
+Here the commit is walked once (:class:`_Walk`), breadth first with children by name
+(the image's inode order), each directory's entries made as the tree builder makes them
+(:class:`~ostreepy.composefs.commit_image._Builder` reads and measures every file
+object), rewritten as the layout's first walk rewrites them
 (:func:`~ostreepy.composefs.erofs._prepare`, the root's whiteouts), then written as
-records (a tuple per inode, ``marshal``-ed in runs) to an unnamed scratch file. What
-the layout needs of the whole tree is kept aside meanwhile, and is small: the xattr
-values counted (a tree has few distinct ones), and for the redirect and metacopy values,
-unique to a file but for files sharing an object or a content, the object checksums and
-digests in :class:`_Keys` (spilled in buckets) to find the repeated ones.
+records (a tuple per inode, ``marshal``-ed in runs) to an unnamed scratch file, and each
+directory's entry names to another. What the layout needs of the whole tree is kept
+aside meanwhile, and is small: the xattr values counted (a tree has few distinct ones),
+and for the redirect and metacopy values, unique to a file but for files sharing an
+object or a content, the object paths and digests in :class:`_Keys` (spilled in
+buckets) to find the repeated ones: those, and only those, go to the shared area.
 
-The records are then read back twice, a run at a time, each run made into the nodes
-:func:`write_image` would have had there (:func:`_nodes`): once to place every inode
-(:meth:`_Layout.place`: the image's inode numbers, 4 bytes an inode, are all that is
-kept), once to place them again (the same answer) and write them (``_write_inodes``,
-whose directory entries name inodes placed later); the whole blocks that follow the
-inodes are staged in a second scratch file meanwhile. Every placement and encoding is
-erofs.py's, so the bytes are the same; only the order of the work differs.
-Where there is no scratch file to be had (an unwritable ``TMPDIR``) the runs stay in
-memory, as marshalled bytes.
+The records are then read back twice, a run at a time, each run made into the nodes the
+tree writer would have had there (:func:`_nodes`): once to place every inode
+(:meth:`_Layout.place`; the image's inode numbers and file types, 5 bytes an inode, are
+what is kept of the whole image, with each run's places in a third scratch file), once to
+write them (``_write_inodes``, whose directory entries name inodes placed later than
+their directory); the whole blocks, which follow the inodes and the shared xattrs, are
+staged in a fourth meanwhile. Every placement and encoding is erofs.py's, so the bytes are
+the tree writer's; only the order of the work differs. Where there is no scratch file to
+be had (an unwritable or full ``TMPDIR``) what is left stays in memory, as marshalled bytes.
 """
 
 from __future__ import annotations
@@ -39,9 +40,16 @@ from .tree import S_IFMT, ComposefsError, Leaf, Node
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
-    from typing import Any, Callable, Iterator, Sequence
+    from typing import Any, Callable, Iterator, Protocol, Sequence
 
-    from .commit_image import _Builder
+    class _Builder(Protocol):
+        """What the walk asks of commit_image's builder (named here, not imported: it imports this)."""
+
+        seen: dict[str, Node | Leaf]
+
+        def dirmeta(self, meta_csum: str) -> tuple[int, int, int, tuple[tuple[bytes, bytes], ...]]: ...
+
+        def entries(self, d: Node, tree_csum: str) -> dict[bytes, str]: ...
 
 __all__ = ["write_commit_stream"]
 
