@@ -1,29 +1,30 @@
 """The composefs image of an OSTree commit written from a stream of inode records, in
 memory that grows with the commit's directories, not its files.
 
-:func:`~ostreepy.composefs.erofs.write_image` lays out a whole :class:`Node` tree; a
-commit's tree at 100,000 files is tens of MB (a node per file, and the layout's arrays).
-Here the commit is walked once (:class:`_Walk`), breadth first with children by name
-(the image's inode order), each directory's entries made as the tree builder makes them
-(:class:`~ostreepy.composefs.commit_image._Builder` reads and measures every file
-object), rewritten as the layout's first walk rewrites them
-(:func:`~ostreepy.composefs.erofs._prepare`, the root's whiteouts), then written as
-records (a tuple per inode, ``marshal``-ed in runs) to an unnamed scratch file, and each
-directory's entry names to another. What the layout needs of the whole tree is kept
-aside meanwhile, and is small: the xattr values counted (a tree has few distinct ones),
-and for the redirect and metacopy values, unique to a file but for files sharing an
-object or a content, the object paths and digests in :class:`_Keys` (spilled in
-buckets) to find the repeated ones: those, and only those, go to the shared area.
+:func:`~ostreepy.composefs.erofs.write_image` lays out a whole
+:class:`~ostreepy.composefs.tree.Node` tree; a commit's tree at 100,000 files is tens
+of MB (a node per file, and the layout's arrays). Here the commit is walked once
+(``_Walk``), breadth first with children by name (the image's inode order), each
+directory's entries made as the tree builder makes them (commit_image's ``_Builder``
+reads and measures every file object), rewritten as the layout's first walk rewrites
+them (erofs's ``_prepare``, the root's whiteouts), then written as records (a tuple per
+inode, ``marshal``-ed in runs) to an unnamed scratch file, and each directory's entry
+names to another. What the layout needs of the whole tree is kept aside meanwhile, and
+is small: the xattr values counted (a tree has few distinct ones), and for the redirect
+and metacopy values, unique to a file but for files sharing an object or a content, the
+object paths and digests in ``_Keys`` (spilled in buckets) to find the repeated ones:
+those, and only those, go to the shared area.
 
 The records are then read back twice, a run at a time, each run made into the nodes the
-tree writer would have had there (:func:`_nodes`): once to place every inode
-(:meth:`_Layout.place`; the image's inode numbers and file types, 5 bytes an inode, are
-what is kept of the whole image, with each run's places in a third scratch file), once to
+tree writer would have had there (``_nodes``): once to place every inode (erofs's
+``_Layout.place``; the image's inode numbers and file types, 5 bytes an inode, are what
+is kept of the whole image, with each run's places in a third scratch file), once to
 write them (``_write_inodes``, whose directory entries name inodes placed later than
 their directory); the whole blocks, which follow the inodes and the shared xattrs, are
-staged in a fourth meanwhile. Every placement and encoding is erofs.py's, so the bytes are
-the tree writer's; only the order of the work differs. Where there is no scratch file to
-be had (an unwritable or full ``TMPDIR``) what is left stays in memory, as marshalled bytes.
+staged in a fourth meanwhile. Every placement and encoding is erofs.py's, so the bytes
+are the tree writer's; only the order of the work differs. Where there is no scratch
+file to be had (an unwritable or full ``TMPDIR``) what is left stays in memory, as
+marshalled bytes.
 """
 
 from __future__ import annotations
@@ -388,8 +389,9 @@ def _runs(spool: _Spool) -> Iterator[Any]:
 def write_commit_stream(builder: _Builder, root_tree: str, root_meta: str,
                         write: Callable[[bytes], object] | None, digest: bool = True) -> bytes:
     """Write the composefs image of the tree (``root_tree``, ``root_meta``) as
-    :func:`~ostreepy.composefs.erofs.write_image` writes :func:`commit_image._tree`'s (version 0:
-    a commit has no whiteouts); return its fs-verity digest (``b""`` when not ``digest``)."""
+    :func:`~ostreepy.composefs.erofs.write_image` writes the tree commit_image's ``_tree`` builds
+    (version 0: a commit has no whiteouts), ``builder`` reading its objects; return its fs-verity
+    digest (``b""`` when not ``digest``)."""
     w = _Walk(builder)
     blocks = placed = None
     try:
