@@ -7,7 +7,9 @@ regular file's payload is its object path in a bare repository
 (``ab/cdef….file``) and, when verity is wanted, its fs-verity digest;
 ``usr etc boot var sysroot`` are added as empty 0755 directories when missing.
 The image is version 0 unless whiteouts force version 1. Its fs-verity digest
-is what ``ostree.composefs.digest.v0`` records.
+is what ``ostree.composefs.digest.v0`` records. It is written from a stream of
+the tree's inodes (:mod:`.stream`: memory by the commit's directories, not its
+files), not from the tree, which :func:`tree_from_commit` still builds whole.
 
 Verity modes are libostree's tristate: ``YES`` always puts file digests in
 (measured from the object by the kernel when it has fs-verity, else computed),
@@ -25,7 +27,6 @@ import struct
 
 from ..store.objects import ObjectType, canonical_xattrs, commit_root
 from ..store.repo import Repo, RepoMode
-from .erofs import write_image
 from .._process import gc_paused
 from .tree import MAX_NAME_LENGTH, PATH_MAX, S_IFMT as _S_IFMT, ComposefsError, Leaf, Node, cstr
 
@@ -275,7 +276,7 @@ class _Builder:
 
     def _lstat_files(self, children: dict[bytes, Node], parent: Node, files: Sequence[tuple[str, str]]) -> None:
         """:meth:`file` for each (name, checksum) of a directory, where an object costs an lstat and
-        a listxattr (a plain bare repository, no digest wanted): the same nodes from one loop, where
+        a listxattr (a plain bare repository, no digest wanted or to be had): the same nodes from one loop, where
         the calls an object (file, _bare_regular, _node, _made, _payload, and a symlink's two more
         lstats through the store) were a seventh of the walk. An object seen before, a name
         :meth:`file` would refuse, and an object that is not here as a regular file or a symlink,
@@ -289,6 +290,9 @@ class _Builder:
         # (listxattr has no such form)
         dfd = self.repo._dfd
         at, at_fd = ("objects/", dfd) if dfd >= 0 else (prefix, None)
+        # (Verity.MAYBE: the devices with no fs-verity, whose objects have no digest to measure; an
+        # object elsewhere goes to file(), which asks)
+        unmeasurable = None if self.verity is Verity.NO else self.unmeasurable
         for name, checksum in files:
             bname = name.encode("utf-8", "surrogateescape")
             first = seen.get(checksum)
@@ -303,7 +307,7 @@ class _Builder:
                 self.file(children, parent, name, checksum)
                 continue
             fmt = st.st_mode & _S_IFMT
-            if fmt != _S_IFREG and fmt != _S_IFLNK:
+            if fmt != _S_IFREG and fmt != _S_IFLNK or (unmeasurable is not None and st.st_dev not in unmeasurable):
                 self.file(children, parent, name, checksum)
                 continue
             path = prefix + tail  # type: ignore[operator]
@@ -354,36 +358,57 @@ class _Builder:
             digest = None
         return self._made(header.mode, header.uid, header.gid, size, _payload(checksum, size), digest, header.xattrs)
 
-    def directory(self, parent: Node, name: bytes, tree_csum: str, meta_csum: str) -> None:
-        repo = self.repo
-        # a plain bare repository with no digest wanted of its objects: an lstat and a listxattr
-        # an object
-        lean = self.prefix is not None and self.verity is Verity.NO
-        todo = [(parent, name, tree_csum, meta_csum)]
-        while todo:
-            parent, name, tree_csum, meta_csum = todo.pop()
-            meta = self.dirmetas.get(meta_csum)
-            if meta is None:
-                meta = self.dirmetas[meta_csum] = repo.load_dirmeta_fields(meta_csum)
-            # entries, not DirTree values (a loose dirtree by one openat by the repository's
-            # descriptor): with the fields above, a noverity checkout builds no attrs value
-            files, dirs = repo.load_dirtree_entries(tree_csum)
-            if name in parent.children:
+    def dirmeta(self, meta_csum: str) -> tuple[int, int, int, tuple[tuple[bytes, bytes], ...]]:
+        """(uid, gid, mode, xattrs) of a dirmeta, read once a tree."""
+        meta = self.dirmetas.get(meta_csum)
+        if meta is None:
+            meta = self.dirmetas[meta_csum] = self.repo.load_dirmeta_fields(meta_csum)
+        return meta
+
+    def entries(self, d: Node, tree_csum: str) -> dict[bytes, str]:
+        """Fill the directory ``d`` with the entries of dirtree ``tree_csum``: its files' nodes,
+        and a node for each subdirectory, whose dirtree (by name) is returned."""
+        # entries, not DirTree values (a loose dirtree by one openat by the repository's
+        # descriptor): with the fields above, a noverity checkout builds no attrs value
+        files, dirs = self.repo.load_dirtree_entries(tree_csum)
+        children = d.children
+        if self.prefix is not None and (self.verity is Verity.NO or self.verity is Verity.MAYBE and not self.enable
+                                        and self.unmeasurable):
+            # a plain bare repository with no digest wanted of its objects (or none to be had: a
+            # filesystem without fs-verity, as _bare_regular finds): an lstat and a listxattr an object
+            self._lstat_files(children, d, files)
+        else:
+            for fname, csum in files:
+                self.file(children, d, fname, csum)
+        subtrees = {}
+        for dname, t, m in dirs:
+            name = _validate_name(dname)
+            if name in children:
                 raise ComposefsError("Target checkout directory already exist")
-            uid, gid, mode, xattrs = meta
-            d = Node(mode)
-            parent.add_child(name, d)
-            d.uid, d.gid = uid, gid
+            uid, gid, mode, xattrs = self.dirmeta(m)
+            sub = Node(mode)
+            d.add_child(name, sub)
+            sub.uid, sub.gid = uid, gid
             for k, v in xattrs:
-                d.set_xattr(k, v)
-            children = d.children
-            if lean:
-                self._lstat_files(children, d, files)
-            else:
-                for fname, csum in files:
-                    self.file(children, d, fname, csum)
-            for dname, t, m in reversed(dirs):
-                todo.append((d, _validate_name(dname), t, m))
+                sub.set_xattr(k, v)
+            subtrees[name] = t
+        return subtrees
+
+    def directory(self, parent: Node, name: bytes, tree_csum: str, meta_csum: str) -> None:
+        uid, gid, mode, xattrs = self.dirmeta(meta_csum)
+        if name in parent.children:
+            raise ComposefsError("Target checkout directory already exist")
+        d = Node(mode)
+        parent.add_child(name, d)
+        d.uid, d.gid = uid, gid
+        for k, v in xattrs:
+            d.set_xattr(k, v)
+        todo = [(d, tree_csum)]
+        while todo:
+            d, tree_csum = todo.pop()
+            subtrees = self.entries(d, tree_csum)
+            for sub_name, t in reversed(subtrees.items()):
+                todo.append((d.children[sub_name], t))
 
 
 def tree_from_commit(repo: Repo, checksum: str, verity: Verity = Verity.YES) -> Node:
@@ -410,8 +435,16 @@ def _tree(repo: Repo, root_tree: str, root_meta: str, verity: Verity, enable: bo
 
 def commit_image_digest(repo: Repo, root_tree: str, root_meta: str) -> bytes:
     """``ostree.composefs.digest.v0`` of a tree (file digests always in)."""
-    return write_image(_tree(repo, root_tree, root_meta, Verity.YES), None, min_version=0, max_version=1,
-                       consume=True)
+    return _write(repo, root_tree, root_meta, Verity.YES, False, None, True)
+
+
+def _write(repo: Repo, root_tree: str, root_meta: str, verity: Verity, enable: bool,
+           write: Callable[[bytes], object] | None, digest: bool) -> bytes:
+    """The image of a tree, written from a stream of its inodes (:mod:`.stream`: memory by its
+    directories, not its files), as :func:`write_image` writes :func:`_tree`'s."""
+    from .stream import write_commit_stream
+    with gc_paused():
+        return write_commit_stream(_Builder(repo, verity, enable), root_tree, root_meta, write, digest)
 
 
 def composefs_metadata(repo: Repo, root_tree: str, root_meta: str) -> dict[str, Variant]:
@@ -440,7 +473,6 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
     else:
         # its root alone, read through the commit's framing: no Commit (nor Variant) value built
         root_tree, root_meta = commit_root(repo.load_metadata(ObjectType.COMMIT, checksum))
-    root = _tree(repo, root_tree, root_meta, verity, enable_fsverity)
     dest_dir = os.path.dirname(os.path.abspath(destination)) if dir_fd is None else None
     tmp = f".{os.path.basename(destination)}.tmp-{os.getpid()}"
     fd = os.open(tmp if dir_fd is not None else os.path.join(dest_dir or ".", tmp),
@@ -448,8 +480,8 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
     ok = False
     try:
         with os.fdopen(fd, "wb", closefd=False) as f:
-            image_digest = write_image(root, _writer(f), min_version=0, max_version=1, consume=True,
-                                       digest=digest or expected is not None)
+            image_digest = _write(repo, root_tree, root_meta, verity, enable_fsverity, _writer(f),
+                                  digest or expected is not None)
         if expected is not None:
             exp = bytes(expected.value)
             if len(exp) != 32:

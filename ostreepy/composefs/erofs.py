@@ -343,6 +343,21 @@ def _repeated(values: list[bytes | None], none_is: bytes | None) -> dict[bytes, 
     return {v: c for v, c in counts.items() if c > 1}   # type: ignore[misc]
 
 
+def _add_dots(names: list[bytes], kids: list[int], own: int, parent: int) -> None:
+    """"." (inode ``own``) and ".." (``parent``) among a directory's sorted entries, where they
+    sort, unless there already (a name of the tree's own)."""
+    if not names or names[0] > b"..":
+        # (most directories: every name sorts after both, which are then not among them)
+        names[0:0] = _DOTS
+        kids[0:0] = (own, parent)
+        return
+    for name, number in ((b".", own), (b"..", parent)):
+        j = _bisect_left(names, name)
+        if j == len(names) or names[j] != name:
+            names.insert(j, name)
+            kids.insert(j, number)
+
+
 class _Layout:
     """Where everything goes. Each node's own rewrite (:func:`_prepare`) runs when its parent is
     visited, children in name order: the same sequence of changes per inode as libcomposefs's
@@ -492,19 +507,7 @@ class _Layout:
                             t = follow_links(children[name])
                             links.append(t)
                             pending.append((name, t))
-                if not names or names[0] > b"..":
-                    # (most directories: every name sorts after both, which are then not among them)
-                    names[0:0] = _DOTS
-                    kids[0:0] = (queued[qi], 0 if node is root else dir_numbers[id(node.parent)])
-                else:
-                    if b"." not in children:
-                        j = _bisect_left(names, b".")
-                        names.insert(j, b".")
-                        kids.insert(j, queued[qi])
-                    if b".." not in children:
-                        j = _bisect_left(names, b"..")
-                        names.insert(j, b"..")
-                        kids.insert(j, 0 if node is root else dir_numbers[id(node.parent)])
+                _add_dots(names, kids, queued[qi], 0 if node is root else dir_numbers[id(node.parent)])
                 # (a list for a small directory, most of them: the packing's call and memoryview, ~200
                 # bytes, cost more than the list's int objects there; ~0.8 ms of a 7k-inode tree's 5)
                 packed = kids if len(kids) <= 16 else _packed_u32(kids)
@@ -568,24 +571,37 @@ class _Layout:
         self.counts = {}
 
     def compute_inodes(self) -> None:
+        """Every inode's place, padding and parts, in arrays by inode number."""
+        n = len(self.nodes)   # the arrays made whole at once: grown, they would be copied as they grow
+        self.nids = _zeros("Q", n)
+        # the directory entry's file type of each inode: a regular file's unless set below
+        self.ftypes = bytearray(_FT_REG) * n
+        self.n_data_blocks, pos = self.place(self.nodes, 0, SUPER_OFFSET + 128)
+        self.inodes_end = _align(pos, SLOT)
+
+    def place(self, nodes: list[Node], first: int, pos: int) -> tuple[int, int]:
+        """Place ``nodes``, the inodes numbered from ``first`` on, the first at ``pos`` (or after its
+        padding): their arrays (:attr:`ipads` and the rest) are made for them alone, their numbers in
+        the image and file types set in :attr:`nids` and :attr:`ftypes` (of the whole image);
+        (their whole blocks, the position after the last). Also what a streaming writer calls for
+        a run of inodes at a time, again (the same answer) as it writes them."""
         offsets = self.offsets
         min_sec, min_nsec = self.min_mtime
         index = _XATTR_INDEX
-        pos = SUPER_OFFSET + 128
         n_data = 0
         dirs = self.dirs
-        wide = self.wide_masks
+        self.wide_masks = wide = {}
         meta_offsets = offsets.get(_METACOPY, {})
         redirect_offsets = offsets.get(_REDIRECT, {})
-        n = len(self.nodes)   # the arrays made whole at once: grown, they would be copied as they grow
+        n = len(nodes)
         self.ipads = ipads = _zeros("Q", n)
         self.xattr_sizes = xattr_sizes = _zeros("I", n)
         self.blocks = blocks = _zeros("Q", n)
         self.tails = tails = _zeros("I", n)
-        self.nids = nids = _zeros("Q", n)
         self.shared_masks = shared = bytearray(n)
-        # the directory entry's file type of each inode: a regular file's unless set below
-        self.ftypes = ftypes = bytearray(_FT_REG) * n
+        # (views of the image's arrays from ``first``: indexed as the others)
+        nids = self.nids[first:first + n]
+        ftypes = memoryview(self.ftypes)[first:first + n]
         ft = _FT
         leaf_time = min_sec == 0 and min_nsec == 0   # a Leaf's mtime is the least
         # the inode of the writer's shortcut (below) with its xattrs and tail, but for the redirect
@@ -595,7 +611,7 @@ class _Layout:
         # checkout without fs-verity digests): the metacopy entry is a 4-byte reference (bit 2)
         shared_size = _COMPACT + 12 + 4 + 4 + _REDIRECT_ENTRY + 1 + 3
         empty_shared = b"" in meta_offsets
-        for i, node in enumerate(self.nodes):
+        for i, node in enumerate(nodes):
             if type(node) is Leaf and leaf_time:
                 ftype = node.mode & S_IFMT
                 if ftype == _REG:
@@ -802,8 +818,8 @@ class _Layout:
             n_data += n_blocks
             nids[i] = pos // SLOT
             pos += isize
-        self.n_data_blocks = n_data
-        self.inodes_end = _align(pos, SLOT)
+        ftypes.release()
+        return n_data, pos
 
 
 def _tail_padding(ftype: int, pos: int, non_tail: int, n_blocks: int, tail: int) -> tuple[int, int, int]:
@@ -937,7 +953,9 @@ def _dentries(buf: bytearray, names: list[bytes], kids: memoryview | list[int], 
     buf += b"".join(names)
 
 
-def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
+def _write_inodes(layout: _Layout, out: _Out, data_start: int, first: int = 0) -> int:
+    """Write the inodes :meth:`_Layout.place` placed last (numbered from ``first``), the first
+    block of their data at ``data_start``; return where the next one's data goes."""
     offsets = layout.offsets
     base = layout.inodes_end % BLOCK_SIZE
     index = _XATTR_INDEX
@@ -954,6 +972,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
     # the reference to the shared empty metacopy value (of external files without a digest)
     empty_ref = ((base + meta_offsets[b""]) // 4) & _U32 if b"" in meta_offsets else 0
     for inode_num, (node, ipad) in enumerate(zip(layout.nodes, layout.ipads)):
+        ino = first + inode_num
         if ipad & 2:
             # most of a tree: an external file whose only xattrs, metacopy and redirect, are its own
             # (see compute_inodes, which marks it), and whose tail is its one null chunk address (so
@@ -970,16 +989,16 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             i_u = 0 if size <= BLOCK_SIZE else (size - 1).bit_length() - 12
             if ipad & 4:
                 # (compact, no digest: see compute_inodes)
-                buf += head[2](head[5], node.mode & 0xFFFF, node.nlink, size, i_u, inode_num, node.uid, node.gid,
+                buf += head[2](head[5], node.mode & 0xFFFF, node.nlink, size, i_u, ino, node.uid, node.gid,
                                _SHARED_METACOPY_HEAD, empty_ref, head[0], node.payload, head[1])
             elif ipad & 1:
                 # (a compact inode's size, link count and ids fit its fields)
-                buf += head[2](head[5], node.mode & 0xFFFF, node.nlink, size, i_u, inode_num, node.uid, node.gid,
+                buf += head[2](head[5], node.mode & 0xFFFF, node.nlink, size, i_u, ino, node.uid, node.gid,
                                _EXTERNAL_START, node.digest, head[0], node.payload, head[1])
             else:
                 if head[4]:
                     buf += _ZEROS[:head[4]] if head[4] <= BLOCK_SIZE else bytes(head[4])
-                buf += pack_extended(_CHUNK_BASED << 1 | 1, head[3], node.mode & 0xFFFF, 0, size, i_u, inode_num,
+                buf += pack_extended(_CHUNK_BASED << 1 | 1, head[3], node.mode & 0xFFFF, 0, size, i_u, ino,
                                      node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
                 buf += _EXTERNAL_START
                 buf += node.digest  # type: ignore[arg-type]
@@ -1010,10 +1029,10 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
                 size = 0
                 i_u = node.rdev & _U32 if ftype == _CHR or ftype == stat.S_IFBLK else 0
             if compact:
-                buf += pack_compact(datalayout << 1, 0, mode & 0xFFFF, node.nlink & 0xFFFF, size, 0, i_u, inode_num,
+                buf += pack_compact(datalayout << 1, 0, mode & 0xFFFF, node.nlink & 0xFFFF, size, 0, i_u, ino,
                                     node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
             else:
-                buf += pack_extended(datalayout << 1 | 1, 0, mode & 0xFFFF, 0, size, i_u, inode_num, node.uid,
+                buf += pack_extended(datalayout << 1 | 1, 0, mode & 0xFFFF, 0, size, i_u, ino, node.uid,
                                      node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
             if ftype == _DIR:
                 names, kids, _ = dirs[node]
@@ -1055,9 +1074,9 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             i_u = (i_u & 0xFFFF0000) | (bits - 12)
         if compact:
             buf += pack_compact(datalayout << 1, icount, mode & 0xFFFF, node.nlink & 0xFFFF, size & _U32, 0, i_u,
-                                inode_num, node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
+                                ino, node.uid & 0xFFFF, node.gid & 0xFFFF, 0)
         else:
-            buf += pack_extended(datalayout << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, inode_num,
+            buf += pack_extended(datalayout << 1 | 1, icount, mode & 0xFFFF, 0, size, i_u, ino,
                                  node.uid, node.gid, node.mtime_sec, node.mtime_nsec, node.nlink)
         if xattr_size and datalayout == _CHUNK_BASED and not node.xattrs:
             # the common external file (see compute_inodes)
@@ -1140,6 +1159,7 @@ def _write_inodes(layout: _Layout, out: _Out, data_start: int) -> None:
             out.write(buf)
             buf = bytearray()
     out.write(buf)
+    return current_end
 
 
 def _write_blocks(layout: _Layout, out: _Out) -> None:
@@ -1177,6 +1197,43 @@ def _write_blocks(layout: _Layout, out: _Out) -> None:
     out.write(buf)
 
 
+def _new_out(write: Callable[[bytes], object] | None, digest: bool) -> _Out:
+    """The image's writer, hashing it when ``digest`` (hashlib loaded only then)."""
+    hasher = None
+    if digest:
+        from .fsverity import FsVerityHasher
+        hasher = FsVerityHasher()
+    return _Out(write, hasher)
+
+
+def _write_shared(layout: _Layout, out: _Out) -> None:
+    """After the inodes: the shared xattrs, then padding to the first data block."""
+    out.align(SLOT)
+    if out.pos != layout.inodes_end:
+        raise ComposefsError("internal error: inode area size")
+    for e in layout.shared:
+        out.write(e)
+    out.align(BLOCK_SIZE)
+
+
+def _write_head(layout: _Layout, out: _Out, version: int, n_inodes: int) -> int:
+    """Write the composefs header and the superblock of a placed image of ``n_inodes`` inodes;
+    return where its data blocks start."""
+    out.write(struct.pack("<IIII16x", LCFS_EROFS_MAGIC, LCFS_EROFS_VERSION, 1 if layout.has_acl else 0, version))
+    out.pad(SUPER_OFFSET - 32)
+    data_start = _align(layout.inodes_end + layout.shared_size, BLOCK_SIZE)
+    root_nid = layout.nids[0]
+    if root_nid >= 0xFFFF:
+        raise ComposefsError("root inode out of range")
+    sec, nsec = layout.min_mtime
+    out.write(struct.pack("<IIIBBHQQIIII", EROFS_SUPER_MAGIC, 0, _FEATURE_COMPAT, 12, 0, root_nid,
+                          n_inodes, sec & ((1 << 64) - 1), nsec & _U32,
+                          (data_start // BLOCK_SIZE + layout.n_data_blocks) & _U32,
+                          (SUPER_OFFSET + 128) // BLOCK_SIZE, (layout.inodes_end // BLOCK_SIZE) & _U32)
+              + bytes(128 - 48))
+    return data_start
+
+
 def write_image(root: Node, write: Callable[[bytes], object] | None = None, *, min_version: int = 0,
                 max_version: int = 1, consume: bool = False, digest: bool = True) -> bytes:
     """Write the composefs image of ``root`` through ``write`` (if given); return its fs-verity digest
@@ -1202,37 +1259,17 @@ def _write_image(root: Node, write: Callable[[bytes], object] | None, min_versio
     layout.compute_shared_xattrs()
     layout.compute_inodes()
 
-    hasher = None
-    if digest:
-        from .fsverity import FsVerityHasher
-        hasher = FsVerityHasher()
-    out = _Out(write, hasher)
-    out.write(struct.pack("<IIII16x", LCFS_EROFS_MAGIC, LCFS_EROFS_VERSION, 1 if layout.has_acl else 0, version))
-    out.pad(SUPER_OFFSET - 32)
-    data_start = _align(layout.inodes_end + layout.shared_size, BLOCK_SIZE)
-    root_nid = layout.nids[0]
-    if root_nid >= 0xFFFF:
-        raise ComposefsError("root inode out of range")
-    sec, nsec = layout.min_mtime
-    out.write(struct.pack("<IIIBBHQQIIII", EROFS_SUPER_MAGIC, 0, _FEATURE_COMPAT, 12, 0, root_nid,
-                          len(layout.nodes), sec & ((1 << 64) - 1), nsec & _U32,
-                          (data_start // BLOCK_SIZE + layout.n_data_blocks) & _U32,
-                          (SUPER_OFFSET + 128) // BLOCK_SIZE, (layout.inodes_end // BLOCK_SIZE) & _U32)
-              + bytes(128 - 48))
+    out = _new_out(write, digest)
+    data_start = _write_head(layout, out, version, len(layout.nodes))
     _write_inodes(layout, out, data_start)
-    out.align(SLOT)
-    if out.pos != layout.inodes_end:
-        raise ComposefsError("internal error: inode area size")
-    for e in layout.shared:
-        out.write(e)
-    out.align(BLOCK_SIZE)
+    _write_shared(layout, out)
     _write_blocks(layout, out)
     out.flush()
     # (a spent tree goes with its last reference, not at the next cycle collection: its parent
     # links, its only cycles with the directories' children, are left pointing up only, since
     # compute_tree emptied every directory's children; a 100,000-file tree is ~40 MB that a deploy
     # would otherwise carry through its /etc merge and prune; test_ostree checks it)
-    return b"" if hasher is None else hasher.digest()
+    return b"" if out.hasher is None else out.hasher.digest()
 
 
 def image_bytes(root: Node, *, min_version: int = 0, max_version: int = 1) -> tuple[bytes, bytes]:

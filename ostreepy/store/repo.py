@@ -947,9 +947,10 @@ class Repo:
     def dirtree_cache(self) -> Iterator[None]:
         """Keep parsed dirtrees for the length of the block.
 
-        A deploy reads every dirtree of the commit three times (space check,
-        checkout, the prune's reachability walk); parsing them once saves a
-        third of a 20,000-file deploy. Scoped, not always on: a dirtree is
+        For a command that reads every dirtree of a commit several times (a
+        delta's compilation). Not a deploy's, which reads them four times (space
+        check, checkout, composefs image, the prune's walk) but must stay flat in
+        memory: ~200 bytes a file. Scoped, not always on: a dirtree is
         immutable but its file may be deleted, and outside a block a missing
         object must still be reported as missing. The cost is the parsed trees
         in memory (a few MB per 10,000 files) until the block ends."""
