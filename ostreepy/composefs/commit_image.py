@@ -421,7 +421,8 @@ def composefs_metadata(repo: Repo, root_tree: str, root_meta: str) -> dict[str, 
 
 
 def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = Verity.YES,
-                       dir_fd: int | None = None, enable_fsverity: bool = False, digest: bool = True) -> bytes:
+                       dir_fd: int | None = None, enable_fsverity: bool = False, digest: bool = True,
+                       before_write: Callable[[], object] | None = None) -> bytes:
     """Write the composefs image of ``rev`` to ``destination`` atomically (mode 0644); return its digest.
 
     With ``Verity.YES`` the digest must equal the commit's ``ostree.composefs.digest.v0`` when it has one.
@@ -429,6 +430,8 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
     (silently not where it cannot: the digests are then computed, as libostree does).
     ``digest`` False: for a caller that has no use for the digest (a checkout), which is then
     ``b""`` and the image hashed only where it is checked (~4% of a noverity checkout).
+    ``before_write``: called once the image is built and before its destination is touched (a
+    deploy writing the image while the deployment is still being checked out waits there).
     """
     checksum = repo.resolve_rev(rev)
     assert checksum is not None
@@ -441,6 +444,8 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
         # its root alone, read through the commit's framing: no Commit (nor Variant) value built
         root_tree, root_meta = commit_root(repo.load_metadata(ObjectType.COMMIT, checksum))
     root = _tree(repo, root_tree, root_meta, verity, enable_fsverity)
+    if before_write is not None:
+        before_write()
     dest_dir = os.path.dirname(os.path.abspath(destination)) if dir_fd is None else None
     tmp = f".{os.path.basename(destination)}.tmp-{os.getpid()}"
     fd = os.open(tmp if dir_fd is not None else os.path.join(dest_dir or ".", tmp),

@@ -516,28 +516,48 @@ class Sysroot:
         target = os.path.join(osdeploy, name)
         bc.rm_rf(target)  # leftovers of an interrupted checkout
         emit(self.progress, DeploymentCheckoutStarted(osname, name, csum))
+        from ..composefs.deploy import start_deployment_image, write_deployment_image
+        # the composefs image in a second process through the checkout and the steps below, as
+        # their errors would have come after its own (composefs.deploy); else after the checkout
+        image = start_deployment_image(self.repo, csum, target)
         try:
-            checkout(self.repo, csum, target, self._checkout_options(), progress=self.progress)
-        except OstreeError as e:
-            raise DeployError(f"Checking out deployment tree: {e}") from e
-        bc.fault_point("checkout")
-        try:
-            from ..composefs.deploy import write_deployment_image
-            write_deployment_image(self.repo, csum, target)
-        except OstreeError as e:
-            raise DeployError(f"composefs: {e}") from e
-        layout = find_kernel(target, no_dtb=NO_DTB in self.debug_flags)
-        if override_kargs is not None:
-            bootconfig = BLSEntry([("options", str(KernelArgs(list(override_kargs))))])
+            try:
+                checkout(self.repo, csum, target, self._checkout_options(), progress=self.progress,
+                         share=image is None)
+            except OstreeError as e:
+                raise DeployError(f"Checking out deployment tree: {e}") from e
+            bc.fault_point("checkout")
+        except BaseException:
+            if image is not None:
+                image.abandon()
+            raise
+        if image is None:
+            self._composefs(lambda: write_deployment_image(self.repo, csum, target))
         else:
-            bootconfig = BLSEntry()
-        d = Deployment(osname=osname, csum=csum, deployserial=serial, bootcsum=layout.bootcsum,
-                       bootconfig=bootconfig,
-                       origin_text=origin.to_text() if origin is not None else None)
-        self._prepare_etc(target, csum)
-        self._prepare_var(d, target)
+            image.checked_out()
+        try:
+            layout = find_kernel(target, no_dtb=NO_DTB in self.debug_flags)
+            if override_kargs is not None:
+                bootconfig = BLSEntry([("options", str(KernelArgs(list(override_kargs))))])
+            else:
+                bootconfig = BLSEntry()
+            d = Deployment(osname=osname, csum=csum, deployserial=serial, bootcsum=layout.bootcsum,
+                           bootconfig=bootconfig,
+                           origin_text=origin.to_text() if origin is not None else None)
+            self._prepare_etc(target, csum)
+            self._prepare_var(d, target)
+        finally:
+            if image is not None:
+                self._composefs(image.finish)  # (its error first: it came first)
         bc.fault_point("etc-prepare")
         return d
+
+    @staticmethod
+    def _composefs(write: Callable[[], object]) -> None:
+        try:
+            write()
+        except OstreeError as e:
+            raise DeployError(f"composefs: {e}") from e
 
     def _write_origin(self, d: Deployment) -> None:
         if d.origin_text is None:
