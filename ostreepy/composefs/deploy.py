@@ -296,6 +296,10 @@ def start_deployment_image(repo: Repo, checksum: str, deployment: str) -> Option
     config = _commit_config(repo, checksum)
     if config is None:
         return None
+    if repo._dirtree_cache is not None:
+        # every dirtree parsed once, before the fork, for both processes: the image's walk and
+        # the checkout each read them all (~0.13 s of CPU at 100,000 files, which each paid)
+        _parse_dirtrees(repo, commit_root(repo.load_metadata(ObjectType.COMMIT, checksum))[0])
     go_r, go_w = os.pipe()
     err_r, err_w = os.pipe()
     pid = os.fork()
@@ -321,6 +325,16 @@ def start_deployment_image(repo: Repo, checksum: str, deployment: str) -> Option
     os.close(go_r)
     os.close(err_w)
     return DeploymentImage(pid, go_w, err_r)
+
+
+def _parse_dirtrees(repo: Repo, tree: str) -> None:
+    """Every dirtree below ``tree`` read into the repository's dirtree cache."""
+    todo, seen = [tree], set()
+    while todo:
+        t = todo.pop()
+        if t not in seen:
+            seen.add(t)
+            todo.extend(sub for _n, sub, _m in repo.load_dirtree_entries(t)[1])
 
 
 def _describe_status(status: int) -> str:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from ..progress import ProgressCallback
     from .repo import Repo
 
-__all__ = ["PruneResult", "delete_commit", "format_size", "prune", "prune_counts"]
+__all__ = ["PruneResult", "delete_commit", "format_size", "prune", "prune_counts", "walk_commit"]
 
 #: the result type, built on the first use of its name
 _DEFERRED = Deferred(globals())
@@ -198,12 +198,17 @@ def _parse_name(name: str) -> Tuple[str, ObjectType]:
 
 
 def _reachable(repo: Repo, refs_only: bool, depth: int, keep_younger_than: Optional[int],
-               retain_branch_depth: Optional[Mapping[str, int]], only_branches: Sequence[str]) -> _Reachable:
+               retain_branch_depth: Optional[Mapping[str, int]], only_branches: Sequence[str],
+               walked: Optional[_Reachable] = None) -> _Reachable:
     """What the walk keeps, as ot-builtin-prune.c walks: from the refs (``refs_only``) or
     from every commit, to ``depth``; with ``keep_younger_than``, ``retain_branch_depth`` or
-    ``only_branches``, from the refs, each to its own depth."""
-    reachable = _Reachable()
-    if keep_younger_than is not None or retain_branch_depth or only_branches:
+    ``only_branches``, from the refs, each to its own depth. ``walked`` (see :func:`prune`)
+    is where a plain ``refs_only`` walk of depth 0 starts: a ref's walk stops at a commit,
+    and a dirtree's at a dirtree, already in it, as at one it walked itself (deeper, the
+    commit's parents would go unwalked)."""
+    plain = not (keep_younger_than is not None or retain_branch_depth or only_branches)
+    reachable = walked if walked is not None and plain and refs_only and depth == 0 else _Reachable()
+    if not plain:
         retain = dict(retain_branch_depth or {})
         refs = repo.list_refs(include_mirrors=True)
         if only_branches:
@@ -239,19 +244,36 @@ def delete_commit(repo: Repo, rev: str) -> None:
     repo.delete_object(csum, ObjectType.COMMIT)
 
 
+def walk_commit(repo: Repo, checksum: str) -> Optional[_Reachable]:
+    """What a prune's walk reaches from commit ``checksum`` (not its parents), walked ahead of
+    the prune by a caller that knows a ref will name the commit when it runs (a deploy, waiting
+    for its composefs image, walks its new commit; the deployment refs name it when its cleanup
+    prunes): :func:`prune`'s ``walked``. None for a partial commit, whose missing objects a pull
+    may yet bring (a walk from the commit must then see them), or a commit that cannot be walked
+    (the prune then walks it, and fails, as ever)."""
+    try:
+        if repo.commit_is_partial(checksum):
+            return None
+        return repo.traverse_commit(checksum, _Reachable(), depth=0)  # type: ignore[return-value]
+    except (OstreeError, OSError):
+        return None
+
+
 def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool = False,
           keep_younger_than: Optional[int] = None, commit_only: bool = False,
           progress: Optional[ProgressCallback] = None, retain_branch_depth: Optional[Mapping[str, int]] = None,
-          only_branches: Sequence[str] = ()) -> PruneResult:
+          only_branches: Sequence[str] = (), walked: Optional[_Reachable] = None) -> PruneResult:
     """Delete unreachable objects under an exclusive lock (so no writer races the walk);
     ``progress`` receives an :class:`~ostreepy.progress.ObjectPruned` for each.
 
     As ot-builtin-prune.c, with ``keep_younger_than``, ``retain_branch_depth`` (ref ->
     depth for that ref alone) or ``only_branches`` (the other refs keep their whole
-    history) the walk starts from the refs, each to its own depth."""
+    history) the walk starts from the refs, each to its own depth. ``walked``: a
+    :func:`walk_commit` of a commit a ref names (the walk goes on from it; a plain
+    ``refs_only`` prune of depth 0 alone takes it, and is then the same, sooner)."""
     counts = prune_counts(repo, refs_only=refs_only, depth=depth, no_prune=no_prune,
                           keep_younger_than=keep_younger_than, commit_only=commit_only, progress=progress,
-                          retain_branch_depth=retain_branch_depth, only_branches=only_branches)
+                          retain_branch_depth=retain_branch_depth, only_branches=only_branches, walked=walked)
     return _DEFERRED.build("PruneResult")(*counts)  # type: ignore[no-any-return]
 
 
@@ -259,11 +281,12 @@ def prune_counts(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune:
                  keep_younger_than: Optional[int] = None, commit_only: bool = False,
                  progress: Optional[ProgressCallback] = None,
                  retain_branch_depth: Optional[Mapping[str, int]] = None,
-                 only_branches: Sequence[str] = ()) -> Tuple[int, int, int]:
+                 only_branches: Sequence[str] = (), walked: Optional[_Reachable] = None) -> Tuple[int, int, int]:
     """:func:`prune`'s result as (objects counted, objects pruned, bytes freed), without the
     value (for the command line, which prints the numbers)."""
     with repo.locked(EXCLUSIVE):
-        reachable = _reachable(repo, refs_only, depth, keep_younger_than, retain_branch_depth, only_branches)
+        reachable = _reachable(repo, refs_only, depth, keep_younger_than, retain_branch_depth, only_branches,
+                               walked)
         return _sweep(repo, reachable, no_prune, commit_only, progress)
 
 

@@ -159,6 +159,8 @@ class Sysroot:
         self.booted: Optional[Deployment] = None
         self.staged: Optional[Deployment] = None
         self._staged_data: Optional[dict] = None
+        #: (commit, store.prune.walk_commit of it) for the next cleanup's prune
+        self._walked: Optional[Tuple[str, object]] = None
         if not os.path.isdir(self.path):
             raise SysrootError(f"opendir({path}): No such file or directory")
         self.load()
@@ -507,7 +509,7 @@ class Sysroot:
             _legacy_var_init(var)
 
     def _initialize_deployment(self, osname: str, csum: str, origin: Optional[KeyFile],
-                               override_kargs: Optional[Sequence[str]]) -> Deployment:
+                               override_kargs: Optional[Sequence[str]], prune: bool = False) -> Deployment:
         self._require_stateroot(osname)
         serial = allocate_deployserial(self.list_deployment_dirs(osname), csum)
         osdeploy = self.abspath(f"ostree/deploy/{osname}/deploy")
@@ -546,6 +548,11 @@ class Sysroot:
                            origin_text=origin.to_text() if origin is not None else None)
             self._prepare_etc(target, csum)
             self._prepare_var(d, target)
+            if image is not None and prune:
+                # the cleanup's prune walks the new commit (a deployment ref names it then):
+                # walked here, while the image's process takes longer than this one's part
+                from ..store.prune import walk_commit
+                self._walked = (csum, walk_commit(self.repo, csum))
         finally:
             if image is not None:
                 self._composefs(image.finish)  # (its error first: it came first)
@@ -834,7 +841,7 @@ class Sysroot:
                     raise StagedError("--stage cannot currently be combined with --not-as-default")
                 new = self._stage(osname, csum, origin, merge_dep, override_kargs)
                 return new
-            new = self._initialize_deployment(osname, csum, origin, override_kargs)
+            new = self._initialize_deployment(osname, csum, origin, override_kargs, prune=prune)
             new = self._finalize_deployment(new, merge_dep)
             current = [d for d in self.deployments if not d.staged]
             lst = simple_write_list(current, new, osname, merge_dep, self.booted, retain=retain,
@@ -918,6 +925,7 @@ class Sysroot:
         bc.rm_rf(ddir)
 
     def _cleanup(self, prune: bool, faults: bool = True) -> None:
+        walked, self._walked = self._walked, None
         other_bv, other_sub = 1 - self.bootversion, 1 - self.subbootversion
         for rel in (f"boot/loader.{other_bv}", f"ostree/boot.{other_bv}", f"ostree/boot.{other_bv}.0",
                     f"ostree/boot.{other_bv}.1", f"ostree/boot.{self.bootversion}.{other_sub}"):
@@ -951,7 +959,9 @@ class Sysroot:
             bc.fault_point("refs")
         if prune:
             from ..store.prune import format_size, prune as do_prune
-            res = do_prune(self.repo, refs_only=True, depth=0)
+            # a walk ahead of the prune (_initialize_deployment) of a commit a deployment ref names
+            seed = walked[1] if walked is not None and any(d.csum == walked[0] for d in self.deployments) else None
+            res = do_prune(self.repo, refs_only=True, depth=0, walked=seed)  # type: ignore[arg-type]
             if res.freed_bytes > 0:
                 size = format_size(res.freed_bytes)
                 if not size.endswith(("byte", "bytes")):

@@ -6,6 +6,7 @@ errors reach the deploy in the words of the sequential write, and a failed check
 from __future__ import annotations
 
 import errno
+import subprocess
 import os
 from pathlib import Path
 
@@ -15,6 +16,8 @@ from ostreepy.composefs import deploy as cfs_deploy
 from ostreepy.composefs.deploy import _commit_config, load_prepare_root_config, rootfs_config
 from ostreepy.errors import CheckoutError, DeployError
 from ostreepy.store.checkout import CheckoutOptions, checkout
+from ostreepy.store.objtype import ObjectType
+from ostreepy.store.prune import prune, walk_commit
 from ostreepy.store.repo import Repo
 from ostreepy.sysroot import sysroot as sysroot_mod
 from ostreepy.sysroot.sysroot import Sysroot
@@ -163,3 +166,32 @@ def test_failed_checkout_leaves_no_image(deployable, monkeypatch):
     assert _images(sr) == []
     with pytest.raises(ChildProcessError):
         os.waitpid(-1, os.WNOHANG)  # the image's process reaped
+
+
+def test_prune_walked_ahead_is_the_same_prune(workdir):
+    """A prune told a walk of a commit a ref names (the deploy's, ahead of its cleanup) deletes
+    what the plain one deletes; deeper than depth 0 (where the commit's parents would go
+    unwalked) and for a partial commit the walk ahead is not taken."""
+    results = []
+    for ahead in (False, True):
+        sr = make_sysroot(workdir / f"sr-{ahead}", "ours")
+        tree = workdir / "tree"
+        write_tree(tree, etc={"a": "1\n"})
+        first = commit(sr, "os/one", tree, "1", day=1)
+        write_tree(tree, etc={"a": "2\n"})
+        second = commit(sr, "os/one", tree, "2", day=2)
+        write_tree(tree, etc={"a": "3\n"})
+        commit(sr, "os/gone", tree, "3", day=3)
+        subprocess.run(["ostree", f"--repo={sr}/ostree/repo", "refs", "--delete", "os/gone"], check=True)
+        repo = Repo.open(f"{sr}/ostree/repo")
+        walked = walk_commit(repo, second) if ahead else None
+        if ahead:
+            assert walked is not None
+            # deeper, the walk ahead is not taken: the parent stays
+            res = prune(repo, refs_only=True, depth=-1, no_prune=True, walked=walked)
+            assert res.n_objects_pruned == prune(repo, refs_only=True, depth=-1, no_prune=True).n_objects_pruned
+        res = prune(repo, refs_only=True, depth=0, walked=walked)
+        left = sorted(p.name for p in Path(f"{sr}/ostree/repo/objects").rglob("*.*"))
+        results.append((res.n_objects_total, res.n_objects_pruned, res.freed_bytes, len(left)))
+        assert repo.has_object(second, ObjectType.COMMIT) and not repo.has_object(first, ObjectType.COMMIT)
+    assert results[0] == results[1] and results[0][1] > 0
