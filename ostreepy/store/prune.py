@@ -28,12 +28,13 @@ from .objtype import ObjectType
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
-    from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+    from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
     from ..progress import ProgressCallback
     from .repo import Repo
 
-__all__ = ["PruneResult", "delete_commit", "format_size", "prune", "prune_counts", "walk_commit"]
+__all__ = ["PruneResult", "delete_commit", "format_size", "list_objects_ahead", "prune", "prune_counts",
+           "walk_commit"]
 
 #: the result type, built on the first use of its name
 _DEFERRED = Deferred(globals())
@@ -259,10 +260,41 @@ def walk_commit(repo: Repo, checksum: str) -> Optional[_Reachable]:
         return None
 
 
+def list_objects_ahead(repo: Repo) -> Optional[Set[bytes]]:
+    """The objects a prune's sweep counts (as 33-byte keys: type byte, binary checksum), listed
+    ahead of the prune by a caller with time to spare (a deploy waiting for its composefs
+    image): :func:`prune`'s ``listed``. Only the names are read ahead; which to delete is
+    decided as ever, under the prune's exclusive lock, from its walk."""
+    objdir = os.path.join(repo.path, "objects")
+    try:
+        prefixes = os.listdir(objdir)
+    except FileNotFoundError:
+        return None
+    types = {ext: _TYPE_BYTES[t] for ext, t in _SWEPT.items()}
+    types[repo._file_ext[1:]] = _TYPE_BYTES[ObjectType.FILE]
+    keys: Set[bytes] = set()
+    add = keys.add
+    for prefix in prefixes:
+        if len(prefix) != 2 or prefix.strip(_HEX_DIGITS):
+            continue
+        try:
+            names = os.listdir(f"{objdir}/{prefix}")
+        except NotADirectoryError:
+            continue
+        for name in names:
+            rest, _, ext = name.partition(".")
+            type_byte = types.get(ext)
+            if type_byte is None or len(rest) != 62 or rest.strip(_HEX_DIGITS):
+                continue  # not an object of this repository's kind
+            add(type_byte + bytes.fromhex(prefix + rest))
+    return keys
+
+
 def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool = False,
           keep_younger_than: Optional[int] = None, commit_only: bool = False,
           progress: Optional[ProgressCallback] = None, retain_branch_depth: Optional[Mapping[str, int]] = None,
-          only_branches: Sequence[str] = (), walked: Optional[_Reachable] = None) -> PruneResult:
+          only_branches: Sequence[str] = (), walked: Optional[_Reachable] = None,
+          listed: Optional[Set[bytes]] = None) -> PruneResult:
     """Delete unreachable objects under an exclusive lock (so no writer races the walk);
     ``progress`` receives an :class:`~ostreepy.progress.ObjectPruned` for each.
 
@@ -270,10 +302,15 @@ def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool =
     depth for that ref alone) or ``only_branches`` (the other refs keep their whole
     history) the walk starts from the refs, each to its own depth. ``walked``: a
     :func:`walk_commit` of a commit a ref names (the walk goes on from it; a plain
-    ``refs_only`` prune of depth 0 alone takes it, and is then the same, sooner)."""
+    ``refs_only`` prune of depth 0 alone takes it, and is then the same, sooner). ``listed``:
+    a :func:`list_objects_ahead`, whose objects alone are then counted and, where the walk does
+    not reach them, deleted: what a prune at the listing would have deleted less what a ref
+    has named since, and nothing made since (a later prune's). Not for ``no_prune`` or
+    ``commit_only``, which list as ever."""
     counts = prune_counts(repo, refs_only=refs_only, depth=depth, no_prune=no_prune,
                           keep_younger_than=keep_younger_than, commit_only=commit_only, progress=progress,
-                          retain_branch_depth=retain_branch_depth, only_branches=only_branches, walked=walked)
+                          retain_branch_depth=retain_branch_depth, only_branches=only_branches, walked=walked,
+                          listed=listed)
     return _DEFERRED.build("PruneResult")(*counts)  # type: ignore[no-any-return]
 
 
@@ -281,13 +318,53 @@ def prune_counts(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune:
                  keep_younger_than: Optional[int] = None, commit_only: bool = False,
                  progress: Optional[ProgressCallback] = None,
                  retain_branch_depth: Optional[Mapping[str, int]] = None,
-                 only_branches: Sequence[str] = (), walked: Optional[_Reachable] = None) -> Tuple[int, int, int]:
+                 only_branches: Sequence[str] = (), walked: Optional[_Reachable] = None,
+                 listed: Optional[Set[bytes]] = None) -> Tuple[int, int, int]:
     """:func:`prune`'s result as (objects counted, objects pruned, bytes freed), without the
     value (for the command line, which prints the numbers)."""
     with repo.locked(EXCLUSIVE):
         reachable = _reachable(repo, refs_only, depth, keep_younger_than, retain_branch_depth, only_branches,
                                walked)
+        if listed is not None and not no_prune and not commit_only:
+            return _sweep_listed(repo, reachable, listed, progress)
         return _sweep(repo, reachable, no_prune, commit_only, progress)
+
+
+def _sweep_listed(repo: Repo, reachable: _Reachable, listed: Set[bytes],
+                  progress: Optional[ProgressCallback]) -> Tuple[int, int, int]:
+    """:func:`_sweep` of the objects ``listed`` (:func:`list_objects_ahead`): those not
+    ``reachable`` deleted as it deletes them (one gone meanwhile frees nothing)."""
+    objfd = -1
+    if repo._staging_dir is None and repo._dfd >= 0:
+        objfd = os.open("objects", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=repo._dfd)
+    dirtrees = repo._dirtree_cache
+    file_ext = repo._file_ext[1:]
+    pruned = freed = 0
+    doomed: List[str] = []
+    try:
+        for key in sorted(listed.difference(reachable)):
+            objtype = ObjectType(key[0])
+            csum = key[1:].hex()
+            pruned += 1
+            if objtype is ObjectType.COMMIT:
+                size = repo.delete_object(csum, objtype)
+                freed += size
+                if progress is not None:
+                    from ..progress import built_event
+                    progress(built_event("ObjectPruned")(csum, objtype.name_str, size, True))
+                continue
+            if dirtrees is not None and objtype is ObjectType.DIR_TREE:
+                dirtrees.pop(csum, None)
+            ext = file_ext if objtype is ObjectType.FILE else objtype.name_str
+            doomed.append(f"{csum[:2]}/{csum[2:]}.{ext}")
+            if len(doomed) >= _BATCH * 8:
+                freed += _delete_all(repo, objfd, doomed, progress)
+                doomed = []
+        freed += _delete_all(repo, objfd, doomed, progress)
+    finally:
+        if objfd >= 0:
+            os.close(objfd)
+    return len(listed), pruned, freed
 
 
 def _sweep(repo: Repo, reachable: _Reachable, no_prune: bool, commit_only: bool,

@@ -159,8 +159,9 @@ class Sysroot:
         self.booted: Optional[Deployment] = None
         self.staged: Optional[Deployment] = None
         self._staged_data: Optional[dict] = None
-        #: (commit, store.prune.walk_commit of it) for the next cleanup's prune
-        self._walked: Optional[Tuple[str, object]] = None
+        #: (commit, store.prune.walk_commit of it, store.prune.list_objects_ahead) for the
+        #: next cleanup's prune (_initialize_deployment)
+        self._ahead: Optional[Tuple[str, object, object]] = None
         if not os.path.isdir(self.path):
             raise SysrootError(f"opendir({path}): No such file or directory")
         self.load()
@@ -549,10 +550,11 @@ class Sysroot:
             self._prepare_etc(target, csum)
             self._prepare_var(d, target)
             if image is not None and prune:
-                # the cleanup's prune walks the new commit (a deployment ref names it then):
-                # walked here, while the image's process takes longer than this one's part
-                from ..store.prune import walk_commit
-                self._walked = (csum, walk_commit(self.repo, csum))
+                # the cleanup's prune walks the new commit (a deployment ref names it then) and
+                # reads objects/: both done here, while the image's process takes longer than
+                # this one's part (what to delete is still decided under the prune's lock)
+                from ..store.prune import list_objects_ahead, walk_commit
+                self._ahead = (csum, walk_commit(self.repo, csum), list_objects_ahead(self.repo))
         finally:
             if image is not None:
                 self._composefs(image.finish)  # (its error first: it came first)
@@ -925,7 +927,7 @@ class Sysroot:
         bc.rm_rf(ddir)
 
     def _cleanup(self, prune: bool, faults: bool = True) -> None:
-        walked, self._walked = self._walked, None
+        ahead, self._ahead = self._ahead, None
         other_bv, other_sub = 1 - self.bootversion, 1 - self.subbootversion
         for rel in (f"boot/loader.{other_bv}", f"ostree/boot.{other_bv}", f"ostree/boot.{other_bv}.0",
                     f"ostree/boot.{other_bv}.1", f"ostree/boot.{self.bootversion}.{other_sub}"):
@@ -959,9 +961,12 @@ class Sysroot:
             bc.fault_point("refs")
         if prune:
             from ..store.prune import format_size, prune as do_prune
-            # a walk ahead of the prune (_initialize_deployment) of a commit a deployment ref names
-            seed = walked[1] if walked is not None and any(d.csum == walked[0] for d in self.deployments) else None
-            res = do_prune(self.repo, refs_only=True, depth=0, walked=seed)  # type: ignore[arg-type]
+            # the walk ahead of the prune (_initialize_deployment) of a commit a deployment ref names
+            if ahead is not None and any(d.csum == ahead[0] for d in self.deployments):
+                res = do_prune(self.repo, refs_only=True, depth=0, walked=ahead[1],  # type: ignore[arg-type]
+                               listed=ahead[2])  # type: ignore[arg-type]
+            else:
+                res = do_prune(self.repo, refs_only=True, depth=0)
             if res.freed_bytes > 0:
                 size = format_size(res.freed_bytes)
                 if not size.endswith(("byte", "bytes")):

@@ -17,7 +17,7 @@ from ostreepy.composefs.deploy import _commit_config, load_prepare_root_config, 
 from ostreepy.errors import CheckoutError, DeployError
 from ostreepy.store.checkout import CheckoutOptions, checkout
 from ostreepy.store.objtype import ObjectType
-from ostreepy.store.prune import prune, walk_commit
+from ostreepy.store.prune import list_objects_ahead, prune, walk_commit
 from ostreepy.store.repo import Repo
 from ostreepy.sysroot import sysroot as sysroot_mod
 from ostreepy.sysroot.sysroot import Sysroot
@@ -169,9 +169,9 @@ def test_failed_checkout_leaves_no_image(deployable, monkeypatch):
 
 
 def test_prune_walked_ahead_is_the_same_prune(workdir):
-    """A prune told a walk of a commit a ref names (the deploy's, ahead of its cleanup) deletes
-    what the plain one deletes; deeper than depth 0 (where the commit's parents would go
-    unwalked) and for a partial commit the walk ahead is not taken."""
+    """A prune told a walk of a commit a ref names and a listing of the objects (the deploy's,
+    ahead of its cleanup) deletes what the plain one deletes; deeper than depth 0 (where the
+    commit's parents would go unwalked) the walk ahead is not taken."""
     results = []
     for ahead in (False, True):
         sr = make_sysroot(workdir / f"sr-{ahead}", "ours")
@@ -190,8 +190,40 @@ def test_prune_walked_ahead_is_the_same_prune(workdir):
             # deeper, the walk ahead is not taken: the parent stays
             res = prune(repo, refs_only=True, depth=-1, no_prune=True, walked=walked)
             assert res.n_objects_pruned == prune(repo, refs_only=True, depth=-1, no_prune=True).n_objects_pruned
-        res = prune(repo, refs_only=True, depth=0, walked=walked)
+        res = prune(repo, refs_only=True, depth=0, walked=walked, listed=list_objects_ahead(repo) if ahead else None)
         left = sorted(p.name for p in Path(f"{sr}/ostree/repo/objects").rglob("*.*"))
         results.append((res.n_objects_total, res.n_objects_pruned, res.freed_bytes, len(left)))
         assert repo.has_object(second, ObjectType.COMMIT) and not repo.has_object(first, ObjectType.COMMIT)
     assert results[0] == results[1] and results[0][1] > 0
+
+
+def test_prune_listed_ahead_spares_what_came_since(workdir):
+    """Objects made after the listing are not deleted (a later prune's), those a ref names
+    since are kept, those gone since free nothing; the rest go as in a plain prune."""
+    sr = make_sysroot(workdir / "sr", "ours")
+    repo_path = f"{sr}/ostree/repo"
+    tree = workdir / "tree"
+    write_tree(tree, etc={"a": "1\n"})
+    commit(sr, "os/one", tree, "1", day=1)
+    write_tree(tree, etc={"a": "2\n"})
+    commit(sr, "os/gone", tree, "2", day=2)
+    write_tree(tree, etc={"a": "3\n"})
+    kept = commit(sr, "os/kept", tree, "3", day=3)
+    for ref in ("os/gone", "os/kept"):
+        subprocess.run(["ostree", f"--repo={repo_path}", "refs", "--delete", ref], check=True)
+    repo = Repo.open(repo_path)
+    listed = list_objects_ahead(repo)
+    assert listed is not None
+    # since the listing: a ref names os/kept's commit again, and a new commit no ref names
+    subprocess.run(["ostree", f"--repo={repo_path}", "refs", "--create=os/kept", kept], check=True)
+    write_tree(tree, etc={"a": "4\n"})
+    late = commit(sr, "os/late", tree, "4", day=4)
+    subprocess.run(["ostree", f"--repo={repo_path}", "refs", "--delete", "os/late"], check=True)
+    res = prune(repo, refs_only=True, depth=0, listed=listed)
+    assert res.n_objects_pruned > 0 and res.n_objects_total == len(listed)
+    assert repo.has_object(kept, ObjectType.COMMIT) and repo.has_object(late, ObjectType.COMMIT)
+    p = subprocess.run(["ostree", f"--repo={repo_path}", "fsck"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    # a plain prune now takes the late commit
+    assert prune(repo, refs_only=True, depth=0).n_objects_pruned > 0
+    assert not repo.has_object(late, ObjectType.COMMIT)
