@@ -28,7 +28,7 @@ from .objtype import ObjectType
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
-    from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
+    from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
     from ..progress import ProgressCallback
     from .repo import Repo
@@ -89,6 +89,8 @@ _BATCH = 256
 _WAITING_UNLINK = 15e-6
 
 _TYPE_BYTES = {t: bytes((int(t),)) for t in ObjectType}
+#: a key's length: type byte, binary checksum
+_KEY = 33
 _HEX_DIGITS = "0123456789abcdef"
 #: the types the sweep counts, by their extension (``file`` or ``filez`` by the repository's
 #: mode); detached metadata and tombstones are neither counted nor pruned, as in ostree
@@ -260,11 +262,12 @@ def walk_commit(repo: Repo, checksum: str) -> Optional[_Reachable]:
         return None
 
 
-def list_objects_ahead(repo: Repo) -> Optional[Set[bytes]]:
-    """The objects a prune's sweep counts (as 33-byte keys: type byte, binary checksum), listed
-    ahead of the prune by a caller with time to spare (a deploy waiting for its composefs
-    image): :func:`prune`'s ``listed``. Only the names are read ahead; which to delete is
-    decided as ever, under the prune's exclusive lock, from its walk."""
+def list_objects_ahead(repo: Repo) -> Optional[bytes]:
+    """The objects a prune's sweep counts, listed ahead of the prune by a caller with time to
+    spare (a deploy waiting for its composefs image): :func:`prune`'s ``listed``. Only the
+    names are read ahead; which to delete is decided as ever, under the prune's exclusive lock,
+    from its walk. One string of 33-byte keys (type byte, binary checksum): ~3.7 MB at 112,000
+    objects, where a set of them was ~12 MB (more than the prune's walk holds)."""
     objdir = os.path.join(repo.path, "objects")
     try:
         prefixes = os.listdir(objdir)
@@ -272,8 +275,7 @@ def list_objects_ahead(repo: Repo) -> Optional[Set[bytes]]:
         return None
     types = {ext: _TYPE_BYTES[t] for ext, t in _SWEPT.items()}
     types[repo._file_ext[1:]] = _TYPE_BYTES[ObjectType.FILE]
-    keys: Set[bytes] = set()
-    add = keys.add
+    keys = bytearray()
     for prefix in prefixes:
         if len(prefix) != 2 or prefix.strip(_HEX_DIGITS):
             continue
@@ -286,15 +288,16 @@ def list_objects_ahead(repo: Repo) -> Optional[Set[bytes]]:
             type_byte = types.get(ext)
             if type_byte is None or len(rest) != 62 or rest.strip(_HEX_DIGITS):
                 continue  # not an object of this repository's kind
-            add(type_byte + bytes.fromhex(prefix + rest))
-    return keys
+            keys += type_byte
+            keys += bytes.fromhex(prefix + rest)
+    return bytes(keys)
 
 
 def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool = False,
           keep_younger_than: Optional[int] = None, commit_only: bool = False,
           progress: Optional[ProgressCallback] = None, retain_branch_depth: Optional[Mapping[str, int]] = None,
           only_branches: Sequence[str] = (), walked: Optional[_Reachable] = None,
-          listed: Optional[Set[bytes]] = None) -> PruneResult:
+          listed: Optional[bytes] = None) -> PruneResult:
     """Delete unreachable objects under an exclusive lock (so no writer races the walk);
     ``progress`` receives an :class:`~ostreepy.progress.ObjectPruned` for each.
 
@@ -319,7 +322,7 @@ def prune_counts(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune:
                  progress: Optional[ProgressCallback] = None,
                  retain_branch_depth: Optional[Mapping[str, int]] = None,
                  only_branches: Sequence[str] = (), walked: Optional[_Reachable] = None,
-                 listed: Optional[Set[bytes]] = None) -> Tuple[int, int, int]:
+                 listed: Optional[bytes] = None) -> Tuple[int, int, int]:
     """:func:`prune`'s result as (objects counted, objects pruned, bytes freed), without the
     value (for the command line, which prints the numbers)."""
     with repo.locked(EXCLUSIVE):
@@ -330,7 +333,7 @@ def prune_counts(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune:
         return _sweep(repo, reachable, no_prune, commit_only, progress)
 
 
-def _sweep_listed(repo: Repo, reachable: _Reachable, listed: Set[bytes],
+def _sweep_listed(repo: Repo, reachable: _Reachable, listed: bytes,
                   progress: Optional[ProgressCallback]) -> Tuple[int, int, int]:
     """:func:`_sweep` of the objects ``listed`` (:func:`list_objects_ahead`): those not
     ``reachable`` deleted as it deletes them (one gone meanwhile frees nothing)."""
@@ -341,8 +344,12 @@ def _sweep_listed(repo: Repo, reachable: _Reachable, listed: Set[bytes],
     file_ext = repo._file_ext[1:]
     pruned = freed = 0
     doomed: List[str] = []
+    holds = _Reachable.holds
     try:
-        for key in sorted(listed.difference(reachable)):
+        for i in range(0, len(listed), _KEY):
+            key = listed[i:i + _KEY]
+            if holds(reachable, key):
+                continue
             objtype = ObjectType(key[0])
             csum = key[1:].hex()
             pruned += 1
@@ -364,7 +371,7 @@ def _sweep_listed(repo: Repo, reachable: _Reachable, listed: Set[bytes],
     finally:
         if objfd >= 0:
             os.close(objfd)
-    return len(listed), pruned, freed
+    return len(listed) // _KEY, pruned, freed
 
 
 def _sweep(repo: Repo, reachable: _Reachable, no_prune: bool, commit_only: bool,
