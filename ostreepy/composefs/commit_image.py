@@ -454,7 +454,8 @@ def composefs_metadata(repo: Repo, root_tree: str, root_meta: str) -> dict[str, 
 
 
 def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = Verity.YES,
-                       dir_fd: int | None = None, enable_fsverity: bool = False, digest: bool = True) -> bytes:
+                       dir_fd: int | None = None, enable_fsverity: bool = False, digest: bool = True,
+                       before_write: Callable[[], object] | None = None) -> bytes:
     """Write the composefs image of ``rev`` to ``destination`` atomically (mode 0644); return its digest.
 
     With ``Verity.YES`` the digest must equal the commit's ``ostree.composefs.digest.v0`` when it has one.
@@ -462,6 +463,8 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
     (silently not where it cannot: the digests are then computed, as libostree does).
     ``digest`` False: for a caller that has no use for the digest (a checkout), which is then
     ``b""`` and the image hashed only where it is checked (~4% of a noverity checkout).
+    ``before_write``: called once the image is laid out, before its destination is touched (a
+    deploy writing the image while the deployment is still being checked out waits there).
     """
     checksum = repo.resolve_rev(rev)
     assert checksum is not None
@@ -473,15 +476,10 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
     else:
         # its root alone, read through the commit's framing: no Commit (nor Variant) value built
         root_tree, root_meta = commit_root(repo.load_metadata(ObjectType.COMMIT, checksum))
-    dest_dir = os.path.dirname(os.path.abspath(destination)) if dir_fd is None else None
-    tmp = f".{os.path.basename(destination)}.tmp-{os.getpid()}"
-    fd = os.open(tmp if dir_fd is not None else os.path.join(dest_dir or ".", tmp),
-                 os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644, dir_fd=dir_fd)
-    ok = False
+    dest = _Destination(destination, dir_fd, before_write)
     try:
-        with os.fdopen(fd, "wb", closefd=False) as f:
-            image_digest = _write(repo, root_tree, root_meta, verity, enable_fsverity, _writer(f),
-                                  digest or expected is not None)
+        image_digest = _write(repo, root_tree, root_meta, verity, enable_fsverity, dest.write,
+                              digest or expected is not None)
         if expected is not None:
             exp = bytes(expected.value)
             if len(exp) != 32:
@@ -489,22 +487,9 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
             if exp != image_digest:
                 raise ComposefsError(f"Generated composefs image digest ({image_digest.hex()}) doesn't match "
                                      f"expected digest ({exp.hex()})")
-        os.fchmod(fd, 0o644)
-        if dir_fd is not None:
-            os.rename(tmp, destination, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
-        else:
-            os.rename(os.path.join(dest_dir or ".", tmp), destination)
-        ok = True
+        dest.commit()
     finally:
-        os.close(fd)
-        if not ok:
-            try:
-                if dir_fd is not None:
-                    os.unlink(tmp, dir_fd=dir_fd)
-                else:
-                    os.unlink(os.path.join(dest_dir or ".", tmp))
-            except OSError:
-                pass
+        dest.close()
     if enable_fsverity:
         rfd = os.open(destination, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
         try:
@@ -512,6 +497,64 @@ def write_commit_image(repo: Repo, rev: str, destination: str, verity: Verity = 
         finally:
             os.close(rfd)
     return image_digest
+
+
+class _Destination:
+    """The image's file: a temporary name beside ``destination``, opened at the first write (the
+    stream's walk and placing, most of the work, touch no file: a deploy's image waits for the
+    checkout only there, in ``before_write``), renamed in by :meth:`commit`, else unlinked."""
+
+    def __init__(self, destination: str, dir_fd: int | None, before_write: Callable[[], object] | None) -> None:
+        self.destination, self.dir_fd, self.before_write = destination, dir_fd, before_write
+        self.dest_dir = os.path.dirname(os.path.abspath(destination)) if dir_fd is None else None
+        self.tmp = f".{os.path.basename(destination)}.tmp-{os.getpid()}"
+        self.file: BinaryIO | None = None
+        self.fd = -1
+        self.done = False
+
+    def _path(self, name: str) -> str:
+        return name if self.dir_fd is not None else os.path.join(self.dest_dir or ".", name)
+
+    def write(self, data: bytes) -> object:
+        if self.file is None:
+            self._open()
+        assert self.file is not None
+        return self.file.write(data)
+
+    def _open(self) -> None:
+        if self.before_write is not None:
+            self.before_write()
+        self.fd = os.open(self._path(self.tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644,
+                          dir_fd=self.dir_fd)
+        self.file = os.fdopen(self.fd, "wb", closefd=False)
+
+    def commit(self) -> None:
+        if self.file is None:
+            self._open()
+        assert self.file is not None
+        self.file.close()
+        os.fchmod(self.fd, 0o644)
+        if self.dir_fd is not None:
+            os.rename(self.tmp, self.destination, src_dir_fd=self.dir_fd, dst_dir_fd=self.dir_fd)
+        else:
+            os.rename(self._path(self.tmp), self.destination)
+        self.done = True
+
+    def close(self) -> None:
+        if self.fd < 0:
+            return
+        if self.file is not None and not self.file.closed:
+            try:
+                self.file.close()
+            except OSError:
+                pass
+        os.close(self.fd)
+        self.fd = -1
+        if not self.done:
+            try:
+                os.unlink(self._path(self.tmp), dir_fd=self.dir_fd)
+            except OSError:
+                pass
 
 
 def _list_xattrs(at: int | str) -> list[str]:
@@ -541,7 +584,3 @@ def _xattrs(at: int | str, names: list[str]) -> Sequence[tuple[bytes, bytes]]:
 def _payload(checksum: str, size: int) -> bytes | None:
     """A regular file object's redirect in the image: its path below objects/ (none when empty)."""
     return f"{checksum[:2]}/{checksum[2:]}.file".encode() if size else None
-
-
-def _writer(f: BinaryIO) -> Callable[[bytes], object]:
-    return f.write

@@ -18,29 +18,47 @@ upstream ostree 2026.4 does (the boot then refuses it, not the deploy).
 
 The files are opened below the deployment without following symlinks, so a
 hostile tree cannot make the deploy read outside it.
+
+The image is built from the repository, not from the checkout, so where the command line
+owns the process (as the checkout's sharing, ostreepy._process) a deploy writes it in a
+forked process while it checks the deployment out (:func:`start_deployment_image`; the image
+is ~2/3 of a deploy's CPU at 100,000 files). The configuration is then read from the commit,
+where the checkout will put the same bytes, only when the commit holds plain directories and
+a regular file there (else the image waits for the checkout, as before). The image goes in
+once the checkout is complete, renamed over what the tree put there as the sequential write
+does; its process's error is raised in the deploy with the same words, and a checkout that
+fails takes the image's process down before it has touched the deployment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import signal
 from typing import Optional, Sequence
 
 import attrs
 
+from ..errors import OstreeError
+from ..fsutil import write_all
 from ..store.keyfile import KeyFile
+from ..store.objects import commit_root
+from ..store.objtype import ObjectType
 from ..store.repo import Repo
 from .commit_image import Verity, write_commit_image
 from .tree import ComposefsError
 
 __all__ = ["COMPOSEFS_NAME", "RootfsConfig", "load_prepare_root_config", "rootfs_config",
-           "write_deployment_image", "verify_deployment_image", "verify_signed_commit", "BINDING_KEYPATH"]
+           "write_deployment_image", "start_deployment_image", "DeploymentImage", "verify_deployment_image",
+           "verify_signed_commit", "BINDING_KEYPATH"]
 
 #: The image's name in a deployment directory.
 COMPOSEFS_NAME = ".ostree.cfs"
 PREPARE_ROOT_CONFIG = "ostree/prepare-root.conf"
 #: Where ``signed`` looks for its ed25519 public keys unless ``keypath`` says otherwise.
 BINDING_KEYPATH = "/etc/ostree/initramfs-root-binding.key"
+_CONFIG_DIRS = ("usr/lib", "etc")
 _TRUE = ("1", "yes", "true")
 _FALSE = ("0", "no", "false")
 
@@ -85,17 +103,21 @@ def load_prepare_root_config(deployment: str) -> KeyFile:
     """The deployment's ``prepare-root.conf`` as libostree reads it (empty when there is none)."""
     fd = os.open(deployment, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        config = KeyFile()
-        for base in ("usr/lib", "etc"):
-            data = _read_below(fd, f"{base}/{PREPARE_ROOT_CONFIG}")
-            if data is not None:
-                try:
-                    config = KeyFile.parse(data.decode("utf-8"))
-                except (UnicodeDecodeError, ValueError) as e:
-                    raise ComposefsError(f"Parsing prepare-root config: {e}") from None
-        return config
+        return _parse_prepare_root([_read_below(fd, f"{base}/{PREPARE_ROOT_CONFIG}") for base in _CONFIG_DIRS])
     finally:
         os.close(fd)
+
+
+def _parse_prepare_root(texts: Sequence[Optional[bytes]]) -> KeyFile:
+    """The configuration of the files of :data:`_CONFIG_DIRS` (None: absent): the last one there."""
+    config = KeyFile()
+    for data in texts:
+        if data is not None:
+            try:
+                config = KeyFile.parse(data.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError) as e:
+                raise ComposefsError(f"Parsing prepare-root config: {e}") from None
+    return config
 
 
 def rootfs_config(config: KeyFile) -> RootfsConfig:
@@ -127,11 +149,229 @@ def write_deployment_image(repo: Repo, checksum: str, deployment: str,
         config = rootfs_config(load_prepare_root_config(deployment))
     fd = os.open(deployment, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
-        return write_commit_image(repo, checksum, COMPOSEFS_NAME,
-                                  Verity.YES if config.require_verity else Verity.MAYBE, dir_fd=fd,
+        return write_commit_image(repo, checksum, COMPOSEFS_NAME, _verity(config), dir_fd=fd,
                                   enable_fsverity=config.require_verity)
     finally:
         os.close(fd)
+
+
+def _verity(config: RootfsConfig) -> Verity:
+    return Verity.YES if config.require_verity else Verity.MAYBE
+
+
+class _NotPlain(Exception):
+    """The commit's configuration path is not plain directories and a regular file."""
+
+
+class _Abandoned(Exception):
+    """The deploy gave the image up before it was written."""
+
+
+def _commit_file(repo: Repo, tree: str, relpath: str, limit: int = 1 << 20) -> Optional[bytes]:
+    """The bytes :func:`_read_below` will read at ``relpath`` of the deployment checked out from
+    the dirtree ``tree``; None where there is none. _NotPlain where the checkout would not hold
+    plain directories and a regular file there (a symbolic link, a file where the path goes on,
+    an overlay whiteout, a directory) or the file is too large: only the checkout answers those."""
+    from ..store.checkout import OVERLAY_WHITEOUT_PREFIX
+    parts = relpath.split("/")
+    for i, part in enumerate(parts):
+        files, dirs = repo.load_dirtree_entries(tree)
+        names = dict(files)
+        if OVERLAY_WHITEOUT_PREFIX + part in names:
+            raise _NotPlain(relpath)
+        sub = next((t for n, t, _m in dirs if n == part), None)
+        if i < len(parts) - 1:
+            if sub is None:
+                if part in names:
+                    raise _NotPlain(relpath)
+                return None
+            tree = sub
+            continue
+        if sub is not None:
+            raise _NotPlain(relpath)
+        csum = names.get(part)
+        if csum is None:
+            return None
+        header, stream = repo.load_file(csum, verify=False)
+        if stream is None:
+            raise _NotPlain(relpath)
+        with stream:
+            data = stream.read(limit + 1)
+        if not header.is_regular or len(data) > limit:
+            raise _NotPlain(relpath)
+        return data
+    return None  # pragma: no cover - relpath has a last part
+
+
+def _commit_config(repo: Repo, checksum: str) -> Optional[RootfsConfig]:
+    """The configuration :func:`write_deployment_image` will read in the deployment of
+    ``checksum``, read from the commit; None where only the checkout can say (a path that is
+    not plain, an error: the checkout's reading then raises it where it always did)."""
+    try:
+        root_tree, _ = commit_root(repo.load_metadata(ObjectType.COMMIT, checksum))
+        texts = [_commit_file(repo, root_tree, f"{base}/{PREPARE_ROOT_CONFIG}") for base in _CONFIG_DIRS]
+        return rootfs_config(_parse_prepare_root(texts))
+    except (_NotPlain, OstreeError, OSError, ValueError):
+        return None
+
+
+def _may_fork() -> bool:
+    """A deploy forks only in a process the command line owns, with no other thread and at
+    least two CPUs to run on (as the checkout's sharing), and as root (where nothing in the
+    checkout can be unreadable to the reading that the commit's stands in for)."""
+    from .._process import owned
+    if not owned() or os.geteuid() != 0:
+        return False
+    import threading
+    if threading.active_count() != 1:
+        return False
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return False
+
+
+class DeploymentImage:
+    """``.ostree.cfs`` being written by a forked process (:func:`start_deployment_image`):
+    :meth:`checked_out` once the deployment is complete, then :meth:`finish`; or
+    :meth:`abandon` where the deployment will not be."""
+
+    def __init__(self, pid: int, go_fd: int, err_fd: int) -> None:
+        self._pid = pid
+        self._go = go_fd
+        self._err = err_fd
+
+    def checked_out(self) -> None:
+        """The deployment is checked out: the image may go in."""
+        os.write(self._go, b"1")
+        os.close(self._go)
+        self._go = -1
+
+    def finish(self) -> None:
+        """Wait for the image; its process's error (ComposefsError for any OstreeError, an
+        OSError as it was) raised here."""
+        assert self._go < 0, "finish() before checked_out()"
+        record = b""
+        try:
+            while True:
+                chunk = os.read(self._err, 65536)
+                if not chunk:
+                    break
+                record += chunk
+        finally:
+            status = self._reap()
+        if record:
+            raise _error_from(record)
+        if status:
+            # ended without a word (a signal, the OOM killer)
+            raise ComposefsError(f"Writing {COMPOSEFS_NAME}: its process ended abnormally "
+                                 f"({_describe_status(status)})")
+
+    def abandon(self) -> None:
+        """The deployment is given up: the process ends, having written nothing if the image was
+        not let in yet (it touches the deployment only after :meth:`checked_out`)."""
+        if self._pid <= 0:
+            return
+        if self._go >= 0:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self._pid, signal.SIGKILL)
+            os.close(self._go)
+            self._go = -1
+        self._reap()
+
+    def _reap(self) -> int:
+        status = os.waitpid(self._pid, 0)[1]
+        self._pid = -1
+        os.close(self._err)
+        self._err = -1
+        return status
+
+
+def start_deployment_image(repo: Repo, checksum: str, deployment: str) -> Optional[DeploymentImage]:
+    """Start writing the ``.ostree.cfs`` of commit ``checksum`` into ``deployment`` (not made
+    yet: the caller checks it out meanwhile) in a forked process; None where the caller is to
+    write it after the checkout with :func:`write_deployment_image` (see the module's text)."""
+    if not _may_fork():
+        return None
+    config = _commit_config(repo, checksum)
+    if config is None:
+        return None
+    go_r, go_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the image's process (its work is checked by its result)
+        code = 0
+        try:
+            os.close(go_w)
+            os.close(err_r)
+
+            def wait_for_checkout() -> None:
+                if os.read(go_r, 1) != b"1":
+                    raise _Abandoned()  # the deploy ended (or died) before the checkout completed
+
+            write_commit_image(repo, checksum, os.path.join(deployment, COMPOSEFS_NAME), _verity(config),
+                               enable_fsverity=config.require_verity, before_write=wait_for_checkout)
+        except _Abandoned:
+            pass
+        except BaseException as e:
+            code = 1
+            with contextlib.suppress(BaseException):
+                write_all(err_w, _error_record(e))
+        os._exit(code)
+    os.close(go_r)
+    os.close(err_w)
+    return DeploymentImage(pid, go_w, err_r)
+
+
+def _describe_status(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+def _fs(name: object) -> bytes:
+    return b"s" + os.fsencode(name) if isinstance(name, (str, bytes)) else b""
+
+
+def _unfs(data: bytes) -> Optional[str]:
+    return os.fsdecode(data[1:]) if data else None
+
+
+def _error_record(e: BaseException) -> bytes:
+    """The image process's error, as :func:`_error_from` raises it in the deploy: an OstreeError
+    by its words (the deploy words it as ``composefs: ...`` whatever its class), an OSError by
+    its fields, anything else pickled."""
+    if isinstance(e, OstreeError):
+        return b"E\x00" + str(e).encode("utf-8", "surrogateescape")
+    if isinstance(e, OSError) and e.errno is not None:
+        return b"\x00".join((b"O", str(e.errno).encode(), (e.strerror or "").encode("utf-8", "surrogateescape"),
+                             _fs(e.filename), _fs(e.filename2)))
+    import pickle
+    try:
+        return b"P\x00" + pickle.dumps(e)
+    except Exception:
+        return b"R\x00" + f"{type(e).__name__}: {e}".encode("utf-8", "surrogateescape")
+
+
+def _error_from(record: bytes) -> BaseException:
+    kind, _, rest = record.partition(b"\x00")
+    if kind == b"O":
+        errno_, strerror, filename, filename2 = rest.split(b"\x00", 3)
+        return OSError(int(errno_), strerror.decode("utf-8", "surrogateescape"), _unfs(filename), None,
+                       _unfs(filename2))
+    if kind == b"P":
+        import pickle
+        try:
+            e = pickle.loads(rest)
+        except Exception:
+            pass
+        else:
+            if isinstance(e, BaseException):
+                return e
+        return RuntimeError(f"{COMPOSEFS_NAME}: the image's process failed")
+    if kind == b"R":
+        return RuntimeError(rest.decode("utf-8", "surrogateescape"))
+    return ComposefsError(rest.decode("utf-8", "surrogateescape"))
 
 
 def verify_deployment_image(repo: Repo, checksum: str, deployment: str) -> Optional[bytes]:

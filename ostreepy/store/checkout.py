@@ -145,6 +145,8 @@ class _State:
         self.objects_fd = -1
         #: bare-user: the checksum of the empty file of each user.ostreemeta met
         self.empties: dict[bytes, str] = {}
+        #: whether a second process may share the linking (:func:`_may_share`)
+        self.share = True
         if (opts.uncompressed_cache and user and repo.mode is RepoMode.ARCHIVE and not opts.force_copy
                 and os.access(repo.path, os.W_OK)
                 and repo.config.get_bool("core", "enable-uncompressed-cache", True)):
@@ -159,8 +161,9 @@ class _State:
 
 
 def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutOptions] = None,
-             progress: Optional[ProgressCallback] = None) -> None:
-    """Check out ``rev`` (ref or checksum) to ``destination``."""
+             progress: Optional[ProgressCallback] = None, *, share: bool = True) -> None:
+    """Check out ``rev`` (ref or checksum) to ``destination``. ``share`` False: never with a
+    second process (:func:`_checkout_shared`), for a caller that keeps the other CPU busy."""
     opts = options or light_options()
     if repo.mode is RepoMode.BARE_USER_ONLY and opts.mode is not CheckoutMode.USER:
         # libostree forces user mode here: nothing else makes sense for this repo mode
@@ -170,6 +173,7 @@ def checkout(repo: Repo, rev: str, destination: str, options: Optional[CheckoutO
     csum = repo.resolve_rev(rev)
     assert csum is not None
     state = _State(repo, opts, progress)
+    state.share = share
     parent = os.path.dirname(os.path.abspath(destination)) or "/"
     name = os.path.basename(os.path.abspath(destination))
     subpath = (opts.subpath or "/").strip("/")
@@ -455,7 +459,7 @@ _SHARE_MAX_UNITS = 4096
 
 
 def _may_share(state: _State) -> bool:
-    if not (state.fast_link and state.repo.parent is None and state.progress is None):
+    if not (state.share and state.fast_link and state.repo.parent is None and state.progress is None):
         return False
     from .._process import owned
     if not owned():

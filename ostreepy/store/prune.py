@@ -33,7 +33,8 @@ if TYPE_CHECKING:
     from ..progress import ProgressCallback
     from .repo import Repo
 
-__all__ = ["PruneResult", "delete_commit", "format_size", "prune", "prune_counts"]
+__all__ = ["PruneResult", "delete_commit", "format_size", "list_objects_ahead", "prune", "prune_counts",
+           "walk_commit"]
 
 #: the result type, built on the first use of its name
 _DEFERRED = Deferred(globals())
@@ -88,6 +89,8 @@ _BATCH = 256
 _WAITING_UNLINK = 15e-6
 
 _TYPE_BYTES = {t: bytes((int(t),)) for t in ObjectType}
+#: a key's length: type byte, binary checksum
+_KEY = 33
 _HEX_DIGITS = "0123456789abcdef"
 #: the types the sweep counts, by their extension (``file`` or ``filez`` by the repository's
 #: mode); detached metadata and tombstones are neither counted nor pruned, as in ostree
@@ -198,12 +201,17 @@ def _parse_name(name: str) -> Tuple[str, ObjectType]:
 
 
 def _reachable(repo: Repo, refs_only: bool, depth: int, keep_younger_than: Optional[int],
-               retain_branch_depth: Optional[Mapping[str, int]], only_branches: Sequence[str]) -> _Reachable:
+               retain_branch_depth: Optional[Mapping[str, int]], only_branches: Sequence[str],
+               walked: Optional[_Reachable] = None) -> _Reachable:
     """What the walk keeps, as ot-builtin-prune.c walks: from the refs (``refs_only``) or
     from every commit, to ``depth``; with ``keep_younger_than``, ``retain_branch_depth`` or
-    ``only_branches``, from the refs, each to its own depth."""
-    reachable = _Reachable()
-    if keep_younger_than is not None or retain_branch_depth or only_branches:
+    ``only_branches``, from the refs, each to its own depth. ``walked`` (see :func:`prune`)
+    is where a plain ``refs_only`` walk of depth 0 starts: a ref's walk stops at a commit,
+    and a dirtree's at a dirtree, already in it, as at one it walked itself (deeper, the
+    commit's parents would go unwalked)."""
+    plain = not (keep_younger_than is not None or retain_branch_depth or only_branches)
+    reachable = walked if walked is not None and plain and refs_only and depth == 0 else _Reachable()
+    if not plain:
         retain = dict(retain_branch_depth or {})
         refs = repo.list_refs(include_mirrors=True)
         if only_branches:
@@ -239,19 +247,73 @@ def delete_commit(repo: Repo, rev: str) -> None:
     repo.delete_object(csum, ObjectType.COMMIT)
 
 
+def walk_commit(repo: Repo, checksum: str) -> Optional[_Reachable]:
+    """What a prune's walk reaches from commit ``checksum`` (not its parents), walked ahead of
+    the prune by a caller that knows a ref will name the commit when it runs (a deploy, waiting
+    for its composefs image, walks its new commit; the deployment refs name it when its cleanup
+    prunes): :func:`prune`'s ``walked``. None for a partial commit, whose missing objects a pull
+    may yet bring (a walk from the commit must then see them), or a commit that cannot be walked
+    (the prune then walks it, and fails, as ever)."""
+    try:
+        if repo.commit_is_partial(checksum):
+            return None
+        return repo.traverse_commit(checksum, _Reachable(), depth=0)  # type: ignore[return-value]
+    except (OstreeError, OSError):
+        return None
+
+
+def list_objects_ahead(repo: Repo) -> Optional[bytes]:
+    """The objects a prune's sweep counts, listed ahead of the prune by a caller with time to
+    spare (a deploy waiting for its composefs image): :func:`prune`'s ``listed``. Only the
+    names are read ahead; which to delete is decided as ever, under the prune's exclusive lock,
+    from its walk. One string of 33-byte keys (type byte, binary checksum): ~3.7 MB at 112,000
+    objects, where a set of them was ~12 MB (more than the prune's walk holds)."""
+    objdir = os.path.join(repo.path, "objects")
+    try:
+        prefixes = os.listdir(objdir)
+    except FileNotFoundError:
+        return None
+    types = {ext: _TYPE_BYTES[t] for ext, t in _SWEPT.items()}
+    types[repo._file_ext[1:]] = _TYPE_BYTES[ObjectType.FILE]
+    keys = bytearray()
+    for prefix in prefixes:
+        if len(prefix) != 2 or prefix.strip(_HEX_DIGITS):
+            continue
+        try:
+            names = os.listdir(f"{objdir}/{prefix}")
+        except NotADirectoryError:
+            continue
+        for name in names:
+            rest, _, ext = name.partition(".")
+            type_byte = types.get(ext)
+            if type_byte is None or len(rest) != 62 or rest.strip(_HEX_DIGITS):
+                continue  # not an object of this repository's kind
+            keys += type_byte
+            keys += bytes.fromhex(prefix + rest)
+    return bytes(keys)
+
+
 def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool = False,
           keep_younger_than: Optional[int] = None, commit_only: bool = False,
           progress: Optional[ProgressCallback] = None, retain_branch_depth: Optional[Mapping[str, int]] = None,
-          only_branches: Sequence[str] = ()) -> PruneResult:
+          only_branches: Sequence[str] = (), walked: Optional[_Reachable] = None,
+          listed: Optional[bytes] = None) -> PruneResult:
     """Delete unreachable objects under an exclusive lock (so no writer races the walk);
     ``progress`` receives an :class:`~ostreepy.progress.ObjectPruned` for each.
 
     As ot-builtin-prune.c, with ``keep_younger_than``, ``retain_branch_depth`` (ref ->
     depth for that ref alone) or ``only_branches`` (the other refs keep their whole
-    history) the walk starts from the refs, each to its own depth."""
+    history) the walk starts from the refs, each to its own depth. ``walked``: a
+    :func:`walk_commit` of a commit a ref names (the walk goes on from it; a plain
+    ``refs_only`` prune of depth 0 alone takes it, and is then the same, sooner). ``listed``:
+    a :func:`list_objects_ahead`, whose objects alone are then counted and, where the walk does
+    not reach them, deleted: what a prune at the listing would have deleted less what a ref
+    has named since, and nothing made since (a later prune's). Not for ``no_prune`` or
+    ``commit_only``, which list as ever."""
     counts = prune_counts(repo, refs_only=refs_only, depth=depth, no_prune=no_prune,
                           keep_younger_than=keep_younger_than, commit_only=commit_only, progress=progress,
-                          retain_branch_depth=retain_branch_depth, only_branches=only_branches)
+                          retain_branch_depth=retain_branch_depth, only_branches=only_branches, walked=walked,
+                          listed=listed)
     return _DEFERRED.build("PruneResult")(*counts)  # type: ignore[no-any-return]
 
 
@@ -259,12 +321,57 @@ def prune_counts(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune:
                  keep_younger_than: Optional[int] = None, commit_only: bool = False,
                  progress: Optional[ProgressCallback] = None,
                  retain_branch_depth: Optional[Mapping[str, int]] = None,
-                 only_branches: Sequence[str] = ()) -> Tuple[int, int, int]:
+                 only_branches: Sequence[str] = (), walked: Optional[_Reachable] = None,
+                 listed: Optional[bytes] = None) -> Tuple[int, int, int]:
     """:func:`prune`'s result as (objects counted, objects pruned, bytes freed), without the
     value (for the command line, which prints the numbers)."""
     with repo.locked(EXCLUSIVE):
-        reachable = _reachable(repo, refs_only, depth, keep_younger_than, retain_branch_depth, only_branches)
+        reachable = _reachable(repo, refs_only, depth, keep_younger_than, retain_branch_depth, only_branches,
+                               walked)
+        if listed is not None and not no_prune and not commit_only:
+            return _sweep_listed(repo, reachable, listed, progress)
         return _sweep(repo, reachable, no_prune, commit_only, progress)
+
+
+def _sweep_listed(repo: Repo, reachable: _Reachable, listed: bytes,
+                  progress: Optional[ProgressCallback]) -> Tuple[int, int, int]:
+    """:func:`_sweep` of the objects ``listed`` (:func:`list_objects_ahead`): those not
+    ``reachable`` deleted as it deletes them (one gone meanwhile frees nothing)."""
+    objfd = -1
+    if repo._staging_dir is None and repo._dfd >= 0:
+        objfd = os.open("objects", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=repo._dfd)
+    dirtrees = repo._dirtree_cache
+    file_ext = repo._file_ext[1:]
+    pruned = freed = 0
+    doomed: List[str] = []
+    holds = _Reachable.holds
+    try:
+        for i in range(0, len(listed), _KEY):
+            key = listed[i:i + _KEY]
+            if holds(reachable, key):
+                continue
+            objtype = ObjectType(key[0])
+            csum = key[1:].hex()
+            pruned += 1
+            if objtype is ObjectType.COMMIT:
+                size = repo.delete_object(csum, objtype)
+                freed += size
+                if progress is not None:
+                    from ..progress import built_event
+                    progress(built_event("ObjectPruned")(csum, objtype.name_str, size, True))
+                continue
+            if dirtrees is not None and objtype is ObjectType.DIR_TREE:
+                dirtrees.pop(csum, None)
+            ext = file_ext if objtype is ObjectType.FILE else objtype.name_str
+            doomed.append(f"{csum[:2]}/{csum[2:]}.{ext}")
+            if len(doomed) >= _BATCH * 8:
+                freed += _delete_all(repo, objfd, doomed, progress)
+                doomed = []
+        freed += _delete_all(repo, objfd, doomed, progress)
+    finally:
+        if objfd >= 0:
+            os.close(objfd)
+    return len(listed) // _KEY, pruned, freed
 
 
 def _sweep(repo: Repo, reachable: _Reachable, no_prune: bool, commit_only: bool,

@@ -159,6 +159,9 @@ class Sysroot:
         self.booted: Optional[Deployment] = None
         self.staged: Optional[Deployment] = None
         self._staged_data: Optional[dict] = None
+        #: (commit, store.prune.walk_commit of it, store.prune.list_objects_ahead) for the
+        #: next cleanup's prune (_initialize_deployment)
+        self._ahead: Optional[Tuple[str, object, object]] = None
         if not os.path.isdir(self.path):
             raise SysrootError(f"opendir({path}): No such file or directory")
         self.load()
@@ -507,7 +510,7 @@ class Sysroot:
             _legacy_var_init(var)
 
     def _initialize_deployment(self, osname: str, csum: str, origin: Optional[KeyFile],
-                               override_kargs: Optional[Sequence[str]]) -> Deployment:
+                               override_kargs: Optional[Sequence[str]], prune: bool = False) -> Deployment:
         self._require_stateroot(osname)
         serial = allocate_deployserial(self.list_deployment_dirs(osname), csum)
         osdeploy = self.abspath(f"ostree/deploy/{osname}/deploy")
@@ -516,28 +519,54 @@ class Sysroot:
         target = os.path.join(osdeploy, name)
         bc.rm_rf(target)  # leftovers of an interrupted checkout
         emit(self.progress, DeploymentCheckoutStarted(osname, name, csum))
+        from ..composefs.deploy import start_deployment_image, write_deployment_image
+        # the composefs image in a second process through the checkout and the steps below, as
+        # their errors would have come after its own (composefs.deploy); else after the checkout
+        image = start_deployment_image(self.repo, csum, target)
         try:
-            checkout(self.repo, csum, target, self._checkout_options(), progress=self.progress)
-        except OstreeError as e:
-            raise DeployError(f"Checking out deployment tree: {e}") from e
-        bc.fault_point("checkout")
-        try:
-            from ..composefs.deploy import write_deployment_image
-            write_deployment_image(self.repo, csum, target)
-        except OstreeError as e:
-            raise DeployError(f"composefs: {e}") from e
-        layout = find_kernel(target, no_dtb=NO_DTB in self.debug_flags)
-        if override_kargs is not None:
-            bootconfig = BLSEntry([("options", str(KernelArgs(list(override_kargs))))])
+            try:
+                checkout(self.repo, csum, target, self._checkout_options(), progress=self.progress,
+                         share=image is None)
+            except OstreeError as e:
+                raise DeployError(f"Checking out deployment tree: {e}") from e
+            bc.fault_point("checkout")
+        except BaseException:
+            if image is not None:
+                image.abandon()
+            raise
+        if image is None:
+            self._composefs(lambda: write_deployment_image(self.repo, csum, target))
         else:
-            bootconfig = BLSEntry()
-        d = Deployment(osname=osname, csum=csum, deployserial=serial, bootcsum=layout.bootcsum,
-                       bootconfig=bootconfig,
-                       origin_text=origin.to_text() if origin is not None else None)
-        self._prepare_etc(target, csum)
-        self._prepare_var(d, target)
+            image.checked_out()
+        try:
+            layout = find_kernel(target, no_dtb=NO_DTB in self.debug_flags)
+            if override_kargs is not None:
+                bootconfig = BLSEntry([("options", str(KernelArgs(list(override_kargs))))])
+            else:
+                bootconfig = BLSEntry()
+            d = Deployment(osname=osname, csum=csum, deployserial=serial, bootcsum=layout.bootcsum,
+                           bootconfig=bootconfig,
+                           origin_text=origin.to_text() if origin is not None else None)
+            self._prepare_etc(target, csum)
+            self._prepare_var(d, target)
+            if image is not None and prune:
+                # the cleanup's prune walks the new commit (a deployment ref names it then) and
+                # reads objects/: both done here, while the image's process takes longer than
+                # this one's part (what to delete is still decided under the prune's lock)
+                from ..store.prune import list_objects_ahead, walk_commit
+                self._ahead = (csum, walk_commit(self.repo, csum), list_objects_ahead(self.repo))
+        finally:
+            if image is not None:
+                self._composefs(image.finish)  # (its error first: it came first)
         bc.fault_point("etc-prepare")
         return d
+
+    @staticmethod
+    def _composefs(write: Callable[[], object]) -> None:
+        try:
+            write()
+        except OstreeError as e:
+            raise DeployError(f"composefs: {e}") from e
 
     def _write_origin(self, d: Deployment) -> None:
         if d.origin_text is None:
@@ -817,7 +846,7 @@ class Sysroot:
                     raise StagedError("--stage cannot currently be combined with --not-as-default")
                 new = self._stage(osname, csum, origin, merge_dep, override_kargs)
                 return new
-            new = self._initialize_deployment(osname, csum, origin, override_kargs)
+            new = self._initialize_deployment(osname, csum, origin, override_kargs, prune=prune)
             new = self._finalize_deployment(new, merge_dep)
             current = [d for d in self.deployments if not d.staged]
             lst = simple_write_list(current, new, osname, merge_dep, self.booted, retain=retain,
@@ -901,6 +930,7 @@ class Sysroot:
         bc.rm_rf(ddir)
 
     def _cleanup(self, prune: bool, faults: bool = True) -> None:
+        ahead, self._ahead = self._ahead, None
         other_bv, other_sub = 1 - self.bootversion, 1 - self.subbootversion
         for rel in (f"boot/loader.{other_bv}", f"ostree/boot.{other_bv}", f"ostree/boot.{other_bv}.0",
                     f"ostree/boot.{other_bv}.1", f"ostree/boot.{self.bootversion}.{other_sub}"):
@@ -934,7 +964,12 @@ class Sysroot:
             bc.fault_point("refs")
         if prune:
             from ..store.prune import format_size, prune as do_prune
-            res = do_prune(self.repo, refs_only=True, depth=0)
+            # the walk ahead of the prune (_initialize_deployment) of a commit a deployment ref names
+            if ahead is not None and any(d.csum == ahead[0] for d in self.deployments):
+                res = do_prune(self.repo, refs_only=True, depth=0, walked=ahead[1],  # type: ignore[arg-type]
+                               listed=ahead[2])  # type: ignore[arg-type]
+            else:
+                res = do_prune(self.repo, refs_only=True, depth=0)
             if res.freed_bytes > 0:
                 size = format_size(res.freed_bytes)
                 if not size.endswith(("byte", "bytes")):
