@@ -12,7 +12,8 @@ inode, ``marshal``-ed in runs) to an unnamed scratch file, and each directory's 
 names to another. What the layout needs of the whole tree is kept aside meanwhile, and
 is small: the xattr values counted (a tree has few distinct ones), and for the redirect
 and metacopy values, unique to a file but for files sharing an object or a content, the
-object paths and digests in ``_Keys`` (spilled in buckets) to find the repeated ones:
+object paths and digests in a :class:`~ostreepy.store.spill.SpilledKeys` each (spilled in
+buckets) to find the repeated ones:
 those, and only those, go to the shared area.
 
 The records are then read back twice, a run at a time, each run made into the nodes the
@@ -37,6 +38,7 @@ import struct
 from .erofs import (BLOCK_SIZE, SLOT, SUPER_OFFSET, _FT_REG, _METACOPY, _NO_SPLITS, _REDIRECT, _Layout,
                     _Out, _add_dots, _add_root_whiteouts, _align, _new_out, _prepare, _write_blocks, _write_head,
                     _write_inodes, _write_shared, _zeros)
+from ..store.spill import SpilledKeys
 from .tree import S_IFMT, ComposefsError, Leaf, Node
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
@@ -119,65 +121,6 @@ class _Spool:
         self.pieces = []
 
 
-_BUCKETS = 64
-_PAGE = 4096
-
-
-class _Keys:
-    """A multiset of keys of ``width`` bytes in 64 buckets by their first two bytes, each bucket's
-    full pages (of :data:`_PAGE` bytes or a key more) spilled to a scratch file: :meth:`repeated`
-    finds those added more than once, a bucket at a time (a 64th of the keys in a set), where a set
-    of all of them would cost ~100 bytes a key."""
-
-    def __init__(self, width: int) -> None:
-        self.width = width
-        self.page = -(-_PAGE // width) * width
-        self.tails = [bytearray() for _ in range(_BUCKETS)]
-        self.pages: list[list[int]] = [[] for _ in range(_BUCKETS)]
-        self.fd = _scratch()
-        self.end = 0
-        self.full = False
-
-    def add(self, key: bytes) -> None:
-        b = (key[0] + 3 * key[1]) & 63
-        tail = self.tails[b]
-        tail += key
-        if len(tail) >= self.page and self.fd is not None and not self.full:
-            try:
-                self.full = os.pwrite(self.fd, tail, self.end) != self.page
-            except OSError:
-                self.full = True
-            if self.full:
-                return   # (a full TMPDIR: the rest stays in memory)
-            self.pages[b].append(self.end)
-            self.end += len(tail)
-            del tail[:]
-
-    def repeated(self) -> set[bytes]:
-        out: set[bytes] = set()
-        fd = self.fd
-        for b in range(_BUCKETS):
-            data = b""
-            if self.pages[b]:
-                assert fd is not None
-                data = b"".join([os.pread(fd, self.page, off) for off in self.pages[b]])
-            data += self.tails[b]
-            seen: set[bytes] = set()
-            w = self.width
-            for i in range(0, len(data), w):
-                k = data[i:i + w]
-                if k in seen:
-                    out.add(k)
-                else:
-                    seen.add(k)
-        return out
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-
 def _record(c: Node | Leaf) -> tuple:
     """An inode's record: a Leaf's fields (6), a directory's (4), or another node's with its
     xattrs (7); its xattrs sorted, as the layout sorts them."""
@@ -203,8 +146,9 @@ class _Walk:
         self.count = 0
         self.counts: dict[bytes, dict[bytes, int]] = {}
         self.has_acl = False
-        self.digests = _Keys(32)
-        self.objects = _Keys(_OBJECT_PATH)
+        # (an object's path is its key as it is: by its first character, 16 buckets are used)
+        self.digests = SpilledKeys(32, "composefs digests")
+        self.objects = SpilledKeys(_OBJECT_PATH, "composefs redirects")
         self.no_digest = 0
         self.externals = 0
 

@@ -5,8 +5,8 @@ metadata it reaches (commits, dirtrees, dirmetas: one compact key each, its type
 byte and 32-byte binary checksum, in an insertion-ordered dict) so that a dirtree
 reached again from another commit is not walked again; those are a few per
 directory. The file objects, nearly all of a tree, are not held: their binary
-checksums go to :class:`_FileKeys`, 256 buckets by first byte whose full pages are
-spilled to an anonymous temporary file, and are read back, deduplicated and
+checksums go to a :class:`~ostreepy.store.spill.SpilledKeys`, 256 buckets by first
+byte whose full pages are spilled to an anonymous temporary file, and are read back, deduplicated and
 checked a bucket at a time (in checksum order: the order of ``objects/``). So
 the memory a 100,000-file tree adds is a bucket's worth, not a key per file (~100
 bytes a key in a dict: the walk's dict and the second walk's set held ~14 MB at
@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import tempfile
-from array import array
 from collections import deque
 from typing import Callable, Deque, Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
@@ -30,6 +28,7 @@ from ..errors import ObjectNotFoundError, OstreeError
 from .objects import Commit, ObjectType
 from ..progress import FsckStarted, ObjectChecked, ProgressCallback, emit
 from .repo import CHUNK, Repo, RepoMode
+from .spill import SpilledKeys
 
 
 @attrs.define
@@ -86,65 +85,6 @@ def _key(checksum: str, objtype: ObjectType) -> bytes:
 
 def _unkey(key: bytes) -> Tuple[str, ObjectType]:
     return key[1:].hex(), ObjectType(key[0])
-
-
-_PAGE = 4096  # bytes of keys a bucket holds in memory before they go to the file (128 keys)
-
-
-class _FileKeys:
-    """A multiset of 32-byte binary file checksums kept in 256 buckets by first byte,
-    each bucket's full pages written to one anonymous temporary file (made on the
-    first page) and its last page kept in memory: at most 1 MiB of keys in memory,
-    whatever the number added. :meth:`unique` reads each bucket back whole (a 256th
-    of the keys), sorted and without repeats."""
-
-    def __init__(self) -> None:
-        self._tail = [bytearray() for _ in range(256)]
-        self._pages: list[array[int]] = [array("Q") for _ in range(256)]  # offsets in the file
-        self._file: Optional[int] = None
-        self._end = 0
-        self._in_memory = False  # no temporary file to be had: the keys stay in their buckets
-
-    def add(self, checksum: str) -> None:
-        key = bytes.fromhex(checksum)
-        tail = self._tail[key[0]]
-        tail += key
-        if len(tail) >= _PAGE:
-            self._spill(key[0], tail)
-
-    def _spill(self, bucket: int, tail: bytearray) -> None:
-        if self._in_memory:
-            return
-        try:
-            if self._file is None:
-                f = tempfile.TemporaryFile(prefix="ostreepy-fsck-")
-                self._file = os.dup(f.fileno())  # the file lives on with the descriptor: deleted already
-                f.close()
-            os.pwrite(self._file, tail, self._end)
-        except OSError:
-            # (an unwritable or full TMPDIR): a check is not refused for want of a scratch
-            # file; what was written is read back, the rest stays in memory
-            self._in_memory = True
-            return
-        self._pages[bucket].append(self._end)
-        self._end += len(tail)
-        del tail[:]
-
-    def unique(self) -> Iterator[bytes]:
-        """Every distinct checksum, bucket by bucket, in binary order."""
-        for bucket in range(256):
-            try:
-                data = b"".join(os.pread(self._file, _PAGE, off) for off in self._pages[bucket]) \
-                    if self._file is not None else b""
-            except OSError as e:
-                raise OstreeError(f"fsck: reading back its temporary list of objects: {e}") from None
-            data += self._tail[bucket]
-            yield from sorted({data[i:i + 32] for i in range(0, len(data), 32)})
-
-    def close(self) -> None:
-        if self._file is not None:
-            os.close(self._file)
-            self._file = None
 
 
 def _walk_commit(repo: Repo, checksum: str, commit: Commit, add: Callable[[bytes], bool],
@@ -250,7 +190,7 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
     commits = sorted(c for c, _ in repo.list_objects(ObjectType.COMMIT))
     complete: List[Tuple[str, Commit]] = []
     objects: Dict[bytes, None] = {}  # the metadata objects reached, in walk order
-    files = _FileKeys()
+    files = SpilledKeys(32, "objects")
 
     def add(key: bytes) -> bool:
         if key in objects:
@@ -272,7 +212,7 @@ def fsck(repo: Repo, delete: bool = False, progress: Optional[ProgressCallback] 
             result.problems.append(FsckProblem(c, ObjectType.COMMIT, str(e), False))
             continue
         complete.append((c, commit))
-        _walk_commit(repo, c, commit, add, files.add)
+        _walk_commit(repo, c, commit, add, lambda f: files.add(bytes.fromhex(f)))
     failed: Dict[bytes, OstreeError] = {}
     try:
         total = len(objects) + (sum(1 for _ in files.unique()) if progress is not None else 0)

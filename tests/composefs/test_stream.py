@@ -12,6 +12,7 @@ import pytest
 from ostreepy import porcelain
 from ostreepy.composefs import commit_image as ci, stream
 from ostreepy.composefs.erofs import write_image
+from ostreepy.store import spill
 from ostreepy.store.repo import Repo
 
 TIMESTAMP = 1700000000
@@ -142,7 +143,7 @@ def test_stream_without_a_scratch_file(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))
     monkeypatch.setattr(stream, "_RUN", 7)
     monkeypatch.setattr(stream, "_RUN_DIRS", 2)
-    monkeypatch.setattr(stream, "_PAGE", 64)
+    monkeypatch.setattr(spill, "_PAGE", 64)
     old, old_digest, new, new_digest = _images(repo, ci.Verity.NO)
     assert new == old and new_digest == old_digest
 
@@ -174,7 +175,7 @@ def test_stream_memory_does_not_grow_with_the_files(tmp_path, monkeypatch) -> No
     from ostreepy.composefs import erofs
     monkeypatch.setattr(stream, "_RUN", 32)
     monkeypatch.setattr(stream, "_RUN_DIRS", 4)
-    monkeypatch.setattr(stream, "_PAGE", 1024)
+    monkeypatch.setattr(spill, "_PAGE", 128)
     monkeypatch.setattr(erofs, "_FLUSH", 4096)
     monkeypatch.setattr(stream, "_NAMES_RUN", 256)
     monkeypatch.setattr(stream, "_SEEN_MAX", 32)

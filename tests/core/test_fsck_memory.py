@@ -1,12 +1,12 @@
-"""fsck holds no key per file object: the file checksums a walk reaches go to
-buckets whose full pages live in a temporary file (``store.fsck._FileKeys``)."""
+"""fsck, prune and the composefs image hold no key per file object: the keys a walk reaches
+go to buckets whose full pages live in a temporary file (``store.spill.SpilledKeys``)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 
-from ostreepy.store import fsck as fsck_mod
+from ostreepy.store import fsck as fsck_mod, spill
 from ostreepy.store.repo import Repo, RepoMode
 
 
@@ -15,23 +15,38 @@ def _checksums(n: int) -> list[str]:
 
 
 def test_file_keys_give_every_distinct_checksum_once_in_binary_order():
-    keys = fsck_mod._FileKeys()
+    keys = spill.SpilledKeys(32)
     sums = _checksums(20_000)
     try:
         for s in sums + sums[::3]:  # repeats, as files shared between dirtrees and commits
-            keys.add(s)
-        in_memory = sum(len(t) for t in keys._tail)
-        assert in_memory < 256 * fsck_mod._PAGE and keys._end > 0  # most of them spilled
+            keys.add(bytes.fromhex(s))
+        in_memory = sum(len(t) for t in keys._tails)
+        assert in_memory < 256 * spill._PAGE and keys._end > 0  # most of them spilled
         got = [k.hex() for k in keys.unique()]
+        assert {k.hex() for k in keys.repeated()} == set(sums[::3])
+        assert len(keys.bucket(0)) == 32 * sum(1 for s in sums + sums[::3] if s.startswith("00"))
     finally:
         keys.close()
     assert got == sorted(set(sums))
 
 
+def test_keys_of_another_width_spill_in_whole_keys():
+    keys = spill.SpilledKeys(70)  # a composefs redirect's width
+    paths = [f"{s[:2]}/{s[2:]}.file".encode() for s in _checksums(3_000)]
+    try:
+        for p in paths + paths[:10]:
+            keys.add(p)
+        assert keys._end > 0 and keys._end % 70 == 0
+        assert keys.repeated() == set(paths[:10])
+        assert list(keys.unique()) == sorted(paths)
+    finally:
+        keys.close()
+
+
 def test_file_keys_of_a_few_files_stay_in_memory():
-    keys = fsck_mod._FileKeys()
+    keys = spill.SpilledKeys(32)
     for s in _checksums(100):
-        keys.add(s)
+        keys.add(bytes.fromhex(s))
     assert keys._file is None
     assert len(list(keys.unique())) == 100
     keys.close()
@@ -79,11 +94,11 @@ def test_file_keys_stay_in_memory_without_a_temporary_file(tmp_path, monkeypatch
         raise PermissionError(13, "Permission denied", str(tmp_path))
 
     monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
-    keys = fsck_mod._FileKeys()
+    keys = spill.SpilledKeys(32)
     sums = _checksums(60_000)
     try:
         for s in sums:
-            keys.add(s)
+            keys.add(bytes.fromhex(s))
         assert keys._file is None and keys._in_memory
         assert [k.hex() for k in keys.unique()] == sorted(sums)
     finally:
