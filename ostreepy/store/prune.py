@@ -25,6 +25,7 @@ from .._deferred import Deferred
 from ..errors import OstreeError
 from .lock import EXCLUSIVE
 from .objtype import ObjectType
+from .spill import SpilledKeys
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
@@ -89,7 +90,8 @@ _BATCH = 256
 _WAITING_UNLINK = 15e-6
 
 _TYPE_BYTES = {t: bytes((int(t),)) for t in ObjectType}
-#: a key's length: type byte, binary checksum
+_FILE = ObjectType.FILE
+#: a listed object's key's length: binary checksum, type byte
 _KEY = 33
 _HEX_DIGITS = "0123456789abcdef"
 #: the types the sweep counts, by their extension (``file`` or ``filez`` by the repository's
@@ -99,22 +101,41 @@ _SWEPT: Dict[str, ObjectType] = {t.name_str: t for t in ObjectType
 
 
 class _Reachable(dict[tuple[str, ObjectType], None]):
-    """The reachable set as :meth:`Repo.traverse_commit` fills it, kept compact: a
-    33-byte key (type, binary checksum) per object, not a tuple and a 64-character
-    string; at 100,000 objects that is ~10 MB instead of ~25 MB.  Only adding and
-    ``in`` are used (and so supported); the sweep asks :meth:`holds` with the key."""
+    """The reachable set as :meth:`Repo.traverse_commit` fills it, flat in memory: the
+    metadata objects (a few a directory) as a 33-byte key each (type byte, binary checksum)
+    in the dict, the file objects (nearly all of a tree) as binary checksums in a
+    :class:`~ostreepy.store.spill.SpilledKeys`, read back a ``objects/xx/`` directory's
+    worth at a time by the sweep (:meth:`files_in`). Only adding and ``in`` of metadata are
+    used by the walk (and so supported); the sweep asks :meth:`holds` with the key."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files = SpilledKeys(32, "reachable objects")
 
     def __setitem__(self, key: Tuple[str, ObjectType], value: None) -> None:
-        super().__setitem__(bytes((key[1],)) + bytes.fromhex(key[0]), value)  # type: ignore[index]
+        if key[1] == _FILE:
+            self.files.add(bytes.fromhex(key[0]))
+        else:
+            super().__setitem__(_TYPE_BYTES[key[1]] + bytes.fromhex(key[0]), value)  # type: ignore[index]
 
     def __contains__(self, key: object) -> bool:
         if not isinstance(key, tuple):
             return False
         csum, objtype = key
+        if objtype == _FILE:
+            # (the walk asks only of commits and dirtrees, where it stops)
+            raise TypeError("the reachable file objects are looked up a directory at a time: files_in")
         return super().__contains__(_TYPE_BYTES[objtype] + bytes.fromhex(csum))
 
-    #: whether the 33-byte key (type byte, binary checksum) is in the set
+    #: whether the 33-byte key (type byte, binary checksum) of a metadata object is in the set
     holds = dict.__contains__
+
+    def files_in(self, prefix: int) -> set[bytes]:
+        """The binary checksums of the reachable file objects whose first byte is ``prefix``."""
+        return self.files.bucket_set(prefix)
+
+    def close(self) -> None:
+        self.files.close()
 
 
 def _delete_all(repo: Repo, objfd: int, names: List[str], progress: Optional[ProgressCallback] = None) -> int:
@@ -262,20 +283,22 @@ def walk_commit(repo: Repo, checksum: str) -> Optional[_Reachable]:
         return None
 
 
-def list_objects_ahead(repo: Repo) -> Optional[bytes]:
+def list_objects_ahead(repo: Repo) -> Optional[SpilledKeys]:
     """The objects a prune's sweep counts, listed ahead of the prune by a caller with time to
     spare (a deploy waiting for its composefs image): :func:`prune`'s ``listed``. Only the
     names are read ahead; which to delete is decided as ever, under the prune's exclusive lock,
-    from its walk. One string of 33-byte keys (type byte, binary checksum): ~3.7 MB at 112,000
-    objects, where a set of them was ~12 MB (more than the prune's walk holds)."""
+    from its walk. A 33-byte key each (binary checksum, type byte) in a
+    :class:`~ostreepy.store.spill.SpilledKeys`: flat in memory (a string of them was ~3.7 MB at
+    112,000 objects, a set ~12 MB)."""
     objdir = os.path.join(repo.path, "objects")
     try:
         prefixes = os.listdir(objdir)
     except FileNotFoundError:
         return None
     types = {ext: _TYPE_BYTES[t] for ext, t in _SWEPT.items()}
-    types[repo._file_ext[1:]] = _TYPE_BYTES[ObjectType.FILE]
-    keys = bytearray()
+    types[repo._file_ext[1:]] = _TYPE_BYTES[_FILE]
+    keys = SpilledKeys(_KEY, "objects listed")
+    add = keys.add
     for prefix in prefixes:
         if len(prefix) != 2 or prefix.strip(_HEX_DIGITS):
             continue
@@ -288,16 +311,15 @@ def list_objects_ahead(repo: Repo) -> Optional[bytes]:
             type_byte = types.get(ext)
             if type_byte is None or len(rest) != 62 or rest.strip(_HEX_DIGITS):
                 continue  # not an object of this repository's kind
-            keys += type_byte
-            keys += bytes.fromhex(prefix + rest)
-    return bytes(keys)
+            add(bytes.fromhex(prefix + rest) + type_byte)
+    return keys
 
 
 def prune(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune: bool = False,
           keep_younger_than: Optional[int] = None, commit_only: bool = False,
           progress: Optional[ProgressCallback] = None, retain_branch_depth: Optional[Mapping[str, int]] = None,
           only_branches: Sequence[str] = (), walked: Optional[_Reachable] = None,
-          listed: Optional[bytes] = None) -> PruneResult:
+          listed: Optional[SpilledKeys] = None) -> PruneResult:
     """Delete unreachable objects under an exclusive lock (so no writer races the walk);
     ``progress`` receives an :class:`~ostreepy.progress.ObjectPruned` for each.
 
@@ -322,56 +344,71 @@ def prune_counts(repo: Repo, refs_only: bool = False, depth: int = -1, no_prune:
                  progress: Optional[ProgressCallback] = None,
                  retain_branch_depth: Optional[Mapping[str, int]] = None,
                  only_branches: Sequence[str] = (), walked: Optional[_Reachable] = None,
-                 listed: Optional[bytes] = None) -> Tuple[int, int, int]:
+                 listed: Optional[SpilledKeys] = None) -> Tuple[int, int, int]:
     """:func:`prune`'s result as (objects counted, objects pruned, bytes freed), without the
     value (for the command line, which prints the numbers)."""
-    with repo.locked(EXCLUSIVE):
-        reachable = _reachable(repo, refs_only, depth, keep_younger_than, retain_branch_depth, only_branches,
-                               walked)
-        if listed is not None and not no_prune and not commit_only:
-            return _sweep_listed(repo, reachable, listed, progress)
-        return _sweep(repo, reachable, no_prune, commit_only, progress)
+    reachable = None
+    try:
+        with repo.locked(EXCLUSIVE):
+            reachable = _reachable(repo, refs_only, depth, keep_younger_than, retain_branch_depth, only_branches,
+                                   walked)
+            if listed is not None and not no_prune and not commit_only:
+                return _sweep_listed(repo, reachable, listed, progress)
+            return _sweep(repo, reachable, no_prune, commit_only, progress)
+    finally:
+        for keys in (reachable, walked, listed):
+            if keys is not None:
+                keys.close()
 
 
-def _sweep_listed(repo: Repo, reachable: _Reachable, listed: bytes,
+def _sweep_listed(repo: Repo, reachable: _Reachable, listed: SpilledKeys,
                   progress: Optional[ProgressCallback]) -> Tuple[int, int, int]:
-    """:func:`_sweep` of the objects ``listed`` (:func:`list_objects_ahead`): those not
-    ``reachable`` deleted as it deletes them (one gone meanwhile frees nothing)."""
+    """:func:`_sweep` of the objects ``listed`` (:func:`list_objects_ahead`), a first byte at a
+    time: those not ``reachable`` deleted as it deletes them (one gone meanwhile frees nothing)."""
     objfd = -1
     if repo._staging_dir is None and repo._dfd >= 0:
         objfd = os.open("objects", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=repo._dfd)
     dirtrees = repo._dirtree_cache
     file_ext = repo._file_ext[1:]
-    pruned = freed = 0
+    total = pruned = freed = 0
     doomed: List[str] = []
     holds = _Reachable.holds
     try:
-        for i in range(0, len(listed), _KEY):
-            key = listed[i:i + _KEY]
-            if holds(reachable, key):
+        for b in range(256):
+            data = listed.bucket(b)
+            if not data:
                 continue
-            objtype = ObjectType(key[0])
-            csum = key[1:].hex()
-            pruned += 1
-            if objtype is ObjectType.COMMIT:
-                size = repo.delete_object(csum, objtype)
-                freed += size
-                if progress is not None:
-                    from ..progress import built_event
-                    progress(built_event("ObjectPruned")(csum, objtype.name_str, size, True))
-                continue
-            if dirtrees is not None and objtype is ObjectType.DIR_TREE:
-                dirtrees.pop(csum, None)
-            ext = file_ext if objtype is ObjectType.FILE else objtype.name_str
-            doomed.append(f"{csum[:2]}/{csum[2:]}.{ext}")
-            if len(doomed) >= _BATCH * 8:
-                freed += _delete_all(repo, objfd, doomed, progress)
-                doomed = []
+            total += len(data) // _KEY
+            files = reachable.files_in(b)
+            for i in range(0, len(data), _KEY):
+                binary, type_byte = data[i:i + 32], data[i + 32]
+                if type_byte == _FILE:
+                    if binary in files:
+                        continue
+                elif holds(reachable, bytes((type_byte,)) + binary):
+                    continue
+                objtype = ObjectType(type_byte)
+                csum = binary.hex()
+                pruned += 1
+                if objtype is ObjectType.COMMIT:
+                    size = repo.delete_object(csum, objtype)
+                    freed += size
+                    if progress is not None:
+                        from ..progress import built_event
+                        progress(built_event("ObjectPruned")(csum, objtype.name_str, size, True))
+                    continue
+                if dirtrees is not None and objtype is ObjectType.DIR_TREE:
+                    dirtrees.pop(csum, None)
+                ext = file_ext if objtype is _FILE else objtype.name_str
+                doomed.append(f"{csum[:2]}/{csum[2:]}.{ext}")
+                if len(doomed) >= _BATCH * 8:
+                    freed += _delete_all(repo, objfd, doomed, progress)
+                    doomed = []
         freed += _delete_all(repo, objfd, doomed, progress)
     finally:
         if objfd >= 0:
             os.close(objfd)
-    return len(listed) // _KEY, pruned, freed
+    return total, pruned, freed
 
 
 def _sweep(repo: Repo, reachable: _Reachable, no_prune: bool, commit_only: bool,
@@ -393,7 +430,7 @@ def _sweep(repo: Repo, reachable: _Reachable, no_prune: bool, commit_only: bool,
     if repo._staging_dir is None and repo._dfd >= 0:
         objfd = os.open("objects", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC, dir_fd=repo._dfd)
     dirtrees = repo._dirtree_cache
-    holds = _Reachable.holds if reachable else None
+    holds = _Reachable.holds
     type_bytes = _TYPE_BYTES
     total = pruned = freed = 0
     doomed: List[str] = []
@@ -406,13 +443,17 @@ def _sweep(repo: Repo, reachable: _Reachable, no_prune: bool, commit_only: bool,
                 names = os.listdir(f"{objdir}/{prefix}")
             except NotADirectoryError:
                 continue
+            files = reachable.files_in(int(prefix, 16))  # (the walk's file objects under this xx/)
             for name in names:
                 rest, _, ext = name.partition(".")
                 objtype = types.get(ext)
                 if objtype is None or len(rest) != 62 or rest.strip(_HEX_DIGITS):
                     continue  # not an object of this repository's kind
                 total += 1
-                if holds is not None and holds(reachable, type_bytes[objtype] + bytes.fromhex(prefix + rest)):
+                if objtype is _FILE:
+                    if bytes.fromhex(prefix + rest) in files:
+                        continue
+                elif holds(reachable, type_bytes[objtype] + bytes.fromhex(prefix + rest)):
                     continue
                 if no_prune:
                     try:

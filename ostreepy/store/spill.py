@@ -43,8 +43,14 @@ class SpilledKeys:
         self._file: int | None = None
         self._end = 0
         self._in_memory = False
+        self._count = 0
+
+    def __len__(self) -> int:
+        """The keys added (repeats too)."""
+        return self._count
 
     def add(self, key: bytes) -> None:
+        self._count += 1
         tail = self._tails[key[0]]
         tail += key
         if len(tail) >= self._page and not self._in_memory:
@@ -106,6 +112,14 @@ class SpilledKeys:
         if self._file is not None:
             os.close(self._file)
             self._file = None
+
+    def __del__(self) -> None:
+        # (a walk abandoned by an error: its scratch file goes with it)
+        if self._file is not None:
+            try:
+                os.close(self._file)
+            except Exception:
+                pass
 
     def __enter__(self) -> SpilledKeys:
         return self

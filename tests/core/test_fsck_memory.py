@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import os
 
+import pytest
+
 from ostreepy.store import fsck as fsck_mod, spill
 from ostreepy.store.repo import Repo, RepoMode
 
@@ -103,3 +105,49 @@ def test_file_keys_stay_in_memory_without_a_temporary_file(tmp_path, monkeypatch
         assert [k.hex() for k in keys.unique()] == sorted(sums)
     finally:
         keys.close()
+
+
+def _two_commits(tmp_path, n_files: int) -> tuple[str, str]:
+    """A bare repository with two commits of ``n_files`` files each, a third of them changed."""
+    import subprocess
+    tree = tmp_path / "tree"
+    for i in range(n_files):
+        (tree / f"d{i % 7}").mkdir(parents=True, exist_ok=True)
+        (tree / f"d{i % 7}" / f"f{i}").write_text(f"file {i}\n")
+    repo = str(tmp_path / "repo")
+    subprocess.run(["ostree", f"--repo={repo}", "init", "--mode=bare"], check=True)
+    subprocess.run(["ostree", f"--repo={repo}", "commit", "-b", "old", str(tree)], check=True, capture_output=True)
+    for i in range(0, n_files, 3):
+        (tree / f"d{i % 7}" / f"f{i}").write_text(f"changed {i}\n")
+    subprocess.run(["ostree", f"--repo={repo}", "commit", "-b", "new", str(tree)], check=True, capture_output=True)
+    subprocess.run(["ostree", f"--repo={repo}", "refs", "--delete", "old"], check=True)
+    return repo, str(tmp_path / "theirs")
+
+
+def _objects(repo: str) -> set[str]:
+    return {f"{d}/{n}" for d in os.listdir(f"{repo}/objects") for n in os.listdir(f"{repo}/objects/{d}")}
+
+
+@pytest.mark.parametrize("ahead", [False, True])
+def test_prune_holds_the_reachable_files_spilled_and_deletes_what_ostree_deletes(tmp_path, monkeypatch, ahead):
+    """The walk's file objects go to spilled buckets (pages of two keys here, so that nearly all
+    are in the scratch file), its metadata alone in memory; the sweep, by ``objects/xx/`` or by
+    a listing made ahead (a deploy's), leaves what ostree's prune leaves."""
+    import shutil
+    import subprocess
+
+    from ostreepy.store import prune as prune_mod
+    monkeypatch.setattr(spill, "_PAGE", 64)
+    repo, theirs = _two_commits(tmp_path, 600)
+    shutil.copytree(repo, theirs, symlinks=True)
+    r = Repo.open(repo)
+    walked = prune_mod.walk_commit(r, r.resolve_rev("new"))
+    assert walked is not None
+    assert len(walked) < 20 and len(walked.files) == 600 and walked.files._end > 0
+    listed = prune_mod.list_objects_ahead(r) if ahead else None
+    res = prune_mod.prune(r, refs_only=True, depth=0, walked=walked, listed=listed)
+    out = subprocess.run(["ostree", f"--repo={theirs}", "prune", "--refs-only", "--depth=0"],
+                         capture_output=True, text=True, check=True).stdout
+    assert f"Deleted {res.n_objects_pruned} objects" in out and res.n_objects_pruned > 200
+    assert _objects(repo) == _objects(theirs)
+    assert subprocess.run(["ostree", f"--repo={repo}", "fsck"], capture_output=True).returncode == 0

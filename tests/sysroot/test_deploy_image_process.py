@@ -220,7 +220,7 @@ def test_prune_listed_ahead_spares_what_came_since(workdir):
     late = commit(sr, "os/late", tree, "4", day=4)
     subprocess.run(["ostree", f"--repo={repo_path}", "refs", "--delete", "os/late"], check=True)
     res = prune(repo, refs_only=True, depth=0, listed=listed)
-    assert res.n_objects_pruned > 0 and res.n_objects_total == len(listed) // 33
+    assert res.n_objects_pruned > 0 and res.n_objects_total == len(listed)
     assert repo.has_object(kept, ObjectType.COMMIT) and repo.has_object(late, ObjectType.COMMIT)
     p = subprocess.run(["ostree", f"--repo={repo_path}", "fsck"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
