@@ -159,13 +159,22 @@ def test_failed_checkout_leaves_no_image(deployable, monkeypatch):
         raise CheckoutError("it broke")
 
     monkeypatch.setattr(sysroot_mod, "checkout", failing)
+    pids = []
+    real_init = cfs_deploy.DeploymentImage.__init__
+
+    def recording(self, pid, *args):
+        pids.append(pid)
+        real_init(self, pid, *args)
+
+    monkeypatch.setattr(cfs_deploy.DeploymentImage, "__init__", recording)
     with Sysroot(str(sr)) as s, pytest.raises(DeployError, match="^Checking out deployment tree: it broke$"):
         s.deploy("myos", "os/one")
     deployed = list(sr.glob("ostree/deploy/myos/deploy/*"))
     assert len(deployed) == 1 and (deployed[0] / "usr").is_dir()
     assert _images(sr) == []
+    assert len(pids) == 1
     with pytest.raises(ChildProcessError):
-        os.waitpid(-1, os.WNOHANG)  # the image's process reaped
+        os.waitpid(pids[0], os.WNOHANG)  # the image's process reaped (not another test's child)
 
 
 def test_prune_walked_ahead_is_the_same_prune(workdir):
