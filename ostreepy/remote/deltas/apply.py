@@ -39,6 +39,7 @@ from ...store import objects as obj
 from ...store.objects import BAREUSER_XATTR, MAX_METADATA_SIZE, ObjectType, bareuser_meta_parse
 from ...store.repo import Repo, RepoMode
 from . import format as fmt
+from . import split
 from .bsdiff import bspatch
 from .format import DeltaError
 from .partread import OVERSIZE, RawPart, part_files, prefetch, read_part, take
@@ -334,7 +335,7 @@ class _Executor:
         self.repo.write_content(h, stream, size, expected=checksum,  # type: ignore[arg-type]
                                 known_absent=True)
 
-    def run(self, ops: List[Op]) -> int:
+    def run(self, ops: Sequence[Op]) -> int:
         try:
             for op in ops:
                 self.dispatch(op)
@@ -477,6 +478,28 @@ def _run_payload(repo: Repo, objects: List[Tuple[ObjectType, str]], fields: Payl
     return _Executor(repo, objects, fields, missing).run(fmt.decode_ops(fields[3], objects))
 
 
+def _prefetcher(sb: SuperblockInfo, dirpath: str, i: int) -> Callable[[], None]:
+    """What starts reading part ``i`` ahead, while the part before runs (two parts' payloads
+    in memory at most): nothing for an inline part or past the last."""
+    if i >= len(sb.parts) or sb.inline_part(i) is not None:
+        return lambda: None
+    return lambda: prefetch(os.path.join(dirpath, str(i)), fmt.payload_limit(sb.parts[i]))
+
+
+def _run_ops(repo: Repo, objects: List[Tuple[ObjectType, str]], payload: PayloadFields,
+             missing: Optional[Set[Tuple[ObjectType, str]]], ops: List[Op],
+             started: Callable[[], None]) -> int:
+    """A part's decoded instructions run, shared with a second process where that pays
+    (:mod:`.split`), ``started()`` called once they run (after the fork: no other thread
+    runs in the process when it forks)."""
+    cut = split.plan(ops, objects) if split.allowed(repo) else None
+    if cut is None:
+        started()
+        return _Executor(repo, objects, payload, missing).run(ops)
+    return split.run_shared(lambda part: _Executor(repo, objects, payload, missing).run(part), ops, *cut,
+                            started)
+
+
 def missing_objects(repo: Repo, objects: Sequence[Tuple[ObjectType, str]]) -> Set[Tuple[ObjectType, str]]:
     """Those of a part's objects (:attr:`.format.PartHeader.objects`) not in ``repo``, asked all
     at once, with the staging directories they will be written to made (in a transaction):
@@ -608,11 +631,9 @@ def apply_offline_plain(repo: Repo, path: str, load_verifier: Callable[[], Optio
                             raw = read_part(f, limit)
                     payload = _read_payload(raw, None if skip_validation else header.checksum, limit)
                     del raw
-                if i + 1 < len(sb.parts) and sb.inline_part(i + 1) is None:
-                    # the next part read while this one runs (two parts' payloads in memory at most)
-                    prefetch(os.path.join(dirpath, str(i + 1)), fmt.payload_limit(sb.parts[i + 1]))
                 ops = fmt.decode_ops(payload[3], objects)
-                written = _Executor(repo, objects, payload, missing).run(ops)
+                written = _run_ops(repo, objects, payload, missing, ops,
+                                   _prefetcher(sb, dirpath, i + 1))
             except DeltaError as e:
                 raise DeltaError(f"Executing delta part {i}: {e}") from None
             results.append((i, written, False, fmt.count_ops(ops)))

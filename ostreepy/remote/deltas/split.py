@@ -1,0 +1,250 @@
+"""A part's instructions shared with a second process (``static-delta apply-offline``).
+
+A part is one xz stream whose instructions and framing sit at the payload's end, so
+nothing can run while it inflates (~70 ms of the realistic tree's delta, in liblzma
+as libostree's); after it, the instructions run on one thread (~30 ms of Python for
+454 objects), which libostree runs in C. With two CPUs the second one idles then: the
+process forks once the payload is whole and decoded, and each runs half of the
+instructions over the memory they share (copy-on-write: nothing is sent).
+
+The cut (:func:`plan`, pure) falls where no object is open, each object's instructions
+being contiguous (open ... close, or one open-splice-and-close), at the boundary nearest
+half of the estimated work (:func:`_cost`: a base per object and its bytes, bspatch's
+dearer). A read source can be set before an object is opened (``R r o B c``, as
+libostree's compiler emits a bsdiff'd file): one set and not unset at the cut is set
+again first in the second half, so each half runs exactly what the one-process applier
+would have run from that point.
+
+Both processes write verified objects into the transaction's staging directory, each
+object checked against its checksum before it is linked in (the store's writers), as
+one process would. The first half runs here, the second in the child; the parent then
+reads the child's record (objects written, or its error) and its exit status, and only
+then goes on: the commit is written, and the transaction ends (its renames), only after
+both halves succeeded. An error is the first in the instructions' order: the parent's
+own, else the child's, raised here as the same exception (type, arguments, attributes);
+a child that ended without a record (killed) is a :class:`.format.DeltaError`.
+
+Where: the command line's process only (:func:`ostreepy._process.owned`: a library
+caller's process is never forked), with no other thread running (the part's reader is
+done; the next part's is started after the fork), two CPUs, and work enough to pay for a
+fork (~1 ms). The cycle collector is off in the child (it would touch every shared object).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+
+from . import format as fmt
+
+TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up)
+if TYPE_CHECKING:
+    from typing import Callable, List, Optional, Sequence, Tuple
+
+    from ...store.objects import ObjectType
+    from ...store.repo import Repo
+    from .format import Op
+
+#: estimated work (in microseconds, measured on the realistic tree's delta) below which a
+#: part runs in one process: a fork and the child's exit cost ~1-2 ms of the parent's time
+SPLIT_MIN = 8000.0
+#: estimated cost of one object, microseconds: a metadata object (a dirtree checked), a
+#: content object spliced or built, the read source set; and per byte written or patched
+_META = 35.0
+_META_BYTE = 0.010
+_FILE = 45.0
+_FILE_BYTE = 0.0025
+_SOURCE = 20.0
+_PATCH_BYTE = 0.0030
+
+
+def allowed(repo: Repo) -> bool:
+    """Whether this process may fork to share a part (the module's docstring)."""
+    from ..._process import owned
+    if not owned() or repo.write_stats is not None or repo.size_log is not None:
+        return False
+    import threading
+    if threading.active_count() != 1:
+        return False
+    try:
+        if len(os.sched_getaffinity(0)) < 2:
+            return False
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return False
+    return _others_running() < 1
+
+
+def _others_running() -> int:
+    """How many other tasks are runnable on the machine now (/proc/loadavg's count, less this
+    thread): where another has the second CPU, the two halves take turns on one and a fork
+    only adds its cost (at a load of one, 1.16x of ostree's wall time against 1.09x unshared)."""
+    try:
+        with open("/proc/loadavg", "rb") as f:
+            return int(f.read().split()[3].split(b"/")[0]) - 1
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _cost(ops: Sequence[Op], objects: Sequence[Tuple[ObjectType, str]]) -> Tuple[List[int], List[float]]:
+    """The boundaries where no object is open (op indices, each the start of what follows)
+    and the estimated work done before each."""
+    cuts: List[int] = []
+    done: List[float] = []
+    acc = 0.0
+    size = 0
+    for i, (code, args, index) in enumerate(ops):
+        if code == fmt.OP_OPEN_SPLICE_AND_CLOSE:
+            if objects[index][0].is_meta:
+                acc += _META + args[0] * _META_BYTE
+            else:
+                acc += _FILE + args[2] * _FILE_BYTE
+            cuts.append(i + 1)
+            done.append(acc)
+        elif code == fmt.OP_OPEN:
+            size = args[2]
+            acc += _FILE + size * _FILE_BYTE
+        elif code == fmt.OP_BSPATCH:
+            acc += size * _PATCH_BYTE
+        elif code == fmt.OP_SET_READ_SOURCE:
+            acc += _SOURCE
+        elif code == fmt.OP_CLOSE:
+            cuts.append(i + 1)
+            done.append(acc)
+    return cuts, done
+
+
+def plan(ops: Sequence[Op], objects: Sequence[Tuple[ObjectType, str]],
+         minimum: Optional[float] = None) -> Optional[Tuple[int, Optional[Op]]]:
+    """Where to cut ``ops`` (decoded, :func:`.format.decode_ops`) in two: (the first op of
+    the second half, the set-read-source op to run before it or None); None when the
+    estimated work is below ``minimum`` (:data:`SPLIT_MIN`) or there is no boundary inside."""
+    cuts, done = _cost(ops, objects)
+    if not cuts or done[-1] < (SPLIT_MIN if minimum is None else minimum):
+        return None
+    half = done[-1] / 2
+    best = min(range(len(cuts)), key=lambda k: abs(done[k] - half))
+    cut = cuts[best]
+    if not 0 < cut < len(ops):
+        return None
+    return cut, source_at(ops, cut)
+
+
+def source_at(ops: Sequence[Op], cut: int) -> Optional[Op]:
+    """The set-read-source op in force before ``ops[cut]``: the last one not unset since by
+    an unset-read-source, a close or an open-splice-and-close (which close, and so unset,
+    as the applier's close does)."""
+    for k in range(cut - 1, -1, -1):
+        code = ops[k][0]
+        if code == fmt.OP_SET_READ_SOURCE:
+            return ops[k]
+        if code in (fmt.OP_UNSET_READ_SOURCE, fmt.OP_CLOSE, fmt.OP_OPEN_SPLICE_AND_CLOSE):
+            return None
+    return None
+
+
+def run_shared(run: Callable[[Sequence[Op]], int], ops: Sequence[Op], cut: int, source: Optional[Op],
+               started: Callable[[], None]) -> int:
+    """``run(ops)`` shared: ``ops[:cut]`` here, ``ops[cut:]`` (after ``source``, when one is
+    in force there) in a forked process; ``started()`` called here just after the fork.
+    Returns the objects both wrote; raises the first error in the instructions' order."""
+    rfd, wfd = os.pipe()
+    try:
+        pid = os.fork()
+    except BaseException:
+        os.close(rfd)
+        os.close(wfd)
+        raise
+    if pid == 0:  # pragma: no cover - the second process (its work is checked by its record)
+        _child(run, [source, *ops[cut:]] if source is not None else ops[cut:], rfd, wfd)
+    os.close(wfd)
+    try:
+        try:
+            started()
+            written = run(ops[:cut])
+        except BaseException:
+            _child_result(pid, rfd)  # waited for; its error comes after ours
+            raise
+        return written + _child_result(pid, rfd, raise_error=True)
+    finally:
+        os.close(rfd)
+
+
+def _child(run: Callable[[Sequence[Op]], int], ops: Sequence[Op], rfd: int, wfd: int) -> None:  # pragma: no cover
+    code = 0
+    try:
+        gc.disable()
+        os.close(rfd)
+        record = b"W" + str(run(ops)).encode()
+    except BaseException as e:
+        code = 1
+        record = _error_record(e)
+    try:
+        view = memoryview(record)
+        while view:
+            view = view[os.write(wfd, view):]
+        os.close(wfd)
+    except BaseException:
+        code = 2
+    os._exit(code)
+
+
+def _child_result(pid: int, rfd: int, raise_error: bool = False) -> int:
+    chunks = []
+    while True:
+        chunk = os.read(rfd, 65536)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    status = os.waitpid(pid, 0)[1]
+    record = b"".join(chunks)
+    if not raise_error:
+        return 0
+    if record[:1] == b"W" and status == 0:
+        return int(record[1:])
+    if record[:1] == b"E":
+        raise _error_from(record[1:])
+    raise fmt.DeltaError(f"the second process applying the part ended abnormally ({_describe(status)})")
+
+
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
+def _error_record(e: BaseException) -> bytes:
+    """The child's error as the parent rebuilds it (:func:`_error_from`): its class, its
+    arguments and attributes (an exception's pickle calls its ``__init__`` with its args,
+    which not every class of ours takes back), or failing that its text as an OstreeError."""
+    import pickle
+    cls = type(e)
+    # an OSError's filenames are not among its args: made again from all five
+    made = e.args
+    if isinstance(e, OSError) and e.errno is not None:
+        made = (e.errno, e.strerror, e.filename, None, e.filename2)
+    try:
+        return b"E" + pickle.dumps((cls.__module__, cls.__qualname__, made, e.args, dict(vars(e))))
+    except Exception:
+        text = (str(e) or cls.__name__,)
+        return b"E" + pickle.dumps(("ostreepy.errors", "OstreeError", text, text, {}))
+
+
+def _error_from(record: bytes) -> BaseException:
+    import importlib
+    import pickle
+    module, name, made, args, attrs = pickle.loads(record)
+    cls: object = None
+    if module == "builtins" or module.startswith("ostreepy."):
+        cls = importlib.import_module(module)
+        for part in name.split("."):
+            cls = getattr(cls, part, None)
+    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+        from ...errors import OstreeError
+        return OstreeError(str(args[0]) if args else name)
+    # made without its class's __init__ (whose parameters need not be its args), as it was
+    e = cls.__new__(cls, *made)
+    if isinstance(e, OSError):
+        OSError.__init__(e, *made)  # (a subclass with an __init__ of its own is read here)
+    e.args = args
+    e.__dict__.update(attrs)
+    return e
