@@ -278,3 +278,38 @@ def test_a_library_callers_process_is_never_forked(source, tmp_path: Path) -> No
     assert p.returncode == 0, p.stderr
     assert p.stdout.split()[-1] == "0"
     _same_commit(source, dst)
+
+
+_MOVES = """
+from ostreepy.store.repo import Repo
+real_move = Repo.move_staged
+def move_staged(self, staging, subs, made):
+    with open({log!r}, "a") as f:
+        f.write(f"{{'parent' if os.getpid() == PARENT else 'child'}} {{len(subs)}}\\n")
+    {die}
+    return real_move(self, staging, subs, made)
+Repo.move_staged = move_staged
+"""
+
+
+@pytest.mark.parametrize("die", [False, True])
+def test_the_last_parts_child_shares_the_renames(source, tmp_path: Path, die: bool) -> None:
+    """The last part's second process waits for the transaction's end and renames every
+    other staging subdirectory in, after the sync; one that dies there leaves its share to
+    the parent, and the apply is whole all the same."""
+    delta = os.path.join(source["theirs"], fmt.delta_dir(None, source["to"]))
+    log = tmp_path / "moves"
+    kill = "if os.getpid() != PARENT: os.kill(os.getpid(), 9)" if die else "pass"
+    dst = fresh_repo(tmp_path, "bare-user")
+    p = _apply(dst, delta, _MOVES.format(log=str(log), die=kill))
+    assert p.returncode == 0, p.stderr
+    moves = [line.split() for line in log.read_text().splitlines()]
+    parent = [int(n) for who, n in moves if who == "parent"]
+    child = [int(n) for who, n in moves if who == "child"]
+    assert len(child) == 1 and child[0] > 0
+    if die:
+        assert parent[1] == child[0]  # its share, moved here
+    else:
+        assert len(parent) == 1 and abs(parent[0] - child[0]) <= 1
+    _same_commit(source, dst)
+    assert not [n for n in os.listdir(Path(dst, "tmp")) if n.startswith("staging-")]

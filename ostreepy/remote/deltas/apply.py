@@ -488,16 +488,17 @@ def _prefetcher(sb: SuperblockInfo, dirpath: str, i: int) -> Callable[[], None]:
 
 def _run_ops(repo: Repo, objects: List[Tuple[ObjectType, str]], payload: PayloadFields,
              missing: Optional[Set[Tuple[ObjectType, str]]], ops: List[Op],
-             started: Callable[[], None]) -> int:
+             started: Callable[[], None], last: bool) -> Tuple[int, Optional[split.Helper]]:
     """A part's decoded instructions run, shared with a second process where that pays
     (:mod:`.split`), ``started()`` called once they run (after the fork: no other thread
-    runs in the process when it forks)."""
+    runs in the process when it forks); the ``last`` part's second process is returned,
+    waiting to share the transaction's renames."""
     cut = split.plan(ops, objects) if split.allowed(repo) else None
     if cut is None:
         started()
-        return _Executor(repo, objects, payload, missing).run(ops)
+        return _Executor(repo, objects, payload, missing).run(ops), None
     return split.run_shared(lambda part: _Executor(repo, objects, payload, missing).run(part), ops, *cut,
-                            started)
+                            started, repo if last else None)
 
 
 def missing_objects(repo: Repo, objects: Sequence[Tuple[ObjectType, str]]) -> Set[Tuple[ObjectType, str]]:
@@ -600,51 +601,62 @@ def apply_offline_plain(repo: Repo, path: str, load_verifier: Callable[[], Optio
         # thread, not after its objects are written
         from ...store.repo import preload_syncfs
         preload_syncfs()
-    with repo.transaction():
-        for i, header in enumerate(sb.parts):
-            if header.version > fmt.DELTAPART_VERSION:
-                raise DeltaError(f"Delta part has too new version {header.version}")
-            objects = header.objects  # (unpacked once: a part's list is ~30 bytes an object)
-            # asked before the payload is taken, while it is read ahead (part 0's from the
-            # command line on, each next one beside the part before)
-            missing = missing_objects(repo, objects)
-            if not missing:
-                results.append((i, 0, True, ()))
+    helpers: List[split.Helper] = []
+    try:
+        with repo.transaction():
+            for i, header in enumerate(sb.parts):
+                if header.version > fmt.DELTAPART_VERSION:
+                    raise DeltaError(f"Delta part has too new version {header.version}")
+                objects = header.objects  # (unpacked once: a part's list is ~30 bytes an object)
+                # asked before the payload is taken, while it is read ahead (part 0's from the
+                # command line on, each next one beside the part before)
+                missing = missing_objects(repo, objects)
+                if not missing:
+                    results.append((i, 0, True, ()))
+                    if progress is not None:
+                        from ...progress import built_event
+                        progress(built_event("DeltaPartApplied")(i, len(sb.parts), 0, True))
+                    continue
+                inline = sb.inline_part(i)
+                limit = fmt.payload_limit(header)
+                try:
+                    if inline is not None:
+                        payload = _open_payload(inline, None, limit)
+                    else:
+                        part_path = os.path.join(dirpath, str(i))
+                        raw = take(part_path, limit)  # read ahead (the command line starts part 0's)
+                        if raw is None:
+                            try:
+                                f = open(part_path, "rb")
+                            except FileNotFoundError:
+                                raise DeltaError(f"Opening deltapart '{i}': No such file or directory") from None
+                            with f:
+                                raw = read_part(f, limit)
+                        payload = _read_payload(raw, None if skip_validation else header.checksum, limit)
+                        del raw
+                    ops = fmt.decode_ops(payload[3], objects)
+                    written, helper = _run_ops(repo, objects, payload, missing, ops,
+                                               _prefetcher(sb, dirpath, i + 1), i + 1 == len(sb.parts))
+                    if helper is not None:
+                        # the last part's second process renames half of the staged objects in
+                        # at the transaction's end, after its sync
+                        helpers.append(helper)
+                        repo.staged_mover = helper.move
+                except DeltaError as e:
+                    raise DeltaError(f"Executing delta part {i}: {e}") from None
+                results.append((i, written, False, fmt.count_ops(ops)))
                 if progress is not None:
                     from ...progress import built_event
-                    progress(built_event("DeltaPartApplied")(i, len(sb.parts), 0, True))
-                continue
-            inline = sb.inline_part(i)
-            limit = fmt.payload_limit(header)
-            try:
-                if inline is not None:
-                    payload = _open_payload(inline, None, limit)
-                else:
-                    part_path = os.path.join(dirpath, str(i))
-                    raw = take(part_path, limit)  # read ahead (the command line starts part 0's)
-                    if raw is None:
-                        try:
-                            f = open(part_path, "rb")
-                        except FileNotFoundError:
-                            raise DeltaError(f"Opening deltapart '{i}': No such file or directory") from None
-                        with f:
-                            raw = read_part(f, limit)
-                    payload = _read_payload(raw, None if skip_validation else header.checksum, limit)
-                    del raw
-                ops = fmt.decode_ops(payload[3], objects)
-                written = _run_ops(repo, objects, payload, missing, ops,
-                                   _prefetcher(sb, dirpath, i + 1))
-            except DeltaError as e:
-                raise DeltaError(f"Executing delta part {i}: {e}") from None
-            results.append((i, written, False, fmt.count_ops(ops)))
-            if progress is not None:
-                from ...progress import built_event
-                progress(built_event("DeltaPartApplied")(i, len(sb.parts), written, False))
-        if not repo.has_object(sb.to_checksum, ObjectType.COMMIT):
-            detached = sb.detached_metadata()
-            if detached is not None:
-                repo.write_commit_detached_metadata(sb.to_checksum, detached)
-            write_commit(repo, sb.commit, sb.to_checksum)
+                    progress(built_event("DeltaPartApplied")(i, len(sb.parts), written, False))
+            if not repo.has_object(sb.to_checksum, ObjectType.COMMIT):
+                detached = sb.detached_metadata()
+                if detached is not None:
+                    repo.write_commit_detached_metadata(sb.to_checksum, detached)
+                write_commit(repo, sb.commit, sb.to_checksum)
+    finally:
+        repo.staged_mover = None
+        for helper in helpers:
+            helper.close()  # (ended, or ends at the end of its pipe: an error, or no renames)
     return sb.from_checksum, sb.to_checksum, results, message
 
 

@@ -39,7 +39,7 @@ from . import format as fmt
 
 TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up)
 if TYPE_CHECKING:
-    from typing import Callable, List, Optional, Sequence, Tuple
+    from typing import Callable, List, Optional, Sequence, Set, Tuple
 
     from ...store.objects import ObjectType
     from ...store.repo import Repo
@@ -142,68 +142,183 @@ def source_at(ops: Sequence[Op], cut: int) -> Optional[Op]:
     return None
 
 
+class Helper:
+    """The second process as its parent sees it: :meth:`result` is its half's outcome; one
+    that lingers (the last part's) then takes half of the transaction's renames
+    (:meth:`move`, a :attr:`Repo.staged_mover`) before it ends; :meth:`close` ends it in
+    any case (it exits at the end of its pipe) and reaps it."""
+
+    __slots__ = ("pid", "rfd", "wfd", "repo", "reaped", "status")
+
+    def __init__(self, pid: int, rfd: int, wfd: int, repo: Optional[Repo]) -> None:
+        self.pid = pid
+        self.rfd = rfd
+        self.wfd = wfd
+        self.repo = repo
+        self.reaped = False
+        self.status = ""
+
+    def result(self, raise_error: bool = True) -> int:
+        """The objects the child wrote; its error raised as it was (``raise_error``), or a
+        :class:`.format.DeltaError` when it ended without a word."""
+        record = _read_record(self.rfd)
+        if record is not None and record[:1] == b"W":
+            return int(record[1:])
+        self.close()  # (it has ended, or ends at the end of its pipe: reaped)
+        if not raise_error:
+            return 0
+        if record is not None and record[:1] == b"E":
+            raise _error_from(record[1:])
+        raise fmt.DeltaError(f"the second process applying the part ended abnormally ({self.status})")
+
+    def move(self, staging: str, subs: List[str], made: Set[str]) -> List[int]:
+        """:meth:`Repo.move_staged` shared: every other subdirectory renamed by the child,
+        after the transaction's sync; what it does not report done is moved here (whatever
+        of it is left), so that the renames' outcome is this process's."""
+        repo = self.repo
+        assert repo is not None
+        theirs = subs[1::2]
+        mine = subs[0::2]
+        message = "\0".join([staging, *(("1" if sub in made else "0") + sub for sub in theirs)])
+        try:
+            _write_all(self.wfd, message.encode("utf-8", "surrogateescape"))
+            os.close(self.wfd)
+            self.wfd = -1
+            sent = True
+        except OSError:
+            sent = False
+        counts = dict(zip(mine, repo.move_staged(staging, mine, made)))
+        record = _read_record(self.rfd) if sent else None
+        if record is not None and record[:1] == b"M" and len(record) == 1 + 4 * len(theirs):
+            counts.update(zip(theirs, (int.from_bytes(record[k:k + 4], "little") for k in range(1, len(record), 4))))
+        else:
+            # each left for this process's own renames; the directories synced as if moved
+            counts.update(zip(theirs, (max(1, n) for n in repo.move_staged(staging, theirs, made))))
+        self.close()
+        return [counts[sub] for sub in subs]
+
+    def close(self) -> None:
+        for fd in (self.rfd, self.wfd):
+            if fd >= 0:
+                os.close(fd)
+        self.rfd = self.wfd = -1
+        if not self.reaped:
+            self.reaped = True
+            self.status = _describe(os.waitpid(self.pid, 0)[1])
+
+
 def run_shared(run: Callable[[Sequence[Op]], int], ops: Sequence[Op], cut: int, source: Optional[Op],
-               started: Callable[[], None]) -> int:
+               started: Callable[[], None], repo: Optional[Repo] = None) -> Tuple[int, Optional[Helper]]:
     """``run(ops)`` shared: ``ops[:cut]`` here, ``ops[cut:]`` (after ``source``, when one is
     in force there) in a forked process; ``started()`` called here just after the fork.
-    Returns the objects both wrote; raises the first error in the instructions' order."""
-    rfd, wfd = os.pipe()
+    Returns the objects both wrote, and with ``repo`` the child, waiting to share the
+    transaction's renames (:meth:`Helper.move`; the caller closes it); raises the first error
+    in the instructions' order."""
+    up_r, up_w = os.pipe()  # child to parent: its records
+    down_r, down_w = os.pipe()  # parent to child: the renames it takes, or nothing
     try:
         pid = os.fork()
     except BaseException:
-        os.close(rfd)
-        os.close(wfd)
+        for fd in (up_r, up_w, down_r, down_w):
+            os.close(fd)
         raise
     if pid == 0:  # pragma: no cover - the second process (its work is checked by its record)
-        _child(run, [source, *ops[cut:]] if source is not None else ops[cut:], rfd, wfd)
-    os.close(wfd)
+        try:
+            os.close(up_r)
+            os.close(down_w)
+            _child(run, [source, *ops[cut:]] if source is not None else ops[cut:], up_w, down_r, repo)
+        finally:
+            os._exit(3)  # never back into the parent's stack, whatever happened (no record: abnormal)
+    os.close(up_w)
+    os.close(down_r)
+    helper = Helper(pid, up_r, down_w, repo)
     try:
         try:
             started()
             written = run(ops[:cut])
         except BaseException:
-            _child_result(pid, rfd)  # waited for; its error comes after ours
+            helper.result(raise_error=False)  # waited for; its error comes after ours
             raise
-        return written + _child_result(pid, rfd, raise_error=True)
-    finally:
-        os.close(rfd)
+        written += helper.result()
+    except BaseException:
+        helper.close()
+        raise
+    if repo is None:
+        helper.close()
+        return written, None
+    return written, helper
 
 
-def _child(run: Callable[[Sequence[Op]], int], ops: Sequence[Op], rfd: int, wfd: int) -> None:  # pragma: no cover
+def _child(run: Callable[[Sequence[Op]], int], ops: Sequence[Op], wfd: int, rfd: int,
+           repo: Optional[Repo]) -> None:  # pragma: no cover - the second process
     code = 0
     try:
         gc.disable()
-        os.close(rfd)
         record = b"W" + str(run(ops)).encode()
     except BaseException as e:
         code = 1
         record = _error_record(e)
     try:
-        view = memoryview(record)
-        while view:
-            view = view[os.write(wfd, view):]
+        _write_record(wfd, record)
+        if code == 0 and repo is not None:
+            # the renames it is given, once the parent's transaction has synced: a message,
+            # or the end of the pipe (nothing to do: an error, or no staged objects)
+            message = _read_all(rfd)
+            if message:
+                staging, *given = message.decode("utf-8", "surrogateescape").split("\0")
+                subs = [g[1:] for g in given]
+                counts = repo.move_staged(staging, subs, {g[1:] for g in given if g[0] == "1"})
+                for sub in subs:
+                    # emptied: removed here rather than listed again by the parent's end
+                    try:
+                        os.rmdir(f"{staging}/{sub}")
+                    except OSError:
+                        pass
+                _write_record(wfd, b"M" + b"".join(n.to_bytes(4, "little") for n in counts))
         os.close(wfd)
     except BaseException:
         code = 2
     os._exit(code)
 
 
-def _child_result(pid: int, rfd: int, raise_error: bool = False) -> int:
-    chunks = []
-    while True:
-        chunk = os.read(rfd, 65536)
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _write_record(fd: int, record: bytes) -> None:
+    _write_all(fd, len(record).to_bytes(4, "little") + record)
+
+
+def _read_exactly(fd: int, n: int) -> Optional[bytes]:
+    chunks: List[bytes] = []
+    while n > 0:
+        chunk = os.read(fd, n)
         if not chunk:
-            break
+            return None
         chunks.append(chunk)
-    status = os.waitpid(pid, 0)[1]
-    record = b"".join(chunks)
-    if not raise_error:
-        return 0
-    if record[:1] == b"W" and status == 0:
-        return int(record[1:])
-    if record[:1] == b"E":
-        raise _error_from(record[1:])
-    raise fmt.DeltaError(f"the second process applying the part ended abnormally ({_describe(status)})")
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _read_record(fd: int) -> Optional[bytes]:
+    """A record (its length, then it), or None at the end of the pipe (the writer gone)."""
+    if fd < 0:
+        return None
+    head = _read_exactly(fd, 4)
+    if head is None:
+        return None
+    return _read_exactly(fd, int.from_bytes(head, "little"))
+
+
+def _read_all(fd: int) -> bytes:
+    chunks: List[bytes] = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 def _describe(status: int) -> str:
