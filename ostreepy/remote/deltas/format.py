@@ -576,12 +576,26 @@ def decode_ops(ops: bytes, objects: Sequence[Tuple[ObjectType, str]]) -> List[Op
                 raise DeltaError(f"Unknown opcode {code} at offset {len(out)}")
         args = []
         for _ in range(nargs):
-            if pos < n and ops[pos] < 0x80:  # a one-byte varint: most operands
-                args.append(ops[pos])
-                pos += 1
-            else:
-                v, pos = read_varuint64(ops, pos)
-                args.append(v)
+            # varints of one to three bytes read here (sizes and offsets in a part of a few
+            # MB: nearly every operand), longer ones and truncated ones by read_varuint64
+            if pos + 2 < n:
+                b = ops[pos]
+                if b < 0x80:
+                    args.append(b)
+                    pos += 1
+                    continue
+                b1 = ops[pos + 1]
+                if b1 < 0x80:
+                    args.append((b & 0x7F) | b1 << 7)
+                    pos += 2
+                    continue
+                b2 = ops[pos + 2]
+                if b2 < 0x80:
+                    args.append((b & 0x7F) | (b1 & 0x7F) << 7 | b2 << 14)
+                    pos += 3
+                    continue
+            v, pos = read_varuint64(ops, pos)
+            args.append(v)
         out.append((code, tuple(args), index))
         if code == OP_OPEN:
             opened = True
