@@ -602,6 +602,7 @@ def apply_offline_plain(repo: Repo, path: str, load_verifier: Callable[[], Optio
         from ...store.repo import preload_syncfs
         preload_syncfs()
     helpers: List[split.Helper] = []
+    done = False
     try:
         with repo.transaction():
             for i, header in enumerate(sb.parts):
@@ -653,10 +654,13 @@ def apply_offline_plain(repo: Repo, path: str, load_verifier: Callable[[], Optio
                 if detached is not None:
                     repo.write_commit_detached_metadata(sb.to_checksum, detached)
                 write_commit(repo, sb.commit, sb.to_checksum)
+        done = True
     finally:
         repo.staged_mover = None
         for helper in helpers:
-            helper.close()  # (ended, or ends at the end of its pipe: an error, or no renames)
+            # ended, or ends at the end of its pipe (an error, or no renames): waited for
+            # unless all is done (it said so in its records)
+            helper.close(wait=not done)
     return sb.from_checksum, sb.to_checksum, results, message
 
 

@@ -194,17 +194,27 @@ class Helper:
         else:
             # each left for this process's own renames; the directories synced as if moved
             counts.update(zip(theirs, (max(1, n) for n in repo.move_staged(staging, theirs, made))))
-        self.close()
+        # reaped by close(), after the transaction's end: its exit (~0.7 ms) meanwhile
+        self._close_pipes()
         return [counts[sub] for sub in subs]
 
-    def close(self) -> None:
+    def _close_pipes(self) -> None:
         for fd in (self.rfd, self.wfd):
             if fd >= 0:
                 os.close(fd)
         self.rfd = self.wfd = -1
+
+    def close(self, wait: bool = True) -> None:
+        """The pipes closed (a child still waiting for renames ends) and the child reaped;
+        without ``wait``, only if it has ended: one whose record said it is done, ending as
+        its parent goes on (its exit, ~0.7 ms, would only be waited for), is otherwise left
+        to the end of this process, the command line's, which owns it and ends next."""
+        self._close_pipes()
         if not self.reaped:
-            self.reaped = True
-            self.status = _describe(os.waitpid(self.pid, 0)[1])
+            pid, status = os.waitpid(self.pid, 0 if wait else os.WNOHANG)
+            if pid:
+                self.reaped = True
+                self.status = _describe(status)
 
 
 def run_shared(run: Callable[[Sequence[Op]], int], ops: Sequence[Op], cut: int, source: Optional[Op],
