@@ -20,16 +20,18 @@ repository opened (~30 ms), the part is ready, or nearly, when its turn comes.
 read (device, inode, size and mtime); otherwise, or if nothing was prefetched, the
 caller reads it itself.  Part 0's prefetch, started before its header is read, keeps at
 most :data:`PREFETCH_LIMIT` bytes.  A prefetch nobody takes (the superblock refused, the part's
-objects all present) is dropped with the process (a daemon thread).
+objects all present) is dropped with the process (a thread of ``_thread``'s, which the
+interpreter's end does not wait for).
 
-This module imports no more than os and threading (lzma and hashlib on the thread; not typing),
-so the command line can start a prefetch before anything heavy loads.
+This module imports no more than os and the built-in ``_thread`` (lzma and hashlib on the
+thread; not typing, nor threading, whose import, with collections and functools, was ~1.5 ms
+before the reading could start): the command line starts a prefetch before anything heavy loads.
 """
 
 from __future__ import annotations
 
+import _thread
 import os
-import threading
 
 TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up)
 if TYPE_CHECKING:
@@ -137,16 +139,18 @@ def _whole(chunks: List[bytes]) -> List[bytes]:
 
 
 class _Prefetch:
-    __slots__ = ("thread", "key", "result", "limit")
+    __slots__ = ("done", "key", "result", "limit")
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.thread: Optional[threading.Thread] = None
+        #: held until the reading thread ends (what a join would wait for)
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
         self.key: Optional[_FileKey] = None
         self.result: Optional[RawPart] = None
 
 
-_lock = threading.Lock()
+_lock = _thread.allocate_lock()
 _pending: Dict[str, _Prefetch] = {}
 
 
@@ -161,6 +165,8 @@ def _run(path: str, job: _Prefetch) -> None:
             job.result = read_part(f, job.limit)
     except Exception:  # the applier reads the file itself and reports what it finds
         job.result = None
+    finally:
+        job.done.release()
 
 
 def prefetch(path: str, limit: int = PREFETCH_LIMIT) -> None:
@@ -173,12 +179,15 @@ def prefetch(path: str, limit: int = PREFETCH_LIMIT) -> None:
     except OSError:
         return
     job = _Prefetch(limit)
-    job.thread = threading.Thread(target=_run, args=(path, job), name="delta-part-prefetch", daemon=True)
     with _lock:
         if path in _pending:
             return
         _pending[path] = job
-    job.thread.start()
+    try:
+        _thread.start_new_thread(_run, (path, job))
+    except RuntimeError:  # no thread to be had: the applier reads the part itself
+        with _lock:
+            del _pending[path]
 
 
 def take(path: str, limit: int) -> Optional[RawPart]:
@@ -190,8 +199,7 @@ def take(path: str, limit: int) -> Optional[RawPart]:
         job = _pending.pop(path, None)
     if job is None:
         return None
-    assert job.thread is not None
-    job.thread.join()
+    job.done.acquire()  # (the reading thread has ended its work)
     if job.result is None or job.key is None:
         return None
     if job.result.error == OVERSIZE and job.limit < limit:
