@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -313,3 +314,28 @@ def test_the_last_parts_child_shares_the_renames(source, tmp_path: Path, die: bo
         assert len(parent) == 1 and abs(parent[0] - child[0]) <= 1
     _same_commit(source, dst)
     assert not [n for n in os.listdir(Path(dst, "tmp")) if n.startswith("staging-")]
+
+
+def test_no_fork_while_a_prefetch_is_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A part read ahead on a thread of _thread's (which threading does not count) and not
+    taken yet keeps the process from forking."""
+    from ostreepy import _process
+    from ostreepy.remote.deltas import partread
+    monkeypatch.setattr(_process, "_owned", True)
+    monkeypatch.setattr(split, "_others_running", lambda: 0)
+    repo = Repo.init(str(tmp_path / "r"), "bare-user")
+    assert split.allowed(repo)
+    part = tmp_path / "part"
+    part.write_bytes(b"\0" * 1000)
+    release = threading.Event()
+    real_read = partread.read_part
+
+    def slow_read(f, limit=None):
+        release.wait(10)
+        return real_read(f, limit)
+    monkeypatch.setattr(partread, "read_part", slow_read)
+    partread.prefetch(str(part))
+    assert partread.reading() and not split.allowed(repo)
+    release.set()
+    assert partread.take(str(part), 1 << 20) is not None
+    assert not partread.reading() and split.allowed(repo)

@@ -190,6 +190,13 @@ def prefetch(path: str, limit: int = PREFETCH_LIMIT) -> None:
             del _pending[path]
 
 
+def reading() -> bool:
+    """Whether a prefetch's thread is still at work (one nobody took yet: a thread that
+    ``threading`` does not count): no process is forked meanwhile."""
+    with _lock:
+        return any(job.done.locked() for job in _pending.values())
+
+
 def take(path: str, limit: int) -> Optional[RawPart]:
     """The prefetched read of ``path`` if it is still the file there; None otherwise,
     or when the prefetch stopped at a smaller limit than ``limit`` (the caller reads it

@@ -26,8 +26,10 @@ a child that ended without a record (killed) is a :class:`.format.DeltaError`.
 
 Where: the command line's process only (:func:`ostreepy._process.owned`: a library
 caller's process is never forked), with no other thread running (the part's reader is
-done; the next part's is started after the fork), two CPUs, and work enough to pay for a
-fork (~1 ms). The cycle collector is off in the child (it would touch every shared object).
+done; the next part's is started after the fork; a prefetch nobody took, still reading,
+prevents it), two CPUs with no other task runnable (another process on the second CPU
+would make the halves take turns), and work enough to pay for a fork (~1 ms). The cycle
+collector is off in the child (it would touch every shared object).
 """
 
 from __future__ import annotations
@@ -64,7 +66,8 @@ def allowed(repo: Repo) -> bool:
     if not owned() or repo.write_stats is not None or repo.size_log is not None:
         return False
     import threading
-    if threading.active_count() != 1:
+    from .partread import reading
+    if threading.active_count() != 1 or reading():
         return False
     try:
         if len(os.sched_getaffinity(0)) < 2:
