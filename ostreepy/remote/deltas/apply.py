@@ -96,14 +96,15 @@ def open_part(source: Union[bytes, BinaryIO], expected_checksum: Optional[str],
     """A part file's payload; its sha256 checked against ``expected_checksum``
     unless that is None (an inline part, covered by the superblock); a payload past
     ``limit`` bytes (:func:`.format.payload_limit` of its header) refused, read no further."""
-    return fmt.PartPayload(*_open_payload(source, expected_checksum, limit))
+    # (not a view: the payload is bytes)
+    return fmt.PartPayload(*_open_payload(source, expected_checksum, limit, view=False))  # type: ignore[arg-type]
 
 
 def _open_payload(source: Union[bytes, BinaryIO], expected_checksum: Optional[str],
-                  limit: Optional[int] = None) -> PayloadFields:
+                  limit: Optional[int] = None, view: bool = True) -> PayloadFields:
     """:func:`open_part`'s payload as plain data (:func:`.format.read_part_payload`)."""
     stream: BinaryIO = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
-    return _read_payload(read_part(stream, limit), expected_checksum, limit)
+    return _read_payload(read_part(stream, limit), expected_checksum, limit, view)
 
 
 def open_read_part(raw: RawPart, expected_checksum: Optional[str], limit: Optional[int]) -> PartPayload:
@@ -111,11 +112,14 @@ def open_read_part(raw: RawPart, expected_checksum: Optional[str], limit: Option
     judged in libostree's order: the compression byte, then the checksum, then the
     xz stream's end; then (ours: libostree inflates to a temporary file whatever the
     header says) a payload past ``limit``."""
-    return fmt.PartPayload(*_read_payload(raw, expected_checksum, limit))
+    # (not a view: the payload is bytes)
+    return fmt.PartPayload(*_read_payload(raw, expected_checksum, limit, view=False))  # type: ignore[arg-type]
 
 
-def _read_payload(raw: RawPart, expected_checksum: Optional[str], limit: Optional[int]) -> PayloadFields:
-    """:func:`open_read_part`'s payload as plain data."""
+def _read_payload(raw: RawPart, expected_checksum: Optional[str], limit: Optional[int],
+                  view: bool = True) -> PayloadFields:
+    """:func:`open_read_part`'s payload as plain data, the payload a view of the inflated part
+    (``view``: for the appliers here, which hold it while they run)."""
     if raw.comp is None:
         raise DeltaError("Reading initial compression flag byte: unexpected EOF")
     if raw.comp not in (fmt.COMPRESSION_NONE, fmt.COMPRESSION_XZ):
@@ -126,7 +130,7 @@ def _read_payload(raw: RawPart, expected_checksum: Optional[str], limit: Optiona
     if raw.error is not None:
         raise DeltaError(f"Decompressing delta part: {raw.error}")
     chunks = raw.chunks
-    return fmt.read_part_payload(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+    return fmt.read_part_payload(chunks[0] if len(chunks) == 1 else b"".join(chunks), view)
 
 
 def _check(actual: str, expected: Optional[str]) -> None:
