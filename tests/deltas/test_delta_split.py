@@ -83,15 +83,15 @@ def _op(code: str, *args: int, index: int = 0):
 
 
 def test_the_cut_falls_where_no_object_is_open_near_half_the_work() -> None:
-    objects = [(ObjectType.FILE, "%064x" % i) for i in range(4)]
-    ops = [_op("S", 0, 0, 100, 0, index=0),
+    # a dirtree spliced (two operands), a file built, a file spliced (four), a file built
+    ops = [_op("S", 100, 0, index=0),
            _op("o", 0, 0, 1000, index=1), _op("w", 1000, 0, index=1), _op("c", index=2),
            _op("S", 0, 0, 100, 0, index=2),
            _op("o", 0, 0, 1000, index=3), _op("w", 1000, 0, index=3), _op("c", index=4)]
-    cut, source = split.plan(ops, objects, minimum=0)
+    cut, source = split.plan(ops, minimum=0)
     assert cut == 4 and source is None  # after the first close: two objects each side
-    assert split.plan(ops, objects, minimum=1e9) is None  # too little work to share
-    assert split.plan(ops[:1], objects, minimum=0) is None  # nothing after the only boundary
+    assert split.plan(ops, minimum=1e9) is None  # too little work to share
+    assert split.plan(ops[:1], minimum=0) is None  # nothing after the only boundary
 
 
 def test_a_read_source_set_before_the_cut_is_set_again_after_it() -> None:
@@ -156,7 +156,7 @@ def test_each_part_of_a_many_part_delta_is_shared(source, tmp_path: Path, monkey
     res = generate(Repo.open(repo), source["from"], source["to"], GenerateOptions(min_fallback_size=1 << 20))
     assert res.n_parts >= 2
     delta = os.path.dirname(res.superblock_path)
-    shared = sum(1 for i in range(res.n_parts) if split.plan(_part(delta, i)[2], _part(delta, i)[0], 0))
+    shared = sum(1 for i in range(res.n_parts) if split.plan(_part(delta, i)[2], 0))
     dst = fresh_repo(tmp_path, "bare-user", source["from"], source["repo"])
     p = _apply(dst, delta)
     assert p.returncode == 0, p.stderr
@@ -174,7 +174,7 @@ def test_a_cut_inside_read_source_state(source, tmp_path: Path) -> None:
     assert inside, "the delta sets a read source before opening an object"
     patch = f"""
 LOST = False
-def plan(ops, objects, minimum=None):
+def plan(ops, minimum=None):
     cut = {inside[len(inside) // 2]}
     assert ops[cut - 1][0] == ord("r") and split.source_at(ops, cut) is ops[cut - 1]
     return cut, None if LOST else split.source_at(ops, cut)
@@ -198,7 +198,7 @@ def test_a_corrupt_object_in_the_childs_half_is_refused(source, tmp_path: Path) 
     does (the same words), and the to-commit is not written."""
     delta = os.path.join(source["theirs"], fmt.delta_dir(source["from"], source["to"]))
     objects, payload, ops = _part(delta)
-    cut, _source = split.plan(ops, objects, minimum=0)
+    cut, _source = split.plan(ops, minimum=0)
     late = [op for op in ops[cut:] if op[0] == fmt.OP_SET_READ_SOURCE]
     assert late, "a read source in the second half"
     bad = payload.payload[late[-1][1][0]:late[-1][1][0] + 32].hex()

@@ -497,7 +497,7 @@ def _run_ops(repo: Repo, objects: List[Tuple[ObjectType, str]], payload: Payload
     (:mod:`.split`), ``started()`` called once they run (after the fork: no other thread
     runs in the process when it forks); the ``last`` part's second process is returned,
     waiting to share the transaction's renames."""
-    cut = split.plan(ops, objects) if split.allowed(repo) else None
+    cut = split.plan(ops) if split.allowed(repo) else None
     if cut is None:
         started()
         return _Executor(repo, objects, payload, missing).run(ops), None

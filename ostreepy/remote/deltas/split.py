@@ -43,7 +43,6 @@ TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up
 if TYPE_CHECKING:
     from typing import Callable, List, Optional, Sequence, Set, Tuple
 
-    from ...store.objects import ObjectType
     from ...store.repo import Repo
     from .format import Op
 
@@ -88,40 +87,41 @@ def _others_running() -> int:
         return 0
 
 
-def _cost(ops: Sequence[Op], objects: Sequence[Tuple[ObjectType, str]]) -> Tuple[List[int], List[float]]:
+def _cost(ops: Sequence[Op]) -> Tuple[List[int], List[float]]:
     """The boundaries where no object is open (op indices, each the start of what follows)
     and the estimated work done before each."""
     cuts: List[int] = []
     done: List[float] = []
     acc = 0.0
     size = 0
-    for i, (code, args, index) in enumerate(ops):
-        if code == fmt.OP_OPEN_SPLICE_AND_CLOSE:
-            if objects[index][0].is_meta:
-                acc += _META + args[0] * _META_BYTE
-            else:
-                acc += _FILE + args[2] * _FILE_BYTE
+    splice, opened, patch, source, close, write = (fmt.OP_OPEN_SPLICE_AND_CLOSE, fmt.OP_OPEN, fmt.OP_BSPATCH,
+                                                   fmt.OP_SET_READ_SOURCE, fmt.OP_CLOSE, fmt.OP_WRITE)
+    for i, (code, args, _index) in enumerate(ops):
+        if code == write:
+            continue
+        if code == splice:
+            # (decode_ops gives a metadata object's two operands, a content object's four)
+            acc += _META + args[0] * _META_BYTE if len(args) == 2 else _FILE + args[2] * _FILE_BYTE
             cuts.append(i + 1)
             done.append(acc)
-        elif code == fmt.OP_OPEN:
+        elif code == opened:
             size = args[2]
             acc += _FILE + size * _FILE_BYTE
-        elif code == fmt.OP_BSPATCH:
+        elif code == patch:
             acc += size * _PATCH_BYTE
-        elif code == fmt.OP_SET_READ_SOURCE:
+        elif code == source:
             acc += _SOURCE
-        elif code == fmt.OP_CLOSE:
+        elif code == close:
             cuts.append(i + 1)
             done.append(acc)
     return cuts, done
 
 
-def plan(ops: Sequence[Op], objects: Sequence[Tuple[ObjectType, str]],
-         minimum: Optional[float] = None) -> Optional[Tuple[int, Optional[Op]]]:
+def plan(ops: Sequence[Op], minimum: Optional[float] = None) -> Optional[Tuple[int, Optional[Op]]]:
     """Where to cut ``ops`` (decoded, :func:`.format.decode_ops`) in two: (the first op of
     the second half, the set-read-source op to run before it or None); None when the
     estimated work is below ``minimum`` (:data:`SPLIT_MIN`) or there is no boundary inside."""
-    cuts, done = _cost(ops, objects)
+    cuts, done = _cost(ops)
     if not cuts or done[-1] < (SPLIT_MIN if minimum is None else minimum):
         return None
     half = done[-1] / 2
