@@ -35,11 +35,14 @@ import os
 
 TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up)
 if TYPE_CHECKING:
-    from typing import BinaryIO, Dict, List, Optional, Tuple
+    import hashlib
+    from typing import BinaryIO, Dict, List, Optional, Tuple, Union
 
     _FileKey = Tuple[int, int, int, int]
 
 _READ = 1 << 20
+#: a part file at most this large is read whole, and hashed on a thread while it inflates
+_WHOLE = 64 << 20
 #: inflated bytes asked of the xz decoder at once
 _INFLATE = 4 << 20
 #: RawPart.error of a payload past the limit it was read with
@@ -89,11 +92,20 @@ def read_part(stream: BinaryIO, limit: Optional[int] = None) -> RawPart:
     if comp == COMPRESSION_XZ:
         import lzma
         dec = lzma.LZMADecompressor(format=lzma.FORMAT_XZ)
+        whole = _read_whole(stream)
+        hashed = None if whole is None else _hash_beside(h, whole)
+        read = 0
+        chunk: Union[bytes, memoryview]
         while True:
-            chunk = stream.read(_READ)
+            if whole is None:
+                chunk = stream.read(_READ)
+                if chunk:
+                    h.update(chunk)
+            else:
+                chunk = whole[read:read + _READ]
             if not chunk:
                 break
-            h.update(chunk)
+            read += len(chunk)
             if dec.eof or room <= 0:
                 continue
             try:
@@ -111,7 +123,14 @@ def read_part(stream: BinaryIO, limit: Optional[int] = None) -> RawPart:
                     piece = dec.decompress(b"", min(room, _INFLATE))
             except lzma.LZMAError as e:
                 # the digest of what was read so far, as the checksum is checked at the error
+                if whole is not None:
+                    if hashed is not None:
+                        hashed.acquire()  # (its digest is the whole file's)
+                    h = hashlib.sha256(first)
+                    h.update(whole[:read])  # (the file as the streaming read had read it)
                 return RawPart(comp, [], h.hexdigest(), str(e))
+        if hashed is not None:
+            hashed.acquire()
         if room <= 0:
             return RawPart(comp, [], h.hexdigest(), OVERSIZE)
         return RawPart(comp, _whole(out), h.hexdigest(), None if dec.eof else "truncated xz stream")
@@ -130,6 +149,41 @@ def read_part(stream: BinaryIO, limit: Optional[int] = None) -> RawPart:
                 if room <= 0:
                     out.clear()
     return RawPart(comp, _whole(out), h.hexdigest(), OVERSIZE if room <= 0 else None)
+
+
+def _read_whole(stream: BinaryIO) -> Optional[memoryview]:
+    """The rest of a regular file of at most :data:`_WHOLE` bytes, read at once (to be hashed
+    beside its inflating); None for anything else (read and hashed a piece at a time)."""
+    try:
+        st = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError):
+        return None
+    if not (st.st_mode & 0o170000 == 0o100000 and st.st_size <= _WHOLE):
+        return None
+    data = stream.read(st.st_size + 1)  # (to its end, should it have grown meanwhile)
+    rest = stream.read()
+    return memoryview(data + rest if rest else data)
+
+
+def _hash_beside(h: hashlib._Hash, data: memoryview) -> Optional[_thread.LockType]:
+    """``h`` given ``data`` on a thread of its own (sha256 leaves the GIL, as lzma does: the
+    file is hashed while it inflates, where it was hashed piece by piece before each piece
+    inflated, ~1.2 ms of the realistic tree's 1.4 MB part); the lock it releases when done,
+    or None where no thread was to be had (hashed here, then)."""
+    done = _thread.allocate_lock()
+    done.acquire()
+
+    def run() -> None:
+        try:
+            h.update(data)
+        finally:
+            done.release()
+    try:
+        _thread.start_new_thread(run, ())
+    except RuntimeError:
+        h.update(data)
+        return None
+    return done
 
 
 def _whole(chunks: List[bytes]) -> List[bytes]:
