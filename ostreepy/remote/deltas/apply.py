@@ -495,8 +495,8 @@ def _run_ops(repo: Repo, objects: List[Tuple[ObjectType, str]], payload: Payload
              started: Callable[[], None], last: bool) -> Tuple[int, Optional[split.Helper]]:
     """A part's decoded instructions run, shared with a second process where that pays
     (:mod:`.split`), ``started()`` called once they run (after the fork: no other thread
-    runs in the process when it forks); the ``last`` part's second process is returned,
-    waiting to share the transaction's renames."""
+    runs in the process when it forks); the second process, if any, is returned for the caller
+    to reap: the ``last`` part's waits to share the transaction's renames, another's is ending."""
     cut = split.plan(ops) if split.allowed(repo) else None
     if cut is None:
         started()
@@ -643,10 +643,11 @@ def apply_offline_plain(repo: Repo, path: str, load_verifier: Callable[[], Optio
                     written, helper = _run_ops(repo, objects, payload, missing, ops,
                                                _prefetcher(sb, dirpath, i + 1), i + 1 == len(sb.parts))
                     if helper is not None:
-                        # the last part's second process renames half of the staged objects in
-                        # at the transaction's end, after its sync
-                        helpers.append(helper)
-                        repo.staged_mover = helper.move
+                        helpers.append(helper)  # (reaped at the end)
+                        if i + 1 == len(sb.parts):
+                            # the last part's second process renames half of the staged
+                            # objects in at the transaction's end, after its sync
+                            repo.staged_mover = helper.move
                 except DeltaError as e:
                     raise DeltaError(f"Executing delta part {i}: {e}") from None
                 results.append((i, written, False, fmt.count_ops(ops)))

@@ -221,12 +221,12 @@ class Helper:
 
 
 def run_shared(run: Callable[[Sequence[Op]], int], ops: Sequence[Op], cut: int, source: Optional[Op],
-               started: Callable[[], None], repo: Optional[Repo] = None) -> Tuple[int, Optional[Helper]]:
+               started: Callable[[], None], repo: Optional[Repo] = None) -> Tuple[int, Helper]:
     """``run(ops)`` shared: ``ops[:cut]`` here, ``ops[cut:]`` (after ``source``, when one is
     in force there) in a forked process; ``started()`` called here just after the fork.
-    Returns the objects both wrote, and with ``repo`` the child, waiting to share the
-    transaction's renames (:meth:`Helper.move`; the caller closes it); raises the first error
-    in the instructions' order."""
+    Returns the objects both wrote and the child, for the caller to close (reap): with
+    ``repo`` it waits to share the transaction's renames (:meth:`Helper.move`), without it
+    it is ending; raises the first error in the instructions' order."""
     up_r, up_w = os.pipe()  # child to parent: its records
     down_r, down_w = os.pipe()  # parent to child: the renames it takes, or nothing
     try:
@@ -257,8 +257,8 @@ def run_shared(run: Callable[[Sequence[Op]], int], ops: Sequence[Op], cut: int, 
         helper.close()
         raise
     if repo is None:
-        helper.close()
-        return written, None
+        # done: its pipes closed, and it reaped by the caller's close (it exits meanwhile)
+        helper._close_pipes()
     return written, helper
 
 
