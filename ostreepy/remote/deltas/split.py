@@ -18,11 +18,17 @@ would have run from that point.
 Both processes write verified objects into the transaction's staging directory, each
 object checked against its checksum before it is linked in (the store's writers), as
 one process would. The first half runs here, the second in the child; the parent then
-reads the child's record (objects written, or its error) and its exit status, and only
-then goes on: the commit is written, and the transaction ends (its renames), only after
-both halves succeeded. An error is the first in the instructions' order: the parent's
-own, else the child's, raised here as the same exception (type, arguments, attributes);
-a child that ended without a record (killed) is a :class:`.format.DeltaError`.
+reads the child's record (objects written, or its error; where it left none, its exit
+status), and only then goes on: the commit is written, and the transaction ends, only
+after both halves succeeded. An error is the first in the instructions' order: the
+parent's own, else the child's, raised here as the same exception (type, arguments,
+attributes); a child that ended without a record (killed) is a :class:`.format.DeltaError`.
+
+The last part's child then waits for the transaction's end: after its sync it renames
+every other staging subdirectory into ``objects/`` (:meth:`Helper.move`, the repository's
+:attr:`~ostreepy.store.repo.Repo.staged_mover`) and reports how many; what it does not
+report done, the parent moves itself. A child is reaped at the apply's end (blocking only
+after an error: one that said it is done is not waited for as it exits).
 
 Where: the command line's process only (:func:`ostreepy._process.owned`: a library
 caller's process is never forked), with no other thread running (the part's reader is
