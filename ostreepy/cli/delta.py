@@ -147,7 +147,6 @@ def cmd_static_delta(args: argparse.Namespace) -> int:
 
 
 def _static_delta(args: argparse.Namespace) -> int:
-    from .repoarg import open_repo as _open_repo  # (not cli.repo's, which imports argparse)
     verb = getattr(args, "delta_verb", None)
     if verb is None:
         raise _UsageError("No command specified")
@@ -158,6 +157,7 @@ def _static_delta(args: argparse.Namespace) -> int:
 
         from ..remote.deltas import partread
         partread.prefetch(os.path.join(partread.part_files(args.path)[0], "0"))
+    from .repoarg import open_repo as _open_repo  # (not cli.repo's, which imports argparse)
     repo = _open_repo(args)
     if verb == "apply-offline":
         return _apply_offline(repo, args)

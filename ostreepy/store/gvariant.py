@@ -349,7 +349,7 @@ def _ser_tuple(t: VariantType, v: Sequence[Any]) -> bytes:
 # ---------------------------------------------------------------- reading
 
 
-def deserialize(type_string: str, data: bytes) -> Any:
+def deserialize(type_string: str, data: bytes | memoryview) -> Any:
     """Deserialize ``data`` as ``type_string``; raises GVariantError when malformed."""
     t = parse_type(type_string)
     return _de(t, memoryview(data).cast("B") if not isinstance(data, memoryview) else data, 0)

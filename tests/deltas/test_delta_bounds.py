@@ -237,3 +237,27 @@ def test_pull_probe_fetches_a_superblock_no_bigger_than_ostree_allows(server, so
     assert p.returncode == 1 and f"exceeded maximum size of {MAX_METADATA_SIZE} bytes" in p.stderr, p.stderr
     assert peak < _RSS_CEILING_KB, peak
     assert run(["ostree", "rev-parse", f"--repo={dest}", "origin:main"], check=False).returncode != 0
+
+
+def test_a_part_file_read_whole_reads_as_one_streamed(tmp_path: Path) -> None:
+    """A part file (read at once, hashed on a thread while it inflates) gives what the same
+    bytes read piece by piece from a stream give: the payload, the error, and the digest of
+    what a streaming read had read where it stopped (a stream broken half-way: its prefix)."""
+    import lzma
+    import random
+    rnd = random.Random(5)
+    good = b"x" + lzma.compress(rnd.randbytes(3 << 20) + bytes(3 << 20), format=lzma.FORMAT_XZ)
+    cases = [good, good + b"after the stream", good[:len(good) // 2], good[:-5], b"", b"x", b"\0plain", b"q"]
+    for _ in range(12):
+        broken = bytearray(good)
+        broken[rnd.randrange(1, len(broken))] ^= 1 << rnd.randrange(8)
+        cases.append(bytes(broken))
+    path = tmp_path / "part"
+    for data in cases:
+        path.write_bytes(data)
+        for limit in (None, 1000, 5 << 20, 48 << 20):
+            with open(path, "rb") as f:
+                whole = read_part(f, limit)
+            streamed = read_part(io.BytesIO(data), limit)
+            assert (whole.comp, whole.chunks, whole.digest, whole.error, whole.size) == \
+                (streamed.comp, streamed.chunks, streamed.digest, streamed.error, streamed.size)

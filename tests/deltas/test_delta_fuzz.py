@@ -121,3 +121,24 @@ def test_check_commit_refuses_as_commit_parse() -> None:
         outcomes.append(_outcome(fmt.check_commit, body))
         assert outcomes[-1] == _outcome(Commit.parse, body)
     assert outcomes[0] == ("ok", None) and all(o[0] == "CorruptObjectError" for o in outcomes[1:]), outcomes
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.data())
+def test_a_part_read_as_a_view_reads_and_refuses_as_the_copy(data) -> None:
+    """read_part_payload's view (the appliers': the payload a view of the inflated part) accepts
+    and refuses a mutated part exactly as the copying read does, with the same error, and what
+    it accepts reads the same."""
+    part = bytearray(fmt.serialize_part_payload([(0, 0, 0o100644), (1000, 1000, 0o100755)],
+                                                [[], [(b"user.a", b"1")]], b"the payload bytes" * 9,
+                                                b"S\x01\x02\x03\x04"))
+    for _ in range(data.draw(st.integers(0, 3))):
+        part[data.draw(st.integers(0, len(part) - 1))] = data.draw(st.integers(0, 255))
+    blob = bytes(part[:data.draw(st.integers(0, len(part)))] if data.draw(st.booleans()) else part)
+    copied, viewed = (_outcome(lambda b: fmt.read_part_payload(b, view), blob) for view in (False, True))
+    assert copied[0] == viewed[0]
+    if copied[0] == "ok":
+        a, b = fmt.read_part_payload(blob), fmt.read_part_payload(blob, view=True)
+        assert isinstance(b[2], memoryview) and (a[0], a[1], a[2], a[3]) == (b[0], b[1], bytes(b[2]), b[3])
+    else:
+        assert copied == viewed

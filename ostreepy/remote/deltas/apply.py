@@ -39,6 +39,7 @@ from ...store import objects as obj
 from ...store.objects import BAREUSER_XATTR, MAX_METADATA_SIZE, ObjectType, bareuser_meta_parse
 from ...store.repo import Repo, RepoMode
 from . import format as fmt
+from . import split
 from .bsdiff import bspatch
 from .format import DeltaError
 from .partread import OVERSIZE, RawPart, part_files, prefetch, read_part, take
@@ -95,14 +96,15 @@ def open_part(source: Union[bytes, BinaryIO], expected_checksum: Optional[str],
     """A part file's payload; its sha256 checked against ``expected_checksum``
     unless that is None (an inline part, covered by the superblock); a payload past
     ``limit`` bytes (:func:`.format.payload_limit` of its header) refused, read no further."""
-    return fmt.PartPayload(*_open_payload(source, expected_checksum, limit))
+    # (not a view: the payload is bytes)
+    return fmt.PartPayload(*_open_payload(source, expected_checksum, limit, view=False))  # type: ignore[arg-type]
 
 
 def _open_payload(source: Union[bytes, BinaryIO], expected_checksum: Optional[str],
-                  limit: Optional[int] = None) -> PayloadFields:
+                  limit: Optional[int] = None, view: bool = True) -> PayloadFields:
     """:func:`open_part`'s payload as plain data (:func:`.format.read_part_payload`)."""
     stream: BinaryIO = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
-    return _read_payload(read_part(stream, limit), expected_checksum, limit)
+    return _read_payload(read_part(stream, limit), expected_checksum, limit, view)
 
 
 def open_read_part(raw: RawPart, expected_checksum: Optional[str], limit: Optional[int]) -> PartPayload:
@@ -110,11 +112,14 @@ def open_read_part(raw: RawPart, expected_checksum: Optional[str], limit: Option
     judged in libostree's order: the compression byte, then the checksum, then the
     xz stream's end; then (ours: libostree inflates to a temporary file whatever the
     header says) a payload past ``limit``."""
-    return fmt.PartPayload(*_read_payload(raw, expected_checksum, limit))
+    # (not a view: the payload is bytes)
+    return fmt.PartPayload(*_read_payload(raw, expected_checksum, limit, view=False))  # type: ignore[arg-type]
 
 
-def _read_payload(raw: RawPart, expected_checksum: Optional[str], limit: Optional[int]) -> PayloadFields:
-    """:func:`open_read_part`'s payload as plain data."""
+def _read_payload(raw: RawPart, expected_checksum: Optional[str], limit: Optional[int],
+                  view: bool = True) -> PayloadFields:
+    """:func:`open_read_part`'s payload as plain data, the payload a view of the inflated part
+    (``view``: for the appliers here, which hold it while they run)."""
     if raw.comp is None:
         raise DeltaError("Reading initial compression flag byte: unexpected EOF")
     if raw.comp not in (fmt.COMPRESSION_NONE, fmt.COMPRESSION_XZ):
@@ -125,7 +130,7 @@ def _read_payload(raw: RawPart, expected_checksum: Optional[str], limit: Optiona
     if raw.error is not None:
         raise DeltaError(f"Decompressing delta part: {raw.error}")
     chunks = raw.chunks
-    return fmt.read_part_payload(chunks[0] if len(chunks) == 1 else b"".join(chunks))
+    return fmt.read_part_payload(chunks[0] if len(chunks) == 1 else b"".join(chunks), view)
 
 
 def _check(actual: str, expected: Optional[str]) -> None:
@@ -334,7 +339,7 @@ class _Executor:
         self.repo.write_content(h, stream, size, expected=checksum,  # type: ignore[arg-type]
                                 known_absent=True)
 
-    def run(self, ops: List[Op]) -> int:
+    def run(self, ops: Sequence[Op]) -> int:
         try:
             for op in ops:
                 self.dispatch(op)
@@ -477,6 +482,29 @@ def _run_payload(repo: Repo, objects: List[Tuple[ObjectType, str]], fields: Payl
     return _Executor(repo, objects, fields, missing).run(fmt.decode_ops(fields[3], objects))
 
 
+def _prefetcher(sb: SuperblockInfo, dirpath: str, i: int) -> Callable[[], None]:
+    """What starts reading part ``i`` ahead, while the part before runs (two parts' payloads
+    in memory at most): nothing for an inline part or past the last."""
+    if i >= len(sb.parts) or sb.inline_part(i) is not None:
+        return lambda: None
+    return lambda: prefetch(os.path.join(dirpath, str(i)), fmt.payload_limit(sb.parts[i]))
+
+
+def _run_ops(repo: Repo, objects: List[Tuple[ObjectType, str]], payload: PayloadFields,
+             missing: Optional[Set[Tuple[ObjectType, str]]], ops: List[Op],
+             started: Callable[[], None], last: bool) -> Tuple[int, Optional[split.Helper]]:
+    """A part's decoded instructions run, shared with a second process where that pays
+    (:mod:`.split`), ``started()`` called once they run (after the fork: no other thread
+    runs in the process when it forks); the second process, if any, is returned for the caller
+    to reap: the ``last`` part's waits to share the transaction's renames, another's is ending."""
+    cut = split.plan(ops) if split.allowed(repo) else None
+    if cut is None:
+        started()
+        return _Executor(repo, objects, payload, missing).run(ops), None
+    return split.run_shared(lambda part: _Executor(repo, objects, payload, missing).run(part), ops, *cut,
+                            started, repo if last else None)
+
+
 def missing_objects(repo: Repo, objects: Sequence[Tuple[ObjectType, str]]) -> Set[Tuple[ObjectType, str]]:
     """Those of a part's objects (:attr:`.format.PartHeader.objects`) not in ``repo``, asked all
     at once, with the staging directories they will be written to made (in a transaction):
@@ -577,53 +605,67 @@ def apply_offline_plain(repo: Repo, path: str, load_verifier: Callable[[], Optio
         # thread, not after its objects are written
         from ...store.repo import preload_syncfs
         preload_syncfs()
-    with repo.transaction():
-        for i, header in enumerate(sb.parts):
-            if header.version > fmt.DELTAPART_VERSION:
-                raise DeltaError(f"Delta part has too new version {header.version}")
-            objects = header.objects  # (unpacked once: a part's list is ~30 bytes an object)
-            # asked before the payload is taken, while it is read ahead (part 0's from the
-            # command line on, each next one beside the part before)
-            missing = missing_objects(repo, objects)
-            if not missing:
-                results.append((i, 0, True, ()))
+    helpers: List[split.Helper] = []
+    done = False
+    try:
+        with repo.transaction():
+            for i, header in enumerate(sb.parts):
+                if header.version > fmt.DELTAPART_VERSION:
+                    raise DeltaError(f"Delta part has too new version {header.version}")
+                objects = header.objects  # (unpacked once: a part's list is ~30 bytes an object)
+                # asked before the payload is taken, while it is read ahead (part 0's from the
+                # command line on, each next one beside the part before)
+                missing = missing_objects(repo, objects)
+                if not missing:
+                    results.append((i, 0, True, ()))
+                    if progress is not None:
+                        from ...progress import built_event
+                        progress(built_event("DeltaPartApplied")(i, len(sb.parts), 0, True))
+                    continue
+                inline = sb.inline_part(i)
+                limit = fmt.payload_limit(header)
+                try:
+                    if inline is not None:
+                        payload = _open_payload(inline, None, limit)
+                    else:
+                        part_path = os.path.join(dirpath, str(i))
+                        raw = take(part_path, limit)  # read ahead (the command line starts part 0's)
+                        if raw is None:
+                            try:
+                                f = open(part_path, "rb")
+                            except FileNotFoundError:
+                                raise DeltaError(f"Opening deltapart '{i}': No such file or directory") from None
+                            with f:
+                                raw = read_part(f, limit)
+                        payload = _read_payload(raw, None if skip_validation else header.checksum, limit)
+                        del raw
+                    ops = fmt.decode_ops(payload[3], objects)
+                    written, helper = _run_ops(repo, objects, payload, missing, ops,
+                                               _prefetcher(sb, dirpath, i + 1), i + 1 == len(sb.parts))
+                    if helper is not None:
+                        helpers.append(helper)  # (reaped at the end)
+                        if i + 1 == len(sb.parts):
+                            # the last part's second process renames half of the staged
+                            # objects in at the transaction's end, after its sync
+                            repo.staged_mover = helper.move
+                except DeltaError as e:
+                    raise DeltaError(f"Executing delta part {i}: {e}") from None
+                results.append((i, written, False, fmt.count_ops(ops)))
                 if progress is not None:
                     from ...progress import built_event
-                    progress(built_event("DeltaPartApplied")(i, len(sb.parts), 0, True))
-                continue
-            inline = sb.inline_part(i)
-            limit = fmt.payload_limit(header)
-            try:
-                if inline is not None:
-                    payload = _open_payload(inline, None, limit)
-                else:
-                    part_path = os.path.join(dirpath, str(i))
-                    raw = take(part_path, limit)  # read ahead (the command line starts part 0's)
-                    if raw is None:
-                        try:
-                            f = open(part_path, "rb")
-                        except FileNotFoundError:
-                            raise DeltaError(f"Opening deltapart '{i}': No such file or directory") from None
-                        with f:
-                            raw = read_part(f, limit)
-                    payload = _read_payload(raw, None if skip_validation else header.checksum, limit)
-                    del raw
-                if i + 1 < len(sb.parts) and sb.inline_part(i + 1) is None:
-                    # the next part read while this one runs (two parts' payloads in memory at most)
-                    prefetch(os.path.join(dirpath, str(i + 1)), fmt.payload_limit(sb.parts[i + 1]))
-                ops = fmt.decode_ops(payload[3], objects)
-                written = _Executor(repo, objects, payload, missing).run(ops)
-            except DeltaError as e:
-                raise DeltaError(f"Executing delta part {i}: {e}") from None
-            results.append((i, written, False, fmt.count_ops(ops)))
-            if progress is not None:
-                from ...progress import built_event
-                progress(built_event("DeltaPartApplied")(i, len(sb.parts), written, False))
-        if not repo.has_object(sb.to_checksum, ObjectType.COMMIT):
-            detached = sb.detached_metadata()
-            if detached is not None:
-                repo.write_commit_detached_metadata(sb.to_checksum, detached)
-            write_commit(repo, sb.commit, sb.to_checksum)
+                    progress(built_event("DeltaPartApplied")(i, len(sb.parts), written, False))
+            if not repo.has_object(sb.to_checksum, ObjectType.COMMIT):
+                detached = sb.detached_metadata()
+                if detached is not None:
+                    repo.write_commit_detached_metadata(sb.to_checksum, detached)
+                write_commit(repo, sb.commit, sb.to_checksum)
+        done = True
+    finally:
+        repo.staged_mover = None
+        for helper in helpers:
+            # ended, or ends at the end of its pipe (an error, or no renames): waited for
+            # unless all is done (it said so in its records)
+            helper.close(wait=not done)
     return sb.from_checksum, sb.to_checksum, results, message
 
 
