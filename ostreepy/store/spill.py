@@ -16,7 +16,6 @@ naming ``what`` the keys are.
 from __future__ import annotations
 
 import os
-import tempfile
 from array import array
 
 from ..errors import OstreeError
@@ -59,6 +58,7 @@ class SpilledKeys:
     def _spill(self, bucket: int, tail: bytearray) -> None:
         try:
             if self._file is None:
+                import tempfile  # (~4 ms of imports: only where a walk is big enough to spill)
                 f = tempfile.TemporaryFile(prefix="ostreepy-keys-")
                 self._file = os.dup(f.fileno())  # the file lives on with the descriptor: deleted already
                 f.close()
