@@ -38,7 +38,7 @@ import struct
 from .erofs import (BLOCK_SIZE, SLOT, SUPER_OFFSET, _FT_REG, _METACOPY, _NO_SPLITS, _REDIRECT, _Layout,
                     _Out, _add_dots, _add_root_whiteouts, _align, _new_out, _prepare, _write_blocks, _write_head,
                     _write_inodes, _write_shared, _zeros)
-from ..store.spill import SpilledKeys
+from ..store.spill import SpilledKeys, scratch_file
 from .tree import S_IFMT, ComposefsError, Leaf, Node
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
@@ -71,21 +71,12 @@ _OBJECT_PATH = 2 + 1 + 62 + 5
 _ROOT_DIRS = (b"usr", b"etc", b"boot", b"var", b"sysroot")
 
 
-def _scratch() -> int | None:
-    """An unnamed scratch file in TMPDIR (a descriptor), or None where there is none to be had."""
-    directory = os.environ.get("TMPDIR") or "/tmp"
-    try:
-        return os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
-    except OSError:
-        return None
-
-
 class _Spool:
     """Pieces of bytes written in order and read back in order, as often as wanted: in a scratch
     file, or in memory where there is none."""
 
     def __init__(self) -> None:
-        self.fd = _scratch()
+        self.fd = scratch_file()
         self.end = 0
         self.pieces: list[bytes] = []
 

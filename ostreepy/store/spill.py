@@ -24,9 +24,26 @@ TYPE_CHECKING = False  # typing is not imported at run time: it is start-up ever
 if TYPE_CHECKING:
     from typing import Iterator
 
-__all__ = ["SpilledKeys"]
+__all__ = ["SpilledKeys", "scratch_file"]
 
 _PAGE = 4096
+
+
+def scratch_file() -> int | None:
+    """An unnamed scratch file in TMPDIR (``/tmp`` by default) as a descriptor: gone with it,
+    never seen in the directory (``O_TMPFILE``; where the filesystem has none, a named file
+    unlinked at once). None where there is none to be had."""
+    directory = os.environ.get("TMPDIR") or "/tmp"
+    try:
+        return os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+    except OSError:
+        pass
+    try:
+        import tempfile  # (~4 ms of imports: only where O_TMPFILE is not to be had)
+        with tempfile.TemporaryFile(prefix="ostreepy-scratch-") as f:
+            return os.dup(f.fileno())
+    except OSError:
+        return None
 
 
 class SpilledKeys:
@@ -58,10 +75,9 @@ class SpilledKeys:
     def _spill(self, bucket: int, tail: bytearray) -> None:
         try:
             if self._file is None:
-                import tempfile  # (~4 ms of imports: only where a walk is big enough to spill)
-                f = tempfile.TemporaryFile(prefix="ostreepy-keys-")
-                self._file = os.dup(f.fileno())  # the file lives on with the descriptor: deleted already
-                f.close()
+                self._file = scratch_file()
+                if self._file is None:
+                    raise OSError("no scratch file")
             if os.pwrite(self._file, tail, self._end) != len(tail):
                 raise OSError("short write")
         except OSError:

@@ -95,7 +95,9 @@ def test_file_keys_stay_in_memory_without_a_temporary_file(tmp_path, monkeypatch
     def refuse(*a, **k):
         raise PermissionError(13, "Permission denied", str(tmp_path))
 
-    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    monkeypatch.setenv("TMPDIR", str(tmp_path / "missing"))  # no O_TMPFILE there
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)  # nor a named file elsewhere
+    assert spill.scratch_file() is None
     keys = spill.SpilledKeys(32)
     sums = _checksums(60_000)
     try:
