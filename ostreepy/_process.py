@@ -27,6 +27,24 @@ def owned() -> bool:
     return _owned
 
 
+def may_fork_a_helper() -> bool:
+    """Whether work may be shared with a forked second process: the process is claimed
+    (a library caller's is not forked behind its back), no other thread runs (a fork copies
+    only the calling one, with whatever locks the others held), and it may run on two CPUs
+    or more (else the two take turns and the fork is only its cost). The checkout's sharing,
+    a deploy's composefs image and a static delta part's second half each ask it."""
+    if not _owned:
+        return False
+    import threading
+    if threading.active_count() != 1:
+        return False
+    import os
+    try:
+        return len(os.sched_getaffinity(0)) > 1
+    except (AttributeError, OSError):  # (not Linux)
+        return False
+
+
 def limit_malloc_arenas(n: int = 1) -> None:
     """Cap glibc's malloc arenas at ``n`` (``mallopt(M_ARENA_MAX)``), once, where the process
     is claimed (:func:`claim`); elsewhere nothing.

@@ -219,16 +219,8 @@ def _may_fork() -> bool:
     """A deploy forks only in a process the command line owns, with no other thread and at
     least two CPUs to run on (as the checkout's sharing), and as root (where nothing in the
     checkout can be unreadable to the reading that the commit's stands in for)."""
-    from .._process import owned
-    if not owned() or os.geteuid() != 0:
-        return False
-    import threading
-    if threading.active_count() != 1:
-        return False
-    try:
-        return len(os.sched_getaffinity(0)) > 1
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return False
+    from .._process import may_fork_a_helper
+    return os.geteuid() == 0 and may_fork_a_helper()
 
 
 class DeploymentImage:

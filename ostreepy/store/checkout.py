@@ -461,16 +461,8 @@ _SHARE_MAX_UNITS = 4096
 def _may_share(state: _State) -> bool:
     if not (state.share and state.fast_link and state.repo.parent is None and state.progress is None):
         return False
-    from .._process import owned
-    if not owned():
-        return False
-    import threading
-    if threading.active_count() != 1:
-        return False
-    try:
-        return len(os.sched_getaffinity(0)) > 1
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return False
+    from .._process import may_fork_a_helper
+    return may_fork_a_helper()
 
 
 def _checkout_shared(state: _State, pfd: int, name: str, tree: str, meta: str) -> bool:

@@ -67,19 +67,11 @@ _PATCH_BYTE = 0.0030
 
 def allowed(repo: Repo) -> bool:
     """Whether this process may fork to share a part (the module's docstring)."""
-    from ..._process import owned
-    if not owned() or repo.write_stats is not None or repo.size_log is not None:
-        return False
-    import threading
+    from ..._process import may_fork_a_helper
     from .partread import reading
-    if threading.active_count() != 1 or reading():
+    if repo.write_stats is not None or repo.size_log is not None or reading():
         return False
-    try:
-        if len(os.sched_getaffinity(0)) < 2:
-            return False
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return False
-    return _others_running() < 1
+    return may_fork_a_helper() and _others_running() < 1
 
 
 def _others_running() -> int:
