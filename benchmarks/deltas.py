@@ -24,7 +24,8 @@ rather than copies, and only the from-delta is timed (generate-from, apply-from,
 a from-scratch delta of a 2 GB tree is minutes of xz for both tools, and says nothing new.
 
 It prints the median wall time and the child's CPU seconds (user + system, os.wait4 through
-benchmarks/store.py's launcher), the ratios ostreepy/ostree, and the delta sizes (sum of part
+benchmarks/store.py's launcher), the ratios ostreepy/ostree, the largest peak RSS of the runs
+(the issue's limit: 150 MB), and the delta sizes (sum of part
 sizes from `static-delta show`). The tools take turns, alternating which goes first. On a shared
 machine the CPU ratio is the steadier signal. ``--before CMD`` runs a third contender (an older
 ostreepy, e.g. ``'env PYTHONPATH=OLD .venv/bin/python -P -m ostreepy'``) in the same rotation.
@@ -84,14 +85,14 @@ def build(root: Path, nfiles: int, size_kb: int, version: int) -> None:
     (root / "lib").symlink_to("usr/lib")
 
 
-def run(argv: List[str]) -> Tuple[float, float]:
-    """(wall seconds, the child's CPU seconds) of one checked run."""
+def run(argv: List[str]) -> Tuple[float, float, float]:
+    """(wall seconds, the child's CPU seconds, its peak RSS in MB) of one checked run."""
     if sb.LAUNCHER is None:
         t = time.perf_counter()
         subprocess.run(argv, check=True, capture_output=True)
-        return time.perf_counter() - t, 0.0
+        return time.perf_counter() - t, 0.0, 0.0
     m = sb.run_checked(argv)
-    return m.wall, m.cpu
+    return m.wall, m.cpu, m.maxrss_mb
 
 
 def part_size(tool: List[str], repo: str, name: str) -> int:
@@ -178,7 +179,7 @@ def _main(args: argparse.Namespace, tools: Dict[str, List[str]], note: str) -> i
         subprocess.run(["ostree", "init", f"--repo={v1}", "--mode=bare-user"], check=True)
         subprocess.run(["ostree", "pull-local", f"--repo={v1}", src, frm], check=True, capture_output=True)
         subprocess.run(["ostree", "refs", f"--repo={v1}", "--create=main", frm], check=True)
-        results: Dict[str, Dict[str, List[Tuple[float, float]]]] = {t: {} for t in tools}
+        results: Dict[str, Dict[str, List[Tuple[float, float, float]]]] = {t: {} for t in tools}
         sizes: Dict[str, Dict[str, int]] = {t: {} for t in tools}
         generated: Dict[str, str] = {}
         n = 0
@@ -222,17 +223,19 @@ def _main(args: argparse.Namespace, tools: Dict[str, List[str]], note: str) -> i
         finally:
             web.stop()
         print(f"{label}; {args.repeat} run(s), median{note}")
-        print(f"{'step':16} {'tool':9} {'wall s':>8} {'ratio':>6} {'cpu s':>7} {'cpu ratio':>9}")
+        print(f"{'step':16} {'tool':9} {'wall s':>8} {'ratio':>6} {'cpu s':>7} {'cpu ratio':>9} {'peak MB':>8}")
         for key in steps:
-            base_w = statistics.median(w for w, _ in results["ostree"][key])
-            base_c = statistics.median(c for _, c in results["ostree"][key])
+            base_w = statistics.median(r[0] for r in results["ostree"][key])
+            base_c = statistics.median(r[1] for r in results["ostree"][key])
             for name in tools:
-                w = statistics.median(w for w, _ in results[name][key])
-                c = statistics.median(c for _, c in results[name][key])
+                w = statistics.median(r[0] for r in results[name][key])
+                c = statistics.median(r[1] for r in results[name][key])
+                mb = max(r[2] for r in results[name][key])  # the largest of the runs (target: < 150)
                 extra = ""
                 if key.startswith("pull"):
                     extra = f"   loose objects fetched: {loose[name][key]}"
-                print(f"{key:16} {name:9} {w:8.3f} {w / base_w:5.2f}x {c:7.3f} {c / max(base_c, 1e-3):8.2f}x{extra}")
+                print(f"{key:16} {name:9} {w:8.3f} {w / base_w:5.2f}x {c:7.3f} {c / max(base_c, 1e-3):8.2f}x"
+                      f" {mb:8.1f}{extra}")
         for key in ("from", "empty"):
             if key in sizes["ostree"]:
                 a, b = sizes["ostree"][key], sizes["ostreepy"][key]
