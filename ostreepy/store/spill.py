@@ -19,6 +19,7 @@ import os
 from array import array
 
 from ..errors import OstreeError
+from ..fsutil import unnamed_file
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
@@ -30,20 +31,14 @@ _PAGE = 4096
 
 
 def scratch_file() -> int | None:
-    """An unnamed scratch file in TMPDIR (``/tmp`` by default) as a descriptor: gone with it,
-    never seen in the directory (``O_TMPFILE``; where the filesystem has none, a named file
-    unlinked at once). None where there is none to be had."""
-    directory = os.environ.get("TMPDIR") or "/tmp"
+    """An unnamed scratch file in TMPDIR (``/tmp`` by default) as a descriptor, gone with it
+    (:func:`ostreepy.fsutil.unnamed_file`); None where there is none to be had."""
     try:
-        return os.open(directory, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
-    except OSError:
-        pass
-    try:
-        import tempfile  # (~4 ms of imports: only where O_TMPFILE is not to be had)
-        with tempfile.TemporaryFile(prefix="ostreepy-scratch-") as f:
-            return os.dup(f.fileno())
+        f = unnamed_file(os.environ.get("TMPDIR") or "/tmp")
     except OSError:
         return None
+    with f:
+        return os.dup(f.fileno())
 
 
 class SpilledKeys:
