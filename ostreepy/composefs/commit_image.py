@@ -41,7 +41,6 @@ __all__ = ["Verity", "DIGEST_KEY_V0", "tree_from_commit", "commit_image_digest",
 
 #: The commit metadata key holding the image digest (``ay``, 32 bytes).
 DIGEST_KEY_V0 = "ostree.composefs.digest.v0"
-_ROOT_DIRS = ("usr", "etc", "boot", "var", "sysroot")
 _DOTS = (b".", b"..")
 _S_IFREG, _S_IFLNK = stat.S_IFREG, stat.S_IFLNK
 
@@ -425,9 +424,8 @@ def _tree(repo: Repo, root_tree: str, root_meta: str, verity: Verity, enable: bo
     root = top.children[b"root"]
     if not root.is_dir():
         raise ComposefsError("Root checkout of composefs must be directory")
-    for name in _ROOT_DIRS:
-        if name.encode() not in root.children:
-            root.add_child(name.encode(), Node(stat.S_IFDIR | 0o755))
+    from .stream import add_root_dirs
+    add_root_dirs(root)
     root.parent = None
     root.name = None
     return root

@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
         def entries(self, d: Node, tree_csum: str) -> dict[bytes, str]: ...
 
-__all__ = ["write_commit_stream"]
+__all__ = ["add_root_dirs", "write_commit_stream"]
 
 _DIR, _REG = stat.S_IFDIR, stat.S_IFREG
 _ACL_KEYS = (b"system.posix_acl_access", b"system.posix_acl_default")
@@ -68,7 +68,16 @@ _NAMES_RUN = 4096  # directory entries the listings of a run hold (about)
 _SEEN_MAX = 1024
 #: the length of an object's path below objects/ (``ab/cdef….file``), a file's redirect
 _OBJECT_PATH = 2 + 1 + 62 + 5
+#: what libostree adds to a commit's image root, as empty 0755 directories, where missing
 _ROOT_DIRS = (b"usr", b"etc", b"boot", b"var", b"sysroot")
+
+
+def add_root_dirs(root: Node) -> None:
+    """The directories libostree's composefs image of a commit has at its root whether or not the
+    commit does (:data:`_ROOT_DIRS`), added to ``root`` where missing."""
+    for name in _ROOT_DIRS:
+        if name not in root.children:
+            root.add_child(name, Node(_DIR | 0o755))
 
 
 class _Spool:
@@ -228,9 +237,7 @@ class _Walk:
         if not root.is_dir():
             raise ComposefsError("Root checkout of composefs must be directory")
         subtrees = builder.entries(root, root_tree)
-        for name in _ROOT_DIRS:
-            if name not in root.children:
-                root.add_child(name, Node(_DIR | 0o755))
+        add_root_dirs(root)
         # the layout's first walk: the root, then its own entries, rewritten before its
         # whiteouts are added (and those are not)
         _prepare(root, 0)
