@@ -4,8 +4,10 @@ ostreepy is a library first: a tool that imports it keeps its own process's sett
 setting that is the whole process's (glibc's malloc arenas) is made only once the command
 line has claimed the process (:func:`claim`, from ``ostreepy.cli.run``); a library caller
 may claim it too, knowingly. :class:`gc_paused` is the cycle collector's pause around work
-that allocates many objects that live to its end. This module imports nothing at load but the
-built-in gc: every command pays it."""
+that allocates many objects that live to its end. Work shared with a forked helper process
+(a checkout's linking, a deploy's composefs image, a delta part's second half) asks
+:func:`may_fork_a_helper` first, and sends its error back by :func:`error_record`. This module
+imports nothing at load but the built-in gc: every command pays it."""
 
 from __future__ import annotations
 
@@ -83,3 +85,45 @@ class gc_paused:  # a context manager used as a function: ``with gc_paused():``
     def __exit__(self, *exc: object) -> None:
         if self.was:
             gc.enable()
+
+
+def error_record(e: BaseException) -> bytes:
+    """A forked helper's error as the process that forked it rebuilds it (:func:`error_from`):
+    its class, its arguments and attributes (an exception's pickle calls its ``__init__`` with
+    its args, which not every class of ours takes back), or failing that its text as an
+    OstreeError."""
+    import pickle
+    cls = type(e)
+    # an OSError's filenames are not among its args: made again from all five
+    made = e.args
+    if isinstance(e, OSError) and e.errno is not None:
+        made = (e.errno, e.strerror, e.filename, None, e.filename2)
+    try:
+        return pickle.dumps((cls.__module__, cls.__qualname__, made, e.args, dict(vars(e))))
+    except Exception:
+        text = (str(e) or cls.__name__,)
+        return pickle.dumps(("ostreepy.errors", "OstreeError", text, text, {}))
+
+
+def error_from(record: bytes) -> BaseException:
+    """The error :func:`error_record` recorded, as it was: of its class where that is a built-in
+    or one of ostreepy's (nothing else is imported by a record's say), else an OstreeError with
+    its text."""
+    import importlib
+    import pickle
+    module, name, made, args, attrs = pickle.loads(record)
+    cls: object = None
+    if module == "builtins" or module.startswith("ostreepy."):
+        cls = importlib.import_module(module)
+        for part in name.split("."):
+            cls = getattr(cls, part, None)
+    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+        from .errors import OstreeError
+        return OstreeError(str(args[0]) if args else name)
+    # made without its class's __init__ (whose parameters need not be its args), as it was
+    e = cls.__new__(cls, *made)
+    if isinstance(e, OSError):
+        OSError.__init__(e, *made)  # (a subclass with an __init__ of its own is read here)
+    e.args = args
+    e.__dict__.update(attrs)
+    return e

@@ -40,6 +40,7 @@ from typing import Optional, Sequence
 
 import attrs
 
+from .._process import error_from, error_record
 from ..errors import OstreeError
 from ..fsutil import write_all
 from ..store.keyfile import KeyFile
@@ -240,8 +241,8 @@ class DeploymentImage:
         self._go = -1
 
     def finish(self) -> None:
-        """Wait for the image; its process's error (ComposefsError for any OstreeError, an
-        OSError as it was) raised here."""
+        """Wait for the image; its process's error raised here as it was
+        (:func:`ostreepy._process.error_from`)."""
         assert self._go < 0, "finish() before checked_out()"
         record = b""
         try:
@@ -253,7 +254,7 @@ class DeploymentImage:
         finally:
             status = self._reap()
         if record:
-            raise _error_from(record)
+            raise error_from(record)
         if status:
             # ended without a word (a signal, the OOM killer)
             raise ComposefsError(f"Writing {COMPOSEFS_NAME}: its process ended abnormally "
@@ -308,7 +309,7 @@ def start_deployment_image(repo: Repo, checksum: str, deployment: str) -> Option
         except BaseException as e:
             code = 1
             with contextlib.suppress(BaseException):
-                write_all(err_w, _error_record(e))
+                write_all(err_w, error_record(e))
         os._exit(code)
     os.close(go_r)
     os.close(err_w)
@@ -319,51 +320,6 @@ def _describe_status(status: int) -> str:
     if os.WIFSIGNALED(status):
         return f"signal {os.WTERMSIG(status)}"
     return f"exit status {os.waitstatus_to_exitcode(status)}"
-
-
-def _fs(name: object) -> bytes:
-    return b"s" + os.fsencode(name) if isinstance(name, (str, bytes)) else b""
-
-
-def _unfs(data: bytes) -> Optional[str]:
-    return os.fsdecode(data[1:]) if data else None
-
-
-def _error_record(e: BaseException) -> bytes:
-    """The image process's error, as :func:`_error_from` raises it in the deploy: an OstreeError
-    by its words (the deploy words it as ``composefs: ...`` whatever its class), an OSError by
-    its fields, anything else pickled."""
-    if isinstance(e, OstreeError):
-        return b"E\x00" + str(e).encode("utf-8", "surrogateescape")
-    if isinstance(e, OSError) and e.errno is not None:
-        return b"\x00".join((b"O", str(e.errno).encode(), (e.strerror or "").encode("utf-8", "surrogateescape"),
-                             _fs(e.filename), _fs(e.filename2)))
-    import pickle
-    try:
-        return b"P\x00" + pickle.dumps(e)
-    except Exception:
-        return b"R\x00" + f"{type(e).__name__}: {e}".encode("utf-8", "surrogateescape")
-
-
-def _error_from(record: bytes) -> BaseException:
-    kind, _, rest = record.partition(b"\x00")
-    if kind == b"O":
-        errno_, strerror, filename, filename2 = rest.split(b"\x00", 3)
-        return OSError(int(errno_), strerror.decode("utf-8", "surrogateescape"), _unfs(filename), None,
-                       _unfs(filename2))
-    if kind == b"P":
-        import pickle
-        try:
-            e = pickle.loads(rest)
-        except Exception:
-            pass
-        else:
-            if isinstance(e, BaseException):
-                return e
-        return RuntimeError(f"{COMPOSEFS_NAME}: the image's process failed")
-    if kind == b"R":
-        return RuntimeError(rest.decode("utf-8", "surrogateescape"))
-    return ComposefsError(rest.decode("utf-8", "surrogateescape"))
 
 
 def verify_deployment_image(repo: Repo, checksum: str, deployment: str) -> Optional[bytes]:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from ostreepy._process import error_from, error_record
 from ostreepy.errors import ChecksumMismatchError, CorruptObjectError, FileSystemError, OstreeError
 from ostreepy.remote.deltas import format as fmt
 from ostreepy.remote.deltas import split
@@ -116,7 +117,7 @@ def test_a_read_source_set_before_the_cut_is_set_again_after_it() -> None:
     FileSystemError("a plain one"),
 ])
 def test_the_childs_error_is_raised_as_it_was(error: BaseException) -> None:
-    back = split._error_from(split._error_record(error)[1:])
+    back = error_from(error_record(error))
     assert type(back) is type(error) and str(back) == str(error) and back.args == error.args
     assert vars(back) == vars(error)
     if isinstance(error, OSError):
@@ -126,7 +127,7 @@ def test_the_childs_error_is_raised_as_it_was(error: BaseException) -> None:
 def test_a_foreign_error_comes_back_as_its_text() -> None:
     class Strange(Exception):
         pass
-    back = split._error_from(split._error_record(Strange("odd"))[1:])
+    back = error_from(error_record(Strange("odd")))
     assert type(back) is OstreeError and str(back) == "odd"
 
 

@@ -43,6 +43,8 @@ from __future__ import annotations
 import gc
 import os
 
+from ..._process import error_from, error_record
+from ...fsutil import write_all
 from . import format as fmt
 
 TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up)
@@ -169,7 +171,7 @@ class Helper:
         if not raise_error:
             return 0
         if record is not None and record[:1] == b"E":
-            raise _error_from(record[1:])
+            raise error_from(record[1:])
         raise fmt.DeltaError(f"the second process applying the part ended abnormally ({self.status})")
 
     def move(self, staging: str, subs: List[str], made: Set[str]) -> List[int]:
@@ -182,7 +184,7 @@ class Helper:
         mine = subs[0::2]
         message = "\0".join([staging, *(("1" if sub in made else "0") + sub for sub in theirs)])
         try:
-            _write_all(self.wfd, message.encode("utf-8", "surrogateescape"))
+            write_all(self.wfd, message.encode("utf-8", "surrogateescape"))
             os.close(self.wfd)
             self.wfd = -1
             sent = True
@@ -268,7 +270,7 @@ def _child(run: Callable[[Sequence[Op]], int], ops: Sequence[Op], wfd: int, rfd:
         record = b"W" + str(run(ops)).encode()
     except BaseException as e:
         code = 1
-        record = _error_record(e)
+        record = b"E" + error_record(e)
     try:
         _write_record(wfd, record)
         if code == 0 and repo is not None:
@@ -292,14 +294,8 @@ def _child(run: Callable[[Sequence[Op]], int], ops: Sequence[Op], wfd: int, rfd:
     os._exit(code)
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]
-
-
 def _write_record(fd: int, record: bytes) -> None:
-    _write_all(fd, len(record).to_bytes(4, "little") + record)
+    write_all(fd, len(record).to_bytes(4, "little") + record)
 
 
 def _read_exactly(fd: int, n: int) -> Optional[bytes]:
@@ -336,41 +332,3 @@ def _describe(status: int) -> str:
     if os.WIFSIGNALED(status):
         return f"signal {os.WTERMSIG(status)}"
     return f"exit status {os.waitstatus_to_exitcode(status)}"
-
-
-def _error_record(e: BaseException) -> bytes:
-    """The child's error as the parent rebuilds it (:func:`_error_from`): its class, its
-    arguments and attributes (an exception's pickle calls its ``__init__`` with its args,
-    which not every class of ours takes back), or failing that its text as an OstreeError."""
-    import pickle
-    cls = type(e)
-    # an OSError's filenames are not among its args: made again from all five
-    made = e.args
-    if isinstance(e, OSError) and e.errno is not None:
-        made = (e.errno, e.strerror, e.filename, None, e.filename2)
-    try:
-        return b"E" + pickle.dumps((cls.__module__, cls.__qualname__, made, e.args, dict(vars(e))))
-    except Exception:
-        text = (str(e) or cls.__name__,)
-        return b"E" + pickle.dumps(("ostreepy.errors", "OstreeError", text, text, {}))
-
-
-def _error_from(record: bytes) -> BaseException:
-    import importlib
-    import pickle
-    module, name, made, args, attrs = pickle.loads(record)
-    cls: object = None
-    if module == "builtins" or module.startswith("ostreepy."):
-        cls = importlib.import_module(module)
-        for part in name.split("."):
-            cls = getattr(cls, part, None)
-    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
-        from ...errors import OstreeError
-        return OstreeError(str(args[0]) if args else name)
-    # made without its class's __init__ (whose parameters need not be its args), as it was
-    e = cls.__new__(cls, *made)
-    if isinstance(e, OSError):
-        OSError.__init__(e, *made)  # (a subclass with an __init__ of its own is read here)
-    e.args = args
-    e.__dict__.update(attrs)
-    return e
