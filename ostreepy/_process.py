@@ -87,6 +87,14 @@ class gc_paused:  # a context manager used as a function: ``with gc_paused():``
             gc.enable()
 
 
+def describe_status(status: int) -> str:
+    """A helper's wait status in words: ``signal N`` or ``exit status N``."""
+    import os
+    if os.WIFSIGNALED(status):
+        return f"signal {os.WTERMSIG(status)}"
+    return f"exit status {os.waitstatus_to_exitcode(status)}"
+
+
 def error_record(e: BaseException) -> bytes:
     """A forked helper's error as the process that forked it rebuilds it (:func:`error_from`):
     its class, its arguments and attributes (an exception's pickle calls its ``__init__`` with

@@ -23,7 +23,7 @@ import os
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
 if TYPE_CHECKING:
-    from typing import BinaryIO, Callable, Optional
+    from typing import BinaryIO, Callable, List, Optional
 
 # FS_IOC_GETFLAGS / FS_IOC_SETFLAGS (the long-sized ioctl numbers; the kernel reads an int)
 _FS_IOC_GETFLAGS = 0x80086601
@@ -67,6 +67,16 @@ def write_all(fd: int, data: bytes) -> None:
         if not n:
             raise OSError(errno.EIO, "short write")
         view = view[n:]
+
+
+def read_all(fd: int) -> bytes:
+    """os.read until the end of the file (or of the pipe: every writer gone)."""
+    chunks: List[bytes] = []
+    while True:
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 def write_file_atomic(path: str, data: bytes, mode: int = 0o644, *, tmpdir: Optional[str] = None,

@@ -40,9 +40,9 @@ from typing import Optional, Sequence
 
 import attrs
 
-from .._process import error_from, error_record
+from .._process import describe_status, error_from, error_record
 from ..errors import OstreeError
-from ..fsutil import write_all
+from ..fsutil import read_all, write_all
 from ..store.keyfile import KeyFile
 from ..store.objects import commit_root
 from ..store.objtype import ObjectType
@@ -244,13 +244,8 @@ class DeploymentImage:
         """Wait for the image; its process's error raised here as it was
         (:func:`ostreepy._process.error_from`)."""
         assert self._go < 0, "finish() before checked_out()"
-        record = b""
         try:
-            while True:
-                chunk = os.read(self._err, 65536)
-                if not chunk:
-                    break
-                record += chunk
+            record = read_all(self._err)
         finally:
             status = self._reap()
         if record:
@@ -258,7 +253,7 @@ class DeploymentImage:
         if status:
             # ended without a word (a signal, the OOM killer)
             raise ComposefsError(f"Writing {COMPOSEFS_NAME}: its process ended abnormally "
-                                 f"({_describe_status(status)})")
+                                 f"({describe_status(status)})")
 
     def abandon(self) -> None:
         """The deployment is given up: the process ends, having written nothing if the image was
@@ -314,12 +309,6 @@ def start_deployment_image(repo: Repo, checksum: str, deployment: str) -> Option
     os.close(go_r)
     os.close(err_w)
     return DeploymentImage(pid, go_w, err_r)
-
-
-def _describe_status(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"signal {os.WTERMSIG(status)}"
-    return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
 def verify_deployment_image(repo: Repo, checksum: str, deployment: str) -> Optional[bytes]:

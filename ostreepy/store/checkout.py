@@ -28,7 +28,8 @@ from . import objects as obj
 from .._deferred import Deferred
 from ..errors import CheckoutError, OstreeError, PathNotFoundError
 from .objects import BAREUSER_XATTR
-from ..fsutil import write_all
+from .._process import describe_status
+from ..fsutil import read_all, write_all
 from .repo import CHUNK, Repo, RepoMode, bareuser_symlink_target, read_xattrs
 
 TYPE_CHECKING = False  # typing is not imported at run time: it is start-up every command pays
@@ -532,17 +533,12 @@ def _share(state: _State, units: list[tuple], fds: list[int]) -> None:
             raise
         finally:
             status = os.waitpid(pid, 0)[1]
-        record = b""
-        while True:
-            chunk = os.read(erfd, 65536)
-            if not chunk:
-                break
-            record += chunk
+        record = read_all(erfd)
         if record:
             raise _error_from(record)
         if status:
             # ended without a word (killed: a signal, the OOM killer): its units may be half done
-            raise CheckoutError(f"The checkout's second process ended abnormally ({_describe_status(status)})")
+            raise CheckoutError(f"The checkout's second process ended abnormally ({describe_status(status)})")
     finally:
         for fd in (rfd, wfd, erfd, ewfd):
             if fd >= 0:
@@ -560,12 +556,6 @@ def _take_units(state: _State, units: list[tuple], fds: list[int], rfd: int) -> 
         else:
             _kind, parent, name, tree, meta, path = unit
             _checkout_tree(state, fds[parent], name, tree, meta, path)
-
-
-def _describe_status(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"signal {os.WTERMSIG(status)}"
-    return f"exit status {os.waitstatus_to_exitcode(status)}"
 
 
 def _error_record(e: BaseException) -> bytes:

@@ -43,8 +43,8 @@ from __future__ import annotations
 import gc
 import os
 
-from ..._process import error_from, error_record
-from ...fsutil import write_all
+from ..._process import describe_status, error_from, error_record
+from ...fsutil import read_all, write_all
 from . import format as fmt
 
 TYPE_CHECKING = False  # typing is not imported at run time (an apply's start-up)
@@ -217,7 +217,7 @@ class Helper:
             pid, status = os.waitpid(self.pid, 0 if wait else os.WNOHANG)
             if pid:
                 self.reaped = True
-                self.status = _describe(status)
+                self.status = describe_status(status)
 
 
 def run_shared(run: Callable[[Sequence[Op]], int], ops: Sequence[Op], cut: int, source: Optional[Op],
@@ -276,7 +276,7 @@ def _child(run: Callable[[Sequence[Op]], int], ops: Sequence[Op], wfd: int, rfd:
         if code == 0 and repo is not None:
             # the renames it is given, once the parent's transaction has synced: a message,
             # or the end of the pipe (nothing to do: an error, or no staged objects)
-            message = _read_all(rfd)
+            message = read_all(rfd)
             if message:
                 staging, *given = message.decode("utf-8", "surrogateescape").split("\0")
                 subs = [g[1:] for g in given]
@@ -317,18 +317,3 @@ def _read_record(fd: int) -> Optional[bytes]:
     if head is None:
         return None
     return _read_exactly(fd, int.from_bytes(head, "little"))
-
-
-def _read_all(fd: int) -> bytes:
-    chunks: List[bytes] = []
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-
-
-def _describe(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        return f"signal {os.WTERMSIG(status)}"
-    return f"exit status {os.waitstatus_to_exitcode(status)}"
